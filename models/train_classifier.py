@@ -1,0 +1,127 @@
+"""Train the bundled offline classifier: the course ResNet-18 on generated shapes.
+
+    python -m models.train_classifier            # the committed checkpoint (about 8 min on 2 CPU cores)
+    python -m models.train_classifier --epochs 1 --train-size 600 --out /tmp/x   # a quick try
+
+Reads top to bottom like torchvision's reference script: arguments, data, model, loop,
+evaluation, checkpoint. Seeds are fixed, so the same command gives the same accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from models.checkpoints import save_bundled
+from models.devices import best_device
+from models.resnet import ResNet18
+from models.shapes import SHAPE_CLASSES, classification_set
+
+NAME = "shapes-resnet18"
+MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet's, like the torchvision models
+TEST_SEED = 10_000  # held-out images come from a seed the training set never uses
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """N x H x W x 3 uint8 -> normalised N x 3 x H x W float32."""
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
+    return (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
+
+
+def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random flips and quarter turns: the shapes' classes do not change under them."""
+    if torch.rand(1, generator=generator).item() < 0.5:
+        x = x.flip(3)
+    return torch.rot90(x, int(torch.randint(0, 4, (1,), generator=generator)), dims=(2, 3))
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
+    """Top-1 accuracy of `model` in eval mode."""
+    model.eval()
+    device = next(model.parameters()).device
+    correct = 0
+    for i in range(0, len(x), batch_size):
+        logits = model(x[i : i + batch_size].to(device))
+        correct += int((logits.argmax(1).cpu() == y[i : i + batch_size]).sum())
+    return correct / len(x)
+
+
+def main(argv: list[str] | None = None) -> float:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--train-size", type=int, default=24_000)
+    ap.add_argument("--test-size", type=int, default=3_000)
+    ap.add_argument("--image-size", type=int, default=64)
+    ap.add_argument("--width", type=float, default=0.5)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None, help="save here instead of the bundled checkpoint (a folder)")
+    args = ap.parse_args(argv)
+
+    torch.manual_seed(args.seed)
+    device = best_device()
+    t0 = time.time()
+    x_train, y_train = classification_set(args.train_size, seed=args.seed, size=args.image_size)
+    x_test, y_test = classification_set(args.test_size, seed=TEST_SEED, size=args.image_size)
+    x_train, x_test = to_tensor(x_train), to_tensor(x_test)
+    y_train, y_test = torch.from_numpy(y_train), torch.from_numpy(y_test)
+    print(f"generated {len(x_train)} training and {len(x_test)} held-out images in {time.time() - t0:.0f}s")
+
+    model = ResNet18(len(SHAPE_CLASSES), width=args.width).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=5e-4)
+    steps = args.epochs * ((len(x_train) + args.batch_size - 1) // args.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps)
+    loss_fn = nn.CrossEntropyLoss()
+    gen = torch.Generator().manual_seed(args.seed)
+
+    accuracy = 0.0
+    for epoch in range(args.epochs):
+        model.train()
+        order = torch.randperm(len(x_train), generator=gen)
+        bar = tqdm(range(0, len(order), args.batch_size), desc=f"epoch {epoch + 1}/{args.epochs}", leave=False)
+        for i in bar:
+            idx = order[i : i + args.batch_size]
+            xb, yb = augment(x_train[idx], gen).to(device), y_train[idx].to(device)
+            loss = loss_fn(model(xb), yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        accuracy = evaluate(model, x_test, y_test)
+        print(f"epoch {epoch + 1}: loss {loss.item():.3f}, held-out accuracy {accuracy:.4f}")
+
+    # The committed file stores fp16: measure the accuracy of exactly those weights.
+    model.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()})
+    accuracy = evaluate(model, x_test, y_test)
+    record = {
+        "architecture": "models.resnet.ResNet18",
+        "classes": list(SHAPE_CLASSES),
+        "config": {"width": args.width, "image_size": args.image_size, "mean": MEAN, "std": STD},
+        "metrics": {"accuracy": round(accuracy, 4), "test_size": args.test_size, "test_seed": TEST_SEED},
+        "command": "python -m models.train_classifier " + " ".join(argv or []),
+        "trained": {
+            "epochs": args.epochs,
+            "train_size": args.train_size,
+            "seed": args.seed,
+            "torch": torch.__version__,
+        },
+    }
+    if args.out:
+        torch.save(model.state_dict(), f"{args.out.rstrip('/')}/{NAME}.pt")
+    else:
+        entry = save_bundled(NAME, model.state_dict(), record)
+        print(f"saved models/weights/{entry['file']} sha256 {entry['sha256']}")
+    print(f"held-out accuracy {accuracy:.4f} on {args.test_size} generated images ({time.time() - t0:.0f}s in all)")
+    return accuracy
+
+
+if __name__ == "__main__":
+    main()

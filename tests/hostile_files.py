@@ -1,0 +1,88 @@
+"""Generated odd and hostile image files, shared by the loader tests and the page tests."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+from PIL import Image
+
+
+def encode(im: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def photo(w: int = 64, h: int = 48) -> Image.Image:
+    """A small RGB gradient: every pixel different, so orientation changes are visible."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    return Image.fromarray(np.stack([xx * 255 // w, yy * 255 // h, (xx + yy) % 256], -1).astype(np.uint8))
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A PNG whose header claims `width` x `height` pixels but carries almost no data (a bomb)."""
+    data = encode(Image.new("RGB", (1, 1)), "PNG")
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return data[:8] + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk)) + data[33:]
+
+
+def exif_rotated_jpeg() -> bytes:
+    """A 64 x 48 JPEG whose EXIF says 'rotate 90 degrees' (orientation 6): it displays 48 x 64."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return encode(photo(), "JPEG", exif=exif.tobytes())
+
+
+def animated_gif() -> bytes:
+    frames = [Image.new("RGB", (20, 10), c) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
+    return encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+
+
+def multipage_tiff() -> bytes:
+    pages = [Image.new("RGB", (16, 16), (200, 10, 10)), Image.new("RGB", (32, 32), (10, 200, 10))]
+    return encode(pages[0], "TIFF", save_all=True, append_images=pages[1:])
+
+
+def palette_png_with_transparency() -> bytes:
+    im = Image.new("P", (8, 8), 0)
+    im.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    im.putpixel((0, 0), 1)
+    return encode(im, "PNG", transparency=0)
+
+
+def png16() -> bytes:
+    arr = (np.arange(64 * 32, dtype=np.uint16).reshape(32, 64) * 31).astype(np.uint16)
+    return encode(Image.fromarray(arr), "PNG")
+
+
+GOOD: dict[str, bytes] = {
+    "rgb.png": encode(photo(), "PNG"),
+    "rgb.jpg": encode(photo(), "JPEG"),
+    "rgb.webp": encode(photo(), "WEBP"),
+    "rgb.bmp": encode(photo(), "BMP"),
+    "exif_rotated.jpg": exif_rotated_jpeg(),
+    "animated.gif": animated_gif(),
+    "multipage.tiff": multipage_tiff(),
+    "palette_transparent.png": palette_png_with_transparency(),
+    "rgba.png": encode(Image.new("RGBA", (10, 10), (255, 0, 0, 0)), "PNG"),
+    "grey.png": encode(Image.new("L", (10, 10), 77), "PNG"),
+    "grey16.png": png16(),
+    "cmyk.jpg": encode(Image.new("CMYK", (10, 10), (0, 255, 255, 0)), "JPEG"),
+    "one_pixel.png": encode(Image.new("RGB", (1, 1), (1, 2, 3)), "PNG"),
+    "strip.png": encode(Image.new("RGB", (10_000, 20), (9, 9, 9)), "PNG"),
+}
+
+BAD: dict[str, bytes] = {
+    "empty.png": b"",
+    "truncated.png": GOOD["rgb.png"][: len(GOOD["rgb.png"]) // 2],
+    "truncated.jpg": GOOD["rgb.jpg"][: len(GOOD["rgb.jpg"]) // 2],
+    "text.png": b"this is not an image, just text renamed to .png\n" * 20,
+    "page.html": b"<!doctype html><html><body><img src=x onerror=alert(1)></body></html>",
+    "drawing.svg": b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
+    "bomb.png": png_declaring(50_000, 50_000),
+    "icon.ico": encode(photo(16, 16), "ICO"),
+}

@@ -1,0 +1,106 @@
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from explain.images import NEUTRAL_GREY, ImageLoadError, image_sha256, limit_aspect, load_image
+from tests.hostile_files import BAD, GOOD, encode, png_declaring
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_odd_but_valid_files_give_rgb_images(name):
+    im = load_image(GOOD[name])
+    assert im.mode == "RGB"
+    assert max(im.size) <= 1024 and min(im.size) >= 1
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_files_give_a_one_line_error_quickly(name):
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    with pytest.raises(ImageLoadError) as err:
+        load_image(BAD[name])
+    elapsed = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    message = str(err.value)
+    assert message and "\n" not in message and len(message) < 200
+    assert elapsed < 1.0
+    assert peak < 50 * 2**20
+
+
+def test_error_is_a_value_error():
+    assert issubclass(ImageLoadError, ValueError)
+
+
+def test_bomb_is_refused_from_the_header():
+    with pytest.raises(ImageLoadError, match="megapixels"):
+        load_image(BAD["bomb.png"])
+    with pytest.raises(ImageLoadError, match="12000 x 12000"):  # below PIL's own bomb limit
+        load_image(png_declaring(12_000, 12_000))
+
+
+def test_max_pixels_is_respected():
+    with pytest.raises(ImageLoadError, match="megapixels"):
+        load_image(GOOD["rgb.png"], max_pixels=100)
+
+
+def test_exif_orientation_is_applied():
+    im = load_image(GOOD["exif_rotated.jpg"])
+    assert im.size == (48, 64)
+
+
+def test_animation_gives_its_first_frame():
+    im = load_image(GOOD["animated.gif"])
+    assert im.getpixel((5, 5))[0] > 200 and im.getpixel((5, 5))[1] < 50
+
+
+def test_multipage_tiff_gives_its_first_page():
+    assert load_image(GOOD["multipage.tiff"]).size == (16, 16)
+
+
+def test_transparency_is_composited_on_neutral_grey():
+    assert load_image(GOOD["rgba.png"]).getpixel((3, 3)) == NEUTRAL_GREY
+    palette = load_image(GOOD["palette_transparent.png"])
+    assert palette.getpixel((3, 3)) == NEUTRAL_GREY  # index 0 is transparent
+    assert palette.getpixel((0, 0)) == (0, 0, 255)
+
+
+def test_sixteen_bit_is_scaled_not_clipped():
+    arr = np.asarray(load_image(GOOD["grey16.png"]))
+    assert arr.max() > 200 and arr.min() == 0
+    assert len(np.unique(arr[..., 0])) > 100
+
+
+def test_greyscale_and_cmyk_convert():
+    assert load_image(GOOD["grey.png"]).getpixel((0, 0)) == (77, 77, 77)
+    r, g, b = load_image(GOOD["cmyk.jpg"]).getpixel((5, 5))
+    assert r > 200 and g < 60 and b < 60
+
+
+def test_long_side_is_bounded_and_aspect_kept():
+    im = load_image(encode(Image.new("RGB", (3000, 1500)), "PNG"), max_side=600)
+    assert im.size == (600, 300)
+
+
+def test_paths_load_and_missing_paths_explain(tmp_path):
+    path = tmp_path / "x.png"
+    path.write_bytes(GOOD["rgb.png"])
+    assert load_image(path).size == (64, 48)
+    assert load_image(str(path)).size == (64, 48)
+    with pytest.raises(ImageLoadError, match="Could not read"):
+        load_image(tmp_path / "missing.png")
+
+
+def test_limit_aspect_pads_strips_only():
+    strip = load_image(GOOD["strip.png"])
+    padded = limit_aspect(strip)
+    assert padded.width == strip.width and padded.height * 4 >= padded.width
+    normal = Image.new("RGB", (300, 200))
+    assert limit_aspect(normal) is normal
+
+
+def test_sha256_is_of_the_bytes():
+    assert image_sha256(b"abc").startswith("ba7816bf")

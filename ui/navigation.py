@@ -1,0 +1,23 @@
+"""The list of pages that exist: one place for app.py's navigation and the home page's guide."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageEntry:
+    path: str
+    title: str
+    icon: str
+    blurb: str
+
+
+PAGES: tuple[PageEntry, ...] = (
+    PageEntry(
+        "pages/home.py",
+        "Classify",
+        ":material/image_search:",
+        "Upload or pick an image and see a classifier's five most likely classes.",
+    ),
+)
