@@ -10,6 +10,8 @@ evaluation, checkpoint. Seeds are fixed, so the same command gives the same accu
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 import time
 
 import numpy as np
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> float:
         "classes": list(SHAPE_CLASSES),
         "config": {"width": args.width, "image_size": args.image_size, "mean": MEAN, "std": STD},
         "metrics": {"accuracy": round(accuracy, 4), "test_size": args.test_size, "test_seed": TEST_SEED},
-        "command": "python -m models.train_classifier " + " ".join(argv or []),
+        "command": shlex.join(["python", "-m", "models.train_classifier", *(argv or sys.argv[1:])]),
         "trained": {
             "epochs": args.epochs,
             "train_size": args.train_size,

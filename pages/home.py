@@ -27,7 +27,7 @@ if chosen is not None:
     left.image(chosen.image, caption=f"{chosen.label} · {chosen.image.width} x {chosen.image.height}")
     with right, st.spinner("Classifying…"):
         predictions = predict(f"{info.name}:{info.source}", chosen.sha256, model, info, chosen.image)
-        st.plotly_chart(top_k_bar(predictions, f"Top-5 of {info.title}"), use_container_width=True)
+        st.plotly_chart(top_k_bar(predictions, f"Top-5 of {info.title}"), width="stretch")
 
 st.subheader("Pages")
 for page in PAGES:

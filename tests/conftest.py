@@ -7,7 +7,7 @@ os.environ["EXPLAINER_OFFLINE"] = "1"
 os.environ["EXPLAINER_DEVICE"] = "cpu"
 os.environ["TORCH_HOME"] = tempfile.mkdtemp(prefix="explainer-torch-home-")
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ BAD: dict[str, bytes] = {
     "truncated.jpg": GOOD["rgb.jpg"][: len(GOOD["rgb.jpg"]) // 2],
     "text.png": b"this is not an image, just text renamed to .png\n" * 20,
     "page.html": b"<!doctype html><html><body><img src=x onerror=alert(1)></body></html>",
-    "drawing.svg": b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
+    "drawing.svg": b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10"/></svg>',
     "bomb.png": png_declaring(50_000, 50_000),
     "icon.ico": encode(photo(16, 16), "ICO"),
 }

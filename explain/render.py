@@ -1,0 +1,86 @@
+"""Turn maps into pictures: normalisation rules, one colormap per kind of map, overlays, PNG bytes.
+
+Every page draws attribution maps, reconstructions and masks through these functions, so a
+map is always normalised and coloured the same way wherever it appears.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+from typing import Literal
+
+import numpy as np
+import plotly.colors
+import torch
+from PIL import Image
+
+Mode = Literal["signed", "absolute"]
+COLORSCALES: dict[str, str] = {"signed": "RdBu_r", "absolute": "Inferno"}
+
+
+def to_map(attribution: torch.Tensor | np.ndarray, mode: Mode = "absolute", percentile: float = 99.0) -> np.ndarray:
+    """A C x H x W (or H x W) attribution -> an H x W map in [-1, 1] (signed) or [0, 1] (absolute).
+
+    Channels are summed (Captum's convention), then values are divided by the `percentile`-th
+    percentile of their magnitude and clipped, so a few extreme pixels do not wash out the rest.
+    """
+    a = attribution.detach().float().cpu().numpy() if isinstance(attribution, torch.Tensor) else np.asarray(attribution)
+    a = a.astype(np.float64)
+    if a.ndim == 3:
+        a = a.sum(axis=0)
+    if a.ndim != 2:
+        raise ValueError(f"expected a C x H x W or H x W map, got shape {a.shape}")
+    a = np.nan_to_num(a)
+    if mode == "absolute":
+        a = np.abs(a)
+    scale = np.percentile(np.abs(a), percentile) if a.size else 0.0
+    if scale <= 0:
+        scale = np.abs(a).max() or 1.0
+    return np.clip(a / scale, -1.0 if mode == "signed" else 0.0, 1.0)
+
+
+def symmetric_image(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A 3 x H x W signed tensor (a reconstruction) -> H x W x 3 uint8, zero at mid-grey.
+
+    The same scale is used for every channel and both signs, so colours are comparable.
+    """
+    a = x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float64)
+    a = np.moveaxis(a, 0, -1) if a.shape[0] == 3 else a
+    scale = np.abs(a).max() or 1.0
+    return ((a / scale * 0.5 + 0.5) * 255).round().clip(0, 255).astype(np.uint8)
+
+
+@cache
+def colormap_lut(name: str) -> np.ndarray:
+    """A 256 x 3 uint8 lookup table sampled from a Plotly colour scale."""
+    colors = plotly.colors.sample_colorscale(name, list(np.linspace(0, 1, 256)), colortype="tuple")
+    return (np.array(colors) * (255 if max(max(c) for c in colors) <= 1 else 1)).round().astype(np.uint8)
+
+
+def colorize(m: np.ndarray, mode: Mode = "absolute") -> np.ndarray:
+    """An H x W map from `to_map` -> H x W x 3 uint8 with the mode's colour scale."""
+    t = (m + 1) / 2 if mode == "signed" else m
+    return colormap_lut(COLORSCALES[mode])[np.clip((t * 255).round(), 0, 255).astype(np.uint8)]
+
+
+def overlay(image: np.ndarray, m: np.ndarray, mode: Mode = "absolute", alpha: float = 0.6) -> np.ndarray:
+    """Blend a map over an RGB image; each pixel's opacity grows with the map's magnitude there."""
+    img = np.asarray(image, dtype=np.float64)
+    if img.shape[:2] != m.shape:
+        img = np.asarray(Image.fromarray(np.asarray(image, np.uint8)).resize(m.shape[::-1]), np.float64)
+    weight = (alpha * np.abs(m))[..., None]
+    return (img * (1 - weight) + colorize(m, mode) * weight).round().astype(np.uint8)
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """H x W x 3 uint8 -> PNG file contents (for download buttons)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(rgb, np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def input_image(batch: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
+    """Undo normalisation of the first image in `batch` -> H x W x 3 uint8 (what the model saw)."""
+    x = batch[0].detach().float().cpu() * torch.tensor(std).view(3, 1, 1) + torch.tensor(mean).view(3, 1, 1)
+    return (x.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)

@@ -1,0 +1,69 @@
+"""The app as a visitor meets it, through Streamlit's AppTest (no browser, no network)."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.hostile_files import BAD, GOOD
+
+TIMEOUT = 120
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def app():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    return at
+
+
+def plotly_labels(at) -> list[str]:
+    import json
+
+    charts = at.get("plotly_chart")
+    assert charts, "no chart on the page"
+    return list(json.loads(charts[0].proto.spec)["data"][0]["y"])
+
+
+def test_default_page_renders_predictions_and_sidebar(app):
+    assert not app.exception
+    assert len(plotly_labels(app)) == 5
+    sidebar = " ".join(m.value for m in app.sidebar.markdown)
+    assert "Device:" in sidebar and "CPU" in sidebar
+    assert any("torch" in c.value for c in app.sidebar.caption)
+
+
+def test_offline_fallback_banner_names_the_bundled_model(app):
+    warning = " ".join(w.value for w in app.warning)
+    assert "Offline fallback in use" in warning and "resnet18-f37072fd.pth" in warning
+
+
+def test_bundled_model_recognises_a_generated_circle(app):
+    app.selectbox(key="home_model").set_value("shapes-resnet18").run()
+    app.selectbox(key="home_sample").set_value("generated circle").run()
+    assert not app.exception and not app.warning
+    assert plotly_labels(app)[-1] == "circle"  # the bar chart lists the most probable class last
+
+
+def test_uploaded_png_gives_predictions(app):
+    app.file_uploader(key="home_upload").upload("photo.png", GOOD["rgb.png"], "image/png").run()
+    assert not app.exception and not app.error
+    assert len(plotly_labels(app)) == 5
+    assert app.get("image")[0].captions == ["photo.png · 64 x 48"]
+
+
+@pytest.mark.parametrize("name", ["truncated.png", "text.png", "bomb.png", "empty.png"])
+def test_corrupt_upload_shows_one_line_error_and_page_keeps_working(app, name):
+    app.file_uploader(key="home_upload").upload(name, BAD[name], "image/png").run()
+    assert not app.exception
+    assert len(app.error) == 1 and name in app.error[0].value and "\n" not in app.error[0].value
+    assert not app.get("plotly_chart")
+    app.file_uploader(key="home_upload").clear().run()
+    assert not app.exception and len(plotly_labels(app)) == 5
+
+
+@pytest.mark.parametrize("model", ["resnet50", "alexnet", "vgg16"])
+def test_every_classifier_choice_renders(app, model):
+    app.selectbox(key="home_model").set_value(model).run()
+    assert not app.exception and len(plotly_labels(app)) == 5

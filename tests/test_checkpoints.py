@@ -1,0 +1,71 @@
+import collections
+
+import pytest
+import torch
+
+from models import checkpoints
+from models.checkpoints import CheckpointError, load_bundled, load_verified, save_bundled
+from models.files import sha256_file
+
+
+@pytest.fixture
+def weights_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoints, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(checkpoints, "MANIFEST", tmp_path / "manifest.json")
+    return tmp_path
+
+
+def test_save_and_load_round_trip_in_fp16(weights_dir):
+    state = {"w": torch.tensor([1.0, 2.5, -3.25]), "n": torch.tensor(7)}
+    entry = save_bundled("tiny-model", state, {"metrics": {"accuracy": 0.5}})
+    assert entry["file"] == "tiny_model.pt" and entry["sha256"] == sha256_file(weights_dir / "tiny_model.pt")
+    assert torch.load(weights_dir / "tiny_model.pt", weights_only=True)["w"].dtype == torch.float16
+    loaded, record = load_bundled("tiny-model")
+    assert loaded["w"].dtype == torch.float32 and torch.equal(loaded["w"], state["w"])
+    assert torch.equal(loaded["n"], state["n"]) and record["metrics"]["accuracy"] == 0.5
+
+
+def test_tampered_file_is_refused(weights_dir):
+    save_bundled("m", {"w": torch.ones(3)}, {})
+    with open(weights_dir / "m.pt", "ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        load_bundled("m")
+
+
+def test_unknown_bundled_name(weights_dir):
+    with pytest.raises(CheckpointError, match="no bundled checkpoint"):
+        load_bundled("nothing")
+
+
+def test_missing_file_and_empty_hash(tmp_path):
+    with pytest.raises(CheckpointError, match="missing"):
+        load_verified(tmp_path / "nope.pt", "a" * 64)
+    (tmp_path / "x.pt").write_bytes(b"123")
+    with pytest.raises(CheckpointError, match="trustworthy"):
+        load_verified(tmp_path / "x.pt", "")
+
+
+class Evil:
+    def __reduce__(self):
+        return (print, ("this would run on load",))
+
+
+def test_pickled_objects_are_never_unpickled(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"w": torch.ones(1), "payload": Evil()}, path)
+    with pytest.raises(CheckpointError, match="could not be read"):
+        load_verified(path, sha256_file(path))
+
+
+def test_non_dict_is_refused(tmp_path):
+    path = tmp_path / "list.pt"
+    torch.save([torch.ones(1)], path)
+    with pytest.raises(CheckpointError, match="state dict"):
+        load_verified(path, sha256_file(path)[:8])
+
+
+def test_ordered_dict_state_is_accepted(tmp_path):
+    path = tmp_path / "od.pt"
+    torch.save(collections.OrderedDict(w=torch.ones(2)), path)
+    assert torch.equal(load_verified(path, sha256_file(path))["w"], torch.ones(2))

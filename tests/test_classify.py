@@ -1,0 +1,34 @@
+import torch
+from PIL import Image
+from torch import nn
+
+from explain.charts import top_k_bar
+from explain.classify import prepare, top_k
+
+
+class Fixed(nn.Module):
+    def forward(self, x):
+        return torch.tensor([[0.0, 3.0, 1.0, 2.0]]).expand(len(x), 4)
+
+
+def test_top_k_is_sorted_and_labelled():
+    preds = top_k(Fixed(), torch.zeros(1, 3, 8, 8), ["a", "b", "c", "d"], k=3)
+    assert [p.label for p in preds] == ["b", "d", "c"]
+    assert preds[0].probability > preds[1].probability > preds[2].probability
+    assert abs(sum(p.probability for p in top_k(Fixed(), torch.zeros(1, 3, 8, 8), "abcd", k=10)) - 1) < 1e-6
+
+
+def test_prepare_pads_extreme_strips_before_the_transform():
+    seen = []
+
+    def preprocess(im):
+        seen.append(im.size)
+        return torch.zeros(3, 4, 4)
+
+    batch = prepare(Image.new("RGB", (2000, 4)), preprocess, torch.device("cpu"))
+    assert batch.shape == (1, 3, 4, 4) and seen == [(2000, 500)]
+
+
+def test_bar_chart_puts_the_best_class_on_top():
+    fig = top_k_bar(top_k(Fixed(), torch.zeros(1, 3, 8, 8), "abcd", k=4), "t")
+    assert list(fig.data[0].y) == ["a", "c", "d", "b"]

@@ -1,0 +1,79 @@
+import io
+import socket
+import urllib.request
+
+import pytest
+import torch
+
+from models import weights_cache
+from models.files import sha256_file
+from models.zoo import CLASSIFIERS
+
+WEIGHTS = CLASSIFIERS["resnet18"].weights
+
+
+def test_cache_path_is_torchvisions(torch_home):
+    path = weights_cache.weights_path(WEIGHTS)
+    assert path == torch_home / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+    assert weights_cache.expected_sha_prefix(WEIGHTS) == "f37072fd"
+    assert not weights_cache.is_cached(WEIGHTS)
+
+
+def test_offline_mode_answers_without_probing(monkeypatch):
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: pytest.fail("probed the network"))
+    ok, why = weights_cache.network_available(WEIGHTS.url)
+    assert not ok and "offline" in why
+
+
+def test_failed_probe_is_remembered(monkeypatch):
+    monkeypatch.delenv("EXPLAINER_OFFLINE")
+    weights_cache.forget_network_state()
+    calls = []
+
+    def refuse(*args, **kwargs):
+        calls.append(args)
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    for _ in range(3):
+        ok, why = weights_cache.network_available("https://weights.invalid/x.pth")
+        assert not ok and "weights.invalid" in why
+    assert len(calls) == 1
+    weights_cache.forget_network_state()
+
+
+class FakeResponse(io.BytesIO):
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.headers = {"Content-Length": str(len(data))}
+
+
+def fake_network(monkeypatch, payload: bytes):
+    monkeypatch.setattr(weights_cache, "network_available", lambda url, timeout=2.0: (True, ""))
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: FakeResponse(payload))
+
+
+def test_download_verifies_and_reports_progress(torch_home, monkeypatch, tmp_path):
+    src = tmp_path / "w.pth"
+    torch.save({"w": torch.arange(300_000.0)}, src)
+    payload = src.read_bytes()
+    fake_network(monkeypatch, payload)
+    monkeypatch.setattr(weights_cache, "expected_sha_prefix", lambda w: sha256_file(src)[:8])
+    seen = []
+    path = weights_cache.download(WEIGHTS, lambda done, total: seen.append((done, total)))
+    assert path.read_bytes() == payload
+    assert seen[-1] == (len(payload), len(payload)) and len(seen) >= 2
+    assert list(path.parent.glob("*.part")) == []
+
+
+def test_corrupt_download_leaves_nothing_behind(torch_home, monkeypatch):
+    fake_network(monkeypatch, b"not the weights")
+    with pytest.raises(weights_cache.WeightsUnavailable, match="corrupt"):
+        weights_cache.download(WEIGHTS)
+    assert not weights_cache.is_cached(WEIGHTS)
+    assert list(weights_cache.checkpoint_dir().glob("*")) == []
+
+
+def test_offline_download_says_why():
+    with pytest.raises(weights_cache.WeightsUnavailable, match="offline"):
+        weights_cache.download(WEIGHTS)
