@@ -67,3 +67,38 @@ def test_corrupt_upload_shows_one_line_error_and_page_keeps_working(app, name):
 def test_every_classifier_choice_renders(app, model):
     app.selectbox(key="home_model").set_value(model).run()
     assert not app.exception and len(plotly_labels(app)) == 5
+
+
+def test_download_shows_progress_then_runs_the_real_model(torch_home, monkeypatch, tmp_path):
+    """With a (simulated) network the page downloads the weights, then runs them, with no banner."""
+    import io
+    import urllib.request
+
+    import torch
+    import torchvision
+
+    from models import weights_cache
+    from models.files import sha256_file
+    from ui.model_picker import cached_classifier
+
+    src = tmp_path / "resnet18.pth"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), src)
+
+    def respond(url, timeout):
+        response = io.BytesIO(src.read_bytes())
+        response.headers = {"Content-Length": str(src.stat().st_size)}
+        return response
+
+    monkeypatch.setattr(weights_cache, "network_available", lambda url, timeout=2.0: (True, ""))
+    monkeypatch.setattr(urllib.request, "urlopen", respond)
+    monkeypatch.setattr(weights_cache, "expected_sha_prefix", lambda w: sha256_file(src)[:8])
+    cached_classifier.clear()
+    try:
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at.run()
+        assert not at.exception and not at.warning
+        assert (torch_home / "hub" / "checkpoints" / "resnet18-f37072fd.pth").is_file()
+        assert any("ResNet-18 (ImageNet): weights from the local cache" in c.value for c in at.caption)
+        assert len(plotly_labels(at)) == 5
+    finally:
+        cached_classifier.clear()

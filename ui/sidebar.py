@@ -25,7 +25,7 @@ def render_sidebar() -> None:
         st.markdown(f"**Device:** {device_name(best_device())}")
         st.caption(f"torch {torch.__version__} · torchvision {torchvision.__version__}")
         st.caption(f"Weights cache: `{weights_cache.checkpoint_dir()}`")
-        with st.expander("Model weights", expanded=False):
+        with st.expander("Model weights", expanded=True):
             st.markdown("\n".join(f"- {CLASSIFIERS[n].title}: {_STATUS[weight_status(n)]}" for n in CLASSIFIERS))
             if st.button("Check again", help="Look for newly cached weights and retry the network"):
                 weights_cache.forget_network_state()
