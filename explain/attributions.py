@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from captum.attr import (
     Deconvolution,
@@ -56,6 +57,7 @@ class Method:
     summary: str
     params: tuple[Param, ...]
     run: Callable[..., torch.Tensor]  # (model, inputs, target, **params)
+    needs_relu_modules: bool = False  # Captum overrides the gradient of nn.ReLU modules, and only those
 
 
 BASELINES = ("zeros", "blurred", "noise")
@@ -76,10 +78,15 @@ def baseline(inputs: torch.Tensor, kind: str) -> torch.Tensor:
 
 
 def _run_seeded(fn: Callable[[], torch.Tensor], seed: int, device: torch.device) -> torch.Tensor:
-    """Run `fn` with the global RNG seeded, then restore the RNG (other sessions are unaffected)."""
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        return fn()
+    """Run `fn` with torch's and NumPy's global RNGs seeded (Captum draws from both), then restore them."""
+    numpy_state = np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            np.random.seed(seed)
+            return fn()
+    finally:
+        np.random.set_state(numpy_state)
 
 
 def _saliency(model, x, target):
@@ -195,6 +202,7 @@ METHODS: dict[str, Method] = {
             "Backpropagation that lets only positive gradients through ReLUs where the input was positive.",
             (),
             _guided_backprop,
+            needs_relu_modules=True,
         ),
         Method(
             "deconvolution",
@@ -202,6 +210,7 @@ METHODS: dict[str, Method] = {
             "Zeiler & Fergus' deconvnet: ReLUs rectify the signal coming down, ignoring the forward pass.",
             (),
             _deconvolution,
+            needs_relu_modules=True,
         ),
         Method(
             "grad_cam",
@@ -216,6 +225,7 @@ METHODS: dict[str, Method] = {
             "Guided Backprop multiplied by the upsampled Grad-CAM map.",
             (LAYER,),
             _guided_grad_cam,
+            needs_relu_modules=True,
         ),
         Method(
             "occlusion",
@@ -266,5 +276,7 @@ def attribute(model: nn.Module, inputs: torch.Tensor, method: str, target: int, 
     full = {**defaults(method, inputs.shape[-1]), **params}
     if "layer" in known and not full.get("layer"):
         raise ValueError(f"{m.title} needs a layer")
+    if m.needs_relu_modules and not any(isinstance(mod, nn.ReLU) for mod in model.modules()):
+        raise ValueError(f"{m.title} needs nn.ReLU modules and this model has none")
     with lock_for(model):
         return m.run(model, inputs, target, **full).detach()

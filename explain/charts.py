@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import plotly.graph_objects as go
 
 from explain.classify import Prediction
+
+PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC")
 
 
 def top_k_bar(predictions: Sequence[Prediction], title: str = "") -> go.Figure:
@@ -29,4 +32,59 @@ def top_k_bar(predictions: Sequence[Prediction], title: str = "") -> go.Figure:
         height=80 + 44 * len(preds),
         margin=dict(l=10, r=10, t=40 if title else 10, b=40),
     )
+    return fig
+
+
+def colorbar(mode: str, percentile: float) -> go.Figure:
+    """The one colour bar all attribution panels share, drawn from the very lookup table the panels use:
+    the map's value as a fraction of its percentile."""
+    from explain.render import colorize
+
+    lo = -1.0 if mode == "signed" else 0.0
+    values = np.linspace(lo, 1, 256)
+    strip = np.repeat(colorize(values[None, :], mode), 12, axis=0)
+    step = (1 - lo) / 255  # square pixels in data units, or Plotly squeezes the strip
+    fig = go.Figure(go.Image(z=strip, x0=lo, dx=step, y0=0, dy=step, hoverinfo="skip"))
+    fig.update_layout(
+        height=100,
+        margin=dict(l=10, r=10, t=30, b=30),
+        title=dict(text=f"{mode} attribution, divided by each map's {percentile:g}th percentile of |value|", x=0),
+        yaxis=dict(visible=False),
+        xaxis=dict(tickvals=[lo, 0, 1] if mode == "signed" else [0, 0.5, 1], showgrid=False),
+    )
+    return fig
+
+
+def sanity_chart(results: dict[str, Sequence]) -> go.Figure:
+    """Spearman rank correlation (solid) and SSIM (dotted) to the original map, per method, as the
+    model is randomised block by block from the output down."""
+    fig = go.Figure()
+    for i, (title, steps) in enumerate(results.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        x = [s.layer for s in steps]
+        fig.add_scatter(x=x, y=[s.spearman for s in steps], name=f"{title}: rank corr.", line=dict(color=colour))
+        fig.add_scatter(x=x, y=[s.ssim for s in steps], name=f"{title}: SSIM", line=dict(color=colour, dash="dot"))
+    fig.update_layout(
+        xaxis_title="randomised down to (cumulative, from the output)",
+        yaxis=dict(title="similarity to the original map", range=[-0.2, 1.05]),
+        height=420,
+        margin=dict(l=10, r=10, t=30, b=10),
+    )
+    return fig
+
+
+def deletion_insertion_chart(curves: dict) -> go.Figure:
+    """Deletion (left) and insertion (right) curves of every method on shared axes."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Deletion (lower is better)", "Insertion (higher is better)"))
+    for i, (title, c) in enumerate(curves.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        fig.add_scatter(x=c.fractions, y=c.deletion, name=title, line=dict(color=colour), row=1, col=1)
+        fig.add_scatter(
+            x=c.fractions, y=c.insertion, name=title, line=dict(color=colour), showlegend=False, row=1, col=2
+        )
+    fig.update_xaxes(title_text="fraction of pixels", range=[0, 1])
+    fig.update_yaxes(title_text="class probability", range=[0, 1.02], col=1)
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10))
     return fig

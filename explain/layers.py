@@ -52,10 +52,12 @@ def spatial_layers(model: nn.Module, inputs: torch.Tensor) -> list[LayerInfo]:
 
 
 def default_cam_layer(layers: list[LayerInfo]) -> str:
-    """The last feature map before pooling to a vector: Grad-CAM's usual choice (`layer4` in ResNets)."""
-    if not layers:
+    """The last feature map that is not merely a pooling of another: Grad-CAM's usual choice
+    (`layer4` in ResNets, `features` in VGG and AlexNet)."""
+    candidates = [layer for layer in layers if "Pool" not in layer.kind] or layers
+    if not candidates:
         raise ValueError("this model has no layer with a spatial output")
-    return layers[-1].name
+    return candidates[-1].name
 
 
 def parametric_units(model: nn.Module) -> list[str]:

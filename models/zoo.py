@@ -62,6 +62,8 @@ class ModelInfo:
     categories: tuple[str, ...]
     accuracy: str
     preprocess: Callable[[object], torch.Tensor] = field(repr=False, compare=False)
+    mean: tuple[float, ...] = (0.485, 0.456, 0.406)  # the input normalisation, to undo it for display
+    std: tuple[float, ...] = (0.229, 0.224, 0.225)
     reason: str = ""  # why the bundled model stands in for the requested one
     weights_file: str = ""
 
@@ -117,6 +119,8 @@ def _bundled(requested: str, name: str, reason: str) -> tuple[nn.Module, ModelIn
         categories=tuple(entry["classes"]),
         accuracy=bundled_accuracy(name),
         preprocess=preprocess,
+        mean=tuple(cfg["mean"]),
+        std=tuple(cfg["std"]),
         reason=reason,
         weights_file=f"models/weights/{entry['file']}",
     )
@@ -139,6 +143,7 @@ def _torchvision(s: ClassifierSpec, allow_download: bool, progress: weights_cach
     except RuntimeError as exc:
         raise CheckpointError(f"{path.name} does not fit {s.name}") from exc
     top1 = s.weights.meta["_metrics"]["ImageNet-1K"]["acc@1"]
+    preprocess = s.weights.transforms()
     info = ModelInfo(
         requested=s.name,
         name=s.name,
@@ -146,7 +151,9 @@ def _torchvision(s: ClassifierSpec, allow_download: bool, progress: weights_cach
         source=source,
         categories=tuple(s.weights.meta["categories"]),
         accuracy=f"{top1:.1f}% top-1 on ImageNet-1K validation (torchvision's figure)",
-        preprocess=s.weights.transforms(),
+        preprocess=preprocess,
+        mean=tuple(preprocess.mean),
+        std=tuple(preprocess.std),
         weights_file=str(path),
     )
     return model, info

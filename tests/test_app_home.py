@@ -1,29 +1,21 @@
 """The app as a visitor meets it, through Streamlit's AppTest (no browser, no network)."""
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app_helpers import APP, TIMEOUT, open_page, plotly_specs
 from tests.hostile_files import BAD, GOOD
-
-TIMEOUT = 120
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture
 def app():
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    return at
+    return open_page()
 
 
 def plotly_labels(at) -> list[str]:
-    import json
-
-    charts = at.get("plotly_chart")
-    assert charts, "no chart on the page"
-    return list(json.loads(charts[0].proto.spec)["data"][0]["y"])
+    specs = plotly_specs(at)
+    assert specs, "no chart on the page"
+    return list(specs[0]["data"][0]["y"])
 
 
 def test_default_page_renders_predictions_and_sidebar(app):

@@ -20,4 +20,10 @@ PAGES: tuple[PageEntry, ...] = (
         ":material/image_search:",
         "Upload or pick an image and see a classifier's five most likely classes.",
     ),
+    PageEntry(
+        "pages/attributions.py",
+        "Attributions",
+        ":material/heat:",
+        "Captum's attribution methods side by side, with a sanity check and faithfulness scores.",
+    ),
 )

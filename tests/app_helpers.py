@@ -1,0 +1,29 @@
+"""Opening a page of the app the way AppTest can, and reading what it drew."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 300
+
+
+def open_page(page: str | None = None) -> AppTest:
+    """Run app.py, switch to `page` (a path such as "pages/attributions.py"), run it."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+def plotly_specs(at: AppTest) -> list[dict]:
+    """The Plotly figures on the page, as dicts."""
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def image_captions(at: AppTest) -> list[str]:
+    return [c for im in at.get("image") for c in im.captions]

@@ -1,0 +1,111 @@
+"""The attribution page through AppTest: defaults, method choices, failures, sanity and faithfulness."""
+
+import dataclasses
+
+import pytest
+import streamlit as st
+
+from explain import attributions
+from tests.app_helpers import image_captions, open_page, plotly_specs
+from tests.hostile_files import BAD
+
+PAGE = "pages/attributions.py"
+
+
+@pytest.fixture
+def page():
+    at = open_page(PAGE)
+    at.selectbox(key="attr_model").set_value("shapes-resnet18").run()
+    at.selectbox(key="attr_sample").set_value("generated star").run()
+    return at
+
+
+def target_radio(at):
+    return next(r for r in at.radio if r.label == "Explain the class")
+
+
+def panel_titles(at):
+    return [m.value.strip("*") for m in at.markdown if m.value.startswith("**")]
+
+
+def test_default_inputs_render_every_default_method():
+    at = open_page(PAGE)
+    assert not at.exception and not at.error
+    titles = panel_titles(at)
+    for title in ("Saliency", "Integrated Gradients", "Guided Backprop", "Grad-CAM"):
+        assert title in titles
+    assert len([c for c in image_captions(at) if "·" in c]) >= 4
+    assert plotly_specs(at), "the shared colour bar is missing"
+
+
+def test_two_methods_ticked(page):
+    page.multiselect(key="attr_methods").set_value(["smoothgrad", "occlusion"]).run()
+    assert not page.exception
+    titles = panel_titles(page)
+    assert "SmoothGrad" in titles and "Occlusion" in titles and "Saliency" not in titles
+    assert len([c for c in image_captions(page) if c.startswith("star ·")]) == 2
+
+
+def test_target_follows_the_top_prediction_and_can_be_any_class(page):
+    assert target_radio(page).value == 0
+    assert any(c.startswith("star ·") for c in image_captions(page))  # the bundled model sees a star
+    target_radio(page).set_value(5).run()  # "another class…"
+    page.selectbox(key="attr_any_shapes-resnet18").set_value(0).run()
+    assert not page.exception
+    assert any(c.startswith("circle ·") for c in image_captions(page))
+
+
+def test_display_settings_never_recompute(page, monkeypatch):
+    calls = []
+    original = attributions.attribute
+
+    def counting(*args, **kwargs):
+        calls.append(args[2])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(attributions, "attribute", counting)
+    page.radio(key="attr_mode").set_value("signed").run()
+    page.slider(key="attr_alpha").set_value(0.3).run()
+    page.slider(key="attr_pct").set_value(95.0).run()
+    assert not page.exception and calls == []
+    page.multiselect(key="attr_methods").set_value(["saliency", "input_x_gradient"]).run()
+    assert calls == ["input_x_gradient"]  # only the new method is computed
+
+
+def test_a_failing_method_explains_itself_and_the_others_still_render(page, monkeypatch):
+    def boom(model, x, target):
+        raise RuntimeError("this model cannot do that\nsecond line of a traceback")
+
+    broken = dataclasses.replace(attributions.METHODS["input_x_gradient"], run=boom)
+    monkeypatch.setitem(attributions.METHODS, "input_x_gradient", broken)
+    st.cache_data.clear()  # an earlier test may have cached this method's real map
+    page.multiselect(key="attr_methods").set_value(["saliency", "input_x_gradient"]).run()
+    assert not page.exception
+    warnings = [w.value for w in page.warning if "does not work" in w.value]
+    assert warnings == ["Input x Gradient does not work on Shapes ResNet-18 (bundled): this model cannot do that"]
+    assert any(c.startswith("star ·") for c in image_captions(page))
+
+
+def test_sanity_check_and_faithfulness_run_from_their_buttons(page):
+    page.multiselect(key="attr_methods").set_value(["saliency", "guided_backprop"]).run()
+    page.button(key="attr_sanity_run").click().run()
+    assert not page.exception
+    sanity = [s for s in plotly_specs(page) if "SSIM" in str(s)]
+    assert sanity and len(sanity[0]["data"]) == 4  # rank correlation and SSIM for each method
+    page.button(key="attr_faith_run").click().run()
+    assert not page.exception
+    table = page.dataframe[0].value
+    assert list(table["method"]) == ["Saliency", "Guided Backprop"]
+    assert table.filter(like="AUC").apply(lambda col: col.between(0, 1)).all().all()
+
+
+def test_zip_and_snippet_are_offered(page):
+    assert any(b.label == "All maps and settings (zip)" for b in page.get("download_button"))
+    assert any("attribute(model, x," in c.value for c in page.code)
+
+
+def test_corrupt_upload_shows_one_error():
+    at = open_page(PAGE)
+    at.file_uploader(key="attr_upload").upload("broken.jpg", BAD["truncated.jpg"], "image/jpeg").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "broken.jpg" in at.error[0].value

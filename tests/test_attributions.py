@@ -1,0 +1,221 @@
+import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from captum.attr import (
+    Deconvolution,
+    GradientShap,
+    GuidedBackprop,
+    GuidedGradCam,
+    InputXGradient,
+    IntegratedGradients,
+    LayerAttribution,
+    LayerGradCam,
+    NoiseTunnel,
+    Occlusion,
+    Saliency,
+)
+from torch import nn
+
+from explain.attributions import METHODS, attribute, baseline, defaults
+from explain.layers import default_cam_layer, parametric_units, spatial_layers
+from explain.sanity import cascading_randomization
+from models.zoo import BUNDLED, CLASSIFIERS, load_classifier
+
+
+def small_cnn() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 5),
+    ).eval()
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    return small_cnn()
+
+
+@pytest.fixture(scope="module")
+def x():
+    return torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+
+
+def seeded(seed, fn):
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        return fn()
+
+
+def direct_calls(model, x, target):
+    """What a person gets by calling Captum directly with the arguments our registry documents."""
+    layer = model[3]
+    zeros = torch.zeros_like(x)
+    refs = torch.cat([zeros, baseline(x, "blurred")])
+    stdev = 0.15 * float(x.max() - x.min())
+    return {
+        "saliency": Saliency(model).attribute(x, target=target, abs=False),
+        "integrated_gradients": IntegratedGradients(model).attribute(
+            x, baselines=zeros, target=target, n_steps=32, internal_batch_size=16
+        ),
+        "smoothgrad": seeded(
+            0,
+            lambda: NoiseTunnel(Saliency(model)).attribute(
+                x, nt_type="smoothgrad", nt_samples=16, nt_samples_batch_size=16, stdevs=stdev, target=target, abs=False
+            ),
+        ),
+        "input_x_gradient": InputXGradient(model).attribute(x, target=target),
+        "gradient_shap": seeded(
+            0, lambda: GradientShap(model).attribute(x, baselines=refs, n_samples=16, stdevs=0.1, target=target)
+        ),
+        "guided_backprop": GuidedBackprop(model).attribute(x, target=target),
+        "deconvolution": Deconvolution(model).attribute(x, target=target),
+        "grad_cam": LayerAttribution.interpolate(
+            LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True), (16, 16), "bilinear"
+        ),
+        "guided_grad_cam": GuidedGradCam(model, layer).attribute(x, target=target, interpolate_mode="bilinear"),
+        "occlusion": Occlusion(model).attribute(
+            x, sliding_window_shapes=(3, 4, 4), strides=(3, 2, 2), baselines=0, target=target, perturbations_per_eval=32
+        ),
+    }
+
+
+def test_registry_covers_the_issue():
+    assert set(METHODS) == {
+        "saliency", "integrated_gradients", "smoothgrad", "input_x_gradient", "gradient_shap",
+        "guided_backprop", "deconvolution", "grad_cam", "guided_grad_cam", "occlusion",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_attribute_equals_a_direct_captum_call(cnn, x, method):
+    expected = direct_calls(cnn, x, 2)[method]
+    params = {"layer": "3"} if "layer" in defaults(method) else {}
+    if method == "occlusion":
+        params = {"window": 4, "stride": 2}
+    got = attribute(cnn, x, method, 2, **params)
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected.detach(), rtol=1e-5, atol=1e-6)
+
+
+FAST = {
+    "integrated_gradients": {"n_steps": 4, "internal_batch_size": 4},
+    "smoothgrad": {"nt_samples": 2},
+    "gradient_shap": {"n_samples": 2},
+    "occlusion": {"window": 48, "stride": 48},
+}
+
+
+@pytest.fixture(scope="module")
+def zoo_models():
+    models = {n: torchvision.models.get_model(n, weights=None).eval() for n, s in CLASSIFIERS.items() if s.weights}
+    models[BUNDLED] = load_classifier(BUNDLED)[0]
+    return models
+
+
+@pytest.mark.parametrize("name", list(CLASSIFIERS))
+def test_every_method_gives_a_finite_map_for_every_zoo_model(zoo_models, name):
+    model = zoo_models[name]
+    inp = torch.randn(1, 3, 96, 96)
+    layer = default_cam_layer(spatial_layers(model, inp))
+    for method in METHODS:
+        params = dict(FAST.get(method, {}))
+        if "layer" in defaults(method):
+            params["layer"] = layer
+        out = attribute(model, inp, method, 1, **params)
+        channels = 1 if method == "grad_cam" else 3
+        assert out.shape == (1, channels, 96, 96), method
+        assert torch.isfinite(out).all(), method
+
+
+def test_default_cam_layer_is_the_last_feature_map():
+    x = torch.randn(1, 3, 224, 224)
+    assert default_cam_layer(spatial_layers(torchvision.models.resnet18(), x)) == "layer4"
+    assert default_cam_layer(spatial_layers(torchvision.models.vgg16(), x)) == "features"
+
+
+def test_parametric_units_run_from_the_output_down():
+    units = parametric_units(torchvision.models.resnet18())
+    assert units[0] == "fc" and units[-1] == "conv1" and "layer4.1" in units and "layer1.0" in units
+
+
+def test_guided_methods_refuse_models_without_relu_modules(x):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Tanh(), nn.Flatten(), nn.LazyLinear(3)).eval()
+    model(x)
+    with pytest.raises(ValueError, match="ReLU"):
+        attribute(model, x, "guided_backprop", 0)
+    assert attribute(model, x, "saliency", 0).shape == x.shape
+
+
+def test_bad_arguments_are_explained(cnn, x):
+    with pytest.raises(ValueError, match="unknown method"):
+        attribute(cnn, x, "lime", 0)
+    with pytest.raises(ValueError, match="no parameter"):
+        attribute(cnn, x, "saliency", 0, n_steps=3)
+    with pytest.raises(ValueError, match="needs a layer"):
+        attribute(cnn, x, "grad_cam", 0)
+
+
+def test_occlusion_defaults_scale_with_the_input():
+    assert defaults("occlusion", 224)["window"] == 32 and defaults("occlusion", 64)["window"] == 9
+
+
+def fingerprint(model: nn.Module) -> str:
+    digest = hashlib.sha256()
+    for k, v in model.state_dict().items():
+        digest.update(k.encode())
+        digest.update(v.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def test_sanity_check_never_touches_the_shared_model():
+    model, _ = load_classifier(BUNDLED)
+    before = fingerprint(model)
+    inp = torch.randn(1, 3, 64, 64)
+    steps = cascading_randomization(model, inp, "saliency", 3)
+    assert fingerprint(model) == before
+    assert steps[0].layer == "original" and len(steps) == 1 + len(parametric_units(model))
+    assert steps[-1].spearman < 0.9  # a fully random network gives a different saliency map
+
+
+def test_guided_backprop_is_insensitive_to_the_top_layer_while_saliency_is_not():
+    """Adebayo et al.'s finding, reproduced on the bundled model."""
+    from explain.classify import prepare
+    from explain.images import load_image
+    from explain.samples import sample_bytes
+
+    model, info = load_classifier(BUNDLED)
+    inp = prepare(load_image(sample_bytes("generated star")), info.preprocess, torch.device("cpu"))
+    gbp = cascading_randomization(model, inp, "guided_backprop", 3)
+    sal = cascading_randomization(model, inp, "saliency", 3)
+    top_block = 2  # original, fc, layer4.1
+    assert gbp[top_block].spearman > sal[top_block].spearman
+
+
+def test_concurrent_callers_on_a_shared_model_get_their_solo_results():
+    model = torchvision.models.resnet18().eval()
+    inp = torch.randn(1, 3, 64, 64)
+    jobs = [("saliency", 1, {}), ("guided_backprop", 2, {}), ("grad_cam", 3, {"layer": "layer3"})] * 4
+    alone = [attribute(model, inp, m, t, **p) for m, t, p in jobs]
+    barrier = threading.Barrier(len(jobs))
+
+    def run(job):
+        barrier.wait()
+        m, t, p = job
+        return attribute(model, inp, m, t, **p)
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        together = list(pool.map(run, jobs))
+    for a, b in zip(alone, together, strict=True):
+        torch.testing.assert_close(a, b)

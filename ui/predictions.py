@@ -1,0 +1,30 @@
+"""Cached model outputs that several pages show: the top-5 and the model's input tensor."""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from explain.classify import Prediction, prepare, top_k
+from models.zoo import ModelInfo
+from ui.image_input import ChosenImage
+
+
+def weights_key(info: ModelInfo) -> str:
+    """What identifies a model's numbers in caches: which network runs and where its weights came from."""
+    return f"{info.name}:{info.source}:{info.weights_file}"
+
+
+def model_input(model: torch.nn.Module, info: ModelInfo, chosen: ChosenImage) -> torch.Tensor:
+    """The 1 x 3 x H x W tensor the model sees, on the model's device."""
+    return prepare(chosen.image, info.preprocess, next(model.parameters()).device)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _top5(key: str, image_sha: str, _model, _batch, _categories) -> list[Prediction]:
+    return top_k(_model, _batch, _categories, k=5)
+
+
+def top5(model: torch.nn.Module, info: ModelInfo, chosen: ChosenImage) -> list[Prediction]:
+    """Top-5 for (weights, image), computed once per pair."""
+    return _top5(weights_key(info), chosen.sha256, model, model_input(model, info, chosen), info.categories)

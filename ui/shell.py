@@ -1,0 +1,30 @@
+"""The app shell (page config, navigation, shared sidebar) and the guard that keeps every page inside it.
+
+Streamlit treats a folder named `pages/` beside the entry point as a legacy (v1) multipage app
+until the first `st.navigation` call of the process, and then runs a requested page file
+directly, without app.py. `app_shell()` at the top of each page notices that and runs the
+shell itself, which runs the page again inside the proper navigation, then stops the outer run.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+from ui.navigation import PAGES
+from ui.sidebar import render_sidebar
+
+
+def run_app() -> None:
+    """What app.py does: page config, navigation over PAGES, the shared sidebar, then the page."""
+    st.set_page_config(page_title="CV explainer", page_icon=":material/visibility:", layout="wide")
+    page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGES)])
+    render_sidebar()
+    page.run()
+
+
+def app_shell() -> None:
+    """Call first in every page: when Streamlit ran the page file directly, run it inside the shell."""
+    if PagesManager.uses_pages_directory:
+        run_app()  # st.navigation turns legacy mode off; the page runs again, inside the shell
+        st.stop()
