@@ -64,12 +64,13 @@ BASELINES = ("zeros", "blurred", "noise")
 
 
 def baseline(inputs: torch.Tensor, kind: str) -> torch.Tensor:
-    """A reference input: `zeros` (the dataset's mean colour after normalisation), a heavy
-    Gaussian `blurred` copy, or fixed Gaussian `noise`."""
+    """A reference input: `zeros` (the dataset's mean colour after normalisation), a `blurred`
+    copy (Gaussian, sigma a twelfth of the shorter side: shapes and objects are gone), or fixed
+    Gaussian `noise`."""
     if kind == "zeros":
         return torch.zeros_like(inputs)
     if kind == "blurred":
-        k = max(3, (min(inputs.shape[-2:]) // 8) | 1)
+        k = max(3, (min(inputs.shape[-2:]) // 4) | 1)
         return TF.gaussian_blur(inputs, kernel_size=[k, k], sigma=[k / 3, k / 3])
     if kind == "noise":
         gen = torch.Generator().manual_seed(0)
@@ -77,7 +78,7 @@ def baseline(inputs: torch.Tensor, kind: str) -> torch.Tensor:
     raise ValueError(f"unknown baseline {kind!r}; choose one of {', '.join(BASELINES)}")
 
 
-def _run_seeded(fn: Callable[[], torch.Tensor], seed: int, device: torch.device) -> torch.Tensor:
+def run_seeded(fn: Callable[[], torch.Tensor], seed: int, device: torch.device) -> torch.Tensor:
     """Run `fn` with torch's and NumPy's global RNGs seeded (Captum draws from both), then restore them."""
     numpy_state = np.random.get_state()
     try:
@@ -105,7 +106,7 @@ def _smoothgrad(model, x, target, base, nt_samples, sigma, batch_size, seed):
         tunnel, extra = NoiseTunnel(Saliency(model)), {"abs": False}
     else:
         tunnel, extra = NoiseTunnel(IntegratedGradients(model)), {"n_steps": 8, "internal_batch_size": batch_size}
-    return _run_seeded(
+    return run_seeded(
         lambda: tunnel.attribute(
             x, nt_type="smoothgrad", nt_samples=nt_samples, nt_samples_batch_size=batch_size,
             stdevs=stdev, target=target, **extra,
@@ -121,7 +122,7 @@ def _input_x_gradient(model, x, target):
 
 def _gradient_shap(model, x, target, n_samples, stdevs, seed):
     refs = torch.cat([baseline(x, "zeros"), baseline(x, "blurred")])
-    return _run_seeded(
+    return run_seeded(
         lambda: GradientShap(model).attribute(x, baselines=refs, n_samples=n_samples, stdevs=stdevs, target=target),
         seed,
         x.device,

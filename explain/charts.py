@@ -85,6 +85,7 @@ def deletion_insertion_chart(curves: dict) -> go.Figure:
             x=c.fractions, y=c.insertion, name=title, line=dict(color=colour), showlegend=False, row=1, col=2
         )
     fig.update_xaxes(title_text="fraction of pixels", range=[0, 1])
-    fig.update_yaxes(title_text="class probability", range=[0, 1.02], col=1)
+    fig.update_yaxes(range=[0, 1.02])
+    fig.update_yaxes(title_text="class probability", col=1)
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10))
     return fig

@@ -1,0 +1,120 @@
+"""Benchmark of the attribution explorer on one 224 x 224 image with ResNet-18.
+
+    python bench/bench_attributions.py [--repeats 3]
+
+For every method with its default parameters: the time of `explain.attributions.attribute`
+(the page's code path on a cache miss) and of the same Captum call made directly, their ratio
+(target: at most 1.10), and the total of all methods (target: 15 s on 2 CPU cores).
+ResNet-18 runs with ImageNet weights when they are cached, else with random weights (same cost).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch
+import torchvision
+from captum import attr as ca
+
+from explain.attributions import METHODS, attribute, baseline, defaults, run_seeded
+from models import weights_cache
+from models.devices import best_device, device_name
+from models.zoo import CLASSIFIERS, load_classifier
+
+
+def direct(model, x, method: str, target: int, p: dict) -> torch.Tensor:
+    """The same computation written straight against Captum, as a user of Captum would."""
+    if method == "saliency":
+        return ca.Saliency(model).attribute(x, target=target, abs=False)
+    if method == "integrated_gradients":
+        return ca.IntegratedGradients(model).attribute(
+            x, baselines=torch.zeros_like(x), target=target, n_steps=p["n_steps"],
+            internal_batch_size=p["internal_batch_size"],
+        )  # fmt: skip
+    if method == "smoothgrad":
+        stdev = p["sigma"] * float(x.max() - x.min())
+        return run_seeded(
+            lambda: ca.NoiseTunnel(ca.Saliency(model)).attribute(
+                x, nt_type="smoothgrad", nt_samples=p["nt_samples"], nt_samples_batch_size=p["batch_size"],
+                stdevs=stdev, target=target, abs=False,
+            ),
+            p["seed"], x.device,
+        )  # fmt: skip
+    if method == "input_x_gradient":
+        return ca.InputXGradient(model).attribute(x, target=target)
+    if method == "gradient_shap":
+        refs = torch.cat([torch.zeros_like(x), baseline(x, "blurred")])
+        return run_seeded(
+            lambda: ca.GradientShap(model).attribute(
+                x, baselines=refs, n_samples=p["n_samples"], stdevs=p["stdevs"], target=target
+            ),
+            p["seed"], x.device,
+        )  # fmt: skip
+    if method == "guided_backprop":
+        return ca.GuidedBackprop(model).attribute(x, target=target)
+    if method == "deconvolution":
+        return ca.Deconvolution(model).attribute(x, target=target)
+    if method == "grad_cam":
+        cam = ca.LayerGradCam(model, model.layer4).attribute(x, target=target, relu_attributions=True)
+        return ca.LayerAttribution.interpolate(cam, tuple(x.shape[2:]), "bilinear")
+    if method == "guided_grad_cam":
+        return ca.GuidedGradCam(model, model.layer4).attribute(x, target=target, interpolate_mode="bilinear")
+    if method == "occlusion":
+        w, s = p["window"], p["stride"]
+        return ca.Occlusion(model).attribute(
+            x, sliding_window_shapes=(3, w, w), strides=(3, s, s), baselines=0, target=target,
+            perturbations_per_eval=p["batch_size"],
+        )  # fmt: skip
+    raise KeyError(method)
+
+
+def timed(fn, device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+    device = best_device()
+    if weights_cache.is_cached(CLASSIFIERS["resnet18"].weights):
+        model, _ = load_classifier("resnet18", device=device, allow_download=False)
+        weights = "ImageNet"
+    else:
+        model, weights = torchvision.models.resnet18().eval().to(device), "random (not cached)"
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0)).to(device)
+    print(f"device: {device_name(device)}; torch {torch.__version__}; ResNet-18 weights: {weights}")
+    print(f"median of {args.repeats} runs after one warm-up\n")
+    print("| method | page path s | direct Captum s | ratio |\n|---|---|---|---|")
+    total = 0.0
+    for method in METHODS:
+        p = defaults(method, 224, "layer4")
+        page = lambda m=method, p=p: attribute(model, x, m, 1, **p)  # noqa: E731
+        raw = lambda m=method, p=p: direct(model, x, m, 1, p)  # noqa: E731
+        torch.testing.assert_close(page(), raw().detach())  # same numbers, or the timing means nothing
+        a, b = [], []
+        for _ in range(args.repeats):
+            a.append(timed(page, device))
+            b.append(timed(raw, device))
+        ma, mb = statistics.median(a), statistics.median(b)
+        total += ma
+        print(f"| {METHODS[method].title} | {ma:.3f} | {mb:.3f} | {ma / mb:.2f} |")
+    print(f"\nall {len(METHODS)} methods with their defaults: {total:.1f} s (target 15 s on 2 CPU cores)")
+
+
+if __name__ == "__main__":
+    main()
