@@ -89,3 +89,20 @@ def deletion_insertion_chart(curves: dict) -> go.Figure:
     fig.update_yaxes(title_text="class probability", col=1)
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10))
     return fig
+
+
+def occlusion_figures(maps, categories, target: int, caption: str) -> tuple[go.Figure, go.Figure, go.Figure]:
+    """Zeiler & Fergus' Figure 7 panels: (a) feature-map activation, (b) class probability, (c) top label,
+    one cell per position of the grey square."""
+    import plotly.express as px
+
+    def cells(z, title, **kw):
+        fig = px.imshow(z, title=title, labels=dict(x="square column", y="square row"), **kw)
+        return fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10))
+
+    a = cells(maps.activation, f"(a) total activation, {caption}", color_continuous_scale="Viridis")
+    b = cells(maps.probability, f"(b) p({categories[target]})", zmin=0, zmax=1, color_continuous_scale="Viridis")
+    names = np.vectorize(lambda i: categories[i])(maps.label)
+    c = cells(maps.label, "(c) most probable class", color_continuous_scale="Turbo")
+    c.update_traces(customdata=names, hovertemplate="%{customdata}<extra></extra>").update_coloraxes(showscale=False)
+    return a, b, c

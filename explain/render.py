@@ -84,3 +84,44 @@ def input_image(batch: torch.Tensor, mean: tuple[float, ...], std: tuple[float, 
     """Undo normalisation of the first image in `batch` -> H x W x 3 uint8 (what the model saw)."""
     x = batch[0].detach().float().cpu() * torch.tensor(std).view(3, 1, 1) + torch.tensor(mean).view(3, 1, 1)
     return (x.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def montage(tiles: np.ndarray, cols: int, pad: int = 2, scale: int = 1, background: int = 255) -> np.ndarray:
+    """Lay N x h x w (x 3) tiles out in a grid with `pad` pixels between them, each tile enlarged
+    `scale` times by pixel repetition (so small filters stay crisp)."""
+    tiles = np.asarray(tiles)
+    if tiles.ndim == 3:
+        tiles = np.repeat(tiles[..., None], 3, axis=-1)
+    tiles = tiles.repeat(scale, axis=1).repeat(scale, axis=2)
+    n, h, w = tiles.shape[:3]
+    rows = -(-n // cols)
+    out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), background, np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, cols)
+        out[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = tile
+    return out
+
+
+def grey_maps(maps: np.ndarray) -> np.ndarray:
+    """N x h x w activations -> N x h x w uint8, each map scaled by its own maximum (negative clipped)."""
+    m = np.clip(np.asarray(maps, np.float64), 0, None)
+    peak = m.reshape(len(m), -1).max(axis=1).reshape(-1, 1, 1)
+    return (m / np.where(peak > 0, peak, 1) * 255).round().astype(np.uint8)
+
+
+def crop_tile(rgb: np.ndarray, box: tuple[int, int, int, int], size: int = 64) -> np.ndarray:
+    """The (x0, y0, x1, y1) region of an H x W x 3 image, resized to a `size` x `size` tile."""
+    x0, y0, x1, y1 = box
+    region = np.asarray(rgb)[y0:y1, x0:x1]
+    if region.size == 0:
+        region = np.zeros((1, 1, 3), np.uint8)
+    return np.asarray(Image.fromarray(region).resize((size, size), Image.Resampling.NEAREST))
+
+
+def draw_box(rgb: np.ndarray, box: tuple[int, int, int, int], colour: str = "#00FF66", width: int = 2) -> np.ndarray:
+    """The image with one rectangle drawn on it (torchvision's drawing utility)."""
+    from torchvision.utils import draw_bounding_boxes
+
+    img = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
+    drawn = draw_bounding_boxes(img, torch.tensor([box], dtype=torch.float), colors=colour, width=width)
+    return drawn.permute(1, 2, 0).numpy()

@@ -26,4 +26,10 @@ PAGES: tuple[PageEntry, ...] = (
         ":material/heat:",
         "Captum's attribution methods side by side, with a sanity check and faithfulness scores.",
     ),
+    PageEntry(
+        "pages/features.py",
+        "Features",
+        ":material/grid_view:",
+        "Zeiler & Fergus: first-layer filters, feature maps, deconvnet projections, top-9 activations, occlusion.",
+    ),
 )

@@ -1,0 +1,80 @@
+"""The feature inspector through AppTest: every tab with defaults, a scan, occlusion, bad input."""
+
+import pytest
+
+from tests.app_helpers import image_captions, open_page, plotly_specs
+from tests.hostile_files import BAD, GOOD
+
+PAGE = "pages/features.py"
+
+
+@pytest.fixture
+def page():
+    at = open_page(PAGE)
+    at.selectbox(key="feat_model").set_value("shapes-resnet18").run()
+    return at
+
+
+def test_defaults_show_filters_maps_and_a_projection(page):
+    assert not page.exception and not page.error
+    captions = image_captions(page)
+    assert any("filters of `layer0.0`" in c for c in page.caption.values)
+    assert any(c.startswith("layer1.0: the 32 of 32 channels") for c in captions)
+    assert "deconvnet projection (mid-grey = 0)" in captions
+    assert any(c.startswith("image patch under the receptive field") for c in captions)
+
+
+def test_choosing_a_layer_and_channel_reprojects(page):
+    page.selectbox(key="feat_layer_shapes-resnet18").set_value("layer2").run()
+    page.number_input(key="feat_channel_shapes-resnet18_layer2").set_value(7).run()
+    page.toggle(key="feat_whole").set_value(True).run()
+    assert not page.exception
+    assert any(c.startswith("channel 7: strongest activation") for c in image_captions(page))
+
+
+def test_top9_scan_over_the_bundled_set(page):
+    page.multiselect(key="feat_top_ch_shapes-resnet18_layer1.0").set_value([0, 3]).run()
+    page.button(key="feat_scan").click().run()
+    assert not page.exception
+    assert [m.value.split(":")[0] for m in page.markdown if m.value.startswith("**Channel")] == [
+        "**Channel 0**",
+        "**Channel 3**",
+    ]
+    assert image_captions(page).count("projections") == 2
+
+
+def test_top9_over_uploads_reports_bad_files(page):
+    page.radio(key="feat_set").set_value("my uploads").run()
+    uploader = page.file_uploader(key="feat_many")
+    uploader.set_value([("a.png", GOOD["rgb.png"], "image/png"), ("bad.png", BAD["text.png"], "image/png")]).run()
+    assert not page.exception
+    assert any("bad.png" in w.value for w in page.warning)
+    assert page.button(key="feat_scan").label == "Scan 1 images"
+
+
+def test_a_folder_outside_the_root_is_refused(page):
+    page.radio(key="feat_set").set_value("a folder").run()
+    page.text_input(key="feat_folder").set_value("../../etc").run()
+    assert not page.exception
+    assert len(page.error) == 1 and "Only folders under" in page.error[0].value
+
+
+def test_occlusion_draws_the_three_maps(page):
+    page.button(key="feat_occ_run").click().run()
+    assert not page.exception
+    titles = [s["layout"]["title"]["text"] for s in plotly_specs(page)]
+    assert any(t.startswith("(a) total activation") for t in titles)
+    assert any(t.startswith("(b) p(") for t in titles) and "(c) most probable class" in titles
+
+
+def test_corrupt_upload_shows_one_error():
+    at = open_page(PAGE)
+    at.file_uploader(key="feat_upload").upload("x.png", BAD["empty.png"], "image/png").run()
+    assert not at.exception and len(at.error) == 1 and "empty" in at.error[0].value
+
+
+@pytest.mark.parametrize("model", ["resnet50", "vgg16"])
+def test_other_classifiers_render(model):
+    at = open_page(PAGE)
+    at.selectbox(key="feat_model").set_value(model).run()
+    assert not at.exception

@@ -1,0 +1,183 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+import torchvision
+from captum.attr import NeuronDeconvolution
+from torch import nn
+
+from explain.deconvnet import (
+    forward_to,
+    geometry,
+    reconstruct,
+    strongest_position,
+    top_activations,
+)
+from models.resnet import ResBlock
+from models.zoo import BUNDLED, load_classifier
+
+
+def randomise_batchnorm(model: nn.Module) -> nn.Module:
+    """Non-trivial BatchNorm statistics, so that its linear part really matters."""
+    gen = torch.Generator().manual_seed(0)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=gen) - 0.5)
+            m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+            m.weight.data.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.rand(m.bias.shape, generator=gen) - 0.5)
+    return model.eval()
+
+
+def conv_relu_pool() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(3, stride=2, padding=1),  # overlapping windows
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(3, stride=2),
+        nn.Flatten(),
+        nn.LazyLinear(4),
+    ).eval()
+
+
+class TwoBlocks(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(3, 2, 1))
+        self.block = ResBlock(8, 8)
+        self.down = ResBlock(8, 16, downsample=True)
+
+    def forward(self, x):
+        return self.down(self.block(self.stem(x)))
+
+
+def captum_reference(model, x, layer, channel, position):
+    module = model.get_submodule(layer)
+    return NeuronDeconvolution(model, module).attribute(x, neuron_selector=(channel, *position))[0]
+
+
+@pytest.mark.parametrize(
+    "build, layer",
+    [
+        (conv_relu_pool, "4"),
+        (conv_relu_pool, "5"),
+        (lambda: randomise_batchnorm(TwoBlocks()), "block"),
+        (lambda: randomise_batchnorm(TwoBlocks()), "down"),
+        (lambda: randomise_batchnorm(torchvision.models.resnet18()), "layer1.1"),
+    ],
+)
+def test_reconstruction_scaled_by_the_activation_equals_captums_deconvolution(build, layer):
+    model = build()
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    model(x)  # materialise lazy layers
+    act, _ = forward_to(model, x, layer)
+    for channel in (0, 3):
+        pos = strongest_position(act, channel)
+        value = act[0, channel, pos[0], pos[1]]
+        assert value > 0
+        ours = reconstruct(model, x, layer, channel, pos) / value
+        torch.testing.assert_close(ours, captum_reference(model, x, layer, channel, pos), rtol=1e-4, atol=1e-6)
+
+
+def test_a_first_layer_channel_projects_to_the_transposed_convolution_of_the_isolated_activation():
+    conv = nn.Conv2d(3, 4, 5, stride=2, padding=1)
+    model = nn.Sequential(conv).eval()
+    x = torch.randn(1, 3, 17, 17)
+    act = conv(x)
+    isolated = torch.zeros_like(act)
+    isolated[0, 2, 3, 4] = act[0, 2, 3, 4]
+    expected = F.conv_transpose2d(isolated, conv.weight, None, 2, 1, output_padding=(0, 0))
+    expected = F.pad(expected, (0, 17 - expected.shape[-1], 0, 17 - expected.shape[-2]))
+    torch.testing.assert_close(reconstruct(model, x, "0", 2, (3, 4)), expected[0])
+
+
+def test_overlapping_pool_windows_add_their_contributions():
+    """A value that wins two overlapping windows must come back twice, as the gradient does."""
+    model = nn.Sequential(nn.MaxPool2d(3, stride=1)).eval()
+    x = torch.zeros(1, 3, 4, 4)
+    x[0, :, 1, 1] = 5.0  # the maximum of all four 3x3 windows
+    got = reconstruct(model, x, "0", 0, whole_channel=True)
+    assert got[0, 1, 1] == pytest.approx(20.0) and got[0].sum() == pytest.approx(20.0)
+
+
+def test_whole_channel_projection_equals_captum_with_the_channel_as_the_signal():
+    """Keeping the whole channel sends its activation values down; Captum does the same when the
+    selected 'neuron' is sum(a * stop_grad(a)) over the channel, whose gradient is a itself."""
+    model = randomise_batchnorm(TwoBlocks())
+    x = torch.randn(1, 3, 24, 24)
+    ours = reconstruct(model, x, "block", 5, whole_channel=True)
+    ref = NeuronDeconvolution(model, model.block).attribute(
+        x, neuron_selector=lambda out: (out[:, 5] * out[:, 5].detach()).sum(dim=(1, 2))
+    )[0]
+    torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "alexnet", "vgg16", BUNDLED])
+def test_every_zoo_architecture_reconstructs(name):
+    torch.manual_seed(0)
+    model = load_classifier(BUNDLED)[0] if name == BUNDLED else torchvision.models.get_model(name).eval()
+    x = torch.randn(1, 3, 96, 96)
+    layer = {"resnet18": "layer2", "resnet50": "layer2", "alexnet": "features.7", "vgg16": "features.16"}.get(
+        name, "layer2"
+    )
+    act, _ = forward_to(model, x, layer)
+    strongest = int(act[0].flatten(1).amax(1).argmax())
+    out = reconstruct(model, x, layer, strongest)
+    assert out.shape == (3, 96, 96) and torch.isfinite(out).all() and out.abs().sum() > 0
+
+
+def test_receptive_fields_from_the_graph():
+    assert geometry(torchvision.models.resnet18(), "layer2").stride == 8
+    assert geometry(torchvision.models.resnet18(), "layer2").size == 99
+    vgg = geometry(torchvision.models.vgg16(), "features.23")
+    assert (vgg.stride, vgg.size) == (16, 100)
+    single = geometry(nn.Sequential(nn.Conv2d(3, 2, 5, padding=2)), "0")
+    assert (single.stride, single.size, single.start) == (1, 5, 0.0)
+
+
+def test_the_box_contains_every_pixel_that_can_reach_the_unit():
+    model = conv_relu_pool()
+    x = torch.randn(1, 3, 40, 40, requires_grad=True)
+    model(x)
+    act, _ = forward_to(model, x, "4")
+    box = geometry(model, "4").box((4, 6), (40, 40))
+    act[0, 0, 4, 6].backward()
+    ys, xs = np.nonzero(x.grad[0].abs().sum(0).numpy())
+    x0, y0, x1, y1 = box
+    assert xs.min() >= x0 and xs.max() < x1 and ys.min() >= y0 and ys.max() < y1
+
+
+def test_top_activations_are_the_strongest_per_image_with_boxes():
+    model, _ = load_classifier(BUNDLED)
+    images = torch.randn(20, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    tops = top_activations(model, images, "layer1.0", [0, 7], k=9, batch_size=8)
+    for channel, items in tops.items():
+        assert len(items) == 9 and len({t.image_index for t in items}) == 9
+        values = [t.value for t in items]
+        assert values == sorted(values, reverse=True)
+        act, _ = forward_to(model, images, "layer1.0")
+        per_image_max = act[:, channel].flatten(1).max(1).values
+        assert values[0] == pytest.approx(float(per_image_max.max().detach()), rel=1e-5)
+        for t in items:
+            x0, y0, x1, y1 = t.box
+            assert 0 <= x0 < x1 <= 64 and 0 <= y0 < y1 <= 64
+            assert t.reconstruction.shape == (3, 64, 64)
+
+
+def test_unknown_layer_and_channel_are_explained():
+    model = conv_relu_pool()
+    x = torch.randn(1, 3, 16, 16)
+    model(x)
+    with pytest.raises(ValueError, match="no module"):
+        reconstruct(model, x, "nope", 0)
+    with pytest.raises(ValueError, match="channels 0 to"):
+        reconstruct(model, x, "3", 99)
+
+
+def test_a_nonlinearity_without_a_rule_is_refused():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sigmoid(), nn.Conv2d(4, 4, 3)).eval()
+    with pytest.raises(NotImplementedError, match="Sigmoid"):
+        reconstruct(model, torch.randn(1, 3, 12, 12), "2", 0)

@@ -1,0 +1,95 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from PIL import Image
+
+from explain.filters import feature_maps, filter_images
+from explain.image_sets import bundled_set, folder_set
+from explain.occlusion_maps import occlusion_sensitivity, positions
+from explain.render import montage
+from models.zoo import BUNDLED, load_classifier
+from tests.hostile_files import BAD, GOOD
+
+
+@pytest.mark.parametrize("name, count, size", [("alexnet", 64, 11), ("vgg16", 64, 3), ("resnet50", 64, 7)])
+def test_first_layer_filters_become_rgb_tiles(name, count, size):
+    tiles = filter_images(torchvision.models.get_model(name))
+    assert tiles.shape == (count, size, size, 3) and tiles.dtype == np.uint8
+
+
+def test_zero_weight_is_mid_grey():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 1, 3))
+    model[0].weight.data.zero_()
+    model[0].weight.data[0, 0, 0, 0] = 1.0
+    tiles = filter_images(model)
+    assert tiles[0, 0, 0, 0] == 255 and tiles[0, 1, 1, 1] == 128
+
+
+def test_feature_maps_come_sorted_by_strength():
+    model, _ = load_classifier(BUNDLED)
+    fmap, order = feature_maps(model, torch.randn(1, 3, 64, 64), "layer1")
+    peaks = fmap.flatten(1).amax(1)
+    assert sorted(order) == list(range(fmap.shape[0]))
+    assert (peaks[order][:-1] >= peaks[order][1:]).all()
+
+
+def test_montage_layout():
+    grid = montage(np.zeros((5, 4, 4, 3), np.uint8), cols=3, pad=1, scale=2)
+    assert grid.shape == (2 * 9 + 1, 3 * 9 + 1, 3)
+
+
+def test_occlusion_positions_reach_the_far_edge():
+    assert positions(10, 4, 3).tolist() == [0, 3, 6]
+    assert positions(11, 4, 3).tolist() == [0, 3, 6, 7]
+
+
+def test_occlusion_sensitivity_shapes_and_meaning():
+    model, _ = load_classifier(BUNDLED)
+    x = torch.randn(1, 3, 64, 64)
+    maps = occlusion_sensitivity(model, x, "layer1", 2, 3, window=16, stride=8, batch_size=10)
+    assert maps.activation.shape == maps.probability.shape == maps.label.shape == (7, 7)
+    assert ((maps.probability >= 0) & (maps.probability <= 1)).all()
+    whole = occlusion_sensitivity(model, x, "layer1", 2, 3, window=64, stride=64)
+    with torch.no_grad():
+        grey = torch.softmax(model(torch.zeros_like(x)), 1)[0, 3].item()
+    assert whole.probability.shape == (1, 1) and whole.probability[0, 0] == pytest.approx(grey, rel=1e-5)
+
+
+def test_bundled_image_set_holds_photos_and_generated_images():
+    images = bundled_set(n_generated=6, size=64)
+    names = [n for n, _ in images]
+    assert "astronaut (photo)" in names and sum(n.startswith("generated #") for n in names) == 6
+    assert all(im.mode == "RGB" for _, im in images)
+
+
+def test_folder_set_reads_only_under_its_root(tmp_path):
+    root = tmp_path / "root"
+    (root / "mine" / "sub").mkdir(parents=True)
+    (root / "mine" / "a.png").write_bytes(GOOD["rgb.png"])
+    (root / "mine" / "sub" / "b.jpg").write_bytes(GOOD["rgb.jpg"])
+    (root / "mine" / "broken.png").write_bytes(BAD["truncated.png"])
+    (root / "mine" / "notes.txt").write_text("not an image")
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    (outside / "s.png").write_bytes(GOOD["rgb.png"])
+    os.symlink(outside / "s.png", root / "mine" / "link.png")
+    os.symlink(outside, root / "escape")
+
+    images, problems = folder_set("mine", root=root)
+    assert sorted(n for n, _ in images) == ["a.png", "sub/b.jpg"]
+    assert any("broken.png" in p for p in problems) and any("link.png" in p for p in problems)
+    for bad in ("..", "../secret", "escape", "/etc"):
+        with pytest.raises(ValueError, match="Only folders under"):
+            folder_set(bad, root=root)
+    with pytest.raises(ValueError, match="no folder"):
+        folder_set("missing", root=root)
+    assert len(folder_set("mine", limit=1, root=root)[0]) == 1
+
+
+def test_folder_images_are_rgb(tmp_path):
+    Image.new("L", (9, 9)).save(tmp_path / "g.png")
+    images, _ = folder_set(".", root=tmp_path)
+    assert images[0][1].mode == "RGB"
