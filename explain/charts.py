@@ -106,3 +106,44 @@ def occlusion_figures(maps, categories, target: int, caption: str) -> tuple[go.F
     c = cells(maps.label, "(c) most probable class", color_continuous_scale="Turbo")
     c.update_traces(customdata=names, hovertemplate="%{customdata}<extra></extra>").update_coloraxes(showscale=False)
     return a, b, c
+
+
+def bn_accuracy_chart(history) -> go.Figure:
+    """Figure 1a: test accuracy against training steps, without and with BatchNorm (both evaluations)."""
+    fig = go.Figure()
+    fig.add_scatter(x=history.steps, y=history.acc_plain, name="without BatchNorm", line=dict(color=PALETTE[0]))
+    fig.add_scatter(
+        x=history.steps, y=history.acc_bn_batch, name="with BatchNorm (batch statistics)", line=dict(color=PALETTE[1])
+    )
+    fig.add_scatter(
+        x=history.steps,
+        y=history.acc_bn_running,
+        name="with BatchNorm, eval mode (running statistics)",
+        line=dict(color=PALETTE[2], dash="dot"),
+    )
+    fig.update_layout(
+        xaxis_title="training step",
+        yaxis=dict(title="test accuracy", range=[0, 1.02], tickformat=".0%"),
+        height=380,
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=dict(orientation="h", y=-0.25),
+    )
+    return fig
+
+
+def bn_distribution_chart(history, unit: int) -> go.Figure:
+    """Figures 1b and 1c: the 15th, 50th and 85th percentiles of one unit's input over training."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=("without BatchNorm", "with BatchNorm"))
+    for col, pct in ((1, history.pct_plain), (2, history.pct_bn)):
+        p = np.asarray(pct)
+        for k, (name, dash) in enumerate((("15th", "dot"), ("50th", "solid"), ("85th", "dot"))):
+            fig.add_scatter(
+                x=history.steps, y=p[:, k], name=f"{name} percentile", line=dict(color=PALETTE[3], dash=dash),
+                showlegend=col == 1, row=1, col=col,
+            )  # fmt: skip
+    fig.update_xaxes(title_text="training step")
+    fig.update_yaxes(title_text=f"input to hidden unit {unit}'s nonlinearity", col=1)
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.3))
+    return fig

@@ -42,18 +42,6 @@ def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.rot90(x, int(torch.randint(0, 4, (1,), generator=generator)), dims=(2, 3))
 
 
-@torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
-    """Top-1 accuracy of `model` in eval mode."""
-    model.eval()
-    device = next(model.parameters()).device
-    correct = 0
-    for i in range(0, len(x), batch_size):
-        logits = model(x[i : i + batch_size].to(device))
-        correct += int((logits.argmax(1).cpu() == y[i : i + batch_size]).sum())
-    return correct / len(x)
-
-
 def main(argv: list[str] | None = None) -> float:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=12)
@@ -97,12 +85,12 @@ def main(argv: list[str] | None = None) -> float:
             optimizer.step()
             scheduler.step()
             bar.set_postfix(loss=f"{loss.item():.3f}")
-        accuracy = evaluate(model, x_test, y_test)
+        accuracy = accuracy(model, x_test, y_test)
         print(f"epoch {epoch + 1}: loss {loss.item():.3f}, held-out accuracy {accuracy:.4f}")
 
     # The committed file stores fp16: measure the accuracy of exactly those weights.
     model.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()})
-    accuracy = evaluate(model, x_test, y_test)
+    accuracy = accuracy(model, x_test, y_test)
     record = {
         "architecture": "models.resnet.ResNet18",
         "classes": list(SHAPE_CLASSES),

@@ -15,3 +15,11 @@ def torch_home(tmp_path, monkeypatch):
     """A fresh, empty TORCH_HOME for one test."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def full_error_details():
+    """Visitors never see tracebacks (.streamlit/config.toml); a failing test should."""
+    from streamlit import config
+
+    config.set_option("client.showErrorDetails", "full")

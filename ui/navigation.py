@@ -32,4 +32,10 @@ PAGES: tuple[PageEntry, ...] = (
         ":material/grid_view:",
         "Zeiler & Fergus: first-layer filters, feature maps, deconvnet projections, top-9 activations, occlusion.",
     ),
+    PageEntry(
+        "pages/training.py",
+        "Training tricks",
+        ":material/model_training:",
+        "BatchNorm and data augmentation, live: train with and without them and watch the difference.",
+    ),
 )

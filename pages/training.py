@@ -1,0 +1,233 @@
+"""Training tricks, live: BatchNorm (Ioffe & Szegedy, 2015, Figure 1) and data augmentation."""
+
+import itertools
+import json
+from dataclasses import asdict
+
+import numpy as np
+import streamlit as st
+import torch
+from PIL import Image
+from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
+
+from explain.charts import bn_accuracy_chart, bn_distribution_chart
+from explain.render import montage
+from models.augmentation import (
+    PRESETS,
+    TRANSFORMS,
+    as_numpy,
+    augment_image,
+    augment_scene,
+    build_pipeline,
+    compare_on_digits,
+    pipeline_code,
+    step,
+)
+from models.bn_experiment import BNConfig, BNExperiment, batchnorm_behaviour, load_default
+from models.shapes import make_scene
+from ui.image_input import image_input
+from ui.shell import app_shell
+
+app_shell()
+
+st.title("Training tricks, live")
+tab_bn, tab_aug = st.tabs(["BatchNorm", "Data augmentation"])
+
+
+_draws = itertools.count()  # every redraw of a placeholder within one script run needs its own key
+
+
+def draw_bn(history, config: BNConfig, behaviour: dict | None, places) -> None:
+    acc, dist, panel = places
+    n = next(_draws)
+    acc.plotly_chart(bn_accuracy_chart(history), width="stretch", key=f"bn_acc_{n}")
+    dist.plotly_chart(bn_distribution_chart(history, config.unit), width="stretch", key=f"bn_dist_{n}")
+    if behaviour:
+        gap = history.acc_bn_batch[-1] - history.acc_bn_running[-1]
+        panel.markdown(
+            f"""**Train vs eval, from this run.** In train mode a BatchNorm layer normalises each unit with the mean
+and variance *of the current batch*; it also keeps running averages of them. In eval mode it uses those running
+averages instead, so an image's output no longer depends on the other images in its batch.
+
+- First BatchNorm layer, unit 0: running mean **{behaviour["running_mean"]:.3f}**, running variance
+  **{behaviour["running_var"]:.3f}**; the last training batch had mean **{behaviour["batch_mean"]:.3f}** and
+  variance **{behaviour["batch_var"]:.3f}**.
+- The same test image in two different batches: its outputs differ by up to **{behaviour["train_shift"]:.3g}**
+  in train mode and by **{behaviour["eval_shift"]:.3g}** in eval mode.
+- Final test accuracy with batch statistics **{history.acc_bn_batch[-1]:.1%}**, with running statistics
+  **{history.acc_bn_running[-1]:.1%}** (difference {gap:+.1%}); without BatchNorm **{history.acc_plain[-1]:.1%}**."""
+        )
+
+
+with tab_bn:
+    st.write(
+        "The same network trained twice on scikit-learn's handwritten digits (1,300 training and 497 test scans), "
+        "once with BatchNorm. Both start from the same weights and see the same batches. BatchNorm's advantage "
+        "grows with the learning rate; try sigmoid at 0.5, then 2.0."
+    )
+    with st.form("bn_form"):
+        c1, c2, c3 = st.columns(3)
+        arch = c1.selectbox(
+            "Network", ["mlp", "conv"], key="bn_arch",
+            format_func={"mlp": "the paper's: 3 x 100 fully connected", "conv": "the course's convolutional net"}.get,
+        )  # fmt: skip
+        activation = c1.selectbox("Activation", ["sigmoid", "relu"], key="bn_act")
+        lr = c2.select_slider("Learning rate (SGD)", [0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0], 0.5, key="bn_lr")
+        batch_size = c2.select_slider("Batch size", [8, 16, 32, 60, 128, 256], 60, key="bn_bs")
+        steps = c3.number_input("Steps", 100, 20_000, 3000, 100, key="bn_steps")
+        seed = c3.number_input("Seed", 0, 10_000, 0, key="bn_seed")
+        submitted = st.form_submit_button("Train both networks", type="primary")
+    stop = st.button("Stop", key="bn_stop", disabled=not st.session_state.get("bn_running"))
+    if submitted:
+        config = BNConfig(
+            arch, activation, lr, batch_size, int(steps), int(seed), eval_every=50 if arch == "mlp" else 10
+        )
+        with st.spinner("Building the networks…"):
+            st.session_state["bn_exp"] = BNExperiment(config)
+        st.session_state["bn_running"] = True
+    if stop:
+        st.session_state["bn_running"] = False
+
+    exp: BNExperiment | None = st.session_state.get("bn_exp")
+    default = load_default() if exp is None else None
+    if default is not None:
+        st.caption(f"The default run, computed in advance: {json.dumps(asdict(default[0]))}")
+    places = st.empty(), st.empty(), st.empty()
+    if exp is None:
+        if default is None:
+            st.info("Press **Train both networks** to start (no cached run of the default settings was found).")
+        else:
+            draw_bn(default[1], default[0], default[2], places)
+    else:
+        draw_bn(exp.history, exp.config, batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch), places)
+        if st.session_state.get("bn_running") and not exp.done:
+            bar = st.progress(exp.step / exp.config.steps, text="Training…")
+            chunk = max(exp.config.eval_every, 1)
+            while not exp.done:  # any click (Stop included) interrupts here; the next run resumes or stops
+                exp.advance(chunk)
+                draw_bn(exp.history, exp.config, None, places)
+                bar.progress(exp.step / exp.config.steps, text=f"Training… step {exp.step} of {exp.config.steps}")
+            st.session_state["bn_running"] = False
+            bar.empty()
+            draw_bn(exp.history, exp.config, batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch), places)
+        elif not exp.done:
+            st.caption(f"Stopped at step {exp.step} of {exp.config.steps}.")
+
+
+def param_inputs(i: int, name: str, params: dict) -> dict:
+    """Widgets for one step's parameters; pairs get two inputs side by side."""
+    out = {}
+    for k, default in TRANSFORMS[name].defaults.items():
+        value = params.get(k, default)
+        wkey = f"aug_{i}_{name}_{k}"
+        if isinstance(default, bool):
+            out[k] = st.checkbox(k, value, key=wkey)
+        elif isinstance(default, tuple):
+            a, b = st.columns(2)
+            out[k] = (a.number_input(f"{k} from", value=float(value[0]), key=wkey + "_a", step=0.05),
+                      b.number_input(f"{k} to", value=float(value[1]), key=wkey + "_b", step=0.05))  # fmt: skip
+        elif isinstance(default, int):
+            out[k] = int(st.number_input(k, min_value=1, value=int(value), key=wkey))
+        else:
+            out[k] = float(st.number_input(k, value=float(value), key=wkey, step=0.05))
+    return out
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_comparison(steps_json: str, epochs: int, seed: int) -> dict[str, float]:
+    return compare_on_digits(json.loads(steps_json), epochs=epochs, seed=seed)
+
+
+with tab_aug:
+    st.write(
+        "Build a pipeline from torchvision's transforms v2, see what it does to an image and to a detection sample "
+        "(boxes and masks move with the pixels), copy its code, and measure whether it helps a small digits classifier."
+    )
+    steps_state = st.session_state.setdefault(
+        "aug_steps", [dict(s) for s in PRESETS["MNIST-style (rotation, shift, scale)"]]
+    )
+    c1, c2 = st.columns(2)
+    preset = c1.selectbox("Start from a preset", ["—", *PRESETS], key="aug_preset")
+    if c1.button("Load preset", disabled=preset == "—", key="aug_load"):
+        st.session_state["aug_steps"] = [dict(s) for s in PRESETS[preset]]
+        st.rerun()
+    new = c2.selectbox("Add a transform", list(TRANSFORMS), key="aug_new")
+    if c2.button("Add", key="aug_add"):
+        steps_state.append(step(new))
+        st.rerun()
+
+    for i, s in enumerate(list(steps_state)):
+        with st.expander(f"{i + 1}. {s['name']}", expanded=False):
+            s["params"] = param_inputs(i, s["name"], s.get("params", {}))
+            b1, b2, _ = st.columns([1, 1, 4])
+            if b1.button("Move up", key=f"aug_up_{i}", disabled=i == 0):
+                steps_state[i - 1], steps_state[i] = steps_state[i], steps_state[i - 1]
+                st.rerun()
+            if b2.button("Remove", key=f"aug_rm_{i}"):
+                steps_state.pop(i)
+                st.rerun()
+
+    try:
+        pipeline = build_pipeline(steps_state)
+    except (ValueError, TypeError) as exc:
+        st.error(f"This pipeline cannot be built: {str(exc).splitlines()[0]}")
+        st.stop()
+
+    chosen = image_input("aug")
+    c1, c2 = st.columns(2)
+    n = c1.slider("Samples", 4, 24, 12, 4, key="aug_n")
+    seed = st.session_state.setdefault("aug_seed", 0)
+    if c2.button("Reseed", key="aug_reseed"):
+        st.session_state["aug_seed"] = seed = seed + 1
+    c2.caption(f"seed {seed}")
+    if chosen is not None:
+        img = torch.from_numpy(np.asarray(chosen.image).copy()).permute(2, 0, 1)
+        try:
+            samples = augment_image(pipeline, img, n, seed)
+        except Exception as exc:  # e.g. a crop larger than the image without padding
+            st.error(f"The pipeline fails on this image: {str(exc).splitlines()[0]}")
+        else:
+            tiles = np.stack([np.asarray(Image.fromarray(as_numpy(t)).resize((160, 160))) for t in samples])
+            st.image(
+                montage(tiles, cols=min(6, n)), caption=f"{n} draws of the pipeline on {chosen.label}", width="stretch"
+            )
+
+    st.subheader("The same pipeline on a detection sample")
+
+    scene = make_scene(np.random.default_rng(7), 192, n_objects=(3, 4))
+    try:
+        drawn = []
+        for image, boxes, masks, names in augment_scene(pipeline, scene, 4, seed):
+            out = draw_segmentation_masks(image, masks, alpha=0.45) if len(masks) else image
+            drawn.append(as_numpy(draw_bounding_boxes(out, boxes, labels=names, colors="white", width=2)))
+        tiles = np.stack([np.asarray(Image.fromarray(d).resize((192, 192))) for d in drawn])
+        st.image(
+            montage(tiles, cols=4), caption="instance masks and boxes, transformed with the image", width="stretch"
+        )
+    except Exception as exc:
+        st.error(f"The pipeline fails on the detection sample: {str(exc).splitlines()[0]}")
+
+    st.subheader("The code")
+    st.code(pipeline_code(steps_state), language="python")
+
+    st.subheader("Does it help?")
+    st.write("A small CNN trained on 300 digits, once without and once with the pipeline (test images are never "
+             "augmented; 497 of them). Flips and strong crops can hurt: a flipped 2 is no longer a 2.")  # fmt: skip
+    epochs = st.slider("Epochs", 2, 30, 8, key="aug_epochs")
+    if st.button("Train with and without", key="aug_train"):
+        with st.spinner("Training twice…"):
+            try:
+                st.session_state["aug_result"] = (
+                    steps_state.copy(),
+                    epochs,
+                    cached_comparison(json.dumps(steps_state), epochs, 0),
+                )
+            except Exception as exc:
+                st.error(f"Training failed with this pipeline: {str(exc).splitlines()[0]}")
+    result = st.session_state.get("aug_result")
+    if result:
+        used, ep, acc = result
+        a, b = st.columns(2)
+        a.metric("Test accuracy without augmentation", f"{acc['without']:.1%}")
+        b.metric("with the pipeline", f"{acc['with']:.1%}", delta=f"{acc['with'] - acc['without']:+.1%}")
+        st.caption(f"{ep} epochs, pipeline: {', '.join(s['name'] for s in used) or 'empty'}.")

@@ -1,0 +1,60 @@
+"""The training-tricks page through AppTest: both tabs, a live run, pipeline editing."""
+
+from tests.app_helpers import image_captions, open_page, plotly_specs
+
+PAGE = "pages/training.py"
+
+
+def test_batchnorm_tab_opens_with_the_cached_default_run():
+    at = open_page(PAGE)
+    assert not at.exception
+    names = [t["name"] for s in plotly_specs(at) for t in s["data"]]
+    assert "without BatchNorm" in names and "with BatchNorm, eval mode (running statistics)" in names
+    assert any("Train vs eval, from this run" in m.value for m in at.markdown)
+
+
+def test_a_short_live_run_trains_and_reports():
+    at = open_page(PAGE)
+    at.number_input(key="bn_steps").set_value(100)
+    at.select_slider(key="bn_lr").set_value(2.0)
+    submit = next(b for b in at.get("form_submit_button") if b.label == "Train both networks")
+    submit.click().run()
+    assert not at.exception
+    acc = next(s for s in plotly_specs(at) if any(t["name"] == "without BatchNorm" for t in s["data"]))
+    assert acc["data"][0]["x"][-1] == 100  # the curves reach the last step
+    assert at.session_state["bn_running"] is False
+    assert any("outputs differ by up to" in m.value for m in at.markdown)
+
+
+def test_augmentation_tab_shows_grid_detection_sample_and_code():
+    at = open_page(PAGE)
+    captions = image_captions(at)
+    assert any(c.startswith("12 draws of the pipeline") for c in captions)
+    assert "instance masks and boxes, transformed with the image" in captions
+    assert "v2.RandomRotation(degrees=10.0)" in at.code[0].value
+
+
+def test_editing_the_pipeline_updates_the_code():
+    at = open_page(PAGE)
+    at.selectbox(key="aug_new").set_value("gaussian blur")
+    at.button(key="aug_add").click().run()
+    assert "v2.GaussianBlur(kernel_size=9" in at.code[0].value
+    at.button(key="aug_up_2").click().run()
+    code = at.code[0].value
+    assert code.index("GaussianBlur") < code.index("RandomAffine")
+    at.button(key="aug_rm_0").click().run()
+    assert "RandomRotation" not in at.code[0].value and not at.exception
+    at.selectbox(key="aug_preset").set_value("ImageNet-style (crop, flip, colour)").run()
+    at.button(key="aug_load").click().run()
+    assert "RandomResizedCrop" in at.code[0].value and "GaussianBlur" not in at.code[0].value
+
+
+def test_reseed_changes_the_seed_and_the_experiment_reports_both_arms():
+    at = open_page(PAGE)
+    at.button(key="aug_reseed").click().run()
+    assert "seed 1" in [c.value for c in at.caption]
+    at.slider(key="aug_epochs").set_value(2)
+    at.button(key="aug_train").click().run()
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    assert labels == ["Test accuracy without augmentation", "with the pipeline"]

@@ -1,0 +1,157 @@
+import json
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torchvision import tv_tensors
+
+from models.augmentation import (
+    PRESETS,
+    TRANSFORMS,
+    augment_image,
+    augment_scene,
+    build_pipeline,
+    compare_on_digits,
+    pipeline_code,
+    step,
+)
+from models.bn_experiment import (
+    DEFAULT_RESULT,
+    BNConfig,
+    BNExperiment,
+    batch_stats_accuracy,
+    batchnorm_behaviour,
+    load_default,
+    run,
+)
+from models.digits import digits
+from models.digits_nets import DigitsConvNet, mlp
+from models.engine import batch_indices
+from models.shapes import make_scene
+
+
+def test_digits_split_is_fixed_stratified_and_standardised():
+    x, _, xt, yt = digits()
+    assert x.shape == (1300, 1, 8, 8) and xt.shape == (497, 1, 8, 8)
+    assert abs(float(x.mean())) < 1e-5 and abs(float(x.std()) - 1) < 1e-4
+    assert set(np.bincount(yt.numpy())) <= {48, 49, 50, 51}
+    assert digits(64)[0].shape == (1300, 1, 64, 64)
+
+
+def test_networks_follow_the_paper_and_the_course():
+    net = mlp(batchnorm=True)
+    assert [type(m).__name__ for m in net][1:4] == ["Linear", "BatchNorm1d", "Sigmoid"]
+    assert sum(isinstance(m, nn.Linear) and m.out_features == 100 for m in net) == 3
+    conv = DigitsConvNet(batchnorm=True)
+    first = conv.features[0]
+    assert (first.kernel_size, first.stride, first.out_channels) == ((11, 11), (4, 4), 64)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in conv.modules()) == 3
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in DigitsConvNet(batchnorm=False).modules())
+    assert conv(torch.randn(2, 1, 64, 64)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_a_short_run_returns_curves_of_the_right_length(arch):
+    exp = run(BNConfig(arch=arch, steps=20, eval_every=5, batch_size=16), chunk=7)
+    h = exp.history
+    assert h.steps == [0, 5, 10, 15, 20]
+    for curve in (h.acc_plain, h.acc_bn_batch, h.acc_bn_running, h.pct_plain, h.pct_bn):
+        assert len(curve) == 5
+    assert all(p[0] <= p[1] <= p[2] for p in h.pct_bn)
+
+
+def test_both_networks_start_from_the_same_weights_and_see_the_same_batches():
+    exp = BNExperiment(BNConfig(steps=0))
+    plain_linear = [m for m in exp.plain if isinstance(m, nn.Linear)]
+    bn_linear = [m for m in exp.bn if isinstance(m, nn.Linear)]
+    for a, b in zip(plain_linear, bn_linear, strict=True):
+        assert torch.equal(a.weight, b.weight)
+    assert next(batch_indices(100, 10, 3)).tolist() == next(batch_indices(100, 10, 3)).tolist()
+
+
+def test_in_eval_mode_batchnorm_outputs_do_not_depend_on_the_batch():
+    exp = run(BNConfig(steps=30, eval_every=10))
+    x = exp.x_test
+    exp.bn.eval()
+    with torch.no_grad():
+        alone = exp.bn(x[:1])
+        in_batch = exp.bn(torch.cat([x[:1], x[100:150]]))[:1]
+    torch.testing.assert_close(alone, in_batch)
+    numbers = batchnorm_behaviour(exp.bn, x, exp.last_batch)
+    assert numbers["eval_shift"] == 0.0 and numbers["train_shift"] > 0
+
+
+def test_batch_statistics_evaluation_leaves_running_statistics_alone():
+    exp = run(BNConfig(steps=10, eval_every=10))
+    before = {k: v.clone() for k, v in exp.bn.named_buffers()}
+    batch_stats_accuracy(exp.bn, exp.x_test, exp.y_test, 60)
+    for k, v in exp.bn.named_buffers():
+        assert torch.equal(v, before[k]), k
+
+
+def test_the_committed_default_run_matches_the_defaults_and_shows_the_effect():
+    record = json.loads(DEFAULT_RESULT.read_text())
+    assert record["config"] == asdict(BNConfig())
+    _, history, behaviour = load_default()
+    early = history.steps.index(500)
+    assert history.acc_bn_running[early] > history.acc_plain[early] + 0.3  # BatchNorm learns much faster here
+    assert behaviour["eval_shift"] == 0.0
+
+
+def test_pipeline_code_round_trips():
+    steps = [step(name) for name in TRANSFORMS if name != "random crop"] + [step("random crop", size=48)]
+    code = pipeline_code(steps)
+    namespace: dict = {}
+    exec(code, namespace)
+    image = torch.randint(0, 256, (3, 64, 80), dtype=torch.uint8)
+    ours = augment_image(build_pipeline(steps), image, 4, seed=11)
+    theirs = augment_image(namespace["pipeline"], image, 4, seed=11)
+    for a, b in zip(ours, theirs, strict=True):
+        assert torch.equal(a, b)
+    assert augment_image(build_pipeline(steps), image, 1, 12)[0].shape == ours[0].shape
+
+
+def test_the_same_seed_gives_the_same_grid_and_another_seed_does_not():
+    image = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
+    pipe = build_pipeline([step("rotation", degrees=45.0)])
+    a, b, c = (augment_image(pipe, image, 3, s) for s in (1, 1, 2))
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not all(torch.equal(x, y) for x, y in zip(a, c, strict=True))
+
+
+def test_bad_steps_are_explained():
+    with pytest.raises(ValueError, match="unknown transform"):
+        step("mixup")
+    with pytest.raises(ValueError, match="no parameter"):
+        step("rotation", angle=3)
+
+
+def test_detection_targets_move_with_the_pixels():
+    scene = make_scene(np.random.default_rng(3), 96, n_objects=3)
+    flip = build_pipeline([step("horizontal flip", p=1.0)])
+    image, boxes, masks, names = augment_scene(flip, scene, 1, 0)[0]
+    assert torch.equal(image, torch.from_numpy(scene.image.copy()).permute(2, 0, 1).flip(-1))
+    assert torch.equal(masks, torch.from_numpy(scene.masks).flip(-1))
+    expected = scene.boxes.copy()
+    expected[:, [0, 2]] = 96 - scene.boxes[:, [2, 0]]
+    np.testing.assert_allclose(boxes.numpy(), expected)
+    assert len(names) == len(scene.labels)
+
+
+def test_instances_pushed_out_of_the_picture_are_dropped():
+    scene = make_scene(np.random.default_rng(5), 96, n_objects=4)
+    crop = build_pipeline([step("resized crop", size=96, scale=(0.05, 0.06))])
+    for _, boxes, masks, names in augment_scene(crop, scene, 6, 0):
+        assert len(boxes) == len(masks) == len(names)
+        assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()
+
+
+def test_augmentation_experiment_runs_both_arms():
+    result = compare_on_digits(PRESETS["MNIST-style (rotation, shift, scale)"], epochs=1, train_size=64)
+    assert set(result) == {"without", "with"} and all(0 <= v <= 1 for v in result.values())
+
+
+def test_v2_accepts_our_images():
+    assert isinstance(tv_tensors.Image(torch.zeros(3, 4, 4, dtype=torch.uint8)), torch.Tensor)
