@@ -10,6 +10,7 @@ from PIL import Image
 from torch import nn
 
 from explain.images import limit_aspect
+from models.zoo import lock_for
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ def prepare(image: Image.Image, preprocess: Callable[[object], torch.Tensor], de
 @torch.inference_mode()
 def top_k(model: nn.Module, batch: torch.Tensor, categories: Sequence[str], k: int = 5) -> list[Prediction]:
     """The `k` most probable classes for the first image of `batch`, most probable first."""
-    probs = torch.softmax(model(batch)[0].float(), dim=0)
+    with lock_for(model):  # another session's Captum hooks must not see, or change, this pass
+        probs = torch.softmax(model(batch)[0].float(), dim=0)
     values, indices = probs.topk(min(k, len(categories)))
     return [Prediction(int(i), categories[int(i)], float(v)) for v, i in zip(values, indices, strict=True)]

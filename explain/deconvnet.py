@@ -91,10 +91,11 @@ class _Stop(Exception):
 
 def forward_to(model: nn.Module, x: torch.Tensor, layer: str) -> tuple[torch.Tensor, _Recorder]:
     """Run the model on `x` only as far as `layer`; return that output and the recording."""
-    gm = traced(model)
-    rec = _Recorder(gm, output_node(gm, layer))
-    with contextlib.suppress(_Stop):
-        rec.run(x)
+    with lock_for(model):
+        gm = traced(model)
+        rec = _Recorder(gm, output_node(gm, layer))
+        with contextlib.suppress(_Stop):
+            rec.run(x)
     return rec.values[rec.stop], rec
 
 

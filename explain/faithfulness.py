@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from explain.attributions import baseline
+from models.zoo import lock_for
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ class Curves:
 @torch.no_grad()
 def _probabilities(model: nn.Module, images: torch.Tensor, target: int, batch_size: int) -> np.ndarray:
     chunks = [images[i : i + batch_size] for i in range(0, len(images), batch_size)]
-    return torch.cat([torch.softmax(model(c).float(), 1)[:, target] for c in chunks]).cpu().numpy()
+    with lock_for(model):
+        return torch.cat([torch.softmax(model(c).float(), 1)[:, target] for c in chunks]).cpu().numpy()
 
 
 def deletion_insertion(

@@ -20,6 +20,7 @@ from torch import nn
 from explain.attributions import attribute
 from explain.layers import parametric_units
 from explain.render import to_map
+from models.zoo import lock_for
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ def cascading_randomization(
     params = params or {}
     original = to_map(attribute(model, inputs, method, target, **params)[0], "absolute", percentile)
     steps = [SanityStep("original", 1.0, 1.0, original)]
-    scrambled = copy.deepcopy(model).eval()
+    with lock_for(model):
+        scrambled = copy.deepcopy(model).eval()
     gen = torch.Generator().manual_seed(seed)
     units = parametric_units(scrambled)
     for i, name in enumerate(units):

@@ -7,6 +7,7 @@ Models come back in eval mode on the chosen device; callers must not change them
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from models.devices import best_device
 from models.resnet import ResNet18
 
 BUNDLED = "shapes-resnet18"
+log = logging.getLogger("explainer.zoo")
 Source = Literal["cache", "download", "bundled"]
 Status = Literal["bundled", "cached", "downloadable", "unavailable"]
 
@@ -185,6 +187,7 @@ def load_classifier(
                 f"ImageNet weights for {s.title} are unavailable: {exc}. To use them offline, "
                 f"put {file.name} into {file.parent}.",
             )
+    log.info("loaded classifier %s as %s from %s", name, info.name, info.source)
     return model.eval().to(device or best_device()), info
 
 

@@ -69,3 +69,19 @@ def test_ordered_dict_state_is_accepted(tmp_path):
     path = tmp_path / "od.pt"
     torch.save(collections.OrderedDict(w=torch.ones(2)), path)
     assert torch.equal(load_verified(path, sha256_file(path))["w"], torch.ones(2))
+
+
+def test_pages_explain_a_missing_bundled_checkpoint(weights_dir):
+    """With no trained models at all, the pages say what to run instead of showing a traceback."""
+    import streamlit as st
+
+    st.cache_resource.clear()  # models cached by earlier tests would hide the missing files
+    try:
+        from tests.app_helpers import open_page
+
+        for page in (None, "pages/unet.py"):
+            at = open_page(page)
+            assert not at.exception
+            assert len(at.error) == 1 and "python -m models.train_" in at.error[0].value
+    finally:
+        st.cache_resource.clear()

@@ -9,6 +9,7 @@ import streamlit as st
 from torch import nn
 
 from models import weights_cache
+from models.checkpoints import CheckpointError
 from models.zoo import CLASSIFIERS, ModelInfo, load_classifier, spec, weight_status
 
 
@@ -41,7 +42,11 @@ def model_picker(key: str, default: str = "resnet18") -> tuple[nn.Module, ModelI
     )
     if weight_status(name) == "downloadable":
         _download_with_progress(name)
-    model, info = cached_classifier(name)
+    try:
+        model, info = cached_classifier(name)
+    except CheckpointError as exc:  # only the bundled fallback itself can fail this way
+        st.error(f"{CLASSIFIERS[name].title} cannot run: {exc}. Retrain it with `python -m models.train_classifier`.")
+        st.stop()
     show_weights_banner(info)
     return model, info
 

@@ -38,4 +38,10 @@ PAGES: tuple[PageEntry, ...] = (
         ":material/model_training:",
         "BatchNorm and data augmentation, live: train with and without them and watch the difference.",
     ),
+    PageEntry(
+        "pages/unet.py",
+        "U-Net",
+        ":material/layers:",
+        "An encoder-decoder with skip connections labels every pixel; the same net without skips does worse.",
+    ),
 )

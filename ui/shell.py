@@ -8,6 +8,8 @@ shell itself, which runs the page again inside the proper navigation, then stops
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
@@ -15,8 +17,19 @@ from ui.navigation import PAGES
 from ui.sidebar import render_sidebar
 
 
+def _log_to_stderr() -> None:
+    """Our own log lines (model loads) go to the server's stderr, once per process."""
+    log = logging.getLogger("explainer")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+
 def run_app() -> None:
     """What app.py does: page config, navigation over PAGES, the shared sidebar, then the page."""
+    _log_to_stderr()
     st.set_page_config(page_title="CV explainer", page_icon=":material/visibility:", layout="wide")
     page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGES)])
     render_sidebar()

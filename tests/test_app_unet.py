@@ -1,0 +1,28 @@
+"""The U-Net page through AppTest."""
+
+from tests.app_helpers import image_captions, open_page, plotly_specs
+from tests.hostile_files import BAD
+
+PAGE = "pages/unet.py"
+
+
+def test_default_shows_the_u_the_ablation_and_a_scored_prediction():
+    at = open_page(PAGE)
+    assert not at.exception
+    titles = [s["layout"]["title"]["text"] for s in plotly_specs(at) if s["layout"].get("title")]
+    assert "U-Net" in titles and "U-Net without skip connections" in titles
+    captions = image_captions(at)
+    assert "true labels" in captions
+    assert any(c.startswith("with skips: mean IoU") for c in captions)
+    assert any(c.startswith("without skips: mean IoU") for c in captions)
+    assert sum(c.startswith(("encoder", "decoder")) for c in captions) == 7
+
+
+def test_another_scene_and_an_uploaded_image():
+    at = open_page(PAGE)
+    at.number_input(key="unet_seed").set_value(42).run()
+    assert not at.exception
+    at.radio(key="unet_source").set_value("any image (upload or sample)").run()
+    assert not at.exception and "true labels" not in image_captions(at)
+    at.file_uploader(key="unet_upload").upload("bad.png", BAD["truncated.png"], "image/png").run()
+    assert not at.exception and len(at.error) == 1

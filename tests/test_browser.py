@@ -1,0 +1,80 @@
+"""End to end in a real browser: every page opened, an image uploaded through the real file input,
+the expected result on screen, no exception block or error, and a screenshot.
+
+Screenshots go to a temporary folder; with UPDATE_SCREENSHOTS=1 they replace docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from explain.samples import sample_bytes
+from tests.browser import ROOT, chromium, dashboard, problems, require_browser, upload, wait_idle
+
+PAGES = [
+    # (name, URL path, what to do before uploading, text that must appear after the upload)
+    ("classify", "", None, "chelsea.png · 451 x 300"),
+    ("attributions", "attributions", None, "The gradient of the class score with respect to each pixel."),
+    ("features", "features", ("tab", "Feature maps & deconvnet"), "deconvnet projection (mid-grey = 0)"),
+    ("training", "training", ("tab", "Data augmentation"), "12 draws of the pipeline on chelsea.png"),
+    ("unet", "unet", ("radio", "any image (upload or sample)"), "what the U-Nets see"),
+]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    require_browser()
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    with dashboard(log) as (url, _), chromium() as browser:
+        yield url, browser
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("upload") / "chelsea.png"
+    path.write_bytes(sample_bytes("chelsea the cat (photo)"))
+    return path
+
+
+@pytest.mark.parametrize("name, path, before, expected", PAGES, ids=[p[0] for p in PAGES])
+def test_page_in_a_real_browser(app, photo, tmp_path, name, path, before, expected):
+    url, browser = app
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    try:
+        page.goto(f"{url}/{path}")
+        wait_idle(page)
+        assert problems(page) == [], f"{name} shows an error before any input"
+        if before:
+            kind, label = before  # a radio is clicked on its label, as a person does
+            target = page.get_by_role("tab", name=label) if kind == "tab" else page.get_by_text(label, exact=True)
+            target.first.click()
+            wait_idle(page)
+        upload(page, photo)
+        assert page.get_by_text(expected).filter(visible=True).count() > 0, f"{name}: {expected!r} is not shown"
+        assert problems(page) == []
+        out = ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
+        out.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+    finally:
+        page.close()
+
+
+def test_a_corrupt_upload_shows_one_line_in_the_browser(app, tmp_path):
+    url, browser = app
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    page = browser.new_page()
+    try:
+        page.goto(f"{url}/attributions")
+        wait_idle(page)
+        upload(page, bad)
+        texts = problems(page)
+        assert len(texts) == 1
+        message = texts[0].strip().splitlines()[-1]  # the alert's icon name comes first in its text
+        assert message.startswith("broken.png: This file is not an image")
+        assert page.locator("[data-testid='stException']").count() == 0
+    finally:
+        page.close()

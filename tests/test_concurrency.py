@@ -1,0 +1,82 @@
+"""Several visitors at once: each gets exactly the result it gets alone, every model is loaded once
+per process, and memory settles instead of growing with every wave of sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+from explain.samples import sample_bytes
+from tests.browser import chromium, dashboard, require_browser, rss_mb, wait_idle
+
+IMAGES = ["chelsea the cat (photo)", "coffee (photo)", "generated star", "generated scene 1"]
+PAGES = ["", "attributions"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("images")
+    out = []
+    for i, name in enumerate(IMAGES):
+        path = folder / f"image{i}.png"
+        path.write_bytes(sample_bytes(name))
+        out.append(path)
+    return out
+
+
+def signature(page, path: str) -> tuple:
+    """What a visitor sees as the result: the top-5 bars, or the attribution images' bytes."""
+    if path == "":
+        chart = page.locator("[data-testid='stPlotlyChart']").first
+        return tuple(chart.locator("text.bartext").all_inner_texts() + chart.locator(".ytick").all_inner_texts())
+    digests = []
+    for img in page.locator("[data-testid='stImage'] img").all():
+        src = img.get_attribute("src") or ""
+        if "/media/" in src:
+            digests.append(hashlib.sha256(page.request.get(src).body()).hexdigest())
+    assert digests, "no attribution maps on the page"
+    return tuple(digests)
+
+
+def open_and_upload(context, url: str, path: str, image: Path, wait: bool = True):
+    page = context.new_page()
+    page.goto(f"{url}/{path}")
+    wait_idle(page)
+    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(image))
+    if wait:
+        wait_idle(page)
+    return page
+
+
+def test_eight_sessions_at_once_get_their_solo_results(files, tmp_path):
+    require_browser()
+    log = tmp_path / "server.log"
+    with dashboard(log) as (url, proc), chromium() as browser:
+        jobs = [(path, image) for path in PAGES for image in files]
+        assert len(jobs) >= 8
+        solo = {}
+        for path, image in jobs:
+            context = browser.new_context()
+            page = open_and_upload(context, url, path, image)
+            solo[(path, image.name)] = signature(page, path)
+            context.close()
+        baseline = rss_mb(proc.pid)[0]
+
+        growth = []
+        for _wave in range(2):
+            contexts = [browser.new_context() for _ in jobs]
+            pages = [open_and_upload(c, url, p, im, wait=False) for c, (p, im) in zip(contexts, jobs, strict=True)]
+            for page, (path, image) in zip(pages, jobs, strict=True):  # all eight run on the server together
+                wait_idle(page)
+                assert signature(page, path) == solo[(path, image.name)], f"{path or 'home'} with {image.name}"
+            for c in contexts:
+                c.close()
+            growth.append(rss_mb(proc.pid)[0] - baseline)
+
+        loads = re.findall(r"loaded classifier (\S+)", log.read_text())
+        assert loads and len(loads) == len(set(loads)), f"a model was loaded twice: {loads}"
+        assert growth[1] - growth[0] < 150, f"memory kept growing: {growth} MB over {baseline:.0f} MB"
+        assert growth[1] < 800, f"memory grew by {growth[1]:.0f} MB"

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from explain.unet_view import colour_labels, iou_per_class, level_maps, predict, u_figure
+from models.segmentation import CLASSES, SIZE, TEST_SEED, evaluate, load_unet, scene_set, to_input
+from models.unet import UNet
+
+
+@pytest.mark.parametrize("skips", [True, False])
+@pytest.mark.parametrize("hw", [(64, 64), (63, 77), (31, 9), (1, 1)])
+def test_output_has_the_input_size_for_any_size(skips, hw):
+    model = UNet(num_classes=7, base=4, depth=3, skips=skips).eval()
+    assert model(torch.randn(2, 3, *hw)).shape == (2, 7, *hw)
+
+
+def test_skips_concatenate_encoder_maps_and_the_ablation_does_not():
+    full, ablated = UNet(base=8, skips=True), UNet(base=8, skips=False)
+    assert [d[0].in_channels for d in full.decoder] == [64, 32, 16]
+    assert [d[0].in_channels for d in ablated.decoder] == [32, 16, 8]
+    assert isinstance(full.up[0], torch.nn.ConvTranspose2d) and full.up[0].stride == (2, 2)
+    assert full.widths == [8, 16, 32, 64]
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    return scene_set(500, TEST_SEED)
+
+
+@pytest.mark.parametrize("variant", ["full", "noskip"])
+def test_committed_checkpoints_reproduce_their_reported_iou(variant, held_out):
+    model, record = load_unet(variant, device="cpu")
+    miou, per_class = evaluate(model, *held_out)
+    assert record["metrics"]["test_size"] == 500
+    assert abs(miou - record["metrics"]["mean_iou"]) <= 0.01
+    assert len(per_class) == len(CLASSES)
+
+
+def test_the_full_unet_meets_its_target_and_beats_the_ablation():
+    full = load_unet("full", device="cpu")[1]["metrics"]["mean_iou"]
+    noskip = load_unet("noskip", device="cpu")[1]["metrics"]["mean_iou"]
+    assert full >= 0.85 and full > noskip
+
+
+def test_unknown_variant():
+    with pytest.raises(ValueError, match="full"):
+        load_unet("tiny")
+
+
+def test_inspection_helpers():
+    model, _ = load_unet("full", device="cpu")
+    x = to_input(Image.new("RGB", (120, 80), (200, 30, 30)))
+    assert x.shape == (1, 3, SIZE, SIZE)
+    maps = level_maps(model, x)
+    assert next(iter(maps)).startswith("encoder 0") and list(maps)[-1] == "decoder 0"
+    assert maps["decoder 0"].shape[-1] == SIZE and maps["encoder 3 (bottleneck)"].shape[-1] == SIZE // 8
+    assert predict(model, x).shape == (SIZE, SIZE)
+    assert len(u_figure(model, SIZE).layout.annotations) > 6
+    assert colour_labels(np.zeros((2, 2), int)).shape == (2, 2, 3)
+
+
+def test_iou_per_class():
+    truth = np.array([[0, 1], [1, 1]])
+    pred = np.array([[0, 1], [0, 1]])
+    iou = iou_per_class(pred, truth, 3)
+    assert iou[0] == pytest.approx(0.5) and iou[1] == pytest.approx(2 / 3) and np.isnan(iou[2])
