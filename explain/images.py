@@ -18,7 +18,6 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
-UPLOAD_TYPES: tuple[str, ...] = ("png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff")
 NEUTRAL_GREY = (128, 128, 128)
 DEFAULT_MAX_SIDE = 1024
 DEFAULT_MAX_PIXELS = 40_000_000

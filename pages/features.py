@@ -11,11 +11,11 @@ from explain.classify import prepare
 from explain.deconvnet import geometry, reconstruct, strongest_position, top_activations
 from explain.filters import feature_maps, filter_images, first_conv
 from explain.image_sets import bundled_set, folder_set, image_root
-from explain.images import UPLOAD_TYPES, ImageLoadError, load_image
+from explain.images import ImageLoadError, load_image
 from explain.layers import spatial_layers
 from explain.occlusion_maps import occlusion_sensitivity
 from explain.render import crop_tile, draw_box, grey_maps, input_image, montage, symmetric_image
-from ui.image_input import image_input
+from ui.image_input import SUPPORTED, image_input
 from ui.model_picker import model_picker
 from ui.predictions import model_input, top5, weights_key
 from ui.shell import app_shell
@@ -135,7 +135,7 @@ with tab_top9:
     if source == "bundled samples and generated shapes":
         images = bundled_set()
     elif source == "my uploads":
-        for f in st.file_uploader("Images", list(UPLOAD_TYPES), accept_multiple_files=True, key="feat_many") or []:
+        for f in st.file_uploader("Images", accept_multiple_files=True, key="feat_many", help=SUPPORTED) or []:
             try:
                 images.append((f.name, load_image(f.getvalue())))
             except ImageLoadError as exc:

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import streamlit as st
 from PIL import Image
 
-from explain.images import UPLOAD_TYPES, ImageLoadError, image_sha256, load_image
+from explain.images import ImageLoadError, image_sha256, load_image
 from explain.samples import SAMPLE_NAMES, sample_bytes
+
+SUPPORTED = "PNG, JPEG, WebP, BMP, GIF or TIFF, up to 25 MB"
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,9 @@ def image_input(key: str, default_sample: str = SAMPLE_NAMES[0]) -> ChosenImage 
     A camera photo wins over an upload, and an upload over the sample picker.
     """
     left, right = st.columns([3, 2])
-    upload = left.file_uploader(
-        "Upload an image", type=list(UPLOAD_TYPES), key=f"{key}_upload", help="PNG, JPEG, WebP, BMP, GIF or TIFF"
-    )
+    # No `type=` filter: Streamlit would raise on a file with another ending (a drag-and-drop or a
+    # crafted request); load_image reads the content instead and explains what is wrong in one line.
+    upload = left.file_uploader("Upload an image", key=f"{key}_upload", help=SUPPORTED)
     sample = right.selectbox(
         "…or pick a sample", SAMPLE_NAMES, index=SAMPLE_NAMES.index(default_sample), key=f"{key}_sample"
     )

@@ -1,0 +1,34 @@
+"""Every page's uploader against the corpus of odd and hostile files: each gives a result or exactly
+one one-line error, never an exception (the loader itself is tested in test_images.py)."""
+
+import pytest
+
+from tests.app_helpers import open_page
+from tests.hostile_files import BAD, GOOD
+
+# page, its uploader's key, and what to do first so that the uploader is on the page
+PAGES = [
+    (None, "home_upload", None),
+    ("pages/attributions.py", "attr_upload", None),
+    ("pages/features.py", "feat_upload", None),
+    ("pages/training.py", "aug_upload", None),
+    ("pages/unet.py", "unet_upload", ("unet_source", "any image (upload or sample)")),
+]
+
+
+@pytest.mark.parametrize("page, key, setup", PAGES, ids=[p[1].split("_")[0] for p in PAGES])
+def test_every_file_gives_a_result_or_one_line(page, key, setup):
+    at = open_page(page)
+    if setup:
+        at.radio(key=setup[0]).set_value(setup[1]).run()
+    failures = []
+    for name, data in {**GOOD, **BAD}.items():
+        at.file_uploader(key=key).upload(name, data, "image/png").run()
+        errors = [e.value for e in at.error]
+        if at.exception:
+            failures.append(f"{name}: exception {at.exception[0].message[:120]}")
+        elif name in GOOD and errors:
+            failures.append(f"{name}: unexpected error {errors}")
+        elif name in BAD and (len(errors) != 1 or "\n" in errors[0] or not errors[0].startswith(name)):
+            failures.append(f"{name}: expected one one-line error, got {errors}")
+    assert not failures, "\n".join(failures)
