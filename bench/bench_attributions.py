@@ -11,9 +11,9 @@ ResNet-18 runs with ImageNet weights when they are cached, else with random weig
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import torch
 import torchvision
 from captum import attr as ca
 
+from bench.timing import timed
 from explain.attributions import METHODS, attribute, baseline, defaults, run_seeded
 from models import weights_cache
 from models.devices import best_device, device_name
@@ -75,19 +76,10 @@ def direct(model, x, method: str, target: int, p: dict) -> torch.Tensor:
     raise KeyError(method)
 
 
-def timed(fn, device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - t0
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     device = best_device()
@@ -100,7 +92,7 @@ def main() -> None:
     print(f"device: {device_name(device)}; torch {torch.__version__}; ResNet-18 weights: {weights}")
     print(f"median of {args.repeats} runs after one warm-up\n")
     print("| method | page path s | direct Captum s | ratio |\n|---|---|---|---|")
-    total = 0.0
+    total, figures = 0.0, {}
     for method in METHODS:
         p = defaults(method, 224, "layer4")
         page = lambda m=method, p=p: attribute(model, x, m, 1, **p)  # noqa: E731
@@ -113,7 +105,12 @@ def main() -> None:
         ma, mb = statistics.median(a), statistics.median(b)
         total += ma
         print(f"| {METHODS[method].title} | {ma:.3f} | {mb:.3f} | {ma / mb:.2f} |")
+        figures[f"{METHODS[method].title} (s)"] = ma
+        figures[f"{METHODS[method].title}, page / direct Captum"] = ma / mb
     print(f"\nall {len(METHODS)} methods with their defaults: {total:.1f} s (target 15 s on 2 CPU cores)")
+    figures["all methods together (s)"] = total
+    if args.json:
+        print("JSON " + json.dumps(figures))
 
 
 if __name__ == "__main__":

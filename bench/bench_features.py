@@ -11,9 +11,9 @@ reconstructions per channel that follow the scan. Random weights unless ImageNet
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 import torchvision
 
+from bench.timing import timed
 from explain.deconvnet import channel_maxima, reconstruct, top_activations
 from models import weights_cache
 from models.devices import best_device, device_name
@@ -28,15 +29,8 @@ from models.zoo import CLASSIFIERS, load_classifier
 
 
 def clock(fn, device, repeats: int = 5) -> float:
-    times = []
-    for _ in range(repeats + 1):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
+    """Median seconds over `repeats` calls, after one warm-up call."""
+    times = [timed(fn, device) for _ in range(repeats + 1)]
     return statistics.median(times[1:])
 
 
@@ -45,6 +39,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=500)
     ap.add_argument("--batch", type=int, default=50)
     ap.add_argument("--layer", default="layer3")
+    ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = ap.parse_args()
     device = best_device()
     if weights_cache.is_cached(CLASSIFIERS["resnet18"].weights):
@@ -76,6 +71,14 @@ def main() -> None:
     print(f"- plain batched forward pass: {n / t_plain:.1f} images/s")
     print(f"- top-9 scan: {n / t_scan:.1f} images/s = {t_plain / t_scan:.0%} of the forward pass (target >= 80%)")
     print(f"- scan plus 9 reconstructions per channel: {n / t_top9:.1f} images/s = {t_plain / t_top9:.0%}")
+    if args.json:
+        print("JSON " + json.dumps({
+            "reconstruction, in forward passes": recon / forward,
+            "plain forward (images/s)": n / t_plain,
+            "top-9 scan (images/s)": n / t_scan,
+            "top-9 scan / plain forward": t_plain / t_scan,
+            "scan + reconstructions / plain forward": t_plain / t_top9,
+        }))  # fmt: skip
 
 
 if __name__ == "__main__":

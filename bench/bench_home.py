@@ -12,6 +12,7 @@ timed with random weights of the same architecture (the cost is the same), and t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -73,10 +74,10 @@ def cold_start(browser: bool) -> tuple[float, float, str]:
 
 
 def inference_times(repeats: int) -> list[tuple[str, str, list[float]]]:
-    import torch
     import torchvision
     from PIL import Image
 
+    from bench.timing import timed
     from explain.classify import prepare, top_k
     from models import weights_cache
     from models.devices import best_device
@@ -95,14 +96,9 @@ def inference_times(repeats: int) -> list[tuple[str, str, list[float]]]:
             categories = s.weights.meta["categories"]
         times = []
         for i in range(repeats + 3):
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            top_k(model, prepare(image, preprocess, device), categories)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            t = timed(lambda m=model, p=preprocess, c=categories: top_k(m, prepare(image, p, device), c), device)
             if i >= 3:  # warm-up runs are not counted
-                times.append(time.perf_counter() - t0)
+                times.append(t)
         rows.append((name, weights, times))
     return rows
 
@@ -111,6 +107,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = ap.parse_args()
 
     import torch
@@ -126,10 +123,14 @@ def main() -> None:
     print(f"device: {device_name(best_device())}; torch {torch.__version__}; {os.cpu_count()} CPU cores")
     healthy, rendered, how = cold_start(browser)
     print(f"cold start: healthy after {healthy:.1f} s; first page rendered after {rendered:.1f} s ({how})")
+    figures = {"cold start to healthy server (s)": healthy, "cold start to first rendered page (s)": rendered}
     print("\n| classifier | weights | median ms | min ms | max ms |\n|---|---|---|---|---|")
     for name, weights, times in inference_times(args.repeats):
         ms = [t * 1000 for t in times]
         print(f"| {name} | {weights} | {statistics.median(ms):.1f} | {min(ms):.1f} | {max(ms):.1f} |")
+        figures[f"top-5 {name}, {weights} weights (ms)"] = statistics.median(ms)
+    if args.json:
+        print("JSON " + json.dumps(figures))
 
 
 if __name__ == "__main__":

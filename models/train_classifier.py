@@ -31,7 +31,7 @@ TEST_SEED = 10_000  # held-out images come from a seed the training set never us
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """N x H x W x 3 uint8 -> normalised N x 3 x H x W float32."""
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
+    x = torch.from_numpy(np.array(images, copy=True)).permute(0, 3, 1, 2).float() / 255.0
     return (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
 
 

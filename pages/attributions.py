@@ -17,6 +17,7 @@ from ui.model_picker import model_picker
 from ui.param_form import param_widgets
 from ui.predictions import model_input, top5, weights_key
 from ui.shell import app_shell
+from ui.widgets import sticky_button
 
 app_shell()
 
@@ -128,8 +129,7 @@ with tab_sanity:
         "same while the model is destroyed does not explain the model. Guided Backprop and Deconvolution are known "
         "to fail this test."
     )
-    if st.button("Run the sanity check", key="attr_sanity_run") or st.session_state.get("attr_sanity_done"):
-        st.session_state["attr_sanity_done"] = True
+    if sticky_button("Run the sanity check", key="attr_sanity_run"):
         results = {}
         progress = st.progress(0.0)
         for i, m in enumerate(maps):
@@ -152,8 +152,7 @@ with tab_faith:
         "makes it fall fast: low area). Insertion: the probability as those pixels are put back into a blurred copy "
         "(a faithful map makes it rise fast: high area). Petsiuk et al., 2018."
     )
-    if st.button("Measure faithfulness", key="attr_faith_run") or st.session_state.get("attr_faith_done"):
-        st.session_state["attr_faith_done"] = True
+    if sticky_button("Measure faithfulness", key="attr_faith_run"):
         curves = {}
         for m, h in heatmaps.items():
             params = json.dumps(chosen_params[m], sort_keys=True)

@@ -19,6 +19,7 @@ from ui.image_input import SUPPORTED, image_input
 from ui.model_picker import model_picker
 from ui.predictions import model_input, top5, weights_key
 from ui.shell import app_shell
+from ui.widgets import sticky_button
 
 app_shell()
 
@@ -202,8 +203,7 @@ with tab_occ:
     side = batch.shape[-1]
     window = c3.slider("Grey square (pixels)", 2, side // 2, max(2, side // 5), key=f"feat_occ_win_{side}")
     stride = c3.slider("Step (pixels)", 1, side // 4, max(1, side // 28), key=f"feat_occ_stride_{side}")
-    if st.button("Slide the grey square", key="feat_occ_run") or st.session_state.get("feat_occ_done"):
-        st.session_state["feat_occ_done"] = True
+    if sticky_button("Slide the grey square", key="feat_occ_run"):
         bar, report = progress_bar("Occluding…")
         maps = cached_occlusion(
             key, chosen.sha256, occ_layer, int(occ_channel), target, window, stride, model, batch, report

@@ -1,0 +1,72 @@
+"""Peak memory of the dashboard while one visitor goes through every page.
+
+    python bench/memory_tour.py
+
+Starts the app headless and offline, and in Chromium opens every page, uploads a photo, and
+presses each page's main buttons (sanity check, faithfulness, top-9 scan, occlusion, a short
+BatchNorm run). Prints the server's resident memory after start-up and its peak (Linux /proc).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from explain.samples import sample_bytes  # noqa: E402
+from tests.browser import chromium, dashboard, rss_mb, upload, wait_idle  # noqa: E402
+
+STEPS = [
+    # URL path, tab to open first, buttons to press after the upload
+    ("", None, []),
+    ("attributions", None, []),
+    ("attributions", "Sanity check", ["Run the sanity check"]),
+    ("attributions", "Faithfulness", ["Measure faithfulness"]),
+    ("features", "Top-9 activations", []),
+    ("features", "Occlusion sensitivity", ["Slide the grey square"]),
+    ("training", None, []),
+    ("training", "Data augmentation", []),
+    ("unet", None, []),
+]
+
+
+def main() -> None:
+    folder = Path(tempfile.mkdtemp())
+    photo = folder / "chelsea.png"
+    photo.write_bytes(sample_bytes("chelsea the cat (photo)"))
+    with dashboard(folder / "server.log") as (url, proc), chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        page.goto(url)
+        wait_idle(page)
+        start = rss_mb(proc.pid)[0]
+        t0 = time.perf_counter()
+        for path, tab, buttons in STEPS:
+            page.goto(f"{url}/{path}")
+            wait_idle(page)
+            if tab:
+                page.get_by_role("tab", name=tab).first.click()
+                wait_idle(page)
+            if path != "unet":  # the U-Net page starts from a generated scene, with its true labels
+                upload(page, photo)
+            for label in buttons:
+                page.get_by_role("button", name=label).first.click()
+                wait_idle(page)
+            if path == "features" and tab == "Top-9 activations":
+                page.get_by_role("button", name="Scan").first.click()
+                wait_idle(page)
+            now, peak = rss_mb(proc.pid)
+            print(f"{path or 'home':13s} {tab or '':22s} resident {now:7.0f} MB, peak so far {peak:7.0f} MB")
+        now, peak = rss_mb(proc.pid)
+    print(f"\nafter start-up and the home page: {start:.0f} MB; peak over the tour: {peak:.0f} MB; "
+          f"at the end: {now:.0f} MB; tour took {time.perf_counter() - t0:.0f} s")  # fmt: skip
+    if "--json" in sys.argv:
+        print("JSON " + json.dumps({"resident after start-up (MB)": start, "peak over the tour (MB)": peak}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Every benchmark, repeated, in one table.
+
+    python bench/run_all.py [--repeats 3] [--out bench/RESULTS.md]
+
+Runs each bench script `--repeats` times in a fresh process, collects the figures each prints
+(its `--json` line), and writes a Markdown table with the device, library versions, and each
+figure's min / median / max over the repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ["bench_home.py", "bench_attributions.py", "bench_features.py", "memory_tour.py"]
+
+
+def fmt(value: float) -> str:
+    """Three significant figures, never in exponent form."""
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def run(script: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--json"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout  # fmt: skip
+    line = next(line for line in out.splitlines() if line.startswith("JSON "))
+    return json.loads(line[5:])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"))
+    args = ap.parse_args()
+    sys.path.insert(0, str(ROOT))
+    import captum
+    import streamlit
+    import torch
+    import torchvision
+
+    from models.devices import best_device, device_name
+
+    rows = []
+    for script in SCRIPTS:
+        runs = []
+        for i in range(args.repeats):
+            print(f"{script} {i + 1}/{args.repeats}", flush=True)
+            runs.append(run(script))
+        for name in runs[0]:
+            values = [r[name] for r in runs]
+            rows.append(
+                f"| {script} | {name} | {min(values):.3g} | {statistics.median(values):.3g} | {max(values):.3g} |"
+            )
+    header = [
+        "# Benchmark results",
+        "",
+        f"Written by `python bench/run_all.py --repeats {args.repeats}` on {datetime.date.today()}.",
+        f"Device: {device_name(best_device())}, {os.cpu_count()} CPU cores. torch {torch.__version__}, "
+        f"torchvision {torchvision.__version__}, captum {captum.__version__}, streamlit {streamlit.__version__}.",
+        "ImageNet weights are not cached on this machine: torchvision architectures run with random weights "
+        "(the same cost).",
+        "",
+        "| script | figure | min | median | max |",
+        "|---|---|---|---|---|",
+    ]
+    Path(args.out).write_text("\n".join(header + rows) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

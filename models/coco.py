@@ -1,0 +1,73 @@
+"""COCO-format records for detections and ground truth (RLE masks), and COCO-style AP with pycocotools."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+
+def rle(mask: np.ndarray) -> dict[str, Any]:
+    """A boolean H x W mask as COCO's compressed RLE, JSON-ready (counts as text)."""
+    encoded = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": list(encoded["size"]), "counts": encoded["counts"].decode("ascii")}
+
+
+def xywh(box: Sequence[float]) -> list[float]:
+    """(x0, y0, x1, y1) -> COCO's (x, y, width, height)."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return [x0, y0, x1 - x0, y1 - y0]
+
+
+def ground_truth(
+    images: Sequence[tuple[int, int]], annotations: Sequence[Sequence[dict[str, Any]]], categories: Sequence[str]
+) -> dict[str, Any]:
+    """A COCO dataset dict. `images` are (height, width); `annotations[i]` lists image i's objects
+    as {"label": index into categories, "box": (x0, y0, x1, y1), "mask": bool H x W}."""
+    out = {
+        "images": [{"id": i, "height": h, "width": w} for i, (h, w) in enumerate(images)],
+        "categories": [{"id": c + 1, "name": name} for c, name in enumerate(categories)],
+        "annotations": [],
+    }
+    for i, objs in enumerate(annotations):
+        for obj in objs:
+            out["annotations"].append({
+                "id": len(out["annotations"]) + 1, "image_id": i, "category_id": int(obj["label"]) + 1,
+                "bbox": xywh(obj["box"]), "area": float(obj["mask"].sum()), "iscrowd": 0,
+                "segmentation": rle(obj["mask"]),
+            })  # fmt: skip
+    return out
+
+
+def results(image_id: int, instances: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """COCO result records for one image's detections ({"label", "score", "box", "mask" or None})."""
+    out = []
+    for inst in instances:
+        record = {"image_id": image_id, "category_id": int(inst["label"]) + 1, "bbox": xywh(inst["box"]),
+                  "score": float(inst["score"])}  # fmt: skip
+        if inst.get("mask") is not None:
+            record["segmentation"] = rle(inst["mask"])
+        out.append(record)
+    return out
+
+
+def average_precision(gt: dict[str, Any], dets: list[dict[str, Any]], kind: str = "bbox") -> dict[str, float]:
+    """COCO AP (0.5:0.95), AP50 and AP75 for `kind` "bbox" or "segm"; zeros when nothing was detected."""
+    if not dets:
+        return {"AP": 0.0, "AP50": 0.0, "AP75": 0.0}
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
+        coco = COCO()
+        coco.dataset = gt
+        coco.createIndex()
+        evaluator = COCOeval(coco, coco.loadRes(dets), kind)
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    s = evaluator.stats
+    return {"AP": float(s[0]), "AP50": float(s[1]), "AP75": float(s[2])}
