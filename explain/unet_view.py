@@ -70,15 +70,17 @@ def u_figure(model: nn.Module, size: int) -> go.Figure:
                           line=dict(color=PALETTE[0]), fillcolor="rgba(76,120,168,0.15)")  # fmt: skip
             fig.add_annotation(x=x, y=y, text=f"{c} ch<br>{res}x{res}", showarrow=False, font=dict(size=12))
         if i < depth:
-            fig.add_annotation(x=i + 1, y=y - 1, ax=i, ay=y, xref="x", yref="y", axref="x", ayref="y",
-                               arrowhead=2, arrowcolor=PALETTE[3], text="")  # fmt: skip
-            fig.add_annotation(x=2 * depth - i, y=y, ax=2 * depth - i - 1, ay=y - 1, xref="x", yref="y",
-                               axref="x", ayref="y", arrowhead=2, arrowcolor=PALETTE[2], text="")  # fmt: skip
+            # corner to corner, so the arrows never cross a box's label
+            fig.add_annotation(x=i + 0.75, y=y - 0.7, ax=i + 0.25, ay=y - 0.3, xref="x", yref="y", axref="x",
+                               ayref="y", arrowhead=2, arrowcolor=PALETTE[3], text="")  # fmt: skip
+            fig.add_annotation(x=2 * depth - i - 0.25, y=y - 0.3, ax=2 * depth - i - 0.75, ay=y - 0.7, xref="x",
+                               yref="y", axref="x", ayref="y", arrowhead=2, arrowcolor=PALETTE[2], text="")  # fmt: skip
             if model.skips:
                 fig.add_annotation(x=2 * depth - i - 0.45, y=y, ax=i + 0.45, ay=y, xref="x", yref="y", axref="x",
                                    ayref="y", arrowhead=2, arrowcolor=PALETTE[1], text="")  # fmt: skip
-                fig.add_annotation(x=depth, y=y + 0.18, text="copy and concatenate", showarrow=False,
-                                   font=dict(size=10, color=PALETTE[1]))  # fmt: skip
+                if i == 0:  # one label for all the skip arrows
+                    fig.add_annotation(x=depth, y=y + 0.18, text="copy and concatenate (skip connections)",
+                                       showarrow=False, font=dict(size=10, color=PALETTE[1]))  # fmt: skip
     fig.add_annotation(x=2 * depth + 0.9, y=0, text="1x1 conv<br>→ classes", showarrow=False)
     fig.update_xaxes(visible=False, range=[-0.7, 2 * depth + 1.5])
     fig.update_yaxes(visible=False, range=[-depth - 0.6, 0.6])

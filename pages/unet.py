@@ -67,7 +67,10 @@ else:
     if chosen is None:
         st.stop()
     image = chosen.image
-    st.caption(f"The U-Nets see {SIZE} x {SIZE} pixels: the image is centre-cropped to a square and resized.")
+    st.caption(
+        f"The U-Nets see {SIZE} x {SIZE} pixels: the image is centre-cropped to a square and resized. They were "
+        "trained on generated shapes only: on a photo they find shapes where there are none."
+    )
 
 x = to_input(image)
 pred_full, pred_no = predict(full, x), predict(noskip, x)
