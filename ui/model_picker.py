@@ -19,9 +19,9 @@ def cached_classifier(name: str) -> tuple[nn.Module, ModelInfo]:
     return load_classifier(name)
 
 
-def _download_with_progress(name: str) -> None:
-    weights = spec(name).weights
-    assert weights is not None
+def download_with_progress(weights) -> None:
+    """Fetch torchvision weights into the cache with a progress bar; on failure the loader falls
+    back to the bundled model and its banner says why."""
     bar = st.progress(0.0, text=f"Downloading {weights_cache.weights_path(weights).name}…")
 
     def report(done: int, total: int) -> None:
@@ -41,7 +41,7 @@ def model_picker(key: str, default: str = "resnet18") -> tuple[nn.Module, ModelI
         "Classifier", names, index=names.index(default), key=f"{key}_model", format_func=lambda n: CLASSIFIERS[n].title
     )
     if weight_status(name) == "downloadable":
-        _download_with_progress(name)
+        download_with_progress(spec(name).weights)
     try:
         model, info = cached_classifier(name)
     except CheckpointError as exc:  # only the bundled fallback itself can fail this way

@@ -1,0 +1,116 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from PIL import Image
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+
+from explain.detection_view import coco_json, draw
+from explain.rcnn_stages import explain_detection, head_outputs, run_stages
+from models.coco import average_precision, ground_truth, results
+from models.detection import BUNDLED, DETECTORS, Instance, detect, load_detector, to_input
+from models.shapes import SHAPE_CLASSES, make_scene
+from models.shapes_detector import shapes_maskrcnn
+
+SCENE = make_scene(np.random.default_rng(2), 128, n_objects=3)
+
+
+def small(name: str) -> torch.nn.Module:
+    """A torchvision detector with random weights, at a small input size to keep the test quick."""
+    torch.manual_seed(0)
+    model = torchvision.models.get_model(name, weights=None, weights_backbone=None, min_size=128, max_size=160)
+    model.categories = tuple(DETECTORS[name].weights.meta["categories"])
+    return model.eval()
+
+
+@pytest.mark.parametrize("name", [n for n in DETECTORS if n != BUNDLED])
+def test_detect_returns_the_documented_structure(name):
+    model = small(name)
+    model.roi_heads.score_thresh = 0.0  # random weights: keep whatever comes out
+    instances = detect(model, Image.fromarray(SCENE.image))
+    assert instances, "a random detector with no threshold still returns boxes"
+    for inst in instances:
+        assert isinstance(inst.label, str) and isinstance(inst.score, float) and len(inst.box) == 4
+        x0, y0, x1, y1 = inst.box
+        assert 0 <= x0 <= x1 <= 128 and 0 <= y0 <= y1 <= 128
+        has_mask = name.startswith("maskrcnn")
+        assert (inst.mask is not None) == has_mask
+        if has_mask:
+            assert inst.mask.shape == (128, 128) and inst.mask.dtype == bool
+        assert (inst.keypoints is not None) == name.startswith("keypoint")
+        if inst.keypoints is not None:
+            assert inst.keypoints.shape == (17, 3)
+    scores = [i.score for i in instances]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_drawing_puts_mask_pixels_exactly_where_the_mask_is():
+    image = np.full((40, 50, 3), 100, np.uint8)
+    mask = np.zeros((40, 50), bool)
+    mask[5:20, 10:30] = True
+    mask[25, 40] = True
+    drawn = draw(image, [Instance("x", 0.9, (10, 5, 30, 20), mask)], boxes=False)
+    changed = (drawn != image).any(axis=2)
+    assert np.array_equal(changed, mask)
+
+
+def test_coco_json_round_trips_through_pycocotools():
+    instances = [
+        Instance(SHAPE_CLASSES[int(lab)], 0.9 - 0.1 * i, tuple(map(float, box)), m, None, int(lab) + 1)
+        for i, (lab, box, m) in enumerate(zip(SCENE.labels, SCENE.boxes, SCENE.masks, strict=True))
+    ]
+    record = json.loads(coco_json(instances, ("background", *SHAPE_CLASSES), (128, 128), "scene.png"))
+    coco = COCO()
+    coco.dataset = {"images": record["images"], "categories": record["categories"], "annotations": []}
+    coco.createIndex()
+    res = coco.loadRes(record["annotations"])
+    for ann, inst in zip(res.loadAnns(res.getAnnIds()), instances, strict=True):
+        assert np.array_equal(mask_utils.decode(ann["segmentation"]).astype(bool), inst.mask)
+        assert ann["bbox"] == pytest.approx(
+            [inst.box[0], inst.box[1], inst.box[2] - inst.box[0], inst.box[3] - inst.box[1]]
+        )
+        assert record["categories"][ann["category_id"]]["name"] == inst.label
+
+
+def test_perfect_detections_score_full_ap():
+    gts = [
+        [
+            {"label": int(lab), "box": box, "mask": m}
+            for lab, box, m in zip(SCENE.labels, SCENE.boxes, SCENE.masks, strict=True)
+        ]
+    ]
+    dets = results(0, [{**g, "score": 1.0} for g in gts[0]])
+    gt = ground_truth([(128, 128)], gts, SHAPE_CLASSES)
+    assert average_precision(gt, dets, "bbox")["AP"] == pytest.approx(1.0)
+    assert average_precision(gt, dets, "segm")["AP50"] == pytest.approx(1.0)
+    assert average_precision(gt, [], "segm")["AP"] == 0.0
+
+
+def test_pipeline_stages_and_one_detection_explained():
+    torch.manual_seed(0)
+    model = shapes_maskrcnn().eval()
+    model.roi_heads.score_thresh = 0.0
+    x = to_input(Image.fromarray(SCENE.image), torch.device("cpu"))
+    stages = run_stages(model, x)
+    assert list(stages.features) == ["0", "1", "2", "3", "pool"]
+    assert stages.features["0"].shape[1:] == (32, 32)
+    assert len(stages.proposals) == len(stages.objectness) > 0
+    assert (np.diff(stages.objectness) <= 1e-6).all() or len(stages.proposals) > 0
+    box, label = tuple(stages.boxes[0]), int(stages.labels[0])
+    assert head_outputs(model, x, box, label)["mask_logits"].shape == (28, 28)
+    cam, iou = explain_detection(model, x, box, label, "1")
+    assert cam.shape == (128, 128) and cam.min() >= 0 and cam.max() <= 1 and iou == pytest.approx(1.0)
+
+
+def test_keypoint_heads_give_seventeen_heatmaps():
+    model = small("keypointrcnn_resnet50_fpn")
+    x = to_input(Image.fromarray(SCENE.image), torch.device("cpu"))
+    assert head_outputs(model, x, (10.0, 10.0, 60.0, 90.0), 1)["keypoint_heatmaps"].shape == (17, 56, 56)
+
+
+def test_unknown_detector():
+    with pytest.raises(ValueError, match="maskrcnn_resnet50_fpn"):
+        load_detector("yolo")
