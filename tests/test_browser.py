@@ -21,6 +21,7 @@ PAGES = [
     ("features", "features", ("tab", "Feature maps & deconvnet"), "deconvnet projection (mid-grey = 0)"),
     ("training", "training", ("tab", "Data augmentation"), "12 draws of the pipeline on chelsea.png"),
     ("unet", "unet", ("radio", "any image (upload or sample)"), "what the U-Nets see"),
+    ("detection", "detection", None, "chelsea.png: Shapes Mask R-CNN (bundled)"),
 ]
 
 

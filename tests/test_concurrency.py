@@ -13,7 +13,7 @@ from explain.samples import sample_bytes
 from tests.browser import chromium, dashboard, require_browser, rss_mb, wait_idle
 
 IMAGES = ["chelsea the cat (photo)", "coffee (photo)", "generated star", "generated scene 1"]
-PAGES = ["", "attributions"]
+PAGES = ["", "attributions", "detection"]
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def files(tmp_path_factory) -> list[Path]:
 
 
 def signature(page, path: str) -> tuple:
-    """What a visitor sees as the result: the top-5 bars, or the attribution images' bytes."""
+    """What a visitor sees as the result: the top-5 bars, or the bytes of the page's images."""
     if path == "":
         chart = page.locator("[data-testid='stPlotlyChart']").first
         return tuple(chart.locator("text.bartext").all_inner_texts() + chart.locator(".ytick").all_inner_texts())
@@ -37,7 +37,7 @@ def signature(page, path: str) -> tuple:
         src = img.get_attribute("src") or ""
         if "/media/" in src:
             digests.append(hashlib.sha256(page.request.get(src).body()).hexdigest())
-    assert digests, "no attribution maps on the page"
+    assert digests, f"no images on the page {path}"
     return tuple(digests)
 
 

@@ -114,3 +114,25 @@ def test_keypoint_heads_give_seventeen_heatmaps():
 def test_unknown_detector():
     with pytest.raises(ValueError, match="maskrcnn_resnet50_fpn"):
         load_detector("yolo")
+
+
+def test_bundled_detector_finds_the_shapes():
+    model, info = load_detector(BUNDLED, device="cpu")
+    assert info.source == "bundled" and info.categories[1:] == SHAPE_CLASSES
+    hits, total = 0, 0
+    for seed in range(5):
+        scene = make_scene(np.random.default_rng(900 + seed), 128, n_objects=(2, 4), radius=(0.08, 0.22))
+        found = [i for i in detect(model, Image.fromarray(scene.image)) if i.score >= 0.5]
+        for label, box in zip(scene.labels, scene.boxes, strict=True):
+            total += 1
+            same = [i for i in found if i.label == SHAPE_CLASSES[label]]
+            if same:
+                iou = torchvision.ops.box_iou(torch.tensor([box]), torch.tensor([i.box for i in same])).max()
+                hits += float(iou) > 0.7
+    assert hits >= 0.9 * total
+
+
+@pytest.mark.parametrize("name", [n for n in DETECTORS if n != BUNDLED])
+def test_coco_detectors_fall_back_offline_and_say_why(name, torch_home):
+    _, info = load_detector(name, device="cpu")
+    assert info.is_fallback and "offline" in info.reason and "knows only the generated shapes" in info.reason

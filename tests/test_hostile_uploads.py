@@ -13,6 +13,7 @@ PAGES = [
     ("pages/features.py", "feat_upload", None),
     ("pages/training.py", "aug_upload", None),
     ("pages/unet.py", "unet_upload", ("unet_source", "any image (upload or sample)")),
+    ("pages/detection.py", "det_upload", None),
 ]
 
 

@@ -44,4 +44,10 @@ PAGES: tuple[PageEntry, ...] = (
         ":material/layers:",
         "An encoder-decoder with skip connections labels every pixel; the same net without skips does worse.",
     ),
+    PageEntry(
+        "pages/detection.py",
+        "Detection",
+        ":material/select_all:",
+        "Mask R-CNN: boxes, instance masks, keypoints, the pipeline stage by stage, and one detection explained.",
+    ),
 )

@@ -1,0 +1,69 @@
+"""Benchmark of the detection page's model path on the device it finds.
+
+    python bench/bench_detection.py [--repeats 3]
+
+For each detector: seconds per image for `models.detection.detect` (the page's path: tensor
+conversion, the model, conversion to Instance records) and for a direct call of the torchvision
+model on the same tensor, and their ratio (target: at most 1.10). COCO models run with random
+weights unless cached (same cost); the image is a 640 x 480 generated scene.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+import torch
+import torchvision
+from PIL import Image
+
+from bench.timing import timed
+from models import weights_cache
+from models.detection import DETECTORS, detect, load_detector, to_input
+from models.devices import best_device, device_name
+from models.shapes import make_scene
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
+    args = ap.parse_args()
+    device = best_device()
+    image = Image.fromarray(make_scene(np.random.default_rng(0), (640, 480), n_objects=4).image)
+    print(f"device: {device_name(device)}; torch {torch.__version__}; image 640 x 480\n")
+    print("| detector | weights | page path s | direct s | ratio |\n|---|---|---|---|---|")
+    figures = {}
+    for name, spec in DETECTORS.items():
+        if spec.weights is None or weights_cache.is_cached(spec.weights):
+            model, info = load_detector(name, device=device, allow_download=False)
+            weights = info.source
+        else:
+            torch.manual_seed(0)
+            model = torchvision.models.get_model(name, weights=None, weights_backbone=None).eval().to(device)
+            model.categories = tuple(spec.weights.meta["categories"])
+            weights = "random (not cached)"
+        x = to_input(image, device)
+
+        def direct(m=model, x=x):
+            with torch.no_grad():
+                return m([x])
+
+        page = [timed(lambda m=model: detect(m, image), device) for _ in range(args.repeats + 1)][1:]
+        raw = [timed(direct, device) for _ in range(args.repeats + 1)][1:]
+        a, b = statistics.median(page), statistics.median(raw)
+        print(f"| {name} | {weights} | {a:.2f} | {b:.2f} | {a / b:.2f} |", flush=True)
+        figures[f"{name} per image (s)"] = a
+        figures[f"{name}, page / direct"] = a / b
+    if args.json:
+        print("JSON " + json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

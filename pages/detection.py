@@ -1,0 +1,221 @@
+"""Mask R-CNN viewer: detections, instance masks, keypoints, the pipeline stage by stage, and one
+detection explained (He, Gkioxari, Dollar & Girshick, ICCV 2017; torchvision's detection models)."""
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from explain.detection_view import coco_json, draw
+from explain.rcnn_stages import explain_detection, head_outputs, run_stages
+from explain.render import grey_maps, montage, overlay, png_bytes
+from models import weights_cache
+from models.checkpoints import CheckpointError
+from models.detection import BUNDLED, DETECTORS, Instance, detect, load_detector, to_input
+from ui.image_input import image_input
+from ui.model_picker import download_with_progress
+from ui.shell import app_shell
+
+app_shell()
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the detector…")
+def cached_detector(name: str):
+    return load_detector(name)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_detect(key: str, sha: str, _model, _image, _categories):
+    return detect(_model, _image, _categories)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_stages(key: str, sha: str, _model, _x):
+    return run_stages(_model, _x)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_heads(key: str, sha: str, box: tuple, label: int, _model, _x):
+    return head_outputs(_model, _x, box, label)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_explanation(key: str, sha: str, box: tuple, label: int, level: str, _model, _x):
+    return explain_detection(_model, _x, box, label, level)
+
+
+st.title("Mask R-CNN: what is where")
+chosen = image_input("det", default_sample="generated scene 1")
+names = list(DETECTORS)
+name = st.selectbox("Detector", names, key="det_model", format_func=lambda n: DETECTORS[n].title)
+weights = DETECTORS[name].weights
+if weights is not None and not weights_cache.is_cached(weights) and weights_cache.network_available(weights.url)[0]:
+    download_with_progress(weights)
+try:
+    model, info = cached_detector(name)
+except CheckpointError as exc:
+    st.error(f"The bundled detector cannot run ({exc}). Train it with `python -m models.train_detector`.")
+    st.stop()
+if info.is_fallback:
+    st.warning(
+        f"**Offline fallback in use: {info.title}.** {info.reason} ({info.metrics}).", icon=":material/cloud_off:"
+    )
+else:
+    st.caption(f"{info.title}, weights from {info.source}: {info.metrics}.")
+if chosen is None:
+    st.stop()
+
+key = f"{info.name}:{info.source}"
+with st.spinner("Detecting… (a COCO model takes seconds on a CPU)"):
+    instances = cached_detect(key, chosen.sha256, model, chosen.image, info.categories)
+found = sorted({i.label for i in instances})
+c1, c2, c3 = st.columns([2, 3, 2])
+threshold = c1.slider("Score threshold", 0.0, 1.0, 0.5, 0.05, key="det_threshold")
+classes = c2.multiselect("Classes", found, default=found, key=f"det_classes_{chosen.sha256}_{key}")
+show = (
+    c3.pills(
+        "Draw",
+        ["masks", "boxes", "keypoints"],
+        selection_mode="multi",
+        default=["masks", "boxes", "keypoints"],
+        key="det_show",
+    )
+    or []
+)
+kept = [i for i in instances if i.score >= threshold and i.label in classes]
+
+table = pd.DataFrame(
+    [
+        {
+            "class": i.label,
+            "score": round(i.score, 3),
+            "box (x0, y0, x1, y1)": tuple(round(v) for v in i.box),
+            "mask area (px)": int(i.mask.sum()) if i.mask is not None else None,
+        }
+        for i in kept
+    ]
+)
+picture, listing = st.columns([3, 2])
+with listing:
+    st.caption(f"{len(kept)} of {len(instances)} detections shown. Click a row to focus it.")
+    selection = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key="det_table")
+rows = selection.selection.rows if selection else []
+focus = rows[0] if rows and rows[0] < len(kept) else None
+image = np.asarray(chosen.image)
+drawn = draw(image, kept, masks="masks" in show, boxes="boxes" in show, keypoints="keypoints" in show, focus=focus)
+picture.image(drawn, caption=f"{chosen.label}: {info.title}", width="stretch")
+d1, d2 = listing.columns(2)
+d1.download_button(
+    "COCO JSON",
+    coco_json(kept, info.categories, image.shape[:2], chosen.label),
+    "detections.json",
+    "application/json",
+    key="det_json",
+)
+d2.download_button("Overlay PNG", png_bytes(drawn), "detections.png", "image/png", key="det_png")
+if info.name == BUNDLED:
+    st.caption("The bundled detector was trained on generated shapes only; pick a generated scene to see it work.")
+
+tab_pipe, tab_explain = st.tabs(["The pipeline, stage by stage", "Explain one detection"])
+x = to_input(chosen.image, next(model.parameters()).device)
+with tab_pipe:
+    stages = cached_stages(key, chosen.sha256, model, x)
+    st.markdown(
+        "**1. Backbone + FPN.** A ResNet turns the image into feature maps at strides 4 to 64; the feature "
+        "pyramid network gives every level the same channels, so one head can look at all scales."
+    )
+    level = st.radio(
+        "Level",
+        list(stages.features),
+        horizontal=True,
+        key="det_level",
+        format_func=lambda k: f"P{int(k) + 2}" if k.isdigit() else "P6 (pool)",
+    )
+    fmap = stages.features[level]
+    order = fmap.reshape(len(fmap), -1).max(1).argsort()[::-1][:7]
+    tiles = grey_maps(np.concatenate([fmap.mean(0, keepdims=True), fmap[order]]))
+    st.image(
+        montage(tiles, cols=8, scale=max(1, 96 // tiles.shape[-1])),
+        width="stretch",
+        caption=f"{level}: channel mean, then the 7 strongest channels ({fmap.shape[1]} x {fmap.shape[2]})",
+    )
+    st.markdown(
+        "**2. Region proposals.** The RPN scores every anchor box for 'object or not' and nudges it; the best "
+        "survive non-maximum suppression. Here are the strongest, with their objectness."
+    )
+    n = st.slider(
+        "Proposals to draw", 1, max(1, len(stages.proposals)), min(20, max(1, len(stages.proposals))), key="det_n_props"
+    )
+    props = [
+        Instance(f"{s:.2f}", float(s), tuple(b))
+        for b, s in zip(stages.proposals[:n], stages.objectness[:n], strict=True)
+    ]
+    st.image(
+        draw(image, props, masks=False, keypoints=False),
+        width="stretch",
+        caption=f"{n} of {len(stages.proposals)} proposals",
+    )
+    st.markdown(
+        f"**3. Detections.** Each proposal's features are pooled (RoIAlign), classified and refined; "
+        f"per-class non-maximum suppression leaves {len(stages.boxes)} detections, the ones listed above."
+    )
+    if focus is None:
+        st.info("Click a row of the table above to see its mask logits or keypoint heatmaps.")
+    else:
+        inst = kept[focus]
+        heads = cached_heads(key, chosen.sha256, inst.box, inst.label_index, model, x)
+        if "mask_logits" in heads:
+            st.markdown(
+                "**4. The mask head** predicts 28 x 28 logits for the instance's box and class; they are "
+                "resized into the box and thresholded at probability 0.5 to give the full-resolution mask."
+            )
+            a, b = st.columns(2)
+            a.plotly_chart(
+                px.imshow(
+                    heads["mask_logits"],
+                    color_continuous_scale="RdBu_r",
+                    title="28 x 28 mask logits",
+                    zmin=-10,
+                    zmax=10,
+                ),
+                width="stretch",
+            )
+            b.image(draw(image, [inst], boxes=False), caption="the pasted full-resolution mask", width="stretch")
+        if "keypoint_heatmaps" in heads:
+            st.markdown(
+                "**4. The keypoint head** predicts one 56 x 56 heatmap per body keypoint; each peak becomes a point."
+            )
+            maps = grey_maps(heads["keypoint_heatmaps"])
+            st.image(
+                montage(maps, cols=6, scale=2),
+                width="stretch",
+                caption=", ".join(info.keypoint_names) or "keypoint heatmaps",
+            )
+
+with tab_explain:
+    st.write(
+        "Grad-CAM of one detection's class score at an FPN level: the model is run again with gradients, the "
+        "detection is found again (same class, highest IoU with its box), and its score is differentiated."
+    )
+    if focus is None:
+        st.info("Click a row of the table above to choose the detection to explain.")
+    else:
+        inst = kept[focus]
+        level = st.radio(
+            "At level",
+            [k for k in stages.features if k.isdigit()],
+            horizontal=True,
+            key="det_cam_level",
+            format_func=lambda k: f"P{int(k) + 2}",
+        )
+        try:
+            cam, iou = cached_explanation(key, chosen.sha256, inst.box, inst.label_index, level, model, x)
+        except ValueError as exc:
+            st.warning(f"This detection cannot be explained: {exc}.")
+        else:
+            st.image(
+                overlay(image, cam, "absolute", 0.8),
+                width="stretch",
+                caption=f"{inst.label} {inst.score:.0%}: Grad-CAM at P{int(level) + 2} "
+                f"(found again with IoU {iou:.2f})",
+            )

@@ -1,0 +1,33 @@
+"""The detection page through AppTest."""
+
+from tests.app_helpers import image_captions, open_page
+from tests.hostile_files import BAD, GOOD
+
+PAGE = "pages/detection.py"
+
+
+def test_a_generated_scene_is_detected_and_filters_redraw():
+    at = open_page(PAGE)
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert len(table) >= 2 and set(table["class"]) <= {"circle", "square", "triangle", "star", "hexagon", "cross"}
+    at.slider(key="det_threshold").set_value(0.99).run()
+    assert len(at.dataframe[0].value) <= len(table) and not at.exception
+    assert any(c.startswith("generated scene 1:") for c in image_captions(at))
+    labels = [b.label for b in at.get("download_button")]
+    assert "COCO JSON" in labels and "Overlay PNG" in labels
+
+
+def test_offline_banner_for_a_coco_model():
+    at = open_page(PAGE)
+    at.selectbox(key="det_model").set_value("keypointrcnn_resnet50_fpn").run()
+    assert not at.exception
+    assert any("Offline fallback in use" in w.value for w in at.warning)
+
+
+def test_uploads_good_and_bad():
+    at = open_page(PAGE)
+    at.file_uploader(key="det_upload").upload("photo.png", GOOD["rgb.png"], "image/png").run()
+    assert not at.exception and not at.error
+    at.file_uploader(key="det_upload").upload("bad.png", BAD["text.png"], "image/png").run()
+    assert not at.exception and len(at.error) == 1
