@@ -98,7 +98,8 @@ class DetectorInfo:
         return self.name != self.requested
 
 
-def _coco_figures(weights: WeightsEnum) -> str:
+def coco_figures(weights: WeightsEnum) -> str:
+    """The COCO val2017 figures torchvision records in the weights' metadata, as one phrase."""
     metrics = weights.meta["_metrics"]["COCO-val2017"]
     names = {"box_map": "box AP", "mask_map": "mask AP", "kp_map": "keypoint AP"}
     return ", ".join(f"{names[k]} {v:.1f}" for k, v in metrics.items() if k in names) + " on COCO val2017"
@@ -142,7 +143,7 @@ def load_detector(
                 raise CheckpointError(f"{path.name} does not fit {name}") from exc
             meta = spec.weights.meta
             info = DetectorInfo(
-                name, name, spec.title, source, tuple(meta["categories"]), _coco_figures(spec.weights),
+                name, name, spec.title, source, tuple(meta["categories"]), coco_figures(spec.weights),
                 keypoint_names=tuple(meta.get("keypoint_names", ())), weights_file=str(path),
             )  # fmt: skip
         except (weights_cache.WeightsUnavailable, CheckpointError) as exc:

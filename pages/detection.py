@@ -11,7 +11,7 @@ from explain.rcnn_stages import explain_detection, head_outputs, run_stages
 from explain.render import grey_maps, montage, overlay, png_bytes
 from models import weights_cache
 from models.checkpoints import CheckpointError
-from models.detection import BUNDLED, DETECTORS, Instance, detect, load_detector, to_input
+from models.detection import BUNDLED, DETECTORS, Instance, coco_figures, detect, load_detector, to_input
 from ui.image_input import image_input
 from ui.model_picker import download_with_progress
 from ui.shell import app_shell
@@ -56,6 +56,8 @@ try:
 except CheckpointError as exc:
     st.error(f"The bundled detector cannot run ({exc}). Train it with `python -m models.train_detector`.")
     st.stop()
+if weights is not None:
+    st.caption(f"{DETECTORS[name].title}: {coco_figures(weights)} (torchvision's figures).")
 if info.is_fallback:
     st.warning(
         f"**Offline fallback in use: {info.title}.** {info.reason} ({info.metrics}).", icon=":material/cloud_off:"

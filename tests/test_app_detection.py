@@ -23,6 +23,7 @@ def test_offline_banner_for_a_coco_model():
     at.selectbox(key="det_model").set_value("keypointrcnn_resnet50_fpn").run()
     assert not at.exception
     assert any("Offline fallback in use" in w.value for w in at.warning)
+    assert any("keypoint AP 65.0 on COCO val2017" in c.value for c in at.caption)
 
 
 def test_uploads_good_and_bad():
