@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torchvision
 from PIL import Image
 from torch import nn
 from torchvision.models import WeightsEnum
@@ -25,7 +24,7 @@ from torchvision.models.detection import (
 from torchvision.transforms.v2 import functional as TF
 
 from models import weights_cache
-from models.checkpoints import CheckpointError, load_bundled, load_verified
+from models.checkpoints import CheckpointError, load_bundled
 from models.devices import best_device
 from models.shapes_detector import shapes_maskrcnn
 from models.zoo import lock_for
@@ -129,18 +128,9 @@ def load_detector(
     else:
         path = weights_cache.weights_path(spec.weights)
         try:
-            source = "cache"
-            if not path.is_file():
-                if not allow_download:
-                    raise weights_cache.WeightsUnavailable("not in the cache, and downloads are switched off")
-                weights_cache.download(spec.weights, progress)
-                source = "download"
-            state = load_verified(path, weights_cache.expected_sha_prefix(spec.weights))
-            model = torchvision.models.get_model(name, weights=None, weights_backbone=None)
-            try:
-                model.load_state_dict(state)
-            except RuntimeError as exc:
-                raise CheckpointError(f"{path.name} does not fit {name}") from exc
+            model, source, _ = weights_cache.pretrained(
+                spec.weights, name, allow_download, progress, weights_backbone=None
+            )
             meta = spec.weights.meta
             info = DetectorInfo(
                 name, name, spec.title, source, tuple(meta["categories"]), coco_figures(spec.weights),

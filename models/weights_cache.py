@@ -118,3 +118,28 @@ def download(weights: WeightsEnum, progress: Progress | None = None, timeout: fl
     finally:
         Path(tmp).unlink(missing_ok=True)
     return path
+
+
+def pretrained(
+    weights: WeightsEnum, name: str, allow_download: bool = True, progress: Progress | None = None, **builder_kwargs
+) -> tuple[torch.nn.Module, str, Path]:
+    """torchvision model `name` filled with `weights`: from the cache, else downloaded first (when
+    allowed), and loaded only after the SHA-256 check. Returns (model, "cache" or "download", file).
+    Raises WeightsUnavailable or CheckpointError; the callers fall back to a bundled model."""
+    import torchvision
+
+    from models.checkpoints import CheckpointError, load_verified
+
+    path, source = weights_path(weights), "cache"
+    if not path.is_file():
+        if not allow_download:
+            raise WeightsUnavailable("not in the cache, and downloads are switched off")
+        download(weights, progress)
+        source = "download"
+    state = load_verified(path, expected_sha_prefix(weights))
+    model = torchvision.models.get_model(name, weights=None, **builder_kwargs)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path.name} does not fit {name}") from exc
+    return model, source, path

@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
-import torchvision
 from torch import nn
 from torchvision.models import AlexNet_Weights, ResNet18_Weights, ResNet50_Weights, VGG16_Weights, WeightsEnum
 from torchvision.transforms import v2
 
 from models import weights_cache
-from models.checkpoints import CheckpointError, bundled_entry, load_bundled, load_verified
+from models.checkpoints import CheckpointError, bundled_entry, load_bundled
 from models.devices import best_device
 from models.resnet import ResNet18
 
@@ -131,19 +130,7 @@ def _bundled(requested: str, name: str, reason: str) -> tuple[nn.Module, ModelIn
 
 def _torchvision(s: ClassifierSpec, allow_download: bool, progress: weights_cache.Progress | None):
     assert s.weights is not None
-    path = weights_cache.weights_path(s.weights)
-    source: Source = "cache"
-    if not path.is_file():
-        if not allow_download:
-            raise weights_cache.WeightsUnavailable("not in the cache, and downloads are switched off")
-        weights_cache.download(s.weights, progress)
-        source = "download"
-    state = load_verified(path, weights_cache.expected_sha_prefix(s.weights))
-    model = torchvision.models.get_model(s.name, weights=None)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise CheckpointError(f"{path.name} does not fit {s.name}") from exc
+    model, source, path = weights_cache.pretrained(s.weights, s.name, allow_download, progress)
     top1 = s.weights.meta["_metrics"]["ImageNet-1K"]["acc@1"]
     preprocess = s.weights.transforms()
     info = ModelInfo(
