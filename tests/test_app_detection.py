@@ -1,6 +1,6 @@
 """The detection page through AppTest."""
 
-from tests.app_helpers import image_captions, open_page
+from tests.app_helpers import image_captions, open_page, plotly_specs
 from tests.hostile_files import BAD, GOOD
 
 PAGE = "pages/detection.py"
@@ -32,3 +32,17 @@ def test_uploads_good_and_bad():
     assert not at.exception and not at.error
     at.file_uploader(key="det_upload").upload("bad.png", BAD["text.png"], "image/png").run()
     assert not at.exception and len(at.error) == 1
+
+
+def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
+    at = open_page(PAGE)
+    at.session_state["det_table"] = {"selection": {"rows": [0], "columns": []}}  # what a click on row 0 sends
+    at.run()
+    assert not at.exception
+    captions = image_captions(at)
+    assert "the pasted full-resolution mask" in captions
+    assert any("Grad-CAM at P2 (found again with IoU" in c for c in captions)
+    titles = [s["layout"]["title"]["text"] for s in plotly_specs(at) if s["layout"].get("title")]
+    assert "28 x 28 mask logits" in titles
+    at.radio(key="det_cam_level").set_value("2").run()
+    assert not at.exception and any("Grad-CAM at P4" in c for c in image_captions(at))
