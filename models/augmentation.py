@@ -31,25 +31,22 @@ class TransformSpec:
 
     cls: str
     defaults: dict[str, Any]
-    geometric: bool  # moves pixels (and so boxes and masks), as opposed to changing colours
 
 
 TRANSFORMS: dict[str, TransformSpec] = {
-    "horizontal flip": TransformSpec("RandomHorizontalFlip", {"p": 0.5}, True),
-    "vertical flip": TransformSpec("RandomVerticalFlip", {"p": 0.5}, True),
-    "rotation": TransformSpec("RandomRotation", {"degrees": 15.0}, True),
-    "resized crop": TransformSpec("RandomResizedCrop", {"size": 192, "scale": (0.5, 1.0)}, True),
-    "random crop": TransformSpec("RandomCrop", {"size": 160, "padding": 16, "pad_if_needed": True}, True),
-    "colour jitter": TransformSpec(
-        "ColorJitter", {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1}, False
-    ),
-    "grayscale": TransformSpec("RandomGrayscale", {"p": 0.2}, False),
-    "gaussian blur": TransformSpec("GaussianBlur", {"kernel_size": 9, "sigma": (0.1, 2.0)}, False),
-    "perspective": TransformSpec("RandomPerspective", {"distortion_scale": 0.4, "p": 0.5}, True),
+    "horizontal flip": TransformSpec("RandomHorizontalFlip", {"p": 0.5}),
+    "vertical flip": TransformSpec("RandomVerticalFlip", {"p": 0.5}),
+    "rotation": TransformSpec("RandomRotation", {"degrees": 15.0}),
+    "resized crop": TransformSpec("RandomResizedCrop", {"size": 192, "scale": (0.5, 1.0)}),
+    "random crop": TransformSpec("RandomCrop", {"size": 160, "padding": 16, "pad_if_needed": True}),
+    "colour jitter": TransformSpec("ColorJitter", {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1}),
+    "grayscale": TransformSpec("RandomGrayscale", {"p": 0.2}),
+    "gaussian blur": TransformSpec("GaussianBlur", {"kernel_size": 9, "sigma": (0.1, 2.0)}),
+    "perspective": TransformSpec("RandomPerspective", {"distortion_scale": 0.4, "p": 0.5}),
     "affine": TransformSpec(
-        "RandomAffine", {"degrees": 10.0, "translate": (0.1, 0.1), "scale": (0.9, 1.1), "shear": 5.0}, True
+        "RandomAffine", {"degrees": 10.0, "translate": (0.1, 0.1), "scale": (0.9, 1.1), "shear": 5.0}
     ),
-    "random erasing": TransformSpec("RandomErasing", {"p": 0.5, "scale": (0.02, 0.2)}, False),
+    "random erasing": TransformSpec("RandomErasing", {"p": 0.5, "scale": (0.02, 0.2)}),
 }
 
 # Our MNIST-style preset: small rotations, shifts and scale changes, no flips (a flipped 2 is no 2).

@@ -8,7 +8,7 @@ image's own pixel coordinates.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -90,7 +90,6 @@ class DetectorInfo:
     reason: str = ""
     keypoint_names: tuple[str, ...] = ()
     weights_file: str = ""
-    extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def is_fallback(self) -> bool:

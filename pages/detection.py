@@ -139,7 +139,8 @@ with tab_pipe:
     st.image(
         montage(tiles, cols=8, scale=max(1, 96 // tiles.shape[-1])),
         width="stretch",
-        caption=f"{level}: channel mean, then the 7 strongest channels ({fmap.shape[1]} x {fmap.shape[2]})",
+        caption=f"{level}: channel mean, then the 7 strongest channels ({fmap.shape[1]} x {fmap.shape[2]}); "
+        f"the model saw the image resized to {stages.resized_to[1]} x {stages.resized_to[0]}",
     )
     st.markdown(
         "**2. Region proposals.** The RPN scores every anchor box for 'object or not' and nudges it; the best "
