@@ -8,6 +8,8 @@ import torch
 from torch import nn
 
 from explain.charts import PALETTE
+from models.train_unet import confusion
+from models.train_unet import iou_per_class as iou_from_confusion
 from models.zoo import lock_for
 
 LABEL_COLOURS = np.array(
@@ -29,13 +31,11 @@ def predict(model: nn.Module, x: torch.Tensor) -> np.ndarray:
 
 
 def iou_per_class(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
-    """IoU per class on one image; NaN for a class absent from both."""
-    out = np.full(num_classes, np.nan)
-    for c in range(num_classes):
-        union = np.logical_or(pred == c, truth == c).sum()
-        if union:
-            out[c] = np.logical_and(pred == c, truth == c).sum() / union
-    return out
+    """IoU per class on one image, from the same confusion matrix the training command scores with;
+    NaN for a class absent from both maps, so a mean covers only the classes in play."""
+    conf = confusion(torch.as_tensor(pred), torch.as_tensor(truth), num_classes)
+    union = (conf.sum(0) + conf.sum(1) - conf.diag()).numpy()
+    return np.where(union > 0, iou_from_confusion(conf).numpy(), np.nan)
 
 
 @torch.no_grad()
