@@ -1,0 +1,157 @@
+"""Learning curves as in Hoiem et al., "Learning Curves for Analysis of Deep Networks" (ICML 2021).
+
+e(n) = alpha + eta * n**gamma, with n the training images per class and e the test error in
+percent. For a fixed gamma the model is linear in (alpha, eta) and is fitted by weighted least
+squares; gamma is searched over [-1, 0) in steps of 0.01. With several seeds per n, the weights
+come from a variance model sigma^2(n) = v0 + v1 / n fitted to the per-n sample variances, and the
+same model gives the covariance of (alpha, eta), hence the 95% band. Plain numpy: usable from a
+notebook, no Streamlit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import nnls
+
+GAMMAS = np.round(np.arange(-1.0, 0.0, 0.01), 2)
+VARIANCE_FLOOR = 0.02  # percent^2: keeps weights finite where every seed scored the same
+
+
+@dataclass(frozen=True)
+class LearningCurve:
+    """A fitted learning curve; `N` is the training size per class its summary refers to."""
+
+    alpha: float
+    eta: float
+    gamma: float
+    N: float
+    covariance: np.ndarray  # 2 x 2, of (alpha, eta) at this gamma
+    v0: float = 0.0
+    v1: float = 0.0
+    objective: float = 0.0
+
+    def predict(self, n: float | np.ndarray) -> np.ndarray:
+        """Predicted test error (percent) at `n` training images per class."""
+        return self.alpha + self.eta * np.asarray(n, dtype=float) ** self.gamma
+
+    def std(self, n: float | np.ndarray) -> np.ndarray:
+        """Standard deviation of the fitted curve at `n`, from the covariance of (alpha, eta)."""
+        basis = np.stack([np.ones_like(np.asarray(n, dtype=float)), np.asarray(n, dtype=float) ** self.gamma], -1)
+        return np.sqrt(np.maximum(np.einsum("...i,ij,...j->...", basis, self.covariance, basis), 0.0))
+
+    def band(self, n: float | np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+        """The 95% band (by default) of the fitted curve at `n`: (lower, upper)."""
+        mid, half = self.predict(n), z * self.std(n)
+        return mid - half, mid + half
+
+    @property
+    def e_N(self) -> float:  # noqa: N802 -- the paper's name
+        """Predicted error at N images per class."""
+        return float(self.predict(self.N))
+
+    @property
+    def beta_N(self) -> float:  # noqa: N802 -- the paper's name
+        """Slope of the curve against n^-1/2 at N: -2 eta gamma N^gamma, so e(N/4) ~ e_N + beta_N."""
+        return float(-2.0 * self.eta * self.gamma * self.N**self.gamma)
+
+
+def variance_model(n: np.ndarray, errors: np.ndarray) -> tuple[float, float]:
+    """(v0, v1) of sigma^2(n) = v0 + v1/n, non-negative least squares on the per-n sample variances,
+    each weighted by its degrees of freedom. (0, 0) when no n has two measurements."""
+    rows, targets, dof = [], [], []
+    for value in np.unique(n):
+        e = errors[n == value]
+        if len(e) > 1:
+            rows.append([1.0, 1.0 / value])
+            targets.append(np.var(e, ddof=1))
+            dof.append(len(e) - 1)
+    if not rows:
+        return 0.0, 0.0
+    w = np.sqrt(np.asarray(dof, dtype=float))
+    (v0, v1), _ = nnls(np.asarray(rows) * w[:, None], np.asarray(targets) * w)
+    return float(v0), float(v1)
+
+
+def _fit_at(n: np.ndarray, e: np.ndarray, var: np.ndarray, counts: np.ndarray, gamma: float):
+    """Weighted least squares of (alpha, eta) at a fixed gamma: parameters, covariance, objective."""
+    a = np.stack([np.ones_like(n), n**gamma], 1)
+    w = 1.0 / (var * counts)  # each n counts once, however many seeds measured it
+    sw = np.sqrt(w)
+    m = np.linalg.pinv(a * sw[:, None]) * sw[None, :]
+    params = m @ e
+    cov = m @ np.diag(var) @ m.T
+    objective = float(np.sum(w * (e - a @ params) ** 2))
+    return params, cov, objective
+
+
+def fit(n: np.ndarray | list[float], errors: np.ndarray | list[float], N: float | None = None) -> LearningCurve:  # noqa: N803
+    """Fit e(n) = alpha + eta n^gamma to test errors (percent) measured at n images per class.
+
+    `n` and `errors` are parallel arrays, one entry per trained model (repeat n for seeds). `N`
+    defaults to the largest n. Needs at least two distinct n. With a single measurement per n,
+    all weights are equal and the band comes from the residual variance.
+    """
+    n = np.asarray(n, dtype=float)
+    e = np.asarray(errors, dtype=float)
+    if n.shape != e.shape or n.ndim != 1:
+        raise ValueError("n and errors must be 1-D arrays of the same length")
+    if len(np.unique(n)) < 2:
+        raise ValueError("a learning curve needs measurements at two or more training sizes")
+    if (n <= 0).any():
+        raise ValueError("training sizes must be positive")
+    N = float(n.max() if N is None else N)  # noqa: N806
+    counts = np.array([np.sum(n == value) for value in n], dtype=float)
+    v0, v1 = variance_model(n, e)
+    if v0 == 0.0 and v1 == 0.0:
+        var = np.ones_like(n)
+    else:
+        var = np.maximum(v0 + v1 / n, VARIANCE_FLOOR)
+    best = min((_fit_at(n, e, var, counts, g) + (g,) for g in GAMMAS), key=lambda r: r[2])
+    params, cov, objective, gamma = best
+    if v0 == 0.0 and v1 == 0.0 and len(n) > 2:  # no replicate seeds: scale by the residual variance
+        a = np.stack([np.ones_like(n), n**gamma], 1)
+        cov = cov * float(np.sum((e - a @ params) ** 2) / (len(n) - 2))
+    return LearningCurve(
+        alpha=float(params[0]),
+        eta=float(params[1]),
+        gamma=float(gamma),
+        N=N,
+        covariance=cov,
+        v0=v0,
+        v1=v1,
+        objective=objective,
+    )
+
+
+def from_summary(e_N: float, beta_N: float, gamma: float, N: float) -> LearningCurve:  # noqa: N803
+    """The curve with the given published summary (e_N, beta_N, gamma at N), e.g. a paper's fit."""
+    eta = -beta_N / (2.0 * gamma * N**gamma)
+    return LearningCurve(alpha=e_N - eta * N**gamma, eta=eta, gamma=gamma, N=N, covariance=np.zeros((2, 2)))
+
+
+# Hoiem et al. 2021, Table/Figure: ResNet-18, ImageNet -> CIFAR-100, N = 400 images per class.
+PAPER_N = 400
+PAPER_FITS: dict[str, LearningCurve] = {
+    "no pretraining, linear": from_summary(79.29, 1.32, -0.84, PAPER_N),
+    "no pretraining, fine-tune": from_summary(27.91, 18.23, -0.41, PAPER_N),
+    "pretrained, linear": from_summary(32.42, 5.61, -0.35, PAPER_N),
+    "pretrained, fine-tune": from_summary(18.86, 7.28, -0.57, PAPER_N),
+}
+
+
+def crossover(a: LearningCurve, b: LearningCurve, n_min: float, n_max: float) -> float | None:
+    """The smallest n in [n_min, n_max] where curve `a` stops being worse than `b`, or None when the
+    order of the two never changes there. Searched on a fine log grid, refined by bisection."""
+    grid = np.geomspace(n_min, n_max, 2000)
+    diff = a.predict(grid) - b.predict(grid)
+    change = np.nonzero(np.sign(diff[:-1]) != np.sign(diff[1:]))[0]
+    if len(change) == 0:
+        return None
+    lo, hi = grid[change[0]], grid[change[0] + 1]
+    for _ in range(50):
+        mid = np.sqrt(lo * hi)
+        same = np.sign(a.predict(mid) - b.predict(mid)) == np.sign(diff[change[0]])
+        lo, hi = (mid, hi) if same else (lo, mid)
+    return float(np.sqrt(lo * hi))
