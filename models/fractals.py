@@ -89,18 +89,11 @@ def instance(system: tuple[np.ndarray, np.ndarray], rng: np.random.Generator, si
     return np.ascontiguousarray(np.rot90(img, int(rng.integers(4))), dtype=np.float32)
 
 
-def fractal_set(n_categories: int, per_category: int, seed: int, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """(images N x size x size float32 in [0, 1], labels N int64): `per_category` images of each of
-    `n_categories` categories, in category order. The categories depend on `seed` only through
-    `categories(n_categories, seed)`, so a held-out set with another seed reuses them via `instances`."""
-    systems = categories(n_categories, seed)
-    return instances(systems, per_category, seed + 1, size)
-
-
 def instances(
     systems: list[tuple[np.ndarray, np.ndarray]], per_category: int, seed: int, size: int = 32
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`per_category` fresh images of each given category, a pure function of `seed`."""
+    """(images N x size x size float32, labels N int64): `per_category` images of each category, a
+    pure function of `seed`."""
     rng = np.random.default_rng(seed)
     images = np.stack([instance(s, rng, size) for s in systems for _ in range(per_category)])
     labels = np.repeat(np.arange(len(systems)), per_category)
