@@ -52,13 +52,18 @@ def is_cached(weights: WeightsEnum) -> bool:
     return weights_path(weights).is_file()
 
 
+def offline() -> bool:
+    """Whether downloads are switched off for this process (`EXPLAINER_OFFLINE=1`)."""
+    return os.environ.get("EXPLAINER_OFFLINE", "") not in ("", "0")
+
+
 def network_available(url: str, timeout: float = 2.0) -> tuple[bool, str]:
     """Whether the host of `url` accepts a connection within `timeout` seconds, and if not, why.
 
     The answer is remembered for the process, so an offline machine pays for the probe once.
     `EXPLAINER_OFFLINE=1` answers no without trying.
     """
-    if os.environ.get("EXPLAINER_OFFLINE", "") not in ("", "0"):
+    if offline():
         return False, "offline mode is on (EXPLAINER_OFFLINE)"
     host = urllib.parse.urlparse(url).hostname or ""
     with _network_lock:

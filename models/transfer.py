@@ -1,0 +1,527 @@
+"""The transfer lab's engine: scratch vs linear probe vs fine-tuning, one training loop, and a resumable sweep.
+
+    python -m models.transfer                          # the shipped offline sweep (digits, glyphs encoder)
+    python -m models.transfer --task cifar10 --encoder resnet18 --sizes 1,5,25,100,500 --seeds 3 \\
+        --out results/transfer/cifar10                 # on a GPU machine with the datasets at hand
+
+Regimes (Hoiem et al. 2021, and the course):
+- scratch: the whole network from random initialisation, at the base rate;
+- probe: the pretrained encoder frozen in eval mode (its BatchNorm statistics do not move), a new
+  linear head trained by the same loop;
+- finetune: the pretrained encoder trained at `ft_ratio` times the base rate (optionally frozen for
+  the first `warm_epochs`, optionally with `layer_decay` per stage towards the input), the new head
+  at the base rate;
+- probe-features: the course's other linear probe: features extracted once, then scikit-learn's
+  logistic regression (no epochs, so no training curve).
+
+Training subsets are class-stratified; seeds take disjoint windows of a fixed per-class shuffle
+while n x seeds fits in the class. The test set is the task's fixed held-out split. Every finished
+run is written at once, atomically, as its own JSON file; rerunning the same sweep skips them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.devices import best_device
+from models.engine import batch_indices
+from models.files import write_json_atomic
+from models.transfer_data import BUNDLED_ENCODER, Encoder, Task, load_encoder, load_task
+
+REGIMES: dict[str, str] = {
+    "scratch": "From scratch",
+    "probe": "Linear probe (frozen encoder)",
+    "finetune": "Fine-tuning",
+    "probe-features": "Linear probe (cached features + logistic regression)",
+}
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "transfer"
+SHIPPED = RESULTS / "digits"
+SUBSET_SEED = 1234  # the per-class shuffle every (n, seed) window is cut from
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings shared by every run of a sweep (the course's defaults, `lr` per task)."""
+
+    epochs: int = 15
+    lr: float = 3e-4
+    batch_size: int = 64
+    min_batches: int = 8  # an epoch is at least this many batches: tiny sets are cycled, not trained 1 step
+    step_size: int = 5
+    step_gamma: float = 0.5
+    weight_decay: float = 0.01
+    ft_ratio: float = 0.1  # fine-tuning rate of the pretrained encoder, relative to `lr`
+    warm_epochs: int = 0  # fine-tuning: epochs with the encoder frozen before it is trained
+    layer_decay: float = 1.0  # fine-tuning: each stage nearer the input learns at this times the next one's rate
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a sweep is: run `run` of `runs` (its key), epoch and batch within it."""
+
+    run: int
+    runs: int
+    key: str
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    loss: float = float("nan")
+
+    @property
+    def fraction(self) -> float:
+        within = ((self.epoch - 1) * self.batches + self.batch) / max(1, self.epochs * self.batches)
+        return min(1.0, (self.run - 1 + within) / max(1, self.runs))
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+def subset(labels: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """Indices of n training images per class for this seed: window `seed` of a fixed per-class
+    shuffle, so seeds are disjoint while n x seeds <= the class size (then windows wrap around)."""
+    gen = torch.Generator().manual_seed(SUBSET_SEED)
+    out = []
+    for c in range(int(labels.max()) + 1):
+        members = torch.nonzero(labels == c).flatten()
+        members = members[torch.randperm(len(members), generator=gen)]
+        if n > len(members):
+            raise ValueError(f"class {c} has only {len(members)} training images, fewer than n = {n}")
+        start = (seed * n) % len(members)
+        out.append(members.roll(-start)[:n])
+    return torch.cat(out)
+
+
+def stages(model: nn.Module) -> list[list[nn.Parameter]]:
+    """The encoder's parameters by stage, input first: the stem (everything before layer1, or the
+    course network's layer0), then each `layer*`. The head `fc` is not included."""
+    groups: list[list[nn.Parameter]] = [[]]
+    for name, child in model.named_children():
+        if name == "fc":
+            continue
+        params = list(child.parameters())
+        if name.startswith("layer") and name != "layer0":
+            groups.append(params)
+        else:
+            groups[0].extend(params)
+    return [g for g in groups if g]
+
+
+def param_groups(model: nn.Module, regime: str, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """The optimiser's parameter groups: everything at `lr` from scratch; the head only for a probe;
+    for fine-tuning the head at `lr` and the encoder at `lr * ft_ratio`, times `layer_decay` per stage."""
+    head = {"params": list(model.fc.parameters()), "lr": cfg.lr, "name": "head"}
+    if regime == "scratch":
+        return [{"params": list(model.parameters()), "lr": cfg.lr, "name": "all"}]
+    if regime == "probe":
+        return [head]
+    encoder = stages(model)
+    last = len(encoder) - 1
+    return [
+        *(
+            {"params": params, "lr": cfg.lr * cfg.ft_ratio * cfg.layer_decay ** (last - i), "name": f"stage{i}"}
+            for i, params in enumerate(encoder)
+        ),
+        head,
+    ]
+
+
+def freeze_encoder(model: nn.Module, frozen: bool) -> None:
+    """Freeze (or release) everything but the head; a frozen encoder is put in eval mode so its
+    BatchNorm layers use, and keep, their stored statistics."""
+    for name, child in model.named_children():
+        if name == "fc":
+            continue
+        child.train(not frozen and model.training)
+        for p in child.parameters():
+            p.requires_grad_(not frozen)
+
+
+@dataclass
+class Data:
+    """A task's images on the training device when they fit, else on the CPU, moved batch by batch."""
+
+    task: Task
+    device: torch.device
+    x_train: torch.Tensor = field(init=False)
+    x_test: torch.Tensor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.x_train, self.x_test = self.task.x_train, self.task.x_test
+        if self.device.type == "cuda":
+            size = self.x_train.nbytes + self.x_test.nbytes
+            if size < 0.3 * torch.cuda.mem_get_info(self.device)[0]:
+                self.x_train, self.x_test = self.x_train.to(self.device), self.x_test.to(self.device)
+
+    def batch(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        xb = self.task.to_input(x[idx.to(x.device)].to(self.device, non_blocking=True))
+        return xb.contiguous(memory_format=torch.channels_last) if self.device.type == "cuda" else xb
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bfloat16 mixed precision on CUDA (no loss scaling needed), nothing on the CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Data, batch_size: int = 512) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) on the task's held-out set, model in eval mode."""
+    model.eval()
+    y = data.task.y_test
+    loss, correct = 0.0, 0
+    for i in range(0, len(y), batch_size):
+        idx = torch.arange(i, min(i + batch_size, len(y)))
+        with _autocast(data.device):
+            logits = model(data.batch(data.x_test, idx)).float()
+        yb = y[idx].to(data.device)
+        loss += float(nn.functional.cross_entropy(logits, yb, reduction="sum"))
+        correct += int((logits.argmax(1) == yb).sum())
+    return loss / len(y), correct / len(y)
+
+
+def epoch_batches(n_train: int, cfg: TrainConfig) -> tuple[int, int]:
+    """(batch size, batches per epoch): a pass over the set, at least `min_batches` batches."""
+    bs = min(cfg.batch_size, n_train)
+    return bs, max(cfg.min_batches, math.ceil(n_train / bs))
+
+
+def fit(
+    model: nn.Module,
+    regime: str,
+    data: Data,
+    indices: torch.Tensor,
+    cfg: TrainConfig,
+    seed: int,
+    on_batch: Callable[[int, int, float], None] | None = None,
+) -> tuple[list[dict[str, float]], float, int]:
+    """Train `model` in place on the training images `indices`: AdamW, StepLR, cross-entropy, an
+    evaluation after every epoch. Returns (history, training seconds, images seen)."""
+    device = data.device
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(param_groups(model, regime, cfg), weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, cfg.step_size, cfg.step_gamma)
+    bs, n_batches = epoch_batches(len(indices), cfg)
+    stream = batch_indices(len(indices), bs, seed)
+    labels = data.task.y_train[indices]
+    history, seconds, seen = [], 0.0, 0
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        freeze_encoder(model, regime == "probe" or (regime == "finetune" and epoch <= cfg.warm_epochs))
+        t0 = time.perf_counter()
+        total_loss, correct = 0.0, 0
+        for b in range(1, n_batches + 1):
+            pick = next(stream)
+            xb, yb = data.batch(data.x_train, indices[pick]), labels[pick].to(device)
+            with _autocast(device):
+                logits = model(xb).float()
+            loss = nn.functional.cross_entropy(logits, yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item() * len(pick)
+            correct += int((logits.argmax(1) == yb).sum())
+            seen += len(pick)
+            if on_batch is not None:
+                on_batch(epoch, b, loss.item())
+        scheduler.step()
+        seconds += time.perf_counter() - t0
+        test_loss, test_acc = evaluate(model, data)
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": total_loss / (n_batches * bs),
+                "train_accuracy": correct / (n_batches * bs),
+                "test_loss": test_loss,
+                "test_accuracy": test_acc,
+            }
+        )
+    return history, seconds, seen
+
+
+_FEATURES: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, float]] = {}
+
+
+@torch.no_grad()
+def features(task: Task, encoder: Encoder, device: torch.device) -> tuple[np.ndarray, np.ndarray, float]:
+    """(train features, test features, seconds it took): the frozen encoder's pooled output for
+    every image, computed once per task and encoder and kept for the process."""
+    key = (task.name, encoder.name)
+    if key not in _FEATURES:
+        t0 = time.perf_counter()
+        model = encoder.build(len(task.classes), pretrained=True)
+        model.fc = nn.Identity()
+        model.to(device).eval()
+        data = Data(task, device)
+        out = []
+        for x in (data.x_train, data.x_test):
+            chunks = []
+            for i in range(0, len(x), 512):
+                with _autocast(device):
+                    chunks.append(model(data.batch(x, torch.arange(i, min(i + 512, len(x))))).float().cpu())
+            out.append(torch.cat(chunks).numpy())
+        _FEATURES[key] = (out[0], out[1], time.perf_counter() - t0)
+    return _FEATURES[key]
+
+
+def feature_probe(task: Task, encoder: Encoder, indices: torch.Tensor, device: torch.device) -> dict[str, Any]:
+    """The cached-feature linear probe: standardised features, scikit-learn's multinomial logistic
+    regression (L-BFGS). Returns test accuracy, loss and seconds (fit only; extraction is separate)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    f_train, f_test, extract_s = features(task, encoder, device)
+    y = task.y_train[indices].numpy()
+    t0 = time.perf_counter()
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    clf.fit(f_train[indices.numpy()], y)
+    seconds = time.perf_counter() - t0
+    proba = clf.predict_proba(f_test)
+    y_test = task.y_test.numpy()
+    full = np.zeros((len(y_test), len(task.classes)))
+    full[:, clf.classes_] = proba
+    return {
+        "test_accuracy": float((full.argmax(1) == y_test).mean()),
+        "test_loss": float(-np.log(np.clip(full[np.arange(len(y_test)), y_test], 1e-12, 1.0)).mean()),
+        "seconds": seconds,
+        "extract_seconds": extract_s,
+    }
+
+
+def train_run(
+    task: Task,
+    encoder: Encoder,
+    regime: str,
+    n: int,
+    seed: int,
+    cfg: TrainConfig,
+    device: torch.device | None = None,
+    on_batch: Callable[[int, int, float], None] | None = None,
+) -> dict[str, Any]:
+    """One run of the sweep: `regime` with n images per class, seed `seed`; a JSON-ready record."""
+    if regime not in REGIMES:
+        raise ValueError(f"unknown regime {regime!r}; choose from {', '.join(REGIMES)}")
+    device = device or best_device()
+    indices = subset(task.y_train, n, seed)
+    record: dict[str, Any] = {"regime": regime, "n_per_class": n, "seed": seed, "device": str(device)}
+    if regime == "probe-features":
+        out = feature_probe(task, encoder, indices, device)
+        record.update(history=[], seconds=out["seconds"], extract_seconds=out["extract_seconds"], images=0)
+        acc, loss = out["test_accuracy"], out["test_loss"]
+    else:
+        torch.manual_seed(seed)
+        model = encoder.build(len(task.classes), pretrained=regime != "scratch")
+        history, seconds, seen = fit(model, regime, Data(task, device), indices, cfg, seed, on_batch)
+        acc, loss = history[-1]["test_accuracy"], history[-1]["test_loss"]
+        record.update(history=history, seconds=seconds, images=seen, images_per_second=seen / max(seconds, 1e-9))
+    record.update(test_accuracy=acc, test_loss=loss, test_error=100.0 * (1.0 - acc))
+    return record
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Regimes x sizes x seeds on one task and encoder with one training configuration."""
+
+    task: str = "digits"
+    encoder: str = BUNDLED_ENCODER
+    regimes: tuple[str, ...] = tuple(REGIMES)
+    sizes: tuple[int, ...] = (1, 2, 5, 10, 20, 50, 126)
+    seeds: int = 3
+    train: TrainConfig = TrainConfig(lr=3e-3)
+
+    def settings(self) -> dict[str, Any]:
+        """What every run of this sweep must share to be comparable (and to be resumed)."""
+        return {"task": self.task, "encoder": self.encoder, "train": asdict(self.train)}
+
+    def runs(self) -> Iterator[tuple[str, int, int]]:
+        """(regime, n, seed) in the order they run: seed by seed, so early curves are complete."""
+        for seed, n, regime in product(range(self.seeds), self.sizes, self.regimes):
+            yield regime, n, seed
+
+
+def settings_hash(settings: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def run_key(regime: str, n: int, seed: int) -> str:
+    return f"{regime}-n{n}-s{seed}"
+
+
+class SweepMismatch(ValueError):
+    """The output folder holds a sweep with other settings: resuming into it would mix results."""
+
+
+def load_runs(folder: str | Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """(the sweep's settings file, its finished runs) from a sweep folder; unreadable files are skipped."""
+    folder = Path(folder)
+    meta = None
+    if (folder / "sweep.json").is_file():
+        meta = json.loads((folder / "sweep.json").read_text())
+    runs = []
+    for path in sorted((folder / "runs").glob("*.json")):
+        try:
+            runs.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return meta, runs
+
+
+def run_sweep(
+    sweep: Sweep,
+    out: str | Path,
+    device: torch.device | None = None,
+    on_progress: ProgressFn | None = None,
+    task: Task | None = None,
+    encoder: Encoder | None = None,
+) -> list[dict[str, Any]]:
+    """Run every (regime, n, seed) of `sweep` that `out` does not hold yet, writing each run's JSON
+    as soon as it finishes. Stops cleanly between batches when `on_progress` raises."""
+    out = Path(out)
+    settings = sweep.settings()
+    digest = settings_hash(settings)
+    meta, _ = load_runs(out)
+    if meta is not None and meta.get("settings_hash") != digest:
+        raise SweepMismatch(f"{out} holds a sweep with other settings; choose another output folder")
+    task = task or load_task(sweep.task)
+    encoder = encoder or load_encoder(sweep.encoder)
+    too_big = [n for n in sweep.sizes if n > task.max_per_class]
+    if too_big:
+        raise ValueError(f"{task.name} has at most {task.max_per_class} training images per class (asked {too_big})")
+    done_before = {r["key"] for r in load_runs(out)[1] if r.get("settings_hash") == digest}
+    old = meta or {"regimes": [], "sizes": [], "seeds": 0}
+    write_json_atomic(
+        out / "sweep.json",
+        {
+            "settings": settings,
+            "settings_hash": digest,
+            "regimes": [r for r in REGIMES if r in set(old["regimes"]) | set(sweep.regimes)],
+            "sizes": sorted(set(old["sizes"]) | set(sweep.sizes)),
+            "seeds": max(old["seeds"], sweep.seeds),
+            "task_title": task.title,
+            "encoder_title": encoder.title,
+            "encoder_source": encoder.source,
+            "max_per_class": task.max_per_class,
+            "command": "python -m models.transfer " + " ".join(cli_args(sweep, out)),
+        },
+    )
+    todo = [r for r in sweep.runs() if run_key(*r) not in done_before]
+    device = device or best_device()
+    written = []
+    for i, (regime, n, seed) in enumerate(todo, start=1):
+        key = run_key(regime, n, seed)
+        _, per_epoch = epoch_batches(n * len(task.classes), sweep.train)
+
+        def on_batch(epoch: int, b: int, loss: float, i=i, key=key, per_epoch=per_epoch) -> None:
+            if on_progress is not None:
+                on_progress(Progress(i, len(todo), key, epoch, sweep.train.epochs, b, per_epoch, loss))
+
+        if on_progress is not None:
+            on_progress(Progress(i, len(todo), key, 1, sweep.train.epochs, 0, per_epoch))
+        record = train_run(task, encoder, regime, n, seed, sweep.train, device, on_batch)
+        record.update(key=key, settings_hash=digest)
+        write_json_atomic(out / "runs" / f"{key}.json", record)
+        written.append(record)
+        if on_progress is not None:
+            e = sweep.train.epochs
+            on_progress(Progress(i, len(todo), key, e, e, per_epoch, per_epoch, record["test_loss"]))
+    return written
+
+
+def cli_args(sweep: Sweep, out: str | Path) -> list[str]:
+    """The command-line arguments that reproduce `sweep` into `out`."""
+    t, d = sweep.train, TrainConfig()
+    args = ["--task", sweep.task, "--encoder", sweep.encoder, "--regimes", ",".join(sweep.regimes)]
+    args += ["--sizes", ",".join(map(str, sweep.sizes)), "--seeds", str(sweep.seeds)]
+    for name, value in asdict(t).items():
+        if value != getattr(d, name):
+            args += [f"--{name.replace('_', '-')}", str(value)]
+    with contextlib.suppress(ValueError):
+        out = Path(out).resolve().relative_to(Path.cwd())
+    return [*args, "--out", str(out)]
+
+
+def parse_sizes(text: str, max_per_class: int | None = None) -> tuple[int, ...]:
+    """ "1,2,5,max" -> (1, 2, 5, max_per_class): sorted, unique, positive."""
+    sizes = set()
+    for part in text.split(","):
+        part = part.strip()
+        if part == "max":
+            if max_per_class is None:
+                raise ValueError("'max' needs the task's size")
+            sizes.add(max_per_class)
+        elif part:
+            value = int(part)
+            if value < 1:
+                raise ValueError("sizes must be at least 1 image per class")
+            sizes.add(value)
+    if not sizes:
+        raise ValueError("give at least one size")
+    return tuple(sorted(sizes))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tqdm import tqdm
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--task", default="digits", help="digits, cifar10, cifar100, pets, flowers102 or folder:<path>")
+    ap.add_argument("--encoder", default=BUNDLED_ENCODER, help=f"{BUNDLED_ENCODER}, resnet18 or resnet50")
+    ap.add_argument("--regimes", default=",".join(REGIMES))
+    ap.add_argument("--sizes", default="1,2,5,10,20,50,max", help="images per class; 'max' is the task's largest")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--image-size", type=int, default=224, help="network input size for photo datasets")
+    for name, value in asdict(TrainConfig()).items():
+        ap.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=None)
+    ap.add_argument("--out", default=None, help=f"sweep folder (default: {SHIPPED} for digits)")
+    args = ap.parse_args(argv)
+
+    task = load_task(args.task, args.image_size)
+    regimes = tuple(r.strip() for r in args.regimes.split(",") if r.strip())
+    unknown = [r for r in regimes if r not in REGIMES]
+    if unknown:
+        ap.error(f"unknown regime(s) {unknown}; choose from {', '.join(REGIMES)}")
+    overrides = {k: getattr(args, k) for k in asdict(TrainConfig()) if getattr(args, k) is not None}
+    train = TrainConfig(**{"lr": task.default_lr, **overrides})
+    sweep = Sweep(args.task, args.encoder, regimes, parse_sizes(args.sizes, task.max_per_class), args.seeds, train)
+    out = Path(args.out) if args.out else (SHIPPED if args.task == "digits" else RESULTS / args.task.replace(":", "-"))
+    bar = tqdm(total=1, unit="run")
+    state = {"key": None}
+
+    def on_progress(p: Progress) -> None:
+        if p.key != state["key"]:
+            state["key"] = p.key
+            bar.total = p.runs
+            bar.n = p.run - 1
+            bar.set_description(p.key)
+        bar.set_postfix(epoch=f"{p.epoch}/{p.epochs}", batch=f"{p.batch}/{p.batches}", loss=f"{p.loss:.3f}")
+
+    t0 = time.time()
+    written = run_sweep(sweep, out, on_progress=on_progress, task=task)
+    bar.n = bar.total
+    bar.close()
+    print(f"{len(written)} new runs in {time.time() - t0:.0f}s; results in {out}", file=sys.stderr)
+    for record in written:
+        print(f"{record['key']:>24}: test error {record['test_error']:.1f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,186 @@
+"""The transfer lab's engine: subsets, regimes (a frozen probe stays frozen), the resumable sweep, the CLI."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from models.resnet import ResNet18
+from models.transfer import (
+    REGIMES,
+    Data,
+    Sweep,
+    SweepMismatch,
+    TrainConfig,
+    fit,
+    load_runs,
+    main,
+    param_groups,
+    parse_sizes,
+    run_sweep,
+    subset,
+)
+from models.transfer_data import BUNDLED_ENCODER, Encoder, TaskUnavailable, folder_task, load_encoder, load_task
+
+ONE_EPOCH = TrainConfig(epochs=1, lr=3e-3, min_batches=2)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_task("digits")
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder() -> Encoder:
+    """A small ResNet with trained-looking (non-default) weights and BatchNorm statistics, to keep tests fast."""
+    torch.manual_seed(0)
+    net = ResNet18(5, width=0.125)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    return Encoder("tiny", "tiny", lambda: ResNet18(5, width=0.125), net.state_dict(), "made in the test")
+
+
+def test_subsets_are_stratified_fixed_and_disjoint_across_seeds(digits) -> None:
+    y = digits.y_train
+    a, b = subset(y, 5, 0), subset(y, 5, 1)
+    assert torch.equal(a, subset(y, 5, 0))
+    assert torch.bincount(y[a]).tolist() == [5] * 10
+    assert not set(a.tolist()) & set(b.tolist())
+    full = subset(y, digits.max_per_class, 2)
+    assert torch.bincount(y[full]).tolist() == [digits.max_per_class] * 10
+    with pytest.raises(ValueError, match="fewer than"):
+        subset(y, digits.max_per_class + 10, 0)
+
+
+def _encoder_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("fc.")}
+
+
+def test_linear_probe_leaves_the_encoder_untouched(digits, tiny_encoder) -> None:
+    model = tiny_encoder.build(10, pretrained=True)
+    before, head = _encoder_state(model), copy.deepcopy(model.fc.state_dict())
+    fit(model, "probe", Data(digits, torch.device("cpu")), subset(digits.y_train, 3, 0), ONE_EPOCH, seed=0)
+    after = _encoder_state(model)
+    assert before.keys() == after.keys() and any("running_mean" in k for k in after)
+    for k in before:  # parameters and buffers (BatchNorm means, variances, batch counts)
+        assert torch.equal(before[k], after[k]), k
+    assert not torch.equal(head["weight"], model.fc.weight)
+
+
+def test_fine_tuning_moves_the_encoder_but_not_during_its_warm_start(digits, tiny_encoder) -> None:
+    data, idx = Data(digits, torch.device("cpu")), subset(digits.y_train, 3, 0)
+    warm = tiny_encoder.build(10, pretrained=True)
+    before = _encoder_state(warm)
+    fit(warm, "finetune", data, idx, TrainConfig(epochs=1, lr=3e-3, min_batches=2, warm_epochs=1), seed=0)
+    assert all(torch.equal(before[k], v) for k, v in _encoder_state(warm).items())
+    tuned = tiny_encoder.build(10, pretrained=True)
+    history, seconds, seen = fit(tuned, "finetune", data, idx, ONE_EPOCH, seed=0)
+    assert not all(torch.equal(before[k], v) for k, v in _encoder_state(tuned).items())
+    assert len(history) == 1 and seen == 2 * 30 and seconds > 0
+    assert set(history[0]) == {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy"}
+
+
+def test_fine_tuning_rates_follow_the_ratio_and_the_layer_decay(tiny_encoder) -> None:
+    model = tiny_encoder.build(10, pretrained=True)
+    cfg = TrainConfig(lr=1e-3, ft_ratio=0.1, layer_decay=0.5)
+    groups = {g["name"]: g["lr"] for g in param_groups(model, "finetune", cfg)}
+    assert groups["head"] == pytest.approx(1e-3)
+    assert [groups[f"stage{i}"] for i in range(5)] == pytest.approx([1e-4 * 0.5**k for k in (4, 3, 2, 1, 0)])
+    n_params = sum(p.numel() for g in param_groups(model, "finetune", cfg) for p in g["params"])
+    assert n_params == sum(p.numel() for p in model.parameters())
+    assert [g["name"] for g in param_groups(model, "probe", cfg)] == ["head"]
+    torchvision_like = __import__("torchvision").models.resnet18(num_classes=10)
+    assert len(param_groups(torchvision_like, "finetune", cfg)) == 6  # stem, layer1-4, head
+
+
+def test_one_epoch_sweep_runs_end_to_end_and_resumes(tmp_path: Path, digits, tiny_encoder) -> None:
+    sweep = Sweep(sizes=(1, 2), seeds=1, train=ONE_EPOCH)
+    total = len(list(sweep.runs()))
+    assert total == 2 * len(REGIMES)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_at_third_run(p) -> None:
+        if p.run == 3:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run_sweep(sweep, tmp_path, on_progress=stop_at_third_run, encoder=tiny_encoder)
+    meta, runs = load_runs(tmp_path)
+    assert len(runs) == 2 and meta["sizes"] == [1, 2]
+    fractions = []
+    resumed = run_sweep(sweep, tmp_path, on_progress=lambda p: fractions.append(p.fraction), encoder=tiny_encoder)
+    assert len(resumed) == total - 2  # the two finished runs were kept, not redone
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    assert run_sweep(sweep, tmp_path, encoder=tiny_encoder) == []
+    _, runs = load_runs(tmp_path)
+    assert {r["key"] for r in runs} == {f"{r}-n{n}-s0" for r in REGIMES for n in (1, 2)}
+    for r in runs:
+        assert 0.0 <= r["test_error"] <= 100.0
+        assert len(r["history"]) == (0 if r["regime"] == "probe-features" else 1)
+    with pytest.raises(SweepMismatch, match="other settings"):
+        run_sweep(Sweep(sizes=(1,), seeds=1, train=TrainConfig(epochs=2)), tmp_path, encoder=tiny_encoder)
+
+
+def test_sweep_refuses_sizes_the_task_does_not_have(tmp_path: Path, tiny_encoder) -> None:
+    with pytest.raises(ValueError, match="at most 126"):
+        run_sweep(Sweep(sizes=(1, 500), seeds=1, train=ONE_EPOCH), tmp_path, encoder=tiny_encoder)
+
+
+def test_parse_sizes() -> None:
+    assert parse_sizes("5, 1,max,5", 126) == (1, 5, 126)
+    for bad in ("0,1", "", "max"):
+        with pytest.raises(ValueError):
+            parse_sizes(bad)
+
+
+def test_bundled_encoder_loads_verified_and_transfers() -> None:
+    enc = load_encoder(BUNDLED_ENCODER)
+    assert "glyph" in enc.source
+    model = enc.build(10, pretrained=True)
+    assert model.fc.out_features == 10
+    scratch = enc.build(10, pretrained=False)
+    assert not torch.equal(model.layer0[0].weight, scratch.layer0[0].weight)
+
+
+def test_command_line_runs_a_tiny_sweep(tmp_path: Path, capsys) -> None:
+    argv = ["--regimes", "probe,probe-features", "--sizes", "1,2", "--seeds", "1", "--epochs", "1"]
+    assert main([*argv, "--min-batches", "1", "--out", str(tmp_path)]) == 0
+    meta, runs = load_runs(tmp_path)
+    assert len(runs) == 4 and meta["settings"]["train"]["lr"] == pytest.approx(3e-3)
+    assert "python -m models.transfer" in meta["command"]
+    assert "probe-features-n2-s0" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "runs" / "probe-n1-s0.json").read_text())
+    assert saved["images_per_second"] > 0
+
+
+def test_image_folder_task(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for cls, colour in (("red", 0), ("blue", 2)):
+        (tmp_path / cls).mkdir()
+        for i in range(5):
+            img = rng.integers(0, 60, size=(40, 50, 3), dtype=np.uint8)
+            img[..., colour] = 220
+            Image.fromarray(img).save(tmp_path / cls / f"{i}.png")
+    task = folder_task(tmp_path, image_size=32)
+    assert task.classes == ("blue", "red")
+    assert len(task.y_train) == 8 and len(task.y_test) == 2 and task.max_per_class == 4
+    x = task.to_input(task.x_train[:2])
+    assert x.shape == (2, 3, 32, 32) and x.dtype == torch.float32
+    (tmp_path / "red" / "0.png").unlink()
+    for f in (tmp_path / "blue").iterdir():
+        f.unlink()
+    with pytest.raises(TaskUnavailable):
+        folder_task(tmp_path / "red", image_size=32)
+    with pytest.raises(TaskUnavailable, match="not a folder"):
+        folder_task(tmp_path / "missing")
