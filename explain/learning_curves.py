@@ -47,12 +47,12 @@ class LearningCurve:
         return mid - half, mid + half
 
     @property
-    def e_N(self) -> float:  # noqa: N802 -- the paper's name
+    def e_N(self) -> float:
         """Predicted error at N images per class."""
         return float(self.predict(self.N))
 
     @property
-    def beta_N(self) -> float:  # noqa: N802 -- the paper's name
+    def beta_N(self) -> float:
         """Slope of the curve against n^-1/2 at N: -2 eta gamma N^gamma, so e(N/4) ~ e_N + beta_N."""
         return float(-2.0 * self.eta * self.gamma * self.N**self.gamma)
 
@@ -86,7 +86,7 @@ def _fit_at(n: np.ndarray, e: np.ndarray, var: np.ndarray, counts: np.ndarray, g
     return params, cov, objective
 
 
-def fit(n: np.ndarray | list[float], errors: np.ndarray | list[float], N: float | None = None) -> LearningCurve:  # noqa: N803
+def fit(n: np.ndarray | list[float], errors: np.ndarray | list[float], N: float | None = None) -> LearningCurve:
     """Fit e(n) = alpha + eta n^gamma to test errors (percent) measured at n images per class.
 
     `n` and `errors` are parallel arrays, one entry per trained model (repeat n for seeds). `N`
@@ -101,14 +101,11 @@ def fit(n: np.ndarray | list[float], errors: np.ndarray | list[float], N: float 
         raise ValueError("a learning curve needs measurements at two or more training sizes")
     if (n <= 0).any():
         raise ValueError("training sizes must be positive")
-    N = float(n.max() if N is None else N)  # noqa: N806
+    N = float(n.max() if N is None else N)
     counts = np.array([np.sum(n == value) for value in n], dtype=float)
     v0, v1 = variance_model(n, e)
-    if v0 == 0.0 and v1 == 0.0:
-        var = np.ones_like(n)
-    else:
-        var = np.maximum(v0 + v1 / n, VARIANCE_FLOOR)
-    best = min((_fit_at(n, e, var, counts, g) + (g,) for g in GAMMAS), key=lambda r: r[2])
+    var = np.ones_like(n) if v0 == 0.0 and v1 == 0.0 else np.maximum(v0 + v1 / n, VARIANCE_FLOOR)
+    best = min(((*_fit_at(n, e, var, counts, g), g) for g in GAMMAS), key=lambda r: r[2])
     params, cov, objective, gamma = best
     if v0 == 0.0 and v1 == 0.0 and len(n) > 2:  # no replicate seeds: scale by the residual variance
         a = np.stack([np.ones_like(n), n**gamma], 1)
@@ -125,7 +122,7 @@ def fit(n: np.ndarray | list[float], errors: np.ndarray | list[float], N: float 
     )
 
 
-def from_summary(e_N: float, beta_N: float, gamma: float, N: float) -> LearningCurve:  # noqa: N803
+def from_summary(e_N: float, beta_N: float, gamma: float, N: float) -> LearningCurve:
     """The curve with the given published summary (e_N, beta_N, gamma at N), e.g. a paper's fit."""
     eta = -beta_N / (2.0 * gamma * N**gamma)
     return LearningCurve(alpha=e_N - eta * N**gamma, eta=eta, gamma=gamma, N=N, covariance=np.zeros((2, 2)))

@@ -252,6 +252,7 @@ def fit(
                 "train_accuracy": correct / (n_batches * bs),
                 "test_loss": test_loss,
                 "test_accuracy": test_acc,
+                "seconds": seconds,  # training time so far, evaluations excluded
             }
         )
     return history, seconds, seen
@@ -460,21 +461,21 @@ def cli_args(sweep: Sweep, out: str | Path) -> list[str]:
 
 
 def parse_sizes(text: str, max_per_class: int | None = None) -> tuple[int, ...]:
-    """ "1,2,5,max" -> (1, 2, 5, max_per_class): sorted, unique, positive."""
+    """ "1,2,5,max" -> (1, 2, 5, max_per_class): sorted, unique, positive, within the task's size."""
     sizes = set()
-    for part in text.split(","):
-        part = part.strip()
+    for part in (p.strip() for p in text.split(",")):
         if part == "max":
             if max_per_class is None:
                 raise ValueError("'max' needs the task's size")
             sizes.add(max_per_class)
         elif part:
-            value = int(part)
-            if value < 1:
-                raise ValueError("sizes must be at least 1 image per class")
-            sizes.add(value)
+            if not part.isdigit() or int(part) < 1:
+                raise ValueError(f"{part!r} is not a whole number of images per class (1 or more)")
+            sizes.add(int(part))
     if not sizes:
-        raise ValueError("give at least one size")
+        raise ValueError("give at least one number of images per class")
+    if max_per_class is not None and max(sizes) > max_per_class:
+        raise ValueError(f"the task has at most {max_per_class} training images per class")
     return tuple(sorted(sizes))
 
 

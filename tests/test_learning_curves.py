@@ -27,7 +27,8 @@ def test_summary_follows_the_papers_formulas() -> None:
     assert curve.beta_N == pytest.approx(-2 * 40.0 * -0.5 * 400**-0.5)
     # beta_N is the slope against n^-1/2: e(N/4) is about e_N + beta_N (exact for gamma = -1/2)
     assert float(curve.predict(100)) == pytest.approx(curve.e_N + curve.beta_N)
-    assert fit(n, 5.0 + 40.0 * n**-0.5).N == SIZES.max()
+    default_n = fit(n, 5.0 + 40.0 * n**-0.5).N
+    assert default_n == SIZES.max()
 
 
 def test_paper_fits_reproduce_their_published_summary() -> None:
@@ -44,7 +45,8 @@ def test_noisy_fit_has_a_band_that_covers_the_truth_and_narrows_with_data() -> N
     curve = fit(n, errors)
     lo, hi = curve.band(SIZES)
     assert np.all(lo <= hi)
-    inside = (lo <= 4.0 + 50.0 * SIZES**-0.6) & (4.0 + 50.0 * SIZES**-0.6 <= hi)
+    truth = 4.0 + 50.0 * SIZES**-0.6
+    inside = (lo <= truth) & (truth <= hi)
     assert inside.mean() >= 0.7
     assert curve.v1 > curve.v0 >= 0.0  # variance shrinks with n, as generated
 
@@ -77,5 +79,5 @@ def test_crossover_finds_where_two_curves_meet() -> None:
     ("n", "errors"), [([1, 1, 1], [5, 6, 7]), ([1, 2], [5]), ([0, 1, 2], [9, 8, 7])], ids=["one-size", "ragged", "zero"]
 )
 def test_bad_input_is_refused_with_a_clear_message(n: list[int], errors: list[int]) -> None:
-    with pytest.raises(ValueError, match="training sizes|two or more|same length"):
+    with pytest.raises(ValueError, match=r"training sizes|two or more|same length"):
         fit(n, errors)

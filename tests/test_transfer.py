@@ -86,7 +86,7 @@ def test_fine_tuning_moves_the_encoder_but_not_during_its_warm_start(digits, tin
     history, seconds, seen = fit(tuned, "finetune", data, idx, ONE_EPOCH, seed=0)
     assert not all(torch.equal(before[k], v) for k, v in _encoder_state(tuned).items())
     assert len(history) == 1 and seen == 2 * 30 and seconds > 0
-    assert set(history[0]) == {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy"}
+    assert set(history[0]) == {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"}
 
 
 def test_fine_tuning_rates_follow_the_ratio_and_the_layer_decay(tiny_encoder) -> None:
@@ -139,9 +139,11 @@ def test_sweep_refuses_sizes_the_task_does_not_have(tmp_path: Path, tiny_encoder
 
 def test_parse_sizes() -> None:
     assert parse_sizes("5, 1,max,5", 126) == (1, 5, 126)
-    for bad in ("0,1", "", "max"):
+    for bad in ("0,1", "", "max", "1,x", "-3"):
         with pytest.raises(ValueError):
             parse_sizes(bad)
+    with pytest.raises(ValueError, match="at most 126"):
+        parse_sizes("1,200", 126)
 
 
 def test_bundled_encoder_loads_verified_and_transfers() -> None:

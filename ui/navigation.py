@@ -39,6 +39,12 @@ PAGES: tuple[PageEntry, ...] = (
         "BatchNorm and data augmentation, live: train with and without them and watch the difference.",
     ),
     PageEntry(
+        "pages/transfer.py",
+        "Transfer",
+        ":material/swap_horiz:",
+        "Linear probe vs fine-tuning vs training from scratch, with training curves and fitted learning curves.",
+    ),
+    PageEntry(
         "pages/unet.py",
         "U-Net",
         ":material/layers:",

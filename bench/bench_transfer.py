@@ -1,0 +1,129 @@
+"""Benchmark of the transfer lab.
+
+    python bench/bench_transfer.py [--skip-sweep] [--threads 2]
+
+Prints, on the device it finds:
+1. the wall time of the shipped offline sweep (digits, bundled glyphs encoder, 4 regimes x 7 sizes x
+   3 seeds), run from scratch into a temporary folder (target: at most 10 minutes on 2 CPU cores);
+2. fine-tuning throughput in training images per second (the bundled encoder on digits at 32 px, and
+   ImageNet ResNet-18 at 224 px with random weights, which cost the same as real ones);
+3. the cached-feature linear probe (features once + logistic regression) against the frozen-encoder
+   probe trained by the loop, at equal accuracy: the loop's time to reach the cached probe's test
+   accuracy (expected at least 20x slower).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from models.devices import best_device, device_name
+from models.transfer import (
+    Data,
+    Sweep,
+    TrainConfig,
+    feature_probe,
+    fit,
+    run_sweep,
+    subset,
+)
+from models.transfer_data import BUNDLED_ENCODER, Encoder, load_encoder, load_task
+
+
+def sweep_time(device: torch.device) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        runs = run_sweep(Sweep(), out, device=device)
+        return time.perf_counter() - t0, len(runs)
+
+
+def finetune_throughput(encoder: Encoder, task, device: torch.device, steps: int = 20, batch: int = 64) -> float:
+    """Training images per second of full fine-tuning (AMP and channels-last on CUDA, as in the loop)."""
+    cfg = TrainConfig(epochs=1, min_batches=steps, batch_size=batch)
+    model = encoder.build(len(task.classes), pretrained=True)
+    data = Data(task, device)
+    idx = subset(task.y_train, max(1, batch // len(task.classes) + 1), 0)
+    fit(model, "finetune", data, idx, TrainConfig(epochs=1, min_batches=3, batch_size=batch), 0)  # warm-up
+    _history, seconds, seen = fit(model, "finetune", data, idx, cfg, 0)
+    return seen / seconds
+
+
+def imagenet_resnet18_task(n: int = 640):
+    """A stand-in photo task at 224 px (random images; only the cost is measured)."""
+    from models.transfer_data import Task, _photo_to_input
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (n, 3, 224, 224), dtype=torch.uint8, generator=g)
+    y = torch.arange(n) % 10
+    return Task("random224", "random", tuple(map(str, range(10))), x, y, x[:64], y[:64], _photo_to_input(224))
+
+
+def probe_race(encoder: Encoder, task, device: torch.device, n: int, max_epochs: int = 60) -> dict:
+    """Seconds for each probe to reach the cached-feature probe's test accuracy. The loop's time is its
+    training time up to the first epoch that gets within half a point (its evaluations not counted)."""
+    idx = subset(task.y_train, n, 0)
+    t0 = time.perf_counter()
+    cached = feature_probe(task, encoder, idx, device)
+    cached_s = time.perf_counter() - t0  # the one-off feature extraction included
+    target = cached["test_accuracy"]
+    model = encoder.build(len(task.classes), pretrained=True)
+    cfg = TrainConfig(epochs=max_epochs, lr=task.default_lr, step_size=10**6)  # constant rate
+    history, _, _ = fit(model, "probe", Data(task, device), idx, cfg, 0)
+    reached = next((h for h in history if h["test_accuracy"] >= target - 0.005), history[-1])
+    return {
+        "cached_s": cached_s,
+        "cached_acc": target,
+        "loop_s": reached["seconds"],
+        "loop_acc": reached["test_accuracy"],
+        "loop_epochs": reached["epoch"],
+        "reached": reached["test_accuracy"] >= target - 0.005,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--skip-sweep", action="store_true")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = best_device()
+    print(f"device: {device_name(device)}, torch threads {torch.get_num_threads()}")
+    task, encoder = load_task("digits"), load_encoder(BUNDLED_ENCODER)
+
+    print("\n| measurement | value |\n|---|---|")
+    ft = finetune_throughput(encoder, task, device)
+    print(f"| fine-tuning, bundled encoder, digits at 32 px | {ft:,.0f} images/s |")
+    photo = imagenet_resnet18_task()
+    import torchvision
+
+    rn18 = Encoder("resnet18", "resnet18", lambda: torchvision.models.resnet18(), {}, "random weights")
+    rn18 = Encoder("resnet18", "resnet18", rn18.architecture, rn18.architecture().state_dict(), "random weights")
+    ft224 = finetune_throughput(rn18, photo, device, steps=3 if device.type == "cpu" else 30)
+    print(f"| fine-tuning, ResNet-18 at 224 px (random weights) | {ft224:,.0f} images/s |")
+    for n in (task.max_per_class,):
+        race = probe_race(encoder, task, device, n)
+        print(
+            f"| linear probe at n={n}/class: cached features + logistic regression | "
+            f"{race['cached_s']:.2f} s to {race['cached_acc']:.1%} |"
+        )
+        print(
+            f"| linear probe at n={n}/class: frozen encoder, trained by the loop | "
+            f"{race['loop_s']:.2f} s to {race['loop_acc']:.1%} ({race['loop_epochs']} epochs"
+            f"{'' if race['reached'] else ', never reached the target'}) |"
+        )
+        print(f"| speed-up of the cached-feature probe | {race['loop_s'] / race['cached_s']:.0f}x |")
+    if not args.skip_sweep:
+        seconds, n_runs = sweep_time(device)
+        print(f"| shipped offline sweep ({n_runs} runs) | {seconds:.0f} s ({seconds / 60:.1f} min) |")
+
+
+if __name__ == "__main__":
+    main()

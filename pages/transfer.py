@@ -1,0 +1,231 @@
+"""Transfer lab: linear probe vs fine-tuning vs training from scratch, with learning curves (Hoiem et al. 2021)."""
+
+import os
+import threading
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from explain.learning_curves import PAPER_N
+from explain.transfer_view import (
+    REGIME_TITLES,
+    crossovers,
+    fit_curves,
+    learning_curve_figure,
+    summary_rows,
+    training_curves_figure,
+)
+from models.checkpoints import CheckpointError
+from models.transfer import (
+    REGIMES,
+    RESULTS,
+    SHIPPED,
+    Progress,
+    Sweep,
+    SweepMismatch,
+    TrainConfig,
+    load_runs,
+    parse_sizes,
+    run_sweep,
+    settings_hash,
+)
+from models.transfer_data import ENCODERS, TASKS, TaskUnavailable, load_encoder, load_task
+from models.weights_cache import WeightsUnavailable
+from ui.shell import app_shell
+
+app_shell()
+
+USER_RESULTS = Path(os.environ.get("EXPLAINER_RESULTS", RESULTS / "user"))
+MAX_PAGE_RUNS = 48  # a larger sweep belongs in the terminal
+
+st.title("Adapting a pretrained network")
+st.write(
+    "Three ways to reuse a network trained on another task, on the same data: train the whole network **from "
+    "scratch**; freeze the pretrained encoder and train only a new linear layer on its features (**linear probe**); "
+    "or start from the pretrained weights and train everything at a tenth of the rate (**fine-tuning**). "
+    "A learning curve shows which is best at each amount of data: test error against training images per class, "
+    "with the fit e(n) = α + η·n^γ of Hoiem et al., *Learning Curves for Analysis of Deep Networks* (ICML 2021)."
+)
+
+
+def sweep_folders() -> dict[str, Path]:
+    """The shipped sweep and every sweep launched from this page, by label."""
+    found = {"Shipped: digits, bundled glyphs encoder (3 seeds)": SHIPPED}
+    if USER_RESULTS.is_dir():
+        for folder in sorted(USER_RESULTS.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
+            if (folder / "sweep.json").is_file():
+                found[f"Yours: {folder.name}"] = folder
+    return found
+
+
+@st.cache_resource
+def training_lock() -> threading.Lock:
+    """One page-launched sweep at a time per server: they would share the same CPU or GPU."""
+    return threading.Lock()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_fit(runs: list[dict], n_max: float) -> dict:
+    return fit_curves(runs, N=n_max)
+
+
+def pick_from_chart() -> None:
+    """A click on a learning-curve point selects that run for the training-curve view."""
+    points = st.session_state["transfer_lc"].selection.points
+    keys = [p.get("customdata") for p in points if isinstance(p.get("customdata"), str)]
+    if keys:
+        st.session_state["transfer_pick"] = keys[0]
+
+
+folders = sweep_folders()
+if st.session_state.get("transfer_source_next") in folders:  # a sweep just finished: show it
+    st.session_state["transfer_source"] = st.session_state.pop("transfer_source_next")
+label = st.selectbox("Results", list(folders), key="transfer_source")
+meta, runs = load_runs(folders[label])
+if meta is None or not runs:
+    st.info("This sweep has no finished runs yet. Start one below, or from the terminal: `python -m models.transfer`.")
+else:
+    settings = meta["settings"]
+    st.caption(
+        f"Task: {meta.get('task_title', settings['task'])}. Encoder: {meta.get('encoder_title', settings['encoder'])}"
+        f" — {meta.get('encoder_source', '')}. {len(runs)} runs; every regime trained with "
+        f"AdamW at {settings['train']['lr']:g} (fine-tuned encoder at {settings['train']['ft_ratio']:g}x), "
+        f"{settings['train']['epochs']} epochs, StepLR every {settings['train']['step_size']}. "
+        f"Reproduce: `{meta.get('command', 'python -m models.transfer')}`"
+    )
+    c1, c2, c3 = st.columns([2, 2, 3])
+    axis = c1.radio(
+        "x axis", ["log", "inv_sqrt"], key="transfer_axis", horizontal=True,
+        format_func={"log": "n (log)", "inv_sqrt": "n^-1/2 (as in the paper)"}.get,
+    )  # fmt: skip
+    paper = c2.checkbox("Overlay the paper's fits", key="transfer_paper", help=(
+        f"Hoiem et al.'s ResNet-18 fits for ImageNet -> CIFAR-100 (N = {PAPER_N}): another dataset and network, "
+        "shown for their shape, not to be compared number for number."
+    ))  # fmt: skip
+    present = [r for r in REGIMES if any(run["regime"] == r for run in runs)]
+    shown = c3.multiselect("Regimes", present, default=present, key="transfer_regimes", format_func=REGIME_TITLES.get)
+    runs = [r for r in runs if r["regime"] in shown]
+    if not runs:
+        st.warning("Choose at least one regime.")
+        st.stop()
+    n_max = max(r["n_per_class"] for r in runs)
+    curves = cached_fit(runs, float(n_max))
+    keys = {r["key"]: r for r in runs}
+    if st.session_state.get("transfer_pick") not in keys:
+        st.session_state["transfer_pick"] = None
+    picked = st.session_state["transfer_pick"]
+    st.plotly_chart(
+        learning_curve_figure(runs, curves, axis=axis, paper=paper, selected=picked),
+        key="transfer_lc", on_select=pick_from_chart, selection_mode="points", width="stretch",
+    )  # fmt: skip
+    st.caption(
+        "Points: one trained model each (seeds use disjoint training images where the class is large enough). "
+        "Lines: weighted least-squares fit with γ searched over [-1, 0); bands: 95% from the variance model "
+        "σ²(n) = v0 + v1/n. Click a point to see that run's training curve below."
+    )
+    for sentence in crossovers(curves, 1, n_max):
+        st.markdown(f"- {sentence}")
+    st.dataframe(pd.DataFrame(summary_rows(runs, curves)), hide_index=True, width="stretch")
+    st.caption(
+        f"e_N: predicted error at N = {n_max} images per class; β_N = −2ηγN^γ, the slope against n^-1/2 at N "
+        "(so e(N/4) ≈ e_N + β_N): how much four times less data would cost."
+    )
+
+    st.subheader("Training curves")
+    metric = st.radio("Show", ["accuracy", "loss"], key="transfer_metric", horizontal=True)
+    choice = st.selectbox(
+        "Run", [None, *keys], key="transfer_pick",
+        format_func=lambda k: "all seeds at one size (choose below)" if k is None else
+        f"{REGIME_TITLES[keys[k]['regime']]}, n = {keys[k]['n_per_class']}, seed {keys[k]['seed']} "
+        f"({keys[k]['test_error']:.1f}% error)",
+    )  # fmt: skip
+    if choice is not None:
+        run = keys[choice]
+        if not run["history"]:
+            st.info(
+                "This probe has no epochs: the features are extracted once and scikit-learn's logistic regression "
+                f"is fitted to them in closed-form steps ({run['seconds']:.2f} s). Its test error is "
+                f"{run['test_error']:.1f}%."
+            )
+        else:
+            st.plotly_chart(training_curves_figure([run], metric), width="stretch", key="transfer_one")
+            st.caption(f"{run['images']:,} training images seen in {run['seconds']:.1f} s on {run['device']}.")
+    else:
+        sizes = sorted({r["n_per_class"] for r in runs})
+        n = st.select_slider("Images per class", sizes, value=sizes[0], key="transfer_n")
+        at_n = [r for r in runs if r["n_per_class"] == n]
+        st.plotly_chart(training_curves_figure(at_n, metric), width="stretch", key="transfer_band")
+        st.caption("Mean over seeds; the band spans the lowest to the highest seed. Dashed: training batches.")
+
+st.divider()
+st.subheader("Run a sweep")
+st.write(
+    "Train a small sweep here; every finished run is saved at once, so a stopped sweep resumes where it was when "
+    "you press **Run** again with the same settings. Large sweeps belong in the terminal (`python -m models.transfer "
+    "--help`), on a GPU for the photo datasets."
+)
+with st.form("transfer_form"):
+    c1, c2, c3 = st.columns(3)
+    task_name = c1.selectbox("Task", TASKS, key="tf_task", help="Only the digits are available without a network.")
+    encoder_name = c1.selectbox("Pretrained encoder", ENCODERS, key="tf_encoder")
+    regimes = c2.multiselect(
+        "Regimes", list(REGIMES), default=["scratch", "probe", "finetune"], key="tf_regimes",
+        format_func=REGIME_TITLES.get,
+    )  # fmt: skip
+    sizes_text = c2.text_input("Images per class", "1,5,20", key="tf_sizes", help="Comma-separated; 'max' for all.")
+    seeds = c3.number_input("Seeds", 1, 5, 1, key="tf_seeds")
+    epochs = c3.number_input("Epochs", 1, 30, 5, key="tf_epochs")
+    c4, c5, c6 = st.columns(3)
+    ft_ratio = c4.select_slider("Fine-tuning rate ratio", [0.01, 0.03, 0.1, 0.3, 1.0], 0.1, key="tf_ratio")
+    warm = c5.number_input("Warm start (frozen epochs)", 0, 10, 0, key="tf_warm")
+    decay = c6.select_slider("Layer decay (earlier stages)", [0.25, 0.5, 0.75, 1.0], 1.0, key="tf_decay")
+    submitted = st.form_submit_button("Run", type="primary")
+stop = st.button("Stop", key="tf_stop", disabled=not st.session_state.get("tf_running"))
+if stop or (st.session_state.get("tf_running") and not submitted):
+    st.session_state["tf_running"] = False
+    st.info(
+        "Sweep stopped (a click anywhere on the page stops it). Its finished runs are saved; press **Run** with "
+        "the same settings to resume."
+    )
+
+if submitted:
+    try:
+        if not regimes:
+            raise ValueError("choose at least one regime")
+        task = load_task(task_name)
+        encoder = load_encoder(encoder_name)
+        sizes = parse_sizes(sizes_text, task.max_per_class)
+        train = TrainConfig(
+            epochs=int(epochs), lr=task.default_lr, ft_ratio=ft_ratio, warm_epochs=int(warm), layer_decay=decay
+        )
+        sweep = Sweep(task_name, encoder_name, tuple(r for r in REGIMES if r in regimes), sizes, int(seeds), train)
+        if len(list(sweep.runs())) > MAX_PAGE_RUNS:
+            raise ValueError(f"that is {len(list(sweep.runs()))} runs; the page runs at most {MAX_PAGE_RUNS}")
+    except (ValueError, TaskUnavailable, WeightsUnavailable, CheckpointError) as exc:
+        st.error(f"Cannot start the sweep: {exc}")
+        st.stop()
+    folder = USER_RESULTS / f"{task_name}-{encoder_name}-{settings_hash(sweep.settings())}"
+    lock = training_lock()
+    if not lock.acquire(blocking=False):
+        st.warning("Another sweep is training on this server right now; try again when it has finished.")
+        st.stop()
+    try:
+        st.session_state["tf_running"] = True
+        bar = st.progress(0.0, text="Starting…")
+
+        def show(p: Progress) -> None:
+            bar.progress(p.fraction, text=f"Run {p.run} of {p.runs} ({p.key}): epoch {p.epoch}/{p.epochs}, "
+                                          f"batch {p.batch}/{p.batches}")  # fmt: skip
+
+        written = run_sweep(sweep, folder, on_progress=show, task=task, encoder=encoder)
+    except (ValueError, SweepMismatch) as exc:
+        st.error(f"The sweep stopped: {exc}")
+        st.stop()
+    finally:
+        lock.release()
+    st.session_state["tf_running"] = False
+    bar.empty()
+    st.session_state["transfer_source_next"] = f"Yours: {folder.name}"
+    st.success(f"{len(written)} new runs saved in {folder.name} (settings already done were skipped).")
+    st.rerun()

@@ -1,0 +1,99 @@
+"""The transfer page (AppTest): the shipped sweep's curves, table and crossovers, a run's training
+curve, and a small sweep launched from the page, with bad settings refused in one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app_helpers import open_page, plotly_specs
+
+PAGE = "pages/transfer.py"
+
+
+@pytest.fixture
+def page(monkeypatch, tmp_path):
+    monkeypatch.setenv("EXPLAINER_RESULTS", str(tmp_path / "user"))
+    return open_page(PAGE)
+
+
+def _names(spec: dict) -> list[str]:
+    return [t.get("name", "") for t in spec["data"]]
+
+
+def test_shipped_sweep_shows_curves_table_and_crossovers(page) -> None:
+    assert not page.exception
+    learning, band = plotly_specs(page)[:2]
+    names = _names(learning)
+    for title in ("From scratch", "Linear probe (frozen encoder)", "Fine-tuning"):
+        assert title in names and f"{title}: fit" in names
+    assert learning["layout"]["xaxis"]["type"] == "log"
+    table = page.dataframe[0].value
+    assert len(table) == 4 and {"alpha", "eta", "gamma", "beta_N"} <= set(table.columns)
+    text = " ".join(m.value for m in page.markdown)
+    assert "overtakes" in text or "ahead of" in text
+    assert any("Reproduce: `python -m models.transfer" in c.value for c in page.caption)
+    assert "(train)" in " ".join(_names(band))
+
+
+def test_paper_overlay_and_the_papers_axis(page) -> None:
+    page.checkbox(key="transfer_paper").check().run()
+    page.radio(key="transfer_axis").set_value("inv_sqrt").run()
+    learning = plotly_specs(page)[0]
+    assert sum(n.startswith("paper: ") for n in _names(learning)) == 4
+    assert learning["layout"]["xaxis"]["title"]["text"].startswith("n^-1/2")
+
+
+def test_picking_a_run_shows_its_training_curve(page) -> None:
+    box = page.selectbox(key="transfer_pick")
+    key = next(k for k in box.options if "Fine-tuning, n = 5," in k)
+    box.select(box.options[box.options.index(key)])
+    page.run()
+    assert not page.exception
+    assert any("training images seen" in c.value for c in page.caption)
+    single = plotly_specs(page)[1]
+    assert _names(single) == ["Fine-tuning (train)", "Fine-tuning (test)"]
+
+
+def test_regime_filter_and_loss_view(page) -> None:
+    page.multiselect(key="transfer_regimes").set_value(["scratch", "finetune"]).run()
+    page.radio(key="transfer_metric").set_value("loss").run()
+    assert not page.exception
+    assert len(page.dataframe[0].value) == 2
+    assert plotly_specs(page)[1]["layout"]["yaxis"]["title"]["text"] == "cross-entropy loss"
+
+
+def _run_button(at):
+    return next(b for b in at.button if b.label == "Run")
+
+
+def test_a_small_sweep_launched_from_the_page_is_saved_and_shown(page, tmp_path) -> None:
+    page.multiselect(key="tf_regimes").set_value(["probe", "probe-features"])
+    page.text_input(key="tf_sizes").input("1,2")
+    page.number_input(key="tf_epochs").set_value(1)
+    _run_button(page).click().run()
+    assert not page.exception, page.exception
+    saved = list((tmp_path / "user").glob("digits-glyphs-resnet18-*/runs/*.json"))
+    assert len(saved) == 4
+    assert page.selectbox(key="transfer_source").value.startswith("Yours: digits-glyphs-resnet18-")
+    assert len(page.dataframe[0].value) == 2
+    _run_button(page).click().run()  # the same settings again: everything is already done
+    assert not page.exception and len(list((tmp_path / "user").glob("*/runs/*.json"))) == 4
+
+
+@pytest.mark.parametrize(
+    ("widget", "value", "message"),
+    [
+        ("tf_sizes", "1,lots", "Cannot start the sweep: 'lots' is not a whole number"),
+        ("tf_sizes", "1,500", "Cannot start the sweep: the task has at most 126"),
+        ("tf_task", "cifar10", "Cannot start the sweep: cifar10 is not in"),
+    ],
+    ids=["not-a-number", "too-many", "offline-dataset"],
+)
+def test_bad_settings_give_one_line(page, widget, value, message) -> None:
+    if widget == "tf_task":
+        page.selectbox(key=widget).select(value)
+    else:
+        page.text_input(key=widget).input(value)
+    _run_button(page).click().run()
+    assert not page.exception
+    assert [e.value[: len(message)] for e in page.error] == [message]
