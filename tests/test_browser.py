@@ -79,3 +79,25 @@ def test_a_corrupt_upload_shows_one_line_in_the_browser(app, tmp_path):
         assert page.locator("[data-testid='stException']").count() == 0
     finally:
         page.close()
+
+
+def test_transfer_page_click_a_learning_curve_point_to_see_its_training_curve(app, tmp_path):
+    url, browser = app
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    try:
+        page.goto(f"{url}/transfer")
+        wait_idle(page)
+        assert problems(page) == []
+        assert page.get_by_text("images per class.", exact=False).count() > 0  # the crossover sentences
+        # a marker of the fine-tuning trace (the chart's fourth-drawn regime trace holds points, not lines)
+        points = page.locator(".js-plotly-plot").first.locator(".scatterlayer .trace .points path")
+        assert points.count() >= 60
+        points.nth(points.count() // 2).click(force=True)
+        wait_idle(page)
+        assert page.get_by_text("training images seen in").filter(visible=True).count() == 1
+        assert problems(page) == []
+        out = ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
+        out.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(out / "transfer.png"), full_page=True)
+    finally:
+        page.close()
