@@ -13,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import nnls
 
 GAMMAS = np.round(np.arange(-1.0, 0.0, 0.01), 2)
-VARIANCE_FLOOR = 0.02  # percent^2: keeps weights finite where every seed scored the same
+V0 = 0.02  # percent^2: the variance model's fixed floor (the paper's default), so no weight is infinite
 
 
 @dataclass(frozen=True)
@@ -57,21 +56,21 @@ class LearningCurve:
         return float(-2.0 * self.eta * self.gamma * self.N**self.gamma)
 
 
-def variance_model(n: np.ndarray, errors: np.ndarray) -> tuple[float, float]:
-    """(v0, v1) of sigma^2(n) = v0 + v1/n, non-negative least squares on the per-n sample variances,
-    each weighted by its degrees of freedom. (0, 0) when no n has two measurements."""
-    rows, targets, dof = [], [], []
+def variance_model(n: np.ndarray, errors: np.ndarray, v0: float = V0) -> tuple[float, float]:
+    """(v0, v1) of sigma^2(n) = v0 + v1/n. As in the paper's code, v0 is a small fixed floor and v1
+    is the least-squares slope of (sample variance - v0) against 1/n, each n weighted by its degrees
+    of freedom, clipped at 0. (0, 0) when no n has two measurements."""
+    x, v, dof = [], [], []
     for value in np.unique(n):
         e = errors[n == value]
         if len(e) > 1:
-            rows.append([1.0, 1.0 / value])
-            targets.append(np.var(e, ddof=1))
+            x.append(1.0 / value)
+            v.append(np.var(e, ddof=1) - v0)
             dof.append(len(e) - 1)
-    if not rows:
+    if not x:
         return 0.0, 0.0
-    w = np.sqrt(np.asarray(dof, dtype=float))
-    (v0, v1), _ = nnls(np.asarray(rows) * w[:, None], np.asarray(targets) * w)
-    return float(v0), float(v1)
+    x, v, dof = np.asarray(x), np.asarray(v), np.asarray(dof, dtype=float)
+    return v0, max(0.0, float(np.sum(dof * v * x) / np.sum(dof * x * x)))
 
 
 def _fit_at(n: np.ndarray, e: np.ndarray, var: np.ndarray, counts: np.ndarray, gamma: float):
@@ -104,7 +103,7 @@ def fit(n: np.ndarray | list[float], errors: np.ndarray | list[float], N: float 
     N = float(n.max() if N is None else N)
     counts = np.array([np.sum(n == value) for value in n], dtype=float)
     v0, v1 = variance_model(n, e)
-    var = np.ones_like(n) if v0 == 0.0 and v1 == 0.0 else np.maximum(v0 + v1 / n, VARIANCE_FLOOR)
+    var = np.ones_like(n) if v0 == 0.0 and v1 == 0.0 else v0 + v1 / n
     best = min(((*_fit_at(n, e, var, counts, g), g) for g in GAMMAS), key=lambda r: r[2])
     params, cov, objective, gamma = best
     if v0 == 0.0 and v1 == 0.0 and len(n) > 2:  # no replicate seeds: scale by the residual variance

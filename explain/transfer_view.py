@@ -65,7 +65,8 @@ def crossovers(curves: dict[str, LearningCurve], n_min: float, n_max: float) -> 
     and scratch vs each pretrained regime."""
     probe = "probe" if "probe" in curves else "probe-features"
     pairs = [("finetune", probe, "fine-tuning", "the linear probe")]
-    pairs += [("scratch", r, "training from scratch", REGIME_TITLES[r].lower()) for r in ("finetune", probe)]
+    pairs += [("scratch", "finetune", "training from scratch", "fine-tuning")]
+    pairs += [("scratch", probe, "training from scratch", "the linear probe")]
     out = []
     for a, b, name_a, name_b in pairs:
         if a not in curves or b not in curves:

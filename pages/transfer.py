@@ -113,7 +113,7 @@ else:
     curves = cached_fit(runs, float(n_max))
     keys = {r["key"]: r for r in runs}
     if st.session_state.get("transfer_pick") not in keys:
-        st.session_state["transfer_pick"] = None
+        st.session_state["transfer_pick"] = ""
     picked = st.session_state["transfer_pick"]
     st.plotly_chart(
         learning_curve_figure(runs, curves, axis=axis, paper=paper, selected=picked),
@@ -135,17 +135,17 @@ else:
     st.subheader("Training curves")
     metric = st.radio("Show", ["accuracy", "loss"], key="transfer_metric", horizontal=True)
     choice = st.selectbox(
-        "Run", [None, *keys], key="transfer_pick",
-        format_func=lambda k: "all seeds at one size (choose below)" if k is None else
+        "Run", ["", *keys], key="transfer_pick",
+        format_func=lambda k: "all seeds at one size (choose below)" if not k else
         f"{REGIME_TITLES[keys[k]['regime']]}, n = {keys[k]['n_per_class']}, seed {keys[k]['seed']} "
         f"({keys[k]['test_error']:.1f}% error)",
     )  # fmt: skip
-    if choice is not None:
+    if choice:
         run = keys[choice]
         if not run["history"]:
             st.info(
                 "This probe has no epochs: the features are extracted once and scikit-learn's logistic regression "
-                f"is fitted to them in closed-form steps ({run['seconds']:.2f} s). Its test error is "
+                f"is fitted to them by L-BFGS ({run['seconds']:.2f} s). Its test error is "
                 f"{run['test_error']:.1f}%."
             )
         else:
@@ -181,7 +181,7 @@ with st.form("transfer_form"):
     warm = c5.number_input("Warm start (frozen epochs)", 0, 10, 0, key="tf_warm")
     decay = c6.select_slider("Layer decay (earlier stages)", [0.25, 0.5, 0.75, 1.0], 1.0, key="tf_decay")
     submitted = st.form_submit_button("Run", type="primary")
-stop = st.button("Stop", key="tf_stop", disabled=not st.session_state.get("tf_running"))
+stop = st.button("Cancel sweep", key="tf_stop", disabled=not st.session_state.get("tf_running"))
 if stop or (st.session_state.get("tf_running") and not submitted):
     st.session_state["tf_running"] = False
     st.info(

@@ -89,11 +89,15 @@ def test_transfer_page_click_a_learning_curve_point_to_see_its_training_curve(ap
         wait_idle(page)
         assert problems(page) == []
         assert page.get_by_text("images per class.", exact=False).count() > 0  # the crossover sentences
-        # a marker of the fine-tuning trace (the chart's fourth-drawn regime trace holds points, not lines)
-        points = page.locator(".js-plotly-plot").first.locator(".scatterlayer .trace .points path")
-        assert points.count() >= 60
-        points.nth(points.count() // 2).click(force=True)
+        page.wait_for_selector(".js-plotly-plot .scatterlayer .points path", timeout=60_000)  # Plotly draws late
+        # per regime the chart holds its band, its fitted line and its points: trace 2 is scratch's points,
+        # ordered by (n, seed); at n = 2 they stand apart from the other regimes' points
+        points = page.locator(".js-plotly-plot").first.locator(".scatterlayer .trace").nth(2).locator(".points path")
+        assert points.count() == 21  # 7 sizes x 3 seeds
+        box = points.nth(3).bounding_box()  # Plotly listens on its drag layer above the points: click there
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         wait_idle(page)
+        page.wait_for_selector("text=training images seen in", timeout=60_000)
         assert page.get_by_text("training images seen in").filter(visible=True).count() == 1
         assert problems(page) == []
         out = ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
