@@ -32,7 +32,10 @@ STEPS = [
     ("training", None, []),
     ("training", "Data augmentation", []),
     ("unet", None, []),
+    ("detection", None, []),
+    ("transfer", None, ["Run"]),  # a small sweep with the page's default settings
 ]
+NO_UPLOAD = ("unet", "transfer")  # the U-Net page starts from a generated scene; the transfer page takes no image
 
 
 def main() -> None:
@@ -51,7 +54,7 @@ def main() -> None:
             if tab:
                 page.get_by_role("tab", name=tab).first.click()
                 wait_idle(page)
-            if path != "unet":  # the U-Net page starts from a generated scene, with its true labels
+            if path not in NO_UPLOAD:
                 upload(page, photo)
             for label in buttons:
                 page.get_by_role("button", name=label).first.click()

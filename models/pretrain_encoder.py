@@ -20,13 +20,11 @@ import time
 
 import numpy as np
 import torch
-from torch import nn
-from tqdm import tqdm
 
 from models import fractals, glyphs
 from models.checkpoints import save_bundled
 from models.devices import best_device
-from models.engine import accuracy
+from models.engine import fit_classifier
 from models.resnet import ResNet18
 
 SOURCES = {"glyphs": glyphs, "fractals": fractals}
@@ -69,31 +67,10 @@ def main(argv: list[str] | None = None) -> float:
     print(f"generated {len(x_train)} training and {len(x_test)} held-out images in {time.time() - t0:.0f}s")
 
     model = ResNet18(args.categories, width=args.width).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=5e-4)
-    steps = args.epochs * max(1, len(x_train) // args.batch_size)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps)
-    loss_fn = nn.CrossEntropyLoss()
-    gen = torch.Generator().manual_seed(args.seed)
-
-    acc = 0.0
-    for epoch in range(args.epochs):
-        model.train()
-        order = torch.randperm(len(x_train), generator=gen)
-        bar = tqdm(range(max(1, len(order) // args.batch_size)), desc=f"epoch {epoch + 1}/{args.epochs}", leave=False)
-        for i in bar:
-            idx = order[i * args.batch_size : (i + 1) * args.batch_size]
-            loss = loss_fn(model(x_train[idx].to(device)), y_train[idx].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-        acc = accuracy(model, x_test, y_test)
-        print(f"epoch {epoch + 1}: loss {loss.item():.3f}, held-out accuracy {acc:.4f}", flush=True)
-
-    # The committed file stores fp16: measure the accuracy of exactly those weights.
-    model.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()})
-    acc = accuracy(model, x_test, y_test)
+    acc = fit_classifier(
+        model, (x_train, y_train), (x_test, y_test),
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+    )  # fmt: skip
     record = {
         "architecture": "models.resnet.ResNet18",
         "classes": [f"{args.source}-{i}" for i in range(args.categories)],

@@ -16,11 +16,10 @@ import time
 
 import numpy as np
 import torch
-from torch import nn
-from tqdm import tqdm
 
 from models.checkpoints import save_bundled
 from models.devices import best_device
+from models.engine import fit_classifier
 from models.resnet import ResNet18
 from models.shapes import SHAPE_CLASSES, classification_set
 
@@ -65,32 +64,10 @@ def main(argv: list[str] | None = None) -> float:
     print(f"generated {len(x_train)} training and {len(x_test)} held-out images in {time.time() - t0:.0f}s")
 
     model = ResNet18(len(SHAPE_CLASSES), width=args.width).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=5e-4)
-    steps = args.epochs * ((len(x_train) + args.batch_size - 1) // args.batch_size)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps)
-    loss_fn = nn.CrossEntropyLoss()
-    gen = torch.Generator().manual_seed(args.seed)
-
-    accuracy = 0.0
-    for epoch in range(args.epochs):
-        model.train()
-        order = torch.randperm(len(x_train), generator=gen)
-        bar = tqdm(range(0, len(order), args.batch_size), desc=f"epoch {epoch + 1}/{args.epochs}", leave=False)
-        for i in bar:
-            idx = order[i : i + args.batch_size]
-            xb, yb = augment(x_train[idx], gen).to(device), y_train[idx].to(device)
-            loss = loss_fn(model(xb), yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-        accuracy = accuracy(model, x_test, y_test)
-        print(f"epoch {epoch + 1}: loss {loss.item():.3f}, held-out accuracy {accuracy:.4f}")
-
-    # The committed file stores fp16: measure the accuracy of exactly those weights.
-    model.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()})
-    accuracy = accuracy(model, x_test, y_test)
+    accuracy = fit_classifier(
+        model, (x_train, y_train), (x_test, y_test),
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, augment=augment,
+    )  # fmt: skip
     record = {
         "architecture": "models.resnet.ResNet18",
         "classes": list(SHAPE_CLASSES),
