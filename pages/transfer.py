@@ -2,6 +2,7 @@
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,7 @@ from explain.transfer_view import (
     training_curves_figure,
 )
 from models.checkpoints import CheckpointError
+from models.devices import best_device
 from models.transfer import (
     REGIMES,
     RESULTS,
@@ -193,6 +195,11 @@ if submitted:
     try:
         if not regimes:
             raise ValueError("choose at least one regime")
+        if task_name != "digits" and best_device().type == "cpu":
+            raise ValueError(
+                "the photo datasets train at 224 px and need a GPU; on this CPU-only server use the digits, or run "
+                "`python -m models.transfer` on a GPU machine"
+            )
         task = load_task(task_name)
         encoder = load_encoder(encoder_name)
         sizes = parse_sizes(sizes_text, task.max_per_class)
@@ -214,9 +221,13 @@ if submitted:
         st.session_state["tf_running"] = True
         bar = st.progress(0.0, text="Starting…")
 
-        def show(p: Progress) -> None:
-            bar.progress(p.fraction, text=f"Run {p.run} of {p.runs} ({p.key}): epoch {p.epoch}/{p.epochs}, "
-                                          f"batch {p.batch}/{p.batches}")  # fmt: skip
+        last = [0.0]
+
+        def show(p: Progress) -> None:  # at most 5 updates a second; each one is also where a click stops the run
+            if time.monotonic() - last[0] >= 0.2 or p.batch in (0, p.batches):
+                last[0] = time.monotonic()
+                bar.progress(p.fraction, text=f"Run {p.run} of {p.runs} ({p.key}): epoch {p.epoch}/{p.epochs}, "
+                                              f"batch {p.batch}/{p.batches}")  # fmt: skip
 
         written = run_sweep(sweep, folder, on_progress=show, task=task, encoder=encoder)
     except (ValueError, SweepMismatch) as exc:

@@ -166,6 +166,16 @@ def test_command_line_runs_a_tiny_sweep(tmp_path: Path, capsys) -> None:
     assert saved["images_per_second"] > 0
 
 
+def test_photo_datasets_offline_say_why_they_are_unavailable(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("models.transfer_data.DATA_ROOT", tmp_path)
+    load_task.cache_clear()
+    with pytest.raises(TaskUnavailable, match=r"cifar10 is not in .* could not be downloaded"):
+        load_task("cifar10")
+    with pytest.raises(TaskUnavailable, match="unknown task"):
+        load_task("imagenet")
+    load_task.cache_clear()
+
+
 def test_image_folder_task(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     for cls, colour in (("red", 0), ("blue", 2)):

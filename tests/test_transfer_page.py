@@ -85,12 +85,13 @@ def test_a_small_sweep_launched_from_the_page_is_saved_and_shown(page, tmp_path)
     [
         ("tf_sizes", "1,lots", "Cannot start the sweep: 'lots' is not a whole number"),
         ("tf_sizes", "1,500", "Cannot start the sweep: the task has at most 126"),
-        ("tf_task", "cifar10", "Cannot start the sweep: cifar10 is not in"),
+        ("tf_task", "cifar10", "Cannot start the sweep: the photo datasets train at 224 px and need a GPU"),
+        ("tf_encoder", "resnet18", "Cannot start the sweep: "),
     ],
-    ids=["not-a-number", "too-many", "offline-dataset"],
+    ids=["not-a-number", "too-many", "photos-on-cpu", "offline-weights"],
 )
 def test_bad_settings_give_one_line(page, widget, value, message) -> None:
-    if widget == "tf_task":
+    if widget in ("tf_task", "tf_encoder"):
         page.selectbox(key=widget).select(value)
     else:
         page.text_input(key=widget).input(value)

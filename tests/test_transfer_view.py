@@ -1,0 +1,53 @@
+"""The transfer page's numbers, computed without Streamlit: curves per regime, table rows, crossover sentences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from explain.transfer_view import crossovers, fit_curves, learning_curve_figure, summary_rows, training_curves_figure
+
+
+def _runs(regime: str, alpha: float, eta: float, gamma: float) -> list[dict]:
+    out = []
+    for n in (1, 2, 5, 10, 20, 50):
+        for seed in range(2):
+            err = alpha + eta * n**gamma + (0.3 if seed else -0.3)
+            history = [{"train_loss": 1.0 / e, "train_accuracy": 0.5, "test_loss": 1.2 / e, "test_accuracy": 0.4}
+                       for e in range(1, 4)]  # fmt: skip
+            out.append({"key": f"{regime}-n{n}-s{seed}", "regime": regime, "n_per_class": n, "seed": seed,
+                        "test_error": err, "history": history})  # fmt: skip
+    return out
+
+
+RUNS = _runs("scratch", 0.5, 60.0, -0.7) + _runs("probe", 6.0, 25.0, -0.6) + _runs("finetune", 0.2, 40.0, -0.7)
+
+
+def test_curves_rows_and_crossovers() -> None:
+    curves = fit_curves(RUNS)
+    assert set(curves) == {"scratch", "probe", "finetune"}
+    assert curves["scratch"].gamma == pytest.approx(-0.7, abs=0.05)
+    rows = summary_rows(RUNS, curves)
+    assert [r["regime"] for r in rows] == ["From scratch", "Linear probe (frozen encoder)", "Fine-tuning"]
+    assert rows[0]["measured error at n=1 (%)"] == pytest.approx(60.5)
+    text = crossovers(curves, 1, 50)
+    assert text[0].startswith("Fine-tuning overtakes the linear probe at about")
+    assert text[1] == "Training from scratch stays behind fine-tuning at every n from 1 to 50."
+    assert text[2].startswith("Training from scratch overtakes the linear probe at about")
+    where = float(text[0].split("**")[1])
+    assert float(curves["finetune"].predict(where)) == pytest.approx(float(curves["probe"].predict(where)), abs=0.3)
+
+
+def test_figures_carry_run_keys_and_bands() -> None:
+    curves = fit_curves(RUNS)
+    fig = learning_curve_figure(RUNS, curves, axis="inv_sqrt", selected="probe-n5-s1")
+    points = [t for t in fig.data if t.mode == "markers"]
+    assert [len(t.customdata) for t in points] == [12, 12, 12]
+    probe = points[1]
+    sizes = list(probe.marker.size)
+    assert sizes[list(probe.customdata).index("probe-n5-s1")] > min(sizes)
+    assert np.allclose(
+        sorted(set(np.round(points[0].x, 6))), sorted({round(n**-0.5, 6) for n in (1, 2, 5, 10, 20, 50)})
+    )
+    train = training_curves_figure([r for r in RUNS if r["n_per_class"] == 5], "loss")
+    assert sum(t.fill == "toself" for t in train.data) == 6  # a band per regime and split: two seeds each
