@@ -74,6 +74,7 @@ def probe_race(encoder: Encoder, task, device: torch.device, n: int, max_epochs:
     cached = feature_probe(task, encoder, idx, device)
     cached_s = time.perf_counter() - t0  # the one-off feature extraction included
     target = cached["test_accuracy"]
+    torch.manual_seed(0)
     model = encoder.build(len(task.classes), pretrained=True)
     cfg = TrainConfig(epochs=max_epochs, lr=task.default_lr, step_size=10**6)  # constant rate
     history, _, _ = fit(model, "probe", Data(task, device), idx, cfg, 0)
