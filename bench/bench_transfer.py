@@ -16,6 +16,7 @@ Prints, on the device it finds:
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -122,36 +123,39 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip-sweep", action="store_true")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
+    ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line (for run_all.py)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = best_device()
     print(f"device: {device_name(device)}, torch threads {torch.get_num_threads()}")
     task, encoder = load_task("digits"), load_encoder(BUNDLED_ENCODER)
+    figures: dict[str, float] = {}
 
     print("\n| measurement | value |\n|---|---|")
-    ft = finetune_throughput(encoder, task, device)
+    ft = figures["fine-tuning, bundled encoder, digits 32 px (images/s)"] = finetune_throughput(encoder, task, device)
     print(f"| fine-tuning, bundled encoder, digits at 32 px | {ft:,.0f} images/s |")
-    photo = imagenet_resnet18_task()
     import torchvision
 
-    rn18 = Encoder("resnet18", "resnet18", lambda: torchvision.models.resnet18(), {}, "random weights")
-    rn18 = Encoder("resnet18", "resnet18", rn18.architecture, rn18.architecture().state_dict(), "random weights")
-    ft224 = finetune_throughput(rn18, photo, device, steps=3 if device.type == "cpu" else 30)
+    arch = torchvision.models.resnet18
+    rn18 = Encoder("resnet18", "resnet18", arch, arch().state_dict(), "random weights")
+    steps = 3 if device.type == "cpu" else 30
+    ft224 = finetune_throughput(rn18, imagenet_resnet18_task(), device, steps=steps)
+    figures["fine-tuning, ResNet-18 224 px (images/s)"] = ft224
     print(f"| fine-tuning, ResNet-18 at 224 px (random weights) | {ft224:,.0f} images/s |")
-    for n in (task.max_per_class,):
-        race = probe_race(encoder, task, device, n)
-        print(
-            f"| linear probe at n={n}/class: cached features + logistic regression | "
-            f"{race['cached_s']:.2f} s to {race['cached_acc']:.1%} |"
-        )
-        print(
-            f"| linear probe at n={n}/class: frozen encoder, trained by the loop | "
-            f"{race['loop_s']:.2f} s to {race['loop_acc']:.1%} ({race['loop_epochs']} epochs"
-            f"{'' if race['reached'] else ', never reached the target'}) |"
-        )
-        ratio = race["loop_s"] / race["cached_s"]
-        print(f"| speed-up of the cached-feature probe, one run to equal accuracy | {ratio:.1f}x |")
+    n = task.max_per_class
+    race = probe_race(encoder, task, device, n)
+    print(
+        f"| linear probe at n={n}/class: cached features + logistic regression | "
+        f"{race['cached_s']:.2f} s to {race['cached_acc']:.1%} |"
+    )
+    print(
+        f"| linear probe at n={n}/class: frozen encoder, trained by the loop | "
+        f"{race['loop_s']:.2f} s to {race['loop_acc']:.1%} ({race['loop_epochs']} epochs"
+        f"{'' if race['reached'] else ', never reached the target'}) |"
+    )
+    ratio = figures["probe speed-up, one run to equal accuracy (x)"] = race["loop_s"] / race["cached_s"]
+    print(f"| speed-up of the cached-feature probe, one run to equal accuracy | {ratio:.1f}x |")
     both = probe_sweep(encoder, task, device)
     print(
         f"| the sweep's {both['runs']} probe runs, cached features + logistic regression | "
@@ -161,10 +165,14 @@ def main() -> None:
         f"| the sweep's {both['runs']} probe runs, frozen encoder, 15 epochs each | "
         f"{both['loop_s']:.2f} s in all, mean error {both['loop_err']:.2f}% |"
     )
-    print(f"| speed-up of the cached-feature probe over the sweep | {both['loop_s'] / both['cached_s']:.0f}x |")
+    ratio = figures["probe speed-up over the sweep's probe runs (x)"] = both["loop_s"] / both["cached_s"]
+    print(f"| speed-up of the cached-feature probe over the sweep | {ratio:.0f}x |")
     if not args.skip_sweep:
         seconds, n_runs = sweep_time(device)
+        figures["shipped offline sweep (s)"] = seconds
         print(f"| shipped offline sweep ({n_runs} runs) | {seconds:.0f} s ({seconds / 60:.1f} min) |")
+    if args.json:
+        print("JSON " + json.dumps(figures))
 
 
 if __name__ == "__main__":

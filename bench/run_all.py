@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = ["bench_home.py", "bench_attributions.py", "bench_features.py", "bench_detection.py", "memory_tour.py"]
+SCRIPTS = ["bench_home.py", "bench_attributions.py", "bench_features.py", "bench_detection.py", "bench_transfer.py",
+           "memory_tour.py"]  # fmt: skip
 
 
 def fmt(value: float) -> str:
