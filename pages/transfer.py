@@ -80,14 +80,8 @@ def pick_from_chart() -> None:
         st.session_state["transfer_pick"] = keys[0]
 
 
-folders = sweep_folders()
-if st.session_state.get("transfer_source_next") in folders:  # a sweep just finished: show it
-    st.session_state["transfer_source"] = st.session_state.pop("transfer_source_next")
-label = st.selectbox("Results", list(folders), key="transfer_source")
-meta, runs = load_runs(folders[label])
-if meta is None or not runs:
-    st.info("This sweep has no finished runs yet. Start one below, or from the terminal: `python -m models.transfer`.")
-else:
+def results_view(meta: dict, runs: list[dict]) -> None:
+    """The learning curves, table, crossovers and training curves of one sweep."""
     settings = meta["settings"]
     st.caption(
         f"Task: {meta.get('task_title', settings['task'])}. Encoder: {meta.get('encoder_title', settings['encoder'])}"
@@ -106,11 +100,13 @@ else:
         "shown for their shape, not to be compared number for number."
     ))  # fmt: skip
     present = [r for r in REGIMES if any(run["regime"] == r for run in runs)]
-    shown = c3.multiselect("Regimes", present, default=present, key="transfer_regimes", format_func=REGIME_TITLES.get)
+    kept = [r for r in st.session_state.get("transfer_regimes", present) if r in present]
+    st.session_state["transfer_regimes"] = kept or present  # another sweep may hold other regimes
+    shown = c3.multiselect("Regimes", present, key="transfer_regimes", format_func=REGIME_TITLES.get)
     runs = [r for r in runs if r["regime"] in shown]
     if not runs:
         st.warning("Choose at least one regime.")
-        st.stop()
+        return
     n_max = max(r["n_per_class"] for r in runs)
     curves = cached_fit(runs, float(n_max))
     keys = {r["key"]: r for r in runs}
@@ -159,6 +155,17 @@ else:
         at_n = [r for r in runs if r["n_per_class"] == n]
         st.plotly_chart(training_curves_figure(at_n, metric), width="stretch", key="transfer_band")
         st.caption("Mean over seeds; the band spans the lowest to the highest seed. Dashed: training batches.")
+
+
+folders = sweep_folders()
+if st.session_state.get("transfer_source_next") in folders:  # a sweep just finished: show it
+    st.session_state["transfer_source"] = st.session_state.pop("transfer_source_next")
+label = st.selectbox("Results", list(folders), key="transfer_source")
+meta, runs = load_runs(folders[label])
+if meta is None or not runs:
+    st.info("This sweep has no finished runs yet. Start one below, or from the terminal: `python -m models.transfer`.")
+else:
+    results_view(meta, runs)
 
 st.divider()
 st.subheader("Run a sweep")
