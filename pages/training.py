@@ -77,7 +77,7 @@ with tab_bn:
         steps = c3.number_input("Steps", 100, 20_000, 3000, 100, key="bn_steps")
         seed = c3.number_input("Seed", 0, 10_000, 0, key="bn_seed")
         submitted = st.form_submit_button("Train both networks", type="primary")
-    stop = st.button("Stop", key="bn_stop", disabled=not st.session_state.get("bn_running"))
+    stop = st.button("Stop", key="bn_stop", disabled=not (submitted or st.session_state.get("bn_running")))
     if submitted:
         config = BNConfig(
             arch, activation, lr, batch_size, int(steps), int(seed), eval_every=50 if arch == "mlp" else 10

@@ -190,7 +190,10 @@ with st.form("transfer_form"):
     warm = c5.number_input("Warm start (frozen epochs)", 0, 10, 0, key="tf_warm")
     decay = c6.select_slider("Layer decay (earlier stages)", [0.25, 0.5, 0.75, 1.0], 1.0, key="tf_decay")
     submitted = st.form_submit_button("Run", type="primary")
-stop = st.button("Cancel sweep", key="tf_stop", disabled=not st.session_state.get("tf_running"))
+# enabled from the run that starts a sweep: a click on it then interrupts that run between two batches
+stop = st.button("Cancel sweep", key="tf_stop", disabled=not (submitted or st.session_state.get("tf_running")))
+if "tf_done" in st.session_state:  # the message of a sweep that finished in the previous run
+    st.success(st.session_state.pop("tf_done"))
 if stop or (st.session_state.get("tf_running") and not submitted):
     st.session_state["tf_running"] = False
     st.info(
@@ -245,5 +248,5 @@ if submitted:
     st.session_state["tf_running"] = False
     bar.empty()
     st.session_state["transfer_source_next"] = f"Yours: {folder.name}"
-    st.success(f"{len(written)} new runs saved in {folder.name} (settings already done were skipped).")
+    st.session_state["tf_done"] = f"{len(written)} new runs saved in {folder.name}; runs already there were kept."
     st.rerun()

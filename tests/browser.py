@@ -48,7 +48,8 @@ def dashboard(log_path: Path):
     """Start the app headless and offline; yield (base URL, process); stop it afterwards."""
     port = free_port()
     env = {**os.environ, "EXPLAINER_OFFLINE": "1", "EXPLAINER_DEVICE": "cpu",
-           "TORCH_HOME": tempfile.mkdtemp(prefix="explainer-browser-")}  # fmt: skip
+           "TORCH_HOME": tempfile.mkdtemp(prefix="explainer-browser-"),
+           "EXPLAINER_RESULTS": tempfile.mkdtemp(prefix="explainer-results-")}  # fmt: skip
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",

@@ -105,3 +105,23 @@ def test_transfer_page_click_a_learning_curve_point_to_see_its_training_curve(ap
         page.screenshot(path=str(out / "transfer.png"), full_page=True)
     finally:
         page.close()
+
+
+def test_transfer_sweep_from_the_page_can_be_cancelled_and_resumed(app):
+    url, browser = app
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    try:
+        page.goto(f"{url}/transfer")
+        wait_idle(page)
+        page.get_by_role("button", name="Run", exact=True).click()  # the defaults: 3 regimes x 3 sizes x 1 seed
+        page.wait_for_selector("text=Run 2 of 9", timeout=120_000)
+        page.get_by_role("button", name="Cancel sweep").click()
+        wait_idle(page)
+        assert page.get_by_text("Sweep stopped").count() == 1
+        page.get_by_role("button", name="Run", exact=True).click()
+        wait_idle(page)
+        done = page.get_by_text("new runs saved in").inner_text()
+        assert int(done.split()[0]) < 9  # the runs finished before the cancel were kept, not redone
+        assert problems(page) == []
+    finally:
+        page.close()
