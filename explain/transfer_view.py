@@ -85,6 +85,21 @@ def crossovers(curves: dict[str, LearningCurve], n_min: float, n_max: float) -> 
     return out
 
 
+def band(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, colour: str, group: str, opacity: float) -> go.Scatter:
+    """A shaded region between `lo` and `hi` over `x`, legend-grouped with its line, without its own hover."""
+    return go.Scatter(
+        x=np.concatenate([x, x[::-1]]),
+        y=np.concatenate([hi, lo[::-1]]),
+        fill="toself",
+        fillcolor=colour,
+        opacity=opacity,
+        line=dict(width=0),
+        hoverinfo="skip",
+        showlegend=False,
+        legendgroup=group,
+    )
+
+
 def _x(n: np.ndarray, axis: str) -> np.ndarray:
     return n**-0.5 if axis == "inv_sqrt" else n
 
@@ -107,19 +122,7 @@ def learning_curve_figure(
         c = curves.get(regime)
         if c is not None:
             lo, hi = c.band(grid)
-            fig.add_trace(
-                go.Scatter(
-                    x=np.concatenate([_x(grid, axis), _x(grid, axis)[::-1]]),
-                    y=np.concatenate([hi, lo[::-1]]),
-                    fill="toself",
-                    fillcolor=colour,
-                    opacity=0.18,
-                    line=dict(width=0),
-                    hoverinfo="skip",
-                    showlegend=False,
-                    legendgroup=regime,
-                )
-            )
+            fig.add_trace(band(_x(grid, axis), lo, hi, colour, regime, opacity=0.18))
             fig.add_trace(
                 go.Scatter(
                     x=_x(grid, axis),
@@ -189,20 +192,7 @@ def learning_curve_figure(
 def _band_traces(fig: go.Figure, epochs: np.ndarray, values: np.ndarray, colour: str, name: str, dash: str) -> None:
     mean = values.mean(0)
     if len(values) > 1:
-        lo, hi = values.min(0), values.max(0)
-        fig.add_trace(
-            go.Scatter(
-                x=np.concatenate([epochs, epochs[::-1]]),
-                y=np.concatenate([hi, lo[::-1]]),
-                fill="toself",
-                fillcolor=colour,
-                opacity=0.15,
-                line=dict(width=0),
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup=name,
-            )
-        )
+        fig.add_trace(band(epochs, values.min(0), values.max(0), colour, name, opacity=0.15))
     fig.add_trace(
         go.Scatter(
             x=epochs, y=mean, mode="lines+markers", line=dict(color=colour, dash=dash), name=name, legendgroup=name
