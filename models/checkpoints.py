@@ -77,3 +77,13 @@ def save_bundled(name: str, state_dict: dict[str, torch.Tensor], record: dict[st
     manifest[name] = entry
     write_json_atomic(MANIFEST, manifest)
     return entry
+
+
+def save_trained(name: str, state_dict: dict[str, torch.Tensor], record: dict[str, Any], out: str | None) -> None:
+    """The end of every training command: into the folder `out` as `<name>.pt` (fp32, a quick try), or,
+    without `out`, bundled in fp16 with its record in the manifest (saying which file and hash)."""
+    if out:
+        torch.save(state_dict, f"{out.rstrip('/')}/{name}.pt")
+    else:
+        entry = save_bundled(name, state_dict, record)
+        print(f"saved models/weights/{entry['file']} sha256 {entry['sha256']}")

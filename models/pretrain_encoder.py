@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from models import fractals, glyphs
-from models.checkpoints import save_bundled
+from models.checkpoints import save_trained
 from models.devices import best_device
 from models.engine import fit_classifier
 from models.resnet import ResNet18
@@ -85,11 +85,7 @@ def main(argv: list[str] | None = None) -> float:
             "torch": torch.__version__,
         },
     }
-    if args.out:
-        torch.save(model.state_dict(), f"{args.out.rstrip('/')}/{name}.pt")
-    else:
-        entry = save_bundled(name, model.state_dict(), record)
-        print(f"saved models/weights/{entry['file']} sha256 {entry['sha256']}")
+    save_trained(name, model.state_dict(), record, args.out)
     took = time.time() - t0
     print(f"held-out accuracy {acc:.4f} over {args.categories} {args.source} categories ({took:.0f}s in all)")
     return acc

@@ -17,7 +17,7 @@ import time
 import numpy as np
 import torch
 
-from models.checkpoints import save_bundled
+from models.checkpoints import save_trained
 from models.devices import best_device
 from models.engine import fit_classifier
 from models.resnet import ResNet18
@@ -81,11 +81,7 @@ def main(argv: list[str] | None = None) -> float:
             "torch": torch.__version__,
         },
     }
-    if args.out:
-        torch.save(model.state_dict(), f"{args.out.rstrip('/')}/{NAME}.pt")
-    else:
-        entry = save_bundled(NAME, model.state_dict(), record)
-        print(f"saved models/weights/{entry['file']} sha256 {entry['sha256']}")
+    save_trained(NAME, model.state_dict(), record, args.out)
     print(f"held-out accuracy {accuracy:.4f} on {args.test_size} generated images ({time.time() - t0:.0f}s in all)")
     return accuracy
 

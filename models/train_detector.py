@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from models.checkpoints import load_bundled, save_bundled
+from models.checkpoints import load_bundled, save_trained
 from models.coco import average_precision, ground_truth, results
 from models.devices import best_device
 from models.resnet import ResNet18
@@ -125,11 +125,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "command": shlex.join(["python", "-m", "models.train_detector", *(argv or sys.argv[1:])]),
         "trained": {"steps": args.steps, "batch_size": args.batch_size, "seed": args.seed, "torch": torch.__version__},
     }
-    if args.out:
-        torch.save(model.state_dict(), f"{args.out.rstrip('/')}/{NAME}.pt")
-    else:
-        entry = save_bundled(NAME, model.state_dict(), record)
-        print(f"saved models/weights/{entry['file']} sha256 {entry['sha256']}")
+    save_trained(NAME, model.state_dict(), record, args.out)
     print(f"held-out ({args.test_size} scenes): {metrics} ({time.time() - t0:.0f}s in all)", flush=True)
     return metrics
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from models.checkpoints import save_bundled
+from models.checkpoints import save_trained
 from models.devices import best_device
 from models.shapes import SHAPE_CLASSES, make_scene
 from models.train_classifier import MEAN, STD, to_tensor
@@ -105,11 +105,7 @@ def train(variant: str, args: argparse.Namespace, data) -> float:
         "command": shlex.join(["python", "-m", "models.train_unet", *sys.argv[1:]]),
         "trained": {"epochs": args.epochs, "train_size": len(x_train), "seed": args.seed, "torch": torch.__version__},
     }  # fmt: skip
-    if args.out:
-        torch.save(model.state_dict(), f"{args.out.rstrip('/')}/{NAMES[variant]}.pt")
-    else:
-        entry = save_bundled(NAMES[variant], model.state_dict(), record)
-        print(f"saved models/weights/{entry['file']} sha256 {entry['sha256']}")
+    save_trained(NAMES[variant], model.state_dict(), record, args.out)
     print(f"{variant}: held-out mean IoU {miou:.4f} on {len(x_test)} scenes; per class {per_class}", flush=True)
     return miou
 
