@@ -30,6 +30,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,13 @@ class Data:
         return xb.contiguous(memory_format=torch.channels_last) if self.device.type == "cuda" else xb
 
 
+@lru_cache(maxsize=2)
+def device_data(task: Task, device: torch.device) -> Data:
+    """The task's `Data` on `device`, made once: runs of a sweep share it instead of copying the
+    images to the GPU again for every run."""
+    return Data(task, device)
+
+
 def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
     """bfloat16 mixed precision on CUDA (no loss scaling needed), nothing on the CPU."""
     if device.type == "cuda":
@@ -271,7 +279,7 @@ def features(task: Task, encoder: Encoder, device: torch.device) -> tuple[np.nda
         model = encoder.build(len(task.classes), pretrained=True)
         model.fc = nn.Identity()
         model.to(device).eval()
-        data = Data(task, device)
+        data = device_data(task, device)
         out = []
         for x in (data.x_train, data.x_test):
             chunks = []
@@ -331,7 +339,7 @@ def train_run(
     else:
         torch.manual_seed(seed)
         model = encoder.build(len(task.classes), pretrained=regime != "scratch")
-        history, seconds, seen = fit(model, regime, Data(task, device), indices, cfg, seed, on_batch)
+        history, seconds, seen = fit(model, regime, device_data(task, device), indices, cfg, seed, on_batch)
         acc, loss = history[-1]["test_accuracy"], history[-1]["test_loss"]
         record.update(history=history, seconds=seconds, images=seen, images_per_second=seen / max(seconds, 1e-9))
     record.update(test_accuracy=acc, test_loss=loss, test_error=100.0 * (1.0 - acc))
@@ -399,7 +407,7 @@ def run_sweep(
     out = Path(out)
     settings = sweep.settings()
     digest = settings_hash(settings)
-    meta, _ = load_runs(out)
+    meta, finished = load_runs(out)
     if meta is not None and meta.get("settings_hash") != digest:
         raise SweepMismatch(f"{out} holds a sweep with other settings; choose another output folder")
     task = task or load_task(sweep.task)
@@ -407,7 +415,7 @@ def run_sweep(
     too_big = [n for n in sweep.sizes if n > task.max_per_class]
     if too_big:
         raise ValueError(f"{task.name} has at most {task.max_per_class} training images per class (asked {too_big})")
-    done_before = {r["key"] for r in load_runs(out)[1] if r.get("settings_hash") == digest}
+    done_before = {r["key"] for r in finished if r.get("settings_hash") == digest}
     old = meta or {"regimes": [], "sizes": [], "seeds": 0}
     write_json_atomic(
         out / "sweep.json",

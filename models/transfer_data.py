@@ -140,9 +140,9 @@ def _torchvision_task(name: str, image_size: int, download: bool) -> Task:
             x_te, y_te = _stack(parts[2], image_size)
         else:
             raise TaskUnavailable(f"unknown dataset {name!r}")
+    except TaskUnavailable:
+        raise
     except (RuntimeError, OSError) as exc:
-        if isinstance(exc, TaskUnavailable):
-            raise
         raise TaskUnavailable(f"{name} is not in {root} and could not be downloaded ({exc})") from exc
     return Task(
         name=name,

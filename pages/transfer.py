@@ -10,7 +10,6 @@ import streamlit as st
 
 from explain.learning_curves import PAPER_N
 from explain.transfer_view import (
-    REGIME_TITLES,
     crossovers,
     fit_curves,
     learning_curve_figure,
@@ -102,7 +101,7 @@ def results_view(meta: dict, runs: list[dict]) -> None:
     present = [r for r in REGIMES if any(run["regime"] == r for run in runs)]
     kept = [r for r in st.session_state.get("transfer_regimes", present) if r in present]
     st.session_state["transfer_regimes"] = kept or present  # another sweep may hold other regimes
-    shown = c3.multiselect("Regimes", present, key="transfer_regimes", format_func=REGIME_TITLES.get)
+    shown = c3.multiselect("Regimes", present, key="transfer_regimes", format_func=REGIMES.get)
     runs = [r for r in runs if r["regime"] in shown]
     if not runs:
         st.warning("Choose at least one regime.")
@@ -135,7 +134,7 @@ def results_view(meta: dict, runs: list[dict]) -> None:
     choice = st.selectbox(
         "Run", ["", *keys], key="transfer_pick",
         format_func=lambda k: "all seeds at one size (choose below)" if not k else
-        f"{REGIME_TITLES[keys[k]['regime']]}, n = {keys[k]['n_per_class']}, seed {keys[k]['seed']} "
+        f"{REGIMES[keys[k]['regime']]}, n = {keys[k]['n_per_class']}, seed {keys[k]['seed']} "
         f"({keys[k]['test_error']:.1f}% error)",
     )  # fmt: skip
     if choice:
@@ -180,7 +179,7 @@ with st.form("transfer_form"):
     encoder_name = c1.selectbox("Pretrained encoder", ENCODERS, key="tf_encoder")
     regimes = c2.multiselect(
         "Regimes", list(REGIMES), default=["scratch", "probe", "finetune"], key="tf_regimes",
-        format_func=REGIME_TITLES.get,
+        format_func=REGIMES.get,
     )  # fmt: skip
     sizes_text = c2.text_input("Images per class", "1,5,20", key="tf_sizes", help="Comma-separated; 'max' for all.")
     seeds = c3.number_input("Seeds", 1, 5, 1, key="tf_seeds")
