@@ -216,8 +216,9 @@ if submitted:
             epochs=int(epochs), lr=task.default_lr, ft_ratio=ft_ratio, warm_epochs=int(warm), layer_decay=decay
         )
         sweep = Sweep(task_name, encoder_name, tuple(r for r in REGIMES if r in regimes), sizes, int(seeds), train)
-        if len(list(sweep.runs())) > MAX_PAGE_RUNS:
-            raise ValueError(f"that is {len(list(sweep.runs()))} runs; the page runs at most {MAX_PAGE_RUNS}")
+        n_runs = len(list(sweep.runs()))
+        if n_runs > MAX_PAGE_RUNS:
+            raise ValueError(f"that is {n_runs} runs; the page runs at most {MAX_PAGE_RUNS}")
     except (ValueError, TaskUnavailable, WeightsUnavailable, CheckpointError) as exc:
         st.error(f"Cannot start the sweep: {exc}")
         st.stop()
