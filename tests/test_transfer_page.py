@@ -87,8 +87,13 @@ def test_a_small_sweep_launched_from_the_page_is_saved_and_shown(page, tmp_path)
         ("tf_sizes", "1,500", "Cannot start the sweep: the task has at most 126"),
         ("tf_task", "cifar10", "Cannot start the sweep: the photo datasets train at 224 px and need a GPU"),
         ("tf_encoder", "resnet18", "Cannot start the sweep: "),
+        (
+            "tf_sizes",
+            ",".join(map(str, range(1, 18))),
+            "Cannot start the sweep: that is 51 runs; the page runs at most 48",
+        ),
     ],
-    ids=["not-a-number", "too-many", "photos-on-cpu", "offline-weights"],
+    ids=["not-a-number", "too-many", "photos-on-cpu", "offline-weights", "too-many-runs"],
 )
 def test_bad_settings_give_one_line(page, widget, value, message) -> None:
     if widget in ("tf_task", "tf_encoder"):
