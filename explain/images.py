@@ -1,9 +1,12 @@
 """Turn whatever a user hands us into a clean RGB picture, or a one-line reason why not.
 
-`load_image` is the single door for user images: it refuses decompression bombs from the
-header before any pixel is decoded, applies EXIF orientation, takes the first frame of an
-animation, flattens transparency onto a neutral grey, converts palette, greyscale, 16-bit and
-CMYK images, and bounds the longer side.
+`load_image` is the single door for user images. It budgets memory, not pixels: it refuses
+decompression bombs from the header before any pixel is decoded, counts a JPEG's scans before
+decoding it (a progressive JPEG with thousands of scans costs minutes of CPU), estimates what the
+decoded picture will hold and refuses more than `DEFAULT_MAX_BYTES`, lets the decoder downscale
+where it can (JPEG draft, `Image.reduce`) before any conversion, and turns 16-bit, 32-bit and float
+samples into 8 bits without a float64 copy. Then it applies EXIF orientation, takes the first frame
+of an animation, flattens transparency onto a neutral grey and bounds the longer side.
 """
 
 from __future__ import annotations
@@ -21,6 +24,27 @@ FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
 NEUTRAL_GREY = (128, 128, 128)
 DEFAULT_MAX_SIDE = 1024
 DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_MAX_BYTES = 300 * 2**20  # what one decode may hold at its peak, conversions included
+MAX_JPEG_SCANS = 100  # cameras and encoders write 1 (baseline) or about 10 (progressive)
+
+# Bytes per pixel at the peak of decoding and converting each mode to 8-bit RGB at full size (modes
+# that `Image.reduce` cannot shrink are converted before they are shrunk). Unlisted modes count 4.
+_PEAK_BYTES_PER_PIXEL = {"1": 2, "L": 1, "P": 5, "LA": 2, "RGB": 3, "RGBA": 4, "CMYK": 4, "YCbCr": 3, "I": 4, "F": 4}
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
+_EXIF_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+# A file with thousands of odd metadata tags makes PIL warn once per tag: thousands of log lines per
+# upload. Whatever PIL has to say about a file, the loader already turns into one message or a picture.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 class ImageLoadError(ValueError):
@@ -32,6 +56,17 @@ def image_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def display_name(name: str, max_chars: int = 80) -> str:
+    """A file name a visitor sent, safe to show anywhere: letters, digits, spaces and `._()/-` kept,
+    every other character (Markdown, HTML, control characters) replaced by `_`, at most `max_chars`."""
+    safe = "".join(c if c.isalnum() or c in " ._()/-" else "_" for c in name).strip() or "unnamed file"
+    if len(safe) > max_chars:
+        _, dot, ext = safe.rpartition(".")
+        keep = f"{dot}{ext}" if dot and len(ext) <= 8 else ""
+        safe = safe[: max_chars - len(keep) - 1] + "…" + keep
+    return safe
+
+
 def _read(data: bytes | str | os.PathLike) -> bytes:
     if isinstance(data, bytes | bytearray | memoryview):
         return bytes(data)
@@ -41,24 +76,55 @@ def _read(data: bytes | str | os.PathLike) -> bytes:
         raise ImageLoadError(f"Could not read {Path(data).name}: {exc.strerror or exc}.") from exc
 
 
+def jpeg_scan_count(data: bytes) -> int:
+    """How many scans (SOS segments) the first JPEG image in `data` has, read from its markers
+    without decoding. An embedded EXIF thumbnail is skipped with its APP1 segment."""
+    pos, scans, n = 2, 0, len(data)
+    while pos + 4 <= n:
+        if data[pos] != 0xFF:  # entropy-coded data: find the next marker (0xFF not followed by 00 or RSTn)
+            pos = data.find(b"\xff", pos)
+            if pos < 0:
+                break
+            continue
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+        elif marker == 0x00 or 0xD0 <= marker <= 0xD7 or marker == 0x01:  # stuffed byte, restart marker, TEM
+            pos += 2
+        elif marker == 0xD9:  # end of image
+            break
+        else:
+            length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+            if marker == 0xDA:
+                scans += 1
+            pos += 2 + max(length, 2)
+    return scans
+
+
+def peak_bytes(mode: str, size: tuple[int, int]) -> int:
+    """What decoding and converting an image of `mode` and `size` holds at its peak, roughly."""
+    per_pixel = 5 if mode in _SIXTEEN_BIT else _PEAK_BYTES_PER_PIXEL.get(mode, 4)
+    return per_pixel * size[0] * size[1]
+
+
 def load_image(
     data: bytes | str | os.PathLike,
     *,
     max_side: int = DEFAULT_MAX_SIDE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Image.Image:
     """Decode `data` (bytes or a path) into an RGB image whose longer side is at most `max_side`.
 
     Raises ImageLoadError for empty, truncated or damaged files, non-images, formats other than
-    PNG, JPEG, WebP, BMP, GIF and TIFF, and images whose declared size exceeds `max_pixels`.
+    PNG, JPEG, WebP, BMP, GIF and TIFF, images whose declared size exceeds `max_pixels` or whose
+    decoding would hold more than `max_bytes`, and JPEGs with more than MAX_JPEG_SCANS scans.
     """
     raw = _read(data)
     if not raw:
         raise ImageLoadError("The file is empty.")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(raw), formats=FORMATS)
+        im = Image.open(io.BytesIO(raw), formats=FORMATS)
     except Image.DecompressionBombError as exc:
         raise ImageLoadError(f"The image is larger than the {max_pixels / 1e6:.0f} megapixels allowed.") from exc
     except UnidentifiedImageError as exc:
@@ -75,21 +141,64 @@ def load_image(
         raise ImageLoadError(
             f"The image is {width} x {height} pixels, more than the {max_pixels / 1e6:.0f} megapixels allowed."
         )
+    if peak_bytes(im.mode, im.size) > max_bytes:
+        raise ImageLoadError(
+            f"The image is {width} x {height} pixels in mode {im.mode}: decoding it would take more than "
+            f"{max_bytes / 2**20:.0f} MB. Please send a smaller or 8-bit version."
+        )
+    if im.format == "JPEG" and (scans := jpeg_scan_count(raw)) > MAX_JPEG_SCANS:
+        raise ImageLoadError(
+            f"This JPEG has {scans:,} progressive scans (cameras write about 10); it would take too long to decode."
+        )
+    try:
+        orientation = im.getexif().get(0x0112)
+    except Exception:  # unreadable EXIF costs the orientation, not the picture
+        orientation = None
     try:
         if im.format == "JPEG":
             im.draft("RGB", (max_side, max_side))  # decode large JPEGs at a reduced scale: faster, less memory
         im.load()
-        im = ImageOps.exif_transpose(im)
+        im = shrink(im, max_side)
+        if orientation in _EXIF_TRANSPOSE:
+            im = im.transpose(_EXIF_TRANSPOSE[orientation])
     except Exception as exc:
         raise ImageLoadError("The image file is truncated or damaged and cannot be decoded.") from exc
 
     try:
-        im = to_rgb(im)
+        return to_rgb(im)
     except Exception as exc:  # an exotic mode PIL cannot convert
         raise ImageLoadError(f"Images in colour mode {im.mode} are not supported.") from exc
+
+
+def shrink(im: Image.Image, max_side: int) -> Image.Image:
+    """Bound the longer side to `max_side` before any conversion to RGB, so memory follows the
+    output size: modes `Image.resize` cannot filter are first turned into ones it can."""
+    if im.mode in _SIXTEEN_BIT:
+        im = eight_bit(im)
+    elif im.mode in ("1", "P"):
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     if max(im.size) > max_side:
-        im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)  # reduces by whole factors first
     return im
+
+
+def eight_bit(im: Image.Image, rows: int = 256) -> Image.Image:
+    """A 16-bit, 32-bit or float single-band image as 8-bit "L", a band of rows at a time, so the
+    conversion never holds more than the source and its 8-bit copy. 16-bit samples are scaled by
+    1/257 (8-bit values stored in 16 bits are kept); floats and wider integers are stretched from their
+    minimum to their maximum (of finite values)."""
+    arr = np.asarray(im)
+    finite = arr if im.mode != "F" else arr[np.isfinite(arr[:: max(1, arr.shape[0] // 512)])]  # sampled rows
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if im.mode == "F" or hi > 65535 or lo < 0:  # floats, or integers beyond 16 bits: stretch lo..hi
+        scale, offset = 255.0 / (hi - lo or 1.0), lo
+    else:  # 16-bit samples, or 8-bit values stored in a wider mode
+        scale, offset = (1 / 257 if hi > 255 else 1.0), 0.0
+    out = np.empty(arr.shape, np.uint8)
+    for r in range(0, arr.shape[0], rows):
+        band = (arr[r : r + rows].astype(np.float32) - offset) * scale
+        out[r : r + rows] = np.clip(np.nan_to_num(band), 0, 255).round()
+    return Image.fromarray(out, "L")
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
@@ -98,14 +207,8 @@ def to_rgb(im: Image.Image) -> Image.Image:
         return im
     if im.mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        arr = np.asarray(im, dtype=np.float64)
-        if im.mode == "F":
-            lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
-            arr = (arr - lo) / (hi - lo or 1.0) * 255.0
-        elif arr.max(initial=0) > 255:  # 16-bit samples
-            arr = arr / 257.0
-        im = Image.fromarray(np.clip(np.nan_to_num(arr), 0, 255).astype(np.uint8), "L")
+    if im.mode in (*_SIXTEEN_BIT, "I", "F"):
+        im = eight_bit(im)
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = im.convert("RGBA")
         flat = Image.new("RGBA", rgba.size, (*NEUTRAL_GREY, 255))

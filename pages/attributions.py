@@ -12,12 +12,13 @@ from explain.faithfulness import deletion_insertion
 from explain.layers import default_cam_layer, spatial_layers
 from explain.render import input_image, overlay, png_bytes, to_map
 from explain.sanity import cascading_randomization
+from ui.admission import cached_heavy
 from ui.image_input import image_input
 from ui.model_picker import model_picker
 from ui.param_form import param_widgets
 from ui.predictions import model_input, top5, weights_key
 from ui.shell import app_shell
-from ui.widgets import sticky_button
+from ui.widgets import run_button
 
 app_shell()
 
@@ -33,16 +34,6 @@ def layer_names(key: str, _model, _batch) -> tuple[list[str], str]:
 @st.cache_data(max_entries=512, show_spinner=False)
 def cached_attribution(key: str, image_sha: str, target: int, method: str, params: str, _model, _batch) -> np.ndarray:
     return attribute(_model, _batch, method, target, **json.loads(params))[0].cpu().numpy()
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def cached_sanity(key: str, image_sha: str, target: int, method: str, params: str, pct: float, _model, _batch):
-    return cascading_randomization(_model, _batch, method, target, json.loads(params), percentile=pct)
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def cached_curves(key: str, image_sha: str, target: int, method: str, params: str, pct: float, _model, _batch, _map):
-    return deletion_insertion(_model, _batch, _map, target)
 
 
 st.title("Attributions: which pixels made the decision?")
@@ -129,14 +120,17 @@ with tab_sanity:
         "same while the model is destroyed does not explain the model. Guided Backprop and Deconvolution are known "
         "to fail this test."
     )
-    if sticky_button("Run the sanity check", key="attr_sanity_run"):
-        results = {}
-        progress = st.progress(0.0)
-        for i, m in enumerate(maps):
-            progress.progress(i / len(maps), text=f"Randomising the model for {METHODS[m].title}…")
-            params = json.dumps(chosen_params[m], sort_keys=True)
-            results[m] = cached_sanity(key, chosen.sha256, target, m, params, percentile, model, batch)
-        progress.empty()
+    sanity_settings = (key, chosen.sha256, target, percentile, json.dumps({m: chosen_params[m] for m in maps}))
+    if run_button("Run the sanity check", "attr_sanity_run", sanity_settings):
+
+        def sanity(report):
+            out = {}
+            for i, m in enumerate(maps):
+                report(i, len(maps))
+                out[m] = cascading_randomization(model, batch, m, target, chosen_params[m], percentile=percentile)
+            return out
+
+        results = cached_heavy(f"Randomising the model for {len(maps)} methods", ("sanity", *sanity_settings), sanity)
         st.plotly_chart(sanity_chart({METHODS[m].title: s for m, s in results.items()}), width="stretch")
         st.caption("Maps after randomising down to each block (absolute values):")
         for m, steps in results.items():
@@ -152,13 +146,17 @@ with tab_faith:
         "makes it fall fast: low area). Insertion: the probability as those pixels are put back into a blurred copy "
         "(a faithful map makes it rise fast: high area). Petsiuk et al., 2018."
     )
-    if sticky_button("Measure faithfulness", key="attr_faith_run"):
-        curves = {}
-        for m, h in heatmaps.items():
-            params = json.dumps(chosen_params[m], sort_keys=True)
-            curves[METHODS[m].title] = cached_curves(
-                key, chosen.sha256, target, m, params, percentile, model, batch, np.abs(h)
-            )
+    faith_settings = (key, chosen.sha256, target, mode, percentile, json.dumps({m: chosen_params[m] for m in maps}))
+    if run_button("Measure faithfulness", "attr_faith_run", faith_settings):
+
+        def faithfulness(report):
+            out = {}
+            for i, (m, h) in enumerate(heatmaps.items()):
+                report(i, len(heatmaps))
+                out[METHODS[m].title] = deletion_insertion(model, batch, np.abs(h), target)
+            return out
+
+        curves = cached_heavy("Deleting and inserting pixels", ("faithfulness", *faith_settings), faithfulness)
         st.plotly_chart(deletion_insertion_chart(curves), width="stretch")
         rows = [
             {

@@ -1,7 +1,5 @@
 """Feature inspector: what a convolutional network learned, layer by layer (Zeiler & Fergus, 2014)."""
 
-import hashlib
-
 import numpy as np
 import streamlit as st
 import torch
@@ -10,16 +8,16 @@ from explain.charts import occlusion_figures
 from explain.classify import prepare
 from explain.deconvnet import geometry, reconstruct, strongest_position, top_activations
 from explain.filters import feature_maps, filter_images, first_conv
-from explain.image_sets import bundled_set, folder_set, image_root
-from explain.images import ImageLoadError, load_image
+from explain.image_sets import MAX_FOLDER_CHARS, MAX_SET_IMAGES, bundled_set, folder_files, folder_set, set_sha256
 from explain.layers import spatial_layers
-from explain.occlusion_maps import occlusion_sensitivity
+from explain.occlusion_maps import MAX_POSITIONS, check_occlusion, min_stride, occlusion_sensitivity
 from explain.render import crop_tile, draw_box, grey_maps, input_image, montage, symmetric_image
-from ui.image_input import SUPPORTED, image_input
+from ui.admission import cached_heavy
+from ui.image_input import SUPPORTED, decode_upload, image_input
 from ui.model_picker import model_picker
 from ui.predictions import model_input, top5, weights_key
 from ui.shell import app_shell
-from ui.widgets import sticky_button
+from ui.widgets import run_button
 
 app_shell()
 
@@ -49,21 +47,28 @@ def cached_reconstruction(key: str, sha: str, layer: str, channel: int, whole: b
     return rec.cpu().numpy(), position, float(act[0, channel, position[0], position[1]])
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def cached_top9(key: str, set_hash: str, layer: str, channels: tuple[int, ...], _model, _images, _progress):
-    tops = top_activations(_model, _images, layer, list(channels), k=9, progress=_progress)
-    return {c: [(t.image_index, t.position, t.value, t.reconstruction.cpu().numpy(), t.box) for t in v]
-            for c, v in tops.items()}  # fmt: skip
+MAX_CHANNELS = 8  # channels per top-9 scan: each costs nine deconvnet projections
+MAX_UPLOADS = 50  # images of "my uploads" used per scan (Streamlit holds every upload in memory)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def cached_occlusion(key: str, sha: str, layer: str, channel: int, target: int, window: int, stride: int, _m, _b, _p):
-    return occlusion_sensitivity(_m, _b, layer, channel, target, window, stride, progress=_p)
+@st.cache_resource(show_spinner=False)
+def shared_bundled_set() -> list:
+    """The bundled set, generated once per process (read-only)."""
+    return bundled_set()
 
 
-def progress_bar(text: str):
-    bar = st.progress(0.0, text=text)
-    return bar, lambda done, total: bar.progress(done / max(total, 1), text=f"{text} {done} of {total}")
+def top9_montages(model, tensors, names, layer, channels, mean, std, report) -> dict[int, tuple]:
+    """Per channel: the names of its three strongest images, and the montages of the nine
+    projections and image patches, as small uint8 pictures (what the page shows, nothing more)."""
+    tops = top_activations(model, tensors, layer, list(channels), k=9, progress=report)
+    out = {}
+    for c, items in tops.items():
+        projections = np.stack([crop_tile(symmetric_image(t.reconstruction), t.box) for t in items])
+        patches = np.stack(
+            [crop_tile(input_image(tensors[t.image_index : t.image_index + 1], mean, std), t.box) for t in items]
+        )
+        out[c] = ([names[t.image_index] for t in items[:3]], montage(projections, cols=3), montage(patches, cols=3))
+    return out
 
 
 st.title("What did the network learn?")
@@ -132,20 +137,26 @@ with tab_top9:
     source = st.radio(
         "Images", ["bundled samples and generated shapes", "my uploads", "a folder"], horizontal=True, key="feat_set"
     )
-    images, problems = [], []
+    images, problems, folder = [], [], ""
     if source == "bundled samples and generated shapes":
-        images = bundled_set()
+        images = shared_bundled_set()
     elif source == "my uploads":
-        for f in st.file_uploader("Images", accept_multiple_files=True, key="feat_many", help=SUPPORTED) or []:
-            try:
-                images.append((f.name, load_image(f.getvalue())))
-            except ImageLoadError as exc:
-                problems.append(f"{f.name}: {exc}")
+        uploads = st.file_uploader("Images", accept_multiple_files=True, key="feat_many", help=SUPPORTED) or []
+        if len(uploads) > MAX_UPLOADS:
+            problems.append(f"only the first {MAX_UPLOADS} of {len(uploads)} uploads are used")
+        for f in uploads[:MAX_UPLOADS]:
+            chosen_upload = decode_upload(f.getvalue(), f.name)  # decoded once per content hash
+            if isinstance(chosen_upload, str):
+                problems.append(chosen_upload)
+            else:
+                images.append((chosen_upload.label, chosen_upload.image))
     else:
-        relative = st.text_input(f"Folder under {image_root()}", "", key="feat_folder")
-        if relative:
-            try:
-                images, problems = folder_set(relative)
+        folder = st.text_input(
+            "Folder under the image folder ($EXPLAINER_IMAGE_ROOT)", "", key="feat_folder", max_chars=MAX_FOLDER_CHARS
+        )
+        if folder:
+            try:  # the files are only listed here; they are decoded when the scan starts
+                images = [(str(p), None) for p in folder_files(folder)]
             except ValueError as exc:
                 st.error(str(exc))
     if problems:
@@ -155,34 +166,35 @@ with tab_top9:
     top_layer = st.selectbox("Layer", layers, index=layers.index(start_layer), key=f"feat_top_layer_{info.name}")
     n_channels = cached_maps(key, chosen.sha256, top_layer, model, batch)[0].shape[0]
     picks = st.multiselect(
-        "Channels",
+        f"Channels (at most {MAX_CHANNELS})",
         range(n_channels),
         default=list(range(min(4, n_channels))),
+        max_selections=MAX_CHANNELS,
         key=f"feat_top_ch_{info.name}_{top_layer}",
     )
     if images and picks and st.button(f"Scan {len(images)} images", key="feat_scan"):
-        tensors = torch.cat([prepare(im, info.preprocess, batch.device) for _, im in images])
-        set_hash = hashlib.sha256(
-            b"".join(np.asarray(im).tobytes()[:4096] + name.encode() for name, im in images)
-        ).hexdigest()
-        bar, report = progress_bar("Scanning…")
+        if folder:
+            images, problems = folder_set(folder)
+            if problems:
+                st.warning("Skipped: " + "; ".join(problems[:5]))
+        names = [name for name, _ in images[:MAX_SET_IMAGES]]
+        tensors = torch.cat([prepare(im, info.preprocess, batch.device) for _, im in images[:MAX_SET_IMAGES]])
+        scan_key = ("top9", key, set_sha256(images[:MAX_SET_IMAGES]), top_layer, tuple(picks))
         st.session_state["feat_top9"] = (
-            cached_top9(key, set_hash, top_layer, tuple(picks), model, tensors, report),
-            [input_image(tensors[i : i + 1], info.mean, info.std) for i in range(len(images))],
-            [name for name, _ in images],
+            cached_heavy(
+                f"Scanning {len(names)} images",
+                scan_key,
+                lambda report: top9_montages(model, tensors, names, top_layer, picks, info.mean, info.std, report),
+            ),
             (key, top_layer),
         )
-        bar.empty()
     result = st.session_state.get("feat_top9")
-    if result and result[3] == (key, top_layer):
-        tops, pictures, names = result[:3]
-        for c, items in tops.items():
-            st.markdown(f"**Channel {c}**: strongest in {', '.join(names[i] for i, *_ in items[:3])}…")
+    if result and result[1] == (key, top_layer):
+        for c, (strongest, projections, patches) in result[0].items():
+            st.markdown(f"**Channel {c}**: strongest in {', '.join(strongest)}…")
             left, right = st.columns(2)
-            left.image(montage(np.stack([crop_tile(symmetric_image(r), box) for *_, r, box in items]), cols=3),
-                       caption="projections", width="stretch")  # fmt: skip
-            right.image(montage(np.stack([crop_tile(pictures[i], box) for i, *_, box in items]), cols=3),
-                        caption="image patches", width="stretch")  # fmt: skip
+            left.image(projections, caption="projections", width="stretch")
+            right.image(patches, caption="image patches", width="stretch")
 
 with tab_occ:
     predictions = top5(model, info, chosen)
@@ -202,18 +214,30 @@ with tab_occ:
     )
     side = batch.shape[-1]
     window = c3.slider("Grey square (pixels)", 2, side // 2, max(2, side // 5), key=f"feat_occ_win_{side}")
-    stride = c3.slider("Step (pixels)", 1, side // 4, max(1, side // 28), key=f"feat_occ_stride_{side}")
-    if sticky_button("Slide the grey square", key="feat_occ_run"):
-        bar, report = progress_bar("Occluding…")
-        maps = cached_occlusion(
-            key, chosen.sha256, occ_layer, int(occ_channel), target, window, stride, model, batch, report
-        )
-        bar.empty()
-        figures = occlusion_figures(maps, info.categories, target, f"{occ_layer} channel {occ_channel}")
-        for col, fig in zip(st.columns(3), figures, strict=True):
-            col.plotly_chart(fig, width="stretch")
-        seen_labels = sorted({info.categories[i] for i in np.unique(maps.label)})
-        st.caption(
-            "Each cell is one position of the grey square (its top-left corner every step). "
-            f"Most probable classes seen: {', '.join(seen_labels)}."
-        )
+    low = min_stride(side, window)
+    stride = c3.slider(
+        "Step (pixels)", low, max(low + 1, side // 4), max(low, side // 28), key=f"feat_occ_stride_{side}_{low}",
+        help=f"At most {MAX_POSITIONS:,} positions of the square: smaller steps are allowed for smaller squares.",
+    )  # fmt: skip
+    settings = (key, chosen.sha256, occ_layer, int(occ_channel), int(target), int(window), int(stride))
+    if run_button("Slide the grey square", "feat_occ_run", settings):
+        try:
+            n_positions = check_occlusion(tuple(batch.shape[-2:]), window, stride)
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            maps = cached_heavy(
+                f"Occluding {n_positions} positions",
+                ("occlusion", *settings),
+                lambda report: occlusion_sensitivity(
+                    model, batch, occ_layer, int(occ_channel), target, window, stride, progress=report
+                ),
+            )
+            figures = occlusion_figures(maps, info.categories, target, f"{occ_layer} channel {occ_channel}")
+            for col, fig in zip(st.columns(3), figures, strict=True):
+                col.plotly_chart(fig, width="stretch")
+            seen_labels = sorted({info.categories[i] for i in np.unique(maps.label)})
+            st.caption(
+                "Each cell is one position of the grey square (its top-left corner every step). "
+                f"Most probable classes seen: {', '.join(seen_labels)}."
+            )

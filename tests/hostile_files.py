@@ -86,3 +86,37 @@ BAD: dict[str, bytes] = {
     "bomb.png": png_declaring(50_000, 50_000),
     "icon.ico": encode(photo(16, 16), "ICO"),
 }
+
+
+def wide_samples(mode: str, fmt: str, width: int = 8000, height: int = 5000) -> bytes:
+    """A 40-megapixel image with 16-bit, 32-bit or float samples: a few hundred KB that decode to
+    hundreds of MB (a gradient, so the conversion to 8 bits has something to scale)."""
+    dtype = {"I;16": np.uint16, "I": np.int32, "F": np.float32}[mode]
+    ramp = np.arange(width) % 256 / 255  # repeats every 256 pixels, so the file stays small
+    row = (ramp * {"I;16": 65535, "I": 1_000_000, "F": 1.0}[mode]).astype(dtype)
+    im = Image.fromarray(np.broadcast_to(row, (height, width)).copy())
+    return encode(im, fmt, **({"compression": "tiff_adobe_deflate"} if fmt == "TIFF" else {}))
+
+
+def jpeg_scan_bomb(scans: int = 20_000, side: int = 1024) -> bytes:
+    """A progressive JPEG whose last scan is repeated `scans` times: small, and minutes of CPU to decode."""
+    data = encode(Image.new("RGB", (side, side), (90, 120, 150)), "JPEG", progressive=True)
+    start = data.rindex(b"\xff\xda")  # the last scan runs from its SOS marker to the end-of-image marker
+    return data[:-2] + data[start:-2] * (scans - 1) + data[-2:]
+
+
+def exif_flood(tags: int = 8_000) -> bytes:
+    """A PNG whose EXIF block lists `tags` entries larger than the file: PIL warns once per entry."""
+    entries = b"".join(struct.pack(">HHII", 0x9000 + i, 1, 1 << 20, 8) for i in range(tags))
+    exif = b"MM\x00\x2a" + struct.pack(">IH", 8, tags) + entries + b"\x00" * 4
+    return encode(photo(), "PNG", exif=exif)
+
+
+# The worst files a visitor can send that are still accepted, and the ones refused for their cost.
+HEAVY_GOOD: dict[str, bytes] = {
+    "grey16_40mp.png": wide_samples("I;16", "PNG"),
+    "int32_40mp.tiff": wide_samples("I", "TIFF"),
+    "float_40mp.tiff": wide_samples("F", "TIFF"),
+    "exif_flood.png": exif_flood(),
+}
+HEAVY_BAD: dict[str, bytes] = {"scan_bomb.jpg": jpeg_scan_bomb()}

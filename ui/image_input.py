@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 from PIL import Image
 
-from explain.images import ImageLoadError, image_sha256, load_image
+from explain.images import ImageLoadError, display_name, image_sha256, load_image
 from explain.samples import SAMPLE_NAMES, sample_bytes
 
 SUPPORTED = "PNG, JPEG, WebP, BMP, GIF or TIFF, up to 25 MB"
@@ -23,8 +23,20 @@ class ChosenImage:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _decode(data: bytes) -> Image.Image:
-    return load_image(data)
+def _decode(sha256: str, _data: bytes) -> Image.Image | str:
+    """The image, or the one-line reason it is refused; keyed on the full content hash and caching
+    refusals too, so a file costs one decode however often a page reruns or a class re-sends it."""
+    try:
+        return load_image(_data)
+    except ImageLoadError as exc:
+        return str(exc)
+
+
+def decode_upload(data: bytes, name: str) -> ChosenImage | str:
+    """An upload's bytes as a ChosenImage, or "name: why not" in one line (the name made safe to show)."""
+    sha, label = image_sha256(data), display_name(name)
+    decoded = _decode(sha, data)
+    return f"{label}: {decoded}" if isinstance(decoded, str) else ChosenImage(decoded, sha, label)
 
 
 def image_input(key: str, default_sample: str = SAMPLE_NAMES[0]) -> ChosenImage | None:
@@ -48,9 +60,8 @@ def image_input(key: str, default_sample: str = SAMPLE_NAMES[0]) -> ChosenImage 
         data, label = upload.getvalue(), upload.name
     else:
         data, label = sample_bytes(sample), sample
-    try:
-        image = _decode(data)
-    except ImageLoadError as exc:
-        st.error(f"{label}: {exc}", icon=":material/broken_image:")
+    chosen = decode_upload(data, label)
+    if isinstance(chosen, str):
+        st.error(chosen, icon=":material/broken_image:")
         return None
-    return ChosenImage(image, image_sha256(data), label)
+    return chosen

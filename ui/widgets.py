@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import streamlit as st
 
 
-def sticky_button(label: str, key: str) -> bool:
-    """A button that stays pressed for the rest of the session: expensive sections it opens keep
-    showing their (cached) results when the user changes other settings, instead of vanishing."""
+def run_button(label: str, key: str, settings: Hashable) -> bool:
+    """A button for work that takes seconds: True while the settings are those it was last pressed
+    with, so the (stored) result stays on the page across other reruns, but a changed setting never
+    starts the work by itself; the page then says that the button must be pressed again."""
     if st.button(label, key=key):
-        st.session_state[f"{key}_pressed"] = True
-    return bool(st.session_state.get(f"{key}_pressed"))
+        st.session_state[f"{key}_settings"] = settings
+    pressed = st.session_state.get(f"{key}_settings")
+    if pressed is not None and pressed != settings:
+        st.info(f"The settings changed: press **{label}** to compute again.", icon=":material/refresh:")
+    return pressed == settings
