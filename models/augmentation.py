@@ -27,27 +27,79 @@ from models.shapes import SHAPE_CLASSES, Scene
 
 @dataclass(frozen=True)
 class TransformSpec:
-    """A transform a user can add: its v2 class and its parameters with defaults."""
+    """A transform a user can add: its v2 class, its parameters with defaults, and for each number
+    (or each end of a pair) the range a visitor may choose, which bounds one preview's memory and time."""
 
     cls: str
     defaults: dict[str, Any]
+    bounds: dict[str, tuple[float, float]]
 
+
+MAX_STEPS = 12  # transforms in one pipeline
+MAX_SIDE = 512  # output sizes of crops, in pixels: 24 previews of 512 x 512 are 19 MB
+_P = (0.0, 1.0)
 
 TRANSFORMS: dict[str, TransformSpec] = {
-    "horizontal flip": TransformSpec("RandomHorizontalFlip", {"p": 0.5}),
-    "vertical flip": TransformSpec("RandomVerticalFlip", {"p": 0.5}),
-    "rotation": TransformSpec("RandomRotation", {"degrees": 15.0}),
-    "resized crop": TransformSpec("RandomResizedCrop", {"size": 192, "scale": (0.5, 1.0)}),
-    "random crop": TransformSpec("RandomCrop", {"size": 160, "padding": 16, "pad_if_needed": True}),
-    "colour jitter": TransformSpec("ColorJitter", {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1}),
-    "grayscale": TransformSpec("RandomGrayscale", {"p": 0.2}),
-    "gaussian blur": TransformSpec("GaussianBlur", {"kernel_size": 9, "sigma": (0.1, 2.0)}),
-    "perspective": TransformSpec("RandomPerspective", {"distortion_scale": 0.4, "p": 0.5}),
-    "affine": TransformSpec(
-        "RandomAffine", {"degrees": 10.0, "translate": (0.1, 0.1), "scale": (0.9, 1.1), "shear": 5.0}
+    "horizontal flip": TransformSpec("RandomHorizontalFlip", {"p": 0.5}, {"p": _P}),
+    "vertical flip": TransformSpec("RandomVerticalFlip", {"p": 0.5}, {"p": _P}),
+    "rotation": TransformSpec("RandomRotation", {"degrees": 15.0}, {"degrees": (0.0, 180.0)}),
+    "resized crop": TransformSpec(
+        "RandomResizedCrop", {"size": 192, "scale": (0.5, 1.0)}, {"size": (8, MAX_SIDE), "scale": (0.01, 1.0)}
     ),
-    "random erasing": TransformSpec("RandomErasing", {"p": 0.5, "scale": (0.02, 0.2)}),
+    "random crop": TransformSpec(
+        "RandomCrop",
+        {"size": 160, "padding": 16, "pad_if_needed": True},
+        {"size": (8, MAX_SIDE), "padding": (0, 128)},
+    ),
+    "colour jitter": TransformSpec(
+        "ColorJitter",
+        {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1},
+        {"brightness": (0.0, 2.0), "contrast": (0.0, 2.0), "saturation": (0.0, 2.0), "hue": (0.0, 0.5)},
+    ),
+    "grayscale": TransformSpec("RandomGrayscale", {"p": 0.2}, {"p": _P}),
+    "gaussian blur": TransformSpec(
+        "GaussianBlur", {"kernel_size": 9, "sigma": (0.1, 2.0)}, {"kernel_size": (1, 31), "sigma": (0.01, 10.0)}
+    ),
+    "perspective": TransformSpec(
+        "RandomPerspective", {"distortion_scale": 0.4, "p": 0.5}, {"distortion_scale": _P, "p": _P}
+    ),
+    "affine": TransformSpec(
+        "RandomAffine",
+        {"degrees": 10.0, "translate": (0.1, 0.1), "scale": (0.9, 1.1), "shear": 5.0},
+        {"degrees": (0.0, 180.0), "translate": _P, "scale": (0.1, 3.0), "shear": (0.0, 45.0)},
+    ),
+    "random erasing": TransformSpec("RandomErasing", {"p": 0.5, "scale": (0.02, 0.2)}, {"p": _P, "scale": _P}),
 }
+ORDERED_PAIRS = {"scale", "sigma"}  # pairs that are a (low, high) range; `translate` is (x, y)
+
+
+def check_param(name: str, key: str, value: Any) -> Any:
+    """`value` for parameter `key` of transform `name`, of the default's type and within its bounds;
+    ValueError with a one-line message otherwise."""
+    default = TRANSFORMS[name].defaults[key]
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}: {key} must be true or false")
+        return value
+    low, high = TRANSFORMS[name].bounds[key]
+    values = tuple(value) if isinstance(default, tuple) else (value,)
+    if len(values) != (len(default) if isinstance(default, tuple) else 1):
+        raise ValueError(f"{name}: {key} needs {len(default)} numbers")
+    try:
+        numbers = tuple(int(v) if isinstance(default, int) and not isinstance(default, bool) else float(v)
+                        for v in values)  # fmt: skip
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: {key} must be a number") from exc
+    if any(not (low <= v <= high) for v in numbers):  # also refuses NaN
+        raise ValueError(f"{name}: {key} must be between {low:g} and {high:g} (got {', '.join(map(str, numbers))})")
+    if isinstance(default, int) and any(v != float(x) for v, x in zip(numbers, values, strict=True)):
+        raise ValueError(f"{name}: {key} must be a whole number")
+    if key == "kernel_size" and numbers[0] % 2 == 0:
+        raise ValueError(f"{name}: kernel_size must be odd (got {numbers[0]})")
+    if key in ORDERED_PAIRS and numbers[0] > numbers[1]:
+        raise ValueError(f"{name}: {key} 'from' must not exceed 'to' (got {numbers[0]:g} > {numbers[1]:g})")
+    return numbers if isinstance(default, tuple) else numbers[0]
+
 
 # Our MNIST-style preset: small rotations, shifts and scale changes, no flips (a flipped 2 is no 2).
 PRESETS: dict[str, list[dict[str, Any]]] = {
@@ -64,31 +116,35 @@ PRESETS: dict[str, list[dict[str, Any]]] = {
 
 
 def step(name: str, **params: Any) -> dict[str, Any]:
-    """A pipeline step with the transform's defaults, overridden by `params`."""
+    """A pipeline step with the transform's defaults, overridden by `params`, each checked against
+    its bounds (ValueError with a one-line message)."""
     if name not in TRANSFORMS:
         raise ValueError(f"unknown transform {name!r}; choose one of {', '.join(TRANSFORMS)}")
     unknown = set(params) - set(TRANSFORMS[name].defaults)
     if unknown:
         raise ValueError(f"{name} has no parameter(s) {', '.join(sorted(unknown))}")
-    return {"name": name, "params": {**TRANSFORMS[name].defaults, **params}}
+    checked = {k: check_param(name, k, v) for k, v in params.items()}
+    return {"name": name, "params": {**TRANSFORMS[name].defaults, **checked}}
+
+
+def check_steps(steps: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steps with every parameter checked, at most MAX_STEPS of them (ValueError otherwise)."""
+    if len(steps) > MAX_STEPS:
+        raise ValueError(f"a pipeline has at most {MAX_STEPS} transforms (this one has {len(steps)})")
+    return [step(s["name"], **s.get("params", {})) for s in steps]
 
 
 def build_pipeline(steps: Sequence[dict[str, Any]]) -> v2.Compose:
     """The v2.Compose the steps describe, in order."""
-    out = []
-    for s in steps:
-        full = step(s["name"], **s.get("params", {}))
-        out.append(getattr(v2, TRANSFORMS[s["name"]].cls)(**full["params"]))
-    return v2.Compose(out)
+    return v2.Compose([getattr(v2, TRANSFORMS[s["name"]].cls)(**s["params"]) for s in check_steps(steps)])
 
 
 def pipeline_code(steps: Sequence[dict[str, Any]]) -> str:
     """Python source that builds the same pipeline, ready to copy."""
     lines = ["from torchvision.transforms import v2", "", "pipeline = v2.Compose(", "    ["]
-    for s in steps:
-        full = step(s["name"], **s.get("params", {}))
+    for full in check_steps(steps):
         args = ", ".join(f"{k}={v!r}" for k, v in full["params"].items())
-        lines.append(f"        v2.{TRANSFORMS[s['name']].cls}({args}),")
+        lines.append(f"        v2.{TRANSFORMS[full['name']].cls}({args}),")
     lines += ["    ]", ")", ""]
     return "\n".join(lines)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from torch import nn
 from models.digits import digits
 from models.digits_nets import CONV_INPUT, build, probe_module
 from models.engine import accuracy, batch_indices
-from models.files import write_json_atomic
+from models.files import ResultsFileError, public_path, read_json, write_json_atomic
 
 DEFAULT_RESULT = Path(__file__).resolve().parents[1] / "results" / "bn_default.json"
 
@@ -186,10 +185,20 @@ def load_default() -> tuple[BNConfig, BNHistory, dict[str, float]] | None:
     was made with today's defaults."""
     if not DEFAULT_RESULT.is_file():
         return None
-    record = json.loads(DEFAULT_RESULT.read_text())
-    if record["config"] != asdict(BNConfig()):
-        return None
-    return BNConfig(**record["config"]), BNHistory(**record["history"]), record["behaviour"]
+    record = read_json(DEFAULT_RESULT)
+    try:
+        if record["config"] != asdict(BNConfig()):
+            return None
+        history = BNHistory(**record["history"])
+        lengths = {len(v) for v in asdict(history).values() if isinstance(v, list)}
+        behaviour = {k: float(v) for k, v in record["behaviour"].items()}
+        if len(lengths) != 1 or not history.steps:
+            raise ValueError("curves of different lengths")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ResultsFileError(
+            f"{public_path(DEFAULT_RESULT)} is damaged ({type(exc).__name__}); press Train to make a new run."
+        ) from exc
+    return BNConfig(**record["config"]), history, behaviour
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+PROJECT = Path(__file__).resolve().parents[1]
+
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """Hex SHA-256 of a file, read in chunks so large checkpoints cost little memory."""
@@ -39,3 +41,35 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     """Write `obj` as indented JSON, atomically."""
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+class ResultsFileError(ValueError):
+    """A results file the pages read is missing a part, damaged or of another shape; the message is
+    one line naming the file (relative to the project), for a page to show while the rest works."""
+
+
+def public_path(path: str | os.PathLike) -> str:
+    """`path` as a visitor may see it: relative to the project, or to the home folder as `~/...`,
+    else only its last two parts. Never the server's absolute layout."""
+    path = Path(path).resolve()
+    for base, prefix in ((PROJECT, ""), (Path.home().resolve(), "~/")):
+        if path == base or base in path.parents:
+            return prefix + (str(path.relative_to(base)) if path != base else ".")
+    return str(Path("…", *path.parts[-2:]))
+
+
+def read_json(path: str | os.PathLike, kind: type | tuple[type, ...] = dict) -> Any:
+    """The JSON value in `path`, which must be of type `kind`; ResultsFileError (one line, naming the
+    file by its public path) when it cannot be read, is not UTF-8 JSON, or holds something else."""
+    name = public_path(path)
+    try:
+        value = json.loads(Path(path).read_bytes().decode("utf-8"))
+    except FileNotFoundError as exc:
+        raise ResultsFileError(f"{name} is missing.") from exc
+    except OSError as exc:
+        raise ResultsFileError(f"{name} cannot be read ({exc.strerror or type(exc).__name__}).") from exc
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ResultsFileError(f"{name} is damaged (not valid JSON); it was skipped.") from exc
+    if not isinstance(value, kind):
+        raise ResultsFileError(f"{name} does not hold the expected record; it was skipped.")
+    return value

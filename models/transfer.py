@@ -41,7 +41,7 @@ from torch import nn
 
 from models.devices import best_device
 from models.engine import batch_indices
-from models.files import write_json_atomic
+from models.files import ResultsFileError, public_path, read_json, write_json_atomic
 from models.transfer_data import BUNDLED_ENCODER, Encoder, Task, load_encoder, load_task
 
 REGIMES: dict[str, str] = {
@@ -379,19 +379,95 @@ class SweepMismatch(ValueError):
     """The output folder holds a sweep with other settings: resuming into it would mix results."""
 
 
-def load_runs(folder: str | Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """(the sweep's settings file, its finished runs) from a sweep folder; unreadable files are skipped."""
+# What the pages read from a run file, by field: a file without one of them is reported and skipped.
+RUN_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "key": str, "regime": str, "n_per_class": int, "seed": int, "test_error": (int, float), "test_loss": (int, float),
+    "seconds": (int, float), "images": int, "device": str, "history": list,
+}  # fmt: skip
+EPOCH_FIELDS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy")
+
+
+def check_run(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` if it has every field the pages read, with sane values; ValueError naming what is off."""
+    for name, kind in RUN_FIELDS.items():
+        if not isinstance(record.get(name), kind) or isinstance(record.get(name), bool):
+            raise ValueError(f"no valid {name!r}")
+    if record["regime"] not in REGIMES or record["n_per_class"] < 1 or record["seed"] < 0:
+        raise ValueError("regime, size or seed out of range")
+    if not math.isfinite(record["test_error"]):
+        raise ValueError("test error is not a number")
+    for epoch in record["history"]:
+        if not isinstance(epoch, dict) or any(not isinstance(epoch.get(f), int | float) for f in EPOCH_FIELDS):
+            raise ValueError("a damaged epoch in its history")
+    return record
+
+
+def load_runs(folder: str | Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[str]]:
+    """(the sweep's settings file or None, its finished runs, one line per damaged file) from a sweep
+    folder. A damaged `sweep.json` counts as missing, so running the sweep again rewrites it."""
     folder = Path(folder)
-    meta = None
+    meta, problems = None, []
     if (folder / "sweep.json").is_file():
-        meta = json.loads((folder / "sweep.json").read_text())
+        try:
+            meta = read_json(folder / "sweep.json")
+            if not isinstance(meta.get("settings"), dict) or not isinstance(meta.get("settings_hash"), str):
+                raise ResultsFileError(f"{public_path(folder / 'sweep.json')} does not hold a sweep's settings.")
+        except ResultsFileError as exc:
+            meta = None
+            problems.append(f"{exc} Run the sweep again with the same settings to repair it.")
     runs = []
     for path in sorted((folder / "runs").glob("*.json")):
         try:
-            runs.append(json.loads(path.read_text()))
-        except (OSError, json.JSONDecodeError):
-            continue
-    return meta, runs
+            runs.append(check_run(read_json(path)))
+        except ResultsFileError as exc:
+            problems.append(str(exc))
+        except ValueError as exc:
+            problems.append(f"{public_path(path)} was skipped: {exc}.")
+    return meta, runs, problems
+
+
+def estimate_seconds(sweep: Sweep, n_classes: int, reference: list[dict[str, Any]]) -> float | None:
+    """Seconds `sweep` should take on the device that ran the `reference` runs (a finished sweep of the
+    same task): each regime's measured seconds per batch times the batches the sweep trains. None
+    when the reference lacks one of the sweep's regimes."""
+    per_batch, per_run = {}, {}
+    for regime in sweep.regimes:
+        done = [r for r in reference if r["regime"] == regime]
+        if not done:
+            return None
+        batches = [len(r["history"]) * epoch_batches(r["n_per_class"] * n_classes, sweep.train)[1] for r in done]
+        per_batch[regime] = sum(r["seconds"] for r in done) / max(sum(batches), 1)
+        per_run[regime] = sum(r["seconds"] for r in done) / len(done)
+    total = 0.0
+    for regime, n, _ in sweep.runs():
+        if regime == "probe-features":  # no epochs: a feature extraction and a logistic regression
+            total += per_run[regime]
+        else:
+            total += per_batch[regime] * sweep.train.epochs * epoch_batches(n * n_classes, sweep.train)[1]
+    return total
+
+
+MAX_PAGE_RUNS = 48  # a sweep launched from the page; larger ones belong in the terminal
+MAX_PAGE_SECONDS = 600  # estimated on a CPU server from the shipped sweep's measured speed
+
+
+def check_page_sweep(sweep: Sweep, task: Task, device: torch.device) -> float | None:
+    """The estimated seconds of a sweep a visitor asks for on the page (None where no estimate exists);
+    ValueError, with the terminal command for bigger ones, when it has more than MAX_PAGE_RUNS runs or,
+    on a CPU server, an estimate over MAX_PAGE_SECONDS."""
+    command = "run bigger sweeps from the terminal: `python -m models.transfer --help`"
+    n_runs = len(list(sweep.runs()))
+    if n_runs > MAX_PAGE_RUNS:
+        raise ValueError(f"that is {n_runs} runs; the page runs at most {MAX_PAGE_RUNS} ({command})")
+    if sweep.task != "digits":
+        return None
+    estimate = estimate_seconds(sweep, len(task.classes), load_runs(SHIPPED)[1])
+    if device.type == "cpu" and estimate is not None and estimate > MAX_PAGE_SECONDS:
+        raise ValueError(
+            f"that sweep would take about {estimate / 60:.0f} minutes on this server; the page runs at most "
+            f"{MAX_PAGE_SECONDS // 60} ({command})"
+        )
+    return estimate
 
 
 def run_sweep(
@@ -407,7 +483,7 @@ def run_sweep(
     out = Path(out)
     settings = sweep.settings()
     digest = settings_hash(settings)
-    meta, finished = load_runs(out)
+    meta, finished, _ = load_runs(out)
     if meta is not None and meta.get("settings_hash") != digest:
         raise SweepMismatch(f"{out} holds a sweep with other settings; choose another output folder")
     task = task or load_task(sweep.task)
@@ -463,9 +539,7 @@ def cli_args(sweep: Sweep, out: str | Path) -> list[str]:
     for name, value in asdict(t).items():
         if value != getattr(d, name):
             args += [f"--{name.replace('_', '-')}", str(value)]
-    with contextlib.suppress(ValueError):
-        out = Path(out).resolve().relative_to(Path.cwd())
-    return [*args, "--out", str(out)]
+    return [*args, "--out", public_path(out)]
 
 
 def parse_sizes(text: str, max_per_class: int | None = None) -> tuple[int, ...]:

@@ -19,16 +19,21 @@ from models.augmentation import (
     augment_image,
     augment_scene,
     build_pipeline,
+    check_steps,
     compare_on_digits,
     pipeline_code,
     step,
 )
 from models.bn_experiment import BNConfig, BNExperiment, batchnorm_behaviour, load_default
+from models.files import ResultsFileError
 from models.shapes import make_scene
+from ui.admission import cached_heavy, heavy_job
 from ui.image_input import image_input
 from ui.shell import app_shell
 
 app_shell()
+
+PREVIEW_SIDE = 256  # the previews are shown 160 pixels wide: augmenting the full upload would waste memory
 
 st.title("Training tricks, live")
 tab_bn, tab_aug = st.tabs(["BatchNorm", "Data augmentation"])
@@ -89,7 +94,12 @@ with tab_bn:
         st.session_state["bn_running"] = False
 
     exp: BNExperiment | None = st.session_state.get("bn_exp")
-    default = load_default() if exp is None else None
+    default = None
+    if exp is None:
+        try:
+            default = load_default()
+        except ResultsFileError as exc:
+            st.warning(str(exc), icon=":material/description:")
     if default is not None:
         st.caption(f"The default run, computed in advance: {json.dumps(asdict(default[0]))}")
     places = st.empty(), st.empty(), st.empty()
@@ -101,12 +111,13 @@ with tab_bn:
     else:
         draw_bn(exp.history, exp.config, batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch), places)
         if st.session_state.get("bn_running") and not exp.done:
-            bar = st.progress(exp.step / exp.config.steps, text="Training…")
-            chunk = max(exp.config.eval_every, 1)
-            while not exp.done:  # any click (Stop included) interrupts here; the next run resumes or stops
-                exp.advance(chunk)
-                draw_bn(exp.history, exp.config, None, places)
-                bar.progress(exp.step / exp.config.steps, text=f"Training… step {exp.step} of {exp.config.steps}")
+            with heavy_job("Training both networks"):  # the server's queue: one visitor's training at a time
+                bar = st.progress(exp.step / exp.config.steps, text="Training…")
+                chunk = max(exp.config.eval_every, 1)
+                while not exp.done:  # any click (Stop included) interrupts here; the next run resumes or stops
+                    exp.advance(chunk)
+                    draw_bn(exp.history, exp.config, None, places)
+                    bar.progress(exp.step / exp.config.steps, text=f"Training… step {exp.step} of {exp.config.steps}")
             st.session_state["bn_running"] = False
             bar.empty()
             draw_bn(exp.history, exp.config, batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch), places)
@@ -115,27 +126,50 @@ with tab_bn:
 
 
 def param_inputs(i: int, name: str, params: dict) -> dict:
-    """Widgets for one step's parameters; pairs get two inputs side by side."""
+    """Widgets for one step's parameters, bounded by the transform's ranges; pairs get two inputs."""
+    spec = TRANSFORMS[name]
     out = {}
-    for k, default in TRANSFORMS[name].defaults.items():
-        value = params.get(k, default)
-        wkey = f"aug_{i}_{name}_{k}"
+    for k, default in spec.defaults.items():
+        value, wkey = params.get(k, default), f"aug_{i}_{name}_{k}"
         if isinstance(default, bool):
-            out[k] = st.checkbox(k, value, key=wkey)
-        elif isinstance(default, tuple):
+            out[k] = st.checkbox(k, bool(value), key=wkey)
+            continue
+        low, high = spec.bounds[k]
+        if isinstance(default, tuple):
             a, b = st.columns(2)
-            out[k] = (a.number_input(f"{k} from", value=float(value[0]), key=wkey + "_a", step=0.05),
-                      b.number_input(f"{k} to", value=float(value[1]), key=wkey + "_b", step=0.05))  # fmt: skip
+            lo, hi = (min(max(float(v), low), high) for v in value)
+            out[k] = (a.number_input(f"{k} from", float(low), float(high), lo, 0.05, key=wkey + "_a"),
+                      b.number_input(f"{k} to", float(low), float(high), hi, 0.05, key=wkey + "_b"))  # fmt: skip
         elif isinstance(default, int):
-            out[k] = int(st.number_input(k, min_value=1, value=int(value), key=wkey))
+            step_by = 2 if k == "kernel_size" else 1
+            out[k] = int(st.number_input(k, int(low), int(high), min(max(int(value), low), high), step_by, key=wkey))
         else:
-            out[k] = float(st.number_input(k, value=float(value), key=wkey, step=0.05))
+            start = min(max(float(value), low), high)
+            out[k] = float(st.number_input(k, float(low), float(high), start, 0.05, key=wkey))
     return out
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def cached_comparison(steps_json: str, epochs: int, seed: int) -> dict[str, float]:
-    return compare_on_digits(json.loads(steps_json), epochs=epochs, seed=seed)
+@st.cache_data(max_entries=64, show_spinner=False)
+def image_previews(steps_json: str, image_sha: str, n: int, seed: int, _image: Image.Image) -> np.ndarray:
+    """The montage of `n` draws of the pipeline on the image (shown at most PREVIEW_SIDE pixels wide),
+    computed once per (pipeline, image, n, seed)."""
+    small = _image.copy()
+    small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    img = torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1)
+    samples = augment_image(build_pipeline(json.loads(steps_json)), img, n, seed)
+    tiles = np.stack([np.asarray(Image.fromarray(as_numpy(t)).resize((160, 160))) for t in samples])
+    return montage(tiles, cols=min(6, n))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def scene_previews(steps_json: str, seed: int) -> np.ndarray:
+    """Four draws of the pipeline on the generated detection sample, boxes and masks drawn."""
+    scene = make_scene(np.random.default_rng(7), 192, n_objects=(3, 4))
+    drawn = []
+    for image, boxes, masks, names in augment_scene(build_pipeline(json.loads(steps_json)), scene, 4, seed):
+        out = draw_segmentation_masks(image, masks, alpha=0.45) if len(masks) else image
+        drawn.append(as_numpy(draw_bounding_boxes(out, boxes, labels=names, colors="white", width=2)))
+    return montage(np.stack([np.asarray(Image.fromarray(d).resize((192, 192))) for d in drawn]), cols=4)
 
 
 with tab_aug:
@@ -168,7 +202,7 @@ with tab_aug:
                 st.rerun()
 
     try:
-        pipeline = build_pipeline(steps_state)
+        steps_json = json.dumps(check_steps(steps_state))
     except (ValueError, TypeError) as exc:
         st.error(f"This pipeline cannot be built: {str(exc).splitlines()[0]}")
         st.stop()
@@ -181,28 +215,21 @@ with tab_aug:
         st.session_state["aug_seed"] = seed = seed + 1
     c2.caption(f"seed {seed}")
     if chosen is not None:
-        img = torch.from_numpy(np.asarray(chosen.image).copy()).permute(2, 0, 1)
         try:
-            samples = augment_image(pipeline, img, n, seed)
+            st.image(
+                image_previews(steps_json, chosen.sha256, n, seed, chosen.image),
+                caption=f"{n} draws of the pipeline on {chosen.label}",
+                width="stretch",
+            )
         except Exception as exc:  # e.g. a crop larger than the image without padding
             st.error(f"The pipeline fails on this image: {str(exc).splitlines()[0]}")
-        else:
-            tiles = np.stack([np.asarray(Image.fromarray(as_numpy(t)).resize((160, 160))) for t in samples])
-            st.image(
-                montage(tiles, cols=min(6, n)), caption=f"{n} draws of the pipeline on {chosen.label}", width="stretch"
-            )
 
     st.subheader("The same pipeline on a detection sample")
-
-    scene = make_scene(np.random.default_rng(7), 192, n_objects=(3, 4))
     try:
-        drawn = []
-        for image, boxes, masks, names in augment_scene(pipeline, scene, 4, seed):
-            out = draw_segmentation_masks(image, masks, alpha=0.45) if len(masks) else image
-            drawn.append(as_numpy(draw_bounding_boxes(out, boxes, labels=names, colors="white", width=2)))
-        tiles = np.stack([np.asarray(Image.fromarray(d).resize((192, 192))) for d in drawn])
         st.image(
-            montage(tiles, cols=4), caption="instance masks and boxes, transformed with the image", width="stretch"
+            scene_previews(steps_json, seed),
+            caption="instance masks and boxes, transformed with the image",
+            width="stretch",
         )
     except Exception as exc:
         st.error(f"The pipeline fails on the detection sample: {str(exc).splitlines()[0]}")
@@ -215,15 +242,18 @@ with tab_aug:
              "augmented; 497 of them). Flips and strong crops can hurt: a flipped 2 is no longer a 2.")  # fmt: skip
     epochs = st.slider("Epochs", 2, 30, 8, key="aug_epochs")
     if st.button("Train with and without", key="aug_train"):
-        with st.spinner("Training twice…"):
-            try:
-                st.session_state["aug_result"] = (
-                    steps_state.copy(),
-                    epochs,
-                    cached_comparison(json.dumps(steps_state), epochs, 0),
-                )
-            except Exception as exc:
-                st.error(f"Training failed with this pipeline: {str(exc).splitlines()[0]}")
+        try:
+            st.session_state["aug_result"] = (
+                steps_state.copy(),
+                epochs,
+                cached_heavy(
+                    "Training twice",
+                    ("augmentation", steps_json, epochs, 0),
+                    lambda report: compare_on_digits(json.loads(steps_json), epochs=epochs, seed=0, progress=report),
+                ),
+            )
+        except Exception as exc:
+            st.error(f"Training failed with this pipeline: {str(exc).splitlines()[0]}")
     result = st.session_state.get("aug_result")
     if result:
         used, ep, acc = result

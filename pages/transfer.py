@@ -1,7 +1,6 @@
 """Transfer lab: linear probe vs fine-tuning vs training from scratch, with learning curves (Hoiem et al. 2021)."""
 
 import os
-import threading
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from models.transfer import (
     Sweep,
     SweepMismatch,
     TrainConfig,
+    check_page_sweep,
     load_runs,
     parse_sizes,
     run_sweep,
@@ -33,12 +33,12 @@ from models.transfer import (
 )
 from models.transfer_data import ENCODERS, TASKS, TaskUnavailable, load_encoder, load_task
 from models.weights_cache import WeightsUnavailable
+from ui.admission import heavy_job
 from ui.shell import app_shell
 
 app_shell()
 
 USER_RESULTS = Path(os.environ.get("EXPLAINER_RESULTS", RESULTS / "user"))
-MAX_PAGE_RUNS = 48  # a larger sweep belongs in the terminal
 
 st.title("Adapting a pretrained network")
 st.write(
@@ -55,15 +55,9 @@ def sweep_folders() -> dict[str, Path]:
     found = {"Shipped: digits, bundled glyphs encoder (3 seeds)": SHIPPED}
     if USER_RESULTS.is_dir():
         for folder in sorted(USER_RESULTS.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
-            if (folder / "sweep.json").is_file():
+            if any((folder / "runs").glob("*.json")):  # a sweep pressed and left before its first run: not listed
                 found[f"Yours: {folder.name}"] = folder
     return found
-
-
-@st.cache_resource
-def training_lock() -> threading.Lock:
-    """One page-launched sweep at a time per server: they would share the same CPU or GPU."""
-    return threading.Lock()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -81,14 +75,17 @@ def pick_from_chart() -> None:
 
 def results_view(meta: dict, runs: list[dict]) -> None:
     """The learning curves, table, crossovers and training curves of one sweep."""
-    settings = meta["settings"]
-    st.caption(
-        f"Task: {meta.get('task_title', settings['task'])}. Encoder: {meta.get('encoder_title', settings['encoder'])}"
-        f" — {meta.get('encoder_source', '')}. {len(runs)} runs; every regime trained with "
-        f"AdamW at {settings['train']['lr']:g} (fine-tuned encoder at {settings['train']['ft_ratio']:g}x), "
-        f"{settings['train']['epochs']} epochs, StepLR every {settings['train']['step_size']}. "
-        f"Reproduce: `{meta.get('command', 'python -m models.transfer')}`"
-    )
+    try:
+        settings, train = meta["settings"], meta["settings"]["train"]
+        st.caption(
+            f"Task: {meta.get('task_title', settings['task'])}. Encoder: "
+            f"{meta.get('encoder_title', settings['encoder'])} — {meta.get('encoder_source', '')}. {len(runs)} runs; "
+            f"every regime trained with AdamW at {train['lr']:g} (fine-tuned encoder at {train['ft_ratio']:g}x), "
+            f"{train['epochs']} epochs, StepLR every {train['step_size']}. "
+            f"Reproduce: `{meta.get('command', 'python -m models.transfer')}`"
+        )
+    except (KeyError, TypeError, ValueError):  # a damaged sweep.json was already reported in one line
+        st.caption(f"{len(runs)} runs; this sweep's settings are unknown.")
     c1, c2, c3 = st.columns([2, 2, 3])
     axis = c1.radio(
         "x axis", ["log", "inv_sqrt"], key="transfer_axis", horizontal=True,
@@ -160,11 +157,15 @@ folders = sweep_folders()
 if st.session_state.get("transfer_source_next") in folders:  # a sweep just finished: show it
     st.session_state["transfer_source"] = st.session_state.pop("transfer_source_next")
 label = st.selectbox("Results", list(folders), key="transfer_source")
-meta, runs = load_runs(folders[label])
-if meta is None or not runs:
+meta, runs, problems = load_runs(folders[label])
+for problem in problems[:5]:
+    st.warning(problem, icon=":material/description:")
+if len(problems) > 5:
+    st.warning(f"{len(problems) - 5} more damaged files in this sweep were skipped.")
+if not runs:
     st.info("This sweep has no finished runs yet. Start one below, or from the terminal: `python -m models.transfer`.")
 else:
-    results_view(meta, runs)
+    results_view(meta or {}, runs)
 
 st.divider()
 st.subheader("Run a sweep")
@@ -216,35 +217,28 @@ if submitted:
             epochs=int(epochs), lr=task.default_lr, ft_ratio=ft_ratio, warm_epochs=int(warm), layer_decay=decay
         )
         sweep = Sweep(task_name, encoder_name, tuple(r for r in REGIMES if r in regimes), sizes, int(seeds), train)
-        n_runs = len(list(sweep.runs()))
-        if n_runs > MAX_PAGE_RUNS:
-            raise ValueError(f"that is {n_runs} runs; the page runs at most {MAX_PAGE_RUNS}")
+        check_page_sweep(sweep, task, best_device())
     except (ValueError, TaskUnavailable, WeightsUnavailable, CheckpointError) as exc:
         st.error(f"Cannot start the sweep: {exc}")
         st.stop()
     folder = USER_RESULTS / f"{task_name}-{encoder_name}-{settings_hash(sweep.settings())}"
-    lock = training_lock()
-    if not lock.acquire(blocking=False):
-        st.warning("Another sweep is training on this server right now; try again when it has finished.")
-        st.stop()
+    st.session_state["tf_running"] = True
+    last = [0.0]
     try:
-        st.session_state["tf_running"] = True
-        bar = st.progress(0.0, text="Starting…")
+        with heavy_job("The sweep"):  # the server's queue: one heavy job per slot, sweeps included
+            bar = st.progress(0.0, text="Starting…")
 
-        last = [0.0]
+            def show(p: Progress) -> None:  # at most 5 updates a second; each is also where a click stops the run
+                if time.monotonic() - last[0] >= 0.2 or p.batch in (0, p.batches):
+                    last[0] = time.monotonic()
+                    bar.progress(p.fraction, text=f"Run {p.run} of {p.runs} ({p.key}): epoch {p.epoch}/{p.epochs}, "
+                                                  f"batch {p.batch}/{p.batches}")  # fmt: skip
 
-        def show(p: Progress) -> None:  # at most 5 updates a second; each one is also where a click stops the run
-            if time.monotonic() - last[0] >= 0.2 or p.batch in (0, p.batches):
-                last[0] = time.monotonic()
-                bar.progress(p.fraction, text=f"Run {p.run} of {p.runs} ({p.key}): epoch {p.epoch}/{p.epochs}, "
-                                              f"batch {p.batch}/{p.batches}")  # fmt: skip
-
-        written = run_sweep(sweep, folder, on_progress=show, task=task, encoder=encoder)
+            written = run_sweep(sweep, folder, on_progress=show, task=task, encoder=encoder)
     except (ValueError, SweepMismatch) as exc:
+        st.session_state["tf_running"] = False
         st.error(f"The sweep stopped: {exc}")
         st.stop()
-    finally:
-        lock.release()
     st.session_state["tf_running"] = False
     bar.empty()
     st.session_state["transfer_source_next"] = f"Yours: {folder.name}"

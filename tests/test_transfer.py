@@ -116,14 +116,14 @@ def test_one_epoch_sweep_runs_end_to_end_and_resumes(tmp_path: Path, digits, tin
 
     with pytest.raises(Interrupt):
         run_sweep(sweep, tmp_path, on_progress=stop_at_third_run, encoder=tiny_encoder)
-    meta, runs = load_runs(tmp_path)
+    meta, runs, _ = load_runs(tmp_path)
     assert len(runs) == 2 and meta["sizes"] == [1, 2]
     fractions = []
     resumed = run_sweep(sweep, tmp_path, on_progress=lambda p: fractions.append(p.fraction), encoder=tiny_encoder)
     assert len(resumed) == total - 2  # the two finished runs were kept, not redone
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
     assert run_sweep(sweep, tmp_path, encoder=tiny_encoder) == []
-    _, runs = load_runs(tmp_path)
+    _, runs, _ = load_runs(tmp_path)
     assert {r["key"] for r in runs} == {f"{r}-n{n}-s0" for r in REGIMES for n in (1, 2)}
     for r in runs:
         assert 0.0 <= r["test_error"] <= 100.0
@@ -158,7 +158,7 @@ def test_bundled_encoder_loads_verified_and_transfers() -> None:
 def test_command_line_runs_a_tiny_sweep(tmp_path: Path, capsys) -> None:
     argv = ["--regimes", "probe,probe-features", "--sizes", "1,2", "--seeds", "1", "--epochs", "1"]
     assert main([*argv, "--min-batches", "1", "--out", str(tmp_path)]) == 0
-    meta, runs = load_runs(tmp_path)
+    meta, runs, _ = load_runs(tmp_path)
     assert len(runs) == 4 and meta["settings"]["train"]["lr"] == pytest.approx(3e-3)
     assert "python -m models.transfer" in meta["command"]
     assert "probe-features-n2-s0" in capsys.readouterr().out
