@@ -48,8 +48,38 @@ def expected_sha_prefix(weights: WeightsEnum) -> str:
 
 
 def is_cached(weights: WeightsEnum) -> bool:
-    """Whether the weights file is already in the local cache."""
+    """Whether the weights file is already in the local cache (not yet whether it is the right file)."""
     return weights_path(weights).is_file()
+
+
+_verified: dict[tuple[str, int, int, str], bool] = {}  # (path, size, mtime, expected) -> matched; 500 MB take 1 s
+
+
+def is_verified(weights: WeightsEnum) -> bool:
+    """Whether the cached file's SHA-256 starts with the prefix in its name (checked once per file version)."""
+    from models.files import sha256_file
+
+    path = weights_path(weights)
+    try:
+        stat = path.stat()
+        expected = expected_sha_prefix(weights)
+        key = (str(path), stat.st_size, stat.st_mtime_ns, expected)
+        if key not in _verified:
+            _verified[key] = bool(expected) and sha256_file(path).startswith(expected)
+    except OSError:
+        return False
+    return _verified[key]
+
+
+def cache_writable() -> tuple[bool, str]:
+    """Whether a download could be saved: the cache folder (or the nearest folder above it that exists)
+    is writable, on a file system that is not read-only; if not, why."""
+    folder = checkpoint_dir()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if os.access(folder, os.W_OK):
+        return True, ""
+    return False, "the weights cache folder is read-only"
 
 
 def offline() -> bool:
@@ -101,9 +131,12 @@ def download(weights: WeightsEnum, progress: Progress | None = None, timeout: fl
     if not ok:
         raise WeightsUnavailable(why)
     path = weights_path(weights)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # a read-only or full cache is like no network: the bundled model stands in, and the banner says why
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    except OSError as exc:
+        raise WeightsUnavailable(f"the weights cache cannot be written ({exc.strerror or type(exc).__name__})") from exc
     digest, done = hashlib.sha256(), 0
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with urllib.request.urlopen(weights.url, timeout=timeout) as response, os.fdopen(fd, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0)
@@ -116,7 +149,7 @@ def download(weights: WeightsEnum, progress: Progress | None = None, timeout: fl
         if not digest.hexdigest().startswith(expected_sha_prefix(weights)):
             raise WeightsUnavailable(f"the download of {path.name} was corrupt (SHA-256 mismatch)")
         os.replace(tmp, path)
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError) as exc:  # the network, or a full disk: remembered either way
         with _network_lock:
             _network[urllib.parse.urlparse(weights.url).hostname or ""] = (False, f"download failed ({exc})")
         raise WeightsUnavailable(f"download of {path.name} failed: {exc}") from exc

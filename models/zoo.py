@@ -27,7 +27,7 @@ from models.resnet import ResNet18
 BUNDLED = "shapes-resnet18"
 log = logging.getLogger("explainer.zoo")
 Source = Literal["cache", "download", "bundled"]
-Status = Literal["bundled", "cached", "downloadable", "unavailable"]
+Status = Literal["bundled", "cached", "damaged", "downloadable", "unavailable"]
 
 
 @dataclass(frozen=True)
@@ -82,13 +82,16 @@ def spec(name: str) -> ClassifierSpec:
 
 
 def weight_status(name: str) -> Status:
-    """'bundled' (a project model), 'cached', 'downloadable', or 'unavailable' (the fallback will run)."""
+    """'bundled' (a project model), 'cached' (its hash checked), 'damaged' (a cached file whose hash does not
+    match), 'downloadable' (network and a writable cache), or 'unavailable' (the fallback will run)."""
     weights = spec(name).weights
     if weights is None:
         return "bundled"
     if weights_cache.is_cached(weights):
-        return "cached"
-    return "downloadable" if weights_cache.network_available(weights.url)[0] else "unavailable"
+        return "cached" if weights_cache.is_verified(weights) else "damaged"
+    if weights_cache.network_available(weights.url)[0] and weights_cache.cache_writable()[0]:
+        return "downloadable"
+    return "unavailable"
 
 
 def bundled_accuracy(name: str = BUNDLED) -> str:

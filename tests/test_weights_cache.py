@@ -77,3 +77,29 @@ def test_corrupt_download_leaves_nothing_behind(torch_home, monkeypatch):
 def test_offline_download_says_why():
     with pytest.raises(weights_cache.WeightsUnavailable, match="offline"):
         weights_cache.download(WEIGHTS)
+
+
+def test_unwritable_cache_falls_back_like_an_offline_one(tmp_path, monkeypatch):
+    """A read-only or broken cache folder with the network reachable: no OSError reaches a page."""
+    from models.zoo import load_classifier, weight_status
+
+    blocker = tmp_path / "torch_home_is_a_file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("TORCH_HOME", str(blocker))
+    fake_network(monkeypatch, b"never read")
+    with pytest.raises(weights_cache.WeightsUnavailable, match="cache cannot be written"):
+        weights_cache.download(WEIGHTS)
+    _, info = load_classifier("resnet18")
+    assert info.is_fallback and "cache cannot be written" in info.reason
+    monkeypatch.setattr(weights_cache, "cache_writable", lambda: (False, "the weights cache folder is read-only"))
+    assert weight_status("resnet18") == "unavailable"  # not "downloads on first use"
+
+
+def test_junk_cached_file_is_not_called_cached(torch_home):
+    from models.zoo import weight_status
+
+    path = weights_cache.weights_path(WEIGHTS)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"junk, not the weights")
+    assert weights_cache.is_cached(WEIGHTS) and not weights_cache.is_verified(WEIGHTS)
+    assert weight_status("resnet18") == "damaged"

@@ -72,9 +72,10 @@ def write_random_weights(name: str):
 def test_cached_torchvision_weights_load_through_the_real_path(torch_home, monkeypatch):
     reference, path = write_random_weights("resnet18")
     assert path.name == "resnet18-f37072fd.pth"  # the name torchvision itself would look for
-    assert weight_status("resnet18") == "cached"
-    # Random weights cannot match the real file's hash prefix; trust this file's own hash instead.
+    assert weight_status("resnet18") == "damaged"  # random weights cannot match the real file's hash prefix
+    # Trust this file's own hash instead.
     monkeypatch.setattr(weights_cache, "expected_sha_prefix", lambda w: sha256_file(path)[:8])
+    assert weight_status("resnet18") == "cached"
     model, info = load_classifier("resnet18")
     assert info.source == "cache" and not info.is_fallback and len(info.categories) == 1000
     assert "ImageNet" in info.accuracy

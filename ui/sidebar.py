@@ -8,11 +8,13 @@ import torchvision
 
 from models import weights_cache
 from models.devices import best_device, device_name
+from models.files import public_path
 from models.zoo import CLASSIFIERS, weight_status
 from ui.model_picker import cached_classifier
 
 _STATUS = {
-    "cached": ":green[cached]",
+    "cached": ":green[cached, hash checked]",
+    "damaged": ":orange[cached file damaged; bundled model stands in]",
     "downloadable": ":blue[downloads on first use]",
     "unavailable": ":orange[bundled model stands in]",
     "bundled": ":violet[bundled]",
@@ -24,7 +26,7 @@ def render_sidebar() -> None:
     with st.sidebar:
         st.markdown(f"**Device:** {device_name(best_device())}")
         st.caption(f"torch {torch.__version__} · torchvision {torchvision.__version__}")
-        st.caption(f"Weights cache: `{weights_cache.checkpoint_dir()}`")
+        st.caption(f"Weights cache: `{public_path(weights_cache.checkpoint_dir())}`")
         with st.expander("Model weights", expanded=True):
             st.markdown("\n".join(f"- {CLASSIFIERS[n].title}: {_STATUS[weight_status(n)]}" for n in CLASSIFIERS))
             if st.button("Check again", help="Look for newly cached weights and retry the network"):
