@@ -187,6 +187,8 @@ def load_default() -> tuple[BNConfig, BNHistory, dict[str, float]] | None:
         return None
     record = read_json(DEFAULT_RESULT)
     try:
+        if not isinstance(record["config"], dict):
+            raise TypeError("no settings")
         if record["config"] != asdict(BNConfig()):
             return None
         history = BNHistory(**record["history"])

@@ -4,7 +4,7 @@ one one-line error, never an exception (the loader itself is tested in test_imag
 import pytest
 
 from tests.app_helpers import open_page
-from tests.hostile_files import BAD, GOOD
+from tests.hostile_files import BAD, GOOD, HEAVY_BAD, HEAVY_GOOD
 
 # page, its uploader's key, and what to do first so that the uploader is on the page
 PAGES = [
@@ -23,13 +23,14 @@ def test_every_file_gives_a_result_or_one_line(page, key, setup):
     if setup:
         at.radio(key=setup[0]).set_value(setup[1]).run()
     failures = []
-    for name, data in {**GOOD, **BAD}.items():
+    good, bad = {**GOOD, **HEAVY_GOOD}, {**BAD, **HEAVY_BAD}
+    for name, data in {**good, **bad}.items():
         at.file_uploader(key=key).upload(name, data, "image/png").run()
         errors = [e.value for e in at.error]
         if at.exception:
             failures.append(f"{name}: exception {at.exception[0].message[:120]}")
-        elif name in GOOD and errors:
+        elif name in good and errors:
             failures.append(f"{name}: unexpected error {errors}")
-        elif name in BAD and (len(errors) != 1 or "\n" in errors[0] or not errors[0].startswith(name)):
+        elif name in bad and (len(errors) != 1 or "\n" in errors[0] or not errors[0].startswith(name)):
             failures.append(f"{name}: expected one one-line error, got {errors}")
     assert not failures, "\n".join(failures)

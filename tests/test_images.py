@@ -1,12 +1,15 @@
+import subprocess
+import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from explain.images import NEUTRAL_GREY, ImageLoadError, image_sha256, limit_aspect, load_image
-from tests.hostile_files import BAD, GOOD, encode, png_declaring
+from explain.images import NEUTRAL_GREY, ImageLoadError, image_sha256, jpeg_scan_count, limit_aspect, load_image
+from tests.hostile_files import BAD, GOOD, HEAVY_BAD, HEAVY_GOOD, encode, png_declaring
 
 
 @pytest.mark.parametrize("name", sorted(GOOD))
@@ -104,3 +107,54 @@ def test_limit_aspect_pads_strips_only():
 
 def test_sha256_is_of_the_bytes():
     assert image_sha256(b"abc").startswith("ba7816bf")
+
+
+# The worst accepted files and the costly refusals, each loaded in a fresh process so that its peak
+# resident memory (PIL's buffers are invisible to tracemalloc) and its stderr are its own.
+_MEASURE = """
+import resource, sys, time
+def rss_kb():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS"))
+from explain.images import ImageLoadError, load_image
+data = open(sys.argv[1], "rb").read()
+base, t0 = rss_kb(), time.perf_counter()
+try:
+    result = "image %dx%d" % load_image(data).size
+except ImageLoadError as exc:
+    result = "refused " + str(exc)
+seconds = time.perf_counter() - t0
+print(result, "|", seconds, "|", (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
+"""
+
+
+@pytest.mark.parametrize("name", sorted({**HEAVY_GOOD, **HEAVY_BAD}))
+def test_costly_files_stay_within_their_budget(name, tmp_path):
+    path = tmp_path / name
+    path.write_bytes({**HEAVY_GOOD, **HEAVY_BAD}[name])
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(path)], capture_output=True, text=True, cwd=root, timeout=60, check=True
+    )
+    result, seconds, growth_mb = (part.strip() for part in out.stdout.split("|"))
+    assert result.startswith("image" if name in HEAVY_GOOD else "refused"), result
+    assert float(seconds) < 2.0
+    assert float(growth_mb) < 400
+    assert out.stderr.count("\n") < 5, out.stderr[:500]  # no warning per EXIF tag
+
+
+def test_sixteen_bit_40_megapixels_keep_their_gradient():
+    arr = np.asarray(load_image(HEAVY_GOOD["grey16_40mp.png"]))
+    assert arr.shape == (640, 1024, 3) and arr.min() == 0 and arr.max() >= 250
+
+
+def test_scan_bomb_is_counted_not_decoded():
+    assert jpeg_scan_count(HEAVY_BAD["scan_bomb.jpg"]) > 10_000
+    assert jpeg_scan_count(GOOD["rgb.jpg"]) == 1
+    assert jpeg_scan_count(encode(Image.new("RGB", (64, 64)), "JPEG", progressive=True)) < 20
+    with pytest.raises(ImageLoadError, match="scans"):
+        load_image(HEAVY_BAD["scan_bomb.jpg"])
+
+
+def test_memory_budget_refuses_from_the_header():
+    with pytest.raises(ImageLoadError, match="MB"):
+        load_image(HEAVY_GOOD["float_40mp.tiff"], max_bytes=100 * 2**20)

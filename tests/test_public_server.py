@@ -1,0 +1,270 @@
+"""A public server that one visitor cannot crash, stall or poison: bounded inputs, the admission
+queue, shared results keyed on full content, damaged results files, and safe names."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from explain.image_sets import MAX_FOLDER_CHARS, folder_files, set_sha256
+from explain.images import display_name
+from explain.occlusion_maps import MAX_POSITIONS, check_occlusion, min_stride
+from models.augmentation import MAX_STEPS, TRANSFORMS, build_pipeline, step
+from models.files import ResultsFileError, public_path, read_json
+from models.transfer import SHIPPED, Sweep, TrainConfig, check_page_sweep, load_runs, run_sweep
+from models.transfer_data import load_task
+from tests.app_helpers import open_page
+from ui.admission import AdmissionQueue, ResultStore
+
+# ---------------------------------------------------------------- bounds on what a visitor sets
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("resized crop", {"size": 6000}, "size must be between 8 and 512"),
+        ("random crop", {"padding": 2000}, "padding must be between 0 and 128"),
+        ("gaussian blur", {"kernel_size": 181}, "kernel_size must be between 1 and 31"),
+        ("gaussian blur", {"kernel_size": 8}, "kernel_size must be odd"),
+        ("gaussian blur", {"sigma": (5.0, 1.0)}, "'from' must not exceed 'to'"),
+        ("rotation", {"degrees": float("nan")}, "degrees must be between"),
+        ("colour jitter", {"hue": 3.0}, "hue must be between 0 and 0.5"),
+        ("resized crop", {"size": 100.5}, "whole number"),
+    ],
+)
+def test_augmentation_parameters_are_bounded(name, params, message):
+    with pytest.raises(ValueError, match=message):
+        step(name, **params)
+
+
+def test_every_number_has_a_bound_and_the_defaults_are_inside():
+    for name, spec in TRANSFORMS.items():
+        numbers = {k for k, v in spec.defaults.items() if not isinstance(v, bool)}
+        assert numbers == set(spec.bounds), name
+        build_pipeline([step(name)])  # the defaults pass their own checks
+    with pytest.raises(ValueError, match=f"at most {MAX_STEPS}"):
+        build_pipeline([step("rotation")] * (MAX_STEPS + 1))
+
+
+def test_augmentation_widgets_carry_the_bounds():
+    at = open_page("pages/training.py")
+    at.selectbox(key="aug_preset").set_value("ImageNet-style (crop, flip, colour)").run()
+    at.button(key="aug_load").click().run()
+    size = at.number_input(key="aug_0_resized crop_size")
+    assert (size.min, size.max) == (8, 512)
+    assert not at.exception
+
+
+def test_occlusion_is_bounded_in_forward_passes():
+    with pytest.raises(ValueError, match="positions of the square"):
+        check_occlusion((224, 224), 2, 1)
+    for side, window in [(64, 2), (224, 2), (224, 44), (500, 3)]:
+        assert check_occlusion((side, side), window, min_stride(side, window)) <= MAX_POSITIONS
+
+
+def test_page_sweeps_over_ten_minutes_on_a_cpu_are_refused():
+    import torch
+
+    task = load_task("digits")
+    big = Sweep(
+        sizes=(50, 75, 100, 126), seeds=5, train=TrainConfig(epochs=30, lr=3e-3), regimes=("scratch", "finetune")
+    )
+    with pytest.raises(ValueError, match=r"minutes on this server.*python -m models\.transfer"):
+        check_page_sweep(big, task, torch.device("cpu"))
+    small = Sweep(sizes=(1, 5), seeds=1, train=TrainConfig(epochs=5, lr=3e-3))
+    assert 0 < check_page_sweep(small, task, torch.device("cpu")) < 60
+
+
+def test_long_folder_names_and_escapes_give_one_line(tmp_path):
+    with pytest.raises(ValueError, match=f"at most {MAX_FOLDER_CHARS}"):
+        folder_files("a" * 6000, root=tmp_path)
+    with pytest.raises(ValueError) as err:
+        folder_files("../..", root=tmp_path)
+    assert str(tmp_path) not in str(err.value)  # no server path in what a visitor reads
+
+
+# ---------------------------------------------------------------- the queue and the shared results
+
+
+def test_admission_queue_is_first_come_first_served():
+    queue = AdmissionQueue(slots=1)
+    a, b, c = queue.join(), queue.join(), queue.join()
+    assert [queue.position(t) for t in (a, b, c)] == [1, 2, 3]
+    assert not queue.admit(b, 0.01)  # b may not overtake a
+    assert queue.admit(a, 0.01) and queue.position(a) == 0
+    assert [queue.position(t) for t in (b, c)] == [1, 2]
+    assert not queue.admit(b, 0.01)  # one slot, taken
+    queue.leave(c)  # c gave up waiting (a rerun, a closed tab)
+    queue.leave(a)
+    assert queue.admit(b, 0.01) and queue.counts() == (1, 0)
+
+
+def test_slots_are_given_back_when_a_job_fails():
+    queue = AdmissionQueue(slots=2)
+    with pytest.raises(RuntimeError), queue.slot():
+        raise RuntimeError("the job broke")
+    assert queue.counts() == (0, 0)
+
+
+def test_waiting_jobs_see_their_place_and_run_in_order():
+    queue, order, places = AdmissionQueue(slots=1), [], {}
+
+    def job(i: int) -> None:
+        with queue.slot(lambda place: places.setdefault(i, place), poll=0.01):
+            order.append(i)
+            time.sleep(0.05)
+
+    threads = []
+    for i in range(4):
+        threads.append(threading.Thread(target=job, args=(i,)))
+        threads[-1].start()
+        time.sleep(0.01)  # join in order
+    for t in threads:
+        t.join(5)
+    assert order == [0, 1, 2, 3] and places[3] == 3
+
+
+def test_result_store_forgets_the_oldest():
+    store = ResultStore(max_entries=2)
+    store.put("a", 1)
+    store.put("b", 2)
+    store.get("a")
+    store.put("c", 3)
+    assert (store.get("a"), store.get("b"), store.get("c")) == (1, None, 3)
+
+
+def test_image_set_key_covers_every_byte():
+    """The old key hashed each image's name and first 4,096 bytes: a look-alike set collided."""
+    a = Image.new("RGB", (64, 64), (10, 20, 30))
+    b = a.copy()
+    b.putpixel((63, 63), (11, 20, 30))  # far past the first 4,096 bytes
+    assert set_sha256([("x", a)]) != set_sha256([("x", b)])
+    assert set_sha256([("x", a)]) != set_sha256([("y", a)])
+
+
+def test_a_second_visitor_pressing_the_same_features_buttons_gets_the_same_result():
+    """Progress bars used to be drawn inside cached functions: the second visitor's replay crashed."""
+    seen = []
+    for _ in range(2):
+        at = open_page("pages/features.py")
+        at.selectbox(key="feat_model").set_value("shapes-resnet18").run()
+        at.button(key="feat_scan").click().run()
+        at.button(key="feat_occ_run").click().run()
+        at.slider(key=next(s.key for s in at.slider if s.key.startswith("feat_occ_win"))).set_value(20).run()
+        assert not at.exception, at.exception
+        assert any("settings changed" in i.value for i in at.info)  # a slider never restarts the work
+        seen.append([m.value for m in at.markdown if m.value.startswith("**Channel")])
+    assert seen[0] == seen[1] and len(seen[0]) == 4
+
+
+# ---------------------------------------------------------------- damaged results files
+
+
+@pytest.mark.parametrize("content", [b"{", b"{}", b"[]", b"null", b"\xff\xfe\x00", b'{"regime": "probe"}'])
+def test_damaged_run_files_cost_one_line_each(tmp_path, content):
+    folder = tmp_path / "sweep"
+    shutil.copytree(SHIPPED, folder)
+    (folder / "runs" / "probe-n1-s0.json").write_bytes(content)
+    meta, runs, problems = load_runs(folder)
+    assert meta is not None and len(runs) == 83
+    assert len(problems) == 1 and "probe-n1-s0.json" in problems[0] and "\n" not in problems[0]
+
+
+def test_a_damaged_sweep_file_is_reported_and_repaired_by_running_again(tmp_path, tiny_sweep_parts):
+    sweep, encoder = tiny_sweep_parts
+    run_sweep(sweep, tmp_path, encoder=encoder)
+    (tmp_path / "sweep.json").write_bytes(b'{"settings": {"task": "dig')  # truncated
+    meta, runs, problems = load_runs(tmp_path)
+    assert meta is None and len(runs) == 1 and "sweep.json" in problems[0] and "repair" in problems[0]
+    assert run_sweep(sweep, tmp_path, encoder=encoder) == []  # nothing retrained
+    meta, runs, problems = load_runs(tmp_path)
+    assert meta is not None and len(runs) == 1 and problems == []
+
+
+@pytest.fixture
+def tiny_sweep_parts():
+    import torch
+
+    from models.resnet import ResNet18
+    from models.transfer_data import Encoder
+
+    torch.manual_seed(0)
+    net = ResNet18(5, width=0.125)
+    encoder = Encoder("tiny", "tiny", lambda: ResNet18(5, width=0.125), net.state_dict(), "made in the test")
+    return Sweep(regimes=("probe",), sizes=(1,), seeds=1, train=TrainConfig(epochs=1, lr=3e-3, min_batches=1)), encoder
+
+
+def test_transfer_page_lists_damaged_user_files_in_one_line_each(monkeypatch, tmp_path):
+    user = tmp_path / "user"
+    good = user / "digits-glyphs-resnet18-abc"
+    shutil.copytree(SHIPPED, good)
+    (good / "runs" / "scratch-n1-s0.json").write_bytes(b"null")
+    (good / "runs" / "scratch-n2-s0.json").write_bytes(b"\xff\xfe")
+    (good / "sweep.json").write_bytes((SHIPPED / "sweep.json").read_bytes()[:50])
+    (user / "pressed-and-left").mkdir(parents=True)
+    (user / "pressed-and-left" / "sweep.json").write_text(json.dumps({"settings": {}}))
+    monkeypatch.setenv("EXPLAINER_RESULTS", str(user))
+    at = open_page("pages/transfer.py")
+    options = at.selectbox(key="transfer_source").options
+    assert "Yours: digits-glyphs-resnet18-abc" in options and "Yours: pressed-and-left" not in options
+    at.selectbox(key="transfer_source").set_value("Yours: digits-glyphs-resnet18-abc").run()
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 3 and all("\n" not in w for w in warnings)
+    assert at.get("plotly_chart")  # the rest of the page still works
+
+
+def test_damaged_shipped_files_cost_one_line(monkeypatch, tmp_path):
+    import models.bn_experiment
+    import models.transfer
+
+    shipped = tmp_path / "digits"
+    shutil.copytree(SHIPPED, shipped)
+    (shipped / "sweep.json").write_bytes((SHIPPED / "sweep.json").read_bytes()[:80])
+    monkeypatch.setattr(models.transfer, "SHIPPED", shipped)
+    monkeypatch.setenv("EXPLAINER_RESULTS", str(tmp_path / "user"))
+    at = open_page("pages/transfer.py")
+    assert not at.exception and len(at.warning) == 1 and at.get("plotly_chart")
+
+    bn = tmp_path / "bn_default.json"
+    for content in (b"{}", b"[1, 2", b'{"config": 1}'):
+        bn.write_bytes(content)
+        monkeypatch.setattr(models.bn_experiment, "DEFAULT_RESULT", bn)
+        at = open_page("pages/training.py")
+        assert not at.exception and len(at.warning) == 1 and "bn_default.json" in at.warning[0].value
+
+
+def test_read_json_names_the_file_not_the_server(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_bytes(b"\x00\x01")
+    with pytest.raises(ResultsFileError) as err:
+        read_json(path)
+    assert str(tmp_path) not in str(err.value) and "x.json" in str(err.value)
+    assert public_path(Path(__file__)) == "tests/test_public_server.py"
+
+
+# ---------------------------------------------------------------- names a visitor typed
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("![x](http://evil.example/a.png)", "__x_(http_//evil.example/a.png)"),
+        ("<img src=x onerror=alert(1)>.png", "_img src_x onerror_alert(1)_.png"),
+        (":red[big]**bold**.jpg", "_red_big___bold__.jpg"),
+        ("chelsea the cat (photo)", "chelsea the cat (photo)"),
+    ],
+)
+def test_file_names_are_shown_as_plain_text(name, shown):
+    assert display_name(name) == shown
+
+
+def test_long_names_keep_their_ending():
+    shown = display_name("a" * 500 + ".png")
+    assert len(shown) == 80 and shown.endswith("….png")
