@@ -26,6 +26,7 @@ from torchvision.transforms.v2 import functional as TF
 from models import weights_cache
 from models.checkpoints import CheckpointError, load_bundled
 from models.devices import best_device
+from models.files import public_path
 from models.shapes_detector import shapes_maskrcnn
 from models.zoo import lock_for
 
@@ -138,7 +139,7 @@ def load_detector(
         except (weights_cache.WeightsUnavailable, CheckpointError) as exc:
             model, info = _bundled(
                 name, f"COCO weights for {spec.title} are unavailable: {exc}. To use them offline, put {path.name} "
-                f"into {path.parent}. The bundled detector knows only the generated shapes.",
+                f"into {public_path(path.parent)}. The bundled detector knows only the generated shapes.",
             )  # fmt: skip
     log.info("loaded detector %s as %s from %s", name, info.name, info.source)
     model.categories = info.categories  # so that detect(model, image) can name what it finds

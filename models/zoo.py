@@ -22,6 +22,7 @@ from torchvision.transforms import v2
 from models import weights_cache
 from models.checkpoints import CheckpointError, bundled_entry, load_bundled
 from models.devices import best_device
+from models.files import public_path
 from models.resnet import ResNet18
 
 BUNDLED = "shapes-resnet18"
@@ -175,7 +176,7 @@ def load_classifier(
                 name,
                 s.fallback,
                 f"ImageNet weights for {s.title} are unavailable: {exc}. To use them offline, "
-                f"put {file.name} into {file.parent}.",
+                f"put {file.name} into {public_path(file.parent)} (the weights cache in the sidebar).",
             )
     log.info("loaded classifier %s as %s from %s", name, info.name, info.source)
     return model.eval().to(device or best_device()), info
