@@ -21,6 +21,8 @@ from pathlib import Path
 import torch
 from torchvision.models import WeightsEnum
 
+from models.files import sha256_file
+
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all or 0 when unknown)
 
 _network: dict[str, tuple[bool, str]] = {}  # host -> (reachable, why not); remembered for the process
@@ -57,8 +59,6 @@ _verified: dict[tuple[str, int, int, str], bool] = {}  # (path, size, mtime, exp
 
 def is_verified(weights: WeightsEnum) -> bool:
     """Whether the cached file's SHA-256 starts with the prefix in its name (checked once per file version)."""
-    from models.files import sha256_file
-
     path = weights_path(weights)
     try:
         stat = path.stat()
@@ -71,15 +71,13 @@ def is_verified(weights: WeightsEnum) -> bool:
     return _verified[key]
 
 
-def cache_writable() -> tuple[bool, str]:
+def cache_writable() -> bool:
     """Whether a download could be saved: the cache folder (or the nearest folder above it that exists)
-    is writable, on a file system that is not read-only; if not, why."""
+    is writable, on a file system that is not read-only."""
     folder = checkpoint_dir()
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
-    if os.access(folder, os.W_OK):
-        return True, ""
-    return False, "the weights cache folder is read-only"
+    return os.access(folder, os.W_OK)
 
 
 def offline() -> bool:

@@ -90,7 +90,7 @@ def weight_status(name: str) -> Status:
         return "bundled"
     if weights_cache.is_cached(weights):
         return "cached" if weights_cache.is_verified(weights) else "damaged"
-    if weights_cache.network_available(weights.url)[0] and weights_cache.cache_writable()[0]:
+    if weights_cache.network_available(weights.url)[0] and weights_cache.cache_writable():
         return "downloadable"
     return "unavailable"
 

@@ -57,6 +57,13 @@ def shared_bundled_set() -> list:
     return bundled_set()
 
 
+def warn_skipped(problems: list[str]) -> None:
+    """One warning line for the images of a set that could not be used."""
+    if problems:
+        more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+        st.warning("Skipped: " + "; ".join(problems[:5]) + more)
+
+
 def top9_montages(model, tensors, names, layer, channels, mean, std, report) -> dict[int, tuple]:
     """Per channel: the names of its three strongest images, and the montages of the nine
     projections and image patches, as small uint8 pictures (what the page shows, nothing more)."""
@@ -159,10 +166,7 @@ with tab_top9:
                 images = [(str(p), None) for p in folder_files(folder)]
             except ValueError as exc:
                 st.error(str(exc))
-    if problems:
-        st.warning(
-            "Skipped: " + "; ".join(problems[:5]) + (f" and {len(problems) - 5} more" if len(problems) > 5 else "")
-        )
+    warn_skipped(problems)
     top_layer = st.selectbox("Layer", layers, index=layers.index(start_layer), key=f"feat_top_layer_{info.name}")
     n_channels = cached_maps(key, chosen.sha256, top_layer, model, batch)[0].shape[0]
     picks = st.multiselect(
@@ -175,8 +179,7 @@ with tab_top9:
     if images and picks and st.button(f"Scan {len(images)} images", key="feat_scan"):
         if folder:
             images, problems = folder_set(folder)
-            if problems:
-                st.warning("Skipped: " + "; ".join(problems[:5]))
+            warn_skipped(problems)
         names = [name for name, _ in images[:MAX_SET_IMAGES]]
         tensors = torch.cat([prepare(im, info.preprocess, batch.device) for _, im in images[:MAX_SET_IMAGES]])
         scan_key = ("top9", key, set_sha256(images[:MAX_SET_IMAGES]), top_layer, tuple(picks))

@@ -91,7 +91,7 @@ def test_unwritable_cache_falls_back_like_an_offline_one(tmp_path, monkeypatch):
         weights_cache.download(WEIGHTS)
     _, info = load_classifier("resnet18")
     assert info.is_fallback and "cache cannot be written" in info.reason
-    monkeypatch.setattr(weights_cache, "cache_writable", lambda: (False, "the weights cache folder is read-only"))
+    monkeypatch.setattr(weights_cache, "cache_writable", lambda: False)
     assert weight_status("resnet18") == "unavailable"  # not "downloads on first use"
 
 

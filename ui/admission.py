@@ -119,10 +119,6 @@ class ResultStore:
             while len(self._items) > self.max_entries:
                 self._items.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
 
 @st.cache_resource
 def server_queue() -> AdmissionQueue:
