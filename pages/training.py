@@ -83,15 +83,14 @@ with tab_bn:
         seed = c3.number_input("Seed", 0, 10_000, 0, key="bn_seed")
         submitted = st.form_submit_button("Train both networks", type="primary")
     stop = st.button("Stop", key="bn_stop", disabled=not (submitted or st.session_state.get("bn_running")))
-    if submitted:
-        config = BNConfig(
+    if submitted:  # the networks are built once this visitor's turn in the server's queue comes
+        st.session_state["bn_pending"] = BNConfig(
             arch, activation, lr, batch_size, int(steps), int(seed), eval_every=50 if arch == "mlp" else 10
         )
-        with st.spinner("Building the networks…"):
-            st.session_state["bn_exp"] = BNExperiment(config)
         st.session_state["bn_running"] = True
     if stop:
         st.session_state["bn_running"] = False
+        st.session_state["bn_pending"] = None
 
     exp: BNExperiment | None = st.session_state.get("bn_exp")
     default = None
@@ -110,19 +109,24 @@ with tab_bn:
             draw_bn(default[1], default[0], default[2], places)
     else:
         draw_bn(exp.history, exp.config, batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch), places)
-        if st.session_state.get("bn_running") and not exp.done:
-            with heavy_job("Training both networks"):  # the server's queue: one visitor's training at a time
-                bar = st.progress(exp.step / exp.config.steps, text="Training…")
-                chunk = max(exp.config.eval_every, 1)
-                while not exp.done:  # any click (Stop included) interrupts here; the next run resumes or stops
-                    exp.advance(chunk)
-                    draw_bn(exp.history, exp.config, None, places)
-                    bar.progress(exp.step / exp.config.steps, text=f"Training… step {exp.step} of {exp.config.steps}")
-            st.session_state["bn_running"] = False
-            bar.empty()
-            draw_bn(exp.history, exp.config, batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch), places)
-        elif not exp.done:
-            st.caption(f"Stopped at step {exp.step} of {exp.config.steps}.")
+    pending: BNConfig | None = st.session_state.get("bn_pending")
+    if st.session_state.get("bn_running") and (pending is not None or (exp is not None and not exp.done)):
+        with heavy_job("Training both networks"):  # waiting visitors do no work, not even building the nets
+            if pending is not None:
+                with st.spinner("Building the networks…"):
+                    exp = st.session_state["bn_exp"] = BNExperiment(pending)
+                st.session_state["bn_pending"] = None
+            bar = st.progress(exp.step / exp.config.steps, text="Training…")
+            chunk = max(exp.config.eval_every, 1)
+            while not exp.done:  # any click (Stop included) interrupts here; the next run resumes or stops
+                exp.advance(chunk)
+                draw_bn(exp.history, exp.config, None, places)
+                bar.progress(exp.step / exp.config.steps, text=f"Training… step {exp.step} of {exp.config.steps}")
+        st.session_state["bn_running"] = False
+        bar.empty()
+        draw_bn(exp.history, exp.config, batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch), places)
+    elif exp is not None and not exp.done:
+        st.caption(f"Stopped at step {exp.step} of {exp.config.steps}.")
 
 
 def param_inputs(i: int, name: str, params: dict) -> dict:

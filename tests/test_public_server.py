@@ -268,3 +268,28 @@ def test_file_names_are_shown_as_plain_text(name, shown):
 def test_long_names_keep_their_ending():
     shown = display_name("a" * 500 + ".png")
     assert len(shown) == 80 and shown.endswith("….png")
+
+
+def test_training_waits_for_its_turn_then_runs():
+    """While another job holds the server's only slot, a visitor's BatchNorm run builds nothing and
+    trains nothing; it starts when the slot is given back."""
+    from ui.admission import server_queue
+
+    queue = server_queue()
+    holder = queue.join()
+    slots = queue.slots
+    queue.slots = 1
+    try:
+        assert queue.admit(holder, 1.0)
+        at = open_page("pages/training.py")
+        at.number_input(key="bn_steps").set_value(100)
+        submit = next(b for b in at.get("form_submit_button") if b.label == "Train both networks")
+        t0 = time.perf_counter()
+        threading.Timer(3.0, queue.leave, args=(holder,)).start()
+        submit.click().run()
+        assert time.perf_counter() - t0 >= 2.5  # it waited for the slot
+        assert not at.exception and at.session_state["bn_running"] is False
+        assert at.session_state["bn_exp"].step == 100 and at.session_state["bn_pending"] is None
+    finally:
+        queue.leave(holder)
+        queue.slots = slots
