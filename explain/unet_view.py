@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from explain.charts import PALETTE
-from models.train_unet import confusion
-from models.train_unet import iou_per_class as iou_from_confusion
+from models.segmentation import confusion
+from models.segmentation import iou_per_class as iou_from_confusion
 from models.zoo import lock_for
 
 LABEL_COLOURS = np.array(

@@ -20,7 +20,7 @@ from torch import nn
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from models.digits import _split
+from models.digits import raw_split
 from models.engine import accuracy, batch_indices
 from models.shapes import SHAPE_CLASSES, Scene
 
@@ -196,7 +196,7 @@ def augment_scene(
 
 def digits_uint8(size: int = 28) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The digits split as 3 x size x size uint8 grey images, the form every transform accepts."""
-    x_tr, y_tr, x_te, y_te = _split()
+    x_tr, y_tr, x_te, y_te = raw_split()
 
     def prep(x):
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)

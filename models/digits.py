@@ -15,7 +15,8 @@ SPLIT_SEED = 0
 
 
 @cache
-def _split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def raw_split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(x_train, y_train, x_test, y_test) as scanned: N x 1 x 8 x 8 in [0, 1], the fixed stratified split."""
     data = load_digits()
     x = torch.tensor(data.images, dtype=torch.float32).unsqueeze(1) / 16.0  # N x 1 x 8 x 8 in [0, 1]
     y = torch.tensor(data.target, dtype=torch.long)
@@ -28,7 +29,7 @@ def _split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
 def digits(size: int = 8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(x_train, y_train, x_test, y_test): images N x 1 x size x size, standardised with the
     training set's mean and standard deviation; labels 0-9."""
-    x_tr, y_tr, x_te, y_te = _split()
+    x_tr, y_tr, x_te, y_te = raw_split()
     if size != 8:
         x_tr = F.interpolate(x_tr, size=(size, size), mode="bilinear", align_corners=False)
         x_te = F.interpolate(x_te, size=(size, size), mode="bilinear", align_corners=False)

@@ -14,24 +14,17 @@ import shlex
 import sys
 import time
 
-import numpy as np
 import torch
 
 from models.checkpoints import save_trained
 from models.devices import best_device
 from models.engine import fit_classifier
+from models.preprocess import IMAGENET_MEAN, IMAGENET_STD, to_tensor
 from models.resnet import ResNet18
 from models.shapes import SHAPE_CLASSES, classification_set
 
 NAME = "shapes-resnet18"
-MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet's, like the torchvision models
 TEST_SEED = 10_000  # held-out images come from a seed the training set never uses
-
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """N x H x W x 3 uint8 -> normalised N x 3 x H x W float32."""
-    x = torch.from_numpy(np.array(images, copy=True)).permute(0, 3, 1, 2).float() / 255.0
-    return (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
 
 
 def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -71,7 +64,7 @@ def main(argv: list[str] | None = None) -> float:
     record = {
         "architecture": "models.resnet.ResNet18",
         "classes": list(SHAPE_CLASSES),
-        "config": {"width": args.width, "image_size": args.image_size, "mean": MEAN, "std": STD},
+        "config": {"width": args.width, "image_size": args.image_size, "mean": IMAGENET_MEAN, "std": IMAGENET_STD},
         "metrics": {"accuracy": round(accuracy, 4), "test_size": args.test_size, "test_seed": TEST_SEED},
         "command": shlex.join(["python", "-m", "models.train_classifier", *(argv or sys.argv[1:])]),
         "trained": {

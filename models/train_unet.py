@@ -15,53 +15,15 @@ import shlex
 import sys
 import time
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from models.checkpoints import save_trained
 from models.devices import best_device
-from models.shapes import SHAPE_CLASSES, make_scene
-from models.train_classifier import MEAN, STD, to_tensor
+from models.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from models.segmentation import CLASSES, NAMES, SIZE, TEST_SEED, evaluate, scene_set
 from models.unet import UNet
-
-NAMES = {"full": "shapes-unet", "noskip": "shapes-unet-noskip"}
-CLASSES = ("background", *SHAPE_CLASSES)
-TEST_SEED = 20_000
-SIZE = 64
-
-
-def scene_set(n: int, seed: int, size: int = SIZE) -> tuple[torch.Tensor, torch.Tensor]:
-    """`n` scenes as normalised images N x 3 x H x W and label maps N x H x W."""
-    rng = np.random.default_rng(seed)
-    scenes = [make_scene(rng, size, n_objects=(2, 4), radius=(0.12, 0.25)) for _ in range(n)]
-    images = to_tensor(np.stack([s.image for s in scenes]))
-    return images, torch.from_numpy(np.stack([s.label_map for s in scenes]))
-
-
-def confusion(pred: torch.Tensor, target: torch.Tensor, k: int = len(CLASSES)) -> torch.Tensor:
-    """k x k counts: rows are true classes, columns predicted ones."""
-    return torch.bincount(target.flatten() * k + pred.flatten(), minlength=k * k).view(k, k)
-
-
-def iou_per_class(conf: torch.Tensor) -> torch.Tensor:
-    """IoU of each class from a confusion matrix: TP / (TP + FP + FN)."""
-    tp = conf.diag().double()
-    return tp / (conf.sum(0) + conf.sum(1) - conf.diag()).double().clamp_min(1)
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 64) -> tuple[float, list[float]]:
-    """(mean IoU over the classes, per-class IoU) of `model` in eval mode."""
-    model.eval()
-    device = next(model.parameters()).device
-    conf = torch.zeros(len(CLASSES), len(CLASSES), dtype=torch.long)
-    for i in range(0, len(x), batch_size):
-        pred = model(x[i : i + batch_size].to(device)).argmax(1).cpu()
-        conf += confusion(pred, y[i : i + batch_size])
-    ious = iou_per_class(conf)
-    return float(ious.mean()), [round(float(v), 4) for v in ious]
 
 
 def train(variant: str, args: argparse.Namespace, data) -> float:
@@ -99,7 +61,7 @@ def train(variant: str, args: argparse.Namespace, data) -> float:
         "architecture": "models.unet.UNet",
         "classes": list(CLASSES),
         "config": {"base": args.base, "depth": args.depth, "skips": variant == "full", "image_size": SIZE,
-                   "mean": MEAN, "std": STD},
+                   "mean": IMAGENET_MEAN, "std": IMAGENET_STD},
         "metrics": {"mean_iou": round(miou, 4), "iou_per_class": per_class, "test_size": len(x_test),
                     "test_seed": TEST_SEED},
         "command": shlex.join(["python", "-m", "models.train_unet", *sys.argv[1:]]),

@@ -24,10 +24,11 @@ from torchvision.transforms import v2
 from models import weights_cache
 from models.checkpoints import load_bundled
 from models.digits import digits
+from models.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from models.resnet import ResNet18
 
 BUNDLED_ENCODER = "glyphs-resnet18"
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
 DATA_ROOT = Path(os.environ.get("EXPLAINER_DATA", Path.home() / ".cache" / "explainer-data"))
 
 

@@ -23,6 +23,7 @@ from models import weights_cache
 from models.checkpoints import CheckpointError, bundled_entry, load_bundled
 from models.devices import best_device
 from models.files import public_path
+from models.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from models.resnet import ResNet18
 
 BUNDLED = "shapes-resnet18"
@@ -64,8 +65,8 @@ class ModelInfo:
     categories: tuple[str, ...]
     accuracy: str
     preprocess: Callable[[object], torch.Tensor] = field(repr=False, compare=False)
-    mean: tuple[float, ...] = (0.485, 0.456, 0.406)  # the input normalisation, to undo it for display
-    std: tuple[float, ...] = (0.229, 0.224, 0.225)
+    mean: tuple[float, ...] = IMAGENET_MEAN  # the input normalisation, to undo it for display
+    std: tuple[float, ...] = IMAGENET_STD
     reason: str = ""  # why the bundled model stands in for the requested one
     weights_file: str = ""
 

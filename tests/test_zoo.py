@@ -10,8 +10,8 @@ from explain.classify import prepare, top_k
 from models import weights_cache
 from models.checkpoints import bundled_entry
 from models.files import sha256_file
+from models.preprocess import to_tensor
 from models.shapes import SHAPE_CLASSES, classification_set
-from models.train_classifier import to_tensor
 from models.zoo import BUNDLED, CLASSIFIERS, load_classifier, lock_for, weight_status
 
 IMAGENET = [n for n, s in CLASSIFIERS.items() if s.weights is not None]
