@@ -36,9 +36,9 @@ def clock(fn, device, repeats: int = 5) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--images", type=int, default=500)
-    ap.add_argument("--batch", type=int, default=50)
-    ap.add_argument("--layer", default="layer3")
+    ap.add_argument("--images", type=int, default=500, help="images in the top-9 scan")
+    ap.add_argument("--batch", type=int, default=50, help="images per forward pass")
+    ap.add_argument("--layer", default="layer3", help="layer whose channels are scanned")
     ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = ap.parse_args()
     device = best_device()

@@ -105,8 +105,8 @@ def inference_times(repeats: int) -> list[tuple[str, str, list[float]]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--repeats", type=int, default=20, help="timings per classifier")
+    ap.add_argument("--no-browser", action="store_true", help="time the first render with AppTest instead of Chromium")
     ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = ap.parse_args()
 

@@ -37,8 +37,8 @@ def run(script: str) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"))
+    ap.add_argument("--repeats", type=int, default=3, help="runs of each script; the table gives min, median and max")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"), help="the Markdown file to write")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     import captum

@@ -205,7 +205,11 @@ def load_default() -> tuple[BNConfig, BNHistory, dict[str, float]] | None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--write-default", action="store_true")
+    ap.add_argument(
+        "--write-default",
+        action="store_true",
+        help="save the run as results/bn_default.json, the run the page opens with",
+    )
     args = ap.parse_args(argv)
     exp = run(BNConfig(), lambda s, t: print(f"step {s}/{t}", end="\r", flush=True))
     h = exp.history

@@ -40,16 +40,21 @@ def to_input(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
 
 def main(argv: list[str] | None = None) -> float:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--source", choices=sorted(SOURCES), default="glyphs")
-    ap.add_argument("--categories", type=int, default=1000)
-    ap.add_argument("--per-category", type=int, default=60)
-    ap.add_argument("--test-per-category", type=int, default=10)
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--image-size", type=int, default=32)
-    ap.add_argument("--width", type=float, default=0.5)
-    ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--source",
+        choices=sorted(SOURCES),
+        default="glyphs",
+        help="procedural glyphs (the bundled encoder) or FractalDB-style fractals",
+    )
+    ap.add_argument("--categories", type=int, default=1000, help="number of generated classes")
+    ap.add_argument("--per-category", type=int, default=60, help="training images per class")
+    ap.add_argument("--test-per-category", type=int, default=10, help="held-out images per class")
+    ap.add_argument("--epochs", type=int, default=10, help="passes over the training images")
+    ap.add_argument("--image-size", type=int, default=32, help="side of the generated images, in pixels")
+    ap.add_argument("--width", type=float, default=0.5, help="ResNet-18 width multiplier (0.5: half the channels)")
+    ap.add_argument("--batch-size", type=int, default=128, help="images per training step")
+    ap.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the data and the initialisation")
     ap.add_argument("--out", default=None, help="save here instead of the bundled checkpoint (a folder)")
     args = ap.parse_args(argv)
 

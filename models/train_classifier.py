@@ -36,14 +36,16 @@ def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 def main(argv: list[str] | None = None) -> float:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--train-size", type=int, default=24_000)
-    ap.add_argument("--test-size", type=int, default=3_000)
-    ap.add_argument("--image-size", type=int, default=64)
-    ap.add_argument("--width", type=float, default=0.5)
-    ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epochs", type=int, default=12, help="passes over the training images")
+    ap.add_argument("--train-size", type=int, default=24_000, help="generated training images")
+    ap.add_argument(
+        "--test-size", type=int, default=3_000, help="generated held-out images (from a seed training never uses)"
+    )
+    ap.add_argument("--image-size", type=int, default=64, help="side of the generated images, in pixels")
+    ap.add_argument("--width", type=float, default=0.5, help="ResNet-18 width multiplier (0.5: half the channels)")
+    ap.add_argument("--batch-size", type=int, default=128, help="images per training step")
+    ap.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the data and the initialisation")
     ap.add_argument("--out", default=None, help="save here instead of the bundled checkpoint (a folder)")
     args = ap.parse_args(argv)
 

@@ -75,11 +75,11 @@ def evaluate(model, n: int = 200, seed: int = TEST_SEED, batch_size: int = 16) -
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=900)
-    ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--test-size", type=int, default=200)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=900, help="training steps")
+    ap.add_argument("--batch-size", type=int, default=8, help="scenes per training step")
+    ap.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    ap.add_argument("--test-size", type=int, default=200, help="held-out scenes the APs are measured on")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the data and the initialisation")
     ap.add_argument("--out", default=None, help="save here instead of the bundled checkpoint (a folder)")
     args = ap.parse_args(argv)
 

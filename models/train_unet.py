@@ -74,15 +74,22 @@ def train(variant: str, args: argparse.Namespace, data) -> float:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--variant", choices=["full", "noskip", "both"], default="both")
-    ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--train-size", type=int, default=4000)
-    ap.add_argument("--test-size", type=int, default=500)
-    ap.add_argument("--base", type=int, default=16)
-    ap.add_argument("--depth", type=int, default=3)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--variant",
+        choices=["full", "noskip", "both"],
+        default="both",
+        help="the U-Net, the same net without skip connections, or both",
+    )
+    ap.add_argument("--epochs", type=int, default=12, help="passes over the training scenes")
+    ap.add_argument("--train-size", type=int, default=4000, help="generated training scenes")
+    ap.add_argument(
+        "--test-size", type=int, default=500, help="generated held-out scenes (from a seed training never uses)"
+    )
+    ap.add_argument("--base", type=int, default=16, help="channels at the first level (doubled at each level down)")
+    ap.add_argument("--depth", type=int, default=3, help="levels of down-sampling")
+    ap.add_argument("--batch-size", type=int, default=32, help="scenes per training step")
+    ap.add_argument("--lr", type=float, default=3e-3, help="AdamW learning rate")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the data and the initialisation")
     ap.add_argument("--out", default=None, help="save here instead of the bundled checkpoints (a folder)")
     args = ap.parse_args(argv)
     t0 = time.time()

@@ -567,13 +567,21 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--task", default="digits", help="digits, cifar10, cifar100, pets, flowers102 or folder:<path>")
     ap.add_argument("--encoder", default=BUNDLED_ENCODER, help=f"{BUNDLED_ENCODER}, resnet18 or resnet50")
-    ap.add_argument("--regimes", default=",".join(REGIMES))
+    ap.add_argument(
+        "--regimes", default=",".join(REGIMES), help="comma-separated: scratch, probe, finetune, probe-features"
+    )
     ap.add_argument("--sizes", default="1,2,5,10,20,50,max", help="images per class; 'max' is the task's largest")
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=3, help="runs per (regime, size), each on its own training subset")
     ap.add_argument("--image-size", type=int, default=224, help="network input size for photo datasets")
     for name, value in asdict(TrainConfig()).items():
-        ap.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=None)
-    ap.add_argument("--out", default=None, help=f"sweep folder (default: {SHIPPED} for digits)")
+        note = "; the digits use 3e-3" if name == "lr" else ""
+        ap.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=type(value),
+            default=None,
+            help=f"TrainConfig.{name} (default {value}{note})",
+        )
+    ap.add_argument("--out", default=None, help=f"sweep folder (default: {public_path(SHIPPED)} for digits)")
     args = ap.parse_args(argv)
 
     task = load_task(args.task, args.image_size)

@@ -32,3 +32,17 @@ def test_pretrain_encoder_command(tmp_path: Path, source: str) -> None:
     state = torch.load(tmp_path / f"{source}-resnet18.pt", weights_only=True)
     assert state["fc.weight"].shape[0] == 4
     assert MANIFEST.read_bytes() == before
+
+
+def test_every_command_line_flag_has_help():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    missing = []
+    for path in [*root.glob("models/**/*.py"), *root.glob("bench/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            is_flag = isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument"
+            if is_flag and not any(k.arg == "help" for k in node.keywords):
+                missing.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not missing, missing
