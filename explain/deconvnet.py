@@ -28,6 +28,7 @@ import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
 
+from explain.layers import spatial_layers
 from models.zoo import lock_for
 
 _traces: weakref.WeakKeyDictionary[nn.Module, fx.GraphModule] = weakref.WeakKeyDictionary()
@@ -330,3 +331,13 @@ def top_activations(
             rec = reconstruct(model, images[n : n + 1], layer, c, pos)
             out[c].append(TopActivation(c, n, pos, float(values[n, j]), rec, geo.box(pos, tuple(images.shape[-2:]))))
     return out
+
+
+def feature_layers(model: nn.Module, inputs: torch.Tensor) -> tuple[list[str], str]:
+    """The layers with feature maps, and the default one to inspect: the last of the top two levels of
+    the module tree whose receptive field is at most half the image (layer2 of a ResNet-18 at 224
+    pixels), so a unit's patch is a part of the picture, not all of it."""
+    names = list(dict.fromkeys(layer.name for layer in spatial_layers(model, inputs)))
+    half = inputs.shape[-1] / 2
+    local = [n for n in names if n.count(".") <= 1 and geometry(model, n).size <= half]
+    return names, (local or names)[-1]

@@ -6,10 +6,9 @@ import torch
 
 from explain.charts import occlusion_figures
 from explain.classify import prepare
-from explain.deconvnet import geometry, reconstruct, strongest_position, top_activations
+from explain.deconvnet import feature_layers, geometry, reconstruct, strongest_position, top_activations
 from explain.filters import feature_maps, filter_images, first_conv
 from explain.image_sets import MAX_FOLDER_CHARS, MAX_SET_IMAGES, bundled_set, folder_files, folder_set, set_sha256
-from explain.layers import spatial_layers
 from explain.occlusion_maps import MAX_POSITIONS, check_occlusion, min_stride, occlusion_sensitivity
 from explain.render import crop_tile, draw_box, grey_maps, input_image, montage, symmetric_image
 from ui.admission import cached_heavy
@@ -24,13 +23,7 @@ app_shell()
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def layer_list(key: str, _model, _batch) -> tuple[list[str], str]:
-    """The layers with feature maps, and the default: the last of the top two levels of the module
-    tree whose receptive field is at most half the image (layer2 of a ResNet-18 at 224 pixels),
-    so a unit's patch is a part of the picture, not all of it."""
-    names = list(dict.fromkeys(layer.name for layer in spatial_layers(_model, _batch)))
-    half = _batch.shape[-1] / 2
-    local = [n for n in names if n.count(".") <= 1 and geometry(_model, n).size <= half]
-    return names, (local or names)[-1]
+    return feature_layers(_model, _batch)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)

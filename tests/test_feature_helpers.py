@@ -93,3 +93,16 @@ def test_folder_images_are_rgb(tmp_path):
     Image.new("L", (9, 9)).save(tmp_path / "g.png")
     images, _ = folder_set(".", root=tmp_path)
     assert images[0][1].mode == "RGB"
+
+
+def test_default_feature_layer_sees_a_part_of_the_picture():
+    import torch
+
+    from explain.deconvnet import feature_layers, geometry
+    from models.zoo import load_classifier
+
+    model, info = load_classifier("shapes-resnet18")
+    x = torch.zeros(1, 3, 64, 64)
+    names, default = feature_layers(model, x)
+    assert default in names and default == "layer1.0"  # the README's choice for the bundled 64-px model
+    assert geometry(model, default).size <= 32
