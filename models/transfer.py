@@ -28,8 +28,8 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from itertools import product
 from pathlib import Path
@@ -451,23 +451,43 @@ MAX_PAGE_RUNS = 48  # a sweep launched from the page; larger ones belong in the 
 MAX_PAGE_SECONDS = 600  # estimated on a CPU server from the shipped sweep's measured speed
 
 
-def check_page_sweep(sweep: Sweep, task: Task, device: torch.device) -> float | None:
-    """The estimated seconds of a sweep a visitor asks for on the page (None where no estimate exists);
-    ValueError, with the terminal command for bigger ones, when it has more than MAX_PAGE_RUNS runs or,
-    on a CPU server, an estimate over MAX_PAGE_SECONDS."""
+def page_sweep(
+    task_name: str,
+    encoder_name: str,
+    regimes: Sequence[str],
+    sizes_text: str,
+    seeds: int,
+    train: TrainConfig,
+    device: torch.device,
+) -> tuple[Sweep, Task, Encoder, float | None]:
+    """The sweep a visitor asks for on the page, with its task, encoder and estimated seconds (None where
+    no estimate exists). `train.lr` is replaced by the task's default rate. ValueError, in one line, for
+    anything a visitor can set wrong: no regime, a photo task on a CPU server, bad sizes, more than
+    MAX_PAGE_RUNS runs or, on a CPU server, an estimate over MAX_PAGE_SECONDS (with the terminal command
+    for bigger sweeps); TaskUnavailable, WeightsUnavailable or CheckpointError when the data or the
+    encoder cannot be had."""
     command = "run bigger sweeps from the terminal: `python -m models.transfer --help`"
+    if not regimes:
+        raise ValueError("choose at least one regime")
+    if task_name != "digits" and device.type == "cpu":
+        raise ValueError(
+            "the photo datasets train at 224 px and need a GPU; on this CPU-only server use the digits, or run "
+            "`python -m models.transfer` on a GPU machine"
+        )
+    task, encoder = load_task(task_name), load_encoder(encoder_name)
+    sizes = parse_sizes(sizes_text, task.max_per_class)
+    ordered = tuple(r for r in REGIMES if r in regimes)
+    sweep = Sweep(task_name, encoder_name, ordered, sizes, seeds, replace(train, lr=task.default_lr))
     n_runs = len(list(sweep.runs()))
     if n_runs > MAX_PAGE_RUNS:
         raise ValueError(f"that is {n_runs} runs; the page runs at most {MAX_PAGE_RUNS} ({command})")
-    if sweep.task != "digits":
-        return None
-    estimate = estimate_seconds(sweep, len(task.classes), load_runs(SHIPPED)[1])
+    estimate = estimate_seconds(sweep, len(task.classes), load_runs(SHIPPED)[1]) if task_name == "digits" else None
     if device.type == "cpu" and estimate is not None and estimate > MAX_PAGE_SECONDS:
         raise ValueError(
             f"that sweep would take about {estimate / 60:.0f} minutes on this server; the page runs at most "
             f"{MAX_PAGE_SECONDS // 60} ({command})"
         )
-    return estimate
+    return sweep, task, encoder, estimate
 
 
 def run_sweep(

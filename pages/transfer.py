@@ -22,16 +22,14 @@ from models.transfer import (
     RESULTS,
     SHIPPED,
     Progress,
-    Sweep,
     SweepMismatch,
     TrainConfig,
-    check_page_sweep,
     load_runs,
-    parse_sizes,
+    page_sweep,
     run_sweep,
     settings_hash,
 )
-from models.transfer_data import ENCODERS, TASKS, TaskUnavailable, load_encoder, load_task
+from models.transfer_data import ENCODERS, TASKS, TaskUnavailable
 from models.weights_cache import WeightsUnavailable
 from ui.admission import heavy_job
 from ui.shell import app_shell
@@ -203,21 +201,10 @@ if stop or (st.session_state.get("tf_running") and not submitted):
 
 if submitted:
     try:
-        if not regimes:
-            raise ValueError("choose at least one regime")
-        if task_name != "digits" and best_device().type == "cpu":
-            raise ValueError(
-                "the photo datasets train at 224 px and need a GPU; on this CPU-only server use the digits, or run "
-                "`python -m models.transfer` on a GPU machine"
-            )
-        task = load_task(task_name)
-        encoder = load_encoder(encoder_name)
-        sizes = parse_sizes(sizes_text, task.max_per_class)
-        train = TrainConfig(
-            epochs=int(epochs), lr=task.default_lr, ft_ratio=ft_ratio, warm_epochs=int(warm), layer_decay=decay
+        train = TrainConfig(epochs=int(epochs), ft_ratio=ft_ratio, warm_epochs=int(warm), layer_decay=decay)
+        sweep, task, encoder, _ = page_sweep(
+            task_name, encoder_name, regimes, sizes_text, int(seeds), train, best_device()
         )
-        sweep = Sweep(task_name, encoder_name, tuple(r for r in REGIMES if r in regimes), sizes, int(seeds), train)
-        check_page_sweep(sweep, task, best_device())
     except (ValueError, TaskUnavailable, WeightsUnavailable, CheckpointError) as exc:
         st.error(f"Cannot start the sweep: {exc}")
         st.stop()

@@ -101,7 +101,7 @@ def test_default_feature_layer_sees_a_part_of_the_picture():
     from explain.deconvnet import feature_layers, geometry
     from models.zoo import load_classifier
 
-    model, info = load_classifier("shapes-resnet18")
+    model, _ = load_classifier("shapes-resnet18")
     x = torch.zeros(1, 3, 64, 64)
     names, default = feature_layers(model, x)
     assert default in names and default == "layer1.0"  # the README's choice for the bundled 64-px model

@@ -17,8 +17,8 @@ from explain.images import display_name
 from explain.occlusion_maps import MAX_POSITIONS, check_occlusion, min_stride
 from models.augmentation import MAX_STEPS, TRANSFORMS, build_pipeline, step
 from models.files import ResultsFileError, public_path, read_json
-from models.transfer import SHIPPED, Sweep, TrainConfig, check_page_sweep, load_runs, run_sweep
-from models.transfer_data import load_task
+from models.transfer import REGIMES, SHIPPED, Sweep, TrainConfig, load_runs, page_sweep, run_sweep
+from models.transfer_data import BUNDLED_ENCODER
 from tests.app_helpers import open_page
 from ui.admission import AdmissionQueue, ResultStore
 
@@ -71,14 +71,13 @@ def test_occlusion_is_bounded_in_forward_passes():
 def test_page_sweeps_over_ten_minutes_on_a_cpu_are_refused():
     import torch
 
-    task = load_task("digits")
-    big = Sweep(
-        sizes=(50, 75, 100, 126), seeds=5, train=TrainConfig(epochs=30, lr=3e-3), regimes=("scratch", "finetune")
-    )
+    cpu, long = torch.device("cpu"), TrainConfig(epochs=30)
     with pytest.raises(ValueError, match=r"minutes on this server.*python -m models\.transfer"):
-        check_page_sweep(big, task, torch.device("cpu"))
-    small = Sweep(sizes=(1, 5), seeds=1, train=TrainConfig(epochs=5, lr=3e-3))
-    assert 0 < check_page_sweep(small, task, torch.device("cpu")) < 60
+        page_sweep("digits", BUNDLED_ENCODER, ("scratch", "finetune"), "50,75,100,126", 5, long, cpu)
+    sweep, _, _, estimate = page_sweep("digits", BUNDLED_ENCODER, REGIMES, "1,5", 1, TrainConfig(epochs=5), cpu)
+    assert 0 < estimate < 60 and sweep.train.lr == pytest.approx(3e-3)  # the task's rate
+    with pytest.raises(ValueError, match="at least one regime"):
+        page_sweep("digits", BUNDLED_ENCODER, (), "1", 1, long, cpu)
 
 
 def test_long_folder_names_and_escapes_give_one_line(tmp_path):
