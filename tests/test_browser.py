@@ -82,6 +82,8 @@ def test_a_corrupt_upload_shows_one_line_in_the_browser(app, tmp_path):
 
 
 def test_transfer_page_click_a_learning_curve_point_to_see_its_training_curve(app, tmp_path):
+    from playwright.sync_api import expect
+
     url, browser = app
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
     try:
@@ -93,7 +95,7 @@ def test_transfer_page_click_a_learning_curve_point_to_see_its_training_curve(ap
         # per regime the chart holds its band, its fitted line and its points: trace 2 is scratch's points,
         # ordered by (n, seed); at n = 2 they stand apart from the other regimes' points
         points = page.locator(".js-plotly-plot").first.locator(".scatterlayer .trace").nth(2).locator(".points path")
-        assert points.count() == 21  # 7 sizes x 3 seeds
+        expect(points).to_have_count(21, timeout=60_000)  # 7 sizes x 3 seeds; Plotly draws trace by trace
         box = points.nth(3).bounding_box()  # Plotly listens on its drag layer above the points: click there
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         wait_idle(page)
