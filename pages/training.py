@@ -29,6 +29,7 @@ from models.files import ResultsFileError
 from models.shapes import make_scene
 from ui.admission import cached_heavy, heavy_job
 from ui.image_input import image_input
+from ui.param_form import transform_widgets
 from ui.shell import app_shell
 
 app_shell()
@@ -129,30 +130,6 @@ with tab_bn:
         st.caption(f"Stopped at step {exp.step} of {exp.config.steps}.")
 
 
-def param_inputs(i: int, name: str, params: dict) -> dict:
-    """Widgets for one step's parameters, bounded by the transform's ranges; pairs get two inputs."""
-    spec = TRANSFORMS[name]
-    out = {}
-    for k, default in spec.defaults.items():
-        value, wkey = params.get(k, default), f"aug_{i}_{name}_{k}"
-        if isinstance(default, bool):
-            out[k] = st.checkbox(k, bool(value), key=wkey)
-            continue
-        low, high = spec.bounds[k]
-        if isinstance(default, tuple):
-            a, b = st.columns(2)
-            lo, hi = (min(max(float(v), low), high) for v in value)
-            out[k] = (a.number_input(f"{k} from", float(low), float(high), lo, 0.05, key=wkey + "_a"),
-                      b.number_input(f"{k} to", float(low), float(high), hi, 0.05, key=wkey + "_b"))  # fmt: skip
-        elif isinstance(default, int):
-            step_by = 2 if k == "kernel_size" else 1
-            out[k] = int(st.number_input(k, int(low), int(high), min(max(int(value), low), high), step_by, key=wkey))
-        else:
-            start = min(max(float(value), low), high)
-            out[k] = float(st.number_input(k, float(low), float(high), start, 0.05, key=wkey))
-    return out
-
-
 @st.cache_data(max_entries=64, show_spinner=False)
 def image_previews(steps_json: str, image_sha: str, n: int, seed: int, _image: Image.Image) -> np.ndarray:
     """The montage of `n` draws of the pipeline on the image (shown at most PREVIEW_SIDE pixels wide),
@@ -196,7 +173,7 @@ with tab_aug:
 
     for i, s in enumerate(list(steps_state)):
         with st.expander(f"{i + 1}. {s['name']}", expanded=False):
-            s["params"] = param_inputs(i, s["name"], s.get("params", {}))
+            s["params"] = transform_widgets(f"aug_{i}", s["name"], s.get("params", {}))
             b1, b2, _ = st.columns([1, 1, 4])
             if b1.button("Move up", key=f"aug_up_{i}", disabled=i == 0):
                 steps_state[i - 1], steps_state[i] = steps_state[i], steps_state[i - 1]
