@@ -2,7 +2,7 @@
 
     python bench/bench_attributions.py [--repeats 3]
 
-For every method with its default parameters: the time of `explain.attributions.attribute`
+For every method with its default parameters: the time of `explain.methods.attributions.attribute`
 (the page's code path on a cache miss) and of the same Captum call made directly, their ratio
 (target: at most 1.10), and the total of all methods (target: 15 s on 2 CPU cores).
 ResNet-18 runs with ImageNet weights when they are cached, else with random weights (same cost).
@@ -24,10 +24,10 @@ import torchvision
 from captum import attr as ca
 
 from bench.timing import timed
-from explain.attributions import METHODS, attribute, baseline, defaults, run_seeded
-from models import weights_cache
+from explain.methods.attributions import METHODS, attribute, baseline, defaults, run_seeded
+from models.classifiers import CLASSIFIERS, load_classifier
 from models.devices import best_device, device_name
-from models.zoo import CLASSIFIERS, load_classifier
+from models.hub import weights_cache
 
 
 def direct(model, x, method: str, target: int, p: dict) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
     python bench/bench_detection.py [--repeats 3]
 
-For each detector: seconds per image for `models.detection.detect` (the page's path: tensor
+For each detector: seconds per image for `models.detectors.detect` (the page's path: tensor
 conversion, the model, conversion to Instance records) and for a direct call of the torchvision
 model on the same tensor, and their ratio (target: at most 1.10). COCO models run with random
 weights unless cached (same cost); the image is a 640 x 480 generated scene.
@@ -24,10 +24,10 @@ import torchvision
 from PIL import Image
 
 from bench.timing import timed
-from models import weights_cache
-from models.detection import DETECTORS, detect, load_detector, to_input
+from models.data.shapes import make_scene
+from models.detectors import DETECTORS, detect, load_detector, to_input
 from models.devices import best_device, device_name
-from models.shapes import make_scene
+from models.hub import weights_cache
 
 
 def main() -> None:

@@ -22,10 +22,10 @@ import torch
 import torchvision
 
 from bench.timing import timed
-from explain.deconvnet import channel_maxima, reconstruct, top_activations
-from models import weights_cache
+from explain.methods.deconvnet import channel_maxima, reconstruct, top_activations
+from models.classifiers import CLASSIFIERS, load_classifier
 from models.devices import best_device, device_name
-from models.zoo import CLASSIFIERS, load_classifier
+from models.hub import weights_cache
 
 
 def clock(fn, device, repeats: int = 5) -> float:

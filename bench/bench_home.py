@@ -78,10 +78,10 @@ def inference_times(repeats: int) -> list[tuple[str, str, list[float]]]:
     from PIL import Image
 
     from bench.timing import timed
-    from explain.classify import prepare, top_k
-    from models import weights_cache
+    from explain.methods.classify import prepare, top_k
+    from models.classifiers import CLASSIFIERS, load_classifier
     from models.devices import best_device
-    from models.zoo import CLASSIFIERS, load_classifier
+    from models.hub import weights_cache
 
     device = best_device()
     image = Image.new("RGB", (224, 224), (120, 90, 60))

@@ -27,7 +27,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.devices import best_device, device_name
-from models.transfer import (
+from models.transfer.data import BUNDLED_ENCODER, Encoder, load_encoder, load_task
+from models.transfer.sweep import (
     Data,
     Sweep,
     TrainConfig,
@@ -36,7 +37,6 @@ from models.transfer import (
     run_sweep,
     subset,
 )
-from models.transfer_data import BUNDLED_ENCODER, Encoder, load_encoder, load_task
 
 
 def sweep_time(device: torch.device) -> tuple[float, int]:
@@ -59,7 +59,7 @@ def finetune_throughput(encoder: Encoder, task, device: torch.device, steps: int
 
 def imagenet_resnet18_task(n: int = 640):
     """A stand-in photo task at 224 px (random images; only the cost is measured)."""
-    from models.transfer_data import Task, _photo_to_input
+    from models.transfer.data import Task, _photo_to_input
 
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (n, 3, 224, 224), dtype=torch.uint8, generator=g)
@@ -94,7 +94,7 @@ def probe_sweep(encoder: Encoder, task, device: torch.device) -> dict:
     """Both probes over the shipped sweep's sizes and seeds: the cached way pays the feature extraction
     once for all runs; the frozen-encoder loop trains each run with the sweep's schedule (its
     evaluations not counted). Mean test error of each, and total seconds."""
-    from models import transfer
+    from models.transfer import sweep as transfer
 
     sweep = Sweep()
     transfer._FEATURES.clear()

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from explain.samples import sample_bytes  # noqa: E402
+from explain.inputs.samples import sample_bytes  # noqa: E402
 from tests.browser import chromium, dashboard, rss_mb, upload, wait_idle  # noqa: E402
 
 STEPS = [

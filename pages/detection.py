@@ -6,12 +6,12 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from explain.detection_view import coco_json, draw
-from explain.rcnn_stages import explain_detection, head_outputs, run_stages
-from explain.render import grey_maps, montage, overlay, png_bytes
-from models import weights_cache
-from models.checkpoints import CheckpointError
-from models.detection import BUNDLED, DETECTORS, Instance, coco_figures, detect, load_detector, to_input
+from explain.figures.detections import coco_json, draw
+from explain.figures.render import grey_maps, montage, overlay, png_bytes
+from explain.methods.rcnn_stages import explain_detection, head_outputs, run_stages
+from models.detectors import BUNDLED, DETECTORS, Instance, coco_figures, detect, load_detector, to_input
+from models.hub import weights_cache
+from models.hub.checkpoints import CheckpointError
 from ui.image_input import image_input
 from ui.model_picker import download_with_progress
 from ui.shell import app_shell
@@ -54,7 +54,7 @@ if weights is not None and not weights_cache.is_cached(weights) and weights_cach
 try:
     model, info = cached_detector(name)
 except CheckpointError as exc:
-    st.error(f"The bundled detector cannot run ({exc}). Train it with `python -m models.train_detector`.")
+    st.error(f"The bundled detector cannot run ({exc}). Train it with `python -m models.train.detector`.")
     st.stop()
 if weights is not None:
     st.caption(f"{DETECTORS[name].title}: {coco_figures(weights)} (torchvision's figures).")

@@ -4,13 +4,20 @@ import numpy as np
 import streamlit as st
 import torch
 
-from explain.charts import occlusion_figures
-from explain.classify import prepare
-from explain.deconvnet import feature_layers, geometry, reconstruct, strongest_position, top_activations
-from explain.filters import feature_maps, filter_images, first_conv
-from explain.image_sets import MAX_FOLDER_CHARS, MAX_SET_IMAGES, bundled_set, folder_files, folder_set, set_sha256
-from explain.occlusion_maps import MAX_POSITIONS, check_occlusion, min_stride, occlusion_sensitivity
-from explain.render import crop_tile, draw_box, grey_maps, input_image, montage, symmetric_image
+from explain.figures.charts import occlusion_figures
+from explain.figures.render import crop_tile, draw_box, grey_maps, input_image, montage, symmetric_image
+from explain.inputs.image_sets import (
+    MAX_FOLDER_CHARS,
+    MAX_SET_IMAGES,
+    bundled_set,
+    folder_files,
+    folder_set,
+    set_sha256,
+)
+from explain.methods.classify import prepare
+from explain.methods.deconvnet import feature_layers, geometry, reconstruct, strongest_position, top_activations
+from explain.methods.filters import feature_maps, filter_images, first_conv
+from explain.methods.occlusion import MAX_POSITIONS, check_occlusion, min_stride, occlusion_sensitivity
 from ui.admission import cached_heavy
 from ui.image_input import SUPPORTED, decode_upload, image_input
 from ui.model_picker import model_picker

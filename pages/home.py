@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explain.charts import top_k_bar
+from explain.figures.charts import top_k_bar
 from ui.image_input import image_input
 from ui.model_picker import model_picker
 from ui.navigation import PAGES

@@ -10,9 +10,10 @@ import torch
 from PIL import Image
 from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 
-from explain.charts import bn_accuracy_chart, bn_distribution_chart
-from explain.render import montage
-from models.augmentation import (
+from explain.figures.charts import bn_accuracy_chart, bn_distribution_chart
+from explain.figures.render import montage
+from models.data.shapes import make_scene
+from models.experiments.augmentation import (
     PRESETS,
     TRANSFORMS,
     as_numpy,
@@ -24,9 +25,8 @@ from models.augmentation import (
     pipeline_code,
     step,
 )
-from models.bn_experiment import BNConfig, BNExperiment, batchnorm_behaviour, load_default
+from models.experiments.batchnorm import BNConfig, BNExperiment, batchnorm_behaviour, load_default
 from models.files import ResultsFileError
-from models.shapes import make_scene
 from ui.admission import cached_heavy, heavy_job
 from ui.image_input import image_input
 from ui.param_form import transform_widgets

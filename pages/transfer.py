@@ -7,17 +7,19 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from explain.learning_curves import PAPER_N
-from explain.transfer_view import (
+from explain.figures.transfer import (
     crossovers,
     fit_curves,
     learning_curve_figure,
     summary_rows,
     training_curves_figure,
 )
-from models.checkpoints import CheckpointError
+from explain.methods.learning_curves import PAPER_N
 from models.devices import best_device
-from models.transfer import (
+from models.hub.checkpoints import CheckpointError
+from models.hub.weights_cache import WeightsUnavailable
+from models.transfer.data import ENCODERS, TASKS, TaskUnavailable
+from models.transfer.sweep import (
     REGIMES,
     RESULTS,
     SHIPPED,
@@ -29,8 +31,6 @@ from models.transfer import (
     run_sweep,
     settings_hash,
 )
-from models.transfer_data import ENCODERS, TASKS, TaskUnavailable
-from models.weights_cache import WeightsUnavailable
 from ui.admission import heavy_job
 from ui.shell import app_shell
 

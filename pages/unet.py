@@ -4,11 +4,11 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from explain.render import grey_maps, input_image, montage
-from explain.unet_view import colour_labels, iou_bars, iou_per_class, level_maps, predict, u_figure
-from models.checkpoints import CheckpointError
-from models.segmentation import CLASSES, SIZE, load_unet, to_input
-from models.shapes import make_scene
+from explain.figures.render import grey_maps, input_image, montage
+from explain.figures.unet import colour_labels, iou_bars, iou_per_class, level_maps, predict, u_figure
+from models.data.segmentation import CLASSES, SIZE, load_unet, to_input
+from models.data.shapes import make_scene
+from models.hub.checkpoints import CheckpointError
 from ui.image_input import image_input
 from ui.shell import app_shell
 
@@ -36,7 +36,7 @@ st.write(
 try:
     models = unets()
 except CheckpointError as exc:
-    st.error(f"The bundled U-Nets cannot be loaded ({exc}). Train them with `python -m models.train_unet`.")
+    st.error(f"The bundled U-Nets cannot be loaded ({exc}). Train them with `python -m models.train.unet`.")
     st.stop()
 (full, full_rec), (noskip, noskip_rec) = models["full"], models["noskip"]
 left, right = st.columns(2)

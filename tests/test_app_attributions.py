@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import streamlit as st
 
-from explain import attributions
+from explain.methods import attributions
 from tests.app_helpers import image_captions, open_page, plotly_specs
 from tests.hostile_files import BAD
 

@@ -69,8 +69,8 @@ def test_download_shows_progress_then_runs_the_real_model(torch_home, monkeypatc
     import torch
     import torchvision
 
-    from models import weights_cache
     from models.files import sha256_file
+    from models.hub import weights_cache
     from ui.model_picker import cached_classifier
 
     src = tmp_path / "resnet18.pth"

@@ -21,10 +21,10 @@ from captum.attr import (
 )
 from torch import nn
 
-from explain.attributions import METHODS, attribute, baseline, defaults
-from explain.layers import default_cam_layer, parametric_units, spatial_layers
-from explain.sanity import cascading_randomization
-from models.zoo import BUNDLED, CLASSIFIERS, load_classifier
+from explain.methods.attributions import METHODS, attribute, baseline, defaults
+from explain.methods.layers import default_cam_layer, parametric_units, spatial_layers
+from explain.methods.sanity import cascading_randomization
+from models.classifiers import BUNDLED, CLASSIFIERS, load_classifier
 
 
 def small_cnn() -> nn.Module:
@@ -191,9 +191,9 @@ def test_sanity_check_never_touches_the_shared_model():
 
 def test_guided_backprop_is_insensitive_to_the_top_layer_while_saliency_is_not():
     """Adebayo et al.'s finding, reproduced on the bundled model."""
-    from explain.classify import prepare
-    from explain.images import load_image
-    from explain.samples import sample_bytes
+    from explain.inputs.images import load_image
+    from explain.inputs.samples import sample_bytes
+    from explain.methods.classify import prepare
 
     model, info = load_classifier(BUNDLED)
     inp = prepare(load_image(sample_bytes("generated star")), info.preprocess, torch.device("cpu"))

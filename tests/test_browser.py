@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from explain.samples import sample_bytes
+from explain.inputs.samples import sample_bytes
 from tests.browser import ROOT, chromium, dashboard, problems, require_browser, upload, wait_idle
 
 PAGES = [

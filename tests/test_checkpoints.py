@@ -3,9 +3,9 @@ import collections
 import pytest
 import torch
 
-from models import checkpoints
-from models.checkpoints import CheckpointError, load_bundled, load_verified, save_bundled
 from models.files import sha256_file
+from models.hub import checkpoints
+from models.hub.checkpoints import CheckpointError, load_bundled, load_verified, save_bundled
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from explain.charts import top_k_bar
-from explain.classify import prepare, top_k
+from explain.figures.charts import top_k_bar
+from explain.methods.classify import prepare, top_k
 
 
 class Fixed(nn.Module):

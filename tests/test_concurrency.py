@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from explain.samples import sample_bytes
+from explain.inputs.samples import sample_bytes
 from tests.browser import chromium, dashboard, require_browser, rss_mb, wait_idle
 
 IMAGES = ["chelsea the cat (photo)", "coffee (photo)", "generated star", "generated scene 1"]

@@ -6,15 +6,15 @@ import torchvision
 from captum.attr import NeuronDeconvolution
 from torch import nn
 
-from explain.deconvnet import (
+from explain.methods.deconvnet import (
     forward_to,
     geometry,
     reconstruct,
     strongest_position,
     top_activations,
 )
-from models.resnet import ResBlock
-from models.zoo import BUNDLED, load_classifier
+from models.classifiers import BUNDLED, load_classifier
+from models.nets.resnet import ResBlock
 
 
 def randomise_batchnorm(model: nn.Module) -> nn.Module:

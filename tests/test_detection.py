@@ -8,12 +8,12 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from explain.detection_view import coco_json, draw
-from explain.rcnn_stages import explain_detection, head_outputs, run_stages
-from models.coco import average_precision, ground_truth, results
-from models.detection import BUNDLED, DETECTORS, Instance, detect, load_detector, to_input
-from models.shapes import SHAPE_CLASSES, make_scene
-from models.shapes_detector import shapes_maskrcnn
+from explain.figures.detections import coco_json, draw
+from explain.methods.rcnn_stages import explain_detection, head_outputs, run_stages
+from models.data.coco import average_precision, ground_truth, results
+from models.data.shapes import SHAPE_CLASSES, make_scene
+from models.detectors import BUNDLED, DETECTORS, Instance, detect, load_detector, to_input
+from models.nets.shapes_maskrcnn import shapes_maskrcnn
 
 SCENE = make_scene(np.random.default_rng(2), 128, n_objects=3)
 

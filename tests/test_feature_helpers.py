@@ -6,11 +6,11 @@ import torch
 import torchvision
 from PIL import Image
 
-from explain.filters import feature_maps, filter_images
-from explain.image_sets import bundled_set, folder_set
-from explain.occlusion_maps import occlusion_sensitivity, positions
-from explain.render import montage
-from models.zoo import BUNDLED, load_classifier
+from explain.figures.render import montage
+from explain.inputs.image_sets import bundled_set, folder_set
+from explain.methods.filters import feature_maps, filter_images
+from explain.methods.occlusion import occlusion_sensitivity, positions
+from models.classifiers import BUNDLED, load_classifier
 from tests.hostile_files import BAD, GOOD
 
 
@@ -98,8 +98,8 @@ def test_folder_images_are_rgb(tmp_path):
 def test_default_feature_layer_sees_a_part_of_the_picture():
     import torch
 
-    from explain.deconvnet import feature_layers, geometry
-    from models.zoo import load_classifier
+    from explain.methods.deconvnet import feature_layers, geometry
+    from models.classifiers import load_classifier
 
     model, _ = load_classifier("shapes-resnet18")
     x = torch.zeros(1, 3, 64, 64)

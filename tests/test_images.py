@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explain.images import NEUTRAL_GREY, ImageLoadError, image_sha256, jpeg_scan_count, limit_aspect, load_image
+from explain.inputs.images import NEUTRAL_GREY, ImageLoadError, image_sha256, jpeg_scan_count, limit_aspect, load_image
 from tests.hostile_files import BAD, GOOD, HEAVY_BAD, HEAVY_GOOD, encode, png_declaring
 
 
@@ -115,7 +115,7 @@ _MEASURE = """
 import sys, time
 def status_mb(field):  # VmHWM is this process's own peak (ru_maxrss keeps the forking parent's across exec)
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(field)) / 1024
-from explain.images import ImageLoadError, load_image
+from explain.inputs.images import ImageLoadError, load_image
 data = open(sys.argv[1], "rb").read()
 base, t0 = status_mb("VmRSS"), time.perf_counter()
 try:

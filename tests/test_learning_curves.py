@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explain.learning_curves import PAPER_FITS, crossover, fit, from_summary, variance_model
+from explain.methods.learning_curves import PAPER_FITS, crossover, fit, from_summary, variance_model
 
 SIZES = np.array([1, 2, 5, 10, 20, 50, 126], dtype=float)
 

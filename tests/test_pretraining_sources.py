@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models import fractals, glyphs
+from models.data import fractals, glyphs
 
 
 @pytest.mark.parametrize("source", [glyphs, fractals], ids=["glyphs", "fractals"])

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from explain.image_sets import MAX_FOLDER_CHARS, folder_files, set_sha256
-from explain.images import display_name
-from explain.occlusion_maps import MAX_POSITIONS, check_occlusion, min_stride
-from models.augmentation import MAX_STEPS, TRANSFORMS, build_pipeline, step
+from explain.inputs.image_sets import MAX_FOLDER_CHARS, folder_files, set_sha256
+from explain.inputs.images import display_name
+from explain.methods.occlusion import MAX_POSITIONS, check_occlusion, min_stride
+from models.experiments.augmentation import MAX_STEPS, TRANSFORMS, build_pipeline, step
 from models.files import ResultsFileError, public_path, read_json
-from models.transfer import REGIMES, SHIPPED, Sweep, TrainConfig, load_runs, page_sweep, run_sweep
-from models.transfer_data import BUNDLED_ENCODER
+from models.transfer.data import BUNDLED_ENCODER
+from models.transfer.sweep import REGIMES, SHIPPED, Sweep, TrainConfig, load_runs, page_sweep, run_sweep
 from tests.app_helpers import open_page
 from ui.admission import AdmissionQueue, ResultStore
 
@@ -190,8 +190,8 @@ def test_a_damaged_sweep_file_is_reported_and_repaired_by_running_again(tmp_path
 def tiny_sweep_parts():
     import torch
 
-    from models.resnet import ResNet18
-    from models.transfer_data import Encoder
+    from models.nets.resnet import ResNet18
+    from models.transfer.data import Encoder
 
     torch.manual_seed(0)
     net = ResNet18(5, width=0.125)
@@ -220,13 +220,13 @@ def test_transfer_page_lists_damaged_user_files_in_one_line_each(monkeypatch, tm
 
 
 def test_damaged_shipped_files_cost_one_line(monkeypatch, tmp_path):
-    import models.bn_experiment
-    import models.transfer
+    import models.experiments.batchnorm
+    import models.transfer.sweep
 
     shipped = tmp_path / "digits"
     shutil.copytree(SHIPPED, shipped)
     (shipped / "sweep.json").write_bytes((SHIPPED / "sweep.json").read_bytes()[:80])
-    monkeypatch.setattr(models.transfer, "SHIPPED", shipped)
+    monkeypatch.setattr(models.transfer.sweep, "SHIPPED", shipped)
     monkeypatch.setenv("EXPLAINER_RESULTS", str(tmp_path / "user"))
     at = open_page("pages/transfer.py")
     assert not at.exception and len(at.warning) == 1 and at.get("plotly_chart")
@@ -234,7 +234,7 @@ def test_damaged_shipped_files_cost_one_line(monkeypatch, tmp_path):
     bn = tmp_path / "bn_default.json"
     for content in (b"{}", b"[1, 2", b'{"config": 1}'):
         bn.write_bytes(content)
-        monkeypatch.setattr(models.bn_experiment, "DEFAULT_RESULT", bn)
+        monkeypatch.setattr(models.experiments.batchnorm, "DEFAULT_RESULT", bn)
         at = open_page("pages/training.py")
         assert not at.exception and len(at.warning) == 1 and "bn_default.json" in at.warning[0].value
 

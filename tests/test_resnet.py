@@ -1,7 +1,7 @@
 import torch
 from torch import nn
 
-from models.resnet import ResBlock, ResNet18
+from models.nets.resnet import ResBlock, ResNet18
 
 
 def test_layer0_follows_the_course_order():

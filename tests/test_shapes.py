@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from models.shapes import (
+from models.data.shapes import (
     BACKGROUNDS,
     SHAPE_CLASSES,
     background,

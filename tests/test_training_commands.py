@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from models import pretrain_encoder, train_classifier
-from models.checkpoints import MANIFEST
+from models.hub.checkpoints import MANIFEST
+from models.train import classifier as train_classifier
+from models.train import encoder as pretrain_encoder
 
 
 def test_train_classifier_command(tmp_path: Path) -> None:

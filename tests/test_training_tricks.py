@@ -7,7 +7,10 @@ import torch
 from torch import nn
 from torchvision import tv_tensors
 
-from models.augmentation import (
+from models.data.batches import batch_indices
+from models.data.digits import digits
+from models.data.shapes import make_scene
+from models.experiments.augmentation import (
     PRESETS,
     TRANSFORMS,
     augment_image,
@@ -17,7 +20,7 @@ from models.augmentation import (
     pipeline_code,
     step,
 )
-from models.bn_experiment import (
+from models.experiments.batchnorm import (
     DEFAULT_RESULT,
     BNConfig,
     BNExperiment,
@@ -26,10 +29,7 @@ from models.bn_experiment import (
     load_default,
     run,
 )
-from models.digits import digits
-from models.digits_nets import DigitsConvNet, mlp
-from models.engine import batch_indices
-from models.shapes import make_scene
+from models.nets.digits_nets import DigitsConvNet, mlp
 
 
 def test_digits_split_is_fixed_stratified_and_standardised():

@@ -11,8 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from models.resnet import ResNet18
-from models.transfer import (
+from models.nets.resnet import ResNet18
+from models.transfer.data import BUNDLED_ENCODER, Encoder, TaskUnavailable, folder_task, load_encoder, load_task
+from models.transfer.sweep import (
     REGIMES,
     Data,
     Sweep,
@@ -26,7 +27,6 @@ from models.transfer import (
     run_sweep,
     subset,
 )
-from models.transfer_data import BUNDLED_ENCODER, Encoder, TaskUnavailable, folder_task, load_encoder, load_task
 
 ONE_EPOCH = TrainConfig(epochs=1, lr=3e-3, min_batches=2)
 
@@ -167,7 +167,7 @@ def test_command_line_runs_a_tiny_sweep(tmp_path: Path, capsys) -> None:
 
 
 def test_photo_datasets_offline_say_why_they_are_unavailable(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("models.transfer_data.DATA_ROOT", tmp_path)
+    monkeypatch.setattr("models.transfer.data.DATA_ROOT", tmp_path)
     load_task.cache_clear()
     with pytest.raises(TaskUnavailable, match=r"cifar10 is not in .* could not be downloaded"):
         load_task("cifar10")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explain.transfer_view import crossovers, fit_curves, learning_curve_figure, summary_rows, training_curves_figure
+from explain.figures.transfer import crossovers, fit_curves, learning_curve_figure, summary_rows, training_curves_figure
 
 
 def _runs(regime: str, alpha: float, eta: float, gamma: float) -> list[dict]:

@@ -3,9 +3,9 @@ import pytest
 import torch
 from PIL import Image
 
-from explain.unet_view import colour_labels, iou_per_class, level_maps, predict, u_figure
-from models.segmentation import CLASSES, SIZE, TEST_SEED, evaluate, load_unet, scene_set, to_input
-from models.unet import UNet
+from explain.figures.unet import colour_labels, iou_per_class, level_maps, predict, u_figure
+from models.data.segmentation import CLASSES, SIZE, TEST_SEED, evaluate, load_unet, scene_set, to_input
+from models.nets.unet import UNet
 
 
 @pytest.mark.parametrize("skips", [True, False])

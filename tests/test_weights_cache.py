@@ -5,9 +5,9 @@ import urllib.request
 import pytest
 import torch
 
-from models import weights_cache
+from models.classifiers import CLASSIFIERS
 from models.files import sha256_file
-from models.zoo import CLASSIFIERS
+from models.hub import weights_cache
 
 WEIGHTS = CLASSIFIERS["resnet18"].weights
 
@@ -81,7 +81,7 @@ def test_offline_download_says_why():
 
 def test_unwritable_cache_falls_back_like_an_offline_one(tmp_path, monkeypatch):
     """A read-only or broken cache folder with the network reachable: no OSError reaches a page."""
-    from models.zoo import load_classifier, weight_status
+    from models.classifiers import load_classifier, weight_status
 
     blocker = tmp_path / "torch_home_is_a_file"
     blocker.write_text("not a folder")
@@ -96,7 +96,7 @@ def test_unwritable_cache_falls_back_like_an_offline_one(tmp_path, monkeypatch):
 
 
 def test_junk_cached_file_is_not_called_cached(torch_home):
-    from models.zoo import weight_status
+    from models.classifiers import weight_status
 
     path = weights_cache.weights_path(WEIGHTS)
     path.parent.mkdir(parents=True)

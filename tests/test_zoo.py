@@ -6,13 +6,13 @@ import torch
 import torchvision
 from PIL import Image
 
-from explain.classify import prepare, top_k
-from models import weights_cache
-from models.checkpoints import bundled_entry
+from explain.methods.classify import prepare, top_k
+from models.classifiers import BUNDLED, CLASSIFIERS, load_classifier, lock_for, weight_status
+from models.data.preprocess import to_tensor
+from models.data.shapes import SHAPE_CLASSES, classification_set
 from models.files import sha256_file
-from models.preprocess import to_tensor
-from models.shapes import SHAPE_CLASSES, classification_set
-from models.zoo import BUNDLED, CLASSIFIERS, load_classifier, lock_for, weight_status
+from models.hub import weights_cache
+from models.hub.checkpoints import bundled_entry
 
 IMAGENET = [n for n, s in CLASSIFIERS.items() if s.weights is not None]
 
@@ -37,7 +37,7 @@ def test_bundled_model_reaches_its_stated_accuracy():
 def test_bundled_model_classifies_a_large_generated_image_through_its_preprocessing():
     import numpy as np
 
-    from models.shapes import make_shape_image
+    from models.data.shapes import make_shape_image
 
     model, info = load_classifier(BUNDLED)
     hits = 0

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import streamlit as st
 from PIL import Image
 
-from explain.images import ImageLoadError, display_name, image_sha256, load_image
-from explain.samples import SAMPLE_NAMES, sample_bytes
+from explain.inputs.images import ImageLoadError, display_name, image_sha256, load_image
+from explain.inputs.samples import SAMPLE_NAMES, sample_bytes
 
 SUPPORTED = "PNG, JPEG, WebP, BMP, GIF or TIFF, up to 25 MB"
 

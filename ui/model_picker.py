@@ -8,9 +8,9 @@ import contextlib
 import streamlit as st
 from torch import nn
 
-from models import weights_cache
-from models.checkpoints import CheckpointError
-from models.zoo import CLASSIFIERS, ModelInfo, load_classifier, spec, weight_status
+from models.classifiers import CLASSIFIERS, ModelInfo, load_classifier, spec, weight_status
+from models.hub import weights_cache
+from models.hub.checkpoints import CheckpointError
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model…")
@@ -45,7 +45,7 @@ def model_picker(key: str, default: str = "resnet18") -> tuple[nn.Module, ModelI
     try:
         model, info = cached_classifier(name)
     except CheckpointError as exc:  # only the bundled fallback itself can fail this way
-        st.error(f"{CLASSIFIERS[name].title} cannot run: {exc}. Retrain it with `python -m models.train_classifier`.")
+        st.error(f"{CLASSIFIERS[name].title} cannot run: {exc}. Retrain it with `python -m models.train.classifier`.")
         st.stop()
     show_weights_banner(info)
     return model, info

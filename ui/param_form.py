@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from explain.attributions import Method
-from models.augmentation import TRANSFORMS
+from explain.methods.attributions import Method
+from models.experiments.augmentation import TRANSFORMS
 
 
 def param_widgets(method: Method, key: str, defaults: dict[str, Any], layers: list[str]) -> dict[str, Any]:

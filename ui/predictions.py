@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from explain.classify import Prediction, prepare, top_k
-from models.zoo import ModelInfo
+from explain.methods.classify import Prediction, prepare, top_k
+from models.classifiers import ModelInfo
 from ui.image_input import ChosenImage
 
 

@@ -6,10 +6,10 @@ import streamlit as st
 import torch
 import torchvision
 
-from models import weights_cache
+from models.classifiers import CLASSIFIERS, weight_status
 from models.devices import best_device, device_name
 from models.files import public_path
-from models.zoo import CLASSIFIERS, weight_status
+from models.hub import weights_cache
 from ui.model_picker import cached_classifier
 
 _STATUS = {

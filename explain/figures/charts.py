@@ -1,0 +1,149 @@
+"""Plotly figures shared by the pages; pages only place them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from explain.methods.classify import Prediction
+
+PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC")
+
+
+def top_k_bar(predictions: Sequence[Prediction], title: str = "") -> go.Figure:
+    """A horizontal bar chart of class probabilities, the most probable class on top."""
+    preds = list(reversed(predictions))
+    fig = go.Figure(
+        go.Bar(
+            x=[p.probability for p in preds],
+            y=[p.label for p in preds],
+            orientation="h",
+            text=[f"{p.probability:.1%}" for p in preds],
+            textposition="auto",
+            marker_color="#4C78A8",
+        )
+    )
+    fig.update_layout(
+        title=title or None,
+        xaxis=dict(title="probability", range=[0, 1], tickformat=".0%"),
+        yaxis=dict(automargin=True),
+        height=80 + 44 * len(preds),
+        margin=dict(l=10, r=10, t=40 if title else 10, b=40),
+    )
+    return fig
+
+
+def colorbar(mode: str, percentile: float) -> go.Figure:
+    """The one colour bar all attribution panels share, drawn from the very lookup table the panels use:
+    the map's value as a fraction of its percentile."""
+    from explain.figures.render import colorize
+
+    lo = -1.0 if mode == "signed" else 0.0
+    values = np.linspace(lo, 1, 256)
+    strip = np.repeat(colorize(values[None, :], mode), 12, axis=0)
+    step = (1 - lo) / 255  # square pixels in data units, or Plotly squeezes the strip
+    fig = go.Figure(go.Image(z=strip, x0=lo, dx=step, y0=0, dy=step, hoverinfo="skip"))
+    fig.update_layout(
+        height=100,
+        margin=dict(l=10, r=10, t=30, b=30),
+        title=dict(text=f"{mode} attribution, divided by each map's {percentile:g}th percentile of |value|", x=0),
+        yaxis=dict(visible=False),
+        xaxis=dict(tickvals=[lo, 0, 1] if mode == "signed" else [0, 0.5, 1], showgrid=False),
+    )
+    return fig
+
+
+def sanity_chart(results: dict[str, Sequence]) -> go.Figure:
+    """Spearman rank correlation (solid) and SSIM (dotted) to the original map, per method, as the
+    model is randomised block by block from the output down."""
+    fig = go.Figure()
+    for i, (title, steps) in enumerate(results.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        x = [s.layer for s in steps]
+        fig.add_scatter(x=x, y=[s.spearman for s in steps], name=f"{title}: rank corr.", line=dict(color=colour))
+        fig.add_scatter(x=x, y=[s.ssim for s in steps], name=f"{title}: SSIM", line=dict(color=colour, dash="dot"))
+    fig.update_layout(
+        xaxis_title="randomised down to (cumulative, from the output)",
+        yaxis=dict(title="similarity to the original map", range=[-0.2, 1.05]),
+        height=420,
+        margin=dict(l=10, r=10, t=30, b=10),
+    )
+    return fig
+
+
+def deletion_insertion_chart(curves: dict) -> go.Figure:
+    """Deletion (left) and insertion (right) curves of every method on shared axes."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Deletion (lower is better)", "Insertion (higher is better)"))
+    for i, (title, c) in enumerate(curves.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        fig.add_scatter(x=c.fractions, y=c.deletion, name=title, line=dict(color=colour), row=1, col=1)
+        fig.add_scatter(
+            x=c.fractions, y=c.insertion, name=title, line=dict(color=colour), showlegend=False, row=1, col=2
+        )
+    fig.update_xaxes(title_text="fraction of pixels", range=[0, 1])
+    fig.update_yaxes(range=[0, 1.02])
+    fig.update_yaxes(title_text="class probability", col=1)
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def occlusion_figures(maps, categories, target: int, caption: str) -> tuple[go.Figure, go.Figure, go.Figure]:
+    """Zeiler & Fergus' Figure 7 panels: (a) feature-map activation, (b) class probability, (c) top label,
+    one cell per position of the grey square."""
+    import plotly.express as px
+
+    def cells(z, title, **kw):
+        fig = px.imshow(z, title=title, labels=dict(x="square column", y="square row"), **kw)
+        return fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10))
+
+    a = cells(maps.activation, f"(a) total activation, {caption}", color_continuous_scale="Viridis")
+    b = cells(maps.probability, f"(b) p({categories[target]})", zmin=0, zmax=1, color_continuous_scale="Viridis")
+    names = np.vectorize(lambda i: categories[i])(maps.label)
+    c = cells(maps.label, "(c) most probable class", color_continuous_scale="Turbo")
+    c.update_traces(customdata=names, hovertemplate="%{customdata}<extra></extra>").update_coloraxes(showscale=False)
+    return a, b, c
+
+
+def bn_accuracy_chart(history) -> go.Figure:
+    """Figure 1a: test accuracy against training steps, without and with BatchNorm (both evaluations)."""
+    fig = go.Figure()
+    fig.add_scatter(x=history.steps, y=history.acc_plain, name="without BatchNorm", line=dict(color=PALETTE[0]))
+    fig.add_scatter(
+        x=history.steps, y=history.acc_bn_batch, name="with BatchNorm (batch statistics)", line=dict(color=PALETTE[1])
+    )
+    fig.add_scatter(
+        x=history.steps,
+        y=history.acc_bn_running,
+        name="with BatchNorm, eval mode (running statistics)",
+        line=dict(color=PALETTE[2], dash="dot"),
+    )
+    fig.update_layout(
+        xaxis_title="training step",
+        yaxis=dict(title="test accuracy", range=[0, 1.02], tickformat=".0%"),
+        height=380,
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=dict(orientation="h", y=-0.25),
+    )
+    return fig
+
+
+def bn_distribution_chart(history, unit: int) -> go.Figure:
+    """Figures 1b and 1c: the 15th, 50th and 85th percentiles of one unit's input over training."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=("without BatchNorm", "with BatchNorm"))
+    for col, pct in ((1, history.pct_plain), (2, history.pct_bn)):
+        p = np.asarray(pct)
+        for k, (name, dash) in enumerate((("15th", "dot"), ("50th", "solid"), ("85th", "dot"))):
+            fig.add_scatter(
+                x=history.steps, y=p[:, k], name=f"{name} percentile", line=dict(color=PALETTE[3], dash=dash),
+                showlegend=col == 1, row=1, col=col,
+            )  # fmt: skip
+    fig.update_xaxes(title_text="training step")
+    fig.update_yaxes(title_text=f"input to hidden unit {unit}'s nonlinearity", col=1)
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.3))
+    return fig

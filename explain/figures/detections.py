@@ -1,0 +1,69 @@
+"""Drawing detections with torchvision's drawing utilities, and the COCO-format export of them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torchvision.utils import draw_bounding_boxes, draw_keypoints, draw_segmentation_masks
+
+from models.data.coco import results
+from models.detectors import COCO_SKELETON, Instance
+
+COLOURS = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c"]
+
+
+def colour_of(index: int) -> str:
+    return COLOURS[index % len(COLOURS)]
+
+
+def draw(
+    image: np.ndarray,
+    instances: Sequence[Instance],
+    *,
+    masks: bool = True,
+    boxes: bool = True,
+    keypoints: bool = True,
+    focus: int | None = None,
+    alpha: float = 0.45,
+) -> np.ndarray:
+    """The detections drawn over an H x W x 3 uint8 image; `focus` (an index into `instances`)
+    draws that one alone, thicker."""
+    img = torch.tensor(np.asarray(image)).permute(2, 0, 1)
+    chosen = list(enumerate(instances)) if focus is None else [(focus, instances[focus])]
+    if not chosen:
+        return np.ascontiguousarray(image)
+    colours = [colour_of(i) for i, _ in chosen]
+    with_masks = [(i, inst) for i, inst in chosen if inst.mask is not None]
+    if masks and with_masks:
+        stack = torch.from_numpy(np.stack([inst.mask for _, inst in with_masks]))
+        img = draw_segmentation_masks(img, stack, alpha=alpha, colors=[colour_of(i) for i, _ in with_masks])
+    if boxes:
+        labels = [f"{inst.label} {inst.score:.0%}" for _, inst in chosen]
+        box_tensor = torch.tensor([inst.box for _, inst in chosen], dtype=torch.float)
+        img = draw_bounding_boxes(img, box_tensor, labels=labels, colors=colours, width=3 if focus is not None else 2)
+    with_points = [inst for _, inst in chosen if inst.keypoints is not None]
+    if keypoints and with_points:
+        points = torch.from_numpy(np.stack([inst.keypoints[:, :2] for inst in with_points])).float()
+        visible = torch.from_numpy(np.stack([inst.keypoints[:, 2] > 0 for inst in with_points]))
+        img = draw_keypoints(img, points, connectivity=COCO_SKELETON, colors="#00ff66", radius=3, width=2,
+                             visibility=visible)  # fmt: skip
+    return img.permute(1, 2, 0).numpy()
+
+
+def coco_json(instances: Sequence[Instance], categories: Sequence[str], image_size: tuple[int, int],
+              file_name: str = "image") -> str:  # fmt: skip
+    """The detections as COCO results (RLE masks), with the category list and image record around them."""
+    record = {
+        "images": [{"id": 0, "file_name": file_name, "height": image_size[0], "width": image_size[1]}],
+        "categories": [{"id": i, "name": name} for i, name in enumerate(categories)],
+        "annotations": [
+            {**r, "category_id": inst.label_index, "id": n + 1}
+            for n, (inst, r) in enumerate(zip(instances, results(0, [
+                {"label": inst.label_index - 1, "score": inst.score, "box": inst.box, "mask": inst.mask}
+                for inst in instances]), strict=True))
+        ],
+    }  # fmt: skip
+    return json.dumps(record)

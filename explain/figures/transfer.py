@@ -1,0 +1,226 @@
+"""What the transfer page shows, computed from a sweep's run records: fitted learning curves, the
+summary table, crossovers, and the Plotly figures. No Streamlit, so a notebook can draw the same."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from explain.figures.charts import PALETTE
+from explain.methods.learning_curves import PAPER_FITS, LearningCurve, crossover, fit
+from models.transfer.sweep import REGIMES as REGIME_TITLES
+
+COLOURS = {"scratch": PALETTE[3], "probe": PALETTE[0], "finetune": PALETTE[2], "probe-features": PALETTE[6]}
+Run = dict[str, Any]
+
+
+def by_regime(runs: Sequence[Run]) -> dict[str, list[Run]]:
+    """Runs grouped by regime, in the order of REGIME_TITLES."""
+    groups: dict[str, list[Run]] = defaultdict(list)
+    for r in runs:
+        groups[r["regime"]].append(r)
+    return {k: sorted(groups[k], key=lambda r: (r["n_per_class"], r["seed"])) for k in REGIME_TITLES if k in groups}
+
+
+def fit_curves(runs: Sequence[Run], N: float | None = None) -> dict[str, LearningCurve]:
+    """One fitted learning curve per regime that has measurements at two or more sizes."""
+    curves = {}
+    for regime, rs in by_regime(runs).items():
+        n = np.array([r["n_per_class"] for r in rs], dtype=float)
+        if len(np.unique(n)) >= 2:
+            curves[regime] = fit(n, [r["test_error"] for r in rs], N=N)
+    return curves
+
+
+def summary_rows(runs: Sequence[Run], curves: dict[str, LearningCurve]) -> list[dict[str, Any]]:
+    """The table under the learning curves: fitted parameters and measured errors, one row per regime."""
+    rows = []
+    for regime, rs in by_regime(runs).items():
+        sizes = sorted({r["n_per_class"] for r in rs})
+        err = {n: np.mean([r["test_error"] for r in rs if r["n_per_class"] == n]) for n in sizes}
+        row: dict[str, Any] = {"regime": REGIME_TITLES[regime], "runs": len(rs)}
+        c = curves.get(regime)
+        if c is not None:
+            row.update(
+                {
+                    "alpha": round(c.alpha, 2),
+                    "eta": round(c.eta, 2),
+                    "gamma": round(c.gamma, 2),
+                    f"e_N (N={c.N:g})": round(c.e_N, 2),
+                    "beta_N": round(c.beta_N, 2),
+                }
+            )
+        row[f"measured error at n={sizes[0]} (%)"] = round(float(err[sizes[0]]), 2)
+        row[f"measured error at n={sizes[-1]} (%)"] = round(float(err[sizes[-1]]), 2)
+        rows.append(row)
+    return rows
+
+
+def crossovers(curves: dict[str, LearningCurve], n_min: float, n_max: float) -> list[str]:
+    """Sentences about where the fitted curves cross within [n_min, n_max]: fine-tuning vs the probe,
+    and scratch vs each pretrained regime."""
+    probe = "probe" if "probe" in curves else "probe-features"
+    pairs = [("finetune", probe, "fine-tuning", "the linear probe")]
+    pairs += [("scratch", "finetune", "training from scratch", "fine-tuning")]
+    pairs += [("scratch", probe, "training from scratch", "the linear probe")]
+    out = []
+    for a, b, name_a, name_b in pairs:
+        if a not in curves or b not in curves:
+            continue
+        ca, cb = curves[a], curves[b]
+        where = crossover(ca, cb, n_min, n_max)
+        worse_first = float(ca.predict(n_min)) > float(cb.predict(n_min))
+        if where is not None and worse_first:
+            out.append(f"{name_a.capitalize()} overtakes {name_b} at about **{where:.0f}** images per class.")
+        elif where is not None:
+            out.append(f"{name_a.capitalize()} falls behind {name_b} from about **{where:.0f}** images per class.")
+        elif worse_first:
+            out.append(f"{name_a.capitalize()} stays behind {name_b} at every n from {n_min:g} to {n_max:g}.")
+        else:
+            out.append(f"{name_a.capitalize()} is ahead of {name_b} at every n from {n_min:g} to {n_max:g}.")
+    return out
+
+
+def band(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, colour: str, group: str, opacity: float) -> go.Scatter:
+    """A shaded region between `lo` and `hi` over `x`, legend-grouped with its line, without its own hover."""
+    return go.Scatter(
+        x=np.concatenate([x, x[::-1]]),
+        y=np.concatenate([hi, lo[::-1]]),
+        fill="toself",
+        fillcolor=colour,
+        opacity=opacity,
+        line=dict(width=0),
+        hoverinfo="skip",
+        showlegend=False,
+        legendgroup=group,
+    )
+
+
+def _x(n: np.ndarray, axis: str) -> np.ndarray:
+    return n**-0.5 if axis == "inv_sqrt" else n
+
+
+def learning_curve_figure(
+    runs: Sequence[Run],
+    curves: dict[str, LearningCurve],
+    axis: str = "log",
+    paper: bool = False,
+    selected: str | None = None,
+) -> go.Figure:
+    """Test error against images per class: every run as a point (its key in customdata, for
+    click-through), each regime's fitted curve with its 95% band, optionally the paper's fits."""
+    sizes = [r["n_per_class"] for r in runs]
+    n_max = max(max(sizes), 400 if paper else 0)
+    grid = np.geomspace(1, n_max, 200)
+    fig = go.Figure()
+    for regime, rs in by_regime(runs).items():
+        colour, title = COLOURS[regime], REGIME_TITLES[regime]
+        c = curves.get(regime)
+        if c is not None:
+            lo, hi = c.band(grid)
+            fig.add_trace(band(_x(grid, axis), lo, hi, colour, regime, opacity=0.18))
+            fig.add_trace(
+                go.Scatter(
+                    x=_x(grid, axis),
+                    y=c.predict(grid),
+                    mode="lines",
+                    line=dict(color=colour, width=2),
+                    name=f"{title}: fit",
+                    legendgroup=regime,
+                    hovertemplate=f"{title} fit<br>n=%{{customdata:.1f}}: %{{y:.1f}}%<extra></extra>",
+                    customdata=grid,
+                )
+            )
+        n = np.array([r["n_per_class"] for r in rs], dtype=float)
+        fig.add_trace(
+            go.Scatter(
+                x=_x(n, axis),
+                y=[r["test_error"] for r in rs],
+                mode="markers",
+                marker=dict(
+                    color=colour,
+                    size=[13 if r["key"] == selected else 8 for r in rs],
+                    line=dict(width=[2.5 if r["key"] == selected else 0.5 for r in rs], color="black"),
+                ),
+                name=title,
+                legendgroup=regime,
+                customdata=[r["key"] for r in rs],
+                text=[f"seed {r['seed']}" for r in rs],
+                hovertemplate=f"{title}<br>n=%{{x}} per class, %{{text}}<br>error %{{y:.1f}}%<br>"
+                "click for its training curve<extra></extra>"
+                if axis == "log"
+                else f"{title}<br>%{{text}}<br>error %{{y:.1f}}%<extra></extra>",
+            )
+        )
+    if paper:
+        for i, (name, c) in enumerate(PAPER_FITS.items()):
+            fig.add_trace(
+                go.Scatter(
+                    x=_x(grid, axis),
+                    y=c.predict(grid),
+                    mode="lines",
+                    line=dict(color=PALETTE[4 + i % 2 * 4], dash="dot" if "linear" in name else "dash", width=1.5),
+                    name=f"paper: {name}",
+                    hoverinfo="name",
+                )
+            )
+    ticks = [n for n in (1, 2, 5, 10, 20, 50, 100, 200, 400, 1000) if n <= n_max]
+    if axis == "inv_sqrt":
+        xaxis = dict(
+            title="n^-1/2 (n = training images per class; more data to the left)",
+            tickvals=[t**-0.5 for t in ticks],
+            ticktext=[str(t) for t in ticks],
+            range=[0, 1.05],
+        )
+    else:
+        xaxis = dict(title="training images per class (log scale)", type="log", tickvals=ticks)
+    fig.update_layout(
+        xaxis=xaxis,
+        yaxis=dict(title="test error (%)", rangemode="tozero"),
+        height=480,
+        margin=dict(l=10, r=10, t=30, b=40),
+        legend=dict(orientation="h", y=-0.2),
+        clickmode="event+select",
+    )
+    return fig
+
+
+def _band_traces(fig: go.Figure, epochs: np.ndarray, values: np.ndarray, colour: str, name: str, dash: str) -> None:
+    mean = values.mean(0)
+    if len(values) > 1:
+        fig.add_trace(band(epochs, values.min(0), values.max(0), colour, name, opacity=0.15))
+    fig.add_trace(
+        go.Scatter(
+            x=epochs, y=mean, mode="lines+markers", line=dict(color=colour, dash=dash), name=name, legendgroup=name
+        )
+    )
+
+
+def training_curves_figure(runs: Sequence[Run], metric: str = "accuracy") -> go.Figure:
+    """Loss or accuracy per epoch, train (dashed) and test (solid), for each regime among `runs`:
+    the mean over the seeds given, with a band from the lowest to the highest seed."""
+    fig, longest = go.Figure(), 0
+    for regime, rs in by_regime(runs).items():
+        rs = [r for r in rs if r["history"]]
+        if not rs:
+            continue
+        length = min(len(r["history"]) for r in rs)
+        longest = max(longest, length)
+        epochs = np.arange(1, length + 1)
+        for split, dash in (("train", "dash"), ("test", "solid")):
+            values = np.array([[h[f"{split}_{metric}"] for h in r["history"][:length]] for r in rs])
+            if metric == "accuracy":
+                values = 100 * values
+            _band_traces(fig, epochs, values, COLOURS[regime], f"{REGIME_TITLES[regime]} ({split})", dash)
+    fig.update_layout(
+        xaxis=dict(title="epoch", dtick=1 if longest <= 20 else None),
+        yaxis=dict(title="accuracy (%)" if metric == "accuracy" else "cross-entropy loss"),
+        height=380,
+        margin=dict(l=10, r=10, t=30, b=40),
+        legend=dict(orientation="h", y=-0.25),
+    )
+    return fig

@@ -1,0 +1,100 @@
+"""Looking inside a U-Net: its shape as a U, the feature maps at every level, predictions as colours."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from torch import nn
+
+from explain.figures.charts import PALETTE
+from models.classifiers import lock_for
+from models.data.segmentation import confusion
+from models.data.segmentation import iou_per_class as iou_from_confusion
+
+LABEL_COLOURS = np.array(
+    [(40, 40, 40), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180)],
+    dtype=np.uint8,
+)
+
+
+def colour_labels(labels: np.ndarray) -> np.ndarray:
+    """H x W class indices -> H x W x 3 colours (background dark grey)."""
+    return LABEL_COLOURS[np.asarray(labels) % len(LABEL_COLOURS)]
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    """Per-pixel classes for the first image of `x`: H x W int64."""
+    with lock_for(model):
+        return model(x[:1].to(next(model.parameters()).device)).argmax(1)[0].cpu().numpy()
+
+
+def iou_per_class(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
+    """IoU per class on one image, from the same confusion matrix the training command scores with;
+    NaN for a class absent from both maps, so a mean covers only the classes in play."""
+    conf = confusion(torch.as_tensor(pred), torch.as_tensor(truth), num_classes)
+    union = (conf.sum(0) + conf.sum(1) - conf.diag()).numpy()
+    return np.where(union > 0, iou_from_confusion(conf).numpy(), np.nan)
+
+
+@torch.no_grad()
+def level_maps(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The output of every encoder and decoder level for the first image: name -> C x h x w."""
+    names = [f"encoder {i} ({'bottleneck' if i == model.depth else 'down'})" for i in range(model.depth + 1)]
+    names += [f"decoder {i}" for i in reversed(range(model.depth))]
+    modules = list(model.encoder) + list(model.decoder)
+    seen: list[torch.Tensor] = []
+    with lock_for(model):
+        handles = [m.register_forward_hook(lambda m, a, out: seen.append(out[0].cpu())) for m in modules]
+        try:
+            model(x[:1].to(next(model.parameters()).device))
+        finally:
+            for h in handles:
+                h.remove()
+    return dict(zip(names, seen, strict=True))
+
+
+def u_figure(model: nn.Module, size: int) -> go.Figure:
+    """The architecture as the familiar U: one box per level with its channels and resolution,
+    arrows down (max-pool), up (transposed conv) and across (the skip connections, if any)."""
+    fig = go.Figure()
+    depth, widths = model.depth, model.widths
+    for i, c in enumerate(widths):
+        res = size // 2**i
+        y = -i
+        for x, label in ((i, "encoder"), (2 * depth - i, "decoder")):
+            if label == "decoder" and i == depth:
+                continue
+            fig.add_shape(type="rect", x0=x - 0.4, x1=x + 0.4, y0=y - 0.3, y1=y + 0.3,
+                          line=dict(color=PALETTE[0]), fillcolor="rgba(76,120,168,0.15)")  # fmt: skip
+            fig.add_annotation(x=x, y=y, text=f"{c} ch<br>{res}x{res}", showarrow=False, font=dict(size=12))
+        if i < depth:
+            # corner to corner, so the arrows never cross a box's label
+            fig.add_annotation(x=i + 0.75, y=y - 0.7, ax=i + 0.25, ay=y - 0.3, xref="x", yref="y", axref="x",
+                               ayref="y", arrowhead=2, arrowcolor=PALETTE[3], text="")  # fmt: skip
+            fig.add_annotation(x=2 * depth - i - 0.25, y=y - 0.3, ax=2 * depth - i - 0.75, ay=y - 0.7, xref="x",
+                               yref="y", axref="x", ayref="y", arrowhead=2, arrowcolor=PALETTE[2], text="")  # fmt: skip
+            if model.skips:
+                fig.add_annotation(x=2 * depth - i - 0.45, y=y, ax=i + 0.45, ay=y, xref="x", yref="y", axref="x",
+                                   ayref="y", arrowhead=2, arrowcolor=PALETTE[1], text="")  # fmt: skip
+                if i == 0:  # one label for all the skip arrows
+                    fig.add_annotation(x=depth, y=y + 0.18, text="copy and concatenate (skip connections)",
+                                       showarrow=False, font=dict(size=10, color=PALETTE[1]))  # fmt: skip
+    fig.add_annotation(x=2 * depth + 0.9, y=0, text="1x1 conv<br>→ classes", showarrow=False)
+    fig.update_xaxes(visible=False, range=[-0.7, 2 * depth + 1.5])
+    fig.update_yaxes(visible=False, range=[-depth - 0.6, 0.6])
+    title = "U-Net" + ("" if model.skips else " without skip connections")
+    fig.update_layout(title=title, height=120 + 90 * depth, margin=dict(l=10, r=10, t=40, b=10),
+                      plot_bgcolor="white")  # fmt: skip
+    return fig
+
+
+def iou_bars(metrics: dict[str, list[float]], classes: list[str]) -> go.Figure:
+    """Per-class held-out IoU of each variant, side by side."""
+    fig = go.Figure()
+    for i, (name, values) in enumerate(metrics.items()):
+        fig.add_bar(x=classes, y=values, name=name, marker_color=PALETTE[i])
+    fig.update_layout(barmode="group", yaxis=dict(title="IoU on held-out scenes", range=[0, 1]), height=320,
+                      margin=dict(l=10, r=10, t=30, b=10))  # fmt: skip
+    return fig

@@ -1,0 +1,91 @@
+"""Image sets to scan for top activations: the bundled samples plus generated shapes, uploads,
+or a folder the user names, which must lie under a configured root."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from explain.inputs.images import ImageLoadError, display_name, load_image
+from explain.inputs.samples import SAMPLE_NAMES, sample_bytes
+from models.data.shapes import make_scene, make_shape_image
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data" / "images"
+MAX_SET_IMAGES = 200  # one scan holds them all as model inputs: 200 x 3 x 224 x 224 floats is 120 MB
+MAX_FOLDER_CHARS = 255
+SCAN_SIDE = 512  # images of a set are loaded this small: the models see 224 pixels at most
+
+
+def image_root() -> Path:
+    """The only folder tree the app reads user images from: $EXPLAINER_IMAGE_ROOT, else ./data/images."""
+    return Path(os.environ.get("EXPLAINER_IMAGE_ROOT", DEFAULT_ROOT)).resolve()
+
+
+def bundled_set(n_generated: int = 48, size: int = 192, seed: int = 0) -> list[tuple[str, Image.Image]]:
+    """The samples every page offers, plus `n_generated` generated shape images and scenes."""
+    out = [(name, load_image(sample_bytes(name))) for name in SAMPLE_NAMES]
+    rng = np.random.default_rng(seed)
+    for i in range(n_generated):
+        arr = make_scene(rng, size, n_objects=(2, 4)).image if i % 3 == 2 else make_shape_image(rng, size)[0]
+        out.append((f"generated #{i + 1}", Image.fromarray(arr)))
+    return out
+
+
+def folder_files(relative: str, limit: int = MAX_SET_IMAGES, root: Path | None = None) -> list[Path]:
+    """The image files in `relative` (a folder under the image root, searched recursively, at most
+    `limit`, sorted). ValueError, with a message that names no server path, when the name is too
+    long, the folder lies outside the root (a `..` or a symbolic link that leads out counts as
+    outside) or does not exist."""
+    if len(relative) > MAX_FOLDER_CHARS:
+        raise ValueError(f"A folder name has at most {MAX_FOLDER_CHARS} characters.")
+    root = (root or image_root()).resolve()
+    try:
+        folder = (root / relative).resolve()
+        if folder != root and root not in folder.parents:
+            raise ValueError("Only folders under the image folder can be read.")
+        if not folder.is_dir():
+            raise ValueError(f"There is no folder {relative!r} in the image folder.")
+        files = []
+        for path in sorted(folder.rglob("*")):
+            if len(files) >= limit:
+                break
+            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+                files.append(path)
+    except OSError as exc:
+        raise ValueError(f"That folder cannot be read ({exc.strerror or type(exc).__name__}).") from exc
+    return files
+
+
+def folder_set(
+    relative: str, limit: int = MAX_SET_IMAGES, root: Path | None = None
+) -> tuple[list[tuple[str, Image.Image]], list[str]]:
+    """The images of `folder_files(relative, limit, root)`, each with its longer side at most
+    SCAN_SIDE, and one line per file that could not be loaded (or links outside the root)."""
+    root = (root or image_root()).resolve()
+    folder = (root / relative).resolve()
+    images, problems = [], []
+    for path in folder_files(relative, limit, root):
+        name = display_name(str(path.relative_to(folder)))
+        real = path.resolve()
+        if root not in real.parents:
+            problems.append(f"{name}: skipped, it links outside the image folder")
+            continue
+        try:
+            images.append((name, load_image(real, max_side=SCAN_SIDE)))
+        except ImageLoadError as exc:
+            problems.append(f"{name}: {exc}")
+    return images, problems
+
+
+def set_sha256(images: list[tuple[str, Image.Image]]) -> str:
+    """SHA-256 over every image's name, size and full pixel content: the cache key of a scan."""
+    digest = hashlib.sha256()
+    for name, im in images:
+        digest.update(f"{name}\0{im.mode}\0{im.size}\0".encode())
+        digest.update(im.tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,57 @@
+"""Sample images for every page: real photos that scikit-image ships, and generated shapes.
+
+Each sample is returned as PNG bytes, so it goes through the same `load_image` door and the
+same content-hash caching as an upload.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from functools import cache
+
+import numpy as np
+from PIL import Image
+
+from models.data.shapes import SHAPE_CLASSES, make_scene, make_shape_image
+
+PHOTOS: dict[str, str] = {
+    "astronaut (photo)": "astronaut",
+    "chelsea the cat (photo)": "chelsea",
+    "coffee (photo)": "coffee",
+    "rocket (photo)": "rocket",
+}
+GENERATED_SIZE = 192
+
+
+def _photo(name: str) -> np.ndarray:
+    import skimage.data  # imported lazily: scikit-image is slow to import and only needed here
+
+    return getattr(skimage.data, name)()
+
+
+def _shape(label: int) -> np.ndarray:
+    return make_shape_image(np.random.default_rng(1000 + label), GENERATED_SIZE, label)[0]
+
+
+def _scene(seed: int) -> np.ndarray:
+    return make_scene(np.random.default_rng(seed), GENERATED_SIZE * 2, n_objects=(3, 5)).image
+
+
+def _sources() -> dict[str, Callable[[], np.ndarray]]:
+    out: dict[str, Callable[[], np.ndarray]] = {k: (lambda n=v: _photo(n)) for k, v in PHOTOS.items()}
+    out |= {f"generated {shape}": (lambda i=i: _shape(i)) for i, shape in enumerate(SHAPE_CLASSES)}
+    out |= {f"generated scene {i}": (lambda s=s: _scene(s)) for i, s in enumerate((7, 11, 23), start=1)}
+    return out
+
+
+SAMPLE_NAMES: tuple[str, ...] = tuple(_sources())
+
+
+@cache
+def sample_bytes(name: str) -> bytes:
+    """The named sample encoded as PNG; KeyError for an unknown name."""
+    arr = _sources()[name]()
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()

@@ -1,0 +1,283 @@
+"""Attribution methods: one registry over Captum, one call signature, no re-implementation.
+
+`attribute(model, inputs, method, target, **params)` returns exactly what the Captum class
+returns for the arguments listed in the method's entry (Grad-CAM is upsampled to the input
+size with Captum's own `LayerAttribution.interpolate`). Randomised methods take a `seed` and
+draw their noise inside a forked RNG, so a result is reproducible and cacheable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from captum.attr import (
+    Deconvolution,
+    GradientShap,
+    GuidedBackprop,
+    GuidedGradCam,
+    InputXGradient,
+    IntegratedGradients,
+    LayerAttribution,
+    LayerGradCam,
+    NoiseTunnel,
+    Occlusion,
+    Saliency,
+)
+from torch import nn
+from torchvision.transforms.v2 import functional as TF
+
+from models.classifiers import lock_for
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a method, with what a form needs to draw it."""
+
+    name: str
+    label: str
+    default: Any
+    kind: Literal["int", "float", "bool", "choice", "layer"]
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    help: str = ""
+    scales_with_input: bool = False  # the default is for a 224-pixel input and scales with its size
+
+
+@dataclass(frozen=True)
+class Method:
+    """An attribution method: its name, parameters, and the Captum call that computes it."""
+
+    key: str
+    title: str
+    summary: str
+    params: tuple[Param, ...]
+    run: Callable[..., torch.Tensor]  # (model, inputs, target, **params)
+    needs_relu_modules: bool = False  # Captum overrides the gradient of nn.ReLU modules, and only those
+
+
+BASELINES = ("zeros", "blurred", "noise")
+
+
+def baseline(inputs: torch.Tensor, kind: str) -> torch.Tensor:
+    """A reference input: `zeros` (the dataset's mean colour after normalisation), a `blurred`
+    copy (Gaussian, sigma a twelfth of the shorter side: shapes and objects are gone), or fixed
+    Gaussian `noise`."""
+    if kind == "zeros":
+        return torch.zeros_like(inputs)
+    if kind == "blurred":
+        k = max(3, (min(inputs.shape[-2:]) // 4) | 1)
+        return TF.gaussian_blur(inputs, kernel_size=[k, k], sigma=[k / 3, k / 3])
+    if kind == "noise":
+        gen = torch.Generator().manual_seed(0)
+        return (torch.randn(inputs.shape, generator=gen) * 0.5).to(inputs)
+    raise ValueError(f"unknown baseline {kind!r}; choose one of {', '.join(BASELINES)}")
+
+
+def run_seeded(fn: Callable[[], torch.Tensor], seed: int, device: torch.device) -> torch.Tensor:
+    """Run `fn` with torch's and NumPy's global RNGs seeded (Captum draws from both), then restore them."""
+    numpy_state = np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            np.random.seed(seed)
+            return fn()
+    finally:
+        np.random.set_state(numpy_state)
+
+
+def _saliency(model, x, target):
+    return Saliency(model).attribute(x, target=target, abs=False)
+
+
+def _integrated_gradients(model, x, target, n_steps, baseline_kind, internal_batch_size):
+    return IntegratedGradients(model).attribute(
+        x, baselines=baseline(x, baseline_kind), target=target, n_steps=n_steps, internal_batch_size=internal_batch_size
+    )
+
+
+def _smoothgrad(model, x, target, base, nt_samples, sigma, batch_size, seed):
+    stdev = sigma * float(x.max() - x.min())
+    if base == "saliency":
+        tunnel, extra = NoiseTunnel(Saliency(model)), {"abs": False}
+    else:
+        tunnel, extra = NoiseTunnel(IntegratedGradients(model)), {"n_steps": 8, "internal_batch_size": batch_size}
+    return run_seeded(
+        lambda: tunnel.attribute(
+            x, nt_type="smoothgrad", nt_samples=nt_samples, nt_samples_batch_size=batch_size,
+            stdevs=stdev, target=target, **extra,
+        ),
+        seed,
+        x.device,
+    )  # fmt: skip
+
+
+def _input_x_gradient(model, x, target):
+    return InputXGradient(model).attribute(x, target=target)
+
+
+def _gradient_shap(model, x, target, n_samples, stdevs, seed):
+    refs = torch.cat([baseline(x, "zeros"), baseline(x, "blurred")])
+    return run_seeded(
+        lambda: GradientShap(model).attribute(x, baselines=refs, n_samples=n_samples, stdevs=stdevs, target=target),
+        seed,
+        x.device,
+    )
+
+
+def _guided_backprop(model, x, target):
+    return GuidedBackprop(model).attribute(x, target=target)
+
+
+def _deconvolution(model, x, target):
+    return Deconvolution(model).attribute(x, target=target)
+
+
+def _grad_cam(model, x, target, layer, relu):
+    cam = LayerGradCam(model, model.get_submodule(layer)).attribute(x, target=target, relu_attributions=relu)
+    return LayerAttribution.interpolate(cam, tuple(x.shape[2:]), "bilinear")
+
+
+def _guided_grad_cam(model, x, target, layer):
+    return GuidedGradCam(model, model.get_submodule(layer)).attribute(x, target=target, interpolate_mode="bilinear")
+
+
+def _occlusion(model, x, target, window, stride, batch_size):
+    return Occlusion(model).attribute(
+        x, sliding_window_shapes=(x.shape[1], window, window), strides=(x.shape[1], stride, stride),
+        baselines=0, target=target, perturbations_per_eval=batch_size,
+    )  # fmt: skip
+
+
+LAYER = Param("layer", "Layer", None, "layer", help="The module whose activations and gradients are used.")
+BATCH = Param("batch_size", "Batch size", 16, "int", 1, 256, help="How many images go through the model at once.")
+SEED = Param("seed", "Seed", 0, "int", 0, 10_000, help="The noise is drawn from this seed.")
+
+METHODS: dict[str, Method] = {
+    m.key: m
+    for m in (
+        Method("saliency", "Saliency", "The gradient of the class score with respect to each pixel.", (), _saliency),
+        Method(
+            "integrated_gradients",
+            "Integrated Gradients",
+            "Gradients averaged along a straight path from a baseline image to the input, times the difference.",
+            (
+                Param("n_steps", "Steps", 32, "int", 4, 256, help="Points on the path (more is more exact)."),
+                Param("baseline_kind", "Baseline", "zeros", "choice", choices=BASELINES),
+                Param("internal_batch_size", "Batch size", 16, "int", 1, 256),
+            ),
+            _integrated_gradients,
+        ),
+        Method(
+            "smoothgrad",
+            "SmoothGrad",
+            "The average map over noisy copies of the input (NoiseTunnel), which removes gradient speckle.",
+            (
+                Param("base", "Over", "saliency", "choice", choices=("saliency", "integrated_gradients")),
+                Param("nt_samples", "Noise samples", 16, "int", 2, 128),
+                Param("sigma", "Noise level (fraction of input range)", 0.15, "float", 0.0, 1.0),
+                BATCH,
+                SEED,
+            ),
+            _smoothgrad,
+        ),
+        Method("input_x_gradient", "Input x Gradient", "The gradient times the input.", (), _input_x_gradient),
+        Method(
+            "gradient_shap",
+            "Gradient SHAP",
+            "Expected gradients over random points between the input and baselines (black and blurred).",
+            (
+                Param("n_samples", "Samples", 16, "int", 2, 128),
+                Param("stdevs", "Noise standard deviation", 0.1, "float", 0.0, 1.0),
+                SEED,
+            ),
+            _gradient_shap,
+        ),
+        Method(
+            "guided_backprop",
+            "Guided Backprop",
+            "Backpropagation that lets only positive gradients through ReLUs where the input was positive.",
+            (),
+            _guided_backprop,
+            needs_relu_modules=True,
+        ),
+        Method(
+            "deconvolution",
+            "Deconvolution",
+            "Zeiler & Fergus' deconvnet: ReLUs rectify the signal coming down, ignoring the forward pass.",
+            (),
+            _deconvolution,
+            needs_relu_modules=True,
+        ),
+        Method(
+            "grad_cam",
+            "Grad-CAM",
+            "A layer's activations weighted by their average gradient, upsampled to the image.",
+            (LAYER, Param("relu", "Keep positive evidence only (ReLU)", True, "bool")),
+            _grad_cam,
+        ),
+        Method(
+            "guided_grad_cam",
+            "Guided Grad-CAM",
+            "Guided Backprop multiplied by the upsampled Grad-CAM map.",
+            (LAYER,),
+            _guided_grad_cam,
+            needs_relu_modules=True,
+        ),
+        Method(
+            "occlusion",
+            "Occlusion",
+            "How much the class score drops when a square patch is replaced by zeros, for every patch position.",
+            (
+                Param("window", "Window (pixels)", 32, "int", 2, 224, scales_with_input=True),
+                Param("stride", "Stride (pixels)", 16, "int", 1, 224, scales_with_input=True),
+                Param("batch_size", "Patches per batch", 32, "int", 1, 512),
+            ),
+            _occlusion,
+        ),
+    )
+}
+
+
+def defaults(method: str, input_size: int = 224, layer: str | None = None) -> dict[str, Any]:
+    """The default parameters of `method` for a square input of `input_size` pixels."""
+    out = {}
+    for p in _method(method).params:
+        value = p.default
+        if p.scales_with_input:
+            value = max(1, round(value * input_size / 224))
+        if p.kind == "layer":
+            value = layer
+        out[p.name] = value
+    return out
+
+
+def _method(method: str) -> Method:
+    try:
+        return METHODS[method]
+    except KeyError:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}") from None
+
+
+def attribute(model: nn.Module, inputs: torch.Tensor, method: str, target: int, **params: Any) -> torch.Tensor:
+    """The attribution of class `target` for a batch `inputs`, shaped like `inputs`
+    (N x 1 x H x W for Grad-CAM, upsampled). Missing parameters take their defaults.
+
+    Holds the model's lock while Captum's hooks are on it, so concurrent callers sharing a
+    model get the same result they would get alone.
+    """
+    m = _method(method)
+    known = {p.name for p in m.params}
+    if unknown := set(params) - known:
+        raise ValueError(f"{m.title} has no parameter(s) {', '.join(sorted(unknown))}")
+    full = {**defaults(method, inputs.shape[-1]), **params}
+    if "layer" in known and not full.get("layer"):
+        raise ValueError(f"{m.title} needs a layer")
+    if m.needs_relu_modules and not any(isinstance(mod, nn.ReLU) for mod in model.modules()):
+        raise ValueError(f"{m.title} needs nn.ReLU modules and this model has none")
+    with lock_for(model):
+        return m.run(model, inputs, target, **full).detach()

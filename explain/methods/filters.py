@@ -1,0 +1,39 @@
+"""What the first layer and any layer's feature maps look like, as pictures."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from explain.methods.deconvnet import forward_to
+
+
+def first_conv(model: nn.Module) -> tuple[str, nn.Conv2d]:
+    """The first Conv2d of the model (in definition order) and its name."""
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            return name, module
+    raise ValueError("this model has no convolution")
+
+
+def filter_images(model: nn.Module) -> np.ndarray:
+    """The first convolution's filters as N x k x k x 3 uint8 RGB tiles, each scaled symmetrically
+    (zero weight is mid-grey), as in Zeiler & Fergus' Figure 2, layer 1."""
+    _, conv = first_conv(model)
+    w = conv.weight.detach().float().cpu()
+    if w.shape[1] != 3:
+        raise ValueError(f"the first convolution takes {w.shape[1]} channels, not RGB")
+    scale = w.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
+    tiles = (w / scale * 0.5 + 0.5).permute(0, 2, 3, 1).numpy()
+    return (tiles * 255).round().astype(np.uint8)
+
+
+@torch.no_grad()
+def feature_maps(model: nn.Module, x: torch.Tensor, layer: str) -> tuple[torch.Tensor, list[int]]:
+    """The layer's C x h x w output for the first image, and its channels sorted by their
+    strongest activation, strongest first."""
+    act, _ = forward_to(model, x[:1], layer)
+    fmap = act[0].float().cpu()
+    order = fmap.flatten(1).amax(dim=1).argsort(descending=True).tolist()
+    return fmap, order

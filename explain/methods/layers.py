@@ -1,0 +1,75 @@
+"""The module tree of a model, as the pages present it: which layers give spatial maps, in what
+order they run, and which blocks a sanity check should randomise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from models.classifiers import lock_for
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """A module whose output is a feature map: its name, type and output shape (C, H, W)."""
+
+    name: str
+    kind: str
+    shape: tuple[int, int, int]
+
+
+@torch.no_grad()
+def spatial_layers(model: nn.Module, inputs: torch.Tensor) -> list[LayerInfo]:
+    """Every named module whose output is an N x C x H x W map with H, W > 1, in the order they finish.
+
+    Found by one forward pass with hooks (under the model's lock), not from a per-model table.
+    """
+    seen: list[LayerInfo] = []
+    handles = []
+
+    def hook(name: str):
+        def record(module: nn.Module, args, output) -> None:
+            if isinstance(output, torch.Tensor) and output.dim() == 4 and min(output.shape[2:]) > 1:
+                seen.append(LayerInfo(name, type(module).__name__, tuple(output.shape[1:])))
+
+        return record
+
+    with lock_for(model):
+        try:
+            for name, module in model.named_modules():
+                if name:
+                    handles.append(module.register_forward_hook(hook(name)))
+            model(inputs[:1])
+        finally:
+            for h in handles:
+                h.remove()
+    unique: dict[str, LayerInfo] = {}
+    for info in seen:  # a module run twice (a shared ReLU) is listed once, where it first finished
+        unique.setdefault(info.name, info)
+    return list(unique.values())
+
+
+def default_cam_layer(layers: list[LayerInfo]) -> str:
+    """The last feature map that is not merely a pooling of another: Grad-CAM's usual choice
+    (`layer4` in ResNets, `features` in VGG and AlexNet)."""
+    candidates = [layer for layer in layers if "Pool" not in layer.kind] or layers
+    if not candidates:
+        raise ValueError("this model has no layer with a spatial output")
+    return candidates[-1].name
+
+
+def parametric_units(model: nn.Module) -> list[str]:
+    """The model's weight-carrying units from the output down, for cascading randomisation.
+
+    A unit is a child of a top-level container (a residual block, one conv of VGG's `features`)
+    or a top-level module itself (`fc`, `conv1`), counted only if it has parameters.
+    """
+    units: list[str] = []
+    for name, child in model.named_children():
+        parts = list(child.named_children()) if isinstance(child, nn.Sequential) else [("", child)]
+        for sub, module in parts:
+            if any(True for _ in module.parameters()):
+                units.append(f"{name}.{sub}" if sub else name)
+    return units[::-1]

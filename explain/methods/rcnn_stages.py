@@ -1,0 +1,116 @@
+"""A torchvision R-CNN opened up stage by stage, and a Grad-CAM for one of its detections.
+
+Stages: the FPN feature maps (P2-P6), the region proposal network's proposals with their
+objectness, the final detections after per-class non-maximum suppression, and for one detection
+its 28 x 28 mask logits (Mask R-CNN) or 17 keypoint heatmaps (Keypoint R-CNN), each read from
+the model's own modules in the order its forward pass uses them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models.detection.rpn import concat_box_prediction_layers
+from torchvision.models.detection.transform import resize_boxes
+from torchvision.ops import box_iou
+
+from models.classifiers import lock_for
+
+
+@dataclass(frozen=True)
+class Stages:
+    """What each stage produced for one image; boxes are in the input image's pixels."""
+
+    features: dict[str, np.ndarray]  # FPN level -> C x h x w
+    proposals: np.ndarray  # N x 4, strongest first
+    objectness: np.ndarray  # N, in [0, 1]
+    boxes: np.ndarray  # final detections, M x 4
+    labels: np.ndarray  # M
+    scores: np.ndarray  # M
+    resized_to: tuple[int, int]  # the size the model actually saw
+
+
+@torch.no_grad()
+def run_stages(model: nn.Module, x: torch.Tensor) -> Stages:
+    """Run `x` (3 x H x W in [0, 1]) through the model one stage at a time."""
+    with lock_for(model):
+        original = [tuple(x.shape[-2:])]
+        images, _ = model.transform([x])
+        features = model.backbone(images.tensors)
+        feats = list(features.values())
+        objectness, deltas = model.rpn.head(feats)
+        anchors = model.rpn.anchor_generator(images, feats)
+        per_level = [o[0].numel() for o in objectness]
+        objectness, deltas = concat_box_prediction_layers(objectness, deltas)
+        proposals = model.rpn.box_coder.decode(deltas, anchors).view(1, -1, 4)
+        boxes, scores = model.rpn.filter_proposals(proposals, objectness, images.image_sizes, per_level)
+        detections, _ = model.roi_heads(features, boxes, images.image_sizes)
+        detections = model.transform.postprocess(detections, images.image_sizes, original)[0]
+    size = images.image_sizes[0]
+    return Stages(
+        {k: v[0].cpu().numpy() for k, v in features.items()},
+        resize_boxes(boxes[0], size, original[0]).cpu().numpy(),
+        scores[0].cpu().numpy(),
+        detections["boxes"].cpu().numpy(),
+        detections["labels"].cpu().numpy(),
+        detections["scores"].cpu().numpy(),
+        tuple(size),
+    )
+
+
+@torch.no_grad()
+def head_outputs(model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float], label: int) -> dict:
+    """For one detection: its 28 x 28 mask logits for its class (Mask R-CNN) and its keypoint
+    heatmaps (Keypoint R-CNN), computed by the heads from the detection's box."""
+    out: dict[str, np.ndarray] = {}
+    with lock_for(model):
+        original = tuple(x.shape[-2:])
+        images, _ = model.transform([x])
+        features = model.backbone(images.tensors)
+        size = images.image_sizes[0]
+        roi = resize_boxes(torch.tensor([box], dtype=torch.float, device=x.device), original, size)
+        heads = model.roi_heads
+        if getattr(heads, "mask_predictor", None) is not None:
+            logits = heads.mask_predictor(heads.mask_head(heads.mask_roi_pool(features, [roi], [size])))
+            out["mask_logits"] = logits[0, label].cpu().numpy()
+        if getattr(heads, "keypoint_predictor", None) is not None:
+            maps = heads.keypoint_predictor(heads.keypoint_head(heads.keypoint_roi_pool(features, [roi], [size])))
+            out["keypoint_heatmaps"] = maps[0].cpu().numpy()
+    return out
+
+
+def explain_detection(
+    model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float], label: int, level: str = "0"
+) -> tuple[np.ndarray, float]:
+    """Grad-CAM of one detection's class score at an FPN level, upsampled to the image: H x W in [0, 1].
+
+    The model is run again with gradients on; the detection is found again among the new
+    outputs as the one of the same class that overlaps `box` most (IoU), and its score is
+    differentiated with respect to the level's feature map. Returns the map and that IoU.
+    """
+    with lock_for(model), torch.enable_grad():
+        original = [tuple(x.shape[-2:])]
+        images, _ = model.transform([x])
+        features = model.backbone(images.tensors)
+        fmap = features[level]
+        fmap.retain_grad()
+        proposals, _ = model.rpn(images, features)
+        detections, _ = model.roi_heads(features, proposals, images.image_sizes)
+        found = model.transform.postprocess(detections, images.image_sizes, original)[0]
+        same = (found["labels"] == label).nonzero().flatten()
+        if len(same) == 0:
+            raise ValueError("the detection was not found again")
+        ious = box_iou(torch.tensor([box], dtype=torch.float, device=x.device), found["boxes"][same].detach())[0]
+        best = same[int(ious.argmax())]
+        found["scores"][best].backward()
+        weights = fmap.grad.mean(dim=(2, 3), keepdim=True)
+        cam = F.relu((weights * fmap).sum(dim=1, keepdim=True)).detach()
+    h, w = images.image_sizes[0]
+    cam = F.interpolate(cam, size=images.tensors.shape[-2:], mode="bilinear", align_corners=False)[..., :h, :w]
+    cam = F.interpolate(cam, size=original[0], mode="bilinear", align_corners=False)[0, 0]
+    peak = float(cam.max())
+    return (cam / peak if peak > 0 else cam).cpu().numpy(), float(ious.max())

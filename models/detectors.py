@@ -1,0 +1,174 @@
+"""Detectors: torchvision's COCO R-CNNs with the project's bundled shapes Mask R-CNN as fallback.
+
+Same loading order as the classifiers (cache, download with progress, bundled with the reason
+recorded). `detect(model, image)` runs one image and returns plain `Instance` records in the
+image's own pixel coordinates.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torchvision.models import WeightsEnum
+from torchvision.models.detection import (
+    FasterRCNN_ResNet50_FPN_V2_Weights,
+    KeypointRCNN_ResNet50_FPN_Weights,
+    MaskRCNN_ResNet50_FPN_V2_Weights,
+    MaskRCNN_ResNet50_FPN_Weights,
+)
+from torchvision.transforms.v2 import functional as TF
+
+from models.classifiers import lock_for
+from models.devices import best_device
+from models.files import public_path
+from models.hub import weights_cache
+from models.hub.checkpoints import CheckpointError, load_bundled
+from models.nets.shapes_maskrcnn import shapes_maskrcnn
+
+log = logging.getLogger("explainer.detection")
+BUNDLED = "shapes"
+# COCO's person skeleton as pairs of keypoint indices (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles)
+COCO_SKELETON = [(15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8),
+                 (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6)]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    name: str
+    title: str
+    weights: WeightsEnum | None
+
+
+DETECTORS: dict[str, DetectorSpec] = {
+    s.name: s
+    for s in (
+        DetectorSpec("maskrcnn_resnet50_fpn", "Mask R-CNN ResNet-50 FPN (COCO)", MaskRCNN_ResNet50_FPN_Weights.COCO_V1),
+        DetectorSpec(
+            "maskrcnn_resnet50_fpn_v2", "Mask R-CNN ResNet-50 FPN v2 (COCO)", MaskRCNN_ResNet50_FPN_V2_Weights.COCO_V1
+        ),
+        DetectorSpec(
+            "keypointrcnn_resnet50_fpn",
+            "Keypoint R-CNN ResNet-50 FPN (COCO)",
+            KeypointRCNN_ResNet50_FPN_Weights.COCO_V1,
+        ),
+        DetectorSpec(
+            "fasterrcnn_resnet50_fpn_v2",
+            "Faster R-CNN ResNet-50 FPN v2, boxes only (COCO)",
+            FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1,
+        ),
+        DetectorSpec(BUNDLED, "Shapes Mask R-CNN (bundled)", None),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One detection, in the input image's pixels."""
+
+    label: str
+    score: float
+    box: tuple[float, float, float, float]  # (x0, y0, x1, y1)
+    mask: np.ndarray | None = None  # bool H x W
+    keypoints: np.ndarray | None = None  # K x 3: x, y, visibility score
+    label_index: int = 0  # index into the detector's categories
+
+
+@dataclass(frozen=True)
+class DetectorInfo:
+    """What is running and why, and the figures that describe it."""
+
+    requested: str
+    name: str
+    title: str
+    source: str  # cache, download or bundled
+    categories: tuple[str, ...]
+    metrics: str
+    reason: str = ""
+    keypoint_names: tuple[str, ...] = ()
+    weights_file: str = ""
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.name != self.requested
+
+
+def coco_figures(weights: WeightsEnum) -> str:
+    """The COCO val2017 figures torchvision records in the weights' metadata, as one phrase."""
+    metrics = weights.meta["_metrics"]["COCO-val2017"]
+    names = {"box_map": "box AP", "mask_map": "mask AP", "kp_map": "keypoint AP"}
+    return ", ".join(f"{names[k]} {v:.1f}" for k, v in metrics.items() if k in names) + " on COCO val2017"
+
+
+def _bundled(requested: str, reason: str) -> tuple[nn.Module, DetectorInfo]:
+    state, entry = load_bundled("shapes-maskrcnn")
+    model = shapes_maskrcnn()
+    model.load_state_dict(state)
+    m = entry["metrics"]
+    metrics = (f"box AP {100 * m['box_AP']:.1f}, mask AP {100 * m['mask_AP']:.1f} (mask AP@0.5 "
+               f"{100 * m['mask_AP50']:.1f}) on {m['test_size']} held-out generated scenes")  # fmt: skip
+    categories = ("background", *entry["classes"])
+    return model, DetectorInfo(requested, BUNDLED, DETECTORS[BUNDLED].title, "bundled", categories, metrics, reason,
+                               weights_file=f"models/weights/{entry['file']}")  # fmt: skip
+
+
+def load_detector(
+    name: str, *, device: torch.device | str | None = None, allow_download: bool = True, progress=None
+) -> tuple[nn.Module, DetectorInfo]:
+    """A detector in eval mode; the bundled shapes detector stands in when COCO weights are unavailable."""
+    if name not in DETECTORS:
+        raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}")
+    spec = DETECTORS[name]
+    if spec.weights is None:
+        model, info = _bundled(name, "")
+    else:
+        path = weights_cache.weights_path(spec.weights)
+        try:
+            model, source, _ = weights_cache.pretrained(
+                spec.weights, name, allow_download, progress, weights_backbone=None
+            )
+            meta = spec.weights.meta
+            info = DetectorInfo(
+                name, name, spec.title, source, tuple(meta["categories"]), coco_figures(spec.weights),
+                keypoint_names=tuple(meta.get("keypoint_names", ())), weights_file=str(path),
+            )  # fmt: skip
+        except (weights_cache.WeightsUnavailable, CheckpointError) as exc:
+            model, info = _bundled(
+                name, f"COCO weights for {spec.title} are unavailable: {exc}. To use them offline, put {path.name} "
+                f"into {public_path(path.parent)}. The bundled detector knows only the generated shapes.",
+            )  # fmt: skip
+    log.info("loaded detector %s as %s from %s", name, info.name, info.source)
+    model.categories = info.categories  # so that detect(model, image) can name what it finds
+    return model.eval().to(device or best_device()), info
+
+
+def to_input(image: Image.Image, device: torch.device) -> torch.Tensor:
+    """An RGB image -> the 3 x H x W float tensor in [0, 1] the R-CNNs take (they normalise and resize inside)."""
+    return TF.to_dtype(TF.pil_to_tensor(image), torch.float32, scale=True).to(device)
+
+
+@torch.no_grad()
+def detect(model: nn.Module, image: Image.Image, categories: tuple[str, ...] | None = None) -> list[Instance]:
+    """All detections for one image, most confident first (the models keep at most 100). Label
+    names come from `categories`, else from the `categories` that `load_detector` gives the model."""
+    device = next(model.parameters()).device
+    with lock_for(model):
+        out = model([to_input(image, device)])[0]
+    names = categories or getattr(model, "categories", None) or ()
+    masks = (out["masks"][:, 0] > 0.5).cpu().numpy() if "masks" in out else None
+    keypoints = out["keypoints"].cpu().numpy() if "keypoints" in out else None
+    if keypoints is not None and "keypoints_scores" in out:
+        keypoints = keypoints.copy()
+        keypoints[..., 2] = out["keypoints_scores"].cpu().numpy()
+    instances = []
+    for i, (label, score, box) in enumerate(zip(out["labels"].tolist(), out["scores"].tolist(), out["boxes"].tolist(),
+                                               strict=True)):  # fmt: skip
+        instances.append(Instance(
+            names[label] if label < len(names) else str(label), float(score), tuple(box),
+            None if masks is None else masks[i], None if keypoints is None else keypoints[i], label,
+        ))  # fmt: skip
+    return instances

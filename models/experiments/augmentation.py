@@ -1,0 +1,265 @@
+"""Augmentation pipelines built from a plain list of steps, with torchvision transforms v2.
+
+A step is `{"name": "rotation", "params": {"degrees": 15}}`. The same list builds the pipeline
+(`build_pipeline`), prints the Python that builds it (`pipeline_code`, which executed gives the
+same outputs for the same seed), transforms a detection sample's boxes and masks along with its
+image (`augment_scene`), and trains the digits classifier with and without it (`compare_on_digits`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+from models.data.batches import accuracy, batch_indices
+from models.data.digits import raw_split
+from models.data.shapes import SHAPE_CLASSES, Scene
+
+
+@dataclass(frozen=True)
+class TransformSpec:
+    """A transform a user can add: its v2 class, its parameters with defaults, and for each number
+    (or each end of a pair) the range a visitor may choose, which bounds one preview's memory and time."""
+
+    cls: str
+    defaults: dict[str, Any]
+    bounds: dict[str, tuple[float, float]]
+
+
+MAX_STEPS = 12  # transforms in one pipeline
+MAX_SIDE = 512  # output sizes of crops, in pixels: 24 previews of 512 x 512 are 19 MB
+_P = (0.0, 1.0)
+
+TRANSFORMS: dict[str, TransformSpec] = {
+    "horizontal flip": TransformSpec("RandomHorizontalFlip", {"p": 0.5}, {"p": _P}),
+    "vertical flip": TransformSpec("RandomVerticalFlip", {"p": 0.5}, {"p": _P}),
+    "rotation": TransformSpec("RandomRotation", {"degrees": 15.0}, {"degrees": (0.0, 180.0)}),
+    "resized crop": TransformSpec(
+        "RandomResizedCrop", {"size": 192, "scale": (0.5, 1.0)}, {"size": (8, MAX_SIDE), "scale": (0.01, 1.0)}
+    ),
+    "random crop": TransformSpec(
+        "RandomCrop",
+        {"size": 160, "padding": 16, "pad_if_needed": True},
+        {"size": (8, MAX_SIDE), "padding": (0, 128)},
+    ),
+    "colour jitter": TransformSpec(
+        "ColorJitter",
+        {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1},
+        {"brightness": (0.0, 2.0), "contrast": (0.0, 2.0), "saturation": (0.0, 2.0), "hue": (0.0, 0.5)},
+    ),
+    "grayscale": TransformSpec("RandomGrayscale", {"p": 0.2}, {"p": _P}),
+    "gaussian blur": TransformSpec(
+        "GaussianBlur", {"kernel_size": 9, "sigma": (0.1, 2.0)}, {"kernel_size": (1, 31), "sigma": (0.01, 10.0)}
+    ),
+    "perspective": TransformSpec(
+        "RandomPerspective", {"distortion_scale": 0.4, "p": 0.5}, {"distortion_scale": _P, "p": _P}
+    ),
+    "affine": TransformSpec(
+        "RandomAffine",
+        {"degrees": 10.0, "translate": (0.1, 0.1), "scale": (0.9, 1.1), "shear": 5.0},
+        {"degrees": (0.0, 180.0), "translate": _P, "scale": (0.1, 3.0), "shear": (0.0, 45.0)},
+    ),
+    "random erasing": TransformSpec("RandomErasing", {"p": 0.5, "scale": (0.02, 0.2)}, {"p": _P, "scale": _P}),
+}
+ORDERED_PAIRS = {"scale", "sigma"}  # pairs that are a (low, high) range; `translate` is (x, y)
+
+
+def check_param(name: str, key: str, value: Any) -> Any:
+    """`value` for parameter `key` of transform `name`, of the default's type and within its bounds;
+    ValueError with a one-line message otherwise."""
+    default = TRANSFORMS[name].defaults[key]
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}: {key} must be true or false")
+        return value
+    low, high = TRANSFORMS[name].bounds[key]
+    values = tuple(value) if isinstance(default, tuple) else (value,)
+    if len(values) != (len(default) if isinstance(default, tuple) else 1):
+        raise ValueError(f"{name}: {key} needs {len(default)} numbers")
+    try:
+        numbers = tuple(int(v) if isinstance(default, int) and not isinstance(default, bool) else float(v)
+                        for v in values)  # fmt: skip
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: {key} must be a number") from exc
+    if any(not (low <= v <= high) for v in numbers):  # also refuses NaN
+        raise ValueError(f"{name}: {key} must be between {low:g} and {high:g} (got {', '.join(map(str, numbers))})")
+    if isinstance(default, int) and any(v != float(x) for v, x in zip(numbers, values, strict=True)):
+        raise ValueError(f"{name}: {key} must be a whole number")
+    if key == "kernel_size" and numbers[0] % 2 == 0:
+        raise ValueError(f"{name}: kernel_size must be odd (got {numbers[0]})")
+    if key in ORDERED_PAIRS and numbers[0] > numbers[1]:
+        raise ValueError(f"{name}: {key} 'from' must not exceed 'to' (got {numbers[0]:g} > {numbers[1]:g})")
+    return numbers if isinstance(default, tuple) else numbers[0]
+
+
+# Our MNIST-style preset: small rotations, shifts and scale changes, no flips (a flipped 2 is no 2).
+PRESETS: dict[str, list[dict[str, Any]]] = {
+    "MNIST-style (rotation, shift, scale)": [
+        {"name": "rotation", "params": {"degrees": 10.0}},
+        {"name": "affine", "params": {"degrees": 0.0, "translate": (0.1, 0.1), "scale": (0.9, 1.1), "shear": 0.0}},
+    ],
+    "ImageNet-style (crop, flip, colour)": [
+        {"name": "resized crop", "params": {"size": 192, "scale": (0.35, 1.0)}},
+        {"name": "horizontal flip", "params": {"p": 0.5}},
+        {"name": "colour jitter", "params": {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1}},
+    ],
+}
+
+
+def step(name: str, **params: Any) -> dict[str, Any]:
+    """A pipeline step with the transform's defaults, overridden by `params`, each checked against
+    its bounds (ValueError with a one-line message)."""
+    if name not in TRANSFORMS:
+        raise ValueError(f"unknown transform {name!r}; choose one of {', '.join(TRANSFORMS)}")
+    unknown = set(params) - set(TRANSFORMS[name].defaults)
+    if unknown:
+        raise ValueError(f"{name} has no parameter(s) {', '.join(sorted(unknown))}")
+    checked = {k: check_param(name, k, v) for k, v in params.items()}
+    return {"name": name, "params": {**TRANSFORMS[name].defaults, **checked}}
+
+
+def check_steps(steps: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steps with every parameter checked, at most MAX_STEPS of them (ValueError otherwise)."""
+    if len(steps) > MAX_STEPS:
+        raise ValueError(f"a pipeline has at most {MAX_STEPS} transforms (this one has {len(steps)})")
+    return [step(s["name"], **s.get("params", {})) for s in steps]
+
+
+def build_pipeline(steps: Sequence[dict[str, Any]]) -> v2.Compose:
+    """The v2.Compose the steps describe, in order."""
+    return v2.Compose([getattr(v2, TRANSFORMS[s["name"]].cls)(**s["params"]) for s in check_steps(steps)])
+
+
+def pipeline_code(steps: Sequence[dict[str, Any]]) -> str:
+    """Python source that builds the same pipeline, ready to copy."""
+    lines = ["from torchvision.transforms import v2", "", "pipeline = v2.Compose(", "    ["]
+    for full in check_steps(steps):
+        args = ", ".join(f"{k}={v!r}" for k, v in full["params"].items())
+        lines.append(f"        v2.{TRANSFORMS[full['name']].cls}({args}),")
+    lines += ["    ]", ")", ""]
+    return "\n".join(lines)
+
+
+def seeded(seed: int, fn: Callable[[], Any]) -> Any:
+    """Run `fn` with torch's global RNG seeded (transforms v2 draw from it), then restore it."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return fn()
+
+
+def augment_image(pipeline: v2.Compose, image: torch.Tensor, n: int, seed: int) -> list[torch.Tensor]:
+    """`n` augmented copies of a 3 x H x W uint8 image, reproducible from `seed`."""
+    img = tv_tensors.Image(image)
+    return seeded(seed, lambda: [pipeline(img).as_subclass(torch.Tensor) for _ in range(n)])
+
+
+def scene_target(scene: Scene) -> tuple[tv_tensors.Image, dict[str, Any]]:
+    """A generated scene as v2 inputs: the image and a target with boxes, masks and labels."""
+    h, w = scene.image.shape[:2]
+    image = tv_tensors.Image(torch.from_numpy(scene.image.copy()).permute(2, 0, 1))
+    target = {
+        "boxes": tv_tensors.BoundingBoxes(torch.from_numpy(scene.boxes), format="XYXY", canvas_size=(h, w)),
+        "masks": tv_tensors.Mask(torch.from_numpy(scene.masks.copy())),
+        "labels": torch.from_numpy(scene.labels),
+    }
+    return image, target
+
+
+def augment_scene(
+    pipeline: v2.Compose, scene: Scene, n: int, seed: int
+) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[str]]]:
+    """`n` augmented copies of a detection sample: (image, boxes, masks, label names) each, with
+    boxes and masks moved along with the pixels and instances that left the picture dropped."""
+    image, target = scene_target(scene)
+    full = v2.Compose(
+        [pipeline, v2.ClampBoundingBoxes(), v2.SanitizeBoundingBoxes(labels_getter=lambda s: s[1]["labels"])]
+    )
+
+    def one():
+        with warnings.catch_warnings():  # RandomErasing leaves boxes and masks as they are, and says so
+            warnings.filterwarnings("ignore", "RandomErasing", UserWarning)
+            img, t = full(image, target)
+        names = [SHAPE_CLASSES[int(i)] for i in t["labels"]]
+        return img.as_subclass(torch.Tensor), t["boxes"].as_subclass(torch.Tensor), t["masks"].bool(), names
+
+    return seeded(seed, lambda: [one() for _ in range(n)])
+
+
+def digits_uint8(size: int = 28) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The digits split as 3 x size x size uint8 grey images, the form every transform accepts."""
+    x_tr, y_tr, x_te, y_te = raw_split()
+
+    def prep(x):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+        return (x.clamp(0, 1) * 255).round().to(torch.uint8).repeat(1, 3, 1, 1)
+
+    return prep(x_tr), y_tr, prep(x_te), y_te
+
+
+def small_cnn() -> nn.Module:
+    """The classifier of the augmentation experiment: two conv layers and a linear layer."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 7 * 7, 10),
+    )  # fmt: skip
+
+
+def _to_input(images: torch.Tensor) -> torch.Tensor:
+    """uint8 N x 3 x 28 x 28 -> float N x 1 x 28 x 28 in [0, 1] (the grey channel)."""
+    return images.float().mean(dim=1, keepdim=True) / 255.0
+
+
+def compare_on_digits(
+    steps: Sequence[dict[str, Any]],
+    epochs: int = 8,
+    seed: int = 0,
+    train_size: int | None = 300,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, float]:
+    """Test accuracy of the small CNN trained on digits without and with the pipeline (each
+    training image re-augmented every epoch; test images never). `train_size` keeps a small,
+    stratified-by-order subset, where augmentation matters most."""
+    x_tr, y_tr, x_te, y_te = digits_uint8()
+    if train_size:
+        x_tr, y_tr = x_tr[:train_size], y_tr[:train_size]
+    pipeline = build_pipeline(steps)
+    results = {}
+    for k, use in enumerate((False, True)):
+        torch.manual_seed(seed)
+        model = small_cnn()
+        opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+        batches = batch_indices(len(y_tr), 32, seed)
+        per_epoch = len(y_tr) // 32
+        gen = torch.Generator().manual_seed(seed + 1)
+        for epoch in range(epochs):
+            model.train()
+            for _ in range(per_epoch):
+                idx = next(batches)
+                xb = x_tr[idx]
+                if use:
+                    torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=gen)))
+                    xb = torch.stack([pipeline(tv_tensors.Image(img)).as_subclass(torch.Tensor) for img in xb])
+                    xb = F.interpolate(xb.float(), size=(28, 28)).round().to(torch.uint8) if xb.shape[-1] != 28 else xb
+                loss = F.cross_entropy(model(_to_input(xb)), y_tr[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            if progress:
+                progress(k * epochs + epoch + 1, 2 * epochs)
+        results["with" if use else "without"] = accuracy(model, _to_input(x_te), y_te)
+    return results
+
+
+def as_numpy(image: torch.Tensor) -> np.ndarray:
+    """3 x H x W uint8 tensor -> H x W x 3 array."""
+    return image.permute(1, 2, 0).numpy()

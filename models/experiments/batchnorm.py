@@ -1,0 +1,225 @@
+"""Ioffe & Szegedy's Figure 1 on real digits: the same network trained with and without BatchNorm.
+
+    python -m models.experiments.batchnorm                 # the default run, printed
+    python -m models.experiments.batchnorm --write-default # refresh results/bn_default.json (the page's cached run)
+
+Both networks start from the same seed and see the same batches. Every `eval_every` steps the
+run records test accuracy of the plain network, of the BatchNorm network with batch statistics
+(train mode, as during training) and with its running statistics (eval mode, as deployed), and
+the 15th/50th/85th percentiles of one hidden unit's input to its nonlinearity over the test set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.data.batches import accuracy, batch_indices
+from models.data.digits import digits
+from models.files import ResultsFileError, public_path, read_json, write_json_atomic
+from models.nets.digits_nets import CONV_INPUT, build, probe_module
+
+DEFAULT_RESULT = Path(__file__).resolve().parents[2] / "results" / "bn_default.json"
+
+
+@dataclass(frozen=True)
+class BNConfig:
+    """Everything that decides a run; a run is reproducible from it."""
+
+    arch: str = "mlp"
+    activation: str = "sigmoid"
+    lr: float = 0.5
+    batch_size: int = 60
+    steps: int = 3000
+    seed: int = 0
+    eval_every: int = 50
+    unit: int = 0  # which hidden unit's input distribution to follow
+
+
+@dataclass
+class BNHistory:
+    """The curves recorded so far."""
+
+    steps: list[int] = field(default_factory=list)
+    acc_plain: list[float] = field(default_factory=list)
+    acc_bn_batch: list[float] = field(default_factory=list)  # BatchNorm net, train mode (batch statistics)
+    acc_bn_running: list[float] = field(default_factory=list)  # BatchNorm net, eval mode (running statistics)
+    pct_plain: list[list[float]] = field(default_factory=list)  # [p15, p50, p85] per evaluation
+    pct_bn: list[list[float]] = field(default_factory=list)
+
+
+class BNExperiment:
+    """Two networks trained in lockstep; `advance(n)` runs n more steps and records as it goes."""
+
+    def __init__(self, config: BNConfig):
+        self.config = config
+        size = CONV_INPUT if config.arch == "conv" else 8
+        self.x_train, self.y_train, self.x_test, self.y_test = digits(size)
+        torch.manual_seed(config.seed)
+        self.plain = build(config.arch, False, config.activation)
+        torch.manual_seed(config.seed)
+        self.bn = build(config.arch, True, config.activation)
+        self.optimizers = [torch.optim.SGD(m.parameters(), lr=config.lr) for m in (self.plain, self.bn)]
+        self.batches = batch_indices(len(self.y_train), config.batch_size, config.seed)
+        self.step = 0
+        self.history = BNHistory()
+        self.last_batch = self.x_train[: config.batch_size]
+        self._record()
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.config.steps
+
+    def advance(self, n: int) -> None:
+        """Train both networks for up to `n` more steps on the same batches."""
+        loss_fn = nn.CrossEntropyLoss()
+        for _ in range(min(n, self.config.steps - self.step)):
+            idx = next(self.batches)
+            xb, yb = self.x_train[idx], self.y_train[idx]
+            for model, opt in zip((self.plain, self.bn), self.optimizers, strict=True):
+                model.train()
+                loss = loss_fn(model(xb), yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            self.last_batch = xb
+            self.step += 1
+            if self.step % self.config.eval_every == 0 or self.step == self.config.steps:
+                self._record()
+
+    def _record(self) -> None:
+        h, x, y = self.history, self.x_test, self.y_test
+        h.steps.append(self.step)
+        h.acc_plain.append(accuracy(self.plain, x, y))
+        h.acc_bn_batch.append(batch_stats_accuracy(self.bn, x, y, self.config.batch_size))
+        h.acc_bn_running.append(accuracy(self.bn, x, y))
+        h.pct_plain.append(unit_percentiles(self.plain, x, self.config.unit))
+        h.pct_bn.append(unit_percentiles(self.bn, x, self.config.unit))
+
+
+def batch_stats_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
+    """Accuracy with BatchNorm in train mode (each test batch normalised by its own statistics),
+    leaving the running statistics exactly as they were."""
+    saved = copy.deepcopy(dict(model.named_buffers()))
+    model.train()
+    chunks = -(-len(x) // batch_size)  # near-equal batches: never one of a single image
+    try:
+        with torch.no_grad():
+            hits = sum(int((model(xb).argmax(1) == yb).sum())
+                       for xb, yb in zip(x.tensor_split(chunks), y.tensor_split(chunks), strict=True))  # fmt: skip
+    finally:
+        for name, value in saved.items():
+            model.get_buffer(name).copy_(value)
+        model.eval()
+    return hits / len(x)
+
+
+@torch.no_grad()
+def unit_percentiles(model: nn.Module, x: torch.Tensor, unit: int) -> list[float]:
+    """15th, 50th and 85th percentiles over `x` of the input to one hidden unit's nonlinearity
+    (eval mode). For a convolutional layer the unit is a channel's centre position."""
+    seen: list[torch.Tensor] = []
+    handle = probe_module(model).register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    model.eval()
+    try:
+        model(x)
+    finally:
+        handle.remove()
+    z = seen[0]
+    values = z[:, unit] if z.dim() == 2 else z[:, unit, z.shape[2] // 2, z.shape[3] // 2]
+    return [round(float(v), 4) for v in np.percentile(values.numpy(), [15, 50, 85])]
+
+
+def batchnorm_behaviour(model: nn.Module, x: torch.Tensor, batch: torch.Tensor) -> dict[str, float]:
+    """Numbers for the train-vs-eval panel, for the first BatchNorm layer's unit 0: its running
+    mean and variance against the mean and variance of the last training batch, and how much one
+    test image's output moves when its batch companions change, in train mode and in eval mode."""
+    bn = next(m for m in model.modules() if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d))
+    seen: list[torch.Tensor] = []
+    handle = bn.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    try:
+        with torch.no_grad():
+            model.eval()
+            model(batch)
+    finally:
+        handle.remove()
+    z = seen[0].transpose(0, 1).reshape(seen[0].shape[1], -1)[0]
+    saved = copy.deepcopy(dict(model.named_buffers()))
+    out: dict[str, float] = {
+        "running_mean": float(bn.running_mean[0]),
+        "running_var": float(bn.running_var[0]),
+        "batch_mean": float(z.mean()),
+        "batch_var": float(z.var(unbiased=False)),
+    }
+    with torch.no_grad():
+        for mode in ("train", "eval"):
+            model.train(mode == "train")
+            a = model(torch.cat([x[:1], x[1:40]]))[0]
+            b = model(torch.cat([x[:1], x[40:79]]))[0]
+            out[f"{mode}_shift"] = float((a - b).abs().max())
+    for name, value in saved.items():
+        model.get_buffer(name).copy_(value)
+    model.eval()
+    return out
+
+
+def run(config: BNConfig, progress: Callable[[int, int], None] | None = None, chunk: int = 100) -> BNExperiment:
+    """A whole run, for notebooks, tests and the terminal."""
+    exp = BNExperiment(config)
+    while not exp.done:
+        exp.advance(chunk)
+        if progress:
+            progress(exp.step, config.steps)
+    return exp
+
+
+def load_default() -> tuple[BNConfig, BNHistory, dict[str, float]] | None:
+    """The committed run of the default settings (config, curves, train-vs-eval numbers), if it
+    was made with today's defaults."""
+    if not DEFAULT_RESULT.is_file():
+        return None
+    record = read_json(DEFAULT_RESULT)
+    try:
+        if not isinstance(record["config"], dict):
+            raise TypeError("no settings")
+        if record["config"] != asdict(BNConfig()):
+            return None
+        history = BNHistory(**record["history"])
+        lengths = {len(v) for v in asdict(history).values() if isinstance(v, list)}
+        behaviour = {k: float(v) for k, v in record["behaviour"].items()}
+        if len(lengths) != 1 or not history.steps:
+            raise ValueError("curves of different lengths")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ResultsFileError(
+            f"{public_path(DEFAULT_RESULT)} is damaged ({type(exc).__name__}); press Train to make a new run."
+        ) from exc
+    return BNConfig(**record["config"]), history, behaviour
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument(
+        "--write-default",
+        action="store_true",
+        help="save the run as results/bn_default.json, the run the page opens with",
+    )
+    args = ap.parse_args(argv)
+    exp = run(BNConfig(), lambda s, t: print(f"step {s}/{t}", end="\r", flush=True))
+    h = exp.history
+    print(f"\nfinal test accuracy: plain {h.acc_plain[-1]:.3f}, BatchNorm (batch stats) {h.acc_bn_batch[-1]:.3f}, "
+          f"BatchNorm (running stats) {h.acc_bn_running[-1]:.3f}")  # fmt: skip
+    if args.write_default:
+        behaviour = batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch)
+        write_json_atomic(DEFAULT_RESULT, {"config": asdict(exp.config), "history": asdict(h), "behaviour": behaviour})
+        print(f"wrote {DEFAULT_RESULT}")
+
+
+if __name__ == "__main__":
+    main()
