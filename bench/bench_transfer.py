@@ -27,16 +27,18 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.devices import best_device, device_name
-from models.transfer.data import BUNDLED_ENCODER, Encoder, load_encoder, load_task
-from models.transfer.sweep import (
-    Data,
+from models.transfer import (
+    BUNDLED_ENCODER,
+    Encoder,
     Sweep,
     TrainConfig,
     feature_probe,
-    fit,
+    load_encoder,
+    load_task,
     run_sweep,
     subset,
 )
+from models.transfer.loop import Data, train_epochs
 
 
 def sweep_time(device: torch.device) -> tuple[float, int]:
@@ -52,8 +54,8 @@ def finetune_throughput(encoder: Encoder, task, device: torch.device, steps: int
     model = encoder.build(len(task.classes), pretrained=True)
     data = Data(task, device)
     idx = subset(task.y_train, max(1, batch // len(task.classes) + 1), 0)
-    fit(model, "finetune", data, idx, TrainConfig(epochs=1, min_batches=3, batch_size=batch), 0)  # warm-up
-    _history, seconds, seen = fit(model, "finetune", data, idx, cfg, 0)
+    train_epochs(model, "finetune", data, idx, TrainConfig(epochs=1, min_batches=3, batch_size=batch), 0)  # warm-up
+    _history, seconds, seen = train_epochs(model, "finetune", data, idx, cfg, 0)
     return seen / seconds
 
 
@@ -78,7 +80,7 @@ def probe_race(encoder: Encoder, task, device: torch.device, n: int, max_epochs:
     torch.manual_seed(0)
     model = encoder.build(len(task.classes), pretrained=True)
     cfg = TrainConfig(epochs=max_epochs, lr=task.default_lr, step_size=10**6)  # constant rate
-    history, _, _ = fit(model, "probe", Data(task, device), idx, cfg, 0)
+    history, _, _ = train_epochs(model, "probe", Data(task, device), idx, cfg, 0)
     reached = next((h for h in history if h["test_accuracy"] >= target - 0.005), history[-1])
     return {
         "cached_s": cached_s,
@@ -94,7 +96,7 @@ def probe_sweep(encoder: Encoder, task, device: torch.device) -> dict:
     """Both probes over the shipped sweep's sizes and seeds: the cached way pays the feature extraction
     once for all runs; the frozen-encoder loop trains each run with the sweep's schedule (its
     evaluations not counted). Mean test error of each, and total seconds."""
-    from models.transfer import sweep as transfer
+    from models.transfer import loop as transfer
 
     sweep = Sweep()
     transfer._FEATURES.clear()

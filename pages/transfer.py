@@ -18,13 +18,15 @@ from explain.methods.learning_curves import PAPER_N
 from models.devices import best_device
 from models.hub.checkpoints import CheckpointError
 from models.hub.weights_cache import WeightsUnavailable
-from models.transfer.data import ENCODERS, TASKS, TaskUnavailable
-from models.transfer.sweep import (
+from models.transfer import (
+    ENCODERS,
     REGIMES,
     RESULTS,
     SHIPPED,
+    TASKS,
     Progress,
     SweepMismatch,
+    TaskUnavailable,
     TrainConfig,
     load_runs,
     page_sweep,

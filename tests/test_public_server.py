@@ -17,8 +17,7 @@ from explain.inputs.images import display_name
 from explain.methods.occlusion import MAX_POSITIONS, check_occlusion, min_stride
 from models.experiments.augmentation import MAX_STEPS, TRANSFORMS, build_pipeline, step
 from models.files import ResultsFileError, public_path, read_json
-from models.transfer.data import BUNDLED_ENCODER
-from models.transfer.sweep import REGIMES, SHIPPED, Sweep, TrainConfig, load_runs, page_sweep, run_sweep
+from models.transfer import BUNDLED_ENCODER, REGIMES, SHIPPED, Sweep, TrainConfig, load_runs, page_sweep, run_sweep
 from tests.app_helpers import open_page
 from ui.admission import AdmissionQueue, ResultStore
 
@@ -191,7 +190,7 @@ def tiny_sweep_parts():
     import torch
 
     from models.nets.resnet import ResNet18
-    from models.transfer.data import Encoder
+    from models.transfer import Encoder
 
     torch.manual_seed(0)
     net = ResNet18(5, width=0.125)
@@ -221,12 +220,12 @@ def test_transfer_page_lists_damaged_user_files_in_one_line_each(monkeypatch, tm
 
 def test_damaged_shipped_files_cost_one_line(monkeypatch, tmp_path):
     import models.experiments.batchnorm
-    import models.transfer.sweep
+    import models.transfer
 
     shipped = tmp_path / "digits"
     shutil.copytree(SHIPPED, shipped)
     (shipped / "sweep.json").write_bytes((SHIPPED / "sweep.json").read_bytes()[:80])
-    monkeypatch.setattr(models.transfer.sweep, "SHIPPED", shipped)
+    monkeypatch.setattr(models.transfer, "SHIPPED", shipped)
     monkeypatch.setenv("EXPLAINER_RESULTS", str(tmp_path / "user"))
     at = open_page("pages/transfer.py")
     assert not at.exception and len(at.warning) == 1 and at.get("plotly_chart")

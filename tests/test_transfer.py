@@ -12,21 +12,24 @@ import torch
 from PIL import Image
 
 from models.nets.resnet import ResNet18
-from models.transfer.data import BUNDLED_ENCODER, Encoder, TaskUnavailable, folder_task, load_encoder, load_task
-from models.transfer.sweep import (
+from models.transfer import (
+    BUNDLED_ENCODER,
     REGIMES,
-    Data,
+    Encoder,
     Sweep,
     SweepMismatch,
+    TaskUnavailable,
     TrainConfig,
-    fit,
+    folder_task,
+    load_encoder,
     load_runs,
-    main,
-    param_groups,
+    load_task,
     parse_sizes,
     run_sweep,
     subset,
 )
+from models.transfer.__main__ import main
+from models.transfer.loop import Data, param_groups, train_epochs
 
 ONE_EPOCH = TrainConfig(epochs=1, lr=3e-3, min_batches=2)
 
@@ -68,7 +71,7 @@ def _encoder_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 def test_linear_probe_leaves_the_encoder_untouched(digits, tiny_encoder) -> None:
     model = tiny_encoder.build(10, pretrained=True)
     before, head = _encoder_state(model), copy.deepcopy(model.fc.state_dict())
-    fit(model, "probe", Data(digits, torch.device("cpu")), subset(digits.y_train, 3, 0), ONE_EPOCH, seed=0)
+    train_epochs(model, "probe", Data(digits, torch.device("cpu")), subset(digits.y_train, 3, 0), ONE_EPOCH, seed=0)
     after = _encoder_state(model)
     assert before.keys() == after.keys() and any("running_mean" in k for k in after)
     for k in before:  # parameters and buffers (BatchNorm means, variances, batch counts)
@@ -80,10 +83,10 @@ def test_fine_tuning_moves_the_encoder_but_not_during_its_warm_start(digits, tin
     data, idx = Data(digits, torch.device("cpu")), subset(digits.y_train, 3, 0)
     warm = tiny_encoder.build(10, pretrained=True)
     before = _encoder_state(warm)
-    fit(warm, "finetune", data, idx, TrainConfig(epochs=1, lr=3e-3, min_batches=2, warm_epochs=1), seed=0)
+    train_epochs(warm, "finetune", data, idx, TrainConfig(epochs=1, lr=3e-3, min_batches=2, warm_epochs=1), seed=0)
     assert all(torch.equal(before[k], v) for k, v in _encoder_state(warm).items())
     tuned = tiny_encoder.build(10, pretrained=True)
-    history, seconds, seen = fit(tuned, "finetune", data, idx, ONE_EPOCH, seed=0)
+    history, seconds, seen = train_epochs(tuned, "finetune", data, idx, ONE_EPOCH, seed=0)
     assert not all(torch.equal(before[k], v) for k, v in _encoder_state(tuned).items())
     assert len(history) == 1 and seen == 2 * 30 and seconds > 0
     assert set(history[0]) == {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"}

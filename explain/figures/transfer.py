@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from explain.figures.charts import PALETTE
 from explain.methods.learning_curves import PAPER_FITS, LearningCurve, crossover, fit
-from models.transfer.sweep import REGIMES as REGIME_TITLES
+from models.transfer import REGIMES as REGIME_TITLES
 
 COLOURS = {"scratch": PALETTE[3], "probe": PALETTE[0], "finetune": PALETTE[2], "probe-features": PALETTE[6]}
 Run = dict[str, Any]

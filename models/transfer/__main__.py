@@ -1,0 +1,92 @@
+"""The transfer lab from the terminal: scratch vs linear probe vs fine-tuning, as a resumable sweep.
+
+    python -m models.transfer                          # the shipped offline sweep (digits, glyphs encoder)
+    python -m models.transfer --task cifar10 --encoder resnet18 --sizes 1,5,25,100,500 --seeds 3 \\
+        --out results/transfer/cifar10                 # on a GPU machine with the datasets at hand
+
+Regimes (Hoiem et al. 2021, and the course):
+- scratch: the whole network from random initialisation, at the base rate;
+- probe: the pretrained encoder frozen in eval mode (its BatchNorm statistics do not move), a new
+  linear head trained by the same loop;
+- finetune: the pretrained encoder trained at `ft_ratio` times the base rate (optionally frozen for
+  the first `warm_epochs`, optionally with `layer_decay` per stage towards the input), the new head
+  at the base rate;
+- probe-features: the course's other linear probe: features extracted once, then scikit-learn's
+  logistic regression (no epochs, so no training curve).
+
+Training subsets are class-stratified; seeds take disjoint windows of a fixed per-class shuffle
+while n x seeds fits in the class. The test set is the task's fixed held-out split. Every finished
+run is written at once, atomically, as its own JSON file; rerunning the same sweep skips them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from models.files import public_path
+from models.transfer.config import REGIMES, RESULTS, SHIPPED, Progress, Sweep, TrainConfig
+from models.transfer.data import BUNDLED_ENCODER, load_task
+from models.transfer.sweep import parse_sizes, run_sweep
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tqdm import tqdm
+
+    ap = argparse.ArgumentParser(
+        prog="python -m models.transfer", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--task", default="digits", help="digits, cifar10, cifar100, pets, flowers102 or folder:<path>")
+    ap.add_argument("--encoder", default=BUNDLED_ENCODER, help=f"{BUNDLED_ENCODER}, resnet18 or resnet50")
+    ap.add_argument(
+        "--regimes", default=",".join(REGIMES), help="comma-separated: scratch, probe, finetune, probe-features"
+    )
+    ap.add_argument("--sizes", default="1,2,5,10,20,50,max", help="images per class; 'max' is the task's largest")
+    ap.add_argument("--seeds", type=int, default=3, help="runs per (regime, size), each on its own training subset")
+    ap.add_argument("--image-size", type=int, default=224, help="network input size for photo datasets")
+    for name, value in asdict(TrainConfig()).items():
+        note = "; the digits use 3e-3" if name == "lr" else ""
+        ap.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=type(value),
+            default=None,
+            help=f"TrainConfig.{name} (default {value}{note})",
+        )
+    ap.add_argument("--out", default=None, help=f"sweep folder (default: {public_path(SHIPPED)} for digits)")
+    args = ap.parse_args(argv)
+
+    task = load_task(args.task, args.image_size)
+    regimes = tuple(r.strip() for r in args.regimes.split(",") if r.strip())
+    unknown = [r for r in regimes if r not in REGIMES]
+    if unknown:
+        ap.error(f"unknown regime(s) {unknown}; choose from {', '.join(REGIMES)}")
+    overrides = {k: getattr(args, k) for k in asdict(TrainConfig()) if getattr(args, k) is not None}
+    train = TrainConfig(**{"lr": task.default_lr, **overrides})
+    sweep = Sweep(args.task, args.encoder, regimes, parse_sizes(args.sizes, task.max_per_class), args.seeds, train)
+    out = Path(args.out) if args.out else (SHIPPED if args.task == "digits" else RESULTS / args.task.replace(":", "-"))
+    bar = tqdm(total=1, unit="run")
+    state = {"key": None}
+
+    def on_progress(p: Progress) -> None:
+        if p.key != state["key"]:
+            state["key"] = p.key
+            bar.total = p.runs
+            bar.n = p.run - 1
+            bar.set_description(p.key)
+        bar.set_postfix(epoch=f"{p.epoch}/{p.epochs}", batch=f"{p.batch}/{p.batches}", loss=f"{p.loss:.3f}")
+
+    t0 = time.time()
+    written = run_sweep(sweep, out, on_progress=on_progress, task=task)
+    bar.n = bar.total
+    bar.close()
+    print(f"{len(written)} new runs in {time.time() - t0:.0f}s; results in {out}", file=sys.stderr)
+    for record in written:
+        print(f"{record['key']:>24}: test error {record['test_error']:.1f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,91 @@
+"""The transfer lab's vocabulary: the regimes, one run's training settings, a sweep's grid, where results live,
+and the progress record a running sweep reports."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from itertools import product
+from typing import Any
+
+from models.files import PROJECT
+from models.transfer.data import BUNDLED_ENCODER
+
+REGIMES: dict[str, str] = {
+    "scratch": "From scratch",
+    "probe": "Linear probe (frozen encoder)",
+    "finetune": "Fine-tuning",
+    "probe-features": "Linear probe (cached features + logistic regression)",
+}
+RESULTS = PROJECT / "results" / "transfer"
+SHIPPED = RESULTS / "digits"
+SUBSET_SEED = 1234  # the per-class shuffle every (n, seed) window is cut from
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings shared by every run of a sweep (the course's defaults, `lr` per task)."""
+
+    epochs: int = 15
+    lr: float = 3e-4
+    batch_size: int = 64
+    min_batches: int = 8  # an epoch is at least this many batches: tiny sets are cycled, not trained 1 step
+    step_size: int = 5
+    step_gamma: float = 0.5
+    weight_decay: float = 0.01
+    ft_ratio: float = 0.1  # fine-tuning rate of the pretrained encoder, relative to `lr`
+    warm_epochs: int = 0  # fine-tuning: epochs with the encoder frozen before it is trained
+    layer_decay: float = 1.0  # fine-tuning: each stage nearer the input learns at this times the next one's rate
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a sweep is: run `run` of `runs` (its key), epoch and batch within it."""
+
+    run: int
+    runs: int
+    key: str
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    loss: float = float("nan")
+
+    @property
+    def fraction(self) -> float:
+        within = ((self.epoch - 1) * self.batches + self.batch) / max(1, self.epochs * self.batches)
+        return min(1.0, (self.run - 1 + within) / max(1, self.runs))
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Regimes x sizes x seeds on one task and encoder with one training configuration."""
+
+    task: str = "digits"
+    encoder: str = BUNDLED_ENCODER
+    regimes: tuple[str, ...] = tuple(REGIMES)
+    sizes: tuple[int, ...] = (1, 2, 5, 10, 20, 50, 126)
+    seeds: int = 3
+    train: TrainConfig = TrainConfig(lr=3e-3)
+
+    def settings(self) -> dict[str, Any]:
+        """What every run of this sweep must share to be comparable (and to be resumed)."""
+        return {"task": self.task, "encoder": self.encoder, "train": asdict(self.train)}
+
+    def runs(self) -> Iterator[tuple[str, int, int]]:
+        """(regime, n, seed) in the order they run: seed by seed, so early curves are complete."""
+        for seed, n, regime in product(range(self.seeds), self.sizes, self.regimes):
+            yield regime, n, seed
+
+
+def settings_hash(settings: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def run_key(regime: str, n: int, seed: int) -> str:
+    return f"{regime}-n{n}-s{seed}"
