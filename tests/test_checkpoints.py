@@ -82,6 +82,6 @@ def test_pages_explain_a_missing_bundled_checkpoint(weights_dir):
         for page in (None, "pages/unet.py"):
             at = open_page(page)
             assert not at.exception
-            assert len(at.error) == 1 and "python -m models.train_" in at.error[0].value
+            assert len(at.error) == 1 and "python -m models.train." in at.error[0].value
     finally:
         st.cache_resource.clear()
