@@ -20,7 +20,7 @@ COPY --chown=app:app . .
 USER app
 
 ARG BAKE_WEIGHTS=0
-RUN if [ "$BAKE_WEIGHTS" = "1" ]; then python -m models.hub.fetch; fi
+RUN if [ "$BAKE_WEIGHTS" = "1" ]; then python -m models.train.fetch_weights; fi
 
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

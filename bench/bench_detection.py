@@ -25,7 +25,7 @@ from PIL import Image
 
 from bench.timing import timed
 from models.data.shapes import make_scene
-from models.detectors import DETECTORS, detect, load_detector, to_input
+from models.detectors import DETECTORS, detect, detector_input, load_detector
 from models.devices import best_device, device_name
 from models.hub import weights_cache
 
@@ -49,7 +49,7 @@ def main() -> None:
             model = torchvision.models.get_model(name, weights=None, weights_backbone=None).eval().to(device)
             model.categories = tuple(spec.weights.meta["categories"])
             weights = "random (not cached)"
-        x = to_input(image, device)
+        x = detector_input(image, device)
 
         def direct(m=model, x=x):
             with torch.no_grad():

@@ -8,11 +8,8 @@ Models come back in eval mode on the chosen device; callers must not change them
 from __future__ import annotations
 
 import logging
-import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 import torch
 from torch import nn
@@ -21,61 +18,41 @@ from torchvision.transforms import v2
 
 from models.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from models.devices import best_device
-from models.files import public_path
 from models.hub import weights_cache
-from models.hub.checkpoints import CheckpointError, bundled_entry, load_bundled
-from models.nets.resnet import ResNet18
+from models.hub.bundled import bundled
+from models.hub.fallback import ModelSpec, Status, WeightsInfo, load_with_fallback, status
 
-BUNDLED = "shapes-resnet18"
+BUNDLED_CLASSIFIER = "shapes-resnet18"
 log = logging.getLogger("explainer.zoo")
-Source = Literal["cache", "download", "bundled"]
-Status = Literal["bundled", "cached", "damaged", "downloadable", "unavailable"]
+RETRAIN = "python -m models.train.classifier"
 
 
-@dataclass(frozen=True)
-class ClassifierSpec:
-    """A zoo entry: torchvision weights (None for a bundled-only model) and the fallback to use."""
-
-    name: str
-    title: str
-    weights: WeightsEnum | None
-    fallback: str = BUNDLED
+def _spec(name: str, title: str, weights: WeightsEnum | None) -> ModelSpec:
+    return ModelSpec(name, title, weights, fallback=BUNDLED_CLASSIFIER, retrain=RETRAIN)
 
 
-CLASSIFIERS: dict[str, ClassifierSpec] = {
-    spec.name: spec
-    for spec in (
-        ClassifierSpec("resnet18", "ResNet-18 (ImageNet)", ResNet18_Weights.IMAGENET1K_V1),
-        ClassifierSpec("resnet50", "ResNet-50 (ImageNet)", ResNet50_Weights.IMAGENET1K_V2),
-        ClassifierSpec("alexnet", "AlexNet (ImageNet)", AlexNet_Weights.IMAGENET1K_V1),
-        ClassifierSpec("vgg16", "VGG-16 (ImageNet)", VGG16_Weights.IMAGENET1K_V1),
-        ClassifierSpec(BUNDLED, "Shapes ResNet-18 (bundled)", None),
+CLASSIFIERS: dict[str, ModelSpec] = {
+    s.name: s
+    for s in (
+        _spec("resnet18", "ResNet-18 (ImageNet)", ResNet18_Weights.IMAGENET1K_V1),
+        _spec("resnet50", "ResNet-50 (ImageNet)", ResNet50_Weights.IMAGENET1K_V2),
+        _spec("alexnet", "AlexNet (ImageNet)", AlexNet_Weights.IMAGENET1K_V1),
+        _spec("vgg16", "VGG-16 (ImageNet)", VGG16_Weights.IMAGENET1K_V1),
+        _spec(BUNDLED_CLASSIFIER, "Shapes ResNet-18 (bundled)", None),
     )
 }
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    """What is actually running: which weights, from where, why, and how to feed it."""
+@dataclass(frozen=True, kw_only=True)
+class ModelInfo(WeightsInfo):
+    """What is running, and how to feed it: its preprocessing and the normalisation to undo for display."""
 
-    requested: str
-    name: str  # the model that runs: `requested`, or the fallback
-    title: str
-    source: Source
-    categories: tuple[str, ...]
-    accuracy: str
     preprocess: Callable[[object], torch.Tensor] = field(repr=False, compare=False)
-    mean: tuple[float, ...] = IMAGENET_MEAN  # the input normalisation, to undo it for display
+    mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
-    reason: str = ""  # why the bundled model stands in for the requested one
-    weights_file: str = ""
-
-    @property
-    def is_fallback(self) -> bool:
-        return self.name != self.requested
 
 
-def spec(name: str) -> ClassifierSpec:
+def spec(name: str) -> ModelSpec:
     """The zoo entry for `name`; ValueError listing the known names otherwise."""
     try:
         return CLASSIFIERS[name]
@@ -84,29 +61,19 @@ def spec(name: str) -> ClassifierSpec:
 
 
 def weight_status(name: str) -> Status:
-    """'bundled' (a project model), 'cached' (its hash checked), 'damaged' (a cached file whose hash does not
-    match), 'downloadable' (network and a writable cache), or 'unavailable' (the fallback will run)."""
-    weights = spec(name).weights
-    if weights is None:
-        return "bundled"
-    if weights_cache.is_cached(weights):
-        return "cached" if weights_cache.is_verified(weights) else "damaged"
-    if weights_cache.network_available(weights.url)[0] and weights_cache.cache_writable():
-        return "downloadable"
-    return "unavailable"
+    """Where classifier `name`'s weights stand (see `models.hub.fallback.status`)."""
+    return status(spec(name).weights)
 
 
-def bundled_accuracy(name: str = BUNDLED) -> str:
+def bundled_accuracy(name: str = BUNDLED_CLASSIFIER) -> str:
     """The held-out accuracy recorded by the bundled model's training command, as a sentence."""
-    metrics = bundled_entry(name)["metrics"]
+    metrics = bundled(name).metrics
     return f"{metrics['accuracy']:.1%} top-1 on {metrics['test_size']} held-out generated shape images"
 
 
 def _bundled(requested: str, name: str, reason: str) -> tuple[nn.Module, ModelInfo]:
-    state, entry = load_bundled(name)
-    cfg = entry["config"]
-    model = ResNet18(len(entry["classes"]), width=cfg["width"])
-    model.load_state_dict(state)
+    record = bundled(name)
+    model, cfg = record.build(), record.config
     size = cfg["image_size"]
     preprocess = v2.Compose(
         [
@@ -122,18 +89,18 @@ def _bundled(requested: str, name: str, reason: str) -> tuple[nn.Module, ModelIn
         name=name,
         title=CLASSIFIERS[name].title if name in CLASSIFIERS else name,
         source="bundled",
-        categories=tuple(entry["classes"]),
-        accuracy=bundled_accuracy(name),
+        categories=record.classes,
+        metrics=bundled_accuracy(name),
         preprocess=preprocess,
         mean=tuple(cfg["mean"]),
         std=tuple(cfg["std"]),
         reason=reason,
-        weights_file=f"models/weights/{entry['file']}",
+        weights_file=record.public_file,
     )
     return model, info
 
 
-def _torchvision(s: ClassifierSpec, allow_download: bool, progress: weights_cache.Progress | None):
+def _torchvision(s: ModelSpec, allow_download: bool, progress: weights_cache.Progress | None):
     assert s.weights is not None
     model, source, path = weights_cache.pretrained(s.weights, s.name, allow_download, progress)
     top1 = s.weights.meta["_metrics"]["ImageNet-1K"]["acc@1"]
@@ -144,7 +111,7 @@ def _torchvision(s: ClassifierSpec, allow_download: bool, progress: weights_cach
         title=s.title,
         source=source,
         categories=tuple(s.weights.meta["categories"]),
-        accuracy=f"{top1:.1f}% top-1 on ImageNet-1K validation (torchvision's figure)",
+        metrics=f"{top1:.1f}% top-1 on ImageNet-1K validation (torchvision's figure)",
         preprocess=preprocess,
         mean=tuple(preprocess.mean),
         std=tuple(preprocess.std),
@@ -166,28 +133,12 @@ def load_classifier(
     `ModelInfo.reason` says why. Raises CheckpointError only if the bundled model itself is bad.
     """
     s = spec(name)
-    if s.weights is None:
-        model, info = _bundled(name, name, "")
-    else:
-        try:
-            model, info = _torchvision(s, allow_download, progress)
-        except (weights_cache.WeightsUnavailable, CheckpointError) as exc:
-            file = weights_cache.weights_path(s.weights)
-            model, info = _bundled(
-                name,
-                s.fallback,
-                f"ImageNet weights for {s.title} are unavailable: {exc}. To use them offline, "
-                f"put {file.name} into {public_path(file.parent)} (the weights cache in the sidebar).",
-            )
+    model, info = load_with_fallback(
+        s,
+        "ImageNet",
+        lambda: _torchvision(s, allow_download, progress),
+        lambda requested, reason: _bundled(requested, s.fallback, reason),
+        " (the weights cache in the sidebar).",
+    )
     log.info("loaded classifier %s as %s from %s", name, info.name, info.source)
     return model.eval().to(device or best_device()), info
-
-
-_locks: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
-_locks_guard = threading.Lock()
-
-
-def lock_for(model: nn.Module) -> threading.RLock:
-    """The lock to hold while registering hooks on a shared model (Captum does), one per model."""
-    with _locks_guard:
-        return _locks.setdefault(model, threading.RLock())

@@ -23,45 +23,41 @@ from torchvision.models.detection import (
 )
 from torchvision.transforms.v2 import functional as TF
 
-from models.classifiers import lock_for
 from models.devices import best_device
-from models.files import public_path
 from models.hub import weights_cache
-from models.hub.checkpoints import CheckpointError, load_bundled
-from models.nets.shapes_maskrcnn import shapes_maskrcnn
+from models.hub.bundled import bundled
+from models.hub.fallback import ModelSpec, WeightsInfo, load_with_fallback
+from models.lock import lock_for
 
 log = logging.getLogger("explainer.detection")
-BUNDLED = "shapes"
+BUNDLED_DETECTOR = "shapes"
 # COCO's person skeleton as pairs of keypoint indices (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles)
 COCO_SKELETON = [(15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8),
                  (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6)]  # fmt: skip
 
 
-@dataclass(frozen=True)
-class DetectorSpec:
-    name: str
-    title: str
-    weights: WeightsEnum | None
+def _spec(name: str, title: str, weights: WeightsEnum | None) -> ModelSpec:
+    return ModelSpec(name, title, weights, fallback=BUNDLED_DETECTOR, retrain="python -m models.train.detector")
 
 
-DETECTORS: dict[str, DetectorSpec] = {
+DETECTORS: dict[str, ModelSpec] = {
     s.name: s
     for s in (
-        DetectorSpec("maskrcnn_resnet50_fpn", "Mask R-CNN ResNet-50 FPN (COCO)", MaskRCNN_ResNet50_FPN_Weights.COCO_V1),
-        DetectorSpec(
+        _spec("maskrcnn_resnet50_fpn", "Mask R-CNN ResNet-50 FPN (COCO)", MaskRCNN_ResNet50_FPN_Weights.COCO_V1),
+        _spec(
             "maskrcnn_resnet50_fpn_v2", "Mask R-CNN ResNet-50 FPN v2 (COCO)", MaskRCNN_ResNet50_FPN_V2_Weights.COCO_V1
         ),
-        DetectorSpec(
+        _spec(
             "keypointrcnn_resnet50_fpn",
             "Keypoint R-CNN ResNet-50 FPN (COCO)",
             KeypointRCNN_ResNet50_FPN_Weights.COCO_V1,
         ),
-        DetectorSpec(
+        _spec(
             "fasterrcnn_resnet50_fpn_v2",
             "Faster R-CNN ResNet-50 FPN v2, boxes only (COCO)",
             FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1,
         ),
-        DetectorSpec(BUNDLED, "Shapes Mask R-CNN (bundled)", None),
+        _spec(BUNDLED_DETECTOR, "Shapes Mask R-CNN (bundled)", None),
     )
 }
 
@@ -78,23 +74,11 @@ class Instance:
     label_index: int = 0  # index into the detector's categories
 
 
-@dataclass(frozen=True)
-class DetectorInfo:
-    """What is running and why, and the figures that describe it."""
+@dataclass(frozen=True, kw_only=True)
+class DetectorInfo(WeightsInfo):
+    """What is running and why; for a keypoint model, the names of its keypoints."""
 
-    requested: str
-    name: str
-    title: str
-    source: str  # cache, download or bundled
-    categories: tuple[str, ...]
-    metrics: str
-    reason: str = ""
     keypoint_names: tuple[str, ...] = ()
-    weights_file: str = ""
-
-    @property
-    def is_fallback(self) -> bool:
-        return self.name != self.requested
 
 
 def coco_figures(weights: WeightsEnum) -> str:
@@ -105,15 +89,29 @@ def coco_figures(weights: WeightsEnum) -> str:
 
 
 def _bundled(requested: str, reason: str) -> tuple[nn.Module, DetectorInfo]:
-    state, entry = load_bundled("shapes-maskrcnn")
-    model = shapes_maskrcnn()
-    model.load_state_dict(state)
-    m = entry["metrics"]
+    record = bundled("shapes-maskrcnn")
+    m = record.metrics
     metrics = (f"box AP {100 * m['box_AP']:.1f}, mask AP {100 * m['mask_AP']:.1f} (mask AP@0.5 "
                f"{100 * m['mask_AP50']:.1f}) on {m['test_size']} held-out generated scenes")  # fmt: skip
-    categories = ("background", *entry["classes"])
-    return model, DetectorInfo(requested, BUNDLED, DETECTORS[BUNDLED].title, "bundled", categories, metrics, reason,
-                               weights_file=f"models/weights/{entry['file']}")  # fmt: skip
+    info = DetectorInfo(
+        requested=requested, name=BUNDLED_DETECTOR, title=DETECTORS[BUNDLED_DETECTOR].title, source="bundled",
+        categories=("background", *record.classes), metrics=metrics, reason=reason, weights_file=record.public_file,
+    )  # fmt: skip
+    return record.build(), info
+
+
+def _torchvision(spec: ModelSpec, allow_download: bool, progress) -> tuple[nn.Module, DetectorInfo]:
+    assert spec.weights is not None
+    model, source, path = weights_cache.pretrained(
+        spec.weights, spec.name, allow_download, progress, weights_backbone=None
+    )
+    meta = spec.weights.meta
+    info = DetectorInfo(
+        requested=spec.name, name=spec.name, title=spec.title, source=source, categories=tuple(meta["categories"]),
+        metrics=coco_figures(spec.weights), keypoint_names=tuple(meta.get("keypoint_names", ())),
+        weights_file=str(path),
+    )  # fmt: skip
+    return model, info
 
 
 def load_detector(
@@ -123,30 +121,16 @@ def load_detector(
     if name not in DETECTORS:
         raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}")
     spec = DETECTORS[name]
-    if spec.weights is None:
-        model, info = _bundled(name, "")
-    else:
-        path = weights_cache.weights_path(spec.weights)
-        try:
-            model, source, _ = weights_cache.pretrained(
-                spec.weights, name, allow_download, progress, weights_backbone=None
-            )
-            meta = spec.weights.meta
-            info = DetectorInfo(
-                name, name, spec.title, source, tuple(meta["categories"]), coco_figures(spec.weights),
-                keypoint_names=tuple(meta.get("keypoint_names", ())), weights_file=str(path),
-            )  # fmt: skip
-        except (weights_cache.WeightsUnavailable, CheckpointError) as exc:
-            model, info = _bundled(
-                name, f"COCO weights for {spec.title} are unavailable: {exc}. To use them offline, put {path.name} "
-                f"into {public_path(path.parent)}. The bundled detector knows only the generated shapes.",
-            )  # fmt: skip
+    model, info = load_with_fallback(
+        spec, "COCO", lambda: _torchvision(spec, allow_download, progress), _bundled,
+        ". The bundled detector knows only the generated shapes.",
+    )  # fmt: skip
     log.info("loaded detector %s as %s from %s", name, info.name, info.source)
     model.categories = info.categories  # so that detect(model, image) can name what it finds
     return model.eval().to(device or best_device()), info
 
 
-def to_input(image: Image.Image, device: torch.device) -> torch.Tensor:
+def detector_input(image: Image.Image, device: torch.device) -> torch.Tensor:
     """An RGB image -> the 3 x H x W float tensor in [0, 1] the R-CNNs take (they normalise and resize inside)."""
     return TF.to_dtype(TF.pil_to_tensor(image), torch.float32, scale=True).to(device)
 
@@ -157,7 +141,7 @@ def detect(model: nn.Module, image: Image.Image, categories: tuple[str, ...] | N
     names come from `categories`, else from the `categories` that `load_detector` gives the model."""
     device = next(model.parameters()).device
     with lock_for(model):
-        out = model([to_input(image, device)])[0]
+        out = model([detector_input(image, device)])[0]
     names = categories or getattr(model, "categories", None) or ()
     masks = (out["masks"][:, 0] > 0.5).cpu().numpy() if "masks" in out else None
     keypoints = out["keypoints"].cpu().numpy() if "keypoints" in out else None

@@ -7,10 +7,11 @@ import streamlit as st
 
 from explain.figures.charts import colorbar, deletion_insertion_chart, sanity_chart
 from explain.figures.export import attribution_snippet, zip_bundle
-from explain.figures.render import input_image, overlay, png_bytes, to_map
+from explain.figures.render import input_image, overlay, png_bytes
 from explain.methods.attributions import METHODS, attribute, defaults
 from explain.methods.faithfulness import deletion_insertion
 from explain.methods.layers import default_cam_layer, spatial_layers
+from explain.methods.maps import to_map
 from explain.methods.sanity import cascading_randomization
 from ui.admission import cached_heavy
 from ui.image_input import image_input

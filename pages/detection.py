@@ -8,20 +8,14 @@ import streamlit as st
 
 from explain.figures.detections import coco_json, draw
 from explain.figures.render import grey_maps, montage, overlay, png_bytes
+from explain.methods.filters import strongest_channels
 from explain.methods.rcnn_stages import explain_detection, head_outputs, run_stages
-from models.detectors import BUNDLED, DETECTORS, Instance, coco_figures, detect, load_detector, to_input
-from models.hub import weights_cache
-from models.hub.checkpoints import CheckpointError
+from models.detectors import BUNDLED_DETECTOR, Instance, detect, detector_input
 from ui.image_input import image_input
-from ui.model_picker import download_with_progress
+from ui.model_picker import detector_picker
 from ui.shell import app_shell
 
 app_shell()
-
-
-@st.cache_resource(max_entries=2, show_spinner="Loading the detector…")
-def cached_detector(name: str):
-    return load_detector(name)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -46,24 +40,7 @@ def cached_explanation(key: str, sha: str, box: tuple, label: int, level: str, _
 
 st.title("Mask R-CNN: what is where")
 chosen = image_input("det", default_sample="generated scene 1")
-names = list(DETECTORS)
-name = st.selectbox("Detector", names, key="det_model", format_func=lambda n: DETECTORS[n].title)
-weights = DETECTORS[name].weights
-if weights is not None and not weights_cache.is_cached(weights) and weights_cache.network_available(weights.url)[0]:
-    download_with_progress(weights)
-try:
-    model, info = cached_detector(name)
-except CheckpointError as exc:
-    st.error(f"The bundled detector cannot run ({exc}). Train it with `python -m models.train.detector`.")
-    st.stop()
-if weights is not None:
-    st.caption(f"{DETECTORS[name].title}: {coco_figures(weights)} (torchvision's figures).")
-if info.is_fallback:
-    st.warning(
-        f"**Offline fallback in use: {info.title}.** {info.reason} ({info.metrics}).", icon=":material/cloud_off:"
-    )
-else:
-    st.caption(f"{info.title}, weights from {info.source}: {info.metrics}.")
+model, info = detector_picker("det")
 if chosen is None:
     st.stop()
 
@@ -115,11 +92,11 @@ d1.download_button(
     key="det_json",
 )
 d2.download_button("Overlay PNG", png_bytes(drawn), "detections.png", "image/png", key="det_png")
-if info.name == BUNDLED:
+if info.name == BUNDLED_DETECTOR:
     st.caption("The bundled detector was trained on generated shapes only; pick a generated scene to see it work.")
 
 tab_pipe, tab_explain = st.tabs(["The pipeline, stage by stage", "Explain one detection"])
-x = to_input(chosen.image, next(model.parameters()).device)
+x = detector_input(chosen.image, next(model.parameters()).device)
 with tab_pipe:
     stages = cached_stages(key, chosen.sha256, model, x)
     st.markdown(
@@ -134,7 +111,7 @@ with tab_pipe:
         format_func=lambda k: f"P{int(k) + 2}" if k.isdigit() else "P6 (pool)",
     )
     fmap = stages.features[level]
-    order = fmap.reshape(len(fmap), -1).max(1).argsort()[::-1][:7]
+    order = strongest_channels(fmap, 7)
     tiles = grey_maps(np.concatenate([fmap.mean(0, keepdims=True), fmap[order]]))
     st.image(
         montage(tiles, cols=8, scale=max(1, 96 // tiles.shape[-1])),

@@ -7,14 +7,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from explain.figures.transfer import (
-    crossovers,
-    fit_curves,
-    learning_curve_figure,
-    summary_rows,
-    training_curves_figure,
-)
+from explain.figures.transfer import learning_curve_figure, training_curves_figure
 from explain.methods.learning_curves import PAPER_N
+from explain.methods.transfer_curves import crossovers, fit_curves, summary_rows
 from models.devices import best_device
 from models.hub.checkpoints import CheckpointError
 from models.hub.weights_cache import WeightsUnavailable

@@ -5,10 +5,12 @@ import streamlit as st
 from PIL import Image
 
 from explain.figures.render import grey_maps, input_image, montage
-from explain.figures.unet import colour_labels, iou_bars, iou_per_class, level_maps, predict, u_figure
-from models.data.segmentation import CLASSES, SIZE, load_unet, to_input
-from models.data.shapes import make_scene
+from explain.figures.unet import colour_labels, iou_bars, u_figure
+from explain.methods.filters import strongest_channels
+from explain.methods.segmentation import image_iou, level_maps, predict
+from models.data.segmentation import CLASSES, SIZE, example_scene
 from models.hub.checkpoints import CheckpointError
+from models.segmenters import load_unet, unet_input
 from ui.image_input import image_input
 from ui.shell import app_shell
 
@@ -42,7 +44,7 @@ except CheckpointError as exc:
 left, right = st.columns(2)
 left.plotly_chart(u_figure(full, SIZE), width="stretch")
 right.plotly_chart(u_figure(noskip, SIZE), width="stretch")
-m_full, m_no = full_rec["metrics"], noskip_rec["metrics"]
+m_full, m_no = full_rec.metrics, noskip_rec.metrics
 st.markdown(
     f"Held-out mean IoU over {len(CLASSES)} classes on {m_full['test_size']} generated scenes: "
     f"**{m_full['mean_iou']:.3f}** with skip connections, **{m_no['mean_iou']:.3f}** without."
@@ -60,7 +62,7 @@ source = st.radio(
 truth = None
 if source.startswith("a generated"):
     seed = st.number_input("Scene number", 0, 100_000, 1, key="unet_seed")
-    scene = make_scene(np.random.default_rng(int(seed) + 50_000), SIZE, n_objects=(2, 4), radius=(0.12, 0.25))
+    scene = example_scene(int(seed))
     image, truth = Image.fromarray(scene.image), scene.label_map
 else:
     chosen = image_input("unet", default_sample="generated scene 1")
@@ -72,15 +74,15 @@ else:
         "trained on generated shapes only: on a photo they find shapes where there are none."
     )
 
-x = to_input(image)
+x = unet_input(image)
 pred_full, pred_no = predict(full, x), predict(noskip, x)
-panels = [(big(input_image(x, full_rec["config"]["mean"], full_rec["config"]["std"])), "what the U-Nets see")]
+panels = [(big(input_image(x, full_rec.config["mean"], full_rec.config["std"])), "what the U-Nets see")]
 if truth is not None:
     panels.append((big(colour_labels(truth)), "true labels"))
 for name, pred in (("with skips", pred_full), ("without skips", pred_no)):
     caption = name
     if truth is not None:
-        caption += f": mean IoU {np.nanmean(iou_per_class(pred, truth, len(CLASSES))):.3f}"
+        caption += f": mean IoU {np.nanmean(image_iou(pred, truth, len(CLASSES))):.3f}"
     panels.append((big(colour_labels(pred)), caption))
 for col, (img, caption) in zip(st.columns(len(panels)), panels, strict=True):
     col.image(img, caption=caption, width="stretch")
@@ -97,7 +99,7 @@ st.write(
 )
 maps = level_maps(full, x)
 for name, fmap in maps.items():
-    order = fmap.flatten(1).amax(1).argsort(descending=True)[:8]
+    order = strongest_channels(fmap, 8)
     tiles = grey_maps(fmap[order].numpy())
     scale = max(1, 64 // tiles.shape[-1])
     st.image(montage(tiles, cols=8, scale=scale), caption=f"{name}: {fmap.shape[0]} channels, "

@@ -24,7 +24,7 @@ from torch import nn
 from explain.methods.attributions import METHODS, attribute, baseline, defaults
 from explain.methods.layers import default_cam_layer, parametric_units, spatial_layers
 from explain.methods.sanity import cascading_randomization
-from models.classifiers import BUNDLED, CLASSIFIERS, load_classifier
+from models.classifiers import BUNDLED_CLASSIFIER, CLASSIFIERS, load_classifier
 
 
 def small_cnn() -> nn.Module:
@@ -120,7 +120,7 @@ FAST = {
 @pytest.fixture(scope="module")
 def zoo_models():
     models = {n: torchvision.models.get_model(n, weights=None).eval() for n, s in CLASSIFIERS.items() if s.weights}
-    models[BUNDLED] = load_classifier(BUNDLED)[0]
+    models[BUNDLED_CLASSIFIER] = load_classifier(BUNDLED_CLASSIFIER)[0]
     return models
 
 
@@ -180,7 +180,7 @@ def fingerprint(model: nn.Module) -> str:
 
 
 def test_sanity_check_never_touches_the_shared_model():
-    model, _ = load_classifier(BUNDLED)
+    model, _ = load_classifier(BUNDLED_CLASSIFIER)
     before = fingerprint(model)
     inp = torch.randn(1, 3, 64, 64)
     steps = cascading_randomization(model, inp, "saliency", 3)
@@ -195,7 +195,7 @@ def test_guided_backprop_is_insensitive_to_the_top_layer_while_saliency_is_not()
     from explain.inputs.samples import sample_bytes
     from explain.methods.classify import prepare
 
-    model, info = load_classifier(BUNDLED)
+    model, info = load_classifier(BUNDLED_CLASSIFIER)
     inp = prepare(load_image(sample_bytes("generated star")), info.preprocess, torch.device("cpu"))
     gbp = cascading_randomization(model, inp, "guided_backprop", 3)
     sal = cascading_randomization(model, inp, "saliency", 3)

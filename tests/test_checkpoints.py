@@ -5,7 +5,8 @@ import torch
 
 from models.files import sha256_file
 from models.hub import checkpoints
-from models.hub.checkpoints import CheckpointError, load_bundled, load_verified, save_bundled
+from models.hub.bundled import load_bundled
+from models.hub.checkpoints import CheckpointError, load_verified, save_bundled
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def test_save_and_load_round_trip_in_fp16(weights_dir):
     assert torch.load(weights_dir / "tiny_model.pt", weights_only=True)["w"].dtype == torch.float16
     loaded, record = load_bundled("tiny-model")
     assert loaded["w"].dtype == torch.float32 and torch.equal(loaded["w"], state["w"])
-    assert torch.equal(loaded["n"], state["n"]) and record["metrics"]["accuracy"] == 0.5
+    assert torch.equal(loaded["n"], state["n"]) and record.metrics["accuracy"] == 0.5
 
 
 def test_tampered_file_is_refused(weights_dir):

@@ -13,7 +13,7 @@ from explain.methods.deconvnet import (
     strongest_position,
     top_activations,
 )
-from models.classifiers import BUNDLED, load_classifier
+from models.classifiers import BUNDLED_CLASSIFIER, load_classifier
 from models.nets.resnet import ResBlock
 
 
@@ -115,10 +115,14 @@ def test_whole_channel_projection_equals_captum_with_the_channel_as_the_signal()
     torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet50", "alexnet", "vgg16", BUNDLED])
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "alexnet", "vgg16", BUNDLED_CLASSIFIER])
 def test_every_zoo_architecture_reconstructs(name):
     torch.manual_seed(0)
-    model = load_classifier(BUNDLED)[0] if name == BUNDLED else torchvision.models.get_model(name).eval()
+    model = (
+        load_classifier(BUNDLED_CLASSIFIER)[0]
+        if name == BUNDLED_CLASSIFIER
+        else torchvision.models.get_model(name).eval()
+    )
     x = torch.randn(1, 3, 96, 96)
     layer = {"resnet18": "layer2", "resnet50": "layer2", "alexnet": "features.7", "vgg16": "features.16"}.get(
         name, "layer2"
@@ -151,7 +155,7 @@ def test_the_box_contains_every_pixel_that_can_reach_the_unit():
 
 
 def test_top_activations_are_the_strongest_per_image_with_boxes():
-    model, _ = load_classifier(BUNDLED)
+    model, _ = load_classifier(BUNDLED_CLASSIFIER)
     images = torch.randn(20, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     tops = top_activations(model, images, "layer1.0", [0, 7], k=9, batch_size=8)
     for channel, items in tops.items():

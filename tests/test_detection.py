@@ -12,7 +12,7 @@ from explain.figures.detections import coco_json, draw
 from explain.methods.rcnn_stages import explain_detection, head_outputs, run_stages
 from models.data.coco import average_precision, ground_truth, results
 from models.data.shapes import SHAPE_CLASSES, make_scene
-from models.detectors import BUNDLED, DETECTORS, Instance, detect, load_detector, to_input
+from models.detectors import BUNDLED_DETECTOR, DETECTORS, Instance, detect, detector_input, load_detector
 from models.nets.shapes_maskrcnn import shapes_maskrcnn
 
 SCENE = make_scene(np.random.default_rng(2), 128, n_objects=3)
@@ -26,7 +26,7 @@ def small(name: str) -> torch.nn.Module:
     return model.eval()
 
 
-@pytest.mark.parametrize("name", [n for n in DETECTORS if n != BUNDLED])
+@pytest.mark.parametrize("name", [n for n in DETECTORS if n != BUNDLED_DETECTOR])
 def test_detect_returns_the_documented_structure(name):
     model = small(name)
     model.roi_heads.score_thresh = 0.0  # random weights: keep whatever comes out
@@ -93,7 +93,7 @@ def test_pipeline_stages_and_one_detection_explained():
     torch.manual_seed(0)
     model = shapes_maskrcnn().eval()
     model.roi_heads.score_thresh = 0.0
-    x = to_input(Image.fromarray(SCENE.image), torch.device("cpu"))
+    x = detector_input(Image.fromarray(SCENE.image), torch.device("cpu"))
     stages = run_stages(model, x)
     assert list(stages.features) == ["0", "1", "2", "3", "pool"]
     assert stages.features["0"].shape[1:] == (32, 32)
@@ -107,7 +107,7 @@ def test_pipeline_stages_and_one_detection_explained():
 
 def test_keypoint_heads_give_seventeen_heatmaps():
     model = small("keypointrcnn_resnet50_fpn")
-    x = to_input(Image.fromarray(SCENE.image), torch.device("cpu"))
+    x = detector_input(Image.fromarray(SCENE.image), torch.device("cpu"))
     assert head_outputs(model, x, (10.0, 10.0, 60.0, 90.0), 1)["keypoint_heatmaps"].shape == (17, 56, 56)
 
 
@@ -117,7 +117,7 @@ def test_unknown_detector():
 
 
 def test_bundled_detector_finds_the_shapes():
-    model, info = load_detector(BUNDLED, device="cpu")
+    model, info = load_detector(BUNDLED_DETECTOR, device="cpu")
     assert info.source == "bundled" and info.categories[1:] == SHAPE_CLASSES
     hits, total = 0, 0
     for seed in range(5):
@@ -132,7 +132,7 @@ def test_bundled_detector_finds_the_shapes():
     assert hits >= 0.9 * total
 
 
-@pytest.mark.parametrize("name", [n for n in DETECTORS if n != BUNDLED])
+@pytest.mark.parametrize("name", [n for n in DETECTORS if n != BUNDLED_DETECTOR])
 def test_coco_detectors_fall_back_offline_and_say_why(name, torch_home):
     _, info = load_detector(name, device="cpu")
     assert info.is_fallback and "offline" in info.reason and "knows only the generated shapes" in info.reason

@@ -10,7 +10,7 @@ from explain.figures.render import montage
 from explain.inputs.image_sets import bundled_set, folder_set
 from explain.methods.filters import feature_maps, filter_images
 from explain.methods.occlusion import occlusion_sensitivity, positions
-from models.classifiers import BUNDLED, load_classifier
+from models.classifiers import BUNDLED_CLASSIFIER, load_classifier
 from tests.hostile_files import BAD, GOOD
 
 
@@ -29,7 +29,7 @@ def test_zero_weight_is_mid_grey():
 
 
 def test_feature_maps_come_sorted_by_strength():
-    model, _ = load_classifier(BUNDLED)
+    model, _ = load_classifier(BUNDLED_CLASSIFIER)
     fmap, order = feature_maps(model, torch.randn(1, 3, 64, 64), "layer1")
     peaks = fmap.flatten(1).amax(1)
     assert sorted(order) == list(range(fmap.shape[0]))
@@ -47,7 +47,7 @@ def test_occlusion_positions_reach_the_far_edge():
 
 
 def test_occlusion_sensitivity_shapes_and_meaning():
-    model, _ = load_classifier(BUNDLED)
+    model, _ = load_classifier(BUNDLED_CLASSIFIER)
     x = torch.randn(1, 3, 64, 64)
     maps = occlusion_sensitivity(model, x, "layer1", 2, 3, window=16, stride=8, batch_size=10)
     assert maps.activation.shape == maps.probability.shape == maps.label.shape == (7, 7)

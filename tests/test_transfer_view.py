@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explain.figures.transfer import crossovers, fit_curves, learning_curve_figure, summary_rows, training_curves_figure
+from explain.figures.transfer import learning_curve_figure, training_curves_figure
+from explain.methods.transfer_curves import crossovers, fit_curves, summary_rows
 
 
 def _runs(regime: str, alpha: float, eta: float, gamma: float) -> list[dict]:

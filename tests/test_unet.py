@@ -3,9 +3,11 @@ import pytest
 import torch
 from PIL import Image
 
-from explain.figures.unet import colour_labels, iou_per_class, level_maps, predict, u_figure
-from models.data.segmentation import CLASSES, SIZE, TEST_SEED, evaluate, load_unet, scene_set, to_input
+from explain.figures.unet import colour_labels, u_figure
+from explain.methods.segmentation import image_iou, level_maps, predict
+from models.data.segmentation import CLASSES, SIZE, TEST_SEED, iou_scores, scene_set
 from models.nets.unet import UNet
+from models.segmenters import load_unet, unet_input
 
 
 @pytest.mark.parametrize("skips", [True, False])
@@ -31,15 +33,15 @@ def held_out():
 @pytest.mark.parametrize("variant", ["full", "noskip"])
 def test_committed_checkpoints_reproduce_their_reported_iou(variant, held_out):
     model, record = load_unet(variant, device="cpu")
-    miou, per_class = evaluate(model, *held_out)
-    assert record["metrics"]["test_size"] == 500
-    assert abs(miou - record["metrics"]["mean_iou"]) <= 0.01
+    miou, per_class = iou_scores(model, *held_out)
+    assert record.metrics["test_size"] == 500
+    assert abs(miou - record.metrics["mean_iou"]) <= 0.01
     assert len(per_class) == len(CLASSES)
 
 
 def test_the_full_unet_meets_its_target_and_beats_the_ablation():
-    full = load_unet("full", device="cpu")[1]["metrics"]["mean_iou"]
-    noskip = load_unet("noskip", device="cpu")[1]["metrics"]["mean_iou"]
+    full = load_unet("full", device="cpu")[1].metrics["mean_iou"]
+    noskip = load_unet("noskip", device="cpu")[1].metrics["mean_iou"]
     assert full >= 0.85 and full > noskip
 
 
@@ -50,7 +52,7 @@ def test_unknown_variant():
 
 def test_inspection_helpers():
     model, _ = load_unet("full", device="cpu")
-    x = to_input(Image.new("RGB", (120, 80), (200, 30, 30)))
+    x = unet_input(Image.new("RGB", (120, 80), (200, 30, 30)))
     assert x.shape == (1, 3, SIZE, SIZE)
     maps = level_maps(model, x)
     assert next(iter(maps)).startswith("encoder 0") and list(maps)[-1] == "decoder 0"
@@ -63,5 +65,5 @@ def test_inspection_helpers():
 def test_iou_per_class():
     truth = np.array([[0, 1], [1, 1]])
     pred = np.array([[0, 1], [0, 1]])
-    iou = iou_per_class(pred, truth, 3)
+    iou = image_iou(pred, truth, 3)
     assert iou[0] == pytest.approx(0.5) and iou[1] == pytest.approx(2 / 3) and np.isnan(iou[2])

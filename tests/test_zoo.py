@@ -7,29 +7,30 @@ import torchvision
 from PIL import Image
 
 from explain.methods.classify import prepare, top_k
-from models.classifiers import BUNDLED, CLASSIFIERS, load_classifier, lock_for, weight_status
+from models.classifiers import BUNDLED_CLASSIFIER, CLASSIFIERS, load_classifier, weight_status
 from models.data.preprocess import to_tensor
 from models.data.shapes import SHAPE_CLASSES, classification_set
 from models.files import sha256_file
 from models.hub import weights_cache
-from models.hub.checkpoints import bundled_entry
+from models.hub.bundled import bundled
+from models.lock import lock_for
 
 IMAGENET = [n for n, s in CLASSIFIERS.items() if s.weights is not None]
 
 
 def test_zoo_lists_the_course_classifiers():
     assert set(IMAGENET) == {"resnet18", "resnet50", "alexnet", "vgg16"}
-    assert BUNDLED in CLASSIFIERS
+    assert BUNDLED_CLASSIFIER in CLASSIFIERS
 
 
 def test_bundled_model_reaches_its_stated_accuracy():
-    model, info = load_classifier(BUNDLED)
+    model, info = load_classifier(BUNDLED_CLASSIFIER)
     assert info.source == "bundled" and not info.is_fallback and not model.training
     assert info.categories == SHAPE_CLASSES
     x, y = classification_set(600, seed=20_000, size=64)  # a seed neither training nor the stated test used
     with torch.no_grad():
         accuracy = (model(to_tensor(x)).argmax(1) == torch.from_numpy(y)).float().mean().item()
-    stated = bundled_entry(BUNDLED)["metrics"]["accuracy"]
+    stated = bundled(BUNDLED_CLASSIFIER).metrics["accuracy"]
     assert stated >= 0.9
     assert accuracy >= stated - 0.03
 
@@ -39,7 +40,7 @@ def test_bundled_model_classifies_a_large_generated_image_through_its_preprocess
 
     from models.data.shapes import make_shape_image
 
-    model, info = load_classifier(BUNDLED)
+    model, info = load_classifier(BUNDLED_CLASSIFIER)
     hits = 0
     for label in range(len(SHAPE_CLASSES)):
         arr, _ = make_shape_image(np.random.default_rng(label), 192, label)
@@ -55,7 +56,7 @@ def test_offline_without_cache_falls_back_at_once_and_says_why(name, torch_home)
     t0 = time.perf_counter()
     _model, info = load_classifier(name)
     assert time.perf_counter() - t0 < 10
-    assert info.is_fallback and info.source == "bundled" and info.name == BUNDLED
+    assert info.is_fallback and info.source == "bundled" and info.name == BUNDLED_CLASSIFIER
     assert "offline" in info.reason and weights_cache.weights_path(CLASSIFIERS[name].weights).name in info.reason
     assert weight_status(name) == "unavailable"
 
@@ -78,7 +79,7 @@ def test_cached_torchvision_weights_load_through_the_real_path(torch_home, monke
     assert weight_status("resnet18") == "cached"
     model, info = load_classifier("resnet18")
     assert info.source == "cache" and not info.is_fallback and len(info.categories) == 1000
-    assert "ImageNet" in info.accuracy
+    assert "ImageNet" in info.metrics
     for key, value in reference.state_dict().items():
         assert torch.equal(model.state_dict()[key], value)
     batch = prepare(Image.new("RGB", (300, 200)), info.preprocess, torch.device("cpu"))
@@ -93,7 +94,7 @@ def test_cached_file_with_the_wrong_hash_is_not_trusted(torch_home):
 
 
 def test_statuses(torch_home):
-    assert weight_status(BUNDLED) == "bundled"
+    assert weight_status(BUNDLED_CLASSIFIER) == "bundled"
     assert weight_status("resnet50") == "unavailable"
 
 
@@ -103,8 +104,8 @@ def test_unknown_name_lists_the_choices():
 
 
 def test_one_lock_per_model_across_threads():
-    model, _ = load_classifier(BUNDLED)
-    other, _ = load_classifier(BUNDLED)
+    model, _ = load_classifier(BUNDLED_CLASSIFIER)
+    other, _ = load_classifier(BUNDLED_CLASSIFIER)
     locks = []
     threads = [threading.Thread(target=lambda: locks.append(lock_for(model))) for _ in range(8)]
     for t in threads:

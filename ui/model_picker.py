@@ -1,22 +1,31 @@
-"""Classifier picker: loads a zoo model once per process, downloads with a progress bar, and says
-plainly which weights are running."""
+"""Model pickers (classifiers and detectors): each model is loaded once per process, downloads show a progress
+bar, and a banner says plainly which weights are running and, for a fallback, why."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import streamlit as st
 from torch import nn
 
-from models.classifiers import CLASSIFIERS, ModelInfo, load_classifier, spec, weight_status
+from models.classifiers import CLASSIFIERS, ModelInfo, load_classifier
+from models.detectors import DETECTORS, DetectorInfo, coco_figures, load_detector
 from models.hub import weights_cache
 from models.hub.checkpoints import CheckpointError
+from models.hub.fallback import ModelSpec, WeightsInfo, status
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model…")
 def cached_classifier(name: str) -> tuple[nn.Module, ModelInfo]:
     """One shared copy per process; at most three kept, so a small host is not exhausted."""
     return load_classifier(name)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the detector…")
+def cached_detector(name: str) -> tuple[nn.Module, DetectorInfo]:
+    """One shared copy per process; at most two kept (a COCO R-CNN holds about 170 MB)."""
+    return load_detector(name)
 
 
 def download_with_progress(weights) -> None:
@@ -28,38 +37,56 @@ def download_with_progress(weights) -> None:
         if total:
             bar.progress(min(done / total, 1.0), text=f"Downloading… {done / 2**20:.0f} of {total / 2**20:.0f} MB")
 
-    # On failure the loader falls back to the bundled model and its banner says why.
     with contextlib.suppress(weights_cache.WeightsUnavailable):
         weights_cache.download(weights, report)
     bar.empty()
 
 
-def model_picker(key: str, default: str = "resnet18") -> tuple[nn.Module, ModelInfo]:
-    """Draw the classifier selector and the weights banner; return the (shared, read-only) model."""
-    names = list(CLASSIFIERS)
-    name = st.selectbox(
-        "Classifier", names, index=names.index(default), key=f"{key}_model", format_func=lambda n: CLASSIFIERS[n].title
-    )
-    if weight_status(name) == "downloadable":
-        download_with_progress(spec(name).weights)
+def _pick(
+    label: str,
+    specs: dict[str, ModelSpec],
+    key: str,
+    default: str,
+    load: Callable[[str], tuple[nn.Module, WeightsInfo]],
+) -> tuple[nn.Module, WeightsInfo]:
+    names = list(specs)
+    name = st.selectbox(label, names, index=names.index(default), key=key, format_func=lambda n: specs[n].title)
+    spec = specs[name]
+    if status(spec.weights) == "downloadable":
+        download_with_progress(spec.weights)
     try:
-        model, info = cached_classifier(name)
+        model, info = load(name)
     except CheckpointError as exc:  # only the bundled fallback itself can fail this way
-        st.error(f"{CLASSIFIERS[name].title} cannot run: {exc}. Retrain it with `python -m models.train.classifier`.")
+        st.error(f"{spec.title} cannot run: {exc}. Retrain it with `{spec.retrain}`.")
         st.stop()
     show_weights_banner(info)
     return model, info
 
 
-def show_weights_banner(info: ModelInfo) -> None:
+def model_picker(key: str, default: str = "resnet18") -> tuple[nn.Module, ModelInfo]:
+    """Draw the classifier selector and the weights banner; return the (shared, read-only) model."""
+    return _pick("Classifier", CLASSIFIERS, f"{key}_model", default, cached_classifier)
+
+
+def detector_picker(key: str, default: str = "maskrcnn_resnet50_fpn") -> tuple[nn.Module, DetectorInfo]:
+    """Draw the detector selector and the weights banner; return the (shared, read-only) detector. On a
+    fallback it also says what the COCO model would have reached."""
+    model, info = _pick("Detector", DETECTORS, f"{key}_model", default, cached_detector)
+    weights = DETECTORS[info.requested].weights
+    if info.is_fallback and weights is not None:
+        st.caption(f"{DETECTORS[info.requested].title}: {coco_figures(weights)} (torchvision's figures).")
+    return model, info
+
+
+def show_weights_banner(info: WeightsInfo) -> None:
     """A warning when the bundled model stands in, otherwise a caption naming the weights."""
     if info.is_fallback:
+        classes = [c for c in info.categories if c != "background"]
         st.warning(
             f"**Offline fallback in use: {info.title}.** {info.reason} "
-            f"The bundled model knows only these classes: {', '.join(info.categories)} "
-            f"({info.accuracy}).",
+            f"The bundled model knows only these classes: {', '.join(classes)} ({info.metrics}).",
             icon=":material/cloud_off:",
         )
     else:
         where = {"cache": "from the local cache", "download": "just downloaded", "bundled": "bundled with the app"}
-        st.caption(f"{info.title}: weights {where[info.source]}; {info.accuracy}.")
+        st.caption(f"{info.title}: weights {where[info.source]}; {info.metrics}.")

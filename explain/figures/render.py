@@ -1,4 +1,4 @@
-"""Turn maps into pictures: normalisation rules, one colormap per kind of map, overlays, PNG bytes.
+"""Turn maps into pictures: one colormap per kind of map, overlays, montages, PNG bytes.
 
 Every page draws attribution maps, reconstructions and masks through these functions, so a
 map is always normalised and coloured the same way wherever it appears.
@@ -8,36 +8,15 @@ from __future__ import annotations
 
 import io
 from functools import cache
-from typing import Literal
 
 import numpy as np
 import plotly.colors
 import torch
 from PIL import Image
 
-Mode = Literal["signed", "absolute"]
+from explain.methods.maps import Mode
+
 COLORSCALES: dict[str, str] = {"signed": "RdBu_r", "absolute": "Inferno"}
-
-
-def to_map(attribution: torch.Tensor | np.ndarray, mode: Mode = "absolute", percentile: float = 99.0) -> np.ndarray:
-    """A C x H x W (or H x W) attribution -> an H x W map in [-1, 1] (signed) or [0, 1] (absolute).
-
-    Channels are summed (Captum's convention), then values are divided by the `percentile`-th
-    percentile of their magnitude and clipped, so a few extreme pixels do not wash out the rest.
-    """
-    a = attribution.detach().float().cpu().numpy() if isinstance(attribution, torch.Tensor) else np.asarray(attribution)
-    a = a.astype(np.float64)
-    if a.ndim == 3:
-        a = a.sum(axis=0)
-    if a.ndim != 2:
-        raise ValueError(f"expected a C x H x W or H x W map, got shape {a.shape}")
-    a = np.nan_to_num(a)
-    if mode == "absolute":
-        a = np.abs(a)
-    scale = np.percentile(np.abs(a), percentile) if a.size else 0.0
-    if scale <= 0:
-        scale = np.abs(a).max() or 1.0
-    return np.clip(a / scale, -1.0 if mode == "signed" else 0.0, 1.0)
 
 
 def symmetric_image(x: torch.Tensor | np.ndarray) -> np.ndarray:

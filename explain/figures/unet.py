@@ -1,16 +1,12 @@
-"""Looking inside a U-Net: its shape as a U, the feature maps at every level, predictions as colours."""
+"""A U-Net as pictures: its shape as a U, predicted labels as colours, per-class IoU bars."""
 
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-import torch
 from torch import nn
 
 from explain.figures.charts import PALETTE
-from models.classifiers import lock_for
-from models.data.segmentation import confusion
-from models.data.segmentation import iou_per_class as iou_from_confusion
 
 LABEL_COLOURS = np.array(
     [(40, 40, 40), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180)],
@@ -21,38 +17,6 @@ LABEL_COLOURS = np.array(
 def colour_labels(labels: np.ndarray) -> np.ndarray:
     """H x W class indices -> H x W x 3 colours (background dark grey)."""
     return LABEL_COLOURS[np.asarray(labels) % len(LABEL_COLOURS)]
-
-
-@torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor) -> np.ndarray:
-    """Per-pixel classes for the first image of `x`: H x W int64."""
-    with lock_for(model):
-        return model(x[:1].to(next(model.parameters()).device)).argmax(1)[0].cpu().numpy()
-
-
-def iou_per_class(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
-    """IoU per class on one image, from the same confusion matrix the training command scores with;
-    NaN for a class absent from both maps, so a mean covers only the classes in play."""
-    conf = confusion(torch.as_tensor(pred), torch.as_tensor(truth), num_classes)
-    union = (conf.sum(0) + conf.sum(1) - conf.diag()).numpy()
-    return np.where(union > 0, iou_from_confusion(conf).numpy(), np.nan)
-
-
-@torch.no_grad()
-def level_maps(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The output of every encoder and decoder level for the first image: name -> C x h x w."""
-    names = [f"encoder {i} ({'bottleneck' if i == model.depth else 'down'})" for i in range(model.depth + 1)]
-    names += [f"decoder {i}" for i in reversed(range(model.depth))]
-    modules = list(model.encoder) + list(model.decoder)
-    seen: list[torch.Tensor] = []
-    with lock_for(model):
-        handles = [m.register_forward_hook(lambda m, a, out: seen.append(out[0].cpu())) for m in modules]
-        try:
-            model(x[:1].to(next(model.parameters()).device))
-        finally:
-            for h in handles:
-                h.remove()
-    return dict(zip(names, seen, strict=True))
 
 
 def u_figure(model: nn.Module, size: int) -> go.Figure:

@@ -30,7 +30,7 @@ from captum.attr import (
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
-from models.classifiers import lock_for
+from models.lock import lock_for
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from PIL import Image
 from torch import nn
 
 from explain.inputs.images import limit_aspect
-from models.classifiers import lock_for
+from models.lock import lock_for
 
 
 @dataclass(frozen=True)

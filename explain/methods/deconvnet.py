@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from explain.methods.layers import spatial_layers
-from models.classifiers import lock_for
+from models.lock import lock_for
 
 _traces: weakref.WeakKeyDictionary[nn.Module, fx.GraphModule] = weakref.WeakKeyDictionary()
 

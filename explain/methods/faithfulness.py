@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from explain.methods.attributions import baseline
-from models.classifiers import lock_for
+from models.lock import lock_for
 
 
 @dataclass(frozen=True)

@@ -35,5 +35,10 @@ def feature_maps(model: nn.Module, x: torch.Tensor, layer: str) -> tuple[torch.T
     strongest activation, strongest first."""
     act, _ = forward_to(model, x[:1], layer)
     fmap = act[0].float().cpu()
-    order = fmap.flatten(1).amax(dim=1).argsort(descending=True).tolist()
-    return fmap, order
+    return fmap, strongest_channels(fmap)
+
+
+def strongest_channels(fmap: torch.Tensor | np.ndarray, k: int | None = None) -> list[int]:
+    """Channels of a C x h x w map ordered by their strongest activation, strongest first (the first `k`)."""
+    order = torch.as_tensor(fmap).flatten(1).amax(dim=1).argsort(descending=True).tolist()
+    return order if k is None else order[:k]

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from explain.methods.deconvnet import output_node, traced
-from models.classifiers import lock_for
+from models.lock import lock_for
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from torchvision.models.detection.rpn import concat_box_prediction_layers
 from torchvision.models.detection.transform import resize_boxes
 from torchvision.ops import box_iou
 
-from models.classifiers import lock_for
+from models.lock import lock_for
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from scipy.stats import spearmanr
 from skimage.metrics import structural_similarity
 from torch import nn
 
-from explain.figures.render import to_map
 from explain.methods.attributions import attribute
 from explain.methods.layers import parametric_units
-from models.classifiers import lock_for
+from explain.methods.maps import to_map
+from models.lock import lock_for
 
 
 @dataclass(frozen=True)

@@ -214,7 +214,7 @@ def small_cnn() -> nn.Module:
     )  # fmt: skip
 
 
-def _to_input(images: torch.Tensor) -> torch.Tensor:
+def _digits_input(images: torch.Tensor) -> torch.Tensor:
     """uint8 N x 3 x 28 x 28 -> float N x 1 x 28 x 28 in [0, 1] (the grey channel)."""
     return images.float().mean(dim=1, keepdim=True) / 255.0
 
@@ -250,13 +250,13 @@ def compare_on_digits(
                     torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=gen)))
                     xb = torch.stack([pipeline(tv_tensors.Image(img)).as_subclass(torch.Tensor) for img in xb])
                     xb = F.interpolate(xb.float(), size=(28, 28)).round().to(torch.uint8) if xb.shape[-1] != 28 else xb
-                loss = F.cross_entropy(model(_to_input(xb)), y_tr[idx])
+                loss = F.cross_entropy(model(_digits_input(xb)), y_tr[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
             if progress:
                 progress(k * epochs + epoch + 1, 2 * epochs)
-        results["with" if use else "without"] = accuracy(model, _to_input(x_te), y_te)
+        results["with" if use else "without"] = accuracy(model, _digits_input(x_te), y_te)
     return results
 
 

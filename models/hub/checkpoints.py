@@ -1,4 +1,4 @@
-"""Bundled checkpoints: saved in fp16 with their SHA-256 in a manifest, loaded only after the hash matches.
+"""Checkpoint files: saved in fp16 with their SHA-256 in a manifest, loaded only after the hash matches.
 
 The manifest (`models/weights/manifest.json`) is the trust anchor: it is committed with the
 checkpoints and records, for each bundled model, its file, SHA-256, configuration and the
@@ -15,9 +15,9 @@ from typing import Any
 
 import torch
 
-from models.files import atomic_write_bytes, sha256_file, write_json_atomic
+from models.files import PROJECT, atomic_write_bytes, sha256_file, write_json_atomic
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+WEIGHTS_DIR = PROJECT / "models" / "weights"
 MANIFEST = WEIGHTS_DIR / "manifest.json"
 
 
@@ -48,21 +48,6 @@ def load_verified(path: str | os.PathLike, expected_sha256: str) -> dict[str, to
 def read_manifest() -> dict[str, Any]:
     """The committed manifest of bundled models (empty when none are bundled yet)."""
     return json.loads(MANIFEST.read_text()) if MANIFEST.is_file() else {}
-
-
-def bundled_entry(name: str) -> dict[str, Any]:
-    """The manifest record of one bundled model; CheckpointError when it has not been trained."""
-    entry = read_manifest().get(name)
-    if entry is None:
-        raise CheckpointError(f"no bundled checkpoint named {name!r}; train it with the command in the README")
-    return entry
-
-
-def load_bundled(name: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """The verified state dict (floats widened back to fp32) and the manifest record of a bundled model."""
-    entry = bundled_entry(name)
-    state = load_verified(WEIGHTS_DIR / entry["file"], entry["sha256"])
-    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, entry
 
 
 def save_bundled(name: str, state_dict: dict[str, torch.Tensor], record: dict[str, Any]) -> dict[str, Any]:

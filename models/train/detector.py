@@ -24,8 +24,8 @@ from tqdm import tqdm
 from models.data.coco import average_precision, ground_truth, results
 from models.data.shapes import SHAPE_CLASSES, Scene, make_scene
 from models.devices import best_device
-from models.hub.checkpoints import load_bundled, save_trained
-from models.nets.resnet import ResNet18
+from models.hub.bundled import bundled
+from models.hub.checkpoints import save_trained
 from models.nets.shapes_maskrcnn import IMAGE_SIZE, shapes_maskrcnn
 
 NAME = "shapes-maskrcnn"
@@ -51,7 +51,7 @@ def scene_batch(rng: np.random.Generator, n: int, device) -> tuple[list[torch.Te
 
 
 @torch.no_grad()
-def evaluate(model, n: int = 200, seed: int = TEST_SEED, batch_size: int = 16) -> dict[str, float]:
+def detection_ap(model, n: int = 200, seed: int = TEST_SEED, batch_size: int = 16) -> dict[str, float]:
     """COCO box and mask AP (and AP50, AP75) on `n` held-out scenes."""
     model.eval()
     device = next(model.parameters()).device
@@ -85,9 +85,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     torch.manual_seed(args.seed)
     device = best_device()
-    state, entry = load_bundled("shapes-resnet18")
-    body = ResNet18(len(entry["classes"]), width=entry["config"]["width"])
-    body.load_state_dict(state)
+    body = bundled("shapes-resnet18").build()
     model = shapes_maskrcnn(backbone=body).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
@@ -116,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             print(f"step {step + 1}: loss {loss.item():.3f} ({time.time() - t0:.0f}s)", flush=True)
 
     model.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()})
-    metrics = evaluate(model, args.test_size)
+    metrics = detection_ap(model, args.test_size)
     record = {
         "architecture": "models.nets.shapes_maskrcnn.shapes_maskrcnn",
         "classes": list(SHAPE_CLASSES),

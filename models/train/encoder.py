@@ -32,7 +32,7 @@ NAME = "{source}-resnet18"
 TEST_SEED = 40_000  # held-out instances of the same categories come from a seed training never uses
 
 
-def to_input(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
+def glyph_input(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
     """N x H x W greyscale in [0, 1] -> standardised N x 3 x H x W (the grey level on all three channels)."""
     x = torch.from_numpy(np.asarray(images, dtype=np.float32)).unsqueeze(1)
     return ((x - mean) / std).expand(-1, 3, -1, -1).contiguous()
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> float:
     x_train, y_train = source.instances(cats, args.per_category, args.seed + 1, args.image_size)
     x_test, y_test = source.instances(cats, args.test_per_category, TEST_SEED, args.image_size)
     mean, std = float(x_train.mean()), float(x_train.std())
-    x_train, x_test = to_input(x_train, mean, std), to_input(x_test, mean, std)
+    x_train, x_test = glyph_input(x_train, mean, std), glyph_input(x_test, mean, std)
     y_train, y_test = torch.from_numpy(y_train), torch.from_numpy(y_test)
     print(f"generated {len(x_train)} training and {len(x_test)} held-out images in {time.time() - t0:.0f}s")
 

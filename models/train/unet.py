@@ -20,10 +20,11 @@ from torch import nn
 from tqdm import tqdm
 
 from models.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
-from models.data.segmentation import CLASSES, NAMES, SIZE, TEST_SEED, evaluate, scene_set
+from models.data.segmentation import CLASSES, SIZE, TEST_SEED, iou_scores, scene_set
 from models.devices import best_device
 from models.hub.checkpoints import save_trained
 from models.nets.unet import UNet
+from models.segmenters import UNETS
 
 
 def train(variant: str, args: argparse.Namespace, data) -> float:
@@ -51,12 +52,12 @@ def train(variant: str, args: argparse.Namespace, data) -> float:
             optimizer.step()
             scheduler.step()
             bar.set_postfix(loss=f"{loss.item():.3f}")
-        miou, _ = evaluate(model, x_test, y_test)
+        miou, _ = iou_scores(model, x_test, y_test)
         print(f"{variant} epoch {epoch + 1}: loss {loss.item():.3f}, held-out mean IoU {miou:.4f}", flush=True)
 
     # The committed file stores fp16: measure exactly those weights.
     model.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()})
-    miou, per_class = evaluate(model, x_test, y_test)
+    miou, per_class = iou_scores(model, x_test, y_test)
     record = {
         "architecture": "models.nets.unet.UNet",
         "classes": list(CLASSES),
@@ -67,7 +68,7 @@ def train(variant: str, args: argparse.Namespace, data) -> float:
         "command": shlex.join(["python", "-m", "models.train.unet", *sys.argv[1:]]),
         "trained": {"epochs": args.epochs, "train_size": len(x_train), "seed": args.seed, "torch": torch.__version__},
     }  # fmt: skip
-    save_trained(NAMES[variant], model.state_dict(), record, args.out)
+    save_trained(UNETS[variant], model.state_dict(), record, args.out)
     print(f"{variant}: held-out mean IoU {miou:.4f} on {len(x_test)} scenes; per class {per_class}", flush=True)
     return miou
 

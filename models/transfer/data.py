@@ -24,8 +24,7 @@ from torchvision.transforms import v2
 from models.data.digits import digits
 from models.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from models.hub import weights_cache
-from models.hub.checkpoints import load_bundled
-from models.nets.resnet import ResNet18
+from models.hub.bundled import bundled
 
 BUNDLED_ENCODER = "glyphs-resnet18"
 
@@ -217,15 +216,14 @@ def load_encoder(name: str) -> Encoder:
     """A pretrained encoder by name: the bundled glyphs ResNet-18 or an ImageNet ResNet through the
     weights API (cache, then download). Raises WeightsUnavailable / CheckpointError when it cannot load."""
     if name == BUNDLED_ENCODER:
-        state, entry = load_bundled(name)
-        width, n = entry["config"]["width"], len(entry["classes"])
-        acc = entry["metrics"]["accuracy"]
+        record = bundled(name)
+        n, acc = len(record.classes), record.metrics["accuracy"]
         return Encoder(
             name=name,
             title="Glyphs ResNet-18 (bundled)",
-            architecture=lambda: ResNet18(n, width=width),
-            state=state,
-            source=f"bundled {entry['file']}, pretrained on {n} procedural glyph classes ({acc:.1%} held-out)",
+            architecture=record.network,
+            state=record.state(),
+            source=f"bundled {record.file}, pretrained on {n} procedural glyph classes ({acc:.1%} held-out)",
         )
     if name not in IMAGENET_ENCODERS:
         raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")

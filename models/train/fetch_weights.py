@@ -1,6 +1,6 @@
 """Download every classifier's pretrained weights into the torch hub cache (for baking an image).
 
-python -m models.hub.fetch [NAME ...]
+python -m models.train.fetch_weights [NAME ...]
 """
 
 from __future__ import annotations

@@ -1,0 +1,44 @@
+"""Looking inside a U-Net: its prediction for one image, the IoU of that prediction, the feature maps at every
+level, and which channels of a map are strongest."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.data.segmentation import confusion
+from models.data.segmentation import iou_per_class as iou_from_confusion
+from models.lock import lock_for
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    """Per-pixel classes for the first image of `x`: H x W int64."""
+    with lock_for(model):
+        return model(x[:1].to(next(model.parameters()).device)).argmax(1)[0].cpu().numpy()
+
+
+def image_iou(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
+    """IoU per class on one image, from the same confusion matrix the training command scores with;
+    NaN for a class absent from both maps, so a mean covers only the classes in play."""
+    conf = confusion(torch.as_tensor(pred), torch.as_tensor(truth), num_classes)
+    union = (conf.sum(0) + conf.sum(1) - conf.diag()).numpy()
+    return np.where(union > 0, iou_from_confusion(conf).numpy(), np.nan)
+
+
+@torch.no_grad()
+def level_maps(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The output of every encoder and decoder level for the first image: name -> C x h x w."""
+    names = [f"encoder {i} ({'bottleneck' if i == model.depth else 'down'})" for i in range(model.depth + 1)]
+    names += [f"decoder {i}" for i in reversed(range(model.depth))]
+    modules = list(model.encoder) + list(model.decoder)
+    seen: list[torch.Tensor] = []
+    with lock_for(model):
+        handles = [m.register_forward_hook(lambda m, a, out: seen.append(out[0].cpu())) for m in modules]
+        try:
+            model(x[:1].to(next(model.parameters()).device))
+        finally:
+            for h in handles:
+                h.remove()
+    return dict(zip(names, seen, strict=True))
