@@ -76,7 +76,9 @@ chosen_params = {}
 with st.expander("Method parameters", expanded=False):
     for m in methods:
         st.markdown(f"**{METHODS[m].title}**: {METHODS[m].summary}")
-        chosen_params[m] = param_widgets(METHODS[m], "attr", defaults(m, batch.shape[-1], default_layer), layers)
+        chosen_params[m] = param_widgets(
+            METHODS[m].params, f"attr_{m}", defaults(m, batch.shape[-1], default_layer), layers
+        )
 if not methods:
     st.info("Tick at least one method above.")
     st.stop()

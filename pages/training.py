@@ -29,7 +29,7 @@ from models.experiments.batchnorm import BNConfig, BNExperiment, batchnorm_behav
 from models.files import ResultsFileError
 from ui.admission import cached_heavy, heavy_job
 from ui.image_input import image_input
-from ui.param_form import transform_widgets
+from ui.param_form import param_widgets
 from ui.shell import app_shell
 
 app_shell()
@@ -173,7 +173,7 @@ with tab_aug:
 
     for i, s in enumerate(list(steps_state)):
         with st.expander(f"{i + 1}. {s['name']}", expanded=False):
-            s["params"] = transform_widgets(f"aug_{i}", s["name"], s.get("params", {}))
+            s["params"] = param_widgets(TRANSFORMS[s["name"]].params, f"aug_{i}_{s['name']}", s.get("params", {}))
             b1, b2, _ = st.columns([1, 1, 4])
             if b1.button("Move up", key=f"aug_up_{i}", disabled=i == 0):
                 steps_state[i - 1], steps_state[i] = steps_state[i], steps_state[i - 1]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,21 +31,7 @@ from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
 from models.lock import lock_for
-
-
-@dataclass(frozen=True)
-class Param:
-    """One parameter of a method, with what a form needs to draw it."""
-
-    name: str
-    label: str
-    default: Any
-    kind: Literal["int", "float", "bool", "choice", "layer"]
-    low: float | None = None
-    high: float | None = None
-    choices: tuple[str, ...] = ()
-    help: str = ""
-    scales_with_input: bool = False  # the default is for a 224-pixel input and scales with its size
+from models.params import Param
 
 
 @dataclass(frozen=True)

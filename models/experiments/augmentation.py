@@ -23,82 +23,83 @@ from torchvision.transforms import v2
 from models.data.batches import accuracy, batch_indices
 from models.data.digits import raw_split
 from models.data.shapes import SHAPE_CLASSES, Scene
+from models.params import Param
 
 
 @dataclass(frozen=True)
 class TransformSpec:
-    """A transform a user can add: its v2 class, its parameters with defaults, and for each number
-    (or each end of a pair) the range a visitor may choose, which bounds one preview's memory and time."""
+    """A transform a user can add: its v2 class and its parameters, each with a default and (for each number,
+    or each end of a pair) the range a visitor may choose, which bounds one preview's memory and time."""
 
     cls: str
-    defaults: dict[str, Any]
-    bounds: dict[str, tuple[float, float]]
+    params: tuple[Param, ...]
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    @property
+    def bounds(self) -> dict[str, tuple[float, float]]:
+        return {p.name: (p.low, p.high) for p in self.params if p.kind != "bool"}
+
+    def param(self, key: str) -> Param:
+        return next(p for p in self.params if p.name == key)
 
 
 MAX_STEPS = 12  # transforms in one pipeline
 MAX_SIDE = 512  # output sizes of crops, in pixels: 24 previews of 512 x 512 are 19 MB
-_P = (0.0, 1.0)
+
+
+def _p(name: str, default: Any, low: float = 0.0, high: float = 1.0, **extra: Any) -> Param:
+    """A transform's parameter, labelled by its torchvision name; numbers step by 0.05 in the form."""
+    kind = "bool" if isinstance(default, bool) else "pair" if isinstance(default, tuple) else type(default).__name__
+    step = extra.pop("step", None if kind in ("int", "bool") else 0.05)
+    return Param(name, name, default, kind, None if kind == "bool" else low, None if kind == "bool" else high,
+                 step=step, **extra)  # fmt: skip
+
 
 TRANSFORMS: dict[str, TransformSpec] = {
-    "horizontal flip": TransformSpec("RandomHorizontalFlip", {"p": 0.5}, {"p": _P}),
-    "vertical flip": TransformSpec("RandomVerticalFlip", {"p": 0.5}, {"p": _P}),
-    "rotation": TransformSpec("RandomRotation", {"degrees": 15.0}, {"degrees": (0.0, 180.0)}),
+    "horizontal flip": TransformSpec("RandomHorizontalFlip", (_p("p", 0.5),)),
+    "vertical flip": TransformSpec("RandomVerticalFlip", (_p("p", 0.5),)),
+    "rotation": TransformSpec("RandomRotation", (_p("degrees", 15.0, 0.0, 180.0),)),
     "resized crop": TransformSpec(
-        "RandomResizedCrop", {"size": 192, "scale": (0.5, 1.0)}, {"size": (8, MAX_SIDE), "scale": (0.01, 1.0)}
+        "RandomResizedCrop", (_p("size", 192, 8, MAX_SIDE), _p("scale", (0.5, 1.0), 0.01, 1.0, ordered=True))
     ),
     "random crop": TransformSpec(
-        "RandomCrop",
-        {"size": 160, "padding": 16, "pad_if_needed": True},
-        {"size": (8, MAX_SIDE), "padding": (0, 128)},
+        "RandomCrop", (_p("size", 160, 8, MAX_SIDE), _p("padding", 16, 0, 128), _p("pad_if_needed", True))
     ),
     "colour jitter": TransformSpec(
         "ColorJitter",
-        {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1},
-        {"brightness": (0.0, 2.0), "contrast": (0.0, 2.0), "saturation": (0.0, 2.0), "hue": (0.0, 0.5)},
+        (
+            _p("brightness", 0.4, 0.0, 2.0),
+            _p("contrast", 0.4, 0.0, 2.0),
+            _p("saturation", 0.4, 0.0, 2.0),
+            _p("hue", 0.1, 0.0, 0.5),
+        ),
     ),
-    "grayscale": TransformSpec("RandomGrayscale", {"p": 0.2}, {"p": _P}),
+    "grayscale": TransformSpec("RandomGrayscale", (_p("p", 0.2),)),
     "gaussian blur": TransformSpec(
-        "GaussianBlur", {"kernel_size": 9, "sigma": (0.1, 2.0)}, {"kernel_size": (1, 31), "sigma": (0.01, 10.0)}
+        "GaussianBlur",
+        (_p("kernel_size", 9, 1, 31, step=2, odd=True), _p("sigma", (0.1, 2.0), 0.01, 10.0, ordered=True)),
     ),
-    "perspective": TransformSpec(
-        "RandomPerspective", {"distortion_scale": 0.4, "p": 0.5}, {"distortion_scale": _P, "p": _P}
-    ),
+    "perspective": TransformSpec("RandomPerspective", (_p("distortion_scale", 0.4), _p("p", 0.5))),
     "affine": TransformSpec(
         "RandomAffine",
-        {"degrees": 10.0, "translate": (0.1, 0.1), "scale": (0.9, 1.1), "shear": 5.0},
-        {"degrees": (0.0, 180.0), "translate": _P, "scale": (0.1, 3.0), "shear": (0.0, 45.0)},
+        (
+            _p("degrees", 10.0, 0.0, 180.0),
+            _p("translate", (0.1, 0.1)),
+            _p("scale", (0.9, 1.1), 0.1, 3.0, ordered=True),
+            _p("shear", 5.0, 0.0, 45.0),
+        ),
     ),
-    "random erasing": TransformSpec("RandomErasing", {"p": 0.5, "scale": (0.02, 0.2)}, {"p": _P, "scale": _P}),
+    "random erasing": TransformSpec("RandomErasing", (_p("p", 0.5), _p("scale", (0.02, 0.2), ordered=True))),
 }
-ORDERED_PAIRS = {"scale", "sigma"}  # pairs that are a (low, high) range; `translate` is (x, y)
 
 
 def check_param(name: str, key: str, value: Any) -> Any:
     """`value` for parameter `key` of transform `name`, of the default's type and within its bounds;
     ValueError with a one-line message otherwise."""
-    default = TRANSFORMS[name].defaults[key]
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ValueError(f"{name}: {key} must be true or false")
-        return value
-    low, high = TRANSFORMS[name].bounds[key]
-    values = tuple(value) if isinstance(default, tuple) else (value,)
-    if len(values) != (len(default) if isinstance(default, tuple) else 1):
-        raise ValueError(f"{name}: {key} needs {len(default)} numbers")
-    try:
-        numbers = tuple(int(v) if isinstance(default, int) and not isinstance(default, bool) else float(v)
-                        for v in values)  # fmt: skip
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: {key} must be a number") from exc
-    if any(not (low <= v <= high) for v in numbers):  # also refuses NaN
-        raise ValueError(f"{name}: {key} must be between {low:g} and {high:g} (got {', '.join(map(str, numbers))})")
-    if isinstance(default, int) and any(v != float(x) for v, x in zip(numbers, values, strict=True)):
-        raise ValueError(f"{name}: {key} must be a whole number")
-    if key == "kernel_size" and numbers[0] % 2 == 0:
-        raise ValueError(f"{name}: kernel_size must be odd (got {numbers[0]})")
-    if key in ORDERED_PAIRS and numbers[0] > numbers[1]:
-        raise ValueError(f"{name}: {key} 'from' must not exceed 'to' (got {numbers[0]:g} > {numbers[1]:g})")
-    return numbers if isinstance(default, tuple) else numbers[0]
+    return TRANSFORMS[name].param(key).check(value, name)
 
 
 # Our MNIST-style preset: small rotations, shifts and scale changes, no flips (a flipped 2 is no 2).
