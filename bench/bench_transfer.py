@@ -122,7 +122,7 @@ def probe_sweep(encoder: Encoder, task, device: torch.device) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--skip-sweep", action="store_true", help="skip the offline sweep (the slowest figure)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
     ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line (for run_all.py)")

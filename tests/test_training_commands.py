@@ -47,3 +47,34 @@ def test_every_command_line_flag_has_help():
             if is_flag and not any(k.arg == "help" for k in node.keywords):
                 missing.append(f"{path.relative_to(root)}:{node.lineno}")
     assert not missing, missing
+
+
+def test_train_unet_command(tmp_path: Path) -> None:
+    from models.train import unet as train_unet
+
+    before = MANIFEST.read_bytes()
+    scores = train_unet.main(["--variant", "noskip", "--epochs", "1", "--train-size", "16", "--test-size", "4",
+                              "--base", "4", "--depth", "2", "--batch-size", "8", "--out", str(tmp_path)])  # fmt: skip
+    assert 0.0 <= scores["noskip"] <= 1.0
+    assert (tmp_path / "shapes-unet-noskip.pt").is_file()
+    assert MANIFEST.read_bytes() == before
+
+
+def test_train_detector_command(tmp_path: Path) -> None:
+    from models.train import detector as train_detector
+
+    before = MANIFEST.read_bytes()
+    train_detector.main(["--steps", "2", "--batch-size", "2", "--test-size", "2", "--out", str(tmp_path)])
+    state = torch.load(tmp_path / "shapes-maskrcnn.pt", weights_only=True)
+    assert any(k.startswith("roi_heads") for k in state)
+    assert MANIFEST.read_bytes() == before
+
+
+def test_every_command_names_itself_in_help(capsys) -> None:
+    import importlib
+
+    for module in ["models.train.classifier", "models.train.detector", "models.train.encoder", "models.train.unet",
+                   "models.experiments.batchnorm"]:  # fmt: skip
+        with pytest.raises(SystemExit):
+            importlib.import_module(module).main(["--help"])
+        assert f"usage: python -m {module}" in capsys.readouterr().out

@@ -37,11 +37,9 @@ def zip_bundle(files: dict[str, bytes], settings: dict[str, Any]) -> bytes:
 def attribution_snippet(model: str, image: str, method: str, target: int, params: dict[str, Any]) -> str:
     """Python that recomputes one map in a notebook with this project's `explain` package."""
     args = "".join(f", {k}={v!r}" for k, v in params.items())
-    return f"""from explain.methods.attributions import attribute
-from explain.methods.classify import prepare
-from explain.inputs.images import load_image
-from explain.figures.render import overlay, to_map
-from models.classifiers import load_classifier
+    return f"""from explain import attribute, load_image, prepare, to_map
+from explain.figures.render import overlay
+from models import load_classifier
 
 model, info = load_classifier({model!r})
 device = next(model.parameters()).device

@@ -74,7 +74,11 @@ def detection_ap(model, n: int = 200, seed: int = TEST_SEED, batch_size: int = 1
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m models.train.detector",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--steps", type=int, default=900, help="training steps")
     ap.add_argument("--batch-size", type=int, default=8, help="scenes per training step")
     ap.add_argument("--lr", type=float, default=1e-3, help="learning rate")

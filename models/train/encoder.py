@@ -39,7 +39,9 @@ def glyph_input(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
 
 
 def main(argv: list[str] | None = None) -> float:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m models.train.encoder", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument(
         "--source",
         choices=sorted(SOURCES),

@@ -1,0 +1,47 @@
+"""The packages' public APIs: what a notebook imports exists, and the README's notebook example and the
+Attributions page's snippet run as written (offline, so the bundled model stands in)."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("package", ["explain", "models", "models.transfer"])
+def test_every_public_name_exists(package: str) -> None:
+    module = importlib.import_module(package)
+    assert module.__all__ and all(hasattr(module, name) for name in module.__all__)
+
+
+def test_the_names_a_notebook_uses() -> None:
+    from explain import attribute, fit, reconstruct  # noqa: F401
+    from models import load_classifier, load_detector  # noqa: F401
+
+
+def test_readme_notebook_example_runs(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("EXPLAINER_OFFLINE", "1")
+    text = (ROOT / "README.md").read_text()
+    code = re.search(r"From a notebook:\n\n```python\n(.*?)```", text, re.S).group(1)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert (
+        scope["heatmap"].shape == tuple(scope["x"].shape[-2:])
+        and 0 <= scope["heatmap"].min() <= scope["heatmap"].max() <= 1
+    )
+    assert "Prediction(" in capsys.readouterr().out
+
+
+def test_attribution_snippet_runs(tmp_path) -> None:
+    from explain import sample_bytes
+    from explain.figures.export import attribution_snippet
+
+    image = tmp_path / "astronaut.png"
+    image.write_bytes(sample_bytes("astronaut (photo)"))
+    scope: dict = {}
+    exec(attribution_snippet("shapes-resnet18", str(image), "saliency", 0, {}), scope)
+    assert scope["heatmap"].shape == (64, 64)
