@@ -9,7 +9,6 @@ evaluation, checkpoint. Seeds are fixed, so the same command gives the same accu
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 import time
@@ -21,6 +20,7 @@ from models.data.shapes import SHAPE_CLASSES, classification_set
 from models.devices import best_device
 from models.hub.checkpoints import save_trained
 from models.nets.resnet import ResNet18
+from models.train.cli import add_resnet_flags, add_training_flags, command_parser
 from models.train.loop import fit_classifier
 
 NAME = "shapes-resnet18"
@@ -35,22 +35,14 @@ def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 def main(argv: list[str] | None = None) -> float:
-    ap = argparse.ArgumentParser(
-        prog="python -m models.train.classifier",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    ap = command_parser("models.train.classifier", __doc__)
     ap.add_argument("--epochs", type=int, default=12, help="passes over the training images")
     ap.add_argument("--train-size", type=int, default=24_000, help="generated training images")
     ap.add_argument(
         "--test-size", type=int, default=3_000, help="generated held-out images (from a seed training never uses)"
     )
-    ap.add_argument("--image-size", type=int, default=64, help="side of the generated images, in pixels")
-    ap.add_argument("--width", type=float, default=0.5, help="ResNet-18 width multiplier (0.5: half the channels)")
-    ap.add_argument("--batch-size", type=int, default=128, help="images per training step")
-    ap.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the data and the initialisation")
-    ap.add_argument("--out", default=None, help="save here instead of the bundled checkpoint (a folder)")
+    add_resnet_flags(ap, image_size=64)
+    add_training_flags(ap, batch_size=128, lr=2e-3, items="images")
     args = ap.parse_args(argv)
 
     torch.manual_seed(args.seed)

@@ -11,7 +11,6 @@ training never uses (pycocotools).
 
 from __future__ import annotations
 
-import argparse
 import math
 import shlex
 import sys
@@ -27,6 +26,7 @@ from models.devices import best_device
 from models.hub.bundled import bundled
 from models.hub.checkpoints import save_trained
 from models.nets.shapes_maskrcnn import IMAGE_SIZE, shapes_maskrcnn
+from models.train.cli import add_training_flags, command_parser
 
 NAME = "shapes-maskrcnn"
 TEST_SEED = 30_000
@@ -74,17 +74,10 @@ def detection_ap(model, n: int = 200, seed: int = TEST_SEED, batch_size: int = 1
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    ap = argparse.ArgumentParser(
-        prog="python -m models.train.detector",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    ap = command_parser("models.train.detector", __doc__)
     ap.add_argument("--steps", type=int, default=900, help="training steps")
-    ap.add_argument("--batch-size", type=int, default=8, help="scenes per training step")
-    ap.add_argument("--lr", type=float, default=1e-3, help="learning rate")
     ap.add_argument("--test-size", type=int, default=200, help="held-out scenes the APs are measured on")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the data and the initialisation")
-    ap.add_argument("--out", default=None, help="save here instead of the bundled checkpoint (a folder)")
+    add_training_flags(ap, batch_size=8, lr=1e-3, items="scenes")
     args = ap.parse_args(argv)
 
     torch.manual_seed(args.seed)

@@ -13,7 +13,6 @@ README gives the measured transfer of each. Seeds are fixed.
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 import time
@@ -25,6 +24,7 @@ from models.data import fractals, glyphs
 from models.devices import best_device
 from models.hub.checkpoints import save_trained
 from models.nets.resnet import ResNet18
+from models.train.cli import add_resnet_flags, add_training_flags, command_parser
 from models.train.loop import fit_classifier
 
 SOURCES = {"glyphs": glyphs, "fractals": fractals}
@@ -39,9 +39,7 @@ def glyph_input(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
 
 
 def main(argv: list[str] | None = None) -> float:
-    ap = argparse.ArgumentParser(
-        prog="python -m models.train.encoder", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = command_parser("models.train.encoder", __doc__)
     ap.add_argument(
         "--source",
         choices=sorted(SOURCES),
@@ -52,12 +50,8 @@ def main(argv: list[str] | None = None) -> float:
     ap.add_argument("--per-category", type=int, default=60, help="training images per class")
     ap.add_argument("--test-per-category", type=int, default=10, help="held-out images per class")
     ap.add_argument("--epochs", type=int, default=10, help="passes over the training images")
-    ap.add_argument("--image-size", type=int, default=32, help="side of the generated images, in pixels")
-    ap.add_argument("--width", type=float, default=0.5, help="ResNet-18 width multiplier (0.5: half the channels)")
-    ap.add_argument("--batch-size", type=int, default=128, help="images per training step")
-    ap.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the data and the initialisation")
-    ap.add_argument("--out", default=None, help="save here instead of the bundled checkpoint (a folder)")
+    add_resnet_flags(ap, image_size=32)
+    add_training_flags(ap, batch_size=128, lr=2e-3, items="images")
     args = ap.parse_args(argv)
 
     torch.manual_seed(args.seed)

@@ -25,6 +25,7 @@ from models.devices import best_device
 from models.hub.checkpoints import save_trained
 from models.nets.unet import UNet
 from models.segmenters import UNETS
+from models.train.cli import add_training_flags, command_parser
 
 
 def train(variant: str, args: argparse.Namespace, data) -> float:
@@ -74,9 +75,7 @@ def train(variant: str, args: argparse.Namespace, data) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    ap = argparse.ArgumentParser(
-        prog="python -m models.train.unet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = command_parser("models.train.unet", __doc__)
     ap.add_argument(
         "--variant",
         choices=["full", "noskip", "both"],
@@ -90,10 +89,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     ap.add_argument("--base", type=int, default=16, help="channels at the first level (doubled at each level down)")
     ap.add_argument("--depth", type=int, default=3, help="levels of down-sampling")
-    ap.add_argument("--batch-size", type=int, default=32, help="scenes per training step")
-    ap.add_argument("--lr", type=float, default=3e-3, help="AdamW learning rate")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the data and the initialisation")
-    ap.add_argument("--out", default=None, help="save here instead of the bundled checkpoints (a folder)")
+    add_training_flags(ap, batch_size=32, lr=3e-3, items="scenes")
     args = ap.parse_args(argv)
     t0 = time.time()
     data = scene_set(args.train_size, args.seed), scene_set(args.test_size, TEST_SEED)
