@@ -4,6 +4,8 @@ import json
 
 import numpy as np
 import streamlit as st
+import torch
+from streamlit.delta_generator import DeltaGenerator
 
 from explain.figures.charts import colorbar, deletion_insertion_chart, sanity_chart
 from explain.figures.export import attribution_snippet, zip_bundle
@@ -13,9 +15,10 @@ from explain.methods.faithfulness import deletion_insertion
 from explain.methods.layers import default_cam_layer, spatial_layers
 from explain.methods.maps import to_map
 from explain.methods.sanity import cascading_randomization
+from models.classifiers import ModelInfo
 from ui.admission import cached_heavy
-from ui.image_input import image_input
-from ui.model_picker import model_picker
+from ui.image_input import ChosenImage
+from ui.model_picker import image_and_classifier_ui
 from ui.param_form import param_widgets
 from ui.predictions import model_input, top5, weights_key
 from ui.shell import app_shell
@@ -37,72 +40,85 @@ def cached_attribution(key: str, image_sha: str, target: int, method: str, param
     return attribute(_model, _batch, method, target, **json.loads(params))[0].cpu().numpy()
 
 
-st.title("Attributions: which pixels made the decision?")
-st.write(
-    "Pick an image, a classifier and a class. Each method credits pixels for that class's score; "
-    "compare them side by side, check that they depend on what the model learned, and measure which is most faithful."
-)
-chosen = image_input("attr")
-model, info = model_picker("attr")
-if chosen is None:
-    st.stop()
-
-batch = model_input(model, info, chosen)
-key = weights_key(info)
-predictions = top5(model, info, chosen)
-
-left, right = st.columns([1, 2])
-# Keyed by image and model: a new image or model starts again from its own top prediction.
-labels = [f"{p.label} ({p.probability:.1%})" for p in predictions] + ["another class…"]
-rank = left.radio(
-    "Explain the class", range(len(labels)), format_func=labels.__getitem__, key=f"attr_target_{chosen.sha256}_{key}"
-)
-if rank == len(predictions):
-    target = left.selectbox(
-        "Class", range(len(info.categories)), format_func=lambda i: info.categories[i], key=f"attr_any_{info.name}"
+def target_ui(where: DeltaGenerator, model: torch.nn.Module, info: ModelInfo, chosen: ChosenImage, key: str) -> int:
+    """The class to explain: one of the top five (the first by default) or any class of the model."""
+    predictions = top5(model, info, chosen)
+    # Keyed by image and model: a new image or model starts again from its own top prediction.
+    labels = [f"{p.label} ({p.probability:.1%})" for p in predictions] + ["another class…"]
+    rank = where.radio(
+        "Explain the class",
+        range(len(labels)),
+        format_func=labels.__getitem__,
+        key=f"attr_target_{chosen.sha256}_{key}",
     )
-else:
-    target = predictions[rank].index
-methods = right.multiselect(
-    "Methods", list(METHODS), DEFAULT_METHODS, format_func=lambda k: METHODS[k].title, key="attr_methods"
-)
-c1, c2, c3 = right.columns(3)
-mode = c1.radio("Values", ["absolute", "signed"], horizontal=True, key="attr_mode")
-percentile = c2.slider("Clip at percentile", 90.0, 100.0, 99.0, 0.5, key="attr_pct")
-alpha = c3.slider("Overlay opacity", 0.0, 1.0, 0.7, 0.05, key="attr_alpha")
-
-layers, default_layer = layer_names(key, model, batch)
-chosen_params = {}
-with st.expander("Method parameters", expanded=False):
-    for m in methods:
-        st.markdown(f"**{METHODS[m].title}**: {METHODS[m].summary}")
-        chosen_params[m] = param_widgets(
-            METHODS[m].params, f"attr_{m}", defaults(m, batch.shape[-1], default_layer), layers
+    if rank == len(predictions):
+        return where.selectbox(
+            "Class", range(len(info.categories)), format_func=lambda i: info.categories[i], key=f"attr_any_{info.name}"
         )
-if not methods:
-    st.info("Tick at least one method above.")
-    st.stop()
+    return predictions[rank].index
 
-maps: dict[str, np.ndarray] = {}
-failures: dict[str, str] = {}
-bar = st.progress(0.0)
-for i, m in enumerate(methods):
-    bar.progress(i / len(methods), text=f"{METHODS[m].title} ({i + 1} of {len(methods)})…")
-    try:
-        maps[m] = cached_attribution(
-            key, chosen.sha256, target, m, json.dumps(chosen_params[m], sort_keys=True), model, batch
-        )
-    except Exception as exc:  # one method failing must not take the others down
-        failures[m] = f"{METHODS[m].title} does not work on {info.title}: {str(exc).splitlines()[0][:160]}"
-bar.empty()
 
-seen = input_image(batch, info.mean, info.std)
-heatmaps = {m: to_map(a, mode, percentile) for m, a in maps.items()}
-overlays = {m: overlay(seen, h, mode, alpha) for m, h in heatmaps.items()}
-target_name = info.categories[target]
+def display_ui(where: DeltaGenerator) -> tuple[list[str], str, float, float]:
+    """The methods to compare, and how their maps are shown: values, clipping percentile, overlay opacity."""
+    methods = where.multiselect(
+        "Methods", list(METHODS), DEFAULT_METHODS, format_func=lambda k: METHODS[k].title, key="attr_methods"
+    )
+    c1, c2, c3 = where.columns(3)
+    mode = c1.radio("Values", ["absolute", "signed"], horizontal=True, key="attr_mode")
+    percentile = c2.slider("Clip at percentile", 90.0, 100.0, 99.0, 0.5, key="attr_pct")
+    alpha = c3.slider("Overlay opacity", 0.0, 1.0, 0.7, 0.05, key="attr_alpha")
+    return methods, mode, percentile, alpha
 
-tab_maps, tab_sanity, tab_faith, tab_code = st.tabs(["Maps", "Sanity check", "Faithfulness", "Download & reproduce"])
-with tab_maps:
+
+def params_ui(methods: list[str], key: str, model: torch.nn.Module, batch: torch.Tensor) -> dict[str, dict]:
+    """Each ticked method's parameters, in an expander; the page stops here while no method is ticked."""
+    layers, default_layer = layer_names(key, model, batch)
+    chosen_params = {}
+    with st.expander("Method parameters", expanded=False):
+        for m in methods:
+            st.markdown(f"**{METHODS[m].title}**: {METHODS[m].summary}")
+            chosen_params[m] = param_widgets(
+                METHODS[m].params, f"attr_{m}", defaults(m, batch.shape[-1], default_layer), layers
+            )
+    if not methods:
+        st.info("Tick at least one method above.")
+        st.stop()
+    return chosen_params
+
+
+def attribution_maps(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    info: ModelInfo,
+    image_sha: str,
+    target: int,
+    methods: list[str],
+    params: dict[str, dict],
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Each method's map (cached) under a progress bar, and a one-line reason for each method that failed."""
+    maps: dict[str, np.ndarray] = {}
+    failures: dict[str, str] = {}
+    bar = st.progress(0.0)
+    for i, m in enumerate(methods):
+        bar.progress(i / len(methods), text=f"{METHODS[m].title} ({i + 1} of {len(methods)})…")
+        try:
+            maps[m] = cached_attribution(key, image_sha, target, m, json.dumps(params[m], sort_keys=True), model, batch)
+        except Exception as exc:  # one method failing must not take the others down
+            failures[m] = f"{METHODS[m].title} does not work on {info.title}: {str(exc).splitlines()[0][:160]}"
+    bar.empty()
+    return maps, failures
+
+
+def show_maps(
+    methods: list[str],
+    overlays: dict[str, np.ndarray],
+    failures: dict[str, str],
+    target_name: str,
+    mode: str,
+    percentile: float,
+) -> None:
+    """The shared colour bar, then a panel per method: its overlay with a PNG download, or why it failed."""
     st.plotly_chart(colorbar(mode, percentile), width="stretch", key="attr_colorbar")
     cols = st.columns(3)
     for i, m in enumerate(methods):
@@ -116,40 +132,69 @@ with tab_maps:
                 "PNG", png_bytes(overlays[m]), f"{m}_{target_name}.png", "image/png", key=f"attr_png_{m}"
             )
 
-with tab_sanity:
+
+def sanity_tab(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    image_sha: str,
+    target: int,
+    percentile: float,
+    params: dict[str, dict],
+    maps: dict[str, np.ndarray],
+    seen: np.ndarray,
+) -> None:
+    """Cascading randomisation of the methods that gave a map, from its button (Adebayo et al., 2018)."""
     st.write(
         "Cascading randomisation (Adebayo et al., 2018): the model's weights are re-drawn block by block from the "
         "output down, and each method's map is compared with the original (1 = unchanged). A map that stays the "
         "same while the model is destroyed does not explain the model. Guided Backprop and Deconvolution are known "
         "to fail this test."
     )
-    sanity_settings = (key, chosen.sha256, target, percentile, json.dumps({m: chosen_params[m] for m in maps}))
+    sanity_settings = (key, image_sha, target, percentile, json.dumps({m: params[m] for m in maps}))
     if run_button("Run the sanity check", "attr_sanity_run", sanity_settings):
 
         def sanity(report):
             out = {}
             for i, m in enumerate(maps):
                 report(i, len(maps))
-                out[m] = cascading_randomization(model, batch, m, target, chosen_params[m], percentile=percentile)
+                out[m] = cascading_randomization(model, batch, m, target, params[m], percentile=percentile)
             return out
 
         results = cached_heavy(f"Randomising the model for {len(maps)} methods", ("sanity", *sanity_settings), sanity)
-        st.plotly_chart(sanity_chart({METHODS[m].title: s for m, s in results.items()}), width="stretch")
-        st.caption("Maps after randomising down to each block (absolute values):")
-        for m, steps in results.items():
-            picks = steps[:: max(1, len(steps) // 5)]
-            cols = st.columns(len(picks) + 1)
-            cols[0].markdown(f"**{METHODS[m].title}**")
-            for col, s in zip(cols[1:], picks, strict=True):
-                col.image(overlay(seen, s.heatmap, "absolute", 1.0), caption=s.layer, width="stretch")
+        show_sanity(results, seen)
 
-with tab_faith:
+
+def show_sanity(results: dict[str, list], seen: np.ndarray) -> None:
+    """Similarity to the original map as the model is randomised, and some of the maps on the way."""
+    st.plotly_chart(sanity_chart({METHODS[m].title: s for m, s in results.items()}), width="stretch")
+    st.caption("Maps after randomising down to each block (absolute values):")
+    for m, steps in results.items():
+        picks = steps[:: max(1, len(steps) // 5)]
+        cols = st.columns(len(picks) + 1)
+        cols[0].markdown(f"**{METHODS[m].title}**")
+        for col, s in zip(cols[1:], picks, strict=True):
+            col.image(overlay(seen, s.heatmap, "absolute", 1.0), caption=s.layer, width="stretch")
+
+
+def faithfulness_tab(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    image_sha: str,
+    target: int,
+    mode: str,
+    percentile: float,
+    params: dict[str, dict],
+    heatmaps: dict[str, np.ndarray],
+) -> None:
+    """Deletion and insertion curves of the methods that gave a map, from its button (Petsiuk et al., 2018)."""
     st.write(
         "Deletion: the class probability as the most-credited pixels are replaced by the mean colour (a faithful map "
         "makes it fall fast: low area). Insertion: the probability as those pixels are put back into a blurred copy "
         "(a faithful map makes it rise fast: high area). Petsiuk et al., 2018."
     )
-    faith_settings = (key, chosen.sha256, target, mode, percentile, json.dumps({m: chosen_params[m] for m in maps}))
+    faith_settings = (key, image_sha, target, mode, percentile, json.dumps({m: params[m] for m in heatmaps}))
     if run_button("Measure faithfulness", "attr_faith_run", faith_settings):
 
         def faithfulness(report):
@@ -160,18 +205,35 @@ with tab_faith:
             return out
 
         curves = cached_heavy("Deleting and inserting pixels", ("faithfulness", *faith_settings), faithfulness)
-        st.plotly_chart(deletion_insertion_chart(curves), width="stretch")
-        rows = [
-            {
-                "method": t,
-                "deletion AUC (lower is better)": c.deletion_auc,
-                "insertion AUC (higher is better)": c.insertion_auc,
-            }
-            for t, c in curves.items()
-        ]
-        st.dataframe(rows, hide_index=True)
+        show_faithfulness(curves)
 
-with tab_code:
+
+def show_faithfulness(curves: dict) -> None:
+    """The deletion and insertion curves, and their areas per method."""
+    st.plotly_chart(deletion_insertion_chart(curves), width="stretch")
+    rows = [
+        {
+            "method": t,
+            "deletion AUC (lower is better)": c.deletion_auc,
+            "insertion AUC (higher is better)": c.insertion_auc,
+        }
+        for t, c in curves.items()
+    ]
+    st.dataframe(rows, hide_index=True)
+
+
+def reproduce_tab(
+    info: ModelInfo,
+    chosen: ChosenImage,
+    target: int,
+    mode: str,
+    percentile: float,
+    alpha: float,
+    methods: list[str],
+    params: dict[str, dict],
+    overlays: dict[str, np.ndarray],
+) -> None:
+    """The maps and settings as a zip, the settings, and the code that recomputes the first map."""
     settings = {
         "model": info.name,
         "requested_model": info.requested,
@@ -180,14 +242,43 @@ with tab_code:
         "image": chosen.label,
         "image_sha256": chosen.sha256,
         "target": target,
-        "target_name": target_name,
+        "target_name": info.categories[target],
         "display": {"mode": mode, "percentile": percentile, "opacity": alpha},
-        "methods": {m: chosen_params[m] for m in maps},
+        "methods": {m: params[m] for m in overlays},
     }
     files = {f"{m}.png": png_bytes(o) for m, o in overlays.items()}
     bundle = zip_bundle(files, settings)
     st.download_button("All maps and settings (zip)", bundle, "attributions.zip", "application/zip", key="attr_zip")
     st.json(settings, expanded=False)
-    first = next(iter(maps), methods[0])
+    first = next(iter(overlays), methods[0])
     st.caption(f"Recompute the {METHODS[first].title} map in a notebook:")
-    st.code(attribution_snippet(info.name, chosen.label, first, target, chosen_params[first]), language="python")
+    st.code(attribution_snippet(info.name, chosen.label, first, target, params[first]), language="python")
+
+
+st.title("Attributions: which pixels made the decision?")
+st.write(
+    "Pick an image, a classifier and a class. Each method credits pixels for that class's score; "
+    "compare them side by side, check that they depend on what the model learned, and measure which is most faithful."
+)
+chosen, model, info = image_and_classifier_ui("attr")
+batch = model_input(model, info, chosen)
+key = weights_key(info)
+left, right = st.columns([1, 2])
+target = target_ui(left, model, info, chosen, key)
+methods, mode, percentile, alpha = display_ui(right)
+params = params_ui(methods, key, model, batch)
+maps, failures = attribution_maps(model, batch, key, info, chosen.sha256, target, methods, params)
+
+seen = input_image(batch, info.mean, info.std)
+heatmaps = {m: to_map(a, mode, percentile) for m, a in maps.items()}
+overlays = {m: overlay(seen, h, mode, alpha) for m, h in heatmaps.items()}
+
+tab_maps, tab_sanity, tab_faith, tab_code = st.tabs(["Maps", "Sanity check", "Faithfulness", "Download & reproduce"])
+with tab_maps:
+    show_maps(methods, overlays, failures, info.categories[target], mode, percentile)
+with tab_sanity:
+    sanity_tab(model, batch, key, chosen.sha256, target, percentile, params, maps, seen)
+with tab_faith:
+    faithfulness_tab(model, batch, key, chosen.sha256, target, mode, percentile, params, heatmaps)
+with tab_code:
+    reproduce_tab(info, chosen, target, mode, percentile, alpha, methods, params, overlays)

@@ -5,13 +5,15 @@ import numpy as np
 import pandas as pd
 import plotly.express as px
 import streamlit as st
+import torch
+from torch import nn
 
 from explain.figures.detections import coco_json, draw
 from explain.figures.render import grey_maps, montage, overlay, png_bytes
 from explain.methods.filters import strongest_channels
-from explain.methods.rcnn_stages import explain_detection, head_outputs, run_stages
-from models.detectors import BUNDLED_DETECTOR, Instance, detect, detector_input
-from ui.image_input import image_input
+from explain.methods.rcnn_stages import Stages, explain_detection, head_outputs, run_stages
+from models.detectors import BUNDLED_DETECTOR, DetectorInfo, Instance, detect, detector_input
+from ui.image_input import ChosenImage, image_input
 from ui.model_picker import detector_picker
 from ui.shell import app_shell
 
@@ -38,78 +40,98 @@ def cached_explanation(key: str, sha: str, box: tuple, label: int, level: str, _
     return explain_detection(_model, _x, box, label, level)
 
 
-st.title("Mask R-CNN: what is where")
-chosen = image_input("det", default_sample="generated scene 1")
-model, info = detector_picker("det")
-if chosen is None:
-    st.stop()
+def inputs_ui() -> tuple[ChosenImage, nn.Module, DetectorInfo]:
+    """Choose an image and a detector; stops if the image is unusable."""
+    chosen = image_input("det", default_sample="generated scene 1")
+    model, info = detector_picker("det")
+    if chosen is None:
+        st.stop()
+    return chosen, model, info
 
-key = f"{info.name}:{info.source}"
-with st.spinner("Detecting… (a COCO model takes seconds on a CPU)"):
-    instances = cached_detect(key, chosen.sha256, model, chosen.image, info.categories)
-found = sorted({i.label for i in instances})
-c1, c2, c3 = st.columns([2, 3, 2])
-threshold = c1.slider("Score threshold", 0.0, 1.0, 0.5, 0.05, key="det_threshold")
-classes = c2.multiselect("Classes", found, default=found, key=f"det_classes_{chosen.sha256}_{key}")
-show = (
-    c3.pills(
-        "Draw",
-        ["masks", "boxes", "keypoints"],
-        selection_mode="multi",
-        default=["masks", "boxes", "keypoints"],
-        key="det_show",
+
+def filters_ui(instances: list[Instance], sha: str, key: str) -> tuple[float, list[str], list[str]]:
+    """Choose the score threshold, the classes to keep (of those found) and what to draw."""
+    found = sorted({i.label for i in instances})
+    c1, c2, c3 = st.columns([2, 3, 2])
+    threshold = c1.slider("Score threshold", 0.0, 1.0, 0.5, 0.05, key="det_threshold")
+    classes = c2.multiselect("Classes", found, default=found, key=f"det_classes_{sha}_{key}")
+    show = (
+        c3.pills(
+            "Draw",
+            ["masks", "boxes", "keypoints"],
+            selection_mode="multi",
+            default=["masks", "boxes", "keypoints"],
+            key="det_show",
+        )
+        or []
     )
-    or []
-)
-kept = [i for i in instances if i.score >= threshold and i.label in classes]
+    return threshold, classes, show
 
-table = pd.DataFrame(
-    [
-        {
-            "class": i.label,
-            "score": round(i.score, 3),
-            "box (x0, y0, x1, y1)": tuple(round(v) for v in i.box),
-            "mask area (px)": int(i.mask.sum()) if i.mask is not None else None,
-        }
-        for i in kept
-    ]
-)
-picture, listing = st.columns([3, 2])
-with listing:
-    st.caption(f"{len(kept)} of {len(instances)} detections shown. Click a row to focus it.")
-    selection = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key="det_table")
-rows = selection.selection.rows if selection else []
-focus = rows[0] if rows and rows[0] < len(kept) else None
-image = np.asarray(chosen.image)
-drawn = draw(image, kept, masks="masks" in show, boxes="boxes" in show, keypoints="keypoints" in show, focus=focus)
-picture.image(drawn, caption=f"{chosen.label}: {info.title}", width="stretch")
-d1, d2 = listing.columns(2)
-d1.download_button(
-    "COCO JSON",
-    coco_json(kept, info.categories, image.shape[:2], chosen.label),
-    "detections.json",
-    "application/json",
-    key="det_json",
-)
-d2.download_button("Overlay PNG", png_bytes(drawn), "detections.png", "image/png", key="det_png")
-if info.name == BUNDLED_DETECTOR:
-    st.caption("The bundled detector was trained on generated shapes only; pick a generated scene to see it work.")
 
-tab_pipe, tab_explain = st.tabs(["The pipeline, stage by stage", "Explain one detection"])
-x = detector_input(chosen.image, next(model.parameters()).device)
-with tab_pipe:
-    stages = cached_stages(key, chosen.sha256, model, x)
-    st.markdown(
-        "**1. Backbone + FPN.** A ResNet turns the image into feature maps at strides 4 to 64; the feature "
-        "pyramid network gives every level the same channels, so one head can look at all scales."
+def detections_ui(
+    image: np.ndarray, label: str, info: DetectorInfo, kept: list[Instance], total: int, show: list[str]
+) -> int | None:
+    """The kept detections drawn on the image, beside their table and downloads; return the row clicked, if any."""
+    table = pd.DataFrame(
+        [
+            {
+                "class": i.label,
+                "score": round(i.score, 3),
+                "box (x0, y0, x1, y1)": tuple(round(v) for v in i.box),
+                "mask area (px)": int(i.mask.sum()) if i.mask is not None else None,
+            }
+            for i in kept
+        ]
     )
-    level = st.radio(
+    picture, listing = st.columns([3, 2])
+    with listing:
+        st.caption(f"{len(kept)} of {total} detections shown. Click a row to focus it.")
+        selection = st.dataframe(
+            table, hide_index=True, on_select="rerun", selection_mode="single-row", key="det_table"
+        )
+    rows = selection.selection.rows if selection else []
+    focus = rows[0] if rows and rows[0] < len(kept) else None
+    drawn = draw(image, kept, masks="masks" in show, boxes="boxes" in show, keypoints="keypoints" in show, focus=focus)
+    picture.image(drawn, caption=f"{label}: {info.title}", width="stretch")
+    d1, d2 = listing.columns(2)
+    d1.download_button(
+        "COCO JSON",
+        coco_json(kept, info.categories, image.shape[:2], label),
+        "detections.json",
+        "application/json",
+        key="det_json",
+    )
+    d2.download_button("Overlay PNG", png_bytes(drawn), "detections.png", "image/png", key="det_png")
+    if info.name == BUNDLED_DETECTOR:
+        st.caption("The bundled detector was trained on generated shapes only; pick a generated scene to see it work.")
+    return focus
+
+
+def level_ui(stages: Stages) -> str:
+    """Choose the FPN level whose feature maps to show."""
+    return st.radio(
         "Level",
         list(stages.features),
         horizontal=True,
         key="det_level",
         format_func=lambda k: f"P{int(k) + 2}" if k.isdigit() else "P6 (pool)",
     )
+
+
+def proposals_ui(stages: Stages) -> int:
+    """Choose how many of the strongest proposals to draw."""
+    return st.slider(
+        "Proposals to draw", 1, max(1, len(stages.proposals)), min(20, max(1, len(stages.proposals))), key="det_n_props"
+    )
+
+
+def pipeline_tab(image: np.ndarray, stages: Stages) -> None:
+    """Stages 1 to 3: the FPN's feature maps at a chosen level, the strongest proposals, and what is left."""
+    st.markdown(
+        "**1. Backbone + FPN.** A ResNet turns the image into feature maps at strides 4 to 64; the feature "
+        "pyramid network gives every level the same channels, so one head can look at all scales."
+    )
+    level = level_ui(stages)
     fmap = stages.features[level]
     order = strongest_channels(fmap, 7)
     tiles = grey_maps(np.concatenate([fmap.mean(0, keepdims=True), fmap[order]]))
@@ -123,9 +145,7 @@ with tab_pipe:
         "**2. Region proposals.** The RPN scores every anchor box for 'object or not' and nudges it; the best "
         "survive non-maximum suppression. Here are the strongest, with their objectness."
     )
-    n = st.slider(
-        "Proposals to draw", 1, max(1, len(stages.proposals)), min(20, max(1, len(stages.proposals))), key="det_n_props"
-    )
+    n = proposals_ui(stages)
     props = [
         Instance(f"{s:.2f}", float(s), tuple(b))
         for b, s in zip(stages.proposals[:n], stages.objectness[:n], strict=True)
@@ -139,63 +159,94 @@ with tab_pipe:
         f"**3. Detections.** Each proposal's features are pooled (RoIAlign), classified and refined; "
         f"per-class non-maximum suppression leaves {len(stages.boxes)} detections, the ones listed above."
     )
-    if focus is None:
-        st.info("Click a row of the table above to see its mask logits or keypoint heatmaps.")
-    else:
-        inst = kept[focus]
-        heads = cached_heads(key, chosen.sha256, inst.box, inst.label_index, model, x)
-        if "mask_logits" in heads:
-            st.markdown(
-                "**4. The mask head** predicts 28 x 28 logits for the instance's box and class; they are "
-                "resized into the box and thresholded at probability 0.5 to give the full-resolution mask."
-            )
-            a, b = st.columns(2)
-            a.plotly_chart(
-                px.imshow(
-                    heads["mask_logits"],
-                    color_continuous_scale="RdBu_r",
-                    title="28 x 28 mask logits",
-                    zmin=-10,
-                    zmax=10,
-                ),
-                width="stretch",
-            )
-            b.image(draw(image, [inst], boxes=False), caption="the pasted full-resolution mask", width="stretch")
-        if "keypoint_heatmaps" in heads:
-            st.markdown(
-                "**4. The keypoint head** predicts one 56 x 56 heatmap per body keypoint; each peak becomes a point."
-            )
-            maps = grey_maps(heads["keypoint_heatmaps"])
-            st.image(
-                montage(maps, cols=6, scale=2),
-                width="stretch",
-                caption=", ".join(info.keypoint_names) or "keypoint heatmaps",
-            )
 
-with tab_explain:
+
+def show_heads(image: np.ndarray, inst: Instance | None, heads: dict | None, keypoint_names: tuple[str, ...]) -> None:
+    """Stage 4 for the detection clicked: its mask logits and pasted mask, or its keypoint heatmaps."""
+    if inst is None:
+        st.info("Click a row of the table above to see its mask logits or keypoint heatmaps.")
+        return
+    if "mask_logits" in heads:
+        st.markdown(
+            "**4. The mask head** predicts 28 x 28 logits for the instance's box and class; they are "
+            "resized into the box and thresholded at probability 0.5 to give the full-resolution mask."
+        )
+        a, b = st.columns(2)
+        a.plotly_chart(
+            px.imshow(
+                heads["mask_logits"],
+                color_continuous_scale="RdBu_r",
+                title="28 x 28 mask logits",
+                zmin=-10,
+                zmax=10,
+            ),
+            width="stretch",
+        )
+        b.image(draw(image, [inst], boxes=False), caption="the pasted full-resolution mask", width="stretch")
+    if "keypoint_heatmaps" in heads:
+        st.markdown(
+            "**4. The keypoint head** predicts one 56 x 56 heatmap per body keypoint; each peak becomes a point."
+        )
+        maps = grey_maps(heads["keypoint_heatmaps"])
+        st.image(
+            montage(maps, cols=6, scale=2),
+            width="stretch",
+            caption=", ".join(keypoint_names) or "keypoint heatmaps",
+        )
+
+
+def cam_level_ui(stages: Stages) -> str:
+    """Choose the FPN level at which to explain the detection."""
+    return st.radio(
+        "At level",
+        [k for k in stages.features if k.isdigit()],
+        horizontal=True,
+        key="det_cam_level",
+        format_func=lambda k: f"P{int(k) + 2}",
+    )
+
+
+def explain_tab(
+    image: np.ndarray, stages: Stages, inst: Instance | None, key: str, sha: str, model: nn.Module, x: torch.Tensor
+) -> None:
+    """Grad-CAM of the detection clicked, at a chosen FPN level, or why it cannot be explained."""
     st.write(
         "Grad-CAM of one detection's class score at an FPN level: the model is run again with gradients, the "
         "detection is found again (same class, highest IoU with its box), and its score is differentiated."
     )
-    if focus is None:
+    if inst is None:
         st.info("Click a row of the table above to choose the detection to explain.")
-    else:
-        inst = kept[focus]
-        level = st.radio(
-            "At level",
-            [k for k in stages.features if k.isdigit()],
-            horizontal=True,
-            key="det_cam_level",
-            format_func=lambda k: f"P{int(k) + 2}",
-        )
-        try:
-            cam, iou = cached_explanation(key, chosen.sha256, inst.box, inst.label_index, level, model, x)
-        except ValueError as exc:
-            st.warning(f"This detection cannot be explained: {exc}.")
-        else:
-            st.image(
-                overlay(image, cam, "absolute", 0.8),
-                width="stretch",
-                caption=f"{inst.label} {inst.score:.0%}: Grad-CAM at P{int(level) + 2} "
-                f"(found again with IoU {iou:.2f})",
-            )
+        return
+    level = cam_level_ui(stages)
+    try:
+        cam, iou = cached_explanation(key, sha, inst.box, inst.label_index, level, model, x)
+    except ValueError as exc:
+        st.warning(f"This detection cannot be explained: {exc}.")
+        return
+    st.image(
+        overlay(image, cam, "absolute", 0.8),
+        width="stretch",
+        caption=f"{inst.label} {inst.score:.0%}: Grad-CAM at P{int(level) + 2} (found again with IoU {iou:.2f})",
+    )
+
+
+st.title("Mask R-CNN: what is where")
+chosen, model, info = inputs_ui()
+key = f"{info.name}:{info.source}"
+with st.spinner("Detecting… (a COCO model takes seconds on a CPU)"):
+    instances = cached_detect(key, chosen.sha256, model, chosen.image, info.categories)
+threshold, classes, show = filters_ui(instances, chosen.sha256, key)
+kept = [i for i in instances if i.score >= threshold and i.label in classes]
+image = np.asarray(chosen.image)
+focus = detections_ui(image, chosen.label, info, kept, len(instances), show)
+inst = None if focus is None else kept[focus]
+
+tab_pipe, tab_explain = st.tabs(["The pipeline, stage by stage", "Explain one detection"])
+x = detector_input(chosen.image, next(model.parameters()).device)
+with tab_pipe:
+    stages = cached_stages(key, chosen.sha256, model, x)
+    pipeline_tab(image, stages)
+    heads = None if inst is None else cached_heads(key, chosen.sha256, inst.box, inst.label_index, model, x)
+    show_heads(image, inst, heads, info.keypoint_names)
+with tab_explain:
+    explain_tab(image, stages, inst, key, chosen.sha256, model, x)

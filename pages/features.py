@@ -17,10 +17,17 @@ from explain.inputs.image_sets import (
 from explain.methods.classify import prepare
 from explain.methods.deconvnet import feature_layers, geometry, reconstruct, strongest_position, top_activations
 from explain.methods.filters import feature_maps, filter_images, first_conv
-from explain.methods.occlusion import MAX_POSITIONS, check_occlusion, min_stride, occlusion_sensitivity
+from explain.methods.occlusion import (
+    MAX_POSITIONS,
+    OcclusionMaps,
+    check_occlusion,
+    min_stride,
+    occlusion_sensitivity,
+)
+from models.classifiers import ModelInfo
 from ui.admission import cached_heavy
-from ui.image_input import SUPPORTED, decode_upload, image_input
-from ui.model_picker import model_picker
+from ui.image_input import SUPPORTED, ChosenImage, decode_upload
+from ui.model_picker import image_and_classifier_ui
 from ui.predictions import model_input, top5, weights_key
 from ui.shell import app_shell
 from ui.widgets import run_button
@@ -78,25 +85,11 @@ def top9_montages(model, tensors, names, layer, channels, mean, std, report) -> 
     return out
 
 
-st.title("What did the network learn?")
-st.write(
-    "Zeiler & Fergus (ECCV 2014) looked inside a trained network four ways: its first-layer filters, its feature "
-    "maps, the deconvnet projection of an activation back to pixels, and occlusion. Each tab does one."
-)
-chosen = image_input("feat")
-model, info = model_picker("feat")
-if chosen is None:
-    st.stop()
-key = weights_key(info)
-batch = model_input(model, info, chosen)
-seen = input_image(batch, info.mean, info.std)
-layers, start_layer = layer_list(key, model, batch)
+# ---------------------------------------------------------------- Layer-1 filters
 
-tab_filters, tab_maps, tab_top9, tab_occ = st.tabs(
-    ["Layer-1 filters", "Feature maps & deconvnet", "Top-9 activations", "Occlusion sensitivity"]
-)
 
-with tab_filters:
+def filters_tab(model: torch.nn.Module) -> None:
+    """The filters of the first convolution, one tile each."""
     name, conv = first_conv(model)
     tiles = filter_images(model)
     st.image(montage(tiles, cols=16, scale=max(1, 48 // tiles.shape[1])), width="stretch")
@@ -105,10 +98,34 @@ with tab_filters:
         "on its own: mid-grey is zero, brighter or darker colours are positive or negative weights."
     )
 
-with tab_maps:
+
+# ---------------------------------------------------------------- Feature maps & deconvnet
+
+
+def maps_ui(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    sha: str,
+    info: ModelInfo,
+    layers: list[str],
+    start_layer: str,
+) -> tuple[str, int, bool]:
+    """The layer to show, the channel to project (its strongest first) and whether to project all of it."""
     c1, c2 = st.columns([2, 1])
     layer = c1.selectbox("Layer", layers, index=layers.index(start_layer), key=f"feat_layer_{info.name}")
-    fmap, order = cached_maps(key, chosen.sha256, layer, model, batch)
+    fmap, order = cached_maps(key, sha, layer, model, batch)
+    channel = c2.number_input("Channel", 0, fmap.shape[0] - 1, int(order[0]), key=f"feat_channel_{info.name}_{layer}")
+    whole = c2.toggle(
+        "Project the whole channel",
+        key="feat_whole",
+        help="Keep every activation of the channel, not only its strongest.",
+    )
+    return layer, channel, whole
+
+
+def show_feature_maps(layer: str, fmap: np.ndarray, order: list[int]) -> None:
+    """The 32 channels of a layer with the strongest activations, strongest first."""
     shown = order[:32]
     st.image(
         montage(grey_maps(fmap[shown]), cols=8, scale=max(1, 96 // fmap.shape[-1])),
@@ -116,14 +133,17 @@ with tab_maps:
         f"activations, strongest first: {', '.join(map(str, shown))}",
         width="stretch",
     )
-    channel = c2.number_input("Channel", 0, fmap.shape[0] - 1, int(order[0]), key=f"feat_channel_{info.name}_{layer}")
-    whole = c2.toggle(
-        "Project the whole channel",
-        key="feat_whole",
-        help="Keep every activation of the channel, not only its strongest.",
-    )
-    rec, position, value = cached_reconstruction(key, chosen.sha256, layer, int(channel), whole, model, batch)
-    box = geometry(model, layer).box(position, seen.shape[:2])
+
+
+def show_projection(
+    rec: np.ndarray,
+    seen: np.ndarray,
+    box: tuple[int, int, int, int],
+    channel: int,
+    value: float,
+    position: tuple[int, int],
+) -> None:
+    """The deconvnet projection, the image patch under its receptive field, and where that patch is."""
     a, b, c = st.columns(3)
     a.image(symmetric_image(rec), caption="deconvnet projection (mid-grey = 0)", width="stretch")
     b.image(crop_tile(seen, box, 160), caption=f"image patch under the receptive field {box}", width="stretch")
@@ -138,9 +158,31 @@ with tab_maps:
         "each convolution replaced by its transpose, BatchNorm by its scale, residual paths summed."
     )
 
-with tab_top9:
-    st.write("The nine strongest activations of a channel over a set of images (one per image), each shown as its "
-             "deconvnet projection and the image patch it sees, as in the paper's Figure 2.")  # fmt: skip
+
+def maps_tab(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    sha: str,
+    info: ModelInfo,
+    layers: list[str],
+    start_layer: str,
+) -> None:
+    """A layer's strongest feature maps, and one channel's strongest activation projected back to pixels."""
+    layer, channel, whole = maps_ui(model, batch, key, sha, info, layers, start_layer)
+    fmap, order = cached_maps(key, sha, layer, model, batch)
+    show_feature_maps(layer, fmap, order)
+    rec, position, value = cached_reconstruction(key, sha, layer, int(channel), whole, model, batch)
+    seen = input_image(batch, info.mean, info.std)
+    box = geometry(model, layer).box(position, seen.shape[:2])
+    show_projection(rec, seen, box, channel, value, position)
+
+
+# ---------------------------------------------------------------- Top-9 activations
+
+
+def image_set_ui() -> tuple[list, str]:
+    """The images to scan (a folder's files are only listed here), and the folder if one was named."""
     source = st.radio(
         "Images", ["bundled samples and generated shapes", "my uploads", "a folder"], horizontal=True, key="feat_set"
     )
@@ -167,8 +209,22 @@ with tab_top9:
             except ValueError as exc:
                 st.error(str(exc))
     warn_skipped(problems)
+    return images, folder
+
+
+def scan_ui(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    sha: str,
+    info: ModelInfo,
+    layers: list[str],
+    start_layer: str,
+    images: list,
+) -> tuple[str, list[int], bool]:
+    """The layer and channels to scan, and whether the scan was asked for (no button without images and channels)."""
     top_layer = st.selectbox("Layer", layers, index=layers.index(start_layer), key=f"feat_top_layer_{info.name}")
-    n_channels = cached_maps(key, chosen.sha256, top_layer, model, batch)[0].shape[0]
+    n_channels = cached_maps(key, sha, top_layer, model, batch)[0].shape[0]
     picks = st.multiselect(
         f"Channels (at most {MAX_CHANNELS})",
         range(n_channels),
@@ -176,30 +232,80 @@ with tab_top9:
         max_selections=MAX_CHANNELS,
         key=f"feat_top_ch_{info.name}_{top_layer}",
     )
-    if images and picks and st.button(f"Scan {len(images)} images", key="feat_scan"):
-        if folder:
-            images, problems = folder_set(folder)
-            warn_skipped(problems)
-        names = [name for name, _ in images[:MAX_SET_IMAGES]]
-        tensors = torch.cat([prepare(im, info.preprocess, batch.device) for _, im in images[:MAX_SET_IMAGES]])
-        scan_key = ("top9", key, set_sha256(images[:MAX_SET_IMAGES]), top_layer, tuple(picks))
+    pressed = bool(images and picks and st.button(f"Scan {len(images)} images", key="feat_scan"))
+    return top_layer, picks, pressed
+
+
+def scan(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    info: ModelInfo,
+    images: list,
+    folder: str,
+    layer: str,
+    picks: list[int],
+) -> dict[int, tuple]:
+    """The top-9 montages of each picked channel over the set (a folder is decoded now), through the queue."""
+    if folder:
+        images, problems = folder_set(folder)
+        warn_skipped(problems)
+    names = [name for name, _ in images[:MAX_SET_IMAGES]]
+    tensors = torch.cat([prepare(im, info.preprocess, batch.device) for _, im in images[:MAX_SET_IMAGES]])
+    scan_key = ("top9", key, set_sha256(images[:MAX_SET_IMAGES]), layer, tuple(picks))
+    return cached_heavy(
+        f"Scanning {len(names)} images",
+        scan_key,
+        lambda report: top9_montages(model, tensors, names, layer, picks, info.mean, info.std, report),
+    )
+
+
+def show_top9(montages: dict[int, tuple]) -> None:
+    """Per channel: where it is strongest, its nine projections and the nine image patches."""
+    for c, (strongest, projections, patches) in montages.items():
+        st.markdown(f"**Channel {c}**: strongest in {', '.join(strongest)}…")
+        left, right = st.columns(2)
+        left.image(projections, caption="projections", width="stretch")
+        right.image(patches, caption="image patches", width="stretch")
+
+
+def top9_tab(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    sha: str,
+    info: ModelInfo,
+    layers: list[str],
+    start_layer: str,
+) -> None:
+    """The nine strongest activations of chosen channels over a set of images; the last scan stays shown."""
+    st.write("The nine strongest activations of a channel over a set of images (one per image), each shown as its "
+             "deconvnet projection and the image patch it sees, as in the paper's Figure 2.")  # fmt: skip
+    images, folder = image_set_ui()
+    top_layer, picks, pressed = scan_ui(model, batch, key, sha, info, layers, start_layer, images)
+    if pressed:
         st.session_state["feat_top9"] = (
-            cached_heavy(
-                f"Scanning {len(names)} images",
-                scan_key,
-                lambda report: top9_montages(model, tensors, names, top_layer, picks, info.mean, info.std, report),
-            ),
+            scan(model, batch, key, info, images, folder, top_layer, picks),
             (key, top_layer),
         )
     result = st.session_state.get("feat_top9")
     if result and result[1] == (key, top_layer):
-        for c, (strongest, projections, patches) in result[0].items():
-            st.markdown(f"**Channel {c}**: strongest in {', '.join(strongest)}…")
-            left, right = st.columns(2)
-            left.image(projections, caption="projections", width="stretch")
-            right.image(patches, caption="image patches", width="stretch")
+        show_top9(result[0])
 
-with tab_occ:
+
+# ---------------------------------------------------------------- Occlusion sensitivity
+
+
+def occlusion_ui(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    chosen: ChosenImage,
+    info: ModelInfo,
+    layers: list[str],
+    start_layer: str,
+) -> tuple[str, int, int, int, int]:
+    """The feature map (layer and channel) and class to follow, and the grey square's size and step."""
     predictions = top5(model, info, chosen)
     c1, c2, c3 = st.columns(3)
     occ_layer = c1.selectbox(
@@ -222,6 +328,32 @@ with tab_occ:
         "Step (pixels)", low, max(low + 1, side // 4), max(low, side // 28), key=f"feat_occ_stride_{side}_{low}",
         help=f"At most {MAX_POSITIONS:,} positions of the square: smaller steps are allowed for smaller squares.",
     )  # fmt: skip
+    return occ_layer, occ_channel, target, window, stride
+
+
+def show_occlusion(maps: OcclusionMaps, categories: list[str], target: int, feature: str) -> None:
+    """The three occlusion maps side by side, and the classes the model saw."""
+    figures = occlusion_figures(maps, categories, target, feature)
+    for col, fig in zip(st.columns(3), figures, strict=True):
+        col.plotly_chart(fig, width="stretch")
+    seen_labels = sorted({categories[i] for i in np.unique(maps.label)})
+    st.caption(
+        "Each cell is one position of the grey square (its top-left corner every step). "
+        f"Most probable classes seen: {', '.join(seen_labels)}."
+    )
+
+
+def occlusion_tab(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    chosen: ChosenImage,
+    info: ModelInfo,
+    layers: list[str],
+    start_layer: str,
+) -> None:
+    """Slide a grey square over the image and follow a feature map and a class, from the button."""
+    occ_layer, occ_channel, target, window, stride = occlusion_ui(model, batch, key, chosen, info, layers, start_layer)
     settings = (key, chosen.sha256, occ_layer, int(occ_channel), int(target), int(window), int(stride))
     if run_button("Slide the grey square", "feat_occ_run", settings):
         try:
@@ -236,11 +368,29 @@ with tab_occ:
                     model, batch, occ_layer, int(occ_channel), target, window, stride, progress=report
                 ),
             )
-            figures = occlusion_figures(maps, info.categories, target, f"{occ_layer} channel {occ_channel}")
-            for col, fig in zip(st.columns(3), figures, strict=True):
-                col.plotly_chart(fig, width="stretch")
-            seen_labels = sorted({info.categories[i] for i in np.unique(maps.label)})
-            st.caption(
-                "Each cell is one position of the grey square (its top-left corner every step). "
-                f"Most probable classes seen: {', '.join(seen_labels)}."
-            )
+            show_occlusion(maps, info.categories, target, f"{occ_layer} channel {occ_channel}")
+
+
+# ---------------------------------------------------------------- the page
+
+st.title("What did the network learn?")
+st.write(
+    "Zeiler & Fergus (ECCV 2014) looked inside a trained network four ways: its first-layer filters, its feature "
+    "maps, the deconvnet projection of an activation back to pixels, and occlusion. Each tab does one."
+)
+chosen, model, info = image_and_classifier_ui("feat")
+key = weights_key(info)
+batch = model_input(model, info, chosen)
+layers, start_layer = layer_list(key, model, batch)
+
+tab_filters, tab_maps, tab_top9, tab_occ = st.tabs(
+    ["Layer-1 filters", "Feature maps & deconvnet", "Top-9 activations", "Occlusion sensitivity"]
+)
+with tab_filters:
+    filters_tab(model)
+with tab_maps:
+    maps_tab(model, batch, key, chosen.sha256, info, layers, start_layer)
+with tab_top9:
+    top9_tab(model, batch, key, chosen.sha256, info, layers, start_layer)
+with tab_occ:
+    occlusion_tab(model, batch, key, chosen, info, layers, start_layer)

@@ -25,10 +25,10 @@ from models.experiments.augmentation import (
     pipeline_code,
     step,
 )
-from models.experiments.batchnorm import BNConfig, BNExperiment, batchnorm_behaviour, load_default
+from models.experiments.batchnorm import BNConfig, BNExperiment, batchnorm_behaviour, bn_config, load_default
 from models.files import ResultsFileError
 from ui.admission import cached_heavy, heavy_job
-from ui.image_input import image_input
+from ui.image_input import ChosenImage, image_input
 from ui.param_form import param_widgets
 from ui.shell import app_shell
 
@@ -36,14 +36,42 @@ app_shell()
 
 PREVIEW_SIDE = 256  # the previews are shown 160 pixels wide: augmenting the full upload would waste memory
 
-st.title("Training tricks, live")
-tab_bn, tab_aug = st.tabs(["BatchNorm", "Data augmentation"])
-
-
 _draws = itertools.count()  # every redraw of a placeholder within one script run needs its own key
 
+# ---------------------------------------------------------------- BatchNorm tab
 
-def draw_bn(history, config: BNConfig, behaviour: dict | None, places) -> None:
+
+def bn_settings_ui() -> tuple[BNConfig | None, bool]:
+    """The run's settings and the Stop button: the run still to be built (if any), and whether training is on."""
+    st.write(
+        "The same network trained twice on scikit-learn's handwritten digits (1,300 training and 497 test scans), "
+        "once with BatchNorm. Both start from the same weights and see the same batches. BatchNorm's advantage "
+        "grows with the learning rate; try sigmoid at 0.5, then 2.0."
+    )
+    with st.form("bn_form"):
+        c1, c2, c3 = st.columns(3)
+        arch = c1.selectbox(
+            "Network", ["mlp", "conv"], key="bn_arch",
+            format_func={"mlp": "the paper's: 3 x 100 fully connected", "conv": "the course's convolutional net"}.get,
+        )  # fmt: skip
+        activation = c1.selectbox("Activation", ["sigmoid", "relu"], key="bn_act")
+        lr = c2.select_slider("Learning rate (SGD)", [0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0], 0.5, key="bn_lr")
+        batch_size = c2.select_slider("Batch size", [8, 16, 32, 60, 128, 256], 60, key="bn_bs")
+        steps = c3.number_input("Steps", 100, 20_000, 3000, 100, key="bn_steps")
+        seed = c3.number_input("Seed", 0, 10_000, 0, key="bn_seed")
+        submitted = st.form_submit_button("Train both networks", type="primary")
+    stop = st.button("Stop", key="bn_stop", disabled=not (submitted or st.session_state.get("bn_running")))
+    if submitted:  # the networks are built once this visitor's turn in the server's queue comes
+        st.session_state["bn_pending"] = bn_config(arch, activation, lr, batch_size, steps, seed)
+        st.session_state["bn_running"] = True
+    if stop:
+        st.session_state["bn_running"] = False
+        st.session_state["bn_pending"] = None
+    return st.session_state.get("bn_pending"), bool(st.session_state.get("bn_running"))
+
+
+def draw_bn(history, config: BNConfig, behaviour: dict | None, places: tuple) -> None:
+    """A run's accuracy and distribution charts and, given its train-vs-eval numbers, what they show."""
     acc, dist, panel = places
     n = next(_draws)
     acc.plotly_chart(bn_accuracy_chart(history), width="stretch", key=f"bn_acc_{n}")
@@ -65,35 +93,8 @@ averages instead, so an image's output no longer depends on the other images in 
         )
 
 
-with tab_bn:
-    st.write(
-        "The same network trained twice on scikit-learn's handwritten digits (1,300 training and 497 test scans), "
-        "once with BatchNorm. Both start from the same weights and see the same batches. BatchNorm's advantage "
-        "grows with the learning rate; try sigmoid at 0.5, then 2.0."
-    )
-    with st.form("bn_form"):
-        c1, c2, c3 = st.columns(3)
-        arch = c1.selectbox(
-            "Network", ["mlp", "conv"], key="bn_arch",
-            format_func={"mlp": "the paper's: 3 x 100 fully connected", "conv": "the course's convolutional net"}.get,
-        )  # fmt: skip
-        activation = c1.selectbox("Activation", ["sigmoid", "relu"], key="bn_act")
-        lr = c2.select_slider("Learning rate (SGD)", [0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0], 0.5, key="bn_lr")
-        batch_size = c2.select_slider("Batch size", [8, 16, 32, 60, 128, 256], 60, key="bn_bs")
-        steps = c3.number_input("Steps", 100, 20_000, 3000, 100, key="bn_steps")
-        seed = c3.number_input("Seed", 0, 10_000, 0, key="bn_seed")
-        submitted = st.form_submit_button("Train both networks", type="primary")
-    stop = st.button("Stop", key="bn_stop", disabled=not (submitted or st.session_state.get("bn_running")))
-    if submitted:  # the networks are built once this visitor's turn in the server's queue comes
-        st.session_state["bn_pending"] = BNConfig(
-            arch, activation, lr, batch_size, int(steps), int(seed), eval_every=50 if arch == "mlp" else 10
-        )
-        st.session_state["bn_running"] = True
-    if stop:
-        st.session_state["bn_running"] = False
-        st.session_state["bn_pending"] = None
-
-    exp: BNExperiment | None = st.session_state.get("bn_exp")
+def show_bn_run(exp: BNExperiment | None) -> tuple:
+    """The visitor's run, else the default run computed in advance; returns the placeholders it is drawn in."""
     default = None
     if exp is None:
         try:
@@ -110,50 +111,32 @@ with tab_bn:
             draw_bn(default[1], default[0], default[2], places)
     else:
         draw_bn(exp.history, exp.config, batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch), places)
-    pending: BNConfig | None = st.session_state.get("bn_pending")
-    if st.session_state.get("bn_running") and (pending is not None or (exp is not None and not exp.done)):
-        with heavy_job("Training both networks"):  # waiting visitors do no work, not even building the nets
-            if pending is not None:
-                with st.spinner("Building the networks…"):
-                    exp = st.session_state["bn_exp"] = BNExperiment(pending)
-                st.session_state["bn_pending"] = None
-            bar = st.progress(exp.step / exp.config.steps, text="Training…")
-            chunk = max(exp.config.eval_every, 1)
-            while not exp.done:  # any click (Stop included) interrupts here; the next run resumes or stops
-                exp.advance(chunk)
-                draw_bn(exp.history, exp.config, None, places)
-                bar.progress(exp.step / exp.config.steps, text=f"Training… step {exp.step} of {exp.config.steps}")
-        st.session_state["bn_running"] = False
-        bar.empty()
-        draw_bn(exp.history, exp.config, batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch), places)
-    elif exp is not None and not exp.done:
-        st.caption(f"Stopped at step {exp.step} of {exp.config.steps}.")
+    return places
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def image_previews(steps_json: str, image_sha: str, n: int, seed: int, _image: Image.Image) -> np.ndarray:
-    """The montage of `n` draws of the pipeline on the image (shown at most PREVIEW_SIDE pixels wide),
-    computed once per (pipeline, image, n, seed)."""
-    small = _image.copy()
-    small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
-    img = torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1)
-    samples = augment_image(build_pipeline(json.loads(steps_json)), img, n, seed)
-    tiles = np.stack([np.asarray(Image.fromarray(as_numpy(t)).resize((160, 160))) for t in samples])
-    return montage(tiles, cols=min(6, n))
+def train_bn(pending: BNConfig | None, exp: BNExperiment | None, places: tuple) -> BNExperiment:
+    """Builds the pending run (if any) and trains it to the end in the server's queue, redrawing its curves."""
+    with heavy_job("Training both networks"):  # waiting visitors do no work, not even building the nets
+        if pending is not None:
+            with st.spinner("Building the networks…"):
+                exp = st.session_state["bn_exp"] = BNExperiment(pending)
+            st.session_state["bn_pending"] = None
+        bar = st.progress(exp.step / exp.config.steps, text="Training…")
+        chunk = max(exp.config.eval_every, 1)
+        while not exp.done:  # any click (Stop included) interrupts here; the next run resumes or stops
+            exp.advance(chunk)
+            draw_bn(exp.history, exp.config, None, places)
+            bar.progress(exp.step / exp.config.steps, text=f"Training… step {exp.step} of {exp.config.steps}")
+    st.session_state["bn_running"] = False
+    bar.empty()
+    return exp
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def scene_previews(steps_json: str, seed: int) -> np.ndarray:
-    """Four draws of the pipeline on the generated detection sample, boxes and masks drawn."""
-    scene = make_scene(np.random.default_rng(7), 192, n_objects=(3, 4))
-    drawn = []
-    for image, boxes, masks, names in augment_scene(build_pipeline(json.loads(steps_json)), scene, 4, seed):
-        out = draw_segmentation_masks(image, masks, alpha=0.45) if len(masks) else image
-        drawn.append(as_numpy(draw_bounding_boxes(out, boxes, labels=names, colors="white", width=2)))
-    return montage(np.stack([np.asarray(Image.fromarray(d).resize((192, 192))) for d in drawn]), cols=4)
+# ---------------------------------------------------------------- Data augmentation tab
 
 
-with tab_aug:
+def pipeline_ui() -> tuple[list[dict], str]:
+    """The pipeline editor; returns its steps and their checked JSON, or stops the page if it cannot be built."""
     st.write(
         "Build a pipeline from torchvision's transforms v2, see what it does to an image and to a detection sample "
         "(boxes and masks move with the pixels), copy its code, and measure whether it helps a small digits classifier."
@@ -187,7 +170,11 @@ with tab_aug:
     except (ValueError, TypeError) as exc:
         st.error(f"This pipeline cannot be built: {str(exc).splitlines()[0]}")
         st.stop()
+    return steps_state, steps_json
 
+
+def samples_ui() -> tuple[ChosenImage | None, int, int]:
+    """The image to augment, how many draws to show and the seed (Reseed adds one): (image, n, seed)."""
     chosen = image_input("aug")
     c1, c2 = st.columns(2)
     n = c1.slider("Samples", 4, 24, 12, 4, key="aug_n")
@@ -195,6 +182,34 @@ with tab_aug:
     if c2.button("Reseed", key="aug_reseed"):
         st.session_state["aug_seed"] = seed = seed + 1
     c2.caption(f"seed {seed}")
+    return chosen, n, seed
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def image_previews(steps_json: str, image_sha: str, n: int, seed: int, _image: Image.Image) -> np.ndarray:
+    """The montage of `n` draws of the pipeline on the image (shown at most PREVIEW_SIDE pixels wide),
+    computed once per (pipeline, image, n, seed)."""
+    small = _image.copy()
+    small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    img = torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1)
+    samples = augment_image(build_pipeline(json.loads(steps_json)), img, n, seed)
+    tiles = np.stack([np.asarray(Image.fromarray(as_numpy(t)).resize((160, 160))) for t in samples])
+    return montage(tiles, cols=min(6, n))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def scene_previews(steps_json: str, seed: int) -> np.ndarray:
+    """Four draws of the pipeline on the generated detection sample, boxes and masks drawn."""
+    scene = make_scene(np.random.default_rng(7), 192, n_objects=(3, 4))
+    drawn = []
+    for image, boxes, masks, names in augment_scene(build_pipeline(json.loads(steps_json)), scene, 4, seed):
+        out = draw_segmentation_masks(image, masks, alpha=0.45) if len(masks) else image
+        drawn.append(as_numpy(draw_bounding_boxes(out, boxes, labels=names, colors="white", width=2)))
+    return montage(np.stack([np.asarray(Image.fromarray(d).resize((192, 192))) for d in drawn]), cols=4)
+
+
+def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int) -> None:
+    """The pipeline's draws on the chosen image and on the detection sample, or why it fails on them."""
     if chosen is not None:
         try:
             st.image(
@@ -215,30 +230,64 @@ with tab_aug:
     except Exception as exc:
         st.error(f"The pipeline fails on the detection sample: {str(exc).splitlines()[0]}")
 
-    st.subheader("The code")
-    st.code(pipeline_code(steps_state), language="python")
 
+def comparison_ui() -> tuple[int, bool]:
+    """The "Does it help?" experiment's epochs and whether its button was pressed."""
     st.subheader("Does it help?")
     st.write("A small CNN trained on 300 digits, once without and once with the pipeline (test images are never "
              "augmented; 497 of them). Flips and strong crops can hurt: a flipped 2 is no longer a 2.")  # fmt: skip
     epochs = st.slider("Epochs", 2, 30, 8, key="aug_epochs")
-    if st.button("Train with and without", key="aug_train"):
-        try:
-            st.session_state["aug_result"] = (
-                steps_state.copy(),
-                epochs,
-                cached_heavy(
-                    "Training twice",
-                    ("augmentation", steps_json, epochs, 0),
-                    lambda report: compare_on_digits(json.loads(steps_json), epochs=epochs, seed=0, progress=report),
-                ),
-            )
-        except Exception as exc:
-            st.error(f"Training failed with this pipeline: {str(exc).splitlines()[0]}")
-    result = st.session_state.get("aug_result")
+    return epochs, st.button("Train with and without", key="aug_train")
+
+
+def compare_pipeline(steps: list[dict], steps_json: str, epochs: int) -> None:
+    """Trains the digits classifier without and with the pipeline (in the server's queue) and keeps the result."""
+    try:
+        st.session_state["aug_result"] = (
+            steps.copy(),
+            epochs,
+            cached_heavy(
+                "Training twice",
+                ("augmentation", steps_json, epochs, 0),
+                lambda report: compare_on_digits(json.loads(steps_json), epochs=epochs, seed=0, progress=report),
+            ),
+        )
+    except Exception as exc:
+        st.error(f"Training failed with this pipeline: {str(exc).splitlines()[0]}")
+
+
+def show_comparison(result: tuple[list[dict], int, dict[str, float]] | None) -> None:
+    """Both arms' test accuracy and the settings they were trained with, once there is a result."""
     if result:
         used, ep, acc = result
         a, b = st.columns(2)
         a.metric("Test accuracy without augmentation", f"{acc['without']:.1%}")
         b.metric("with the pipeline", f"{acc['with']:.1%}", delta=f"{acc['with'] - acc['without']:+.1%}")
         st.caption(f"{ep} epochs, pipeline: {', '.join(s['name'] for s in used) or 'empty'}.")
+
+
+# ---------------------------------------------------------------- the page
+
+st.title("Training tricks, live")
+tab_bn, tab_aug = st.tabs(["BatchNorm", "Data augmentation"])
+
+with tab_bn:
+    pending, running = bn_settings_ui()
+    exp: BNExperiment | None = st.session_state.get("bn_exp")
+    places = show_bn_run(exp)
+    if running and (pending is not None or (exp is not None and not exp.done)):
+        exp = train_bn(pending, exp, places)
+        draw_bn(exp.history, exp.config, batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch), places)
+    elif exp is not None and not exp.done:
+        st.caption(f"Stopped at step {exp.step} of {exp.config.steps}.")
+
+with tab_aug:
+    steps, steps_json = pipeline_ui()
+    chosen, n, seed = samples_ui()
+    show_previews(steps_json, chosen, n, seed)
+    st.subheader("The code")
+    st.code(pipeline_code(steps), language="python")
+    epochs, train = comparison_ui()
+    if train:
+        compare_pipeline(steps, steps_json, epochs)
+    show_comparison(st.session_state.get("aug_result"))

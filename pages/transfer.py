@@ -1,6 +1,5 @@
 """Transfer lab: linear probe vs fine-tuning vs training from scratch, with learning curves (Hoiem et al. 2021)."""
 
-import os
 import time
 from pathlib import Path
 
@@ -16,43 +15,52 @@ from models.hub.weights_cache import WeightsUnavailable
 from models.transfer import (
     ENCODERS,
     REGIMES,
-    RESULTS,
     SHIPPED,
     TASKS,
+    Encoder,
     Progress,
+    Sweep,
     SweepMismatch,
+    Task,
     TaskUnavailable,
     TrainConfig,
     load_runs,
     page_sweep,
     run_sweep,
-    settings_hash,
+    user_folder,
+    user_sweeps,
 )
 from ui.admission import heavy_job
 from ui.shell import app_shell
 
 app_shell()
 
-USER_RESULTS = Path(os.environ.get("EXPLAINER_RESULTS", RESULTS / "user"))
 
-st.title("Adapting a pretrained network")
-st.write(
-    "Three ways to reuse a network trained on another task, on the same data: train the whole network **from "
-    "scratch**; freeze the pretrained encoder and train only a new linear layer on its features (**linear probe**); "
-    "or start from the pretrained weights and train everything at a tenth of the rate (**fine-tuning**). "
-    "A learning curve shows which is best at each amount of data: test error against training images per class, "
-    "with the fit e(n) = α + η·n^γ of Hoiem et al., *Learning Curves for Analysis of Deep Networks* (ICML 2021)."
-)
+# ---------------------------------------------------------------- the results of one sweep
 
 
 def sweep_folders() -> dict[str, Path]:
     """The shipped sweep and every sweep launched from this page, by label."""
-    found = {"Shipped: digits, bundled glyphs encoder (3 seeds)": SHIPPED}
-    if USER_RESULTS.is_dir():
-        for folder in sorted(USER_RESULTS.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
-            if any((folder / "runs").glob("*.json")):  # a sweep pressed and left before its first run: not listed
-                found[f"Yours: {folder.name}"] = folder
-    return found
+    return {
+        "Shipped: digits, bundled glyphs encoder (3 seeds)": SHIPPED,
+        **{f"Yours: {name}": folder for name, folder in user_sweeps().items()},
+    }
+
+
+def source_ui(folders: dict[str, Path]) -> Path:
+    """The sweep to show (the one that just finished, if any): its folder."""
+    if st.session_state.get("transfer_source_next") in folders:  # a sweep just finished: show it
+        st.session_state["transfer_source"] = st.session_state.pop("transfer_source_next")
+    label = st.selectbox("Results", list(folders), key="transfer_source")
+    return folders[label]
+
+
+def show_problems(problems: list[str]) -> None:
+    """One warning per damaged file, the first five of them, then how many more were skipped."""
+    for problem in problems[:5]:
+        st.warning(problem, icon=":material/description:")
+    if len(problems) > 5:
+        st.warning(f"{len(problems) - 5} more damaged files in this sweep were skipped.")
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -68,8 +76,8 @@ def pick_from_chart() -> None:
         st.session_state["transfer_pick"] = keys[0]
 
 
-def results_view(meta: dict, runs: list[dict]) -> None:
-    """The learning curves, table, crossovers and training curves of one sweep."""
+def show_settings(meta: dict, runs: list[dict]) -> None:
+    """The sweep's task, encoder, training settings and the command that reproduces it, in one caption."""
     try:
         settings, train = meta["settings"], meta["settings"]["train"]
         st.caption(
@@ -81,6 +89,10 @@ def results_view(meta: dict, runs: list[dict]) -> None:
         )
     except (KeyError, TypeError, ValueError):  # a damaged sweep.json was already reported in one line
         st.caption(f"{len(runs)} runs; this sweep's settings are unknown.")
+
+
+def curve_options_ui(runs: list[dict]) -> tuple[str, bool, list[str]]:
+    """The learning curves' x axis, whether to overlay the paper's fits, and the regimes shown."""
     c1, c2, c3 = st.columns([2, 2, 3])
     axis = c1.radio(
         "x axis", ["log", "inv_sqrt"], key="transfer_axis", horizontal=True,
@@ -94,16 +106,11 @@ def results_view(meta: dict, runs: list[dict]) -> None:
     kept = [r for r in st.session_state.get("transfer_regimes", present) if r in present]
     st.session_state["transfer_regimes"] = kept or present  # another sweep may hold other regimes
     shown = c3.multiselect("Regimes", present, key="transfer_regimes", format_func=REGIMES.get)
-    runs = [r for r in runs if r["regime"] in shown]
-    if not runs:
-        st.warning("Choose at least one regime.")
-        return
-    n_max = max(r["n_per_class"] for r in runs)
-    curves = cached_fit(runs, float(n_max))
-    keys = {r["key"]: r for r in runs}
-    if st.session_state.get("transfer_pick") not in keys:
-        st.session_state["transfer_pick"] = ""
-    picked = st.session_state["transfer_pick"]
+    return axis, paper, shown
+
+
+def show_learning_curves(runs: list[dict], curves: dict, n_max: int, axis: str, paper: bool, picked: str) -> None:
+    """The learning curves (a click on a point picks its run), the crossovers and the table of the fits."""
     st.plotly_chart(
         learning_curve_figure(runs, curves, axis=axis, paper=paper, selected=picked),
         key="transfer_lc", on_select=pick_from_chart, selection_mode="points", width="stretch",
@@ -121,6 +128,9 @@ def results_view(meta: dict, runs: list[dict]) -> None:
         "(so e(N/4) ≈ e_N + β_N): how much four times less data would cost."
     )
 
+
+def training_curves_ui(runs: list[dict], keys: dict[str, dict]) -> tuple[str, dict | None, list[dict]]:
+    """The metric, and the run picked or else (None and) every seed's run at the size chosen."""
     st.subheader("Training curves")
     metric = st.radio("Show", ["accuracy", "loss"], key="transfer_metric", horizontal=True)
     choice = st.selectbox(
@@ -130,7 +140,15 @@ def results_view(meta: dict, runs: list[dict]) -> None:
         f"({keys[k]['test_error']:.1f}% error)",
     )  # fmt: skip
     if choice:
-        run = keys[choice]
+        return metric, keys[choice], []
+    sizes = sorted({r["n_per_class"] for r in runs})
+    n = st.select_slider("Images per class", sizes, value=sizes[0], key="transfer_n")
+    return metric, None, [r for r in runs if r["n_per_class"] == n]
+
+
+def show_training_curves(metric: str, run: dict | None, at_n: list[dict]) -> None:
+    """One run's training curve (or why a probe has none), else the band over the seeds at one size."""
+    if run is not None:
         if not run["history"]:
             st.info(
                 "This probe has no epochs: the features are extracted once and scikit-learn's logistic regression "
@@ -141,71 +159,74 @@ def results_view(meta: dict, runs: list[dict]) -> None:
             st.plotly_chart(training_curves_figure([run], metric), width="stretch", key="transfer_one")
             st.caption(f"{run['images']:,} training images seen in {run['seconds']:.1f} s on {run['device']}.")
     else:
-        sizes = sorted({r["n_per_class"] for r in runs})
-        n = st.select_slider("Images per class", sizes, value=sizes[0], key="transfer_n")
-        at_n = [r for r in runs if r["n_per_class"] == n]
         st.plotly_chart(training_curves_figure(at_n, metric), width="stretch", key="transfer_band")
         st.caption("Mean over seeds; the band spans the lowest to the highest seed. Dashed: training batches.")
 
 
-folders = sweep_folders()
-if st.session_state.get("transfer_source_next") in folders:  # a sweep just finished: show it
-    st.session_state["transfer_source"] = st.session_state.pop("transfer_source_next")
-label = st.selectbox("Results", list(folders), key="transfer_source")
-meta, runs, problems = load_runs(folders[label])
-for problem in problems[:5]:
-    st.warning(problem, icon=":material/description:")
-if len(problems) > 5:
-    st.warning(f"{len(problems) - 5} more damaged files in this sweep were skipped.")
-if not runs:
-    st.info("This sweep has no finished runs yet. Start one below, or from the terminal: `python -m models.transfer`.")
-else:
-    results_view(meta or {}, runs)
+def results_view(meta: dict, runs: list[dict]) -> None:
+    """The learning curves, table, crossovers and training curves of one sweep."""
+    show_settings(meta, runs)
+    axis, paper, shown = curve_options_ui(runs)
+    runs = [r for r in runs if r["regime"] in shown]
+    if not runs:
+        st.warning("Choose at least one regime.")
+        return
+    n_max = max(r["n_per_class"] for r in runs)
+    curves = cached_fit(runs, float(n_max))
+    keys = {r["key"]: r for r in runs}
+    if st.session_state.get("transfer_pick") not in keys:
+        st.session_state["transfer_pick"] = ""
+    show_learning_curves(runs, curves, n_max, axis, paper, st.session_state["transfer_pick"])
+    show_training_curves(*training_curves_ui(runs, keys))
 
-st.divider()
-st.subheader("Run a sweep")
-st.write(
-    "Train a small sweep here; every finished run is saved at once, so a stopped sweep resumes where it was when "
-    "you press **Run** again with the same settings. Large sweeps belong in the terminal (`python -m models.transfer "
-    "--help`), on a GPU for the photo datasets."
-)
-with st.form("transfer_form"):
-    c1, c2, c3 = st.columns(3)
-    task_name = c1.selectbox("Task", TASKS, key="tf_task", help="Only the digits are available without a network.")
-    encoder_name = c1.selectbox("Pretrained encoder", ENCODERS, key="tf_encoder")
-    regimes = c2.multiselect(
-        "Regimes", list(REGIMES), default=["scratch", "probe", "finetune"], key="tf_regimes",
-        format_func=REGIMES.get,
-    )  # fmt: skip
-    sizes_text = c2.text_input("Images per class", "1,5,20", key="tf_sizes", help="Comma-separated; 'max' for all.")
-    seeds = c3.number_input("Seeds", 1, 5, 1, key="tf_seeds")
-    epochs = c3.number_input("Epochs", 1, 30, 5, key="tf_epochs")
-    c4, c5, c6 = st.columns(3)
-    ft_ratio = c4.select_slider("Fine-tuning rate ratio", [0.01, 0.03, 0.1, 0.3, 1.0], 0.1, key="tf_ratio")
-    warm = c5.number_input("Warm start (frozen epochs)", 0, 10, 0, key="tf_warm")
-    decay = c6.select_slider("Layer decay (earlier stages)", [0.25, 0.5, 0.75, 1.0], 1.0, key="tf_decay")
-    submitted = st.form_submit_button("Run", type="primary")
-# enabled from the run that starts a sweep: a click on it then interrupts that run between two batches
-stop = st.button("Cancel sweep", key="tf_stop", disabled=not (submitted or st.session_state.get("tf_running")))
-if "tf_done" in st.session_state:  # the message of a sweep that finished in the previous run
-    st.success(st.session_state.pop("tf_done"))
-if stop or (st.session_state.get("tf_running") and not submitted):
-    st.session_state["tf_running"] = False
-    st.info(
-        "Sweep stopped (a click anywhere on the page stops it). Its finished runs are saved; press **Run** with "
-        "the same settings to resume."
+
+# ---------------------------------------------------------------- a sweep run from the page
+
+
+def sweep_form_ui() -> tuple[str, str, list[str], str, int, TrainConfig] | None:
+    """The sweep's form and Cancel button: (task, encoder, regimes, sizes, seeds, training) when Run is pressed."""
+    st.divider()
+    st.subheader("Run a sweep")
+    st.write(
+        "Train a small sweep here; every finished run is saved at once, so a stopped sweep resumes where it was when "
+        "you press **Run** again with the same settings. Large sweeps belong in the terminal (`python -m "
+        "models.transfer --help`), on a GPU for the photo datasets."
     )
-
-if submitted:
-    try:
-        train = TrainConfig(epochs=int(epochs), ft_ratio=ft_ratio, warm_epochs=int(warm), layer_decay=decay)
-        sweep, task, encoder, _ = page_sweep(
-            task_name, encoder_name, regimes, sizes_text, int(seeds), train, best_device()
+    with st.form("transfer_form"):
+        c1, c2, c3 = st.columns(3)
+        task_name = c1.selectbox("Task", TASKS, key="tf_task", help="Only the digits are available without a network.")
+        encoder_name = c1.selectbox("Pretrained encoder", ENCODERS, key="tf_encoder")
+        regimes = c2.multiselect(
+            "Regimes", list(REGIMES), default=["scratch", "probe", "finetune"], key="tf_regimes",
+            format_func=REGIMES.get,
+        )  # fmt: skip
+        sizes_text = c2.text_input("Images per class", "1,5,20", key="tf_sizes", help="Comma-separated; 'max' for all.")
+        seeds = c3.number_input("Seeds", 1, 5, 1, key="tf_seeds")
+        epochs = c3.number_input("Epochs", 1, 30, 5, key="tf_epochs")
+        c4, c5, c6 = st.columns(3)
+        ft_ratio = c4.select_slider("Fine-tuning rate ratio", [0.01, 0.03, 0.1, 0.3, 1.0], 0.1, key="tf_ratio")
+        warm = c5.number_input("Warm start (frozen epochs)", 0, 10, 0, key="tf_warm")
+        decay = c6.select_slider("Layer decay (earlier stages)", [0.25, 0.5, 0.75, 1.0], 1.0, key="tf_decay")
+        submitted = st.form_submit_button("Run", type="primary")
+    # enabled from the run that starts a sweep: a click on it then interrupts that run between two batches
+    stop = st.button("Cancel sweep", key="tf_stop", disabled=not (submitted or st.session_state.get("tf_running")))
+    if "tf_done" in st.session_state:  # the message of a sweep that finished in the previous run
+        st.success(st.session_state.pop("tf_done"))
+    if stop or (st.session_state.get("tf_running") and not submitted):
+        st.session_state["tf_running"] = False
+        st.info(
+            "Sweep stopped (a click anywhere on the page stops it). Its finished runs are saved; press **Run** with "
+            "the same settings to resume."
         )
-    except (ValueError, TaskUnavailable, WeightsUnavailable, CheckpointError) as exc:
-        st.error(f"Cannot start the sweep: {exc}")
-        st.stop()
-    folder = USER_RESULTS / f"{task_name}-{encoder_name}-{settings_hash(sweep.settings())}"
+    if not submitted:
+        return None
+    train = TrainConfig(epochs=int(epochs), ft_ratio=ft_ratio, warm_epochs=int(warm), layer_decay=decay)
+    return task_name, encoder_name, regimes, sizes_text, int(seeds), train
+
+
+def run_sweep_live(sweep: Sweep, task: Task, encoder: Encoder) -> None:
+    """Runs the sweep in the server's queue with a progress bar (a click anywhere stops it), then shows it."""
+    folder = user_folder(sweep)
     st.session_state["tf_running"] = True
     last = [0.0]
     try:
@@ -228,3 +249,30 @@ if submitted:
     st.session_state["transfer_source_next"] = f"Yours: {folder.name}"
     st.session_state["tf_done"] = f"{len(written)} new runs saved in {folder.name}; runs already there were kept."
     st.rerun()
+
+
+# ---------------------------------------------------------------- the page
+
+st.title("Adapting a pretrained network")
+st.write(
+    "Three ways to reuse a network trained on another task, on the same data: train the whole network **from "
+    "scratch**; freeze the pretrained encoder and train only a new linear layer on its features (**linear probe**); "
+    "or start from the pretrained weights and train everything at a tenth of the rate (**fine-tuning**). "
+    "A learning curve shows which is best at each amount of data: test error against training images per class, "
+    "with the fit e(n) = α + η·n^γ of Hoiem et al., *Learning Curves for Analysis of Deep Networks* (ICML 2021)."
+)
+meta, runs, problems = load_runs(source_ui(sweep_folders()))
+show_problems(problems)
+if not runs:
+    st.info("This sweep has no finished runs yet. Start one below, or from the terminal: `python -m models.transfer`.")
+else:
+    results_view(meta or {}, runs)
+
+request = sweep_form_ui()
+if request is not None:
+    try:
+        sweep, task, encoder, _ = page_sweep(*request, best_device())
+    except (ValueError, TaskUnavailable, WeightsUnavailable, CheckpointError) as exc:
+        st.error(f"Cannot start the sweep: {exc}")
+        st.stop()
+    run_sweep_live(sweep, task, encoder)

@@ -14,6 +14,7 @@ from models.detectors import DETECTORS, DetectorInfo, coco_figures, load_detecto
 from models.hub import weights_cache
 from models.hub.checkpoints import CheckpointError
 from models.hub.fallback import ModelSpec, WeightsInfo, status
+from ui.image_input import ChosenImage, image_input
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model…")
@@ -90,3 +91,13 @@ def show_weights_banner(info: WeightsInfo) -> None:
     else:
         where = {"cache": "from the local cache", "download": "just downloaded", "bundled": "bundled with the app"}
         st.caption(f"{info.title}: weights {where[info.source]}; {info.metrics}.")
+
+
+def image_and_classifier_ui(key: str) -> tuple[ChosenImage, nn.Module, ModelInfo]:
+    """The image and the classifier a page explains (widgets keyed by `key`); the page stops here until an
+    image is chosen."""
+    chosen = image_input(key)
+    model, info = model_picker(key)
+    if chosen is None:
+        st.stop()
+    return chosen, model, info

@@ -43,6 +43,14 @@ class BNConfig:
     unit: int = 0  # which hidden unit's input distribution to follow
 
 
+EVAL_EVERY = {"mlp": 50, "conv": 10}  # steps between evaluations: the conv net is slower, so it reports more often
+
+
+def bn_config(arch: str, activation: str, lr: float, batch_size: int, steps: int, seed: int) -> BNConfig:
+    """The run a visitor asks for, evaluated as often as its architecture's speed allows."""
+    return BNConfig(arch, activation, lr, batch_size, int(steps), int(seed), eval_every=EVAL_EVERY[arch])
+
+
 @dataclass
 class BNHistory:
     """The curves recorded so far."""

@@ -5,6 +5,7 @@ sweep a visitor starts, and the command line that reproduces a sweep."""
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -14,7 +15,17 @@ import torch
 
 from models.devices import best_device
 from models.files import ResultsFileError, public_path, read_json, write_json_atomic
-from models.transfer.config import REGIMES, SHIPPED, Progress, ProgressFn, Sweep, TrainConfig, run_key, settings_hash
+from models.transfer.config import (
+    REGIMES,
+    RESULTS,
+    SHIPPED,
+    Progress,
+    ProgressFn,
+    Sweep,
+    TrainConfig,
+    run_key,
+    settings_hash,
+)
 from models.transfer.data import Encoder, Task, load_encoder, load_task
 from models.transfer.loop import epoch_batches, train_run
 
@@ -89,6 +100,26 @@ def estimate_seconds(sweep: Sweep, n_classes: int, reference: list[dict[str, Any
         else:
             total += per_batch[regime] * sweep.train.epochs * epoch_batches(n * n_classes, sweep.train)[1]
     return total
+
+
+def user_results() -> Path:
+    """Where sweeps launched from the page are saved: `EXPLAINER_RESULTS`, else results/transfer/user."""
+    return Path(os.environ.get("EXPLAINER_RESULTS", RESULTS / "user"))
+
+
+def user_folder(sweep: Sweep) -> Path:
+    """The folder of a sweep launched from the page: one per task, encoder and settings, so a sweep run again
+    with the same settings resumes there."""
+    return user_results() / f"{sweep.task}-{sweep.encoder}-{settings_hash(sweep.settings())}"
+
+
+def user_sweeps() -> dict[str, Path]:
+    """Sweeps launched from the page that finished at least one run, newest first, by folder name."""
+    root = user_results()
+    if not root.is_dir():
+        return {}
+    folders = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    return {f.name: f for f in folders if any((f / "runs").glob("*.json"))}
 
 
 MAX_PAGE_RUNS = 48  # a sweep launched from the page; larger ones belong in the terminal
