@@ -14,42 +14,28 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.browser import free_port, start_server, wait_healthy  # noqa: E402
 
 
 def cold_start(browser: bool) -> tuple[float, float, str]:
     """(seconds to healthy, seconds to first rendered page, how the render was observed)."""
     port = free_port()
+    log_path = Path(tempfile.mkdtemp(prefix="bench-home-")) / "server.log"
+    log = open(log_path, "wb")  # noqa: SIM115 (closed in `finally`, after the server)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    proc = start_server(port, log)
     try:
-        while True:
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.05)
-            if time.perf_counter() - t0 > 120:
-                raise RuntimeError("streamlit did not become healthy in 120 s")
+        wait_healthy(proc, port, log_path)  # fails with the server's last output if it dies
         healthy = time.perf_counter() - t0
         if browser:
             from playwright.sync_api import sync_playwright
@@ -67,6 +53,7 @@ def cold_start(browser: bool) -> tuple[float, float, str]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        log.close()
     code = "from streamlit.testing.v1 import AppTest; AppTest.from_file('app.py', default_timeout=300).run()"
     t1 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

@@ -4,7 +4,7 @@
     from models import load_classifier
 
     model, info = load_classifier("resnet18")
-    x = prepare(load_image("astronaut.png"), info.preprocess, next(model.parameters()).device)
+    x = prepare(load_image("astronaut.png"), info.preprocess)  # on the CPU: each call moves it to the model
     best = top_k(model, x, info.categories)[0]
     heat = attribute(model, x, "integrated_gradients", target=best.index)
 

@@ -14,7 +14,7 @@ cache), `nets` (architectures), `data` (generators, tasks, preprocessing) and th
 
 from models.classifiers import BUNDLED_CLASSIFIER, CLASSIFIERS, ModelInfo, load_classifier, weight_status
 from models.detectors import BUNDLED_DETECTOR, DETECTORS, DetectorInfo, Instance, detect, detector_input, load_detector
-from models.devices import best_device
+from models.devices import best_device, model_device, on_model_device
 from models.hub.bundled import BundledWeights, bundled
 from models.hub.checkpoints import CheckpointError
 from models.hub.weights_cache import WeightsUnavailable
@@ -22,7 +22,27 @@ from models.lock import lock_for
 from models.segmenters import UNETS, load_unet, unet_input
 
 __all__ = [
-    "BUNDLED_CLASSIFIER", "BUNDLED_DETECTOR", "CLASSIFIERS", "DETECTORS", "UNETS", "BundledWeights", "CheckpointError",
-    "DetectorInfo", "Instance", "ModelInfo", "WeightsUnavailable", "best_device", "bundled", "detect",
-    "detector_input", "load_classifier", "load_detector", "load_unet", "lock_for", "unet_input", "weight_status",
+    "BUNDLED_CLASSIFIER",
+    "BUNDLED_DETECTOR",
+    "CLASSIFIERS",
+    "DETECTORS",
+    "UNETS",
+    "BundledWeights",
+    "CheckpointError",
+    "DetectorInfo",
+    "Instance",
+    "ModelInfo",
+    "WeightsUnavailable",
+    "best_device",
+    "bundled",
+    "detect",
+    "detector_input",
+    "load_classifier",
+    "load_detector",
+    "load_unet",
+    "lock_for",
+    "model_device",
+    "on_model_device",
+    "unet_input",
+    "weight_status",
 ]  # fmt: skip

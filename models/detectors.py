@@ -23,7 +23,7 @@ from torchvision.models.detection import (
 )
 from torchvision.transforms.v2 import functional as TF
 
-from models.devices import best_device
+from models.devices import best_device, model_device
 from models.hub import weights_cache
 from models.hub.bundled import bundled
 from models.hub.fallback import ModelSpec, WeightsInfo, load_with_fallback
@@ -139,7 +139,7 @@ def detector_input(image: Image.Image, device: torch.device) -> torch.Tensor:
 def detect(model: nn.Module, image: Image.Image, categories: tuple[str, ...] | None = None) -> list[Instance]:
     """All detections for one image, most confident first (the models keep at most 100). Label
     names come from `categories`, else from the `categories` that `load_detector` gives the model."""
-    device = next(model.parameters()).device
+    device = model_device(model)
     with lock_for(model):
         out = model([detector_input(image, device)])[0]
     names = categories or getattr(model, "categories", None) or ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import torch
+from torch import nn
 
 
 def best_device() -> torch.device:
@@ -17,6 +18,18 @@ def best_device() -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device a model's parameters live on (the CPU for a model without any)."""
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+def on_model_device(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """`x` moved to the model's device. Every function that runs a model takes its input on any device and
+    moves it with this; what it returns for drawing is on the CPU."""
+    return x.to(model_device(model))
 
 
 def device_name(device: torch.device) -> str:

@@ -13,6 +13,7 @@ from explain.figures.render import grey_maps, montage, overlay, png_bytes
 from explain.methods.filters import strongest_channels
 from explain.methods.rcnn_stages import Stages, explain_detection, head_outputs, run_stages
 from models.detectors import BUNDLED_DETECTOR, DetectorInfo, Instance, detect, detector_input
+from models.devices import model_device
 from ui.image_input import ChosenImage, image_input
 from ui.model_picker import detector_picker
 from ui.shell import app_shell
@@ -242,7 +243,7 @@ focus = detections_ui(image, chosen.label, info, kept, len(instances), show)
 inst = None if focus is None else kept[focus]
 
 tab_pipe, tab_explain = st.tabs(["The pipeline, stage by stage", "Explain one detection"])
-x = detector_input(chosen.image, next(model.parameters()).device)
+x = detector_input(chosen.image, model_device(model))
 with tab_pipe:
     stages = cached_stages(key, chosen.sha256, model, x)
     pipeline_tab(image, stages)

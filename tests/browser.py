@@ -43,31 +43,42 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_server(port: int, log, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`streamlit run app.py` headless on `port`, its output into the open file `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def wait_healthy(proc: subprocess.Popen, port: int, log_path: Path, timeout: float = 120) -> None:
+    """Wait until the server answers its health check. Fails at once, with the server's last output, when the
+    process has exited, and after `timeout` seconds otherwise: a dead server is never waited for."""
+    deadline = time.time() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
+                return
+        except OSError:
+            if time.time() > deadline:
+                raise RuntimeError(f"streamlit did not become healthy in {timeout:.0f} s: "
+                                   f"{log_path.read_text()[-2000:]}") from None  # fmt: skip
+            time.sleep(0.05)
+
+
 @contextmanager
 def dashboard(log_path: Path):
-    """Start the app headless and offline; yield (base URL, process); stop it afterwards."""
+    """Start the app headless and offline on the test device; yield (base URL, process); stop it afterwards."""
     port = free_port()
-    env = {**os.environ, "EXPLAINER_OFFLINE": "1", "EXPLAINER_DEVICE": "cpu",
-           "TORCH_HOME": tempfile.mkdtemp(prefix="explainer-browser-"),
+    env = {**os.environ, "EXPLAINER_OFFLINE": "1", "TORCH_HOME": tempfile.mkdtemp(prefix="explainer-browser-"),
            "EXPLAINER_RESULTS": tempfile.mkdtemp(prefix="explainer-results-")}  # fmt: skip
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        proc = start_server(port, log, env)
         try:
-            deadline = time.time() + 120
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"streamlit exited: {log_path.read_text()[-2000:]}")
-                try:
-                    if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
-                        break
-                except OSError:
-                    if time.time() > deadline:
-                        raise RuntimeError("streamlit did not become healthy in 120 s") from None
-                    time.sleep(0.3)
+            wait_healthy(proc, port, log_path)
             yield f"http://127.0.0.1:{port}", proc
         finally:
             proc.terminate()

@@ -1,13 +1,35 @@
-"""Tests run offline, on the CPU, with a private torch hub cache, whatever the machine has."""
+"""Tests run offline, with a private torch hub cache, on the CPU unless EXPLAINER_TEST_DEVICE names another
+device (`EXPLAINER_TEST_DEVICE=cuda python -m pytest` runs the whole suite on a GPU). Tests about the CPU pin it
+themselves. When pytest-xdist runs workers, each gets its share of the cores: workers x torch threads never
+exceed them (oversubscribed OpenMP crawls)."""
 
 import os
 import tempfile
 
+from tests.on_device import TEST_DEVICE
+
 os.environ["EXPLAINER_OFFLINE"] = "1"
-os.environ["EXPLAINER_DEVICE"] = "cpu"
+os.environ["EXPLAINER_DEVICE"] = TEST_DEVICE
 os.environ["TORCH_HOME"] = tempfile.mkdtemp(prefix="explainer-torch-home-")
 
 import pytest
+import torch
+
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // _WORKERS))
+
+
+def pytest_report_header(config) -> str:
+    from models.devices import device_name
+
+    return f"explainer test device: {device_name(torch.device(TEST_DEVICE))} (EXPLAINER_TEST_DEVICE={TEST_DEVICE})"
+
+
+@pytest.fixture
+def cpu_device(monkeypatch):
+    """Pin the CPU for a test that is about the CPU (what the sidebar says, what a CPU server refuses)."""
+    monkeypatch.setenv("EXPLAINER_DEVICE", "cpu")
 
 
 @pytest.fixture

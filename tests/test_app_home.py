@@ -5,6 +5,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app_helpers import APP, TIMEOUT, open_page, plotly_specs
 from tests.hostile_files import BAD, GOOD
+from tests.on_device import TEST_DEVICE
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def test_default_page_renders_predictions_and_sidebar(app):
     assert not app.exception
     assert len(plotly_labels(app)) == 5
     sidebar = " ".join(m.value for m in app.sidebar.markdown)
-    assert "Device:" in sidebar and "CPU" in sidebar
+    assert "Device:" in sidebar and ("CPU" if TEST_DEVICE == "cpu" else TEST_DEVICE.split(":")[0].upper()) in sidebar
     assert any("torch" in c.value for c in app.sidebar.caption)
 
 

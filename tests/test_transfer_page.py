@@ -95,7 +95,8 @@ def test_a_small_sweep_launched_from_the_page_is_saved_and_shown(page, tmp_path)
     ],
     ids=["not-a-number", "too-many", "photos-on-cpu", "offline-weights", "too-many-runs"],
 )
-def test_bad_settings_give_one_line(page, widget, value, message) -> None:
+def test_bad_settings_give_one_line(page, widget, value, message, cpu_device) -> None:
+    """(On the CPU: a photo dataset is refused only on a CPU server.)"""
     if widget in ("tf_task", "tf_encoder"):
         page.selectbox(key=widget).select(value)
     else:

@@ -7,6 +7,7 @@ import torch
 
 from explain.methods.classify import Prediction, prepare, top_k
 from models.classifiers import ModelInfo
+from models.devices import model_device
 from ui.image_input import ChosenImage
 
 
@@ -17,7 +18,7 @@ def weights_key(info: ModelInfo) -> str:
 
 def model_input(model: torch.nn.Module, info: ModelInfo, chosen: ChosenImage) -> torch.Tensor:
     """The 1 x 3 x H x W tensor the model sees, on the model's device."""
-    return prepare(chosen.image, info.preprocess, next(model.parameters()).device)
+    return prepare(chosen.image, info.preprocess, model_device(model))
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

@@ -42,8 +42,7 @@ from explain.figures.render import overlay
 from models import load_classifier
 
 model, info = load_classifier({model!r})
-device = next(model.parameters()).device
-x = prepare(load_image({image!r}), info.preprocess, device)
+x = prepare(load_image({image!r}), info.preprocess)
 attr = attribute(model, x, {method!r}, target={target}{args})
 heatmap = to_map(attr[0], "absolute", percentile=99)
 """

@@ -30,6 +30,7 @@ from captum.attr import (
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
+from models.devices import on_model_device
 from models.lock import lock_for
 from models.params import Param
 
@@ -265,5 +266,6 @@ def attribute(model: nn.Module, inputs: torch.Tensor, method: str, target: int, 
         raise ValueError(f"{m.title} needs a layer")
     if m.needs_relu_modules and not any(isinstance(mod, nn.ReLU) for mod in model.modules()):
         raise ValueError(f"{m.title} needs nn.ReLU modules and this model has none")
+    inputs = on_model_device(model, inputs)
     with lock_for(model):
-        return m.run(model, inputs, target, **full).detach()
+        return m.run(model, inputs, target, **full).detach().cpu()

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from explain.methods.layers import spatial_layers
+from models.devices import on_model_device
 from models.lock import lock_for
 
 _traces: weakref.WeakKeyDictionary[nn.Module, fx.GraphModule] = weakref.WeakKeyDictionary()
@@ -96,7 +97,7 @@ def forward_to(model: nn.Module, x: torch.Tensor, layer: str) -> tuple[torch.Ten
         gm = traced(model)
         rec = _Recorder(gm, output_node(gm, layer))
         with contextlib.suppress(_Stop):
-            rec.run(x)
+            rec.run(on_model_device(model, x))
     return rec.values[rec.stop], rec
 
 
@@ -214,7 +215,7 @@ def reconstruct(
         else:
             y, x = position if position is not None else strongest_position(act, channel)
             signal[0, channel, y, x] = act[0, channel, y, x]
-        return project_down(model, rec, signal)[0]
+        return project_down(model, rec, signal)[0].cpu()
 
 
 @dataclass(frozen=True)
@@ -301,11 +302,11 @@ def channel_maxima(
             act, _ = forward_to(model, images[i : i + batch_size], layer)
         flat = act[:, idx].flatten(2)
         v, w = flat.max(dim=2)
-        values.append(v.cpu())
-        where.append(w.cpu())
+        values.append(v)  # kept on the model's device: one copy to the CPU at the end, no sync per batch
+        where.append(w)
         if progress:
             progress(min(i + batch_size, len(images)), len(images))
-    return torch.cat(values), torch.cat(where)
+    return torch.cat(values).cpu(), torch.cat(where).cpu()
 
 
 def top_activations(

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from explain.methods.attributions import baseline
+from models.devices import on_model_device
 from models.lock import lock_for
 
 
@@ -34,6 +35,7 @@ class Curves:
 
 @torch.no_grad()
 def _probabilities(model: nn.Module, images: torch.Tensor, target: int, batch_size: int) -> np.ndarray:
+    images = on_model_device(model, images)
     chunks = [images[i : i + batch_size] for i in range(0, len(images), batch_size)]
     with lock_for(model):
         return torch.cat([torch.softmax(model(c).float(), 1)[:, target] for c in chunks]).cpu().numpy()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from models.devices import on_model_device
 from models.lock import lock_for
 
 
@@ -41,7 +42,7 @@ def spatial_layers(model: nn.Module, inputs: torch.Tensor) -> list[LayerInfo]:
             for name, module in model.named_modules():
                 if name:
                     handles.append(module.register_forward_hook(hook(name)))
-            model(inputs[:1])
+            model(on_model_device(model, inputs[:1]))
         finally:
             for h in handles:
                 h.remove()

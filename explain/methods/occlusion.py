@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from explain.methods.deconvnet import output_node, traced
+from models.devices import on_model_device
 from models.lock import lock_for
 
 
@@ -72,7 +73,7 @@ def occlusion_sensitivity(
     colour: grey) at every `stride`, recording the layer's channel sum and the classifier's output.
     ValueError (from `check_occlusion`) when the map would take more than MAX_POSITIONS passes."""
     check_occlusion(tuple(x.shape[-2:]), window, stride)
-    x = x.to(next(model.parameters()).device)
+    x = on_model_device(model, x)
     gm = traced(model)
     stop = output_node(gm, layer)
     ys, xs = positions(x.shape[-2], window, stride), positions(x.shape[-1], window, stride)

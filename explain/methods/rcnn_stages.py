@@ -18,6 +18,7 @@ from torchvision.models.detection.rpn import concat_box_prediction_layers
 from torchvision.models.detection.transform import resize_boxes
 from torchvision.ops import box_iou
 
+from models.devices import on_model_device
 from models.lock import lock_for
 
 
@@ -37,6 +38,7 @@ class Stages:
 @torch.no_grad()
 def run_stages(model: nn.Module, x: torch.Tensor) -> Stages:
     """Run `x` (3 x H x W in [0, 1]) through the model one stage at a time."""
+    x = on_model_device(model, x)
     with lock_for(model):
         original = [tuple(x.shape[-2:])]
         images, _ = model.transform([x])
@@ -66,6 +68,7 @@ def run_stages(model: nn.Module, x: torch.Tensor) -> Stages:
 def head_outputs(model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float], label: int) -> dict:
     """For one detection: its 28 x 28 mask logits for its class (Mask R-CNN) and its keypoint
     heatmaps (Keypoint R-CNN), computed by the heads from the detection's box."""
+    x = on_model_device(model, x)
     out: dict[str, np.ndarray] = {}
     with lock_for(model):
         original = tuple(x.shape[-2:])
@@ -92,6 +95,7 @@ def explain_detection(
     outputs as the one of the same class that overlaps `box` most (IoU), and its score is
     differentiated with respect to the level's feature map. Returns the map and that IoU.
     """
+    x = on_model_device(model, x)
     with lock_for(model), torch.enable_grad():
         original = [tuple(x.shape[-2:])]
         images, _ = model.transform([x])

@@ -9,6 +9,7 @@ from torch import nn
 
 from models.data.segmentation import confusion
 from models.data.segmentation import iou_per_class as iou_from_confusion
+from models.devices import on_model_device
 from models.lock import lock_for
 
 
@@ -16,7 +17,7 @@ from models.lock import lock_for
 def predict(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     """Per-pixel classes for the first image of `x`: H x W int64."""
     with lock_for(model):
-        return model(x[:1].to(next(model.parameters()).device)).argmax(1)[0].cpu().numpy()
+        return model(on_model_device(model, x[:1])).argmax(1)[0].cpu().numpy()
 
 
 def image_iou(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
@@ -37,7 +38,7 @@ def level_maps(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     with lock_for(model):
         handles = [m.register_forward_hook(lambda m, a, out: seen.append(out[0].cpu())) for m in modules]
         try:
-            model(x[:1].to(next(model.parameters()).device))
+            model(on_model_device(model, x[:1]))
         finally:
             for h in handles:
                 h.remove()

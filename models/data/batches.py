@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from models.devices import model_device
+
 
 def batch_indices(n: int, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
     """An endless stream of index batches: a fresh permutation of range(n) every epoch, seeded."""
@@ -22,7 +24,7 @@ def batch_indices(n: int, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
     """Top-1 accuracy of `model` in eval mode, on the model's device, in batches."""
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     correct = 0
     for i in range(0, len(x), batch_size):
         logits = model(x[i : i + batch_size].to(device))

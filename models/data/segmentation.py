@@ -9,6 +9,7 @@ from torch import nn
 
 from models.data.preprocess import to_tensor
 from models.data.shapes import SHAPE_CLASSES, Scene, make_scene
+from models.devices import model_device
 
 CLASSES = ("background", *SHAPE_CLASSES)
 TEST_SEED = 20_000
@@ -50,7 +51,7 @@ def iou_per_class(conf: torch.Tensor) -> torch.Tensor:
 def iou_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 64) -> tuple[float, list[float]]:
     """(mean IoU over the classes, per-class IoU) of `model` in eval mode."""
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     conf = torch.zeros(len(CLASSES), len(CLASSES), dtype=torch.long)
     for i in range(0, len(x), batch_size):
         pred = model(x[i : i + batch_size].to(device)).argmax(1).cpu()
