@@ -25,7 +25,7 @@ from PIL import Image
 
 from bench.timing import timed
 from models.data.shapes import make_scene
-from models.detectors import DETECTORS, detect, detector_input, load_detector
+from models.detectors import DETECTORS, detect, detect_batch, detector_input, load_detector
 from models.devices import best_device, device_name
 from models.hub import weights_cache
 
@@ -34,11 +34,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3, help="timings per detector")
     ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
+    ap.add_argument("--batch", type=int, default=8, help="images per forward pass for the batched throughput")
     args = ap.parse_args()
     device = best_device()
     image = Image.fromarray(make_scene(np.random.default_rng(0), (640, 480), n_objects=4).image)
     print(f"device: {device_name(device)}; torch {torch.__version__}; image 640 x 480\n")
-    print("| detector | weights | page path s | direct s | ratio |\n|---|---|---|---|---|")
+    print(f"| detector | weights | page path s | direct s | ratio | batched ({args.batch}) images/s |")
+    print("|---|---|---|---|---|---|")
     figures = {}
     for name, spec in DETECTORS.items():
         if spec.weights is None or weights_cache.is_cached(spec.weights):
@@ -57,10 +59,14 @@ def main() -> None:
 
         page = [timed(lambda m=model: detect(m, image), device) for _ in range(args.repeats + 1)][1:]
         raw = [timed(direct, device) for _ in range(args.repeats + 1)][1:]
+        batch = [image] * args.batch
+        batched = [timed(lambda m=model, b=batch: detect_batch(m, b, batch_size=len(b)), device) for _ in range(2)][1]
         a, b = statistics.median(page), statistics.median(raw)
-        print(f"| {name} | {weights} | {a:.2f} | {b:.2f} | {a / b:.2f} |", flush=True)
+        rate = args.batch / batched
+        print(f"| {name} | {weights} | {a:.2f} | {b:.2f} | {a / b:.2f} | {rate:.1f} |", flush=True)
         figures[f"{name} per image (s)"] = a
         figures[f"{name}, page / direct"] = a / b
+        figures[f"{name} batched images/s"] = rate
     if args.json:
         print("JSON " + json.dumps(figures))
 

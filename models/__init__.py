@@ -13,7 +13,16 @@ cache), `nets` (architectures), `data` (generators, tasks, preprocessing) and th
 """
 
 from models.classifiers import BUNDLED_CLASSIFIER, CLASSIFIERS, ModelInfo, load_classifier, weight_status
-from models.detectors import BUNDLED_DETECTOR, DETECTORS, DetectorInfo, Instance, detect, detector_input, load_detector
+from models.detectors import (
+    BUNDLED_DETECTOR,
+    DETECTORS,
+    DetectorInfo,
+    Instance,
+    detect,
+    detect_batch,
+    detector_input,
+    load_detector,
+)
 from models.devices import best_device, model_device, on_model_device
 from models.hub.bundled import BundledWeights, bundled
 from models.hub.checkpoints import CheckpointError
@@ -35,7 +44,7 @@ __all__ = [
     "WeightsUnavailable",
     "best_device",
     "bundled",
-    "detect",
+    "detect", "detect_batch",
     "detector_input",
     "load_classifier",
     "load_detector",

@@ -135,14 +135,30 @@ def detector_input(image: Image.Image, device: torch.device) -> torch.Tensor:
     return TF.to_dtype(TF.pil_to_tensor(image), torch.float32, scale=True).to(device)
 
 
-@torch.no_grad()
 def detect(model: nn.Module, image: Image.Image, categories: tuple[str, ...] | None = None) -> list[Instance]:
     """All detections for one image, most confident first (the models keep at most 100). Label
     names come from `categories`, else from the `categories` that `load_detector` gives the model."""
+    return detect_batch(model, [image], categories)[0]
+
+
+@torch.no_grad()
+def detect_batch(
+    model: nn.Module, images: list[Image.Image], categories: tuple[str, ...] | None = None, batch_size: int = 8
+) -> list[list[Instance]]:
+    """Detections for a set of images, `batch_size` images per forward pass (the R-CNNs batch images of any
+    size inside); one list per image, as `detect` gives it."""
     device = model_device(model)
-    with lock_for(model):
-        out = model([detector_input(image, device)])[0]
     names = categories or getattr(model, "categories", None) or ()
+    found = []
+    for i in range(0, len(images), batch_size):
+        with lock_for(model):
+            outs = model([detector_input(im, device) for im in images[i : i + batch_size]])
+        found += [_instances(out, names) for out in outs]
+    return found
+
+
+def _instances(out: dict[str, torch.Tensor], names: tuple[str, ...]) -> list[Instance]:
+    """One image's R-CNN output as plain records on the CPU."""
     masks = (out["masks"][:, 0] > 0.5).cpu().numpy() if "masks" in out else None
     keypoints = out["keypoints"].cpu().numpy() if "keypoints" in out else None
     if keypoints is not None and "keypoints_scores" in out:

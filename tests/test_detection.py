@@ -12,7 +12,15 @@ from explain.figures.detections import coco_json, draw
 from explain.methods.rcnn_stages import explain_detection, head_outputs, run_stages
 from models.data.coco import average_precision, ground_truth, results
 from models.data.shapes import SHAPE_CLASSES, make_scene
-from models.detectors import BUNDLED_DETECTOR, DETECTORS, Instance, detect, detector_input, load_detector
+from models.detectors import (
+    BUNDLED_DETECTOR,
+    DETECTORS,
+    Instance,
+    detect,
+    detect_batch,
+    detector_input,
+    load_detector,
+)
 from models.nets.shapes_maskrcnn import shapes_maskrcnn
 
 SCENE = make_scene(np.random.default_rng(2), 128, n_objects=3)
@@ -136,3 +144,14 @@ def test_bundled_detector_finds_the_shapes():
 def test_coco_detectors_fall_back_offline_and_say_why(name, torch_home):
     _, info = load_detector(name, device="cpu")
     assert info.is_fallback and "offline" in info.reason and "knows only the generated shapes" in info.reason
+
+
+def test_batched_detection_equals_one_image_at_a_time():
+    model, _ = load_detector(BUNDLED_DETECTOR)
+    rng = np.random.default_rng(3)
+    images = [Image.fromarray(make_scene(rng, 128, n_objects=(1, 3)).image) for _ in range(3)]
+    batched = detect_batch(model, images, batch_size=2)
+    for image, found in zip(images, batched, strict=True):
+        alone = detect(model, image)
+        assert [i.label for i in found] == [i.label for i in alone] and alone
+        np.testing.assert_allclose([i.box for i in found], [i.box for i in alone], atol=1e-2)
