@@ -81,6 +81,9 @@ def freeze_encoder(model: nn.Module, frozen: bool) -> None:
             p.requires_grad_(not frozen)
 
 
+REPORT_EVERY = 10  # batches between the loss values a progress callback is given (each one is a host sync)
+
+
 @dataclass
 class Data:
     """A task's images on the training device when they fit, else on the CPU, moved batch by batch."""
@@ -121,15 +124,16 @@ def test_loss_accuracy(model: nn.Module, data: Data, batch_size: int = 512) -> t
     """(mean cross-entropy, accuracy) on the task's held-out set, model in eval mode."""
     model.eval()
     y = data.task.y_test
-    loss, correct = 0.0, 0
-    for i in range(0, len(y), batch_size):
+    loss = torch.zeros((), device=data.device)
+    correct = torch.zeros((), dtype=torch.long, device=data.device)
+    for i in range(0, len(y), batch_size):  # sums stay on the device: one host sync at the end
         idx = torch.arange(i, min(i + batch_size, len(y)))
         with _autocast(data.device):
             logits = model(data.batch(data.x_test, idx)).float()
         yb = y[idx].to(data.device)
-        loss += float(nn.functional.cross_entropy(logits, yb, reduction="sum"))
-        correct += int((logits.argmax(1) == yb).sum())
-    return loss / len(y), correct / len(y)
+        loss += nn.functional.cross_entropy(logits, yb, reduction="sum")
+        correct += (logits.argmax(1) == yb).sum()
+    return float(loss) / len(y), int(correct) / len(y)
 
 
 def epoch_batches(n_train: int, cfg: TrainConfig) -> tuple[int, int]:
@@ -163,7 +167,10 @@ def train_epochs(
         model.train()
         freeze_encoder(model, regime == "probe" or (regime == "finetune" and epoch <= cfg.warm_epochs))
         t0 = time.perf_counter()
-        total_loss, correct = 0.0, 0
+        # Sums stay on the device: one host sync per epoch (and one per REPORT_EVERY batches for progress).
+        total_loss = torch.zeros((), device=device)
+        correct = torch.zeros((), dtype=torch.long, device=device)
+        shown = float("nan")
         for b in range(1, n_batches + 1):
             pick = next(stream)
             xb, yb = data.batch(data.x_train, indices[pick]), labels[pick].to(device)
@@ -173,19 +180,21 @@ def train_epochs(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total_loss += loss.item() * len(pick)
-            correct += int((logits.argmax(1) == yb).sum())
+            total_loss += loss.detach() * len(pick)
+            correct += (logits.argmax(1) == yb).sum()
             seen += len(pick)
             if on_batch is not None:
-                on_batch(epoch, b, loss.item())
+                if b == 1 or b % REPORT_EVERY == 0 or b == n_batches:
+                    shown = loss.item()
+                on_batch(epoch, b, shown)
         scheduler.step()
         seconds += time.perf_counter() - t0
         test_loss, test_acc = test_loss_accuracy(model, data)
         history.append(
             {
                 "epoch": epoch,
-                "train_loss": total_loss / (n_batches * bs),
-                "train_accuracy": correct / (n_batches * bs),
+                "train_loss": float(total_loss) / (n_batches * bs),
+                "train_accuracy": int(correct) / (n_batches * bs),
                 "test_loss": test_loss,
                 "test_accuracy": test_acc,
                 "seconds": seconds,  # training time so far, evaluations excluded
