@@ -11,9 +11,10 @@ from explain.figures.charts import colorbar, deletion_insertion_chart, sanity_ch
 from explain.figures.export import attribution_snippet, zip_bundle
 from explain.figures.render import input_image, overlay, png_bytes
 from explain.methods.attributions import METHODS, attribute, defaults
-from explain.methods.faithfulness import deletion_insertion
+from explain.methods.faithfulness import RANKINGS, deletion_insertion, ranking_map
 from explain.methods.layers import default_cam_layer, spatial_layers
 from explain.methods.maps import to_map
+from explain.methods.sanity import METRICS as SANITY_METRICS
 from explain.methods.sanity import cascading_randomization
 from models.classifiers import ModelInfo
 from ui.admission import cached_heavy
@@ -167,7 +168,11 @@ def sanity_tab(
 
 def show_sanity(results: dict[str, list], seen: np.ndarray) -> None:
     """Similarity to the original map as the model is randomised, and some of the maps on the way."""
-    st.plotly_chart(sanity_chart({METHODS[m].title: s for m, s in results.items()}), width="stretch")
+    metrics = st.multiselect(
+        "Similarity metrics (Adebayo et al.'s four)", list(SANITY_METRICS), default=["spearman", "ssim"],
+        format_func=SANITY_METRICS.get, key="attr_sanity_metrics",
+    )  # fmt: skip
+    st.plotly_chart(sanity_chart({METHODS[m].title: s for m, s in results.items()}, metrics), width="stretch")
     st.caption("Maps after randomising down to each block (absolute values):")
     for m, steps in results.items():
         picks = steps[:: max(1, len(steps) // 5)]
@@ -183,10 +188,8 @@ def faithfulness_tab(
     key: str,
     image_sha: str,
     target: int,
-    mode: str,
-    percentile: float,
     params: dict[str, dict],
-    heatmaps: dict[str, np.ndarray],
+    maps: dict[str, torch.Tensor],
 ) -> None:
     """Deletion and insertion curves of the methods that gave a map, from its button (Petsiuk et al., 2018)."""
     st.write(
@@ -194,23 +197,25 @@ def faithfulness_tab(
         "makes it fall fast: low area). Insertion: the probability as those pixels are put back into a blurred copy "
         "(a faithful map makes it rise fast: high area). Petsiuk et al., 2018."
     )
-    faith_settings = (key, image_sha, target, mode, percentile, json.dumps({m: params[m] for m in heatmaps}))
+    by = st.radio("Rank pixels by their", list(RANKINGS), format_func=RANKINGS.get, key="attr_faith_rank")
+    faith_settings = (key, image_sha, target, by, json.dumps({m: params[m] for m in maps}))
     if run_button("Measure faithfulness", "attr_faith_run", faith_settings):
 
         def faithfulness(report):
             out = {}
-            for i, (m, h) in enumerate(heatmaps.items()):
-                report(i, len(heatmaps))
-                out[METHODS[m].title] = deletion_insertion(model, batch, np.abs(h), target)
+            for i, (m, a) in enumerate(maps.items()):
+                report(i, len(maps))
+                out[METHODS[m].title] = deletion_insertion(model, batch, ranking_map(a[0], by), target)
             return out
 
         curves = cached_heavy("Deleting and inserting pixels", ("faithfulness", *faith_settings), faithfulness)
-        show_faithfulness(curves)
+        show_faithfulness(curves, by)
 
 
-def show_faithfulness(curves: dict) -> None:
-    """The deletion and insertion curves, and their areas per method."""
+def show_faithfulness(curves: dict, by: str) -> None:
+    """The deletion and insertion curves, and their areas per method, saying how pixels were ranked."""
     st.plotly_chart(deletion_insertion_chart(curves), width="stretch")
+    st.caption(f"Pixels ranked by their {RANKINGS[by]}.")
     rows = [
         {
             "method": t,
@@ -279,6 +284,6 @@ with tab_maps:
 with tab_sanity:
     sanity_tab(model, batch, key, chosen.sha256, target, percentile, params, maps, seen)
 with tab_faith:
-    faithfulness_tab(model, batch, key, chosen.sha256, target, mode, percentile, params, heatmaps)
+    faithfulness_tab(model, batch, key, chosen.sha256, target, params, maps)
 with tab_code:
     reproduce_tab(info, chosen, target, mode, percentile, alpha, methods, params, overlays)

@@ -7,8 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from explain.figures.transfer import learning_curve_figure, training_curves_figure
-from explain.methods.learning_curves import PAPER_N
-from explain.methods.transfer_curves import crossovers, fit_curves, summary_rows
+from explain.methods.learning_curves import PAPER_N, PENALTY
+from explain.methods.transfer_curves import chosen_setting, crossovers, fit_curves, summary_rows
 from models.devices import best_device
 from models.hub.checkpoints import CheckpointError
 from models.hub.weights_cache import WeightsUnavailable
@@ -30,6 +30,7 @@ from models.transfer import (
     user_folder,
     user_sweeps,
 )
+from models.transfer.published import PUBLISHED
 from ui.admission import heavy_job
 from ui.shell import app_shell
 
@@ -43,6 +44,7 @@ def sweep_folders() -> dict[str, Path]:
     """The shipped sweep and every sweep launched from this page, by label."""
     return {
         "Shipped: digits, bundled glyphs encoder (3 seeds)": SHIPPED,
+        "Published: Hoiem et al. 2021, ResNet-18, ImageNet -> CIFAR-100 (their measurements)": PUBLISHED,
         **{f"Yours: {name}": folder for name, folder in user_sweeps().items()},
     }
 
@@ -78,6 +80,13 @@ def pick_from_chart() -> None:
 
 def show_settings(meta: dict, runs: list[dict]) -> None:
     """The sweep's task, encoder, training settings and the command that reproduces it, in one caption."""
+    if meta.get("published"):
+        st.caption(
+            f"Published measurements: {meta['published']} ({meta.get('source', '')}), {len(runs)} trained models. "
+            f"Task: {meta.get('task_title', '')}. Encoder: {meta.get('encoder_title', '')}, "
+            f"{meta.get('encoder_source', '')}. The fits below are computed here; the paper's are beside them."
+        )
+        return
     try:
         settings, train = meta["settings"], meta["settings"]["train"]
         st.caption(
@@ -109,7 +118,9 @@ def curve_options_ui(runs: list[dict]) -> tuple[str, bool, list[str]]:
     return axis, paper, shown
 
 
-def show_learning_curves(runs: list[dict], curves: dict, n_max: int, axis: str, paper: bool, picked: str) -> None:
+def show_learning_curves(
+    runs: list[dict], curves: dict, n_max: int, axis: str, paper: bool, picked: str, published: dict | None = None
+) -> None:
     """The learning curves (a click on a point picks its run), the crossovers and the table of the fits."""
     st.plotly_chart(
         learning_curve_figure(runs, curves, axis=axis, paper=paper, selected=picked),
@@ -117,15 +128,17 @@ def show_learning_curves(runs: list[dict], curves: dict, n_max: int, axis: str, 
     )  # fmt: skip
     st.caption(
         "Points: one trained model each (seeds use disjoint training images where the class is large enough). "
-        "Lines: weighted least-squares fit with γ searched over [-1, 0); bands: 95% from the variance model "
-        "σ²(n) = v0 + v1/n. Click a point to see that run's training curve below."
+        f"Lines: weighted least-squares fit, γ searched over [-1, 0) with the authors' penalty {PENALTY:g}·|γ + 0.5| "
+        "(allenai/learning-curve); bands: 95% from the variance model σ²(n) = v0 + v1/n. Click a point to see that "
+        "run's training curve below."
     )
     for sentence in crossovers(curves, 1, n_max):
         st.markdown(f"- {sentence}")
-    st.dataframe(pd.DataFrame(summary_rows(runs, curves)), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(summary_rows(runs, curves, published)), hide_index=True, width="stretch")
     st.caption(
-        f"e_N: predicted error at N = {n_max} images per class; β_N = −2ηγN^γ, the slope against n^-1/2 at N "
-        "(so e(N/4) ≈ e_N + β_N): how much four times less data would cost."
+        f"e_N: predicted error at N = {n_max} images per class; β_N = −2ηγN^γ, the slope against n^-1/2 at N times "
+        "N^-1/2 (so e(N/4) ≈ e_N + β_N): how much four times less data would cost. sd: the sample standard "
+        "deviation over seeds (ddof = 1)."
     )
 
 
@@ -149,7 +162,9 @@ def training_curves_ui(runs: list[dict], keys: dict[str, dict]) -> tuple[str, di
 def show_training_curves(metric: str, run: dict | None, at_n: list[dict]) -> None:
     """One run's training curve (or why a probe has none), else the band over the seeds at one size."""
     if run is not None:
-        if not run["history"]:
+        if run["device"] == "published":
+            st.info(f"A published measurement: {run['test_error']:.2f}% test error. The paper gives no training curve.")
+        elif not run["history"]:
             st.info(
                 "This probe has no epochs: the features are extracted once and scikit-learn's logistic regression "
                 f"is fitted to them by L-BFGS ({run['seconds']:.2f} s). Its test error is "
@@ -158,9 +173,12 @@ def show_training_curves(metric: str, run: dict | None, at_n: list[dict]) -> Non
         else:
             st.plotly_chart(training_curves_figure([run], metric), width="stretch", key="transfer_one")
             st.caption(f"{run['images']:,} training images seen in {run['seconds']:.1f} s on {run['device']}.")
+        if chosen_setting(run):
+            st.caption(chosen_setting(run))
     else:
         st.plotly_chart(training_curves_figure(at_n, metric), width="stretch", key="transfer_band")
-        st.caption("Mean over seeds; the band spans the lowest to the highest seed. Dashed: training batches.")
+        st.caption(f"Mean over {len(at_n)} seeds; the band spans the lowest to the highest seed (min-max, not a "
+                   "standard deviation). Dashed: training batches.")  # fmt: skip
 
 
 def results_view(meta: dict, runs: list[dict]) -> None:
@@ -176,7 +194,9 @@ def results_view(meta: dict, runs: list[dict]) -> None:
     keys = {r["key"]: r for r in runs}
     if st.session_state.get("transfer_pick") not in keys:
         st.session_state["transfer_pick"] = ""
-    show_learning_curves(runs, curves, n_max, axis, paper, st.session_state["transfer_pick"])
+    show_learning_curves(
+        runs, curves, n_max, axis, paper, st.session_state["transfer_pick"], meta.get("published_fits")
+    )
     show_training_curves(*training_curves_ui(runs, keys))
 
 

@@ -219,3 +219,26 @@ def test_concurrent_callers_on_a_shared_model_get_their_solo_results():
         together = list(pool.map(run, jobs))
     for a, b in zip(alone, together, strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_deletion_ranks_by_the_signed_value_unless_asked_for_the_absolute() -> None:
+    from explain.methods.faithfulness import ranking_map
+
+    a = torch.zeros(3, 4, 4)
+    a[:, 0, 0], a[:, 1, 1] = -5.0, 2.0  # strong evidence against the class, weaker evidence for it
+    signed, absolute = ranking_map(a, "signed"), ranking_map(a, "absolute")
+    assert np.argmax(signed) == 5 and np.argmin(signed) == 0  # the pixel against the class goes last
+    assert np.argmax(absolute) == 0
+    with pytest.raises(ValueError):
+        ranking_map(a, "both")
+
+
+def test_sanity_check_reports_the_papers_four_similarities(cnn, x) -> None:
+    from explain.methods.sanity import hog_similarity
+
+    steps = cascading_randomization(cnn, x, "saliency", 2)
+    assert steps[0].spearman == steps[0].spearman_signed == steps[0].ssim == steps[0].hog == 1.0
+    for s in steps[1:]:
+        assert all(-1.0 <= v <= 1.0 for v in (s.spearman, s.spearman_signed, s.ssim, s.hog))
+    m = np.random.default_rng(0).random((32, 32))
+    assert hog_similarity(m, m) == pytest.approx(1.0) and hog_similarity(m, np.zeros((32, 32))) == 0.0

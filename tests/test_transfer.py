@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from PIL import Image
 from models.nets.resnet import ResNet18
 from models.transfer import (
     BUNDLED_ENCODER,
-    REGIMES,
+    DEFAULT_REGIMES,
     Encoder,
     Sweep,
     SweepMismatch,
@@ -27,6 +28,8 @@ from models.transfer import (
     parse_sizes,
     run_sweep,
     subset,
+    train_run,
+    validation,
 )
 from models.transfer.__main__ import main
 from models.transfer.loop import Data, param_groups, train_epochs
@@ -108,7 +111,7 @@ def test_fine_tuning_rates_follow_the_ratio_and_the_layer_decay(tiny_encoder) ->
 def test_one_epoch_sweep_runs_end_to_end_and_resumes(tmp_path: Path, digits, tiny_encoder) -> None:
     sweep = Sweep(sizes=(1, 2), seeds=1, train=ONE_EPOCH)
     total = len(list(sweep.runs()))
-    assert total == 2 * len(REGIMES)
+    assert total == 2 * len(DEFAULT_REGIMES)
 
     class Interrupt(Exception):
         pass
@@ -127,7 +130,7 @@ def test_one_epoch_sweep_runs_end_to_end_and_resumes(tmp_path: Path, digits, tin
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
     assert run_sweep(sweep, tmp_path, encoder=tiny_encoder) == []
     _, runs, _ = load_runs(tmp_path)
-    assert {r["key"] for r in runs} == {f"{r}-n{n}-s0" for r in REGIMES for n in (1, 2)}
+    assert {r["key"] for r in runs} == {f"{r}-n{n}-s0" for r in DEFAULT_REGIMES for n in (1, 2)}
     for r in runs:
         assert 0.0 <= r["test_error"] <= 100.0
         assert len(r["history"]) == (0 if r["regime"] == "probe-features" else 1)
@@ -136,7 +139,7 @@ def test_one_epoch_sweep_runs_end_to_end_and_resumes(tmp_path: Path, digits, tin
 
 
 def test_sweep_refuses_sizes_the_task_does_not_have(tmp_path: Path, tiny_encoder) -> None:
-    with pytest.raises(ValueError, match="at most 126"):
+    with pytest.raises(ValueError, match="at most 101"):
         run_sweep(Sweep(sizes=(1, 500), seeds=1, train=ONE_EPOCH), tmp_path, encoder=tiny_encoder)
 
 
@@ -189,7 +192,8 @@ def test_image_folder_task(tmp_path: Path) -> None:
             Image.fromarray(img).save(tmp_path / cls / f"{i}.png")
     task = folder_task(tmp_path, image_size=32)
     assert task.classes == ("blue", "red")
-    assert len(task.y_train) == 8 and len(task.y_test) == 2 and task.max_per_class == 4
+    assert len(task.y_train) == 8 and len(task.y_test) == 2
+    assert task.val_per_class == 1 and task.max_per_class == 3  # one image per class held out for validation
     x = task.to_input(task.x_train[:2])
     assert x.shape == (2, 3, 32, 32) and x.dtype == torch.float32
     (tmp_path / "red" / "0.png").unlink()
@@ -199,3 +203,31 @@ def test_image_folder_task(tmp_path: Path) -> None:
         folder_task(tmp_path / "red", image_size=32)
     with pytest.raises(TaskUnavailable, match="not a folder"):
         folder_task(tmp_path / "missing")
+
+
+def test_validation_is_stratified_and_disjoint_from_every_training_window(digits) -> None:
+    val = validation(digits.y_train)
+    assert torch.bincount(digits.y_train[val], minlength=10).tolist() == [digits.val_per_class] * 10
+    held_out = set(val.tolist())
+    for n in (1, 50, digits.max_per_class):
+        for seed in range(3):
+            assert not set(subset(digits.y_train, n, seed).tolist()) & held_out
+    with pytest.raises(ValueError, match="outside validation"):
+        subset(digits.y_train, digits.max_per_class + 1, 0)
+
+
+def test_each_run_chooses_its_learning_rate_on_validation(digits, tiny_encoder) -> None:
+    from models.transfer.loop import C_GRID
+
+    cfg = replace(ONE_EPOCH, lr_factors=(0.1, 1.0))
+    run = train_run(digits, tiny_encoder, "probe", 2, 0, cfg, torch.device("cpu"))
+    assert [c["lr"] for c in run["candidates"]] == pytest.approx([cfg.lr * 0.1, cfg.lr])
+    assert run["lr"] == min(run["candidates"], key=lambda c: c["val_error"])["lr"]
+    assert run["selection_seconds"] >= run["seconds"] > 0
+    probe = train_run(digits, tiny_encoder, "probe-features", 2, 0, cfg, torch.device("cpu"))
+    assert probe["C"] in C_GRID and [c["C"] for c in probe["candidates"]] == list(C_GRID)
+
+
+def test_a_random_encoder_probe_trains_only_its_head(digits, tiny_encoder) -> None:
+    run = train_run(digits, tiny_encoder, "random-probe", 1, 0, replace(ONE_EPOCH, lr_factors=(1.0,)))
+    assert run["regime"] == "random-probe" and 0 <= run["test_error"] <= 100

@@ -84,7 +84,7 @@ def test_a_small_sweep_launched_from_the_page_is_saved_and_shown(page, tmp_path)
     ("widget", "value", "message"),
     [
         ("tf_sizes", "1,lots", "Cannot start the sweep: 'lots' is not a whole number"),
-        ("tf_sizes", "1,500", "Cannot start the sweep: the task has at most 126"),
+        ("tf_sizes", "1,500", "Cannot start the sweep: the task has at most 101"),
         ("tf_task", "cifar10", "Cannot start the sweep: the photo datasets train at 224 px and need a GPU"),
         ("tf_encoder", "resnet18", "Cannot start the sweep: "),
         (

@@ -52,3 +52,23 @@ def test_figures_carry_run_keys_and_bands() -> None:
     )
     train = training_curves_figure([r for r in RUNS if r["n_per_class"] == 5], "loss")
     assert sum(t.fill == "toself" for t in train.data) == 6  # a band per regime and split: two seeds each
+
+
+def test_a_degenerate_fit_is_flagged_and_states_no_crossover() -> None:
+    """A student sweep with sizes 1, 2, 3 cannot pin gamma down: the fit says so and no crossover is claimed."""
+    few = [r for r in RUNS if r["n_per_class"] in (1, 2)] + [
+        {**r, "n_per_class": 3, "key": r["key"].replace("n5", "n3")} for r in RUNS if r["n_per_class"] == 5
+    ]
+    curves = fit_curves(few)
+    assert all("factor of 4" in c.unreliable for c in curves.values())
+    sentences = crossovers(curves, 1, 3)
+    assert sentences and all("unreliable" in s for s in sentences)
+    assert all(row["fit"].startswith("unreliable") for row in summary_rows(few, curves))
+    assert not any(c.unreliable for c in fit_curves(RUNS).values())
+
+
+def test_summary_rows_give_the_sample_sd_and_the_published_fits() -> None:
+    curves = fit_curves(RUNS)
+    rows = summary_rows(RUNS, curves, {"probe": {"e_N": 1.0, "beta_N": 2.0, "gamma": -0.5}})
+    assert rows[0]["sd at n=1"] == round(np.std([-0.3, 0.3], ddof=1), 2) and rows[0]["seeds at n=1"] == 2
+    assert rows[1]["published gamma"] == -0.5 and "published gamma" not in rows[0]

@@ -55,15 +55,21 @@ def colorbar(mode: str, percentile: float) -> go.Figure:
     return fig
 
 
-def sanity_chart(results: dict[str, Sequence]) -> go.Figure:
-    """Spearman rank correlation (solid) and SSIM (dotted) to the original map, per method, as the
-    model is randomised block by block from the output down."""
+SANITY_LINES = {"spearman": ("rank corr.", "solid"), "spearman_signed": ("rank corr. (signed)", "dashdot"),
+                "ssim": ("SSIM", "dot"), "hog": ("HOG", "dash")}  # fmt: skip
+
+
+def sanity_chart(results: dict[str, Sequence], metrics: Sequence[str] = ("spearman", "ssim")) -> go.Figure:
+    """Each of `metrics` (by default Spearman rank correlation, solid, and SSIM, dotted) to the original map, per
+    method, as the model is randomised block by block from the output down."""
     fig = go.Figure()
     for i, (title, steps) in enumerate(results.items()):
         colour = PALETTE[i % len(PALETTE)]
         x = [s.layer for s in steps]
-        fig.add_scatter(x=x, y=[s.spearman for s in steps], name=f"{title}: rank corr.", line=dict(color=colour))
-        fig.add_scatter(x=x, y=[s.ssim for s in steps], name=f"{title}: SSIM", line=dict(color=colour, dash="dot"))
+        for metric in metrics:
+            name, dash = SANITY_LINES[metric]
+            fig.add_scatter(x=x, y=[getattr(s, metric) for s in steps], name=f"{title}: {name}",
+                            line=dict(color=colour, dash=dash))  # fmt: skip
     fig.update_layout(
         xaxis_title="randomised down to (cumulative, from the output)",
         yaxis=dict(title="similarity to the original map", range=[-0.2, 1.05]),

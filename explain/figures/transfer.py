@@ -13,7 +13,8 @@ from explain.methods.learning_curves import PAPER_FITS, LearningCurve
 from explain.methods.transfer_curves import Run, by_regime
 from models.transfer import REGIMES as REGIME_TITLES
 
-COLOURS = {"scratch": PALETTE[3], "probe": PALETTE[0], "finetune": PALETTE[2], "probe-features": PALETTE[6]}
+COLOURS = {"scratch": PALETTE[3], "probe": PALETTE[0], "finetune": PALETTE[2], "probe-features": PALETTE[6],
+           "random-probe": PALETTE[8]}  # fmt: skip
 
 
 def band(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, colour: str, group: str, opacity: float) -> go.Scatter:

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from explain.methods.attributions import baseline
+from explain.methods.maps import to_map
 from models.devices import on_model_device
 from models.lock import lock_for
 
@@ -39,6 +40,21 @@ def _probabilities(model: nn.Module, images: torch.Tensor, target: int, batch_si
     chunks = [images[i : i + batch_size] for i in range(0, len(images), batch_size)]
     with lock_for(model):
         return torch.cat([torch.softmax(model(c).float(), 1)[:, target] for c in chunks]).cpu().numpy()
+
+
+RANKINGS = {
+    "signed": "signed value (evidence for the class first, against it last; Petsiuk et al.)",
+    "absolute": "absolute value (evidence for and against mixed)",
+}
+
+
+def ranking_map(attribution: torch.Tensor | np.ndarray, by: str = "signed") -> np.ndarray:
+    """The H x W map whose order ranks pixels for deletion and insertion: the channel-summed attribution by its
+    signed value (the paper's importance for the class) or by its absolute value. No percentile clipping, so
+    the strongest pixels are not tied."""
+    if by not in RANKINGS:
+        raise ValueError(f"rank by one of {', '.join(RANKINGS)}, not {by!r}")
+    return to_map(attribution, by, percentile=100.0)
 
 
 def deletion_insertion(

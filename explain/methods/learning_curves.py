@@ -2,7 +2,10 @@
 
 e(n) = alpha + eta * n**gamma, with n the training images per class and e the test error in
 percent. For a fixed gamma the model is linear in (alpha, eta) and is fitted by weighted least
-squares; gamma is searched over [-1, 0) in steps of 0.01. With several seeds per n, the weights
+squares; gamma is searched over [-1, 0) in steps of 0.01, minimising the weighted squared error plus
+`penalty` * |gamma + 0.5| as the authors' fitter does (allenai/learning-curve, `lc/curve.py` with
+`search_reg_coeff: 5` in its config), which keeps gamma from running to the edge of its grid on
+few, noisy sizes; `penalty=0` is the plain grid search. With several seeds per n, the weights
 come from a variance model sigma^2(n) = v0 + v1 / n fitted to the per-n sample variances, and the
 same model gives the covariance of (alpha, eta), hence the 95% band. Plain numpy: usable from a
 notebook, no Streamlit.
@@ -16,6 +19,8 @@ import numpy as np
 
 GAMMAS = np.round(np.arange(-1.0, 0.0, 0.01), 2)
 V0 = 0.02  # percent^2: the variance model's fixed floor (the paper's default), so no weight is infinite
+MIN_SPAN = 4.0  # a curve fitted to sizes spanning less than this factor is not read (its gamma is not determined)
+PENALTY = 5.0  # the authors' search_reg_coeff: the gamma search minimises objective + PENALTY * |gamma + 0.5|
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,18 @@ class LearningCurve:
     v0: float = 0.0
     v1: float = 0.0
     objective: float = 0.0
+    penalty: float = 0.0  # the gamma search's penalty the curve was fitted with (see `fit`)
+    n_range: tuple[float, float] = (0.0, 0.0)  # the smallest and largest n measured (0, 0 for a published curve)
+
+    @property
+    def unreliable(self) -> str:
+        """Why this fit should not be read (gamma at the edge of its search grid, or sizes spanning less than a
+        factor of MIN_SPAN), or "" when it may be. A published curve (no measured range) is taken as stated."""
+        if self.n_range[0] > 0 and self.n_range[1] / self.n_range[0] < MIN_SPAN:
+            return f"its sizes span less than a factor of {MIN_SPAN:g} ({self.n_range[0]:g} to {self.n_range[1]:g})"
+        if self.n_range[0] > 0 and self.gamma in (GAMMAS[0], GAMMAS[-1]):
+            return f"γ = {self.gamma:g} is at the edge of the searched range [-1, 0)"
+        return ""
 
     def predict(self, n: float | np.ndarray) -> np.ndarray:
         """Predicted test error (percent) at `n` training images per class."""
@@ -52,7 +69,8 @@ class LearningCurve:
 
     @property
     def beta_N(self) -> float:
-        """Slope of the curve against n^-1/2 at N: -2 eta gamma N^gamma, so e(N/4) ~ e_N + beta_N."""
+        """The slope of the curve against n^-1/2 at N, times N^-1/2: -2 eta gamma N^gamma, so that
+        e(N/4) ~ e_N + beta_N (four times less data costs about beta_N points of error)."""
         return float(-2.0 * self.eta * self.gamma * self.N**self.gamma)
 
 
@@ -85,12 +103,15 @@ def _fit_at(n: np.ndarray, e: np.ndarray, var: np.ndarray, counts: np.ndarray, g
     return params, cov, objective
 
 
-def fit(n: np.ndarray | list[float], errors: np.ndarray | list[float], N: float | None = None) -> LearningCurve:
+def fit(
+    n: np.ndarray | list[float], errors: np.ndarray | list[float], N: float | None = None, penalty: float = PENALTY
+) -> LearningCurve:
     """Fit e(n) = alpha + eta n^gamma to test errors (percent) measured at n images per class.
 
     `n` and `errors` are parallel arrays, one entry per trained model (repeat n for seeds). `N`
     defaults to the largest n. Needs at least two distinct n. With a single measurement per n,
-    all weights are equal and the band comes from the residual variance.
+    all weights are equal and the band comes from the residual variance. gamma minimises the
+    weighted squared error plus `penalty` * |gamma + 0.5| (the authors' default 5; 0 for the plain grid).
     """
     n = np.asarray(n, dtype=float)
     e = np.asarray(errors, dtype=float)
@@ -104,7 +125,7 @@ def fit(n: np.ndarray | list[float], errors: np.ndarray | list[float], N: float 
     counts = np.array([np.sum(n == value) for value in n], dtype=float)
     v0, v1 = variance_model(n, e)
     var = np.ones_like(n) if v0 == 0.0 and v1 == 0.0 else v0 + v1 / n
-    best = min(((*_fit_at(n, e, var, counts, g), g) for g in GAMMAS), key=lambda r: r[2])
+    best = min(((*_fit_at(n, e, var, counts, g), g) for g in GAMMAS), key=lambda r: r[2] + penalty * abs(r[3] + 0.5))
     params, cov, objective, gamma = best
     if v0 == 0.0 and v1 == 0.0 and len(n) > 2:  # no replicate seeds: scale by the residual variance
         a = np.stack([np.ones_like(n), n**gamma], 1)
@@ -118,6 +139,8 @@ def fit(n: np.ndarray | list[float], errors: np.ndarray | list[float], N: float 
         v0=v0,
         v1=v1,
         objective=objective,
+        penalty=penalty,
+        n_range=(float(n.min()), float(n.max())),
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.stats import spearmanr
+from skimage.feature import hog
 from skimage.metrics import structural_similarity
 from torch import nn
 
@@ -31,6 +32,25 @@ class SanityStep:
     spearman: float  # rank correlation of the absolute maps
     ssim: float  # structural similarity of the absolute maps, both scaled to [0, 1]
     heatmap: np.ndarray  # H x W absolute map in [0, 1]
+    spearman_signed: float = 1.0  # rank correlation of the signed maps (without absolute values)
+    hog: float = 1.0  # Pearson correlation of the absolute maps' histograms of oriented gradients
+
+
+METRICS = {  # the paper's four similarity metrics (Adebayo et al. 2018, Section 3), by SanityStep field
+    "spearman": "Spearman rank correlation (absolute maps)",
+    "spearman_signed": "Spearman rank correlation (signed maps)",
+    "ssim": "SSIM (absolute maps)",
+    "hog": "HOG similarity (absolute maps)",
+}
+
+
+def hog_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of the HOG features (scikit-image's `hog`) of two H x W maps: do their edges agree?"""
+    cell = max(4, min(a.shape) // 8)
+    fa, fb = (hog(m, pixels_per_cell=(cell, cell), cells_per_block=(2, 2)) for m in (a, b))
+    if fa.std() == 0 or fb.std() == 0:  # a constant map has no edges: nothing to correlate
+        return 0.0
+    return float(np.corrcoef(fa, fb)[0, 1])
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -38,6 +58,14 @@ def similarity(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     rho = spearmanr(a.ravel(), b.ravel()).statistic
     ssim = structural_similarity(a, b, data_range=1.0)
     return float(np.nan_to_num(rho)), float(ssim)
+
+
+def _step(layer: str, original: tuple[np.ndarray, np.ndarray], attribution: torch.Tensor, percentile: float):
+    """One SanityStep: the absolute and signed maps of `attribution` compared with the original's."""
+    absolute, signed = (to_map(attribution, mode, percentile) for mode in ("absolute", "signed"))
+    rho, ssim = similarity(original[0], absolute)
+    rho_signed = float(np.nan_to_num(spearmanr(original[1].ravel(), signed.ravel()).statistic))
+    return SanityStep(layer, rho, ssim, absolute, rho_signed, hog_similarity(original[0], absolute))
 
 
 @torch.no_grad()
@@ -63,16 +91,16 @@ def cascading_randomization(
     """The method's map for the trained model, then after randomising each unit in turn from the
     output down (`fc`, `layer4.1`, …, `conv1`). The first step, `original`, has similarity 1."""
     params = params or {}
-    original = to_map(attribute(model, inputs, method, target, **params)[0], "absolute", percentile)
-    steps = [SanityStep("original", 1.0, 1.0, original)]
+    first = attribute(model, inputs, method, target, **params)[0]
+    original = (to_map(first, "absolute", percentile), to_map(first, "signed", percentile))
+    steps = [SanityStep("original", 1.0, 1.0, original[0])]
     with lock_for(model):
         scrambled = copy.deepcopy(model).eval()
     gen = torch.Generator().manual_seed(seed)
     units = parametric_units(scrambled)
     for i, name in enumerate(units):
         randomize_(scrambled.get_submodule(name), gen)
-        m = to_map(attribute(scrambled, inputs, method, target, **params)[0], "absolute", percentile)
-        steps.append(SanityStep(name, *similarity(original, m), m))
+        steps.append(_step(name, original, attribute(scrambled, inputs, method, target, **params)[0], percentile))
         if progress:
             progress(i + 1, len(units))
     return steps

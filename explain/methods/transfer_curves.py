@@ -33,8 +33,12 @@ def fit_curves(runs: Sequence[Run], N: float | None = None) -> dict[str, Learnin
     return curves
 
 
-def summary_rows(runs: Sequence[Run], curves: dict[str, LearningCurve]) -> list[dict[str, Any]]:
-    """The table under the learning curves: fitted parameters and measured errors, one row per regime."""
+def summary_rows(
+    runs: Sequence[Run], curves: dict[str, LearningCurve], published: dict[str, dict[str, float]] | None = None
+) -> list[dict[str, Any]]:
+    """The table under the learning curves, one row per regime: the fitted parameters (beside the `published`
+    fits, when a paper states them), and the measured error at the smallest and largest n as the mean over
+    seeds with its sample standard deviation (ddof=1; blank with one seed) and the number of seeds."""
     rows = []
     for regime, rs in by_regime(runs).items():
         sizes = sorted({r["n_per_class"] for r in rs})
@@ -49,10 +53,16 @@ def summary_rows(runs: Sequence[Run], curves: dict[str, LearningCurve]) -> list[
                     "gamma": round(c.gamma, 2),
                     f"e_N (N={c.N:g})": round(c.e_N, 2),
                     "beta_N": round(c.beta_N, 2),
+                    "fit": f"unreliable: {c.unreliable}" if c.unreliable else "ok",
                 }
             )
-        row[f"measured error at n={sizes[0]} (%)"] = round(float(err[sizes[0]]), 2)
-        row[f"measured error at n={sizes[-1]} (%)"] = round(float(err[sizes[-1]]), 2)
+        if published and regime in published:
+            row.update({f"published {k}": v for k, v in published[regime].items()})
+        for n in (sizes[0], sizes[-1]):
+            errors = [r["test_error"] for r in rs if r["n_per_class"] == n]
+            row[f"measured error at n={n} (%)"] = round(float(err[n]), 2)
+            row[f"sd at n={n}"] = round(float(np.std(errors, ddof=1)), 2) if len(errors) > 1 else None
+            row[f"seeds at n={n}"] = len(errors)
         rows.append(row)
     return rows
 
@@ -64,9 +74,10 @@ def crossovers(curves: dict[str, LearningCurve], n_min: float, n_max: float) -> 
     pairs = [("finetune", probe, "fine-tuning", "the linear probe")]
     pairs += [("scratch", "finetune", "training from scratch", "fine-tuning")]
     pairs += [("scratch", probe, "training from scratch", "the linear probe")]
-    out = []
+    out = [f"The {REGIME_TITLES[r].lower()} fit is unreliable: {c.unreliable}; no crossover is stated for it."
+           for r, c in curves.items() if c.unreliable]  # fmt: skip
     for a, b, name_a, name_b in pairs:
-        if a not in curves or b not in curves:
+        if a not in curves or b not in curves or curves[a].unreliable or curves[b].unreliable:
             continue
         ca, cb = curves[a], curves[b]
         where = crossover(ca, cb, n_min, n_max)
@@ -80,3 +91,15 @@ def crossovers(curves: dict[str, LearningCurve], n_min: float, n_max: float) -> 
         else:
             out.append(f"{name_a.capitalize()} is ahead of {name_b} at every n from {n_min:g} to {n_max:g}.")
     return out
+
+
+def chosen_setting(run: Run) -> str:
+    """How a run's learning rate (or, for the feature probe, its C) was chosen on the validation split, in one
+    line naming every candidate's validation error; empty for a run that chose nothing."""
+    candidates = run.get("candidates")
+    if not candidates:
+        return ""
+    name = "C" if "C" in run else "lr"
+    tried = ", ".join(f"{c[name]:g} ({c['val_error']:.1f}%)" for c in candidates)
+    what = "C" if name == "C" else "Learning rate"
+    return f"{what} {run[name]:g}, chosen on the validation split (error) from {tried}."

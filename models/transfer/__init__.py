@@ -4,7 +4,17 @@
 page: `load_task`, `load_encoder`, `train_run` for one run, `run_sweep` for a resumable grid of them.
 """
 
-from models.transfer.config import REGIMES, RESULTS, SHIPPED, Progress, Sweep, TrainConfig, run_key, settings_hash
+from models.transfer.config import (
+    DEFAULT_REGIMES,
+    REGIMES,
+    RESULTS,
+    SHIPPED,
+    Progress,
+    Sweep,
+    TrainConfig,
+    run_key,
+    settings_hash,
+)
 from models.transfer.data import (
     BUNDLED_ENCODER,
     ENCODERS,
@@ -16,7 +26,7 @@ from models.transfer.data import (
     load_encoder,
     load_task,
 )
-from models.transfer.loop import feature_probe, subset, train_run
+from models.transfer.loop import feature_probe, subset, train_run, validation
 from models.transfer.sweep import (
     MAX_PAGE_RUNS,
     MAX_PAGE_SECONDS,
@@ -36,6 +46,7 @@ from models.transfer.sweep import (
 
 __all__ = [
     "BUNDLED_ENCODER",
+    "DEFAULT_REGIMES",
     "ENCODERS",
     "MAX_PAGE_RUNS",
     "MAX_PAGE_SECONDS",
@@ -69,4 +80,5 @@ __all__ = [
     "user_folder",
     "user_results",
     "user_sweeps",
+    "validation",
 ]  # fmt: skip

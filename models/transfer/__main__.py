@@ -28,9 +28,21 @@ from dataclasses import asdict
 from pathlib import Path
 
 from models.files import public_path
-from models.transfer.config import REGIMES, RESULTS, SHIPPED, Progress, Sweep, TrainConfig
+from models.transfer.config import DEFAULT_REGIMES, REGIMES, RESULTS, SHIPPED, Progress, Sweep, TrainConfig
 from models.transfer.data import BUNDLED_ENCODER, load_task
 from models.transfer.sweep import parse_sizes, run_sweep
+
+
+def _shown(value: object) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    """ "0.3,1,3" -> (0.3, 1.0, 3.0)"""
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,9 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--task", default="digits", help="digits, cifar10, cifar100, pets, flowers102 or folder:<path>")
     ap.add_argument("--encoder", default=BUNDLED_ENCODER, help=f"{BUNDLED_ENCODER}, resnet18 or resnet50")
-    ap.add_argument(
-        "--regimes", default=",".join(REGIMES), help="comma-separated: scratch, probe, finetune, probe-features"
-    )
+    ap.add_argument("--regimes", default=",".join(DEFAULT_REGIMES), help=f"comma-separated, of: {', '.join(REGIMES)}")
     ap.add_argument("--sizes", default="1,2,5,10,20,50,max", help="images per class; 'max' is the task's largest")
     ap.add_argument("--seeds", type=int, default=3, help="runs per (regime, size), each on its own training subset")
     ap.add_argument("--image-size", type=int, default=224, help="network input size for photo datasets")
@@ -51,9 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         note = "; the digits use 3e-3" if name == "lr" else ""
         ap.add_argument(
             f"--{name.replace('_', '-')}",
-            type=type(value),
+            type=_floats if isinstance(value, tuple) else type(value),
             default=None,
-            help=f"TrainConfig.{name} (default {value}{note})",
+            help=f"TrainConfig.{name} (default {_shown(value)}{note})",
         )
     ap.add_argument("--out", default=None, help=f"sweep folder (default: {public_path(SHIPPED)} for digits)")
     args = ap.parse_args(argv)

@@ -18,7 +18,9 @@ REGIMES: dict[str, str] = {
     "probe": "Linear probe (frozen encoder)",
     "finetune": "Fine-tuning",
     "probe-features": "Linear probe (cached features + logistic regression)",
+    "random-probe": "Linear probe on a random encoder (no pretraining)",
 }
+DEFAULT_REGIMES = ("scratch", "probe", "finetune", "probe-features")
 RESULTS = PROJECT / "results" / "transfer"
 SHIPPED = RESULTS / "digits"
 SUBSET_SEED = 1234  # the per-class shuffle every (n, seed) window is cut from
@@ -38,6 +40,7 @@ class TrainConfig:
     ft_ratio: float = 0.1  # fine-tuning rate of the pretrained encoder, relative to `lr`
     warm_epochs: int = 0  # fine-tuning: epochs with the encoder frozen before it is trained
     layer_decay: float = 1.0  # fine-tuning: each stage nearer the input learns at this times the next one's rate
+    lr_factors: tuple[float, ...] = (0.3, 1.0, 3.0)  # rates tried per (regime, n): lr times each, best on validation
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,8 @@ class Sweep:
 
     task: str = "digits"
     encoder: str = BUNDLED_ENCODER
-    regimes: tuple[str, ...] = tuple(REGIMES)
-    sizes: tuple[int, ...] = (1, 2, 5, 10, 20, 50, 126)
+    regimes: tuple[str, ...] = DEFAULT_REGIMES
+    sizes: tuple[int, ...] = (1, 2, 5, 10, 20, 50, 101)
     seeds: int = 3
     train: TrainConfig = TrainConfig(lr=3e-3)
 

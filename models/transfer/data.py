@@ -27,6 +27,13 @@ from models.hub import weights_cache
 from models.hub.bundled import bundled
 
 BUNDLED_ENCODER = "glyphs-resnet18"
+VAL_FRACTION = 0.2  # of the smallest class's training images, held out per class for validation
+
+
+def validation_per_class(smallest_class: int) -> int:
+    """How many training images of each class form the validation split: VAL_FRACTION of the smallest class."""
+    return max(1, round(VAL_FRACTION * smallest_class))
+
 
 DATA_ROOT = Path(os.environ.get("EXPLAINER_DATA", Path.home() / ".cache" / "explainer-data"))
 
@@ -51,9 +58,14 @@ class Task:
     note: str = ""
 
     @property
+    def val_per_class(self) -> int:
+        """Training images per class held out for validation (every choice of a sweep is made on them)."""
+        return validation_per_class(int(torch.bincount(self.y_train, minlength=len(self.classes)).min()))
+
+    @property
     def max_per_class(self) -> int:
-        """The largest n for which every class has n training images."""
-        return int(torch.bincount(self.y_train, minlength=len(self.classes)).min())
+        """The largest n for which every class has n training images outside the validation split."""
+        return int(torch.bincount(self.y_train, minlength=len(self.classes)).min()) - self.val_per_class
 
 
 @dataclass(frozen=True, eq=False)

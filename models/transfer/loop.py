@@ -7,7 +7,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -18,19 +18,38 @@ from torch import nn
 from models.data.batches import batch_indices
 from models.devices import best_device
 from models.transfer.config import REGIMES, SUBSET_SEED, TrainConfig
-from models.transfer.data import Encoder, Task
+from models.transfer.data import Encoder, Task, validation_per_class
+
+
+def _split(labels: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """A fixed per-class shuffle of the training pool: (each class's images that training windows are cut
+    from, the validation split: the first `validation_per_class` of every class, never trained on)."""
+    gen = torch.Generator().manual_seed(SUBSET_SEED)
+    n_classes = int(labels.max()) + 1
+    v = validation_per_class(int(torch.bincount(labels, minlength=n_classes).min()))
+    pools, val = [], []
+    for c in range(n_classes):
+        members = torch.nonzero(labels == c).flatten()
+        members = members[torch.randperm(len(members), generator=gen)]
+        val.append(members[:v])
+        pools.append(members[v:])
+    return pools, torch.cat(val)
+
+
+def validation(labels: torch.Tensor) -> torch.Tensor:
+    """Indices of the validation split: class-stratified, disjoint from every training window and from the test set."""
+    return _split(labels)[1]
 
 
 def subset(labels: torch.Tensor, n: int, seed: int) -> torch.Tensor:
-    """Indices of n training images per class for this seed: window `seed` of a fixed per-class
-    shuffle, so seeds are disjoint while n x seeds <= the class size (then windows wrap around)."""
-    gen = torch.Generator().manual_seed(SUBSET_SEED)
+    """Indices of n training images per class for this seed: window `seed` of a fixed per-class shuffle of the
+    pool outside the validation split, so seeds are disjoint while n x seeds <= the pool (then windows wrap)."""
     out = []
-    for c in range(int(labels.max()) + 1):
-        members = torch.nonzero(labels == c).flatten()
-        members = members[torch.randperm(len(members), generator=gen)]
+    for c, members in enumerate(_split(labels)[0]):
         if n > len(members):
-            raise ValueError(f"class {c} has only {len(members)} training images, fewer than n = {n}")
+            raise ValueError(
+                f"class {c} has only {len(members)} training images outside validation, fewer than n = {n}"
+            )
         start = (seed * n) % len(members)
         out.append(members.roll(-start)[:n])
     return torch.cat(out)
@@ -57,7 +76,7 @@ def param_groups(model: nn.Module, regime: str, cfg: TrainConfig) -> list[dict[s
     head = {"params": list(model.fc.parameters()), "lr": cfg.lr, "name": "head"}
     if regime == "scratch":
         return [{"params": list(model.parameters()), "lr": cfg.lr, "name": "all"}]
-    if regime == "probe":
+    if regime in PROBES:
         return [head]
     encoder = stages(model)
     last = len(encoder) - 1
@@ -81,6 +100,8 @@ def freeze_encoder(model: nn.Module, frozen: bool) -> None:
             p.requires_grad_(not frozen)
 
 
+PROBES = ("probe", "random-probe")  # a frozen encoder and a trained linear head
+UNPRETRAINED = ("scratch", "random-probe")  # regimes whose encoder starts from random weights
 REPORT_EVERY = 10  # batches between the loss values a progress callback is given (each one is a host sync)
 
 
@@ -121,16 +142,24 @@ def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
 
 @torch.no_grad()
 def test_loss_accuracy(model: nn.Module, data: Data, batch_size: int = 512) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) on the task's held-out set, model in eval mode."""
+    """(mean cross-entropy, accuracy) on the task's held-out test set, model in eval mode."""
+    return loss_accuracy(model, data, data.x_test, data.task.y_test, torch.arange(len(data.task.y_test)), batch_size)
+
+
+@torch.no_grad()
+def loss_accuracy(
+    model: nn.Module, data: Data, x: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor, batch_size: int = 512
+) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) on the images `indices` of `x` (labels `labels[indices]`), in eval mode."""
     model.eval()
-    y = data.task.y_test
     loss = torch.zeros((), device=data.device)
     correct = torch.zeros((), dtype=torch.long, device=data.device)
-    for i in range(0, len(y), batch_size):  # sums stay on the device: one host sync at the end
-        idx = torch.arange(i, min(i + batch_size, len(y)))
+    y = labels[indices]
+    for i in range(0, len(indices), batch_size):  # sums stay on the device: one host sync at the end
+        idx = indices[i : i + batch_size]
         with _autocast(data.device):
-            logits = model(data.batch(data.x_test, idx)).float()
-        yb = y[idx].to(data.device)
+            logits = model(data.batch(x, idx)).float()
+        yb = y[i : i + batch_size].to(data.device)
         loss += nn.functional.cross_entropy(logits, yb, reduction="sum")
         correct += (logits.argmax(1) == yb).sum()
     return float(loss) / len(y), int(correct) / len(y)
@@ -165,7 +194,7 @@ def train_epochs(
     history, seconds, seen = [], 0.0, 0
     for epoch in range(1, cfg.epochs + 1):
         model.train()
-        freeze_encoder(model, regime == "probe" or (regime == "finetune" and epoch <= cfg.warm_epochs))
+        freeze_encoder(model, regime in PROBES or (regime == "finetune" and epoch <= cfg.warm_epochs))
         t0 = time.perf_counter()
         # Sums stay on the device: one host sync per epoch (and one per REPORT_EVERY batches for progress).
         total_loss = torch.zeros((), device=device)
@@ -228,26 +257,44 @@ def features(task: Task, encoder: Encoder, device: torch.device) -> tuple[np.nda
     return _FEATURES[key]
 
 
+C_GRID = (0.1, 1.0, 10.0)  # the feature probe's inverse regularisation strengths, chosen on validation
+
+
+def _probabilities(clf, f: np.ndarray, n_classes: int) -> np.ndarray:
+    proba = np.zeros((len(f), n_classes))
+    proba[:, clf.classes_] = clf.predict_proba(f)
+    return proba
+
+
 def feature_probe(task: Task, encoder: Encoder, indices: torch.Tensor, device: torch.device) -> dict[str, Any]:
     """The cached-feature linear probe: standardised features, scikit-learn's multinomial logistic
-    regression (L-BFGS). Returns test accuracy, loss and seconds (fit only; extraction is separate)."""
+    regression (L-BFGS), its C chosen from C_GRID on the validation split. Returns test accuracy and loss,
+    the chosen C with every candidate's validation error, and seconds (fits only; extraction is separate)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     f_train, f_test, extract_s = features(task, encoder, device)
     y = task.y_train[indices].numpy()
+    val = validation(task.y_train).numpy()
     t0 = time.perf_counter()
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    clf.fit(f_train[indices.numpy()], y)
+    fitted = []
+    for c in C_GRID:
+        clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+        clf.fit(f_train[indices.numpy()], y)
+        val_acc = float(
+            (_probabilities(clf, f_train[val], len(task.classes)).argmax(1) == task.y_train[val].numpy()).mean()
+        )
+        fitted.append((val_acc, c, clf))
     seconds = time.perf_counter() - t0
-    proba = clf.predict_proba(f_test)
+    _, best_c, clf = max(fitted, key=lambda f: f[0])  # ties: the first, the strongest regularisation
+    full = _probabilities(clf, f_test, len(task.classes))
     y_test = task.y_test.numpy()
-    full = np.zeros((len(y_test), len(task.classes)))
-    full[:, clf.classes_] = proba
     return {
         "test_accuracy": float((full.argmax(1) == y_test).mean()),
         "test_loss": float(-np.log(np.clip(full[np.arange(len(y_test)), y_test], 1e-12, 1.0)).mean()),
+        "C": best_c,
+        "candidates": [{"C": c, "val_error": 100.0 * (1.0 - a)} for a, c, _ in fitted],
         "seconds": seconds,
         "extract_seconds": extract_s,
     }
@@ -271,13 +318,30 @@ def train_run(
     record: dict[str, Any] = {"regime": regime, "n_per_class": n, "seed": seed, "device": str(device)}
     if regime == "probe-features":
         out = feature_probe(task, encoder, indices, device)
-        record.update(history=[], seconds=out["seconds"], extract_seconds=out["extract_seconds"], images=0)
+        record.update(history=[], seconds=out["seconds"], extract_seconds=out["extract_seconds"], images=0,
+                      C=out["C"], candidates=out["candidates"])  # fmt: skip
         acc, loss = out["test_accuracy"], out["test_loss"]
     else:
-        torch.manual_seed(seed)
-        model = encoder.build(len(task.classes), pretrained=regime != "scratch")
-        history, seconds, seen = train_epochs(model, regime, device_data(task, device), indices, cfg, seed, on_batch)
+        data, val = device_data(task, device), validation(task.y_train)
+        tried = []
+        for k, factor in enumerate(cfg.lr_factors):  # each rate from the same initialisation and batches
+            torch.manual_seed(seed)
+            model = encoder.build(len(task.classes), pretrained=regime not in UNPRETRAINED)
+
+            def report(epoch: int, b: int, loss: float, k: int = k) -> None:
+                if on_batch is not None:
+                    on_batch(k * cfg.epochs + epoch, b, loss)
+
+            lr = cfg.lr * factor
+            history, seconds, seen = train_epochs(model, regime, data, indices, replace(cfg, lr=lr), seed, report)
+            val_loss, val_acc = loss_accuracy(model, data, data.x_train, task.y_train, val)
+            tried.append({"lr": lr, "val_error": 100.0 * (1.0 - val_acc), "val_loss": val_loss,
+                          "history": history, "seconds": seconds, "images": seen})  # fmt: skip
+        best = min(tried, key=lambda t: t["val_error"])  # ties: the first, the smallest rate
+        history, seconds, seen = best["history"], best["seconds"], best["images"]
         acc, loss = history[-1]["test_accuracy"], history[-1]["test_loss"]
-        record.update(history=history, seconds=seconds, images=seen, images_per_second=seen / max(seconds, 1e-9))
+        record.update(history=history, seconds=seconds, images=seen, images_per_second=seen / max(seconds, 1e-9),
+                      lr=best["lr"], candidates=[{k: t[k] for k in ("lr", "val_error")} for t in tried],
+                      selection_seconds=sum(t["seconds"] for t in tried))  # fmt: skip
     record.update(test_accuracy=acc, test_loss=loss, test_error=100.0 * (1.0 - acc))
     return record

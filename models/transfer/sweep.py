@@ -81,6 +81,11 @@ def load_runs(folder: str | Path) -> tuple[dict[str, Any] | None, list[dict[str,
     return meta, runs, problems
 
 
+def _epochs(sweep: Sweep, regime: str) -> int:
+    """Epochs one run of `regime` trains: the schedule once per learning rate tried (none for the feature probe)."""
+    return 1 if regime == "probe-features" else sweep.train.epochs * len(sweep.train.lr_factors)
+
+
 def estimate_seconds(sweep: Sweep, n_classes: int, reference: list[dict[str, Any]]) -> float | None:
     """Seconds `sweep` should take on the device that ran the `reference` runs (a finished sweep of the
     same task): each regime's measured seconds per batch times the batches the sweep trains. None
@@ -98,7 +103,7 @@ def estimate_seconds(sweep: Sweep, n_classes: int, reference: list[dict[str, Any
         if regime == "probe-features":  # no epochs: a feature extraction and a logistic regression
             total += per_run[regime]
         else:
-            total += per_batch[regime] * sweep.train.epochs * epoch_batches(n * n_classes, sweep.train)[1]
+            total += per_batch[regime] * _epochs(sweep, regime) * epoch_batches(n * n_classes, sweep.train)[1]
     return total
 
 
@@ -210,18 +215,18 @@ def run_sweep(
         key = run_key(regime, n, seed)
         _, per_epoch = epoch_batches(n * len(task.classes), sweep.train)
 
-        def on_batch(epoch: int, b: int, loss: float, i=i, key=key, per_epoch=per_epoch) -> None:
+        def on_batch(epoch: int, b: int, loss: float, i=i, key=key, per_epoch=per_epoch, regime=regime) -> None:
             if on_progress is not None:
-                on_progress(Progress(i, len(todo), key, epoch, sweep.train.epochs, b, per_epoch, loss))
+                on_progress(Progress(i, len(todo), key, epoch, _epochs(sweep, regime), b, per_epoch, loss))
 
         if on_progress is not None:
-            on_progress(Progress(i, len(todo), key, 1, sweep.train.epochs, 0, per_epoch))
+            on_progress(Progress(i, len(todo), key, 1, _epochs(sweep, regime), 0, per_epoch))
         record = train_run(task, encoder, regime, n, seed, sweep.train, device, on_batch)
         record.update(key=key, settings_hash=digest)
         write_json_atomic(out / "runs" / f"{key}.json", record)
         written.append(record)
         if on_progress is not None:
-            e = sweep.train.epochs
+            e = _epochs(sweep, regime)
             on_progress(Progress(i, len(todo), key, e, e, per_epoch, per_epoch, record["test_loss"]))
     return written
 
@@ -233,7 +238,8 @@ def cli_args(sweep: Sweep, out: str | Path) -> list[str]:
     args += ["--sizes", ",".join(map(str, sweep.sizes)), "--seeds", str(sweep.seeds)]
     for name, value in asdict(t).items():
         if value != getattr(d, name):
-            args += [f"--{name.replace('_', '-')}", str(value)]
+            shown = ",".join(map(str, value)) if isinstance(value, tuple | list) else str(value)
+            args += [f"--{name.replace('_', '-')}", shown]
     return [*args, "--out", public_path(out)]
 
 
