@@ -173,6 +173,11 @@ def show_sanity(results: dict[str, list], seen: np.ndarray) -> None:
         format_func=SANITY_METRICS.get, key="attr_sanity_metrics",
     )  # fmt: skip
     st.plotly_chart(sanity_chart({METHODS[m].title: s for m, s in results.items()}, metrics), width="stretch")
+    st.caption(
+        "How to read it (Adebayo et al. 2018): a method that depends on what the model learned loses similarity as "
+        "more layers are randomised; one whose curve stays high is explaining the input, not the model. "
+        "✕ marks a map that became constant: its similarity says nothing."
+    )
     st.caption("Maps after randomising down to each block (absolute values):")
     for m, steps in results.items():
         picks = steps[:: max(1, len(steps) // 5)]

@@ -242,3 +242,15 @@ def test_sanity_check_reports_the_papers_four_similarities(cnn, x) -> None:
         assert all(-1.0 <= v <= 1.0 for v in (s.spearman, s.spearman_signed, s.ssim, s.hog))
     m = np.random.default_rng(0).random((32, 32))
     assert hog_similarity(m, m) == pytest.approx(1.0) and hog_similarity(m, np.zeros((32, 32))) == 0.0
+
+
+def test_sanity_chart_shows_the_whole_range_and_marks_constant_maps() -> None:
+    from explain.figures.charts import sanity_chart
+    from explain.methods.sanity import SanityStep
+
+    flat, varied = np.zeros((8, 8)), np.random.default_rng(0).random((8, 8))
+    steps = [SanityStep("original", 1.0, 1.0, varied), SanityStep("fc", -0.7, 0.1, varied),
+             SanityStep("conv1", 0.9, 0.9, flat)]  # fmt: skip
+    fig = sanity_chart({"Grad-CAM": steps})
+    assert fig.layout.yaxis.range[0] <= -0.7
+    assert list(fig.data[0].marker.symbol) == ["circle", "circle", "x"]

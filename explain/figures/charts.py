@@ -66,13 +66,15 @@ def sanity_chart(results: dict[str, Sequence], metrics: Sequence[str] = ("spearm
     for i, (title, steps) in enumerate(results.items()):
         colour = PALETTE[i % len(PALETTE)]
         x = [s.layer for s in steps]
+        symbols = ["x" if s.constant else "circle" for s in steps]  # a constant map: the similarity means nothing
         for metric in metrics:
             name, dash = SANITY_LINES[metric]
-            fig.add_scatter(x=x, y=[getattr(s, metric) for s in steps], name=f"{title}: {name}",
-                            line=dict(color=colour, dash=dash))  # fmt: skip
+            fig.add_scatter(x=x, y=[getattr(s, metric) for s in steps], name=f"{title}: {name}", mode="lines+markers",
+                            line=dict(color=colour, dash=dash), marker=dict(symbol=symbols, size=7))  # fmt: skip
+    values = [getattr(s, m) for steps in results.values() for s in steps for m in metrics]
     fig.update_layout(
         xaxis_title="randomised down to (cumulative, from the output)",
-        yaxis=dict(title="similarity to the original map", range=[-0.2, 1.05]),
+        yaxis=dict(title="similarity to the original map", range=[min([-0.2, *values]) - 0.05, 1.05]),
         height=420,
         margin=dict(l=10, r=10, t=30, b=10),
     )

@@ -35,6 +35,11 @@ class SanityStep:
     spearman_signed: float = 1.0  # rank correlation of the signed maps (without absolute values)
     hog: float = 1.0  # Pearson correlation of the absolute maps' histograms of oriented gradients
 
+    @property
+    def constant(self) -> bool:
+        """The map became a uniform tile: similarities to it say nothing about the method."""
+        return float(np.ptp(self.heatmap)) < 1e-6
+
 
 METRICS = {  # the paper's four similarity metrics (Adebayo et al. 2018, Section 3), by SanityStep field
     "spearman": "Spearman rank correlation (absolute maps)",
