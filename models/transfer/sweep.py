@@ -86,13 +86,17 @@ def _epochs(sweep: Sweep, regime: str) -> int:
     return 1 if regime == "probe-features" else sweep.train.epochs * len(sweep.train.lr_factors)
 
 
+COSTS_LIKE = {"random-probe": "probe"}  # a regime the reference may lack, and the one that costs the same
+
+
 def estimate_seconds(sweep: Sweep, n_classes: int, reference: list[dict[str, Any]]) -> float | None:
     """Seconds `sweep` should take on the device that ran the `reference` runs (a finished sweep of the
     same task): each regime's measured seconds per batch times the batches the sweep trains. None
     when the reference lacks one of the sweep's regimes."""
     per_batch, per_run = {}, {}
     for regime in sweep.regimes:
-        done = [r for r in reference if r["regime"] == regime]
+        like = COSTS_LIKE.get(regime, regime) if not any(r["regime"] == regime for r in reference) else regime
+        done = [r for r in reference if r["regime"] == like]
         if not done:
             return None
         batches = [len(r["history"]) * epoch_batches(r["n_per_class"] * n_classes, sweep.train)[1] for r in done]
