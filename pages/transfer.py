@@ -112,8 +112,11 @@ def curve_options_ui(runs: list[dict]) -> tuple[str, bool, list[str]]:
         "shown for their shape, not to be compared number for number."
     ))  # fmt: skip
     present = [r for r in REGIMES if any(run["regime"] == r for run in runs)]
+    if st.session_state.get("transfer_regimes_of") != present:  # another sweep, other regimes: show all of them
+        st.session_state["transfer_regimes_of"] = present
+        st.session_state["transfer_regimes"] = present
     kept = [r for r in st.session_state.get("transfer_regimes", present) if r in present]
-    st.session_state["transfer_regimes"] = kept or present  # another sweep may hold other regimes
+    st.session_state["transfer_regimes"] = kept or present
     shown = c3.multiselect("Regimes", present, key="transfer_regimes", format_func=REGIMES.get)
     return axis, paper, shown
 
@@ -132,7 +135,7 @@ def show_learning_curves(
         "(allenai/learning-curve); bands: 95% from the variance model σ²(n) = v0 + v1/n. Click a point to see that "
         "run's training curve below."
     )
-    for sentence in crossovers(curves, 1, n_max):
+    for sentence in crossovers(curves, min(r["n_per_class"] for r in runs), n_max):
         st.markdown(f"- {sentence}")
     st.dataframe(pd.DataFrame(summary_rows(runs, curves, published)), hide_index=True, width="stretch")
     st.caption(
@@ -175,9 +178,12 @@ def show_training_curves(metric: str, run: dict | None, at_n: list[dict]) -> Non
             st.caption(f"{run['images']:,} training images seen in {run['seconds']:.1f} s on {run['device']}.")
         if chosen_setting(run):
             st.caption(chosen_setting(run))
+    elif not any(r["history"] for r in at_n):
+        st.info("These runs have no training curves (published measurements, or the feature probe's one fit).")
     else:
         st.plotly_chart(training_curves_figure(at_n, metric), width="stretch", key="transfer_band")
-        st.caption(f"Mean over {len(at_n)} seeds; the band spans the lowest to the highest seed (min-max, not a "
+        seeds = len({r["seed"] for r in at_n})
+        st.caption(f"Mean over {seeds} seeds; the band spans the lowest to the highest seed (min-max, not a "
                    "standard deviation). Dashed: training batches.")  # fmt: skip
 
 

@@ -104,3 +104,19 @@ def test_bad_settings_give_one_line(page, widget, value, message, cpu_device) ->
     _run_button(page).click().run()
     assert not page.exception
     assert [e.value[: len(message)] for e in page.error] == [message]
+
+
+def test_the_published_sweep_opens_with_its_fits_beside_the_live_ones(page) -> None:
+    label = next(o for o in page.selectbox(key="transfer_source").options if o.startswith("Published"))
+    page.selectbox(key="transfer_source").set_value(label).run()
+    assert not page.exception
+    assert set(page.multiselect(key="transfer_regimes").value) == {"scratch", "probe", "finetune", "random-probe"}
+    table = page.dataframe[0].value
+    assert len(table) == 4 and {"published e_N", "published beta_N", "published gamma"} <= set(table.columns)
+    assert (abs(table["gamma"] - table["published gamma"]) <= 0.03).all()
+    assert any("Published measurements: Hoiem" in c.value for c in page.caption)
+    assert any("penalty 5" in c.value for c in page.caption)
+    learning = plotly_specs(page)[0]
+    assert learning["layout"]["yaxis"]["range"][1] <= 100
+    page.select_slider(key="transfer_n").set_value(25).run()
+    assert not page.exception and any("no training curves" in i.value for i in page.info)

@@ -47,7 +47,7 @@ def learning_curve_figure(
     click-through), each regime's fitted curve with its 95% band, optionally the paper's fits."""
     sizes = [r["n_per_class"] for r in runs]
     n_max = max(max(sizes), 400 if paper else 0)
-    grid = np.geomspace(1, n_max, 200)
+    grid = np.geomspace(min(sizes), n_max, 200)  # the fits are drawn where there are measurements, not beyond
     fig = go.Figure()
     for regime, rs in by_regime(runs).items():
         colour, title = COLOURS[regime], REGIME_TITLES[regime]
@@ -112,7 +112,7 @@ def learning_curve_figure(
         xaxis = dict(title="training images per class (log scale)", type="log", tickvals=ticks)
     fig.update_layout(
         xaxis=xaxis,
-        yaxis=dict(title="test error (%)", rangemode="tozero"),
+        yaxis=dict(title="test error (%)", range=[0, min(100.0, 1.1 * max(r["test_error"] for r in runs))]),
         height=480,
         margin=dict(l=10, r=10, t=30, b=40),
         legend=dict(orientation="h", y=-0.2),
