@@ -78,6 +78,15 @@ def pick_from_chart() -> None:
         st.session_state["transfer_pick"] = keys[0]
 
 
+def _rates(train: dict) -> str:
+    """The base rate, and the rates each run chose from on validation when it had a choice."""
+    factors = train.get("lr_factors") or [1.0]
+    if len(factors) == 1:
+        return f"{train['lr'] * factors[0]:g}"
+    rates = ", ".join(f"{train['lr'] * f:g}" for f in factors)
+    return f"the best on validation of {rates}"
+
+
 def show_settings(meta: dict, runs: list[dict]) -> None:
     """The sweep's task, encoder, training settings and the command that reproduces it, in one caption."""
     if meta.get("published"):
@@ -92,7 +101,7 @@ def show_settings(meta: dict, runs: list[dict]) -> None:
         st.caption(
             f"Task: {meta.get('task_title', settings['task'])}. Encoder: "
             f"{meta.get('encoder_title', settings['encoder'])} — {meta.get('encoder_source', '')}. {len(runs)} runs; "
-            f"every regime trained with AdamW at {train['lr']:g} (fine-tuned encoder at {train['ft_ratio']:g}x), "
+            f"every regime trained with AdamW at {_rates(train)} (fine-tuned encoder at {train['ft_ratio']:g}x), "
             f"{train['epochs']} epochs, StepLR every {train['step_size']}. "
             f"Reproduce: `{meta.get('command', 'python -m models.transfer')}`"
         )
