@@ -58,19 +58,21 @@ def hog_similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(fa, fb)[0, 1])
 
 
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two maps (0 where it is undefined: a constant map)."""
+    return float(np.nan_to_num(spearmanr(a.ravel(), b.ravel()).statistic))
+
+
 def similarity(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """(Spearman rank correlation, SSIM) of two absolute H x W maps in [0, 1]."""
-    rho = spearmanr(a.ravel(), b.ravel()).statistic
-    ssim = structural_similarity(a, b, data_range=1.0)
-    return float(np.nan_to_num(rho)), float(ssim)
+    return spearman(a, b), float(structural_similarity(a, b, data_range=1.0))
 
 
 def _step(layer: str, original: tuple[np.ndarray, np.ndarray], attribution: torch.Tensor, percentile: float):
     """One SanityStep: the absolute and signed maps of `attribution` compared with the original's."""
     absolute, signed = (to_map(attribution, mode, percentile) for mode in ("absolute", "signed"))
     rho, ssim = similarity(original[0], absolute)
-    rho_signed = float(np.nan_to_num(spearmanr(original[1].ravel(), signed.ravel()).statistic))
-    return SanityStep(layer, rho, ssim, absolute, rho_signed, hog_similarity(original[0], absolute))
+    return SanityStep(layer, rho, ssim, absolute, spearman(original[1], signed), hog_similarity(original[0], absolute))
 
 
 @torch.no_grad()
