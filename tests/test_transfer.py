@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +13,13 @@ import pytest
 import torch
 from PIL import Image
 
+from explain.methods.transfer_curves import chosen_setting
 from models.nets.resnet import ResNet18
 from models.transfer import (
     BUNDLED_ENCODER,
     DEFAULT_REGIMES,
     Encoder,
+    RunsFailed,
     Sweep,
     SweepMismatch,
     TaskUnavailable,
@@ -52,7 +55,22 @@ def tiny_encoder() -> Encoder:
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 2.0)
-    return Encoder("tiny", "tiny", lambda: ResNet18(5, width=0.125), net.state_dict(), "made in the test")
+    return Encoder("tiny", "tiny", partial(ResNet18, 5, width=0.125), net.state_dict(), "made in the test")
+
+
+def failing_resnet(bad_seed: int) -> torch.nn.Module:
+    """A tiny ResNet that cannot be built for seed `bad_seed` (runs seed torch just before they build)."""
+    if torch.initial_seed() == bad_seed:
+        raise RuntimeError(f"seed {bad_seed} always fails")
+    return ResNet18(5, width=0.125)
+
+
+def flaky_resnet(marker: Path) -> torch.nn.Module:
+    """A tiny ResNet whose first construction (in any process) fails: a worker's run that fails once."""
+    if not marker.exists():
+        marker.touch()
+        raise RuntimeError("a worker failed once")
+    return ResNet18(5, width=0.125)
 
 
 def test_subsets_are_stratified_fixed_and_disjoint_across_seeds(digits) -> None:
@@ -136,6 +154,58 @@ def test_one_epoch_sweep_runs_end_to_end_and_resumes(tmp_path: Path, digits, tin
         assert len(r["history"]) == (0 if r["regime"] == "probe-features" else 1)
     with pytest.raises(SweepMismatch, match="other settings"):
         run_sweep(Sweep(sizes=(1,), seeds=1, train=TrainConfig(epochs=2)), tmp_path, encoder=tiny_encoder)
+
+
+SELECTING = TrainConfig(epochs=1, lr=3e-3, min_batches=2, lr_factors=(0.3, 1.0))
+
+
+def test_later_seeds_train_at_the_rate_seed_0_chose(tmp_path: Path, tiny_encoder) -> None:
+    sweep = Sweep(regimes=("probe", "probe-features"), sizes=(2,), seeds=2, train=SELECTING)
+    runs = {r["key"]: r for r in run_sweep(sweep, tmp_path, encoder=tiny_encoder)}
+    first, second = runs["probe-n2-s0"], runs["probe-n2-s1"]
+    assert [c["lr"] for c in first["candidates"]] == pytest.approx([9e-4, 3e-3])
+    assert second["lr"] == first["lr"] and "candidates" not in second and second["lr_chosen_by_seed"] == 0
+    assert "chosen on the validation split by seed 0" in chosen_setting(second)
+    assert len(runs["probe-features-n2-s1"]["candidates"]) == 3  # the feature probe chooses its C per run
+
+
+def test_worker_processes_give_each_run_its_result_alone(tmp_path: Path, tiny_encoder) -> None:
+    sweep = Sweep(regimes=("probe", "finetune", "probe-features"), sizes=(1, 2), seeds=2, train=SELECTING)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        alone = {r["key"]: r for r in run_sweep(sweep, tmp_path / "alone", encoder=tiny_encoder)}
+    finally:
+        torch.set_num_threads(threads)
+    side = {r["key"]: r for r in run_sweep(sweep, tmp_path / "side", encoder=tiny_encoder, workers=2, threads=1)}
+    assert side.keys() == alone.keys() and len(side) == 12
+    for key, run in alone.items():
+        assert side[key]["test_error"] == run["test_error"], key
+        assert side[key].get("lr") == run.get("lr"), key
+    assert {p.name for p in (tmp_path / "side" / "runs").iterdir()} == {f"{k}.json" for k in alone}
+
+
+def test_a_worker_run_that_fails_once_is_retried(tmp_path: Path, tiny_encoder) -> None:
+    flaky = replace(tiny_encoder, architecture=partial(flaky_resnet, tmp_path / "failed-once"))
+    sweep = Sweep(regimes=("probe",), sizes=(1,), seeds=2, train=ONE_EPOCH)
+    runs = run_sweep(sweep, tmp_path / "out", encoder=flaky, workers=2, threads=1)
+    assert sorted(r["key"] for r in runs) == ["probe-n1-s0", "probe-n1-s1"]
+    assert (tmp_path / "failed-once").exists()
+
+
+@pytest.mark.parametrize("bad_seed", [0, 1])
+def test_a_run_that_fails_twice_is_reported_and_the_others_are_kept(tmp_path: Path, tiny_encoder, bad_seed) -> None:
+    broken = replace(tiny_encoder, architecture=partial(failing_resnet, bad_seed))
+    sweep = Sweep(regimes=("probe",), sizes=(1, 2), seeds=2, train=ONE_EPOCH)
+    with pytest.raises(RunsFailed) as failed:
+        run_sweep(sweep, tmp_path, encoder=broken, workers=2, threads=1)
+    errors = dict(failed.value.failed)
+    kept = {r["key"] for r in load_runs(tmp_path)[1]}
+    if bad_seed == 0:  # seed 0 chooses the rate: its failure leaves the later seeds nothing to train at
+        assert sorted(errors) == ["probe-n1-s0", "probe-n1-s1", "probe-n2-s0", "probe-n2-s1"] and not kept
+        assert "always fails" in errors["probe-n1-s0"] and "(seed 0) failed" in errors["probe-n1-s1"]
+    else:
+        assert sorted(errors) == ["probe-n1-s1", "probe-n2-s1"] and kept == {"probe-n1-s0", "probe-n2-s0"}
 
 
 def test_sweep_refuses_sizes_the_task_does_not_have(tmp_path: Path, tiny_encoder) -> None:

@@ -98,7 +98,13 @@ def chosen_setting(run: Run) -> str:
     line naming every candidate's validation error; empty for a run that chose nothing."""
     candidates = run.get("candidates")
     if not candidates:
-        return ""
+        if "lr_chosen_by_seed" not in run or "lr" not in run:
+            return ""
+        by, own = run["lr_chosen_by_seed"], run.get("val_error", float("nan"))
+        return (
+            f"Learning rate {run['lr']:g}, chosen on the validation split by seed {by}'s run of this regime "
+            f"and size (this run's validation error {own:.1f}%)."
+        )
     name = "C" if "C" in run else "lr"
     tried = ", ".join(f"{c[name]:g} ({c['val_error']:.1f}%)" for c in candidates)
     what = "C" if name == "C" else "Learning rate"

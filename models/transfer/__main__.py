@@ -30,7 +30,7 @@ from pathlib import Path
 from models.files import public_path
 from models.transfer.config import DEFAULT_REGIMES, REGIMES, RESULTS, SHIPPED, Progress, Sweep, TrainConfig
 from models.transfer.data import BUNDLED_ENCODER, load_task
-from models.transfer.sweep import parse_sizes, run_sweep
+from models.transfer.sweep import RunsFailed, parse_sizes, run_sweep
 
 
 def _shown(value: object) -> str:
@@ -65,6 +65,13 @@ def main(argv: list[str] | None = None) -> int:
             default=None,
             help=f"TrainConfig.{name} (default {_shown(value)}{note})",
         )
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="runs side by side in this many processes, sharing the cores or one GPU (default 1: in this process; "
+        "on 2 CPU cores, 2 is about 1.5x faster for the digits)",
+    )
     ap.add_argument("--out", default=None, help=f"sweep folder (default: {public_path(SHIPPED)} for digits)")
     args = ap.parse_args(argv)
 
@@ -81,21 +88,30 @@ def main(argv: list[str] | None = None) -> int:
     state = {"key": None}
 
     def on_progress(p: Progress) -> None:
-        if p.key != state["key"]:
+        finished = p.epoch == p.epochs and p.batch == p.batches
+        if p.key != state["key"] or finished:
             state["key"] = p.key
             bar.total = p.runs
-            bar.n = p.run - 1
+            bar.n = p.run if finished else p.run - 1
             bar.set_description(p.key)
         bar.set_postfix(epoch=f"{p.epoch}/{p.epochs}", batch=f"{p.batch}/{p.batches}", loss=f"{p.loss:.3f}")
 
+    if args.workers < 1:
+        ap.error("--workers must be 1 or more")
     t0 = time.time()
-    written = run_sweep(sweep, out, on_progress=on_progress, task=task)
+    failed: list[tuple[str, str]] = []
+    try:
+        written = run_sweep(sweep, out, on_progress=on_progress, task=task, workers=args.workers)
+    except RunsFailed as exc:
+        written, failed = exc.written, exc.failed
     bar.n = bar.total
     bar.close()
     print(f"{len(written)} new runs in {time.time() - t0:.0f}s; results in {out}", file=sys.stderr)
     for record in written:
         print(f"{record['key']:>24}: test error {record['test_error']:.1f}%")
-    return 0
+    for key, error in failed:
+        print(f"{key:>24}: FAILED twice ({error}); run the same command again to retry it", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

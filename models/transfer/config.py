@@ -78,7 +78,8 @@ class Sweep:
 
     def settings(self) -> dict[str, Any]:
         """What every run of this sweep must share to be comparable (and to be resumed)."""
-        return {"task": self.task, "encoder": self.encoder, "train": asdict(self.train)}
+        # The rate is chosen per (regime, n) by the seed-0 run; other seeds reuse it (older sweeps chose per seed).
+        return {"task": self.task, "encoder": self.encoder, "train": asdict(self.train), "rate_chosen_by_seed": 0}
 
     def runs(self) -> Iterator[tuple[str, int, int]]:
         """(regime, n, seed) in the order they run: seed by seed, so early curves are complete."""

@@ -309,8 +309,11 @@ def train_run(
     cfg: TrainConfig,
     device: torch.device | None = None,
     on_batch: Callable[[int, int, float], None] | None = None,
+    lr: float | None = None,
 ) -> dict[str, Any]:
-    """One run of the sweep: `regime` with n images per class, seed `seed`; a JSON-ready record."""
+    """One run of the sweep: `regime` with n images per class, seed `seed`; a JSON-ready record. The rate is
+    chosen on validation from `cfg.lr` times each of `cfg.lr_factors`, unless `lr` gives the one to train at
+    (a sweep's later seeds reuse the rate its first seed chose)."""
     if regime not in REGIMES:
         raise ValueError(f"unknown regime {regime!r}; choose from {', '.join(REGIMES)}")
     device = device or best_device()
@@ -324,7 +327,8 @@ def train_run(
     else:
         data, val = device_data(task, device), validation(task.y_train)
         tried = []
-        for k, factor in enumerate(cfg.lr_factors):  # each rate from the same initialisation and batches
+        rates = [cfg.lr * factor for factor in cfg.lr_factors] if lr is None else [lr]
+        for k, rate in enumerate(rates):  # each rate from the same initialisation and batches
             torch.manual_seed(seed)
             model = encoder.build(len(task.classes), pretrained=regime not in UNPRETRAINED)
 
@@ -332,16 +336,18 @@ def train_run(
                 if on_batch is not None:
                     on_batch(k * cfg.epochs + epoch, b, loss)
 
-            lr = cfg.lr * factor
-            history, seconds, seen = train_epochs(model, regime, data, indices, replace(cfg, lr=lr), seed, report)
+            history, seconds, seen = train_epochs(model, regime, data, indices, replace(cfg, lr=rate), seed, report)
             val_loss, val_acc = loss_accuracy(model, data, data.x_train, task.y_train, val)
-            tried.append({"lr": lr, "val_error": 100.0 * (1.0 - val_acc), "val_loss": val_loss,
+            tried.append({"lr": rate, "val_error": 100.0 * (1.0 - val_acc), "val_loss": val_loss,
                           "history": history, "seconds": seconds, "images": seen})  # fmt: skip
         best = min(tried, key=lambda t: t["val_error"])  # ties: the first, the smallest rate
         history, seconds, seen = best["history"], best["seconds"], best["images"]
         acc, loss = history[-1]["test_accuracy"], history[-1]["test_loss"]
         record.update(history=history, seconds=seconds, images=seen, images_per_second=seen / max(seconds, 1e-9),
-                      lr=best["lr"], candidates=[{k: t[k] for k in ("lr", "val_error")} for t in tried],
-                      selection_seconds=sum(t["seconds"] for t in tried))  # fmt: skip
+                      lr=best["lr"], selection_seconds=sum(t["seconds"] for t in tried))  # fmt: skip
+        if lr is None:
+            record["candidates"] = [{k: t[k] for k in ("lr", "val_error")} for t in tried]
+        else:
+            record["val_error"] = best["val_error"]
     record.update(test_accuracy=acc, test_loss=loss, test_error=100.0 * (1.0 - acc))
     return record

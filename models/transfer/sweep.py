@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,20 @@ from models.transfer.config import (
     settings_hash,
 )
 from models.transfer.data import Encoder, Task, load_encoder, load_task
-from models.transfer.loop import epoch_batches, train_run
+from models.transfer.loop import epoch_batches
+from models.transfer.runners import InProcess, Processes, Runner, context
 
 
 class SweepMismatch(ValueError):
     """The output folder holds a sweep with other settings: resuming into it would mix results."""
+
+
+class RunsFailed(RuntimeError):
+    """Runs that failed twice in a worker; every other run was written. `failed`: (run key, error) pairs."""
+
+    def __init__(self, failed: list[tuple[str, str]], written: list[dict[str, Any]]) -> None:
+        self.failed, self.written = failed, written
+        super().__init__(f"{len(failed)} run(s) failed: " + "; ".join(f"{k}: {e}" for k, e in failed))
 
 
 # What the pages read from a run file, by field: a file without one of them is reported and skipped.
@@ -81,9 +91,12 @@ def load_runs(folder: str | Path) -> tuple[dict[str, Any] | None, list[dict[str,
     return meta, runs, problems
 
 
-def _epochs(sweep: Sweep, regime: str) -> int:
-    """Epochs one run of `regime` trains: the schedule once per learning rate tried (none for the feature probe)."""
-    return 1 if regime == "probe-features" else sweep.train.epochs * len(sweep.train.lr_factors)
+def _epochs(sweep: Sweep, regime: str, seed: int) -> int:
+    """Epochs one run trains: the schedule once per learning rate tried by seed 0, once for the seeds that reuse
+    its choice (one step for the feature probe)."""
+    if regime == "probe-features":
+        return 1
+    return sweep.train.epochs * (len(sweep.train.lr_factors) if seed == 0 else 1)
 
 
 COSTS_LIKE = {"random-probe": "probe"}  # a regime the reference may lack, and the one that costs the same
@@ -103,11 +116,11 @@ def estimate_seconds(sweep: Sweep, n_classes: int, reference: list[dict[str, Any
         per_batch[regime] = sum(r["seconds"] for r in done) / max(sum(batches), 1)
         per_run[regime] = sum(r["seconds"] for r in done) / len(done)
     total = 0.0
-    for regime, n, _ in sweep.runs():
+    for regime, n, seed in sweep.runs():
         if regime == "probe-features":  # no epochs: a feature extraction and a logistic regression
             total += per_run[regime]
         else:
-            total += per_batch[regime] * _epochs(sweep, regime) * epoch_batches(n * n_classes, sweep.train)[1]
+            total += per_batch[regime] * _epochs(sweep, regime, seed) * epoch_batches(n * n_classes, sweep.train)[1]
     return total
 
 
@@ -181,9 +194,15 @@ def run_sweep(
     on_progress: ProgressFn | None = None,
     task: Task | None = None,
     encoder: Encoder | None = None,
+    workers: int = 1,
+    threads: int | None = None,
 ) -> list[dict[str, Any]]:
     """Run every (regime, n, seed) of `sweep` that `out` does not hold yet, writing each run's JSON
-    as soon as it finishes. Stops cleanly between batches when `on_progress` raises."""
+    as soon as it finishes; returns the new runs. Each (regime, n)'s learning rate is chosen on validation
+    by its seed-0 run, and the other seeds train at that rate. In this process by default, where it stops
+    cleanly between batches when `on_progress` raises; with `workers` > 1, runs go side by side in worker
+    processes (`threads` torch threads each; by default the cores shared out), a failed run is tried once
+    more, and RunsFailed names what still failed after the others are written."""
     out = Path(out)
     settings = sweep.settings()
     digest = settings_hash(settings)
@@ -213,25 +232,71 @@ def run_sweep(
         },
     )
     todo = [r for r in sweep.runs() if run_key(*r) not in done_before]
+    chosen = {  # each (regime, n)'s rate, chosen by its first seed's run and reused by the others
+        (r["regime"], r["n_per_class"]): r["lr"]
+        for r in finished
+        if r.get("settings_hash") == digest and r["seed"] == 0 and isinstance(r.get("lr"), float)
+    }
     device = device or best_device()
-    written = []
-    for i, (regime, n, seed) in enumerate(todo, start=1):
-        key = run_key(regime, n, seed)
-        _, per_epoch = epoch_batches(n * len(task.classes), sweep.train)
+    ctx = context(task, encoder, sweep.train, device)
+    runner: Runner = InProcess(ctx, task, encoder) if workers <= 1 else Processes(ctx, workers, threads)
+    written, failed, waiting = [], [], list(todo)
+    in_flight: dict[Future, tuple[tuple[str, int, int], int]] = {}
 
-        def on_batch(epoch: int, b: int, loss: float, i=i, key=key, per_epoch=per_epoch, regime=regime) -> None:
-            if on_progress is not None:
-                on_progress(Progress(i, len(todo), key, epoch, _epochs(sweep, regime), b, per_epoch, loss))
+    def progress(run: tuple[str, int, int], epoch: int | None, batch: int, loss: float = float("nan")) -> None:
+        if on_progress is not None:
+            regime, n, seed = run
+            per_epoch, epochs = epoch_batches(n * len(task.classes), sweep.train)[1], _epochs(sweep, regime, seed)
+            shown = len(written) + len(failed) + (epoch is not None or batch == 0)
+            on_progress(Progress(shown, len(todo), run_key(*run), epoch or epochs, epochs, batch, per_epoch, loss))
 
-        if on_progress is not None:
-            on_progress(Progress(i, len(todo), key, 1, _epochs(sweep, regime), 0, per_epoch))
-        record = train_run(task, encoder, regime, n, seed, sweep.train, device, on_batch)
-        record.update(key=key, settings_hash=digest)
-        write_json_atomic(out / "runs" / f"{key}.json", record)
-        written.append(record)
-        if on_progress is not None:
-            e = _epochs(sweep, regime)
-            on_progress(Progress(i, len(todo), key, e, e, per_epoch, per_epoch, record["test_loss"]))
+    def start(run: tuple[str, int, int], attempt: int) -> None:
+        regime, n, seed = run
+        lr = chosen.get((regime, n)) if seed > 0 else None
+        progress(run, 1, 0)
+
+        def on_batch(epoch: int, b: int, loss: float) -> None:
+            progress(run, epoch, b, loss)
+
+        in_flight[runner.submit(regime, n, seed, lr, on_batch)] = (run, attempt)
+
+    def ready(run: tuple[str, int, int]) -> bool:
+        regime, n, seed = run
+        return seed == 0 or regime == "probe-features" or (regime, n) in chosen
+
+    cancel = True
+    try:
+        while waiting or in_flight:
+            for run in [r for r in waiting if ready(r)][: max(0, runner.capacity - len(in_flight))]:
+                waiting.remove(run)
+                start(run, 0)
+            if not in_flight:  # what waits needs a rate that a failed run should have chosen
+                failed += [(run_key(*r), "the run that chooses its learning rate (seed 0) failed") for r in waiting]
+                break
+            for future in wait(in_flight, return_when=FIRST_COMPLETED).done:
+                run, attempt = in_flight.pop(future)
+                try:
+                    record = future.result()
+                except Exception as exc:  # only a runner with retries gets here: in process, errors propagate
+                    if attempt < runner.retries:
+                        start(run, attempt + 1)
+                    else:
+                        failed.append((run_key(*run), f"{type(exc).__name__}: {exc}"))
+                    continue
+                regime, n, seed = run
+                if seed == 0 and "lr" in record:
+                    chosen[(regime, n)] = record["lr"]
+                elif "lr" in record:
+                    record["lr_chosen_by_seed"] = 0
+                record.update(key=run_key(*run), settings_hash=digest)
+                write_json_atomic(out / "runs" / f"{record['key']}.json", record)
+                written.append(record)
+                progress(run, None, epoch_batches(n * len(task.classes), sweep.train)[1], record["test_loss"])
+        cancel = False
+    finally:
+        runner.close(cancel)
+    if failed:
+        raise RunsFailed(failed, written)
     return written
 
 

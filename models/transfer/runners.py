@@ -1,0 +1,124 @@
+"""Where a sweep's runs execute. In this process, one after another (the default: progress per batch, and a
+page can stop it between batches); or side by side in worker processes (`workers` > 1), which share the
+machine's cores (each worker gets its share of torch threads) or one GPU. Small networks gain more from
+runs in parallel than from more threads per run, and every run gives the result it gives alone with the
+same thread count: runs share nothing but the read-only data."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+
+from models.transfer.config import TrainConfig
+from models.transfer.data import Encoder, Task, load_encoder, load_task
+from models.transfer.loop import train_run
+
+BatchFn = Callable[[int, int, float], None]
+
+
+class Runner(Protocol):
+    """Runs one (regime, n, seed) at a time per slot; `capacity` runs may be in flight at once."""
+
+    capacity: int
+    retries: int  # how often a failed run is tried again before it is reported
+
+    def submit(self, regime: str, n: int, seed: int, lr: float | None, on_batch: BatchFn | None) -> Future: ...
+
+    def close(self, cancel: bool) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a worker needs to run any run of a sweep: the task by name (and the stored image size it was
+    loaded at), the encoder (by name when `load_encoder` gives it, else the object itself), settings, device."""
+
+    task: str
+    image_size: int
+    encoder: Encoder | str
+    train: TrainConfig
+    device: str
+
+    def resolve(self) -> tuple[Task, Encoder]:
+        """The task and encoder, loaded once per process (both loaders are cached)."""
+        encoder = load_encoder(self.encoder) if isinstance(self.encoder, str) else self.encoder
+        return load_task(self.task, self.image_size), encoder
+
+    def run(self, regime: str, n: int, seed: int, lr: float | None, on_batch: BatchFn | None = None) -> dict[str, Any]:
+        task, encoder = self.resolve()
+        return train_run(task, encoder, regime, n, seed, self.train, torch.device(self.device), on_batch, lr)
+
+
+def context(task: Task, encoder: Encoder, train: TrainConfig, device: torch.device) -> RunContext:
+    """The `RunContext` of a sweep on `task` with `encoder`: names where the loaders give the same objects."""
+    by_name = encoder.name if _is_loaded(encoder) else encoder
+    return RunContext(task.name, int(task.x_train.shape[-1]), by_name, train, str(device))
+
+
+def _is_loaded(encoder: Encoder) -> bool:
+    try:
+        return load_encoder(encoder.name) is encoder
+    except Exception:  # an encoder made by hand (a test's, a notebook's) has no loader
+        return False
+
+
+class InProcess:
+    """Each run at once, in this process: the caller's progress callback sees every batch, and an
+    exception it raises (a page's Stop) ends the sweep there."""
+
+    capacity, retries = 1, 0
+
+    def __init__(self, ctx: RunContext, task: Task, encoder: Encoder) -> None:
+        self.ctx, self.task, self.encoder = ctx, task, encoder
+
+    def submit(self, regime: str, n: int, seed: int, lr: float | None, on_batch: BatchFn | None) -> Future:
+        device = torch.device(self.ctx.device)
+        record = train_run(self.task, self.encoder, regime, n, seed, self.ctx.train, device, on_batch, lr)
+        done: Future = Future()
+        done.set_result(record)
+        return done
+
+    def close(self, cancel: bool) -> None:
+        pass
+
+
+_WORKER: dict[str, RunContext] = {}
+
+
+def _start_worker(ctx: RunContext, threads: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle: it ends the workers
+    torch.set_num_threads(threads)
+    _WORKER["ctx"] = ctx
+
+
+def _worker_run(regime: str, n: int, seed: int, lr: float | None) -> dict[str, Any]:
+    return _WORKER["ctx"].run(regime, n, seed, lr)
+
+
+class Processes:
+    """Runs in `workers` spawned processes, each with `threads` torch threads (by default the cores shared
+    out); on one GPU they share it. A run that fails is tried once more."""
+
+    retries = 1
+
+    def __init__(self, ctx: RunContext, workers: int, threads: int | None = None) -> None:
+        self.capacity = workers
+        threads = threads or max(1, (os.cpu_count() or 1) // workers)
+        self.pool = ProcessPoolExecutor(
+            workers, multiprocessing.get_context("spawn"), initializer=_start_worker, initargs=(ctx, threads)
+        )
+
+    def submit(self, regime: str, n: int, seed: int, lr: float | None, on_batch: BatchFn | None) -> Future:
+        return self.pool.submit(_worker_run, regime, n, seed, lr)
+
+    def close(self, cancel: bool) -> None:
+        if cancel:  # end the runs in flight now instead of waiting for them
+            for process in list(getattr(self.pool, "_processes", {}).values()):
+                process.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=cancel)
