@@ -3,6 +3,7 @@ never over the committed checkpoints), so a refactor cannot silently break repro
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,18 @@ def test_pretrain_encoder_command(tmp_path: Path, source: str) -> None:
     state = torch.load(tmp_path / f"{source}-resnet18.pt", weights_only=True)
     assert state["fc.weight"].shape[0] == 4
     assert MANIFEST.read_bytes() == before
+
+
+def test_encoder_choice_is_made_on_validation(tmp_path: Path) -> None:
+    from models.train import encoder_choice
+
+    out = tmp_path / "choice.json"
+    results = encoder_choice.main(["--categories", "4", "--per-category", "8", "--epochs", "1", "--sizes", "1,2",
+                                   "--seeds", "1", "--out", str(out)])  # fmt: skip
+    scores = results["sources"]
+    assert set(scores) == {"glyphs", "fractals"} and json.loads(out.read_text())["chosen"] == results["chosen"]
+    assert results["chosen"] == min(scores, key=lambda s: scores[s]["mean_val_error"])
+    assert all(len(s["runs"]) == 2 and 0 <= s["mean_val_error"] <= 100 for s in scores.values())
 
 
 def test_every_command_line_flag_has_help():
@@ -74,7 +87,7 @@ def test_every_command_names_itself_in_help(capsys) -> None:
     import importlib
 
     for module in ["models.train.classifier", "models.train.detector", "models.train.encoder", "models.train.unet",
-                   "models.experiments.batchnorm"]:  # fmt: skip
+                   "models.train.encoder_choice", "models.experiments.batchnorm"]:  # fmt: skip
         with pytest.raises(SystemExit):
             importlib.import_module(module).main(["--help"])
         assert f"usage: python -m {module}" in capsys.readouterr().out

@@ -35,6 +35,7 @@ from models.transfer import (
     validation,
 )
 from models.transfer.__main__ import main
+from models.transfer.config import GPU_BATCH_SIZE, default_batch_size
 from models.transfer.loop import Data, param_groups, train_epochs
 
 ONE_EPOCH = TrainConfig(epochs=1, lr=3e-3, min_batches=2)
@@ -240,6 +241,25 @@ def test_command_line_runs_a_tiny_sweep(tmp_path: Path, capsys) -> None:
     assert "probe-features-n2-s0" in capsys.readouterr().out
     saved = json.loads((tmp_path / "runs" / "probe-n1-s0.json").read_text())
     assert saved["images_per_second"] > 0
+
+
+def test_command_line_compile_switch_and_workers(tmp_path: Path, monkeypatch) -> None:
+    def no_compile(*args, **kwargs):
+        raise AssertionError("torch.compile is for CUDA only")
+
+    monkeypatch.setattr(torch, "compile", no_compile)
+    argv = ["--regimes", "probe", "--sizes", "1", "--seeds", "2", "--epochs", "1", "--min-batches", "1"]
+    assert main([*argv, "--compile", "--lr-factors", "1", "--workers", "2", "--out", str(tmp_path)]) == 0
+    meta, runs, _ = load_runs(tmp_path)
+    assert len(runs) == 2 and "compile" not in meta["settings"]["train"]  # how runs execute, not what they compute
+    assert " --compile " in meta["command"] and "--workers" not in meta["command"]
+    with pytest.raises(SystemExit):
+        main([*argv, "--workers", "0", "--out", str(tmp_path)])
+
+
+def test_photo_tasks_get_a_bigger_batch_on_a_gpu_only() -> None:
+    assert default_batch_size("cifar10", "cuda") == GPU_BATCH_SIZE > default_batch_size("cifar10", "cpu") == 64
+    assert default_batch_size("digits", "cuda") == 64
 
 
 def test_photo_datasets_offline_say_why_they_are_unavailable(tmp_path: Path, monkeypatch) -> None:

@@ -27,8 +27,19 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from models.devices import best_device
 from models.files import public_path
-from models.transfer.config import DEFAULT_REGIMES, REGIMES, RESULTS, SHIPPED, Progress, Sweep, TrainConfig
+from models.transfer.config import (
+    DEFAULT_REGIMES,
+    GPU_BATCH_SIZE,
+    REGIMES,
+    RESULTS,
+    SHIPPED,
+    Progress,
+    Sweep,
+    TrainConfig,
+    default_batch_size,
+)
 from models.transfer.data import BUNDLED_ENCODER, load_task
 from models.transfer.sweep import RunsFailed, parse_sizes, run_sweep
 
@@ -57,10 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="1,2,5,10,20,50,max", help="images per class; 'max' is the task's largest")
     ap.add_argument("--seeds", type=int, default=3, help="runs per (regime, size), each on its own training subset")
     ap.add_argument("--image-size", type=int, default=224, help="network input size for photo datasets")
+    notes = {"lr": "; the digits use 3e-3", "batch_size": f"; {GPU_BATCH_SIZE} for photo tasks on a GPU"}
     for name, value in asdict(TrainConfig()).items():
-        note = "; the digits use 3e-3" if name == "lr" else ""
+        flag, note = f"--{name.replace('_', '-')}", notes.get(name, "")
+        if isinstance(value, bool):
+            ap.add_argument(flag, action="store_true", default=None, help=f"TrainConfig.{name}")
+            continue
         ap.add_argument(
-            f"--{name.replace('_', '-')}",
+            flag,
             type=_floats if isinstance(value, tuple) else type(value),
             default=None,
             help=f"TrainConfig.{name} (default {_shown(value)}{note})",
@@ -81,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown regime(s) {unknown}; choose from {', '.join(REGIMES)}")
     overrides = {k: getattr(args, k) for k in asdict(TrainConfig()) if getattr(args, k) is not None}
-    train = TrainConfig(**{"lr": task.default_lr, **overrides})
+    defaults = {"lr": task.default_lr, "batch_size": default_batch_size(args.task, best_device().type)}
+    train = TrainConfig(**{**defaults, **overrides})
     sweep = Sweep(args.task, args.encoder, regimes, parse_sizes(args.sizes, task.max_per_class), args.seeds, train)
     out = Path(args.out) if args.out else (SHIPPED if args.task == "digits" else RESULTS / args.task.replace(":", "-"))
     bar = tqdm(total=1, unit="run")

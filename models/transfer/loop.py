@@ -186,6 +186,7 @@ def train_epochs(
     model.to(device)
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
+    step = torch.compile(model) if cfg.compile and device.type == "cuda" else model  # shares the parameters
     optimizer = torch.optim.AdamW(param_groups(model, regime, cfg), weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, cfg.step_size, cfg.step_gamma)
     bs, n_batches = epoch_batches(len(indices), cfg)
@@ -204,7 +205,7 @@ def train_epochs(
             pick = next(stream)
             xb, yb = data.batch(data.x_train, indices[pick]), labels[pick].to(device)
             with _autocast(device):
-                logits = model(xb).float()
+                logits = step(xb).float()
             loss = nn.functional.cross_entropy(logits, yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

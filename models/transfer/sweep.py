@@ -307,8 +307,11 @@ def cli_args(sweep: Sweep, out: str | Path) -> list[str]:
     args += ["--sizes", ",".join(map(str, sweep.sizes)), "--seeds", str(sweep.seeds)]
     for name, value in asdict(t).items():
         if value != getattr(d, name):
-            shown = ",".join(map(str, value)) if isinstance(value, tuple | list) else str(value)
-            args += [f"--{name.replace('_', '-')}", shown]
+            flag = f"--{name.replace('_', '-')}"
+            if isinstance(value, bool):  # a switch: named when on
+                args += [flag] if value else []
+                continue
+            args += [flag, ",".join(map(str, value)) if isinstance(value, tuple | list) else str(value)]
     return [*args, "--out", public_path(out)]
 
 
