@@ -8,6 +8,7 @@ import streamlit as st
 import torch
 from torch import nn
 
+from explain.figures.charts import map_figure
 from explain.figures.detections import coco_json, draw
 from explain.figures.render import grey_maps, montage, overlay, png_bytes
 from explain.methods.filters import strongest_channels
@@ -78,8 +79,8 @@ def detections_ui(
             {
                 "class": i.label,
                 "score": round(i.score, 3),
-                "box (x0, y0, x1, y1)": tuple(round(v) for v in i.box),
-                "mask area (px)": int(i.mask.sum()) if i.mask is not None else None,
+                "box": ", ".join(str(round(v)) for v in i.box),
+                "mask px": int(i.mask.sum()) if i.mask is not None else None,
             }
             for i in kept
         ]
@@ -88,7 +89,18 @@ def detections_ui(
     with listing:
         st.caption(f"{len(kept)} of {total} detections shown. Click a row to focus it.")
         selection = st.dataframe(
-            table, hide_index=True, on_select="rerun", selection_mode="single-row", key="det_table"
+            table,
+            hide_index=True,
+            on_select="rerun",
+            selection_mode="single-row",
+            key="det_table",
+            width="stretch",
+            column_config={
+                "class": st.column_config.TextColumn(width="small"),
+                "score": st.column_config.NumberColumn(format="%.3f", width="small"),
+                "box": st.column_config.TextColumn("box x0, y0, x1, y1", width="medium"),
+                "mask px": st.column_config.NumberColumn("mask area (px)", format="%d", width="small"),
+            },
         )
     rows = selection.selection.rows if selection else []
     focus = rows[0] if rows and rows[0] < len(kept) else None
@@ -126,7 +138,7 @@ def proposals_ui(stages: Stages) -> int:
     )
 
 
-def pipeline_tab(image: np.ndarray, stages: Stages) -> None:
+def pipeline_tab(image: np.ndarray, stages: Stages, listed: int, threshold: float) -> None:
     """Stages 1 to 3: the FPN's feature maps at a chosen level, the strongest proposals, and what is left."""
     st.markdown(
         "**1. Backbone + FPN.** A ResNet turns the image into feature maps at strides 4 to 64; the feature "
@@ -147,9 +159,8 @@ def pipeline_tab(image: np.ndarray, stages: Stages) -> None:
         "survive non-maximum suppression. Here are the strongest, with their objectness."
     )
     n = proposals_ui(stages)
-    props = [
-        Instance(f"{s:.2f}", float(s), tuple(b))
-        for b, s in zip(stages.proposals[:n], stages.objectness[:n], strict=True)
+    props = [  # unlabelled: each box is drawn with its objectness alone
+        Instance("", float(s), tuple(b)) for b, s in zip(stages.proposals[:n], stages.objectness[:n], strict=True)
     ]
     st.image(
         draw(image, props, masks=False, keypoints=False),
@@ -158,7 +169,8 @@ def pipeline_tab(image: np.ndarray, stages: Stages) -> None:
     )
     st.markdown(
         f"**3. Detections.** Each proposal's features are pooled (RoIAlign), classified and refined; "
-        f"per-class non-maximum suppression leaves {len(stages.boxes)} detections, the ones listed above."
+        f"per-class non-maximum suppression leaves {len(stages.boxes)} detections. The table above lists "
+        f"{listed} of them: those scoring at least {threshold:.2f} in the classes chosen."
     )
 
 
@@ -224,11 +236,14 @@ def explain_tab(
     except ValueError as exc:
         st.warning(f"This detection cannot be explained: {exc}.")
         return
-    st.image(
-        overlay(image, cam, "absolute", 0.8),
+    left, right = st.columns(2)
+    left.image(
+        overlay(draw(image, [inst], masks=False, keypoints=False), cam, "absolute", 0.8),
         width="stretch",
         caption=f"{inst.label} {inst.score:.0%}: Grad-CAM at P{int(level) + 2} (found again with IoU {iou:.2f})",
     )
+    right.plotly_chart(map_figure(cam, "absolute", "the map alone (0 = no evidence, 1 = the map's peak)"),
+                       width="stretch", key="det_cam_map")  # fmt: skip
 
 
 st.title("Mask R-CNN: what is where")
@@ -246,7 +261,7 @@ tab_pipe, tab_explain = st.tabs(["The pipeline, stage by stage", "Explain one de
 x = detector_input(chosen.image, model_device(model))
 with tab_pipe:
     stages = cached_stages(key, chosen.sha256, model, x)
-    pipeline_tab(image, stages)
+    pipeline_tab(image, stages, len(kept), threshold)
     heads = None if inst is None else cached_heads(key, chosen.sha256, inst.box, inst.label_index, model, x)
     show_heads(image, inst, heads, info.keypoint_names)
 with tab_explain:

@@ -155,3 +155,19 @@ def test_batched_detection_equals_one_image_at_a_time():
         alone = detect(model, image)
         assert [i.label for i in found] == [i.label for i in alone] and alone
         np.testing.assert_allclose([i.box for i in found], [i.box for i in alone], atol=1e-2)
+
+
+def test_unlabelled_boxes_are_drawn_with_their_score_alone(monkeypatch):
+    import explain.figures.detections as detections
+    from models.detectors import Instance
+
+    drawn = {}
+
+    def spy(img, boxes, labels=None, **kw):
+        drawn["labels"] = labels
+        return img
+
+    monkeypatch.setattr(detections, "draw_bounding_boxes", spy)
+    image = np.zeros((40, 40, 3), np.uint8)
+    detections.draw(image, [Instance("", 0.96, (1, 1, 20, 20)), Instance("star", 0.5, (2, 2, 30, 30))])
+    assert drawn["labels"] == ["96%", "star 50%"]  # a proposal's objectness once, not "0.96 96%"

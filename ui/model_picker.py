@@ -75,7 +75,10 @@ def detector_picker(key: str, default: str = "maskrcnn_resnet50_fpn") -> tuple[n
     model, info = _pick("Detector", DETECTORS, f"{key}_model", default, cached_detector)
     weights = DETECTORS[info.requested].weights
     if info.is_fallback and weights is not None:
-        st.caption(f"{DETECTORS[info.requested].title}: {coco_figures(weights)} (torchvision's figures).")
+        st.caption(
+            f"Not running here: {DETECTORS[info.requested].title}. With its COCO weights it reaches "
+            f"{coco_figures(weights)} (torchvision's figures); the detections below are the bundled model's."
+        )
     return model, info
 
 

@@ -55,6 +55,19 @@ def colorbar(mode: str, percentile: float) -> go.Figure:
     return fig
 
 
+def map_figure(m: np.ndarray, mode: str, title: str) -> go.Figure:
+    """One normalised map (from `to_map`) alone, in its mode's colour scale, with a colour bar: readable
+    whatever the colours of the image it explains."""
+    import plotly.express as px
+
+    from explain.figures.render import COLORSCALES
+
+    lo = -1.0 if mode == "signed" else 0.0
+    fig = px.imshow(m, color_continuous_scale=COLORSCALES[mode], zmin=lo, zmax=1.0, title=title)
+    fig.update_xaxes(visible=False).update_yaxes(visible=False)
+    return fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), height=360)
+
+
 SANITY_LINES = {"spearman": ("rank corr.", "solid"), "spearman_signed": ("rank corr. (signed)", "dashdot"),
                 "ssim": ("SSIM", "dot"), "hog": ("HOG", "dash")}  # fmt: skip
 

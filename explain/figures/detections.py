@@ -41,7 +41,7 @@ def draw(
         stack = torch.from_numpy(np.stack([inst.mask for _, inst in with_masks]))
         img = draw_segmentation_masks(img, stack, alpha=alpha, colors=[colour_of(i) for i, _ in with_masks])
     if boxes:
-        labels = [f"{inst.label} {inst.score:.0%}" for _, inst in chosen]
+        labels = [f"{inst.label} {inst.score:.0%}".strip() for _, inst in chosen]
         box_tensor = torch.tensor([inst.box for _, inst in chosen], dtype=torch.float)
         img = draw_bounding_boxes(img, box_tensor, labels=labels, colors=colours, width=3 if focus is not None else 2)
     with_points = [inst for _, inst in chosen if inst.keypoints is not None]
