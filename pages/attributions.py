@@ -13,13 +13,13 @@ from explain.figures.render import input_image, overlay, png_bytes
 from explain.methods.attributions import METHODS, attribute, defaults
 from explain.methods.faithfulness import RANKINGS, deletion_insertion, ranking_map
 from explain.methods.layers import default_cam_layer, spatial_layers
-from explain.methods.maps import to_map
+from explain.methods.maps import map_note, to_map
 from explain.methods.sanity import METRICS as SANITY_METRICS
 from explain.methods.sanity import cascading_randomization
 from models.classifiers import ModelInfo
 from ui.admission import cached_heavy
 from ui.image_input import ChosenImage
-from ui.model_picker import image_and_classifier_ui
+from ui.model_picker import image_and_classifier_ui, out_of_distribution
 from ui.param_form import param_widgets
 from ui.predictions import model_input, top5, weights_key
 from ui.shell import app_shell
@@ -31,9 +31,10 @@ DEFAULT_METHODS = ["saliency", "integrated_gradients", "guided_backprop", "grad_
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def layer_names(key: str, _model, _batch) -> tuple[list[str], str]:
+def layer_names(key: str, _model, _batch) -> tuple[list[str], str, dict[str, int]]:
+    """The layers with spatial maps, the default Grad-CAM layer, and each layer's smaller side in cells."""
     layers = spatial_layers(_model, _batch)
-    return [layer.name for layer in layers], default_cam_layer(layers)
+    return [layer.name for layer in layers], default_cam_layer(layers), {la.name: min(la.shape[1:]) for la in layers}
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
@@ -52,6 +53,8 @@ def target_ui(where: DeltaGenerator, model: torch.nn.Module, info: ModelInfo, ch
         format_func=labels.__getitem__,
         key=f"attr_target_{chosen.sha256}_{key}",
     )
+    if note := out_of_distribution(info, chosen):
+        where.caption(f":material/help: {note}")
     if rank == len(predictions):
         return where.selectbox(
             "Class", range(len(info.categories)), format_func=lambda i: info.categories[i], key=f"attr_any_{info.name}"
@@ -73,7 +76,7 @@ def display_ui(where: DeltaGenerator) -> tuple[list[str], str, float, float]:
 
 def params_ui(methods: list[str], key: str, model: torch.nn.Module, batch: torch.Tensor) -> dict[str, dict]:
     """Each ticked method's parameters, in an expander; the page stops here while no method is ticked."""
-    layers, default_layer = layer_names(key, model, batch)
+    layers, default_layer, _ = layer_names(key, model, batch)
     chosen_params = {}
     with st.expander("Method parameters", expanded=False):
         for m in methods:
@@ -115,11 +118,13 @@ def show_maps(
     methods: list[str],
     overlays: dict[str, np.ndarray],
     failures: dict[str, str],
+    notes: dict[str, str],
     target_name: str,
     mode: str,
     percentile: float,
 ) -> None:
-    """The shared colour bar, then a panel per method: its overlay with a PNG download, or why it failed."""
+    """The shared colour bar, then a panel per method: its overlay with a PNG download, or why it failed, and
+    a line saying why a map is empty, flat or coarse."""
     st.plotly_chart(colorbar(mode, percentile), width="stretch", key="attr_colorbar")
     cols = st.columns(3)
     for i, m in enumerate(methods):
@@ -129,6 +134,8 @@ def show_maps(
                 st.warning(failures[m], icon=":material/block:")
                 continue
             st.image(overlays[m], caption=f"{target_name} · {METHODS[m].summary}", width="stretch")
+            if notes.get(m):
+                st.caption(f":material/info: {notes[m]}")
             st.download_button(
                 "PNG", png_bytes(overlays[m]), f"{m}_{target_name}.png", "image/png", key=f"attr_png_{m}"
             )
@@ -285,7 +292,9 @@ overlays = {m: overlay(seen, h, mode, alpha) for m, h in heatmaps.items()}
 
 tab_maps, tab_sanity, tab_faith, tab_code = st.tabs(["Maps", "Sanity check", "Faithfulness", "Download & reproduce"])
 with tab_maps:
-    show_maps(methods, overlays, failures, info.categories[target], mode, percentile)
+    sides = layer_names(key, model, batch)[2]
+    notes = {m: map_note(a, sides.get(params[m].get("layer") or "")) for m, a in maps.items()}
+    show_maps(methods, overlays, failures, notes, info.categories[target], mode, percentile)
 with tab_sanity:
     sanity_tab(model, batch, key, chosen.sha256, target, percentile, params, maps, seen)
 with tab_faith:

@@ -4,7 +4,7 @@ import streamlit as st
 
 from explain.figures.charts import top_k_bar
 from ui.image_input import image_input
-from ui.model_picker import model_picker
+from ui.model_picker import default_sample, model_picker, out_of_distribution
 from ui.navigation import PAGES
 from ui.predictions import top5
 from ui.shell import app_shell
@@ -14,7 +14,7 @@ app_shell()
 st.title("What does the network see?")
 st.write("Pick an image and a classifier. The model runs on the device shown in the sidebar.")
 
-chosen = image_input("home")
+chosen = image_input("home", default_sample=default_sample("home"))
 model, info = model_picker("home")
 
 if chosen is not None:
@@ -22,6 +22,8 @@ if chosen is not None:
     left.image(chosen.image, caption=f"{chosen.label} · {chosen.image.width} x {chosen.image.height}")
     with right, st.spinner("Classifying…"):
         st.plotly_chart(top_k_bar(top5(model, info, chosen), f"Top-5 of {info.title}"), width="stretch")
+        if note := out_of_distribution(info, chosen):
+            st.caption(f":material/help: {note}")
 
 st.subheader("Pages")
 for page in PAGES:

@@ -8,9 +8,9 @@ import torch
 from PIL import Image
 
 from explain.figures.render import grey_maps, input_image, montage
-from explain.figures.unet import colour_labels, iou_bars, u_figure
+from explain.figures.unet import colour_labels, error_overlay, iou_bars, u_figure
 from explain.methods.filters import strongest_channels
-from explain.methods.segmentation import image_iou, level_maps, predict
+from explain.methods.segmentation import level_maps, predict, score_image, wrong_pixels
 from models.data.segmentation import CLASSES, SIZE, example_scene
 from models.hub.checkpoints import CheckpointError
 from models.segmenters import load_unet, unet_input
@@ -84,13 +84,29 @@ def show_predictions(seen: np.ndarray, truth: np.ndarray | None, predictions: di
     panels = [(big(seen), "what the U-Nets see")]
     if truth is not None:
         panels.append((big(colour_labels(truth)), "true labels"))
+    notes = []
     for name, pred in predictions.items():
         caption = name
         if truth is not None:
-            caption += f": mean IoU {np.nanmean(image_iou(pred, truth, len(CLASSES))):.3f}"
+            score = score_image(pred, truth, len(CLASSES))
+            caption += f": mean IoU {score.mean_iou:.3f}"
+            stray = ", ".join(f"{CLASSES[c]} {n} px" for c, n in score.stray.items())
+            named = ", ".join(CLASSES[c] for c in score.classes)
+            notes.append(
+                f"**{name}**: mean IoU {score.mean_iou:.3f} over the {len(score.classes)} classes in the true labels "
+                f"({named}); {score.pixel_accuracy:.1%} of pixels right"
+                + (f"; stray pixels of classes the scene lacks: {stray}." if stray else ".")
+            )
         panels.append((big(colour_labels(pred)), caption))
     for col, (img, caption) in zip(st.columns(len(panels)), panels, strict=True):
         col.image(img, caption=caption, width="stretch")
+    if truth is not None:
+        st.markdown("  \n".join(notes))
+        errors = st.columns(len(predictions))
+        for col, (name, pred) in zip(errors, predictions.items(), strict=True):
+            wrong = wrong_pixels(pred, truth)
+            col.image(big(error_overlay(seen, wrong)), width="stretch",
+                      caption=f"{name}: the {int(wrong.sum())} wrongly labelled pixels, in red")  # fmt: skip
     legend = " · ".join(
         f"<span style='color:rgb{tuple(int(v) for v in colour_labels(np.array([i]))[0])}'>■</span> {c}"
         for i, c in enumerate(CLASSES)

@@ -27,9 +27,25 @@ def test_default_page_renders_predictions_and_sidebar(app):
     assert any("torch" in c.value for c in app.sidebar.caption)
 
 
-def test_offline_fallback_banner_names_the_bundled_model(app):
+def test_offline_the_bundled_model_is_offered_once_with_an_image_it_knows(app):
+    picker = app.selectbox(key="home_model")
+    assert picker.value == "shapes-resnet18" and app.selectbox(key="home_sample").value == "generated star"
+    assert "ResNet-50 (ImageNet) (offline: Shapes ResNet-18 (bundled) runs instead)" in picker.options
+    assert plotly_labels(app)[-1] == "star" and not app.warning
+    assert not any("Out of distribution" in c.value for c in app.caption)
+
+
+def test_a_choice_that_falls_back_says_so_in_a_collapsible_banner(app):
+    app.selectbox(key="home_model").set_value("resnet18").run()
     warning = " ".join(w.value for w in app.warning)
-    assert "Offline fallback in use" in warning and "resnet18-f37072fd.pth" in warning
+    assert "Offline fallback in use" in warning and len(warning) < 80  # one line; the why is in the expander
+    details = app.expander[0]
+    assert details.label == "Why, and what it knows" and "resnet18-f37072fd.pth" in details.markdown[0].value
+
+
+def test_a_photo_on_the_bundled_model_gets_an_out_of_distribution_note(app):
+    app.selectbox(key="home_sample").set_value("chelsea the cat (photo)").run()
+    assert any(c.value.startswith(":material/help: Out of distribution") for c in app.caption)
 
 
 def test_bundled_model_recognises_a_generated_circle(app):

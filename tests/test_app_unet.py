@@ -16,6 +16,8 @@ def test_default_shows_the_u_the_ablation_and_a_scored_prediction():
     assert any(c.startswith("with skips: mean IoU") for c in captions)
     assert any(c.startswith("without skips: mean IoU") for c in captions)
     assert sum(c.startswith(("encoder", "decoder")) for c in captions) == 7
+    assert sum("wrongly labelled pixels, in red" in c for c in captions) == 2  # an error map per network
+    assert any("classes in the true labels" in m.value and "pixels right" in m.value for m in at.markdown)
 
 
 def test_another_scene_and_an_uploaded_image():

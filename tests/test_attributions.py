@@ -139,6 +139,24 @@ def test_every_method_gives_a_finite_map_for_every_zoo_model(zoo_models, name):
         assert torch.isfinite(out).all(), method
 
 
+def test_default_cam_layer_is_at_least_7_by_7_at_the_input_size():
+    from models.classifiers import BUNDLED_CLASSIFIER, load_classifier
+
+    model, _ = load_classifier(BUNDLED_CLASSIFIER)
+    layers = spatial_layers(model, torch.zeros(1, 3, 64, 64))
+    chosen = next(la for la in layers if la.name == default_cam_layer(layers))
+    assert min(chosen.shape[1:]) >= 7 and chosen.name == "layer2"  # layer4 is 2 x 2 at 64 px
+
+
+def test_empty_flat_and_coarse_maps_say_why():
+    from explain.methods.maps import map_note
+
+    assert map_note(np.zeros((3, 8, 8))).startswith("All zero")
+    assert map_note(np.full((8, 8), 0.3)).startswith("Constant")
+    assert "2-pixel-wide layer" in map_note(np.random.default_rng(0).random((8, 8)), layer_side=2)
+    assert map_note(np.random.default_rng(0).random((8, 8)), layer_side=7) == ""
+
+
 def test_default_cam_layer_is_the_last_feature_map():
     x = torch.randn(1, 3, 224, 224)
     assert default_cam_layer(spatial_layers(torchvision.models.resnet18(), x)) == "layer4"

@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 
 from explain.figures.unet import colour_labels, u_figure
-from explain.methods.segmentation import image_iou, level_maps, predict
+from explain.methods.segmentation import image_iou, level_maps, predict, score_image, wrong_pixels
 from models.data.segmentation import CLASSES, SIZE, TEST_SEED, iou_scores, scene_set
 from models.nets.unet import UNet
 from models.segmenters import load_unet, unet_input
@@ -67,3 +67,15 @@ def test_iou_per_class():
     pred = np.array([[0, 1], [0, 1]])
     iou = image_iou(pred, truth, 3)
     assert iou[0] == pytest.approx(0.5) and iou[1] == pytest.approx(2 / 3) and np.isnan(iou[2])
+
+
+def test_an_image_is_scored_over_the_classes_it_has_and_stray_pixels_are_named():
+    truth = np.zeros((20, 20), np.int64)
+    truth[5:15, 5:15] = 1
+    pred = truth.copy()
+    pred[0, :4] = 3  # four stray pixels of a class the scene lacks
+    score = score_image(pred, truth, 5)
+    assert score.classes == (0, 1) and score.stray == {3: 4}
+    assert score.mean_iou == pytest.approx((296 / 300 + 1.0) / 2)  # not dragged to 0.66 by class 3's IoU of 0
+    assert np.nanmean(image_iou(pred, truth, 5)) == pytest.approx((296 / 300 + 1.0) / 3)
+    assert score.pixel_accuracy == pytest.approx(396 / 400) and wrong_pixels(pred, truth).sum() == 4

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import streamlit as st
 from torch import nn
 
+from explain.inputs.samples import SAMPLE_NAMES
 from models.classifiers import CLASSIFIERS, ModelInfo, load_classifier
 from models.detectors import DETECTORS, DetectorInfo, coco_figures, load_detector
 from models.hub import weights_cache
@@ -43,6 +44,28 @@ def download_with_progress(weights) -> None:
     bar.empty()
 
 
+def stand_ins(specs: dict[str, ModelSpec]) -> dict[str, str]:
+    """The choices whose weights cannot be had here -> the title of the bundled model that runs instead."""
+    return {
+        name: specs[spec.fallback].title if spec.fallback in specs else spec.fallback
+        for name, spec in specs.items()
+        if status(spec.weights) in ("unavailable", "damaged")
+    }
+
+
+def runnable_default(specs: dict[str, ModelSpec], default: str) -> str:
+    """`default`, or the bundled model it would fall back to when its weights cannot be had here: the
+    picker then offers the fallback once, under its own name, instead of under every name it stands in for."""
+    spec = specs[default]
+    return spec.fallback if default in stand_ins(specs) and spec.fallback in specs else default
+
+
+def runs_bundled(specs: dict[str, ModelSpec], key: str, default: str) -> bool:
+    """Whether the picker keyed `key` will run a bundled model (chosen, or standing in), before it is drawn."""
+    name = st.session_state.get(key, runnable_default(specs, default))
+    return name not in specs or specs[name].weights is None or name in stand_ins(specs)
+
+
 def _pick(
     label: str,
     specs: dict[str, ModelSpec],
@@ -50,8 +73,13 @@ def _pick(
     default: str,
     load: Callable[[str], tuple[nn.Module, WeightsInfo]],
 ) -> tuple[nn.Module, WeightsInfo]:
-    names = list(specs)
-    name = st.selectbox(label, names, index=names.index(default), key=key, format_func=lambda n: specs[n].title)
+    names, standing = list(specs), stand_ins(specs)
+
+    def title(n: str) -> str:
+        return f"{specs[n].title} (offline: {standing[n]} runs instead)" if n in standing else specs[n].title
+
+    index = names.index(runnable_default(specs, default))
+    name = st.selectbox(label, names, index=index, key=key, format_func=title)
     spec = specs[name]
     if status(spec.weights) == "downloadable":
         download_with_progress(spec.weights)
@@ -86,20 +114,38 @@ def show_weights_banner(info: WeightsInfo) -> None:
     """A warning when the bundled model stands in, otherwise a caption naming the weights."""
     if info.is_fallback:
         classes = [c for c in info.categories if c != "background"]
-        st.warning(
-            f"**Offline fallback in use: {info.title}.** {info.reason} "
-            f"The bundled model knows only these classes: {', '.join(classes)} ({info.metrics}).",
-            icon=":material/cloud_off:",
-        )
+        st.warning(f"**Offline fallback in use: {info.title}.**", icon=":material/cloud_off:")
+        with st.expander("Why, and what it knows"):
+            st.write(
+                f"{info.reason} The bundled model knows only these classes: {', '.join(classes)} ({info.metrics})."
+            )
     else:
         where = {"cache": "from the local cache", "download": "just downloaded", "bundled": "bundled with the app"}
         st.caption(f"{info.title}: weights {where[info.source]}; {info.metrics}.")
 
 
+KNOWN_SAMPLE = "generated star"  # the default image while the bundled shapes model runs: one it knows
+
+
+def default_sample(key: str) -> str:
+    """The image a page opens with: a photo for an ImageNet model, a generated shape for the bundled one."""
+    return KNOWN_SAMPLE if runs_bundled(CLASSIFIERS, f"{key}_model", "resnet18") else SAMPLE_NAMES[0]
+
+
+def out_of_distribution(info: ModelInfo, chosen: ChosenImage) -> str:
+    """A one-line note when a bundled model meets an image unlike its training data (anything but a generated
+    sample), or ""."""
+    if info.source != "bundled" or chosen.label.startswith("generated "):
+        return ""
+    classes = ", ".join(c for c in info.categories if c != "background")
+    return (f"Out of distribution: {info.title} was trained only on generated {classes} images; on this image "
+            "its answer is a guess among those classes, not a recognition.")  # fmt: skip
+
+
 def image_and_classifier_ui(key: str) -> tuple[ChosenImage, nn.Module, ModelInfo]:
     """The image and the classifier a page explains (widgets keyed by `key`); the page stops here until an
     image is chosen."""
-    chosen = image_input(key)
+    chosen = image_input(key, default_sample=default_sample(key))
     model, info = model_picker(key)
     if chosen is None:
         st.stop()

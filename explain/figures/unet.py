@@ -62,3 +62,11 @@ def iou_bars(metrics: dict[str, list[float]], classes: list[str]) -> go.Figure:
     fig.update_layout(barmode="group", yaxis=dict(title="IoU on held-out scenes", range=[0, 1]), height=320,
                       margin=dict(l=10, r=10, t=30, b=10))  # fmt: skip
     return fig
+
+
+def error_overlay(seen: np.ndarray, wrong: np.ndarray) -> np.ndarray:
+    """The image the network saw, faded to grey, with its wrongly labelled pixels in red."""
+    grey = np.asarray(seen, np.float64).mean(-1, keepdims=True) * 0.5 + 96
+    out = np.repeat(grey, 3, axis=-1)
+    out[wrong] = (230, 25, 75)
+    return out.round().clip(0, 255).astype(np.uint8)

@@ -52,13 +52,21 @@ def spatial_layers(model: nn.Module, inputs: torch.Tensor) -> list[LayerInfo]:
     return list(unique.values())
 
 
+MIN_CAM_SIDE = 7  # a class activation map coarser than this is a few upsampled blocks, not a localisation
+
+
 def default_cam_layer(layers: list[LayerInfo]) -> str:
-    """The last feature map that is not merely a pooling of another: Grad-CAM's usual choice
-    (`layer4` in ResNets, `features` in VGG and AlexNet)."""
+    """The last feature map that is not merely a pooling of another and is at least MIN_CAM_SIDE on each
+    side at this input size: Grad-CAM's usual choice (`layer4` of a ResNet, `features` of VGG and AlexNet at
+    224 px), or an earlier stage when the input is small (`layer2` of the bundled ResNet at 64 px, whose
+    `layer4` is 2 x 2). With no map that large, the finest-resolution candidate."""
     candidates = [layer for layer in layers if "Pool" not in layer.kind] or layers
     if not candidates:
         raise ValueError("this model has no layer with a spatial output")
-    return candidates[-1].name
+    fine = [layer for layer in candidates if min(layer.shape[1:]) >= MIN_CAM_SIDE]
+    if fine:
+        return fine[-1].name
+    return max(candidates, key=lambda layer: min(layer.shape[1:])).name
 
 
 def parametric_units(model: nn.Module) -> list[str]:

@@ -3,6 +3,8 @@ level, and which channels of a map are strongest."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
@@ -26,6 +28,31 @@ def image_iou(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarr
     conf = confusion(torch.as_tensor(pred), torch.as_tensor(truth), num_classes)
     union = (conf.sum(0) + conf.sum(1) - conf.diag()).numpy()
     return np.where(union > 0, iou_from_confusion(conf).numpy(), np.nan)
+
+
+@dataclass(frozen=True)
+class ImageScore:
+    """One prediction scored against the true labels: mean IoU over the classes in the true labels (a class the
+    image lacks has no IoU to speak of; its stray pixels are counted apart and cost the true classes' IoU)."""
+
+    mean_iou: float
+    classes: tuple[int, ...]  # the classes in the true labels, the ones averaged over
+    stray: dict[int, int]  # classes absent from the true labels -> pixels predicted as them
+    pixel_accuracy: float
+
+
+def score_image(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> ImageScore:
+    """Score one predicted label map against the true one (see ImageScore)."""
+    iou = image_iou(pred, truth, num_classes)
+    present = tuple(int(c) for c in np.unique(truth))
+    absent = np.setdiff1d(np.unique(pred), present)
+    stray = {int(c): int((pred == c).sum()) for c in absent}
+    return ImageScore(float(np.mean(iou[list(present)])), present, stray, float((pred == truth).mean()))
+
+
+def wrong_pixels(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """H x W bool: where the prediction differs from the true labels."""
+    return np.asarray(pred) != np.asarray(truth)
 
 
 @torch.no_grad()
