@@ -87,6 +87,14 @@ def _rates(train: dict) -> str:
     return f"the best on validation of {rates}"
 
 
+def reproduce_text(meta: dict) -> str:
+    """The command(s) that reproduce every run of the folder: one per sweep that wrote into it."""
+    commands = meta.get("commands") or [meta.get("command", "python -m models.transfer")]
+    if len(commands) == 1:
+        return f"Reproduce: `{commands[0]}`"
+    return f"This folder holds {len(commands)} sweeps; reproduce them with " + " and ".join(f"`{c}`" for c in commands)
+
+
 def show_settings(meta: dict, runs: list[dict]) -> None:
     """The sweep's task, encoder, training settings and the command that reproduces it, in one caption."""
     if meta.get("published"):
@@ -102,8 +110,7 @@ def show_settings(meta: dict, runs: list[dict]) -> None:
             f"Task: {meta.get('task_title', settings['task'])}. Encoder: "
             f"{meta.get('encoder_title', settings['encoder'])} — {meta.get('encoder_source', '')}. {len(runs)} runs; "
             f"every regime trained with AdamW at {_rates(train)} (fine-tuned encoder at {train['ft_ratio']:g}x), "
-            f"{train['epochs']} epochs, StepLR every {train['step_size']}. "
-            f"Reproduce: `{meta.get('command', 'python -m models.transfer')}`"
+            f"{train['epochs']} epochs, StepLR every {train['step_size']}. " + reproduce_text(meta)
         )
     except (KeyError, TypeError, ValueError):  # a damaged sweep.json was already reported in one line
         st.caption(f"{len(runs)} runs; this sweep's settings are unknown.")

@@ -209,6 +209,19 @@ def test_a_run_that_fails_twice_is_reported_and_the_others_are_kept(tmp_path: Pa
         assert sorted(errors) == ["probe-n1-s1", "probe-n2-s1"] and kept == {"probe-n1-s0", "probe-n2-s0"}
 
 
+def test_sweeps_of_other_sizes_keep_their_own_commands_and_page_folders(tmp_path: Path, tiny_encoder) -> None:
+    from models.transfer import user_folder
+
+    one, two = (Sweep(regimes=("probe",), sizes=sizes, seeds=1, train=ONE_EPOCH) for sizes in ((1,), (2,)))
+    assert user_folder(one) != user_folder(two)  # the page never merges them
+    run_sweep(one, tmp_path, encoder=tiny_encoder)
+    run_sweep(two, tmp_path, encoder=tiny_encoder)  # the terminal may, into a folder it names
+    run_sweep(two, tmp_path, encoder=tiny_encoder)
+    meta = load_runs(tmp_path)[0]
+    assert meta["sizes"] == [1, 2] and len(meta["commands"]) == 2
+    assert "--sizes 1 " in meta["commands"][0] and "--sizes 2 " in meta["commands"][1]
+
+
 def test_sweep_refuses_sizes_the_task_does_not_have(tmp_path: Path, tiny_encoder) -> None:
     with pytest.raises(ValueError, match="at most 101"):
         run_sweep(Sweep(sizes=(1, 500), seeds=1, train=ONE_EPOCH), tmp_path, encoder=tiny_encoder)

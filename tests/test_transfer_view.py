@@ -54,6 +54,16 @@ def test_figures_carry_run_keys_and_bands() -> None:
     assert sum(t.fill == "toself" for t in train.data) == 6  # a band per regime and split: two seeds each
 
 
+def test_the_paper_overlay_has_a_style_per_curve_and_stays_within_0_to_100() -> None:
+    fig = learning_curve_figure(RUNS, fit_curves(RUNS), paper=True)
+    paper = [t for t in fig.data if (t.name or "").startswith("paper:")]
+    assert len(paper) == 4 and len({(t.line.color, t.line.dash) for t in paper}) == 4
+    assert all(0 <= y <= 100 for t in paper for y in t.y)
+    ours = [t for t in fig.data if (t.name or "").endswith(": fit")]
+    assert all(max(t.customdata) == pytest.approx(50) for t in ours)  # our fits stop at the largest size measured
+    assert fig.layout.yaxis.range[1] <= 100
+
+
 def test_a_degenerate_fit_is_flagged_and_states_no_crossover() -> None:
     """A student sweep with sizes 1, 2, 3 cannot pin gamma down: the fit says so and no crossover is claimed."""
     few = [r for r in RUNS if r["n_per_class"] in (1, 2)] + [

@@ -9,12 +9,13 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explain.figures.charts import PALETTE
-from explain.methods.learning_curves import PAPER_FITS, LearningCurve
+from explain.methods.learning_curves import PAPER_FITS, PAPER_NAMES, LearningCurve
 from explain.methods.transfer_curves import Run, by_regime
 from models.transfer import REGIMES as REGIME_TITLES
 
 COLOURS = {"scratch": PALETTE[3], "probe": PALETTE[0], "finetune": PALETTE[2], "probe-features": PALETTE[6],
            "random-probe": PALETTE[8]}  # fmt: skip
+PAPER_DASHES = ("dot", "dashdot", "longdash", "dash")  # one per published fit, none solid: fits of ours are solid
 
 
 def band(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, colour: str, group: str, opacity: float) -> go.Scatter:
@@ -47,7 +48,7 @@ def learning_curve_figure(
     click-through), each regime's fitted curve with its 95% band, optionally the paper's fits."""
     sizes = [r["n_per_class"] for r in runs]
     n_max = max(max(sizes), 400 if paper else 0)
-    grid = np.geomspace(min(sizes), n_max, 200)  # the fits are drawn where there are measurements, not beyond
+    grid = np.geomspace(min(sizes), max(sizes), 200)  # the fits are drawn where there are measurements, not beyond
     fig = go.Figure()
     for regime, rs in by_regime(runs).items():
         colour, title = COLOURS[regime], REGIME_TITLES[regime]
@@ -88,14 +89,15 @@ def learning_curve_figure(
                 else f"{title}<br>%{{text}}<br>error %{{y:.1f}}%<extra></extra>",
             )
         )
-    if paper:
-        for i, (name, c) in enumerate(PAPER_FITS.items()):
+    if paper:  # each published fit in its analogous regime's colour, dotted, on a grid of its own
+        paper_grid = np.geomspace(min(sizes), 400, 200)
+        for (regime, name), dash in zip(PAPER_NAMES.items(), PAPER_DASHES, strict=True):
             fig.add_trace(
                 go.Scatter(
-                    x=_x(grid, axis),
-                    y=c.predict(grid),
+                    x=_x(paper_grid, axis),
+                    y=np.clip(PAPER_FITS[name].predict(paper_grid), 0.0, 100.0),
                     mode="lines",
-                    line=dict(color=PALETTE[4 + i % 2 * 4], dash="dot" if "linear" in name else "dash", width=1.5),
+                    line=dict(color=COLOURS[regime], dash=dash, width=1.5),
                     name=f"paper: {name}",
                     hoverinfo="name",
                 )

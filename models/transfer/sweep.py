@@ -130,9 +130,10 @@ def user_results() -> Path:
 
 
 def user_folder(sweep: Sweep) -> Path:
-    """The folder of a sweep launched from the page: one per task, encoder and settings, so a sweep run again
-    with the same settings resumes there."""
-    return user_results() / f"{sweep.task}-{sweep.encoder}-{settings_hash(sweep.settings())}"
+    """The folder of a sweep launched from the page: one per task, encoder, settings and grid (regimes, sizes,
+    seeds), so a sweep run again resumes there and sweeps of different sizes never share a folder."""
+    grid = {**sweep.settings(), "regimes": list(sweep.regimes), "sizes": list(sweep.sizes), "seeds": sweep.seeds}
+    return user_results() / f"{sweep.task}-{sweep.encoder}-{settings_hash(grid)}"
 
 
 def user_sweeps() -> dict[str, Path]:
@@ -216,6 +217,7 @@ def run_sweep(
         raise ValueError(f"{task.name} has at most {task.max_per_class} training images per class (asked {too_big})")
     done_before = {r["key"] for r in finished if r.get("settings_hash") == digest}
     old = meta or {"regimes": [], "sizes": [], "seeds": 0}
+    command = "python -m models.transfer " + " ".join(cli_args(sweep, out))
     write_json_atomic(
         out / "sweep.json",
         {
@@ -228,7 +230,8 @@ def run_sweep(
             "encoder_title": encoder.title,
             "encoder_source": encoder.source,
             "max_per_class": task.max_per_class,
-            "command": "python -m models.transfer " + " ".join(cli_args(sweep, out)),
+            "command": command,
+            "commands": [c for c in old.get("commands", [old.get("command")]) if c and c != command] + [command],
         },
     )
     todo = [r for r in sweep.runs() if run_key(*r) not in done_before]
