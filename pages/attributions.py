@@ -11,6 +11,7 @@ from explain.figures.charts import colorbar, deletion_insertion_chart, sanity_ch
 from explain.figures.export import attribution_snippet, zip_bundle
 from explain.figures.render import input_image, overlay, png_bytes
 from explain.methods.attributions import METHODS, attribute, defaults
+from explain.methods.classify import model_view
 from explain.methods.faithfulness import RANKINGS, deletion_insertion, ranking_map
 from explain.methods.layers import default_cam_layer, spatial_layers
 from explain.methods.maps import map_note, to_map
@@ -116,6 +117,7 @@ def attribution_maps(
 
 def show_maps(
     methods: list[str],
+    view: np.ndarray,
     overlays: dict[str, np.ndarray],
     failures: dict[str, str],
     notes: dict[str, str],
@@ -123,22 +125,38 @@ def show_maps(
     mode: str,
     percentile: float,
 ) -> None:
-    """The shared colour bar, then a panel per method: its overlay with a PNG download, or why it failed, and
-    a line saying why a map is empty, flat or coarse."""
+    """The shared colour bar, then the image and a panel per method, in rows that start level whatever their
+    captions: each method's overlay at the image's own resolution with a PNG download, or why it failed, and a
+    line saying why a map is empty, flat or coarse."""
     st.plotly_chart(colorbar(mode, percentile), width="stretch", key="attr_colorbar")
-    cols = st.columns(3)
-    for i, m in enumerate(methods):
-        with cols[i % 3]:
-            st.markdown(f"**{METHODS[m].title}**")
-            if m in failures:
-                st.warning(failures[m], icon=":material/block:")
-                continue
-            st.image(overlays[m], caption=f"{target_name} · {METHODS[m].summary}", width="stretch")
-            if notes.get(m):
-                st.caption(f":material/info: {notes[m]}")
-            st.download_button(
-                "PNG", png_bytes(overlays[m]), f"{m}_{target_name}.png", "image/png", key=f"attr_png_{m}"
-            )
+    panels = [None, *methods]  # None: the image itself
+    for row in range(0, len(panels), 3):
+        for col, m in zip(st.columns(3), panels[row : row + 3], strict=False):
+            with col:
+                method_panel(m, view, overlays, failures, notes, target_name)
+
+
+def method_panel(
+    m: str | None,
+    view: np.ndarray,
+    overlays: dict[str, np.ndarray],
+    failures: dict[str, str],
+    notes: dict[str, str],
+    target_name: str,
+) -> None:
+    """One panel of the grid: the image the model saw (m None), or method m's map over it."""
+    if m is None:
+        st.markdown("**The image**")
+        st.image(view, caption=f"what the model sees, at {view.shape[1]} x {view.shape[0]} pixels", width="stretch")
+        return
+    st.markdown(f"**{METHODS[m].title}**")
+    if m in failures:
+        st.warning(failures[m], icon=":material/block:")
+        return
+    st.image(overlays[m], caption=f"{target_name} · {METHODS[m].summary}", width="stretch")
+    if notes.get(m):
+        st.caption(f":material/info: {notes[m]}")
+    st.download_button("PNG", png_bytes(overlays[m]), f"{m}_{target_name}.png", "image/png", key=f"attr_png_{m}")
 
 
 def sanity_tab(
@@ -288,13 +306,14 @@ maps, failures = attribution_maps(model, batch, key, info, chosen.sha256, target
 
 seen = input_image(batch, info.mean, info.std)
 heatmaps = {m: to_map(a, mode, percentile) for m, a in maps.items()}
-overlays = {m: overlay(seen, h, mode, alpha) for m, h in heatmaps.items()}
+view = model_view(chosen.image, info.preprocess)  # maps go onto the image at its own resolution
+overlays = {m: overlay(view, h, mode, alpha) for m, h in heatmaps.items()}
 
 tab_maps, tab_sanity, tab_faith, tab_code = st.tabs(["Maps", "Sanity check", "Faithfulness", "Download & reproduce"])
 with tab_maps:
     sides = layer_names(key, model, batch)[2]
     notes = {m: map_note(a, sides.get(params[m].get("layer") or "")) for m, a in maps.items()}
-    show_maps(methods, overlays, failures, notes, info.categories[target], mode, percentile)
+    show_maps(methods, view, overlays, failures, notes, info.categories[target], mode, percentile)
 with tab_sanity:
     sanity_tab(model, batch, key, chosen.sha256, target, percentile, params, maps, seen)
 with tab_faith:

@@ -36,6 +36,29 @@ def test_default_inputs_render_every_default_method():
         assert title in titles
     assert len([c for c in image_captions(at) if "·" in c]) >= 4
     assert plotly_specs(at), "the shared colour bar is missing"
+    assert "The image" in panel_titles(at)  # the original beside the maps
+
+
+def test_maps_are_drawn_at_the_image_resolution_not_the_model_input():
+    import numpy as np
+    from PIL import Image
+
+    from explain.figures.render import overlay
+    from explain.methods.classify import model_view
+    from models.classifiers import load_classifier
+
+    _, info = load_classifier("shapes-resnet18")
+    photo = Image.fromarray(np.full((300, 500, 3), 128, np.uint8))
+    view = model_view(photo, info.preprocess)
+    assert view.shape == (300, 300, 3)  # the centre square the 64-px model sees, at the photo's own resolution
+    assert overlay(view, np.random.default_rng(0).random((64, 64))).shape == (300, 300, 3)
+    imagenet = load_classifier("resnet18")[1]  # offline: the fallback, whose preprocessing keeps the whole side
+    assert model_view(photo, imagenet.preprocess).shape[0] == 300
+    from torchvision.models import ResNet18_Weights
+
+    assert model_view(photo, ResNet18_Weights.IMAGENET1K_V1.transforms()).shape == (262, 262, 3)  # 300 * 224 / 256
+    big = Image.fromarray(np.zeros((2000, 3000, 3), np.uint8))
+    assert model_view(big, info.preprocess).shape == (768, 768, 3)  # at most 768 a side
 
 
 def test_two_methods_ticked(page):

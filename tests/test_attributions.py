@@ -272,3 +272,8 @@ def test_sanity_chart_shows_the_whole_range_and_marks_constant_maps() -> None:
     fig = sanity_chart({"Grad-CAM": steps})
     assert fig.layout.yaxis.range[0] <= -0.7
     assert list(fig.data[0].marker.symbol) == ["circle", "circle", "x"]
+
+
+def test_method_texts_name_the_baselines_as_the_readme_does():
+    texts = " ".join(m.summary for m in METHODS.values())
+    assert "black" not in texts and "mean colour" in texts

@@ -43,11 +43,19 @@ def colorize(m: np.ndarray, mode: Mode = "absolute") -> np.ndarray:
     return colormap_lut(COLORSCALES[mode])[np.clip((t * 255).round(), 0, 255).astype(np.uint8)]
 
 
+def upsample(m: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """An H x W map resized to `shape` (rows, columns) by bilinear interpolation, values kept as they are."""
+    if m.shape == tuple(shape):
+        return m
+    resized = Image.fromarray(np.asarray(m, np.float32)).resize(shape[::-1], Image.Resampling.BILINEAR)
+    return np.asarray(resized, np.float64)
+
+
 def overlay(image: np.ndarray, m: np.ndarray, mode: Mode = "absolute", alpha: float = 0.6) -> np.ndarray:
-    """Blend a map over an RGB image; each pixel's opacity grows with the map's magnitude there."""
+    """Blend a map over an RGB image at the image's resolution (the map upsampled to it); each pixel's opacity
+    grows with the map's magnitude there."""
     img = np.asarray(image, dtype=np.float64)
-    if img.shape[:2] != m.shape:
-        img = np.asarray(Image.fromarray(np.asarray(image, np.uint8)).resize(m.shape[::-1]), np.float64)
+    m = upsample(m, img.shape[:2])
     weight = (alpha * np.abs(m))[..., None]
     return (img * (1 - weight) + colorize(m, mode) * weight).round().astype(np.uint8)
 

@@ -176,7 +176,8 @@ METHODS: dict[str, Method] = {
         Method(
             "gradient_shap",
             "Gradient SHAP",
-            "Expected gradients over random points between the input and baselines (black and blurred).",
+            "Expected gradients over random points between the input and two baselines: the mean colour "
+            "and a blurred copy.",
             (
                 Param("n_samples", "Samples", 16, "int", 2, 128),
                 Param("stdevs", "Noise standard deviation", 0.1, "float", 0.0, 1.0),

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from PIL import Image
 from torch import nn
+from torchvision.transforms import v2
 
 from explain.inputs.images import limit_aspect
 from models.devices import on_model_device
@@ -29,6 +31,33 @@ def prepare(
     """An RGB image -> the model's 1 x 3 x H x W input on `device` (very long images padded first). Every
     function that runs a model moves its input to the model's device, so the CPU default works anywhere."""
     return preprocess(limit_aspect(image)).unsqueeze(0).to(device)
+
+
+def crop_fraction(preprocess: Callable[[object], torch.Tensor]) -> float:
+    """The share of the image's shorter side that a classifier's preprocessing keeps: its centre-crop size over
+    its resize size (224 / 256 for torchvision's ImageNet transforms, 1 for the bundled models)."""
+    resize, crop = getattr(preprocess, "resize_size", None), getattr(preprocess, "crop_size", None)
+    if resize is None:
+        steps = getattr(preprocess, "transforms", [])
+        resize = next((t.size for t in steps if isinstance(t, v2.Resize)), None)
+        crop = next((t.size for t in steps if isinstance(t, v2.CenterCrop)), None)
+    if not resize or not crop:
+        return 1.0
+    first = [v[0] if isinstance(v, list | tuple) else v for v in (resize, crop)]
+    return min(1.0, first[1] / first[0])
+
+
+def model_view(image: Image.Image, preprocess: Callable[[object], torch.Tensor], max_side: int = 768) -> np.ndarray:
+    """What the model sees of `image` (the centre square its preprocessing crops), at the image's own resolution
+    (at most `max_side` pixels a side): maps are drawn on it upsampled, not on the model's small input."""
+    im = limit_aspect(image).convert("RGB")
+    w, h = im.size
+    side = max(1, round(min(w, h) * crop_fraction(preprocess)))
+    x0, y0 = round((w - side) / 2), round((h - side) / 2)
+    region = im.crop((x0, y0, x0 + side, y0 + side))
+    if side > max_side:
+        region = region.resize((max_side, max_side), Image.Resampling.BICUBIC)
+    return np.asarray(region)
 
 
 @torch.inference_mode()
