@@ -331,10 +331,20 @@ def occlusion_ui(
     return occ_layer, occ_channel, target, window, stride
 
 
-def show_occlusion(maps: OcclusionMaps, categories: list[str], target: int, feature: str) -> None:
-    """The three occlusion maps side by side, and the classes the model saw."""
+def show_occlusion(
+    maps: OcclusionMaps, categories: list[str], target: int, feature: str, seen: np.ndarray, window: int
+) -> None:
+    """The input with the square where it hurts the class most, then the three occlusion maps, equal in size."""
     figures = occlusion_figures(maps, categories, target, feature)
-    for col, fig in zip(st.columns(3), figures, strict=True):
+    r, c = np.unravel_index(np.argmin(maps.probability), maps.probability.shape)
+    y, x = int(maps.corners[0][r]), int(maps.corners[1][c])
+    cols = st.columns(4)
+    cols[0].image(
+        draw_box(seen, (x, y, x + window, y + window), "#FF0066"),
+        caption=f"the input; the square where p({categories[target]}) drops most",
+        width="stretch",
+    )
+    for col, fig in zip(cols[1:], figures, strict=True):
         col.plotly_chart(fig, width="stretch")
     seen_labels = sorted({categories[i] for i in np.unique(maps.label)})
     st.caption(
@@ -368,7 +378,8 @@ def occlusion_tab(
                     model, batch, occ_layer, int(occ_channel), target, window, stride, progress=report
                 ),
             )
-            show_occlusion(maps, info.categories, target, f"{occ_layer} channel {occ_channel}")
+            seen = input_image(batch, info.mean, info.std)
+            show_occlusion(maps, info.categories, target, f"{occ_layer} channel {occ_channel}", seen, window)
 
 
 # ---------------------------------------------------------------- the page

@@ -25,7 +25,15 @@ from models.experiments.augmentation import (
     pipeline_code,
     step,
 )
-from models.experiments.batchnorm import BNConfig, BNExperiment, batchnorm_behaviour, bn_config, load_default
+from models.experiments.batchnorm import (
+    BNConfig,
+    BNExperiment,
+    batchnorm_behaviour,
+    bn_config,
+    estimate_seconds,
+    load_default,
+    summary,
+)
 from models.files import ResultsFileError
 from ui.admission import cached_heavy, heavy_job
 from ui.image_input import ChosenImage, image_input
@@ -41,6 +49,9 @@ _draws = itertools.count()  # every redraw of a placeholder within one script ru
 # ---------------------------------------------------------------- BatchNorm tab
 
 
+ARCH_NAMES = {"mlp": "the paper's: 3 x 100 fully connected", "conv": "the course's convolutional net"}
+
+
 def bn_settings_ui() -> tuple[BNConfig | None, bool]:
     """The run's settings and the Stop button: the run still to be built (if any), and whether training is on."""
     st.write(
@@ -52,7 +63,7 @@ def bn_settings_ui() -> tuple[BNConfig | None, bool]:
         c1, c2, c3 = st.columns(3)
         arch = c1.selectbox(
             "Network", ["mlp", "conv"], key="bn_arch",
-            format_func={"mlp": "the paper's: 3 x 100 fully connected", "conv": "the course's convolutional net"}.get,
+            format_func=lambda a: f"{ARCH_NAMES[a]} (about {estimate_seconds(a, 3000) / 60:.1f} min per 3,000 steps)",
         )  # fmt: skip
         activation = c1.selectbox("Activation", ["sigmoid", "relu"], key="bn_act")
         lr = c2.select_slider("Learning rate (SGD)", [0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0], 0.5, key="bn_lr")
@@ -60,6 +71,14 @@ def bn_settings_ui() -> tuple[BNConfig | None, bool]:
         steps = c3.number_input("Steps", 100, 20_000, 3000, 100, key="bn_steps")
         seed = c3.number_input("Seed", 0, 10_000, 0, key="bn_seed")
         submitted = st.form_submit_button("Train both networks", type="primary")
+    arch, n_steps, batch = (
+        st.session_state.get(k, d) for k, d in (("bn_arch", "mlp"), ("bn_steps", 3000), ("bn_bs", 60))
+    )
+    st.caption(
+        f"About {estimate_seconds(arch, n_steps, batch) / 60:.1f} minutes for {n_steps:,} steps of the "
+        f"{'convolutional' if arch == 'conv' else 'fully connected'} pair at batch {batch} on a 2-core CPU "
+        "(measured; a GPU is faster)."
+    )
     stop = st.button("Stop", key="bn_stop", disabled=not (submitted or st.session_state.get("bn_running")))
     if submitted:  # the networks are built once this visitor's turn in the server's queue comes
         st.session_state["bn_pending"] = bn_config(arch, activation, lr, batch_size, steps, seed)
@@ -70,27 +89,21 @@ def bn_settings_ui() -> tuple[BNConfig | None, bool]:
     return st.session_state.get("bn_pending"), bool(st.session_state.get("bn_running"))
 
 
-def draw_bn(history, config: BNConfig, behaviour: dict | None, places: tuple) -> None:
-    """A run's accuracy and distribution charts and, given its train-vs-eval numbers, what they show."""
+def draw_bn(exp_or_run: BNExperiment | tuple, places: tuple) -> None:
+    """A run's accuracy and distribution charts and its train-vs-eval panel, which follows the run ("so far"
+    until its last step). `exp_or_run` is the visitor's experiment or the default run (config, history, numbers)."""
+    if isinstance(exp_or_run, BNExperiment):
+        exp = exp_or_run
+        config, history = exp.config, exp.history
+        behaviour = batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch)
+    else:
+        config, history, behaviour = exp_or_run
     acc, dist, panel = places
     n = next(_draws)
     acc.plotly_chart(bn_accuracy_chart(history), width="stretch", key=f"bn_acc_{n}")
     dist.plotly_chart(bn_distribution_chart(history, config.unit), width="stretch", key=f"bn_dist_{n}")
-    if behaviour:
-        gap = history.acc_bn_batch[-1] - history.acc_bn_running[-1]
-        panel.markdown(
-            f"""**Train vs eval, from this run.** In train mode a BatchNorm layer normalises each unit with the mean
-and variance *of the current batch*; it also keeps running averages of them. In eval mode it uses those running
-averages instead, so an image's output no longer depends on the other images in its batch.
-
-- First BatchNorm layer, unit 0: running mean **{behaviour["running_mean"]:.3f}**, running variance
-  **{behaviour["running_var"]:.3f}**; the last training batch had mean **{behaviour["batch_mean"]:.3f}** and
-  variance **{behaviour["batch_var"]:.3f}**.
-- The same test image in two different batches: its outputs differ by up to **{behaviour["train_shift"]:.3g}**
-  in train mode and by **{behaviour["eval_shift"]:.3g}** in eval mode.
-- Final test accuracy with batch statistics **{history.acc_bn_batch[-1]:.1%}**, with running statistics
-  **{history.acc_bn_running[-1]:.1%}** (difference {gap:+.1%}); without BatchNorm **{history.acc_plain[-1]:.1%}**."""
-        )
+    if behaviour and history.steps:
+        panel.markdown(summary(history, behaviour, config.steps))
 
 
 def show_bn_run(exp: BNExperiment | None) -> tuple:
@@ -108,9 +121,9 @@ def show_bn_run(exp: BNExperiment | None) -> tuple:
         if default is None:
             st.info("Press **Train both networks** to start (no cached run of the default settings was found).")
         else:
-            draw_bn(default[1], default[0], default[2], places)
+            draw_bn(default, places)
     else:
-        draw_bn(exp.history, exp.config, batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch), places)
+        draw_bn(exp, places)
     return places
 
 
@@ -125,7 +138,7 @@ def train_bn(pending: BNConfig | None, exp: BNExperiment | None, places: tuple) 
         chunk = max(exp.config.eval_every, 1)
         while not exp.done:  # any click (Stop included) interrupts here; the next run resumes or stops
             exp.advance(chunk)
-            draw_bn(exp.history, exp.config, None, places)
+            draw_bn(exp, places)
             bar.progress(exp.step / exp.config.steps, text=f"Training… step {exp.step} of {exp.config.steps}")
     st.session_state["bn_running"] = False
     bar.empty()
@@ -277,7 +290,7 @@ with tab_bn:
     places = show_bn_run(exp)
     if running and (pending is not None or (exp is not None and not exp.done)):
         exp = train_bn(pending, exp, places)
-        draw_bn(exp.history, exp.config, batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch), places)
+        draw_bn(exp, places)
     elif exp is not None and not exp.done:
         st.caption(f"Stopped at step {exp.step} of {exp.config.steps}.")
 

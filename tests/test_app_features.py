@@ -65,6 +65,10 @@ def test_occlusion_draws_the_three_maps(page):
     titles = [s["layout"]["title"]["text"] for s in plotly_specs(page)]
     assert any(t.startswith("(a) total activation") for t in titles)
     assert any(t.startswith("(b) p(") for t in titles) and "(c) most probable class" in titles
+    legend = next(s for s in plotly_specs(page) if s["layout"]["title"]["text"] == "(c) most probable class")
+    names = legend["layout"]["coloraxis"]["colorbar"]["ticktext"]
+    assert names and set(names) <= {"circle", "square", "triangle", "star", "hexagon", "cross"}  # a legend for (c)
+    assert any(c.startswith("the input; the square where") for c in image_captions(page))
 
 
 def test_corrupt_upload_shows_one_error():

@@ -123,9 +123,15 @@ def occlusion_figures(maps, categories, target: int, caption: str) -> tuple[go.F
 
     a = cells(maps.activation, f"(a) total activation, {caption}", color_continuous_scale="Viridis")
     b = cells(maps.probability, f"(b) p({categories[target]})", zmin=0, zmax=1, color_continuous_scale="Viridis")
+    seen = np.unique(maps.label)  # the classes that occur, as 0..k-1, each with a colour band of its own
+    codes = np.searchsorted(seen, maps.label)
+    k = len(seen)
+    colours = [PALETTE[i % len(PALETTE)] for i in range(k)]
+    scale = [[edge, colour] for i, colour in enumerate(colours) for edge in (i / k, (i + 1) / k)]
+    c = cells(codes, "(c) most probable class", zmin=-0.5, zmax=k - 0.5, color_continuous_scale=scale)
     names = np.vectorize(lambda i: categories[i])(maps.label)
-    c = cells(maps.label, "(c) most probable class", color_continuous_scale="Turbo")
-    c.update_traces(customdata=names, hovertemplate="%{customdata}<extra></extra>").update_coloraxes(showscale=False)
+    c.update_traces(customdata=names, hovertemplate="%{customdata}<extra></extra>")
+    c.update_coloraxes(colorbar=dict(tickvals=list(range(k)), ticktext=[categories[i] for i in seen], title=None))
     return a, b, c
 
 
