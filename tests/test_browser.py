@@ -127,3 +127,24 @@ def test_transfer_sweep_from_the_page_can_be_cancelled_and_resumed(app):
         assert problems(page) == []
     finally:
         page.close()
+
+
+def test_the_first_visit_after_a_restart_shows_the_app_while_it_loads(tmp_path):
+    """Cold start: from the first frame the sidebar lists the app's pages (never Streamlit's legacy file list)
+    and the page says it is loading, until the home page's title appears."""
+    require_browser()
+    with dashboard(tmp_path / "cold.log") as (url, _), chromium() as browser:
+        page = browser.new_page(viewport={"width": 1024, "height": 768})
+        page.goto(url)
+        page.wait_for_selector("[data-testid='stSidebarNav']", timeout=60_000)
+        navs, said_loading = [], False
+        for _ in range(1200):  # at most about 2 minutes on a slow machine
+            navs.append(" ".join(page.locator("[data-testid='stSidebarNav']").all_inner_texts()))
+            said_loading |= page.get_by_text("Starting: loading PyTorch").count() > 0
+            if page.locator("h1").filter(has_text="What does the network see?").count():
+                break
+            page.wait_for_timeout(100)
+        else:
+            pytest.fail("the home page never finished loading")
+        assert all("Classify" in n and "home" not in n.split() for n in navs), navs[:3]
+        assert said_loading or len(navs) < 10  # anything longer than a second says what it is doing

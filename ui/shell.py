@@ -14,7 +14,6 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from ui.navigation import PAGES
-from ui.sidebar import render_sidebar
 
 
 def _log_to_stderr() -> None:
@@ -32,7 +31,12 @@ def run_app() -> None:
     _log_to_stderr()
     st.set_page_config(page_title="CV explainer", page_icon=":material/visibility:", layout="wide")
     page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGES)])
-    render_sidebar()
+    # The navigation is out before PyTorch is imported: a first visit after a restart sees the app and this
+    # line, not a blank page under Streamlit's legacy file list, while the libraries load.
+    with st.spinner("Starting: loading PyTorch and the models (a few seconds on the first visit after a restart)…"):
+        from ui.sidebar import render_sidebar
+
+        render_sidebar()
     page.run()
 
 
