@@ -14,7 +14,6 @@ import torch
 from PIL import Image
 
 from explain.methods.transfer_curves import chosen_setting
-from models.nets.resnet import ResNet18
 from models.transfer import (
     BUNDLED_ENCODER,
     DEFAULT_REGIMES,
@@ -37,6 +36,8 @@ from models.transfer import (
 from models.transfer.__main__ import main
 from models.transfer.config import GPU_BATCH_SIZE, default_batch_size
 from models.transfer.loop import Data, param_groups, train_epochs
+from tests.transfer_helpers import failing_resnet, flaky_resnet
+from tests.transfer_helpers import tiny_encoder as make_tiny_encoder
 
 ONE_EPOCH = TrainConfig(epochs=1, lr=3e-3, min_batches=2)
 
@@ -48,30 +49,7 @@ def digits():
 
 @pytest.fixture(scope="module")
 def tiny_encoder() -> Encoder:
-    """A small ResNet with trained-looking (non-default) weights and BatchNorm statistics, to keep tests fast."""
-    torch.manual_seed(0)
-    net = ResNet18(5, width=0.125)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-    return Encoder("tiny", "tiny", partial(ResNet18, 5, width=0.125), net.state_dict(), "made in the test")
-
-
-def failing_resnet(bad_seed: int) -> torch.nn.Module:
-    """A tiny ResNet that cannot be built for seed `bad_seed` (runs seed torch just before they build)."""
-    if torch.initial_seed() == bad_seed:
-        raise RuntimeError(f"seed {bad_seed} always fails")
-    return ResNet18(5, width=0.125)
-
-
-def flaky_resnet(marker: Path) -> torch.nn.Module:
-    """A tiny ResNet whose first construction (in any process) fails: a worker's run that fails once."""
-    if not marker.exists():
-        marker.touch()
-        raise RuntimeError("a worker failed once")
-    return ResNet18(5, width=0.125)
+    return make_tiny_encoder()
 
 
 def test_subsets_are_stratified_fixed_and_disjoint_across_seeds(digits) -> None:

@@ -44,6 +44,34 @@ class BNConfig:
 
 
 EVAL_EVERY = {"mlp": 50, "conv": 10}  # steps between evaluations: the conv net is slower, so it reports more often
+# Seconds per step of a run (both networks, evaluations included) at the default batch of 60, measured with
+# `python bench/bench_training.py` on the 2-core CI-sized machine; a GPU is faster.
+SECONDS_PER_STEP = {"mlp": 0.0, "conv": 0.0}  # MEASURE
+
+
+def estimate_seconds(arch: str, steps: int, batch_size: int = 60) -> float:
+    """About how long a run takes on a 2-core CPU: the measured time per step, scaled by the batch size
+    for the conv net (whose steps cost in proportion to their images)."""
+    scale = batch_size / 60 if arch == "conv" else 1.0
+    return SECONDS_PER_STEP[arch] * steps * scale
+
+
+def summary(history: BNHistory, behaviour: dict[str, float], steps: int) -> str:
+    """The train-vs-eval panel of a run, from its numbers so far: it says "so far" until the run's last step."""
+    done = bool(history.steps) and history.steps[-1] >= steps
+    gap = history.acc_bn_batch[-1] - history.acc_bn_running[-1]
+    when = "Final test accuracy" if done else f"Test accuracy so far (step {history.steps[-1]:,} of {steps:,})"
+    return f"""**Train vs eval, from this run.** In train mode a BatchNorm layer normalises each unit with the mean
+and variance *of the current batch*; it also keeps running averages of them. In eval mode it uses those running
+averages instead, so an image's output no longer depends on the other images in its batch.
+
+- First BatchNorm layer, unit 0: running mean **{behaviour["running_mean"]:.3f}**, running variance
+  **{behaviour["running_var"]:.3f}**; the last training batch had mean **{behaviour["batch_mean"]:.3f}** and
+  variance **{behaviour["batch_var"]:.3f}**.
+- The same test image in two different batches: its outputs differ by up to **{behaviour["train_shift"]:.3g}**
+  in train mode and by **{behaviour["eval_shift"]:.3g}** in eval mode.
+- {when} with batch statistics **{history.acc_bn_batch[-1]:.1%}**, with running statistics
+  **{history.acc_bn_running[-1]:.1%}** (difference {gap:+.1%}); without BatchNorm **{history.acc_plain[-1]:.1%}**."""
 
 
 def bn_config(arch: str, activation: str, lr: float, batch_size: int, steps: int, seed: int) -> BNConfig:

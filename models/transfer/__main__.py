@@ -87,6 +87,16 @@ def main(argv: list[str] | None = None) -> int:
         help="runs side by side in this many processes, sharing the cores or one GPU (default 1: in this process; "
         "on 2 CPU cores, 2 is about 1.5x faster for the digits)",
     )
+    ap.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="run every run as a Ray task: alone, on a local Ray instance (with --workers CPUs if given); 'auto' or "
+        "ray://host:port for an existing cluster (one GPU per task where it has GPUs). Needs requirements-scale.txt",
+    )
+    ap.add_argument("--tensorboard", default=None, metavar="DIR", help="also write each run's curves for TensorBoard")
     ap.add_argument("--out", default=None, help=f"sweep folder (default: {public_path(SHIPPED)} for digits)")
     args = ap.parse_args(argv)
 
@@ -117,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     failed: list[tuple[str, str]] = []
     try:
-        written = run_sweep(sweep, out, on_progress=on_progress, task=task, workers=args.workers)
+        written = run_sweep(sweep, out, on_progress=on_progress, task=task, workers=args.workers, ray=args.ray,
+                            tensorboard=args.tensorboard)  # fmt: skip
     except RunsFailed as exc:
         written, failed = exc.written, exc.failed
     bar.n = bar.total

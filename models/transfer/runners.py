@@ -1,8 +1,9 @@
 """Where a sweep's runs execute. In this process, one after another (the default: progress per batch, and a
-page can stop it between batches); or side by side in worker processes (`workers` > 1), which share the
-machine's cores (each worker gets its share of torch threads) or one GPU. Small networks gain more from
-runs in parallel than from more threads per run, and every run gives the result it gives alone with the
-same thread count: runs share nothing but the read-only data."""
+page can stop it between batches); side by side in worker processes (`workers` > 1), which share the
+machine's cores (each worker gets its share of torch threads) or one GPU; or as Ray tasks on a local Ray
+instance or a cluster (one GPU per task where the cluster has GPUs, else one CPU and one torch thread).
+Small networks gain more from runs in parallel than from more threads per run, and every run gives the
+result it gives alone with the same thread count: runs share nothing but the read-only data."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import torch
@@ -122,3 +123,50 @@ class Processes:
             for process in list(getattr(self.pool, "_processes", {}).values()):
                 process.terminate()
         self.pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+def _ray_run(ctx: RunContext, regime: str, n: int, seed: int, lr: float | None) -> dict[str, Any]:
+    if ctx.device == "cpu":
+        torch.set_num_threads(1)  # one CPU per task: Ray runs as many tasks as the cluster has CPUs
+    return ctx.run(regime, n, seed, lr)
+
+
+class RayTasks:
+    """Each run a Ray task. `address`: "local" starts a Ray instance on this machine (`cpus` CPUs, default all),
+    "auto" or "ray://host:port" joins a cluster, to which the project folder is shipped as the working
+    directory. Tasks get one GPU each where the cluster has GPUs, else one CPU; a failed task is tried once
+    more; cancelling ends the tasks in flight."""
+
+    retries = 1
+
+    def __init__(self, ctx: RunContext, address: str, cpus: int | None = None) -> None:
+        import ray
+
+        from models.files import PROJECT
+
+        self.ray, self.started = ray, not ray.is_initialized()
+        if self.started:
+            if address == "local":
+                env = {"env_vars": {"PYTHONPATH": str(PROJECT)}}
+                ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, runtime_env=env)
+            else:  # the project travels to the cluster's workers; results and docs stay here
+                env = {"working_dir": str(PROJECT), "excludes": [".git", "results", "docs", ".gpu"]}
+                ray.init(address=address, log_to_driver=False, runtime_env=env)
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        self.capacity = max(1, gpus or int(resources.get("CPU", 1)))
+        self.context = ray.put(replace(ctx, device="cuda" if gpus else "cpu"))
+        self.task = ray.remote(num_gpus=1 if gpus else 0, num_cpus=0 if gpus else 1, max_retries=0)(_ray_run)
+        self.pending: list = []
+
+    def submit(self, regime: str, n: int, seed: int, lr: float | None, on_batch: BatchFn | None) -> Future:
+        ref = self.task.remote(self.context, regime, n, seed, lr)
+        self.pending.append(ref)
+        return ref.future()
+
+    def close(self, cancel: bool) -> None:
+        if cancel:
+            for ref in self.pending:
+                self.ray.cancel(ref, force=True)
+        if self.started:
+            self.ray.shutdown()

@@ -29,7 +29,8 @@ from models.transfer.config import (
 )
 from models.transfer.data import Encoder, Task, load_encoder, load_task
 from models.transfer.loop import epoch_batches
-from models.transfer.runners import InProcess, Processes, Runner, context
+from models.transfer.runners import InProcess, Processes, RayTasks, Runner, context
+from models.transfer.tensorboard_log import log_run
 
 
 class SweepMismatch(ValueError):
@@ -145,6 +146,29 @@ def user_sweeps() -> dict[str, Path]:
     return {f.name: f for f in folders if any((f / "runs").glob("*.json"))}
 
 
+def terminal_sweeps() -> dict[str, Path]:
+    """Sweeps that a terminal (or Ray) writes under results/transfer, finished or still running, by folder name:
+    every folder with a sweep.json other than the shipped and published ones and the page's own folder."""
+    if not RESULTS.is_dir():
+        return {}
+    own = {SHIPPED.resolve(), (RESULTS / "hoiem2021").resolve(), user_results().resolve()}
+    return {p.name: p for p in sorted(RESULTS.iterdir()) if (p / "sweep.json").is_file() and p.resolve() not in own}
+
+
+def expected_keys(meta: dict[str, Any]) -> list[str]:
+    """Every run key a sweep folder should hold when finished: its regimes x sizes x seeds (from sweep.json)."""
+    try:
+        return [run_key(r, n, s) for s in range(int(meta["seeds"])) for n in meta["sizes"] for r in meta["regimes"]]
+    except (KeyError, TypeError, ValueError):
+        return []
+
+
+def missing_runs(meta: dict[str, Any] | None, runs: list[dict[str, Any]]) -> list[str]:
+    """The keys of the runs a sweep still lacks (none known without a sweep.json), in the order they run."""
+    done = {r["key"] for r in runs}
+    return [k for k in expected_keys(meta or {}) if k not in done]
+
+
 MAX_PAGE_RUNS = 48  # a sweep launched from the page; larger ones belong in the terminal
 MAX_PAGE_SECONDS = 600  # estimated on a CPU server from the shipped sweep's measured speed
 
@@ -197,13 +221,17 @@ def run_sweep(
     encoder: Encoder | None = None,
     workers: int = 1,
     threads: int | None = None,
+    ray: str | None = None,
+    tensorboard: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Run every (regime, n, seed) of `sweep` that `out` does not hold yet, writing each run's JSON
     as soon as it finishes; returns the new runs. Each (regime, n)'s learning rate is chosen on validation
     by its seed-0 run, and the other seeds train at that rate. In this process by default, where it stops
     cleanly between batches when `on_progress` raises; with `workers` > 1, runs go side by side in worker
-    processes (`threads` torch threads each; by default the cores shared out), a failed run is tried once
-    more, and RunsFailed names what still failed after the others are written."""
+    processes (`threads` torch threads each; by default the cores shared out); with `ray` ("local", "auto" or
+    "ray://host:port") as Ray tasks (a local instance gets `workers` CPUs when > 1). Outside this process a
+    failed run is tried once more, and RunsFailed names what still failed after the others are written.
+    `tensorboard`: a folder where each finished run's curves are also written as TensorBoard scalars."""
     out = Path(out)
     settings = sweep.settings()
     digest = settings_hash(settings)
@@ -242,7 +270,10 @@ def run_sweep(
     }
     device = device or best_device()
     ctx = context(task, encoder, sweep.train, device)
-    runner: Runner = InProcess(ctx, task, encoder) if workers <= 1 else Processes(ctx, workers, threads)
+    if ray:
+        runner: Runner = RayTasks(ctx, ray, workers if workers > 1 else None)
+    else:
+        runner = InProcess(ctx, task, encoder) if workers <= 1 else Processes(ctx, workers, threads)
     written, failed, waiting = [], [], list(todo)
     in_flight: dict[Future, tuple[tuple[str, int, int], int]] = {}
 
@@ -293,6 +324,8 @@ def run_sweep(
                     record["lr_chosen_by_seed"] = 0
                 record.update(key=run_key(*run), settings_hash=digest)
                 write_json_atomic(out / "runs" / f"{record['key']}.json", record)
+                if tensorboard is not None:
+                    log_run(tensorboard, record)
                 written.append(record)
                 progress(run, None, epoch_batches(n * len(task.classes), sweep.train)[1], record["test_loss"])
         cancel = False
