@@ -1,6 +1,7 @@
 """Benchmark of the transfer lab.
 
     python bench/bench_transfer.py [--skip-sweep] [--threads 2]
+    python bench/bench_transfer.py --runners [--sizes 1,2,5 --seeds 2]   # in-process vs processes vs Ray
 
 Prints, on the device it finds:
 1. the wall time of the shipped offline sweep (digits, bundled glyphs encoder, 4 regimes x 7 sizes x
@@ -46,6 +47,19 @@ def sweep_time(device: torch.device) -> tuple[float, int]:
         t0 = time.perf_counter()
         runs = run_sweep(Sweep(), out, device=device)
         return time.perf_counter() - t0, len(runs)
+
+
+def runner_race(sweep: Sweep, device: torch.device) -> dict[str, float]:
+    """Wall seconds of `sweep` from scratch in this process (the default torch threads), in two worker
+    processes of one thread each, and as Ray tasks on a local instance with two CPUs (one thread each)."""
+    out = {}
+    for name, kwargs in (("in-process", {}), ("2 processes", {"workers": 2, "threads": 1}),
+                         ("Ray, 2 workers", {"workers": 2, "ray": "local"})):  # fmt: skip
+        with tempfile.TemporaryDirectory() as folder:
+            t0 = time.perf_counter()
+            run_sweep(sweep, folder, device=device, **kwargs)
+            out[name] = time.perf_counter() - t0
+    return out
 
 
 def finetune_throughput(encoder: Encoder, task, device: torch.device, steps: int = 20, batch: int = 64) -> float:
@@ -125,6 +139,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--skip-sweep", action="store_true", help="skip the offline sweep (the slowest figure)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
+    ap.add_argument("--runners", action="store_true",
+                    help="only compare runners on the sweep: in-process, 2 processes, Ray with 2 workers")  # fmt: skip
+    ap.add_argument("--sizes", default="", help="with --runners: the sweep's sizes (default the shipped ones)")
+    ap.add_argument("--seeds", type=int, default=3, help="with --runners: seeds")
     ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line (for run_all.py)")
     args = ap.parse_args()
     if args.threads:
@@ -133,6 +151,17 @@ def main() -> None:
     print(f"device: {device_name(device)}, torch threads {torch.get_num_threads()}")
     task, encoder = load_task("digits"), load_encoder(BUNDLED_ENCODER)
     figures: dict[str, float] = {}
+    if args.runners:
+        sizes = tuple(int(n) for n in args.sizes.split(",")) if args.sizes else Sweep().sizes
+        sweep = Sweep(sizes=sizes, seeds=args.seeds)
+        times = runner_race(sweep, device)
+        print(f"\nsweep of {len(list(sweep.runs()))} runs (sizes {sizes}, {args.seeds} seeds):")
+        for name, seconds in times.items():
+            print(f"  {name}: {seconds:.0f} s ({times['in-process'] / seconds:.2f}x the in-process speed)")
+            figures[f"sweep, {name} (s)"] = seconds
+        if args.json:
+            print("JSON " + json.dumps(figures))
+        return
 
     print("\n| measurement | value |\n|---|---|")
     ft = figures["fine-tuning, bundled encoder, digits 32 px (images/s)"] = finetune_throughput(encoder, task, device)

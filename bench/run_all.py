@@ -20,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ["bench_home.py", "bench_attributions.py", "bench_features.py", "bench_detection.py", "bench_transfer.py",
+           "bench_training.py",
            "memory_tour.py", "bench_public_server.py"]  # fmt: skip
 
 

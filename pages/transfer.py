@@ -8,7 +8,7 @@ import streamlit as st
 
 from explain.figures.transfer import learning_curve_figure, training_curves_figure
 from explain.methods.learning_curves import PAPER_N, PENALTY
-from explain.methods.transfer_curves import chosen_setting, crossovers, fit_curves, summary_rows
+from explain.methods.transfer_curves import chosen_setting, crossovers, fit_curves, summary_rows, sweep_csv
 from models.devices import best_device
 from models.hub.checkpoints import CheckpointError
 from models.hub.weights_cache import WeightsUnavailable
@@ -25,8 +25,10 @@ from models.transfer import (
     TaskUnavailable,
     TrainConfig,
     load_runs,
+    missing_runs,
     page_sweep,
     run_sweep,
+    terminal_sweeps,
     user_folder,
     user_sweeps,
 )
@@ -41,10 +43,12 @@ app_shell()
 
 
 def sweep_folders() -> dict[str, Path]:
-    """The shipped sweep and every sweep launched from this page, by label."""
+    """The shipped and published sweeps, every sweep a terminal or Ray writes under results/transfer (finished or
+    not), and every sweep launched from this page, by label."""
     return {
         "Shipped: digits, bundled glyphs encoder (3 seeds)": SHIPPED,
         "Published: Hoiem et al. 2021, ResNet-18, ImageNet -> CIFAR-100 (their measurements)": PUBLISHED,
+        **{f"Terminal: {name}": folder for name, folder in terminal_sweeps().items()},
         **{f"Yours: {name}": folder for name, folder in user_sweeps().items()},
     }
 
@@ -85,6 +89,20 @@ def _rates(train: dict) -> str:
         return f"{train['lr'] * factors[0]:g}"
     rates = ", ".join(f"{train['lr'] * f:g}" for f in factors)
     return f"the best on validation of {rates}"
+
+
+def table_columns(table: pd.DataFrame) -> dict:
+    """Column settings that keep every number whole (sign included): numbers right-aligned at two decimals in
+    columns wide enough for them, the regime pinned while a narrow window scrolls the table sideways."""
+    config: dict = {"regime": st.column_config.TextColumn(pinned=True, width="medium")}
+    for name in table.columns:
+        if name == "fit":
+            config[name] = st.column_config.TextColumn(width="large")
+        elif pd.api.types.is_integer_dtype(table[name]):
+            config[name] = st.column_config.NumberColumn(format="%d", width="small")
+        elif pd.api.types.is_numeric_dtype(table[name]):
+            config[name] = st.column_config.NumberColumn(format="%.2f", width="medium" if len(name) > 10 else "small")
+    return config
 
 
 def reproduce_text(meta: dict) -> str:
@@ -153,7 +171,8 @@ def show_learning_curves(
     )
     for sentence in crossovers(curves, min(r["n_per_class"] for r in runs), n_max):
         st.markdown(f"- {sentence}")
-    st.dataframe(pd.DataFrame(summary_rows(runs, curves, published)), hide_index=True, width="stretch")
+    table = pd.DataFrame(summary_rows(runs, curves, published))
+    st.dataframe(table, hide_index=True, width="stretch", column_config=table_columns(table))
     st.caption(
         f"e_N: predicted error at N = {n_max} images per class; β_N = −2ηγN^γ, the slope against n^-1/2 at N times "
         "N^-1/2 (so e(N/4) ≈ e_N + β_N): how much four times less data would cost. sd: the sample standard "
@@ -220,6 +239,49 @@ def results_view(meta: dict, runs: list[dict]) -> None:
         runs, curves, n_max, axis, paper, st.session_state["transfer_pick"], meta.get("published_fits")
     )
     show_training_curves(*training_curves_ui(runs, keys))
+
+
+REFRESH_SECONDS = 5.0  # how often the view of a sweep still being written re-reads its folder
+
+
+STALE_SECONDS = 900  # an incomplete sweep whose folder has not changed for this long is taken as stopped
+
+
+def sweep_progress(folder: Path, meta: dict | None, runs: list[dict]) -> tuple[str, list[str], bool]:
+    """("k of N runs done", the missing run keys, whether runs are still landing) of a sweep folder; nothing is
+    missing from published data, and a folder unchanged for STALE_SECONDS is not waited for."""
+    if meta is None or meta.get("published"):
+        return "", [], False
+    missing = missing_runs(meta, runs)
+    files = [*(folder / "runs").glob("*.json"), folder / "sweep.json"]
+    newest = max((f.stat().st_mtime for f in files if f.exists()), default=0.0)
+    return f"{len(runs)} of {len(runs) + len(missing)} runs done", missing, time.time() - newest < STALE_SECONDS
+
+
+def sweep_view(folder: Path) -> None:
+    """One sweep as it is on disk now: its damaged files, how far it is while runs are missing (the page then
+    re-reads it every REFRESH_SECONDS, and draws everything again once the last run lands), its results."""
+    meta, runs, problems = load_runs(folder)
+    show_problems(problems)
+    done, missing, live = sweep_progress(folder, meta, runs)
+    shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+    if missing and live:
+        st.info(f"**{done}**: this sweep is still being written; the view re-reads it every "
+                f"{REFRESH_SECONDS:g} s. Missing: {shown}.", icon=":material/autorenew:")  # fmt: skip
+        st.session_state["transfer_incomplete"] = folder.name
+    elif missing:
+        st.info(f"**{done}**, and nothing new for {STALE_SECONDS // 60} minutes: the sweep was stopped. Run its "
+                f"command again to finish it. Missing: {shown}.", icon=":material/pause_circle:")  # fmt: skip
+    elif st.session_state.pop("transfer_incomplete", None) == folder.name:
+        st.rerun()  # the last run landed: the whole page again, without the refresh
+    if not runs:
+        st.info(
+            "This sweep has no finished runs yet. Start one below, or from the terminal: `python -m models.transfer`."
+        )
+        return
+    results_view(meta or {}, runs)
+    st.download_button("Download the sweep (CSV, one row per run)", sweep_csv(runs), f"{folder.name}.csv", "text/csv",
+                       key="transfer_csv")  # fmt: skip
 
 
 # ---------------------------------------------------------------- a sweep run from the page
@@ -303,12 +365,11 @@ st.write(
     "A learning curve shows which is best at each amount of data: test error against training images per class, "
     "with the fit e(n) = α + η·n^γ of Hoiem et al., *Learning Curves for Analysis of Deep Networks* (ICML 2021)."
 )
-meta, runs, problems = load_runs(source_ui(sweep_folders()))
-show_problems(problems)
-if not runs:
-    st.info("This sweep has no finished runs yet. Start one below, or from the terminal: `python -m models.transfer`.")
+folder = source_ui(sweep_folders())
+if sweep_progress(folder, *load_runs(folder)[:2])[2]:  # still being written (terminal, Ray): re-read it often
+    st.fragment(sweep_view, run_every=REFRESH_SECONDS)(folder)
 else:
-    results_view(meta or {}, runs)
+    sweep_view(folder)
 
 request = sweep_form_ui()
 if request is not None:

@@ -26,8 +26,10 @@ from models.experiments.batchnorm import (
     BNExperiment,
     batch_stats_accuracy,
     batchnorm_behaviour,
+    estimate_seconds,
     load_default,
     run,
+    summary,
 )
 from models.nets.digits_nets import DigitsConvNet, mlp
 
@@ -155,3 +157,19 @@ def test_augmentation_experiment_runs_both_arms():
 
 def test_v2_accepts_our_images():
     assert isinstance(tv_tensors.Image(torch.zeros(3, 4, 4, dtype=torch.uint8)), torch.Tensor)
+
+
+def test_the_panel_says_so_far_until_the_last_step():
+    exp = BNExperiment(BNConfig(steps=20, eval_every=5, batch_size=16))
+    exp.advance(10)
+    text = summary(exp.history, batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch), exp.config.steps)
+    assert "Test accuracy so far (step 10 of 20)" in text and "Final" not in text
+    assert f"**{exp.history.acc_bn_running[-1]:.1%}**" in text  # the numbers of the step reached, not of step 0
+    exp.advance(10)
+    text = summary(exp.history, batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch), exp.config.steps)
+    assert "Final test accuracy with batch statistics" in text and "so far" not in text
+
+
+def test_time_estimates_are_the_measured_rates():
+    assert estimate_seconds("conv", 3000) > estimate_seconds("mlp", 3000) > 0
+    assert estimate_seconds("conv", 3000, batch_size=120) == pytest.approx(2 * estimate_seconds("conv", 3000))

@@ -29,6 +29,11 @@ def test_shipped_sweep_shows_curves_table_and_crossovers(page) -> None:
     assert learning["layout"]["xaxis"]["type"] == "log"
     table = page.dataframe[0].value
     assert len(table) == 4 and {"alpha", "eta", "gamma", "beta_N"} <= set(table.columns)
+    import json
+
+    columns = json.loads(page.dataframe[0].proto.columns)  # numbers whole, the regime pinned while it scrolls
+    assert columns["regime"]["pinned"] and columns["alpha"]["type_config"]["format"] == "%.2f"
+    assert all(columns[c]["width"] in ("small", "medium") for c in ("alpha", "eta", "gamma", "beta_N"))
     text = " ".join(m.value for m in page.markdown)
     assert "overtakes" in text or "ahead of" in text
     assert any("Reproduce: `python -m models.transfer" in c.value for c in page.caption)
@@ -120,3 +125,32 @@ def test_the_published_sweep_opens_with_its_fits_beside_the_live_ones(page) -> N
     assert learning["layout"]["yaxis"]["range"][1] <= 100
     page.select_slider(key="transfer_n").set_value(25).run()
     assert not page.exception and any("no training curves" in i.value for i in page.info)
+
+
+def test_a_sweep_still_being_written_shows_its_progress_and_fills_in(monkeypatch, tmp_path) -> None:
+    """A sweep another process writes (a terminal, Ray): k of N, the missing runs, then the whole sweep."""
+    import shutil
+
+    from models.transfer import Sweep, TrainConfig, run_sweep
+    from tests.transfer_helpers import tiny_encoder
+
+    monkeypatch.setenv("EXPLAINER_RESULTS", str(tmp_path / "user"))
+    folder = tmp_path / "user" / "from-a-terminal"
+    sweep = Sweep(regimes=("probe", "probe-features"), sizes=(1, 2), seeds=1, train=TrainConfig(epochs=1, lr=3e-3))
+    run_sweep(sweep, folder, encoder=tiny_encoder())
+    later = tmp_path / "later"
+    later.mkdir()
+    for key in ("probe-n2-s0", "probe-features-n2-s0"):  # not written yet
+        shutil.move(folder / "runs" / f"{key}.json", later / f"{key}.json")
+    at = open_page(PAGE)
+    at.selectbox(key="transfer_source").set_value("Yours: from-a-terminal").run()
+    assert not at.exception
+    note = next(i.value for i in at.info if "still being written" in i.value)
+    assert note.startswith("**2 of 4 runs done**") and "probe-n2-s0, probe-features-n2-s0" in note
+    for path in later.iterdir():  # the sweep lands its last runs
+        shutil.move(path, folder / "runs" / path.name)
+    at.run()
+    assert not at.exception and not any("still being written" in i.value for i in at.info)
+    assert len(at.dataframe[0].value) == 2
+    csv = next(b for b in at.get("download_button") if "CSV" in b.label)
+    assert csv is not None

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from explain.figures.transfer import learning_curve_figure, training_curves_figure
-from explain.methods.transfer_curves import crossovers, fit_curves, summary_rows
+from explain.methods.transfer_curves import crossovers, fit_curves, summary_rows, sweep_csv
 
 
 def _runs(regime: str, alpha: float, eta: float, gamma: float) -> list[dict]:
@@ -82,3 +82,12 @@ def test_summary_rows_give_the_sample_sd_and_the_published_fits() -> None:
     rows = summary_rows(RUNS, curves, {"probe": {"e_N": 1.0, "beta_N": 2.0, "gamma": -0.5}})
     assert rows[0]["sd at n=1"] == round(np.std([-0.3, 0.3], ddof=1), 2) and rows[0]["seeds at n=1"] == 2
     assert rows[1]["published gamma"] == -0.5 and "published gamma" not in rows[0]
+
+
+def test_the_sweep_as_one_csv_row_per_run() -> None:
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(sweep_csv(RUNS))))
+    assert len(rows) == len(RUNS) and rows[0]["regime"] == "finetune" and rows[0]["n_per_class"] == "1"
+    assert {"key", "test_error", "lr", "seconds"} <= set(rows[0])
