@@ -109,3 +109,32 @@ def chosen_setting(run: Run) -> str:
     tried = ", ".join(f"{c[name]:g} ({c['val_error']:.1f}%)" for c in candidates)
     what = "C" if name == "C" else "Learning rate"
     return f"{what} {run[name]:g}, chosen on the validation split (error) from {tried}."
+
+
+CSV_FIELDS = (
+    "key",
+    "regime",
+    "n_per_class",
+    "seed",
+    "test_error",
+    "test_loss",
+    "lr",
+    "C",
+    "seconds",
+    "images",
+    "device",
+)
+
+
+def sweep_csv(runs: Sequence[Run]) -> str:
+    """The sweep as one CSV, one row per run (its key, regime, size, seed, test error and loss, chosen rate or C,
+    training seconds, images seen and device), sorted by regime, size and seed."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for run in sorted(runs, key=lambda r: (r["regime"], r["n_per_class"], r["seed"])):
+        writer.writerow({k: run.get(k, "") for k in CSV_FIELDS})
+    return out.getvalue()
