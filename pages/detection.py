@@ -85,7 +85,7 @@ def detections_ui(
             for i in kept
         ]
     )
-    picture, listing = st.columns([3, 2])
+    picture, listing = st.columns([1, 1])
     with listing:
         st.caption(f"{len(kept)} of {total} detections shown. Click a row to focus it.")
         selection = st.dataframe(
@@ -95,11 +95,11 @@ def detections_ui(
             selection_mode="single-row",
             key="det_table",
             width="stretch",
-            column_config={
-                "class": st.column_config.TextColumn(width="small"),
-                "score": st.column_config.NumberColumn(format="%.3f", width="small"),
-                "box": st.column_config.TextColumn("box x0, y0, x1, y1", width="medium"),
-                "mask px": st.column_config.NumberColumn("mask area (px)", format="%d", width="small"),
+            column_config={  # pixel widths that fit the column beside the picture, so no column is cut off
+                "class": st.column_config.TextColumn(width=80),
+                "score": st.column_config.NumberColumn(format="%.3f", width=60),
+                "box": st.column_config.TextColumn("box x0,y0,x1,y1", width=130),
+                "mask px": st.column_config.NumberColumn("mask px", format="%d", width=70, help="mask area in pixels"),
             },
         )
     rows = selection.selection.rows if selection else []

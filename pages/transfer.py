@@ -94,7 +94,7 @@ def _rates(train: dict) -> str:
 def table_columns(table: pd.DataFrame) -> dict:
     """Column settings that keep every number whole (sign included): numbers right-aligned at two decimals in
     columns wide enough for them, the regime pinned while a narrow window scrolls the table sideways."""
-    config: dict = {"regime": st.column_config.TextColumn(pinned=True, width="medium")}
+    config: dict = {"regime": st.column_config.TextColumn(pinned=True, width="large")}
     for name in table.columns:
         if name == "fit":
             config[name] = st.column_config.TextColumn(width="large")

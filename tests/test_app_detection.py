@@ -14,6 +14,10 @@ def test_a_generated_scene_is_detected_and_filters_redraw():
     at.slider(key="det_threshold").set_value(0.99).run()
     assert len(at.dataframe[0].value) <= len(table) and not at.exception
     assert any(c.startswith("generated scene 1:") for c in image_captions(at))
+    import json
+
+    widths = {k: v.get("width") for k, v in json.loads(at.dataframe[0].proto.columns).items()}
+    assert widths["mask px"] and sum(w for w in widths.values() if isinstance(w, int)) <= 360  # no column cut off
     stage3 = next(m.value for m in at.markdown if m.value.startswith("**3. Detections.**"))
     assert f"The table above lists {len(at.dataframe[0].value)} of them" in stage3
     labels = [b.label for b in at.get("download_button")]
