@@ -13,7 +13,7 @@ from functools import cache
 import numpy as np
 from PIL import Image
 
-from models.data.shapes import SHAPE_CLASSES, make_scene, make_shape_image
+from models.data.shapes import SHAPE_CLASSES, Scene, make_scene, make_shape_image
 
 PHOTOS: dict[str, str] = {
     "astronaut (photo)": "astronaut",
@@ -34,14 +34,36 @@ def _shape(label: int) -> np.ndarray:
     return make_shape_image(np.random.default_rng(1000 + label), GENERATED_SIZE, label)[0]
 
 
+SCENE_SEEDS = (7, 11, 23)  # "generated scene 1" to "generated scene 3"
+HELD_OUT_SCENES = 50_000  # the seeds of `scene_set`: no sample and no training command draws from here
+
+
+def scene(seed: int) -> Scene:
+    """A generated scene as the samples draw it (size, number of objects), with its true objects."""
+    return make_scene(np.random.default_rng(seed), GENERATED_SIZE * 2, n_objects=(3, 5))
+
+
 def _scene(seed: int) -> np.ndarray:
-    return make_scene(np.random.default_rng(seed), GENERATED_SIZE * 2, n_objects=(3, 5)).image
+    return scene(seed).image
+
+
+def sample_scene(name: str) -> Scene | None:
+    """The generated scene behind a sample name ("generated scene 2"), with its truth; None for other samples."""
+    for i, seed in enumerate(SCENE_SEEDS, start=1):
+        if name == f"generated scene {i}":
+            return scene(seed)
+    return None
+
+
+def scene_set(n: int) -> list[Scene]:
+    """n generated scenes like the samples, from seeds nothing else uses: a set to score a detector on."""
+    return [scene(HELD_OUT_SCENES + i) for i in range(n)]
 
 
 def _sources() -> dict[str, Callable[[], np.ndarray]]:
     out: dict[str, Callable[[], np.ndarray]] = {k: (lambda n=v: _photo(n)) for k, v in PHOTOS.items()}
     out |= {f"generated {shape}": (lambda i=i: _shape(i)) for i, shape in enumerate(SHAPE_CLASSES)}
-    out |= {f"generated scene {i}": (lambda s=s: _scene(s)) for i, s in enumerate((7, 11, 23), start=1)}
+    out |= {f"generated scene {i}": (lambda s=s: _scene(s)) for i, s in enumerate(SCENE_SEEDS, start=1)}
     return out
 
 

@@ -1,0 +1,104 @@
+"""Detections against the truth: which detection is right (a true positive), which is wrong (a false positive)
+and which true object no detection found (a miss), at a chosen IoU, as COCO matches them; and COCO's AP and
+precision-recall curve (pycocotools) for one image or a set."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torchvision.ops import box_iou
+
+from explain.inputs.annotations import TrueObject
+from models.data.coco import average_precision, ground_truth, precision_recall, results
+from models.detectors import Instance
+
+
+@dataclass(frozen=True)
+class Matching:
+    """Per detection (in the order given): whether it is a true positive, the true object it matched (None for a
+    false positive) and its best IoU with a true object of its class; the true objects nothing matched."""
+
+    true_positive: list[bool]
+    matched: list[int | None]
+    iou: list[float]
+    missed: list[int]
+
+
+def match(detections: Sequence[Instance], truth: Sequence[TrueObject], iou: float = 0.5) -> Matching:
+    """COCO's greedy matching on boxes: detections in order of falling score, each taking the still unmatched
+    true object of its class with the highest IoU, if that IoU is at least `iou`."""
+    order = sorted(range(len(detections)), key=lambda i: -detections[i].score)
+    ious = np.zeros((len(detections), len(truth)))
+    if len(detections) and len(truth):
+        d = torch.tensor([det.box for det in detections], dtype=torch.float64)
+        t = torch.tensor([obj.box for obj in truth], dtype=torch.float64)
+        ious = box_iou(d, t).numpy()
+    taken: set[int] = set()
+    tp, matched, best = [False] * len(detections), [None] * len(detections), [0.0] * len(detections)
+    for i in order:
+        same = [j for j, obj in enumerate(truth) if obj.label == detections[i].label]
+        best[i] = float(max((ious[i, j] for j in same), default=0.0))
+        free = [j for j in same if j not in taken and ious[i, j] >= iou]
+        if free:
+            j = max(free, key=lambda j: ious[i, j])
+            taken.add(j)
+            tp[i], matched[i] = True, j
+    return Matching(tp, matched, best, [j for j in range(len(truth)) if j not in taken])
+
+
+@dataclass(frozen=True)
+class SetScore:
+    """COCO AP of detections against the truth over one image or a set: box AP, mask AP (None without masks on
+    both sides), and the box precision-recall curve at the chosen IoU."""
+
+    images: int
+    objects: int
+    box: dict[str, float]
+    mask: dict[str, float] | None
+    recall: np.ndarray
+    precision: np.ndarray
+    iou: float
+
+
+def score(
+    detections: Sequence[Sequence[Instance]],
+    truth: Sequence[Sequence[TrueObject]],
+    sizes: Sequence[tuple[int, int]],
+    categories: Sequence[str],
+    iou: float = 0.5,
+) -> SetScore:
+    """COCO AP (pycocotools) of each image's detections against its true objects. `sizes`: (height, width) per
+    image; `categories`: the class names both sides use (true objects of another class are dropped)."""
+    names = [c for c in categories if c not in ("background", "__background__", "N/A")]
+    index = {name: i for i, name in enumerate(names)}
+    with_masks = all(o.mask is not None for objs in truth for o in objs) and all(
+        d.mask is not None for dets in detections for d in dets
+    )
+    annotations = [
+        [{"label": index[o.label], "box": o.box, "mask": o.mask if o.mask is not None else _box_mask(o.box, hw)}
+         for o in objs if o.label in index]
+        for objs, hw in zip(truth, sizes, strict=True)
+    ]  # fmt: skip
+    gt = ground_truth(list(sizes), annotations, names)
+    dets = [
+        r
+        for i, image_dets in enumerate(detections)
+        for r in results(i, [{"label": index[d.label], "score": d.score, "box": d.box,
+                              "mask": d.mask if with_masks else None} for d in image_dets if d.label in index])
+    ]  # fmt: skip
+    recall, precision = precision_recall(gt, dets, iou)
+    box = average_precision(gt, [{k: v for k, v in d.items() if k != "segmentation"} for d in dets])
+    mask = average_precision(gt, dets, "segm") if with_masks else None
+    objects = sum(len(a) for a in annotations)
+    return SetScore(len(sizes), objects, box, mask, recall, precision, iou)
+
+
+def _box_mask(box: Sequence[float], size: tuple[int, int]) -> np.ndarray:
+    """A filled box as a mask: COCO's area for a true object annotated with a box only."""
+    out = np.zeros(size, bool)
+    x0, y0, x1, y1 = (int(np.round(v)) for v in box)
+    out[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = True
+    return out

@@ -1,0 +1,74 @@
+"""Detections against the truth: COCO's matching, AP and precision-recall from pycocotools, and the true
+objects of generated scenes and of uploaded COCO annotation files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from explain.inputs.annotations import TrueObject, coco_objects, labels_known, scene_objects
+from explain.inputs.samples import sample_scene, scene_set
+from explain.methods.ground_truth import match, score
+from models.data.shapes import SHAPE_CLASSES
+from models.detectors import Instance
+
+TRUTH = [TrueObject("star", (10, 10, 50, 50)), TrueObject("circle", (60, 60, 100, 100))]
+
+
+def test_matching_marks_true_and_false_positives_and_misses():
+    dets = [
+        Instance("star", 0.9, (12, 12, 50, 50)),  # right
+        Instance("star", 0.8, (10, 10, 49, 49)),  # a duplicate of the same star: a false positive
+        Instance("circle", 0.7, (0, 0, 20, 20)),  # the wrong place
+    ]
+    m = match(dets, TRUTH, iou=0.5)
+    assert m.true_positive == [True, False, False] and m.matched == [0, None, None]
+    assert m.missed == [1] and m.iou[0] == pytest.approx(38 * 38 / 1600)
+    assert match(dets, TRUTH, iou=0.96).true_positive == [False, False, False]  # stricter IoU, no match
+
+
+def test_perfect_detections_score_ap_1_and_a_precision_of_1():
+    scene = sample_scene("generated scene 1")
+    truth = scene_objects(scene)
+    dets = [Instance(o.label, 1.0 - 0.01 * i, o.box, o.mask) for i, o in enumerate(truth)]
+    result = score([dets], [truth], [scene.image.shape[:2]], ("background", *SHAPE_CLASSES))
+    assert result.box["AP"] == pytest.approx(1.0) and result.mask["AP"] == pytest.approx(1.0)
+    assert result.objects == len(truth) and np.allclose(result.precision, 1.0)
+    nothing = score([[]], [truth], [scene.image.shape[:2]], SHAPE_CLASSES)
+    assert nothing.box["AP"] == 0.0 and not nothing.precision.any()
+
+
+def test_scenes_and_a_held_out_set():
+    assert sample_scene("astronaut (photo)") is None
+    scene = sample_scene("generated scene 2")
+    assert len(scene_objects(scene)) == len(scene.labels) >= 3
+    assert len(scene_set(3)) == 3 and not np.array_equal(scene_set(1)[0].image, scene.image)
+
+
+def _coco(**over) -> bytes:
+    record = {"images": [{"id": 7, "file_name": "dir/cat.png", "height": 100, "width": 120}],
+              "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "zebra-ish"}],
+              "annotations": [{"id": 1, "image_id": 7, "category_id": 1, "bbox": [10, 20, 30, 40]},
+                              {"id": 2, "image_id": 7, "category_id": 2, "bbox": [0, 0, 5, 5]}]}  # fmt: skip
+    return json.dumps({**record, **over}).encode()
+
+
+def test_a_coco_annotation_file_gives_boxes_and_bad_files_one_line():
+    objects = coco_objects(_coco(), "cat.png", (100, 120))
+    assert objects[0] == TrueObject("cat", (10.0, 20.0, 40.0, 60.0))
+    known, unknown = labels_known(objects, ("background", "cat", "dog"))
+    assert len(known) == 1 and unknown == ["zebra-ish"]
+    bad = {
+        b"not json": "not a usable COCO annotation file",
+        _coco(annotations=[{"id": 1, "image_id": 7, "category_id": 1, "bbox": [1, 1, 0, 5]}]): "empty or invalid box",
+        _coco(images=[{"id": 1, "file_name": "a.png"}, {"id": 2, "file_name": "b.png"}]): "no image named",
+        json.dumps({"images": []}).encode(): "missing or malformed",
+        _coco(annotations=[{"id": 1, "image_id": 7, "category_id": 1, "bbox": [10, 20, 300, 40]}]): "outside",
+        b" " * (6 * 2**20): "over 5 MB",
+    }
+    for data, message in bad.items():
+        with pytest.raises(ValueError, match=message) as exc:
+            coco_objects(data, "cat.png", (100, 120))
+        assert "\n" not in str(exc.value)
