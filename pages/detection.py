@@ -6,18 +6,26 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 import torch
+from PIL import Image
 from torch import nn
 
-from explain.figures.charts import map_figure
-from explain.figures.detections import coco_json, draw
+from explain.figures.charts import map_figure, precision_recall_chart
+from explain.figures.detections import coco_json, draw, draw_verdicts
 from explain.figures.render import grey_maps, montage, overlay, png_bytes
+from explain.inputs.annotations import TrueObject, coco_objects, labels_known, scene_objects
+from explain.inputs.images import display_name, image_sha256
+from explain.inputs.samples import sample_bytes, sample_scene, scene_set
 from explain.methods.filters import strongest_channels
+from explain.methods.ground_truth import SetScore, match, score
 from explain.methods.rcnn_stages import Stages, explain_detection, head_outputs, run_stages
-from models.detectors import BUNDLED_DETECTOR, DetectorInfo, Instance, detect, detector_input
+from models.data.shapes import SHAPE_CLASSES
+from models.detectors import BUNDLED_DETECTOR, DetectorInfo, Instance, detect, detect_batch, detector_input
 from models.devices import model_device
+from ui.admission import cached_heavy
 from ui.image_input import ChosenImage, image_input
 from ui.model_picker import detector_picker
 from ui.shell import app_shell
+from ui.widgets import run_button
 
 app_shell()
 
@@ -246,6 +254,85 @@ def explain_tab(
                        width="stretch", key="det_cam_map")  # fmt: skip
 
 
+# ---------------------------------------------------------------- against the truth
+
+SET_SIZE = 50  # generated scenes the "whole set" score runs on (held-out seeds)
+
+
+def truth_ui(chosen: ChosenImage, image: np.ndarray, info: DetectorInfo) -> list[TrueObject] | None:
+    """The image's true objects: a generated scene's own, or those of an uploaded COCO annotation file; None,
+    having said why, when there are none."""
+    scene = sample_scene(chosen.label)
+    if scene is not None and image_sha256(sample_bytes(chosen.label)) == chosen.sha256:
+        objects = scene_objects(scene)
+        st.caption(f"The truth: the {len(objects)} objects the generator drew (boxes and masks).")
+    else:
+        upload = st.file_uploader(
+            "COCO annotation file (JSON) for this image", key="det_truth_upload",
+            help="COCO format: images, categories, annotations with bbox (x, y, width, height). Boxes only.",
+        )  # fmt: skip
+        if upload is None:
+            st.info("Pick a generated scene as the image, or upload a COCO-format annotation file for your image, "
+                    "to see which detections are right.")  # fmt: skip
+            return None
+        try:
+            objects = coco_objects(upload.getvalue(), chosen.label, image.shape[:2])
+        except ValueError as exc:
+            st.error(f"{display_name(upload.name)}: {exc}", icon=":material/description:")
+            return None
+    known, unknown = labels_known(objects, info.categories)
+    if unknown:
+        st.warning(f"{info.title} does not know {', '.join(unknown)}: those objects are left out.")
+    return known
+
+
+def truth_tab(
+    image: np.ndarray, instances: list[Instance], kept: list[Instance], truth: list[TrueObject], info: DetectorInfo,
+    key: str, sha: str, model: nn.Module,
+) -> None:  # fmt: skip
+    """Each shown detection right or wrong at a chosen IoU, the misses, and COCO AP with its precision-recall
+    curve for this image (all detections) and, from its button, for a set of generated scenes."""
+    iou = st.slider("IoU a detection needs with a true object of its class to be right", 0.5, 0.95, 0.5, 0.05,
+                    key="det_truth_iou")  # fmt: skip
+    m = match(kept, truth, iou)
+    left, right = st.columns([1, 1])
+    left.image(draw_verdicts(image, kept, m.true_positive, truth, m.missed), width="stretch",
+               caption="white: the truth; green: right; red: wrong; orange: missed")  # fmt: skip
+    rows = [{"detection": d.label, "score": round(d.score, 3), "verdict": "right" if ok else "wrong",
+             "best IoU": round(v, 2)} for d, ok, v in zip(kept, m.true_positive, m.iou, strict=True)]  # fmt: skip
+    right.markdown(
+        f"Of the {len(kept)} detections shown, **{sum(m.true_positive)} right** and "
+        f"**{len(kept) - sum(m.true_positive)} wrong**; **{len(m.missed)} of {len(truth)}** true objects missed "
+        "(a true object is matched once: a second detection of it is wrong)."
+    )
+    right.dataframe(rows, hide_index=True, width="stretch")
+    here = score([instances], [truth], [image.shape[:2]], info.categories, iou)
+    curves = {"this image": (here.recall, here.precision)}
+    mask = f", mask AP {here.mask['AP']:.3f}" if here.mask else ""
+    st.markdown(f"**This image**, every detection the model kept (not only those above the threshold): box AP "
+                f"{here.box['AP']:.3f} (AP@0.5 {here.box['AP50']:.3f}){mask}.")  # fmt: skip
+    if all(c in info.categories for c in SHAPE_CLASSES):
+        settings = (key, iou)
+        if run_button(f"Score on {SET_SIZE} generated scenes", "det_truth_set", settings):
+            whole = cached_heavy(f"Detecting in {SET_SIZE} generated scenes", ("det-set", *settings),
+                                 lambda report: score_scene_set(model, info, iou, report))  # fmt: skip
+            curves[f"{SET_SIZE} generated scenes"] = (whole.recall, whole.precision)
+            mask = f", mask AP {whole.mask['AP']:.3f}" if whole.mask else ""
+            st.markdown(f"**{SET_SIZE} held-out generated scenes** ({whole.objects} objects): box AP "
+                        f"{whole.box['AP']:.3f} (AP@0.5 {whole.box['AP50']:.3f}){mask}.")  # fmt: skip
+    st.plotly_chart(precision_recall_chart(curves, iou), width="stretch", key="det_pr")
+
+
+def score_scene_set(model: nn.Module, info: DetectorInfo, iou: float, report) -> SetScore:
+    """The detector's COCO AP over SET_SIZE held-out generated scenes, in batches, reporting progress."""
+    scenes, found = scene_set(SET_SIZE), []
+    for i in range(0, SET_SIZE, 10):
+        report(i, SET_SIZE)
+        found += detect_batch(model, [Image.fromarray(s.image) for s in scenes[i : i + 10]], info.categories)
+    truth = [scene_objects(s) for s in scenes]
+    return score(found, truth, [s.image.shape[:2] for s in scenes], info.categories, iou)
+
+
 st.title("Mask R-CNN: what is where")
 chosen, model, info = inputs_ui()
 key = f"{info.name}:{info.source}"
@@ -257,7 +344,9 @@ image = np.asarray(chosen.image)
 focus = detections_ui(image, chosen.label, info, kept, len(instances), show)
 inst = None if focus is None else kept[focus]
 
-tab_pipe, tab_explain = st.tabs(["The pipeline, stage by stage", "Explain one detection"])
+tab_pipe, tab_explain, tab_truth = st.tabs(
+    ["The pipeline, stage by stage", "Explain one detection", "Against the truth"]
+)
 x = detector_input(chosen.image, model_device(model))
 with tab_pipe:
     stages = cached_stages(key, chosen.sha256, model, x)
@@ -266,3 +355,7 @@ with tab_pipe:
     show_heads(image, inst, heads, info.keypoint_names)
 with tab_explain:
     explain_tab(image, stages, inst, key, chosen.sha256, model, x)
+with tab_truth:
+    truth = truth_ui(chosen, image, info)
+    if truth is not None:
+        truth_tab(image, instances, kept, truth, info, key, chosen.sha256, model)

@@ -55,3 +55,34 @@ def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
     assert cam and cam[0]["data"][0]["type"] == "heatmap"  # Grad-CAM alone, with Plotly's colour bar
     at.radio(key="det_cam_level").set_value("2").run()
     assert not at.exception and any("Grad-CAM at P4" in c for c in image_captions(at))
+
+
+def test_a_generated_scene_is_checked_against_its_truth():
+    at = open_page(PAGE)
+    assert not at.exception
+    verdict = next(m.value for m in at.markdown if m.value.startswith("Of the "))
+    assert "right" in verdict and "missed" in verdict
+    assert "white: the truth; green: right; red: wrong; orange: missed" in image_captions(at)
+    assert any(m.value.startswith("**This image**") and "box AP" in m.value for m in at.markdown)
+    at.button(key="det_truth_set").click().run()
+    assert not at.exception
+    whole = next(m.value for m in at.markdown if m.value.startswith("**50 held-out generated scenes**"))
+    assert "box AP" in whole and "mask AP" in whole
+    names = [t["name"] for s in plotly_specs(at) if "Precision against recall" in s["layout"]["title"]["text"]
+             for t in s["data"]]  # fmt: skip
+    assert names == ["this image", "50 generated scenes"]
+
+
+def test_an_uploaded_photo_takes_a_coco_annotation_file():
+    import json
+
+    at = open_page(PAGE)
+    at.file_uploader(key="det_upload").upload("photo.png", GOOD["rgb.png"], "image/png").run()
+    assert any("upload a COCO-format annotation file" in i.value for i in at.info)
+    coco = {"images": [{"id": 1, "file_name": "photo.png"}], "categories": [{"id": 1, "name": "star"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 20, 20]}]}  # fmt: skip
+    at.file_uploader(key="det_truth_upload").upload("truth.json", json.dumps(coco).encode(), "application/json").run()
+    assert not at.exception and not at.error
+    assert any(m.value.startswith("Of the ") and "of 1** true objects missed" in m.value for m in at.markdown)
+    at.file_uploader(key="det_truth_upload").upload("bad.json", b"{oops", "application/json").run()
+    assert not at.exception and [e.value for e in at.error][0].startswith("bad.json: not a usable COCO")

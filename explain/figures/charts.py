@@ -174,3 +174,20 @@ def bn_distribution_chart(history, unit: int) -> go.Figure:
     fig.update_yaxes(title_text=f"input to hidden unit {unit}'s nonlinearity", col=1)
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.3))
     return fig
+
+
+def precision_recall_chart(curves: dict[str, tuple[np.ndarray, np.ndarray]], iou: float) -> go.Figure:
+    """COCO's interpolated precision against recall, one line per curve (name -> (recall, precision))."""
+    fig = go.Figure()
+    for i, (name, (recall, precision)) in enumerate(curves.items()):
+        fig.add_trace(go.Scatter(x=recall, y=precision, mode="lines", name=name,
+                                 line=dict(color=PALETTE[i % len(PALETTE)], width=2, shape="hv")))  # fmt: skip
+    fig.update_layout(
+        title=f"Precision against recall at IoU {iou:.2f} (pycocotools, averaged over classes)",
+        xaxis=dict(title="recall", range=[0, 1.02]),
+        yaxis=dict(title="precision", range=[0, 1.05]),
+        height=340,
+        margin=dict(l=10, r=10, t=40, b=40),
+        legend=dict(orientation="h", y=-0.25),
+    )
+    return fig

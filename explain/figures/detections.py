@@ -67,3 +67,34 @@ def coco_json(instances: Sequence[Instance], categories: Sequence[str], image_si
         ],
     }  # fmt: skip
     return json.dumps(record)
+
+
+VERDICT_COLOURS = {"right": "#00C853", "wrong": "#FF1744", "missed": "#FF9100", "truth": "#FFFFFF"}
+
+
+def draw_verdicts(
+    image: np.ndarray,
+    detections: Sequence[Instance],
+    true_positive: Sequence[bool],
+    truth: Sequence,
+    missed: Sequence[int],
+) -> np.ndarray:
+    """The true boxes (thin, white), each detection green when right and red when wrong, and the missed true
+    objects in orange, thick, over an H x W x 3 uint8 image."""
+    img = torch.tensor(np.asarray(image)).permute(2, 0, 1)
+    if truth:
+        boxes = torch.tensor([o.box for o in truth], dtype=torch.float)
+        img = draw_bounding_boxes(img, boxes, colors=VERDICT_COLOURS["truth"], width=1)
+    if detections:
+        labels = [
+            f"{d.label} {d.score:.0%} {'right' if ok else 'wrong'}"
+            for d, ok in zip(detections, true_positive, strict=True)
+        ]
+        colours = [VERDICT_COLOURS["right" if ok else "wrong"] for ok in true_positive]
+        boxes = torch.tensor([d.box for d in detections], dtype=torch.float)
+        img = draw_bounding_boxes(img, boxes, labels=labels, colors=colours, width=2)
+    if missed:
+        boxes = torch.tensor([truth[j].box for j in missed], dtype=torch.float)
+        img = draw_bounding_boxes(img, boxes, labels=[f"missed {truth[j].label}" for j in missed],
+                                  colors=VERDICT_COLOURS["missed"], width=4)  # fmt: skip
+    return img.permute(1, 2, 0).numpy()
