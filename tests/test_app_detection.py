@@ -51,6 +51,8 @@ def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
     assert any("Grad-CAM at P2 (found again with IoU" in c for c in captions)
     titles = [s["layout"]["title"]["text"] for s in plotly_specs(at) if s["layout"].get("title")]
     assert "28 x 28 mask logits" in titles
+    assert "RoIPool: 7 x 7, channel mean" in titles and "RoIAlign: 7 x 7, channel mean" in titles
+    assert any("green the exact box, red the box RoIPool snaps" in c for c in captions)
     cam = [s for s in plotly_specs(at) if "the map alone" in (s["layout"].get("title") or {}).get("text", "")]
     assert cam and cam[0]["data"][0]["type"] == "heatmap"  # Grad-CAM alone, with Plotly's colour bar
     at.radio(key="det_cam_level").set_value("2").run()
@@ -85,4 +87,4 @@ def test_an_uploaded_photo_takes_a_coco_annotation_file():
     assert not at.exception and not at.error
     assert any(m.value.startswith("Of the ") and "of 1** true objects missed" in m.value for m in at.markdown)
     at.file_uploader(key="det_truth_upload").upload("bad.json", b"{oops", "application/json").run()
-    assert not at.exception and [e.value for e in at.error][0].startswith("bad.json: not a usable COCO")
+    assert not at.exception and next(e.value for e in at.error).startswith("bad.json: not a usable COCO")

@@ -171,3 +171,13 @@ def test_unlabelled_boxes_are_drawn_with_their_score_alone(monkeypatch):
     image = np.zeros((40, 40, 3), np.uint8)
     detections.draw(image, [Instance("", 0.96, (1, 1, 20, 20)), Instance("star", 0.5, (2, 2, 30, 30))])
     assert drawn["labels"] == ["96%", "star 50%"]  # a proposal's objectness once, not "0.96 96%"
+
+
+def test_roi_pool_snaps_the_box_and_roi_align_does_not():
+    from explain.methods.rcnn_stages import Stages, roi_pool_vs_align
+
+    feature = np.arange(2 * 16 * 16, dtype=np.float32).reshape(2, 16, 16)
+    stages = Stages({"0": feature}, np.zeros((0, 4)), np.zeros(0), np.zeros((0, 4)), np.zeros(0), np.zeros(0), (64, 64))
+    roi = roi_pool_vs_align(stages, "0", (5.0, 9.0, 30.0, 41.0), (64, 64))  # stride 4 at P2
+    assert roi.stride == 4 and roi.exact == (1.25, 2.25, 7.5, 10.25) and roi.quantised == (1, 2, 8, 10)
+    assert roi.pool.shape == roi.align.shape == (7, 7) and roi.difference > 0

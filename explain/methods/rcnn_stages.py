@@ -118,3 +118,38 @@ def explain_detection(
     cam = F.interpolate(cam, size=original[0], mode="bilinear", align_corners=False)[0, 0]
     peak = float(cam.max())
     return (cam / peak if peak > 0 else cam).cpu().numpy(), float(ious.max())
+
+
+@dataclass(frozen=True)
+class RoiComparison:
+    """One box pooled from one FPN level both ways: the output cells' channel means, and the box in the level's
+    cells exactly (RoIAlign samples there) and as RoIPool rounds it to whole cells."""
+
+    level: str
+    stride: int
+    pool: np.ndarray  # size x size
+    align: np.ndarray  # size x size
+    exact: tuple[float, float, float, float]  # (x0, y0, x1, y1) in feature cells
+    quantised: tuple[int, int, int, int]
+    difference: float  # mean |pool - align| over all channels, relative to mean |align|
+
+
+def roi_pool_vs_align(
+    stages: Stages, level: str, box: tuple[float, float, float, float], image_hw: tuple[int, int], size: int = 7
+) -> RoiComparison:
+    """Pool `box` (in the input image's pixels) from FPN level `level` with torchvision's `roi_pool` (Fast
+    R-CNN: the box snapped to whole cells, then max over uneven bins) and `roi_align` (Mask R-CNN: bilinear
+    samples at exact positions), both to size x size. The quantisation RoIAlign removes is what differs."""
+    from torchvision.ops import roi_align, roi_pool
+
+    feature = torch.from_numpy(stages.features[level]).float()[None]
+    stride = 2 ** (int(level) + 2)  # P2..P5: strides 4 to 32 of the resized image
+    sy, sx = stages.resized_to[0] / image_hw[0], stages.resized_to[1] / image_hw[1]
+    x0, y0, x1, y1 = box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy
+    rois = torch.tensor([[0.0, x0, y0, x1, y1]])
+    pooled = roi_pool(feature, rois, size, spatial_scale=1 / stride)[0]
+    aligned = roi_align(feature, rois, size, spatial_scale=1 / stride, sampling_ratio=2, aligned=True)[0]
+    exact = tuple(v / stride for v in (x0, y0, x1, y1))
+    quantised = tuple(int(np.round(v)) for v in exact)
+    difference = float((pooled - aligned).abs().mean() / aligned.abs().mean().clamp_min(1e-12))
+    return RoiComparison(level, stride, pooled.mean(0).numpy(), aligned.mean(0).numpy(), exact, quantised, difference)
