@@ -73,6 +73,15 @@ def direct(model, x, method: str, target: int, p: dict) -> torch.Tensor:
             x, sliding_window_shapes=(3, w, w), strides=(3, s, s), baselines=0, target=target,
             perturbations_per_eval=p["batch_size"],
         )  # fmt: skip
+    if method in ("grad_cam_pp", "score_cam", "layer_cam"):
+        from torchcam import methods
+
+        name = {"grad_cam_pp": "GradCAMpp", "score_cam": "ScoreCAM", "layer_cam": "LayerCAM"}[method]
+        options = {"batch_size": p["batch_size"]} if method == "score_cam" else {}
+        xg = x.clone().requires_grad_(True)
+        with getattr(methods, name)(model, "layer4", input_shape=tuple(x.shape[1:]), **options) as extractor:
+            maps = extractor(class_idx=target, scores=model(xg), normalized=False)[0]
+        return torch.nn.functional.interpolate(maps[:, None], size=x.shape[2:], mode="bilinear", align_corners=False)
     raise KeyError(method)
 
 

@@ -88,13 +88,27 @@ def direct_calls(model, x, target):
         "occlusion": Occlusion(model).attribute(
             x, sliding_window_shapes=(3, 4, 4), strides=(3, 2, 2), baselines=0, target=target, perturbations_per_eval=32
         ),
+        "grad_cam_pp": torchcam_call("GradCAMpp", model, x, target),
+        "score_cam": torchcam_call("ScoreCAM", model, x, target, batch_size=32),
+        "layer_cam": torchcam_call("LayerCAM", model, x, target),
     }
+
+
+def torchcam_call(name, model, x, target, **options):
+    """torchcam used directly, as its README shows, on layer "3", the map upsampled as Captum's Grad-CAM is."""
+    from torchcam import methods
+
+    x = x.clone().requires_grad_(True)
+    with getattr(methods, name)(model, "3", input_shape=tuple(x.shape[1:]), **options) as extractor:
+        maps = extractor(class_idx=target, scores=model(x), normalized=False)[0]
+    return torch.nn.functional.interpolate(maps[:, None], size=x.shape[2:], mode="bilinear", align_corners=False)
 
 
 def test_registry_covers_the_issue():
     assert set(METHODS) == {
         "saliency", "integrated_gradients", "smoothgrad", "input_x_gradient", "gradient_shap",
         "guided_backprop", "deconvolution", "grad_cam", "guided_grad_cam", "occlusion",
+        "grad_cam_pp", "score_cam", "layer_cam",  # class activation map variants (torchcam)
     }  # fmt: skip
 
 
@@ -114,6 +128,7 @@ FAST = {
     "smoothgrad": {"nt_samples": 2},
     "gradient_shap": {"n_samples": 2},
     "occlusion": {"window": 48, "stride": 48},
+    "score_cam": {"batch_size": 128},
 }
 
 
@@ -130,11 +145,13 @@ def test_every_method_gives_a_finite_map_for_every_zoo_model(zoo_models, name):
     inp = torch.randn(1, 3, 96, 96)
     layer = default_cam_layer(spatial_layers(model, inp))
     for method in METHODS:
+        if method == "score_cam" and name in ("vgg16", "resnet50"):
+            continue  # one forward pass per channel of a 512- or 2048-channel layer; the other models cover it
         params = dict(FAST.get(method, {}))
         if "layer" in defaults(method):
             params["layer"] = layer
         out = attribute(model, inp, method, 1, **params)
-        channels = 1 if method == "grad_cam" else 3
+        channels = 1 if method in ("grad_cam", "grad_cam_pp", "score_cam", "layer_cam") else 3
         assert out.shape == (1, channels, 96, 96), method
         assert torch.isfinite(out).all(), method
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from captum.attr import (
     Deconvolution,
     GradientShap,
@@ -129,6 +130,23 @@ def _grad_cam(model, x, target, layer, relu):
     return LayerAttribution.interpolate(cam, tuple(x.shape[2:]), "bilinear")
 
 
+def _torchcam(extractor: str, **options: Any):
+    """A class activation map from torchcam (F. Fernandez; light: torch, numpy, Pillow, matplotlib, no OpenCV),
+    upsampled to the input like Captum's Grad-CAM; raw values (not torchcam's 0-1 rescaling), so maps go
+    through the same `to_map` as every other method."""
+
+    def run(model, x, target, layer, **params):
+        from torchcam import methods
+
+        x = x.detach().clone().requires_grad_(True)  # the scores must reach the layer's activations
+        with torch.enable_grad(), getattr(methods, extractor)(model, layer, input_shape=tuple(x.shape[1:]),
+                                                              **options, **params) as cam:  # fmt: skip
+            maps = cam(class_idx=target, scores=model(x), normalized=False)[0]
+        return F.interpolate(maps[:, None].float(), size=tuple(x.shape[2:]), mode="bilinear", align_corners=False)
+
+    return run
+
+
 def _guided_grad_cam(model, x, target, layer):
     return GuidedGradCam(model, model.get_submodule(layer)).attribute(x, target=target, interpolate_mode="bilinear")
 
@@ -207,6 +225,30 @@ METHODS: dict[str, Method] = {
             "A layer's activations weighted by their average gradient, upsampled to the image.",
             (LAYER, Param("relu", "Keep positive evidence only (ReLU)", True, "bool")),
             _grad_cam,
+        ),
+        Method(
+            "grad_cam_pp",
+            "Grad-CAM++",
+            "Like Grad-CAM, with each location's gradient weighted by higher-order terms, so several instances "
+            "of a class all light up (torchcam).",
+            (LAYER,),
+            _torchcam("GradCAMpp"),
+        ),
+        Method(
+            "score_cam",
+            "Score-CAM",
+            "Each activation map of the layer, upsampled, masks the input; its weight is how much that raises the "
+            "class score. No gradients (torchcam).",
+            (LAYER, Param("batch_size", "Masked images per batch", 32, "int", 1, 256)),
+            _torchcam("ScoreCAM"),
+        ),
+        Method(
+            "layer_cam",
+            "LayerCAM",
+            "Activations weighted by their positive gradients location by location, not averaged over the map: "
+            "finer maps, even at early layers (torchcam).",
+            (LAYER,),
+            _torchcam("LayerCAM"),
         ),
         Method(
             "guided_grad_cam",
