@@ -28,6 +28,7 @@ from models.transfer import (
     missing_runs,
     page_sweep,
     run_sweep,
+    sweep_running,
     terminal_sweeps,
     user_folder,
     user_sweeps,
@@ -244,18 +245,13 @@ def results_view(meta: dict, runs: list[dict]) -> None:
 REFRESH_SECONDS = 5.0  # how often the view of a sweep still being written re-reads its folder
 
 
-STALE_SECONDS = 900  # an incomplete sweep whose folder has not changed for this long is taken as stopped
-
-
 def sweep_progress(folder: Path, meta: dict | None, runs: list[dict]) -> tuple[str, list[str], bool]:
-    """("k of N runs done", the missing run keys, whether runs are still landing) of a sweep folder; nothing is
-    missing from published data, and a folder unchanged for STALE_SECONDS is not waited for."""
+    """("k of N runs done", the missing run keys, whether a live process is still writing it) of a sweep
+    folder; nothing is missing from published data."""
     if meta is None or meta.get("published"):
         return "", [], False
     missing = missing_runs(meta, runs)
-    files = [*(folder / "runs").glob("*.json"), folder / "sweep.json"]
-    newest = max((f.stat().st_mtime for f in files if f.exists()), default=0.0)
-    return f"{len(runs)} of {len(runs) + len(missing)} runs done", missing, time.time() - newest < STALE_SECONDS
+    return f"{len(runs)} of {len(runs) + len(missing)} runs done", missing, bool(missing) and sweep_running(folder)
 
 
 def sweep_view(folder: Path) -> None:
@@ -270,8 +266,8 @@ def sweep_view(folder: Path) -> None:
                 f"{REFRESH_SECONDS:g} s. Missing: {shown}.", icon=":material/autorenew:")  # fmt: skip
         st.session_state["transfer_incomplete"] = folder.name
     elif missing:
-        st.info(f"**{done}**, and nothing new for {STALE_SECONDS // 60} minutes: the sweep was stopped. Run its "
-                f"command again to finish it. Missing: {shown}.", icon=":material/pause_circle:")  # fmt: skip
+        st.info(f"**{done}**; the sweep was stopped. Run it again with the same settings to finish it. Missing: "
+                f"{shown}.", icon=":material/pause_circle:")  # fmt: skip
     elif st.session_state.pop("transfer_incomplete", None) == folder.name:
         st.rerun()  # the last run landed: the whole page again, without the refresh
     if not runs:

@@ -132,6 +132,7 @@ def test_a_sweep_still_being_written_shows_its_progress_and_fills_in(monkeypatch
     import shutil
 
     from models.transfer import Sweep, TrainConfig, run_sweep
+    from models.transfer.sweep import heartbeat
     from tests.transfer_helpers import tiny_encoder
 
     monkeypatch.setenv("EXPLAINER_RESULTS", str(tmp_path / "user"))
@@ -142,6 +143,7 @@ def test_a_sweep_still_being_written_shows_its_progress_and_fills_in(monkeypatch
     later.mkdir()
     for key in ("probe-n2-s0", "probe-features-n2-s0"):  # not written yet
         shutil.move(folder / "runs" / f"{key}.json", later / f"{key}.json")
+    heartbeat(folder)  # a live process is writing it (this one)
     at = open_page(PAGE)
     at.selectbox(key="transfer_source").set_value("Yours: from-a-terminal").run()
     assert not at.exception
@@ -149,8 +151,30 @@ def test_a_sweep_still_being_written_shows_its_progress_and_fills_in(monkeypatch
     assert note.startswith("**2 of 4 runs done**") and "probe-n2-s0, probe-features-n2-s0" in note
     for path in later.iterdir():  # the sweep lands its last runs
         shutil.move(path, folder / "runs" / path.name)
+    (folder / ".running").unlink()
     at.run()
     assert not at.exception and not any("still being written" in i.value for i in at.info)
     assert len(at.dataframe[0].value) == 2
     csv = next(b for b in at.get("download_button") if "CSV" in b.label)
     assert csv is not None
+
+
+def test_a_stopped_sweep_is_not_polled(monkeypatch, tmp_path) -> None:
+    from models.transfer import Sweep, TrainConfig, run_sweep, sweep_running
+    from models.transfer.sweep import heartbeat
+    from tests.transfer_helpers import tiny_encoder
+
+    monkeypatch.setenv("EXPLAINER_RESULTS", str(tmp_path / "user"))
+    folder = tmp_path / "user" / "stopped"
+    run_sweep(Sweep(regimes=("probe",), sizes=(1, 2), seeds=1, train=TrainConfig(epochs=1)), folder,
+              encoder=tiny_encoder())  # fmt: skip
+    assert not (folder / ".running").exists() and not sweep_running(folder)  # the writer cleaned up
+    (folder / "runs" / "probe-n2-s0.json").unlink()
+    heartbeat(folder)
+    beat = (folder / ".running").read_text().replace(f'"pid": {__import__("os").getpid()}', '"pid": 999999999')
+    (folder / ".running").write_text(beat)  # a writer that died without cleaning up
+    assert not sweep_running(folder)
+    at = open_page(PAGE)
+    at.selectbox(key="transfer_source").set_value("Yours: stopped").run()
+    assert not at.exception
+    assert any("the sweep was stopped" in i.value and "probe-n2-s0" in i.value for i in at.info)

@@ -4,8 +4,11 @@ sweep a visitor starts, and the command line that reproduces a sweep."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import socket
+import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, replace
@@ -155,6 +158,29 @@ def terminal_sweeps() -> dict[str, Path]:
     return {p.name: p for p in sorted(RESULTS.iterdir()) if (p / "sweep.json").is_file() and p.resolve() not in own}
 
 
+RUNNING = ".running"  # in a sweep folder while a process writes it: who, and when it last wrote a run
+STALE_SECONDS = 900  # a heartbeat older than this is from a writer that died without cleaning up
+
+
+def heartbeat(folder: str | Path) -> None:
+    """Say, in the sweep folder, that this process is writing it now (refreshed after every run it writes)."""
+    write_json_atomic(Path(folder) / RUNNING, {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()})
+
+
+def sweep_running(folder: str | Path) -> bool:
+    """Whether a live process is writing the sweep in `folder`: a fresh heartbeat whose process, when it is on
+    this machine, still exists. A stopped or killed sweep is not waited for."""
+    try:
+        beat = json.loads((Path(folder) / RUNNING).read_text())
+        if time.time() - float(beat["time"]) > STALE_SECONDS:
+            return False
+        if beat.get("host") == socket.gethostname():
+            os.kill(int(beat["pid"]), 0)
+        return True
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def expected_keys(meta: dict[str, Any]) -> list[str]:
     """Every run key a sweep folder should hold when finished: its regimes x sizes x seeds (from sweep.json)."""
     try:
@@ -299,6 +325,7 @@ def run_sweep(
         return seed == 0 or regime == "probe-features" or (regime, n) in chosen
 
     cancel = True
+    heartbeat(out)
     try:
         while waiting or in_flight:
             for run in [r for r in waiting if ready(r)][: max(0, runner.capacity - len(in_flight))]:
@@ -327,10 +354,12 @@ def run_sweep(
                 if tensorboard is not None:
                     log_run(tensorboard, record)
                 written.append(record)
+                heartbeat(out)
                 progress(run, None, epoch_batches(n * len(task.classes), sweep.train)[1], record["test_loss"])
         cancel = False
     finally:
         runner.close(cancel)
+        (out / RUNNING).unlink(missing_ok=True)
     if failed:
         raise RunsFailed(failed, written)
     return written
