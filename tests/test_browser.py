@@ -129,11 +129,12 @@ def test_transfer_sweep_from_the_page_can_be_cancelled_and_resumed(app):
         page.close()
 
 
-def test_the_first_visit_after_a_restart_shows_the_app_while_it_loads(tmp_path):
+def test_the_first_visit_after_a_restart_shows_the_app_while_it_loads(app, tmp_path):
     """Cold start: from the first frame the sidebar lists the app's pages (never Streamlit's legacy file list)
-    and the page says it is loading, until the home page's title appears."""
-    require_browser()
-    with dashboard(tmp_path / "cold.log") as (url, _), chromium() as browser:
+    and the page says it is loading, until the home page's title appears. A server of its own, just started;
+    the module's browser (one Playwright per process)."""
+    _, browser = app
+    with dashboard(tmp_path / "cold.log") as (url, _):
         page = browser.new_page(viewport={"width": 1024, "height": 768})
         page.goto(url)
         page.wait_for_selector("[data-testid='stSidebarNav']", timeout=60_000)
