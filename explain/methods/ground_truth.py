@@ -12,7 +12,7 @@ import torch
 from torchvision.ops import box_iou
 
 from explain.inputs.annotations import TrueObject
-from models.data.coco import average_precision, ground_truth, precision_recall, results
+from models.data.coco import average_precision, evaluate, ground_truth, results
 from models.detectors import Instance
 
 
@@ -89,8 +89,8 @@ def score(
         for r in results(i, [{"label": index[d.label], "score": d.score, "box": d.box,
                               "mask": d.mask if with_masks else None} for d in image_dets if d.label in index])
     ]  # fmt: skip
-    recall, precision = precision_recall(gt, dets, iou)
-    box = average_precision(gt, [{k: v for k, v in d.items() if k != "segmentation"} for d in dets])
+    boxes_only = [{k: v for k, v in d.items() if k != "segmentation"} for d in dets]  # else COCO boxes the masks
+    box, recall, precision = evaluate(gt, boxes_only, "bbox", iou)
     mask = average_precision(gt, dets, "segm") if with_masks else None
     objects = sum(len(a) for a in annotations)
     return SetScore(len(sizes), objects, box, mask, recall, precision, iou)

@@ -71,25 +71,25 @@ def _evaluated(gt: dict[str, Any], dets: list[dict[str, Any]], kind: str) -> COC
 
 def average_precision(gt: dict[str, Any], dets: list[dict[str, Any]], kind: str = "bbox") -> dict[str, float]:
     """COCO AP (0.5:0.95), AP50 and AP75 for `kind` "bbox" or "segm"; zeros when nothing was detected."""
-    if not dets:
-        return {"AP": 0.0, "AP50": 0.0, "AP75": 0.0}
-    s = _evaluated(gt, dets, kind).stats
-    return {"AP": float(s[0]), "AP50": float(s[1]), "AP75": float(s[2])}
+    return evaluate(gt, dets, kind)[0]
 
 
-def precision_recall(
-    gt: dict[str, Any], dets: list[dict[str, Any]], iou: float = 0.5, kind: str = "bbox"
-) -> tuple[np.ndarray, np.ndarray]:
-    """COCO's interpolated precision at its 101 recall points, for the IoU threshold of COCO's ten (0.5 to
-    0.95) nearest `iou`, averaged over the categories that have true objects (all areas, 100 detections).
-    Precision is 0 where that recall is never reached; all zeros when nothing was detected."""
+def evaluate(
+    gt: dict[str, Any], dets: list[dict[str, Any]], kind: str = "bbox", iou: float = 0.5
+) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """One pycocotools evaluation: (AP, AP50 and AP75; COCO's 101 recall points; the interpolated precision
+    there for the IoU threshold of COCO's ten (0.5 to 0.95) nearest `iou`, averaged over the categories that
+    have true objects, all areas, 100 detections). Precision is 0 where that recall is never reached; all
+    zeros when nothing was detected."""
     recall = np.linspace(0, 1, 101)
     if not dets:
-        return recall, np.zeros_like(recall)
+        return {"AP": 0.0, "AP50": 0.0, "AP75": 0.0}, recall, np.zeros_like(recall)
     evaluator = _evaluated(gt, dets, kind)
+    s = evaluator.stats
+    ap = {"AP": float(s[0]), "AP50": float(s[1]), "AP75": float(s[2])}
     t = int(np.argmin(np.abs(evaluator.params.iouThrs - iou)))
     p = evaluator.eval["precision"][t, :, :, 0, -1]  # recall x category
     present = [k for k in range(p.shape[1]) if (p[:, k] > -1).any()]
     if not present:
-        return recall, np.zeros_like(recall)
-    return recall, np.clip(p[:, present], 0, None).mean(axis=1)
+        return ap, recall, np.zeros_like(recall)
+    return ap, recall, np.clip(p[:, present], 0, None).mean(axis=1)
