@@ -362,7 +362,9 @@ st.write(
     "with the fit e(n) = α + η·n^γ of Hoiem et al., *Learning Curves for Analysis of Deep Networks* (ICML 2021)."
 )
 folder = source_ui(sweep_folders())
-if sweep_progress(folder, *load_runs(folder)[:2])[2]:  # still being written (terminal, Ray): re-read it often
+# Still being written (terminal, Ray): re-read it often. The heartbeat is checked first, so a finished sweep's
+# run files are read once, in sweep_view.
+if sweep_running(folder) and sweep_progress(folder, *load_runs(folder)[:2])[2]:
     st.fragment(sweep_view, run_every=REFRESH_SECONDS)(folder)
 else:
     sweep_view(folder)
