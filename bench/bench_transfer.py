@@ -2,6 +2,7 @@
 
     python bench/bench_transfer.py [--skip-sweep] [--threads 2]
     python bench/bench_transfer.py --runners [--sizes 1,2,5 --seeds 2]   # in-process vs processes vs Ray
+    python bench/bench_transfer.py --ceiling   # the most parallel 1-thread runs can gain over 2-thread runs
 
 Prints, on the device it finds:
 1. the wall time of the shipped offline sweep (digits, bundled glyphs encoder, 4 regimes x 7 sizes x
@@ -59,6 +60,33 @@ def runner_race(sweep: Sweep, device: torch.device) -> dict[str, float]:
             t0 = time.perf_counter()
             run_sweep(sweep, folder, device=device, **kwargs)
             out[name] = time.perf_counter() - t0
+    return out
+
+
+def parallel_ceiling(task, encoder: Encoder, device: torch.device, regime: str = "finetune", n: int = 10) -> dict:
+    """The most any runner of single-thread runs can gain over one run at a time with all the cores' threads:
+    seconds of one run with 2 torch threads, with 1, and of two 1-thread runs side by side in worker processes.
+    The ceiling is 2 x (2-thread run) / (the pair's wall time)."""
+    from models.transfer.runners import Processes, context
+
+    cfg, out = TrainConfig(lr=3e-3), {}
+    ctx = context(task, encoder, cfg, device)
+    before = torch.get_num_threads()
+    for threads in (2, 1):
+        torch.set_num_threads(threads)
+        t0 = time.perf_counter()
+        ctx.run(regime, n, 0, cfg.lr)
+        out[f"one run, {threads} threads (s)"] = time.perf_counter() - t0
+    torch.set_num_threads(before)
+    pool = Processes(ctx, 2, threads=1)
+    for f in [pool.submit(regime, 1, seed, cfg.lr, None) for seed in (0, 1)]:
+        f.result()  # both workers started and warm (the task and encoder loaded)
+    t0 = time.perf_counter()
+    for f in [pool.submit(regime, n, seed, cfg.lr, None) for seed in (0, 1)]:
+        f.result()
+    out["two 1-thread runs side by side (s)"] = time.perf_counter() - t0
+    pool.close(cancel=False)
+    out["ceiling (x)"] = 2 * out["one run, 2 threads (s)"] / out["two 1-thread runs side by side (s)"]
     return out
 
 
@@ -141,6 +169,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
     ap.add_argument("--runners", action="store_true",
                     help="only compare runners on the sweep: in-process, 2 processes, Ray with 2 workers")  # fmt: skip
+    ap.add_argument("--ceiling", action="store_true",
+                    help="only measure what parallel 1-thread runs can gain over one 2-thread run")  # fmt: skip
     ap.add_argument("--sizes", default="", help="with --runners: the sweep's sizes (default the shipped ones)")
     ap.add_argument("--seeds", type=int, default=3, help="with --runners: seeds")
     ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line (for run_all.py)")
@@ -151,6 +181,10 @@ def main() -> None:
     print(f"device: {device_name(device)}, torch threads {torch.get_num_threads()}")
     task, encoder = load_task("digits"), load_encoder(BUNDLED_ENCODER)
     figures: dict[str, float] = {}
+    if args.ceiling:
+        for name, value in parallel_ceiling(task, encoder, device).items():
+            print(f"  {name}: {value:.2f}")
+        return
     if args.runners:
         sizes = tuple(int(n) for n in args.sizes.split(",")) if args.sizes else Sweep().sizes
         sweep = Sweep(sizes=sizes, seeds=args.seeds)
