@@ -24,6 +24,7 @@ from ui.model_picker import image_and_classifier_ui, out_of_distribution
 from ui.param_form import param_widgets
 from ui.predictions import model_input, top5, weights_key
 from ui.shell import app_shell
+from ui.view_link import BIND, note, prose
 from ui.widgets import run_button
 
 app_shell()
@@ -43,35 +44,32 @@ def cached_attribution(key: str, image_sha: str, target: int, method: str, param
     return attribute(_model, _batch, method, target, **json.loads(params))[0].cpu().numpy()
 
 
-def target_ui(where: DeltaGenerator, model: torch.nn.Module, info: ModelInfo, chosen: ChosenImage, key: str) -> int:
-    """The class to explain: one of the top five (the first by default) or any class of the model."""
+def target_ui(where: DeltaGenerator, model: torch.nn.Module, info: ModelInfo, chosen: ChosenImage) -> int:
+    """The class to explain: the top prediction by default, the top five listed first, any class of the model."""
     predictions = top5(model, info, chosen)
-    # Keyed by image and model: a new image or model starts again from its own top prediction.
-    labels = [f"{p.label} ({p.probability:.1%})" for p in predictions] + ["another class…"]
-    rank = where.radio(
-        "Explain the class",
-        range(len(labels)),
-        format_func=labels.__getitem__,
-        key=f"attr_target_{chosen.sha256}_{key}",
-    )
-    if note := out_of_distribution(info, chosen):
-        where.caption(f":material/help: {note}")
-    if rank == len(predictions):
-        return where.selectbox(
-            "Class", range(len(info.categories)), format_func=lambda i: info.categories[i], key=f"attr_any_{info.name}"
-        )
-    return predictions[rank].index
+    top = [p.index for p in predictions]
+    # Keyed by image and model (a new one starts again from its own top prediction); the option labels are the
+    # class names alone, so a link names the class the same way on any device.
+    target = where.selectbox(
+        "Explain the class", [*top, *(i for i in range(len(info.categories)) if i not in top)],
+        format_func=info.categories.__getitem__, key=f"attr_class_{chosen.sha256[:12]}_{info.name}", bind=BIND,
+        help="The model's five most likely classes come first, most likely at the top.",
+    )  # fmt: skip
+    where.caption("Top five: " + ", ".join(f"{p.label} {p.probability:.1%}" for p in predictions))
+    if ood := out_of_distribution(info, chosen):
+        where.caption(f":material/help: {ood}")
+    return target
 
 
 def display_ui(where: DeltaGenerator) -> tuple[list[str], str, float, float]:
     """The methods to compare, and how their maps are shown: values, clipping percentile, overlay opacity."""
     methods = where.multiselect(
-        "Methods", list(METHODS), DEFAULT_METHODS, format_func=lambda k: METHODS[k].title, key="attr_methods"
+        "Methods", list(METHODS), DEFAULT_METHODS, format_func=lambda k: METHODS[k].title, key="attr_methods", bind=BIND
     )
     c1, c2, c3 = where.columns(3)
-    mode = c1.radio("Values", ["absolute", "signed"], horizontal=True, key="attr_mode")
-    percentile = c2.slider("Clip at percentile", 90.0, 100.0, 99.0, 0.5, key="attr_pct")
-    alpha = c3.slider("Overlay opacity", 0.0, 1.0, 0.7, 0.05, key="attr_alpha")
+    mode = c1.radio("Values", ["absolute", "signed"], horizontal=True, key="attr_mode", bind=BIND)
+    percentile = c2.slider("Clip at percentile", 90.0, 100.0, 99.0, 0.5, key="attr_pct", bind=BIND)
+    alpha = c3.slider("Overlay opacity", 0.0, 1.0, 0.7, 0.05, key="attr_alpha", bind=BIND)
     return methods, mode, percentile, alpha
 
 
@@ -171,7 +169,7 @@ def sanity_tab(
     seen: np.ndarray,
 ) -> None:
     """Cascading randomisation of the methods that gave a map, from its button (Adebayo et al., 2018)."""
-    st.write(
+    prose(
         "Cascading randomisation (Adebayo et al., 2018): the model's weights are re-drawn block by block from the "
         "output down, and each method's map is compared with the original (1 = unchanged). A map that stays the "
         "same while the model is destroyed does not explain the model. Guided Backprop and Deconvolution are known "
@@ -198,7 +196,7 @@ def show_sanity(results: dict[str, list], seen: np.ndarray) -> None:
         format_func=SANITY_METRICS.get, key="attr_sanity_metrics",
     )  # fmt: skip
     st.plotly_chart(sanity_chart({METHODS[m].title: s for m, s in results.items()}, metrics), width="stretch")
-    st.caption(
+    note(
         "How to read it (Adebayo et al. 2018): a method that depends on what the model learned loses similarity as "
         "more layers are randomised; one whose curve stays high is explaining the input, not the model. "
         "✕ marks a map that became constant: its similarity says nothing."
@@ -222,12 +220,12 @@ def faithfulness_tab(
     maps: dict[str, torch.Tensor],
 ) -> None:
     """Deletion and insertion curves of the methods that gave a map, from its button (Petsiuk et al., 2018)."""
-    st.write(
+    prose(
         "Deletion: the class probability as the most-credited pixels are replaced by the mean colour (a faithful map "
         "makes it fall fast: low area). Insertion: the probability as those pixels are put back into a blurred copy "
         "(a faithful map makes it rise fast: high area). Petsiuk et al., 2018."
     )
-    by = st.radio("Rank pixels by their", list(RANKINGS), format_func=RANKINGS.get, key="attr_faith_rank")
+    by = st.radio("Rank pixels by their", list(RANKINGS), format_func=RANKINGS.get, key="attr_faith_rank", bind=BIND)
     faith_settings = (key, image_sha, target, by, json.dumps({m: params[m] for m in maps}))
     if run_button("Measure faithfulness", "attr_faith_run", faith_settings):
 
@@ -291,7 +289,7 @@ def reproduce_tab(
 
 
 st.title("Attributions: which pixels made the decision?")
-st.write(
+prose(
     "Pick an image, a classifier and a class. Each method credits pixels for that class's score; "
     "compare them side by side, check that they depend on what the model learned, and measure which is most faithful."
 )
@@ -299,7 +297,7 @@ chosen, model, info = image_and_classifier_ui("attr")
 batch = model_input(model, info, chosen)
 key = weights_key(info)
 left, right = st.columns([1, 2])
-target = target_ui(left, model, info, chosen, key)
+target = target_ui(left, model, info, chosen)
 methods, mode, percentile, alpha = display_ui(right)
 params = params_ui(methods, key, model, batch)
 maps, failures = attribution_maps(model, batch, key, info, chosen.sha256, target, methods, params)

@@ -32,6 +32,7 @@ from ui.admission import cached_heavy
 from ui.image_input import ChosenImage, image_input
 from ui.model_picker import detector_picker
 from ui.shell import app_shell
+from ui.view_link import BIND, prose
 from ui.widgets import run_button
 
 app_shell()
@@ -70,7 +71,7 @@ def filters_ui(instances: list[Instance], sha: str, key: str) -> tuple[float, li
     """Choose the score threshold, the classes to keep (of those found) and what to draw."""
     found = sorted({i.label for i in instances})
     c1, c2, c3 = st.columns([2, 3, 2])
-    threshold = c1.slider("Score threshold", 0.0, 1.0, 0.5, 0.05, key="det_threshold")
+    threshold = c1.slider("Score threshold", 0.0, 1.0, 0.5, 0.05, key="det_threshold", bind=BIND)
     classes = c2.multiselect("Classes", found, default=found, key=f"det_classes_{sha}_{key}")
     show = (
         c3.pills(
@@ -79,6 +80,7 @@ def filters_ui(instances: list[Instance], sha: str, key: str) -> tuple[float, li
             selection_mode="multi",
             default=["masks", "boxes", "keypoints"],
             key="det_show",
+            bind=BIND,
         )
         or []
     )
@@ -142,6 +144,7 @@ def level_ui(stages: Stages) -> str:
         list(stages.features),
         horizontal=True,
         key="det_level",
+        bind=BIND,
         format_func=lambda k: f"P{int(k) + 2}" if k.isdigit() else "P6 (pool)",
     )
 
@@ -149,7 +152,12 @@ def level_ui(stages: Stages) -> str:
 def proposals_ui(stages: Stages) -> int:
     """Choose how many of the strongest proposals to draw."""
     return st.slider(
-        "Proposals to draw", 1, max(1, len(stages.proposals)), min(20, max(1, len(stages.proposals))), key="det_n_props"
+        "Proposals to draw",
+        1,
+        max(1, len(stages.proposals)),
+        min(20, max(1, len(stages.proposals))),
+        key="det_n_props",
+        bind=BIND,
     )
 
 
@@ -271,6 +279,7 @@ def cam_level_ui(stages: Stages) -> str:
         [k for k in stages.features if k.isdigit()],
         horizontal=True,
         key="det_cam_level",
+        bind=BIND,
         format_func=lambda k: f"P{int(k) + 2}",
     )
 
@@ -279,7 +288,7 @@ def explain_tab(
     image: np.ndarray, stages: Stages, inst: Instance | None, key: str, sha: str, model: nn.Module, x: torch.Tensor
 ) -> None:
     """Grad-CAM of the detection clicked, at a chosen FPN level, or why it cannot be explained."""
-    st.write(
+    prose(
         "Grad-CAM of one detection's class score at an FPN level: the model is run again with gradients, the "
         "detection is found again (same class, highest IoU with its box), and its score is differentiated."
     )
@@ -341,7 +350,7 @@ def truth_tab(
     """Each shown detection right or wrong at a chosen IoU, the misses, and COCO AP with its precision-recall
     curve for this image (all detections) and, from its button, for a set of generated scenes."""
     iou = st.slider("IoU a detection needs with a true object of its class to be right", 0.5, 0.95, 0.5, 0.05,
-                    key="det_truth_iou")  # fmt: skip
+                    key="det_truth_iou", bind=BIND)  # fmt: skip
     m = match(kept, truth, iou)
     left, right = st.columns([1, 1])
     left.image(draw_verdicts(image, kept, m.true_positive, truth, m.missed), width="stretch",

@@ -30,6 +30,7 @@ from ui.image_input import SUPPORTED, ChosenImage, decode_upload
 from ui.model_picker import image_and_classifier_ui
 from ui.predictions import model_input, top5, weights_key
 from ui.shell import app_shell
+from ui.view_link import BIND, note, prose
 from ui.widgets import run_button
 
 app_shell()
@@ -113,12 +114,15 @@ def maps_ui(
 ) -> tuple[str, int, bool]:
     """The layer to show, the channel to project (its strongest first) and whether to project all of it."""
     c1, c2 = st.columns([2, 1])
-    layer = c1.selectbox("Layer", layers, index=layers.index(start_layer), key=f"feat_layer_{info.name}")
+    layer = c1.selectbox("Layer", layers, index=layers.index(start_layer), key=f"feat_layer_{info.name}", bind=BIND)
     fmap, order = cached_maps(key, sha, layer, model, batch)
-    channel = c2.number_input("Channel", 0, fmap.shape[0] - 1, int(order[0]), key=f"feat_channel_{info.name}_{layer}")
+    channel = c2.number_input(
+        "Channel", 0, fmap.shape[0] - 1, int(order[0]), key=f"feat_channel_{info.name}_{layer}", bind=BIND
+    )
     whole = c2.toggle(
         "Project the whole channel",
         key="feat_whole",
+        bind=BIND,
         help="Keep every activation of the channel, not only its strongest.",
     )
     return layer, channel, whole
@@ -152,7 +156,7 @@ def show_projection(
         caption=f"channel {channel}: strongest activation {value:.3g} at {position}",
         width="stretch",
     )
-    st.caption(
+    note(
         "The projection keeps only the chosen activation, zeroes the rest of the layer, and goes back down: "
         "max-pooling undone with the switches from the forward pass, ReLU applied to the signal coming down, "
         "each convolution replaced by its transpose, BatchNorm by its scale, residual paths summed."
@@ -223,7 +227,9 @@ def scan_ui(
     images: list,
 ) -> tuple[str, list[int], bool]:
     """The layer and channels to scan, and whether the scan was asked for (no button without images and channels)."""
-    top_layer = st.selectbox("Layer", layers, index=layers.index(start_layer), key=f"feat_top_layer_{info.name}")
+    top_layer = st.selectbox(
+        "Layer", layers, index=layers.index(start_layer), key=f"feat_top_layer_{info.name}", bind=BIND
+    )
     n_channels = cached_maps(key, sha, top_layer, model, batch)[0].shape[0]
     picks = st.multiselect(
         f"Channels (at most {MAX_CHANNELS})",
@@ -231,6 +237,7 @@ def scan_ui(
         default=list(range(min(4, n_channels))),
         max_selections=MAX_CHANNELS,
         key=f"feat_top_ch_{info.name}_{top_layer}",
+        bind=BIND,
     )
     pressed = bool(images and picks and st.button(f"Scan {len(images)} images", key="feat_scan"))
     return top_layer, picks, pressed
@@ -279,7 +286,7 @@ def top9_tab(
     start_layer: str,
 ) -> None:
     """The nine strongest activations of chosen channels over a set of images; the last scan stays shown."""
-    st.write("The nine strongest activations of a channel over a set of images (one per image), each shown as its "
+    prose("The nine strongest activations of a channel over a set of images (one per image), each shown as its "
              "deconvnet projection and the image patch it sees, as in the paper's Figure 2.")  # fmt: skip
     images, folder = image_set_ui()
     top_layer, picks, pressed = scan_ui(model, batch, key, sha, info, layers, start_layer, images)
@@ -309,11 +316,11 @@ def occlusion_ui(
     predictions = top5(model, info, chosen)
     c1, c2, c3 = st.columns(3)
     occ_layer = c1.selectbox(
-        "Feature map of layer", layers, index=layers.index(start_layer), key=f"feat_occ_layer_{info.name}"
+        "Feature map of layer", layers, index=layers.index(start_layer), key=f"feat_occ_layer_{info.name}", bind=BIND
     )
     occ_fmap, occ_order = cached_maps(key, chosen.sha256, occ_layer, model, batch)
     occ_channel = c1.number_input(
-        "channel", 0, occ_fmap.shape[0] - 1, int(occ_order[0]), key=f"feat_occ_ch_{info.name}_{occ_layer}"
+        "channel", 0, occ_fmap.shape[0] - 1, int(occ_order[0]), key=f"feat_occ_ch_{info.name}_{occ_layer}", bind=BIND
     )
     target = c2.selectbox(
         "Class",
@@ -347,7 +354,7 @@ def show_occlusion(
     for col, fig in zip(cols[1:], figures, strict=True):
         col.plotly_chart(fig, width="stretch")
     seen_labels = sorted({categories[i] for i in np.unique(maps.label)})
-    st.caption(
+    note(
         "Each cell is one position of the grey square (its top-left corner every step). "
         f"Most probable classes seen: {', '.join(seen_labels)}."
     )
@@ -385,7 +392,7 @@ def occlusion_tab(
 # ---------------------------------------------------------------- the page
 
 st.title("What did the network learn?")
-st.write(
+prose(
     "Zeiler & Fergus (ECCV 2014) looked inside a trained network four ways: its first-layer filters, its feature "
     "maps, the deconvnet projection of an activation back to pixels, and occlusion. Each tab does one."
 )

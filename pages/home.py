@@ -8,11 +8,12 @@ from ui.model_picker import default_sample, model_picker, out_of_distribution
 from ui.navigation import PAGES
 from ui.predictions import top5
 from ui.shell import app_shell
+from ui.view_link import prose
 
 app_shell()
 
 st.title("What does the network see?")
-st.write("Pick an image and a classifier. The model runs on the device shown in the sidebar.")
+prose("Pick an image and a classifier. The model runs on the device shown in the sidebar.")
 
 chosen = image_input("home", default_sample=default_sample("home"))
 model, info = model_picker("home")

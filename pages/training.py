@@ -39,6 +39,7 @@ from ui.admission import cached_heavy, heavy_job
 from ui.image_input import ChosenImage, image_input
 from ui.param_form import param_widgets
 from ui.shell import app_shell
+from ui.view_link import BIND, prose
 
 app_shell()
 
@@ -54,7 +55,7 @@ ARCH_NAMES = {"mlp": "the paper's: 3 x 100 fully connected", "conv": "the course
 
 def bn_settings_ui() -> tuple[BNConfig | None, bool]:
     """The run's settings and the Stop button: the run still to be built (if any), and whether training is on."""
-    st.write(
+    prose(
         "The same network trained twice on scikit-learn's handwritten digits (1,300 training and 497 test scans), "
         "once with BatchNorm. Both start from the same weights and see the same batches. BatchNorm's advantage "
         "grows with the learning rate; try sigmoid at 0.5, then 2.0."
@@ -62,14 +63,16 @@ def bn_settings_ui() -> tuple[BNConfig | None, bool]:
     with st.form("bn_form"):
         c1, c2, c3 = st.columns(3)
         arch = c1.selectbox(
-            "Network", ["mlp", "conv"], key="bn_arch",
+            "Network", ["mlp", "conv"], key="bn_arch", bind=BIND,
             format_func=lambda a: f"{ARCH_NAMES[a]} (about {estimate_seconds(a, 3000) / 60:.1f} min per 3,000 steps)",
         )  # fmt: skip
-        activation = c1.selectbox("Activation", ["sigmoid", "relu"], key="bn_act")
-        lr = c2.select_slider("Learning rate (SGD)", [0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0], 0.5, key="bn_lr")
-        batch_size = c2.select_slider("Batch size", [8, 16, 32, 60, 128, 256], 60, key="bn_bs")
-        steps = c3.number_input("Steps", 100, 20_000, 3000, 100, key="bn_steps")
-        seed = c3.number_input("Seed", 0, 10_000, 0, key="bn_seed")
+        activation = c1.selectbox("Activation", ["sigmoid", "relu"], key="bn_act", bind=BIND)
+        lr = c2.select_slider(
+            "Learning rate (SGD)", [0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0], 0.5, key="bn_lr", bind=BIND
+        )
+        batch_size = c2.select_slider("Batch size", [8, 16, 32, 60, 128, 256], 60, key="bn_bs", bind=BIND)
+        steps = c3.number_input("Steps", 100, 20_000, 3000, 100, key="bn_steps", bind=BIND)
+        seed = c3.number_input("Seed", 0, 10_000, 0, key="bn_seed", bind=BIND)
         submitted = st.form_submit_button("Train both networks", type="primary")
     arch, n_steps, batch = (
         st.session_state.get(k, d) for k, d in (("bn_arch", "mlp"), ("bn_steps", 3000), ("bn_bs", 60))
@@ -150,7 +153,7 @@ def train_bn(pending: BNConfig | None, exp: BNExperiment | None, places: tuple) 
 
 def pipeline_ui() -> tuple[list[dict], str]:
     """The pipeline editor; returns its steps and their checked JSON, or stops the page if it cannot be built."""
-    st.write(
+    prose(
         "Build a pipeline from torchvision's transforms v2, see what it does to an image and to a detection sample "
         "(boxes and masks move with the pixels), copy its code, and measure whether it helps a small digits classifier."
     )
@@ -190,7 +193,7 @@ def samples_ui() -> tuple[ChosenImage | None, int, int]:
     """The image to augment, how many draws to show and the seed (Reseed adds one): (image, n, seed)."""
     chosen = image_input("aug")
     c1, c2 = st.columns(2)
-    n = c1.slider("Samples", 4, 24, 12, 4, key="aug_n")
+    n = c1.slider("Samples", 4, 24, 12, 4, key="aug_n", bind=BIND)
     seed = st.session_state.setdefault("aug_seed", 0)
     if c2.button("Reseed", key="aug_reseed"):
         st.session_state["aug_seed"] = seed = seed + 1
@@ -247,9 +250,9 @@ def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int
 def comparison_ui() -> tuple[int, bool]:
     """The "Does it help?" experiment's epochs and whether its button was pressed."""
     st.subheader("Does it help?")
-    st.write("A small CNN trained on 300 digits, once without and once with the pipeline (test images are never "
+    prose("A small CNN trained on 300 digits, once without and once with the pipeline (test images are never "
              "augmented; 497 of them). Flips and strong crops can hurt: a flipped 2 is no longer a 2.")  # fmt: skip
-    epochs = st.slider("Epochs", 2, 30, 8, key="aug_epochs")
+    epochs = st.slider("Epochs", 2, 30, 8, key="aug_epochs", bind=BIND)
     return epochs, st.button("Train with and without", key="aug_train")
 
 

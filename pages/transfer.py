@@ -36,6 +36,7 @@ from models.transfer import (
 from models.transfer.published import PUBLISHED
 from ui.admission import heavy_job
 from ui.shell import app_shell
+from ui.view_link import BIND, note, prose
 
 app_shell()
 
@@ -58,7 +59,7 @@ def source_ui(folders: dict[str, Path]) -> Path:
     """The sweep to show (the one that just finished, if any): its folder."""
     if st.session_state.get("transfer_source_next") in folders:  # a sweep just finished: show it
         st.session_state["transfer_source"] = st.session_state.pop("transfer_source_next")
-    label = st.selectbox("Results", list(folders), key="transfer_source")
+    label = st.selectbox("Results", list(folders), key="transfer_source", bind=BIND)
     return folders[label]
 
 
@@ -139,10 +140,10 @@ def curve_options_ui(runs: list[dict]) -> tuple[str, bool, list[str]]:
     """The learning curves' x axis, whether to overlay the paper's fits, and the regimes shown."""
     c1, c2, c3 = st.columns([2, 2, 3])
     axis = c1.radio(
-        "x axis", ["log", "inv_sqrt"], key="transfer_axis", horizontal=True,
+        "x axis", ["log", "inv_sqrt"], key="transfer_axis", bind=BIND, horizontal=True,
         format_func={"log": "n (log)", "inv_sqrt": "n^-1/2 (as in the paper)"}.get,
     )  # fmt: skip
-    paper = c2.checkbox("Overlay the paper's fits", key="transfer_paper", help=(
+    paper = c2.checkbox("Overlay the paper's fits", key="transfer_paper", bind=BIND, help=(
         f"Hoiem et al.'s ResNet-18 fits for ImageNet -> CIFAR-100 (N = {PAPER_N}): another dataset and network, "
         "shown for their shape, not to be compared number for number."
     ))  # fmt: skip
@@ -152,7 +153,7 @@ def curve_options_ui(runs: list[dict]) -> tuple[str, bool, list[str]]:
         st.session_state["transfer_regimes"] = present
     kept = [r for r in st.session_state.get("transfer_regimes", present) if r in present]
     st.session_state["transfer_regimes"] = kept or present
-    shown = c3.multiselect("Regimes", present, key="transfer_regimes", format_func=REGIMES.get)
+    shown = c3.multiselect("Regimes", present, key="transfer_regimes", bind=BIND, format_func=REGIMES.get)
     return axis, paper, shown
 
 
@@ -164,7 +165,7 @@ def show_learning_curves(
         learning_curve_figure(runs, curves, axis=axis, paper=paper, selected=picked),
         key="transfer_lc", on_select=pick_from_chart, selection_mode="points", width="stretch",
     )  # fmt: skip
-    st.caption(
+    note(
         "Points: one trained model each (seeds use disjoint training images where the class is large enough). "
         f"Lines: weighted least-squares fit, γ searched over [-1, 0) with the authors' penalty {PENALTY:g}·|γ + 0.5| "
         "(allenai/learning-curve); bands: 95% from the variance model σ²(n) = v0 + v1/n. Click a point to see that "
@@ -174,7 +175,7 @@ def show_learning_curves(
         st.markdown(f"- {sentence}")
     table = pd.DataFrame(summary_rows(runs, curves, published))
     st.dataframe(table, hide_index=True, width="stretch", column_config=table_columns(table))
-    st.caption(
+    note(
         f"e_N: predicted error at N = {n_max} images per class; β_N = −2ηγN^γ, the slope against n^-1/2 at N times "
         "N^-1/2 (so e(N/4) ≈ e_N + β_N): how much four times less data would cost. sd: the sample standard "
         "deviation over seeds (ddof = 1)."
@@ -184,9 +185,9 @@ def show_learning_curves(
 def training_curves_ui(runs: list[dict], keys: dict[str, dict]) -> tuple[str, dict | None, list[dict]]:
     """The metric, and the run picked or else (None and) every seed's run at the size chosen."""
     st.subheader("Training curves")
-    metric = st.radio("Show", ["accuracy", "loss"], key="transfer_metric", horizontal=True)
+    metric = st.radio("Show", ["accuracy", "loss"], key="transfer_metric", bind=BIND, horizontal=True)
     choice = st.selectbox(
-        "Run", ["", *keys], key="transfer_pick",
+        "Run", ["", *keys], key="transfer_pick", bind=BIND,
         format_func=lambda k: "all seeds at one size (choose below)" if not k else
         f"{REGIMES[keys[k]['regime']]}, n = {keys[k]['n_per_class']}, seed {keys[k]['seed']} "
         f"({keys[k]['test_error']:.1f}% error)",
@@ -194,7 +195,7 @@ def training_curves_ui(runs: list[dict], keys: dict[str, dict]) -> tuple[str, di
     if choice:
         return metric, keys[choice], []
     sizes = sorted({r["n_per_class"] for r in runs})
-    n = st.select_slider("Images per class", sizes, value=sizes[0], key="transfer_n")
+    n = st.select_slider("Images per class", sizes, value=sizes[0], key="transfer_n", bind=BIND)
     return metric, None, [r for r in runs if r["n_per_class"] == n]
 
 
@@ -219,7 +220,7 @@ def show_training_curves(metric: str, run: dict | None, at_n: list[dict]) -> Non
     else:
         st.plotly_chart(training_curves_figure(at_n, metric), width="stretch", key="transfer_band")
         seeds = len({r["seed"] for r in at_n})
-        st.caption(f"Mean over {seeds} seeds; the band spans the lowest to the highest seed (min-max, not a "
+        note(f"Mean over {seeds} seeds; the band spans the lowest to the highest seed (min-max, not a "
                    "standard deviation). Dashed: training batches.")  # fmt: skip
 
 
@@ -287,26 +288,32 @@ def sweep_form_ui() -> tuple[str, str, list[str], str, int, TrainConfig] | None:
     """The sweep's form and Cancel button: (task, encoder, regimes, sizes, seeds, training) when Run is pressed."""
     st.divider()
     st.subheader("Run a sweep")
-    st.write(
+    prose(
         "Train a small sweep here; every finished run is saved at once, so a stopped sweep resumes where it was when "
         "you press **Run** again with the same settings. Large sweeps belong in the terminal (`python -m "
         "models.transfer --help`), on a GPU for the photo datasets."
     )
     with st.form("transfer_form"):
         c1, c2, c3 = st.columns(3)
-        task_name = c1.selectbox("Task", TASKS, key="tf_task", help="Only the digits are available without a network.")
-        encoder_name = c1.selectbox("Pretrained encoder", ENCODERS, key="tf_encoder")
+        task_name = c1.selectbox(
+            "Task", TASKS, key="tf_task", bind=BIND, help="Only the digits are available without a network."
+        )
+        encoder_name = c1.selectbox("Pretrained encoder", ENCODERS, key="tf_encoder", bind=BIND)
         regimes = c2.multiselect(
-            "Regimes", list(REGIMES), default=["scratch", "probe", "finetune"], key="tf_regimes",
+            "Regimes", list(REGIMES), default=["scratch", "probe", "finetune"], key="tf_regimes", bind=BIND,
             format_func=REGIMES.get,
         )  # fmt: skip
-        sizes_text = c2.text_input("Images per class", "1,5,20", key="tf_sizes", help="Comma-separated; 'max' for all.")
-        seeds = c3.number_input("Seeds", 1, 5, 1, key="tf_seeds")
-        epochs = c3.number_input("Epochs", 1, 30, 5, key="tf_epochs")
+        sizes_text = c2.text_input(
+            "Images per class", "1,5,20", key="tf_sizes", bind=BIND, help="Comma-separated; 'max' for all."
+        )
+        seeds = c3.number_input("Seeds", 1, 5, 1, key="tf_seeds", bind=BIND)
+        epochs = c3.number_input("Epochs", 1, 30, 5, key="tf_epochs", bind=BIND)
         c4, c5, c6 = st.columns(3)
-        ft_ratio = c4.select_slider("Fine-tuning rate ratio", [0.01, 0.03, 0.1, 0.3, 1.0], 0.1, key="tf_ratio")
-        warm = c5.number_input("Warm start (frozen epochs)", 0, 10, 0, key="tf_warm")
-        decay = c6.select_slider("Layer decay (earlier stages)", [0.25, 0.5, 0.75, 1.0], 1.0, key="tf_decay")
+        ft_ratio = c4.select_slider(
+            "Fine-tuning rate ratio", [0.01, 0.03, 0.1, 0.3, 1.0], 0.1, key="tf_ratio", bind=BIND
+        )
+        warm = c5.number_input("Warm start (frozen epochs)", 0, 10, 0, key="tf_warm", bind=BIND)
+        decay = c6.select_slider("Layer decay (earlier stages)", [0.25, 0.5, 0.75, 1.0], 1.0, key="tf_decay", bind=BIND)
         submitted = st.form_submit_button("Run", type="primary")
     # enabled from the run that starts a sweep: a click on it then interrupts that run between two batches
     stop = st.button("Cancel sweep", key="tf_stop", disabled=not (submitted or st.session_state.get("tf_running")))
@@ -354,7 +361,7 @@ def run_sweep_live(sweep: Sweep, task: Task, encoder: Encoder) -> None:
 # ---------------------------------------------------------------- the page
 
 st.title("Adapting a pretrained network")
-st.write(
+prose(
     "Three ways to reuse a network trained on another task, on the same data: train the whole network **from "
     "scratch**; freeze the pretrained encoder and train only a new linear layer on its features (**linear probe**); "
     "or start from the pretrained weights and train everything at a tenth of the rate (**fine-tuning**). "

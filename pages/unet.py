@@ -16,6 +16,7 @@ from models.hub.checkpoints import CheckpointError
 from models.segmenters import load_unet, unet_input
 from ui.image_input import image_input
 from ui.shell import app_shell
+from ui.view_link import BIND, prose
 
 app_shell()
 
@@ -35,7 +36,7 @@ def big(rgb: np.ndarray) -> np.ndarray:
 def intro() -> None:
     """The page's title and what the two networks are."""
     st.title("U-Net: a label for every pixel")
-    st.write(
+    prose(
         "Ronneberger, Fischer & Brox (MICCAI 2015): an encoder that halves the resolution at each level, a decoder "
         "that doubles it back, and skip connections that hand the decoder the encoder's sharp, full-resolution maps. "
         "Both networks below were trained by this project on generated scenes (per-pixel labels come free with the "
@@ -63,10 +64,10 @@ def source_ui() -> tuple[Image.Image, np.ndarray | None]:
     st.subheader("Predict")
     source = st.radio(
         "Image", ["a generated scene (with its true labels)", "any image (upload or sample)"], horizontal=True,
-        key="unet_source",
+        key="unet_source", bind=BIND,
     )  # fmt: skip
     if source.startswith("a generated"):
-        seed = st.number_input("Scene number", 0, 100_000, 1, key="unet_seed")
+        seed = st.number_input("Scene number", 0, 100_000, 1, key="unet_seed", bind=BIND)
         scene = example_scene(int(seed))
         return Image.fromarray(scene.image), scene.label_map
     chosen = image_input("unet", default_sample="generated scene 1")
@@ -117,7 +118,7 @@ def show_predictions(seen: np.ndarray, truth: np.ndarray | None, predictions: di
 def show_levels(maps: dict[str, torch.Tensor]) -> None:
     """The strongest 8 channels of each level's feature maps, level by level."""
     st.subheader("Feature maps at every level")
-    st.write(
+    prose(
         "The strongest 8 channels of each level of the U-Net with skip connections, for this image. The encoder's "
         "maps get coarser and more abstract going down; the decoder rebuilds the resolution, helped by the skips."
     )

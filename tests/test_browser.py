@@ -149,3 +149,28 @@ def test_the_first_visit_after_a_restart_shows_the_app_while_it_loads(app, tmp_p
             pytest.fail("the home page never finished loading")
         assert all("Classify" in n and "home" not in n.split() for n in navs), navs[:3]
         assert said_loading or len(navs) < 10  # anything longer than a second says what it is doing
+
+
+def test_a_link_restores_a_view_and_the_url_follows_the_widgets(app, tmp_path):
+    """An instructor's link opens that view; a change made on the page reaches the address bar and the Copy
+    link box; the compact link hides the explanatory text."""
+    url, browser = app
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    try:
+        page.goto(f"{url}/attributions?attr_sample=generated+circle&attr_mode=signed&view_compact=true")
+        wait_idle(page)
+        assert problems(page) == []
+        assert page.get_by_text("Pick an image, a classifier and a class").count() == 0  # compact
+        assert page.get_by_role("radio", name="signed").is_checked()
+        assert page.get_by_text("circle · The gradient").count() == 1  # the linked sample, explained as a circle
+        page.get_by_text("absolute", exact=True).first.click()  # back to the default: it leaves the URL
+        wait_idle(page)
+        assert "attr_mode" not in page.url and "attr_sample=generated+circle" in page.url.replace("%20", "+")
+        page.get_by_test_id("stExpandSidebarButton").click()  # a compact view opens with the sidebar folded
+        page.get_by_text("Copy link").first.click()
+        page.wait_for_timeout(500)
+        link = page.get_by_test_id("stPopoverBody").get_by_test_id("stCode").inner_text()
+        assert "/attributions?" in link and "view_compact=true" in link and "attr_mode" not in link
+        page.screenshot(path=str(tmp_path / "link.png"))
+    finally:
+        page.close()

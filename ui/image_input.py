@@ -9,6 +9,7 @@ from PIL import Image
 
 from explain.inputs.images import ImageLoadError, display_name, image_sha256, load_image
 from explain.inputs.samples import SAMPLE_NAMES, sample_bytes
+from ui.view_link import BIND, forget_upload, linked_upload, name_upload, remember_upload
 
 SUPPORTED = "PNG, JPEG, WebP, BMP, GIF or TIFF, up to 25 MB"
 
@@ -49,19 +50,30 @@ def image_input(key: str, default_sample: str = SAMPLE_NAMES[0]) -> ChosenImage 
     # crafted request); load_image reads the content instead and explains what is wrong in one line.
     upload = left.file_uploader("Upload an image", key=f"{key}_upload", help=SUPPORTED)
     sample = right.selectbox(
-        "…or pick a sample", SAMPLE_NAMES, index=SAMPLE_NAMES.index(default_sample), key=f"{key}_sample"
-    )
+        "…or pick a sample", SAMPLE_NAMES, index=SAMPLE_NAMES.index(default_sample), key=f"{key}_sample",
+        bind=BIND, on_change=forget_upload,
+    )  # fmt: skip
     use_camera = right.toggle("Use the camera", key=f"{key}_cam")
     shot = st.camera_input("Take a photo", key=f"{key}_camera") if use_camera else None
 
+    earlier = linked_upload()  # an upload of this session that the URL names
+    if isinstance(earlier, str):
+        st.info(earlier, icon=":material/link_off:")
+        forget_upload()
     if shot is not None:
         data, label = shot.getvalue(), "camera photo"
     elif upload is not None:
         data, label = upload.getvalue(), upload.name
+    elif isinstance(earlier, tuple):
+        data, label = earlier
     else:
         data, label = sample_bytes(sample), sample
     chosen = decode_upload(data, label)
     if isinstance(chosen, str):
         st.error(chosen, icon=":material/broken_image:")
         return None
+    from_sample = shot is None and upload is None and not isinstance(earlier, tuple)
+    if not from_sample:
+        remember_upload(chosen.sha256, data, chosen.label)
+    name_upload(None if from_sample else chosen.sha256)
     return chosen

@@ -16,6 +16,7 @@ from models.hub import weights_cache
 from models.hub.checkpoints import CheckpointError
 from models.hub.fallback import ModelSpec, WeightsInfo, status
 from ui.image_input import ChosenImage, image_input
+from ui.view_link import BIND
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model…")
@@ -75,11 +76,11 @@ def _pick(
 ) -> tuple[nn.Module, WeightsInfo]:
     names, standing = list(specs), stand_ins(specs)
 
-    def title(n: str) -> str:
-        return f"{specs[n].title} (offline: {standing[n]} runs instead)" if n in standing else specs[n].title
-
+    # Titles alone (the link carries the chosen one): which models run a stand-in here is said in the help.
+    offline = "; ".join(f"{specs[n].title}: {standing[n]} runs instead" for n in standing)
     index = names.index(runnable_default(specs, default))
-    name = st.selectbox(label, names, index=index, key=key, format_func=title)
+    name = st.selectbox(label, names, index=index, key=key, format_func=lambda n: specs[n].title, bind=BIND,
+                        help=f"Offline here (no cached weights): {offline}." if offline else None)  # fmt: skip
     spec = specs[name]
     if status(spec.weights) == "downloadable":
         download_with_progress(spec.weights)

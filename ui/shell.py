@@ -14,6 +14,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from ui.navigation import PAGES
+from ui.view_link import compact_toggle, copy_link
 
 
 def _log_to_stderr() -> None:
@@ -29,15 +30,22 @@ def _log_to_stderr() -> None:
 def run_app() -> None:
     """What app.py does: page config, navigation over PAGES, the shared sidebar, then the page."""
     _log_to_stderr()
-    st.set_page_config(page_title="CV explainer", page_icon=":material/visibility:", layout="wide")
+    compact = st.query_params.get("view_compact") == "true"  # a projected view opens with the sidebar folded
+    st.set_page_config(page_title="CV explainer", page_icon=":material/visibility:", layout="wide",
+                       initial_sidebar_state="collapsed" if compact else "auto")  # fmt: skip
     page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGES)])
+    link_slot = st.sidebar.container()
     # The navigation is out before PyTorch is imported: a first visit after a restart sees the app and this
     # line, not a blank page under Streamlit's legacy file list, while the libraries load.
     with st.spinner("Starting: loading PyTorch and the models (a few seconds on the first visit after a restart)…"):
         from ui.sidebar import render_sidebar
 
         render_sidebar()
-    page.run()
+    compact_toggle()
+    try:
+        page.run()
+    finally:  # a page that stops early (no image yet) still gets its link
+        copy_link(link_slot)
 
 
 def app_shell() -> None:

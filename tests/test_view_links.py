@@ -1,0 +1,105 @@
+"""Links to a view: a page opened with query parameters shows the view they name; a value it cannot take is
+dropped, never raised; the compact mode hides the explanatory text; an upload is named by its hash within its
+session (AppTest, no browser)."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explain.inputs.images import image_sha256
+from tests.app_helpers import APP, TIMEOUT
+from tests.hostile_files import GOOD
+
+
+def open_link(page: str, params: dict) -> AppTest:
+    """Open `page` the way a link does: its query parameters present on the first run."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(params)
+    at.switch_page(page).run()
+    return at
+
+
+def intro_text(at: AppTest) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def test_a_link_restores_the_attributions_view():
+    at = open_link(
+        "pages/attributions.py",
+        {"attr_sample": "generated circle", "attr_methods": ["Saliency", "Occlusion"], "attr_mode": "signed",
+         "attr_pct": "95.5", "attr_alpha": "0.4"},
+    )  # fmt: skip
+    assert not at.exception
+    assert at.selectbox(key="attr_sample").value == "generated circle"
+    assert at.multiselect(key="attr_methods").value == ["saliency", "occlusion"]
+    assert at.radio(key="attr_mode").value == "signed"
+    assert at.slider(key="attr_pct").value == 95.5 and at.slider(key="attr_alpha").value == 0.4
+    box = next(b for b in at.selectbox if b.label == "Explain the class")
+    assert box.options[0] == "circle"  # the model's answer for the linked image
+
+
+def test_the_copy_box_holds_the_views_link():
+    # A widget's change reaches the URL through the browser (tests/test_browser.py follows one); here the link
+    # a page was opened with is the one it offers to copy.
+    at = open_link("pages/attributions.py", {"attr_mode": "signed", "attr_pct": "97.0"})
+    link = at.sidebar.code[0].value
+    assert "attr_mode=signed" in link and "attr_pct=97.0" in link
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"attr_pct": "1e309", "attr_alpha": "nan", "attr_mode": "<script>alert(1)</script>"},
+        {"attr_methods": ["Nope"] * 50, "attr_sample": "../../etc/passwd", "view_compact": "maybe"},
+        {"attr_pct": "9" * 5000, "unknown": "x", "attr_model": "not-a-model"},
+    ],
+)
+def test_a_hostile_link_opens_the_defaults_without_an_error(params):
+    at = open_link("pages/attributions.py", params)
+    assert not at.exception
+    assert at.slider(key="attr_pct").value == 99.0 and at.radio(key="attr_mode").value == "absolute"
+    assert at.selectbox(key="attr_model").value == "shapes-resnet18"
+
+
+def test_links_restore_the_other_pages_main_settings():
+    at = open_link("pages/detection.py", {"det_threshold": "0.3", "det_sample": "generated scene 2"})
+    assert not at.exception and at.slider(key="det_threshold").value == 0.3
+    assert at.selectbox(key="det_sample").value == "generated scene 2"
+    at = open_link("pages/training.py", {"bn_act": "relu", "bn_lr": "0.1", "aug_n": "8"})
+    assert not at.exception and at.selectbox(key="bn_act").value == "relu"
+    assert at.select_slider(key="bn_lr").value == 0.1 and at.slider(key="aug_n").value == 8
+    at = open_link(
+        "pages/transfer.py", {"transfer_axis": "n^-1/2 (as in the paper)", "transfer_metric": "loss"}
+    )  # labels travel
+    assert not at.exception and at.radio(key="transfer_axis").value == "inv_sqrt"
+    assert at.radio(key="transfer_metric").value == "loss"
+
+
+def test_compact_mode_hides_the_explanatory_text():
+    full = open_link("pages/attributions.py", {})
+    compact = open_link("pages/attributions.py", {"view_compact": "true"})
+    assert not compact.exception and compact.sidebar.toggle(key="view_compact").value
+    assert "Pick an image, a classifier and a class" in intro_text(full)
+    assert "Pick an image, a classifier and a class" not in intro_text(compact)
+    assert compact.title[0].value == full.title[0].value  # the title and the results stay
+
+
+def test_an_upload_is_named_by_its_hash_and_found_again_in_its_session():
+    at = open_link("pages/home.py", {})
+    data = GOOD["rgb.png"]
+    at.file_uploader(key="home_upload").upload("photo.png", data, "image/png").run()
+    sha = image_sha256(data)
+    assert at.query_params["upload"] == sha
+    at.file_uploader(key="home_upload").clear().run()  # the uploader is emptied (as after leaving the page)
+    at.query_params["upload"] = sha  # the link still names it
+    at.run()
+    assert not at.exception and at.get("image")[0].captions == ["photo.png · 64 x 48"]
+    at.selectbox(key="home_sample").set_value("generated circle").run()  # picking a sample drops it
+    assert "upload" not in at.query_params and at.get("image")[0].captions[0].startswith("generated circle")
+
+
+def test_an_upload_from_another_session_is_explained_in_one_line():
+    at = open_link("pages/home.py", {"upload": "ab" * 32})
+    assert not at.exception and len(at.info) == 1 and "another browser session" in at.info[0].value
+    assert at.get("image")[0].captions[0].startswith("generated star")

@@ -1,0 +1,83 @@
+"""Links to a view. Every page's main widgets are bound to the URL's query parameters (Streamlit's
+`bind="query-params"`: the key is the parameter's name, a value the widget cannot take is dropped), so a link
+on a slide opens exactly that view. This module adds what binding does not: the "Copy link" box, an upload
+named by its hash for this browser session, and the compact mode that hides explanatory text for projection."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import streamlit as st
+
+BIND = "query-params"  # every linked widget's `bind`
+UPLOAD = "upload"  # the query parameter naming an upload by the SHA-256 of its bytes
+MAX_UPLOADS_KEPT = 4  # uploads a session keeps for links to name (each at most 25 MB)
+
+
+def compact_toggle() -> bool:
+    """The sidebar's compact switch (`?view_compact=true`): hides explanatory text, for projection."""
+    tip = "Hides the explanatory text. Copy the link after switching it on to keep it."
+    return st.sidebar.toggle("Compact view (for projection)", key="view_compact", bind=BIND, help=tip)
+
+
+def compact() -> bool:
+    return bool(st.session_state.get("view_compact"))
+
+
+def prose(text: str) -> None:
+    """Explanatory text: shown unless the view is compact."""
+    if not compact():
+        st.write(text)
+
+
+def note(text: str) -> None:
+    """An explanatory caption: shown unless the view is compact."""
+    if not compact():
+        st.caption(text)
+
+
+def remember_upload(sha256: str, data: bytes, label: str) -> None:
+    """Keep an upload for this session, so a link naming its hash (`?upload=`) finds it (the newest few)."""
+    kept: dict = st.session_state.setdefault("_uploads", {})
+    kept.pop(sha256, None)
+    kept[sha256] = (data, label)
+    while len(kept) > MAX_UPLOADS_KEPT:
+        kept.pop(next(iter(kept)))
+
+
+def linked_upload() -> tuple[bytes, str] | str | None:
+    """The upload the URL names: (bytes, label) when this session has it, a one-line reason when it does not,
+    None when the URL names none."""
+    sha = st.query_params.get(UPLOAD)
+    if not sha:
+        return None
+    kept = st.session_state.get("_uploads", {})
+    if sha in kept:
+        return kept[sha]
+    return ("The link names an image uploaded in another browser session, which this one cannot see: "
+            "upload it again (the sample is shown meanwhile).")  # fmt: skip
+
+
+def name_upload(sha256: str | None) -> None:
+    """Put the upload being shown into the URL (or take it out when a sample is shown)."""
+    if sha256 and st.query_params.get(UPLOAD) != sha256:
+        st.query_params[UPLOAD] = sha256
+    elif not sha256:
+        forget_upload()
+
+
+def forget_upload() -> None:
+    """Stop naming an upload in the URL (a sample was picked, or the named upload is not in this session)."""
+    if UPLOAD in st.query_params:
+        del st.query_params[UPLOAD]
+
+
+def copy_link(where) -> None:
+    """The link to this view now, in a box with a copy button, in a popover at `where`."""
+    params = st.query_params.to_dict()
+    base = st.context.url or ""
+    link = f"{base}?{urlencode(params)}" if params else base
+    with where.popover("Copy link", icon=":material/link:", width="stretch"):
+        st.code(link, language=None, wrap_lines=True)
+        st.caption("The icon at the box's right copies the link. It opens this page with these settings; an "
+                   "uploaded image is found only in the browser session that uploaded it.")  # fmt: skip
