@@ -1,0 +1,159 @@
+"""A network's anatomy for one input: every module it runs, in order, with its output shape, parameter count
+and receptive field (size in input pixels, and the stride between neighbouring outputs, both measured at the
+input). Found by running the network once with forward hooks, so it holds for any architecture in the zoo.
+
+Receptive fields follow the standard recurrence (Araujo et al., Distill 2019): a layer with kernel k, stride s
+and dilation d turns (size r, jump j) into (r + d(k-1)j, js). Each tensor carries the field of the module that
+made it; a tensor made outside a module (a residual sum, a flatten) takes the largest field seen so far, which
+for a residual block is its main path: the 1x1 shortcut sees less."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+WINDOWED = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
+ADAPTIVE = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One call of one module during the forward pass."""
+
+    name: str  # dotted path in the model ("layer2.0.conv1")
+    kind: str  # the module's class name
+    leaf: bool  # has no child modules
+    shape: tuple[int, ...]  # output shape without the batch dimension
+    params: int  # parameters of the module and its children, counted once per module
+    field: float  # receptive field size in input pixels (one side)
+    jump: float  # input pixels between neighbouring outputs
+    whole_image: bool  # every output sees the whole input (after global pooling)
+
+
+def _pair(v) -> int:
+    return int(v[0] if isinstance(v, tuple) else v)
+
+
+def _next_field(module: nn.Module, field: float, jump: float, in_side: int, out_side: int) -> tuple[float, float]:
+    if isinstance(module, WINDOWED):
+        k, s, d = _pair(module.kernel_size), _pair(module.stride), _pair(getattr(module, "dilation", 1))
+        return field + d * (k - 1) * jump, jump * s
+    if isinstance(module, ADAPTIVE) and out_side and in_side:
+        if out_side >= in_side:  # no pooling (or a repetition of cells): the field stays as it was
+            return field, jump
+        k = -(-in_side // out_side)  # the widest window the adaptive pool uses
+        return field + (k - 1) * jump, jump * in_side / out_side
+    return field, jump
+
+
+@torch.no_grad()
+def anatomy(model: nn.Module, x: torch.Tensor) -> list[LayerRow]:
+    """The rows of `model`'s anatomy for the input batch `x` (N x C x H x W), in the order the modules finish."""
+    fields: dict[int, tuple[float, float, bool]] = {id(x): (1.0, 1.0, False)}
+    keep: list[torch.Tensor] = [x]  # holds every tensor seen, so no id is reused during the pass
+    widest = [(1.0, 1.0, False)]
+    rows: list[LayerRow] = []
+    names = {m: n for n, m in model.named_modules()}
+
+    def field_of(t: torch.Tensor) -> tuple[float, float, bool]:
+        return fields.get(id(t), max(widest, key=lambda f: (f[2], f[0])))
+
+    def hook(module: nn.Module, inputs: tuple, output) -> None:
+        out = output[0] if isinstance(output, tuple | list) else output
+        if not isinstance(out, torch.Tensor):
+            return
+        leaf = not any(True for _ in module.children())
+        if leaf:
+            first = next((t for t in inputs if isinstance(t, torch.Tensor)), None)
+            field, jump, whole = field_of(first) if first is not None else widest[-1]
+            in_side = int(first.shape[-1]) if first is not None and first.dim() == 4 else 0
+            out_side = int(out.shape[-1]) if out.dim() == 4 else 0
+            if not whole:
+                field, jump = _next_field(module, field, jump, in_side, out_side)
+                whole = isinstance(module, ADAPTIVE) and out_side == 1 and in_side > 1  # global pooling
+            fields[id(out)] = (field, jump, whole)
+            keep.append(out)
+            widest.append((field, jump, whole))
+        field, jump, whole = field_of(out)
+        rows.append(
+            LayerRow(
+                names.get(module, type(module).__name__) or "(model)",
+                type(module).__name__,
+                leaf,
+                tuple(int(v) for v in out.shape[1:]),
+                sum(p.numel() for p in module.parameters()),
+                field,
+                jump,
+                whole,
+            )
+        )
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    was_training = model.training
+    try:
+        model.eval()
+        model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return rows
+
+
+def blocks(rows: list[LayerRow]) -> list[LayerRow]:
+    """The rows a lecture slide shows: the model's direct children, with a stage (a Sequential of blocks,
+    `layer1`) replaced by its blocks (`layer1.0`, `layer1.1`); plain layers of `features`/`classifier`
+    stacks stay as they are. The whole model's own row is left out."""
+    stages = {r.name for r in rows if r.kind == "Sequential" and r.name.count(".") == 0}
+    return [
+        r
+        for r in rows
+        if r.name != "(model)"
+        and (
+            (r.name.count(".") == 0 and r.name not in stages)
+            or (r.name.count(".") == 1 and r.name.split(".")[0] in stages)
+        )
+    ]
+
+
+def field_text(row: LayerRow) -> str:
+    """A row's receptive field as a table shows it: "43 px, stride 4", or "whole image"."""
+    if row.whole_image:
+        return "whole image"
+    return f"{row.field:g} px, stride {row.jump:g}" if len(row.shape) == 3 else f"{row.field:g} px"
+
+
+def total_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def residual_blocks(model: nn.Module) -> dict[str, nn.Module]:
+    """The model's residual blocks by name (a module with a `shortcut` or `downsample` branch), in order."""
+    return {n: m for n, m in model.named_modules() if hasattr(m, "shortcut") or hasattr(m, "downsample")}
+
+
+def block_paths(block: nn.Module) -> tuple[list[str], list[str]]:
+    """(main path, shortcut) of a residual block as the lecture draws them, e.g. (["3x3 conv, 128, stride 2",
+    "BatchNorm", "ReLU", "3x3 conv, 128", "BatchNorm"], ["1x1 conv, 128, stride 2", "BatchNorm"]); an empty
+    shortcut is the identity. The ReLU after the sum is not listed."""
+    branch = getattr(block, "shortcut", None) or getattr(block, "downsample", None)
+    side = list(branch.modules()) if branch is not None else []  # in order: conv, then BatchNorm
+
+    def label(m: nn.Module) -> str:
+        if isinstance(m, nn.Conv2d):
+            k, s = _pair(m.kernel_size), _pair(m.stride)
+            return f"{k}x{k} conv, {m.out_channels}" + (f", stride {s}" if s > 1 else "")
+        return "BatchNorm"
+
+    main = [m for m in block.modules() if isinstance(m, nn.Conv2d | nn.BatchNorm2d) and m not in side]
+    path: list[str] = []
+    for i, m in enumerate(main):
+        path.append(label(m))
+        if isinstance(m, nn.BatchNorm2d) and i < len(main) - 1:
+            path.append("ReLU")
+    shortcut = [
+        label(m) for m in (branch.modules() if branch is not None else []) if isinstance(m, nn.Conv2d | nn.BatchNorm2d)
+    ]
+    return path, shortcut
