@@ -19,6 +19,7 @@ PAGES = [
     ("classify", "", None, "chelsea.png · 451 x 300"),
     ("attributions", "attributions", None, "The gradient of the class score with respect to each pixel."),
     ("features", "features", ("tab", "Feature maps & deconvnet"), "deconvnet projection (mid-grey = 0)"),
+    ("build", "build", None, "on chelsea.png, as 3 x 224 x 224 input"),
     ("training", "training", ("tab", "Data augmentation"), "12 draws of the pipeline on chelsea.png"),
     ("unet", "unet", ("radio", "any image (upload or sample)"), "what the U-Nets see"),
     ("detection", "detection", None, "chelsea.png: Shapes Mask R-CNN (bundled)"),

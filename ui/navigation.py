@@ -33,6 +33,12 @@ PAGES: tuple[PageEntry, ...] = (
         "Zeiler & Fergus: first-layer filters, feature maps, deconvnet projections, top-9 activations, occlusion.",
     ),
     PageEntry(
+        "pages/build.py",
+        "Build and train",
+        ":material/account_tree:",
+        "Inside ResNet-18 and others (shapes, parameters, receptive fields, residual block); the training loop live.",
+    ),
+    PageEntry(
         "pages/training.py",
         "Training tricks",
         ":material/model_training:",

@@ -50,7 +50,7 @@ def block_figure(main: list[str], shortcut: list[str], title: str) -> go.Figure:
         for a, b in pairwise(ys):
             fig.add_shape(type="line", x0=x, x1=x, y0=a - 0.32, y1=b + 0.32, line=dict(color=PALETTE[2], width=2))
         fig.add_shape(type="line", x0=x, x1=x, y0=bottom, y1=-plus, line=dict(color=PALETTE[2], width=2))
-        label = "projection shortcut (changes the shape to match)"
+        label = "projection shortcut"
     else:
         fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=-plus, line=dict(color=PALETTE[2], width=2))
         label = "identity shortcut"

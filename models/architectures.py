@@ -1,0 +1,60 @@
+"""The networks whose anatomy the Build-and-train page shows, each with the input it takes. The torchvision ones
+are built without weights (shapes, parameter counts and receptive fields do not depend on them, and nothing is
+downloaded); the project's ResNet-18 is the bundled, trained shapes classifier; the digits network is the
+course's, untrained, as the training loop starts it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torchvision
+from torch import nn
+from torchvision.models import AlexNet_Weights, ResNet18_Weights, ResNet50_Weights, VGG16_Weights, WeightsEnum
+from torchvision.transforms import v2
+
+from models.hub.bundled import bundled
+from models.nets.digits_nets import CONV_INPUT, DigitsConvNet
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A network to dissect: its title, how to build it, how an image becomes its input, and (for torchvision's)
+    the weights enum whose metadata gives the published parameter count."""
+
+    title: str
+    build: Callable[[], nn.Module]
+    weights: WeightsEnum | None = None
+
+    def transform(self) -> Callable[[object], torch.Tensor]:
+        if self.weights is not None:
+            return self.weights.transforms()
+        if self.title.startswith("Digits"):
+            return v2.Compose([v2.ToImage(), v2.Grayscale(), v2.Resize(CONV_INPUT, antialias=True),
+                               v2.CenterCrop(CONV_INPUT), v2.ToDtype(torch.float32, scale=True)])  # fmt: skip
+        cfg = bundled("shapes-resnet18").config
+        return v2.Compose([v2.ToImage(), v2.Resize(cfg["image_size"], antialias=True), v2.CenterCrop(cfg["image_size"]),
+                           v2.ToDtype(torch.float32, scale=True), v2.Normalize(cfg["mean"], cfg["std"])])  # fmt: skip
+
+    @property
+    def published_params(self) -> int | None:
+        """torchvision's own parameter count for these weights, or None."""
+        return self.weights.meta.get("num_params") if self.weights is not None else None
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "resnet18": Architecture("ResNet-18 (torchvision)", torchvision.models.resnet18, ResNet18_Weights.IMAGENET1K_V1),
+    "resnet50": Architecture("ResNet-50 (torchvision)", torchvision.models.resnet50, ResNet50_Weights.IMAGENET1K_V1),
+    "alexnet": Architecture("AlexNet (torchvision)", torchvision.models.alexnet, AlexNet_Weights.IMAGENET1K_V1),
+    "vgg16": Architecture("VGG-16 (torchvision)", torchvision.models.vgg16, VGG16_Weights.IMAGENET1K_V1),
+    "own-resnet18": Architecture(
+        "The project's ResNet-18 (bundled shapes classifier)", lambda: bundled("shapes-resnet18").build()
+    ),
+    "digits-net": Architecture("Digits network (the course's)", lambda: DigitsConvNet(batchnorm=False)),
+}
+
+
+def architecture_input(name: str, image) -> torch.Tensor:
+    """The 1 x C x H x W input `ARCHITECTURES[name]` takes for a PIL image."""
+    return ARCHITECTURES[name].transform()(image).unsqueeze(0)

@@ -1,0 +1,97 @@
+"""The anatomy table against torchvision's own shapes and parameter counts, and receptive fields against the
+values worked out by hand; the residual block's two paths; the lecture's loop, run in pieces or at once."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+
+from explain.methods.anatomy import anatomy, block_paths, blocks, field_text, residual_blocks
+from models.architectures import ARCHITECTURES
+from models.experiments.lecture_loop import LectureLoop, LoopConfig, loop_code, run
+from models.nets.resnet import ResNet18
+
+IMAGE = torch.zeros(1, 3, 224, 224)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "alexnet", "vgg16"])
+def test_parameters_and_shapes_match_torchvision(name):
+    arch = ARCHITECTURES[name]
+    model = arch.build().eval()
+    rows = anatomy(model, IMAGE)
+    leaves = {r.name: r for r in rows if r.leaf}
+    assert sum(r.params for r in leaves.values()) == arch.published_params  # torchvision's own count
+    assert sum(r.params for r in blocks(rows)) == arch.published_params
+    with torch.no_grad():  # torchvision's shapes, module by module
+        assert leaves[list(leaves)[-1]].shape == tuple(model(IMAGE).shape[1:]) == (1000,)
+        if name.startswith("resnet"):
+            x = model.maxpool(model.relu(model.bn1(model.conv1(IMAGE))))
+            for stage in ("layer1", "layer2", "layer3", "layer4"):
+                x = getattr(model, stage)(x)
+                last = next(r for r in rows if r.name == stage)
+                assert last.shape == tuple(x.shape[1:])
+        else:
+            assert next(r for r in rows if r.name == "features").shape == tuple(model.features(IMAGE).shape[1:])
+
+
+# Worked by hand with r_out = r_in + (k - 1) j_in and j_out = j_in s: the 7x7 stride-2 stem gives 7 (jump 2), the
+# 3x3 stride-2 max-pool 7 + 2 x 2 = 11 (jump 4); each 3x3 conv adds 2 x jump: layer1's four add 8 each (43),
+# layer2's first 8 at jump 4 (51, now jump 8) and three more 16 each (99), layer3 115 then 211, layer4 243 then 435.
+HAND = {"layer1.0": (27, 4), "layer1.1": (43, 4), "layer2.0": (67, 8), "layer2.1": (99, 8), "layer3.0": (147, 16),
+        "layer3.1": (211, 16), "layer4.0": (307, 32), "layer4.1": (435, 32)}  # fmt: skip
+
+
+@pytest.mark.parametrize("model", [ResNet18(10, width=0.25), torchvision.models.resnet18()], ids=["own", "torchvision"])
+def test_receptive_fields_of_resnet18_match_the_hand_computation(model):
+    rows = {r.name: r for r in anatomy(model.eval(), torch.zeros(1, 3, 64, 64))}
+    for name, (field, jump) in HAND.items():
+        assert (rows[name].field, rows[name].jump) == (field, jump), name
+    stem = rows["layer0.1"] if "layer0.1" in rows else rows["maxpool"]
+    assert (stem.field, stem.jump) == (11, 4)
+    assert field_text(rows["avgpool"]) == "whole image" and field_text(rows["fc"]) == "whole image"
+
+
+def test_receptive_fields_of_plain_stacks():
+    """AlexNet's last conv stage sees 195 pixels and VGG-16's 212 (Araujo et al., Distill 2019, Table 1)."""
+    alex = {r.name: r for r in anatomy(torchvision.models.alexnet().eval(), IMAGE)}
+    vgg = {r.name: r for r in anatomy(torchvision.models.vgg16().eval(), IMAGE)}
+    assert alex["features.12"].field == 195 and vgg["features.30"].field == 212
+
+
+def test_a_residual_blocks_two_paths():
+    found = residual_blocks(ResNet18(10))
+    assert list(found)[:3] == ["layer1.0", "layer1.1", "layer2.0"]
+    main, shortcut = block_paths(found["layer2.0"])
+    assert main == ["3x3 conv, 128, stride 2", "BatchNorm", "ReLU", "3x3 conv, 128", "BatchNorm"]
+    assert shortcut == ["1x1 conv, 128, stride 2", "BatchNorm"]
+    assert block_paths(found["layer1.1"])[1] == []  # the identity
+    assert residual_blocks(torchvision.models.alexnet()) == {}
+
+
+def test_the_loop_in_pieces_equals_the_loop_at_once_and_follows_steplr():
+    config = LoopConfig(epochs=2, step_size=1, gamma=0.5)
+    whole = run(config).history
+    pieces = LectureLoop(config)
+    while not pieces.done:  # stopped and resumed every 7 steps
+        pieces.advance(7)
+    assert pieces.history == whole
+    per_epoch = len(whole.step) // 2
+    assert whole.lr[0] == 3e-4 and whole.lr[-1] == 1.5e-4 and whole.lr[per_epoch - 1] == 3e-4
+    assert len(whole.test_accuracy) == 2 and whole.test_accuracy[-1] > 0.5
+    assert set(whole.grad_norms) == {"features.0", "features.3", "features.6", "classifier.2", "classifier.5",
+                                     "classifier.7"}  # fmt: skip
+
+
+def test_forgetting_the_scheduler_keeps_the_rate_and_the_code_says_so():
+    forgot = LoopConfig(epochs=2, step_size=1, scheduler_step=False)
+    loop = LectureLoop(forgot)
+    loop.advance(loop.total_steps)
+    assert set(loop.history.lr) == {3e-4}
+    assert "# lr_scheduler.step()" in loop_code(forgot) and "    lr_scheduler.step()" in loop_code(LoopConfig())
+
+
+@pytest.mark.parametrize("bad", [{"epochs": 0}, {"epochs": 31}, {"lr": 5.0}, {"setup": "imagenet"}, {"gamma": 0}])
+def test_the_loop_refuses_settings_out_of_bounds(bad):
+    with pytest.raises(ValueError):
+        LoopConfig(**bad)

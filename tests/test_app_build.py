@@ -1,0 +1,73 @@
+"""The Build-and-train page as a visitor meets it (AppTest): the anatomy of every network for the current image,
+and the live loop, whose curves equal a direct run of the loop with the same seed, stopped and resumed or not."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.experiments.lecture_loop import LectureLoop, LoopConfig, run
+from tests.app_helpers import open_page
+
+PAGE = "pages/build.py"
+
+
+@pytest.fixture(scope="module")
+def page():
+    return open_page(PAGE)
+
+
+def button(at, label):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_the_anatomy_of_resnet18_for_the_current_image(page):
+    assert not page.exception
+    text = " ".join(m.value for m in page.markdown)
+    assert "11,689,512 parameters** (torchvision's own figure: 11,689,512)" in text
+    table = page.dataframe[0].value
+    assert list(table["layer"])[-2:] == ["avgpool", "fc"] and "435 px, stride 32" in list(table["receptive field"])
+    assert any("class BasicBlock" in c.value for c in page.code)  # the block's code beside its drawing
+
+
+@pytest.mark.parametrize("name", ["resnet50", "alexnet", "vgg16", "own-resnet18", "digits-net"])
+def test_every_network_renders(page, name):
+    page.selectbox(key="build_net").set_value(name).run()
+    assert not page.exception and len(page.dataframe[0].value) > 5
+    page.toggle(key="build_every").set_value(True).run()
+    assert not page.exception
+    page.toggle(key="build_every").set_value(False).run()
+
+
+def test_the_loop_on_the_page_equals_a_direct_run():
+    at = open_page(PAGE)
+    at.selectbox(key="build_setup").set_value("resnet-digits")
+    at.number_input(key="build_epochs").set_value(1)
+    button(at, "Train").click().run()
+    assert not at.exception
+    loop = at.session_state["build_loop"]
+    assert loop.done and loop.history == run(LoopConfig(setup="resnet-digits", epochs=1)).history
+    assert any("Step 20 of 20" in m.value for m in at.markdown)
+
+
+def test_a_stopped_run_resumes_to_the_same_curves():
+    at = open_page(PAGE)
+    config = LoopConfig(setup="resnet-digits", epochs=1)
+    stopped = LectureLoop(config)
+    stopped.advance(6)  # what a Stop leaves in the session
+    at.session_state["build_loop"], at.session_state["build_running"] = stopped, False
+    at.run()
+    assert any("Stopped at step 6 of 20" in c.value for c in at.caption)
+    button(at, "Resume").click().run()
+    assert not at.exception and at.session_state["build_loop"].history == run(config).history
+
+
+def test_forgetting_the_scheduler_on_the_page():
+    at = open_page(PAGE)
+    at.selectbox(key="build_setup").set_value("resnet-digits")
+    at.number_input(key="build_epochs").set_value(2)
+    at.number_input(key="build_step").set_value(1)
+    at.toggle(key="build_forget").set_value(True)
+    button(at, "Train").click().run()
+    loop = at.session_state["build_loop"]
+    assert not at.exception and set(loop.history.lr) == {3e-4}
+    assert any("# TO DO: uncomment\n    # lr_scheduler.step()" in c.value for c in at.code)
