@@ -93,15 +93,18 @@ def show_block(name: str, model: torch.nn.Module) -> None:
                 "ReLUs and pooling, then fully connected layers. Its code:", icon=":material/info:")  # fmt: skip
         st.code(inspect.getsource(type(model)), language="python")
         return
-    projecting = next(n for n, b in found.items() if block_paths(b)[1])
-    plain = next(n for n, b in found.items() if not block_paths(b)[1])
+    paths = {n: block_paths(b) for n, b in found.items()}
+    # The lecture's case first: a block that halves the resolution, with its 1x1 stride-2 projection.
+    projecting = [n for n, (_, short) in paths.items() if short]
+    projecting = next((n for n in projecting if "stride 2" in paths[n][1][0]), projecting[0])
+    plain = next(n for n, (_, short) in paths.items() if not short)
     which = st.radio("Block", [projecting, plain], horizontal=True, key=f"build_block_{name}", bind=BIND,
-                     format_func=lambda n: f"{n} (downsamples: 1x1 stride-2 shortcut)" if n == projecting
+                     format_func=lambda n: f"{n} (projection shortcut: {paths[n][1][0]})" if paths[n][1]
                      else f"{n} (identity shortcut)")  # fmt: skip
     block = found[which]
     left, right = st.columns(2)
-    left.plotly_chart(block_figure(*block_paths(block), which), width="stretch", key=f"build_block_fig_{which}")
-    right.code(inspect.getsource(type(block)), language="python")
+    left.plotly_chart(block_figure(*paths[which], which), width="stretch", key=f"build_block_fig_{which}")
+    right.code(inspect.getsource(type(block)), language="python", wrap_lines=True)
 
 
 # ---------------------------------------------------------------- the training loop
