@@ -9,17 +9,20 @@ import torch
 from PIL import Image
 from torch import nn
 
-from explain.figures.charts import map_figure, precision_recall_chart
+from explain.figures.charts import map_figure, precision_recall_chart, top_k_bar
 from explain.figures.detections import coco_json, draw, draw_verdicts
 from explain.figures.render import draw_box, grey_maps, montage, overlay, png_bytes
 from explain.inputs.annotations import TrueObject, coco_objects, labels_known, scene_objects
 from explain.inputs.images import display_name, image_sha256
 from explain.inputs.samples import sample_bytes, sample_scene, scene_set
+from explain.methods.classify import Prediction
 from explain.methods.filters import strongest_channels
 from explain.methods.ground_truth import SetScore, match, score
 from explain.methods.rcnn_stages import (
+    BoxHeads,
     RoiComparison,
     Stages,
+    box_heads,
     explain_detection,
     head_outputs,
     roi_pool_vs_align,
@@ -161,8 +164,28 @@ def proposals_ui(stages: Stages) -> int:
     )
 
 
+RCNN_FAMILY = pd.DataFrame(
+    [
+        ("R-CNN (Girshick et al., 2014)", "selective search, ~2,000 per image",
+         "each region cropped from the image, warped, run through the CNN", "an SVM per class, box regression"),
+        ("Fast R-CNN (2015)", "selective search", "the CNN runs once; RoIPool cuts each region from its feature map",
+         "fully connected: softmax over classes, box regression"),
+        ("Faster R-CNN (2015)", "the region proposal network, on the same features", "RoIPool", "as Fast R-CNN"),
+        ("Mask R-CNN (2017)", "the RPN over a feature pyramid (FPN)", "RoIAlign (no rounding)",
+         "box and class, plus a mask head (28 x 28 per class)"),
+    ],
+    columns=["", "proposals", "features per region", "heads"],
+)  # fmt: skip
+RCNN_STAGES = ("The stages below run the model chosen above, one module at a time: 1. backbone and FPN, 2. proposals, "
+               "3. detections, 3b. RoIPool against RoIAlign, 3c. RoI features into the box and class heads, 4. the "
+               "mask (or keypoint) head.")  # fmt: skip
+
+
 def pipeline_tab(image: np.ndarray, stages: Stages, listed: int, threshold: float) -> None:
     """Stages 1 to 3: the FPN's feature maps at a chosen level, the strongest proposals, and what is left."""
+    with st.expander("From R-CNN to Mask R-CNN", expanded=False):
+        st.dataframe(RCNN_FAMILY, hide_index=True, width="stretch")
+        st.caption(RCNN_STAGES)
     st.markdown(
         "**1. Backbone + FPN.** A ResNet turns the image into feature maps at strides 4 to 64; the feature "
         "pyramid network gives every level the same channels, so one head can look at all scales."
@@ -231,6 +254,58 @@ def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, level:
         f"({', '.join(map(str, roi.quantised))}); the two pooled outputs differ by {roi.difference:.0%} of "
         "RoIAlign's mean magnitude over all channels."
     )
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_box_heads(key: str, sha: str, box: tuple, _model, _x) -> BoxHeads:
+    return box_heads(_model, _x, box)
+
+
+def proposal_for(stages: Stages, inst: Instance | None) -> tuple[int, tuple[float, float, float, float]] | None:
+    """The proposal a detection most likely came from (the one overlapping its box most), else the strongest."""
+    if not len(stages.proposals):
+        return None
+    if inst is None:
+        return 0, tuple(float(v) for v in stages.proposals[0])
+    from torchvision.ops import box_iou
+
+    ious = box_iou(torch.tensor([inst.box]), torch.from_numpy(stages.proposals).float())[0]
+    i = int(ious.argmax())
+    return i, tuple(float(v) for v in stages.proposals[i])
+
+
+def heads_section(image: np.ndarray, stages: Stages, inst: Instance | None, categories, key: str, sha: str,
+                  model: nn.Module, x: torch.Tensor) -> None:  # fmt: skip
+    """Stage 3c: one proposal's RoI features, the box head's class probabilities and the box it moves to."""
+    st.markdown(
+        "**3c. RoI features → box and class heads.** The pooled 7 x 7 features of one proposal go through two "
+        "fully connected layers; the box predictor then gives a probability for every class (background "
+        "included) and, per class, how to move and resize the proposal. Detections are these refined boxes, "
+        "kept when their score passes the threshold and no better box of the same class covers them."
+    )
+    picked = proposal_for(stages, inst)
+    if picked is None:
+        st.info("No proposal to follow.")
+        return
+    rank, box = picked
+    out = cached_box_heads(key, sha, box, model, x)
+    which = f"proposal {rank + 1}" + (
+        f", the one {inst.label} {inst.score:.0%} came from" if inst else ", the strongest"
+    )
+    a, b, c = st.columns(3)
+    drawn = draw_box(draw_box(image, tuple(round(v) for v in box), "#FF1744", 3),
+                     tuple(round(v) for v in out.refined), "#00C853", 3)  # fmt: skip
+    a.image(drawn, width="stretch", caption=f"{which}: red as proposed, green as the box head moves it for "
+            f"{categories[out.best]}")  # fmt: skip
+    tiles = grey_maps(
+        np.concatenate([out.features.mean(0, keepdims=True), out.features[strongest_channels(out.features, 7)]])
+    )
+    b.image(montage(tiles, cols=4, scale=12), width="stretch",
+            caption=f"its RoI features: 7 x 7 x {out.features.shape[0]}, pooled from P{out.level + 2} (stride "
+            f"{2 ** (out.level + 2)}), the level its size picks; channel mean, then the 7 strongest")  # fmt: skip
+    order = np.argsort(out.probabilities)[::-1][:5]
+    preds = [Prediction(int(i), categories[i], float(out.probabilities[i])) for i in order]
+    c.plotly_chart(top_k_bar(preds, "class probabilities (box head)"), width="stretch", key="det_box_head_probs")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -409,6 +484,7 @@ with tab_pipe:
     stages = cached_stages(key, chosen.sha256, model, x)
     pipeline_tab(image, stages, len(kept), threshold)
     roi_section(image, stages, inst, st.session_state.get("det_level", "0"), key, chosen.sha256)
+    heads_section(image, stages, inst, info.categories, key, chosen.sha256, model, x)
     heads = None if inst is None else cached_heads(key, chosen.sha256, inst.box, inst.label_index, model, x)
     show_heads(image, inst, heads, info.keypoint_names)
 with tab_explain:

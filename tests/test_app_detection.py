@@ -53,6 +53,9 @@ def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
     assert "28 x 28 mask logits" in titles
     assert "RoIPool: 7 x 7, channel mean" in titles and "RoIAlign: 7 x 7, channel mean" in titles
     assert any("green the exact box, red the box RoIPool snaps" in c for c in captions)
+    assert any(c.startswith("proposal ") and "came from: red as proposed, green as the box head moves it" in c
+               for c in captions)  # fmt: skip
+    assert "class probabilities (box head)" in titles
     cam = [s for s in plotly_specs(at) if "the map alone" in (s["layout"].get("title") or {}).get("text", "")]
     assert cam and cam[0]["data"][0]["type"] == "heatmap"  # Grad-CAM alone, with Plotly's colour bar
     at.radio(key="det_cam_level").set_value("2").run()

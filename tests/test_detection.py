@@ -9,7 +9,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from explain.figures.detections import coco_json, draw
-from explain.methods.rcnn_stages import explain_detection, head_outputs, run_stages
+from explain.methods.rcnn_stages import box_heads, explain_detection, head_outputs, run_stages
 from models.data.coco import average_precision, ground_truth, results
 from models.data.shapes import SHAPE_CLASSES, make_scene
 from models.detectors import (
@@ -111,6 +111,20 @@ def test_pipeline_stages_and_one_detection_explained():
     assert head_outputs(model, x, box, label)["mask_logits"].shape == (28, 28)
     cam, iou = explain_detection(model, x, box, label, "1")
     assert cam.shape == (128, 128) and cam.min() >= 0 and cam.max() <= 1 and iou == pytest.approx(1.0)
+
+
+def test_box_heads_move_a_proposal_onto_the_detection_it_becomes():
+    """The second stage run by hand on one proposal gives what roi_heads gives: the bundled detector's box for
+    the proposal behind a detection is that detection's box, and the class it scores highest is its label."""
+    model, _ = load_detector(BUNDLED_DETECTOR)
+    x = detector_input(Image.fromarray(SCENE.image), torch.device("cpu"))
+    stages = run_stages(model, x)
+    ious = torchvision.ops.box_iou(torch.from_numpy(stages.boxes[:1]), torch.from_numpy(stages.proposals))[0]
+    out = box_heads(model, x, tuple(float(v) for v in stages.proposals[int(ious.argmax())]))
+    assert out.features.shape[1:] == (7, 7) and 0 <= out.level <= 3
+    assert out.probabilities.sum() == pytest.approx(1.0, abs=1e-5) and out.best == int(stages.labels[0])
+    refined = torchvision.ops.box_iou(torch.tensor([out.refined]), torch.from_numpy(stages.boxes[:1]))
+    assert float(refined) > 0.95
 
 
 def test_keypoint_heads_give_seventeen_heatmaps():

@@ -86,6 +86,41 @@ def head_outputs(model: nn.Module, x: torch.Tensor, box: tuple[float, float, flo
     return out
 
 
+@dataclass(frozen=True)
+class BoxHeads:
+    """One proposal through the second stage: its RoI features (RoIAlign from the FPN level its size picks), the
+    box head's class probabilities, and the box the regression moves it to for the most likely class."""
+
+    features: np.ndarray  # 256 x 7 x 7 pooled features
+    level: int  # FPN level the box was pooled from (0 = P2, stride 4)
+    probabilities: np.ndarray  # one per class, background first
+    refined: tuple[float, float, float, float]  # for the most likely object class, in input-image pixels
+    best: int  # that class's index (never the background)
+
+
+@torch.no_grad()
+def box_heads(model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float]) -> BoxHeads:
+    """Run one box (a proposal, in the input image's pixels) through the model's RoI features, box head and
+    box predictor, as `roi_heads` does for every proposal before scoring thresholds and per-class NMS."""
+    x = on_model_device(model, x)
+    with lock_for(model):
+        original = tuple(x.shape[-2:])
+        images, _ = model.transform([x])
+        features = model.backbone(images.tensors)
+        size = images.image_sizes[0]
+        roi = resize_boxes(torch.tensor([box], dtype=torch.float, device=x.device), original, size)
+        heads = model.roi_heads
+        pooled = heads.box_roi_pool(features, [roi], [size])
+        level = int(heads.box_roi_pool.map_levels([roi])[0])  # set by the call above: the box's FPN level
+        logits, regression = heads.box_predictor(heads.box_head(pooled))
+        probabilities = F.softmax(logits, -1)[0]
+        best = int(probabilities[1:].argmax()) + 1
+        moved = heads.box_coder.decode(regression, [roi]).reshape(-1, 4)[best]
+        refined = resize_boxes(moved[None], size, original)[0]
+    return BoxHeads(pooled[0].float().cpu().numpy(), level, probabilities.float().cpu().numpy(),
+                    tuple(float(v) for v in refined), best)  # fmt: skip
+
+
 def explain_detection(
     model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float], label: int, level: str = "0"
 ) -> tuple[np.ndarray, float]:
