@@ -10,7 +10,9 @@ from streamlit.delta_generator import DeltaGenerator
 from explain.figures.charts import colorbar, deletion_insertion_chart, sanity_chart
 from explain.figures.export import attribution_snippet, zip_bundle
 from explain.figures.render import input_image, overlay, png_bytes
+from explain.inputs.image_sets import set_sha256
 from explain.methods.attributions import METHODS, attribute, defaults
+from explain.methods.batch_view import MAX_BATCH, LabelledImage, explain_batch, generated_shapes, summary
 from explain.methods.classify import model_view
 from explain.methods.faithfulness import RANKINGS, deletion_insertion, ranking_map
 from explain.methods.layers import default_cam_layer, spatial_layers
@@ -19,7 +21,7 @@ from explain.methods.sanity import METRICS as SANITY_METRICS
 from explain.methods.sanity import cascading_randomization
 from models.classifiers import ModelInfo
 from ui.admission import cached_heavy
-from ui.image_input import ChosenImage
+from ui.image_input import SUPPORTED, ChosenImage, decode_upload
 from ui.model_picker import image_and_classifier_ui, out_of_distribution
 from ui.param_form import param_widgets
 from ui.predictions import model_input, top5, weights_key
@@ -288,6 +290,66 @@ def reproduce_tab(
     st.code(attribution_snippet(info.name, chosen.label, first, target, params[first]), language="python")
 
 
+UNKNOWN = "(not given)"
+
+
+def batch_set_ui(info: ModelInfo) -> tuple[list[LabelledImage], list[str]]:
+    """The labelled set: generated shapes (labelled by the generator) or uploads, each given its true label here.
+    Returns the images and a line per upload that could not be used."""
+    source = st.radio("Images", ["generated shapes, labelled by the generator", "my uploads, labelled here"],
+                      horizontal=True, key="attr_batch_source", bind=BIND)  # fmt: skip
+    if source.startswith("generated"):
+        c1, c2 = st.columns(2)
+        n = c1.slider("How many", 4, MAX_BATCH, 8, 2, key="attr_batch_n", bind=BIND)
+        seed = c2.number_input("Seed", 0, 10_000, 0, key="attr_batch_seed", bind=BIND)
+        return generated_shapes(int(n), int(seed)), []
+    uploads = st.file_uploader("Images", accept_multiple_files=True, key="attr_batch_files", help=SUPPORTED) or []
+    problems = [f"only the first {MAX_BATCH} of {len(uploads)} uploads are used"] if len(uploads) > MAX_BATCH else []
+    images, cols = [], st.columns(4)
+    for i, f in enumerate(uploads[:MAX_BATCH]):
+        decoded = decode_upload(f.getvalue(), f.name)
+        if isinstance(decoded, str):
+            problems.append(decoded)
+            continue
+        truth = cols[i % 4].selectbox(f"True label of {decoded.label}", [UNKNOWN, *info.categories],
+                                      key=f"attr_batch_truth_{decoded.sha256[:16]}")  # fmt: skip
+        images.append(LabelledImage(decoded.label, decoded.image, None if truth == UNKNOWN else truth))
+    return images, problems
+
+
+def batch_tab(model: torch.nn.Module, info: ModelInfo, key: str) -> None:
+    """One method over a labelled set, as Captum Insights showed it: truth, prediction and map per image."""
+    prose("One method over a set of labelled images: for each, the true label, the model's answer, and the map "
+          "for the predicted class (or the true one). A wrong answer often shows the model looking "
+          "elsewhere.")  # fmt: skip
+    images, problems = batch_set_ui(info)
+    if problems:
+        st.warning("; ".join(problems[:5]), icon=":material/broken_image:")
+    c1, c2 = st.columns(2)
+    method = c1.selectbox("Method", list(METHODS), index=list(METHODS).index("integrated_gradients"),
+                          format_func=lambda k: METHODS[k].title, key="attr_batch_method", bind=BIND)  # fmt: skip
+    target = c2.radio("Map for the", ["predicted", "true"], horizontal=True, key="attr_batch_target", bind=BIND,
+                      format_func={"predicted": "predicted class", "true": "true class"}.get)  # fmt: skip
+    if not images:
+        st.info("Upload a few images, then give each its true label.")
+        return
+    set_key = (set_sha256([(im.name, im.image) for im in images]), tuple(im.truth for im in images))
+    if not run_button(f"Explain {len(images)} images", "attr_batch_run", (key, set_key, method, target)):
+        return
+    items = cached_heavy(
+        f"{METHODS[method].title} over {len(images)} images", ("batch", key, set_key, method, target),
+        lambda report: explain_batch(model, info.preprocess, info.categories, images, method, target, report),
+    )  # fmt: skip
+    st.markdown(f"**{summary(items)}** · {METHODS[method].title}, default parameters, absolute values.")
+    cols = st.columns(4)
+    for i, (im, it) in enumerate(zip(images, items, strict=True)):
+        mark = "" if it.correct is None else ("✓ " if it.correct else "✗ ")
+        truth = it.truth or "not given"
+        cols[i % 4].image(overlay(model_view(im.image, info.preprocess), it.map, "absolute", 0.7), width="stretch",
+                          caption=f"{mark}{it.name}: true {truth} · predicted {it.predicted} {it.probability:.0%}"
+                          + ("" if it.explained == it.predicted else f" · map for {it.explained}"))  # fmt: skip
+
+
 st.title("Attributions: which pixels made the decision?")
 prose(
     "Pick an image, a classifier and a class. Each method credits pixels for that class's score; "
@@ -307,7 +369,9 @@ heatmaps = {m: to_map(a, mode, percentile) for m, a in maps.items()}
 view = model_view(chosen.image, info.preprocess)  # maps go onto the image at its own resolution
 overlays = {m: overlay(view, h, mode, alpha) for m, h in heatmaps.items()}
 
-tab_maps, tab_sanity, tab_faith, tab_code = st.tabs(["Maps", "Sanity check", "Faithfulness", "Download & reproduce"])
+tab_maps, tab_sanity, tab_faith, tab_batch, tab_code = st.tabs(
+    ["Maps", "Sanity check", "Faithfulness", "A labelled set", "Download & reproduce"]
+)
 with tab_maps:
     sides = layer_names(key, model, batch)[2]
     notes = {m: map_note(a, sides.get(params[m].get("layer") or "")) for m, a in maps.items()}
@@ -316,5 +380,7 @@ with tab_sanity:
     sanity_tab(model, batch, key, chosen.sha256, target, percentile, params, maps, seen)
 with tab_faith:
     faithfulness_tab(model, batch, key, chosen.sha256, target, params, maps)
+with tab_batch:
+    batch_tab(model, info, key)
 with tab_code:
     reproduce_tab(info, chosen, target, mode, percentile, alpha, methods, params, overlays)

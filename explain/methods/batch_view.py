@@ -1,0 +1,95 @@
+"""One attribution method over a set of labelled images, as Captum Insights showed it: for each image the true
+label, the model's prediction and its probability, right or wrong, and the map for the predicted class (or for
+the true one, to see what the model would need to look at)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from explain.methods.attributions import attribute
+from explain.methods.classify import prepare
+from explain.methods.maps import to_map
+from models.data.shapes import SHAPE_CLASSES, classification_set
+from models.devices import model_device
+
+MAX_BATCH = 16  # images one batch view explains (each costs one attribution)
+Target = Literal["predicted", "true"]
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    name: str
+    image: Image.Image
+    truth: str | None  # the true label, or None when nobody said
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One image's row in the batch view."""
+
+    name: str
+    truth: str | None
+    predicted: str
+    probability: float
+    correct: bool | None  # None: no true label, or one the model has no class for
+    explained: str  # the class the map is for
+    map: np.ndarray  # H x W in [0, 1], absolute values clipped at the 99th percentile
+
+
+def generated_shapes(n: int, seed: int = 0, size: int = 192) -> list[LabelledImage]:
+    """`n` generated shape images (at most MAX_BATCH), the classes balanced, labelled by the generator."""
+    images, labels = classification_set(min(n, MAX_BATCH), seed, size)
+    return [LabelledImage(f"shape #{i + 1}", Image.fromarray(im), SHAPE_CLASSES[int(y)])
+            for i, (im, y) in enumerate(zip(images, labels, strict=True))]  # fmt: skip
+
+
+def explain_batch(
+    model: nn.Module,
+    preprocess: Callable[[object], torch.Tensor],
+    categories: Sequence[str],
+    images: Sequence[LabelledImage],
+    method: str,
+    target: Target = "predicted",
+    report: Callable[[int, int], None] | None = None,
+) -> list[BatchItem]:
+    """Each image's prediction and `method`'s map (the method's default parameters) for the predicted class, or
+    for the true class when `target` is "true" and the model has that class."""
+    if len(images) > MAX_BATCH:
+        raise ValueError(f"at most {MAX_BATCH} images at a time, not {len(images)}")
+    device, out = model_device(model), []
+    for i, item in enumerate(images):
+        x = prepare(item.image, preprocess, device)
+        with torch.no_grad():
+            probs = torch.softmax(model(x).float(), -1)[0]
+        best = int(probs.argmax())
+        known = item.truth is not None and item.truth in categories
+        cls = categories.index(item.truth) if target == "true" and known else best
+        attr = attribute(model, x, method, cls)[0].detach().cpu().numpy()
+        out.append(
+            BatchItem(
+                item.name, item.truth, categories[best], float(probs[best]),
+                (categories[best] == item.truth) if known else None, categories[cls], to_map(attr, "absolute"),
+            )
+        )  # fmt: skip
+        if report is not None:
+            report(i + 1, len(images))
+    return out
+
+
+def summary(items: Sequence[BatchItem]) -> str:
+    """ "k of n right" over the images whose true label the model knows, in one line."""
+    judged = [it for it in items if it.correct is not None]
+    if not judged:
+        return f"{len(items)} images; none has a true label among the model's classes."
+    right = sum(it.correct for it in judged)
+    rest = len(items) - len(judged)
+    return f"{right} of {len(judged)} predicted right ({right / len(judged):.0%})" + (
+        f"; {rest} without a true label the model knows" if rest else ""
+    )

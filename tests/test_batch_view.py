@@ -1,0 +1,49 @@
+"""The batch view: one method over a labelled set, prediction against truth per image (library and page)."""
+
+from __future__ import annotations
+
+import pytest
+
+from explain.methods.batch_view import MAX_BATCH, LabelledImage, explain_batch, generated_shapes, summary
+from models.classifiers import load_classifier
+from tests.app_helpers import image_captions, open_page
+
+
+@pytest.fixture(scope="module")
+def shapes_model():
+    return load_classifier("shapes-resnet18")
+
+
+def test_the_bundled_model_on_generated_shapes(shapes_model):
+    model, info = shapes_model
+    images = generated_shapes(6, seed=1)
+    assert sorted(im.truth for im in images) == sorted(info.categories)  # every class once
+    items = explain_batch(model, info.preprocess, info.categories, images, "saliency")
+    assert [it.truth for it in items] == [im.truth for im in images]
+    assert all(it.correct for it in items) and summary(items) == "6 of 6 predicted right (100%)"
+    assert all(it.map.ndim == 2 and it.map.min() >= 0 and it.map.max() <= 1 for it in items)  # at the input size
+    assert all(it.explained == it.predicted for it in items)
+
+
+def test_maps_for_the_true_class_and_labels_the_model_lacks(shapes_model):
+    model, info = shapes_model
+    star = generated_shapes(6, seed=1)[0]
+    wrong = LabelledImage("mislabelled", star.image, next(c for c in info.categories if c != star.truth))
+    unknown = LabelledImage("a cat?", star.image, "tabby cat")
+    items = explain_batch(model, info.preprocess, info.categories, [wrong, unknown], "saliency", target="true")
+    assert items[0].correct is False and items[0].explained == wrong.truth != items[0].predicted
+    assert items[1].correct is None and items[1].explained == items[1].predicted
+    assert summary(items) == "0 of 1 predicted right (0%); 1 without a true label the model knows"
+    with pytest.raises(ValueError):
+        explain_batch(model, info.preprocess, info.categories, [star] * (MAX_BATCH + 1), "saliency")
+
+
+def test_the_attributions_page_explains_a_labelled_set():
+    at = open_page("pages/attributions.py")
+    at.slider(key="attr_batch_n").set_value(6).run()
+    at.selectbox(key="attr_batch_method").set_value("saliency").run()
+    next(b for b in at.button if b.label == "Explain 6 images").click().run()
+    assert not at.exception
+    assert any("6 of 6 predicted right" in m.value for m in at.markdown)
+    shown = [c for c in image_captions(at) if c.startswith("✓ shape #")]
+    assert len(shown) == 6 and all("true " in c and "predicted " in c for c in shown)
