@@ -6,7 +6,6 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 import torch
-from PIL import Image
 from torch import nn
 
 from explain.figures.charts import map_figure, precision_recall_chart, top_k_bar
@@ -14,10 +13,10 @@ from explain.figures.detections import coco_json, draw, draw_verdicts
 from explain.figures.render import draw_box, grey_maps, montage, overlay, png_bytes
 from explain.inputs.annotations import TrueObject, coco_objects, labels_known, scene_objects
 from explain.inputs.images import display_name, image_sha256
-from explain.inputs.samples import sample_bytes, sample_scene, scene_set
+from explain.inputs.samples import sample_bytes, sample_scene
 from explain.methods.classify import Prediction
 from explain.methods.filters import strongest_channels
-from explain.methods.ground_truth import SetScore, match, score
+from explain.methods.ground_truth import SET_SIZE, match, score, score_generated_set
 from explain.methods.rcnn_stages import (
     BoxHeads,
     RoiComparison,
@@ -29,7 +28,7 @@ from explain.methods.rcnn_stages import (
     run_stages,
 )
 from models.data.shapes import SHAPE_CLASSES
-from models.detectors import BUNDLED_DETECTOR, DetectorInfo, Instance, detect, detect_batch, detector_input
+from models.detectors import BUNDLED_DETECTOR, DetectorInfo, Instance, detect, detector_input
 from models.devices import model_device
 from ui.admission import cached_heavy
 from ui.image_input import ChosenImage, image_input
@@ -388,8 +387,6 @@ def explain_tab(
 
 # ---------------------------------------------------------------- against the truth
 
-SET_SIZE = 50  # generated scenes the "whole set" score runs on (held-out seeds)
-
 
 def truth_ui(chosen: ChosenImage, image: np.ndarray, info: DetectorInfo) -> list[TrueObject] | None:
     """The image's true objects: a generated scene's own, or those of an uploaded COCO annotation file; None,
@@ -446,23 +443,15 @@ def truth_tab(
     if all(c in info.categories for c in SHAPE_CLASSES):
         settings = (key, iou)
         if run_button(f"Score on {SET_SIZE} generated scenes", "det_truth_set", settings):
-            whole = cached_heavy(f"Detecting in {SET_SIZE} generated scenes", ("det-set", *settings),
-                                 lambda report: score_scene_set(model, info, iou, report))  # fmt: skip
+            whole = cached_heavy(
+                f"Detecting in {SET_SIZE} generated scenes", ("det-set", *settings),
+                lambda report: score_generated_set(model, info.categories, iou, report=report),
+            )  # fmt: skip
             curves[f"{SET_SIZE} generated scenes"] = (whole.recall, whole.precision)
             mask = f", mask AP {whole.mask['AP']:.3f}" if whole.mask else ""
             st.markdown(f"**{SET_SIZE} held-out generated scenes** ({whole.objects} objects): box AP "
                         f"{whole.box['AP']:.3f} (AP@0.5 {whole.box['AP50']:.3f}){mask}.")  # fmt: skip
     st.plotly_chart(precision_recall_chart(curves, iou), width="stretch", key="det_pr")
-
-
-def score_scene_set(model: nn.Module, info: DetectorInfo, iou: float, report) -> SetScore:
-    """The detector's COCO AP over SET_SIZE held-out generated scenes, in batches, reporting progress."""
-    scenes, found = scene_set(SET_SIZE), []
-    for i in range(0, SET_SIZE, 10):
-        report(i, SET_SIZE)
-        found += detect_batch(model, [Image.fromarray(s.image) for s in scenes[i : i + 10]], info.categories)
-    truth = [scene_objects(s) for s in scenes]
-    return score(found, truth, [s.image.shape[:2] for s in scenes], info.categories, iou)
 
 
 st.title("Mask R-CNN: what is where")

@@ -72,3 +72,22 @@ def test_a_coco_annotation_file_gives_boxes_and_bad_files_one_line():
         with pytest.raises(ValueError, match=message) as exc:
             coco_objects(data, "cat.png", (100, 120))
         assert "\n" not in str(exc.value)
+
+
+def test_the_generated_set_scores_what_the_readme_says():
+    """The page's "Score on 50 generated scenes" with the bundled detector gives the README's figures."""
+    import re
+    from pathlib import Path
+
+    from explain.methods.ground_truth import score_generated_set
+    from models.detectors import BUNDLED_DETECTOR, load_detector
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme[readme.index("| 50 generated scenes (the page's set) |") :]
+    rows = {m.group(1): [float(v) for v in m.groups()[1:]]
+            for m in re.finditer(r"\| (boxes|masks) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", table[:400])}  # fmt: skip
+    model, info = load_detector(BUNDLED_DETECTOR)
+    got = score_generated_set(model, info.categories)
+    assert got.images == 50 and got.objects == 182
+    for name, measured in (("boxes", got.box), ("masks", got.mask)):
+        assert [round(measured[k], 3) for k in ("AP", "AP50", "AP75")] == pytest.approx(rows[name], abs=0.0015)

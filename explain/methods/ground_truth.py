@@ -4,16 +4,17 @@ precision-recall curve (pycocotools) for one image or a set."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torchvision.ops import box_iou
 
-from explain.inputs.annotations import TrueObject
+from explain.inputs.annotations import TrueObject, scene_objects
+from explain.inputs.samples import scene_set
 from models.data.coco import average_precision, evaluate, ground_truth, results
-from models.detectors import Instance
+from models.detectors import Instance, detect_batch
 
 
 @dataclass(frozen=True)
@@ -102,3 +103,21 @@ def _box_mask(box: Sequence[float], size: tuple[int, int]) -> np.ndarray:
     x0, y0, x1, y1 = (int(np.round(v)) for v in box)
     out[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = True
     return out
+
+
+SET_SIZE = 50  # held-out generated scenes a detector is scored on (the Detection page's button, the README's figure)
+
+
+def score_generated_set(
+    model: torch.nn.Module, categories: Sequence[str], iou: float = 0.5, n: int = SET_SIZE,
+    report: Callable[[int, int], None] | None = None,
+) -> SetScore:  # fmt: skip
+    """The detector's COCO AP over `n` held-out generated scenes (`scene_set`), detected in batches of ten."""
+    from PIL import Image
+
+    scenes, found = scene_set(n), []
+    for i in range(0, n, 10):
+        if report is not None:
+            report(i, n)
+        found += detect_batch(model, [Image.fromarray(s.image) for s in scenes[i : i + 10]], categories)
+    return score(found, [scene_objects(s) for s in scenes], [s.image.shape[:2] for s in scenes], categories, iou)
