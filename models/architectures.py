@@ -1,7 +1,7 @@
 """The networks whose anatomy the Build-and-train page shows, each with the input it takes. The torchvision ones
-are built without weights (shapes, parameter counts and receptive fields do not depend on them, and nothing is
-downloaded); the project's ResNet-18 is the bundled, trained shapes classifier; the digits network is the
-course's, untrained, as the training loop starts it."""
+and the digits network are built on PyTorch's meta device: shapes, parameter counts and receptive fields do not
+depend on weights, so nothing is downloaded, allocated or computed (VGG-16's 138 M parameters cost no memory);
+the project's ResNet-18 is the bundled, trained shapes classifier."""
 
 from __future__ import annotations
 
@@ -9,13 +9,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torchvision
 from torch import nn
+from torchvision import models
 from torchvision.models import AlexNet_Weights, ResNet18_Weights, ResNet50_Weights, VGG16_Weights, WeightsEnum
 from torchvision.transforms import v2
 
 from models.hub.bundled import bundled
 from models.nets.digits_nets import CONV_INPUT, DigitsConvNet
+
+
+def on_meta(build: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+    """`build`, made to create its network on the meta device (parameters with shapes and no storage)."""
+
+    def made() -> nn.Module:
+        with torch.device("meta"):
+            return build()
+
+    return made
 
 
 @dataclass(frozen=True)
@@ -44,14 +54,14 @@ class Architecture:
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "resnet18": Architecture("ResNet-18 (torchvision)", torchvision.models.resnet18, ResNet18_Weights.IMAGENET1K_V1),
-    "resnet50": Architecture("ResNet-50 (torchvision)", torchvision.models.resnet50, ResNet50_Weights.IMAGENET1K_V1),
-    "alexnet": Architecture("AlexNet (torchvision)", torchvision.models.alexnet, AlexNet_Weights.IMAGENET1K_V1),
-    "vgg16": Architecture("VGG-16 (torchvision)", torchvision.models.vgg16, VGG16_Weights.IMAGENET1K_V1),
+    "resnet18": Architecture("ResNet-18 (torchvision)", on_meta(models.resnet18), ResNet18_Weights.IMAGENET1K_V1),
+    "resnet50": Architecture("ResNet-50 (torchvision)", on_meta(models.resnet50), ResNet50_Weights.IMAGENET1K_V1),
+    "alexnet": Architecture("AlexNet (torchvision)", on_meta(models.alexnet), AlexNet_Weights.IMAGENET1K_V1),
+    "vgg16": Architecture("VGG-16 (torchvision)", on_meta(models.vgg16), VGG16_Weights.IMAGENET1K_V1),
     "own-resnet18": Architecture(
         "The project's ResNet-18 (bundled shapes classifier)", lambda: bundled("shapes-resnet18").build()
     ),
-    "digits-net": Architecture("Digits network (the course's)", lambda: DigitsConvNet(batchnorm=False)),
+    "digits-net": Architecture("Digits network (the course's)", on_meta(lambda: DigitsConvNet(batchnorm=False))),
 }
 
 

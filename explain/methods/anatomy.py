@@ -50,7 +50,9 @@ def _next_field(module: nn.Module, field: float, jump: float, in_side: int, out_
 
 @torch.no_grad()
 def anatomy(model: nn.Module, x: torch.Tensor) -> list[LayerRow]:
-    """The rows of `model`'s anatomy for the input batch `x` (N x C x H x W), in the order the modules finish."""
+    """The rows of `model`'s anatomy for the input batch `x` (N x C x H x W), in the order the modules finish.
+    A model on the meta device gives its shapes without computing anything."""
+    x = x.to(next(model.parameters()).device)
     fields: dict[int, tuple[float, float, bool]] = {id(x): (1.0, 1.0, False)}
     keep: list[torch.Tensor] = [x]  # holds every tensor seen, so no id is reused during the pass
     widest = [(1.0, 1.0, False)]
