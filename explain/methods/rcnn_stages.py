@@ -64,6 +64,17 @@ def run_stages(model: nn.Module, x: torch.Tensor) -> Stages:
     )
 
 
+def _box_on_features(model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float]):
+    """(FPN features, the box in the resized image, the resized size, the original size): what the second
+    stage starts from for one box given in the input image's pixels. Call with the model's lock held."""
+    original = tuple(x.shape[-2:])
+    images, _ = model.transform([x])
+    features = model.backbone(images.tensors)
+    size = images.image_sizes[0]
+    roi = resize_boxes(torch.tensor([box], dtype=torch.float, device=x.device), original, size)
+    return features, roi, size, original
+
+
 @torch.no_grad()
 def head_outputs(model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float], label: int) -> dict:
     """For one detection: its 28 x 28 mask logits for its class (Mask R-CNN) and its keypoint
@@ -71,11 +82,7 @@ def head_outputs(model: nn.Module, x: torch.Tensor, box: tuple[float, float, flo
     x = on_model_device(model, x)
     out: dict[str, np.ndarray] = {}
     with lock_for(model):
-        original = tuple(x.shape[-2:])
-        images, _ = model.transform([x])
-        features = model.backbone(images.tensors)
-        size = images.image_sizes[0]
-        roi = resize_boxes(torch.tensor([box], dtype=torch.float, device=x.device), original, size)
+        features, roi, size, _ = _box_on_features(model, x, box)
         heads = model.roi_heads
         if getattr(heads, "mask_predictor", None) is not None:
             logits = heads.mask_predictor(heads.mask_head(heads.mask_roi_pool(features, [roi], [size])))
@@ -104,11 +111,7 @@ def box_heads(model: nn.Module, x: torch.Tensor, box: tuple[float, float, float,
     box predictor, as `roi_heads` does for every proposal before scoring thresholds and per-class NMS."""
     x = on_model_device(model, x)
     with lock_for(model):
-        original = tuple(x.shape[-2:])
-        images, _ = model.transform([x])
-        features = model.backbone(images.tensors)
-        size = images.image_sizes[0]
-        roi = resize_boxes(torch.tensor([box], dtype=torch.float, device=x.device), original, size)
+        features, roi, size, original = _box_on_features(model, x, box)
         heads = model.roi_heads
         pooled = heads.box_roi_pool(features, [roi], [size])
         level = int(heads.box_roi_pool.map_levels([roi])[0])  # set by the call above: the box's FPN level
