@@ -83,7 +83,7 @@ def params_ui(methods: list[str], key: str, model: torch.nn.Module, batch: torch
         for m in methods:
             st.markdown(f"**{METHODS[m].title}**: {METHODS[m].summary}")
             chosen_params[m] = param_widgets(
-                METHODS[m].params, f"attr_{m}", defaults(m, batch.shape[-1], default_layer), layers
+                METHODS[m].params, f"attr_{m}", defaults(m, batch.shape[-1], default_layer), layers, linked=True
             )
     if not methods:
         st.info("Tick at least one method above.")

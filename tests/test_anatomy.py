@@ -19,20 +19,22 @@ IMAGE = torch.zeros(1, 3, 224, 224)
 def test_parameters_and_shapes_match_torchvision(name):
     arch = ARCHITECTURES[name]
     rows = anatomy(arch.build().eval(), IMAGE)  # on the meta device: shapes without computing
-    model = getattr(torchvision.models, name)().eval()  # torchvision's own, run for real
+    with torch.device("meta"):  # torchvision's own network and forward, shapes only
+        model = getattr(torchvision.models, name)().eval()
     leaves = {r.name: r for r in rows if r.leaf}
     assert sum(r.params for r in leaves.values()) == arch.published_params  # torchvision's own count
     assert sum(r.params for r in blocks(rows)) == arch.published_params
+    image = IMAGE.to("meta")
     with torch.no_grad():  # torchvision's shapes, module by module
-        assert leaves[list(leaves)[-1]].shape == tuple(model(IMAGE).shape[1:]) == (1000,)
+        assert leaves[list(leaves)[-1]].shape == tuple(model(image).shape[1:]) == (1000,)
         if name.startswith("resnet"):
-            x = model.maxpool(model.relu(model.bn1(model.conv1(IMAGE))))
+            x = model.maxpool(model.relu(model.bn1(model.conv1(image))))
             for stage in ("layer1", "layer2", "layer3", "layer4"):
                 x = getattr(model, stage)(x)
                 last = next(r for r in rows if r.name == stage)
                 assert last.shape == tuple(x.shape[1:])
         else:
-            assert next(r for r in rows if r.name == "features").shape == tuple(model.features(IMAGE).shape[1:])
+            assert next(r for r in rows if r.name == "features").shape == tuple(model.features(image).shape[1:])
 
 
 # Worked by hand with r_out = r_in + (k - 1) j_in and j_out = j_in s: the 7x7 stride-2 stem gives 7 (jump 2), the
@@ -54,8 +56,8 @@ def test_receptive_fields_of_resnet18_match_the_hand_computation(model):
 
 def test_receptive_fields_of_plain_stacks():
     """AlexNet's last conv stage sees 195 pixels and VGG-16's 212 (Araujo et al., Distill 2019, Table 1)."""
-    alex = {r.name: r for r in anatomy(torchvision.models.alexnet().eval(), IMAGE)}
-    vgg = {r.name: r for r in anatomy(torchvision.models.vgg16().eval(), IMAGE)}
+    alex = {r.name: r for r in anatomy(ARCHITECTURES["alexnet"].build().eval(), IMAGE)}
+    vgg = {r.name: r for r in anatomy(ARCHITECTURES["vgg16"].build().eval(), IMAGE)}
     assert alex["features.12"].field == 195 and vgg["features.30"].field == 212
 
 
@@ -70,25 +72,31 @@ def test_a_residual_blocks_two_paths():
 
 
 def test_the_loop_in_pieces_equals_the_loop_at_once_and_follows_steplr():
-    config = LoopConfig(epochs=2, step_size=1, gamma=0.5)
+    config = LoopConfig(setup="resnet-digits", epochs=2, batch_size=256, step_size=1, gamma=0.5)  # 5 steps/epoch
     whole = run(config).history
     pieces = LectureLoop(config)
-    while not pieces.done:  # stopped and resumed every 7 steps
-        pieces.advance(7)
+    while not pieces.done:  # stopped and resumed every 3 steps
+        pieces.advance(3)
     assert pieces.history == whole
     per_epoch = len(whole.step) // 2
     assert whole.lr[0] == 3e-4 and whole.lr[-1] == 1.5e-4 and whole.lr[per_epoch - 1] == 3e-4
-    assert len(whole.test_accuracy) == 2 and whole.test_accuracy[-1] > 0.5
-    assert set(whole.grad_norms) == {"features.0", "features.3", "features.6", "classifier.2", "classifier.5",
-                                     "classifier.7"}  # fmt: skip
+    assert len(whole.test_accuracy) == 2 and whole.test_accuracy[-1] > 0.3  # chance is 0.1
+    assert set(whole.grad_norms) == {"layer0", "layer1", "layer2", "layer3", "layer4", "fc"}
 
 
 def test_forgetting_the_scheduler_keeps_the_rate_and_the_code_says_so():
-    forgot = LoopConfig(epochs=2, step_size=1, scheduler_step=False)
+    forgot = LoopConfig(setup="resnet-digits", epochs=2, batch_size=256, step_size=1, scheduler_step=False)
     loop = LectureLoop(forgot)
     loop.advance(loop.total_steps)
     assert set(loop.history.lr) == {3e-4}
     assert "# lr_scheduler.step()" in loop_code(forgot) and "    lr_scheduler.step()" in loop_code(LoopConfig())
+
+
+def test_the_digits_network_groups_its_gradient_norms_by_layer():
+    from models.experiments.lecture_loop import layer_groups, network
+
+    assert list(layer_groups(network("digits"))) == ["features.0", "features.3", "features.6", "classifier.2",
+                                                      "classifier.5", "classifier.7"]  # fmt: skip
 
 
 @pytest.mark.parametrize("bad", [{"epochs": 0}, {"epochs": 31}, {"lr": 5.0}, {"setup": "imagenet"}, {"gamma": 0}])

@@ -42,21 +42,22 @@ def test_the_loop_on_the_page_equals_a_direct_run():
     at = open_page(PAGE)
     at.selectbox(key="build_setup").set_value("resnet-digits")
     at.number_input(key="build_epochs").set_value(1)
+    at.select_slider(key="build_batch").set_value(128)
     button(at, "Train").click().run()
     assert not at.exception
     loop = at.session_state["build_loop"]
-    assert loop.done and loop.history == run(LoopConfig(setup="resnet-digits", epochs=1)).history
-    assert any("Step 20 of 20" in m.value for m in at.markdown)
+    assert loop.done and loop.history == run(LoopConfig(setup="resnet-digits", epochs=1, batch_size=128)).history
+    assert any("Step 10 of 10" in m.value for m in at.markdown)
 
 
 def test_a_stopped_run_resumes_to_the_same_curves():
     at = open_page(PAGE)
-    config = LoopConfig(setup="resnet-digits", epochs=1)
+    config = LoopConfig(setup="resnet-digits", epochs=1, batch_size=128)
     stopped = LectureLoop(config)
-    stopped.advance(6)  # what a Stop leaves in the session
+    stopped.advance(4)  # what a Stop leaves in the session
     at.session_state["build_loop"], at.session_state["build_running"] = stopped, False
     at.run()
-    assert any("Stopped at step 6 of 20" in c.value for c in at.caption)
+    assert any("Stopped at step 4 of 10" in c.value for c in at.caption)
     button(at, "Resume").click().run()
     assert not at.exception and at.session_state["build_loop"].history == run(config).history
 
@@ -65,6 +66,7 @@ def test_forgetting_the_scheduler_on_the_page():
     at = open_page(PAGE)
     at.selectbox(key="build_setup").set_value("resnet-digits")
     at.number_input(key="build_epochs").set_value(2)
+    at.select_slider(key="build_batch").set_value(128)
     at.number_input(key="build_step").set_value(1)
     at.toggle(key="build_forget").set_value(True)
     button(at, "Train").click().run()

@@ -103,3 +103,11 @@ def test_an_upload_from_another_session_is_explained_in_one_line():
     at = open_link("pages/home.py", {"upload": "ab" * 32})
     assert not at.exception and len(at.info) == 1 and "another browser session" in at.info[0].value
     assert at.get("image")[0].captions[0].startswith("generated star")
+
+
+def test_a_link_sets_a_methods_layer_and_parameters():
+    first = open_link("pages/attributions.py", {"attr_methods": ["Grad-CAM"]})
+    layer = next(b for b in first.selectbox if b.key.startswith("attr_grad_cam_layer_"))
+    other = next(o for o in layer.options if o != layer.value)
+    at = open_link("pages/attributions.py", {"attr_methods": ["Grad-CAM"], layer.key: other})
+    assert not at.exception and at.selectbox(key=layer.key).value == other

@@ -11,6 +11,7 @@ generated shapes, which it memorises (train accuracy 100%, test about 25%): over
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -57,9 +58,10 @@ class LoopConfig:
             raise ValueError(f"gamma must be 0.01 to 1, not {self.gamma}")
 
 
+@lru_cache(maxsize=len(SETUPS))
 def data(setup: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, tuple[str, ...]]:
     """(x_train, y_train, x_test, y_test, class names) of a set-up, standardised with the training set's statistics
-    (the digits repeated to three channels for ResNet-18)."""
+    (the digits repeated to three channels for ResNet-18). Made once per process and only read: runs share them."""
     if setup != "resnet-shapes":
         x_tr, y_tr, x_te, y_te = digits(CONV_INPUT)
         if setup == "resnet-digits":
