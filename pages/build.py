@@ -3,7 +3,6 @@ residual block drawn with its code), and the lecture's training loop run live.""
 
 import inspect
 import itertools
-from dataclasses import asdict
 
 import pandas as pd
 import streamlit as st
@@ -18,6 +17,7 @@ from models.experiments.lecture_loop import (
     SETUPS,
     LectureLoop,
     LoopConfig,
+    describe,
     estimate_seconds,
     final_numbers,
     loop_code,
@@ -77,7 +77,7 @@ def show_anatomy(name: str, every: bool, chosen: ChosenImage) -> None:
     published = f" (torchvision's own figure: {arch.published_params:,})" if arch.published_params else ""
     st.markdown(f"**{arch.title}** on {chosen.label}, as {' x '.join(map(str, x.shape[1:]))} input: "
                 f"**{count:,} parameters**{published}.")  # fmt: skip
-    st.dataframe(anatomy_table(shown), hide_index=True, width="stretch", height=min(38 * len(shown) + 40, 560),
+    st.dataframe(anatomy_table(shown), hide_index=True, width="stretch", height=min(35 * (len(shown) + 1) + 3, 560),
                  column_config={"parameters": st.column_config.NumberColumn(format="localized")})  # fmt: skip
     note("Receptive field: how many input pixels one output of the layer can see (one side), and how far apart "
          "in the input two neighbouring outputs are (the stride). A residual block's field is its main path's; "
@@ -110,8 +110,8 @@ def show_block(name: str, model: torch.nn.Module) -> None:
 # ---------------------------------------------------------------- the training loop
 
 
-def loop_settings_ui() -> tuple[LoopConfig | None, str]:
-    """The run's settings (the lecture's defaults) and which button was pressed: "train", "stop", "resume" or ""."""
+def loop_settings_ui() -> LoopConfig:
+    """The run's settings (the lecture's defaults) in a form with Train, then Stop and Resume."""
     with st.form("build_loop_form"):
         c1, c2, c3 = st.columns(3)
         setup = c1.selectbox("Data and network", list(SETUPS), format_func=SETUPS.get, key="build_setup", bind=BIND)
@@ -124,16 +124,27 @@ def loop_settings_ui() -> tuple[LoopConfig | None, str]:
         forget = st.toggle("Forget `lr_scheduler.step()` (the lecture's TO DO)", key="build_forget", bind=BIND,
                            help="The rate then never decays: compare the curves with a run that steps it.")  # fmt: skip
         seed = c1.number_input("Seed", 0, 10_000, 0, key="build_seed", bind=BIND)
-        train = st.form_submit_button("Train", type="primary")
+        st.form_submit_button("Train", type="primary", on_click=_start)
     config = LoopConfig(setup, int(epochs), float(lr), int(batch), int(step_size), float(gamma), not forget, int(seed))
-    note(f"About {estimate_seconds(config):.0f} s on a 2-core CPU (measured; a GPU is faster). Any click stops "
-         "the run between steps; **Resume** goes on from there.")  # fmt: skip
+    note(f"About {estimate_seconds(config):.0f} s of training on a 2-core CPU (measured; drawing the charts adds "
+         "some, a GPU is faster). **Stop** pauses the run between steps; **Resume** goes on from there.")  # fmt: skip
+    # The buttons act in callbacks, before the script runs, so both are drawn in the state their click made.
     loop: LectureLoop | None = st.session_state.get("build_loop")
+    running = bool(st.session_state.get("build_running"))
     c1, c2 = st.columns(2)
-    stop = c1.button("Stop", key="build_stop", disabled=not st.session_state.get("build_running"))
-    can_resume = loop is not None and not loop.done and not st.session_state.get("build_running")
-    resume = c2.button("Resume", key="build_resume", disabled=not can_resume)
-    return config, "train" if train else "stop" if stop else "resume" if resume else ""
+    c1.button("Stop", key="build_stop", disabled=not running, on_click=_set_running, args=(False,))
+    c2.button("Resume", key="build_resume", disabled=running or loop is None or loop.done, on_click=_set_running,
+              args=(True,))  # fmt: skip
+    return config
+
+
+def _start() -> None:
+    """Train's callback: a new run replaces the last; it is built once this visitor's turn comes."""
+    st.session_state.update(build_loop=None, build_start=True, build_running=True)
+
+
+def _set_running(on: bool) -> None:
+    st.session_state["build_running"] = on
 
 
 def draw_loop(loop: LectureLoop, places: tuple) -> None:
@@ -149,23 +160,23 @@ def draw_loop(loop: LectureLoop, places: tuple) -> None:
     numbers.markdown(text)
 
 
-def run_loop(loop: LectureLoop | None, pending: LoopConfig | None, places: tuple) -> LectureLoop:
-    """Build the pending run (if any) and train to the end in the server's queue, redrawing after every quarter
-    epoch; any click interrupts between steps, and the next script run resumes or stops."""
+def run_loop(loop: LectureLoop | None, pending: LoopConfig | None, places: tuple) -> None:
+    """Build the pending run (if any) and train to the end in the server's queue, redrawing after every half
+    epoch. A click interrupts between steps: Stop's ends the run there, any other's goes on in the next run."""
     with heavy_job("Training"):  # waiting visitors do no work, not even loading the data
         if pending is not None:
             with st.spinner("Loading the data and building the network…"):
                 loop = st.session_state["build_loop"] = LectureLoop(pending)
             st.session_state["build_pending"] = None
         bar = st.progress(loop.step / loop.total_steps, text="Training…")
-        chunk = max(1, loop.steps_per_epoch // 4)
+        chunk = max(1, loop.steps_per_epoch // 2)
         while not loop.done:
             loop.advance(chunk)
             draw_loop(loop, places)
             bar.progress(loop.step / loop.total_steps, text=f"Training… step {loop.step} of {loop.total_steps}")
     st.session_state["build_running"] = False
     bar.empty()
-    return loop
+    st.rerun()  # draw Stop and Resume again, now that the run is over
 
 
 def training_tab() -> None:
@@ -173,15 +184,9 @@ def training_tab() -> None:
           "set after every epoch. Every step records the loss, the batch's accuracy, the learning rate and each "
           "layer's gradient norm. Switch on *Forget lr_scheduler.step()* to see what the missing line "
           "costs.")  # fmt: skip
-    config, pressed = loop_settings_ui()
-    if pressed == "train":
-        st.session_state["build_loop"] = None
+    config = loop_settings_ui()
+    if st.session_state.pop("build_start", False):
         st.session_state["build_pending"] = config
-        st.session_state["build_running"] = True
-    elif pressed == "stop":
-        st.session_state["build_running"] = False
-    elif pressed == "resume":
-        st.session_state["build_running"] = True
     left, right = st.columns([3, 2])
     with left:
         places = st.empty(), st.empty()
@@ -189,12 +194,12 @@ def training_tab() -> None:
     pending = st.session_state.get("build_pending")
     with right:
         shown = loop.config if loop is not None else pending or config
-        st.code(loop_code(shown), language="python", wrap_lines=True)
+        st.code(loop_code(shown), language="python")
         if loop is not None:
-            st.caption(f"This run: {asdict(loop.config)}")
+            st.caption(f"This run: {describe(loop.config)}.")
     if st.session_state.get("build_running") and (pending is not None or (loop is not None and not loop.done)):
         with left:
-            loop = run_loop(loop, pending, places)
+            run_loop(loop, pending, places)
     if loop is not None:
         draw_loop(loop, places)
         if not loop.done and not st.session_state.get("build_running"):

@@ -59,6 +59,11 @@ def test_receptive_fields_of_plain_stacks():
     alex = {r.name: r for r in anatomy(ARCHITECTURES["alexnet"].build().eval(), IMAGE)}
     vgg = {r.name: r for r in anatomy(ARCHITECTURES["vgg16"].build().eval(), IMAGE)}
     assert alex["features.12"].field == 195 and vgg["features.30"].field == 212
+    assert not alex["avgpool"].whole_image  # 6 x 6 cells, each seeing 195 px
+    # After the flatten every unit sees all 36 cells: 195 + 5 x 32 = 355 px, more than the 224-px input.
+    assert field_text(alex["classifier.0"]) == field_text(alex["classifier.6"]) == "whole image"
+    digits = {r.name: r for r in anatomy(ARCHITECTURES["digits-net"].build().eval(), torch.zeros(1, 1, 64, 64))}
+    assert digits["features.8"].shape[1:] == (1, 1) and digits["features.8"].whole_image  # one cell, 131 px wide
 
 
 def test_a_residual_blocks_two_paths():

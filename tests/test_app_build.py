@@ -48,6 +48,8 @@ def test_the_loop_on_the_page_equals_a_direct_run():
     loop = at.session_state["build_loop"]
     assert loop.done and loop.history == run(LoopConfig(setup="resnet-digits", epochs=1, batch_size=128)).history
     assert any("Step 10 of 10" in m.value for m in at.markdown)
+    assert button(at, "Stop").disabled and button(at, "Resume").disabled  # the run is over: nothing to stop
+    assert any(c.value.startswith("This run: ResNet-18 (width 1/4) on the digits, 1 epochs") for c in at.caption)
 
 
 def test_a_stopped_run_resumes_to_the_same_curves():
@@ -58,6 +60,7 @@ def test_a_stopped_run_resumes_to_the_same_curves():
     at.session_state["build_loop"], at.session_state["build_running"] = stopped, False
     at.run()
     assert any("Stopped at step 4 of 10" in c.value for c in at.caption)
+    assert button(at, "Stop").disabled and not button(at, "Resume").disabled
     button(at, "Resume").click().run()
     assert not at.exception and at.session_state["build_loop"].history == run(config).history
 
@@ -73,3 +76,15 @@ def test_forgetting_the_scheduler_on_the_page():
     loop = at.session_state["build_loop"]
     assert not at.exception and set(loop.history.lr) == {3e-4}
     assert any("# TO DO: uncomment\n    # lr_scheduler.step()" in c.value for c in at.code)
+
+
+def test_a_run_interrupted_by_another_click_goes_on():
+    """A click other than Stop reruns the page mid-run: the run is still marked running, and goes on to its end."""
+    at = open_page(PAGE)
+    config = LoopConfig(setup="resnet-digits", epochs=1, batch_size=128)
+    interrupted = LectureLoop(config)
+    interrupted.advance(3)
+    at.session_state["build_loop"], at.session_state["build_running"] = interrupted, True
+    at.toggle(key="build_every").set_value(True).run()  # the other click
+    assert not at.exception and at.session_state["build_loop"].history == run(config).history
+    assert button(at, "Stop").disabled and button(at, "Resume").disabled

@@ -31,7 +31,7 @@ def loop_figure(h: LoopHistory, steps_per_epoch: int) -> go.Figure:
     for i, (name, norms) in enumerate(h.grad_norms.items()):
         fig.add_scatter(x=h.step, y=norms, mode="lines", line=dict(width=1, color=PALETTE[(i + 3) % len(PALETTE)]),
                         name=name, legendgroup="grads", legendgrouptitle_text="layers", row=2, col=2)  # fmt: skip
-    fig.update_yaxes(type="log", row=2, col=2)
+    fig.update_yaxes(type="log", dtick=1, exponentformat="power", row=2, col=2)  # decades only: 0.1, 1, 10
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_yaxes(rangemode="tozero", row=2, col=1, exponentformat="e")
     for col in (1, 2):

@@ -5,7 +5,9 @@ input). Found by running the network once with forward hooks, so it holds for an
 Receptive fields follow the standard recurrence (Araujo et al., Distill 2019): a layer with kernel k, stride s
 and dilation d turns (size r, jump j) into (r + d(k-1)j, js). Each tensor carries the field of the module that
 made it; a tensor made outside a module (a residual sum, a flatten) takes the largest field seen so far, which
-for a residual block is its main path: the 1x1 shortcut sees less."""
+for a residual block is its main path: the 1x1 shortcut sees less. A layer with no spatial output (after a
+flatten) or a single output cell sees every cell of the last map: when those together cover the input, its
+field is the whole image (AlexNet's classifier, the digits net after its last pool)."""
 
 from __future__ import annotations
 
@@ -53,6 +55,8 @@ def anatomy(model: nn.Module, x: torch.Tensor) -> list[LayerRow]:
     """The rows of `model`'s anatomy for the input batch `x` (N x C x H x W), in the order the modules finish.
     A model on the meta device gives its shapes without computing anything."""
     x = x.to(next(model.parameters()).device)
+    side = max(int(x.shape[-1]), int(x.shape[-2]))
+    last_map = [side]  # the side of the last spatial map: a layer after flattening sees all of its cells
     fields: dict[int, tuple[float, float, bool]] = {id(x): (1.0, 1.0, False)}
     keep: list[torch.Tensor] = [x]  # holds every tensor seen, so no id is reused during the pass
     widest = [(1.0, 1.0, False)]
@@ -75,6 +79,10 @@ def anatomy(model: nn.Module, x: torch.Tensor) -> list[LayerRow]:
             if not whole:
                 field, jump = _next_field(module, field, jump, in_side, out_side)
                 whole = isinstance(module, ADAPTIVE) and out_side == 1 and in_side > 1  # global pooling
+                if not whole and out_side <= 1:  # one output cell, or none: it sees every cell of the last map
+                    whole = field + (last_map[0] - 1) * jump >= side
+            if out_side:
+                last_map[0] = out_side
             fields[id(out)] = (field, jump, whole)
             keep.append(out)
             widest.append((field, jump, whole))

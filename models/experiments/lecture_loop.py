@@ -203,6 +203,17 @@ def estimate_seconds(config: LoopConfig) -> float:
     return steps * SECONDS_PER_STEP[config.setup] * config.batch_size / 64
 
 
+def describe(config: LoopConfig) -> str:
+    """A run's settings in a line: "ResNet-18 (width 1/4) on the digits, 10 epochs, AdamW 0.0003, batch 64, …"."""
+    data = "generated shapes" if config.setup == "resnet-shapes" else "the digits"
+    net = "the digits network" if config.setup == "digits" else "ResNet-18 (width 1/4)"
+    steps = f"StepLR step {config.step_size} gamma {config.gamma:g}" + (
+        "" if config.scheduler_step else " (never stepped)"
+    )
+    training = f"{config.epochs} epochs, AdamW {config.lr:g}, batch {config.batch_size}"
+    return f"{net} on {data}, {training}, {steps}, seed {config.seed}"
+
+
 def loop_code(config: LoopConfig) -> str:
     """The loop as the lecture writes it, with this run's settings (and the scheduler line commented out when
     the run forgets it)."""
@@ -216,7 +227,9 @@ from tqdm import tqdm
 torch.manual_seed({config.seed})
 model = {net}
 optimizer = torch.optim.AdamW(model.parameters(), lr={config.lr:g})
-lr_scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size={config.step_size}, gamma={config.gamma:g})
+lr_scheduler = torch.optim.lr_scheduler.StepLR(
+    optimizer, step_size={config.step_size}, gamma={config.gamma:g}
+)
 loss_fn = nn.CrossEntropyLoss()
 
 for epoch in range({config.epochs}):
