@@ -93,7 +93,7 @@ def anatomy(model: nn.Module, x: torch.Tensor) -> list[LayerRow]:
                 type(module).__name__,
                 leaf,
                 tuple(int(v) for v in out.shape[1:]),
-                sum(p.numel() for p in module.parameters()),
+                total_params(module),
                 field,
                 jump,
                 whole,
@@ -136,6 +136,7 @@ def field_text(row: LayerRow) -> str:
 
 
 def total_params(model: nn.Module) -> int:
+    """Parameters of a module and its children (each counted once)."""
     return sum(p.numel() for p in model.parameters())
 
 
@@ -163,7 +164,5 @@ def block_paths(block: nn.Module) -> tuple[list[str], list[str]]:
         path.append(label(m))
         if isinstance(m, nn.BatchNorm2d) and i < len(main) - 1:
             path.append("ReLU")
-    shortcut = [
-        label(m) for m in (branch.modules() if branch is not None else []) if isinstance(m, nn.Conv2d | nn.BatchNorm2d)
-    ]
+    shortcut = [label(m) for m in side if isinstance(m, nn.Conv2d | nn.BatchNorm2d)]
     return path, shortcut

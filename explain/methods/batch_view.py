@@ -14,7 +14,7 @@ from PIL import Image
 from torch import nn
 
 from explain.methods.attributions import attribute
-from explain.methods.classify import prepare
+from explain.methods.classify import prepare, top_k
 from explain.methods.maps import to_map
 from models.data.shapes import SHAPE_CLASSES, classification_set
 from models.devices import model_device
@@ -66,16 +66,14 @@ def explain_batch(
     device, out = model_device(model), []
     for i, item in enumerate(images):
         x = prepare(item.image, preprocess, device)
-        with torch.no_grad():
-            probs = torch.softmax(model(x).float(), -1)[0]
-        best = int(probs.argmax())
+        best = top_k(model, x, categories, k=1)[0]  # under the model's lock, like every shared forward pass
         known = item.truth is not None and item.truth in categories
-        cls = categories.index(item.truth) if target == "true" and known else best
+        cls = categories.index(item.truth) if target == "true" and known else best.index
         attr = attribute(model, x, method, cls)[0].detach().cpu().numpy()
         out.append(
             BatchItem(
-                item.name, item.truth, categories[best], float(probs[best]),
-                (categories[best] == item.truth) if known else None, categories[cls], to_map(attr, "absolute"),
+                item.name, item.truth, best.label, best.probability,
+                (best.label == item.truth) if known else None, categories[cls], to_map(attr, "absolute"),
             )
         )  # fmt: skip
         if report is not None:
