@@ -26,6 +26,7 @@ from explain.methods.rcnn_stages import (
     head_outputs,
     roi_pool_vs_align,
     run_stages,
+    source_proposal,
 )
 from models.data.shapes import SHAPE_CLASSES
 from models.detectors import BUNDLED_DETECTOR, DetectorInfo, Instance, detect, detector_input
@@ -260,19 +261,6 @@ def cached_box_heads(key: str, sha: str, box: tuple, _model, _x) -> BoxHeads:
     return box_heads(_model, _x, box)
 
 
-def proposal_for(stages: Stages, inst: Instance | None) -> tuple[int, tuple[float, float, float, float]] | None:
-    """The proposal a detection most likely came from (the one overlapping its box most), else the strongest."""
-    if not len(stages.proposals):
-        return None
-    if inst is None:
-        return 0, tuple(float(v) for v in stages.proposals[0])
-    from torchvision.ops import box_iou
-
-    ious = box_iou(torch.tensor([inst.box]), torch.from_numpy(stages.proposals).float())[0]
-    i = int(ious.argmax())
-    return i, tuple(float(v) for v in stages.proposals[i])
-
-
 def heads_section(image: np.ndarray, stages: Stages, inst: Instance | None, categories, key: str, sha: str,
                   model: nn.Module, x: torch.Tensor) -> None:  # fmt: skip
     """Stage 3c: one proposal's RoI features, the box head's class probabilities and the box it moves to."""
@@ -282,7 +270,7 @@ def heads_section(image: np.ndarray, stages: Stages, inst: Instance | None, cate
         "included) and, per class, how to move and resize the proposal. Detections are these refined boxes, "
         "kept when their score passes the threshold and no better box of the same class covers them."
     )
-    picked = proposal_for(stages, inst)
+    picked = source_proposal(stages, inst.box if inst is not None else None)
     if picked is None:
         st.info("No proposal to follow.")
         return

@@ -9,7 +9,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from explain.figures.detections import coco_json, draw
-from explain.methods.rcnn_stages import box_heads, explain_detection, head_outputs, run_stages
+from explain.methods.rcnn_stages import box_heads, explain_detection, head_outputs, run_stages, source_proposal
 from models.data.coco import average_precision, ground_truth, results
 from models.data.shapes import SHAPE_CLASSES, make_scene
 from models.detectors import (
@@ -119,8 +119,9 @@ def test_box_heads_move_a_proposal_onto_the_detection_it_becomes():
     model, _ = load_detector(BUNDLED_DETECTOR)
     x = detector_input(Image.fromarray(SCENE.image), torch.device("cpu"))
     stages = run_stages(model, x)
-    ious = torchvision.ops.box_iou(torch.from_numpy(stages.boxes[:1]), torch.from_numpy(stages.proposals))[0]
-    out = box_heads(model, x, tuple(float(v) for v in stages.proposals[int(ious.argmax())]))
+    _, proposal = source_proposal(stages, tuple(float(v) for v in stages.boxes[0]))
+    assert source_proposal(stages, None) == (0, tuple(float(v) for v in stages.proposals[0]))  # the strongest
+    out = box_heads(model, x, proposal)
     assert out.features.shape[1:] == (7, 7) and 0 <= out.level <= 3
     assert out.probabilities.sum() == pytest.approx(1.0, abs=1e-5) and out.best == int(stages.labels[0])
     refined = torchvision.ops.box_iou(torch.tensor([out.refined]), torch.from_numpy(stages.boxes[:1]))

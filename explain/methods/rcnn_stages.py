@@ -93,6 +93,17 @@ def head_outputs(model: nn.Module, x: torch.Tensor, box: tuple[float, float, flo
     return out
 
 
+def source_proposal(
+    stages: Stages, box: tuple[float, float, float, float] | None
+) -> tuple[int, tuple[float, float, float, float]] | None:
+    """(rank, box) of the proposal a detection with `box` most likely came from (the one overlapping it most), or
+    of the strongest proposal when `box` is None; None when there is no proposal."""
+    if not len(stages.proposals):
+        return None
+    i = 0 if box is None else int(box_iou(torch.tensor([box]), torch.from_numpy(stages.proposals).float())[0].argmax())
+    return i, tuple(float(v) for v in stages.proposals[i])
+
+
 @dataclass(frozen=True)
 class BoxHeads:
     """One proposal through the second stage: its RoI features (RoIAlign from the FPN level its size picks), the
