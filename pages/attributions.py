@@ -27,7 +27,7 @@ from ui.param_form import param_widgets
 from ui.predictions import model_input, top5, weights_key
 from ui.shell import app_shell
 from ui.view_link import BIND, note, prose
-from ui.widgets import run_button
+from ui.widgets import run_button, warn_skipped
 
 app_shell()
 
@@ -323,8 +323,7 @@ def batch_tab(model: torch.nn.Module, info: ModelInfo, key: str) -> None:
           "for the predicted class (or the true one). A wrong answer often shows the model looking "
           "elsewhere.")  # fmt: skip
     images, problems = batch_set_ui(info)
-    if problems:
-        st.warning("; ".join(problems[:5]), icon=":material/broken_image:")
+    warn_skipped(problems)
     c1, c2 = st.columns(2)
     method = c1.selectbox("Method", list(METHODS), index=list(METHODS).index("integrated_gradients"),
                           format_func=lambda k: METHODS[k].title, key="attr_batch_method", bind=BIND)  # fmt: skip

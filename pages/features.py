@@ -31,7 +31,7 @@ from ui.model_picker import image_and_classifier_ui
 from ui.predictions import model_input, top5, weights_key
 from ui.shell import app_shell
 from ui.view_link import BIND, note, prose
-from ui.widgets import run_button
+from ui.widgets import run_button, warn_skipped
 
 app_shell()
 
@@ -63,13 +63,6 @@ MAX_UPLOADS = 50  # images of "my uploads" used per scan (Streamlit holds every 
 def shared_bundled_set() -> list:
     """The bundled set, generated once per process (read-only)."""
     return bundled_set()
-
-
-def warn_skipped(problems: list[str]) -> None:
-    """One warning line for the images of a set that could not be used."""
-    if problems:
-        more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
-        st.warning("Skipped: " + "; ".join(problems[:5]) + more)
 
 
 def top9_montages(model, tensors, names, layer, channels, mean, std, report) -> dict[int, tuple]:

@@ -17,3 +17,10 @@ def run_button(label: str, key: str, settings: Hashable) -> bool:
     if pressed is not None and pressed != settings:
         st.info(f"The settings changed: press **{label}** to compute again.", icon=":material/refresh:")
     return pressed == settings
+
+
+def warn_skipped(problems: list[str]) -> None:
+    """One warning line for the images of a set that could not be used (the first five named)."""
+    if problems:
+        more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+        st.warning("Skipped: " + "; ".join(problems[:5]) + more)
