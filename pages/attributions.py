@@ -11,6 +11,7 @@ from explain.figures.charts import colorbar, deletion_insertion_chart, sanity_ch
 from explain.figures.export import attribution_snippet, zip_bundle
 from explain.figures.render import input_image, overlay, png_bytes
 from explain.inputs.image_sets import set_sha256
+from explain.inputs.upload_limits import LABELLED_UPLOADS
 from explain.methods.attributions import METHODS, attribute, defaults
 from explain.methods.batch_view import MAX_BATCH, LabelledImage, explain_batch, generated_shapes, summary
 from explain.methods.classify import model_view
@@ -26,6 +27,7 @@ from ui.model_picker import image_and_classifier_ui, out_of_distribution
 from ui.param_form import param_widgets
 from ui.predictions import model_input, top5, weights_key
 from ui.shell import app_shell
+from ui.upload_guard import bounded_uploads
 from ui.view_link import BIND, note, prose
 from ui.widgets import run_button, warn_skipped
 
@@ -304,9 +306,8 @@ def batch_set_ui(info: ModelInfo) -> tuple[list[LabelledImage], list[str]]:
         seed = c2.number_input("Seed", 0, 10_000, 0, key="attr_batch_seed", bind=BIND)
         return generated_shapes(int(n), int(seed)), []
     uploads = st.file_uploader("Images", accept_multiple_files=True, key="attr_batch_files", help=SUPPORTED) or []
-    problems = [f"only the first {MAX_BATCH} of {len(uploads)} uploads are used"] if len(uploads) > MAX_BATCH else []
-    images, cols = [], st.columns(4)
-    for i, f in enumerate(uploads[:MAX_BATCH]):
+    problems, images, cols = [], [], st.columns(4)
+    for i, f in enumerate(bounded_uploads(uploads, LABELLED_UPLOADS)):
         decoded = decode_upload(f.getvalue(), f.name)
         if isinstance(decoded, str):
             problems.append(decoded)

@@ -36,7 +36,7 @@ from ui.image_input import ChosenImage, image_input
 from ui.model_picker import detector_picker
 from ui.shell import app_shell
 from ui.view_link import BIND, prose
-from ui.widgets import run_button
+from ui.widgets import run_button, warn_skipped
 
 app_shell()
 
@@ -393,10 +393,12 @@ def truth_ui(chosen: ChosenImage, image: np.ndarray, info: DetectorInfo) -> list
                     "to see which detections are right.")  # fmt: skip
             return None
         try:
-            objects = coco_objects(upload.getvalue(), chosen.label, image.shape[:2])
+            annotations = coco_objects(upload.getvalue(), chosen.label, image.shape[:2])
         except ValueError as exc:
             st.error(f"{display_name(upload.name)}: {exc}", icon=":material/description:")
             return None
+        objects = annotations.objects
+        warn_skipped(annotations.outside)
     known, unknown = labels_known(objects, info.categories)
     if unknown:
         st.warning(f"{info.title} does not know {', '.join(unknown)}: those objects are left out.")

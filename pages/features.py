@@ -14,6 +14,7 @@ from explain.inputs.image_sets import (
     folder_set,
     set_sha256,
 )
+from explain.inputs.upload_limits import TOP9_UPLOADS
 from explain.methods.classify import prepare
 from explain.methods.deconvnet import feature_layers, geometry, reconstruct, strongest_position, top_activations
 from explain.methods.filters import feature_maps, filter_images, first_conv
@@ -30,6 +31,7 @@ from ui.image_input import SUPPORTED, ChosenImage, decode_upload
 from ui.model_picker import image_and_classifier_ui
 from ui.predictions import model_input, top5, weights_key
 from ui.shell import app_shell
+from ui.upload_guard import bounded_uploads
 from ui.view_link import BIND, note, prose
 from ui.widgets import run_button, warn_skipped
 
@@ -56,7 +58,6 @@ def cached_reconstruction(key: str, sha: str, layer: str, channel: int, whole: b
 
 
 MAX_CHANNELS = 8  # channels per top-9 scan: each costs nine deconvnet projections
-MAX_UPLOADS = 50  # images of "my uploads" used per scan (Streamlit holds every upload in memory)
 
 
 @st.cache_resource(show_spinner=False)
@@ -188,9 +189,7 @@ def image_set_ui() -> tuple[list, str]:
         images = shared_bundled_set()
     elif source == "my uploads":
         uploads = st.file_uploader("Images", accept_multiple_files=True, key="feat_many", help=SUPPORTED) or []
-        if len(uploads) > MAX_UPLOADS:
-            problems.append(f"only the first {MAX_UPLOADS} of {len(uploads)} uploads are used")
-        for f in uploads[:MAX_UPLOADS]:
+        for f in bounded_uploads(uploads, TOP9_UPLOADS):
             chosen_upload = decode_upload(f.getvalue(), f.name)  # decoded once per content hash
             if isinstance(chosen_upload, str):
                 problems.append(chosen_upload)

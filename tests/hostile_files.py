@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zlib
 
@@ -120,3 +121,69 @@ HEAVY_GOOD: dict[str, bytes] = {
     "exif_flood.png": exif_flood(),
 }
 HEAVY_BAD: dict[str, bytes] = {"scan_bomb.jpg": jpeg_scan_bomb()}
+
+
+def coco_file(boxes: list, image: dict | None = None, **over) -> bytes:
+    """A COCO annotation file for one image ("photo.png", 100 x 120) with one "cat" object per box."""
+    record = {
+        "images": [image or {"id": 7, "file_name": "photo.png", "height": 100, "width": 120}],
+        "categories": [{"id": 1, "name": "cat"}],
+        "annotations": [{"id": i, "image_id": 7, "category_id": 1, "bbox": b} for i, b in enumerate(boxes)],
+    }
+    return json.dumps({**record, **over}).encode()
+
+
+# Annotation files an attacker or an unlucky user might upload, each with the words its one-line refusal says.
+BAD_ANNOTATIONS: dict[str, tuple[bytes, str]] = {
+    "huge box": (coco_file([[-1e308, -1e308, 1e308, 1e308]]), "not a finite number within"),
+    "huge integer": (coco_file([[0, 0, 10**30, 5]]), "out of range"),
+    "overflowing sum": (
+        b'{"images": [{"id": 7}], "categories": [{"id": 1, "name": "c"}], "annotations": '
+        b'[{"id": 0, "image_id": 7, "category_id": 1, "bbox": [1e400, 0, 1, 1]}]}',
+        "finite",
+    ),
+    "NaN": (
+        b'{"images": [{"id": 7}], "categories": [{"id": 1, "name": "c"}], "annotations": '
+        b'[{"id": 0, "image_id": 7, "category_id": 1, "bbox": [NaN, 0, 1, 1]}]}',
+        "finite",
+    ),
+    "infinite": (
+        b'{"images": [{"id": 7}], "categories": [{"id": 1, "name": "c"}], "annotations": '
+        b'[{"id": 0, "image_id": 7, "category_id": 1, "bbox": [0, 0, Infinity, 1]}]}',
+        "finite",
+    ),
+    "negative width": (coco_file([[50, 50, -10, 5]]), "empty or invalid box"),
+    "zero area": (coco_file([[50, 50, 0, 0]]), "empty or invalid box"),
+    "a box of three numbers": (coco_file([[1, 2, 3]]), "no bbox of four numbers"),
+    "a box of strings": (coco_file([["1", "2", "3", "4"]]), "not a number"),
+    "a box of booleans": (coco_file([[True, True, True, True]]), "not a number"),
+    "a box that is a dict": (coco_file([{"x": 1}]), "no bbox of four numbers"),
+    "too many objects": (coco_file([[1, 1, 2, 2]] * 1001), "at most 1,000"),
+    "millions of objects": (
+        b'{"images": [{"id": 7}], "categories": [], "annotations": [' + b",".join([b"{}"] * 1_500_000) + b"]}",
+        "1,500,000 annotations (at most 100,000)",
+    ),
+    "too many images": (
+        b'{"images": [' + b",".join([b"{}"] * 150_000) + b'], "annotations": []}',
+        "150,000 images (at most 100,000)",
+    ),
+    "deep nesting": (b"[" * 100_000 + b"]" * 100_000, "nests deeper than"),
+    "deep nesting, unclosed": (b'{"a": ' + b"[" * 1_000_000, "nests deeper than"),
+    "over 5 MB": (b" " * (5 * 2**20 + 1), "over 5 MB"),
+    "not JSON": (b"\x89PNG\r\n\x1a\n not json", "not a usable COCO annotation file"),
+    "empty": (b"", "not a usable COCO annotation file"),
+    "a list": (b"[1, 2, 3]", "no 'images' list"),
+    "images not a list": (b'{"images": 5, "categories": [], "annotations": []}', "'images' is not a list"),
+    "unknown category": (coco_file([[1, 1, 2, 2]], categories=[{"id": 2, "name": "dog"}]), "no known category"),
+    "unhashable category": (
+        b'{"images": [{"id": 7}], "categories": [{"id": 1, "name": "c"}], "annotations": '
+        b'[{"id": 0, "image_id": 7, "category_id": [1], "bbox": [0, 0, 1, 1]}]}',
+        "malformed",
+    ),
+    "a category without a name": (coco_file([[1, 1, 2, 2]], categories=[{"id": 1}]), "no id or name"),
+    "no such image": (
+        coco_file([], images=[{"id": 1, "file_name": "a.png"}, {"id": 2, "file_name": "b.png"}]),
+        "no image named",
+    ),
+    "a digit string of 5,000 digits": (b'{"images": [{"id": ' + b"9" * 5000 + b"}]}", "not a usable COCO"),
+}

@@ -1,7 +1,7 @@
 """The detection page through AppTest."""
 
 from tests.app_helpers import image_captions, open_page, plotly_specs
-from tests.hostile_files import BAD, GOOD
+from tests.hostile_files import BAD, BAD_ANNOTATIONS, GOOD, coco_file
 
 PAGE = "pages/detection.py"
 
@@ -91,3 +91,17 @@ def test_an_uploaded_photo_takes_a_coco_annotation_file():
     assert any(m.value.startswith("Of the ") and "of 1** true objects missed" in m.value for m in at.markdown)
     at.file_uploader(key="det_truth_upload").upload("bad.json", b"{oops", "application/json").run()
     assert not at.exception and next(e.value for e in at.error).startswith("bad.json: not a usable COCO")
+
+
+def test_hostile_annotation_files_get_one_line_on_the_page_and_boxes_outside_are_named():
+    at = open_page(PAGE)
+    at.file_uploader(key="det_upload").upload("photo.png", GOOD["rgb.png"], "image/png").run()
+    for name in ("huge box", "deep nesting", "NaN", "millions of objects"):
+        data, words = BAD_ANNOTATIONS[name]
+        at.file_uploader(key="det_truth_upload").upload("truth.json", data, "application/json").run()
+        assert not at.exception, name
+        assert len(at.error) == 1 and words in at.error[0].value, (name, [e.value for e in at.error])
+    inside_and_out = coco_file([[2, 2, 10, 10], [5000, 5000, 10, 10]], image={"id": 7, "file_name": "photo.png"})
+    at.file_uploader(key="det_truth_upload").upload("truth.json", inside_and_out, "application/json").run()
+    assert not at.exception and not at.error
+    assert any("annotation 1 (cat) lies outside the image" in w.value for w in at.warning)

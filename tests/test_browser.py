@@ -175,3 +175,73 @@ def test_a_link_restores_a_view_and_the_url_follows_the_widgets(app, tmp_path):
         page.screenshot(path=str(tmp_path / "link.png"))
     finally:
         page.close()
+
+
+def test_a_hostile_annotation_file_leaves_the_server_answering(app, photo, tmp_path):
+    """#31: a 200-byte annotation file with a box of (-1e308, -1e308, 1e308, 1e308) once held the GIL for 8 s while
+    it was drawn, and every visitor's page and the health check waited. Now each hostile file gets its one line,
+    and the health check, polled from another thread all along, answers within 2 s (the stall was 8-32 s)."""
+    import threading
+    import time
+    import urllib.request
+
+    from tests.hostile_files import BAD_ANNOTATIONS
+
+    url, browser = app
+    worst, stop = [0.0], threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=60).read()
+            worst[0] = max(worst[0], time.perf_counter() - t0)
+            stop.wait(0.02)
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    poller = threading.Thread(target=poll, daemon=True)
+    try:
+        page.goto(f"{url}/detection")
+        wait_idle(page)
+        upload(page, photo)
+        page.get_by_role("tab", name="Against the truth").click()
+        poller.start()
+        for name in ("huge box", "deep nesting", "millions of objects"):
+            data, words = BAD_ANNOTATIONS[name]
+            path = tmp_path / f"{name.replace(' ', '_')}.json"
+            path.write_bytes(data)
+            page.get_by_test_id("stFileUploaderDropzoneInput").nth(1).set_input_files(str(path))
+            wait_idle(page)
+            page.wait_for_selector(f"text={words}", timeout=60_000)
+            assert len(problems(page)) == 1, name
+    finally:
+        stop.set()
+        poller.join(timeout=60)
+        page.close()
+    assert worst[0] < 2.0, f"the health check waited {worst[0]:.1f} s"
+
+
+def test_a_multi_file_uploader_keeps_its_bound_and_says_so_in_one_line(app, tmp_path):
+    """#31: the top-9 scan's "my uploads" takes at most 50 files; the 51st is dropped from the server with one
+    line (the real server's uploaded-file manager, reached through the guard)."""
+    from explain.inputs.upload_limits import TOP9_UPLOADS
+    from tests.hostile_files import GOOD
+
+    url, browser = app
+    files = []
+    for i in range(TOP9_UPLOADS.files + 1):
+        files.append(tmp_path / f"img{i:02d}.png")
+        files[-1].write_bytes(GOOD["rgb.png"])
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    try:
+        page.goto(f"{url}/features")
+        wait_idle(page)
+        page.get_by_role("tab", name="Top-9 activations").click()
+        page.get_by_text("my uploads", exact=True).click()
+        wait_idle(page)
+        page.get_by_test_id("stFileUploaderDropzoneInput").last.set_input_files([str(f) for f in files])
+        line = page.get_by_text(f"1 of {len(files)} files dropped: one set takes at most {TOP9_UPLOADS.files} files")
+        line.wait_for(timeout=300_000)  # the browser sends the files a batch at a time, each batch a rerun
+        wait_idle(page)
+        assert problems(page) == []
+    finally:
+        page.close()

@@ -4,15 +4,19 @@ objects of generated scenes and of uploaded COCO annotation files."""
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
 
+from explain.figures.detections import draw_verdicts
+from explain.figures.render import draw_box
 from explain.inputs.annotations import TrueObject, coco_objects, labels_known, scene_objects
 from explain.inputs.samples import sample_scene, scene_set
 from explain.methods.ground_truth import match, score
 from models.data.shapes import SHAPE_CLASSES
 from models.detectors import Instance
+from tests.hostile_files import BAD_ANNOTATIONS, coco_file
 
 TRUTH = [TrueObject("star", (10, 10, 50, 50)), TrueObject("circle", (60, 60, 100, 100))]
 
@@ -56,7 +60,7 @@ def _coco(**over) -> bytes:
 
 
 def test_a_coco_annotation_file_gives_boxes_and_bad_files_one_line():
-    objects = coco_objects(_coco(), "cat.png", (100, 120))
+    objects = coco_objects(_coco(), "cat.png", (100, 120)).objects
     assert objects[0] == TrueObject("cat", (10.0, 20.0, 40.0, 60.0))
     known, unknown = labels_known(objects, ("background", "cat", "dog"))
     assert len(known) == 1 and unknown == ["zebra-ish"]
@@ -64,14 +68,47 @@ def test_a_coco_annotation_file_gives_boxes_and_bad_files_one_line():
         b"not json": "not a usable COCO annotation file",
         _coco(annotations=[{"id": 1, "image_id": 7, "category_id": 1, "bbox": [1, 1, 0, 5]}]): "empty or invalid box",
         _coco(images=[{"id": 1, "file_name": "a.png"}, {"id": 2, "file_name": "b.png"}]): "no image named",
-        json.dumps({"images": []}).encode(): "missing or malformed",
-        _coco(annotations=[{"id": 1, "image_id": 7, "category_id": 1, "bbox": [10, 20, 300, 40]}]): "outside",
+        json.dumps({"images": []}).encode(): "no 'annotations' list",
         b" " * (6 * 2**20): "over 5 MB",
     }
     for data, message in bad.items():
         with pytest.raises(ValueError, match=message) as exc:
             coco_objects(data, "cat.png", (100, 120))
         assert "\n" not in str(exc.value)
+
+
+# A box past the image's edge was refused as a whole file before #31; the file is now read and each box clipped
+# to the image (a box wholly outside is named and left out), as the issue asks.
+def test_boxes_are_clipped_to_the_image_and_one_wholly_outside_is_named_and_left_out():
+    boxes = [[10, 20, 300, 40], [-50, -50, 60, 60], [500, 500, 10, 10], [-1e6, -1e6, 1e6 + 5, 1e6 + 5]]
+    truth = coco_objects(coco_file(boxes), "photo.png", (100, 120))
+    assert [o.box for o in truth.objects] == [(10.0, 20.0, 120.0, 60.0), (0.0, 0.0, 10.0, 10.0), (0.0, 0.0, 5.0, 5.0)]
+    assert truth.outside == ["annotation 2 (cat) lies outside the image"]
+
+
+@pytest.mark.parametrize("name", list(BAD_ANNOTATIONS))
+def test_every_hostile_annotation_file_gets_one_line_within_a_second(name):
+    data, words = BAD_ANNOTATIONS[name]
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError) as exc:
+        coco_objects(data, "photo.png", (1024, 1024))
+    assert time.perf_counter() - t0 < 1.0, name
+    message = str(exc.value)
+    assert words in message and "\n" not in message and len(message) < 300, message
+
+
+def test_drawing_a_box_costs_time_in_proportion_to_the_image_not_its_coordinates():
+    """The stall of #31: PIL walks a rectangle's whole outline, so (-1e9, -1e9, 1e9, 1e9) took 8.6 s; clipped to
+    the image it costs what any box does."""
+    image = np.zeros((1024, 1024, 3), np.uint8)
+    huge = [TrueObject("cat", (-1e9, -1e9, 1e9, 1e9)), TrueObject("cat", (-1e308, -1e308, 0.0, 0.0))]
+    t0 = time.perf_counter()
+    drawn = draw_verdicts(image, [], [], huge, [0, 1])
+    assert time.perf_counter() - t0 < 1.0
+    assert drawn.shape == image.shape and drawn[:, -1].any()  # the huge box's outline runs along the image's edge
+    t0 = time.perf_counter()
+    draw_box(image, (-(10**9), -(10**9), 10**9, 10**9))
+    assert time.perf_counter() - t0 < 1.0
 
 
 def test_the_generated_set_scores_what_the_readme_says():

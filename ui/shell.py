@@ -14,6 +14,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from ui.navigation import PAGES
+from ui.upload_guard import install_upload_guard
 from ui.view_link import compact_toggle, copy_link
 
 
@@ -30,6 +31,7 @@ def _log_to_stderr() -> None:
 def run_app() -> None:
     """What app.py does: page config, navigation over PAGES, the shared sidebar, then the page."""
     _log_to_stderr()
+    install_upload_guard()  # once per process: what Streamlit holds for uploads is bounded
     compact = st.query_params.get("view_compact") == "true"  # a projected view opens with the sidebar folded
     st.set_page_config(page_title="CV explainer", page_icon=":material/visibility:", layout="wide",
                        initial_sidebar_state="collapsed" if compact else "auto")  # fmt: skip

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torchvision.utils import draw_bounding_boxes, draw_keypoints, draw_segmentation_masks
 
+from explain.figures.render import boxes_on_image
 from models.data.coco import results
 from models.detectors import COCO_SKELETON, Instance
 
@@ -42,7 +43,7 @@ def draw(
         img = draw_segmentation_masks(img, stack, alpha=alpha, colors=[colour_of(i) for i, _ in with_masks])
     if boxes:
         labels = [f"{inst.label} {inst.score:.0%}".strip() for _, inst in chosen]
-        box_tensor = torch.tensor([inst.box for _, inst in chosen], dtype=torch.float)
+        box_tensor = boxes_on_image([inst.box for _, inst in chosen], img)
         img = draw_bounding_boxes(img, box_tensor, labels=labels, colors=colours, width=3 if focus is not None else 2)
     with_points = [inst for _, inst in chosen if inst.keypoints is not None]
     if keypoints and with_points:
@@ -83,7 +84,7 @@ def draw_verdicts(
     objects in orange, thick, over an H x W x 3 uint8 image."""
     img = torch.tensor(np.asarray(image)).permute(2, 0, 1)
     if truth:
-        boxes = torch.tensor([o.box for o in truth], dtype=torch.float)
+        boxes = boxes_on_image([o.box for o in truth], img)
         img = draw_bounding_boxes(img, boxes, colors=VERDICT_COLOURS["truth"], width=1)
     if detections:
         labels = [
@@ -91,10 +92,10 @@ def draw_verdicts(
             for d, ok in zip(detections, true_positive, strict=True)
         ]
         colours = [VERDICT_COLOURS["right" if ok else "wrong"] for ok in true_positive]
-        boxes = torch.tensor([d.box for d in detections], dtype=torch.float)
+        boxes = boxes_on_image([d.box for d in detections], img)
         img = draw_bounding_boxes(img, boxes, labels=labels, colors=colours, width=2)
     if missed:
-        boxes = torch.tensor([truth[j].box for j in missed], dtype=torch.float)
+        boxes = boxes_on_image([truth[j].box for j in missed], img)
         img = draw_bounding_boxes(img, boxes, labels=[f"missed {truth[j].label}" for j in missed],
                                   colors=VERDICT_COLOURS["missed"], width=4)  # fmt: skip
     return img.permute(1, 2, 0).numpy()

@@ -7,6 +7,7 @@ map is always normalised and coloured the same way wherever it appears.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
@@ -105,10 +106,18 @@ def crop_tile(rgb: np.ndarray, box: tuple[int, int, int, int], size: int = 64) -
     return np.asarray(Image.fromarray(region).resize((size, size), Image.Resampling.NEAREST))
 
 
+def boxes_on_image(boxes: Sequence[Sequence[float]], image: torch.Tensor) -> torch.Tensor:
+    """(x0, y0, x1, y1) boxes as a float tensor clipped to a C x H x W image: drawing then costs time in
+    proportion to the image, never to a coordinate (PIL walks every pixel of a rectangle's outline)."""
+    from torchvision.ops import clip_boxes_to_image
+
+    return clip_boxes_to_image(torch.tensor(boxes, dtype=torch.float).reshape(-1, 4), tuple(image.shape[-2:]))
+
+
 def draw_box(rgb: np.ndarray, box: tuple[int, int, int, int], colour: str = "#00FF66", width: int = 2) -> np.ndarray:
     """The image with one rectangle drawn on it (torchvision's drawing utility)."""
     from torchvision.utils import draw_bounding_boxes
 
     img = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
-    drawn = draw_bounding_boxes(img, torch.tensor([box], dtype=torch.float), colors=colour, width=width)
+    drawn = draw_bounding_boxes(img, boxes_on_image([box], img), colors=colour, width=width)
     return drawn.permute(1, 2, 0).numpy()

@@ -1,11 +1,13 @@
 """True objects for an image: from a generated scene, or from a COCO-format annotation file a user uploads
-(read as plain JSON within fixed bounds; one-line errors)."""
+(read as plain JSON within fixed bounds; every box checked and clipped to the image; one-line errors)."""
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -13,6 +15,11 @@ from models.data.shapes import SHAPE_CLASSES, Scene
 
 MAX_ANNOTATION_BYTES = 5 * 2**20
 MAX_OBJECTS = 1000  # per image
+MAX_RECORDS = 100_000  # images, categories or annotations in one file
+MAX_DEPTH = 32  # a COCO file nests 5 deep (polygons); more is not an annotation file
+MAX_COORDINATE = 1e7  # pixels; beyond any image the loader accepts (40 megapixels)
+
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,15 @@ class TrueObject:
     mask: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class AnnotationFile:
+    """What a COCO annotation file gives for one image: the objects on it (boxes clipped to the image), and a
+    line naming each annotation left out because its box lies entirely outside the image."""
+
+    objects: list[TrueObject]
+    outside: list[str] = field(default_factory=list)
+
+
 def scene_objects(scene: Scene) -> list[TrueObject]:
     """A generated scene's objects, with their masks."""
     return [
@@ -32,37 +48,97 @@ def scene_objects(scene: Scene) -> list[TrueObject]:
     ]
 
 
-def coco_objects(data: bytes, image_name: str, size: tuple[int, int]) -> list[TrueObject]:
+def json_depth(data: bytes) -> int:
+    """How deeply a JSON text nests arrays and objects, counted without parsing it (strings skipped), so a
+    file of a million brackets is refused before the parser recurses into it."""
+    brackets = np.frombuffer(_STRINGS.sub(b'""', data), np.uint8)
+    step = np.isin(brackets, list(b"[{")).astype(np.int32) - np.isin(brackets, list(b"]}")).astype(np.int32)
+    return int(np.cumsum(step).max(initial=0))
+
+
+def _records(coco: object, name: str) -> list[dict]:
+    """The file's list `name` (images, categories, annotations): a list of objects, at most MAX_RECORDS."""
+    if not isinstance(coco, dict) or name not in coco:
+        raise ValueError(f"it has no {name!r} list")
+    records = coco[name]
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ValueError(f"its {name!r} is not a list of objects")
+    if len(records) > MAX_RECORDS:
+        raise ValueError(f"it has {len(records):,} {name} (at most {MAX_RECORDS:,})")
+    return records
+
+
+def _number(value: object, what: str) -> float:
+    """A finite JSON number no larger than MAX_COORDINATE in size (booleans and strings are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{what} is not a number")
+    if isinstance(value, int) and abs(value) > MAX_COORDINATE:
+        raise ValueError(f"{what} is out of range")
+    number = float(value)
+    if not math.isfinite(number) or abs(number) > MAX_COORDINATE:
+        raise ValueError(f"{what} is not a finite number within ±{MAX_COORDINATE:.0e}")
+    return number
+
+
+def _box(annotation: dict) -> tuple[float, float, float, float]:
+    """The annotation's (x, y, width, height) as (x0, y0, x1, y1): four finite numbers, width and height > 0."""
+    name = f"annotation {str(annotation.get('id', '?'))[:20]}"
+    bbox = annotation.get("bbox")
+    if not isinstance(bbox, list) or len(bbox) != 4:
+        raise ValueError(f"{name} has no bbox of four numbers")
+    x, y, w, h = (_number(v, f"{name}'s bbox") for v in bbox)
+    if w <= 0 or h <= 0:
+        raise ValueError(f"{name} has an empty or invalid box (width and height must be above 0)")
+    return x, y, x + w, y + h
+
+
+def _clip(box: tuple[float, float, float, float], size: tuple[int, int]) -> tuple[float, float, float, float] | None:
+    """The box clipped to an image of `size` (height, width); None when nothing of it lies on the image."""
+    height, width = size
+    x0, y0, x1, y1 = max(box[0], 0.0), max(box[1], 0.0), min(box[2], float(width)), min(box[3], float(height))
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+def coco_objects(data: bytes, image_name: str, size: tuple[int, int]) -> AnnotationFile:
     """The boxes a COCO-format annotation file gives for one image (`size`: its height and width): the file's only
-    image, else the one whose `file_name` ends with `image_name`. Masks are not read. ValueError in one line
-    for a file that is too big, not JSON, not COCO-shaped, or without that image."""
+    image, else the one whose `file_name` ends with `image_name`. Masks are not read. Every box is checked (four
+    finite numbers, width and height above 0) and clipped to the image; one lying wholly outside is left out and
+    named. ValueError in one line for a file that is too big or too deep, not JSON, not COCO-shaped, with a bad
+    box or too many objects, or without that image. Costs time proportional to the file, never to a number in it."""
     if len(data) > MAX_ANNOTATION_BYTES:
         raise ValueError(f"the annotation file is over {MAX_ANNOTATION_BYTES // 2**20} MB")
     try:
+        if json_depth(data) > MAX_DEPTH:
+            raise ValueError(f"it nests deeper than {MAX_DEPTH} levels")
         coco = json.loads(data)
-        images, annotations, categories = coco["images"], coco["annotations"], coco["categories"]
-        names = {int(c["id"]): str(c["name"]) for c in categories}
+        images, annotations = _records(coco, "images"), _records(coco, "annotations")
+        names = {}
+        for c in _records(coco, "categories"):
+            if not isinstance(c.get("id"), int | str) or "name" not in c:
+                raise ValueError("a category has no id or name")
+            names[c["id"]] = str(c["name"])[:100]
         picks = images if len(images) == 1 else [i for i in images if str(i.get("file_name", "")).endswith(image_name)]
         if not picks:
-            raise ValueError(f"it has no image named {image_name!r}")
-        image_id = picks[0]["id"]
+            raise ValueError(f"it has no image named {image_name[:100]!r}")
+        image_id = picks[0].get("id")
         mine = [a for a in annotations if a.get("image_id") == image_id]
         if len(mine) > MAX_OBJECTS:
-            raise ValueError(f"it has {len(mine)} objects for this image (at most {MAX_OBJECTS})")
-        objects = []
+            raise ValueError(f"it has {len(mine):,} objects for this image (at most {MAX_OBJECTS:,})")
+        objects, outside = [], []
         for a in mine:
-            x, y, w, h = (float(v) for v in a["bbox"])
-            if not all(np.isfinite([x, y, w, h])) or w <= 0 or h <= 0:
-                raise ValueError(f"annotation {a.get('id')} has an empty or invalid box")
-            objects.append(TrueObject(names[int(a["category_id"])], (x, y, x + w, y + h)))
-    except ValueError as exc:
+            if a.get("category_id") not in names:
+                raise ValueError(f"annotation {str(a.get('id', '?'))[:20]} names no known category")
+            label, box = names[a["category_id"]], _box(a)
+            clipped = _clip(box, size)
+            if clipped is None:
+                outside.append(f"annotation {str(a.get('id', '?'))[:20]} ({label[:40]}) lies outside the image")
+            else:
+                objects.append(TrueObject(label, clipped))
+    except (ValueError, RecursionError) as exc:  # json's ValueError (JSONDecodeError, too many digits) included
         raise ValueError(f"not a usable COCO annotation file: {str(exc).splitlines()[0][:160]}") from None
-    except (KeyError, TypeError, AttributeError, IndexError) as exc:
-        raise ValueError(f"not a usable COCO annotation file (missing or malformed {exc})") from None
-    height, width = size
-    if any(o.box[2] > width * 1.01 or o.box[3] > height * 1.01 for o in objects):
-        raise ValueError("not a usable COCO annotation file: its boxes lie outside this image")
-    return objects
+    except (TypeError, AttributeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not a usable COCO annotation file (malformed: {str(exc).splitlines()[0][:120]})") from None
+    return AnnotationFile(objects, outside)
 
 
 def labels_known(objects: Sequence[TrueObject], categories: Sequence[str]) -> tuple[list[TrueObject], list[str]]:

@@ -1,0 +1,70 @@
+"""How many uploaded files, and how many bytes of them, one uploader and one visitor's session may hold.
+
+Streamlit keeps every uploaded file in the server's memory until the visitor removes it or leaves, so on a
+shared server (about 2.7 GB) a count and a total size, not the 25 MB per-file cap alone, bound what one visitor
+can take. The rules live here, as plain functions, so a test reaches them without a server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+MB = 2**20
+
+
+@dataclass(frozen=True)
+class UploadLimit:
+    """At most `files` files and `megabytes` MB in all for one multi-file uploader."""
+
+    files: int
+    megabytes: int
+
+    def kept(self, sizes: Sequence[int]) -> tuple[int, str | None]:
+        """How many of the files, in the order they came, fit within the limit, and one line naming what is
+        dropped (None when everything fits)."""
+        total, count = 0, 0
+        for size in sizes[: self.files]:
+            if total + size > self.megabytes * MB:
+                break
+            total, count = total + size, count + 1
+        if count == len(sizes):
+            return count, None
+        return count, (
+            f"{len(sizes) - count} of {len(sizes)} files dropped: one set takes at most {self.files} files and "
+            f"{self.megabytes} MB in all; remove some to add others"
+        )
+
+
+TOP9_UPLOADS = UploadLimit(files=50, megabytes=200)  # the top-9 scan's "my uploads"
+LABELLED_UPLOADS = UploadLimit(files=16, megabytes=100)  # the labelled-set view (16 images at most are explained)
+
+
+@dataclass(frozen=True)
+class UploadBudget:
+    """What the server holds for uploads: per visitor session (every uploader of every page together) and in all.
+    A file past either is refused as it arrives, before any page sees it."""
+
+    session_files: int = 60
+    session_megabytes: int = 250
+    server_megabytes: int = 1000
+
+    @classmethod
+    def from_env(cls) -> UploadBudget:
+        """The default budget, or a host's own from EXPLAINER_UPLOAD_SESSION_FILES, EXPLAINER_UPLOAD_SESSION_MB and
+        EXPLAINER_UPLOAD_SERVER_MB (a server with more memory; the upload bench switches the bounds off this way)."""
+        names = {"session_files": "SESSION_FILES", "session_megabytes": "SESSION_MB", "server_megabytes": "SERVER_MB"}
+        given = {k: os.environ.get(f"EXPLAINER_UPLOAD_{v}", "") for k, v in names.items()}
+        return cls(**{k: max(1, int(v)) for k, v in given.items() if v.isdigit()})
+
+    def refusal(self, session_files: int, session_bytes: int, server_bytes: int, size: int) -> str | None:
+        """Why one more file of `size` bytes cannot be held, given what the session and the server hold now
+        (None when it can)."""
+        if session_files + 1 > self.session_files:
+            return f"this session already holds {session_files} uploaded files (at most {self.session_files})"
+        if session_bytes + size > self.session_megabytes * MB:
+            return f"this session's uploads would pass {self.session_megabytes} MB; remove some first"
+        if server_bytes + size > self.server_megabytes * MB:
+            return "the server holds as many uploads as it can just now; try again in a few minutes"
+        return None

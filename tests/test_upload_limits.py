@@ -1,0 +1,70 @@
+"""#31: what one uploader and one visitor's session may hold, and the guard in front of Streamlit's uploaded-file
+manager (these tests fail if a Streamlit upgrade moves the methods the guard wraps)."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.exceptions import HTTPException
+from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+from streamlit.runtime.uploaded_file_manager import UploadedFileRec
+
+from explain.inputs.upload_limits import LABELLED_UPLOADS, MB, TOP9_UPLOADS, UploadBudget, UploadLimit
+from explain.methods.batch_view import MAX_BATCH
+from ui.upload_guard import _Ledger
+
+
+def test_an_uploader_keeps_files_in_order_up_to_its_count_and_size():
+    limit = UploadLimit(files=3, megabytes=10)
+    assert limit.kept([MB] * 3) == (3, None)
+    count, line = limit.kept([MB] * 5)
+    assert count == 3 and line.startswith("2 of 5 files dropped") and "at most 3 files and 10 MB" in line
+    count, line = limit.kept([4 * MB, 4 * MB, 4 * MB])
+    assert count == 2 and "1 of 3 files dropped" in line
+    assert limit.kept([]) == (0, None)
+    assert LABELLED_UPLOADS.files == MAX_BATCH  # the labelled-set view explains at most this many
+
+
+def test_the_worst_uploader_fits_in_a_session_and_a_session_in_the_server():
+    budget = UploadBudget()
+    for limit in (TOP9_UPLOADS, LABELLED_UPLOADS):
+        assert limit.files < budget.session_files and limit.megabytes < budget.session_megabytes
+    assert budget.session_megabytes < budget.server_megabytes <= 1000  # a 2.7 GB server with ~0.8 GB of its own
+
+
+def test_the_budget_refuses_past_a_session_or_the_server_with_a_reason():
+    b = UploadBudget(session_files=2, session_megabytes=10, server_megabytes=15)
+    assert b.refusal(0, 0, 0, MB) is None
+    assert "already holds 2 uploaded files (at most 2)" in b.refusal(2, 2 * MB, 2 * MB, MB)
+    assert "would pass 10 MB" in b.refusal(1, 9 * MB, 9 * MB, 2 * MB)
+    assert "server holds as many uploads as it can" in b.refusal(0, 0, 14 * MB, 2 * MB)
+
+
+def test_a_host_sets_its_own_budget_through_the_environment(monkeypatch):
+    monkeypatch.setenv("EXPLAINER_UPLOAD_SESSION_MB", "500")
+    monkeypatch.setenv("EXPLAINER_UPLOAD_SERVER_MB", "not a number")
+    budget = UploadBudget.from_env()
+    assert budget.session_megabytes == 500 and budget.server_megabytes == UploadBudget().server_megabytes
+
+
+def _rec(file_id: str, size: int) -> UploadedFileRec:
+    return UploadedFileRec(file_id=file_id, name=f"{file_id}.png", type="image/png", data=b"x" * size)
+
+
+def test_the_guard_refuses_a_file_past_the_budget_and_counts_what_is_removed():
+    manager = MemoryUploadedFileManager("/_stcore/upload_file")
+    ledger = _Ledger(manager, UploadBudget(session_files=3, session_megabytes=2, server_megabytes=3))
+    ledger.add_file("a", _rec("1", MB))
+    ledger.add_file("a", _rec("1", MB))  # the same file sent again replaces itself
+    ledger.add_file("a", _rec("2", MB // 2))
+    with pytest.raises(HTTPException) as exc:
+        ledger.add_file("a", _rec("3", MB))
+    assert exc.value.status_code == 413 and "would pass 2 MB" in exc.value.detail
+    assert [f.file_id for f in manager.get_files("a", ["1", "2", "3"])] == ["1", "2"]
+    ledger.add_file("b", _rec("4", MB))
+    with pytest.raises(HTTPException, match="413"):
+        ledger.add_file("c", _rec("5", MB))  # the server holds 2.5 MB of its 3
+    ledger.remove_file("a", "1")
+    ledger.add_file("c", _rec("5", MB))  # room again
+    ledger.remove_session_files("a")
+    assert manager.get_files("a", ["2"]) == [] and ledger.held.get("a") is None
+    assert [f.file_id for f in manager.get_files("c", ["5"])] == ["5"]

@@ -1,0 +1,85 @@
+"""Bounds on what Streamlit holds for uploads: per visitor session and in all (refused as a file arrives), and per
+multi-file uploader (the files past its limit dropped from the server with one line).
+
+Streamlit has no public hook for either: its uploaded-file manager keeps every file in memory, and the per-file
+cap (`server.maxUploadSize`) is its only bound. `install_upload_guard` wraps that manager's three documented
+methods (`add_file`, `remove_file`, `remove_session_files`, the `UploadedFileManager` protocol) on the running
+server; `tests/test_upload_limits.py` fails if a Streamlit upgrade moves them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
+
+from explain.inputs.upload_limits import UploadBudget, UploadLimit
+
+
+class _Ledger:
+    """What each session holds, kept beside the manager's own storage (which has no public size query)."""
+
+    def __init__(self, manager, budget: UploadBudget) -> None:
+        self.manager, self.budget = manager, budget
+        self.held: dict[str, dict[str, int]] = {}
+        self.lock = threading.Lock()
+        self.add, self.remove, self.remove_session = manager.add_file, manager.remove_file, manager.remove_session_files
+
+    def add_file(self, session_id: str, file: UploadedFileRec) -> None:
+        with self.lock:
+            mine = self.held.setdefault(session_id, {})
+            others = {k: v for k, v in mine.items() if k != file.file_id}  # a file sent again replaces itself
+            server = sum(sum(s.values()) for s in self.held.values()) - mine.get(file.file_id, 0)
+            reason = self.budget.refusal(len(others), sum(others.values()), server, len(file.data))
+            if reason is not None:
+                from starlette.exceptions import HTTPException
+
+                raise HTTPException(status_code=413, detail=f"Upload refused: {reason}")
+            mine[file.file_id] = len(file.data)
+            self.add(session_id, file)
+
+    def remove_file(self, session_id: str, file_id: str) -> None:
+        with self.lock:
+            self.held.get(session_id, {}).pop(file_id, None)
+            self.remove(session_id, file_id)
+
+    def remove_session_files(self, session_id: str) -> None:
+        with self.lock:
+            self.held.pop(session_id, None)
+            self.remove_session(session_id)
+
+
+_INSTALL_LOCK = threading.Lock()
+
+
+def install_upload_guard(budget: UploadBudget | None = None) -> _Ledger | None:
+    """Put the upload budget in front of the running server's uploaded-file manager, once per process (later
+    calls return the installed ledger). None outside a running server (AppTest, a notebook)."""
+    if not runtime.exists():
+        return None
+    manager = runtime.get_instance().uploaded_file_mgr
+    with _INSTALL_LOCK:
+        ledger = getattr(manager, "_explainer_ledger", None)
+        if ledger is None:
+            ledger = _Ledger(manager, budget or UploadBudget.from_env())
+            manager.add_file, manager.remove_file = ledger.add_file, ledger.remove_file
+            manager.remove_session_files = ledger.remove_session_files
+            manager._explainer_ledger = ledger
+    return ledger
+
+
+def bounded_uploads(files: Sequence[UploadedFile], limit: UploadLimit) -> list[UploadedFile]:
+    """The files of one multi-file uploader that fit its limit, in the order they came; the rest are dropped
+    from the server's memory at once, with one warning line."""
+    count, line = limit.kept([f.size for f in files])
+    if line is not None:
+        st.warning(line, icon=":material/block:")
+        ctx = get_script_run_ctx()
+        if ctx is not None and runtime.exists():
+            for f in files[count:]:
+                runtime.get_instance().uploaded_file_mgr.remove_file(ctx.session_id, f.file_id)
+    return list(files[:count])
