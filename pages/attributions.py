@@ -24,6 +24,7 @@ from models.classifiers import ModelInfo
 from ui.admission import cached_heavy
 from ui.image_input import SUPPORTED, ChosenImage, decode_upload
 from ui.model_picker import image_and_classifier_ui, out_of_distribution
+from ui.page_end import end_page
 from ui.param_form import param_widgets
 from ui.predictions import model_input, top5, weights_key
 from ui.shell import app_shell
@@ -89,7 +90,7 @@ def params_ui(methods: list[str], key: str, model: torch.nn.Module, batch: torch
             )
     if not methods:
         st.info("Tick at least one method above.")
-        st.stop()
+        end_page()
     return chosen_params
 
 

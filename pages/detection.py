@@ -34,6 +34,7 @@ from models.devices import model_device
 from ui.admission import cached_heavy
 from ui.image_input import ChosenImage, image_input
 from ui.model_picker import detector_picker
+from ui.page_end import end_page
 from ui.shell import app_shell
 from ui.view_link import BIND, prose
 from ui.widgets import run_button, warn_skipped
@@ -66,7 +67,7 @@ def inputs_ui() -> tuple[ChosenImage, nn.Module, DetectorInfo]:
     chosen = image_input("det", default_sample="generated scene 1")
     model, info = detector_picker("det")
     if chosen is None:
-        st.stop()
+        end_page()
     return chosen, model, info
 
 

@@ -37,6 +37,7 @@ from models.experiments.batchnorm import (
 from models.files import ResultsFileError
 from ui.admission import cached_heavy, heavy_job
 from ui.image_input import ChosenImage, image_input
+from ui.page_end import end_page
 from ui.param_form import param_widgets
 from ui.shell import app_shell
 from ui.view_link import BIND, prose
@@ -185,7 +186,7 @@ def pipeline_ui() -> tuple[list[dict], str]:
         steps_json = json.dumps(check_steps(steps_state))
     except (ValueError, TypeError) as exc:
         st.error(f"This pipeline cannot be built: {str(exc).splitlines()[0]}")
-        st.stop()
+        end_page()
     return steps_state, steps_json
 
 

@@ -35,6 +35,7 @@ from models.transfer import (
 )
 from models.transfer.published import PUBLISHED
 from ui.admission import heavy_job
+from ui.page_end import end_page
 from ui.shell import app_shell
 from ui.view_link import BIND, note, prose
 
@@ -350,7 +351,7 @@ def run_sweep_live(sweep: Sweep, task: Task, encoder: Encoder) -> None:
     except (ValueError, SweepMismatch) as exc:
         st.session_state["tf_running"] = False
         st.error(f"The sweep stopped: {exc}")
-        st.stop()
+        end_page()
     st.session_state["tf_running"] = False
     bar.empty()
     st.session_state["transfer_source_next"] = f"Yours: {folder.name}"
@@ -382,5 +383,5 @@ if request is not None:
         sweep, task, encoder, _ = page_sweep(*request, best_device())
     except (ValueError, TaskUnavailable, WeightsUnavailable, CheckpointError) as exc:
         st.error(f"Cannot start the sweep: {exc}")
-        st.stop()
+        end_page()
     run_sweep_live(sweep, task, encoder)

@@ -15,6 +15,7 @@ from models.data.segmentation import CLASSES, SIZE, example_scene
 from models.hub.checkpoints import CheckpointError
 from models.segmenters import load_unet, unet_input
 from ui.image_input import image_input
+from ui.page_end import end_page
 from ui.shell import app_shell
 from ui.view_link import BIND, prose
 
@@ -72,7 +73,7 @@ def source_ui() -> tuple[Image.Image, np.ndarray | None]:
         return Image.fromarray(scene.image), scene.label_map
     chosen = image_input("unet", default_sample="generated scene 1")
     if chosen is None:
-        st.stop()
+        end_page()
     st.caption(
         f"The U-Nets see {SIZE} x {SIZE} pixels: the image is centre-cropped to a square and resized. They were "
         "trained on generated shapes only: on a photo they find shapes where there are none."
@@ -135,7 +136,7 @@ try:
     nets = unets()
 except CheckpointError as exc:
     st.error(f"The bundled U-Nets cannot be loaded ({exc}). Train them with `python -m models.train.unet`.")
-    st.stop()
+    end_page()
 (full, full_rec), (noskip, noskip_rec) = nets["full"], nets["noskip"]
 show_ablation(full, noskip, full_rec.metrics, noskip_rec.metrics)
 image, truth = source_ui()

@@ -1,5 +1,10 @@
 """A real dashboard and a real browser for tests: `streamlit run` on a free port, Debian's
-Chromium driven by Playwright (no browser download), and waiting until Streamlit is idle."""
+Chromium driven by Playwright (no browser download), and waiting until a run has drawn everything.
+
+No wait here is a fixed sleep: each waits on a condition, within a bound (tests/bounds.py: seconds
+that EXPLAINER_TEST_TIME_FACTOR multiplies). A run is done when the app's done marker
+(`ui.shell.mark_done`: the run's number and the SHA-256 of the image it explained) is on the page,
+not stale, and Streamlit's script state is `notRunning`."""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.bounds import bound_ms, within
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -55,7 +62,7 @@ def start_server(port: int, log, env: dict[str, str] | None = None) -> subproces
 def wait_healthy(proc: subprocess.Popen, port: int, log_path: Path, timeout: float = 120) -> None:
     """Wait until the server answers its health check. Fails at once, with the server's last output, when the
     process has exited, and after `timeout` seconds otherwise: a dead server is never waited for."""
-    deadline = time.time() + timeout
+    deadline = time.time() + within(timeout)
     while True:
         if proc.poll() is not None:
             raise RuntimeError(f"streamlit exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
@@ -66,7 +73,7 @@ def wait_healthy(proc: subprocess.Popen, port: int, log_path: Path, timeout: flo
             if time.time() > deadline:
                 raise RuntimeError(f"streamlit did not become healthy in {timeout:.0f} s: "
                                    f"{log_path.read_text()[-2000:]}") from None  # fmt: skip
-            time.sleep(0.05)
+            time.sleep(0.05)  # the interval of a poll on a bounded condition
 
 
 @contextmanager
@@ -98,12 +105,43 @@ def chromium():
             browser.close()
 
 
-def wait_idle(page, timeout_ms: int = 300_000) -> None:
-    """Until the app is connected and its script has finished running."""
-    page.wait_for_timeout(400)
-    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout_ms)
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout_ms)
-    page.wait_for_timeout(600)
+# The newest done marker not left over from a run in progress, once the app is connected and idle: its run number
+# when it is newer than `after` and names `subject` (null: any), else false.
+_DONE = """([after, subject]) => {
+  const app = document.querySelector("[data-testid='stApp']");
+  if (!app || app.dataset.testConnectionState !== "CONNECTED" || app.dataset.testScriptState !== "notRunning")
+    return false;
+  const marks = [...document.querySelectorAll("span.explainer-run-done")]
+    .filter(m => !m.closest("[data-stale='true']"));
+  const mark = marks[marks.length - 1];
+  if (!mark || Number(mark.dataset.run) <= after || (subject !== null && mark.dataset.subject !== subject))
+    return false;
+  return Number(mark.dataset.run);
+}"""
+
+
+def wait_done(page, after: int = 0, subject: str | None = None, seconds: float = 300) -> int:
+    """Until a run newer than run number `after` (explaining the image whose SHA-256 is `subject`, when given)
+    has drawn everything and the script is idle; returns that run's number."""
+    return page.wait_for_function(_DONE, arg=[after, subject], timeout=bound_ms(seconds)).json_value()
+
+
+def current_run(page) -> int:
+    """The number of the last finished run on the page (0 before the first)."""
+    return page.evaluate("""() => Math.max(0, ...[...document.querySelectorAll("span.explainer-run-done")]
+                                          .map(m => Number(m.dataset.run)))""")
+
+
+def wait_idle(page, seconds: float = 300) -> int:
+    """After opening a page: until its first run is done. Returns the run's number."""
+    return wait_done(page, seconds=seconds)
+
+
+def rerun(page, action, seconds: float = 300) -> int:
+    """Do `action` (a click, a key press) that makes the app run again, and wait until that run is done."""
+    before = current_run(page)
+    action()
+    return wait_done(page, after=before, seconds=seconds)
 
 
 def problems(page) -> list[str]:
@@ -111,9 +149,15 @@ def problems(page) -> list[str]:
     return page.locator("[data-testid='stException'], [data-testid='stAlertContentError']").all_inner_texts()
 
 
-def upload(page, path: Path) -> None:
-    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(path))
-    wait_idle(page)
+def upload(page, path: Path, nth: int = 0, explained: bool = True, seconds: float = 300) -> int:
+    """Put a file into the page's `nth` file uploader and wait until the run it starts is done; with `explained`,
+    until the run explaining that image (the done marker names its SHA-256)."""
+    import hashlib
+
+    before = current_run(page)
+    page.get_by_test_id("stFileUploaderDropzoneInput").nth(nth).set_input_files(str(path))
+    subject = hashlib.sha256(path.read_bytes()).hexdigest() if explained else None
+    return wait_done(page, after=before, subject=subject, seconds=seconds)
 
 
 def rss_mb(pid: int) -> tuple[float, float]:

@@ -294,3 +294,41 @@ def test_sanity_chart_shows_the_whole_range_and_marks_constant_maps() -> None:
 def test_method_texts_name_the_baselines_as_the_readme_does():
     texts = " ".join(m.summary for m in METHODS.values())
     assert "black" not in texts and "mean colour" in texts
+
+
+def test_seeded_methods_on_different_models_get_their_solo_results_while_others_draw():
+    """The global RNGs are one per process and a model's lock does not cover another model: SmoothGrad and Gradient
+    SHAP on two models, an augmentation preview and a run's private stream, all at once, each get what they get
+    alone (`models.lock.seeded_rngs`; before it, their draws interleaved)."""
+    from models.experiments.augmentation import augment_image, build_pipeline
+    from models.lock import PrivateRng
+
+    models = [small_cnn(), small_cnn()]
+    inp = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    image = torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
+    pipeline = build_pipeline([{"name": "resized crop", "params": {"size": 24, "scale": (0.35, 1.0)}}])
+
+    def private_draws():
+        stream, out = PrivateRng(5), []
+        for _ in range(20):
+            with stream.active():
+                out.append(torch.rand(100))
+        return torch.stack(out)
+
+    jobs = [
+        lambda: attribute(models[0], inp, "smoothgrad", 1, nt_samples=8, seed=4),
+        lambda: attribute(models[1], inp, "gradient_shap", 2, n_samples=8, seed=4),
+        lambda: torch.stack(augment_image(pipeline, image, 8, 7)),
+        private_draws,
+    ] * 3
+    alone = [job() for job in jobs[:4]] * 3
+    barrier = threading.Barrier(len(jobs))
+
+    def run(job):
+        barrier.wait()
+        return job()
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        together = list(pool.map(run, jobs))
+    for a, b in zip(alone, together, strict=True):
+        torch.testing.assert_close(a, b)

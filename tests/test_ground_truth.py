@@ -16,6 +16,7 @@ from explain.inputs.samples import sample_scene, scene_set
 from explain.methods.ground_truth import match, score
 from models.data.shapes import SHAPE_CLASSES
 from models.detectors import Instance
+from tests.bounds import within
 from tests.hostile_files import BAD_ANNOTATIONS, coco_file
 
 TRUTH = [TrueObject("star", (10, 10, 50, 50)), TrueObject("circle", (60, 60, 100, 100))]
@@ -92,7 +93,7 @@ def test_every_hostile_annotation_file_gets_one_line_within_a_second(name):
     t0 = time.perf_counter()
     with pytest.raises(ValueError) as exc:
         coco_objects(data, "photo.png", (1024, 1024))
-    assert time.perf_counter() - t0 < 1.0, name
+    assert time.perf_counter() - t0 < within(1.0), name
     message = str(exc.value)
     assert words in message and "\n" not in message and len(message) < 300, message
 
@@ -104,11 +105,11 @@ def test_drawing_a_box_costs_time_in_proportion_to_the_image_not_its_coordinates
     huge = [TrueObject("cat", (-1e9, -1e9, 1e9, 1e9)), TrueObject("cat", (-1e308, -1e308, 0.0, 0.0))]
     t0 = time.perf_counter()
     drawn = draw_verdicts(image, [], [], huge, [0, 1])
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < within(1.0)
     assert drawn.shape == image.shape and drawn[:, -1].any()  # the huge box's outline runs along the image's edge
     t0 = time.perf_counter()
     draw_box(image, (-(10**9), -(10**9), 10**9, 10**9))
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < within(1.0)
 
 
 def test_the_generated_set_scores_what_the_readme_says():

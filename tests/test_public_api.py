@@ -45,3 +45,15 @@ def test_attribution_snippet_runs(tmp_path) -> None:
     scope: dict = {}
     exec(attribution_snippet("shapes-resnet18", str(image), "saliency", 0, {}), scope)
     assert scope["heatmap"].shape == (64, 64)
+
+
+def test_the_shell_draws_the_navigation_before_loading_the_libraries() -> None:
+    """A fresh server's first run shows Streamlit's legacy `pages/` list until app.py reaches `st.navigation`;
+    #31's upload guard once pulled `explain` (and PyTorch, 7 s) into that gap and a cold visit showed the legacy
+    list. The shell's module imports stay light: what is heavy is imported inside `run_app`, after the nav."""
+    import subprocess
+    import sys
+
+    probe = "import sys, ui.shell; print(sorted(m for m in ('torch', 'explain', 'models') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -19,6 +19,7 @@ from models.experiments.augmentation import MAX_STEPS, TRANSFORMS, build_pipelin
 from models.files import ResultsFileError, public_path, read_json
 from models.transfer import BUNDLED_ENCODER, REGIMES, SHIPPED, Sweep, TrainConfig, load_runs, page_sweep, run_sweep
 from tests.app_helpers import open_page
+from tests.bounds import within
 from ui.admission import AdmissionQueue, ResultStore
 
 # ---------------------------------------------------------------- bounds on what a visitor sets
@@ -113,20 +114,26 @@ def test_slots_are_given_back_when_a_job_fails():
 
 
 def test_waiting_jobs_see_their_place_and_run_in_order():
-    queue, order, places = AdmissionQueue(slots=1), [], {}
+    """Four jobs join one slot in turn (each has joined before the next starts; the first holds the slot until all
+    four wait): they run in the order they came, and the last sees three ahead of it."""
+    queue, order, places, release = AdmissionQueue(slots=1), [], {}, threading.Event()
 
     def job(i: int) -> None:
         with queue.slot(lambda place: places.setdefault(i, place), poll=0.01):
             order.append(i)
-            time.sleep(0.05)
+            release.wait(within(30))
 
     threads = []
     for i in range(4):
         threads.append(threading.Thread(target=job, args=(i,)))
         threads[-1].start()
-        time.sleep(0.01)  # join in order
+        deadline = time.monotonic() + within(30)
+        while sum(queue.counts()) < i + 1 or (i == 3 and 3 not in places):  # joined (and, last, told its place)
+            assert time.monotonic() < deadline, f"job {i} never joined the queue"
+            time.sleep(0.005)  # the interval of a poll on a bounded condition
+    release.set()
     for t in threads:
-        t.join(5)
+        t.join(within(30))
     assert order == [0, 1, 2, 3] and places[3] == 3
 
 

@@ -9,7 +9,7 @@ from PIL import Image
 
 from explain.inputs.images import ImageLoadError, display_name, image_sha256, load_image
 from explain.inputs.samples import SAMPLE_NAMES, sample_bytes
-from ui.view_link import BIND, forget_upload, linked_upload, name_upload, remember_upload
+from ui.view_link import BIND, RUN_SUBJECT, forget_upload, linked_upload, name_upload, remember_upload
 
 SUPPORTED = "PNG, JPEG, WebP, BMP, GIF or TIFF, up to 25 MB"
 
@@ -68,6 +68,7 @@ def image_input(key: str, default_sample: str = SAMPLE_NAMES[0]) -> ChosenImage 
         data, label = earlier
     else:
         data, label = sample_bytes(sample), sample
+    st.session_state[RUN_SUBJECT] = image_sha256(data)  # the run's done marker names the file, refused or not
     chosen = decode_upload(data, label)
     if isinstance(chosen, str):
         st.error(chosen, icon=":material/broken_image:")

@@ -16,6 +16,7 @@ from models.hub import weights_cache
 from models.hub.checkpoints import CheckpointError
 from models.hub.fallback import ModelSpec, WeightsInfo, status
 from ui.image_input import ChosenImage, image_input
+from ui.page_end import end_page
 from ui.view_link import BIND
 
 
@@ -88,7 +89,7 @@ def _pick(
         model, info = load(name)
     except CheckpointError as exc:  # only the bundled fallback itself can fail this way
         st.error(f"{spec.title} cannot run: {exc}. Retrain it with `{spec.retrain}`.")
-        st.stop()
+        end_page()
     show_weights_banner(info)
     return model, info
 
@@ -149,5 +150,5 @@ def image_and_classifier_ui(key: str) -> tuple[ChosenImage, nn.Module, ModelInfo
     chosen = image_input(key, default_sample=default_sample(key))
     model, info = model_picker(key)
     if chosen is None:
-        st.stop()
+        end_page()
     return chosen, model, info

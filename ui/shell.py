@@ -14,8 +14,8 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from ui.navigation import PAGES
-from ui.upload_guard import install_upload_guard
-from ui.view_link import compact_toggle, copy_link
+from ui.page_end import PageEnded
+from ui.view_link import RUN_SUBJECT, compact_toggle, copy_link
 
 
 def _log_to_stderr() -> None:
@@ -31,23 +31,41 @@ def _log_to_stderr() -> None:
 def run_app() -> None:
     """What app.py does: page config, navigation over PAGES, the shared sidebar, then the page."""
     _log_to_stderr()
-    install_upload_guard()  # once per process: what Streamlit holds for uploads is bounded
     compact = st.query_params.get("view_compact") == "true"  # a projected view opens with the sidebar folded
     st.set_page_config(page_title="CV explainer", page_icon=":material/visibility:", layout="wide",
                        initial_sidebar_state="collapsed" if compact else "auto")  # fmt: skip
     page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGES)])
     link_slot = st.sidebar.container()
     # The navigation is out before PyTorch is imported: a first visit after a restart sees the app and this
-    # line, not a blank page under Streamlit's legacy file list, while the libraries load.
+    # line, not a blank page under Streamlit's legacy file list, while the libraries load. So this module imports
+    # nothing that imports `explain` or `models` (tests/test_public_api.py checks it).
     with st.spinner("Starting: loading PyTorch and the models (a few seconds on the first visit after a restart)…"):
         from ui.sidebar import render_sidebar
+        from ui.upload_guard import install_upload_guard
 
+        install_upload_guard()  # once per process, before any uploader is drawn: uploads held are bounded
         render_sidebar()
     compact_toggle()
+    st.session_state[RUN_SUBJECT] = ""
+    done_slot = st.sidebar.empty()
     try:
         page.run()
-    finally:  # a page that stops early (no image yet) still gets its link
+    except PageEnded:  # a page that ends early (no usable image yet) has said why; its run is done too
+        pass
+    finally:  # under an error's message too; a rerun interrupting the run stops it here
         copy_link(link_slot)
+    mark_done(done_slot)  # the last element of a run
+
+
+def mark_done(slot) -> None:
+    """An invisible marker drawn when a run has drawn everything: its number in this session and its subject.
+    A test or a tool waits for the marker naming its image, not stale (Streamlit marks a running rerun's old
+    elements `data-stale`), with the script idle: never for "looks idle a moment". A run interrupted by a rerun,
+    or ended by an error, draws none."""
+    count = st.session_state.get("run_count", 0) + 1
+    st.session_state["run_count"] = count
+    subject = st.session_state.get(RUN_SUBJECT, "")
+    slot.html(f'<span class="explainer-run-done" data-run="{count}" data-subject="{subject}"></span>')
 
 
 def app_shell() -> None:

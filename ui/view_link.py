@@ -11,6 +11,7 @@ import streamlit as st
 
 BIND = "query-params"  # every linked widget's `bind`
 UPLOAD = "upload"  # the query parameter naming an upload by the SHA-256 of its bytes
+RUN_SUBJECT = "run_subject"  # session key: the SHA-256 of the image this run explains (ui.shell.mark_done)
 MAX_UPLOADS_KEPT = 4  # uploads a session keeps for links to name (each at most 25 MB)
 
 

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from captum.attr import (
@@ -32,7 +31,7 @@ from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
 from models.devices import on_model_device
-from models.lock import lock_for
+from models.lock import lock_for, seeded_rngs
 from models.params import Param
 
 
@@ -67,15 +66,10 @@ def baseline(inputs: torch.Tensor, kind: str) -> torch.Tensor:
 
 
 def run_seeded(fn: Callable[[], torch.Tensor], seed: int, device: torch.device) -> torch.Tensor:
-    """Run `fn` with torch's and NumPy's global RNGs seeded (Captum draws from both), then restore them."""
-    numpy_state = np.random.get_state()
-    try:
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(seed)
-            np.random.seed(seed)
-            return fn()
-    finally:
-        np.random.set_state(numpy_state)
+    """Run `fn` with torch's and NumPy's global RNGs seeded (Captum draws from both), then restore them; no other
+    thread draws from them meanwhile (`models.lock.seeded_rngs`)."""
+    with seeded_rngs(seed, device):
+        return fn()
 
 
 def _saliency(model, x, target):

@@ -23,6 +23,7 @@ from torchvision.transforms import v2
 from models.data.batches import accuracy, batch_indices
 from models.data.digits import raw_split
 from models.data.shapes import SHAPE_CLASSES, Scene
+from models.lock import seeded_rngs
 from models.params import Param
 
 
@@ -151,9 +152,9 @@ def pipeline_code(steps: Sequence[dict[str, Any]]) -> str:
 
 
 def seeded(seed: int, fn: Callable[[], Any]) -> Any:
-    """Run `fn` with torch's global RNG seeded (transforms v2 draw from it), then restore it."""
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
+    """Run `fn` with torch's global RNG seeded (transforms v2 draw from it), then restore it; no other thread draws
+    from it meanwhile."""
+    with seeded_rngs(seed):
         return fn()
 
 
@@ -236,8 +237,8 @@ def compare_on_digits(
     pipeline = build_pipeline(steps)
     results = {}
     for k, use in enumerate((False, True)):
-        torch.manual_seed(seed)
-        model = small_cnn()
+        with seeded_rngs(seed):
+            model = small_cnn()
         opt = torch.optim.Adam(model.parameters(), lr=2e-3)
         batches = batch_indices(len(y_tr), 32, seed)
         per_epoch = len(y_tr) // 32
@@ -248,8 +249,8 @@ def compare_on_digits(
                 idx = next(batches)
                 xb = x_tr[idx]
                 if use:
-                    torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=gen)))
-                    xb = torch.stack([pipeline(tv_tensors.Image(img)).as_subclass(torch.Tensor) for img in xb])
+                    with seeded_rngs(int(torch.randint(0, 2**31, (1,), generator=gen))):
+                        xb = torch.stack([pipeline(tv_tensors.Image(img)).as_subclass(torch.Tensor) for img in xb])
                     xb = F.interpolate(xb.float(), size=(28, 28)).round().to(torch.uint8) if xb.shape[-1] != 28 else xb
                 loss = F.cross_entropy(model(_digits_input(xb)), y_tr[idx])
                 opt.zero_grad(set_to_none=True)

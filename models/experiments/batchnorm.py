@@ -24,6 +24,7 @@ from torch import nn
 from models.data.batches import accuracy, batch_indices
 from models.data.digits import digits
 from models.files import ResultsFileError, public_path, read_json, write_json_atomic
+from models.lock import PrivateRng, seeded_rngs
 from models.nets.digits_nets import CONV_INPUT, build, probe_module
 
 DEFAULT_RESULT = Path(__file__).resolve().parents[2] / "results" / "bn_default.json"
@@ -98,10 +99,11 @@ class BNExperiment:
         self.config = config
         size = CONV_INPUT if config.arch == "conv" else 8
         self.x_train, self.y_train, self.x_test, self.y_test = digits(size)
-        torch.manual_seed(config.seed)
-        self.plain = build(config.arch, False, config.activation)
-        torch.manual_seed(config.seed)
-        self.bn = build(config.arch, True, config.activation)
+        with seeded_rngs(config.seed):
+            self.plain = build(config.arch, False, config.activation)
+        self.rng = PrivateRng(config.seed)  # the second initialisation and both nets' dropout draw from it
+        with self.rng.active():
+            self.bn = build(config.arch, True, config.activation)
         self.optimizers = [torch.optim.SGD(m.parameters(), lr=config.lr) for m in (self.plain, self.bn)]
         self.batches = batch_indices(len(self.y_train), config.batch_size, config.seed)
         self.step = 0
@@ -121,7 +123,9 @@ class BNExperiment:
             xb, yb = self.x_train[idx], self.y_train[idx]
             for model, opt in zip((self.plain, self.bn), self.optimizers, strict=True):
                 model.train()
-                loss = loss_fn(model(xb), yb)
+                with self.rng.active():
+                    logits = model(xb)
+                loss = loss_fn(logits, yb)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -20,6 +20,7 @@ from torch import nn
 from models.data.batches import batch_indices
 from models.data.digits import digits
 from models.data.shapes import SHAPE_CLASSES, classification_set
+from models.lock import PrivateRng
 from models.nets.digits_nets import CONV_INPUT, DigitsConvNet
 from models.nets.resnet import ResNet18
 
@@ -118,8 +119,9 @@ class LectureLoop:
     def __init__(self, config: LoopConfig) -> None:
         self.config = config
         self.x_train, self.y_train, self.x_test, self.y_test, self.classes = data(config.setup)
-        torch.manual_seed(config.seed)
-        self.model = network(config.setup)
+        self.rng = PrivateRng(config.seed)  # the initialisation and dropout draw from the run's own stream
+        with self.rng.active():
+            self.model = network(config.setup)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, config.step_size, config.gamma)
         self.batches = batch_indices(len(self.y_train), config.batch_size, config.seed)
@@ -145,7 +147,8 @@ class LectureLoop:
             idx = next(self.batches)
             xb, yb = self.x_train[idx], self.y_train[idx]
             self.model.train()
-            logits = self.model(xb)
+            with self.rng.active():
+                logits = self.model(xb)
             loss = loss_fn(logits, yb)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -15,6 +15,7 @@ from torch import nn
 
 from models.hub import checkpoints
 from models.hub.checkpoints import CheckpointError
+from models.lock import seeded_rngs
 from models.nets.resnet import ResNet18
 from models.nets.shapes_maskrcnn import shapes_maskrcnn
 from models.nets.unet import UNet
@@ -55,8 +56,10 @@ class BundledWeights:
         return make(self)
 
     def build(self) -> nn.Module:
-        """The network with these weights loaded, in eval mode on the CPU."""
-        model = self.network()
+        """The network with these weights loaded, in eval mode on the CPU. Its random initialisation (overwritten
+        at once) holds the global-RNG lock, so it never takes numbers from another session's seeded draws."""
+        with seeded_rngs(0):
+            model = self.network()
         try:
             model.load_state_dict(self.state())
         except RuntimeError as exc:

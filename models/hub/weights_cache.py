@@ -165,6 +165,7 @@ def pretrained(
     import torchvision
 
     from models.hub.checkpoints import CheckpointError, load_verified
+    from models.lock import seeded_rngs
 
     path, source = weights_path(weights), "cache"
     if not path.is_file():
@@ -173,7 +174,8 @@ def pretrained(
         download(weights, progress)
         source = "download"
     state = load_verified(path, expected_sha_prefix(weights))
-    model = torchvision.models.get_model(name, weights=None, **builder_kwargs)
+    with seeded_rngs(0):  # the random initialisation never takes numbers from another session's seeded draws
+        model = torchvision.models.get_model(name, weights=None, **builder_kwargs)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -17,6 +17,7 @@ from torch import nn
 
 from models.data.batches import batch_indices
 from models.devices import best_device
+from models.lock import seeded_rngs
 from models.transfer.config import REGIMES, SUBSET_SEED, TrainConfig
 from models.transfer.data import Encoder, Task, validation_per_class
 
@@ -330,8 +331,8 @@ def train_run(
         tried = []
         rates = [cfg.lr * factor for factor in cfg.lr_factors] if lr is None else [lr]
         for k, rate in enumerate(rates):  # each rate from the same initialisation and batches
-            torch.manual_seed(seed)
-            model = encoder.build(len(task.classes), pretrained=regime not in UNPRETRAINED)
+            with seeded_rngs(seed):
+                model = encoder.build(len(task.classes), pretrained=regime not in UNPRETRAINED)
 
             def report(epoch: int, b: int, loss: float, k: int = k) -> None:
                 if on_batch is not None:
