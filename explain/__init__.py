@@ -13,20 +13,55 @@ Three sub-packages, each importing only the ones after it: `figures` (Plotly cha
 user hands in, the bundled samples, image sets).
 """
 
-from explain.inputs.image_sets import bundled_set, folder_set, set_sha256
-from explain.inputs.images import ImageLoadError, image_sha256, load_image
-from explain.inputs.samples import SAMPLE_NAMES, sample_bytes
-from explain.methods.attributions import METHODS, attribute, defaults
-from explain.methods.classify import Prediction, prepare, top_k
-from explain.methods.deconvnet import feature_layers, reconstruct, top_activations
-from explain.methods.faithfulness import deletion_insertion
-from explain.methods.filters import feature_maps, filter_images
-from explain.methods.layers import spatial_layers
-from explain.methods.learning_curves import LearningCurve, crossover, fit
-from explain.methods.maps import to_map
-from explain.methods.occlusion import occlusion_sensitivity
-from explain.methods.rcnn_stages import explain_detection, run_stages
-from explain.methods.sanity import cascading_randomization
+import importlib
+from typing import Any
+
+# Each public name and the module that defines it, imported on first use: `import explain.inputs.images` (a
+# subprocess measuring one decode, the app's first frame) does not pay for PyTorch and Captum.
+_FROM = {
+    "bundled_set": "explain.inputs.image_sets",
+    "folder_set": "explain.inputs.image_sets",
+    "set_sha256": "explain.inputs.image_sets",
+    "ImageLoadError": "explain.inputs.images",
+    "image_sha256": "explain.inputs.images",
+    "load_image": "explain.inputs.images",
+    "SAMPLE_NAMES": "explain.inputs.samples",
+    "sample_bytes": "explain.inputs.samples",
+    "METHODS": "explain.methods.attributions",
+    "attribute": "explain.methods.attributions",
+    "defaults": "explain.methods.attributions",
+    "Prediction": "explain.methods.classify",
+    "prepare": "explain.methods.classify",
+    "top_k": "explain.methods.classify",
+    "feature_layers": "explain.methods.deconvnet",
+    "reconstruct": "explain.methods.deconvnet",
+    "top_activations": "explain.methods.deconvnet",
+    "deletion_insertion": "explain.methods.faithfulness",
+    "feature_maps": "explain.methods.filters",
+    "filter_images": "explain.methods.filters",
+    "spatial_layers": "explain.methods.layers",
+    "LearningCurve": "explain.methods.learning_curves",
+    "crossover": "explain.methods.learning_curves",
+    "fit": "explain.methods.learning_curves",
+    "to_map": "explain.methods.maps",
+    "occlusion_sensitivity": "explain.methods.occlusion",
+    "explain_detection": "explain.methods.rcnn_stages",
+    "run_stages": "explain.methods.rcnn_stages",
+    "cascading_randomization": "explain.methods.sanity",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _FROM:
+        raise AttributeError(f"module 'explain' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_FROM[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_FROM))
+
 
 __all__ = [
     "METHODS", "SAMPLE_NAMES", "ImageLoadError", "LearningCurve", "Prediction", "attribute", "bundled_set",

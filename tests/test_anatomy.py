@@ -12,6 +12,8 @@ from models.architectures import ARCHITECTURES
 from models.experiments.lecture_loop import LectureLoop, LoopConfig, loop_code, run
 from models.nets.resnet import ResNet18
 
+pytestmark = pytest.mark.training  # trains networks for real (seconds each)
+
 IMAGE = torch.zeros(1, 3, 224, 224)
 
 

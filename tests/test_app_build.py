@@ -8,6 +8,8 @@ import pytest
 from models.experiments.lecture_loop import LectureLoop, LoopConfig, run
 from tests.app_helpers import open_page
 
+pytestmark = pytest.mark.training  # trains networks for real (seconds each)
+
 PAGE = "pages/build.py"
 
 

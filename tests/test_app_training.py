@@ -1,6 +1,10 @@
 """The training-tricks page through AppTest: both tabs, a live run, pipeline editing."""
 
+import pytest
+
 from tests.app_helpers import image_captions, open_page, plotly_specs
+
+pytestmark = pytest.mark.training  # trains networks for real (seconds each)
 
 PAGE = "pages/training.py"
 

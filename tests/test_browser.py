@@ -15,6 +15,8 @@ from explain.inputs.samples import sample_bytes
 from tests.bounds import bound_ms, within
 from tests.browser import ROOT, chromium, dashboard, problems, require_browser, rerun, upload, wait_idle
 
+pytestmark = pytest.mark.browser  # a real dashboard server driven by Chromium
+
 PAGES = [
     # (name, URL path, what to do before uploading, text that must appear after the upload)
     ("classify", "", None, "chelsea.png · 451 x 300"),

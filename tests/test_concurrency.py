@@ -22,6 +22,8 @@ from tests.browser import (
     wait_idle,
 )
 
+pytestmark = pytest.mark.browser  # a real dashboard server driven by Chromium
+
 IMAGES = ["chelsea the cat (photo)", "coffee (photo)", "generated star", "generated scene 1"]
 PAGES = ["", "attributions", "detection"]
 
@@ -65,8 +67,10 @@ def test_eight_sessions_at_once_get_their_solo_results(files, tmp_path):
     require_browser()
     log = tmp_path / "server.log"
     with dashboard(log) as (url, proc), chromium() as browser:
-        jobs = [(path, image) for path in PAGES for image in files]
-        assert len(jobs) >= 8
+        # eight sessions: the classifier's bars on two images, attributions and detection (the pages that once
+        # differed under load) on three each
+        jobs = [(path, image) for path in PAGES for image in (files[:2] if path == "" else files[1:])]
+        assert len(jobs) == 8
         solo = {}
         for path, image in jobs:
             context = browser.new_context()

@@ -137,7 +137,7 @@ def test_costly_files_stay_within_their_budget(name, tmp_path):
     )
     result, seconds, growth_mb = (part.strip() for part in out.stdout.split("|"))
     assert result.startswith("image" if name in HEAVY_GOOD else "refused"), result
-    assert float(seconds) < 2.0
+    assert float(seconds) < within(2.0)
     assert float(growth_mb) < 400
     assert out.stderr.count("\n") < 5, out.stderr[:500]  # no warning per EXIF tag
 

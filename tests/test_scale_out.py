@@ -15,6 +15,8 @@ from models.files import PROJECT
 from models.transfer import Sweep, TrainConfig, load_runs, run_sweep
 from tests.transfer_helpers import flaky_resnet, tiny_encoder
 
+pytestmark = pytest.mark.ray  # a local Ray instance
+
 SMALL = Sweep(regimes=("probe", "finetune", "probe-features"), sizes=(1, 2), seeds=2,
               train=TrainConfig(epochs=1, lr=3e-3, min_batches=2, lr_factors=(0.3, 1.0)))  # fmt: skip
 

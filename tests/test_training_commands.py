@@ -13,6 +13,8 @@ from models.hub.checkpoints import MANIFEST
 from models.train import classifier as train_classifier
 from models.train import encoder as pretrain_encoder
 
+pytestmark = pytest.mark.training  # trains networks for real (seconds each)
+
 
 def test_train_classifier_command(tmp_path: Path) -> None:
     before = MANIFEST.read_bytes()

@@ -33,6 +33,8 @@ from models.experiments.batchnorm import (
 )
 from models.nets.digits_nets import DigitsConvNet, mlp
 
+pytestmark = pytest.mark.training  # trains networks for real (seconds each)
+
 
 def test_digits_split_is_fixed_stratified_and_standardised():
     x, _, xt, yt = digits()

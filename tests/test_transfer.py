@@ -39,6 +39,8 @@ from models.transfer.loop import Data, param_groups, train_epochs
 from tests.transfer_helpers import failing_resnet, flaky_resnet
 from tests.transfer_helpers import tiny_encoder as make_tiny_encoder
 
+pytestmark = pytest.mark.training  # trains networks for real (seconds each)
+
 ONE_EPOCH = TrainConfig(epochs=1, lr=3e-3, min_batches=2)
 
 

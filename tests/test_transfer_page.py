@@ -7,6 +7,8 @@ import pytest
 
 from tests.app_helpers import open_page, plotly_specs
 
+pytestmark = pytest.mark.training  # trains networks for real (seconds each)
+
 PAGE = "pages/transfer.py"
 
 
