@@ -45,3 +45,11 @@ def full_error_details():
     from streamlit import config
 
     config.set_option("client.showErrorDetails", "full")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """The longest modules first (browser, then Ray, then training), so that under pytest-xdist the two workers
+    finish together instead of one running the eight-session test alone at the end. Every worker sorts the same
+    collection the same way, as xdist requires."""
+    rank = {"browser": 0, "ray": 1, "training": 2}
+    items.sort(key=lambda item: min((rank[m.name] for m in item.iter_markers() if m.name in rank), default=3))
