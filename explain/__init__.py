@@ -19,6 +19,14 @@ from typing import Any
 # Each public name and the module that defines it, imported on first use: `import explain.inputs.images` (a
 # subprocess measuring one decode, the app's first frame) does not pay for PyTorch and Captum.
 _FROM = {
+    "AttributionView": "explain.figures.attribution_view",
+    "attribution_views": "explain.figures.attribution_view",
+    "input_image": "explain.figures.render",
+    "top_k_bar": "explain.figures.charts",
+    "top9_montages": "explain.figures.top9",
+    "map_note": "explain.methods.maps",
+    "Projection": "explain.methods.deconvnet",
+    "project_strongest": "explain.methods.deconvnet",
     "bundled_set": "explain.inputs.image_sets",
     "folder_set": "explain.inputs.image_sets",
     "set_sha256": "explain.inputs.image_sets",
@@ -63,10 +71,4 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_FROM))
 
 
-__all__ = [
-    "METHODS", "SAMPLE_NAMES", "ImageLoadError", "LearningCurve", "Prediction", "attribute", "bundled_set",
-    "cascading_randomization", "crossover", "defaults", "deletion_insertion", "explain_detection", "feature_layers",
-    "feature_maps", "filter_images", "fit", "folder_set", "image_sha256", "load_image", "occlusion_sensitivity",
-    "prepare", "reconstruct", "run_stages", "sample_bytes", "set_sha256", "spatial_layers", "to_map", "top_activations",
-    "top_k",
-]  # fmt: skip
+__all__ = sorted(_FROM)

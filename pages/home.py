@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explain.figures.charts import top_k_bar
+from explain import top_k_bar
 from ui.image_input import image_input
 from ui.model_picker import default_sample, model_picker, out_of_distribution
 from ui.navigation import PAGES

@@ -332,3 +332,24 @@ def test_seeded_methods_on_different_models_get_their_solo_results_while_others_
         together = list(pool.map(run, jobs))
     for a, b in zip(alone, together, strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_attribution_views_give_the_page_its_maps_and_overlays_in_one_call():
+    """#26: one call gives what the Attributions page shows per method, the same as the steps it replaces."""
+    from PIL import Image
+
+    from explain import attribution_views
+    from explain.figures.render import overlay
+    from explain.methods.classify import model_view
+    from explain.methods.maps import to_map
+    from models.classifiers import BUNDLED_CLASSIFIER, load_classifier
+
+    _, info = load_classifier(BUNDLED_CLASSIFIER)
+    image = Image.new("RGB", (90, 60), (200, 40, 40))
+    maps = {m: torch.randn(3, 64, 64, generator=torch.Generator().manual_seed(i)) for i, m in enumerate("ab")}
+    seen, views = attribution_views(maps, image, info.preprocess, "signed", 95.0, 0.5)
+    assert np.array_equal(seen, model_view(image, info.preprocess))
+    for m, a in maps.items():
+        heat = to_map(a, "signed", 95.0)
+        assert np.array_equal(views[m].heat, heat)
+        assert np.array_equal(views[m].overlay, overlay(seen, heat, "signed", 0.5))

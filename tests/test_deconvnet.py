@@ -186,3 +186,36 @@ def test_a_nonlinearity_without_a_rule_is_refused():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sigmoid(), nn.Conv2d(4, 4, 3)).eval()
     with pytest.raises(NotImplementedError, match="Sigmoid"):
         reconstruct(model, torch.randn(1, 3, 12, 12), "2", 0)
+
+
+def test_project_strongest_is_the_reconstruction_at_the_channels_peak():
+    """#26: what the Features page shows for one channel, from the library: the projection of the channel's
+    strongest activation (or the whole channel), where it is, and its value."""
+    from explain import project_strongest
+
+    model = randomise_batchnorm(TwoBlocks())
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    act, _ = forward_to(model, x, "block")
+    for whole in (False, True):
+        p = project_strongest(model, x, "block", 3, whole_channel=whole)
+        assert p.position == strongest_position(act, 3)
+        assert p.value == pytest.approx(float(act[0, 3].max()))
+        assert torch.equal(p.pixels, reconstruct(model, x, "block", 3, p.position, whole_channel=whole))
+    with pytest.raises(ValueError, match="channels 0 to 7"):
+        project_strongest(model, x, "block", 8)
+
+
+def test_top9_montages_hold_nine_projections_and_patches_per_channel():
+    """#26: the top-9 picture from the library: per channel, the three best images' names and two 3 x 3 montages."""
+    from explain import top9_montages
+
+    model, info = load_classifier(BUNDLED_CLASSIFIER)
+    images = torch.randn(12, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    names = [f"image {i}" for i in range(12)]
+    out = top9_montages(model, images, names, "layer1.0", [0, 5], info.mean, info.std)
+    tops = top_activations(model, images, "layer1.0", [0, 5], k=9)
+    assert sorted(out) == [0, 5]
+    for channel, (best, projections, patches) in out.items():
+        assert best == [names[t.image_index] for t in tops[channel][:3]]
+        assert projections.shape == patches.shape and projections.dtype == np.uint8 and projections.shape[-1] == 3
+        assert projections.shape[0] > 3 * 64 and projections.shape[1] > 3 * 64  # three 64-pixel tiles a side

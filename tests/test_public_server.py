@@ -229,12 +229,12 @@ def test_transfer_page_lists_damaged_user_files_in_one_line_each(monkeypatch, tm
 
 def test_damaged_shipped_files_cost_one_line(monkeypatch, tmp_path):
     import models.experiments.batchnorm
-    import models.transfer
+    import ui.views.transfer
 
     shipped = tmp_path / "digits"
     shutil.copytree(SHIPPED, shipped)
     (shipped / "sweep.json").write_bytes((SHIPPED / "sweep.json").read_bytes()[:80])
-    monkeypatch.setattr(models.transfer, "SHIPPED", shipped)
+    monkeypatch.setattr(ui.views.transfer, "SHIPPED", shipped)  # where the page's view reads it
     monkeypatch.setenv("EXPLAINER_RESULTS", str(tmp_path / "user"))
     at = open_page("pages/transfer.py")
     assert not at.exception and len(at.warning) == 1 and at.get("plotly_chart")

@@ -3,6 +3,7 @@ stop, retry a task that fails once; TensorBoard scalars per run; the sweep as on
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -23,7 +24,9 @@ SMALL = Sweep(regimes=("probe", "finetune", "probe-features"), sizes=(1, 2), see
 
 @pytest.fixture(scope="module")
 def local_ray():
-    """One local Ray instance with two CPUs for the module (starting one costs seconds)."""
+    """One local Ray instance with two CPUs for the module (starting one costs seconds). Its workers run at the
+    tests' own priority: Ray nices them to 15 by default, and beside two busy processes they got 1-3% of a core."""
+    os.environ["RAY_worker_niceness"] = "0"  # noqa: SIM112 (Ray reads this exact name, in the raylet it starts)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(PROJECT)}})  # fmt: skip
     yield

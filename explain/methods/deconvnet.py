@@ -219,6 +219,31 @@ def reconstruct(
 
 
 @dataclass(frozen=True)
+class Projection:
+    """One channel's strongest activation projected back to pixels: the 3 x H x W projection (on the CPU), where
+    that activation is on the layer's grid, and its value."""
+
+    pixels: torch.Tensor
+    position: tuple[int, int]
+    value: float
+
+
+@torch.no_grad()
+def project_strongest(
+    model: nn.Module, image: torch.Tensor, layer: str, channel: int, whole_channel: bool = False
+) -> Projection:
+    """The deconvnet projection of `channel`'s strongest activation at `layer` (or of the whole channel), with
+    its position and value: what the Features page shows for one channel, as Zeiler & Fergus do."""
+    with lock_for(model):
+        act, _ = forward_to(model, image[:1], layer)
+    if not 0 <= channel < act.shape[1]:
+        raise ValueError(f"{layer} has channels 0 to {act.shape[1] - 1}, not {channel}")
+    position = strongest_position(act, channel)
+    pixels = reconstruct(model, image, layer, channel, position, whole_channel=whole_channel)
+    return Projection(pixels, position, float(act[0, channel, position[0], position[1]]))
+
+
+@dataclass(frozen=True)
 class Geometry:
     """How a layer's grid sits on the input: unit (i, j) is centred at start + (i, j) * stride
     and sees a square of side `size` pixels (before clipping to the image)."""

@@ -1,0 +1,43 @@
+"""What the Attributions page shows for an image, in one call a notebook makes too: the image as the model sees it
+(cropped as its preprocessing crops, at the image's own resolution) and, per method, the map scaled for colour and
+laid over that image."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from explain.figures.render import overlay
+from explain.methods.classify import model_view
+from explain.methods.maps import Mode, to_map
+
+
+@dataclass(frozen=True)
+class AttributionView:
+    """One method's map as shown: scaled to [0, 1] (absolute) or [-1, 1] (signed), clipped at a percentile, and
+    the RGB overlay of it on the image the model saw."""
+
+    heat: np.ndarray
+    overlay: np.ndarray
+
+
+def attribution_views(
+    maps: Mapping[str, torch.Tensor | np.ndarray],
+    image: Image.Image,
+    preprocess: Callable[[object], torch.Tensor],
+    mode: Mode = "absolute",
+    percentile: float = 99.0,
+    alpha: float = 0.7,
+) -> tuple[np.ndarray, dict[str, AttributionView]]:
+    """(the image as the model sees it, each method's AttributionView); maps go onto the image at its own
+    resolution, not the model's input size."""
+    seen = model_view(image, preprocess)
+    views = {}
+    for method, attribution in maps.items():
+        heat = to_map(attribution, mode, percentile)
+        views[method] = AttributionView(heat, overlay(seen, heat, mode, alpha))
+    return seen, views

@@ -1,0 +1,348 @@
+"""The Attributions page's sections: the target and display choices, the maps side by side, the sanity check, the
+faithfulness curves, a labelled set, and what to download to reproduce a view. Drawing only: explain/ computes."""
+
+import json
+
+import numpy as np
+import streamlit as st
+import torch
+from streamlit.delta_generator import DeltaGenerator
+
+from explain.figures.charts import colorbar, deletion_insertion_chart, sanity_chart
+from explain.figures.export import attribution_snippet, zip_bundle
+from explain.figures.render import overlay, png_bytes
+from explain.inputs.image_sets import set_sha256
+from explain.inputs.upload_limits import LABELLED_UPLOADS
+from explain.methods.attributions import METHODS, attribute, defaults
+from explain.methods.batch_view import MAX_BATCH, LabelledImage, explain_batch, generated_shapes, summary
+from explain.methods.classify import model_view
+from explain.methods.faithfulness import RANKINGS, deletion_insertion, ranking_map
+from explain.methods.layers import default_cam_layer, spatial_layers
+from explain.methods.sanity import METRICS as SANITY_METRICS
+from explain.methods.sanity import cascading_randomization
+from models.classifiers import ModelInfo
+from ui.admission import cached_heavy
+from ui.image_input import SUPPORTED, ChosenImage, decode_upload
+from ui.model_picker import out_of_distribution
+from ui.page_end import end_page
+from ui.param_form import param_widgets
+from ui.predictions import top5
+from ui.upload_guard import bounded_uploads
+from ui.view_link import BIND, note, prose
+from ui.widgets import run_button, warn_skipped
+
+DEFAULT_METHODS = ["saliency", "integrated_gradients", "guided_backprop", "grad_cam"]
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def layer_names(key: str, _model, _batch) -> tuple[list[str], str, dict[str, int]]:
+    """The layers with spatial maps, the default Grad-CAM layer, and each layer's smaller side in cells."""
+    layers = spatial_layers(_model, _batch)
+    return [layer.name for layer in layers], default_cam_layer(layers), {la.name: min(la.shape[1:]) for la in layers}
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def cached_attribution(key: str, image_sha: str, target: int, method: str, params: str, _model, _batch) -> np.ndarray:
+    return attribute(_model, _batch, method, target, **json.loads(params))[0].cpu().numpy()
+
+
+def target_ui(where: DeltaGenerator, model: torch.nn.Module, info: ModelInfo, chosen: ChosenImage) -> int:
+    """The class to explain: the top prediction by default, the top five listed first, any class of the model."""
+    predictions = top5(model, info, chosen)
+    top = [p.index for p in predictions]
+    # Keyed by image and model (a new one starts again from its own top prediction); the option labels are the
+    # class names alone, so a link names the class the same way on any device.
+    target = where.selectbox(
+        "Explain the class", [*top, *(i for i in range(len(info.categories)) if i not in top)],
+        format_func=info.categories.__getitem__, key=f"attr_class_{chosen.sha256[:12]}_{info.name}", bind=BIND,
+        help="The model's five most likely classes come first, most likely at the top.",
+    )  # fmt: skip
+    where.caption("Top five: " + ", ".join(f"{p.label} {p.probability:.1%}" for p in predictions))
+    if ood := out_of_distribution(info, chosen):
+        where.caption(f":material/help: {ood}")
+    return target
+
+
+def display_ui(where: DeltaGenerator) -> tuple[list[str], str, float, float]:
+    """The methods to compare, and how their maps are shown: values, clipping percentile, overlay opacity."""
+    methods = where.multiselect(
+        "Methods", list(METHODS), DEFAULT_METHODS, format_func=lambda k: METHODS[k].title, key="attr_methods", bind=BIND
+    )
+    c1, c2, c3 = where.columns(3)
+    mode = c1.radio("Values", ["absolute", "signed"], horizontal=True, key="attr_mode", bind=BIND)
+    percentile = c2.slider("Clip at percentile", 90.0, 100.0, 99.0, 0.5, key="attr_pct", bind=BIND)
+    alpha = c3.slider("Overlay opacity", 0.0, 1.0, 0.7, 0.05, key="attr_alpha", bind=BIND)
+    return methods, mode, percentile, alpha
+
+
+def params_ui(methods: list[str], key: str, model: torch.nn.Module, batch: torch.Tensor) -> dict[str, dict]:
+    """Each ticked method's parameters, in an expander; the page stops here while no method is ticked."""
+    layers, default_layer, _ = layer_names(key, model, batch)
+    chosen_params = {}
+    with st.expander("Method parameters", expanded=False):
+        for m in methods:
+            st.markdown(f"**{METHODS[m].title}**: {METHODS[m].summary}")
+            chosen_params[m] = param_widgets(
+                METHODS[m].params, f"attr_{m}", defaults(m, batch.shape[-1], default_layer), layers, linked=True
+            )
+    if not methods:
+        st.info("Tick at least one method above.")
+        end_page()
+    return chosen_params
+
+
+def attribution_maps(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    info: ModelInfo,
+    image_sha: str,
+    target: int,
+    methods: list[str],
+    params: dict[str, dict],
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Each method's map (cached) under a progress bar, and a one-line reason for each method that failed."""
+    maps: dict[str, np.ndarray] = {}
+    failures: dict[str, str] = {}
+    bar = st.progress(0.0)
+    for i, m in enumerate(methods):
+        bar.progress(i / len(methods), text=f"{METHODS[m].title} ({i + 1} of {len(methods)})…")
+        try:
+            maps[m] = cached_attribution(key, image_sha, target, m, json.dumps(params[m], sort_keys=True), model, batch)
+        except Exception as exc:  # one method failing must not take the others down
+            failures[m] = f"{METHODS[m].title} does not work on {info.title}: {str(exc).splitlines()[0][:160]}"
+    bar.empty()
+    return maps, failures
+
+
+def show_maps(
+    methods: list[str],
+    view: np.ndarray,
+    overlays: dict[str, np.ndarray],
+    failures: dict[str, str],
+    notes: dict[str, str],
+    target_name: str,
+    mode: str,
+    percentile: float,
+) -> None:
+    """The shared colour bar, then the image and a panel per method, in rows that start level whatever their
+    captions: each method's overlay at the image's own resolution with a PNG download, or why it failed, and a
+    line saying why a map is empty, flat or coarse."""
+    st.plotly_chart(colorbar(mode, percentile), width="stretch", key="attr_colorbar")
+    panels = [None, *methods]  # None: the image itself
+    for row in range(0, len(panels), 3):
+        for col, m in zip(st.columns(3), panels[row : row + 3], strict=False):
+            with col:
+                method_panel(m, view, overlays, failures, notes, target_name)
+
+
+def method_panel(
+    m: str | None,
+    view: np.ndarray,
+    overlays: dict[str, np.ndarray],
+    failures: dict[str, str],
+    notes: dict[str, str],
+    target_name: str,
+) -> None:
+    """One panel of the grid: the image the model saw (m None), or method m's map over it."""
+    if m is None:
+        st.markdown("**The image**")
+        st.image(view, caption=f"what the model sees, at {view.shape[1]} x {view.shape[0]} pixels", width="stretch")
+        return
+    st.markdown(f"**{METHODS[m].title}**")
+    if m in failures:
+        st.warning(failures[m], icon=":material/block:")
+        return
+    st.image(overlays[m], caption=f"{target_name} · {METHODS[m].summary}", width="stretch")
+    if notes.get(m):
+        st.caption(f":material/info: {notes[m]}")
+    st.download_button("PNG", png_bytes(overlays[m]), f"{m}_{target_name}.png", "image/png", key=f"attr_png_{m}")
+
+
+def sanity_tab(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    image_sha: str,
+    target: int,
+    percentile: float,
+    params: dict[str, dict],
+    maps: dict[str, np.ndarray],
+    seen: np.ndarray,
+) -> None:
+    """Cascading randomisation of the methods that gave a map, from its button (Adebayo et al., 2018)."""
+    prose(
+        "Cascading randomisation (Adebayo et al., 2018): the model's weights are re-drawn block by block from the "
+        "output down, and each method's map is compared with the original (1 = unchanged). A map that stays the "
+        "same while the model is destroyed does not explain the model. Guided Backprop and Deconvolution are known "
+        "to fail this test."
+    )
+    sanity_settings = (key, image_sha, target, percentile, json.dumps({m: params[m] for m in maps}))
+    if run_button("Run the sanity check", "attr_sanity_run", sanity_settings):
+
+        def sanity(report):
+            out = {}
+            for i, m in enumerate(maps):
+                report(i, len(maps))
+                out[m] = cascading_randomization(model, batch, m, target, params[m], percentile=percentile)
+            return out
+
+        results = cached_heavy(f"Randomising the model for {len(maps)} methods", ("sanity", *sanity_settings), sanity)
+        show_sanity(results, seen)
+
+
+def show_sanity(results: dict[str, list], seen: np.ndarray) -> None:
+    """Similarity to the original map as the model is randomised, and some of the maps on the way."""
+    metrics = st.multiselect(
+        "Similarity metrics (Adebayo et al.'s four)", list(SANITY_METRICS), default=["spearman", "ssim"],
+        format_func=SANITY_METRICS.get, key="attr_sanity_metrics",
+    )  # fmt: skip
+    st.plotly_chart(sanity_chart({METHODS[m].title: s for m, s in results.items()}, metrics), width="stretch")
+    note(
+        "How to read it (Adebayo et al. 2018): a method that depends on what the model learned loses similarity as "
+        "more layers are randomised; one whose curve stays high is explaining the input, not the model. "
+        "✕ marks a map that became constant: its similarity says nothing."
+    )
+    st.caption("Maps after randomising down to each block (absolute values):")
+    for m, steps in results.items():
+        picks = steps[:: max(1, len(steps) // 5)]
+        cols = st.columns(len(picks) + 1)
+        cols[0].markdown(f"**{METHODS[m].title}**")
+        for col, s in zip(cols[1:], picks, strict=True):
+            col.image(overlay(seen, s.heatmap, "absolute", 1.0), caption=s.layer, width="stretch")
+
+
+def faithfulness_tab(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    image_sha: str,
+    target: int,
+    params: dict[str, dict],
+    maps: dict[str, torch.Tensor],
+) -> None:
+    """Deletion and insertion curves of the methods that gave a map, from its button (Petsiuk et al., 2018)."""
+    prose(
+        "Deletion: the class probability as the most-credited pixels are replaced by the mean colour (a faithful map "
+        "makes it fall fast: low area). Insertion: the probability as those pixels are put back into a blurred copy "
+        "(a faithful map makes it rise fast: high area). Petsiuk et al., 2018."
+    )
+    by = st.radio("Rank pixels by their", list(RANKINGS), format_func=RANKINGS.get, key="attr_faith_rank", bind=BIND)
+    faith_settings = (key, image_sha, target, by, json.dumps({m: params[m] for m in maps}))
+    if run_button("Measure faithfulness", "attr_faith_run", faith_settings):
+
+        def faithfulness(report):
+            out = {}
+            for i, (m, a) in enumerate(maps.items()):
+                report(i, len(maps))
+                out[METHODS[m].title] = deletion_insertion(model, batch, ranking_map(a[0], by), target)
+            return out
+
+        curves = cached_heavy("Deleting and inserting pixels", ("faithfulness", *faith_settings), faithfulness)
+        show_faithfulness(curves, by)
+
+
+def show_faithfulness(curves: dict, by: str) -> None:
+    """The deletion and insertion curves, and their areas per method, saying how pixels were ranked."""
+    st.plotly_chart(deletion_insertion_chart(curves), width="stretch")
+    st.caption(f"Pixels ranked by their {RANKINGS[by]}.")
+    rows = [
+        {
+            "method": t,
+            "deletion AUC (lower is better)": c.deletion_auc,
+            "insertion AUC (higher is better)": c.insertion_auc,
+        }
+        for t, c in curves.items()
+    ]
+    st.dataframe(rows, hide_index=True)
+
+
+def reproduce_tab(
+    info: ModelInfo,
+    chosen: ChosenImage,
+    target: int,
+    mode: str,
+    percentile: float,
+    alpha: float,
+    methods: list[str],
+    params: dict[str, dict],
+    overlays: dict[str, np.ndarray],
+) -> None:
+    """The maps and settings as a zip, the settings, and the code that recomputes the first map."""
+    settings = {
+        "model": info.name,
+        "requested_model": info.requested,
+        "weights": info.source,
+        "weights_file": info.weights_file,
+        "image": chosen.label,
+        "image_sha256": chosen.sha256,
+        "target": target,
+        "target_name": info.categories[target],
+        "display": {"mode": mode, "percentile": percentile, "opacity": alpha},
+        "methods": {m: params[m] for m in overlays},
+    }
+    files = {f"{m}.png": png_bytes(o) for m, o in overlays.items()}
+    bundle = zip_bundle(files, settings)
+    st.download_button("All maps and settings (zip)", bundle, "attributions.zip", "application/zip", key="attr_zip")
+    st.json(settings, expanded=False)
+    first = next(iter(overlays), methods[0])
+    st.caption(f"Recompute the {METHODS[first].title} map in a notebook:")
+    st.code(attribution_snippet(info.name, chosen.label, first, target, params[first]), language="python")
+
+
+UNKNOWN = "(not given)"
+
+
+def batch_set_ui(info: ModelInfo) -> tuple[list[LabelledImage], list[str]]:
+    """The labelled set: generated shapes (labelled by the generator) or uploads, each given its true label here.
+    Returns the images and a line per upload that could not be used."""
+    source = st.radio("Images", ["generated shapes, labelled by the generator", "my uploads, labelled here"],
+                      horizontal=True, key="attr_batch_source", bind=BIND)  # fmt: skip
+    if source.startswith("generated"):
+        c1, c2 = st.columns(2)
+        n = c1.slider("How many", 4, MAX_BATCH, 8, 2, key="attr_batch_n", bind=BIND)
+        seed = c2.number_input("Seed", 0, 10_000, 0, key="attr_batch_seed", bind=BIND)
+        return generated_shapes(int(n), int(seed)), []
+    uploads = st.file_uploader("Images", accept_multiple_files=True, key="attr_batch_files", help=SUPPORTED) or []
+    problems, images, cols = [], [], st.columns(4)
+    for i, f in enumerate(bounded_uploads(uploads, LABELLED_UPLOADS)):
+        decoded = decode_upload(f.getvalue(), f.name)
+        if isinstance(decoded, str):
+            problems.append(decoded)
+            continue
+        truth = cols[i % 4].selectbox(f"True label of {decoded.label}", [UNKNOWN, *info.categories],
+                                      key=f"attr_batch_truth_{decoded.sha256[:16]}")  # fmt: skip
+        images.append(LabelledImage(decoded.label, decoded.image, None if truth == UNKNOWN else truth))
+    return images, problems
+
+
+def batch_tab(model: torch.nn.Module, info: ModelInfo, key: str) -> None:
+    """One method over a labelled set, as Captum Insights showed it: truth, prediction and map per image."""
+    prose("One method over a set of labelled images: for each, the true label, the model's answer, and the map "
+          "for the predicted class (or the true one). A wrong answer often shows the model looking "
+          "elsewhere.")  # fmt: skip
+    images, problems = batch_set_ui(info)
+    warn_skipped(problems)
+    c1, c2 = st.columns(2)
+    method = c1.selectbox("Method", list(METHODS), index=list(METHODS).index("integrated_gradients"),
+                          format_func=lambda k: METHODS[k].title, key="attr_batch_method", bind=BIND)  # fmt: skip
+    target = c2.radio("Map for the", ["predicted", "true"], horizontal=True, key="attr_batch_target", bind=BIND,
+                      format_func={"predicted": "predicted class", "true": "true class"}.get)  # fmt: skip
+    if not images:
+        st.info("Upload a few images, then give each its true label.")
+        return
+    set_key = (set_sha256([(im.name, im.image) for im in images]), tuple(im.truth for im in images))
+    if not run_button(f"Explain {len(images)} images", "attr_batch_run", (key, set_key, method, target)):
+        return
+    items = cached_heavy(
+        f"{METHODS[method].title} over {len(images)} images", ("batch", key, set_key, method, target),
+        lambda report: explain_batch(model, info.preprocess, info.categories, images, method, target, report),
+    )  # fmt: skip
+    st.markdown(f"**{summary(items)}** · {METHODS[method].title}, default parameters, absolute values.")
+    cols = st.columns(4)
+    for i, (im, it) in enumerate(zip(images, items, strict=True)):
+        mark = "" if it.correct is None else ("✓ " if it.correct else "✗ ")
+        truth = it.truth or "not given"
+        cols[i % 4].image(overlay(model_view(im.image, info.preprocess), it.map, "absolute", 0.7), width="stretch",
+                          caption=f"{mark}{it.name}: true {truth} · predicted {it.predicted} {it.probability:.0%}"
+                          + ("" if it.explained == it.predicted else f" · map for {it.explained}"))  # fmt: skip

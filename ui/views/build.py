@@ -1,0 +1,199 @@
+"""The Build page's tabs: ResNet-18's anatomy layer by layer with its residual block, and the lecture's training loop
+run live with Stop and Resume. Drawing and the live loop: models/ and explain/ compute."""
+
+import inspect
+import itertools
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from explain.figures.anatomy import block_figure
+from explain.figures.training_loop import loop_figure
+from explain.methods.anatomy import anatomy, block_paths, blocks, field_text, residual_blocks, total_params
+from models.architectures import ARCHITECTURES, architecture_input
+from models.experiments.lecture_loop import (
+    MAX_EPOCHS,
+    SETUPS,
+    LectureLoop,
+    LoopConfig,
+    describe,
+    estimate_seconds,
+    final_numbers,
+    loop_code,
+)
+from ui.admission import heavy_job
+from ui.image_input import ChosenImage
+from ui.view_link import BIND, note, prose
+
+_draws = itertools.count()  # every redraw of a placeholder needs its own key: one counter for the process
+
+
+@st.cache_resource(max_entries=6, show_spinner="Building the network…")
+def cached_architecture(name: str) -> torch.nn.Module:
+    return ARCHITECTURES[name].build().eval()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_anatomy(name: str, image_sha: str, _image) -> list:
+    """The anatomy of network `name` for the image with this hash (its rows are plain data)."""
+    return anatomy(cached_architecture(name), architecture_input(name, _image))
+
+
+def anatomy_ui() -> tuple[str, bool]:
+    """The network to dissect, and whether every layer is listed (or only the blocks a slide shows)."""
+    c1, c2 = st.columns([3, 2])
+    name = c1.selectbox("Network", list(ARCHITECTURES), format_func=lambda n: ARCHITECTURES[n].title,
+                        key="build_net", bind=BIND)  # fmt: skip
+    every = c2.toggle("Every layer", key="build_every", bind=BIND,
+                      help="Off: the stem, each residual block and the head, as a slide shows them.")  # fmt: skip
+    return name, every
+
+
+def anatomy_table(rows: list) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "layer": [r.name for r in rows],
+            "type": [r.kind for r in rows],
+            "output shape": [" x ".join(map(str, r.shape)) for r in rows],
+            "parameters": [r.params for r in rows],
+            "receptive field": [field_text(r) for r in rows],
+        }
+    )
+
+
+def show_anatomy(name: str, every: bool, chosen: ChosenImage) -> None:
+    arch, model = ARCHITECTURES[name], cached_architecture(name)
+    x = architecture_input(name, chosen.image)
+    rows = cached_anatomy(name, chosen.sha256, chosen.image)
+    shown = [r for r in rows if r.leaf] if every else blocks(rows)
+    count = total_params(model)
+    published = f" (torchvision's own figure: {arch.published_params:,})" if arch.published_params else ""
+    st.markdown(f"**{arch.title}** on {chosen.label}, as {' x '.join(map(str, x.shape[1:]))} input: "
+                f"**{count:,} parameters**{published}.")  # fmt: skip
+    st.dataframe(anatomy_table(shown), hide_index=True, width="stretch", height=min(35 * (len(shown) + 1) + 3, 560),
+                 column_config={"parameters": st.column_config.NumberColumn(format="localized")})  # fmt: skip
+    note("Receptive field: how many input pixels one output of the layer can see (one side), and how far apart "
+         "in the input two neighbouring outputs are (the stride). A residual block's field is its main path's; "
+         "after global pooling every output sees the whole image.")  # fmt: skip
+    show_block(name, model)
+
+
+def show_block(name: str, model: torch.nn.Module) -> None:
+    """The residual block drawn like the U-Net page draws its U, beside its PyTorch code."""
+    found = residual_blocks(model)
+    if not found:
+        st.info(f"{ARCHITECTURES[name].title} has no residual block: it is a plain stack of convolutions, "
+                "ReLUs and pooling, then fully connected layers. Its code:", icon=":material/info:")  # fmt: skip
+        st.code(inspect.getsource(type(model)), language="python")
+        return
+    paths = {n: block_paths(b) for n, b in found.items()}
+    # The lecture's case first: a block that halves the resolution, with its 1x1 stride-2 projection.
+    projecting = [n for n, (_, short) in paths.items() if short]
+    projecting = next((n for n in projecting if "stride 2" in paths[n][1][0]), projecting[0])
+    plain = next(n for n, (_, short) in paths.items() if not short)
+    which = st.radio("Block", [projecting, plain], horizontal=True, key=f"build_block_{name}", bind=BIND,
+                     format_func=lambda n: f"{n} (projection shortcut: {paths[n][1][0]})" if paths[n][1]
+                     else f"{n} (identity shortcut)")  # fmt: skip
+    block = found[which]
+    left, right = st.columns(2)
+    left.plotly_chart(block_figure(*paths[which], which), width="stretch", key=f"build_block_fig_{which}")
+    right.code(inspect.getsource(type(block)), language="python", wrap_lines=True)
+
+
+def loop_settings_ui() -> LoopConfig:
+    """The run's settings (the lecture's defaults) in a form with Train, then Stop and Resume."""
+    with st.form("build_loop_form"):
+        c1, c2, c3 = st.columns(3)
+        setup = c1.selectbox("Data and network", list(SETUPS), format_func=SETUPS.get, key="build_setup", bind=BIND)
+        epochs = c1.number_input("Epochs", 1, MAX_EPOCHS, 10, key="build_epochs", bind=BIND)
+        lr = c2.select_slider("AdamW learning rate", [1e-4, 3e-4, 1e-3, 3e-3], 3e-4, key="build_lr", bind=BIND,
+                              format_func=lambda v: f"{v:g}")  # fmt: skip
+        batch = c2.select_slider("Batch size", [16, 32, 64, 128], 64, key="build_batch", bind=BIND)
+        step_size = c3.number_input("StepLR step size (epochs)", 1, MAX_EPOCHS, 5, key="build_step", bind=BIND)
+        gamma = c3.select_slider("StepLR gamma", [0.1, 0.25, 0.5, 0.75, 1.0], 0.5, key="build_gamma", bind=BIND)
+        forget = st.toggle("Forget `lr_scheduler.step()` (the lecture's TO DO)", key="build_forget", bind=BIND,
+                           help="The rate then never decays: compare the curves with a run that steps it.")  # fmt: skip
+        seed = c1.number_input("Seed", 0, 10_000, 0, key="build_seed", bind=BIND)
+        st.form_submit_button("Train", type="primary", on_click=_start)
+    config = LoopConfig(setup, int(epochs), float(lr), int(batch), int(step_size), float(gamma), not forget, int(seed))
+    note(f"About {estimate_seconds(config):.0f} s of training on a 2-core CPU (measured; drawing the charts adds "
+         "some, a GPU is faster). **Stop** pauses the run between steps; **Resume** goes on from there.")  # fmt: skip
+    # The buttons act in callbacks, before the script runs, so both are drawn in the state their click made.
+    loop: LectureLoop | None = st.session_state.get("build_loop")
+    running = bool(st.session_state.get("build_running"))
+    c1, c2 = st.columns(2)
+    c1.button("Stop", key="build_stop", disabled=not running, on_click=_set_running, args=(False,))
+    c2.button("Resume", key="build_resume", disabled=running or loop is None or loop.done, on_click=_set_running,
+              args=(True,))  # fmt: skip
+    return config
+
+
+def _start() -> None:
+    """Train's callback: a new run replaces the last; it is built once this visitor's turn comes."""
+    st.session_state.update(build_loop=None, build_start=True, build_running=True)
+
+
+def _set_running(on: bool) -> None:
+    st.session_state["build_running"] = on
+
+
+def draw_loop(loop: LectureLoop, places: tuple) -> None:
+    chart, numbers = places
+    chart.plotly_chart(
+        loop_figure(loop.history, loop.steps_per_epoch), width="stretch", key=f"build_fig_{next(_draws)}"
+    )
+    done = final_numbers(loop)
+    text = f"Step {loop.step} of {loop.total_steps}"
+    if done:
+        text += (f" · after epoch {loop.history.epoch[-1]}: test accuracy {done['test_accuracy']:.1%}, test loss "
+                 f"{done['test_loss']:.3f}, learning rate {done['lr']:g}")  # fmt: skip
+    numbers.markdown(text)
+
+
+def run_loop(loop: LectureLoop | None, pending: LoopConfig | None, places: tuple) -> None:
+    """Build the pending run (if any) and train to the end in the server's queue, redrawing after every half
+    epoch. A click interrupts between steps: Stop's ends the run there, any other's goes on in the next run."""
+    with heavy_job("Training"):  # waiting visitors do no work, not even loading the data
+        if pending is not None:
+            with st.spinner("Loading the data and building the network…"):
+                loop = st.session_state["build_loop"] = LectureLoop(pending)
+            st.session_state["build_pending"] = None
+        bar = st.progress(loop.step / loop.total_steps, text="Training…")
+        chunk = max(1, loop.steps_per_epoch // 2)
+        while not loop.done:
+            loop.advance(chunk)
+            draw_loop(loop, places)
+            bar.progress(loop.step / loop.total_steps, text=f"Training… step {loop.step} of {loop.total_steps}")
+    st.session_state["build_running"] = False
+    bar.empty()
+    st.rerun()  # draw Stop and Resume again, now that the run is over
+
+
+def training_tab() -> None:
+    prose("The lecture's loop on data this machine has: AdamW, StepLR, cross-entropy, an evaluation on the test "
+          "set after every epoch. Every step records the loss, the batch's accuracy, the learning rate and each "
+          "layer's gradient norm. Switch on *Forget lr_scheduler.step()* to see what the missing line "
+          "costs.")  # fmt: skip
+    config = loop_settings_ui()
+    if st.session_state.pop("build_start", False):
+        st.session_state["build_pending"] = config
+    left, right = st.columns([3, 2])
+    with left:
+        places = st.empty(), st.empty()
+    loop: LectureLoop | None = st.session_state.get("build_loop")
+    pending = st.session_state.get("build_pending")
+    with right:
+        shown = loop.config if loop is not None else pending or config
+        st.code(loop_code(shown), language="python")
+        if loop is not None:
+            st.caption(f"This run: {describe(loop.config)}.")
+    if st.session_state.get("build_running") and (pending is not None or (loop is not None and not loop.done)):
+        with left:
+            run_loop(loop, pending, places)
+    if loop is not None:
+        draw_loop(loop, places)
+        if not loop.done and not st.session_state.get("build_running"):
+            st.caption(f"Stopped at step {loop.step} of {loop.total_steps}: press **Resume** to go on.")
+    else:
+        places[1].info("Press **Train** to start the loop.", icon=":material/play_arrow:")

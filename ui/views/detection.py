@@ -1,0 +1,429 @@
+"""The Mask R-CNN page's sections: detections and their table, the pipeline stage by stage, one detection explained,
+and the detections against the truth. Drawing only: every number comes from explain/ and models/."""
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+import torch
+from torch import nn
+
+from explain.figures.charts import map_figure, precision_recall_chart, top_k_bar
+from explain.figures.detections import coco_json, draw, draw_verdicts
+from explain.figures.render import draw_box, grey_maps, montage, overlay, png_bytes
+from explain.inputs.annotations import TrueObject, coco_objects, labels_known, scene_objects
+from explain.inputs.images import display_name, image_sha256
+from explain.inputs.samples import sample_bytes, sample_scene
+from explain.methods.classify import Prediction
+from explain.methods.filters import strongest_channels
+from explain.methods.ground_truth import SET_SIZE, match, score, score_generated_set
+from explain.methods.rcnn_stages import (
+    BoxHeads,
+    RoiComparison,
+    Stages,
+    box_heads,
+    explain_detection,
+    head_outputs,
+    roi_pool_vs_align,
+    run_stages,
+    source_proposal,
+)
+from models.data.shapes import SHAPE_CLASSES
+from models.detectors import BUNDLED_DETECTOR, DetectorInfo, Instance, detect
+from ui.admission import cached_heavy
+from ui.image_input import ChosenImage
+from ui.view_link import BIND, prose
+from ui.widgets import run_button, warn_skipped
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_detect(key: str, sha: str, _model, _image, _categories):
+    return detect(_model, _image, _categories)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_stages(key: str, sha: str, _model, _x):
+    return run_stages(_model, _x)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_heads(key: str, sha: str, box: tuple, label: int, _model, _x):
+    return head_outputs(_model, _x, box, label)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_explanation(key: str, sha: str, box: tuple, label: int, level: str, _model, _x):
+    return explain_detection(_model, _x, box, label, level)
+
+
+def filters_ui(instances: list[Instance], sha: str, key: str) -> tuple[float, list[str], list[str]]:
+    """Choose the score threshold, the classes to keep (of those found) and what to draw."""
+    found = sorted({i.label for i in instances})
+    c1, c2, c3 = st.columns([2, 3, 2])
+    threshold = c1.slider("Score threshold", 0.0, 1.0, 0.5, 0.05, key="det_threshold", bind=BIND)
+    classes = c2.multiselect("Classes", found, default=found, key=f"det_classes_{sha}_{key}")
+    show = (
+        c3.pills(
+            "Draw",
+            ["masks", "boxes", "keypoints"],
+            selection_mode="multi",
+            default=["masks", "boxes", "keypoints"],
+            key="det_show",
+            bind=BIND,
+        )
+        or []
+    )
+    return threshold, classes, show
+
+
+def detections_ui(
+    image: np.ndarray, label: str, info: DetectorInfo, kept: list[Instance], total: int, show: list[str]
+) -> int | None:
+    """The kept detections drawn on the image, beside their table and downloads; return the row clicked, if any."""
+    table = pd.DataFrame(
+        [
+            {
+                "class": i.label,
+                "score": round(i.score, 3),
+                "box": ", ".join(str(round(v)) for v in i.box),
+                "mask px": int(i.mask.sum()) if i.mask is not None else None,
+            }
+            for i in kept
+        ]
+    )
+    picture, listing = st.columns([1, 1])
+    with listing:
+        st.caption(f"{len(kept)} of {total} detections shown. Click a row to focus it.")
+        selection = st.dataframe(
+            table,
+            hide_index=True,
+            on_select="rerun",
+            selection_mode="single-row",
+            key="det_table",
+            width="stretch",
+            column_config={  # pixel widths that fit the column beside the picture, so no column is cut off
+                "class": st.column_config.TextColumn(width=80),
+                "score": st.column_config.NumberColumn(format="%.3f", width=60),
+                "box": st.column_config.TextColumn("box x0,y0,x1,y1", width=130),
+                "mask px": st.column_config.NumberColumn("mask px", format="%d", width=70, help="mask area in pixels"),
+            },
+        )
+    rows = selection.selection.rows if selection else []
+    focus = rows[0] if rows and rows[0] < len(kept) else None
+    drawn = draw(image, kept, masks="masks" in show, boxes="boxes" in show, keypoints="keypoints" in show, focus=focus)
+    picture.image(drawn, caption=f"{label}: {info.title}", width="stretch")
+    d1, d2 = listing.columns(2)
+    d1.download_button(
+        "COCO JSON",
+        coco_json(kept, info.categories, image.shape[:2], label),
+        "detections.json",
+        "application/json",
+        key="det_json",
+    )
+    d2.download_button("Overlay PNG", png_bytes(drawn), "detections.png", "image/png", key="det_png")
+    if info.name == BUNDLED_DETECTOR:
+        st.caption("The bundled detector was trained on generated shapes only; pick a generated scene to see it work.")
+    return focus
+
+
+def level_ui(stages: Stages) -> str:
+    """Choose the FPN level whose feature maps to show."""
+    return st.radio(
+        "Level",
+        list(stages.features),
+        horizontal=True,
+        key="det_level",
+        bind=BIND,
+        format_func=lambda k: f"P{int(k) + 2}" if k.isdigit() else "P6 (pool)",
+    )
+
+
+def proposals_ui(stages: Stages) -> int:
+    """Choose how many of the strongest proposals to draw."""
+    return st.slider(
+        "Proposals to draw",
+        1,
+        max(1, len(stages.proposals)),
+        min(20, max(1, len(stages.proposals))),
+        key="det_n_props",
+        bind=BIND,
+    )
+
+
+RCNN_FAMILY = pd.DataFrame(
+    [
+        ("R-CNN (Girshick et al., 2014)", "selective search, ~2,000 per image",
+         "each region cropped from the image, warped, run through the CNN", "an SVM per class, box regression"),
+        ("Fast R-CNN (2015)", "selective search", "the CNN runs once; RoIPool cuts each region from its feature map",
+         "fully connected: softmax over classes, box regression"),
+        ("Faster R-CNN (2015)", "the region proposal network, on the same features", "RoIPool", "as Fast R-CNN"),
+        ("Mask R-CNN (2017)", "the RPN over a feature pyramid (FPN)", "RoIAlign (no rounding)",
+         "box and class, plus a mask head (28 x 28 per class)"),
+    ],
+    columns=["", "proposals", "features per region", "heads"],
+)  # fmt: skip
+
+
+RCNN_STAGES = ("The stages below run the model chosen above, one module at a time: 1. backbone and FPN, 2. proposals, "
+               "3. detections, 3b. RoIPool against RoIAlign, 3c. RoI features into the box and class heads, 4. the "
+               "mask (or keypoint) head.")  # fmt: skip
+
+
+def pipeline_tab(image: np.ndarray, stages: Stages, listed: int, threshold: float) -> None:
+    """Stages 1 to 3: the FPN's feature maps at a chosen level, the strongest proposals, and what is left."""
+    with st.expander("From R-CNN to Mask R-CNN", expanded=False):
+        st.dataframe(RCNN_FAMILY, hide_index=True, width="stretch")
+        st.caption(RCNN_STAGES)
+    st.markdown(
+        "**1. Backbone + FPN.** A ResNet turns the image into feature maps at strides 4 to 64; the feature "
+        "pyramid network gives every level the same channels, so one head can look at all scales."
+    )
+    level = level_ui(stages)
+    fmap = stages.features[level]
+    order = strongest_channels(fmap, 7)
+    tiles = grey_maps(np.concatenate([fmap.mean(0, keepdims=True), fmap[order]]))
+    st.image(
+        montage(tiles, cols=8, scale=max(1, 96 // tiles.shape[-1])),
+        width="stretch",
+        caption=f"{level}: channel mean, then the 7 strongest channels ({fmap.shape[1]} x {fmap.shape[2]}); "
+        f"the model saw the image resized to {stages.resized_to[1]} x {stages.resized_to[0]}",
+    )
+    st.markdown(
+        "**2. Region proposals.** The RPN scores every anchor box for 'object or not' and nudges it; the best "
+        "survive non-maximum suppression. Here are the strongest, with their objectness."
+    )
+    n = proposals_ui(stages)
+    props = [  # unlabelled: each box is drawn with its objectness alone
+        Instance("", float(s), tuple(b)) for b, s in zip(stages.proposals[:n], stages.objectness[:n], strict=True)
+    ]
+    st.image(
+        draw(image, props, masks=False, keypoints=False),
+        width="stretch",
+        caption=f"{n} of {len(stages.proposals)} proposals",
+    )
+    st.markdown(
+        f"**3. Detections.** Each proposal's features are pooled (RoIAlign), classified and refined; "
+        f"per-class non-maximum suppression leaves {len(stages.boxes)} detections. The table above lists "
+        f"{listed} of them: those scoring at least {threshold:.2f} in the classes chosen."
+    )
+
+
+def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, level: str, key: str, sha: str) -> None:
+    """Stage 3b: the clicked detection's box (else the strongest proposal) pooled both ways at the chosen level."""
+    st.markdown(
+        "**3b. RoIPool against RoIAlign.** Before the heads, each box's features are pooled to 7 x 7 cells. Fast "
+        "R-CNN's RoIPool snaps the box to whole cells of the feature map and takes the maximum over uneven bins; "
+        "Mask R-CNN's RoIAlign samples the map bilinearly at exact positions, so the pooled features line up "
+        "with the box (which its 28 x 28 masks need)."
+    )
+    level = level if level.isdigit() else "3"
+    if inst is None and not len(stages.proposals):
+        st.info("No proposal to pool.")
+        return
+    box = inst.box if inst is not None else tuple(float(v) for v in stages.proposals[0])
+    what = f"{inst.label} {inst.score:.0%}" if inst is not None else "the strongest proposal"
+    roi = cached_roi(key, sha, level, box, image.shape[:2], stages)
+    fmap = grey_maps(stages.features[level].mean(0, keepdims=True))[0]
+    scale = max(1, 480 // fmap.shape[1])
+    grid = np.repeat(np.repeat(fmap, scale, 0), scale, 1)
+    grid = np.stack([grid] * 3, axis=-1)
+    exact = tuple(round(v * scale) for v in roi.exact)
+    drawn = draw_box(draw_box(grid, exact, "#00C853", 2), tuple(v * scale for v in roi.quantised), "#FF1744", 2)
+    a, b, c = st.columns(3)
+    a.image(drawn, width="stretch", caption=f"{what} on P{int(level) + 2} (stride {roi.stride}): green the exact "
+            "box, red the box RoIPool snaps to whole cells")  # fmt: skip
+    lo, hi = float(min(roi.pool.min(), roi.align.min())), float(max(roi.pool.max(), roi.align.max()))
+    for col, (name, cells) in zip((b, c), (("RoIPool", roi.pool), ("RoIAlign", roi.align)), strict=True):
+        fig = px.imshow(cells, zmin=lo, zmax=hi, color_continuous_scale="Viridis", title=f"{name}: 7 x 7, channel mean")
+        col.plotly_chart(fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10)), width="stretch",
+                         key=f"det_roi_{name}")  # fmt: skip
+    st.caption(
+        f"Box in feature cells: exact ({', '.join(f'{v:.2f}' for v in roi.exact)}), snapped "
+        f"({', '.join(map(str, roi.quantised))}); the two pooled outputs differ by {roi.difference:.0%} of "
+        "RoIAlign's mean magnitude over all channels."
+    )
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_box_heads(key: str, sha: str, box: tuple, _model, _x) -> BoxHeads:
+    return box_heads(_model, _x, box)
+
+
+def heads_section(image: np.ndarray, stages: Stages, inst: Instance | None, categories, key: str, sha: str,
+                  model: nn.Module, x: torch.Tensor) -> None:  # fmt: skip
+    """Stage 3c: one proposal's RoI features, the box head's class probabilities and the box it moves to."""
+    st.markdown(
+        "**3c. RoI features → box and class heads.** The pooled 7 x 7 features of one proposal go through two "
+        "fully connected layers; the box predictor then gives a probability for every class (background "
+        "included) and, per class, how to move and resize the proposal. Detections are these refined boxes, "
+        "kept when their score passes the threshold and no better box of the same class covers them."
+    )
+    picked = source_proposal(stages, inst.box if inst is not None else None)
+    if picked is None:
+        st.info("No proposal to follow.")
+        return
+    rank, box = picked
+    out = cached_box_heads(key, sha, box, model, x)
+    which = f"proposal {rank + 1}" + (
+        f", the one {inst.label} {inst.score:.0%} came from" if inst else ", the strongest"
+    )
+    a, b, c = st.columns(3)
+    drawn = draw_box(draw_box(image, tuple(round(v) for v in box), "#FF1744", 3),
+                     tuple(round(v) for v in out.refined), "#00C853", 3)  # fmt: skip
+    a.image(drawn, width="stretch", caption=f"{which}: red as proposed, green as the box head moves it for "
+            f"{categories[out.best]}")  # fmt: skip
+    tiles = grey_maps(
+        np.concatenate([out.features.mean(0, keepdims=True), out.features[strongest_channels(out.features, 7)]])
+    )
+    b.image(montage(tiles, cols=4, scale=12), width="stretch",
+            caption=f"its RoI features: 7 x 7 x {out.features.shape[0]}, pooled from P{out.level + 2} (stride "
+            f"{2 ** (out.level + 2)}), the level its size picks; channel mean, then the 7 strongest")  # fmt: skip
+    order = np.argsort(out.probabilities)[::-1][:5]
+    preds = [Prediction(int(i), categories[i], float(out.probabilities[i])) for i in order]
+    c.plotly_chart(top_k_bar(preds, "class probabilities (box head)"), width="stretch", key="det_box_head_probs")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_roi(key: str, sha: str, level: str, box: tuple, image_hw: tuple, _stages: Stages) -> RoiComparison:
+    return roi_pool_vs_align(_stages, level, box, image_hw)
+
+
+def show_heads(image: np.ndarray, inst: Instance | None, heads: dict | None, keypoint_names: tuple[str, ...]) -> None:
+    """Stage 4 for the detection clicked: its mask logits and pasted mask, or its keypoint heatmaps."""
+    if inst is None:
+        st.info("Click a row of the table above to see its mask logits or keypoint heatmaps.")
+        return
+    if "mask_logits" in heads:
+        st.markdown(
+            "**4. The mask head** predicts 28 x 28 logits for the instance's box and class; they are "
+            "resized into the box and thresholded at probability 0.5 to give the full-resolution mask."
+        )
+        a, b = st.columns(2)
+        a.plotly_chart(
+            px.imshow(
+                heads["mask_logits"],
+                color_continuous_scale="RdBu_r",
+                title="28 x 28 mask logits",
+                zmin=-10,
+                zmax=10,
+            ),
+            width="stretch",
+        )
+        b.image(draw(image, [inst], boxes=False), caption="the pasted full-resolution mask", width="stretch")
+    if "keypoint_heatmaps" in heads:
+        st.markdown(
+            "**4. The keypoint head** predicts one 56 x 56 heatmap per body keypoint; each peak becomes a point."
+        )
+        maps = grey_maps(heads["keypoint_heatmaps"])
+        st.image(
+            montage(maps, cols=6, scale=2),
+            width="stretch",
+            caption=", ".join(keypoint_names) or "keypoint heatmaps",
+        )
+
+
+def cam_level_ui(stages: Stages) -> str:
+    """Choose the FPN level at which to explain the detection."""
+    return st.radio(
+        "At level",
+        [k for k in stages.features if k.isdigit()],
+        horizontal=True,
+        key="det_cam_level",
+        bind=BIND,
+        format_func=lambda k: f"P{int(k) + 2}",
+    )
+
+
+def explain_tab(
+    image: np.ndarray, stages: Stages, inst: Instance | None, key: str, sha: str, model: nn.Module, x: torch.Tensor
+) -> None:
+    """Grad-CAM of the detection clicked, at a chosen FPN level, or why it cannot be explained."""
+    prose(
+        "Grad-CAM of one detection's class score at an FPN level: the model is run again with gradients, the "
+        "detection is found again (same class, highest IoU with its box), and its score is differentiated."
+    )
+    if inst is None:
+        st.info("Click a row of the table above to choose the detection to explain.")
+        return
+    level = cam_level_ui(stages)
+    try:
+        cam, iou = cached_explanation(key, sha, inst.box, inst.label_index, level, model, x)
+    except ValueError as exc:
+        st.warning(f"This detection cannot be explained: {exc}.")
+        return
+    left, right = st.columns(2)
+    left.image(
+        overlay(draw(image, [inst], masks=False, keypoints=False), cam, "absolute", 0.8),
+        width="stretch",
+        caption=f"{inst.label} {inst.score:.0%}: Grad-CAM at P{int(level) + 2} (found again with IoU {iou:.2f})",
+    )
+    right.plotly_chart(map_figure(cam, "absolute", "the map alone (0 = no evidence, 1 = the map's peak)"),
+                       width="stretch", key="det_cam_map")  # fmt: skip
+
+
+def truth_ui(chosen: ChosenImage, image: np.ndarray, info: DetectorInfo) -> list[TrueObject] | None:
+    """The image's true objects: a generated scene's own, or those of an uploaded COCO annotation file; None,
+    having said why, when there are none."""
+    scene = sample_scene(chosen.label)
+    if scene is not None and image_sha256(sample_bytes(chosen.label)) == chosen.sha256:
+        objects = scene_objects(scene)
+        st.caption(f"The truth: the {len(objects)} objects the generator drew (boxes and masks).")
+    else:
+        upload = st.file_uploader(
+            "COCO annotation file (JSON) for this image", key="det_truth_upload",
+            help="COCO format: images, categories, annotations with bbox (x, y, width, height). Boxes only.",
+        )  # fmt: skip
+        if upload is None:
+            st.info("Pick a generated scene as the image, or upload a COCO-format annotation file for your image, "
+                    "to see which detections are right.")  # fmt: skip
+            return None
+        try:
+            annotations = coco_objects(upload.getvalue(), chosen.label, image.shape[:2])
+        except ValueError as exc:
+            st.error(f"{display_name(upload.name)}: {exc}", icon=":material/description:")
+            return None
+        objects = annotations.objects
+        warn_skipped(annotations.outside)
+    known, unknown = labels_known(objects, info.categories)
+    if unknown:
+        st.warning(f"{info.title} does not know {', '.join(unknown)}: those objects are left out.")
+    return known
+
+
+def truth_tab(
+    image: np.ndarray, instances: list[Instance], kept: list[Instance], truth: list[TrueObject], info: DetectorInfo,
+    key: str, sha: str, model: nn.Module,
+) -> None:  # fmt: skip
+    """Each shown detection right or wrong at a chosen IoU, the misses, and COCO AP with its precision-recall
+    curve for this image (all detections) and, from its button, for a set of generated scenes."""
+    iou = st.slider("IoU a detection needs with a true object of its class to be right", 0.5, 0.95, 0.5, 0.05,
+                    key="det_truth_iou", bind=BIND)  # fmt: skip
+    m = match(kept, truth, iou)
+    left, right = st.columns([1, 1])
+    left.image(draw_verdicts(image, kept, m.true_positive, truth, m.missed), width="stretch",
+               caption="white: the truth; green: right; red: wrong; orange: missed")  # fmt: skip
+    rows = [{"detection": d.label, "score": round(d.score, 3), "verdict": "right" if ok else "wrong",
+             "best IoU": round(v, 2)} for d, ok, v in zip(kept, m.true_positive, m.iou, strict=True)]  # fmt: skip
+    right.markdown(
+        f"Of the {len(kept)} detections shown, **{sum(m.true_positive)} right** and "
+        f"**{len(kept) - sum(m.true_positive)} wrong**; **{len(m.missed)} of {len(truth)}** true objects missed "
+        "(a true object is matched once: a second detection of it is wrong)."
+    )
+    right.dataframe(rows, hide_index=True, width="stretch")
+    here = score([instances], [truth], [image.shape[:2]], info.categories, iou)
+    curves = {"this image": (here.recall, here.precision)}
+    mask = f", mask AP {here.mask['AP']:.3f}" if here.mask else ""
+    st.markdown(f"**This image**, every detection the model kept (not only those above the threshold): box AP "
+                f"{here.box['AP']:.3f} (AP@0.5 {here.box['AP50']:.3f}){mask}.")  # fmt: skip
+    if all(c in info.categories for c in SHAPE_CLASSES):
+        settings = (key, iou)
+        if run_button(f"Score on {SET_SIZE} generated scenes", "det_truth_set", settings):
+            whole = cached_heavy(
+                f"Detecting in {SET_SIZE} generated scenes", ("det-set", *settings),
+                lambda report: score_generated_set(model, info.categories, iou, report=report),
+            )  # fmt: skip
+            curves[f"{SET_SIZE} generated scenes"] = (whole.recall, whole.precision)
+            mask = f", mask AP {whole.mask['AP']:.3f}" if whole.mask else ""
+            st.markdown(f"**{SET_SIZE} held-out generated scenes** ({whole.objects} objects): box AP "
+                        f"{whole.box['AP']:.3f} (AP@0.5 {whole.box['AP50']:.3f}){mask}.")  # fmt: skip
+    st.plotly_chart(precision_recall_chart(curves, iou), width="stretch", key="det_pr")

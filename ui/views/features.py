@@ -1,0 +1,355 @@
+"""The Features page's tabs (Zeiler & Fergus, ECCV 2014): first-layer filters, feature maps with deconvnet projections,
+top-9 activations over a set of images, and occlusion sensitivity. Drawing only: explain/ computes."""
+
+import numpy as np
+import streamlit as st
+import torch
+
+from explain.figures.charts import occlusion_figures
+from explain.figures.render import crop_tile, draw_box, grey_maps, input_image, montage, symmetric_image
+from explain.figures.top9 import top9_montages
+from explain.inputs.image_sets import (
+    MAX_FOLDER_CHARS,
+    MAX_SET_IMAGES,
+    bundled_set,
+    folder_files,
+    folder_set,
+    set_sha256,
+)
+from explain.inputs.upload_limits import TOP9_UPLOADS
+from explain.methods.classify import prepare
+from explain.methods.deconvnet import (
+    feature_layers,
+    geometry,
+    project_strongest,
+)
+from explain.methods.filters import feature_maps, filter_images, first_conv
+from explain.methods.occlusion import (
+    MAX_POSITIONS,
+    OcclusionMaps,
+    check_occlusion,
+    min_stride,
+    occlusion_sensitivity,
+)
+from models.classifiers import ModelInfo
+from ui.admission import cached_heavy
+from ui.image_input import SUPPORTED, ChosenImage, decode_upload
+from ui.predictions import top5
+from ui.upload_guard import bounded_uploads
+from ui.view_link import BIND, note, prose
+from ui.widgets import run_button, warn_skipped
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def cached_maps(key: str, sha: str, layer: str, _model, _batch):
+    fmap, order = feature_maps(_model, _batch, layer)
+    return fmap.numpy(), order
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_reconstruction(key: str, sha: str, layer: str, channel: int, whole: bool, _model, _batch):
+    p = project_strongest(_model, _batch, layer, channel, whole_channel=whole)
+    return p.pixels.numpy(), p.position, p.value
+
+
+MAX_CHANNELS = 8  # channels per top-9 scan: each costs nine deconvnet projections
+
+
+@st.cache_resource(show_spinner=False)
+def shared_bundled_set() -> list:
+    """The bundled set, generated once per process (read-only)."""
+    return bundled_set()
+
+
+def filters_tab(model: torch.nn.Module) -> None:
+    """The filters of the first convolution, one tile each."""
+    name, conv = first_conv(model)
+    tiles = filter_images(model)
+    st.image(montage(tiles, cols=16, scale=max(1, 48 // tiles.shape[1])), width="stretch")
+    st.caption(
+        f"The {len(tiles)} filters of `{name}` ({conv.kernel_size[0]} x {conv.kernel_size[1]} x 3), each scaled "
+        "on its own: mid-grey is zero, brighter or darker colours are positive or negative weights."
+    )
+
+
+def maps_ui(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    sha: str,
+    info: ModelInfo,
+    layers: list[str],
+    start_layer: str,
+) -> tuple[str, int, bool]:
+    """The layer to show, the channel to project (its strongest first) and whether to project all of it."""
+    c1, c2 = st.columns([2, 1])
+    layer = c1.selectbox("Layer", layers, index=layers.index(start_layer), key=f"feat_layer_{info.name}", bind=BIND)
+    fmap, order = cached_maps(key, sha, layer, model, batch)
+    channel = c2.number_input(
+        "Channel", 0, fmap.shape[0] - 1, int(order[0]), key=f"feat_channel_{info.name}_{layer}", bind=BIND
+    )
+    whole = c2.toggle(
+        "Project the whole channel",
+        key="feat_whole",
+        bind=BIND,
+        help="Keep every activation of the channel, not only its strongest.",
+    )
+    return layer, channel, whole
+
+
+def show_feature_maps(layer: str, fmap: np.ndarray, order: list[int]) -> None:
+    """The 32 channels of a layer with the strongest activations, strongest first."""
+    shown = order[:32]
+    st.image(
+        montage(grey_maps(fmap[shown]), cols=8, scale=max(1, 96 // fmap.shape[-1])),
+        caption=f"{layer}: the 32 of {fmap.shape[0]} channels ({fmap.shape[1]} x {fmap.shape[2]}) with the strongest "
+        f"activations, strongest first: {', '.join(map(str, shown))}",
+        width="stretch",
+    )
+
+
+def show_projection(
+    rec: np.ndarray,
+    seen: np.ndarray,
+    box: tuple[int, int, int, int],
+    channel: int,
+    value: float,
+    position: tuple[int, int],
+) -> None:
+    """The deconvnet projection, the image patch under its receptive field, and where that patch is."""
+    a, b, c = st.columns(3)
+    a.image(symmetric_image(rec), caption="deconvnet projection (mid-grey = 0)", width="stretch")
+    b.image(crop_tile(seen, box, 160), caption=f"image patch under the receptive field {box}", width="stretch")
+    c.image(
+        draw_box(seen, box),
+        caption=f"channel {channel}: strongest activation {value:.3g} at {position}",
+        width="stretch",
+    )
+    note(
+        "The projection keeps only the chosen activation, zeroes the rest of the layer, and goes back down: "
+        "max-pooling undone with the switches from the forward pass, ReLU applied to the signal coming down, "
+        "each convolution replaced by its transpose, BatchNorm by its scale, residual paths summed."
+    )
+
+
+def maps_tab(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    sha: str,
+    info: ModelInfo,
+    layers: list[str],
+    start_layer: str,
+) -> None:
+    """A layer's strongest feature maps, and one channel's strongest activation projected back to pixels."""
+    layer, channel, whole = maps_ui(model, batch, key, sha, info, layers, start_layer)
+    fmap, order = cached_maps(key, sha, layer, model, batch)
+    show_feature_maps(layer, fmap, order)
+    rec, position, value = cached_reconstruction(key, sha, layer, int(channel), whole, model, batch)
+    seen = input_image(batch, info.mean, info.std)
+    box = geometry(model, layer).box(position, seen.shape[:2])
+    show_projection(rec, seen, box, channel, value, position)
+
+
+def image_set_ui() -> tuple[list, str]:
+    """The images to scan (a folder's files are only listed here), and the folder if one was named."""
+    source = st.radio(
+        "Images", ["bundled samples and generated shapes", "my uploads", "a folder"], horizontal=True, key="feat_set"
+    )
+    images, problems, folder = [], [], ""
+    if source == "bundled samples and generated shapes":
+        images = shared_bundled_set()
+    elif source == "my uploads":
+        uploads = st.file_uploader("Images", accept_multiple_files=True, key="feat_many", help=SUPPORTED) or []
+        for f in bounded_uploads(uploads, TOP9_UPLOADS):
+            chosen_upload = decode_upload(f.getvalue(), f.name)  # decoded once per content hash
+            if isinstance(chosen_upload, str):
+                problems.append(chosen_upload)
+            else:
+                images.append((chosen_upload.label, chosen_upload.image))
+    else:
+        folder = st.text_input(
+            "Folder under the image folder ($EXPLAINER_IMAGE_ROOT)", "", key="feat_folder", max_chars=MAX_FOLDER_CHARS
+        )
+        if folder:
+            try:  # the files are only listed here; they are decoded when the scan starts
+                images = [(str(p), None) for p in folder_files(folder)]
+            except ValueError as exc:
+                st.error(str(exc))
+    warn_skipped(problems)
+    return images, folder
+
+
+def scan_ui(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    sha: str,
+    info: ModelInfo,
+    layers: list[str],
+    start_layer: str,
+    images: list,
+) -> tuple[str, list[int], bool]:
+    """The layer and channels to scan, and whether the scan was asked for (no button without images and channels)."""
+    top_layer = st.selectbox(
+        "Layer", layers, index=layers.index(start_layer), key=f"feat_top_layer_{info.name}", bind=BIND
+    )
+    n_channels = cached_maps(key, sha, top_layer, model, batch)[0].shape[0]
+    picks = st.multiselect(
+        f"Channels (at most {MAX_CHANNELS})",
+        range(n_channels),
+        default=list(range(min(4, n_channels))),
+        max_selections=MAX_CHANNELS,
+        key=f"feat_top_ch_{info.name}_{top_layer}",
+        bind=BIND,
+    )
+    pressed = bool(images and picks and st.button(f"Scan {len(images)} images", key="feat_scan"))
+    return top_layer, picks, pressed
+
+
+def scan(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    info: ModelInfo,
+    images: list,
+    folder: str,
+    layer: str,
+    picks: list[int],
+) -> dict[int, tuple]:
+    """The top-9 montages of each picked channel over the set (a folder is decoded now), through the queue."""
+    if folder:
+        images, problems = folder_set(folder)
+        warn_skipped(problems)
+    names = [name for name, _ in images[:MAX_SET_IMAGES]]
+    tensors = torch.cat([prepare(im, info.preprocess, batch.device) for _, im in images[:MAX_SET_IMAGES]])
+    scan_key = ("top9", key, set_sha256(images[:MAX_SET_IMAGES]), layer, tuple(picks))
+    return cached_heavy(
+        f"Scanning {len(names)} images",
+        scan_key,
+        lambda report: top9_montages(model, tensors, names, layer, picks, info.mean, info.std, report),
+    )
+
+
+def show_top9(montages: dict[int, tuple]) -> None:
+    """Per channel: where it is strongest, its nine projections and the nine image patches."""
+    for c, (strongest, projections, patches) in montages.items():
+        st.markdown(f"**Channel {c}**: strongest in {', '.join(strongest)}…")
+        left, right = st.columns(2)
+        left.image(projections, caption="projections", width="stretch")
+        right.image(patches, caption="image patches", width="stretch")
+
+
+def top9_tab(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    sha: str,
+    info: ModelInfo,
+    layers: list[str],
+    start_layer: str,
+) -> None:
+    """The nine strongest activations of chosen channels over a set of images; the last scan stays shown."""
+    prose("The nine strongest activations of a channel over a set of images (one per image), each shown as its "
+             "deconvnet projection and the image patch it sees, as in the paper's Figure 2.")  # fmt: skip
+    images, folder = image_set_ui()
+    top_layer, picks, pressed = scan_ui(model, batch, key, sha, info, layers, start_layer, images)
+    if pressed:
+        st.session_state["feat_top9"] = (
+            scan(model, batch, key, info, images, folder, top_layer, picks),
+            (key, top_layer),
+        )
+    result = st.session_state.get("feat_top9")
+    if result and result[1] == (key, top_layer):
+        show_top9(result[0])
+
+
+def occlusion_ui(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    chosen: ChosenImage,
+    info: ModelInfo,
+    layers: list[str],
+    start_layer: str,
+) -> tuple[str, int, int, int, int]:
+    """The feature map (layer and channel) and class to follow, and the grey square's size and step."""
+    predictions = top5(model, info, chosen)
+    c1, c2, c3 = st.columns(3)
+    occ_layer = c1.selectbox(
+        "Feature map of layer", layers, index=layers.index(start_layer), key=f"feat_occ_layer_{info.name}", bind=BIND
+    )
+    occ_fmap, occ_order = cached_maps(key, chosen.sha256, occ_layer, model, batch)
+    occ_channel = c1.number_input(
+        "channel", 0, occ_fmap.shape[0] - 1, int(occ_order[0]), key=f"feat_occ_ch_{info.name}_{occ_layer}", bind=BIND
+    )
+    target = c2.selectbox(
+        "Class",
+        [p.index for p in predictions],
+        format_func=lambda i: info.categories[i],
+        key=f"feat_occ_cls_{chosen.sha256}_{key}",
+    )
+    side = batch.shape[-1]
+    window = c3.slider("Grey square (pixels)", 2, side // 2, max(2, side // 5), key=f"feat_occ_win_{side}")
+    low = min_stride(side, window)
+    stride = c3.slider(
+        "Step (pixels)", low, max(low + 1, side // 4), max(low, side // 28), key=f"feat_occ_stride_{side}_{low}",
+        help=f"At most {MAX_POSITIONS:,} positions of the square: smaller steps are allowed for smaller squares.",
+    )  # fmt: skip
+    return occ_layer, occ_channel, target, window, stride
+
+
+def show_occlusion(
+    maps: OcclusionMaps, categories: list[str], target: int, feature: str, seen: np.ndarray, window: int
+) -> None:
+    """The input with the square where it hurts the class most, then the three occlusion maps, equal in size."""
+    figures = occlusion_figures(maps, categories, target, feature)
+    r, c = np.unravel_index(np.argmin(maps.probability), maps.probability.shape)
+    y, x = int(maps.corners[0][r]), int(maps.corners[1][c])
+    cols = st.columns(4)
+    cols[0].image(
+        draw_box(seen, (x, y, x + window, y + window), "#FF0066"),
+        caption=f"the input; the square where p({categories[target]}) drops most",
+        width="stretch",
+    )
+    for col, fig in zip(cols[1:], figures, strict=True):
+        col.plotly_chart(fig, width="stretch")
+    seen_labels = sorted({categories[i] for i in np.unique(maps.label)})
+    note(
+        "Each cell is one position of the grey square (its top-left corner every step). "
+        f"Most probable classes seen: {', '.join(seen_labels)}."
+    )
+
+
+def occlusion_tab(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    key: str,
+    chosen: ChosenImage,
+    info: ModelInfo,
+    layers: list[str],
+    start_layer: str,
+) -> None:
+    """Slide a grey square over the image and follow a feature map and a class, from the button."""
+    occ_layer, occ_channel, target, window, stride = occlusion_ui(model, batch, key, chosen, info, layers, start_layer)
+    settings = (key, chosen.sha256, occ_layer, int(occ_channel), int(target), int(window), int(stride))
+    if run_button("Slide the grey square", "feat_occ_run", settings):
+        try:
+            n_positions = check_occlusion(tuple(batch.shape[-2:]), window, stride)
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            maps = cached_heavy(
+                f"Occluding {n_positions} positions",
+                ("occlusion", *settings),
+                lambda report: occlusion_sensitivity(
+                    model, batch, occ_layer, int(occ_channel), target, window, stride, progress=report
+                ),
+            )
+            seen = input_image(batch, info.mean, info.std)
+            show_occlusion(maps, info.categories, target, f"{occ_layer} channel {occ_channel}", seen, window)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def layer_list(key: str, _model, _batch) -> tuple[list[str], str]:
+    return feature_layers(_model, _batch)

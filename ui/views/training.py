@@ -1,0 +1,302 @@
+"""The Training-tricks page's tabs: BatchNorm on and off trained live side by side, and a data-augmentation pipeline
+with its previews, its code and a short comparison run. Drawing and the live loop: models/ trains."""
+
+import itertools
+import json
+from dataclasses import asdict
+
+import numpy as np
+import streamlit as st
+import torch
+from PIL import Image
+from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
+
+from explain.figures.charts import bn_accuracy_chart, bn_distribution_chart
+from explain.figures.render import montage
+from models.data.shapes import make_scene
+from models.experiments.augmentation import (
+    PRESETS,
+    TRANSFORMS,
+    as_numpy,
+    augment_image,
+    augment_scene,
+    build_pipeline,
+    check_steps,
+    compare_on_digits,
+    pipeline_code,
+    step,
+)
+from models.experiments.batchnorm import (
+    BNConfig,
+    BNExperiment,
+    batchnorm_behaviour,
+    bn_config,
+    estimate_seconds,
+    load_default,
+    summary,
+)
+from models.files import ResultsFileError
+from ui.admission import cached_heavy, heavy_job
+from ui.image_input import ChosenImage, image_input
+from ui.page_end import end_page
+from ui.param_form import param_widgets
+from ui.view_link import BIND, prose
+
+PREVIEW_SIDE = 256  # the previews are shown 160 pixels wide: augmenting the full upload would waste memory
+
+
+_draws = itertools.count()  # every redraw of a placeholder needs its own key: one counter for the process
+
+
+ARCH_NAMES = {"mlp": "the paper's: 3 x 100 fully connected", "conv": "the course's convolutional net"}
+
+
+def bn_settings_ui() -> tuple[BNConfig | None, bool]:
+    """The run's settings and the Stop button: the run still to be built (if any), and whether training is on."""
+    prose(
+        "The same network trained twice on scikit-learn's handwritten digits (1,300 training and 497 test scans), "
+        "once with BatchNorm. Both start from the same weights and see the same batches. BatchNorm's advantage "
+        "grows with the learning rate; try sigmoid at 0.5, then 2.0."
+    )
+    with st.form("bn_form"):
+        c1, c2, c3 = st.columns(3)
+        arch = c1.selectbox(
+            "Network", ["mlp", "conv"], key="bn_arch", bind=BIND,
+            format_func=lambda a: f"{ARCH_NAMES[a]} (about {estimate_seconds(a, 3000) / 60:.1f} min per 3,000 steps)",
+        )  # fmt: skip
+        activation = c1.selectbox("Activation", ["sigmoid", "relu"], key="bn_act", bind=BIND)
+        lr = c2.select_slider(
+            "Learning rate (SGD)", [0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0], 0.5, key="bn_lr", bind=BIND
+        )
+        batch_size = c2.select_slider("Batch size", [8, 16, 32, 60, 128, 256], 60, key="bn_bs", bind=BIND)
+        steps = c3.number_input("Steps", 100, 20_000, 3000, 100, key="bn_steps", bind=BIND)
+        seed = c3.number_input("Seed", 0, 10_000, 0, key="bn_seed", bind=BIND)
+        submitted = st.form_submit_button("Train both networks", type="primary")
+    arch, n_steps, batch = (
+        st.session_state.get(k, d) for k, d in (("bn_arch", "mlp"), ("bn_steps", 3000), ("bn_bs", 60))
+    )
+    st.caption(
+        f"About {estimate_seconds(arch, n_steps, batch) / 60:.1f} minutes for {n_steps:,} steps of the "
+        f"{'convolutional' if arch == 'conv' else 'fully connected'} pair at batch {batch} on a 2-core CPU "
+        "(measured; a GPU is faster)."
+    )
+    stop = st.button("Stop", key="bn_stop", disabled=not (submitted or st.session_state.get("bn_running")))
+    if submitted:  # the networks are built once this visitor's turn in the server's queue comes
+        st.session_state["bn_pending"] = bn_config(arch, activation, lr, batch_size, steps, seed)
+        st.session_state["bn_running"] = True
+    if stop:
+        st.session_state["bn_running"] = False
+        st.session_state["bn_pending"] = None
+    return st.session_state.get("bn_pending"), bool(st.session_state.get("bn_running"))
+
+
+def draw_bn(exp_or_run: BNExperiment | tuple, places: tuple) -> None:
+    """A run's accuracy and distribution charts and its train-vs-eval panel, which follows the run ("so far"
+    until its last step). `exp_or_run` is the visitor's experiment or the default run (config, history, numbers)."""
+    if isinstance(exp_or_run, BNExperiment):
+        exp = exp_or_run
+        config, history = exp.config, exp.history
+        behaviour = batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch)
+    else:
+        config, history, behaviour = exp_or_run
+    acc, dist, panel = places
+    n = next(_draws)
+    acc.plotly_chart(bn_accuracy_chart(history), width="stretch", key=f"bn_acc_{n}")
+    dist.plotly_chart(bn_distribution_chart(history, config.unit), width="stretch", key=f"bn_dist_{n}")
+    if behaviour and history.steps:
+        panel.markdown(summary(history, behaviour, config.steps))
+
+
+def show_bn_run(exp: BNExperiment | None) -> tuple:
+    """The visitor's run, else the default run computed in advance; returns the placeholders it is drawn in."""
+    default = None
+    if exp is None:
+        try:
+            default = load_default()
+        except ResultsFileError as exc:
+            st.warning(str(exc), icon=":material/description:")
+    if default is not None:
+        st.caption(f"The default run, computed in advance: {json.dumps(asdict(default[0]))}")
+    places = st.empty(), st.empty(), st.empty()
+    if exp is None:
+        if default is None:
+            st.info("Press **Train both networks** to start (no cached run of the default settings was found).")
+        else:
+            draw_bn(default, places)
+    else:
+        draw_bn(exp, places)
+    return places
+
+
+def train_bn(pending: BNConfig | None, exp: BNExperiment | None, places: tuple) -> BNExperiment:
+    """Builds the pending run (if any) and trains it to the end in the server's queue, redrawing its curves."""
+    with heavy_job("Training both networks"):  # waiting visitors do no work, not even building the nets
+        if pending is not None:
+            with st.spinner("Building the networks…"):
+                exp = st.session_state["bn_exp"] = BNExperiment(pending)
+            st.session_state["bn_pending"] = None
+        bar = st.progress(exp.step / exp.config.steps, text="Training…")
+        chunk = max(exp.config.eval_every, 1)
+        while not exp.done:  # any click (Stop included) interrupts here; the next run resumes or stops
+            exp.advance(chunk)
+            draw_bn(exp, places)
+            bar.progress(exp.step / exp.config.steps, text=f"Training… step {exp.step} of {exp.config.steps}")
+    st.session_state["bn_running"] = False
+    bar.empty()
+    return exp
+
+
+def pipeline_ui() -> tuple[list[dict], str]:
+    """The pipeline editor; returns its steps and their checked JSON, or stops the page if it cannot be built."""
+    prose(
+        "Build a pipeline from torchvision's transforms v2, see what it does to an image and to a detection sample "
+        "(boxes and masks move with the pixels), copy its code, and measure whether it helps a small digits classifier."
+    )
+    steps_state = st.session_state.setdefault(
+        "aug_steps", [dict(s) for s in PRESETS["MNIST-style (rotation, shift, scale)"]]
+    )
+    c1, c2 = st.columns(2)
+    preset = c1.selectbox("Start from a preset", ["—", *PRESETS], key="aug_preset")
+    if c1.button("Load preset", disabled=preset == "—", key="aug_load"):
+        st.session_state["aug_steps"] = [dict(s) for s in PRESETS[preset]]
+        st.rerun()
+    new = c2.selectbox("Add a transform", list(TRANSFORMS), key="aug_new")
+    if c2.button("Add", key="aug_add"):
+        steps_state.append(step(new))
+        st.rerun()
+
+    for i, s in enumerate(list(steps_state)):
+        with st.expander(f"{i + 1}. {s['name']}", expanded=False):
+            s["params"] = param_widgets(TRANSFORMS[s["name"]].params, f"aug_{i}_{s['name']}", s.get("params", {}))
+            b1, b2, _ = st.columns([1, 1, 4])
+            if b1.button("Move up", key=f"aug_up_{i}", disabled=i == 0):
+                steps_state[i - 1], steps_state[i] = steps_state[i], steps_state[i - 1]
+                st.rerun()
+            if b2.button("Remove", key=f"aug_rm_{i}"):
+                steps_state.pop(i)
+                st.rerun()
+
+    try:
+        steps_json = json.dumps(check_steps(steps_state))
+    except (ValueError, TypeError) as exc:
+        st.error(f"This pipeline cannot be built: {str(exc).splitlines()[0]}")
+        end_page()
+    return steps_state, steps_json
+
+
+def samples_ui() -> tuple[ChosenImage | None, int, int]:
+    """The image to augment, how many draws to show and the seed (Reseed adds one): (image, n, seed)."""
+    chosen = image_input("aug")
+    c1, c2 = st.columns(2)
+    n = c1.slider("Samples", 4, 24, 12, 4, key="aug_n", bind=BIND)
+    seed = st.session_state.setdefault("aug_seed", 0)
+    if c2.button("Reseed", key="aug_reseed"):
+        st.session_state["aug_seed"] = seed = seed + 1
+    c2.caption(f"seed {seed}")
+    return chosen, n, seed
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def image_previews(steps_json: str, image_sha: str, n: int, seed: int, _image: Image.Image) -> np.ndarray:
+    """The montage of `n` draws of the pipeline on the image (shown at most PREVIEW_SIDE pixels wide),
+    computed once per (pipeline, image, n, seed)."""
+    small = _image.copy()
+    small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    img = torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1)
+    samples = augment_image(build_pipeline(json.loads(steps_json)), img, n, seed)
+    tiles = np.stack([np.asarray(Image.fromarray(as_numpy(t)).resize((160, 160))) for t in samples])
+    return montage(tiles, cols=min(6, n))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def scene_previews(steps_json: str, seed: int) -> np.ndarray:
+    """Four draws of the pipeline on the generated detection sample, boxes and masks drawn."""
+    scene = make_scene(np.random.default_rng(7), 192, n_objects=(3, 4))
+    drawn = []
+    for image, boxes, masks, names in augment_scene(build_pipeline(json.loads(steps_json)), scene, 4, seed):
+        out = draw_segmentation_masks(image, masks, alpha=0.45) if len(masks) else image
+        drawn.append(as_numpy(draw_bounding_boxes(out, boxes, labels=names, colors="white", width=2)))
+    return montage(np.stack([np.asarray(Image.fromarray(d).resize((192, 192))) for d in drawn]), cols=4)
+
+
+def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int) -> None:
+    """The pipeline's draws on the chosen image and on the detection sample, or why it fails on them."""
+    if chosen is not None:
+        try:
+            st.image(
+                image_previews(steps_json, chosen.sha256, n, seed, chosen.image),
+                caption=f"{n} draws of the pipeline on {chosen.label}",
+                width="stretch",
+            )
+        except Exception as exc:  # e.g. a crop larger than the image without padding
+            st.error(f"The pipeline fails on this image: {str(exc).splitlines()[0]}")
+
+    st.subheader("The same pipeline on a detection sample")
+    try:
+        st.image(
+            scene_previews(steps_json, seed),
+            caption="instance masks and boxes, transformed with the image",
+            width="stretch",
+        )
+    except Exception as exc:
+        st.error(f"The pipeline fails on the detection sample: {str(exc).splitlines()[0]}")
+
+
+def comparison_ui() -> tuple[int, bool]:
+    """The "Does it help?" experiment's epochs and whether its button was pressed."""
+    st.subheader("Does it help?")
+    prose("A small CNN trained on 300 digits, once without and once with the pipeline (test images are never "
+             "augmented; 497 of them). Flips and strong crops can hurt: a flipped 2 is no longer a 2.")  # fmt: skip
+    epochs = st.slider("Epochs", 2, 30, 8, key="aug_epochs", bind=BIND)
+    return epochs, st.button("Train with and without", key="aug_train")
+
+
+def compare_pipeline(steps: list[dict], steps_json: str, epochs: int) -> None:
+    """Trains the digits classifier without and with the pipeline (in the server's queue) and keeps the result."""
+    try:
+        st.session_state["aug_result"] = (
+            steps.copy(),
+            epochs,
+            cached_heavy(
+                "Training twice",
+                ("augmentation", steps_json, epochs, 0),
+                lambda report: compare_on_digits(json.loads(steps_json), epochs=epochs, seed=0, progress=report),
+            ),
+        )
+    except Exception as exc:
+        st.error(f"Training failed with this pipeline: {str(exc).splitlines()[0]}")
+
+
+def show_comparison(result: tuple[list[dict], int, dict[str, float]] | None) -> None:
+    """Both arms' test accuracy and the settings they were trained with, once there is a result."""
+    if result:
+        used, ep, acc = result
+        a, b = st.columns(2)
+        a.metric("Test accuracy without augmentation", f"{acc['without']:.1%}")
+        b.metric("with the pipeline", f"{acc['with']:.1%}", delta=f"{acc['with'] - acc['without']:+.1%}")
+        st.caption(f"{ep} epochs, pipeline: {', '.join(s['name'] for s in used) or 'empty'}.")
+
+
+def bn_tab() -> None:
+    """The BatchNorm tab: settings, the run so far, and the live training while it runs."""
+    pending, running = bn_settings_ui()
+    exp: BNExperiment | None = st.session_state.get("bn_exp")
+    places = show_bn_run(exp)
+    if running and (pending is not None or (exp is not None and not exp.done)):
+        exp = train_bn(pending, exp, places)
+        draw_bn(exp, places)
+    elif exp is not None and not exp.done:
+        st.caption(f"Stopped at step {exp.step} of {exp.config.steps}.")
+
+
+def augmentation_tab() -> None:
+    """The augmentation tab: the pipeline, its previews and code, and the comparison run."""
+    steps, steps_json = pipeline_ui()
+    chosen, n, seed = samples_ui()
+    show_previews(steps_json, chosen, n, seed)
+    st.subheader("The code")
+    st.code(pipeline_code(steps), language="python")
+    epochs, train = comparison_ui()
+    if train:
+        compare_pipeline(steps, steps_json, epochs)
+    show_comparison(st.session_state.get("aug_result"))

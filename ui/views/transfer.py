@@ -1,0 +1,370 @@
+"""The Transfer page's sections: the sweeps to read, one sweep's learning curves and training curves, its
+settings, and the form that runs a small sweep live. Drawing and the live loop: models.transfer computes."""
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from explain.figures.transfer import learning_curve_figure, training_curves_figure
+from explain.methods.learning_curves import PAPER_N, PENALTY
+from explain.methods.transfer_curves import chosen_setting, crossovers, fit_curves, summary_rows, sweep_csv
+from models.devices import best_device
+from models.hub.checkpoints import CheckpointError
+from models.hub.weights_cache import WeightsUnavailable
+from models.transfer import (
+    ENCODERS,
+    REGIMES,
+    SHIPPED,
+    TASKS,
+    Encoder,
+    Progress,
+    Sweep,
+    SweepMismatch,
+    Task,
+    TaskUnavailable,
+    TrainConfig,
+    load_runs,
+    missing_runs,
+    page_sweep,
+    run_sweep,
+    sweep_running,
+    terminal_sweeps,
+    user_folder,
+    user_sweeps,
+)
+from models.transfer.published import PUBLISHED
+from ui.admission import heavy_job
+from ui.page_end import end_page
+from ui.view_link import BIND, note, prose
+
+
+def sweep_folders() -> dict[str, Path]:
+    """The shipped and published sweeps, every sweep a terminal or Ray writes under results/transfer (finished or
+    not), and every sweep launched from this page, by label."""
+    return {
+        "Shipped: digits, bundled glyphs encoder (3 seeds)": SHIPPED,
+        "Published: Hoiem et al. 2021, ResNet-18, ImageNet -> CIFAR-100 (their measurements)": PUBLISHED,
+        **{f"Terminal: {name}": folder for name, folder in terminal_sweeps().items()},
+        **{f"Yours: {name}": folder for name, folder in user_sweeps().items()},
+    }
+
+
+def source_ui(folders: dict[str, Path]) -> Path:
+    """The sweep to show (the one that just finished, if any): its folder."""
+    if st.session_state.get("transfer_source_next") in folders:  # a sweep just finished: show it
+        st.session_state["transfer_source"] = st.session_state.pop("transfer_source_next")
+    label = st.selectbox("Results", list(folders), key="transfer_source", bind=BIND)
+    return folders[label]
+
+
+def show_problems(problems: list[str]) -> None:
+    """One warning per damaged file, the first five of them, then how many more were skipped."""
+    for problem in problems[:5]:
+        st.warning(problem, icon=":material/description:")
+    if len(problems) > 5:
+        st.warning(f"{len(problems) - 5} more damaged files in this sweep were skipped.")
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_fit(runs: list[dict], n_max: float) -> dict:
+    return fit_curves(runs, N=n_max)
+
+
+def pick_from_chart() -> None:
+    """A click on a learning-curve point selects that run for the training-curve view."""
+    points = st.session_state["transfer_lc"].selection.points
+    keys = [p.get("customdata") for p in points if isinstance(p.get("customdata"), str)]
+    if keys:
+        st.session_state["transfer_pick"] = keys[0]
+
+
+def _rates(train: dict) -> str:
+    """The base rate, and the rates each run chose from on validation when it had a choice."""
+    factors = train.get("lr_factors") or [1.0]
+    if len(factors) == 1:
+        return f"{train['lr'] * factors[0]:g}"
+    rates = ", ".join(f"{train['lr'] * f:g}" for f in factors)
+    return f"the best on validation of {rates}"
+
+
+def table_columns(table: pd.DataFrame) -> dict:
+    """Column settings that keep every number whole (sign included): numbers right-aligned at two decimals in
+    columns wide enough for them, the regime pinned while a narrow window scrolls the table sideways."""
+    config: dict = {"regime": st.column_config.TextColumn(pinned=True, width="large")}
+    for name in table.columns:
+        if name == "fit":
+            config[name] = st.column_config.TextColumn(width="large")
+        elif pd.api.types.is_integer_dtype(table[name]):
+            config[name] = st.column_config.NumberColumn(format="%d", width="small")
+        elif pd.api.types.is_numeric_dtype(table[name]):
+            config[name] = st.column_config.NumberColumn(format="%.2f", width="medium" if len(name) > 10 else "small")
+    return config
+
+
+def reproduce_text(meta: dict) -> str:
+    """The command(s) that reproduce every run of the folder: one per sweep that wrote into it."""
+    commands = meta.get("commands") or [meta.get("command", "python -m models.transfer")]
+    if len(commands) == 1:
+        return f"Reproduce: `{commands[0]}`"
+    return f"This folder holds {len(commands)} sweeps; reproduce them with " + " and ".join(f"`{c}`" for c in commands)
+
+
+def show_settings(meta: dict, runs: list[dict]) -> None:
+    """The sweep's task, encoder, training settings and the command that reproduces it, in one caption."""
+    if meta.get("published"):
+        st.caption(
+            f"Published measurements: {meta['published']} ({meta.get('source', '')}), {len(runs)} trained models. "
+            f"Task: {meta.get('task_title', '')}. Encoder: {meta.get('encoder_title', '')}, "
+            f"{meta.get('encoder_source', '')}. The fits below are computed here; the paper's are beside them."
+        )
+        return
+    try:
+        settings, train = meta["settings"], meta["settings"]["train"]
+        st.caption(
+            f"Task: {meta.get('task_title', settings['task'])}. Encoder: "
+            f"{meta.get('encoder_title', settings['encoder'])} — {meta.get('encoder_source', '')}. {len(runs)} runs; "
+            f"every regime trained with AdamW at {_rates(train)} (fine-tuned encoder at {train['ft_ratio']:g}x), "
+            f"{train['epochs']} epochs, StepLR every {train['step_size']}. " + reproduce_text(meta)
+        )
+    except (KeyError, TypeError, ValueError):  # a damaged sweep.json was already reported in one line
+        st.caption(f"{len(runs)} runs; this sweep's settings are unknown.")
+
+
+def curve_options_ui(runs: list[dict]) -> tuple[str, bool, list[str]]:
+    """The learning curves' x axis, whether to overlay the paper's fits, and the regimes shown."""
+    c1, c2, c3 = st.columns([2, 2, 3])
+    axis = c1.radio(
+        "x axis", ["log", "inv_sqrt"], key="transfer_axis", bind=BIND, horizontal=True,
+        format_func={"log": "n (log)", "inv_sqrt": "n^-1/2 (as in the paper)"}.get,
+    )  # fmt: skip
+    paper = c2.checkbox("Overlay the paper's fits", key="transfer_paper", bind=BIND, help=(
+        f"Hoiem et al.'s ResNet-18 fits for ImageNet -> CIFAR-100 (N = {PAPER_N}): another dataset and network, "
+        "shown for their shape, not to be compared number for number."
+    ))  # fmt: skip
+    present = [r for r in REGIMES if any(run["regime"] == r for run in runs)]
+    if st.session_state.get("transfer_regimes_of") != present:  # another sweep, other regimes: show all of them
+        st.session_state["transfer_regimes_of"] = present
+        st.session_state["transfer_regimes"] = present
+    kept = [r for r in st.session_state.get("transfer_regimes", present) if r in present]
+    st.session_state["transfer_regimes"] = kept or present
+    shown = c3.multiselect("Regimes", present, key="transfer_regimes", bind=BIND, format_func=REGIMES.get)
+    return axis, paper, shown
+
+
+def show_learning_curves(
+    runs: list[dict], curves: dict, n_max: int, axis: str, paper: bool, picked: str, published: dict | None = None
+) -> None:
+    """The learning curves (a click on a point picks its run), the crossovers and the table of the fits."""
+    st.plotly_chart(
+        learning_curve_figure(runs, curves, axis=axis, paper=paper, selected=picked),
+        key="transfer_lc", on_select=pick_from_chart, selection_mode="points", width="stretch",
+    )  # fmt: skip
+    note(
+        "Points: one trained model each (seeds use disjoint training images where the class is large enough). "
+        f"Lines: weighted least-squares fit, γ searched over [-1, 0) with the authors' penalty {PENALTY:g}·|γ + 0.5| "
+        "(allenai/learning-curve); bands: 95% from the variance model σ²(n) = v0 + v1/n. Click a point to see that "
+        "run's training curve below."
+    )
+    for sentence in crossovers(curves, min(r["n_per_class"] for r in runs), n_max):
+        st.markdown(f"- {sentence}")
+    table = pd.DataFrame(summary_rows(runs, curves, published))
+    st.dataframe(table, hide_index=True, width="stretch", column_config=table_columns(table))
+    note(
+        f"e_N: predicted error at N = {n_max} images per class; β_N = −2ηγN^γ, the slope against n^-1/2 at N times "
+        "N^-1/2 (so e(N/4) ≈ e_N + β_N): how much four times less data would cost. sd: the sample standard "
+        "deviation over seeds (ddof = 1)."
+    )
+
+
+def training_curves_ui(runs: list[dict], keys: dict[str, dict]) -> tuple[str, dict | None, list[dict]]:
+    """The metric, and the run picked or else (None and) every seed's run at the size chosen."""
+    st.subheader("Training curves")
+    metric = st.radio("Show", ["accuracy", "loss"], key="transfer_metric", bind=BIND, horizontal=True)
+    choice = st.selectbox(
+        "Run", ["", *keys], key="transfer_pick", bind=BIND,
+        format_func=lambda k: "all seeds at one size (choose below)" if not k else
+        f"{REGIMES[keys[k]['regime']]}, n = {keys[k]['n_per_class']}, seed {keys[k]['seed']} "
+        f"({keys[k]['test_error']:.1f}% error)",
+    )  # fmt: skip
+    if choice:
+        return metric, keys[choice], []
+    sizes = sorted({r["n_per_class"] for r in runs})
+    n = st.select_slider("Images per class", sizes, value=sizes[0], key="transfer_n", bind=BIND)
+    return metric, None, [r for r in runs if r["n_per_class"] == n]
+
+
+def show_training_curves(metric: str, run: dict | None, at_n: list[dict]) -> None:
+    """One run's training curve (or why a probe has none), else the band over the seeds at one size."""
+    if run is not None:
+        if run["device"] == "published":
+            st.info(f"A published measurement: {run['test_error']:.2f}% test error. The paper gives no training curve.")
+        elif not run["history"]:
+            st.info(
+                "This probe has no epochs: the features are extracted once and scikit-learn's logistic regression "
+                f"is fitted to them by L-BFGS ({run['seconds']:.2f} s). Its test error is "
+                f"{run['test_error']:.1f}%."
+            )
+        else:
+            st.plotly_chart(training_curves_figure([run], metric), width="stretch", key="transfer_one")
+            st.caption(f"{run['images']:,} training images seen in {run['seconds']:.1f} s on {run['device']}.")
+        if chosen_setting(run):
+            st.caption(chosen_setting(run))
+    elif not any(r["history"] for r in at_n):
+        st.info("These runs have no training curves (published measurements, or the feature probe's one fit).")
+    else:
+        st.plotly_chart(training_curves_figure(at_n, metric), width="stretch", key="transfer_band")
+        seeds = len({r["seed"] for r in at_n})
+        note(f"Mean over {seeds} seeds; the band spans the lowest to the highest seed (min-max, not a "
+                   "standard deviation). Dashed: training batches.")  # fmt: skip
+
+
+def results_view(meta: dict, runs: list[dict]) -> None:
+    """The learning curves, table, crossovers and training curves of one sweep."""
+    show_settings(meta, runs)
+    axis, paper, shown = curve_options_ui(runs)
+    runs = [r for r in runs if r["regime"] in shown]
+    if not runs:
+        st.warning("Choose at least one regime.")
+        return
+    n_max = max(r["n_per_class"] for r in runs)
+    curves = cached_fit(runs, float(n_max))
+    keys = {r["key"]: r for r in runs}
+    if st.session_state.get("transfer_pick") not in keys:
+        st.session_state["transfer_pick"] = ""
+    show_learning_curves(
+        runs, curves, n_max, axis, paper, st.session_state["transfer_pick"], meta.get("published_fits")
+    )
+    show_training_curves(*training_curves_ui(runs, keys))
+
+
+REFRESH_SECONDS = 5.0  # how often the view of a sweep still being written re-reads its folder
+
+
+def sweep_progress(folder: Path, meta: dict | None, runs: list[dict]) -> tuple[str, list[str], bool]:
+    """("k of N runs done", the missing run keys, whether a live process is still writing it) of a sweep
+    folder; nothing is missing from published data."""
+    if meta is None or meta.get("published"):
+        return "", [], False
+    missing = missing_runs(meta, runs)
+    return f"{len(runs)} of {len(runs) + len(missing)} runs done", missing, bool(missing) and sweep_running(folder)
+
+
+def sweep_view(folder: Path) -> None:
+    """One sweep as it is on disk now: its damaged files, how far it is while runs are missing (the page then
+    re-reads it every REFRESH_SECONDS, and draws everything again once the last run lands), its results."""
+    meta, runs, problems = load_runs(folder)
+    show_problems(problems)
+    done, missing, live = sweep_progress(folder, meta, runs)
+    shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+    if missing and live:
+        st.info(f"**{done}**: this sweep is still being written; the view re-reads it every "
+                f"{REFRESH_SECONDS:g} s. Missing: {shown}.", icon=":material/autorenew:")  # fmt: skip
+        st.session_state["transfer_incomplete"] = folder.name
+    elif missing:
+        st.info(f"**{done}**; the sweep was stopped. Run it again with the same settings to finish it. Missing: "
+                f"{shown}.", icon=":material/pause_circle:")  # fmt: skip
+    elif st.session_state.pop("transfer_incomplete", None) == folder.name:
+        st.rerun()  # the last run landed: the whole page again, without the refresh
+    if not runs:
+        st.info(
+            "This sweep has no finished runs yet. Start one below, or from the terminal: `python -m models.transfer`."
+        )
+        return
+    results_view(meta or {}, runs)
+    st.download_button("Download the sweep (CSV, one row per run)", sweep_csv(runs), f"{folder.name}.csv", "text/csv",
+                       key="transfer_csv")  # fmt: skip
+
+
+def sweep_form_ui() -> tuple[str, str, list[str], str, int, TrainConfig] | None:
+    """The sweep's form and Cancel button: (task, encoder, regimes, sizes, seeds, training) when Run is pressed."""
+    st.divider()
+    st.subheader("Run a sweep")
+    prose(
+        "Train a small sweep here; every finished run is saved at once, so a stopped sweep resumes where it was when "
+        "you press **Run** again with the same settings. Large sweeps belong in the terminal (`python -m "
+        "models.transfer --help`), on a GPU for the photo datasets."
+    )
+    with st.form("transfer_form"):
+        c1, c2, c3 = st.columns(3)
+        task_name = c1.selectbox(
+            "Task", TASKS, key="tf_task", bind=BIND, help="Only the digits are available without a network."
+        )
+        encoder_name = c1.selectbox("Pretrained encoder", ENCODERS, key="tf_encoder", bind=BIND)
+        regimes = c2.multiselect(
+            "Regimes", list(REGIMES), default=["scratch", "probe", "finetune"], key="tf_regimes", bind=BIND,
+            format_func=REGIMES.get,
+        )  # fmt: skip
+        sizes_text = c2.text_input(
+            "Images per class", "1,5,20", key="tf_sizes", bind=BIND, help="Comma-separated; 'max' for all."
+        )
+        seeds = c3.number_input("Seeds", 1, 5, 1, key="tf_seeds", bind=BIND)
+        epochs = c3.number_input("Epochs", 1, 30, 5, key="tf_epochs", bind=BIND)
+        c4, c5, c6 = st.columns(3)
+        ft_ratio = c4.select_slider(
+            "Fine-tuning rate ratio", [0.01, 0.03, 0.1, 0.3, 1.0], 0.1, key="tf_ratio", bind=BIND
+        )
+        warm = c5.number_input("Warm start (frozen epochs)", 0, 10, 0, key="tf_warm", bind=BIND)
+        decay = c6.select_slider("Layer decay (earlier stages)", [0.25, 0.5, 0.75, 1.0], 1.0, key="tf_decay", bind=BIND)
+        submitted = st.form_submit_button("Run", type="primary")
+    # enabled from the run that starts a sweep: a click on it then interrupts that run between two batches
+    stop = st.button("Cancel sweep", key="tf_stop", disabled=not (submitted or st.session_state.get("tf_running")))
+    if "tf_done" in st.session_state:  # the message of a sweep that finished in the previous run
+        st.success(st.session_state.pop("tf_done"))
+    if stop or (st.session_state.get("tf_running") and not submitted):
+        st.session_state["tf_running"] = False
+        st.info(
+            "Sweep stopped (a click anywhere on the page stops it). Its finished runs are saved; press **Run** with "
+            "the same settings to resume."
+        )
+    if not submitted:
+        return None
+    train = TrainConfig(epochs=int(epochs), ft_ratio=ft_ratio, warm_epochs=int(warm), layer_decay=decay)
+    return task_name, encoder_name, regimes, sizes_text, int(seeds), train
+
+
+def run_sweep_live(sweep: Sweep, task: Task, encoder: Encoder) -> None:
+    """Runs the sweep in the server's queue with a progress bar (a click anywhere stops it), then shows it."""
+    folder = user_folder(sweep)
+    st.session_state["tf_running"] = True
+    last = [0.0]
+    try:
+        with heavy_job("The sweep"):  # the server's queue: one heavy job per slot, sweeps included
+            bar = st.progress(0.0, text="Starting…")
+
+            def show(p: Progress) -> None:  # at most 5 updates a second; each is also where a click stops the run
+                if time.monotonic() - last[0] >= 0.2 or p.batch in (0, p.batches):
+                    last[0] = time.monotonic()
+                    bar.progress(p.fraction, text=f"Run {p.run} of {p.runs} ({p.key}): epoch {p.epoch}/{p.epochs}, "
+                                                  f"batch {p.batch}/{p.batches}")  # fmt: skip
+
+            written = run_sweep(sweep, folder, on_progress=show, task=task, encoder=encoder)
+    except (ValueError, SweepMismatch) as exc:
+        st.session_state["tf_running"] = False
+        st.error(f"The sweep stopped: {exc}")
+        end_page()
+    st.session_state["tf_running"] = False
+    bar.empty()
+    st.session_state["transfer_source_next"] = f"Yours: {folder.name}"
+    st.session_state["tf_done"] = f"{len(written)} new runs saved in {folder.name}; runs already there were kept."
+    st.rerun()
+
+
+def sweep_section(folder: Path) -> None:
+    """One sweep's view; while a live process is still writing it (terminal, Ray), re-read every REFRESH_SECONDS.
+    The heartbeat is checked first, so a finished sweep's run files are read once, in sweep_view."""
+    if sweep_running(folder) and sweep_progress(folder, *load_runs(folder)[:2])[2]:
+        st.fragment(sweep_view, run_every=REFRESH_SECONDS)(folder)
+    else:
+        sweep_view(folder)
+
+
+def start_sweep(request: tuple) -> None:
+    """Build the sweep the form asked for and run it live; a request that cannot run gets one line."""
+    try:
+        sweep, task, encoder, _ = page_sweep(*request, best_device())
+    except (ValueError, TaskUnavailable, WeightsUnavailable, CheckpointError) as exc:
+        st.error(f"Cannot start the sweep: {exc}")
+        end_page()
+    run_sweep_live(sweep, task, encoder)

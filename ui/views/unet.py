@@ -1,0 +1,150 @@
+"""The U-Net page's sections: the two networks and their ablation, the image to segment, predictions beside the
+truth, and the feature maps level by level. Drawing only: explain/ and models/ compute."""
+
+from collections.abc import Mapping
+
+import numpy as np
+import streamlit as st
+import torch
+from PIL import Image
+
+from explain.figures.render import grey_maps, input_image, montage
+from explain.figures.unet import colour_labels, error_overlay, iou_bars, u_figure
+from explain.methods.filters import strongest_channels
+from explain.methods.segmentation import level_maps, predict, score_image, wrong_pixels
+from models.data.segmentation import CLASSES, SIZE, example_scene
+from models.hub.checkpoints import CheckpointError
+from models.segmenters import load_unet, unet_input
+from ui.image_input import image_input
+from ui.page_end import end_page
+from ui.view_link import BIND, prose
+
+DISPLAY = 256
+
+
+@st.cache_resource(show_spinner="Loading the U-Nets…")
+def unets():
+    return {v: load_unet(v) for v in ("full", "noskip")}
+
+
+def big(rgb: np.ndarray) -> np.ndarray:
+    """An image enlarged to DISPLAY x DISPLAY pixels, without smoothing, so every label stays sharp."""
+    return np.asarray(Image.fromarray(rgb).resize((DISPLAY, DISPLAY), Image.Resampling.NEAREST))
+
+
+def intro() -> None:
+    """The page's title and what the two networks are."""
+    st.title("U-Net: a label for every pixel")
+    prose(
+        "Ronneberger, Fischer & Brox (MICCAI 2015): an encoder that halves the resolution at each level, a decoder "
+        "that doubles it back, and skip connections that hand the decoder the encoder's sharp, full-resolution maps. "
+        "Both networks below were trained by this project on generated scenes (per-pixel labels come free with the "
+        "generator); the second is the same network without the skip connections."
+    )
+
+
+def show_ablation(full: torch.nn.Module, noskip: torch.nn.Module, m_full: Mapping, m_no: Mapping) -> None:
+    """The two networks side by side, and their held-out IoU, overall and per class."""
+    left, right = st.columns(2)
+    left.plotly_chart(u_figure(full, SIZE), width="stretch")
+    right.plotly_chart(u_figure(noskip, SIZE), width="stretch")
+    st.markdown(
+        f"Held-out mean IoU over {len(CLASSES)} classes on {m_full['test_size']} generated scenes: "
+        f"**{m_full['mean_iou']:.3f}** with skip connections, **{m_no['mean_iou']:.3f}** without."
+    )
+    st.plotly_chart(
+        iou_bars({"with skips": m_full["iou_per_class"], "without skips": m_no["iou_per_class"]}, list(CLASSES)),
+        width="stretch",
+    )
+
+
+def source_ui() -> tuple[Image.Image, np.ndarray | None]:
+    """Under "Predict", choose a generated scene (with its true labels) or any image; stops if none is usable."""
+    st.subheader("Predict")
+    source = st.radio(
+        "Image", ["a generated scene (with its true labels)", "any image (upload or sample)"], horizontal=True,
+        key="unet_source", bind=BIND,
+    )  # fmt: skip
+    if source.startswith("a generated"):
+        seed = st.number_input("Scene number", 0, 100_000, 1, key="unet_seed", bind=BIND)
+        scene = example_scene(int(seed))
+        return Image.fromarray(scene.image), scene.label_map
+    chosen = image_input("unet", default_sample="generated scene 1")
+    if chosen is None:
+        end_page()
+    st.caption(
+        f"The U-Nets see {SIZE} x {SIZE} pixels: the image is centre-cropped to a square and resized. They were "
+        "trained on generated shapes only: on a photo they find shapes where there are none."
+    )
+    return chosen.image, None
+
+
+def show_predictions(seen: np.ndarray, truth: np.ndarray | None, predictions: dict[str, np.ndarray]) -> None:
+    """What the networks see, the true labels if known, each network's labels (scored if so) and the legend."""
+    panels = [(big(seen), "what the U-Nets see")]
+    if truth is not None:
+        panels.append((big(colour_labels(truth)), "true labels"))
+    notes = []
+    for name, pred in predictions.items():
+        caption = name
+        if truth is not None:
+            score = score_image(pred, truth, len(CLASSES))
+            caption += f": mean IoU {score.mean_iou:.3f}"
+            stray = ", ".join(f"{CLASSES[c]} {n} px" for c, n in score.stray.items())
+            named = ", ".join(CLASSES[c] for c in score.classes)
+            notes.append(
+                f"**{name}**: mean IoU {score.mean_iou:.3f} over the {len(score.classes)} classes in the true labels "
+                f"({named}); {score.pixel_accuracy:.1%} of pixels right"
+                + (f"; stray pixels of classes the scene lacks: {stray}." if stray else ".")
+            )
+        panels.append((big(colour_labels(pred)), caption))
+    for col, (img, caption) in zip(st.columns(len(panels)), panels, strict=True):
+        col.image(img, caption=caption, width="stretch")
+    if truth is not None:
+        st.markdown("  \n".join(notes))
+        errors = st.columns(len(predictions))
+        for col, (name, pred) in zip(errors, predictions.items(), strict=True):
+            wrong = wrong_pixels(pred, truth)
+            col.image(big(error_overlay(seen, wrong)), width="stretch",
+                      caption=f"{name}: the {int(wrong.sum())} wrongly labelled pixels, in red")  # fmt: skip
+    legend = " · ".join(
+        f"<span style='color:rgb{tuple(int(v) for v in colour_labels(np.array([i]))[0])}'>■</span> {c}"
+        for i, c in enumerate(CLASSES)
+    )
+    st.markdown(legend, unsafe_allow_html=True)
+
+
+def show_levels(maps: dict[str, torch.Tensor]) -> None:
+    """The strongest 8 channels of each level's feature maps, level by level."""
+    st.subheader("Feature maps at every level")
+    prose(
+        "The strongest 8 channels of each level of the U-Net with skip connections, for this image. The encoder's "
+        "maps get coarser and more abstract going down; the decoder rebuilds the resolution, helped by the skips."
+    )
+    for name, fmap in maps.items():
+        order = strongest_channels(fmap, 8)
+        tiles = grey_maps(fmap[order].numpy())
+        scale = max(1, 64 // tiles.shape[-1])
+        st.image(montage(tiles, cols=8, scale=scale), caption=f"{name}: {fmap.shape[0]} channels, "
+                 f"{fmap.shape[1]} x {fmap.shape[2]}", width="stretch")  # fmt: skip
+
+
+def loaded_unets() -> tuple[tuple, tuple]:
+    """((network, record) with skips, (network, record) without); the page ends with one line when the bundled
+    checkpoints cannot be loaded."""
+    try:
+        nets = unets()
+    except CheckpointError as exc:
+        st.error(f"The bundled U-Nets cannot be loaded ({exc}). Train them with `python -m models.train.unet`.")
+        end_page()
+    return nets["full"], nets["noskip"]
+
+
+def segmentation_section(
+    full: torch.nn.Module, noskip: torch.nn.Module, config: Mapping, image: Image.Image, truth: np.ndarray | None
+) -> None:
+    """Both networks' labels for the image beside the truth, then the full network's feature maps by level."""
+    x = unet_input(image)
+    seen = input_image(x, config["mean"], config["std"])
+    show_predictions(seen, truth, {"with skips": predict(full, x), "without skips": predict(noskip, x)})
+    show_levels(level_maps(full, x))
