@@ -96,13 +96,14 @@ def _bundled(requested: str, name: str, reason: str) -> tuple[nn.Module, ModelIn
         std=tuple(cfg["std"]),
         reason=reason,
         weights_file=record.public_file,
+        weights_sha256=record.sha256,
     )
     return model, info
 
 
 def _torchvision(s: ModelSpec, allow_download: bool, progress: weights_cache.Progress | None):
     assert s.weights is not None
-    model, source, path = weights_cache.pretrained(s.weights, s.name, allow_download, progress)
+    model, source, path, digest = weights_cache.pretrained(s.weights, s.name, allow_download, progress)
     top1 = s.weights.meta["_metrics"]["ImageNet-1K"]["acc@1"]
     preprocess = s.weights.transforms()
     info = ModelInfo(
@@ -116,6 +117,7 @@ def _torchvision(s: ModelSpec, allow_download: bool, progress: weights_cache.Pro
         mean=tuple(preprocess.mean),
         std=tuple(preprocess.std),
         weights_file=str(path),
+        weights_sha256=digest,
     )
     return model, info
 

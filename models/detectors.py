@@ -96,20 +96,21 @@ def _bundled(requested: str, reason: str) -> tuple[nn.Module, DetectorInfo]:
     info = DetectorInfo(
         requested=requested, name=BUNDLED_DETECTOR, title=DETECTORS[BUNDLED_DETECTOR].title, source="bundled",
         categories=("background", *record.classes), metrics=metrics, reason=reason, weights_file=record.public_file,
+        weights_sha256=record.sha256,
     )  # fmt: skip
     return record.build(), info
 
 
 def _torchvision(spec: ModelSpec, allow_download: bool, progress) -> tuple[nn.Module, DetectorInfo]:
     assert spec.weights is not None
-    model, source, path = weights_cache.pretrained(
+    model, source, path, digest = weights_cache.pretrained(
         spec.weights, spec.name, allow_download, progress, weights_backbone=None
     )
     meta = spec.weights.meta
     info = DetectorInfo(
         requested=spec.name, name=spec.name, title=spec.title, source=source, categories=tuple(meta["categories"]),
         metrics=coco_figures(spec.weights), keypoint_names=tuple(meta.get("keypoint_names", ())),
-        weights_file=str(path),
+        weights_file=str(path), weights_sha256=digest,
     )  # fmt: skip
     return model, info
 

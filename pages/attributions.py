@@ -4,7 +4,7 @@ import streamlit as st
 
 from explain import attribution_views, input_image, map_note
 from ui.model_picker import image_and_classifier_ui
-from ui.predictions import model_input, weights_key
+from ui.predictions import model_input
 from ui.shell import app_shell
 from ui.view_link import prose
 from ui.views.attributions import (
@@ -30,7 +30,7 @@ prose(
 )
 chosen, model, info = image_and_classifier_ui("attr")
 batch = model_input(model, info, chosen)
-key = weights_key(info)
+key = info.cache_key
 left, right = st.columns([1, 2])
 target = target_ui(left, model, info, chosen)
 methods, mode, percentile, alpha = display_ui(right)

@@ -39,7 +39,7 @@ def inputs_ui() -> tuple[ChosenImage, nn.Module, DetectorInfo]:
 
 st.title("Mask R-CNN: what is where")
 chosen, model, info = inputs_ui()
-key = f"{info.name}:{info.source}"
+key = info.cache_key  # the weights' content hash included
 with st.spinner("Detecting… (a COCO model takes seconds on a CPU)"):
     instances = cached_detect(key, chosen.sha256, model, chosen.image, info.categories)
 threshold, classes, show = filters_ui(instances, chosen.sha256, key)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui.model_picker import image_and_classifier_ui
-from ui.predictions import model_input, weights_key
+from ui.predictions import model_input
 from ui.shell import app_shell
 from ui.view_link import prose
 from ui.views.features import filters_tab, layer_list, maps_tab, occlusion_tab, top9_tab
@@ -17,7 +17,7 @@ prose(
     "maps, the deconvnet projection of an activation back to pixels, and occlusion. Each tab does one."
 )
 chosen, model, info = image_and_classifier_ui("feat")
-key = weights_key(info)
+key = info.cache_key
 batch = model_input(model, info, chosen)
 layers, start_layer = layer_list(key, model, batch)
 

@@ -105,3 +105,33 @@ def test_hostile_annotation_files_get_one_line_on_the_page_and_boxes_outside_are
     at.file_uploader(key="det_truth_upload").upload("truth.json", inside_and_out, "application/json").run()
     assert not at.exception and not at.error
     assert any("annotation 1 (cat) lies outside the image" in w.value for w in at.warning)
+
+
+def test_the_pages_cache_ids_carry_the_weights_content_hash(monkeypatch):
+    """#26: the detection page keyed its caches on (name, source) alone, so a retrained bundled detector (same
+    file name, new weights) was served the old detections. Every cache id now ends with the weights' SHA-256."""
+    import ui.views.detection
+    from models.hub.bundled import bundled
+
+    keys = []
+    original = ui.views.detection.cached_detect
+
+    def recording(key, *args):
+        keys.append(key)
+        return original(key, *args)
+
+    monkeypatch.setattr(ui.views.detection, "cached_detect", recording)  # the page imports it on every run
+    at = open_page(PAGE)
+    assert not at.exception and keys
+    assert all(k.endswith(":" + bundled("shapes-maskrcnn").sha256) for k in keys), keys
+
+
+def test_every_loader_records_the_full_hash_of_the_weights_it_runs():
+    from models import load_classifier, load_detector
+    from models.hub.bundled import bundled
+
+    for load, name, record in ((load_classifier, "resnet18", "shapes-resnet18"),
+                               (load_detector, "maskrcnn_resnet50_fpn", "shapes-maskrcnn")):  # fmt: skip
+        _, info = load(name)  # offline: the bundled model stands in
+        assert info.weights_sha256 == bundled(record).sha256 and len(info.weights_sha256) == 64
+        assert info.cache_key.endswith(info.weights_sha256)

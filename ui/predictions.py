@@ -11,11 +11,6 @@ from models.devices import model_device
 from ui.image_input import ChosenImage
 
 
-def weights_key(info: ModelInfo) -> str:
-    """What identifies a model's numbers in caches: which network runs and where its weights came from."""
-    return f"{info.name}:{info.source}:{info.weights_file}"
-
-
 def model_input(model: torch.nn.Module, info: ModelInfo, chosen: ChosenImage) -> torch.Tensor:
     """The 1 x 3 x H x W tensor the model sees, on the model's device."""
     return prepare(chosen.image, info.preprocess, model_device(model))
@@ -28,4 +23,4 @@ def _top5(key: str, image_sha: str, _model, _batch, _categories) -> list[Predict
 
 def top5(model: torch.nn.Module, info: ModelInfo, chosen: ChosenImage) -> list[Prediction]:
     """Top-5 for (weights, image), computed once per pair."""
-    return _top5(weights_key(info), chosen.sha256, model, model_input(model, info, chosen), info.categories)
+    return _top5(info.cache_key, chosen.sha256, model, model_input(model, info, chosen), info.categories)

@@ -25,9 +25,9 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, does not match its recorded SHA-256, or does not fit its model."""
 
 
-def load_verified(path: str | os.PathLike, expected_sha256: str) -> dict[str, torch.Tensor]:
-    """Check the file's SHA-256 (or a prefix of it, as torchvision file names carry), then load
-    it with `weights_only=True` on the CPU. Raises CheckpointError when either step fails."""
+def verify(path: str | os.PathLike, expected_sha256: str) -> str:
+    """The file's full SHA-256, once it is checked against `expected_sha256` (the whole digest, or the prefix
+    torchvision file names carry). Raises CheckpointError when the file is missing or does not match."""
     path = Path(path)
     if len(expected_sha256) < 8:
         raise CheckpointError(f"no trustworthy hash is known for {path.name}")
@@ -36,6 +36,19 @@ def load_verified(path: str | os.PathLike, expected_sha256: str) -> dict[str, to
     actual = sha256_file(path)
     if not actual.startswith(expected_sha256.lower()):
         raise CheckpointError(f"{path.name} has SHA-256 {actual[:12]}…, expected {expected_sha256[:12]}…")
+    return actual
+
+
+def load_verified(path: str | os.PathLike, expected_sha256: str) -> dict[str, torch.Tensor]:
+    """Check the file's SHA-256 (or a prefix of it, as torchvision file names carry), then load
+    it with `weights_only=True` on the CPU. Raises CheckpointError when either step fails."""
+    verify(path, expected_sha256)
+    return read_state(path)
+
+
+def read_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """A state dict read with `weights_only=True` on the CPU; call only after `verify`."""
+    path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a corrupt or foreign file: say so, never unpickle anything else

@@ -44,6 +44,13 @@ class WeightsInfo:
     metrics: str  # held-out figures, as a phrase
     reason: str = ""  # why the bundled model stands in for the requested one
     weights_file: str = ""
+    weights_sha256: str = ""  # the full SHA-256 of the weights file that runs
+
+    @property
+    def cache_key(self) -> str:
+        """What identifies this model's numbers in every cache: the network, where its weights came from, and
+        the weights' content hash, so a retrained or replaced file never serves another file's results."""
+        return f"{self.name}:{self.source}:{self.weights_sha256}"
 
     @property
     def is_fallback(self) -> bool:

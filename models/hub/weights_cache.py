@@ -158,13 +158,14 @@ def download(weights: WeightsEnum, progress: Progress | None = None, timeout: fl
 
 def pretrained(
     weights: WeightsEnum, name: str, allow_download: bool = True, progress: Progress | None = None, **builder_kwargs
-) -> tuple[torch.nn.Module, str, Path]:
+) -> tuple[torch.nn.Module, str, Path, str]:
     """torchvision model `name` filled with `weights`: from the cache, else downloaded first (when
-    allowed), and loaded only after the SHA-256 check. Returns (model, "cache" or "download", file).
+    allowed), and loaded only after the SHA-256 check. Returns (model, "cache" or "download", file, the file's
+    full SHA-256).
     Raises WeightsUnavailable or CheckpointError; the callers fall back to a bundled model."""
     import torchvision
 
-    from models.hub.checkpoints import CheckpointError, load_verified
+    from models.hub.checkpoints import CheckpointError, read_state, verify
     from models.lock import seeded_rngs
 
     path, source = weights_path(weights), "cache"
@@ -173,11 +174,12 @@ def pretrained(
             raise WeightsUnavailable("not in the cache, and downloads are switched off")
         download(weights, progress)
         source = "download"
-    state = load_verified(path, expected_sha_prefix(weights))
+    digest = verify(path, expected_sha_prefix(weights))
+    state = read_state(path)
     with seeded_rngs(0):  # the random initialisation never takes numbers from another session's seeded draws
         model = torchvision.models.get_model(name, weights=None, **builder_kwargs)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise CheckpointError(f"{path.name} does not fit {name}") from exc
-    return model, source, path
+    return model, source, path, digest

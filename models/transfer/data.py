@@ -241,7 +241,7 @@ def load_encoder(name: str) -> Encoder:
         raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
     import torchvision
 
-    model, source, path = weights_cache.pretrained(IMAGENET_ENCODERS[name], name)
+    model, source, path, _ = weights_cache.pretrained(IMAGENET_ENCODERS[name], name)
     return Encoder(
         name=name,
         title=f"{name} (ImageNet)",

@@ -274,6 +274,7 @@ def reproduce_tab(
         "requested_model": info.requested,
         "weights": info.source,
         "weights_file": info.weights_file,
+        "weights_sha256": info.weights_sha256,
         "image": chosen.label,
         "image_sha256": chosen.sha256,
         "target": target,
