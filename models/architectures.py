@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -36,11 +37,13 @@ class Architecture:
     title: str
     build: Callable[[], nn.Module]
     weights: WeightsEnum | None = None
+    takes: Literal["weights", "shapes", "digits"] = "weights"  # the input: the weights' own transforms, the
+    # bundled shapes classifier's RGB preprocessing, or the course's 1-channel digits
 
     def transform(self) -> Callable[[object], torch.Tensor]:
         if self.weights is not None:
             return self.weights.transforms()
-        if self.title.startswith("Digits"):
+        if self.takes == "digits":
             return v2.Compose([v2.ToImage(), v2.Grayscale(), v2.Resize(CONV_INPUT, antialias=True),
                                v2.CenterCrop(CONV_INPUT), v2.ToDtype(torch.float32, scale=True)])  # fmt: skip
         cfg = bundled("shapes-resnet18").config
@@ -59,9 +62,13 @@ ARCHITECTURES: dict[str, Architecture] = {
     "alexnet": Architecture("AlexNet (torchvision)", on_meta(models.alexnet), AlexNet_Weights.IMAGENET1K_V1),
     "vgg16": Architecture("VGG-16 (torchvision)", on_meta(models.vgg16), VGG16_Weights.IMAGENET1K_V1),
     "own-resnet18": Architecture(
-        "The project's ResNet-18 (bundled shapes classifier)", lambda: bundled("shapes-resnet18").build()
+        "The project's ResNet-18 (bundled shapes classifier)",
+        lambda: bundled("shapes-resnet18").build(),
+        takes="shapes",
     ),
-    "digits-net": Architecture("Digits network (the course's)", on_meta(lambda: DigitsConvNet(batchnorm=False))),
+    "digits-net": Architecture(
+        "Digits network (the course's)", on_meta(lambda: DigitsConvNet(batchnorm=False)), takes="digits"
+    ),
 }
 
 

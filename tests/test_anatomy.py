@@ -7,7 +7,7 @@ import pytest
 import torch
 import torchvision
 
-from explain.methods.anatomy import anatomy, block_paths, blocks, field_text, residual_blocks
+from explain.methods.anatomy import anatomy, block_paths, blocks, field_text, lecture_blocks, residual_blocks
 from models.architectures import ARCHITECTURES
 from models.experiments.lecture_loop import LectureLoop, LoopConfig, loop_code, run
 from models.nets.resnet import ResNet18
@@ -110,3 +110,25 @@ def test_the_digits_network_groups_its_gradient_norms_by_layer():
 def test_the_loop_refuses_settings_out_of_bounds(bad):
     with pytest.raises(ValueError):
         LoopConfig(**bad)
+
+
+@pytest.mark.parametrize("build", [torchvision.models.resnet18, lambda: ResNet18(10), torchvision.models.resnet50])
+def test_the_lecture_draws_the_block_that_halves_the_resolution_first(build):
+    """#26: the Build page's block choice, from the modules (it once matched "stride 2" in a display string)."""
+    found = residual_blocks(build())
+    projecting, plain = lecture_blocks(found)
+    assert projecting == "layer2.0"  # ResNet-50's layer1.0 projects too, without halving the resolution
+    assert block_paths(found[plain])[1] == [] and block_paths(found[projecting])[1][0].endswith("stride 2")
+
+
+def test_every_architecture_says_what_input_it_takes():
+    """#26: the input comes from the architecture's `takes`, not from its title."""
+    from PIL import Image
+
+    from models.architectures import architecture_input
+
+    image = Image.new("RGB", (50, 40))
+    shapes = {name: tuple(architecture_input(name, image).shape) for name in ARCHITECTURES}
+    assert shapes["digits-net"] == (1, 1, 64, 64) and ARCHITECTURES["digits-net"].takes == "digits"
+    assert shapes["own-resnet18"] == (1, 3, 64, 64) and ARCHITECTURES["own-resnet18"].takes == "shapes"
+    assert all(shapes[n] == (1, 3, 224, 224) for n in ("resnet18", "resnet50", "alexnet", "vgg16"))

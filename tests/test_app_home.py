@@ -49,6 +49,18 @@ def test_a_photo_on_the_bundled_model_gets_an_out_of_distribution_note(app):
     assert any(c.value.startswith(":material/help: Out of distribution") for c in app.caption)
 
 
+def test_what_an_image_is_comes_from_where_it_came_not_its_name(app):
+    """#26: a generated sample is in distribution for the bundled model; the same bytes uploaded under the
+    sample's name are the visitor's own image (the note once keyed on the name starting with "generated ")."""
+    from explain.inputs.samples import sample_bytes
+
+    note = ":material/help: Out of distribution"
+    app.selectbox(key="home_sample").set_value("generated circle").run()
+    assert not any(c.value.startswith(note) for c in app.caption)
+    app.file_uploader(key="home_upload").upload("generated circle", sample_bytes("generated circle"), "image/png").run()
+    assert not app.exception and any(c.value.startswith(note) for c in app.caption)
+
+
 def test_bundled_model_recognises_a_generated_circle(app):
     app.selectbox(key="home_model").set_value("shapes-resnet18").run()
     app.selectbox(key="home_sample").set_value("generated circle").run()

@@ -24,7 +24,7 @@ def test_another_scene_and_an_uploaded_image():
     at = open_page(PAGE)
     at.number_input(key="unet_seed").set_value(42).run()
     assert not at.exception
-    at.radio(key="unet_source").set_value("any image (upload or sample)").run()
+    at.radio(key="unet_source").set_value("any").run()
     assert not at.exception and "true labels" not in image_captions(at)
     at.file_uploader(key="unet_upload").upload("bad.png", BAD["truncated.png"], "image/png").run()
     assert not at.exception and len(at.error) == 1

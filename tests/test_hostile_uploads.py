@@ -16,7 +16,7 @@ PAGES = [
     ("pages/attributions.py", "attr_upload", None),
     ("pages/features.py", "feat_upload", None),
     ("pages/training.py", "aug_upload", None),
-    ("pages/unet.py", "unet_upload", ("unet_source", "any image (upload or sample)")),
+    ("pages/unet.py", "unet_upload", ("unet_source", "any")),
     ("pages/detection.py", "det_upload", None),
 ]
 

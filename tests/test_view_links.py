@@ -111,3 +111,13 @@ def test_a_link_sets_a_methods_layer_and_parameters():
     other = next(o for o in layer.options if o != layer.value)
     at = open_link("pages/attributions.py", {"attr_methods": ["Grad-CAM"], layer.key: other})
     assert not at.exception and at.selectbox(key=layer.key).value == other
+
+
+def test_links_saved_before_options_became_keys_still_restore_their_view():
+    """#26: the U-Net source and the labelled-set source were captions used as logic, now keys with captions; a
+    link carries the caption (Streamlit's bind writes the formatted option), so a link saved before still works."""
+    at = open_link("pages/unet.py", {"unet_source": "any image (upload or sample)"})
+    assert not at.exception and at.radio(key="unet_source").value == "any"
+    assert at.file_uploader(key="unet_upload")  # the "any image" view: its uploader is on the page
+    at = open_link("pages/attributions.py", {"attr_batch_source": "my uploads, labelled here"})
+    assert not at.exception and at.radio(key="attr_batch_source").value == "uploads"

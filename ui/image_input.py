@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import streamlit as st
 from PIL import Image
 
 from explain.inputs.images import ImageLoadError, display_name, image_sha256, load_image
-from explain.inputs.samples import SAMPLE_NAMES, sample_bytes
+from explain.inputs.samples import GENERATED, SAMPLE_NAMES, sample_bytes
 from ui.view_link import BIND, RUN_SUBJECT, forget_upload, linked_upload, name_upload, remember_upload
 
 SUPPORTED = "PNG, JPEG, WebP, BMP, GIF or TIFF, up to 25 MB"
@@ -16,11 +17,13 @@ SUPPORTED = "PNG, JPEG, WebP, BMP, GIF or TIFF, up to 25 MB"
 
 @dataclass(frozen=True)
 class ChosenImage:
-    """A decoded RGB image, the SHA-256 of its bytes (the cache key) and where it came from."""
+    """A decoded RGB image, the SHA-256 of its bytes (the cache key), its name as shown, and what it is:
+    a sample drawn by the project's generator, a sample photo, or the visitor's own (an upload or a camera photo)."""
 
     image: Image.Image
     sha256: str
     label: str
+    kind: Literal["generated", "photo", "own"] = "own"
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -33,11 +36,12 @@ def _decode(sha256: str, _data: bytes) -> Image.Image | str:
         return str(exc)
 
 
-def decode_upload(data: bytes, name: str) -> ChosenImage | str:
-    """An upload's bytes as a ChosenImage, or "name: why not" in one line (the name made safe to show)."""
+def decode_upload(data: bytes, name: str, kind: Literal["generated", "photo", "own"] = "own") -> ChosenImage | str:
+    """An upload's (or a sample's) bytes as a ChosenImage, or "name: why not" in one line (the name made safe to
+    show)."""
     sha, label = image_sha256(data), display_name(name)
     decoded = _decode(sha, data)
-    return f"{label}: {decoded}" if isinstance(decoded, str) else ChosenImage(decoded, sha, label)
+    return f"{label}: {decoded}" if isinstance(decoded, str) else ChosenImage(decoded, sha, label, kind)
 
 
 def image_input(key: str, default_sample: str = SAMPLE_NAMES[0]) -> ChosenImage | None:
@@ -68,12 +72,13 @@ def image_input(key: str, default_sample: str = SAMPLE_NAMES[0]) -> ChosenImage 
         data, label = earlier
     else:
         data, label = sample_bytes(sample), sample
+    from_sample = shot is None and upload is None and not isinstance(earlier, tuple)
+    kind = ("generated" if sample in GENERATED else "photo") if from_sample else "own"
     st.session_state[RUN_SUBJECT] = image_sha256(data)  # the run's done marker names the file, refused or not
-    chosen = decode_upload(data, label)
+    chosen = decode_upload(data, label, kind)
     if isinstance(chosen, str):
         st.error(chosen, icon=":material/broken_image:")
         return None
-    from_sample = shot is None and upload is None and not isinstance(earlier, tuple)
     if not from_sample:
         remember_upload(chosen.sha256, data, chosen.label)
     name_upload(None if from_sample else chosen.sha256)

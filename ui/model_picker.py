@@ -137,7 +137,7 @@ def default_sample(key: str) -> str:
 def out_of_distribution(info: ModelInfo, chosen: ChosenImage) -> str:
     """A one-line note when a bundled model meets an image unlike its training data (anything but a generated
     sample), or ""."""
-    if info.source != "bundled" or chosen.label.startswith("generated "):
+    if info.source != "bundled" or chosen.kind == "generated":
         return ""
     classes = ", ".join(c for c in info.categories if c != "background")
     return (f"Out of distribution: {info.title} was trained only on generated {classes} images; on this image "

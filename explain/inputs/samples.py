@@ -68,6 +68,7 @@ def _sources() -> dict[str, Callable[[], np.ndarray]]:
 
 
 SAMPLE_NAMES: tuple[str, ...] = tuple(_sources())
+GENERATED: frozenset[str] = frozenset(n for n in SAMPLE_NAMES if n not in PHOTOS)  # drawn by the project's generator
 
 
 @cache

@@ -149,7 +149,7 @@ def block_paths(block: nn.Module) -> tuple[list[str], list[str]]:
     """(main path, shortcut) of a residual block as the lecture draws them, e.g. (["3x3 conv, 128, stride 2",
     "BatchNorm", "ReLU", "3x3 conv, 128", "BatchNorm"], ["1x1 conv, 128, stride 2", "BatchNorm"]); an empty
     shortcut is the identity. The ReLU after the sum is not listed."""
-    branch = getattr(block, "shortcut", None) or getattr(block, "downsample", None)
+    branch = _shortcut(block)
     side = list(branch.modules()) if branch is not None else []  # in order: conv, then BatchNorm
 
     def label(m: nn.Module) -> str:
@@ -166,3 +166,22 @@ def block_paths(block: nn.Module) -> tuple[list[str], list[str]]:
             path.append("ReLU")
     shortcut = [label(m) for m in side if isinstance(m, nn.Conv2d | nn.BatchNorm2d)]
     return path, shortcut
+
+
+def _shortcut(block: nn.Module) -> nn.Module | None:
+    return getattr(block, "shortcut", None) or getattr(block, "downsample", None)
+
+
+def lecture_blocks(found: dict[str, nn.Module]) -> tuple[str, str]:
+    """(the block the lecture draws first, the plain one) among a model's residual blocks: the first whose
+    shortcut is a projection that halves the resolution (a stride-2 1x1 conv), else the first projection; and
+    the first with an identity shortcut. Read from the modules, not from how they are labelled."""
+
+    def convs(block: nn.Module) -> list[nn.Conv2d]:  # the shortcut's convolutions; none for the identity
+        branch = _shortcut(block)
+        return [m for m in branch.modules() if isinstance(m, nn.Conv2d)] if branch is not None else []
+
+    projecting = [n for n, b in found.items() if convs(b)]
+    first = next((n for n in projecting if any(_pair(c.stride) == 2 for c in convs(found[n]))), projecting[0])
+    plain = next(n for n, b in found.items() if not convs(b))
+    return first, plain

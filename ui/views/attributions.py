@@ -294,12 +294,21 @@ def reproduce_tab(
 UNKNOWN = "(not given)"
 
 
+BATCH_SOURCES = {"generated": "generated shapes, labelled by the generator", "uploads": "my uploads, labelled here"}
+
+
 def batch_set_ui(info: ModelInfo) -> tuple[list[LabelledImage], list[str]]:
     """The labelled set: generated shapes (labelled by the generator) or uploads, each given its true label here.
     Returns the images and a line per upload that could not be used."""
-    source = st.radio("Images", ["generated shapes, labelled by the generator", "my uploads, labelled here"],
-                      horizontal=True, key="attr_batch_source", bind=BIND)  # fmt: skip
-    if source.startswith("generated"):
+    source = st.radio(
+        "Images",
+        list(BATCH_SOURCES),
+        horizontal=True,
+        key="attr_batch_source",
+        bind=BIND,
+        format_func=BATCH_SOURCES.get,
+    )
+    if source == "generated":
         c1, c2 = st.columns(2)
         n = c1.slider("How many", 4, MAX_BATCH, 8, 2, key="attr_batch_n", bind=BIND)
         seed = c2.number_input("Seed", 0, 10_000, 0, key="attr_batch_seed", bind=BIND)

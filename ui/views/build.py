@@ -10,7 +10,15 @@ import torch
 
 from explain.figures.anatomy import block_figure
 from explain.figures.training_loop import loop_figure
-from explain.methods.anatomy import anatomy, block_paths, blocks, field_text, residual_blocks, total_params
+from explain.methods.anatomy import (
+    anatomy,
+    block_paths,
+    blocks,
+    field_text,
+    lecture_blocks,
+    residual_blocks,
+    total_params,
+)
 from models.architectures import ARCHITECTURES, architecture_input
 from models.experiments.lecture_loop import (
     MAX_EPOCHS,
@@ -88,10 +96,7 @@ def show_block(name: str, model: torch.nn.Module) -> None:
         st.code(inspect.getsource(type(model)), language="python")
         return
     paths = {n: block_paths(b) for n, b in found.items()}
-    # The lecture's case first: a block that halves the resolution, with its 1x1 stride-2 projection.
-    projecting = [n for n, (_, short) in paths.items() if short]
-    projecting = next((n for n in projecting if "stride 2" in paths[n][1][0]), projecting[0])
-    plain = next(n for n, (_, short) in paths.items() if not short)
+    projecting, plain = lecture_blocks(found)  # the lecture's case first: a block that halves the resolution
     which = st.radio("Block", [projecting, plain], horizontal=True, key=f"build_block_{name}", bind=BIND,
                      format_func=lambda n: f"{n} (projection shortcut: {paths[n][1][0]})" if paths[n][1]
                      else f"{n} (identity shortcut)")  # fmt: skip

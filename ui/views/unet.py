@@ -58,14 +58,14 @@ def show_ablation(full: torch.nn.Module, noskip: torch.nn.Module, m_full: Mappin
     )
 
 
+SOURCES = {"scene": "a generated scene (with its true labels)", "any": "any image (upload or sample)"}
+
+
 def source_ui() -> tuple[Image.Image, np.ndarray | None]:
     """Under "Predict", choose a generated scene (with its true labels) or any image; stops if none is usable."""
     st.subheader("Predict")
-    source = st.radio(
-        "Image", ["a generated scene (with its true labels)", "any image (upload or sample)"], horizontal=True,
-        key="unet_source", bind=BIND,
-    )  # fmt: skip
-    if source.startswith("a generated"):
+    source = st.radio("Image", list(SOURCES), horizontal=True, key="unet_source", bind=BIND, format_func=SOURCES.get)
+    if source == "scene":
         seed = st.number_input("Scene number", 0, 100_000, 1, key="unet_seed", bind=BIND)
         scene = example_scene(int(seed))
         return Image.fromarray(scene.image), scene.label_map
