@@ -196,3 +196,26 @@ def test_roi_pool_snaps_the_box_and_roi_align_does_not():
     roi = roi_pool_vs_align(stages, "0", (5.0, 9.0, 30.0, 41.0), (64, 64))  # stride 4 at P2
     assert roi.stride == 4 and roi.exact == (1.25, 2.25, 7.5, 10.25) and roi.quantised == (1, 2, 8, 10)
     assert roi.pool.shape == roi.align.shape == (7, 7) and roi.difference > 0
+
+
+def test_fpn_levels_are_named_and_strided_in_one_place():
+    """#26: P2-P5 and the pool level P6 as torchvision keys them, their strides, and the level RoI pooling reads."""
+    from explain.methods.rcnn_stages import POOL, fpn_level_name, fpn_stride, poolable_level
+
+    assert [fpn_level_name(k) for k in ("0", "1", "2", "3", POOL)] == ["P2", "P3", "P4", "P5", "P6 (pool)"]
+    assert [fpn_stride(k) for k in (0, 1, 2, 3, POOL)] == [4, 8, 16, 32, 64]
+    assert poolable_level(POOL) == "3" and poolable_level("1") == "1"
+
+
+def test_most_probable_is_top_k_without_running_the_model():
+    """#26: the box head's top five come from the same helper as a classifier's top five."""
+    from explain.methods.classify import most_probable, top_k
+
+    probs = torch.tensor([0.1, 0.5, 0.05, 0.3, 0.05])
+    best = most_probable(probs, list("abcde"), k=3)
+    assert [(p.index, p.label) for p in best] == [(1, "b"), (3, "d"), (0, "a")]
+    assert best[0].probability == pytest.approx(0.5)
+    model = torch.nn.Linear(5, 5).eval()
+    x = torch.randn(1, 5, generator=torch.Generator().manual_seed(0))
+    via_model = top_k(model, x, list("abcde"), k=5)
+    assert via_model == most_probable(torch.softmax(model(x)[0], 0).detach(), list("abcde"), k=5)

@@ -65,5 +65,13 @@ def top_k(model: nn.Module, batch: torch.Tensor, categories: Sequence[str], k: i
     """The `k` most probable classes for the first image of `batch`, most probable first."""
     with lock_for(model):  # another session's Captum hooks must not see, or change, this pass
         probs = torch.softmax(model(on_model_device(model, batch))[0].float(), dim=0).cpu()
+    return most_probable(probs, categories, k)
+
+
+def most_probable(
+    probabilities: torch.Tensor | Sequence[float], categories: Sequence[str], k: int = 5
+) -> list[Prediction]:
+    """The `k` most probable of one image's class probabilities, most probable first (ties: the lower index)."""
+    probs = torch.as_tensor(probabilities, dtype=torch.float64).flatten()
     values, indices = probs.topk(min(k, len(categories)))
     return [Prediction(int(i), categories[int(i)], float(v)) for v, i in zip(values, indices, strict=True)]

@@ -183,6 +183,25 @@ class RoiComparison:
     difference: float  # mean |pool - align| over all channels, relative to mean |align|
 
 
+POOL = "pool"  # torchvision's extra FPN level: P5 max-pooled, used by the RPN only
+
+
+def fpn_level_name(level: str | int) -> str:
+    """The lecture's name of an FPN level as torchvision keys it ("0" is P2, ..., "3" is P5; "pool" is P6)."""
+    return "P6 (pool)" if str(level) == POOL else f"P{int(level) + 2}"
+
+
+def fpn_stride(level: str | int) -> int:
+    """How many input pixels (of the resized image) one cell of the level spans: 4 for P2 up to 64 for P6."""
+    return 64 if str(level) == POOL else 2 ** (int(level) + 2)
+
+
+def poolable_level(level: str) -> str:
+    """The level RoI pooling reads for a chosen one: the box heads pool from P2-P5 only (torchvision's
+    MultiScaleRoIAlign), so the pool level P6 falls back to P5."""
+    return "3" if level == POOL else level
+
+
 def roi_pool_vs_align(
     stages: Stages, level: str, box: tuple[float, float, float, float], image_hw: tuple[int, int], size: int = 7
 ) -> RoiComparison:
@@ -192,7 +211,7 @@ def roi_pool_vs_align(
     from torchvision.ops import roi_align, roi_pool
 
     feature = torch.from_numpy(stages.features[level]).float()[None]
-    stride = 2 ** (int(level) + 2)  # P2..P5: strides 4 to 32 of the resized image
+    stride = fpn_stride(level)  # P2..P5: strides 4 to 32 of the resized image
     sy, sx = stages.resized_to[0] / image_hw[0], stages.resized_to[1] / image_hw[1]
     x0, y0, x1, y1 = box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy
     rois = torch.tensor([[0.0, x0, y0, x1, y1]])

@@ -14,16 +14,20 @@ from explain.figures.render import draw_box, grey_maps, montage, overlay, png_by
 from explain.inputs.annotations import TrueObject, coco_objects, labels_known, scene_objects
 from explain.inputs.images import display_name, image_sha256
 from explain.inputs.samples import sample_bytes, sample_scene
-from explain.methods.classify import Prediction
+from explain.methods.classify import most_probable
 from explain.methods.filters import strongest_channels
 from explain.methods.ground_truth import SET_SIZE, match, score, score_generated_set
 from explain.methods.rcnn_stages import (
+    POOL,
     BoxHeads,
     RoiComparison,
     Stages,
     box_heads,
     explain_detection,
+    fpn_level_name,
+    fpn_stride,
     head_outputs,
+    poolable_level,
     roi_pool_vs_align,
     run_stages,
     source_proposal,
@@ -134,7 +138,7 @@ def level_ui(stages: Stages) -> str:
         horizontal=True,
         key="det_level",
         bind=BIND,
-        format_func=lambda k: f"P{int(k) + 2}" if k.isdigit() else "P6 (pool)",
+        format_func=fpn_level_name,
     )
 
 
@@ -216,7 +220,7 @@ def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, level:
         "Mask R-CNN's RoIAlign samples the map bilinearly at exact positions, so the pooled features line up "
         "with the box (which its 28 x 28 masks need)."
     )
-    level = level if level.isdigit() else "3"
+    level = poolable_level(level)
     if inst is None and not len(stages.proposals):
         st.info("No proposal to pool.")
         return
@@ -230,7 +234,7 @@ def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, level:
     exact = tuple(round(v * scale) for v in roi.exact)
     drawn = draw_box(draw_box(grid, exact, "#00C853", 2), tuple(v * scale for v in roi.quantised), "#FF1744", 2)
     a, b, c = st.columns(3)
-    a.image(drawn, width="stretch", caption=f"{what} on P{int(level) + 2} (stride {roi.stride}): green the exact "
+    a.image(drawn, width="stretch", caption=f"{what} on {fpn_level_name(level)} (stride {roi.stride}): green the exact "
             "box, red the box RoIPool snaps to whole cells")  # fmt: skip
     lo, hi = float(min(roi.pool.min(), roi.align.min())), float(max(roi.pool.max(), roi.align.max()))
     for col, (name, cells) in zip((b, c), (("RoIPool", roi.pool), ("RoIAlign", roi.align)), strict=True):
@@ -275,11 +279,14 @@ def heads_section(image: np.ndarray, stages: Stages, inst: Instance | None, cate
     tiles = grey_maps(
         np.concatenate([out.features.mean(0, keepdims=True), out.features[strongest_channels(out.features, 7)]])
     )
-    b.image(montage(tiles, cols=4, scale=12), width="stretch",
-            caption=f"its RoI features: 7 x 7 x {out.features.shape[0]}, pooled from P{out.level + 2} (stride "
-            f"{2 ** (out.level + 2)}), the level its size picks; channel mean, then the 7 strongest")  # fmt: skip
-    order = np.argsort(out.probabilities)[::-1][:5]
-    preds = [Prediction(int(i), categories[i], float(out.probabilities[i])) for i in order]
+    level = fpn_level_name(out.level)
+    b.image(
+        montage(tiles, cols=4, scale=12),
+        width="stretch",
+        caption=f"its RoI features: 7 x 7 x {out.features.shape[0]}, pooled from {level} (stride "
+        f"{fpn_stride(out.level)}), the level its size picks; channel mean, then the 7 strongest",
+    )
+    preds = most_probable(out.probabilities, categories, k=5)
     c.plotly_chart(top_k_bar(preds, "class probabilities (box head)"), width="stretch", key="det_box_head_probs")
 
 
@@ -326,11 +333,11 @@ def cam_level_ui(stages: Stages) -> str:
     """Choose the FPN level at which to explain the detection."""
     return st.radio(
         "At level",
-        [k for k in stages.features if k.isdigit()],
+        [k for k in stages.features if k != POOL],
         horizontal=True,
         key="det_cam_level",
         bind=BIND,
-        format_func=lambda k: f"P{int(k) + 2}",
+        format_func=fpn_level_name,
     )
 
 
@@ -355,7 +362,7 @@ def explain_tab(
     left.image(
         overlay(draw(image, [inst], masks=False, keypoints=False), cam, "absolute", 0.8),
         width="stretch",
-        caption=f"{inst.label} {inst.score:.0%}: Grad-CAM at P{int(level) + 2} (found again with IoU {iou:.2f})",
+        caption=f"{inst.label} {inst.score:.0%}: Grad-CAM at {fpn_level_name(level)} (found again with IoU {iou:.2f})",
     )
     right.plotly_chart(map_figure(cam, "absolute", "the map alone (0 = no evidence, 1 = the map's peak)"),
                        width="stretch", key="det_cam_map")  # fmt: skip
