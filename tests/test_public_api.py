@@ -57,3 +57,14 @@ def test_the_shell_draws_the_navigation_before_loading_the_libraries() -> None:
     probe = "import sys, ui.shell; print(sorted(m for m in ('torch', 'explain', 'models') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_legacy_pages_flag_the_shell_reads_still_exists(monkeypatch) -> None:
+    """ui.shell.app_shell is the one place that reads Streamlit's private `PagesManager.uses_pages_directory`
+    (no public API tells a page that Streamlit ran it as a legacy `pages/` file, and the folder must keep its
+    name). This fails when a Streamlit upgrade moves or renames the flag, before a visitor meets the symptom."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    monkeypatch.setattr(PagesManager, "uses_pages_directory", None)
+    PagesManager(str(ROOT / "app.py"))
+    assert PagesManager.uses_pages_directory is True  # app.py has a pages/ folder beside it

@@ -69,7 +69,9 @@ def mark_done(slot) -> None:
 
 
 def app_shell() -> None:
-    """Call first in every page: when Streamlit ran the page file directly, run it inside the shell."""
+    """Call first in every page: when Streamlit ran the page file directly, run it inside the shell. The one
+    place that reads Streamlit's private legacy-pages flag (no public API tells a page how it was run);
+    tests/test_public_api.py fails if an upgrade moves it."""
     if PagesManager.uses_pages_directory:
         run_app()  # st.navigation turns legacy mode off; the page runs again, inside the shell
         st.stop()
