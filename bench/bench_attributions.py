@@ -36,18 +36,27 @@ def direct(model, x, method: str, target: int, p: dict) -> torch.Tensor:
         return ca.Saliency(model).attribute(x, target=target, abs=False)
     if method == "integrated_gradients":
         return ca.IntegratedGradients(model).attribute(
-            x, baselines=torch.zeros_like(x), target=target, n_steps=p["n_steps"],
+            x,
+            baselines=torch.zeros_like(x),
+            target=target,
+            n_steps=p["n_steps"],
             internal_batch_size=p["internal_batch_size"],
-        )  # fmt: skip
+        )
     if method == "smoothgrad":
         stdev = p["sigma"] * float(x.max() - x.min())
         return run_seeded(
             lambda: ca.NoiseTunnel(ca.Saliency(model)).attribute(
-                x, nt_type="smoothgrad", nt_samples=p["nt_samples"], nt_samples_batch_size=p["batch_size"],
-                stdevs=stdev, target=target, abs=False,
+                x,
+                nt_type="smoothgrad",
+                nt_samples=p["nt_samples"],
+                nt_samples_batch_size=p["batch_size"],
+                stdevs=stdev,
+                target=target,
+                abs=False,
             ),
-            p["seed"], x.device,
-        )  # fmt: skip
+            p["seed"],
+            x.device,
+        )
     if method == "input_x_gradient":
         return ca.InputXGradient(model).attribute(x, target=target)
     if method == "gradient_shap":
@@ -56,8 +65,9 @@ def direct(model, x, method: str, target: int, p: dict) -> torch.Tensor:
             lambda: ca.GradientShap(model).attribute(
                 x, baselines=refs, n_samples=p["n_samples"], stdevs=p["stdevs"], target=target
             ),
-            p["seed"], x.device,
-        )  # fmt: skip
+            p["seed"],
+            x.device,
+        )
     if method == "guided_backprop":
         return ca.GuidedBackprop(model).attribute(x, target=target)
     if method == "deconvolution":
@@ -70,9 +80,13 @@ def direct(model, x, method: str, target: int, p: dict) -> torch.Tensor:
     if method == "occlusion":
         w, s = p["window"], p["stride"]
         return ca.Occlusion(model).attribute(
-            x, sliding_window_shapes=(3, w, w), strides=(3, s, s), baselines=0, target=target,
+            x,
+            sliding_window_shapes=(3, w, w),
+            strides=(3, s, s),
+            baselines=0,
+            target=target,
             perturbations_per_eval=p["batch_size"],
-        )  # fmt: skip
+        )
     if method in ("grad_cam_pp", "score_cam", "layer_cam"):
         from torchcam import methods
 

@@ -52,8 +52,10 @@ def main() -> None:
     with torch.no_grad():
         forward = clock(lambda: model(x), device)
     recon = clock(lambda: reconstruct(model, x, args.layer, 5), device)
-    print(f"one forward pass: {forward * 1000:.1f} ms; one reconstruction at {args.layer}: {recon * 1000:.1f} ms "
-          f"= {recon / forward:.2f} forward passes (target <= 3)")  # fmt: skip
+    print(
+        f"one forward pass: {forward * 1000:.1f} ms; one reconstruction at {args.layer}: {recon * 1000:.1f} ms "
+        f"= {recon / forward:.2f} forward passes (target <= 3)"
+    )
 
     images = torch.randn(args.images, 3, 224, 224, generator=torch.Generator().manual_seed(0)).to(device)
 
@@ -72,13 +74,18 @@ def main() -> None:
     print(f"- top-9 scan: {n / t_scan:.1f} images/s = {t_plain / t_scan:.0%} of the forward pass (target >= 80%)")
     print(f"- scan plus 9 reconstructions per channel: {n / t_top9:.1f} images/s = {t_plain / t_top9:.0%}")
     if args.json:
-        print("JSON " + json.dumps({
-            "reconstruction, in forward passes": recon / forward,
-            "plain forward (images/s)": n / t_plain,
-            "top-9 scan (images/s)": n / t_scan,
-            "top-9 scan / plain forward": t_plain / t_scan,
-            "scan + reconstructions / plain forward": t_plain / t_top9,
-        }))  # fmt: skip
+        print(
+            "JSON "
+            + json.dumps(
+                {
+                    "reconstruction, in forward passes": recon / forward,
+                    "plain forward (images/s)": n / t_plain,
+                    "top-9 scan (images/s)": n / t_scan,
+                    "top-9 scan / plain forward": t_plain / t_scan,
+                    "scan + reconstructions / plain forward": t_plain / t_top9,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -114,11 +114,15 @@ def main() -> None:
         out["slowdown"] = out["home_while_queued_seconds"] / out["home_idle_seconds"]
         for page in trainers:
             page.close()
-    print(f"baseline {out['baseline_rss_mb']:.0f} MB; four worst uploads at once: peak {out['peak_rss_mb']:.0f} MB "
-          f"(target < 2200), {out['four_uploads_seconds']:.1f} s")  # fmt: skip
-    print(f"home page: {out['home_idle_seconds']:.2f} s idle, {out['home_while_queued_seconds']:.2f} s while "
-          f"{args.sessions} sessions queue BatchNorm training (x{out['slowdown']:.2f}, target <= 2); "
-          f"{out['sessions_waiting_with_their_place']} sessions showed their place in the queue")  # fmt: skip
+    print(
+        f"baseline {out['baseline_rss_mb']:.0f} MB; four worst uploads at once: peak {out['peak_rss_mb']:.0f} MB "
+        f"(target < 2200), {out['four_uploads_seconds']:.1f} s"
+    )
+    print(
+        f"home page: {out['home_idle_seconds']:.2f} s idle, {out['home_while_queued_seconds']:.2f} s while "
+        f"{args.sessions} sessions queue BatchNorm training (x{out['slowdown']:.2f}, target <= 2); "
+        f"{out['sessions_waiting_with_their_place']} sessions showed their place in the queue"
+    )
     if args.json:
         figures = {
             "server memory after start-up (MB)": out["baseline_rss_mb"],

@@ -54,8 +54,11 @@ def runner_race(sweep: Sweep, device: torch.device) -> dict[str, float]:
     """Wall seconds of `sweep` from scratch in this process (the default torch threads), in two worker
     processes of one thread each, and as Ray tasks on a local instance with two CPUs (one thread each)."""
     out = {}
-    for name, kwargs in (("in-process", {}), ("2 processes", {"workers": 2, "threads": 1}),
-                         ("Ray, 2 workers", {"workers": 2, "ray": "local"})):  # fmt: skip
+    for name, kwargs in (
+        ("in-process", {}),
+        ("2 processes", {"workers": 2, "threads": 1}),
+        ("Ray, 2 workers", {"workers": 2, "ray": "local"}),
+    ):
         with tempfile.TemporaryDirectory() as folder:
             t0 = time.perf_counter()
             run_sweep(sweep, folder, device=device, **kwargs)
@@ -167,10 +170,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--skip-sweep", action="store_true", help="skip the offline sweep (the slowest figure)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
-    ap.add_argument("--runners", action="store_true",
-                    help="only compare runners on the sweep: in-process, 2 processes, Ray with 2 workers")  # fmt: skip
-    ap.add_argument("--ceiling", action="store_true",
-                    help="only measure what parallel 1-thread runs can gain over one 2-thread run")  # fmt: skip
+    ap.add_argument(
+        "--runners",
+        action="store_true",
+        help="only compare runners on the sweep: in-process, 2 processes, Ray with 2 workers",
+    )
+    ap.add_argument(
+        "--ceiling", action="store_true", help="only measure what parallel 1-thread runs can gain over one 2-thread run"
+    )
     ap.add_argument("--sizes", default="", help="with --runners: the sweep's sizes (default the shipped ones)")
     ap.add_argument("--seeds", type=int, default=3, help="with --runners: seeds")
     ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line (for run_all.py)")

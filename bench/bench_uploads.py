@@ -24,8 +24,11 @@ sys.path.insert(0, str(ROOT))
 
 from tests.browser import chromium, dashboard, rss_mb, wait_idle  # noqa: E402
 
-UNBOUNDED = {"EXPLAINER_UPLOAD_SESSION_FILES": "100000", "EXPLAINER_UPLOAD_SESSION_MB": "1000000",
-             "EXPLAINER_UPLOAD_SERVER_MB": "1000000"}  # fmt: skip
+UNBOUNDED = {
+    "EXPLAINER_UPLOAD_SESSION_FILES": "100000",
+    "EXPLAINER_UPLOAD_SESSION_MB": "1000000",
+    "EXPLAINER_UPLOAD_SERVER_MB": "1000000",
+}
 
 
 def settled(page, pid: int, timeout: float = 900) -> None:
@@ -64,8 +67,12 @@ def one_server(files: list[Path], bounded: bool, log: Path) -> dict[str, float]:
         for k in UNBOUNDED:
             os.environ.pop(k, None)
         os.environ.update({k: v for k, v in saved.items() if v is not None})
-    return {"rss_before_mb": round(before), "rss_after_mb": round(now), "rss_peak_mb": round(peak),
-            "warnings": " | ".join(w.strip().splitlines()[-1] for w in warning)[:160]}  # fmt: skip
+    return {
+        "rss_before_mb": round(before),
+        "rss_after_mb": round(now),
+        "rss_peak_mb": round(peak),
+        "warnings": " | ".join(w.strip().splitlines()[-1] for w in warning)[:160],
+    }
 
 
 def main() -> None:

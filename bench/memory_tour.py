@@ -65,8 +65,10 @@ def main() -> None:
             now, peak = rss_mb(proc.pid)
             print(f"{path or 'home':13s} {tab or '':22s} resident {now:7.0f} MB, peak so far {peak:7.0f} MB")
         now, peak = rss_mb(proc.pid)
-    print(f"\nafter start-up and the home page: {start:.0f} MB; peak over the tour: {peak:.0f} MB; "
-          f"at the end: {now:.0f} MB; tour took {time.perf_counter() - t0:.0f} s")  # fmt: skip
+    print(
+        f"\nafter start-up and the home page: {start:.0f} MB; peak over the tour: {peak:.0f} MB; "
+        f"at the end: {now:.0f} MB; tour took {time.perf_counter() - t0:.0f} s"
+    )
     if "--json" in sys.argv:
         print("JSON " + json.dumps({"resident after start-up (MB)": start, "peak over the tour (MB)": peak}))
 

@@ -19,9 +19,16 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = ["bench_home.py", "bench_attributions.py", "bench_features.py", "bench_detection.py", "bench_transfer.py",
-           "bench_training.py",
-           "memory_tour.py", "bench_public_server.py"]  # fmt: skip
+SCRIPTS = [
+    "bench_home.py",
+    "bench_attributions.py",
+    "bench_features.py",
+    "bench_detection.py",
+    "bench_transfer.py",
+    "bench_training.py",
+    "memory_tour.py",
+    "bench_public_server.py",
+]
 
 
 def fmt(value: float) -> str:
@@ -30,8 +37,9 @@ def fmt(value: float) -> str:
 
 
 def run(script: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--json"], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), "--json"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
     line = next(line for line in out.splitlines() if line.startswith("JSON "))
     return json.loads(line[5:])
 

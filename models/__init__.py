@@ -44,7 +44,8 @@ __all__ = [
     "WeightsUnavailable",
     "best_device",
     "bundled",
-    "detect", "detect_batch",
+    "detect",
+    "detect_batch",
     "detector_input",
     "load_classifier",
     "load_detector",
@@ -54,4 +55,4 @@ __all__ = [
     "on_model_device",
     "unet_input",
     "weight_status",
-]  # fmt: skip
+]

@@ -44,11 +44,25 @@ class Architecture:
         if self.weights is not None:
             return self.weights.transforms()
         if self.takes == "digits":
-            return v2.Compose([v2.ToImage(), v2.Grayscale(), v2.Resize(CONV_INPUT, antialias=True),
-                               v2.CenterCrop(CONV_INPUT), v2.ToDtype(torch.float32, scale=True)])  # fmt: skip
+            return v2.Compose(
+                [
+                    v2.ToImage(),
+                    v2.Grayscale(),
+                    v2.Resize(CONV_INPUT, antialias=True),
+                    v2.CenterCrop(CONV_INPUT),
+                    v2.ToDtype(torch.float32, scale=True),
+                ]
+            )
         cfg = bundled("shapes-resnet18").config
-        return v2.Compose([v2.ToImage(), v2.Resize(cfg["image_size"], antialias=True), v2.CenterCrop(cfg["image_size"]),
-                           v2.ToDtype(torch.float32, scale=True), v2.Normalize(cfg["mean"], cfg["std"])])  # fmt: skip
+        return v2.Compose(
+            [
+                v2.ToImage(),
+                v2.Resize(cfg["image_size"], antialias=True),
+                v2.CenterCrop(cfg["image_size"]),
+                v2.ToDtype(torch.float32, scale=True),
+                v2.Normalize(cfg["mean"], cfg["std"]),
+            ]
+        )
 
     @property
     def published_params(self) -> int | None:

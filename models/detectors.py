@@ -32,8 +32,27 @@ from models.lock import lock_for
 log = logging.getLogger("explainer.detection")
 BUNDLED_DETECTOR = "shapes"
 # COCO's person skeleton as pairs of keypoint indices (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles)
-COCO_SKELETON = [(15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8),
-                 (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6)]  # fmt: skip
+COCO_SKELETON = [
+    (15, 13),
+    (13, 11),
+    (16, 14),
+    (14, 12),
+    (11, 12),
+    (5, 11),
+    (6, 12),
+    (5, 6),
+    (5, 7),
+    (6, 8),
+    (7, 9),
+    (8, 10),
+    (1, 2),
+    (0, 1),
+    (0, 2),
+    (1, 3),
+    (2, 4),
+    (3, 5),
+    (4, 6),
+]
 
 
 def _spec(name: str, title: str, weights: WeightsEnum | None) -> ModelSpec:
@@ -91,13 +110,21 @@ def coco_figures(weights: WeightsEnum) -> str:
 def _bundled(requested: str, reason: str) -> tuple[nn.Module, DetectorInfo]:
     record = bundled("shapes-maskrcnn")
     m = record.metrics
-    metrics = (f"box AP {100 * m['box_AP']:.1f}, mask AP {100 * m['mask_AP']:.1f} (mask AP@0.5 "
-               f"{100 * m['mask_AP50']:.1f}) on {m['test_size']} held-out generated scenes")  # fmt: skip
+    metrics = (
+        f"box AP {100 * m['box_AP']:.1f}, mask AP {100 * m['mask_AP']:.1f} (mask AP@0.5 "
+        f"{100 * m['mask_AP50']:.1f}) on {m['test_size']} held-out generated scenes"
+    )
     info = DetectorInfo(
-        requested=requested, name=BUNDLED_DETECTOR, title=DETECTORS[BUNDLED_DETECTOR].title, source="bundled",
-        categories=("background", *record.classes), metrics=metrics, reason=reason, weights_file=record.public_file,
+        requested=requested,
+        name=BUNDLED_DETECTOR,
+        title=DETECTORS[BUNDLED_DETECTOR].title,
+        source="bundled",
+        categories=("background", *record.classes),
+        metrics=metrics,
+        reason=reason,
+        weights_file=record.public_file,
         weights_sha256=record.sha256,
-    )  # fmt: skip
+    )
     return record.build(), info
 
 
@@ -108,10 +135,16 @@ def _torchvision(spec: ModelSpec, allow_download: bool, progress) -> tuple[nn.Mo
     )
     meta = spec.weights.meta
     info = DetectorInfo(
-        requested=spec.name, name=spec.name, title=spec.title, source=source, categories=tuple(meta["categories"]),
-        metrics=coco_figures(spec.weights), keypoint_names=tuple(meta.get("keypoint_names", ())),
-        weights_file=str(path), weights_sha256=digest,
-    )  # fmt: skip
+        requested=spec.name,
+        name=spec.name,
+        title=spec.title,
+        source=source,
+        categories=tuple(meta["categories"]),
+        metrics=coco_figures(spec.weights),
+        keypoint_names=tuple(meta.get("keypoint_names", ())),
+        weights_file=str(path),
+        weights_sha256=digest,
+    )
     return model, info
 
 
@@ -123,9 +156,12 @@ def load_detector(
         raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}")
     spec = DETECTORS[name]
     model, info = load_with_fallback(
-        spec, "COCO", lambda: _torchvision(spec, allow_download, progress), _bundled,
+        spec,
+        "COCO",
+        lambda: _torchvision(spec, allow_download, progress),
+        _bundled,
         ". The bundled detector knows only the generated shapes.",
-    )  # fmt: skip
+    )
     log.info("loaded detector %s as %s from %s", name, info.name, info.source)
     model.categories = info.categories  # so that detect(model, image) can name what it finds
     return model.eval().to(device or best_device()), info
@@ -166,10 +202,17 @@ def _instances(out: dict[str, torch.Tensor], names: tuple[str, ...]) -> list[Ins
         keypoints = keypoints.copy()
         keypoints[..., 2] = out["keypoints_scores"].cpu().numpy()
     instances = []
-    for i, (label, score, box) in enumerate(zip(out["labels"].tolist(), out["scores"].tolist(), out["boxes"].tolist(),
-                                               strict=True)):  # fmt: skip
-        instances.append(Instance(
-            names[label] if label < len(names) else str(label), float(score), tuple(box),
-            None if masks is None else masks[i], None if keypoints is None else keypoints[i], label,
-        ))  # fmt: skip
+    for i, (label, score, box) in enumerate(
+        zip(out["labels"].tolist(), out["scores"].tolist(), out["boxes"].tolist(), strict=True)
+    ):
+        instances.append(
+            Instance(
+                names[label] if label < len(names) else str(label),
+                float(score),
+                tuple(box),
+                None if masks is None else masks[i],
+                None if keypoints is None else keypoints[i],
+                label,
+            )
+        )
     return instances

@@ -14,9 +14,11 @@ app_shell()
 st.title("Build and train: inside the network, and the loop that trains it")
 tab_anatomy, tab_loop = st.tabs(["Anatomy", "Training loop"])
 with tab_anatomy:
-    prose("Every layer of the network for the current image: what it outputs, how many parameters it has, and how "
-          "much of the image one of its outputs can see. Then the residual block ResNet is built from, drawn with "
-          "its shortcut, beside its PyTorch code.")  # fmt: skip
+    prose(
+        "Every layer of the network for the current image: what it outputs, how many parameters it has, and how "
+        "much of the image one of its outputs can see. Then the residual block ResNet is built from, drawn with "
+        "its shortcut, beside its PyTorch code."
+    )
     chosen = image_input("build", default_sample="chelsea the cat (photo)")
     name, every = anatomy_ui()
     if chosen is not None:

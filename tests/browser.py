@@ -53,10 +53,26 @@ def free_port() -> int:
 def start_server(port: int, log, env: dict[str, str] | None = None) -> subprocess.Popen:
     """`streamlit run app.py` headless on `port`, its output into the open file `log`."""
     return subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def wait_healthy(proc: subprocess.Popen, port: int, log_path: Path, timeout: float = 120) -> None:
@@ -71,8 +87,9 @@ def wait_healthy(proc: subprocess.Popen, port: int, log_path: Path, timeout: flo
                 return
         except OSError:
             if time.time() > deadline:
-                raise RuntimeError(f"streamlit did not become healthy in {timeout:.0f} s: "
-                                   f"{log_path.read_text()[-2000:]}") from None  # fmt: skip
+                raise RuntimeError(
+                    f"streamlit did not become healthy in {timeout:.0f} s: {log_path.read_text()[-2000:]}"
+                ) from None
             time.sleep(0.05)  # the interval of a poll on a bounded condition
 
 
@@ -80,8 +97,12 @@ def wait_healthy(proc: subprocess.Popen, port: int, log_path: Path, timeout: flo
 def dashboard(log_path: Path):
     """Start the app headless and offline on the test device; yield (base URL, process); stop it afterwards."""
     port = free_port()
-    env = {**os.environ, "EXPLAINER_OFFLINE": "1", "TORCH_HOME": tempfile.mkdtemp(prefix="explainer-browser-"),
-           "EXPLAINER_RESULTS": tempfile.mkdtemp(prefix="explainer-results-")}  # fmt: skip
+    env = {
+        **os.environ,
+        "EXPLAINER_OFFLINE": "1",
+        "TORCH_HOME": tempfile.mkdtemp(prefix="explainer-browser-"),
+        "EXPLAINER_RESULTS": tempfile.mkdtemp(prefix="explainer-results-"),
+    }
     with open(log_path, "wb") as log:
         proc = start_server(port, log, env)
         try:
@@ -97,8 +118,9 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-                                    args=LAUNCH_ARGS)  # fmt: skip
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"), args=LAUNCH_ARGS
+        )
         try:
             yield browser
         finally:

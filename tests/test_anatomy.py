@@ -42,8 +42,16 @@ def test_parameters_and_shapes_match_torchvision(name):
 # Worked by hand with r_out = r_in + (k - 1) j_in and j_out = j_in s: the 7x7 stride-2 stem gives 7 (jump 2), the
 # 3x3 stride-2 max-pool 7 + 2 x 2 = 11 (jump 4); each 3x3 conv adds 2 x jump: layer1's four add 8 each (43),
 # layer2's first 8 at jump 4 (51, now jump 8) and three more 16 each (99), layer3 115 then 211, layer4 243 then 435.
-HAND = {"layer1.0": (27, 4), "layer1.1": (43, 4), "layer2.0": (67, 8), "layer2.1": (99, 8), "layer3.0": (147, 16),
-        "layer3.1": (211, 16), "layer4.0": (307, 32), "layer4.1": (435, 32)}  # fmt: skip
+HAND = {
+    "layer1.0": (27, 4),
+    "layer1.1": (43, 4),
+    "layer2.0": (67, 8),
+    "layer2.1": (99, 8),
+    "layer3.0": (147, 16),
+    "layer3.1": (211, 16),
+    "layer4.0": (307, 32),
+    "layer4.1": (435, 32),
+}
 
 
 @pytest.mark.parametrize("model", [ResNet18(10, width=0.25), torchvision.models.resnet18()], ids=["own", "torchvision"])
@@ -102,8 +110,14 @@ def test_forgetting_the_scheduler_keeps_the_rate_and_the_code_says_so():
 def test_the_digits_network_groups_its_gradient_norms_by_layer():
     from models.experiments.lecture_loop import layer_groups, network
 
-    assert list(layer_groups(network("digits"))) == ["features.0", "features.3", "features.6", "classifier.2",
-                                                      "classifier.5", "classifier.7"]  # fmt: skip
+    assert list(layer_groups(network("digits"))) == [
+        "features.0",
+        "features.3",
+        "features.6",
+        "classifier.2",
+        "classifier.5",
+        "classifier.7",
+    ]
 
 
 @pytest.mark.parametrize("bad", [{"epochs": 0}, {"epochs": 31}, {"lr": 5.0}, {"setup": "imagenet"}, {"gamma": 0}])

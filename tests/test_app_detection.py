@@ -53,8 +53,10 @@ def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
     assert "28 x 28 mask logits" in titles
     assert "RoIPool: 7 x 7, channel mean" in titles and "RoIAlign: 7 x 7, channel mean" in titles
     assert any("green the exact box, red the box RoIPool snaps" in c for c in captions)
-    assert any(c.startswith("proposal ") and "came from: red as proposed, green as the box head moves it" in c
-               for c in captions)  # fmt: skip
+    assert any(
+        c.startswith("proposal ") and "came from: red as proposed, green as the box head moves it" in c
+        for c in captions
+    )
     assert "class probabilities (box head)" in titles
     cam = [s for s in plotly_specs(at) if "the map alone" in (s["layout"].get("title") or {}).get("text", "")]
     assert cam and cam[0]["data"][0]["type"] == "heatmap"  # Grad-CAM alone, with Plotly's colour bar
@@ -73,8 +75,12 @@ def test_a_generated_scene_is_checked_against_its_truth():
     assert not at.exception
     whole = next(m.value for m in at.markdown if m.value.startswith("**50 held-out generated scenes**"))
     assert "box AP" in whole and "mask AP" in whole
-    names = [t["name"] for s in plotly_specs(at) if "Precision against recall" in s["layout"]["title"]["text"]
-             for t in s["data"]]  # fmt: skip
+    names = [
+        t["name"]
+        for s in plotly_specs(at)
+        if "Precision against recall" in s["layout"]["title"]["text"]
+        for t in s["data"]
+    ]
     assert names == ["this image", "50 generated scenes"]
 
 
@@ -84,8 +90,11 @@ def test_an_uploaded_photo_takes_a_coco_annotation_file():
     at = open_page(PAGE)
     at.file_uploader(key="det_upload").upload("photo.png", GOOD["rgb.png"], "image/png").run()
     assert any("upload a COCO-format annotation file" in i.value for i in at.info)
-    coco = {"images": [{"id": 1, "file_name": "photo.png"}], "categories": [{"id": 1, "name": "star"}],
-            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 20, 20]}]}  # fmt: skip
+    coco = {
+        "images": [{"id": 1, "file_name": "photo.png"}],
+        "categories": [{"id": 1, "name": "star"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 20, 20]}],
+    }
     at.file_uploader(key="det_truth_upload").upload("truth.json", json.dumps(coco).encode(), "application/json").run()
     assert not at.exception and not at.error
     assert any(m.value.startswith("Of the ") and "of 1** true objects missed" in m.value for m in at.markdown)
@@ -130,8 +139,10 @@ def test_every_loader_records_the_full_hash_of_the_weights_it_runs():
     from models import load_classifier, load_detector
     from models.hub.bundled import bundled
 
-    for load, name, record in ((load_classifier, "resnet18", "shapes-resnet18"),
-                               (load_detector, "maskrcnn_resnet50_fpn", "shapes-maskrcnn")):  # fmt: skip
+    for load, name, record in (
+        (load_classifier, "resnet18", "shapes-resnet18"),
+        (load_detector, "maskrcnn_resnet50_fpn", "shapes-maskrcnn"),
+    ):
         _, info = load(name)  # offline: the bundled model stands in
         assert info.weights_sha256 == bundled(record).sha256 and len(info.weights_sha256) == 64
         assert info.cache_key.endswith(info.weights_sha256)

@@ -106,10 +106,20 @@ def torchcam_call(name, model, x, target, **options):
 
 def test_registry_covers_the_issue():
     assert set(METHODS) == {
-        "saliency", "integrated_gradients", "smoothgrad", "input_x_gradient", "gradient_shap",
-        "guided_backprop", "deconvolution", "grad_cam", "guided_grad_cam", "occlusion",
-        "grad_cam_pp", "score_cam", "layer_cam",  # class activation map variants (torchcam)
-    }  # fmt: skip
+        "saliency",
+        "integrated_gradients",
+        "smoothgrad",
+        "input_x_gradient",
+        "gradient_shap",
+        "guided_backprop",
+        "deconvolution",
+        "grad_cam",
+        "guided_grad_cam",
+        "occlusion",
+        "grad_cam_pp",
+        "score_cam",
+        "layer_cam",  # class activation map variants (torchcam)
+    }
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
@@ -284,8 +294,11 @@ def test_sanity_chart_shows_the_whole_range_and_marks_constant_maps() -> None:
     from explain.methods.sanity import SanityStep
 
     flat, varied = np.zeros((8, 8)), np.random.default_rng(0).random((8, 8))
-    steps = [SanityStep("original", 1.0, 1.0, varied), SanityStep("fc", -0.7, 0.1, varied),
-             SanityStep("conv1", 0.9, 0.9, flat)]  # fmt: skip
+    steps = [
+        SanityStep("original", 1.0, 1.0, varied),
+        SanityStep("fc", -0.7, 0.1, varied),
+        SanityStep("conv1", 0.9, 0.9, flat),
+    ]
     fig = sanity_chart({"Grad-CAM": steps})
     assert fig.layout.yaxis.range[0] <= -0.7
     assert list(fig.data[0].marker.symbol) == ["circle", "circle", "x"]

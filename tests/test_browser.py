@@ -159,8 +159,7 @@ def test_the_first_visit_after_a_restart_shows_the_app_while_it_loads(app, tmp_p
         page = browser.new_page(viewport={"width": 1024, "height": 768})
         page.add_init_script(f"({_WATCH_COLD_START})()")
         page.goto(url)
-        page.wait_for_function("() => window.__coldStart && window.__coldStart.titleAt !== null",
-                               timeout=bound_ms(120))  # fmt: skip
+        page.wait_for_function("() => window.__coldStart && window.__coldStart.titleAt !== null", timeout=bound_ms(120))
         seen = page.evaluate("() => window.__coldStart")
         navs = seen["navs"]
         assert navs and all("Classify" in n and "home" not in n.split() for n in navs), navs[:3]

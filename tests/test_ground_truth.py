@@ -53,10 +53,14 @@ def test_scenes_and_a_held_out_set():
 
 
 def _coco(**over) -> bytes:
-    record = {"images": [{"id": 7, "file_name": "dir/cat.png", "height": 100, "width": 120}],
-              "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "zebra-ish"}],
-              "annotations": [{"id": 1, "image_id": 7, "category_id": 1, "bbox": [10, 20, 30, 40]},
-                              {"id": 2, "image_id": 7, "category_id": 2, "bbox": [0, 0, 5, 5]}]}  # fmt: skip
+    record = {
+        "images": [{"id": 7, "file_name": "dir/cat.png", "height": 100, "width": 120}],
+        "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "zebra-ish"}],
+        "annotations": [
+            {"id": 1, "image_id": 7, "category_id": 1, "bbox": [10, 20, 30, 40]},
+            {"id": 2, "image_id": 7, "category_id": 2, "bbox": [0, 0, 5, 5]},
+        ],
+    }
     return json.dumps({**record, **over}).encode()
 
 
@@ -89,11 +93,12 @@ def test_boxes_are_clipped_to_the_image_and_one_wholly_outside_is_named_and_left
 
 @pytest.mark.parametrize("name", list(BAD_ANNOTATIONS))
 def test_every_hostile_annotation_file_gets_one_line_within_a_second(name):
+    """Within a second of CPU time (time.process_time: the work itself, whatever else the machine runs)."""
     data, words = BAD_ANNOTATIONS[name]
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     with pytest.raises(ValueError) as exc:
         coco_objects(data, "photo.png", (1024, 1024))
-    assert time.perf_counter() - t0 < within(1.0), name
+    assert time.process_time() - t0 < within(1.0), name
     message = str(exc.value)
     assert words in message and "\n" not in message and len(message) < 300, message
 
@@ -103,13 +108,13 @@ def test_drawing_a_box_costs_time_in_proportion_to_the_image_not_its_coordinates
     the image it costs what any box does."""
     image = np.zeros((1024, 1024, 3), np.uint8)
     huge = [TrueObject("cat", (-1e9, -1e9, 1e9, 1e9)), TrueObject("cat", (-1e308, -1e308, 0.0, 0.0))]
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     drawn = draw_verdicts(image, [], [], huge, [0, 1])
-    assert time.perf_counter() - t0 < within(1.0)
+    assert time.process_time() - t0 < within(1.0)
     assert drawn.shape == image.shape and drawn[:, -1].any()  # the huge box's outline runs along the image's edge
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     draw_box(image, (-(10**9), -(10**9), 10**9, 10**9))
-    assert time.perf_counter() - t0 < within(1.0)
+    assert time.process_time() - t0 < within(1.0)
 
 
 def test_the_generated_set_scores_what_the_readme_says():
@@ -122,8 +127,10 @@ def test_the_generated_set_scores_what_the_readme_says():
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     table = readme[readme.index("| 50 generated scenes (the page's set) |") :]
-    rows = {m.group(1): [float(v) for v in m.groups()[1:]]
-            for m in re.finditer(r"\| (boxes|masks) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", table[:400])}  # fmt: skip
+    rows = {
+        m.group(1): [float(v) for v in m.groups()[1:]]
+        for m in re.finditer(r"\| (boxes|masks) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", table[:400])
+    }
     model, info = load_detector(BUNDLED_DETECTOR)
     got = score_generated_set(model, info.categories)
     assert got.images == 50 and got.objects == 182

@@ -18,8 +18,12 @@ from tests.transfer_helpers import flaky_resnet, tiny_encoder
 
 pytestmark = pytest.mark.ray  # a local Ray instance
 
-SMALL = Sweep(regimes=("probe", "finetune", "probe-features"), sizes=(1, 2), seeds=2,
-              train=TrainConfig(epochs=1, lr=3e-3, min_batches=2, lr_factors=(0.3, 1.0)))  # fmt: skip
+SMALL = Sweep(
+    regimes=("probe", "finetune", "probe-features"),
+    sizes=(1, 2),
+    seeds=2,
+    train=TrainConfig(epochs=1, lr=3e-3, min_batches=2, lr_factors=(0.3, 1.0)),
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +31,9 @@ def local_ray():
     """One local Ray instance with two CPUs for the module (starting one costs seconds). Its workers run at the
     tests' own priority: Ray nices them to 15 by default, and beside two busy processes they got 1-3% of a core."""
     os.environ["RAY_worker_niceness"] = "0"  # noqa: SIM112 (Ray reads this exact name, in the raylet it starts)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(PROJECT)}})  # fmt: skip
+    ray.init(
+        num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": str(PROJECT)}}
+    )
     yield
     ray.shutdown()
 
@@ -75,8 +80,12 @@ def test_a_ray_task_that_fails_once_is_retried(tmp_path: Path, local_ray) -> Non
 def test_tensorboard_gets_every_run_and_epoch(tmp_path: Path) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    sweep = Sweep(regimes=("probe", "probe-features"), sizes=(1,), seeds=1,
-                  train=TrainConfig(epochs=2, lr=3e-3, min_batches=2, lr_factors=(1.0,)))  # fmt: skip
+    sweep = Sweep(
+        regimes=("probe", "probe-features"),
+        sizes=(1,),
+        seeds=1,
+        train=TrainConfig(epochs=2, lr=3e-3, min_batches=2, lr_factors=(1.0,)),
+    )
     run_sweep(sweep, tmp_path / "sweep", encoder=tiny_encoder(), tensorboard=tmp_path / "tb")
     assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == ["probe-features-n1-s0", "probe-n1-s0"]
     events = EventAccumulator(str(tmp_path / "tb" / "probe-n1-s0")).Reload()

@@ -18,8 +18,22 @@ pytestmark = pytest.mark.training  # trains networks for real (seconds each)
 
 def test_train_classifier_command(tmp_path: Path) -> None:
     before = MANIFEST.read_bytes()
-    acc = train_classifier.main(["--epochs", "1", "--train-size", "64", "--test-size", "32", "--image-size", "32",
-                                 "--batch-size", "32", "--out", str(tmp_path)])  # fmt: skip
+    acc = train_classifier.main(
+        [
+            "--epochs",
+            "1",
+            "--train-size",
+            "64",
+            "--test-size",
+            "32",
+            "--image-size",
+            "32",
+            "--batch-size",
+            "32",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert 0.0 <= acc <= 1.0
     state = torch.load(tmp_path / "shapes-resnet18.pt", weights_only=True)
     assert "fc.weight" in state
@@ -29,9 +43,24 @@ def test_train_classifier_command(tmp_path: Path) -> None:
 @pytest.mark.parametrize("source", ["glyphs", "fractals"])
 def test_pretrain_encoder_command(tmp_path: Path, source: str) -> None:
     before = MANIFEST.read_bytes()
-    acc = pretrain_encoder.main(["--source", source, "--categories", "4", "--per-category", "8",
-                                 "--test-per-category", "2", "--epochs", "1", "--batch-size", "16",
-                                 "--out", str(tmp_path)])  # fmt: skip
+    acc = pretrain_encoder.main(
+        [
+            "--source",
+            source,
+            "--categories",
+            "4",
+            "--per-category",
+            "8",
+            "--test-per-category",
+            "2",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert 0.0 <= acc <= 1.0
     state = torch.load(tmp_path / f"{source}-resnet18.pt", weights_only=True)
     assert state["fc.weight"].shape[0] == 4
@@ -42,8 +71,22 @@ def test_encoder_choice_is_made_on_validation(tmp_path: Path) -> None:
     from models.train import encoder_choice
 
     out = tmp_path / "choice.json"
-    results = encoder_choice.main(["--categories", "4", "--per-category", "8", "--epochs", "1", "--sizes", "1,2",
-                                   "--seeds", "1", "--out", str(out)])  # fmt: skip
+    results = encoder_choice.main(
+        [
+            "--categories",
+            "4",
+            "--per-category",
+            "8",
+            "--epochs",
+            "1",
+            "--sizes",
+            "1,2",
+            "--seeds",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     scores = results["sources"]
     assert set(scores) == {"glyphs", "fractals"} and json.loads(out.read_text())["chosen"] == results["chosen"]
     assert results["chosen"] == min(scores, key=lambda s: scores[s]["mean_val_error"])
@@ -68,8 +111,26 @@ def test_train_unet_command(tmp_path: Path) -> None:
     from models.train import unet as train_unet
 
     before = MANIFEST.read_bytes()
-    scores = train_unet.main(["--variant", "noskip", "--epochs", "1", "--train-size", "16", "--test-size", "4",
-                              "--base", "4", "--depth", "2", "--batch-size", "8", "--out", str(tmp_path)])  # fmt: skip
+    scores = train_unet.main(
+        [
+            "--variant",
+            "noskip",
+            "--epochs",
+            "1",
+            "--train-size",
+            "16",
+            "--test-size",
+            "4",
+            "--base",
+            "4",
+            "--depth",
+            "2",
+            "--batch-size",
+            "8",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert 0.0 <= scores["noskip"] <= 1.0
     assert (tmp_path / "shapes-unet-noskip.pt").is_file()
     assert MANIFEST.read_bytes() == before
@@ -88,8 +149,14 @@ def test_train_detector_command(tmp_path: Path) -> None:
 def test_every_command_names_itself_in_help(capsys) -> None:
     import importlib
 
-    for module in ["models.train.classifier", "models.train.detector", "models.train.encoder", "models.train.unet",
-                   "models.train.encoder_choice", "models.experiments.batchnorm"]:  # fmt: skip
+    for module in [
+        "models.train.classifier",
+        "models.train.detector",
+        "models.train.encoder",
+        "models.train.unet",
+        "models.train.encoder_choice",
+        "models.experiments.batchnorm",
+    ]:
         with pytest.raises(SystemExit):
             importlib.import_module(module).main(["--help"])
         assert f"usage: python -m {module}" in capsys.readouterr().out

@@ -168,8 +168,9 @@ def test_a_stopped_sweep_is_not_polled(monkeypatch, tmp_path) -> None:
 
     monkeypatch.setenv("EXPLAINER_RESULTS", str(tmp_path / "user"))
     folder = tmp_path / "user" / "stopped"
-    run_sweep(Sweep(regimes=("probe",), sizes=(1, 2), seeds=1, train=TrainConfig(epochs=1)), folder,
-              encoder=tiny_encoder())  # fmt: skip
+    run_sweep(
+        Sweep(regimes=("probe",), sizes=(1, 2), seeds=1, train=TrainConfig(epochs=1)), folder, encoder=tiny_encoder()
+    )
     assert not (folder / ".running").exists() and not sweep_running(folder)  # the writer cleaned up
     (folder / "runs" / "probe-n2-s0.json").unlink()
     heartbeat(folder)

@@ -14,10 +14,20 @@ def _runs(regime: str, alpha: float, eta: float, gamma: float) -> list[dict]:
     for n in (1, 2, 5, 10, 20, 50):
         for seed in range(2):
             err = alpha + eta * n**gamma + (0.3 if seed else -0.3)
-            history = [{"train_loss": 1.0 / e, "train_accuracy": 0.5, "test_loss": 1.2 / e, "test_accuracy": 0.4}
-                       for e in range(1, 4)]  # fmt: skip
-            out.append({"key": f"{regime}-n{n}-s{seed}", "regime": regime, "n_per_class": n, "seed": seed,
-                        "test_error": err, "history": history})  # fmt: skip
+            history = [
+                {"train_loss": 1.0 / e, "train_accuracy": 0.5, "test_loss": 1.2 / e, "test_accuracy": 0.4}
+                for e in range(1, 4)
+            ]
+            out.append(
+                {
+                    "key": f"{regime}-n{n}-s{seed}",
+                    "regime": regime,
+                    "n_per_class": n,
+                    "seed": seed,
+                    "test_error": err,
+                    "history": history,
+                }
+            )
     return out
 
 

@@ -27,9 +27,14 @@ def intro_text(at: AppTest) -> str:
 def test_a_link_restores_the_attributions_view():
     at = open_link(
         "pages/attributions.py",
-        {"attr_sample": "generated circle", "attr_methods": ["Saliency", "Occlusion"], "attr_mode": "signed",
-         "attr_pct": "95.5", "attr_alpha": "0.4"},
-    )  # fmt: skip
+        {
+            "attr_sample": "generated circle",
+            "attr_methods": ["Saliency", "Occlusion"],
+            "attr_mode": "signed",
+            "attr_pct": "95.5",
+            "attr_alpha": "0.4",
+        },
+    )
     assert not at.exception
     assert at.selectbox(key="attr_sample").value == "generated circle"
     assert at.multiselect(key="attr_methods").value == ["saliency", "occlusion"]

@@ -54,9 +54,13 @@ def image_input(key: str, default_sample: str = SAMPLE_NAMES[0]) -> ChosenImage 
     # crafted request); load_image reads the content instead and explains what is wrong in one line.
     upload = left.file_uploader("Upload an image", key=f"{key}_upload", help=SUPPORTED)
     sample = right.selectbox(
-        "…or pick a sample", SAMPLE_NAMES, index=SAMPLE_NAMES.index(default_sample), key=f"{key}_sample",
-        bind=BIND, on_change=forget_upload,
-    )  # fmt: skip
+        "…or pick a sample",
+        SAMPLE_NAMES,
+        index=SAMPLE_NAMES.index(default_sample),
+        key=f"{key}_sample",
+        bind=BIND,
+        on_change=forget_upload,
+    )
     use_camera = right.toggle("Use the camera", key=f"{key}_cam")
     shot = st.camera_input("Take a photo", key=f"{key}_camera") if use_camera else None
 

@@ -80,8 +80,15 @@ def _pick(
     # Titles alone (the link carries the chosen one): which models run a stand-in here is said in the help.
     offline = "; ".join(f"{specs[n].title}: {standing[n]} runs instead" for n in standing)
     index = names.index(runnable_default(specs, default))
-    name = st.selectbox(label, names, index=index, key=key, format_func=lambda n: specs[n].title, bind=BIND,
-                        help=f"Offline here (no cached weights): {offline}." if offline else None)  # fmt: skip
+    name = st.selectbox(
+        label,
+        names,
+        index=index,
+        key=key,
+        format_func=lambda n: specs[n].title,
+        bind=BIND,
+        help=f"Offline here (no cached weights): {offline}." if offline else None,
+    )
     spec = specs[name]
     if status(spec.weights) == "downloadable":
         download_with_progress(spec.weights)
@@ -140,8 +147,10 @@ def out_of_distribution(info: ModelInfo, chosen: ChosenImage) -> str:
     if info.source != "bundled" or chosen.kind == "generated":
         return ""
     classes = ", ".join(c for c in info.categories if c != "background")
-    return (f"Out of distribution: {info.title} was trained only on generated {classes} images; on this image "
-            "its answer is a guess among those classes, not a recognition.")  # fmt: skip
+    return (
+        f"Out of distribution: {info.title} was trained only on generated {classes} images; on this image "
+        "its answer is a guess among those classes, not a recognition."
+    )
 
 
 def image_and_classifier_ui(key: str) -> tuple[ChosenImage, nn.Module, ModelInfo]:

@@ -25,12 +25,14 @@ def param_widgets(
         k, value, tip = f"{prefix}_{p.name}", values.get(p.name, p.default), p.help or None
         if p.kind == "int":
             start = int(p.clamp(int(value)))
-            out[p.name] = int(st.number_input(p.label, int(p.low), int(p.high), start, int(p.widget_step), key=k,
-                                              help=tip, bind=bind))  # fmt: skip
+            out[p.name] = int(
+                st.number_input(p.label, int(p.low), int(p.high), start, int(p.widget_step), key=k, help=tip, bind=bind)
+            )
         elif p.kind == "float":
             start = p.clamp(float(value))
-            out[p.name] = float(st.number_input(p.label, float(p.low), float(p.high), start, p.widget_step, key=k,
-                                                help=tip, bind=bind))  # fmt: skip
+            out[p.name] = float(
+                st.number_input(p.label, float(p.low), float(p.high), start, p.widget_step, key=k, help=tip, bind=bind)
+            )
         elif p.kind == "pair":
             a, b = st.columns(2)
             lo, hi = (p.clamp(float(v)) for v in value)

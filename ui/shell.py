@@ -32,8 +32,12 @@ def run_app() -> None:
     """What app.py does: page config, navigation over PAGES, the shared sidebar, then the page."""
     _log_to_stderr()
     compact = st.query_params.get("view_compact") == "true"  # a projected view opens with the sidebar folded
-    st.set_page_config(page_title="CV explainer", page_icon=":material/visibility:", layout="wide",
-                       initial_sidebar_state="collapsed" if compact else "auto")  # fmt: skip
+    st.set_page_config(
+        page_title="CV explainer",
+        page_icon=":material/visibility:",
+        layout="wide",
+        initial_sidebar_state="collapsed" if compact else "auto",
+    )
     page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGES)])
     link_slot = st.sidebar.container()
     # The navigation is out before PyTorch is imported: a first visit after a restart sees the app and this

@@ -55,8 +55,10 @@ def linked_upload() -> tuple[bytes, str] | str | None:
     kept = st.session_state.get("_uploads", {})
     if sha in kept:
         return kept[sha]
-    return ("The link names an image uploaded in another browser session, which this one cannot see: "
-            "upload it again (the sample is shown meanwhile).")  # fmt: skip
+    return (
+        "The link names an image uploaded in another browser session, which this one cannot see: "
+        "upload it again (the sample is shown meanwhile)."
+    )
 
 
 def name_upload(sha256: str | None) -> None:
@@ -80,5 +82,7 @@ def copy_link(where) -> None:
     link = f"{base}?{urlencode(params)}" if params else base
     with where.popover("Copy link", icon=":material/link:", width="stretch"):
         st.code(link, language=None, wrap_lines=True)
-        st.caption("The icon at the box's right copies the link. It opens this page with these settings; an "
-                   "uploaded image is found only in the browser session that uploaded it.")  # fmt: skip
+        st.caption(
+            "The icon at the box's right copies the link. It opens this page with these settings; an "
+            "uploaded image is found only in the browser session that uploaded it."
+        )

@@ -11,14 +11,22 @@ from explain.figures.charts import PALETTE
 
 
 def _box(fig: go.Figure, x: float, y: float, text: str, colour: str, width: float = 1.9) -> None:
-    fig.add_shape(type="rect", x0=x - width / 2, x1=x + width / 2, y0=y - 0.32, y1=y + 0.32,
-                  line=dict(color=colour), fillcolor="rgba(76,120,168,0.08)")  # fmt: skip
+    fig.add_shape(
+        type="rect",
+        x0=x - width / 2,
+        x1=x + width / 2,
+        y0=y - 0.32,
+        y1=y + 0.32,
+        line=dict(color=colour),
+        fillcolor="rgba(76,120,168,0.08)",
+    )
     fig.add_annotation(x=x, y=y, text=text, showarrow=False, font=dict(size=11, color="#222"))
 
 
 def _arrow(fig: go.Figure, x0: float, y0: float, x1: float, y1: float, colour: str) -> None:
-    fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", arrowhead=2,
-                       arrowcolor=colour, text="")  # fmt: skip
+    fig.add_annotation(
+        x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", arrowhead=2, arrowcolor=colour, text=""
+    )
 
 
 def block_figure(main: list[str], shortcut: list[str], title: str) -> go.Figure:
@@ -55,10 +63,16 @@ def block_figure(main: list[str], shortcut: list[str], title: str) -> go.Figure:
         fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=-plus, line=dict(color=PALETTE[2], width=2))
         label = "identity shortcut"
     _arrow(fig, x, -plus, 0.27, -plus, PALETTE[2])
-    fig.add_annotation(x=x + 0.15, y=0.3, text=label, showarrow=False, xanchor="center",
-                       font=dict(size=11, color=PALETTE[2]))  # fmt: skip
+    fig.add_annotation(
+        x=x + 0.15, y=0.3, text=label, showarrow=False, xanchor="center", font=dict(size=11, color=PALETTE[2])
+    )
     fig.update_xaxes(visible=False, range=[-1.05, 3.45])
     fig.update_yaxes(visible=False, range=[-len(steps) + 0.4, 0.6])
-    fig.update_layout(title=title, height=70 + 52 * len(steps), margin=dict(l=10, r=10, t=40, b=10),
-                      plot_bgcolor="white", showlegend=False)  # fmt: skip
+    fig.update_layout(
+        title=title,
+        height=70 + 52 * len(steps),
+        margin=dict(l=10, r=10, t=40, b=10),
+        plot_bgcolor="white",
+        showlegend=False,
+    )
     return fig

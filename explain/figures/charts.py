@@ -68,8 +68,12 @@ def map_figure(m: np.ndarray, mode: str, title: str) -> go.Figure:
     return fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), height=360)
 
 
-SANITY_LINES = {"spearman": ("rank corr.", "solid"), "spearman_signed": ("rank corr. (signed)", "dashdot"),
-                "ssim": ("SSIM", "dot"), "hog": ("HOG", "dash")}  # fmt: skip
+SANITY_LINES = {
+    "spearman": ("rank corr.", "solid"),
+    "spearman_signed": ("rank corr. (signed)", "dashdot"),
+    "ssim": ("SSIM", "dot"),
+    "hog": ("HOG", "dash"),
+}
 
 
 def sanity_chart(results: dict[str, Sequence], metrics: Sequence[str] = ("spearman", "ssim")) -> go.Figure:
@@ -82,8 +86,14 @@ def sanity_chart(results: dict[str, Sequence], metrics: Sequence[str] = ("spearm
         symbols = ["x" if s.constant else "circle" for s in steps]  # a constant map: the similarity means nothing
         for metric in metrics:
             name, dash = SANITY_LINES[metric]
-            fig.add_scatter(x=x, y=[getattr(s, metric) for s in steps], name=f"{title}: {name}", mode="lines+markers",
-                            line=dict(color=colour, dash=dash), marker=dict(symbol=symbols, size=7))  # fmt: skip
+            fig.add_scatter(
+                x=x,
+                y=[getattr(s, metric) for s in steps],
+                name=f"{title}: {name}",
+                mode="lines+markers",
+                line=dict(color=colour, dash=dash),
+                marker=dict(symbol=symbols, size=7),
+            )
     values = [getattr(s, m) for steps in results.values() for s in steps for m in metrics]
     fig.update_layout(
         xaxis_title="randomised down to (cumulative, from the output)",
@@ -167,9 +177,14 @@ def bn_distribution_chart(history, unit: int) -> go.Figure:
         p = np.asarray(pct)
         for k, (name, dash) in enumerate((("15th", "dot"), ("50th", "solid"), ("85th", "dot"))):
             fig.add_scatter(
-                x=history.steps, y=p[:, k], name=f"{name} percentile", line=dict(color=PALETTE[3], dash=dash),
-                showlegend=col == 1, row=1, col=col,
-            )  # fmt: skip
+                x=history.steps,
+                y=p[:, k],
+                name=f"{name} percentile",
+                line=dict(color=PALETTE[3], dash=dash),
+                showlegend=col == 1,
+                row=1,
+                col=col,
+            )
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(title_text=f"input to hidden unit {unit}'s nonlinearity", col=1)
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.3))
@@ -180,8 +195,15 @@ def precision_recall_chart(curves: dict[str, tuple[np.ndarray, np.ndarray]], iou
     """COCO's interpolated precision against recall, one line per curve (name -> (recall, precision))."""
     fig = go.Figure()
     for i, (name, (recall, precision)) in enumerate(curves.items()):
-        fig.add_trace(go.Scatter(x=recall, y=precision, mode="lines", name=name,
-                                 line=dict(color=PALETTE[i % len(PALETTE)], width=2, shape="hv")))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=recall,
+                y=precision,
+                mode="lines",
+                name=name,
+                line=dict(color=PALETTE[i % len(PALETTE)], width=2, shape="hv"),
+            )
+        )
     fig.update_layout(
         title=f"Precision against recall at IoU {iou:.2f} (pycocotools, averaged over classes)",
         xaxis=dict(title="recall", range=[0, 1.02]),

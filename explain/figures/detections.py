@@ -49,24 +49,36 @@ def draw(
     if keypoints and with_points:
         points = torch.from_numpy(np.stack([inst.keypoints[:, :2] for inst in with_points])).float()
         visible = torch.from_numpy(np.stack([inst.keypoints[:, 2] > 0 for inst in with_points]))
-        img = draw_keypoints(img, points, connectivity=COCO_SKELETON, colors="#00ff66", radius=3, width=2,
-                             visibility=visible)  # fmt: skip
+        img = draw_keypoints(
+            img, points, connectivity=COCO_SKELETON, colors="#00ff66", radius=3, width=2, visibility=visible
+        )
     return img.permute(1, 2, 0).numpy()
 
 
-def coco_json(instances: Sequence[Instance], categories: Sequence[str], image_size: tuple[int, int],
-              file_name: str = "image") -> str:  # fmt: skip
+def coco_json(
+    instances: Sequence[Instance], categories: Sequence[str], image_size: tuple[int, int], file_name: str = "image"
+) -> str:
     """The detections as COCO results (RLE masks), with the category list and image record around them."""
     record = {
         "images": [{"id": 0, "file_name": file_name, "height": image_size[0], "width": image_size[1]}],
         "categories": [{"id": i, "name": name} for i, name in enumerate(categories)],
         "annotations": [
             {**r, "category_id": inst.label_index, "id": n + 1}
-            for n, (inst, r) in enumerate(zip(instances, results(0, [
-                {"label": inst.label_index - 1, "score": inst.score, "box": inst.box, "mask": inst.mask}
-                for inst in instances]), strict=True))
+            for n, (inst, r) in enumerate(
+                zip(
+                    instances,
+                    results(
+                        0,
+                        [
+                            {"label": inst.label_index - 1, "score": inst.score, "box": inst.box, "mask": inst.mask}
+                            for inst in instances
+                        ],
+                    ),
+                    strict=True,
+                )
+            )
         ],
-    }  # fmt: skip
+    }
     return json.dumps(record)
 
 
@@ -96,6 +108,7 @@ def draw_verdicts(
         img = draw_bounding_boxes(img, boxes, labels=labels, colors=colours, width=2)
     if missed:
         boxes = boxes_on_image([truth[j].box for j in missed], img)
-        img = draw_bounding_boxes(img, boxes, labels=[f"missed {truth[j].label}" for j in missed],
-                                  colors=VERDICT_COLOURS["missed"], width=4)  # fmt: skip
+        img = draw_bounding_boxes(
+            img, boxes, labels=[f"missed {truth[j].label}" for j in missed], colors=VERDICT_COLOURS["missed"], width=4
+        )
     return img.permute(1, 2, 0).numpy()

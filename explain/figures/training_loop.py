@@ -13,29 +13,82 @@ from models.experiments.lecture_loop import LoopHistory
 
 def loop_figure(h: LoopHistory, steps_per_epoch: int) -> go.Figure:
     """2 x 2 panels over training steps; epoch values sit at the step that ends their epoch."""
-    fig = make_subplots(rows=2, cols=2, vertical_spacing=0.14, horizontal_spacing=0.08,
-                        subplot_titles=("Loss", "Accuracy", "Learning rate", "Gradient norm per layer"))  # fmt: skip
+    fig = make_subplots(
+        rows=2,
+        cols=2,
+        vertical_spacing=0.14,
+        horizontal_spacing=0.08,
+        subplot_titles=("Loss", "Accuracy", "Learning rate", "Gradient norm per layer"),
+    )
     ends = [e * steps_per_epoch for e in h.epoch]
     for col, (per_step, train, test) in enumerate(
         ((h.loss, h.train_loss, h.test_loss), (h.accuracy, h.train_accuracy, h.test_accuracy)), start=1
     ):
         first = col == 1
-        fig.add_scatter(x=h.step, y=per_step, mode="lines", line=dict(color=PALETTE[0], width=1), opacity=0.45,
-                        name="each batch", legendgroup="batch", showlegend=first, row=1, col=col)  # fmt: skip
-        fig.add_scatter(x=ends, y=train, mode="lines+markers", line=dict(color=PALETTE[0], width=2),
-                        name="train (epoch)", legendgroup="train", showlegend=first, row=1, col=col)  # fmt: skip
-        fig.add_scatter(x=ends, y=test, mode="lines+markers", line=dict(color=PALETTE[1], width=2),
-                        name="test (epoch)", legendgroup="test", showlegend=first, row=1, col=col)  # fmt: skip
-    fig.add_scatter(x=h.step, y=h.lr, mode="lines", line=dict(color=PALETTE[2], shape="hv"), name="learning rate",
-                    showlegend=False, row=2, col=1)  # fmt: skip
+        fig.add_scatter(
+            x=h.step,
+            y=per_step,
+            mode="lines",
+            line=dict(color=PALETTE[0], width=1),
+            opacity=0.45,
+            name="each batch",
+            legendgroup="batch",
+            showlegend=first,
+            row=1,
+            col=col,
+        )
+        fig.add_scatter(
+            x=ends,
+            y=train,
+            mode="lines+markers",
+            line=dict(color=PALETTE[0], width=2),
+            name="train (epoch)",
+            legendgroup="train",
+            showlegend=first,
+            row=1,
+            col=col,
+        )
+        fig.add_scatter(
+            x=ends,
+            y=test,
+            mode="lines+markers",
+            line=dict(color=PALETTE[1], width=2),
+            name="test (epoch)",
+            legendgroup="test",
+            showlegend=first,
+            row=1,
+            col=col,
+        )
+    fig.add_scatter(
+        x=h.step,
+        y=h.lr,
+        mode="lines",
+        line=dict(color=PALETTE[2], shape="hv"),
+        name="learning rate",
+        showlegend=False,
+        row=2,
+        col=1,
+    )
     for i, (name, norms) in enumerate(h.grad_norms.items()):
-        fig.add_scatter(x=h.step, y=norms, mode="lines", line=dict(width=1, color=PALETTE[(i + 3) % len(PALETTE)]),
-                        name=name, legendgroup="grads", legendgrouptitle_text="layers", row=2, col=2)  # fmt: skip
+        fig.add_scatter(
+            x=h.step,
+            y=norms,
+            mode="lines",
+            line=dict(width=1, color=PALETTE[(i + 3) % len(PALETTE)]),
+            name=name,
+            legendgroup="grads",
+            legendgrouptitle_text="layers",
+            row=2,
+            col=2,
+        )
     fig.update_yaxes(type="log", dtick=1, exponentformat="power", row=2, col=2)  # decades only: 0.1, 1, 10
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_yaxes(rangemode="tozero", row=2, col=1, exponentformat="e")
     for col in (1, 2):
         fig.update_xaxes(title_text="step", row=2, col=col)
-    fig.update_layout(height=680, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(groupclick="toggleitem", orientation="h", y=-0.12, x=0))  # fmt: skip
+    fig.update_layout(
+        height=680,
+        margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(groupclick="toggleitem", orientation="h", y=-0.12, x=0),
+    )
     return fig

@@ -13,8 +13,13 @@ from explain.methods.learning_curves import PAPER_FITS, PAPER_NAMES, LearningCur
 from explain.methods.transfer_curves import Run, by_regime
 from models.transfer import REGIMES as REGIME_TITLES
 
-COLOURS = {"scratch": PALETTE[3], "probe": PALETTE[0], "finetune": PALETTE[2], "probe-features": PALETTE[6],
-           "random-probe": PALETTE[8]}  # fmt: skip
+COLOURS = {
+    "scratch": PALETTE[3],
+    "probe": PALETTE[0],
+    "finetune": PALETTE[2],
+    "probe-features": PALETTE[6],
+    "random-probe": PALETTE[8],
+}
 PAPER_DASHES = ("dot", "dashdot", "longdash", "dash")  # one per published fit, none solid: fits of ours are solid
 
 

@@ -30,27 +30,71 @@ def u_figure(model: nn.Module, size: int) -> go.Figure:
         for x, label in ((i, "encoder"), (2 * depth - i, "decoder")):
             if label == "decoder" and i == depth:
                 continue
-            fig.add_shape(type="rect", x0=x - 0.4, x1=x + 0.4, y0=y - 0.3, y1=y + 0.3,
-                          line=dict(color=PALETTE[0]), fillcolor="rgba(76,120,168,0.15)")  # fmt: skip
+            fig.add_shape(
+                type="rect",
+                x0=x - 0.4,
+                x1=x + 0.4,
+                y0=y - 0.3,
+                y1=y + 0.3,
+                line=dict(color=PALETTE[0]),
+                fillcolor="rgba(76,120,168,0.15)",
+            )
             fig.add_annotation(x=x, y=y, text=f"{c} ch<br>{res}x{res}", showarrow=False, font=dict(size=12))
         if i < depth:
             # corner to corner, so the arrows never cross a box's label
-            fig.add_annotation(x=i + 0.75, y=y - 0.7, ax=i + 0.25, ay=y - 0.3, xref="x", yref="y", axref="x",
-                               ayref="y", arrowhead=2, arrowcolor=PALETTE[3], text="")  # fmt: skip
-            fig.add_annotation(x=2 * depth - i - 0.25, y=y - 0.3, ax=2 * depth - i - 0.75, ay=y - 0.7, xref="x",
-                               yref="y", axref="x", ayref="y", arrowhead=2, arrowcolor=PALETTE[2], text="")  # fmt: skip
+            fig.add_annotation(
+                x=i + 0.75,
+                y=y - 0.7,
+                ax=i + 0.25,
+                ay=y - 0.3,
+                xref="x",
+                yref="y",
+                axref="x",
+                ayref="y",
+                arrowhead=2,
+                arrowcolor=PALETTE[3],
+                text="",
+            )
+            fig.add_annotation(
+                x=2 * depth - i - 0.25,
+                y=y - 0.3,
+                ax=2 * depth - i - 0.75,
+                ay=y - 0.7,
+                xref="x",
+                yref="y",
+                axref="x",
+                ayref="y",
+                arrowhead=2,
+                arrowcolor=PALETTE[2],
+                text="",
+            )
             if model.skips:
-                fig.add_annotation(x=2 * depth - i - 0.45, y=y, ax=i + 0.45, ay=y, xref="x", yref="y", axref="x",
-                                   ayref="y", arrowhead=2, arrowcolor=PALETTE[1], text="")  # fmt: skip
+                fig.add_annotation(
+                    x=2 * depth - i - 0.45,
+                    y=y,
+                    ax=i + 0.45,
+                    ay=y,
+                    xref="x",
+                    yref="y",
+                    axref="x",
+                    ayref="y",
+                    arrowhead=2,
+                    arrowcolor=PALETTE[1],
+                    text="",
+                )
                 if i == 0:  # one label for all the skip arrows
-                    fig.add_annotation(x=depth, y=y + 0.18, text="copy and concatenate (skip connections)",
-                                       showarrow=False, font=dict(size=10, color=PALETTE[1]))  # fmt: skip
+                    fig.add_annotation(
+                        x=depth,
+                        y=y + 0.18,
+                        text="copy and concatenate (skip connections)",
+                        showarrow=False,
+                        font=dict(size=10, color=PALETTE[1]),
+                    )
     fig.add_annotation(x=2 * depth + 0.9, y=0, text="1x1 conv<br>→ classes", showarrow=False)
     fig.update_xaxes(visible=False, range=[-0.7, 2 * depth + 1.5])
     fig.update_yaxes(visible=False, range=[-depth - 0.6, 0.6])
     title = "U-Net" + ("" if model.skips else " without skip connections")
-    fig.update_layout(title=title, height=120 + 90 * depth, margin=dict(l=10, r=10, t=40, b=10),
-                      plot_bgcolor="white")  # fmt: skip
+    fig.update_layout(title=title, height=120 + 90 * depth, margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white")
     return fig
 
 
@@ -59,8 +103,12 @@ def iou_bars(metrics: dict[str, list[float]], classes: list[str]) -> go.Figure:
     fig = go.Figure()
     for i, (name, values) in enumerate(metrics.items()):
         fig.add_bar(x=classes, y=values, name=name, marker_color=PALETTE[i])
-    fig.update_layout(barmode="group", yaxis=dict(title="IoU on held-out scenes", range=[0, 1]), height=320,
-                      margin=dict(l=10, r=10, t=30, b=10))  # fmt: skip
+    fig.update_layout(
+        barmode="group",
+        yaxis=dict(title="IoU on held-out scenes", range=[0, 1]),
+        height=320,
+        margin=dict(l=10, r=10, t=30, b=10),
+    )
     return fig
 
 

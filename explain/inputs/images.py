@@ -31,9 +31,18 @@ MAX_JPEG_SCANS = 100  # cameras and encoders write 1 (baseline) or about 10 (pro
 # that `Image.reduce` cannot shrink are converted before they are shrunk). Unlisted modes count 4.
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
 _PEAK_BYTES_PER_PIXEL = {
-    "1": 2, "L": 1, "P": 5, "LA": 2, "RGB": 3, "RGBA": 4, "CMYK": 4, "YCbCr": 3, "I": 4, "F": 4,
+    "1": 2,
+    "L": 1,
+    "P": 5,
+    "LA": 2,
+    "RGB": 3,
+    "RGBA": 4,
+    "CMYK": 4,
+    "YCbCr": 3,
+    "I": 4,
+    "F": 4,
     **dict.fromkeys(_SIXTEEN_BIT, 5),  # the samples, their bytes as a numpy copy, and the 8-bit result
-}  # fmt: skip
+}
 _EXIF_TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,

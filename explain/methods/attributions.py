@@ -90,12 +90,17 @@ def _smoothgrad(model, x, target, base, nt_samples, sigma, batch_size, seed):
         tunnel, extra = NoiseTunnel(IntegratedGradients(model)), {"n_steps": 8, "internal_batch_size": batch_size}
     return run_seeded(
         lambda: tunnel.attribute(
-            x, nt_type="smoothgrad", nt_samples=nt_samples, nt_samples_batch_size=batch_size,
-            stdevs=stdev, target=target, **extra,
+            x,
+            nt_type="smoothgrad",
+            nt_samples=nt_samples,
+            nt_samples_batch_size=batch_size,
+            stdevs=stdev,
+            target=target,
+            **extra,
         ),
         seed,
         x.device,
-    )  # fmt: skip
+    )
 
 
 def _input_x_gradient(model, x, target):
@@ -133,8 +138,10 @@ def _torchcam(extractor: str, **options: Any):
         from torchcam import methods
 
         x = x.detach().clone().requires_grad_(True)  # the scores must reach the layer's activations
-        with torch.enable_grad(), getattr(methods, extractor)(model, layer, input_shape=tuple(x.shape[1:]),
-                                                              **options, **params) as cam:  # fmt: skip
+        with (
+            torch.enable_grad(),
+            getattr(methods, extractor)(model, layer, input_shape=tuple(x.shape[1:]), **options, **params) as cam,
+        ):
             maps = cam(class_idx=target, scores=model(x), normalized=False)[0]
         return F.interpolate(maps[:, None].float(), size=tuple(x.shape[2:]), mode="bilinear", align_corners=False)
 
@@ -147,9 +154,13 @@ def _guided_grad_cam(model, x, target, layer):
 
 def _occlusion(model, x, target, window, stride, batch_size):
     return Occlusion(model).attribute(
-        x, sliding_window_shapes=(x.shape[1], window, window), strides=(x.shape[1], stride, stride),
-        baselines=0, target=target, perturbations_per_eval=batch_size,
-    )  # fmt: skip
+        x,
+        sliding_window_shapes=(x.shape[1], window, window),
+        strides=(x.shape[1], stride, stride),
+        baselines=0,
+        target=target,
+        perturbations_per_eval=batch_size,
+    )
 
 
 LAYER = Param("layer", "Layer", None, "layer", help="The module whose activations and gradients are used.")

@@ -46,8 +46,10 @@ class BatchItem:
 def generated_shapes(n: int, seed: int = 0, size: int = 192) -> list[LabelledImage]:
     """`n` generated shape images (at most MAX_BATCH), the classes balanced, labelled by the generator."""
     images, labels = classification_set(min(n, MAX_BATCH), seed, size)
-    return [LabelledImage(f"shape #{i + 1}", Image.fromarray(im), SHAPE_CLASSES[int(y)])
-            for i, (im, y) in enumerate(zip(images, labels, strict=True))]  # fmt: skip
+    return [
+        LabelledImage(f"shape #{i + 1}", Image.fromarray(im), SHAPE_CLASSES[int(y)])
+        for i, (im, y) in enumerate(zip(images, labels, strict=True))
+    ]
 
 
 def explain_batch(
@@ -72,10 +74,15 @@ def explain_batch(
         attr = attribute(model, x, method, cls)[0].detach().cpu().numpy()
         out.append(
             BatchItem(
-                item.name, item.truth, best.label, best.probability,
-                (best.label == item.truth) if known else None, categories[cls], to_map(attr, "absolute"),
+                item.name,
+                item.truth,
+                best.label,
+                best.probability,
+                (best.label == item.truth) if known else None,
+                categories[cls],
+                to_map(attr, "absolute"),
             )
-        )  # fmt: skip
+        )
         if report is not None:
             report(i + 1, len(images))
     return out

@@ -79,17 +79,26 @@ def score(
         d.mask is not None for dets in detections for d in dets
     )
     annotations = [
-        [{"label": index[o.label], "box": o.box, "mask": o.mask if o.mask is not None else _box_mask(o.box, hw)}
-         for o in objs if o.label in index]
+        [
+            {"label": index[o.label], "box": o.box, "mask": o.mask if o.mask is not None else _box_mask(o.box, hw)}
+            for o in objs
+            if o.label in index
+        ]
         for objs, hw in zip(truth, sizes, strict=True)
-    ]  # fmt: skip
+    ]
     gt = ground_truth(list(sizes), annotations, names)
     dets = [
         r
         for i, image_dets in enumerate(detections)
-        for r in results(i, [{"label": index[d.label], "score": d.score, "box": d.box,
-                              "mask": d.mask if with_masks else None} for d in image_dets if d.label in index])
-    ]  # fmt: skip
+        for r in results(
+            i,
+            [
+                {"label": index[d.label], "score": d.score, "box": d.box, "mask": d.mask if with_masks else None}
+                for d in image_dets
+                if d.label in index
+            ],
+        )
+    ]
     boxes_only = [{k: v for k, v in d.items() if k != "segmentation"} for d in dets]  # else COCO boxes the masks
     box, recall, precision = evaluate(gt, boxes_only, "bbox", iou)
     mask = average_precision(gt, dets, "segm") if with_masks else None
@@ -109,9 +118,12 @@ SET_SIZE = 50  # held-out generated scenes a detector is scored on (the Detectio
 
 
 def score_generated_set(
-    model: torch.nn.Module, categories: Sequence[str], iou: float = 0.5, n: int = SET_SIZE,
+    model: torch.nn.Module,
+    categories: Sequence[str],
+    iou: float = 0.5,
+    n: int = SET_SIZE,
     report: Callable[[int, int], None] | None = None,
-) -> SetScore:  # fmt: skip
+) -> SetScore:
     """The detector's COCO AP over `n` held-out generated scenes (`scene_set`), detected in batches of ten."""
     from PIL import Image
 

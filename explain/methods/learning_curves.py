@@ -155,8 +155,12 @@ def from_summary(e_N: float, beta_N: float, gamma: float, N: float) -> LearningC
 
 # Hoiem et al. 2021, Figure 5(a): ResNet-18, ImageNet -> CIFAR-100, N = 400 images per class; the published
 # numbers are kept once, with the shipped measurements, in models.transfer.published.
-PAPER_NAMES = {"random-probe": "no pretraining, linear", "scratch": "no pretraining, fine-tune",
-               "probe": "pretrained, linear", "finetune": "pretrained, fine-tune"}  # fmt: skip
+PAPER_NAMES = {
+    "random-probe": "no pretraining, linear",
+    "scratch": "no pretraining, fine-tune",
+    "probe": "pretrained, linear",
+    "finetune": "pretrained, fine-tune",
+}
 PAPER_FITS: dict[str, LearningCurve] = {
     name: from_summary(**PUBLISHED_FITS[regime], N=PAPER_N) for regime, name in PAPER_NAMES.items()
 }

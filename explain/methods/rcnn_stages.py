@@ -131,8 +131,13 @@ def box_heads(model: nn.Module, x: torch.Tensor, box: tuple[float, float, float,
         best = int(probabilities[1:].argmax()) + 1
         moved = heads.box_coder.decode(regression, [roi]).reshape(-1, 4)[best]
         refined = resize_boxes(moved[None], size, original)[0]
-    return BoxHeads(pooled[0].float().cpu().numpy(), level, probabilities.float().cpu().numpy(),
-                    tuple(float(v) for v in refined), best)  # fmt: skip
+    return BoxHeads(
+        pooled[0].float().cpu().numpy(),
+        level,
+        probabilities.float().cpu().numpy(),
+        tuple(float(v) for v in refined),
+        best,
+    )
 
 
 def explain_detection(

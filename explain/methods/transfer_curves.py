@@ -74,8 +74,11 @@ def crossovers(curves: dict[str, LearningCurve], n_min: float, n_max: float) -> 
     pairs = [("finetune", probe, "fine-tuning", "the linear probe")]
     pairs += [("scratch", "finetune", "training from scratch", "fine-tuning")]
     pairs += [("scratch", probe, "training from scratch", "the linear probe")]
-    out = [f"The {REGIME_TITLES[r].lower()} fit is unreliable: {c.unreliable}; no crossover is stated for it."
-           for r, c in curves.items() if c.unreliable]  # fmt: skip
+    out = [
+        f"The {REGIME_TITLES[r].lower()} fit is unreliable: {c.unreliable}; no crossover is stated for it."
+        for r, c in curves.items()
+        if c.unreliable
+    ]
     for a, b, name_a, name_b in pairs:
         if a not in curves or b not in curves or curves[a].unreliable or curves[b].unreliable:
             continue

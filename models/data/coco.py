@@ -37,11 +37,17 @@ def ground_truth(
     }
     for i, objs in enumerate(annotations):
         for obj in objs:
-            out["annotations"].append({
-                "id": len(out["annotations"]) + 1, "image_id": i, "category_id": int(obj["label"]) + 1,
-                "bbox": xywh(obj["box"]), "area": float(obj["mask"].sum()), "iscrowd": 0,
-                "segmentation": rle(obj["mask"]),
-            })  # fmt: skip
+            out["annotations"].append(
+                {
+                    "id": len(out["annotations"]) + 1,
+                    "image_id": i,
+                    "category_id": int(obj["label"]) + 1,
+                    "bbox": xywh(obj["box"]),
+                    "area": float(obj["mask"].sum()),
+                    "iscrowd": 0,
+                    "segmentation": rle(obj["mask"]),
+                }
+            )
     return out
 
 
@@ -49,8 +55,12 @@ def results(image_id: int, instances: Sequence[dict[str, Any]]) -> list[dict[str
     """COCO result records for one image's detections ({"label", "score", "box", "mask" or None})."""
     out = []
     for inst in instances:
-        record = {"image_id": image_id, "category_id": int(inst["label"]) + 1, "bbox": xywh(inst["box"]),
-                  "score": float(inst["score"])}  # fmt: skip
+        record = {
+            "image_id": image_id,
+            "category_id": int(inst["label"]) + 1,
+            "bbox": xywh(inst["box"]),
+            "score": float(inst["score"]),
+        }
         if inst.get("mask") is not None:
             record["segmentation"] = rle(inst["mask"])
         out.append(record)

@@ -55,8 +55,9 @@ def _p(name: str, default: Any, low: float = 0.0, high: float = 1.0, **extra: An
     """A transform's parameter, labelled by its torchvision name; numbers step by 0.05 in the form."""
     kind = "bool" if isinstance(default, bool) else "pair" if isinstance(default, tuple) else type(default).__name__
     step = extra.pop("step", None if kind in ("int", "bool") else 0.05)
-    return Param(name, name, default, kind, None if kind == "bool" else low, None if kind == "bool" else high,
-                 step=step, **extra)  # fmt: skip
+    return Param(
+        name, name, default, kind, None if kind == "bool" else low, None if kind == "bool" else high, step=step, **extra
+    )
 
 
 TRANSFORMS: dict[str, TransformSpec] = {
@@ -210,10 +211,15 @@ def digits_uint8(size: int = 28) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
 def small_cnn() -> nn.Module:
     """The classifier of the augmentation experiment: two conv layers and a linear layer."""
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(32 * 7 * 7, 10),
-    )  # fmt: skip
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 7 * 7, 10),
+    )
 
 
 def _digits_input(images: torch.Tensor) -> torch.Tensor:

@@ -152,8 +152,10 @@ def batch_stats_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bat
     chunks = -(-len(x) // batch_size)  # near-equal batches: never one of a single image
     try:
         with torch.no_grad():
-            hits = sum(int((model(xb).argmax(1) == yb).sum())
-                       for xb, yb in zip(x.tensor_split(chunks), y.tensor_split(chunks), strict=True))  # fmt: skip
+            hits = sum(
+                int((model(xb).argmax(1) == yb).sum())
+                for xb, yb in zip(x.tensor_split(chunks), y.tensor_split(chunks), strict=True)
+            )
     finally:
         for name, value in saved.items():
             model.get_buffer(name).copy_(value)
@@ -257,8 +259,10 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     exp = run(BNConfig(), lambda s, t: print(f"step {s}/{t}", end="\r", flush=True))
     h = exp.history
-    print(f"\nfinal test accuracy: plain {h.acc_plain[-1]:.3f}, BatchNorm (batch stats) {h.acc_bn_batch[-1]:.3f}, "
-          f"BatchNorm (running stats) {h.acc_bn_running[-1]:.3f}")  # fmt: skip
+    print(
+        f"\nfinal test accuracy: plain {h.acc_plain[-1]:.3f}, BatchNorm (batch stats) {h.acc_bn_batch[-1]:.3f}, "
+        f"BatchNorm (running stats) {h.acc_bn_running[-1]:.3f}"
+    )
     if args.write_default:
         behaviour = batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch)
         write_json_atomic(DEFAULT_RESULT, {"config": asdict(exp.config), "history": asdict(h), "behaviour": behaviour})

@@ -253,5 +253,9 @@ def final_numbers(loop: LectureLoop) -> dict[str, float]:
     h = loop.history
     if not h.epoch:
         return {}
-    return {"test_accuracy": h.test_accuracy[-1], "test_loss": h.test_loss[-1], "lr": h.lr[-1],
-            "best_test_accuracy": float(np.max(h.test_accuracy))}  # fmt: skip
+    return {
+        "test_accuracy": h.test_accuracy[-1],
+        "test_loss": h.test_loss[-1],
+        "lr": h.lr[-1],
+        "best_test_accuracy": float(np.max(h.test_accuracy)),
+    }

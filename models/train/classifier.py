@@ -56,9 +56,15 @@ def main(argv: list[str] | None = None) -> float:
 
     model = ResNet18(len(SHAPE_CLASSES), width=args.width).to(device)
     accuracy = fit_classifier(
-        model, (x_train, y_train), (x_test, y_test),
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, augment=augment,
-    )  # fmt: skip
+        model,
+        (x_train, y_train),
+        (x_test, y_test),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        augment=augment,
+    )
     record = {
         "architecture": "models.nets.resnet.ResNet18",
         "classes": list(SHAPE_CLASSES),

@@ -42,11 +42,13 @@ def scene_batch(rng: np.random.Generator, n: int, device) -> tuple[list[torch.Te
             continue
         scenes.append(s)
         images.append(torch.from_numpy(s.image.copy()).permute(2, 0, 1).float().div(255).to(device))
-        targets.append({
-            "boxes": torch.from_numpy(s.boxes).to(device),
-            "labels": torch.from_numpy(s.labels + 1).to(device),
-            "masks": torch.from_numpy(s.masks.astype(np.uint8)).to(device),
-        })  # fmt: skip
+        targets.append(
+            {
+                "boxes": torch.from_numpy(s.boxes).to(device),
+                "labels": torch.from_numpy(s.labels + 1).to(device),
+                "masks": torch.from_numpy(s.masks.astype(np.uint8)).to(device),
+            }
+        )
     return images, targets, scenes
 
 
@@ -62,12 +64,20 @@ def detection_ap(model, n: int = 200, seed: int = TEST_SEED, batch_size: int = 1
         for out, s in zip(model(images), scenes, strict=True):
             i = len(shapes)
             shapes.append(s.image.shape[:2])
-            gts.append([{"label": int(lab), "box": box, "mask": m}
-                        for lab, box, m in zip(s.labels, s.boxes, s.masks, strict=True)])  # fmt: skip
+            gts.append(
+                [
+                    {"label": int(lab), "box": box, "mask": m}
+                    for lab, box, m in zip(s.labels, s.boxes, s.masks, strict=True)
+                ]
+            )
             masks = (out["masks"][:, 0] > 0.5).cpu().numpy()
-            dets += results(i, [{"label": int(lab) - 1, "score": float(sc), "box": b.tolist(), "mask": m}
-                                for lab, sc, b, m in zip(out["labels"], out["scores"], out["boxes"], masks,
-                                                         strict=True)])  # fmt: skip
+            dets += results(
+                i,
+                [
+                    {"label": int(lab) - 1, "score": float(sc), "box": b.tolist(), "mask": m}
+                    for lab, sc, b, m in zip(out["labels"], out["scores"], out["boxes"], masks, strict=True)
+                ],
+            )
     gt = ground_truth(shapes, gts, SHAPE_CLASSES)
     box, segm = average_precision(gt, dets, "bbox"), average_precision(gt, dets, "segm")
     return {**{f"box_{k}": round(v, 4) for k, v in box.items()}, **{f"mask_{k}": round(v, 4) for k, v in segm.items()}}

@@ -69,9 +69,14 @@ def main(argv: list[str] | None = None) -> float:
 
     model = ResNet18(args.categories, width=args.width).to(device)
     acc = fit_classifier(
-        model, (x_train, y_train), (x_test, y_test),
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-    )  # fmt: skip
+        model,
+        (x_train, y_train),
+        (x_test, y_test),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+    )
     record = {
         "architecture": "models.nets.resnet.ResNet18",
         "classes": [f"{args.source}-{i}" for i in range(args.categories)],

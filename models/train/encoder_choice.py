@@ -53,8 +53,14 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     ap.add_argument("--out", default=str(OUT), help="where the comparison is written (JSON)")
     args = ap.parse_args(argv)
     sizes = tuple(int(s) for s in args.sizes.split(","))
-    results: dict[str, object] = {"sources": {}, "categories": args.categories, "per_category": args.per_category,
-                                  "epochs": args.epochs, "sizes": list(sizes), "seeds": args.seeds}  # fmt: skip
+    results: dict[str, object] = {
+        "sources": {},
+        "categories": args.categories,
+        "per_category": args.per_category,
+        "epochs": args.epochs,
+        "sizes": list(sizes),
+        "seeds": args.seeds,
+    }
     for source in args.sources.split(","):
         t0 = time.time()
         with tempfile.TemporaryDirectory() as tmp:
@@ -84,8 +90,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     for source, score in scores.items():
         by_n = {n: statistics.fmean(r["val_error"] for r in score["runs"] if r["n"] == n) for n in sizes}
         shown = "  ".join(f"n={n}: {e:.1f}%" for n, e in by_n.items())
-        print(f"{source:>9}: validation error {shown}; mean {score['mean_val_error']:.1f}% "
-              f"(test {score['mean_test_error']:.1f}%)")  # fmt: skip
+        print(
+            f"{source:>9}: validation error {shown}; mean {score['mean_val_error']:.1f}% "
+            f"(test {score['mean_test_error']:.1f}%)"
+        )
     print(f"chosen on validation: {results['chosen']}; written to {args.out}")
     return results
 

@@ -62,13 +62,23 @@ def train(variant: str, args: argparse.Namespace, data) -> float:
     record = {
         "architecture": "models.nets.unet.UNet",
         "classes": list(CLASSES),
-        "config": {"base": args.base, "depth": args.depth, "skips": variant == "full", "image_size": SIZE,
-                   "mean": IMAGENET_MEAN, "std": IMAGENET_STD},
-        "metrics": {"mean_iou": round(miou, 4), "iou_per_class": per_class, "test_size": len(x_test),
-                    "test_seed": TEST_SEED},
+        "config": {
+            "base": args.base,
+            "depth": args.depth,
+            "skips": variant == "full",
+            "image_size": SIZE,
+            "mean": IMAGENET_MEAN,
+            "std": IMAGENET_STD,
+        },
+        "metrics": {
+            "mean_iou": round(miou, 4),
+            "iou_per_class": per_class,
+            "test_size": len(x_test),
+            "test_seed": TEST_SEED,
+        },
         "command": shlex.join(["python", "-m", "models.train.unet", *sys.argv[1:]]),
         "trained": {"epochs": args.epochs, "train_size": len(x_train), "seed": args.seed, "torch": torch.__version__},
-    }  # fmt: skip
+    }
     save_trained(UNETS[variant], model.state_dict(), record, args.out)
     print(f"{variant}: held-out mean IoU {miou:.4f} on {len(x_test)} scenes; per class {per_class}", flush=True)
     return miou

@@ -89,4 +89,4 @@ __all__ = [
     "user_results",
     "user_sweeps",
     "validation",
-]  # fmt: skip
+]

@@ -127,8 +127,15 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     failed: list[tuple[str, str]] = []
     try:
-        written = run_sweep(sweep, out, on_progress=on_progress, task=task, workers=args.workers, ray=args.ray,
-                            tensorboard=args.tensorboard)  # fmt: skip
+        written = run_sweep(
+            sweep,
+            out,
+            on_progress=on_progress,
+            task=task,
+            workers=args.workers,
+            ray=args.ray,
+            tensorboard=args.tensorboard,
+        )
     except RunsFailed as exc:
         written, failed = exc.written, exc.failed
     bar.n = bar.total

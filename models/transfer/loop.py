@@ -323,8 +323,14 @@ def train_run(
     record: dict[str, Any] = {"regime": regime, "n_per_class": n, "seed": seed, "device": str(device)}
     if regime == "probe-features":
         out = feature_probe(task, encoder, indices, device)
-        record.update(history=[], seconds=out["seconds"], extract_seconds=out["extract_seconds"], images=0,
-                      C=out["C"], candidates=out["candidates"])  # fmt: skip
+        record.update(
+            history=[],
+            seconds=out["seconds"],
+            extract_seconds=out["extract_seconds"],
+            images=0,
+            C=out["C"],
+            candidates=out["candidates"],
+        )
         acc, loss = out["test_accuracy"], out["test_loss"]
     else:
         data, val = device_data(task, device), validation(task.y_train)
@@ -340,13 +346,27 @@ def train_run(
 
             history, seconds, seen = train_epochs(model, regime, data, indices, replace(cfg, lr=rate), seed, report)
             val_loss, val_acc = loss_accuracy(model, data, data.x_train, task.y_train, val)
-            tried.append({"lr": rate, "val_error": 100.0 * (1.0 - val_acc), "val_loss": val_loss,
-                          "history": history, "seconds": seconds, "images": seen})  # fmt: skip
+            tried.append(
+                {
+                    "lr": rate,
+                    "val_error": 100.0 * (1.0 - val_acc),
+                    "val_loss": val_loss,
+                    "history": history,
+                    "seconds": seconds,
+                    "images": seen,
+                }
+            )
         best = min(tried, key=lambda t: t["val_error"])  # ties: the first, the smallest rate
         history, seconds, seen = best["history"], best["seconds"], best["images"]
         acc, loss = history[-1]["test_accuracy"], history[-1]["test_loss"]
-        record.update(history=history, seconds=seconds, images=seen, images_per_second=seen / max(seconds, 1e-9),
-                      lr=best["lr"], selection_seconds=sum(t["seconds"] for t in tried))  # fmt: skip
+        record.update(
+            history=history,
+            seconds=seconds,
+            images=seen,
+            images_per_second=seen / max(seconds, 1e-9),
+            lr=best["lr"],
+            selection_seconds=sum(t["seconds"] for t in tried),
+        )
         if lr is None:
             record["candidates"] = [{k: t[k] for k in ("lr", "val_error")} for t in tried]
         else:

@@ -37,11 +37,21 @@ def measured_runs(folder: Path = PUBLISHED) -> list[dict[str, Any]]:
         for size in read_json(folder / "published" / f"{name}.json", list):
             n = int(size["num_train_samples"])
             for seed, error in enumerate(size["test_errors"]):
-                runs.append({
-                    "key": run_key(regime, n, seed), "regime": regime, "n_per_class": n, "seed": seed,
-                    "test_error": float(error), "test_accuracy": 1.0 - float(error) / 100.0,
-                    "test_loss": float("nan"), "seconds": 0.0, "images": 0, "device": "published", "history": [],
-                })  # fmt: skip
+                runs.append(
+                    {
+                        "key": run_key(regime, n, seed),
+                        "regime": regime,
+                        "n_per_class": n,
+                        "seed": seed,
+                        "test_error": float(error),
+                        "test_accuracy": 1.0 - float(error) / 100.0,
+                        "test_loss": float("nan"),
+                        "seconds": 0.0,
+                        "images": 0,
+                        "device": "published",
+                        "history": [],
+                    }
+                )
     return runs
 
 
@@ -49,14 +59,24 @@ def write_sweep(folder: Path = PUBLISHED) -> int:
     """Write the sweep (sweep.json and one file per run) from the published files; returns the number of runs."""
     settings = {"task": "cifar100", "encoder": "resnet18", "published": SOURCE}
     runs = measured_runs(folder)
-    write_json_atomic(folder / "sweep.json", {
-        "settings": settings, "settings_hash": settings_hash(settings), "published": CITATION, "source": SOURCE,
-        "task_title": "CIFAR-100 (100 classes, up to 400 training images each)",
-        "encoder_title": "ResNet-18", "encoder_source": "ImageNet-pretrained, as in the paper",
-        "published_fits": PUBLISHED_FITS, "N": N, "regimes": list(CURVES.values()),
-        "sizes": sorted({r["n_per_class"] for r in runs}), "seeds": max(r["seed"] for r in runs) + 1,
-        "command": "python -m models.transfer.published",
-    })  # fmt: skip
+    write_json_atomic(
+        folder / "sweep.json",
+        {
+            "settings": settings,
+            "settings_hash": settings_hash(settings),
+            "published": CITATION,
+            "source": SOURCE,
+            "task_title": "CIFAR-100 (100 classes, up to 400 training images each)",
+            "encoder_title": "ResNet-18",
+            "encoder_source": "ImageNet-pretrained, as in the paper",
+            "published_fits": PUBLISHED_FITS,
+            "N": N,
+            "regimes": list(CURVES.values()),
+            "sizes": sorted({r["n_per_class"] for r in runs}),
+            "seeds": max(r["seed"] for r in runs) + 1,
+            "command": "python -m models.transfer.published",
+        },
+    )
     for r in runs:
         write_json_atomic(folder / "runs" / f"{r['key']}.json", r)
     return len(runs)

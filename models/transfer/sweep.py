@@ -50,9 +50,17 @@ class RunsFailed(RuntimeError):
 
 # What the pages read from a run file, by field: a file without one of them is reported and skipped.
 RUN_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "key": str, "regime": str, "n_per_class": int, "seed": int, "test_error": (int, float), "test_loss": (int, float),
-    "seconds": (int, float), "images": int, "device": str, "history": list,
-}  # fmt: skip
+    "key": str,
+    "regime": str,
+    "n_per_class": int,
+    "seed": int,
+    "test_error": (int, float),
+    "test_loss": (int, float),
+    "seconds": (int, float),
+    "images": int,
+    "device": str,
+    "history": list,
+}
 EPOCH_FIELDS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy")
 
 

@@ -53,10 +53,13 @@ def target_ui(where: DeltaGenerator, model: torch.nn.Module, info: ModelInfo, ch
     # Keyed by image and model (a new one starts again from its own top prediction); the option labels are the
     # class names alone, so a link names the class the same way on any device.
     target = where.selectbox(
-        "Explain the class", [*top, *(i for i in range(len(info.categories)) if i not in top)],
-        format_func=info.categories.__getitem__, key=f"attr_class_{chosen.sha256[:12]}_{info.name}", bind=BIND,
+        "Explain the class",
+        [*top, *(i for i in range(len(info.categories)) if i not in top)],
+        format_func=info.categories.__getitem__,
+        key=f"attr_class_{chosen.sha256[:12]}_{info.name}",
+        bind=BIND,
         help="The model's five most likely classes come first, most likely at the top.",
-    )  # fmt: skip
+    )
     where.caption("Top five: " + ", ".join(f"{p.label} {p.probability:.1%}" for p in predictions))
     if ood := out_of_distribution(info, chosen):
         where.caption(f":material/help: {ood}")
@@ -194,9 +197,12 @@ def sanity_tab(
 def show_sanity(results: dict[str, list], seen: np.ndarray) -> None:
     """Similarity to the original map as the model is randomised, and some of the maps on the way."""
     metrics = st.multiselect(
-        "Similarity metrics (Adebayo et al.'s four)", list(SANITY_METRICS), default=["spearman", "ssim"],
-        format_func=SANITY_METRICS.get, key="attr_sanity_metrics",
-    )  # fmt: skip
+        "Similarity metrics (Adebayo et al.'s four)",
+        list(SANITY_METRICS),
+        default=["spearman", "ssim"],
+        format_func=SANITY_METRICS.get,
+        key="attr_sanity_metrics",
+    )
     st.plotly_chart(sanity_chart({METHODS[m].title: s for m, s in results.items()}, metrics), width="stretch")
     note(
         "How to read it (Adebayo et al. 2018): a method that depends on what the model learned loses similarity as "
@@ -320,24 +326,39 @@ def batch_set_ui(info: ModelInfo) -> tuple[list[LabelledImage], list[str]]:
         if isinstance(decoded, str):
             problems.append(decoded)
             continue
-        truth = cols[i % 4].selectbox(f"True label of {decoded.label}", [UNKNOWN, *info.categories],
-                                      key=f"attr_batch_truth_{decoded.sha256[:16]}")  # fmt: skip
+        truth = cols[i % 4].selectbox(
+            f"True label of {decoded.label}", [UNKNOWN, *info.categories], key=f"attr_batch_truth_{decoded.sha256[:16]}"
+        )
         images.append(LabelledImage(decoded.label, decoded.image, None if truth == UNKNOWN else truth))
     return images, problems
 
 
 def batch_tab(model: torch.nn.Module, info: ModelInfo, key: str) -> None:
     """One method over a labelled set, as Captum Insights showed it: truth, prediction and map per image."""
-    prose("One method over a set of labelled images: for each, the true label, the model's answer, and the map "
-          "for the predicted class (or the true one). A wrong answer often shows the model looking "
-          "elsewhere.")  # fmt: skip
+    prose(
+        "One method over a set of labelled images: for each, the true label, the model's answer, and the map "
+        "for the predicted class (or the true one). A wrong answer often shows the model looking "
+        "elsewhere."
+    )
     images, problems = batch_set_ui(info)
     warn_skipped(problems)
     c1, c2 = st.columns(2)
-    method = c1.selectbox("Method", list(METHODS), index=list(METHODS).index("integrated_gradients"),
-                          format_func=lambda k: METHODS[k].title, key="attr_batch_method", bind=BIND)  # fmt: skip
-    target = c2.radio("Map for the", ["predicted", "true"], horizontal=True, key="attr_batch_target", bind=BIND,
-                      format_func={"predicted": "predicted class", "true": "true class"}.get)  # fmt: skip
+    method = c1.selectbox(
+        "Method",
+        list(METHODS),
+        index=list(METHODS).index("integrated_gradients"),
+        format_func=lambda k: METHODS[k].title,
+        key="attr_batch_method",
+        bind=BIND,
+    )
+    target = c2.radio(
+        "Map for the",
+        ["predicted", "true"],
+        horizontal=True,
+        key="attr_batch_target",
+        bind=BIND,
+        format_func={"predicted": "predicted class", "true": "true class"}.get,
+    )
     if not images:
         st.info("Upload a few images, then give each its true label.")
         return
@@ -345,14 +366,18 @@ def batch_tab(model: torch.nn.Module, info: ModelInfo, key: str) -> None:
     if not run_button(f"Explain {len(images)} images", "attr_batch_run", (key, set_key, method, target)):
         return
     items = cached_heavy(
-        f"{METHODS[method].title} over {len(images)} images", ("batch", key, set_key, method, target),
+        f"{METHODS[method].title} over {len(images)} images",
+        ("batch", key, set_key, method, target),
         lambda report: explain_batch(model, info.preprocess, info.categories, images, method, target, report),
-    )  # fmt: skip
+    )
     st.markdown(f"**{summary(items)}** · {METHODS[method].title}, default parameters, absolute values.")
     cols = st.columns(4)
     for i, (im, it) in enumerate(zip(images, items, strict=True)):
         mark = "" if it.correct is None else ("✓ " if it.correct else "✗ ")
         truth = it.truth or "not given"
-        cols[i % 4].image(overlay(model_view(im.image, info.preprocess), it.map, "absolute", 0.7), width="stretch",
-                          caption=f"{mark}{it.name}: true {truth} · predicted {it.predicted} {it.probability:.0%}"
-                          + ("" if it.explained == it.predicted else f" · map for {it.explained}"))  # fmt: skip
+        cols[i % 4].image(
+            overlay(model_view(im.image, info.preprocess), it.map, "absolute", 0.7),
+            width="stretch",
+            caption=f"{mark}{it.name}: true {truth} · predicted {it.predicted} {it.probability:.0%}"
+            + ("" if it.explained == it.predicted else f" · map for {it.explained}"),
+        )

@@ -51,10 +51,15 @@ def cached_anatomy(name: str, image_sha: str, _image) -> list:
 def anatomy_ui() -> tuple[str, bool]:
     """The network to dissect, and whether every layer is listed (or only the blocks a slide shows)."""
     c1, c2 = st.columns([3, 2])
-    name = c1.selectbox("Network", list(ARCHITECTURES), format_func=lambda n: ARCHITECTURES[n].title,
-                        key="build_net", bind=BIND)  # fmt: skip
-    every = c2.toggle("Every layer", key="build_every", bind=BIND,
-                      help="Off: the stem, each residual block and the head, as a slide shows them.")  # fmt: skip
+    name = c1.selectbox(
+        "Network", list(ARCHITECTURES), format_func=lambda n: ARCHITECTURES[n].title, key="build_net", bind=BIND
+    )
+    every = c2.toggle(
+        "Every layer",
+        key="build_every",
+        bind=BIND,
+        help="Off: the stem, each residual block and the head, as a slide shows them.",
+    )
     return name, every
 
 
@@ -77,13 +82,22 @@ def show_anatomy(name: str, every: bool, chosen: ChosenImage) -> None:
     shown = [r for r in rows if r.leaf] if every else blocks(rows)
     count = total_params(model)
     published = f" (torchvision's own figure: {arch.published_params:,})" if arch.published_params else ""
-    st.markdown(f"**{arch.title}** on {chosen.label}, as {' x '.join(map(str, x.shape[1:]))} input: "
-                f"**{count:,} parameters**{published}.")  # fmt: skip
-    st.dataframe(anatomy_table(shown), hide_index=True, width="stretch", height=min(35 * (len(shown) + 1) + 3, 560),
-                 column_config={"parameters": st.column_config.NumberColumn(format="localized")})  # fmt: skip
-    note("Receptive field: how many input pixels one output of the layer can see (one side), and how far apart "
-         "in the input two neighbouring outputs are (the stride). A residual block's field is its main path's; "
-         "after global pooling every output sees the whole image.")  # fmt: skip
+    st.markdown(
+        f"**{arch.title}** on {chosen.label}, as {' x '.join(map(str, x.shape[1:]))} input: "
+        f"**{count:,} parameters**{published}."
+    )
+    st.dataframe(
+        anatomy_table(shown),
+        hide_index=True,
+        width="stretch",
+        height=min(35 * (len(shown) + 1) + 3, 560),
+        column_config={"parameters": st.column_config.NumberColumn(format="localized")},
+    )
+    note(
+        "Receptive field: how many input pixels one output of the layer can see (one side), and how far apart "
+        "in the input two neighbouring outputs are (the stride). A residual block's field is its main path's; "
+        "after global pooling every output sees the whole image."
+    )
     show_block(name, model)
 
 
@@ -91,15 +105,25 @@ def show_block(name: str, model: torch.nn.Module) -> None:
     """The residual block drawn like the U-Net page draws its U, beside its PyTorch code."""
     found = residual_blocks(model)
     if not found:
-        st.info(f"{ARCHITECTURES[name].title} has no residual block: it is a plain stack of convolutions, "
-                "ReLUs and pooling, then fully connected layers. Its code:", icon=":material/info:")  # fmt: skip
+        st.info(
+            f"{ARCHITECTURES[name].title} has no residual block: it is a plain stack of convolutions, "
+            "ReLUs and pooling, then fully connected layers. Its code:",
+            icon=":material/info:",
+        )
         st.code(inspect.getsource(type(model)), language="python")
         return
     paths = {n: block_paths(b) for n, b in found.items()}
     projecting, plain = lecture_blocks(found)  # the lecture's case first: a block that halves the resolution
-    which = st.radio("Block", [projecting, plain], horizontal=True, key=f"build_block_{name}", bind=BIND,
-                     format_func=lambda n: f"{n} (projection shortcut: {paths[n][1][0]})" if paths[n][1]
-                     else f"{n} (identity shortcut)")  # fmt: skip
+    which = st.radio(
+        "Block",
+        [projecting, plain],
+        horizontal=True,
+        key=f"build_block_{name}",
+        bind=BIND,
+        format_func=lambda n: (
+            f"{n} (projection shortcut: {paths[n][1][0]})" if paths[n][1] else f"{n} (identity shortcut)"
+        ),
+    )
     block = found[which]
     left, right = st.columns(2)
     left.plotly_chart(block_figure(*paths[which], which), width="stretch", key=f"build_block_fig_{which}")
@@ -112,25 +136,38 @@ def loop_settings_ui() -> LoopConfig:
         c1, c2, c3 = st.columns(3)
         setup = c1.selectbox("Data and network", list(SETUPS), format_func=SETUPS.get, key="build_setup", bind=BIND)
         epochs = c1.number_input("Epochs", 1, MAX_EPOCHS, 10, key="build_epochs", bind=BIND)
-        lr = c2.select_slider("AdamW learning rate", [1e-4, 3e-4, 1e-3, 3e-3], 3e-4, key="build_lr", bind=BIND,
-                              format_func=lambda v: f"{v:g}")  # fmt: skip
+        lr = c2.select_slider(
+            "AdamW learning rate",
+            [1e-4, 3e-4, 1e-3, 3e-3],
+            3e-4,
+            key="build_lr",
+            bind=BIND,
+            format_func=lambda v: f"{v:g}",
+        )
         batch = c2.select_slider("Batch size", [16, 32, 64, 128], 64, key="build_batch", bind=BIND)
         step_size = c3.number_input("StepLR step size (epochs)", 1, MAX_EPOCHS, 5, key="build_step", bind=BIND)
         gamma = c3.select_slider("StepLR gamma", [0.1, 0.25, 0.5, 0.75, 1.0], 0.5, key="build_gamma", bind=BIND)
-        forget = st.toggle("Forget `lr_scheduler.step()` (the lecture's TO DO)", key="build_forget", bind=BIND,
-                           help="The rate then never decays: compare the curves with a run that steps it.")  # fmt: skip
+        forget = st.toggle(
+            "Forget `lr_scheduler.step()` (the lecture's TO DO)",
+            key="build_forget",
+            bind=BIND,
+            help="The rate then never decays: compare the curves with a run that steps it.",
+        )
         seed = c1.number_input("Seed", 0, 10_000, 0, key="build_seed", bind=BIND)
         st.form_submit_button("Train", type="primary", on_click=_start)
     config = LoopConfig(setup, int(epochs), float(lr), int(batch), int(step_size), float(gamma), not forget, int(seed))
-    note(f"About {estimate_seconds(config):.0f} s of training on a 2-core CPU (measured; drawing the charts adds "
-         "some, a GPU is faster). **Stop** pauses the run between steps; **Resume** goes on from there.")  # fmt: skip
+    note(
+        f"About {estimate_seconds(config):.0f} s of training on a 2-core CPU (measured; drawing the charts adds "
+        "some, a GPU is faster). **Stop** pauses the run between steps; **Resume** goes on from there."
+    )
     # The buttons act in callbacks, before the script runs, so both are drawn in the state their click made.
     loop: LectureLoop | None = st.session_state.get("build_loop")
     running = bool(st.session_state.get("build_running"))
     c1, c2 = st.columns(2)
     c1.button("Stop", key="build_stop", disabled=not running, on_click=_set_running, args=(False,))
-    c2.button("Resume", key="build_resume", disabled=running or loop is None or loop.done, on_click=_set_running,
-              args=(True,))  # fmt: skip
+    c2.button(
+        "Resume", key="build_resume", disabled=running or loop is None or loop.done, on_click=_set_running, args=(True,)
+    )
     return config
 
 
@@ -151,8 +188,10 @@ def draw_loop(loop: LectureLoop, places: tuple) -> None:
     done = final_numbers(loop)
     text = f"Step {loop.step} of {loop.total_steps}"
     if done:
-        text += (f" · after epoch {loop.history.epoch[-1]}: test accuracy {done['test_accuracy']:.1%}, test loss "
-                 f"{done['test_loss']:.3f}, learning rate {done['lr']:g}")  # fmt: skip
+        text += (
+            f" · after epoch {loop.history.epoch[-1]}: test accuracy {done['test_accuracy']:.1%}, test loss "
+            f"{done['test_loss']:.3f}, learning rate {done['lr']:g}"
+        )
     numbers.markdown(text)
 
 
@@ -176,10 +215,12 @@ def run_loop(loop: LectureLoop | None, pending: LoopConfig | None, places: tuple
 
 
 def training_tab() -> None:
-    prose("The lecture's loop on data this machine has: AdamW, StepLR, cross-entropy, an evaluation on the test "
-          "set after every epoch. Every step records the loss, the batch's accuracy, the learning rate and each "
-          "layer's gradient norm. Switch on *Forget lr_scheduler.step()* to see what the missing line "
-          "costs.")  # fmt: skip
+    prose(
+        "The lecture's loop on data this machine has: AdamW, StepLR, cross-entropy, an evaluation on the test "
+        "set after every epoch. Every step records the loss, the batch's accuracy, the learning rate and each "
+        "layer's gradient norm. Switch on *Forget lr_scheduler.step()* to see what the missing line "
+        "costs."
+    )
     config = loop_settings_ui()
     if st.session_state.pop("build_start", False):
         st.session_state["build_pending"] = config

@@ -156,21 +156,35 @@ def proposals_ui(stages: Stages) -> int:
 
 RCNN_FAMILY = pd.DataFrame(
     [
-        ("R-CNN (Girshick et al., 2014)", "selective search, ~2,000 per image",
-         "each region cropped from the image, warped, run through the CNN", "an SVM per class, box regression"),
-        ("Fast R-CNN (2015)", "selective search", "the CNN runs once; RoIPool cuts each region from its feature map",
-         "fully connected: softmax over classes, box regression"),
+        (
+            "R-CNN (Girshick et al., 2014)",
+            "selective search, ~2,000 per image",
+            "each region cropped from the image, warped, run through the CNN",
+            "an SVM per class, box regression",
+        ),
+        (
+            "Fast R-CNN (2015)",
+            "selective search",
+            "the CNN runs once; RoIPool cuts each region from its feature map",
+            "fully connected: softmax over classes, box regression",
+        ),
         ("Faster R-CNN (2015)", "the region proposal network, on the same features", "RoIPool", "as Fast R-CNN"),
-        ("Mask R-CNN (2017)", "the RPN over a feature pyramid (FPN)", "RoIAlign (no rounding)",
-         "box and class, plus a mask head (28 x 28 per class)"),
+        (
+            "Mask R-CNN (2017)",
+            "the RPN over a feature pyramid (FPN)",
+            "RoIAlign (no rounding)",
+            "box and class, plus a mask head (28 x 28 per class)",
+        ),
     ],
     columns=["", "proposals", "features per region", "heads"],
-)  # fmt: skip
+)
 
 
-RCNN_STAGES = ("The stages below run the model chosen above, one module at a time: 1. backbone and FPN, 2. proposals, "
-               "3. detections, 3b. RoIPool against RoIAlign, 3c. RoI features into the box and class heads, 4. the "
-               "mask (or keypoint) head.")  # fmt: skip
+RCNN_STAGES = (
+    "The stages below run the model chosen above, one module at a time: 1. backbone and FPN, 2. proposals, "
+    "3. detections, 3b. RoIPool against RoIAlign, 3c. RoI features into the box and class heads, 4. the "
+    "mask (or keypoint) head."
+)
 
 
 def pipeline_tab(image: np.ndarray, stages: Stages, listed: int, threshold: float) -> None:
@@ -234,13 +248,18 @@ def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, level:
     exact = tuple(round(v * scale) for v in roi.exact)
     drawn = draw_box(draw_box(grid, exact, "#00C853", 2), tuple(v * scale for v in roi.quantised), "#FF1744", 2)
     a, b, c = st.columns(3)
-    a.image(drawn, width="stretch", caption=f"{what} on {fpn_level_name(level)} (stride {roi.stride}): green the exact "
-            "box, red the box RoIPool snaps to whole cells")  # fmt: skip
+    a.image(
+        drawn,
+        width="stretch",
+        caption=f"{what} on {fpn_level_name(level)} (stride {roi.stride}): green the exact "
+        "box, red the box RoIPool snaps to whole cells",
+    )
     lo, hi = float(min(roi.pool.min(), roi.align.min())), float(max(roi.pool.max(), roi.align.max()))
     for col, (name, cells) in zip((b, c), (("RoIPool", roi.pool), ("RoIAlign", roi.align)), strict=True):
         fig = px.imshow(cells, zmin=lo, zmax=hi, color_continuous_scale="Viridis", title=f"{name}: 7 x 7, channel mean")
-        col.plotly_chart(fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10)), width="stretch",
-                         key=f"det_roi_{name}")  # fmt: skip
+        col.plotly_chart(
+            fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10)), width="stretch", key=f"det_roi_{name}"
+        )
     st.caption(
         f"Box in feature cells: exact ({', '.join(f'{v:.2f}' for v in roi.exact)}), snapped "
         f"({', '.join(map(str, roi.quantised))}); the two pooled outputs differ by {roi.difference:.0%} of "
@@ -253,8 +272,16 @@ def cached_box_heads(key: str, sha: str, box: tuple, _model, _x) -> BoxHeads:
     return box_heads(_model, _x, box)
 
 
-def heads_section(image: np.ndarray, stages: Stages, inst: Instance | None, categories, key: str, sha: str,
-                  model: nn.Module, x: torch.Tensor) -> None:  # fmt: skip
+def heads_section(
+    image: np.ndarray,
+    stages: Stages,
+    inst: Instance | None,
+    categories,
+    key: str,
+    sha: str,
+    model: nn.Module,
+    x: torch.Tensor,
+) -> None:
     """Stage 3c: one proposal's RoI features, the box head's class probabilities and the box it moves to."""
     st.markdown(
         "**3c. RoI features → box and class heads.** The pooled 7 x 7 features of one proposal go through two "
@@ -272,10 +299,14 @@ def heads_section(image: np.ndarray, stages: Stages, inst: Instance | None, cate
         f", the one {inst.label} {inst.score:.0%} came from" if inst else ", the strongest"
     )
     a, b, c = st.columns(3)
-    drawn = draw_box(draw_box(image, tuple(round(v) for v in box), "#FF1744", 3),
-                     tuple(round(v) for v in out.refined), "#00C853", 3)  # fmt: skip
-    a.image(drawn, width="stretch", caption=f"{which}: red as proposed, green as the box head moves it for "
-            f"{categories[out.best]}")  # fmt: skip
+    drawn = draw_box(
+        draw_box(image, tuple(round(v) for v in box), "#FF1744", 3), tuple(round(v) for v in out.refined), "#00C853", 3
+    )
+    a.image(
+        drawn,
+        width="stretch",
+        caption=f"{which}: red as proposed, green as the box head moves it for {categories[out.best]}",
+    )
     tiles = grey_maps(
         np.concatenate([out.features.mean(0, keepdims=True), out.features[strongest_channels(out.features, 7)]])
     )
@@ -364,8 +395,11 @@ def explain_tab(
         width="stretch",
         caption=f"{inst.label} {inst.score:.0%}: Grad-CAM at {fpn_level_name(level)} (found again with IoU {iou:.2f})",
     )
-    right.plotly_chart(map_figure(cam, "absolute", "the map alone (0 = no evidence, 1 = the map's peak)"),
-                       width="stretch", key="det_cam_map")  # fmt: skip
+    right.plotly_chart(
+        map_figure(cam, "absolute", "the map alone (0 = no evidence, 1 = the map's peak)"),
+        width="stretch",
+        key="det_cam_map",
+    )
 
 
 def truth_ui(chosen: ChosenImage, image: np.ndarray, info: DetectorInfo) -> list[TrueObject] | None:
@@ -377,12 +411,15 @@ def truth_ui(chosen: ChosenImage, image: np.ndarray, info: DetectorInfo) -> list
         st.caption(f"The truth: the {len(objects)} objects the generator drew (boxes and masks).")
     else:
         upload = st.file_uploader(
-            "COCO annotation file (JSON) for this image", key="det_truth_upload",
+            "COCO annotation file (JSON) for this image",
+            key="det_truth_upload",
             help="COCO format: images, categories, annotations with bbox (x, y, width, height). Boxes only.",
-        )  # fmt: skip
+        )
         if upload is None:
-            st.info("Pick a generated scene as the image, or upload a COCO-format annotation file for your image, "
-                    "to see which detections are right.")  # fmt: skip
+            st.info(
+                "Pick a generated scene as the image, or upload a COCO-format annotation file for your image, "
+                "to see which detections are right."
+            )
             return None
         try:
             annotations = coco_objects(upload.getvalue(), chosen.label, image.shape[:2])
@@ -398,19 +435,42 @@ def truth_ui(chosen: ChosenImage, image: np.ndarray, info: DetectorInfo) -> list
 
 
 def truth_tab(
-    image: np.ndarray, instances: list[Instance], kept: list[Instance], truth: list[TrueObject], info: DetectorInfo,
-    key: str, sha: str, model: nn.Module,
-) -> None:  # fmt: skip
+    image: np.ndarray,
+    instances: list[Instance],
+    kept: list[Instance],
+    truth: list[TrueObject],
+    info: DetectorInfo,
+    key: str,
+    sha: str,
+    model: nn.Module,
+) -> None:
     """Each shown detection right or wrong at a chosen IoU, the misses, and COCO AP with its precision-recall
     curve for this image (all detections) and, from its button, for a set of generated scenes."""
-    iou = st.slider("IoU a detection needs with a true object of its class to be right", 0.5, 0.95, 0.5, 0.05,
-                    key="det_truth_iou", bind=BIND)  # fmt: skip
+    iou = st.slider(
+        "IoU a detection needs with a true object of its class to be right",
+        0.5,
+        0.95,
+        0.5,
+        0.05,
+        key="det_truth_iou",
+        bind=BIND,
+    )
     m = match(kept, truth, iou)
     left, right = st.columns([1, 1])
-    left.image(draw_verdicts(image, kept, m.true_positive, truth, m.missed), width="stretch",
-               caption="white: the truth; green: right; red: wrong; orange: missed")  # fmt: skip
-    rows = [{"detection": d.label, "score": round(d.score, 3), "verdict": "right" if ok else "wrong",
-             "best IoU": round(v, 2)} for d, ok, v in zip(kept, m.true_positive, m.iou, strict=True)]  # fmt: skip
+    left.image(
+        draw_verdicts(image, kept, m.true_positive, truth, m.missed),
+        width="stretch",
+        caption="white: the truth; green: right; red: wrong; orange: missed",
+    )
+    rows = [
+        {
+            "detection": d.label,
+            "score": round(d.score, 3),
+            "verdict": "right" if ok else "wrong",
+            "best IoU": round(v, 2),
+        }
+        for d, ok, v in zip(kept, m.true_positive, m.iou, strict=True)
+    ]
     right.markdown(
         f"Of the {len(kept)} detections shown, **{sum(m.true_positive)} right** and "
         f"**{len(kept) - sum(m.true_positive)} wrong**; **{len(m.missed)} of {len(truth)}** true objects missed "
@@ -420,17 +480,22 @@ def truth_tab(
     here = score([instances], [truth], [image.shape[:2]], info.categories, iou)
     curves = {"this image": (here.recall, here.precision)}
     mask = f", mask AP {here.mask['AP']:.3f}" if here.mask else ""
-    st.markdown(f"**This image**, every detection the model kept (not only those above the threshold): box AP "
-                f"{here.box['AP']:.3f} (AP@0.5 {here.box['AP50']:.3f}){mask}.")  # fmt: skip
+    st.markdown(
+        f"**This image**, every detection the model kept (not only those above the threshold): box AP "
+        f"{here.box['AP']:.3f} (AP@0.5 {here.box['AP50']:.3f}){mask}."
+    )
     if all(c in info.categories for c in SHAPE_CLASSES):
         settings = (key, iou)
         if run_button(f"Score on {SET_SIZE} generated scenes", "det_truth_set", settings):
             whole = cached_heavy(
-                f"Detecting in {SET_SIZE} generated scenes", ("det-set", *settings),
+                f"Detecting in {SET_SIZE} generated scenes",
+                ("det-set", *settings),
                 lambda report: score_generated_set(model, info.categories, iou, report=report),
-            )  # fmt: skip
+            )
             curves[f"{SET_SIZE} generated scenes"] = (whole.recall, whole.precision)
             mask = f", mask AP {whole.mask['AP']:.3f}" if whole.mask else ""
-            st.markdown(f"**{SET_SIZE} held-out generated scenes** ({whole.objects} objects): box AP "
-                        f"{whole.box['AP']:.3f} (AP@0.5 {whole.box['AP50']:.3f}){mask}.")  # fmt: skip
+            st.markdown(
+                f"**{SET_SIZE} held-out generated scenes** ({whole.objects} objects): box AP "
+                f"{whole.box['AP']:.3f} (AP@0.5 {whole.box['AP50']:.3f}){mask}."
+            )
     st.plotly_chart(precision_recall_chart(curves, iou), width="stretch", key="det_pr")

@@ -250,8 +250,10 @@ def top9_tab(
     start_layer: str,
 ) -> None:
     """The nine strongest activations of chosen channels over a set of images; the last scan stays shown."""
-    prose("The nine strongest activations of a channel over a set of images (one per image), each shown as its "
-             "deconvnet projection and the image patch it sees, as in the paper's Figure 2.")  # fmt: skip
+    prose(
+        "The nine strongest activations of a channel over a set of images (one per image), each shown as its "
+        "deconvnet projection and the image patch it sees, as in the paper's Figure 2."
+    )
     images, folder = image_set_ui()
     top_layer, picks, pressed = scan_ui(model, batch, key, sha, info, layers, start_layer, images)
     if pressed:
@@ -293,9 +295,13 @@ def occlusion_ui(
     window = c3.slider("Grey square (pixels)", 2, side // 2, max(2, side // 5), key=f"feat_occ_win_{side}")
     low = min_stride(side, window)
     stride = c3.slider(
-        "Step (pixels)", low, max(low + 1, side // 4), max(low, side // 28), key=f"feat_occ_stride_{side}_{low}",
+        "Step (pixels)",
+        low,
+        max(low + 1, side // 4),
+        max(low, side // 28),
+        key=f"feat_occ_stride_{side}_{low}",
         help=f"At most {MAX_POSITIONS:,} positions of the square: smaller steps are allowed for smaller squares.",
-    )  # fmt: skip
+    )
     return occ_layer, occ_channel, target, window, stride
 
 

@@ -61,9 +61,12 @@ def bn_settings_ui() -> tuple[BNConfig | None, bool]:
     with st.form("bn_form"):
         c1, c2, c3 = st.columns(3)
         arch = c1.selectbox(
-            "Network", ["mlp", "conv"], key="bn_arch", bind=BIND,
+            "Network",
+            ["mlp", "conv"],
+            key="bn_arch",
+            bind=BIND,
             format_func=lambda a: f"{ARCH_NAMES[a]} (about {estimate_seconds(a, 3000) / 60:.1f} min per 3,000 steps)",
-        )  # fmt: skip
+        )
         activation = c1.selectbox("Activation", ["sigmoid", "relu"], key="bn_act", bind=BIND)
         lr = c2.select_slider(
             "Learning rate (SGD)", [0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0], 0.5, key="bn_lr", bind=BIND
@@ -245,8 +248,10 @@ def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int
 def comparison_ui() -> tuple[int, bool]:
     """The "Does it help?" experiment's epochs and whether its button was pressed."""
     st.subheader("Does it help?")
-    prose("A small CNN trained on 300 digits, once without and once with the pipeline (test images are never "
-             "augmented; 497 of them). Flips and strong crops can hurt: a flipped 2 is no longer a 2.")  # fmt: skip
+    prose(
+        "A small CNN trained on 300 digits, once without and once with the pipeline (test images are never "
+        "augmented; 497 of them). Flips and strong crops can hurt: a flipped 2 is no longer a 2."
+    )
     epochs = st.slider("Epochs", 2, 30, 8, key="aug_epochs", bind=BIND)
     return epochs, st.button("Train with and without", key="aug_train")
 

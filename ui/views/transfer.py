@@ -136,13 +136,22 @@ def curve_options_ui(runs: list[dict]) -> tuple[str, bool, list[str]]:
     """The learning curves' x axis, whether to overlay the paper's fits, and the regimes shown."""
     c1, c2, c3 = st.columns([2, 2, 3])
     axis = c1.radio(
-        "x axis", ["log", "inv_sqrt"], key="transfer_axis", bind=BIND, horizontal=True,
+        "x axis",
+        ["log", "inv_sqrt"],
+        key="transfer_axis",
+        bind=BIND,
+        horizontal=True,
         format_func={"log": "n (log)", "inv_sqrt": "n^-1/2 (as in the paper)"}.get,
-    )  # fmt: skip
-    paper = c2.checkbox("Overlay the paper's fits", key="transfer_paper", bind=BIND, help=(
-        f"Hoiem et al.'s ResNet-18 fits for ImageNet -> CIFAR-100 (N = {PAPER_N}): another dataset and network, "
-        "shown for their shape, not to be compared number for number."
-    ))  # fmt: skip
+    )
+    paper = c2.checkbox(
+        "Overlay the paper's fits",
+        key="transfer_paper",
+        bind=BIND,
+        help=(
+            f"Hoiem et al.'s ResNet-18 fits for ImageNet -> CIFAR-100 (N = {PAPER_N}): another dataset and network, "
+            "shown for their shape, not to be compared number for number."
+        ),
+    )
     present = [r for r in REGIMES if any(run["regime"] == r for run in runs)]
     if st.session_state.get("transfer_regimes_of") != present:  # another sweep, other regimes: show all of them
         st.session_state["transfer_regimes_of"] = present
@@ -159,8 +168,11 @@ def show_learning_curves(
     """The learning curves (a click on a point picks its run), the crossovers and the table of the fits."""
     st.plotly_chart(
         learning_curve_figure(runs, curves, axis=axis, paper=paper, selected=picked),
-        key="transfer_lc", on_select=pick_from_chart, selection_mode="points", width="stretch",
-    )  # fmt: skip
+        key="transfer_lc",
+        on_select=pick_from_chart,
+        selection_mode="points",
+        width="stretch",
+    )
     note(
         "Points: one trained model each (seeds use disjoint training images where the class is large enough). "
         f"Lines: weighted least-squares fit, γ searched over [-1, 0) with the authors' penalty {PENALTY:g}·|γ + 0.5| "
@@ -183,11 +195,17 @@ def training_curves_ui(runs: list[dict], keys: dict[str, dict]) -> tuple[str, di
     st.subheader("Training curves")
     metric = st.radio("Show", ["accuracy", "loss"], key="transfer_metric", bind=BIND, horizontal=True)
     choice = st.selectbox(
-        "Run", ["", *keys], key="transfer_pick", bind=BIND,
-        format_func=lambda k: "all seeds at one size (choose below)" if not k else
-        f"{REGIMES[keys[k]['regime']]}, n = {keys[k]['n_per_class']}, seed {keys[k]['seed']} "
-        f"({keys[k]['test_error']:.1f}% error)",
-    )  # fmt: skip
+        "Run",
+        ["", *keys],
+        key="transfer_pick",
+        bind=BIND,
+        format_func=lambda k: (
+            "all seeds at one size (choose below)"
+            if not k
+            else f"{REGIMES[keys[k]['regime']]}, n = {keys[k]['n_per_class']}, seed {keys[k]['seed']} "
+            f"({keys[k]['test_error']:.1f}% error)"
+        ),
+    )
     if choice:
         return metric, keys[choice], []
     sizes = sorted({r["n_per_class"] for r in runs})
@@ -216,8 +234,10 @@ def show_training_curves(metric: str, run: dict | None, at_n: list[dict]) -> Non
     else:
         st.plotly_chart(training_curves_figure(at_n, metric), width="stretch", key="transfer_band")
         seeds = len({r["seed"] for r in at_n})
-        note(f"Mean over {seeds} seeds; the band spans the lowest to the highest seed (min-max, not a "
-                   "standard deviation). Dashed: training batches.")  # fmt: skip
+        note(
+            f"Mean over {seeds} seeds; the band spans the lowest to the highest seed (min-max, not a "
+            "standard deviation). Dashed: training batches."
+        )
 
 
 def results_view(meta: dict, runs: list[dict]) -> None:
@@ -259,12 +279,17 @@ def sweep_view(folder: Path) -> None:
     done, missing, live = sweep_progress(folder, meta, runs)
     shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
     if missing and live:
-        st.info(f"**{done}**: this sweep is still being written; the view re-reads it every "
-                f"{REFRESH_SECONDS:g} s. Missing: {shown}.", icon=":material/autorenew:")  # fmt: skip
+        st.info(
+            f"**{done}**: this sweep is still being written; the view re-reads it every "
+            f"{REFRESH_SECONDS:g} s. Missing: {shown}.",
+            icon=":material/autorenew:",
+        )
         st.session_state["transfer_incomplete"] = folder.name
     elif missing:
-        st.info(f"**{done}**; the sweep was stopped. Run it again with the same settings to finish it. Missing: "
-                f"{shown}.", icon=":material/pause_circle:")  # fmt: skip
+        st.info(
+            f"**{done}**; the sweep was stopped. Run it again with the same settings to finish it. Missing: {shown}.",
+            icon=":material/pause_circle:",
+        )
     elif st.session_state.pop("transfer_incomplete", None) == folder.name:
         st.rerun()  # the last run landed: the whole page again, without the refresh
     if not runs:
@@ -273,8 +298,13 @@ def sweep_view(folder: Path) -> None:
         )
         return
     results_view(meta or {}, runs)
-    st.download_button("Download the sweep (CSV, one row per run)", sweep_csv(runs), f"{folder.name}.csv", "text/csv",
-                       key="transfer_csv")  # fmt: skip
+    st.download_button(
+        "Download the sweep (CSV, one row per run)",
+        sweep_csv(runs),
+        f"{folder.name}.csv",
+        "text/csv",
+        key="transfer_csv",
+    )
 
 
 def sweep_form_ui() -> tuple[str, str, list[str], str, int, TrainConfig] | None:
@@ -293,9 +323,13 @@ def sweep_form_ui() -> tuple[str, str, list[str], str, int, TrainConfig] | None:
         )
         encoder_name = c1.selectbox("Pretrained encoder", ENCODERS, key="tf_encoder", bind=BIND)
         regimes = c2.multiselect(
-            "Regimes", list(REGIMES), default=["scratch", "probe", "finetune"], key="tf_regimes", bind=BIND,
+            "Regimes",
+            list(REGIMES),
+            default=["scratch", "probe", "finetune"],
+            key="tf_regimes",
+            bind=BIND,
             format_func=REGIMES.get,
-        )  # fmt: skip
+        )
         sizes_text = c2.text_input(
             "Images per class", "1,5,20", key="tf_sizes", bind=BIND, help="Comma-separated; 'max' for all."
         )
@@ -336,8 +370,11 @@ def run_sweep_live(sweep: Sweep, task: Task, encoder: Encoder) -> None:
             def show(p: Progress) -> None:  # at most 5 updates a second; each is also where a click stops the run
                 if time.monotonic() - last[0] >= 0.2 or p.batch in (0, p.batches):
                     last[0] = time.monotonic()
-                    bar.progress(p.fraction, text=f"Run {p.run} of {p.runs} ({p.key}): epoch {p.epoch}/{p.epochs}, "
-                                                  f"batch {p.batch}/{p.batches}")  # fmt: skip
+                    bar.progress(
+                        p.fraction,
+                        text=f"Run {p.run} of {p.runs} ({p.key}): epoch {p.epoch}/{p.epochs}, "
+                        f"batch {p.batch}/{p.batches}",
+                    )
 
             written = run_sweep(sweep, folder, on_progress=show, task=task, encoder=encoder)
     except (ValueError, SweepMismatch) as exc:

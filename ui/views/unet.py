@@ -105,8 +105,11 @@ def show_predictions(seen: np.ndarray, truth: np.ndarray | None, predictions: di
         errors = st.columns(len(predictions))
         for col, (name, pred) in zip(errors, predictions.items(), strict=True):
             wrong = wrong_pixels(pred, truth)
-            col.image(big(error_overlay(seen, wrong)), width="stretch",
-                      caption=f"{name}: the {int(wrong.sum())} wrongly labelled pixels, in red")  # fmt: skip
+            col.image(
+                big(error_overlay(seen, wrong)),
+                width="stretch",
+                caption=f"{name}: the {int(wrong.sum())} wrongly labelled pixels, in red",
+            )
     legend = " · ".join(
         f"<span style='color:rgb{tuple(int(v) for v in colour_labels(np.array([i]))[0])}'>■</span> {c}"
         for i, c in enumerate(CLASSES)
@@ -125,8 +128,11 @@ def show_levels(maps: dict[str, torch.Tensor]) -> None:
         order = strongest_channels(fmap, 8)
         tiles = grey_maps(fmap[order].numpy())
         scale = max(1, 64 // tiles.shape[-1])
-        st.image(montage(tiles, cols=8, scale=scale), caption=f"{name}: {fmap.shape[0]} channels, "
-                 f"{fmap.shape[1]} x {fmap.shape[2]}", width="stretch")  # fmt: skip
+        st.image(
+            montage(tiles, cols=8, scale=scale),
+            caption=f"{name}: {fmap.shape[0]} channels, {fmap.shape[1]} x {fmap.shape[2]}",
+            width="stretch",
+        )
 
 
 def loaded_unets() -> tuple[tuple, tuple]:
