@@ -38,6 +38,9 @@ def run_app() -> None:
         layout="wide",
         initial_sidebar_state="collapsed" if compact else "auto",
     )
+    # .streamlit/config.toml starts with the sidebar navigation off, so that a fresh server's first run, which
+    # Streamlit starts as a legacy pages/ app, never lists the files; ours is on from its first frame.
+    st.set_option("client.showSidebarNavigation", True)
     page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGES)])
     link_slot = st.sidebar.container()
     # The navigation is out before PyTorch is imported: a first visit after a restart sees the app and this
