@@ -174,12 +174,16 @@ def problems(page) -> list[str]:
 def upload(page, path: Path, nth: int = 0, explained: bool = True, seconds: float = 300) -> int:
     """Put a file into the page's `nth` file uploader and wait until the run it starts is done; with `explained`,
     until the run explaining that image (the done marker names its SHA-256)."""
-    import hashlib
-
     before = current_run(page)
     page.get_by_test_id("stFileUploaderDropzoneInput").nth(nth).set_input_files(str(path))
-    subject = hashlib.sha256(path.read_bytes()).hexdigest() if explained else None
-    return wait_done(page, after=before, subject=subject, seconds=seconds)
+    return wait_done(page, after=before, subject=subject_of(path) if explained else None, seconds=seconds)
+
+
+def subject_of(path: Path) -> str:
+    """What the done marker of a run explaining the image file at `path` names: the SHA-256 of its bytes."""
+    from explain.inputs.images import image_sha256
+
+    return image_sha256(path.read_bytes())
 
 
 def rss_mb(pid: int) -> tuple[float, float]:

@@ -17,6 +17,7 @@ from tests.browser import (
     dashboard,
     require_browser,
     rss_mb,
+    subject_of,
     upload,
     wait_done,
     wait_idle,
@@ -88,7 +89,7 @@ def test_eight_sessions_at_once_get_their_solo_results(files, tmp_path):
             for page, (_, image) in zip(pages, jobs, strict=True):  # all of them run on the server together
                 page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(image))
             for page, run, (path, image) in zip(pages, before, jobs, strict=True):
-                wait_done(page, after=run, subject=hashlib.sha256(image.read_bytes()).hexdigest())
+                wait_done(page, after=run, subject=subject_of(image))
                 assert signature(page, path) == solo[(path, image.name)], f"{path or 'home'} with {image.name}"
             for c in contexts:
                 c.close()
