@@ -45,6 +45,9 @@ _FROM = {
     "reconstruct": "explain.methods.deconvnet",
     "top_activations": "explain.methods.deconvnet",
     "deletion_insertion": "explain.methods.faithfulness",
+    "faithfulness_of_maps": "explain.methods.faithfulness",
+    "attribution_record": "explain.figures.export",
+    "attribution_snippet": "explain.figures.export",
     "feature_maps": "explain.methods.filters",
     "filter_images": "explain.methods.filters",
     "spatial_layers": "explain.methods.layers",
@@ -56,6 +59,7 @@ _FROM = {
     "explain_detection": "explain.methods.rcnn_stages",
     "run_stages": "explain.methods.rcnn_stages",
     "cascading_randomization": "explain.methods.sanity",
+    "sanity_of_methods": "explain.methods.sanity",
 }
 
 

@@ -55,7 +55,7 @@ x = detector_input(chosen.image, model_device(model))
 with tab_pipe:
     stages = cached_stages(key, chosen.sha256, model, x)
     pipeline_tab(image, stages, len(kept), threshold)
-    roi_section(image, stages, inst, st.session_state.get("det_level", "0"), key, chosen.sha256)
+    roi_section(image, stages, inst, key, chosen.sha256)
     heads_section(image, stages, inst, info.categories, key, chosen.sha256, model, x)
     heads = None if inst is None else cached_heads(key, chosen.sha256, inst.box, inst.label_index, model, x)
     show_heads(image, inst, heads, info.keypoint_names)

@@ -52,7 +52,8 @@ def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
     titles = [s["layout"]["title"]["text"] for s in plotly_specs(at) if s["layout"].get("title")]
     assert "28 x 28 mask logits" in titles
     assert "RoIPool: 7 x 7, channel mean" in titles and "RoIAlign: 7 x 7, channel mean" in titles
-    assert any("green the exact box, red the box RoIPool snaps" in c for c in captions)
+    roi_caption = "the level its size picks: green the exact box, red the whole cells RoIPool reads"
+    assert any(roi_caption in c for c in captions)
     assert any(
         c.startswith("proposal ") and "came from: red as proposed, green as the box head moves it" in c
         for c in captions

@@ -366,3 +366,26 @@ def test_attribution_views_give_the_page_its_maps_and_overlays_in_one_call():
         heat = to_map(a, "signed", 95.0)
         assert np.array_equal(views[m].heat, heat)
         assert np.array_equal(views[m].overlay, overlay(seen, heat, "signed", 0.5))
+
+
+def test_sanity_and_faithfulness_over_several_methods_are_each_methods_own_run(cnn, x) -> None:
+    """#26: the page's per-method loops live in explain, so a notebook gets the page's numbers in one call."""
+    from explain.methods.faithfulness import deletion_insertion, faithfulness_of_maps, ranking_map
+    from explain.methods.sanity import sanity_of_methods
+
+    one = x[:1]
+    seen = []
+    sanity = sanity_of_methods(
+        cnn, one, 2, {"saliency": {}, "input_x_gradient": {}}, progress=lambda i, n: seen.append((i, n))
+    )
+    assert list(sanity) == ["saliency", "input_x_gradient"] and seen == [(0, 2), (1, 2)]
+    assert [s.spearman for s in sanity["saliency"]] == [
+        s.spearman for s in cascading_randomization(cnn, one, "saliency", 2)
+    ]
+
+    maps = {m: attribute(cnn, one, m, 2)[0].numpy() for m in ("saliency", "input_x_gradient")}
+    curves = faithfulness_of_maps(cnn, one, maps, 2, "signed")
+    for m, a in maps.items():  # every channel ranks the pixels, not the first one alone
+        alone = deletion_insertion(cnn, one, ranking_map(a, "signed"), 2)
+        np.testing.assert_array_equal(curves[m].deletion, alone.deletion)
+        np.testing.assert_array_equal(curves[m].insertion, alone.insertion)

@@ -219,3 +219,41 @@ def test_most_probable_is_top_k_without_running_the_model():
     x = torch.randn(1, 5, generator=torch.Generator().manual_seed(0))
     via_model = top_k(model, x, list("abcde"), k=5)
     assert via_model == most_probable(torch.softmax(model(x)[0], 0).detach(), list("abcde"), k=5)
+
+
+def test_the_roi_align_shown_is_the_one_the_box_head_runs_at_the_level_the_box_picks():
+    """#27: the page pooled with `aligned=True` at the level chosen in a selector; the box head runs torchvision's
+    MultiScaleRoIAlign (`aligned=False`) at the level its LevelMapper picks. Both now agree with the model itself."""
+    from explain.methods.rcnn_stages import roi_level, roi_pool_vs_align
+
+    model, _ = load_detector(BUNDLED_DETECTOR)
+    x = detector_input(Image.fromarray(SCENE.image), torch.device("cpu"))
+    stages = run_stages(model, x)
+    hw = SCENE.image.shape[:2]
+    for proposal in stages.proposals[:5]:
+        box = tuple(float(v) for v in proposal)
+        out = box_heads(model, x, box)
+        level = roi_level(stages, box, hw)
+        assert level == str(out.level)
+        roi = roi_pool_vs_align(stages, level, box, hw)
+        np.testing.assert_allclose(roi.align, out.features.mean(0), atol=1e-5)
+        assert roi.max_vs_average > 0 and roi.max_vs_average + roi.snapping >= roi.difference - 1e-9
+
+
+def test_roi_level_follows_the_fpn_papers_level_mapper():
+    from explain.methods.rcnn_stages import Stages, roi_level
+
+    stages = Stages({}, np.zeros((0, 4)), np.zeros(0), np.zeros((0, 4)), np.zeros(0), np.zeros(0), (800, 800))
+    sides = {10: "0", 111: "0", 112: "1", 223: "1", 224: "2", 448: "3", 800: "3"}  # k = floor(4 + log2(side / 224))
+    assert {s: roi_level(stages, (0.0, 0.0, float(s), float(s)), (800, 800)) for s in sides} == sides
+    assert roi_level(stages, (5.0, 5.0, 5.0, 9.0), (800, 800)) == "0"  # an empty box: the finest level
+
+
+def test_roi_pool_reads_its_snapped_cells_inclusive_and_the_average_over_them_separates_max_from_snapping():
+    from explain.methods.rcnn_stages import Stages, roi_pool_vs_align
+
+    feature = np.zeros((1, 16, 16), np.float32)
+    feature[0, 10, 8] = 7.0  # the last row and column of the snapped box (1, 2, 8, 10) below
+    stages = Stages({"0": feature}, np.zeros((0, 4)), np.zeros(0), np.zeros((0, 4)), np.zeros(0), np.zeros(0), (64, 64))
+    roi = roi_pool_vs_align(stages, "0", (5.0, 9.0, 30.0, 41.0), (64, 64))
+    assert roi.quantised == (1, 2, 8, 10) and roi.pool.max() == 7.0  # RoIPool reads cell (10, 8)

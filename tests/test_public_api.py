@@ -47,6 +47,20 @@ def test_attribution_snippet_runs(tmp_path) -> None:
     assert scope["heatmap"].shape == (64, 64)
 
 
+def test_a_samples_snippet_runs_with_the_pages_display_settings() -> None:
+    """#28: the snippet named a sample as a file ("generated star": no such file) and fixed the display at absolute
+    values and the 99th percentile whatever the page showed."""
+    from explain import attribution_snippet
+
+    code = attribution_snippet(
+        "shapes-resnet18", "generated star", "saliency", 1, {}, sample=True, mode="signed", percentile=95.0
+    )
+    scope: dict = {}
+    exec(code, scope)
+    assert "sample_bytes('generated star')" in code and "'signed', percentile=95.0" in code
+    assert scope["heatmap"].min() < 0 and scope["heatmap"].shape == (64, 64)
+
+
 def test_the_shell_draws_the_navigation_before_loading_the_libraries() -> None:
     """A fresh server's first run shows Streamlit's legacy `pages/` list until app.py reaches `st.navigation`;
     #31's upload guard once pulled `explain` (and PyTorch, 7 s) into that gap and a cold visit showed the legacy

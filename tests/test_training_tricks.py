@@ -175,3 +175,20 @@ def test_the_panel_says_so_far_until_the_last_step():
 def test_time_estimates_are_the_measured_rates():
     assert estimate_seconds("conv", 3000) > estimate_seconds("mlp", 3000) > 0
     assert estimate_seconds("conv", 3000, batch_size=120) == pytest.approx(2 * estimate_seconds("conv", 3000))
+
+
+def test_augmentation_previews_come_from_the_library_and_repeat_with_their_seed() -> None:
+    """#26: the previews the page shows are computed in explain (a notebook gets the same montage)."""
+    from PIL import Image
+
+    from explain.figures.augmentation import image_previews, scene_previews
+    from models.experiments.augmentation import PRESETS
+
+    steps = PRESETS["MNIST-style (rotation, shift, scale)"]
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8))
+    a, b = image_previews(steps, photo, 8, 3), image_previews(steps, photo, 8, 3)
+    np.testing.assert_array_equal(a, b)
+    assert a.ndim == 3 and a.shape[1] > a.shape[0]  # six across, two rows
+    assert not np.array_equal(a, image_previews(steps, photo, 8, 4))
+    scene = scene_previews(steps, 0)
+    assert scene.ndim == 3 and scene.shape[1] >= 4 * 192

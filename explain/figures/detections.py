@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from torchvision.utils import draw_bounding_boxes, draw_keypoints, draw_segmentation_masks
 
-from explain.figures.render import boxes_on_image
+from explain.figures.render import boxes_on_image, draw_box, grey_maps
+from explain.methods.rcnn_stages import RoiComparison, Stages
 from models.data.coco import results
 from models.detectors import COCO_SKELETON, Instance
 
@@ -112,3 +113,19 @@ def draw_verdicts(
             img, boxes, labels=[f"missed {truth[j].label}" for j in missed], colors=VERDICT_COLOURS["missed"], width=4
         )
     return img.permute(1, 2, 0).numpy()
+
+
+ROI_EXACT, ROI_SNAPPED = "#00C853", "#FF1744"  # green: the box RoIAlign samples; red: the cells RoIPool reads
+
+
+def roi_picture(stages: Stages, roi: RoiComparison, side: int = 480) -> np.ndarray:
+    """The level's channel mean in grey, each cell `side // width` pixels, with the exact box (green) and the whole
+    cells RoIPool reads (red: first to last cell inclusive, so its right and bottom edges end one cell further)."""
+    fmap = grey_maps(stages.features[roi.level].mean(0, keepdims=True))[0]
+    scale = max(1, side // fmap.shape[1])
+    grid = np.repeat(np.repeat(fmap, scale, 0), scale, 1)
+    grid = np.stack([grid] * 3, axis=-1)
+    exact = tuple(round(v * scale) for v in roi.exact)
+    x0, y0, x1, y1 = roi.quantised
+    snapped = (x0 * scale, y0 * scale, (x1 + 1) * scale, (y1 + 1) * scale)
+    return draw_box(draw_box(grid, exact, ROI_EXACT, 2), snapped, ROI_SNAPPED, 2)

@@ -12,6 +12,8 @@ import captum
 import torch
 import torchvision
 
+from models.hub.fallback import WeightsInfo
+
 
 def library_versions() -> dict[str, str]:
     """Versions that decide the numbers: Python, torch, torchvision, Captum."""
@@ -34,15 +36,51 @@ def zip_bundle(files: dict[str, bytes], settings: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
-def attribution_snippet(model: str, image: str, method: str, target: int, params: dict[str, Any]) -> str:
-    """Python that recomputes one map in a notebook with this project's `explain` package."""
+def attribution_record(
+    info: WeightsInfo,
+    image_name: str,
+    image_sha256: str,
+    target: int,
+    display: dict[str, Any],
+    params: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """The settings that reproduce an Attributions view: the weights (file and SHA-256), the image (name and
+    SHA-256), the class, the display (mode, percentile, opacity) and each shown method's parameters."""
+    return {
+        "model": info.name,
+        "requested_model": info.requested,
+        "weights": info.source,
+        "weights_file": info.weights_file,
+        "weights_sha256": info.weights_sha256,
+        "image": image_name,
+        "image_sha256": image_sha256,
+        "target": target,
+        "target_name": info.categories[target],
+        "display": display,
+        "methods": params,
+    }
+
+
+def attribution_snippet(
+    model: str,
+    image: str,
+    method: str,
+    target: int,
+    params: dict[str, Any],
+    *,
+    sample: bool = False,
+    mode: str = "absolute",
+    percentile: float = 99.0,
+) -> str:
+    """Python that recomputes one map in a notebook with this project's `explain` package, with the page's display
+    settings. `image` is a file path, or the name of a bundled sample when `sample` is true."""
     args = "".join(f", {k}={v!r}" for k, v in params.items())
-    return f"""from explain import attribute, load_image, prepare, to_map
-from explain.figures.render import overlay
+    source = f"sample_bytes({image!r})" if sample else repr(image)
+    return f"""from explain import attribute, load_image, prepare, sample_bytes, to_map
 from models import load_classifier
 
 model, info = load_classifier({model!r})
-x = prepare(load_image({image!r}), info.preprocess)
+x = prepare(load_image({source}), info.preprocess)
 attr = attribute(model, x, {method!r}, target={target}{args})
-heatmap = to_map(attr[0], "absolute", percentile=99)
+heatmap = to_map(attr[0], {mode!r}, percentile={percentile!r})
 """

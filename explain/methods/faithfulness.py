@@ -3,6 +3,7 @@ falls as the most-attributed pixels are removed, and rises as they are revealed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,3 +89,22 @@ def deletion_insertion(
         _probabilities(model, removed, target, batch_size),
         _probabilities(model, revealed, target, batch_size),
     )
+
+
+def faithfulness_of_maps(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    attributions: dict[str, torch.Tensor | np.ndarray],
+    target: int,
+    by: str = "signed",
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Curves]:
+    """Deletion and insertion curves for each attribution (method key -> 1 x C x H x W or C x H x W), its pixels
+    ranked `by` one of RANKINGS, as the page's faithfulness tab measures them; `progress` counts maps."""
+    out = {}
+    for i, (method, attribution) in enumerate(attributions.items()):
+        if progress:
+            progress(i, len(attributions))
+        a = attribution[0] if attribution.ndim == 4 else attribution
+        out[method] = deletion_insertion(model, inputs, ranking_map(a, by), target)
+    return out

@@ -176,16 +176,20 @@ def explain_detection(
 
 @dataclass(frozen=True)
 class RoiComparison:
-    """One box pooled from one FPN level both ways: the output cells' channel means, and the box in the level's
-    cells exactly (RoIAlign samples there) and as RoIPool rounds it to whole cells."""
+    """One box pooled from one FPN level both ways, as channel means of the size x size output: RoIPool (the box
+    snapped to whole cells, the maximum over uneven bins), the average over those same bins, and RoIAlign as the
+    model's box head runs it (bilinear samples at exact positions, averaged). The differences, relative to RoIAlign's
+    mean magnitude over all channels, split the gap in two: max against average, then the snapping."""
 
     level: str
     stride: int
     pool: np.ndarray  # size x size
     align: np.ndarray  # size x size
     exact: tuple[float, float, float, float]  # (x0, y0, x1, y1) in feature cells
-    quantised: tuple[int, int, int, int]
+    quantised: tuple[int, int, int, int]  # the first and last cells RoIPool reads, inclusive
     difference: float  # mean |pool - align| over all channels, relative to mean |align|
+    max_vs_average: float  # mean |pool - average over the same snapped bins|, relative to mean |align|
+    snapping: float  # mean |average over the snapped bins - align|, relative to mean |align|
 
 
 POOL = "pool"  # torchvision's extra FPN level: P5 max-pooled, used by the RPN only
@@ -207,12 +211,42 @@ def poolable_level(level: str) -> str:
     return "3" if level == POOL else level
 
 
+LEVEL_MAPPER = (4, 224, 2, 5)  # k0, s0, k_min, k_max of torchvision's LevelMapper (FPN paper, eq. 1)
+
+
+def roi_level(stages: Stages, box: tuple[float, float, float, float], image_hw: tuple[int, int]) -> str:
+    """The FPN level the box heads pool `box` (input-image pixels) from, as torchvision's LevelMapper picks it:
+    k = floor(4 + log2(sqrt(w h) / 224)) on the resized image's box, clamped to P2..P5; keyed "0".."3"."""
+    k0, s0, k_min, k_max = LEVEL_MAPPER
+    sy, sx = stages.resized_to[0] / image_hw[0], stages.resized_to[1] / image_hw[1]
+    area = (box[2] - box[0]) * sx * (box[3] - box[1]) * sy
+    k = np.floor(k0 + np.log2(np.sqrt(area) / s0) + 1e-6) if area > 0 else k_min  # torchvision's eps
+    return str(int(np.clip(k, k_min, k_max)) - k_min)
+
+
+def _average_over_pool_bins(feature: torch.Tensor, q: tuple[int, int, int, int], size: int) -> torch.Tensor:
+    """The mean (not RoIPool's max) over RoIPool's own bins: cells q[0]..q[2] by q[1]..q[3], inclusive, split as
+    torchvision's roi_pool kernel splits them (floor of the start, ceiling of the end)."""
+    _, h, w = feature.shape
+    x0, y0, x1, y1 = q
+    bin_w, bin_h = max(x1 - x0 + 1, 1) / size, max(y1 - y0 + 1, 1) / size
+    out = torch.zeros(feature.shape[0], size, size)
+    for i in range(size):
+        ys = min(max(int(np.floor(i * bin_h)) + y0, 0), h), min(max(int(np.ceil((i + 1) * bin_h)) + y0, 0), h)
+        for j in range(size):
+            xs = min(max(int(np.floor(j * bin_w)) + x0, 0), w), min(max(int(np.ceil((j + 1) * bin_w)) + x0, 0), w)
+            if ys[1] > ys[0] and xs[1] > xs[0]:
+                out[:, i, j] = feature[:, ys[0] : ys[1], xs[0] : xs[1]].mean(dim=(1, 2))
+    return out
+
+
 def roi_pool_vs_align(
     stages: Stages, level: str, box: tuple[float, float, float, float], image_hw: tuple[int, int], size: int = 7
 ) -> RoiComparison:
     """Pool `box` (in the input image's pixels) from FPN level `level` with torchvision's `roi_pool` (Fast
-    R-CNN: the box snapped to whole cells, then max over uneven bins) and `roi_align` (Mask R-CNN: bilinear
-    samples at exact positions), both to size x size. The quantisation RoIAlign removes is what differs."""
+    R-CNN: the box snapped to whole cells, then the maximum over uneven bins) and with `roi_align` as Mask R-CNN's
+    box head calls it (torchvision's MultiScaleRoIAlign: sampling ratio 2, `aligned=False`), both to size x size,
+    and split their difference into max-against-average and the snapping."""
     from torchvision.ops import roi_align, roi_pool
 
     feature = torch.from_numpy(stages.features[level]).float()[None]
@@ -221,8 +255,23 @@ def roi_pool_vs_align(
     x0, y0, x1, y1 = box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy
     rois = torch.tensor([[0.0, x0, y0, x1, y1]])
     pooled = roi_pool(feature, rois, size, spatial_scale=1 / stride)[0]
-    aligned = roi_align(feature, rois, size, spatial_scale=1 / stride, sampling_ratio=2, aligned=True)[0]
+    aligned = roi_align(feature, rois, size, spatial_scale=1 / stride, sampling_ratio=2, aligned=False)[0]
     exact = tuple(v / stride for v in (x0, y0, x1, y1))
-    quantised = tuple(int(np.round(v)) for v in exact)
-    difference = float((pooled - aligned).abs().mean() / aligned.abs().mean().clamp_min(1e-12))
-    return RoiComparison(level, stride, pooled.mean(0).numpy(), aligned.mean(0).numpy(), exact, quantised, difference)
+    quantised = tuple(int(np.round(v)) for v in exact)  # roi_pool's round(); it reads these cells inclusive
+    averaged = _average_over_pool_bins(feature[0], quantised, size)
+    scale = aligned.abs().mean().clamp_min(1e-12)
+
+    def relative(a: torch.Tensor, b: torch.Tensor) -> float:
+        return float((a - b).abs().mean() / scale)
+
+    return RoiComparison(
+        level,
+        stride,
+        pooled.mean(0).numpy(),
+        aligned.mean(0).numpy(),
+        exact,
+        quantised,
+        relative(pooled, aligned),
+        relative(pooled, averaged),
+        relative(averaged, aligned),
+    )

@@ -111,3 +111,22 @@ def cascading_randomization(
         if progress:
             progress(i + 1, len(units))
     return steps
+
+
+def sanity_of_methods(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    target: int,
+    params: dict[str, dict[str, Any]],
+    *,
+    percentile: float = 99.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, list[SanityStep]]:
+    """The cascading randomisation of each method in `params` (method key -> its parameters), in turn, as the
+    Attributions page's sanity tab runs them; `progress(done, total)` counts methods."""
+    out = {}
+    for i, (method, method_params) in enumerate(params.items()):
+        if progress:
+            progress(i, len(params))
+        out[method] = cascading_randomization(model, inputs, method, target, method_params, percentile=percentile)
+    return out

@@ -9,17 +9,17 @@ import torch
 from streamlit.delta_generator import DeltaGenerator
 
 from explain.figures.charts import colorbar, deletion_insertion_chart, sanity_chart
-from explain.figures.export import attribution_snippet, zip_bundle
+from explain.figures.export import attribution_record, attribution_snippet, zip_bundle
 from explain.figures.render import overlay, png_bytes
 from explain.inputs.image_sets import set_sha256
 from explain.inputs.upload_limits import LABELLED_UPLOADS
 from explain.methods.attributions import METHODS, attribute, defaults
 from explain.methods.batch_view import MAX_BATCH, LabelledImage, explain_batch, generated_shapes, summary
 from explain.methods.classify import model_view
-from explain.methods.faithfulness import RANKINGS, deletion_insertion, ranking_map
+from explain.methods.faithfulness import RANKINGS, faithfulness_of_maps
 from explain.methods.layers import default_cam_layer, spatial_layers
 from explain.methods.sanity import METRICS as SANITY_METRICS
-from explain.methods.sanity import cascading_randomization
+from explain.methods.sanity import sanity_of_methods
 from models.classifiers import ModelInfo
 from ui.admission import cached_heavy
 from ui.image_input import SUPPORTED, ChosenImage, decode_upload
@@ -182,15 +182,13 @@ def sanity_tab(
     )
     sanity_settings = (key, image_sha, target, percentile, json.dumps({m: params[m] for m in maps}))
     if run_button("Run the sanity check", "attr_sanity_run", sanity_settings):
-
-        def sanity(report):
-            out = {}
-            for i, m in enumerate(maps):
-                report(i, len(maps))
-                out[m] = cascading_randomization(model, batch, m, target, params[m], percentile=percentile)
-            return out
-
-        results = cached_heavy(f"Randomising the model for {len(maps)} methods", ("sanity", *sanity_settings), sanity)
+        results = cached_heavy(
+            f"Randomising the model for {len(maps)} methods",
+            ("sanity", *sanity_settings),
+            lambda report: sanity_of_methods(
+                model, batch, target, {m: params[m] for m in maps}, percentile=percentile, progress=report
+            ),
+        )
         show_sanity(results, seen)
 
 
@@ -236,29 +234,25 @@ def faithfulness_tab(
     by = st.radio("Rank pixels by their", list(RANKINGS), format_func=RANKINGS.get, key="attr_faith_rank", bind=BIND)
     faith_settings = (key, image_sha, target, by, json.dumps({m: params[m] for m in maps}))
     if run_button("Measure faithfulness", "attr_faith_run", faith_settings):
-
-        def faithfulness(report):
-            out = {}
-            for i, (m, a) in enumerate(maps.items()):
-                report(i, len(maps))
-                out[METHODS[m].title] = deletion_insertion(model, batch, ranking_map(a[0], by), target)
-            return out
-
-        curves = cached_heavy("Deleting and inserting pixels", ("faithfulness", *faith_settings), faithfulness)
+        curves = cached_heavy(
+            "Deleting and inserting pixels",
+            ("faithfulness", *faith_settings),
+            lambda report: faithfulness_of_maps(model, batch, maps, target, by, report),
+        )
         show_faithfulness(curves, by)
 
 
 def show_faithfulness(curves: dict, by: str) -> None:
     """The deletion and insertion curves, and their areas per method, saying how pixels were ranked."""
-    st.plotly_chart(deletion_insertion_chart(curves), width="stretch")
+    st.plotly_chart(deletion_insertion_chart({METHODS[m].title: c for m, c in curves.items()}), width="stretch")
     st.caption(f"Pixels ranked by their {RANKINGS[by]}.")
     rows = [
         {
-            "method": t,
+            "method": METHODS[m].title,
             "deletion AUC (lower is better)": c.deletion_auc,
             "insertion AUC (higher is better)": c.insertion_auc,
         }
-        for t, c in curves.items()
+        for m, c in curves.items()
     ]
     st.dataframe(rows, hide_index=True)
 
@@ -275,26 +269,25 @@ def reproduce_tab(
     overlays: dict[str, np.ndarray],
 ) -> None:
     """The maps and settings as a zip, the settings, and the code that recomputes the first map."""
-    settings = {
-        "model": info.name,
-        "requested_model": info.requested,
-        "weights": info.source,
-        "weights_file": info.weights_file,
-        "weights_sha256": info.weights_sha256,
-        "image": chosen.label,
-        "image_sha256": chosen.sha256,
-        "target": target,
-        "target_name": info.categories[target],
-        "display": {"mode": mode, "percentile": percentile, "opacity": alpha},
-        "methods": {m: params[m] for m in overlays},
-    }
+    display = {"mode": mode, "percentile": percentile, "opacity": alpha}
+    settings = attribution_record(info, chosen.label, chosen.sha256, target, display, {m: params[m] for m in overlays})
     files = {f"{m}.png": png_bytes(o) for m, o in overlays.items()}
     bundle = zip_bundle(files, settings)
     st.download_button("All maps and settings (zip)", bundle, "attributions.zip", "application/zip", key="attr_zip")
     st.json(settings, expanded=False)
     first = next(iter(overlays), methods[0])
     st.caption(f"Recompute the {METHODS[first].title} map in a notebook:")
-    st.code(attribution_snippet(info.name, chosen.label, first, target, params[first]), language="python")
+    snippet = attribution_snippet(
+        info.name,
+        chosen.label,
+        first,
+        target,
+        params[first],
+        sample=chosen.kind != "own",
+        mode=mode,
+        percentile=percentile,
+    )
+    st.code(snippet, language="python")
 
 
 UNKNOWN = "(not given)"

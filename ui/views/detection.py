@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from explain.figures.charts import map_figure, precision_recall_chart, top_k_bar
-from explain.figures.detections import coco_json, draw, draw_verdicts
+from explain.figures.detections import coco_json, draw, draw_verdicts, roi_picture
 from explain.figures.render import draw_box, grey_maps, montage, overlay, png_bytes
 from explain.inputs.annotations import TrueObject, coco_objects, labels_known, scene_objects
 from explain.inputs.images import display_name, image_sha256
@@ -27,7 +27,7 @@ from explain.methods.rcnn_stages import (
     fpn_level_name,
     fpn_stride,
     head_outputs,
-    poolable_level,
+    roi_level,
     roi_pool_vs_align,
     run_stages,
     source_proposal,
@@ -226,33 +226,29 @@ def pipeline_tab(image: np.ndarray, stages: Stages, listed: int, threshold: floa
     )
 
 
-def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, level: str, key: str, sha: str) -> None:
-    """Stage 3b: the clicked detection's box (else the strongest proposal) pooled both ways at the chosen level."""
+def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, key: str, sha: str) -> None:
+    """Stage 3b: the clicked detection's box (else the strongest proposal) pooled both ways at the FPN level the
+    box head pools it from, the gap between the two split into its two causes."""
     st.markdown(
         "**3b. RoIPool against RoIAlign.** Before the heads, each box's features are pooled to 7 x 7 cells. Fast "
         "R-CNN's RoIPool snaps the box to whole cells of the feature map and takes the maximum over uneven bins; "
-        "Mask R-CNN's RoIAlign samples the map bilinearly at exact positions, so the pooled features line up "
-        "with the box (which its 28 x 28 masks need)."
+        "Mask R-CNN's RoIAlign samples the map bilinearly at exact positions and averages, so the pooled features "
+        "line up with the box (which its 28 x 28 masks need). Shown as the model's box head runs it, at the level "
+        "the box's size picks."
     )
-    level = poolable_level(level)
     if inst is None and not len(stages.proposals):
         st.info("No proposal to pool.")
         return
     box = inst.box if inst is not None else tuple(float(v) for v in stages.proposals[0])
     what = f"{inst.label} {inst.score:.0%}" if inst is not None else "the strongest proposal"
+    level = roi_level(stages, box, image.shape[:2])
     roi = cached_roi(key, sha, level, box, image.shape[:2], stages)
-    fmap = grey_maps(stages.features[level].mean(0, keepdims=True))[0]
-    scale = max(1, 480 // fmap.shape[1])
-    grid = np.repeat(np.repeat(fmap, scale, 0), scale, 1)
-    grid = np.stack([grid] * 3, axis=-1)
-    exact = tuple(round(v * scale) for v in roi.exact)
-    drawn = draw_box(draw_box(grid, exact, "#00C853", 2), tuple(v * scale for v in roi.quantised), "#FF1744", 2)
     a, b, c = st.columns(3)
     a.image(
-        drawn,
+        roi_picture(stages, roi),
         width="stretch",
-        caption=f"{what} on {fpn_level_name(level)} (stride {roi.stride}): green the exact "
-        "box, red the box RoIPool snaps to whole cells",
+        caption=f"{what} on {fpn_level_name(level)} (stride {roi.stride}), the level its size picks: green the "
+        "exact box, red the whole cells RoIPool reads",
     )
     lo, hi = float(min(roi.pool.min(), roi.align.min())), float(max(roi.pool.max(), roi.align.max()))
     for col, (name, cells) in zip((b, c), (("RoIPool", roi.pool), ("RoIAlign", roi.align)), strict=True):
@@ -261,9 +257,11 @@ def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, level:
             fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10)), width="stretch", key=f"det_roi_{name}"
         )
     st.caption(
-        f"Box in feature cells: exact ({', '.join(f'{v:.2f}' for v in roi.exact)}), snapped "
-        f"({', '.join(map(str, roi.quantised))}); the two pooled outputs differ by {roi.difference:.0%} of "
-        "RoIAlign's mean magnitude over all channels."
+        f"Box in feature cells: exact ({', '.join(f'{v:.2f}' for v in roi.exact)}), RoIPool's cells "
+        f"({', '.join(map(str, roi.quantised))}, inclusive). Over all channels the two outputs differ by "
+        f"{roi.difference:.0%} of RoIAlign's mean magnitude: taking the maximum instead of the average over the same "
+        f"snapped bins accounts for {roi.max_vs_average:.0%}, the snapping and bilinear sampling for "
+        f"{roi.snapping:.0%} (the two parts need not add up exactly)."
     )
 
 

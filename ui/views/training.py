@@ -7,20 +7,13 @@ from dataclasses import asdict
 
 import numpy as np
 import streamlit as st
-import torch
 from PIL import Image
-from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 
+from explain.figures.augmentation import image_previews, scene_previews
 from explain.figures.charts import bn_accuracy_chart, bn_distribution_chart
-from explain.figures.render import montage
-from models.data.shapes import make_scene
 from models.experiments.augmentation import (
     PRESETS,
     TRANSFORMS,
-    as_numpy,
-    augment_image,
-    augment_scene,
-    build_pipeline,
     check_steps,
     compare_on_digits,
     pipeline_code,
@@ -41,9 +34,6 @@ from ui.image_input import ChosenImage, image_input
 from ui.page_end import end_page
 from ui.param_form import param_widgets
 from ui.view_link import BIND, prose
-
-PREVIEW_SIDE = 256  # the previews are shown 160 pixels wide: augmenting the full upload would waste memory
-
 
 _draws = itertools.count()  # every redraw of a placeholder needs its own key: one counter for the process
 
@@ -200,26 +190,15 @@ def samples_ui() -> tuple[ChosenImage | None, int, int]:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def image_previews(steps_json: str, image_sha: str, n: int, seed: int, _image: Image.Image) -> np.ndarray:
-    """The montage of `n` draws of the pipeline on the image (shown at most PREVIEW_SIDE pixels wide),
-    computed once per (pipeline, image, n, seed)."""
-    small = _image.copy()
-    small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
-    img = torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1)
-    samples = augment_image(build_pipeline(json.loads(steps_json)), img, n, seed)
-    tiles = np.stack([np.asarray(Image.fromarray(as_numpy(t)).resize((160, 160))) for t in samples])
-    return montage(tiles, cols=min(6, n))
+def cached_image_previews(steps_json: str, image_sha: str, n: int, seed: int, _image: Image.Image) -> np.ndarray:
+    """The pipeline's draws on the image, once per (pipeline, image's SHA-256, n, seed)."""
+    return image_previews(json.loads(steps_json), _image, n, seed)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def scene_previews(steps_json: str, seed: int) -> np.ndarray:
-    """Four draws of the pipeline on the generated detection sample, boxes and masks drawn."""
-    scene = make_scene(np.random.default_rng(7), 192, n_objects=(3, 4))
-    drawn = []
-    for image, boxes, masks, names in augment_scene(build_pipeline(json.loads(steps_json)), scene, 4, seed):
-        out = draw_segmentation_masks(image, masks, alpha=0.45) if len(masks) else image
-        drawn.append(as_numpy(draw_bounding_boxes(out, boxes, labels=names, colors="white", width=2)))
-    return montage(np.stack([np.asarray(Image.fromarray(d).resize((192, 192))) for d in drawn]), cols=4)
+def cached_scene_previews(steps_json: str, seed: int) -> np.ndarray:
+    """The pipeline's draws on the detection sample, once per (pipeline, seed)."""
+    return scene_previews(json.loads(steps_json), seed)
 
 
 def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int) -> None:
@@ -227,7 +206,7 @@ def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int
     if chosen is not None:
         try:
             st.image(
-                image_previews(steps_json, chosen.sha256, n, seed, chosen.image),
+                cached_image_previews(steps_json, chosen.sha256, n, seed, chosen.image),
                 caption=f"{n} draws of the pipeline on {chosen.label}",
                 width="stretch",
             )
@@ -237,7 +216,7 @@ def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int
     st.subheader("The same pipeline on a detection sample")
     try:
         st.image(
-            scene_previews(steps_json, seed),
+            cached_scene_previews(steps_json, seed),
             caption="instance masks and boxes, transformed with the image",
             width="stretch",
         )

@@ -1,0 +1,41 @@
+"""Pictures of a transforms v2 pipeline: its random draws on an image, and on a detection sample with the boxes and
+masks that move with the pixels (drawn with torchvision's drawing utilities)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
+
+from explain.figures.render import montage
+from models.data.shapes import make_scene
+from models.experiments.augmentation import as_numpy, augment_image, augment_scene, build_pipeline
+
+PREVIEW_SIDE = 256  # the previews are shown 160 pixels wide: augmenting the full upload would waste memory
+TILE = 160  # pixels per draw on the image
+SCENE_TILE = 192  # pixels per draw on the detection sample
+
+
+def image_previews(steps: Sequence[dict[str, Any]], image: Image.Image, n: int, seed: int) -> np.ndarray:
+    """A montage (at most six across) of `n` draws of the pipeline on the image, made at most PREVIEW_SIDE pixels
+    wide; the same (pipeline, image, n, seed) gives the same draws."""
+    small = image.copy()
+    small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    tensor = torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1)
+    samples = augment_image(build_pipeline(steps), tensor, n, seed)
+    tiles = np.stack([np.asarray(Image.fromarray(as_numpy(t)).resize((TILE, TILE))) for t in samples])
+    return montage(tiles, cols=min(6, n))
+
+
+def scene_previews(steps: Sequence[dict[str, Any]], seed: int, n: int = 4) -> np.ndarray:
+    """`n` draws of the pipeline on the generated detection sample, with their transformed masks and boxes."""
+    scene = make_scene(np.random.default_rng(7), SCENE_TILE, n_objects=(3, 4))
+    drawn = []
+    for image, boxes, masks, names in augment_scene(build_pipeline(steps), scene, n, seed):
+        out = draw_segmentation_masks(image, masks, alpha=0.45) if len(masks) else image
+        drawn.append(as_numpy(draw_bounding_boxes(out, boxes, labels=names, colors="white", width=2)))
+    return montage(np.stack([np.asarray(Image.fromarray(d).resize((SCENE_TILE, SCENE_TILE))) for d in drawn]), cols=n)
