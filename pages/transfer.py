@@ -9,6 +9,7 @@ from ui.views.transfer import (
     start_sweep,
     sweep_folders,
     sweep_form_ui,
+    sweep_run_section,
     sweep_section,
 )
 
@@ -25,6 +26,5 @@ prose(
 )
 folder = source_ui(sweep_folders())
 sweep_section(folder)
-request = sweep_form_ui()
-if request is not None:
-    start_sweep(request)
+start_sweep(sweep_form_ui())
+sweep_run_section()

@@ -27,3 +27,17 @@ def plotly_specs(at: AppTest) -> list[dict]:
 
 def image_captions(at: AppTest) -> list[str]:
     return [c for im in at.get("image") for c in im.captions]
+
+
+def live(at: AppTest, name: str):
+    """The live run `name` of the page's session (ui.live_run: its phase, settings waiting and work)."""
+    from ui.live_run import LiveState
+
+    return at.session_state[f"{name}_live"] if f"{name}_live" in at.session_state else LiveState()
+
+
+def set_live(at: AppTest, name: str, phase: str, work) -> None:
+    """Leave the session as a run in `phase` would, holding `work` (a Stop leaves "stopped", a click "running")."""
+    from ui.live_run import LiveState
+
+    at.session_state[f"{name}_live"] = LiveState(phase, work=work)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from models.experiments.lecture_loop import LectureLoop, LoopConfig, run
-from tests.app_helpers import open_page
+from tests.app_helpers import live, open_page, set_live
 
 pytestmark = pytest.mark.training  # trains networks for real (seconds each)
 
@@ -47,7 +47,7 @@ def test_the_loop_on_the_page_equals_a_direct_run():
     at.select_slider(key="build_batch").set_value(128)
     button(at, "Train").click().run()
     assert not at.exception
-    loop = at.session_state["build_loop"]
+    loop = live(at, "build").work
     assert loop.done and loop.history == run(LoopConfig(setup="resnet-digits", epochs=1, batch_size=128)).history
     assert any("Step 10 of 10" in m.value for m in at.markdown)
     assert button(at, "Stop").disabled and button(at, "Resume").disabled  # the run is over: nothing to stop
@@ -59,12 +59,12 @@ def test_a_stopped_run_resumes_to_the_same_curves():
     config = LoopConfig(setup="resnet-digits", epochs=1, batch_size=128)
     stopped = LectureLoop(config)
     stopped.advance(4)  # what a Stop leaves in the session
-    at.session_state["build_loop"], at.session_state["build_running"] = stopped, False
+    set_live(at, "build", "stopped", stopped)
     at.run()
     assert any("Stopped at step 4 of 10" in c.value for c in at.caption)
     assert button(at, "Stop").disabled and not button(at, "Resume").disabled
     button(at, "Resume").click().run()
-    assert not at.exception and at.session_state["build_loop"].history == run(config).history
+    assert not at.exception and live(at, "build").work.history == run(config).history
 
 
 def test_forgetting_the_scheduler_on_the_page():
@@ -75,7 +75,7 @@ def test_forgetting_the_scheduler_on_the_page():
     at.number_input(key="build_step").set_value(1)
     at.toggle(key="build_forget").set_value(True)
     button(at, "Train").click().run()
-    loop = at.session_state["build_loop"]
+    loop = live(at, "build").work
     assert not at.exception and set(loop.history.lr) == {3e-4}
     assert any("# TO DO: uncomment\n    # lr_scheduler.step()" in c.value for c in at.code)
 
@@ -86,7 +86,7 @@ def test_a_run_interrupted_by_another_click_goes_on():
     config = LoopConfig(setup="resnet-digits", epochs=1, batch_size=128)
     interrupted = LectureLoop(config)
     interrupted.advance(3)
-    at.session_state["build_loop"], at.session_state["build_running"] = interrupted, True
+    set_live(at, "build", "running", interrupted)
     at.toggle(key="build_every").set_value(True).run()  # the other click
-    assert not at.exception and at.session_state["build_loop"].history == run(config).history
+    assert not at.exception and live(at, "build").work.history == run(config).history
     assert button(at, "Stop").disabled and button(at, "Resume").disabled

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.app_helpers import image_captions, open_page, plotly_specs
+from tests.app_helpers import image_captions, live, open_page, plotly_specs
 
 pytestmark = pytest.mark.training  # trains networks for real (seconds each)
 
@@ -26,7 +26,7 @@ def test_a_short_live_run_trains_and_reports():
     assert not at.exception
     acc = next(s for s in plotly_specs(at) if any(t["name"] == "without BatchNorm" for t in s["data"]))
     assert acc["data"][0]["x"][-1] == 100  # the curves reach the last step
-    assert at.session_state["bn_running"] is False
+    assert live(at, "bn").phase == "done"
     assert any("outputs differ by up to" in m.value for m in at.markdown)
 
 

@@ -18,7 +18,7 @@ from explain.methods.occlusion import MAX_POSITIONS, check_occlusion, min_stride
 from models.experiments.augmentation import MAX_STEPS, TRANSFORMS, build_pipeline, step
 from models.files import ResultsFileError, public_path, read_json
 from models.transfer import BUNDLED_ENCODER, REGIMES, SHIPPED, Sweep, TrainConfig, load_runs, page_sweep, run_sweep
-from tests.app_helpers import open_page
+from tests.app_helpers import live, open_page
 from tests.bounds import within
 from ui.admission import AdmissionQueue, ResultStore
 
@@ -295,8 +295,8 @@ def test_training_waits_for_its_turn_then_runs():
         threading.Timer(3.0, queue.leave, args=(holder,)).start()
         submit.click().run()
         assert time.perf_counter() - t0 >= 2.5  # it waited for the slot
-        assert not at.exception and at.session_state["bn_running"] is False
-        assert at.session_state["bn_exp"].step == 100 and at.session_state["bn_pending"] is None
+        assert not at.exception and live(at, "bn").phase == "done"
+        assert live(at, "bn").work.step == 100 and live(at, "bn").config is None
     finally:
         queue.leave(holder)
         queue.slots = slots

@@ -115,8 +115,13 @@ class BNExperiment:
     def done(self) -> bool:
         return self.step >= self.config.steps
 
-    def advance(self, n: int) -> None:
-        """Train both networks for up to `n` more steps on the same batches."""
+    @property
+    def total_steps(self) -> int:
+        return self.config.steps
+
+    def advance(self, n: int, tick: Callable[[], None] | None = None) -> None:
+        """Train both networks for up to `n` more steps on the same batches; `tick()` after each step (where a live
+        page redraws its progress)."""
         loss_fn = nn.CrossEntropyLoss()
         for _ in range(min(n, self.config.steps - self.step)):
             idx = next(self.batches)
@@ -133,6 +138,8 @@ class BNExperiment:
             self.step += 1
             if self.step % self.config.eval_every == 0 or self.step == self.config.steps:
                 self._record()
+            if tick:
+                tick()
 
     def _record(self) -> None:
         h, x, y = self.history, self.x_test, self.y_test

@@ -10,6 +10,7 @@ generated shapes, which it memorises (train accuracy 100%, test about 25%): over
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -139,9 +140,9 @@ class LectureLoop:
     def done(self) -> bool:
         return self.step >= self.total_steps
 
-    def advance(self, n: int) -> None:
+    def advance(self, n: int, tick: Callable[[], None] | None = None) -> None:
         """Train up to `n` more steps; at each epoch's end evaluate on the test set and step the scheduler
-        (unless the run forgets to)."""
+        (unless the run forgets to); `tick()` after each step (where a live page redraws its progress)."""
         loss_fn, h = nn.CrossEntropyLoss(), self.history
         for _ in range(min(n, self.total_steps - self.step)):
             idx = next(self.batches)
@@ -167,6 +168,8 @@ class LectureLoop:
             self._epoch_correct += correct
             if self.step % self.steps_per_epoch == 0:
                 self._end_epoch()
+            if tick:
+                tick()
 
     def _end_epoch(self) -> None:
         h, seen = self.history, self.steps_per_epoch * self.config.batch_size
@@ -200,10 +203,14 @@ def run(config: LoopConfig) -> LectureLoop:
     return loop
 
 
+def loop_steps(config: LoopConfig) -> int:
+    """How many steps a run trains: whole batches per epoch (the last partial batch is dropped) times epochs."""
+    return config.epochs * ((SHAPES_TRAIN if config.setup == "resnet-shapes" else 1300) // config.batch_size)
+
+
 def estimate_seconds(config: LoopConfig) -> float:
     """About how long a run takes on the CI-sized CPU (measured per step; evaluations included)."""
-    steps = config.epochs * ((SHAPES_TRAIN if config.setup == "resnet-shapes" else 1300) // config.batch_size)
-    return steps * SECONDS_PER_STEP[config.setup] * config.batch_size / 64
+    return loop_steps(config) * SECONDS_PER_STEP[config.setup] * config.batch_size / 64
 
 
 def describe(config: LoopConfig) -> str:

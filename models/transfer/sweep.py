@@ -9,9 +9,9 @@ import math
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +246,31 @@ def page_sweep(
     return sweep, task, encoder, estimate
 
 
+@dataclass(frozen=True)
+class SweepRequest:
+    """What a visitor asks for in the page's form, before it is checked: task and encoder names, regimes, the sizes
+    as typed ("1,5,max"), seeds and the training settings."""
+
+    task: str
+    encoder: str
+    regimes: tuple[str, ...]
+    sizes_text: str
+    seeds: int
+    train: TrainConfig
+
+    def check(self, device: torch.device) -> tuple[Sweep, Task, Encoder, float | None]:
+        """The sweep, its task and encoder and its estimated seconds, or the one-line refusal of `page_sweep`."""
+        return page_sweep(
+            task_name=self.task,
+            encoder_name=self.encoder,
+            regimes=self.regimes,
+            sizes_text=self.sizes_text,
+            seeds=self.seeds,
+            train=self.train,
+            device=device,
+        )
+
+
 def run_sweep(
     sweep: Sweep,
     out: str | Path,
@@ -257,6 +282,7 @@ def run_sweep(
     threads: int | None = None,
     ray: str | None = None,
     tensorboard: str | Path | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Run every (regime, n, seed) of `sweep` that `out` does not hold yet, writing each run's JSON
     as soon as it finishes; returns the new runs. Each (regime, n)'s learning rate is chosen on validation
@@ -265,7 +291,9 @@ def run_sweep(
     processes (`threads` torch threads each; by default the cores shared out); with `ray` ("local", "auto" or
     "ray://host:port") as Ray tasks (a local instance gets `workers` CPUs when > 1). Outside this process a
     failed run is tried once more, and RunsFailed names what still failed after the others are written.
-    `tensorboard`: a folder where each finished run's curves are also written as TensorBoard scalars."""
+    `tensorboard`: a folder where each finished run's curves are also written as TensorBoard scalars. `limit`: run
+    at most that many of the runs still to do (in their order, so a seed's rate is chosen before it is reused), and
+    return: a caller that advances a sweep in steps (the page's live run) calls it again to go on."""
     out = Path(out)
     settings = sweep.settings()
     digest = settings_hash(settings)
@@ -296,7 +324,7 @@ def run_sweep(
             "commands": [c for c in old.get("commands", [old.get("command")]) if c and c != command] + [command],
         },
     )
-    todo = [r for r in sweep.runs() if run_key(*r) not in done_before]
+    todo = [r for r in sweep.runs() if run_key(*r) not in done_before][:limit]
     chosen = {  # each (regime, n)'s rate, chosen by its first seed's run and reused by the others
         (r["regime"], r["n_per_class"]): r["lr"]
         for r in finished
@@ -405,3 +433,47 @@ def parse_sizes(text: str, max_per_class: int | None = None) -> tuple[int, ...]:
     if max_per_class is not None and max(sizes) > max_per_class:
         raise ValueError(f"the task has at most {max_per_class} training images per class")
     return tuple(sorted(sizes))
+
+
+class SweepWork:
+    """A sweep advanced a few runs at a time (the page's live run): each step is one run, written as it finishes,
+    so a stopped sweep goes on from the runs on disk. `detail` says where the run in progress is."""
+
+    def __init__(self, sweep: Sweep, folder: Path, task: Task, encoder: Encoder) -> None:
+        self.sweep, self.folder, self.task, self.encoder = sweep, folder, task, encoder
+        self.keys = [run_key(*r) for r in sweep.runs()]
+        self.written: list[dict[str, Any]] = []
+        self.latest: Progress | None = None
+        self.step = self._on_disk()
+
+    def _on_disk(self) -> int:
+        digest = settings_hash(self.sweep.settings())
+        done = {r["key"] for r in load_runs(self.folder)[1] if r.get("settings_hash") == digest}
+        return sum(k in done for k in self.keys)
+
+    @property
+    def total_steps(self) -> int:
+        return len(self.keys)
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.total_steps
+
+    @property
+    def detail(self) -> str:
+        p = self.latest
+        where = f"run {self.step + 1} of {self.total_steps}"
+        return where if p is None else f"{where} ({p.key}): epoch {p.epoch}/{p.epochs}, batch {p.batch}/{p.batches}"
+
+    def advance(self, n: int, tick: Callable[[], None] | None = None) -> None:
+        """Train and write the next `n` runs; `tick()` after every batch."""
+
+        def report(p: Progress) -> None:
+            self.latest = p
+            if tick:
+                tick()
+
+        self.written += run_sweep(
+            self.sweep, self.folder, on_progress=report, task=self.task, encoder=self.encoder, limit=n
+        )
+        self.step = self._on_disk()

@@ -29,9 +29,10 @@ from models.experiments.lecture_loop import (
     estimate_seconds,
     final_numbers,
     loop_code,
+    loop_steps,
 )
-from ui.admission import heavy_job
 from ui.image_input import ChosenImage
+from ui.live_run import LiveRun, estimate_text
 from ui.view_link import BIND, note, prose
 
 _draws = itertools.count()  # every redraw of a placeholder needs its own key: one counter for the process
@@ -130,6 +131,14 @@ def show_block(name: str, model: torch.nn.Module) -> None:
     right.code(inspect.getsource(type(block)), language="python", wrap_lines=True)
 
 
+LOOP = LiveRun("build")  # the lecture loop's live run
+
+
+def loop_kind(config: LoopConfig) -> tuple:
+    """What one step of the loop costs: its data and network, and its batch size."""
+    return ("loop", config.setup, config.batch_size)
+
+
 def loop_settings_ui() -> LoopConfig:
     """The run's settings (the lecture's defaults) in a form with Train, then Stop and Resume."""
     with st.form("build_loop_form"):
@@ -154,30 +163,17 @@ def loop_settings_ui() -> LoopConfig:
             help="The rate then never decays: compare the curves with a run that steps it.",
         )
         seed = c1.number_input("Seed", 0, 10_000, 0, key="build_seed", bind=BIND)
-        st.form_submit_button("Train", type="primary", on_click=_start)
+        submitted = st.form_submit_button("Train", type="primary")
     config = LoopConfig(setup, int(epochs), float(lr), int(batch), int(step_size), float(gamma), not forget, int(seed))
+    if submitted:  # the network is built once this visitor's turn in the server's queue comes
+        LOOP.start(config)
+    steps = loop_steps(config)
     note(
-        f"About {estimate_seconds(config):.0f} s of training on a 2-core CPU (measured; drawing the charts adds "
-        "some, a GPU is faster). **Stop** pauses the run between steps; **Resume** goes on from there."
+        estimate_text(loop_kind(config), steps, estimate_seconds(config) / steps, "bench/bench_training.py")
+        + ". **Stop** pauses the run between steps; **Resume** goes on from there."
     )
-    # The buttons act in callbacks, before the script runs, so both are drawn in the state their click made.
-    loop: LectureLoop | None = st.session_state.get("build_loop")
-    running = bool(st.session_state.get("build_running"))
-    c1, c2 = st.columns(2)
-    c1.button("Stop", key="build_stop", disabled=not running, on_click=_set_running, args=(False,))
-    c2.button(
-        "Resume", key="build_resume", disabled=running or loop is None or loop.done, on_click=_set_running, args=(True,)
-    )
+    LOOP.controls()
     return config
-
-
-def _start() -> None:
-    """Train's callback: a new run replaces the last; it is built once this visitor's turn comes."""
-    st.session_state.update(build_loop=None, build_start=True, build_running=True)
-
-
-def _set_running(on: bool) -> None:
-    st.session_state["build_running"] = on
 
 
 def draw_loop(loop: LectureLoop, places: tuple) -> None:
@@ -195,25 +191,6 @@ def draw_loop(loop: LectureLoop, places: tuple) -> None:
     numbers.markdown(text)
 
 
-def run_loop(loop: LectureLoop | None, pending: LoopConfig | None, places: tuple) -> None:
-    """Build the pending run (if any) and train to the end in the server's queue, redrawing after every half
-    epoch. A click interrupts between steps: Stop's ends the run there, any other's goes on in the next run."""
-    with heavy_job("Training"):  # waiting visitors do no work, not even loading the data
-        if pending is not None:
-            with st.spinner("Loading the data and building the network…"):
-                loop = st.session_state["build_loop"] = LectureLoop(pending)
-            st.session_state["build_pending"] = None
-        bar = st.progress(loop.step / loop.total_steps, text="Training…")
-        chunk = max(1, loop.steps_per_epoch // 2)
-        while not loop.done:
-            loop.advance(chunk)
-            draw_loop(loop, places)
-            bar.progress(loop.step / loop.total_steps, text=f"Training… step {loop.step} of {loop.total_steps}")
-    st.session_state["build_running"] = False
-    bar.empty()
-    st.rerun()  # draw Stop and Resume again, now that the run is over
-
-
 def training_tab() -> None:
     prose(
         "The lecture's loop on data this machine has: AdamW, StepLR, cross-entropy, an evaluation on the test "
@@ -222,24 +199,26 @@ def training_tab() -> None:
         "costs."
     )
     config = loop_settings_ui()
-    if st.session_state.pop("build_start", False):
-        st.session_state["build_pending"] = config
     left, right = st.columns([3, 2])
     with left:
-        places = st.empty(), st.empty()
-    loop: LectureLoop | None = st.session_state.get("build_loop")
-    pending = st.session_state.get("build_pending")
+        bar, places = st.container(), (st.empty(), st.empty())
+    loop: LectureLoop | None = LOOP.work
     with right:
-        shown = loop.config if loop is not None else pending or config
+        shown = loop.config if loop is not None else LOOP.state.config or config
         st.code(loop_code(shown), language="python")
         if loop is not None:
             st.caption(f"This run: {describe(loop.config)}.")
-    if st.session_state.get("build_running") and (pending is not None or (loop is not None and not loop.done)):
-        with left:
-            run_loop(loop, pending, places)
     if loop is not None:
         draw_loop(loop, places)
-        if not loop.done and not st.session_state.get("build_running"):
-            st.caption(f"Stopped at step {loop.step} of {loop.total_steps}: press **Resume** to go on.")
-    else:
+    elif not LOOP.active:
         places[1].info("Press **Train** to start the loop.", icon=":material/play_arrow:")
+    LOOP.run(
+        LectureLoop,
+        lambda w: draw_loop(w, places),
+        lambda w: max(1, w.steps_per_epoch // 2),
+        "Training",
+        kind=lambda w: loop_kind(w.config),
+        where=bar,
+    )
+    if LOOP.state.phase == "stopped":
+        st.caption(f"Stopped at step {loop.step} of {loop.total_steps}: press **Resume** to go on.")

@@ -29,8 +29,9 @@ from models.experiments.batchnorm import (
     summary,
 )
 from models.files import ResultsFileError
-from ui.admission import cached_heavy, heavy_job
+from ui.admission import cached_heavy
 from ui.image_input import ChosenImage, image_input
+from ui.live_run import LiveRun, estimate_text
 from ui.page_end import end_page
 from ui.param_form import param_widgets
 from ui.view_link import BIND, prose
@@ -41,8 +42,16 @@ _draws = itertools.count()  # every redraw of a placeholder needs its own key: o
 ARCH_NAMES = {"mlp": "the paper's: 3 x 100 fully connected", "conv": "the course's convolutional net"}
 
 
-def bn_settings_ui() -> tuple[BNConfig | None, bool]:
-    """The run's settings and the Stop button: the run still to be built (if any), and whether training is on."""
+BN = LiveRun("bn")  # the BatchNorm pair's live run
+
+
+def bn_kind(config: BNConfig) -> tuple:
+    """What one step of a BatchNorm run costs: its network and batch size."""
+    return ("bn", config.arch, config.batch_size)
+
+
+def bn_settings_ui() -> None:
+    """The run's settings, with the time they take at this server's measured speed; Train asks for the run."""
     prose(
         "The same network trained twice on scikit-learn's handwritten digits (1,300 training and 497 test scans), "
         "once with BatchNorm. Both start from the same weights and see the same batches. BatchNorm's advantage "
@@ -50,13 +59,7 @@ def bn_settings_ui() -> tuple[BNConfig | None, bool]:
     )
     with st.form("bn_form"):
         c1, c2, c3 = st.columns(3)
-        arch = c1.selectbox(
-            "Network",
-            ["mlp", "conv"],
-            key="bn_arch",
-            bind=BIND,
-            format_func=lambda a: f"{ARCH_NAMES[a]} (about {estimate_seconds(a, 3000) / 60:.1f} min per 3,000 steps)",
-        )
+        arch = c1.selectbox("Network", ["mlp", "conv"], key="bn_arch", bind=BIND, format_func=ARCH_NAMES.get)
         activation = c1.selectbox("Activation", ["sigmoid", "relu"], key="bn_act", bind=BIND)
         lr = c2.select_slider(
             "Learning rate (SGD)", [0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0], 0.5, key="bn_lr", bind=BIND
@@ -65,22 +68,14 @@ def bn_settings_ui() -> tuple[BNConfig | None, bool]:
         steps = c3.number_input("Steps", 100, 20_000, 3000, 100, key="bn_steps", bind=BIND)
         seed = c3.number_input("Seed", 0, 10_000, 0, key="bn_seed", bind=BIND)
         submitted = st.form_submit_button("Train both networks", type="primary")
-    arch, n_steps, batch = (
-        st.session_state.get(k, d) for k, d in (("bn_arch", "mlp"), ("bn_steps", 3000), ("bn_bs", 60))
-    )
-    st.caption(
-        f"About {estimate_seconds(arch, n_steps, batch) / 60:.1f} minutes for {n_steps:,} steps of the "
-        f"{'convolutional' if arch == 'conv' else 'fully connected'} pair at batch {batch} on a 2-core CPU "
-        "(measured; a GPU is faster)."
-    )
-    stop = st.button("Stop", key="bn_stop", disabled=not (submitted or st.session_state.get("bn_running")))
+    config = bn_config(arch, activation, lr, batch_size, steps, seed)
     if submitted:  # the networks are built once this visitor's turn in the server's queue comes
-        st.session_state["bn_pending"] = bn_config(arch, activation, lr, batch_size, steps, seed)
-        st.session_state["bn_running"] = True
-    if stop:
-        st.session_state["bn_running"] = False
-        st.session_state["bn_pending"] = None
-    return st.session_state.get("bn_pending"), bool(st.session_state.get("bn_running"))
+        BN.start(config)
+    st.caption(
+        estimate_text(bn_kind(config), config.steps, estimate_seconds(arch, 1, batch_size), "bench/bench_training.py")
+        + " for the pair at these settings. **Stop** pauses between steps; **Resume** goes on."
+    )
+    BN.controls()
 
 
 def draw_bn(exp_or_run: BNExperiment | tuple, places: tuple) -> None:
@@ -119,24 +114,6 @@ def show_bn_run(exp: BNExperiment | None) -> tuple:
     else:
         draw_bn(exp, places)
     return places
-
-
-def train_bn(pending: BNConfig | None, exp: BNExperiment | None, places: tuple) -> BNExperiment:
-    """Builds the pending run (if any) and trains it to the end in the server's queue, redrawing its curves."""
-    with heavy_job("Training both networks"):  # waiting visitors do no work, not even building the nets
-        if pending is not None:
-            with st.spinner("Building the networks…"):
-                exp = st.session_state["bn_exp"] = BNExperiment(pending)
-            st.session_state["bn_pending"] = None
-        bar = st.progress(exp.step / exp.config.steps, text="Training…")
-        chunk = max(exp.config.eval_every, 1)
-        while not exp.done:  # any click (Stop included) interrupts here; the next run resumes or stops
-            exp.advance(chunk)
-            draw_bn(exp, places)
-            bar.progress(exp.step / exp.config.steps, text=f"Training… step {exp.step} of {exp.config.steps}")
-    st.session_state["bn_running"] = False
-    bar.empty()
-    return exp
 
 
 def pipeline_ui() -> tuple[list[dict], str]:
@@ -262,15 +239,21 @@ def show_comparison(result: tuple[list[dict], int, dict[str, float]] | None) -> 
 
 
 def bn_tab() -> None:
-    """The BatchNorm tab: settings, the run so far, and the live training while it runs."""
-    pending, running = bn_settings_ui()
-    exp: BNExperiment | None = st.session_state.get("bn_exp")
+    """The BatchNorm tab: settings, the progress of a live run above its curves, the run so far."""
+    bn_settings_ui()
+    bar = st.container()
+    exp: BNExperiment | None = BN.work
     places = show_bn_run(exp)
-    if running and (pending is not None or (exp is not None and not exp.done)):
-        exp = train_bn(pending, exp, places)
-        draw_bn(exp, places)
-    elif exp is not None and not exp.done:
-        st.caption(f"Stopped at step {exp.step} of {exp.config.steps}.")
+    BN.run(
+        BNExperiment,
+        lambda e: draw_bn(e, places),
+        lambda e: max(e.config.eval_every, 1),
+        "Training both networks",
+        kind=lambda e: bn_kind(e.config),
+        where=bar,
+    )
+    if BN.state.phase == "stopped":
+        st.caption(f"Stopped at step {BN.work.step} of {BN.work.total_steps}: press **Resume** to go on.")
 
 
 def augmentation_tab() -> None:

@@ -1,7 +1,6 @@
 """The Transfer page's sections: the sweeps to read, one sweep's learning curves and training curves, its
 settings, and the form that runs a small sweep live. Drawing and the live loop: models.transfer computes."""
 
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -18,24 +17,19 @@ from models.transfer import (
     REGIMES,
     SHIPPED,
     TASKS,
-    Encoder,
-    Progress,
-    Sweep,
-    SweepMismatch,
-    Task,
+    SweepRequest,
+    SweepWork,
     TaskUnavailable,
     TrainConfig,
     load_runs,
     missing_runs,
-    page_sweep,
-    run_sweep,
     sweep_running,
     terminal_sweeps,
     user_folder,
     user_sweeps,
 )
 from models.transfer.published import PUBLISHED
-from ui.admission import heavy_job
+from ui.live_run import LiveRun
 from ui.page_end import end_page
 from ui.view_link import BIND, note, prose
 
@@ -307,8 +301,8 @@ def sweep_view(folder: Path) -> None:
     )
 
 
-def sweep_form_ui() -> tuple[str, str, list[str], str, int, TrainConfig] | None:
-    """The sweep's form and Cancel button: (task, encoder, regimes, sizes, seeds, training) when Run is pressed."""
+def sweep_form_ui() -> SweepRequest | None:
+    """The sweep's form: what it asks for when Run is pressed, else None."""
     st.divider()
     st.subheader("Run a sweep")
     prose(
@@ -342,50 +336,51 @@ def sweep_form_ui() -> tuple[str, str, list[str], str, int, TrainConfig] | None:
         warm = c5.number_input("Warm start (frozen epochs)", 0, 10, 0, key="tf_warm", bind=BIND)
         decay = c6.select_slider("Layer decay (earlier stages)", [0.25, 0.5, 0.75, 1.0], 1.0, key="tf_decay", bind=BIND)
         submitted = st.form_submit_button("Run", type="primary")
-    # enabled from the run that starts a sweep: a click on it then interrupts that run between two batches
-    stop = st.button("Cancel sweep", key="tf_stop", disabled=not (submitted or st.session_state.get("tf_running")))
-    if "tf_done" in st.session_state:  # the message of a sweep that finished in the previous run
-        st.success(st.session_state.pop("tf_done"))
-    if stop or (st.session_state.get("tf_running") and not submitted):
-        st.session_state["tf_running"] = False
-        st.info(
-            "Sweep stopped (a click anywhere on the page stops it). Its finished runs are saved; press **Run** with "
-            "the same settings to resume."
-        )
     if not submitted:
         return None
     train = TrainConfig(epochs=int(epochs), ft_ratio=ft_ratio, warm_epochs=int(warm), layer_decay=decay)
-    return task_name, encoder_name, regimes, sizes_text, int(seeds), train
+    return SweepRequest(task_name, encoder_name, tuple(regimes), sizes_text, int(seeds), train)
 
 
-def run_sweep_live(sweep: Sweep, task: Task, encoder: Encoder) -> None:
-    """Runs the sweep in the server's queue with a progress bar (a click anywhere stops it), then shows it."""
-    folder = user_folder(sweep)
-    st.session_state["tf_running"] = True
-    last = [0.0]
+SWEEP = LiveRun("tf", stop_label="Cancel sweep", units="runs")  # a sweep launched from the page
+
+
+def start_sweep(request: SweepRequest | None) -> None:
+    """Check the sweep the form asked for and queue it; a request that cannot run gets one line."""
+    if request is None:
+        return
     try:
-        with heavy_job("The sweep"):  # the server's queue: one heavy job per slot, sweeps included
-            bar = st.progress(0.0, text="Starting…")
-
-            def show(p: Progress) -> None:  # at most 5 updates a second; each is also where a click stops the run
-                if time.monotonic() - last[0] >= 0.2 or p.batch in (0, p.batches):
-                    last[0] = time.monotonic()
-                    bar.progress(
-                        p.fraction,
-                        text=f"Run {p.run} of {p.runs} ({p.key}): epoch {p.epoch}/{p.epochs}, "
-                        f"batch {p.batch}/{p.batches}",
-                    )
-
-            written = run_sweep(sweep, folder, on_progress=show, task=task, encoder=encoder)
-    except (ValueError, SweepMismatch) as exc:
-        st.session_state["tf_running"] = False
-        st.error(f"The sweep stopped: {exc}")
+        sweep, task, encoder, _ = request.check(best_device())
+    except (ValueError, TaskUnavailable, WeightsUnavailable, CheckpointError) as exc:
+        st.error(f"Cannot start the sweep: {exc}")
         end_page()
-    st.session_state["tf_running"] = False
-    bar.empty()
-    st.session_state["transfer_source_next"] = f"Yours: {folder.name}"
-    st.session_state["tf_done"] = f"{len(written)} new runs saved in {folder.name}; runs already there were kept."
-    st.rerun()
+    SWEEP.start((sweep, task, encoder))
+
+
+def finished(work: SweepWork) -> None:
+    """Show the sweep that just finished, and say what it saved."""
+    st.session_state["transfer_source_next"] = f"Yours: {work.folder.name}"
+    SWEEP.say_next(f"{len(work.written)} new runs saved in {work.folder.name}; runs already there were kept.")
+
+
+def sweep_run_section() -> None:
+    """The live sweep: Cancel and Resume, its progress run by run (a stopped sweep keeps its finished runs)."""
+    SWEEP.controls()
+    message = SWEEP.take_message()
+    if message:
+        st.success(message)
+    if SWEEP.state.phase == "stopped":
+        st.info(
+            "Sweep stopped. Its finished runs are saved; press **Resume**, or **Run** with the same settings, to go on."
+        )
+    SWEEP.run(
+        lambda c: SweepWork(c[0], user_folder(c[0]), c[1], c[2]),
+        lambda work: None,  # each finished run is on disk: the view above shows the sweep once it ends
+        lambda work: 1,
+        "The sweep",
+        detail=lambda work: work.detail,
+        on_done=finished,
+    )
 
 
 def sweep_section(folder: Path) -> None:
@@ -395,13 +390,3 @@ def sweep_section(folder: Path) -> None:
         st.fragment(sweep_view, run_every=REFRESH_SECONDS)(folder)
     else:
         sweep_view(folder)
-
-
-def start_sweep(request: tuple) -> None:
-    """Build the sweep the form asked for and run it live; a request that cannot run gets one line."""
-    try:
-        sweep, task, encoder, _ = page_sweep(*request, best_device())
-    except (ValueError, TaskUnavailable, WeightsUnavailable, CheckpointError) as exc:
-        st.error(f"Cannot start the sweep: {exc}")
-        end_page()
-    run_sweep_live(sweep, task, encoder)

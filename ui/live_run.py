@@ -1,0 +1,219 @@
+"""One way to run long work live on a page (Build's loop, BatchNorm's pair, a transfer sweep): the work is built
+once the visitor's turn in the server's queue comes, advanced in chunks with its curves redrawn after each, stopped
+and resumed with two buttons, and timed, so estimates come from this server's own measured speed.
+
+One state machine per section, kept in the visitor's session under `{name}_live`:
+
+    idle --Start--> pending --its turn--> running --last step--> done
+                       |                  |    ^
+                       +----Stop--> idle  Stop  Resume
+                                          v    |
+                                         stopped
+
+A click other than Stop reruns the page mid-chunk: the state is still `running`, so the next run goes on from the
+step reached (nothing is lost, nothing is done twice).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from ui.admission import heavy_job
+
+Phase = Literal["idle", "pending", "running", "stopped", "done"]
+TICK_SECONDS = 0.2  # the progress bar is redrawn at most five times a second; each redraw is where a click lands
+
+
+class Work(Protocol):
+    """What the helper runs: a step counter, a known number of steps, and a way to take `n` more."""
+
+    step: int
+
+    @property
+    def total_steps(self) -> int: ...
+
+    @property
+    def done(self) -> bool: ...
+
+    def advance(self, n: int, tick: Callable[[], None] | None = None) -> None: ...
+
+
+@dataclass
+class LiveState:
+    """A section's run in one visitor's session: its phase, the settings waiting to be built, and the work."""
+
+    phase: Phase = "idle"
+    config: Any = None
+    work: Any = None
+    message: str = ""  # one line for the next run (a sweep that ended, say), shown once
+
+
+@dataclass
+class Speed:
+    """Seconds per step measured on this server for one kind of step (drawing included), over finished chunks."""
+
+    seconds: float = 0.0
+    steps: int = 0
+
+    @property
+    def per_step(self) -> float | None:
+        return self.seconds / self.steps if self.steps else None
+
+
+@dataclass
+class Speeds:
+    """This server's measured speeds, by the cost key of a kind of step; shared by every visitor (a property of the
+    machine, not of anyone's run)."""
+
+    by_kind: dict[Hashable, Speed] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, kind: Hashable, seconds: float, steps: int) -> None:
+        with self.lock:
+            speed = self.by_kind.setdefault(kind, Speed())
+            speed.seconds, speed.steps = speed.seconds + seconds, speed.steps + steps
+
+    def per_step(self, kind: Hashable) -> float | None:
+        with self.lock:
+            speed = self.by_kind.get(kind)
+            return None if speed is None else speed.per_step
+
+
+@st.cache_resource
+def server_speeds() -> Speeds:
+    """The one record of measured speeds of this server process."""
+    return Speeds()
+
+
+def estimate_text(kind: Hashable, steps: int, bench_per_step: float, bench: str) -> str:
+    """'About 3.2 minutes (...)' for `steps` steps: at this server's measured speed for this kind of step when it has
+    run one, else at the figure `bench` measured on the CI-sized machine, saying which."""
+    measured = server_speeds().per_step(kind)
+    per_step, basis = (
+        (measured, "this server's measured speed, charts included")
+        if measured
+        else (bench_per_step, f"measured by `{bench}` on a 2-core CPU; this server has not run one yet")
+    )
+    seconds = per_step * steps
+    amount = f"{seconds / 60:.1f} minutes" if seconds >= 90 else f"{seconds:.0f} s"
+    return f"About {amount} for {steps:,} steps ({basis})"
+
+
+class LiveRun:
+    """The live run of one page section, named `name` (its session keys, its buttons' keys)."""
+
+    def __init__(self, name: str, stop_label: str = "Stop", resume_label: str = "Resume", units: str = "steps") -> None:
+        self.name, self.stop_label, self.resume_label, self.units = name, stop_label, resume_label, units
+
+    @property
+    def state(self) -> LiveState:
+        return st.session_state.setdefault(f"{self.name}_live", LiveState())
+
+    @property
+    def work(self) -> Any:
+        return self.state.work
+
+    @property
+    def active(self) -> bool:
+        """Whether work is waiting for its turn or running (a rerun then goes on with it)."""
+        return self.state.phase in ("pending", "running")
+
+    def start(self, config: Any) -> None:
+        """Ask for a new run of `config`; it replaces the last and is built when the visitor's turn comes."""
+        state = self.state
+        state.phase, state.config, state.work = "pending", config, None
+
+    def stop(self) -> None:
+        state = self.state
+        if state.phase == "pending":
+            state.phase, state.config = "idle", None
+        elif state.phase == "running":
+            state.phase = "stopped"
+
+    def resume(self) -> None:
+        if self.state.phase == "stopped":
+            self.state.phase = "running"
+
+    def say_next(self, message: str) -> None:
+        """A line the next run shows once (say, what a finished run saved)."""
+        self.state.message = message
+
+    def take_message(self) -> str:
+        message, self.state.message = self.state.message, ""
+        return message
+
+    def controls(self, resumable: bool = True) -> None:
+        """Stop and (when `resumable`) Resume, acting in callbacks so both are drawn in the state their click made."""
+        phase = self.state.phase
+        cols = st.columns(2 if resumable else 1)
+        cols[0].button(self.stop_label, key=f"{self.name}_stop", disabled=not self.active, on_click=self.stop)
+        if resumable:
+            cols[1].button(
+                self.resume_label, key=f"{self.name}_resume", disabled=phase != "stopped", on_click=self.resume
+            )
+
+    def run(
+        self,
+        build: Callable[[Any], Work],
+        draw: Callable[[Work], None],
+        chunk: Callable[[Work], int],
+        label: str,
+        kind: Callable[[Work], Hashable] | None = None,
+        detail: Callable[[Work], str] | None = None,
+        where: DeltaGenerator | None = None,
+        on_done: Callable[[Work], None] | None = None,
+    ) -> None:
+        """If active, take the server's queue, build the pending work, and advance it `chunk(work)` steps at a time,
+        drawing it after each chunk (so curves show from the first) under a progress bar drawn in `where` (else
+        where this is called: put it above the charts), with the time left at the speed measured so far.
+        `kind(work)` names what a step costs, for estimates; `detail(work)` adds where the work is (a sweep's run).
+        When the work ends, `on_done(work)` is called and the page is drawn again."""
+        if not self.active:
+            return
+        state = self.state
+        bar = (where or st).empty()
+        bar.progress(0.0, text=f"{label}: waiting for the server…")
+        with heavy_job(label):  # waiting visitors do no work, not even building the networks
+            if state.phase == "pending":
+                with st.spinner("Building…"):
+                    state.work = build(state.config)
+                state.phase, state.config = "running", None
+            work = state.work
+            timer = {"t": time.monotonic(), "step": work.step, "shown": 0.0, "seconds": 0.0, "steps": 0}
+
+            def show() -> None:
+                now = time.monotonic()
+                if now - timer["shown"] < TICK_SECONDS and not work.done:
+                    return
+                timer["shown"] = now
+                seconds, steps = timer["seconds"] + now - timer["t"], timer["steps"] + work.step - timer["step"]
+                left = f"; about {seconds / steps * (work.total_steps - work.step):.0f} s left" if steps else ""
+                more = f" · {detail(work)}" if detail else ""
+                fraction = min(1.0, work.step / max(work.total_steps, 1))
+                done = f"{work.step:,} of {work.total_steps:,} {self.units} done"
+                bar.progress(fraction, text=f"{label}: {done}{left}{more}")
+
+            while not work.done and state.phase == "running":
+                work.advance(chunk(work), show)
+                draw(work)
+                now = time.monotonic()
+                steps = work.step - timer["step"]
+                timer["seconds"] += now - timer["t"]
+                timer["steps"] += steps
+                if kind is not None and steps:
+                    server_speeds().record(kind(work), now - timer["t"], steps)
+                timer["t"], timer["step"] = now, work.step
+                show()
+        bar.empty()
+        if work.done:
+            state.phase = "done"
+            if on_done:
+                on_done(work)
+            st.rerun()  # draw the page again, its buttons in the state the end of the run made
