@@ -95,15 +95,15 @@ def test_live_fits_reproduce_the_four_published_fits() -> None:
 
     runs = measured_runs(PUBLISHED_DIR)
     for regime, paper in PUBLISHED_FITS.items():
-        rs = [r for r in runs if r["regime"] == regime]
-        n, e = [r["n_per_class"] for r in rs], [r["test_error"] for r in rs]
+        rs = [r for r in runs if r.regime == regime]
+        n, e = [r.n_per_class for r in rs], [r.test_error for r in rs]
         curve = fit(n, e, N=400)
         assert curve.e_N == pytest.approx(paper["e_N"], abs=0.3)
         assert curve.beta_N == pytest.approx(paper["beta_N"], rel=0.1)
         assert curve.gamma == pytest.approx(paper["gamma"], abs=0.03)
         assert curve.penalty == 5.0
-    linear = [r for r in runs if r["regime"] == "random-probe"]
-    plain = fit([r["n_per_class"] for r in linear], [r["test_error"] for r in linear], 400, penalty=0)
+    linear = [r for r in runs if r.regime == "random-probe"]
+    plain = fit([r.n_per_class for r in linear], [r.test_error for r in linear], 400, penalty=0)
     assert plain.gamma == pytest.approx(-0.98)
 
 
@@ -115,8 +115,8 @@ def test_the_published_sweep_is_the_published_files() -> None:
     from models.transfer.published import measured_runs
 
     meta, runs, problems = load_runs(PUBLISHED_DIR)
-    assert not problems and meta["published"] and len(runs) == 100
-    expected = {r["key"]: r["test_error"] for r in measured_runs(PUBLISHED_DIR)}
-    assert {r["key"]: r["test_error"] for r in runs} == expected
+    assert not problems and meta.published and len(runs) == 100
+    expected = {r.key: r.test_error for r in measured_runs(PUBLISHED_DIR)}
+    assert {r.key: r.test_error for r in runs} == expected
     raw = json.loads((PUBLISHED_DIR / "published" / "pretr_ft.json").read_text())
     assert [m["num_train_samples"] for m in raw] == [25, 50, 100, 200, 400]

@@ -43,13 +43,13 @@ def test_ray_tasks_give_the_in_process_results(tmp_path: Path, local_ray) -> Non
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a Ray task on the CPU runs one torch thread
     try:
-        alone = {r["key"]: r for r in run_sweep(SMALL, tmp_path / "alone", encoder=encoder)}
+        alone = {r.key: r for r in run_sweep(SMALL, tmp_path / "alone", encoder=encoder)}
     finally:
         torch.set_num_threads(threads)
-    on_ray = {r["key"]: r for r in run_sweep(SMALL, tmp_path / "ray", encoder=encoder, ray="local")}
+    on_ray = {r.key: r for r in run_sweep(SMALL, tmp_path / "ray", encoder=encoder, ray="local")}
     assert on_ray.keys() == alone.keys() and len(on_ray) == 12
     for key, run in alone.items():
-        assert on_ray[key]["test_error"] == run["test_error"] and on_ray[key].get("lr") == run.get("lr"), key
+        assert on_ray[key].test_error == run.test_error and on_ray[key].lr == run.lr, key
 
 
 def test_a_ray_sweep_stopped_part_way_resumes(tmp_path: Path, local_ray) -> None:
@@ -64,17 +64,17 @@ def test_a_ray_sweep_stopped_part_way_resumes(tmp_path: Path, local_ray) -> None
 
     with pytest.raises(Stop):
         run_sweep(SMALL, tmp_path, encoder=encoder, ray="local", on_progress=stop_after_three)
-    kept = {r["key"] for r in load_runs(tmp_path)[1]}
+    kept = {r.key for r in load_runs(tmp_path)[1]}
     assert 3 <= len(kept) < 12
     resumed = run_sweep(SMALL, tmp_path, encoder=encoder, ray="local")
-    assert not kept & {r["key"] for r in resumed} and len(kept) + len(resumed) == 12
+    assert not kept & {r.key for r in resumed} and len(kept) + len(resumed) == 12
 
 
 def test_a_ray_task_that_fails_once_is_retried(tmp_path: Path, local_ray) -> None:
     flaky = replace(tiny_encoder(), architecture=partial(flaky_resnet, tmp_path / "failed-once"))
     sweep = Sweep(regimes=("probe",), sizes=(1,), seeds=2, train=TrainConfig(epochs=1, lr=3e-3, min_batches=2))
     runs = run_sweep(sweep, tmp_path / "out", encoder=flaky, ray="local")
-    assert sorted(r["key"] for r in runs) == ["probe-n1-s0", "probe-n1-s1"] and (tmp_path / "failed-once").exists()
+    assert sorted(r.key for r in runs) == ["probe-n1-s0", "probe-n1-s1"] and (tmp_path / "failed-once").exists()
 
 
 def test_tensorboard_gets_every_run_and_epoch(tmp_path: Path) -> None:

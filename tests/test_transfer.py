@@ -122,17 +122,17 @@ def test_one_epoch_sweep_runs_end_to_end_and_resumes(tmp_path: Path, digits, tin
     with pytest.raises(Interrupt):
         run_sweep(sweep, tmp_path, on_progress=stop_at_third_run, encoder=tiny_encoder)
     meta, runs, _ = load_runs(tmp_path)
-    assert len(runs) == 2 and meta["sizes"] == [1, 2]
+    assert len(runs) == 2 and meta.sizes == (1, 2)
     fractions = []
     resumed = run_sweep(sweep, tmp_path, on_progress=lambda p: fractions.append(p.fraction), encoder=tiny_encoder)
     assert len(resumed) == total - 2  # the two finished runs were kept, not redone
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
     assert run_sweep(sweep, tmp_path, encoder=tiny_encoder) == []
     _, runs, _ = load_runs(tmp_path)
-    assert {r["key"] for r in runs} == {f"{r}-n{n}-s0" for r in DEFAULT_REGIMES for n in (1, 2)}
+    assert {r.key for r in runs} == {f"{r}-n{n}-s0" for r in DEFAULT_REGIMES for n in (1, 2)}
     for r in runs:
-        assert 0.0 <= r["test_error"] <= 100.0
-        assert len(r["history"]) == (0 if r["regime"] == "probe-features" else 1)
+        assert 0.0 <= r.test_error <= 100.0
+        assert len(r.history) == (0 if r.regime == "probe-features" else 1)
     with pytest.raises(SweepMismatch, match="other settings"):
         run_sweep(Sweep(sizes=(1,), seeds=1, train=TrainConfig(epochs=2)), tmp_path, encoder=tiny_encoder)
 
@@ -142,12 +142,12 @@ SELECTING = TrainConfig(epochs=1, lr=3e-3, min_batches=2, lr_factors=(0.3, 1.0))
 
 def test_later_seeds_train_at_the_rate_seed_0_chose(tmp_path: Path, tiny_encoder) -> None:
     sweep = Sweep(regimes=("probe", "probe-features"), sizes=(2,), seeds=2, train=SELECTING)
-    runs = {r["key"]: r for r in run_sweep(sweep, tmp_path, encoder=tiny_encoder)}
+    runs = {r.key: r for r in run_sweep(sweep, tmp_path, encoder=tiny_encoder)}
     first, second = runs["probe-n2-s0"], runs["probe-n2-s1"]
-    assert [c["lr"] for c in first["candidates"]] == pytest.approx([9e-4, 3e-3])
-    assert second["lr"] == first["lr"] and "candidates" not in second and second["lr_chosen_by_seed"] == 0
+    assert [c["lr"] for c in first.candidates] == pytest.approx([9e-4, 3e-3])
+    assert second.lr == first.lr and not second.candidates and second.lr_chosen_by_seed == 0
     assert "chosen on the validation split by seed 0" in chosen_setting(second)
-    assert len(runs["probe-features-n2-s1"]["candidates"]) == 3  # the feature probe chooses its C per run
+    assert len(runs["probe-features-n2-s1"].candidates) == 3  # the feature probe chooses its C per run
 
 
 def test_worker_processes_give_each_run_its_result_alone(tmp_path: Path, tiny_encoder) -> None:
@@ -155,14 +155,14 @@ def test_worker_processes_give_each_run_its_result_alone(tmp_path: Path, tiny_en
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        alone = {r["key"]: r for r in run_sweep(sweep, tmp_path / "alone", encoder=tiny_encoder)}
+        alone = {r.key: r for r in run_sweep(sweep, tmp_path / "alone", encoder=tiny_encoder)}
     finally:
         torch.set_num_threads(threads)
-    side = {r["key"]: r for r in run_sweep(sweep, tmp_path / "side", encoder=tiny_encoder, workers=2, threads=1)}
+    side = {r.key: r for r in run_sweep(sweep, tmp_path / "side", encoder=tiny_encoder, workers=2, threads=1)}
     assert side.keys() == alone.keys() and len(side) == 12
     for key, run in alone.items():
-        assert side[key]["test_error"] == run["test_error"], key
-        assert side[key].get("lr") == run.get("lr"), key
+        assert side[key].test_error == run.test_error, key
+        assert side[key].lr == run.lr, key
     assert {p.name for p in (tmp_path / "side" / "runs").iterdir()} == {f"{k}.json" for k in alone}
 
 
@@ -170,7 +170,7 @@ def test_a_worker_run_that_fails_once_is_retried(tmp_path: Path, tiny_encoder) -
     flaky = replace(tiny_encoder, architecture=partial(flaky_resnet, tmp_path / "failed-once"))
     sweep = Sweep(regimes=("probe",), sizes=(1,), seeds=2, train=ONE_EPOCH)
     runs = run_sweep(sweep, tmp_path / "out", encoder=flaky, workers=2, threads=1)
-    assert sorted(r["key"] for r in runs) == ["probe-n1-s0", "probe-n1-s1"]
+    assert sorted(r.key for r in runs) == ["probe-n1-s0", "probe-n1-s1"]
     assert (tmp_path / "failed-once").exists()
 
 
@@ -181,7 +181,7 @@ def test_a_run_that_fails_twice_is_reported_and_the_others_are_kept(tmp_path: Pa
     with pytest.raises(RunsFailed) as failed:
         run_sweep(sweep, tmp_path, encoder=broken, workers=2, threads=1)
     errors = dict(failed.value.failed)
-    kept = {r["key"] for r in load_runs(tmp_path)[1]}
+    kept = {r.key for r in load_runs(tmp_path)[1]}
     if bad_seed == 0:  # seed 0 chooses the rate: its failure leaves the later seeds nothing to train at
         assert sorted(errors) == ["probe-n1-s0", "probe-n1-s1", "probe-n2-s0", "probe-n2-s1"] and not kept
         assert "always fails" in errors["probe-n1-s0"] and "(seed 0) failed" in errors["probe-n1-s1"]
@@ -198,8 +198,8 @@ def test_sweeps_of_other_sizes_keep_their_own_commands_and_page_folders(tmp_path
     run_sweep(two, tmp_path, encoder=tiny_encoder)  # the terminal may, into a folder it names
     run_sweep(two, tmp_path, encoder=tiny_encoder)
     meta = load_runs(tmp_path)[0]
-    assert meta["sizes"] == [1, 2] and len(meta["commands"]) == 2
-    assert "--sizes 1 " in meta["commands"][0] and "--sizes 2 " in meta["commands"][1]
+    assert meta.sizes == (1, 2) and len(meta.commands) == 2
+    assert "--sizes 1 " in meta.commands[0] and "--sizes 2 " in meta.commands[1]
 
 
 def test_sweep_refuses_sizes_the_task_does_not_have(tmp_path: Path, tiny_encoder) -> None:
@@ -229,8 +229,8 @@ def test_command_line_runs_a_tiny_sweep(tmp_path: Path, capsys) -> None:
     argv = ["--regimes", "probe,probe-features", "--sizes", "1,2", "--seeds", "1", "--epochs", "1"]
     assert main([*argv, "--min-batches", "1", "--out", str(tmp_path)]) == 0
     meta, runs, _ = load_runs(tmp_path)
-    assert len(runs) == 4 and meta["settings"]["train"]["lr"] == pytest.approx(3e-3)
-    assert "python -m models.transfer" in meta["command"]
+    assert len(runs) == 4 and meta.settings["train"]["lr"] == pytest.approx(3e-3)
+    assert "python -m models.transfer" in meta.command
     assert "probe-features-n2-s0" in capsys.readouterr().out
     saved = json.loads((tmp_path / "runs" / "probe-n1-s0.json").read_text())
     assert saved["images_per_second"] > 0
@@ -244,8 +244,8 @@ def test_command_line_compile_switch_and_workers(tmp_path: Path, monkeypatch) ->
     argv = ["--regimes", "probe", "--sizes", "1", "--seeds", "2", "--epochs", "1", "--min-batches", "1"]
     assert main([*argv, "--compile", "--lr-factors", "1", "--workers", "2", "--out", str(tmp_path)]) == 0
     meta, runs, _ = load_runs(tmp_path)
-    assert len(runs) == 2 and "compile" not in meta["settings"]["train"]  # how runs execute, not what they compute
-    assert " --compile " in meta["command"] and "--workers" not in meta["command"]
+    assert len(runs) == 2 and "compile" not in meta.settings["train"]  # how runs execute, not what they compute
+    assert " --compile " in meta.command and "--workers" not in meta.command
     with pytest.raises(SystemExit):
         main([*argv, "--workers", "0", "--out", str(tmp_path)])
 
@@ -314,3 +314,28 @@ def test_each_run_chooses_its_learning_rate_on_validation(digits, tiny_encoder) 
 def test_a_random_encoder_probe_trains_only_its_head(digits, tiny_encoder) -> None:
     run = train_run(digits, tiny_encoder, "random-probe", 1, 0, replace(ONE_EPOCH, lr_factors=(1.0,)))
     assert run["regime"] == "random-probe" and 0 <= run["test_error"] <= 100
+
+
+def test_run_records_are_typed_and_the_files_already_written_load_unchanged(tmp_path: Path) -> None:
+    """#26: runs and sweeps are dataclasses read from the JSON files sweeps have always written; every shipped and
+    published run file reads back to exactly its JSON, and a damaged one is refused with its field named."""
+    from models.transfer import SHIPPED, SweepRecord, TransferRun
+    from models.transfer.published import PUBLISHED
+
+    for folder in (SHIPPED, PUBLISHED):
+        for path in sorted((folder / "runs").glob("*.json")):
+            assert TransferRun.load(path).to_dict() == json.loads(path.read_text()), path.name
+        raw = json.loads((folder / "sweep.json").read_text())
+        record = SweepRecord.from_dict(raw)
+        assert SweepRecord.from_dict(record.to_dict()) == record
+        assert {k: v for k, v in record.to_dict().items() if k in raw} == raw  # nothing the file held is lost
+    good = json.loads(next((SHIPPED / "runs").glob("probe-*.json")).read_text())
+    for field, value, words in (
+        ("seed", "0", "'seed'"),
+        ("regime", "other", "out of range"),
+        ("history", [{}], "epoch"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            TransferRun.from_dict({**good, field: value})
+    run = TransferRun.from_dict(good)
+    assert run.save(tmp_path) == tmp_path / "runs" / f"{run.key}.json" and TransferRun.load(run.save(tmp_path)) == run

@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from explain.figures.transfer import learning_curve_figure, training_curves_figure
 from explain.methods.transfer_curves import crossovers, fit_curves, summary_rows, sweep_csv
+from models.transfer import EpochRecord, TransferRun
 
 
-def _runs(regime: str, alpha: float, eta: float, gamma: float) -> list[dict]:
+def _runs(regime: str, alpha: float, eta: float, gamma: float) -> list[TransferRun]:
     out = []
     for n in (1, 2, 5, 10, 20, 50):
         for seed in range(2):
             err = alpha + eta * n**gamma + (0.3 if seed else -0.3)
-            history = [
-                {"train_loss": 1.0 / e, "train_accuracy": 0.5, "test_loss": 1.2 / e, "test_accuracy": 0.4}
-                for e in range(1, 4)
-            ]
+            history = tuple(EpochRecord(e, 1.0 / e, 0.5, 1.2 / e, 0.4) for e in range(1, 4))
             out.append(
-                {
-                    "key": f"{regime}-n{n}-s{seed}",
-                    "regime": regime,
-                    "n_per_class": n,
-                    "seed": seed,
-                    "test_error": err,
-                    "history": history,
-                }
+                TransferRun(
+                    key=f"{regime}-n{n}-s{seed}",
+                    regime=regime,
+                    n_per_class=n,
+                    seed=seed,
+                    test_error=err,
+                    test_loss=float("nan"),
+                    history=history,
+                )
             )
     return out
 
@@ -60,7 +61,7 @@ def test_figures_carry_run_keys_and_bands() -> None:
     assert np.allclose(
         sorted(set(np.round(points[0].x, 6))), sorted({round(n**-0.5, 6) for n in (1, 2, 5, 10, 20, 50)})
     )
-    train = training_curves_figure([r for r in RUNS if r["n_per_class"] == 5], "loss")
+    train = training_curves_figure([r for r in RUNS if r.n_per_class == 5], "loss")
     assert sum(t.fill == "toself" for t in train.data) == 6  # a band per regime and split: two seeds each
 
 
@@ -76,8 +77,8 @@ def test_the_paper_overlay_has_a_style_per_curve_and_stays_within_0_to_100() -> 
 
 def test_a_degenerate_fit_is_flagged_and_states_no_crossover() -> None:
     """A student sweep with sizes 1, 2, 3 cannot pin gamma down: the fit says so and no crossover is claimed."""
-    few = [r for r in RUNS if r["n_per_class"] in (1, 2)] + [
-        {**r, "n_per_class": 3, "key": r["key"].replace("n5", "n3")} for r in RUNS if r["n_per_class"] == 5
+    few = [r for r in RUNS if r.n_per_class in (1, 2)] + [
+        replace(r, n_per_class=3, key=r.key.replace("n5", "n3")) for r in RUNS if r.n_per_class == 5
     ]
     curves = fit_curves(few)
     assert all("factor of 4" in c.unreliable for c in curves.values())

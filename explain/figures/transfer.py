@@ -51,7 +51,7 @@ def learning_curve_figure(
 ) -> go.Figure:
     """Test error against images per class: every run as a point (its key in customdata, for
     click-through), each regime's fitted curve with its 95% band, optionally the paper's fits."""
-    sizes = [r["n_per_class"] for r in runs]
+    sizes = [r.n_per_class for r in runs]
     n_max = max(max(sizes), 400 if paper else 0)
     grid = np.geomspace(min(sizes), max(sizes), 200)  # the fits are drawn where there are measurements, not beyond
     fig = go.Figure()
@@ -73,21 +73,21 @@ def learning_curve_figure(
                     customdata=grid,
                 )
             )
-        n = np.array([r["n_per_class"] for r in rs], dtype=float)
+        n = np.array([r.n_per_class for r in rs], dtype=float)
         fig.add_trace(
             go.Scatter(
                 x=_x(n, axis),
-                y=[r["test_error"] for r in rs],
+                y=[r.test_error for r in rs],
                 mode="markers",
                 marker=dict(
                     color=colour,
-                    size=[13 if r["key"] == selected else 8 for r in rs],
-                    line=dict(width=[2.5 if r["key"] == selected else 0.5 for r in rs], color="black"),
+                    size=[13 if r.key == selected else 8 for r in rs],
+                    line=dict(width=[2.5 if r.key == selected else 0.5 for r in rs], color="black"),
                 ),
                 name=title,
                 legendgroup=regime,
-                customdata=[r["key"] for r in rs],
-                text=[f"seed {r['seed']}" for r in rs],
+                customdata=[r.key for r in rs],
+                text=[f"seed {r.seed}" for r in rs],
                 hovertemplate=f"{title}<br>n=%{{x}} per class, %{{text}}<br>error %{{y:.1f}}%<br>"
                 "click for its training curve<extra></extra>"
                 if axis == "log"
@@ -119,7 +119,7 @@ def learning_curve_figure(
         xaxis = dict(title="training images per class (log scale)", type="log", tickvals=ticks)
     fig.update_layout(
         xaxis=xaxis,
-        yaxis=dict(title="test error (%)", range=[0, min(100.0, 1.1 * max(r["test_error"] for r in runs))]),
+        yaxis=dict(title="test error (%)", range=[0, min(100.0, 1.1 * max(r.test_error for r in runs))]),
         height=480,
         margin=dict(l=10, r=10, t=30, b=40),
         legend=dict(orientation="h", y=-0.2),
@@ -144,14 +144,14 @@ def training_curves_figure(runs: Sequence[Run], metric: str = "accuracy") -> go.
     the mean over the seeds given, with a band from the lowest to the highest seed."""
     fig, longest = go.Figure(), 0
     for regime, rs in by_regime(runs).items():
-        rs = [r for r in rs if r["history"]]
+        rs = [r for r in rs if r.history]
         if not rs:
             continue
-        length = min(len(r["history"]) for r in rs)
+        length = min(len(r.history) for r in rs)
         longest = max(longest, length)
         epochs = np.arange(1, length + 1)
         for split, dash in (("train", "dash"), ("test", "solid")):
-            values = np.array([[h[f"{split}_{metric}"] for h in r["history"][:length]] for r in rs])
+            values = np.array([[h.value(split, metric) for h in r.history[:length]] for r in rs])
             if metric == "accuracy":
                 values = 100 * values
             _band_traces(fig, epochs, values, COLOURS[regime], f"{REGIME_TITLES[regime]} ({split})", dash)

@@ -11,25 +11,24 @@ import numpy as np
 
 from explain.methods.learning_curves import LearningCurve, crossover, fit
 from models.transfer import REGIMES as REGIME_TITLES
-
-Run = dict[str, Any]
+from models.transfer import TransferRun as Run
 
 
 def by_regime(runs: Sequence[Run]) -> dict[str, list[Run]]:
     """Runs grouped by regime, in the order of REGIME_TITLES."""
     groups: dict[str, list[Run]] = defaultdict(list)
     for r in runs:
-        groups[r["regime"]].append(r)
-    return {k: sorted(groups[k], key=lambda r: (r["n_per_class"], r["seed"])) for k in REGIME_TITLES if k in groups}
+        groups[r.regime].append(r)
+    return {k: sorted(groups[k], key=lambda r: (r.n_per_class, r.seed)) for k in REGIME_TITLES if k in groups}
 
 
 def fit_curves(runs: Sequence[Run], N: float | None = None) -> dict[str, LearningCurve]:
     """One fitted learning curve per regime that has measurements at two or more sizes."""
     curves = {}
     for regime, rs in by_regime(runs).items():
-        n = np.array([r["n_per_class"] for r in rs], dtype=float)
+        n = np.array([r.n_per_class for r in rs], dtype=float)
         if len(np.unique(n)) >= 2:
-            curves[regime] = fit(n, [r["test_error"] for r in rs], N=N)
+            curves[regime] = fit(n, [r.test_error for r in rs], N=N)
     return curves
 
 
@@ -41,8 +40,8 @@ def summary_rows(
     seeds with its sample standard deviation (ddof=1; blank with one seed) and the number of seeds."""
     rows = []
     for regime, rs in by_regime(runs).items():
-        sizes = sorted({r["n_per_class"] for r in rs})
-        err = {n: np.mean([r["test_error"] for r in rs if r["n_per_class"] == n]) for n in sizes}
+        sizes = sorted({r.n_per_class for r in rs})
+        err = {n: np.mean([r.test_error for r in rs if r.n_per_class == n]) for n in sizes}
         row: dict[str, Any] = {"regime": REGIME_TITLES[regime], "runs": len(rs)}
         c = curves.get(regime)
         if c is not None:
@@ -59,7 +58,7 @@ def summary_rows(
         if published and regime in published:
             row.update({f"published {k}": v for k, v in published[regime].items()})
         for n in (sizes[0], sizes[-1]):
-            errors = [r["test_error"] for r in rs if r["n_per_class"] == n]
+            errors = [r.test_error for r in rs if r.n_per_class == n]
             row[f"measured error at n={n} (%)"] = round(float(err[n]), 2)
             row[f"sd at n={n}"] = round(float(np.std(errors, ddof=1)), 2) if len(errors) > 1 else None
             row[f"seeds at n={n}"] = len(errors)
@@ -99,19 +98,18 @@ def crossovers(curves: dict[str, LearningCurve], n_min: float, n_max: float) -> 
 def chosen_setting(run: Run) -> str:
     """How a run's learning rate (or, for the feature probe, its C) was chosen on the validation split, in one
     line naming every candidate's validation error; empty for a run that chose nothing."""
-    candidates = run.get("candidates")
-    if not candidates:
-        if "lr_chosen_by_seed" not in run or "lr" not in run:
+    if not run.candidates:
+        if run.lr_chosen_by_seed is None or run.lr is None:
             return ""
-        by, own = run["lr_chosen_by_seed"], run.get("val_error", float("nan"))
+        own = run.val_error if run.val_error is not None else float("nan")
         return (
-            f"Learning rate {run['lr']:g}, chosen on the validation split by seed {by}'s run of this regime "
-            f"and size (this run's validation error {own:.1f}%)."
+            f"Learning rate {run.lr:g}, chosen on the validation split by seed {run.lr_chosen_by_seed}'s run of this "
+            f"regime and size (this run's validation error {own:.1f}%)."
         )
-    name = "C" if "C" in run else "lr"
-    tried = ", ".join(f"{c[name]:g} ({c['val_error']:.1f}%)" for c in candidates)
+    name = "C" if run.C is not None else "lr"
+    tried = ", ".join(f"{c[name]:g} ({c['val_error']:.1f}%)" for c in run.candidates)
     what = "C" if name == "C" else "Learning rate"
-    return f"{what} {run[name]:g}, chosen on the validation split (error) from {tried}."
+    return f"{what} {getattr(run, name):g}, chosen on the validation split (error) from {tried}."
 
 
 CSV_FIELDS = (
@@ -138,6 +136,7 @@ def sweep_csv(runs: Sequence[Run]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for run in sorted(runs, key=lambda r: (r["regime"], r["n_per_class"], r["seed"])):
-        writer.writerow({k: run.get(k, "") for k in CSV_FIELDS})
+    for run in sorted(runs, key=lambda r: (r.regime, r.n_per_class, r.seed)):
+        row = run.to_dict()
+        writer.writerow({k: row.get(k, "") for k in CSV_FIELDS})
     return out.getvalue()

@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     bar.close()
     print(f"{len(written)} new runs in {time.time() - t0:.0f}s; results in {out}", file=sys.stderr)
     for record in written:
-        print(f"{record['key']:>24}: test error {record['test_error']:.1f}%")
+        print(f"{record.key:>24}: test error {record.test_error:.1f}%")
     for key, error in failed:
         print(f"{key:>24}: FAILED twice ({error}); run the same command again to retry it", file=sys.stderr)
     return 1 if failed else 0

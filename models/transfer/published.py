@@ -10,10 +10,10 @@ sweep from them with `python -m models.transfer.published`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from models.files import read_json, write_json_atomic
+from models.files import read_json
 from models.transfer.config import RESULTS, run_key, settings_hash
+from models.transfer.records import SweepRecord, TransferRun
 
 PUBLISHED = RESULTS / "hoiem2021"
 SOURCE = "github.com/allenai/learning-curve, data/*.json"
@@ -30,7 +30,7 @@ PUBLISHED_FITS = {
 }
 
 
-def measured_runs(folder: Path = PUBLISHED) -> list[dict[str, Any]]:
+def measured_runs(folder: Path = PUBLISHED) -> list[TransferRun]:
     """One run record per published measurement (partition `seed` of size n), in the sweep's run format."""
     runs = []
     for name, regime in CURVES.items():
@@ -38,19 +38,16 @@ def measured_runs(folder: Path = PUBLISHED) -> list[dict[str, Any]]:
             n = int(size["num_train_samples"])
             for seed, error in enumerate(size["test_errors"]):
                 runs.append(
-                    {
-                        "key": run_key(regime, n, seed),
-                        "regime": regime,
-                        "n_per_class": n,
-                        "seed": seed,
-                        "test_error": float(error),
-                        "test_accuracy": 1.0 - float(error) / 100.0,
-                        "test_loss": float("nan"),
-                        "seconds": 0.0,
-                        "images": 0,
-                        "device": "published",
-                        "history": [],
-                    }
+                    TransferRun(
+                        key=run_key(regime, n, seed),
+                        regime=regime,
+                        n_per_class=n,
+                        seed=seed,
+                        test_error=float(error),
+                        test_loss=float("nan"),
+                        device="published",
+                        extra={"test_accuracy": 1.0 - float(error) / 100.0},
+                    )
                 )
     return runs
 
@@ -59,26 +56,22 @@ def write_sweep(folder: Path = PUBLISHED) -> int:
     """Write the sweep (sweep.json and one file per run) from the published files; returns the number of runs."""
     settings = {"task": "cifar100", "encoder": "resnet18", "published": SOURCE}
     runs = measured_runs(folder)
-    write_json_atomic(
-        folder / "sweep.json",
-        {
-            "settings": settings,
-            "settings_hash": settings_hash(settings),
-            "published": CITATION,
-            "source": SOURCE,
-            "task_title": "CIFAR-100 (100 classes, up to 400 training images each)",
-            "encoder_title": "ResNet-18",
-            "encoder_source": "ImageNet-pretrained, as in the paper",
-            "published_fits": PUBLISHED_FITS,
-            "N": N,
-            "regimes": list(CURVES.values()),
-            "sizes": sorted({r["n_per_class"] for r in runs}),
-            "seeds": max(r["seed"] for r in runs) + 1,
-            "command": "python -m models.transfer.published",
-        },
-    )
+    SweepRecord(
+        settings=settings,
+        settings_hash=settings_hash(settings),
+        published=CITATION,
+        task_title="CIFAR-100 (100 classes, up to 400 training images each)",
+        encoder_title="ResNet-18",
+        encoder_source="ImageNet-pretrained, as in the paper",
+        published_fits=PUBLISHED_FITS,
+        regimes=tuple(CURVES.values()),
+        sizes=tuple(sorted({r.n_per_class for r in runs})),
+        seeds=max(r.seed for r in runs) + 1,
+        commands=("python -m models.transfer.published",),
+        extra={"source": SOURCE, "N": N},
+    ).save(folder)
     for r in runs:
-        write_json_atomic(folder / "runs" / f"{r['key']}.json", r)
+        r.save(folder)
     return len(runs)
 
 

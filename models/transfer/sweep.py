@@ -5,7 +5,6 @@ sweep a visitor starts, and the command line that reproduces a sweep."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import socket
 import time
@@ -13,7 +12,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -32,6 +30,7 @@ from models.transfer.config import (
 )
 from models.transfer.data import Encoder, Task, load_encoder, load_task
 from models.transfer.loop import epoch_batches
+from models.transfer.records import SweepRecord, TransferRun
 from models.transfer.runners import InProcess, Processes, RayTasks, Runner, context
 from models.transfer.tensorboard_log import log_run
 
@@ -43,59 +42,29 @@ class SweepMismatch(ValueError):
 class RunsFailed(RuntimeError):
     """Runs that failed twice in a worker; every other run was written. `failed`: (run key, error) pairs."""
 
-    def __init__(self, failed: list[tuple[str, str]], written: list[dict[str, Any]]) -> None:
+    def __init__(self, failed: list[tuple[str, str]], written: list[TransferRun]) -> None:
         self.failed, self.written = failed, written
         super().__init__(f"{len(failed)} run(s) failed: " + "; ".join(f"{k}: {e}" for k, e in failed))
 
 
-# What the pages read from a run file, by field: a file without one of them is reported and skipped.
-RUN_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "key": str,
-    "regime": str,
-    "n_per_class": int,
-    "seed": int,
-    "test_error": (int, float),
-    "test_loss": (int, float),
-    "seconds": (int, float),
-    "images": int,
-    "device": str,
-    "history": list,
-}
-EPOCH_FIELDS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy")
-
-
-def check_run(record: dict[str, Any]) -> dict[str, Any]:
-    """`record` if it has every field the pages read, with sane values; ValueError naming what is off."""
-    for name, kind in RUN_FIELDS.items():
-        if not isinstance(record.get(name), kind) or isinstance(record.get(name), bool):
-            raise ValueError(f"no valid {name!r}")
-    if record["regime"] not in REGIMES or record["n_per_class"] < 1 or record["seed"] < 0:
-        raise ValueError("regime, size or seed out of range")
-    if not math.isfinite(record["test_error"]):
-        raise ValueError("test error is not a number")
-    for epoch in record["history"]:
-        if not isinstance(epoch, dict) or any(not isinstance(epoch.get(f), int | float) for f in EPOCH_FIELDS):
-            raise ValueError("a damaged epoch in its history")
-    return record
-
-
-def load_runs(folder: str | Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[str]]:
-    """(the sweep's settings file or None, its finished runs, one line per damaged file) from a sweep
-    folder. A damaged `sweep.json` counts as missing, so running the sweep again rewrites it."""
+def load_runs(folder: str | Path) -> tuple[SweepRecord | None, list[TransferRun], list[str]]:
+    """(the sweep's settings or None, its finished runs, one line per damaged file) from a sweep folder. A damaged
+    `sweep.json` counts as missing, so running the sweep again rewrites it."""
     folder = Path(folder)
     meta, problems = None, []
     if (folder / "sweep.json").is_file():
         try:
-            meta = read_json(folder / "sweep.json")
-            if not isinstance(meta.get("settings"), dict) or not isinstance(meta.get("settings_hash"), str):
-                raise ResultsFileError(f"{public_path(folder / 'sweep.json')} does not hold a sweep's settings.")
+            meta = SweepRecord.from_dict(read_json(folder / "sweep.json"))
         except ResultsFileError as exc:
-            meta = None
             problems.append(f"{exc} Run the sweep again with the same settings to repair it.")
+        except ValueError as exc:
+            problems.append(
+                f"{public_path(folder / 'sweep.json')} {exc}. Run the sweep again with the same settings to repair it."
+            )
     runs = []
     for path in sorted((folder / "runs").glob("*.json")):
         try:
-            runs.append(check_run(read_json(path)))
+            runs.append(TransferRun.load(path))
         except ResultsFileError as exc:
             problems.append(str(exc))
         except ValueError as exc:
@@ -114,19 +83,19 @@ def _epochs(sweep: Sweep, regime: str, seed: int) -> int:
 COSTS_LIKE = {"random-probe": "probe"}  # a regime the reference may lack, and the one that costs the same
 
 
-def estimate_seconds(sweep: Sweep, n_classes: int, reference: list[dict[str, Any]]) -> float | None:
+def sweep_seconds(sweep: Sweep, n_classes: int, reference: list[TransferRun]) -> float | None:
     """Seconds `sweep` should take on the device that ran the `reference` runs (a finished sweep of the
     same task): each regime's measured seconds per batch times the batches the sweep trains. None
     when the reference lacks one of the sweep's regimes."""
     per_batch, per_run = {}, {}
     for regime in sweep.regimes:
-        like = COSTS_LIKE.get(regime, regime) if not any(r["regime"] == regime for r in reference) else regime
-        done = [r for r in reference if r["regime"] == like]
+        like = COSTS_LIKE.get(regime, regime) if not any(r.regime == regime for r in reference) else regime
+        done = [r for r in reference if r.regime == like]
         if not done:
             return None
-        batches = [len(r["history"]) * epoch_batches(r["n_per_class"] * n_classes, sweep.train)[1] for r in done]
-        per_batch[regime] = sum(r["seconds"] for r in done) / max(sum(batches), 1)
-        per_run[regime] = sum(r["seconds"] for r in done) / len(done)
+        batches = [len(r.history) * epoch_batches(r.n_per_class * n_classes, sweep.train)[1] for r in done]
+        per_batch[regime] = sum(r.seconds for r in done) / max(sum(batches), 1)
+        per_run[regime] = sum(r.seconds for r in done) / len(done)
     total = 0.0
     for regime, n, seed in sweep.runs():
         if regime == "probe-features":  # no epochs: a feature extraction and a logistic regression
@@ -189,18 +158,19 @@ def sweep_running(folder: str | Path) -> bool:
         return False
 
 
-def expected_keys(meta: dict[str, Any]) -> list[str]:
-    """Every run key a sweep folder should hold when finished: its regimes x sizes x seeds (from sweep.json)."""
-    try:
-        return [run_key(r, n, s) for s in range(int(meta["seeds"])) for n in meta["sizes"] for r in meta["regimes"]]
-    except (KeyError, TypeError, ValueError):
-        return []
-
-
-def missing_runs(meta: dict[str, Any] | None, runs: list[dict[str, Any]]) -> list[str]:
+def missing_runs(meta: SweepRecord | None, runs: list[TransferRun]) -> list[str]:
     """The keys of the runs a sweep still lacks (none known without a sweep.json), in the order they run."""
-    done = {r["key"] for r in runs}
-    return [k for k in expected_keys(meta or {}) if k not in done]
+    done = {r.key for r in runs}
+    return [k for k in (meta.expected_keys() if meta else []) if k not in done]
+
+
+def sweep_progress(folder: Path, meta: SweepRecord | None, runs: list[TransferRun]) -> tuple[str, list[str], bool]:
+    """("k of N runs done", the missing run keys, whether a live process is still writing it) of a sweep folder;
+    nothing is missing from published data."""
+    if meta is None or meta.published:
+        return "", [], False
+    missing = missing_runs(meta, runs)
+    return f"{len(runs)} of {len(runs) + len(missing)} runs done", missing, bool(missing) and sweep_running(folder)
 
 
 MAX_PAGE_RUNS = 48  # a sweep launched from the page; larger ones belong in the terminal
@@ -237,7 +207,7 @@ def page_sweep(
     n_runs = len(list(sweep.runs()))
     if n_runs > MAX_PAGE_RUNS:
         raise ValueError(f"that is {n_runs} runs; the page runs at most {MAX_PAGE_RUNS} ({command})")
-    estimate = estimate_seconds(sweep, len(task.classes), load_runs(SHIPPED)[1]) if task_name == "digits" else None
+    estimate = sweep_seconds(sweep, len(task.classes), load_runs(SHIPPED)[1]) if task_name == "digits" else None
     if device.type == "cpu" and estimate is not None and estimate > MAX_PAGE_SECONDS:
         raise ValueError(
             f"that sweep would take about {estimate / 60:.0f} minutes on this server; the page runs at most "
@@ -283,7 +253,7 @@ def run_sweep(
     ray: str | None = None,
     tensorboard: str | Path | None = None,
     limit: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[TransferRun]:
     """Run every (regime, n, seed) of `sweep` that `out` does not hold yet, writing each run's JSON
     as soon as it finishes; returns the new runs. Each (regime, n)'s learning rate is chosen on validation
     by its seed-0 run, and the other seeds train at that rate. In this process by default, where it stops
@@ -298,37 +268,33 @@ def run_sweep(
     settings = sweep.settings()
     digest = settings_hash(settings)
     meta, finished, _ = load_runs(out)
-    if meta is not None and meta.get("settings_hash") != digest:
+    if meta is not None and meta.settings_hash != digest:
         raise SweepMismatch(f"{out} holds a sweep with other settings; choose another output folder")
     task = task or load_task(sweep.task)
     encoder = encoder or load_encoder(sweep.encoder)
     too_big = [n for n in sweep.sizes if n > task.max_per_class]
     if too_big:
         raise ValueError(f"{task.name} has at most {task.max_per_class} training images per class (asked {too_big})")
-    done_before = {r["key"] for r in finished if r.get("settings_hash") == digest}
-    old = meta or {"regimes": [], "sizes": [], "seeds": 0}
+    done_before = {r.key for r in finished if r.settings_hash == digest}
+    old = meta or SweepRecord(settings=settings, settings_hash=digest)
     command = "python -m models.transfer " + " ".join(cli_args(sweep, out))
-    write_json_atomic(
-        out / "sweep.json",
-        {
-            "settings": settings,
-            "settings_hash": digest,
-            "regimes": [r for r in REGIMES if r in set(old["regimes"]) | set(sweep.regimes)],
-            "sizes": sorted(set(old["sizes"]) | set(sweep.sizes)),
-            "seeds": max(old["seeds"], sweep.seeds),
-            "task_title": task.title,
-            "encoder_title": encoder.title,
-            "encoder_source": encoder.source,
-            "max_per_class": task.max_per_class,
-            "command": command,
-            "commands": [c for c in old.get("commands", [old.get("command")]) if c and c != command] + [command],
-        },
-    )
+    SweepRecord(
+        settings=settings,
+        settings_hash=digest,
+        regimes=tuple(r for r in REGIMES if r in set(old.regimes) | set(sweep.regimes)),
+        sizes=tuple(sorted(set(old.sizes) | set(sweep.sizes))),
+        seeds=max(old.seeds, sweep.seeds),
+        task_title=task.title,
+        encoder_title=encoder.title,
+        encoder_source=encoder.source,
+        max_per_class=task.max_per_class,
+        commands=(*(c for c in old.commands if c != command), command),
+    ).save(out)
     todo = [r for r in sweep.runs() if run_key(*r) not in done_before][:limit]
     chosen = {  # each (regime, n)'s rate, chosen by its first seed's run and reused by the others
-        (r["regime"], r["n_per_class"]): r["lr"]
+        (r.regime, r.n_per_class): r.lr
         for r in finished
-        if r.get("settings_hash") == digest and r["seed"] == 0 and isinstance(r.get("lr"), float)
+        if r.settings_hash == digest and r.seed == 0 and r.lr is not None
     }
     device = device or best_device()
     ctx = context(task, encoder, sweep.train, device)
@@ -385,13 +351,13 @@ def run_sweep(
                     chosen[(regime, n)] = record["lr"]
                 elif "lr" in record:
                     record["lr_chosen_by_seed"] = 0
-                record.update(key=run_key(*run), settings_hash=digest)
-                write_json_atomic(out / "runs" / f"{record['key']}.json", record)
+                done = TransferRun.from_dict({**record, "key": run_key(*run), "settings_hash": digest})
+                done.save(out)
                 if tensorboard is not None:
-                    log_run(tensorboard, record)
-                written.append(record)
+                    log_run(tensorboard, done)
+                written.append(done)
                 heartbeat(out)
-                progress(run, None, epoch_batches(n * len(task.classes), sweep.train)[1], record["test_loss"])
+                progress(run, None, epoch_batches(n * len(task.classes), sweep.train)[1], done.test_loss)
         cancel = False
     finally:
         runner.close(cancel)
@@ -442,13 +408,13 @@ class SweepWork:
     def __init__(self, sweep: Sweep, folder: Path, task: Task, encoder: Encoder) -> None:
         self.sweep, self.folder, self.task, self.encoder = sweep, folder, task, encoder
         self.keys = [run_key(*r) for r in sweep.runs()]
-        self.written: list[dict[str, Any]] = []
+        self.written: list[TransferRun] = []
         self.latest: Progress | None = None
         self.step = self._on_disk()
 
     def _on_disk(self) -> int:
         digest = settings_hash(self.sweep.settings())
-        done = {r["key"] for r in load_runs(self.folder)[1] if r.get("settings_hash") == digest}
+        done = {r.key for r in load_runs(self.folder)[1] if r.settings_hash == digest}
         return sum(k in done for k in self.keys)
 
     @property

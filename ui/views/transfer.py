@@ -17,12 +17,14 @@ from models.transfer import (
     REGIMES,
     SHIPPED,
     TASKS,
+    SweepRecord,
     SweepRequest,
     SweepWork,
     TaskUnavailable,
     TrainConfig,
+    TransferRun,
     load_runs,
-    missing_runs,
+    sweep_progress,
     sweep_running,
     terminal_sweeps,
     user_folder,
@@ -62,8 +64,9 @@ def show_problems(problems: list[str]) -> None:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def cached_fit(runs: list[dict], n_max: float) -> dict:
-    return fit_curves(runs, N=n_max)
+def cached_fit(points: tuple, n_max: float, _runs: list[TransferRun]) -> dict:
+    """The fits, once per set of (key, regime, size, seed, error) points."""
+    return fit_curves(_runs, N=n_max)
 
 
 def pick_from_chart() -> None:
@@ -72,15 +75,6 @@ def pick_from_chart() -> None:
     keys = [p.get("customdata") for p in points if isinstance(p.get("customdata"), str)]
     if keys:
         st.session_state["transfer_pick"] = keys[0]
-
-
-def _rates(train: dict) -> str:
-    """The base rate, and the rates each run chose from on validation when it had a choice."""
-    factors = train.get("lr_factors") or [1.0]
-    if len(factors) == 1:
-        return f"{train['lr'] * factors[0]:g}"
-    rates = ", ".join(f"{train['lr'] * f:g}" for f in factors)
-    return f"the best on validation of {rates}"
 
 
 def table_columns(table: pd.DataFrame) -> dict:
@@ -97,36 +91,12 @@ def table_columns(table: pd.DataFrame) -> dict:
     return config
 
 
-def reproduce_text(meta: dict) -> str:
-    """The command(s) that reproduce every run of the folder: one per sweep that wrote into it."""
-    commands = meta.get("commands") or [meta.get("command", "python -m models.transfer")]
-    if len(commands) == 1:
-        return f"Reproduce: `{commands[0]}`"
-    return f"This folder holds {len(commands)} sweeps; reproduce them with " + " and ".join(f"`{c}`" for c in commands)
-
-
-def show_settings(meta: dict, runs: list[dict]) -> None:
+def show_settings(meta: SweepRecord | None, runs: list[TransferRun]) -> None:
     """The sweep's task, encoder, training settings and the command that reproduces it, in one caption."""
-    if meta.get("published"):
-        st.caption(
-            f"Published measurements: {meta['published']} ({meta.get('source', '')}), {len(runs)} trained models. "
-            f"Task: {meta.get('task_title', '')}. Encoder: {meta.get('encoder_title', '')}, "
-            f"{meta.get('encoder_source', '')}. The fits below are computed here; the paper's are beside them."
-        )
-        return
-    try:
-        settings, train = meta["settings"], meta["settings"]["train"]
-        st.caption(
-            f"Task: {meta.get('task_title', settings['task'])}. Encoder: "
-            f"{meta.get('encoder_title', settings['encoder'])} — {meta.get('encoder_source', '')}. {len(runs)} runs; "
-            f"every regime trained with AdamW at {_rates(train)} (fine-tuned encoder at {train['ft_ratio']:g}x), "
-            f"{train['epochs']} epochs, StepLR every {train['step_size']}. " + reproduce_text(meta)
-        )
-    except (KeyError, TypeError, ValueError):  # a damaged sweep.json was already reported in one line
-        st.caption(f"{len(runs)} runs; this sweep's settings are unknown.")
+    st.caption(meta.describe(len(runs)) if meta else f"{len(runs)} runs; this sweep's settings are unknown.")
 
 
-def curve_options_ui(runs: list[dict]) -> tuple[str, bool, list[str]]:
+def curve_options_ui(runs: list[TransferRun]) -> tuple[str, bool, list[str]]:
     """The learning curves' x axis, whether to overlay the paper's fits, and the regimes shown."""
     c1, c2, c3 = st.columns([2, 2, 3])
     axis = c1.radio(
@@ -146,7 +116,7 @@ def curve_options_ui(runs: list[dict]) -> tuple[str, bool, list[str]]:
             "shown for their shape, not to be compared number for number."
         ),
     )
-    present = [r for r in REGIMES if any(run["regime"] == r for run in runs)]
+    present = [r for r in REGIMES if any(run.regime == r for run in runs)]
     if st.session_state.get("transfer_regimes_of") != present:  # another sweep, other regimes: show all of them
         st.session_state["transfer_regimes_of"] = present
         st.session_state["transfer_regimes"] = present
@@ -157,7 +127,13 @@ def curve_options_ui(runs: list[dict]) -> tuple[str, bool, list[str]]:
 
 
 def show_learning_curves(
-    runs: list[dict], curves: dict, n_max: int, axis: str, paper: bool, picked: str, published: dict | None = None
+    runs: list[TransferRun],
+    curves: dict,
+    n_max: int,
+    axis: str,
+    paper: bool,
+    picked: str,
+    published: dict | None = None,
 ) -> None:
     """The learning curves (a click on a point picks its run), the crossovers and the table of the fits."""
     st.plotly_chart(
@@ -173,7 +149,7 @@ def show_learning_curves(
         "(allenai/learning-curve); bands: 95% from the variance model σ²(n) = v0 + v1/n. Click a point to see that "
         "run's training curve below."
     )
-    for sentence in crossovers(curves, min(r["n_per_class"] for r in runs), n_max):
+    for sentence in crossovers(curves, min(r.n_per_class for r in runs), n_max):
         st.markdown(f"- {sentence}")
     table = pd.DataFrame(summary_rows(runs, curves, published))
     st.dataframe(table, hide_index=True, width="stretch", column_config=table_columns(table))
@@ -184,7 +160,9 @@ def show_learning_curves(
     )
 
 
-def training_curves_ui(runs: list[dict], keys: dict[str, dict]) -> tuple[str, dict | None, list[dict]]:
+def training_curves_ui(
+    runs: list[TransferRun], keys: dict[str, TransferRun]
+) -> tuple[str, TransferRun | None, list[TransferRun]]:
     """The metric, and the run picked or else (None and) every seed's run at the size chosen."""
     st.subheader("Training curves")
     metric = st.radio("Show", ["accuracy", "loss"], key="transfer_metric", bind=BIND, horizontal=True)
@@ -196,73 +174,65 @@ def training_curves_ui(runs: list[dict], keys: dict[str, dict]) -> tuple[str, di
         format_func=lambda k: (
             "all seeds at one size (choose below)"
             if not k
-            else f"{REGIMES[keys[k]['regime']]}, n = {keys[k]['n_per_class']}, seed {keys[k]['seed']} "
-            f"({keys[k]['test_error']:.1f}% error)"
+            else f"{REGIMES[keys[k].regime]}, n = {keys[k].n_per_class}, seed {keys[k].seed} "
+            f"({keys[k].test_error:.1f}% error)"
         ),
     )
     if choice:
         return metric, keys[choice], []
-    sizes = sorted({r["n_per_class"] for r in runs})
+    sizes = sorted({r.n_per_class for r in runs})
     n = st.select_slider("Images per class", sizes, value=sizes[0], key="transfer_n", bind=BIND)
-    return metric, None, [r for r in runs if r["n_per_class"] == n]
+    return metric, None, [r for r in runs if r.n_per_class == n]
 
 
-def show_training_curves(metric: str, run: dict | None, at_n: list[dict]) -> None:
+def show_training_curves(metric: str, run: TransferRun | None, at_n: list[TransferRun]) -> None:
     """One run's training curve (or why a probe has none), else the band over the seeds at one size."""
     if run is not None:
-        if run["device"] == "published":
-            st.info(f"A published measurement: {run['test_error']:.2f}% test error. The paper gives no training curve.")
-        elif not run["history"]:
+        if run.device == "published":
+            st.info(f"A published measurement: {run.test_error:.2f}% test error. The paper gives no training curve.")
+        elif not run.history:
             st.info(
                 "This probe has no epochs: the features are extracted once and scikit-learn's logistic regression "
-                f"is fitted to them by L-BFGS ({run['seconds']:.2f} s). Its test error is "
-                f"{run['test_error']:.1f}%."
+                f"is fitted to them by L-BFGS ({run.seconds:.2f} s). Its test error is "
+                f"{run.test_error:.1f}%."
             )
         else:
             st.plotly_chart(training_curves_figure([run], metric), width="stretch", key="transfer_one")
-            st.caption(f"{run['images']:,} training images seen in {run['seconds']:.1f} s on {run['device']}.")
+            st.caption(f"{run.images:,} training images seen in {run.seconds:.1f} s on {run.device}.")
         if chosen_setting(run):
             st.caption(chosen_setting(run))
-    elif not any(r["history"] for r in at_n):
+    elif not any(r.history for r in at_n):
         st.info("These runs have no training curves (published measurements, or the feature probe's one fit).")
     else:
         st.plotly_chart(training_curves_figure(at_n, metric), width="stretch", key="transfer_band")
-        seeds = len({r["seed"] for r in at_n})
+        seeds = len({r.seed for r in at_n})
         note(
             f"Mean over {seeds} seeds; the band spans the lowest to the highest seed (min-max, not a "
             "standard deviation). Dashed: training batches."
         )
 
 
-def results_view(meta: dict, runs: list[dict]) -> None:
+def results_view(meta: SweepRecord | None, runs: list[TransferRun]) -> None:
     """The learning curves, table, crossovers and training curves of one sweep."""
     show_settings(meta, runs)
     axis, paper, shown = curve_options_ui(runs)
-    runs = [r for r in runs if r["regime"] in shown]
+    runs = [r for r in runs if r.regime in shown]
     if not runs:
         st.warning("Choose at least one regime.")
         return
-    n_max = max(r["n_per_class"] for r in runs)
-    curves = cached_fit(runs, float(n_max))
-    keys = {r["key"]: r for r in runs}
+    n_max = max(r.n_per_class for r in runs)
+    points = tuple((r.key, r.regime, r.n_per_class, r.seed, r.test_error) for r in runs)
+    curves = cached_fit(points, float(n_max), runs)
+    keys = {r.key: r for r in runs}
     if st.session_state.get("transfer_pick") not in keys:
         st.session_state["transfer_pick"] = ""
     show_learning_curves(
-        runs, curves, n_max, axis, paper, st.session_state["transfer_pick"], meta.get("published_fits")
+        runs, curves, n_max, axis, paper, st.session_state["transfer_pick"], meta.published_fits if meta else None
     )
     show_training_curves(*training_curves_ui(runs, keys))
 
 
 REFRESH_SECONDS = 5.0  # how often the view of a sweep still being written re-reads its folder
-
-
-def sweep_progress(folder: Path, meta: dict | None, runs: list[dict]) -> tuple[str, list[str], bool]:
-    """("k of N runs done", the missing run keys, whether a live process is still writing it) of a sweep
-    folder; nothing is missing from published data."""
-    if meta is None or meta.get("published"):
-        return "", [], False
-    missing = missing_runs(meta, runs)
-    return f"{len(runs)} of {len(runs) + len(missing)} runs done", missing, bool(missing) and sweep_running(folder)
 
 
 def sweep_view(folder: Path) -> None:
@@ -291,7 +261,7 @@ def sweep_view(folder: Path) -> None:
             "This sweep has no finished runs yet. Start one below, or from the terminal: `python -m models.transfer`."
         )
         return
-    results_view(meta or {}, runs)
+    results_view(meta, runs)
     st.download_button(
         "Download the sweep (CSV, one row per run)",
         sweep_csv(runs),
