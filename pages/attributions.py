@@ -4,7 +4,6 @@ import streamlit as st
 
 from explain import attribution_views, input_image, map_note
 from ui.model_picker import image_and_classifier_ui
-from ui.predictions import model_input
 from ui.shell import app_shell
 from ui.view_link import prose
 from ui.views.attributions import (
@@ -28,31 +27,30 @@ prose(
     "Pick an image, a classifier and a class. Each method credits pixels for that class's score; "
     "compare them side by side, check that they depend on what the model learned, and measure which is most faithful."
 )
-chosen, model, info = image_and_classifier_ui("attr")
-batch = model_input(model, info, chosen)
-key = info.cache_key
+subject = image_and_classifier_ui("attr")
+info = subject.info
 left, right = st.columns([1, 2])
-target = target_ui(left, model, info, chosen)
+target = target_ui(left, subject)
 methods, mode, percentile, alpha = display_ui(right)
-params = params_ui(methods, key, model, batch)
-maps, failures = attribution_maps(model, batch, key, info, chosen.sha256, target, methods, params)
+params = params_ui(methods, subject)
+maps, failures = attribution_maps(subject, target, methods, params)
 
-seen = input_image(batch, info.mean, info.std)
-view, shown = attribution_views(maps, chosen.image, info.preprocess, mode, percentile, alpha)
+seen = input_image(subject.x, info.mean, info.std)
+view, shown = attribution_views(maps, subject.chosen.image, info.preprocess, mode, percentile, alpha)
 overlays = {m: v.overlay for m, v in shown.items()}
 
 tab_maps, tab_sanity, tab_faith, tab_batch, tab_code = st.tabs(
     ["Maps", "Sanity check", "Faithfulness", "A labelled set", "Download & reproduce"]
 )
 with tab_maps:
-    sides = layer_names(key, model, batch)[2]
+    sides = layer_names(subject)[2]
     notes = {m: map_note(a, sides.get(params[m].get("layer") or "")) for m, a in maps.items()}
     show_maps(methods, view, overlays, failures, notes, info.categories[target], mode, percentile)
 with tab_sanity:
-    sanity_tab(model, batch, key, chosen.sha256, target, percentile, params, maps, seen)
+    sanity_tab(subject, target, percentile, params, maps, seen)
 with tab_faith:
-    faithfulness_tab(model, batch, key, chosen.sha256, target, params, maps)
+    faithfulness_tab(subject, target, params, maps)
 with tab_batch:
-    batch_tab(model, info, key)
+    batch_tab(subject)
 with tab_code:
-    reproduce_tab(info, chosen, target, mode, percentile, alpha, methods, params, overlays)
+    reproduce_tab(subject, target, mode, percentile, alpha, methods, params, overlays)

@@ -4,7 +4,7 @@ import streamlit as st
 
 from explain import top_k_bar
 from ui.image_input import image_input
-from ui.model_picker import default_sample, model_picker, out_of_distribution
+from ui.model_picker import classifier_subject, default_sample, model_picker, out_of_distribution
 from ui.navigation import PAGES
 from ui.predictions import top5
 from ui.shell import app_shell
@@ -20,9 +20,11 @@ model, info = model_picker("home")
 
 if chosen is not None:
     left, right = st.columns([2, 3])
-    left.image(chosen.image, caption=f"{chosen.label} · {chosen.image.width} x {chosen.image.height}")
+    left.image(chosen.image, caption=f"{chosen.name} · {chosen.image.width} x {chosen.image.height}")
     with right, st.spinner("Classifying…"):
-        st.plotly_chart(top_k_bar(top5(model, info, chosen), f"Top-5 of {info.title}"), width="stretch")
+        st.plotly_chart(
+            top_k_bar(top5(classifier_subject(chosen, model, info)), f"Top-5 of {info.title}"), width="stretch"
+        )
         if note := out_of_distribution(info, chosen):
             st.caption(f":material/help: {note}")
 

@@ -126,9 +126,9 @@ def test_the_pages_cache_ids_carry_the_weights_content_hash(monkeypatch):
     keys = []
     original = ui.views.detection.cached_detect
 
-    def recording(key, *args):
-        keys.append(key)
-        return original(key, *args)
+    def recording(subject, *args):
+        keys.append(subject.cache_id)
+        return original(subject, *args)
 
     monkeypatch.setattr(ui.views.detection, "cached_detect", recording)  # the page imports it on every run
     at = open_page(PAGE)

@@ -108,3 +108,15 @@ def test_default_feature_layer_sees_a_part_of_the_picture():
     names, default = feature_layers(model, x)
     assert default in names and default == "layer1.0"  # the README's choice for the bundled 64-px model
     assert geometry(model, default).size <= 32
+
+
+def test_the_worst_occlusion_square_is_where_the_probability_is_lowest():
+    """#26: the square the page draws comes from explain (a notebook draws the same one)."""
+    from explain.methods.occlusion import OcclusionMaps
+
+    probability = np.ones((3, 4))
+    probability[2, 1] = 0.1
+    maps = OcclusionMaps(
+        probability, probability, np.zeros((3, 4), int), (np.array([0, 8, 16]), np.array([0, 8, 16, 24]))
+    )
+    assert maps.worst_square(10) == (8, 16, 18, 26)

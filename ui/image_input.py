@@ -22,7 +22,7 @@ class ChosenImage:
 
     image: Image.Image
     sha256: str
-    label: str
+    name: str
     kind: Literal["generated", "photo", "own"] = "own"
 
 
@@ -39,12 +39,12 @@ def _decode(sha256: str, _data: bytes) -> Image.Image | str:
 def decode_upload(data: bytes, name: str, kind: Literal["generated", "photo", "own"] = "own") -> ChosenImage | str:
     """An upload's (or a sample's) bytes as a ChosenImage, or "name: why not" in one line (the name made safe to
     show)."""
-    sha, label = image_sha256(data), display_name(name)
+    sha, shown = image_sha256(data), display_name(name)
     decoded = _decode(sha, data)
-    return f"{label}: {decoded}" if isinstance(decoded, str) else ChosenImage(decoded, sha, label, kind)
+    return f"{shown}: {decoded}" if isinstance(decoded, str) else ChosenImage(decoded, sha, shown, kind)
 
 
-def image_input(key: str, default_sample: str = SAMPLE_NAMES[0]) -> ChosenImage | None:
+def image_input(prefix: str, default_sample: str = SAMPLE_NAMES[0]) -> ChosenImage | None:
     """Draw the image chooser; return the chosen image, or None after showing why it is unusable.
 
     A camera photo wins over an upload, and an upload over the sample picker.
@@ -52,38 +52,38 @@ def image_input(key: str, default_sample: str = SAMPLE_NAMES[0]) -> ChosenImage 
     left, right = st.columns([3, 2])
     # No `type=` filter: Streamlit would raise on a file with another ending (a drag-and-drop or a
     # crafted request); load_image reads the content instead and explains what is wrong in one line.
-    upload = left.file_uploader("Upload an image", key=f"{key}_upload", help=SUPPORTED)
+    upload = left.file_uploader("Upload an image", key=f"{prefix}_upload", help=SUPPORTED)
     sample = right.selectbox(
         "…or pick a sample",
         SAMPLE_NAMES,
         index=SAMPLE_NAMES.index(default_sample),
-        key=f"{key}_sample",
+        key=f"{prefix}_sample",
         bind=BIND,
         on_change=forget_upload,
     )
-    use_camera = right.toggle("Use the camera", key=f"{key}_cam")
-    shot = st.camera_input("Take a photo", key=f"{key}_camera") if use_camera else None
+    use_camera = right.toggle("Use the camera", key=f"{prefix}_cam")
+    shot = st.camera_input("Take a photo", key=f"{prefix}_camera") if use_camera else None
 
     earlier = linked_upload()  # an upload of this session that the URL names
     if isinstance(earlier, str):
         st.info(earlier, icon=":material/link_off:")
         forget_upload()
     if shot is not None:
-        data, label = shot.getvalue(), "camera photo"
+        data, name = shot.getvalue(), "camera photo"
     elif upload is not None:
-        data, label = upload.getvalue(), upload.name
+        data, name = upload.getvalue(), upload.name
     elif isinstance(earlier, tuple):
-        data, label = earlier
+        data, name = earlier
     else:
-        data, label = sample_bytes(sample), sample
+        data, name = sample_bytes(sample), sample
     from_sample = shot is None and upload is None and not isinstance(earlier, tuple)
     kind = ("generated" if sample in GENERATED else "photo") if from_sample else "own"
     st.session_state[RUN_SUBJECT] = image_sha256(data)  # the run's done marker names the file, refused or not
-    chosen = decode_upload(data, label, kind)
+    chosen = decode_upload(data, name, kind)
     if isinstance(chosen, str):
         st.error(chosen, icon=":material/broken_image:")
         return None
     if not from_sample:
-        remember_upload(chosen.sha256, data, chosen.label)
+        remember_upload(chosen.sha256, data, chosen.name)
     name_upload(None if from_sample else chosen.sha256)
     return chosen

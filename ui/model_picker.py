@@ -10,13 +10,16 @@ import streamlit as st
 from torch import nn
 
 from explain.inputs.samples import SAMPLE_NAMES
+from explain.methods.classify import prepare
 from models.classifiers import CLASSIFIERS, ModelInfo, load_classifier
-from models.detectors import DETECTORS, DetectorInfo, coco_figures, load_detector
+from models.detectors import DETECTORS, DetectorInfo, coco_figures, detector_input, load_detector
+from models.devices import model_device
 from models.hub import weights_cache
 from models.hub.checkpoints import CheckpointError
 from models.hub.fallback import ModelSpec, WeightsInfo, status
 from ui.image_input import ChosenImage, image_input
 from ui.page_end import end_page
+from ui.subject import Subject
 from ui.view_link import BIND
 
 
@@ -101,15 +104,15 @@ def _pick(
     return model, info
 
 
-def model_picker(key: str, default: str = "resnet18") -> tuple[nn.Module, ModelInfo]:
+def model_picker(prefix: str, default: str = "resnet18") -> tuple[nn.Module, ModelInfo]:
     """Draw the classifier selector and the weights banner; return the (shared, read-only) model."""
-    return _pick("Classifier", CLASSIFIERS, f"{key}_model", default, cached_classifier)
+    return _pick("Classifier", CLASSIFIERS, f"{prefix}_model", default, cached_classifier)
 
 
-def detector_picker(key: str, default: str = "maskrcnn_resnet50_fpn") -> tuple[nn.Module, DetectorInfo]:
+def detector_picker(prefix: str, default: str = "maskrcnn_resnet50_fpn") -> tuple[nn.Module, DetectorInfo]:
     """Draw the detector selector and the weights banner; return the (shared, read-only) detector. On a
     fallback it also says what the COCO model would have reached."""
-    model, info = _pick("Detector", DETECTORS, f"{key}_model", default, cached_detector)
+    model, info = _pick("Detector", DETECTORS, f"{prefix}_model", default, cached_detector)
     weights = DETECTORS[info.requested].weights
     if info.is_fallback and weights is not None:
         st.caption(
@@ -136,9 +139,9 @@ def show_weights_banner(info: WeightsInfo) -> None:
 KNOWN_SAMPLE = "generated star"  # the default image while the bundled shapes model runs: one it knows
 
 
-def default_sample(key: str) -> str:
+def default_sample(prefix: str) -> str:
     """The image a page opens with: a photo for an ImageNet model, a generated shape for the bundled one."""
-    return KNOWN_SAMPLE if runs_bundled(CLASSIFIERS, f"{key}_model", "resnet18") else SAMPLE_NAMES[0]
+    return KNOWN_SAMPLE if runs_bundled(CLASSIFIERS, f"{prefix}_model", "resnet18") else SAMPLE_NAMES[0]
 
 
 def out_of_distribution(info: ModelInfo, chosen: ChosenImage) -> str:
@@ -153,11 +156,26 @@ def out_of_distribution(info: ModelInfo, chosen: ChosenImage) -> str:
     )
 
 
-def image_and_classifier_ui(key: str) -> tuple[ChosenImage, nn.Module, ModelInfo]:
-    """The image and the classifier a page explains (widgets keyed by `key`); the page stops here until an
-    image is chosen."""
-    chosen = image_input(key, default_sample=default_sample(key))
-    model, info = model_picker(key)
+def image_and_classifier_ui(prefix: str) -> Subject:
+    """The image and the classifier a page explains (widgets keyed `prefix_…`) with the tensor the model sees; the
+    page stops here until an image is chosen."""
+    chosen = image_input(prefix, default_sample=default_sample(prefix))
+    model, info = model_picker(prefix)
     if chosen is None:
         end_page()
-    return chosen, model, info
+    return classifier_subject(chosen, model, info)
+
+
+def classifier_subject(chosen: ChosenImage, model: nn.Module, info: ModelInfo) -> Subject:
+    """The subject of a classifier: the image as the model's preprocessing makes it, on the model's device."""
+    return Subject(chosen, model, info, prepare(chosen.image, info.preprocess, model_device(model)))
+
+
+def image_and_detector_ui(prefix: str, default_sample: str) -> Subject:
+    """The image and the detector a page explains, with the tensor the detector takes; the page stops here until an
+    image is chosen."""
+    chosen = image_input(prefix, default_sample=default_sample)
+    model, info = detector_picker(prefix)
+    if chosen is None:
+        end_page()
+    return Subject(chosen, model, info, detector_input(chosen.image, model_device(model)))

@@ -37,9 +37,9 @@ from models.params import Param
 
 @dataclass(frozen=True)
 class Method:
-    """An attribution method: its name, parameters, and the Captum call that computes it."""
+    """An attribution method: its name (the key of METHODS), title, parameters, and the Captum call that computes it."""
 
-    key: str
+    name: str
     title: str
     summary: str
     params: tuple[Param, ...]
@@ -168,7 +168,7 @@ BATCH = Param("batch_size", "Batch size", 16, "int", 1, 256, help="How many imag
 SEED = Param("seed", "Seed", 0, "int", 0, 10_000, help="The noise is drawn from this seed.")
 
 METHODS: dict[str, Method] = {
-    m.key: m
+    m.name: m
     for m in (
         Method("saliency", "Saliency", "The gradient of the class score with respect to each pixel.", (), _saliency),
         Method(

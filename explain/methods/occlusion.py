@@ -24,6 +24,13 @@ class OcclusionMaps:
     label: np.ndarray  # index of the most probable class
     corners: tuple[np.ndarray, np.ndarray]  # y and x of each row / column's top-left corner
 
+    def worst_square(self, window: int) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1) of the `window`-pixel square whose occlusion lowers the class's probability most (the
+        first such position in row order on a tie)."""
+        r, c = np.unravel_index(np.argmin(self.probability), self.probability.shape)
+        y, x = int(self.corners[0][r]), int(self.corners[1][c])
+        return x, y, x + window, y + window
+
 
 MAX_POSITIONS = 1024  # forward passes per map: about 30 s for ResNet-18 at 224 px on 2 CPU cores
 

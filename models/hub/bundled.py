@@ -50,7 +50,7 @@ class BundledWeights:
     def network(self) -> nn.Module:
         """The architecture with random weights (what training from scratch starts from)."""
         try:
-            make = ARCHITECTURES[self.architecture]
+            make = NETWORKS[self.architecture]
         except KeyError:
             raise CheckpointError(f"{self.name} names an unknown architecture {self.architecture!r}") from None
         return make(self)
@@ -67,7 +67,7 @@ class BundledWeights:
         return model.eval()
 
 
-ARCHITECTURES: dict[str, Callable[[BundledWeights], nn.Module]] = {
+NETWORKS: dict[str, Callable[[BundledWeights], nn.Module]] = {  # by the manifest's architecture path
     "models.nets.resnet.ResNet18": lambda w: ResNet18(len(w.classes), width=w.config["width"]),
     "models.nets.unet.UNet": lambda w: UNet(
         num_classes=len(w.classes), base=w.config["base"], depth=w.config["depth"], skips=w.config["skips"]

@@ -115,11 +115,11 @@ def main(argv: list[str] | None = None) -> int:
 
     def on_progress(p: Progress) -> None:
         finished = p.epoch == p.epochs and p.batch == p.batches
-        if p.key != state["key"] or finished:
-            state["key"] = p.key
+        if p.run_key != state["key"] or finished:
+            state["key"] = p.run_key
             bar.total = p.runs
             bar.n = p.run if finished else p.run - 1
-            bar.set_description(p.key)
+            bar.set_description(p.run_key)
         bar.set_postfix(epoch=f"{p.epoch}/{p.epochs}", batch=f"{p.batch}/{p.batches}", loss=f"{p.loss:.3f}")
 
     if args.workers < 1:

@@ -58,7 +58,7 @@ class Progress:
 
     run: int
     runs: int
-    key: str
+    run_key: str
     epoch: int
     epochs: int
     batch: int

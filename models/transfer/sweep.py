@@ -429,7 +429,7 @@ class SweepWork:
     def detail(self) -> str:
         p = self.latest
         where = f"run {self.step + 1} of {self.total_steps}"
-        return where if p is None else f"{where} ({p.key}): epoch {p.epoch}/{p.epochs}, batch {p.batch}/{p.batches}"
+        return where if p is None else f"{where} ({p.run_key}): epoch {p.epoch}/{p.epochs}, batch {p.batch}/{p.batches}"
 
     def advance(self, n: int, tick: Callable[[], None] | None = None) -> None:
         """Train and write the next `n` runs; `tick()` after every batch."""

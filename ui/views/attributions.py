@@ -22,11 +22,12 @@ from explain.methods.sanity import METRICS as SANITY_METRICS
 from explain.methods.sanity import sanity_of_methods
 from models.classifiers import ModelInfo
 from ui.admission import cached_heavy
-from ui.image_input import SUPPORTED, ChosenImage, decode_upload
+from ui.image_input import SUPPORTED, decode_upload
 from ui.model_picker import out_of_distribution
 from ui.page_end import end_page
 from ui.param_form import param_widgets
 from ui.predictions import top5
+from ui.subject import Subject, cached_on_subject
 from ui.upload_guard import bounded_uploads
 from ui.view_link import BIND, note, prose
 from ui.widgets import run_button, warn_skipped
@@ -34,21 +35,23 @@ from ui.widgets import run_button, warn_skipped
 DEFAULT_METHODS = ["saliency", "integrated_gradients", "guided_backprop", "grad_cam"]
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def layer_names(key: str, _model, _batch) -> tuple[list[str], str, dict[str, int]]:
+def _layer_names(subject: Subject) -> tuple[list[str], str, dict[str, int]]:
     """The layers with spatial maps, the default Grad-CAM layer, and each layer's smaller side in cells."""
-    layers = spatial_layers(_model, _batch)
+    layers = spatial_layers(subject.model, subject.x)
     return [layer.name for layer in layers], default_cam_layer(layers), {la.name: min(la.shape[1:]) for la in layers}
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
-def cached_attribution(key: str, image_sha: str, target: int, method: str, params: str, _model, _batch) -> np.ndarray:
-    return attribute(_model, _batch, method, target, **json.loads(params))[0].cpu().numpy()
+def _attribution(subject: Subject, target: int, method: str, params: str) -> np.ndarray:
+    return attribute(subject.model, subject.x, method, target, **json.loads(params))[0].cpu().numpy()
 
 
-def target_ui(where: DeltaGenerator, model: torch.nn.Module, info: ModelInfo, chosen: ChosenImage) -> int:
+layer_names = cached_on_subject("spatial_layers", _layer_names, max_entries=32)
+cached_attribution = cached_on_subject("attribution", _attribution, max_entries=512)
+
+
+def target_ui(where: DeltaGenerator, subject: Subject) -> int:
     """The class to explain: the top prediction by default, the top five listed first, any class of the model."""
-    predictions = top5(model, info, chosen)
+    predictions, info, chosen = top5(subject), subject.info, subject.chosen
     top = [p.index for p in predictions]
     # Keyed by image and model (a new one starts again from its own top prediction); the option labels are the
     # class names alone, so a link names the class the same way on any device.
@@ -78,15 +81,15 @@ def display_ui(where: DeltaGenerator) -> tuple[list[str], str, float, float]:
     return methods, mode, percentile, alpha
 
 
-def params_ui(methods: list[str], key: str, model: torch.nn.Module, batch: torch.Tensor) -> dict[str, dict]:
+def params_ui(methods: list[str], subject: Subject) -> dict[str, dict]:
     """Each ticked method's parameters, in an expander; the page stops here while no method is ticked."""
-    layers, default_layer, _ = layer_names(key, model, batch)
+    layers, default_layer, _ = layer_names(subject)
     chosen_params = {}
     with st.expander("Method parameters", expanded=False):
         for m in methods:
             st.markdown(f"**{METHODS[m].title}**: {METHODS[m].summary}")
             chosen_params[m] = param_widgets(
-                METHODS[m].params, f"attr_{m}", defaults(m, batch.shape[-1], default_layer), layers, linked=True
+                METHODS[m].params, f"attr_{m}", defaults(m, subject.x.shape[-1], default_layer), layers, linked=True
             )
     if not methods:
         st.info("Tick at least one method above.")
@@ -95,14 +98,7 @@ def params_ui(methods: list[str], key: str, model: torch.nn.Module, batch: torch
 
 
 def attribution_maps(
-    model: torch.nn.Module,
-    batch: torch.Tensor,
-    key: str,
-    info: ModelInfo,
-    image_sha: str,
-    target: int,
-    methods: list[str],
-    params: dict[str, dict],
+    subject: Subject, target: int, methods: list[str], params: dict[str, dict]
 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Each method's map (cached) under a progress bar, and a one-line reason for each method that failed."""
     maps: dict[str, np.ndarray] = {}
@@ -111,9 +107,9 @@ def attribution_maps(
     for i, m in enumerate(methods):
         bar.progress(i / len(methods), text=f"{METHODS[m].title} ({i + 1} of {len(methods)})…")
         try:
-            maps[m] = cached_attribution(key, image_sha, target, m, json.dumps(params[m], sort_keys=True), model, batch)
+            maps[m] = cached_attribution(subject, target, m, json.dumps(params[m], sort_keys=True))
         except Exception as exc:  # one method failing must not take the others down
-            failures[m] = f"{METHODS[m].title} does not work on {info.title}: {str(exc).splitlines()[0][:160]}"
+            failures[m] = f"{METHODS[m].title} does not work on {subject.info.title}: {str(exc).splitlines()[0][:160]}"
     bar.empty()
     return maps, failures
 
@@ -163,10 +159,7 @@ def method_panel(
 
 
 def sanity_tab(
-    model: torch.nn.Module,
-    batch: torch.Tensor,
-    key: str,
-    image_sha: str,
+    subject: Subject,
     target: int,
     percentile: float,
     params: dict[str, dict],
@@ -180,13 +173,13 @@ def sanity_tab(
         "same while the model is destroyed does not explain the model. Guided Backprop and Deconvolution are known "
         "to fail this test."
     )
-    sanity_settings = (key, image_sha, target, percentile, json.dumps({m: params[m] for m in maps}))
+    sanity_settings = (subject.cache_id, target, percentile, json.dumps({m: params[m] for m in maps}))
     if run_button("Run the sanity check", "attr_sanity_run", sanity_settings):
         results = cached_heavy(
             f"Randomising the model for {len(maps)} methods",
             ("sanity", *sanity_settings),
             lambda report: sanity_of_methods(
-                model, batch, target, {m: params[m] for m in maps}, percentile=percentile, progress=report
+                subject.model, subject.x, target, {m: params[m] for m in maps}, percentile=percentile, progress=report
             ),
         )
         show_sanity(results, seen)
@@ -217,10 +210,7 @@ def show_sanity(results: dict[str, list], seen: np.ndarray) -> None:
 
 
 def faithfulness_tab(
-    model: torch.nn.Module,
-    batch: torch.Tensor,
-    key: str,
-    image_sha: str,
+    subject: Subject,
     target: int,
     params: dict[str, dict],
     maps: dict[str, torch.Tensor],
@@ -232,12 +222,12 @@ def faithfulness_tab(
         "(a faithful map makes it rise fast: high area). Petsiuk et al., 2018."
     )
     by = st.radio("Rank pixels by their", list(RANKINGS), format_func=RANKINGS.get, key="attr_faith_rank", bind=BIND)
-    faith_settings = (key, image_sha, target, by, json.dumps({m: params[m] for m in maps}))
+    faith_settings = (subject.cache_id, target, by, json.dumps({m: params[m] for m in maps}))
     if run_button("Measure faithfulness", "attr_faith_run", faith_settings):
         curves = cached_heavy(
             "Deleting and inserting pixels",
             ("faithfulness", *faith_settings),
-            lambda report: faithfulness_of_maps(model, batch, maps, target, by, report),
+            lambda report: faithfulness_of_maps(subject.model, subject.x, maps, target, by, report),
         )
         show_faithfulness(curves, by)
 
@@ -258,8 +248,7 @@ def show_faithfulness(curves: dict, by: str) -> None:
 
 
 def reproduce_tab(
-    info: ModelInfo,
-    chosen: ChosenImage,
+    subject: Subject,
     target: int,
     mode: str,
     percentile: float,
@@ -269,8 +258,9 @@ def reproduce_tab(
     overlays: dict[str, np.ndarray],
 ) -> None:
     """The maps and settings as a zip, the settings, and the code that recomputes the first map."""
+    info, chosen = subject.info, subject.chosen
     display = {"mode": mode, "percentile": percentile, "opacity": alpha}
-    settings = attribution_record(info, chosen.label, chosen.sha256, target, display, {m: params[m] for m in overlays})
+    settings = attribution_record(info, chosen.name, chosen.sha256, target, display, {m: params[m] for m in overlays})
     files = {f"{m}.png": png_bytes(o) for m, o in overlays.items()}
     bundle = zip_bundle(files, settings)
     st.download_button("All maps and settings (zip)", bundle, "attributions.zip", "application/zip", key="attr_zip")
@@ -279,7 +269,7 @@ def reproduce_tab(
     st.caption(f"Recompute the {METHODS[first].title} map in a notebook:")
     snippet = attribution_snippet(
         info.name,
-        chosen.label,
+        chosen.name,
         first,
         target,
         params[first],
@@ -320,19 +310,20 @@ def batch_set_ui(info: ModelInfo) -> tuple[list[LabelledImage], list[str]]:
             problems.append(decoded)
             continue
         truth = cols[i % 4].selectbox(
-            f"True label of {decoded.label}", [UNKNOWN, *info.categories], key=f"attr_batch_truth_{decoded.sha256[:16]}"
+            f"True label of {decoded.name}", [UNKNOWN, *info.categories], key=f"attr_batch_truth_{decoded.sha256[:16]}"
         )
-        images.append(LabelledImage(decoded.label, decoded.image, None if truth == UNKNOWN else truth))
+        images.append(LabelledImage(decoded.name, decoded.image, None if truth == UNKNOWN else truth))
     return images, problems
 
 
-def batch_tab(model: torch.nn.Module, info: ModelInfo, key: str) -> None:
+def batch_tab(subject: Subject) -> None:
     """One method over a labelled set, as Captum Insights showed it: truth, prediction and map per image."""
     prose(
         "One method over a set of labelled images: for each, the true label, the model's answer, and the map "
         "for the predicted class (or the true one). A wrong answer often shows the model looking "
         "elsewhere."
     )
+    model, info, weights = subject.model, subject.info, subject.info.cache_key
     images, problems = batch_set_ui(info)
     warn_skipped(problems)
     c1, c2 = st.columns(2)
@@ -356,11 +347,11 @@ def batch_tab(model: torch.nn.Module, info: ModelInfo, key: str) -> None:
         st.info("Upload a few images, then give each its true label.")
         return
     set_key = (set_sha256([(im.name, im.image) for im in images]), tuple(im.truth for im in images))
-    if not run_button(f"Explain {len(images)} images", "attr_batch_run", (key, set_key, method, target)):
+    if not run_button(f"Explain {len(images)} images", "attr_batch_run", (weights, set_key, method, target)):
         return
     items = cached_heavy(
         f"{METHODS[method].title} over {len(images)} images",
-        ("batch", key, set_key, method, target),
+        ("batch", weights, set_key, method, target),
         lambda report: explain_batch(model, info.preprocess, info.categories, images, method, target, report),
     )
     st.markdown(f"**{summary(items)}** · {METHODS[method].title}, default parameters, absolute values.")

@@ -84,7 +84,7 @@ def show_anatomy(name: str, every: bool, chosen: ChosenImage) -> None:
     count = total_params(model)
     published = f" (torchvision's own figure: {arch.published_params:,})" if arch.published_params else ""
     st.markdown(
-        f"**{arch.title}** on {chosen.label}, as {' x '.join(map(str, x.shape[1:]))} input: "
+        f"**{arch.title}** on {chosen.name}, as {' x '.join(map(str, x.shape[1:]))} input: "
         f"**{count:,} parameters**{published}."
     )
     st.dataframe(
@@ -153,7 +153,7 @@ def loop_settings_ui() -> LoopConfig:
             bind=BIND,
             format_func=lambda v: f"{v:g}",
         )
-        batch = c2.select_slider("Batch size", [16, 32, 64, 128], 64, key="build_batch", bind=BIND)
+        batch_size = c2.select_slider("Batch size", [16, 32, 64, 128], 64, key="build_batch", bind=BIND)
         step_size = c3.number_input("StepLR step size (epochs)", 1, MAX_EPOCHS, 5, key="build_step", bind=BIND)
         gamma = c3.select_slider("StepLR gamma", [0.1, 0.25, 0.5, 0.75, 1.0], 0.5, key="build_gamma", bind=BIND)
         forget = st.toggle(
@@ -164,7 +164,9 @@ def loop_settings_ui() -> LoopConfig:
         )
         seed = c1.number_input("Seed", 0, 10_000, 0, key="build_seed", bind=BIND)
         submitted = st.form_submit_button("Train", type="primary")
-    config = LoopConfig(setup, int(epochs), float(lr), int(batch), int(step_size), float(gamma), not forget, int(seed))
+    config = LoopConfig(
+        setup, int(epochs), float(lr), int(batch_size), int(step_size), float(gamma), not forget, int(seed)
+    )
     if submitted:  # the network is built once this visitor's turn in the server's queue comes
         LOOP.start(config)
     steps = loop_steps(config)

@@ -5,8 +5,6 @@ import numpy as np
 import pandas as pd
 import plotly.express as px
 import streamlit as st
-import torch
-from torch import nn
 
 from explain.figures.charts import map_figure, precision_recall_chart, top_k_bar
 from explain.figures.detections import coco_json, draw, draw_verdicts, roi_picture
@@ -19,8 +17,6 @@ from explain.methods.filters import strongest_channels
 from explain.methods.ground_truth import SET_SIZE, match, score, score_generated_set
 from explain.methods.rcnn_stages import (
     POOL,
-    BoxHeads,
-    RoiComparison,
     Stages,
     box_heads,
     explain_detection,
@@ -36,36 +32,28 @@ from models.data.shapes import SHAPE_CLASSES
 from models.detectors import BUNDLED_DETECTOR, DetectorInfo, Instance, detect
 from ui.admission import cached_heavy
 from ui.image_input import ChosenImage
+from ui.subject import Subject, cached_on_subject
 from ui.view_link import BIND, prose
 from ui.widgets import run_button, warn_skipped
 
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def cached_detect(key: str, sha: str, _model, _image, _categories):
-    return detect(_model, _image, _categories)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def cached_stages(key: str, sha: str, _model, _x):
-    return run_stages(_model, _x)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def cached_heads(key: str, sha: str, box: tuple, label: int, _model, _x):
-    return head_outputs(_model, _x, box, label)
+cached_detect = cached_on_subject("detect", lambda s: detect(s.model, s.chosen.image, s.info.categories))
+cached_stages = cached_on_subject("rcnn_stages", lambda s: run_stages(s.model, s.x), max_entries=32)
+cached_heads = cached_on_subject("rcnn_heads", lambda s, box, label: head_outputs(s.model, s.x, box, label))
+cached_explanation = cached_on_subject(
+    "rcnn_explanation", lambda s, box, label, level: explain_detection(s.model, s.x, box, label, level)
+)
+cached_box_heads = cached_on_subject("rcnn_box_heads", lambda s, box: box_heads(s.model, s.x, box))
+cached_roi = cached_on_subject(
+    "rcnn_roi", lambda s, level, box: roi_pool_vs_align(cached_stages(s), level, box, tuple(s.x.shape[-2:]))
+)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def cached_explanation(key: str, sha: str, box: tuple, label: int, level: str, _model, _x):
-    return explain_detection(_model, _x, box, label, level)
-
-
-def filters_ui(instances: list[Instance], sha: str, key: str) -> tuple[float, list[str], list[str]]:
+def filters_ui(instances: list[Instance], subject: Subject) -> tuple[float, list[str], list[str]]:
     """Choose the score threshold, the classes to keep (of those found) and what to draw."""
     found = sorted({i.label for i in instances})
     c1, c2, c3 = st.columns([2, 3, 2])
     threshold = c1.slider("Score threshold", 0.0, 1.0, 0.5, 0.05, key="det_threshold", bind=BIND)
-    classes = c2.multiselect("Classes", found, default=found, key=f"det_classes_{sha}_{key}")
+    classes = c2.multiselect("Classes", found, default=found, key=f"det_classes_{subject.cache_id}")
     show = (
         c3.pills(
             "Draw",
@@ -226,7 +214,7 @@ def pipeline_tab(image: np.ndarray, stages: Stages, listed: int, threshold: floa
     )
 
 
-def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, key: str, sha: str) -> None:
+def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, subject: Subject) -> None:
     """Stage 3b: the clicked detection's box (else the strongest proposal) pooled both ways at the FPN level the
     box head pools it from, the gap between the two split into its two causes."""
     st.markdown(
@@ -242,7 +230,7 @@ def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, key: s
     box = inst.box if inst is not None else tuple(float(v) for v in stages.proposals[0])
     what = f"{inst.label} {inst.score:.0%}" if inst is not None else "the strongest proposal"
     level = roi_level(stages, box, image.shape[:2])
-    roi = cached_roi(key, sha, level, box, image.shape[:2], stages)
+    roi = cached_roi(subject, level, box)
     a, b, c = st.columns(3)
     a.image(
         roi_picture(stages, roi),
@@ -265,20 +253,12 @@ def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, key: s
     )
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def cached_box_heads(key: str, sha: str, box: tuple, _model, _x) -> BoxHeads:
-    return box_heads(_model, _x, box)
-
-
 def heads_section(
     image: np.ndarray,
     stages: Stages,
     inst: Instance | None,
     categories,
-    key: str,
-    sha: str,
-    model: nn.Module,
-    x: torch.Tensor,
+    subject: Subject,
 ) -> None:
     """Stage 3c: one proposal's RoI features, the box head's class probabilities and the box it moves to."""
     st.markdown(
@@ -292,7 +272,7 @@ def heads_section(
         st.info("No proposal to follow.")
         return
     rank, box = picked
-    out = cached_box_heads(key, sha, box, model, x)
+    out = cached_box_heads(subject, box)
     which = f"proposal {rank + 1}" + (
         f", the one {inst.label} {inst.score:.0%} came from" if inst else ", the strongest"
     )
@@ -317,11 +297,6 @@ def heads_section(
     )
     preds = most_probable(out.probabilities, categories, k=5)
     c.plotly_chart(top_k_bar(preds, "class probabilities (box head)"), width="stretch", key="det_box_head_probs")
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def cached_roi(key: str, sha: str, level: str, box: tuple, image_hw: tuple, _stages: Stages) -> RoiComparison:
-    return roi_pool_vs_align(_stages, level, box, image_hw)
 
 
 def show_heads(image: np.ndarray, inst: Instance | None, heads: dict | None, keypoint_names: tuple[str, ...]) -> None:
@@ -370,9 +345,7 @@ def cam_level_ui(stages: Stages) -> str:
     )
 
 
-def explain_tab(
-    image: np.ndarray, stages: Stages, inst: Instance | None, key: str, sha: str, model: nn.Module, x: torch.Tensor
-) -> None:
+def explain_tab(image: np.ndarray, stages: Stages, inst: Instance | None, subject: Subject) -> None:
     """Grad-CAM of the detection clicked, at a chosen FPN level, or why it cannot be explained."""
     prose(
         "Grad-CAM of one detection's class score at an FPN level: the model is run again with gradients, the "
@@ -383,7 +356,7 @@ def explain_tab(
         return
     level = cam_level_ui(stages)
     try:
-        cam, iou = cached_explanation(key, sha, inst.box, inst.label_index, level, model, x)
+        cam, iou = cached_explanation(subject, inst.box, inst.label_index, level)
     except ValueError as exc:
         st.warning(f"This detection cannot be explained: {exc}.")
         return
@@ -403,8 +376,8 @@ def explain_tab(
 def truth_ui(chosen: ChosenImage, image: np.ndarray, info: DetectorInfo) -> list[TrueObject] | None:
     """The image's true objects: a generated scene's own, or those of an uploaded COCO annotation file; None,
     having said why, when there are none."""
-    scene = sample_scene(chosen.label)
-    if scene is not None and image_sha256(sample_bytes(chosen.label)) == chosen.sha256:
+    scene = sample_scene(chosen.name)
+    if scene is not None and image_sha256(sample_bytes(chosen.name)) == chosen.sha256:
         objects = scene_objects(scene)
         st.caption(f"The truth: the {len(objects)} objects the generator drew (boxes and masks).")
     else:
@@ -420,7 +393,7 @@ def truth_ui(chosen: ChosenImage, image: np.ndarray, info: DetectorInfo) -> list
             )
             return None
         try:
-            annotations = coco_objects(upload.getvalue(), chosen.label, image.shape[:2])
+            annotations = coco_objects(upload.getvalue(), chosen.name, image.shape[:2])
         except ValueError as exc:
             st.error(f"{display_name(upload.name)}: {exc}", icon=":material/description:")
             return None
@@ -437,13 +410,11 @@ def truth_tab(
     instances: list[Instance],
     kept: list[Instance],
     truth: list[TrueObject],
-    info: DetectorInfo,
-    key: str,
-    sha: str,
-    model: nn.Module,
+    subject: Subject,
 ) -> None:
     """Each shown detection right or wrong at a chosen IoU, the misses, and COCO AP with its precision-recall
     curve for this image (all detections) and, from its button, for a set of generated scenes."""
+    info = subject.info
     iou = st.slider(
         "IoU a detection needs with a true object of its class to be right",
         0.5,
@@ -483,12 +454,12 @@ def truth_tab(
         f"{here.box['AP']:.3f} (AP@0.5 {here.box['AP50']:.3f}){mask}."
     )
     if all(c in info.categories for c in SHAPE_CLASSES):
-        settings = (key, iou)
+        settings = (subject.info.cache_key, iou)
         if run_button(f"Score on {SET_SIZE} generated scenes", "det_truth_set", settings):
             whole = cached_heavy(
                 f"Detecting in {SET_SIZE} generated scenes",
                 ("det-set", *settings),
-                lambda report: score_generated_set(model, info.categories, iou, report=report),
+                lambda report: score_generated_set(subject.model, info.categories, iou, report=report),
             )
             curves[f"{SET_SIZE} generated scenes"] = (whole.recall, whole.precision)
             mask = f", mask AP {whole.mask['AP']:.3f}" if whole.mask else ""

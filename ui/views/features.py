@@ -31,25 +31,28 @@ from explain.methods.occlusion import (
     min_stride,
     occlusion_sensitivity,
 )
-from models.classifiers import ModelInfo
 from ui.admission import cached_heavy
-from ui.image_input import SUPPORTED, ChosenImage, decode_upload
+from ui.image_input import SUPPORTED, decode_upload
 from ui.predictions import top5
+from ui.subject import Subject, cached_on_subject
 from ui.upload_guard import bounded_uploads
 from ui.view_link import BIND, note, prose
 from ui.widgets import run_button, warn_skipped
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
-def cached_maps(key: str, sha: str, layer: str, _model, _batch):
-    fmap, order = feature_maps(_model, _batch, layer)
+def _maps(subject: Subject, layer: str) -> tuple[np.ndarray, list[int]]:
+    fmap, order = feature_maps(subject.model, subject.x, layer)
     return fmap.numpy(), order
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def cached_reconstruction(key: str, sha: str, layer: str, channel: int, whole: bool, _model, _batch):
-    p = project_strongest(_model, _batch, layer, channel, whole_channel=whole)
+def _reconstruction(subject: Subject, layer: str, channel: int, whole: bool) -> tuple[np.ndarray, tuple, float]:
+    p = project_strongest(subject.model, subject.x, layer, channel, whole_channel=whole)
     return p.pixels.numpy(), p.position, p.value
+
+
+cached_maps = cached_on_subject("feature_maps", _maps, max_entries=128)
+cached_reconstruction = cached_on_subject("reconstruction", _reconstruction, max_entries=256)
+layer_list = cached_on_subject("feature_layers", lambda s: feature_layers(s.model, s.x), max_entries=32)
 
 
 MAX_CHANNELS = 8  # channels per top-9 scan: each costs nine deconvnet projections
@@ -73,20 +76,18 @@ def filters_tab(model: torch.nn.Module) -> None:
 
 
 def maps_ui(
-    model: torch.nn.Module,
-    batch: torch.Tensor,
-    key: str,
-    sha: str,
-    info: ModelInfo,
+    subject: Subject,
     layers: list[str],
     start_layer: str,
 ) -> tuple[str, int, bool]:
     """The layer to show, the channel to project (its strongest first) and whether to project all of it."""
     c1, c2 = st.columns([2, 1])
-    layer = c1.selectbox("Layer", layers, index=layers.index(start_layer), key=f"feat_layer_{info.name}", bind=BIND)
-    fmap, order = cached_maps(key, sha, layer, model, batch)
+    layer = c1.selectbox(
+        "Layer", layers, index=layers.index(start_layer), key=f"feat_layer_{subject.info.name}", bind=BIND
+    )
+    fmap, order = cached_maps(subject, layer)
     channel = c2.number_input(
-        "Channel", 0, fmap.shape[0] - 1, int(order[0]), key=f"feat_channel_{info.name}_{layer}", bind=BIND
+        "Channel", 0, fmap.shape[0] - 1, int(order[0]), key=f"feat_channel_{subject.info.name}_{layer}", bind=BIND
     )
     whole = c2.toggle(
         "Project the whole channel",
@@ -133,40 +134,37 @@ def show_projection(
 
 
 def maps_tab(
-    model: torch.nn.Module,
-    batch: torch.Tensor,
-    key: str,
-    sha: str,
-    info: ModelInfo,
+    subject: Subject,
     layers: list[str],
     start_layer: str,
 ) -> None:
     """A layer's strongest feature maps, and one channel's strongest activation projected back to pixels."""
-    layer, channel, whole = maps_ui(model, batch, key, sha, info, layers, start_layer)
-    fmap, order = cached_maps(key, sha, layer, model, batch)
+    layer, channel, whole = maps_ui(subject, layers, start_layer)
+    fmap, order = cached_maps(subject, layer)
     show_feature_maps(layer, fmap, order)
-    rec, position, value = cached_reconstruction(key, sha, layer, int(channel), whole, model, batch)
-    seen = input_image(batch, info.mean, info.std)
-    box = geometry(model, layer).box(position, seen.shape[:2])
+    rec, position, value = cached_reconstruction(subject, layer, int(channel), whole)
+    seen = input_image(subject.x, subject.info.mean, subject.info.std)
+    box = geometry(subject.model, layer).box(position, seen.shape[:2])
     show_projection(rec, seen, box, channel, value, position)
+
+
+SET_SOURCES = {"bundled": "bundled samples and generated shapes", "uploads": "my uploads", "folder": "a folder"}
 
 
 def image_set_ui() -> tuple[list, str]:
     """The images to scan (a folder's files are only listed here), and the folder if one was named."""
-    source = st.radio(
-        "Images", ["bundled samples and generated shapes", "my uploads", "a folder"], horizontal=True, key="feat_set"
-    )
+    source = st.radio("Images", list(SET_SOURCES), horizontal=True, key="feat_set", format_func=SET_SOURCES.get)
     images, problems, folder = [], [], ""
-    if source == "bundled samples and generated shapes":
+    if source == "bundled":
         images = shared_bundled_set()
-    elif source == "my uploads":
+    elif source == "uploads":
         uploads = st.file_uploader("Images", accept_multiple_files=True, key="feat_many", help=SUPPORTED) or []
         for f in bounded_uploads(uploads, TOP9_UPLOADS):
             chosen_upload = decode_upload(f.getvalue(), f.name)  # decoded once per content hash
             if isinstance(chosen_upload, str):
                 problems.append(chosen_upload)
             else:
-                images.append((chosen_upload.label, chosen_upload.image))
+                images.append((chosen_upload.name, chosen_upload.image))
     else:
         folder = st.text_input(
             "Folder under the image folder ($EXPLAINER_IMAGE_ROOT)", "", key="feat_folder", max_chars=MAX_FOLDER_CHARS
@@ -181,26 +179,22 @@ def image_set_ui() -> tuple[list, str]:
 
 
 def scan_ui(
-    model: torch.nn.Module,
-    batch: torch.Tensor,
-    key: str,
-    sha: str,
-    info: ModelInfo,
+    subject: Subject,
     layers: list[str],
     start_layer: str,
     images: list,
 ) -> tuple[str, list[int], bool]:
     """The layer and channels to scan, and whether the scan was asked for (no button without images and channels)."""
     top_layer = st.selectbox(
-        "Layer", layers, index=layers.index(start_layer), key=f"feat_top_layer_{info.name}", bind=BIND
+        "Layer", layers, index=layers.index(start_layer), key=f"feat_top_layer_{subject.info.name}", bind=BIND
     )
-    n_channels = cached_maps(key, sha, top_layer, model, batch)[0].shape[0]
+    n_channels = cached_maps(subject, top_layer)[0].shape[0]
     picks = st.multiselect(
         f"Channels (at most {MAX_CHANNELS})",
         range(n_channels),
         default=list(range(min(4, n_channels))),
         max_selections=MAX_CHANNELS,
-        key=f"feat_top_ch_{info.name}_{top_layer}",
+        key=f"feat_top_ch_{subject.info.name}_{top_layer}",
         bind=BIND,
     )
     pressed = bool(images and picks and st.button(f"Scan {len(images)} images", key="feat_scan"))
@@ -208,10 +202,7 @@ def scan_ui(
 
 
 def scan(
-    model: torch.nn.Module,
-    batch: torch.Tensor,
-    key: str,
-    info: ModelInfo,
+    subject: Subject,
     images: list,
     folder: str,
     layer: str,
@@ -222,12 +213,13 @@ def scan(
         images, problems = folder_set(folder)
         warn_skipped(problems)
     names = [name for name, _ in images[:MAX_SET_IMAGES]]
-    tensors = torch.cat([prepare(im, info.preprocess, batch.device) for _, im in images[:MAX_SET_IMAGES]])
-    scan_key = ("top9", key, set_sha256(images[:MAX_SET_IMAGES]), layer, tuple(picks))
+    info = subject.info
+    tensors = torch.cat([prepare(im, info.preprocess, subject.x.device) for _, im in images[:MAX_SET_IMAGES]])
+    scan_key = ("top9", info.cache_key, set_sha256(images[:MAX_SET_IMAGES]), layer, tuple(picks))
     return cached_heavy(
         f"Scanning {len(names)} images",
         scan_key,
-        lambda report: top9_montages(model, tensors, names, layer, picks, info.mean, info.std, report),
+        lambda report: top9_montages(subject.model, tensors, names, layer, picks, info.mean, info.std, report),
     )
 
 
@@ -241,11 +233,7 @@ def show_top9(montages: dict[int, tuple]) -> None:
 
 
 def top9_tab(
-    model: torch.nn.Module,
-    batch: torch.Tensor,
-    key: str,
-    sha: str,
-    info: ModelInfo,
+    subject: Subject,
     layers: list[str],
     start_layer: str,
 ) -> None:
@@ -255,33 +243,29 @@ def top9_tab(
         "deconvnet projection and the image patch it sees, as in the paper's Figure 2."
     )
     images, folder = image_set_ui()
-    top_layer, picks, pressed = scan_ui(model, batch, key, sha, info, layers, start_layer, images)
+    top_layer, picks, pressed = scan_ui(subject, layers, start_layer, images)
     if pressed:
         st.session_state["feat_top9"] = (
-            scan(model, batch, key, info, images, folder, top_layer, picks),
-            (key, top_layer),
+            scan(subject, images, folder, top_layer, picks),
+            (subject.info.cache_key, top_layer),
         )
     result = st.session_state.get("feat_top9")
-    if result and result[1] == (key, top_layer):
+    if result and result[1] == (subject.info.cache_key, top_layer):
         show_top9(result[0])
 
 
 def occlusion_ui(
-    model: torch.nn.Module,
-    batch: torch.Tensor,
-    key: str,
-    chosen: ChosenImage,
-    info: ModelInfo,
+    subject: Subject,
     layers: list[str],
     start_layer: str,
 ) -> tuple[str, int, int, int, int]:
     """The feature map (layer and channel) and class to follow, and the grey square's size and step."""
-    predictions = top5(model, info, chosen)
+    predictions, info = top5(subject), subject.info
     c1, c2, c3 = st.columns(3)
     occ_layer = c1.selectbox(
         "Feature map of layer", layers, index=layers.index(start_layer), key=f"feat_occ_layer_{info.name}", bind=BIND
     )
-    occ_fmap, occ_order = cached_maps(key, chosen.sha256, occ_layer, model, batch)
+    occ_fmap, occ_order = cached_maps(subject, occ_layer)
     occ_channel = c1.number_input(
         "channel", 0, occ_fmap.shape[0] - 1, int(occ_order[0]), key=f"feat_occ_ch_{info.name}_{occ_layer}", bind=BIND
     )
@@ -289,9 +273,9 @@ def occlusion_ui(
         "Class",
         [p.index for p in predictions],
         format_func=lambda i: info.categories[i],
-        key=f"feat_occ_cls_{chosen.sha256}_{key}",
+        key=f"feat_occ_cls_{subject.cache_id}",
     )
-    side = batch.shape[-1]
+    side = subject.x.shape[-1]
     window = c3.slider("Grey square (pixels)", 2, side // 2, max(2, side // 5), key=f"feat_occ_win_{side}")
     low = min_stride(side, window)
     stride = c3.slider(
@@ -310,11 +294,9 @@ def show_occlusion(
 ) -> None:
     """The input with the square where it hurts the class most, then the three occlusion maps, equal in size."""
     figures = occlusion_figures(maps, categories, target, feature)
-    r, c = np.unravel_index(np.argmin(maps.probability), maps.probability.shape)
-    y, x = int(maps.corners[0][r]), int(maps.corners[1][c])
     cols = st.columns(4)
     cols[0].image(
-        draw_box(seen, (x, y, x + window, y + window), "#FF0066"),
+        draw_box(seen, maps.worst_square(window), "#FF0066"),
         caption=f"the input; the square where p({categories[target]}) drops most",
         width="stretch",
     )
@@ -328,20 +310,16 @@ def show_occlusion(
 
 
 def occlusion_tab(
-    model: torch.nn.Module,
-    batch: torch.Tensor,
-    key: str,
-    chosen: ChosenImage,
-    info: ModelInfo,
+    subject: Subject,
     layers: list[str],
     start_layer: str,
 ) -> None:
     """Slide a grey square over the image and follow a feature map and a class, from the button."""
-    occ_layer, occ_channel, target, window, stride = occlusion_ui(model, batch, key, chosen, info, layers, start_layer)
-    settings = (key, chosen.sha256, occ_layer, int(occ_channel), int(target), int(window), int(stride))
+    occ_layer, occ_channel, target, window, stride = occlusion_ui(subject, layers, start_layer)
+    settings = (subject.cache_id, occ_layer, int(occ_channel), int(target), int(window), int(stride))
     if run_button("Slide the grey square", "feat_occ_run", settings):
         try:
-            n_positions = check_occlusion(tuple(batch.shape[-2:]), window, stride)
+            n_positions = check_occlusion(tuple(subject.x.shape[-2:]), window, stride)
         except ValueError as exc:
             st.error(str(exc))
         else:
@@ -349,13 +327,9 @@ def occlusion_tab(
                 f"Occluding {n_positions} positions",
                 ("occlusion", *settings),
                 lambda report: occlusion_sensitivity(
-                    model, batch, occ_layer, int(occ_channel), target, window, stride, progress=report
+                    subject.model, subject.x, occ_layer, int(occ_channel), target, window, stride, progress=report
                 ),
             )
-            seen = input_image(batch, info.mean, info.std)
+            info = subject.info
+            seen = input_image(subject.x, info.mean, info.std)
             show_occlusion(maps, info.categories, target, f"{occ_layer} channel {occ_channel}", seen, window)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def layer_list(key: str, _model, _batch) -> tuple[list[str], str]:
-    return feature_layers(_model, _batch)

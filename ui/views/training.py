@@ -184,7 +184,7 @@ def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int
         try:
             st.image(
                 cached_image_previews(steps_json, chosen.sha256, n, seed, chosen.image),
-                caption=f"{n} draws of the pipeline on {chosen.label}",
+                caption=f"{n} draws of the pipeline on {chosen.name}",
                 width="stretch",
             )
         except Exception as exc:  # e.g. a crop larger than the image without padding
