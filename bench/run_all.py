@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = [
     "bench_home.py",
     "bench_attributions.py",
+    "bench_faithfulness.py",
     "bench_features.py",
     "bench_detection.py",
     "bench_transfer.py",

@@ -389,3 +389,77 @@ def test_sanity_and_faithfulness_over_several_methods_are_each_methods_own_run(c
         alone = deletion_insertion(cnn, one, ranking_map(a, "signed"), 2)
         np.testing.assert_array_equal(curves[m].deletion, alone.deletion)
         np.testing.assert_array_equal(curves[m].insertion, alone.insertion)
+
+
+def test_the_sanity_check_follows_the_papers_code_by_default(cnn, x) -> None:
+    """#27: maps as Adebayo et al.'s code makes them (PAIR saliency's VisualizeImageGrayscale: |a| per channel summed,
+    scaled from the minimum to the 99th percentile) and each layer re-initialised by its own initialiser; checked
+    against the formula and scipy/scikit-image written out here."""
+    from scipy.stats import spearmanr
+    from skimage.metrics import structural_similarity
+
+    from explain.methods.sanity import VARIANTS, paper_map, reinitialize_
+
+    a = np.random.default_rng(0).normal(size=(3, 12, 10))
+    grey = np.abs(a).sum(axis=0)
+    expected = np.clip((grey - grey.min()) / (np.percentile(grey, 99) - grey.min()), 0, 1)
+    np.testing.assert_allclose(paper_map(a), expected)
+    assert not np.allclose(paper_map(a), np.abs(a.sum(axis=0)) / np.percentile(np.abs(a.sum(axis=0)), 99))
+
+    steps = cascading_randomization(cnn, x[:1], "saliency", 2)
+    for s in steps[1:]:
+        assert s.spearman == pytest.approx(spearmanr(steps[0].heatmap.ravel(), s.heatmap.ravel()).statistic)
+        assert s.ssim == pytest.approx(structural_similarity(steps[0].heatmap, s.heatmap, data_range=1.0))
+    assert set(VARIANTS) == {"paper", "rescaled"}
+    old = cascading_randomization(cnn, x[:1], "saliency", 2, variant="rescaled")
+    assert [s.layer for s in old] == [s.layer for s in steps] and old[1].spearman != steps[1].spearman
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    with torch.no_grad():
+        net[1].weight.fill_(3.0)
+        net[1].running_mean.fill_(0.5)
+    trained = net[0].weight.clone()
+    reinitialize_(net, seed=5)
+    assert torch.all(net[1].weight == 1) and torch.all(net[1].bias == 0) and torch.all(net[1].running_mean == 0.5)
+    assert not torch.equal(net[0].weight, trained)
+    again = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    reinitialize_(again, seed=5)
+    assert torch.equal(again[0].weight, net[0].weight)  # the same seed, the same initial weights
+
+
+def test_deletion_and_insertion_follow_rises_evaluation_code(cnn, x) -> None:
+    """#27: RISE's CausalMetric written out here (one pixel row per step, the mean-colour substrate for deletion, its
+    11 x 11, sigma-5 Gaussian blur for insertion, scores after a softmax, auc = (sum - ends / 2) / n), step by step
+    in NumPy and SciPy; the project's batched curves equal it."""
+    from scipy.ndimage import convolve, gaussian_filter
+
+    from explain.methods.faithfulness import deletion_insertion
+
+    img = x[:1]
+    _, c, h, w = img.shape
+    heat = np.random.default_rng(3).random((h, w))
+    impulse = np.zeros((11, 11))
+    impulse[5, 5] = 1.0
+    kern = gaussian_filter(impulse, 5)
+    blurred = np.stack([convolve(img[0, k].numpy().astype(np.float64), kern, mode="constant") for k in range(c)])
+
+    def probability(arr: np.ndarray) -> float:
+        with torch.no_grad():
+            return float(torch.softmax(cnn(torch.from_numpy(arr[None]).float()), 1)[0, 2])
+
+    order = np.argsort(-heat.reshape(-1), kind="stable")  # most salient first
+    n_steps = (h * w + w - 1) // w
+    expected = {}
+    for mode, start, finish in (("del", img[0].numpy().copy(), np.zeros((c, h, w))), ("ins", blurred, img[0].numpy())):
+        start = start.reshape(c, h * w).copy()
+        scores = []
+        for i in range(n_steps + 1):
+            scores.append(probability(start.reshape(c, h, w)))
+            coords = order[w * i : w * (i + 1)]
+            start[:, coords] = finish.reshape(c, h * w)[:, coords]
+        expected[mode] = np.array(scores)
+    curves = deletion_insertion(cnn, img, heat, 2)
+    np.testing.assert_allclose(curves.deletion, expected["del"], atol=1e-5)
+    np.testing.assert_allclose(curves.insertion, expected["ins"], atol=1e-5)
+    rise_auc = (expected["del"].sum() - expected["del"][0] / 2 - expected["del"][-1] / 2) / n_steps
+    assert curves.deletion_auc == pytest.approx(rise_auc, abs=1e-5) and len(curves.fractions) == h + 1

@@ -35,12 +35,52 @@ class Curves:
         return float(np.trapezoid(self.insertion, self.fractions))
 
 
+RISE_BLUR = (11, 5.0)  # RISE's insertion substrate: a Gaussian kernel of 11 x 11 pixels, sigma 5 (its evaluation code)
+
+
+def rise_blur(x: torch.Tensor, size: int = RISE_BLUR[0], sigma: float = RISE_BLUR[1]) -> torch.Tensor:
+    """RISE's blurred copy: each channel convolved with its `gkern` (a unit impulse smoothed by SciPy's
+    gaussian_filter, size x size), zero padding, on the normalised image, as in its evaluation code."""
+    from scipy.ndimage import gaussian_filter
+
+    impulse = np.zeros((size, size))
+    impulse[size // 2, size // 2] = 1.0
+    kernel = torch.from_numpy(gaussian_filter(impulse, sigma).astype(np.float32)).to(x.device, x.dtype)
+    channels = x.shape[1]
+    weight = kernel.expand(channels, 1, size, size)
+    return torch.nn.functional.conv2d(x, weight, padding=size // 2, groups=channels)
+
+
+GRIDS = {  # how many pixels move per step: RISE's one row (its default), or a coarser grid that costs less
+    "rise": None,
+    "50": 50,
+    "20": 20,
+}
+
+
+def pixels_per_step(h: int, w: int, steps: int | None = None) -> int:
+    """RISE's grid: one row's worth of pixels per step (the image width; 224 steps at 224 px) by default, else
+    enough that `steps` steps cover the image."""
+    return w if steps is None else max(1, -(-(h * w) // max(1, steps)))
+
+
 @torch.no_grad()
-def _probabilities(model: nn.Module, images: torch.Tensor, target: int, batch_size: int) -> np.ndarray:
-    images = on_model_device(model, images)
-    chunks = [images[i : i + batch_size] for i in range(0, len(images), batch_size)]
+def _curve(
+    model: nn.Module, start: torch.Tensor, finish: torch.Tensor, rank: np.ndarray, per_step: int, target: int, batch
+) -> np.ndarray:
+    """The target's probability as the pixels ranked first move from `start` to `finish`, `per_step` at a time
+    (RISE's CausalMetric), the images made `batch` at a time so memory stays bounded."""
+    h, w = start.shape[-2:]
+    n_steps = -(-(h * w) // per_step)
+    rank_map = torch.from_numpy(rank.reshape(h, w)).to(start.device)
+    out = []
     with lock_for(model):
-        return torch.cat([torch.softmax(model(c).float(), 1)[:, target] for c in chunks]).cpu().numpy()
+        for first in range(0, n_steps + 1, batch):
+            counts = torch.arange(first, min(first + batch, n_steps + 1), device=start.device) * per_step
+            masks = (rank_map[None] < counts[:, None, None])[:, None]
+            images = torch.where(masks, finish, start)
+            out.append(torch.softmax(model(on_model_device(model, images)).float(), 1)[:, target].cpu())
+    return torch.cat(out).numpy()
 
 
 RANKINGS = {
@@ -63,31 +103,27 @@ def deletion_insertion(
     inputs: torch.Tensor,
     heatmap: np.ndarray,
     target: int,
-    steps: int = 20,
+    steps: int | None = None,
     batch_size: int = 16,
 ) -> Curves:
-    """Curves for one image (`inputs` is 1 x C x H x W) and an H x W importance map.
-
-    Deletion replaces pixels, most important first, by the zero baseline (the mean colour);
-    insertion starts from a blurred copy and puts the original pixels back in the same order.
-    Ties are broken by pixel index, so the curves are deterministic.
-    """
+    """Curves for one image (`inputs` is 1 x C x H x W) and an H x W importance map, as RISE's evaluation code
+    computes them (Petsiuk et al., 2018): pixels ranked by the map, most important first, replaced `pixels_per_step`
+    at a time (by default one row's worth: H steps) by the zero baseline (the mean colour) for deletion, or put back
+    into RISE's blurred copy for insertion; probabilities of `target` after a softmax; the x axis is step / steps,
+    so the areas are RISE's `auc`. Ties are broken by pixel index, so the curves are deterministic."""
     h, w = inputs.shape[-2:]
     if heatmap.shape != (h, w):
         raise ValueError(f"the map is {heatmap.shape}, the image {h} x {w}")
     order = np.argsort(-heatmap.ravel(), kind="stable")
-    fractions = np.linspace(0, 1, steps + 1)
     rank = np.empty(h * w, dtype=np.int64)
     rank[order] = np.arange(h * w)
-    counts = np.round(fractions * h * w).astype(np.int64)
-    masks = torch.from_numpy(rank[None, :] < counts[:, None]).view(-1, 1, h, w).to(inputs.device)
+    per_step = pixels_per_step(h, w, steps)
+    n_steps = -(-(h * w) // per_step)
     x = inputs[:1]
-    removed = torch.where(masks, baseline(x, "zeros"), x)
-    revealed = torch.where(masks, x, baseline(x, "blurred"))
     return Curves(
-        fractions,
-        _probabilities(model, removed, target, batch_size),
-        _probabilities(model, revealed, target, batch_size),
+        np.arange(n_steps + 1) / n_steps,
+        _curve(model, x, baseline(x, "zeros"), rank, per_step, target, batch_size),
+        _curve(model, rise_blur(x), x, rank, per_step, target, batch_size),
     )
 
 
@@ -98,6 +134,7 @@ def faithfulness_of_maps(
     target: int,
     by: str = "signed",
     progress: Callable[[int, int], None] | None = None,
+    steps: int | None = None,
 ) -> dict[str, Curves]:
     """Deletion and insertion curves for each attribution (method key -> 1 x C x H x W or C x H x W), its pixels
     ranked `by` one of RANKINGS, as the page's faithfulness tab measures them; `progress` counts maps."""
@@ -106,5 +143,5 @@ def faithfulness_of_maps(
         if progress:
             progress(i, len(attributions))
         a = attribution[0] if attribution.ndim == 4 else attribution
-        out[method] = deletion_insertion(model, inputs, ranking_map(a, by), target)
+        out[method] = deletion_insertion(model, inputs, ranking_map(a, by), target, steps)
     return out

@@ -21,7 +21,7 @@ from torch import nn
 from explain.methods.attributions import attribute
 from explain.methods.layers import parametric_units
 from explain.methods.maps import to_map
-from models.lock import lock_for
+from models.lock import lock_for, seeded_rngs
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,41 @@ def similarity(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return spearman(a, b), float(structural_similarity(a, b, data_range=1.0))
 
 
-def _step(layer: str, original: tuple[np.ndarray, np.ndarray], attribution: torch.Tensor, percentile: float):
+VARIANTS = {  # how the model is randomised and how maps are made before they are compared
+    "paper": "as published: each layer re-initialised as at the start of training (its own reset_parameters), "
+    "maps as the authors' code makes them (|attribution| summed over channels, scaled from its minimum to its "
+    "99th percentile; signed maps summed, scaled by the 99th percentile of their magnitude)",
+    "rescaled": "this project's earlier variant: weights re-drawn from N(0, the trained tensor's std), maps as "
+    "the page shows them (|sum over channels|, divided by the clipping percentile)",
+}
+
+
+def paper_map(attribution: torch.Tensor | np.ndarray, mode: str = "absolute", percentile: float = 99.0) -> np.ndarray:
+    """A C x H x W attribution as Adebayo et al.'s code shows it (PAIR saliency's VisualizeImageGrayscale and
+    VisualizeImageDiverging): absolute values per channel summed, then (x - min) / (p-th percentile - min) clipped
+    to [0, 1]; signed: summed, divided by the p-th percentile of the magnitude, clipped to [-1, 1]."""
+    a = attribution.detach().float().cpu().numpy() if isinstance(attribution, torch.Tensor) else np.asarray(attribution)
+    a = np.nan_to_num(a.astype(np.float64))
+    if mode == "absolute":
+        image = np.abs(a).sum(axis=0) if a.ndim == 3 else np.abs(a)
+        vmin, vmax = image.min(), np.percentile(image, percentile)
+        return np.clip((image - vmin) / (vmax - vmin), 0.0, 1.0) if vmax > vmin else np.zeros_like(image)
+    image = a.sum(axis=0) if a.ndim == 3 else a
+    span = abs(np.percentile(np.abs(image), percentile))
+    return np.clip(image / span, -1.0, 1.0) if span > 0 else np.zeros_like(image)
+
+
+def _maps(attribution: torch.Tensor, percentile: float, variant: str) -> tuple[np.ndarray, np.ndarray]:
+    """The (absolute, signed) H x W maps of an attribution in the variant's convention."""
+    make = paper_map if variant == "paper" else to_map
+    return make(attribution, "absolute", percentile), make(attribution, "signed", percentile)
+
+
+def _step(
+    layer: str, original: tuple[np.ndarray, np.ndarray], attribution: torch.Tensor, percentile: float, variant: str
+) -> SanityStep:
     """One SanityStep: the absolute and signed maps of `attribution` compared with the original's."""
-    absolute, signed = (to_map(attribution, mode, percentile) for mode in ("absolute", "signed"))
+    absolute, signed = _maps(attribution, percentile, variant)
     rho, ssim = similarity(original[0], absolute)
     return SanityStep(layer, rho, ssim, absolute, spearman(original[1], signed), hog_similarity(original[0], absolute))
 
@@ -84,6 +116,23 @@ def randomize_(module: nn.Module, generator: torch.Generator) -> None:
         p.copy_(torch.randn(p.shape, generator=generator) * (std or 0.01))
 
 
+@torch.no_grad()
+def reinitialize_(module: nn.Module, seed: int) -> None:
+    """Re-initialise `module`'s trainable parameters as at the start of training, each layer by its own
+    `reset_parameters` (Kaiming-uniform convolutions and linear layers, BatchNorm's scale 1 and shift 0), from
+    `seed`; BatchNorm's running statistics are not parameters and stay, as in the paper's TensorFlow code, which
+    re-initialised trainable variables only."""
+    device = next(module.parameters()).device
+    with seeded_rngs(seed, device):
+        for m in module.modules():
+            if not hasattr(m, "reset_parameters") or not any(True for _ in m.parameters(recurse=False)):
+                continue
+            kept = {n: b.clone() for n, b in m.named_buffers(recurse=False)}
+            m.reset_parameters()
+            for n, b in kept.items():
+                getattr(m, n).copy_(b)
+
+
 def cascading_randomization(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -94,20 +143,28 @@ def cascading_randomization(
     percentile: float = 99.0,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    variant: str = "paper",
 ) -> list[SanityStep]:
     """The method's map for the trained model, then after randomising each unit in turn from the
-    output down (`fc`, `layer4.1`, …, `conv1`). The first step, `original`, has similarity 1."""
+    output down (`fc`, `layer4.1`, …, `conv1`). The first step, `original`, has similarity 1. `variant`: one of
+    VARIANTS (the paper's re-initialisation and map convention by default)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant is one of {', '.join(VARIANTS)}, not {variant!r}")
     params = params or {}
     first = attribute(model, inputs, method, target, **params)[0]
-    original = (to_map(first, "absolute", percentile), to_map(first, "signed", percentile))
+    original = _maps(first, percentile, variant)
     steps = [SanityStep("original", 1.0, 1.0, original[0])]
     with lock_for(model):
         scrambled = copy.deepcopy(model).eval()
     gen = torch.Generator().manual_seed(seed)
     units = parametric_units(scrambled)
     for i, name in enumerate(units):
-        randomize_(scrambled.get_submodule(name), gen)
-        steps.append(_step(name, original, attribute(scrambled, inputs, method, target, **params)[0], percentile))
+        if variant == "paper":
+            reinitialize_(scrambled.get_submodule(name), seed * 1_000 + i)
+        else:
+            randomize_(scrambled.get_submodule(name), gen)
+        attribution = attribute(scrambled, inputs, method, target, **params)[0]
+        steps.append(_step(name, original, attribution, percentile, variant))
         if progress:
             progress(i + 1, len(units))
     return steps
@@ -121,6 +178,7 @@ def sanity_of_methods(
     *,
     percentile: float = 99.0,
     progress: Callable[[int, int], None] | None = None,
+    variant: str = "paper",
 ) -> dict[str, list[SanityStep]]:
     """The cascading randomisation of each method in `params` (method key -> its parameters), in turn, as the
     Attributions page's sanity tab runs them; `progress(done, total)` counts methods."""
@@ -128,5 +186,7 @@ def sanity_of_methods(
     for i, (method, method_params) in enumerate(params.items()):
         if progress:
             progress(i, len(params))
-        out[method] = cascading_randomization(model, inputs, method, target, method_params, percentile=percentile)
+        out[method] = cascading_randomization(
+            model, inputs, method, target, method_params, percentile=percentile, variant=variant
+        )
     return out

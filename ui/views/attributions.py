@@ -16,9 +16,10 @@ from explain.inputs.upload_limits import LABELLED_UPLOADS
 from explain.methods.attributions import METHODS, attribute, defaults
 from explain.methods.batch_view import MAX_BATCH, LabelledImage, explain_batch, generated_shapes, summary
 from explain.methods.classify import model_view
-from explain.methods.faithfulness import RANKINGS, faithfulness_of_maps
+from explain.methods.faithfulness import GRIDS, RANKINGS, faithfulness_of_maps
 from explain.methods.layers import default_cam_layer, spatial_layers
 from explain.methods.sanity import METRICS as SANITY_METRICS
+from explain.methods.sanity import VARIANTS as SANITY_VARIANTS
 from explain.methods.sanity import sanity_of_methods
 from models.classifiers import ModelInfo
 from ui.admission import cached_heavy
@@ -173,13 +174,28 @@ def sanity_tab(
         "same while the model is destroyed does not explain the model. Guided Backprop and Deconvolution are known "
         "to fail this test."
     )
-    sanity_settings = (subject.cache_id, target, percentile, json.dumps({m: params[m] for m in maps}))
+    variant = st.radio(
+        "Randomise and compare",
+        list(SANITY_VARIANTS),
+        format_func={"paper": "as published", "rescaled": "rescaled weights (earlier variant)"}.get,
+        horizontal=True,
+        key="attr_sanity_variant",
+        bind=BIND,
+    )
+    st.caption(SANITY_VARIANTS[variant].capitalize() + ".")
+    sanity_settings = (subject.cache_id, target, percentile, variant, json.dumps({m: params[m] for m in maps}))
     if run_button("Run the sanity check", "attr_sanity_run", sanity_settings):
         results = cached_heavy(
             f"Randomising the model for {len(maps)} methods",
             ("sanity", *sanity_settings),
             lambda report: sanity_of_methods(
-                subject.model, subject.x, target, {m: params[m] for m in maps}, percentile=percentile, progress=report
+                subject.model,
+                subject.x,
+                target,
+                {m: params[m] for m in maps},
+                percentile=percentile,
+                progress=report,
+                variant=variant,
             ),
         )
         show_sanity(results, seen)
@@ -219,15 +235,26 @@ def faithfulness_tab(
     prose(
         "Deletion: the class probability as the most-credited pixels are replaced by the mean colour (a faithful map "
         "makes it fall fast: low area). Insertion: the probability as those pixels are put back into a blurred copy "
-        "(a faithful map makes it rise fast: high area). Petsiuk et al., 2018."
+        "(a faithful map makes it rise fast: high area). As RISE's evaluation code computes them (Petsiuk et al., "
+        "2018): one row of pixels per step, an 11-pixel Gaussian blur (sigma 5)."
     )
-    by = st.radio("Rank pixels by their", list(RANKINGS), format_func=RANKINGS.get, key="attr_faith_rank", bind=BIND)
-    faith_settings = (subject.cache_id, target, by, json.dumps({m: params[m] for m in maps}))
+    left, right = st.columns(2)
+    by = left.radio("Rank pixels by their", list(RANKINGS), format_func=RANKINGS.get, key="attr_faith_rank", bind=BIND)
+    side = subject.x.shape[-2]
+    grid = right.radio(
+        "Pixels per step",
+        list(GRIDS),
+        format_func=lambda g: f"one row (RISE: {side} steps)" if GRIDS[g] is None else f"{GRIDS[g]} steps (coarser)",
+        key="attr_faith_grid",
+        bind=BIND,
+        help="RISE removes one row's worth of pixels per step; fewer steps cost less and change the areas.",
+    )
+    faith_settings = (subject.cache_id, target, by, grid, json.dumps({m: params[m] for m in maps}))
     if run_button("Measure faithfulness", "attr_faith_run", faith_settings):
         curves = cached_heavy(
             "Deleting and inserting pixels",
             ("faithfulness", *faith_settings),
-            lambda report: faithfulness_of_maps(subject.model, subject.x, maps, target, by, report),
+            lambda report: faithfulness_of_maps(subject.model, subject.x, maps, target, by, report, GRIDS[grid]),
         )
         show_faithfulness(curves, by)
 
