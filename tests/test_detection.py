@@ -257,3 +257,42 @@ def test_roi_pool_reads_its_snapped_cells_inclusive_and_the_average_over_them_se
     stages = Stages({"0": feature}, np.zeros((0, 4)), np.zeros(0), np.zeros((0, 4)), np.zeros(0), np.zeros(0), (64, 64))
     roi = roi_pool_vs_align(stages, "0", (5.0, 9.0, 30.0, 41.0), (64, 64))
     assert roi.quantised == (1, 2, 8, 10) and roi.pool.max() == 7.0  # RoIPool reads cell (10, 8)
+
+
+def test_the_half_pixel_correction_is_an_option_and_its_effect_is_measured():
+    from torchvision.ops import roi_align
+
+    from explain.methods.rcnn_stages import Stages, roi_pool_vs_align
+
+    feature = np.random.default_rng(0).random((4, 16, 16)).astype(np.float32)
+    stages = Stages({"0": feature}, np.zeros((0, 4)), np.zeros(0), np.zeros((0, 4)), np.zeros(0), np.zeros(0), (64, 64))
+    box = (5.0, 9.0, 30.0, 41.0)
+    model_way, corrected = (roi_pool_vs_align(stages, "0", box, (64, 64), aligned=a) for a in (False, True))
+    rois = torch.tensor([[0.0, *box]])
+    direct = {
+        a: roi_align(torch.from_numpy(feature)[None], rois, 7, spatial_scale=0.25, sampling_ratio=2, aligned=a)[0]
+        for a in (False, True)
+    }
+    np.testing.assert_allclose(corrected.align, direct[True].mean(0).numpy(), atol=1e-6)
+    np.testing.assert_allclose(model_way.align, direct[False].mean(0).numpy(), atol=1e-6)
+    change = float((direct[True] - direct[False]).abs().mean() / direct[False].abs().mean())
+    assert model_way.half_pixel == corrected.half_pixel == pytest.approx(change) and change > 0
+    assert corrected.aligned and not model_way.aligned
+
+
+def test_a_detections_grad_cam_is_empty_away_from_its_level_and_says_why():
+    """#28: at a level other than the one its box was pooled from, a detection's map is all zero (its score has no
+    gradient there); the page defaults to its own level and names the reason for an empty map."""
+    from explain.methods.rcnn_stages import cam_note, roi_level
+
+    model, _ = load_detector(BUNDLED_DETECTOR)
+    x = detector_input(Image.fromarray(SCENE.image), torch.device("cpu"))
+    stages = run_stages(model, x)
+    box, label = tuple(float(v) for v in stages.boxes[0]), int(stages.labels[0])
+    own = roi_level(stages, box, SCENE.image.shape[:2])
+    other = "3" if own != "3" else "0"
+    at_own, _ = explain_detection(model, x, box, label, own)
+    elsewhere, _ = explain_detection(model, x, box, label, other)
+    assert at_own.max() > 0 and not np.any(elsewhere)
+    assert cam_note(at_own, own, own) == ""
+    assert "pooled this detection's features from" in cam_note(elsewhere, other, own)

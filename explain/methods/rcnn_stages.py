@@ -190,6 +190,8 @@ class RoiComparison:
     difference: float  # mean |pool - align| over all channels, relative to mean |align|
     max_vs_average: float  # mean |pool - average over the same snapped bins|, relative to mean |align|
     snapping: float  # mean |average over the snapped bins - align|, relative to mean |align|
+    aligned: bool = False  # RoIAlign with the half-pixel correction (aligned=True) instead of the model's own
+    half_pixel: float = 0.0  # mean |aligned=True - aligned=False|, relative to the model's (aligned=False) mean |.|
 
 
 POOL = "pool"  # torchvision's extra FPN level: P5 max-pooled, used by the RPN only
@@ -241,12 +243,19 @@ def _average_over_pool_bins(feature: torch.Tensor, q: tuple[int, int, int, int],
 
 
 def roi_pool_vs_align(
-    stages: Stages, level: str, box: tuple[float, float, float, float], image_hw: tuple[int, int], size: int = 7
+    stages: Stages,
+    level: str,
+    box: tuple[float, float, float, float],
+    image_hw: tuple[int, int],
+    size: int = 7,
+    aligned: bool = False,
 ) -> RoiComparison:
     """Pool `box` (in the input image's pixels) from FPN level `level` with torchvision's `roi_pool` (Fast
     R-CNN: the box snapped to whole cells, then the maximum over uneven bins) and with `roi_align` as Mask R-CNN's
     box head calls it (torchvision's MultiScaleRoIAlign: sampling ratio 2, `aligned=False`), both to size x size,
-    and split their difference into max-against-average and the snapping."""
+    and split their difference into max-against-average and the snapping. `aligned=True` shows RoIAlign with the
+    half-pixel correction instead (Detectron2's default and the paper's intent; torchvision's box head does not use
+    it); `half_pixel` says how much that changes the pooled values either way."""
     from torchvision.ops import roi_align, roi_pool
 
     feature = torch.from_numpy(stages.features[level]).float()[None]
@@ -255,11 +264,14 @@ def roi_pool_vs_align(
     x0, y0, x1, y1 = box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy
     rois = torch.tensor([[0.0, x0, y0, x1, y1]])
     pooled = roi_pool(feature, rois, size, spatial_scale=1 / stride)[0]
-    aligned = roi_align(feature, rois, size, spatial_scale=1 / stride, sampling_ratio=2, aligned=False)[0]
+    model_align = roi_align(feature, rois, size, spatial_scale=1 / stride, sampling_ratio=2, aligned=False)[0]
+    corrected = roi_align(feature, rois, size, spatial_scale=1 / stride, sampling_ratio=2, aligned=True)[0]
+    half_pixel = float((corrected - model_align).abs().mean() / model_align.abs().mean().clamp_min(1e-12))
+    shown = corrected if aligned else model_align
     exact = tuple(v / stride for v in (x0, y0, x1, y1))
     quantised = tuple(int(np.round(v)) for v in exact)  # roi_pool's round(); it reads these cells inclusive
     averaged = _average_over_pool_bins(feature[0], quantised, size)
-    scale = aligned.abs().mean().clamp_min(1e-12)
+    scale = shown.abs().mean().clamp_min(1e-12)
 
     def relative(a: torch.Tensor, b: torch.Tensor) -> float:
         return float((a - b).abs().mean() / scale)
@@ -268,10 +280,33 @@ def roi_pool_vs_align(
         level,
         stride,
         pooled.mean(0).numpy(),
-        aligned.mean(0).numpy(),
+        shown.mean(0).numpy(),
         exact,
         quantised,
-        relative(pooled, aligned),
+        relative(pooled, shown),
         relative(pooled, averaged),
-        relative(averaged, aligned),
+        relative(averaged, shown),
+        aligned,
+        half_pixel,
+    )
+
+
+BOX_LEVEL = "box"  # a Grad-CAM level choice: the level the box head pooled the detection's features from
+
+
+def cam_note(cam: np.ndarray, level: str, pooled_from: str) -> str:
+    """Why a detection's Grad-CAM at `level` is empty, in one line, or "": the box head pooled the detection's
+    features from `pooled_from` alone (proposals reach the heads detached), so its score has no gradient at any
+    other level; at its own level an empty map means the gradient-weighted sum is nowhere positive."""
+    if np.any(cam):
+        return ""
+    if level != pooled_from:
+        return (
+            f"The map is empty at {fpn_level_name(level)}: the box head pooled this detection's features from "
+            f"{fpn_level_name(pooled_from)} (the level its size picks), so its score has no gradient at "
+            f"{fpn_level_name(level)}."
+        )
+    return (
+        f"The map is empty: at {fpn_level_name(level)} the gradient-weighted channels sum to nothing positive "
+        "anywhere (Grad-CAM keeps the positive part)."
     )

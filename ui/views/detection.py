@@ -16,9 +16,11 @@ from explain.methods.classify import most_probable
 from explain.methods.filters import strongest_channels
 from explain.methods.ground_truth import SET_SIZE, match, score, score_generated_set
 from explain.methods.rcnn_stages import (
+    BOX_LEVEL,
     POOL,
     Stages,
     box_heads,
+    cam_note,
     explain_detection,
     fpn_level_name,
     fpn_stride,
@@ -44,7 +46,10 @@ cached_explanation = cached_on_subject(
 )
 cached_box_heads = cached_on_subject("rcnn_box_heads", lambda s, box: box_heads(s.model, s.x, box))
 cached_roi = cached_on_subject(
-    "rcnn_roi", lambda s, level, box: roi_pool_vs_align(cached_stages(s), level, box, tuple(s.x.shape[-2:]))
+    "rcnn_roi",
+    lambda s, level, box, aligned: roi_pool_vs_align(
+        cached_stages(s), level, box, tuple(s.x.shape[-2:]), aligned=aligned
+    ),
 )
 
 
@@ -230,7 +235,13 @@ def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, subjec
     box = inst.box if inst is not None else tuple(float(v) for v in stages.proposals[0])
     what = f"{inst.label} {inst.score:.0%}" if inst is not None else "the strongest proposal"
     level = roi_level(stages, box, image.shape[:2])
-    roi = cached_roi(subject, level, box)
+    aligned = st.toggle(
+        "RoIAlign with the half-pixel correction (aligned=True)",
+        key="det_roi_aligned",
+        bind=BIND,
+        help="Detectron2's default and the paper's intent; torchvision's box head samples without it.",
+    )
+    roi = cached_roi(subject, level, box, aligned)
     a, b, c = st.columns(3)
     a.image(
         roi_picture(stages, roi),
@@ -249,7 +260,13 @@ def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, subjec
         f"({', '.join(map(str, roi.quantised))}, inclusive). Over all channels the two outputs differ by "
         f"{roi.difference:.0%} of RoIAlign's mean magnitude: taking the maximum instead of the average over the same "
         f"snapped bins accounts for {roi.max_vs_average:.0%}, the snapping and bilinear sampling for "
-        f"{roi.snapping:.0%} (the two parts need not add up exactly)."
+        f"{roi.snapping:.0%} (the two parts need not add up exactly). "
+        + (
+            "RoIAlign shown with the half-pixel correction, which the model does not use"
+            if roi.aligned
+            else "RoIAlign shown as the model's box head runs it (torchvision: aligned=False)"
+        )
+        + f"; the half-pixel correction changes its values by {roi.half_pixel:.0%}."
     )
 
 
@@ -333,16 +350,18 @@ def show_heads(image: np.ndarray, inst: Instance | None, heads: dict | None, key
         )
 
 
-def cam_level_ui(stages: Stages) -> str:
-    """Choose the FPN level at which to explain the detection."""
-    return st.radio(
+def cam_level_ui(stages: Stages, pooled_from: str) -> str:
+    """Choose the FPN level at which to explain the detection: by default the one its box was pooled from."""
+    choice = st.radio(
         "At level",
-        [k for k in stages.features if k != POOL],
+        [BOX_LEVEL, *(k for k in stages.features if k != POOL)],
         horizontal=True,
         key="det_cam_level",
         bind=BIND,
-        format_func=fpn_level_name,
+        format_func=lambda k: f"its own ({fpn_level_name(pooled_from)})" if k == BOX_LEVEL else fpn_level_name(k),
+        help="The box head pools each detection's features from one level, picked by the box's size.",
     )
+    return pooled_from if choice == BOX_LEVEL else choice
 
 
 def explain_tab(image: np.ndarray, stages: Stages, inst: Instance | None, subject: Subject) -> None:
@@ -354,7 +373,8 @@ def explain_tab(image: np.ndarray, stages: Stages, inst: Instance | None, subjec
     if inst is None:
         st.info("Click a row of the table above to choose the detection to explain.")
         return
-    level = cam_level_ui(stages)
+    pooled_from = roi_level(stages, inst.box, image.shape[:2])
+    level = cam_level_ui(stages, pooled_from)
     try:
         cam, iou = cached_explanation(subject, inst.box, inst.label_index, level)
     except ValueError as exc:
@@ -371,6 +391,8 @@ def explain_tab(image: np.ndarray, stages: Stages, inst: Instance | None, subjec
         width="stretch",
         key="det_cam_map",
     )
+    if why := cam_note(cam, level, pooled_from):
+        st.info(why, icon=":material/info:")
 
 
 def truth_ui(chosen: ChosenImage, image: np.ndarray, info: DetectorInfo) -> list[TrueObject] | None:
