@@ -90,3 +90,26 @@ def test_a_run_interrupted_by_another_click_goes_on():
     at.toggle(key="build_every").set_value(True).run()  # the other click
     assert not at.exception and live(at, "build").work.history == run(config).history
     assert button(at, "Stop").disabled and button(at, "Resume").disabled
+
+
+def test_the_scheduler_comparison_is_two_runs_from_one_seed_on_one_chart():
+    """#27: 'forget lr_scheduler.step()' is measured, not claimed: the page trains the run with and without the
+    step from the same seed; both equal direct runs, and the sentence under the chart gives their numbers."""
+    from dataclasses import replace
+
+    at = open_page(PAGE)
+    at.selectbox(key="build_setup").set_value("resnet-digits")
+    at.number_input(key="build_epochs").set_value(2)
+    at.select_slider(key="build_batch").set_value(128)
+    at.number_input(key="build_step").set_value(1)
+    at.toggle(key="build_compare").set_value(True)
+    button(at, "Train").click().run()
+    assert not at.exception
+    work = live(at, "build").work
+    config = LoopConfig(setup="resnet-digits", epochs=2, batch_size=128, step_size=1)
+    stepped, forgotten = run(config).history, run(replace(config, scheduler_step=False)).history
+    assert work.stepped.history == stepped and work.forgotten.history == forgotten
+    acc, f_acc = stepped.test_accuracy[-1], forgotten.test_accuracy[-1]
+    sentence = f"with the step, test accuracy {acc:.2%}"
+    assert any(sentence in m.value and f"{f_acc:.2%}" in m.value for m in at.markdown)
+    assert any("Departures from the lecture's code" in c.value for c in at.caption)

@@ -102,3 +102,28 @@ def test_the_sweep_as_one_csv_row_per_run() -> None:
     rows = list(csv.DictReader(io.StringIO(sweep_csv(RUNS))))
     assert len(rows) == len(RUNS) and rows[0]["regime"] == "finetune" and rows[0]["n_per_class"] == "1"
     assert {"key", "test_error", "lr", "seconds"} <= set(rows[0])
+
+
+def test_a_crossover_states_its_measured_interval_and_an_extrapolation_says_so() -> None:
+    """#27: beside each fitted crossing, the measured means' order and where it flips (computed here from the runs);
+    a crossing that rests on a fit with a negative asymptote is labelled an extrapolation. On the shipped digits
+    sweep: the fits cross at about 4 images per class, the means only between n = 5 and n = 10."""
+    from collections import defaultdict
+
+    from models.transfer import SHIPPED, load_runs
+
+    _, runs, _ = load_runs(SHIPPED)
+    means: dict = defaultdict(list)
+    for r in runs:
+        means[r.regime, r.n_per_class].append(r.test_error)
+    probe5, fine5 = np.mean(means["probe", 5]), np.mean(means["finetune", 5])
+    probe10, fine10 = np.mean(means["probe", 10]), np.mean(means["finetune", 10])
+    assert probe5 < fine5 and fine10 < probe10  # the order flips between 5 and 10, not at 4
+    curves = fit_curves(runs)
+    first = crossovers(curves, 1, 101, runs)[0]
+    assert first.startswith("Fine-tuning overtakes the linear probe at about **4** images per class.")
+    assert "an extrapolation" in first and f"α = {curves['finetune'].alpha:.2f}" in first
+    assert f"the linear probe ahead up to n = 5 (n = 5: {fine5:.1f}% against {probe5:.1f}%" in first
+    assert f"fine-tuning ahead from n = 10 (n = 10: {fine10:.1f}% against {probe10:.1f}%" in first
+    clean = crossovers(fit_curves(RUNS), 1, 50, RUNS)  # positive asymptotes: no label
+    assert not any("extrapolation" in s for s in clean) and all("Measured means" in s for s in clean)

@@ -92,3 +92,28 @@ def loop_figure(h: LoopHistory, steps_per_epoch: int) -> go.Figure:
         legend=dict(groupclick="toggleitem", orientation="h", y=-0.12, x=0),
     )
     return fig
+
+
+def scheduler_figure(stepped: LoopHistory, forgotten: LoopHistory, steps_per_epoch: int) -> go.Figure:
+    """The two runs of a scheduler comparison on one chart: test accuracy, test loss and the rate each epoch trained
+    at (its last step's), solid with `lr_scheduler.step()`, dashed with it forgotten."""
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08, subplot_titles=("Test accuracy", "Test loss", "Rate"))
+    for h, name, dash in ((stepped, "with lr_scheduler.step()", "solid"), (forgotten, "step forgotten", "dash")):
+        rates = [h.lr[e * steps_per_epoch - 1] for e in h.epoch]
+        for col, values in enumerate((h.test_accuracy, h.test_loss, rates), start=1):
+            fig.add_scatter(
+                x=h.epoch,
+                y=values,
+                mode="lines+markers",
+                line=dict(color=PALETTE[0] if dash == "solid" else PALETTE[1], dash=dash),
+                name=name,
+                legendgroup=name,
+                showlegend=col == 1,
+                row=1,
+                col=col,
+            )
+    for col in (1, 2, 3):
+        fig.update_xaxes(title_text="epoch", dtick=1, row=1, col=col)
+    fig.update_yaxes(tickformat="g", row=1, col=3)
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25, x=0))
+    return fig

@@ -66,9 +66,64 @@ def summary_rows(
     return rows
 
 
-def crossovers(curves: dict[str, LearningCurve], n_min: float, n_max: float) -> list[str]:
-    """Sentences about where the fitted curves cross within [n_min, n_max]: fine-tuning vs the probe,
-    and scratch vs each pretrained regime."""
+def measured_order(runs: Sequence[Run], a: str, b: str, name_a: str, name_b: str) -> str:
+    """Which of regimes `a` and `b` the measured means put ahead at each size both were run at, and between which
+    sizes the order flips, with the seeds' spread (sample standard deviation): the evidence beside a fitted
+    crossover. "" when the two share no size."""
+    stats = {}
+    for regime in (a, b):
+        by_n: dict[int, list[float]] = defaultdict(list)
+        for r in runs:
+            if r.regime == regime:
+                by_n[r.n_per_class].append(r.test_error)
+        stats[regime] = by_n
+    sizes = sorted(set(stats[a]) & set(stats[b]))
+    if not sizes:
+        return ""
+
+    def at(n: int) -> str:
+        ea, eb = (float(np.mean(stats[k][n])) for k in (a, b))
+        spread = [float(np.std(stats[k][n], ddof=1)) for k in (a, b) if len(stats[k][n]) > 1]
+        sd = f", seeds' sd up to {max(spread):.1f}" if spread else ""
+        return f"n = {n}: {ea:.1f}% against {eb:.1f}%{sd}"
+
+    ahead = [float(np.mean(stats[a][n])) < float(np.mean(stats[b][n])) for n in sizes]
+    flips = [k for k in range(1, len(sizes)) if ahead[k] != ahead[k - 1]]
+    if not flips:
+        leader = name_a if ahead[0] else name_b
+        return f"Measured means: {leader} ahead at every size run, {sizes[0]} to {sizes[-1]} ({at(sizes[0])})."
+    k = flips[0]
+    before, after = (name_a, name_b) if ahead[k - 1] else (name_b, name_a)
+    more = " (the order changes again later)" if len(flips) > 1 else ""
+    return (
+        f"Measured means: {before} ahead up to n = {sizes[k - 1]} ({at(sizes[k - 1])}), {after} ahead from "
+        f"n = {sizes[k]} ({at(sizes[k])}){more}."
+    )
+
+
+def _extrapolation(ca: LearningCurve, cb: LearningCurve, where: float | None, names: tuple[str, str]) -> str:
+    """Why a fitted crossover is an extrapolation (a fit with a negative asymptote alpha, or a crossing outside the
+    sizes both curves were measured at), or ""."""
+    reasons = [
+        f"{name}'s fit has a negative asymptote (α = {c.alpha:.2f})"
+        for c, name in zip((ca, cb), names, strict=True)
+        if c.alpha < 0
+    ]
+    measured = [c.n_range for c in (ca, cb) if c.n_range[0] > 0]
+    if where is not None and measured:
+        lo, hi = max(m[0] for m in measured), min(m[1] for m in measured)
+        if not lo <= where <= hi:
+            reasons.append(f"it lies outside the sizes both were measured at ({lo:g} to {hi:g})")
+    return "" if not reasons else "The fitted crossing is an extrapolation: " + "; ".join(reasons) + "."
+
+
+def crossovers(
+    curves: dict[str, LearningCurve], n_min: float, n_max: float, runs: Sequence[Run] | None = None
+) -> list[str]:
+    """Sentences about where the fitted curves cross within [n_min, n_max]: fine-tuning vs the probe, and scratch
+    vs each pretrained regime. A crossing that rests on a fit with alpha < 0, or lies outside the measured sizes,
+    is labelled an extrapolation; with `runs`, each sentence also gives the measured means' order and where it
+    flips (the evidence)."""
     probe = "probe" if "probe" in curves else "probe-features"
     pairs = [("finetune", probe, "fine-tuning", "the linear probe")]
     pairs += [("scratch", "finetune", "training from scratch", "fine-tuning")]
@@ -85,13 +140,16 @@ def crossovers(curves: dict[str, LearningCurve], n_min: float, n_max: float) -> 
         where = crossover(ca, cb, n_min, n_max)
         worse_first = float(ca.predict(n_min)) > float(cb.predict(n_min))
         if where is not None and worse_first:
-            out.append(f"{name_a.capitalize()} overtakes {name_b} at about **{where:.0f}** images per class.")
+            text = f"{name_a.capitalize()} overtakes {name_b} at about **{where:.0f}** images per class."
         elif where is not None:
-            out.append(f"{name_a.capitalize()} falls behind {name_b} from about **{where:.0f}** images per class.")
+            text = f"{name_a.capitalize()} falls behind {name_b} from about **{where:.0f}** images per class."
         elif worse_first:
-            out.append(f"{name_a.capitalize()} stays behind {name_b} at every n from {n_min:g} to {n_max:g}.")
+            text = f"{name_a.capitalize()} stays behind {name_b} at every n from {n_min:g} to {n_max:g}."
         else:
-            out.append(f"{name_a.capitalize()} is ahead of {name_b} at every n from {n_min:g} to {n_max:g}.")
+            text = f"{name_a.capitalize()} is ahead of {name_b} at every n from {n_min:g} to {n_max:g}."
+        extra = [_extrapolation(ca, cb, where, (name_a, name_b)) if where is not None else ""]
+        extra.append(measured_order(runs, a, b, name_a, name_b) if runs else "")
+        out.append(" ".join([text, *(e for e in extra if e)]))
     return out
 
 

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from explain.figures.anatomy import block_figure
-from explain.figures.training_loop import loop_figure
+from explain.figures.training_loop import loop_figure, scheduler_figure
 from explain.methods.anatomy import (
     anatomy,
     block_paths,
@@ -21,15 +21,18 @@ from explain.methods.anatomy import (
 )
 from models.architectures import ARCHITECTURES, architecture_input
 from models.experiments.lecture_loop import (
+    DEPARTURES,
     MAX_EPOCHS,
     SETUPS,
     LectureLoop,
     LoopConfig,
+    SchedulerComparison,
     describe,
     estimate_seconds,
     final_numbers,
     loop_code,
     loop_steps,
+    scheduler_effect,
 )
 from ui.image_input import ChosenImage
 from ui.live_run import LiveRun, estimate_text
@@ -144,7 +147,7 @@ def loop_settings_ui() -> LoopConfig:
     with st.form("build_loop_form"):
         c1, c2, c3 = st.columns(3)
         setup = c1.selectbox("Data and network", list(SETUPS), format_func=SETUPS.get, key="build_setup", bind=BIND)
-        epochs = c1.number_input("Epochs", 1, MAX_EPOCHS, 10, key="build_epochs", bind=BIND)
+        epochs = c1.number_input("Epochs", 1, MAX_EPOCHS, 20, key="build_epochs", bind=BIND)
         lr = c2.select_slider(
             "AdamW learning rate",
             [1e-4, 3e-4, 1e-3, 3e-3],
@@ -160,7 +163,13 @@ def loop_settings_ui() -> LoopConfig:
             "Forget `lr_scheduler.step()` (the lecture's TO DO)",
             key="build_forget",
             bind=BIND,
-            help="The rate then never decays: compare the curves with a run that steps it.",
+            help="The rate then never decays.",
+        )
+        compare = st.toggle(
+            "Train it twice from the same seed, with and without `lr_scheduler.step()`, on one chart",
+            key="build_compare",
+            bind=BIND,
+            help="Twice the time. The numbers below the chart say what forgetting the step did in this run.",
         )
         seed = c1.number_input("Seed", 0, 10_000, 0, key="build_seed", bind=BIND)
         submitted = st.form_submit_button("Train", type="primary")
@@ -168,21 +177,32 @@ def loop_settings_ui() -> LoopConfig:
         setup, int(epochs), float(lr), int(batch_size), int(step_size), float(gamma), not forget, int(seed)
     )
     if submitted:  # the network is built once this visitor's turn in the server's queue comes
-        LOOP.start(config)
-    steps = loop_steps(config)
+        LOOP.start((config, compare))
+    steps = loop_steps(config) * (2 if compare else 1)
     note(
-        estimate_text(loop_kind(config), steps, estimate_seconds(config) / steps, "bench/bench_training.py")
+        estimate_text(
+            loop_kind(config), steps, estimate_seconds(config) / loop_steps(config), "bench/bench_training.py"
+        )
         + ". **Stop** pauses the run between steps; **Resume** goes on from there."
     )
     LOOP.controls()
     return config
 
 
-def draw_loop(loop: LectureLoop, places: tuple) -> None:
+def draw_loop(work: LectureLoop | SchedulerComparison, places: tuple) -> None:
+    """The run's four panels and its numbers; for a comparison, the stepped run's panels, then both runs' test
+    curves on one chart and what forgetting the step did, in numbers."""
     chart, numbers = places
-    chart.plotly_chart(
-        loop_figure(loop.history, loop.steps_per_epoch), width="stretch", key=f"build_fig_{next(_draws)}"
-    )
+    loop = work.stepped if isinstance(work, SchedulerComparison) else work
+    n = next(_draws)
+    with chart.container():
+        st.plotly_chart(loop_figure(loop.history, loop.steps_per_epoch), width="stretch", key=f"build_fig_{n}")
+        if isinstance(work, SchedulerComparison):
+            st.plotly_chart(
+                scheduler_figure(work.stepped.history, work.forgotten.history, work.steps_per_epoch),
+                width="stretch",
+                key=f"build_cmp_{n}",
+            )
     done = final_numbers(loop)
     text = f"Step {loop.step} of {loop.total_steps}"
     if done:
@@ -190,6 +210,10 @@ def draw_loop(loop: LectureLoop, places: tuple) -> None:
             f" · after epoch {loop.history.epoch[-1]}: test accuracy {done['test_accuracy']:.1%}, test loss "
             f"{done['test_loss']:.3f}, learning rate {done['lr']:g}"
         )
+    if isinstance(work, SchedulerComparison) and (
+        effect := scheduler_effect(work.stepped.history, work.forgotten.history)
+    ):
+        text += f"  \n{effect}"
     numbers.markdown(text)
 
 
@@ -197,25 +221,27 @@ def training_tab() -> None:
     prose(
         "The lecture's loop on data this machine has: AdamW, StepLR, cross-entropy, an evaluation on the test "
         "set after every epoch. Every step records the loss, the batch's accuracy, the learning rate and each "
-        "layer's gradient norm. Switch on *Forget lr_scheduler.step()* to see what the missing line "
-        "costs."
+        "layer's gradient norm. *Forget lr_scheduler.step()* runs the lecture's TO DO; *train it twice* runs it with "
+        "and without the step from the same seed and says, in numbers, what the missing line did."
     )
     config = loop_settings_ui()
     left, right = st.columns([3, 2])
     with left:
         bar, places = st.container(), (st.empty(), st.empty())
     loop: LectureLoop | None = LOOP.work
+    pending = LOOP.state.config
     with right:
-        shown = loop.config if loop is not None else LOOP.state.config or config
+        shown = loop.config if loop is not None else (pending[0] if pending else config)
         st.code(loop_code(shown), language="python")
         if loop is not None:
             st.caption(f"This run: {describe(loop.config)}.")
+        st.caption("Departures from the lecture's code: " + "; ".join(DEPARTURES[shown.setup]) + ".")
     if loop is not None:
         draw_loop(loop, places)
     elif not LOOP.active:
         places[1].info("Press **Train** to start the loop.", icon=":material/play_arrow:")
     LOOP.run(
-        LectureLoop,
+        lambda c: SchedulerComparison(c[0]) if c[1] else LectureLoop(c[0]),
         lambda w: draw_loop(w, places),
         lambda w: max(1, w.steps_per_epoch // 2),
         "Training",
@@ -223,4 +249,4 @@ def training_tab() -> None:
         where=bar,
     )
     if LOOP.state.phase == "stopped":
-        st.caption(f"Stopped at step {loop.step} of {loop.total_steps}: press **Resume** to go on.")
+        st.caption(f"Stopped at step {loop.step:,} of {loop.total_steps:,}: press **Resume** to go on.")

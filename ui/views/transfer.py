@@ -149,7 +149,7 @@ def show_learning_curves(
         "(allenai/learning-curve); bands: 95% from the variance model σ²(n) = v0 + v1/n. Click a point to see that "
         "run's training curve below."
     )
-    for sentence in crossovers(curves, min(r.n_per_class for r in runs), n_max):
+    for sentence in crossovers(curves, min(r.n_per_class for r in runs), n_max, runs):
         st.markdown(f"- {sentence}")
     table = pd.DataFrame(summary_rows(runs, curves, published))
     st.dataframe(table, hide_index=True, width="stretch", column_config=table_columns(table))
