@@ -463,3 +463,13 @@ def test_deletion_and_insertion_follow_rises_evaluation_code(cnn, x) -> None:
     np.testing.assert_allclose(curves.insertion, expected["ins"], atol=1e-5)
     rise_auc = (expected["del"].sum() - expected["del"][0] / 2 - expected["del"][-1] / 2) / n_steps
     assert curves.deletion_auc == pytest.approx(rise_auc, abs=1e-5) and len(curves.fractions) == h + 1
+
+
+def test_flat_faithfulness_curves_say_why() -> None:
+    from explain.methods.faithfulness import Curves, flat_note
+
+    f = np.linspace(0, 1, 5)
+    flat = {"saliency": Curves(f, np.array([0.99, 0.9, 0.5, 0.3, 0.2]), np.array([0.95, 0.97, 0.99, 0.99, 0.99]))}
+    assert "the blurred copy alone scores 95%" in flat_note(flat, 64)
+    moving = {"saliency": Curves(f, np.array([0.99, 0.5, 0.2, 0.1, 0.05]), np.array([0.1, 0.5, 0.9, 0.99, 0.99]))}
+    assert flat_note(moving, 64) == ""

@@ -145,3 +145,22 @@ def faithfulness_of_maps(
         a = attribution[0] if attribution.ndim == 4 else attribution
         out[method] = deletion_insertion(model, inputs, ranking_map(a, by), target, steps)
     return out
+
+
+def flat_note(curves: dict[str, Curves], side: int) -> str:
+    """Why the curves cannot show much, in one line, or "": the blurred copy alone (insertion's start) or the
+    mean-colour image (deletion's end) already scores at least 90% of the image's own probability for the class,
+    the same for every method since both ends are the same images."""
+    if not curves:
+        return ""
+    c = next(iter(curves.values()))
+    full = float(c.deletion[0])
+    notes = []
+    if full > 0 and c.insertion[0] >= 0.9 * full:
+        notes.append(
+            f"the blurred copy alone scores {c.insertion[0]:.0%} for the class (the image itself {full:.0%}): "
+            f"RISE's 11-pixel blur leaves a {side}-pixel image recognisable, so insertion has nothing to restore"
+        )
+    if full > 0 and c.deletion[-1] >= 0.9 * full:
+        notes.append(f"the mean-colour image still scores {c.deletion[-1]:.0%}, so deletion cannot fall")
+    return ("Flat curves here: " + "; ".join(notes) + ". Their areas say little about the maps.") if notes else ""

@@ -16,7 +16,7 @@ from explain.inputs.upload_limits import LABELLED_UPLOADS
 from explain.methods.attributions import METHODS, attribute, defaults
 from explain.methods.batch_view import MAX_BATCH, LabelledImage, explain_batch, generated_shapes, summary
 from explain.methods.classify import model_view
-from explain.methods.faithfulness import GRIDS, RANKINGS, faithfulness_of_maps
+from explain.methods.faithfulness import GRIDS, RANKINGS, faithfulness_of_maps, flat_note
 from explain.methods.layers import default_cam_layer, spatial_layers
 from explain.methods.sanity import METRICS as SANITY_METRICS
 from explain.methods.sanity import VARIANTS as SANITY_VARIANTS
@@ -169,8 +169,8 @@ def sanity_tab(
 ) -> None:
     """Cascading randomisation of the methods that gave a map, from its button (Adebayo et al., 2018)."""
     prose(
-        "Cascading randomisation (Adebayo et al., 2018): the model's weights are re-drawn block by block from the "
-        "output down, and each method's map is compared with the original (1 = unchanged). A map that stays the "
+        "Cascading randomisation (Adebayo et al., 2018): the model's weights are re-initialised block by block from "
+        "the output down, and each method's map is compared with the original (1 = unchanged). A map that stays the "
         "same while the model is destroyed does not explain the model. Guided Backprop and Deconvolution are known "
         "to fail this test."
     )
@@ -257,6 +257,8 @@ def faithfulness_tab(
             lambda report: faithfulness_of_maps(subject.model, subject.x, maps, target, by, report, GRIDS[grid]),
         )
         show_faithfulness(curves, by)
+        if why := flat_note(curves, subject.x.shape[-1]):
+            st.info(why, icon=":material/info:")
 
 
 def show_faithfulness(curves: dict, by: str) -> None:
