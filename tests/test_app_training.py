@@ -62,3 +62,23 @@ def test_reseed_changes_the_seed_and_the_experiment_reports_both_arms():
     assert not at.exception
     labels = [m.label for m in at.metric]
     assert labels == ["Test accuracy without augmentation", "with the pipeline"]
+
+
+def test_estimates_follow_this_servers_measured_speed_once_it_has_run_one():
+    """#28: before any run the estimate quotes the bench figure and says so; after one, this server's own measured
+    seconds per step (charts included) for that network and batch size."""
+    from ui.live_run import server_speeds
+
+    server_speeds().by_kind.clear()
+    at = open_page(PAGE)
+    assert any("this server has not run one yet" in c.value for c in at.caption)
+    at.select_slider(key="bn_bs").set_value(128)
+    at.number_input(key="bn_steps").set_value(100)
+    submit = next(b for b in at.get("form_submit_button") if b.label == "Train both networks")
+    submit.click().run()
+    assert not at.exception and live(at, "bn").phase == "done"
+    per_step = server_speeds().per_step(("bn", "mlp", 128))
+    assert per_step is not None and per_step > 0
+    estimate = next(c.value for c in at.caption if c.value.startswith("About "))
+    assert "this server's measured speed, charts included" in estimate
+    assert f"About {per_step * 100:.0f} s for 100 steps" in estimate

@@ -99,7 +99,10 @@ def estimate_text(kind: Hashable, steps: int, bench_per_step: float, bench: str)
     per_step, basis = (
         (measured, "this server's measured speed, charts included")
         if measured
-        else (bench_per_step, f"measured by `{bench}` on a 2-core CPU; this server has not run one yet")
+        else (
+            bench_per_step,
+            f"measured by `{bench}` on an idle 2-core CPU; this server has not run one yet, and a busy one is slower",
+        )
     )
     seconds = per_step * steps
     amount = f"{seconds / 60:.1f} minutes" if seconds >= 90 else f"{seconds:.0f} s"
