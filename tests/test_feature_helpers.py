@@ -120,3 +120,26 @@ def test_the_worst_occlusion_square_is_where_the_probability_is_lowest():
         probability, probability, np.zeros((3, 4), int), (np.array([0, 8, 16]), np.array([0, 8, 16, 24]))
     )
     assert maps.worst_square(10) == (8, 16, 18, 26)
+
+
+def test_occlusion_maps_are_drawn_in_the_images_pixels_with_their_colour_bars_below():
+    """#28: the maps were 65 px wide beside their colour bars, titled past their width, on axes of square positions."""
+    from explain.figures.charts import occlusion_figures
+    from explain.methods.occlusion import OcclusionMaps
+
+    p = np.random.default_rng(0).random((3, 4))
+    maps = OcclusionMaps(p, p, np.zeros((3, 4), int), (np.array([0, 8, 16]), np.array([0, 8, 16, 24])))
+    for fig in occlusion_figures(maps, ["circle"], 0, "layer1.0 channel 3", window=10):
+        assert list(fig.data[0].x) == [5, 13, 21, 29] and list(fig.data[0].y) == [5, 13, 21]
+        assert fig.layout.xaxis.title.text == "x (pixels)" and fig.layout.coloraxis.colorbar.orientation == "h"
+        assert len(fig.layout.title.text.split("<br>")[0]) <= 30  # the title's first line fits over the map
+
+
+def test_a_flat_occlusion_map_says_why_and_names_no_worst_square():
+    from explain.methods.occlusion import OcclusionMaps
+
+    corners = (np.array([0, 8]), np.array([0, 8]))
+    flat = OcclusionMaps(np.ones((2, 2)), np.full((2, 2), 0.998), np.zeros((2, 2), int), corners)
+    assert "stays within 0.0%" in flat.flat_note(12, 64, "star")
+    varied = OcclusionMaps(np.ones((2, 2)), np.array([[0.9, 0.2], [0.8, 0.9]]), np.zeros((2, 2), int), corners)
+    assert varied.flat_note(12, 64, "star") == ""

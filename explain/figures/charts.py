@@ -122,16 +122,22 @@ def deletion_insertion_chart(curves: dict) -> go.Figure:
     return fig
 
 
-def occlusion_figures(maps, categories, target: int, caption: str) -> tuple[go.Figure, go.Figure, go.Figure]:
-    """Zeiler & Fergus' Figure 7 panels: (a) feature-map activation, (b) class probability, (c) top label,
-    one cell per position of the grey square."""
+def occlusion_figures(
+    maps, categories, target: int, caption: str, window: int = 0
+) -> tuple[go.Figure, go.Figure, go.Figure]:
+    """Zeiler & Fergus' Figure 7 panels: (a) feature-map activation, (b) class probability, (c) top label, one cell
+    per position of the grey square, placed at the square's centre in the image's pixels (axes in pixels, y down, one
+    pixel as wide as tall), with the colour bar under the map so the map keeps the panel's width."""
     import plotly.express as px
 
-    def cells(z, title, **kw):
-        fig = px.imshow(z, title=title, labels=dict(x="square column", y="square row"), **kw)
-        return fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10))
+    ys, xs = (np.asarray(c, float) + window / 2 for c in maps.corners)
 
-    a = cells(maps.activation, f"(a) total activation, {caption}", color_continuous_scale="Viridis")
+    def cells(z, title, **kw):
+        fig = px.imshow(z, x=xs, y=ys, title=title, labels=dict(x="x (pixels)", y="y (pixels)", color=""), **kw)
+        fig.update_coloraxes(colorbar=dict(orientation="h", y=-0.22, yanchor="top", thickness=12, len=0.9))
+        return fig.update_layout(height=470, margin=dict(l=10, r=10, t=60, b=70), title=dict(font=dict(size=15)))
+
+    a = cells(maps.activation, f"(a) total activation<br><sup>{caption}</sup>", color_continuous_scale="Viridis")
     b = cells(maps.probability, f"(b) p({categories[target]})", zmin=0, zmax=1, color_continuous_scale="Viridis")
     seen = np.unique(maps.label)  # the classes that occur, as 0..k-1, each with a colour band of its own
     codes = np.searchsorted(seen, maps.label)
@@ -141,7 +147,9 @@ def occlusion_figures(maps, categories, target: int, caption: str) -> tuple[go.F
     c = cells(codes, "(c) most probable class", zmin=-0.5, zmax=k - 0.5, color_continuous_scale=scale)
     names = np.vectorize(lambda i: categories[i])(maps.label)
     c.update_traces(customdata=names, hovertemplate="%{customdata}<extra></extra>")
-    c.update_coloraxes(colorbar=dict(tickvals=list(range(k)), ticktext=[categories[i] for i in seen], title=None))
+    c.update_coloraxes(
+        colorbar=dict(tickvals=list(range(k)), ticktext=[categories[i] for i in seen], title=None, orientation="h")
+    )
     return a, b, c
 
 

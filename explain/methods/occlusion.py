@@ -24,6 +24,18 @@ class OcclusionMaps:
     label: np.ndarray  # index of the most probable class
     corners: tuple[np.ndarray, np.ndarray]  # y and x of each row / column's top-left corner
 
+    def flat_note(self, window: int, side: int, class_name: str) -> str:
+        """Why the probability map is flat, in one line, or "": no position of the square moves p(class) by a
+        point, so the model still finds the class with the square anywhere, and no square is 'the worst'."""
+        spread = float(self.probability.max() - self.probability.min())
+        if spread >= 0.01:
+            return ""
+        return (
+            f"p({class_name}) stays within {spread:.1%} wherever the {window}-pixel square goes: the model still "
+            f"finds the class with any {window} x {window} patch of this {side}-pixel image hidden, so no position "
+            "stands out. A larger square may find the part it needs."
+        )
+
     def worst_square(self, window: int) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1) of the `window`-pixel square whose occlusion lowers the class's probability most (the
         first such position in row order on a tie)."""

@@ -293,18 +293,21 @@ def show_occlusion(
     maps: OcclusionMaps, categories: list[str], target: int, feature: str, seen: np.ndarray, window: int
 ) -> None:
     """The input with the square where it hurts the class most, then the three occlusion maps, equal in size."""
-    figures = occlusion_figures(maps, categories, target, feature)
-    cols = st.columns(4)
-    cols[0].image(
-        draw_box(seen, maps.worst_square(window), "#FF0066"),
-        caption=f"the input; the square where p({categories[target]}) drops most",
+    figures = occlusion_figures(maps, categories, target, feature, window)
+    flat = maps.flat_note(window, seen.shape[1], categories[target])
+    top = st.columns(2)
+    top[0].image(
+        seen if flat else draw_box(seen, maps.worst_square(window), "#FF0066"),
+        caption="the input" if flat else f"the input; the square where p({categories[target]}) drops most",
         width="stretch",
     )
-    for col, fig in zip(cols[1:], figures, strict=True):
+    for col, fig in zip([top[1], *st.columns(2)], figures, strict=True):
         col.plotly_chart(fig, width="stretch")
+    if flat:
+        st.info(flat, icon=":material/info:")
     seen_labels = sorted({categories[i] for i in np.unique(maps.label)})
     note(
-        "Each cell is one position of the grey square (its top-left corner every step). "
+        "Each cell is one position of the grey square, drawn at the square's centre; the axes are the image's pixels. "
         f"Most probable classes seen: {', '.join(seen_labels)}."
     )
 
