@@ -133,3 +133,34 @@ def test_corrupt_upload_shows_one_error():
     at.file_uploader(key="attr_upload").upload("broken.jpg", BAD["truncated.jpg"], "image/jpeg").run()
     assert not at.exception
     assert len(at.error) == 1 and "broken.jpg" in at.error[0].value
+
+
+def test_the_pages_notebook_snippet_runs_as_shown_for_a_sample_and_an_upload(page, tmp_path, monkeypatch):
+    """#28: the 'Recompute in a notebook' code is executed as the page shows it: for a sample (loaded by name from
+    the bundled samples) and for an upload (a file of that name beside the notebook), with the page's display
+    settings."""
+    import numpy as np
+
+    from explain import sample_bytes
+    from explain.methods.maps import to_map
+
+    page.radio(key="attr_mode").set_value("signed").run()
+    page.slider(key="attr_pct").set_value(95.0).run()
+    snippet = next(c.value for c in page.code if "attribute(" in c.value)
+    assert "sample_bytes('generated star')" in snippet and "'signed', percentile=95.0" in snippet
+    scope: dict = {}
+    exec(snippet, scope)
+    assert scope["heatmap"].shape == (64, 64) and scope["heatmap"].min() < 0
+
+    photo = sample_bytes("chelsea the cat (photo)")
+    page.file_uploader(key="attr_upload").upload("my cat.png", photo, "image/png").run()
+    assert not page.exception
+    snippet = next(c.value for c in page.code if "attribute(" in c.value)
+    assert "load_image('my cat.png')" in snippet
+    (tmp_path / "my cat.png").write_bytes(photo)
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    exec(snippet, scope)
+    assert scope["heatmap"].shape == (64, 64)
+    attribution = scope["attr"][0].numpy()
+    np.testing.assert_allclose(scope["heatmap"], to_map(attribution, "signed", 95.0))
