@@ -147,3 +147,14 @@ def test_every_loader_records_the_full_hash_of_the_weights_it_runs():
         _, info = load(name)  # offline: the bundled model stands in
         assert info.weights_sha256 == bundled(record).sha256 and len(info.weights_sha256) == 64
         assert info.cache_key.endswith(info.weights_sha256)
+
+
+def test_a_clicked_row_does_not_carry_over_to_a_new_image():
+    """#28: the row clicked on one image focused a detection of the next image (1 box drawn, '5 of 19 shown')."""
+    at = open_page(PAGE)
+    at.session_state["det_table"] = {"selection": {"rows": [0], "columns": []}}  # what a click on row 0 sends
+    at.run()
+    assert not any("Click a row of the table above" in i.value for i in at.info)  # row 0 is in focus
+    at.selectbox(key="det_sample").set_value("generated scene 2").run()
+    assert not at.exception
+    assert any("Click a row of the table above" in i.value for i in at.info)  # nothing in focus on the new image

@@ -88,6 +88,10 @@ def detections_ui(
             for i in kept
         ]
     )
+    shown = [(i.label, round(i.score, 4), tuple(round(v, 1) for v in i.box)) for i in kept]
+    if st.session_state.get("det_table_of") != shown:  # a row number means another detection in another list
+        st.session_state.pop("det_table", None)
+        st.session_state["det_table_of"] = shown
     picture, listing = st.columns([1, 1])
     with listing:
         st.caption(f"{len(kept)} of {total} detections shown. Click a row to focus it.")

@@ -96,9 +96,10 @@ def draw_bn(exp_or_run: BNExperiment | tuple, places: tuple) -> None:
 
 
 def show_bn_run(exp: BNExperiment | None) -> tuple:
-    """The visitor's run, else the default run computed in advance; returns the placeholders it is drawn in."""
+    """The visitor's run, else (while none is waiting to start) the default run computed in advance; returns the
+    placeholders it is drawn in."""
     default = None
-    if exp is None:
+    if exp is None and not BN.active:
         try:
             default = load_default()
         except ResultsFileError as exc:
@@ -107,10 +108,10 @@ def show_bn_run(exp: BNExperiment | None) -> tuple:
         st.caption(f"The default run, computed in advance: {json.dumps(asdict(default[0]))}")
     places = st.empty(), st.empty(), st.empty()
     if exp is None:
-        if default is None:
-            st.info("Press **Train both networks** to start (no cached run of the default settings was found).")
-        else:
+        if default is not None:
             draw_bn(default, places)
+        elif not BN.active:
+            st.info("Press **Train both networks** to start (no cached run of the default settings was found).")
     else:
         draw_bn(exp, places)
     return places
