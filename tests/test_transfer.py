@@ -339,3 +339,12 @@ def test_run_records_are_typed_and_the_files_already_written_load_unchanged(tmp_
             TransferRun.from_dict({**good, field: value})
     run = TransferRun.from_dict(good)
     assert run.save(tmp_path) == tmp_path / "runs" / f"{run.key}.json" and TransferRun.load(run.save(tmp_path)) == run
+
+
+def test_progress_names_the_rate_while_seed_0_tries_several() -> None:
+    """#28: a seed-0 run that chooses among three rates showed 'epoch 9/15' when Epochs was 5."""
+    from models.transfer import Progress
+
+    p = Progress(1, 6, "probe-n1-s0", 9, 15, 2, 4)
+    assert p.epoch_text(5) == "rate 2 of 3, epoch 4/5"
+    assert Progress(2, 6, "probe-n1-s1", 3, 5, 2, 4).epoch_text(5) == "epoch 3/5"

@@ -127,3 +127,21 @@ def test_a_crossover_states_its_measured_interval_and_an_extrapolation_says_so()
     assert f"fine-tuning ahead from n = 10 (n = 10: {fine10:.1f}% against {probe10:.1f}%" in first
     clean = crossovers(fit_curves(RUNS), 1, 50, RUNS)  # positive asymptotes: no label
     assert not any("extrapolation" in s for s in clean) and all("Measured means" in s for s in clean)
+
+
+def test_the_paper_overlay_keeps_every_curve_inside_the_axes() -> None:
+    """#28: with the paper's fits the y axis stayed at the sweep's range (0-70) and the random-encoder probe's
+    curve (about 80%) had no visible line."""
+    fig = learning_curve_figure(RUNS, fit_curves(RUNS), paper=True)
+    top = fig.layout.yaxis.range[1]
+    assert all(max(t.y) <= top for t in fig.data if (t.name or "").startswith("paper:"))
+
+
+def test_negative_error_floors_are_named() -> None:
+    from explain.methods.transfer_curves import floor_note
+    from models.transfer import SHIPPED, load_runs
+
+    curves = fit_curves(load_runs(SHIPPED)[1])
+    note = floor_note(curves)
+    assert "below zero for from scratch -3.65" in note.lower() and "extrapolation" in note
+    assert floor_note(fit_curves(RUNS)) == ""

@@ -94,8 +94,10 @@ def learning_curve_figure(
                 else f"{title}<br>%{{text}}<br>error %{{y:.1f}}%<extra></extra>",
             )
         )
+    top = max(r.test_error for r in runs)
     if paper:  # each published fit in its analogous regime's colour, dotted, on a grid of its own
         paper_grid = np.geomspace(min(sizes), 400, 200)
+        top = max(top, *(float(np.max(PAPER_FITS[name].predict(paper_grid))) for name in PAPER_NAMES.values()))
         for (regime, name), dash in zip(PAPER_NAMES.items(), PAPER_DASHES, strict=True):
             fig.add_trace(
                 go.Scatter(
@@ -119,7 +121,7 @@ def learning_curve_figure(
         xaxis = dict(title="training images per class (log scale)", type="log", tickvals=ticks)
     fig.update_layout(
         xaxis=xaxis,
-        yaxis=dict(title="test error (%)", range=[0, min(100.0, 1.1 * max(r.test_error for r in runs))]),
+        yaxis=dict(title="test error (%)", range=[0, min(100.0, 1.1 * top)]),  # every curve drawn has its line
         height=480,
         margin=dict(l=10, r=10, t=30, b=40),
         legend=dict(orientation="h", y=-0.2),

@@ -66,6 +66,19 @@ def summary_rows(
     return rows
 
 
+def floor_note(curves: dict[str, LearningCurve]) -> str:
+    """One line when a fit's error floor α is below zero (an impossible error as n grows): those fits describe the
+    measured sizes, not beyond them. "" when every floor is at least zero."""
+    negative = [f"{REGIME_TITLES[r].lower()} {c.alpha:.2f}" for r, c in curves.items() if c.alpha < 0]
+    if not negative:
+        return ""
+    return (
+        f"The fitted error floor α is below zero for {', '.join(negative)}%: no error can be negative, so these fits "
+        "hold only over the sizes measured; what they say beyond them (e_N at larger N, crossings there) is an "
+        "extrapolation."
+    )
+
+
 def measured_order(runs: Sequence[Run], a: str, b: str, name_a: str, name_b: str) -> str:
     """Which of regimes `a` and `b` the measured means put ahead at each size both were run at, and between which
     sizes the order flips, with the seeds' spread (sample standard deviation): the evidence beside a fitted

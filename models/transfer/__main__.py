@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             bar.total = p.runs
             bar.n = p.run if finished else p.run - 1
             bar.set_description(p.run_key)
-        bar.set_postfix(epoch=f"{p.epoch}/{p.epochs}", batch=f"{p.batch}/{p.batches}", loss=f"{p.loss:.3f}")
+        bar.set_postfix_str(f"{p.epoch_text(train.epochs)}, batch {p.batch}/{p.batches}, loss {p.loss:.3f}")
 
     if args.workers < 1:
         ap.error("--workers must be 1 or more")

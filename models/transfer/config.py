@@ -65,6 +65,14 @@ class Progress:
     batches: int
     loss: float = float("nan")
 
+    def epoch_text(self, per_rate: int) -> str:
+        """Where the run is in its epochs, "epoch 4/5", or "rate 2 of 3, epoch 4/5" while a seed-0 run trains
+        once per learning rate it chooses from (its `epochs` count them all)."""
+        if per_rate <= 0 or self.epochs <= per_rate:
+            return f"epoch {self.epoch}/{self.epochs}"
+        rate, epoch = divmod(self.epoch - 1, per_rate)
+        return f"rate {rate + 1} of {-(-self.epochs // per_rate)}, epoch {epoch + 1}/{per_rate}"
+
     @property
     def fraction(self) -> float:
         within = ((self.epoch - 1) * self.batches + self.batch) / max(1, self.epochs * self.batches)

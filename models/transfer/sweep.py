@@ -429,7 +429,9 @@ class SweepWork:
     def detail(self) -> str:
         p = self.latest
         where = f"run {self.step + 1} of {self.total_steps}"
-        return where if p is None else f"{where} ({p.run_key}): epoch {p.epoch}/{p.epochs}, batch {p.batch}/{p.batches}"
+        if p is None:
+            return where
+        return f"{where} ({p.run_key}): {p.epoch_text(self.sweep.train.epochs)}, batch {p.batch}/{p.batches}"
 
     def advance(self, n: int, tick: Callable[[], None] | None = None) -> None:
         """Train and write the next `n` runs; `tick()` after every batch."""

@@ -8,7 +8,14 @@ import streamlit as st
 
 from explain.figures.transfer import learning_curve_figure, training_curves_figure
 from explain.methods.learning_curves import PAPER_N, PENALTY
-from explain.methods.transfer_curves import chosen_setting, crossovers, fit_curves, summary_rows, sweep_csv
+from explain.methods.transfer_curves import (
+    chosen_setting,
+    crossovers,
+    fit_curves,
+    floor_note,
+    summary_rows,
+    sweep_csv,
+)
 from models.devices import best_device
 from models.hub.checkpoints import CheckpointError
 from models.hub.weights_cache import WeightsUnavailable
@@ -153,6 +160,8 @@ def show_learning_curves(
         st.markdown(f"- {sentence}")
     table = pd.DataFrame(summary_rows(runs, curves, published))
     st.dataframe(table, hide_index=True, width="stretch", column_config=table_columns(table))
+    if floors := floor_note(curves):
+        st.caption(f":material/info: {floors}")
     note(
         f"e_N: predicted error at N = {n_max} images per class; β_N = −2ηγN^γ, the slope against n^-1/2 at N times "
         "N^-1/2 (so e(N/4) ≈ e_N + β_N): how much four times less data would cost. sd: the sample standard "
