@@ -181,3 +181,26 @@ def test_a_stopped_sweep_is_not_polled(monkeypatch, tmp_path) -> None:
     at.selectbox(key="transfer_source").set_value("Yours: stopped").run()
     assert not at.exception
     assert any("the sweep was stopped" in i.value and "probe-n2-s0" in i.value for i in at.info)
+
+
+def test_a_sweep_that_cannot_go_on_says_so_in_one_line(page, tmp_path) -> None:
+    """A sweep folder holding another sweep's settings (a damaged or foreign sweep.json) stops the page's sweep with
+    one line, not a traceback, and the page keeps working."""
+    import json
+
+    from models.files import public_path
+
+    page.multiselect(key="tf_regimes").set_value(["probe"])
+    page.text_input(key="tf_sizes").input("1")
+    page.number_input(key="tf_epochs").set_value(1)
+    _run_button(page).click().run()
+    (folder,) = (tmp_path / "user").glob("digits-glyphs-resnet18-*")
+    meta = json.loads((folder / "sweep.json").read_text())
+    (folder / "sweep.json").write_text(json.dumps({**meta, "settings_hash": "another"}))
+    for run in (folder / "runs").glob("*.json"):
+        run.unlink()
+    _run_button(page).click().run()
+    assert not page.exception
+    assert [e.value for e in page.error] == [
+        f"The sweep stopped: {public_path(folder)} holds a sweep with other settings; choose another output folder"
+    ]

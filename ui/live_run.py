@@ -16,6 +16,7 @@ step reached (nothing is lost, nothing is done twice).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -27,6 +28,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from ui.admission import heavy_job
 
+_LOG = logging.getLogger("explainer.live_run")
 Phase = Literal["idle", "pending", "running", "stopped", "done"]
 TICK_SECONDS = 0.2  # the progress bar is redrawn at most five times a second; each redraw is where a click lands
 
@@ -183,6 +185,26 @@ class LiveRun:
         state = self.state
         bar = (where or st).empty()
         bar.progress(0.0, text=f"{label}: waiting for the server…")
+        try:
+            self._advance(build, draw, chunk, label, kind, detail, bar)
+        except Exception as exc:  # a run that cannot go on says so in one line; the server log has the trace
+            _LOG.exception("%s stopped", label)
+            state.phase = "stopped" if state.work is not None else "idle"
+            state.config = None
+            bar.empty()
+            st.error(f"{label} stopped: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            return
+        work = state.work
+        bar.empty()
+        if work.done:
+            state.phase = "done"
+            if on_done:
+                on_done(work)
+            st.rerun()  # draw the page again, its buttons in the state the end of the run made
+
+    def _advance(self, build, draw, chunk, label, kind, detail, bar) -> None:
+        """The body of `run`: the queue, the build, the chunks, the timing."""
+        state = self.state
         with heavy_job(label):  # waiting visitors do no work, not even building the networks
             if state.phase == "pending":
                 with st.spinner("Building…"):
@@ -214,9 +236,3 @@ class LiveRun:
                     server_speeds().record(kind(work), now - timer["t"], steps)
                 timer["t"], timer["step"] = now, work.step
                 show()
-        bar.empty()
-        if work.done:
-            state.phase = "done"
-            if on_done:
-                on_done(work)
-            st.rerun()  # draw the page again, its buttons in the state the end of the run made

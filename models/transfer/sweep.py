@@ -269,7 +269,7 @@ def run_sweep(
     digest = settings_hash(settings)
     meta, finished, _ = load_runs(out)
     if meta is not None and meta.settings_hash != digest:
-        raise SweepMismatch(f"{out} holds a sweep with other settings; choose another output folder")
+        raise SweepMismatch(f"{public_path(out)} holds a sweep with other settings; choose another output folder")
     task = task or load_task(sweep.task)
     encoder = encoder or load_encoder(sweep.encoder)
     too_big = [n for n in sweep.sizes if n > task.max_per_class]
