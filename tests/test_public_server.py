@@ -218,6 +218,8 @@ def test_transfer_page_lists_damaged_user_files_in_one_line_each(monkeypatch, tm
     (user / "pressed-and-left" / "sweep.json").write_text(json.dumps({"settings": {}}))
     monkeypatch.setenv("EXPLAINER_RESULTS", str(user))
     at = open_page("pages/transfer.py")
+    at.session_state["tf_mine"] = {"digits-glyphs-resnet18-abc", "pressed-and-left"}  # this visitor launched them
+    at.run()
     options = at.selectbox(key="transfer_source").options
     assert "Yours: digits-glyphs-resnet18-abc" in options and "Yours: pressed-and-left" not in options
     at.selectbox(key="transfer_source").set_value("Yours: digits-glyphs-resnet18-abc").run()

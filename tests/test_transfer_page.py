@@ -147,6 +147,8 @@ def test_a_sweep_still_being_written_shows_its_progress_and_fills_in(monkeypatch
         shutil.move(folder / "runs" / f"{key}.json", later / f"{key}.json")
     heartbeat(folder)  # a live process is writing it (this one)
     at = open_page(PAGE)
+    at.session_state["tf_mine"] = {"from-a-terminal"}  # the folder of a sweep this visitor launched
+    at.run()
     at.selectbox(key="transfer_source").set_value("Yours: from-a-terminal").run()
     assert not at.exception
     note = next(i.value for i in at.info if "still being written" in i.value)
@@ -178,6 +180,8 @@ def test_a_stopped_sweep_is_not_polled(monkeypatch, tmp_path) -> None:
     (folder / ".running").write_text(beat)  # a writer that died without cleaning up
     assert not sweep_running(folder)
     at = open_page(PAGE)
+    at.session_state["tf_mine"] = {"stopped"}  # the folder of a sweep this visitor launched
+    at.run()
     at.selectbox(key="transfer_source").set_value("Yours: stopped").run()
     assert not at.exception
     assert any("the sweep was stopped" in i.value and "probe-n2-s0" in i.value for i in at.info)
@@ -204,3 +208,14 @@ def test_a_sweep_that_cannot_go_on_says_so_in_one_line(page, tmp_path) -> None:
     assert [e.value for e in page.error] == [
         f"The sweep stopped: {public_path(folder)} holds a sweep with other settings; choose another output folder"
     ]
+
+
+def test_a_sweep_another_visitor_launched_is_not_listed_as_yours(page, tmp_path) -> None:
+    """#28: a sweep launched by one visitor appeared as 'Yours:' in every other visitor's list."""
+    page.multiselect(key="tf_regimes").set_value(["probe"])
+    page.text_input(key="tf_sizes").input("1")
+    page.number_input(key="tf_epochs").set_value(1)
+    _run_button(page).click().run()
+    assert page.selectbox(key="transfer_source").value.startswith("Yours: digits-glyphs-resnet18-")
+    other = open_page(PAGE)  # another visitor's session on the same server
+    assert not any(o.startswith("Yours:") for o in other.selectbox(key="transfer_source").options)

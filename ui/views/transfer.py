@@ -42,15 +42,18 @@ from ui.live_run import LiveRun
 from ui.page_end import end_page
 from ui.view_link import BIND, note, prose
 
+MINE = "tf_mine"  # the folders of the page sweeps this visitor launched: only these are listed, as theirs
+
 
 def sweep_folders() -> dict[str, Path]:
     """The shipped and published sweeps, every sweep a terminal or Ray writes under results/transfer (finished or
-    not), and every sweep launched from this page, by label."""
+    not), and the sweeps this visitor launched from the page (another visitor's are not listed), by label."""
+    mine = st.session_state.get(MINE, set())
     return {
         "Shipped: digits, bundled glyphs encoder (3 seeds)": SHIPPED,
         "Published: Hoiem et al. 2021, ResNet-18, ImageNet -> CIFAR-100 (their measurements)": PUBLISHED,
         **{f"Terminal: {name}": folder for name, folder in terminal_sweeps().items()},
-        **{f"Yours: {name}": folder for name, folder in user_sweeps().items()},
+        **{f"Yours: {name}": folder for name, folder in user_sweeps().items() if name in mine},
     }
 
 
@@ -333,6 +336,7 @@ def start_sweep(request: SweepRequest | None) -> None:
     except (ValueError, TaskUnavailable, WeightsUnavailable, CheckpointError) as exc:
         st.error(f"Cannot start the sweep: {exc}")
         end_page()
+    st.session_state.setdefault(MINE, set()).add(user_folder(sweep).name)
     SWEEP.start((sweep, task, encoder))
 
 
