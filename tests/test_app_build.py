@@ -99,14 +99,14 @@ def test_the_scheduler_comparison_is_two_runs_from_one_seed_on_one_chart():
 
     at = open_page(PAGE)
     at.selectbox(key="build_setup").set_value("resnet-digits")
-    at.number_input(key="build_epochs").set_value(2)
+    at.number_input(key="build_epochs").set_value(1)
     at.select_slider(key="build_batch").set_value(128)
     at.number_input(key="build_step").set_value(1)
     at.toggle(key="build_compare").set_value(True)
     button(at, "Train").click().run()
     assert not at.exception
     work = live(at, "build").work
-    config = LoopConfig(setup="resnet-digits", epochs=2, batch_size=128, step_size=1)
+    config = LoopConfig(setup="resnet-digits", epochs=1, batch_size=128, step_size=1)
     stepped, forgotten = run(config).history, run(replace(config, scheduler_step=False)).history
     assert work.stepped.history == stepped and work.forgotten.history == forgotten
     acc, f_acc = stepped.test_accuracy[-1], forgotten.test_accuracy[-1]

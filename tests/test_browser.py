@@ -116,7 +116,7 @@ def test_transfer_sweep_from_the_page_can_be_cancelled_and_resumed(app):
     url, browser = app
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
     try:
-        page.goto(f"{url}/transfer?tf_sizes=1%2C5&tf_epochs=2")  # a link sets the form: 3 regimes x 2 sizes
+        page.goto(f"{url}/transfer?tf_sizes=1%2C5&tf_epochs=1")  # a link sets the form: 3 regimes x 2 sizes
         wait_idle(page)
         page.get_by_role("button", name="Run", exact=True).click()
         page.wait_for_selector("text=Run 2 of 6", timeout=bound_ms(120))
