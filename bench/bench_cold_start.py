@@ -35,8 +35,8 @@ WATCH = """([title]) => {
     const now = performance.timeOrigin + performance.now();
     if (seen.navAt === null && document.querySelector("[data-testid='stSidebarNav']")) seen.navAt = now;
     const text = document.body ? document.body.innerText || "" : "";
-    if (seen.busyAt === null && (text.includes("Starting: loading") || document.querySelector("[data-testid='stSpinner']")))
-      seen.busyAt = now;
+    const spinner = document.querySelector("[data-testid='stSpinner']");
+    if (seen.busyAt === null && (text.includes("Starting: loading") || spinner)) seen.busyAt = now;
     if (seen.titleAt === null && [...document.querySelectorAll("h1")].some(h => h.innerText.includes(title)))
       seen.titleAt = now;
   };
@@ -80,6 +80,7 @@ def cold_visit(path: str, browser) -> dict[str, float]:
 
 def import_seconds(module: str) -> float:
     """Seconds a fresh interpreter takes to import `module` (the interpreter's own start subtracted)."""
+
     def run(code: str) -> float:
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

@@ -1,10 +1,13 @@
 """Attribution explorer: Captum's methods side by side, a sanity check, and faithfulness scores."""
 
+from ui.shell import app_shell
+
+app_shell()  # first: a visitor arriving here after a restart sees the app while the imports below load
+
 import streamlit as st
 
 from explain import attribution_views, input_image, map_note
 from ui.model_picker import image_and_classifier_ui
-from ui.shell import app_shell
 from ui.view_link import prose
 from ui.views.attributions import (
     attribution_maps,
@@ -18,9 +21,6 @@ from ui.views.attributions import (
     show_maps,
     target_ui,
 )
-
-app_shell()
-
 
 st.title("Attributions: which pixels made the decision?")
 prose(

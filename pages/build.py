@@ -1,15 +1,15 @@
 """Build and train: a network's anatomy for the current image (layers, shapes, parameters, receptive fields, the
 residual block drawn with its code), and the lecture's training loop run live."""
 
+from ui.shell import app_shell
+
+app_shell()  # first: a visitor arriving here after a restart sees the app while the imports below load
+
 import streamlit as st
 
 from ui.image_input import image_input
-from ui.shell import app_shell
 from ui.view_link import prose
 from ui.views.build import anatomy_ui, show_anatomy, training_tab
-
-app_shell()
-
 
 st.title("Build and train: inside the network, and the loop that trains it")
 tab_anatomy, tab_loop = st.tabs(["Anatomy", "Training loop"])

@@ -1,11 +1,14 @@
 """Mask R-CNN viewer: detections, instance masks, keypoints, the pipeline stage by stage, and one
 detection explained (He, Gkioxari, Dollar & Girshick, ICCV 2017; torchvision's detection models)."""
 
+from ui.shell import app_shell
+
+app_shell()  # first: a visitor arriving here after a restart sees the app while the imports below load
+
 import numpy as np
 import streamlit as st
 
 from ui.model_picker import image_and_detector_ui
-from ui.shell import app_shell
 from ui.views.detection import (
     cached_detect,
     cached_heads,
@@ -20,9 +23,6 @@ from ui.views.detection import (
     truth_tab,
     truth_ui,
 )
-
-app_shell()
-
 
 st.title("Mask R-CNN: what is where")
 subject = image_and_detector_ui("det", default_sample="generated scene 1")

@@ -1,14 +1,14 @@
 """Feature inspector: what a convolutional network learned, layer by layer (Zeiler & Fergus, 2014)."""
 
+from ui.shell import app_shell
+
+app_shell()  # first: a visitor arriving here after a restart sees the app while the imports below load
+
 import streamlit as st
 
 from ui.model_picker import image_and_classifier_ui
-from ui.shell import app_shell
 from ui.view_link import prose
 from ui.views.features import filters_tab, layer_list, maps_tab, occlusion_tab, top9_tab
-
-app_shell()
-
 
 st.title("What did the network learn?")
 prose(

@@ -1,5 +1,9 @@
 """Home: classify an image with a zoo model and show the top-5 classes."""
 
+from ui.shell import app_shell
+
+app_shell()  # first: a visitor arriving here after a restart sees the app while the imports below load
+
 import streamlit as st
 
 from explain import top_k_bar
@@ -7,10 +11,7 @@ from ui.image_input import image_input
 from ui.model_picker import classifier_subject, default_sample, model_picker, out_of_distribution
 from ui.navigation import PAGES
 from ui.predictions import top5
-from ui.shell import app_shell
 from ui.view_link import prose
-
-app_shell()
 
 st.title("What does the network see?")
 prose("Pick an image and a classifier. The model runs on the device shown in the sidebar.")

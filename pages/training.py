@@ -1,15 +1,15 @@
 """Training tricks, live: BatchNorm (Ioffe & Szegedy, 2015, Figure 1) and data augmentation."""
 
+from ui.shell import app_shell
+
+app_shell()  # first: a visitor arriving here after a restart sees the app while the imports below load
+
 import streamlit as st
 
-from ui.shell import app_shell
 from ui.views.training import (
     augmentation_tab,
     bn_tab,
 )
-
-app_shell()
-
 
 st.title("Training tricks, live")
 tab_bn, tab_aug = st.tabs(["BatchNorm", "Data augmentation"])

@@ -1,8 +1,11 @@
 """Transfer lab: linear probe vs fine-tuning vs training from scratch, with learning curves (Hoiem et al. 2021)."""
 
+from ui.shell import app_shell
+
+app_shell()  # first: a visitor arriving here after a restart sees the app while the imports below load
+
 import streamlit as st
 
-from ui.shell import app_shell
 from ui.view_link import prose
 from ui.views.transfer import (
     source_ui,
@@ -12,9 +15,6 @@ from ui.views.transfer import (
     sweep_run_section,
     sweep_section,
 )
-
-app_shell()
-
 
 st.title("Adapting a pretrained network")
 prose(

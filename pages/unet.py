@@ -1,10 +1,10 @@
 """U-Net: an encoder-decoder with skip connections, trained on generated scenes, and its ablation."""
 
 from ui.shell import app_shell
+
+app_shell()  # first: a visitor arriving here after a restart sees the app while the imports below load
+
 from ui.views.unet import intro, loaded_unets, segmentation_section, show_ablation, source_ui
-
-app_shell()
-
 
 intro()
 (full, full_rec), (noskip, noskip_rec) = loaded_unets()
