@@ -146,3 +146,14 @@ def test_every_architecture_says_what_input_it_takes():
     assert shapes["digits-net"] == (1, 1, 64, 64) and ARCHITECTURES["digits-net"].takes == "digits"
     assert shapes["own-resnet18"] == (1, 3, 64, 64) and ARCHITECTURES["own-resnet18"].takes == "shapes"
     assert all(shapes[n] == (1, 3, 224, 224) for n in ("resnet18", "resnet50", "alexnet", "vgg16"))
+
+
+def test_an_adaptive_pool_that_copies_values_is_named_with_what_it_costs():
+    """#28: at 64 x 64 the digits net's AdaptiveAvgPool2d makes 256 x 1 x 1 into 256 x 6 x 6, feeding a 4.7 M-parameter
+    Linear with 256 distinct numbers; the page says so. ResNet-18's global pool shrinks its map: nothing to say."""
+    from explain.methods.anatomy import upsampling_pool_note
+
+    digits = anatomy(ARCHITECTURES["digits-net"].build().eval(), torch.zeros(1, 1, 64, 64))
+    note = upsampling_pool_note(digits)
+    assert "1 x 1 map 6 x 6 by copying each value 36 times" in note and "4,719,104 parameters for 256" in note
+    assert upsampling_pool_note(anatomy(ARCHITECTURES["resnet18"].build().eval(), IMAGE)) == ""

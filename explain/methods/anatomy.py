@@ -185,3 +185,21 @@ def lecture_blocks(found: dict[str, nn.Module]) -> tuple[str, str]:
     first = next((n for n in projecting if any(_pair(c.stride) == 2 for c in convs(found[n]))), projecting[0])
     plain = next(n for n, b in found.items() if not convs(b))
     return first, plain
+
+
+def upsampling_pool_note(rows: list[LayerRow]) -> str:
+    """One line when an adaptive pooling layer makes its input larger (AlexNet-style `AdaptiveAvgPool2d(6)` after a
+    map smaller than 6 x 6 copies each value), naming what the next fully connected layer then pays for; or ""."""
+    for before, pool, after in zip(rows, rows[1:], rows[2:], strict=False):
+        if not pool.kind.startswith("Adaptive") or len(before.shape) != 3 or len(pool.shape) != 3:
+            continue
+        (c, h, w), (_, ph, pw) = before.shape, pool.shape
+        if ph * pw <= h * w:
+            continue
+        linear = next((r for r in rows[rows.index(pool) + 1 :] if r.kind == "Linear"), after)
+        return (
+            f"`{pool.name}` makes the {h} x {w} map {ph} x {pw} by copying each value {ph * pw // (h * w)} times "
+            f"at this input size, so `{linear.name}` has {linear.params:,} parameters for {c * h * w:,} distinct "
+            "numbers; at a larger input the map would be bigger and the copies fewer."
+        )
+    return ""

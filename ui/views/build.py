@@ -18,6 +18,7 @@ from explain.methods.anatomy import (
     lecture_blocks,
     residual_blocks,
     total_params,
+    upsampling_pool_note,
 )
 from models.architectures import ARCHITECTURES, architecture_input
 from models.experiments.lecture_loop import (
@@ -94,9 +95,12 @@ def show_anatomy(name: str, every: bool, chosen: ChosenImage) -> None:
         anatomy_table(shown),
         hide_index=True,
         width="stretch",
-        height=min(35 * (len(shown) + 1) + 3, 560),
+        # the blocks all in view (the fully connected rows hold most parameters); every layer scrolls past 40 rows
+        height=35 * (min(len(shown), 40 if every else len(shown)) + 1) + 3,
         column_config={"parameters": st.column_config.NumberColumn(format="localized")},
     )
+    if pooled := upsampling_pool_note(rows):
+        st.caption(f":material/info: {pooled}")
     note(
         "Receptive field: how many input pixels one output of the layer can see (one side), and how far apart "
         "in the input two neighbouring outputs are (the stride). A residual block's field is its main path's; "
