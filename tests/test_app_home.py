@@ -124,3 +124,15 @@ def test_download_shows_progress_then_runs_the_real_model(torch_home, monkeypatc
         assert len(plotly_labels(at)) == 5
     finally:
         cached_classifier.clear()
+
+
+def test_after_an_upload_the_sample_picker_says_the_upload_is_shown():
+    """#28 (also): the picker kept naming 'generated star' beside the uploaded photo, with no word."""
+    from explain import sample_bytes
+    from tests.app_helpers import open_page
+
+    at = open_page("pages/home.py")
+    assert not any(c.value.startswith("Showing ") for c in at.caption)
+    at.file_uploader(key="home_upload").upload("cat.png", sample_bytes("chelsea the cat (photo)"), "image/png").run()
+    assert not at.exception
+    assert any(c.value.startswith("Showing cat.png, not the sample above") for c in at.caption)

@@ -77,6 +77,8 @@ def image_input(prefix: str, default_sample: str = SAMPLE_NAMES[0]) -> ChosenIma
     else:
         data, name = sample_bytes(sample), sample
     from_sample = shot is None and upload is None and not isinstance(earlier, tuple)
+    if not from_sample:  # the picker still names its sample: say which image is shown
+        right.caption(f"Showing {display_name(name)}, not the sample above (remove it to use the samples).")
     kind = ("generated" if sample in GENERATED else "photo") if from_sample else "own"
     st.session_state[RUN_SUBJECT] = image_sha256(data)  # the run's done marker names the file, refused or not
     chosen = decode_upload(data, name, kind)
