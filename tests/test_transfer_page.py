@@ -219,3 +219,11 @@ def test_a_sweep_another_visitor_launched_is_not_listed_as_yours(page, tmp_path)
     assert page.selectbox(key="transfer_source").value.startswith("Yours: digits-glyphs-resnet18-")
     other = open_page(PAGE)  # another visitor's session on the same server
     assert not any(o.startswith("Yours:") for o in other.selectbox(key="transfer_source").options)
+
+
+def test_the_fits_and_the_measured_errors_are_two_tables_that_fit_the_page(page) -> None:
+    """#28: one table of 15 columns was cut off on the right."""
+    fits, measured = page.dataframe[0].value, page.dataframe[1].value
+    assert {"alpha", "gamma", "fit"} <= set(fits.columns) and not any(c.startswith("measured") for c in fits.columns)
+    assert measured.columns[0] == "regime" and "measured error at n=1 (%)" in measured.columns
+    assert len(fits.columns) <= 9 and len(measured.columns) <= 7

@@ -73,7 +73,8 @@ def floor_note(curves: dict[str, LearningCurve]) -> str:
     if not negative:
         return ""
     return (
-        f"The fitted error floor α is below zero for {', '.join(negative)}%: no error can be negative, so these fits "
+        f"The fitted error floor α (in % error) is below zero for {', '.join(negative)}: no error can be negative, "
+        "so these fits "
         "hold only over the sizes measured; what they say beyond them (e_N at larger N, crossings there) is an "
         "extrapolation."
     )

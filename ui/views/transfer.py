@@ -90,15 +90,21 @@ def pick_from_chart() -> None:
 def table_columns(table: pd.DataFrame) -> dict:
     """Column settings that keep every number whole (sign included): numbers right-aligned at two decimals in
     columns wide enough for them, the regime pinned while a narrow window scrolls the table sideways."""
-    config: dict = {"regime": st.column_config.TextColumn(pinned=True, width="large")}
+    config: dict = {"regime": st.column_config.TextColumn(pinned=True, width="medium")}
     for name in table.columns:
+        short = SHORT.get(name.split(" at n=")[0].split(" (")[0])
+        label = f"{short} n={name.split('n=')[1].split(' ')[0]}" if short and "n=" in name else None
         if name == "fit":
             config[name] = st.column_config.TextColumn(width="large")
         elif pd.api.types.is_integer_dtype(table[name]):
-            config[name] = st.column_config.NumberColumn(format="%d", width="small")
+            config[name] = st.column_config.NumberColumn(label, format="%d", width="small")
         elif pd.api.types.is_numeric_dtype(table[name]):
-            config[name] = st.column_config.NumberColumn(format="%.2f", width="medium" if len(name) > 10 else "small")
+            width = "small" if label or len(name) <= 10 else "medium"
+            config[name] = st.column_config.NumberColumn(label, format="%.2f", width=width, help=name)
     return config
+
+
+SHORT = {"measured error": "error %", "sd": "sd", "seeds": "seeds"}  # headers of the measured table, n kept
 
 
 def show_settings(meta: SweepRecord | None, runs: list[TransferRun]) -> None:
@@ -162,7 +168,11 @@ def show_learning_curves(
     for sentence in crossovers(curves, min(r.n_per_class for r in runs), n_max, runs):
         st.markdown(f"- {sentence}")
     table = pd.DataFrame(summary_rows(runs, curves, published))
-    st.dataframe(table, hide_index=True, width="stretch", column_config=table_columns(table))
+    measured = [c for c in table.columns if c.startswith(("measured", "sd at", "seeds at"))]
+    fits = table.drop(columns=measured)  # two tables that fit the page's width, not one that scrolls sideways
+    st.dataframe(fits, hide_index=True, width="stretch", column_config=table_columns(fits))
+    sizes = table[["regime", *measured]]
+    st.dataframe(sizes, hide_index=True, width="stretch", column_config=table_columns(sizes))
     if floors := floor_note(curves):
         st.caption(f":material/info: {floors}")
     note(
