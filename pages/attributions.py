@@ -45,7 +45,7 @@ tab_maps, tab_sanity, tab_faith, tab_batch, tab_code = st.tabs(
 with tab_maps:
     sides = layer_names(subject)[2]
     notes = {m: map_note(a, sides.get(params[m].get("layer") or "")) for m, a in maps.items()}
-    show_maps(methods, view, overlays, failures, notes, info.categories[target], mode, percentile)
+    show_maps(methods, view, overlays, failures, notes, info.categories[target], mode, percentile, alpha)
 with tab_sanity:
     sanity_tab(subject, target, percentile, params, maps, seen)
 with tab_faith:

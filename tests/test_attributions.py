@@ -473,3 +473,17 @@ def test_flat_faithfulness_curves_say_why() -> None:
     assert "the blurred copy alone scores 95%" in flat_note(flat, 64)
     moving = {"saliency": Curves(f, np.array([0.99, 0.5, 0.2, 0.1, 0.05]), np.array([0.1, 0.5, 0.9, 0.99, 0.99]))}
     assert flat_note(moving, 64) == ""
+
+
+def test_the_colour_bar_blends_as_the_overlays_do() -> None:
+    """#28: the overlays blend each value's colour at an opacity that grows with |value| (0 shows the image), while
+    the colour bar drew 0 as black; with the overlay's opacity it now draws each value as the overlay does."""
+    from explain.figures.charts import colorbar
+    from explain.figures.render import overlay
+
+    fig = colorbar("absolute", 99.0, alpha=0.7)
+    strip = np.asarray(fig.data[0].z, dtype=np.uint8)
+    assert tuple(strip[0, 0]) == (128, 128, 128)  # zero: the image (mid grey here) shows through
+    grey = np.full((1, 256, 3), 128, np.uint8)
+    np.testing.assert_array_equal(strip[:1], overlay(grey, np.linspace(0, 1, 256)[None, :], "absolute", 0.7))
+    assert "0 shows the image" in fig.layout.title.text

@@ -35,20 +35,35 @@ def top_k_bar(predictions: Sequence[Prediction], title: str = "") -> go.Figure:
     return fig
 
 
-def colorbar(mode: str, percentile: float) -> go.Figure:
-    """The one colour bar all attribution panels share, drawn from the very lookup table the panels use:
-    the map's value as a fraction of its percentile."""
-    from explain.figures.render import colorize
+def colorbar(mode: str, percentile: float, alpha: float | None = None) -> go.Figure:
+    """The one colour bar all attribution panels share, drawn from the very lookup table the panels use: the map's
+    value as a fraction of its percentile. With the overlay's `alpha`, drawn as the overlay blends it (over a mid
+    grey standing for the image): each value's colour at the opacity it gets, so 0 shows the image, not black."""
+    from explain.figures.render import overlay
 
     lo = -1.0 if mode == "signed" else 0.0
     values = np.linspace(lo, 1, 256)
-    strip = np.repeat(colorize(values[None, :], mode), 12, axis=0)
+    if alpha is None:
+        from explain.figures.render import colorize
+
+        strip = np.repeat(colorize(values[None, :], mode), 12, axis=0)
+    else:
+        grey = np.full((12, 256, 3), 128, np.uint8)
+        strip = overlay(grey, np.repeat(values[None, :], 12, axis=0), mode, alpha)
     step = (1 - lo) / 255  # square pixels in data units, or Plotly squeezes the strip
     fig = go.Figure(go.Image(z=strip, x0=lo, dx=step, y0=0, dy=step, hoverinfo="skip"))
     fig.update_layout(
-        height=100,
-        margin=dict(l=10, r=10, t=30, b=30),
-        title=dict(text=f"{mode} attribution, divided by each map's {percentile:g}th percentile of |value|", x=0),
+        height=100 if alpha is None else 120,
+        margin=dict(l=10, r=10, t=30 if alpha is None else 50, b=30),
+        title=dict(
+            text=f"{mode} attribution, divided by each map's {percentile:g}th percentile of |value|"
+            + (
+                ""
+                if alpha is None
+                else f"<br><sup>over the image at opacity {alpha:g} x |value|: 0 shows the image</sup>"
+            ),
+            x=0,
+        ),
         yaxis=dict(visible=False),
         xaxis=dict(tickvals=[lo, 0, 1] if mode == "signed" else [0, 0.5, 1], showgrid=False),
     )

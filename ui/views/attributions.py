@@ -124,11 +124,12 @@ def show_maps(
     target_name: str,
     mode: str,
     percentile: float,
+    alpha: float,
 ) -> None:
-    """The shared colour bar, then the image and a panel per method, in rows that start level whatever their
-    captions: each method's overlay at the image's own resolution with a PNG download, or why it failed, and a
-    line saying why a map is empty, flat or coarse."""
-    st.plotly_chart(colorbar(mode, percentile), width="stretch", key="attr_colorbar")
+    """The shared colour bar (as the overlays blend it), then the image and a panel per method, in rows that start
+    level whatever their captions: each method's overlay at the image's own resolution with a PNG download, or why
+    it failed, and a line saying why a map is empty, flat or coarse."""
+    st.plotly_chart(colorbar(mode, percentile, alpha), width="stretch", key="attr_colorbar")
     panels = [None, *methods]  # None: the image itself
     for row in range(0, len(panels), 3):
         for col, m in zip(st.columns(3), panels[row : row + 3], strict=False):
