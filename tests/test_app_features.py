@@ -88,3 +88,16 @@ def test_other_classifiers_render(model):
     at = open_page(PAGE)
     at.selectbox(key="feat_model").set_value(model).run()
     assert not at.exception
+
+
+def test_a_new_image_starts_from_its_own_strongest_channel():
+    """#28: the channel box kept the last image's channel (8) while the caption named the new image's strongest (5)."""
+    at = open_page(PAGE)
+    at.number_input(key="feat_channel_shapes-resnet18_layer1.0").set_value(7).run()
+    assert any(c.startswith("channel 7: strongest activation") for c in image_captions(at))
+    at.selectbox(key="feat_sample").set_value("generated circle").run()
+    assert not at.exception
+    strongest = next(c for c in image_captions(at) if c.startswith("layer1.0: the 32")).split("strongest first: ")[1]
+    first = int(strongest.split(",")[0])
+    assert at.number_input(key="feat_channel_shapes-resnet18_layer1.0").value == first
+    assert any(c.startswith(f"channel {first}: strongest activation") for c in image_captions(at))

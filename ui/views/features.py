@@ -86,9 +86,14 @@ def maps_ui(
         "Layer", layers, index=layers.index(start_layer), key=f"feat_layer_{subject.info.name}", bind=BIND
     )
     fmap, order = cached_maps(subject, layer)
-    channel = c2.number_input(
-        "Channel", 0, fmap.shape[0] - 1, int(order[0]), key=f"feat_channel_{subject.info.name}_{layer}", bind=BIND
-    )
+    channel_key = f"feat_channel_{subject.info.name}_{layer}"
+    shown_for = st.session_state.get("feat_channel_for")
+    if shown_for != subject.cache_id:  # another image: start again from its strongest channel (a link's own stays)
+        st.session_state["feat_channel_for"] = subject.cache_id
+        if shown_for is not None:
+            st.session_state.pop(channel_key, None)
+            st.query_params.pop(channel_key, None)
+    channel = c2.number_input("Channel", 0, fmap.shape[0] - 1, int(order[0]), key=channel_key, bind=BIND)
     whole = c2.toggle(
         "Project the whole channel",
         key="feat_whole",
