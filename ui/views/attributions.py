@@ -223,7 +223,8 @@ def show_sanity(results: dict[str, list], seen: np.ndarray) -> None:
         cols = st.columns(len(picks) + 1)
         cols[0].markdown(f"**{METHODS[m].title}**")
         for col, s in zip(cols[1:], picks, strict=True):
-            col.image(overlay(seen, s.heatmap, "absolute", 1.0), caption=s.layer, width="stretch")
+            flat = " ✕ constant: says nothing" if s.constant else ""
+            col.image(overlay(seen, s.heatmap, "absolute", 1.0), caption=f"{s.layer}{flat}", width="stretch")
 
 
 def faithfulness_tab(
