@@ -83,6 +83,7 @@ def copy_link(where) -> None:
     with where.popover("Copy link", icon=":material/link:", width="stretch"):
         st.code(link, language=None, wrap_lines=True)
         st.caption(
-            "The icon at the box's right copies the link. It opens this page with these settings; an "
-            "uploaded image is found only in the browser session that uploaded it."
+            "Copy it with the button that appears at the box's right when the pointer is over the box, or select it "
+            "and press Ctrl+C. It opens this page with these settings; an uploaded image is found only in the "
+            "browser session that uploaded it."
         )
