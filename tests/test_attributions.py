@@ -487,3 +487,18 @@ def test_the_colour_bar_blends_as_the_overlays_do() -> None:
     grey = np.full((1, 256, 3), 128, np.uint8)
     np.testing.assert_array_equal(strip[:1], overlay(grey, np.linspace(0, 1, 256)[None, :], "absolute", 0.7))
     assert "0 shows the image" in fig.layout.title.text
+
+
+def test_faithfulness_areas_too_close_to_rank_the_methods_say_so() -> None:
+    """#28: insertion curves that all reach 1 within 5% of the pixels (areas 0.970-0.983) came with no word."""
+    from explain.methods.faithfulness import Curves, flat_note
+
+    f = np.linspace(0, 1, 5)
+    falling = np.array([0.99, 0.5, 0.2, 0.1, 0.05])
+    close = {
+        m: Curves(f, falling * k, np.array([0.1, 0.98, 0.99, 0.99, 0.99]))
+        for m, k in (("saliency", 1.0), ("grad_cam", 0.5))
+    }
+    assert "the insertion test cannot tell the methods apart" in flat_note(close, 64)
+    apart = {"a": Curves(f, falling, np.array([0.1, 0.2, 0.5, 0.9, 0.99])), "b": close["grad_cam"]}
+    assert flat_note(apart, 64) == ""

@@ -163,4 +163,20 @@ def flat_note(curves: dict[str, Curves], side: int) -> str:
         )
     if full > 0 and c.deletion[-1] >= 0.9 * full:
         notes.append(f"the mean-colour image still scores {c.deletion[-1]:.0%}, so deletion cannot fall")
-    return ("Flat curves here: " + "; ".join(notes) + ". Their areas say little about the maps.") if notes else ""
+    if notes:
+        return "Flat curves here: " + "; ".join(notes) + ". Their areas say little about the maps."
+    if len(curves) > 1:
+        for name, areas in (
+            ("insertion", [v.insertion_auc for v in curves.values()]),
+            ("deletion", [v.deletion_auc for v in curves.values()]),
+        ):
+            if max(areas) - min(areas) < SEPARATES:
+                return (
+                    f"The {name} areas of all {len(curves)} maps lie within {max(areas) - min(areas):.3f} of each "
+                    f"other ({min(areas):.3f} to {max(areas):.3f}): on this image the {name} test cannot tell the "
+                    "methods apart."
+                )
+    return ""
+
+
+SEPARATES = 0.02  # areas closer than this do not rank methods: a few pixels' ties or one image's noise
