@@ -32,7 +32,7 @@ with st.spinner("Detecting… (a COCO model takes seconds on a CPU)"):
 threshold, classes, show = filters_ui(instances, subject)
 kept = [i for i in instances if i.score >= threshold and i.label in classes]
 image = np.asarray(chosen.image)
-focus = detections_ui(image, chosen.name, info, kept, len(instances), show)
+focus = detections_ui(image, chosen.name, info, kept, len(instances), show, chosen.kind == "generated")
 inst = None if focus is None else kept[focus]
 
 tab_pipe, tab_explain, tab_truth = st.tabs(

@@ -158,3 +158,13 @@ def test_a_clicked_row_does_not_carry_over_to_a_new_image():
     at.selectbox(key="det_sample").set_value("generated scene 2").run()
     assert not at.exception
     assert any("Click a row of the table above" in i.value for i in at.info)  # nothing in focus on the new image
+
+
+def test_the_bundled_detectors_caveat_is_for_images_it_was_not_trained_on():
+    """#28: 'pick a generated scene to see it work' was shown with a generated scene on screen."""
+    from explain import sample_bytes
+
+    at = open_page(PAGE)  # generated scene 1
+    assert not any("pick a generated scene" in c.value for c in at.caption)
+    at.file_uploader(key="det_upload").upload("cat.png", sample_bytes("chelsea the cat (photo)"), "image/png").run()
+    assert not at.exception and any("pick a generated scene" in c.value for c in at.caption)

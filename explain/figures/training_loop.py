@@ -114,6 +114,7 @@ def scheduler_figure(stepped: LoopHistory, forgotten: LoopHistory, steps_per_epo
             )
     for col in (1, 2, 3):
         fig.update_xaxes(title_text="epoch", dtick=1, row=1, col=col)
-    fig.update_yaxes(tickformat="g", row=1, col=3)
+    top = max([*stepped.lr, *forgotten.lr, 0.0])
+    fig.update_yaxes(range=[0, 1.15 * top], tickformat=".1e", row=1, col=3)  # a constant rate is a line at its value
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25, x=0))
     return fig

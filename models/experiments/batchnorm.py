@@ -61,7 +61,11 @@ def summary(history: BNHistory, behaviour: dict[str, float], steps: int) -> str:
     """The train-vs-eval panel of a run, from its numbers so far: it says "so far" until the run's last step."""
     done = bool(history.steps) and history.steps[-1] >= steps
     gap = history.acc_bn_batch[-1] - history.acc_bn_running[-1]
-    when = "Final test accuracy" if done else f"Test accuracy so far (step {history.steps[-1]:,} of {steps:,})"
+    when = (
+        "Final test accuracy"
+        if done
+        else f"Test accuracy so far (step {history.steps[-1]:,} of {steps:,}), at the last evaluation,"
+    )
     return f"""**Train vs eval, from this run.** In train mode a BatchNorm layer normalises each unit with the mean
 and variance *of the current batch*; it also keeps running averages of them. In eval mode it uses those running
 averages instead, so an image's output no longer depends on the other images in its batch.
@@ -72,7 +76,8 @@ averages instead, so an image's output no longer depends on the other images in 
 - The same test image in two different batches: its outputs differ by up to **{behaviour["train_shift"]:.3g}**
   in train mode and by **{behaviour["eval_shift"]:.3g}** in eval mode.
 - {when} with batch statistics **{history.acc_bn_batch[-1]:.1%}**, with running statistics
-  **{history.acc_bn_running[-1]:.1%}** (difference {gap:+.1%}); without BatchNorm **{history.acc_plain[-1]:.1%}**."""
+  **{history.acc_bn_running[-1]:.1%}** (difference {100 * gap:+.1f} points); without BatchNorm
+  **{history.acc_plain[-1]:.1%}**."""
 
 
 def bn_config(arch: str, activation: str, lr: float, batch_size: int, steps: int, seed: int) -> BNConfig:

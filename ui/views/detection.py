@@ -74,7 +74,13 @@ def filters_ui(instances: list[Instance], subject: Subject) -> tuple[float, list
 
 
 def detections_ui(
-    image: np.ndarray, label: str, info: DetectorInfo, kept: list[Instance], total: int, show: list[str]
+    image: np.ndarray,
+    label: str,
+    info: DetectorInfo,
+    kept: list[Instance],
+    total: int,
+    show: list[str],
+    generated: bool = False,
 ) -> int | None:
     """The kept detections drawn on the image, beside their table and downloads; return the row clicked, if any."""
     table = pd.DataFrame(
@@ -122,8 +128,11 @@ def detections_ui(
         key="det_json",
     )
     d2.download_button("Overlay PNG", png_bytes(drawn), "detections.png", "image/png", key="det_png")
-    if info.name == BUNDLED_DETECTOR:
-        st.caption("The bundled detector was trained on generated shapes only; pick a generated scene to see it work.")
+    if info.name == BUNDLED_DETECTOR and not generated:
+        st.caption(
+            "The bundled detector was trained on generated shapes only: on this image its boxes are guesses among "
+            "the shapes; pick a generated scene to see it work."
+        )
     return focus
 
 
@@ -358,7 +367,7 @@ def cam_level_ui(stages: Stages, pooled_from: str) -> str:
     """Choose the FPN level at which to explain the detection: by default the one its box was pooled from."""
     choice = st.radio(
         "At level",
-        [BOX_LEVEL, *(k for k in stages.features if k != POOL)],
+        [BOX_LEVEL, *(k for k in stages.features if k not in (POOL, pooled_from))],
         horizontal=True,
         key="det_cam_level",
         bind=BIND,
