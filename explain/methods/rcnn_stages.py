@@ -213,17 +213,14 @@ def poolable_level(level: str) -> str:
     return "3" if level == POOL else level
 
 
-LEVEL_MAPPER = (4, 224, 2, 5)  # k0, s0, k_min, k_max of torchvision's LevelMapper (FPN paper, eq. 1)
-
-
 def roi_level(stages: Stages, box: tuple[float, float, float, float], image_hw: tuple[int, int]) -> str:
-    """The FPN level the box heads pool `box` (input-image pixels) from, as torchvision's LevelMapper picks it:
-    k = floor(4 + log2(sqrt(w h) / 224)) on the resized image's box, clamped to P2..P5; keyed "0".."3"."""
-    k0, s0, k_min, k_max = LEVEL_MAPPER
+    """The FPN level the box heads pool `box` (input-image pixels) from: torchvision's own LevelMapper (FPN paper,
+    eq. 1: k = floor(4 + log2(sqrt(w h) / 224)), clamped to P2..P5) on the box in the resized image; keyed "0".."3"."""
+    from torchvision.ops.poolers import LevelMapper
+
     sy, sx = stages.resized_to[0] / image_hw[0], stages.resized_to[1] / image_hw[1]
-    area = (box[2] - box[0]) * sx * (box[3] - box[1]) * sy
-    k = np.floor(k0 + np.log2(np.sqrt(area) / s0) + 1e-6) if area > 0 else k_min  # torchvision's eps
-    return str(int(np.clip(k, k_min, k_max)) - k_min)
+    resized = torch.tensor([[box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy]], dtype=torch.float32)
+    return str(int(LevelMapper(k_min=2, k_max=5)([resized])[0]))
 
 
 def _average_over_pool_bins(feature: torch.Tensor, q: tuple[int, int, int, int], size: int) -> torch.Tensor:
