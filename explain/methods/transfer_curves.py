@@ -32,6 +32,16 @@ def fit_curves(runs: Sequence[Run], N: float | None = None) -> dict[str, Learnin
     return curves
 
 
+def measured_columns(n: int) -> dict[str, str]:
+    """The summary's measured columns at size `n` (mean error, its seeds' sd, the number of seeds), by name, each
+    with the short header a narrow table shows."""
+    return {
+        f"measured error at n={n} (%)": f"error % n={n}",
+        f"sd at n={n}": f"sd n={n}",
+        f"seeds at n={n}": f"seeds n={n}",
+    }
+
+
 def summary_rows(
     runs: Sequence[Run], curves: dict[str, LearningCurve], published: dict[str, dict[str, float]] | None = None
 ) -> list[dict[str, Any]]:
@@ -59,9 +69,10 @@ def summary_rows(
             row.update({f"published {k}": v for k, v in published[regime].items()})
         for n in (sizes[0], sizes[-1]):
             errors = [r.test_error for r in rs if r.n_per_class == n]
-            row[f"measured error at n={n} (%)"] = round(float(err[n]), 2)
-            row[f"sd at n={n}"] = round(float(np.std(errors, ddof=1)), 2) if len(errors) > 1 else None
-            row[f"seeds at n={n}"] = len(errors)
+            mean, sd, seeds = measured_columns(n)
+            row[mean] = round(float(err[n]), 2)
+            row[sd] = round(float(np.std(errors, ddof=1)), 2) if len(errors) > 1 else None
+            row[seeds] = len(errors)
         rows.append(row)
     return rows
 

@@ -13,6 +13,7 @@ from explain.methods.transfer_curves import (
     crossovers,
     fit_curves,
     floor_note,
+    measured_columns,
     summary_rows,
     sweep_csv,
 )
@@ -87,13 +88,14 @@ def pick_from_chart() -> None:
         st.session_state["transfer_pick"] = keys[0]
 
 
-def table_columns(table: pd.DataFrame) -> dict:
+def table_columns(table: pd.DataFrame, headers: dict[str, str] | None = None) -> dict:
     """Column settings that keep every number whole (sign included): numbers right-aligned at two decimals in
-    columns wide enough for them, the regime pinned while a narrow window scrolls the table sideways."""
+    columns wide enough for them, the regime pinned while a narrow window scrolls the table sideways; a column in
+    `headers` shows that short header, its full name in its help."""
+    headers = headers or {}
     config: dict = {"regime": st.column_config.TextColumn(pinned=True, width="medium")}
     for name in table.columns:
-        short = SHORT.get(name.split(" at n=")[0].split(" (")[0])
-        label = f"{short} n={name.split('n=')[1].split(' ')[0]}" if short and "n=" in name else None
+        label = headers.get(name)
         if name == "fit":
             config[name] = st.column_config.TextColumn(width="large")
         elif pd.api.types.is_integer_dtype(table[name]):
@@ -102,9 +104,6 @@ def table_columns(table: pd.DataFrame) -> dict:
             width = "small" if label or len(name) <= 10 else "medium"
             config[name] = st.column_config.NumberColumn(label, format="%.2f", width=width, help=name)
     return config
-
-
-SHORT = {"measured error": "error %", "sd": "sd", "seeds": "seeds"}  # headers of the measured table, n kept
 
 
 def show_settings(meta: SweepRecord | None, runs: list[TransferRun]) -> None:
@@ -168,11 +167,12 @@ def show_learning_curves(
     for sentence in crossovers(curves, min(r.n_per_class for r in runs), n_max, runs):
         st.markdown(f"- {sentence}")
     table = pd.DataFrame(summary_rows(runs, curves, published))
-    measured = [c for c in table.columns if c.startswith(("measured", "sd at", "seeds at"))]
+    headers = {k: v for n in {r.n_per_class for r in runs} for k, v in measured_columns(n).items()}
+    measured = [c for c in table.columns if c in headers]
     fits = table.drop(columns=measured)  # two tables that fit the page's width, not one that scrolls sideways
     st.dataframe(fits, hide_index=True, width="stretch", column_config=table_columns(fits))
     sizes = table[["regime", *measured]]
-    st.dataframe(sizes, hide_index=True, width="stretch", column_config=table_columns(sizes))
+    st.dataframe(sizes, hide_index=True, width="stretch", column_config=table_columns(sizes, headers))
     if floors := floor_note(curves):
         st.caption(f":material/info: {floors}")
     note(
