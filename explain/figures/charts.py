@@ -39,13 +39,11 @@ def colorbar(mode: str, percentile: float, alpha: float | None = None) -> go.Fig
     """The one colour bar all attribution panels share, drawn from the very lookup table the panels use: the map's
     value as a fraction of its percentile. With the overlay's `alpha`, drawn as the overlay blends it (over a mid
     grey standing for the image): each value's colour at the opacity it gets, so 0 shows the image, not black."""
-    from explain.figures.render import overlay
+    from explain.figures.render import colorize, overlay
 
     lo = -1.0 if mode == "signed" else 0.0
     values = np.linspace(lo, 1, 256)
     if alpha is None:
-        from explain.figures.render import colorize
-
         strip = np.repeat(colorize(values[None, :], mode), 12, axis=0)
     else:
         grey = np.full((12, 256, 3), 128, np.uint8)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from models.files import read_json, write_json_atomic
-from models.transfer.config import REGIMES
+from models.transfer.config import REGIMES, run_key
 
 EPOCH_FIELDS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy")
 
@@ -239,6 +239,4 @@ class SweepRecord:
 
     def expected_keys(self) -> list[str]:
         """Every run key the folder should hold when finished: its regimes x sizes x seeds."""
-        from models.transfer.config import run_key
-
         return [run_key(r, n, s) for s in range(self.seeds) for n in self.sizes for r in self.regimes]
