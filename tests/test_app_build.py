@@ -51,7 +51,7 @@ def test_the_loop_on_the_page_equals_a_direct_run():
     assert loop.done and loop.history == run(LoopConfig(setup="resnet-digits", epochs=1, batch_size=128)).history
     assert any("Step 10 of 10" in m.value for m in at.markdown)
     assert button(at, "Stop").disabled and button(at, "Resume").disabled  # the run is over: nothing to stop
-    assert any(c.value.startswith("This run: ResNet-18 (width 1/4) on the digits, 1 epochs") for c in at.caption)
+    assert any(c.value.startswith("This run: ResNet-18 (width 1/4) on the digits, 1 epoch,") for c in at.caption)
 
 
 def test_a_stopped_run_resumes_to_the_same_curves():

@@ -18,6 +18,7 @@ from explain.methods.classify import prepare, top_k
 from explain.methods.maps import to_map
 from models.data.shapes import SHAPE_CLASSES, classification_set
 from models.devices import model_device
+from models.text import counted
 
 MAX_BATCH = 16  # images one batch view explains (each costs one attribution)
 Target = Literal["predicted", "true"]
@@ -92,7 +93,7 @@ def summary(items: Sequence[BatchItem]) -> str:
     """ "k of n right" over the images whose true label the model knows, in one line."""
     judged = [it for it in items if it.correct is not None]
     if not judged:
-        return f"{len(items)} images; none has a true label among the model's classes."
+        return f"{counted(len(items), 'image')}; none has a true label among the model's classes."
     right = sum(it.correct for it in judged)
     rest = len(items) - len(judged)
     return f"{right} of {len(judged)} predicted right ({right / len(judged):.0%})" + (

@@ -24,6 +24,7 @@ from models.data.shapes import SHAPE_CLASSES, classification_set
 from models.lock import PrivateRng
 from models.nets.digits_nets import CONV_INPUT, DigitsConvNet
 from models.nets.resnet import ResNet18
+from models.text import counted
 
 SETUPS = {
     "digits": "the digits network on scikit-learn's digits (1,300 training, 497 test)",
@@ -220,7 +221,7 @@ def describe(config: LoopConfig) -> str:
     steps = f"StepLR step {config.step_size} gamma {config.gamma:g}" + (
         "" if config.scheduler_step else " (never stepped)"
     )
-    training = f"{config.epochs} epochs, AdamW {config.lr:g}, batch {config.batch_size}"
+    training = f"{counted(config.epochs, 'epoch')}, AdamW {config.lr:g}, batch {config.batch_size}"
     return f"{net} on {data}, {training}, {steps}, seed {config.seed}"
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from models.files import read_json, write_json_atomic
+from models.text import counted
 from models.transfer.config import REGIMES, run_key
 
 EPOCH_FIELDS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy")
@@ -222,20 +223,22 @@ class SweepRecord:
         for published data, whose measurements they are."""
         if self.published:
             return (
-                f"Published measurements: {self.published} ({self.extra.get('source', '')}), {n_runs} trained "
-                f"models. Task: {self.task_title}. Encoder: {self.encoder_title}, {self.encoder_source}. The fits "
+                f"Published measurements: {self.published} ({self.extra.get('source', '')}), "
+                f"{counted(n_runs, 'trained model')}. Task: {self.task_title}. Encoder: {self.encoder_title}, "
+                f"{self.encoder_source}. The fits "
                 "below are computed here; the paper's are beside them."
             )
         try:
             train = self.settings["train"]
             return (
                 f"Task: {self.task_title or self.settings['task']}. Encoder: "
-                f"{self.encoder_title or self.settings['encoder']} — {self.encoder_source}. {n_runs} runs; every "
+                f"{self.encoder_title or self.settings['encoder']} — {self.encoder_source}. "
+                f"{counted(n_runs, 'run')}; every "
                 f"regime trained with AdamW at {self.rates_text()} (fine-tuned encoder at {train['ft_ratio']:g}x), "
-                f"{train['epochs']} epochs, StepLR every {train['step_size']}. " + self.reproduce_text()
+                f"{counted(train['epochs'], 'epoch')}, StepLR every {train['step_size']}. " + self.reproduce_text()
             )
         except (KeyError, TypeError, ValueError):
-            return f"{n_runs} runs; this sweep's settings are unknown."
+            return f"{counted(n_runs, 'run')}; this sweep's settings are unknown."
 
     def expected_keys(self) -> list[str]:
         """Every run key the folder should hold when finished: its regimes x sizes x seeds."""

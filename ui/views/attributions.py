@@ -22,6 +22,7 @@ from explain.methods.sanity import METRICS as SANITY_METRICS
 from explain.methods.sanity import VARIANTS as SANITY_VARIANTS
 from explain.methods.sanity import sanity_of_methods
 from models.classifiers import ModelInfo
+from models.text import counted
 from ui.admission import cached_heavy
 from ui.image_input import SUPPORTED, decode_upload
 from ui.model_picker import out_of_distribution
@@ -378,10 +379,10 @@ def batch_tab(subject: Subject) -> None:
         st.info("Upload a few images, then give each its true label.")
         return
     set_key = (set_sha256([(im.name, im.image) for im in images]), tuple(im.truth for im in images))
-    if not run_button(f"Explain {len(images)} images", "attr_batch_run", (weights, set_key, method, target)):
+    if not run_button(f"Explain {counted(len(images), 'image')}", "attr_batch_run", (weights, set_key, method, target)):
         return
     items = cached_heavy(
-        f"{METHODS[method].title} over {len(images)} images",
+        f"{METHODS[method].title} over {counted(len(images), 'image')}",
         ("batch", weights, set_key, method, target),
         lambda report: explain_batch(model, info.preprocess, info.categories, images, method, target, report),
     )

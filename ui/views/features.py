@@ -31,6 +31,7 @@ from explain.methods.occlusion import (
     min_stride,
     occlusion_sensitivity,
 )
+from models.text import counted
 from ui.admission import cached_heavy
 from ui.image_input import SUPPORTED, decode_upload
 from ui.predictions import top5
@@ -202,7 +203,7 @@ def scan_ui(
         key=f"feat_top_ch_{subject.info.name}_{top_layer}",
         bind=BIND,
     )
-    pressed = bool(images and picks and st.button(f"Scan {len(images)} images", key="feat_scan"))
+    pressed = bool(images and picks and st.button(f"Scan {counted(len(images), 'image')}", key="feat_scan"))
     return top_layer, picks, pressed
 
 
@@ -222,7 +223,7 @@ def scan(
     tensors = torch.cat([prepare(im, info.preprocess, subject.x.device) for _, im in images[:MAX_SET_IMAGES]])
     scan_key = ("top9", info.cache_key, set_sha256(images[:MAX_SET_IMAGES]), layer, tuple(picks))
     return cached_heavy(
-        f"Scanning {len(names)} images",
+        f"Scanning {counted(len(names), 'image')}",
         scan_key,
         lambda report: top9_montages(subject.model, tensors, names, layer, picks, info.mean, info.std, report),
     )

@@ -29,6 +29,7 @@ from models.experiments.batchnorm import (
     summary,
 )
 from models.files import ResultsFileError
+from models.text import counted
 from ui.admission import cached_heavy
 from ui.image_input import ChosenImage, image_input
 from ui.live_run import LiveRun, estimate_text
@@ -236,7 +237,7 @@ def show_comparison(result: tuple[list[dict], int, dict[str, float]] | None) -> 
         a, b = st.columns(2)
         a.metric("Test accuracy without augmentation", f"{acc['without']:.1%}")
         b.metric("with the pipeline", f"{acc['with']:.1%}", delta=f"{acc['with'] - acc['without']:+.1%}")
-        st.caption(f"{ep} epochs, pipeline: {', '.join(s['name'] for s in used) or 'empty'}.")
+        st.caption(f"{counted(ep, 'epoch')}, pipeline: {', '.join(s['name'] for s in used) or 'empty'}.")
 
 
 def bn_tab() -> None:

@@ -20,6 +20,7 @@ from explain.methods.transfer_curves import (
 from models.devices import best_device
 from models.hub.checkpoints import CheckpointError
 from models.hub.weights_cache import WeightsUnavailable
+from models.text import counted
 from models.transfer import (
     ENCODERS,
     REGIMES,
@@ -108,7 +109,7 @@ def table_columns(table: pd.DataFrame, headers: dict[str, str] | None = None) ->
 
 def show_settings(meta: SweepRecord | None, runs: list[TransferRun]) -> None:
     """The sweep's task, encoder, training settings and the command that reproduces it, in one caption."""
-    st.caption(meta.describe(len(runs)) if meta else f"{len(runs)} runs; this sweep's settings are unknown.")
+    st.caption(meta.describe(len(runs)) if meta else f"{counted(len(runs), 'run')}; this sweep's settings are unknown.")
 
 
 def curve_options_ui(runs: list[TransferRun]) -> tuple[str, bool, list[str]]:
