@@ -8,7 +8,7 @@ import streamlit as st
 
 from explain import attribution_views, input_image, map_note
 from ui.model_picker import image_and_classifier_ui
-from ui.view_link import prose
+from ui.presenter import in_use, prose, settings
 from ui.views.attributions import (
     attribution_maps,
     batch_tab,
@@ -27,17 +27,19 @@ prose(
     "Pick an image, a classifier and a class. Each method credits pixels for that class's score; "
     "compare them side by side, check that they depend on what the model learned, and measure which is most faithful."
 )
-subject = image_and_classifier_ui("attr")
+with settings():
+    subject = image_and_classifier_ui("attr")
+    left, right = st.columns([1, 2])
+    target = target_ui(left, subject)
+    methods, mode, percentile, alpha, alone = display_ui(right)
+    params = params_ui(methods, subject)
 info = subject.info
-left, right = st.columns([1, 2])
-target = target_ui(left, subject)
-methods, mode, percentile, alpha = display_ui(right)
-params = params_ui(methods, subject)
+in_use(subject.chosen.name, info.title, info.is_fallback)
 maps, failures = attribution_maps(subject, target, methods, params)
 
 seen = input_image(subject.x, info.mean, info.std)
 view, shown = attribution_views(maps, subject.chosen.image, info.preprocess, mode, percentile, alpha)
-overlays = {m: v.overlay for m, v in shown.items()}
+overlays = {m: v.picture(alone) for m, v in shown.items()}
 
 tab_maps, tab_sanity, tab_faith, tab_batch, tab_code = st.tabs(
     ["Maps", "Sanity check", "Faithfulness", "A labelled set", "Download & reproduce"]
@@ -45,7 +47,9 @@ tab_maps, tab_sanity, tab_faith, tab_batch, tab_code = st.tabs(
 with tab_maps:
     sides = layer_names(subject)[2]
     notes = {m: map_note(a, sides.get(params[m].get("layer") or "")) for m, a in maps.items()}
-    show_maps(methods, view, overlays, failures, notes, info.categories[target], mode, percentile, alpha)
+    show_maps(
+        methods, view, overlays, failures, notes, info.categories[target], mode, percentile, None if alone else alpha
+    )
 with tab_sanity:
     sanity_tab(subject, target, percentile, params, maps, seen)
 with tab_faith:
@@ -53,4 +57,4 @@ with tab_faith:
 with tab_batch:
     batch_tab(subject)
 with tab_code:
-    reproduce_tab(subject, target, mode, percentile, alpha, methods, params, overlays)
+    reproduce_tab(subject, target, mode, percentile, alpha, alone, methods, params, overlays)

@@ -8,7 +8,7 @@ app_shell()  # first: a visitor arriving here after a restart sees the app while
 import streamlit as st
 
 from ui.image_input import image_input
-from ui.view_link import prose
+from ui.presenter import prose, settings
 from ui.views.build import anatomy_ui, show_anatomy, training_tab
 
 st.title("Build and train: inside the network, and the loop that trains it")
@@ -19,8 +19,9 @@ with tab_anatomy:
         "much of the image one of its outputs can see. Then the residual block ResNet is built from, drawn with "
         "its shortcut, beside its PyTorch code."
     )
-    chosen = image_input("build", default_sample="chelsea the cat (photo)")
-    name, every = anatomy_ui()
+    with settings():
+        chosen = image_input("build", default_sample="chelsea the cat (photo)")
+        name, every = anatomy_ui()
     if chosen is not None:
         show_anatomy(name, every, chosen)
 with tab_loop:

@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from ui.model_picker import image_and_detector_ui
+from ui.presenter import in_use, settings
 from ui.views.detection import (
     cached_detect,
     cached_heads,
@@ -25,11 +26,14 @@ from ui.views.detection import (
 )
 
 st.title("Mask R-CNN: what is where")
-subject = image_and_detector_ui("det", default_sample="generated scene 1")
+with settings():
+    subject = image_and_detector_ui("det", default_sample="generated scene 1")
 chosen, info = subject.chosen, subject.info
+in_use(chosen.name, info.title, info.is_fallback)
 with st.spinner("Detecting… (a COCO model takes seconds on a CPU)"):
     instances = cached_detect(subject)
-threshold, classes, show = filters_ui(instances, subject)
+with settings("Which detections"):
+    threshold, classes, show = filters_ui(instances, subject)
 kept = [i for i in instances if i.score >= threshold and i.label in classes]
 image = np.asarray(chosen.image)
 focus = detections_ui(image, chosen.name, info, kept, len(instances), show, chosen.kind == "generated")

@@ -7,7 +7,7 @@ app_shell()  # first: a visitor arriving here after a restart sees the app while
 import streamlit as st
 
 from ui.model_picker import image_and_classifier_ui
-from ui.view_link import prose
+from ui.presenter import in_use, prose, settings
 from ui.views.features import filters_tab, layer_list, maps_tab, occlusion_tab, top9_tab
 
 st.title("What did the network learn?")
@@ -15,7 +15,9 @@ prose(
     "Zeiler & Fergus (ECCV 2014) looked inside a trained network four ways: its first-layer filters, its feature "
     "maps, the deconvnet projection of an activation back to pixels, and occlusion. Each tab does one."
 )
-subject = image_and_classifier_ui("feat")
+with settings():
+    subject = image_and_classifier_ui("feat")
+in_use(subject.chosen.name, subject.info.title, subject.info.is_fallback)
 layers, start_layer = layer_list(subject)
 
 tab_filters, tab_maps, tab_top9, tab_occ = st.tabs(

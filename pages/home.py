@@ -11,21 +11,21 @@ from ui.image_input import image_input
 from ui.model_picker import classifier_subject, default_sample, model_picker, out_of_distribution
 from ui.navigation import PAGES
 from ui.predictions import top5
-from ui.view_link import prose
+from ui.presenter import chart, in_use, prose, settings
 
 st.title("What does the network see?")
 prose("Pick an image and a classifier. The model runs on the device shown in the sidebar.")
 
-chosen = image_input("home", default_sample=default_sample("home"))
-model, info = model_picker("home")
+with settings():
+    chosen = image_input("home", default_sample=default_sample("home"))
+    model, info = model_picker("home")
 
 if chosen is not None:
+    in_use(chosen.name, info.title, info.is_fallback)
     left, right = st.columns([2, 3])
     left.image(chosen.image, caption=f"{chosen.name} · {chosen.image.width} x {chosen.image.height}")
     with right, st.spinner("Classifying…"):
-        st.plotly_chart(
-            top_k_bar(top5(classifier_subject(chosen, model, info)), f"Top-5 of {info.title}"), width="stretch"
-        )
+        chart(st, top_k_bar(top5(classifier_subject(chosen, model, info)), f"Top-5 of {info.title}"), width="stretch")
         if note := out_of_distribution(info, chosen):
             st.caption(f":material/help: {note}")
 

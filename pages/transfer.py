@@ -6,7 +6,7 @@ app_shell()  # first: a visitor arriving here after a restart sees the app while
 
 import streamlit as st
 
-from ui.view_link import prose
+from ui.presenter import prose, settings
 from ui.views.transfer import (
     source_ui,
     start_sweep,
@@ -24,7 +24,8 @@ prose(
     "A learning curve shows which is best at each amount of data: test error against training images per class, "
     "with the fit e(n) = α + η·n^γ of Hoiem et al., *Learning Curves for Analysis of Deep Networks* (ICML 2021)."
 )
-folder = source_ui(sweep_folders())
+with settings():
+    folder = source_ui(sweep_folders())
 sweep_section(folder)
 start_sweep(sweep_form_ui())
 sweep_run_section()

@@ -49,7 +49,7 @@ def test_top9_over_uploads_reports_bad_files(page):
     uploader.set_value([("a.png", GOOD["rgb.png"], "image/png"), ("bad.png", BAD["text.png"], "image/png")]).run()
     assert not page.exception
     assert any("bad.png" in w.value for w in page.warning)
-    assert page.button(key="feat_scan").label == "Scan 1 images"
+    assert page.button(key="feat_scan").label == "Scan 1 image"
 
 
 def test_a_folder_outside_the_root_is_refused(page):

@@ -126,3 +126,37 @@ def test_links_saved_before_options_became_keys_still_restore_their_view():
     assert at.file_uploader(key="unet_upload")  # the "any image" view: its uploader is on the page
     at = open_link("pages/attributions.py", {"attr_batch_source": "my uploads, labelled here"})
     assert not at.exception and at.radio(key="attr_batch_source").value == "uploads"
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    """The Plotly figures a run drew, as the JSON the browser gets."""
+    import json
+
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def test_presenter_mode_folds_the_controls_and_enlarges_the_figures():
+    """#28.8: for a projector, the controls fold into one Settings panel (closed) above the results, a line names
+    the image and the model in use, and figures are drawn with text 1.5 times larger."""
+    normal = open_link("pages/attributions.py", {})
+    shown = open_link("pages/attributions.py", {"view_compact": "true"})
+    assert not shown.exception and not normal.exception
+    panel = next(e for e in shown.expander if e.label == "Settings")
+    assert not panel.proto.expanded
+    assert panel.multiselect(key="attr_methods") and panel.selectbox(key="attr_model")  # the controls are in it
+    assert not any(e.label == "Settings" for e in normal.expander)  # and in place when not presenting
+    assert any("generated star · Shapes ResNet-18 (bundled)" in c.value for c in shown.caption)
+    assert not any("generated star · Shapes" in c.value for c in normal.caption)
+    big, small = chart_specs(shown)[0]["layout"], chart_specs(normal)[0]["layout"]  # the colour bar
+    assert big["font"]["size"] == 18 and "size" not in small.get("font", {})
+    assert big["xaxis"]["tickfont"]["size"] > 12 and big["height"] > small["height"]
+
+
+def test_the_map_alone_shows_each_map_without_the_image():
+    """#28.8: "the map alone" colours each map in full, without the image under it; the colour bar then shows the
+    plain colour scale (no opacity), and the download's settings say which picture the PNGs are."""
+    at = open_link("pages/attributions.py", {"attr_alone": "true"})
+    assert not at.exception and at.toggle(key="attr_alone").value
+    title = chart_specs(at)[0]["layout"]["title"]["text"]
+    assert "opacity" not in title
+    assert '"map alone"' in " ".join(j.value for j in at.json)

@@ -15,7 +15,8 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from ui.navigation import PAGES
 from ui.page_end import PageEnded
-from ui.view_link import RUN_SUBJECT, compact_toggle, copy_link
+from ui.presenter import presenter_style, presenter_toggle
+from ui.view_link import RUN_SUBJECT, copy_link
 
 
 def _log_to_stderr() -> None:
@@ -52,7 +53,8 @@ def run_app() -> None:
 
         install_upload_guard()  # once per process, before any uploader is drawn: uploads held are bounded
         render_sidebar()
-    compact_toggle()
+    presenter_toggle()
+    presenter_style()
     st.session_state[RUN_SUBJECT] = ""
     done_slot = st.sidebar.empty()
     try:

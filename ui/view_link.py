@@ -1,7 +1,7 @@
 """Links to a view. Every page's main widgets are bound to the URL's query parameters (Streamlit's
 `bind="query-params"`: the key is the parameter's name, a value the widget cannot take is dropped), so a link
 on a slide opens exactly that view. This module adds what binding does not: the "Copy link" box, an upload
-named by its hash for this browser session, and the compact mode that hides explanatory text for projection."""
+named by its hash for this browser session, and explanatory text that presenter mode (ui.presenter) hides."""
 
 from __future__ import annotations
 
@@ -13,28 +13,6 @@ BIND = "query-params"  # every linked widget's `bind`
 UPLOAD = "upload"  # the query parameter naming an upload by the SHA-256 of its bytes
 RUN_SUBJECT = "run_subject"  # session key: the SHA-256 of the image this run explains (ui.shell.mark_done)
 MAX_UPLOADS_KEPT = 4  # uploads a session keeps for links to name (each at most 25 MB)
-
-
-def compact_toggle() -> bool:
-    """The sidebar's compact switch (`?view_compact=true`): hides explanatory text, for projection."""
-    tip = "Hides the explanatory text. Copy the link after switching it on to keep it."
-    return st.sidebar.toggle("Compact view (for projection)", key="view_compact", bind=BIND, help=tip)
-
-
-def compact() -> bool:
-    return bool(st.session_state.get("view_compact"))
-
-
-def prose(text: str) -> None:
-    """Explanatory text: shown unless the view is compact."""
-    if not compact():
-        st.write(text)
-
-
-def note(text: str) -> None:
-    """An explanatory caption: shown unless the view is compact."""
-    if not compact():
-        st.caption(text)
 
 
 def remember_upload(sha256: str, data: bytes, label: str) -> None:

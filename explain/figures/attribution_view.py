@@ -11,18 +11,24 @@ import numpy as np
 import torch
 from PIL import Image
 
-from explain.figures.render import overlay
+from explain.figures.render import colorize, overlay, upsample
 from explain.methods.classify import model_view
 from explain.methods.maps import Mode, to_map
 
 
 @dataclass(frozen=True)
 class AttributionView:
-    """One method's map as shown: scaled to [0, 1] (absolute) or [-1, 1] (signed), clipped at a percentile, and
-    the RGB overlay of it on the image the model saw."""
+    """One method's map as shown: scaled to [0, 1] (absolute) or [-1, 1] (signed), clipped at a percentile; the RGB
+    overlay of it on the image the model saw; and the map alone, coloured, at that image's resolution (the view for
+    a projector, where an overlay's faint values vanish)."""
 
     heat: np.ndarray
     overlay: np.ndarray
+    alone: np.ndarray
+
+    def picture(self, alone: bool) -> np.ndarray:
+        """The map alone, or over the image."""
+        return self.alone if alone else self.overlay
 
 
 def attribution_views(
@@ -39,5 +45,6 @@ def attribution_views(
     views = {}
     for method, attribution in maps.items():
         heat = to_map(attribution, mode, percentile)
-        views[method] = AttributionView(heat, overlay(seen, heat, mode, alpha))
+        alone = colorize(upsample(heat, seen.shape[:2]), mode)
+        views[method] = AttributionView(heat, overlay(seen, heat, mode, alpha), alone)
     return seen, views

@@ -234,3 +234,27 @@ def precision_recall_chart(curves: dict[str, tuple[np.ndarray, np.ndarray]], iou
         legend=dict(orientation="h", y=-0.25),
     )
     return fig
+
+
+def for_projector(fig: go.Figure, scale: float = 1.5) -> go.Figure:
+    """A copy of `fig` with its text `scale` times larger, every size set explicitly (the default font, titles, axis
+    titles and ticks, legend, annotations; the page's theme would otherwise keep its own small tick and title sizes)
+    and, for a fixed-height figure, room for them: what presenter mode shows on a projector."""
+    out = go.Figure(fig)
+    layout = out.layout
+    base = (layout.font.size or 12) * scale
+
+    def bigger(font, default: float) -> None:
+        font.size = font.size * scale if font.size else default
+
+    out.update_layout(font_size=base)
+    bigger(layout.title.font, base * 1.2)
+    bigger(layout.legend.font, base)
+    for annotation in layout.annotations:
+        bigger(annotation.font, base)
+    for axis in [*out.select_xaxes(), *out.select_yaxes()]:
+        bigger(axis.title.font, base)
+        bigger(axis.tickfont, base * 0.9)
+    if layout.height:
+        out.update_layout(height=round(layout.height * min(scale, 1.3)))
+    return out

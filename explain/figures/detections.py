@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torchvision.utils import draw_bounding_boxes, draw_keypoints, draw_segmentation_masks
 
-from explain.figures.render import boxes_on_image, draw_box, grey_maps
+from explain.figures.render import boxes_on_image, draw_box, grey_maps, label_style
 from explain.methods.rcnn_stages import RoiComparison, Stages
 from models.data.coco import results
 from models.detectors import COCO_SKELETON, Instance
@@ -30,9 +30,10 @@ def draw(
     keypoints: bool = True,
     focus: int | None = None,
     alpha: float = 0.45,
+    text_scale: float = 1.0,
 ) -> np.ndarray:
     """The detections drawn over an H x W x 3 uint8 image; `focus` (an index into `instances`)
-    draws that one alone, thicker."""
+    draws that one alone, thicker. Labels are sized to the image, times `text_scale`."""
     img = torch.tensor(np.asarray(image)).permute(2, 0, 1)
     chosen = list(enumerate(instances)) if focus is None else [(focus, instances[focus])]
     if not chosen:
@@ -45,7 +46,14 @@ def draw(
     if boxes:
         labels = [f"{inst.label} {inst.score:.0%}".strip() for _, inst in chosen]
         box_tensor = boxes_on_image([inst.box for _, inst in chosen], img)
-        img = draw_bounding_boxes(img, box_tensor, labels=labels, colors=colours, width=3 if focus is not None else 2)
+        img = draw_bounding_boxes(
+            img,
+            box_tensor,
+            labels=labels,
+            colors=colours,
+            width=3 if focus is not None else 2,
+            **label_style(colours, *img.shape[-2:], text_scale),
+        )
     with_points = [inst for _, inst in chosen if inst.keypoints is not None]
     if keypoints and with_points:
         points = torch.from_numpy(np.stack([inst.keypoints[:, :2] for inst in with_points])).float()
@@ -92,6 +100,7 @@ def draw_verdicts(
     true_positive: Sequence[bool],
     truth: Sequence,
     missed: Sequence[int],
+    text_scale: float = 1.0,
 ) -> np.ndarray:
     """The true boxes (thin, white), each detection green when right and red when wrong, and the missed true
     objects in orange, thick, over an H x W x 3 uint8 image."""
@@ -106,11 +115,18 @@ def draw_verdicts(
         ]
         colours = [VERDICT_COLOURS["right" if ok else "wrong"] for ok in true_positive]
         boxes = boxes_on_image([d.box for d in detections], img)
-        img = draw_bounding_boxes(img, boxes, labels=labels, colors=colours, width=2)
+        img = draw_bounding_boxes(
+            img, boxes, labels=labels, colors=colours, width=2, **label_style(colours, *img.shape[-2:], text_scale)
+        )
     if missed:
         boxes = boxes_on_image([truth[j].box for j in missed], img)
         img = draw_bounding_boxes(
-            img, boxes, labels=[f"missed {truth[j].label}" for j in missed], colors=VERDICT_COLOURS["missed"], width=4
+            img,
+            boxes,
+            labels=[f"missed {truth[j].label}" for j in missed],
+            colors=VERDICT_COLOURS["missed"],
+            width=4,
+            **label_style(VERDICT_COLOURS["missed"], *img.shape[-2:], text_scale),
         )
     return img.permute(1, 2, 0).numpy()
 

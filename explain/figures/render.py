@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import plotly.colors
@@ -29,6 +30,29 @@ def symmetric_image(x: torch.Tensor | np.ndarray) -> np.ndarray:
     a = np.moveaxis(a, 0, -1) if a.shape[0] == 3 else a
     scale = np.abs(a).max() or 1.0
     return ((a / scale * 0.5 + 0.5) * 255).round().clip(0, 255).astype(np.uint8)
+
+
+@cache
+def label_font_file() -> str:
+    """A TrueType font for labels drawn into pictures: DejaVu Sans, which matplotlib (a dependency of Captum)
+    ships. torchvision's default is a fixed 10-pixel bitmap font, unreadable on a projector."""
+    import matplotlib
+
+    return str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")
+
+
+def label_style(colours: str | Sequence[str], height: int, width: int, scale: float = 1.0) -> dict:
+    """`draw_bounding_boxes` keyword arguments for labels readable where the picture is shown and over each other:
+    1/30 of the image's shorter side, at least 12 pixels, times `scale` (presenter mode asks for larger), each label
+    on a band of its box's colour in black or white, whichever contrasts more."""
+
+    def ink(colour: str) -> str:
+        r, g, b = (int(colour.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+        return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
+
+    inks = ink(colours) if isinstance(colours, str) else [ink(c) for c in colours]
+    size = round(max(12, min(height, width) / 30) * scale)
+    return {"font": label_font_file(), "font_size": size, "fill_labels": True, "label_colors": inks}
 
 
 @cache

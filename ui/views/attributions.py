@@ -29,9 +29,10 @@ from ui.model_picker import out_of_distribution
 from ui.page_end import end_page
 from ui.param_form import param_widgets
 from ui.predictions import top5
+from ui.presenter import chart, note, per_row, prose
 from ui.subject import Subject, cached_on_subject
 from ui.upload_guard import bounded_uploads
-from ui.view_link import BIND, note, prose
+from ui.view_link import BIND
 from ui.widgets import run_button, warn_skipped
 
 DEFAULT_METHODS = ["saliency", "integrated_gradients", "guided_backprop", "grad_cam"]
@@ -71,8 +72,9 @@ def target_ui(where: DeltaGenerator, subject: Subject) -> int:
     return target
 
 
-def display_ui(where: DeltaGenerator) -> tuple[list[str], str, float, float]:
-    """The methods to compare, and how their maps are shown: values, clipping percentile, overlay opacity."""
+def display_ui(where: DeltaGenerator) -> tuple[list[str], str, float, float, bool]:
+    """The methods to compare, and how their maps are shown: values, clipping percentile, overlay opacity, and
+    whether each panel shows the map alone instead of over the image."""
     methods = where.multiselect(
         "Methods", list(METHODS), DEFAULT_METHODS, format_func=lambda k: METHODS[k].title, key="attr_methods", bind=BIND
     )
@@ -80,7 +82,8 @@ def display_ui(where: DeltaGenerator) -> tuple[list[str], str, float, float]:
     mode = c1.radio("Values", ["absolute", "signed"], horizontal=True, key="attr_mode", bind=BIND)
     percentile = c2.slider("Clip at percentile", 90.0, 100.0, 99.0, 0.5, key="attr_pct", bind=BIND)
     alpha = c3.slider("Overlay opacity", 0.0, 1.0, 0.7, 0.05, key="attr_alpha", bind=BIND)
-    return methods, mode, percentile, alpha
+    alone = c1.toggle("The map alone", key="attr_alone", bind=BIND, help="Each map in full colour, without the image.")
+    return methods, mode, percentile, alpha, alone
 
 
 def params_ui(methods: list[str], subject: Subject) -> dict[str, dict]:
@@ -125,15 +128,17 @@ def show_maps(
     target_name: str,
     mode: str,
     percentile: float,
-    alpha: float,
+    alpha: float | None,
 ) -> None:
-    """The shared colour bar (as the overlays blend it), then the image and a panel per method, in rows that start
-    level whatever their captions: each method's overlay at the image's own resolution with a PNG download, or why
-    it failed, and a line saying why a map is empty, flat or coarse."""
-    st.plotly_chart(colorbar(mode, percentile, alpha), width="stretch", key="attr_colorbar")
+    """The shared colour bar (as the overlays blend it; `alpha` None: the maps are shown alone), then the image and
+    a panel per method, in rows that start level whatever their captions (fewer, larger ones when presenting): each
+    method's picture at the image's own resolution with a PNG download, or why it failed, and a line saying why a
+    map is empty, flat or coarse."""
+    chart(st, colorbar(mode, percentile, alpha), width="stretch", key="attr_colorbar")
     panels = [None, *methods]  # None: the image itself
-    for row in range(0, len(panels), 3):
-        for col, m in zip(st.columns(3), panels[row : row + 3], strict=False):
+    cols = per_row(3)
+    for row in range(0, len(panels), cols):
+        for col, m in zip(st.columns(cols), panels[row : row + cols], strict=False):
             with col:
                 method_panel(m, view, overlays, failures, notes, target_name)
 
@@ -212,7 +217,7 @@ def show_sanity(results: dict[str, list], seen: np.ndarray) -> None:
         format_func=SANITY_METRICS.get,
         key="attr_sanity_metrics",
     )
-    st.plotly_chart(sanity_chart({METHODS[m].title: s for m, s in results.items()}, metrics), width="stretch")
+    chart(st, sanity_chart({METHODS[m].title: s for m, s in results.items()}, metrics), width="stretch")
     note(
         "How to read it (Adebayo et al. 2018): a method that depends on what the model learned loses similarity as "
         "more layers are randomised; one whose curve stays high is explaining the input, not the model. "
@@ -266,7 +271,7 @@ def faithfulness_tab(
 
 def show_faithfulness(curves: dict, by: str) -> None:
     """The deletion and insertion curves, and their areas per method, saying how pixels were ranked."""
-    st.plotly_chart(deletion_insertion_chart({METHODS[m].title: c for m, c in curves.items()}), width="stretch")
+    chart(st, deletion_insertion_chart({METHODS[m].title: c for m, c in curves.items()}), width="stretch")
     st.caption(f"Pixels ranked by their {RANKINGS[by]}.")
     rows = [
         {
@@ -285,13 +290,14 @@ def reproduce_tab(
     mode: str,
     percentile: float,
     alpha: float,
+    alone: bool,
     methods: list[str],
     params: dict[str, dict],
     overlays: dict[str, np.ndarray],
 ) -> None:
     """The maps and settings as a zip, the settings, and the code that recomputes the first map."""
     info, chosen = subject.info, subject.chosen
-    display = {"mode": mode, "percentile": percentile, "opacity": alpha}
+    display = {"mode": mode, "percentile": percentile, "opacity": alpha, "picture": "map alone" if alone else "overlay"}
     settings = attribution_record(info, chosen.name, chosen.sha256, target, display, {m: params[m] for m in overlays})
     files = {f"{m}.png": png_bytes(o) for m, o in overlays.items()}
     bundle = zip_bundle(files, settings)

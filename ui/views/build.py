@@ -37,7 +37,8 @@ from models.experiments.lecture_loop import (
 )
 from ui.image_input import ChosenImage
 from ui.live_run import LiveRun, estimate_text
-from ui.view_link import BIND, note, prose
+from ui.presenter import chart, note, prose, settings
+from ui.view_link import BIND
 
 _draws = itertools.count()  # every redraw of a placeholder needs its own key: one counter for the process
 
@@ -134,7 +135,7 @@ def show_block(name: str, model: torch.nn.Module) -> None:
     )
     block = found[which]
     left, right = st.columns(2)
-    left.plotly_chart(block_figure(*paths[which], which), width="stretch", key=f"build_block_fig_{which}")
+    chart(left, block_figure(*paths[which], which), width="stretch", key=f"build_block_fig_{which}")
     right.code(inspect.getsource(type(block)), language="python", wrap_lines=True)
 
 
@@ -147,7 +148,7 @@ def loop_kind(config: LoopConfig) -> tuple:
 
 
 def loop_settings_ui() -> LoopConfig:
-    """The run's settings (the lecture's defaults) in a form with Train, then Stop and Resume."""
+    """The run's settings (the lecture's defaults) in a form with Train."""
     with st.form("build_loop_form"):
         c1, c2, c3 = st.columns(3)
         setup = c1.selectbox("Data and network", list(SETUPS), format_func=SETUPS.get, key="build_setup", bind=BIND)
@@ -189,7 +190,6 @@ def loop_settings_ui() -> LoopConfig:
         )
         + ". **Stop** pauses the run between steps; **Resume** goes on from there."
     )
-    LOOP.controls()
     return config
 
 
@@ -200,9 +200,10 @@ def draw_loop(work: LectureLoop | SchedulerComparison, places: tuple) -> None:
     loop = work.stepped if isinstance(work, SchedulerComparison) else work
     n = next(_draws)
     with chart.container():
-        st.plotly_chart(loop_figure(loop.history, loop.steps_per_epoch), width="stretch", key=f"build_fig_{n}")
+        chart(st, loop_figure(loop.history, loop.steps_per_epoch), width="stretch", key=f"build_fig_{n}")
         if isinstance(work, SchedulerComparison):
-            st.plotly_chart(
+            chart(
+                st,
                 scheduler_figure(work.stepped.history, work.forgotten.history, work.steps_per_epoch),
                 width="stretch",
                 key=f"build_cmp_{n}",
@@ -228,7 +229,9 @@ def training_tab() -> None:
         "layer's gradient norm. *Forget lr_scheduler.step()* runs the lecture's TO DO; *train it twice* runs it with "
         "and without the step from the same seed and says, in numbers, what the missing line did."
     )
-    config = loop_settings_ui()
+    with settings():
+        config = loop_settings_ui()
+    LOOP.controls()
     left, right = st.columns([3, 2])
     with left:
         bar, places = st.container(), (st.empty(), st.empty())

@@ -34,8 +34,9 @@ from models.data.shapes import SHAPE_CLASSES
 from models.detectors import BUNDLED_DETECTOR, DetectorInfo, Instance, detect
 from ui.admission import cached_heavy
 from ui.image_input import ChosenImage
+from ui.presenter import chart, prose, text_scale
 from ui.subject import Subject, cached_on_subject
-from ui.view_link import BIND, prose
+from ui.view_link import BIND
 from ui.widgets import run_button, warn_skipped
 
 cached_detect = cached_on_subject("detect", lambda s: detect(s.model, s.chosen.image, s.info.categories))
@@ -117,7 +118,15 @@ def detections_ui(
         )
     rows = selection.selection.rows if selection else []
     focus = rows[0] if rows and rows[0] < len(kept) else None
-    drawn = draw(image, kept, masks="masks" in show, boxes="boxes" in show, keypoints="keypoints" in show, focus=focus)
+    drawn = draw(
+        image,
+        kept,
+        masks="masks" in show,
+        boxes="boxes" in show,
+        keypoints="keypoints" in show,
+        focus=focus,
+        text_scale=text_scale(),
+    )
     picture.image(drawn, caption=f"{label}: {info.title}", width="stretch")
     d1, d2 = listing.columns(2)
     d1.download_button(
@@ -221,7 +230,7 @@ def pipeline_tab(image: np.ndarray, stages: Stages, listed: int, threshold: floa
         Instance("", float(s), tuple(b)) for b, s in zip(stages.proposals[:n], stages.objectness[:n], strict=True)
     ]
     st.image(
-        draw(image, props, masks=False, keypoints=False),
+        draw(image, props, masks=False, keypoints=False, text_scale=text_scale()),
         width="stretch",
         caption=f"{n} of {len(stages.proposals)} proposals",
     )
@@ -265,8 +274,11 @@ def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, subjec
     lo, hi = float(min(roi.pool.min(), roi.align.min())), float(max(roi.pool.max(), roi.align.max()))
     for col, (name, cells) in zip((b, c), (("RoIPool", roi.pool), ("RoIAlign", roi.align)), strict=True):
         fig = px.imshow(cells, zmin=lo, zmax=hi, color_continuous_scale="Viridis", title=f"{name}: 7 x 7, channel mean")
-        col.plotly_chart(
-            fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10)), width="stretch", key=f"det_roi_{name}"
+        chart(
+            col,
+            fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10)),
+            width="stretch",
+            key=f"det_roi_{name}",
         )
     st.caption(
         f"Box in feature cells: exact ({', '.join(f'{v:.2f}' for v in roi.exact)}), RoIPool's cells "
@@ -326,7 +338,7 @@ def heads_section(
         f"{fpn_stride(out.level)}), the level its size picks; channel mean, then the 7 strongest",
     )
     preds = most_probable(out.probabilities, categories, k=5)
-    c.plotly_chart(top_k_bar(preds, "class probabilities (box head)"), width="stretch", key="det_box_head_probs")
+    chart(c, top_k_bar(preds, "class probabilities (box head)"), width="stretch", key="det_box_head_probs")
 
 
 def show_heads(image: np.ndarray, inst: Instance | None, heads: dict | None, keypoint_names: tuple[str, ...]) -> None:
@@ -340,7 +352,8 @@ def show_heads(image: np.ndarray, inst: Instance | None, heads: dict | None, key
             "resized into the box and thresholded at probability 0.5 to give the full-resolution mask."
         )
         a, b = st.columns(2)
-        a.plotly_chart(
+        chart(
+            a,
             px.imshow(
                 heads["mask_logits"],
                 color_continuous_scale="RdBu_r",
@@ -399,7 +412,8 @@ def explain_tab(image: np.ndarray, stages: Stages, inst: Instance | None, subjec
         width="stretch",
         caption=f"{inst.label} {inst.score:.0%}: Grad-CAM at {fpn_level_name(level)} (found again with IoU {iou:.2f})",
     )
-    right.plotly_chart(
+    chart(
+        right,
         map_figure(cam, "absolute", "the map alone (0 = no evidence, 1 = the map's peak)"),
         width="stretch",
         key="det_cam_map",
@@ -462,7 +476,7 @@ def truth_tab(
     m = match(kept, truth, iou)
     left, right = st.columns([1, 1])
     left.image(
-        draw_verdicts(image, kept, m.true_positive, truth, m.missed),
+        draw_verdicts(image, kept, m.true_positive, truth, m.missed, text_scale()),
         width="stretch",
         caption="white: the truth; green: right; red: wrong; orange: missed",
     )
@@ -502,4 +516,4 @@ def truth_tab(
                 f"**{SET_SIZE} held-out generated scenes** ({whole.objects} objects): box AP "
                 f"{whole.box['AP']:.3f} (AP@0.5 {whole.box['AP50']:.3f}){mask}."
             )
-    st.plotly_chart(precision_recall_chart(curves, iou), width="stretch", key="det_pr")
+    chart(st, precision_recall_chart(curves, iou), width="stretch", key="det_pr")

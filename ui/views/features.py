@@ -35,9 +35,10 @@ from models.text import counted
 from ui.admission import cached_heavy
 from ui.image_input import SUPPORTED, decode_upload
 from ui.predictions import top5
+from ui.presenter import chart, note, prose
 from ui.subject import Subject, cached_on_subject
 from ui.upload_guard import bounded_uploads
-from ui.view_link import BIND, note, prose
+from ui.view_link import BIND
 from ui.widgets import run_button, warn_skipped
 
 
@@ -308,7 +309,7 @@ def show_occlusion(
         width="stretch",
     )
     for col, fig in zip([top[1], *st.columns(2)], figures, strict=True):
-        col.plotly_chart(fig, width="stretch")
+        chart(col, fig, width="stretch")
     if flat:
         st.info(flat, icon=":material/info:")
     seen_labels = sorted({categories[i] for i in np.unique(maps.label)})

@@ -35,7 +35,8 @@ from ui.image_input import ChosenImage, image_input
 from ui.live_run import LiveRun, estimate_text
 from ui.page_end import end_page
 from ui.param_form import param_widgets
-from ui.view_link import BIND, prose
+from ui.presenter import chart, prose, settings
+from ui.view_link import BIND
 
 _draws = itertools.count()  # every redraw of a placeholder needs its own key: one counter for the process
 
@@ -76,7 +77,6 @@ def bn_settings_ui() -> None:
         estimate_text(bn_kind(config), config.steps, estimate_seconds(arch, 1, batch_size), "bench/bench_training.py")
         + " for the pair at these settings. **Stop** pauses between steps; **Resume** goes on."
     )
-    BN.controls()
 
 
 def draw_bn(exp_or_run: BNExperiment | tuple, places: tuple) -> None:
@@ -90,8 +90,8 @@ def draw_bn(exp_or_run: BNExperiment | tuple, places: tuple) -> None:
         config, history, behaviour = exp_or_run
     acc, dist, panel = places
     n = next(_draws)
-    acc.plotly_chart(bn_accuracy_chart(history), width="stretch", key=f"bn_acc_{n}")
-    dist.plotly_chart(bn_distribution_chart(history, config.unit), width="stretch", key=f"bn_dist_{n}")
+    chart(acc, bn_accuracy_chart(history), width="stretch", key=f"bn_acc_{n}")
+    chart(dist, bn_distribution_chart(history, config.unit), width="stretch", key=f"bn_dist_{n}")
     if behaviour and history.steps:
         panel.markdown(summary(history, behaviour, config.steps))
 
@@ -242,7 +242,9 @@ def show_comparison(result: tuple[list[dict], int, dict[str, float]] | None) -> 
 
 def bn_tab() -> None:
     """The BatchNorm tab: settings, the progress of a live run above its curves, the run so far."""
-    bn_settings_ui()
+    with settings():
+        bn_settings_ui()
+    BN.controls()
     bar = st.container()
     exp: BNExperiment | None = BN.work
     places = show_bn_run(exp)

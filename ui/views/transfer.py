@@ -42,7 +42,8 @@ from models.transfer import (
 from models.transfer.published import PUBLISHED
 from ui.live_run import LiveRun
 from ui.page_end import end_page
-from ui.view_link import BIND, note, prose
+from ui.presenter import chart, note, prose
+from ui.view_link import BIND
 
 MINE = "tf_mine"  # the folders of the page sweeps this visitor launched: only these are listed, as theirs
 
@@ -152,7 +153,8 @@ def show_learning_curves(
     published: dict | None = None,
 ) -> None:
     """The learning curves (a click on a point picks its run), the crossovers and the table of the fits."""
-    st.plotly_chart(
+    chart(
+        st,
         learning_curve_figure(runs, curves, axis=axis, paper=paper, selected=picked),
         key="transfer_lc",
         on_select=pick_from_chart,
@@ -220,14 +222,14 @@ def show_training_curves(metric: str, run: TransferRun | None, at_n: list[Transf
                 f"{run.test_error:.1f}%."
             )
         else:
-            st.plotly_chart(training_curves_figure([run], metric), width="stretch", key="transfer_one")
+            chart(st, training_curves_figure([run], metric), width="stretch", key="transfer_one")
             st.caption(f"{run.images:,} training images seen in {run.seconds:.1f} s on {run.device}.")
         if chosen_setting(run):
             st.caption(chosen_setting(run))
     elif not any(r.history for r in at_n):
         st.info("These runs have no training curves (published measurements, or the feature probe's one fit).")
     else:
-        st.plotly_chart(training_curves_figure(at_n, metric), width="stretch", key="transfer_band")
+        chart(st, training_curves_figure(at_n, metric), width="stretch", key="transfer_band")
         seeds = len({r.seed for r in at_n})
         note(
             f"Mean over {seeds} seeds; the band spans the lowest to the highest seed (min-max, not a "

@@ -17,7 +17,8 @@ from models.hub.checkpoints import CheckpointError
 from models.segmenters import load_unet, unet_input
 from ui.image_input import image_input
 from ui.page_end import end_page
-from ui.view_link import BIND, prose
+from ui.presenter import chart, prose
+from ui.view_link import BIND
 
 DISPLAY = 256
 
@@ -46,13 +47,14 @@ def intro() -> None:
 def show_ablation(full: torch.nn.Module, noskip: torch.nn.Module, m_full: Mapping, m_no: Mapping) -> None:
     """The two networks side by side, and their held-out IoU, overall and per class."""
     left, right = st.columns(2)
-    left.plotly_chart(u_figure(full, SIZE), width="stretch")
-    right.plotly_chart(u_figure(noskip, SIZE), width="stretch")
+    chart(left, u_figure(full, SIZE), width="stretch")
+    chart(right, u_figure(noskip, SIZE), width="stretch")
     st.markdown(
         f"Held-out mean IoU over {len(CLASSES)} classes on {m_full['test_size']} generated scenes: "
         f"**{m_full['mean_iou']:.3f}** with skip connections, **{m_no['mean_iou']:.3f}** without."
     )
-    st.plotly_chart(
+    chart(
+        st,
         iou_bars({"with skips": m_full["iou_per_class"], "without skips": m_no["iou_per_class"]}, list(CLASSES)),
         width="stretch",
     )

@@ -1,0 +1,95 @@
+"""Presenter mode, for a projector (the sidebar's switch, `?view_compact=true` in a link): the sidebar opens folded,
+each page's controls fold into one Settings panel above its results, explanatory text is hidden, figures are drawn
+with text 1.5 times larger, and each figure's full-screen button is always shown rather than on hover."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from ui.view_link import BIND
+
+if TYPE_CHECKING:  # plotly loads with the pages' figures, after the shell is drawn
+    import plotly.graph_objects as go
+
+KEY = "view_compact"  # the switch's key and URL parameter (the name links saved before presenter mode use)
+TEXT_SCALE = 1.5  # how much larger text is in figures and pictures when presenting
+
+# Larger page text, and Streamlit's element toolbar (full screen, download) shown without hovering.
+STYLE = """<style>
+section.main, .stMain { font-size: 1.2rem; }
+.stMain [data-testid="stMarkdownContainer"] p, .stMain [data-testid="stCaptionContainer"] { font-size: 1.2rem; }
+.stMain [data-testid="stElementToolbar"] { opacity: 1 !important; visibility: visible !important; }
+</style>"""
+
+
+def presenter_toggle() -> bool:
+    """The sidebar's switch; its state is in the URL, so a copied link opens in presenter mode."""
+    tip = (
+        "For a projector: controls folded into Settings, the results first, larger text, full-screen buttons shown, "
+        "explanations hidden. Copy the link after switching it on to keep it."
+    )
+    return st.sidebar.toggle("Presenter mode", key=KEY, bind=BIND, help=tip)
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get(KEY))
+
+
+def prose(text: str) -> None:
+    """Explanatory text: shown unless presenting."""
+    if not presenting():
+        st.write(text)
+
+
+def note(text: str) -> None:
+    """An explanatory caption: shown unless presenting."""
+    if not presenting():
+        st.caption(text)
+
+
+def presenter_style() -> None:
+    """The page-wide styles of presenter mode (nothing when not presenting)."""
+    if presenting():
+        st.html(STYLE)
+
+
+@contextmanager
+def settings(label: str = "Settings") -> Iterator[DeltaGenerator]:
+    """Where a page draws its controls: in place normally, folded into one panel when presenting (the panel keeps
+    every value; open it to change one)."""
+    if presenting():
+        with st.expander(label, expanded=False, icon=":material/tune:") as panel:
+            yield panel
+    else:
+        with st.container() as place:
+            yield place
+
+
+def chart(where: DeltaGenerator | Any, fig: go.Figure, **kwargs: Any) -> Any:
+    """`where.plotly_chart(fig, ...)`, its text enlarged when presenting; every page draws its Plotly figures here."""
+    from explain.figures.charts import for_projector
+
+    return where.plotly_chart(for_projector(fig, TEXT_SCALE) if presenting() else fig, **kwargs)
+
+
+def text_scale() -> float:
+    """How much larger labels drawn into pictures (box labels) should be now."""
+    return TEXT_SCALE if presenting() else 1.0
+
+
+def per_row(normal: int) -> int:
+    """Panels per row in a grid of figures: fewer, larger ones when presenting."""
+    return max(1, normal - 1) if presenting() else normal
+
+
+def in_use(image_name: str, model_title: str, fallback: bool) -> None:
+    """When presenting, one line under the folded settings naming the image and the model in use (the weights
+    banner is inside the panel), so the audience always sees which model the results are from."""
+    if presenting():
+        model = f"{model_title} (the offline fallback, trained here)" if fallback else model_title
+        st.caption(f":material/visibility: {image_name} · {model}")
