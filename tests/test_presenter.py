@@ -37,7 +37,7 @@ def test_the_map_alone_is_the_map_in_the_colour_bar_colours():
     from explain import attribution_views
     from models import load_classifier
 
-    model, info = load_classifier("shapes-resnet18")
+    _, info = load_classifier("shapes-resnet18")
     image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (80, 100, 3), dtype=np.uint8))
     heat = np.random.default_rng(1).standard_normal((64, 64))
     seen, views = attribution_views({"m": heat}, image, info.preprocess, "signed", 95.0, 0.5)
