@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from models.experiments.lecture_loop import LectureLoop, LoopConfig, run
-from tests.app_helpers import live, open_page, set_live
+from tests.app_helpers import live, open_page, plotly_specs, set_live
 
 pytestmark = pytest.mark.training  # trains networks for real (seconds each)
 
@@ -113,3 +113,28 @@ def test_the_scheduler_comparison_is_two_runs_from_one_seed_on_one_chart():
     sentence = f"with the step, test accuracy {acc:.2%}"
     assert any(sentence in m.value and f"{f_acc:.2%}" in m.value for m in at.markdown)
     assert any("Departures from the lecture's code" in c.value for c in at.caption)
+
+
+def test_two_loops_are_compared_on_one_chart():
+    """#28 "compare runs": the visitor's finished loops are kept and drawn on one chart, labelled by their settings,
+    each run's curve equal to its test accuracy per epoch."""
+    at = open_page(PAGE)
+    at.selectbox(key="build_setup").set_value("resnet-digits")
+    at.number_input(key="build_epochs").set_value(1)
+    at.select_slider(key="build_batch").set_value(128)
+    histories = {}
+    for lr in (3e-4, 1e-3):
+        at.select_slider(key="build_lr").set_value(lr)
+        button(at, "Train").click().run()
+        assert not at.exception
+        histories[lr] = live(at, "build").work.history
+    assert "Your runs, compared" in [s.value for s in at.subheader]
+    traces = {  # the first panel's (test accuracy)
+        t["name"]: t
+        for s in plotly_specs(at)
+        for t in s["data"]
+        if t.get("name", "").startswith("ResNet-18") and t.get("xaxis", "x") == "x"
+    }
+    for lr, history in histories.items():
+        name = f"ResNet-18 on digits, 1 epoch, lr {lr:g}, batch 128, StepLR 5 x 0.5, seed 0"
+        assert traces[name]["y"] == pytest.approx(history.test_accuracy)

@@ -82,3 +82,35 @@ def test_estimates_follow_this_servers_measured_speed_once_it_has_run_one():
     estimate = next(c.value for c in at.caption if c.value.startswith("About "))
     assert "this server's measured speed, charts included" in estimate
     assert f"About {per_step * 100:.0f} s for 100 steps" in estimate
+
+
+def test_two_batchnorm_runs_are_compared_on_one_chart():
+    """#28 "compare runs": a visitor's finished BatchNorm runs are kept and overlaid, labelled with their settings,
+    both networks of each run; "Forget the earlier runs" keeps only the newest."""
+    at = open_page(PAGE)
+    at.number_input(key="bn_steps").set_value(100)
+    submit = lambda: next(b for b in at.get("form_submit_button") if b.label == "Train both networks")  # noqa: E731
+    for lr in (0.5, 2.0):
+        at.select_slider(key="bn_lr").set_value(lr)
+        submit().click().run()
+        assert not at.exception
+    assert "Your runs, compared" in [s.value for s in at.subheader]
+    names = {t["name"] for s in plotly_specs(at) for t in s["data"] if " · " in t.get("name", "")}
+    for lr in ("0.5", "2"):
+        run = f"3 x 100 fully connected, sigmoid, lr {lr}, batch 60, 100 steps, seed 0"
+        assert {f"{run} · BatchNorm", f"{run} · no BatchNorm"} <= names, names
+    at.button(key="bn_forget_runs").click().run()
+    assert len(live(at, "bn").work.history.steps) and len(at.session_state["bn_kept"]) == 1
+    assert "Your runs, compared" not in [s.value for s in at.subheader]
+
+
+def test_two_pipelines_are_compared_in_a_table():
+    at = open_page(PAGE)
+    at.slider(key="aug_epochs").set_value(2)
+    at.button(key="aug_train").click().run()
+    at.button(key="aug_rm_0").click().run()  # another pipeline: without its rotation
+    at.button(key="aug_train").click().run()
+    assert not at.exception
+    table = at.dataframe[-1].value
+    assert list(table["pipeline"]) == ["rotation, affine", "affine"] and list(table["epochs"]) == [2, 2]
+    assert (table["change (points)"] == (table["with (%)"] - table["without (%)"]).round(1)).all()

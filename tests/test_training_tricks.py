@@ -192,3 +192,21 @@ def test_augmentation_previews_come_from_the_library_and_repeat_with_their_seed(
     assert not np.array_equal(a, image_previews(steps, photo, 8, 4))
     scene = scene_previews(steps, 0)
     assert scene.ndim == 3 and scene.shape[1] >= 4 * 192
+
+
+def test_comparison_figure_colours_runs_dashes_arms_and_thickens_the_newest():
+    from explain.figures.compare import Curve, comparison_figure
+
+    curves = [
+        Curve("lr 0.5", "BatchNorm", (1, 2), {"Test accuracy": (0.5, 0.6)}),
+        Curve("lr 0.5", "no BatchNorm", (1, 2), {"Test accuracy": (0.4, 0.5)}),
+        Curve("lr 2", "BatchNorm", (1, 2), {"Test accuracy": (0.7, 0.8)}),
+        Curve("lr 2", "no BatchNorm", (1, 2), {"Test accuracy": (0.1, 0.1)}),
+    ]
+    fig = comparison_figure(curves, "step", percent=("Test accuracy",))
+    lines = {t.name: t.line for t in fig.data}
+    assert list(lines) == ["lr 0.5 · BatchNorm", "lr 0.5 · no BatchNorm", "lr 2 · BatchNorm", "lr 2 · no BatchNorm"]
+    assert lines["lr 0.5 · BatchNorm"].color == lines["lr 0.5 · no BatchNorm"].color != lines["lr 2 · BatchNorm"].color
+    assert [lines[n].dash for n in lines] == ["solid", "dash", "solid", "dash"]
+    assert [lines[n].width for n in lines] == [1.5, 1.5, 3, 3]  # the newest run thicker
+    assert fig.layout.yaxis.tickformat == ".0%" and fig.data[3].y == (0.1, 0.1)

@@ -3,6 +3,9 @@ curve, and a small sweep launched from the page, with bad settings refused in on
 
 from __future__ import annotations
 
+import base64
+
+import numpy as np
 import pytest
 
 from tests.app_helpers import open_page, plotly_specs
@@ -227,3 +230,24 @@ def test_the_fits_and_the_measured_errors_are_two_tables_that_fit_the_page(page)
     assert {"alpha", "gamma", "fit"} <= set(fits.columns) and not any(c.startswith("measured") for c in fits.columns)
     assert measured.columns[0] == "regime" and "measured error at n=1 (%)" in measured.columns
     assert len(fits.columns) <= 9 and len(measured.columns) <= 7
+
+
+def test_another_sweep_is_drawn_beside_this_one_to_compare(page) -> None:
+    """#28 "compare runs": a sweep chosen in "Compare with" adds its measured mean error per size and regime, dashed,
+    to this sweep's learning curves; the means are the measured ones."""
+    from explain.methods.transfer_curves import mean_errors
+    from models.transfer import REGIMES
+    from models.transfer.published import measured_runs
+
+    label = next(o for o in page.multiselect(key="transfer_compare").options if o.startswith("Published"))
+    page.multiselect(key="transfer_compare").set_value([label]).run()
+    assert not page.exception
+    learning = plotly_specs(page)[0]
+    compared = {t["name"]: t for t in learning["data"] if t.get("name", "").endswith("(mean)")}
+    shown = page.multiselect(key="transfer_regimes").value  # the regimes shown apply to the compared sweep too
+    means = {k: v for k, v in mean_errors(measured_runs()).items() if k in shown}
+    assert len(compared) == len(means) >= 2
+    for regime, (sizes, errors) in means.items():
+        trace = next(t for name, t in compared.items() if f"· {REGIMES[regime]} (mean)" in name)
+        assert trace["line"]["dash"] == "dash" and trace["y"] == pytest.approx(errors)
+        assert np.frombuffer(base64.b64decode(trace["x"]["bdata"]), trace["x"]["dtype"]).tolist() == sizes  # log axis

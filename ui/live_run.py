@@ -26,11 +26,14 @@ from typing import Any, Literal, Protocol
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from explain.figures.compare import Curve, comparison_figure
 from ui.admission import heavy_job
+from ui.presenter import chart
 
 _LOG = logging.getLogger("explainer.live_run")
 Phase = Literal["idle", "pending", "running", "stopped", "done"]
 TICK_SECONDS = 0.2  # the progress bar is redrawn at most five times a second; each redraw is where a click lands
+MAX_KEPT = 4  # finished runs a section keeps per visitor, to compare on one chart (a few curves each: kilobytes)
 
 
 class Work(Protocol):
@@ -153,6 +156,31 @@ class LiveRun:
     def take_message(self) -> str:
         message, self.state.message = self.state.message, ""
         return message
+
+    @property
+    def kept(self) -> list[list[Curve]]:
+        """This visitor's finished runs of this section, oldest first (the last MAX_KEPT), each as its curves."""
+        return st.session_state.setdefault(f"{self.name}_kept", [])
+
+    def keep(self, curves: list[Curve]) -> None:
+        """Keep a finished run's curves for the comparison chart (the oldest is dropped beyond MAX_KEPT)."""
+        kept = self.kept
+        kept.append(curves)
+        del kept[:-MAX_KEPT]
+
+    def show_kept(self, x_title: str, percent: tuple[str, ...] = ()) -> None:
+        """Once the visitor has finished two runs or more: all of them on one chart, each labelled with its settings,
+        the newest drawn thicker, and a button that forgets all but the newest."""
+        kept = self.kept
+        if len(kept) < 2:
+            return
+        st.subheader("Your runs, compared")
+        chart(st, comparison_figure([c for run in kept for c in run], x_title, percent), width="stretch")
+        st.caption(f"Your last {len(kept)} finished runs (at most {MAX_KEPT} are kept); the newest is drawn thicker.")
+        st.button("Forget the earlier runs", key=f"{self.name}_forget_runs", on_click=self.forget_earlier)
+
+    def forget_earlier(self) -> None:
+        del self.kept[:-1]
 
     def controls(self, resumable: bool = True) -> None:
         """Stop and (when `resumable`) Resume, acting in callbacks so both are drawn in the state their click made."""

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explain.figures.charts import PALETTE
+from explain.figures.compare import Curve
 from models.experiments.lecture_loop import LoopHistory
 
 
@@ -118,3 +119,13 @@ def scheduler_figure(stepped: LoopHistory, forgotten: LoopHistory, steps_per_epo
     fig.update_yaxes(range=[0, 1.15 * top], tickformat=".1e", row=1, col=3)  # a constant rate is a line at its value
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25, x=0))
     return fig
+
+
+def loop_curve(history: LoopHistory, run: str, arm: str = "") -> Curve:
+    """A lecture-loop run's test accuracy and loss per epoch, for comparing it with the visitor's other runs."""
+    return Curve(
+        run,
+        arm,
+        tuple(history.epoch),
+        {"Test accuracy": tuple(history.test_accuracy), "Test loss": tuple(history.test_loss)},
+    )

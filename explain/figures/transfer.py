@@ -3,14 +3,14 @@ No Streamlit, so a notebook can draw the same."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
 from explain.figures.charts import PALETTE
 from explain.methods.learning_curves import PAPER_FITS, PAPER_NAMES, LearningCurve
-from explain.methods.transfer_curves import Run, by_regime
+from explain.methods.transfer_curves import Run, by_regime, mean_errors
 from models.transfer import REGIMES as REGIME_TITLES
 
 COLOURS = {
@@ -48,9 +48,11 @@ def learning_curve_figure(
     axis: str = "log",
     paper: bool = False,
     selected: str | None = None,
+    others: Mapping[str, Sequence[Run]] | None = None,
 ) -> go.Figure:
     """Test error against images per class: every run as a point (its key in customdata, for
-    click-through), each regime's fitted curve with its 95% band, optionally the paper's fits."""
+    click-through), each regime's fitted curve with its 95% band, optionally the paper's fits, and the
+    measured means of `others` (other sweeps, by name) as dashed lines in their regimes' colours, to compare."""
     sizes = [r.n_per_class for r in runs]
     n_max = max(max(sizes), 400 if paper else 0)
     grid = np.geomspace(min(sizes), max(sizes), 200)  # the fits are drawn where there are measurements, not beyond
@@ -95,6 +97,21 @@ def learning_curve_figure(
             )
         )
     top = max(r.test_error for r in runs)
+    for (name, other), dash in zip((others or {}).items(), ("dash", "dashdot", "longdash"), strict=False):
+        for regime, (n, errors) in mean_errors(other).items():
+            top = max(top, *errors)
+            fig.add_trace(
+                go.Scatter(
+                    x=_x(np.array(n, dtype=float), axis),
+                    y=errors,
+                    mode="lines+markers",
+                    line=dict(color=COLOURS[regime], dash=dash, width=1.5),
+                    marker=dict(symbol="x", size=7),
+                    name=f"{name} · {REGIME_TITLES[regime]} (mean)",
+                    hovertemplate=f"{name}<br>{REGIME_TITLES[regime]}: %{{y:.1f}}%<extra></extra>",
+                )
+            )
+            n_max = max(n_max, *n)
     if paper:  # each published fit in its analogous regime's colour, dotted, on a grid of its own
         paper_grid = np.geomspace(min(sizes), 400, 200)
         top = max(top, *(float(np.max(PAPER_FITS[name].predict(paper_grid))) for name in PAPER_NAMES.values()))

@@ -22,6 +22,15 @@ def by_regime(runs: Sequence[Run]) -> dict[str, list[Run]]:
     return {k: sorted(groups[k], key=lambda r: (r.n_per_class, r.seed)) for k in REGIME_TITLES if k in groups}
 
 
+def mean_errors(runs: Sequence[Run]) -> dict[str, tuple[list[int], list[float]]]:
+    """Per regime, the sizes measured and the mean test error over seeds at each: a sweep's measured curve."""
+    means = {}
+    for regime, rs in by_regime(runs).items():
+        sizes = sorted({r.n_per_class for r in rs})
+        means[regime] = (sizes, [float(np.mean([r.test_error for r in rs if r.n_per_class == n])) for n in sizes])
+    return means
+
+
 def fit_curves(runs: Sequence[Run], N: float | None = None) -> dict[str, LearningCurve]:
     """One fitted learning curve per regime that has measurements at two or more sizes."""
     curves = {}

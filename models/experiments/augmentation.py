@@ -227,6 +227,34 @@ def _digits_input(images: torch.Tensor) -> torch.Tensor:
     return images.float().mean(dim=1, keepdim=True) / 255.0
 
 
+@dataclass(frozen=True)
+class PipelineResult:
+    """One "does it help?" run: the pipeline's transforms, the epochs, and the test accuracy without and with it."""
+
+    pipeline: tuple[str, ...]
+    epochs: int
+    without: float
+    with_pipeline: float
+
+    @property
+    def gain(self) -> float:
+        return self.with_pipeline - self.without
+
+    @property
+    def pipeline_text(self) -> str:
+        return ", ".join(self.pipeline) or "empty"
+
+    def row(self) -> dict[str, Any]:
+        """The result as a table row, accuracies in percent."""
+        return {
+            "pipeline": self.pipeline_text,
+            "epochs": self.epochs,
+            "without (%)": round(100 * self.without, 1),
+            "with (%)": round(100 * self.with_pipeline, 1),
+            "change (points)": round(100 * self.gain, 1),
+        }
+
+
 def compare_on_digits(
     steps: Sequence[dict[str, Any]],
     epochs: int = 8,

@@ -26,6 +26,7 @@ from models.data.digits import digits
 from models.files import ResultsFileError, public_path, read_json, write_json_atomic
 from models.lock import PrivateRng, seeded_rngs
 from models.nets.digits_nets import CONV_INPUT, build, probe_module
+from models.text import counted
 
 DEFAULT_RESULT = Path(__file__).resolve().parents[2] / "results" / "bn_default.json"
 
@@ -78,6 +79,15 @@ averages instead, so an image's output no longer depends on the other images in 
 - {when} with batch statistics **{history.acc_bn_batch[-1]:.1%}**, with running statistics
   **{history.acc_bn_running[-1]:.1%}** (difference {100 * gap:+.1f} points); without BatchNorm
   **{history.acc_plain[-1]:.1%}**."""
+
+
+def bn_label(config: BNConfig) -> str:
+    """A run's settings in a legend entry: "3 x 100 fully connected, sigmoid, lr 0.5, batch 60, 3,000 steps, seed 0"."""
+    net = "3 x 100 fully connected" if config.arch == "mlp" else "conv net"
+    return (
+        f"{net}, {config.activation}, lr {config.lr:g}, batch {config.batch_size}, "
+        f"{counted(config.steps, 'step')}, seed {config.seed}"
+    )
 
 
 def bn_config(arch: str, activation: str, lr: float, batch_size: int, steps: int, seed: int) -> BNConfig:

@@ -225,6 +225,18 @@ def describe(config: LoopConfig) -> str:
     return f"{net} on {data}, {training}, {steps}, seed {config.seed}"
 
 
+SETUP_NAMES = {"digits": "digits net", "resnet-digits": "ResNet-18 on digits", "resnet-shapes": "ResNet-18 on shapes"}
+
+
+def short_label(config: LoopConfig) -> str:
+    """A run's settings in a legend entry: "digits net, 20 epochs, lr 0.0003, batch 64, StepLR 5 x 0.5, seed 0"."""
+    scheduler = f"StepLR {config.step_size} x {config.gamma:g}" + ("" if config.scheduler_step else " forgotten")
+    return (
+        f"{SETUP_NAMES[config.setup]}, {counted(config.epochs, 'epoch')}, lr {config.lr:g}, "
+        f"batch {config.batch_size}, {scheduler}, seed {config.seed}"
+    )
+
+
 def loop_code(config: LoopConfig) -> str:
     """The loop as the lecture writes it, with this run's settings (and the scheduler line commented out when
     the run forgets it)."""

@@ -9,7 +9,8 @@ import streamlit as st
 import torch
 
 from explain.figures.anatomy import block_figure
-from explain.figures.training_loop import loop_figure, scheduler_figure
+from explain.figures.compare import Curve
+from explain.figures.training_loop import loop_curve, loop_figure, scheduler_figure
 from explain.methods.anatomy import (
     anatomy,
     block_paths,
@@ -34,6 +35,7 @@ from models.experiments.lecture_loop import (
     loop_code,
     loop_steps,
     scheduler_effect,
+    short_label,
 )
 from ui.image_input import ChosenImage
 from ui.live_run import LiveRun, estimate_text
@@ -196,10 +198,10 @@ def loop_settings_ui() -> LoopConfig:
 def draw_loop(work: LectureLoop | SchedulerComparison, places: tuple) -> None:
     """The run's four panels and its numbers; for a comparison, the stepped run's panels, then both runs' test
     curves on one chart and what forgetting the step did, in numbers."""
-    chart, numbers = places
+    panel, numbers = places
     loop = work.stepped if isinstance(work, SchedulerComparison) else work
     n = next(_draws)
-    with chart.container():
+    with panel.container():
         chart(st, loop_figure(loop.history, loop.steps_per_epoch), width="stretch", key=f"build_fig_{n}")
         if isinstance(work, SchedulerComparison):
             chart(
@@ -220,6 +222,12 @@ def draw_loop(work: LectureLoop | SchedulerComparison, places: tuple) -> None:
     ):
         text += f"  \n{effect}"
     numbers.markdown(text)
+
+
+def kept_curves(work: LectureLoop | SchedulerComparison) -> list[Curve]:
+    """A finished run's test curves, labelled with its settings (both runs of a comparison)."""
+    loops = [work.stepped, work.forgotten] if isinstance(work, SchedulerComparison) else [work]
+    return [loop_curve(loop.history, short_label(loop.config)) for loop in loops]
 
 
 def training_tab() -> None:
@@ -254,6 +262,8 @@ def training_tab() -> None:
         "Training",
         kind=lambda w: loop_kind(w.config),
         where=bar,
+        on_done=lambda w: LOOP.keep(kept_curves(w)),
     )
     if LOOP.state.phase == "stopped":
         st.caption(f"Stopped at step {loop.step:,} of {loop.total_steps:,}: press **Resume** to go on.")
+    LOOP.show_kept("epoch", percent=("Test accuracy",))

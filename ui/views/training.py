@@ -11,9 +11,11 @@ from PIL import Image
 
 from explain.figures.augmentation import image_previews, scene_previews
 from explain.figures.charts import bn_accuracy_chart, bn_distribution_chart
+from explain.figures.compare import bn_curves
 from models.experiments.augmentation import (
     PRESETS,
     TRANSFORMS,
+    PipelineResult,
     check_steps,
     compare_on_digits,
     pipeline_code,
@@ -24,6 +26,7 @@ from models.experiments.batchnorm import (
     BNExperiment,
     batchnorm_behaviour,
     bn_config,
+    bn_label,
     estimate_seconds,
     load_default,
     summary,
@@ -32,7 +35,7 @@ from models.files import ResultsFileError
 from models.text import counted
 from ui.admission import cached_heavy
 from ui.image_input import ChosenImage, image_input
-from ui.live_run import LiveRun, estimate_text
+from ui.live_run import MAX_KEPT, LiveRun, estimate_text
 from ui.page_end import end_page
 from ui.param_form import param_widgets
 from ui.presenter import chart, prose, settings
@@ -215,29 +218,34 @@ def comparison_ui() -> tuple[int, bool]:
 
 
 def compare_pipeline(steps: list[dict], steps_json: str, epochs: int) -> None:
-    """Trains the digits classifier without and with the pipeline (in the server's queue) and keeps the result."""
+    """Trains the digits classifier without and with the pipeline (in the server's queue) and keeps the result
+    with the visitor's earlier ones (the last MAX_KEPT)."""
     try:
-        st.session_state["aug_result"] = (
-            steps.copy(),
-            epochs,
-            cached_heavy(
-                "Training twice",
-                ("augmentation", steps_json, epochs, 0),
-                lambda report: compare_on_digits(json.loads(steps_json), epochs=epochs, seed=0, progress=report),
-            ),
+        accuracy = cached_heavy(
+            "Training twice",
+            ("augmentation", steps_json, epochs, 0),
+            lambda report: compare_on_digits(json.loads(steps_json), epochs=epochs, seed=0, progress=report),
         )
     except Exception as exc:
         st.error(f"Training failed with this pipeline: {str(exc).splitlines()[0]}")
+        return
+    results = st.session_state.setdefault("aug_results", [])
+    results.append(PipelineResult(tuple(s["name"] for s in steps), epochs, accuracy["without"], accuracy["with"]))
+    del results[:-MAX_KEPT]
 
 
-def show_comparison(result: tuple[list[dict], int, dict[str, float]] | None) -> None:
-    """Both arms' test accuracy and the settings they were trained with, once there is a result."""
-    if result:
-        used, ep, acc = result
-        a, b = st.columns(2)
-        a.metric("Test accuracy without augmentation", f"{acc['without']:.1%}")
-        b.metric("with the pipeline", f"{acc['with']:.1%}", delta=f"{acc['with'] - acc['without']:+.1%}")
-        st.caption(f"{counted(ep, 'epoch')}, pipeline: {', '.join(s['name'] for s in used) or 'empty'}.")
+def show_comparison(results: list[PipelineResult]) -> None:
+    """The newest result's two test accuracies and settings; with earlier ones, all of them in a table."""
+    if not results:
+        return
+    last = results[-1]
+    a, b = st.columns(2)
+    a.metric("Test accuracy without augmentation", f"{last.without:.1%}")
+    b.metric("with the pipeline", f"{last.with_pipeline:.1%}", delta=f"{last.gain:+.1%}")
+    st.caption(f"{counted(last.epochs, 'epoch')}, pipeline: {last.pipeline_text}.")
+    if len(results) > 1:
+        st.markdown("**Your pipelines, compared** (newest last)")
+        st.dataframe([r.row() for r in results], hide_index=True)
 
 
 def bn_tab() -> None:
@@ -255,9 +263,11 @@ def bn_tab() -> None:
         "Training both networks",
         kind=lambda e: bn_kind(e.config),
         where=bar,
+        on_done=lambda e: BN.keep(bn_curves(e.history, bn_label(e.config))),
     )
     if BN.state.phase == "stopped":
         st.caption(f"Stopped at step {BN.work.step} of {BN.work.total_steps}: press **Resume** to go on.")
+    BN.show_kept("step", percent=("Test accuracy",))
 
 
 def augmentation_tab() -> None:
@@ -270,4 +280,4 @@ def augmentation_tab() -> None:
     epochs, train = comparison_ui()
     if train:
         compare_pipeline(steps, steps_json, epochs)
-    show_comparison(st.session_state.get("aug_result"))
+    show_comparison(st.session_state.get("aug_results", []))

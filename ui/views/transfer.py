@@ -151,11 +151,12 @@ def show_learning_curves(
     paper: bool,
     picked: str,
     published: dict | None = None,
+    others: dict[str, list[TransferRun]] | None = None,
 ) -> None:
     """The learning curves (a click on a point picks its run), the crossovers and the table of the fits."""
     chart(
         st,
-        learning_curve_figure(runs, curves, axis=axis, paper=paper, selected=picked),
+        learning_curve_figure(runs, curves, axis=axis, paper=paper, selected=picked, others=others),
         key="transfer_lc",
         on_select=pick_from_chart,
         selection_mode="points",
@@ -237,10 +238,25 @@ def show_training_curves(metric: str, run: TransferRun | None, at_n: list[Transf
         )
 
 
-def results_view(meta: SweepRecord | None, runs: list[TransferRun]) -> None:
-    """The learning curves, table, crossovers and training curves of one sweep."""
+def compare_ui(folder: Path) -> dict[str, list[TransferRun]]:
+    """Other sweeps (any this visitor can see) to draw beside this one, by label: their runs."""
+    folders = {label: f for label, f in sweep_folders().items() if f != folder}
+    chosen = st.multiselect(
+        "Compare with",
+        list(folders),
+        key="transfer_compare",
+        max_selections=3,
+        help="Each chosen sweep's measured mean error per size, dashed, in the regimes' colours.",
+    )
+    return {label.split(": ", 1)[-1]: load_runs(folders[label])[1] for label in chosen}
+
+
+def results_view(meta: SweepRecord | None, runs: list[TransferRun], folder: Path) -> None:
+    """The learning curves (with other sweeps to compare, if chosen), table, crossovers and training curves of one
+    sweep."""
     show_settings(meta, runs)
     axis, paper, shown = curve_options_ui(runs)
+    others = {name: [r for r in rs if r.regime in shown] for name, rs in compare_ui(folder).items()}
     runs = [r for r in runs if r.regime in shown]
     if not runs:
         st.warning("Choose at least one regime.")
@@ -252,7 +268,14 @@ def results_view(meta: SweepRecord | None, runs: list[TransferRun]) -> None:
     if st.session_state.get("transfer_pick") not in keys:
         st.session_state["transfer_pick"] = ""
     show_learning_curves(
-        runs, curves, n_max, axis, paper, st.session_state["transfer_pick"], meta.published_fits if meta else None
+        runs,
+        curves,
+        n_max,
+        axis,
+        paper,
+        st.session_state["transfer_pick"],
+        meta.published_fits if meta else None,
+        {name: rs for name, rs in others.items() if rs},
     )
     show_training_curves(*training_curves_ui(runs, keys))
 
@@ -286,7 +309,7 @@ def sweep_view(folder: Path) -> None:
             "This sweep has no finished runs yet. Start one below, or from the terminal: `python -m models.transfer`."
         )
         return
-    results_view(meta, runs)
+    results_view(meta, runs, folder)
     st.download_button(
         "Download the sweep (CSV, one row per run)",
         sweep_csv(runs),
