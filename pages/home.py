@@ -12,6 +12,7 @@ from ui.model_picker import classifier_subject, default_sample, model_picker, ou
 from ui.navigation import PAGES
 from ui.predictions import top5
 from ui.presenter import chart, in_use, prose, settings
+from ui.readiness import readiness_ui
 
 st.title("What does the network see?")
 prose("Pick an image and a classifier. The model runs on the device shown in the sidebar.")
@@ -29,6 +30,7 @@ if chosen is not None:
         if note := out_of_distribution(info, chosen):
             st.caption(f":material/help: {note}")
 
+readiness_ui()
 st.subheader("Pages")
 for page in PAGES:
     st.page_link(page.path, label=f"{page.title}: {page.blurb}", icon=page.icon)

@@ -1,0 +1,53 @@
+"""The "Ready for the lecture?" panel: every zoo model's weights and what runs meanwhile, the fetch-all button
+(disabled with nothing to fetch; one line per file that fails), and the heavy jobs' times with their basis."""
+
+from __future__ import annotations
+
+import pytest
+
+from models import readiness as ready
+from models.hub import weights_cache
+from tests.app_helpers import open_page
+
+
+def test_the_panel_lists_every_model_and_times_the_heavy_jobs():
+    at = open_page("pages/home.py")
+    assert not at.exception
+    assert any(e.label.startswith("Ready for the lecture?") for e in at.expander)
+    table = next(d.value for d in at.dataframe if "runs now" in d.value.columns)
+    assert len(table) == len(ready.readiness()) == 8  # four ImageNet classifiers, four COCO detectors
+    offline = table[table["weights"] == "not here, no network: the bundled model stands in"]
+    assert len(offline) == 8 and set(offline["runs now"]) == {
+        "Shapes ResNet-18 (bundled)",
+        "Shapes Mask R-CNN (bundled)",
+    }
+    assert table["file (MB)"].min() > 40  # torchvision's stated sizes (ResNet-18: 44.7 MB)
+    fetch = at.button(key="ready_fetch")
+    assert fetch.disabled and fetch.label == "Fetch missing weights"  # offline: nothing can be fetched
+    times = " ".join(m.value for m in at.markdown)
+    assert "**BatchNorm pair**" in times and "**Training loop**, digits net" in times and "**A page sweep**" in times
+    assert "this server has not run one yet" in times  # the basis of each figure is said
+
+
+def test_fetch_missing_fetches_what_it_can_and_says_why_not_for_the_rest(monkeypatch):
+    monkeypatch.setattr(ready, "status", lambda weights: "downloadable")
+    fetched = []
+
+    def download(weights, report=None):
+        if "AlexNet" in str(weights):
+            raise weights_cache.WeightsUnavailable("the download was interrupted\nat 12 MB")
+        report(5, 10)
+        fetched.append(weights)
+
+    monkeypatch.setattr(weights_cache, "download", download)
+    seen = []
+    failures = ready.fetch_missing(lambda name, done, total: seen.append((name, done, total)))
+    assert failures == {"alexnet": "AlexNet (ImageNet): the download was interrupted"}  # one line
+    assert len(fetched) == 7 and ("ResNet-18 (ImageNet)", 5, 10) in seen
+
+
+@pytest.mark.parametrize("state", ["cached", "bundled"])
+def test_nothing_is_fetched_when_nothing_is_missing(monkeypatch, state):
+    monkeypatch.setattr(ready, "status", lambda weights: state)
+    monkeypatch.setattr(weights_cache, "download", lambda *a, **k: pytest.fail("nothing to fetch"))
+    assert ready.fetch_missing() == {}

@@ -1,0 +1,123 @@
+"""The home page's "Ready for the lecture?" panel: per zoo model, whether its real weights are here, one button
+that fetches every missing file the network allows, and the time each heavy job takes on this server."""
+
+from __future__ import annotations
+
+import threading
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from models.experiments.batchnorm import BNConfig
+from models.experiments.batchnorm import estimate_seconds as bn_seconds
+from models.experiments.lecture_loop import SETUP_NAMES, SETUPS, LoopConfig, loop_steps
+from models.experiments.lecture_loop import estimate_seconds as loop_seconds
+from models.hub import weights_cache
+from models.readiness import fetch_missing, readiness
+from models.text import counted
+from models.transfer import ENCODERS, TrainConfig
+from models.transfer.sweep import SweepRequest
+from ui.live_run import estimate_text
+from ui.model_picker import cached_classifier, cached_detector
+from ui.views.build import loop_kind
+from ui.views.training import bn_kind
+
+STANDING = {
+    "cached": "here (hash checked)",
+    "damaged": "damaged file: the bundled model stands in",
+    "downloadable": "not here; can be fetched",
+    "unavailable": "not here, no network: the bundled model stands in",
+}
+_FETCHING = threading.Lock()  # one fetch at a time for the whole server: a class pressing the button fetches once
+
+
+def models_table() -> pd.DataFrame:
+    """One row per zoo model with real weights: where they stand and what runs meanwhile."""
+    return pd.DataFrame(
+        [
+            {
+                "model": r.title,
+                "weights": STANDING[r.status],
+                "file (MB)": r.size_mb,
+                "runs now": r.title if r.status == "cached" else r.stand_in,
+            }
+            for r in readiness()
+        ]
+    )
+
+
+def fetch_ui() -> None:
+    """The fetch-all button (disabled when nothing can be fetched), its progress, and one line per failure."""
+    missing = [r for r in readiness() if r.status in ("downloadable", "damaged")]
+    size = sum(r.size_mb or 0 for r in missing)
+    label = f"Fetch all missing weights ({len(missing)} files, {size:,.0f} MB)" if missing else "Fetch missing weights"
+    why = None if missing else "Nothing can be fetched now: every file is here, or this server has no network."
+    if not st.button(label, key="ready_fetch", disabled=not missing, help=why):
+        return
+    if not _FETCHING.acquire(blocking=False):
+        st.info("Another visitor is fetching the weights now; press **Check again** in the sidebar in a minute.")
+        return
+    try:
+        bar = st.progress(0.0, text="Fetching…")
+        failures = fetch_missing(
+            lambda name, done, total: (
+                bar.progress(min(done / total, 1.0), text=f"{name}: {done / 2**20:.0f} MB") if total else None
+            )
+        )
+        bar.empty()
+    finally:
+        _FETCHING.release()
+    weights_cache.forget_network_state()
+    cached_classifier.clear()
+    cached_detector.clear()
+    for line in failures.values():
+        st.warning(line, icon=":material/cloud_off:")
+    if not failures:
+        st.success("Every model's real weights are here now.")
+
+
+@st.cache_data(show_spinner=False)
+def page_sweep_seconds() -> tuple[int, float | None]:
+    """The Transfer page's default sweep: its number of runs and the seconds it should take, from the shipped
+    sweep's recorded run times."""
+    request = SweepRequest("digits", ENCODERS[0], ("scratch", "probe", "finetune"), "1,5,20", 1, TrainConfig(epochs=5))
+    sweep, _, _, seconds = request.check(torch.device("cpu"))
+    return len(list(sweep.runs())), seconds
+
+
+def job_times() -> list[str]:
+    """The heavy jobs at their defaults, each timed at this server's measured speed once it has run one, else at
+    the figure the bench measured on an idle 2-core CPU (each line says which)."""
+    bn = BNConfig()
+    lines = [
+        "**BatchNorm pair** (Training tricks, defaults): "
+        + estimate_text(bn_kind(bn), bn.steps, bn_seconds(bn.arch, 1, bn.batch_size), "bench/bench_training.py")
+    ]
+    for setup in SETUPS:
+        config = LoopConfig(setup=setup)
+        steps = loop_steps(config)
+        lines.append(
+            f"**Training loop**, {SETUP_NAMES[setup]} (Build, {config.epochs} epochs): "
+            + estimate_text(loop_kind(config), steps, loop_seconds(config) / steps, "bench/bench_training.py")
+        )
+    try:
+        runs, seconds = page_sweep_seconds()
+    except Exception:  # the estimate is a courtesy: a missing encoder says so on the Transfer page itself
+        runs, seconds = 0, None
+    if seconds is not None:
+        lines.append(
+            f"**A page sweep** (Transfer, the form's defaults: {counted(runs, 'run')}): about {seconds / 60:.1f} "
+            "minutes at the speed the shipped sweep's runs recorded on an idle 2-core CPU"
+        )
+    return lines
+
+
+def readiness_ui() -> None:
+    """The panel, folded: the models table, the fetch button, the job times."""
+    with st.expander("Ready for the lecture? Models and timings on this server", icon=":material/checklist:"):
+        st.dataframe(
+            models_table(), hide_index=True, column_config={"file (MB)": st.column_config.NumberColumn(format="%.0f")}
+        )
+        fetch_ui()
+        st.markdown("\n".join(f"- {line}" for line in job_times()))
