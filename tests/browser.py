@@ -186,6 +186,23 @@ def subject_of(path: Path) -> str:
     return image_sha256(path.read_bytes())
 
 
+def whole_page_shot(page, path: Path, cap: int = 3200) -> None:
+    """A screenshot of the whole page at the viewport's width: Streamlit scrolls its main area inside the window,
+    so a full-page screenshot holds only the window; the window is made as tall as the page (at most `cap` px)
+    for the shot, once the charts are drawn, and put back."""
+    size = page.viewport_size
+    height = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), cap)})
+    page.wait_for_function(  # every chart in view drawn (one in a hidden tab is drawn when its tab is opened)
+        """() => [...document.querySelectorAll('.js-plotly-plot')]
+                 .filter(p => p.offsetParent !== null).every(p => p.querySelector('.main-svg'))""",
+        timeout=bound_ms(60),
+    )
+    page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollTo(0, 0)")  # from its top
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)
+
+
 def rss_mb(pid: int) -> tuple[float, float]:
     """(current, peak) resident memory of a process in MB, from /proc (Linux)."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)

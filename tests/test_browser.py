@@ -13,7 +13,17 @@ import pytest
 
 from explain.inputs.samples import sample_bytes
 from tests.bounds import bound_ms, within
-from tests.browser import ROOT, chromium, dashboard, problems, require_browser, rerun, upload, wait_idle
+from tests.browser import (
+    ROOT,
+    chromium,
+    dashboard,
+    problems,
+    require_browser,
+    rerun,
+    upload,
+    wait_idle,
+    whole_page_shot,
+)
 
 pytestmark = pytest.mark.browser  # a real dashboard server driven by Chromium
 
@@ -47,7 +57,7 @@ def photo(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("name, path, before, expected", PAGES, ids=[p[0] for p in PAGES])
 def test_page_in_a_real_browser(app, photo, tmp_path, name, path, before, expected):
     url, browser = app
-    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page = browser.new_page(viewport={"width": 1280, "height": 720})  # a projector's
     try:
         page.goto(f"{url}/{path}")
         wait_idle(page)
@@ -63,7 +73,7 @@ def test_page_in_a_real_browser(app, photo, tmp_path, name, path, before, expect
         assert problems(page) == []
         out = ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
         out.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+        whole_page_shot(page, out / f"{name}.png")
     finally:
         page.close()
 
@@ -90,7 +100,7 @@ def test_transfer_page_click_a_learning_curve_point_to_see_its_training_curve(ap
     from playwright.sync_api import expect
 
     url, browser = app
-    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
     try:
         page.goto(f"{url}/transfer")
         wait_idle(page)
@@ -101,13 +111,14 @@ def test_transfer_page_click_a_learning_curve_point_to_see_its_training_curve(ap
         # ordered by (n, seed); at n = 2 they stand apart from the other regimes' points
         points = page.locator(".js-plotly-plot").first.locator(".scatterlayer .trace").nth(2).locator(".points path")
         expect(points).to_have_count(21, timeout=bound_ms(60))  # 7 sizes x 3 seeds; Plotly draws trace by trace
+        points.nth(3).scroll_into_view_if_needed()  # at 1280 x 720 the chart starts below the fold
         box = points.nth(3).bounding_box()  # Plotly listens on its drag layer above the points: click there
         rerun(page, lambda: page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2))
         assert page.get_by_text("training images seen in").filter(visible=True).count() == 1
         assert problems(page) == []
         out = ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
         out.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(out / "transfer.png"), full_page=True)
+        whole_page_shot(page, out / "transfer.png")
     finally:
         page.close()
 

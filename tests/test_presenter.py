@@ -4,6 +4,7 @@ the image and readable over each other, the map alone in the colours of the colo
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,7 @@ def test_the_map_alone_is_the_map_in_the_colour_bar_colours():
 def test_presenter_mode_at_1280_by_720_puts_the_first_map_above_the_fold(tmp_path):
     """#28.8, in Chromium at a projector's 1280 x 720: the first attribution map starts above the fold and its
     full-screen button is visible without hovering; the detections picture too."""
-    from tests.browser import chromium, dashboard, problems, require_browser, wait_idle
+    from tests.browser import ROOT, chromium, dashboard, problems, require_browser, wait_idle
 
     require_browser()
     with dashboard(tmp_path / "streamlit.log") as (url, _), chromium() as browser:
@@ -64,4 +65,5 @@ def test_presenter_mode_at_1280_by_720_puts_the_first_map_above_the_fold(tmp_pat
             assert box is not None and box["y"] < 720 - 150, (path, box)  # at least 150 px of it in view
             button = page.locator(".stMain [data-testid='stElementToolbar']").first
             assert button.evaluate("e => getComputedStyle(e).opacity") == "1", path
-            page.screenshot(path=str(tmp_path / f"{path}.png"))
+            out = ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
+            page.screenshot(path=str(out / f"presenter-{path}.png"))  # exactly what a projector shows
