@@ -12,7 +12,6 @@ from ui.model_picker import classifier_subject, default_sample, model_picker, ou
 from ui.navigation import PAGES
 from ui.predictions import top5
 from ui.presenter import chart, in_use, prose, settings
-from ui.readiness import readiness_ui
 
 st.title("What does the network see?")
 prose("Pick an image and a classifier. The model runs on the device shown in the sidebar.")
@@ -29,6 +28,8 @@ if chosen is not None:
         chart(st, top_k_bar(top5(classifier_subject(chosen, model, info)), f"Top-5 of {info.title}"), width="stretch")
         if note := out_of_distribution(info, chosen):
             st.caption(f":material/help: {note}")
+
+from ui.readiness import readiness_ui  # imported once the result is drawn: 2 s of a cold start
 
 readiness_ui()
 st.subheader("Pages")
