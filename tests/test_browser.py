@@ -39,6 +39,15 @@ PAGES = [
 ]
 
 
+def screenshot(page, name: str, tmp_path: Path) -> None:
+    """The page as it stands: the window into tmp_path; with UPDATE_SCREENSHOTS=1, the whole page at the window's
+    width into docs/screenshots/ (slower: the window is resized and every chart waited for)."""
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        whole_page_shot(page, ROOT / "docs" / "screenshots" / name)
+    else:
+        page.screenshot(path=str(tmp_path / name))
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     require_browser()
@@ -71,9 +80,28 @@ def test_page_in_a_real_browser(app, photo, tmp_path, name, path, before, expect
         upload(page, photo)
         assert page.get_by_text(expected).filter(visible=True).count() > 0, f"{name}: {expected!r} is not shown"
         assert problems(page) == []
-        out = ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
-        out.mkdir(parents=True, exist_ok=True)
-        whole_page_shot(page, out / f"{name}.png")
+        screenshot(page, f"{name}.png", tmp_path)
+    finally:
+        page.close()
+
+
+def test_presenter_mode_at_1280_by_720_puts_the_first_map_above_the_fold(app, tmp_path):
+    """#28.8, in Chromium at a projector's 1280 x 720: the first attribution map starts above the fold and its
+    full-screen button is visible without hovering; the detections picture too."""
+    url, browser = app
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        for path in ("attributions", "detection"):
+            page.goto(f"{url}/{path}?view_compact=true")
+            wait_idle(page)
+            assert problems(page) == []
+            picture = page.locator(".stMain [data-testid='stImage'], .stMain [data-testid='stFullScreenFrame']").first
+            box = picture.bounding_box()
+            assert box is not None and box["y"] < 720 - 150, (path, box)  # at least 150 px of it in view
+            button = page.locator(".stMain [data-testid='stElementToolbar']").first
+            assert button.evaluate("e => getComputedStyle(e).opacity") == "1", path
+            out = ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
+            page.screenshot(path=str(out / f"presenter-{path}.png"))  # exactly what a projector shows
     finally:
         page.close()
 
@@ -116,9 +144,7 @@ def test_transfer_page_click_a_learning_curve_point_to_see_its_training_curve(ap
         rerun(page, lambda: page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2))
         assert page.get_by_text("training images seen in").filter(visible=True).count() == 1
         assert problems(page) == []
-        out = ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
-        out.mkdir(parents=True, exist_ok=True)
-        whole_page_shot(page, out / "transfer.png")
+        screenshot(page, "transfer.png", tmp_path)
     finally:
         page.close()
 

@@ -1,10 +1,9 @@
 """Presenter mode's pictures: figures' text enlarged without touching the page's own figure, box labels sized to
-the image and readable over each other, the map alone in the colours of the colour bar, and (in a real browser at
-1280 x 720) the first map above the fold with its full-screen button in view."""
+the image and readable over each other, the map alone in the colours of the colour bar (in a real browser at
+1280 x 720: tests/test_browser.py)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -45,25 +44,3 @@ def test_the_map_alone_is_the_map_in_the_colour_bar_colours():
     view = views["m"]
     assert np.array_equal(view.picture(alone=True), colorize(upsample(view.heat, seen.shape[:2]), "signed"))
     assert np.array_equal(view.picture(alone=False), view.overlay) and view.alone.shape == seen.shape
-
-
-@pytest.mark.browser
-def test_presenter_mode_at_1280_by_720_puts_the_first_map_above_the_fold(tmp_path):
-    """#28.8, in Chromium at a projector's 1280 x 720: the first attribution map starts above the fold and its
-    full-screen button is visible without hovering; the detections picture too."""
-    from tests.browser import ROOT, chromium, dashboard, problems, require_browser, wait_idle
-
-    require_browser()
-    with dashboard(tmp_path / "streamlit.log") as (url, _), chromium() as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 720})
-        for path in ("attributions", "detection"):
-            page.goto(f"{url}/{path}?view_compact=true")
-            wait_idle(page)
-            assert problems(page) == []
-            picture = page.locator(".stMain [data-testid='stImage'], .stMain [data-testid='stFullScreenFrame']").first
-            box = picture.bounding_box()
-            assert box is not None and box["y"] < 720 - 150, (path, box)  # at least 150 px of it in view
-            button = page.locator(".stMain [data-testid='stElementToolbar']").first
-            assert button.evaluate("e => getComputedStyle(e).opacity") == "1", path
-            out = ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
-            page.screenshot(path=str(out / f"presenter-{path}.png"))  # exactly what a projector shows
