@@ -10,9 +10,10 @@ import streamlit as st
 from ui.image_input import image_input
 from ui.presenter import prose, settings
 from ui.views.build import anatomy_ui, show_anatomy, training_tab
+from ui.views.own import own_model_tab
 
 st.title("Build and train: inside the network, and the loop that trains it")
-tab_anatomy, tab_loop = st.tabs(["Anatomy", "Training loop"])
+tab_anatomy, tab_loop, tab_own = st.tabs(["Anatomy", "Training loop", "Your model"])
 with tab_anatomy:
     prose(
         "Every layer of the network for the current image: what it outputs, how many parameters it has, and how "
@@ -26,3 +27,5 @@ with tab_anatomy:
         show_anatomy(name, every, chosen)
 with tab_loop:
     training_tab()
+with tab_own:
+    own_model_tab()

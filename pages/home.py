@@ -10,6 +10,7 @@ from explain import top_k_bar
 from ui.image_input import image_input
 from ui.model_picker import classifier_subject, default_sample, model_picker, out_of_distribution
 from ui.navigation import PAGES
+from ui.own_model import own_samples
 from ui.predictions import top5
 from ui.presenter import chart, in_use, prose, settings
 
@@ -17,7 +18,8 @@ st.title("What does the network see?")
 prose("Pick an image and a classifier. The model runs on the device shown in the sidebar.")
 
 with settings():
-    chosen = image_input("home", default_sample=default_sample("home"))
+    samples = own_samples("home")
+    chosen = image_input("home", default_sample=next(iter(samples or {}), default_sample("home")), extra=samples)
     model, info = model_picker("home")
 
 if chosen is not None:

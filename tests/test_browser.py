@@ -316,3 +316,42 @@ def test_a_multi_file_uploader_keeps_its_bound_and_says_so_in_one_line(app, tmp_
         assert problems(page) == []
     finally:
         page.close()
+
+
+def test_your_own_network_uploaded_in_the_browser_is_explained(app, tmp_path):
+    """#29 end to end in Chromium: a state_dict of the lecture's ResNet-18 (quarter width) and its class names
+    uploaded on Build's Your model tab, then chosen on Classify, reached through the sidebar (the same session):
+    the top-5 of that network over its own class names are shown."""
+    import torch
+
+    from models import own
+
+    torch.manual_seed(0)
+    weights, _ = own.export(own.build("lecture-resnet18", 4, width=0.25), own.OwnCard("lecture-resnet18", ("x",)))
+    (tmp_path / "mine.pt").write_bytes(weights)
+    (tmp_path / "names.txt").write_text("apple\nbanana\ncherry\ndate\n")
+    url, browser = app
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        page.goto(f"{url}/build")
+        wait_idle(page)
+        page.get_by_role("tab", name="Your model").click()
+        inputs = page.get_by_test_id("stFileUploaderDropzoneInput")  # every tab is in the page: anatomy's is first
+        inputs.nth(1).set_input_files(str(tmp_path / "mine.pt"))
+        inputs.nth(3).set_input_files(str(tmp_path / "names.txt"))
+        page.get_by_text("names.txt").wait_for(timeout=bound_ms(30))  # both files are in the form
+        rerun(page, page.get_by_role("button", name="Load", exact=True).click)
+        assert problems(page) == []
+        assert page.get_by_text("Loaded mine for this browser session", exact=False).count() == 1
+        rerun(page, page.get_by_role("link", name="Classify").click)  # the app's navigation keeps the session
+        page.get_by_test_id("stSelectbox").filter(has_text="Classifier").click()
+        rerun(page, page.get_by_role("option", name="Yours: mine").click)
+        assert problems(page) == []
+        assert page.get_by_text("mine: weights yours, held in this browser session only").count() == 1
+        chart = page.locator(".js-plotly-plot").filter(has_text="Top-5 of mine")
+        chart.locator(".main-svg").first.wait_for(timeout=bound_ms(60))
+        bars = chart.locator(".ytick text").all_text_contents()
+        assert set(bars) == {"apple", "banana", "cherry", "date"}, bars  # its four classes, named by the file
+        page.screenshot(path=str(tmp_path / "own.png"))
+    finally:
+        page.close()

@@ -44,19 +44,28 @@ def decode_upload(data: bytes, name: str, kind: Literal["generated", "photo", "o
     return f"{shown}: {decoded}" if isinstance(decoded, str) else ChosenImage(decoded, sha, shown, kind)
 
 
-def image_input(prefix: str, default_sample: str = SAMPLE_NAMES[0]) -> ChosenImage | None:
-    """Draw the image chooser; return the chosen image, or None after showing why it is unusable.
+def image_input(
+    prefix: str, default_sample: str = SAMPLE_NAMES[0], extra: dict[str, bytes] | None = None
+) -> ChosenImage | None:
+    """Draw the image chooser; return the chosen image, or None after showing why it is unusable. `extra` samples
+    (name -> PNG bytes: the test images of the visitor's own network) come first in the picker.
 
     A camera photo wins over an upload, and an upload over the sample picker.
     """
+    extra = extra or {}
+    names = (*extra, *SAMPLE_NAMES)
+    if st.session_state.get(f"{prefix}_extra_of") != tuple(extra):  # the own network's samples came (or went)
+        st.session_state[f"{prefix}_extra_of"] = tuple(extra)
+        if extra:  # its own data first: a digits network is shown a digit, not a photo
+            st.session_state[f"{prefix}_sample"] = next(iter(extra))
     left, right = st.columns([3, 2])
     # No `type=` filter: Streamlit would raise on a file with another ending (a drag-and-drop or a
     # crafted request); load_image reads the content instead and explains what is wrong in one line.
     upload = left.file_uploader("Upload an image", key=f"{prefix}_upload", help=SUPPORTED)
     sample = right.selectbox(
         "…or pick a sample",
-        SAMPLE_NAMES,
-        index=SAMPLE_NAMES.index(default_sample),
+        names,
+        index=names.index(default_sample) if default_sample in names else 0,
         key=f"{prefix}_sample",
         bind=BIND,
         on_change=forget_upload,
@@ -75,11 +84,11 @@ def image_input(prefix: str, default_sample: str = SAMPLE_NAMES[0]) -> ChosenIma
     elif isinstance(earlier, tuple):
         data, name = earlier
     else:
-        data, name = sample_bytes(sample), sample
+        data, name = extra[sample] if sample in extra else sample_bytes(sample), sample
     from_sample = shot is None and upload is None and not isinstance(earlier, tuple)
     if not from_sample:  # the picker still names its sample: say which image is shown
         right.caption(f"Showing {display_name(name)}, not the sample above (remove it to use the samples).")
-    kind = ("generated" if sample in GENERATED else "photo") if from_sample else "own"
+    kind = ("generated" if sample in GENERATED else "photo") if from_sample and sample not in extra else "own"
     st.session_state[RUN_SUBJECT] = image_sha256(data)  # the run's done marker names the file, refused or not
     chosen = decode_upload(data, name, kind)
     if isinstance(chosen, str):

@@ -18,6 +18,7 @@ from models.hub import weights_cache
 from models.hub.checkpoints import CheckpointError
 from models.hub.fallback import ModelSpec, WeightsInfo, status
 from ui.image_input import ChosenImage, image_input
+from ui.own_model import NOT_HERE, OWN, own_model, own_samples, own_spec
 from ui.page_end import end_page
 from ui.subject import Subject
 from ui.view_link import BIND
@@ -105,8 +106,18 @@ def _pick(
 
 
 def model_picker(prefix: str, default: str = "resnet18") -> tuple[nn.Module, ModelInfo]:
-    """Draw the classifier selector and the weights banner; return the (shared, read-only) model."""
-    return _pick("Classifier", CLASSIFIERS, f"{prefix}_model", default, cached_classifier)
+    """Draw the classifier selector and the weights banner; return the (shared, read-only) model. The visitor's own
+    network, when this session has one, is a choice too; a link naming one this session lacks says so."""
+    key = f"{prefix}_model"
+    mine = own_model()
+    if mine is None:
+        if st.query_params.get(key) == OWN:
+            st.info(NOT_HERE, icon=":material/link_off:")
+        return _pick("Classifier", CLASSIFIERS, key, default, cached_classifier)
+    specs = {**CLASSIFIERS, OWN: own_spec(mine)}
+    return _pick(
+        "Classifier", specs, key, default, lambda n: (mine.model, mine.info) if n == OWN else cached_classifier(n)
+    )
 
 
 def detector_picker(prefix: str, default: str = "maskrcnn_resnet50_fpn") -> tuple[nn.Module, DetectorInfo]:
@@ -132,7 +143,12 @@ def show_weights_banner(info: WeightsInfo) -> None:
                 f"{info.reason} The bundled model knows only these classes: {', '.join(classes)} ({info.metrics})."
             )
     else:
-        where = {"cache": "from the local cache", "download": "just downloaded", "bundled": "bundled with the app"}
+        where = {
+            "cache": "from the local cache",
+            "download": "just downloaded",
+            "bundled": "bundled with the app",
+            "own": "yours, held in this browser session only",
+        }
         st.caption(f"{info.title}: weights {where[info.source]}; {info.metrics}.")
 
 
@@ -159,7 +175,8 @@ def out_of_distribution(info: ModelInfo, chosen: ChosenImage) -> str:
 def image_and_classifier_ui(prefix: str) -> Subject:
     """The image and the classifier a page explains (widgets keyed `prefix_…`) with the tensor the model sees; the
     page stops here until an image is chosen."""
-    chosen = image_input(prefix, default_sample=default_sample(prefix))
+    samples = own_samples(prefix)
+    chosen = image_input(prefix, default_sample=next(iter(samples or {}), default_sample(prefix)), extra=samples)
     model, info = model_picker(prefix)
     if chosen is None:
         end_page()

@@ -71,15 +71,24 @@ def attribution_snippet(
     sample: bool = False,
     mode: str = "absolute",
     percentile: float = 99.0,
+    own_files: tuple[str, str] | None = None,
 ) -> str:
     """Python that recomputes one map in a notebook with this project's `explain` package, with the page's display
-    settings. `image` is a file path, or the name of a bundled sample when `sample` is true."""
+    settings. `image` is a file path, or the name of a bundled sample when `sample` is true; `own_files` are the
+    weights and card files of the visitor's own network (the Build page's downloads), loaded instead of a zoo model."""
     args = "".join(f", {k}={v!r}" for k, v in params.items())
     source = f"sample_bytes({image!r})" if sample else repr(image)
+    if own_files:
+        weights, card = own_files
+        load = (
+            "from models.own import load_own_classifier\n\n"
+            f"# the two files the Build page's Your model tab downloads\n"
+            f"model, info, card = load_own_classifier({weights!r}, open({card!r}).read())"
+        )
+    else:
+        load = f"from models import load_classifier\n\nmodel, info = load_classifier({model!r})"
     return f"""from explain import attribute, load_image, prepare, sample_bytes, to_map
-from models import load_classifier
-
-model, info = load_classifier({model!r})
+{load}
 x = prepare(load_image({source}), info.preprocess)
 attr = attribute(model, x, {method!r}, target={target}{args})
 heatmap = to_map(attr[0], {mode!r}, percentile={percentile!r})

@@ -26,12 +26,14 @@ def raw_split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
     return x[idx_train], y[idx_train], x[idx_test], y[idx_test]
 
 
-def digits(size: int = 8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def digits(size: int = 8, standardise: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(x_train, y_train, x_test, y_test): images N x 1 x size x size, standardised with the
-    training set's mean and standard deviation; labels 0-9."""
+    training set's mean and standard deviation (or left in [0, 1]); labels 0-9."""
     x_tr, y_tr, x_te, y_te = raw_split()
     if size != 8:
         x_tr = F.interpolate(x_tr, size=(size, size), mode="bilinear", align_corners=False)
         x_te = F.interpolate(x_te, size=(size, size), mode="bilinear", align_corners=False)
+    if not standardise:
+        return x_tr, y_tr, x_te, y_te
     mean, std = x_tr.mean(), x_tr.std()
     return (x_tr - mean) / std, y_tr, (x_te - mean) / std, y_te

@@ -62,20 +62,50 @@ class LoopConfig:
 
 
 @lru_cache(maxsize=len(SETUPS))
-def data(setup: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, tuple[str, ...]]:
-    """(x_train, y_train, x_test, y_test, class names) of a set-up, standardised with the training set's statistics
-    (the digits repeated to three channels for ResNet-18). Made once per process and only read: runs share them."""
+def raw_data(setup: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    """(x_train, y_train, x_test, y_test, class names) of a set-up in [0, 1], before standardisation (the digits
+    upsampled to the network's input and repeated to three channels for ResNet-18)."""
     if setup != "resnet-shapes":
-        x_tr, y_tr, x_te, y_te = digits(CONV_INPUT)
+        x_tr, y_tr, x_te, y_te = digits(CONV_INPUT, standardise=False)
         if setup == "resnet-digits":
             x_tr, x_te = x_tr.repeat(1, 3, 1, 1), x_te.repeat(1, 3, 1, 1)
         return x_tr, y_tr, x_te, y_te, tuple(map(str, range(10)))
     images, labels = classification_set(SHAPES_TRAIN + SHAPES_TEST, SHAPES_SEED)
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
     y = torch.from_numpy(labels)
-    x_tr, x_te = x[:SHAPES_TRAIN], x[SHAPES_TRAIN:]
-    mean, std = x_tr.mean((0, 2, 3), keepdim=True), x_tr.std((0, 2, 3), keepdim=True)
-    return (x_tr - mean) / std, y[:SHAPES_TRAIN], (x_te - mean) / std, y[SHAPES_TRAIN:], SHAPE_CLASSES
+    return x[:SHAPES_TRAIN], y[:SHAPES_TRAIN], x[SHAPES_TRAIN:], y[SHAPES_TRAIN:], SHAPE_CLASSES
+
+
+def statistics(setup: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The mean and standard deviation, per input channel, the set-up's images are standardised with: the training
+    set's (one value over all pixels for the digits, as `digits` computes it; per colour for the shapes)."""
+    x_tr = raw_data(setup)[0]
+    if setup == "resnet-shapes":
+        return tuple(x_tr.mean((0, 2, 3)).tolist()), tuple(x_tr.std((0, 2, 3)).tolist())
+    mean, std = float(x_tr[:, :1].mean()), float(x_tr[:, :1].std())
+    return (mean,) * x_tr.shape[1], (std,) * x_tr.shape[1]
+
+
+@lru_cache(maxsize=len(SETUPS))
+def data(setup: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    """(x_train, y_train, x_test, y_test, class names) of a set-up, standardised with the training set's statistics
+    (the digits repeated to three channels for ResNet-18). Made once per process and only read: runs share them."""
+    x_tr, y_tr, x_te, y_te, classes = raw_data(setup)
+    mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in statistics(setup))
+    return (x_tr - mean) / std, y_tr, (x_te - mean) / std, y_te, classes
+
+
+def test_images(setup: str, n: int = 12) -> dict[str, np.ndarray]:
+    """The first `n` test images of a set-up as H x W x 3 uint8 pictures, named by their class: the samples a network
+    trained on it is explained on."""
+    _, _, x_te, y_te, classes = raw_data(setup)
+    pictures = (x_te[:n].clamp(0, 1) * 255).round().byte()
+    pictures = pictures.repeat(1, 3 // pictures.shape[1], 1, 1).permute(0, 2, 3, 1).numpy()
+    what = "digit" if setup != "resnet-shapes" else "shape"
+    labels = y_te[:n].tolist()
+    return {
+        f"{what} {classes[y]} (test image {i + 1})": p for i, (p, y) in enumerate(zip(pictures, labels, strict=True))
+    }
 
 
 def network(setup: str) -> nn.Module:

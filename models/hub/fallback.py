@@ -16,7 +16,7 @@ from models.hub import weights_cache
 from models.hub.checkpoints import CheckpointError
 
 log = logging.getLogger("explainer.models")
-Source = Literal["cache", "download", "bundled"]
+Source = Literal["cache", "download", "bundled", "own"]  # own: a visitor's network (models.own)
 Status = Literal["bundled", "cached", "damaged", "downloadable", "unavailable"]
 
 

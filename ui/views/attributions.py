@@ -26,6 +26,7 @@ from models.text import counted
 from ui.admission import cached_heavy
 from ui.image_input import SUPPORTED, decode_upload
 from ui.model_picker import out_of_distribution
+from ui.own_model import own_files
 from ui.page_end import end_page
 from ui.param_form import param_widgets
 from ui.predictions import top5
@@ -314,6 +315,7 @@ def reproduce_tab(
         sample=chosen.kind != "own",
         mode=mode,
         percentile=percentile,
+        own_files=own_files(),
     )
     st.code(snippet, language="python")
 

@@ -21,7 +21,9 @@ from explain.methods.anatomy import (
     total_params,
     upsampling_pool_note,
 )
+from explain.methods.classify import prepare
 from models.architectures import ARCHITECTURES, architecture_input
+from models.devices import model_device
 from models.experiments.lecture_loop import (
     DEPARTURES,
     MAX_EPOCHS,
@@ -39,8 +41,10 @@ from models.experiments.lecture_loop import (
 )
 from ui.image_input import ChosenImage
 from ui.live_run import LiveRun, estimate_text
+from ui.own_model import NOT_HERE, OWN, own_model, own_spec
 from ui.presenter import chart, note, prose, settings
 from ui.view_link import BIND
+from ui.views.own import keep_loop_ui
 
 _draws = itertools.count()  # every redraw of a placeholder needs its own key: one counter for the process
 
@@ -59,9 +63,12 @@ def cached_anatomy(name: str, image_sha: str, _image) -> list:
 def anatomy_ui() -> tuple[str, bool]:
     """The network to dissect, and whether every layer is listed (or only the blocks a slide shows)."""
     c1, c2 = st.columns([3, 2])
-    name = c1.selectbox(
-        "Network", list(ARCHITECTURES), format_func=lambda n: ARCHITECTURES[n].title, key="build_net", bind=BIND
-    )
+    mine = own_model()
+    if mine is None and st.query_params.get("build_net") == OWN:
+        st.info(NOT_HERE, icon=":material/link_off:")
+    names = [*ARCHITECTURES, *([OWN] if mine else [])]
+    titles = {**{n: a.title for n, a in ARCHITECTURES.items()}, **({OWN: own_spec(mine).title} if mine else {})}
+    name = c1.selectbox("Network", names, format_func=titles.get, key="build_net", bind=BIND)
     every = c2.toggle(
         "Every layer",
         key="build_every",
@@ -83,15 +90,42 @@ def anatomy_table(rows: list) -> pd.DataFrame:
     )
 
 
-def show_anatomy(name: str, every: bool, chosen: ChosenImage) -> None:
-    arch, model = ARCHITECTURES[name], cached_architecture(name)
+@st.cache_data(max_entries=8, show_spinner=False)
+def cached_own_anatomy(weights_key: str, image_sha: str, _model: torch.nn.Module, _x: torch.Tensor) -> list:
+    """The anatomy of the visitor's own network (keyed on its weights' SHA-256) for one image."""
+    return anatomy(_model, _x)
+
+
+def dissected(name: str, chosen: ChosenImage) -> tuple[str, torch.nn.Module, torch.Tensor, list, int | None]:
+    """(title, network, its input for the image, its anatomy rows, torchvision's published parameter count)."""
+    mine = own_model()
+    if name == OWN and mine is not None:
+        x = prepare(chosen.image, mine.info.preprocess, model_device(mine.model))
+        return (
+            mine.card.title,
+            mine.model,
+            x,
+            cached_own_anatomy(mine.info.cache_key, chosen.sha256, mine.model, x),
+            None,
+        )
+    arch = ARCHITECTURES[name]
     x = architecture_input(name, chosen.image)
-    rows = cached_anatomy(name, chosen.sha256, chosen.image)
+    return (
+        arch.title,
+        cached_architecture(name),
+        x,
+        cached_anatomy(name, chosen.sha256, chosen.image),
+        arch.published_params,
+    )
+
+
+def show_anatomy(name: str, every: bool, chosen: ChosenImage) -> None:
+    title, model, x, rows, published_params = dissected(name, chosen)
     shown = [r for r in rows if r.leaf] if every else blocks(rows)
     count = total_params(model)
-    published = f" (torchvision's own figure: {arch.published_params:,})" if arch.published_params else ""
+    published = f" (torchvision's own figure: {published_params:,})" if published_params else ""
     st.markdown(
-        f"**{arch.title}** on {chosen.name}, as {' x '.join(map(str, x.shape[1:]))} input: "
+        f"**{title}** on {chosen.name}, as {' x '.join(map(str, x.shape[1:]))} input: "
         f"**{count:,} parameters**{published}."
     )
     st.dataframe(
@@ -109,15 +143,15 @@ def show_anatomy(name: str, every: bool, chosen: ChosenImage) -> None:
         "in the input two neighbouring outputs are (the stride). A residual block's field is its main path's; "
         "after global pooling every output sees the whole image."
     )
-    show_block(name, model)
+    show_block(name, title, model)
 
 
-def show_block(name: str, model: torch.nn.Module) -> None:
+def show_block(name: str, title: str, model: torch.nn.Module) -> None:
     """The residual block drawn like the U-Net page draws its U, beside its PyTorch code."""
     found = residual_blocks(model)
     if not found:
         st.info(
-            f"{ARCHITECTURES[name].title} has no residual block: it is a plain stack of convolutions, "
+            f"{title} has no residual block: it is a plain stack of convolutions, "
             "ReLUs and pooling, then fully connected layers. Its code:",
             icon=":material/info:",
         )
@@ -266,4 +300,6 @@ def training_tab() -> None:
     )
     if LOOP.state.phase == "stopped":
         st.caption(f"Stopped at step {loop.step:,} of {loop.total_steps:,}: press **Resume** to go on.")
+    if LOOP.state.phase == "done" and loop is not None:
+        keep_loop_ui(loop.stepped if isinstance(loop, SchedulerComparison) else loop)
     LOOP.show_kept("epoch", percent=("Test accuracy",))

@@ -1,0 +1,403 @@
+"""Your own network: one trained on the Build page, or a state_dict file you upload, made into a classifier the
+explainers take (its model and a `ModelInfo`), and written back out as a state_dict with a small JSON card.
+
+A file is read with `torch.load(..., weights_only=True)` (or safetensors), never unpickled; its architecture is
+recognised from its keys (torchvision's ResNet-18/50, AlexNet, VGG-16; the lecture's ResNet-18 and the course's
+at the width their tensors imply; the digits network), its classes from the head's shape, and it is loaded
+strictly. Anything else is refused with one line (`OwnModelError`) a person can act on.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import os
+import pickle
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision import models as tvm
+from torchvision.transforms import v2
+
+from models.classifiers import ModelInfo
+from models.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from models.experiments.lecture_loop import SETUP_NAMES, LectureLoop, final_numbers, short_label, statistics
+from models.nets.digits_nets import CONV_INPUT, DigitsConvNet
+from models.nets.lecture_resnet import Network
+from models.nets.resnet import ResNet18
+from models.text import counted
+
+MB = 1 << 20
+# The largest weights file a visitor may upload. A hosted server has about 2.7 GB: an upload is held three times
+# at its peak (Streamlit's copy of the bytes, the tensors read from them, the network they fill), so 240 MB costs
+# about 720 MB for one visitor; that admits ResNet-18 (45 MB), ResNet-50 (98 MB) and AlexNet (233 MB) and refuses
+# VGG-16 (528 MB, about 1.6 GB held), which runs locally with EXPLAINER_MAX_MODEL_MB=600.
+MAX_MODEL_MB = int(os.environ.get("EXPLAINER_MAX_MODEL_MB", "240"))
+MAX_CARD_BYTES = 200_000  # the JSON card and the class-names file: text, small
+MAX_CLASSES = 10_000
+
+NORMALISATIONS: dict[str, tuple[str, tuple[float, ...], tuple[float, ...]]] = {
+    "imagenet": ("ImageNet's mean and standard deviation", IMAGENET_MEAN, IMAGENET_STD),
+    "unit": ("[0, 1]: pixels divided by 255, nothing subtracted", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+    "greyscale": ("greyscale in [0, 1]", (0.0,), (1.0,)),
+}
+
+ARCHITECTURES: dict[str, str] = {
+    "resnet18": "torchvision's ResNet-18",
+    "resnet50": "torchvision's ResNet-50",
+    "alexnet": "torchvision's AlexNet",
+    "vgg16": "torchvision's VGG-16",
+    "lecture-resnet18": "the lecture's ResNet-18 (its Network and ResBlock)",
+    "course-resnet18": "the course's ResNet-18 (the bundled models' network)",
+    "digits-net": "the digits network (Build's lecture loop)",
+}
+
+
+class OwnModelError(ValueError):
+    """A file or a card that cannot be used, in one sentence meant for a person."""
+
+
+@dataclass(frozen=True)
+class OwnCard:
+    """What a network is, beside its weights: the small JSON that travels with a download."""
+
+    architecture: str
+    classes: tuple[str, ...]
+    input_size: int = 224
+    channels: int = 3
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    width: float = 1.0
+    name: str = "My model"
+    test_accuracy: float | None = None
+    trained: str = ""  # how it was trained, in a phrase ("20 epochs of the lecture's loop on the digits")
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "format": "cv-explainer model card 1"}, indent=1)
+
+    @property
+    def title(self) -> str:
+        """What the visitor sees: the name, and the measured test accuracy when known."""
+        return f"{self.name} ({self.test_accuracy:.1%} test)" if self.test_accuracy is not None else self.name
+
+
+def _bounded(value: object, kind: type, what: str, low: float, high: float) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
+        raise OwnModelError(f"The model card's {what} must be a number from {low:g} to {high:g}.")
+    return kind(value)
+
+
+def read_card(text: str | bytes) -> dict:
+    """A JSON card's fields, checked: architecture, classes, input size, channels, normalisation, width, name,
+    test accuracy. Unknown fields are ignored; a bad one is refused in one line."""
+    if len(text) > MAX_CARD_BYTES:
+        raise OwnModelError(f"The model card is larger than {MAX_CARD_BYTES // 1000} kB; it should be a few lines.")
+    try:
+        raw = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise OwnModelError("The model card is not JSON (it is the .json file the download gives).") from None
+    if not isinstance(raw, dict):
+        raise OwnModelError("The model card is not a JSON object.")
+    card: dict = {}
+    if "architecture" in raw:
+        if raw["architecture"] not in ARCHITECTURES:
+            raise OwnModelError(f"The model card names an unknown architecture; known: {', '.join(ARCHITECTURES)}.")
+        card["architecture"] = raw["architecture"]
+    if "classes" in raw:
+        card["classes"] = class_names(raw["classes"])
+    if "input_size" in raw:
+        card["input_size"] = int(_bounded(raw["input_size"], int, "input size", 8, 1024))
+    if "channels" in raw:
+        card["channels"] = int(_bounded(raw["channels"], int, "channel count", 1, 3))
+    for key in ("mean", "std"):
+        if key in raw:
+            values = raw[key]
+            if not isinstance(values, list) or len(values) not in (1, 3):
+                raise OwnModelError(f"The model card's {key} must be a list of 1 or 3 numbers.")
+            card[key] = tuple(_bounded(v, float, key, -10.0 if key == "mean" else 1e-6, 10.0) for v in values)
+    if "width" in raw:
+        card["width"] = _bounded(raw["width"], float, "width", 0.05, 4.0)
+    if "test_accuracy" in raw and raw["test_accuracy"] is not None:
+        card["test_accuracy"] = _bounded(raw["test_accuracy"], float, "test accuracy", 0.0, 1.0)
+    if isinstance(raw.get("name"), str):
+        card["name"] = raw["name"][:80]
+    if isinstance(raw.get("trained"), str):
+        card["trained"] = raw["trained"][:200]
+    return card
+
+
+def class_names(names: object) -> tuple[str, ...]:
+    """Class names from a card's list or a text file's lines (one per line; blank lines dropped), checked."""
+    if isinstance(names, bytes):
+        try:
+            names = names.decode("utf-8")
+        except UnicodeDecodeError:
+            raise OwnModelError("The class-names file is not UTF-8 text.") from None
+    if isinstance(names, str):
+        if len(names) > MAX_CARD_BYTES:
+            raise OwnModelError(f"The class-names file is larger than {MAX_CARD_BYTES // 1000} kB.")
+        names = [line.strip() for line in names.splitlines() if line.strip()]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or not 1 <= len(names) <= MAX_CLASSES:
+        raise OwnModelError(f"Class names must be 1 to {MAX_CLASSES:,} lines of text, one name per class.")
+    return tuple(n[:80] for n in names)
+
+
+def read_state_dict(data: bytes, filename: str = "") -> dict[str, torch.Tensor]:
+    """The tensors of a weights file: safetensors for a `.safetensors` name, else what `torch.save` writes, read
+    with `weights_only=True` (a whole pickled model is refused, never unpickled). One line for each way it fails:
+    empty, too large, truncated, not a checkpoint, not a state_dict, NaN or infinite weights."""
+    if not data:
+        raise OwnModelError("The file is empty.")
+    if len(data) > MAX_MODEL_MB * MB:
+        raise OwnModelError(
+            f"The file is {len(data) / MB:,.0f} MB; this server takes weights files up to {MAX_MODEL_MB} MB "
+            "(VGG-16's 528 MB runs in a local copy started with EXPLAINER_MAX_MODEL_MB=600)."
+        )
+    state = _read_safetensors(data) if filename.lower().endswith(".safetensors") else _read_torch(data)
+    if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
+        state = state["state_dict"]  # a training checkpoint that nests its weights (Lightning, many scripts)
+    if not isinstance(state, Mapping) or not state:
+        raise OwnModelError(f"The file holds {_kind(state)}, not a state_dict (a dict of layer names to tensors).")
+    bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if bad:
+        raise OwnModelError(f"The file is not a state_dict: {str(bad[0])[:60]!r} is not a tensor.")
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise OwnModelError(f"Its weights contain NaN or infinite values (in {key}): the training diverged.")
+    return dict(state)
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, Mapping):
+        return "an empty dict"
+    return f"a {type(value).__name__}"
+
+
+def _read_torch(data: bytes) -> object:
+    not_checkpoint = "The file is not a PyTorch checkpoint (what `torch.save(model.state_dict(), path)` writes)."
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "Unsupported global" in str(exc):  # weights_only met a class: a whole model, an optimizer, ...
+            raise OwnModelError(
+                "The file holds a whole pickled model or other Python objects, which this server never unpickles: "
+                "save `model.state_dict()` instead."
+            ) from None
+        raise OwnModelError(not_checkpoint) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, KeyError, ValueError, OSError):
+        if data[:2] != b"PK":
+            raise OwnModelError(not_checkpoint) from None
+        raise OwnModelError(
+            "The file is a zip but not a complete PyTorch checkpoint (truncated, or not written by torch.save)."
+        ) from None
+
+
+def _read_safetensors(data: bytes) -> object:
+    try:
+        from safetensors.torch import load
+    except ImportError:  # an optional dependency
+        raise OwnModelError("This server cannot read .safetensors files; upload a .pt state_dict instead.") from None
+    try:
+        return load(data)
+    except Exception:
+        raise OwnModelError("The file is not a complete safetensors file.") from None
+
+
+def identify(state: Mapping[str, torch.Tensor]) -> dict:
+    """The architecture a state_dict belongs to, from its keys, and what its tensors imply: the number of classes
+    (the head's rows), the width and the input channels. OwnModelError naming its first keys when none fits."""
+    keys = set(state)
+    if "layer0.0.weight" in keys and "fc.weight" in keys:
+        stem = state["layer0.0.weight"]
+        arch = "lecture-resnet18" if "layer0.0.bias" in keys else "course-resnet18"
+        return {
+            "architecture": arch,
+            "classes": state["fc.weight"].shape[0],
+            "width": stem.shape[0] / 64,
+            "channels": stem.shape[1],
+        }
+    if "conv1.weight" in keys and "fc.weight" in keys and "layer4.0.conv1.weight" in keys:
+        arch = "resnet50" if "layer1.0.conv3.weight" in keys else "resnet18"
+        return {"architecture": arch, "classes": state["fc.weight"].shape[0], "width": 1.0, "channels": 3}
+    if "classifier.7.weight" in keys and "features.0.weight" in keys:
+        return {
+            "architecture": "digits-net",
+            "classes": state["classifier.7.weight"].shape[0],
+            "width": 1.0,
+            "channels": 1,
+        }
+    if "classifier.6.weight" in keys and "features.0.weight" in keys:
+        arch = "vgg16" if "features.28.weight" in keys else "alexnet"
+        return {"architecture": arch, "classes": state["classifier.6.weight"].shape[0], "width": 1.0, "channels": 3}
+    first = ", ".join(sorted(keys)[:4])
+    raise OwnModelError(
+        f"These weights are not of a supported architecture ({', '.join(ARCHITECTURES)}); its first keys: {first}."
+    )
+
+
+def build(architecture: str, classes: int, width: float = 1.0, channels: int = 3) -> nn.Module:
+    """A freshly initialised network of a supported architecture with `classes` outputs."""
+    if architecture == "lecture-resnet18":
+        return Network(in_channels=channels, outputs=classes, width=width)
+    if architecture == "course-resnet18":
+        return ResNet18(classes, width=width)
+    if architecture == "digits-net":
+        return DigitsConvNet(batchnorm=False, activation="relu", num_classes=classes)
+    makers: dict[str, Callable[..., nn.Module]] = {
+        "resnet18": tvm.resnet18,
+        "resnet50": tvm.resnet50,
+        "alexnet": tvm.alexnet,
+        "vgg16": tvm.vgg16,
+    }
+    return makers[architecture](weights=None, num_classes=classes)
+
+
+def load_strictly(model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
+    """Fill `model` from `state` only if every key and shape matches, else say which do not (the first three)."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+
+    def few(names: list[str]) -> str:
+        return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+    if missing:
+        raise OwnModelError(f"The weights lack {len(missing)} of the network's tensors: {few(missing)}.")
+    if unexpected:
+        raise OwnModelError(f"The weights have {len(unexpected)} tensors the network does not: {few(unexpected)}.")
+    if shapes:
+        k = shapes[0]
+        raise OwnModelError(
+            f"{len(shapes)} tensors have the wrong shape, first {k}: {tuple(state[k].shape)} where the network "
+            f"has {tuple(expected[k].shape)}."
+        )
+    model.load_state_dict(state, strict=True)
+
+
+def preprocess_of(card: OwnCard) -> v2.Compose:
+    """The image pipeline a card describes: greyscale when the network takes one channel, resize and centre-crop
+    to its input size, [0, 1], then its normalisation."""
+    steps: list = [v2.ToImage()]
+    if card.channels == 1:
+        steps.append(v2.Grayscale(1))
+    steps += [
+        v2.Resize(card.input_size, antialias=True),
+        v2.CenterCrop(card.input_size),
+        v2.ToDtype(torch.float32, scale=True),
+        v2.Normalize(list(card.mean), list(card.std)),
+    ]
+    return v2.Compose(steps)
+
+
+def own_classifier(
+    model: nn.Module, card: OwnCard, weights_sha256: str, device: torch.device | str | None = None
+) -> tuple[nn.Module, ModelInfo]:
+    """A network and its card as the explainers take them: in eval mode, with a ModelInfo whose cache key holds
+    the weights' SHA-256 (so no cache ever serves another network's results)."""
+    mean = card.mean if len(card.mean) == card.channels else card.mean[:1] * card.channels
+    std = card.std if len(card.std) == card.channels else card.std[:1] * card.channels
+    card = replace(card, mean=tuple(mean), std=tuple(std))
+    accuracy = f"{card.test_accuracy:.1%} test accuracy, measured when it was trained" if card.test_accuracy else ""
+    info = ModelInfo(
+        requested="own",
+        name="own",
+        title=card.title,
+        source="own",
+        categories=card.classes,
+        metrics=accuracy or "test accuracy not stated",
+        preprocess=preprocess_of(card),
+        mean=card.mean if card.channels == 3 else card.mean * 3,
+        std=card.std if card.channels == 3 else card.std * 3,
+        weights_file=card.name,
+        weights_sha256=weights_sha256,
+    )
+    device = device or next(model.parameters()).device
+    return model.eval().to(device), info
+
+
+def load_own_classifier(
+    weights: bytes | str | os.PathLike,
+    card: str | bytes | None = None,
+    classes: str | bytes | None = None,
+    *,
+    filename: str = "",
+    normalisation: str = "imagenet",
+    input_size: int | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[nn.Module, ModelInfo, OwnCard]:
+    """Load your own weights file (a path or its bytes) into a classifier the explainers take, from a notebook as
+    on the page: its JSON card if you have one, else class names (text, one per line; else "class 0..k-1"), the
+    normalisation ("imagenet", "unit", "greyscale") and the input size. Returns (model, info, card)."""
+    if not isinstance(weights, bytes):
+        filename = filename or str(weights)
+        path = Path(weights)
+        if path.stat().st_size > MAX_MODEL_MB * MB:
+            raise OwnModelError(f"The file is larger than the {MAX_MODEL_MB} MB this server takes.")
+        weights = path.read_bytes()
+    state = read_state_dict(weights, filename)
+    found = identify(state)
+    given = read_card(card) if card else {}
+    if given.get("architecture", found["architecture"]) != found["architecture"]:
+        raise OwnModelError(
+            f"The card says {given['architecture']} but the weights are {ARCHITECTURES[found['architecture']]}."
+        )
+    names = class_names(classes) if classes else given.get("classes")
+    k = found["classes"]
+    if names is not None and len(names) != k:
+        raise OwnModelError(f"There are {len(names)} class names for a head of {k} outputs.")
+    _, mean, std = NORMALISATIONS[normalisation if found["channels"] == 3 else "greyscale"]
+    default_size = CONV_INPUT if found["architecture"] == "digits-net" else 224
+    made = OwnCard(
+        architecture=found["architecture"],
+        classes=names or tuple(f"class {i}" for i in range(k)),
+        input_size=given.get("input_size", input_size or default_size),
+        channels=found["channels"],
+        mean=given.get("mean", mean),
+        std=given.get("std", std),
+        width=found["width"],
+        name=given.get("name", Path(filename).stem[:80] or "My model"),
+        test_accuracy=given.get("test_accuracy"),
+        trained=given.get("trained", ""),
+    )
+    model = build(made.architecture, k, made.width, made.channels)
+    load_strictly(model, state)
+    model, info = own_classifier(model, made, hashlib.sha256(weights).hexdigest(), device)
+    return model, info, made
+
+
+def export(model: nn.Module, card: OwnCard) -> tuple[bytes, bytes]:
+    """(the weights file `torch.save(model.state_dict())` writes, the JSON card), for a download."""
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+    return buffer.getvalue(), card.to_json().encode()
+
+
+def from_loop(loop: LectureLoop) -> tuple[nn.Module, OwnCard]:
+    """A network the Build page trained, as your own: a copy of it (the loop may go on), and its card (architecture,
+    classes, input size, the training set's normalisation, its last test accuracy, how it was trained)."""
+    config = loop.config
+    setup = config.setup
+    mean, std = statistics(setup)
+    numbers = final_numbers(loop)
+    epochs = len(loop.history.epoch)
+    card = OwnCard(
+        architecture="digits-net" if setup == "digits" else "course-resnet18",
+        classes=tuple(loop.classes),
+        input_size=int(loop.x_test.shape[-1]),
+        channels=int(loop.x_test.shape[1]),
+        mean=mean,
+        std=std,
+        width=1.0 if setup == "digits" else 0.25,
+        name=f"My {SETUP_NAMES[setup]}, {counted(epochs, 'epoch')}",
+        test_accuracy=numbers.get("test_accuracy"),
+        trained=short_label(config),
+    )
+    return copy.deepcopy(loop.model).cpu().eval(), card

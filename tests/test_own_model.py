@@ -1,0 +1,209 @@
+"""Your own network from a file: the lecture's ResNet-18 code's state_dict loads strictly and gives that code's
+outputs; a download -> upload round trip gives the same predictions; every bad file gets one line."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+import torch
+from torch import nn
+from torchvision import models as tvm
+
+from models import own
+from models.own import OwnModelError, load_own_classifier
+
+
+# The lecture's ResNet-18, as the course writes it (functional ReLUs, biased convs, conv -> pool -> BN -> ReLU stem,
+# `gap`, `fc`): a student's `torch.save(model.state_dict(), path)` of this must load and give these outputs.
+class LectureResBlock(nn.Module):
+    def __init__(self, in_channels, out_channels, downsample):
+        super().__init__()
+        if downsample:
+            self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=2, padding=1)
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=2), nn.BatchNorm2d(out_channels)
+            )
+        else:
+            self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=1, padding=1)
+            self.shortcut = nn.Sequential()
+        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, stride=1, padding=1)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+
+    def forward(self, input):
+        shortcut = self.shortcut(input)
+        input = nn.ReLU()(self.bn1(self.conv1(input)))
+        input = nn.ReLU()(self.bn2(self.conv2(input)))
+        input = input + shortcut
+        return nn.ReLU()(input)
+
+
+class LectureNetwork(nn.Module):
+    def __init__(self, in_channels, resblock, outputs=1000):
+        super().__init__()
+        self.layer0 = nn.Sequential(
+            nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3),
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+            nn.BatchNorm2d(64),
+            nn.ReLU(),
+        )
+        self.layer1 = nn.Sequential(resblock(64, 64, downsample=False), resblock(64, 64, downsample=False))
+        self.layer2 = nn.Sequential(resblock(64, 128, downsample=True), resblock(128, 128, downsample=False))
+        self.layer3 = nn.Sequential(resblock(128, 256, downsample=True), resblock(256, 256, downsample=False))
+        self.layer4 = nn.Sequential(resblock(256, 512, downsample=True), resblock(512, 512, downsample=False))
+        self.gap = torch.nn.AdaptiveAvgPool2d(1)
+        self.fc = torch.nn.Linear(512, outputs)
+
+    def forward(self, input):
+        input = self.layer0(input)
+        input = self.layer1(input)
+        input = self.layer2(input)
+        input = self.layer3(input)
+        input = self.layer4(input)
+        input = self.gap(input)
+        input = torch.flatten(input, 1)
+        return self.fc(input)
+
+
+def saved(obj) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def trained_like(model: nn.Module, seed: int = 0) -> nn.Module:
+    """A network with non-trivial BatchNorm statistics (as after training), in eval mode."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    return model.eval()
+
+
+def test_the_lectures_own_resnet18_loads_strictly_and_gives_its_outputs():
+    torch.manual_seed(0)
+    lecture = trained_like(LectureNetwork(3, LectureResBlock, outputs=7))
+    model, info, card = load_own_classifier(saved(lecture.state_dict()), filename="my_resnet.pt", device="cpu")
+    assert card.architecture == "lecture-resnet18" and card.width == 1.0 and len(info.categories) == 7
+    assert info.categories[0] == "class 0" and info.source == "own" and len(info.weights_sha256) == 64
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model(x), lecture(x))
+
+
+@pytest.mark.parametrize(
+    "make, architecture",
+    [
+        (lambda: tvm.resnet18(weights=None, num_classes=5), "resnet18"),
+        (lambda: own.build("lecture-resnet18", 4, width=0.25), "lecture-resnet18"),
+        (lambda: own.build("course-resnet18", 6, width=0.25), "course-resnet18"),
+        (lambda: own.build("digits-net", 10), "digits-net"),
+    ],
+)
+def test_a_download_then_upload_gives_the_same_predictions(make, architecture):
+    torch.manual_seed(1)
+    original = trained_like(make())
+    k = original.state_dict()[[n for n in original.state_dict() if n.endswith("weight")][-1]].shape[0]
+    card = own.OwnCard(
+        architecture=architecture,
+        classes=tuple(f"c{i}" for i in range(k)),
+        input_size=64,
+        channels=1 if architecture == "digits-net" else 3,
+        mean=(0.5,) if architecture == "digits-net" else (0.4, 0.4, 0.4),
+        std=(0.2,) if architecture == "digits-net" else (0.3, 0.3, 0.3),
+        width=0.25 if "0.25" in repr(make) else 1.0,
+        name="Mine",
+        test_accuracy=0.9,
+    )
+    weights, card_json = own.export(original, card)
+    model, info, loaded = load_own_classifier(weights, card_json, filename="mine.pt", device="cpu")
+    assert loaded.architecture == architecture and loaded.classes == card.classes and info.title == "Mine (90.0% test)"
+    x = torch.randn(3, loaded.channels, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model(x), original(x))
+
+
+def good_state() -> dict:
+    torch.manual_seed(2)
+    return own.build("lecture-resnet18", 3, width=0.125).state_dict()
+
+
+def a_zip_that_is_not_a_checkpoint() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("notes.txt", "hello")
+    return buffer.getvalue()
+
+
+def with_nan() -> dict:
+    state = good_state()
+    state["fc.weight"][0, 0] = float("nan")
+    return state
+
+
+def renamed(state: dict, old: str, new: str) -> dict:
+    state[new] = state.pop(old)
+    return state
+
+
+BAD_FILES = {
+    "empty": (lambda: b"", "The file is empty."),
+    "a whole pickled model": (
+        lambda: saved(own.build("lecture-resnet18", 3, width=0.125)),
+        "The file holds a whole pickled model or other Python objects, which this server never unpickles",
+    ),
+    "truncated": (lambda: saved(good_state())[:5000], "not a complete PyTorch checkpoint"),
+    "a zip that is not a checkpoint": (a_zip_that_is_not_a_checkpoint, "not a complete PyTorch checkpoint"),
+    "not a zip": (lambda: b"GIF89a" + bytes(100), "The file is not a PyTorch checkpoint"),
+    "a list of tensors": (lambda: saved([torch.zeros(2)]), "The file holds a list, not a state_dict"),
+    "NaN weights": (lambda: saved(with_nan()), "Its weights contain NaN or infinite values (in fc.weight)"),
+    "missing keys": (
+        lambda: saved({k: v for k, v in good_state().items() if k != "layer2.0.bn1.running_mean"}),
+        "The weights lack 1 of the network's tensors: layer2.0.bn1.running_mean.",
+    ),
+    "unexpected keys": (
+        lambda: saved({**good_state(), "extra.weight": torch.zeros(1)}),
+        "The weights have 1 tensors the network does not: extra.weight.",
+    ),
+    "wrong shapes": (
+        lambda: saved({**good_state(), "layer1.0.conv1.weight": torch.zeros(8, 8, 5, 5)}),
+        "1 tensors have the wrong shape, first layer1.0.conv1.weight: (8, 8, 5, 5) where the network has (8, 8, 3, 3)",
+    ),
+    "an unknown architecture": (
+        lambda: saved({"encoder.weight": torch.zeros(2, 2)}),
+        "These weights are not of a supported architecture",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_FILES))
+def test_every_bad_file_is_refused_in_one_line(name):
+    make, message = BAD_FILES[name]
+    with pytest.raises(OwnModelError) as caught:
+        load_own_classifier(make(), filename="bad.pt")
+    text = str(caught.value)
+    assert message in text and "\n" not in text, text
+
+
+def test_a_file_over_the_cap_is_refused_before_it_is_read(monkeypatch):
+    monkeypatch.setattr(own, "MAX_MODEL_MB", 1)
+    with pytest.raises(OwnModelError, match="this server takes weights files up to 1 MB"):
+        load_own_classifier(bytes(2 << 20), filename="big.pt")
+
+
+def test_class_names_and_the_card_are_checked():
+    weights = saved(good_state())
+    _, info, _ = load_own_classifier(weights, classes=b"cat\n\ndog\nbird\n", filename="x.pt", device="cpu")
+    assert info.categories == ("cat", "dog", "bird")
+    with pytest.raises(OwnModelError, match="There are 2 class names for a head of 3 outputs"):
+        load_own_classifier(weights, classes="cat\ndog", filename="x.pt")
+    with pytest.raises(OwnModelError, match="The model card is not JSON"):
+        load_own_classifier(weights, card=b"{not json", filename="x.pt")
+    with pytest.raises(OwnModelError, match="The card says resnet18 but the weights are the lecture's ResNet-18"):
+        load_own_classifier(weights, card='{"architecture": "resnet18"}', filename="x.pt")
+    with pytest.raises(OwnModelError, match="input size must be a number from 8 to 1024"):
+        load_own_classifier(weights, card='{"input_size": 100000}', filename="x.pt")

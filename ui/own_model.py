@@ -1,0 +1,85 @@
+"""The visitor's own network, held in their browser session only: at most one (a new one replaces the last, which
+is then freed), never in a shared cache, never reachable from another session by picker or link."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+from torch import nn
+
+from models.classifiers import ModelInfo
+from models.devices import best_device
+from models.hub.fallback import ModelSpec
+from models.own import OwnCard, export, own_classifier
+
+OWN = "own"  # the pickers' key for the visitor's own network
+_KEY = "own_model"
+NOT_HERE = (
+    "The link names a model trained or uploaded in another browser session, which this one cannot see: "
+    "the default model is shown."
+)
+
+
+@dataclass(frozen=True)
+class OwnModel:
+    """The network, what the explainers take about it, its card, its weights file and its data's sample images."""
+
+    model: nn.Module
+    info: ModelInfo
+    card: OwnCard
+    weights: bytes  # what a download gives (torch.save of its state_dict); its SHA-256 keys every cache
+    samples: dict[str, bytes]  # name -> PNG bytes: its own test images (none for an upload)
+
+
+def png(picture: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def keep_own(
+    model: nn.Module, card: OwnCard, samples: dict[str, np.ndarray] | None = None, weights: bytes | None = None
+) -> OwnModel:
+    """Hold `model` as this session's own network on the best device (replacing any earlier one, which is freed):
+    `weights` is its file as uploaded, else written now."""
+    weights = weights if weights is not None else export(model, card)[0]
+    model, info = own_classifier(model, card, hashlib.sha256(weights).hexdigest(), best_device())
+    mine = OwnModel(model, info, card, weights, {k: png(v) for k, v in (samples or {}).items()})
+    st.session_state[_KEY] = mine
+    return mine
+
+
+def own_model() -> OwnModel | None:
+    return st.session_state.get(_KEY)
+
+
+def forget_own() -> None:
+    st.session_state.pop(_KEY, None)
+
+
+def own_spec(mine: OwnModel) -> ModelSpec:
+    """The pickers' entry for it, titled as the visitor named it."""
+    return ModelSpec(OWN, f"Yours: {mine.card.title}", None, fallback=OWN, retrain="")
+
+
+def own_samples(prefix: str) -> dict[str, bytes] | None:
+    """The sample images of the visitor's own network when the picker keyed `prefix_model` has it chosen."""
+    mine = own_model()
+    return mine.samples if mine is not None and st.session_state.get(f"{prefix}_model") == OWN else None
+
+
+def file_stem(name: str) -> str:
+    """A download's file name from the model's name: letters, digits and dashes."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower() or "my-model"
+
+
+def own_files() -> tuple[str, str] | None:
+    """The names the downloads of this session's own network get: (weights, card); None without one."""
+    mine = own_model()
+    return None if mine is None else (f"{file_stem(mine.card.name)}.pt", f"{file_stem(mine.card.name)}.json")

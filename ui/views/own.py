@@ -1,0 +1,112 @@
+"""Build's "Your model" tab (upload a state_dict, download the one you have, forget it) and the "Explain this model"
+button under a finished training loop. Loading and checking: models/own.py."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from models.devices import best_device
+from models.experiments.lecture_loop import LectureLoop, test_images
+from models.own import ARCHITECTURES, MAX_MODEL_MB, NORMALISATIONS, OwnModelError, from_loop, load_own_classifier
+from ui.own_model import forget_own, keep_own, own_files, own_model
+from ui.presenter import prose
+
+WHERE = "choose **Yours** under *Classifier* on Classify, Attributions and Features, or under *Network* on Anatomy"
+
+
+def keep_loop_ui(loop: LectureLoop) -> None:
+    """Under a finished loop: keep the network it trained as the visitor's own, to explain on the other pages."""
+    if not st.button("Explain this model", key="build_keep", help="Keeps the trained network for this browser session"):
+        return
+    model, card = from_loop(loop)
+    mine = keep_own(model, card, test_images(loop.config.setup))
+    st.success(f"Kept as **{mine.card.title}** for this browser session: {WHERE}.", icon=":material/check:")
+
+
+def current_ui() -> None:
+    """The network this session holds, its downloads (weights and card) and a button that forgets it."""
+    if message := st.session_state.pop("own_message", None):
+        st.success(message, icon=":material/check:")
+    mine = own_model()
+    if mine is None:
+        st.info(
+            "No model of yours yet: train one under *Training loop* and press **Explain this model**, or upload one."
+        )
+        return
+    card = mine.card
+    st.markdown(
+        f"**{card.title}**: {ARCHITECTURES[card.architecture]}, {len(card.classes)} classes, "
+        f"{card.input_size} x {card.input_size} input with {card.channels} channel(s)"
+        + (f"; trained as {card.trained}" if card.trained else "")
+        + f". To explain it, {WHERE}."
+    )
+    weights_name, card_name = own_files()
+    c1, c2, c3 = st.columns(3)
+    c1.download_button("Weights (.pt)", mine.weights, weights_name, "application/octet-stream", key="own_dl_pt")
+    c2.download_button("Model card (.json)", card.to_json(), card_name, "application/json", key="own_dl_json")
+    c3.button("Forget it", key="own_forget", on_click=forget_own)
+
+
+def upload_ui() -> None:
+    """The upload form; a file that cannot be used gets one line and the page goes on."""
+    st.subheader("Upload a network")
+    prose(
+        "A state_dict: what `torch.save(model.state_dict(), path)` writes, for torchvision's ResNet-18/50, AlexNet or "
+        "VGG-16, the lecture's ResNet-18 (its `Network` and `ResBlock`) or the course's at any width, or the digits "
+        "network. It is read with `torch.load(weights_only=True)`, never unpickled. The number of classes comes from "
+        "its last layer; names from its card or a text file, else class 0, 1, …"
+    )
+    n = st.session_state.setdefault("own_upload_n", 0)  # a new key empties the uploaders once a file is loaded
+    with st.form("own_form"):
+        weights = st.file_uploader(
+            f"Weights (.pt, .pth or .safetensors; up to {MAX_MODEL_MB} MB)",
+            key=f"own_weights_{n}",
+            max_upload_size=MAX_MODEL_MB,
+        )
+        c1, c2 = st.columns(2)
+        card = c1.file_uploader("Its model card (.json, optional)", key=f"own_card_{n}", max_upload_size=1)
+        classes = c2.file_uploader(
+            "Class names (.txt, one per line, optional)", key=f"own_classes_{n}", max_upload_size=1
+        )
+        c3, c4 = st.columns(2)
+        normalisation = c3.radio(
+            "Without a card: normalisation",
+            ["imagenet", "unit"],
+            key="own_norm",
+            horizontal=True,
+            format_func=lambda k: NORMALISATIONS[k][0],
+        )
+        size = c4.number_input("Without a card: input size (pixels)", 16, 512, 224, key="own_size")
+        submitted = st.form_submit_button("Load", type="primary")
+    if not submitted:
+        return
+    if weights is None:
+        st.warning("Choose a weights file first.")
+        return
+    try:
+        model, _, loaded = load_own_classifier(
+            weights.getvalue(),
+            card.getvalue() if card else None,
+            classes.getvalue() if classes else None,
+            filename=weights.name,
+            normalisation=normalisation,
+            input_size=int(size),
+            device=best_device(),
+        )
+    except OwnModelError as exc:
+        st.error(f"{weights.name}: {exc}", icon=":material/block:")
+        return
+    mine = keep_own(model, loaded, weights=weights.getvalue())
+    st.session_state["own_upload_n"] = n + 1  # the form's uploaders start empty: Streamlit lets the file go
+    st.session_state["own_message"] = f"Loaded **{mine.card.title}** for this browser session: {WHERE}."
+    st.rerun()  # the tab again, from the top: the model it now holds, its downloads
+
+
+def own_model_tab() -> None:
+    prose(
+        "Your own network, held for this browser session only (one at a time; another session never sees it): "
+        "one trained on this page, or weights you upload. Download it as a state_dict and its card to load it "
+        "again here or in a notebook (`models.own.load_own_classifier`)."
+    )
+    current_ui()
+    upload_ui()
