@@ -53,4 +53,3 @@ def pytest_collection_modifyitems(config, items) -> None:
     collection the same way, as xdist requires."""
     rank = {"browser": 0, "ray": 1, "training": 2}
     items.sort(key=lambda item: min((rank[m.name] for m in item.iter_markers() if m.name in rank), default=3))
-
