@@ -4,7 +4,8 @@
 
 Starts the app headless and offline, and in Chromium opens every page, uploads a photo, and
 presses each page's main buttons (sanity check, faithfulness, top-9 scan, occlusion, a short
-BatchNorm run). Prints the server's resident memory after start-up and its peak (Linux /proc).
+BatchNorm run), then uploads a network of its own three times (45 MB each; a session holds one) and explains it.
+Prints the server's resident memory after start-up and its peak (Linux /proc).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from explain.inputs.samples import sample_bytes  # noqa: E402
-from tests.browser import chromium, dashboard, rss_mb, upload, wait_idle  # noqa: E402
+from tests.browser import chromium, dashboard, rerun, rss_mb, upload, wait_idle  # noqa: E402
 
 STEPS = [
     # URL path, tab to open first, buttons to press after the upload
@@ -36,6 +37,33 @@ STEPS = [
     ("transfer", None, ["Run"]),  # a small sweep with the page's default settings
 ]
 NO_UPLOAD = ("unet", "transfer")  # the U-Net page starts from a generated scene; the transfer page takes no image
+
+
+def own_network(page, url: str, folder: Path, pid: int) -> None:
+    """Your own network: the lecture's full-width ResNet-18 state_dict (45 MB) uploaded on Build's Your model tab
+    three times (each replaces the last: a session holds at most one), then explained on Attributions, reached
+    through the sidebar (the same session)."""
+    import torch
+
+    from models import own
+
+    torch.manual_seed(0)
+    weights, _ = own.export(own.build("lecture-resnet18", 10), own.OwnCard("lecture-resnet18", ("x",)))
+    (folder / "mine.pt").write_bytes(weights)
+    page.goto(f"{url}/build")
+    wait_idle(page)
+    for i in range(3):
+        page.get_by_role("tab", name="Your model").click()
+        page.get_by_test_id("stFileUploaderDropzoneInput").nth(1).set_input_files(str(folder / "mine.pt"))
+        page.get_by_text("mine.pt").first.wait_for()
+        rerun(page, page.get_by_role("button", name="Load", exact=True).click)
+        now, peak = rss_mb(pid)
+        print(f"own network  upload {i + 1} of 3          resident {now:7.0f} MB, peak so far {peak:7.0f} MB")
+    rerun(page, page.get_by_role("link", name="Attributions").click)
+    page.get_by_test_id("stSelectbox").filter(has_text="Classifier").click()
+    rerun(page, page.get_by_role("option", name="Yours: mine").click)
+    now, peak = rss_mb(pid)
+    print(f"own network  explained on Attributions resident {now:7.0f} MB, peak so far {peak:7.0f} MB")
 
 
 def main() -> None:
@@ -64,6 +92,7 @@ def main() -> None:
                 wait_idle(page)
             now, peak = rss_mb(proc.pid)
             print(f"{path or 'home':13s} {tab or '':22s} resident {now:7.0f} MB, peak so far {peak:7.0f} MB")
+        own_network(page, url, folder, proc.pid)
         now, peak = rss_mb(proc.pid)
     print(
         f"\nafter start-up and the home page: {start:.0f} MB; peak over the tour: {peak:.0f} MB; "

@@ -132,3 +132,39 @@ def test_every_explainer_page_runs_on_it(trained, page, picker):
     assert not at.error, [e.value for e in at.error]
     text = " ".join(m.value for m in [*at.markdown, *at.caption])
     assert mine.card.title in text
+
+
+def test_the_labelled_set_view_runs_over_its_own_test_images(trained):
+    """Attributions' labelled set offers the network's own test images with their true classes: every one is judged
+    and the count right equals a direct forward pass over them."""
+    from explain.inputs.images import load_image
+
+    at, mine = trained
+    at.switch_page("pages/attributions.py").run()
+    at.selectbox(key="attr_model").set_value("own").run()
+    at.radio(key="attr_batch_source").set_value("own").run()
+    next(b for b in at.button if b.label == f"Explain {len(mine.samples)} images").click().run()
+    assert not at.exception
+    device = next(mine.model.parameters()).device
+    right = 0
+    for name, data in mine.samples.items():
+        x = prepare(load_image(data), mine.info.preprocess, device)
+        with torch.no_grad():
+            right += mine.card.classes[int(mine.model(x).argmax())] == mine.truth[name]
+    n = len(mine.samples)
+    expected = f"{right} of {n} predicted right ({right / n:.0%})"
+    assert any(expected in m.value for m in [*at.markdown, *at.caption, *at.info, *at.success]), expected
+
+
+def test_top9_scans_its_own_test_set(trained):
+    """Features' top-9 offers the network's own test images (the set-up's test set, up to the scan's cap) and scans
+    them without a word of error."""
+    at, _ = trained
+    at.switch_page("pages/features.py").run()
+    at.selectbox(key="feat_model").set_value("own").run()
+    at.radio(key="feat_set").set_value("own").run()
+    scan = at.button(key="feat_scan")
+    assert scan.label == "Scan 200 images"  # the digits' 497 test images, up to the scan's 200
+    scan.click().run()
+    assert not at.exception and not at.error
+    assert any(m.value.startswith("**Channel ") and "strongest in digit " in m.value for m in at.markdown)

@@ -35,6 +35,8 @@ class OwnModel:
     card: OwnCard
     weights: bytes  # what a download gives (torch.save of its state_dict); its SHA-256 keys every cache
     samples: dict[str, bytes]  # name -> PNG bytes: its own test images (none for an upload)
+    truth: dict[str, str]  # name -> the true class of each of those images
+    data: str | None = None  # the Build set-up it was trained on (its test set is its data), None for an upload
 
 
 def png(picture: np.ndarray) -> bytes:
@@ -44,13 +46,19 @@ def png(picture: np.ndarray) -> bytes:
 
 
 def keep_own(
-    model: nn.Module, card: OwnCard, samples: dict[str, np.ndarray] | None = None, weights: bytes | None = None
+    model: nn.Module,
+    card: OwnCard,
+    samples: dict[str, tuple[np.ndarray, str]] | None = None,
+    weights: bytes | None = None,
+    data: str | None = None,
 ) -> OwnModel:
     """Hold `model` as this session's own network on the best device (replacing any earlier one, which is freed):
     `weights` is its file as uploaded, else written now."""
     weights = weights if weights is not None else export(model, card)[0]
     model, info = own_classifier(model, card, hashlib.sha256(weights).hexdigest(), best_device())
-    mine = OwnModel(model, info, card, weights, {k: png(v) for k, v in (samples or {}).items()})
+    samples = samples or {}
+    pictures = {k: png(p) for k, (p, _) in samples.items()}
+    mine = OwnModel(model, info, card, weights, pictures, {k: truth for k, (_, truth) in samples.items()}, data)
     st.session_state[_KEY] = mine
     return mine
 

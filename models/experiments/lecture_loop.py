@@ -95,16 +95,17 @@ def data(setup: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Te
     return (x_tr - mean) / std, y_tr, (x_te - mean) / std, y_te, classes
 
 
-def test_images(setup: str, n: int = 12) -> dict[str, np.ndarray]:
-    """The first `n` test images of a set-up as H x W x 3 uint8 pictures, named by their class: the samples a network
-    trained on it is explained on."""
+def test_images(setup: str, n: int = 12) -> dict[str, tuple[np.ndarray, str]]:
+    """The first `n` test images of a set-up as (H x W x 3 uint8 picture, true class), named by their class and
+    place: the samples a network trained on it is explained on."""
     _, _, x_te, y_te, classes = raw_data(setup)
     pictures = (x_te[:n].clamp(0, 1) * 255).round().byte()
     pictures = pictures.repeat(1, 3 // pictures.shape[1], 1, 1).permute(0, 2, 3, 1).numpy()
     what = "digit" if setup != "resnet-shapes" else "shape"
     labels = y_te[:n].tolist()
     return {
-        f"{what} {classes[y]} (test image {i + 1})": p for i, (p, y) in enumerate(zip(pictures, labels, strict=True))
+        f"{what} {classes[y]} (test image {i + 1})": (p, classes[y])
+        for i, (p, y) in enumerate(zip(pictures, labels, strict=True))
     }
 
 

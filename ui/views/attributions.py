@@ -26,7 +26,7 @@ from models.text import counted
 from ui.admission import cached_heavy
 from ui.image_input import SUPPORTED, decode_upload
 from ui.model_picker import out_of_distribution
-from ui.own_model import own_files
+from ui.own_model import own_files, own_model
 from ui.page_end import end_page
 from ui.param_form import param_widgets
 from ui.predictions import top5
@@ -327,16 +327,20 @@ BATCH_SOURCES = {"generated": "generated shapes, labelled by the generator", "up
 
 
 def batch_set_ui(info: ModelInfo) -> tuple[list[LabelledImage], list[str]]:
-    """The labelled set: generated shapes (labelled by the generator) or uploads, each given its true label here.
+    """The labelled set: the own network's test images (labelled by their data), generated shapes (labelled by the
+    generator) or uploads, each given its true label here.
     Returns the images and a line per upload that could not be used."""
+    mine = own_model() if info.source == "own" else None
+    sources = {
+        **({"own": "its own test images, labelled by their data"} if mine and mine.truth else {}),
+        **BATCH_SOURCES,
+    }
     source = st.radio(
-        "Images",
-        list(BATCH_SOURCES),
-        horizontal=True,
-        key="attr_batch_source",
-        bind=BIND,
-        format_func=BATCH_SOURCES.get,
+        "Images", list(sources), horizontal=True, key="attr_batch_source", bind=BIND, format_func=sources.get
     )
+    if source == "own":
+        chosen = [(name, decode_upload(data, name)) for name, data in mine.samples.items()]
+        return [LabelledImage(c.name, c.image, mine.truth[n]) for n, c in chosen if not isinstance(c, str)], []
     if source == "generated":
         c1, c2 = st.columns(2)
         n = c1.slider("How many", 4, MAX_BATCH, 8, 2, key="attr_batch_n", bind=BIND)

@@ -4,6 +4,7 @@ top-9 activations over a set of images, and occlusion sensitivity. Drawing only:
 import numpy as np
 import streamlit as st
 import torch
+from PIL import Image
 
 from explain.figures.charts import occlusion_figures
 from explain.figures.render import crop_tile, draw_box, grey_maps, input_image, montage, symmetric_image
@@ -31,9 +32,11 @@ from explain.methods.occlusion import (
     min_stride,
     occlusion_sensitivity,
 )
+from models.experiments.lecture_loop import test_images
 from models.text import counted
 from ui.admission import cached_heavy
 from ui.image_input import SUPPORTED, decode_upload
+from ui.own_model import own_model
 from ui.predictions import top5
 from ui.presenter import chart, note, prose
 from ui.subject import Subject, cached_on_subject
@@ -158,11 +161,16 @@ def maps_tab(
 SET_SOURCES = {"bundled": "bundled samples and generated shapes", "uploads": "my uploads", "folder": "a folder"}
 
 
-def image_set_ui() -> tuple[list, str]:
-    """The images to scan (a folder's files are only listed here), and the folder if one was named."""
-    source = st.radio("Images", list(SET_SOURCES), horizontal=True, key="feat_set", format_func=SET_SOURCES.get)
+def image_set_ui(subject: Subject) -> tuple[list, str]:
+    """The images to scan (a folder's files are only listed here), and the folder if one was named; for the
+    visitor's own network trained on this server, its own test set first."""
+    mine = own_model() if subject.info.source == "own" else None
+    sources = {**({"own": "its own test images"} if mine and mine.data else {}), **SET_SOURCES}
+    source = st.radio("Images", list(sources), horizontal=True, key="feat_set", format_func=sources.get)
     images, problems, folder = [], [], ""
-    if source == "bundled":
+    if source == "own":
+        images = [(name, Image.fromarray(p)) for name, (p, _) in test_images(mine.data, MAX_SET_IMAGES).items()]
+    elif source == "bundled":
         images = shared_bundled_set()
     elif source == "uploads":
         uploads = st.file_uploader("Images", accept_multiple_files=True, key="feat_many", help=SUPPORTED) or []
@@ -249,7 +257,7 @@ def top9_tab(
         "The nine strongest activations of a channel over a set of images (one per image), each shown as its "
         "deconvnet projection and the image patch it sees, as in the paper's Figure 2."
     )
-    images, folder = image_set_ui()
+    images, folder = image_set_ui(subject)
     top_layer, picks, pressed = scan_ui(subject, layers, start_layer, images)
     if pressed:
         st.session_state["feat_top9"] = (

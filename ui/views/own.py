@@ -19,7 +19,7 @@ def keep_loop_ui(loop: LectureLoop) -> None:
     if not st.button("Explain this model", key="build_keep", help="Keeps the trained network for this browser session"):
         return
     model, card = from_loop(loop)
-    mine = keep_own(model, card, test_images(loop.config.setup))
+    mine = keep_own(model, card, test_images(loop.config.setup), data=loop.config.setup)
     st.success(f"Kept as **{mine.card.title}** for this browser session: {WHERE}.", icon=":material/check:")
 
 
