@@ -207,3 +207,17 @@ def test_class_names_and_the_card_are_checked():
         load_own_classifier(weights, card='{"architecture": "resnet18"}', filename="x.pt")
     with pytest.raises(OwnModelError, match="input size must be a number from 8 to 1024"):
         load_own_classifier(weights, card='{"input_size": 100000}', filename="x.pt")
+
+
+def test_a_safetensors_file_loads_like_its_state_dict():
+    from safetensors.torch import save
+
+    torch.manual_seed(3)
+    original = trained_like(own.build("lecture-resnet18", 3, width=0.125))
+    data = save({k: v.contiguous() for k, v in original.state_dict().items()})
+    model, _, card = load_own_classifier(data, filename="mine.safetensors", device="cpu")
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert card.architecture == "lecture-resnet18" and torch.equal(model(x), original(x))
+    with pytest.raises(OwnModelError, match="The file is not a complete safetensors file"):
+        load_own_classifier(data[: len(data) // 2], filename="mine.safetensors")
