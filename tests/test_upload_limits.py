@@ -68,3 +68,21 @@ def test_the_guard_refuses_a_file_past_the_budget_and_counts_what_is_removed():
     ledger.remove_session_files("a")
     assert manager.get_files("a", ["2"]) == [] and ledger.held.get("a") is None
     assert [f.file_id for f in manager.get_files("c", ["5"])] == ["5"]
+
+
+def test_one_file_is_held_to_its_kind_of_cap():
+    """The server's own cap is the weights file's (240 MB); an image or annotation is held to 25 MB here, whatever a
+    crafted request claims its uploader allows; `.streamlit/config.toml` agrees with models.own."""
+    import tomllib
+    from pathlib import Path
+
+    from explain.inputs.upload_limits import IMAGE_MB, UploadBudget
+    from models.own import MAX_MODEL_MB
+
+    b = UploadBudget(session_megabytes=1000, server_megabytes=1000)
+    assert "an image may be at most 25 MB" in b.refusal(0, 0, 0, (IMAGE_MB + 1) * MB, "cat.png")
+    assert b.refusal(0, 0, 0, IMAGE_MB * MB, "cat.png") is None
+    assert b.refusal(0, 0, 0, 200 * MB, "mine.PT") is None
+    assert "a weights file may be at most 240 MB" in b.refusal(0, 0, 0, 241 * MB, "mine.safetensors")
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == MAX_MODEL_MB == 240

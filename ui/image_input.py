@@ -10,6 +10,7 @@ from PIL import Image
 
 from explain.inputs.images import ImageLoadError, display_name, image_sha256, load_image
 from explain.inputs.samples import GENERATED, SAMPLE_NAMES, sample_bytes
+from explain.inputs.upload_limits import IMAGE_MB
 from ui.view_link import BIND, RUN_SUBJECT, forget_upload, linked_upload, name_upload, remember_upload
 
 SUPPORTED = "PNG, JPEG, WebP, BMP, GIF or TIFF, up to 25 MB"
@@ -61,7 +62,7 @@ def image_input(
     left, right = st.columns([3, 2])
     # No `type=` filter: Streamlit would raise on a file with another ending (a drag-and-drop or a
     # crafted request); load_image reads the content instead and explains what is wrong in one line.
-    upload = left.file_uploader("Upload an image", key=f"{prefix}_upload", help=SUPPORTED)
+    upload = left.file_uploader("Upload an image", key=f"{prefix}_upload", help=SUPPORTED, max_upload_size=IMAGE_MB)
     sample = right.selectbox(
         "…or pick a sample",
         names,

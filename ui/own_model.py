@@ -33,10 +33,14 @@ class OwnModel:
     model: nn.Module
     info: ModelInfo
     card: OwnCard
-    weights: bytes  # what a download gives (torch.save of its state_dict); its SHA-256 keys every cache
     samples: dict[str, bytes]  # name -> PNG bytes: its own test images (none for an upload)
     truth: dict[str, str]  # name -> the true class of each of those images
     data: str | None = None  # the Build set-up it was trained on (its test set is its data), None for an upload
+
+    def weights_file(self) -> bytes:
+        """What its download gives: `torch.save` of its state_dict, written when asked (not held: a session keeps
+        one copy of the network, its parameters)."""
+        return export(self.model, self.card)[0]
 
 
 def png(picture: np.ndarray) -> bytes:
@@ -53,12 +57,12 @@ def keep_own(
     data: str | None = None,
 ) -> OwnModel:
     """Hold `model` as this session's own network on the best device (replacing any earlier one, which is freed):
-    `weights` is its file as uploaded, else written now."""
-    weights = weights if weights is not None else export(model, card)[0]
-    model, info = own_classifier(model, card, hashlib.sha256(weights).hexdigest(), best_device())
+    `weights` is its file as uploaded (else written now, once), whose SHA-256 keys every cache of its results."""
+    digest = hashlib.sha256(weights if weights is not None else export(model, card)[0]).hexdigest()
+    model, info = own_classifier(model, card, digest, best_device())
     samples = samples or {}
     pictures = {k: png(p) for k, (p, _) in samples.items()}
-    mine = OwnModel(model, info, card, weights, pictures, {k: truth for k, (_, truth) in samples.items()}, data)
+    mine = OwnModel(model, info, card, pictures, {k: truth for k, (_, truth) in samples.items()}, data)
     st.session_state[_KEY] = mine
     return mine
 

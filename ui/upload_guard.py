@@ -34,7 +34,7 @@ class _Ledger:
             mine = self.held.setdefault(session_id, {})
             others = {k: v for k, v in mine.items() if k != file.file_id}  # a file sent again replaces itself
             server = sum(sum(s.values()) for s in self.held.values()) - mine.get(file.file_id, 0)
-            reason = self.budget.refusal(len(others), sum(others.values()), server, len(file.data))
+            reason = self.budget.refusal(len(others), sum(others.values()), server, len(file.data), file.name)
             if reason is not None:
                 from starlette.exceptions import HTTPException
 

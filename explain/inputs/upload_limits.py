@@ -11,7 +11,11 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from models.own import MAX_MODEL_MB
+
 MB = 2**20
+IMAGE_MB = 25  # one image (or annotation) file; the uploaders say so and the budget enforces it
+WEIGHTS_ENDINGS = (".pt", ".pth", ".safetensors")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,11 @@ class UploadBudget:
     session_files: int = 60
     session_megabytes: int = 250
     server_megabytes: int = 1000
+    # One file: an image (or an annotation) at most IMAGE_MB; a weights file (named .pt, .pth or .safetensors, for
+    # Build's Your model tab) at most models.own.MAX_MODEL_MB. The server's own cap (`server.maxUploadSize`) is the
+    # larger, so this is where an image uploader's cap holds against a crafted request.
+    file_megabytes: int = IMAGE_MB
+    weights_megabytes: int = MAX_MODEL_MB
 
     @classmethod
     def from_env(cls) -> UploadBudget:
@@ -58,9 +67,15 @@ class UploadBudget:
         given = {k: os.environ.get(f"EXPLAINER_UPLOAD_{v}", "") for k, v in names.items()}
         return cls(**{k: max(1, int(v)) for k, v in given.items() if v.isdigit()})
 
-    def refusal(self, session_files: int, session_bytes: int, server_bytes: int, size: int) -> str | None:
-        """Why one more file of `size` bytes cannot be held, given what the session and the server hold now
-        (None when it can)."""
+    def refusal(
+        self, session_files: int, session_bytes: int, server_bytes: int, size: int, name: str = ""
+    ) -> str | None:
+        """Why one more file of `size` bytes named `name` cannot be held, given what the session and the server hold
+        now (None when it can)."""
+        weights = name.lower().endswith(WEIGHTS_ENDINGS)
+        cap = self.weights_megabytes if weights else self.file_megabytes
+        if size > cap * MB:
+            return f"{'a weights file' if weights else 'an image'} may be at most {cap} MB"
         if session_files + 1 > self.session_files:
             return f"this session already holds {session_files} uploaded files (at most {self.session_files})"
         if session_bytes + size > self.session_megabytes * MB:

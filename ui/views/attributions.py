@@ -12,7 +12,7 @@ from explain.figures.charts import colorbar, deletion_insertion_chart, sanity_ch
 from explain.figures.export import attribution_record, attribution_snippet, zip_bundle
 from explain.figures.render import overlay, png_bytes
 from explain.inputs.image_sets import set_sha256
-from explain.inputs.upload_limits import LABELLED_UPLOADS
+from explain.inputs.upload_limits import IMAGE_MB, LABELLED_UPLOADS
 from explain.methods.attributions import METHODS, attribute, defaults
 from explain.methods.batch_view import MAX_BATCH, LabelledImage, explain_batch, generated_shapes, summary
 from explain.methods.classify import model_view
@@ -346,7 +346,12 @@ def batch_set_ui(info: ModelInfo) -> tuple[list[LabelledImage], list[str]]:
         n = c1.slider("How many", 4, MAX_BATCH, 8, 2, key="attr_batch_n", bind=BIND)
         seed = c2.number_input("Seed", 0, 10_000, 0, key="attr_batch_seed", bind=BIND)
         return generated_shapes(int(n), int(seed)), []
-    uploads = st.file_uploader("Images", accept_multiple_files=True, key="attr_batch_files", help=SUPPORTED) or []
+    uploads = (
+        st.file_uploader(
+            "Images", accept_multiple_files=True, key="attr_batch_files", help=SUPPORTED, max_upload_size=IMAGE_MB
+        )
+        or []
+    )
     problems, images, cols = [], [], st.columns(4)
     for i, f in enumerate(bounded_uploads(uploads, LABELLED_UPLOADS)):
         decoded = decode_upload(f.getvalue(), f.name)

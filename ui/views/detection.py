@@ -12,6 +12,7 @@ from explain.figures.render import draw_box, grey_maps, montage, overlay, png_by
 from explain.inputs.annotations import TrueObject, coco_objects, labels_known, scene_objects
 from explain.inputs.images import display_name, image_sha256
 from explain.inputs.samples import sample_bytes, sample_scene
+from explain.inputs.upload_limits import IMAGE_MB
 from explain.methods.classify import most_probable
 from explain.methods.filters import strongest_channels
 from explain.methods.ground_truth import SET_SIZE, match, score, score_generated_set
@@ -433,6 +434,7 @@ def truth_ui(chosen: ChosenImage, image: np.ndarray, info: DetectorInfo) -> list
         upload = st.file_uploader(
             "COCO annotation file (JSON) for this image",
             key="det_truth_upload",
+            max_upload_size=IMAGE_MB,
             help="COCO format: images, categories, annotations with bbox (x, y, width, height). Boxes only.",
         )
         if upload is None:

@@ -17,7 +17,7 @@ from explain.inputs.image_sets import (
     folder_set,
     set_sha256,
 )
-from explain.inputs.upload_limits import TOP9_UPLOADS
+from explain.inputs.upload_limits import IMAGE_MB, TOP9_UPLOADS
 from explain.methods.classify import prepare
 from explain.methods.deconvnet import (
     feature_layers,
@@ -173,7 +173,12 @@ def image_set_ui(subject: Subject) -> tuple[list, str]:
     elif source == "bundled":
         images = shared_bundled_set()
     elif source == "uploads":
-        uploads = st.file_uploader("Images", accept_multiple_files=True, key="feat_many", help=SUPPORTED) or []
+        uploads = (
+            st.file_uploader(
+                "Images", accept_multiple_files=True, key="feat_many", help=SUPPORTED, max_upload_size=IMAGE_MB
+            )
+            or []
+        )
         for f in bounded_uploads(uploads, TOP9_UPLOADS):
             chosen_upload = decode_upload(f.getvalue(), f.name)  # decoded once per content hash
             if isinstance(chosen_upload, str):

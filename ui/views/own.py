@@ -42,7 +42,7 @@ def current_ui() -> None:
     )
     weights_name, card_name = own_files()
     c1, c2, c3 = st.columns(3)
-    c1.download_button("Weights (.pt)", mine.weights, weights_name, "application/octet-stream", key="own_dl_pt")
+    c1.download_button("Weights (.pt)", mine.weights_file, weights_name, "application/octet-stream", key="own_dl_pt")
     c2.download_button("Model card (.json)", card.to_json(), card_name, "application/json", key="own_dl_json")
     c3.button("Forget it", key="own_forget", on_click=forget_own)
 
@@ -83,9 +83,10 @@ def upload_ui() -> None:
     if weights is None:
         st.warning("Choose a weights file first.")
         return
+    data = weights.getvalue()
     try:
         model, _, loaded = load_own_classifier(
-            weights.getvalue(),
+            data,
             card.getvalue() if card else None,
             classes.getvalue() if classes else None,
             filename=weights.name,
@@ -96,7 +97,7 @@ def upload_ui() -> None:
     except OwnModelError as exc:
         st.error(f"{weights.name}: {exc}", icon=":material/block:")
         return
-    mine = keep_own(model, loaded, weights=weights.getvalue())
+    mine = keep_own(model, loaded, weights=data)
     st.session_state["own_upload_n"] = n + 1  # the form's uploaders start empty: Streamlit lets the file go
     st.session_state["own_message"] = f"Loaded **{mine.card.title}** for this browser session: {WHERE}."
     st.rerun()  # the tab again, from the top: the model it now holds, its downloads
