@@ -169,3 +169,22 @@ def test_top9_scans_its_own_test_set(trained):
     scan.click().run()
     assert not at.exception and not at.error
     assert any(m.value.startswith("**Channel ") and "strongest in digit " in m.value for m in at.markdown)
+
+
+def test_the_sanity_check_faithfulness_and_occlusion_run_on_it(trained):
+    """The buttons' work (cascading randomisation, deletion/insertion, the occluding square) on the session's own
+    network: each draws its result without an error."""
+    at, _ = trained
+    at.switch_page("pages/attributions.py").run()
+    at.selectbox(key="attr_model").set_value("own").run()
+    for label in ("Run the sanity check", "Measure faithfulness"):
+        charts = len(at.get("plotly_chart"))
+        next(b for b in at.button if b.label == label).click().run()
+        assert not at.exception and not at.error, label
+        assert len(at.get("plotly_chart")) > charts, f"{label}: no chart drawn"
+    at.switch_page("pages/features.py").run()
+    at.selectbox(key="feat_model").set_value("own").run()
+    charts = len(at.get("plotly_chart"))
+    next(b for b in at.button if b.label.startswith("Slide the grey square")).click().run()
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) > charts, "occlusion: no map drawn"
