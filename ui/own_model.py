@@ -4,15 +4,14 @@ is then freed), never in a shared cache, never reachable from another session by
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
-from PIL import Image
 from torch import nn
 
+from explain.figures.render import png_bytes
 from models.classifiers import ModelInfo
 from models.devices import best_device
 from models.hub.fallback import ModelSpec
@@ -28,7 +27,8 @@ NOT_HERE = (
 
 @dataclass(frozen=True)
 class OwnModel:
-    """The network, what the explainers take about it, its card, its weights file and its data's sample images."""
+    """The network, what the explainers take about it, its card, its data's sample images (with their true
+    classes) and which set-up's data it has; its weights file is written when asked."""
 
     model: nn.Module
     info: ModelInfo
@@ -43,12 +43,6 @@ class OwnModel:
         return export(self.model, self.card)[0]
 
 
-def png(picture: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(picture).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def keep_own(
     model: nn.Module,
     card: OwnCard,
@@ -61,7 +55,7 @@ def keep_own(
     digest = hashlib.sha256(weights if weights is not None else export(model, card)[0]).hexdigest()
     model, info = own_classifier(model, card, digest, best_device())
     samples = samples or {}
-    pictures = {k: png(p) for k, (p, _) in samples.items()}
+    pictures = {k: png_bytes(p) for k, (p, _) in samples.items()}
     mine = OwnModel(model, info, card, pictures, {k: truth for k, (_, truth) in samples.items()}, data)
     st.session_state[_KEY] = mine
     return mine
