@@ -159,6 +159,7 @@ BAD_FILES = {
     "truncated": (lambda: saved(good_state())[:5000], "not a complete PyTorch checkpoint"),
     "a zip that is not a checkpoint": (a_zip_that_is_not_a_checkpoint, "not a complete PyTorch checkpoint"),
     "not a zip": (lambda: b"GIF89a" + bytes(100), "The file is not a PyTorch checkpoint"),
+    "a text file renamed .pt": (lambda: b"hello, these are my weights\n" * 3, "The file is not a PyTorch checkpoint"),
     "a list of tensors": (lambda: saved([torch.zeros(2)]), "The file holds a list, not a state_dict"),
     "NaN weights": (lambda: saved(with_nan()), "Its weights contain NaN or infinite values (in fc.weight)"),
     "missing keys": (

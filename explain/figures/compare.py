@@ -46,7 +46,7 @@ def comparison_figure(curves: Sequence[Curve], x_title: str, percent: Sequence[s
             fig.add_scatter(
                 x=list(curve.x),
                 y=list(curve.series[title]),
-                mode="lines",
+                mode="lines+markers",  # a one-epoch run is one point: a line alone would draw nothing
                 line=dict(color=PALETTE[i % len(PALETTE)], width=3 if newest else 1.5, dash=dash),
                 name=curve.label,
                 legendgroup=curve.label,

@@ -82,8 +82,18 @@ def display_ui(where: DeltaGenerator) -> tuple[list[str], str, float, float, boo
     c1, c2, c3 = where.columns(3)
     mode = c1.radio("Values", ["absolute", "signed"], horizontal=True, key="attr_mode", bind=BIND)
     percentile = c2.slider("Clip at percentile", 90.0, 100.0, 99.0, 0.5, key="attr_pct", bind=BIND)
-    alpha = c3.slider("Overlay opacity", 0.0, 1.0, 0.7, 0.05, key="attr_alpha", bind=BIND)
     alone = c1.toggle("The map alone", key="attr_alone", bind=BIND, help="Each map in full colour, without the image.")
+    alpha = c3.slider(
+        "Overlay opacity",
+        0.0,
+        1.0,
+        0.7,
+        0.05,
+        key="attr_alpha",
+        bind=BIND,
+        disabled=alone,
+        help="Off while the maps are shown alone." if alone else None,
+    )
     return methods, mode, percentile, alpha, alone
 
 
