@@ -42,6 +42,22 @@ class TrainConfig:
     layer_decay: float = 1.0  # fine-tuning: each stage nearer the input learns at this times the next one's rate
     lr_factors: tuple[float, ...] = (0.3, 1.0, 3.0)  # rates tried per (regime, n): lr times each, best on validation
     compile: bool = False  # torch.compile the network for training on CUDA (ignored on the CPU, where it does not pay)
+    runner: str = "fast"  # how runs execute, one of RUNNERS: the same computation either way, to rounding
+
+    def __post_init__(self) -> None:
+        if self.runner not in RUNNERS:
+            raise ValueError(f"unknown runner {self.runner!r}; choose from {', '.join(RUNNERS)}")
+
+
+RUNNERS: dict[str, str] = {
+    "fast": "fused AdamW; a frozen encoder run once per image (probes train their head on its cached output); "
+    "test curves computed for the chosen rate only",
+    "stacked": "the fast runner, with the rates a run chooses from trained as one stacked network (grouped "
+    "convolutions): fewer, larger steps, for a GPU",
+    "plain": "every run as the course's loop writes it: AdamW step by step, the encoder run on every batch, "
+    "the test set after every epoch of every rate tried",
+}
+EXECUTION = ("compile", "runner")  # TrainConfig fields that say how runs execute, not what they compute
 
 
 GPU_BATCH_SIZE = 256  # the photo tasks' default batch on a GPU, where 64 leaves most of it idle
@@ -96,8 +112,9 @@ class Sweep:
     def settings(self) -> dict[str, Any]:
         """What every run of this sweep must share to be comparable (and to be resumed)."""
         # The rate is chosen per (regime, n) by the seed-0 run; other seeds reuse it (older sweeps chose per seed).
-        # `compile`, like the device, says how runs execute, not what they compute: sweeps differing in it may mix.
-        train = {k: v for k, v in asdict(self.train).items() if k != "compile"}
+        # `compile` and `runner`, like the device, say how runs execute, not what they compute: sweeps differing in
+        # them may mix (their results agree to rounding: tests/test_transfer_runners.py).
+        train = {k: v for k, v in asdict(self.train).items() if k not in EXECUTION}
         return {"task": self.task, "encoder": self.encoder, "train": train, "rate_chosen_by_seed": 0}
 
     def runs(self) -> Iterator[tuple[str, int, int]]:

@@ -20,6 +20,7 @@ from models.devices import best_device
 from models.lock import seeded_rngs
 from models.transfer.config import REGIMES, SUBSET_SEED, TrainConfig
 from models.transfer.data import Encoder, Task, validation_per_class
+from models.transfer.stacked import Stack
 
 
 def _split(labels: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -127,6 +128,22 @@ class Data:
         return xb.contiguous(memory_format=torch.channels_last) if self.device.type == "cuda" else xb
 
 
+@dataclass
+class Features:
+    """A frozen encoder's pooled output for every training and test image of a task, on the training device: what
+    a linear probe's head sees, so the probe trains and is evaluated on these rows instead of running the encoder
+    on every batch (the encoder is in eval mode, so each image's features never change)."""
+
+    task: Task
+    device: torch.device
+    x_train: torch.Tensor
+    x_test: torch.Tensor
+    head_only = True  # the network trained on these is the head alone
+
+    def batch(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        return x[idx.to(x.device)].to(self.device, non_blocking=True)
+
+
 @lru_cache(maxsize=2)
 def device_data(task: Task, device: torch.device) -> Data:
     """The task's `Data` on `device`, made once: runs of a sweep share it instead of copying the
@@ -172,80 +189,150 @@ def epoch_batches(n_train: int, cfg: TrainConfig) -> tuple[int, int]:
     return bs, max(cfg.min_batches, math.ceil(n_train / bs))
 
 
+def _optimizer(
+    models: list[nn.Module], regime: str, data: Data | Features, cfgs: list[TrainConfig]
+) -> torch.optim.Optimizer:
+    """One AdamW over each model's parameter groups at its own settings (the whole model when it is a probe's head on
+    features): a group per member of a stack, so each member is stepped as it would be alone. The fast runners use
+    PyTorch's fused implementation (one kernel per step instead of a dozen per tensor; the same update to rounding)
+    where the device has it."""
+    groups = []
+    for model, cfg in zip(models, cfgs, strict=True):
+        if getattr(data, "head_only", False):
+            groups.append({"params": list(model.parameters()), "lr": cfg.lr, "name": "head"})
+        else:
+            groups += param_groups(model, regime, cfg)
+    cfg = cfgs[0]
+    fused = cfg.runner != "plain" and data.device.type in ("cpu", "cuda")
+    return torch.optim.AdamW(groups, weight_decay=cfg.weight_decay, fused=fused or None)
+
+
 def train_epochs(
     model: nn.Module,
     regime: str,
-    data: Data,
+    data: Data | Features,
     indices: torch.Tensor,
     cfg: TrainConfig,
     seed: int,
     on_batch: Callable[[int, int, float], None] | None = None,
+    states: list[dict[str, torch.Tensor]] | None = None,
 ) -> tuple[list[dict[str, float]], float, int]:
     """Train `model` in place on the training images `indices`: AdamW, StepLR, cross-entropy, an
-    evaluation after every epoch. Returns (history, training seconds, images seen)."""
-    device = data.device
-    model.to(device)
-    if device.type == "cuda":
-        model.to(memory_format=torch.channels_last)
-    step = torch.compile(model) if cfg.compile and device.type == "cuda" else model  # shares the parameters
-    optimizer = torch.optim.AdamW(param_groups(model, regime, cfg), weight_decay=cfg.weight_decay)
+    evaluation after every epoch. Returns (history, training seconds, images seen). Given a list `states`, the
+    test set is not evaluated: a copy of the model's state after each epoch is appended to it instead, for
+    `test_curve` to evaluate if the run is kept (a rate that loses the choice never needs its test curve)."""
+    return train_together([model], regime, data, indices, [cfg], seed, on_batch, [states])[0]
+
+
+def train_together(
+    models: list[nn.Module],
+    regime: str,
+    data: Data | Features,
+    indices: torch.Tensor,
+    cfgs: list[TrainConfig],
+    seed: int,
+    on_batch: Callable[[int, int, float], None] | None = None,
+    states: list[list[dict[str, torch.Tensor]] | None] | None = None,
+) -> list[tuple[list[dict[str, float]], float, int]]:
+    """`train_epochs` for several models of one architecture on the same batches, each at its own settings (the
+    rates a run chooses from): one model trains as written; several train as one `Stack`, one step for all, each
+    with its own parameters, optimiser groups and BatchNorm statistics. Training seconds are shared out equally."""
+    device, k = data.device, len(models)
+    states = states or [None] * k
+    for model in models:
+        model.to(device)
+        if device.type == "cuda":
+            model.to(memory_format=torch.channels_last)
+    net = models[0] if k == 1 else Stack(models)
+    cfg = cfgs[0]
+    step = torch.compile(net) if cfg.compile and device.type == "cuda" else net  # shares the parameters
+    optimizer = _optimizer(models, regime, data, cfgs)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, cfg.step_size, cfg.step_gamma)
     bs, n_batches = epoch_batches(len(indices), cfg)
     stream = batch_indices(len(indices), bs, seed)
     labels = data.task.y_train[indices]
-    history, seconds, seen = [], 0.0, 0
+    histories: list[list[dict[str, float]]] = [[] for _ in models]
+    seconds, seen = 0.0, 0
     for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        freeze_encoder(model, regime in PROBES or (regime == "finetune" and epoch <= cfg.warm_epochs))
+        for model in models:
+            model.train()
+            freeze_encoder(model, regime in PROBES or (regime == "finetune" and epoch <= cfg.warm_epochs))
+        if k > 1:
+            net.match_modes()
         t0 = time.perf_counter()
         # Sums stay on the device: one host sync per epoch (and one per REPORT_EVERY batches for progress).
-        total_loss = torch.zeros((), device=device)
-        correct = torch.zeros((), dtype=torch.long, device=device)
+        total_loss = torch.zeros(k, device=device)
+        correct = torch.zeros(k, dtype=torch.long, device=device)
         shown = float("nan")
         for b in range(1, n_batches + 1):
             pick = next(stream)
             xb, yb = data.batch(data.x_train, indices[pick]), labels[pick].to(device)
+            if k > 1:  # every member sees the same batch: (N, K, ...)
+                xb = xb.unsqueeze(1).expand(-1, k, *xb.shape[1:])
             with _autocast(device):
                 logits = step(xb).float()
-            loss = nn.functional.cross_entropy(logits, yb)
+            outputs = [logits] if k == 1 else logits.unbind(1)
+            losses = [nn.functional.cross_entropy(out, yb) for out in outputs]
+            loss = losses[0] if k == 1 else torch.stack(losses).sum()  # each member's gradient is its own loss's
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total_loss += loss.detach() * len(pick)
-            correct += (logits.argmax(1) == yb).sum()
+            total_loss += torch.stack(losses).detach() * len(pick)
+            correct += torch.stack([(out.argmax(1) == yb).sum() for out in outputs])
             seen += len(pick)
             if on_batch is not None:
                 if b == 1 or b % REPORT_EVERY == 0 or b == n_batches:
-                    shown = loss.item()
+                    shown = losses[0].item()
                 on_batch(epoch, b, shown)
         scheduler.step()
         seconds += time.perf_counter() - t0
-        test_loss, test_acc = test_loss_accuracy(model, data)
-        history.append(
-            {
-                "epoch": epoch,
-                "train_loss": float(total_loss) / (n_batches * bs),
-                "train_accuracy": int(correct) / (n_batches * bs),
-                "test_loss": test_loss,
-                "test_accuracy": test_acc,
-                "seconds": seconds,  # training time so far, evaluations excluded
-            }
-        )
-    return history, seconds, seen
+        if k > 1:
+            net.write_back()
+        for model, history, kept, member_loss, member_correct in zip(
+            models, histories, states, total_loss.tolist(), correct.tolist(), strict=True
+        ):
+            history.append(
+                {
+                    "epoch": epoch,
+                    "train_loss": member_loss / (n_batches * bs),
+                    "train_accuracy": member_correct / (n_batches * bs),
+                    "seconds": seconds / k,  # training time so far (a stack's shared out), evaluations excluded
+                }
+            )
+            if kept is None:
+                history[-1]["test_loss"], history[-1]["test_accuracy"] = test_loss_accuracy(model, data)
+            else:
+                kept.append({name: v.detach().clone() for name, v in model.state_dict().items()})
+    return [(history, seconds / k, seen) for history in histories]
 
 
-_FEATURES: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, float]] = {}
+def test_curve(
+    model: nn.Module, data: Data | Features, history: list[dict[str, float]], states: list[dict[str, torch.Tensor]]
+) -> None:
+    """Fill in each epoch's test loss and accuracy from the states `train_epochs` kept: the curve it would have
+    drawn after every epoch. Leaves `model` in its last state."""
+    for epoch, state in zip(history, states, strict=True):
+        model.load_state_dict(state)
+        epoch["test_loss"], epoch["test_accuracy"] = test_loss_accuracy(model, data)
+
+
+STATES_BUDGET = 512 * 2**20  # bytes of per-epoch states a run may keep to evaluate its test curve later
+
+
+def keeps_states(model: nn.Module, cfg: TrainConfig, rates: int, together: int = 1) -> bool:
+    """Whether a run choosing among `rates` keeps per-epoch states instead of evaluating every rate's test curve:
+    a fast runner, more than one rate, and the states it holds at once (the best so far and the one training, or
+    the `together` members of a stack) within STATES_BUDGET."""
+    size = sum(v.numel() * v.element_size() for v in model.state_dict().values())
+    return cfg.runner != "plain" and rates > 1 and max(2, together) * cfg.epochs * size <= STATES_BUDGET
 
 
 @torch.no_grad()
-def features(task: Task, encoder: Encoder, device: torch.device) -> tuple[np.ndarray, np.ndarray, float]:
-    """(train features, test features, seconds it took): the frozen encoder's pooled output for
-    every image, computed once per task and encoder and kept for the process."""
-    key = (task.name, encoder.name)
-    if key not in _FEATURES:
-        t0 = time.perf_counter()
-        model = encoder.build(len(task.classes), pretrained=True)
-        model.fc = nn.Identity()
+def encoded(task: Task, model: nn.Module, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train features, test features) on the CPU: `model`'s pooled output (its `fc` bypassed) for every image
+    of the task, in eval mode, batches of 512."""
+    head, model.fc = model.fc, nn.Identity()
+    try:
         model.to(device).eval()
         data = device_data(task, device)
         out = []
@@ -254,9 +341,40 @@ def features(task: Task, encoder: Encoder, device: torch.device) -> tuple[np.nda
             for i in range(0, len(x), 512):
                 with _autocast(device):
                     chunks.append(model(data.batch(x, torch.arange(i, min(i + 512, len(x))))).float().cpu())
-            out.append(torch.cat(chunks).numpy())
-        _FEATURES[key] = (out[0], out[1], time.perf_counter() - t0)
+            out.append(torch.cat(chunks))
+    finally:
+        model.fc = head
+    return out[0], out[1]
+
+
+_FEATURES: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor, float]] = {}
+
+
+def pretrained_features(task: Task, encoder: Encoder, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """(train features, test features, seconds it took) of the pretrained encoder, computed once per task and
+    encoder and kept for the process (both linear probes use them)."""
+    key = (task.name, encoder.name)
+    if key not in _FEATURES:
+        t0 = time.perf_counter()
+        train, test = encoded(task, encoder.build(len(task.classes), pretrained=True), device)
+        _FEATURES[key] = (train, test, time.perf_counter() - t0)
     return _FEATURES[key]
+
+
+def features(task: Task, encoder: Encoder, device: torch.device) -> tuple[np.ndarray, np.ndarray, float]:
+    """(train features, test features, seconds it took) as NumPy arrays, for scikit-learn's probe."""
+    train, test, seconds = pretrained_features(task, encoder, device)
+    return train.numpy(), test.numpy(), seconds
+
+
+def probe_features(task: Task, encoder: Encoder, model: nn.Module, regime: str, device: torch.device) -> Features:
+    """What a linear probe's head trains on: the pretrained encoder's cached features (`probe`), or those of
+    `model`'s own random encoder (`random-probe`: computed for the run)."""
+    if regime == "probe":
+        train, test, _ = pretrained_features(task, encoder, device)
+    else:
+        train, test = encoded(task, model, device)
+    return Features(task, device, train.to(device), test.to(device))
 
 
 C_GRID = (0.1, 1.0, 10.0)  # the feature probe's inverse regularisation strengths, chosen on validation
@@ -302,6 +420,20 @@ def feature_probe(task: Task, encoder: Encoder, indices: torch.Tensor, device: t
     }
 
 
+def _fresh(
+    task: Task, encoder: Encoder, regime: str, seed: int, cfg: TrainConfig, device: torch.device, copies: int
+) -> tuple[list[nn.Module], Data | Features]:
+    """`copies` identical fresh networks for a run (each built from the run's seed) and what they train on: the
+    images, or for a probe under the fast runners the frozen encoder's features (the networks are then the heads)."""
+    models = []
+    for _ in range(copies):
+        with seeded_rngs(seed):
+            models.append(encoder.build(len(task.classes), pretrained=regime not in UNPRETRAINED))
+    if regime in PROBES and cfg.runner != "plain":
+        return [m.fc for m in models], probe_features(task, encoder, models[0], regime, device)
+    return models, device_data(task, device)
+
+
 def train_run(
     task: Task,
     encoder: Encoder,
@@ -333,30 +465,41 @@ def train_run(
         )
         acc, loss = out["test_accuracy"], out["test_loss"]
     else:
-        data, val = device_data(task, device), validation(task.y_train)
-        tried = []
+        val, tried = validation(task.y_train), []
         rates = [cfg.lr * factor for factor in cfg.lr_factors] if lr is None else [lr]
-        for k, rate in enumerate(rates):  # each rate from the same initialisation and batches
-            with seeded_rngs(seed):
-                model = encoder.build(len(task.classes), pretrained=regime not in UNPRETRAINED)
+        together = len(rates) if cfg.runner == "stacked" else 1  # rates trained as one stack
+        for first in range(0, len(rates), together):  # each rate from the same initialisation and batches
+            chunk = rates[first : first + together]
+            models, data = _fresh(task, encoder, regime, seed, cfg, device, len(chunk))
 
-            def report(epoch: int, b: int, loss: float, k: int = k) -> None:
+            def report(epoch: int, b: int, loss: float, first: int = first) -> None:
                 if on_batch is not None:
-                    on_batch(k * cfg.epochs + epoch, b, loss)
+                    on_batch(first * cfg.epochs + epoch, b, loss)
 
-            history, seconds, seen = train_epochs(model, regime, data, indices, replace(cfg, lr=rate), seed, report)
-            val_loss, val_acc = loss_accuracy(model, data, data.x_train, task.y_train, val)
-            tried.append(
-                {
-                    "lr": rate,
-                    "val_error": 100.0 * (1.0 - val_acc),
-                    "val_loss": val_loss,
-                    "history": history,
-                    "seconds": seconds,
-                    "images": seen,
-                }
-            )
-        best = min(tried, key=lambda t: t["val_error"])  # ties: the first, the smallest rate
+            states = [[] if keeps_states(models[0], cfg, len(rates), together) else None for _ in chunk]
+            cfgs = [replace(cfg, lr=rate) for rate in chunk]
+            trained = train_together(models, regime, data, indices, cfgs, seed, report, states)
+            for rate, model, kept, (history, seconds, seen) in zip(chunk, models, states, trained, strict=True):
+                val_loss, val_acc = loss_accuracy(model, data, data.x_train, task.y_train, val)
+                tried.append(
+                    {
+                        "lr": rate,
+                        "val_error": 100.0 * (1.0 - val_acc),
+                        "val_loss": val_loss,
+                        "history": history,
+                        "seconds": seconds,
+                        "images": seen,
+                        "model": model,
+                        "data": data,
+                        "states": kept,
+                    }
+                )
+            best = min(tried, key=lambda t: t["val_error"])  # ties: the first, the smallest rate
+            for t in tried:
+                if t is not best:  # a rate that lost keeps nothing but its figures
+                    t["model"] = t["data"] = t["states"] = None
+        if best["states"] is not None:
+            test_curve(best["model"], best["data"], best["history"], best["states"])
         history, seconds, seen = best["history"], best["seconds"], best["images"]
         acc, loss = history[-1]["test_accuracy"], history[-1]["test_loss"]
         record.update(

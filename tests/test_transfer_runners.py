@@ -1,0 +1,114 @@
+"""The sweep's runners compute the same science: the fast runner (fused AdamW, probes on cached features, test
+curves for the chosen rate only) and the stacked runner (the rates a run chooses from trained as one grouped network)
+give each run the result the plain loop gives it alone, to rounding; a stack steps each member as it would be alone."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from models.transfer import Sweep, TrainConfig, load_runs, load_task, run_sweep, settings_hash
+from models.transfer.stacked import NotStackable, Stack
+from tests.transfer_helpers import tiny_encoder as make_tiny_encoder
+
+TEST_IMAGES = 497  # the digits' held-out scans: one image is 0.2 points of test error
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return make_tiny_encoder()
+
+
+def _members(tiny, k: int) -> list[nn.Module]:
+    out = []
+    for seed in range(k):
+        torch.manual_seed(seed)
+        out.append(tiny.build(10, pretrained=seed % 2 == 0))
+    return out
+
+
+def test_a_stack_steps_each_member_as_it_would_alone(tiny) -> None:
+    members, alone = _members(tiny, 3), _members(tiny, 3)
+    stack = Stack(members).train()
+    x, y = torch.randn(3, 12, 3, 32, 32), torch.randint(0, 10, (3, 12))
+    logits = stack(x.transpose(0, 1))  # (N, K, ...): member k's own batch at [:, k]
+    assert logits.shape == (12, 3, 10)
+    sum(nn.functional.cross_entropy(logits[:, k], y[k]) for k in range(3)).backward()
+    stack.write_back()
+    for k, (member, own) in enumerate(zip(members, alone, strict=True)):
+        own.train()
+        own_logits = own(x[k])  # one forward pass: it moves the BatchNorm statistics once, as the stack's did
+        nn.functional.cross_entropy(own_logits, y[k]).backward()
+        assert torch.allclose(logits[:, k], own_logits.detach(), atol=1e-5)
+        for (name, p), q in zip(member.named_parameters(), own.parameters(), strict=True):
+            assert (p.grad - q.grad).norm() <= 1e-4 * q.grad.norm(), name  # float32 sums in another order
+        for (name, a), b in zip(member.named_buffers(), own.buffers(), strict=True):  # BatchNorm statistics
+            assert torch.allclose(a.float(), b.float(), atol=1e-6), name
+
+
+def test_a_stack_keeps_a_frozen_encoder_frozen_and_stacks_bare_heads(tiny) -> None:
+    members = _members(tiny, 2)
+    before = [{k: v.clone() for k, v in m.state_dict().items()} for m in members]
+    stack = Stack(members).train()
+    for m in members:
+        for name, child in m.named_children():
+            child.train(name == "fc")
+    stack.match_modes()
+    stack(torch.randn(4, 2, 3, 32, 32))
+    stack.write_back()
+    for m, old in zip(members, before, strict=True):
+        assert all(torch.equal(v, old[k]) for k, v in m.state_dict().items())  # eval mode: statistics kept
+    heads = [nn.Linear(8, 3) for _ in range(4)]
+    out = Stack(heads)(torch.randn(5, 4, 8))
+    assert out.shape == (5, 4, 3)
+    with pytest.raises(NotStackable):
+        Stack([nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4)) for _ in range(2)])
+    with pytest.raises(NotStackable, match="one architecture"):
+        Stack([nn.Linear(4, 4), nn.Linear(4, 5)])
+
+
+def test_the_runner_is_not_part_of_a_sweeps_settings() -> None:
+    plain = Sweep(train=TrainConfig(runner="plain"))
+    assert settings_hash(plain.settings()) == settings_hash(Sweep(train=TrainConfig(runner="stacked")).settings())
+    with pytest.raises(ValueError, match="unknown runner"):
+        TrainConfig(runner="faster")
+
+
+@pytest.mark.training
+def test_a_twelve_run_sweep_gives_every_run_its_result_alone_under_every_runner(tmp_path: Path, tiny) -> None:
+    """3 regimes x 2 sizes x 2 seeds, each seed-0 run choosing among 3 rates, against the plain loop. The fast runner
+    changes only the order of floating-point sums (fused AdamW, features in batches of 512): every epoch's losses
+    agree to 1e-4 and every test error to the image. The stacked runner's grouped convolutions round each gradient
+    differently (1e-6, the unit test above): a pretrained network's runs agree to 1e-3 (measured: 1e-6 to 2e-4) and
+    to an image, but from scratch Adam turns rounding-level gradients (parameters whose true gradient is about zero)
+    into full-size steps of either sign, so a scratch run agrees in its first epoch only and then drifts as it would
+    on another device (measured: 11% in test loss by epoch 3 at the largest rate)."""
+    train = TrainConfig(epochs=3, lr=3e-3, min_batches=2)
+    sweep = Sweep(regimes=("scratch", "probe", "finetune"), sizes=(1, 2), seeds=2, train=train)
+    results = {}
+    for runner in ("plain", "fast", "stacked"):
+        run_sweep(replace(sweep, train=replace(train, runner=runner)), tmp_path / runner, encoder=tiny)
+        meta, runs, problems = load_runs(tmp_path / runner)
+        assert not problems and len(runs) == 12
+        results[runner] = {r.key: r for r in runs}
+    assert load_task("digits").y_test.numel() == TEST_IMAGES
+    for runner, rel, images in (("fast", 1e-4, 0), ("stacked", 1e-3, 1)):
+        for key, alone in results["plain"].items():
+            run = results[runner][key]
+            assert run.images == alone.images and len(run.history) == len(alone.history) == 3
+            assert [c["lr"] for c in run.candidates] == [c["lr"] for c in alone.candidates]
+            epochs = 1 if runner == "stacked" and run.regime == "scratch" else 3
+            for mine, theirs in zip(run.history[:epochs], alone.history[:epochs], strict=True):
+                for field in ("train_loss", "test_loss"):
+                    a, b = getattr(mine, field), getattr(theirs, field)
+                    assert a == pytest.approx(b, rel=rel), (runner, key, mine.epoch, field)
+            if epochs == 3:
+                assert run.lr == alone.lr, (runner, key)
+                assert abs(run.test_error - alone.test_error) * TEST_IMAGES / 100 < images + 0.5, (runner, key)
+    # A sweep started under one runner resumes under another: the same settings, so the same folder.
+    run_sweep(replace(sweep, seeds=3), tmp_path / "plain", encoder=tiny)
+    assert len(load_runs(tmp_path / "plain")[1]) == 18
