@@ -92,7 +92,7 @@ def test_a_twelve_run_sweep_gives_every_run_its_result_alone_under_every_runner(
     results = {}
     for runner in ("plain", "fast", "stacked"):
         run_sweep(replace(sweep, train=replace(train, runner=runner)), tmp_path / runner, encoder=tiny)
-        meta, runs, problems = load_runs(tmp_path / runner)
+        _, runs, problems = load_runs(tmp_path / runner)
         assert not problems and len(runs) == 12
         results[runner] = {r.key: r for r in runs}
     assert load_task("digits").y_test.numel() == TEST_IMAGES
