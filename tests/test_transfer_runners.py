@@ -112,3 +112,36 @@ def test_a_twelve_run_sweep_gives_every_run_its_result_alone_under_every_runner(
     # A sweep started under one runner resumes under another: the same settings, so the same folder.
     run_sweep(replace(sweep, seeds=3), tmp_path / "plain", encoder=tiny)
     assert len(load_runs(tmp_path / "plain")[1]) == 18
+
+
+def test_a_page_estimate_comes_from_this_servers_own_timed_runs_once_it_has_some(tmp_path: Path, monkeypatch) -> None:
+    from models.transfer import SweepRecord, TransferRun, sweep_seconds, user_folder
+    from models.transfer.sweep import page_reference
+
+    monkeypatch.setenv("EXPLAINER_RESULTS", str(tmp_path))
+    assert page_reference("digits", "glyphs-resnet18", ("scratch",))[1] == "shipped"
+    sweep = Sweep(regimes=("scratch",), sizes=(5,), seeds=1, train=TrainConfig(epochs=2, lr=3e-3))
+    folder = user_folder(sweep)
+    SweepRecord(settings=sweep.settings(), settings_hash=settings_hash(sweep.settings())).save(folder)
+    epochs = [
+        {"epoch": e, "train_loss": 1.0, "train_accuracy": 0.5, "test_loss": 1.0, "test_accuracy": 0.5} for e in (1, 2)
+    ]
+    run = {
+        "key": "scratch-n5-s0",
+        "regime": "scratch",
+        "n_per_class": 5,
+        "seed": 0,
+        "test_error": 50.0,
+        "test_loss": 1.0,
+        "seconds": 1.0,  # the kept rate's training alone: not what the run cost
+        "images": 800,
+        "device": "cpu",
+        "history": epochs,
+        "candidates": [{"lr": lr, "val_error": 50.0} for lr in (1e-3, 3e-3, 9e-3)],
+        "wall_seconds": 48.0,  # 3 rates x 2 epochs x 8 batches: 1 s a batch, evaluations included
+    }
+    TransferRun.from_dict(run).save(folder)
+    reference, source = page_reference("digits", "glyphs-resnet18", ("scratch",))
+    assert source == "this server" and [r.key for r in reference] == ["scratch-n5-s0"]
+    assert sweep_seconds(replace(sweep, seeds=2), 10, reference) == pytest.approx(48.0 + 16.0)  # seed 1: one rate
+    assert page_reference("digits", "glyphs-resnet18", ("scratch", "probe"))[1] == "shipped"  # probe not measured

@@ -451,6 +451,7 @@ def train_run(
     if regime not in REGIMES:
         raise ValueError(f"unknown regime {regime!r}; choose from {', '.join(REGIMES)}")
     device = device or best_device()
+    started = time.perf_counter()
     indices = subset(task.y_train, n, seed)
     record: dict[str, Any] = {"regime": regime, "n_per_class": n, "seed": seed, "device": str(device)}
     if regime == "probe-features":
@@ -515,4 +516,7 @@ def train_run(
         else:
             record["val_error"] = best["val_error"]
     record.update(test_accuracy=acc, test_loss=loss, test_error=100.0 * (1.0 - acc))
+    # What the run cost from start to end, evaluations and every rate tried included, and with how many threads:
+    # what a time estimate needs (`seconds` is the kept rate's training alone).
+    record.update(wall_seconds=time.perf_counter() - started, threads=torch.get_num_threads(), runner=cfg.runner)
     return record

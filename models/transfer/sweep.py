@@ -83,19 +83,29 @@ def _epochs(sweep: Sweep, regime: str, seed: int) -> int:
 COSTS_LIKE = {"random-probe": "probe"}  # a regime the reference may lack, and the one that costs the same
 
 
+def _cost(run: TransferRun) -> float:
+    """Seconds a finished run took: from start to end where it says (`wall_seconds`), else its training alone."""
+    wall = run.extra.get("wall_seconds")
+    return float(wall) if isinstance(wall, int | float) and not isinstance(wall, bool) else run.seconds
+
+
 def sweep_seconds(sweep: Sweep, n_classes: int, reference: list[TransferRun]) -> float | None:
-    """Seconds `sweep` should take on the device that ran the `reference` runs (a finished sweep of the
-    same task): each regime's measured seconds per batch times the batches the sweep trains. None
-    when the reference lacks one of the sweep's regimes."""
+    """Seconds `sweep` should take where the `reference` runs (finished runs of the same task) ran, one run after
+    another: each regime's measured seconds per batch trained (every rate a run tried counted, evaluations
+    included where the runs recorded their whole time) times the batches the sweep trains. None when the
+    reference lacks one of the sweep's regimes."""
     per_batch, per_run = {}, {}
     for regime in sweep.regimes:
         like = COSTS_LIKE.get(regime, regime) if not any(r.regime == regime for r in reference) else regime
         done = [r for r in reference if r.regime == like]
         if not done:
             return None
-        batches = [len(r.history) * epoch_batches(r.n_per_class * n_classes, sweep.train)[1] for r in done]
-        per_batch[regime] = sum(r.seconds for r in done) / max(sum(batches), 1)
-        per_run[regime] = sum(r.seconds for r in done) / len(done)
+        batches = [
+            max(1, len(r.candidates)) * len(r.history) * epoch_batches(r.n_per_class * n_classes, sweep.train)[1]
+            for r in done
+        ]
+        per_batch[regime] = sum(_cost(r) for r in done) / max(sum(batches), 1)
+        per_run[regime] = sum(_cost(r) for r in done) / len(done)
     total = 0.0
     for regime, n, seed in sweep.runs():
         if regime == "probe-features":  # no epochs: a feature extraction and a logistic regression
@@ -103,6 +113,21 @@ def sweep_seconds(sweep: Sweep, n_classes: int, reference: list[TransferRun]) ->
         else:
             total += per_batch[regime] * _epochs(sweep, regime, seed) * epoch_batches(n * n_classes, sweep.train)[1]
     return total
+
+
+def page_reference(task: str, encoder: str, regimes: Sequence[str]) -> tuple[list[TransferRun], str]:
+    """The runs a page sweep's time is estimated from, and where they come from: this server's own page sweeps of
+    the task and encoder that recorded their whole time (newest first; those covering every regime asked), else
+    the shipped sweep's runs."""
+    for folder in user_sweeps().values():
+        meta, runs, _ = load_runs(folder)
+        if meta is None or meta.settings.get("task") != task or meta.settings.get("encoder") != encoder:
+            continue
+        timed = [r for r in runs if "wall_seconds" in r.extra]
+        have = {r.regime for r in timed}
+        if all(r in have or COSTS_LIKE.get(r) in have for r in regimes):
+            return timed, "this server"
+    return load_runs(SHIPPED)[1], "shipped"
 
 
 def user_results() -> Path:
@@ -207,10 +232,14 @@ def page_sweep(
     n_runs = len(list(sweep.runs()))
     if n_runs > MAX_PAGE_RUNS:
         raise ValueError(f"that is {n_runs} runs; the page runs at most {MAX_PAGE_RUNS} ({command})")
-    estimate = sweep_seconds(sweep, len(task.classes), load_runs(SHIPPED)[1]) if task_name == "digits" else None
+    estimate, where = None, ""
+    if task_name == "digits":
+        reference, source = page_reference(task_name, encoder_name, ordered)
+        estimate = sweep_seconds(sweep, len(task.classes), reference)
+        where = "on this server" if source == "this server" else "at the speed of the shipped sweep's runs"
     if device.type == "cpu" and estimate is not None and estimate > MAX_PAGE_SECONDS:
         raise ValueError(
-            f"that sweep would take about {estimate / 60:.0f} minutes on this server; the page runs at most "
+            f"that sweep would take about {estimate / 60:.0f} minutes {where}; the page runs at most "
             f"{MAX_PAGE_SECONDS // 60} ({command})"
         )
     return sweep, task, encoder, estimate
