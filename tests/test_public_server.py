@@ -71,7 +71,7 @@ def test_occlusion_is_bounded_in_forward_passes():
 WHERE = "(on this server|at the speed of the shipped sweep's runs)"  # the estimate says which runs it comes from
 
 
-def test_page_sweeps_over_ten_minutes_on_a_cpu_are_refused():
+def test_page_sweeps_over_the_time_cap_on_a_cpu_are_refused():
     import torch
 
     cpu, long = torch.device("cpu"), TrainConfig(epochs=30)
@@ -79,8 +79,12 @@ def test_page_sweeps_over_ten_minutes_on_a_cpu_are_refused():
         page_sweep("digits", BUNDLED_ENCODER, ("scratch", "finetune"), "50,75,100,101", 5, long, cpu)
     sweep, _, _, estimate = page_sweep("digits", BUNDLED_ENCODER, REGIMES, "1,5", 1, TrainConfig(epochs=5), cpu)
     assert 0 < estimate < 300 and sweep.train.lr == pytest.approx(3e-3)  # the task's rate
-    with pytest.raises(ValueError, match=f"minutes {WHERE}"):  # a regime the shipped sweep lacks is bounded too
-        page_sweep("digits", BUNDLED_ENCODER, ("random-probe",), "30,40,50,60,75,80,90,100,101", 5, long, cpu)
+    # A regime the shipped sweep lacks is estimated too (as the probe it costs like), so the same cap bounds it. Since
+    # the fast runner trains probes on cached features, 45 of its runs at 30 epochs fit well within the cap.
+    sweep, _, _, estimate = page_sweep(
+        "digits", BUNDLED_ENCODER, ("random-probe",), "30,40,50,60,75,80,90,100,101", 5, long, cpu
+    )
+    assert len(list(sweep.runs())) == 45 and 0 < estimate < 300
     with pytest.raises(ValueError, match="at least one regime"):
         page_sweep("digits", BUNDLED_ENCODER, (), "1", 1, long, cpu)
 

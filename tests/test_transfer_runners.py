@@ -90,8 +90,11 @@ def test_a_twelve_run_sweep_gives_every_run_its_result_alone_under_every_runner(
     train = TrainConfig(epochs=3, lr=3e-3, min_batches=2)
     sweep = Sweep(regimes=("scratch", "probe", "finetune"), sizes=(1, 2), seeds=2, train=train)
     results = {}
+    progress = []
     for runner in ("plain", "fast", "stacked"):
-        run_sweep(replace(sweep, train=replace(train, runner=runner)), tmp_path / runner, encoder=tiny)
+        report = progress.append if runner == "stacked" else None
+        this = replace(sweep, train=replace(train, runner=runner))
+        run_sweep(this, tmp_path / runner, on_progress=report, encoder=tiny)
         _, runs, problems = load_runs(tmp_path / runner)
         assert not problems and len(runs) == 12
         results[runner] = {r.key: r for r in runs}
@@ -109,6 +112,12 @@ def test_a_twelve_run_sweep_gives_every_run_its_result_alone_under_every_runner(
             if epochs == 3:
                 assert run.lr == alone.lr, (runner, key)
                 assert abs(run.test_error - alone.test_error) * TEST_IMAGES / 100 < images + 0.5, (runner, key)
+    # The stacked runner's progress: a seed-0 run's rates train at once, and the bar moves evenly to the end.
+    assert {p.epoch_text(3) for p in progress if p.run_key == "scratch-n1-s0" and p.batch} == {
+        f"3 rates at once, epoch {e}/3" for e in (1, 2, 3)
+    }
+    fractions = [p.fraction for p in progress]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
     # A sweep started under one runner resumes under another: the same settings, so the same folder.
     run_sweep(replace(sweep, seeds=3), tmp_path / "plain", encoder=tiny)
     assert len(load_runs(tmp_path / "plain")[1]) == 18

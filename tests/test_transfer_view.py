@@ -143,5 +143,5 @@ def test_negative_error_floors_are_named() -> None:
 
     curves = fit_curves(load_runs(SHIPPED)[1])
     note = floor_note(curves)
-    assert "is below zero for from scratch -3.65, " in note.lower() and "extrapolation" in note
+    assert "is below zero for from scratch -2.29, " in note.lower() and "extrapolation" in note
     assert floor_note(fit_curves(RUNS)) == ""

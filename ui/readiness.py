@@ -17,7 +17,7 @@ from models.hub import weights_cache
 from models.readiness import fetch_missing, readiness
 from models.text import counted
 from models.transfer import ENCODERS, TrainConfig
-from models.transfer.sweep import SweepRequest
+from models.transfer.sweep import SweepRequest, page_reference
 from ui.live_run import estimate_text
 from ui.model_picker import cached_classifier, cached_detector
 from ui.views.build import loop_kind
@@ -77,13 +77,14 @@ def fetch_ui() -> None:
         st.success("Every model's real weights are here now.")
 
 
-@st.cache_data(show_spinner=False)
-def page_sweep_seconds() -> tuple[int, float | None]:
-    """The Transfer page's default sweep: its number of runs and the seconds it should take, from the shipped
-    sweep's recorded run times."""
-    request = SweepRequest("digits", ENCODERS[0], ("scratch", "probe", "finetune"), "1,5,20", 1, TrainConfig(epochs=5))
+@st.cache_data(show_spinner=False, ttl=60)
+def page_sweep_seconds() -> tuple[int, float | None, str]:
+    """The Transfer page's default sweep: its number of runs, the seconds it should take and where that figure
+    comes from ("this server" once a page sweep here has timed its runs, else "shipped")."""
+    regimes = ("scratch", "probe", "finetune")
+    request = SweepRequest("digits", ENCODERS[0], regimes, "1,5,20", 1, TrainConfig(epochs=5))
     sweep, _, _, seconds = request.check(torch.device("cpu"))
-    return len(list(sweep.runs())), seconds
+    return len(list(sweep.runs())), seconds, page_reference("digits", ENCODERS[0], regimes)[1]
 
 
 def job_times() -> list[str]:
@@ -102,13 +103,19 @@ def job_times() -> list[str]:
             + estimate_text(loop_kind(config), steps, loop_seconds(config) / steps, "bench/bench_training.py")
         )
     try:
-        runs, seconds = page_sweep_seconds()
+        runs, seconds, source = page_sweep_seconds()
     except Exception:  # the estimate is a courtesy: a missing encoder says so on the Transfer page itself
-        runs, seconds = 0, None
+        runs, seconds, source = 0, None, ""
     if seconds is not None:
+        where = (
+            "at the speed this server's page sweeps measured"
+            if source == "this server"
+            else "at the speed the shipped sweep's runs recorded on an idle 2-core CPU (one thread per run, two "
+            "runs side by side; a page sweep here runs one at a time on all the threads)"
+        )
         lines.append(
             f"**A page sweep** (Transfer, the form's defaults: {counted(runs, 'run')}): about {seconds / 60:.1f} "
-            "minutes at the speed the shipped sweep's runs recorded on an idle 2-core CPU"
+            f"minutes {where}"
         )
     return lines
 

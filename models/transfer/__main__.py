@@ -34,6 +34,7 @@ from models.transfer.config import (
     GPU_BATCH_SIZE,
     REGIMES,
     RESULTS,
+    RUNNERS,
     SHIPPED,
     Progress,
     Sweep,
@@ -68,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="1,2,5,10,20,50,max", help="images per class; 'max' is the task's largest")
     ap.add_argument("--seeds", type=int, default=3, help="runs per (regime, size), each on its own training subset")
     ap.add_argument("--image-size", type=int, default=224, help="network input size for photo datasets")
-    notes = {"lr": "; the digits use 3e-3", "batch_size": f"; {GPU_BATCH_SIZE} for photo tasks on a GPU"}
+    notes = {
+        "lr": "; the digits use 3e-3",
+        "batch_size": f"; {GPU_BATCH_SIZE} for photo tasks on a GPU",
+        "runner": "; " + "; ".join(f"{k}: {v}" for k, v in RUNNERS.items()),
+    }
     for name, value in asdict(TrainConfig()).items():
         flag, note = f"--{name.replace('_', '-')}", notes.get(name, "")
         if isinstance(value, bool):
@@ -78,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             flag,
             type=_floats if isinstance(value, tuple) else type(value),
             default=None,
+            choices=list(RUNNERS) if name == "runner" else None,
             help=f"TrainConfig.{name} (default {_shown(value)}{note})",
         )
     ap.add_argument(

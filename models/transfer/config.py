@@ -80,10 +80,13 @@ class Progress:
     batch: int
     batches: int
     loss: float = float("nan")
+    together: int = 1  # rates trained at once as one stack (the stacked runner's seed-0 runs)
 
     def epoch_text(self, per_rate: int) -> str:
         """Where the run is in its epochs, "epoch 4/5", or "rate 2 of 3, epoch 4/5" while a seed-0 run trains
-        once per learning rate it chooses from (its `epochs` count them all)."""
+        once per learning rate it chooses from (its `epochs` count them all), or "3 rates at once, epoch 4/5"."""
+        if self.together > 1:
+            return f"{self.together} rates at once, epoch {self.epoch}/{self.epochs}"
         if per_rate <= 0 or self.epochs <= per_rate:
             return f"epoch {self.epoch}/{self.epochs}"
         rate, epoch = divmod(self.epoch - 1, per_rate)

@@ -1,0 +1,144 @@
+"""The transfer sweep's runners side by side in one run, on this machine: today's loop (`plain`) against `fast` (the
+default) and `stacked`.
+
+    python bench/bench_sweep_runners.py                      # both sweeps below
+    python bench/bench_sweep_runners.py --skip-shipped       # the page sweep only (a few minutes)
+
+1. The shipped sweep (digits, bundled glyphs encoder, 4 regimes x 7 sizes x 3 seeds = 84 runs, each (regime, n)
+   choosing its rate among 3 on seed 0) as the README reproduces it: `python -m models.transfer --workers 2`
+   (target: at most 300 s on 2 CPU cores).
+2. A 48-run page sweep (4 regimes x sizes 1, 2, 5, 10 x 3 seeds, the page's 5 epochs) run as the page runs it: in
+   one process, one run after another, the default torch threads (target: at most 2 minutes); beside it the
+   estimate the page gives for it beforehand, from the shipped sweep's recorded runs.
+
+Each sweep runs from scratch in a fresh process (imports included) into a temporary folder. Printed per runner:
+wall seconds, the peak memory of the largest process, and how its runs agree with the plain runner's: runs whose
+test error is the same to the image, the largest test-error difference in images, the largest relative per-epoch
+loss difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_ARGS = ["--workers", "2"]
+PAGE_ARGS = ["--sizes", "1,2,5,10", "--seeds", "3", "--epochs", "5"]
+
+
+def child(argv: list[str]) -> None:
+    """In a fresh process: run the sweep, then print the peak memory of this process and of its workers (MB)."""
+    from models.transfer.__main__ import main
+
+    code = main(argv)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"rc": code, "peak_mb": max(own, workers)}))
+
+
+def timed_sweep(args: list[str], runner: str, out: Path) -> dict:
+    cmd = [sys.executable, __file__, "--child", *args, "--runner", runner, "--out", str(out)]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"{runner} failed:\n{done.stderr[-3000:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"runner": runner, "seconds": wall, "peak_mb": figures["peak_mb"]}
+
+
+def agreement(folder: Path, reference: Path) -> dict:
+    """How the runs in `folder` agree with those in `reference` (the plain runner's), run by run."""
+    from models.transfer import load_runs, load_task
+
+    images = load_task("digits").y_test.numel()
+    mine = {r.key: r for r in load_runs(folder)[1]}
+    theirs = {r.key: r for r in load_runs(reference)[1]}
+    same, worst_images, worst_loss = 0, 0.0, 0.0
+    for key, alone in theirs.items():
+        run = mine[key]
+        diff = abs(run.test_error - alone.test_error) * images / 100
+        same += diff < 0.5
+        worst_images = max(worst_images, diff)
+        for a, b in zip(run.history, alone.history, strict=True):
+            for field in ("train_loss", "test_loss"):
+                x, y = getattr(a, field), getattr(b, field)
+                worst_loss = max(worst_loss, abs(x - y) / max(abs(y), 1e-12))
+    return {"runs": len(theirs), "same_error": same, "max_images": round(worst_images), "max_loss_rel": worst_loss}
+
+
+def page_estimate() -> float | None:
+    import torch
+
+    from models.transfer import BUNDLED_ENCODER, DEFAULT_REGIMES, TrainConfig, page_sweep
+
+    return page_sweep(
+        "digits", BUNDLED_ENCODER, DEFAULT_REGIMES, "1,2,5,10", 3, TrainConfig(epochs=5), torch.device("cpu")
+    )[3]
+
+
+def race(name: str, args: list[str], runners: list[str], target: float, root: Path) -> list[dict]:
+    rows = []
+    for runner in runners:
+        row = timed_sweep(args, runner, root / f"{name}-{runner}")
+        if runner != "plain" and "plain" in runners:
+            row.update(agreement(root / f"{name}-{runner}", root / f"{name}-plain"))
+        rows.append(row)
+        print(f"  {name:8} {runner:8} {row['seconds']:7.1f} s  peak {row['peak_mb']:6.0f} MB", end="", flush=True)
+        if "same_error" in row:
+            print(
+                f"  runs with the plain runner's test error: {row['same_error']}/{row['runs']} (largest difference "
+                f"{row['max_images']} images; per-epoch losses within {row['max_loss_rel']:.1e})",
+                end="",
+            )
+        print(
+            f"  [target {target:.0f} s: {'met' if row['seconds'] <= target else 'NOT met'}]"
+            if runner != "plain"
+            else ""
+        )
+    return rows
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2:])
+        return
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--skip-shipped", action="store_true", help="only the 48-run page sweep")
+    ap.add_argument("--runners", default="plain,fast,stacked", help="which runners, plain first (the reference)")
+    ap.add_argument("--shipped-runners", default="plain,fast", help="runners for the shipped sweep")
+    ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
+    args = ap.parse_args()
+    import os
+
+    import torch
+
+    from models.devices import device_name
+
+    print(f"{device_name(torch.device('cpu'))}, {os.cpu_count()} cores; each sweep from scratch in a fresh process")
+    figures: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        if not args.skip_shipped:
+            print("The shipped sweep, 84 runs, `python -m models.transfer --workers 2`:")
+            figures["shipped"] = race("shipped", SHIPPED_ARGS, args.shipped_runners.split(","), 300, root)
+        estimate = page_estimate()
+        shown = f"{estimate:.0f} s" if estimate is not None else "none"
+        print(f"A 48-run page sweep, in one process (the page's estimate beforehand: {shown}):")
+        figures["page"] = race("page", PAGE_ARGS, args.runners.split(","), 120, root)
+        figures["page_estimate_s"] = estimate
+    if args.json:
+        print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
