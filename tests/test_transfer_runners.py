@@ -154,3 +154,23 @@ def test_a_page_estimate_comes_from_this_servers_own_timed_runs_once_it_has_some
     assert source == "this server" and [r.key for r in reference] == ["scratch-n5-s0"]
     assert sweep_seconds(replace(sweep, seeds=2), 10, reference) == pytest.approx(48.0 + 16.0)  # seed 1: one rate
     assert page_reference("digits", "glyphs-resnet18", ("scratch", "probe"))[1] == "shipped"  # probe not measured
+
+
+def test_cached_features_are_keyed_on_the_weights_not_the_name(tiny) -> None:
+    """Found by the Ray test: features cached under an encoder's name gave a run the result of whatever had run
+    before it in the process. Now two encoders with one name never share features, nor do two thread counts."""
+    from models.transfer import Encoder
+    from models.transfer.loop import pretrained_features
+
+    task, cpu = load_task("digits"), torch.device("cpu")
+    other_state = {k: v + 1.0 if v.is_floating_point() else v for k, v in tiny.state.items()}
+    other = Encoder(tiny.name, tiny.title, tiny.architecture, other_state, tiny.source)
+    mine, theirs = pretrained_features(task, tiny, cpu)[0], pretrained_features(task, other, cpu)[0]
+    assert not torch.equal(mine, theirs)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1 if threads > 1 else 2)
+        assert pretrained_features(task, tiny, cpu)[0] is not mine  # computed again, at this thread count
+    finally:
+        torch.set_num_threads(threads)
+    assert pretrained_features(task, tiny, cpu)[0] is mine

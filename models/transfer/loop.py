@@ -4,8 +4,10 @@ training loop (AdamW, StepLR, an evaluation per epoch) and the cached-features p
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -347,18 +349,35 @@ def encoded(task: Task, model: nn.Module, device: torch.device) -> tuple[torch.T
     return out[0], out[1]
 
 
-_FEATURES: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor, float]] = {}
+_DIGESTS: weakref.WeakKeyDictionary[Encoder, str] = weakref.WeakKeyDictionary()
+_FEATURES: weakref.WeakKeyDictionary[Task, dict[tuple, tuple[torch.Tensor, torch.Tensor, float]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def weights_digest(encoder: Encoder) -> str:
+    """The SHA-256 of the encoder's pretrained weights (names, shapes, dtypes and values), computed once per object:
+    what its cached features are keyed on, so two encoders that share a name never share features."""
+    if encoder not in _DIGESTS:
+        digest = hashlib.sha256()
+        for name, tensor in sorted(encoder.state.items()):
+            digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+            digest.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+        _DIGESTS[encoder] = digest.hexdigest()
+    return _DIGESTS[encoder]
 
 
 def pretrained_features(task: Task, encoder: Encoder, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """(train features, test features, seconds it took) of the pretrained encoder, computed once per task and
-    encoder and kept for the process (both linear probes use them)."""
-    key = (task.name, encoder.name)
-    if key not in _FEATURES:
+    """(train features, test features, seconds it took) of the pretrained encoder, computed once per task object,
+    encoder weights, device and thread count (the CPU's sums depend on it, so a run gives the same result whatever
+    ran before it in the process) and kept while the task is (both linear probes use them)."""
+    key = (weights_digest(encoder), str(device), torch.get_num_threads())
+    kept = _FEATURES.setdefault(task, {})
+    if key not in kept:
         t0 = time.perf_counter()
         train, test = encoded(task, encoder.build(len(task.classes), pretrained=True), device)
-        _FEATURES[key] = (train, test, time.perf_counter() - t0)
-    return _FEATURES[key]
+        kept[key] = (train, test, time.perf_counter() - t0)
+    return kept[key]
 
 
 def features(task: Task, encoder: Encoder, device: torch.device) -> tuple[np.ndarray, np.ndarray, float]:

@@ -3,7 +3,9 @@ page can stop it between batches); side by side in worker processes (`workers` >
 machine's cores (each worker gets its share of torch threads) or one GPU; or as Ray tasks on a local Ray
 instance or a cluster (one GPU per task where the cluster has GPUs, else one CPU and one torch thread).
 Small networks gain more from runs in parallel than from more threads per run, and every run gives the
-result it gives alone with the same thread count: runs share nothing but the read-only data."""
+result it gives alone with the same thread count: runs share nothing but the read-only data. How each run trains
+(`TrainConfig.runner`: fast, stacked or plain, see `models.transfer.loop`) travels with the settings, so every runner
+here, a Ray task included, trains a seed-0 run's rates as one stack when the sweep asks for it."""
 
 from __future__ import annotations
 
