@@ -63,8 +63,12 @@ def test_a_stack_keeps_a_frozen_encoder_frozen_and_stacks_bare_heads(tiny) -> No
     for m, old in zip(members, before, strict=True):
         assert all(torch.equal(v, old[k]) for k, v in m.state_dict().items())  # eval mode: statistics kept
     heads = [nn.Linear(8, 3) for _ in range(4)]
-    out = Stack(heads)(torch.randn(5, 4, 8))
+    x = torch.randn(5, 4, 8)
+    stack = Stack(heads)
+    out = stack(x)
     assert out.shape == (5, 4, 3)
+    assert all(torch.allclose(out[:, k], heads[k](x[:, k]), atol=1e-6) for k in range(4))
+    assert all(p.is_meta for p in stack.template.parameters())  # its own weights cost nothing: the members' are used
     with pytest.raises(NotStackable):
         Stack([nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4)) for _ in range(2)])
     with pytest.raises(NotStackable, match="one architecture"):
@@ -174,3 +178,37 @@ def test_cached_features_are_keyed_on_the_weights_not_the_name(tiny) -> None:
     finally:
         torch.set_num_threads(threads)
     assert pretrained_features(task, tiny, cpu)[0] is mine
+    twin = Encoder("another name", tiny.title, tiny.architecture, dict(tiny.state), tiny.source)
+    assert pretrained_features(task, twin, cpu)[0] is mine  # the same weights under another name: the same features
+
+
+def test_a_network_the_stack_cannot_group_trains_its_members_one_after_another() -> None:
+    from models.transfer.loop import Features, train_epochs, train_together
+
+    task, cpu = load_task("digits"), torch.device("cpu")
+    torch.manual_seed(0)
+    data = Features(task, cpu, torch.randn(len(task.y_train), 8), torch.randn(len(task.y_test), 8))
+
+    def net() -> nn.Module:
+        torch.manual_seed(1)
+        return nn.Sequential(nn.Linear(8, 8), nn.LayerNorm(8), nn.Linear(8, 10))
+
+    cfgs = [TrainConfig(epochs=2, lr=lr, min_batches=2) for lr in (1e-3, 3e-3)]
+    idx = torch.arange(40)
+    together = train_together([net(), net()], "scratch", data, idx, cfgs, seed=0)
+    alone = [train_epochs(net(), "scratch", data, idx, c, seed=0) for c in cfgs]
+    for (history, _, seen), (own, _, own_seen) in zip(together, alone, strict=True):
+        assert seen == own_seen and [h["train_loss"] for h in history] == [h["train_loss"] for h in own]
+
+
+def test_a_random_encoder_probe_is_estimated_with_its_own_feature_pass() -> None:
+    """The shipped sweep has no random-encoder probe: it is priced as the probe plus one pass of its own encoder over
+    every image, as the cached-feature probe's runs measured it (the pretrained probe reuses cached features)."""
+    from models.transfer import SHIPPED, sweep_seconds
+
+    shipped = load_runs(SHIPPED)[1]
+    extract = [r.extra["extract_seconds"] for r in shipped if r.regime == "probe-features"]
+    train = TrainConfig(epochs=5, lr=3e-3)
+    probe = sweep_seconds(Sweep(regimes=("probe",), sizes=(5,), seeds=2, train=train), 10, shipped)
+    random = sweep_seconds(Sweep(regimes=("random-probe",), sizes=(5,), seeds=2, train=train), 10, shipped)
+    assert extract and random == pytest.approx(probe + 2 * sum(extract) / len(extract))

@@ -22,7 +22,7 @@ from models.devices import best_device
 from models.lock import seeded_rngs
 from models.transfer.config import REGIMES, SUBSET_SEED, TrainConfig
 from models.transfer.data import Encoder, Task, validation_per_class
-from models.transfer.stacked import Stack
+from models.transfer.stacked import NotStackable, Stack
 
 
 def _split(labels: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -245,7 +245,14 @@ def train_together(
         model.to(device)
         if device.type == "cuda":
             model.to(memory_format=torch.channels_last)
-    net = models[0] if k == 1 else Stack(models)
+    try:
+        net = models[0] if k == 1 else Stack(models)
+    except NotStackable:  # a network the stack cannot group trains its members one after another, as alone
+        alone = [None] * k if states is None else states
+        return [
+            train_together([m], regime, data, indices, [c], seed, on_batch, [kept])[0]
+            for m, c, kept in zip(models, cfgs, alone, strict=True)
+        ]
     cfg = cfgs[0]
     step = torch.compile(net) if cfg.compile and device.type == "cuda" else net  # shares the parameters
     optimizer = _optimizer(models, regime, data, cfgs)
@@ -440,16 +447,24 @@ def feature_probe(task: Task, encoder: Encoder, indices: torch.Tensor, device: t
 
 
 def _fresh(
-    task: Task, encoder: Encoder, regime: str, seed: int, cfg: TrainConfig, device: torch.device, copies: int
+    task: Task,
+    encoder: Encoder,
+    regime: str,
+    seed: int,
+    cfg: TrainConfig,
+    device: torch.device,
+    copies: int,
+    features: Features | None = None,
 ) -> tuple[list[nn.Module], Data | Features]:
     """`copies` identical fresh networks for a run (each built from the run's seed) and what they train on: the
-    images, or for a probe under the fast runners the frozen encoder's features (the networks are then the heads)."""
+    images, or for a probe under the fast runners the frozen encoder's features (the networks are then the heads;
+    `features` already computed for this run are reused: every rate starts from the same encoder)."""
     models = []
     for _ in range(copies):
         with seeded_rngs(seed):
             models.append(encoder.build(len(task.classes), pretrained=regime not in UNPRETRAINED))
     if regime in PROBES and cfg.runner != "plain":
-        return [m.fc for m in models], probe_features(task, encoder, models[0], regime, device)
+        return [m.fc for m in models], features or probe_features(task, encoder, models[0], regime, device)
     return models, device_data(task, device)
 
 
@@ -488,9 +503,11 @@ def train_run(
         val, tried = validation(task.y_train), []
         rates = [cfg.lr * factor for factor in cfg.lr_factors] if lr is None else [lr]
         together = len(rates) if cfg.runner == "stacked" else 1  # rates trained as one stack
+        reused: Features | None = None
         for first in range(0, len(rates), together):  # each rate from the same initialisation and batches
             chunk = rates[first : first + together]
-            models, data = _fresh(task, encoder, regime, seed, cfg, device, len(chunk))
+            models, data = _fresh(task, encoder, regime, seed, cfg, device, len(chunk), reused)
+            reused = data if isinstance(data, Features) else None
 
             def report(epoch: int, b: int, loss: float, first: int = first) -> None:
                 if on_batch is not None:

@@ -52,7 +52,8 @@ def _grouped(layer: nn.Module, k: int) -> nn.Module | None:
             layer.bias is not None,
         )
     if isinstance(layer, nn.BatchNorm2d):
-        return nn.BatchNorm2d(layer.num_features * k, layer.eps, layer.momentum, layer.affine, True)
+        tracked = layer.track_running_stats
+        return nn.BatchNorm2d(layer.num_features * k, layer.eps, layer.momentum, layer.affine, tracked)
     if isinstance(layer, nn.Linear):
         return StackedLinear(k, layer)
     if any(True for _ in layer.parameters(recurse=False)) or any(True for _ in layer.buffers(recurse=False)):
@@ -77,19 +78,24 @@ class Stack(nn.Module):
                 raise NotStackable("the members are not one architecture")
         self.members = members  # a plain list: their parameters stay theirs, not the stack's
         self.k = len(members)
-        self.template = _grouped(first, self.k) if not list(first.children()) else copy.deepcopy(first)
-        if self.template is None:
-            raise NotStackable(f"{type(first).__name__} has nothing to train")
-        for parent in list(self.template.modules()):
-            for name, child in list(parent.named_children()):
-                grouped = _grouped(child, self.k) if not list(child.children()) else None
-                if grouped is not None:
-                    setattr(parent, name, grouped)
-        self.template.to(next(first.parameters()).device)
+        device = next(first.parameters()).device
+        with torch.device("meta"):  # the grouped layers' own weights are never used: no memory, no random draws
+            self.template = _grouped(first, self.k) if not list(first.children()) else copy.deepcopy(first)
+            if self.template is None:
+                raise NotStackable(f"{type(first).__name__} has nothing to train")
+            for parent in list(self.template.modules()):
+                for name, child in list(parent.named_children()):
+                    grouped = _grouped(child, self.k) if not list(child.children()) else None
+                    if grouped is not None:
+                        setattr(parent, name, grouped)
         self.stacked_names = {n for n, m in self.template.named_modules() if isinstance(m, StackedLinear)}
-        with torch.no_grad():  # the BatchNorm statistics start from the members' own
-            for name, buffer in self.template.named_buffers():
-                buffer.copy_(self._join(name, [dict(m.named_buffers()) for m in members]))
+        with torch.no_grad():  # the BatchNorm statistics are real, and start from the members' own
+            sources = [dict(m.named_buffers()) for m in members]
+            for module_name, module in self.template.named_modules():
+                for name, buffer in list(module.named_buffers(recurse=False)):
+                    if buffer is not None:
+                        full = f"{module_name}.{name}" if module_name else name
+                        module._buffers[name] = self._join(full, sources).clone().to(device)
 
     def _join(self, name: str, sources) -> torch.Tensor:
         owner = name.rpartition(".")[0]

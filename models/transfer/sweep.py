@@ -106,12 +106,18 @@ def sweep_seconds(sweep: Sweep, n_classes: int, reference: list[TransferRun]) ->
         ]
         per_batch[regime] = sum(_cost(r) for r in done) / max(sum(batches), 1)
         per_run[regime] = sum(_cost(r) for r in done) / len(done)
+    # A probe on a random encoder priced like the pretrained probe also encodes every image once per run (its encoder
+    # is its own); the cached-feature probe's runs recorded what one such pass costs.
+    extract = [r.extra.get("extract_seconds") for r in reference if r.regime == "probe-features"]
+    extract = [float(e) for e in extract if isinstance(e, int | float) and not isinstance(e, bool)]
     total = 0.0
     for regime, n, seed in sweep.runs():
         if regime == "probe-features":  # no epochs: a feature extraction and a logistic regression
             total += per_run[regime]
         else:
             total += per_batch[regime] * _epochs(sweep, regime, seed) * epoch_batches(n * n_classes, sweep.train)[1]
+        if regime == "random-probe" and not any(r.regime == regime for r in reference) and extract:
+            total += sum(extract) / len(extract)
     return total
 
 
