@@ -248,10 +248,9 @@ def train_together(
     try:
         net = models[0] if k == 1 else Stack(models)
     except NotStackable:  # a network the stack cannot group trains its members one after another, as alone
-        alone = [None] * k if states is None else states
         return [
             train_together([m], regime, data, indices, [c], seed, on_batch, [kept])[0]
-            for m, c, kept in zip(models, cfgs, alone, strict=True)
+            for m, c, kept in zip(models, cfgs, states, strict=True)
         ]
     cfg = cfgs[0]
     step = torch.compile(net) if cfg.compile and device.type == "cuda" else net  # shares the parameters

@@ -103,6 +103,11 @@ class TransferRun:
             extra={k: v for k, v in raw.items() if k not in known},
         )
 
+    def recorded(self, name: str) -> float | None:
+        """A number the run's file holds beyond the typed fields (`wall_seconds`, `extract_seconds`), else None."""
+        value = self.extra.get(name)
+        return float(value) if _number(value) else None
+
     def to_dict(self) -> dict[str, Any]:
         """The record as its JSON file holds it (fields that are None or empty left out, as the runners write)."""
         out = {k: getattr(self, k) for k in self.REQUIRED}

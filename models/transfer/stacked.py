@@ -129,10 +129,11 @@ class Stack(nn.Module):
     def write_back(self) -> None:
         """Copy the BatchNorm statistics the stack kept into each member, so each member is the network it would be
         had it trained alone."""
+        owned = [dict(member.named_buffers()) for member in self.members]
         for name, buffer in self.template.named_buffers():
             owner = name.rpartition(".")[0]
-            for k, member in enumerate(self.members):
-                own = dict(member.named_buffers())[name]
+            for k, buffers in enumerate(owned):
+                own = buffers[name]
                 if name.endswith("num_batches_tracked"):
                     own.copy_(buffer)
                 elif owner in self.stacked_names:

@@ -85,8 +85,8 @@ COSTS_LIKE = {"random-probe": "probe"}  # a regime the reference may lack, and t
 
 def _cost(run: TransferRun) -> float:
     """Seconds a finished run took: from start to end where it says (`wall_seconds`), else its training alone."""
-    wall = run.extra.get("wall_seconds")
-    return float(wall) if isinstance(wall, int | float) and not isinstance(wall, bool) else run.seconds
+    wall = run.recorded("wall_seconds")
+    return run.seconds if wall is None else wall
 
 
 def sweep_seconds(sweep: Sweep, n_classes: int, reference: list[TransferRun]) -> float | None:
@@ -94,9 +94,11 @@ def sweep_seconds(sweep: Sweep, n_classes: int, reference: list[TransferRun]) ->
     another: each regime's measured seconds per batch trained (every rate a run tried counted, evaluations
     included where the runs recorded their whole time) times the batches the sweep trains. None when the
     reference lacks one of the sweep's regimes."""
-    per_batch, per_run = {}, {}
+    per_batch, per_run, borrowed = {}, {}, set()
     for regime in sweep.regimes:
         like = COSTS_LIKE.get(regime, regime) if not any(r.regime == regime for r in reference) else regime
+        if like != regime:
+            borrowed.add(regime)
         done = [r for r in reference if r.regime == like]
         if not done:
             return None
@@ -108,15 +110,15 @@ def sweep_seconds(sweep: Sweep, n_classes: int, reference: list[TransferRun]) ->
         per_run[regime] = sum(_cost(r) for r in done) / len(done)
     # A probe on a random encoder priced like the pretrained probe also encodes every image once per run (its encoder
     # is its own); the cached-feature probe's runs recorded what one such pass costs.
-    extract = [r.extra.get("extract_seconds") for r in reference if r.regime == "probe-features"]
-    extract = [float(e) for e in extract if isinstance(e, int | float) and not isinstance(e, bool)]
+    extract = [r.recorded("extract_seconds") for r in reference if r.regime == "probe-features"]
+    extract = [e for e in extract if e is not None]
     total = 0.0
     for regime, n, seed in sweep.runs():
         if regime == "probe-features":  # no epochs: a feature extraction and a logistic regression
             total += per_run[regime]
         else:
             total += per_batch[regime] * _epochs(sweep, regime, seed) * epoch_batches(n * n_classes, sweep.train)[1]
-        if regime == "random-probe" and not any(r.regime == regime for r in reference) and extract:
+        if regime == "random-probe" and regime in borrowed and extract:
             total += sum(extract) / len(extract)
     return total
 
@@ -125,11 +127,13 @@ def page_reference(task: str, encoder: str, regimes: Sequence[str]) -> tuple[lis
     """The runs a page sweep's time is estimated from, and where they come from: this server's own page sweeps of
     the task and encoder that recorded their whole time (newest first; those covering every regime asked), else
     the shipped sweep's runs."""
-    for folder in user_sweeps().values():
+    for name, folder in user_sweeps().items():
+        if not name.startswith(f"{task}-{encoder}-"):  # `user_folder`'s naming: skip reading other sweeps' runs
+            continue
         meta, runs, _ = load_runs(folder)
         if meta is None or meta.settings.get("task") != task or meta.settings.get("encoder") != encoder:
             continue
-        timed = [r for r in runs if "wall_seconds" in r.extra]
+        timed = [r for r in runs if r.recorded("wall_seconds") is not None]
         have = {r.regime for r in timed}
         if all(r in have or COSTS_LIKE.get(r) in have for r in regimes):
             return timed, "this server"
