@@ -23,7 +23,7 @@ from tests.browser import (
     wait_idle,
 )
 
-pytestmark = pytest.mark.browser  # a real dashboard server driven by Chromium
+pytestmark = [pytest.mark.browser, pytest.mark.sessions]  # a real dashboard server driven by Chromium
 
 IMAGES = ["chelsea the cat (photo)", "coffee (photo)", "generated star", "generated scene 1"]
 PAGES = ["", "attributions", "detection"]

@@ -241,9 +241,11 @@ class LiveRun:
             work = state.work
             timer = {"t": time.monotonic(), "step": work.step, "shown": 0.0, "seconds": 0.0, "steps": 0}
 
-            def show() -> None:
+            def show(milestone: bool = False) -> None:
+                """Redraw the bar: at most every TICK_SECONDS while steps run, always when a chunk ends (a run that
+                ends within a tick of the last redraw is still counted on the page)."""
                 now = time.monotonic()
-                if now - timer["shown"] < TICK_SECONDS and not work.done:
+                if now - timer["shown"] < TICK_SECONDS and not (work.done or milestone):
                     return
                 timer["shown"] = now
                 seconds, steps = timer["seconds"] + now - timer["t"], timer["steps"] + work.step - timer["step"]
@@ -263,4 +265,4 @@ class LiveRun:
                 if kind is not None and steps:
                     server_speeds().record(kind(work), now - timer["t"], steps)
                 timer["t"], timer["step"] = now, work.step
-                show()
+                show(milestone=True)
