@@ -348,3 +348,6 @@ def test_progress_names_the_rate_while_seed_0_tries_several() -> None:
     p = Progress(1, 6, "probe-n1-s0", 9, 15, 2, 4)
     assert p.epoch_text(5) == "rate 2 of 3, epoch 4/5"
     assert Progress(2, 6, "probe-n1-s1", 3, 5, 2, 4).epoch_text(5) == "epoch 3/5"
+    assert Progress(2, 6, "probe-n1-s1", 3, 5, 2, 4, 0.4123).loss_text() == "loss 0.412"
+    # rates trained at once: the loop reports the lowest of their losses, and the line says so
+    assert Progress(1, 6, "probe-n1-s0", 3, 5, 2, 4, 0.4123, 3).loss_text() == "lowest loss of 3 rates 0.412"

@@ -212,3 +212,42 @@ def test_a_random_encoder_probe_is_estimated_with_its_own_feature_pass() -> None
     probe = sweep_seconds(Sweep(regimes=("probe",), sizes=(5,), seeds=2, train=train), 10, shipped)
     random = sweep_seconds(Sweep(regimes=("random-probe",), sizes=(5,), seeds=2, train=train), 10, shipped)
     assert extract and random == pytest.approx(probe + 2 * sum(extract) / len(extract))
+
+
+@pytest.mark.training
+def test_warm_epochs_layer_decay_and_a_random_encoder_probe_give_the_plain_result_under_every_runner(tiny) -> None:
+    """The fine-tuning options the twelve-run sweep leaves at their defaults (a frozen warm epoch, layer decay) and the
+    probe on a random encoder (its features computed for the run) agree with the plain loop as the sweep's pretrained
+    runs do: fast to 1e-4 and the image, stacked to 1e-3 and one image (the random probe's head is trained on features
+    of an encoder that never trains, as the pretrained probe's is)."""
+    from models.transfer.loop import train_run
+
+    task, cpu = load_task("digits"), torch.device("cpu")
+    train = TrainConfig(epochs=3, lr=3e-3, min_batches=2, warm_epochs=1, layer_decay=0.5)
+    for regime in ("finetune", "random-probe"):
+        plain = train_run(task, tiny, regime, 2, 0, replace(train, runner="plain"), cpu)
+        for runner, rel, images in (("fast", 1e-4, 0), ("stacked", 1e-3, 1)):
+            run = train_run(task, tiny, regime, 2, 0, replace(train, runner=runner), cpu)
+            assert run["lr"] == plain["lr"], (regime, runner)
+            for mine, theirs in zip(run["history"], plain["history"], strict=True):
+                for field in ("train_loss", "test_loss"):
+                    assert mine[field] == pytest.approx(theirs[field], rel=rel), (regime, runner, mine["epoch"], field)
+            assert abs(run["test_error"] - plain["test_error"]) * TEST_IMAGES / 100 < images + 0.5, (regime, runner)
+
+
+def test_a_run_whose_states_exceed_the_budget_evaluates_every_epoch_as_it_trains(tiny, monkeypatch) -> None:
+    """The fast runner keeps each rate's per-epoch states to evaluate only the chosen rate's test curve, within
+    STATES_BUDGET; a network too large for it evaluates the test set after every epoch instead: the same curve."""
+    from models.transfer import loop
+
+    task, cpu = load_task("digits"), torch.device("cpu")
+    train = TrainConfig(epochs=2, lr=3e-3, min_batches=2)
+    model = tiny.build(10, pretrained=True)
+    assert loop.keeps_states(model, train, rates=3)
+    kept = loop.train_run(task, tiny, "finetune", 1, 0, train, cpu)
+    monkeypatch.setattr(loop, "STATES_BUDGET", 0)
+    assert not loop.keeps_states(model, train, rates=3)
+    evaluated = loop.train_run(task, tiny, "finetune", 1, 0, train, cpu)
+    for field in ("lr", "test_error", "test_loss", "candidates"):
+        assert evaluated[field] == kept[field], field
+    assert [h["test_loss"] for h in evaluated["history"]] == [h["test_loss"] for h in kept["history"]]

@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             bar.total = p.runs
             bar.n = p.run if finished else p.run - 1
             bar.set_description(p.run_key)
-        bar.set_postfix_str(f"{p.epoch_text(train.epochs)}, batch {p.batch}/{p.batches}, loss {p.loss:.3f}")
+        bar.set_postfix_str(f"{p.epoch_text(train.epochs)}, batch {p.batch}/{p.batches}, {p.loss_text()}")
 
     if args.workers < 1:
         ap.error("--workers must be 1 or more")

@@ -92,6 +92,12 @@ class Progress:
         rate, epoch = divmod(self.epoch - 1, per_rate)
         return f"rate {rate + 1} of {-(-self.epochs // per_rate)}, epoch {epoch + 1}/{per_rate}"
 
+    def loss_text(self) -> str:
+        """The batch's training loss, "loss 0.412", or for rates trained at once the lowest of theirs (the loop
+        reports that one), "lowest loss of 3 rates 0.412"."""
+        lowest = f"lowest loss of {self.together} rates" if self.together > 1 else "loss"
+        return f"{lowest} {self.loss:.3f}"
+
     @property
     def fraction(self) -> float:
         within = ((self.epoch - 1) * self.batches + self.batch) / max(1, self.epochs * self.batches)

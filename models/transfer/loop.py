@@ -289,8 +289,8 @@ def train_together(
             correct += torch.stack([(out.argmax(1) == yb).sum() for out in outputs])
             seen += len(pick)
             if on_batch is not None:
-                if b == 1 or b % REPORT_EVERY == 0 or b == n_batches:
-                    shown = losses[0].item()
+                if b == 1 or b % REPORT_EVERY == 0 or b == n_batches:  # a stack's lowest: see Progress.loss_text
+                    shown = losses[0].item() if k == 1 else torch.stack(losses).min().item()
                 on_batch(epoch, b, shown)
         scheduler.step()
         seconds += time.perf_counter() - t0
