@@ -12,12 +12,20 @@ os.environ["EXPLAINER_OFFLINE"] = "1"
 os.environ["EXPLAINER_DEVICE"] = TEST_DEVICE
 os.environ["TORCH_HOME"] = tempfile.mkdtemp(prefix="explainer-torch-home-")
 
+import functools
+
 import pytest
 import torch
+from streamlit.components.v2 import manifest_scanner
 
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _WORKERS > 1:
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // _WORKERS))
+
+
+# Every AppTest scans the metadata of every installed package for Streamlit components when it first runs (0.6 s
+# here, about 80 AppTests per run); the installed packages do not change during a test run, so each process scans once.
+manifest_scanner.scan_component_manifests = functools.cache(manifest_scanner.scan_component_manifests)
 
 
 def pytest_report_header(config) -> str:
