@@ -153,9 +153,9 @@ def test_transfer_sweep_from_the_page_can_be_cancelled_and_resumed(app):
     url, browser = app
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
     try:
-        # A link sets the form: 3 regimes x 1 size, 10 epochs, so that the runs after the first last seconds (the fast
+        # A link sets the form: 3 regimes x 1 size, 4 epochs, so that the runs after the first last seconds (the fast
         # runner trains a probe in a fraction of one) and the cancel lands while the sweep is still running.
-        page.goto(f"{url}/transfer?tf_sizes=1&tf_epochs=10")
+        page.goto(f"{url}/transfer?tf_sizes=1&tf_epochs=4")
         wait_idle(page)
         page.get_by_role("button", name="Run", exact=True).click()
         page.wait_for_selector("text=Run 2 of 3", timeout=bound_ms(120))
