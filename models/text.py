@@ -1,4 +1,5 @@
-"""Counts in words: "1 epoch", "2 epochs". Every caption that states how many of something says it through here."""
+"""Counts and durations in words: "1 epoch", "2 epochs", "4.2 s". Every caption that states how many of something, or
+how long an estimate says it takes, says it through here."""
 
 from __future__ import annotations
 
@@ -7,3 +8,15 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     """`n` and the noun, singular for exactly one ("1 epoch", "3 epochs", "1,300 images"); `plural` when the noun
     does not take an "s"."""
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+def duration(seconds: float) -> str:
+    """An estimated time as a person reads it: "0.42 s", "4.2 s", "35 s", "2.5 minutes" (from 90 s): never "0 s" for a
+    job that takes a fraction of a second."""
+    if seconds < 1:
+        return f"{seconds:.2g} s"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} minutes"

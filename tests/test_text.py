@@ -1,6 +1,6 @@
 """Counts in captions read as English: one epoch, two epochs."""
 
-from models.text import counted
+from models.text import counted, duration
 
 
 def test_counted_is_singular_for_one_only() -> None:
@@ -9,3 +9,11 @@ def test_counted_is_singular_for_one_only() -> None:
     assert counted(2, "run") == "2 runs"
     assert counted(1300, "image") == "1,300 images"
     assert counted(3, "box", "boxes") == "3 boxes"
+
+
+def test_a_duration_is_never_zero_seconds() -> None:
+    """#28 follow-up: after a 100-step BatchNorm run the page estimated "About 0 s"."""
+    assert duration(0.4) == "0.4 s" and duration(0.023) == "0.023 s"
+    assert duration(4.24) == "4.2 s"
+    assert duration(35.4) == "35 s"
+    assert duration(150) == "2.5 minutes"

@@ -27,6 +27,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from explain.figures.compare import Curve, comparison_figure
+from models.text import duration
 from ui.admission import heavy_job
 from ui.presenter import chart
 
@@ -109,9 +110,7 @@ def estimate_text(kind: Hashable, steps: int, bench_per_step: float, bench: str)
             f"measured by `{bench}` on an idle 2-core CPU; this server has not run one yet, and a busy one is slower",
         )
     )
-    seconds = per_step * steps
-    amount = f"{seconds / 60:.1f} minutes" if seconds >= 90 else f"{seconds:.0f} s"
-    return f"About {amount} for {steps:,} steps ({basis})"
+    return f"About {duration(per_step * steps)} for {steps:,} steps ({basis})"
 
 
 class LiveRun:
