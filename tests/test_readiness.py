@@ -16,7 +16,7 @@ def test_the_panel_lists_every_model_and_times_the_heavy_jobs():
     assert any(e.label.startswith("Ready for the lecture?") for e in at.expander)
     table = next(d.value for d in at.dataframe if "runs now" in d.value.columns)
     assert len(table) == len(ready.readiness()) == 8  # four ImageNet classifiers, four COCO detectors
-    offline = table[table["weights"] == "not here, no network: the bundled model stands in"]
+    offline = table[table["weights"] == "not here, no network"]
     assert len(offline) == 8 and set(offline["runs now"]) == {
         "Shapes ResNet-18 (bundled)",
         "Shapes Mask R-CNN (bundled)",

@@ -25,9 +25,9 @@ from ui.views.training import bn_kind
 
 STANDING = {
     "cached": "here (hash checked)",
-    "damaged": "damaged file: the bundled model stands in",
+    "damaged": "damaged file",
     "downloadable": "not here; can be fetched",
-    "unavailable": "not here, no network: the bundled model stands in",
+    "unavailable": "not here, no network",
 }
 _FETCHING = threading.Lock()  # one fetch at a time for the whole server: a class pressing the button fetches once
 
