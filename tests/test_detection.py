@@ -178,11 +178,11 @@ def test_unlabelled_boxes_are_drawn_with_their_score_alone(monkeypatch):
 
     drawn = {}
 
-    def spy(img, boxes, labels=None, **kw):
+    def spy(img, boxes, labels, *args):
         drawn["labels"] = labels
-        return img
+        return img, len(labels)
 
-    monkeypatch.setattr(detections, "draw_bounding_boxes", spy)
+    monkeypatch.setattr(detections, "labelled_boxes", spy)
     image = np.zeros((40, 40, 3), np.uint8)
     detections.draw(image, [Instance("", 0.96, (1, 1, 20, 20)), Instance("star", 0.5, (2, 2, 30, 30))])
     assert drawn["labels"] == ["96%", "star 50%"]  # a proposal's objectness once, not "0.96 96%"
@@ -296,3 +296,25 @@ def test_a_detections_grad_cam_is_empty_away_from_its_level_and_says_why():
     assert at_own.max() > 0 and not np.any(elsewhere)
     assert cam_note(at_own, own, own) == ""
     assert "pooled this detection's features from" in cam_note(elsewhere, other, own)
+
+
+def test_labels_never_cover_each_other_and_the_strongest_keeps_its_place():
+    """Lecture pictures: detections whose boxes start close together wrote their labels over each other (torchvision
+    puts every label inside its box's top-left corner). Each label takes the first free spot of four around its box,
+    the strongest first; one with no free spot is left off."""
+    from explain.figures.render import label_spots, labelled_boxes
+
+    boxes = [(50, 50, 150, 150), (55, 52, 140, 140), (52, 54, 145, 150), (51, 51, 149, 149), (53, 53, 150, 150)]
+    spots = label_spots(boxes, [(60, 16)] * 5, 200, 200)
+    assert spots[0] == (50, 50)  # where torchvision puts it
+    assert spots[1] == (55, 140 - 16)  # inside and above its top-left corner is the first label: its bottom-left
+    assert spots[2] == (52, 150)  # just below its box
+    bands = [(x, y, x + 60, y + 16) for x, y in (s for s in spots if s is not None)]
+    for i, a in enumerate(bands):
+        assert a[0] >= 0 and a[2] <= 200 and a[1] >= 0 and a[3] <= 200
+        for b in bands[i + 1 :]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    assert spots[3] is None and spots[4] is None  # no free spot around nearly the same box: left off
+    assert label_spots([(180, 0, 199, 30)], [(60, 16)], 200, 200) == [(140, 0)]  # moved left to stay on the image
+    img, shown = labelled_boxes(torch.zeros(3, 200, 200, dtype=torch.uint8), torch.tensor(boxes), ["a"] * 5, "#ffe119")
+    assert shown == 3 and img.shape == (3, 200, 200) and img.dtype == torch.uint8

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torchvision.utils import draw_bounding_boxes, draw_keypoints, draw_segmentation_masks
 
-from explain.figures.render import boxes_on_image, draw_box, grey_maps, label_style
+from explain.figures.render import boxes_on_image, draw_box, grey_maps, labelled_boxes
 from explain.methods.rcnn_stages import RoiComparison, Stages
 from models.data.coco import results
 from models.detectors import COCO_SKELETON, Instance
@@ -33,7 +33,8 @@ def draw(
     text_scale: float = 1.0,
 ) -> np.ndarray:
     """The detections drawn over an H x W x 3 uint8 image; `focus` (an index into `instances`)
-    draws that one alone, thicker. Labels are sized to the image, times `text_scale`."""
+    draws that one alone, thicker. Labels are sized to the image, times `text_scale`, and never cover each other:
+    where a weaker box's label finds no free spot it is left off (`label_spots`)."""
     img = torch.tensor(np.asarray(image)).permute(2, 0, 1)
     chosen = list(enumerate(instances)) if focus is None else [(focus, instances[focus])]
     if not chosen:
@@ -46,14 +47,7 @@ def draw(
     if boxes:
         labels = [f"{inst.label} {inst.score:.0%}".strip() for _, inst in chosen]
         box_tensor = boxes_on_image([inst.box for _, inst in chosen], img)
-        img = draw_bounding_boxes(
-            img,
-            box_tensor,
-            labels=labels,
-            colors=colours,
-            width=3 if focus is not None else 2,
-            **label_style(colours, *img.shape[-2:], text_scale),
-        )
+        img, _ = labelled_boxes(img, box_tensor, labels, colours, 3 if focus is not None else 2, text_scale)
     with_points = [inst for _, inst in chosen if inst.keypoints is not None]
     if keypoints and with_points:
         points = torch.from_numpy(np.stack([inst.keypoints[:, :2] for inst in with_points])).float()
@@ -115,19 +109,11 @@ def draw_verdicts(
         ]
         colours = [VERDICT_COLOURS["right" if ok else "wrong"] for ok in true_positive]
         boxes = boxes_on_image([d.box for d in detections], img)
-        img = draw_bounding_boxes(
-            img, boxes, labels=labels, colors=colours, width=2, **label_style(colours, *img.shape[-2:], text_scale)
-        )
+        img, _ = labelled_boxes(img, boxes, labels, colours, 2, text_scale)
     if missed:
         boxes = boxes_on_image([truth[j].box for j in missed], img)
-        img = draw_bounding_boxes(
-            img,
-            boxes,
-            labels=[f"missed {truth[j].label}" for j in missed],
-            colors=VERDICT_COLOURS["missed"],
-            width=4,
-            **label_style(VERDICT_COLOURS["missed"], *img.shape[-2:], text_scale),
-        )
+        labels = [f"missed {truth[j].label}" for j in missed]
+        img, _ = labelled_boxes(img, boxes, labels, VERDICT_COLOURS["missed"], 4, text_scale)
     return img.permute(1, 2, 0).numpy()
 
 

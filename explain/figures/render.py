@@ -55,6 +55,67 @@ def label_style(colours: str | Sequence[str], height: int, width: int, scale: fl
     return {"font": label_font_file(), "font_size": size, "fill_labels": True, "label_colors": inks}
 
 
+Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
+
+
+def label_spots(boxes: Sequence[Rect], sizes: Sequence[tuple[float, float]], height: int, width: int) -> list:
+    """Where each box's label goes, as the top-left corner of its w x h band, the boxes taken in the order given (the
+    strongest first): inside the box's top-left corner (where torchvision puts it), else just above the box, else
+    inside its bottom-left corner, else just below it; the first spot that stays on the image (moved left to fit its
+    width) and covers no label placed before it. None where no spot is free: that label is left off rather than
+    written over another, which no one could read."""
+    placed: list[Rect] = []
+    out: list[tuple[float, float] | None] = []
+    for (x0, y0, _, y1), (w, h) in zip(boxes, sizes, strict=True):
+        spot = None
+        for x, y in ((x0, y0), (x0, y0 - h), (x0, y1 - h), (x0, y1)):
+            x = max(0.0, min(x, width - w))
+            band = (x, y, x + w, y + h)
+            clear = all(band[2] <= p[0] or p[2] <= band[0] or band[3] <= p[1] or p[3] <= band[1] for p in placed)
+            if clear and y >= 0 and y + h <= height:
+                spot = (x, y)
+                placed.append(band)
+                break
+        out.append(spot)
+    return out
+
+
+def labelled_boxes(
+    img: torch.Tensor,
+    boxes: torch.Tensor,
+    labels: Sequence[str],
+    colours: str | Sequence[str],
+    width: int = 2,
+    scale: float = 1.0,
+) -> tuple[torch.Tensor, int]:
+    """`boxes` (N x 4, pixels) drawn on a 3 x H x W uint8 image with torchvision, then each label on a band of its
+    box's colour in the style of `label_style`, placed by `label_spots` so that no label covers another. Returns the
+    picture and how many labels it holds (the others had no free spot)."""
+    from PIL import ImageDraw, ImageFont
+    from torchvision.utils import draw_bounding_boxes
+
+    img = draw_bounding_boxes(img, boxes, colors=colours, width=width)
+    if not labels:
+        return img, 0
+    colours = [colours] * len(labels) if isinstance(colours, str) else list(colours)
+    style = label_style(colours, *img.shape[-2:], scale)
+    font = ImageFont.truetype(style["font"], style["font_size"])
+    pad = 2
+    texts = [font.getbbox(label) for label in labels]
+    sizes = [(r - left + 2 * pad, b - t + 2 * pad) for left, t, r, b in texts]
+    spots = label_spots(boxes.tolist(), sizes, *img.shape[-2:])
+    picture = Image.fromarray(img.permute(1, 2, 0).numpy())
+    draw = ImageDraw.Draw(picture)
+    for label, (left, top, _, _), (w, h), spot, colour, ink in zip(
+        labels, texts, sizes, spots, colours, style["label_colors"], strict=True
+    ):
+        if spot is not None:
+            x, y = spot
+            draw.rectangle((x, y, x + w - 1, y + h - 1), fill=colour)
+            draw.text((x + pad - left, y + pad - top), label, fill=ink, font=font)
+    return torch.from_numpy(np.asarray(picture)).permute(2, 0, 1).contiguous(), sum(s is not None for s in spots)
+
+
 @cache
 def colormap_lut(name: str) -> np.ndarray:
     """A 256 x 3 uint8 lookup table sampled from a Plotly colour scale."""

@@ -233,7 +233,7 @@ def pipeline_tab(image: np.ndarray, stages: Stages, listed: int, threshold: floa
     st.image(
         draw(image, props, masks=False, keypoints=False, text_scale=text_scale()),
         width="stretch",
-        caption=f"{n} of {len(stages.proposals)} proposals",
+        caption=f"{n} of {len(stages.proposals)} proposals (a label that would cover a stronger one's is left off)",
     )
     st.markdown(
         f"**3. Detections.** Each proposal's features are pooled (RoIAlign), classified and refined; "
