@@ -11,11 +11,13 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
 
 
 def duration(seconds: float) -> str:
-    """An estimated time as a person reads it: "0.42 s", "4.2 s", "35 s", "2.5 minutes" (from 90 s): never "0 s" for a
-    job that takes a fraction of a second."""
+    """An estimated time as a person reads it: "under 0.01 s", "0.42 s", "4.2 s", "35 s", "2.5 minutes" (from 90 s):
+    never "0 s" for a job that takes a fraction of a second."""
+    if seconds < 0.01:
+        return "under 0.01 s"
     if seconds < 1:
         return f"{seconds:.2g} s"
-    if seconds < 10:
+    if seconds < 9.95:  # what rounds to 10.0 reads as 10 s
         return f"{seconds:.1f} s"
     if seconds < 90:
         return f"{seconds:.0f} s"

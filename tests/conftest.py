@@ -16,7 +16,6 @@ import functools
 
 import pytest
 import torch
-from streamlit.components.v2 import manifest_scanner
 
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _WORKERS > 1:
@@ -25,7 +24,13 @@ if _WORKERS > 1:
 
 # Every AppTest scans the metadata of every installed package for Streamlit components when it first runs (0.6 s
 # here, about 80 AppTests per run); the installed packages do not change during a test run, so each process scans once.
-manifest_scanner.scan_component_manifests = functools.cache(manifest_scanner.scan_component_manifests)
+# (A Streamlit without this internal module scans as before.)
+try:
+    from streamlit.components.v2 import manifest_scanner
+
+    manifest_scanner.scan_component_manifests = functools.cache(manifest_scanner.scan_component_manifests)
+except ImportError:
+    pass
 
 
 def pytest_report_header(config) -> str:
@@ -58,8 +63,8 @@ def full_error_details():
 def pytest_collection_modifyitems(config, items) -> None:
     """The order modules start in under pytest-xdist (pyproject.toml keeps it: --no-loadscope-reorder): the
     eight-session module first (the longest), the Ray and training lane beside it, then the other browser module, so
-    that the two workers finish together and the two browser modules (a server and Chromium each) never compete for
-    the cores: measured on 2 cores, running them side by side made both slower than running them one after the
-    other. Every worker sorts the same collection the same way, as xdist requires."""
+    that the two workers finish together and, at the usual timings on 2 workers, the two browser modules (a server
+    and Chromium each) do not run side by side: measured on 2 cores, that made both slower than one after the other.
+    A module is placed by its first test. Every worker sorts the same collection the same way, as xdist requires."""
     rank = {"sessions": 0, "ray": 1, "training": 1, "browser": 2}
     items.sort(key=lambda item: min((rank[m.name] for m in item.iter_markers() if m.name in rank), default=3))

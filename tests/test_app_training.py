@@ -67,6 +67,7 @@ def test_reseed_changes_the_seed_and_the_experiment_reports_both_arms():
 def test_estimates_follow_this_servers_measured_speed_once_it_has_run_one():
     """#28: before any run the estimate quotes the bench figure and says so; after one, this server's own measured
     seconds per step (charts included) for that network and batch size."""
+    from models.text import duration
     from ui.live_run import server_speeds
 
     server_speeds().by_kind.clear()
@@ -81,7 +82,7 @@ def test_estimates_follow_this_servers_measured_speed_once_it_has_run_one():
     assert per_step is not None and per_step > 0
     estimate = next(c.value for c in at.caption if c.value.startswith("About "))
     assert "this server's measured speed, charts included" in estimate
-    assert f"About {per_step * 100:.0f} s for 100 steps" in estimate
+    assert f"About {duration(per_step * 100)} for 100 steps" in estimate  # never "About 0 s"
 
 
 def test_two_batchnorm_runs_are_compared_on_one_chart():

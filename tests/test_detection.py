@@ -182,7 +182,7 @@ def test_unlabelled_boxes_are_drawn_with_their_score_alone(monkeypatch):
         drawn["labels"] = labels
         return img, len(labels)
 
-    monkeypatch.setattr(detections, "labelled_boxes", spy)
+    monkeypatch.setattr(detections, "draw_labels", spy)
     image = np.zeros((40, 40, 3), np.uint8)
     detections.draw(image, [Instance("", 0.96, (1, 1, 20, 20)), Instance("star", 0.5, (2, 2, 30, 30))])
     assert drawn["labels"] == ["96%", "star 50%"]  # a proposal's objectness once, not "0.96 96%"
@@ -298,17 +298,21 @@ def test_a_detections_grad_cam_is_empty_away_from_its_level_and_says_why():
     assert "pooled this detection's features from" in cam_note(elsewhere, other, own)
 
 
-def test_labels_never_cover_each_other_and_the_strongest_keeps_its_place():
+def test_labels_never_cover_each_other_and_the_strongest_keeps_its_place(monkeypatch):
     """Lecture pictures: detections whose boxes start close together wrote their labels over each other (torchvision
     puts every label inside its box's top-left corner). Each label takes the first free spot of four around its box,
     the strongest first; one with no free spot is left off."""
-    from explain.figures.render import label_spots, labelled_boxes
+    import explain.figures.detections as detections
+    from explain.figures.detections import draw_verdicts
+    from explain.figures.render import draw_labels, label_spots
+    from explain.inputs.annotations import TrueObject
+    from models.detectors import Instance
 
     boxes = [(50, 50, 150, 150), (55, 52, 140, 140), (52, 54, 145, 150), (51, 51, 149, 149), (53, 53, 150, 150)]
     spots = label_spots(boxes, [(60, 16)] * 5, 200, 200)
     assert spots[0] == (50, 50)  # where torchvision puts it
     assert spots[1] == (55, 140 - 16)  # inside and above its top-left corner is the first label: its bottom-left
-    assert spots[2] == (52, 150)  # just below its box
+    assert spots[2] == (52, 151)  # just below its outline (its last row is 150)
     bands = [(x, y, x + 60, y + 16) for x, y in (s for s in spots if s is not None)]
     for i, a in enumerate(bands):
         assert a[0] >= 0 and a[2] <= 200 and a[1] >= 0 and a[3] <= 200
@@ -316,5 +320,23 @@ def test_labels_never_cover_each_other_and_the_strongest_keeps_its_place():
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
     assert spots[3] is None and spots[4] is None  # no free spot around nearly the same box: left off
     assert label_spots([(180, 0, 199, 30)], [(60, 16)], 200, 200) == [(140, 0)]  # moved left to stay on the image
-    img, shown = labelled_boxes(torch.zeros(3, 200, 200, dtype=torch.uint8), torch.tensor(boxes), ["a"] * 5, "#ffe119")
-    assert shown == 3 and img.shape == (3, 200, 200) and img.dtype == torch.uint8
+    assert label_spots([(0, 0, 50, 50)], [(120, 16)], 100, 100) == [None]  # wider than the image: left off
+    assert label_spots(
+        [(10, 10, 60, 60), (10, 10, 60, 60), (10, 10, 60, 60), (10, 10, 60, 60)], [(30, 10)] * 4, 100, 100
+    )[3] == (10, 61)  # below the box's outline (its last row is 60), not over it
+    img, shown = draw_labels(torch.zeros(3, 200, 200, dtype=torch.uint8), torch.tensor(boxes), ["a"] * 5, "#ffe119")
+    assert shown == 3 and img.shape == (3, 200, 200) and img.dtype == torch.uint8 and img.is_contiguous()
+    # A verdict picture labels its detections and the missed objects in one pass: a missed object's label finds
+    # another spot than the detection of the same place (two passes each put theirs in the same corner).
+    image = np.zeros((200, 200, 3), np.uint8)
+    truth = [TrueObject("star", (50.0, 50.0, 150.0, 150.0)), TrueObject("circle", (52.0, 52.0, 148.0, 148.0))]
+    calls = []
+    real = detections.draw_labels
+
+    def count(*args):
+        calls.append(args[2])
+        return real(*args)
+
+    monkeypatch.setattr(detections, "draw_labels", count)
+    draw_verdicts(image, [Instance("star", 0.9, (50, 50, 150, 150))], [True], truth, [1])
+    assert calls == [["star 90% right", "missed circle"]]

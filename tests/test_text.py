@@ -14,6 +14,8 @@ def test_counted_is_singular_for_one_only() -> None:
 def test_a_duration_is_never_zero_seconds() -> None:
     """#28 follow-up: after a 100-step BatchNorm run the page estimated "About 0 s"."""
     assert duration(0.4) == "0.4 s" and duration(0.023) == "0.023 s"
+    assert duration(0) == duration(1e-5) == "under 0.01 s"
+    assert duration(9.96) == "10 s" and duration(89.6) == "90 s" and duration(90) == "1.5 minutes"
     assert duration(4.24) == "4.2 s"
     assert duration(35.4) == "35 s"
     assert duration(150) == "2.5 minutes"

@@ -235,6 +235,7 @@ def test_warm_epochs_layer_decay_and_a_random_encoder_probe_give_the_plain_resul
             assert abs(run["test_error"] - plain["test_error"]) * TEST_IMAGES / 100 < images + 0.5, (regime, runner)
 
 
+@pytest.mark.training
 def test_a_run_whose_states_exceed_the_budget_evaluates_every_epoch_as_it_trains(tiny, monkeypatch) -> None:
     """The fast runner keeps each rate's per-epoch states to evaluate only the chosen rate's test curve, within
     STATES_BUDGET; a network too large for it evaluates the test set after every epoch instead: the same curve."""

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torchvision.utils import draw_bounding_boxes, draw_keypoints, draw_segmentation_masks
 
-from explain.figures.render import boxes_on_image, draw_box, grey_maps, labelled_boxes
+from explain.figures.render import boxes_on_image, draw_box, draw_labels, grey_maps
 from explain.methods.rcnn_stages import RoiComparison, Stages
 from models.data.coco import results
 from models.detectors import COCO_SKELETON, Instance
@@ -34,12 +34,30 @@ def draw(
 ) -> np.ndarray:
     """The detections drawn over an H x W x 3 uint8 image; `focus` (an index into `instances`)
     draws that one alone, thicker. Labels are sized to the image, times `text_scale`, and never cover each other:
-    where a weaker box's label finds no free spot it is left off (`label_spots`)."""
+    where a weaker box's label finds no free spot it is left off (`label_spots`; `drawn_with_count` says how many)."""
+    return drawn_with_count(
+        image, instances, masks=masks, boxes=boxes, keypoints=keypoints, focus=focus, alpha=alpha, text_scale=text_scale
+    )[0]
+
+
+def drawn_with_count(
+    image: np.ndarray,
+    instances: Sequence[Instance],
+    *,
+    masks: bool = True,
+    boxes: bool = True,
+    keypoints: bool = True,
+    focus: int | None = None,
+    alpha: float = 0.45,
+    text_scale: float = 1.0,
+) -> tuple[np.ndarray, int]:
+    """`draw`, and how many of the boxes' labels the picture holds (a caption says so when some were left off)."""
     img = torch.tensor(np.asarray(image)).permute(2, 0, 1)
     chosen = list(enumerate(instances)) if focus is None else [(focus, instances[focus])]
     if not chosen:
-        return np.ascontiguousarray(image)
+        return np.ascontiguousarray(image), 0
     colours = [colour_of(i) for i, _ in chosen]
+    shown = 0
     with_masks = [(i, inst) for i, inst in chosen if inst.mask is not None]
     if masks and with_masks:
         stack = torch.from_numpy(np.stack([inst.mask for _, inst in with_masks]))
@@ -47,7 +65,8 @@ def draw(
     if boxes:
         labels = [f"{inst.label} {inst.score:.0%}".strip() for _, inst in chosen]
         box_tensor = boxes_on_image([inst.box for _, inst in chosen], img)
-        img, _ = labelled_boxes(img, box_tensor, labels, colours, 3 if focus is not None else 2, text_scale)
+        img = draw_bounding_boxes(img, box_tensor, colors=colours, width=3 if focus is not None else 2)
+        img, shown = draw_labels(img, box_tensor, labels, colours, text_scale)
     with_points = [inst for _, inst in chosen if inst.keypoints is not None]
     if keypoints and with_points:
         points = torch.from_numpy(np.stack([inst.keypoints[:, :2] for inst in with_points])).float()
@@ -55,7 +74,7 @@ def draw(
         img = draw_keypoints(
             img, points, connectivity=COCO_SKELETON, colors="#00ff66", radius=3, width=2, visibility=visible
         )
-    return img.permute(1, 2, 0).numpy()
+    return img.permute(1, 2, 0).numpy(), shown
 
 
 def coco_json(
@@ -99,6 +118,7 @@ def draw_verdicts(
     """The true boxes (thin, white), each detection green when right and red when wrong, and the missed true
     objects in orange, thick, over an H x W x 3 uint8 image."""
     img = torch.tensor(np.asarray(image)).permute(2, 0, 1)
+    placed: list[tuple[torch.Tensor, list[str], list[str]]] = []  # (boxes, labels, colours) to label once drawn
     if truth:
         boxes = boxes_on_image([o.box for o in truth], img)
         img = draw_bounding_boxes(img, boxes, colors=VERDICT_COLOURS["truth"], width=1)
@@ -109,11 +129,20 @@ def draw_verdicts(
         ]
         colours = [VERDICT_COLOURS["right" if ok else "wrong"] for ok in true_positive]
         boxes = boxes_on_image([d.box for d in detections], img)
-        img, _ = labelled_boxes(img, boxes, labels, colours, 2, text_scale)
+        img = draw_bounding_boxes(img, boxes, colors=colours, width=2)
+        placed += [(boxes, labels, colours)]
     if missed:
         boxes = boxes_on_image([truth[j].box for j in missed], img)
-        labels = [f"missed {truth[j].label}" for j in missed]
-        img, _ = labelled_boxes(img, boxes, labels, VERDICT_COLOURS["missed"], 4, text_scale)
+        img = draw_bounding_boxes(img, boxes, colors=VERDICT_COLOURS["missed"], width=4)
+        placed += [(boxes, [f"missed {truth[j].label}" for j in missed], [VERDICT_COLOURS["missed"]] * len(missed))]
+    if placed:  # every label in one pass, over every box: none covers another
+        img, _ = draw_labels(
+            img,
+            torch.cat([b for b, _, _ in placed]),
+            [label for _, labels, _ in placed for label in labels],
+            [c for _, _, colours in placed for c in colours],
+            text_scale,
+        )
     return img.permute(1, 2, 0).numpy()
 
 

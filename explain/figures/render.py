@@ -7,6 +7,7 @@ map is always normalised and coloured the same way wherever it appears.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -61,18 +62,19 @@ Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
 def label_spots(boxes: Sequence[Rect], sizes: Sequence[tuple[float, float]], height: int, width: int) -> list:
     """Where each box's label goes, as the top-left corner of its w x h band, the boxes taken in the order given (the
     strongest first): inside the box's top-left corner (where torchvision puts it), else just above the box, else
-    inside its bottom-left corner, else just below it; the first spot that stays on the image (moved left to fit its
-    width) and covers no label placed before it. None where no spot is free: that label is left off rather than
-    written over another, which no one could read."""
+    inside its bottom-left corner, else just below its outline; the first spot that stays on the image (moved left to
+    fit its width) and covers no label placed before it. None where no spot is free (or the label is wider or taller
+    than the image): that label is left off rather than written over another, which no one could read."""
     placed: list[Rect] = []
     out: list[tuple[float, float] | None] = []
     for (x0, y0, _, y1), (w, h) in zip(boxes, sizes, strict=True):
         spot = None
-        for x, y in ((x0, y0), (x0, y0 - h), (x0, y1 - h), (x0, y1)):
+        below = math.floor(y1) + 1  # the outline's last row is y1, whole pixels
+        for x, y in ((x0, y0), (x0, y0 - h), (x0, y1 - h), (x0, below)):
             x = max(0.0, min(x, width - w))
             band = (x, y, x + w, y + h)
             clear = all(band[2] <= p[0] or p[2] <= band[0] or band[3] <= p[1] or p[3] <= band[1] for p in placed)
-            if clear and y >= 0 and y + h <= height:
+            if clear and y >= 0 and y + h <= height and w <= width:
                 spot = (x, y)
                 placed.append(band)
                 break
@@ -80,21 +82,14 @@ def label_spots(boxes: Sequence[Rect], sizes: Sequence[tuple[float, float]], hei
     return out
 
 
-def labelled_boxes(
-    img: torch.Tensor,
-    boxes: torch.Tensor,
-    labels: Sequence[str],
-    colours: str | Sequence[str],
-    width: int = 2,
-    scale: float = 1.0,
+def draw_labels(
+    img: torch.Tensor, boxes: torch.Tensor, labels: Sequence[str], colours: str | Sequence[str], scale: float = 1.0
 ) -> tuple[torch.Tensor, int]:
-    """`boxes` (N x 4, pixels) drawn on a 3 x H x W uint8 image with torchvision, then each label on a band of its
-    box's colour in the style of `label_style`, placed by `label_spots` so that no label covers another. Returns the
-    picture and how many labels it holds (the others had no free spot)."""
+    """Each box's label (boxes N x 4 in pixels, on a 3 x H x W uint8 image) on a band of its box's colour in the
+    style of `label_style`, placed by `label_spots` so that no label covers another: every label of a picture in one
+    call, after all its boxes are drawn. Returns the picture and how many labels it holds (the others had no spot)."""
     from PIL import ImageDraw, ImageFont
-    from torchvision.utils import draw_bounding_boxes
 
-    img = draw_bounding_boxes(img, boxes, colors=colours, width=width)
     if not labels:
         return img, 0
     colours = [colours] * len(labels) if isinstance(colours, str) else list(colours)
@@ -113,7 +108,7 @@ def labelled_boxes(
             x, y = spot
             draw.rectangle((x, y, x + w - 1, y + h - 1), fill=colour)
             draw.text((x + pad - left, y + pad - top), label, fill=ink, font=font)
-    return torch.from_numpy(np.asarray(picture)).permute(2, 0, 1).contiguous(), sum(s is not None for s in spots)
+    return torch.from_numpy(np.array(picture)).permute(2, 0, 1).contiguous(), sum(s is not None for s in spots)
 
 
 @cache

@@ -290,7 +290,8 @@ def train_together(
             seen += len(pick)
             if on_batch is not None:
                 if b == 1 or b % REPORT_EVERY == 0 or b == n_batches:  # a stack's lowest: see Progress.loss_text
-                    shown = losses[0].item() if k == 1 else torch.stack(losses).min().item()
+                    # a diverging rate's NaN is not the lowest
+                    shown = losses[0].item() if k == 1 else torch.stack(losses).nan_to_num(math.inf).min().item()
                 on_batch(epoch, b, shown)
         scheduler.step()
         seconds += time.perf_counter() - t0

@@ -7,7 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from explain.figures.charts import map_figure, precision_recall_chart, top_k_bar
-from explain.figures.detections import coco_json, draw, draw_verdicts, roi_picture
+from explain.figures.detections import coco_json, draw, draw_verdicts, drawn_with_count, roi_picture
 from explain.figures.render import draw_box, grey_maps, montage, overlay, png_bytes
 from explain.inputs.annotations import TrueObject, coco_objects, labels_known, scene_objects
 from explain.inputs.images import display_name, image_sha256
@@ -230,11 +230,9 @@ def pipeline_tab(image: np.ndarray, stages: Stages, listed: int, threshold: floa
     props = [  # unlabelled: each box is drawn with its objectness alone
         Instance("", float(s), tuple(b)) for b, s in zip(stages.proposals[:n], stages.objectness[:n], strict=True)
     ]
-    st.image(
-        draw(image, props, masks=False, keypoints=False, text_scale=text_scale()),
-        width="stretch",
-        caption=f"{n} of {len(stages.proposals)} proposals (a label that would cover a stronger one's is left off)",
-    )
+    picture, labelled = drawn_with_count(image, props, masks=False, keypoints=False, text_scale=text_scale())
+    left_off = f"; {labelled} labelled: a weaker box's label with no free spot is left off" if labelled < n else ""
+    st.image(picture, width="stretch", caption=f"{n} of {len(stages.proposals)} proposals{left_off}")
     st.markdown(
         f"**3. Detections.** Each proposal's features are pooled (RoIAlign), classified and refined; "
         f"per-class non-maximum suppression leaves {len(stages.boxes)} detections. The table above lists "
