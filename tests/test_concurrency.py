@@ -72,27 +72,30 @@ def test_eight_sessions_at_once_get_their_solo_results(files, tmp_path):
         # differed under load) on three each
         jobs = [(path, image) for path in PAGES for image in (files[:2] if path == "" else files[1:])]
         assert len(jobs) == 8
+        # Alone: one session per page, its images one after another (a session's result for an image does not depend
+        # on what it explained before; the concurrent sessions below are all new and must give the same).
+        # Sessions are browser tabs (Streamlit's sessions are per tab), those of one wave in one browser context.
         solo = {}
-        for path, image in jobs:
-            context = browser.new_context()
+        context = browser.new_context()
+        for path in PAGES:
             page = open_page(context, url, path)
-            upload(page, image)
-            solo[(path, image.name)] = signature(page, path)
-            context.close()
+            for image in (image for p, image in jobs if p == path):
+                upload(page, image)
+                solo[(path, image.name)] = signature(page, path)
+        context.close()
         baseline = rss_mb(proc.pid)[0]
 
         growth = []
         for _wave in range(2):
-            contexts = [browser.new_context() for _ in jobs]
-            pages = [open_page(c, url, p) for c, (p, _) in zip(contexts, jobs, strict=True)]
+            context = browser.new_context()
+            pages = [open_page(context, url, p) for p, _ in jobs]
             before = [current_run(page) for page in pages]
             for page, (_, image) in zip(pages, jobs, strict=True):  # all of them run on the server together
                 page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(image))
             for page, run, (path, image) in zip(pages, before, jobs, strict=True):
                 wait_done(page, after=run, subject=subject_of(image))
                 assert signature(page, path) == solo[(path, image.name)], f"{path or 'home'} with {image.name}"
-            for c in contexts:
-                c.close()
+            context.close()
             growth.append(rss_mb(proc.pid)[0] - baseline)
 
         loads = re.findall(r"loaded classifier (\S+)", log.read_text())

@@ -98,7 +98,8 @@ def draw_labels(
     pad = 2
     texts = [font.getbbox(label) for label in labels]
     sizes = [(r - left + 2 * pad, b - t + 2 * pad) for left, t, r, b in texts]
-    spots = label_spots(boxes.tolist(), sizes, *img.shape[-2:])
+    # whole pixels, as torchvision draws the boxes: a box that moves by a rounding error moves no label
+    spots = label_spots(boxes.to(torch.int64).tolist(), sizes, *img.shape[-2:])
     picture = Image.fromarray(img.permute(1, 2, 0).numpy())
     draw = ImageDraw.Draw(picture)
     for label, (left, top, _, _), (w, h), spot, colour, ink in zip(
