@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,23 +22,9 @@ def colour_of(index: int) -> str:
     return COLOURS[index % len(COLOURS)]
 
 
-def draw(
-    image: np.ndarray,
-    instances: Sequence[Instance],
-    *,
-    masks: bool = True,
-    boxes: bool = True,
-    keypoints: bool = True,
-    focus: int | None = None,
-    alpha: float = 0.45,
-    text_scale: float = 1.0,
-) -> np.ndarray:
-    """The detections drawn over an H x W x 3 uint8 image; `focus` (an index into `instances`)
-    draws that one alone, thicker. Labels are sized to the image, times `text_scale`, and never cover each other:
-    where a weaker box's label finds no free spot it is left off (`label_spots`; `drawn_with_count` says how many)."""
-    return drawn_with_count(
-        image, instances, masks=masks, boxes=boxes, keypoints=keypoints, focus=focus, alpha=alpha, text_scale=text_scale
-    )[0]
+def draw(image: np.ndarray, instances: Sequence[Instance], **options: Any) -> np.ndarray:
+    """The detections drawn over an H x W x 3 uint8 image: `drawn_with_count`'s picture, same options."""
+    return drawn_with_count(image, instances, **options)[0]
 
 
 def drawn_with_count(
@@ -51,7 +38,10 @@ def drawn_with_count(
     alpha: float = 0.45,
     text_scale: float = 1.0,
 ) -> tuple[np.ndarray, int]:
-    """`draw`, and how many of the boxes' labels the picture holds (a caption says so when some were left off)."""
+    """The detections drawn over an H x W x 3 uint8 image, and how many of the boxes' labels the picture holds (a
+    caption says so when some were left off); `focus` (an index into `instances`) draws that one alone, thicker.
+    Labels are sized to the image, times `text_scale`, and never cover each other: where a weaker box's label finds
+    no free spot it is left off (`label_spots`)."""
     img = torch.tensor(np.asarray(image)).permute(2, 0, 1)
     chosen = list(enumerate(instances)) if focus is None else [(focus, instances[focus])]
     if not chosen:
