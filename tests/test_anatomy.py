@@ -157,3 +157,14 @@ def test_an_adaptive_pool_that_copies_values_is_named_with_what_it_costs():
     note = upsampling_pool_note(digits)
     assert "1 x 1 map 6 x 6 by copying each value 36 times" in note and "4,719,104 parameters for 256" in note
     assert upsampling_pool_note(anatomy(ARCHITECTURES["resnet18"].build().eval(), IMAGE)) == ""
+
+
+def test_the_rate_panel_is_ticked_at_the_rates_the_runs_trained_at():
+    """#28 follow-up: the scheduler comparison's Rate panel read "1.0e-3 ... 0.0e+0", ticks between the rates used;
+    now they are the rates themselves (StepLR's halvings) and 0, or evenly spaced when there are many."""
+    from explain.figures.training_loop import MAX_RATE_TICKS, rate_ticks
+
+    ticks = rate_ticks([[1e-3, 1e-3, 5e-4, 2.5e-4], [1e-3] * 4])
+    assert ticks == {"tickvals": [0.0, 2.5e-4, 5e-4, 1e-3], "ticktext": ["0", "0.00025", "0.0005", "0.001"]}
+    many = [[1e-3 * 0.5**i for i in range(MAX_RATE_TICKS + 1)]]
+    assert rate_ticks(many) == {"tickformat": ".2g"}

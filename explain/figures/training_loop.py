@@ -95,12 +95,30 @@ def loop_figure(h: LoopHistory, steps_per_epoch: int) -> go.Figure:
     return fig
 
 
+def epoch_rates(h: LoopHistory, steps_per_epoch: int) -> list[float]:
+    """The rate each epoch trained at: its last step's."""
+    return [h.lr[e * steps_per_epoch - 1] for e in h.epoch]
+
+
+MAX_RATE_TICKS = 6
+
+
+def rate_ticks(curves: list[list[float]]) -> dict:
+    """Axis ticks for learning rates: at the rates the runs trained at ("0.001", "0.0005", "0.00025": the halvings a
+    StepLR makes), and 0, when there are at most MAX_RATE_TICKS of them; else evenly spaced, two significant figures."""
+    rates = sorted({float(f"{r:.6g}") for curve in curves for r in curve})
+    if 0 < len(rates) <= MAX_RATE_TICKS:
+        ticks = [0.0, *(r for r in rates if r > 0)]
+        return {"tickvals": ticks, "ticktext": [f"{t:.2g}" for t in ticks]}
+    return {"tickformat": ".2g"}
+
+
 def scheduler_figure(stepped: LoopHistory, forgotten: LoopHistory, steps_per_epoch: int) -> go.Figure:
     """The two runs of a scheduler comparison on one chart: test accuracy, test loss and the rate each epoch trained
     at (its last step's), solid with `lr_scheduler.step()`, dashed with it forgotten."""
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08, subplot_titles=("Test accuracy", "Test loss", "Rate"))
     for h, name, dash in ((stepped, "with lr_scheduler.step()", "solid"), (forgotten, "step forgotten", "dash")):
-        rates = [h.lr[e * steps_per_epoch - 1] for e in h.epoch]
+        rates = epoch_rates(h, steps_per_epoch)
         for col, values in enumerate((h.test_accuracy, h.test_loss, rates), start=1):
             fig.add_scatter(
                 x=h.epoch,
@@ -116,7 +134,8 @@ def scheduler_figure(stepped: LoopHistory, forgotten: LoopHistory, steps_per_epo
     for col in (1, 2, 3):
         fig.update_xaxes(title_text="epoch", dtick=1, row=1, col=col)
     top = max([*stepped.lr, *forgotten.lr, 0.0])
-    fig.update_yaxes(range=[0, 1.15 * top], tickformat=".1e", row=1, col=3)  # a constant rate is a line at its value
+    fig.update_yaxes(range=[0, 1.15 * top], row=1, col=3)  # a constant rate is a line at its value
+    fig.update_yaxes(row=1, col=3, **rate_ticks([epoch_rates(h, steps_per_epoch) for h in (stepped, forgotten)]))
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25, x=0))
     return fig
 
