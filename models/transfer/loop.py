@@ -280,18 +280,17 @@ def train_together(
             with _autocast(device):
                 logits = step(xb).float()
             outputs = [logits] if k == 1 else logits.unbind(1)
-            losses = [nn.functional.cross_entropy(out, yb) for out in outputs]
-            loss = losses[0] if k == 1 else torch.stack(losses).sum()  # each member's gradient is its own loss's
+            losses = torch.stack([nn.functional.cross_entropy(out, yb) for out in outputs])  # one per member
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            losses.sum().backward()  # each member's gradient is its own loss's
             optimizer.step()
-            total_loss += torch.stack(losses).detach() * len(pick)
+            total_loss += losses.detach() * len(pick)
             correct += torch.stack([(out.argmax(1) == yb).sum() for out in outputs])
             seen += len(pick)
             if on_batch is not None:
-                if b == 1 or b % REPORT_EVERY == 0 or b == n_batches:  # a stack's lowest: see Progress.loss_text
-                    # a diverging rate's NaN is not the lowest
-                    shown = losses[0].item() if k == 1 else torch.stack(losses).nan_to_num(math.inf).min().item()
+                if b == 1 or b % REPORT_EVERY == 0 or b == n_batches:
+                    # a stack's lowest loss (Progress.loss_text says so); a diverging rate's NaN is not the lowest
+                    shown = losses[0].item() if k == 1 else losses.detach().nan_to_num(math.inf).min().item()
                 on_batch(epoch, b, shown)
         scheduler.step()
         seconds += time.perf_counter() - t0
@@ -502,7 +501,7 @@ def train_run(
     else:
         val, tried = validation(task.y_train), []
         rates = [cfg.lr * factor for factor in cfg.lr_factors] if lr is None else [lr]
-        together = len(rates) if cfg.runner == "stacked" else 1  # rates trained as one stack
+        together = cfg.together(len(rates))
         reused: Features | None = None
         for first in range(0, len(rates), together):  # each rate from the same initialisation and batches
             chunk = rates[first : first + together]
@@ -513,7 +512,8 @@ def train_run(
                 if on_batch is not None:
                     on_batch(first * cfg.epochs + epoch, b, loss)
 
-            states = [[] if keeps_states(models[0], cfg, len(rates), together) else None for _ in chunk]
+            keep = keeps_states(models[0], cfg, len(rates), together)
+            states = [[] if keep else None for _ in chunk]
             cfgs = [replace(cfg, lr=rate) for rate in chunk]
             trained = train_together(models, regime, data, indices, cfgs, seed, report, states)
             for rate, model, kept, (history, seconds, seen) in zip(chunk, models, states, trained, strict=True):

@@ -351,8 +351,8 @@ def run_sweep(
         if on_progress is not None:
             regime, n, seed = run
             per_epoch, epochs = epoch_batches(n * len(task.classes), sweep.train)[1], _epochs(sweep, regime, seed)
-            stacked = sweep.train.runner == "stacked" and seed == 0 and regime != "probe-features"
-            together = len(sweep.train.lr_factors) if stacked else 1
+            chooses = seed == 0 and regime != "probe-features"  # a seed-0 run tries every rate
+            together = sweep.train.together(len(sweep.train.lr_factors) if chooses else 1)
             epochs //= together
             shown = len(written) + len(failed) + (epoch is not None or batch == 0)
             on_progress(
