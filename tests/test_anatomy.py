@@ -166,5 +166,6 @@ def test_the_rate_panel_is_ticked_at_the_rates_the_runs_trained_at():
 
     ticks = rate_ticks([[1e-3, 1e-3, 5e-4, 2.5e-4], [1e-3] * 4])
     assert ticks == {"tickvals": [0.0, 2.5e-4, 5e-4, 1e-3], "ticktext": ["0", "0.00025", "0.0005", "0.001"]}
+    assert rate_ticks([[3e-4, 1.5e-4, 7.5e-5]])["ticktext"] == ["0", "0.000075", "0.00015", "0.0003"]
     many = [[1e-3 * 0.5**i for i in range(MAX_RATE_TICKS + 1)]]
     assert rate_ticks(many) == {"tickformat": ".2g"}

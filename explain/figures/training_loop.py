@@ -4,6 +4,7 @@ layer's gradient norm."""
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -105,11 +106,13 @@ MAX_RATE_TICKS = 6
 
 def rate_ticks(curves: list[list[float]]) -> dict:
     """Axis ticks for learning rates: at the rates the runs trained at ("0.001", "0.0005", "0.00025": the halvings a
-    StepLR makes), and 0, when there are at most MAX_RATE_TICKS of them; else evenly spaced, two significant figures."""
+    StepLR makes; two significant figures, never in e-notation), and 0, when there are at most MAX_RATE_TICKS of them;
+    else evenly spaced, two significant figures."""
     rates = sorted({float(f"{r:.6g}") for curve in curves for r in curve})
     if 0 < len(rates) <= MAX_RATE_TICKS:
         ticks = [0.0, *(r for r in rates if r > 0)]
-        return {"tickvals": ticks, "ticktext": [f"{t:.2g}" for t in ticks]}
+        text = [np.format_float_positional(t, precision=2, fractional=False, trim="-") for t in ticks]  # no "7.5e-05"
+        return {"tickvals": ticks, "ticktext": text}
     return {"tickformat": ".2g"}
 
 
