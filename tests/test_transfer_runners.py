@@ -85,7 +85,8 @@ def test_the_runner_is_not_part_of_a_sweeps_settings() -> None:
 @pytest.mark.training
 def test_a_twelve_run_sweep_gives_every_run_its_result_alone_under_every_runner(tmp_path: Path, tiny) -> None:
     """3 regimes x 2 sizes x 2 seeds, each seed-0 run choosing among 3 rates, against the plain loop. The fast runner
-    changes only the order of floating-point sums (fused AdamW, features in batches of 512): every epoch's losses
+    changes only the order of floating-point sums (fused AdamW, features in batches of 512, one-pixel
+    convolutions without their padding: models.nets.fast_layers): every epoch's losses
     agree to 1e-4 and every test error to the image. The stacked runner's grouped convolutions round each gradient
     differently (1e-6, the unit test above): a pretrained network's runs agree to 1e-3 (measured: 1e-6 to 2e-4) and
     to an image, but from scratch Adam turns rounding-level gradients (parameters whose true gradient is about zero)

@@ -20,6 +20,7 @@ from torch import nn
 from models.data.batches import batch_indices
 from models.devices import best_device
 from models.lock import seeded_rngs
+from models.nets.fast_layers import speed_up
 from models.transfer.config import REGIMES, SUBSET_SEED, TrainConfig
 from models.transfer.data import Encoder, Task, validation_per_class
 from models.transfer.stacked import NotStackable, Stack
@@ -253,6 +254,9 @@ def train_together(
             for m, c, kept in zip(models, cfgs, states, strict=True)
         ]
     cfg = cfgs[0]
+    if cfg.runner != "plain":  # the same layers' faster CPU code, for training and every evaluation after it
+        for module in (*models, net):
+            speed_up(module)
     step = torch.compile(net) if cfg.compile and device.type == "cuda" else net  # shares the parameters
     optimizer = _optimizer(models, regime, data, cfgs)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, cfg.step_size, cfg.step_gamma)
