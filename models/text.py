@@ -22,3 +22,8 @@ def duration(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.1f} minutes"
+
+
+def about(seconds: float) -> str:
+    """An estimate: "about 4.2 s", or "under 0.01 s" (which is not "about")."""
+    return duration(seconds) if seconds < 0.01 else f"about {duration(seconds)}"

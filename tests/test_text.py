@@ -1,6 +1,6 @@
 """Counts in captions read as English: one epoch, two epochs."""
 
-from models.text import counted, duration
+from models.text import about, counted, duration
 
 
 def test_counted_is_singular_for_one_only() -> None:
@@ -19,3 +19,7 @@ def test_a_duration_is_never_zero_seconds() -> None:
     assert duration(4.24) == "4.2 s"
     assert duration(35.4) == "35 s"
     assert duration(150) == "2.5 minutes"
+
+
+def test_an_estimate_under_a_hundredth_of_a_second_is_not_about() -> None:
+    assert about(4.24) == "about 4.2 s" and about(0.001) == "under 0.01 s"

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from models.transfer import Sweep, TrainConfig, load_runs, load_task, run_sweep, settings_hash
-from models.transfer.stacked import NotStackable, Stack
+from models.transfer.stacked import NotStackable, Stack, stackable
 from tests.transfer_helpers import tiny_encoder as make_tiny_encoder
 
 TEST_IMAGES = 497  # the digits' held-out scans: one image is 0.2 points of test error
@@ -85,8 +85,8 @@ def test_the_runner_is_not_part_of_a_sweeps_settings() -> None:
 @pytest.mark.training
 def test_a_twelve_run_sweep_gives_every_run_its_result_alone_under_every_runner(tmp_path: Path, tiny) -> None:
     """3 regimes x 2 sizes x 2 seeds, each seed-0 run choosing among 3 rates, against the plain loop. The fast runner
-    changes only the order of floating-point sums (fused AdamW, features in batches of 512, one-pixel
-    convolutions without their padding: models.nets.fast_layers): every epoch's losses
+    changes only the order of floating-point sums (fused AdamW, features in batches of 512, evaluations through
+    the inference shortcuts of models.nets.fast_layers): every epoch's losses
     agree to 1e-4 and every test error to the image. The stacked runner's grouped convolutions round each gradient
     differently (1e-6, the unit test above): a pretrained network's runs agree to 1e-3 (measured: 1e-6 to 2e-4) and
     to an image, but from scratch Adam turns rounding-level gradients (parameters whose true gradient is about zero)
@@ -153,12 +153,18 @@ def test_a_page_estimate_comes_from_this_servers_own_timed_runs_once_it_has_some
         "history": epochs,
         "candidates": [{"lr": lr, "val_error": 50.0} for lr in (1e-3, 3e-3, 9e-3)],
         "wall_seconds": 48.0,  # 3 rates x 2 epochs x 8 batches: 1 s a batch, evaluations included
+        "runner": "fast",
+        "threads": torch.get_num_threads() + 1,
     }
     TransferRun.from_dict(run).save(folder)
+    # A run timed with another thread count than this process's is not this server's speed now.
+    assert page_reference("digits", "glyphs-resnet18", ("scratch",))[1] == "shipped"
+    TransferRun.from_dict({**run, "threads": torch.get_num_threads()}).save(folder)
     reference, source = page_reference("digits", "glyphs-resnet18", ("scratch",))
     assert source == "this server" and [r.key for r in reference] == ["scratch-n5-s0"]
     assert sweep_seconds(replace(sweep, seeds=2), 10, reference) == pytest.approx(48.0 + 16.0)  # seed 1: one rate
     assert page_reference("digits", "glyphs-resnet18", ("scratch", "probe"))[1] == "shipped"  # probe not measured
+    assert page_reference("digits", "glyphs-resnet18", ("scratch",), "plain")[1] == "shipped"  # another runner
 
 
 def test_cached_features_are_keyed_on_the_weights_not_the_name(tiny) -> None:
@@ -200,6 +206,26 @@ def test_a_network_the_stack_cannot_group_trains_its_members_one_after_another()
     alone = [train_epochs(net(), "scratch", data, idx, c, seed=0) for c in cfgs]
     for (history, _, seen), (own, _, own_seen) in zip(together, alone, strict=True):
         assert seen == own_seen and [h["train_loss"] for h in history] == [h["train_loss"] for h in own]
+
+
+@pytest.mark.training
+def test_a_network_the_stack_cannot_group_shows_its_rates_training_one_after_another(tmp_path: Path) -> None:
+    """Under the stacked runner a network with a LayerNorm trains each rate alone; the progress says so ("rate 2 of 3",
+    not "3 rates at once") and the bar only moves forward."""
+    from tests.transfer_helpers import layer_norm_encoder
+
+    encoder, progress = layer_norm_encoder(), []
+    with torch.device("meta"):
+        assert not stackable(encoder.architecture())
+    train = TrainConfig(epochs=2, lr=3e-3, min_batches=2, runner="stacked")
+    sweep = Sweep(regimes=("scratch",), sizes=(1,), seeds=1, train=train)
+    run_sweep(sweep, tmp_path, on_progress=progress.append, encoder=encoder)
+    assert len(load_runs(tmp_path)[1]) == 1
+    shown = {p.epoch_text(2) for p in progress if p.batch}
+    assert shown == {f"rate {r} of 3, epoch {e}/2" for r in (1, 2, 3) for e in (1, 2)}
+    assert {p.together for p in progress} == {1}
+    fractions = [p.fraction for p in progress]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
 
 
 def test_a_random_encoder_probe_is_estimated_with_its_own_feature_pass() -> None:

@@ -24,6 +24,26 @@ def tiny_encoder() -> Encoder:
     return Encoder("tiny", "tiny", partial(ResNet18, 5, width=0.125), net.state_dict(), "made in the test")
 
 
+class LayerNormNet(torch.nn.Module):
+    """A network the stack cannot group (a LayerNorm): its rates train one after another under every runner."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer0 = torch.nn.Sequential(
+            torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 16), torch.nn.LayerNorm(16), torch.nn.ReLU()
+        )
+        self.fc = torch.nn.Linear(16, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.layer0(x))
+
+
+def layer_norm_encoder() -> Encoder:
+    """An encoder whose network the stack cannot group."""
+    torch.manual_seed(0)
+    return Encoder("layer-norm", "layer-norm", LayerNormNet, LayerNormNet().state_dict(), "made in the test")
+
+
 def failing_resnet(bad_seed: int) -> torch.nn.Module:
     """A tiny ResNet that cannot be built for seed `bad_seed` (runs seed torch just before they build)."""
     if torch.initial_seed() == bad_seed:

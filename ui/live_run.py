@@ -27,7 +27,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from explain.figures.compare import Curve, comparison_figure
-from models.text import duration
+from models.text import about
 from ui.admission import heavy_job
 from ui.presenter import chart
 
@@ -110,7 +110,7 @@ def estimate_text(kind: Hashable, steps: int, bench_per_step: float, bench: str)
             f"measured by `{bench}` on an idle 2-core CPU; this server has not run one yet, and a busy one is slower",
         )
     )
-    return f"About {duration(per_step * steps)} for {steps:,} steps ({basis})"
+    return f"{about(per_step * steps).capitalize()} for {steps:,} steps ({basis})"
 
 
 class LiveRun:

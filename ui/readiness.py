@@ -15,7 +15,7 @@ from models.experiments.lecture_loop import SETUP_NAMES, SETUPS, LoopConfig, loo
 from models.experiments.lecture_loop import estimate_seconds as loop_seconds
 from models.hub import weights_cache
 from models.readiness import fetch_missing, readiness
-from models.text import counted, duration
+from models.text import about, counted
 from models.transfer import ENCODERS, TrainConfig
 from models.transfer.sweep import SweepRequest, page_reference
 from ui.live_run import estimate_text
@@ -114,8 +114,7 @@ def job_times() -> list[str]:
             "runs side by side; a page sweep here runs one at a time on all the threads)"
         )
         lines.append(
-            f"**A page sweep** (Transfer, the form's defaults: {counted(runs, 'run')}): about {duration(seconds)} "
-            f"{where}"
+            f"**A page sweep** (Transfer, the form's defaults: {counted(runs, 'run')}): {about(seconds)} {where}"
         )
     return lines
 

@@ -55,8 +55,8 @@ class TrainConfig:
 
 RUNNERS: dict[str, str] = {
     "fast": "fused AdamW; a frozen encoder run once per image (probes train their head on its cached output); "
-    "test curves computed for the chosen rate only; max-pooling in channels-last memory and one-pixel convolutions "
-    "without their padding (models.nets.fast_layers: the same layers' faster CPU code)",
+    "test curves computed for the chosen rate only; max-pooling in channels-last memory (the same result) and "
+    "evaluations through convolution shortcuts (models.nets.fast_layers)",
     "stacked": "the fast runner, with the rates a run chooses from trained as one stacked network (grouped "
     "convolutions): fewer, larger steps, for a GPU",
     "plain": "every run as the course's loop writes it: AdamW step by step, the encoder run on every batch, "

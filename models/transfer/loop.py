@@ -23,7 +23,7 @@ from models.lock import seeded_rngs
 from models.nets.fast_layers import speed_up
 from models.transfer.config import REGIMES, SUBSET_SEED, TrainConfig
 from models.transfer.data import Encoder, Task, validation_per_class
-from models.transfer.stacked import NotStackable, Stack
+from models.transfer.stacked import NotStackable, Stack, stackable
 
 
 def _split(labels: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -331,6 +331,18 @@ def test_curve(
 STATES_BUDGET = 512 * 2**20  # bytes of per-epoch states a run may keep to evaluate its test curve later
 
 
+def rates_at_once(cfg: TrainConfig, rates: int, encoder: Encoder) -> int:
+    """How many of a run's `rates` train at once: `cfg.together(rates)`, or one at a time when the stack cannot group
+    the encoder's network (they then train one after another, as alone). The loop and a sweep's progress ask here."""
+    together = cfg.together(rates)
+    if together > 1:
+        with torch.device("meta"):  # the architecture alone: no memory, no weights
+            network = encoder.architecture()
+        if not stackable(network):
+            return 1
+    return together
+
+
 def keeps_states(model: nn.Module, cfg: TrainConfig, rates: int, together: int = 1) -> bool:
     """Whether a run choosing among `rates` keeps per-epoch states instead of evaluating every rate's test curve:
     a fast runner, more than one rate, and the states it holds at once (the best so far and the one training, or
@@ -505,7 +517,7 @@ def train_run(
     else:
         val, tried = validation(task.y_train), []
         rates = [cfg.lr * factor for factor in cfg.lr_factors] if lr is None else [lr]
-        together = cfg.together(len(rates))
+        together = rates_at_once(cfg, len(rates), encoder)
         reused: Features | None = None
         for first in range(0, len(rates), together):  # each rate from the same initialisation and batches
             chunk = rates[first : first + together]

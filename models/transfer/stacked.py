@@ -140,3 +140,12 @@ class Stack(nn.Module):
                     own.copy_(buffer[k])
                 else:
                     own.copy_(buffer.view(self.k, -1)[k])
+
+
+def stackable(network: nn.Module) -> bool:
+    """Whether `Stack` can group copies of `network` (build it on the meta device to ask without the memory)."""
+    try:
+        Stack([network, network])
+    except NotStackable:
+        return False
+    return True

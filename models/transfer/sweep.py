@@ -29,7 +29,7 @@ from models.transfer.config import (
     settings_hash,
 )
 from models.transfer.data import Encoder, Task, load_encoder, load_task
-from models.transfer.loop import epoch_batches
+from models.transfer.loop import epoch_batches, rates_at_once
 from models.transfer.records import SweepRecord, TransferRun
 from models.transfer.runners import InProcess, Processes, RayTasks, Runner, context
 from models.transfer.tensorboard_log import log_run
@@ -123,17 +123,26 @@ def sweep_seconds(sweep: Sweep, n_classes: int, reference: list[TransferRun]) ->
     return total
 
 
-def page_reference(task: str, encoder: str, regimes: Sequence[str]) -> tuple[list[TransferRun], str]:
+def page_reference(
+    task: str, encoder: str, regimes: Sequence[str], runner: str = TrainConfig.runner
+) -> tuple[list[TransferRun], str]:
     """The runs a page sweep's time is estimated from, and where they come from: this server's own page sweeps of
-    the task and encoder that recorded their whole time (newest first; those covering every regime asked), else
-    the shipped sweep's runs."""
+    the task and encoder, their runs that recorded their whole time under `runner` with this process's torch thread
+    count (newest first; those covering every regime asked), else the shipped sweep's runs."""
+    threads = torch.get_num_threads()
     for name, folder in user_sweeps().items():
         if not name.startswith(f"{task}-{encoder}-"):  # `user_folder`'s naming: skip reading other sweeps' runs
             continue
         meta, runs, _ = load_runs(folder)
         if meta is None or meta.settings.get("task") != task or meta.settings.get("encoder") != encoder:
             continue
-        timed = [r for r in runs if r.recorded("wall_seconds") is not None]
+        timed = [
+            r
+            for r in runs
+            if r.recorded("wall_seconds") is not None
+            and r.extra.get("runner") == runner
+            and r.recorded("threads") == threads
+        ]
         have = {r.regime for r in timed}
         if all(r in have or COSTS_LIKE.get(r) in have for r in regimes):
             return timed, "this server"
@@ -247,7 +256,7 @@ def page_sweep(
         raise ValueError(f"that is {n_runs} runs; the page runs at most {MAX_PAGE_RUNS} ({command})")
     estimate, where = None, ""
     if task_name == "digits":
-        reference, source = page_reference(task_name, encoder_name, ordered)
+        reference, source = page_reference(task_name, encoder_name, ordered, train.runner)
         estimate = sweep_seconds(sweep, len(task.classes), reference)
         where = "on this server" if source == "this server" else "at the speed of the shipped sweep's runs"
     if device.type == "cpu" and estimate is not None and estimate > MAX_PAGE_SECONDS:
@@ -347,12 +356,14 @@ def run_sweep(
     written, failed, waiting = [], [], list(todo)
     in_flight: dict[Future, tuple[tuple[str, int, int], int]] = {}
 
+    stack = rates_at_once(sweep.train, len(sweep.train.lr_factors), encoder)  # a seed-0 run's rates at once
+
     def progress(run: tuple[str, int, int], epoch: int | None, batch: int, loss: float = float("nan")) -> None:
         if on_progress is not None:
             regime, n, seed = run
             per_epoch, epochs = epoch_batches(n * len(task.classes), sweep.train)[1], _epochs(sweep, regime, seed)
             chooses = seed == 0 and regime != "probe-features"  # a seed-0 run tries every rate
-            together = sweep.train.together(len(sweep.train.lr_factors) if chooses else 1)
+            together = stack if chooses else 1
             epochs //= together
             shown = len(written) + len(failed) + (epoch is not None or batch == 0)
             on_progress(
