@@ -219,7 +219,7 @@ def sweep_progress(folder: Path, meta: SweepRecord | None, runs: list[TransferRu
 
 MAX_PAGE_RUNS = 48  # a sweep launched from the page; larger ones belong in the terminal
 # Estimated on a CPU server (`page_reference`): 5 minutes, what a class waits through. Measured with the fast runner
-# (bench/bench_sweep_runners.py, 2 cores): a 48-run sweep of the page's 5 epochs takes about 1.5 minutes, so the cap
+# (bench/bench_sweep_runners.py, 2 cores): a 48-run sweep of the page's 5 epochs takes about 75 s, so the cap
 # binds only on long schedules or large sizes; it was 10 minutes when the same sweep took 2 minutes.
 MAX_PAGE_SECONDS = 300
 
