@@ -8,7 +8,7 @@ Models come back in eval mode on the chosen device; callers must not change them
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -50,6 +50,18 @@ class ModelInfo(WeightsInfo):
     preprocess: Callable[[object], torch.Tensor] = field(repr=False, compare=False)
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
+
+
+def out_of_distribution(title: str, classes: Sequence[str], trained_on: str | None, from_training_data: bool) -> str:
+    """A one-line note when a model meets an image unlike what it was trained on, or "" when the image is of that
+    data or the training data is not known (a network uploaded without saying)."""
+    if from_training_data or not trained_on:
+        return ""
+    named = ", ".join(c for c in classes if c != "background")
+    return (
+        f"Out of distribution: {title} was trained only on {trained_on}; on this image its answer is a guess among "
+        f"its classes ({named}), not a recognition."
+    )
 
 
 def spec(name: str) -> ModelSpec:

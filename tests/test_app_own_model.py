@@ -80,6 +80,20 @@ def test_a_network_trained_on_the_page_is_explained_like_a_direct_forward_pass(t
     assert np.array_equal(page_map, direct)
 
 
+def test_it_says_when_an_image_is_unlike_the_data_it_was_trained_on(trained):
+    """#28 follow-up: the bundled model said so for a photo; a network trained on Build said nothing."""
+    at, mine = trained
+    at.switch_page("pages/attributions.py").run()
+    at.selectbox(key="attr_model").set_value("own").run()
+    note = ":material/help: Out of distribution"
+    at.selectbox(key="attr_sample").set_value(next(iter(mine.samples))).run()
+    assert not at.exception and not any(c.value.startswith(note) for c in at.caption)  # one of its own test digits
+    at.selectbox(key="attr_sample").set_value("chelsea the cat (photo)").run()
+    said = [c.value for c in at.caption if c.value.startswith(note)]
+    assert not at.exception and len(said) == 1
+    assert mine.card.title in said[0] and "handwritten digit scans" in said[0]
+
+
 def test_a_download_then_upload_gives_the_same_predictions(trained):
     _, mine = trained
     at = open_page("pages/build.py")  # another session uploads the download (the trained one keeps its network)

@@ -32,3 +32,12 @@ def test_prepare_pads_extreme_strips_before_the_transform():
 def test_bar_chart_puts_the_best_class_on_top():
     fig = top_k_bar(top_k(Fixed(), torch.zeros(1, 3, 8, 8), "abcd", k=4), "t")
     assert list(fig.data[0].y) == ["a", "c", "d", "b"]
+
+
+def test_an_out_of_distribution_note_only_where_the_training_data_is_known_and_the_image_is_not_of_it():
+    from models.classifiers import out_of_distribution
+
+    note = out_of_distribution("My net", ["0", "1", "background"], "digit scans", from_training_data=False)
+    assert note.startswith("Out of distribution: My net was trained only on digit scans;") and "(0, 1)" in note
+    assert out_of_distribution("My net", ["0", "1"], "digit scans", from_training_data=True) == ""
+    assert out_of_distribution("Uploaded", ["0", "1"], None, from_training_data=False) == ""  # data not known

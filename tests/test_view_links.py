@@ -160,3 +160,24 @@ def test_the_map_alone_shows_each_map_without_the_image():
     title = chart_specs(at)[0]["layout"]["title"]["text"]
     assert "opacity" not in title
     assert '"map alone"' in " ".join(j.value for j in at.json)
+
+
+def test_presenter_mode_on_detection_folds_every_stage_control_and_hides_the_explanations():
+    """#28 follow-up: on Detection the stages' controls stayed in place and their explanations were shown when
+    presenting; now each control folds into its own closed panel and a stage keeps only its title."""
+    shown = open_link("pages/detection.py", {"view_compact": "true"})
+    normal = open_link("pages/detection.py", {})
+    assert not shown.exception and not normal.exception
+    explanation = "The RPN scores every anchor box"
+    assert any(explanation in m.value for m in normal.markdown)
+    assert not any(explanation in m.value for m in shown.markdown)
+    assert any(m.value == "**2. Region proposals.**" for m in shown.markdown)
+    panels = {e.label: e for e in shown.expander}
+    for label, kind, key in (
+        ("Feature level", "radio", "det_level"),
+        ("Proposals drawn", "slider", "det_n_props"),
+        ("RoIAlign variant", "toggle", "det_roi_aligned"),
+        ("IoU to be right", "slider", "det_truth_iou"),
+    ):
+        assert not panels[label].proto.expanded and getattr(panels[label], kind)(key=key), label
+        assert label not in {e.label for e in normal.expander} and getattr(normal, kind)(key=key), label

@@ -19,12 +19,13 @@ SUPPORTED = "PNG, JPEG, WebP, BMP, GIF or TIFF, up to 25 MB"
 @dataclass(frozen=True)
 class ChosenImage:
     """A decoded RGB image, the SHA-256 of its bytes (the cache key), its name as shown, and what it is:
-    a sample drawn by the project's generator, a sample photo, or the visitor's own (an upload or a camera photo)."""
+    a sample drawn by the project's generator, a sample photo, a test image of the visitor's own network's data
+    ("model-data"), or the visitor's own (an upload or a camera photo)."""
 
     image: Image.Image
     sha256: str
     name: str
-    kind: Literal["generated", "photo", "own"] = "own"
+    kind: Literal["generated", "photo", "model-data", "own"] = "own"
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -89,7 +90,15 @@ def image_input(
     from_sample = shot is None and upload is None and not isinstance(earlier, tuple)
     if not from_sample:  # the picker still names its sample: say which image is shown
         right.caption(f"Showing {display_name(name)}, not the sample above (remove it to use the samples).")
-    kind = ("generated" if sample in GENERATED else "photo") if from_sample and sample not in extra else "own"
+    kind = (
+        "own"
+        if not from_sample
+        else "model-data"
+        if sample in extra
+        else "generated"
+        if sample in GENERATED
+        else "photo"
+    )
     st.session_state[RUN_SUBJECT] = image_sha256(data)  # the run's done marker names the file, refused or not
     chosen = decode_upload(data, name, kind)
     if isinstance(chosen, str):

@@ -11,9 +11,11 @@ from torch import nn
 
 from explain.inputs.samples import SAMPLE_NAMES
 from explain.methods.classify import prepare
+from models import classifiers
 from models.classifiers import CLASSIFIERS, ModelInfo, load_classifier
 from models.detectors import DETECTORS, DetectorInfo, coco_figures, detector_input, load_detector
 from models.devices import model_device
+from models.experiments.lecture_loop import TRAINED_ON
 from models.hub import weights_cache
 from models.hub.checkpoints import CheckpointError
 from models.hub.fallback import ModelSpec, WeightsInfo, status
@@ -161,15 +163,19 @@ def default_sample(prefix: str) -> str:
 
 
 def out_of_distribution(info: ModelInfo, chosen: ChosenImage) -> str:
-    """A one-line note when a bundled model meets an image unlike its training data (anything but a generated
-    sample), or ""."""
-    if info.source != "bundled" or chosen.kind == "generated":
+    """A one-line note when the bundled model or the visitor's own network meets an image unlike its training data,
+    or "": the bundled model knows the generated samples; a network trained on the Build page knows its own test
+    images (and the generated samples when it trained on generated shapes); an uploaded network's data is unknown."""
+    if info.source == "bundled":
+        return classifiers.out_of_distribution(
+            info.title, info.categories, "generated images", chosen.kind == "generated"
+        )
+    mine = own_model()
+    if info.source != "own" or mine is None or mine.data not in TRAINED_ON:
         return ""
-    classes = ", ".join(c for c in info.categories if c != "background")
-    return (
-        f"Out of distribution: {info.title} was trained only on generated {classes} images; on this image "
-        "its answer is a guess among those classes, not a recognition."
-    )
+    trained_on, generated = TRAINED_ON[mine.data]
+    known = chosen.kind == "model-data" or (generated and chosen.kind == "generated")
+    return classifiers.out_of_distribution(info.title, info.categories, trained_on, known)
 
 
 def image_and_classifier_ui(prefix: str) -> Subject:

@@ -46,6 +46,11 @@ def prose(text: str) -> None:
         st.write(text)
 
 
+def stage(title: str, text: str) -> None:
+    """A numbered stage's bold title, then its explanation unless presenting."""
+    st.markdown(f"**{title}**" if presenting() else f"**{title}** {text}")
+
+
 def note(text: str) -> None:
     """An explanatory caption: shown unless presenting."""
     if not presenting():

@@ -31,6 +31,13 @@ SETUPS = {
     "resnet-digits": "ResNet-18 (width 1/4) on scikit-learn's digits (1,300 training, 497 test)",
     "resnet-shapes": "ResNet-18 (width 1/4) on 1,200 generated shapes: too few, it memorises them (600 test)",
 }
+# What each set-up's network sees in training, and whether the project's generated sample images are of that data
+# (the shapes are drawn by the same generator; the digits are scans).
+TRAINED_ON: dict[str, tuple[str, bool]] = {
+    "digits": ("scikit-learn's 8x8 handwritten digit scans", False),
+    "resnet-digits": ("scikit-learn's 8x8 handwritten digit scans", False),
+    "resnet-shapes": ("generated shape images", True),
+}
 SHAPES_TRAIN, SHAPES_TEST, SHAPES_SEED = 1200, 600, 7
 MAX_EPOCHS = 30
 # Seconds per step at batch 64 on the CI-sized 2-core CPU, evaluations included (10 epochs: 45 s, 22 s, 20 s).

@@ -322,7 +322,7 @@ def reproduce_tab(
         first,
         target,
         params[first],
-        sample=chosen.kind != "own",
+        sample=chosen.kind in ("generated", "photo"),  # what `sample_bytes` gives a notebook
         mode=mode,
         percentile=percentile,
         own_files=own_files(),

@@ -35,7 +35,7 @@ from models.data.shapes import SHAPE_CLASSES
 from models.detectors import BUNDLED_DETECTOR, DetectorInfo, Instance, detect
 from ui.admission import cached_heavy
 from ui.image_input import ChosenImage
-from ui.presenter import chart, prose, text_scale
+from ui.presenter import chart, prose, settings, stage, text_scale
 from ui.subject import Subject, cached_on_subject
 from ui.view_link import BIND
 from ui.widgets import run_button, warn_skipped
@@ -208,11 +208,13 @@ def pipeline_tab(image: np.ndarray, stages: Stages, listed: int, threshold: floa
     with st.expander("From R-CNN to Mask R-CNN", expanded=False):
         st.dataframe(RCNN_FAMILY, hide_index=True, width="stretch")
         st.caption(RCNN_STAGES)
-    st.markdown(
-        "**1. Backbone + FPN.** A ResNet turns the image into feature maps at strides 4 to 64; the feature "
-        "pyramid network gives every level the same channels, so one head can look at all scales."
+    stage(
+        "1. Backbone + FPN.",
+        "A ResNet turns the image into feature maps at strides 4 to 64; the feature pyramid network gives every "
+        "level the same channels, so one head can look at all scales.",
     )
-    level = level_ui(stages)
+    with settings("Feature level"):
+        level = level_ui(stages)
     fmap = stages.features[level]
     order = strongest_channels(fmap, 7)
     tiles = grey_maps(np.concatenate([fmap.mean(0, keepdims=True), fmap[order]]))
@@ -222,33 +224,36 @@ def pipeline_tab(image: np.ndarray, stages: Stages, listed: int, threshold: floa
         caption=f"{level}: channel mean, then the 7 strongest channels ({fmap.shape[1]} x {fmap.shape[2]}); "
         f"the model saw the image resized to {stages.resized_to[1]} x {stages.resized_to[0]}",
     )
-    st.markdown(
-        "**2. Region proposals.** The RPN scores every anchor box for 'object or not' and nudges it; the best "
-        "survive non-maximum suppression. Here are the strongest, with their objectness."
+    stage(
+        "2. Region proposals.",
+        "The RPN scores every anchor box for 'object or not' and nudges it; the best survive non-maximum "
+        "suppression. Here are the strongest, with their objectness.",
     )
-    n = proposals_ui(stages)
+    with settings("Proposals drawn"):
+        n = proposals_ui(stages)
     props = [  # unlabelled: each box is drawn with its objectness alone
         Instance("", float(s), tuple(b)) for b, s in zip(stages.proposals[:n], stages.objectness[:n], strict=True)
     ]
     picture, labelled = drawn_with_count(image, props, masks=False, keypoints=False, text_scale=text_scale())
     left_off = f"; {labelled} labelled: a weaker box's label with no free spot is left off" if labelled < n else ""
     st.image(picture, width="stretch", caption=f"{n} of {len(stages.proposals)} proposals{left_off}")
-    st.markdown(
-        f"**3. Detections.** Each proposal's features are pooled (RoIAlign), classified and refined; "
-        f"per-class non-maximum suppression leaves {len(stages.boxes)} detections. The table above lists "
-        f"{listed} of them: those scoring at least {threshold:.2f} in the classes chosen."
+    stage(
+        "3. Detections.",
+        f"Each proposal's features are pooled (RoIAlign), classified and refined; per-class non-maximum "
+        f"suppression leaves {len(stages.boxes)} detections. The table above lists {listed} of them: those scoring "
+        f"at least {threshold:.2f} in the classes chosen.",
     )
 
 
 def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, subject: Subject) -> None:
     """Stage 3b: the clicked detection's box (else the strongest proposal) pooled both ways at the FPN level the
     box head pools it from, the gap between the two split into its two causes."""
-    st.markdown(
-        "**3b. RoIPool against RoIAlign.** Before the heads, each box's features are pooled to 7 x 7 cells. Fast "
-        "R-CNN's RoIPool snaps the box to whole cells of the feature map and takes the maximum over uneven bins; "
-        "Mask R-CNN's RoIAlign samples the map bilinearly at exact positions and averages, so the pooled features "
-        "line up with the box (which its 28 x 28 masks need). Shown as the model's box head runs it, at the level "
-        "the box's size picks."
+    stage(
+        "3b. RoIPool against RoIAlign.",
+        "Before the heads, each box's features are pooled to 7 x 7 cells. Fast R-CNN's RoIPool snaps the box to "
+        "whole cells of the feature map and takes the maximum over uneven bins; Mask R-CNN's RoIAlign samples the "
+        "map bilinearly at exact positions and averages, so the pooled features line up with the box (which its "
+        "28 x 28 masks need). Shown as the model's box head runs it, at the level the box's size picks.",
     )
     if inst is None and not len(stages.proposals):
         st.info("No proposal to pool.")
@@ -256,12 +261,13 @@ def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, subjec
     box = inst.box if inst is not None else tuple(float(v) for v in stages.proposals[0])
     what = f"{inst.label} {inst.score:.0%}" if inst is not None else "the strongest proposal"
     level = roi_level(stages, box, image.shape[:2])
-    aligned = st.toggle(
-        "RoIAlign with the half-pixel correction (aligned=True)",
-        key="det_roi_aligned",
-        bind=BIND,
-        help="Detectron2's default and the paper's intent; torchvision's box head samples without it.",
-    )
+    with settings("RoIAlign variant"):
+        aligned = st.toggle(
+            "RoIAlign with the half-pixel correction (aligned=True)",
+            key="det_roi_aligned",
+            bind=BIND,
+            help="Detectron2's default and the paper's intent; torchvision's box head samples without it.",
+        )
     roi = cached_roi(subject, level, box, aligned)
     a, b, c = st.columns(3)
     a.image(
@@ -302,11 +308,12 @@ def heads_section(
     subject: Subject,
 ) -> None:
     """Stage 3c: one proposal's RoI features, the box head's class probabilities and the box it moves to."""
-    st.markdown(
-        "**3c. RoI features → box and class heads.** The pooled 7 x 7 features of one proposal go through two "
-        "fully connected layers; the box predictor then gives a probability for every class (background "
-        "included) and, per class, how to move and resize the proposal. Detections are these refined boxes, "
-        "kept when their score passes the threshold and no better box of the same class covers them."
+    stage(
+        "3c. RoI features → box and class heads.",
+        "The pooled 7 x 7 features of one proposal go through two fully connected layers; the box predictor then "
+        "gives a probability for every class (background included) and, per class, how to move and resize the "
+        "proposal. Detections are these refined boxes, kept when their score passes the threshold and no better "
+        "box of the same class covers them.",
     )
     picked = source_proposal(stages, inst.box if inst is not None else None)
     if picked is None:
@@ -346,9 +353,10 @@ def show_heads(image: np.ndarray, inst: Instance | None, heads: dict | None, key
         st.info("Click a row of the table above to see its mask logits or keypoint heatmaps.")
         return
     if "mask_logits" in heads:
-        st.markdown(
-            "**4. The mask head** predicts 28 x 28 logits for the instance's box and class; they are "
-            "resized into the box and thresholded at probability 0.5 to give the full-resolution mask."
+        stage(
+            "4. The mask head.",
+            "It predicts 28 x 28 logits for the instance's box and class; they are resized into the box and "
+            "thresholded at probability 0.5 to give the full-resolution mask.",
         )
         a, b = st.columns(2)
         chart(
@@ -364,9 +372,7 @@ def show_heads(image: np.ndarray, inst: Instance | None, heads: dict | None, key
         )
         b.image(draw(image, [inst], boxes=False), caption="the pasted full-resolution mask", width="stretch")
     if "keypoint_heatmaps" in heads:
-        st.markdown(
-            "**4. The keypoint head** predicts one 56 x 56 heatmap per body keypoint; each peak becomes a point."
-        )
+        stage("4. The keypoint head.", "It predicts one 56 x 56 heatmap per body keypoint; each peak becomes a point.")
         maps = grey_maps(heads["keypoint_heatmaps"])
         st.image(
             montage(maps, cols=6, scale=2),
@@ -399,7 +405,8 @@ def explain_tab(image: np.ndarray, stages: Stages, inst: Instance | None, subjec
         st.info("Click a row of the table above to choose the detection to explain.")
         return
     pooled_from = roi_level(stages, inst.box, image.shape[:2])
-    level = cam_level_ui(stages, pooled_from)
+    with settings("Grad-CAM level"):
+        level = cam_level_ui(stages, pooled_from)
     try:
         cam, iou = cached_explanation(subject, inst.box, inst.label_index, level)
     except ValueError as exc:
@@ -464,15 +471,16 @@ def truth_tab(
     """Each shown detection right or wrong at a chosen IoU, the misses, and COCO AP with its precision-recall
     curve for this image (all detections) and, from its button, for a set of generated scenes."""
     info = subject.info
-    iou = st.slider(
-        "IoU a detection needs with a true object of its class to be right",
-        0.5,
-        0.95,
-        0.5,
-        0.05,
-        key="det_truth_iou",
-        bind=BIND,
-    )
+    with settings("IoU to be right"):
+        iou = st.slider(
+            "IoU a detection needs with a true object of its class to be right",
+            0.5,
+            0.95,
+            0.5,
+            0.05,
+            key="det_truth_iou",
+            bind=BIND,
+        )
     m = match(kept, truth, iou)
     left, right = st.columns([1, 1])
     left.image(
@@ -503,11 +511,11 @@ def truth_tab(
         f"{here.box['AP']:.3f} (AP@0.5 {here.box['AP50']:.3f}){mask}."
     )
     if all(c in info.categories for c in SHAPE_CLASSES):
-        settings = (subject.info.cache_key, iou)
-        if run_button(f"Score on {SET_SIZE} generated scenes", "det_truth_set", settings):
+        run_settings = (subject.info.cache_key, iou)
+        if run_button(f"Score on {SET_SIZE} generated scenes", "det_truth_set", run_settings):
             whole = cached_heavy(
                 f"Detecting in {SET_SIZE} generated scenes",
-                ("det-set", *settings),
+                ("det-set", *run_settings),
                 lambda report: score_generated_set(subject.model, info.categories, iou, report=report),
             )
             curves[f"{SET_SIZE} generated scenes"] = (whole.recall, whole.precision)
