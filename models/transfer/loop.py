@@ -254,7 +254,7 @@ def train_together(
             for m, c, kept in zip(models, cfgs, states, strict=True)
         ]
     cfg = cfgs[0]
-    if cfg.runner != "plain":  # the same layers' faster CPU code, for training and every evaluation after it
+    if cfg.runner != "plain":  # faster layers: pooling bit for bit; convolution shortcuts in evaluations only
         for module in (*models, net):
             speed_up(module)
     step = torch.compile(net) if cfg.compile and device.type == "cuda" else net  # shares the parameters
