@@ -90,15 +90,12 @@ def image_input(
     from_sample = shot is None and upload is None and not isinstance(earlier, tuple)
     if not from_sample:  # the picker still names its sample: say which image is shown
         right.caption(f"Showing {display_name(name)}, not the sample above (remove it to use the samples).")
-    kind = (
-        "own"
-        if not from_sample
-        else "model-data"
-        if sample in extra
-        else "generated"
-        if sample in GENERATED
-        else "photo"
-    )
+    if not from_sample:
+        kind = "own"
+    elif sample in extra:  # a test image of the visitor's own network's data
+        kind = "model-data"
+    else:
+        kind = "generated" if sample in GENERATED else "photo"
     st.session_state[RUN_SUBJECT] = image_sha256(data)  # the run's done marker names the file, refused or not
     chosen = decode_upload(data, name, kind)
     if isinstance(chosen, str):

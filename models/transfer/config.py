@@ -48,10 +48,6 @@ class TrainConfig:
         if self.runner not in RUNNERS:
             raise ValueError(f"unknown runner {self.runner!r}; choose from {', '.join(RUNNERS)}")
 
-    def together(self, rates: int) -> int:
-        """How many of a run's `rates` train at once as one stack: all of them under the stacked runner, else one."""
-        return rates if self.runner == "stacked" else 1
-
 
 RUNNERS: dict[str, str] = {
     "fast": "fused AdamW; a frozen encoder run once per image (probes train their head on its cached output); "

@@ -332,15 +332,14 @@ STATES_BUDGET = 512 * 2**20  # bytes of per-epoch states a run may keep to evalu
 
 
 def rates_at_once(cfg: TrainConfig, rates: int, encoder: Encoder) -> int:
-    """How many of a run's `rates` train at once: `cfg.together(rates)`, or one at a time when the stack cannot group
-    the encoder's network (they then train one after another, as alone). The loop and a sweep's progress ask here."""
-    together = cfg.together(rates)
-    if together > 1:
-        with torch.device("meta"):  # the architecture alone: no memory, no weights
-            network = encoder.architecture()
-        if not stackable(network):
-            return 1
-    return together
+    """How many of a run's `rates` train at once as one stack: all of them under the stacked runner, else one; one
+    at a time too when the stack cannot group the encoder's network (they then train one after another, as alone).
+    The loop and a sweep's progress ask here."""
+    if cfg.runner != "stacked" or rates == 1:
+        return 1
+    with torch.device("meta"):  # the architecture alone: no memory, no weights
+        network = encoder.architecture()
+    return rates if stackable(network) else 1
 
 
 def keeps_states(model: nn.Module, cfg: TrainConfig, rates: int, together: int = 1) -> bool:
