@@ -81,9 +81,10 @@ def page_estimate() -> float | None:
 
     from models.transfer import BUNDLED_ENCODER, DEFAULT_REGIMES, TrainConfig, page_sweep
 
-    return page_sweep(
+    estimate = page_sweep(
         "digits", BUNDLED_ENCODER, DEFAULT_REGIMES, "1,2,5,10", 3, TrainConfig(epochs=5), torch.device("cpu")
     )[3]
+    return None if estimate is None else estimate.seconds
 
 
 def race(name: str, args: list[str], runners: list[str], target: float, root: Path) -> list[dict]:

@@ -165,6 +165,36 @@ def test_a_page_estimate_comes_from_this_servers_own_timed_runs_once_it_has_some
     assert sweep_seconds(replace(sweep, seeds=2), 10, reference) == pytest.approx(48.0 + 16.0)  # seed 1: one rate
     assert page_reference("digits", "glyphs-resnet18", ("scratch", "probe"))[1] == "shipped"  # probe not measured
     assert page_reference("digits", "glyphs-resnet18", ("scratch",), "plain")[1] == "shipped"  # another runner
+    # A run that recorded its process's pace is scaled to this one's: twice as fast here, half the time. Without a
+    # recorded pace, its seconds are taken as they are.
+    assert sweep_seconds(replace(sweep, seeds=2), 10, reference, pace=0.05) == pytest.approx(48.0 + 16.0)
+    TransferRun.from_dict({**run, "threads": torch.get_num_threads(), "pace": 0.1}).save(folder)
+    reference = page_reference("digits", "glyphs-resnet18", ("scratch",))[0]
+    assert sweep_seconds(replace(sweep, seeds=2), 10, reference, pace=0.05) == pytest.approx((48.0 + 16.0) / 2)
+
+
+def test_every_run_records_the_pace_of_the_process_that_ran_it(tiny, tmp_path: Path) -> None:
+    """The pace (one training step, timed) is what turns runs timed elsewhere into an estimate for this server: it
+    is measured once per process and PACE_TTL, keyed on the thread count, and leaves the global RNGs as they were."""
+    from models.transfer import pace as paces
+
+    task, cpu = load_task("digits"), torch.device("cpu")
+    state = torch.get_rng_state()
+    first = paces.pace(task, tiny, cpu)
+    assert first > 0 and torch.equal(torch.get_rng_state(), state)
+    assert paces.pace(task, tiny, cpu) == first  # kept, not measured again
+    threads = torch.get_num_threads()
+    other = 1 if threads > 1 else 2
+    try:
+        torch.set_num_threads(other)
+        assert paces.pace(task, tiny, cpu) > 0
+    finally:
+        torch.set_num_threads(threads)
+    assert {key[-1] for key in paces._KEPT} >= {threads, other}  # each thread count measured on its own
+    assert paces.pace(task, tiny, cpu) == first
+    sweep = Sweep(regimes=("probe",), sizes=(1,), seeds=1, train=TrainConfig(epochs=1, lr=3e-3, lr_factors=(1.0,)))
+    (run,) = run_sweep(sweep, tmp_path / "s", task=task, encoder=tiny)
+    assert run.recorded("pace") == first
 
 
 def test_cached_features_are_keyed_on_the_weights_not_the_name(tiny) -> None:

@@ -17,7 +17,7 @@ from models.hub import weights_cache
 from models.readiness import fetch_missing, readiness
 from models.text import about, counted
 from models.transfer import ENCODERS, TrainConfig
-from models.transfer.sweep import SweepRequest, page_reference
+from models.transfer.sweep import Estimate, SweepRequest
 from ui.live_run import estimate_text
 from ui.model_picker import cached_classifier, cached_detector
 from ui.views.build import loop_kind
@@ -78,13 +78,12 @@ def fetch_ui() -> None:
 
 
 @st.cache_data(show_spinner=False, ttl=60)
-def page_sweep_seconds() -> tuple[int, float | None, str]:
-    """The Transfer page's default sweep: its number of runs, the seconds it should take and where that figure
-    comes from ("this server" once a page sweep here has timed its runs, else "shipped")."""
+def page_sweep_estimate() -> tuple[int, Estimate | None]:
+    """The Transfer page's default sweep: its number of runs and how long it should take on this CPU."""
     regimes = ("scratch", "probe", "finetune")
     request = SweepRequest("digits", ENCODERS[0], regimes, "1,5,20", 1, TrainConfig(epochs=5))
-    sweep, _, _, seconds = request.check(torch.device("cpu"))
-    return len(list(sweep.runs())), seconds, page_reference("digits", ENCODERS[0], regimes)[1]
+    sweep, _, _, estimate = request.check(torch.device("cpu"))
+    return len(list(sweep.runs())), estimate
 
 
 def job_times() -> list[str]:
@@ -103,18 +102,13 @@ def job_times() -> list[str]:
             + estimate_text(loop_kind(config), steps, loop_seconds(config) / steps, "bench/bench_training.py")
         )
     try:
-        runs, seconds, source = page_sweep_seconds()
+        runs, estimate = page_sweep_estimate()
     except Exception:  # the estimate is a courtesy: a missing encoder says so on the Transfer page itself
-        runs, seconds, source = 0, None, ""
-    if seconds is not None:
-        where = (
-            "at the speed this server's page sweeps measured"
-            if source == "this server"
-            else "at the speed the shipped sweep's runs recorded on an idle 2-core CPU (one thread per run, two "
-            "runs side by side; a page sweep here runs one at a time on all the threads)"
-        )
+        runs, estimate = 0, None
+    if estimate is not None:
         lines.append(
-            f"**A page sweep** (Transfer, the form's defaults: {counted(runs, 'run')}): {about(seconds)} {where}"
+            f"**A page sweep** (Transfer, the form's defaults: {counted(runs, 'run')}): "
+            f"{about(estimate.seconds)} {estimate.where()}"
         )
     return lines
 

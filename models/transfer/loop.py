@@ -192,7 +192,7 @@ def epoch_batches(n_train: int, cfg: TrainConfig) -> tuple[int, int]:
     return bs, max(cfg.min_batches, math.ceil(n_train / bs))
 
 
-def _optimizer(
+def make_optimizer(
     models: list[nn.Module], regime: str, data: Data | Features, cfgs: list[TrainConfig]
 ) -> torch.optim.Optimizer:
     """One AdamW over each model's parameter groups at its own settings (the whole model when it is a probe's head on
@@ -258,7 +258,7 @@ def train_together(
         for module in (*models, net):
             speed_up(module)
     step = torch.compile(net) if cfg.compile and device.type == "cuda" else net  # shares the parameters
-    optimizer = _optimizer(models, regime, data, cfgs)
+    optimizer = make_optimizer(models, regime, data, cfgs)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, cfg.step_size, cfg.step_gamma)
     bs, n_batches = epoch_batches(len(indices), cfg)
     stream = batch_indices(len(indices), bs, seed)

@@ -22,6 +22,7 @@ import torch
 from models.transfer.config import TrainConfig
 from models.transfer.data import Encoder, Task, load_encoder, load_task
 from models.transfer.loop import train_run
+from models.transfer.pace import pace
 
 BatchFn = Callable[[int, int, float], None]
 
@@ -55,7 +56,25 @@ class RunContext:
 
     def run(self, regime: str, n: int, seed: int, lr: float | None, on_batch: BatchFn | None = None) -> dict[str, Any]:
         task, encoder = self.resolve()
-        return train_run(task, encoder, regime, n, seed, self.train, torch.device(self.device), on_batch, lr)
+        return paced_run(task, encoder, regime, n, seed, self.train, torch.device(self.device), on_batch, lr)
+
+
+def paced_run(
+    task: Task,
+    encoder: Encoder,
+    regime: str,
+    n: int,
+    seed: int,
+    train: TrainConfig,
+    device: torch.device,
+    on_batch: BatchFn | None,
+    lr: float | None,
+) -> dict[str, Any]:
+    """`train_run`'s record with the pace of the process that ran it (`models.transfer.pace`): what an estimate
+    made from this run on another machine, or under another load, scales its seconds by."""
+    record = train_run(task, encoder, regime, n, seed, train, device, on_batch, lr)
+    record["pace"] = pace(task, encoder, device, train.runner)
+    return record
 
 
 def context(task: Task, encoder: Encoder, train: TrainConfig, device: torch.device) -> RunContext:
@@ -82,7 +101,7 @@ class InProcess:
 
     def submit(self, regime: str, n: int, seed: int, lr: float | None, on_batch: BatchFn | None) -> Future:
         device = torch.device(self.ctx.device)
-        record = train_run(self.task, self.encoder, regime, n, seed, self.ctx.train, device, on_batch, lr)
+        record = paced_run(self.task, self.encoder, regime, n, seed, self.ctx.train, device, on_batch, lr)
         done: Future = Future()
         done.set_result(record)
         return done

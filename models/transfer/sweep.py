@@ -30,6 +30,7 @@ from models.transfer.config import (
 )
 from models.transfer.data import Encoder, Task, load_encoder, load_task
 from models.transfer.loop import epoch_batches, rates_at_once
+from models.transfer.pace import pace
 from models.transfer.records import SweepRecord, TransferRun
 from models.transfer.runners import InProcess, Processes, RayTasks, Runner, context
 from models.transfer.tensorboard_log import log_run
@@ -83,17 +84,28 @@ def _epochs(sweep: Sweep, regime: str, seed: int) -> int:
 COSTS_LIKE = {"random-probe": "probe"}  # a regime the reference may lack, and the one that costs the same
 
 
-def _cost(run: TransferRun) -> float:
-    """Seconds a finished run took: from start to end where it says (`wall_seconds`), else its training alone."""
+def _here(run: TransferRun, seconds: float, pace: float | None) -> float:
+    """`seconds` the run spent on something, at this process's `pace`: scaled by it over the pace the run recorded
+    (as they are without a pace on either side)."""
+    then = run.recorded("pace")
+    return seconds * pace / then if pace and then else seconds
+
+
+def _cost(run: TransferRun, pace: float | None = None) -> float:
+    """Seconds a finished run took, at this process's `pace` where given: from start to end where it says
+    (`wall_seconds`), else its training alone."""
     wall = run.recorded("wall_seconds")
-    return run.seconds if wall is None else wall
+    return _here(run, run.seconds if wall is None else wall, pace)
 
 
-def sweep_seconds(sweep: Sweep, n_classes: int, reference: list[TransferRun]) -> float | None:
+def sweep_seconds(
+    sweep: Sweep, n_classes: int, reference: list[TransferRun], pace: float | None = None
+) -> float | None:
     """Seconds `sweep` should take where the `reference` runs (finished runs of the same task) ran, one run after
     another: each regime's measured seconds per batch trained (every rate a run tried counted, evaluations
-    included where the runs recorded their whole time) times the batches the sweep trains. None when the
-    reference lacks one of the sweep's regimes."""
+    included where the runs recorded their whole time) times the batches the sweep trains. Given `pace` (this
+    process's, `models.transfer.pace`), each run's seconds are first scaled to it. None when the reference lacks one
+    of the sweep's regimes."""
     per_batch, per_run, borrowed = {}, {}, set()
     for regime in sweep.regimes:
         like = COSTS_LIKE.get(regime, regime) if not any(r.regime == regime for r in reference) else regime
@@ -106,12 +118,12 @@ def sweep_seconds(sweep: Sweep, n_classes: int, reference: list[TransferRun]) ->
             max(1, len(r.candidates)) * len(r.history) * epoch_batches(r.n_per_class * n_classes, sweep.train)[1]
             for r in done
         ]
-        per_batch[regime] = sum(_cost(r) for r in done) / max(sum(batches), 1)
-        per_run[regime] = sum(_cost(r) for r in done) / len(done)
+        per_batch[regime] = sum(_cost(r, pace) for r in done) / max(sum(batches), 1)
+        per_run[regime] = sum(_cost(r, pace) for r in done) / len(done)
     # A probe on a random encoder priced like the pretrained probe also encodes every image once per run (its encoder
     # is its own); the cached-feature probe's runs recorded what one such pass costs.
-    extract = [r.recorded("extract_seconds") for r in reference if r.regime == "probe-features"]
-    extract = [e for e in extract if e is not None]
+    probes = [r for r in reference if r.regime == "probe-features" and r.recorded("extract_seconds") is not None]
+    extract = [_here(r, r.recorded("extract_seconds") or 0.0, pace) for r in probes]
     total = 0.0
     for regime, n, seed in sweep.runs():
         if regime == "probe-features":  # no epochs: a feature extraction and a logistic regression
@@ -217,6 +229,24 @@ def sweep_progress(folder: Path, meta: SweepRecord | None, runs: list[TransferRu
     return f"{len(runs)} of {len(runs) + len(missing)} runs done", missing, bool(missing) and sweep_running(folder)
 
 
+@dataclass(frozen=True)
+class Estimate:
+    """How long a page sweep should take: its seconds, the runs they come from ("this server": its own page sweeps;
+    "shipped": the shipped sweep) and whether those runs' seconds were scaled to this process's measured pace."""
+
+    seconds: float
+    source: str
+    paced: bool
+
+    def where(self) -> str:
+        """Where the figure comes from, in words: "(from the shipped sweep's runs, scaled to the speed one training
+        step takes on this server now)"."""
+        runs = "this server's own page sweeps" if self.source == "this server" else "the shipped sweep's runs"
+        if not self.paced:  # runs recorded before paces were: their seconds as they were
+            return f"(at the speed of {runs})"
+        return f"(from {runs}, scaled to the speed one training step takes on this server now)"
+
+
 MAX_PAGE_RUNS = 48  # a sweep launched from the page; larger ones belong in the terminal
 # Estimated on a CPU server (`page_reference`): 5 minutes, what a class waits through. Measured with the fast runner
 # (bench/bench_sweep_runners.py, 2 cores): a 48-run sweep of the page's 5 epochs takes about 75 s, so the cap
@@ -232,9 +262,9 @@ def page_sweep(
     seeds: int,
     train: TrainConfig,
     device: torch.device,
-) -> tuple[Sweep, Task, Encoder, float | None]:
-    """The sweep a visitor asks for on the page, with its task, encoder and estimated seconds (None where
-    no estimate exists). `train.lr` is replaced by the task's default rate. ValueError, in one line, for
+) -> tuple[Sweep, Task, Encoder, Estimate | None]:
+    """The sweep a visitor asks for on the page, with its task, encoder and estimated time (None where
+    no estimate exists: a photo task). `train.lr` is replaced by the task's default rate. ValueError, in one line, for
     anything a visitor can set wrong: no regime, a photo task on a CPU server, bad sizes, more than
     MAX_PAGE_RUNS runs or, on a CPU server, an estimate over MAX_PAGE_SECONDS (with the terminal command
     for bigger sweeps); TaskUnavailable, WeightsUnavailable or CheckpointError when the data or the
@@ -254,15 +284,17 @@ def page_sweep(
     n_runs = len(list(sweep.runs()))
     if n_runs > MAX_PAGE_RUNS:
         raise ValueError(f"that is {n_runs} runs; the page runs at most {MAX_PAGE_RUNS} ({command})")
-    estimate, where = None, ""
+    estimate = None
     if task_name == "digits":
         reference, source = page_reference(task_name, encoder_name, ordered, train.runner)
-        estimate = sweep_seconds(sweep, len(task.classes), reference)
-        where = "on this server" if source == "this server" else "at the speed of the shipped sweep's runs"
-    if device.type == "cpu" and estimate is not None and estimate > MAX_PAGE_SECONDS:
+        paced = any(r.recorded("pace") for r in reference)  # else there is nothing to scale: no need to measure
+        now = pace(task, encoder, device, train.runner) if paced else None
+        seconds = sweep_seconds(sweep, len(task.classes), reference, now)
+        estimate = None if seconds is None else Estimate(seconds, source, paced)
+    if device.type == "cpu" and estimate is not None and estimate.seconds > MAX_PAGE_SECONDS:
         raise ValueError(
-            f"that sweep would take about {estimate / 60:.0f} minutes {where}; the page runs at most "
-            f"{MAX_PAGE_SECONDS // 60} ({command})"
+            f"that sweep would take about {estimate.seconds / 60:.0f} minutes {estimate.where()}; the page runs at "
+            f"most {MAX_PAGE_SECONDS // 60} ({command})"
         )
     return sweep, task, encoder, estimate
 
@@ -279,8 +311,8 @@ class SweepRequest:
     seeds: int
     train: TrainConfig
 
-    def check(self, device: torch.device) -> tuple[Sweep, Task, Encoder, float | None]:
-        """The sweep, its task and encoder and its estimated seconds, or the one-line refusal of `page_sweep`."""
+    def check(self, device: torch.device) -> tuple[Sweep, Task, Encoder, Estimate | None]:
+        """The sweep, its task and encoder and its estimated time, or the one-line refusal of `page_sweep`."""
         return page_sweep(
             task_name=self.task,
             encoder_name=self.encoder,
