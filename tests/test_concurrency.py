@@ -56,17 +56,12 @@ def signature(page, path: str) -> tuple:
     return tuple(digests)
 
 
-def open_pages(context, url: str, paths: list[str]) -> list:
-    """A visitor's tab on each of `paths`, all opened at once (their first runs share the server), each returned
-    once its first run is done."""
-    pages = []
-    for path in paths:
-        page = context.new_page()
-        page.goto(f"{url}/{path}", wait_until="commit")
-        pages.append(page)
-    for page in pages:
-        wait_idle(page)
-    return pages
+def open_page(context, url: str, path: str):
+    """A visitor's tab on `path`, its first run done."""
+    page = context.new_page()
+    page.goto(f"{url}/{path}")
+    wait_idle(page)
+    return page
 
 
 def test_eight_sessions_at_once_get_their_solo_results(files, tmp_path):
@@ -82,7 +77,8 @@ def test_eight_sessions_at_once_get_their_solo_results(files, tmp_path):
         # Sessions are browser tabs (Streamlit's sessions are per tab), those of one wave in one browser context.
         solo = {}
         context = browser.new_context()
-        for path, page in zip(PAGES, open_pages(context, url, PAGES), strict=True):
+        for path in PAGES:
+            page = open_page(context, url, path)
             for image in (image for p, image in jobs if p == path):
                 upload(page, image)
                 solo[(path, image.name)] = signature(page, path)
@@ -92,7 +88,7 @@ def test_eight_sessions_at_once_get_their_solo_results(files, tmp_path):
         growth = []
         for _wave in range(2):
             context = browser.new_context()
-            pages = open_pages(context, url, [p for p, _ in jobs])
+            pages = [open_page(context, url, p) for p, _ in jobs]
             before = [current_run(page) for page in pages]
             for page, (_, image) in zip(pages, jobs, strict=True):  # all of them run on the server together
                 page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(image))
