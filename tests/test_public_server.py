@@ -90,6 +90,23 @@ def test_page_sweeps_over_the_time_cap_on_a_cpu_are_refused():
         page_sweep("digits", BUNDLED_ENCODER, (), "1", 1, long, cpu)
 
 
+def test_a_page_estimate_is_scaled_to_this_servers_pace_once_measured(monkeypatch):
+    """The shipped runs recorded their workers' pace; a page's estimate scales them to this process's. The home
+    page's panel does not wait for a measurement: until one is made, its estimate says it is not scaled yet."""
+    import torch
+
+    from models.transfer import pace
+
+    monkeypatch.setattr(pace, "_KEPT", {})
+    cpu, short = torch.device("cpu"), TrainConfig(epochs=5)
+    *_, unscaled = page_sweep("digits", BUNDLED_ENCODER, REGIMES, "1,5", 1, short, cpu, measure_pace=False)
+    assert not unscaled.paced and "not yet scaled" in unscaled.where() and not pace._KEPT
+    *_, scaled = page_sweep("digits", BUNDLED_ENCODER, REGIMES, "1,5", 1, short, cpu)
+    assert scaled.paced and "scaled to the speed one training step takes on this server" in scaled.where()
+    *_, later = page_sweep("digits", BUNDLED_ENCODER, REGIMES, "1,5", 1, short, cpu, measure_pace=False)
+    assert later == scaled  # the panel uses the pace measured since
+
+
 def test_long_folder_names_and_escapes_give_one_line(tmp_path):
     with pytest.raises(ValueError, match=f"at most {MAX_FOLDER_CHARS}"):
         folder_files("a" * 6000, root=tmp_path)

@@ -52,12 +52,22 @@ def step_seconds(
     return statistics.median(times[WARMUP:])
 
 
+def _key(task: Task, encoder: Encoder, device: torch.device, runner: str) -> tuple:
+    return (task.name, tuple(task.x_train.shape[1:]), weights_digest(encoder), str(device), runner)
+
+
+def kept_pace(task: Task, encoder: Encoder, device: torch.device, runner: str = TrainConfig.runner) -> float | None:
+    """The pace this process measured within the last PACE_TTL seconds, or None: nothing is measured (a page that
+    must draw at once, the home page's panel, uses this)."""
+    kept = _KEPT.get((*_key(task, encoder, device, runner), torch.get_num_threads()))
+    return kept[0] if kept is not None and time.monotonic() - kept[1] <= PACE_TTL else None
+
+
 def pace(task: Task, encoder: Encoder, device: torch.device, runner: str = TrainConfig.runner) -> float:
     """Seconds of a step on one image per class plus a step on the course's batch (`step_seconds`), with this
     process's torch threads: measured at most once per PACE_TTL seconds (under a second of training on a 2-core
     CPU) and kept per task, encoder weights, device and runner."""
-    key = (task.name, tuple(task.x_train.shape[1:]), weights_digest(encoder), str(device), runner)
-    key += (torch.get_num_threads(),)
+    key = (*_key(task, encoder, device, runner), torch.get_num_threads())
     with _MEASURING:
         kept = _KEPT.get(key)
         if kept is None or time.monotonic() - kept[1] > PACE_TTL:

@@ -30,7 +30,7 @@ from models.transfer.config import (
 )
 from models.transfer.data import Encoder, Task, load_encoder, load_task
 from models.transfer.loop import epoch_batches, rates_at_once
-from models.transfer.pace import pace
+from models.transfer.pace import kept_pace, pace
 from models.transfer.records import SweepRecord, TransferRun
 from models.transfer.runners import InProcess, Processes, RayTasks, Runner, context
 from models.transfer.tensorboard_log import log_run
@@ -242,8 +242,8 @@ class Estimate:
         """Where the figure comes from, in words: "(from the shipped sweep's runs, scaled to the speed one training
         step takes on this server now)"."""
         runs = "this server's own page sweeps" if self.source == "this server" else "the shipped sweep's runs"
-        if not self.paced:  # runs recorded before paces were: their seconds as they were
-            return f"(at the speed of {runs})"
+        if not self.paced:  # their seconds as they were: the runs recorded no pace, or this one is not measured yet
+            return f"(at the speed of {runs}, not yet scaled to this server's pace: a sweep asked for measures it)"
         return f"(from {runs}, scaled to the speed one training step takes on this server now)"
 
 
@@ -262,13 +262,15 @@ def page_sweep(
     seeds: int,
     train: TrainConfig,
     device: torch.device,
+    measure_pace: bool = True,
 ) -> tuple[Sweep, Task, Encoder, Estimate | None]:
     """The sweep a visitor asks for on the page, with its task, encoder and estimated time (None where
     no estimate exists: a photo task). `train.lr` is replaced by the task's default rate. ValueError, in one line, for
     anything a visitor can set wrong: no regime, a photo task on a CPU server, bad sizes, more than
     MAX_PAGE_RUNS runs or, on a CPU server, an estimate over MAX_PAGE_SECONDS (with the terminal command
     for bigger sweeps); TaskUnavailable, WeightsUnavailable or CheckpointError when the data or the
-    encoder cannot be had."""
+    encoder cannot be had. Without `measure_pace`, the estimate is scaled only by a pace this process already
+    measured (none is measured for it: under a second of training)."""
     command = "run bigger sweeps from the terminal: `python -m models.transfer --help`"
     if not regimes:
         raise ValueError("choose at least one regime")
@@ -287,10 +289,12 @@ def page_sweep(
     estimate = None
     if task_name == "digits":
         reference, source = page_reference(task_name, encoder_name, ordered, train.runner)
-        paced = any(r.recorded("pace") for r in reference)  # else there is nothing to scale: no need to measure
-        now = pace(task, encoder, device, train.runner) if paced else None
+        now = None
+        if any(r.recorded("pace") for r in reference):  # else there is nothing to scale: no need to measure
+            measure = pace if measure_pace else kept_pace
+            now = measure(task, encoder, device, train.runner)
         seconds = sweep_seconds(sweep, len(task.classes), reference, now)
-        estimate = None if seconds is None else Estimate(seconds, source, paced)
+        estimate = None if seconds is None else Estimate(seconds, source, now is not None)
     if device.type == "cpu" and estimate is not None and estimate.seconds > MAX_PAGE_SECONDS:
         raise ValueError(
             f"that sweep would take about {estimate.seconds / 60:.0f} minutes {estimate.where()}; the page runs at "
@@ -311,7 +315,7 @@ class SweepRequest:
     seeds: int
     train: TrainConfig
 
-    def check(self, device: torch.device) -> tuple[Sweep, Task, Encoder, Estimate | None]:
+    def check(self, device: torch.device, measure_pace: bool = True) -> tuple[Sweep, Task, Encoder, Estimate | None]:
         """The sweep, its task and encoder and its estimated time, or the one-line refusal of `page_sweep`."""
         return page_sweep(
             task_name=self.task,
@@ -321,6 +325,7 @@ class SweepRequest:
             seeds=self.seeds,
             train=self.train,
             device=device,
+            measure_pace=measure_pace,
         )
 
 
