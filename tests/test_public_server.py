@@ -102,7 +102,7 @@ def test_a_page_estimate_is_scaled_to_this_servers_pace_once_measured(monkeypatc
     *_, unscaled = page_sweep("digits", BUNDLED_ENCODER, REGIMES, "1,5", 1, short, cpu, measure_pace=False)
     assert not unscaled.paced and "not yet scaled" in unscaled.where() and not pace._KEPT
     *_, scaled = page_sweep("digits", BUNDLED_ENCODER, REGIMES, "1,5", 1, short, cpu)
-    assert scaled.paced and "scaled to the speed one training step takes on this server" in scaled.where()
+    assert scaled.paced and "scaled to the training speed measured on this server" in scaled.where()
     *_, later = page_sweep("digits", BUNDLED_ENCODER, REGIMES, "1,5", 1, short, cpu, measure_pace=False)
     assert later == scaled  # the panel uses the pace measured since
 

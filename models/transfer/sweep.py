@@ -239,12 +239,12 @@ class Estimate:
     paced: bool
 
     def where(self) -> str:
-        """Where the figure comes from, in words: "(from the shipped sweep's runs, scaled to the speed one training
-        step takes on this server now)"."""
+        """Where the figure comes from, in words: "(from the shipped sweep's runs, scaled to the training speed
+        measured on this server now)"."""
         runs = "this server's own page sweeps" if self.source == "this server" else "the shipped sweep's runs"
         if not self.paced:  # their seconds as they were: the runs recorded no pace, or this one is not measured yet
             return f"(at the speed of {runs}, not yet scaled to this server's pace: a sweep asked for measures it)"
-        return f"(from {runs}, scaled to the speed one training step takes on this server now)"
+        return f"(from {runs}, scaled to the training speed measured on this server now)"
 
 
 MAX_PAGE_RUNS = 48  # a sweep launched from the page; larger ones belong in the terminal
