@@ -53,13 +53,15 @@ def step_seconds(
 
 
 def _key(task: Task, encoder: Encoder, device: torch.device, runner: str) -> tuple:
-    return (task.name, tuple(task.x_train.shape[1:]), weights_digest(encoder), str(device), runner)
+    """What a pace is kept under: the task and its image size, the encoder's weights, device, runner, threads."""
+    shape = tuple(task.x_train.shape[1:])
+    return (task.name, shape, weights_digest(encoder), str(device), runner, torch.get_num_threads())
 
 
 def kept_pace(task: Task, encoder: Encoder, device: torch.device, runner: str = TrainConfig.runner) -> float | None:
     """The pace this process measured within the last PACE_TTL seconds, or None: nothing is measured (a page that
     must draw at once, the home page's panel, uses this)."""
-    kept = _KEPT.get((*_key(task, encoder, device, runner), torch.get_num_threads()))
+    kept = _KEPT.get(_key(task, encoder, device, runner))
     return kept[0] if kept is not None and time.monotonic() - kept[1] <= PACE_TTL else None
 
 
@@ -67,11 +69,10 @@ def pace(task: Task, encoder: Encoder, device: torch.device, runner: str = Train
     """Seconds of a step on one image per class plus a step on the course's batch (`step_seconds`), with this
     process's torch threads: measured at most once per PACE_TTL seconds (under a second of training on a 2-core
     CPU) and kept per task, encoder weights, device and runner."""
-    key = (*_key(task, encoder, device, runner), torch.get_num_threads())
     with _MEASURING:
-        kept = _KEPT.get(key)
-        if kept is None or time.monotonic() - kept[1] > PACE_TTL:
+        seconds = kept_pace(task, encoder, device, runner)
+        if seconds is None:
             batches = (len(task.classes), TrainConfig.batch_size)  # the smallest sweep's batch, the course's
             seconds = sum(step_seconds(task, encoder, device, batch, runner) for batch in batches)
-            kept = _KEPT[key] = (seconds, time.monotonic())
-    return kept[0]
+            _KEPT[_key(task, encoder, device, runner)] = (seconds, time.monotonic())
+    return seconds

@@ -122,8 +122,11 @@ def sweep_seconds(
         per_run[regime] = sum(_cost(r, pace) for r in done) / len(done)
     # A probe on a random encoder priced like the pretrained probe also encodes every image once per run (its encoder
     # is its own); the cached-feature probe's runs recorded what one such pass costs.
-    probes = [r for r in reference if r.regime == "probe-features" and r.recorded("extract_seconds") is not None]
-    extract = [_here(r, r.recorded("extract_seconds") or 0.0, pace) for r in probes]
+    extract = [
+        _here(r, seconds, pace)
+        for r in reference
+        if r.regime == "probe-features" and (seconds := r.recorded("extract_seconds")) is not None
+    ]
     total = 0.0
     for regime, n, seed in sweep.runs():
         if regime == "probe-features":  # no epochs: a feature extraction and a logistic regression
