@@ -351,3 +351,18 @@ def test_progress_names_the_rate_while_seed_0_tries_several() -> None:
     assert Progress(2, 6, "probe-n1-s1", 3, 5, 2, 4, 0.4123).loss_text() == "loss 0.412"
     # rates trained at once: the loop reports the lowest of their losses, and the line says so
     assert Progress(1, 6, "probe-n1-s0", 3, 5, 2, 4, 0.4123, 3).loss_text() == "lowest loss of 3 rates 0.412"
+
+
+def test_a_sweeps_progress_line_names_the_run_in_progress_not_the_one_that_just_ended(tmp_path) -> None:
+    """Between two runs the line said "run 2 of 3 (scratch-n1-s0): rate 3 of 3, epoch 4/4": run 2's number with the
+    last batch of run 1, which had ended."""
+    from models.transfer import Progress, Sweep, SweepWork
+
+    work = SweepWork(Sweep(regimes=("scratch", "probe"), sizes=(1,), seeds=1), tmp_path, task=None, encoder=None)
+    assert work.detail == "run 1 of 2 (scratch-n1-s0): starting"
+    work.latest = Progress(1, 1, "scratch-n1-s0", 2, 15, 3, 8)
+    assert work.detail == "run 1 of 2 (scratch-n1-s0): epoch 2/15, batch 3/8"
+    work.step = 1  # scratch-n1-s0 written; its last progress is still the latest
+    assert work.detail == "run 2 of 2 (probe-n1-s0): starting"
+    work.step = 2
+    assert work.detail == "all 2 runs written"

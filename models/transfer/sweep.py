@@ -526,10 +526,12 @@ class SweepWork:
     @property
     def detail(self) -> str:
         p = self.latest
-        where = f"run {self.step + 1} of {self.total_steps}"
-        if p is None:
-            return where
-        return f"{where} ({p.run_key}): {p.epoch_text(self.sweep.train.epochs)}, batch {p.batch}/{p.batches}"
+        if self.done:
+            return f"all {self.total_steps} runs written"
+        where = f"run {self.step + 1} of {self.total_steps} ({self.keys[self.step]})"
+        if p is None or p.run_key != self.keys[self.step]:  # the last progress was the run that just ended
+            return f"{where}: starting"
+        return f"{where}: {p.epoch_text(self.sweep.train.epochs)}, batch {p.batch}/{p.batches}"
 
     def advance(self, n: int, tick: Callable[[], None] | None = None) -> None:
         """Train and write the next `n` runs; `tick()` after every batch."""
