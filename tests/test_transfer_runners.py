@@ -173,6 +173,35 @@ def test_a_page_estimate_comes_from_this_servers_own_timed_runs_once_it_has_some
     assert sweep_seconds(replace(sweep, seeds=2), 10, reference, pace=0.05) == pytest.approx((48.0 + 16.0) / 2)
 
 
+def test_a_page_estimate_prices_each_batch_size_as_measured_and_the_rest_of_a_run_per_epoch() -> None:
+    """A sweep of small sizes trains small batches, which cost less than the course's 64 (on 2 cores, about half at 10
+    images): the estimate charges each run the seconds per batch measured at the nearest batch size, and the rest of a
+    run (evaluations, one test pass per epoch) per epoch, measured apart for runs that tried several rates. Pooled
+    over every size, the shipped sweep's runs had priced a 48-run page sweep at 46 s where it took 38 s."""
+    from models.transfer import TransferRun, sweep_seconds
+
+    def run(n: int, seed: int, rates: int, training: float, wall: float) -> TransferRun:
+        epochs = [
+            {"epoch": e, "train_loss": 1.0, "train_accuracy": 0.5, "test_loss": 1.0, "test_accuracy": 0.5}
+            for e in (1, 2)
+        ]
+        return TransferRun.from_dict({
+            "key": f"scratch-n{n}-s{seed}", "regime": "scratch", "n_per_class": n, "seed": seed, "test_error": 50.0,
+            "test_loss": 1.0, "seconds": training / rates, "images": 1, "device": "cpu", "history": epochs,
+            "candidates": [{"lr": 1e-3 * (i + 1), "val_error": 50.0} for i in range(rates)] if rates > 1 else [],
+            "selection_seconds": training, "wall_seconds": wall, "runner": "fast", "threads": 1,
+        })  # fmt: skip
+
+    # 2 epochs of 8 batches per rate: 0.1 s a batch of 10 images, 0.3 s a batch of 64; the rest 0.2 s an epoch for
+    # one rate, 0.5 s for three
+    reference = [run(1, 1, 1, 1.6, 2.0), run(10, 1, 1, 4.8, 5.2), run(10, 0, 3, 14.4, 15.4)]
+    train = TrainConfig(lr=3e-3, epochs=4)
+    small = Sweep(regimes=("scratch",), sizes=(2,), seeds=2, train=train)  # batches of 20: nearest measured, 10
+    assert sweep_seconds(small, 10, reference) == pytest.approx((3 * 4 * 8 * 0.1 + 4 * 0.5) + (4 * 8 * 0.1 + 4 * 0.2))
+    large = replace(small, sizes=(50,))  # batches of 64
+    assert sweep_seconds(large, 10, reference) == pytest.approx((3 * 4 * 8 * 0.3 + 4 * 0.5) + (4 * 8 * 0.3 + 4 * 0.2))
+
+
 def test_every_run_records_the_pace_of_the_process_that_ran_it(tiny, tmp_path: Path) -> None:
     """The pace (one training step, timed) is what turns runs timed elsewhere into an estimate for this server: it
     is measured once per process and PACE_TTL, keyed on the thread count, and leaves the global RNGs as they were."""

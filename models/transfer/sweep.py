@@ -98,15 +98,35 @@ def _cost(run: TransferRun, pace: float | None = None) -> float:
     return _here(run, run.seconds if wall is None else wall, pace)
 
 
+def _training_and_rest(run: TransferRun, pace: float | None) -> tuple[float, float]:
+    """(seconds spent training every rate the run tried, seconds spent on the rest: building, evaluations, keeping
+    states), at `pace`. A run that did not record its training of every rate (`selection_seconds`) counts its whole
+    cost as training."""
+    cost, trained = _cost(run, pace), run.recorded("selection_seconds")
+    if trained is None or run.recorded("wall_seconds") is None:
+        return cost, 0.0
+    trained = min(_here(run, trained, pace), cost)
+    return trained, cost - trained
+
+
+def _nearest(costs: dict[int, float], size: int) -> float:
+    """The cost measured at the batch size nearest `size` (the larger of two as near)."""
+    return costs[min(costs, key=lambda measured: (abs(measured - size), -measured))]
+
+
 def sweep_seconds(
     sweep: Sweep, n_classes: int, reference: list[TransferRun], pace: float | None = None
 ) -> float | None:
     """Seconds `sweep` should take where the `reference` runs (finished runs of the same task) ran, one run after
-    another: each regime's measured seconds per batch trained (every rate a run tried counted, evaluations
-    included where the runs recorded their whole time) times the batches the sweep trains. Given `pace` (this
-    process's, `models.transfer.pace`), each run's seconds are first scaled to it. None when the reference lacks one
-    of the sweep's regimes."""
-    per_batch, per_run, borrowed = {}, {}, set()
+    another. Per regime, from the reference runs' records: the seconds of one training batch at each batch size they
+    trained (every rate a run tried counted; a batch of 10 images costs about half one of 64 on a 2-core CPU, so a
+    sweep of small sizes is priced at its own batch sizes, the nearest measured), times the batches the sweep trains;
+    plus the rest of a run (evaluations, mostly one pass over the test set per epoch) per epoch, measured apart for
+    runs that tried several rates and runs that trained one. Given `pace` (this process's, `models.transfer.pace`),
+    each run's seconds are first scaled to it. None when the reference lacks one of the sweep's regimes."""
+    per_batch: dict[str, dict[int, float]] = {}
+    rest: dict[str, dict[bool, float]] = {}
+    per_run, borrowed = {}, set()
     for regime in sweep.regimes:
         like = COSTS_LIKE.get(regime, regime) if not any(r.regime == regime for r in reference) else regime
         if like != regime:
@@ -114,11 +134,20 @@ def sweep_seconds(
         done = [r for r in reference if r.regime == like]
         if not done:
             return None
-        batches = [
-            max(1, len(r.candidates)) * len(r.history) * epoch_batches(r.n_per_class * n_classes, sweep.train)[1]
-            for r in done
-        ]
-        per_batch[regime] = sum(_cost(r, pace) for r in done) / max(sum(batches), 1)
+        trained: dict[int, list[float]] = {}  # batch size -> [seconds, batches]
+        others: dict[bool, list[float]] = {}  # several rates tried -> [seconds, epochs]
+        for r in done:
+            size, batches = epoch_batches(r.n_per_class * n_classes, sweep.train)
+            rates = max(1, len(r.candidates))
+            train_s, rest_s = _training_and_rest(r, pace)
+            trained.setdefault(size, [0.0, 0])
+            trained[size][0] += train_s
+            trained[size][1] += rates * len(r.history) * batches
+            others.setdefault(rates > 1, [0.0, 0])
+            others[rates > 1][0] += rest_s
+            others[rates > 1][1] += len(r.history)
+        per_batch[regime] = {size: s / max(b, 1) for size, (s, b) in trained.items()}
+        rest[regime] = {several: s / max(e, 1) for several, (s, e) in others.items()}
         per_run[regime] = sum(_cost(r, pace) for r in done) / len(done)
     # A probe on a random encoder priced like the pretrained probe also encodes every image once per run (its encoder
     # is its own); the cached-feature probe's runs recorded what one such pass costs.
@@ -132,7 +161,11 @@ def sweep_seconds(
         if regime == "probe-features":  # no epochs: a feature extraction and a logistic regression
             total += per_run[regime]
         else:
-            total += per_batch[regime] * _epochs(sweep, regime, seed) * epoch_batches(n * n_classes, sweep.train)[1]
+            size, batches = epoch_batches(n * n_classes, sweep.train)
+            several = seed == 0 and len(sweep.train.lr_factors) > 1
+            rest_per_epoch = rest[regime].get(several, next(iter(rest[regime].values())))
+            total += _nearest(per_batch[regime], size) * _epochs(sweep, regime, seed) * batches
+            total += rest_per_epoch * sweep.train.epochs
         if regime == "random-probe" and regime in borrowed and extract:
             total += sum(extract) / len(extract)
     return total
