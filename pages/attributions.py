@@ -48,7 +48,16 @@ with tab_maps:
     sides = layer_names(subject)[2]
     notes = {m: map_note(a, sides.get(params[m].get("layer") or "")) for m, a in maps.items()}
     show_maps(
-        methods, view, overlays, failures, notes, info.categories[target], mode, percentile, None if alone else alpha
+        methods,
+        view,
+        tuple(subject.x.shape[-2:]),
+        overlays,
+        failures,
+        notes,
+        info.categories[target],
+        mode,
+        percentile,
+        None if alone else alpha,
     )
 with tab_sanity:
     sanity_tab(subject, target, percentile, params, maps, seen)

@@ -62,6 +62,16 @@ def test_maps_are_drawn_at_the_image_resolution_not_the_model_input():
     assert model_view(big, info.preprocess).shape == (768, 768, 3)  # at most 768 a side
 
 
+def test_the_image_panel_says_the_size_it_is_shown_at_and_the_size_the_model_gets() -> None:
+    """A 512-px photo's panel said "what the model sees, at 512 x 512 pixels" of a model whose input is 64 x 64."""
+    from explain.figures.attribution_view import seen_caption
+
+    assert seen_caption((512, 512), (64, 64)) == (
+        "the crop the model sees, shown at 512 x 512 pixels; the model gets it at 64 x 64"
+    )
+    assert seen_caption((64, 64), (64, 64)) == "what the model sees, 64 x 64 pixels"
+
+
 def test_two_methods_ticked(page):
     page.multiselect(key="attr_methods").set_value(["smoothgrad", "occlusion"]).run()
     assert not page.exception

@@ -48,3 +48,12 @@ def attribution_views(
         alone = colorize(upsample(heat, seen.shape[:2]), mode)
         views[method] = AttributionView(heat, overlay(seen, heat, mode, alpha), alone)
     return seen, views
+
+
+def seen_caption(shown: tuple[int, int], model_input: tuple[int, int]) -> str:
+    """The caption of the image panel: the crop the model sees, `shown` (height, width) at the image's own resolution,
+    and the size the model gets it at when that differs (a 512-px photo's crop reaches a 64-px model at 64 x 64)."""
+    (h, w), (mh, mw) = shown, model_input
+    if (h, w) == (mh, mw):
+        return f"what the model sees, {w} x {h} pixels"
+    return f"the crop the model sees, shown at {w} x {h} pixels; the model gets it at {mw} x {mh}"

@@ -8,6 +8,7 @@ import streamlit as st
 import torch
 from streamlit.delta_generator import DeltaGenerator
 
+from explain.figures.attribution_view import seen_caption
 from explain.figures.charts import colorbar, deletion_insertion_chart, sanity_chart
 from explain.figures.export import attribution_record, attribution_snippet, zip_bundle
 from explain.figures.render import overlay, png_bytes
@@ -133,6 +134,7 @@ def attribution_maps(
 def show_maps(
     methods: list[str],
     view: np.ndarray,
+    model_input: tuple[int, int],
     overlays: dict[str, np.ndarray],
     failures: dict[str, str],
     notes: dict[str, str],
@@ -151,7 +153,7 @@ def show_maps(
     for row in range(0, len(panels), cols):
         for col, m in zip(st.columns(cols), panels[row : row + cols], strict=False):
             with col:
-                method_panel(m, view, overlays, failures, notes, target_name)
+                method_panel(m, view, overlays, failures, notes, target_name, model_input)
 
 
 def method_panel(
@@ -161,11 +163,13 @@ def method_panel(
     failures: dict[str, str],
     notes: dict[str, str],
     target_name: str,
+    model_input: tuple[int, int],
 ) -> None:
-    """One panel of the grid: the image the model saw (m None), or method m's map over it."""
+    """One panel of the grid: the image the model saw (m None), or method m's map over it. `model_input`: the
+    (height, width) the model's input has, which the view (at the image's own resolution) was resized to."""
     if m is None:
         st.markdown("**The image**")
-        st.image(view, caption=f"what the model sees, at {view.shape[1]} x {view.shape[0]} pixels", width="stretch")
+        st.image(view, caption=seen_caption(view.shape[:2], model_input), width="stretch")
         return
     st.markdown(f"**{METHODS[m].title}**")
     if m in failures:
