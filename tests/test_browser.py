@@ -141,6 +141,30 @@ def test_a_corrupt_upload_shows_one_line_in_the_browser(app, tmp_path):
         page.close()
 
 
+def test_after_a_new_image_the_channel_box_shows_the_channel_projected(app, photo):
+    """#28 again, seen by a new-user walk: the app test read the server's value (the new image's strongest channel)
+    while the browser's box still showed the last image's, so the box said 8 under a projection of channel 5."""
+    url, browser = app
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(f"{url}/features")
+        wait_idle(page)
+        page.get_by_role("tab", name="Feature maps & deconvnet").click()
+        box = page.get_by_role("spinbutton", name="Channel", exact=True)
+        caption = page.locator("button[aria-label^='Fullscreen: channel ']")  # the projection's caption
+
+        def shown() -> tuple[str, str]:
+            return box.input_value(), caption.first.get_attribute("aria-label").split()[2].rstrip(":")
+
+        before = shown()
+        assert before[0] == before[1], before
+        upload(page, photo)
+        after = shown()
+        assert after[0] == after[1] and after != before, (before, after)
+    finally:
+        page.close()
+
+
 def test_transfer_page_click_a_learning_curve_point_to_see_its_training_curve(app, tmp_path):
     from playwright.sync_api import expect
 

@@ -92,13 +92,14 @@ def maps_ui(
     )
     fmap, order = cached_maps(subject, layer)
     channel_key = f"feat_channel_{subject.info.name}_{layer}"
-    shown_for = st.session_state.get("feat_channel_for")
+    shown_for, restart = st.session_state.get("feat_channel_for"), False
     if shown_for != subject.cache_id:  # another image: start again from its strongest channel (a link's own stays)
         st.session_state["feat_channel_for"] = subject.cache_id
         if shown_for is not None:
-            st.session_state.pop(channel_key, None)
-            st.query_params.pop(channel_key, None)
-    channel = c2.number_input("Channel", 0, fmap.shape[0] - 1, int(order[0]), key=channel_key, bind=BIND)
+            # set, not dropped: a dropped value left the browser's box on the old channel while the new one was shown
+            st.session_state[channel_key], restart = int(order[0]), True
+    start = "min" if restart else int(order[0])  # "min": no default beside the value just set
+    channel = c2.number_input("Channel", 0, fmap.shape[0] - 1, start, key=channel_key, bind=BIND)
     whole = c2.toggle(
         "Project the whole channel",
         key="feat_whole",
