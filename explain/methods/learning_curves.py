@@ -40,11 +40,15 @@ class LearningCurve:
     objective: float = 0.0
     penalty: float = 0.0  # the gamma search's penalty the curve was fitted with (see `fit`)
     n_range: tuple[float, float] = (0.0, 0.0)  # the smallest and largest n measured (0, 0 for a published curve)
+    sizes: int = 0  # how many distinct n were measured (0 for a published curve)
 
     @property
     def unreliable(self) -> str:
-        """Why this fit should not be read (gamma at the edge of its search grid, or sizes spanning less than a
-        factor of MIN_SPAN), or "" when it may be. A published curve (no measured range) is taken as stated."""
+        """Why this fit should not be read (two sizes only: three parameters through two means, gamma then set by
+        the search's penalty alone; gamma at the edge of its search grid; or sizes spanning less than a factor of
+        MIN_SPAN), or "" when it may be. A published curve (no measured range) is taken as stated."""
+        if 0 < self.sizes < 3:
+            return f"measured at {self.sizes} sizes only: three parameters through {self.sizes} means"
         if self.n_range[0] > 0 and self.n_range[1] / self.n_range[0] < MIN_SPAN:
             return f"its sizes span less than a factor of {MIN_SPAN:g} ({self.n_range[0]:g} to {self.n_range[1]:g})"
         if self.n_range[0] > 0 and self.gamma in (GAMMAS[0], GAMMAS[-1]):
@@ -144,6 +148,7 @@ def fit(
         objective=objective,
         penalty=penalty,
         n_range=(float(n.min()), float(n.max())),
+        sizes=len(np.unique(n)),
     )
 
 

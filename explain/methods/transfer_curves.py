@@ -100,18 +100,28 @@ def floor_note(curves: dict[str, LearningCurve]) -> str:
     )
 
 
-def measured_order(runs: Sequence[Run], a: str, b: str, name_a: str, name_b: str) -> str:
-    """Which of regimes `a` and `b` the measured means put ahead at each size both were run at, and between which
-    sizes the order flips, with the seeds' spread (sample standard deviation): the evidence beside a fitted
-    crossover. "" when the two share no size."""
-    stats = {}
+def _errors_by_size(runs: Sequence[Run], a: str, b: str) -> tuple[list[int], dict[str, dict[int, list[float]]]]:
+    """(the sizes both regimes were run at, ascending; each regime's test errors at each size)."""
+    stats: dict[str, dict[int, list[float]]] = {}
     for regime in (a, b):
         by_n: dict[int, list[float]] = defaultdict(list)
         for r in runs:
             if r.regime == regime:
                 by_n[r.n_per_class].append(r.test_error)
         stats[regime] = by_n
-    sizes = sorted(set(stats[a]) & set(stats[b]))
+    return sorted(set(stats[a]) & set(stats[b])), stats
+
+
+def _a_ahead(sizes: list[int], stats: dict[str, dict[int, list[float]]], a: str, b: str) -> list[bool]:
+    """At each size, whether regime `a`'s mean error is below `b`'s."""
+    return [float(np.mean(stats[a][n])) < float(np.mean(stats[b][n])) for n in sizes]
+
+
+def measured_order(runs: Sequence[Run], a: str, b: str, name_a: str, name_b: str) -> str:
+    """Which of regimes `a` and `b` the measured means put ahead at each size both were run at, and between which
+    sizes the order flips, with the seeds' spread (sample standard deviation): the evidence beside a fitted
+    crossover. "" when the two share no size."""
+    sizes, stats = _errors_by_size(runs, a, b)
     if not sizes:
         return ""
 
@@ -119,9 +129,9 @@ def measured_order(runs: Sequence[Run], a: str, b: str, name_a: str, name_b: str
         ea, eb = (float(np.mean(stats[k][n])) for k in (a, b))
         spread = [float(np.std(stats[k][n], ddof=1)) for k in (a, b) if len(stats[k][n]) > 1]
         sd = f", seeds' sd up to {max(spread):.1f}" if spread else ""
-        return f"n = {n}: {ea:.1f}% against {eb:.1f}%{sd}"
+        return f"n = {n}: {name_a} {ea:.1f}%, {name_b} {eb:.1f}%{sd}"  # named: "10.0% against 9.7%" was misread
 
-    ahead = [float(np.mean(stats[a][n])) < float(np.mean(stats[b][n])) for n in sizes]
+    ahead = _a_ahead(sizes, stats, a, b)
     flips = [k for k in range(1, len(sizes)) if ahead[k] != ahead[k - 1]]
     if not flips:
         leader = name_a if ahead[0] else name_b
@@ -135,29 +145,49 @@ def measured_order(runs: Sequence[Run], a: str, b: str, name_a: str, name_b: str
     )
 
 
+def fit_against_means(runs: Sequence[Run], a: str, b: str, where: float) -> str:
+    """One line when a fitted crossing at `where`, within the sizes run, falls between two measured sizes at which
+    the means keep one order (the fit crosses where the measurements do not), naming where they do flip; else ""."""
+    sizes, stats = _errors_by_size(runs, a, b)
+    if len(sizes) < 2 or not sizes[0] <= where <= sizes[-1]:
+        return ""
+    ahead = _a_ahead(sizes, stats, a, b)
+    k = next(k for k in range(1, len(sizes)) if where <= sizes[k])
+    if ahead[k] != ahead[k - 1]:
+        return ""
+    flips = [f"n = {sizes[j - 1]} and {sizes[j]}" for j in range(1, len(sizes)) if ahead[j] != ahead[j - 1]]
+    between = f"they change order between {' and between '.join(flips)}" if flips else "they never change order"
+    return (
+        f"The fit and the measured means disagree: the means keep one order at n = {sizes[k - 1]} and "
+        f"{sizes[k]}, either side of the fitted crossing; {between}."
+    )
+
+
 def _extrapolation(ca: LearningCurve, cb: LearningCurve, where: float | None, names: tuple[str, str]) -> str:
-    """Why a fitted crossover is an extrapolation (a fit with a negative asymptote alpha, or a crossing outside the
-    sizes both curves were measured at), or ""."""
-    reasons = [
+    """Why a fitted crossover is an extrapolation (it lies outside the sizes both curves were measured at; a fit with
+    a negative asymptote alpha, which holds only over the sizes measured, is named then too), or ""."""
+    measured = [c.n_range for c in (ca, cb) if c.n_range[0] > 0]
+    if where is None or not measured:
+        return ""
+    lo, hi = max(m[0] for m in measured), min(m[1] for m in measured)
+    if lo <= where <= hi:
+        return ""
+    reasons = [f"it lies outside the sizes both were measured at ({lo:g} to {hi:g})"]
+    reasons += [
         f"{name}'s fit has a negative asymptote (α = {c.alpha:.2f})"
         for c, name in zip((ca, cb), names, strict=True)
         if c.alpha < 0
     ]
-    measured = [c.n_range for c in (ca, cb) if c.n_range[0] > 0]
-    if where is not None and measured:
-        lo, hi = max(m[0] for m in measured), min(m[1] for m in measured)
-        if not lo <= where <= hi:
-            reasons.append(f"it lies outside the sizes both were measured at ({lo:g} to {hi:g})")
-    return "" if not reasons else "The fitted crossing is an extrapolation: " + "; ".join(reasons) + "."
+    return "The fitted crossing is an extrapolation: " + "; ".join(reasons) + "."
 
 
 def crossovers(
     curves: dict[str, LearningCurve], n_min: float, n_max: float, runs: Sequence[Run] | None = None
 ) -> list[str]:
     """Sentences about where the fitted curves cross within [n_min, n_max]: fine-tuning vs the probe, and scratch
-    vs each pretrained regime. A crossing that rests on a fit with alpha < 0, or lies outside the measured sizes,
-    is labelled an extrapolation; with `runs`, each sentence also gives the measured means' order and where it
-    flips (the evidence)."""
+    vs each pretrained regime. A crossing outside the measured sizes is labelled an extrapolation; with `runs`, each
+    sentence also gives the measured means' order and where it flips (the evidence), and says so when the fit
+    crosses between two sizes where the means do not."""
     probe = "probe" if "probe" in curves else "probe-features"
     pairs = [("finetune", probe, "fine-tuning", "the linear probe")]
     pairs += [("scratch", "finetune", "training from scratch", "fine-tuning")]
@@ -183,6 +213,7 @@ def crossovers(
             text = f"{name_a.capitalize()} is ahead of {name_b} at every n from {n_min:g} to {n_max:g}."
         extra = [_extrapolation(ca, cb, where, (name_a, name_b)) if where is not None else ""]
         extra.append(measured_order(runs, a, b, name_a, name_b) if runs else "")
+        extra.append(fit_against_means(runs, a, b, where) if runs and where is not None else "")
         out.append(" ".join([text, *(e for e in extra if e)]))
     return out
 

@@ -232,10 +232,13 @@ def show_training_curves(metric: str, run: TransferRun | None, at_n: list[Transf
     else:
         chart(st, training_curves_figure(at_n, metric), width="stretch", key="transfer_band")
         seeds = len({r.seed for r in at_n})
-        note(
-            f"Mean over {seeds} seeds; the band spans the lowest to the highest seed (min-max, not a "
-            "standard deviation). Dashed: training batches."
+        spread = (
+            f"Mean over {seeds} seeds; the band spans the lowest to the highest seed (min-max, not a standard "
+            "deviation)."
+            if seeds > 1
+            else "One seed: its own curve, with no spread between seeds to show."
         )
+        note(f"{spread} Dashed: training batches.")
 
 
 def compare_ui(folder: Path) -> dict[str, list[TransferRun]]:
