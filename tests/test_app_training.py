@@ -15,6 +15,11 @@ def test_batchnorm_tab_opens_with_the_cached_default_run():
     names = [t["name"] for s in plotly_specs(at) for t in s["data"]]
     assert "without BatchNorm" in names and "with BatchNorm, eval mode (running statistics)" in names
     assert any("Train vs eval, from this run" in m.value for m in at.markdown)
+    said = [c.value for c in at.caption if c.value.startswith("The default run, computed in advance:")]
+    assert said == [  # its settings in words, not their JSON
+        "The default run, computed in advance: the paper's: 3 x 100 fully connected, sigmoid, learning rate 0.5, "
+        "batches of 60, 3,000 steps, seed 0."
+    ]
 
 
 def test_a_short_live_run_trains_and_reports():

@@ -505,10 +505,10 @@ def truth_tab(
     right.dataframe(rows, hide_index=True, width="stretch")
     here = score([instances], [truth], [image.shape[:2]], info.categories, iou)
     curves = {"this image": (here.recall, here.precision)}
-    mask = f", mask AP {here.mask['AP']:.3f}" if here.mask else ""
-    st.markdown(
+    mask = f", mask AP {100 * here.mask['AP']:.1f}" if here.mask else ""
+    st.markdown(  # in percent, as the model's stated accuracy and COCO's tables give AP
         f"**This image**, every detection the model kept (not only those above the threshold): box AP "
-        f"{here.box['AP']:.3f} (AP@0.5 {here.box['AP50']:.3f}){mask}."
+        f"{100 * here.box['AP']:.1f} (AP@0.5 {100 * here.box['AP50']:.1f}){mask}."
     )
     if all(c in info.categories for c in SHAPE_CLASSES):
         run_settings = (subject.info.cache_key, iou)
@@ -519,9 +519,9 @@ def truth_tab(
                 lambda report: score_generated_set(subject.model, info.categories, iou, report=report),
             )
             curves[f"{SET_SIZE} generated scenes"] = (whole.recall, whole.precision)
-            mask = f", mask AP {whole.mask['AP']:.3f}" if whole.mask else ""
+            mask = f", mask AP {100 * whole.mask['AP']:.1f}" if whole.mask else ""
             st.markdown(
                 f"**{SET_SIZE} held-out generated scenes** ({whole.objects} objects): box AP "
-                f"{whole.box['AP']:.3f} (AP@0.5 {whole.box['AP50']:.3f}){mask}."
+                f"{100 * whole.box['AP']:.1f} (AP@0.5 {100 * whole.box['AP50']:.1f}){mask}."
             )
     chart(st, precision_recall_chart(curves, iou), width="stretch", key="det_pr")

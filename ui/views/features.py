@@ -328,7 +328,8 @@ def show_occlusion(
         st.info(flat, icon=":material/info:")
     seen_labels = sorted({categories[i] for i in np.unique(maps.label)})
     note(
-        "Each cell is one position of the grey square, drawn at the square's centre; the axes are the image's pixels. "
+        "Each cell is one position of the grey square, drawn at the square's centre; the axes are the pixels of the "
+        f"image as the model gets it ({seen.shape[1]} x {seen.shape[0]}). "
         f"Most probable classes seen: {', '.join(seen_labels)}."
     )
 

@@ -3,7 +3,6 @@ with its previews, its code and a short comparison run. Drawing and the live loo
 
 import itertools
 import json
-from dataclasses import asdict
 
 import numpy as np
 import streamlit as st
@@ -38,7 +37,7 @@ from ui.image_input import ChosenImage, image_input
 from ui.live_run import MAX_KEPT, LiveRun, estimate_text
 from ui.page_end import end_page
 from ui.param_form import param_widgets
-from ui.presenter import chart, prose, settings
+from ui.presenter import chart, note, prose, settings
 from ui.view_link import BIND
 
 _draws = itertools.count()  # every redraw of a placeholder needs its own key: one counter for the process
@@ -109,7 +108,11 @@ def show_bn_run(exp: BNExperiment | None) -> tuple:
         except ResultsFileError as exc:
             st.warning(str(exc), icon=":material/description:")
     if default is not None:
-        st.caption(f"The default run, computed in advance: {json.dumps(asdict(default[0]))}")
+        c = default[0]
+        note(  # the settings in words (it showed their JSON), hidden when presenting
+            f"The default run, computed in advance: {ARCH_NAMES[c.arch]}, {c.activation}, learning rate {c.lr:g}, "
+            f"batches of {c.batch_size}, {counted(c.steps, 'step')}, seed {c.seed}."
+        )
     places = st.empty(), st.empty(), st.empty()
     if exp is None:
         if default is not None:
