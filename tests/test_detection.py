@@ -65,6 +65,20 @@ def test_drawing_puts_mask_pixels_exactly_where_the_mask_is():
     assert np.array_equal(changed, mask)
 
 
+def test_a_single_mask_is_drawn_in_the_colour_farthest_from_its_object():
+    """The mask head's panel drew a crimson hexagon's mask in crimson (the first colour), where it cannot be seen."""
+    from explain.figures.detections import COLOURS, contrasting_colour
+
+    image = np.zeros((40, 50, 3), np.uint8)
+    image[5:20, 10:30] = (230, 25, 75)  # the first drawing colour, #e6194b
+    mask = np.zeros((40, 50), bool)
+    mask[5:20, 10:30] = True
+    colour = contrasting_colour(image, mask)
+    assert colour in COLOURS and colour != COLOURS[0]
+    drawn = draw(image, [Instance("hexagon", 0.98, (10, 5, 30, 20), mask)], boxes=False, colour=colour, alpha=0.6)
+    assert np.abs(drawn[mask].astype(int) - image[mask].astype(int)).sum(1).min() > 100  # every mask pixel changed
+
+
 def test_coco_json_round_trips_through_pycocotools():
     instances = [
         Instance(SHAPE_CLASSES[int(lab)], 0.9 - 0.1 * i, tuple(map(float, box)), m, None, int(lab) + 1)

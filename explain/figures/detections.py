@@ -22,6 +22,17 @@ def colour_of(index: int) -> str:
     return COLOURS[index % len(COLOURS)]
 
 
+def contrasting_colour(image: np.ndarray, mask: np.ndarray) -> str:
+    """The drawing colour farthest (in RGB) from the mean colour of `image` under `mask`: a mask drawn over its own
+    object in a colour close to the object's (a crimson mask on a crimson hexagon) cannot be seen."""
+    pixels = np.asarray(image)[np.asarray(mask, dtype=bool)]
+    if not len(pixels):
+        return COLOURS[0]
+    mean = pixels.reshape(-1, 3).mean(0)
+    rgb = {c: np.array([int(c[k : k + 2], 16) for k in (1, 3, 5)], dtype=float) for c in COLOURS}
+    return max(COLOURS, key=lambda c: float(((rgb[c] - mean) ** 2).sum()))
+
+
 def draw(image: np.ndarray, instances: Sequence[Instance], **options: Any) -> np.ndarray:
     """The detections drawn over an H x W x 3 uint8 image: `drawn_with_count`'s picture, same options."""
     return drawn_with_count(image, instances, **options)[0]
@@ -37,21 +48,22 @@ def drawn_with_count(
     focus: int | None = None,
     alpha: float = 0.45,
     text_scale: float = 1.0,
+    colour: str | None = None,
 ) -> tuple[np.ndarray, int]:
     """The detections drawn over an H x W x 3 uint8 image, and how many of the boxes' labels the picture holds (a
     caption says so when some were left off); `focus` (an index into `instances`) draws that one alone, thicker.
     Labels are sized to the image, times `text_scale`, and never cover each other: where a weaker box's label finds
-    no free spot it is left off (`label_spots`)."""
+    no free spot it is left off (`label_spots`). `colour` draws every instance in that one colour."""
     img = torch.tensor(np.asarray(image)).permute(2, 0, 1)
     chosen = list(enumerate(instances)) if focus is None else [(focus, instances[focus])]
     if not chosen:
         return np.ascontiguousarray(image), 0
-    colours = [colour_of(i) for i, _ in chosen]
+    colours = [colour or colour_of(i) for i, _ in chosen]
     shown = 0
     with_masks = [(i, inst) for i, inst in chosen if inst.mask is not None]
     if masks and with_masks:
         stack = torch.from_numpy(np.stack([inst.mask for _, inst in with_masks]))
-        img = draw_segmentation_masks(img, stack, alpha=alpha, colors=[colour_of(i) for i, _ in with_masks])
+        img = draw_segmentation_masks(img, stack, alpha=alpha, colors=[colour or colour_of(i) for i, _ in with_masks])
     if boxes:
         labels = [f"{inst.label} {inst.score:.0%}".strip() for _, inst in chosen]
         box_tensor = boxes_on_image([inst.box for _, inst in chosen], img)

@@ -7,7 +7,14 @@ import plotly.express as px
 import streamlit as st
 
 from explain.figures.charts import map_figure, precision_recall_chart, top_k_bar
-from explain.figures.detections import coco_json, draw, draw_verdicts, drawn_with_count, roi_picture
+from explain.figures.detections import (
+    coco_json,
+    contrasting_colour,
+    draw,
+    draw_verdicts,
+    drawn_with_count,
+    roi_picture,
+)
 from explain.figures.render import draw_box, grey_maps, montage, overlay, png_bytes
 from explain.inputs.annotations import TrueObject, coco_objects, labels_known, scene_objects
 from explain.inputs.images import display_name, image_sha256
@@ -370,7 +377,10 @@ def show_heads(image: np.ndarray, inst: Instance | None, heads: dict | None, key
             ),
             width="stretch",
         )
-        b.image(draw(image, [inst], boxes=False), caption="the pasted full-resolution mask", width="stretch")
+        shown = draw(image, [inst], boxes=False, colour=contrasting_colour(image, inst.mask), alpha=0.6)
+        b.image(
+            shown, caption="the pasted full-resolution mask, in the colour farthest from the object's", width="stretch"
+        )
     if "keypoint_heatmaps" in heads:
         stage("4. The keypoint head.", "It predicts one 56 x 56 heatmap per body keypoint; each peak becomes a point.")
         maps = grey_maps(heads["keypoint_heatmaps"])
