@@ -49,7 +49,7 @@ def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
     at.run()
     assert not at.exception
     captions = image_captions(at)
-    assert "the pasted full-resolution mask" in captions
+    assert "the pasted full-resolution mask, in the colour farthest from the object's" in captions
     assert any("Grad-CAM at P2 (found again with IoU" in c for c in captions)
     titles = [s["layout"]["title"]["text"] for s in plotly_specs(at) if s["layout"].get("title")]
     assert "28 x 28 mask logits" in titles
