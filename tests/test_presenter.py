@@ -44,3 +44,21 @@ def test_the_map_alone_is_the_map_in_the_colour_bar_colours():
     view = views["m"]
     assert np.array_equal(view.picture(alone=True), colorize(upsample(view.heat, seen.shape[:2]), "signed"))
     assert np.array_equal(view.picture(alone=False), view.overlay) and view.alone.shape == seen.shape
+
+
+def test_no_figure_uses_a_colour_streamlit_replaces_with_its_theme() -> None:
+    """Streamlit's chart element replaces the colours #000001 to #000024 anywhere in a figure's JSON with its theme's
+    (they are its placeholders); Plotly's Inferno starts at #000004, so a map's zero ('no evidence') was drawn pink
+    in Detection's 'the map alone'. The maps' scale, its lookup table and the figures drawn with it avoid them."""
+    import re
+
+    from explain.figures.charts import colorbar, map_figure
+    from explain.figures.render import COLORSCALES, colormap_lut
+
+    placeholder = re.compile(r"#0000(0[1-9]|1\d|2[0-4])\b", re.IGNORECASE)
+    m = np.linspace(-1, 1, 64).reshape(8, 8)
+    for mode in COLORSCALES:
+        for fig in (map_figure(m, mode, "map"), colorbar(mode, 99.0), colorbar(mode, 99.0, 0.7)):
+            own = go.Figure(fig).update_layout(template=None)  # Streamlit's own template uses them, on purpose
+            assert not placeholder.search(own.to_json()), mode
+    assert tuple(colormap_lut(COLORSCALES["absolute"])[0]) == (0, 0, 0)  # zero is black, as Inferno's is

@@ -76,7 +76,10 @@ def map_figure(m: np.ndarray, mode: str, title: str) -> go.Figure:
     from explain.figures.render import COLORSCALES
 
     lo = -1.0 if mode == "signed" else 0.0
-    fig = px.imshow(m, color_continuous_scale=COLORSCALES[mode], zmin=lo, zmax=1.0, title=title)
+    scale = COLORSCALES[mode]
+    fig = px.imshow(
+        m, color_continuous_scale=scale if isinstance(scale, str) else list(scale), zmin=lo, zmax=1.0, title=title
+    )
     fig.update_xaxes(visible=False).update_yaxes(visible=False)
     return fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), height=360)
 

@@ -19,7 +19,11 @@ from PIL import Image
 
 from explain.methods.maps import Mode
 
-COLORSCALES: dict[str, str] = {"signed": "RdBu_r", "absolute": "Inferno"}
+# Plotly's Inferno starts at "#000004", one of the placeholder colours (#000001 to #000024) that Streamlit's chart
+# element replaces with its theme's colours anywhere in a figure's JSON: "no evidence" was drawn pink (purple without
+# the theme). The same scale, with black as its first stop.
+INFERNO = ("#000000", *plotly.colors.sequential.Inferno[1:])
+COLORSCALES: dict[str, str | tuple[str, ...]] = {"signed": "RdBu_r", "absolute": INFERNO}
 
 
 def symmetric_image(x: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -113,9 +117,10 @@ def draw_labels(
 
 
 @cache
-def colormap_lut(name: str) -> np.ndarray:
+def colormap_lut(name: str | tuple[str, ...]) -> np.ndarray:
     """A 256 x 3 uint8 lookup table sampled from a Plotly colour scale."""
-    colors = plotly.colors.sample_colorscale(name, list(np.linspace(0, 1, 256)), colortype="tuple")
+    scale = name if isinstance(name, str) else list(name)
+    colors = plotly.colors.sample_colorscale(scale, list(np.linspace(0, 1, 256)), colortype="tuple")
     return (np.array(colors) * (255 if max(max(c) for c in colors) <= 1 else 1)).round().astype(np.uint8)
 
 
