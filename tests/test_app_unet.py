@@ -16,7 +16,8 @@ def test_default_shows_the_u_the_ablation_and_a_scored_prediction():
     assert any(c.startswith("with skips: mean IoU") for c in captions)
     assert any(c.startswith("without skips: mean IoU") for c in captions)
     assert sum(c.startswith(("encoder", "decoder")) for c in captions) == 7
-    assert sum("wrongly labelled pixels, in red" in c for c in captions) == 2  # an error map per network
+    # an error map per network; cyan, not red, which is the circle's colour in the label maps beside them
+    assert sum("wrongly labelled pixels, in cyan" in c for c in captions) == 2
     assert any("classes in the true labels" in m.value and "pixels right" in m.value for m in at.markdown)
 
 

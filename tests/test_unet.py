@@ -79,3 +79,12 @@ def test_an_image_is_scored_over_the_classes_it_has_and_stray_pixels_are_named()
     assert score.mean_iou == pytest.approx((296 / 300 + 1.0) / 2)  # not dragged to 0.66 by class 3's IoU of 0
     assert np.nanmean(image_iou(pred, truth, 5)) == pytest.approx((296 / 300 + 1.0) / 3)
     assert score.pixel_accuracy == pytest.approx(396 / 400) and wrong_pixels(pred, truth).sum() == 4
+
+
+def test_wrong_pixels_are_drawn_in_a_colour_no_class_has() -> None:
+    """The error maps drew wrong pixels in the circle class's red, beside label maps where red means circle."""
+    from explain.figures.unet import ERROR_COLOUR, LABEL_COLOURS, error_overlay
+
+    assert min(np.abs(LABEL_COLOURS.astype(int) - np.array(ERROR_COLOUR)).sum(1)) > 150
+    seen, wrong = np.full((4, 4, 3), 128, np.uint8), np.eye(4, dtype=bool)
+    assert (error_overlay(seen, wrong)[wrong] == ERROR_COLOUR).all()

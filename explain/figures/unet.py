@@ -14,6 +14,9 @@ LABEL_COLOURS = np.array(
 )
 
 
+ERROR_COLOUR = (70, 240, 240)  # cyan: no class's colour (red was the circle's), clear on the faded grey
+
+
 def colour_labels(labels: np.ndarray) -> np.ndarray:
     """H x W class indices -> H x W x 3 colours (background dark grey)."""
     return LABEL_COLOURS[np.asarray(labels) % len(LABEL_COLOURS)]
@@ -113,8 +116,8 @@ def iou_bars(metrics: dict[str, list[float]], classes: list[str]) -> go.Figure:
 
 
 def error_overlay(seen: np.ndarray, wrong: np.ndarray) -> np.ndarray:
-    """The image the network saw, faded to grey, with its wrongly labelled pixels in red."""
+    """The image the network saw, faded to grey, with its wrongly labelled pixels in ERROR_COLOUR."""
     grey = np.asarray(seen, np.float64).mean(-1, keepdims=True) * 0.5 + 96
     out = np.repeat(grey, 3, axis=-1)
-    out[wrong] = (230, 25, 75)
+    out[wrong] = ERROR_COLOUR
     return out.round().clip(0, 255).astype(np.uint8)

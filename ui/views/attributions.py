@@ -331,7 +331,7 @@ def reproduce_tab(
         percentile=percentile,
         own_files=own_files(),
     )
-    st.code(snippet, language="python")
+    st.code(snippet, language="python", wrap_lines=True)
 
 
 UNKNOWN = "(not given)"

@@ -155,7 +155,7 @@ def show_block(name: str, title: str, model: torch.nn.Module) -> None:
             "ReLUs and pooling, then fully connected layers. Its code:",
             icon=":material/info:",
         )
-        st.code(inspect.getsource(type(model)), language="python")
+        st.code(inspect.getsource(type(model)), language="python", wrap_lines=True)
         return
     paths = {n: block_paths(b) for n, b in found.items()}
     projecting, plain = lecture_blocks(found)  # the lecture's case first: a block that halves the resolution
@@ -281,7 +281,7 @@ def training_tab() -> None:
     pending = LOOP.state.config
     with right:
         shown = loop.config if loop is not None else (pending[0] if pending else config)
-        st.code(loop_code(shown), language="python")
+        st.code(loop_code(shown), language="python", wrap_lines=True)
         if loop is not None:
             st.caption(f"This run: {describe(loop.config)}.")
         st.caption("Departures from the lecture's code: " + "; ".join(DEPARTURES[shown.setup]) + ".")

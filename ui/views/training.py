@@ -279,7 +279,7 @@ def augmentation_tab() -> None:
     chosen, n, seed = samples_ui()
     show_previews(steps_json, chosen, n, seed)
     st.subheader("The code")
-    st.code(pipeline_code(steps), language="python")
+    st.code(pipeline_code(steps), language="python", wrap_lines=True)
     epochs, train = comparison_ui()
     if train:
         compare_pipeline(steps, steps_json, epochs)

@@ -110,7 +110,7 @@ def show_predictions(seen: np.ndarray, truth: np.ndarray | None, predictions: di
             col.image(
                 big(error_overlay(seen, wrong)),
                 width="stretch",
-                caption=f"{name}: the {int(wrong.sum())} wrongly labelled pixels, in red",
+                caption=f"{name}: the {int(wrong.sum())} wrongly labelled pixels, in cyan",
             )
     legend = " · ".join(
         f"<span style='color:rgb{tuple(int(v) for v in colour_labels(np.array([i]))[0])}'>■</span> {c}"
