@@ -112,7 +112,7 @@ def sanity_chart(results: dict[str, Sequence], metrics: Sequence[str] = ("spearm
             )
     values = [getattr(s, m) for steps in results.values() for s in steps for m in metrics]
     fig.update_layout(
-        xaxis_title="randomised down to (cumulative, from the output)",
+        xaxis=dict(title="randomised down to (cumulative, from the output)", tickangle=-45),  # layer names: slanted
         yaxis=dict(title="similarity to the original map", range=[min([-0.2, *values]) - 0.05, 1.05]),
         height=420,
         margin=dict(l=10, r=10, t=30, b=10),
