@@ -142,6 +142,25 @@ def test_box_heads_move_a_proposal_onto_the_detection_it_becomes():
     assert float(refined) > 0.95
 
 
+def test_the_refined_box_caption_says_when_the_background_ranks_first() -> None:
+    """Stage 3c said 'green as the box head moves it for triangle' beside a chart ranking the background first."""
+    from explain.methods.rcnn_stages import BoxHeads
+
+    def heads(probabilities: list[float]) -> BoxHeads:
+        return BoxHeads(np.zeros((1, 7, 7)), 0, np.array(probabilities), (0.0, 0.0, 1.0, 1.0), 2)
+
+    names = ["background", "circle", "triangle"]
+    said = heads([0.563, 0.1, 0.337]).moved_for(names)
+    assert said == (
+        "as the box head moves it for triangle, its most probable object class "
+        "(the background is more probable: 56% against 34%)"
+    )
+    assert (
+        heads([0.1, 0.2, 0.7]).moved_for(names)
+        == "as the box head moves it for triangle, its most probable object class"
+    )
+
+
 def test_keypoint_heads_give_seventeen_heatmaps():
     model = small("keypointrcnn_resnet50_fpn")
     x = detector_input(Image.fromarray(SCENE.image), torch.device("cpu"))

@@ -115,6 +115,15 @@ class BoxHeads:
     refined: tuple[float, float, float, float]  # for the most likely object class, in input-image pixels
     best: int  # that class's index (never the background)
 
+    def moved_for(self, categories: list[str]) -> str:
+        """What the refined box is, in words: moved for the most probable object class; when the background is more
+        probable still, it says so, with both probabilities (the chart beside it ranks the background first)."""
+        said = f"as the box head moves it for {categories[self.best]}, its most probable object class"
+        background, best = self.probabilities[0], self.probabilities[self.best]
+        if background > best:
+            said += f" (the background is more probable: {background:.0%} against {best:.0%})"
+        return said
+
 
 @torch.no_grad()
 def box_heads(model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float]) -> BoxHeads:

@@ -338,7 +338,7 @@ def heads_section(
     a.image(
         drawn,
         width="stretch",
-        caption=f"{which}: red as proposed, green as the box head moves it for {categories[out.best]}",
+        caption=f"{which}: red as proposed, green {out.moved_for(categories)}",
     )
     tiles = grey_maps(
         np.concatenate([out.features.mean(0, keepdims=True), out.features[strongest_channels(out.features, 7)]])
