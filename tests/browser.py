@@ -148,6 +148,26 @@ def wait_done(page, after: int = 0, subject: str | None = None, seconds: float =
     return page.wait_for_function(_DONE, arg=[after, subject], timeout=bound_ms(seconds)).json_value()
 
 
+# Every picture in the main area loaded and the pictures' places unchanged over ten polls (100 ms apart): a run's
+# deltas can be done while the browser is still mounting its pictures (seen under load: the first picture in the
+# page was the second row's, the first row not yet drawn).
+_SETTLED = """() => {
+  const images = [...document.querySelectorAll(".stMain img")];
+  const layout = JSON.stringify([...document.querySelectorAll(".stMain [data-testid='stImage']")].map(e => {
+    const r = e.getBoundingClientRect(); return [Math.round(r.x), Math.round(r.y)]; }));
+  const ready = images.every(i => i.complete && i.naturalWidth > 0);
+  const last = window.__settled;
+  window.__settled = {layout, polls: ready && last && last.layout === layout ? last.polls + 1 : 0};
+  return window.__settled.polls >= 10;
+}"""
+
+
+def wait_settled(page, seconds: float = 60) -> None:
+    """After a run is done: until its pictures are loaded and in place (see _SETTLED)."""
+    page.evaluate("() => { window.__settled = null; }")
+    page.wait_for_function(_SETTLED, polling=100, timeout=bound_ms(seconds))
+
+
 def current_run(page) -> int:
     """The number of the last finished run on the page (0 before the first)."""
     return page.evaluate("""() => Math.max(0, ...[...document.querySelectorAll("span.explainer-run-done")]

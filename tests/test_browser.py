@@ -24,6 +24,7 @@ from tests.browser import (
     rerun,
     upload,
     wait_idle,
+    wait_settled,
     whole_page_shot,
 )
 
@@ -106,6 +107,7 @@ def test_presenter_mode_at_1280_by_720_puts_the_first_map_above_the_fold(app, tm
         for path in ("attributions", "detection"):
             page.goto(f"{url}/{path}?view_compact=true")
             run = wait_idle(page)
+            wait_settled(page)  # the pictures drawn, not only the run done
             assert problems(page) == []
             # the first picture (not the colour bar's chart above the maps, which Plotly draws a moment later)
             picture = page.locator(".stMain [data-testid='stImage']").first
