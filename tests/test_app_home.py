@@ -47,6 +47,7 @@ def test_a_choice_that_falls_back_says_so_in_a_collapsible_banner(app):
 def test_a_photo_on_the_bundled_model_gets_an_out_of_distribution_note(app):
     app.selectbox(key="home_sample").set_value("chelsea the cat (photo)").run()
     assert any(c.value.startswith(":material/help: Out of distribution") for c in app.caption)
+    assert not any("This image is only" in c.value for c in app.caption)  # a full-size photo: no word on its size
 
 
 def test_what_an_image_is_comes_from_where_it_came_not_its_name(app):
@@ -59,6 +60,19 @@ def test_what_an_image_is_comes_from_where_it_came_not_its_name(app):
     assert not any(c.value.startswith(note) for c in app.caption)
     app.file_uploader(key="home_upload").upload("generated circle", sample_bytes("generated circle"), "image/png").run()
     assert not app.exception and any(c.value.startswith(note) for c in app.caption)
+
+
+def test_a_tiny_upload_is_classified_with_a_word_on_its_size(app):
+    """A 1 x 1 upload was classified "circle 45%" with no word on its size (a new-user walk)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1), (200, 30, 30)).save(buffer, format="PNG")
+    app.file_uploader(key="home_upload").upload("dot.png", buffer.getvalue(), "image/png").run()
+    assert not app.exception
+    assert any("This image is only 1 x 1 pixels" in c.value for c in app.caption)
 
 
 def test_bundled_model_recognises_a_generated_circle(app):

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import streamlit as st
 from torch import nn
 
+from explain.inputs.images import small_image_note
 from explain.inputs.samples import SAMPLE_NAMES
 from explain.methods.classify import prepare
 from models import classifiers
@@ -163,9 +164,14 @@ def default_sample(prefix: str) -> str:
 
 
 def out_of_distribution(info: ModelInfo, chosen: ChosenImage) -> str:
-    """A one-line note when the bundled model or the visitor's own network meets an image unlike its training data,
-    or "": the bundled model knows the generated samples; a network trained on the Build page knows its own test
-    images (and the generated samples when it trained on generated shapes); an uploaded network's data is unknown."""
+    """A one-line note when the model meets an image unlike its training data, or one too small to hold anything to
+    recognise, or "": the bundled model knows the generated samples; a network trained on the Build page knows its own
+    test images (and the generated samples when it trained on generated shapes); an uploaded network's data is
+    unknown."""
+    return " ".join(note for note in (_unlike_training(info, chosen), small_image_note(chosen.image.size)) if note)
+
+
+def _unlike_training(info: ModelInfo, chosen: ChosenImage) -> str:
     if info.source == "bundled":
         return classifiers.out_of_distribution(
             info.title, info.categories, "generated images", chosen.kind == "generated"

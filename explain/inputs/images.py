@@ -63,6 +63,21 @@ class ImageLoadError(ValueError):
     """The input is not an image we can use; the message is one sentence meant for a person."""
 
 
+MIN_MEANINGFUL_SIDE = 16  # pixels: below this on its shorter side, an image enlarged to a model's input shows ~nothing
+
+
+def small_image_note(size: tuple[int, int]) -> str:
+    """One line when an image (`size` = (width, height)) is too small to hold anything a classifier could recognise
+    once enlarged to its input (a 1 x 1 upload was classified "circle 45%" with no word), else ""."""
+    w, h = size
+    if min(w, h) >= MIN_MEANINGFUL_SIDE:
+        return ""
+    return (
+        f"This image is only {w} x {h} pixels: enlarged to the model's input it holds almost nothing to recognise, so "
+        "read the answer as a guess."
+    )
+
+
 def image_sha256(data: bytes) -> str:
     """Hex SHA-256 of the raw bytes: the cache key for everything computed from an upload."""
     return hashlib.sha256(data).hexdigest()
