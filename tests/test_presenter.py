@@ -61,4 +61,4 @@ def test_no_figure_uses_a_colour_streamlit_replaces_with_its_theme() -> None:
         for fig in (map_figure(m, mode, "map"), colorbar(mode, 99.0), colorbar(mode, 99.0, 0.7)):
             own = go.Figure(fig).update_layout(template=None)  # Streamlit's own template uses them, on purpose
             assert not placeholder.search(own.to_json()), mode
-    assert tuple(colormap_lut(COLORSCALES["absolute"])[0]) == (0, 0, 0)  # zero is black, as Inferno's is
+    assert tuple(colormap_lut("absolute")[0]) == (0, 0, 0)  # zero is black, as Inferno's is

@@ -73,13 +73,10 @@ def map_figure(m: np.ndarray, mode: str, title: str) -> go.Figure:
     whatever the colours of the image it explains."""
     import plotly.express as px
 
-    from explain.figures.render import COLORSCALES
+    from explain.figures.render import plotly_scale
 
     lo = -1.0 if mode == "signed" else 0.0
-    scale = COLORSCALES[mode]
-    fig = px.imshow(
-        m, color_continuous_scale=scale if isinstance(scale, str) else list(scale), zmin=lo, zmax=1.0, title=title
-    )
+    fig = px.imshow(m, color_continuous_scale=plotly_scale(mode), zmin=lo, zmax=1.0, title=title)
     fig.update_xaxes(visible=False).update_yaxes(visible=False)
     return fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), height=360)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import ImageColor
 from torchvision.utils import draw_bounding_boxes, draw_keypoints, draw_segmentation_masks
 
 from explain.figures.render import boxes_on_image, draw_box, draw_labels, grey_maps
@@ -29,7 +30,7 @@ def contrasting_colour(image: np.ndarray, mask: np.ndarray) -> str:
     if not len(pixels):
         return COLOURS[0]
     mean = pixels.reshape(-1, 3).mean(0)
-    rgb = {c: np.array([int(c[k : k + 2], 16) for k in (1, 3, 5)], dtype=float) for c in COLOURS}
+    rgb = {c: np.array(ImageColor.getrgb(c), dtype=float) for c in COLOURS}
     return max(COLOURS, key=lambda c: float(((rgb[c] - mean) ** 2).sum()))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import plotly.colors
 import torch
-from PIL import Image
+from PIL import Image, ImageColor
 
 from explain.methods.maps import Mode
 
@@ -52,7 +52,7 @@ def label_style(colours: str | Sequence[str], height: int, width: int, scale: fl
     on a band of its box's colour in black or white, whichever contrasts more."""
 
     def ink(colour: str) -> str:
-        r, g, b = (int(colour.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+        r, g, b = ImageColor.getrgb(colour)[:3]
         return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
 
     inks = ink(colours) if isinstance(colours, str) else [ink(c) for c in colours]
@@ -116,18 +116,23 @@ def draw_labels(
     return torch.from_numpy(np.array(picture)).permute(2, 0, 1).contiguous(), sum(s is not None for s in spots)
 
 
+def plotly_scale(mode: Mode) -> str | list[str]:
+    """The mode's colour scale (COLORSCALES) as Plotly takes it: a name, or a list of colours."""
+    scale = COLORSCALES[mode]
+    return scale if isinstance(scale, str) else list(scale)
+
+
 @cache
-def colormap_lut(name: str | tuple[str, ...]) -> np.ndarray:
-    """A 256 x 3 uint8 lookup table sampled from a Plotly colour scale."""
-    scale = name if isinstance(name, str) else list(name)
-    colors = plotly.colors.sample_colorscale(scale, list(np.linspace(0, 1, 256)), colortype="tuple")
+def colormap_lut(mode: Mode) -> np.ndarray:
+    """A 256 x 3 uint8 lookup table sampled from the mode's Plotly colour scale."""
+    colors = plotly.colors.sample_colorscale(plotly_scale(mode), list(np.linspace(0, 1, 256)), colortype="tuple")
     return (np.array(colors) * (255 if max(max(c) for c in colors) <= 1 else 1)).round().astype(np.uint8)
 
 
 def colorize(m: np.ndarray, mode: Mode = "absolute") -> np.ndarray:
     """An H x W map from `to_map` -> H x W x 3 uint8 with the mode's colour scale."""
     t = (m + 1) / 2 if mode == "signed" else m
-    return colormap_lut(COLORSCALES[mode])[np.clip((t * 255).round(), 0, 255).astype(np.uint8)]
+    return colormap_lut(mode)[np.clip((t * 255).round(), 0, 255).astype(np.uint8)]
 
 
 def upsample(m: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
