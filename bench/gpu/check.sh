@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Copy to .gpu/ after `EXTRA="torchcam pydeck" bash ../shared/tools/gpu_prepare.sh`, then: run(command="bash .gpu/check.sh", carry=[".gpu"])
+# One prepared GPU call (2026-12-04): the issue's four figures first on an idle GPU, then the suite on CUDA, then extras.
+set -u
+T0=$(date +%s); DEADLINE=$((T0 + ${BUDGET:-560}))
+OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"; L=/tmp/gpu-logs; rm -rf $L; mkdir -p $L
+# at most 8 files come back: every log goes into one archive at the end (also when a step fails)
+trap 'cp $L/steps.txt $L/pytest.log $L/junit.xml "$OUT"/ 2>/dev/null; tar -czf "$OUT/logs.tgz" -C $L .' EXIT
+cd "$(dirname "$(readlink -f "$0")")/.."
+log() { echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a "$L/steps.txt"; }
+step() {  # name limit_s command...
+  local name=$1 lim=$2; shift 2
+  local l=$(( DEADLINE - $(date +%s) )); [ "$lim" -gt "$l" ] && lim=$l
+  if [ "$lim" -lt 15 ]; then log "$name skipped: no time left"; return; fi
+  local s; s=$(date +%s.%N)
+  timeout -s INT -k 10 "$lim" "$@" > "$L/$name.log" 2>&1; local rc=$?
+  log "$name rc=$rc wall=$(python3 -c "import time; print(f'{time.time() - $s:.1f}')")s (limit $lim)"
+}
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/whl/*.whl \
+  && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+log "wheels installed"
+export EXPLAINER_DEVICE=cuda EXPLAINER_TEST_DEVICE=cuda EXPLAINER_OFFLINE=1 PYTHONFAULTHANDLER=1 PYTHONUNBUFFERED=1
+export OMP_NUM_THREADS=16 MKL_NUM_THREADS=16
+{ nvidia-smi -L; nproc; free -g | head -2; python3 -c "import torch, torchvision, streamlit, captum, torchcam; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'streamlit', streamlit.__version__, 'captum', captum.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0))"; } > "$L/env.txt" 2>&1
+cat "$L/env.txt"
+step bench_features 60 python3 bench/bench_features.py --json
+step bench_detection 75 python3 bench/bench_detection.py --json --repeats 3
+step bench_transfer 100 python3 bench/bench_transfer.py --skip-sweep --json
+step sweep_inprocess 120 python3 bench/bench_sweep_runners.py --child --runner fast --out /tmp/sw1
+tar -czf "$L/sweep_inprocess.tgz" -C /tmp/sw1 . 2>/dev/null
+W=8; export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
+SUITE=$(( DEADLINE - $(date +%s) - 20 )); [ "$SUITE" -gt 300 ] && SUITE=300
+step pytest "$SUITE" python3 -m pytest -p no:cacheprovider -v -rfE --tb=short -n $W --dist load \
+  --timeout 150 --timeout-method thread -o faulthandler_timeout=60 --durations 25 --junitxml="$L/junit.xml" \
+  --ignore=tests/test_browser.py --ignore=tests/test_concurrency.py --ignore=tests/test_scale_out.py tests
+export OMP_NUM_THREADS=16 MKL_NUM_THREADS=16
+step sweep_workers4 90 python3 bench/bench_sweep_runners.py --child --workers 4 --runner fast --out /tmp/sw2
+step bench_training 30 python3 bench/bench_training.py --steps 100 --json
+step bench_attributions 45 python3 bench/bench_attributions.py --repeats 1 --json
+echo "== steps"; cat "$L/steps.txt"
+echo "== failed or errored"; grep -E "^(FAILED|ERROR)" "$L/pytest.log" | cut -c1-200 | head -40
+echo "== summary"; tail -3 "$L/pytest.log"
+for f in $L/bench_*.log $L/sweep_*.log; do echo "-- $f"; grep -E "^JSON|^\{|Error|images/s|target" "$f" | cut -c1-700 | head -8; done
