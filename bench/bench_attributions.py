@@ -120,7 +120,9 @@ def main() -> None:
         p = defaults(method, 224, "layer4")
         page = lambda m=method, p=p: attribute(model, x, m, 1, **p)  # noqa: E731
         raw = lambda m=method, p=p: direct(model, x, m, 1, p)  # noqa: E731
-        torch.testing.assert_close(page(), raw().detach())  # same numbers, or the timing means nothing
+        torch.testing.assert_close(
+            page(), raw().detach().cpu()
+        )  # same numbers, or the timing means nothing (page: CPU)
         a, b = [], []
         for _ in range(args.repeats):
             a.append(timed(page, device))

@@ -40,6 +40,7 @@ from models.transfer import (
     run_sweep,
     subset,
 )
+from models.transfer.config import default_batch_size
 from models.transfer.loop import Data, train_epochs
 
 
@@ -169,6 +170,7 @@ def probe_sweep(encoder: Encoder, task, device: torch.device) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--skip-sweep", action="store_true", help="skip the offline sweep (the slowest figure)")
+    ap.add_argument("--throughput-only", action="store_true", help="only the fine-tuning throughputs (item 2)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
     ap.add_argument(
         "--runners",
@@ -212,9 +214,15 @@ def main() -> None:
     arch = torchvision.models.resnet18
     rn18 = Encoder("resnet18", "resnet18", arch, arch().state_dict(), "random weights")
     steps = 3 if device.type == "cpu" else 30
-    ft224 = finetune_throughput(rn18, imagenet_resnet18_task(), device, steps=steps)
-    figures["fine-tuning, ResNet-18 224 px (images/s)"] = ft224
-    print(f"| fine-tuning, ResNet-18 at 224 px (random weights) | {ft224:,.0f} images/s |")
+    photo_batch = default_batch_size("cifar10", device.type)  # what a photo task's sweep uses here (256 on CUDA)
+    for batch in sorted({64, photo_batch}):
+        ft224 = finetune_throughput(rn18, imagenet_resnet18_task(), device, steps=steps, batch=batch)
+        key = "fine-tuning, ResNet-18 224 px (images/s)" + ("" if batch == photo_batch else f", batch {batch}")
+        figures[key] = ft224
+        print(f"| fine-tuning, ResNet-18 at 224 px (random weights), batch {batch} | {ft224:,.0f} images/s |")
+    if args.throughput_only:
+        print("JSON " + json.dumps(figures))
+        return
     n = task.max_per_class
     race = probe_race(encoder, task, device, n)
     print(

@@ -169,7 +169,7 @@ def load_detector(
 
 def detector_input(image: Image.Image, device: torch.device) -> torch.Tensor:
     """An RGB image -> the 3 x H x W float tensor in [0, 1] the R-CNNs take (they normalise and resize inside)."""
-    return TF.to_dtype(TF.pil_to_tensor(image), torch.float32, scale=True).to(device)
+    return TF.to_dtype(TF.pil_to_tensor(image).to(device), torch.float32, scale=True)  # bytes cross, not floats
 
 
 def detect(model: nn.Module, image: Image.Image, categories: tuple[str, ...] | None = None) -> list[Instance]:

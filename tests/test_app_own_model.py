@@ -12,6 +12,7 @@ import torch
 
 from explain import attribute, prepare
 from tests.app_helpers import open_page
+from tests.on_device import tolerance
 from tests.test_app_build import button
 from tests.test_own_model import BAD_FILES
 
@@ -77,7 +78,9 @@ def test_a_network_trained_on_the_page_is_explained_like_a_direct_forward_pass(t
     params = json.dumps(defaults("saliency", x.shape[-1]), sort_keys=True)
     page_map = cached_attribution(Subject(chosen, Refuses(), mine.info, x), target, "saliency", params)
     direct = attribute(mine.model, x, "saliency", target)[0].cpu().numpy()
-    assert np.array_equal(page_map, direct)
+    # bit for bit on the CPU; on a GPU two backward passes may take different cuDNN algorithms (seen on an H200: the
+    # same map to the 7th digit), so there the two agree to float rounding of the largest value
+    np.testing.assert_allclose(page_map, direct, rtol=0, atol=tolerance(0.0, 1e-5) * float(np.abs(direct).max()))
 
 
 def test_it_says_when_an_image_is_unlike_the_data_it_was_trained_on(trained):

@@ -13,7 +13,10 @@ from torch import nn
 
 from models.transfer import Sweep, TrainConfig, load_runs, load_task, run_sweep, settings_hash
 from models.transfer.stacked import NotStackable, Stack, stackable
+from tests.on_device import TEST_DEVICE, tolerance
 from tests.transfer_helpers import tiny_encoder as make_tiny_encoder
+
+GPU_IMAGES = 2  # test images by which a runner's run may differ from the plain loop's on a GPU (bfloat16)
 
 TEST_IMAGES = 497  # the digits' held-out scans: one image is 0.2 points of test error
 
@@ -104,7 +107,12 @@ def test_a_twelve_run_sweep_gives_every_run_its_result_alone_under_every_runner(
         assert not problems and len(runs) == 12
         results[runner] = {r.key: r for r in runs}
     assert load_task("digits").y_test.numel() == TEST_IMAGES
-    for runner, rel, images in (("fast", 1e-4, 0), ("stacked", 1e-3, 1)):
+    # On a GPU both runners train under bfloat16 autocast, whose 8-bit mantissa turns a different order of sums into
+    # differences of its own rounding (seen on an H200: 7e-4 in a fine-tuning run's third-epoch loss): losses agree
+    # to 1e-2 there (tests/on_device.py), test errors to GPU_IMAGES images. Every difference is listed on failure.
+    gpu_images = 0 if TEST_DEVICE == "cpu" else GPU_IMAGES
+    off = []
+    for runner, rel, images in (("fast", tolerance(1e-4), gpu_images), ("stacked", tolerance(1e-3), 1 + gpu_images)):
         for key, alone in results["plain"].items():
             run = results[runner][key]
             assert run.images == alone.images and len(run.history) == len(alone.history) == 3
@@ -113,10 +121,15 @@ def test_a_twelve_run_sweep_gives_every_run_its_result_alone_under_every_runner(
             for mine, theirs in zip(run.history[:epochs], alone.history[:epochs], strict=True):
                 for field in ("train_loss", "test_loss"):
                     a, b = getattr(mine, field), getattr(theirs, field)
-                    assert a == pytest.approx(b, rel=rel), (runner, key, mine.epoch, field)
+                    if a != pytest.approx(b, rel=rel):
+                        off.append(f"{runner} {key} epoch {mine.epoch} {field}: {a:.6g} vs {b:.6g} (rel {rel:g})")
             if epochs == 3:
-                assert run.lr == alone.lr, (runner, key)
-                assert abs(run.test_error - alone.test_error) * TEST_IMAGES / 100 < images + 0.5, (runner, key)
+                if run.lr != alone.lr:
+                    off.append(f"{runner} {key}: rate {run.lr:g} vs {alone.lr:g}")
+                apart = abs(run.test_error - alone.test_error) * TEST_IMAGES / 100
+                if apart >= images + 0.5:
+                    off.append(f"{runner} {key}: test errors {apart:.0f} images apart (at most {images})")
+    assert not off, "\n".join(off)
     # The stacked runner's progress: a seed-0 run's rates train at once, and the bar moves evenly to the end.
     assert {p.epoch_text(3) for p in progress if p.run_key == "scratch-n1-s0" and p.batch} == {
         f"3 rates at once, epoch {e}/3" for e in (1, 2, 3)
@@ -222,7 +235,7 @@ def test_every_run_records_the_pace_of_the_process_that_ran_it(tiny, tmp_path: P
     assert {key[-1] for key in paces._KEPT} >= {threads, other}  # each thread count measured on its own
     assert paces.pace(task, tiny, cpu) == first
     sweep = Sweep(regimes=("probe",), sizes=(1,), seeds=1, train=TrainConfig(epochs=1, lr=3e-3, lr_factors=(1.0,)))
-    (run,) = run_sweep(sweep, tmp_path / "s", task=task, encoder=tiny)
+    (run,) = run_sweep(sweep, tmp_path / "s", task=task, encoder=tiny, device=cpu)  # the pace above is the CPU's
     assert run.recorded("pace") == first
 
 

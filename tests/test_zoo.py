@@ -30,7 +30,8 @@ def test_bundled_model_reaches_its_stated_accuracy():
     assert info.categories == SHAPE_CLASSES
     x, y = classification_set(600, seed=20_000, size=64)  # a seed neither training nor the stated test used
     with torch.no_grad():
-        accuracy = (model(to_tensor(x)).argmax(1) == torch.from_numpy(y)).float().mean().item()
+        predicted = model(to_tensor(x).to(next(model.parameters()).device)).argmax(1).cpu()
+        accuracy = (predicted == torch.from_numpy(y)).float().mean().item()
     stated = bundled(BUNDLED_CLASSIFIER).metrics["accuracy"]
     assert stated >= 0.9
     assert accuracy >= stated - 0.03
@@ -82,7 +83,7 @@ def test_cached_torchvision_weights_load_through_the_real_path(torch_home, monke
     assert info.source == "cache" and not info.is_fallback and len(info.categories) == 1000
     assert "ImageNet" in info.metrics
     for key, value in reference.state_dict().items():
-        assert torch.equal(model.state_dict()[key], value)
+        assert torch.equal(model.state_dict()[key].cpu(), value)  # the model is on the test device
     batch = prepare(Image.new("RGB", (300, 200)), info.preprocess, torch.device("cpu"))
     assert batch.shape == (1, 3, 224, 224)
     assert len(top_k(model, batch, info.categories)) == 5
