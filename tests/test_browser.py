@@ -177,6 +177,14 @@ def test_transfer_page_click_a_learning_curve_point_to_see_its_training_curve(ap
         wait_idle(page)
         assert problems(page) == []
         assert page.get_by_text("images per class.", exact=False).count() > 0  # the crossover sentences
+        # every regime shown is in sight in its column's multiselect (in one scrolling row only two of four were)
+        regimes = page.get_by_test_id("stMultiSelect").filter(has_text="Regimes").first  # the chart's; the form's next
+        field = regimes.get_by_test_id("stMultiSelectTagsContainer").bounding_box()
+        chips = regimes.locator("[data-tag]")
+        assert chips.count() == 4
+        for chip in (chips.nth(i).bounding_box() for i in range(4)):
+            assert field["x"] <= chip["x"] and chip["x"] + chip["width"] <= field["x"] + field["width"], (chip, field)
+            assert field["y"] <= chip["y"] and chip["y"] + chip["height"] <= field["y"] + field["height"], (chip, field)
         page.wait_for_selector(".js-plotly-plot .scatterlayer .points path", timeout=bound_ms(60))  # Plotly draws late
         # per regime the chart holds its band, its fitted line and its points: trace 2 is scratch's points,
         # ordered by (n, seed); at n = 2 they stand apart from the other regimes' points

@@ -45,7 +45,7 @@ def measured_columns(n: int) -> dict[str, str]:
     """The summary's measured columns at size `n` (mean error, its seeds' sd, the number of seeds), by name, each
     with the short header a narrow table shows."""
     return {
-        f"measured error at n={n} (%)": f"error % n={n}",
+        f"measured error at n={n} (%)": f"error n={n}",  # its unit in its help (the full name): "% n=101" was cut
         f"sd at n={n}": f"sd n={n}",
         f"seeds at n={n}": f"seeds n={n}",
     }

@@ -67,7 +67,9 @@ def filters_ui(instances: list[Instance], subject: Subject) -> tuple[float, list
     found = sorted({i.label for i in instances})
     c1, c2, c3 = st.columns([2, 3, 2])
     threshold = c1.slider("Score threshold", 0.0, 1.0, 0.5, 0.05, key="det_threshold", bind=BIND)
-    classes = c2.multiselect("Classes", found, default=found, key=f"det_classes_{subject.cache_id}")
+    classes = c2.multiselect(
+        "Classes", found, default=found, key=f"det_classes_{subject.cache_id}", wrap=True
+    )  # every class found in sight, not a scrolling row
     show = (
         c3.pills(
             "Draw",

@@ -95,11 +95,12 @@ def table_columns(table: pd.DataFrame, headers: dict[str, str] | None = None) ->
     columns wide enough for them, the regime pinned while a narrow window scrolls the table sideways; a column in
     `headers` shows that short header, its full name in its help."""
     headers = headers or {}
-    config: dict = {"regime": st.column_config.TextColumn(pinned=True, width="medium")}
+    # wide enough for the longest regime name, "Linear probe (cached features + logistic regression)"
+    config: dict = {"regime": st.column_config.TextColumn(pinned=True, width=310)}  # 300 px of text at 1280 px
     for name in table.columns:
         label = headers.get(name)
-        if name == "fit":
-            config[name] = st.column_config.TextColumn(width="large")
+        if name == "fit":  # "ok", or why the fit should not be read (a sentence)
+            config[name] = st.column_config.TextColumn(width="large" if (table[name] != "ok").any() else "small")
         elif pd.api.types.is_integer_dtype(table[name]):
             config[name] = st.column_config.NumberColumn(label, format="%d", width="small")
         elif pd.api.types.is_numeric_dtype(table[name]):
@@ -139,7 +140,9 @@ def curve_options_ui(runs: list[TransferRun]) -> tuple[str, bool, list[str]]:
         st.session_state["transfer_regimes"] = present
     kept = [r for r in st.session_state.get("transfer_regimes", present) if r in present]
     st.session_state["transfer_regimes"] = kept or present
-    shown = c3.multiselect("Regimes", present, key="transfer_regimes", bind=BIND, format_func=REGIMES.get)
+    shown = c3.multiselect(
+        "Regimes", present, key="transfer_regimes", bind=BIND, format_func=REGIMES.get, wrap=True
+    )  # in a column the chips would stay in one scrolling row, the regimes beyond the second out of sight
     return axis, paper, shown
 
 
@@ -174,7 +177,8 @@ def show_learning_curves(
     headers = {k: v for n in {r.n_per_class for r in runs} for k, v in measured_columns(n).items()}
     measured = [c for c in table.columns if c in headers]
     fits = table.drop(columns=measured)  # two tables that fit the page's width, not one that scrolls sideways
-    st.dataframe(fits, hide_index=True, width="stretch", column_config=table_columns(fits))
+    short = {c: "e_N" for c in fits.columns if c.startswith("e_N (")}  # its N in its help and in the caption below
+    st.dataframe(fits, hide_index=True, width="stretch", column_config=table_columns(fits, short))
     sizes = table[["regime", *measured]]
     st.dataframe(sizes, hide_index=True, width="stretch", column_config=table_columns(sizes, headers))
     if floors := floor_note(curves):
@@ -344,6 +348,7 @@ def sweep_form_ui() -> SweepRequest | None:
             key="tf_regimes",
             bind=BIND,
             format_func=REGIMES.get,
+            wrap=True,  # every chosen regime in sight, not a scrolling row
         )
         sizes_text = c2.text_input(
             "Images per class", "1,5,20", key="tf_sizes", bind=BIND, help="Comma-separated; 'max' for all."
