@@ -19,6 +19,11 @@ def test_default_shows_the_u_the_ablation_and_a_scored_prediction():
     # an error map per network; cyan, not red, which is the circle's colour in the label maps beside them
     assert sum("wrongly labelled pixels, in cyan" in c for c in captions) == 2
     assert any("classes in the true labels" in m.value and "pixels right" in m.value for m in at.markdown)
+    # the class colours' legend right under the label pictures, before the scores and the error maps (a walk found it
+    # under the error maps, a screen away from the pictures it explains)
+    texts = [m.value for m in at.markdown]
+    legend = next(i for i, t in enumerate(texts) if "■" in t)
+    assert legend < next(i for i, t in enumerate(texts) if "classes in the true labels" in t)
 
 
 def test_another_scene_and_an_uploaded_image():

@@ -102,6 +102,11 @@ def show_predictions(seen: np.ndarray, truth: np.ndarray | None, predictions: di
         panels.append((big(colour_labels(pred)), caption))
     for col, (img, caption) in zip(st.columns(len(panels)), panels, strict=True):
         col.image(img, caption=caption, width="stretch")
+    legend = " · ".join(  # right under the label pictures it reads (under the error maps it was out of sight)
+        f"<span style='color:rgb{tuple(int(v) for v in colour_labels(np.array([i]))[0])}'>■</span> {c}"
+        for i, c in enumerate(CLASSES)
+    )
+    st.markdown(legend, unsafe_allow_html=True)
     if truth is not None:
         st.markdown("  \n".join(notes))
         errors = st.columns(len(predictions))
@@ -112,11 +117,6 @@ def show_predictions(seen: np.ndarray, truth: np.ndarray | None, predictions: di
                 width="stretch",
                 caption=f"{name}: the {int(wrong.sum())} wrongly labelled pixels, in cyan",
             )
-    legend = " · ".join(
-        f"<span style='color:rgb{tuple(int(v) for v in colour_labels(np.array([i]))[0])}'>■</span> {c}"
-        for i, c in enumerate(CLASSES)
-    )
-    st.markdown(legend, unsafe_allow_html=True)
 
 
 def show_levels(maps: dict[str, torch.Tensor]) -> None:
