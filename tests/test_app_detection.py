@@ -72,7 +72,13 @@ def test_a_generated_scene_is_checked_against_its_truth():
     assert not at.exception
     verdict = next(m.value for m in at.markdown if m.value.startswith("Of the "))
     assert "right" in verdict and "missed" in verdict
-    assert "white: the truth; green: right; red: wrong; orange: missed" in image_captions(at)
+    (legend,) = [c for c in image_captions(at) if c.startswith("white: the truth; green: right; red: wrong; orange:")]
+    # this scene's six detections do not all find room for a label, and the caption says so (a walk: it did not)
+    assert re.fullmatch(
+        r".* missed \((\d) of (\d) labelled: with no free spot, right detections' labels are left off before wrong or "
+        r"missed ones\)",
+        legend,
+    ), legend
     assert any(m.value.startswith("**This image**") and "box AP" in m.value for m in at.markdown)
     at.button(key="det_truth_set").click().run()
     assert not at.exception

@@ -372,4 +372,10 @@ def test_labels_never_cover_each_other_and_the_strongest_keeps_its_place(monkeyp
 
     monkeypatch.setattr(detections, "draw_labels", count)
     draw_verdicts(image, [Instance("star", 0.9, (50, 50, 150, 150))], [True], truth, [1])
-    assert calls == [["star 90% right", "missed circle"]]
+    # the missed object's label first: a right detection reads off its green box, a missed one needs its name
+    assert calls == [["missed circle", "star 90% right"]]
+    # Where labels compete for room (a walk: the wrong detection, the weakest, was the one left unlabelled), the
+    # wrong detection's label is kept and a right one's left off, and the picture says how many it holds.
+    found = [Instance("star", 0.99, b) for b in boxes[:4]] + [Instance("circle", 0.6, boxes[4])]
+    _, labelled, total = draw_verdicts(image, found, [True, True, True, True, False], [], [])
+    assert calls[-1][0] == "circle 60% wrong" and (labelled, total) == (4, 5)  # the first placed always has room

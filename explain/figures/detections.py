@@ -117,9 +117,11 @@ def draw_verdicts(
     truth: Sequence,
     missed: Sequence[int],
     text_scale: float = 1.0,
-) -> np.ndarray:
+) -> tuple[np.ndarray, int, int]:
     """The true boxes (thin, white), each detection green when right and red when wrong, and the missed true
-    objects in orange, thick, over an H x W x 3 uint8 image."""
+    objects in orange, thick, over an H x W x 3 uint8 image; with how many labels it holds of how many. Labels are
+    placed wrong first, then missed, then right (each group strongest first): where two have no room for both, the
+    one that tells the student something they cannot read off the colours alone is kept."""
     img = torch.tensor(np.asarray(image)).permute(2, 0, 1)
     placed: list[tuple[torch.Tensor, list[str], list[str]]] = []  # (boxes, labels, colours) to label once drawn
     if truth:
@@ -138,15 +140,15 @@ def draw_verdicts(
         boxes = boxes_on_image([truth[j].box for j in missed], img)
         img = draw_bounding_boxes(img, boxes, colors=VERDICT_COLOURS["missed"], width=4)
         placed += [(boxes, [f"missed {truth[j].label}" for j in missed], [VERDICT_COLOURS["missed"]] * len(missed))]
+    shown = 0
     if placed:  # every label in one pass, over every box: none covers another
-        img, _ = draw_labels(
-            img,
-            torch.cat([b for b, _, _ in placed]),
-            [label for _, labels, _ in placed for label in labels],
-            [c for _, _, colours in placed for c in colours],
-            text_scale,
-        )
-    return img.permute(1, 2, 0).numpy()
+        boxes = torch.cat([b for b, _, _ in placed])
+        labels = [label for _, labels, _ in placed for label in labels]
+        colours = [c for _, _, colours in placed for c in colours]
+        rank = {VERDICT_COLOURS["wrong"]: 0, VERDICT_COLOURS["missed"]: 1, VERDICT_COLOURS["right"]: 2}
+        order = sorted(range(len(labels)), key=lambda i: rank[colours[i]])  # stable: strongest first in each
+        img, shown = draw_labels(img, boxes[order], [labels[i] for i in order], [colours[i] for i in order], text_scale)
+    return img.permute(1, 2, 0).numpy(), shown, len(detections) + len(missed)
 
 
 ROI_EXACT, ROI_SNAPPED = "#00C853", "#FF1744"  # green: the box RoIAlign samples; red: the cells RoIPool reads

@@ -495,10 +495,15 @@ def truth_tab(
         )
     m = match(kept, truth, iou)
     left, right = st.columns([1, 1])
+    picture, labelled, boxes = draw_verdicts(image, kept, m.true_positive, truth, m.missed, text_scale())
+    left_off = (
+        f" ({labelled} of {boxes} labelled: with no free spot, right detections' labels are left off before wrong or "
+        "missed ones)"
+        if labelled < boxes
+        else ""
+    )
     left.image(
-        draw_verdicts(image, kept, m.true_positive, truth, m.missed, text_scale()),
-        width="stretch",
-        caption="white: the truth; green: right; red: wrong; orange: missed",
+        picture, width="stretch", caption=f"white: the truth; green: right; red: wrong; orange: missed{left_off}"
     )
     rows = [
         {
