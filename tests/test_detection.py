@@ -329,6 +329,15 @@ def test_a_detections_grad_cam_is_empty_away_from_its_level_and_says_why():
     assert at_own.max() > 0 and not np.any(elsewhere)
     assert cam_note(at_own, own, own) == ""
     assert "pooled this detection's features from" in cam_note(elsewhere, other, own)
+    # A walk found a map at P2 peaking on the background with no word on why: the score read only the box's cells,
+    # Grad-CAM draws its weighted channels everywhere. A map whose peak lies outside the box says so, with its share.
+    cam = np.zeros((64, 64), np.float32)
+    cam[10:20, 10:20], cam[40:50, 40:50] = 0.5, 1.0  # a third of the mass inside (10..29), its peak outside
+    assert cam_note(cam, own, own, (10.0, 10.0, 29.0, 29.0)).startswith("The map peaks outside the box (67% of it")
+    assert cam_note(cam, own, own, (35.0, 35.0, 55.0, 55.0)) == ""  # the peak inside: nothing to explain
+    note = cam_note(at_own, own, own, box)
+    peak_y, peak_x = np.unravel_index(int(np.argmax(at_own)), at_own.shape)
+    assert (note == "") == (box[0] <= peak_x <= box[2] and box[1] <= peak_y <= box[3])
 
 
 def test_labels_never_cover_each_other_and_the_strongest_keeps_its_place(monkeypatch):

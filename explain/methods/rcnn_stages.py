@@ -300,12 +300,31 @@ def roi_pool_vs_align(
 BOX_LEVEL = "box"  # a Grad-CAM level choice: the level the box head pooled the detection's features from
 
 
-def cam_note(cam: np.ndarray, level: str, pooled_from: str) -> str:
-    """Why a detection's Grad-CAM at `level` is empty, in one line, or "": the box head pooled the detection's
-    features from `pooled_from` alone (proposals reach the heads detached), so its score has no gradient at any
-    other level; at its own level an empty map means the gradient-weighted sum is nowhere positive."""
+def cam_note(
+    cam: np.ndarray, level: str, pooled_from: str, box: tuple[float, float, float, float] | None = None
+) -> str:
+    """What a reader of a detection's Grad-CAM at `level` must know, in one line, or "". Why the map is empty: the
+    box head pooled the detection's features from `pooled_from` alone (proposals reach the heads detached), so its
+    score has no gradient at any other level; at its own level an empty map means the gradient-weighted sum is
+    nowhere positive. Why a map peaks outside the detection's `box` (image pixels): the score's gradient reaches
+    only the cells RoIAlign read inside the box, but Grad-CAM weighs each channel by its mean gradient and draws the
+    weighted channels over the whole level, so what lies outside shows where those channels respond, not what this
+    score read."""
     if np.any(cam):
-        return ""
+        if box is None:
+            return ""
+        x0, y0, x1, y1 = box
+        rows, cols = np.indices(cam.shape)
+        inside = (cols >= x0) & (cols <= x1) & (rows >= y0) & (rows <= y1)
+        if inside.flat[int(np.argmax(cam))]:
+            return ""
+        outside = float(cam[~inside].sum() / cam.sum())
+        return (
+            f"The map peaks outside the box ({outside:.0%} of it lies outside): this score's gradient reaches only "
+            "the features RoIAlign read inside the box, but Grad-CAM weighs each channel by its mean gradient and "
+            f"draws the weighted channels over all of {fpn_level_name(level)}, so outside the box it shows where those "
+            "channels respond, not what the detection read."
+        )
     if level != pooled_from:
         return (
             f"The map is empty at {fpn_level_name(level)}: the box head pooled this detection's features from "

@@ -436,7 +436,7 @@ def explain_tab(image: np.ndarray, stages: Stages, inst: Instance | None, subjec
         width="stretch",
         key="det_cam_map",
     )
-    if why := cam_note(cam, level, pooled_from):
+    if why := cam_note(cam, level, pooled_from, inst.box):
         st.info(why, icon=":material/info:")
 
 
