@@ -18,7 +18,7 @@ def page():
 def test_defaults_show_filters_maps_and_a_projection(page):
     assert not page.exception and not page.error
     captions = image_captions(page)
-    assert any("filters of `layer0.0`" in c for c in page.caption.values)
+    assert any("filters of `layer0.0`" in c and "Neighbouring weights correlate" in c for c in page.caption.values)
     assert any(c.startswith("layer1.0: the 32 of 32 channels") for c in captions)
     assert "deconvnet projection (mid-grey = 0)" in captions
     assert any(c.startswith("image patch under the receptive field") for c in captions)

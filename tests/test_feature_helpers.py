@@ -30,6 +30,22 @@ def test_zero_weight_is_mid_grey():
     assert tiles[0, 0, 0, 0] == 255 and tiles[0, 1, 1, 1] == 128
 
 
+def test_the_filters_smoothness_is_measured_and_the_bundled_networks_explained():
+    """A walk found the bundled network's layer-1 filters looking like noise with no word on it: the caption measures
+    how smooth they are (neighbouring weights' correlation) and says where the paper's filters come from."""
+    from explain.methods.filters import filters_note, first_conv, neighbour_correlation
+
+    torch.manual_seed(0)
+    noise, smooth = torch.nn.Conv2d(3, 64, 7), torch.nn.Conv2d(3, 64, 7)
+    ramp = torch.linspace(-1, 1, 7)
+    smooth.weight.data = (ramp[None, None, :, None] + ramp[None, None, None, :]).expand(64, 3, 7, 7).clone()
+    assert abs(neighbour_correlation(noise)) < 0.1 and neighbour_correlation(smooth) > 0.9
+    _, conv = first_conv(load_classifier(BUNDLED_CLASSIFIER)[0])
+    note = filters_note(conv, "bundled")
+    assert note.startswith(f"Neighbouring weights correlate {neighbour_correlation(conv):.2f}") and "ImageNet" in note
+    assert "to compare" not in filters_note(conv, "cache")  # an ImageNet network's own filters: no pointer
+
+
 def test_feature_maps_come_sorted_by_strength():
     model, _ = load_classifier(BUNDLED_CLASSIFIER)
     fmap, order = feature_maps(model, torch.randn(1, 3, 64, 64), "layer1")

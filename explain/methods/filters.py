@@ -29,6 +29,31 @@ def filter_images(model: nn.Module) -> np.ndarray:
     return (tiles * 255).round().astype(np.uint8)
 
 
+def neighbour_correlation(conv: nn.Conv2d) -> float:
+    """How smooth a convolution's filters are: the Pearson correlation between each weight and its right and lower
+    neighbours, over every filter and input channel. About 0 for random weights; the nearer 1, the smoother (edges
+    and colour blobs, as in Zeiler & Fergus' Figure 2, vary slowly across a filter)."""
+    w = conv.weight.detach().float().cpu()
+    a = torch.cat([w[..., :, :-1].flatten(), w[..., :-1, :].flatten()])
+    b = torch.cat([w[..., :, 1:].flatten(), w[..., 1:, :].flatten()])
+    return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
+
+
+def filters_note(conv: nn.Conv2d, source: str) -> str:
+    """One line under the first-layer filters: how smooth they are, measured, and, for a network not trained on
+    ImageNet (bundled or a visitor's), where the paper's edge and colour filters come from."""
+    line = (
+        f"Neighbouring weights correlate {neighbour_correlation(conv):.2f} (random weights: about 0; the smoother the "
+        "filters, the nearer 1)."
+    )
+    if source in ("cache", "download"):
+        return line
+    return (
+        f"{line} Zeiler & Fergus' smooth edge and colour-blob filters were learned from ImageNet's photos; this "
+        "network learned from other images (to compare, pick AlexNet or ResNet-18 with their ImageNet weights cached)."
+    )
+
+
 @torch.no_grad()
 def feature_maps(model: nn.Module, x: torch.Tensor, layer: str) -> tuple[torch.Tensor, list[int]]:
     """The layer's C x h x w output for the first image, and its channels sorted by their

@@ -24,7 +24,7 @@ from explain.methods.deconvnet import (
     geometry,
     project_strongest,
 )
-from explain.methods.filters import feature_maps, filter_images, first_conv
+from explain.methods.filters import feature_maps, filter_images, filters_note, first_conv
 from explain.methods.occlusion import (
     MAX_POSITIONS,
     OcclusionMaps,
@@ -69,14 +69,15 @@ def shared_bundled_set() -> list:
     return bundled_set()
 
 
-def filters_tab(model: torch.nn.Module) -> None:
-    """The filters of the first convolution, one tile each."""
+def filters_tab(model: torch.nn.Module, source: str) -> None:
+    """The filters of the first convolution, one tile each, and how smooth they are."""
     name, conv = first_conv(model)
     tiles = filter_images(model)
     st.image(montage(tiles, cols=16, scale=max(1, 48 // tiles.shape[1])), width="stretch")
     st.caption(
         f"The {len(tiles)} filters of `{name}` ({conv.kernel_size[0]} x {conv.kernel_size[1]} x 3), each scaled "
-        "on its own: mid-grey is zero, brighter or darker colours are positive or negative weights."
+        "on its own: mid-grey is zero, brighter or darker colours are positive or negative weights. "
+        + filters_note(conv, source)
     )
 
 
