@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Copy to .gpu/ after `EXTRA="torchcam pydeck" bash ../shared/tools/gpu_prepare.sh`, then: run(command="bash .gpu/check.sh", carry=[".gpu"])
-# One prepared GPU call (2026-12-04): the issue's four figures first on an idle GPU, then the suite on CUDA, then extras.
+# One prepared call on a lent GPU machine. Here: `EXTRA="torchcam pydeck" bash ../shared/tools/gpu_prepare.sh` and
+# `cp bench/gpu/check.sh .gpu/`; then run(command="bash .gpu/check.sh first", carry=[".gpu"], timeout_s=600).
+# Plans: `first` (check 1 of 2026-12-04, about 470 s: the issue's four figures on an idle GPU, then the suite on CUDA,
+# then extras) and `recheck` (check 2, about 160 s with BUDGET=300: the tests check 1 failed, the benches' new figures,
+# the shipped sweep with 8 workers). Each step has a limit; the whole ends by BUDGET seconds; logs come back in
+# $OUT/logs.tgz (at most 8 files come back).
 set -u
-T0=$(date +%s); DEADLINE=$((T0 + ${BUDGET:-560}))
+PLAN=${1:-first}; [ "$PLAN" = recheck ] && budget=300 || budget=560
+T0=$(date +%s); DEADLINE=$((T0 + ${BUDGET:-$budget}))
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"; L=/tmp/gpu-logs; rm -rf $L; mkdir -p $L
 # at most 8 files come back: every log goes into one archive at the end (also when a step fails)
 trap 'cp $L/steps.txt $L/pytest.log $L/junit.xml "$OUT"/ 2>/dev/null; tar -czf "$OUT/logs.tgz" -C $L .' EXIT
@@ -23,21 +28,37 @@ export EXPLAINER_DEVICE=cuda EXPLAINER_TEST_DEVICE=cuda EXPLAINER_OFFLINE=1 PYTH
 export OMP_NUM_THREADS=16 MKL_NUM_THREADS=16
 { nvidia-smi -L; nproc; free -g | head -2; python3 -c "import torch, torchvision, streamlit, captum, torchcam; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'streamlit', streamlit.__version__, 'captum', captum.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0))"; } > "$L/env.txt" 2>&1
 cat "$L/env.txt"
-step bench_features 60 python3 bench/bench_features.py --json
-step bench_detection 75 python3 bench/bench_detection.py --json --repeats 3
-step bench_transfer 100 python3 bench/bench_transfer.py --skip-sweep --json
-step sweep_inprocess 120 python3 bench/bench_sweep_runners.py --child --runner fast --out /tmp/sw1
-tar -czf "$L/sweep_inprocess.tgz" -C /tmp/sw1 . 2>/dev/null
-W=8; export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
-SUITE=$(( DEADLINE - $(date +%s) - 20 )); [ "$SUITE" -gt 300 ] && SUITE=300
-step pytest "$SUITE" python3 -m pytest -p no:cacheprovider -v -rfE --tb=short -n $W --dist load \
-  --timeout 150 --timeout-method thread -o faulthandler_timeout=60 --durations 25 --junitxml="$L/junit.xml" \
-  --ignore=tests/test_browser.py --ignore=tests/test_concurrency.py --ignore=tests/test_scale_out.py tests
-export OMP_NUM_THREADS=16 MKL_NUM_THREADS=16
-step sweep_workers4 90 python3 bench/bench_sweep_runners.py --child --workers 4 --runner fast --out /tmp/sw2
-step bench_training 30 python3 bench/bench_training.py --steps 100 --json
-step bench_attributions 45 python3 bench/bench_attributions.py --repeats 1 --json
+plan_first() {
+  step bench_features 60 python3 bench/bench_features.py --json
+  step bench_detection 75 python3 bench/bench_detection.py --json --repeats 3
+  step bench_transfer 100 python3 bench/bench_transfer.py --skip-sweep --json
+  step sweep_inprocess 120 python3 bench/bench_sweep_runners.py --child --runner fast --out /tmp/sw1
+  tar -czf "$L/sweep_inprocess.tgz" -C /tmp/sw1 . 2>/dev/null
+  W=8; export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
+  SUITE=$(( DEADLINE - $(date +%s) - 20 )); [ "$SUITE" -gt 300 ] && SUITE=300
+  step pytest "$SUITE" python3 -m pytest -p no:cacheprovider -v -rfE --tb=short -n $W --dist load \
+    --timeout 150 --timeout-method thread -o faulthandler_timeout=60 --durations 25 --junitxml="$L/junit.xml" \
+    --ignore=tests/test_browser.py --ignore=tests/test_concurrency.py --ignore=tests/test_scale_out.py tests
+  export OMP_NUM_THREADS=16 MKL_NUM_THREADS=16
+  step sweep_workers4 90 python3 bench/bench_sweep_runners.py --child --workers 4 --runner fast --out /tmp/sw2
+  step bench_training 30 python3 bench/bench_training.py --steps 100 --json
+  step bench_attributions 45 python3 bench/bench_attributions.py --repeats 1 --json
+}
+plan_recheck() {
+  W=4; export OMP_NUM_THREADS=4 MKL_NUM_THREADS=4
+  step pytest 70 python3 -m pytest -p no:cacheprovider -v -rfE --tb=short -n $W --dist loadfile \
+    --timeout 60 --timeout-method thread -o faulthandler_timeout=50 --junitxml="$L/junit.xml" \
+    tests/test_transfer_runners.py tests/test_zoo.py tests/test_app_own_model.py
+  export OMP_NUM_THREADS=16 MKL_NUM_THREADS=16
+  step bench_attributions 35 python3 bench/bench_attributions.py --repeats 1 --json
+  step bench_transfer 30 python3 bench/bench_transfer.py --throughput-only --json
+  step bench_detection 40 python3 bench/bench_detection.py --json --repeats 3
+  step sweep_fast_w8 65 python3 bench/bench_sweep_runners.py --child --workers 8 --runner fast --out /tmp/sw8
+  tar -czf "$L/sweep_fast_w8.tgz" -C /tmp/sw8 . 2>/dev/null
+  step sweep_stacked_w8 60 python3 bench/bench_sweep_runners.py --child --workers 8 --runner stacked --out /tmp/sws
+}
+case "$PLAN" in first) plan_first ;; recheck) plan_recheck ;; *) echo "unknown plan $PLAN (first, recheck)"; exit 2 ;; esac
 echo "== steps"; cat "$L/steps.txt"
 echo "== failed or errored"; grep -E "^(FAILED|ERROR)" "$L/pytest.log" | cut -c1-200 | head -40
-echo "== summary"; tail -3 "$L/pytest.log"
+echo "== summary"; tail -3 "$L/pytest.log"; grep -B2 -A25 "^E   AssertionError" "$L/pytest.log" | grep -v DEBUG | head -60
 for f in $L/bench_*.log $L/sweep_*.log; do echo "-- $f"; grep -E "^JSON|^\{|Error|images/s|target" "$f" | cut -c1-700 | head -8; done
