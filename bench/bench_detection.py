@@ -6,9 +6,10 @@ For each detector: seconds per image for `models.detectors.detect` (the page's p
 conversion, the model, conversion to Instance records) and for a direct call of the torchvision
 model on the same tensor, and their ratio (target: at most 1.10); images per second of the page's
 batched path and the detections it returns per image. COCO models run with random weights unless
-cached: the same network cost, but random weights fill all 100 detection slots with confident boxes,
-so a Mask R-CNN also pastes 100 masks per image; a second row keeps at most 10. The image is a
-640 x 480 generated scene.
+cached: the same network cost, but random weights keep 100 boxes on this scene (scored 0.77-1.00 on
+the CPU), so a Mask R-CNN does the work of 100 detections per image (mask head, pasting each mask
+into the image, copying the masks to the CPU); a second row keeps at most 10. The image is a 640 x 480
+generated scene.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from models.hub import weights_cache
 CAPPED = 10  # detections per image for the second Mask R-CNN figure under random weights
 
 
-def batched_rate(model, image: Image.Image, batch: int, repeats: int, device: torch.device) -> tuple[float, float]:
+def batched_rate(
+    model: torch.nn.Module, image: Image.Image, batch: int, repeats: int, device: torch.device
+) -> tuple[float, int]:
     """(images per second of the page's batched path, median of `repeats` after one warm-up; detections per image)."""
     images = [image] * batch
     seconds = [timed(lambda: detect_batch(model, images, batch_size=batch), device) for _ in range(repeats + 1)][1:]
@@ -81,8 +84,8 @@ def main() -> None:
         figures[f"{name} detections per image"] = found
         heads = getattr(model, "roi_heads", None)
         if weights.startswith("random") and heads is not None and heads.has_mask() and found > CAPPED:
-            # random weights score every one of the 100 boxes a model keeps near 1, and torchvision pastes each mask
-            # into the image in a Python loop: the same model keeping its CAPPED most confident boxes shows that share
+            # random weights keep 100 boxes, each with its mask head, its mask pasted into the image (torchvision: a
+            # Python loop) and copied to the CPU: the same model keeping its CAPPED most confident shows that share
             kept, heads.detections_per_img = heads.detections_per_img, CAPPED
             rate, found = batched_rate(model, image, args.batch, args.repeats, device)
             heads.detections_per_img = kept

@@ -217,8 +217,7 @@ def main() -> None:
     photo_batch = default_batch_size("cifar10", device.type)  # what a photo task's sweep uses here (256 on CUDA)
     for batch in sorted({64, photo_batch}):
         ft224 = finetune_throughput(rn18, imagenet_resnet18_task(), device, steps=steps, batch=batch)
-        key = "fine-tuning, ResNet-18 224 px (images/s)" + ("" if batch == photo_batch else f", batch {batch}")
-        figures[key] = ft224
+        figures[f"fine-tuning, ResNet-18 224 px, batch {batch} (images/s)"] = ft224
         print(f"| fine-tuning, ResNet-18 at 224 px (random weights), batch {batch} | {ft224:,.0f} images/s |")
     if args.throughput_only:
         print("JSON " + json.dumps(figures))

@@ -75,8 +75,8 @@ def test_a_generated_scene_is_checked_against_its_truth():
     (legend,) = [c for c in image_captions(at) if c.startswith("white: the truth; green: right; red: wrong; orange:")]
     # this scene's six detections do not all find room for a label, and the caption says so (a walk: it did not)
     assert re.fullmatch(
-        r".* missed \((\d) of (\d) labelled: with no free spot, right detections' labels are left off before wrong or "
-        r"missed ones\)",
+        r".* missed \((\d) of (\d) labelled: labels are placed wrong first, then missed, then right; one with no free "
+        r"spot is left off\)",
         legend,
     ), legend
     assert any(m.value.startswith("**This image**") and "box AP" in m.value for m in at.markdown)

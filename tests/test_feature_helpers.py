@@ -40,6 +40,11 @@ def test_the_filters_smoothness_is_measured_and_the_bundled_networks_explained()
     ramp = torch.linspace(-1, 1, 7)
     smooth.weight.data = (ramp[None, None, :, None] + ramp[None, None, None, :]).expand(64, 3, 7, 7).clone()
     assert abs(neighbour_correlation(noise)) < 0.1 and neighbour_correlation(smooth) > 0.9
+    noise.weight.data += 10 * torch.randn(64, 1, 1, 1)  # a level per filter is no smoothness (uncentred: 0.99)
+    assert abs(neighbour_correlation(noise)) < 0.1
+    assert (
+        neighbour_correlation(torch.nn.Conv2d(3, 8, 1)) is None and filters_note(torch.nn.Conv2d(3, 8, 1), "own") == ""
+    )
     _, conv = first_conv(load_classifier(BUNDLED_CLASSIFIER)[0])
     note = filters_note(conv, "bundled")
     assert note.startswith(f"Neighbouring weights correlate {neighbour_correlation(conv):.2f}") and "ImageNet" in note

@@ -109,11 +109,11 @@ def test_a_twelve_run_sweep_gives_every_run_its_result_alone_under_every_runner(
     assert load_task("digits").y_test.numel() == TEST_IMAGES
     # On a GPU every runner (the plain loop too) trains under bfloat16 autocast, whose 8-bit mantissa turns a
     # different order of sums into differences of its own rounding: pretrained runs agree to 1e-2 in every loss
-    # (tests/on_device.py) and to GPU_IMAGES images (seen on an H200: 7e-4 at most). From scratch, Adam's drift (above)
-    # starts at once there: the fast runner's scratch runs agree in their first epoch only (their later losses 1-12%
-    # apart, test errors 3-13 images), and the stacked runner's not even in that (1.5% and 5.7% in two first-epoch
-    # losses), so on a GPU only their images, rates tried and curves' lengths are compared. Every difference is listed
-    # on failure.
+    # (tests/on_device.py) and to GPU_IMAGES images (on an H200: 7e-4, the one difference printed). From scratch,
+    # Adam's drift (above) starts at once there: the fast runner's scratch runs agree in their first epoch only (their
+    # later losses 1-12% apart, test errors 3-13 images), and the stacked runner's not even in that (1.5% and 5.7% in
+    # two first-epoch losses), so on a GPU only their images, rates tried and curves' lengths are compared. Every
+    # difference is listed on failure.
     gpu = TEST_DEVICE != "cpu"
     gpu_images = GPU_IMAGES if gpu else 0
     off = []

@@ -108,6 +108,7 @@ def coco_json(
 
 
 VERDICT_COLOURS = {"right": "#00C853", "wrong": "#FF1744", "missed": "#FF9100", "truth": "#FFFFFF"}
+LABEL_ORDER = ("wrong", "missed", "right")  # whose label a verdict picture places first where room is short
 
 
 def draw_verdicts(
@@ -123,7 +124,7 @@ def draw_verdicts(
     placed wrong first, then missed, then right (each group strongest first): where two have no room for both, the
     one that tells the student something they cannot read off the colours alone is kept."""
     img = torch.tensor(np.asarray(image)).permute(2, 0, 1)
-    placed: list[tuple[torch.Tensor, list[str], list[str]]] = []  # (boxes, labels, colours) to label once drawn
+    placed: list[tuple[torch.Tensor, list[str], list[str]]] = []  # (boxes, labels, verdicts) to label once drawn
     if truth:
         boxes = boxes_on_image([o.box for o in truth], img)
         img = draw_bounding_boxes(img, boxes, colors=VERDICT_COLOURS["truth"], width=1)
@@ -132,22 +133,22 @@ def draw_verdicts(
             f"{d.label} {d.score:.0%} {'right' if ok else 'wrong'}"
             for d, ok in zip(detections, true_positive, strict=True)
         ]
-        colours = [VERDICT_COLOURS["right" if ok else "wrong"] for ok in true_positive]
+        verdicts = ["right" if ok else "wrong" for ok in true_positive]
         boxes = boxes_on_image([d.box for d in detections], img)
-        img = draw_bounding_boxes(img, boxes, colors=colours, width=2)
-        placed += [(boxes, labels, colours)]
+        img = draw_bounding_boxes(img, boxes, colors=[VERDICT_COLOURS[v] for v in verdicts], width=2)
+        placed += [(boxes, labels, verdicts)]
     if missed:
         boxes = boxes_on_image([truth[j].box for j in missed], img)
         img = draw_bounding_boxes(img, boxes, colors=VERDICT_COLOURS["missed"], width=4)
-        placed += [(boxes, [f"missed {truth[j].label}" for j in missed], [VERDICT_COLOURS["missed"]] * len(missed))]
+        placed += [(boxes, [f"missed {truth[j].label}" for j in missed], ["missed"] * len(missed))]
     shown = 0
     if placed:  # every label in one pass, over every box: none covers another
         boxes = torch.cat([b for b, _, _ in placed])
         labels = [label for _, labels, _ in placed for label in labels]
-        colours = [c for _, _, colours in placed for c in colours]
-        rank = {VERDICT_COLOURS["wrong"]: 0, VERDICT_COLOURS["missed"]: 1, VERDICT_COLOURS["right"]: 2}
-        order = sorted(range(len(labels)), key=lambda i: rank[colours[i]])  # stable: strongest first in each
-        img, shown = draw_labels(img, boxes[order], [labels[i] for i in order], [colours[i] for i in order], text_scale)
+        verdicts = [v for _, _, verdicts in placed for v in verdicts]
+        order = sorted(range(len(labels)), key=lambda i: LABEL_ORDER.index(verdicts[i]))  # stable: strongest first
+        colours = [VERDICT_COLOURS[verdicts[i]] for i in order]
+        img, shown = draw_labels(img, boxes[order], [labels[i] for i in order], colours, text_scale)
     return img.permute(1, 2, 0).numpy(), shown, len(detections) + len(missed)
 
 

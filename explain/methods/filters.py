@@ -29,11 +29,16 @@ def filter_images(model: nn.Module) -> np.ndarray:
     return (tiles * 255).round().astype(np.uint8)
 
 
-def neighbour_correlation(conv: nn.Conv2d) -> float:
+def neighbour_correlation(conv: nn.Conv2d) -> float | None:
     """How smooth a convolution's filters are: the Pearson correlation between each weight and its right and lower
-    neighbours, over every filter and input channel. About 0 for random weights; the nearer 1, the smoother (edges
-    and colour blobs, as in Zeiler & Fergus' Figure 2, vary slowly across a filter)."""
+    neighbours, over every filter and input channel, each filter's channel centred on its own mean first (else the
+    filters' different levels alone would correlate neighbours). About 0 for random weights; the nearer 1, the
+    smoother (edges and colour blobs, as in Zeiler & Fergus' Figure 2, vary slowly across a filter). None for
+    filters of one pixel, which have no neighbours."""
     w = conv.weight.detach().float().cpu()
+    if w.shape[-1] < 2 and w.shape[-2] < 2:
+        return None
+    w = w - w.mean(dim=(2, 3), keepdim=True)
     a = torch.cat([w[..., :, :-1].flatten(), w[..., :-1, :].flatten()])
     b = torch.cat([w[..., :, 1:].flatten(), w[..., 1:, :].flatten()])
     return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
@@ -42,10 +47,10 @@ def neighbour_correlation(conv: nn.Conv2d) -> float:
 def filters_note(conv: nn.Conv2d, source: str) -> str:
     """One line under the first-layer filters: how smooth they are, measured, and, for a network not trained on
     ImageNet (bundled or a visitor's), where the paper's edge and colour filters come from."""
-    line = (
-        f"Neighbouring weights correlate {neighbour_correlation(conv):.2f} (random weights: about 0; the smoother the "
-        "filters, the nearer 1)."
-    )
+    r = neighbour_correlation(conv)
+    if r is None:
+        return ""
+    line = f"Neighbouring weights correlate {r:.2f} (random weights: about 0; the smoother the filters, the nearer 1)."
     if source in ("cache", "download"):
         return line
     return (

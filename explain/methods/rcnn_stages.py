@@ -307,9 +307,10 @@ def cam_note(
     box head pooled the detection's features from `pooled_from` alone (proposals reach the heads detached), so its
     score has no gradient at any other level; at its own level an empty map means the gradient-weighted sum is
     nowhere positive. Why a map peaks outside the detection's `box` (image pixels): the score's gradient reaches
-    only the cells RoIAlign read inside the box, but Grad-CAM weighs each channel by its mean gradient and draws the
-    weighted channels over the whole level, so what lies outside shows where those channels respond, not what this
-    score read."""
+    only the cells RoIAlign sampled for it (under the detection's proposal, which the box regression then moved to
+    `box`; bilinear sampling reaches one cell further), but Grad-CAM weighs each channel by its mean gradient and
+    draws the weighted channels over the whole level, so what lies outside shows where those channels respond, not
+    what this score read."""
     if np.any(cam):
         if box is None:
             return ""
@@ -321,9 +322,9 @@ def cam_note(
         outside = float(cam[~inside].sum() / cam.sum())
         return (
             f"The map peaks outside the box ({outside:.0%} of it lies outside): this score's gradient reaches only "
-            "the features RoIAlign read inside the box, but Grad-CAM weighs each channel by its mean gradient and "
-            f"draws the weighted channels over all of {fpn_level_name(level)}, so outside the box it shows where those "
-            "channels respond, not what the detection read."
+            "the features RoIAlign read under the detection's proposal (about its box), but Grad-CAM weighs each "
+            f"channel by its mean gradient and draws the weighted channels over all of {fpn_level_name(level)}, so "
+            "away from the box it shows where those channels respond, not what the detection read."
         )
     if level != pooled_from:
         return (

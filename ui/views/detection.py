@@ -497,8 +497,8 @@ def truth_tab(
     left, right = st.columns([1, 1])
     picture, labelled, boxes = draw_verdicts(image, kept, m.true_positive, truth, m.missed, text_scale())
     left_off = (
-        f" ({labelled} of {boxes} labelled: with no free spot, right detections' labels are left off before wrong or "
-        "missed ones)"
+        f" ({labelled} of {boxes} labelled: labels are placed wrong first, then missed, then right; one with no free "
+        "spot is left off)"
         if labelled < boxes
         else ""
     )
