@@ -16,6 +16,13 @@ def test_a_generated_scene_is_detected_and_filters_redraw():
     at.slider(key="det_threshold").set_value(0.99).run()
     assert len(at.dataframe[0].value) <= len(table) and not at.exception
     assert any(c.startswith("generated scene 1:") for c in image_captions(at))
+    # at the page's 0.5 threshold the scene's six boxes do not all find room for a label: the caption says so (a
+    # walk: one went missing without a word); the FPN level is named as the lecture names it, not torchvision's key
+    at.slider(key="det_threshold").set_value(0.5).run()
+    (main,) = [c for c in image_captions(at) if c.startswith("generated scene 1:")]
+    found = re.search(r"; (\d) of (\d) labelled: a weaker box's label with no free spot is left off$", main)
+    assert found and int(found[1]) < int(found[2]) == len(at.dataframe[0].value), main
+    assert any(c.startswith("P2: channel mean, then the 7 strongest channels") for c in image_captions(at))
     import json
 
     widths = {k: v.get("width") for k, v in json.loads(at.dataframe[0].proto.columns).items()}

@@ -319,9 +319,10 @@ def cam_note(
         inside = (cols >= x0) & (cols <= x1) & (rows >= y0) & (rows <= y1)
         if inside.flat[int(np.argmax(cam))]:
             return ""
-        outside = float(cam[~inside].sum() / cam.sum())
+        outside, even = float(cam[~inside].sum() / cam.sum()), float(1 - inside.mean())
         return (
-            f"The map peaks outside the box ({outside:.0%} of it lies outside): this score's gradient reaches only "
+            f"The map peaks outside the box: {outside:.0%} of it lies outside, where a map spread evenly over the "
+            f"image would put {even:.0%} (the box covers {1 - even:.0%} of it). This score's gradient reaches only "
             "the features RoIAlign read under the detection's proposal (about its box), but Grad-CAM weighs each "
             f"channel by its mean gradient and draws the weighted channels over all of {fpn_level_name(level)}, so "
             "away from the box it shows where those channels respond, not what the detection read."

@@ -13,6 +13,7 @@ from explain.figures.detections import (
     draw,
     draw_verdicts,
     drawn_with_count,
+    labels_left_off,
     roi_picture,
 )
 from explain.figures.render import draw_box, grey_maps, montage, overlay, png_bytes
@@ -128,7 +129,7 @@ def detections_ui(
         )
     rows = selection.selection.rows if selection else []
     focus = rows[0] if rows and rows[0] < len(kept) else None
-    drawn = draw(
+    drawn, labelled = drawn_with_count(
         image,
         kept,
         masks="masks" in show,
@@ -137,7 +138,8 @@ def detections_ui(
         focus=focus,
         text_scale=text_scale(),
     )
-    picture.image(drawn, caption=f"{label}: {info.title}", width="stretch")
+    boxed = ("boxes" in show) * (len(kept) if focus is None else 1)  # a walk: a label went missing without a word
+    picture.image(drawn, caption=f"{label}: {info.title}{labels_left_off(labelled, boxed)}", width="stretch")
     d1, d2 = listing.columns(2)
     d1.download_button(
         "COCO JSON",
@@ -230,8 +232,8 @@ def pipeline_tab(image: np.ndarray, stages: Stages, listed: int, threshold: floa
     st.image(
         montage(tiles, cols=8, scale=max(1, 96 // tiles.shape[-1])),
         width="stretch",
-        caption=f"{level}: channel mean, then the 7 strongest channels ({fmap.shape[1]} x {fmap.shape[2]}); "
-        f"the model saw the image resized to {stages.resized_to[1]} x {stages.resized_to[0]}",
+        caption=f"{fpn_level_name(level)}: channel mean, then the 7 strongest channels ({fmap.shape[1]} x "
+        f"{fmap.shape[2]}); the model saw the image resized to {stages.resized_to[1]} x {stages.resized_to[0]}",
     )
     stage(
         "2. Region proposals.",
@@ -244,8 +246,9 @@ def pipeline_tab(image: np.ndarray, stages: Stages, listed: int, threshold: floa
         Instance("", float(s), tuple(b)) for b, s in zip(stages.proposals[:n], stages.objectness[:n], strict=True)
     ]
     picture, labelled = drawn_with_count(image, props, masks=False, keypoints=False, text_scale=text_scale())
-    left_off = f"; {labelled} labelled: a weaker box's label with no free spot is left off" if labelled < n else ""
-    st.image(picture, width="stretch", caption=f"{n} of {len(stages.proposals)} proposals{left_off}")
+    st.image(
+        picture, width="stretch", caption=f"{n} of {len(stages.proposals)} proposals{labels_left_off(labelled, n)}"
+    )
     stage(
         "3. Detections.",
         f"Each proposal's features are pooled (RoIAlign), classified and refined; per-class non-maximum "
