@@ -77,6 +77,11 @@ def weight_status(name: str) -> Status:
     return status(spec(name).weights)
 
 
+def cached_imagenet() -> list[str]:
+    """The titles of the ImageNet classifiers whose weights are in the cache here (none on an offline server)."""
+    return [s.title for n, s in CLASSIFIERS.items() if s.weights is not None and weight_status(n) == "cached"]
+
+
 def bundled_accuracy(name: str = BUNDLED_CLASSIFIER) -> str:
     """The held-out accuracy recorded by the bundled model's training command, as a sentence."""
     metrics = bundled(name).metrics

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import nn
@@ -44,18 +46,24 @@ def neighbour_correlation(conv: nn.Conv2d) -> float | None:
     return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
 
 
-def filters_note(conv: nn.Conv2d, source: str) -> str:
+def filters_note(conv: nn.Conv2d, source: str, cached_imagenet: Sequence[str] = ()) -> str:
     """One line under the first-layer filters: how smooth they are, measured, and, for a network not trained on
-    ImageNet (bundled or a visitor's), where the paper's edge and colour filters come from."""
+    ImageNet (bundled or a visitor's), where the paper's edge and colour filters come from: which of the ImageNet
+    classifiers (`cached_imagenet`, their titles) can show them here, or that none can."""
     r = neighbour_correlation(conv)
     if r is None:
         return ""
     line = f"Neighbouring weights correlate {r:.2f} (random weights: about 0; the smoother the filters, the nearer 1)."
     if source in ("cache", "download"):
         return line
+    compare = (
+        f"to compare, pick {' or '.join(cached_imagenet)}, whose ImageNet weights are cached here"
+        if cached_imagenet
+        else "no ImageNet weights are cached on this server, so theirs cannot be shown here"
+    )
     return (
         f"{line} Zeiler & Fergus' smooth edge and colour-blob filters were learned from ImageNet's photos; this "
-        "network learned from other images (to compare, pick AlexNet or ResNet-18 with their ImageNet weights cached)."
+        f"network learned from other images ({compare})."
     )
 
 
