@@ -50,6 +50,8 @@ def test_shipped_sweep_shows_curves_table_and_crossovers(page) -> None:
     assert "overtakes" in text or "ahead of" in text
     assert any("Reproduce: `python -m models.transfer" in c.value for c in page.caption)
     assert "(train)" in " ".join(_names(band))
+    words = " ".join([c.value for c in page.caption] + [m.value for m in page.markdown])
+    assert "Dashed: training batches. Not drawn, having no epochs: Linear probe (cached features" in words
 
 
 def test_paper_overlay_and_the_papers_axis(page) -> None:

@@ -48,6 +48,20 @@ def test_curves_rows_and_crossovers() -> None:
     assert text[2].startswith("Training from scratch overtakes the linear probe at about")
     where = float(text[0].split("**")[1])
     assert float(curves["finetune"].predict(where)) == pytest.approx(float(curves["probe"].predict(where)), abs=0.3)
+    # with both linear probes fitted, the sentences say which one they mean (a walk: "the linear probe" beside two)
+    both = fit_curves(
+        RUNS + [replace(r, regime="probe-features", key="f" + r.key) for r in RUNS if r.regime == "probe"]
+    )
+    assert crossovers(both, 1, 50)[0].startswith("Fine-tuning overtakes the linear probe (frozen encoder) at about")
+    # the training-curves chart names the regimes it leaves out (the feature probe has no epochs; a walk: silently)
+    from explain.methods.transfer_curves import without_curves
+
+    fitted = [replace(r, regime="probe-features", key="f" + r.key, history=()) for r in RUNS if r.regime == "probe"]
+    assert without_curves(RUNS) == ""
+    assert (
+        without_curves(RUNS + fitted)
+        == " Not drawn, having no epochs: Linear probe (cached features + logistic regression)."
+    )
 
 
 def test_figures_carry_run_keys_and_bands() -> None:
@@ -124,13 +138,13 @@ def test_a_crossover_states_its_measured_interval_and_where_the_fit_disagrees_wi
     curves = fit_curves(runs)
     assert curves["finetune"].alpha < 0  # the fit the crossing rests on: inside its sizes, not an extrapolation
     first = crossovers(curves, 1, 101, runs)[0]
-    assert first.startswith("Fine-tuning overtakes the linear probe at about **4** images per class.")
+    # the shipped sweep fits both linear probes, so the sentence names the one it means (frozen encoder)
+    probe = "the linear probe (frozen encoder)"
+    assert first.startswith(f"Fine-tuning overtakes {probe} at about **4** images per class.")
     assert "extrapolation" not in first
     # each figure named: "(n = 5: 10.0% against 9.7%)" after "the linear probe ahead" was read as the probe's 10.0%
-    assert (
-        f"the linear probe ahead up to n = 5 (n = 5: fine-tuning {fine5:.1f}%, the linear probe {probe5:.1f}%" in first
-    )
-    assert f"fine-tuning ahead from n = 10 (n = 10: fine-tuning {fine10:.1f}%, the linear probe {probe10:.1f}%" in first
+    assert f"{probe} ahead up to n = 5 (n = 5: fine-tuning {fine5:.1f}%, {probe} {probe5:.1f}%" in first
+    assert f"fine-tuning ahead from n = 10 (n = 10: fine-tuning {fine10:.1f}%, {probe} {probe10:.1f}%" in first
     assert "The fit and the measured means disagree: the means keep one order at n = 2 and 5" in first
     assert "they change order between n = 5 and 10." in first
     clean = crossovers(fit_curves(RUNS), 1, 50, RUNS)  # positive asymptotes: no label

@@ -181,6 +181,13 @@ def _extrapolation(ca: LearningCurve, cb: LearningCurve, where: float | None, na
     return "The fitted crossing is an extrapolation: " + "; ".join(reasons) + "."
 
 
+def without_curves(runs: Sequence[Run]) -> str:
+    """The words under a chart of `runs`' training curves naming the regimes it leaves out because their runs have no
+    epochs (the feature probe's one logistic-regression fit, a published figure), or "" when every regime is drawn."""
+    missing = [REGIME_TITLES.get(k, k) for k, rs in by_regime(runs).items() if not any(r.history for r in rs)]
+    return f" Not drawn, having no epochs: {', '.join(missing)}." if missing else ""
+
+
 def crossovers(
     curves: dict[str, LearningCurve], n_min: float, n_max: float, runs: Sequence[Run] | None = None
 ) -> list[str]:
@@ -189,9 +196,13 @@ def crossovers(
     sentence also gives the measured means' order and where it flips (the evidence), and says so when the fit
     crosses between two sizes where the means do not."""
     probe = "probe" if "probe" in curves else "probe-features"
-    pairs = [("finetune", probe, "fine-tuning", "the linear probe")]
+    title = REGIME_TITLES[probe]  # both probes on the page: say which one ("Linear probe (frozen encoder)")
+    probe_name = "the " + (
+        title[0].lower() + title[1:] if {"probe", "probe-features"} <= set(curves) else "linear probe"
+    )
+    pairs = [("finetune", probe, "fine-tuning", probe_name)]
     pairs += [("scratch", "finetune", "training from scratch", "fine-tuning")]
-    pairs += [("scratch", probe, "training from scratch", "the linear probe")]
+    pairs += [("scratch", probe, "training from scratch", probe_name)]
     out = [
         f"The {REGIME_TITLES[r].lower()} fit is unreliable: {c.unreliable}; no crossover is stated for it."
         for r, c in curves.items()

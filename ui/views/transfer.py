@@ -16,6 +16,7 @@ from explain.methods.transfer_curves import (
     measured_columns,
     summary_rows,
     sweep_csv,
+    without_curves,
 )
 from models.devices import best_device
 from models.hub.checkpoints import CheckpointError
@@ -242,7 +243,7 @@ def show_training_curves(metric: str, run: TransferRun | None, at_n: list[Transf
             if seeds > 1
             else "One seed: its own curve, with no spread between seeds to show."
         )
-        note(f"{spread} Dashed: training batches.")
+        note(f"{spread} Dashed: training batches.{without_curves(at_n)}")
 
 
 def compare_ui(folder: Path) -> dict[str, list[TransferRun]]:
