@@ -177,11 +177,14 @@ def test_transfer_page_click_a_learning_curve_point_to_see_its_training_curve(ap
         wait_idle(page)
         assert problems(page) == []
         assert page.get_by_text("images per class.", exact=False).count() > 0  # the crossover sentences
-        # every regime shown is in sight in its column's multiselect (in one scrolling row only two of four were)
+        # every regime shown is in sight in the multiselect (in one scrolling row only two of four were), its name whole
+        # (in a third of the page the longest was cut: "Linear probe (cached features + logis...")
         regimes = page.get_by_test_id("stMultiSelect").filter(has_text="Regimes").first  # the chart's; the form's next
         field = regimes.get_by_test_id("stMultiSelectTagsContainer").bounding_box()
         chips = regimes.locator("[data-tag]")
         assert chips.count() == 4
+        names = chips.locator("span[title]")
+        assert all(names.nth(i).evaluate("e => e.scrollWidth <= e.clientWidth") for i in range(4))
         for chip in (chips.nth(i).bounding_box() for i in range(4)):
             assert field["x"] <= chip["x"] and chip["x"] + chip["width"] <= field["x"] + field["width"], (chip, field)
             assert field["y"] <= chip["y"] and chip["y"] + chip["height"] <= field["y"] + field["height"], (chip, field)

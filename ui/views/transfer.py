@@ -117,7 +117,7 @@ def show_settings(meta: SweepRecord | None, runs: list[TransferRun]) -> None:
 
 def curve_options_ui(runs: list[TransferRun]) -> tuple[str, bool, list[str]]:
     """The learning curves' x axis, whether to overlay the paper's fits, and the regimes shown."""
-    c1, c2, c3 = st.columns([2, 2, 3])
+    c1, c2 = st.columns(2)
     axis = c1.radio(
         "x axis",
         ["log", "inv_sqrt"],
@@ -141,9 +141,9 @@ def curve_options_ui(runs: list[TransferRun]) -> tuple[str, bool, list[str]]:
         st.session_state["transfer_regimes"] = present
     kept = [r for r in st.session_state.get("transfer_regimes", present) if r in present]
     st.session_state["transfer_regimes"] = kept or present
-    shown = c3.multiselect(
+    shown = st.multiselect(  # a row of its own: in a column the longest regime's chip was cut
         "Regimes", present, key="transfer_regimes", bind=BIND, format_func=REGIMES.get, wrap=True
-    )  # in a column the chips would stay in one scrolling row, the regimes beyond the second out of sight
+    )
     return axis, paper, shown
 
 
@@ -337,20 +337,20 @@ def sweep_form_ui() -> SweepRequest | None:
         "models.transfer --help`), on a GPU for the photo datasets."
     )
     with st.form("transfer_form"):
-        c1, c2, c3 = st.columns(3)
-        task_name = c1.selectbox(
-            "Task", TASKS, key="tf_task", bind=BIND, help="Only the digits are available without a network."
-        )
-        encoder_name = c1.selectbox("Pretrained encoder", ENCODERS, key="tf_encoder", bind=BIND)
-        regimes = c2.multiselect(
+        regimes = st.multiselect(  # a row of its own, as above the chart: every regime's name whole
             "Regimes",
             list(REGIMES),
             default=["scratch", "probe", "finetune"],
             key="tf_regimes",
             bind=BIND,
             format_func=REGIMES.get,
-            wrap=True,  # every chosen regime in sight, not a scrolling row
+            wrap=True,
         )
+        c1, c2, c3 = st.columns(3)
+        task_name = c1.selectbox(
+            "Task", TASKS, key="tf_task", bind=BIND, help="Only the digits are available without a network."
+        )
+        encoder_name = c1.selectbox("Pretrained encoder", ENCODERS, key="tf_encoder", bind=BIND)
         sizes_text = c2.text_input(
             "Images per class", "1,5,20", key="tf_sizes", bind=BIND, help="Comma-separated; 'max' for all."
         )
