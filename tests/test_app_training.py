@@ -17,7 +17,7 @@ def test_batchnorm_tab_opens_with_the_cached_default_run():
     assert any("Train vs eval, from this run" in m.value for m in at.markdown)
     said = [c.value for c in at.caption if c.value.startswith("The default run, computed in advance:")]
     assert said == [  # its settings in words, not their JSON
-        "The default run, computed in advance: the paper's: 3 x 100 fully connected, sigmoid, learning rate 0.5, "
+        "The default run, computed in advance: 3 x 100 MLP (the paper's), sigmoid, learning rate 0.5, "
         "batches of 60, 3,000 steps, seed 0."
     ]
 

@@ -43,7 +43,8 @@ from ui.view_link import BIND
 _draws = itertools.count()  # every redraw of a placeholder needs its own key: one counter for the process
 
 
-ARCH_NAMES = {"mlp": "the paper's: 3 x 100 fully connected", "conv": "the course's convolutional net"}
+# short enough for the Network box in a third of the page (a walk: "the paper's: 3 x 100 fully connected" was cut)
+ARCH_NAMES = {"mlp": "3 x 100 MLP (the paper's)", "conv": "conv net (the course's)"}
 
 
 BN = LiveRun("bn")  # the BatchNorm pair's live run
@@ -63,7 +64,14 @@ def bn_settings_ui() -> None:
     )
     with st.form("bn_form"):
         c1, c2, c3 = st.columns(3)
-        arch = c1.selectbox("Network", ["mlp", "conv"], key="bn_arch", bind=BIND, format_func=ARCH_NAMES.get)
+        arch = c1.selectbox(
+            "Network",
+            ["mlp", "conv"],
+            key="bn_arch",
+            bind=BIND,
+            format_func=ARCH_NAMES.get,
+            help="The paper's network: three fully connected layers of 100 units; or the course's convolutional net.",
+        )
         activation = c1.selectbox("Activation", ["sigmoid", "relu"], key="bn_act", bind=BIND)
         lr = c2.select_slider(
             "Learning rate (SGD)", [0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0], 0.5, key="bn_lr", bind=BIND
