@@ -70,7 +70,9 @@ def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
     assert "class probabilities (box head)" in titles
     cam = [s for s in plotly_specs(at) if "the map alone" in (s["layout"].get("title") or {}).get("text", "")]
     assert cam and cam[0]["data"][0]["type"] == "heatmap"  # Grad-CAM alone, with Plotly's colour bar
-    at.radio(key="det_cam_level").set_value("2").run()
+    levels = at.radio(key="det_cam_level")
+    assert levels.options[0] == "its own (P2)" and set(levels.options[1:]) == {"P3 (empty)", "P4 (empty)", "P5 (empty)"}
+    levels.set_value("2").run()
     assert not at.exception and any("Grad-CAM at P4" in c for c in image_captions(at))
 
 

@@ -404,8 +404,12 @@ def cam_level_ui(stages: Stages, pooled_from: str) -> str:
         horizontal=True,
         key="det_cam_level",
         bind=BIND,
-        format_func=lambda k: f"its own ({fpn_level_name(pooled_from)})" if k == BOX_LEVEL else fpn_level_name(k),
-        help="The box head pools each detection's features from one level, picked by the box's size.",
+        # the other levels say beforehand that their map is empty (a walk clicked through three black maps)
+        format_func=lambda k: (
+            f"its own ({fpn_level_name(pooled_from)})" if k == BOX_LEVEL else f"{fpn_level_name(k)} (empty)"
+        ),
+        help="The box head pools each detection's features from one level, picked by the box's size; at any other "
+        "level its score has no gradient, so the map there is empty.",
     )
     return pooled_from if choice == BOX_LEVEL else choice
 
