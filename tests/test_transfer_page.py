@@ -4,6 +4,7 @@ curve, and a small sweep launched from the page, with bad settings refused in on
 from __future__ import annotations
 
 import base64
+import re
 
 import numpy as np
 import pytest
@@ -95,6 +96,12 @@ def test_a_small_sweep_launched_from_the_page_is_saved_and_shown(page, tmp_path)
     assert len(saved) == 4
     assert page.selectbox(key="transfer_source").value.startswith("Yours: digits-glyphs-resnet18-")
     assert len(page.dataframe[0].value) == 2
+    # one seed: no sd columns reading "None" in every row (a walk), and the note says why they are missing
+    assert not [c for c in page.dataframe[1].value.columns if c.startswith("sd ")]
+    words = " ".join([c.value for c in page.caption] + [m.value for m in page.markdown])
+    assert "with one seed there is none, so its columns are left out." in words
+    # before pressing Run, the form says how long its defaults take here (a walk: no word on it)
+    assert re.search(r"At the form's defaults \(9 runs\): about \d+(\.\d)? s \(", words), words
     _run_button(page).click().run()  # the same settings again: everything is already done
     assert not page.exception and len(list((tmp_path / "user").glob("*/runs/*.json"))) == 4
 

@@ -78,12 +78,12 @@ def fetch_ui() -> None:
 
 
 @st.cache_data(show_spinner=False, ttl=60)
-def page_sweep_estimate() -> tuple[int, Estimate | None]:
-    """The Transfer page's default sweep: its number of runs and how long it should take on this CPU, scaled to this
-    server's pace once a sweep asked for has measured it (the home page does not wait for a measurement)."""
+def page_sweep_estimate(device: str = "cpu") -> tuple[int, Estimate | None]:
+    """The Transfer page's default sweep: its number of runs and how long it should take on `device`, scaled to this
+    server's pace once a sweep asked for has measured it (neither the home page nor the form waits for one)."""
     regimes = ("scratch", "probe", "finetune")
     request = SweepRequest("digits", ENCODERS[0], regimes, "1,5,20", 1, TrainConfig(epochs=5))
-    sweep, _, _, estimate = request.check(torch.device("cpu"), measure_pace=False)
+    sweep, _, _, estimate = request.check(torch.device(device), measure_pace=False)
     return len(list(sweep.runs())), estimate
 
 

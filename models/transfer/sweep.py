@@ -499,7 +499,11 @@ def run_sweep(
 
 
 def cli_args(sweep: Sweep, out: str | Path) -> list[str]:
-    """The command-line arguments that reproduce `sweep` into `out`."""
+    """The command-line arguments that reproduce `sweep` into `out`: its path as a visitor may see it, or, where that
+    would hide the server's layout behind "…" (a folder outside the project and the home folder), the same folder
+    name under results/transfer, so that the command can be pasted into a checkout."""
+    where = public_path(out)
+    where = public_path(RESULTS / Path(out).name) if where.startswith("…") else where
     t, d = sweep.train, TrainConfig()
     args = ["--task", sweep.task, "--encoder", sweep.encoder, "--regimes", ",".join(sweep.regimes)]
     args += ["--sizes", ",".join(map(str, sweep.sizes)), "--seeds", str(sweep.seeds)]
@@ -510,7 +514,7 @@ def cli_args(sweep: Sweep, out: str | Path) -> list[str]:
                 args += [flag] if value else []
                 continue
             args += [flag, ",".join(map(str, value)) if isinstance(value, tuple | list) else str(value)]
-    return [*args, "--out", public_path(out)]
+    return [*args, "--out", where]
 
 
 def parse_sizes(text: str, max_per_class: int | None = None) -> tuple[int, ...]:

@@ -21,7 +21,7 @@ from explain.methods.transfer_curves import (
 from models.devices import best_device
 from models.hub.checkpoints import CheckpointError
 from models.hub.weights_cache import WeightsUnavailable
-from models.text import counted
+from models.text import about, counted
 from models.transfer import (
     ENCODERS,
     REGIMES,
@@ -44,6 +44,7 @@ from models.transfer.published import PUBLISHED
 from ui.live_run import LiveRun
 from ui.page_end import end_page
 from ui.presenter import chart, note, prose
+from ui.readiness import page_sweep_estimate
 from ui.view_link import BIND
 
 MINE = "tf_mine"  # the folders of the page sweeps this visitor launched: only these are listed, as theirs
@@ -180,14 +181,17 @@ def show_learning_curves(
     fits = table.drop(columns=measured)  # two tables that fit the page's width, not one that scrolls sideways
     short = {c: "e_N" for c in fits.columns if c.startswith("e_N (")}  # its N in its help and in the caption below
     st.dataframe(fits, hide_index=True, width="stretch", column_config=table_columns(fits, short))
-    sizes = table[["regime", *measured]]
+    # a column with no value at all (the sd of one seed) is left out, not shown as "None" in every row (a walk)
+    sizes = table[["regime", *(c for c in measured if table[c].notna().any())]]
     st.dataframe(sizes, hide_index=True, width="stretch", column_config=table_columns(sizes, headers))
     if floors := floor_note(curves):
         st.caption(f":material/info: {floors}")
+    sd = "sd: the sample standard deviation over seeds (ddof = 1)" + (
+        "; with one seed there is none, so its columns are left out." if len(sizes.columns) < 1 + len(measured) else "."
+    )
     note(
         f"e_N: predicted error at N = {n_max} images per class; β_N = −2ηγN^γ, the slope against n^-1/2 at N times "
-        "N^-1/2 (so e(N/4) ≈ e_N + β_N): how much four times less data would cost. sd: the sample standard "
-        "deviation over seeds (ddof = 1)."
+        f"N^-1/2 (so e(N/4) ≈ e_N + β_N): how much four times less data would cost. {sd}"
     )
 
 
@@ -336,6 +340,15 @@ def sweep_form_ui() -> SweepRequest | None:
         "you press **Run** again with the same settings. Large sweeps belong in the terminal (`python -m "
         "models.transfer --help`), on a GPU for the photo datasets."
     )
+    try:  # a walk found no word on how long Run takes before pressing it
+        runs, estimate = page_sweep_estimate(best_device().type)
+    except Exception:  # a courtesy: a sweep that cannot run says why when Run is pressed
+        runs, estimate = 0, None
+    if estimate is not None:
+        note(
+            f"At the form's defaults ({counted(runs, 'run')}): {about(estimate.seconds)} {estimate.where()}. Other "
+            "settings are estimated when you press Run, and a sweep over the page's limit is refused."
+        )
     with st.form("transfer_form"):
         regimes = st.multiselect(  # a row of its own, as above the chart: every regime's name whole
             "Regimes",
