@@ -157,6 +157,9 @@ def test_the_pages_notebook_snippet_runs_as_shown_for_a_sample_and_an_upload(pag
     page.radio(key="attr_mode").set_value("signed").run()
     page.slider(key="attr_pct").set_value(95.0).run()
     snippet = next(c.value for c in page.code if "attribute(" in c.value)
+    assert any(
+        c.value.startswith("The settings in the zip (model, image hash") for c in page.caption
+    )  # not a bare {...}
     assert "sample_bytes('generated star')" in snippet and "'signed', percentile=95.0" in snippet
     scope: dict = {}
     exec(snippet, scope)
@@ -166,7 +169,7 @@ def test_the_pages_notebook_snippet_runs_as_shown_for_a_sample_and_an_upload(pag
     page.file_uploader(key="attr_upload").upload("my cat.png", photo, "image/png").run()
     assert not page.exception
     snippet = next(c.value for c in page.code if "attribute(" in c.value)
-    assert "load_image('my cat.png')" in snippet
+    assert "load_image('my cat.png')" in snippet and "sample_bytes" not in snippet  # imports only what it uses
     (tmp_path / "my cat.png").write_bytes(photo)
     monkeypatch.chdir(tmp_path)
     scope = {}

@@ -42,6 +42,9 @@ def test_every_network_renders(page, name):
 
 def test_the_loop_on_the_page_equals_a_direct_run():
     at = open_page(PAGE)
+    # short names that fit their third of the page, the data's sizes in the box's help (a walk: they were cut off)
+    setups = at.selectbox(key="build_setup")
+    assert setups.options == ["digits net", "ResNet-18 on digits", "ResNet-18 on shapes"] and "1,300" in setups.help
     at.selectbox(key="build_setup").set_value("resnet-digits")
     at.number_input(key="build_epochs").set_value(1)
     at.select_slider(key="build_batch").set_value(128)

@@ -87,7 +87,10 @@ def attribution_snippet(
         )
     else:
         load = f"from models import load_classifier\n\nmodel, info = load_classifier({model!r})"
-    return f"""from explain import attribute, load_image, prepare, sample_bytes, to_map
+    names = (
+        "attribute, load_image, prepare, sample_bytes, to_map" if sample else "attribute, load_image, prepare, to_map"
+    )
+    return f"""from explain import {names}
 {load}
 x = prepare(load_image({source}), info.preprocess)
 attr = attribute(model, x, {method!r}, target={target}{args})

@@ -317,7 +317,8 @@ def reproduce_tab(
     files = {f"{m}.png": png_bytes(o) for m, o in overlays.items()}
     bundle = zip_bundle(files, settings)
     st.download_button("All maps and settings (zip)", bundle, "attributions.zip", "application/zip", key="attr_zip")
-    st.json(settings, expanded=False)
+    st.caption("The settings in the zip (model, image hash, target, display, each method's parameters); click to open:")
+    st.json(settings, expanded=False)  # a walk found this folded "{...}" with no word on what it holds
     first = next(iter(overlays), methods[0])
     st.caption(f"Recompute the {METHODS[first].title} map in a notebook:")
     snippet = attribution_snippet(

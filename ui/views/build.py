@@ -27,6 +27,7 @@ from models.devices import model_device
 from models.experiments.lecture_loop import (
     DEPARTURES,
     MAX_EPOCHS,
+    SETUP_NAMES,
     SETUPS,
     LectureLoop,
     LoopConfig,
@@ -187,7 +188,14 @@ def loop_settings_ui() -> LoopConfig:
     """The run's settings (the lecture's defaults) in a form with Train."""
     with st.form("build_loop_form"):
         c1, c2, c3 = st.columns(3)
-        setup = c1.selectbox("Data and network", list(SETUPS), format_func=SETUPS.get, key="build_setup", bind=BIND)
+        setup = c1.selectbox(  # short names that fit a third of the page (a walk: the data's sizes were cut off)
+            "Data and network",
+            list(SETUPS),
+            format_func=SETUP_NAMES.get,
+            key="build_setup",
+            bind=BIND,
+            help="  \n".join(f"**{SETUP_NAMES[k]}**: {v}" for k, v in SETUPS.items()),
+        )
         epochs = c1.number_input("Epochs", 1, MAX_EPOCHS, 20, key="build_epochs", bind=BIND)
         lr = c2.select_slider(
             "AdamW learning rate",
