@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -102,6 +103,7 @@ def dashboard(log_path: Path):
         "EXPLAINER_OFFLINE": "1",
         "TORCH_HOME": tempfile.mkdtemp(prefix="explainer-browser-"),
         "EXPLAINER_RESULTS": tempfile.mkdtemp(prefix="explainer-results-"),
+        "PYTHONFAULTHANDLER": "1",  # SIGABRT writes every thread's stack to the log: see stop_server
     }
     with open(log_path, "wb") as log:
         proc = start_server(port, log, env)
@@ -109,8 +111,24 @@ def dashboard(log_path: Path):
             wait_healthy(proc, port, log_path)
             yield f"http://127.0.0.1:{port}", proc
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            stop_server(proc, log_path)
+
+
+def stop_server(proc: subprocess.Popen, log_path: Path, seconds: float = 30) -> None:
+    """Stop a dashboard as a host would (SIGTERM) and wait for it to exit. One did not exit within 30 s once, in a
+    fresh-clone CI run under load (its log ended at "Stopping...", and it could not be made to again): one that does
+    not is made to dump its threads' stacks (SIGABRT, faulthandler) and the test fails with them, so the next time
+    says where it hung."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=within(seconds))
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        proc.wait(timeout=within(30))
+        stacks = log_path.read_text(errors="replace")[-6000:]
+        raise AssertionError(
+            f"the dashboard did not stop within {seconds:g} s of SIGTERM; its log ends:\n{stacks}"
+        ) from None
 
 
 @contextmanager
