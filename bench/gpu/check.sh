@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # One prepared call on a lent GPU machine. Here: `EXTRA="torchcam pydeck" bash ../shared/tools/gpu_prepare.sh` and
-# `cp bench/gpu/check.sh .gpu/`; then run(command="bash .gpu/check.sh first", carry=[".gpu"], timeout_s=600).
+# `cp bench/gpu/check.sh .gpu/`; then run(command="bash .gpu/check.sh next", carry=[".gpu"], timeout_s=600).
 # Plans: `first` (check 1 of 2026-12-04, about 470 s: the issue's four figures on an idle GPU, then the suite on CUDA,
 # then extras) and `recheck` (check 2, about 160 s with BUDGET=300: the tests check 1 failed, the benches' new figures,
-# the shipped sweep with 8 workers). Each step has a limit; the whole ends by BUDGET seconds; logs come back in
-# $OUT/logs.tgz (at most 8 files come back).
+# the shipped sweep with 8 workers) and `next` (not yet run, about 500 s: the whole suite on CUDA again, with the
+# twelve-run test's GPU rule changed from check 2's list; the shipped sweep with 12 and 16 workers, fast and stacked,
+# towards #30's 30 s; the detection and transfer benches). Each step has a limit; the whole ends by BUDGET seconds;
+# logs come back in $OUT/logs.tgz (at most 8 files come back).
 set -u
-PLAN=${1:-first}; [ "$PLAN" = recheck ] && budget=300 || budget=560
+PLAN=${1:-next}; [ "$PLAN" = recheck ] && budget=300 || budget=560
 T0=$(date +%s); DEADLINE=$((T0 + ${BUDGET:-$budget}))
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"; L=/tmp/gpu-logs; rm -rf $L; mkdir -p $L
 # at most 8 files come back: every log goes into one archive at the end (also when a step fails)
@@ -57,7 +59,21 @@ plan_recheck() {
   tar -czf "$L/sweep_fast_w8.tgz" -C /tmp/sw8 . 2>/dev/null
   step sweep_stacked_w8 60 python3 bench/bench_sweep_runners.py --child --workers 8 --runner stacked --out /tmp/sws
 }
-case "$PLAN" in first) plan_first ;; recheck) plan_recheck ;; *) echo "unknown plan $PLAN (first, recheck)"; exit 2 ;; esac
+plan_next() {
+  W=8; export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
+  step pytest 240 python3 -m pytest -p no:cacheprovider -v -rfE --tb=short -n $W --dist load \
+    --timeout 150 --timeout-method thread -o faulthandler_timeout=60 --durations 25 --junitxml="$L/junit.xml" \
+    --ignore=tests/test_browser.py --ignore=tests/test_concurrency.py --ignore=tests/test_scale_out.py tests
+  export OMP_NUM_THREADS=16 MKL_NUM_THREADS=16
+  step sweep_fast_w12 60 python3 bench/bench_sweep_runners.py --child --workers 12 --runner fast --out /tmp/sw12
+  step sweep_stacked_w16 60 python3 bench/bench_sweep_runners.py --child --workers 16 --runner stacked --out /tmp/sws16
+  step bench_detection 40 python3 bench/bench_detection.py --json --repeats 3
+  step bench_transfer 30 python3 bench/bench_transfer.py --throughput-only --json
+}
+case "$PLAN" in
+  first) plan_first ;; recheck) plan_recheck ;; next) plan_next ;;
+  *) echo "unknown plan $PLAN (first, recheck, next)"; exit 2 ;;
+esac
 echo "== steps"; cat "$L/steps.txt"
 echo "== failed or errored"; grep -E "^(FAILED|ERROR)" "$L/pytest.log" | cut -c1-200 | head -40
 echo "== summary"; tail -3 "$L/pytest.log"; grep -B2 -A25 "^E   AssertionError" "$L/pytest.log" | grep -v DEBUG | head -60
