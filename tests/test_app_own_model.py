@@ -25,7 +25,7 @@ def train_and_keep(at):
     at.number_input(key="build_epochs").set_value(1)
     at.select_slider(key="build_batch").set_value(128)
     button(at, "Train").click().run()
-    button(at, "Explain this model").click().run()
+    button(at, "Keep it to explain").click().run()
     assert not at.exception
     return at.session_state["own_model"]
 

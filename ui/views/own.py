@@ -1,4 +1,4 @@
-"""Build's "Your model" tab (upload a state_dict, download the one you have, forget it) and the "Explain this model"
+"""Build's "Your model" tab (upload a state_dict, download the one you have, forget it) and the "Keep it to explain"
 button under a finished training loop. Loading and checking: models/own.py."""
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ WHERE = "choose **Yours** under *Classifier* on Classify, Attributions and Featu
 
 def keep_loop_ui(loop: LectureLoop) -> None:
     """Under a finished loop: keep the network it trained as the visitor's own, to explain on the other pages."""
-    if not st.button("Explain this model", key="build_keep", help="Keeps the trained network for this browser session"):
+    if not st.button(
+        "Keep it to explain",
+        key="build_keep",
+        help="Keeps the trained network for this browser session, to explain on the other pages",
+    ):
         return
     model, card = from_loop(loop)
     mine = keep_own(model, card, test_images(loop.config.setup), data=loop.config.setup)
@@ -30,7 +34,7 @@ def current_ui() -> None:
     mine = own_model()
     if mine is None:
         st.info(
-            "No model of yours yet: train one under *Training loop* and press **Explain this model**, or upload one."
+            "No model of yours yet: train one under *Training loop* and press **Keep it to explain**, or upload one."
         )
         return
     card = mine.card
