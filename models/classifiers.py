@@ -77,9 +77,11 @@ def weight_status(name: str) -> Status:
     return status(spec(name).weights)
 
 
-def cached_imagenet() -> list[str]:
-    """The titles of the ImageNet classifiers whose weights are in the cache here (none on an offline server)."""
-    return [s.title for n, s in CLASSIFIERS.items() if s.weights is not None and weight_status(n) == "cached"]
+def imagenet_at_hand() -> list[str]:
+    """The titles of the ImageNet classifiers whose weights this server has or can download (none offline without a
+    cache)."""
+    at_hand = ("cached", "downloadable")
+    return [s.title for n, s in CLASSIFIERS.items() if s.weights is not None and weight_status(n) in at_hand]
 
 
 def bundled_accuracy(name: str = BUNDLED_CLASSIFIER) -> str:

@@ -48,13 +48,26 @@ class ResultsFileError(ValueError):
     one line naming the file (relative to the project), for a page to show while the rest works."""
 
 
+def _public_base(path: Path) -> tuple[Path, str] | None:
+    """The folder a visitor may see `path` (resolved) relative to, with the prefix that names it, or None."""
+    for base, prefix in ((PROJECT, ""), (Path.home().resolve(), "~/")):
+        if path == base or base in path.parents:
+            return base, prefix
+    return None
+
+
+def shown_whole(path: str | os.PathLike) -> bool:
+    """Whether `public_path` shows `path` whole (under the project or the home folder), not cut to its last parts."""
+    return _public_base(Path(path).resolve()) is not None
+
+
 def public_path(path: str | os.PathLike) -> str:
     """`path` as a visitor may see it: relative to the project, or to the home folder as `~/...`,
     else only its last two parts. Never the server's absolute layout."""
     path = Path(path).resolve()
-    for base, prefix in ((PROJECT, ""), (Path.home().resolve(), "~/")):
-        if path == base or base in path.parents:
-            return prefix + (str(path.relative_to(base)) if path != base else ".")
+    if found := _public_base(path):
+        base, prefix = found
+        return prefix + (str(path.relative_to(base)) if path != base else ".")
     return str(Path("…", *path.parts[-2:]))
 
 

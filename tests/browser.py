@@ -122,13 +122,18 @@ def stop_server(proc: subprocess.Popen, log_path: Path, seconds: float = 30) -> 
     proc.terminate()
     try:
         proc.wait(timeout=within(seconds))
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as late:
         proc.send_signal(signal.SIGABRT)
-        proc.wait(timeout=within(30))
+        try:
+            proc.wait(timeout=within(30))
+        except subprocess.TimeoutExpired:
+            proc.kill()  # not even SIGABRT: no stacks, but no process left behind
+            proc.wait()
         stacks = log_path.read_text(errors="replace")[-6000:]
+        # chained, not `from None`: a test body that failed first still shows its own error above this one
         raise AssertionError(
             f"the dashboard did not stop within {seconds:g} s of SIGTERM; its log ends:\n{stacks}"
-        ) from None
+        ) from late
 
 
 @contextmanager

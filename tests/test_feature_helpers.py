@@ -49,9 +49,9 @@ def test_the_filters_smoothness_is_measured_and_the_bundled_networks_explained()
     note = filters_note(conv, "bundled")
     assert note.startswith(f"Neighbouring weights correlate {neighbour_correlation(conv):.2f}") and "ImageNet" in note
     assert "to compare" not in filters_note(conv, "cache")  # an ImageNet network's own filters: no pointer
-    # offline, where no ImageNet weights are cached, it says they cannot be shown (a walk: 'pick AlexNet' led in a
+    # offline, with no ImageNet weights cached, it says they cannot be shown (a walk: 'pick AlexNet' led in a
     # circle to the same bundled network); with some cached, it names them
-    assert "no ImageNet weights are cached on this server" in note
+    assert "this server has no ImageNet weights and cannot download them" in note
     assert "to compare, pick AlexNet or ResNet-18, whose" in filters_note(conv, "bundled", ["AlexNet", "ResNet-18"])
 
 

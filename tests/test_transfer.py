@@ -368,13 +368,14 @@ def test_a_sweeps_progress_line_names_the_run_in_progress_not_the_one_that_just_
     assert work.detail == "all 2 runs written"
 
 
-def test_a_page_sweeps_command_can_be_pasted_into_a_checkout(tmp_path: Path) -> None:
+def test_a_page_sweeps_command_can_be_pasted_into_a_checkout() -> None:
     """A walk found "--out …/results/digits-glyphs-resnet18-..." under a visitor's sweep saved outside the project
     (EXPLAINER_RESULTS): the path, hidden for privacy, could not be pasted. Such a folder is named under
     results/transfer instead; a folder in the project keeps its own path."""
     from models.transfer import SHIPPED
     from models.transfer.sweep import cli_args
 
-    out = cli_args(Sweep(sizes=(1, 2), seeds=1), tmp_path / "results" / "digits-glyphs-resnet18-42e90e7003e9")
+    elsewhere = Path("/nonexistent-server-root/results/digits-glyphs-resnet18-42e90e7003e9")  # not under HOME either
+    out = cli_args(Sweep(sizes=(1, 2), seeds=1), elsewhere)
     assert out[-2:] == ["--out", "results/transfer/digits-glyphs-resnet18-42e90e7003e9"]
     assert cli_args(Sweep(), SHIPPED)[-1] == "results/transfer/digits"

@@ -99,9 +99,9 @@ def test_a_small_sweep_launched_from_the_page_is_saved_and_shown(page, tmp_path)
     # one seed: no sd columns reading "None" in every row (a walk), and the note says why they are missing
     assert not [c for c in page.dataframe[1].value.columns if c.startswith("sd ")]
     words = " ".join([c.value for c in page.caption] + [m.value for m in page.markdown])
-    assert "with one seed there is none, so its columns are left out." in words
+    assert "a size with one seed has none, so its sd column is left out." in words
     # before pressing Run, the form says how long its defaults take here (a walk: no word on it)
-    assert re.search(r"At the form's defaults \(9 runs\): about \d+(\.\d)? s \(", words), words
+    assert re.search(r"At the form's defaults \(9 runs\): about \d+(\.\d)? (s|minutes) \(", words), words
     _run_button(page).click().run()  # the same settings again: everything is already done
     assert not page.exception and len(list((tmp_path / "user").glob("*/runs/*.json"))) == 4
 

@@ -53,6 +53,10 @@ def test_curves_rows_and_crossovers() -> None:
         RUNS + [replace(r, regime="probe-features", key="f" + r.key) for r in RUNS if r.regime == "probe"]
     )
     assert crossovers(both, 1, 50)[0].startswith("Fine-tuning overtakes the linear probe (frozen encoder) at about")
+    randoms = fit_curves(
+        RUNS + [replace(r, regime="random-probe", key="r" + r.key) for r in RUNS if r.regime == "probe"]
+    )
+    assert crossovers(randoms, 1, 50)[0].startswith("Fine-tuning overtakes the linear probe (frozen encoder)")  # hoiem
     # the training-curves chart names the regimes it leaves out (the feature probe has no epochs; a walk: silently)
     from explain.methods.transfer_curves import without_curves
 

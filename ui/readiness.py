@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from models.devices import best_device
 from models.experiments.batchnorm import BNConfig
 from models.experiments.batchnorm import estimate_seconds as bn_seconds
 from models.experiments.lecture_loop import SETUP_NAMES, SETUPS, LoopConfig, loop_steps
@@ -103,7 +104,7 @@ def job_times() -> list[str]:
             + estimate_text(loop_kind(config), steps, loop_seconds(config) / steps, "bench/bench_training.py")
         )
     try:
-        runs, estimate = page_sweep_estimate()
+        runs, estimate = page_sweep_estimate(best_device().type)  # as the Transfer form gives it
     except Exception:  # the estimate is a courtesy: a missing encoder says so on the Transfer page itself
         runs, estimate = 0, None
     if estimate is not None:

@@ -42,11 +42,7 @@ def draw(image: np.ndarray, instances: Sequence[Instance], **options: Any) -> np
 def labels_left_off(labelled: int, boxes: int) -> str:
     """The words a picture's caption adds when `labelled` of its `boxes` hold a label (the others had no free spot;
     see `drawn_with_count`), or "" when every box is labelled."""
-    return (
-        f"; {labelled} of {boxes} labelled: a weaker box's label with no free spot is left off"
-        if labelled < boxes
-        else ""
-    )
+    return f"; {labelled} of {boxes} labelled: a label with no free spot is left off" if labelled < boxes else ""
 
 
 def drawn_with_count(

@@ -46,10 +46,10 @@ def neighbour_correlation(conv: nn.Conv2d) -> float | None:
     return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
 
 
-def filters_note(conv: nn.Conv2d, source: str, cached_imagenet: Sequence[str] = ()) -> str:
+def filters_note(conv: nn.Conv2d, source: str, imagenet: Sequence[str] = ()) -> str:
     """One line under the first-layer filters: how smooth they are, measured, and, for a network not trained on
     ImageNet (bundled or a visitor's), where the paper's edge and colour filters come from: which of the ImageNet
-    classifiers (`cached_imagenet`, their titles) can show them here, or that none can."""
+    classifiers (`imagenet`, the titles of those whose weights are at hand) can show them here, or that none can."""
     r = neighbour_correlation(conv)
     if r is None:
         return ""
@@ -57,9 +57,9 @@ def filters_note(conv: nn.Conv2d, source: str, cached_imagenet: Sequence[str] = 
     if source in ("cache", "download"):
         return line
     compare = (
-        f"to compare, pick {' or '.join(cached_imagenet)}, whose ImageNet weights are cached here"
-        if cached_imagenet
-        else "no ImageNet weights are cached on this server, so theirs cannot be shown here"
+        f"to compare, pick {' or '.join(imagenet)}, whose ImageNet weights this server has or can download"
+        if imagenet
+        else "this server has no ImageNet weights and cannot download them, so theirs cannot be shown here"
     )
     return (
         f"{line} Zeiler & Fergus' smooth edge and colour-blob filters were learned from ImageNet's photos; this "

@@ -196,10 +196,9 @@ def crossovers(
     sentence also gives the measured means' order and where it flips (the evidence), and says so when the fit
     crosses between two sizes where the means do not."""
     probe = "probe" if "probe" in curves else "probe-features"
-    title = REGIME_TITLES[probe]  # both probes on the page: say which one ("Linear probe (frozen encoder)")
-    probe_name = "the " + (
-        title[0].lower() + title[1:] if {"probe", "probe-features"} <= set(curves) else "linear probe"
-    )
+    title = REGIME_TITLES[probe]  # several linear probes on the page: say which one ("Linear probe (frozen encoder)")
+    several = len({"probe", "probe-features", "random-probe"} & set(curves)) > 1
+    probe_name = "the " + (title[0].lower() + title[1:] if several else "linear probe")
     pairs = [("finetune", probe, "fine-tuning", probe_name)]
     pairs += [("scratch", "finetune", "training from scratch", "fine-tuning")]
     pairs += [("scratch", probe, "training from scratch", probe_name)]

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from models.devices import best_device
-from models.files import ResultsFileError, public_path, read_json, write_json_atomic
+from models.files import ResultsFileError, public_path, read_json, shown_whole, write_json_atomic
 from models.transfer.config import (
     REGIMES,
     RESULTS,
@@ -502,8 +502,7 @@ def cli_args(sweep: Sweep, out: str | Path) -> list[str]:
     """The command-line arguments that reproduce `sweep` into `out`: its path as a visitor may see it, or, where that
     would hide the server's layout behind "…" (a folder outside the project and the home folder), the same folder
     name under results/transfer, so that the command can be pasted into a checkout."""
-    where = public_path(out)
-    where = public_path(RESULTS / Path(out).name) if where.startswith("…") else where
+    where = public_path(out if shown_whole(out) else RESULTS / Path(out).name)
     t, d = sweep.train, TrainConfig()
     args = ["--task", sweep.task, "--encoder", sweep.encoder, "--regimes", ",".join(sweep.regimes)]
     args += ["--sizes", ",".join(map(str, sweep.sizes)), "--seeds", str(sweep.seeds)]

@@ -404,12 +404,11 @@ def cam_level_ui(stages: Stages, pooled_from: str) -> str:
         horizontal=True,
         key="det_cam_level",
         bind=BIND,
-        # the other levels say beforehand that their map is empty (a walk clicked through three black maps)
-        format_func=lambda k: (
-            f"its own ({fpn_level_name(pooled_from)})" if k == BOX_LEVEL else f"{fpn_level_name(k)} (empty)"
-        ),
-        help="The box head pools each detection's features from one level, picked by the box's size; at any other "
-        "level its score has no gradient, so the map there is empty.",
+        format_func=lambda k: f"its own ({fpn_level_name(pooled_from)})" if k == BOX_LEVEL else fpn_level_name(k),
+        # said before the click (a walk clicked through three black maps); "usually": the level is picked from the
+        # proposal's size, which the box regression then moves, so near a level's edge the box's own may differ
+        help="The box head pools each detection's features from one level, picked by the size of its proposal (about "
+        "its box's): at the other levels its score has no gradient, so their maps are usually empty.",
     )
     return pooled_from if choice == BOX_LEVEL else choice
 

@@ -32,7 +32,7 @@ from explain.methods.occlusion import (
     min_stride,
     occlusion_sensitivity,
 )
-from models.classifiers import cached_imagenet
+from models.classifiers import imagenet_at_hand
 from models.experiments.lecture_loop import test_images
 from models.text import counted
 from ui.admission import cached_heavy
@@ -78,7 +78,7 @@ def filters_tab(model: torch.nn.Module, source: str) -> None:
     st.caption(
         f"The {len(tiles)} filters of `{name}` ({conv.kernel_size[0]} x {conv.kernel_size[1]} x 3), each scaled "
         "on its own: mid-grey is zero, brighter or darker colours are positive or negative weights. "
-        + filters_note(conv, source, cached_imagenet())
+        + filters_note(conv, source, imagenet_at_hand())
     )
 
 

@@ -187,7 +187,9 @@ def show_learning_curves(
     if floors := floor_note(curves):
         st.caption(f":material/info: {floors}")
     sd = "sd: the sample standard deviation over seeds (ddof = 1)" + (
-        "; with one seed there is none, so its columns are left out." if len(sizes.columns) < 1 + len(measured) else "."
+        "; a size with one seed has none, so its sd column is left out."
+        if len(sizes.columns) < 1 + len(measured)
+        else "."
     )
     note(
         f"e_N: predicted error at N = {n_max} images per class; β_N = −2ηγN^γ, the slope against n^-1/2 at N times "
@@ -347,7 +349,7 @@ def sweep_form_ui() -> SweepRequest | None:
     if estimate is not None:
         note(
             f"At the form's defaults ({counted(runs, 'run')}): {about(estimate.seconds)} {estimate.where()}. Other "
-            "settings are estimated when you press Run, and a sweep over the page's limit is refused."
+            "settings are checked when you press Run: a sweep estimated over the page's limit is refused."
         )
     with st.form("transfer_form"):
         regimes = st.multiselect(  # a row of its own, as above the chart: every regime's name whole
