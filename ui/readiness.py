@@ -17,8 +17,7 @@ from models.experiments.lecture_loop import estimate_seconds as loop_seconds
 from models.hub import weights_cache
 from models.readiness import fetch_missing, readiness
 from models.text import about, counted
-from models.transfer import ENCODERS, TrainConfig
-from models.transfer.sweep import Estimate, SweepRequest
+from models.transfer.sweep import FORM_DEFAULT, Estimate
 from ui.live_run import estimate_text
 from ui.model_picker import cached_classifier, cached_detector
 from ui.views.build import loop_kind
@@ -80,12 +79,20 @@ def fetch_ui() -> None:
 
 @st.cache_data(show_spinner=False, ttl=60)
 def page_sweep_estimate(device: str = "cpu") -> tuple[int, Estimate | None]:
-    """The Transfer page's default sweep: its number of runs and how long it should take on `device`, scaled to this
-    server's pace once a sweep asked for has measured it (neither the home page nor the form waits for one)."""
-    regimes = ("scratch", "probe", "finetune")
-    request = SweepRequest("digits", ENCODERS[0], regimes, "1,5,20", 1, TrainConfig(epochs=5))
-    sweep, _, _, estimate = request.check(torch.device(device), measure_pace=False)
+    """The Transfer page's default sweep (FORM_DEFAULT): its number of runs and how long it should take on `device`,
+    scaled to this server's pace once a sweep asked for has measured it (neither the home page nor the form waits)."""
+    sweep, _, _, estimate = FORM_DEFAULT.check(torch.device(device), measure_pace=False)
     return len(list(sweep.runs())), estimate
+
+
+def default_sweep_estimate() -> tuple[int, Estimate] | None:
+    """`page_sweep_estimate` on this server's device, or None where there is none. A courtesy, for the home page and
+    the Transfer form alike: a sweep that cannot run (a missing encoder) says why when Run is pressed."""
+    try:
+        runs, estimate = page_sweep_estimate(best_device().type)
+    except Exception:
+        return None
+    return None if estimate is None else (runs, estimate)
 
 
 def job_times() -> list[str]:
@@ -103,11 +110,8 @@ def job_times() -> list[str]:
             f"**Training loop**, {SETUP_NAMES[setup]} (Build, {config.epochs} epochs): "
             + estimate_text(loop_kind(config), steps, loop_seconds(config) / steps, "bench/bench_training.py")
         )
-    try:
-        runs, estimate = page_sweep_estimate(best_device().type)  # as the Transfer form gives it
-    except Exception:  # the estimate is a courtesy: a missing encoder says so on the Transfer page itself
-        runs, estimate = 0, None
-    if estimate is not None:
+    if default := default_sweep_estimate():
+        runs, estimate = default
         lines.append(
             f"**A page sweep** (Transfer, the form's defaults: {counted(runs, 'run')}): "
             f"{about(estimate.seconds)} {estimate.where()}"

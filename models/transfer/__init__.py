@@ -29,6 +29,7 @@ from models.transfer.data import (
 from models.transfer.loop import feature_probe, subset, train_run, validation
 from models.transfer.records import EpochRecord, SweepRecord, TransferRun
 from models.transfer.sweep import (
+    FORM_DEFAULT,
     MAX_PAGE_RUNS,
     MAX_PAGE_SECONDS,
     RunsFailed,
@@ -54,6 +55,7 @@ __all__ = [
     "BUNDLED_ENCODER",
     "DEFAULT_REGIMES",
     "ENCODERS",
+    "FORM_DEFAULT",
     "MAX_PAGE_RUNS",
     "MAX_PAGE_SECONDS",
     "REGIMES",

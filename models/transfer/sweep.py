@@ -28,7 +28,7 @@ from models.transfer.config import (
     run_key,
     settings_hash,
 )
-from models.transfer.data import Encoder, Task, load_encoder, load_task
+from models.transfer.data import BUNDLED_ENCODER, Encoder, Task, load_encoder, load_task
 from models.transfer.loop import epoch_batches, rates_at_once
 from models.transfer.pace import kept_pace, pace
 from models.transfer.records import SweepRecord, TransferRun
@@ -363,6 +363,12 @@ class SweepRequest:
             device=device,
             measure_pace=measure_pace,
         )
+
+
+# The page form's defaults: the form shows them, and the home page and the form estimate them (one place for both).
+FORM_DEFAULT = SweepRequest(
+    "digits", BUNDLED_ENCODER, ("scratch", "probe", "finetune"), "1,5,20", 1, TrainConfig(epochs=5)
+)
 
 
 def run_sweep(

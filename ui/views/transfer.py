@@ -24,6 +24,7 @@ from models.hub.weights_cache import WeightsUnavailable
 from models.text import about, counted
 from models.transfer import (
     ENCODERS,
+    FORM_DEFAULT,
     REGIMES,
     SHIPPED,
     TASKS,
@@ -44,7 +45,7 @@ from models.transfer.published import PUBLISHED
 from ui.live_run import LiveRun
 from ui.page_end import end_page
 from ui.presenter import chart, note, prose
-from ui.readiness import page_sweep_estimate
+from ui.readiness import default_sweep_estimate
 from ui.view_link import BIND
 
 MINE = "tf_mine"  # the folders of the page sweeps this visitor launched: only these are listed, as theirs
@@ -342,11 +343,8 @@ def sweep_form_ui() -> SweepRequest | None:
         "you press **Run** again with the same settings. Large sweeps belong in the terminal (`python -m "
         "models.transfer --help`), on a GPU for the photo datasets."
     )
-    try:  # a walk found no word on how long Run takes before pressing it
-        runs, estimate = page_sweep_estimate(best_device().type)
-    except Exception:  # a courtesy: a sweep that cannot run says why when Run is pressed
-        runs, estimate = 0, None
-    if estimate is not None:
+    if default := default_sweep_estimate():  # a walk found no word on how long Run takes before pressing it
+        runs, estimate = default
         note(
             f"At the form's defaults ({counted(runs, 'run')}): {about(estimate.seconds)} {estimate.where()}. Other "
             "settings are checked when you press Run: a sweep estimated over the page's limit is refused."
@@ -355,7 +353,7 @@ def sweep_form_ui() -> SweepRequest | None:
         regimes = st.multiselect(  # a row of its own, as above the chart: every regime's name whole
             "Regimes",
             list(REGIMES),
-            default=["scratch", "probe", "finetune"],
+            default=list(FORM_DEFAULT.regimes),
             key="tf_regimes",
             bind=BIND,
             format_func=REGIMES.get,
@@ -367,10 +365,14 @@ def sweep_form_ui() -> SweepRequest | None:
         )
         encoder_name = c1.selectbox("Pretrained encoder", ENCODERS, key="tf_encoder", bind=BIND)
         sizes_text = c2.text_input(
-            "Images per class", "1,5,20", key="tf_sizes", bind=BIND, help="Comma-separated; 'max' for all."
+            "Images per class",
+            FORM_DEFAULT.sizes_text,
+            key="tf_sizes",
+            bind=BIND,
+            help="Comma-separated; 'max' for all.",
         )
-        seeds = c3.number_input("Seeds", 1, 5, 1, key="tf_seeds", bind=BIND)
-        epochs = c3.number_input("Epochs", 1, 30, 5, key="tf_epochs", bind=BIND)
+        seeds = c3.number_input("Seeds", 1, 5, FORM_DEFAULT.seeds, key="tf_seeds", bind=BIND)
+        epochs = c3.number_input("Epochs", 1, 30, FORM_DEFAULT.train.epochs, key="tf_epochs", bind=BIND)
         c4, c5, c6 = st.columns(3)
         ft_ratio = c4.select_slider(
             "Fine-tuning rate ratio", [0.01, 0.03, 0.1, 0.3, 1.0], 0.1, key="tf_ratio", bind=BIND
