@@ -209,6 +209,14 @@ def rerun(page, action, seconds: float = 300) -> int:
     return wait_done(page, after=before, seconds=seconds)
 
 
+def open_tab(page, url: str, tab: str) -> None:
+    """Open the page at `url`, wait for its script to finish, and show its tab `tab` (a tab is drawn by the browser
+    alone: no rerun to wait for)."""
+    page.goto(url)
+    wait_idle(page)
+    page.get_by_role("tab", name=tab).click()
+
+
 def problems(page) -> list[str]:
     """Texts of exception blocks and error alerts on the page."""
     return page.locator("[data-testid='stException'], [data-testid='stAlertContentError']").all_inner_texts()

@@ -19,6 +19,7 @@ from tests.browser import (
     chromium,
     current_run,
     dashboard,
+    open_tab,
     problems,
     require_browser,
     rerun,
@@ -149,9 +150,7 @@ def test_after_a_new_image_the_channel_box_shows_the_channel_projected(app, phot
     url, browser = app
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
-        page.goto(f"{url}/features")
-        wait_idle(page)
-        page.get_by_role("tab", name="Feature maps & deconvnet").click()
+        open_tab(page, f"{url}/features", "Feature maps & deconvnet")
         box = page.get_by_role("spinbutton", name="Channel", exact=True)
         caption = page.locator("button[aria-label^='Fullscreen: channel ']")  # the projection's caption
 
@@ -364,9 +363,7 @@ def test_a_multi_file_uploader_keeps_its_bound_and_says_so_in_one_line(app, tmp_
         files[-1].write_bytes(GOOD["rgb.png"])
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     try:
-        page.goto(f"{url}/features")
-        wait_idle(page)
-        page.get_by_role("tab", name="Top-9 activations").click()
+        open_tab(page, f"{url}/features", "Top-9 activations")
         rerun(page, page.get_by_text("my uploads", exact=True).click)
         page.get_by_test_id("stFileUploaderDropzoneInput").last.set_input_files([str(f) for f in files])
         line = page.get_by_text(f"1 of {len(files)} files dropped: one set takes at most {TOP9_UPLOADS.files} files")
@@ -392,9 +389,7 @@ def test_your_own_network_uploaded_in_the_browser_is_explained(app, tmp_path):
     url, browser = app
     page = browser.new_page(viewport={"width": 1280, "height": 720})
     try:
-        page.goto(f"{url}/build")
-        wait_idle(page)
-        page.get_by_role("tab", name="Your model").click()
+        open_tab(page, f"{url}/build", "Your model")
         inputs = page.get_by_test_id("stFileUploaderDropzoneInput")  # every tab is in the page: anatomy's is first
         inputs.nth(1).set_input_files(str(tmp_path / "mine.pt"))
         inputs.nth(3).set_input_files(str(tmp_path / "names.txt"))
