@@ -36,13 +36,18 @@ PAGE_ARGS = ["--sizes", "1,2,5,10", "--seeds", "3", "--epochs", "5"]
 
 
 def child(argv: list[str]) -> None:
-    """In a fresh process: run the sweep, then print the peak memory of this process and of its workers (MB)."""
+    """In a fresh process: run the sweep, then print the peak memory of this process and of its workers (MB), the
+    seconds its imports took and the seconds the sweep took (what is left of the wall time is the interpreter's
+    start and exit)."""
+    t0 = time.perf_counter()
     from models.transfer.__main__ import main
 
+    t1 = time.perf_counter()
     code = main(argv)
+    t2 = time.perf_counter()
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(json.dumps({"rc": code, "peak_mb": max(own, workers)}))
+    print(json.dumps({"rc": code, "peak_mb": max(own, workers), "imports_s": t1 - t0, "sweep_s": t2 - t1}), flush=True)
 
 
 def timed_sweep(args: list[str], runner: str, out: Path) -> dict:

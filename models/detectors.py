@@ -28,6 +28,7 @@ from models.hub import weights_cache
 from models.hub.bundled import bundled
 from models.hub.fallback import ModelSpec, WeightsInfo, load_with_fallback
 from models.lock import lock_for
+from models.mask_paste import use_batched_paste
 
 log = logging.getLogger("explainer.detection")
 BUNDLED_DETECTOR = "shapes"
@@ -164,6 +165,7 @@ def load_detector(
     )
     log.info("loaded detector %s as %s from %s", name, info.name, info.source)
     model.categories = info.categories  # so that detect(model, image) can name what it finds
+    use_batched_paste(model)  # torchvision's mask paste without its per-mask loop (models/mask_paste.py)
     return model.eval().to(device or best_device()), info
 
 

@@ -5,10 +5,12 @@
 # then extras) and `recheck` (check 2, about 160 s with BUDGET=300: the tests check 1 failed, the benches' new figures,
 # the shipped sweep with 8 workers) and `next` (not yet run, about 500 s: the whole suite on CUDA again, with the
 # twelve-run test's GPU rule changed from check 2's list; the shipped sweep with 12 and 16 workers, fast and stacked,
-# towards #30's 30 s; the detection and transfer benches). Each step has a limit; the whole ends by BUDGET seconds;
+# towards #30's 30 s; the detection and transfer benches; cProfile of a small sweep and of the detection bench; run as check 3) and
+# `paste` (check 4, about 330 s: a bytecode cache, the batched mask paste's tests and bench on CUDA, the shipped sweep
+# with 8 and 4 workers). Each step has a limit; the whole ends by BUDGET seconds;
 # logs come back in $OUT/logs.tgz (at most 8 files come back).
 set -u
-PLAN=${1:-next}; [ "$PLAN" = recheck ] && budget=300 || budget=560
+PLAN=${1:-next}; case $PLAN in recheck) budget=300 ;; paste) budget=380 ;; *) budget=560 ;; esac
 T0=$(date +%s); DEADLINE=$((T0 + ${BUDGET:-$budget}))
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"; L=/tmp/gpu-logs; rm -rf $L; mkdir -p $L
 # at most 8 files come back: every log goes into one archive at the end (also when a step fails)
@@ -69,12 +71,34 @@ plan_next() {
   step sweep_stacked_w16 60 python3 bench/bench_sweep_runners.py --child --workers 16 --runner stacked --out /tmp/sws16
   step bench_detection 40 python3 bench/bench_detection.py --json --repeats 3
   step bench_transfer 30 python3 bench/bench_transfer.py --throughput-only --json
+  # where the time goes: a small sweep in one process, and the detection bench, under cProfile (top 35 by own time)
+  step profile_sweep 45 python3 -m cProfile -o $L/sweep.prof -m models.transfer --sizes 1,20 --seeds 1 --out /tmp/swp
+  step profile_detection 45 python3 -m cProfile -o $L/detection.prof bench/bench_detection.py --repeats 1
+  for f in sweep detection; do [ -f $L/$f.prof ] && python3 -c "import pstats, sys; pstats.Stats(sys.argv[1]).sort_stats('tottime').print_stats(35)" $L/$f.prof > $L/profile_$f.txt 2>&1; done
+}
+plan_paste() {
+  # check 3's profile: each process compiled torch's modules from source (no bytecode cache on this image, 5-6 s a
+  # process); keep compiled modules under /tmp so that every process after the first reads them
+  log "PYTHONDONTWRITEBYTECODE=${PYTHONDONTWRITEBYTECODE:-unset}"; unset PYTHONDONTWRITEBYTECODE
+  export PYTHONPYCACHEPREFIX=/tmp/pyc
+  step bytecode 60 python3 -c "import torch, torchvision, torch._dynamo, streamlit, captum, plotly, sklearn, pycocotools, models.transfer.__main__, models.detectors, bench.bench_detection"
+  W=4; export OMP_NUM_THREADS=4 MKL_NUM_THREADS=4
+  step pytest 70 python3 -m pytest -p no:cacheprovider -v -rfE --tb=short -n $W --dist loadfile \
+    --timeout 60 --timeout-method thread -o faulthandler_timeout=50 --junitxml="$L/junit.xml" \
+    tests/test_mask_paste.py tests/test_detection.py tests/test_app_detection.py
+  export OMP_NUM_THREADS=16 MKL_NUM_THREADS=16
+  step bench_detection 45 python3 bench/bench_detection.py --json --repeats 3
+  step sweep_fast_w8 55 python3 bench/bench_sweep_runners.py --child --workers 8 --runner fast --out /tmp/sw8
+  step sweep_stacked_w8 55 python3 bench/bench_sweep_runners.py --child --workers 8 --runner stacked --out /tmp/sws8
+  step sweep_stacked_w4 70 python3 bench/bench_sweep_runners.py --child --workers 4 --runner stacked --out /tmp/sws4
+  tar -czf "$L/sweep_stacked_w8.tgz" -C /tmp/sws8 . 2>/dev/null
 }
 case "$PLAN" in
-  first) plan_first ;; recheck) plan_recheck ;; next) plan_next ;;
-  *) echo "unknown plan $PLAN (first, recheck, next)"; exit 2 ;;
+  first) plan_first ;; recheck) plan_recheck ;; next) plan_next ;; paste) plan_paste ;;
+  *) echo "unknown plan $PLAN (first, recheck, next, paste)"; exit 2 ;;
 esac
 echo "== steps"; cat "$L/steps.txt"
 echo "== failed or errored"; grep -E "^(FAILED|ERROR)" "$L/pytest.log" | cut -c1-200 | head -40
 echo "== summary"; tail -3 "$L/pytest.log"; grep -B2 -A25 "^E   AssertionError" "$L/pytest.log" | grep -v DEBUG | head -60
+for f in $L/profile_*.txt; do echo "-- $f"; grep -E "function calls|tottime|^ +[0-9]" "$f" | head -22 | cut -c1-160; done
 for f in $L/bench_*.log $L/sweep_*.log; do echo "-- $f"; grep -E "^JSON|^\{|Error|images/s|target" "$f" | cut -c1-700 | head -8; done

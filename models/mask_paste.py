@@ -1,0 +1,92 @@
+"""Mask R-CNN's mask pasting, every mask of an image in one pass.
+
+torchvision's `paste_masks_in_image` resizes each 28 x 28 mask to its box with `F.interpolate` (bilinear,
+align_corners=False) and copies it into an image-sized canvas, one mask at a time in a Python loop: on a GPU each mask
+costs several host-device synchronisations, so an image with 100 detections spends most of its time there (#30).
+`paste_masks` computes the same interpolation (the same two source pixels and weights per output pixel, along the
+width within each source row, then along the height, as PyTorch's bilinear kernel does) as two batched matrix products
+per chunk of masks, so its output equals torchvision's up to float rounding (tests/test_mask_paste.py holds it).
+`BatchedPasteTransform` is torchvision's `GeneralizedRCNNTransform` with this paste in `postprocess`; everything else
+is the library's.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torchvision.models.detection.roi_heads import expand_boxes, expand_masks
+from torchvision.models.detection.transform import GeneralizedRCNNTransform, resize_boxes, resize_keypoints
+
+CHUNK_ELEMENTS = 1 << 24  # image pixels x masks per pass: about 64 MB for each float temporary
+
+
+def _resize_matrix(start: Tensor, size: Tensor, in_size: int, out_len: int) -> Tensor:
+    """Per mask, the out_len x in_size matrix of PyTorch's bilinear resize (align_corners=False) of `in_size` source
+    pixels to the `size` pixels starting at image position `start`; rows outside that span are zero. Each row holds
+    the two source taps and weights of `area_pixel_compute_source_index`."""
+    pos = torch.arange(out_len, device=start.device)[None] - start[:, None]
+    inside = (pos >= 0) & (pos < size[:, None])
+    dst = torch.minimum(pos.clamp(min=0), (size - 1)[:, None]).to(torch.float32)
+    scale = torch.tensor(float(in_size), device=start.device) / size.to(torch.float32)
+    src = (scale[:, None] * (dst + 0.5) - 0.5).clamp(min=0)
+    i0 = src.to(torch.int64)
+    i1 = i0 + (i0 < in_size - 1).to(torch.int64)
+    lam1 = (src - i0.to(torch.float32)) * inside
+    lam0 = (1 - lam1) * inside
+    taps = torch.zeros(*pos.shape, in_size, device=start.device)
+    return taps.scatter_add_(2, i0[..., None], lam0[..., None]).scatter_add_(2, i1[..., None], lam1[..., None])
+
+
+def _paste_chunk(masks: Tensor, boxes: Tensor, im_h: int, im_w: int) -> Tensor:
+    """Padded masks (n x P x P) and their expanded integer boxes (n x 4) -> n x im_h x im_w: the resize along the
+    width, then along the height, as two batched products with the resize matrices."""
+    x0, y0, x1, y1 = boxes.unbind(1)
+    p = masks.shape[-1]
+    across = _resize_matrix(x0, (x1 - x0 + 1).clamp(min=1), p, im_w)  # n x W x P
+    down = _resize_matrix(y0, (y1 - y0 + 1).clamp(min=1), p, im_h)  # n x H x P
+    return torch.bmm(down, torch.bmm(masks, across.transpose(1, 2)))
+
+
+def paste_masks(masks: Tensor, boxes: Tensor, img_shape: tuple[int, int], padding: int = 1) -> Tensor:
+    """torchvision's `paste_masks_in_image(masks, boxes, img_shape, padding)`: N x 1 x M x M mask probabilities and
+    their N x 4 boxes in image pixels -> N x 1 x H x W, each mask resized into its box (torchvision's box expansion for
+    the padding) and zero elsewhere; in chunks of masks, without a per-mask loop."""
+    masks, scale = expand_masks(masks, padding=padding)
+    boxes = expand_boxes(boxes, scale).to(dtype=torch.int64)
+    im_h, im_w = img_shape
+    if masks.shape[0] == 0:
+        return masks.new_empty((0, 1, im_h, im_w))
+    chunk = max(1, CHUNK_ELEMENTS // max(1, im_h * im_w))
+    pasted = [
+        _paste_chunk(masks[i : i + chunk, 0], boxes[i : i + chunk], im_h, im_w) for i in range(0, masks.shape[0], chunk)
+    ]
+    return torch.cat(pasted)[:, None]
+
+
+class BatchedPasteTransform(GeneralizedRCNNTransform):
+    """torchvision's R-CNN transform whose `postprocess` pastes masks with `paste_masks`; otherwise the library's
+    (boxes and keypoints are rescaled by its own functions)."""
+
+    def postprocess(
+        self,
+        result: list[dict[str, Tensor]],
+        image_shapes: list[tuple[int, int]],
+        original_image_sizes: list[tuple[int, int]],
+    ) -> list[dict[str, Tensor]]:
+        if self.training:
+            return result
+        for pred, im_s, o_im_s in zip(result, image_shapes, original_image_sizes, strict=True):
+            pred["boxes"] = resize_boxes(pred["boxes"], im_s, o_im_s)
+            if "masks" in pred:
+                pred["masks"] = paste_masks(pred["masks"], pred["boxes"], o_im_s)
+            if "keypoints" in pred:
+                pred["keypoints"] = resize_keypoints(pred["keypoints"], im_s, o_im_s)
+        return result
+
+
+def use_batched_paste(model: torch.nn.Module) -> torch.nn.Module:
+    """Gives an R-CNN's transform the batched paste (in place, the same state); other models are left as they are."""
+    transform = getattr(model, "transform", None)
+    if type(transform) is GeneralizedRCNNTransform:
+        transform.__class__ = BatchedPasteTransform
+    return model
