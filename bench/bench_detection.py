@@ -7,9 +7,9 @@ conversion, the model, conversion to Instance records) and for a direct call of 
 model on the same tensor, and their ratio (target: at most 1.10); images per second of the page's
 batched path and the detections it returns per image. COCO models run with random weights unless
 cached: the same network cost, but random weights keep 100 boxes on this scene (scored 0.77-1.00 on
-the CPU), so a Mask R-CNN does the work of 100 detections per image (mask head, pasting each mask
-into the image, copying the masks to the CPU); a second row keeps at most 10. The image is a 640 x 480
-generated scene.
+the CPU), so a Mask R-CNN does the work of 100 detections per image (mask head, pasting the masks
+into the image with models/mask_paste.py as the page does, copying the masks to the CPU); a second
+row keeps at most 10. The image is a 640 x 480 generated scene.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from models.data.shapes import make_scene
 from models.detectors import DETECTORS, detect, detect_batch, detector_input, load_detector
 from models.devices import best_device, device_name
 from models.hub import weights_cache
+from models.mask_paste import use_batched_paste
 
 CAPPED = 10  # detections per image for the second Mask R-CNN figure under random weights
 
@@ -65,6 +66,7 @@ def main() -> None:
         else:
             torch.manual_seed(0)
             model = torchvision.models.get_model(name, weights=None, weights_backbone=None).eval().to(device)
+            use_batched_paste(model)  # as load_detector gives it to the page
             model.categories = tuple(spec.weights.meta["categories"])
             weights = "random (not cached)"
         x = detector_input(image, device)
@@ -84,8 +86,8 @@ def main() -> None:
         figures[f"{name} detections per image"] = found
         heads = getattr(model, "roi_heads", None)
         if weights.startswith("random") and heads is not None and heads.has_mask() and found > CAPPED:
-            # random weights keep 100 boxes, each with its mask head, its mask pasted into the image (torchvision: a
-            # Python loop) and copied to the CPU: the same model keeping its CAPPED most confident shows that share
+            # random weights keep 100 boxes, each with its mask head, its mask pasted into the image and copied to
+            # the CPU: the same model keeping its CAPPED most confident shows that share
             kept, heads.detections_per_img = heads.detections_per_img, CAPPED
             rate, found = batched_rate(model, image, args.batch, args.repeats, device)
             heads.detections_per_img = kept

@@ -55,7 +55,10 @@ def test_masks_pasted_in_chunks_are_the_same_masks(monkeypatch):
     masks, boxes = random_masks(40, 60, 70, seed=3)
     whole = paste_masks(masks, boxes, (60, 70))
     monkeypatch.setattr(models.mask_paste, "CHUNK_ELEMENTS", 3 * 60 * 70)  # three masks a pass, the last pass one
-    assert torch.equal(paste_masks(masks, boxes, (60, 70)), whole)
+    chunked = paste_masks(masks, boxes, (60, 70))
+    assert_same_masks(chunked, paste_masks_in_image(masks, boxes, (60, 70)))
+    if TEST_DEVICE == "cpu":  # on a GPU, cuBLAS picks its kernel by batch size, and its rounding with it
+        assert torch.equal(chunked, whole)
 
 
 @torch.no_grad()

@@ -7,10 +7,11 @@
 # twelve-run test's GPU rule changed from check 2's list; the shipped sweep with 12 and 16 workers, fast and stacked,
 # towards #30's 30 s; the detection and transfer benches; cProfile of a small sweep and of the detection bench; run as check 3) and
 # `paste` (check 4, about 330 s: a bytecode cache, the batched mask paste's tests and bench on CUDA, the shipped sweep
-# with 8 and 4 workers). Each step has a limit; the whole ends by BUDGET seconds;
+# with 8 and 4 workers) and `paste2` (check 5, about 110 s: the detection bench with the batched paste in its
+# random-weight R-CNNs too, which check 4's lacked; the paste's tests on CUDA). Each step has a limit; the whole ends by BUDGET seconds;
 # logs come back in $OUT/logs.tgz (at most 8 files come back).
 set -u
-PLAN=${1:-next}; case $PLAN in recheck) budget=300 ;; paste) budget=380 ;; *) budget=560 ;; esac
+PLAN=${1:-next}; case $PLAN in recheck) budget=300 ;; paste) budget=380 ;; paste2) budget=120 ;; *) budget=560 ;; esac
 T0=$(date +%s); DEADLINE=$((T0 + ${BUDGET:-$budget}))
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"; L=/tmp/gpu-logs; rm -rf $L; mkdir -p $L
 # at most 8 files come back: every log goes into one archive at the end (also when a step fails)
@@ -93,9 +94,16 @@ plan_paste() {
   step sweep_stacked_w4 70 python3 bench/bench_sweep_runners.py --child --workers 4 --runner stacked --out /tmp/sws4
   tar -czf "$L/sweep_stacked_w8.tgz" -C /tmp/sws8 . 2>/dev/null
 }
+plan_paste2() {
+  unset PYTHONDONTWRITEBYTECODE; export PYTHONPYCACHEPREFIX=/tmp/pyc
+  step bench_detection 60 python3 bench/bench_detection.py --json --repeats 3
+  W=2; export OMP_NUM_THREADS=8 MKL_NUM_THREADS=8
+  step pytest 45 python3 -m pytest -p no:cacheprovider -v -rfE --tb=short -n $W --timeout 40 --timeout-method thread \
+    --junitxml="$L/junit.xml" tests/test_mask_paste.py
+}
 case "$PLAN" in
-  first) plan_first ;; recheck) plan_recheck ;; next) plan_next ;; paste) plan_paste ;;
-  *) echo "unknown plan $PLAN (first, recheck, next, paste)"; exit 2 ;;
+  first) plan_first ;; recheck) plan_recheck ;; next) plan_next ;; paste) plan_paste ;; paste2) plan_paste2 ;;
+  *) echo "unknown plan $PLAN (first, recheck, next, paste, paste2)"; exit 2 ;;
 esac
 echo "== steps"; cat "$L/steps.txt"
 echo "== failed or errored"; grep -E "^(FAILED|ERROR)" "$L/pytest.log" | cut -c1-200 | head -40
