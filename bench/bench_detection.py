@@ -9,7 +9,8 @@ batched path and the detections it returns per image. COCO models run with rando
 cached: the same network cost, but random weights keep 100 boxes on this scene (scored 0.77-1.00 on
 the CPU), so a Mask R-CNN does the work of 100 detections per image (mask head, pasting the masks
 into the image with models/mask_paste.py as the page does, copying the masks to the CPU); a second
-row keeps at most 10. The image is a 640 x 480 generated scene.
+row keeps at most 10. The image is a 640 x 480 generated scene. Last, the paste alone, torchvision's
+per-mask loop against the batched paste, for 100 masks.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ import numpy as np
 import torch
 import torchvision
 from PIL import Image
+from torchvision.models.detection.roi_heads import paste_masks_in_image
 
 from bench.timing import timed
 from models.data.shapes import make_scene
 from models.detectors import DETECTORS, detect, detect_batch, detector_input, load_detector
 from models.devices import best_device, device_name
 from models.hub import weights_cache
-from models.mask_paste import use_batched_paste
+from models.mask_paste import paste_masks, use_batched_paste
 
 CAPPED = 10  # detections per image for the second Mask R-CNN figure under random weights
 
@@ -45,6 +47,19 @@ def batched_rate(
     seconds = [timed(lambda: detect_batch(model, images, batch_size=batch), device) for _ in range(repeats + 1)][1:]
     found = len(detect_batch(model, [image])[0])
     return batch / statistics.median(seconds), found
+
+
+def paste_seconds(device: torch.device, masks: int = 100, repeats: int = 5) -> tuple[float, float]:
+    """(torchvision's per-mask paste, the batched paste) in seconds for `masks` random 28 x 28 masks in boxes across a
+    640 x 480 image, median of `repeats` after one warm-up: the step models/mask_paste.py replaces, alone."""
+    g = torch.Generator().manual_seed(0)
+    probs = torch.rand(masks, 1, 28, 28, generator=g).to(device)
+    corner = torch.rand(masks, 2, generator=g) * torch.tensor([448.0, 336.0])
+    boxes = torch.cat([corner, corner + 1 + torch.rand(masks, 2, generator=g) * 190], 1).to(device)
+    return tuple(
+        statistics.median([timed(lambda f=f: f(probs, boxes, (480, 640)), device) for _ in range(repeats + 1)][1:])
+        for f in (paste_masks_in_image, paste_masks)
+    )
 
 
 def main() -> None:
@@ -93,6 +108,13 @@ def main() -> None:
             heads.detections_per_img = kept
             print(f"| {name}, at most {CAPPED} detections | {weights} | | | | {rate:.1f} | {found:.0f} |", flush=True)
             figures[f"{name} batched images/s, at most {CAPPED} detections"] = rate
+    library, batched = paste_seconds(device)
+    print(
+        f"\npasting 100 masks into a 640 x 480 image: torchvision's loop {library * 1e3:.1f} ms, batched "
+        f"(models/mask_paste.py) {batched * 1e3:.1f} ms"
+    )
+    figures["paste 100 masks, torchvision's loop (s)"] = library
+    figures["paste 100 masks, batched (s)"] = batched
     if args.json:
         print("JSON " + json.dumps(figures))
 

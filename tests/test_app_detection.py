@@ -71,7 +71,7 @@ def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
     cam = [s for s in plotly_specs(at) if "the map alone" in (s["layout"].get("title") or {}).get("text", "")]
     assert cam and cam[0]["data"][0]["type"] == "heatmap"  # Grad-CAM alone, with Plotly's colour bar
     levels = at.radio(key="det_cam_level")
-    assert levels.options == ["its own (P2)", "P3", "P4", "P5"] and "their maps are usually empty" in levels.help
+    assert levels.options == ["its own (P2)", "P3", "P4", "P5"] and "so their maps are empty" in levels.help
     levels.set_value("2").run()
     assert not at.exception and any("Grad-CAM at P4" in c for c in image_captions(at))
 

@@ -149,22 +149,30 @@ def box_heads(model: nn.Module, x: torch.Tensor, box: tuple[float, float, float,
     )
 
 
+POOL = "pool"  # torchvision's extra FPN level: P5 max-pooled, used by the RPN only
+BOX_LEVEL = "box"  # a Grad-CAM level choice: the level the box head pooled the detection's features from
+
+
 def explain_detection(
     model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float], label: int, level: str = "0"
-) -> tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, float, str | None]:
     """Grad-CAM of one detection's class score at an FPN level, upsampled to the image: H x W in [0, 1].
 
     The model is run again with gradients on; the detection is found again among the new
     outputs as the one of the same class that overlaps `box` most (IoU), and its score is
-    differentiated with respect to the level's feature map. Returns the map and that IoU.
+    differentiated with respect to every level's feature map. Returns the map, that IoU and the level the box head
+    pooled the detection's features from: the one level where its score has a gradient (None if it has none
+    anywhere). `level` BOX_LEVEL draws the map at that level: torchvision picks it from the size of the proposal,
+    which the box regression then moves, so the detection's own box can name another level near a level's edge.
     """
     x = on_model_device(model, x)
     with lock_for(model), torch.enable_grad():
         original = [tuple(x.shape[-2:])]
         images, _ = model.transform([x])
         features = model.backbone(images.tensors)
-        fmap = features[level]
-        fmap.retain_grad()
+        pooled = [k for k in features if k != POOL]  # the levels the box head reads (P6 feeds the RPN only)
+        for k in pooled:
+            features[k].retain_grad()
         proposals, _ = model.rpn(images, features)
         detections, _ = model.roi_heads(features, proposals, images.image_sizes)
         found = model.transform.postprocess(detections, images.image_sizes, original)[0]
@@ -174,13 +182,18 @@ def explain_detection(
         ious = box_iou(torch.tensor([box], dtype=torch.float, device=x.device), found["boxes"][same].detach())[0]
         best = same[int(ious.argmax())]
         found["scores"][best].backward()
-        weights = fmap.grad.mean(dim=(2, 3), keepdim=True)
+        read = [k for k in pooled if features[k].grad is not None and bool(features[k].grad.any())]
+        pooled_from = read[0] if read else None
+        shown = level if level != BOX_LEVEL else pooled_from or pooled[0]
+        fmap = features[shown]
+        grad = fmap.grad if fmap.grad is not None else torch.zeros_like(fmap)
+        weights = grad.mean(dim=(2, 3), keepdim=True)
         cam = F.relu((weights * fmap).sum(dim=1, keepdim=True)).detach()
     h, w = images.image_sizes[0]
     cam = F.interpolate(cam, size=images.tensors.shape[-2:], mode="bilinear", align_corners=False)[..., :h, :w]
     cam = F.interpolate(cam, size=original[0], mode="bilinear", align_corners=False)[0, 0]
     peak = float(cam.max())
-    return (cam / peak if peak > 0 else cam).cpu().numpy(), float(ious.max())
+    return (cam / peak if peak > 0 else cam).cpu().numpy(), float(ious.max()), pooled_from
 
 
 @dataclass(frozen=True)
@@ -201,9 +214,6 @@ class RoiComparison:
     snapping: float  # mean |average over the snapped bins - align|, relative to mean |align|
     aligned: bool = False  # RoIAlign with the half-pixel correction (aligned=True) instead of the model's own
     half_pixel: float = 0.0  # mean |aligned=True - aligned=False|, relative to the model's (aligned=False) mean |.|
-
-
-POOL = "pool"  # torchvision's extra FPN level: P5 max-pooled, used by the RPN only
 
 
 def fpn_level_name(level: str | int) -> str:
@@ -297,20 +307,17 @@ def roi_pool_vs_align(
     )
 
 
-BOX_LEVEL = "box"  # a Grad-CAM level choice: the level the box head pooled the detection's features from
-
-
 def cam_note(
-    cam: np.ndarray, level: str, pooled_from: str, box: tuple[float, float, float, float] | None = None
+    cam: np.ndarray, level: str, pooled_from: str | None, box: tuple[float, float, float, float] | None = None
 ) -> str:
     """What a reader of a detection's Grad-CAM at `level` must know, in one line, or "". Why the map is empty: the
     box head pooled the detection's features from `pooled_from` alone (proposals reach the heads detached), so its
     score has no gradient at any other level; at its own level an empty map means the gradient-weighted sum is
-    nowhere positive. Why a map peaks outside the detection's `box` (image pixels): the score's gradient reaches
-    only the cells RoIAlign sampled for it (under the detection's proposal, which the box regression then moved to
-    `box`; bilinear sampling reaches one cell further), but Grad-CAM weighs each channel by its mean gradient and
-    draws the weighted channels over the whole level, so what lies outside shows where those channels respond, not
-    what this score read."""
+    nowhere positive; with `pooled_from` None the score has no gradient at any level. Why a map peaks outside the
+    detection's `box` (image pixels): the score's gradient reaches only the cells RoIAlign sampled for it (under the
+    detection's proposal, which the box regression then moved to `box`; bilinear sampling reaches one cell further),
+    but Grad-CAM weighs each channel by its mean gradient and draws the weighted channels over the whole level, so
+    what lies outside shows where those channels respond, not what this score read."""
     if np.any(cam):
         if box is None:
             return ""
@@ -327,10 +334,15 @@ def cam_note(
             f"channel by its mean gradient and draws the weighted channels over all of {fpn_level_name(level)}, so "
             "away from the box it shows where those channels respond, not what the detection read."
         )
+    if pooled_from is None:
+        return (
+            "The map is empty: this detection's score has no gradient at any level (its probability is saturated at "
+            "float precision, so no small change of the features moves it)."
+        )
     if level != pooled_from:
         return (
             f"The map is empty at {fpn_level_name(level)}: the box head pooled this detection's features from "
-            f"{fpn_level_name(pooled_from)} (the level its size picks), so its score has no gradient at "
+            f"{fpn_level_name(pooled_from)} (the level its proposal's size picks), so its score has no gradient at "
             f"{fpn_level_name(level)}."
         )
     return (

@@ -396,21 +396,21 @@ def show_heads(image: np.ndarray, inst: Instance | None, heads: dict | None, key
         )
 
 
-def cam_level_ui(stages: Stages, pooled_from: str) -> str:
-    """Choose the FPN level at which to explain the detection: by default the one its box was pooled from."""
-    choice = st.radio(
+def cam_level_ui(stages: Stages, pooled_from: str | None) -> str:
+    """Choose the FPN level at which to explain the detection: by default the one its features were pooled from
+    (BOX_LEVEL, the level its score has a gradient at)."""
+    own = f"its own ({fpn_level_name(pooled_from)})" if pooled_from else "its own (none: no gradient)"
+    return st.radio(
         "At level",
         [BOX_LEVEL, *(k for k in stages.features if k not in (POOL, pooled_from))],
         horizontal=True,
         key="det_cam_level",
         bind=BIND,
-        format_func=lambda k: f"its own ({fpn_level_name(pooled_from)})" if k == BOX_LEVEL else fpn_level_name(k),
-        # said before the click (a walk clicked through three black maps); "usually": the level is picked from the
-        # proposal's size, which the box regression then moves, so near a level's edge the box's own may differ
+        format_func=lambda k: own if k == BOX_LEVEL else fpn_level_name(k),
+        # said before the click (a walk clicked through three black maps)
         help="The box head pools each detection's features from one level, picked by the size of its proposal (about "
-        "its box's): at the other levels its score has no gradient, so their maps are usually empty.",
+        "its box's): at the other levels its score has no gradient, so their maps are empty.",
     )
-    return pooled_from if choice == BOX_LEVEL else choice
 
 
 def explain_tab(image: np.ndarray, stages: Stages, inst: Instance | None, subject: Subject) -> None:
@@ -422,14 +422,16 @@ def explain_tab(image: np.ndarray, stages: Stages, inst: Instance | None, subjec
     if inst is None:
         st.info("Click a row of the table above to choose the detection to explain.")
         return
-    pooled_from = roi_level(stages, inst.box, image.shape[:2])
-    with settings("Grad-CAM level"):
-        level = cam_level_ui(stages, pooled_from)
-    try:
-        cam, iou = cached_explanation(subject, inst.box, inst.label_index, level)
+    try:  # at its own level first: the one backward pass names that level (the gradient's)
+        cam, iou, pooled_from = cached_explanation(subject, inst.box, inst.label_index, BOX_LEVEL)
+        with settings("Grad-CAM level"):
+            level = cam_level_ui(stages, pooled_from)
+        if level != BOX_LEVEL:
+            cam, iou, _ = cached_explanation(subject, inst.box, inst.label_index, level)
     except ValueError as exc:
         st.warning(f"This detection cannot be explained: {exc}.")
         return
+    level = (pooled_from or "0") if level == BOX_LEVEL else level  # the level the map was drawn at
     left, right = st.columns(2)
     left.image(
         overlay(draw(image, [inst], masks=False, keypoints=False), cam, "absolute", 0.8),
