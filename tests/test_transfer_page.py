@@ -45,6 +45,7 @@ def test_shipped_sweep_shows_curves_table_and_crossovers(page) -> None:
     (e_n,) = [c for c in table.columns if c.startswith("e_N (")]
     assert columns["regime"]["width"] == 310 and columns[e_n]["label"] == "e_N" and columns[e_n]["width"] == "small"
     assert set(table["fit"]) == {"ok"} and columns["fit"]["width"] == "small"
+    assert "A floor α below zero is another matter" in columns["fit"]["help"]  # 'ok' beside α < 0 (a walk)
     sizes = json.loads(page.dataframe[1].proto.columns)
     assert sizes["measured error at n=1 (%)"]["label"] == "error n=1"  # "error % n=101" was cut to "error % n=10"
     text = " ".join(m.value for m in page.markdown)

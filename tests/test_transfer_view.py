@@ -171,6 +171,22 @@ def test_a_crossing_outside_the_measured_sizes_is_labelled_an_extrapolation() ->
     assert not [s for s in crossovers({"finetune": curve(10.0, 50.0), "probe": curve(5.0, 100.0)}, 1, 50) if "**" in s]
 
 
+def test_a_fit_through_three_sizes_is_read_with_care() -> None:
+    """A walk: the form's default sizes (1, 5, 20) gave fits marked 'ok', though three sizes are as many as the
+    curve's parameters and leave none to check its shape. Four sizes or more read 'ok' (the RUNS sweep)."""
+    sizes = sorted({r.n_per_class for r in RUNS})
+    assert len(sizes) > 3
+    three = [r for r in RUNS if r.n_per_class in (sizes[0], sizes[len(sizes) // 2], sizes[-1])]
+    curves = fit_curves(three)
+    assert curves and not any(c.unreliable for c in curves.values())
+    assert all(
+        c.verdict == "with care: 3 sizes, as many as its parameters: none left to check its shape"
+        for c in curves.values()
+    )
+    assert {row["fit"] for row in summary_rows(three, curves) if "fit" in row} == {next(iter(curves.values())).verdict}
+    assert {c.verdict for c in fit_curves(RUNS).values()} == {"ok"}
+
+
 def test_a_fit_through_two_sizes_is_not_read() -> None:
     """A sweep of sizes 1 and 5 was fitted with three parameters through two means and marked 'fit: ok'."""
     sizes = sorted({r.n_per_class for r in RUNS})[:2]

@@ -22,6 +22,11 @@ from models.transfer.published import N as PAPER_N
 
 GAMMAS = np.round(np.arange(-1.0, 0.0, 0.01), 2)
 V0 = 0.02  # percent^2: the variance model's fixed floor (the paper's default), so no weight is infinite
+FIT_HELP = (
+    "ok: more sizes than the curve's three parameters, spanning a factor of 4 or more, and γ inside its searched "
+    "range; 'with care' and 'unreliable' say what is missing. A floor α below zero is another matter: the note under "
+    "the table."
+)
 MIN_SPAN = 4.0  # a curve fitted to sizes spanning less than this factor is not read (its gamma is not determined)
 PENALTY = 5.0  # the authors' search_reg_coeff: the gamma search minimises objective + PENALTY * |gamma + 0.5|
 
@@ -54,6 +59,19 @@ class LearningCurve:
         if self.n_range[0] > 0 and self.gamma in (GAMMAS[0], GAMMAS[-1]):
             return f"γ = {self.gamma:g} is at the edge of the searched range [-1, 0)"
         return ""
+
+    @property
+    def caveat(self) -> str:
+        """What to bear in mind when reading a fit that may be read, or "": three sizes are as many as the curve's
+        parameters, so no size is left to check its shape (a walk found such a fit marked 'ok')."""
+        return "3 sizes, as many as its parameters: none left to check its shape" if self.sizes == 3 else ""
+
+    @property
+    def verdict(self) -> str:
+        """The summary table's word on the fit: "unreliable: why", "with care: what", or "ok"."""
+        if self.unreliable:
+            return f"unreliable: {self.unreliable}"
+        return f"with care: {self.caveat}" if self.caveat else "ok"
 
     def predict(self, n: float | np.ndarray) -> np.ndarray:
         """Predicted test error (percent) at `n` training images per class."""

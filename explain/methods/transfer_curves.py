@@ -71,7 +71,7 @@ def summary_rows(
                     "gamma": round(c.gamma, 2),
                     f"e_N (N={c.N:g})": round(c.e_N, 2),
                     "beta_N": round(c.beta_N, 2),
-                    "fit": f"unreliable: {c.unreliable}" if c.unreliable else "ok",
+                    "fit": c.verdict,
                 }
             )
         if published and regime in published:

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from explain.figures.transfer import learning_curve_figure, training_curves_figure
-from explain.methods.learning_curves import PAPER_N, PENALTY
+from explain.methods.learning_curves import FIT_HELP, PAPER_N, PENALTY
 from explain.methods.transfer_curves import (
     chosen_setting,
     crossovers,
@@ -103,7 +103,8 @@ def table_columns(table: pd.DataFrame, headers: dict[str, str] | None = None) ->
     for name in table.columns:
         label = headers.get(name)
         if name == "fit":  # "ok", or why the fit should not be read (a sentence)
-            config[name] = st.column_config.TextColumn(width="large" if (table[name] != "ok").any() else "small")
+            width = "large" if (table[name] != "ok").any() else "small"
+            config[name] = st.column_config.TextColumn(width=width, help=FIT_HELP)
         elif pd.api.types.is_integer_dtype(table[name]):
             config[name] = st.column_config.NumberColumn(label, format="%d", width="small")
         elif pd.api.types.is_numeric_dtype(table[name]):
