@@ -57,6 +57,7 @@ _FROM = {
     "to_map": "explain.methods.maps",
     "occlusion_sensitivity": "explain.methods.occlusion",
     "explain_detection": "explain.methods.rcnn_stages",
+    "detection_cams": "explain.methods.rcnn_stages",
     "run_stages": "explain.methods.rcnn_stages",
     "cascading_randomization": "explain.methods.sanity",
     "sanity_of_methods": "explain.methods.sanity",

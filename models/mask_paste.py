@@ -20,47 +20,52 @@ from torchvision.models.detection.transform import GeneralizedRCNNTransform, res
 CHUNK_ELEMENTS = 1 << 24  # image pixels x masks per pass: about 64 MB for each float temporary
 
 
-def _resize_matrix(start: Tensor, size: Tensor, in_size: int, out_len: int) -> Tensor:
-    """Per mask, the out_len x in_size matrix of PyTorch's bilinear resize (align_corners=False) of `in_size` source
-    pixels to the `size` pixels starting at image position `start`; rows outside that span are zero. Each row holds
-    the two source taps and weights of `area_pixel_compute_source_index`."""
+def _resize_matrix(start: Tensor, length: Tensor, in_size: int, out_len: int) -> Tensor:
+    """Per mask, the out_len x in_size float32 matrix of PyTorch's bilinear resize (align_corners=False) of `in_size`
+    source pixels to the `length` pixels starting at image position `start`; rows outside that span are zero. Each
+    row holds the two source taps and weights of `area_pixel_compute_source_index`. As torchvision's paste, the
+    resize is to max(length, 1) pixels, and a box with length under 1 pastes nothing."""
+    size = length.clamp(min=1)
     pos = torch.arange(out_len, device=start.device)[None] - start[:, None]
-    inside = (pos >= 0) & (pos < size[:, None])
+    inside = (pos >= 0) & (pos < length[:, None])
     dst = torch.minimum(pos.clamp(min=0), (size - 1)[:, None]).to(torch.float32)
-    scale = torch.tensor(float(in_size), device=start.device) / size.to(torch.float32)
+    scale = torch.full_like(size, in_size, dtype=torch.float32) / size.to(torch.float32)  # the kernel's float32 in/out
     src = (scale[:, None] * (dst + 0.5) - 0.5).clamp(min=0)
     i0 = src.to(torch.int64)
     i1 = i0 + (i0 < in_size - 1).to(torch.int64)
     lam1 = (src - i0.to(torch.float32)) * inside
     lam0 = (1 - lam1) * inside
-    taps = torch.zeros(*pos.shape, in_size, device=start.device)
+    taps = torch.zeros(*pos.shape, in_size, device=start.device, dtype=torch.float32)
     return taps.scatter_add_(2, i0[..., None], lam0[..., None]).scatter_add_(2, i1[..., None], lam1[..., None])
 
 
 def _paste_chunk(masks: Tensor, boxes: Tensor, im_h: int, im_w: int) -> Tensor:
-    """Padded masks (n x P x P) and their expanded integer boxes (n x 4) -> n x im_h x im_w: the resize along the
-    width, then along the height, as two batched products with the resize matrices."""
+    """Padded float32 masks (n x Ph x Pw) and their expanded integer boxes (n x 4) -> n x im_h x im_w: the resize
+    along the width, then along the height, as two batched products with the resize matrices."""
     x0, y0, x1, y1 = boxes.unbind(1)
-    p = masks.shape[-1]
-    across = _resize_matrix(x0, (x1 - x0 + 1).clamp(min=1), p, im_w)  # n x W x P
-    down = _resize_matrix(y0, (y1 - y0 + 1).clamp(min=1), p, im_h)  # n x H x P
+    across = _resize_matrix(x0, x1 - x0 + 1, masks.shape[-1], im_w)  # n x W x Pw
+    down = _resize_matrix(y0, y1 - y0 + 1, masks.shape[-2], im_h)  # n x H x Ph
     return torch.bmm(down, torch.bmm(masks, across.transpose(1, 2)))
 
 
 def paste_masks(masks: Tensor, boxes: Tensor, img_shape: tuple[int, int], padding: int = 1) -> Tensor:
     """torchvision's `paste_masks_in_image(masks, boxes, img_shape, padding)`: N x 1 x M x M mask probabilities and
     their N x 4 boxes in image pixels -> N x 1 x H x W, each mask resized into its box (torchvision's box expansion for
-    the padding) and zero elsewhere; in chunks of masks, without a per-mask loop."""
+    the padding) and zero elsewhere; in chunks of masks, without a per-mask loop. Computed in float32 whatever the
+    masks' dtype and any autocast (a bfloat16 product would move values near 0.5 across it), returned in theirs."""
+    dtype = masks.dtype
     masks, scale = expand_masks(masks, padding=padding)
     boxes = expand_boxes(boxes, scale).to(dtype=torch.int64)
     im_h, im_w = img_shape
     if masks.shape[0] == 0:
         return masks.new_empty((0, 1, im_h, im_w))
     chunk = max(1, CHUNK_ELEMENTS // max(1, im_h * im_w))
-    pasted = [
-        _paste_chunk(masks[i : i + chunk, 0], boxes[i : i + chunk], im_h, im_w) for i in range(0, masks.shape[0], chunk)
-    ]
-    return torch.cat(pasted)[:, None]
+    with torch.autocast(masks.device.type, enabled=False):
+        pasted = [
+            _paste_chunk(masks[i : i + chunk, 0].float(), boxes[i : i + chunk], im_h, im_w)
+            for i in range(0, masks.shape[0], chunk)
+        ]
+    return torch.cat(pasted)[:, None].to(dtype)
 
 
 class BatchedPasteTransform(GeneralizedRCNNTransform):

@@ -318,22 +318,25 @@ def test_a_detections_grad_cam_is_empty_away_from_its_level_and_says_why():
     has no gradient there); the page defaults to its own level and names the reason for an empty map. Its own level
     is the one its score has a gradient at, found in the same backward pass: a walk's fix, since the level picked
     from the detection's final box (roi_level) can differ from the one its proposal was pooled from."""
-    from explain.methods.rcnn_stages import BOX_LEVEL, cam_note
+    from explain.methods.rcnn_stages import BOX_LEVEL, cam_note, detection_cams
 
     model, _ = load_detector(BUNDLED_DETECTOR)
     x = detector_input(Image.fromarray(SCENE.image), torch.device("cpu"))
     stages = run_stages(model, x)
     for i in range(min(3, len(stages.boxes))):
         box, label = tuple(float(v) for v in stages.boxes[i]), int(stages.labels[i])
-        drawn, _, own = explain_detection(model, x, box, label, BOX_LEVEL)
-        at_own, _, named = explain_detection(model, x, box, label, own)
-        assert own in ("0", "1", "2", "3") and named == own and np.array_equal(drawn, at_own) and at_own.max() > 0
-        for other in {"0", "1", "2", "3"} - {own}:  # no gradient anywhere else
-            elsewhere, _, _ = explain_detection(model, x, box, label, other)
-            assert not np.any(elsewhere)
-    assert cam_note(at_own, own, own) == ""
-    assert "pooled this detection's features from" in cam_note(elsewhere, other, own)
-    assert "no gradient at any level" in cam_note(np.zeros_like(elsewhere), "0", None)
+        cams = detection_cams(model, x, box, label)
+        own = cams.pooled_from
+        assert list(cams.maps) == ["0", "1", "2", "3"] and own in cams.maps and cams.level_of(BOX_LEVEL) == own
+        assert cams.at(BOX_LEVEL) is cams.maps[own] and cams.maps[own].max() > 0
+        assert all(not np.any(cams.maps[k]) for k in cams.maps if k != own)  # no gradient anywhere else
+        # the notebook's one-level call gives the same map
+        alone, iou, named = explain_detection(model, x, box, label, BOX_LEVEL)
+        assert named == own and iou == cams.iou and np.array_equal(alone, cams.maps[own])
+    other = sorted(k for k in cams.maps if k != own)[0]
+    assert cam_note(cams.maps[own], own, own) == ""
+    assert "pooled this detection's features from" in cam_note(cams.maps[other], other, own)
+    assert "no gradient at any level" in cam_note(cams.maps[other], "0", None)
     # A walk found a map at P2 peaking on the background with no word on why: the score read only the box's cells,
     # Grad-CAM draws its weighted channels everywhere. A map whose peak lies outside the box says so, with its share.
     cam = np.zeros((64, 64), np.float32)
@@ -343,6 +346,7 @@ def test_a_detections_grad_cam_is_empty_away_from_its_level_and_says_why():
         "(the box covers 10% of it)."  # a walk: 88% outside reads as 'elsewhere' unless the box's own share is given
     )
     assert cam_note(cam, own, own, (35.0, 35.0, 55.0, 55.0)) == ""  # the peak inside: nothing to explain
+    at_own = cams.maps[own]
     note = cam_note(at_own, own, own, box)
     peak_y, peak_x = np.unravel_index(int(np.argmax(at_own)), at_own.shape)
     assert (note == "") == (box[0] <= peak_x <= box[2] and box[1] <= peak_y <= box[3])

@@ -46,6 +46,32 @@ def test_the_batched_paste_is_torchvisions_paste(n, h, w):
     assert_same_masks(paste_masks(masks, boxes, (h, w)), paste_masks_in_image(masks, boxes, (h, w)))
 
 
+def test_masks_that_are_not_square_and_boxes_turned_inside_out_paste_as_torchvision_pastes_them():
+    """A review: the height's resize used the width's size (14 x 28 masks failed), and a box with x1 < x0, which
+    torchvision resizes to one pixel and then pastes nowhere, filled a column."""
+    masks, boxes = random_masks(12, 60, 80, seed=7)
+    tall = masks[..., :14, :]
+    assert_same_masks(paste_masks(tall, boxes, (60, 80)), paste_masks_in_image(tall, boxes, (60, 80)))
+    inverted = torch.tensor([[20.0, 10.0, 15.0, 30.0], [10.0, 40.0, 30.0, 33.0]], device=masks.device)
+    pasted = paste_masks(masks[:2], inverted, (60, 80))
+    assert_same_masks(pasted, paste_masks_in_image(masks[:2], inverted, (60, 80)))
+    assert not pasted.any()
+
+
+def test_masks_in_half_precision_or_under_autocast_are_pasted_in_float32():
+    """A review: bfloat16 masks failed, and under autocast the products ran in bfloat16 (values off by 4e-3, so a
+    pixel near 0.5 could change side). The paste computes in float32 and returns the masks' dtype."""
+    masks, boxes = random_masks(20, 50, 70, seed=9)
+    library = paste_masks_in_image(masks, boxes, (50, 70))
+    half = paste_masks(masks.bfloat16(), boxes, (50, 70))
+    assert half.dtype == torch.bfloat16
+    assert (half.float() - library).abs().max().item() <= 1e-2  # the masks' own bfloat16 rounding (2**-8 of 1)
+    with torch.autocast(masks.device.type, dtype=torch.bfloat16):
+        under_autocast = paste_masks(masks, boxes, (50, 70))
+    assert under_autocast.dtype == torch.float32
+    assert_same_masks(under_autocast, library)
+
+
 def test_no_masks_paste_to_an_empty_batch_of_the_image_size():
     masks, boxes = random_masks(0, 20, 30, seed=0)
     assert paste_masks(masks, boxes, (20, 30)).shape == (0, 1, 20, 30)
@@ -56,9 +82,12 @@ def test_masks_pasted_in_chunks_are_the_same_masks(monkeypatch):
     whole = paste_masks(masks, boxes, (60, 70))
     monkeypatch.setattr(models.mask_paste, "CHUNK_ELEMENTS", 3 * 60 * 70)  # three masks a pass, the last pass one
     chunked = paste_masks(masks, boxes, (60, 70))
-    assert_same_masks(chunked, paste_masks_in_image(masks, boxes, (60, 70)))
-    if TEST_DEVICE == "cpu":  # on a GPU, cuBLAS picks its kernel by batch size, and its rounding with it
-        assert torch.equal(chunked, whole)
+    monkeypatch.setattr(models.mask_paste, "CHUNK_ELEMENTS", 1)  # an image larger than a chunk: one mask a pass
+    one_by_one = paste_masks(masks, boxes, (60, 70))
+    for pasted in (chunked, one_by_one):
+        assert_same_masks(pasted, paste_masks_in_image(masks, boxes, (60, 70)))
+        if TEST_DEVICE == "cpu":  # on a GPU, cuBLAS picks its kernel by batch size, and its rounding with it
+            assert torch.equal(pasted, whole)
 
 
 @torch.no_grad()

@@ -22,13 +22,13 @@ from models.transfer.published import N as PAPER_N
 
 GAMMAS = np.round(np.arange(-1.0, 0.0, 0.01), 2)
 V0 = 0.02  # percent^2: the variance model's fixed floor (the paper's default), so no weight is infinite
-FIT_HELP = (
-    "ok: more sizes than the curve's three parameters, spanning a factor of 4 or more, and γ inside its searched "
-    "range; 'with care' and 'unreliable' say what is missing. A floor α below zero is another matter: the note under "
-    "the table."
-)
 MIN_SPAN = 4.0  # a curve fitted to sizes spanning less than this factor is not read (its gamma is not determined)
 PENALTY = 5.0  # the authors' search_reg_coeff: the gamma search minimises objective + PENALTY * |gamma + 0.5|
+FIT_HELP = (
+    f"ok: more sizes than the curve's three parameters, spanning a factor of {MIN_SPAN:g} or more, and γ inside its "
+    "searched range; 'with care' and 'unreliable' say what is missing. A floor α below zero is another matter: the "
+    "note under the table."
+)
 
 
 @dataclass(frozen=True)

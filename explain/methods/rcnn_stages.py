@@ -153,18 +153,34 @@ POOL = "pool"  # torchvision's extra FPN level: P5 max-pooled, used by the RPN o
 BOX_LEVEL = "box"  # a Grad-CAM level choice: the level the box head pooled the detection's features from
 
 
-def explain_detection(
-    model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float], label: int, level: str = "0"
-) -> tuple[np.ndarray, float, str | None]:
-    """Grad-CAM of one detection's class score at an FPN level, upsampled to the image: H x W in [0, 1].
+@dataclass(frozen=True)
+class DetectionCams:
+    """Grad-CAM of one detection's class score at every FPN level the box head reads (P2-P5), from one backward
+    pass: each H x W in [0, 1] over the image; the IoU with which the detection was found again; and the level the
+    box head pooled its features from, the one level where its score has a gradient (None if it has none)."""
 
-    The model is run again with gradients on; the detection is found again among the new
-    outputs as the one of the same class that overlaps `box` most (IoU), and its score is
-    differentiated with respect to every level's feature map. Returns the map, that IoU and the level the box head
-    pooled the detection's features from: the one level where its score has a gradient (None if it has none
-    anywhere). `level` BOX_LEVEL draws the map at that level: torchvision picks it from the size of the proposal,
-    which the box regression then moves, so the detection's own box can name another level near a level's edge.
-    """
+    maps: dict[str, np.ndarray]
+    iou: float
+    pooled_from: str | None
+
+    def level_of(self, level: str) -> str:
+        """The level a choice draws: BOX_LEVEL is the one pooled from (the finest when the score has no gradient)."""
+        return level if level != BOX_LEVEL else self.pooled_from or next(iter(self.maps))
+
+    def at(self, level: str) -> np.ndarray:
+        """The map at `level` (a level key or BOX_LEVEL)."""
+        return self.maps[self.level_of(level)]
+
+
+def detection_cams(
+    model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float], label: int
+) -> DetectionCams:
+    """Grad-CAM of one detection's class score at each level. The model is run again with gradients on; the
+    detection is found again among the new outputs as the one of the same class that overlaps `box` most (IoU), and
+    its score is differentiated once with respect to every level's feature map. Proposals reach the box head
+    detached and each is pooled from one level, picked from its size (torchvision's LevelMapper); the box
+    regression then moves it, so the detection's own box can name a neighbouring level near a level's edge: the
+    level with the gradient is the one it was pooled from."""
     x = on_model_device(model, x)
     with lock_for(model), torch.enable_grad():
         original = [tuple(x.shape[-2:])]
@@ -182,18 +198,30 @@ def explain_detection(
         ious = box_iou(torch.tensor([box], dtype=torch.float, device=x.device), found["boxes"][same].detach())[0]
         best = same[int(ious.argmax())]
         found["scores"][best].backward()
-        read = [k for k in pooled if features[k].grad is not None and bool(features[k].grad.any())]
-        pooled_from = read[0] if read else None
-        shown = level if level != BOX_LEVEL else pooled_from or pooled[0]
-        fmap = features[shown]
-        grad = fmap.grad if fmap.grad is not None else torch.zeros_like(fmap)
-        weights = grad.mean(dim=(2, 3), keepdim=True)
-        cam = F.relu((weights * fmap).sum(dim=1, keepdim=True)).detach()
+        grads = {k: features[k].grad if features[k].grad is not None else torch.zeros_like(features[k]) for k in pooled}
+        read = [k for k in pooled if bool(grads[k].any())]  # one level at most: a box is pooled from one
+        pooled_from = max(read, key=lambda k: float(grads[k].abs().sum())) if read else None
+        cams = {
+            k: F.relu((grads[k].mean(dim=(2, 3), keepdim=True) * features[k]).sum(dim=1, keepdim=True)).detach()
+            for k in pooled
+        }
     h, w = images.image_sizes[0]
-    cam = F.interpolate(cam, size=images.tensors.shape[-2:], mode="bilinear", align_corners=False)[..., :h, :w]
-    cam = F.interpolate(cam, size=original[0], mode="bilinear", align_corners=False)[0, 0]
-    peak = float(cam.max())
-    return (cam / peak if peak > 0 else cam).cpu().numpy(), float(ious.max()), pooled_from
+    maps = {}
+    for k, cam in cams.items():
+        cam = F.interpolate(cam, size=images.tensors.shape[-2:], mode="bilinear", align_corners=False)[..., :h, :w]
+        cam = F.interpolate(cam, size=original[0], mode="bilinear", align_corners=False)[0, 0]
+        peak = float(cam.max())
+        maps[k] = (cam / peak if peak > 0 else cam).cpu().numpy()
+    return DetectionCams(maps, float(ious.max()), pooled_from)
+
+
+def explain_detection(
+    model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float], label: int, level: str = "0"
+) -> tuple[np.ndarray, float, str | None]:
+    """One level's map of `detection_cams`, for a notebook: (the map at `level` or BOX_LEVEL, the IoU, the level
+    pooled from)."""
+    cams = detection_cams(model, x, box, label)
+    return cams.at(level), cams.iou, cams.pooled_from
 
 
 @dataclass(frozen=True)
@@ -336,8 +364,8 @@ def cam_note(
         )
     if pooled_from is None:
         return (
-            "The map is empty: this detection's score has no gradient at any level (its probability is saturated at "
-            "float precision, so no small change of the features moves it)."
+            "The map is empty: this detection's score has no gradient at any level (every other class's probability "
+            "rounds to zero beside it, or the box head's units are all inactive for this box)."
         )
     if level != pooled_from:
         return (

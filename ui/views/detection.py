@@ -30,7 +30,7 @@ from explain.methods.rcnn_stages import (
     Stages,
     box_heads,
     cam_note,
-    explain_detection,
+    detection_cams,
     fpn_level_name,
     fpn_stride,
     head_outputs,
@@ -52,7 +52,7 @@ cached_detect = cached_on_subject("detect", lambda s: detect(s.model, s.chosen.i
 cached_stages = cached_on_subject("rcnn_stages", lambda s: run_stages(s.model, s.x), max_entries=32)
 cached_heads = cached_on_subject("rcnn_heads", lambda s, box, label: head_outputs(s.model, s.x, box, label))
 cached_explanation = cached_on_subject(
-    "rcnn_explanation", lambda s, box, label, level: explain_detection(s.model, s.x, box, label, level)
+    "rcnn_explanation", lambda s, box, label: detection_cams(s.model, s.x, box, label)
 )
 cached_box_heads = cached_on_subject("rcnn_box_heads", lambda s, box: box_heads(s.model, s.x, box))
 cached_roi = cached_on_subject(
@@ -422,21 +422,20 @@ def explain_tab(image: np.ndarray, stages: Stages, inst: Instance | None, subjec
     if inst is None:
         st.info("Click a row of the table above to choose the detection to explain.")
         return
-    try:  # at its own level first: the one backward pass names that level (the gradient's)
-        cam, iou, pooled_from = cached_explanation(subject, inst.box, inst.label_index, BOX_LEVEL)
-        with settings("Grad-CAM level"):
-            level = cam_level_ui(stages, pooled_from)
-        if level != BOX_LEVEL:
-            cam, iou, _ = cached_explanation(subject, inst.box, inst.label_index, level)
+    try:  # every level's map from one backward pass, which also names the level pooled from (the gradient's)
+        cams = cached_explanation(subject, inst.box, inst.label_index)
     except ValueError as exc:
         st.warning(f"This detection cannot be explained: {exc}.")
         return
-    level = (pooled_from or "0") if level == BOX_LEVEL else level  # the level the map was drawn at
+    with settings("Grad-CAM level"):
+        chosen = cam_level_ui(stages, cams.pooled_from)
+    cam, iou, level, pooled_from = cams.at(chosen), cams.iou, cams.level_of(chosen), cams.pooled_from
+    where = "no level (no gradient)" if chosen == BOX_LEVEL and pooled_from is None else fpn_level_name(level)
     left, right = st.columns(2)
     left.image(
         overlay(draw(image, [inst], masks=False, keypoints=False), cam, "absolute", 0.8),
         width="stretch",
-        caption=f"{inst.label} {inst.score:.0%}: Grad-CAM at {fpn_level_name(level)} (found again with IoU {iou:.2f})",
+        caption=f"{inst.label} {inst.score:.0%}: Grad-CAM at {where} (found again with IoU {iou:.2f})",
     )
     chart(
         right,

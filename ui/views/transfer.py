@@ -102,7 +102,7 @@ def table_columns(table: pd.DataFrame, headers: dict[str, str] | None = None) ->
     config: dict = {"regime": st.column_config.TextColumn(pinned=True, width=310)}  # 300 px of text at 1280 px
     for name in table.columns:
         label = headers.get(name)
-        if name == "fit":  # "ok", or why the fit should not be read (a sentence)
+        if name == "fit":  # "ok", or what to bear in mind ("with care: ...") or why not to read it (a sentence)
             width = "large" if (table[name] != "ok").any() else "small"
             config[name] = st.column_config.TextColumn(width=width, help=FIT_HELP)
         elif pd.api.types.is_integer_dtype(table[name]):
