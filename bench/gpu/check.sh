@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # One prepared call on a lent GPU machine. Here: `EXTRA="torchcam pydeck" bash ../shared/tools/gpu_prepare.sh` and
-# `cp bench/gpu/check.sh .gpu/`; then run(command="bash .gpu/check.sh next", carry=[".gpu"], timeout_s=600).
+# `cp bench/gpu/check.sh .gpu/`; then run(command="bash .gpu/check.sh trace", carry=[".gpu"], timeout_s=600).
 # Plans: `first` (check 1 of 2026-12-04, about 470 s: the issue's four figures on an idle GPU, then the suite on CUDA,
 # then extras) and `recheck` (check 2, about 160 s with BUDGET=300: the tests check 1 failed, the benches' new figures,
-# the shipped sweep with 8 workers) and `next` (not yet run, about 500 s: the whole suite on CUDA again, with the
+# the shipped sweep with 8 workers) and `next` (check 3, about 500 s: the whole suite on CUDA again, with the
 # twelve-run test's GPU rule changed from check 2's list; the shipped sweep with 12 and 16 workers, fast and stacked,
 # towards #30's 30 s; the detection and transfer benches; cProfile of a small sweep and of the detection bench; run as check 3) and
 # `paste` (check 4, about 330 s: a bytecode cache, the batched mask paste's tests and bench on CUDA, the shipped sweep
 # with 8 and 4 workers) and `paste2` (check 5, about 110 s: the detection bench with the batched paste in its
-# random-weight R-CNNs too, which check 4's lacked; the paste's tests on CUDA). Each step has a limit; the whole ends by BUDGET seconds;
+# random-weight R-CNNs too, which check 4's lacked; the paste's tests on CUDA) and `trace` (not yet run, about 420 s:
+# the whole suite on CUDA again (tests changed after check 3), the detection bench with its side-by-side paste timing,
+# bench/gpu/trace_sweep.py: torch.profiler's GPU-side view of a small sweep). Each step has a limit; the whole ends by BUDGET seconds;
 # logs come back in $OUT/logs.tgz (at most 8 files come back).
 set -u
-PLAN=${1:-next}; case $PLAN in recheck) budget=300 ;; paste) budget=380 ;; paste2) budget=120 ;; *) budget=560 ;; esac
+PLAN=${1:-trace}; case $PLAN in recheck) budget=300 ;; paste) budget=380 ;; paste2) budget=120 ;; trace) budget=460 ;; *) budget=560 ;; esac
 T0=$(date +%s); DEADLINE=$((T0 + ${BUDGET:-$budget}))
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"; L=/tmp/gpu-logs; rm -rf $L; mkdir -p $L
 # at most 8 files come back: every log goes into one archive at the end (also when a step fails)
@@ -101,12 +103,25 @@ plan_paste2() {
   step pytest 45 python3 -m pytest -p no:cacheprovider -v -rfE --tb=short -n $W --timeout 40 --timeout-method thread \
     --junitxml="$L/junit.xml" tests/test_mask_paste.py
 }
+plan_trace() {
+  unset PYTHONDONTWRITEBYTECODE; export PYTHONPYCACHEPREFIX=/tmp/pyc
+  step bytecode 60 python3 -c "import torch, torchvision, torch._dynamo, streamlit, captum, plotly, sklearn, pycocotools, models.transfer.__main__, models.detectors, bench.bench_detection"
+  W=8; export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
+  step pytest 200 python3 -m pytest -p no:cacheprovider -v -rfE --tb=short -n $W --dist load \
+    --timeout 150 --timeout-method thread -o faulthandler_timeout=60 --durations 25 --junitxml="$L/junit.xml" \
+    --ignore=tests/test_browser.py --ignore=tests/test_concurrency.py --ignore=tests/test_scale_out.py tests
+  export OMP_NUM_THREADS=16 MKL_NUM_THREADS=16
+  step bench_detection 60 python3 bench/bench_detection.py --json --repeats 3
+  step trace_sweep 100 python3 bench/gpu/trace_sweep.py
+}
 case "$PLAN" in
   first) plan_first ;; recheck) plan_recheck ;; next) plan_next ;; paste) plan_paste ;; paste2) plan_paste2 ;;
-  *) echo "unknown plan $PLAN (first, recheck, next, paste, paste2)"; exit 2 ;;
+  trace) plan_trace ;;
+  *) echo "unknown plan $PLAN (first, recheck, next, paste, paste2, trace)"; exit 2 ;;
 esac
 echo "== steps"; cat "$L/steps.txt"
 echo "== failed or errored"; grep -E "^(FAILED|ERROR)" "$L/pytest.log" | cut -c1-200 | head -40
 echo "== summary"; tail -3 "$L/pytest.log"; grep -B2 -A25 "^E   AssertionError" "$L/pytest.log" | grep -v DEBUG | head -60
+for f in $L/trace_sweep.log; do [ -f "$f" ] && { echo "-- $f"; tail -48 "$f" | cut -c1-200; }; done
 for f in $L/profile_*.txt; do echo "-- $f"; grep -E "function calls|tottime|^ +[0-9]" "$f" | head -22 | cut -c1-160; done
 for f in $L/bench_*.log $L/sweep_*.log; do echo "-- $f"; grep -E "^JSON|^\{|Error|images/s|target" "$f" | cut -c1-700 | head -8; done
