@@ -31,6 +31,7 @@ from explain.methods.rcnn_stages import (
     box_heads,
     cam_note,
     detection_cams,
+    detection_source,
     fpn_level_name,
     fpn_stride,
     head_outputs,
@@ -55,6 +56,10 @@ cached_explanation = cached_on_subject(
     "rcnn_explanation", lambda s, box, label: detection_cams(s.model, s.x, box, label)
 )
 cached_box_heads = cached_on_subject("rcnn_box_heads", lambda s, box: box_heads(s.model, s.x, box))
+cached_source = cached_on_subject(
+    "rcnn_source",
+    lambda s, box, label, score: detection_source(s.model, s.x, cached_stages(s).proposals, box, label, score),
+)
 cached_roi = cached_on_subject(
     "rcnn_roi",
     lambda s, level, box, aligned: roi_pool_vs_align(
@@ -327,15 +332,19 @@ def heads_section(
         "proposal. Detections are these refined boxes, kept when their score passes the threshold and no better "
         "box of the same class covers them.",
     )
-    picked = source_proposal(stages, inst.box if inst is not None else None)
+    exact = cached_source(subject, inst.box, inst.label_index, inst.score) if inst is not None else None
+    picked = exact or source_proposal(stages, inst.box if inst is not None else None)
     if picked is None:
         st.info("No proposal to follow.")
         return
     rank, box = picked
     out = cached_box_heads(subject, box)
-    which = f"proposal {rank + 1}" + (
-        f", the one {inst.label} {inst.score:.0%} came from" if inst else ", the strongest"
-    )
+    if inst is None:
+        which = f"proposal {rank + 1}, the strongest"
+    elif exact:
+        which = f"proposal {rank + 1}, the one {inst.label} {inst.score:.0%} came from"
+    else:  # no proposal reproduces the detection (say, the proposals were cut): the best overlap, said as a guess
+        which = f"proposal {rank + 1}, the one overlapping {inst.label} {inst.score:.0%} most (its source not found)"
     a, b, c = st.columns(3)
     drawn = draw_box(
         draw_box(image, tuple(round(v) for v in box), "#FF1744", 3), tuple(round(v) for v in out.refined), "#00C853", 3
