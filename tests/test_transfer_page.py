@@ -41,11 +41,12 @@ def test_shipped_sweep_shows_curves_table_and_crossovers(page) -> None:
     assert columns["regime"]["pinned"] and columns["alpha"]["type_config"]["format"] == "%.2f"
     assert all(columns[c]["width"] in ("small", "medium") for c in ("alpha", "eta", "gamma", "beta_N"))
     # every column in sight at 1280 px (a walk found the regimes' names cut and e_N, beta_N and fit scrolled away):
-    # the longest regime name whole, e_N under a short header, the fit column narrow while every fit reads "ok"
+    # the longest regime name whole, e_N under a short header, the fit column no wider than its words need;
+    # two walks read a bare "ok" beside the shipped fits' negative α as "good beyond the sizes too": it says α < 0
     (e_n,) = [c for c in table.columns if c.startswith("e_N (")]
     assert columns["regime"]["width"] == 310 and columns[e_n]["label"] == "e_N" and columns[e_n]["width"] == "small"
-    assert set(table["fit"]) == {"ok"} and columns["fit"]["width"] == "small"
-    assert "A floor α below zero is another matter" in columns["fit"]["help"]  # 'ok' beside α < 0 (a walk)
+    assert set(table["fit"]) == {"ok, α < 0"} and (table["alpha"] < 0).all()
+    assert columns["fit"]["width"] == "small" and "extrapolates beyond them" in columns["fit"]["help"]
     sizes = json.loads(page.dataframe[1].proto.columns)
     assert sizes["measured error at n=1 (%)"]["label"] == "error n=1"  # "error % n=101" was cut to "error % n=10"
     text = " ".join(m.value for m in page.markdown)

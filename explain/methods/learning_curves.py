@@ -26,8 +26,9 @@ MIN_SPAN = 4.0  # a curve fitted to sizes spanning less than this factor is not 
 PENALTY = 5.0  # the authors' search_reg_coeff: the gamma search minimises objective + PENALTY * |gamma + 0.5|
 FIT_HELP = (
     f"ok: more sizes than the curve's three parameters, spanning a factor of {MIN_SPAN:g} or more, and γ inside its "
-    "searched range; 'with care' and 'unreliable' say what is missing. A floor α below zero is another matter: the "
-    "note under the table."
+    "searched range. ok, α < 0: the same, but its error floor α is below zero, so it describes the sizes "
+    "measured and extrapolates beyond them (the note under the table). with care (3 sizes): as many sizes as "
+    "parameters, none left to check the curve's shape. unreliable: says why; no crossover is stated for it."
 )
 
 
@@ -64,14 +65,20 @@ class LearningCurve:
     def caveat(self) -> str:
         """What to bear in mind when reading a fit that may be read, or "": three sizes are as many as the curve's
         parameters, so no size is left to check its shape (a walk found such a fit marked 'ok')."""
-        return "3 sizes, as many as its parameters: none left to check its shape" if self.sizes == 3 else ""
+        return "it runs through 3 sizes, as many as its parameters, so no size is left to check its shape" * (
+            self.sizes == 3
+        )
 
     @property
     def verdict(self) -> str:
-        """The summary table's word on the fit: "unreliable: why", "with care: what", or "ok"."""
+        """The summary table's short word on the fit (FIT_HELP says what each means): "unreliable: why", "with care
+        (3 sizes)", "ok, α < 0" for a floor below zero (two walks read a bare 'ok' beside a negative α as
+        'trust it beyond the sizes too'), or "ok"."""
         if self.unreliable:
             return f"unreliable: {self.unreliable}"
-        return f"with care: {self.caveat}" if self.caveat else "ok"
+        if self.caveat:
+            return "with care (3 sizes)"
+        return "ok, α < 0" if self.sizes and self.alpha < 0 else "ok"
 
     def predict(self, n: float | np.ndarray) -> np.ndarray:
         """Predicted test error (percent) at `n` training images per class."""

@@ -207,6 +207,11 @@ def crossovers(
         for r, c in curves.items()
         if c.unreliable
     ]
+    out += [
+        f"Read the {REGIME_TITLES[r].lower()} fit with care: {c.caveat}; its crossings are the fit's, not tested."
+        for r, c in curves.items()
+        if c.caveat and not c.unreliable
+    ]
     for a, b, name_a, name_b in pairs:
         if a not in curves or b not in curves or curves[a].unreliable or curves[b].unreliable:
             continue

@@ -103,7 +103,8 @@ def table_columns(table: pd.DataFrame, headers: dict[str, str] | None = None) ->
     for name in table.columns:
         label = headers.get(name)
         if name == "fit":  # "ok", or what to bear in mind ("with care: ...") or why not to read it (a sentence)
-            width = "large" if (table[name] != "ok").any() else "small"
+            longest = table[name].str.len().max()
+            width = "small" if longest <= 9 else "medium" if longest <= 20 else "large"
             config[name] = st.column_config.TextColumn(width=width, help=FIT_HELP)
         elif pd.api.types.is_integer_dtype(table[name]):
             config[name] = st.column_config.NumberColumn(label, format="%d", width="small")
