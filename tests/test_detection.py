@@ -365,8 +365,9 @@ def test_a_detections_grad_cam_is_empty_away_from_its_level_and_says_why():
     cam = np.zeros((64, 64), np.float32)
     cam[10:20, 10:20], cam[40:50, 40:50] = 0.5, 1.0  # a third of the mass inside (10..29), its peak outside
     assert cam_note(cam, own, own, (10.0, 10.0, 29.0, 29.0)).startswith(
-        "The map peaks outside the box: 67% of it lies outside, where a map spread evenly over the image would put 90% "
-        "(the box covers 10% of it)."  # a walk: 88% outside reads as 'elsewhere' unless the box's own share is given
+        "The map peaks outside the box: 67% of it lies outside, less than the 90% a map spread evenly over the image "
+        "would put there (the box covers 10% of it)."  # a walk: 88% outside reads as 'elsewhere' without the box's
+        # own share, and a later walk needed the comparison's direction said ('less than': the box holds more of it)
     )
     assert cam_note(cam, own, own, (35.0, 35.0, 55.0, 55.0)) == ""  # the peak inside: nothing to explain
     at_own = cams.maps[own]

@@ -393,10 +393,13 @@ def cam_note(
         if inside.flat[int(np.argmax(cam))]:
             return ""
         outside, even = float(cam[~inside].sum() / cam.sum()), float(1 - inside.mean())
+        # a walk read "88% outside, where an even spread would put 91%" as "mostly outside": say which way it leans
+        than = "less than" if outside < even - 0.005 else "more than" if outside > even + 0.005 else "about"
         return (
-            f"The map peaks outside the box: {outside:.0%} of it lies outside, where a map spread evenly over the "
-            f"image would put {even:.0%} (the box covers {1 - even:.0%} of it). This score's gradient reaches only "
-            "the features RoIAlign read under the detection's proposal (about its box), but Grad-CAM weighs each "
+            f"The map peaks outside the box: {outside:.0%} of it lies outside, {than} the {even:.0%} a map spread "
+            f"evenly over the image would put there (the box covers {1 - even:.0%} of it). This score's gradient "
+            "reaches only the features RoIAlign read under the detection's proposal (about its box), but Grad-CAM "
+            "weighs each "
             f"channel by its mean gradient and draws the weighted channels over all of {fpn_level_name(level)}, so "
             "away from the box it shows where those channels respond, not what the detection read."
         )

@@ -237,8 +237,9 @@ def pipeline_tab(image: np.ndarray, stages: Stages, listed: int, threshold: floa
     st.image(
         montage(tiles, cols=8, scale=max(1, 96 // tiles.shape[-1])),
         width="stretch",
-        caption=f"{fpn_level_name(level)}: channel mean, then the 7 strongest channels ({fmap.shape[1]} x "
-        f"{fmap.shape[2]}); the model saw the image resized to {stages.resized_to[1]} x {stages.resized_to[0]}",
+        caption=f"{fpn_level_name(level)}: channel mean, then the 7 strongest channels ({fmap.shape[2]} x "
+        f"{fmap.shape[1]} cells); the model saw the image resized to {stages.resized_to[1]} x {stages.resized_to[0]} "
+        "pixels (width x height, both)",
     )
     stage(
         "2. Region proposals.",
@@ -286,6 +287,9 @@ def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, subjec
             help="Detectron2's default and the paper's intent; torchvision's box head samples without it.",
         )
     roi = cached_roi(subject, level, box, aligned)
+    rows, cols = stages.features[level].shape[1:]  # a walk: "cells (17, 6, 32, 18)" on a map of columns 0 to 31
+    past = any(q > m for q, m in zip(roi.quantised, (cols - 1, rows - 1, cols - 1, rows - 1), strict=True))
+    edge = f"; the map ends at cell ({cols - 1}, {rows - 1}), and RoIPool reads no further" if past else ""
     a, b, c = st.columns(3)
     a.image(
         roi_picture(stages, roi),
@@ -304,10 +308,11 @@ def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, subjec
         )
     st.caption(
         f"Box in feature cells: exact ({', '.join(f'{v:.2f}' for v in roi.exact)}), RoIPool's cells "
-        f"({', '.join(map(str, roi.quantised))}, inclusive). Over all channels the two outputs differ by "
-        f"{roi.difference:.0%} of RoIAlign's mean magnitude: taking the maximum instead of the average over the same "
-        f"snapped bins accounts for {roi.max_vs_average:.0%}, the snapping and bilinear sampling for "
-        f"{roi.snapping:.0%} (the two parts need not add up exactly). "
+        f"({', '.join(map(str, roi.quantised))}, inclusive{edge}). Over all channels the two outputs differ by "
+        f"{roi.difference:.0%} of RoIAlign's mean magnitude. Each step measured alone, against the same scale: the "
+        f"maximum instead of the average over the same snapped bins changes the output by {roi.max_vs_average:.0%}, "
+        f"the snapping and bilinear sampling by {roi.snapping:.0%}; they are not shares of the whole and can each "
+        "exceed it, where one undoes part of the other. "
         + (
             "RoIAlign shown with the half-pixel correction, which the model does not use"
             if roi.aligned
