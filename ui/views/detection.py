@@ -84,6 +84,8 @@ def filters_ui(instances: list[Instance], subject: Subject) -> tuple[float, list
             default=["masks", "boxes", "keypoints"],
             key="det_show",
             bind=BIND,
+            help="What to draw, where the detector gives it: masks come from Mask R-CNNs (the bundled detector is "
+            "one), keypoints from Keypoint R-CNN only.",
         )
         or []
     )
