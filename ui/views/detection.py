@@ -549,6 +549,13 @@ def truth_tab(
     st.markdown(  # in percent, as the model's stated accuracy and COCO's tables give AP
         f"**This image**, every detection the model kept (not only those above the threshold): box AP "
         f"{100 * here.box['AP']:.1f} (AP@0.5 {100 * here.box['AP50']:.1f}){mask}."
+        + (  # a walk: "1 wrong" beside AP@0.5 100.0 read as a contradiction
+            " AP ranks detections by score, and a wrong one lowers precision only from its rank on: wrong detections "
+            "that score below every right one leave AP@0.5 at 100"
+            + (f" (which judges at IoU 0.5, not the {iou:g} chosen here)." if iou != 0.5 else ".")
+            if here.box["AP50"] >= 0.9995 and not all(m.true_positive)
+            else ""
+        )
     )
     if all(c in info.categories for c in SHAPE_CLASSES):
         run_settings = (subject.info.cache_key, iou)
