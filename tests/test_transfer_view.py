@@ -206,7 +206,17 @@ def test_the_paper_overlay_keeps_every_curve_inside_the_axes() -> None:
     curve (about 80%) had no visible line."""
     fig = learning_curve_figure(RUNS, fit_curves(RUNS), paper=True)
     top = fig.layout.yaxis.range[1]
-    assert all(max(t.y) <= top for t in fig.data if (t.name or "").startswith("paper:"))
+    paper = [t for t in fig.data if (t.name or "").startswith("paper:")]
+    assert paper and all(max(t.y) <= top for t in paper)
+    # a walk: drawn down to n = 1, far below the paper's smallest size (25), the fits passed 100% and were clipped
+    # flat; they are drawn over the sizes the paper measured, and their legend says which
+    assert all(min(t.x) == pytest.approx(25) and max(t.x) == pytest.approx(400) for t in paper)
+    assert all(t.name.endswith("(n = 25-400)") and max(t.y) < 100 for t in paper)
+    from models.transfer.published import measured_runs
+
+    published = measured_runs()  # sizes up to 400, as the walk's sweep: 100, 200 and 400 overlapped near n^-1/2 = 0
+    ticks = learning_curve_figure(published, fit_curves(published), axis="inv_sqrt").layout.xaxis.ticktext
+    assert "400" in ticks and "100" in ticks and "200" not in ticks
 
 
 def test_negative_error_floors_are_named() -> None:

@@ -9,9 +9,10 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explain.figures.charts import PALETTE
-from explain.methods.learning_curves import PAPER_FITS, PAPER_NAMES, LearningCurve
+from explain.methods.learning_curves import PAPER_FITS, PAPER_N, PAPER_NAMES, LearningCurve
 from explain.methods.transfer_curves import Run, by_regime, mean_errors
 from models.transfer import REGIMES as REGIME_TITLES
+from models.transfer.published import N_MIN as PAPER_N_MIN
 
 COLOURS = {
     "scratch": PALETTE[3],
@@ -112,8 +113,9 @@ def learning_curve_figure(
                 )
             )
             n_max = max(n_max, *n)
-    if paper:  # each published fit in its analogous regime's colour, dotted, on a grid of its own
-        paper_grid = np.geomspace(min(sizes), 400, 200)
+    if paper:  # each published fit in its analogous regime's colour, dotted, over the sizes the paper measured
+        # (a walk: drawn down to n = 1, the fits ran past 100% error, clipped flat, and read as total failure)
+        paper_grid = np.geomspace(PAPER_N_MIN, PAPER_N, 200)
         top = max(top, *(float(np.max(PAPER_FITS[name].predict(paper_grid))) for name in PAPER_NAMES.values()))
         for (regime, name), dash in zip(PAPER_NAMES.items(), PAPER_DASHES, strict=True):
             fig.add_trace(
@@ -122,12 +124,13 @@ def learning_curve_figure(
                     y=np.clip(PAPER_FITS[name].predict(paper_grid), 0.0, 100.0),
                     mode="lines",
                     line=dict(color=COLOURS[regime], dash=dash, width=1.5),
-                    name=f"paper: {name}",
+                    name=f"paper: {name} (n = {PAPER_N_MIN}-{PAPER_N})",
                     hoverinfo="name",
                 )
             )
     ticks = [n for n in (1, 2, 5, 10, 20, 50, 100, 200, 400, 1000) if n <= n_max]
-    if axis == "inv_sqrt":
+    if axis == "inv_sqrt":  # large n crowd towards 0 there: 200 and 1000 left out (a walk saw 100, 200, 400 overlap)
+        ticks = [n for n in ticks if n not in (200, 1000)]
         xaxis = dict(
             title="n^-1/2 (n = training images per class; more data to the left)",
             tickvals=[t**-0.5 for t in ticks],

@@ -21,6 +21,7 @@ CITATION = "Hoiem, Gupta, Li & Shlapentokh-Rothman, Learning Curves for Analysis
 # The authors' file for each curve, and the regime of this lab it corresponds to.
 CURVES = {"no_pretr_linear": "random-probe", "no_pretr_ft": "scratch", "pretr_linear": "probe", "pretr_ft": "finetune"}
 N = 400  # images per class of the full training set: the paper's e_N and beta_N are stated at N = 400
+N_MIN = 25  # the smallest size the paper measured (its files: 25, 50, 100, 200, 400 per class)
 # The fits the paper states (e_400, beta_400, gamma), per regime.
 PUBLISHED_FITS = {
     "random-probe": {"e_N": 79.29, "beta_N": 1.32, "gamma": -0.84},
