@@ -24,6 +24,13 @@ GAMMAS = np.round(np.arange(-1.0, 0.0, 0.01), 2)
 V0 = 0.02  # percent^2: the variance model's fixed floor (the paper's default), so no weight is infinite
 MIN_SPAN = 4.0  # a curve fitted to sizes spanning less than this factor is not read (its gamma is not determined)
 PENALTY = 5.0  # the authors' search_reg_coeff: the gamma search minimises objective + PENALTY * |gamma + 0.5|
+PARAMETER_HELP = {  # the summary table's fitted columns, in words (a walk: their help only repeated the header)
+    "alpha": "α: the error floor (% error) the curve tends to as n grows without end",
+    "eta": "η: how far above the floor the error starts (at n = 1, the error is α + η)",
+    "gamma": "γ: how fast the error falls with n (e = α + η n^γ; -0.5 is the textbook rate)",
+    "e_N": "e_N: the fitted error at N images per class (the largest size measured, unless set)",
+    "beta_N": "β_N: the error that four times fewer images would add at N (e(N/4) ≈ e_N + β_N)",
+}
 FIT_HELP = (
     f"ok: more sizes than the curve's three parameters, spanning a factor of {MIN_SPAN:g} or more, and γ inside its "
     "searched range. ok, α < 0: the same, but its error floor α is below zero, so it describes the sizes "

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from explain.figures.transfer import learning_curve_figure, training_curves_figure
-from explain.methods.learning_curves import FIT_HELP, PAPER_N, PENALTY
+from explain.methods.learning_curves import FIT_HELP, PAPER_N, PARAMETER_HELP, PENALTY
 from explain.methods.transfer_curves import (
     chosen_setting,
     crossovers,
@@ -110,7 +110,8 @@ def table_columns(table: pd.DataFrame, headers: dict[str, str] | None = None) ->
             config[name] = st.column_config.NumberColumn(label, format="%d", width="small")
         elif pd.api.types.is_numeric_dtype(table[name]):
             width = "small" if label or len(name) <= 10 else "medium"
-            config[name] = st.column_config.NumberColumn(label, format="%.2f", width=width, help=name)
+            described = PARAMETER_HELP.get(name.split(" ")[0], name)  # "e_N (N=101)" is described as e_N
+            config[name] = st.column_config.NumberColumn(label, format="%.2f", width=width, help=described)
     return config
 
 
