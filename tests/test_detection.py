@@ -143,11 +143,16 @@ def test_every_detection_is_followed_from_the_proposal_it_came_from():
         box, label, score = tuple(float(v) for v in stages.boxes[i]), int(stages.labels[i]), float(stages.scores[i])
         found = detection_source(model, x, stages.proposals, box, label, score)
         assert found is not None, f"detection {i}: no proposal reproduces it"
-        assert box_heads(model, x, found[1]).probabilities[label] == pytest.approx(score, abs=1e-3)
+        heads = box_heads(model, x, found[1], label)  # moved for the detection's class: its own box (a review)
+        assert heads.probabilities[label] == pytest.approx(score, abs=1e-3) and heads.detection
+        assert heads.refined == pytest.approx(box, abs=0.01) and "the detection's class" in heads.moved_for(
+            ["background", *SHAPE_CLASSES]
+        )
         guessed_wrong += source_proposal(stages, box)[0] != found[0]
     assert len(stages.boxes) >= 10 and guessed_wrong > 0
-    # a detection no proposal produces (another class than any proposal's) has no source to name
+    # a box no proposal is moved to has no source to name, nor has a real detection's box with another score
     assert detection_source(model, x, stages.proposals, (0.0, 0.0, 5.0, 5.0), 1, 0.5) is None
+    assert detection_source(model, x, stages.proposals, box, label, score - 0.01) is None
 
 
 def test_box_heads_move_a_proposal_onto_the_detection_it_becomes():
@@ -370,6 +375,12 @@ def test_a_detections_grad_cam_is_empty_away_from_its_level_and_says_why():
         # own share, and a later walk needed the comparison's direction said ('less than': the box holds more of it)
     )
     assert cam_note(cam, own, own, (35.0, 35.0, 55.0, 55.0)) == ""  # the peak inside: nothing to explain
+    spread = np.ones((64, 64), np.float32)
+    spread[50, 50] = 2.0  # peak outside; mass spread evenly: as an even spread would put it
+    assert "lies outside, about the " in cam_note(spread, own, own, (0.0, 0.0, 31.0, 31.0))
+    corner = np.zeros((64, 64), np.float32)
+    corner[40:, 40:] = 1.0  # all of it outside the box, the peak too
+    assert "100% of it lies outside, more than the " in cam_note(corner, own, own, (0.0, 0.0, 31.0, 31.0))
     at_own = cams.maps[own]
     note = cam_note(at_own, own, own, box)
     peak_y, peak_x = np.unravel_index(int(np.argmax(at_own)), at_own.shape)

@@ -46,8 +46,8 @@ def test_shipped_sweep_shows_curves_table_and_crossovers(page) -> None:
     (e_n,) = [c for c in table.columns if c.startswith("e_N (")]
     assert columns["regime"]["width"] == 310 and columns[e_n]["label"] == "e_N" and columns[e_n]["width"] == "small"
     assert set(table["fit"]) == {"ok, α < 0"} and (table["alpha"] < 0).all()
-    assert columns["fit"]["width"] == "small" and "extrapolates beyond them" in columns["fit"]["help"]
-    assert columns["beta_N"]["help"].startswith("β_N: the error that four times fewer images would add")  # a walk
+    assert columns["fit"]["width"] == "small" and "holds over the sizes measured only" in columns["fit"]["help"]
+    assert columns["beta_N"]["help"].startswith("β_N: about the error four times fewer images would add")  # a walk
     assert columns[e_n]["help"].startswith("e_N: the fitted error at N images per class")
     sizes = json.loads(page.dataframe[1].proto.columns)
     assert sizes["measured error at n=1 (%)"]["label"] == "error n=1"  # "error % n=101" was cut to "error % n=10"

@@ -183,7 +183,9 @@ def test_a_fit_through_three_sizes_is_read_with_care() -> None:
     assert {row["fit"] for row in summary_rows(three, curves) if "fit" in row} == {"with care (3 sizes)"}
     # the crossings say so too (a walk: 'overtakes at about 14' was stated flatly from a 3-size fit)
     said = crossovers(curves, sizes[0], sizes[-1])
-    assert any(s.startswith("Read the fine-tuning fit with care: it runs through 3 sizes") for s in said)
+    (care,) = [s for s in said if "run through 3 sizes" in s]  # one sentence, for the regimes compared
+    assert care.startswith("The fits for fine-tuning, training from scratch and the linear probe run through 3")
+    assert care.endswith("read their crossings with care.")
     full = fit_curves(RUNS)
     assert {c.verdict for c in full.values()} <= {"ok", "ok, α < 0"}
     assert all((c.verdict == "ok") == (c.alpha >= 0) for c in full.values())  # a floor below zero is named

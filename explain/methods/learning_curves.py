@@ -26,16 +26,16 @@ MIN_SPAN = 4.0  # a curve fitted to sizes spanning less than this factor is not 
 PENALTY = 5.0  # the authors' search_reg_coeff: the gamma search minimises objective + PENALTY * |gamma + 0.5|
 PARAMETER_HELP = {  # the summary table's fitted columns, in words (a walk: their help only repeated the header)
     "alpha": "α: the error floor (% error) the curve tends to as n grows without end",
-    "eta": "η: how far above the floor the error starts (at n = 1, the error is α + η)",
+    "eta": "η: the curve's height above its floor at n = 1 (α + η there: an extrapolation unless n = 1 was measured)",
     "gamma": "γ: how fast the error falls with n (e = α + η n^γ; -0.5 is the textbook rate)",
     "e_N": "e_N: the fitted error at N images per class (the largest size measured, unless set)",
-    "beta_N": "β_N: the error that four times fewer images would add at N (e(N/4) ≈ e_N + β_N)",
+    "beta_N": "β_N: about the error four times fewer images would add at N (e(N/4) ≈ e_N + β_N, exact at γ = -0.5)",
 }
 FIT_HELP = (
     f"ok: more sizes than the curve's three parameters, spanning a factor of {MIN_SPAN:g} or more, and γ inside its "
-    "searched range. ok, α < 0: the same, but its error floor α is below zero, so it describes the sizes "
-    "measured and extrapolates beyond them (the note under the table). with care (3 sizes): as many sizes as "
-    "parameters, none left to check the curve's shape. unreliable: says why; no crossover is stated for it."
+    "searched range. ok, α < 0: the same, but its error floor α is below zero, so it holds over the sizes "
+    "measured only; beyond them it is an extrapolation (the note under the table). with care (3 sizes): as many "
+    "sizes as parameters, none left to check the curve's shape. unreliable: says why; no crossover is stated for it."
 )
 
 

@@ -145,18 +145,21 @@ def detection_source(
 @dataclass(frozen=True)
 class BoxHeads:
     """One proposal through the second stage: its RoI features (RoIAlign from the FPN level its size picks), the
-    box head's class probabilities, and the box the regression moves it to for the most likely class."""
+    box head's class probabilities, and the box the regression moves it to (clipped to the image, as torchvision
+    clips) for the most likely object class, or for the class of the detection it became."""
 
     features: np.ndarray  # 256 x 7 x 7 pooled features
     level: int  # FPN level the box was pooled from (0 = P2, stride 4)
     probabilities: np.ndarray  # one per class, background first
-    refined: tuple[float, float, float, float]  # for the most likely object class, in input-image pixels
+    refined: tuple[float, float, float, float]  # for class `best`, in input-image pixels
     best: int  # that class's index (never the background)
+    detection: bool = False  # `best` is the class of the detection this proposal became, not the most probable
 
     def moved_for(self, categories: list[str]) -> str:
         """What the refined box is, in words: moved for the most probable object class; when the background is more
         probable still, it says so, with both probabilities (the chart beside it ranks the background first)."""
-        said = f"as the box head moves it for {categories[self.best]}, its most probable object class"
+        why = "the detection's class" if self.detection else "its most probable object class"
+        said = f"as the box head moves it for {categories[self.best]}, {why}"
         background, best = self.probabilities[0], self.probabilities[self.best]
         if background > best:
             said += f" (the background is more probable: {background:.0%} against {best:.0%})"
@@ -164,9 +167,13 @@ class BoxHeads:
 
 
 @torch.no_grad()
-def box_heads(model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float]) -> BoxHeads:
+def box_heads(
+    model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float], label: int | None = None
+) -> BoxHeads:
     """Run one box (a proposal, in the input image's pixels) through the model's RoI features, box head and
-    box predictor, as `roi_heads` does for every proposal before scoring thresholds and per-class NMS."""
+    box predictor, as `roi_heads` does for every proposal before scoring thresholds and per-class NMS; the box is
+    moved for `label` (the class of the detection the proposal became: its box then is the detection's), else for
+    the most probable object class."""
     x = on_model_device(model, x)
     with lock_for(model):
         features, roi, size, original = _box_on_features(model, x, box)
@@ -175,15 +182,16 @@ def box_heads(model: nn.Module, x: torch.Tensor, box: tuple[float, float, float,
         level = int(heads.box_roi_pool.map_levels([roi])[0])  # set by the call above: the box's FPN level
         logits, regression = heads.box_predictor(heads.box_head(pooled))
         probabilities = F.softmax(logits, -1)[0]
-        best = int(probabilities[1:].argmax()) + 1
+        best = label if label is not None else int(probabilities[1:].argmax()) + 1
         moved = heads.box_coder.decode(regression, [roi]).reshape(-1, 4)[best]
-        refined = resize_boxes(moved[None], size, original)[0]
+        refined = resize_boxes(clip_boxes_to_image(moved[None], size), size, original)[0]
     return BoxHeads(
         pooled[0].float().cpu().numpy(),
         level,
         probabilities.float().cpu().numpy(),
         tuple(float(v) for v in refined),
         best,
+        label is not None,
     )
 
 
@@ -394,7 +402,8 @@ def cam_note(
             return ""
         outside, even = float(cam[~inside].sum() / cam.sum()), float(1 - inside.mean())
         # a walk read "88% outside, where an even spread would put 91%" as "mostly outside": say which way it leans
-        than = "less than" if outside < even - 0.005 else "more than" if outside > even + 0.005 else "about"
+        shown, chance = round(100 * outside), round(100 * even)  # compared as printed (a review: "90%, less than 90%")
+        than = "less than" if shown < chance else "more than" if shown > chance else "about"
         return (
             f"The map peaks outside the box: {outside:.0%} of it lies outside, {than} the {even:.0%} a map spread "
             f"evenly over the image would put there (the box covers {1 - even:.0%} of it). This score's gradient "

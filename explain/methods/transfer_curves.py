@@ -207,11 +207,16 @@ def crossovers(
         for r, c in curves.items()
         if c.unreliable
     ]
-    out += [
-        f"Read the {REGIME_TITLES[r].lower()} fit with care: {c.caveat}; its crossings are the fit's, not tested."
-        for r, c in curves.items()
-        if c.caveat and not c.unreliable
-    ]
+    # regimes in a stated comparison whose fits run through 3 sizes: said once, before the crossings (a walk read
+    # 'overtakes at about 14' from such fits as settled)
+    named = {a: name_a for a, _, name_a, _ in pairs} | {b: name_b for _, b, _, name_b in pairs}
+    careful = [named[r] for r in named if r in curves and curves[r].caveat and not curves[r].unreliable]
+    if careful:
+        listed = ", ".join(careful[:-1]) + " and " * (len(careful) > 1) + careful[-1]
+        out.append(
+            f"The fits for {listed} run through 3 sizes, as many as their parameters, so between the "
+            "sizes measured their shape is not checked: read their crossings with care."
+        )
     for a, b, name_a, name_b in pairs:
         if a not in curves or b not in curves or curves[a].unreliable or curves[b].unreliable:
             continue

@@ -55,7 +55,7 @@ cached_heads = cached_on_subject("rcnn_heads", lambda s, box, label: head_output
 cached_explanation = cached_on_subject(
     "rcnn_explanation", lambda s, box, label: detection_cams(s.model, s.x, box, label)
 )
-cached_box_heads = cached_on_subject("rcnn_box_heads", lambda s, box: box_heads(s.model, s.x, box))
+cached_box_heads = cached_on_subject("rcnn_box_heads", lambda s, box, label: box_heads(s.model, s.x, box, label))
 cached_source = cached_on_subject(
     "rcnn_source",
     lambda s, box, label, score: detection_source(s.model, s.x, cached_stages(s).proposals, box, label, score),
@@ -345,7 +345,7 @@ def heads_section(
         st.info("No proposal to follow.")
         return
     rank, box = picked
-    out = cached_box_heads(subject, box)
+    out = cached_box_heads(subject, box, inst.label_index if exact else None)  # the detection's own box, when known
     if inst is None:
         which = f"proposal {rank + 1}, the strongest"
     elif exact:
@@ -550,8 +550,9 @@ def truth_tab(
         f"**This image**, every detection the model kept (not only those above the threshold): box AP "
         f"{100 * here.box['AP']:.1f} (AP@0.5 {100 * here.box['AP50']:.1f}){mask}."
         + (  # a walk: "1 wrong" beside AP@0.5 100.0 read as a contradiction
-            " AP ranks detections by score, and a wrong one lowers precision only from its rank on: wrong detections "
-            "that score below every right one leave AP@0.5 at 100"
+            " AP ranks each class's detections by score and averages over the classes in the image: a wrong "
+            "detection costs nothing when it scores below every right one of its class, or when no object of its "
+            "class is in the image, so AP@0.5 can stay at 100"
             + (f" (which judges at IoU 0.5, not the {iou:g} chosen here)." if iou != 0.5 else ".")
             if here.box["AP50"] >= 0.9995 and not all(m.true_positive)
             else ""
