@@ -76,6 +76,28 @@ def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
     assert not at.exception and any("Grad-CAM at P4" in c for c in image_captions(at))
 
 
+def test_stage_captions_say_sizes_and_edges_as_they_are():
+    """A walk: the FPN caption gave cells height x width beside pixels width x height; stage 3b named RoIPool's cell
+    32 on a map of cells 0-31 without a word, and '129%' beside a '128%' whole read as wrong arithmetic; stage 3c
+    named the overlap's proposal as the source (54% circle beside the detection's 87%)."""
+    at = open_page(PAGE)
+    at.session_state["det_table"] = {"selection": {"rows": [4], "columns": []}}  # circle 87%, whose cells pass 31
+    at.run()
+    assert not at.exception
+    captions = image_captions(at)
+    assert any(
+        c.endswith("(32 x 32 cells); the model saw the image resized to 128 x 128 pixels (width x height, both)")
+        for c in captions
+    )
+    (roi,) = [c.value for c in at.caption if c.value.startswith("Box in feature cells")]
+    assert ", 32, " in roi and "inclusive; the map ends at cell (31, 31), and RoIPool reads no further)" in roi
+    assert "Each step measured alone" in roi and "they are not shares of the whole" in roi
+    assert any(
+        c.startswith("proposal ") and "the one circle 87% came from" in c and "the detection's class" in c
+        for c in captions
+    )
+
+
 def test_a_generated_scene_is_checked_against_its_truth():
     at = open_page(PAGE)
     assert not at.exception
