@@ -8,6 +8,7 @@ the model's own modules in the order its forward pass uses them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,15 +65,16 @@ def run_stages(model: nn.Module, x: torch.Tensor) -> Stages:
     )
 
 
-def _box_on_features(model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float]):
-    """(FPN features, the box in the resized image, the resized size, the original size): what the second
-    stage starts from for one box given in the input image's pixels. Call with the model's lock held."""
+def _box_on_features(model: nn.Module, x: torch.Tensor, boxes: Sequence[float] | np.ndarray):
+    """(FPN features, the boxes in the resized image (N x 4), the resized size, the original size): what the second
+    stage starts from for one box (x0, y0, x1, y1) or N x 4 boxes given in the input image's pixels. Call with the
+    model's lock held."""
     original = tuple(x.shape[-2:])
     images, _ = model.transform([x])
     features = model.backbone(images.tensors)
     size = images.image_sizes[0]
-    roi = resize_boxes(torch.tensor([box], dtype=torch.float, device=x.device), original, size)
-    return features, roi, size, original
+    given = torch.as_tensor(np.asarray(boxes, dtype=np.float32), device=x.device).reshape(-1, 4)
+    return features, resize_boxes(given, original, size), size, original
 
 
 @torch.no_grad()
@@ -126,11 +128,7 @@ def detection_source(
         return None
     x = on_model_device(model, x)
     with lock_for(model):
-        original = tuple(x.shape[-2:])
-        images, _ = model.transform([x])
-        features = model.backbone(images.tensors)
-        size = images.image_sizes[0]
-        rois = resize_boxes(torch.from_numpy(proposals).float().to(x.device), original, size)
+        features, rois, size, original = _box_on_features(model, x, proposals)
         heads = model.roi_heads
         logits, regression = heads.box_predictor(heads.box_head(heads.box_roi_pool(features, [rois], [size])))
         probability = F.softmax(logits.float(), -1)[:, label]
