@@ -49,6 +49,7 @@ def test_shipped_sweep_shows_curves_table_and_crossovers(page) -> None:
     assert columns["fit"]["width"] == "small" and "holds over the sizes measured only" in columns["fit"]["help"]
     assert columns["beta_N"]["help"].startswith("β_N: about the error four times fewer images would add")  # a walk
     assert columns[e_n]["help"].startswith("e_N: the fitted error at N images per class")
+    assert columns[e_n]["help"].endswith(f"({e_n})")  # the short header's full name, with its N, in its help
     sizes = json.loads(page.dataframe[1].proto.columns)
     assert sizes["measured error at n=1 (%)"]["label"] == "error n=1"  # "error % n=101" was cut to "error % n=10"
     text = " ".join(m.value for m in page.markdown)

@@ -110,7 +110,8 @@ def table_columns(table: pd.DataFrame, headers: dict[str, str] | None = None) ->
             config[name] = st.column_config.NumberColumn(label, format="%d", width="small")
         elif pd.api.types.is_numeric_dtype(table[name]):
             width = "small" if label or len(name) <= 10 else "medium"
-            described = PARAMETER_HELP.get(name.split(" ")[0], name)  # "e_N (N=101)" is described as e_N
+            key = name.split(" ")[0]  # "e_N (N=101)" is described as e_N; a short header keeps its full name in help
+            described = f"{PARAMETER_HELP[key]}{f' ({name})' if label else ''}" if key in PARAMETER_HELP else name
             config[name] = st.column_config.NumberColumn(label, format="%.2f", width=width, help=described)
     return config
 
