@@ -2,7 +2,8 @@
 
 torchvision's `paste_masks_in_image` resizes each 28 x 28 mask to its box with `F.interpolate` (bilinear,
 align_corners=False) and copies it into an image-sized canvas, one mask at a time in a Python loop: on a GPU each mask
-costs several host-device synchronisations, so an image with 100 detections spends most of its time there (#30).
+costs several host-device synchronisations (under cProfile on an H200, 2.8 of the 5.5 s of host time in the detection
+bench's forward passes; bench/gpu/2026-12-04-h200-check3.txt).
 `paste_masks` computes the same interpolation (the same two source pixels and weights per output pixel, along the
 width within each source row, then along the height, as PyTorch's bilinear kernel does) as two batched matrix products
 per chunk of masks, so its output equals torchvision's up to float rounding (tests/test_mask_paste.py holds it).

@@ -72,9 +72,9 @@ class LearningCurve:
     def caveat(self) -> str:
         """What to bear in mind when reading a fit that may be read, or "": three sizes are as many as the curve's
         parameters, so no size is left to check its shape (a walk found such a fit marked 'ok')."""
-        return "it runs through 3 sizes, as many as its parameters, so no size is left to check its shape" * (
-            self.sizes == 3
-        )
+        if self.sizes != 3:
+            return ""
+        return "it runs through 3 sizes, as many as its parameters, so no size is left to check its shape"
 
     @property
     def verdict(self) -> str:
