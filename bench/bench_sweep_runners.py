@@ -3,6 +3,7 @@ default) and `stacked`.
 
     python bench/bench_sweep_runners.py                      # both sweeps below
     python bench/bench_sweep_runners.py --skip-shipped       # the page sweep only (a few minutes)
+    python bench/bench_sweep_runners.py --schedule           # the two orders of runs side by side, replayed
 
 1. The shipped sweep (digits, bundled glyphs encoder, 4 regimes x 7 sizes x 3 seeds = 84 runs, each (regime, n)
    choosing its rate among 3 on seed 0) as the README reproduces it: `python -m models.transfer --workers 2`
@@ -10,6 +11,10 @@ default) and `stacked`.
 2. A 48-run page sweep (4 regimes x sizes 1, 2, 5, 10 x 3 seeds, the page's 5 epochs) run as the page runs it: in
    one process, one run after another, the default torch threads (target: at most 2 minutes); beside it the
    estimate the page gives for it beforehand, from the shipped sweep's recorded runs.
+
+3. `--schedule`, nothing trained: the shipped sweep's runs replayed with the seconds each took when it was made (the
+   run files' `wall_seconds`), in 2 to 16 slots side by side, started in the sweep's order against longest path first
+   (`models/transfer/schedule.py`, the default order for runs side by side), beside the least any order can take.
 
 Each sweep runs from scratch in a fresh process (imports included) into a temporary folder. Printed per runner:
 wall seconds, the peak memory of the largest process, and how its runs agree with the plain runner's: runs whose
@@ -114,6 +119,31 @@ def race(name: str, args: list[str], runners: list[str], target: float, root: Pa
     return rows
 
 
+def schedules(slots: tuple[int, ...] = (2, 4, 8, 16)) -> dict[int, dict[str, float]]:
+    """The shipped sweep's makespan per number of slots, replayed from its runs' recorded seconds: in the sweep's
+    order, longest path first as `run_sweep` orders them, and the lower bound (all the work spread evenly, or the
+    longest chain of a seed-0 run and a seed that waits for it, whichever is longer)."""
+    from models.transfer import SHIPPED, Sweep, load_runs, load_task, settings_hash
+    from models.transfer.schedule import encoder_steps, makespan, priorities, waits_for
+
+    meta, runs, _ = load_runs(SHIPPED)
+    sweep = Sweep()  # the shipped sweep is the default one
+    assert meta is not None and meta.settings_hash == settings_hash(sweep.settings()), "the shipped sweep changed"
+    seconds = {(r.regime, r.n_per_class, r.seed): r.recorded("wall_seconds") for r in runs}
+    order = [run for run in sweep.runs() if run in seconds]
+    n_classes = len(load_task(sweep.task).classes)
+    priority = priorities(order, lambda run: encoder_steps(sweep, n_classes, run))
+    chain = max(seconds[run] + (seconds[first] if (first := waits_for(run)) else 0.0) for run in order)
+    return {
+        k: {
+            "sweep": makespan(order, seconds, k, None),
+            "longest": makespan(order, seconds, k, priority),
+            "bound": max(sum(seconds.values()) / k, chain),
+        }
+        for k in slots
+    }
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2:])
@@ -122,8 +152,21 @@ def main() -> None:
     ap.add_argument("--skip-shipped", action="store_true", help="only the 48-run page sweep")
     ap.add_argument("--runners", default="plain,fast,stacked", help="which runners, plain first (the reference)")
     ap.add_argument("--shipped-runners", default="plain,fast", help="runners for the shipped sweep")
+    ap.add_argument("--schedule", action="store_true", help="only replay the shipped sweep's runs in both orders")
     ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = ap.parse_args()
+    if args.schedule:
+        print("The shipped sweep's runs replayed with the seconds each took (2 CPU cores, 2 workers); nothing trained:")
+        figures = schedules()
+        for k, row in figures.items():
+            gain = row["sweep"] / row["longest"]
+            print(
+                f"  {k:2} slots: sweep order {row['sweep']:6.1f} s, longest path first {row['longest']:6.1f} s "
+                f"({gain:.2f}x), no order under {row['bound']:6.1f} s"
+            )
+        if args.json:
+            print(json.dumps(figures))
+        return
     import os
 
     import torch

@@ -166,6 +166,42 @@ def test_worker_processes_give_each_run_its_result_alone(tmp_path: Path, tiny_en
     assert {p.name for p in (tmp_path / "side" / "runs").iterdir()} == {f"{k}.json" for k in alone}
 
 
+def test_runs_side_by_side_start_longest_path_first_and_in_process_in_the_sweeps_order(
+    tmp_path: Path, tiny_encoder, monkeypatch
+) -> None:
+    """Two slots that run each run at once, as a worker pool would take them: the order is the runner's choice."""
+    import models.transfer.sweep as sweep_module
+    from models.transfer.runners import InProcess
+
+    started: list[str] = []
+
+    class TwoSlots(InProcess):
+        capacity, retries = 2, 0
+
+        def __init__(self, ctx, workers: int, threads: int | None = None) -> None:
+            super().__init__(ctx, *ctx.resolve())
+
+        def submit(self, regime, n, seed, lr, on_batch):
+            started.append(f"{regime}-n{n}-s{seed}")
+            return super().submit(regime, n, seed, lr, on_batch)
+
+    monkeypatch.setattr(sweep_module, "Processes", TwoSlots)
+    sweep = Sweep(regimes=("probe", "finetune", "probe-features"), sizes=(1, 20), seeds=2, train=SELECTING)
+    side = {r.key: r for r in run_sweep(sweep, tmp_path / "side", encoder=tiny_encoder, workers=2)}
+    # fine-tuning 20 per class on seed 0 (two rates, 4 batches an epoch) and its seed 1 are the longest path
+    assert started[:2] == ["finetune-n20-s0", "finetune-n1-s0"]
+    assert started.index("finetune-n20-s1") < started.index("probe-n1-s0")
+    started.clear()
+    run_sweep(sweep, tmp_path / "sweep", encoder=tiny_encoder, workers=2, order="sweep")
+    assert started[:3] == ["probe-n1-s0", "finetune-n1-s0", "probe-features-n1-s0"]
+    started.clear()
+    alone = {r.key: r for r in run_sweep(sweep, tmp_path / "alone", encoder=tiny_encoder)}
+    assert started == [] and side.keys() == alone.keys()
+    assert [(r.test_error, r.lr) for r in side.values()] == [(alone[k].test_error, alone[k].lr) for k in side]
+    with pytest.raises(ValueError, match="unknown order"):
+        run_sweep(sweep, tmp_path / "x", encoder=tiny_encoder, order="random")
+
+
 def test_a_worker_run_that_fails_once_is_retried(tmp_path: Path, tiny_encoder) -> None:
     flaky = replace(tiny_encoder, architecture=partial(flaky_resnet, tmp_path / "failed-once"))
     sweep = Sweep(regimes=("probe",), sizes=(1,), seeds=2, train=ONE_EPOCH)

@@ -8,12 +8,13 @@
 # towards #30's 30 s; the detection and transfer benches; cProfile of a small sweep and of the detection bench; run as check 3) and
 # `paste` (check 4, about 330 s: a bytecode cache, the batched mask paste's tests and bench on CUDA, the shipped sweep
 # with 8 and 4 workers) and `paste2` (check 5, about 110 s: the detection bench with the batched paste in its
-# random-weight R-CNNs too, which check 4's lacked; the paste's tests on CUDA) and `trace` (not yet run, about 420 s:
+# random-weight R-CNNs too, which check 4's lacked; the paste's tests on CUDA) and `trace` (not yet run, about 510 s:
 # the whole suite on CUDA again (tests changed after check 3), the detection bench with its side-by-side paste timing,
-# bench/gpu/trace_sweep.py: torch.profiler's GPU-side view of a small sweep). Each step has a limit; the whole ends by BUDGET seconds;
+# bench/gpu/trace_sweep.py: torch.profiler's GPU-side view of a small sweep; the shipped sweep with 8 workers in the sweep's
+# order and longest path first, about 90 s more). Each step has a limit; the whole ends by BUDGET seconds;
 # logs come back in $OUT/logs.tgz (at most 8 files come back).
 set -u
-PLAN=${1:-trace}; case $PLAN in recheck) budget=300 ;; paste) budget=380 ;; paste2) budget=120 ;; trace) budget=460 ;; *) budget=560 ;; esac
+PLAN=${1:-trace}; case $PLAN in recheck) budget=300 ;; paste) budget=380 ;; paste2) budget=120 ;; trace) budget=570 ;; *) budget=560 ;; esac
 T0=$(date +%s); DEADLINE=$((T0 + ${BUDGET:-$budget}))
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"; L=/tmp/gpu-logs; rm -rf $L; mkdir -p $L
 # at most 8 files come back: every log goes into one archive at the end (also when a step fails)
@@ -113,6 +114,9 @@ plan_trace() {
   export OMP_NUM_THREADS=16 MKL_NUM_THREADS=16
   step bench_detection 60 python3 bench/bench_detection.py --json --repeats 3
   step trace_sweep 100 python3 bench/gpu/trace_sweep.py
+  # the shipped sweep's runs side by side in the sweep's order and longest path first (models/transfer/schedule.py)
+  step sweep_order_sweep 60 python3 bench/bench_sweep_runners.py --child --workers 8 --runner stacked --order sweep --out /tmp/sso
+  step sweep_order_longest 60 python3 bench/bench_sweep_runners.py --child --workers 8 --runner stacked --order longest --out /tmp/ssl
 }
 case "$PLAN" in
   first) plan_first ;; recheck) plan_recheck ;; next) plan_next ;; paste) plan_paste ;; paste2) plan_paste2 ;;

@@ -42,6 +42,7 @@ from models.transfer.config import (
     default_batch_size,
 )
 from models.transfer.data import BUNDLED_ENCODER, load_task
+from models.transfer.schedule import ORDERS
 from models.transfer.sweep import RunsFailed, parse_sizes, run_sweep
 
 
@@ -102,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         help="run every run as a Ray task: alone, on a local Ray instance (with --workers CPUs if given); 'auto' or "
         "ray://host:port for an existing cluster (one GPU per task where it has GPUs). Needs requirements-scale.txt",
     )
+    ap.add_argument(
+        "--order",
+        choices=list(ORDERS),
+        default="longest",
+        help="with --workers or --ray: " + "; ".join(f"{k}: {v}" for k, v in ORDERS.items()) + " (default longest)",
+    )
     ap.add_argument("--tensorboard", default=None, metavar="DIR", help="also write each run's curves for TensorBoard")
     ap.add_argument("--out", default=None, help=f"sweep folder (default: {public_path(SHIPPED)} for digits)")
     args = ap.parse_args(argv)
@@ -141,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             ray=args.ray,
             tensorboard=args.tensorboard,
+            order=args.order,
         )
     except RunsFailed as exc:
         written, failed = exc.written, exc.failed

@@ -33,6 +33,7 @@ from models.transfer.loop import epoch_batches, rates_at_once
 from models.transfer.pace import kept_pace, pace
 from models.transfer.records import SweepRecord, TransferRun
 from models.transfer.runners import InProcess, Processes, RayTasks, Runner, context
+from models.transfer.schedule import ORDERS, chooses_rate, encoder_steps, epochs_trained, next_runs, priorities
 from models.transfer.tensorboard_log import log_run
 
 
@@ -71,14 +72,6 @@ def load_runs(folder: str | Path) -> tuple[SweepRecord | None, list[TransferRun]
         except ValueError as exc:
             problems.append(f"{public_path(path)} was skipped: {exc}.")
     return meta, runs, problems
-
-
-def _epochs(sweep: Sweep, regime: str, seed: int) -> int:
-    """Epochs one run trains: the schedule once per learning rate tried by seed 0, once for the seeds that reuse
-    its choice (one step for the feature probe)."""
-    if regime == "probe-features":
-        return 1
-    return sweep.train.epochs * (len(sweep.train.lr_factors) if seed == 0 else 1)
 
 
 COSTS_LIKE = {"random-probe": "probe"}  # a regime the reference may lack, and the one that costs the same
@@ -164,7 +157,7 @@ def sweep_seconds(
             size, batches = epoch_batches(n * n_classes, sweep.train)
             several = seed == 0 and len(sweep.train.lr_factors) > 1
             rest_per_epoch = rest[regime].get(several, next(iter(rest[regime].values())))
-            total += _nearest(per_batch[regime], size) * _epochs(sweep, regime, seed) * batches
+            total += _nearest(per_batch[regime], size) * epochs_trained(sweep, (regime, n, seed)) * batches
             total += rest_per_epoch * sweep.train.epochs
         if regime == "random-probe" and regime in borrowed and extract:
             total += sum(extract) / len(extract)
@@ -383,6 +376,7 @@ def run_sweep(
     ray: str | None = None,
     tensorboard: str | Path | None = None,
     limit: int | None = None,
+    order: str = "longest",
 ) -> list[TransferRun]:
     """Run every (regime, n, seed) of `sweep` that `out` does not hold yet, writing each run's JSON
     as soon as it finishes; returns the new runs. Each (regime, n)'s learning rate is chosen on validation
@@ -393,7 +387,11 @@ def run_sweep(
     failed run is tried once more, and RunsFailed names what still failed after the others are written.
     `tensorboard`: a folder where each finished run's curves are also written as TensorBoard scalars. `limit`: run
     at most that many of the runs still to do (in their order, so a seed's rate is chosen before it is reused), and
-    return: a caller that advances a sweep in steps (the page's live run) calls it again to go on."""
+    return: a caller that advances a sweep in steps (the page's live run) calls it again to go on. `order`: how runs
+    side by side take their turns, one of `models.transfer.schedule.ORDERS` (in this process they go in the sweep's
+    order, seed by seed: one at a time, the order changes nothing but which curves complete first)."""
+    if order not in ORDERS:
+        raise ValueError(f"unknown order {order!r}; choose from {', '.join(ORDERS)}")
     out = Path(out)
     settings = sweep.settings()
     digest = settings_hash(settings)
@@ -433,16 +431,17 @@ def run_sweep(
     else:
         runner = InProcess(ctx, task, encoder) if workers <= 1 else Processes(ctx, workers, threads)
     written, failed, waiting = [], [], list(todo)
+    side_by_side = order == "longest" and runner.capacity > 1
+    priority = priorities(todo, lambda run: encoder_steps(sweep, len(task.classes), run)) if side_by_side else None
     in_flight: dict[Future, tuple[tuple[str, int, int], int]] = {}
 
     stack = rates_at_once(sweep.train, len(sweep.train.lr_factors), encoder)  # a seed-0 run's rates at once
 
     def progress(run: tuple[str, int, int], epoch: int | None, batch: int, loss: float = float("nan")) -> None:
         if on_progress is not None:
-            regime, n, seed = run
-            per_epoch, epochs = epoch_batches(n * len(task.classes), sweep.train)[1], _epochs(sweep, regime, seed)
-            chooses = seed == 0 and regime != "probe-features"  # a seed-0 run tries every rate
-            together = stack if chooses else 1
+            per_epoch = epoch_batches(run[1] * len(task.classes), sweep.train)[1]
+            epochs = epochs_trained(sweep, run)
+            together = stack if chooses_rate(run) else 1  # a seed-0 run tries every rate
             epochs //= together
             shown = len(written) + len(failed) + (epoch is not None or batch == 0)
             on_progress(
@@ -459,15 +458,11 @@ def run_sweep(
 
         in_flight[runner.submit(regime, n, seed, lr, on_batch)] = (run, attempt)
 
-    def ready(run: tuple[str, int, int]) -> bool:
-        regime, n, seed = run
-        return seed == 0 or regime == "probe-features" or (regime, n) in chosen
-
     cancel = True
     heartbeat(out)
     try:
         while waiting or in_flight:
-            for run in [r for r in waiting if ready(r)][: max(0, runner.capacity - len(in_flight))]:
+            for run in next_runs(waiting, chosen.keys(), runner.capacity - len(in_flight), priority):
                 waiting.remove(run)
                 start(run, 0)
             if not in_flight:  # what waits needs a rate that a failed run should have chosen
