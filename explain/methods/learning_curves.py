@@ -34,8 +34,9 @@ PARAMETER_HELP = {  # the summary table's fitted columns, in words (a walk: thei
 FIT_HELP = (
     f"ok: more sizes than the curve's three parameters, spanning a factor of {MIN_SPAN:g} or more, and γ inside its "
     "searched range. ok, α < 0: the same, but its error floor α is below zero, so it holds over the sizes "
-    "measured only; beyond them it is an extrapolation (the note under the table). with care (3 sizes): as many "
-    "sizes as parameters, none left to check the curve's shape. unreliable: says why; no crossover is stated for it."
+    "measured only; beyond them it is an extrapolation (the note under the table). with care: it runs through 3 "
+    "sizes, as many as its parameters, so none is left to check the curve's shape. unreliable: the sentence above "
+    "the table says why; no crossover is stated for it."
 )
 
 
@@ -78,13 +79,14 @@ class LearningCurve:
 
     @property
     def verdict(self) -> str:
-        """The summary table's short word on the fit (FIT_HELP says what each means): "unreliable: why", "with care
-        (3 sizes)", "ok, α < 0" for a floor below zero (two walks read a bare 'ok' beside a negative α as
-        'trust it beyond the sizes too'), or "ok"."""
+        """The summary table's short word on the fit, FIT_HELP saying what each means (the reasons, longer, were cut
+        off at 1280 px): "unreliable" (why is a sentence of `crossovers`, above the table), "with care" (3 sizes),
+        "ok, α < 0" for a floor below zero (two walks read a bare 'ok' beside a negative α as 'trust it beyond the
+        sizes too'), or "ok"."""
         if self.unreliable:
-            return f"unreliable: {self.unreliable}"
+            return "unreliable"
         if self.caveat:
-            return "with care (3 sizes)"
+            return "with care"
         return "ok, α < 0" if self.sizes and self.alpha < 0 else "ok"
 
     def predict(self, n: float | np.ndarray) -> np.ndarray:

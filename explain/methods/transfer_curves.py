@@ -4,12 +4,12 @@ per regime (Hoiem et al. 2021), the summary table and where two regimes' curves 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from explain.methods.learning_curves import LearningCurve, crossover, fit
+from explain.methods.learning_curves import PARAMETER_HELP, LearningCurve, crossover, fit
 from models.transfer import REGIMES as REGIME_TITLES
 from models.transfer import TransferRun as Run
 
@@ -51,6 +51,19 @@ def measured_columns(n: int) -> dict[str, str]:
     }
 
 
+def published_columns(params: Iterable[str]) -> dict[str, str]:
+    """The summary's columns for a paper's fitted `params` (its e_N, beta_N, gamma), by name, each with the short header
+    its own table shows, in the order of the fitted columns (PARAMETER_HELP's)."""
+    order = list(PARAMETER_HELP)
+    ranked = sorted(params, key=lambda k: order.index(k) if k in order else len(order))
+    return {published_column(k): f"{k} (paper)" for k in ranked}
+
+
+def published_column(param: str) -> str:
+    """The summary's column name for a paper's fitted `param`."""
+    return f"published {param}"
+
+
 def summary_rows(
     runs: Sequence[Run], curves: dict[str, LearningCurve], published: dict[str, dict[str, float]] | None = None
 ) -> list[dict[str, Any]]:
@@ -75,7 +88,7 @@ def summary_rows(
                 }
             )
         if published and regime in published:
-            row.update({f"published {k}": v for k, v in published[regime].items()})
+            row.update({published_column(k): v for k, v in published[regime].items()})
         for n in (sizes[0], sizes[-1]):
             errors = [r.test_error for r in rs if r.n_per_class == n]
             mean, sd, seeds = measured_columns(n)

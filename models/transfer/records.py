@@ -231,7 +231,7 @@ class SweepRecord:
                 f"Published measurements: {self.published} ({self.extra.get('source', '')}), "
                 f"{counted(n_runs, 'trained model')}. Task: {self.task_title}. Encoder: {self.encoder_title}, "
                 f"{self.encoder_source}. The fits "
-                "below are computed here; the paper's are beside them."
+                "below are computed here; the paper's own are in the table after them."
             )
         try:
             train = self.settings["train"]

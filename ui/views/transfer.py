@@ -14,6 +14,7 @@ from explain.methods.transfer_curves import (
     fit_curves,
     floor_note,
     measured_columns,
+    published_columns,
     summary_rows,
     sweep_csv,
     without_curves,
@@ -93,23 +94,40 @@ def pick_from_chart() -> None:
         st.session_state["transfer_pick"] = keys[0]
 
 
+# Column widths from what a column holds, so that both tables fit the 820 px the page's main column has at 1280 px
+# wide (a walk found the fit column cut to "unreliab" past the right edge). A character's width at most, in the
+# tables' 14-px font (measured in Chromium: 5.4-6.0 px a letter in the regimes' names and the fits' verdicts, 6.1-7.0 a
+# digit, 6.1-6.5 in the short headers), and a cell's padding; no number column narrower than NUMBER_MIN_PX, which
+# holds the widest short header ("gamma", 44 px of text).
+TEXT_PX, DIGIT_PX, HEADER_PX, PADDING_PX, NUMBER_MIN_PX = 6.0, 7.0, 6.6, 16, 64
+MAIN_COLUMN_PX = 820  # the page's main column at 1280 px with the sidebar open
+
+
+def _px(texts: list[str], per_char: float, least: int = 0) -> int:
+    """Pixels a column needs to show the longest of `texts` whole."""
+    return max(least, PADDING_PX + round(per_char * max((len(t) for t in texts), default=0)))
+
+
 def table_columns(table: pd.DataFrame, headers: dict[str, str] | None = None) -> dict:
-    """Column settings that keep every number whole (sign included): numbers right-aligned at two decimals in
-    columns wide enough for them, the regime pinned while a narrow window scrolls the table sideways; a column in
-    `headers` shows that short header, its full name in its help."""
+    """Column settings that keep every number whole (sign included): numbers right-aligned at two decimals, each
+    column as wide as its longest entry or header needs (so the table fits the page at 1280 px), the regime pinned
+    while a narrower window scrolls the table sideways; a column in `headers` shows that short header, its full name
+    in its help."""
     headers = headers or {}
-    # wide enough for the longest regime name, "Linear probe (cached features + logistic regression)"
-    config: dict = {"regime": st.column_config.TextColumn(pinned=True, width=310)}  # 300 px of text at 1280 px
+    regimes = [str(r) for r in table["regime"]]
+    config: dict = {"regime": st.column_config.TextColumn(pinned=True, width=_px(regimes, TEXT_PX))}
     for name in table.columns:
         label = headers.get(name)
-        if name == "fit":  # "ok", or what to bear in mind ("with care: ...") or why not to read it (a sentence)
-            longest = table[name].str.len().max()
-            width = "small" if longest <= 9 else "medium" if longest <= 20 else "large"
+        header = _px([label or name], HEADER_PX, NUMBER_MIN_PX)
+        values = table[name].dropna()
+        if name == "fit":  # "ok", "ok, α < 0", "with care" or "unreliable": FIT_HELP says what each means
+            width = _px([name, *(str(v) for v in values)], TEXT_PX)
             config[name] = st.column_config.TextColumn(width=width, help=FIT_HELP)
         elif pd.api.types.is_integer_dtype(table[name]):
-            config[name] = st.column_config.NumberColumn(label, format="%d", width="small")
+            width = max(header, _px([f"{v:d}" for v in values], DIGIT_PX))
+            config[name] = st.column_config.NumberColumn(label, format="%d", width=width)
         elif pd.api.types.is_numeric_dtype(table[name]):
-            width = "small" if label or len(name) <= 10 else "medium"
+            width = max(header, _px([f"{v:.2f}" for v in values], DIGIT_PX))
             key = name.split(" ")[0]  # "e_N (N=101)" is described as e_N; a short header keeps its full name in help
             described = f"{PARAMETER_HELP[key]}{f' ({name})' if label else ''}" if key in PARAMETER_HELP else name
             config[name] = st.column_config.NumberColumn(label, format="%.2f", width=width, help=described)
@@ -183,9 +201,14 @@ def show_learning_curves(
     table = pd.DataFrame(summary_rows(runs, curves, published))
     headers = {k: v for n in {r.n_per_class for r in runs} for k, v in measured_columns(n).items()}
     measured = [c for c in table.columns if c in headers]
-    fits = table.drop(columns=measured)  # two tables that fit the page's width, not one that scrolls sideways
+    paper = published_columns(dict.fromkeys(k for fit in (published or {}).values() for k in fit))
+    # the fits, the paper's fits, the measured errors: tables that fit the page's width, not one that scrolls sideways
+    fits = table.drop(columns=[*measured, *(c for c in paper if c in table)])
     short = {c: "e_N" for c in fits.columns if c.startswith("e_N (")}  # its N in its help and in the caption below
     st.dataframe(fits, hide_index=True, width="stretch", column_config=table_columns(fits, short))
+    if stated := [c for c in paper if c in table]:
+        theirs = table[["regime", *stated]].dropna(subset=stated, how="all")
+        st.dataframe(theirs, hide_index=True, width="stretch", column_config=table_columns(theirs, paper))
     # a column with no value at all (the sd of one seed) is left out, not shown as "None" in every row (a walk)
     sizes = table[["regime", *(c for c in measured if table[c].notna().any())]]
     st.dataframe(sizes, hide_index=True, width="stretch", column_config=table_columns(sizes, headers))
