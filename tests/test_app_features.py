@@ -1,5 +1,7 @@
 """The feature inspector through AppTest: every tab with defaults, a scan, occlusion, bad input."""
 
+import re
+
 import pytest
 
 from tests.app_helpers import image_captions, open_page, plotly_specs
@@ -20,16 +22,32 @@ def test_defaults_show_filters_maps_and_a_projection(page):
     captions = image_captions(page)
     assert any("filters of `layer0.0`" in c and "Neighbouring weights correlate" in c for c in page.caption.values)
     assert any(c.startswith("layer1.0: the 32 of 32 channels") for c in captions)
-    assert "deconvnet projection (mid-grey = 0)" in captions
-    assert any(c.startswith("image patch under the receptive field") for c in captions)
+    assert "deconvnet projection of its strongest activation (mid-grey = 0)" in captions
+    # coordinates in words (a walk could not tell the box's (x0, y0, x1, y1) from the unit's (row, column))
+    assert any(
+        re.fullmatch(
+            r"the strongest unit's receptive field: x \d+–\d+, y \d+–\d+ of the 64 x 64 input(, mid-grey .*)?", c
+        )
+        for c in captions
+    )
+    assert any(
+        re.search(r"strongest activation [\d.]+ at row \d+, column \d+ of its 16 x 16 map$", c) for c in captions
+    )
 
 
 def test_choosing_a_layer_and_channel_reprojects(page):
     page.selectbox(key="feat_layer_shapes-resnet18").set_value("layer2").run()
     page.number_input(key="feat_channel_shapes-resnet18_layer2").set_value(7).run()
+    assert not page.exception and "deconvnet projection of its strongest activation (mid-grey = 0)" in image_captions(
+        page
+    )
     page.toggle(key="feat_whole").set_value(True).run()
     assert not page.exception
     assert any(c.startswith("channel 7: strongest activation") for c in image_captions(page))
+    # the whole channel is said to be projected (a walk: the captions still described one unit)
+    assert "deconvnet projection of channel 7's whole map (mid-grey = 0)" in image_captions(page)
+    said = " ".join(page.caption.values)
+    assert "keeps every activation of channel 7, zeroes the other channels" in said and "strongest unit only" in said
 
 
 def test_top9_scan_over_the_bundled_set(page):

@@ -219,3 +219,25 @@ def test_top9_montages_hold_nine_projections_and_patches_per_channel():
         assert best == [names[t.image_index] for t in tops[channel][:3]]
         assert projections.shape == patches.shape and projections.dtype == np.uint8 and projections.shape[-1] == 3
         assert projections.shape[0] > 3 * 64 and projections.shape[1] > 3 * 64  # three 64-pixel tiles a side
+
+
+def test_boxes_and_grid_positions_are_said_in_words() -> None:
+    from explain.methods.deconvnet import box_text, position_text
+
+    assert box_text((11, 15, 38, 42), (64, 64)) == "x 11–37, y 15–41 of the 64 x 64 input"  # x1, y1 exclusive
+    assert position_text((7, 6), (16, 12)) == "row 7, column 6 of its 12 x 16 map"
+
+
+def test_a_receptive_field_past_the_image_keeps_its_square_in_a_tile() -> None:
+    """Units near the edge: the tile is the whole field, mid-grey outside the image, the image part unstretched."""
+    from explain.figures.render import OUTSIDE, crop_tile
+
+    image = np.arange(10 * 10 * 3, dtype=np.uint8).reshape(10, 10, 3)
+    tile = crop_tile(image, (-4, 2, 4, 10), size=8)  # an 8 x 8 field half past the left edge
+    assert (tile[:, :4] == OUTSIDE).all() and (tile[:, 4:] == image[2:10, 0:4]).all()
+    assert (crop_tile(image, (2, 2, 6, 6), size=4) == image[2:6, 2:6]).all()  # inside: the region itself
+    from explain.methods.deconvnet import Geometry
+
+    geo = Geometry(stride=4, size=11, start=1.5)
+    x0, y0, x1, y1 = geo.field((0, 0))
+    assert x0 < 0 and y0 < 0 and geo.box((0, 0), (10, 10)) == (0, 0, x1, y1)  # the box: the field, clipped

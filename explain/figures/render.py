@@ -188,12 +188,19 @@ def grey_maps(maps: np.ndarray) -> np.ndarray:
     return (m / np.where(peak > 0, peak, 1) * 255).round().astype(np.uint8)
 
 
+OUTSIDE = 128  # mid-grey: what a tile shows where a receptive field runs past the image (a projection's zero)
+
+
 def crop_tile(rgb: np.ndarray, box: tuple[int, int, int, int], size: int = 64) -> np.ndarray:
-    """The (x0, y0, x1, y1) region of an H x W x 3 image, resized to a `size` x `size` tile."""
+    """The (x0, y0, x1, y1) region of an H x W x 3 image, resized to a `size` x `size` tile; where the box runs past
+    the image the tile is mid-grey, so a square receptive field at the edge keeps its shape (clipped and stretched
+    to a square, its patch was distorted and its projection pushed to the tile's edge: a walk finding)."""
     x0, y0, x1, y1 = box
-    region = np.asarray(rgb)[y0:y1, x0:x1]
-    if region.size == 0:
-        region = np.zeros((1, 1, 3), np.uint8)
+    image = np.asarray(rgb)
+    region = np.full((max(1, y1 - y0), max(1, x1 - x0), 3), OUTSIDE, np.uint8)
+    top, left, bottom, right = max(0, y0), max(0, x0), min(image.shape[0], y1), min(image.shape[1], x1)
+    if bottom > top and right > left:
+        region[top - y0 : bottom - y0, left - x0 : right - x0] = image[top:bottom, left:right]
     return np.asarray(Image.fromarray(region).resize((size, size), Image.Resampling.NEAREST))
 
 

@@ -252,12 +252,31 @@ class Geometry:
     size: int
     start: float
 
+    def field(self, position: tuple[int, int]) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1) of the unit's whole receptive field in image pixels, x1/y1 exclusive: a square of side
+        `size`, which runs past the image for units near its edge."""
+        (y, x), half = position, self.size / 2
+        cy, cx = self.start + y * self.stride, self.start + x * self.stride
+        return round(cx - half + 0.5), round(cy - half + 0.5), round(cx + half + 0.5), round(cy + half + 0.5)
+
     def box(self, position: tuple[int, int], image_hw: tuple[int, int]) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1) of the unit's receptive field in image pixels, clipped, x1/y1 exclusive."""
-        (y, x), (h, w), half = position, image_hw, self.size / 2
-        cy, cx = self.start + y * self.stride, self.start + x * self.stride
-        x0, y0 = max(0, round(cx - half + 0.5)), max(0, round(cy - half + 0.5))
-        return x0, y0, min(w, round(cx + half + 0.5)), min(h, round(cy + half + 0.5))
+        (x0, y0, x1, y1), (h, w) = self.field(position), image_hw
+        return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+
+
+def box_text(box: tuple[int, int, int, int], image_hw: tuple[int, int]) -> str:
+    """A receptive field's box in words, its pixel ranges inclusive: "x 11-37, y 15-41 of the 64 x 64 input" (a walk
+    could not tell a bare (11, 15, 38, 42) from the (row, column) beside it)."""
+    (x0, y0, x1, y1), (h, w) = box, image_hw
+    return f"x {x0}–{x1 - 1}, y {y0}–{y1 - 1} of the {w} x {h} input"
+
+
+def position_text(position: tuple[int, int], map_hw: tuple[int, int]) -> str:
+    """A unit's place on its layer's grid in words, the map's size width x height as the input's: "row 7, column 6
+    of its 16 x 16 map"."""
+    (y, x), (h, w) = position, map_hw
+    return f"row {y}, column {x} of its {w} x {h} map"
 
 
 def _kernel(module: nn.Module) -> tuple[int, int, int, int] | None:
@@ -306,7 +325,8 @@ class TopActivation:
     position: tuple[int, int]
     value: float
     reconstruction: torch.Tensor  # 3 x H x W
-    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in image pixels
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in image pixels, clipped to the image
+    field: tuple[int, int, int, int]  # the same receptive field whole, running past the image near its edge
 
 
 @torch.no_grad()
@@ -355,7 +375,8 @@ def top_activations(
         for n in best.tolist():
             pos = divmod(int(where[n, j]), width)
             rec = reconstruct(model, images[n : n + 1], layer, c, pos)
-            out[c].append(TopActivation(c, n, pos, float(values[n, j]), rec, geo.box(pos, tuple(images.shape[-2:]))))
+            box = geo.box(pos, tuple(images.shape[-2:]))
+            out[c].append(TopActivation(c, n, pos, float(values[n, j]), rec, box, geo.field(pos)))
     return out
 
 

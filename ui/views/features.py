@@ -20,8 +20,10 @@ from explain.inputs.image_sets import (
 from explain.inputs.upload_limits import IMAGE_MB, TOP9_UPLOADS
 from explain.methods.classify import prepare
 from explain.methods.deconvnet import (
+    box_text,
     feature_layers,
     geometry,
+    position_text,
     project_strongest,
 )
 from explain.methods.filters import feature_maps, filter_images, filters_note, first_conv
@@ -126,23 +128,33 @@ def show_projection(
     rec: np.ndarray,
     seen: np.ndarray,
     box: tuple[int, int, int, int],
+    field: tuple[int, int, int, int],
     channel: int,
     value: float,
-    position: tuple[int, int],
+    where: str,
+    whole: bool,
 ) -> None:
-    """The deconvnet projection, the image patch under its receptive field, and where that patch is."""
+    """The deconvnet projection (of the strongest activation or of the whole channel), the image patch under the
+    strongest unit's receptive field, and where that patch is."""
     a, b, c = st.columns(3)
-    a.image(symmetric_image(rec), caption="deconvnet projection (mid-grey = 0)", width="stretch")
-    b.image(crop_tile(seen, box, 160), caption=f"image patch under the receptive field {box}", width="stretch")
+    projected = f"channel {channel}'s whole map" if whole else "its strongest activation"
+    a.image(symmetric_image(rec), caption=f"deconvnet projection of {projected} (mid-grey = 0)", width="stretch")
+    outside = ", mid-grey past the image's edge" if field != box else ""
+    said = f"the strongest unit's receptive field: {box_text(box, seen.shape[:2])}{outside}"
+    b.image(crop_tile(seen, field, 160), caption=said, width="stretch")
     c.image(
-        draw_box(seen, box),
-        caption=f"channel {channel}: strongest activation {value:.3g} at {position}",
-        width="stretch",
+        draw_box(seen, box), caption=f"channel {channel}: strongest activation {value:.3g} at {where}", width="stretch"
     )
+    kept = (
+        f"keeps every activation of channel {channel}, zeroes the other channels"
+        if whole
+        else "keeps only the chosen activation, zeroes the rest of the layer"
+    )
+    beyond = " The box marks the strongest unit only: the whole channel's projection reaches wherever it fires."
     note(
-        "The projection keeps only the chosen activation, zeroes the rest of the layer, and goes back down: "
-        "max-pooling undone with the switches from the forward pass, ReLU applied to the signal coming down, "
-        "each convolution replaced by its transpose, BatchNorm by its scale, residual paths summed."
+        f"The projection {kept}, and goes back down: max-pooling undone with the switches from the forward pass, "
+        "ReLU applied to the signal coming down, each convolution replaced by its transpose, BatchNorm by its scale, "
+        f"residual paths summed.{beyond if whole else ''}"
     )
 
 
@@ -157,8 +169,9 @@ def maps_tab(
     show_feature_maps(layer, fmap, order)
     rec, position, value = cached_reconstruction(subject, layer, int(channel), whole)
     seen = input_image(subject.x, subject.info.mean, subject.info.std)
-    box = geometry(subject.model, layer).box(position, seen.shape[:2])
-    show_projection(rec, seen, box, channel, value, position)
+    geo = geometry(subject.model, layer)
+    box, field = geo.box(position, seen.shape[:2]), geo.field(position)
+    show_projection(rec, seen, box, field, channel, value, position_text(position, fmap.shape[-2:]), whole)
 
 
 SET_SOURCES = {"bundled": "bundled samples and generated shapes", "uploads": "my uploads", "folder": "a folder"}
