@@ -22,10 +22,15 @@ class Param:
     high: float | None = None
     choices: tuple[str, ...] = ()
     help: str = ""
+    shown: tuple[str, ...] = ()  # the choices as a form shows them, in the same order (the keys where empty)
     step: float | None = None  # the widget's step: 1 for whole numbers, 0.01 for others unless set
     scales_with_input: bool = False  # the default is for a 224-pixel input and scales with its size
     ordered: bool = False  # a pair that is a (from, to) range
     odd: bool = False  # a whole number that must be odd (a blur kernel)
+
+    def caption(self, choice: str) -> str:
+        """How a form shows `choice`: its entry in `shown`, else the key itself."""
+        return dict(zip(self.choices, self.shown, strict=True)).get(choice, choice) if self.shown else choice
 
     @property
     def widget_step(self) -> float:

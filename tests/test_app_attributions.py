@@ -126,6 +126,14 @@ def test_sanity_check_and_faithfulness_run_from_their_buttons(page):
     assert not page.exception
     sanity = [s for s in plotly_specs(page) if "SSIM" in str(s)]
     assert sanity and len(sanity[0]["data"]) == 4  # rank correlation and SSIM for each method
+    # the grid of maps ends at the fully randomised model (a walk: it stopped a step before, under 'each block')
+    last = sanity[0]["data"][0]["x"][-1]
+    grid = [c for c in page.caption.values if c.startswith("Maps as the model is randomised, at ")]
+    assert (
+        grid
+        and (grid[0].endswith("(absolute values):"))
+        and any(c.split(" ✕")[0] == last for c in image_captions(page))
+    )
     page.button(key="attr_faith_run").click().run()
     assert not page.exception
     table = page.dataframe[0].value

@@ -502,3 +502,27 @@ def test_faithfulness_areas_too_close_to_rank_the_methods_say_so() -> None:
     assert "the insertion test cannot tell the methods apart" in flat_note(close, 64)
     apart = {"a": Curves(f, falling, np.array([0.1, 0.2, 0.5, 0.9, 0.99])), "b": close["grad_cam"]}
     assert flat_note(apart, 64) == ""
+
+
+def test_every_method_has_its_own_colour_with_all_thirteen_chosen() -> None:
+    """A walk chose every method: Saliency and LayerCAM, Integrated Gradients and Guided Grad-CAM, Guided Backprop and
+    Occlusion shared colours in the faithfulness and sanity charts (a 10-colour palette cycled)."""
+    from types import SimpleNamespace
+
+    from explain.figures.charts import deletion_insertion_chart, series_colours
+
+    assert len(set(series_colours(13))) == 13 and len(set(series_colours(24))) == 24
+    curves = {f"method {i}": SimpleNamespace(fractions=[0, 1], deletion=[1, 0], insertion=[0, 1]) for i in range(13)}
+    fig = deletion_insertion_chart(curves)
+    assert len({t.line.color for t in fig.data if t.showlegend is not False}) == 13
+
+
+def test_a_choice_shows_its_caption_and_the_sanity_grid_keeps_the_first_and_last_steps() -> None:
+    from explain.methods.attributions import METHODS
+    from explain.methods.sanity import shown_steps
+
+    (baseline,) = [p for p in METHODS["integrated_gradients"].params if p.name == "baseline_kind"]
+    assert baseline.caption("zeros") == "mean colour (zeros after normalisation)" and "not black" in baseline.help
+    steps = list(range(11))
+    assert shown_steps(steps) == [0, 2, 4, 6, 8, 10] and shown_steps(steps[:4]) == steps[:4]
+    assert shown_steps(list(range(13)))[-1] == 12 and len(shown_steps(list(range(13)))) == 6

@@ -47,7 +47,8 @@ def param_widgets(
         elif p.kind == "bool":
             out[p.name] = st.checkbox(p.label, bool(value), key=k, help=tip, bind=bind)
         elif p.kind == "choice":
-            out[p.name] = st.selectbox(p.label, p.choices, p.choices.index(value), key=k, help=tip, bind=bind)
+            index = p.choices.index(value)
+            out[p.name] = st.selectbox(p.label, p.choices, index, format_func=p.caption, key=k, help=tip, bind=bind)
         else:  # a layer of this model: the key carries a digest of the layer list, which changes with the model
             layers = list(layers)
             index = layers.index(value) if value in layers else len(layers) - 1

@@ -12,6 +12,15 @@ from explain.methods.classify import Prediction
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC")
 
 
+def series_colours(k: int) -> list[str]:
+    """A distinct colour for each of `k` series: PALETTE's ten, or Plotly's 24-colour Dark24 for more (a walk found
+    two of 13 attribution methods sharing each of three colours when PALETTE was cycled), cycled past 24."""
+    from plotly.express.colors import qualitative
+
+    colours = PALETTE if k <= len(PALETTE) else qualitative.Dark24
+    return [colours[i % len(colours)] for i in range(k)]
+
+
 def top_k_bar(predictions: Sequence[Prediction], title: str = "") -> go.Figure:
     """A horizontal bar chart of class probabilities, the most probable class on top."""
     preds = list(reversed(predictions))
@@ -93,8 +102,7 @@ def sanity_chart(results: dict[str, Sequence], metrics: Sequence[str] = ("spearm
     """Each of `metrics` (by default Spearman rank correlation, solid, and SSIM, dotted) to the original map, per
     method, as the model is randomised block by block from the output down."""
     fig = go.Figure()
-    for i, (title, steps) in enumerate(results.items()):
-        colour = PALETTE[i % len(PALETTE)]
+    for colour, (title, steps) in zip(series_colours(len(results)), results.items(), strict=True):
         x = [s.layer for s in steps]
         symbols = ["x" if s.constant else "circle" for s in steps]  # a constant map: the similarity means nothing
         for metric in metrics:
@@ -122,8 +130,7 @@ def deletion_insertion_chart(curves: dict) -> go.Figure:
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Deletion (lower is better)", "Insertion (higher is better)"))
-    for i, (title, c) in enumerate(curves.items()):
-        colour = PALETTE[i % len(PALETTE)]
+    for colour, (title, c) in zip(series_colours(len(curves)), curves.items(), strict=True):
         fig.add_scatter(x=c.fractions, y=c.deletion, name=title, line=dict(color=colour), row=1, col=1)
         fig.add_scatter(
             x=c.fractions, y=c.insertion, name=title, line=dict(color=colour), showlegend=False, row=1, col=2
@@ -155,7 +162,7 @@ def occlusion_figures(
     seen = np.unique(maps.label)  # the classes that occur, as 0..k-1, each with a colour band of its own
     codes = np.searchsorted(seen, maps.label)
     k = len(seen)
-    colours = [PALETTE[i % len(PALETTE)] for i in range(k)]
+    colours = series_colours(k)
     scale = [[edge, colour] for i, colour in enumerate(colours) for edge in (i / k, (i + 1) / k)]
     c = cells(codes, "(c) most probable class", zmin=-0.5, zmax=k - 0.5, color_continuous_scale=scale)
     names = np.vectorize(lambda i: categories[i])(maps.label)
@@ -215,14 +222,14 @@ def bn_distribution_chart(history, unit: int) -> go.Figure:
 def precision_recall_chart(curves: dict[str, tuple[np.ndarray, np.ndarray]], iou: float) -> go.Figure:
     """COCO's interpolated precision against recall, one line per curve (name -> (recall, precision))."""
     fig = go.Figure()
-    for i, (name, (recall, precision)) in enumerate(curves.items()):
+    for colour, (name, (recall, precision)) in zip(series_colours(len(curves)), curves.items(), strict=True):
         fig.add_trace(
             go.Scatter(
                 x=recall,
                 y=precision,
                 mode="lines",
                 name=name,
-                line=dict(color=PALETTE[i % len(PALETTE)], width=2, shape="hv"),
+                line=dict(color=colour, width=2, shape="hv"),
             )
         )
     fig.update_layout(

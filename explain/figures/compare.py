@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explain.figures.charts import PALETTE
+from explain.figures.charts import series_colours
 from models.experiments.batchnorm import BNHistory
 
 
@@ -36,6 +36,7 @@ def comparison_figure(curves: Sequence[Curve], x_title: str, percent: Sequence[s
     runs = list(dict.fromkeys(c.run for c in curves))
     arms = list(dict.fromkeys(c.arm for c in curves))
     fig = make_subplots(rows=1, cols=max(1, len(panels)), subplot_titles=panels, horizontal_spacing=0.08)
+    colours = series_colours(len(runs))
     for curve in curves:
         i = runs.index(curve.run)
         newest = i == len(runs) - 1
@@ -47,7 +48,7 @@ def comparison_figure(curves: Sequence[Curve], x_title: str, percent: Sequence[s
                 x=list(curve.x),
                 y=list(curve.series[title]),
                 mode="lines+markers",  # a one-epoch run is one point: a line alone would draw nothing
-                line=dict(color=PALETTE[i % len(PALETTE)], width=3 if newest else 1.5, dash=dash),
+                line=dict(color=colours[i], width=3 if newest else 1.5, dash=dash),
                 name=curve.label,
                 legendgroup=curve.label,
                 showlegend=col == 1,

@@ -30,6 +30,7 @@ from captum.attr import (
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
+from explain.methods.layers import MIN_CAM_SIDE
 from models.devices import on_model_device
 from models.lock import lock_for, seeded_rngs
 from models.params import Param
@@ -163,8 +164,25 @@ def _occlusion(model, x, target, window, stride, batch_size):
     )
 
 
-LAYER = Param("layer", "Layer", None, "layer", help="The module whose activations and gradients are used.")
-BATCH = Param("batch_size", "Batch size", 16, "int", 1, 256, help="How many images go through the model at once.")
+LAYER = Param(
+    "layer",
+    "Layer",
+    None,
+    "layer",
+    help="The module whose activations and gradients are used. The default is the last one whose map is at least "
+    f"{MIN_CAM_SIDE} x {MIN_CAM_SIDE} at this input size: Grad-CAM's usual last convolutional stage (layer4 of a "
+    "ResNet at 224 px), or an earlier one for a small input (the bundled ResNet sees 64 px, where layer4 is 2 x 2: "
+    "a few upsampled blocks, no place in the image).",
+)
+BATCH = Param(
+    "batch_size",
+    "Batch size",
+    16,
+    "int",
+    1,
+    256,
+    help="How many images go through the model at once (memory and speed only: the map is the same).",
+)
 SEED = Param("seed", "Seed", 0, "int", 0, 10_000, help="The noise is drawn from this seed.")
 
 METHODS: dict[str, Method] = {
@@ -177,8 +195,25 @@ METHODS: dict[str, Method] = {
             "Gradients averaged along a straight path from a baseline image to the input, times the difference.",
             (
                 Param("n_steps", "Steps", 32, "int", 4, 256, help="Points on the path (more is more exact)."),
-                Param("baseline_kind", "Baseline", "zeros", "choice", choices=BASELINES),
-                Param("internal_batch_size", "Batch size", 16, "int", 1, 256),
+                Param(
+                    "baseline_kind",
+                    "Baseline",
+                    "zeros",
+                    "choice",
+                    choices=BASELINES,
+                    shown=("mean colour (zeros after normalisation)", "blurred copy", "Gaussian noise (seed 0)"),
+                    help="The image the path starts from, which gets no attribution. Zeros after normalisation are "
+                    "the dataset's mean colour, not black.",
+                ),
+                Param(
+                    "internal_batch_size",
+                    "Batch size",
+                    16,
+                    "int",
+                    1,
+                    256,
+                    help="How many points of the path go through the model at once (memory and speed only).",
+                ),
             ),
             _integrated_gradients,
         ),
@@ -187,9 +222,34 @@ METHODS: dict[str, Method] = {
             "SmoothGrad",
             "The average map over noisy copies of the input (NoiseTunnel), which removes gradient speckle.",
             (
-                Param("base", "Over", "saliency", "choice", choices=("saliency", "integrated_gradients")),
-                Param("nt_samples", "Noise samples", 16, "int", 2, 128),
-                Param("sigma", "Noise level (fraction of input range)", 0.15, "float", 0.0, 1.0),
+                Param(
+                    "base",
+                    "Over",
+                    "saliency",
+                    "choice",
+                    choices=("saliency", "integrated_gradients"),
+                    shown=("Saliency", "Integrated Gradients (8 steps)"),
+                    help="The method whose maps of the noisy copies are averaged.",
+                ),
+                Param(
+                    "nt_samples",
+                    "Noise samples",
+                    16,
+                    "int",
+                    2,
+                    128,
+                    help="How many noisy copies are averaged: more is smoother and slower.",
+                ),
+                Param(
+                    "sigma",
+                    "Noise level (fraction of input range)",
+                    0.15,
+                    "float",
+                    0.0,
+                    1.0,
+                    help="The noise's standard deviation over the input's range (max − min), SmoothGrad's σ / (x_max − "
+                    "x_min); Smilkov et al. found 10-20% works best.",
+                ),
                 BATCH,
                 SEED,
             ),
@@ -202,8 +262,24 @@ METHODS: dict[str, Method] = {
             "Expected gradients over random points between the input and two baselines: the mean colour "
             "and a blurred copy.",
             (
-                Param("n_samples", "Samples", 16, "int", 2, 128),
-                Param("stdevs", "Noise standard deviation", 0.1, "float", 0.0, 1.0),
+                Param(
+                    "n_samples",
+                    "Samples",
+                    16,
+                    "int",
+                    2,
+                    128,
+                    help="Random points between a baseline and the input whose gradients are averaged.",
+                ),
+                Param(
+                    "stdevs",
+                    "Noise standard deviation",
+                    0.1,
+                    "float",
+                    0.0,
+                    1.0,
+                    help="Gaussian noise added to each sample, in the normalised input's units (Captum's stdevs).",
+                ),
                 SEED,
             ),
             _gradient_shap,
@@ -211,7 +287,8 @@ METHODS: dict[str, Method] = {
         Method(
             "guided_backprop",
             "Guided Backprop",
-            "Backpropagation that lets only positive gradients through ReLUs where the input was positive.",
+            "Backpropagation that lets only positive gradients through ReLUs where the input was positive; the "
+            "first convolution's signed weights still carry the signal to the pixels, so signed maps show negatives.",
             (),
             _guided_backprop,
             needs_relu_modules=True,
@@ -266,7 +343,8 @@ METHODS: dict[str, Method] = {
         Method(
             "occlusion",
             "Occlusion",
-            "How much the class score drops when a square patch is replaced by zeros, for every patch position.",
+            "How much the class score drops when a square patch is replaced by zeros (the mean colour, after "
+            "normalisation), for every patch position.",
             (
                 Param("window", "Window (pixels)", 32, "int", 2, 224, scales_with_input=True),
                 Param("stride", "Stride (pixels)", 16, "int", 1, 224, scales_with_input=True),

@@ -49,6 +49,15 @@ METRICS = {  # the paper's four similarity metrics (Adebayo et al. 2018, Section
 }
 
 
+def shown_steps(steps: list[SanityStep], at_most: int = 6) -> list[SanityStep]:
+    """At most `at_most` of a cascade's steps to draw as maps, evenly spaced, the original and the fully randomised
+    last step always among them (a walk found the grid stop before the last step while its heading said 'each')."""
+    if len(steps) <= at_most:
+        return list(steps)
+    picks = dict.fromkeys(round(i * (len(steps) - 1) / (at_most - 1)) for i in range(at_most))
+    return [steps[i] for i in picks]
+
+
 def hog_similarity(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation of the HOG features (scikit-image's `hog`) of two H x W maps: do their edges agree?"""
     cell = max(4, min(a.shape) // 8)

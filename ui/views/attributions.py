@@ -21,7 +21,7 @@ from explain.methods.faithfulness import GRIDS, RANKINGS, faithfulness_of_maps, 
 from explain.methods.layers import default_cam_layer, spatial_layers
 from explain.methods.sanity import METRICS as SANITY_METRICS
 from explain.methods.sanity import VARIANTS as SANITY_VARIANTS
-from explain.methods.sanity import sanity_of_methods
+from explain.methods.sanity import sanity_of_methods, shown_steps
 from models.classifiers import ModelInfo
 from models.text import counted
 from ui.admission import cached_heavy
@@ -81,8 +81,26 @@ def display_ui(where: DeltaGenerator) -> tuple[list[str], str, float, float, boo
         "Methods", list(METHODS), DEFAULT_METHODS, format_func=lambda k: METHODS[k].title, key="attr_methods", bind=BIND
     )
     c1, c2, c3 = where.columns(3)
-    mode = c1.radio("Values", ["absolute", "signed"], horizontal=True, key="attr_mode", bind=BIND)
-    percentile = c2.slider("Clip at percentile", 90.0, 100.0, 99.0, 0.5, key="attr_pct", bind=BIND)
+    mode = c1.radio(
+        "Values",
+        ["absolute", "signed"],
+        horizontal=True,
+        key="attr_mode",
+        bind=BIND,
+        help="absolute: how strongly each pixel counts, either way. signed: red for evidence for the class, blue for "
+        "against.",
+    )
+    percentile = c2.slider(
+        "Clip at percentile",
+        90.0,
+        100.0,
+        99.0,
+        0.5,
+        key="attr_pct",
+        bind=BIND,
+        help="Values above this percentile of the map are drawn at full colour, so a few extreme pixels do not "
+        "leave the rest dark.",
+    )
     alone = c1.toggle("The map alone", key="attr_alone", bind=BIND, help="Each map in full colour, without the image.")
     alpha = c3.slider(
         "Overlay opacity",
@@ -93,7 +111,9 @@ def display_ui(where: DeltaGenerator) -> tuple[list[str], str, float, float, boo
         key="attr_alpha",
         bind=BIND,
         disabled=alone,
-        help="Off while the maps are shown alone." if alone else None,
+        help="Off while the maps are shown alone."
+        if alone
+        else "How much the map covers the image (0: the image alone, 1: the map alone).",
     )
     return methods, mode, percentile, alpha, alone
 
@@ -238,9 +258,12 @@ def show_sanity(results: dict[str, list], seen: np.ndarray) -> None:
         "more layers are randomised; one whose curve stays high is explaining the input, not the model. "
         "✕ marks a map that became constant: its similarity says nothing."
     )
-    st.caption("Maps after randomising down to each block (absolute values):")
+    steps = next(iter(results.values()), [])
+    picks = shown_steps(steps)
+    some = "each step" if len(picks) == len(steps) else f"{len(picks)} of its {len(steps)} steps, the last among them"
+    st.caption(f"Maps as the model is randomised, at {some} (absolute values):")
     for m, steps in results.items():
-        picks = steps[:: max(1, len(steps) // 5)]
+        picks = shown_steps(steps)
         cols = st.columns(len(picks) + 1)
         cols[0].markdown(f"**{METHODS[m].title}**")
         for col, s in zip(cols[1:], picks, strict=True):
