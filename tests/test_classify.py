@@ -32,6 +32,8 @@ def test_prepare_pads_extreme_strips_before_the_transform():
 def test_bar_chart_puts_the_best_class_on_top():
     fig = top_k_bar(top_k(Fixed(), torch.zeros(1, 3, 8, 8), "abcd", k=4), "t")
     assert list(fig.data[0].y) == ["a", "c", "d", "b"]
+    # ticks up to 100% and labels never on their side (a walk: ticks stopped at 80%, a thin bar's label turned)
+    assert list(fig.layout.xaxis.tickvals)[-1] == 1.0 and fig.data[0].textangle == 0
 
 
 def test_an_out_of_distribution_note_only_where_the_training_data_is_known_and_the_image_is_not_of_it():

@@ -31,12 +31,15 @@ def top_k_bar(predictions: Sequence[Prediction], title: str = "") -> go.Figure:
             orientation="h",
             text=[f"{p.probability:.1%}" for p in preds],
             textposition="auto",
+            textangle=0,  # a thin bar's label was turned on its side (a walk); it goes beside the bar instead
+            cliponaxis=False,
             marker_color="#4C78A8",
         )
     )
+    ticks = [i / 5 for i in range(6)]  # 0% to 100%: a walk saw the ticks stop at 80% beside bars of 89-100%
     fig.update_layout(
         title=title or None,
-        xaxis=dict(title="probability", range=[0, 1], tickformat=".0%"),
+        xaxis=dict(title="probability", range=[0, 1], tickvals=ticks, tickformat=".0%"),
         yaxis=dict(automargin=True),
         height=80 + 44 * len(preds),
         margin=dict(l=10, r=10, t=40 if title else 10, b=40),

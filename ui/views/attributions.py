@@ -319,7 +319,7 @@ def show_faithfulness(curves: dict, by: str) -> None:
         }
         for m, c in curves.items()
     ]
-    st.dataframe(rows, hide_index=True)
+    st.dataframe(rows, hide_index=True, height="content")  # every method in sight (10 rows, then it scrolled)
 
 
 def reproduce_tab(
