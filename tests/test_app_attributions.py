@@ -60,6 +60,13 @@ def test_maps_are_drawn_at_the_image_resolution_not_the_model_input():
     assert model_view(photo, ResNet18_Weights.IMAGENET1K_V1.transforms()).shape == (262, 262, 3)  # 300 * 224 / 256
     big = Image.fromarray(np.zeros((2000, 3000, 3), np.uint8))
     assert model_view(big, info.preprocess).shape == (768, 768, 3)  # at most 768 a side
+    # at least the maps' size: a 1 x 1 upload's maps were drawn at 1 x 1, one colour each (a walk)
+    from explain.figures.attribution_view import attribution_views
+
+    dot = Image.fromarray(np.full((1, 1, 3), 200, np.uint8))
+    seen, views = attribution_views({"saliency": np.random.default_rng(0).random((64, 64))}, dot, info.preprocess)
+    assert seen.shape == (64, 64, 3) and (seen == 200).all()
+    assert views["saliency"].overlay.shape == (64, 64, 3) and len(np.unique(views["saliency"].overlay)) > 10
 
 
 def test_the_image_panel_says_the_size_it_is_shown_at_and_the_size_the_model_gets() -> None:

@@ -40,11 +40,11 @@ def attribution_views(
     alpha: float = 0.7,
 ) -> tuple[np.ndarray, dict[str, AttributionView]]:
     """(the image as the model sees it, each method's AttributionView); maps go onto the image at its own
-    resolution, not the model's input size."""
-    seen = model_view(image, preprocess)
+    resolution, not the model's input size (at least the maps' size: a smaller image is enlarged to it)."""
+    heats = {method: to_map(attribution, mode, percentile) for method, attribution in maps.items()}
+    seen = model_view(image, preprocess, min_side=max((max(h.shape) for h in heats.values()), default=1))
     views = {}
-    for method, attribution in maps.items():
-        heat = to_map(attribution, mode, percentile)
+    for method, heat in heats.items():
         alone = colorize(upsample(heat, seen.shape[:2]), mode)
         views[method] = AttributionView(heat, overlay(seen, heat, mode, alpha), alone)
     return seen, views

@@ -47,9 +47,13 @@ def crop_fraction(preprocess: Callable[[object], torch.Tensor]) -> float:
     return min(1.0, first[1] / first[0])
 
 
-def model_view(image: Image.Image, preprocess: Callable[[object], torch.Tensor], max_side: int = 768) -> np.ndarray:
+def model_view(
+    image: Image.Image, preprocess: Callable[[object], torch.Tensor], max_side: int = 768, min_side: int = 1
+) -> np.ndarray:
     """What the model sees of `image` (the centre square its preprocessing crops), at the image's own resolution
-    (at most `max_side` pixels a side): maps are drawn on it upsampled, not on the model's small input."""
+    (at most `max_side` pixels a side): maps are drawn on it upsampled, not on the model's small input. An image
+    smaller than `min_side` (a map's size) is enlarged to it, each pixel a block, so a map drawn on it keeps its
+    detail (a walk saw a 1 x 1 upload's maps drawn at 1 x 1: one colour each)."""
     im = limit_aspect(image).convert("RGB")
     w, h = im.size
     side = max(1, round(min(w, h) * crop_fraction(preprocess)))
@@ -57,6 +61,8 @@ def model_view(image: Image.Image, preprocess: Callable[[object], torch.Tensor],
     region = im.crop((x0, y0, x0 + side, y0 + side))
     if side > max_side:
         region = region.resize((max_side, max_side), Image.Resampling.BICUBIC)
+    elif side < min_side:
+        region = region.resize((min_side, min_side), Image.Resampling.NEAREST)
     return np.asarray(region)
 
 

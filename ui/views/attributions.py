@@ -447,7 +447,7 @@ def batch_tab(subject: Subject) -> None:
         mark = "" if it.correct is None else ("✓ " if it.correct else "✗ ")
         truth = it.truth or "not given"
         cols[i % 4].image(
-            overlay(model_view(im.image, info.preprocess), it.map, "absolute", 0.7),
+            overlay(model_view(im.image, info.preprocess, min_side=max(it.map.shape)), it.map, "absolute", 0.7),
             width="stretch",
             caption=f"{mark}{it.name}: true {truth} · predicted {it.predicted} {it.probability:.0%}"
             + ("" if it.explained == it.predicted else f" · map for {it.explained}"),
