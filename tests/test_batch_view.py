@@ -20,7 +20,9 @@ def test_the_bundled_model_on_generated_shapes(shapes_model):
     assert sorted(im.truth for im in images) == sorted(info.categories)  # every class once
     items = explain_batch(model, info.preprocess, info.categories, images, "saliency")
     assert [it.truth for it in items] == [im.truth for im in images]
-    assert all(it.correct for it in items) and summary(items) == "6 of 6 predicted right (100%)"
+    assert all(it.correct for it in items) and summary(items).startswith(
+        "6 of 6 predicted right (100%). All right, so no wrong answer to compare"
+    )
     assert all(it.map.ndim == 2 and it.map.min() >= 0 and it.map.max() <= 1 for it in items)  # at the input size
     assert all(it.explained == it.predicted for it in items)
 

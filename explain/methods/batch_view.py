@@ -96,6 +96,14 @@ def summary(items: Sequence[BatchItem]) -> str:
         return f"{counted(len(items), 'image')}; none has a true label among the model's classes."
     right = sum(it.correct for it in judged)
     rest = len(items) - len(judged)
-    return f"{right} of {len(judged)} predicted right ({right / len(judged):.0%})" + (
-        f"; {rest} without a true label the model knows" if rest else ""
+    every = (
+        ". All right, so no wrong answer to compare: upload images this model gets wrong (for a model of shapes, "
+        "photos) to see one"
+        if right == len(judged)
+        else ""
+    )  # a walk: the generated set always came out 100% under 'a wrong answer often shows...'
+    return (
+        f"{right} of {len(judged)} predicted right ({right / len(judged):.0%})"
+        + (f"; {rest} without a true label the model knows" if rest else "")
+        + every
     )
