@@ -35,7 +35,12 @@ PAGES = [
     # (name, URL path, what to do before uploading, text that must appear after the upload)
     ("classify", "", None, "chelsea.png · 451 x 300"),
     ("attributions", "attributions", None, "The gradient of the class score with respect to each pixel."),
-    ("features", "features", ("tab", "Feature maps & deconvnet"), "deconvnet projection (mid-grey = 0)"),
+    (
+        "features",
+        "features",
+        ("tab", "Feature maps & deconvnet"),
+        "deconvnet projection of its strongest activation (mid-grey = 0)",
+    ),
     ("build", "build", None, "on chelsea.png, as 3 x 224 x 224 input"),
     ("training", "training", ("tab", "Data augmentation"), "12 draws of the pipeline on chelsea.png"),
     ("unet", "unet", ("radio", "any image (upload or sample)"), "what the U-Nets see"),
