@@ -32,6 +32,10 @@ class Param:
         """How a form shows `choice`: its entry in `shown`, else the key itself."""
         return dict(zip(self.choices, self.shown, strict=True)).get(choice, choice) if self.shown else choice
 
+    def __post_init__(self) -> None:
+        if self.shown and len(self.shown) != len(self.choices):
+            raise ValueError(f"{self.name}: {len(self.shown)} captions for {len(self.choices)} choices")
+
     @property
     def widget_step(self) -> float:
         return self.step if self.step is not None else (1 if self.kind == "int" else 0.01)

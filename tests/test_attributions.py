@@ -305,8 +305,12 @@ def test_sanity_chart_shows_the_whole_range_and_marks_constant_maps() -> None:
 
 
 def test_method_texts_name_the_baselines_as_the_readme_does():
+    # zeros after normalisation are the mean colour for a normalised model, black only for one given plain [0, 1]
+    # pixels (an uploaded model may be): the texts say both (they said only "mean colour", and before that "black")
+    from explain.methods.attributions import ZERO_BASELINE
+
     texts = " ".join(m.summary for m in METHODS.values())
-    assert "black" not in texts and "mean colour" in texts
+    assert ZERO_BASELINE in texts and "mean colour" in ZERO_BASELINE and "[0, 1]" in ZERO_BASELINE
 
 
 def test_seeded_methods_on_different_models_get_their_solo_results_while_others_draw():
@@ -523,7 +527,9 @@ def test_a_choice_shows_its_caption_and_the_sanity_grid_keeps_the_first_and_last
     from explain.methods.sanity import shown_steps
 
     (baseline,) = [p for p in METHODS["integrated_gradients"].params if p.name == "baseline_kind"]
-    assert baseline.caption("zeros") == "mean colour (zeros after normalisation)" and "not black" in baseline.help
+    assert baseline.caption("zeros") == "zeros after normalisation" and "black for a model given plain" in baseline.help
+    with pytest.raises(ValueError, match="2 captions for 3 choices"):
+        type(baseline)("b", "B", "zeros", "choice", choices=("x", "y", "z"), shown=("a", "b"))
     steps = list(range(11))
     assert shown_steps(steps) == [0, 2, 4, 6, 8, 10] and shown_steps(steps[:4]) == steps[:4]
     assert shown_steps(list(range(13)))[-1] == 12 and len(shown_steps(list(range(13)))) == 6

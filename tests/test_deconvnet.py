@@ -241,3 +241,16 @@ def test_a_receptive_field_past_the_image_keeps_its_square_in_a_tile() -> None:
     geo = Geometry(stride=4, size=11, start=1.5)
     x0, y0, x1, y1 = geo.field((0, 0))
     assert x0 < 0 and y0 < 0 and geo.box((0, 0), (10, 10)) == (0, 0, x1, y1)  # the box: the field, clipped
+
+
+def test_a_tile_squares_the_clipped_box_off_the_image_without_shrinking_it_into_a_huge_field() -> None:
+    """An edge unit's tile runs past the image only as far as squaring its clipped box needs; a field far larger than
+    the image (a deep layer's 435 px on 64 px) tiles the image itself, not a 2% speck of it (a review finding)."""
+    from explain.methods.deconvnet import Geometry
+
+    edge = Geometry(stride=4, size=11, start=1.5)
+    assert edge.box((2, 0), (20, 20)) == (0, 4, 8, 16) and edge.tile((2, 0), (20, 20)) == (-4, 4, 8, 16)
+    deep = Geometry(stride=32, size=435, start=15.5)
+    assert deep.tile((1, 1), (64, 64)) == deep.box((1, 1), (64, 64)) == (0, 0, 64, 64)
+    inside = Geometry(stride=4, size=11, start=1.5)
+    assert inside.tile((2, 2), (20, 20)) == inside.box((2, 2), (20, 20))  # whole: nothing to square off

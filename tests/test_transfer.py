@@ -34,7 +34,7 @@ from models.transfer import (
     validation,
 )
 from models.transfer.__main__ import main
-from models.transfer.config import GPU_BATCH_SIZE, default_batch_size
+from models.transfer.config import GPU_BATCH_SIZE, default_batch_size, run_key
 from models.transfer.loop import Data, param_groups, train_epochs
 from tests.transfer_helpers import failing_resnet, flaky_resnet
 from tests.transfer_helpers import tiny_encoder as make_tiny_encoder
@@ -195,8 +195,16 @@ def test_runs_side_by_side_start_longest_path_first_and_in_process_in_the_sweeps
     run_sweep(sweep, tmp_path / "sweep", encoder=tiny_encoder, workers=2, order="sweep")
     assert started[:3] == ["probe-n1-s0", "finetune-n1-s0", "probe-features-n1-s0"]
     started.clear()
+    in_process = InProcess.submit
+
+    def recorded(self, regime, n, seed, lr, on_batch):
+        started.append(f"{regime}-n{n}-s{seed}")
+        return in_process(self, regime, n, seed, lr, on_batch)
+
+    monkeypatch.setattr(InProcess, "submit", recorded)
     alone = {r.key: r for r in run_sweep(sweep, tmp_path / "alone", encoder=tiny_encoder)}
-    assert started == [] and side.keys() == alone.keys()
+    assert started == [run_key(*run) for run in sweep.runs()]  # one at a time: the sweep's order, whatever `order`
+    assert side.keys() == alone.keys()
     assert [(r.test_error, r.lr) for r in side.values()] == [(alone[k].test_error, alone[k].lr) for k in side]
     with pytest.raises(ValueError, match="unknown order"):
         run_sweep(sweep, tmp_path / "x", encoder=tiny_encoder, order="random")

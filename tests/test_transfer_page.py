@@ -30,12 +30,14 @@ def _whole_within_the_page(table, columns: dict) -> None:
     """Every column at least as wide as its longest entry needs (the widest letter 6 px and digit 7 px in the tables'
     font, plus 16 px of padding; measured in Chromium) and the whole table within the page's main column at 1280 px
     (820 px): a walk found the fit column cut off at the right edge."""
+    import pandas as pd
+
     from ui.views.transfer import MAIN_COLUMN_PX
 
     for name in table.columns:
         values = table[name].dropna()
         texts = [f"{v:.2f}" if isinstance(v, float) else str(v) for v in values]
-        per_char = 7 if texts and isinstance(values.iloc[0], (int, float)) else 6
+        per_char = 7 if pd.api.types.is_numeric_dtype(table[name]) else 6
         assert columns[name]["width"] >= 16 + per_char * max(map(len, texts)), name
     assert sum(columns[name]["width"] for name in table.columns) <= MAIN_COLUMN_PX
 
@@ -152,7 +154,7 @@ def test_bad_settings_give_one_line(page, widget, value, message, cpu_device) ->
     assert [e.value[: len(message)] for e in page.error] == [message]
 
 
-def test_the_published_sweep_opens_with_its_fits_beside_the_live_ones(page) -> None:
+def test_the_published_sweep_opens_with_the_papers_fits_in_a_table_after_the_live_ones(page) -> None:
     label = next(o for o in page.selectbox(key="transfer_source").options if o.startswith("Published"))
     page.selectbox(key="transfer_source").set_value(label).run()
     assert not page.exception
@@ -167,7 +169,8 @@ def test_the_published_sweep_opens_with_its_fits_beside_the_live_ones(page) -> N
 
     for i in range(3):
         _whole_within_the_page(page.dataframe[i].value, json.loads(page.dataframe[i].proto.columns))
-    assert json.loads(page.dataframe[1].proto.columns)["published gamma"]["label"] == "gamma (paper)"
+    paper = json.loads(page.dataframe[1].proto.columns)["published gamma"]
+    assert paper["label"] == "gamma (paper)" and paper["help"].startswith("γ: how fast the error falls")
     assert any("Published measurements: Hoiem" in c.value for c in page.caption)
     assert any("penalty 5" in c.value for c in page.caption)
     learning = plotly_specs(page)[0]
@@ -297,7 +300,7 @@ def test_another_sweep_is_drawn_beside_this_one_to_compare(page) -> None:
         assert np.frombuffer(base64.b64decode(trace["x"]["bdata"]), trace["x"]["dtype"]).tolist() == sizes  # log axis
 
 
-def test_each_column_is_as_wide_as_its_words_and_a_page_sweeps_tables_fit_at_1280_px() -> None:
+def test_each_column_is_as_wide_as_its_words_and_the_fits_table_of_every_regime_fits_at_1280_px() -> None:
     """Widths follow the verdicts and numbers a table holds: 'with care' beside every regime the page offers
     and numbers as long as a wild fit gives (a walk's 3-size sweep: α -526.79), both tables still fit."""
     import pandas as pd

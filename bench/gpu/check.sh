@@ -114,9 +114,10 @@ plan_trace() {
   export OMP_NUM_THREADS=16 MKL_NUM_THREADS=16
   step bench_detection 60 python3 bench/bench_detection.py --json --repeats 3
   step trace_sweep 100 python3 bench/gpu/trace_sweep.py
-  # the shipped sweep's runs side by side in the sweep's order and longest path first (models/transfer/schedule.py)
-  step sweep_order_sweep 60 python3 bench/bench_sweep_runners.py --child --workers 8 --runner stacked --order sweep --out /tmp/sso
+  # the shipped sweep's runs side by side longest path first and in the sweep's order (models/transfer/schedule.py);
+  # longest first, so that any warming of caches by the first run favours the sweep's order
   step sweep_order_longest 60 python3 bench/bench_sweep_runners.py --child --workers 8 --runner stacked --order longest --out /tmp/ssl
+  step sweep_order_sweep 60 python3 bench/bench_sweep_runners.py --child --workers 8 --runner stacked --order sweep --out /tmp/sso
 }
 case "$PLAN" in
   first) plan_first ;; recheck) plan_recheck ;; next) plan_next ;; paste) plan_paste ;; paste2) plan_paste2 ;;

@@ -24,14 +24,14 @@ def top9_montages(
     report: Callable | None = None,
 ) -> dict[int, tuple[list[str], np.ndarray, np.ndarray]]:
     """Per channel: the names of the images of its three strongest activations, and two 3 x 3 montages (uint8
-    RGB): the nine deconvnet projections and the nine image patches under their receptive fields (mid-grey where a
-    field runs past its image)."""
+    RGB): the nine deconvnet projections and the nine image patches under their receptive fields (squared off with
+    mid-grey past the image's edge: `Geometry.tile`)."""
     tops = top_activations(model, images, layer, list(channels), k=9, progress=report)
     out = {}
     for c, items in tops.items():
-        projections = np.stack([crop_tile(symmetric_image(t.reconstruction), t.field) for t in items])
+        projections = np.stack([crop_tile(symmetric_image(t.reconstruction), t.tile) for t in items])
         patches = np.stack(
-            [crop_tile(input_image(images[t.image_index : t.image_index + 1], mean, std), t.field) for t in items]
+            [crop_tile(input_image(images[t.image_index : t.image_index + 1], mean, std), t.tile) for t in items]
         )
         out[c] = ([names[t.image_index] for t in items[:3]], montage(projections, cols=3), montage(patches, cols=3))
     return out

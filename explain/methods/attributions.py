@@ -49,10 +49,16 @@ class Method:
 
 
 BASELINES = ("zeros", "blurred", "noise")
+NOISE_SEED = 0  # the `noise` baseline's fixed draw
+SMOOTHGRAD_IG_STEPS = 8  # Integrated Gradients' steps per noisy copy when SmoothGrad averages it
+ZERO_BASELINE = (  # what an input of zeros is: the models normalise, so it is not black unless they take plain pixels
+    "zeros after normalisation (the mean colour the model was normalised with; black for a model given plain [0, 1] "
+    "pixels)"
+)
 
 
 def baseline(inputs: torch.Tensor, kind: str) -> torch.Tensor:
-    """A reference input: `zeros` (the dataset's mean colour after normalisation), a `blurred`
+    """A reference input: `zeros` (ZERO_BASELINE), a `blurred`
     copy (Gaussian, sigma a twelfth of the shorter side: shapes and objects are gone), or fixed
     Gaussian `noise`."""
     if kind == "zeros":
@@ -61,7 +67,7 @@ def baseline(inputs: torch.Tensor, kind: str) -> torch.Tensor:
         k = max(3, (min(inputs.shape[-2:]) // 4) | 1)
         return TF.gaussian_blur(inputs, kernel_size=[k, k], sigma=[k / 3, k / 3])
     if kind == "noise":
-        gen = torch.Generator().manual_seed(0)
+        gen = torch.Generator().manual_seed(NOISE_SEED)
         return (torch.randn(inputs.shape, generator=gen) * 0.5).to(inputs)
     raise ValueError(f"unknown baseline {kind!r}; choose one of {', '.join(BASELINES)}")
 
@@ -88,7 +94,10 @@ def _smoothgrad(model, x, target, base, nt_samples, sigma, batch_size, seed):
     if base == "saliency":
         tunnel, extra = NoiseTunnel(Saliency(model)), {"abs": False}
     else:
-        tunnel, extra = NoiseTunnel(IntegratedGradients(model)), {"n_steps": 8, "internal_batch_size": batch_size}
+        tunnel, extra = (
+            NoiseTunnel(IntegratedGradients(model)),
+            {"n_steps": SMOOTHGRAD_IG_STEPS, "internal_batch_size": batch_size},
+        )
     return run_seeded(
         lambda: tunnel.attribute(
             x,
@@ -201,9 +210,9 @@ METHODS: dict[str, Method] = {
                     "zeros",
                     "choice",
                     choices=BASELINES,
-                    shown=("mean colour (zeros after normalisation)", "blurred copy", "Gaussian noise (seed 0)"),
-                    help="The image the path starts from, which gets no attribution. Zeros after normalisation are "
-                    "the dataset's mean colour, not black.",
+                    shown=("zeros after normalisation", "blurred copy", f"Gaussian noise (seed {NOISE_SEED})"),
+                    help=f"The image the path starts from, which gets no attribution: {ZERO_BASELINE}, a blurred "
+                    "copy of the input, or fixed Gaussian noise.",
                 ),
                 Param(
                     "internal_batch_size",
@@ -228,7 +237,7 @@ METHODS: dict[str, Method] = {
                     "saliency",
                     "choice",
                     choices=("saliency", "integrated_gradients"),
-                    shown=("Saliency", "Integrated Gradients (8 steps)"),
+                    shown=("Saliency", f"Integrated Gradients ({SMOOTHGRAD_IG_STEPS} steps)"),
                     help="The method whose maps of the noisy copies are averaged.",
                 ),
                 Param(
@@ -259,8 +268,8 @@ METHODS: dict[str, Method] = {
         Method(
             "gradient_shap",
             "Gradient SHAP",
-            "Expected gradients over random points between the input and two baselines: the mean colour "
-            "and a blurred copy.",
+            f"Expected gradients over random points between the input and two baselines: {ZERO_BASELINE} and a "
+            "blurred copy.",
             (
                 Param(
                     "n_samples",
@@ -278,7 +287,8 @@ METHODS: dict[str, Method] = {
                     "float",
                     0.0,
                     1.0,
-                    help="Gaussian noise added to each sample, in the normalised input's units (Captum's stdevs).",
+                    help="Gaussian noise added to the input for each sample, before the random point between it and "
+                    "a baseline is taken; in the normalised input's units (Captum's stdevs).",
                 ),
                 SEED,
             ),
@@ -343,8 +353,8 @@ METHODS: dict[str, Method] = {
         Method(
             "occlusion",
             "Occlusion",
-            "How much the class score drops when a square patch is replaced by zeros (the mean colour, after "
-            "normalisation), for every patch position.",
+            f"How much the class score drops when a square patch is replaced by {ZERO_BASELINE}, for every patch "
+            "position.",
             (
                 Param("window", "Window (pixels)", 32, "int", 2, 224, scales_with_input=True),
                 Param("stride", "Stride (pixels)", 16, "int", 1, 224, scales_with_input=True),

@@ -264,6 +264,25 @@ class Geometry:
         (x0, y0, x1, y1), (h, w) = self.field(position), image_hw
         return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
 
+    def tile(self, position: tuple[int, int], image_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+        """The square a tile shows for the unit: its clipped `box` made square (the longer side) by running past the
+        image on the sides where the field runs past it, so an edge unit's patch keeps its shape (clipped and
+        stretched, it was distorted) without shrinking the image inside a field far larger than it (a deep layer's
+        field is 435 px on a 64-px input)."""
+        fx0, fy0, fx1, fy1 = self.field(position)
+        x0, y0, x1, y1 = self.box(position, image_hw)
+        side = max(x1 - x0, y1 - y0)
+
+        def grow(lo: int, hi: int, past_lo: bool, past_hi: bool) -> tuple[int, int]:
+            extra = side - (hi - lo)
+            if past_lo and past_hi:
+                return lo - extra // 2, hi + extra - extra // 2
+            return (lo - extra, hi) if past_lo else (lo, hi + extra)
+
+        x0, x1 = grow(x0, x1, fx0 < x0, fx1 > x1)
+        y0, y1 = grow(y0, y1, fy0 < y0, fy1 > y1)
+        return x0, y0, x1, y1
+
 
 def box_text(box: tuple[int, int, int, int], image_hw: tuple[int, int]) -> str:
     """A receptive field's box in words, its pixel ranges inclusive: "x 11-37, y 15-41 of the 64 x 64 input" (a walk
@@ -326,7 +345,7 @@ class TopActivation:
     value: float
     reconstruction: torch.Tensor  # 3 x H x W
     box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in image pixels, clipped to the image
-    field: tuple[int, int, int, int]  # the same receptive field whole, running past the image near its edge
+    tile: tuple[int, int, int, int]  # the square its tiles show (Geometry.tile), past the image near its edge
 
 
 @torch.no_grad()
@@ -376,7 +395,9 @@ def top_activations(
             pos = divmod(int(where[n, j]), width)
             rec = reconstruct(model, images[n : n + 1], layer, c, pos)
             box = geo.box(pos, tuple(images.shape[-2:]))
-            out[c].append(TopActivation(c, n, pos, float(values[n, j]), rec, box, geo.field(pos)))
+            out[c].append(
+                TopActivation(c, n, pos, float(values[n, j]), rec, box, geo.tile(pos, tuple(images.shape[-2:])))
+            )
     return out
 
 

@@ -108,9 +108,10 @@ def deletion_insertion(
 ) -> Curves:
     """Curves for one image (`inputs` is 1 x C x H x W) and an H x W importance map, as RISE's evaluation code
     computes them (Petsiuk et al., 2018): pixels ranked by the map, most important first, replaced `pixels_per_step`
-    at a time (by default one row's worth: H steps) by the zero baseline (the mean colour) for deletion, or put back
-    into RISE's blurred copy for insertion; probabilities of `target` after a softmax; the x axis is step / steps,
-    so the areas are RISE's `auc`. Ties are broken by pixel index, so the curves are deterministic."""
+    at a time (by default one row's worth: H steps) by the zero baseline (the mean colour, for a model normalised by
+    it) for deletion, or put back into RISE's blurred copy for insertion; probabilities of `target` after a softmax;
+    the x axis is step / steps, so the areas are RISE's `auc`. Ties are broken by pixel index, so the curves are
+    deterministic."""
     h, w = inputs.shape[-2:]
     if heatmap.shape != (h, w):
         raise ValueError(f"the map is {heatmap.shape}, the image {h} x {w}")

@@ -2,13 +2,17 @@
 
 A seed-0 run chooses its (regime, n)'s learning rate and that (regime, n)'s other seeds wait for it, so a sweep is a
 small task graph. Taken in the sweep's own order (seed by seed, sizes ascending), the largest sizes' seed-0 runs
-start last among the seed-0 runs and their waiting seeds finish with the other slots idle. Longest path first (list
-scheduling by the work left on a run's path, T. C. Hu 1961) starts, among the runs that are ready, the one whose own
-work plus the most work waiting on it is largest. Order changes when a run trains, never what it computes (runs share
-nothing but the read-only data), so a sweep's results are the same in any order.
+start last among the seed-0 runs and their waiting seeds finish with the other slots idle. Longest path first starts,
+among the runs that are ready, the one whose own work plus the most work waiting on it is largest: the critical-path
+list-scheduling heuristic (HLFET, Adam, Chandy & Dickson 1974, after Hu's 1961 level rule, which is optimal only for
+unit-time trees; here runs differ in length, so it is a heuristic). Order changes when a run trains, never what it
+computes (runs share nothing but the read-only data), so a sweep's results are the same in any order.
 
-Work is counted in training steps through the encoder, which is what the device spends a transfer sweep's time on;
-`makespan` replays a finished sweep's measured run times under either order (what the bench compares)."""
+Work is counted in training steps through the encoder: a rank, not a time estimate (`sweep_seconds` prices runs in
+seconds, but only from reference runs of the same task, which a sweep on a new task lacks). Steps are what a GPU's time
+follows for these small networks; on a CPU a batch of 10 costs about half one of 64, and runs of equal steps keep the
+sweep's order. `makespan` replays a finished sweep's measured run times under either order (what the bench compares,
+beside ordering by the measured times themselves)."""
 
 from __future__ import annotations
 
@@ -51,14 +55,17 @@ def epochs_trained(sweep: Sweep, run: Run) -> int:
     return sweep.train.epochs * (len(sweep.train.lr_factors) if chooses_rate(run) else 1)
 
 
-def encoder_steps(sweep: Sweep, n_classes: int, run: Run) -> float:
-    """A run's training steps through the encoder, every rate a seed-0 run tries counted: a probe's steps train its
-    head alone (a third of a step where the plain runner runs the frozen encoder forward on every batch; none where
-    the head trains on the encoder's cached output); the feature probe's one logistic regression counts one step."""
+def encoder_steps(sweep: Sweep, n_classes: int, run: Run, together: int = 1) -> float:
+    """A run's training steps through the encoder, every rate a seed-0 run tries counted, `together` of them in one
+    step where the stacked runner trains them at once (`loop.rates_at_once`): a probe's steps train its head alone (a
+    third of a step where the plain runner runs the frozen encoder forward on every batch; none where the head trains
+    on the encoder's cached output); the feature probe's one logistic regression counts one step."""
     regime, n, _ = run
     if regime == "probe-features":
         return 1.0
     steps = epochs_trained(sweep, run) * epoch_batches(n * n_classes, sweep.train)[1]
+    if chooses_rate(run):
+        steps /= max(1, together)
     if regime in PROBES:
         return steps / 3 if sweep.train.runner == "plain" else 1.0
     return float(steps)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -431,11 +432,12 @@ def run_sweep(
     else:
         runner = InProcess(ctx, task, encoder) if workers <= 1 else Processes(ctx, workers, threads)
     written, failed, waiting = [], [], list(todo)
-    side_by_side = order == "longest" and runner.capacity > 1
-    priority = priorities(todo, lambda run: encoder_steps(sweep, len(task.classes), run)) if side_by_side else None
-    in_flight: dict[Future, tuple[tuple[str, int, int], int]] = {}
-
     stack = rates_at_once(sweep.train, len(sweep.train.lr_factors), encoder)  # a seed-0 run's rates at once
+    side_by_side = order == "longest" and runner.capacity > 1
+    priority = (
+        priorities(todo, partial(encoder_steps, sweep, len(task.classes), together=stack)) if side_by_side else None
+    )
+    in_flight: dict[Future, tuple[tuple[str, int, int], int]] = {}
 
     def progress(run: tuple[str, int, int], epoch: int | None, batch: int, loss: float = float("nan")) -> None:
         if on_progress is not None:

@@ -87,8 +87,9 @@ def display_ui(where: DeltaGenerator) -> tuple[list[str], str, float, float, boo
         horizontal=True,
         key="attr_mode",
         bind=BIND,
-        help="absolute: how strongly each pixel counts, either way. signed: red for evidence for the class, blue for "
-        "against.",
+        help="absolute: how strongly each pixel counts, either way. signed: red where the method's value is positive, "
+        "blue where negative: evidence for and against the class for Integrated Gradients, SHAP and Occlusion; for "
+        "plain gradients, the direction in which a small change raises the score.",
     )
     percentile = c2.slider(
         "Clip at percentile",
@@ -113,7 +114,8 @@ def display_ui(where: DeltaGenerator) -> tuple[list[str], str, float, float, boo
         disabled=alone,
         help="Off while the maps are shown alone."
         if alone
-        else "How much the map covers the image (0: the image alone, 1: the map alone).",
+        else "Each pixel takes the map's colour by its value times this (0: the image alone; at 1, pixels at the clip "
+        "value show the map alone, weaker ones less).",
     )
     return methods, mode, percentile, alpha, alone
 
@@ -279,7 +281,8 @@ def faithfulness_tab(
 ) -> None:
     """Deletion and insertion curves of the methods that gave a map, from its button (Petsiuk et al., 2018)."""
     prose(
-        "Deletion: the class probability as the most-credited pixels are replaced by the mean colour (a faithful map "
+        "Deletion: the class probability as the most-credited pixels are replaced by zeros after normalisation (the "
+        "mean colour, or black for a model given plain [0, 1] pixels; a faithful map "
         "makes it fall fast: low area). Insertion: the probability as those pixels are put back into a blurred copy "
         "(a faithful map makes it rise fast: high area). As RISE's evaluation code computes them (Petsiuk et al., "
         "2018): one row of pixels per step, an 11-pixel Gaussian blur (sigma 5)."

@@ -128,7 +128,7 @@ def show_projection(
     rec: np.ndarray,
     seen: np.ndarray,
     box: tuple[int, int, int, int],
-    field: tuple[int, int, int, int],
+    tile: tuple[int, int, int, int],
     channel: int,
     value: float,
     where: str,
@@ -139,9 +139,9 @@ def show_projection(
     a, b, c = st.columns(3)
     projected = f"channel {channel}'s whole map" if whole else "its strongest activation"
     a.image(symmetric_image(rec), caption=f"deconvnet projection of {projected} (mid-grey = 0)", width="stretch")
-    outside = ", mid-grey past the image's edge" if field != box else ""
+    outside = ", mid-grey past the image's edge" if tile != box else ""
     said = f"the strongest unit's receptive field: {box_text(box, seen.shape[:2])}{outside}"
-    b.image(crop_tile(seen, field, 160), caption=said, width="stretch")
+    b.image(crop_tile(seen, tile, 160), caption=said, width="stretch")
     c.image(
         draw_box(seen, box), caption=f"channel {channel}: strongest activation {value:.3g} at {where}", width="stretch"
     )
@@ -170,8 +170,8 @@ def maps_tab(
     rec, position, value = cached_reconstruction(subject, layer, int(channel), whole)
     seen = input_image(subject.x, subject.info.mean, subject.info.std)
     geo = geometry(subject.model, layer)
-    box, field = geo.box(position, seen.shape[:2]), geo.field(position)
-    show_projection(rec, seen, box, field, channel, value, position_text(position, fmap.shape[-2:]), whole)
+    box, tile = geo.box(position, seen.shape[:2]), geo.tile(position, seen.shape[:2])
+    show_projection(rec, seen, box, tile, channel, value, position_text(position, fmap.shape[-2:]), whole)
 
 
 SET_SOURCES = {"bundled": "bundled samples and generated shapes", "uploads": "my uploads", "folder": "a folder"}
@@ -265,7 +265,7 @@ def show_top9(montages: dict[int, tuple]) -> None:
         st.markdown(f"**Channel {c}**: strongest in {', '.join(strongest)}…")
         left, right = st.columns(2)
         left.image(projections, caption="projections", width="stretch")
-        right.image(patches, caption="image patches", width="stretch")
+        right.image(patches, caption="image patches (mid-grey: past the image's edge)", width="stretch")
 
 
 def top9_tab(

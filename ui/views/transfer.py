@@ -14,6 +14,7 @@ from explain.methods.transfer_curves import (
     fit_curves,
     floor_note,
     measured_columns,
+    published_column,
     published_columns,
     summary_rows,
     sweep_csv,
@@ -128,7 +129,8 @@ def table_columns(table: pd.DataFrame, headers: dict[str, str] | None = None) ->
             config[name] = st.column_config.NumberColumn(label, format="%d", width=width)
         elif pd.api.types.is_numeric_dtype(table[name]):
             width = max(header, _px([f"{v:.2f}" for v in values], DIGIT_PX))
-            key = name.split(" ")[0]  # "e_N (N=101)" is described as e_N; a short header keeps its full name in help
+            # "e_N (N=101)" and the paper's "published e_N" are described as e_N; a short header keeps its full name
+            key = name.removeprefix(published_column("")).split(" ")[0]
             described = f"{PARAMETER_HELP[key]}{f' ({name})' if label else ''}" if key in PARAMETER_HELP else name
             config[name] = st.column_config.NumberColumn(label, format="%.2f", width=width, help=described)
     return config
