@@ -23,6 +23,9 @@ def test_work_counts_every_rate_seed_0_tries_and_a_probe_on_cached_features_as_a
     assert encoder_steps(SWEEP, 10, ("scratch", 20, 1)) == 2 * 4
     assert encoder_steps(SWEEP, 10, ("scratch", 1, 1)) == 2 * 2
     assert encoder_steps(SWEEP, 10, ("probe", 20, 0)) == 1.0 == encoder_steps(SWEEP, 10, ("probe-features", 20, 0))
+    # the stacked runner trains a seed-0 run's three rates in one step; the seeds that reuse its rate train alone
+    assert encoder_steps(SWEEP, 10, ("scratch", 20, 0), together=3) == 2 * 4
+    assert encoder_steps(SWEEP, 10, ("scratch", 20, 1), together=3) == 2 * 4
     plain = Sweep(train=TrainConfig(epochs=2, min_batches=2, lr_factors=(1.0,), runner="plain"))
     assert encoder_steps(plain, 10, ("probe", 20, 1)) == pytest.approx(2 * 4 / 3)  # the encoder forward, every batch
 
