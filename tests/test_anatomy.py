@@ -169,3 +169,21 @@ def test_the_rate_panel_is_ticked_at_the_rates_the_runs_trained_at():
     assert rate_ticks([[3e-4, 1.5e-4, 7.5e-5]])["ticktext"] == ["0", "0.000075", "0.00015", "0.0003"]
     many = [[1e-3 * 0.5**i for i in range(MAX_RATE_TICKS + 1)]]
     assert rate_ticks(many) == {"tickformat": ".2g"}
+
+
+def test_the_scheduler_comparison_keeps_its_epoch_ticks_apart_and_room_for_the_rate_labels():
+    """A walk: twenty epoch ticks per panel ran together, and the rate's labels ran into the loss panel."""
+    from explain.figures.training_loop import scheduler_figure
+    from models.experiments.lecture_loop import LoopHistory
+
+    epochs = list(range(1, 21))
+    h = LoopHistory(
+        step=list(range(1, 41)),
+        lr=[3e-4 * 0.5 ** (s // 10) for s in range(40)],
+        epoch=epochs,
+        test_loss=[1.0] * 20,
+        test_accuracy=[0.5] * 20,
+    )
+    fig = scheduler_figure(h, h, 2)
+    assert {fig.layout[f"xaxis{i}"].dtick for i in ("", "2", "3")} == {4}  # about six ticks over 20 epochs
+    assert fig.layout.xaxis2.domain[0] - fig.layout.xaxis.domain[1] >= 0.12

@@ -59,8 +59,10 @@ def bn_settings_ui() -> None:
     """The run's settings, with the time they take at this server's measured speed; Train asks for the run."""
     prose(
         "The same network trained twice on scikit-learn's handwritten digits (1,300 training and 497 test scans), "
-        "once with BatchNorm. Both start from the same weights and see the same batches. BatchNorm's advantage "
-        "grows with the learning rate; try sigmoid at 0.5, then 2.0."
+        "once with BatchNorm. Both start from the same weights and see the same batches. Try the paper's sigmoid "
+        "network at a small rate, then a large one: at 0.05 the network without BatchNorm is still near chance "
+        "after 3,000 steps while the BatchNorm network passes 90% within 100; at 2.0 both learn, the one without "
+        "BatchNorm in about 650 steps (seed 0, batches of 60; tests/test_training_tricks.py holds these)."
     )
     with st.form("bn_form"):
         c1, c2, c3 = st.columns(3)
@@ -222,9 +224,11 @@ def comparison_ui() -> tuple[int, bool]:
     st.subheader("Does it help?")
     prose(
         "A small CNN trained on 300 digits, once without and once with the pipeline (test images are never "
-        "augmented; 497 of them). Flips and strong crops can hurt: a flipped 2 is no longer a 2."
+        "augmented; 497 of them). Flips and strong crops can hurt: a flipped 2 is no longer a 2. Augmented data "
+        "is harder to fit, so it needs more epochs to pay off: the MNIST-style preset costs about 3 points at 8 "
+        "epochs and gains about 4 at 30 (seed 0; tests/test_training_tricks.py holds this)."
     )
-    epochs = st.slider("Epochs", 2, 30, 8, key="aug_epochs", bind=BIND)
+    epochs = st.slider("Epochs", 2, 30, 30, key="aug_epochs", bind=BIND)
     return epochs, st.button("Train with and without", key="aug_train")
 
 
@@ -252,7 +256,7 @@ def show_comparison(results: list[PipelineResult]) -> None:
     last = results[-1]
     a, b = st.columns(2)
     a.metric("Test accuracy without augmentation", f"{last.without:.1%}")
-    b.metric("with the pipeline", f"{last.with_pipeline:.1%}", delta=f"{last.gain:+.1%}")
+    b.metric("with the pipeline", f"{last.with_pipeline:.1%}", delta=f"{100 * last.gain:+.1f} points")
     st.caption(f"{counted(last.epochs, 'epoch')}, pipeline: {last.pipeline_text}.")
     if len(results) > 1:
         st.markdown("**Your pipelines, compared** (newest last)")
