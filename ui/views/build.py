@@ -37,6 +37,7 @@ from models.experiments.lecture_loop import (
     final_numbers,
     loop_code,
     loop_steps,
+    memorised_note,
     scheduler_effect,
     short_label,
 )
@@ -257,8 +258,10 @@ def draw_loop(work: LectureLoop | SchedulerComparison, places: tuple) -> None:
     if done:
         text += (
             f" · after epoch {loop.history.epoch[-1]}: test accuracy {done['test_accuracy']:.1%}, test loss "
-            f"{done['test_loss']:.3f}, learning rate {done['lr']:g}"
+            f"{done['test_loss']:.3f}, the last step's learning rate {done['lr']:g}"
         )
+    if memorised := memorised_note(loop):
+        text += f"  \n{memorised}"
     if isinstance(work, SchedulerComparison) and (
         effect := scheduler_effect(work.stepped.history, work.forgotten.history)
     ):
@@ -292,6 +295,8 @@ def training_tab() -> None:
         st.code(loop_code(shown), language="python", wrap_lines=True)
         if loop is not None:
             st.caption(f"This run: {describe(loop.config)}.")
+        else:  # the form applies its settings on Train only (a walk read a changed choice beside the old code)
+            st.caption("The code for the settings as last applied: a change in the form shows here on **Train**.")
         st.caption("Departures from the lecture's code: " + "; ".join(DEPARTURES[shown.setup]) + ".")
     if loop is not None:
         draw_loop(loop, places)

@@ -16,6 +16,8 @@ WHERE = "choose **Yours** under *Classifier* on Classify, Attributions and Featu
 
 def keep_loop_ui(loop: LectureLoop) -> None:
     """Under a finished loop: keep the network it trained as the visitor's own, to explain on the other pages."""
+    if message := st.session_state.pop("build_keep_message", None):
+        st.success(message, icon=":material/check:")
     if not st.button(
         "Keep it to explain",
         key="build_keep",
@@ -24,7 +26,8 @@ def keep_loop_ui(loop: LectureLoop) -> None:
         return
     model, card = from_loop(loop)
     mine = keep_own(model, card, test_images(loop.config.setup), data=loop.config.setup)
-    st.success(f"Kept as **{mine.card.title}** for this browser session: {WHERE}.", icon=":material/check:")
+    st.session_state["build_keep_message"] = f"Kept as **{mine.card.title}** for this browser session: {WHERE}."
+    st.rerun()  # from the top: the Anatomy tab, drawn before this one, lists it now (a walk found it missing there)
 
 
 def current_ui() -> None:
