@@ -222,3 +222,15 @@ def test_a_safetensors_file_loads_like_its_state_dict():
         assert card.architecture == "lecture-resnet18" and torch.equal(model(x), original(x))
     with pytest.raises(OwnModelError, match="The file is not a complete safetensors file"):
         load_own_classifier(data[: len(data) // 2], filename="mine.safetensors")
+
+
+def test_the_digits_network_without_its_card_gets_the_input_builds_loop_trained_it_on():
+    """A walk re-uploaded Build's digits network without its card: it was given a 224-px input and [0, 1] pixels,
+    though the loop trained it on 64-px digits standardised with the training set's statistics."""
+    from models.experiments.lecture_loop import statistics
+
+    buffer = io.BytesIO()
+    torch.save(own.build("digits-net", 10, channels=1).state_dict(), buffer)
+    _, _, card = load_own_classifier(buffer.getvalue(), filename="mine.pt", device="cpu")
+    assert card.architecture == "digits-net" and card.input_size == 64
+    assert tuple(card.mean) == statistics("digits")[0] and tuple(card.std) == statistics("digits")[1]

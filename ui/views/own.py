@@ -83,7 +83,15 @@ def upload_ui() -> None:
             horizontal=True,
             format_func=lambda k: NORMALISATIONS[k][0],
         )
-        size = c4.number_input("Without a card: input size (pixels)", 16, 512, 224, key="own_size")
+        size = c4.number_input(
+            "Without a card: input size (pixels)",
+            16,
+            512,
+            None,
+            key="own_size",
+            placeholder="64 for the digits network, else 224",
+            help="Empty: the architecture's own (a walk: 224 was given to a 64-px digits network)",
+        )
         submitted = st.form_submit_button("Load", type="primary")
     if not submitted:
         return
@@ -98,7 +106,7 @@ def upload_ui() -> None:
             classes.getvalue() if classes else None,
             filename=weights.name,
             normalisation=normalisation,
-            input_size=int(size),
+            input_size=None if size is None else int(size),
             device=best_device(),
         )
     except OwnModelError as exc:
