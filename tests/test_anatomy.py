@@ -204,3 +204,13 @@ def test_a_loop_that_memorised_its_images_says_so_with_chance_beside_it():
         "images instead of learning the classes; more images, or augmentation, is what helps."
     )
     assert memorised_note(loop(0.95, 0.9)) == "" and memorised_note(SimpleNamespace(history=LoopHistory())) == ""
+
+
+def test_the_field_note_names_residual_blocks_only_where_there_are_some_and_fields_past_the_input():
+    from explain.methods.anatomy import field_note
+
+    resnet = ARCHITECTURES["resnet18"].build().eval()
+    note = field_note(anatomy(resnet, IMAGE), resnet, 224)
+    assert "residual block" in note and "wider than the 224-px input reaches past its edge" in note  # 435 px
+    alex = ARCHITECTURES["alexnet"].build().eval()
+    assert "residual" not in field_note(anatomy(alex, IMAGE), alex, 224)

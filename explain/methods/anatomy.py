@@ -135,6 +135,20 @@ def field_text(row: LayerRow) -> str:
     return f"{row.field:g} px, stride {row.jump:g}" if len(row.shape) == 3 else f"{row.field:g} px"
 
 
+def field_note(rows: list[LayerRow], model: nn.Module, side: int) -> str:
+    """What the receptive-field column means, for this model at a `side`-px input: a residual block's field only where
+    the model has residual blocks, and where fields outgrow the input, that they reach into the padding (a walk read
+    435 px on a 224-px input with no word, and the residual sentence under AlexNet)."""
+    beyond = any(r.field > side and not r.whole_image for r in rows)
+    return (
+        "Receptive field: how many input pixels one output of the layer can see (one side), and how far apart in the "
+        "input two neighbouring outputs are (the stride)."
+        + (" A residual block's field is its main path's." if residual_blocks(model) else "")
+        + (f" A field wider than the {side}-px input reaches past its edge into the zero padding." if beyond else "")
+        + " After global pooling every output sees the whole image."
+    )
+
+
 def total_params(model: nn.Module) -> int:
     """Parameters of a module and its children (each counted once)."""
     return sum(p.numel() for p in model.parameters())

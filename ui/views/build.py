@@ -15,6 +15,7 @@ from explain.methods.anatomy import (
     anatomy,
     block_paths,
     blocks,
+    field_note,
     field_text,
     lecture_blocks,
     residual_blocks,
@@ -140,11 +141,7 @@ def show_anatomy(name: str, every: bool, chosen: ChosenImage) -> None:
     )
     if pooled := upsampling_pool_note(rows):
         st.caption(f":material/info: {pooled}")
-    note(
-        "Receptive field: how many input pixels one output of the layer can see (one side), and how far apart "
-        "in the input two neighbouring outputs are (the stride). A residual block's field is its main path's; "
-        "after global pooling every output sees the whole image."
-    )
+    note(field_note(rows, model, int(x.shape[-1])))
     show_block(name, title, model)
 
 
