@@ -1,4 +1,4 @@
-"""Build and train: a network's anatomy for the current image (layers, shapes, parameters, receptive fields, the
+"""Build and train: a network's anatomy at its input size (layers, shapes, parameters, receptive fields, the
 residual block drawn with its code), and the lecture's training loop run live."""
 
 from ui.shell import app_shell
@@ -16,9 +16,9 @@ st.title("Build and train: inside the network, and the loop that trains it")
 tab_anatomy, tab_loop, tab_own = st.tabs(["Anatomy", "Training loop", "Your model"])
 with tab_anatomy:
     prose(
-        "Every layer of the network for the current image: what it outputs, how many parameters it has, and how "
-        "much of the image one of its outputs can see. Then the residual block ResNet is built from, drawn with "
-        "its shortcut, beside its PyTorch code."
+        "Every layer of the network: what it outputs, how many parameters it has, and how much of the image one "
+        "of its outputs can see, for the image resized to the network's input (so any image gives the same "
+        "table). Then the residual block ResNet is built from, drawn with its shortcut, beside its PyTorch code."
     )
     with settings():
         chosen = image_input("build", default_sample="chelsea the cat (photo)")
