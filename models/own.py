@@ -353,8 +353,6 @@ def load_own_classifier(
     _, mean, std = NORMALISATIONS[normalisation if found["channels"] == 3 else "greyscale"]
     default_size = CONV_INPUT if found["architecture"] == "digits-net" else 224
     if found["architecture"] == "digits-net" and found["channels"] == 1:  # Build's loop standardised its digits
-        from models.experiments.lecture_loop import statistics
-
         mean, std = statistics("digits")  # what from_loop's card says (a walk: without the card, [0, 1] was assumed)
     made = OwnCard(
         architecture=found["architecture"],

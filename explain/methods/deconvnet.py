@@ -387,6 +387,7 @@ def top_activations(
     values, where = channel_maxima(model, images, layer, channels, batch_size, progress)
     geo = geometry(model, layer)
     width = forward_to(model, images[:1], layer)[0].shape[-1]
+    hw = tuple(images.shape[-2:])
     out: dict[int, list[TopActivation]] = {}
     for j, c in enumerate(channels):
         best = values[:, j].topk(min(k, len(images))).indices
@@ -394,10 +395,7 @@ def top_activations(
         for n in best.tolist():
             pos = divmod(int(where[n, j]), width)
             rec = reconstruct(model, images[n : n + 1], layer, c, pos)
-            box = geo.box(pos, tuple(images.shape[-2:]))
-            out[c].append(
-                TopActivation(c, n, pos, float(values[n, j]), rec, box, geo.tile(pos, tuple(images.shape[-2:])))
-            )
+            out[c].append(TopActivation(c, n, pos, float(values[n, j]), rec, geo.box(pos, hw), geo.tile(pos, hw)))
     return out
 
 
