@@ -403,6 +403,10 @@ def test_your_own_network_uploaded_in_the_browser_is_explained(app, tmp_path):
         assert problems(page) == []
         assert page.get_by_text("Loaded mine for this browser session", exact=False).count() == 1
         rerun(page, page.get_by_role("link", name="Classify").click)  # the app's navigation keeps the session
+        # the page's pictures loaded and in place before the box is clicked. One CI run (2026-12-04, 66fa3d5) found
+        # no 'Yours: mine' option within 30 s here; not reproduced alone or beside three CPU hogs, cause not
+        # established: a late picture moving the box from under the pointer is one guess, and this rules it out
+        wait_settled(page)
         page.get_by_test_id("stSelectbox").filter(has_text="Classifier").click()
         rerun(page, page.get_by_role("option", name="Yours: mine").click)
         assert problems(page) == []
