@@ -79,6 +79,12 @@ def test_the_image_panel_says_the_size_it_is_shown_at_and_the_size_the_model_get
     assert seen_caption((64, 64), (64, 64)) == "what the model sees, 64 x 64 pixels"
 
 
+def test_the_chosen_methods_wrap_onto_rows(page):
+    """In its column the Methods box kept its chips on one row that scrolled sideways: a walk with all 13 chosen saw
+    three of them."""
+    assert page.multiselect(key="attr_methods").proto.wrap
+
+
 def test_two_methods_ticked(page):
     page.multiselect(key="attr_methods").set_value(["smoothgrad", "occlusion"]).run()
     assert not page.exception

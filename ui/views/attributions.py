@@ -78,7 +78,13 @@ def display_ui(where: DeltaGenerator) -> tuple[list[str], str, float, float, boo
     """The methods to compare, and how their maps are shown: values, clipping percentile, overlay opacity, and
     whether each panel shows the map alone instead of over the image."""
     methods = where.multiselect(
-        "Methods", list(METHODS), DEFAULT_METHODS, format_func=lambda k: METHODS[k].title, key="attr_methods", bind=BIND
+        "Methods",
+        list(METHODS),
+        DEFAULT_METHODS,
+        format_func=lambda k: METHODS[k].title,
+        key="attr_methods",
+        bind=BIND,
+        wrap=True,  # in a column Streamlit keeps the chips on one scrolling row: with 13 methods most were hidden
     )
     c1, c2, c3 = where.columns(3)
     mode = c1.radio(
