@@ -9,8 +9,10 @@ batched path and the detections it returns per image. COCO models run with rando
 cached: the same network cost, but random weights keep 100 boxes on this scene (scored 0.77-1.00 on
 the CPU), so a Mask R-CNN does the work of 100 detections per image (mask head, pasting the masks
 into the image with models/mask_paste.py as the page does, copying the masks to the CPU); a second
-row keeps at most 10. The image is a 640 x 480 generated scene. Last, the paste alone, torchvision's
-per-mask loop against the batched paste, for 100 masks.
+row keeps at most 10. The image is a 640 x 480 generated scene. Then, for each Mask R-CNN, following one
+detection as the page does when a row is clicked (its mask head, the proposal it came from, its box head) on the
+stages the page keeps, beside one backbone pass, which each of the three ran again before they read the kept
+features. Last, the paste alone, torchvision's per-mask loop against the batched paste, for 100 masks.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from PIL import Image
 from torchvision.models.detection.roi_heads import paste_masks_in_image
 
 from bench.timing import timed
+from explain.methods.rcnn_stages import box_heads, detection_source, head_outputs, run_stages
 from models.data.shapes import make_scene
 from models.detectors import DETECTORS, detect, detect_batch, detector_input, load_detector
 from models.devices import best_device, device_name
@@ -47,6 +50,24 @@ def batched_rate(
     seconds = [timed(lambda: detect_batch(model, images, batch_size=batch), device) for _ in range(repeats + 1)][1:]
     found = len(detect_batch(model, [image])[0])
     return batch / statistics.median(seconds), found
+
+
+def follow_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int, device: torch.device) -> tuple[float, float]:
+    """(following the strongest detection: its heads, its source proposal and its box head on the kept stages; one
+    transform + backbone pass) in seconds, medians of `repeats` after one warm-up."""
+    stages = run_stages(model, x)
+    box, label, score = tuple(float(v) for v in stages.boxes[0]), int(stages.labels[0]), float(stages.scores[0])
+
+    def follow() -> None:
+        head_outputs(model, stages, box, label)
+        detection_source(model, stages, box, label, score)
+        box_heads(model, stages, box, label)
+
+    @torch.no_grad()
+    def backbone() -> None:
+        model.backbone(model.transform([x])[0].tensors)
+
+    return tuple(statistics.median([timed(f, device) for _ in range(repeats + 1)][1:]) for f in (follow, backbone))
 
 
 def paste_seconds(device: torch.device, masks: int = 100, repeats: int = 5) -> tuple[float, float]:
@@ -74,6 +95,7 @@ def main() -> None:
     print(f"| detector | weights | page path s | direct s | ratio | batched ({args.batch}) images/s | detections |")
     print("|---|---|---|---|---|---|---|")
     figures = {}
+    followed = []
     for name, spec in DETECTORS.items():
         if spec.weights is None or weights_cache.is_cached(spec.weights):
             model, info = load_detector(name, device=device, allow_download=False)
@@ -108,6 +130,12 @@ def main() -> None:
             heads.detections_per_img = kept
             print(f"| {name}, at most {CAPPED} detections | {weights} | | | | {rate:.1f} | {found:.0f} |", flush=True)
             figures[f"{name} batched images/s, at most {CAPPED} detections"] = rate
+        if heads is not None and heads.has_mask():
+            follow, backbone = follow_seconds(model, x, args.repeats, device)
+            followed.append(f"{name}: {follow:.2f} s, one backbone pass {backbone:.2f} s")
+            figures[f"{name} following one detection (s)"] = follow
+            figures[f"{name} one backbone pass (s)"] = backbone
+    print("\nfollowing one detection on the kept stages (heads, source proposal, box head):", "; ".join(followed))
     library, batched = paste_seconds(device)
     print(
         f"\npasting 100 masks into a 640 x 480 image: torchvision's loop {library * 1e3:.1f} ms, batched "

@@ -122,7 +122,7 @@ def test_pipeline_stages_and_one_detection_explained():
     assert len(stages.proposals) == len(stages.objectness) > 0
     assert (np.diff(stages.objectness) <= 1e-6).all() or len(stages.proposals) > 0
     box, label = tuple(stages.boxes[0]), int(stages.labels[0])
-    assert head_outputs(model, x, box, label)["mask_logits"].shape == (28, 28)
+    assert head_outputs(model, stages, box, label)["mask_logits"].shape == (28, 28)
     cam, iou, _ = explain_detection(model, x, box, label, "1")
     assert cam.shape == (128, 128) and cam.min() >= 0 and cam.max() <= 1 and iou == pytest.approx(1.0)
 
@@ -141,9 +141,9 @@ def test_every_detection_is_followed_from_the_proposal_it_came_from():
     guessed_wrong = 0
     for i in range(len(stages.boxes)):
         box, label, score = tuple(float(v) for v in stages.boxes[i]), int(stages.labels[i]), float(stages.scores[i])
-        found = detection_source(model, x, stages.proposals, box, label, score)
+        found = detection_source(model, stages, box, label, score)
         assert found is not None, f"detection {i}: no proposal reproduces it"
-        heads = box_heads(model, x, found[1], label)  # moved for the detection's class: its own box (a review)
+        heads = box_heads(model, stages, found[1], label)  # moved for the detection's class: its own box (a review)
         assert heads.probabilities[label] == pytest.approx(score, abs=1e-3) and heads.detection
         assert heads.refined == pytest.approx(box, abs=0.01) and "the detection's class" in heads.moved_for(
             ["background", *SHAPE_CLASSES]
@@ -151,8 +151,27 @@ def test_every_detection_is_followed_from_the_proposal_it_came_from():
         guessed_wrong += source_proposal(stages, box)[0] != found[0]
     assert len(stages.boxes) >= 10 and guessed_wrong > 0
     # a box no proposal is moved to has no source to name, nor has a real detection's box with another score
-    assert detection_source(model, x, stages.proposals, (0.0, 0.0, 5.0, 5.0), 1, 0.5) is None
-    assert detection_source(model, x, stages.proposals, box, label, score - 0.01) is None
+    assert detection_source(model, stages, (0.0, 0.0, 5.0, 5.0), 1, 0.5) is None
+    assert detection_source(model, stages, box, label, score - 0.01) is None
+
+
+def test_following_a_detection_reads_the_kept_features_without_running_the_backbone(monkeypatch):
+    """Each detection clicked ran the backbone again for its heads, its source proposal and its box head (three
+    passes, seconds each for a COCO model on a CPU); the second stage now reads the features `run_stages` kept."""
+    model, _ = load_detector(BUNDLED_DETECTOR)
+    x = detector_input(Image.fromarray(SCENE.image), torch.device("cpu"))
+    stages = run_stages(model, x)
+    box, label, score = tuple(float(v) for v in stages.boxes[0]), int(stages.labels[0]), float(stages.scores[0])
+
+    def backbone_again(*_):
+        raise AssertionError("the backbone ran again")
+
+    monkeypatch.setattr(model.backbone, "forward", backbone_again)
+    assert head_outputs(model, stages, box, label)["mask_logits"].shape == (28, 28)
+    from explain.methods.rcnn_stages import detection_source
+
+    found = detection_source(model, stages, box, label, score)
+    assert found is not None and box_heads(model, stages, found[1], label).refined == pytest.approx(box, abs=0.01)
 
 
 def test_box_heads_move_a_proposal_onto_the_detection_it_becomes():
@@ -163,7 +182,7 @@ def test_box_heads_move_a_proposal_onto_the_detection_it_becomes():
     stages = run_stages(model, x)
     _, proposal = source_proposal(stages, tuple(float(v) for v in stages.boxes[0]))
     assert source_proposal(stages, None) == (0, tuple(float(v) for v in stages.proposals[0]))  # the strongest
-    out = box_heads(model, x, proposal)
+    out = box_heads(model, stages, proposal)
     assert out.features.shape[1:] == (7, 7) and 0 <= out.level <= 3
     assert out.probabilities.sum() == pytest.approx(1.0, abs=1e-5) and out.best == int(stages.labels[0])
     refined = torchvision.ops.box_iou(torch.tensor([out.refined]), torch.from_numpy(stages.boxes[:1]))
@@ -192,7 +211,11 @@ def test_the_refined_box_caption_says_when_the_background_ranks_first() -> None:
 def test_keypoint_heads_give_seventeen_heatmaps():
     model = small("keypointrcnn_resnet50_fpn")
     x = detector_input(Image.fromarray(SCENE.image), torch.device("cpu"))
-    assert head_outputs(model, x, (10.0, 10.0, 60.0, 90.0), 1)["keypoint_heatmaps"].shape == (17, 56, 56)
+    assert head_outputs(model, run_stages(model, x), (10.0, 10.0, 60.0, 90.0), 1)["keypoint_heatmaps"].shape == (
+        17,
+        56,
+        56,
+    )
 
 
 def test_unknown_detector():
@@ -253,7 +276,9 @@ def test_roi_pool_snaps_the_box_and_roi_align_does_not():
     from explain.methods.rcnn_stages import Stages, roi_pool_vs_align
 
     feature = np.arange(2 * 16 * 16, dtype=np.float32).reshape(2, 16, 16)
-    stages = Stages({"0": feature}, np.zeros((0, 4)), np.zeros(0), np.zeros((0, 4)), np.zeros(0), np.zeros(0), (64, 64))
+    stages = Stages(
+        {"0": feature}, np.zeros((0, 4)), np.zeros(0), np.zeros((0, 4)), np.zeros(0), np.zeros(0), (64, 64), (64, 64)
+    )
     roi = roi_pool_vs_align(stages, "0", (5.0, 9.0, 30.0, 41.0), (64, 64))  # stride 4 at P2
     assert roi.stride == 4 and roi.exact == (1.25, 2.25, 7.5, 10.25) and roi.quantised == (1, 2, 8, 10)
     assert roi.pool.shape == roi.align.shape == (7, 7) and roi.difference > 0
@@ -293,7 +318,7 @@ def test_the_roi_align_shown_is_the_one_the_box_head_runs_at_the_level_the_box_p
     hw = SCENE.image.shape[:2]
     for proposal in stages.proposals[:5]:
         box = tuple(float(v) for v in proposal)
-        out = box_heads(model, x, box)
+        out = box_heads(model, stages, box)
         level = roi_level(stages, box, hw)
         assert level == str(out.level)
         roi = roi_pool_vs_align(stages, level, box, hw)
@@ -304,7 +329,9 @@ def test_the_roi_align_shown_is_the_one_the_box_head_runs_at_the_level_the_box_p
 def test_roi_level_follows_the_fpn_papers_level_mapper():
     from explain.methods.rcnn_stages import Stages, roi_level
 
-    stages = Stages({}, np.zeros((0, 4)), np.zeros(0), np.zeros((0, 4)), np.zeros(0), np.zeros(0), (800, 800))
+    stages = Stages(
+        {}, np.zeros((0, 4)), np.zeros(0), np.zeros((0, 4)), np.zeros(0), np.zeros(0), (800, 800), (800, 800)
+    )
     sides = {10: "0", 111: "0", 112: "1", 223: "1", 224: "2", 448: "3", 800: "3"}  # k = floor(4 + log2(side / 224))
     assert {s: roi_level(stages, (0.0, 0.0, float(s), float(s)), (800, 800)) for s in sides} == sides
     assert roi_level(stages, (5.0, 5.0, 5.0, 9.0), (800, 800)) == "0"  # an empty box: the finest level
@@ -315,7 +342,9 @@ def test_roi_pool_reads_its_snapped_cells_inclusive_and_the_average_over_them_se
 
     feature = np.zeros((1, 16, 16), np.float32)
     feature[0, 10, 8] = 7.0  # the last row and column of the snapped box (1, 2, 8, 10) below
-    stages = Stages({"0": feature}, np.zeros((0, 4)), np.zeros(0), np.zeros((0, 4)), np.zeros(0), np.zeros(0), (64, 64))
+    stages = Stages(
+        {"0": feature}, np.zeros((0, 4)), np.zeros(0), np.zeros((0, 4)), np.zeros(0), np.zeros(0), (64, 64), (64, 64)
+    )
     roi = roi_pool_vs_align(stages, "0", (5.0, 9.0, 30.0, 41.0), (64, 64))
     assert roi.quantised == (1, 2, 8, 10) and roi.pool.max() == 7.0  # RoIPool reads cell (10, 8)
 
@@ -326,7 +355,9 @@ def test_the_half_pixel_correction_is_an_option_and_its_effect_is_measured():
     from explain.methods.rcnn_stages import Stages, roi_pool_vs_align
 
     feature = np.random.default_rng(0).random((4, 16, 16)).astype(np.float32)
-    stages = Stages({"0": feature}, np.zeros((0, 4)), np.zeros(0), np.zeros((0, 4)), np.zeros(0), np.zeros(0), (64, 64))
+    stages = Stages(
+        {"0": feature}, np.zeros((0, 4)), np.zeros(0), np.zeros((0, 4)), np.zeros(0), np.zeros(0), (64, 64), (64, 64)
+    )
     box = (5.0, 9.0, 30.0, 41.0)
     model_way, corrected = (roi_pool_vs_align(stages, "0", box, (64, 64), aligned=a) for a in (False, True))
     rois = torch.tensor([[0.0, *box]])

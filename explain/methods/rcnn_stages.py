@@ -19,7 +19,7 @@ from torchvision.models.detection.rpn import concat_box_prediction_layers
 from torchvision.models.detection.transform import resize_boxes
 from torchvision.ops import box_iou, clip_boxes_to_image
 
-from models.devices import on_model_device
+from models.devices import model_device, on_model_device
 from models.lock import lock_for
 
 
@@ -34,6 +34,7 @@ class Stages:
     labels: np.ndarray  # M
     scores: np.ndarray  # M
     resized_to: tuple[int, int]  # the size the model actually saw
+    image_hw: tuple[int, int]  # the input image's size (height, width)
 
 
 @torch.no_grad()
@@ -62,29 +63,28 @@ def run_stages(model: nn.Module, x: torch.Tensor) -> Stages:
         detections["labels"].cpu().numpy(),
         detections["scores"].cpu().numpy(),
         tuple(size),
+        original[0],
     )
 
 
-def _box_on_features(model: nn.Module, x: torch.Tensor, boxes: Sequence[float] | np.ndarray):
+def _box_on_features(model: nn.Module, stages: Stages, boxes: Sequence[float] | np.ndarray):
     """(FPN features, the boxes in the resized image (N x 4), the resized size, the original size): what the second
-    stage starts from for one box (x0, y0, x1, y1) or N x 4 boxes given in the input image's pixels. Call with the
-    model's lock held."""
-    original = tuple(x.shape[-2:])
-    images, _ = model.transform([x])
-    features = model.backbone(images.tensors)
-    size = images.image_sizes[0]
-    given = torch.as_tensor(np.asarray(boxes, dtype=np.float32), device=x.device).reshape(-1, 4)
-    return features, resize_boxes(given, original, size), size, original
+    stage starts from for one box (x0, y0, x1, y1) or N x 4 boxes given in the input image's pixels. The features are
+    those `run_stages` kept, on the model's device: the second stage reads them as they are, so following one
+    detection does not run the backbone again (seconds a pass for a COCO model on a CPU)."""
+    device = model_device(model)
+    features = {k: torch.from_numpy(v)[None].to(device) for k, v in stages.features.items()}
+    given = torch.as_tensor(np.asarray(boxes, dtype=np.float32), device=device).reshape(-1, 4)
+    return features, resize_boxes(given, stages.image_hw, stages.resized_to), list(stages.resized_to), stages.image_hw
 
 
 @torch.no_grad()
-def head_outputs(model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float], label: int) -> dict:
+def head_outputs(model: nn.Module, stages: Stages, box: tuple[float, float, float, float], label: int) -> dict:
     """For one detection: its 28 x 28 mask logits for its class (Mask R-CNN) and its keypoint
-    heatmaps (Keypoint R-CNN), computed by the heads from the detection's box."""
-    x = on_model_device(model, x)
+    heatmaps (Keypoint R-CNN), computed by the heads from the detection's box on the image's `stages`."""
     out: dict[str, np.ndarray] = {}
     with lock_for(model):
-        features, roi, size, _ = _box_on_features(model, x, box)
+        features, roi, size, _ = _box_on_features(model, stages, box)
         heads = model.roi_heads
         if getattr(heads, "mask_predictor", None) is not None:
             logits = heads.mask_predictor(heads.mask_head(heads.mask_roi_pool(features, [roi], [size])))
@@ -112,8 +112,7 @@ SOURCE_PIXELS = 0.5  # a proposal is a detection's source when the box head move
 @torch.no_grad()
 def detection_source(
     model: nn.Module,
-    x: torch.Tensor,
-    proposals: np.ndarray,
+    stages: Stages,
     box: tuple[float, float, float, float],
     label: int,
     score: float,
@@ -121,14 +120,14 @@ def detection_source(
     """(rank, box) of the proposal a detection came from: the one that the box head, run on every proposal at once
     as `roi_heads` runs them, moves for the detection's class onto the detection's `box` (within SOURCE_PIXELS,
     clipped to the image as torchvision clips) with the detection's `score` as that class's probability (within
-    1e-3); None when no proposal does (then `source_proposal`'s overlap is a guess). `proposals` in the input
-    image's pixels, as `run_stages` gives them. A walk found the guess by overlap naming a proposal whose class
+    1e-3); None when no proposal does (then `source_proposal`'s overlap is a guess). The proposals and features
+    are the image's `stages`. A walk found the guess by overlap naming a proposal whose class
     probability (54%) was not the detection's score (87%)."""
+    proposals = stages.proposals
     if not len(proposals):
         return None
-    x = on_model_device(model, x)
     with lock_for(model):
-        features, rois, size, original = _box_on_features(model, x, proposals)
+        features, rois, size, original = _box_on_features(model, stages, proposals)
         heads = model.roi_heads
         logits, regression = heads.box_predictor(heads.box_head(heads.box_roi_pool(features, [rois], [size])))
         probability = F.softmax(logits.float(), -1)[:, label]
@@ -166,15 +165,14 @@ class BoxHeads:
 
 @torch.no_grad()
 def box_heads(
-    model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float], label: int | None = None
+    model: nn.Module, stages: Stages, box: tuple[float, float, float, float], label: int | None = None
 ) -> BoxHeads:
     """Run one box (a proposal, in the input image's pixels) through the model's RoI features, box head and
     box predictor, as `roi_heads` does for every proposal before scoring thresholds and per-class NMS; the box is
     moved for `label` (the class of the detection the proposal became: its box then is the detection's), else for
-    the most probable object class."""
-    x = on_model_device(model, x)
+    the most probable object class. The features are the image's `stages`."""
     with lock_for(model):
-        features, roi, size, original = _box_on_features(model, x, box)
+        features, roi, size, original = _box_on_features(model, stages, box)
         heads = model.roi_heads
         pooled = heads.box_roi_pool(features, [roi], [size])
         level = int(heads.box_roi_pool.map_levels([roi])[0])  # set by the call above: the box's FPN level

@@ -51,14 +51,18 @@ from ui.widgets import run_button, warn_skipped
 
 cached_detect = cached_on_subject("detect", lambda s: detect(s.model, s.chosen.image, s.info.categories))
 cached_stages = cached_on_subject("rcnn_stages", lambda s: run_stages(s.model, s.x), max_entries=32)
-cached_heads = cached_on_subject("rcnn_heads", lambda s, box, label: head_outputs(s.model, s.x, box, label))
+cached_heads = cached_on_subject(
+    "rcnn_heads", lambda s, box, label: head_outputs(s.model, cached_stages(s), box, label)
+)
 cached_explanation = cached_on_subject(
     "rcnn_explanation", lambda s, box, label: detection_cams(s.model, s.x, box, label)
 )
-cached_box_heads = cached_on_subject("rcnn_box_heads", lambda s, box, label: box_heads(s.model, s.x, box, label))
+cached_box_heads = cached_on_subject(
+    "rcnn_box_heads", lambda s, box, label: box_heads(s.model, cached_stages(s), box, label)
+)
 cached_source = cached_on_subject(
     "rcnn_source",
-    lambda s, box, label, score: detection_source(s.model, s.x, cached_stages(s).proposals, box, label, score),
+    lambda s, box, label, score: detection_source(s.model, cached_stages(s), box, label, score),
 )
 cached_roi = cached_on_subject(
     "rcnn_roi",
