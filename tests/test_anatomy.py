@@ -159,6 +159,24 @@ def test_an_adaptive_pool_that_copies_values_is_named_with_what_it_costs():
     assert upsampling_pool_note(anatomy(ARCHITECTURES["resnet18"].build().eval(), IMAGE)) == ""
 
 
+def test_the_gradient_norms_are_coloured_by_depth_each_layer_its_own():
+    """A walk: the gradient-norm panel cycled the palette, three layers in near reds. Each layer now has its own
+    colour along Viridis, darkest at the input, so depth reads from the colour."""
+    from plotly.colors import hex_to_rgb, unlabel_rgb
+
+    from explain.figures.training_loop import loop_figure
+
+    loop = LectureLoop(LoopConfig(setup="resnet-digits", epochs=1, batch_size=256))
+    loop.advance(2)
+    lines = [t for t in loop_figure(loop.history, loop.steps_per_epoch).data if t.legendgroup == "grads"]
+    assert [t.name for t in lines] == ["layer0", "layer1", "layer2", "layer3", "layer4", "fc"]
+    colours = [unlabel_rgb(t.line.color) if t.line.color.startswith("rgb") else hex_to_rgb(t.line.color) for t in lines]
+    assert len(set(colours)) == len(lines)
+    assert lines[0].legendgrouptitle.text == "layers, input to output"
+    brightness = [sum(c) for c in colours]  # Viridis brightens from its dark purple towards green
+    assert brightness == sorted(brightness)
+
+
 def test_the_rate_panel_is_ticked_at_the_rates_the_runs_trained_at():
     """#28 follow-up: the scheduler comparison's Rate panel read "1.0e-3 ... 0.0e+0", ticks between the rates used;
     now they are the rates themselves (StepLR's halvings) and 0, or evenly spaced when there are many."""

@@ -21,6 +21,15 @@ def series_colours(k: int) -> list[str]:
     return [colours[i % len(colours)] for i in range(k)]
 
 
+def depth_colours(k: int) -> list[str]:
+    """A colour for each of `k` layers in order from input to output, along Viridis from dark purple to green (its
+    pale yellow end left off, faint on white): depth reads from the colour, as a vanishing gradient's fall does. A walk
+    found the gradient-norm chart's layers in PALETTE's cycle, three of them in near reds."""
+    from plotly.colors import sample_colorscale
+
+    return sample_colorscale("Viridis", [0.8 * i / max(k - 1, 1) for i in range(k)])
+
+
 def top_k_bar(predictions: Sequence[Prediction], title: str = "") -> go.Figure:
     """A horizontal bar chart of class probabilities, the most probable class on top."""
     preds = list(reversed(predictions))

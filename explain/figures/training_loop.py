@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explain.figures.charts import PALETTE
+from explain.figures.charts import PALETTE, depth_colours
 from explain.figures.compare import Curve
 from models.experiments.lecture_loop import LoopHistory
 
@@ -73,15 +73,15 @@ def loop_figure(h: LoopHistory, steps_per_epoch: int) -> go.Figure:
         row=2,
         col=1,
     )
-    for i, (name, norms) in enumerate(h.grad_norms.items()):
+    for (name, norms), colour in zip(h.grad_norms.items(), depth_colours(len(h.grad_norms)), strict=True):
         fig.add_scatter(
             x=h.step,
             y=norms,
             mode="lines",
-            line=dict(width=1, color=PALETTE[(i + 3) % len(PALETTE)]),
+            line=dict(width=1, color=colour),
             name=name,
             legendgroup="grads",
-            legendgrouptitle_text="layers",
+            legendgrouptitle_text="layers, input to output",
             row=2,
             col=2,
         )
