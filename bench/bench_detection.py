@@ -8,7 +8,8 @@ model on the same tensor, and their ratio (target: at most 1.10); images per sec
 batched path and the detections it returns per image. COCO models run with random weights unless
 cached: the same network cost, but random weights keep 100 boxes on this scene (scored 0.77-1.00 on
 the CPU), so a Mask R-CNN does the work of 100 detections per image (mask head, pasting the masks
-into the image with models/mask_paste.py as the page does, copying the masks to the CPU); a second
+into the image as the page does: in one pass with models/mask_paste.py on a GPU, torchvision's loop
+on the CPU; copying the masks to the CPU); a second
 row keeps at most 10. The image is a 640 x 480 generated scene. Then, for each Mask R-CNN, following one
 detection as the page does when a row is clicked (its mask head, the proposal it came from, its box head) on the
 stages the page keeps, beside one backbone pass, which each of the three ran again before they read the kept

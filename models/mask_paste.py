@@ -7,17 +7,20 @@ bench's forward passes; bench/gpu/2026-12-04-h200-check3.txt).
 `paste_masks` computes the same interpolation (the same two source pixels and weights per output pixel, along the
 width within each source row, then along the height, as PyTorch's bilinear kernel does) as two batched matrix products
 per chunk of masks, so its output equals torchvision's up to float rounding (tests/test_mask_paste.py holds it).
-`BatchedPasteTransform` is torchvision's `GeneralizedRCNNTransform` with this paste in `postprocess`; everything else
-is the library's.
+`BatchedPasteTransform` is torchvision's `GeneralizedRCNNTransform` with this paste in `postprocess` for masks on an
+accelerator; everything else is the library's, the paste on the CPU too: there the loop resizes each mask to its box
+alone, less arithmetic than products over the whole image, and was as fast or faster (100 masks into a 640 x 480
+image on 2 cores: 72-89 ms against 83-95 ms batched in fresh processes; `python bench/bench_detection.py`'s last line).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torchvision.models.detection.roi_heads import expand_boxes, expand_masks
+from torchvision.models.detection.roi_heads import expand_boxes, expand_masks, paste_masks_in_image
 from torchvision.models.detection.transform import GeneralizedRCNNTransform, resize_boxes, resize_keypoints
 
+BATCHED_ON = ("cuda", "mps")  # device types whose masks are pasted in one pass; on the CPU, torchvision's loop
 CHUNK_ELEMENTS = 1 << 24  # image pixels x masks per pass: about 64 MB for each float temporary
 
 
@@ -70,8 +73,8 @@ def paste_masks(masks: Tensor, boxes: Tensor, img_shape: tuple[int, int], paddin
 
 
 class BatchedPasteTransform(GeneralizedRCNNTransform):
-    """torchvision's R-CNN transform whose `postprocess` pastes masks with `paste_masks`; otherwise the library's
-    (boxes and keypoints are rescaled by its own functions)."""
+    """torchvision's R-CNN transform whose `postprocess` pastes masks on an accelerator (BATCHED_ON) with
+    `paste_masks`; otherwise the library's (boxes and keypoints are rescaled by its own functions)."""
 
     def postprocess(
         self,
@@ -84,7 +87,8 @@ class BatchedPasteTransform(GeneralizedRCNNTransform):
         for pred, im_s, o_im_s in zip(result, image_shapes, original_image_sizes, strict=True):
             pred["boxes"] = resize_boxes(pred["boxes"], im_s, o_im_s)
             if "masks" in pred:
-                pred["masks"] = paste_masks(pred["masks"], pred["boxes"], o_im_s)
+                paste = paste_masks if pred["masks"].device.type in BATCHED_ON else paste_masks_in_image
+                pred["masks"] = paste(pred["masks"], pred["boxes"], o_im_s)
             if "keypoints" in pred:
                 pred["keypoints"] = resize_keypoints(pred["keypoints"], im_s, o_im_s)
         return result
