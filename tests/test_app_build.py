@@ -55,6 +55,19 @@ def test_the_loop_on_the_page_equals_a_direct_run():
     assert any("Step 10 of 10" in m.value for m in at.markdown)
     assert button(at, "Stop").disabled and button(at, "Resume").disabled  # the run is over: nothing to stop
     assert any(c.value.startswith("This run: ResNet-18 (width 1/4) on the digits, 1 epoch,") for c in at.caption)
+    # the charts, then Keep, then the code: a walk found the charts cramped beside a wrapped code panel, and Keep
+    # below the end of that panel, far from the run it keeps
+    order = [type(n).__name__ + ":" + str(getattr(n, "label", getattr(n, "type", ""))) for n in in_order(at.tabs[1])]
+    assert (
+        order.index("UnknownElement:plotly_chart") < order.index("Button:Keep it to explain") < order.index("Code:code")
+    )
+
+
+def in_order(node):
+    """The elements under `node`, in the order the page shows them."""
+    for child in getattr(node, "children", {}).values():
+        yield child
+        yield from in_order(child)
 
 
 def test_a_stopped_run_resumes_to_the_same_curves():

@@ -282,14 +282,15 @@ def training_tab() -> None:
     with settings():
         config = loop_settings_ui()
     LOOP.controls()
-    left, right = st.columns([3, 2])
-    with left:
-        bar, places = st.container(), (st.empty(), st.empty())
+    # The charts and what to do with the run under the Train button, the full width (a walk found the four panels
+    # cramped beside the code); then the code, wide enough for its longest line unwrapped, beside its notes.
+    bar, places, after = st.container(), (st.empty(), st.empty()), st.container()
     loop: LectureLoop | None = LOOP.work
     pending = LOOP.state.config
-    with right:
-        shown = loop.config if loop is not None else (pending[0] if pending else config)
-        st.code(loop_code(shown), language="python", wrap_lines=True)
+    code, notes = st.columns([7, 3])
+    shown = loop.config if loop is not None else (pending[0] if pending else config)
+    code.code(loop_code(shown), language="python", wrap_lines=True)
+    with notes:
         if loop is not None:
             st.caption(f"This run: {describe(loop.config)}.")
         else:  # the form applies its settings on Train only (a walk read a changed choice beside the old code)
@@ -308,8 +309,9 @@ def training_tab() -> None:
         where=bar,
         on_done=lambda w: LOOP.keep(kept_curves(w)),
     )
-    if LOOP.state.phase == "stopped":
-        st.caption(f"Stopped at step {loop.step:,} of {loop.total_steps:,}: press **Resume** to go on.")
-    if LOOP.state.phase == "done" and loop is not None:
-        keep_loop_ui(loop.stepped if isinstance(loop, SchedulerComparison) else loop)
+    with after:
+        if LOOP.state.phase == "stopped":
+            st.caption(f"Stopped at step {loop.step:,} of {loop.total_steps:,}: press **Resume** to go on.")
+        if LOOP.state.phase == "done" and loop is not None:
+            keep_loop_ui(loop.stepped if isinstance(loop, SchedulerComparison) else loop)
     LOOP.show_kept("epoch", percent=("Test accuracy",))
