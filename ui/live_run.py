@@ -107,8 +107,8 @@ def estimate_text(kind: Hashable, steps: int, bench_per_step: float, bench: str)
         if measured
         else (
             bench_per_step,
-            f"measured by `{bench}` on an idle 2-core CPU; this server has not run one yet and may be faster or "
-            "slower: that VM's own speed varied 1.6x from day to day, and a busy server is slower",
+            # short: a walk found the estimate captions long; the VM's day-to-day 1.6x is in bench/RESULTS.md
+            f"measured by `{bench}` on an idle 2-core CPU; this server has not run one yet and may be faster or slower",
         )
     )
     return f"{about(per_step * steps).capitalize()} for {steps:,} steps ({basis})"
