@@ -38,6 +38,7 @@ kept = [i for i in instances if i.score >= threshold and i.label in classes]
 image = np.asarray(chosen.image)
 focus = detections_ui(image, chosen.name, info, kept, len(instances), show, chosen.kind == "generated")
 inst = None if focus is None else kept[focus]
+counts = len(kept), len(instances)  # why no detection is followed, when none is
 
 tab_pipe, tab_explain, tab_truth = st.tabs(
     ["The pipeline, stage by stage", "Explain one detection", "Against the truth"]
@@ -48,9 +49,9 @@ with tab_pipe:
     roi_section(image, stages, inst, subject)
     heads_section(image, stages, inst, info.categories, subject)
     heads = None if inst is None else cached_heads(subject, inst.box, inst.label_index)
-    show_heads(image, inst, heads, info.keypoint_names)
+    show_heads(image, inst, heads, info.keypoint_names, counts)
 with tab_explain:
-    explain_tab(image, stages, inst, subject)
+    explain_tab(image, stages, inst, subject, counts)
 with tab_truth:
     truth = truth_ui(chosen, image, info)
     if truth is not None:

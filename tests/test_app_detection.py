@@ -50,6 +50,37 @@ def test_uploads_good_and_bad():
     assert not at.exception and len(at.error) == 1
 
 
+def test_an_image_too_small_to_detect_in_gets_one_line_and_nothing_else():
+    """A walk uploaded a 1 x 1 image: solid squares for proposals and refined boxes, a black detection picture, and
+    'Click a row of the table above' under an empty table."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1), (200, 30, 30)).save(buffer, "PNG")
+    at = open_page(PAGE)
+    at.file_uploader(key="det_upload").upload("tiny.png", buffer.getvalue(), "image/png").run()
+    assert not at.exception and not at.error
+    assert [i.value for i in at.info] == [
+        "This image is only 1 x 1 pixels, too small to hold an object to detect: choose one at least 16 pixels on each "
+        "side."
+    ]
+    assert not at.dataframe and not at.tabs
+
+
+def test_with_no_detection_shown_the_page_says_why_instead_of_asking_for_a_click():
+    from explain.figures.detections import pick_hint
+
+    at = open_page(PAGE)
+    at.slider(key="det_threshold").set_value(1.0).run()
+    assert not at.exception and not len(at.dataframe[0].value)
+    infos = [i.value for i in at.info]
+    assert pick_hint(0, 1, "choose the detection to explain") in infos and not any("Click a row" in i for i in infos)
+    assert pick_hint(0, 0, "x") == "The detector found nothing in this image, so there is no detection to follow."
+    assert pick_hint(2, 3, "x") == "Click a row of the table above to x."
+
+
 def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
     at = open_page(PAGE)
     at.session_state["det_table"] = {"selection": {"rows": [0], "columns": []}}  # what a click on row 0 sends

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import streamlit as st
 from torch import nn
 
-from explain.inputs.images import small_image_note
+from explain.inputs.images import small_image_note, too_small_to_detect
 from explain.inputs.samples import SAMPLE_NAMES
 from explain.methods.classify import prepare
 from models import classifiers
@@ -206,5 +206,8 @@ def image_and_detector_ui(prefix: str, default_sample: str) -> Subject:
     chosen = image_input(prefix, default_sample=default_sample)
     model, info = detector_picker(prefix)
     if chosen is None:
+        end_page()
+    if note := too_small_to_detect(chosen.image.size):
+        st.info(note, icon=":material/photo_size_select_small:")
         end_page()
     return Subject(chosen, model, info, detector_input(chosen.image, model_device(model)))

@@ -39,6 +39,20 @@ def draw(image: np.ndarray, instances: Sequence[Instance], **options: Any) -> np
     return drawn_with_count(image, instances, **options)[0]
 
 
+def pick_hint(kept: int, total: int, to: str) -> str:
+    """What to do to follow one detection (`to`: what following it shows), or why there is none to follow: the
+    detector found nothing, or the filters left nothing (a walk read "Click a row of the table above" under an empty
+    table)."""
+    if kept:
+        return f"Click a row of the table above to {to}."
+    if total:
+        return (
+            "No detection passes the score threshold and classes chosen above: lower the threshold or choose more "
+            f"classes to {to}."
+        )
+    return "The detector found nothing in this image, so there is no detection to follow."
+
+
 def labels_left_off(labelled: int, boxes: int) -> str:
     """The words a picture's caption adds when `labelled` of its `boxes` hold a label (the others had no free spot;
     see `drawn_with_count`), or "" when every box is labelled."""

@@ -78,6 +78,19 @@ def small_image_note(size: tuple[int, int]) -> str:
     )
 
 
+def too_small_to_detect(size: tuple[int, int]) -> str:
+    """One line when an image (`size` = (width, height)) is too small for a detector, else "": enlarged to the
+    detector's input it holds no object, and every stage's picture would be one flat colour (a walk uploaded a
+    1 x 1 image and got solid squares with no word)."""
+    w, h = size
+    if min(w, h) >= MIN_MEANINGFUL_SIDE:
+        return ""
+    return (
+        f"This image is only {w} x {h} pixels, too small to hold an object to detect: choose one at least "
+        f"{MIN_MEANINGFUL_SIDE} pixels on each side."
+    )
+
+
 def image_sha256(data: bytes) -> str:
     """Hex SHA-256 of the raw bytes: the cache key for everything computed from an upload."""
     return hashlib.sha256(data).hexdigest()

@@ -14,6 +14,7 @@ from explain.figures.detections import (
     draw_verdicts,
     drawn_with_count,
     labels_left_off,
+    pick_hint,
     roi_picture,
 )
 from explain.figures.render import draw_box, grey_maps, montage, overlay, png_bytes
@@ -379,10 +380,17 @@ def heads_section(
     chart(c, top_k_bar(preds, "class probabilities (box head)"), width="stretch", key="det_box_head_probs")
 
 
-def show_heads(image: np.ndarray, inst: Instance | None, heads: dict | None, keypoint_names: tuple[str, ...]) -> None:
-    """Stage 4 for the detection clicked: its mask logits and pasted mask, or its keypoint heatmaps."""
+def show_heads(
+    image: np.ndarray,
+    inst: Instance | None,
+    heads: dict | None,
+    keypoint_names: tuple[str, ...],
+    counts: tuple[int, int],
+) -> None:
+    """Stage 4 for the detection clicked: its mask logits and pasted mask, or its keypoint heatmaps; `counts` (kept,
+    found) say why there is none to show."""
     if inst is None:
-        st.info("Click a row of the table above to see its mask logits or keypoint heatmaps.")
+        st.info(pick_hint(*counts, "see its mask logits or keypoint heatmaps"))
         return
     if "mask_logits" in heads:
         stage(
@@ -433,14 +441,17 @@ def cam_level_ui(stages: Stages, pooled_from: str | None) -> str:
     )
 
 
-def explain_tab(image: np.ndarray, stages: Stages, inst: Instance | None, subject: Subject) -> None:
-    """Grad-CAM of the detection clicked, at a chosen FPN level, or why it cannot be explained."""
+def explain_tab(
+    image: np.ndarray, stages: Stages, inst: Instance | None, subject: Subject, counts: tuple[int, int]
+) -> None:
+    """Grad-CAM of the detection clicked, at a chosen FPN level, or why it cannot be explained; `counts` (kept,
+    found) say why there is none."""
     prose(
         "Grad-CAM of one detection's class score at an FPN level: the model is run again with gradients, the "
         "detection is found again (same class, highest IoU with its box), and its score is differentiated."
     )
     if inst is None:
-        st.info("Click a row of the table above to choose the detection to explain.")
+        st.info(pick_hint(*counts, "choose the detection to explain"))
         return
     try:  # every level's map from one backward pass, which also names the level pooled from (the gradient's)
         cams = cached_explanation(subject, inst.box, inst.label_index)
