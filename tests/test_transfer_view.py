@@ -230,3 +230,16 @@ def test_negative_error_floors_are_named() -> None:
     note = floor_note(curves)
     assert "is below zero for from scratch -2.29, " in note.lower() and "extrapolation" in note
     assert floor_note(fit_curves(RUNS)) == ""
+
+
+def test_the_images_seen_say_how_an_epoch_of_a_small_set_is_counted() -> None:
+    """A walk read "2,400 training images seen" for 20 images over 15 epochs: the caption now gives the images an
+    epoch and the least batches an epoch that cycle a small set."""
+    from explain.methods.transfer_curves import images_seen_text
+
+    run = replace(_runs("scratch", 5, 50, -0.5)[0], images=480, seconds=3.71, device="cpu")  # 3 epochs of 160
+    assert images_seen_text(run, 8) == (
+        "480 training images seen in 3.7 s on cpu: 160 an epoch for 3 epochs. An epoch is at least 8 batches, so a "
+        "set smaller than that is cycled within an epoch, not trained one step an epoch."
+    )
+    assert images_seen_text(replace(run, history=()), 8) == "480 training images seen in 3.7 s on cpu."

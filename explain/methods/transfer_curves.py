@@ -283,6 +283,20 @@ CSV_FIELDS = (
 )
 
 
+def images_seen_text(run: Run, min_batches: int) -> str:
+    """How many training images a trained run saw, and why a small set saw more than its size an epoch: an epoch is
+    at least `min_batches` batches (a walk read "2,400 training images seen" for 20 images over 15 epochs and could
+    not account for it)."""
+    epochs = len(run.history)
+    said = f"{run.images:,} training images seen in {run.seconds:.1f} s on {run.device}"
+    if not epochs:
+        return said + "."
+    return (
+        f"{said}: {run.images // epochs:,} an epoch for {epochs} epoch{'s' * (epochs != 1)}. An epoch is at least "
+        f"{min_batches} batches, so a set smaller than that is cycled within an epoch, not trained one step an epoch."
+    )
+
+
 def sweep_csv(runs: Sequence[Run]) -> str:
     """The sweep as one CSV, one row per run (its key, regime, size, seed, test error and loss, chosen rate or C,
     training seconds, images seen and device), sorted by regime, size and seed."""

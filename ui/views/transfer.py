@@ -13,6 +13,7 @@ from explain.methods.transfer_curves import (
     crossovers,
     fit_curves,
     floor_note,
+    images_seen_text,
     measured_columns,
     published_column,
     published_columns,
@@ -252,8 +253,11 @@ def training_curves_ui(
     return metric, None, [r for r in runs if r.n_per_class == n]
 
 
-def show_training_curves(metric: str, run: TransferRun | None, at_n: list[TransferRun]) -> None:
-    """One run's training curve (or why a probe has none), else the band over the seeds at one size."""
+def show_training_curves(
+    metric: str, run: TransferRun | None, at_n: list[TransferRun], min_batches: int = TrainConfig.min_batches
+) -> None:
+    """One run's training curve (or why a probe has none), else the band over the seeds at one size; `min_batches`:
+    the sweep's least batches an epoch."""
     if run is not None:
         if run.device == "published":
             st.info(f"A published measurement: {run.test_error:.2f}% test error. The paper gives no training curve.")
@@ -265,7 +269,7 @@ def show_training_curves(metric: str, run: TransferRun | None, at_n: list[Transf
             )
         else:
             chart(st, training_curves_figure([run], metric), width="stretch", key="transfer_one")
-            st.caption(f"{run.images:,} training images seen in {run.seconds:.1f} s on {run.device}.")
+            st.caption(images_seen_text(run, min_batches))
         if chosen_setting(run):
             st.caption(chosen_setting(run))
     elif not any(r.history for r in at_n):
@@ -321,7 +325,8 @@ def results_view(meta: SweepRecord | None, runs: list[TransferRun], folder: Path
         meta.published_fits if meta else None,
         {name: rs for name, rs in others.items() if rs},
     )
-    show_training_curves(*training_curves_ui(runs, keys))
+    train = meta.settings.get("train", {}) if meta else {}
+    show_training_curves(*training_curves_ui(runs, keys), train.get("min_batches", TrainConfig.min_batches))
 
 
 REFRESH_SECONDS = 5.0  # how often the view of a sweep still being written re-reads its folder
