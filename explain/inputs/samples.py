@@ -36,11 +36,12 @@ def _shape(label: int) -> np.ndarray:
 
 SCENE_SEEDS = (7, 11, 23)  # "generated scene 1" to "generated scene 3"
 HELD_OUT_SCENES = 50_000  # the seeds of `scene_set`: no sample and no training command draws from here
+SCENE_OBJECTS = (3, 5)  # shapes in a sample scene, fewest and most
 
 
 def scene(seed: int) -> Scene:
     """A generated scene as the samples draw it (size, number of objects), with its true objects."""
-    return make_scene(np.random.default_rng(seed), GENERATED_SIZE * 2, n_objects=(3, 5))
+    return make_scene(np.random.default_rng(seed), GENERATED_SIZE * 2, n_objects=SCENE_OBJECTS)
 
 
 def _scene(seed: int) -> np.ndarray:

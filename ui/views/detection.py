@@ -24,7 +24,7 @@ from explain.inputs.samples import sample_bytes, sample_scene
 from explain.inputs.upload_limits import IMAGE_MB
 from explain.methods.classify import most_probable
 from explain.methods.filters import strongest_channels
-from explain.methods.ground_truth import SET_SIZE, match, score, score_generated_set
+from explain.methods.ground_truth import SET_SIZE, match, score, score_generated_set, versus_card
 from explain.methods.rcnn_stages import (
     BOX_LEVEL,
     POOL,
@@ -587,4 +587,6 @@ def truth_tab(
                 f"**{SET_SIZE} held-out generated scenes** ({whole.objects} objects): box AP "
                 f"{100 * whole.box['AP']:.1f} (AP@0.5 {100 * whole.box['AP50']:.1f}){mask}."
             )
+            if info.source == "bundled":
+                st.caption(versus_card())
     chart(st, precision_recall_chart(curves, iou), width="stretch", key="det_pr")
