@@ -134,7 +134,11 @@ def test_a_small_sweep_launched_from_the_page_is_saved_and_shown(page, tmp_path)
         ("tf_sizes", "1,lots", "Cannot start the sweep: 'lots' is not a whole number"),
         ("tf_sizes", "1,500", "Cannot start the sweep: the task has at most 101"),
         ("tf_task", "cifar10", "Cannot start the sweep: the photo datasets train at 224 px and need a GPU"),
-        ("tf_encoder", "resnet18", "Cannot start the sweep: "),
+        (  # what is missing and what to choose instead (a walk read only "offline mode is on (EXPLAINER_OFFLINE)")
+            "tf_encoder",
+            "resnet18",
+            "Cannot start the sweep: resnet18's ImageNet weights are not on this server and cannot be downloaded (",
+        ),
         (
             "tf_sizes",
             ",".join(map(str, range(1, 18))),

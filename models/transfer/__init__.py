@@ -17,7 +17,9 @@ from models.transfer.config import (
 )
 from models.transfer.data import (
     BUNDLED_ENCODER,
+    ENCODER_TITLES,
     ENCODERS,
+    TASK_TITLES,
     TASKS,
     Encoder,
     Task,
@@ -55,6 +57,7 @@ __all__ = [
     "BUNDLED_ENCODER",
     "DEFAULT_REGIMES",
     "ENCODERS",
+    "ENCODER_TITLES",
     "FORM_DEFAULT",
     "MAX_PAGE_RUNS",
     "MAX_PAGE_SECONDS",
@@ -62,6 +65,7 @@ __all__ = [
     "RESULTS",
     "SHIPPED",
     "TASKS",
+    "TASK_TITLES",
     "Encoder",
     "EpochRecord",
     "Progress",

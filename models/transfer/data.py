@@ -202,6 +202,13 @@ def folder_task(path: str | os.PathLike, image_size: int = 224, test_fraction: f
 
 
 TASKS = ("digits", "cifar10", "cifar100", "pets", "flowers102")
+TASK_TITLES = {  # the page's names for them (a walk found the form's menus in raw ids)
+    "digits": "Handwritten digits (scikit-learn)",
+    "cifar10": "CIFAR-10 (photos)",
+    "cifar100": "CIFAR-100 (photos)",
+    "pets": "Oxford-IIIT Pets (photos)",
+    "flowers102": "Oxford Flowers-102 (photos)",
+}
 
 
 @cache
@@ -221,6 +228,7 @@ IMAGENET_ENCODERS: dict[str, WeightsEnum] = {
     "resnet50": ResNet50_Weights.IMAGENET1K_V2,
 }
 ENCODERS = (BUNDLED_ENCODER, *IMAGENET_ENCODERS)
+ENCODER_TITLES = {BUNDLED_ENCODER: "Glyphs ResNet-18 (bundled)", **{n: f"{n} (ImageNet)" for n in IMAGENET_ENCODERS}}
 
 
 @cache
@@ -232,7 +240,7 @@ def load_encoder(name: str) -> Encoder:
         n, acc = len(record.classes), record.metrics["accuracy"]
         return Encoder(
             name=name,
-            title="Glyphs ResNet-18 (bundled)",
+            title=ENCODER_TITLES[name],
             architecture=record.network,
             state=record.state(),
             source=f"bundled {record.file}, pretrained on {n} procedural glyph classes ({acc:.1%} held-out)",
@@ -241,10 +249,16 @@ def load_encoder(name: str) -> Encoder:
         raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
     import torchvision
 
-    model, source, path, _ = weights_cache.pretrained(IMAGENET_ENCODERS[name], name)
+    try:
+        model, source, path, _ = weights_cache.pretrained(IMAGENET_ENCODERS[name], name)
+    except weights_cache.WeightsUnavailable as exc:  # a walk read only "offline mode is on (EXPLAINER_OFFLINE)"
+        raise weights_cache.WeightsUnavailable(
+            f"{name}'s ImageNet weights are not on this server and cannot be downloaded ({exc}): choose "
+            f"{ENCODER_TITLES[BUNDLED_ENCODER]}, which ships with the app"
+        ) from exc
     return Encoder(
         name=name,
-        title=f"{name} (ImageNet)",
+        title=ENCODER_TITLES[name],
         architecture=lambda: torchvision.models.get_model(name, weights=None),
         state=model.state_dict(),
         source=f"torchvision ImageNet weights ({source}: {path.name})",

@@ -26,10 +26,12 @@ from models.hub.checkpoints import CheckpointError
 from models.hub.weights_cache import WeightsUnavailable
 from models.text import about, counted
 from models.transfer import (
+    ENCODER_TITLES,
     ENCODERS,
     FORM_DEFAULT,
     REGIMES,
     SHIPPED,
+    TASK_TITLES,
     TASKS,
     SweepRecord,
     SweepRequest,
@@ -395,9 +397,16 @@ def sweep_form_ui() -> SweepRequest | None:
         )
         c1, c2, c3 = st.columns(3)
         task_name = c1.selectbox(
-            "Task", TASKS, key="tf_task", bind=BIND, help="Only the digits are available without a network."
+            "Task",
+            TASKS,
+            format_func=TASK_TITLES.__getitem__,
+            key="tf_task",
+            bind=BIND,
+            help="Only the digits are available without a network.",
         )
-        encoder_name = c1.selectbox("Pretrained encoder", ENCODERS, key="tf_encoder", bind=BIND)
+        encoder_name = c1.selectbox(
+            "Pretrained encoder", ENCODERS, format_func=ENCODER_TITLES.__getitem__, key="tf_encoder", bind=BIND
+        )
         sizes_text = c2.text_input(
             "Images per class",
             FORM_DEFAULT.sizes_text,
@@ -409,10 +418,31 @@ def sweep_form_ui() -> SweepRequest | None:
         epochs = c3.number_input("Epochs", 1, 30, FORM_DEFAULT.train.epochs, key="tf_epochs", bind=BIND)
         c4, c5, c6 = st.columns(3)
         ft_ratio = c4.select_slider(
-            "Fine-tuning rate ratio", [0.01, 0.03, 0.1, 0.3, 1.0], 0.1, key="tf_ratio", bind=BIND
+            "Fine-tuning rate ratio",
+            [0.01, 0.03, 0.1, 0.3, 1.0],
+            0.1,
+            key="tf_ratio",
+            bind=BIND,
+            help="Fine-tuning: the pretrained encoder learns at this times the head's learning rate.",
         )
-        warm = c5.number_input("Warm start (frozen epochs)", 0, 10, 0, key="tf_warm", bind=BIND)
-        decay = c6.select_slider("Layer decay (earlier stages)", [0.25, 0.5, 0.75, 1.0], 1.0, key="tf_decay", bind=BIND)
+        warm = c5.number_input(
+            "Warm start (frozen epochs)",
+            0,
+            10,
+            0,
+            key="tf_warm",
+            bind=BIND,
+            help="Fine-tuning: this many first epochs train the head alone, the encoder frozen, before both train.",
+        )
+        decay = c6.select_slider(
+            "Layer decay (earlier stages)",
+            [0.25, 0.5, 0.75, 1.0],
+            1.0,
+            key="tf_decay",
+            bind=BIND,
+            help="Fine-tuning: each stage of the encoder nearer the input learns at this times the next stage's rate "
+            "(1: all at one rate).",
+        )
         submitted = st.form_submit_button("Run", type="primary")
     if not submitted:
         return None
