@@ -87,6 +87,14 @@ def test_the_paper_overlay_has_a_style_per_curve_and_stays_within_0_to_100() -> 
     fig = learning_curve_figure(RUNS, fit_curves(RUNS), paper=True)
     paper = [t for t in fig.data if (t.name or "").startswith("paper:")]
     assert len(paper) == 4 and len({(t.line.color, t.line.dash) for t in paper}) == 4
+    # named and coloured as the page's regimes (a walk: "no pretraining, fine-tune" beside "From scratch", and the
+    # random-encoder probe's dotted line in a brown read as From scratch's red), each in its own colour
+    from explain.figures.transfer import COLOURS
+    from models.transfer import REGIMES
+
+    regimes = ["random-probe", "scratch", "probe", "finetune"]
+    assert [t.name for t in paper] == [f"paper: {REGIMES[r]} (n = 25-400)" for r in regimes]
+    assert [t.line.color for t in paper] == [COLOURS[r] for r in regimes] and len({t.line.color for t in paper}) == 4
     assert all(0 <= y <= 100 for t in paper for y in t.y)
     ours = [t for t in fig.data if (t.name or "").endswith(": fit")]
     assert all(max(t.customdata) == pytest.approx(50) for t in ours)  # our fits stop at the largest size measured

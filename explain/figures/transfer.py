@@ -19,7 +19,7 @@ COLOURS = {
     "probe": PALETTE[0],
     "finetune": PALETTE[2],
     "probe-features": PALETTE[6],
-    "random-probe": PALETTE[8],
+    "random-probe": PALETTE[4],  # teal: a walk took the brown it had, dotted, for From scratch's red
 }
 PAPER_DASHES = ("dot", "dashdot", "longdash", "dash")  # one per published fit, none solid: fits of ours are solid
 
@@ -124,7 +124,7 @@ def learning_curve_figure(
                     y=np.clip(PAPER_FITS[name].predict(paper_grid), 0.0, 100.0),
                     mode="lines",
                     line=dict(color=COLOURS[regime], dash=dash, width=1.5),
-                    name=f"paper: {name} (n = {PAPER_N_MIN}-{PAPER_N})",
+                    name=f"paper: {REGIME_TITLES[regime]} (n = {PAPER_N_MIN}-{PAPER_N})",  # the page's names
                     hoverinfo="name",
                 )
             )
