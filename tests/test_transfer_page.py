@@ -58,10 +58,11 @@ def test_shipped_sweep_shows_curves_table_and_crossovers(page) -> None:
     _whole_within_the_page(table, columns)
     # every column in sight at 1280 px (a walk found the regimes' names cut and e_N, beta_N and fit scrolled away):
     # the longest regime name whole, e_N under a short header, the fit column no wider than its words need;
-    # two walks read a bare "ok" beside the shipped fits' negative α as "good beyond the sizes too": it says α < 0
+    # two walks read a bare "ok" beside the shipped fits' negative α as "good beyond the sizes too": it says so, "in
+    # range" (a third walk read "ok, α < 0" beside the note that no error is negative as a contradiction)
     (e_n,) = [c for c in table.columns if c.startswith("e_N (")]
     assert columns[e_n]["label"] == "e_N"
-    assert set(table["fit"]) == {"ok, α < 0"} and (table["alpha"] < 0).all()
+    assert set(table["fit"]) == {"ok in range"} and (table["alpha"] < 0).all()
     assert "holds over the sizes measured only" in columns["fit"]["help"]
     assert columns["beta_N"]["help"].startswith("β_N: about the error four times fewer images would add")  # a walk
     assert columns[e_n]["help"].startswith("e_N: the fitted error at N images per class")
@@ -318,7 +319,7 @@ def test_each_column_is_as_wide_as_its_words_and_the_fits_table_of_every_regime_
             "regime": regimes,
             "runs": [9] * len(regimes),
             **{p: [-526.79] * len(regimes) for p in ("alpha", "eta", "gamma", "e_N (N=101)", "beta_N")},
-            "fit": ["with care", "unreliable", "ok, α < 0", "ok", "ok"][: len(regimes)],
+            "fit": ["with care", "unreliable", "ok in range", "ok", "ok"][: len(regimes)],
         }
     )
     columns = table_columns(fits, {"e_N (N=101)": "e_N"})

@@ -112,6 +112,13 @@ def test_a_degenerate_fit_is_flagged_and_states_no_crossover() -> None:
     assert sentences and all("unreliable" in s for s in sentences)
     assert all(row["fit"].startswith("unreliable") for row in summary_rows(few, curves))
     assert not any(c.unreliable for c in fit_curves(RUNS).values())
+    # drawn thin and faint, without a band, and named so (a walk: drawn like a trusted fit)
+    fig = learning_curve_figure(few, curves)
+    fits = [t for t in fig.data if (t.name or "").endswith(": fit (unreliable)")]
+    assert len(fits) == len(curves) and all(t.opacity < 1 and t.line.width == 1 for t in fits)
+    assert not any(t.fill == "toself" for t in fig.data)
+    trusted = learning_curve_figure(RUNS, fit_curves(RUNS))
+    assert sum(t.fill == "toself" for t in trusted.data) == len(fit_curves(RUNS))
 
 
 def test_summary_rows_give_the_sample_sd_and_the_published_fits() -> None:
@@ -195,7 +202,7 @@ def test_a_fit_through_three_sizes_is_read_with_care() -> None:
     assert care.startswith("The fits for fine-tuning, training from scratch and the linear probe run through 3")
     assert care.endswith("read their crossings with care.")
     full = fit_curves(RUNS)
-    assert {c.verdict for c in full.values()} <= {"ok", "ok, α < 0"}
+    assert {c.verdict for c in full.values()} <= {"ok", "ok in range"}
     assert all((c.verdict == "ok") == (c.alpha >= 0) for c in full.values())  # a floor below zero is named
     assert not any("with care" in s for s in crossovers(full, sizes[0], sizes[-1]))
 

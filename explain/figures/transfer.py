@@ -62,15 +62,19 @@ def learning_curve_figure(
         colour, title = COLOURS[regime], REGIME_TITLES[regime]
         c = curves.get(regime)
         if c is not None:
-            lo, hi = c.band(grid)
-            fig.add_trace(band(_x(grid, axis), lo, hi, colour, regime, opacity=0.18))
+            # an unreliable fit is drawn thin and faint, without a band (a walk: drawn like a trusted fit beside
+            # the sentence calling it unreliable)
+            if not c.unreliable:
+                lo, hi = c.band(grid)
+                fig.add_trace(band(_x(grid, axis), lo, hi, colour, regime, opacity=0.18))
             fig.add_trace(
                 go.Scatter(
                     x=_x(grid, axis),
                     y=c.predict(grid),
                     mode="lines",
-                    line=dict(color=colour, width=2),
-                    name=f"{title}: fit",
+                    line=dict(color=colour, width=1 if c.unreliable else 2),
+                    opacity=0.45 if c.unreliable else 1.0,
+                    name=f"{title}: fit" + (" (unreliable)" if c.unreliable else ""),
                     legendgroup=regime,
                     hovertemplate=f"{title} fit<br>n=%{{customdata:.1f}}: %{{y:.1f}}%<extra></extra>",
                     customdata=grid,

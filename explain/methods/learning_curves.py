@@ -33,10 +33,10 @@ PARAMETER_HELP = {  # the summary table's fitted columns, in words (a walk: thei
 }
 FIT_HELP = (
     f"ok: more sizes than the curve's three parameters, spanning a factor of {MIN_SPAN:g} or more, and γ inside its "
-    "searched range. ok, α < 0: the same, but its error floor α is below zero, so it holds over the sizes "
-    "measured only; beyond them it is an extrapolation (the note under the table). with care: it runs through 3 "
-    "sizes, as many as its parameters, so none is left to check the curve's shape. unreliable: the sentence above "
-    "the table says why; no crossover is stated for it."
+    "searched range. ok in range: the same, but its error floor α is below zero, which no error can be, so it "
+    "holds over the sizes measured only; beyond them it is an extrapolation (the note under the table). with care: "
+    "it runs through 3 sizes, as many as its parameters, so none is left to check the curve's shape. unreliable: "
+    "the sentence above the table says why; no crossover is stated for it; its curve is drawn faint, without a band."
 )
 
 
@@ -81,13 +81,14 @@ class LearningCurve:
     def verdict(self) -> str:
         """The summary table's short word on the fit, FIT_HELP saying what each means (the reasons, longer, were cut
         off at 1280 px): "unreliable" (why is a sentence of `crossovers`, above the table), "with care" (3 sizes),
-        "ok, α < 0" for a floor below zero (two walks read a bare 'ok' beside a negative α as 'trust it beyond the
-        sizes too'), or "ok"."""
+        "ok in range" for a floor below zero (two walks read a bare 'ok' beside a negative α as 'trust it beyond the
+        sizes too'; a third read 'ok, α < 0' beside the note that no error is negative as a contradiction), or
+        "ok"."""
         if self.unreliable:
             return "unreliable"
         if self.caveat:
             return "with care"
-        return "ok, α < 0" if self.sizes and self.alpha < 0 else "ok"
+        return "ok in range" if self.sizes and self.alpha < 0 else "ok"
 
     def predict(self, n: float | np.ndarray) -> np.ndarray:
         """Predicted test error (percent) at `n` training images per class."""

@@ -124,7 +124,7 @@ def table_columns(table: pd.DataFrame, headers: dict[str, str] | None = None) ->
         label = headers.get(name)
         header = _px([label or name], HEADER_PX, NUMBER_MIN_PX)
         values = table[name].dropna()
-        if name == "fit":  # "ok", "ok, α < 0", "with care" or "unreliable": FIT_HELP says what each means
+        if name == "fit":  # "ok", "ok in range", "with care" or "unreliable": FIT_HELP says what each means
             width = _px([name, *(str(v) for v in values)], TEXT_PX)
             config[name] = st.column_config.TextColumn(width=width, help=FIT_HELP)
         elif pd.api.types.is_integer_dtype(table[name]):
