@@ -401,9 +401,11 @@ def test_a_detections_grad_cam_is_empty_away_from_its_level_and_says_why():
     cam = np.zeros((64, 64), np.float32)
     cam[10:20, 10:20], cam[40:50, 40:50] = 0.5, 1.0  # a third of the mass inside (10..29), its peak outside
     assert cam_note(cam, own, own, (10.0, 10.0, 29.0, 29.0)).startswith(
-        "The map peaks outside the box: 67% of it lies outside, less than the 90% a map spread evenly over the image "
-        "would put there (the box covers 10% of it)."  # a walk: 88% outside reads as 'elsewhere' without the box's
-        # own share, and a later walk needed the comparison's direction said ('less than': the box holds more of it)
+        "The map peaks outside the box, though as a whole it leans towards the box: 67% of it lies outside, less than "
+        "the 90% a map spread evenly over the image would put there (the box covers 10% of it)."  # a walk: 88% outside
+        # reads as 'elsewhere' without the box's own share; a later walk needed the comparison's direction said ('less
+        # than': the box holds more of it), and a third read the opening 'peaks outside' as 'mostly outside': the way
+        # it leans comes first
     )
     assert cam_note(cam, own, own, (35.0, 35.0, 55.0, 55.0)) == ""  # the peak inside: nothing to explain
     spread = np.ones((64, 64), np.float32)
@@ -411,7 +413,9 @@ def test_a_detections_grad_cam_is_empty_away_from_its_level_and_says_why():
     assert "lies outside, about the " in cam_note(spread, own, own, (0.0, 0.0, 31.0, 31.0))
     corner = np.zeros((64, 64), np.float32)
     corner[40:, 40:] = 1.0  # all of it outside the box, the peak too
-    assert "100% of it lies outside, more than the " in cam_note(corner, own, own, (0.0, 0.0, 31.0, 31.0))
+    assert "and leans away from it: 100% of it lies outside, more than the " in cam_note(
+        corner, own, own, (0.0, 0.0, 31.0, 31.0)
+    )
     at_own = cams.maps[own]
     note = cam_note(at_own, own, own, box)
     peak_y, peak_x = np.unravel_index(int(np.argmax(at_own)), at_own.shape)

@@ -400,8 +400,11 @@ def cam_note(
         # a walk read "88% outside, where an even spread would put 91%" as "mostly outside": say which way it leans
         shown, chance = round(100 * outside), round(100 * even)  # compared as printed (a review: "90%, less than 90%")
         than = "less than" if shown < chance else "more than" if shown > chance else "about"
+        # the way it leans, first (a walk read "peaks outside" with 88% outside against 91% as 'mostly outside')
+        lean = {"less than": ", though as a whole it leans towards the box", "more than": ", and leans away from it"}
         return (
-            f"The map peaks outside the box: {outside:.0%} of it lies outside, {than} the {even:.0%} a map spread "
+            f"The map peaks outside the box{lean.get(than, '')}: {outside:.0%} of it lies outside, {than} the "
+            f"{even:.0%} a map spread "
             f"evenly over the image would put there (the box covers {1 - even:.0%} of it). This score's gradient "
             "reaches only the features RoIAlign read under the detection's proposal (about its box), but Grad-CAM "
             "weighs each "
