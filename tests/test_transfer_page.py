@@ -325,3 +325,28 @@ def test_each_column_is_as_wide_as_its_words_and_the_fits_table_of_every_regime_
     columns = table_columns(fits, {"e_N (N=101)": "e_N"})
     _whole_within_the_page(fits, columns)
     assert columns["fit"]["width"] > table_columns(fits.assign(fit="ok"))["fit"]["width"]
+
+
+def test_the_sweep_caption_says_what_the_rates_and_the_schedule_did() -> None:
+    """A walk: "at the best on validation of 0.0009, 0.003, 0.009" beside `--lr 0.003`, "1 epoch, StepLR every 5",
+    and "runs already there were kept" after a sweep into a new folder."""
+    from models.transfer import SweepRecord
+
+    train = {"lr": 0.003, "lr_factors": [0.3, 1.0, 3.0], "ft_ratio": 0.1, "epochs": 1, "step_size": 5}
+    record = SweepRecord(settings={"task": "digits", "encoder": "glyphs-resnet18", "train": train}, settings_hash="x")
+    said = record.describe(3)
+    assert "the best on validation of 0.0009, 0.003, 0.009 (the base rate 0.003 times 0.3, 1 and 3)" in said
+    assert "1 epoch, the rate times 0.5 every 5 epochs (StepLR), not reached in 1 epoch." in said
+    longer = SweepRecord(settings={**record.settings, "train": {**train, "epochs": 15}}, settings_hash="x")
+    assert "15 epochs, the rate times 0.5 every 5 epochs (StepLR). Reproduce" in longer.describe(3)
+
+
+def test_a_finished_sweep_says_what_it_saved_and_what_was_there(tmp_path) -> None:
+    from models.transfer import SweepWork, TrainConfig
+    from models.transfer.sweep import Sweep
+
+    sweep = Sweep("digits", "glyphs-resnet18", ("probe",), (1,), 1, TrainConfig(epochs=1))
+    work = SweepWork(sweep, tmp_path / "mine", None, None)
+    assert work.saved_text() == "0 new runs saved in mine."
+    work.before = 2
+    assert work.saved_text() == "0 new runs saved in mine; the 2 runs of this sweep already there were kept."

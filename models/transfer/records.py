@@ -133,6 +133,14 @@ class TransferRun:
         return path
 
 
+def step_text(train: dict[str, Any]) -> str:
+    """StepLR's schedule in words, and when the sweep's epochs end before its first step (a walk read "1 epoch,
+    StepLR every 5")."""
+    every, epochs = train["step_size"], train["epochs"]
+    said = f"the rate times {train.get('step_gamma', 0.5):g} every {counted(every, 'epoch')} (StepLR)"
+    return said + (f", not reached in {counted(epochs, 'epoch')}" if epochs <= every else "")
+
+
 @dataclass(frozen=True, kw_only=True)
 class SweepRecord:
     """A sweep folder's `sweep.json`: the settings and their hash, the grid it holds (regimes, sizes, seeds), what
@@ -212,7 +220,10 @@ class SweepRecord:
         factors = train.get("lr_factors") or [1.0]
         if len(factors) == 1:
             return f"{train['lr'] * factors[0]:g}"
-        return "the best on validation of " + ", ".join(f"{train['lr'] * f:g}" for f in factors)
+        # the command's --lr is the base rate the choices are made from (a walk read `--lr 0.003` beside three rates)
+        tried = ", ".join(f"{train['lr'] * f:g}" for f in factors)
+        times = ", ".join(f"{f:g}" for f in factors[:-1]) + f" and {factors[-1]:g}"
+        return f"the best on validation of {tried} (the base rate {train['lr']:g} times {times})"
 
     def reproduce_text(self) -> str:
         """The command(s) that reproduce every run of the folder: one per sweep that wrote into it."""
@@ -240,7 +251,7 @@ class SweepRecord:
                 f"{self.encoder_title or self.settings['encoder']} — {self.encoder_source}. "
                 f"{counted(n_runs, 'run')}; every "
                 f"regime trained with AdamW at {self.rates_text()} (fine-tuned encoder at {train['ft_ratio']:g}x), "
-                f"{counted(train['epochs'], 'epoch')}, StepLR every {train['step_size']}. " + self.reproduce_text()
+                f"{counted(train['epochs'], 'epoch')}, {step_text(train)}. " + self.reproduce_text()
             )
         except (KeyError, TypeError, ValueError):
             return f"{counted(n_runs, 'run')}; this sweep's settings are unknown."

@@ -18,6 +18,7 @@ import torch
 
 from models.devices import best_device
 from models.files import ResultsFileError, public_path, read_json, shown_whole, write_json_atomic
+from models.text import counted
 from models.transfer.config import (
     REGIMES,
     RESULTS,
@@ -548,6 +549,15 @@ class SweepWork:
         self.written: list[TransferRun] = []
         self.latest: Progress | None = None
         self.step = self._on_disk()
+        self.before = self.step  # this sweep's runs already in the folder when it started
+
+    def saved_text(self) -> str:
+        """What the sweep saved, in a sentence, and whether runs of it were there before (a walk read "runs already
+        there were kept" after a sweep into a new folder)."""
+        said = f"{counted(len(self.written), 'new run')} saved in {self.folder.name}"
+        if self.before:
+            said += f"; the {counted(self.before, 'run')} of this sweep already there were kept"
+        return said + "."
 
     def _on_disk(self) -> int:
         digest = settings_hash(self.sweep.settings())

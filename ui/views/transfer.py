@@ -469,7 +469,7 @@ def start_sweep(request: SweepRequest | None) -> None:
 def finished(work: SweepWork) -> None:
     """Show the sweep that just finished, and say what it saved."""
     st.session_state["transfer_source_next"] = f"Yours: {work.folder.name}"
-    SWEEP.say_next(f"{len(work.written)} new runs saved in {work.folder.name}; runs already there were kept.")
+    SWEEP.say_next(work.saved_text())
 
 
 def sweep_run_section() -> None:
