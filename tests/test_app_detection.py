@@ -141,6 +141,10 @@ def test_a_generated_scene_is_checked_against_its_truth():
         r"spot is left off\)",
         legend,
     ), legend
+    import json
+
+    (verdicts,) = [d for d in at.dataframe if "verdict" in d.value.columns]  # scores to three places (a walk: "0.87")
+    assert json.loads(verdicts.proto.columns)["score"]["type_config"]["format"] == "%.3f"
     (this_image,) = [m.value for m in at.markdown if m.value.startswith("**This image**")]
     assert "box AP" in this_image and "(AP@0.5 100.0)" in this_image
     # one wrong detection beside AP@0.5 100.0 (a walk read it as a contradiction): the page says how both hold

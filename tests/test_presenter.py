@@ -27,9 +27,12 @@ def test_for_projector_enlarges_every_text_of_a_copy():
 
 
 def test_box_labels_are_sized_to_the_image_on_a_contrasting_band():
-    small, large = label_style("#ffe119", 224, 224), label_style(["#ffe119", "#4363d8"], 480, 640, scale=1.5)
+    # (a portrait 640 x 480 here, where the shorter side rules; a landscape one is the width's case below)
+    small, large = label_style("#ffe119", 224, 224), label_style(["#ffe119", "#4363d8"], 640, 480, scale=1.5)
     assert Path(small["font"]).is_file() and small["font_size"] == 12  # never below 12 pixels
     assert large["font_size"] == round(16 * 1.5)  # 1/30 of the shorter side, times presenter mode's scale
+    # at least 12 pixels once shown 400 px wide: a walk measured 8-px labels on a 600 x 400 photo (coffee)
+    assert label_style("#ffe119", 400, 600)["font_size"] == 18
     assert small["fill_labels"] and small["label_colors"] == "black" and large["label_colors"] == ["black", "white"]
 
 

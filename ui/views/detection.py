@@ -253,13 +253,16 @@ def pipeline_tab(image: np.ndarray, stages: Stages, listed: int, threshold: floa
         "The RPN scores every anchor box for 'object or not' and nudges it; the best survive non-maximum "
         "suppression. Here are the strongest, with their objectness.",
     )
-    with settings("Proposals drawn"):
+    # the picture in 3/5 of the width, its control beside it: the whole width made a square image 820 px tall,
+    # more than a 720-px screen (a walk)
+    left, right = st.columns([3, 2])
+    with right, settings("Proposals drawn"):
         n = proposals_ui(stages)
     props = [  # unlabelled: each box is drawn with its objectness alone
         Instance("", float(s), tuple(b)) for b, s in zip(stages.proposals[:n], stages.objectness[:n], strict=True)
     ]
     picture, labelled = drawn_with_count(image, props, masks=False, keypoints=False, text_scale=text_scale())
-    st.image(
+    left.image(
         picture, width="stretch", caption=f"{n} of {len(stages.proposals)} proposals{labels_left_off(labelled, n)}"
     )
     stage(
@@ -557,7 +560,15 @@ def truth_tab(
         f"**{len(kept) - sum(m.true_positive)} wrong**; **{len(m.missed)} of {len(truth)}** true objects missed "
         "(a true object is matched once: a second detection of it is wrong)."
     )
-    right.dataframe(rows, hide_index=True, width="stretch")
+    right.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_config={  # every score to three places, as the detections' table (a walk: "0.87" among "0.934"s)
+            "score": st.column_config.NumberColumn(format="%.3f"),
+            "best IoU": st.column_config.NumberColumn(format="%.2f"),
+        },
+    )
     here = score([instances], [truth], [image.shape[:2]], info.categories, iou)
     curves = {"this image": (here.recall, here.precision)}
     mask = f", mask AP {100 * here.mask['AP']:.1f}" if here.mask else ""
