@@ -25,6 +25,9 @@ def test_default_page_renders_predictions_and_sidebar(app):
     sidebar = " ".join(m.value for m in app.sidebar.markdown)
     assert "Device:" in sidebar and ("CPU" if TEST_DEVICE == "cpu" else TEST_DEVICE.split(":")[0].upper()) in sidebar
     assert any("torch" in c.value for c in app.sidebar.caption)
+    # every model's weights, the detectors too (a walk on the Detection page found only the classifiers)
+    assert "Classifiers:\n- ResNet-18 (ImageNet): " in sidebar and "Detectors:\n- " in sidebar
+    assert "Shapes Mask R-CNN (bundled): :violet[bundled]" in sidebar
 
 
 def test_offline_the_bundled_model_is_offered_once_with_an_image_it_knows(app):

@@ -6,11 +6,13 @@ import streamlit as st
 import torch
 import torchvision
 
-from models.classifiers import CLASSIFIERS, weight_status
+from models.classifiers import CLASSIFIERS
+from models.detectors import DETECTORS
 from models.devices import best_device, device_name
 from models.files import public_path
 from models.hub import weights_cache
-from ui.model_picker import cached_classifier
+from models.hub.fallback import status
+from ui.model_picker import cached_classifier, cached_detector
 
 _STATUS = {
     "cached": ":green[cached, hash checked]",
@@ -28,8 +30,13 @@ def render_sidebar() -> None:
         st.caption(f"torch {torch.__version__} · torchvision {torchvision.__version__}")
         st.caption(f"Weights cache: `{public_path(weights_cache.checkpoint_dir())}`")
         with st.expander("Model weights", expanded=True):
-            st.markdown("\n".join(f"- {CLASSIFIERS[n].title}: {_STATUS[weight_status(n)]}" for n in CLASSIFIERS))
+            # the detectors too (a walk on the Detection page found only the classifiers listed)
+            for kind, specs in (("Classifiers", CLASSIFIERS), ("Detectors", DETECTORS)):
+                st.markdown(
+                    f"{kind}:\n" + "\n".join(f"- {s.title}: {_STATUS[status(s.weights)]}" for s in specs.values())
+                )
             if st.button("Check again", help="Look for newly cached weights and retry the network"):
                 weights_cache.forget_network_state()
                 cached_classifier.clear()
+                cached_detector.clear()
                 st.rerun()
