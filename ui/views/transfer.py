@@ -383,7 +383,9 @@ def sweep_form_ui() -> SweepRequest | None:
         runs, estimate = default
         note(
             f"At the form's defaults ({counted(runs, 'run')}): {about(estimate.seconds)} {estimate.where()}. Other "
-            "settings are checked when you press Run: a sweep estimated over the page's limit is refused."
+            "settings are checked when you press Run: a sweep estimated over the page's limit is refused. The estimate "
+            "takes this server's speed at that moment; if the server gets busier while the sweep runs, it takes "
+            "longer, as its progress line shows."  # a walk saw a 213-s estimate take twice that beside other work
         )
     with st.form("transfer_form"):
         regimes = st.multiselect(  # a row of its own, as above the chart: every regime's name whole
