@@ -95,7 +95,8 @@ class BatchedPasteTransform(GeneralizedRCNNTransform):
 
 
 def use_batched_paste(model: torch.nn.Module) -> torch.nn.Module:
-    """Gives an R-CNN's transform the batched paste (in place, the same state); other models are left as they are."""
+    """Gives an R-CNN's transform the batched paste for masks on an accelerator (in place, the same state); other
+    models are left as they are."""
     transform = getattr(model, "transform", None)
     if type(transform) is GeneralizedRCNNTransform:
         transform.__class__ = BatchedPasteTransform

@@ -76,9 +76,10 @@ def test_with_no_detection_shown_the_page_says_why_instead_of_asking_for_a_click
     at.slider(key="det_threshold").set_value(1.0).run()
     assert not at.exception and not len(at.dataframe[0].value)
     infos = [i.value for i in at.info]
-    assert pick_hint(0, 1, "choose the detection to explain") in infos and not any("Click a row" in i for i in infos)
+    assert pick_hint(0, 1, "explain that detection") in infos and not any("Click a row" in i for i in infos)
     assert pick_hint(0, 0, "x") == "The detector found nothing in this image, so there is no detection to follow."
     assert pick_hint(2, 3, "x") == "Click a row of the table above to x."
+    assert pick_hint(0, 3, "x").endswith("lower the threshold or choose more classes, then click a row to x.")
 
 
 def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
@@ -157,7 +158,9 @@ def test_a_generated_scene_is_checked_against_its_truth():
     assert re.search(r"box AP \d{1,3}\.\d \(AP@0\.5 \d{1,3}\.\d\), mask AP \d{1,3}\.\d\.", whole), whole
     # beside the card's figure (box AP 82.4) a walk read 75.3 as a contradiction: the page says the sets differ
     assert any(
-        c.value.startswith("The model card's APs come from 200 scenes drawn like the detector's training scenes (128 x")
+        c.value.startswith(
+            "The APs given under the detector's name come from 200 scenes drawn like its training scenes"
+        )
         and "not expected to agree" in c.value
         for c in at.caption
     )

@@ -95,11 +95,14 @@ def test_a_detector_gives_torchvisions_detections_with_the_batched_paste(monkeyp
     import models.mask_paste
 
     monkeypatch.setattr(models.mask_paste, "BATCHED_ON", ("cpu", "cuda", "mps"))  # on the CPU too, to test it here
+    calls = []  # and it runs (a review: on the CPU the library's loop would pass this test unseen)
+    monkeypatch.setattr(models.mask_paste, "paste_masks", lambda *a: calls.append(a) or paste_masks(*a))
     model, _ = load_detector(BUNDLED_DETECTOR)
     assert type(model.transform) is BatchedPasteTransform
     scenes = [make_scene(np.random.default_rng(seed), 128, n_objects=4).image for seed in (5, 6)]
     images = [detector_input(Image.fromarray(scene), model_device(model)) for scene in scenes]
     ours = model(images)
+    assert len(calls) == len(images)
     model.transform.__class__ = GeneralizedRCNNTransform  # the library's own transform, same state
     try:
         library = model(images)

@@ -33,6 +33,7 @@ def test_box_labels_are_sized_to_the_image_on_a_contrasting_band():
     assert large["font_size"] == round(16 * 1.5)  # 1/30 of the shorter side, times presenter mode's scale
     # at least 12 pixels once shown 400 px wide: a walk measured 8-px labels on a 600 x 400 photo (coffee)
     assert label_style("#ffe119", 400, 600)["font_size"] == 18
+    assert label_style("#ffe119", 64, 1024)["font_size"] == 16  # a wide strip: no more than a quarter of its height
     assert small["fill_labels"] and small["label_colors"] == "black" and large["label_colors"] == ["black", "white"]
 
 

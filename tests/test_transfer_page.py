@@ -138,7 +138,7 @@ def test_a_small_sweep_launched_from_the_page_is_saved_and_shown(page, tmp_path)
         (  # what is missing and what to choose instead (a walk read only "offline mode is on (EXPLAINER_OFFLINE)")
             "tf_encoder",
             "resnet18",
-            "Cannot start the sweep: resnet18's ImageNet weights are not on this server and cannot be downloaded (",
+            "Cannot start the sweep: resnet18's ImageNet weights are not on this server and cannot be downloaded: ",
         ),
         (
             "tf_sizes",

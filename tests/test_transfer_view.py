@@ -254,7 +254,7 @@ def test_the_images_seen_say_how_an_epoch_of_a_small_set_is_counted() -> None:
 
     run = replace(_runs("scratch", 5, 50, -0.5)[0], images=480, seconds=3.71, device="cpu")  # 3 epochs of 160
     assert images_seen_text(run, 8) == (
-        "480 training images seen in 3.7 s on cpu: 160 an epoch for 3 epochs. An epoch is at least 8 batches, so a "
-        "set smaller than that is cycled within an epoch, not trained one step an epoch."
+        "480 training images seen in 3.7 s on cpu: 160 an epoch for 3 epochs. An epoch is at least 8 batches: a set "
+        "of fewer images than that many batches hold is cycled within an epoch, not trained one step an epoch."
     )
     assert images_seen_text(replace(run, history=()), 8) == "480 training images seen in 3.7 s on cpu."

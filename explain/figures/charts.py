@@ -22,9 +22,8 @@ def series_colours(k: int) -> list[str]:
 
 
 def depth_colours(k: int) -> list[str]:
-    """A colour for each of `k` layers in order from input to output, along Viridis from dark purple to green (its
-    pale yellow end left off, faint on white): depth reads from the colour, as a vanishing gradient's fall does. A walk
-    found the gradient-norm chart's layers in PALETTE's cycle, three of them in near reds."""
+    """A colour for each of `k` layers from input to output along Viridis, dark purple to green (its pale yellow end,
+    faint on white, left off), so depth reads from the colour (a walk found three layers in near reds)."""
     from plotly.colors import sample_colorscale
 
     return sample_colorscale("Viridis", [0.8 * i / max(k - 1, 1) for i in range(k)])

@@ -48,7 +48,7 @@ def pick_hint(kept: int, total: int, to: str) -> str:
     if total:
         return (
             "No detection passes the score threshold and classes chosen above: lower the threshold or choose more "
-            f"classes to {to}."
+            f"classes, then click a row to {to}."
         )
     return "The detector found nothing in this image, so there is no detection to follow."
 

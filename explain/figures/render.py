@@ -52,15 +52,17 @@ SHOWN_WIDTH = 400  # pixels: about the narrowest a page shows a picture with lab
 def label_style(colours: str | Sequence[str], height: int, width: int, scale: float = 1.0) -> dict:
     """`draw_bounding_boxes` keyword arguments for labels readable where the picture is shown and over each other:
     1/30 of the image's shorter side, at least 12 pixels, and at least 12 pixels once the picture is shrunk to
-    SHOWN_WIDTH (a walk measured labels 8 px high on a 600-px photo shown 400 px wide), times `scale` (presenter
-    mode asks for larger), each label on a band of its box's colour in black or white, whichever contrasts more."""
+    SHOWN_WIDTH (a walk measured labels 8 px high on a 600-px photo shown 400 px wide), but no more than a quarter of
+    the height (or 12), times `scale` (presenter mode asks for larger), each label on a band of its box's colour in
+    black or white, whichever contrasts more."""
 
     def ink(colour: str) -> str:
         r, g, b = ImageColor.getrgb(colour)[:3]
         return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
 
     inks = ink(colours) if isinstance(colours, str) else [ink(c) for c in colours]
-    size = round(max(12, min(height, width) / 30, 12 * width / SHOWN_WIDTH) * scale)
+    size = max(12, min(height, width) / 30, 12 * width / SHOWN_WIDTH)
+    size = round(min(size, max(12, height / 4)) * scale)  # a wide strip's labels no taller than a quarter of it
     return {"font": label_font_file(), "font_size": size, "fill_labels": True, "label_colors": inks}
 
 

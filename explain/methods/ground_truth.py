@@ -127,8 +127,8 @@ def versus_card() -> str:
     side, test_size, trained = GENERATED_SIZE * 2, card.metrics["test_size"], card.config["image_size"]
     fewest, most = card.config["scene"]["n_objects"]
     return (
-        f"The model card's APs come from {test_size} scenes drawn like the detector's training scenes ({trained} x "
-        f"{trained} pixels, {fewest} to {most} shapes); these are drawn like "
+        f"The APs given under the detector's name come from {test_size} scenes drawn like its training scenes "
+        f"({trained} x {trained} pixels, {fewest} to {most} shapes); these are drawn like "
         f"the page's samples ({side} x {side}, {SCENE_OBJECTS[0]} to {SCENE_OBJECTS[1]} shapes, so more of them "
         "overlap), a different test set: the two figures are not expected to agree."
     )

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from explain.methods.learning_curves import PARAMETER_HELP, LearningCurve, crossover, fit
+from models.text import counted
 from models.transfer import REGIMES as REGIME_TITLES
 from models.transfer import TransferRun as Run
 
@@ -292,8 +293,9 @@ def images_seen_text(run: Run, min_batches: int) -> str:
     if not epochs:
         return said + "."
     return (
-        f"{said}: {run.images // epochs:,} an epoch for {epochs} epoch{'s' * (epochs != 1)}. An epoch is at least "
-        f"{min_batches} batches, so a set smaller than that is cycled within an epoch, not trained one step an epoch."
+        f"{said}: {run.images // epochs:,} an epoch for {counted(epochs, 'epoch')}. An epoch is at least "
+        f"{counted(min_batches, 'batch', 'batches')}: a set of fewer images than that many batches hold is cycled "
+        "within an epoch, not trained one step an epoch."
     )
 
 

@@ -92,7 +92,7 @@ def network_available(url: str, timeout: float = 2.0) -> tuple[bool, str]:
     `EXPLAINER_OFFLINE=1` answers no without trying.
     """
     if offline():
-        return False, "this server is set offline: EXPLAINER_OFFLINE"
+        return False, "this server is set offline (EXPLAINER_OFFLINE)"
     host = urllib.parse.urlparse(url).hostname or ""
     with _network_lock:
         if host in _network:

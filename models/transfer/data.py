@@ -158,7 +158,7 @@ def _torchvision_task(name: str, image_size: int, download: bool) -> Task:
         raise TaskUnavailable(f"{name} is not in {root} and could not be downloaded ({exc})") from exc
     return Task(
         name=name,
-        title=name,
+        title=TASK_TITLES[name],
         classes=classes,
         x_train=x_tr,
         y_train=y_tr,
@@ -253,7 +253,7 @@ def load_encoder(name: str) -> Encoder:
         model, source, path, _ = weights_cache.pretrained(IMAGENET_ENCODERS[name], name)
     except weights_cache.WeightsUnavailable as exc:  # a walk read only "offline mode is on (EXPLAINER_OFFLINE)"
         raise weights_cache.WeightsUnavailable(
-            f"{name}'s ImageNet weights are not on this server and cannot be downloaded ({exc}): choose "
+            f"{name}'s ImageNet weights are not on this server and cannot be downloaded: {exc}. Choose "
             f"{ENCODER_TITLES[BUNDLED_ENCODER]}, which ships with the app"
         ) from exc
     return Encoder(

@@ -11,7 +11,7 @@ from typing import Any
 
 from models.files import read_json, write_json_atomic
 from models.text import counted
-from models.transfer.config import REGIMES, run_key
+from models.transfer.config import REGIMES, TrainConfig, run_key
 
 EPOCH_FIELDS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy")
 
@@ -137,7 +137,9 @@ def step_text(train: dict[str, Any]) -> str:
     """StepLR's schedule in words, and when the sweep's epochs end before its first step (a walk read "1 epoch,
     StepLR every 5")."""
     every, epochs = train["step_size"], train["epochs"]
-    said = f"the rate times {train.get('step_gamma', 0.5):g} every {counted(every, 'epoch')} (StepLR)"
+    said = (
+        f"the rate times {train.get('step_gamma', TrainConfig.step_gamma):g} every {counted(every, 'epoch')} (StepLR)"
+    )
     return said + (f", not reached in {counted(epochs, 'epoch')}" if epochs <= every else "")
 
 
@@ -213,6 +215,11 @@ class SweepRecord:
 
     def save(self, folder: str | Path) -> None:
         write_json_atomic(Path(folder) / "sweep.json", self.to_dict())
+
+    @property
+    def min_batches(self) -> int:
+        """The least batches an epoch of this sweep's runs had (TrainConfig's default where the record lacks it)."""
+        return (self.settings.get("train") or {}).get("min_batches", TrainConfig.min_batches)
 
     def rates_text(self) -> str:
         """The base rate, or the rates each (regime, size) chose from on validation when it had a choice."""

@@ -454,7 +454,7 @@ def explain_tab(
         "detection is found again (same class, highest IoU with its box), and its score is differentiated."
     )
     if inst is None:
-        st.info(pick_hint(*counts, "choose the detection to explain"))
+        st.info(pick_hint(*counts, "explain that detection"))
         return
     try:  # every level's map from one backward pass, which also names the level pooled from (the gradient's)
         cams = cached_explanation(subject, inst.box, inst.label_index)

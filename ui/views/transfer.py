@@ -327,8 +327,7 @@ def results_view(meta: SweepRecord | None, runs: list[TransferRun], folder: Path
         meta.published_fits if meta else None,
         {name: rs for name, rs in others.items() if rs},
     )
-    train = meta.settings.get("train", {}) if meta else {}
-    show_training_curves(*training_curves_ui(runs, keys), train.get("min_batches", TrainConfig.min_batches))
+    show_training_curves(*training_curves_ui(runs, keys), meta.min_batches if meta else TrainConfig.min_batches)
 
 
 REFRESH_SECONDS = 5.0  # how often the view of a sweep still being written re-reads its folder
