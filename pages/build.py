@@ -18,7 +18,8 @@ with tab_anatomy:
     prose(
         "Every layer of the network: what it outputs, how many parameters it has, and how much of the image one "
         "of its outputs can see, for the image resized to the network's input (so any image gives the same "
-        "table). Then the residual block ResNet is built from, drawn with its shortcut, beside its PyTorch code."
+        "table). Then the network's building block beside its PyTorch code: for a ResNet, the residual block, drawn "
+        "with its shortcut; for the others, their layers in order."
     )
     with settings():
         chosen = image_input("build", default_sample="chelsea the cat (photo)")

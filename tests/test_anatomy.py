@@ -86,6 +86,21 @@ def test_a_residual_blocks_two_paths():
     assert residual_blocks(torchvision.models.alexnet()) == {}
 
 
+def test_a_residual_block_is_said_in_words_beside_its_drawing():
+    """Build's block code now runs the full width below the drawing (a walk: wrapped mid-expression beside it); the
+    place beside the drawing says the two paths and the sum."""
+    from explain.methods.anatomy import block_text
+
+    found = residual_blocks(ResNet18(10))
+    said = block_text(*block_paths(found["layer2.0"]))
+    assert said.startswith("**Main path:** 3x3 conv, 128, stride 2 → BatchNorm → ReLU → 3x3 conv, 128 → BatchNorm")
+    assert "**Shortcut:** 1x1 conv, 128, stride 2 → BatchNorm (a projection" in said
+    assert said.endswith("**Then:** the two are added, then a ReLU.")
+    assert "**Shortcut:** the identity: the input itself, added unchanged" in block_text(
+        *block_paths(found["layer1.1"])
+    )
+
+
 def test_the_loop_in_pieces_equals_the_loop_at_once_and_follows_steplr():
     config = LoopConfig(setup="resnet-digits", epochs=2, batch_size=256, step_size=1, gamma=0.5)  # 5 steps/epoch
     whole = run(config).history
@@ -175,6 +190,16 @@ def test_the_gradient_norms_are_coloured_by_depth_each_layer_its_own():
     assert lines[0].legendgrouptitle.text == "layers, input to output"
     brightness = [sum(c) for c in colours]  # Viridis brightens from its dark purple towards green
     assert brightness == sorted(brightness)
+
+
+def test_the_accuracy_panel_reads_in_percent_as_the_numbers_beside_it():
+    """A walk: the Accuracy panel's axis ran 0 to 1 beside 'test accuracy 93.4%'."""
+    from explain.figures.training_loop import loop_figure
+
+    loop = LectureLoop(LoopConfig(setup="digits", epochs=1, batch_size=256))
+    loop.advance(1)
+    figure = loop_figure(loop.history, loop.steps_per_epoch)
+    assert figure.layout.annotations[1].text == "Accuracy" and figure.layout.yaxis2.tickformat == ".0%"
 
 
 def test_the_rate_panel_is_ticked_at_the_rates_the_runs_trained_at():

@@ -129,6 +129,9 @@ def test_the_scheduler_comparison_is_two_runs_from_one_seed_on_one_chart():
     sentence = f"with the step, test accuracy {acc:.2%}"
     assert any(sentence in m.value and f"{f_acc:.2%}" in m.value for m in at.markdown)
     assert any("Departures from the lecture's code" in c.value for c in at.caption)
+    # the steps of each run (a walk read "400 steps" in the estimate, then "Step 200 of 200"), and which one Keep keeps
+    assert any(m.value.startswith("Each of the two runs: step 10 of 10") for m in at.markdown)
+    assert button(at, "Keep it to explain").help.startswith("Keeps the run with lr_scheduler.step()")
 
 
 def test_two_loops_are_compared_on_one_chart():

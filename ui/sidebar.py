@@ -29,7 +29,8 @@ def render_sidebar() -> None:
         st.markdown(f"**Device:** {device_name(best_device())}")
         st.caption(f"torch {torch.__version__} · torchvision {torchvision.__version__}")
         st.caption(f"Weights cache: `{public_path(weights_cache.checkpoint_dir())}`")
-        with st.expander("Model weights", expanded=True):
+        # folded: ten models' lines ran 700 px down the sidebar (a walk); each page's banner says what is in use
+        with st.expander("Model weights", expanded=False):
             # the detectors too (a walk on the Detection page found only the classifiers listed)
             for kind, specs in (("Classifiers", CLASSIFIERS), ("Detectors", DETECTORS)):
                 st.markdown(

@@ -48,7 +48,8 @@ def top_k_bar(predictions: Sequence[Prediction], title: str = "") -> go.Figure:
     fig.update_layout(
         title=title or None,
         xaxis=dict(title="probability", range=[0, 1], tickvals=ticks, tickformat=".0%"),
-        yaxis=dict(automargin=True),
+        # class names as names: a digits network's "0".."9" were read as numbers and its bars drawn between ticks
+        yaxis=dict(automargin=True, type="category"),
         height=80 + 44 * len(preds),
         margin=dict(l=10, r=10, t=40 if title else 10, b=40),
     )

@@ -86,7 +86,7 @@ def loop_figure(h: LoopHistory, steps_per_epoch: int) -> go.Figure:
             col=2,
         )
     fig.update_yaxes(type="log", dtick=1, exponentformat="power", row=2, col=2)  # decades only: 0.1, 1, 10
-    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)  # in percent, as the numbers beside it
     fig.update_yaxes(rangemode="tozero", row=2, col=1, exponentformat="e")
     for col in (1, 2):
         fig.update_xaxes(title_text="step", row=2, col=col)

@@ -182,6 +182,18 @@ def block_paths(block: nn.Module) -> tuple[list[str], list[str]]:
     return path, shortcut
 
 
+def block_text(main: list[str], shortcut: list[str]) -> str:
+    """A residual block's two paths (as `block_paths` gives them) in words, Markdown, beside its drawing: the main
+    path, the shortcut (the identity when empty) and the sum with its ReLU, which the paths leave out."""
+    side = (
+        " → ".join(shortcut) + " (a projection: the block changes the input's size or channels, so the input is "
+        "made to match before the sum)"
+        if shortcut
+        else "the identity: the input itself, added unchanged"
+    )
+    return f"**Main path:** {' → '.join(main)}  \n**Shortcut:** {side}  \n**Then:** the two are added, then a ReLU."
+
+
 def _shortcut(block: nn.Module) -> nn.Module | None:
     return getattr(block, "shortcut", None) or getattr(block, "downsample", None)
 

@@ -14,6 +14,7 @@ from explain.figures.training_loop import loop_curve, loop_figure, scheduler_fig
 from explain.methods.anatomy import (
     anatomy,
     block_paths,
+    block_text,
     blocks,
     field_note,
     field_text,
@@ -146,7 +147,8 @@ def show_anatomy(name: str, every: bool, chosen: ChosenImage) -> None:
 
 
 def show_block(name: str, title: str, model: torch.nn.Module) -> None:
-    """The residual block drawn like the U-Net page draws its U, beside its PyTorch code."""
+    """The residual block drawn like the U-Net page draws its U, then its PyTorch code at the full width (a walk found
+    torchvision's long lines wrapped mid-expression in a half-width column)."""
     found = residual_blocks(model)
     if not found:
         st.info(
@@ -171,7 +173,8 @@ def show_block(name: str, title: str, model: torch.nn.Module) -> None:
     block = found[which]
     left, right = st.columns(2)
     chart(left, block_figure(*paths[which], which), width="stretch", key=f"build_block_fig_{which}")
-    right.code(inspect.getsource(type(block)), language="python", wrap_lines=True)
+    right.markdown(block_text(*paths[which]))
+    st.code(inspect.getsource(type(block)), language="python", wrap_lines=True)
 
 
 LOOP = LiveRun("build")  # the lecture loop's live run
@@ -252,6 +255,8 @@ def draw_loop(work: LectureLoop | SchedulerComparison, places: tuple) -> None:
             )
     done = final_numbers(loop)
     text = f"Step {loop.step} of {loop.total_steps}"
+    if isinstance(work, SchedulerComparison):  # a walk read "400 steps" estimated, then "Step 200 of 200"
+        text = f"Each of the two runs: step {loop.step} of {loop.total_steps}"
     if done:
         text += (
             f" · after epoch {loop.history.epoch[-1]}: test accuracy {done['test_accuracy']:.1%}, test loss "
@@ -313,5 +318,8 @@ def training_tab() -> None:
         if LOOP.state.phase == "stopped":
             st.caption(f"Stopped at step {loop.step:,} of {loop.total_steps:,}: press **Resume** to go on.")
         if LOOP.state.phase == "done" and loop is not None:
-            keep_loop_ui(loop.stepped if isinstance(loop, SchedulerComparison) else loop)
+            if isinstance(loop, SchedulerComparison):
+                keep_loop_ui(loop.stepped, "the run with lr_scheduler.step()")
+            else:
+                keep_loop_ui(loop)
     LOOP.show_kept("epoch", percent=("Test accuracy",))

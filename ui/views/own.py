@@ -14,19 +14,24 @@ from ui.presenter import prose
 WHERE = "choose **Yours** under *Classifier* on Classify, Attributions and Features, or under *Network* on Anatomy"
 
 
-def keep_loop_ui(loop: LectureLoop) -> None:
-    """Under a finished loop: keep the network it trained as the visitor's own, to explain on the other pages."""
-    if message := st.session_state.pop("build_keep_message", None):
-        st.success(message, icon=":material/check:")
+def keep_loop_ui(loop: LectureLoop, which: str = "") -> None:
+    """Under a finished loop: keep the network it trained as the visitor's own, to explain on the other pages; once
+    kept, the button gives way to what was kept (a walk pressed it again). `which` names the run kept of two."""
+    if message := st.session_state.get("build_keep_message"):
+        if st.session_state.get("build_keep_of") == id(loop):
+            st.success(message, icon=":material/check:")
+            return
+        st.session_state.pop("build_keep_message")
     if not st.button(
         "Keep it to explain",
         key="build_keep",
-        help="Keeps the trained network for this browser session, to explain on the other pages",
+        help=f"Keeps {which or 'the trained network'} for this browser session, to explain on the other pages",
     ):
         return
     model, card = from_loop(loop)
     mine = keep_own(model, card, test_images(loop.config.setup), data=loop.config.setup)
     st.session_state["build_keep_message"] = f"Kept as **{mine.card.title}** for this browser session: {WHERE}."
+    st.session_state["build_keep_of"] = id(loop)
     st.rerun()  # from the top: the Anatomy tab, drawn before this one, lists it now (a walk found it missing there)
 
 
