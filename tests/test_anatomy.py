@@ -200,6 +200,11 @@ def test_the_accuracy_panel_reads_in_percent_as_the_numbers_beside_it():
     loop.advance(1)
     figure = loop_figure(loop.history, loop.steps_per_epoch)
     assert figure.layout.annotations[1].text == "Accuracy" and figure.layout.yaxis2.tickformat == ".0%"
+    from explain.figures.training_loop import scheduler_figure
+
+    loop.advance(loop.total_steps)  # an epoch's test accuracy, for the comparison's first panel
+    both = scheduler_figure(loop.history, loop.history, loop.steps_per_epoch)
+    assert both.layout.annotations[0].text == "Test accuracy" and both.layout.yaxis.tickformat == ".0%"
 
 
 def test_the_rate_panel_is_ticked_at_the_rates_the_runs_trained_at():

@@ -141,6 +141,7 @@ def scheduler_figure(stepped: LoopHistory, forgotten: LoopHistory, steps_per_epo
     for col in (1, 2, 3):  # at most about six epoch ticks a panel (twenty, one per epoch, ran together: a walk)
         fig.update_xaxes(title_text="epoch", dtick=max(1, math.ceil(epochs / 6)), row=1, col=col)
     top = max([*stepped.lr, *forgotten.lr, 0.0])
+    fig.update_yaxes(tickformat=".0%", row=1, col=1)  # in percent, as the sentence under the chart
     fig.update_yaxes(range=[0, 1.15 * top], row=1, col=3)  # a constant rate is a line at its value
     fig.update_yaxes(row=1, col=3, **rate_ticks([epoch_rates(h, steps_per_epoch) for h in (stepped, forgotten)]))
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25, x=0))
