@@ -83,6 +83,20 @@ def test_a_stopped_run_resumes_to_the_same_curves():
     assert not at.exception and live(at, "build").work.history == run(config).history
 
 
+def test_train_pressed_while_a_run_is_stopped_says_the_stopped_run_was_set_aside():
+    """A walk pressed Train with a run stopped: the new run started and the stopped one vanished without a word."""
+    at = open_page(PAGE)
+    stopped = LectureLoop(LoopConfig(setup="digits", epochs=1, batch_size=256))
+    stopped.advance(2)
+    set_live(at, "build", "stopped", stopped)
+    at.run()
+    button(at, "Train").click().run()
+    assert not at.exception and live(at, "build").work is not stopped
+    total = stopped.total_steps
+    said = [i.value for i in at.info]  # (the Your model tab has its own)
+    assert said.count(f"The stopped run (2 of {total} steps) was set aside for this new one.") == 1
+
+
 def test_forgetting_the_scheduler_on_the_page():
     at = open_page(PAGE)
     at.selectbox(key="build_setup").set_value("resnet-digits")

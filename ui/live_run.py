@@ -117,8 +117,17 @@ def estimate_text(kind: Hashable, steps: int, bench_per_step: float, bench: str)
 class LiveRun:
     """The live run of one page section, named `name` (its session keys, its buttons' keys)."""
 
-    def __init__(self, name: str, stop_label: str = "Stop", resume_label: str = "Resume", units: str = "steps") -> None:
+    def __init__(
+        self,
+        name: str,
+        stop_label: str = "Stop",
+        resume_label: str = "Resume",
+        units: str = "steps",
+        set_aside: str = "The stopped run ({done}) was set aside for this new one.",
+    ) -> None:
+        """`set_aside`: the line said when a new run replaces a stopped one, `{done}` its progress."""
         self.name, self.stop_label, self.resume_label, self.units = name, stop_label, resume_label, units
+        self.set_aside = set_aside
 
     @property
     def state(self) -> LiveState:
@@ -134,8 +143,13 @@ class LiveRun:
         return self.state.phase in ("pending", "running")
 
     def start(self, config: Any) -> None:
-        """Ask for a new run of `config`; it replaces the last and is built when the visitor's turn comes."""
+        """Ask for a new run of `config`; it replaces the last and is built when the visitor's turn comes. A stopped
+        run it replaces is named in a line (a walk saw it vanish without a word)."""
         state = self.state
+        state.message = ""  # a new run: the last one's line goes
+        if state.phase == "stopped" and state.work is not None:
+            work = state.work
+            self.say_next(self.set_aside.format(done=f"{work.step:,} of {work.total_steps:,} {self.units}"))
         state.phase, state.config, state.work = "pending", config, None
 
     def stop(self) -> None:
@@ -150,12 +164,9 @@ class LiveRun:
             self.state.phase = "running"
 
     def say_next(self, message: str) -> None:
-        """A line the next run shows once (say, what a finished run saved)."""
+        """A line shown under the controls until the next run starts (say, what a finished run saved): it stays
+        through the reruns a run makes, which a line shown once would not."""
         self.state.message = message
-
-    def take_message(self) -> str:
-        message, self.state.message = self.state.message, ""
-        return message
 
     @property
     def kept(self) -> list[list[Curve]]:
@@ -191,6 +202,8 @@ class LiveRun:
             cols[1].button(
                 self.resume_label, key=f"{self.name}_resume", disabled=phase != "stopped", on_click=self.resume
             )
+        if message := self.state.message:
+            st.info(message, icon=":material/info:")
 
     def run(
         self,

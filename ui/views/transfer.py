@@ -451,7 +451,12 @@ def sweep_form_ui() -> SweepRequest | None:
     return SweepRequest(task_name, encoder_name, tuple(regimes), sizes_text, int(seeds), train)
 
 
-SWEEP = LiveRun("tf", stop_label="Cancel sweep", units="runs")  # a sweep launched from the page
+SWEEP = LiveRun(  # a sweep launched from the page
+    "tf",
+    stop_label="Cancel sweep",
+    units="runs",
+    set_aside="The stopped sweep's finished runs ({done}) stay saved; a sweep with its settings goes on from them.",
+)
 
 
 def start_sweep(request: SweepRequest | None) -> None:
@@ -475,10 +480,7 @@ def finished(work: SweepWork) -> None:
 
 def sweep_run_section() -> None:
     """The live sweep: Cancel and Resume, its progress run by run (a stopped sweep keeps its finished runs)."""
-    SWEEP.controls()
-    message = SWEEP.take_message()
-    if message:
-        st.success(message)
+    SWEEP.controls()  # with the line a finished sweep left: what it saved
     if SWEEP.state.phase == "stopped":
         st.info(
             "Sweep stopped. Its finished runs are saved; press **Resume**, or **Run** with the same settings, to go on."
