@@ -94,6 +94,21 @@ class Instance:
     label_index: int = 0  # index into the detector's categories
 
 
+DRAWN = ("masks", "boxes", "keypoints")  # what a detection can be drawn with
+
+
+def drawable(model: nn.Module) -> tuple[str, ...]:
+    """What `model`'s detections can be drawn with, of DRAWN: masks from a Mask R-CNN, keypoints from a Keypoint
+    R-CNN, boxes from any (a walk found 'keypoints' chosen for the bundled Mask R-CNN, which has none)."""
+    heads = getattr(model, "roi_heads", None)
+    has = {
+        "masks": heads is not None and heads.has_mask(),
+        "boxes": True,
+        "keypoints": heads is not None and heads.has_keypoint(),
+    }
+    return tuple(k for k in DRAWN if has[k])
+
+
 @dataclass(frozen=True, kw_only=True)
 class DetectorInfo(WeightsInfo):
     """What is running and why; for a keypoint model, the names of its keypoints."""

@@ -29,6 +29,8 @@ def test_a_generated_scene_is_detected_and_filters_redraw():
     assert widths["mask px"] and sum(w for w in widths.values() if isinstance(w, int)) <= 360  # no column cut off
     stage3 = next(m.value for m in at.markdown if m.value.startswith("**3. Detections.**"))
     assert f"The table above lists {len(at.dataframe[0].value)} of them" in stage3
+    (draw,) = at.get("button_group")  # what the bundled Mask R-CNN gives, no keypoints (a walk found them offered)
+    assert [o.content for o in draw.proto.options] == ["masks", "boxes"] == draw.value
     labels = [b.label for b in at.get("download_button")]
     assert "COCO JSON" in labels and "Overlay PNG" in labels
 

@@ -51,6 +51,12 @@ def test_detect_returns_the_documented_structure(name):
         assert (inst.keypoints is not None) == name.startswith("keypoint")
         if inst.keypoints is not None:
             assert inst.keypoints.shape == (17, 3)
+    # the page offers to draw what the detections carry, no more (a walk: keypoints offered for a Mask R-CNN)
+    from models.detectors import drawable
+
+    assert drawable(model) == tuple(
+        k for k, has in (("masks", has_mask), ("boxes", True), ("keypoints", name.startswith("keypoint"))) if has
+    )
     scores = [i.score for i in instances]
     assert scores == sorted(scores, reverse=True)
 

@@ -42,7 +42,7 @@ from explain.methods.rcnn_stages import (
     source_proposal,
 )
 from models.data.shapes import SHAPE_CLASSES
-from models.detectors import BUNDLED_DETECTOR, DetectorInfo, Instance, detect
+from models.detectors import BUNDLED_DETECTOR, DetectorInfo, Instance, detect, drawable
 from ui.admission import cached_heavy
 from ui.image_input import ChosenImage
 from ui.presenter import chart, prose, settings, stage, text_scale
@@ -81,15 +81,16 @@ def filters_ui(instances: list[Instance], subject: Subject) -> tuple[float, list
     classes = c2.multiselect(
         "Classes", found, default=found, key=f"det_classes_{subject.cache_id}", wrap=True
     )  # every class found in sight, not a scrolling row
+    offered = list(drawable(subject.model))  # only what this detector gives (a walk: keypoints for a Mask R-CNN)
     show = (
         c3.pills(
             "Draw",
-            ["masks", "boxes", "keypoints"],
+            offered,
             selection_mode="multi",
-            default=["masks", "boxes", "keypoints"],
+            default=offered,
             key="det_show",
             bind=BIND,
-            help="What to draw, where the detector gives it: masks come from Mask R-CNNs (the bundled detector is "
+            help="What to draw of what this detector gives: masks come from Mask R-CNNs (the bundled detector is "
             "one), keypoints from Keypoint R-CNN only.",
         )
         or []
