@@ -18,7 +18,7 @@ def keep_loop_ui(loop: LectureLoop, which: str = "") -> None:
     """Under a finished loop: keep the network it trained as the visitor's own, to explain on the other pages; once
     kept, the button gives way to what was kept (a walk pressed it again). `which` names the run kept of two."""
     if message := st.session_state.get("build_keep_message"):
-        if st.session_state.get("build_keep_of") == id(loop):
+        if st.session_state.get("build_keep_of") is loop:  # the object, not its id(): ids are reused
             st.success(message, icon=":material/check:")
             return
         st.session_state.pop("build_keep_message")
@@ -31,7 +31,7 @@ def keep_loop_ui(loop: LectureLoop, which: str = "") -> None:
     model, card = from_loop(loop)
     mine = keep_own(model, card, test_images(loop.config.setup), data=loop.config.setup)
     st.session_state["build_keep_message"] = f"Kept as **{mine.card.title}** for this browser session: {WHERE}."
-    st.session_state["build_keep_of"] = id(loop)
+    st.session_state["build_keep_of"] = loop
     st.rerun()  # from the top: the Anatomy tab, drawn before this one, lists it now (a walk found it missing there)
 
 
