@@ -237,3 +237,16 @@ def test_the_augmentation_tabs_claim_holds_the_preset_needs_epochs_to_pay_off():
     # measured on the CPU: -3.0 and +4.4 points; other devices and thread counts round other ways, hence the margins
     assert -4.5 <= 100 * (short["with"] - short["without"]) <= -1.5
     assert 3.0 <= 100 * (long["with"] - long["without"]) <= 6.0
+
+
+def test_a_crop_that_changes_the_digits_scale_is_named_before_training():
+    """A walk added the random crop at its photo-sized default (160 px, padding 16) and got chance accuracy: each
+    28-px digit padded into a 160-px crop and shrunk back to 28 px trains at 18% of its size."""
+    from models.experiments.augmentation import on_digits_note, step
+
+    note = on_digits_note([step("rotation"), step("random crop")])
+    assert note.startswith("random crop makes 160 x 160 crops: a 28-px digit, padded to fit, fills 28 of those 160")
+    assert "the digits train at 18% of their size while the test digits keep theirs" in note
+    assert on_digits_note([step("random crop", size=28, padding=4)]) == ""
+    assert "at 140% of their size" in on_digits_note([step("random crop", size=20)])
+    assert on_digits_note([step("resized crop")]) == ""  # its size is a resolution only: its zoom is its scale range

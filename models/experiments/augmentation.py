@@ -255,6 +255,30 @@ class PipelineResult:
         }
 
 
+DIGIT_SIDE = 28  # the digits the comparison trains on, in pixels
+
+
+def on_digits_note(steps: Sequence[dict[str, Any]]) -> str:
+    """Where a pipeline's random crop changes the digits' scale in `compare_on_digits`, one line saying by how much,
+    else "": a crop of another size than the digits' is shrunk or enlarged back to DIGIT_SIDE for the network, while
+    the test digits keep their scale (a walk added the photo-sized default crop and read 'cropping ruins training')."""
+    for s in steps:
+        size = s["params"].get("size") if s["name"] == "random crop" else None
+        if size is None or size == DIGIT_SIDE:
+            continue
+        how = (
+            f"a {DIGIT_SIDE}-px digit, padded to fit, fills {DIGIT_SIDE} of those {size} pixels"
+            if size > DIGIT_SIDE
+            else f"they keep part of each {DIGIT_SIDE}-px digit"
+        )
+        return (
+            f"random crop makes {size} x {size} crops: {how}, and the network gets them resized to {DIGIT_SIDE} px, "
+            f"so the digits train at {DIGIT_SIDE / size:.0%} of their size while the test digits keep theirs. For "
+            f"the digits, set its size to {DIGIT_SIDE}."
+        )
+    return ""
+
+
 def compare_on_digits(
     steps: Sequence[dict[str, Any]],
     epochs: int = 8,

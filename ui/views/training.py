@@ -17,6 +17,7 @@ from models.experiments.augmentation import (
     PipelineResult,
     check_steps,
     compare_on_digits,
+    on_digits_note,
     pipeline_code,
     step,
 )
@@ -219,8 +220,9 @@ def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int
         st.error(f"The pipeline fails on the detection sample: {str(exc).splitlines()[0]}")
 
 
-def comparison_ui() -> tuple[int, bool]:
-    """The "Does it help?" experiment's epochs and whether its button was pressed."""
+def comparison_ui(steps: list[dict]) -> tuple[int, bool]:
+    """The "Does it help?" experiment's epochs and whether its button was pressed; a warning where the pipeline's
+    crop changes the digits' scale."""
     st.subheader("Does it help?")
     prose(
         "A small CNN trained on 300 digits, once without and once with the pipeline (test images are never "
@@ -228,6 +230,8 @@ def comparison_ui() -> tuple[int, bool]:
         "is harder to fit, so it needs more epochs to pay off: the MNIST-style preset costs about 3 points at 8 "
         "epochs and gains about 4 at 30 (seed 0; tests/test_training_tricks.py holds this)."
     )
+    if note := on_digits_note(steps):
+        st.warning(note, icon=":material/crop:")
     epochs = st.slider("Epochs", 2, 30, 30, key="aug_epochs", bind=BIND)
     return epochs, st.button("Train with and without", key="aug_train")
 
@@ -292,7 +296,7 @@ def augmentation_tab() -> None:
     show_previews(steps_json, chosen, n, seed)
     st.subheader("The code")
     st.code(pipeline_code(steps), language="python", wrap_lines=True)
-    epochs, train = comparison_ui()
+    epochs, train = comparison_ui(steps)
     if train:
         compare_pipeline(steps, steps_json, epochs)
     show_comparison(st.session_state.get("aug_results", []))
