@@ -119,3 +119,5 @@ def test_a_new_image_starts_from_its_own_strongest_channel():
     first = int(strongest.split(",")[0])
     assert at.number_input(key="feat_channel_shapes-resnet18_layer1.0").value == first
     assert any(c.startswith(f"channel {first}: strongest activation") for c in image_captions(at))
+    # the Occlusion tab's channel too (a walk: it stayed on the last image's strongest while this tab moved on)
+    assert at.number_input(key="feat_occ_ch_shapes-resnet18_layer1.0").value == first

@@ -94,16 +94,8 @@ def maps_ui(
     layer = c1.selectbox(
         "Layer", layers, index=layers.index(start_layer), key=f"feat_layer_{subject.info.name}", bind=BIND
     )
-    fmap, order = cached_maps(subject, layer)
-    channel_key = f"feat_channel_{subject.info.name}_{layer}"
-    shown_for, restart = st.session_state.get("feat_channel_for"), False
-    if shown_for != subject.cache_id:  # another image: start again from its strongest channel (a link's own stays)
-        st.session_state["feat_channel_for"] = subject.cache_id
-        if shown_for is not None:
-            # set, not dropped: a dropped value left the browser's box on the old channel while the new one was shown
-            st.session_state[channel_key], restart = int(order[0]), True
-    start = "min" if restart else int(order[0])  # "min": no default beside the value just set
-    channel = c2.number_input("Channel", 0, fmap.shape[0] - 1, start, key=channel_key, bind=BIND)
+    _, order = cached_maps(subject, layer)
+    channel = channel_input(c2, "Channel", order, f"feat_channel_{subject.info.name}_{layer}", subject, "feat")
     whole = c2.toggle(
         "Project the whole channel",
         key="feat_whole",
@@ -111,6 +103,21 @@ def maps_ui(
         help="Keep every activation of the channel, not only its strongest.",
     )
     return layer, channel, whole
+
+
+def channel_input(where, label: str, order: list[int], key: str, subject: Subject, tab: str) -> int:
+    """A channel number (of len(order), strongest first) that starts at the image's strongest channel and starts
+    there again for another image (a link's own channel stays), as each tab of the page does (a walk saw Occlusion
+    stay on the last image's channel while the deconvnet tab moved on). `tab` names whose image was last shown."""
+    marker = f"{tab}_channel_for"
+    shown_for, restart = st.session_state.get(marker), False
+    if shown_for != subject.cache_id:
+        st.session_state[marker] = subject.cache_id
+        if shown_for is not None:
+            # set, not dropped: a dropped value left the browser's box on the old channel while the new one was shown
+            st.session_state[key], restart = int(order[0]), True
+    start = "min" if restart else int(order[0])  # "min": no default beside the value just set
+    return where.number_input(label, 0, len(order) - 1, start, key=key, bind=BIND)
 
 
 def show_feature_maps(layer: str, fmap: np.ndarray, order: list[int]) -> None:
@@ -301,10 +308,8 @@ def occlusion_ui(
     occ_layer = c1.selectbox(
         "Feature map of layer", layers, index=layers.index(start_layer), key=f"feat_occ_layer_{info.name}", bind=BIND
     )
-    occ_fmap, occ_order = cached_maps(subject, occ_layer)
-    occ_channel = c1.number_input(
-        "channel", 0, occ_fmap.shape[0] - 1, int(occ_order[0]), key=f"feat_occ_ch_{info.name}_{occ_layer}", bind=BIND
-    )
+    _, occ_order = cached_maps(subject, occ_layer)
+    occ_channel = channel_input(c1, "channel", occ_order, f"feat_occ_ch_{info.name}_{occ_layer}", subject, "feat_occ")
     target = c2.selectbox(
         "Class",
         [p.index for p in predictions],
