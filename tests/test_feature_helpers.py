@@ -66,6 +66,16 @@ def test_feature_maps_come_sorted_by_strength():
 def test_montage_layout():
     grid = montage(np.zeros((5, 4, 4, 3), np.uint8), cols=3, pad=1, scale=2)
     assert grid.shape == (2 * 9 + 1, 3 * 9 + 1, 3)
+    assert (grid[0, 0] == 255).all()  # colour tiles: white gaps
+
+
+def test_grey_tiles_are_parted_by_a_colour_that_no_grey_tile_holds():
+    """A walk: 2 x 2 maps, each with a white cell, ran together across white gaps into one checkerboard."""
+    from explain.figures.render import GRID
+
+    grid = montage(np.full((4, 2, 2), 255, np.uint8), cols=2, pad=2, scale=3)
+    assert tuple(grid[0, 0]) == GRID and len(set(GRID)) > 1  # not a grey
+    assert (grid[2:8, 2:8] == 255).all() and tuple(grid[2, 8]) == GRID  # a tile, then the gap beside it
 
 
 def test_occlusion_positions_reach_the_far_edge():

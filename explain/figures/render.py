@@ -171,14 +171,24 @@ def input_image(batch: torch.Tensor, mean: tuple[float, ...], std: tuple[float, 
     return (x.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
 
-def montage(tiles: np.ndarray, cols: int, pad: int = 2, scale: int = 1, background: int = 255) -> np.ndarray:
-    """Lay N x h x w (x 3) tiles out in a grid with `pad` pixels between them, each tile enlarged
-    `scale` times by pixel repetition (so small filters stay crisp)."""
+GRID = (76, 120, 168)  # the gaps between grey tiles: no grey, so a tile's white or black edge cell stays its own
+
+
+def montage(
+    tiles: np.ndarray, cols: int, pad: int = 2, scale: int = 1, background: int | tuple[int, int, int] | None = None
+) -> np.ndarray:
+    """Lay N x h x w (x 3) tiles out in a grid with `pad` pixels between them (a 24th of a tile's side, if more), each
+    tile enlarged `scale` times by pixel repetition (so small filters stay crisp). The gaps are white between colour
+    tiles and GRID's blue between grey ones (a walk could not tell where 2 x 2 maps, each with a white cell, met white
+    gaps)."""
     tiles = np.asarray(tiles)
+    if background is None:
+        background = GRID if tiles.ndim == 3 else 255
     if tiles.ndim == 3:
         tiles = np.repeat(tiles[..., None], 3, axis=-1)
     tiles = tiles.repeat(scale, axis=1).repeat(scale, axis=2)
     n, h, w = tiles.shape[:3]
+    pad = max(pad, h // 24)  # gaps that stay visible between large tiles
     rows = -(-n // cols)
     out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), background, np.uint8)
     for i, tile in enumerate(tiles):
