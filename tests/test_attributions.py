@@ -289,6 +289,23 @@ def test_sanity_check_reports_the_papers_four_similarities(cnn, x) -> None:
     assert hog_similarity(m, m) == pytest.approx(1.0) and hog_similarity(m, np.zeros((32, 32))) == 0.0
 
 
+def test_the_end_of_a_sanity_run_is_said_most_similar_first_constant_maps_apart() -> None:
+    from explain.methods.sanity import SanityStep, fully_randomised_text
+
+    varied, flat = np.random.default_rng(0).random((8, 8)), np.zeros((8, 8))
+    results = {
+        "A": [SanityStep("original", 1.0, 1.0, varied), SanityStep("conv1", 0.2, 0.3, varied)],
+        "B": [SanityStep("original", 1.0, 1.0, varied), SanityStep("conv1", 0.6, 0.1, varied)],
+        "C": [SanityStep("original", 1.0, 1.0, varied), SanityStep("conv1", 0.9, 0.9, flat)],
+    }
+    assert fully_randomised_text(results) == (
+        "In this run, once every layer is randomised, the Spearman rank correlation with the original map is B 0.60, "
+        "A 0.20 (1 = unchanged; the highest explains the model least); C became constant, which says nothing."
+    )
+    assert fully_randomised_text(results, "ssim").split(" map is ")[1].startswith("A 0.30, B 0.10")
+    assert fully_randomised_text({"C": results["C"]}) == ""
+
+
 def test_sanity_chart_shows_the_whole_range_and_marks_constant_maps() -> None:
     from explain.figures.charts import sanity_chart
     from explain.methods.sanity import SanityStep

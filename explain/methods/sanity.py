@@ -49,6 +49,24 @@ METRICS = {  # the paper's four similarity metrics (Adebayo et al. 2018, Section
 }
 
 
+def fully_randomised_text(results: dict[str, list[SanityStep]], metric: str = "spearman") -> str:
+    """What this run shows at its end, in one sentence: each method's `metric` similarity to its original map once
+    every layer is randomised, most similar first (a walk read the prose's 'Guided Backprop and Deconvolution are known
+    to fail this test' beside a photo's run where Guided Backprop ended below Integrated Gradients). A constant map's
+    similarity is left out, said as such."""
+    ended = {m: steps[-1] for m, steps in results.items() if steps}
+    kept = sorted(((getattr(s, metric), m) for m, s in ended.items() if not s.constant), reverse=True)
+    if not kept:
+        return ""
+    said = ", ".join(f"{m} {v:.2f}" for v, m in kept)
+    flat = [m for m, s in ended.items() if s.constant]
+    tail = f"; {', '.join(flat)} became constant, which says nothing" if flat else ""
+    return (
+        f"In this run, once every layer is randomised, the {METRICS[metric].split(' (')[0]} with the original "
+        f"map is {said} (1 = unchanged; the highest explains the model least){tail}."
+    )
+
+
 def shown_steps(steps: list[SanityStep], at_most: int = 6) -> list[SanityStep]:
     """At most `at_most` of a cascade's steps to draw as maps, evenly spaced, the original and the fully randomised
     last step always among them (a walk found the grid stop before the last step while its heading said 'each')."""

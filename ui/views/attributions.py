@@ -21,7 +21,7 @@ from explain.methods.faithfulness import GRIDS, RANKINGS, faithfulness_of_maps, 
 from explain.methods.layers import default_cam_layer, spatial_layers
 from explain.methods.sanity import METRICS as SANITY_METRICS
 from explain.methods.sanity import VARIANTS as SANITY_VARIANTS
-from explain.methods.sanity import sanity_of_methods, shown_steps
+from explain.methods.sanity import fully_randomised_text, sanity_of_methods, shown_steps
 from models.classifiers import ModelInfo
 from models.text import counted
 from ui.admission import cached_heavy
@@ -221,8 +221,9 @@ def sanity_tab(
     prose(
         "Cascading randomisation (Adebayo et al., 2018): the model's weights are re-initialised block by block from "
         "the output down, and each method's map is compared with the original (1 = unchanged). A map that stays the "
-        "same while the model is destroyed does not explain the model. Guided Backprop and Deconvolution are known "
-        "to fail this test."
+        "same while the model is destroyed does not explain the model. In the paper Guided Backprop failed it (its "
+        "maps hardly changed); how each method fares depends on the model and the image, so the sentence under the "
+        "chart says what this run shows."
     )
     variant = st.radio(
         "Randomise and compare",
@@ -260,7 +261,10 @@ def show_sanity(results: dict[str, list], seen: np.ndarray) -> None:
         format_func=SANITY_METRICS.get,
         key="attr_sanity_metrics",
     )
-    chart(st, sanity_chart({METHODS[m].title: s for m, s in results.items()}, metrics), width="stretch")
+    titled = {METHODS[m].title: s for m, s in results.items()}
+    chart(st, sanity_chart(titled, metrics), width="stretch")
+    if said := fully_randomised_text(titled, metrics[0] if metrics else "spearman"):
+        st.markdown(said)
     note(
         "How to read it (Adebayo et al. 2018): a method that depends on what the model learned loses similarity as "
         "more layers are randomised; one whose curve stays high is explaining the input, not the model. "
