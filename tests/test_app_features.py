@@ -68,6 +68,8 @@ def test_top9_over_uploads_reports_bad_files(page):
     assert not page.exception
     assert any("bad.png" in w.value for w in page.warning)
     assert page.button(key="feat_scan").label == "Scan 1 image"
+    page.button(key="feat_scan").click().run()  # one image, one activation each: said (a walk counted 4 of 'nine')
+    assert not page.exception and "1 image scanned, one activation each: 1 of the nine." in page.caption.values
 
 
 def test_a_folder_outside_the_root_is_refused(page):

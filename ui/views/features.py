@@ -250,8 +250,9 @@ def scan(
     folder: str,
     layer: str,
     picks: list[int],
-) -> dict[int, tuple]:
-    """The top-9 montages of each picked channel over the set (a folder is decoded now), through the queue."""
+) -> tuple[dict[int, tuple], int]:
+    """The top-9 montages of each picked channel over the set (a folder is decoded now), through the queue, and how
+    many images were scanned."""
     if folder:
         images, problems = folder_set(folder)
         warn_skipped(problems)
@@ -259,15 +260,19 @@ def scan(
     info = subject.info
     tensors = torch.cat([prepare(im, info.preprocess, subject.x.device) for _, im in images[:MAX_SET_IMAGES]])
     scan_key = ("top9", info.cache_key, set_sha256(images[:MAX_SET_IMAGES]), layer, tuple(picks))
-    return cached_heavy(
+    montages = cached_heavy(
         f"Scanning {counted(len(names), 'image')}",
         scan_key,
         lambda report: top9_montages(subject.model, tensors, names, layer, picks, info.mean, info.std, report),
     )
+    return montages, len(names)
 
 
-def show_top9(montages: dict[int, tuple]) -> None:
-    """Per channel: where it is strongest, its nine projections and the nine image patches."""
+def show_top9(montages: dict[int, tuple], scanned: int) -> None:
+    """Per channel: where it is strongest, its nine projections and the nine image patches; with fewer than nine
+    images `scanned`, as many as there are, said so (a walk counted four under 'the nine strongest')."""
+    if scanned < 9:
+        st.caption(f"{counted(scanned, 'image')} scanned, one activation each: {scanned} of the nine.")
     for c, (strongest, projections, patches) in montages.items():
         st.markdown(f"**Channel {c}**: strongest in {', '.join(strongest)}…")
         left, right = st.columns(2)
@@ -288,13 +293,11 @@ def top9_tab(
     images, folder = image_set_ui(subject)
     top_layer, picks, pressed = scan_ui(subject, layers, start_layer, images)
     if pressed:
-        st.session_state["feat_top9"] = (
-            scan(subject, images, folder, top_layer, picks),
-            (subject.info.cache_key, top_layer),
-        )
+        montages, scanned = scan(subject, images, folder, top_layer, picks)
+        st.session_state["feat_top9"] = (montages, (subject.info.cache_key, top_layer), scanned)
     result = st.session_state.get("feat_top9")
     if result and result[1] == (subject.info.cache_key, top_layer):
-        show_top9(result[0])
+        show_top9(result[0], result[2])
 
 
 def occlusion_ui(
