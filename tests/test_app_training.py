@@ -45,6 +45,7 @@ def test_augmentation_tab_shows_grid_detection_sample_and_code():
 
 def test_editing_the_pipeline_updates_the_code():
     at = open_page(PAGE)
+    assert at.selectbox(key="aug_preset").value == "MNIST-style (rotation, shift, scale)"  # the one loaded (a walk)
     at.selectbox(key="aug_new").set_value("gaussian blur")
     at.button(key="aug_add").click().run()
     assert "v2.GaussianBlur(kernel_size=9" in at.code[0].value

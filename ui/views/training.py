@@ -146,8 +146,13 @@ def pipeline_ui() -> tuple[list[dict], str]:
         "aug_steps", [dict(s) for s in PRESETS["MNIST-style (rotation, shift, scale)"]]
     )
     c1, c2 = st.columns(2)
-    preset = c1.selectbox("Start from a preset", ["—", *PRESETS], key="aug_preset")
-    if c1.button("Load preset", disabled=preset == "—", key="aug_load"):
+    preset = c1.selectbox(  # opens on the preset loaded below (a walk read "—" beside it)
+        "Start from a preset",
+        list(PRESETS),
+        key="aug_preset",
+        help="Load preset replaces the pipeline below with these steps; the page opens with the first loaded.",
+    )
+    if c1.button("Load preset", key="aug_load"):
         st.session_state["aug_steps"] = [dict(s) for s in PRESETS[preset]]
         st.rerun()
     new = c2.selectbox("Add a transform", list(TRANSFORMS), key="aug_new")
