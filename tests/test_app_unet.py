@@ -34,3 +34,20 @@ def test_another_scene_and_an_uploaded_image():
     assert not at.exception and "true labels" not in image_captions(at)
     at.file_uploader(key="unet_upload").upload("bad.png", BAD["truncated.png"], "image/png").run()
     assert not at.exception and len(at.error) == 1
+
+
+def test_a_tiny_upload_is_said_to_hold_almost_nothing():
+    """A walk's 1 x 1 upload came back all background under 'on a photo they find shapes where there are none'."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1), (200, 30, 30)).save(buffer, "PNG")
+    at = open_page(PAGE)
+    at.radio(key="unet_source").set_value("any").run()
+    at.file_uploader(key="unet_upload").upload("tiny.png", buffer.getvalue(), "image/png").run()
+    assert not at.exception
+    captions = at.caption.values
+    assert any("on a photo they may find shapes where there are none" in c for c in captions)
+    assert any("This image is only 1 x 1 pixels" in c for c in captions)

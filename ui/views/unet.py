@@ -10,6 +10,7 @@ from PIL import Image
 
 from explain.figures.render import grey_maps, input_image, montage
 from explain.figures.unet import colour_labels, error_overlay, iou_bars, u_figure
+from explain.inputs.images import small_image_note
 from explain.methods.filters import strongest_channels
 from explain.methods.segmentation import level_maps, predict, score_image, wrong_pixels
 from models.data.segmentation import CLASSES, SIZE, example_scene
@@ -76,8 +77,11 @@ def source_ui() -> tuple[Image.Image, np.ndarray | None]:
         end_page()
     st.caption(
         f"The U-Nets see {SIZE} x {SIZE} pixels: the image is centre-cropped to a square and resized. They were "
-        "trained on generated shapes only: on a photo they find shapes where there are none."
+        "trained on generated shapes only: on a photo they may find shapes where there are none."  # may: a walk's
+        # 1 x 1 upload was all background beside "they find shapes"
     )
+    if note := small_image_note(chosen.image.size):  # as the classifier pages say it
+        st.caption(f":material/help: {note}")
     return chosen.image, None
 
 
