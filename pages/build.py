@@ -19,7 +19,7 @@ with tab_anatomy:
         "Every layer of the network: what it outputs, how many parameters it has, and how much of the image one "
         "of its outputs can see, for the image resized to the network's input (so any image gives the same "
         "table). Then the network's building block beside its PyTorch code: for a ResNet, the residual block, drawn "
-        "with its shortcut; for the others, their layers in order."
+        "with its shortcut; for the others, their code."
     )
     with settings():
         chosen = image_input("build", default_sample="chelsea the cat (photo)")

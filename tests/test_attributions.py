@@ -299,7 +299,8 @@ def test_the_end_of_a_sanity_run_is_said_most_similar_first_constant_maps_apart(
         "C": [SanityStep("original", 1.0, 1.0, varied), SanityStep("conv1", 0.9, 0.9, flat)],
     }
     assert fully_randomised_text(results) == (
-        "In this run, once every layer is randomised, the Spearman rank correlation with the original map is B 0.60, "
+        "In this run, once every layer is randomised, the Spearman rank correlation (absolute maps) with the original "
+        "map is B 0.60, "
         "A 0.20 (1 = unchanged; the highest explains the model least); C became constant, which says nothing."
     )
     assert fully_randomised_text(results, "ssim").split(" map is ")[1].startswith("A 0.30, B 0.10")

@@ -58,7 +58,8 @@ class LiveState:
     phase: Phase = "idle"
     config: Any = None
     work: Any = None
-    message: str = ""  # one line for the next run (a sweep that ended, say), shown once
+    message: str = ""  # a line shown under the controls until the next run starts (a sweep that ended, say)
+    aside: str = ""  # what became of a stopped run a new one replaced: shown until that new one is stopped
 
 
 @dataclass
@@ -146,10 +147,10 @@ class LiveRun:
         """Ask for a new run of `config`; it replaces the last and is built when the visitor's turn comes. A stopped
         run it replaces is named in a line (a walk saw it vanish without a word)."""
         state = self.state
-        state.message = ""  # a new run: the last one's line goes
+        state.message = state.aside = ""  # a new run: the last one's lines go
         if state.phase == "stopped" and state.work is not None:
             work = state.work
-            self.say_next(self.set_aside.format(done=f"{work.step:,} of {work.total_steps:,} {self.units}"))
+            state.aside = self.set_aside.format(done=f"{work.step:,} of {work.total_steps:,} {self.units}")
         state.phase, state.config, state.work = "pending", config, None
 
     def stop(self) -> None:
@@ -202,8 +203,11 @@ class LiveRun:
             cols[1].button(
                 self.resume_label, key=f"{self.name}_resume", disabled=phase != "stopped", on_click=self.resume
             )
-        if message := self.state.message:
-            st.info(message, icon=":material/info:")
+        state = self.state
+        # the aside while the new run waits, runs or stands finished: not once it is stopped or cancelled in turn
+        for line in (state.aside if state.phase in ("pending", "running", "done") else "", state.message):
+            if line:
+                st.info(line, icon=":material/info:")
 
     def run(
         self,

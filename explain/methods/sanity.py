@@ -62,7 +62,7 @@ def fully_randomised_text(results: dict[str, list[SanityStep]], metric: str = "s
     flat = [m for m, s in ended.items() if s.constant]
     tail = f"; {', '.join(flat)} became constant, which says nothing" if flat else ""
     return (
-        f"In this run, once every layer is randomised, the {METRICS[metric].split(' (')[0]} with the original "
+        f"In this run, once every layer is randomised, the {METRICS[metric]} with the original "
         f"map is {said} (1 = unchanged; the highest explains the model least){tail}."
     )
 

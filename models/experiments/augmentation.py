@@ -258,25 +258,42 @@ class PipelineResult:
 DIGIT_SIDE = 28  # the digits the comparison trains on, in pixels
 
 
+MAX_SHIFT = 0.15  # of the picture's side: a random crop moving the digit further cuts much of it off
+
+
 def on_digits_note(steps: Sequence[dict[str, Any]]) -> str:
-    """Where a pipeline's random crop changes the digits' scale in `compare_on_digits`, one line saying by how much,
-    else "": a crop of another size than the digits' is shrunk or enlarged back to DIGIT_SIDE for the network, while
-    the test digits keep their scale (a walk added the photo-sized default crop and read 'cropping ruins training')."""
-    for s in steps:
-        size = s["params"].get("size") if s["name"] == "random crop" else None
-        if size is None or size == DIGIT_SIDE:
-            continue
-        how = (
-            f"a {DIGIT_SIDE}-px digit, padded to fit, fills {DIGIT_SIDE} of those {size} pixels"
-            if size > DIGIT_SIDE
-            else f"they keep part of each {DIGIT_SIDE}-px digit"
-        )
-        return (
-            f"random crop makes {size} x {size} crops: {how}, and the network gets them resized to {DIGIT_SIDE} px, "
-            f"so the digits train at {DIGIT_SIDE / size:.0%} of their size while the test digits keep theirs. For "
-            f"the digits, set its size to {DIGIT_SIDE}."
-        )
-    return ""
+    """Where a pipeline's crops change the digits' scale or move them far in `compare_on_digits`, one line saying by
+    how much, else "". The image's side and the digit's span are followed through the steps: a resized crop's output
+    size rescales both (its own zoom is the augmentation); a random crop pads by `padding` (and to its size with
+    `pad_if_needed`), so its window moves the digit by up to half the slack, and it sets the side. The network gets
+    the result resized to DIGIT_SIDE, while the test digits keep their scale and place (a walk added the photo-sized
+    default crop, 160 px with padding 16, and read chance accuracy as 'cropping ruins training')."""
+    side = digit = float(DIGIT_SIDE)
+    shift = 0.0  # the most the digit moves, as a fraction of the side
+    for s in check_steps(steps):
+        p = s["params"]
+        if s["name"] == "resized crop":
+            digit, side = digit * p["size"] / side, float(p["size"])
+        elif s["name"] == "random crop":
+            canvas = side + 2 * p["padding"]
+            if p["size"] > canvas and not p["pad_if_needed"]:
+                return ""  # the pipeline fails on the digits, and the previews say so
+            slack = max(canvas, p["size"]) - p["size"]
+            shift, side = max(shift, slack / 2 / p["size"]), float(p["size"])
+    scale = digit / side
+    said = []
+    if abs(scale - 1) > 0.1:
+        said.append(f"the digits train at {scale:.0%} of their size")
+    if shift > MAX_SHIFT:
+        said.append(f"random crop moves them by up to {shift:.0%} of the picture, cutting part of each off")
+    if not said:
+        return ""
+    return (
+        f"On the {DIGIT_SIDE}-px digits, resized back to {DIGIT_SIDE} px for the network, "
+        + " and ".join(said)
+        + f", while the test digits keep theirs. For the digits, a random crop of size {DIGIT_SIDE} with padding up "
+        f"to {round(MAX_SHIFT * DIGIT_SIDE)} (the usual shift) keeps both."
+    )
 
 
 def compare_on_digits(

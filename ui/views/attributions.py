@@ -263,7 +263,7 @@ def show_sanity(results: dict[str, list], seen: np.ndarray) -> None:
     )
     titled = {METHODS[m].title: s for m, s in results.items()}
     chart(st, sanity_chart(titled, metrics), width="stretch")
-    if said := fully_randomised_text(titled, metrics[0] if metrics else "spearman"):
+    if metrics and (said := fully_randomised_text(titled, metrics[0])):  # the first metric the chart shows
         st.markdown(said)
     note(
         "How to read it (Adebayo et al. 2018): a method that depends on what the model learned loses similarity as "

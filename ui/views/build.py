@@ -315,8 +315,10 @@ def training_tab() -> None:
         on_done=lambda w: LOOP.keep(kept_curves(w)),
     )
     with after:
-        if LOOP.state.phase == "stopped":
-            st.caption(f"Stopped at step {loop.step:,} of {loop.total_steps:,}: press **Resume** to go on.")
+        if LOOP.state.phase == "stopped":  # a comparison counted per run, as the line under its charts
+            one = loop.stepped if isinstance(loop, SchedulerComparison) else loop
+            each = " of each run" if one is not loop else ""
+            st.caption(f"Stopped at step {one.step:,} of {one.total_steps:,}{each}: press **Resume** to go on.")
         if LOOP.state.phase == "done" and loop is not None:
             if isinstance(loop, SchedulerComparison):
                 keep_loop_ui(loop.stepped, "the run with lr_scheduler.step()")

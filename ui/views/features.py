@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 import torch
 from PIL import Image
+from streamlit.delta_generator import DeltaGenerator
 
 from explain.figures.charts import occlusion_figures
 from explain.figures.render import crop_tile, draw_box, grey_maps, input_image, montage, symmetric_image
@@ -105,7 +106,7 @@ def maps_ui(
     return layer, channel, whole
 
 
-def channel_input(where, label: str, order: list[int], key: str, subject: Subject, tab: str) -> int:
+def channel_input(where: DeltaGenerator, label: str, order: list[int], key: str, subject: Subject, tab: str) -> int:
     """A channel number (of len(order), strongest first) that starts at the image's strongest channel and starts
     there again for another image (a link's own channel stays), as each tab of the page does (a walk saw Occlusion
     stay on the last image's channel while the deconvnet tab moved on). `tab` names whose image was last shown."""

@@ -3,6 +3,8 @@ button under a finished training loop. Loading and checking: models/own.py."""
 
 from __future__ import annotations
 
+import weakref
+
 import streamlit as st
 
 from models.devices import best_device
@@ -18,10 +20,13 @@ def keep_loop_ui(loop: LectureLoop, which: str = "") -> None:
     """Under a finished loop: keep the network it trained as the visitor's own, to explain on the other pages; once
     kept, the button gives way to what was kept (a walk pressed it again). `which` names the run kept of two."""
     if message := st.session_state.get("build_keep_message"):
-        if st.session_state.get("build_keep_of") is loop:  # the object, not its id(): ids are reused
+        kept = st.session_state.get("build_keep_of")
+        if kept is not None and kept() is loop:  # a weak reference: not id(), which is reused; not the loop itself,
+            # which would hold its network and optimiser in the session after later runs
             st.success(message, icon=":material/check:")
             return
         st.session_state.pop("build_keep_message")
+        st.session_state.pop("build_keep_of", None)
     if not st.button(
         "Keep it to explain",
         key="build_keep",
@@ -31,7 +36,7 @@ def keep_loop_ui(loop: LectureLoop, which: str = "") -> None:
     model, card = from_loop(loop)
     mine = keep_own(model, card, test_images(loop.config.setup), data=loop.config.setup)
     st.session_state["build_keep_message"] = f"Kept as **{mine.card.title}** for this browser session: {WHERE}."
-    st.session_state["build_keep_of"] = loop
+    st.session_state["build_keep_of"] = weakref.ref(loop)
     st.rerun()  # from the top: the Anatomy tab, drawn before this one, lists it now (a walk found it missing there)
 
 
