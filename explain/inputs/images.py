@@ -66,11 +66,16 @@ class ImageLoadError(ValueError):
 MIN_MEANINGFUL_SIDE = 16  # pixels: below this on its shorter side, an image enlarged to a model's input shows ~nothing
 
 
+def too_small(size: tuple[int, int]) -> bool:
+    """Whether an image (`size` = (width, height)) is under MIN_MEANINGFUL_SIDE on its shorter side."""
+    return min(size) < MIN_MEANINGFUL_SIDE
+
+
 def small_image_note(size: tuple[int, int]) -> str:
     """One line when an image (`size` = (width, height)) is too small to hold anything a classifier could recognise
     once enlarged to its input (a 1 x 1 upload was classified "circle 45%" with no word), else ""."""
     w, h = size
-    if min(w, h) >= MIN_MEANINGFUL_SIDE:
+    if not too_small(size):
         return ""
     return (
         f"This image is only {w} x {h} pixels: enlarged to the model's input it holds almost nothing to recognise, so "
@@ -83,7 +88,7 @@ def too_small_to_detect(size: tuple[int, int]) -> str:
     detector's input it holds no object, and every stage's picture would be one flat colour (a walk uploaded a
     1 x 1 image and got solid squares with no word)."""
     w, h = size
-    if min(w, h) >= MIN_MEANINGFUL_SIDE:
+    if not too_small(size):
         return ""
     return (
         f"This image is only {w} x {h} pixels, too small to hold an object to detect: choose one at least "

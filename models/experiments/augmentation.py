@@ -197,7 +197,10 @@ def augment_scene(
     return seeded(seed, lambda: [one() for _ in range(n)])
 
 
-def digits_uint8(size: int = 28) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+DIGIT_SIDE = 28  # the digits the comparison trains on, in pixels
+
+
+def digits_uint8(size: int = DIGIT_SIDE) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The digits split as 3 x size x size uint8 grey images, the form every transform accepts."""
     x_tr, y_tr, x_te, y_te = raw_split()
 
@@ -253,9 +256,6 @@ class PipelineResult:
             "with (%)": round(100 * self.with_pipeline, 1),
             "change (points)": round(100 * self.gain, 1),
         }
-
-
-DIGIT_SIDE = 28  # the digits the comparison trains on, in pixels
 
 
 MAX_SHIFT = 0.15  # of the picture's side: a random crop moving the digit further cuts much of it off
@@ -326,7 +326,8 @@ def compare_on_digits(
                 if use:
                     with seeded_rngs(int(torch.randint(0, 2**31, (1,), generator=gen))):
                         xb = torch.stack([pipeline(tv_tensors.Image(img)).as_subclass(torch.Tensor) for img in xb])
-                    xb = F.interpolate(xb.float(), size=(28, 28)).round().to(torch.uint8) if xb.shape[-1] != 28 else xb
+                    if xb.shape[-1] != DIGIT_SIDE:
+                        xb = F.interpolate(xb.float(), size=(DIGIT_SIDE, DIGIT_SIDE)).round().to(torch.uint8)
                 loss = F.cross_entropy(model(_digits_input(xb)), y_tr[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

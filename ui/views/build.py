@@ -238,11 +238,16 @@ def loop_settings_ui() -> LoopConfig:
     return config
 
 
+def stepped(work: LectureLoop | SchedulerComparison) -> LectureLoop:
+    """The run the panels, numbers and Keep follow: a comparison's run with `lr_scheduler.step()`, else the run."""
+    return work.stepped if isinstance(work, SchedulerComparison) else work
+
+
 def draw_loop(work: LectureLoop | SchedulerComparison, places: tuple) -> None:
     """The run's four panels and its numbers; for a comparison, the stepped run's panels, then both runs' test
     curves on one chart and what forgetting the step did, in numbers."""
     panel, numbers = places
-    loop = work.stepped if isinstance(work, SchedulerComparison) else work
+    loop = stepped(work)
     n = next(_draws)
     with panel.container():
         chart(st, loop_figure(loop.history, loop.steps_per_epoch), width="stretch", key=f"build_fig_{n}")
@@ -316,12 +321,9 @@ def training_tab() -> None:
     )
     with after:
         if LOOP.state.phase == "stopped":  # a comparison counted per run, as the line under its charts
-            one = loop.stepped if isinstance(loop, SchedulerComparison) else loop
+            one = stepped(loop)
             each = " of each run" if one is not loop else ""
             st.caption(f"Stopped at step {one.step:,} of {one.total_steps:,}{each}: press **Resume** to go on.")
         if LOOP.state.phase == "done" and loop is not None:
-            if isinstance(loop, SchedulerComparison):
-                keep_loop_ui(loop.stepped, "the run with lr_scheduler.step()")
-            else:
-                keep_loop_ui(loop)
+            keep_loop_ui(stepped(loop), "the run with lr_scheduler.step()" if stepped(loop) is not loop else "")
     LOOP.show_kept("epoch", percent=("Test accuracy",))
