@@ -42,6 +42,7 @@ _FROM = {
     "prepare": "explain.methods.classify",
     "top_k": "explain.methods.classify",
     "feature_layers": "explain.methods.deconvnet",
+    "outline_layers": "explain.methods.deconvnet",
     "reconstruct": "explain.methods.deconvnet",
     "top_activations": "explain.methods.deconvnet",
     "deletion_insertion": "explain.methods.faithfulness",

@@ -8,7 +8,7 @@ import streamlit as st
 
 from ui.model_picker import image_and_classifier_ui
 from ui.presenter import in_use, prose, settings
-from ui.views.features import filters_tab, layer_list, maps_tab, occlusion_tab, top9_tab
+from ui.views.features import filters_tab, layers_ui, maps_tab, occlusion_tab, top9_tab
 
 st.title("What did the network learn?")
 prose(
@@ -18,7 +18,7 @@ prose(
 with settings():
     subject = image_and_classifier_ui("feat")
 in_use(subject.chosen.name, subject.info.title, subject.info.is_fallback)
-layers, start_layer = layer_list(subject)
+layers, start_layer = layers_ui(subject)
 
 tab_filters, tab_maps, tab_top9, tab_occ = st.tabs(
     ["Layer-1 filters", "Feature maps & deconvnet", "Top-9 activations", "Occlusion sensitivity"]

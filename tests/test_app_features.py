@@ -22,7 +22,7 @@ def test_defaults_show_filters_maps_and_a_projection(page):
     captions = image_captions(page)
     assert any("filters of `layer0.0`" in c and "Neighbouring weights correlate" in c for c in page.caption.values)
     assert any(c.startswith("layer1.0: the 32 of 32 channels") for c in captions)
-    assert "deconvnet projection of its strongest activation (mid-grey = 0)" in captions
+    assert "deconvnet projection of its strongest activation, over the same patch (mid-grey = 0)" in captions
     # coordinates in words (a walk could not tell the box's (x0, y0, x1, y1) from the unit's (row, column))
     assert any(
         re.fullmatch(
@@ -38,8 +38,10 @@ def test_defaults_show_filters_maps_and_a_projection(page):
 def test_choosing_a_layer_and_channel_reprojects(page):
     page.selectbox(key="feat_layer_shapes-resnet18").set_value("layer2").run()
     page.number_input(key="feat_channel_shapes-resnet18_layer2").set_value(7).run()
-    assert not page.exception and "deconvnet projection of its strongest activation (mid-grey = 0)" in image_captions(
-        page
+    assert (
+        not page.exception
+        and "deconvnet projection of its strongest activation, over the same patch (mid-grey = 0)"
+        in image_captions(page)
     )
     page.toggle(key="feat_whole").set_value(True).run()
     assert not page.exception
@@ -48,6 +50,22 @@ def test_choosing_a_layer_and_channel_reprojects(page):
     assert "deconvnet projection of channel 7's whole map (mid-grey = 0)" in image_captions(page)
     said = " ".join(page.caption.values)
     assert "keeps every activation of channel 7, zeroes the other channels" in said and "strongest unit only" in said
+
+
+def test_the_layer_lists_show_blocks_and_stages_until_asked_for_the_layers_inside(page):
+    """A walk found 79 entries in each tab's layer list, most of them a block's BatchNorm and ReLU."""
+    keys = ("feat_layer_shapes-resnet18", "feat_top_layer_shapes-resnet18", "feat_occ_layer_shapes-resnet18")
+    for key in keys:
+        options = page.selectbox(key=key).options
+        assert len(options) == 17 and "layer1.0" in options and "layer2" in options
+        assert not any(o.count(".") > 1 for o in options)
+    page.toggle(key="feat_inside").set_value(True).run()
+    assert not page.exception
+    for key in keys:
+        options = page.selectbox(key=key).options
+        assert len(options) == 79 and "layer1.0.bn1" in options
+    page.selectbox(key=keys[0]).set_value("layer1.0.conv2").run()
+    assert not page.exception and any(c.startswith("layer1.0.conv2: the 32 of") for c in image_captions(page))
 
 
 def test_top9_scan_over_the_bundled_set(page):

@@ -39,7 +39,7 @@ PAGES = [
         "features",
         "features",
         ("tab", "Feature maps & deconvnet"),
-        "deconvnet projection of its strongest activation (mid-grey = 0)",
+        "deconvnet projection of its strongest activation, over the same patch (mid-grey = 0)",
     ),
     ("build", "build", None, "on chelsea.png, as 3 x 224 x 224 input"),
     ("training", "training", ("tab", "Data augmentation"), "12 draws of the pipeline on chelsea.png"),

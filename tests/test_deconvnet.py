@@ -155,6 +155,21 @@ def test_the_box_contains_every_pixel_that_can_reach_the_unit():
     assert xs.min() >= x0 and xs.max() < x1 and ys.min() >= y0 and ys.max() < y1
 
 
+@pytest.mark.parametrize("layer", ["layer0.0", "layer0", "layer1.0", "layer1", "layer2.0", "layer2"])
+def test_one_units_projection_lies_inside_its_box_so_a_crop_to_the_patch_loses_nothing(layer):
+    """The Features page shows one unit's projection cropped to its receptive field, beside the image patch (as
+    Zeiler & Fergus and the top-9 tab do): cropping drops no non-zero pixel, residual paths and pooling included."""
+    from explain import project_strongest
+
+    model, _ = load_classifier(BUNDLED_CLASSIFIER)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    for channel in (0, 5):
+        p = project_strongest(model, x, layer, channel)
+        ys, xs = np.nonzero(p.pixels.abs().sum(0).numpy())
+        x0, y0, x1, y1 = geometry(model, layer).box(p.position, (64, 64))
+        assert len(xs) and xs.min() >= x0 and xs.max() < x1 and ys.min() >= y0 and ys.max() < y1
+
+
 def test_top_activations_are_the_strongest_per_image_with_boxes():
     model, _ = load_classifier(BUNDLED_CLASSIFIER)
     images = torch.randn(20, 3, 64, 64, generator=torch.Generator().manual_seed(0))

@@ -145,6 +145,14 @@ def test_default_feature_layer_sees_a_part_of_the_picture():
     assert geometry(model, default).size <= 32
 
 
+def test_the_outline_lists_the_top_two_levels_and_always_the_default():
+    from explain.methods.deconvnet import outline_layers
+
+    names = ["conv1", "layer1.0.conv1", "layer1.0", "layer1", "block.inner.deep"]
+    assert outline_layers(names, "layer1") == ["conv1", "layer1.0", "layer1"]
+    assert outline_layers(names, "block.inner.deep") == ["conv1", "layer1.0", "layer1", "block.inner.deep"]
+
+
 def test_the_worst_occlusion_square_is_where_the_probability_is_lowest():
     """#26: the square the page draws comes from explain (a notebook draws the same one)."""
     from explain.methods.occlusion import OcclusionMaps

@@ -407,3 +407,10 @@ def feature_layers(model: nn.Module, inputs: torch.Tensor) -> tuple[list[str], s
     half = inputs.shape[-1] / 2
     local = [n for n in names if n.count(".") <= 1 and geometry(model, n).size <= half]
     return names, (local or names)[-1]
+
+
+def outline_layers(names: list[str], default: str) -> list[str]:
+    """The layers a first look lists: the top two levels of the module tree (a ResNet's stem layers, blocks and
+    stages; a VGG's layers), without the convolutions, BatchNorm and ReLU inside each block (a ResNet-18 has 79
+    layers with feature maps, 17 of them at these levels), and `default` (`feature_layers`' choice) wherever it is."""
+    return [n for n in names if n.count(".") <= 1 or n == default]

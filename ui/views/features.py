@@ -24,6 +24,7 @@ from explain.methods.deconvnet import (
     box_text,
     feature_layers,
     geometry,
+    outline_layers,
     position_text,
     project_strongest,
 )
@@ -62,6 +63,19 @@ def _reconstruction(subject: Subject, layer: str, channel: int, whole: bool) -> 
 cached_maps = cached_on_subject("feature_maps", _maps, max_entries=128)
 cached_reconstruction = cached_on_subject("reconstruction", _reconstruction, max_entries=256)
 layer_list = cached_on_subject("feature_layers", lambda s: feature_layers(s.model, s.x), max_entries=32)
+
+
+def layers_ui(subject: Subject) -> tuple[list[str], str]:
+    """The layers the tabs offer (the blocks and stages; every layer inside them too when asked) and the default."""
+    names, start = layer_list(subject)
+    inside = st.toggle(
+        "List the layers inside each block",
+        key="feat_inside",
+        bind=BIND,
+        help="The tabs' layer lists show the blocks and stages; this adds each block's convolutions, BatchNorm, ReLU "
+        "and shortcut.",
+    )
+    return (names if inside else outline_layers(names, start)), start
 
 
 MAX_CHANNELS = 8  # channels per top-9 scan: each costs nine deconvnet projections
@@ -145,8 +159,11 @@ def show_projection(
     """The deconvnet projection (of the strongest activation or of the whole channel), the image patch under the
     strongest unit's receptive field, and where that patch is."""
     a, b, c = st.columns(3)
-    projected = f"channel {channel}'s whole map" if whole else "its strongest activation"
-    a.image(symmetric_image(rec), caption=f"deconvnet projection of {projected} (mid-grey = 0)", width="stretch")
+    if whole:  # the whole channel reaches wherever it fires: the whole image
+        shown, projected = symmetric_image(rec), f"channel {channel}'s whole map"
+    else:  # one unit's projection is zero outside its receptive field: shown over the patch beside it, as in top-9
+        shown, projected = crop_tile(symmetric_image(rec), tile, 160), "its strongest activation, over the same patch"
+    a.image(shown, caption=f"deconvnet projection of {projected} (mid-grey = 0)", width="stretch")
     outside = ", mid-grey past the image's edge" if tile != box else ""
     said = f"the strongest unit's receptive field: {box_text(box, seen.shape[:2])}{outside}"
     b.image(crop_tile(seen, tile, 160), caption=said, width="stretch")
