@@ -43,6 +43,24 @@ def test_augmentation_tab_shows_grid_detection_sample_and_code():
     assert "v2.RandomRotation(degrees=10.0)" in at.code[0].value
 
 
+def test_a_tiny_upload_says_its_previews_cannot_show_the_pipeline():
+    """A walk's 1 x 1 upload gave twelve flat squares with no word."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1), (200, 30, 30)).save(buffer, "PNG")
+    at = open_page(PAGE)
+    assert not any("previews cannot show" in i.value for i in at.info)
+    at.file_uploader(key="aug_upload").upload("tiny.png", buffer.getvalue(), "image/png").run()
+    assert not at.exception
+    assert any(
+        i.value.startswith("This image is only 1 x 1 pixels") and "previews cannot show" in i.value for i in at.info
+    )
+    assert any(c.startswith("12 draws of the pipeline on tiny.png") for c in image_captions(at))
+
+
 def test_editing_the_pipeline_updates_the_code():
     at = open_page(PAGE)
     assert at.selectbox(key="aug_preset").value == "MNIST-style (rotation, shift, scale)"  # the one loaded (a walk)

@@ -12,6 +12,7 @@ from PIL import Image
 from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 
 from explain.figures.render import label_style, montage
+from explain.inputs.images import MIN_MEANINGFUL_SIDE, too_small
 from models.data.shapes import make_scene
 from models.experiments.augmentation import as_numpy, augment_image, augment_scene, build_pipeline
 
@@ -29,6 +30,19 @@ def image_previews(steps: Sequence[dict[str, Any]], image: Image.Image, n: int, 
     samples = augment_image(build_pipeline(steps), tensor, n, seed)
     tiles = np.stack([np.asarray(Image.fromarray(as_numpy(t)).resize((TILE, TILE))) for t in samples])
     return montage(tiles, cols=min(6, n))
+
+
+def preview_note(size: tuple[int, int]) -> str:
+    """One line when an image (`size` = (width, height)) is too small for its draws to show what a pipeline does,
+    else "" (a walk's 1 x 1 upload gave twelve flat squares with no word)."""
+    if not too_small(size):
+        return ""
+    w, h = size
+    return (
+        f"This image is only {w} x {h} pixels: enlarged, every draw is nearly flat colour (and fill where a "
+        f"transform moves it), so these previews cannot show what the pipeline does; choose an image at least "
+        f"{MIN_MEANINGFUL_SIDE} pixels on each side."
+    )
 
 
 def scene_previews(steps: Sequence[dict[str, Any]], seed: int, n: int = 4) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from explain.figures.augmentation import image_previews, scene_previews
+from explain.figures.augmentation import image_previews, preview_note, scene_previews
 from explain.figures.charts import bn_accuracy_chart, bn_distribution_chart
 from explain.figures.compare import bn_curves
 from models.experiments.augmentation import (
@@ -206,6 +206,8 @@ def cached_scene_previews(steps_json: str, seed: int) -> np.ndarray:
 def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int) -> None:
     """The pipeline's draws on the chosen image and on the detection sample, or why it fails on them."""
     if chosen is not None:
+        if note := preview_note(chosen.image.size):
+            st.info(note, icon=":material/photo_size_select_small:")
         try:
             st.image(
                 cached_image_previews(steps_json, chosen.sha256, n, seed, chosen.image),
