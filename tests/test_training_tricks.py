@@ -213,6 +213,39 @@ def test_comparison_figure_colours_runs_dashes_arms_and_thickens_the_newest():
     assert fig.layout.yaxis.tickformat == ".0%" and fig.data[3].y == (0.1, 0.1)
 
 
+def test_runs_with_one_name_stay_apart_and_runs_on_top_of_each_other_are_named():
+    """A walk found near-identical runs drawn on top of each other, and two runs with the same settings shared one
+    colour and legend name."""
+    from explain.figures.compare import Curve, coinciding_text, comparison_figure, distinct_runs
+
+    def bn(run, a, b):
+        return [
+            Curve(run, "BatchNorm", (1, 2), {"Test accuracy": a}),
+            Curve(run, "no BatchNorm", (1, 2), {"Test accuracy": b}),
+        ]
+
+    kept = [
+        bn("lr 2", (0.7, 0.8), (0.1, 0.1)),
+        bn("lr 0.5", (0.5, 0.6), (0.4, 0.5)),
+        bn("lr 2", (0.7, 0.8), (0.1, 0.1)),
+    ]
+    curves = distinct_runs(kept)
+    assert [c.label for c in curves][-2:] == ["lr 2 #2 · BatchNorm", "lr 2 #2 · no BatchNorm"]
+    fig = comparison_figure(curves, "step")
+    symbols = {t.name: t.marker.symbol for t in fig.data}
+    assert symbols["lr 2 · BatchNorm"] != symbols["lr 2 #2 · BatchNorm"] and fig.layout.hovermode == "x unified"
+    zorder = {t.name: t.zorder for t in fig.data}  # the newest (thick) behind: an earlier run on it shows inside it
+    assert zorder["lr 2 · BatchNorm"] > zorder["lr 0.5 · BatchNorm"] > zorder["lr 2 #2 · BatchNorm"]
+    assert len({t.line.color for t in fig.data}) == 3
+    said = coinciding_text(curves)
+    assert "“lr 2 #2” on “lr 2”" in said and "lr 0.5" not in said
+    # within 0.5% of the panel's range (0.1 to 0.8): on top; 0.01 apart: not
+    near = distinct_runs([kept[0], bn("lr 3", (0.7, 0.803), (0.1, 0.1))])
+    assert "“lr 3” on “lr 2”" in coinciding_text(near)
+    assert coinciding_text(distinct_runs([kept[0], bn("lr 3", (0.7, 0.81), (0.1, 0.1))])) == ""
+    assert coinciding_text(distinct_runs(kept[:2])) == ""
+
+
 def test_the_batchnorm_tabs_claim_holds_batchnorm_trains_where_the_plain_sigmoid_net_needs_a_large_rate():
     """The tab's prose (a walk found its old claim, 'the advantage grows with the learning rate', the opposite of the
     curves): at 0.05 the plain sigmoid MLP is under 30% after 3,000 steps (a walk read 'near chance' beside 19.7%),

@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from explain.figures.compare import Curve, comparison_figure
+from explain.figures.compare import Curve, coinciding_text, comparison_figure, distinct_runs
 from models.text import about
 from ui.admission import heavy_job
 from ui.presenter import chart
@@ -187,8 +187,10 @@ class LiveRun:
         if len(kept) < 2:
             return
         st.subheader("Your runs, compared")
-        chart(st, comparison_figure([c for run in kept for c in run], x_title, percent), width="stretch")
-        st.caption(f"Your last {len(kept)} finished runs (at most {MAX_KEPT} are kept); the newest is drawn thicker.")
+        curves = distinct_runs(kept)
+        chart(st, comparison_figure(curves, x_title, percent), width="stretch")
+        said = f"Your last {len(kept)} finished runs (at most {MAX_KEPT} are kept); the newest is drawn thicker."
+        st.caption(" ".join(line for line in (said, coinciding_text(curves)) if line))
         st.button("Forget the earlier runs", key=f"{self.name}_forget_runs", on_click=self.forget_earlier)
 
     def forget_earlier(self) -> None:

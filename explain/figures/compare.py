@@ -4,7 +4,7 @@ so two settings (a scheduler stepped or forgotten, two BatchNorm rates) are read
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -29,9 +29,29 @@ class Curve:
         return f"{self.run} · {self.arm}" if self.arm else self.run
 
 
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross")  # one per run: runs on top of each other
+COINCIDE = 0.005  # of a panel's range: runs whose every point is this close are drawn on top of each other
+
+
+def distinct_runs(runs: Sequence[Sequence[Curve]]) -> list[Curve]:
+    """Runs' curves, oldest run first, flattened for `comparison_figure`: a run with the settings of an earlier one is
+    named with its place among them ("..., seed 0 #2"), so it keeps its own colour and legend entry (two runs with one
+    name were drawn in one colour, one on top of the other)."""
+    seen: dict[str, int] = {}
+    out = []
+    for curves in runs:
+        for name in dict.fromkeys(c.run for c in curves):
+            seen[name] = seen.get(name, 0) + 1
+            renamed = name if seen[name] == 1 else f"{name} #{seen[name]}"
+            out += [replace(c, run=renamed) for c in curves if c.run == name]
+    return out
+
+
 def comparison_figure(curves: Sequence[Curve], x_title: str, percent: Sequence[str] = ()) -> go.Figure:
-    """One panel per series title (in the first curve's order), one colour per run and one dash per arm, the newest
-    run (the last) drawn thicker; panels named in `percent` are read as fractions and shown in percent."""
+    """One panel per series title (in the first curve's order), one colour and marker per run and one dash per arm,
+    the newest run (the last) drawn thicker and behind the others; panels named in `percent` are read as fractions
+    and shown in percent.
+    Hovering a step lists every run's value there, so runs drawn on top of each other can be told apart."""
     panels = list(dict.fromkeys(t for c in curves for t in c.series))
     runs = list(dict.fromkeys(c.run for c in curves))
     arms = list(dict.fromkeys(c.arm for c in curves))
@@ -49,9 +69,11 @@ def comparison_figure(curves: Sequence[Curve], x_title: str, percent: Sequence[s
                 y=list(curve.series[title]),
                 mode="lines+markers",  # a one-epoch run is one point: a line alone would draw nothing
                 line=dict(color=colours[i], width=3 if newest else 1.5, dash=dash),
+                marker=dict(symbol=SYMBOLS[i % len(SYMBOLS)], size=7),
                 name=curve.label,
                 legendgroup=curve.label,
                 showlegend=col == 1,
+                zorder=len(runs) - i,  # older runs in front: a thin line inside the newest's thick one shows both
                 row=1,
                 col=col,
             )
@@ -59,9 +81,50 @@ def comparison_figure(curves: Sequence[Curve], x_title: str, percent: Sequence[s
                 fig.update_yaxes(tickformat=".0%", row=1, col=col)
             fig.update_xaxes(title_text=x_title, row=1, col=col)
     fig.update_layout(
-        height=360, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25, x=0, yanchor="top")
+        height=360,
+        margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(orientation="h", y=-0.25, x=0, yanchor="top"),
+        hovermode="x unified",
     )
     return fig
+
+
+def coinciding_text(curves: Sequence[Curve]) -> str:
+    """A sentence naming the runs whose curves lie on an earlier run's (every arm and panel, the same steps, every
+    point within COINCIDE of the panel's range), which the chart draws on top of each other; "" when none do."""
+    panels = list(dict.fromkeys(t for c in curves for t in c.series))
+    span = {}
+    for title in panels:
+        values = [v for c in curves for v in c.series.get(title, ()) if v == v]  # NaN (a diverged run) left out
+        span[title] = max(values, default=0.0) - min(values, default=0.0)
+
+    def same(a: list[Curve], b: list[Curve]) -> bool:
+        if [(c.arm, c.x) for c in a] != [(c.arm, c.x) for c in b]:
+            return False
+        return all(
+            ca.series.keys() == cb.series.keys()
+            and all(
+                abs(u - v) <= COINCIDE * span[t] or (u != u and v != v)
+                for t in ca.series
+                for u, v in zip(ca.series[t], cb.series[t], strict=True)
+            )
+            for ca, cb in zip(a, b, strict=True)
+        )
+
+    by_run = {name: [c for c in curves if c.run == name] for name in dict.fromkeys(c.run for c in curves)}
+    names = list(by_run)
+    pairs = [
+        f"“{later}” on “{earlier}”"
+        for j, later in enumerate(names)
+        for earlier in names[:j]
+        if same(by_run[earlier], by_run[later])
+    ]
+    if not pairs:
+        return ""
+    return (
+        f"Drawn on top of each other (every point within {COINCIDE:.1%} of its panel's range): {'; '.join(pairs)}. "
+        "Hover a step to read each run's value."
+    )
 
 
 def bn_curves(history: BNHistory, run: str) -> list[Curve]:
