@@ -73,6 +73,7 @@ def test_figures_carry_run_keys_and_bands() -> None:
     fig = learning_curve_figure(RUNS, curves, axis="inv_sqrt", selected="probe-n5-s1")
     points = [t for t in fig.data if t.mode == "markers"]
     assert [len(t.customdata) for t in points] == [12, 12, 12]
+    assert len({t.marker.symbol for t in points}) == 3  # overlapping regimes' points stay apart (a walk)
     probe = points[1]
     sizes = list(probe.marker.size)
     assert sizes[list(probe.customdata).index("probe-n5-s1")] > min(sizes)

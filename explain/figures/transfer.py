@@ -21,6 +21,13 @@ COLOURS = {
     "probe-features": PALETTE[6],
     "random-probe": PALETTE[4],  # teal: a walk took the brown it had, dotted, for From scratch's red
 }
+SYMBOLS = {  # a run's marker names its regime with its colour: regimes whose points overlap stay apart
+    "scratch": "circle",
+    "probe": "square",
+    "finetune": "diamond",
+    "probe-features": "triangle-up",
+    "random-probe": "star",
+}
 PAPER_DASHES = ("dot", "dashdot", "longdash", "dash")  # one per published fit, none solid: fits of ours are solid
 
 
@@ -88,6 +95,7 @@ def learning_curve_figure(
                 mode="markers",
                 marker=dict(
                     color=colour,
+                    symbol=SYMBOLS[regime],
                     size=[13 if r.key == selected else 8 for r in rs],
                     line=dict(width=[2.5 if r.key == selected else 0.5 for r in rs], color="black"),
                 ),
