@@ -103,6 +103,38 @@ def test_every_hostile_annotation_file_gets_one_line_within_a_second(name):
     assert words in message and "\n" not in message and len(message) < 300, message
 
 
+def test_json_depth_skips_brackets_in_strings_with_any_escapes():
+    import json
+    import random
+
+    from explain.inputs.annotations import json_depth
+
+    def depth(v):
+        if isinstance(v, dict):
+            return 1 + max(map(depth, v.values()), default=0)
+        if isinstance(v, list):
+            return 1 + max(map(depth, v), default=0)
+        return 0
+
+    rng = random.Random(0)
+    pieces = ["[", "]", "{", "}", "\\", '"', "a", "\\\\", '\\"', "é"]
+
+    def value(level):
+        kind = rng.random()
+        if level > 6 or kind < 0.3:
+            return "".join(rng.choice(pieces) for _ in range(rng.randrange(6)))
+        if kind < 0.65:
+            return [value(level + 1) for _ in range(rng.randrange(4))]
+        return {value(99): value(level + 1) for _ in range(rng.randrange(4))}
+
+    for _ in range(300):
+        v = value(0)
+        assert json_depth(json.dumps(v, ensure_ascii=rng.random() < 0.5).encode()) == depth(v), v
+    assert json_depth(b"") == 0
+    assert json_depth(b'\\\\"[[') == 0  # two backslashes escape each other: the quote opens a string around [[
+    assert json_depth(b'\\"[[') == 2  # one escapes the quote: no string (not JSON; the parser says so after)
+
+
 def test_drawing_a_box_costs_time_in_proportion_to_the_image_not_its_coordinates():
     """The stall of #31: PIL walks a rectangle's whole outline, so (-1e9, -1e9, 1e9, 1e9) took 8.6 s; clipped to
     the image it costs what any box does."""
