@@ -40,6 +40,7 @@ MB = 1 << 20
 MAX_MODEL_MB = int(os.environ.get("EXPLAINER_MAX_MODEL_MB", "240"))
 MAX_CARD_BYTES = 200_000  # the JSON card and the class-names file: text, small
 MAX_CLASSES = 10_000
+MAX_WIDTH = 4.0  # times ResNet-18's 64 first-layer filters: the course's networks are 0.25 to 1
 
 NORMALISATIONS: dict[str, tuple[str, tuple[float, ...], tuple[float, ...]]] = {
     "imagenet": ("ImageNet's mean and standard deviation", IMAGENET_MEAN, IMAGENET_STD),
@@ -209,7 +210,24 @@ def _read_safetensors(data: bytes) -> object:
 
 def identify(state: Mapping[str, torch.Tensor]) -> dict:
     """The architecture a state_dict belongs to, from its keys, and what its tensors imply: the number of classes
-    (the head's rows), the width and the input channels. OwnModelError naming its first keys when none fits."""
+    (the head's rows, 1 to MAX_CLASSES), the width (at most MAX_WIDTH) and the input channels (1 or 3).
+    OwnModelError naming its first keys when none fits, or the implied size out of range."""
+    found = _identify(state)
+    if not 1 <= found["classes"] <= MAX_CLASSES:
+        raise OwnModelError(
+            f"The head has {found['classes']:,} outputs; this server takes 1 to {MAX_CLASSES:,} classes."
+        )
+    if not 0 < found["width"] <= MAX_WIDTH:
+        raise OwnModelError(
+            f"The first layer has {round(found['width'] * 64):,} filters (width {found['width']:g}); this server takes "
+            f"networks up to width {MAX_WIDTH:g} ({MAX_WIDTH * 64:g} filters)."
+        )
+    if found["channels"] not in (1, 3):
+        raise OwnModelError(f"The first layer takes {found['channels']} input channels; images have 1 or 3.")
+    return found
+
+
+def _identify(state: Mapping[str, torch.Tensor]) -> dict:
     keys = set(state)
     if "layer0.0.weight" in keys and "fc.weight" in keys:
         stem = state["layer0.0.weight"]
@@ -257,7 +275,8 @@ def build(architecture: str, classes: int, width: float = 1.0, channels: int = 3
 
 
 def load_strictly(model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
-    """Fill `model` from `state` only if every key and shape matches, else say which do not (the first three)."""
+    """Fill `model` from `state` only if every key and shape matches, else say which do not (the first three). A
+    model on the meta device is only checked (it holds no values to fill)."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -276,7 +295,8 @@ def load_strictly(model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
             f"{len(shapes)} tensors have the wrong shape, first {k}: {tuple(state[k].shape)} where the network "
             f"has {tuple(expected[k].shape)}."
         )
-    model.load_state_dict(state, strict=True)
+    if next(iter(expected.values())).device.type != "meta":
+        model.load_state_dict(state, strict=True)
 
 
 def preprocess_of(card: OwnCard) -> v2.Compose:
@@ -366,6 +386,9 @@ def load_own_classifier(
         test_accuracy=given.get("test_accuracy"),
         trained=given.get("trained", ""),
     )
+    with torch.device("meta"):  # the network's shapes alone, no memory: a file of a few kB claiming a head of a
+        skeleton = build(made.architecture, k, made.width, made.channels)  # million classes took gigabytes to build
+    load_strictly(skeleton, state)  # every shape matches: the network is no bigger than the file's tensors
     model = build(made.architecture, k, made.width, made.channels)
     load_strictly(model, state)
     model, info = own_classifier(model, made, hashlib.sha256(weights).hexdigest(), device)

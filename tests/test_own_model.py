@@ -178,6 +178,24 @@ BAD_FILES = {
         lambda: saved({"encoder.weight": torch.zeros(2, 2)}),
         "These weights are not of a supported architecture",
     ),
+    # a few kB claiming a huge network with empty tensors (a review over loopback: 39 kB took the server to 5 GB;
+    # a 1.7 kB width-40 stem was killed at 23 GB)
+    "an empty head of two million classes": (
+        lambda: saved({**good_state(), "fc.weight": torch.empty(2_000_000, 0)}),
+        "The head has 2,000,000 outputs; this server takes 1 to 10,000 classes.",
+    ),
+    "an empty stem of width 40": (
+        lambda: saved({**good_state(), "layer0.0.weight": torch.empty(2560, 0, 7, 7)}),
+        "The first layer has 2,560 filters (width 40); this server takes networks up to width 4 (256 filters).",
+    ),
+    "an empty stem of no channels": (
+        lambda: saved({**good_state(), "layer0.0.weight": torch.empty(8, 0, 7, 7)}),
+        "The first layer takes 0 input channels; images have 1 or 3.",
+    ),
+    "a digits head of 9,000 classes, empty": (
+        lambda: saved({**own.build("digits-net", 10).state_dict(), "classifier.7.weight": torch.empty(9000, 0)}),
+        "2 tensors have the wrong shape, first classifier.7.weight: (9000, 0) where the network has (9000, 512).",
+    ),
 }
 
 
@@ -188,6 +206,20 @@ def test_every_bad_file_is_refused_in_one_line(name):
         load_own_classifier(make(), filename="bad.pt")
     text = str(caught.value)
     assert message in text and "\n" not in text, text
+
+
+def test_a_network_is_not_built_until_the_files_shapes_match_it(monkeypatch):
+    """The file's tensors hold the network's every value before the network is made: a file claiming a large one
+    with empty tensors is refused having built it on the meta device only (no memory)."""
+    bad, good = saved({**good_state(), "fc.weight": torch.empty(3, 0)}), saved(good_state())
+    built = []
+    real = own.build
+    monkeypatch.setattr(own, "build", lambda *a, **k: built.append(torch.empty(0).device.type) or real(*a, **k))
+    with pytest.raises(OwnModelError, match="wrong shape"):
+        load_own_classifier(bad, filename="bad.pt")
+    assert built == ["meta"]
+    load_own_classifier(good, filename="good.pt")
+    assert built == ["meta", "meta", "cpu"]
 
 
 def test_a_file_over_the_cap_is_refused_before_it_is_read(monkeypatch):
