@@ -16,7 +16,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from ui.navigation import PAGES
 from ui.page_end import PageEnded
 from ui.presenter import presenter_style, presenter_toggle
-from ui.view_link import RUN_SUBJECT, copy_link
+from ui.view_link import RUN_SUBJECT, copy_link, drop_infinite_values
 
 
 def _log_to_stderr() -> None:
@@ -32,6 +32,7 @@ def _log_to_stderr() -> None:
 def run_app() -> None:
     """What app.py does: page config, navigation over PAGES, the shared sidebar, then the page."""
     _log_to_stderr()
+    drop_infinite_values()  # before any widget bound to the URL reads it
     compact = st.query_params.get("view_compact") == "true"  # a projected view opens with the sidebar folded
     st.set_page_config(
         page_title="CV explainer",

@@ -5,6 +5,7 @@ named by its hash for this browser session, and explanatory text that presenter 
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -13,6 +14,30 @@ BIND = "query-params"  # every linked widget's `bind`
 UPLOAD = "upload"  # the query parameter naming an upload by the SHA-256 of its bytes
 RUN_SUBJECT = "run_subject"  # session key: the SHA-256 of the image this run explains (ui.shell.mark_done)
 MAX_UPLOADS_KEPT = 4  # uploads a session keeps for links to name (each at most 25 MB)
+
+
+def infinite(text: str) -> bool:
+    """Whether a URL value reads as an infinite number ("inf", "-Infinity", "1e999"): Streamlit 1.67's number input
+    turns a bound one into an OverflowError on the page (it drops NaN and other values it cannot take)."""
+    try:
+        return math.isinf(float(text))
+    except ValueError:
+        return False
+
+
+def drop_infinite_values() -> None:
+    """Take out of the URL every parameter with an infinite value, before any bound widget reads it: a link with
+    `?bn_steps=inf` broke its page for whoever opened it, on every reload (a review over loopback). Bound widgets
+    seed from the URL as the session first saw it, so that copy is reset too (Streamlit's own calls: deleting from
+    `st.query_params` leaves it)."""
+    from streamlit.runtime.state.session_state_proxy import get_session_state
+
+    bad = [k for k in st.query_params if any(infinite(v) for v in st.query_params.get_all(k))]
+    if bad:
+        with get_session_state().query_params() as params:
+            for key in bad:
+                params.remove_param(key)  # as Streamlit clears a URL value a widget cannot take
+            params.set_initial_query_params_from_current()
 
 
 def remember_upload(sha256: str, data: bytes, label: str) -> None:
