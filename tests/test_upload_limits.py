@@ -8,7 +8,14 @@ from starlette.exceptions import HTTPException
 from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
 from streamlit.runtime.uploaded_file_manager import UploadedFileRec
 
-from explain.inputs.upload_limits import LABELLED_UPLOADS, MB, TOP9_UPLOADS, UploadBudget, UploadLimit
+from explain.inputs.upload_limits import (
+    LABELLED_UPLOADS,
+    MB,
+    TOP9_UPLOADS,
+    KeptUploads,
+    UploadBudget,
+    UploadLimit,
+)
 from explain.methods.batch_view import MAX_BATCH
 from ui.upload_guard import _Ledger
 
@@ -86,3 +93,20 @@ def test_one_file_is_held_to_its_kind_of_cap():
     assert "a weights file may be at most 240 MB" in b.refusal(0, 0, 0, 241 * MB, "mine.safetensors")
     config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == MAX_MODEL_MB == 240
+
+
+def test_kept_uploads_are_each_owners_alone_and_bounded_per_owner_and_in_all():
+    """A review over loopback: uploads kept per session for links were outside every bound, and Streamlit keeps a
+    reloaded tab's old session, so one visitor grew the server by 100 MB a reload."""
+    kept = KeptUploads(per_owner=2, megabytes=3)
+    kept.put("a", "1", b"x" * MB, "one.png")
+    assert kept.get("a", "1") == (b"x" * MB, "one.png") and kept.get("b", "1") is None  # another owner sees nothing
+    kept.put("a", "2", b"y" * 10, "two.png")
+    kept.put("a", "3", b"z" * 10, "three.png")  # a's third: its oldest goes
+    assert kept.get("a", "1") is None and kept.get("a", "2") and kept.get("a", "3")
+    for owner in "bcdf":  # a megabyte each: past 3 MB in all, the oldest go first, whoever kept them
+        kept.put(owner, "9", b"w" * MB, "big.png")
+    assert kept.bytes() == 3 * MB and all(kept.get(owner, "9") for owner in "cdf") and kept.get("b", "9") is None
+    assert kept.get("a", "2") is None and kept.get("a", "3") is None
+    kept.put("e", "0", b"v" * (4 * MB), "huge.png")  # larger than the whole store: not kept, nothing dropped for it
+    assert kept.get("e", "0") is None and all(kept.get(owner, "9") for owner in "cdf")

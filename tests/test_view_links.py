@@ -124,6 +124,15 @@ def test_an_upload_is_named_by_its_hash_and_found_again_in_its_session():
     assert "upload" not in at.query_params and at.get("image")[0].captions[0].startswith("generated circle")
 
 
+def test_an_upload_named_by_a_link_is_found_only_in_the_session_that_uploaded_it():
+    mine = open_link("pages/home.py", {})
+    data = GOOD["rgb.png"]
+    mine.file_uploader(key="home_upload").upload("photo.png", data, "image/png").run()
+    other = open_link("pages/home.py", {"upload": image_sha256(data)})  # the link, opened in another session
+    assert not other.exception and len(other.info) == 1 and "another browser session" in other.info[0].value
+    assert other.get("image")[0].captions[0].startswith("generated star")
+
+
 def test_an_upload_from_another_session_is_explained_in_one_line():
     at = open_link("pages/home.py", {"upload": "ab" * 32})
     assert not at.exception and len(at.info) == 1 and "another browser session" in at.info[0].value

@@ -6,14 +6,20 @@ named by its hash for this browser session, and explanatory text that presenter 
 from __future__ import annotations
 
 import math
+import os
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import streamlit as st
+
+if TYPE_CHECKING:  # ui.shell imports this module before PyTorch loads: nothing from explain or models here
+    from explain.inputs.upload_limits import KeptUploads
 
 BIND = "query-params"  # every linked widget's `bind`
 UPLOAD = "upload"  # the query parameter naming an upload by the SHA-256 of its bytes
 RUN_SUBJECT = "run_subject"  # session key: the SHA-256 of the image this run explains (ui.shell.mark_done)
 MAX_UPLOADS_KEPT = 4  # uploads a session keeps for links to name (each at most 25 MB)
+KEPT_UPLOADS_MB = int(os.environ.get("EXPLAINER_KEPT_UPLOADS_MB", "100"))  # all sessions' kept uploads
 
 
 def infinite(text: str) -> bool:
@@ -40,13 +46,25 @@ def drop_infinite_values() -> None:
             params.set_initial_query_params_from_current()
 
 
+def _owner() -> str:
+    """This browser session's random name in the kept-uploads store (a reloaded tab is a new session, a new name)."""
+    import secrets
+
+    return st.session_state.setdefault("_uploads_owner", secrets.token_hex(16))
+
+
+@st.cache_resource(show_spinner=False)
+def kept_uploads() -> KeptUploads:
+    """The process's uploads kept for links: each session's newest MAX_UPLOADS_KEPT, KEPT_UPLOADS_MB in all."""
+    from explain.inputs.upload_limits import KeptUploads
+
+    return KeptUploads(MAX_UPLOADS_KEPT, KEPT_UPLOADS_MB)
+
+
 def remember_upload(sha256: str, data: bytes, label: str) -> None:
-    """Keep an upload for this session, so a link naming its hash (`?upload=`) finds it (the newest few)."""
-    kept: dict = st.session_state.setdefault("_uploads", {})
-    kept.pop(sha256, None)
-    kept[sha256] = (data, label)
-    while len(kept) > MAX_UPLOADS_KEPT:
-        kept.pop(next(iter(kept)))
+    """Keep an upload for this session, so a link naming its hash (`?upload=`) finds it (the newest few, within a
+    bound for the whole server)."""
+    kept_uploads().put(_owner(), sha256, data, label)
 
 
 def linked_upload() -> tuple[bytes, str] | str | None:
@@ -55,12 +73,12 @@ def linked_upload() -> tuple[bytes, str] | str | None:
     sha = st.query_params.get(UPLOAD)
     if not sha:
         return None
-    kept = st.session_state.get("_uploads", {})
-    if sha in kept:
-        return kept[sha]
+    found = kept_uploads().get(_owner(), sha)
+    if found is not None:
+        return found
     return (
-        "The link names an image uploaded in another browser session, which this one cannot see: "
-        "upload it again (the sample is shown meanwhile)."
+        "The link names an image uploaded in another browser session, which this one cannot see, or one this "
+        "server no longer holds: upload it again (the sample is shown meanwhile)."
     )
 
 

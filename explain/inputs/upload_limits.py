@@ -8,6 +8,8 @@ can take. The rules live here, as plain functions, so a test reaches them withou
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -83,3 +85,37 @@ class UploadBudget:
         if server_bytes + size > self.server_megabytes * MB:
             return "the server holds as many uploads as it can just now; try again in a few minutes"
         return None
+
+
+class KeptUploads:
+    """Uploads kept so that a link naming one (`?upload=<sha256>`) finds it again, each under its owner (a visitor's
+    session, which alone can read it): the newest `per_owner` of each owner, and at most `megabytes` in all, the
+    oldest dropped first. Kept per session, they were outside every bound: Streamlit keeps a reloaded tab's old
+    session for reconnection, so a review's one visitor grew the server by 100 MB a reload. Thread-safe."""
+
+    def __init__(self, per_owner: int = 4, megabytes: int = 100) -> None:
+        self.per_owner, self.limit = per_owner, megabytes * MB
+        self._kept: OrderedDict[tuple[str, str], tuple[bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, owner: str, sha256: str, data: bytes, label: str) -> None:
+        """Keep an upload for `owner` as the newest (a file larger than the whole store is not kept)."""
+        with self._lock:
+            self._kept.pop((owner, sha256), None)
+            if len(data) > self.limit:
+                return
+            self._kept[(owner, sha256)] = (data, label)
+            mine = [key for key in self._kept if key[0] == owner]
+            for key in mine[: max(0, len(mine) - self.per_owner)]:
+                del self._kept[key]
+            while self.bytes() > self.limit:
+                self._kept.popitem(last=False)
+
+    def get(self, owner: str, sha256: str) -> tuple[bytes, str] | None:
+        """(bytes, label) of `owner`'s upload, or None (another owner's, dropped, or never kept)."""
+        with self._lock:
+            return self._kept.get((owner, sha256))
+
+    def bytes(self) -> int:
+        """What the store holds, in bytes."""
+        return sum(len(data) for data, _ in self._kept.values())
