@@ -158,3 +158,18 @@ def test_scan_bomb_is_counted_not_decoded():
 def test_memory_budget_refuses_from_the_header():
     with pytest.raises(ImageLoadError, match="MB"):
         load_image(HEAVY_GOOD["float_40mp.tiff"], max_bytes=100 * 2**20)
+
+
+@pytest.mark.parametrize("side", [600, 1100, 2100])
+def test_a_float_image_of_any_height_is_stretched_to_8_bits(side):
+    """A review over loopback: a float TIFF 1,024 rows or taller was refused ("colour mode F is not supported"): the
+    finite-value mask was taken from every other row and applied to all of them."""
+    import io
+
+    ramp = np.linspace(-2.0, 3.0, side, dtype=np.float32)
+    values = np.broadcast_to(ramp, (side, side)).copy()
+    values[0, 0] = np.nan
+    buffer = io.BytesIO()
+    Image.fromarray(values, "F").save(buffer, "TIFF")
+    rgb = np.asarray(load_image(buffer.getvalue()))
+    assert rgb.shape[-1] == 3 and rgb[..., 0].min() == 0 and rgb[..., 0].max() == 255

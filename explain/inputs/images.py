@@ -232,7 +232,8 @@ def eight_bit(im: Image.Image, rows: int = 256) -> Image.Image:
     1/257 (8-bit values stored in 16 bits are kept); floats and wider integers are stretched from their
     minimum to their maximum (of finite values)."""
     arr = np.asarray(im)
-    finite = arr if im.mode != "F" else arr[np.isfinite(arr[:: max(1, arr.shape[0] // 512)])]  # sampled rows
+    sampled = arr[:: max(1, arr.shape[0] // 512)] if im.mode == "F" else arr  # a float image's range: sampled rows
+    finite = sampled[np.isfinite(sampled)] if im.mode == "F" else sampled
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     if im.mode == "F" or hi > 65535 or lo < 0:  # floats, or integers beyond 16 bits: stretch lo..hi
         scale, offset = 255.0 / (hi - lo or 1.0), lo
