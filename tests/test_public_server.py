@@ -115,6 +115,22 @@ def test_long_folder_names_and_escapes_give_one_line(tmp_path):
     assert str(tmp_path) not in str(err.value)  # no server path in what a visitor reads
 
 
+def test_a_folders_listing_is_rglobs_sorted_order_and_stops_when_it_has_enough(tmp_path, monkeypatch):
+    """A review over loopback: the listing sorted a whole tree (200,000 files: 1.9 s) on every rerun of Features
+    before keeping its first 200 images."""
+    import explain.inputs.image_sets as sets
+
+    for name in ["b.png", "a/z.jpg", "a/b/c.png", "a.png", "ab.txt", "A.PNG", "c/d/e/f.tif", "a b/x.gif"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "link").symlink_to(tmp_path / "c", target_is_directory=True)  # not followed, as rglob does not
+    every = [p for p in sorted(tmp_path.rglob("*")) if p.suffix.lower() in sets.IMAGE_SUFFIXES and p.is_file()]
+    assert folder_files(".", root=tmp_path) == every and len(every) == 7
+    assert folder_files(".", limit=3, root=tmp_path) == every[:3]
+    monkeypatch.setattr(sets, "MAX_ENTRIES_READ", 4)  # A.PNG, a, a/b, a/b/c.png: no more entries are read
+    assert folder_files(".", root=tmp_path) == [tmp_path / "A.PNG", tmp_path / "a" / "b" / "c.png"]
+
+
 # ---------------------------------------------------------------- the queue and the shared results
 
 
