@@ -173,6 +173,9 @@ BAD_ANNOTATIONS: dict[str, tuple[bytes, str]] = {
     # every quote, in time quadratic in the size (a review: 160 KB held the server 49 s; 5 MB would take hours)
     "an unclosed string of escaped quotes": (b'"' + b'\\"' * (5 * 2**19 - 1), "not a usable COCO annotation file"),
     "escaped quotes hiding brackets": (b'["' + b'\\"[' * 1_000_000 + b'"]', "not a usable COCO"),
+    # UTF-16 and UTF-32, which json.loads reads: a character whose byte is a quote hid the brackets after it
+    "deep nesting in UTF-16": (('["\u2200", ' + "[" * 400 + "]" * 400 + "]").encode("utf-16-le"), "nests deeper than"),
+    "deep nesting in UTF-32": (('["\\"", ' + "[" * 400 + "]" * 400 + "]").encode("utf-32"), "nests deeper than"),
     "over 5 MB": (b" " * (5 * 2**20 + 1), "over 5 MB"),
     "not JSON": (b"\x89PNG\r\n\x1a\n not json", "not a usable COCO annotation file"),
     "empty": (b"", "not a usable COCO annotation file"),

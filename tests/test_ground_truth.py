@@ -89,6 +89,9 @@ def test_boxes_are_clipped_to_the_image_and_one_wholly_outside_is_named_and_left
     truth = coco_objects(coco_file(boxes), "photo.png", (100, 120))
     assert [o.box for o in truth.objects] == [(10.0, 20.0, 120.0, 60.0), (0.0, 0.0, 10.0, 10.0), (0.0, 0.0, 5.0, 5.0)]
     assert truth.outside == ["annotation 2 (cat) lies outside the image"]
+    for encoding in ("utf-8-sig", "utf-16", "utf-32-le"):  # what json.loads reads, read alike
+        text = coco_file(boxes).decode()
+        assert coco_objects(text.encode(encoding), "photo.png", (100, 120)) == truth, encoding
 
 
 @pytest.mark.parametrize("name", list(BAD_ANNOTATIONS))

@@ -46,7 +46,7 @@ def scene_objects(scene: Scene) -> list[TrueObject]:
 
 
 def json_depth(data: bytes) -> int:
-    """How deeply a JSON text nests arrays and objects, counted without parsing it (brackets inside strings not
+    """How deeply a UTF-8 JSON text nests arrays and objects, counted without parsing it (brackets inside strings not
     counted), so a file of a million brackets is refused before the parser recurses into it. Linear in the file's
     size whatever it holds: a quote is a string's edge unless an odd run of backslashes precedes it (a regular
     expression skipping strings retried an unclosed one from every quote, quadratic: 160 KB of escaped quotes held
@@ -54,15 +54,15 @@ def json_depth(data: bytes) -> int:
     b = np.frombuffer(data, np.uint8)
     if not len(b):
         return 0
-    index = np.arange(len(b))
+    index = np.arange(len(b), dtype=np.int32)
     backslash = b == ord("\\")
-    last_other = np.maximum.accumulate(np.where(backslash, -1, index))  # the last non-backslash at or before i
-    run_before = np.empty(len(b), np.int64)  # backslashes just before each byte
-    run_before[0], run_before[1:] = 0, index[:-1] - last_other[:-1]
+    last_other = np.maximum.accumulate(np.where(backslash, np.int32(-1), index))  # the last non-backslash up to i
+    run_before = np.zeros(len(b), np.int32)  # backslashes just before each byte
+    run_before[1:] = index[:-1] - last_other[:-1]
     edge = (b == ord('"')) & (run_before % 2 == 0)
-    outside = np.cumsum(edge) % 2 == 0  # a byte after an even count of edges, itself not an edge, is outside strings
-    step = np.isin(b, list(b"[{")).astype(np.int32) - np.isin(b, list(b"]}")).astype(np.int32)
-    return int(np.cumsum(np.where(outside & ~edge, step, 0)).max(initial=0))
+    outside = np.cumsum(edge, dtype=np.int32) % 2 == 0  # after an even count of edges, itself not one: outside
+    step = np.isin(b, list(b"[{")).astype(np.int8) - np.isin(b, list(b"]}")).astype(np.int8)
+    return int(np.cumsum(np.where(outside & ~edge, step, np.int8(0)), dtype=np.int32).max(initial=0))
 
 
 def _records(coco: object, name: str) -> list[dict]:
@@ -117,9 +117,12 @@ def coco_objects(data: bytes, image_name: str, size: tuple[int, int]) -> Annotat
     if len(data) > MAX_ANNOTATION_BYTES:
         raise ValueError(f"the annotation file is over {MAX_ANNOTATION_BYTES // 2**20} MB")
     try:
-        if json_depth(data) > MAX_DEPTH:
+        # as json.loads reads bytes (UTF-8, 16 or 32), then counted as UTF-8: in UTF-16 a character's byte can be a
+        # quote, and the count read every bracket after it as inside a string (a review)
+        text = data.decode(json.detect_encoding(data))
+        if json_depth(text.encode()) > MAX_DEPTH:
             raise ValueError(f"it nests deeper than {MAX_DEPTH} levels")
-        coco = json.loads(data)
+        coco = json.loads(text)
         images, annotations = _records(coco, "images"), _records(coco, "annotations")
         names = {}
         for c in _records(coco, "categories"):
