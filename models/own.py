@@ -168,6 +168,14 @@ def read_state_dict(data: bytes, filename: str = "") -> dict[str, torch.Tensor]:
     bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
         raise OwnModelError(f"The file is not a state_dict: {str(bad[0])[:60]!r} is not a tensor.")
+    odd = [k for k, v in state.items() if v.layout != torch.strided or v.device.type != "cpu"]
+    if odd:  # sparse or meta tensors: no network's weights are saved so
+        raise OwnModelError(f"Its tensor {odd[0][:60]!r} is not a plain (dense) tensor; save `model.state_dict()`.")
+    held = sum(v.numel() * v.element_size() for v in state.values())
+    if held > MAX_MODEL_MB * MB:  # a view saves one value and claims a shape: a few kB claimed a 759-MB network
+        raise OwnModelError(
+            f"Its tensors hold {held / MB:,.0f} MB of values; this server takes networks up to {MAX_MODEL_MB} MB."
+        )
     for key, tensor in state.items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise OwnModelError(f"Its weights contain NaN or infinite values (in {key}): the training diverged.")
@@ -227,30 +235,43 @@ def identify(state: Mapping[str, torch.Tensor]) -> dict:
     return found
 
 
+def _dims(state: Mapping[str, torch.Tensor], key: str, ndim: int) -> torch.Tensor:
+    """`state[key]`, which must have `ndim` dimensions (a convolution's weight 4, a linear layer's 2)."""
+    tensor = state[key]
+    if tensor.dim() != ndim:
+        raise OwnModelError(f"{key} has {tensor.dim()} dimensions where the network's has {ndim}.")
+    return tensor
+
+
 def _identify(state: Mapping[str, torch.Tensor]) -> dict:
     keys = set(state)
     if "layer0.0.weight" in keys and "fc.weight" in keys:
-        stem = state["layer0.0.weight"]
+        stem = _dims(state, "layer0.0.weight", 4)
         arch = "lecture-resnet18" if "layer0.0.bias" in keys else "course-resnet18"
         return {
             "architecture": arch,
-            "classes": state["fc.weight"].shape[0],
+            "classes": _dims(state, "fc.weight", 2).shape[0],
             "width": stem.shape[0] / 64,
             "channels": stem.shape[1],
         }
     if "conv1.weight" in keys and "fc.weight" in keys and "layer4.0.conv1.weight" in keys:
         arch = "resnet50" if "layer1.0.conv3.weight" in keys else "resnet18"
-        return {"architecture": arch, "classes": state["fc.weight"].shape[0], "width": 1.0, "channels": 3}
+        return {"architecture": arch, "classes": _dims(state, "fc.weight", 2).shape[0], "width": 1.0, "channels": 3}
     if "classifier.7.weight" in keys and "features.0.weight" in keys:
         return {
             "architecture": "digits-net",
-            "classes": state["classifier.7.weight"].shape[0],
+            "classes": _dims(state, "classifier.7.weight", 2).shape[0],
             "width": 1.0,
             "channels": 1,
         }
     if "classifier.6.weight" in keys and "features.0.weight" in keys:
         arch = "vgg16" if "features.28.weight" in keys else "alexnet"
-        return {"architecture": arch, "classes": state["classifier.6.weight"].shape[0], "width": 1.0, "channels": 3}
+        return {
+            "architecture": arch,
+            "classes": _dims(state, "classifier.6.weight", 2).shape[0],
+            "width": 1.0,
+            "channels": 3,
+        }
     first = ", ".join(sorted(keys)[:4])
     raise OwnModelError(
         f"These weights are not of a supported architecture ({', '.join(ARCHITECTURES)}); its first keys: {first}."
@@ -388,7 +409,7 @@ def load_own_classifier(
     )
     with torch.device("meta"):  # the network's shapes alone, no memory: a file of a few kB claiming a head of a
         skeleton = build(made.architecture, k, made.width, made.channels)  # million classes took gigabytes to build
-    load_strictly(skeleton, state)  # every shape matches: the network is no bigger than the file's tensors
+    load_strictly(skeleton, state)  # every shape matches: the network is no bigger than the file's values
     model = build(made.architecture, k, made.width, made.channels)
     load_strictly(model, state)
     model, info = own_classifier(model, made, hashlib.sha256(weights).hexdigest(), device)

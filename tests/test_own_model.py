@@ -192,6 +192,23 @@ BAD_FILES = {
         lambda: saved({**good_state(), "layer0.0.weight": torch.empty(8, 0, 7, 7)}),
         "The first layer takes 0 input channels; images have 1 or 3.",
     ),
+    "a view claiming 764 MB": (  # one saved value, a huge shape: it passed the shape check (a review)
+        lambda: saved({**good_state(), "fc.weight": torch.zeros(()).expand(10_000, 20_000)}),
+        "Its tensors hold 764 MB of values; this server takes networks up to 240 MB.",
+    ),
+    "a one-dimensional stem": (
+        lambda: saved({**good_state(), "layer0.0.weight": torch.zeros(8)}),
+        "layer0.0.weight has 1 dimensions where the network's has 4.",
+    ),
+    "a scalar head": (lambda: saved({**good_state(), "fc.weight": torch.zeros(())}), "fc.weight has 0 dimensions"),
+    "a sparse head": (
+        lambda: saved({**good_state(), "fc.weight": good_state()["fc.weight"].to_sparse()}),
+        "Its tensor 'fc.weight' is not a plain (dense) tensor",
+    ),
+    "a meta head": (
+        lambda: saved({**good_state(), "fc.weight": torch.empty(3, 8, device="meta")}),
+        "Its tensor 'fc.weight' is not a plain (dense) tensor",
+    ),
     "a digits head of 9,000 classes, empty": (
         lambda: saved({**own.build("digits-net", 10).state_dict(), "classifier.7.weight": torch.empty(9000, 0)}),
         "2 tensors have the wrong shape, first classifier.7.weight: (9000, 0) where the network has (9000, 512).",
