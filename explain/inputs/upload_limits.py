@@ -89,27 +89,42 @@ class UploadBudget:
 
 class KeptUploads:
     """Uploads kept so that a link naming one (`?upload=<sha256>`) finds it again, each under its owner (a visitor's
-    session, which alone can read it): the newest `per_owner` of each owner, and at most `megabytes` in all, the
-    oldest dropped first. Kept per session, they were outside every bound: Streamlit keeps a reloaded tab's old
-    session for reconnection, so a review's one visitor grew the server by 100 MB a reload. Thread-safe."""
+    session, which alone can read it): the newest `per_owner` of each owner, and at most `megabytes` in all (each
+    upload charged ENTRY_BYTES more for its bookkeeping), the oldest dropped first. Kept per session, they were
+    outside every bound: Streamlit keeps a reloaded tab's old session for reconnection, so a review's one visitor
+    grew the server by 100 MB a reload. Thread-safe; a put costs the same however many uploads are kept."""
+
+    ENTRY_BYTES = 1024
 
     def __init__(self, per_owner: int = 4, megabytes: int = 100) -> None:
         self.per_owner, self.limit = per_owner, megabytes * MB
-        self._kept: OrderedDict[tuple[str, str], tuple[bytes, str]] = OrderedDict()
+        self._kept: OrderedDict[tuple[str, str], tuple[bytes, str]] = OrderedDict()  # oldest first
+        self._owners: dict[str, OrderedDict[str, None]] = {}  # each owner's uploads, oldest first
+        self._total = 0
         self._lock = threading.Lock()
+
+    def _drop(self, owner: str, sha256: str) -> None:
+        data, _ = self._kept.pop((owner, sha256))
+        self._total -= len(data) + self.ENTRY_BYTES
+        mine = self._owners[owner]
+        del mine[sha256]
+        if not mine:
+            del self._owners[owner]
 
     def put(self, owner: str, sha256: str, data: bytes, label: str) -> None:
         """Keep an upload for `owner` as the newest (a file larger than the whole store is not kept)."""
         with self._lock:
-            self._kept.pop((owner, sha256), None)
-            if len(data) > self.limit:
+            if (owner, sha256) in self._kept:
+                self._drop(owner, sha256)
+            if len(data) + self.ENTRY_BYTES > self.limit:
                 return
             self._kept[(owner, sha256)] = (data, label)
-            mine = [key for key in self._kept if key[0] == owner]
-            for key in mine[: max(0, len(mine) - self.per_owner)]:
-                del self._kept[key]
-            while self.bytes() > self.limit:
-                self._kept.popitem(last=False)
+            self._owners.setdefault(owner, OrderedDict())[sha256] = None
+            self._total += len(data) + self.ENTRY_BYTES
+            while len(self._owners[owner]) > self.per_owner:
+                self._drop(owner, next(iter(self._owners[owner])))
+            while self._total > self.limit:
+                self._drop(*next(iter(self._kept)))
 
     def get(self, owner: str, sha256: str) -> tuple[bytes, str] | None:
         """(bytes, label) of `owner`'s upload, or None (another owner's, dropped, or never kept)."""
@@ -117,5 +132,6 @@ class KeptUploads:
             return self._kept.get((owner, sha256))
 
     def bytes(self) -> int:
-        """What the store holds, in bytes."""
-        return sum(len(data) for data, _ in self._kept.values())
+        """What the store holds, in bytes, its bookkeeping charge included."""
+        with self._lock:
+            return self._total
