@@ -4,6 +4,7 @@ queue, shared results keyed on full content, damaged results files, and safe nam
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -129,6 +130,16 @@ def test_a_folders_listing_is_rglobs_sorted_order_and_stops_when_it_has_enough(t
     assert folder_files(".", limit=3, root=tmp_path) == every[:3]
     monkeypatch.setattr(sets, "MAX_ENTRIES_READ", 4)  # A.PNG, a, a/b, a/b/c.png: no more entries are read
     assert folder_files(".", root=tmp_path) == [tmp_path / "A.PNG", tmp_path / "a" / "b" / "c.png"]
+    real = os.scandir
+
+    def refusing(path):  # a subfolder that cannot be read (this VM's tests run as root: permissions do not stop it)
+        if Path(path).name == "b":
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(sets, "MAX_ENTRIES_READ", 10_000)
+    monkeypatch.setattr(sets.os, "scandir", refusing)
+    assert folder_files(".", root=tmp_path) == [p for p in every if p.parent.name != "b"]
 
 
 # ---------------------------------------------------------------- the queue and the shared results

@@ -244,6 +244,13 @@ def test_runs_with_one_name_stay_apart_and_runs_on_top_of_each_other_are_named()
     assert "“lr 3” on “lr 2”" in coinciding_text(near)
     assert coinciding_text(distinct_runs([kept[0], bn("lr 3", (0.7, 0.81), (0.1, 0.1))])) == ""
     assert coinciding_text(distinct_runs(kept[:2])) == ""
+    # a diverged run's infinite or NaN values neither stretch a panel's range nor match a finite value
+    inf = float("inf")
+    assert coinciding_text(distinct_runs([bn("a", (0.1, 0.9), (0.1, inf)), bn("b", (0.5, 0.2), (0.3, 0.4))])) == ""
+    nan = float("nan")
+    same = distinct_runs([bn("a", (0.1, nan), (0.1, inf)), bn("b", (0.1, nan), (0.1, inf))])
+    assert "“b” on “a”" in coinciding_text(same)
+    assert coinciding_text(distinct_runs([bn("a", (0.1, nan), (0.1, 0.2)), bn("b", (0.1, 0.5), (0.1, 0.2))])) == ""
 
 
 def test_the_batchnorm_tabs_claim_holds_batchnorm_trains_where_the_plain_sigmoid_net_needs_a_large_rate():

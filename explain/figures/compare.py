@@ -3,6 +3,7 @@ so two settings (a scheduler stepped or forgotten, two BatchNorm rates) are read
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -95,7 +96,7 @@ def coinciding_text(curves: Sequence[Curve]) -> str:
     panels = list(dict.fromkeys(t for c in curves for t in c.series))
     span = {}
     for title in panels:
-        values = [v for c in curves for v in c.series.get(title, ()) if v == v]  # NaN (a diverged run) left out
+        values = [v for c in curves for v in c.series.get(title, ()) if math.isfinite(v)]  # a diverged run's left out
         span[title] = max(values, default=0.0) - min(values, default=0.0)
 
     def same(a: list[Curve], b: list[Curve]) -> bool:
@@ -104,7 +105,8 @@ def coinciding_text(curves: Sequence[Curve]) -> str:
         return all(
             ca.series.keys() == cb.series.keys()
             and all(
-                abs(u - v) <= COINCIDE * span[t] or (u != u and v != v)
+                (math.isfinite(u) and math.isfinite(v) and abs(u - v) <= COINCIDE * span[t])
+                or (not math.isfinite(u) and not math.isfinite(v) and (u == v or (u != u and v != v)))
                 for t in ca.series
                 for u, v in zip(ca.series[t], cb.series[t], strict=True)
             )

@@ -3,6 +3,7 @@ or a folder the user names, which must lie under a configured root."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Iterator
@@ -52,7 +53,8 @@ def _walk(folder: Path, most: int) -> Iterator[Path]:
         count += 1
         yield Path(entry.path)
         if entry.is_dir(follow_symlinks=False):
-            stack.append(iter(sorted(os.scandir(entry.path), key=lambda e: e.name)))
+            with contextlib.suppress(PermissionError):  # a folder inside that cannot be read is skipped, as by rglob
+                stack.append(iter(sorted(os.scandir(entry.path), key=lambda e: e.name)))
 
 
 def folder_files(relative: str, limit: int = MAX_SET_IMAGES, root: Path | None = None) -> list[Path]:
