@@ -230,7 +230,8 @@ def eight_bit(im: Image.Image, rows: int = 256) -> Image.Image:
     """A 16-bit, 32-bit or float single-band image as 8-bit "L", a band of rows at a time, so the
     conversion never holds more than the source and its 8-bit copy. 16-bit samples are scaled by
     1/257 (8-bit values stored in 16 bits are kept); floats and wider integers are stretched from their
-    minimum to their maximum (of finite values)."""
+    minimum to their maximum (for floats, of the finite values in about 512 evenly spaced rows; values beyond are
+    clipped)."""
     arr = np.asarray(im)
     sampled = arr[:: max(1, arr.shape[0] // 512)] if im.mode == "F" else arr  # a float image's range: sampled rows
     finite = sampled[np.isfinite(sampled)] if im.mode == "F" else sampled
