@@ -127,8 +127,8 @@ def test_two_batchnorm_runs_are_compared_on_one_chart():
     submit().click().run()  # lr 2.0 again: the same curves, its own name, said to be on top of the first
     names = {t["name"] for s in plotly_specs(at) for t in s["data"] if " · " in t.get("name", "")}
     again = "3 x 100 fully connected, sigmoid, lr 2, batch 60, 100 steps, seed 0"
-    assert f"{again} #2 · BatchNorm" in names
-    assert any(f"“{again} #2” on “{again}”" in c for c in at.caption.values)
+    assert f"{again} (run 2 of these settings) · BatchNorm" in names
+    assert any(f"“{again} (run 2 of these settings)” on “{again}”" in c for c in at.caption.values)
     at.button(key="bn_forget_runs").click().run()
     assert len(live(at, "bn").work.history.steps) and len(at.session_state["bn_kept"]) == 1
     assert "Your runs, compared" not in [s.value for s in at.subheader]

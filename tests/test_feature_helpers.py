@@ -186,3 +186,15 @@ def test_a_flat_occlusion_map_says_why_and_names_no_worst_square():
     assert "stays within 0.0%" in flat.flat_note(12, 64, "star")
     varied = OcclusionMaps(np.ones((2, 2)), np.array([[0.9, 0.2], [0.8, 0.9]]), np.zeros((2, 2), int), corners)
     assert varied.flat_note(12, 64, "star") == ""
+
+
+def test_the_feature_map_grid_always_shows_the_chosen_channel_and_says_where():
+    """A walk chose a channel outside the 32 strongest and found its map nowhere on the page."""
+    from explain.methods.deconvnet import tiles_with
+
+    order = list(range(40, 0, -1))  # 40 channels, strongest first
+    shown, said = tiles_with(order, 30)
+    assert shown == order[:32] and said == "The chosen channel, 30, is tile 11 (row 2, column 3)."
+    shown, said = tiles_with(order, 3)
+    assert shown == [*order[:31], 3] and "not among the 32 strongest: it is shown in the last tile" in said
+    assert tiles_with([2, 0, 1], 1) == ([2, 0, 1], "The chosen channel, 1, is tile 3 (row 1, column 3).")

@@ -230,15 +230,23 @@ def test_runs_with_one_name_stay_apart_and_runs_on_top_of_each_other_are_named()
         bn("lr 2", (0.7, 0.8), (0.1, 0.1)),
     ]
     curves = distinct_runs(kept)
-    assert [c.label for c in curves][-2:] == ["lr 2 #2 · BatchNorm", "lr 2 #2 · no BatchNorm"]
+    assert [c.label for c in curves][-2:] == [
+        "lr 2 (run 2 of these settings) · BatchNorm",
+        "lr 2 (run 2 of these settings) · no BatchNorm",
+    ]
     fig = comparison_figure(curves, "step")
     symbols = {t.name: t.marker.symbol for t in fig.data}
-    assert symbols["lr 2 · BatchNorm"] != symbols["lr 2 #2 · BatchNorm"] and fig.layout.hovermode == "x unified"
+    assert (
+        symbols["lr 2 · BatchNorm"] != symbols["lr 2 (run 2 of these settings) · BatchNorm"]
+        and fig.layout.hovermode == "x unified"
+    )
     zorder = {t.name: t.zorder for t in fig.data}  # the newest (thick) behind: an earlier run on it shows inside it
-    assert zorder["lr 2 · BatchNorm"] > zorder["lr 0.5 · BatchNorm"] > zorder["lr 2 #2 · BatchNorm"]
+    assert (
+        zorder["lr 2 · BatchNorm"] > zorder["lr 0.5 · BatchNorm"] > zorder["lr 2 (run 2 of these settings) · BatchNorm"]
+    )
     assert len({t.line.color for t in fig.data}) == 3
     said = coinciding_text(curves)
-    assert "“lr 2 #2” on “lr 2”" in said and "lr 0.5" not in said
+    assert "“lr 2 (run 2 of these settings)” on “lr 2”" in said and "lr 0.5" not in said
     # within 0.5% of the panel's range (0.1 to 0.8): on top; 0.01 apart: not
     near = distinct_runs([kept[0], bn("lr 3", (0.7, 0.803), (0.1, 0.1))])
     assert "“lr 3” on “lr 2”" in coinciding_text(near)

@@ -36,14 +36,15 @@ COINCIDE = 0.005  # of a panel's range: runs whose every point is this close are
 
 def distinct_runs(runs: Sequence[Sequence[Curve]]) -> list[Curve]:
     """Runs' curves, oldest run first, flattened for `comparison_figure`: a run with the settings of an earlier one is
-    named with its place among them ("..., seed 0 #2"), so it keeps its own colour and legend entry (two runs with one
-    name were drawn in one colour, one on top of the other)."""
+    named with its place among them ("..., seed 0 (run 2 of these settings)"; a walk read "#2" as a seed), so it
+    keeps its own colour and legend entry (two runs with one name were drawn in one colour, one on top of the
+    other)."""
     seen: dict[str, int] = {}
     out = []
     for curves in runs:
         for name in dict.fromkeys(c.run for c in curves):
             seen[name] = seen.get(name, 0) + 1
-            renamed = name if seen[name] == 1 else f"{name} #{seen[name]}"
+            renamed = name if seen[name] == 1 else f"{name} (run {seen[name]} of these settings)"
             out += [replace(c, run=renamed) for c in curves if c.run == name]
     return out
 
@@ -78,13 +79,13 @@ def comparison_figure(curves: Sequence[Curve], x_title: str, percent: Sequence[s
                 row=1,
                 col=col,
             )
-            if title in percent:
-                fig.update_yaxes(tickformat=".0%", row=1, col=col)
+            if title in percent:  # every 20%: 50% and 100% alone left runs near chance without a scale (a walk)
+                fig.update_yaxes(tickformat=".0%", dtick=0.2, row=1, col=col)
             fig.update_xaxes(title_text=x_title, row=1, col=col)
     fig.update_layout(
-        height=360,
+        height=360 + 22 * len(dict.fromkeys(c.label for c in curves)),  # the legend below, an entry a line
         margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(orientation="h", y=-0.25, x=0, yanchor="top"),
+        legend=dict(orientation="h", y=-0.32, x=0, yanchor="top"),  # under the axis title (a walk: "Ba step tchNorm")
         hovermode="x unified",
     )
     return fig
@@ -124,7 +125,7 @@ def coinciding_text(curves: Sequence[Curve]) -> str:
     if not pairs:
         return ""
     return (
-        f"Drawn on top of each other (every point within {COINCIDE:.1%} of its panel's range): {'; '.join(pairs)}. "
+        f"Drawn on top of each other (every point within {COINCIDE:.1%} of its chart's value range): {'; '.join(pairs)}. "
         "Hover a step to read each run's value."
     )
 

@@ -414,3 +414,20 @@ def outline_layers(names: list[str], default: str) -> list[str]:
     stages; a VGG's layers), without the convolutions, BatchNorm and ReLU inside each block (a ResNet-18 has 79
     layers with feature maps, 17 of them at these levels), and `default` (`feature_layers`' choice) wherever it is."""
     return [n for n in names if n.count(".") <= 1 or n == default]
+
+
+def tiles_with(order: list[int], channel: int, tiles: int = 32) -> tuple[list[int], str]:
+    """The channels a feature-map grid of `tiles` shows (the strongest first, `order`; `channel` in the last tile
+    when it is not among them) and a sentence saying which tile is `channel`, counted from 1 by rows of 8."""
+    shown = order[:tiles]
+    extra = channel not in shown
+    if extra:
+        shown = [*shown[:-1], channel]
+    place = shown.index(channel)
+    where = f"tile {place + 1} (row {place // 8 + 1}, column {place % 8 + 1})"
+    if extra:
+        return (
+            shown,
+            f"The chosen channel, {channel}, is not among the {tiles} strongest: it is shown in the last tile.",
+        )
+    return shown, f"The chosen channel, {channel}, is {where}."

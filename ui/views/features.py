@@ -27,6 +27,7 @@ from explain.methods.deconvnet import (
     outline_layers,
     position_text,
     project_strongest,
+    tiles_with,
 )
 from explain.methods.filters import feature_maps, filter_images, filters_note, first_conv
 from explain.methods.occlusion import (
@@ -72,8 +73,8 @@ def layers_ui(subject: Subject) -> tuple[list[str], str]:
         "List the layers inside each block",
         key="feat_inside",
         bind=BIND,
-        help="The tabs' layer lists show the blocks and stages; this adds each block's convolutions, BatchNorm, ReLU "
-        "and shortcut.",
+        help="The tabs' layer lists show the stem's layers, the blocks and the stages; this adds each block's "
+        "convolutions, BatchNorm, ReLU and shortcut.",
     )
     return (names if inside else outline_layers(names, start)), start
 
@@ -135,13 +136,14 @@ def channel_input(where: DeltaGenerator, label: str, order: list[int], key: str,
     return where.number_input(label, 0, len(order) - 1, start, key=key, bind=BIND)
 
 
-def show_feature_maps(layer: str, fmap: np.ndarray, order: list[int]) -> None:
-    """The 32 channels of a layer with the strongest activations, strongest first."""
-    shown = order[:32]
+def show_feature_maps(layer: str, fmap: np.ndarray, order: list[int], channel: int) -> None:
+    """The 32 channels of a layer with the strongest activations, strongest first, the chosen channel among them
+    (in the last tile when it is not one of the 32: a walk chose one and found its map nowhere), and where it is."""
+    shown, chosen = tiles_with(order, channel)
     st.image(
         montage(grey_maps(fmap[shown]), cols=8, scale=max(1, 96 // fmap.shape[-1])),
         caption=f"{layer}: the 32 of {fmap.shape[0]} channels ({fmap.shape[1]} x {fmap.shape[2]}) with the strongest "
-        f"activations, strongest first: {', '.join(map(str, shown))}",
+        f"activations, each scaled on its own, strongest first: {', '.join(map(str, shown))}. {chosen}",
         width="stretch",
     )
 
@@ -159,6 +161,8 @@ def show_projection(
     """The deconvnet projection (of the strongest activation or of the whole channel), the image patch under the
     strongest unit's receptive field, and where that patch is."""
     a, b, c = st.columns(3)
+    if whole:  # the two whole-image pictures side by side, the patch last (a walk read the patch as the same region)
+        b, c = c, b
     if whole:  # the whole channel reaches wherever it fires: the whole image
         shown, projected = symmetric_image(rec), f"channel {channel}'s whole map"
     else:  # one unit's projection is zero outside its receptive field: shown over the patch beside it, as in top-9
@@ -168,7 +172,9 @@ def show_projection(
     said = f"the strongest unit's receptive field: {box_text(box, seen.shape[:2])}{outside}"
     b.image(crop_tile(seen, tile, 160), caption=said, width="stretch")
     c.image(
-        draw_box(seen, box), caption=f"channel {channel}: strongest activation {value:.3g} at {where}", width="stretch"
+        draw_box(draw_box(seen, box, "#000000", 4), box, "#FF2BD6", 2),  # magenta on black: seen on green shapes too
+        caption=f"channel {channel}: strongest activation {value:.3g} at {where}",
+        width="stretch",
     )
     kept = (
         f"keeps every activation of channel {channel}, zeroes the other channels"
@@ -191,7 +197,7 @@ def maps_tab(
     """A layer's strongest feature maps, and one channel's strongest activation projected back to pixels."""
     layer, channel, whole = maps_ui(subject, layers, start_layer)
     fmap, order = cached_maps(subject, layer)
-    show_feature_maps(layer, fmap, order)
+    show_feature_maps(layer, fmap, order, int(channel))
     rec, position, value = cached_reconstruction(subject, layer, int(channel), whole)
     seen = input_image(subject.x, subject.info.mean, subject.info.std)
     geo = geometry(subject.model, layer)
