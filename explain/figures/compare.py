@@ -125,8 +125,8 @@ def coinciding_text(curves: Sequence[Curve]) -> str:
     if not pairs:
         return ""
     return (
-        f"Drawn on top of each other (every point within {COINCIDE:.1%} of its chart's value range): {'; '.join(pairs)}. "
-        "Hover a step to read each run's value."
+        f"Drawn on top of each other (every point within {COINCIDE:.1%} of its chart's value range): "
+        f"{'; '.join(pairs)}. Hover a step to read each run's value."
     )
 
 

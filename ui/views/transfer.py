@@ -196,7 +196,9 @@ def show_learning_curves(
         width="stretch",
     )
     note(
-        "Points: one trained model each (seeds use disjoint training images where the class is large enough). "
+        "Points: one trained model each (seeds use disjoint training images where the class is large enough), "
+        "each regime's nudged sideways a little so that regimes measured at one n do not hide each other (the hover "
+        "gives the true n). "
         f"Lines: weighted least-squares fit, γ searched over [-1, 0) with the authors' penalty {PENALTY:g}·|γ + 0.5| "
         "(allenai/learning-curve); bands: 95% from the variance model σ²(n) = v0 + v1/n. Click a point to see that "
         "run's training curve below."
