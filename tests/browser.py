@@ -165,10 +165,34 @@ _DONE = """([after, subject]) => {
 }"""
 
 
+# What a wait that ran out saw: the connection and script states, every done marker, and any error on the page.
+_STATE = """() => {
+  const app = document.querySelector("[data-testid='stApp']");
+  return {
+    url: location.href,
+    connection: app && app.dataset.testConnectionState,
+    script: app && app.dataset.testScriptState,
+    marks: [...document.querySelectorAll("span.explainer-run-done")].map(m =>
+      [Number(m.dataset.run), m.dataset.subject.slice(0, 12), !!m.closest("[data-stale='true']")]),
+    errors: [...document.querySelectorAll("[data-testid='stException'], [data-testid='stAlertContentError']")]
+      .map(e => e.innerText.slice(0, 300)),
+  };
+}"""
+
+
 def wait_done(page, after: int = 0, subject: str | None = None, seconds: float = 300) -> int:
     """Until a run newer than run number `after` (explaining the image whose SHA-256 is `subject`, when given)
-    has drawn everything and the script is idle; returns that run's number."""
-    return page.wait_for_function(_DONE, arg=[after, subject], timeout=bound_ms(seconds)).json_value()
+    has drawn everything and the script is idle; returns that run's number. When the bound runs out, the error
+    says what the page showed then (one CI run timed out here once, with nothing to tell why)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        return page.wait_for_function(_DONE, arg=[after, subject], timeout=bound_ms(seconds)).json_value()
+    except PlaywrightTimeout:
+        seen = page.evaluate(_STATE)
+        raise AssertionError(
+            f"no run after run {after} finished within {bound_ms(seconds) / 1000:g} s: {seen}"
+        ) from None
 
 
 # Every picture in the main area loaded and the pictures' places unchanged over ten polls (100 ms apart): a run's
