@@ -66,6 +66,13 @@ def test_the_layer_lists_show_blocks_and_stages_until_asked_for_the_layers_insid
         assert len(options) == 79 and "layer1.0.bn1" in options
     page.selectbox(key=keys[0]).set_value("layer1.0.conv2").run()
     assert not page.exception and any(c.startswith("layer1.0.conv2: the 32 of") for c in image_captions(page))
+    page.toggle(key="feat_inside").set_value(False).run()  # the choice goes to its block (a walk: to the default)
+    assert not page.exception and page.selectbox(key=keys[0]).value == "layer1.0"
+    page.selectbox(key=keys[0]).set_value("layer2").run()
+    page.toggle(key="feat_inside").set_value(True).run()
+    page.selectbox(key=keys[0]).set_value("layer2.1.bn2").run()
+    page.toggle(key="feat_inside").set_value(False).run()
+    assert not page.exception and page.selectbox(key=keys[0]).value == "layer2.1"
 
 
 def test_top9_scan_over_the_bundled_set(page):

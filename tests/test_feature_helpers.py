@@ -198,3 +198,12 @@ def test_the_feature_map_grid_always_shows_the_chosen_channel_and_says_where():
     shown, said = tiles_with(order, 3)
     assert shown == [*order[:31], 3] and "not among the 32 strongest: it is shown in the last tile" in said
     assert tiles_with([2, 0, 1], 1) == ([2, 0, 1], "The chosen channel, 1, is tile 3 (row 1, column 3).")
+
+
+def test_a_layer_no_longer_listed_falls_to_the_block_that_holds_it():
+    from explain.methods.deconvnet import enclosing_layer
+
+    shown = ["layer0.0", "layer2.0", "layer2"]
+    assert enclosing_layer("layer2.0.bn1", shown) == "layer2.0"
+    assert enclosing_layer("layer2.1.conv1", shown) == "layer2"
+    assert enclosing_layer("head.fc", shown) == "layer0.0"

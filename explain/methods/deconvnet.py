@@ -431,3 +431,13 @@ def tiles_with(order: list[int], channel: int, tiles: int = 32) -> tuple[list[in
             f"The chosen channel, {channel}, is not among the {tiles} strongest: it is shown in the last tile.",
         )
     return shown, f"The chosen channel, {channel}, is {where}."
+
+
+def enclosing_layer(name: str, shown: list[str]) -> str:
+    """The layer of `shown` that holds `name` most closely (layer2.0.bn1 -> layer2.0), else the first shown: where a
+    layer list that stops listing `name` puts the choice (a walk's choice fell back to the page's default)."""
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        if ".".join(parts[:cut]) in shown:
+            return ".".join(parts[:cut])
+    return shown[0]

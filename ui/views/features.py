@@ -22,6 +22,7 @@ from explain.inputs.upload_limits import IMAGE_MB, TOP9_UPLOADS
 from explain.methods.classify import prepare
 from explain.methods.deconvnet import (
     box_text,
+    enclosing_layer,
     feature_layers,
     geometry,
     outline_layers,
@@ -76,7 +77,17 @@ def layers_ui(subject: Subject) -> tuple[list[str], str]:
         help="The tabs' layer lists show the stem's layers, the blocks and the stages; this adds each block's "
         "convolutions, BatchNorm, ReLU and shortcut.",
     )
-    return (names if inside else outline_layers(names, start)), start
+    if inside:
+        return names, start
+    shown = outline_layers(names, start)
+    for key in (
+        f"feat_layer_{subject.info.name}",
+        f"feat_top_layer_{subject.info.name}",
+        f"feat_occ_layer_{subject.info.name}",
+    ):
+        if st.session_state.get(key) in names and st.session_state[key] not in shown:  # a walk: it fell to the default
+            st.session_state[key] = enclosing_layer(st.session_state[key], shown)
+    return shown, start
 
 
 MAX_CHANNELS = 8  # channels per top-9 scan: each costs nine deconvnet projections
@@ -336,7 +347,7 @@ def occlusion_ui(
         "Feature map of layer", layers, index=layers.index(start_layer), key=f"feat_occ_layer_{info.name}", bind=BIND
     )
     _, occ_order = cached_maps(subject, occ_layer)
-    occ_channel = channel_input(c1, "channel", occ_order, f"feat_occ_ch_{info.name}_{occ_layer}", subject, "feat_occ")
+    occ_channel = channel_input(c1, "Channel", occ_order, f"feat_occ_ch_{info.name}_{occ_layer}", subject, "feat_occ")
     target = c2.selectbox(
         "Class",
         [p.index for p in predictions],
