@@ -207,6 +207,22 @@ def test_hostile_annotation_files_get_one_line_on_the_page_and_boxes_outside_are
     assert any("annotation 1 (cat) lies outside the image" in w.value for w in at.warning)
 
 
+def test_an_annotation_file_is_read_once_however_often_the_page_reruns(monkeypatch):
+    """The attack review: the page read the file again on every rerun (0.3 s a time for 5 MB)."""
+    import ui.views.detection as view
+
+    reads = []
+    real = view.coco_objects
+    monkeypatch.setattr(view, "coco_objects", lambda *a: reads.append(1) or real(*a))
+    at = open_page(PAGE)
+    at.file_uploader(key="det_upload").upload("photo.png", GOOD["rgb.png"], "image/png").run()
+    data = coco_file([[2, 2, 10, 10]], image={"id": 7, "file_name": "photo.png", "note": "read-once test"})
+    at.file_uploader(key="det_truth_upload").upload("truth.json", data, "application/json").run()
+    at.run()
+    at.run()
+    assert not at.exception and not at.error and len(reads) == 1
+
+
 def test_the_pages_cache_ids_carry_the_weights_content_hash(monkeypatch):
     """#26: the detection page keyed its caches on (name, source) alone, so a retrained bundled detector (same
     file name, new weights) was served the old detections. Every cache id now ends with the weights' SHA-256."""

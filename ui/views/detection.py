@@ -18,7 +18,7 @@ from explain.figures.detections import (
     roi_picture,
 )
 from explain.figures.render import draw_box, grey_maps, montage, overlay, png_bytes
-from explain.inputs.annotations import TrueObject, coco_objects, labels_known, scene_objects
+from explain.inputs.annotations import AnnotationFile, TrueObject, coco_objects, labels_known, scene_objects
 from explain.inputs.images import display_name, image_sha256
 from explain.inputs.samples import sample_bytes, sample_scene
 from explain.inputs.upload_limits import IMAGE_MB
@@ -502,10 +502,10 @@ def truth_ui(chosen: ChosenImage, image: np.ndarray, info: DetectorInfo) -> list
                 "to see which detections are right."
             )
             return None
-        try:
-            annotations = coco_objects(upload.getvalue(), chosen.name, image.shape[:2])
-        except ValueError as exc:
-            st.error(f"{display_name(upload.name)}: {exc}", icon=":material/description:")
+        data = upload.getvalue()
+        annotations = cached_annotations(image_sha256(data), chosen.name, image.shape[:2], data)
+        if isinstance(annotations, str):
+            st.error(f"{display_name(upload.name)}: {annotations}", icon=":material/description:")
             return None
         objects = annotations.objects
         warn_skipped(annotations.outside)
@@ -513,6 +513,16 @@ def truth_ui(chosen: ChosenImage, image: np.ndarray, info: DetectorInfo) -> list
     if unknown:
         st.warning(f"{info.title} does not know {', '.join(unknown)}: those objects are left out.")
     return known
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_annotations(sha256: str, image_name: str, size: tuple[int, int], _data: bytes) -> AnnotationFile | str:
+    """An annotation file's boxes for the image, or its one-line refusal, read once per (file's SHA-256, image):
+    every rerun of the page read a 5-MB file again (0.3 s each)."""
+    try:
+        return coco_objects(_data, image_name, size)
+    except ValueError as exc:
+        return str(exc)
 
 
 def truth_tab(
