@@ -104,13 +104,17 @@ def test_it_says_when_an_image_is_unlike_the_data_it_was_trained_on(trained):
     assert mine.card.title in said[0] and "handwritten digit scans" in said[0]
 
 
-def test_a_download_then_upload_gives_the_same_predictions(trained):
+def test_a_download_then_upload_gives_the_same_predictions(trained, monkeypatch):
+    import ui.views.own as view
+
+    jobs, real = [], view.heavy_job
+    monkeypatch.setattr(view, "heavy_job", lambda what: jobs.append(what) or real(what))  # the load takes a slot
     _, mine = trained
     at = open_page("pages/build.py")  # another session uploads the download (the trained one keeps its network)
     at.file_uploader(key="own_weights_0").upload("mine.pt", mine.weights_file(), "application/octet-stream")
     at.file_uploader(key="own_card_0").upload("mine.json", mine.card.to_json().encode(), "application/json")
     next(b for b in at.get("form_submit_button") if b.label == "Load").click().run()
-    assert not at.exception and not at.error
+    assert not at.exception and not at.error and jobs == ["Loading your weights"]
     again = at.session_state["own_model"]
     assert again is not mine and again.card.classes == mine.card.classes
     assert again.info.weights_sha256 == mine.info.weights_sha256  # the same file: every cache keyed the same

@@ -10,6 +10,7 @@ import streamlit as st
 from models.devices import best_device
 from models.experiments.lecture_loop import LectureLoop, test_images
 from models.own import ARCHITECTURES, MAX_MODEL_MB, NORMALISATIONS, OwnModelError, from_loop, load_own_classifier
+from ui.admission import heavy_job
 from ui.own_model import forget_own, keep_own, own_files, own_model
 from ui.presenter import prose
 
@@ -110,15 +111,16 @@ def upload_ui() -> None:
         return
     data = weights.getvalue()
     try:
-        model, _, loaded = load_own_classifier(
-            data,
-            card.getvalue() if card else None,
-            classes.getvalue() if classes else None,
-            filename=weights.name,
-            normalisation=normalisation,
-            input_size=None if size is None else int(size),
-            device=best_device(),
-        )
+        with heavy_job("Loading your weights"):  # up to the model cap: a network built and filled, as heavy as a run
+            model, _, loaded = load_own_classifier(
+                data,
+                card.getvalue() if card else None,
+                classes.getvalue() if classes else None,
+                filename=weights.name,
+                normalisation=normalisation,
+                input_size=None if size is None else int(size),
+                device=best_device(),
+            )
     except OwnModelError as exc:
         st.error(f"{weights.name}: {exc}", icon=":material/block:")
         return
