@@ -304,3 +304,14 @@ def test_a_crop_that_changes_the_digits_scale_is_named_before_training():
     # followed through the steps: after a 192-px resized crop, a 160-px crop keeps the digit at 120%
     assert "train at 120% of their size" in on_digits_note([step("resized crop"), step("random crop")])
     assert on_digits_note([{"name": "random crop"}]).startswith("On the 28-px digits")  # defaults filled in
+
+
+def test_the_batchnorm_distribution_chart_draws_each_percentile_in_its_own_style():
+    from types import SimpleNamespace
+
+    from explain.figures.charts import bn_distribution_chart
+
+    pct = [[-1.0, 0.0, 1.0], [-2.0, 0.1, 2.0]]
+    fig = bn_distribution_chart(SimpleNamespace(steps=[0, 10], pct_plain=pct, pct_bn=pct), unit=0)
+    shown = {t.name: t.line.dash for t in fig.data if t.showlegend}
+    assert shown == {"15th percentile": "dash", "50th percentile": "solid", "85th percentile": "dot"}
