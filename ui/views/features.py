@@ -68,7 +68,8 @@ layer_list = cached_on_subject("feature_layers", lambda s: feature_layers(s.mode
 
 
 def layers_ui(subject: Subject) -> tuple[list[str], str]:
-    """The layers the tabs offer (the blocks and stages; every layer inside them too when asked) and the default."""
+    """The layers the tabs offer (the stem's layers, blocks and stages; every layer inside them too when asked) and the
+    default; a choice inside a block that the list stops offering moves to its block."""
     names, start = layer_list(subject)
     inside = st.toggle(
         "List the layers inside each block",
@@ -172,9 +173,8 @@ def show_projection(
     """The deconvnet projection (of the strongest activation or of the whole channel), the image patch under the
     strongest unit's receptive field, and where that patch is."""
     a, b, c = st.columns(3)
-    if whole:  # the two whole-image pictures side by side, the patch last (a walk read the patch as the same region)
-        b, c = c, b
-    if whole:  # the whole channel reaches wherever it fires: the whole image
+    if whole:  # the whole channel reaches wherever it fires: the whole image, beside the image with the box and the
+        b, c = c, b  # patch last (a walk read the patch beside the whole-image projection as the same region)
         shown, projected = symmetric_image(rec), f"channel {channel}'s whole map"
     else:  # one unit's projection is zero outside its receptive field: shown over the patch beside it, as in top-9
         shown, projected = crop_tile(symmetric_image(rec), tile, 160), "its strongest activation, over the same patch"
