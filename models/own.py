@@ -295,9 +295,9 @@ def build(architecture: str, classes: int, width: float = 1.0, channels: int = 3
     return makers[architecture](weights=None, num_classes=classes)
 
 
-def load_strictly(model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
-    """Fill `model` from `state` only if every key and shape matches, else say which do not (the first three). A
-    model on the meta device is only checked (it holds no values to fill)."""
+def check_matches(model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
+    """OwnModelError unless every key and shape of `model` and `state` match, naming the first three that do not.
+    `model` may be on the meta device: its shapes alone are read."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -316,8 +316,6 @@ def load_strictly(model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
             f"{len(shapes)} tensors have the wrong shape, first {k}: {tuple(state[k].shape)} where the network "
             f"has {tuple(expected[k].shape)}."
         )
-    if next(iter(expected.values())).device.type != "meta":
-        model.load_state_dict(state, strict=True)
 
 
 def preprocess_of(card: OwnCard) -> v2.Compose:
@@ -409,9 +407,9 @@ def load_own_classifier(
     )
     with torch.device("meta"):  # the network's shapes alone, no memory: a file of a few kB claiming a head of a
         skeleton = build(made.architecture, k, made.width, made.channels)  # million classes took gigabytes to build
-    load_strictly(skeleton, state)  # every shape matches: the network is no bigger than the file's values
+    check_matches(skeleton, state)  # every shape matches: the network is no bigger than the file's values
     model = build(made.architecture, k, made.width, made.channels)
-    load_strictly(model, state)
+    model.load_state_dict(state, strict=True)
     model, info = own_classifier(model, made, hashlib.sha256(weights).hexdigest(), device)
     return model, info, made
 

@@ -119,8 +119,9 @@ def coco_objects(data: bytes, image_name: str, size: tuple[int, int]) -> Annotat
     try:
         # as json.loads reads bytes (UTF-8, 16 or 32), then counted as UTF-8: in UTF-16 a character's byte can be a
         # quote, and the count read every bracket after it as inside a string (a review)
-        text = data.decode(json.detect_encoding(data))
-        if json_depth(text.encode()) > MAX_DEPTH:
+        encoding = json.detect_encoding(data)
+        text = data.decode(encoding)
+        if json_depth(data if encoding.startswith("utf-8") else text.encode()) > MAX_DEPTH:  # UTF-8 counted as it is
             raise ValueError(f"it nests deeper than {MAX_DEPTH} levels")
         coco = json.loads(text)
         images, annotations = _records(coco, "images"), _records(coco, "annotations")

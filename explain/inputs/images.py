@@ -233,8 +233,10 @@ def eight_bit(im: Image.Image, rows: int = 256) -> Image.Image:
     minimum to their maximum (for floats, of the finite values in about 512 evenly spaced rows; values beyond are
     clipped)."""
     arr = np.asarray(im)
-    sampled = arr[:: max(1, arr.shape[0] // 512)] if im.mode == "F" else arr  # a float image's range: sampled rows
-    finite = sampled[np.isfinite(sampled)] if im.mode == "F" else sampled
+    finite = arr
+    if im.mode == "F":  # a float image's range: the finite values of sampled rows
+        sampled = arr[:: max(1, arr.shape[0] // 512)]
+        finite = sampled[np.isfinite(sampled)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     if im.mode == "F" or hi > 65535 or lo < 0:  # floats, or integers beyond 16 bits: stretch lo..hi
         scale, offset = 255.0 / (hi - lo or 1.0), lo

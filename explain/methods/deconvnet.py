@@ -420,17 +420,13 @@ def tiles_with(order: list[int], channel: int, tiles: int = 32) -> tuple[list[in
     """The channels a feature-map grid of `tiles` shows (the strongest first, `order`; `channel` in the last tile
     when it is not among them) and a sentence saying which tile is `channel`, counted from 1 by rows of 8."""
     shown = order[:tiles]
-    extra = channel not in shown
-    if extra:
-        shown = [*shown[:-1], channel]
-    place = shown.index(channel)
-    where = f"tile {place + 1} (row {place // 8 + 1}, column {place % 8 + 1})"
-    if extra:
+    if channel not in shown:
         return (
-            shown,
+            [*shown[:-1], channel],
             f"The chosen channel, {channel}, is not among the {tiles} strongest: it is shown in the last tile.",
         )
-    return shown, f"The chosen channel, {channel}, is {where}."
+    place = shown.index(channel)
+    return shown, f"The chosen channel, {channel}, is tile {place + 1} (row {place // 8 + 1}, column {place % 8 + 1})."
 
 
 def enclosing_layer(name: str, shown: list[str]) -> str:
