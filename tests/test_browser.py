@@ -260,9 +260,14 @@ def test_the_first_visit_after_a_restart_shows_the_app_while_it_loads(app, tmp_p
         page = browser.new_page(viewport={"width": 1024, "height": 768})
         page.add_init_script("window.__coldTitle = 'What does the network see?'")
         page.add_init_script(f"({_WATCH_COLD_START})()")
-        page.goto(url)
-        page.wait_for_function("() => window.__coldStart && window.__coldStart.titleAt !== null", timeout=bound_ms(120))
-        seen = page.evaluate("() => window.__coldStart")
+        try:
+            page.goto(url)
+            page.wait_for_function(
+                "() => window.__coldStart && window.__coldStart.titleAt !== null", timeout=bound_ms(120)
+            )
+            seen = page.evaluate("() => window.__coldStart")
+        finally:  # closed before its server stops: a page left open keeps reconnecting to a dead port
+            page.close()
         navs = seen["navs"]
         assert navs and all("Classify" in n and "home" not in n.split() for n in navs), navs[:3]
         # anything longer than a second says what it is doing
@@ -278,9 +283,14 @@ def test_a_link_straight_to_a_page_after_a_restart_shows_the_app_while_it_loads(
         page = browser.new_page(viewport={"width": 1024, "height": 768})
         page.add_init_script("window.__coldTitle = 'Mask R-CNN: what is where'")
         page.add_init_script(f"({_WATCH_COLD_START})()")
-        page.goto(f"{url}/detection")
-        page.wait_for_function("() => window.__coldStart && window.__coldStart.titleAt !== null", timeout=bound_ms(120))
-        seen = page.evaluate("() => window.__coldStart")
+        try:
+            page.goto(f"{url}/detection")
+            page.wait_for_function(
+                "() => window.__coldStart && window.__coldStart.titleAt !== null", timeout=bound_ms(120)
+            )
+            seen = page.evaluate("() => window.__coldStart")
+        finally:
+            page.close()
         navs = seen["navs"]
         assert navs and all("Classify" in n and "home" not in n.split() for n in navs), navs[:3]
         # the shell's loading line is shown while PyTorch loads (a spinner shows once its block passes 0.5 s), so
