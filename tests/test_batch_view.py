@@ -49,3 +49,20 @@ def test_the_attributions_page_explains_a_labelled_set():
     assert any("6 of 6 predicted right" in m.value for m in at.markdown)
     shown = [c for c in image_captions(at) if c.startswith("✓ shape #")]
     assert len(shown) == 6 and all("true " in c and "predicted " in c for c in shown)
+
+
+def test_a_refused_upload_leaves_no_gap_among_the_true_label_boxes():
+    """A walk: with a text file uploaded first, the next image's "True label" box sat in the second column and the
+    first stood empty (the column was counted over the uploads, not over the images kept)."""
+    from tests.hostile_files import BAD, GOOD
+
+    at = open_page("pages/attributions.py")
+    at.radio(key="attr_batch_source").set_value("uploads").run()
+    files = [("text.png", BAD["text.png"], "image/png"), ("a.png", GOOD["rgb.png"], "image/png")]
+    at.file_uploader(key="attr_batch_files").set_value(files).run()
+    assert not at.exception
+    assert any("text.png" in w.value for w in at.warning)  # the refusal, in its one line
+    columns = list(at.columns)
+    i = next(i for i, c in enumerate(columns) if [b.label for b in c.selectbox] == ["True label of a.png"])
+    row = columns[i].proto.weight  # the four columns of the labels' row weigh a quarter each
+    assert row == 0.25 and not (columns[i - 1].proto.weight == row and not list(columns[i - 1].selectbox))

@@ -404,12 +404,14 @@ def batch_set_ui(info: ModelInfo) -> tuple[list[LabelledImage], list[str]]:
         or []
     )
     problems, images, cols = [], [], st.columns(4)
-    for i, f in enumerate(bounded_uploads(uploads, LABELLED_UPLOADS)):
+    for f in bounded_uploads(uploads, LABELLED_UPLOADS):
         decoded = decode_upload(f.getvalue(), f.name)
         if isinstance(decoded, str):
             problems.append(decoded)
             continue
-        truth = cols[i % 4].selectbox(
+        truth = cols[
+            len(images) % 4
+        ].selectbox(  # placed by the images kept: a refused file leaves no gap
             f"True label of {decoded.name}", [UNKNOWN, *info.categories], key=f"attr_batch_truth_{decoded.sha256[:16]}"
         )
         images.append(LabelledImage(decoded.name, decoded.image, None if truth == UNKNOWN else truth))
