@@ -107,6 +107,9 @@ def test_estimates_follow_this_servers_measured_speed_once_it_has_run_one():
     estimate = next(c.value for c in at.caption if c.value.startswith("About "))
     assert "this server's measured speed, charts included" in estimate
     assert f"About {duration(per_step * 100)} for 100 steps" in estimate  # never "About 0 s"
+    # a form sends its values when its button is pressed: the estimate says they are the settings last applied (a
+    # walk changed the steps, read the old figure, and took it for the new settings')
+    assert "at the settings last applied" in estimate and "once you press **Train both networks**" in estimate
 
 
 def test_two_batchnorm_runs_are_compared_on_one_chart():

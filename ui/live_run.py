@@ -99,9 +99,14 @@ def server_speeds() -> Speeds:
     return Speeds()
 
 
-def estimate_text(kind: Hashable, steps: int, bench_per_step: float, bench: str) -> str:
+# Under a form, an estimate is for the settings last applied: a form sends its values when its button is pressed
+LAST_APPLIED = " at the settings last applied"
+
+
+def estimate_text(kind: Hashable, steps: int, bench_per_step: float, bench: str, settings: str = "") -> str:
     """'About 3.2 minutes (...)' for `steps` steps: at this server's measured speed for this kind of step when it has
-    run one, else at the figure `bench` measured on the CI-sized machine, saying which."""
+    run one, else at the figure `bench` measured on the CI-sized machine, saying which. `settings` says which
+    settings the figure is for, where that is not plain (under a form: those last applied, not those being typed)."""
     measured = server_speeds().per_step(kind)
     per_step, basis = (
         (measured, "this server's measured speed, charts included")
@@ -112,7 +117,7 @@ def estimate_text(kind: Hashable, steps: int, bench_per_step: float, bench: str)
             f"measured by `{bench}` on an idle 2-core CPU; this server has not run one yet and may be faster or slower",
         )
     )
-    return f"{about(per_step * steps).capitalize()} for {steps:,} steps ({basis})"
+    return f"{about(per_step * steps).capitalize()} for {steps:,} steps{settings} ({basis})"
 
 
 class LiveRun:

@@ -44,7 +44,7 @@ from models.experiments.lecture_loop import (
     short_label,
 )
 from ui.image_input import ChosenImage
-from ui.live_run import LiveRun, estimate_text
+from ui.live_run import LAST_APPLIED, LiveRun, estimate_text
 from ui.own_model import NOT_HERE, OWN, own_model, own_spec
 from ui.presenter import chart, note, prose, settings
 from ui.view_link import BIND
@@ -231,9 +231,14 @@ def loop_settings_ui() -> LoopConfig:
     steps = loop_steps(config) * (2 if compare else 1)
     note(
         estimate_text(
-            loop_kind(config), steps, estimate_seconds(config) / loop_steps(config), "bench/bench_training.py"
+            loop_kind(config),
+            steps,
+            estimate_seconds(config) / loop_steps(config),
+            "bench/bench_training.py",
+            LAST_APPLIED,
         )
-        + ". **Stop** pauses the run between steps; **Resume** goes on from there."
+        + ". A change in the form counts once you press **Train**. **Stop** pauses the run between steps; **Resume** "
+        "goes on from there."
     )
     return config
 

@@ -35,7 +35,7 @@ from models.files import ResultsFileError
 from models.text import counted
 from ui.admission import cached_heavy
 from ui.image_input import ChosenImage, image_input
-from ui.live_run import MAX_KEPT, LiveRun, estimate_text
+from ui.live_run import LAST_APPLIED, MAX_KEPT, LiveRun, estimate_text
 from ui.page_end import end_page
 from ui.param_form import param_widgets
 from ui.presenter import chart, note, prose, settings
@@ -88,8 +88,15 @@ def bn_settings_ui() -> None:
     if submitted:  # the networks are built once this visitor's turn in the server's queue comes
         BN.start(config)
     st.caption(
-        estimate_text(bn_kind(config), config.steps, estimate_seconds(arch, 1, batch_size), "bench/bench_training.py")
-        + " for the pair at these settings. **Stop** pauses between steps; **Resume** goes on."
+        estimate_text(
+            bn_kind(config),
+            config.steps,
+            estimate_seconds(arch, 1, batch_size),
+            "bench/bench_training.py",
+            LAST_APPLIED,
+        )
+        + " for the pair; a change in the form counts once you press **Train both networks**. **Stop** pauses "
+        "between steps; **Resume** goes on."
     )
 
 
