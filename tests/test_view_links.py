@@ -210,3 +210,51 @@ def test_presenter_mode_on_detection_folds_every_stage_control_and_hides_the_exp
     ):
         assert not panels[label].proto.expanded and getattr(panels[label], kind)(key=key), label
         assert label not in {e.label for e in normal.expander} and getattr(normal, kind)(key=key), label
+
+
+def test_an_upload_follows_the_visitor_to_the_next_page_until_they_pick_a_sample():
+    """A walk uploaded a photo on Classify, opened Attributions, and met the sample there: each of seven pages asked
+    for the same photo again. Now the visitor's last upload is shown on every page, saying so, with a button back to
+    the sample; picking a sample (or that button) drops it everywhere."""
+    at = open_link("pages/home.py", {})
+    data = GOOD["rgb.png"]
+    at.file_uploader(key="home_upload").upload("photo.png", data, "image/png").run()
+    for page, keeps_url in (("pages/attributions.py", True), ("pages/detection.py", False), ("pages/build.py", False)):
+        if not keeps_url:  # the sidebar's links open a page with no query parameters (AppTest keeps them)
+            at.query_params.clear()
+        at.switch_page(page).run()
+        assert not at.exception, page
+        assert at.query_params["upload"] == image_sha256(data), page
+        assert any(c.value.startswith("Showing photo.png, which you uploaded earlier") for c in at.caption), page
+    at.button(key="build_use_sample").click().run()
+    assert "upload" not in at.query_params
+    assert not any(c.value.startswith("Showing photo.png") for c in at.caption)
+    at.switch_page("pages/home.py").run()  # dropped on every page, not only this one
+    assert not at.exception and at.get("image")[0].captions[0].startswith("generated star")
+
+
+def test_removing_the_upload_from_its_box_shows_the_sample_again():
+    """The caption said "remove it to use the samples", but the upload stayed: the URL still named it, and the page
+    showed it from there."""
+    at = open_link("pages/home.py", {})
+    at.file_uploader(key="home_upload").upload("photo.png", GOOD["rgb.png"], "image/png").run()
+    assert at.get("image")[0].captions == ["photo.png · 64 x 48"]
+    at.file_uploader(key="home_upload").clear().run()
+    assert not at.exception and "upload" not in at.query_params
+    assert at.get("image")[0].captions[0].startswith("generated star")
+    at.switch_page("pages/attributions.py").run()  # and no other page carries it
+    assert not any(c.value.startswith("Showing photo.png") for c in at.caption)
+
+
+def test_which_image_a_page_shows():
+    """The rule behind every page's chooser (explain.inputs.image_choice): the page's own widgets first, then the
+    link's upload, then the one the visitor gave another page, then the sample; emptying the page's own box drops
+    the uploads from elsewhere for that run."""
+    from explain.inputs.image_choice import image_source
+
+    assert image_source(camera=True, upload=True, removed=False, linked=True, carried=True) == "camera"
+    assert image_source(camera=False, upload=True, removed=False, linked=True, carried=True) == "upload"
+    assert image_source(camera=False, upload=False, removed=False, linked=True, carried=True) == "linked"
+    assert image_source(camera=False, upload=False, removed=False, linked=False, carried=True) == "carried"
+    assert image_source(camera=False, upload=False, removed=True, linked=True, carried=True) == "sample"
+    assert image_source(camera=False, upload=False, removed=False, linked=False, carried=False) == "sample"

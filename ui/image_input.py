@@ -8,10 +8,23 @@ from typing import Literal
 import streamlit as st
 from PIL import Image
 
+from explain.inputs.image_choice import FROM_ELSEWHERE, image_source
 from explain.inputs.images import ImageLoadError, display_name, image_sha256, load_image
 from explain.inputs.samples import GENERATED, SAMPLE_NAMES, sample_bytes
 from explain.inputs.upload_limits import IMAGE_MB
-from ui.view_link import BIND, RUN_SUBJECT, forget_upload, linked_upload, name_upload, remember_upload
+from ui.view_link import (
+    BIND,
+    INPUTS_LAST_RUN,
+    INPUTS_THIS_RUN,
+    RUN_SUBJECT,
+    carried_upload,
+    carry_upload,
+    drop_upload,
+    forget_upload,
+    linked_upload,
+    name_upload,
+    remember_upload,
+)
 
 SUPPORTED = "PNG, JPEG, WebP, BMP, GIF or TIFF, up to 25 MB"
 
@@ -52,7 +65,9 @@ def image_input(
     """Draw the image chooser; return the chosen image, or None after showing why it is unusable. `extra` samples
     (name -> PNG bytes: the test images of the visitor's own network) come first in the picker.
 
-    A camera photo wins over an upload, and an upload over the sample picker.
+    A camera photo wins over an upload; then come the upload a link names and the one the visitor gave another page
+    (an image follows them from page to page until they pick a sample or remove it), then the sample picker
+    (`explain.inputs.image_choice.image_source`).
     """
     extra = extra or {}
     names = (*extra, *SAMPLE_NAMES)
@@ -70,27 +85,41 @@ def image_input(
         index=names.index(default_sample) if default_sample in names else 0,
         key=f"{prefix}_sample",
         bind=BIND,
-        on_change=forget_upload,
+        on_change=drop_upload,
     )
     use_camera = right.toggle("Use the camera", key=f"{prefix}_cam")
     shot = st.camera_input("Take a photo", key=f"{prefix}_camera") if use_camera else None
-
+    own = shot or upload  # the file in this page's own widgets: a camera photo wins over an upload
+    # emptied by the visitor: it held a file when the last run drew it (a page left and opened again starts empty)
+    removed = (
+        own is None
+        and prefix in st.session_state.get(INPUTS_LAST_RUN, ())
+        and bool(st.session_state.get(f"{prefix}_own"))
+    )
+    st.session_state[f"{prefix}_own"] = own is not None
+    st.session_state[INPUTS_THIS_RUN] = (*st.session_state.get(INPUTS_THIS_RUN, ()), prefix)
+    if removed:
+        drop_upload()
     earlier = linked_upload()  # an upload of this session that the URL names
     if isinstance(earlier, str):
         st.info(earlier, icon=":material/link_off:")
         forget_upload()
-    if shot is not None:
-        data, name = shot.getvalue(), "camera photo"
-    elif upload is not None:
-        data, name = upload.getvalue(), upload.name
-    elif isinstance(earlier, tuple):
-        data, name = earlier
+    carried = carried_upload() if own is None and not isinstance(earlier, tuple) else None
+    source = image_source(
+        shot is not None, upload is not None, removed, isinstance(earlier, tuple), carried is not None
+    )
+    if source in ("camera", "upload"):
+        data, name = own.getvalue(), "camera photo" if source == "camera" else upload.name
+    elif source in FROM_ELSEWHERE:
+        data, name = earlier if source == "linked" else carried
     else:
         data, name = extra[sample] if sample in extra else sample_bytes(sample), sample
-    from_sample = shot is None and upload is None and not isinstance(earlier, tuple)
-    if not from_sample:  # the picker still names its sample: say which image is shown
+    if source in ("camera", "upload"):  # the picker still names its sample: say which image is shown
         right.caption(f"Showing {display_name(name)}, not the sample above (remove it to use the samples).")
-    if not from_sample:
+    elif source in FROM_ELSEWHERE:
+        right.caption(f"Showing {display_name(name)}, which you uploaded earlier, not the sample above.")
+        right.button("Show the sample instead", key=f"{prefix}_use_sample", on_click=drop_upload)
+    if source != "sample":
         kind = "own"
     elif sample in extra:  # a test image of the visitor's own network's data
         kind = "model-data"
@@ -101,7 +130,8 @@ def image_input(
     if isinstance(chosen, str):
         st.error(chosen, icon=":material/broken_image:")
         return None
-    if not from_sample:
+    if source != "sample":
         remember_upload(chosen.sha256, data, chosen.name)
-    name_upload(None if from_sample else chosen.sha256)
+        carry_upload(chosen.sha256)
+    name_upload(None if source == "sample" else chosen.sha256)
     return chosen

@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # ui.shell imports this module before PyTorch loads: nothing 
 
 BIND = "query-params"  # every linked widget's `bind`
 UPLOAD = "upload"  # the query parameter naming an upload by the SHA-256 of its bytes
+CARRIED = "carried_upload"  # session key: the SHA-256 of the upload the visitor's pages show (ui.image_input)
+INPUTS_LAST_RUN, INPUTS_THIS_RUN = "image_inputs_last_run", "image_inputs_this_run"  # choosers' prefixes by run
 RUN_SUBJECT = "run_subject"  # session key: the SHA-256 of the image this run explains (ui.shell.mark_done)
 MAX_UPLOADS_KEPT = 4  # uploads a session keeps for links to name (each at most 25 MB)
 KEPT_UPLOADS_MB = int(os.environ.get("EXPLAINER_KEPT_UPLOADS_MB", "100"))  # all sessions' kept uploads
@@ -91,9 +93,32 @@ def name_upload(sha256: str | None) -> None:
 
 
 def forget_upload() -> None:
-    """Stop naming an upload in the URL (a sample was picked, or the named upload is not in this session)."""
+    """Stop naming an upload in the URL (the named upload is not in this session)."""
     if UPLOAD in st.query_params:
         del st.query_params[UPLOAD]
+
+
+def image_inputs_run() -> None:
+    """At the start of every run: the image choosers the last run drew become "the last run's" (a chooser whose file
+    is gone was emptied by its visitor only if it was drawn then; a page left and opened again starts empty)."""
+    st.session_state[INPUTS_LAST_RUN] = st.session_state.pop(INPUTS_THIS_RUN, ())
+
+
+def carry_upload(sha256: str) -> None:
+    """Make this upload the one the visitor's other pages show until they pick a sample or remove it."""
+    st.session_state[CARRIED] = sha256
+
+
+def carried_upload() -> tuple[bytes, str] | None:
+    """The upload the visitor last made or chose on any page, (bytes, label), while this server still keeps it."""
+    sha = st.session_state.get(CARRIED)
+    return kept_uploads().get(_owner(), sha) if sha else None
+
+
+def drop_upload() -> None:
+    """The visitor chose a sample (or removed their file): no page shows their upload until they give another."""
+    st.session_state.pop(CARRIED, None)
+    forget_upload()
 
 
 def copy_link(where) -> None:

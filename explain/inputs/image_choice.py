@@ -1,0 +1,25 @@
+"""Which image a page shows, of those a visitor may have given it: the rule behind every page's image chooser, kept
+apart from Streamlit so a test (or a notebook) reaches it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+ImageSource = Literal["camera", "upload", "linked", "carried", "sample"]
+FROM_ELSEWHERE: tuple[ImageSource, ...] = ("linked", "carried")  # shown, though not in this page's own widgets
+
+
+def image_source(camera: bool, upload: bool, removed: bool, linked: bool, carried: bool) -> ImageSource:
+    """What the page shows: a photo taken with its camera, else the file in its uploader, else (unless the visitor
+    has just removed their own file from this page, which drops the upload they had) the upload the link names, else
+    the upload the visitor last made on another page, so an image follows them from page to page, else the sample
+    picked."""
+    if camera:
+        return "camera"
+    if upload:
+        return "upload"
+    if removed:
+        return "sample"
+    if linked:
+        return "linked"
+    return "carried" if carried else "sample"
