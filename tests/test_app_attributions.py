@@ -157,6 +157,18 @@ def test_sanity_check_and_faithfulness_run_from_their_buttons(page):
     table = page.dataframe[0].value
     assert list(table["method"]) == ["Saliency", "Guided Backprop"]
     assert table.filter(like="AUC").apply(lambda col: col.between(0, 1)).all().all()
+    assert not any("unlike the model's training data" in w.value for w in page.warning)  # a shape it knows
+
+
+def test_faithfulness_on_an_image_unlike_the_training_data_says_the_scores_are_a_guess(page):
+    """A walk read faithfulness areas on a photo under the shapes model, curves jumping, with the note that the
+    answer is a guess only at the top of the page."""
+    page.selectbox(key="attr_sample").set_value("chelsea the cat (photo)").run()
+    page.multiselect(key="attr_methods").set_value(["saliency"]).run()
+    page.radio(key="attr_faith_grid").set_value("20").run()
+    page.button(key="attr_faith_run").click().run()
+    assert not page.exception and page.dataframe
+    assert len([w for w in page.warning if "the areas compare the maps on a guess" in w.value]) == 1
 
 
 def test_zip_and_snippet_are_offered(page):

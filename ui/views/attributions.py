@@ -318,6 +318,12 @@ def faithfulness_tab(
         show_faithfulness(curves, by)
         if why := flat_note(curves, subject.x.shape[-1]):
             st.info(why, icon=":material/info:")
+        if out_of_distribution(subject.info, subject.chosen):  # said above the maps; the scores need it too
+            st.warning(
+                "This image is unlike the model's training data (see the note under the class): the probability these "
+                "curves follow is a guess's, so the areas compare the maps on a guess, not on a recognition.",
+                icon=":material/help:",
+            )
 
 
 def show_faithfulness(curves: dict, by: str) -> None:
