@@ -320,6 +320,18 @@ def test_sanity_chart_shows_the_whole_range_and_marks_constant_maps() -> None:
     fig = sanity_chart({"Grad-CAM": steps})
     assert fig.layout.yaxis.range[0] <= -0.7
     assert list(fig.data[0].marker.symbol) == ["circle", "circle", "x"]
+    # a panel per metric, each method named once in the legend (a walk met 26 lines and a scrolled legend for 13)
+    many = sanity_chart({f"method {i}": steps for i in range(13)}, ["spearman", "ssim", "hog"])
+    assert [a.text for a in many.layout.annotations] == [
+        "Spearman rank correlation (absolute maps)",
+        "SSIM (absolute maps)",
+        "HOG similarity (absolute maps)",
+    ]
+    assert len(many.data) == 39 and sum(bool(t.showlegend) for t in many.data) == 13
+    assert len({t.line.color for t in many.data}) == 13  # a colour per method, the same in every panel
+    assert [t.y[1] for t in many.data[:3]] == [-0.7, 0.1, steps[1].hog]
+    with pytest.raises(ValueError, match="at least one"):
+        sanity_chart({"Grad-CAM": steps}, [])
 
 
 def test_method_texts_name_the_baselines_as_the_readme_does():

@@ -262,9 +262,12 @@ def show_sanity(results: dict[str, list], seen: np.ndarray) -> None:
         key="attr_sanity_metrics",
     )
     titled = {METHODS[m].title: s for m, s in results.items()}
-    chart(st, sanity_chart(titled, metrics), width="stretch")
-    if metrics and (said := fully_randomised_text(titled, metrics[0])):  # the first metric the chart shows
-        st.markdown(said)
+    if not metrics:
+        st.info("Choose at least one similarity metric above to draw the curves.", icon=":material/info:")
+    else:
+        chart(st, sanity_chart(titled, metrics), width="stretch")
+        if said := fully_randomised_text(titled, metrics[0]):  # the first metric the chart shows
+            st.markdown(said)
     note(
         "How to read it (Adebayo et al. 2018): a method that depends on what the model learned loses similarity as "
         "more layers are randomised; one whose curve stays high is explaining the input, not the model. "
