@@ -407,19 +407,19 @@ def test_a_detections_grad_cam_is_empty_away_from_its_level_and_says_why():
     cam = np.zeros((64, 64), np.float32)
     cam[10:20, 10:20], cam[40:50, 40:50] = 0.5, 1.0  # a third of the mass inside (10..29), its peak outside
     assert cam_note(cam, own, own, (10.0, 10.0, 29.0, 29.0)).startswith(
-        "The map peaks outside the box, though as a whole it leans towards the box: 67% of it lies outside, less than "
-        "the 90% a map spread evenly over the image would put there (the box covers 10% of it)."  # a walk: 88% outside
-        # reads as 'elsewhere' without the box's own share; a later walk needed the comparison's direction said ('less
-        # than': the box holds more of it), and a third read the opening 'peaks outside' as 'mostly outside': the way
-        # it leans comes first
+        "The map's peak lies outside the box, but the box still holds more of the map than its share of the image: "
+        "33% of the map, on 10% of the image. Why:"  # the way it leans, then both shares: four walks stumbled on
+        # the earlier "67% of it lies outside, less than the 90% a map spread evenly ... would put there"
     )
     assert cam_note(cam, own, own, (35.0, 35.0, 55.0, 55.0)) == ""  # the peak inside: nothing to explain
     spread = np.ones((64, 64), np.float32)
     spread[50, 50] = 2.0  # peak outside; mass spread evenly: as an even spread would put it
-    assert "lies outside, about the " in cam_note(spread, own, own, (0.0, 0.0, 31.0, 31.0))
+    assert "and the box holds about its share of the image: 25% of the map, on 25% of the image" in cam_note(
+        spread, own, own, (0.0, 0.0, 31.0, 31.0)
+    )
     corner = np.zeros((64, 64), np.float32)
     corner[40:, 40:] = 1.0  # all of it outside the box, the peak too
-    assert "and leans away from it: 100% of it lies outside, more than the " in cam_note(
+    assert "and so does most of the map: the box holds 0% of it, on 25% of the image" in cam_note(
         corner, own, own, (0.0, 0.0, 31.0, 31.0)
     )
     at_own = cams.maps[own]

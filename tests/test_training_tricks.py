@@ -171,6 +171,8 @@ def test_the_panel_says_so_far_until_the_last_step():
     exp.advance(10)
     text = summary(exp.history, batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch), exp.config.steps)
     assert "Final test accuracy with batch statistics" in text and "so far" not in text
+    gap = 100 * (exp.history.acc_bn_batch[-1] - exp.history.acc_bn_running[-1])
+    assert f"(batch minus running: {gap:+.1f} points)" in text  # which from which (a walk read "difference -0.4")
 
 
 def test_time_estimates_are_the_measured_rates():

@@ -147,7 +147,12 @@ def coco_objects(data: bytes, image_name: str, size: tuple[int, int]) -> Annotat
                 outside.append(f"annotation {str(a.get('id', '?'))[:20]} ({label[:40]}) lies outside the image")
             else:
                 objects.append(TrueObject(label, clipped))
-    except (ValueError, RecursionError) as exc:  # json's ValueError (JSONDecodeError, too many digits) included
+    except json.JSONDecodeError as exc:  # said plainly: a walk met "Expecting value: line 1 column 1 (char 0)"
+        raise ValueError(
+            f"not a usable COCO annotation file: it is not valid JSON ({exc.msg.lower()} at line {exc.lineno}, "
+            f"column {exc.colno})"
+        ) from None
+    except (ValueError, RecursionError) as exc:  # json's other ValueError (too many digits) included
         raise ValueError(f"not a usable COCO annotation file: {str(exc).splitlines()[0][:160]}") from None
     except (TypeError, AttributeError, UnicodeDecodeError) as exc:
         raise ValueError(f"not a usable COCO annotation file (malformed: {str(exc).splitlines()[0][:120]})") from None

@@ -396,20 +396,23 @@ def cam_note(
         inside = (cols >= x0) & (cols <= x1) & (rows >= y0) & (rows <= y1)
         if inside.flat[int(np.argmax(cam))]:
             return ""
-        outside, even = float(cam[~inside].sum() / cam.sum()), float(1 - inside.mean())
-        # a walk read "88% outside, where an even spread would put 91%" as "mostly outside": say which way it leans
-        shown, chance = round(100 * outside), round(100 * even)  # compared as printed (a review: "90%, less than 90%")
-        than = "less than" if shown < chance else "more than" if shown > chance else "about"
-        # the way it leans, first (a walk read "peaks outside" with 88% outside against 91% as 'mostly outside')
-        lean = {"less than": ", though as a whole it leans towards the box", "more than": ", and leans away from it"}
+        held, share = float(cam[inside].sum() / cam.sum()), float(inside.mean())  # of the map; of the image
+        # Said as the box's share of the map against its share of the image, compared as printed (a review: "90%,
+        # less than 90%"); four walks stumbled on the earlier "x% lies outside, less than the y% a map spread evenly
+        # ... would put there"
+        shown, area = round(100 * held), round(100 * share)
+        if shown > area:
+            lean = f"but the box still holds more of the map than its share of the image: {shown}% of the map"
+        elif shown < area:
+            lean = f"and so does most of the map: the box holds {shown}% of it"
+        else:
+            lean = f"and the box holds about its share of the image: {shown}% of the map"
         return (
-            f"The map peaks outside the box{lean.get(than, '')}: {outside:.0%} of it lies outside, {than} the "
-            f"{even:.0%} a map spread "
-            f"evenly over the image would put there (the box covers {1 - even:.0%} of it). This score's gradient "
+            f"The map's peak lies outside the box, {lean}, on {area}% of the image. Why: this score's gradient "
             "reaches only the features RoIAlign read under the detection's proposal (about its box), but Grad-CAM "
-            "weighs each "
-            f"channel by its mean gradient and draws the weighted channels over all of {fpn_level_name(level)}, so "
-            "away from the box it shows where those channels respond, not what the detection read."
+            f"weighs each channel by its mean gradient and draws the weighted channels over all of "
+            f"{fpn_level_name(level)}, so away from the box the map shows where those channels respond, not what the "
+            "detection read."
         )
     if pooled_from is None:
         return (

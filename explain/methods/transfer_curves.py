@@ -160,8 +160,9 @@ def measured_order(runs: Sequence[Run], a: str, b: str, name_a: str, name_b: str
 
 
 def fit_against_means(runs: Sequence[Run], a: str, b: str, where: float) -> str:
-    """One line when a fitted crossing at `where`, within the sizes run, falls between two measured sizes at which
-    the means keep one order (the fit crosses where the measurements do not), naming where they do flip; else ""."""
+    """The clause, "they keep one order at n = 2 and 5, ...", when a fitted crossing at `where`, within the sizes
+    run, falls between two measured sizes at which the means keep one order (the fit crosses where the measurements
+    do not), naming where they do flip; else ""."""
     sizes, stats = _errors_by_size(runs, a, b)
     if len(sizes) < 2 or not sizes[0] <= where <= sizes[-1]:
         return ""
@@ -170,11 +171,8 @@ def fit_against_means(runs: Sequence[Run], a: str, b: str, where: float) -> str:
     if ahead[k] != ahead[k - 1]:
         return ""
     flips = [f"n = {sizes[j - 1]} and {sizes[j]}" for j in range(1, len(sizes)) if ahead[j] != ahead[j - 1]]
-    between = f"they change order between {' and between '.join(flips)}" if flips else "they never change order"
-    return (
-        f"The fit and the measured means disagree: the means keep one order at n = {sizes[k - 1]} and "
-        f"{sizes[k]}, either side of the fitted crossing; {between}."
-    )
+    between = f"change order between {' and between '.join(flips)}" if flips else "never change order"
+    return f"they keep one order at n = {sizes[k - 1]} and {sizes[k]}, either side of that crossing, and {between}."
 
 
 def _extrapolation(ca: LearningCurve, cb: LearningCurve, where: float | None, names: tuple[str, str]) -> str:
@@ -237,7 +235,14 @@ def crossovers(
         ca, cb = curves[a], curves[b]
         where = crossover(ca, cb, n_min, n_max)
         worse_first = float(ca.predict(n_min)) > float(cb.predict(n_min))
-        if where is not None and worse_first:
+        disagree = fit_against_means(runs, a, b, where) if runs and where is not None else ""
+        if disagree:  # the measurements first: a walk read the fitted crossing, then "the fit and the means disagree"
+            verb = "overtakes" if worse_first else "falls behind"
+            text = (
+                f"The fitted curves say {name_a} {verb} {name_b} at about **{where:.0f}** images per class, but the "
+                f"measured means do not: {disagree}"
+            )
+        elif where is not None and worse_first:
             text = f"{name_a.capitalize()} overtakes {name_b} at about **{where:.0f}** images per class."
         elif where is not None:
             text = f"{name_a.capitalize()} falls behind {name_b} from about **{where:.0f}** images per class."
@@ -247,7 +252,6 @@ def crossovers(
             text = f"{name_a.capitalize()} is ahead of {name_b} at every n from {n_min:g} to {n_max:g}."
         extra = [_extrapolation(ca, cb, where, (name_a, name_b)) if where is not None else ""]
         extra.append(measured_order(runs, a, b, name_a, name_b) if runs else "")
-        extra.append(fit_against_means(runs, a, b, where) if runs and where is not None else "")
         out.append(" ".join([text, *(e for e in extra if e)]))
     return out
 

@@ -77,7 +77,7 @@ averages instead, so an image's output no longer depends on the other images in 
 - The same test image in two different batches: its outputs differ by up to **{behaviour["train_shift"]:.3g}**
   in train mode and by **{behaviour["eval_shift"]:.3g}** in eval mode.
 - {when} with batch statistics **{history.acc_bn_batch[-1]:.1%}**, with running statistics
-  **{history.acc_bn_running[-1]:.1%}** (difference {100 * gap:+.1f} points); without BatchNorm
+  **{history.acc_bn_running[-1]:.1%}** (batch minus running: {100 * gap:+.1f} points); without BatchNorm
   **{history.acc_plain[-1]:.1%}**."""
 
 
