@@ -194,10 +194,26 @@ def test_the_feature_map_grid_always_shows_the_chosen_channel_and_says_where():
 
     order = list(range(40, 0, -1))  # 40 channels, strongest first
     shown, said = tiles_with(order, 30)
-    assert shown == order[:32] and said == "The chosen channel, 30, is tile 11 (row 2, column 3)."
+    assert shown == order[:32] and said == "The chosen channel, 30, is tile 11 (row 2, column 3), framed in magenta."
     shown, said = tiles_with(order, 3)
     assert shown == [*order[:31], 3] and "not among the 32 strongest: it is shown in the last tile" in said
-    assert tiles_with([2, 0, 1], 1) == ([2, 0, 1], "The chosen channel, 1, is tile 3 (row 1, column 3).")
+    assert tiles_with([2, 0, 1], 1) == (
+        [2, 0, 1],
+        "The chosen channel, 1, is tile 3 (row 1, column 3), framed in magenta.",
+    )
+
+
+def test_a_grids_chosen_tile_is_framed_and_the_others_are_not():
+    """A walk looked for the chosen channel among 32 tiles with only the caption's row and column to go by."""
+    from explain.figures.render import GRID, MARK
+
+    grid = montage(np.full((5, 4, 4), 200, np.uint8), cols=3, pad=2, mark=4)  # tile 4: row 2, column 2
+    top, left = 2 + 1 * 6, 2 + 1 * 6
+    frame = np.ones(grid.shape[:2], bool)
+    frame[top - 2 : top + 6, left - 2 : left + 6] = False
+    assert (grid[top - 2 : top + 6, left - 2 : left + 6][[0, -1]] == MARK).all()  # the frame's top and bottom rows
+    assert (grid[top : top + 4, left : left + 4] == 200).all()  # the tile itself untouched
+    assert not (grid[frame] == MARK).all(axis=-1).any() and tuple(grid[0, 0]) == GRID  # nowhere else
 
 
 def test_a_layer_no_longer_listed_falls_to_the_block_that_holds_it():

@@ -174,13 +174,21 @@ def input_image(batch: torch.Tensor, mean: tuple[float, ...], std: tuple[float, 
 GRID = (76, 120, 168)  # the gaps between grey tiles: no grey, so a tile's white or black edge cell stays its own
 
 
+MARK = (255, 43, 214)  # magenta: the frame of a grid's chosen tile, as the receptive-field box is drawn
+
+
 def montage(
-    tiles: np.ndarray, cols: int, pad: int = 2, scale: int = 1, background: int | tuple[int, int, int] | None = None
+    tiles: np.ndarray,
+    cols: int,
+    pad: int = 2,
+    scale: int = 1,
+    background: int | tuple[int, int, int] | None = None,
+    mark: int | None = None,
 ) -> np.ndarray:
     """Lay N x h x w (x 3) tiles out in a grid with `pad` pixels between them (a 24th of a tile's side, if more), each
     tile enlarged `scale` times by pixel repetition (so small filters stay crisp). The gaps are white between colour
     tiles and GRID's blue between grey ones (a walk could not tell where 2 x 2 maps, each with a white cell, met white
-    gaps)."""
+    gaps); the gap around tile `mark` is MARK's magenta (a walk looked for the chosen channel among 32 tiles)."""
     tiles = np.asarray(tiles)
     if background is None:
         background = GRID if tiles.ndim == 3 else 255
@@ -193,7 +201,10 @@ def montage(
     out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), background, np.uint8)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, cols)
-        out[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = tile
+        top, left = pad + r * (h + pad), pad + c * (w + pad)
+        if i == mark:
+            out[top - pad : top + h + pad, left - pad : left + w + pad] = MARK
+        out[top : top + h, left : left + w] = tile
     return out
 
 

@@ -423,10 +423,14 @@ def tiles_with(order: list[int], channel: int, tiles: int = 32) -> tuple[list[in
     if channel not in shown:
         return (
             [*shown[:-1], channel],
-            f"The chosen channel, {channel}, is not among the {tiles} strongest: it is shown in the last tile.",
+            f"The chosen channel, {channel}, is not among the {tiles} strongest: it is shown in the last tile, "
+            "framed in magenta.",
         )
     place = shown.index(channel)
-    return shown, f"The chosen channel, {channel}, is tile {place + 1} (row {place // 8 + 1}, column {place % 8 + 1})."
+    return shown, (
+        f"The chosen channel, {channel}, is tile {place + 1} (row {place // 8 + 1}, column {place % 8 + 1}), framed in "
+        "magenta."
+    )
 
 
 def enclosing_layer(name: str, shown: list[str]) -> str:

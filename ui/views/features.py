@@ -153,7 +153,7 @@ def show_feature_maps(layer: str, fmap: np.ndarray, order: list[int], channel: i
     (in the last tile when it is not one of the 32: a walk chose one and found its map nowhere), and where it is."""
     shown, chosen = tiles_with(order, channel)
     st.image(
-        montage(grey_maps(fmap[shown]), cols=8, scale=max(1, 96 // fmap.shape[-1])),
+        montage(grey_maps(fmap[shown]), cols=8, scale=max(1, 96 // fmap.shape[-1]), mark=shown.index(channel)),
         caption=f"{layer}: the 32 of {fmap.shape[0]} channels ({fmap.shape[1]} x {fmap.shape[2]}) with the strongest "
         f"activations, each scaled on its own, strongest first: {', '.join(map(str, shown))}. {chosen}",
         width="stretch",
