@@ -34,6 +34,6 @@ if chosen is not None:
 from ui.readiness import readiness_ui  # imported once the result is drawn: 2 s of a cold start
 
 readiness_ui()
-st.subheader("Pages")
-for page in PAGES:
+st.subheader("The other pages")
+for page in PAGES[1:]:  # this page is the first
     st.page_link(page.path, label=f"{page.title}: {page.blurb}", icon=page.icon)

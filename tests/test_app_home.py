@@ -28,6 +28,12 @@ def test_default_page_renders_predictions_and_sidebar(app):
     # every model's weights, the detectors too (a walk on the Detection page found only the classifiers)
     assert "Classifiers:\n- ResNet-18 (ImageNet): " in sidebar and "Detectors:\n- " in sidebar
     assert "Shapes Mask R-CNN (bundled): :violet[bundled]" in sidebar
+    # the page's list of the others leaves itself out (a walk found Classify listed on Classify)
+    from ui.navigation import PAGES
+
+    links = [e.proto.page for e in app.get("page_link")]  # each page's URL path
+    assert links == [p.path.removeprefix("pages/").removesuffix(".py") for p in PAGES[1:]]
+    assert PAGES[0].path == "pages/home.py"
 
 
 def test_offline_the_bundled_model_is_offered_once_with_an_image_it_knows(app):

@@ -197,6 +197,24 @@ def test_augmentation_previews_come_from_the_library_and_repeat_with_their_seed(
     assert scene.ndim == 3 and scene.shape[1] >= 4 * 192
 
 
+def test_the_detection_samples_labels_are_placed_on_the_picture(monkeypatch) -> None:
+    """A walk read "circ" at a draw's right edge: torchvision wrote the label from the box's corner off the picture.
+    The labels go through the detection pictures' placement (draw_labels, label_spots: never off the picture)."""
+    from explain.figures import augmentation, render
+    from models.experiments.augmentation import PRESETS
+
+    placed, label_spots = [], render.label_spots
+
+    def spots(boxes, sizes, height, width):
+        out = label_spots(boxes, sizes, height, width)
+        placed.extend((spot, size, width, height) for spot, size in zip(out, sizes, strict=True) if spot is not None)
+        return out
+
+    monkeypatch.setattr(render, "label_spots", spots)
+    augmentation.scene_previews(PRESETS["MNIST-style (rotation, shift, scale)"], 0)
+    assert placed and all(0 <= x <= width - w and 0 <= y <= height - h for (x, y), (w, h), width, height in placed)
+
+
 def test_comparison_figure_colours_runs_dashes_arms_and_thickens_the_newest():
     from explain.figures.compare import Curve, comparison_figure
 

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 
-from explain.figures.render import label_style, montage
+from explain.figures.render import draw_labels, montage
 from explain.inputs.images import MIN_MEANINGFUL_SIDE, too_small
 from models.data.shapes import make_scene
 from models.experiments.augmentation import as_numpy, augment_image, augment_scene, build_pipeline
@@ -51,6 +51,7 @@ def scene_previews(steps: Sequence[dict[str, Any]], seed: int, n: int = 4) -> np
     drawn = []
     for image, boxes, masks, names in augment_scene(build_pipeline(steps), scene, n, seed):
         out = draw_segmentation_masks(image, masks, alpha=0.45) if len(masks) else image
-        font = label_style("#FFFFFF", *out.shape[-2:])
-        drawn.append(as_numpy(draw_bounding_boxes(out, boxes, labels=names, colors="white", width=2, **font)))
+        out = draw_bounding_boxes(out, boxes, colors="white", width=2)
+        # labels placed as the detection pictures place them, never off the picture (a walk read "circ" at an edge)
+        drawn.append(as_numpy(draw_labels(out, boxes, list(names), "#FFFFFF")[0]))
     return montage(np.stack([np.asarray(Image.fromarray(d).resize((SCENE_TILE, SCENE_TILE))) for d in drawn]), cols=n)
