@@ -430,8 +430,8 @@ def test_a_detections_grad_cam_is_empty_away_from_its_level_and_says_why():
 
 def test_labels_never_cover_each_other_and_the_strongest_keeps_its_place(monkeypatch):
     """Lecture pictures: detections whose boxes start close together wrote their labels over each other (torchvision
-    puts every label inside its box's top-left corner). Each label takes the first free spot of four around its box,
-    the strongest first; one with no free spot is left off."""
+    puts every label inside its box's top-left corner). Each label takes the first free spot of four at its box's
+    left edge, then four at its right edge, the strongest first; one with no free spot is left off."""
     import explain.figures.detections as detections
     from explain.figures.detections import draw_verdicts
     from explain.figures.render import draw_labels, label_spots
@@ -455,7 +455,10 @@ def test_labels_never_cover_each_other_and_the_strongest_keeps_its_place(monkeyp
         [(10, 10, 60, 60), (10, 10, 60, 60), (10, 10, 60, 60), (10, 10, 60, 60)], [(30, 10)] * 4, 100, 100
     )[3] == (10, 61)  # below the box's outline (its last row is 60), not over it
     img, shown = draw_labels(torch.zeros(3, 200, 200, dtype=torch.uint8), torch.tensor(boxes), ["a"] * 5, "#ffe119")
-    assert shown == 3 and img.shape == (3, 200, 200) and img.dtype == torch.uint8 and img.is_contiguous()
+    # the short labels "a" find free spots at the boxes' right edges too (the 60-px ones above have none: left off)
+    assert shown == 5 and img.shape == (3, 200, 200) and img.dtype == torch.uint8 and img.is_contiguous()
+    narrow = label_spots(boxes, [(20, 16)] * 5, 200, 200)
+    assert narrow[3] == (150 - 20, 51) and narrow[4] == (151 - 20, 150 - 16)  # inside top-right; bottom-right
     # A verdict picture labels its detections and the missed objects in one pass: a missed object's label finds
     # another spot than the detection of the same place (two passes each put theirs in the same corner).
     image = np.zeros((200, 200, 3), np.uint8)

@@ -72,15 +72,18 @@ Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
 def label_spots(boxes: Sequence[Rect], sizes: Sequence[tuple[float, float]], height: int, width: int) -> list:
     """Where each box's label goes, as the top-left corner of its w x h band, the boxes taken in the order given (the
     strongest first): inside the box's top-left corner (where torchvision puts it), else just above the box, else
-    inside its bottom-left corner, else just below its outline; the first spot that stays on the image (moved left to
-    fit its width) and covers no label placed before it. None where no spot is free (or the label is wider or taller
-    than the image): that label is left off rather than written over another, which no one could read."""
+    inside its bottom-left corner, else just below its outline, then the same four at the box's right edge (a walk
+    found a weak detection unlabelled whose bottom-right corner was free); the first spot that stays on the image
+    (moved left to fit its width) and covers no label placed before it. None where no spot is free (or the label is
+    wider or taller than the image): that label is left off rather than written over another, which no one could
+    read."""
     placed: list[Rect] = []
     out: list[tuple[float, float] | None] = []
-    for (x0, y0, _, y1), (w, h) in zip(boxes, sizes, strict=True):
+    for (x0, y0, x1, y1), (w, h) in zip(boxes, sizes, strict=True):
         spot = None
         below = math.floor(y1) + 1  # the outline's last row is y1, whole pixels
-        for x, y in ((x0, y0), (x0, y0 - h), (x0, y1 - h), (x0, below)):
+        right = math.floor(x1) + 1 - w  # flush with the outline's last column
+        for x, y in ((x, y) for x in (x0, right) for y in (y0, y0 - h, y1 - h, below)):
             x = max(0.0, min(x, width - w))
             band = (x, y, x + w, y + h)
             clear = all(band[2] <= p[0] or p[2] <= band[0] or band[3] <= p[1] or p[3] <= band[1] for p in placed)
