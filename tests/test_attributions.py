@@ -330,6 +330,11 @@ def test_sanity_chart_shows_the_whole_range_and_marks_constant_maps() -> None:
     assert len(many.data) == 39 and sum(bool(t.showlegend) for t in many.data) == 13
     assert len({t.line.color for t in many.data}) == 13  # a colour per method, the same in every panel
     assert [t.y[1] for t in many.data[:3]] == [-0.7, 0.1, steps[1].hog]
+    assert len(list(many.select_xaxes())) == 3  # two a row, and no empty fourth panel (a review)
+    # in presenter mode the bottom margin that holds the slanted layer names and the legend grows with the text
+    from explain.figures.charts import for_projector
+
+    assert for_projector(many).layout.margin.b == round(1.5 * many.layout.margin.b)
     with pytest.raises(ValueError, match="at least one"):
         sanity_chart({"Grad-CAM": steps}, [])
 

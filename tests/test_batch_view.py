@@ -66,3 +66,16 @@ def test_a_refused_upload_leaves_no_gap_among_the_true_label_boxes():
     i = next(i for i, c in enumerate(columns) if [b.label for b in c.selectbox] == ["True label of a.png"])
     row = columns[i].proto.weight  # the four columns of the labels' row weigh a quarter each
     assert row == 0.25 and not (columns[i - 1].proto.weight == row and not list(columns[i - 1].selectbox))
+
+
+def test_the_same_image_uploaded_twice_is_in_the_set_once():
+    """A review: two identical files gave two label boxes with one key, which Streamlit refuses with an exception."""
+    from tests.hostile_files import GOOD
+
+    at = open_page("pages/attributions.py")
+    at.radio(key="attr_batch_source").set_value("uploads").run()
+    files = [("a.png", GOOD["rgb.png"], "image/png"), ("copy.png", GOOD["rgb.png"], "image/png")]
+    at.file_uploader(key="attr_batch_files").set_value(files).run()
+    assert not at.exception
+    assert any("copy.png: the same image as a.png, which is in the set already" in w.value for w in at.warning)
+    assert [b.label for b in at.selectbox if b.label.startswith("True label of")] == ["True label of a.png"]

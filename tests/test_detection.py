@@ -422,6 +422,12 @@ def test_a_detections_grad_cam_is_empty_away_from_its_level_and_says_why():
     assert "and so does most of the map: the box holds 0% of it, on 25% of the image" in cam_note(
         corner, own, own, (0.0, 0.0, 31.0, 31.0)
     )
+    large = np.ones((10, 10), np.float32)
+    large[8:] = 1.2
+    large[9, 9] = 1.5  # the peak outside a box of 80% of the image holding 77% of the map (a review: it said "most")
+    assert "and the box holds less of the map than its share of the image: 77% of the map, on 80% of the image" in (
+        cam_note(large, own, own, (0.0, 0.0, 9.0, 7.0))
+    )
     at_own = cams.maps[own]
     note = cam_note(at_own, own, own, box)
     peak_y, peak_x = np.unravel_index(int(np.argmax(at_own)), at_own.shape)

@@ -71,6 +71,7 @@ def test_a_coco_annotation_file_gives_boxes_and_bad_files_one_line():
     assert len(known) == 1 and unknown == ["zebra-ish"]
     bad = {
         b"not json": r"not a usable COCO annotation file: it is not valid JSON \(expecting value at line 1, column 1\)",
+        b'{"images": "x': r"not valid JSON \(unterminated string starting at line 1, column 12\)",  # not "at at"
         _coco(annotations=[{"id": 1, "image_id": 7, "category_id": 1, "bbox": [1, 1, 0, 5]}]): "empty or invalid box",
         _coco(images=[{"id": 1, "file_name": "a.png"}, {"id": 2, "file_name": "b.png"}]): "no image named",
         json.dumps({"images": []}).encode(): "no 'annotations' list",

@@ -225,7 +225,11 @@ def test_an_upload_follows_the_visitor_to_the_next_page_until_they_pick_a_sample
         at.switch_page(page).run()
         assert not at.exception, page
         assert at.query_params["upload"] == image_sha256(data), page
-        assert any(c.value.startswith("Showing photo.png, which you uploaded earlier") for c in at.caption), page
+        assert any(c.value.startswith("Showing your photo.png from earlier") for c in at.caption), page
+    at.query_params.clear()
+    at.switch_page("pages/home.py").run()  # back where it was uploaded: its box is empty now, the photo still shown
+    assert not at.exception and at.get("image")[0].captions == ["photo.png · 64 x 48"]
+    at.switch_page("pages/build.py").run()
     at.button(key="build_use_sample").click().run()
     assert "upload" not in at.query_params
     assert not any(c.value.startswith("Showing photo.png") for c in at.caption)
@@ -248,13 +252,37 @@ def test_removing_the_upload_from_its_box_shows_the_sample_again():
 
 def test_which_image_a_page_shows():
     """The rule behind every page's chooser (explain.inputs.image_choice): the page's own widgets first, then the
-    link's upload, then the one the visitor gave another page, then the sample; emptying the page's own box drops
-    the uploads from elsewhere for that run."""
+    link's upload, then the one the visitor gave another page, then the sample."""
     from explain.inputs.image_choice import image_source
 
-    assert image_source(camera=True, upload=True, removed=False, linked=True, carried=True) == "camera"
-    assert image_source(camera=False, upload=True, removed=False, linked=True, carried=True) == "upload"
-    assert image_source(camera=False, upload=False, removed=False, linked=True, carried=True) == "linked"
-    assert image_source(camera=False, upload=False, removed=False, linked=False, carried=True) == "carried"
-    assert image_source(camera=False, upload=False, removed=True, linked=True, carried=True) == "sample"
-    assert image_source(camera=False, upload=False, removed=False, linked=False, carried=False) == "sample"
+    assert image_source(camera=True, upload=True, linked=True, carried=True) == "camera"
+    assert image_source(camera=False, upload=True, linked=True, carried=True) == "upload"
+    assert image_source(camera=False, upload=False, linked=True, carried=True) == "linked"
+    assert image_source(camera=False, upload=False, linked=False, carried=True) == "carried"
+    assert image_source(camera=False, upload=False, linked=False, carried=False) == "sample"
+
+
+def test_an_upload_the_server_no_longer_holds_is_said_once_and_let_go():
+    """A review: the kept uploads are bounded for the whole server, and a carried upload evicted by other visitors'
+    vanished without a word. Now the page says so in one line and shows the sample; a link naming a missing upload
+    says which image is shown instead (it said "the sample" while the carried upload was shown)."""
+    from ui.view_link import kept_uploads
+
+    at = open_link("pages/home.py", {})
+    at.file_uploader(key="home_upload").upload("photo.png", GOOD["rgb.png"], "image/png").run()
+    at.query_params.clear()
+    at.switch_page("pages/attributions.py").run()
+    at.query_params["upload"] = "ab" * 32  # a link naming an upload this session does not have
+    at.run()
+    (said,) = [i.value for i in at.info if "another browser session" in i.value]
+    assert said.endswith("(Your latest upload is shown meanwhile.)")
+    assert any(c.value.startswith("Showing your photo.png from earlier") for c in at.caption)
+    kept_uploads.clear()  # the server's store, as if other visitors' uploads had pushed this one out
+    at.query_params.clear()
+    at.switch_page("pages/detection.py").run()
+    assert not at.exception
+    gone = [i.value for i in at.info if "no longer held by this server" in i.value]
+    assert gone == ["Your photo.png from earlier is no longer held by this server: upload it again."]
+    assert at.query_params.get("upload") is None and not any(c.value.startswith("Showing your") for c in at.caption)
+    at.run()  # said once: the upload is let go
+    assert not any("no longer held" in i.value for i in at.info)

@@ -14,11 +14,10 @@ from explain.inputs.samples import GENERATED, SAMPLE_NAMES, sample_bytes
 from explain.inputs.upload_limits import IMAGE_MB
 from ui.view_link import (
     BIND,
-    INPUTS_LAST_RUN,
-    INPUTS_THIS_RUN,
     RUN_SUBJECT,
     carried_upload,
     carry_upload,
+    drop_if_emptied,
     drop_upload,
     forget_upload,
     linked_upload,
@@ -73,12 +72,20 @@ def image_input(
     names = (*extra, *SAMPLE_NAMES)
     if st.session_state.get(f"{prefix}_extra_of") != tuple(extra):  # the own network's samples came (or went)
         st.session_state[f"{prefix}_extra_of"] = tuple(extra)
-        if extra:  # its own data first: a digits network is shown a digit, not a photo
+        if extra:  # its own data first: a digits network is shown a digit, not a photo (nor an upload carried)
             st.session_state[f"{prefix}_sample"] = next(iter(extra))
+            drop_upload()
     left, right = st.columns([3, 2])
     # No `type=` filter: Streamlit would raise on a file with another ending (a drag-and-drop or a
     # crafted request); load_image reads the content instead and explains what is wrong in one line.
-    upload = left.file_uploader("Upload an image", key=f"{prefix}_upload", help=SUPPORTED, max_upload_size=IMAGE_MB)
+    upload = left.file_uploader(
+        "Upload an image",
+        key=f"{prefix}_upload",
+        help=SUPPORTED,
+        max_upload_size=IMAGE_MB,
+        on_change=drop_if_emptied,
+        args=(f"{prefix}_upload",),
+    )
     sample = right.selectbox(
         "…or pick a sample",
         names,
@@ -87,27 +94,23 @@ def image_input(
         bind=BIND,
         on_change=drop_upload,
     )
-    use_camera = right.toggle("Use the camera", key=f"{prefix}_cam")
-    shot = st.camera_input("Take a photo", key=f"{prefix}_camera") if use_camera else None
-    own = shot or upload  # the file in this page's own widgets: a camera photo wins over an upload
-    # emptied by the visitor: it held a file when the last run drew it (a page left and opened again starts empty)
-    removed = (
-        own is None
-        and prefix in st.session_state.get(INPUTS_LAST_RUN, ())
-        and bool(st.session_state.get(f"{prefix}_own"))
+    use_camera = right.toggle("Use the camera", key=f"{prefix}_cam", on_change=_camera_switched, args=(prefix,))
+    shot = (
+        st.camera_input("Take a photo", key=f"{prefix}_camera", on_change=drop_if_emptied, args=(f"{prefix}_camera",))
+        if use_camera
+        else None
     )
-    st.session_state[f"{prefix}_own"] = own is not None
-    st.session_state[INPUTS_THIS_RUN] = (*st.session_state.get(INPUTS_THIS_RUN, ()), prefix)
-    if removed:
-        drop_upload()
+    own = shot or upload  # the file in this page's own widgets: a camera photo wins over an upload
     earlier = linked_upload()  # an upload of this session that the URL names
     if isinstance(earlier, str):
-        st.info(earlier, icon=":material/link_off:")
         forget_upload()
     carried = carried_upload() if own is None and not isinstance(earlier, tuple) else None
-    source = image_source(
-        shot is not None, upload is not None, removed, isinstance(earlier, tuple), carried is not None
-    )
+    if isinstance(carried, str):
+        st.info(carried, icon=":material/hourglass_disabled:")
+    source = image_source(shot is not None, upload is not None, isinstance(earlier, tuple), isinstance(carried, tuple))
+    if isinstance(earlier, str):  # said once what is shown instead is known
+        shown = "your latest upload" if source == "carried" else "the sample"
+        st.info(f"{earlier} ({shown.capitalize()} is shown meanwhile.)", icon=":material/link_off:")
     if source in ("camera", "upload"):
         data, name = own.getvalue(), "camera photo" if source == "camera" else upload.name
     elif source in FROM_ELSEWHERE:
@@ -117,7 +120,7 @@ def image_input(
     if source in ("camera", "upload"):  # the picker still names its sample: say which image is shown
         right.caption(f"Showing {display_name(name)}, not the sample above (remove it to use the samples).")
     elif source in FROM_ELSEWHERE:
-        right.caption(f"Showing {display_name(name)}, which you uploaded earlier, not the sample above.")
+        right.caption(f"Showing your {display_name(name)} from earlier, not the sample above.")
         right.button("Show the sample instead", key=f"{prefix}_use_sample", on_click=drop_upload)
     if source != "sample":
         kind = "own"
@@ -130,8 +133,15 @@ def image_input(
     if isinstance(chosen, str):
         st.error(chosen, icon=":material/broken_image:")
         return None
-    if source != "sample":
-        remember_upload(chosen.sha256, data, chosen.name)
-        carry_upload(chosen.sha256)
+    if source != "sample":  # kept under the name as given (shown through display_name, once, where shown)
+        remember_upload(chosen.sha256, data, name)
+        carry_upload(chosen.sha256, name)
     name_upload(None if source == "sample" else chosen.sha256)
     return chosen
+
+
+def _camera_switched(prefix: str) -> None:
+    """The camera toggle's on_change: turned off while it held a photo, that photo is dropped like a removed file
+    (the widget's state is still there while the callback runs)."""
+    if not st.session_state.get(f"{prefix}_cam") and st.session_state.get(f"{prefix}_camera") is not None:
+        drop_upload()

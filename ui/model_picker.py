@@ -168,10 +168,12 @@ def out_of_distribution(info: ModelInfo, chosen: ChosenImage) -> str:
     recognise, or "": the bundled model knows the generated samples; a network trained on the Build page knows its own
     test images (and the generated samples when it trained on generated shapes); an uploaded network's data is
     unknown."""
-    return " ".join(note for note in (_unlike_training(info, chosen), small_image_note(chosen.image.size)) if note)
+    return " ".join(note for note in (unlike_training(info, chosen), small_image_note(chosen.image.size)) if note)
 
 
-def _unlike_training(info: ModelInfo, chosen: ChosenImage) -> str:
+def unlike_training(info: ModelInfo, chosen: ChosenImage) -> str:
+    """The out-of-distribution note alone (without the small-image one), or "": what scores computed on the model's
+    answer, such as faithfulness, must say (a review: a 12-pixel upload to ResNet-18 was called unlike its data)."""
     if info.source == "bundled":
         return classifiers.out_of_distribution(
             info.title, info.categories, "generated images", chosen.kind == "generated"

@@ -16,7 +16,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from ui.navigation import PAGES
 from ui.page_end import PageEnded
 from ui.presenter import presenter_style, presenter_toggle
-from ui.view_link import RUN_SUBJECT, copy_link, drop_infinite_values, image_inputs_run
+from ui.view_link import RUN_SUBJECT, copy_link, drop_infinite_values
 
 
 def _log_to_stderr() -> None:
@@ -57,7 +57,6 @@ def run_app() -> None:
     presenter_toggle()
     presenter_style()
     st.session_state[RUN_SUBJECT] = ""
-    image_inputs_run()
     done_slot = st.sidebar.empty()
     try:
         page.run()

@@ -18,7 +18,6 @@ if TYPE_CHECKING:  # ui.shell imports this module before PyTorch loads: nothing 
 BIND = "query-params"  # every linked widget's `bind`
 UPLOAD = "upload"  # the query parameter naming an upload by the SHA-256 of its bytes
 CARRIED = "carried_upload"  # session key: the SHA-256 of the upload the visitor's pages show (ui.image_input)
-INPUTS_LAST_RUN, INPUTS_THIS_RUN = "image_inputs_last_run", "image_inputs_this_run"  # choosers' prefixes by run
 RUN_SUBJECT = "run_subject"  # session key: the SHA-256 of the image this run explains (ui.shell.mark_done)
 MAX_UPLOADS_KEPT = 4  # uploads a session keeps for links to name (each at most 25 MB)
 KEPT_UPLOADS_MB = int(os.environ.get("EXPLAINER_KEPT_UPLOADS_MB", "100"))  # all sessions' kept uploads
@@ -80,7 +79,7 @@ def linked_upload() -> tuple[bytes, str] | str | None:
         return found
     return (
         "The link names an image uploaded in another browser session, which this one cannot see, or one this "
-        "server no longer holds: upload it again (the sample is shown meanwhile)."
+        "server no longer holds: upload it again."
     )
 
 
@@ -98,27 +97,38 @@ def forget_upload() -> None:
         del st.query_params[UPLOAD]
 
 
-def image_inputs_run() -> None:
-    """At the start of every run: the image choosers the last run drew become "the last run's" (a chooser whose file
-    is gone was emptied by its visitor only if it was drawn then; a page left and opened again starts empty)."""
-    st.session_state[INPUTS_LAST_RUN] = st.session_state.pop(INPUTS_THIS_RUN, ())
-
-
-def carry_upload(sha256: str) -> None:
+def carry_upload(sha256: str, label: str) -> None:
     """Make this upload the one the visitor's other pages show until they pick a sample or remove it."""
-    st.session_state[CARRIED] = sha256
+    st.session_state[CARRIED] = (sha256, label)
 
 
-def carried_upload() -> tuple[bytes, str] | None:
-    """The upload the visitor last made or chose on any page, (bytes, label), while this server still keeps it."""
-    sha = st.session_state.get(CARRIED)
-    return kept_uploads().get(_owner(), sha) if sha else None
+def carried_upload() -> tuple[bytes, str] | str | None:
+    """The upload the visitor last made or chose on any page: (bytes, label) while this server keeps it, a one-line
+    reason once it no longer does (the store is bounded for the whole server; the upload is then let go), or None."""
+    from explain.inputs.images import display_name
+
+    if CARRIED not in st.session_state:
+        return None
+    sha, label = st.session_state[CARRIED]
+    found = kept_uploads().get(_owner(), sha)
+    if found is None:
+        del st.session_state[CARRIED]
+        return f"Your {display_name(label)} from earlier is no longer held by this server: upload it again."
+    return found
 
 
 def drop_upload() -> None:
     """The visitor chose a sample (or removed their file): no page shows their upload until they give another."""
     st.session_state.pop(CARRIED, None)
     forget_upload()
+
+
+def drop_if_emptied(key: str) -> None:
+    """A file widget's on_change: when the visitor emptied it (removed the file, cleared the photo), drop their
+    upload everywhere. A callback, not a comparison with the last run: it fires in the rerun the removal makes,
+    whatever earlier runs drew, and never when a page left and opened again starts with its widgets empty."""
+    if st.session_state.get(key) is None:
+        drop_upload()
 
 
 def copy_link(where) -> None:

@@ -119,6 +119,7 @@ def sanity_chart(results: dict[str, Sequence], metrics: Sequence[str] = ("spearm
     fig = make_subplots(
         rows=rows,
         cols=cols,
+        specs=[[{} if r * cols + c < len(metrics) else None for c in range(cols)] for r in range(rows)],  # no empty one
         shared_yaxes=True,
         subplot_titles=[METRICS[m] for m in metrics],
         vertical_spacing=0.25 if rows > 1 else 0.1,  # room for the upper row's layer names
@@ -300,4 +301,7 @@ def for_projector(fig: go.Figure, scale: float = 1.5) -> go.Figure:
         bigger(axis.tickfont, base * 0.9)
     if layout.height:
         out.update_layout(height=round(layout.height * min(scale, 1.3)))
+    if any(axis.automargin is False for axis in out.select_xaxes()) and layout.margin.b:
+        # a bottom margin set outright for the text below the axes (sanity_chart's legend): it grows with the text
+        out.update_layout(margin_b=round(layout.margin.b * scale), height=out.layout.height + layout.margin.b // 2)
     return out

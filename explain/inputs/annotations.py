@@ -149,7 +149,9 @@ def coco_objects(data: bytes, image_name: str, size: tuple[int, int]) -> Annotat
                 objects.append(TrueObject(label, clipped))
     except json.JSONDecodeError as exc:  # said plainly: a walk met "Expecting value: line 1 column 1 (char 0)"
         raise ValueError(
-            f"not a usable COCO annotation file: it is not valid JSON ({exc.msg.lower()} at line {exc.lineno}, "
+            # json's own words end in " at" where it means the position ("Unterminated string starting at")
+            f"not a usable COCO annotation file: it is not valid JSON ({exc.msg.lower().removesuffix(' at')} at line "
+            f"{exc.lineno}, "
             f"column {exc.colno})"
         ) from None
     except (ValueError, RecursionError) as exc:  # json's other ValueError (too many digits) included

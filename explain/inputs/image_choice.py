@@ -9,17 +9,14 @@ ImageSource = Literal["camera", "upload", "linked", "carried", "sample"]
 FROM_ELSEWHERE: tuple[ImageSource, ...] = ("linked", "carried")  # shown, though not in this page's own widgets
 
 
-def image_source(camera: bool, upload: bool, removed: bool, linked: bool, carried: bool) -> ImageSource:
-    """What the page shows: a photo taken with its camera, else the file in its uploader, else (unless the visitor
-    has just removed their own file from this page, which drops the upload they had) the upload the link names, else
-    the upload the visitor last made on another page, so an image follows them from page to page, else the sample
-    picked."""
+def image_source(camera: bool, upload: bool, linked: bool, carried: bool) -> ImageSource:
+    """What the page shows: a photo taken with its camera, else the file in its uploader, else the upload the link
+    names, else the upload the visitor last gave another page (so an image follows them from page to page until they
+    pick a sample or empty a file box: the page's widgets drop it then), else the sample picked."""
     if camera:
         return "camera"
     if upload:
         return "upload"
-    if removed:
-        return "sample"
     if linked:
         return "linked"
     return "carried" if carried else "sample"

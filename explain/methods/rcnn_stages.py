@@ -403,8 +403,10 @@ def cam_note(
         shown, area = round(100 * held), round(100 * share)
         if shown > area:
             lean = f"but the box still holds more of the map than its share of the image: {shown}% of the map"
-        elif shown < area:
+        elif shown < area and held < 0.5:
             lean = f"and so does most of the map: the box holds {shown}% of it"
+        elif shown < area:  # a large box: it holds most of the map, though less than its share (a review)
+            lean = f"and the box holds less of the map than its share of the image: {shown}% of the map"
         else:
             lean = f"and the box holds about its share of the image: {shown}% of the map"
         return (

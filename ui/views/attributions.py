@@ -26,7 +26,7 @@ from models.classifiers import ModelInfo
 from models.text import counted
 from ui.admission import cached_heavy
 from ui.image_input import SUPPORTED, decode_upload
-from ui.model_picker import out_of_distribution
+from ui.model_picker import out_of_distribution, unlike_training
 from ui.own_model import own_files, own_model
 from ui.page_end import end_page
 from ui.param_form import param_widgets
@@ -321,7 +321,7 @@ def faithfulness_tab(
         show_faithfulness(curves, by)
         if why := flat_note(curves, subject.x.shape[-1]):
             st.info(why, icon=":material/info:")
-        if out_of_distribution(subject.info, subject.chosen):  # said above the maps; the scores need it too
+        if unlike_training(subject.info, subject.chosen):  # said above the maps; the scores need it too
             st.warning(
                 "This image is unlike the model's training data (see the note under the class): the probability these "
                 "curves follow is a guess's, so the areas compare the maps on a guess, not on a recognition.",
@@ -413,11 +413,16 @@ def batch_set_ui(info: ModelInfo) -> tuple[list[LabelledImage], list[str]]:
         or []
     )
     problems, images, cols = [], [], st.columns(4)
+    seen: dict[str, str] = {}  # SHA-256 -> the name it came under first
     for f in bounded_uploads(uploads, LABELLED_UPLOADS):
         decoded = decode_upload(f.getvalue(), f.name)
         if isinstance(decoded, str):
             problems.append(decoded)
             continue
+        if decoded.sha256 in seen:  # its label box would repeat the first one's key (a review: an exception)
+            problems.append(f"{decoded.name}: the same image as {seen[decoded.sha256]}, which is in the set already")
+            continue
+        seen[decoded.sha256] = decoded.name
         truth = cols[
             len(images) % 4
         ].selectbox(  # placed by the images kept: a refused file leaves no gap
