@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # ui.shell imports this module before PyTorch loads: nothing 
 
 BIND = "query-params"  # every linked widget's `bind`
 UPLOAD = "upload"  # the query parameter naming an upload by the SHA-256 of its bytes
-CARRIED = "carried_upload"  # session key: the SHA-256 of the upload the visitor's pages show (ui.image_input)
+CARRIED = "carried_upload"  # session key: (SHA-256, name) of the upload the visitor's pages show (ui.image_input)
 RUN_SUBJECT = "run_subject"  # session key: the SHA-256 of the image this run explains (ui.shell.mark_done)
 MAX_UPLOADS_KEPT = 4  # uploads a session keeps for links to name (each at most 25 MB)
 KEPT_UPLOADS_MB = int(os.environ.get("EXPLAINER_KEPT_UPLOADS_MB", "100"))  # all sessions' kept uploads
