@@ -181,6 +181,26 @@ def test_presenter_mode_folds_the_controls_and_enlarges_the_figures():
     assert big["xaxis"]["tickfont"]["size"] > 12 and big["height"] > small["height"]
 
 
+def test_presenter_mode_folds_the_transfer_charts_and_the_augmentation_controls_and_says_where_train_is():
+    """A second walk at 1280 x 720: Transfer's chart options, the augmentation editor and its image stood above the
+    results, pushing them below the fold; Build's hint said "Press Train" with Train folded away."""
+    transfer = open_link("pages/transfer.py", {"view_compact": "true"})
+    assert not transfer.exception
+    panel = next(e for e in transfer.expander if e.label == "Chart settings")
+    assert not panel.proto.expanded and panel.radio(key="transfer_axis") and panel.multiselect(key="transfer_compare")
+    assert not any(e.label == "Chart settings" for e in open_link("pages/transfer.py", {}).expander)
+    training = open_link("pages/training.py", {"view_compact": "true"})
+    assert not training.exception
+    folded = [e for e in training.expander if e.label == "Settings"]
+    assert any(
+        {"aug_preset"} <= {w.key for w in e.selectbox} and {"aug_upload"} <= {w.key for w in e.get("file_uploader")}
+        for e in folded
+    )
+    build = open_link("pages/build.py", {"view_compact": "true"})
+    assert any(i.value.startswith("Open **Settings** above and press **Train**") for i in build.info)
+    assert any(i.value.startswith("Press **Train**") for i in open_link("pages/build.py", {}).info)
+
+
 def test_the_map_alone_shows_each_map_without_the_image():
     """#28.8: "the map alone" colours each map in full, without the image under it; the colour bar then shows the
     plain colour scale (no opacity), and the download's settings say which picture the PNGs are."""

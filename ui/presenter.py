@@ -22,7 +22,9 @@ TEXT_SCALE = 1.5  # how much larger text is in figures and pictures when present
 # Larger page text, and Streamlit's element toolbar (full screen, download) shown without hovering.
 STYLE = """<style>
 section.main, .stMain { font-size: 1.2rem; }
-.stMain [data-testid="stMarkdownContainer"] p, .stMain [data-testid="stCaptionContainer"] { font-size: 1.2rem; }
+.stMain [data-testid="stMarkdownContainer"] p, .stMain [data-testid="stMarkdownContainer"] li,
+.stMain [data-testid="stCaptionContainer"] { font-size: 1.2rem; }
+.stMain [data-testid="stCode"] code { font-size: 1.05rem; }
 .stMain [data-testid="stElementToolbar"] { opacity: 1 !important; visibility: visible !important; }
 </style>"""
 
@@ -80,6 +82,12 @@ def chart(where: DeltaGenerator | Any, fig: go.Figure, **kwargs: Any) -> Any:
     from explain.figures.charts import for_projector
 
     return where.plotly_chart(for_projector(fig, TEXT_SCALE) if presenting() else fig, **kwargs)
+
+
+def press(button: str) -> str:
+    """Where to press a form's `button`: inside the folded Settings panel when presenting (a walk read "Press Train"
+    with no Train in sight)."""
+    return f"Open **Settings** above and press **{button}**" if presenting() else f"Press **{button}**"
 
 
 def text_scale() -> float:

@@ -78,8 +78,8 @@ def linked_upload() -> tuple[bytes, str] | str | None:
     if found is not None:
         return found
     return (
-        "The link names an image uploaded in another browser session, which this one cannot see, or one this "
-        "server no longer holds: upload it again."
+        "The link names an image uploaded in another browser session (reloading the page or opening a new tab "
+        "starts a new one), which this one cannot see, or one this server no longer holds: upload it again."
     )
 
 

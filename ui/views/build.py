@@ -46,7 +46,7 @@ from models.experiments.lecture_loop import (
 from ui.image_input import ChosenImage
 from ui.live_run import LAST_APPLIED, LiveRun, estimate_text
 from ui.own_model import NOT_HERE, OWN, own_model, own_spec
-from ui.presenter import chart, note, prose, settings
+from ui.presenter import chart, note, press, prose, settings
 from ui.view_link import BIND
 from ui.views.own import keep_loop_ui
 
@@ -314,7 +314,7 @@ def training_tab() -> None:
     if loop is not None:
         draw_loop(loop, places)
     elif not LOOP.active:
-        places[1].info("Press **Train** to start the loop.", icon=":material/play_arrow:")
+        places[1].info(f"{press('Train')} to start the loop.", icon=":material/play_arrow:")
     LOOP.run(
         lambda c: SchedulerComparison(c[0]) if c[1] else LectureLoop(c[0]),
         lambda w: draw_loop(w, places),

@@ -38,7 +38,7 @@ from ui.image_input import ChosenImage, image_input
 from ui.live_run import LAST_APPLIED, MAX_KEPT, LiveRun, estimate_text
 from ui.page_end import end_page
 from ui.param_form import param_widgets
-from ui.presenter import chart, note, prose, settings
+from ui.presenter import chart, note, press, prose, settings
 from ui.view_link import BIND
 
 _draws = itertools.count()  # every redraw of a placeholder needs its own key: one counter for the process
@@ -137,7 +137,7 @@ def show_bn_run(exp: BNExperiment | None) -> tuple:
         if default is not None:
             draw_bn(default, places)
         elif not BN.active:
-            st.info("Press **Train both networks** to start (no cached run of the default settings was found).")
+            st.info(f"{press('Train both networks')} to start (no cached run of the default settings was found).")
     else:
         draw_bn(exp, places)
     return places
@@ -306,8 +306,9 @@ def bn_tab() -> None:
 
 def augmentation_tab() -> None:
     """The augmentation tab: the pipeline, its previews and code, and the comparison run."""
-    steps, steps_json = pipeline_ui()
-    chosen, n, seed = samples_ui()
+    with settings():  # folded when presenting: the draws come first (a walk found them below 720 px)
+        steps, steps_json = pipeline_ui()
+        chosen, n, seed = samples_ui()
     show_previews(steps_json, chosen, n, seed)
     st.subheader("The code")
     st.code(pipeline_code(steps), language="python", wrap_lines=True)

@@ -49,7 +49,7 @@ from models.transfer import (
 from models.transfer.published import PUBLISHED
 from ui.live_run import LiveRun
 from ui.page_end import end_page
-from ui.presenter import chart, note, prose
+from ui.presenter import chart, note, prose, settings
 from ui.readiness import default_sweep_estimate
 from ui.view_link import BIND
 
@@ -306,9 +306,11 @@ def compare_ui(folder: Path) -> dict[str, list[TransferRun]]:
 def results_view(meta: SweepRecord | None, runs: list[TransferRun], folder: Path) -> None:
     """The learning curves (with other sweeps to compare, if chosen), table, crossovers and training curves of one
     sweep."""
-    show_settings(meta, runs)
-    axis, paper, shown = curve_options_ui(runs)
-    others = {name: [r for r in rs if r.regime in shown] for name, rs in compare_ui(folder).items()}
+    with settings("Chart settings"):  # folded when presenting: the curves come first (a walk found them below 720 px)
+        show_settings(meta, runs)
+        axis, paper, shown = curve_options_ui(runs)
+        compared = compare_ui(folder)
+    others = {name: [r for r in rs if r.regime in shown] for name, rs in compared.items()}
     runs = [r for r in runs if r.regime in shown]
     if not runs:
         st.warning("Choose at least one regime.")
