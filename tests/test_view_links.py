@@ -247,6 +247,8 @@ def test_an_upload_follows_the_visitor_to_the_next_page_until_they_pick_a_sample
         assert at.query_params["upload"] == image_sha256(data), page
         assert any(c.value.startswith("Showing your photo.png from earlier") for c in at.caption), page
     at.query_params.clear()
+    at.switch_page("pages/unet.py").run()  # its default is a generated scene: it says where the photo is
+    assert "Your photo.png from earlier is under **any image (upload or sample)**." in [c.value for c in at.caption]
     at.switch_page("pages/home.py").run()  # back where it was uploaded: its box is empty now, the photo still shown
     assert not at.exception and at.get("image")[0].captions == ["photo.png · 64 x 48"]
     at.switch_page("pages/build.py").run()

@@ -117,6 +117,11 @@ def carried_upload() -> tuple[bytes, str] | str | None:
     return found
 
 
+def carried_name() -> str | None:
+    """The name of the upload the visitor's pages show, without reading it (None when there is none)."""
+    return st.session_state[CARRIED][1] if CARRIED in st.session_state else None
+
+
 def drop_upload() -> None:
     """The visitor chose a sample (or removed their file): no page shows their upload until they give another."""
     st.session_state.pop(CARRIED, None)

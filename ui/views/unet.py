@@ -10,7 +10,7 @@ from PIL import Image
 
 from explain.figures.render import grey_maps, input_image, montage
 from explain.figures.unet import colour_labels, error_overlay, iou_bars, u_figure
-from explain.inputs.images import small_image_note
+from explain.inputs.images import display_name, small_image_note
 from explain.methods.filters import strongest_channels
 from explain.methods.segmentation import level_maps, predict, score_image, wrong_pixels
 from models.data.segmentation import CLASSES, SIZE, example_scene
@@ -19,7 +19,7 @@ from models.segmenters import load_unet, unet_input
 from ui.image_input import image_input
 from ui.page_end import end_page
 from ui.presenter import chart, prose
-from ui.view_link import BIND
+from ui.view_link import BIND, carried_name
 
 DISPLAY = 256
 
@@ -69,6 +69,8 @@ def source_ui() -> tuple[Image.Image, np.ndarray | None]:
     st.subheader("Predict")
     source = st.radio("Image", list(SOURCES), horizontal=True, key="unet_source", bind=BIND, format_func=SOURCES.get)
     if source == "scene":
+        if name := carried_name():  # a walk met the scene here, with no word on the photo it had uploaded
+            st.caption(f"Your {display_name(name)} from earlier is under **{SOURCES['any']}**.")
         seed = st.number_input("Scene number", 0, 100_000, 1, key="unet_seed", bind=BIND)
         scene = example_scene(int(seed))
         return Image.fromarray(scene.image), scene.label_map
