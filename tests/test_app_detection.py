@@ -105,6 +105,11 @@ def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
         c.startswith("proposal ") and "came from: red as proposed, green as the box head moves it" in c
         for c in captions
     )
+    # how far it moved, in pixels (a walk saw no red box under a green one moved by a pixel or two)
+    assert any(
+        c.startswith("proposal ") and re.search(r"\(moved by up to \d+ px(, so green all but covers red)?\)$", c)
+        for c in captions
+    )
     assert "class probabilities (box head)" in titles
     cam = [s for s in plotly_specs(at) if "the map alone" in (s["layout"].get("title") or {}).get("text", "")]
     assert cam and cam[0]["data"][0]["type"] == "heatmap"  # Grad-CAM alone, with Plotly's colour bar

@@ -485,3 +485,12 @@ def test_labels_never_cover_each_other_and_the_strongest_keeps_its_place(monkeyp
     found = [Instance("star", 0.99, b) for b in boxes[:4]] + [Instance("circle", 0.6, boxes[4])]
     _, labelled, total = draw_verdicts(image, found, [True, True, True, True, False], [], [])
     assert calls[-1][0] == "circle 60% wrong" and (labelled, total) == (4, 5)  # the first placed always has room
+
+
+def test_how_far_the_box_head_moved_a_proposal_is_said_in_pixels():
+    """A walk saw no red proposal under the green refined box: it had moved by a pixel or two."""
+    from explain.methods.rcnn_stages import BoxHeads
+
+    heads = BoxHeads(np.zeros((1, 7, 7)), 0, np.array([0.1, 0.9]), (10.0, 10.0, 50.4, 52.0), 1)
+    assert heads.moved_text((10.0, 11.0, 50.0, 50.0)) == "moved by up to 2 px, so green all but covers red"
+    assert heads.moved_text((0.0, 10.0, 50.0, 52.0)) == "moved by up to 10 px"

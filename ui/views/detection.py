@@ -368,7 +368,7 @@ def heads_section(
     a.image(
         drawn,
         width="stretch",
-        caption=f"{which}: red as proposed, green {out.moved_for(categories)}",
+        caption=f"{which}: red as proposed, green {out.moved_for(categories)} ({out.moved_text(box)})",
     )
     tiles = grey_maps(
         np.concatenate([out.features.mean(0, keepdims=True), out.features[strongest_channels(out.features, 7)]])
