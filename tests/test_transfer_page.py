@@ -129,6 +129,25 @@ def test_a_small_sweep_launched_from_the_page_is_saved_and_shown(page, tmp_path)
     assert not page.exception and len(list((tmp_path / "user").glob("*/runs/*.json"))) == 4
 
 
+def test_a_sweep_at_one_size_says_why_no_curve_is_drawn(page, tmp_path) -> None:
+    """A walk ran three regimes at one size: the points spread over the whole axis by the sideways nudge, and notes
+    spoke of lines, bands and e_N that were not there. Now the page says why there is no curve, the axis spans a
+    decade, and the notes and table of fits are left out."""
+    page.multiselect(key="tf_regimes").set_value(["probe", "probe-features"])
+    page.text_input(key="tf_sizes").input("2")
+    page.number_input(key="tf_epochs").set_value(1)
+    _run_button(page).click().run()
+    assert not page.exception, page.exception
+    (said,) = [i.value for i in page.info if "run at one size only" in i.value]
+    assert said.startswith("Every regime was run at one size only, so no learning curve is fitted for them: ")
+    words = " ".join(c.value for c in page.caption)
+    assert "Lines: weighted least-squares fit" not in words and "e_N: predicted error" not in words
+    assert not [d for d in page.dataframe if any(c.startswith("e_N") for c in d.value.columns)]
+    (curves,) = [s for s in plotly_specs(page) if s["layout"]["xaxis"].get("type") == "log"]
+    low, high = curves["layout"]["xaxis"]["range"]
+    assert high - low == pytest.approx(1.0)  # a decade of n around the one size, not the nudge's few percent
+
+
 @pytest.mark.parametrize(
     ("widget", "value", "message"),
     [

@@ -268,3 +268,17 @@ def test_the_images_seen_say_how_an_epoch_of_a_small_set_is_counted() -> None:
         "of fewer images than that many batches hold is cycled within an epoch, not trained one step an epoch."
     )
     assert images_seen_text(replace(run, history=()), 8) == "480 training images seen in 3.7 s on cpu."
+
+
+def test_regimes_run_at_one_size_are_named_as_having_no_curve() -> None:
+    """A walk's one-size sweep showed points with no word on why no curve was drawn."""
+    from explain.methods.transfer_curves import unfitted_text
+
+    assert unfitted_text(RUNS) == ""  # every regime at several sizes
+    at_one = [r for r in RUNS if r.n_per_class == RUNS[0].n_per_class]
+    assert unfitted_text(at_one).startswith("Every regime was run at one size only")
+    mixed = [r for r in RUNS if r.regime != "probe" or r.n_per_class == RUNS[0].n_per_class]
+    assert unfitted_text(mixed).startswith(
+        f"Some regimes were run at one size only, so no learning curve is fitted for "
+        f"these: Linear probe (frozen encoder) (n = {RUNS[0].n_per_class})."
+    )

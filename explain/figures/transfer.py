@@ -3,6 +3,7 @@ No Streamlit, so a notebook can draw the same."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -159,6 +160,14 @@ def learning_curve_figure(
         )
     else:
         xaxis = dict(title="training images per class (log scale)", type="log", tickvals=ticks)
+        low = min(sizes)
+        if n_max < 10 * low:  # a decade at the least: over one size the regimes' sideways nudge filled the axis
+            centre = math.sqrt(low * n_max)
+            lo, hi = centre / math.sqrt(10), centre * math.sqrt(10)
+            xaxis.update(
+                range=[math.log10(lo), math.log10(hi)],
+                tickvals=[n for n in (1, 2, 5, 10, 20, 50, 100, 200, 400, 1000) if lo <= n <= hi],
+            )
     fig.update_layout(
         xaxis=xaxis,
         yaxis=dict(title="test error (%)", range=[0, min(100.0, 1.1 * top)]),  # every curve drawn has its line

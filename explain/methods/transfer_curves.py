@@ -42,6 +42,22 @@ def fit_curves(runs: Sequence[Run], N: float | None = None) -> dict[str, Learnin
     return curves
 
 
+def unfitted_text(runs: Sequence[Run]) -> str:
+    """One line naming the regimes run at a single size, which `fit_curves` leaves without a curve (three parameters
+    want two sizes at the least), and what to do; "" when every regime has a curve. A walk's one-size sweep showed
+    points and notes about lines and bands that were not there."""
+    single = {k: rs[0].n_per_class for k, rs in by_regime(runs).items() if len({r.n_per_class for r in rs}) < 2}
+    if not single:
+        return ""
+    named = ", ".join(f"{REGIME_TITLES.get(k, k)} (n = {n})" for k, n in single.items())
+    every = len(single) == len(by_regime(runs))
+    return (
+        f"{'Every regime was' if every else 'Some regimes were'} run at one size only, so no learning curve is "
+        f"fitted for {'them' if every else 'these'}: {named}. A fit needs two sizes or more, and four to check its "
+        "shape: add sizes to the sweep (for example 1, 5, 20, 50)."
+    )
+
+
 def measured_columns(n: int) -> dict[str, str]:
     """The summary's measured columns at size `n` (mean error, its seeds' sd, the number of seeds), by name, each
     with the short header a narrow table shows."""

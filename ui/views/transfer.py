@@ -19,6 +19,7 @@ from explain.methods.transfer_curves import (
     published_columns,
     summary_rows,
     sweep_csv,
+    unfitted_text,
     without_curves,
 )
 from models.devices import best_device
@@ -195,13 +196,16 @@ def show_learning_curves(
         selection_mode="points",
         width="stretch",
     )
+    if missing := unfitted_text(runs):
+        st.info(missing, icon=":material/show_chart:")
+    lines = (
+        f"Lines: weighted least-squares fit, γ searched over [-1, 0) with the authors' penalty {PENALTY:g}·|γ + 0.5| "
+        "(allenai/learning-curve); bands: 95% from the variance model σ²(n) = v0 + v1/n. "
+    )
     note(
         "Points: one trained model each (seeds use disjoint training images where the class is large enough), "
         "each regime's nudged sideways a little so that regimes measured at one n do not hide each other (the hover "
-        "gives the true n). "
-        f"Lines: weighted least-squares fit, γ searched over [-1, 0) with the authors' penalty {PENALTY:g}·|γ + 0.5| "
-        "(allenai/learning-curve); bands: 95% from the variance model σ²(n) = v0 + v1/n. Click a point to see that "
-        "run's training curve below."
+        f"gives the true n). {lines if curves else ''}Click a point to see that run's training curve below."
     )
     for sentence in crossovers(curves, min(r.n_per_class for r in runs), n_max, runs):
         st.markdown(f"- {sentence}")
@@ -212,7 +216,8 @@ def show_learning_curves(
     # the fits, the paper's fits, the measured errors: tables that fit the page's width, not one that scrolls sideways
     fits = table.drop(columns=[*measured, *(c for c in paper if c in table)])
     short = {c: "e_N" for c in fits.columns if c.startswith("e_N (")}  # its N in its help and in the caption below
-    st.dataframe(fits, hide_index=True, width="stretch", column_config=table_columns(fits, short))
+    if curves:  # no fit, no table of fits (a walk's one-size sweep showed one of runs alone)
+        st.dataframe(fits, hide_index=True, width="stretch", column_config=table_columns(fits, short))
     if stated := [c for c in paper if c in table]:
         theirs = table[["regime", *stated]].dropna(subset=stated, how="all")
         st.dataframe(theirs, hide_index=True, width="stretch", column_config=table_columns(theirs, paper))
@@ -226,10 +231,11 @@ def show_learning_curves(
         if len(sizes.columns) < 1 + len(measured)
         else "."
     )
-    note(
+    fitted = (
         f"e_N: predicted error at N = {n_max} images per class; β_N = −2ηγN^γ, the slope against n^-1/2 at N times "
-        f"N^-1/2 (so e(N/4) ≈ e_N + β_N): how much four times less data would cost. {sd}"
+        "N^-1/2 (so e(N/4) ≈ e_N + β_N): how much four times less data would cost. "
     )
+    note(f"{fitted if curves else ''}{sd[0].upper()}{sd[1:]}")
 
 
 def training_curves_ui(
