@@ -121,7 +121,12 @@ def image_input(
         right.caption(f"Showing {display_name(name)}, not the sample above (remove it to use the samples).")
     elif source in FROM_ELSEWHERE:
         right.caption(f"Showing your {display_name(name)} from earlier, not the sample above.")
-        right.button("Show the sample instead", key=f"{prefix}_use_sample", on_click=drop_upload)
+        right.button(
+            "Show the sample instead",
+            key=f"{prefix}_use_sample",
+            on_click=drop_upload,
+            help="On every page: your upload is put away until you upload an image again.",
+        )
     if source != "sample":
         kind = "own"
     elif sample in extra:  # a test image of the visitor's own network's data
