@@ -55,6 +55,14 @@ def test_shipped_sweep_shows_curves_table_and_crossovers(page) -> None:
 
     columns = json.loads(page.dataframe[0].proto.columns)  # numbers whole, the regime pinned while it scrolls
     assert columns["regime"]["pinned"] and columns["alpha"]["type_config"]["format"] == "%.2f"
+    # the formula's letters and what each is, its words in the help (a walk met "alpha" beside the formula's α)
+    assert [columns[k]["label"] for k in ("alpha", "eta", "gamma", "beta_N")] == [
+        "α floor",
+        "η height",
+        "γ rate",
+        "β_N",
+    ]
+    assert columns["alpha"]["help"].startswith("α: the error floor")
     _whole_within_the_page(table, columns)
     # every column in sight at 1280 px (a walk found the regimes' names cut and e_N, beta_N and fit scrolled away):
     # the longest regime name whole, e_N under a short header, the fit column no wider than its words need;

@@ -31,6 +31,13 @@ PARAMETER_HELP = {  # the summary table's fitted columns, in words (a walk: thei
     "e_N": "e_N: the fitted error at N images per class (the largest size measured, unless set)",
     "beta_N": "β_N: about the error four times fewer images would add at N (e(N/4) ≈ e_N + β_N, exact at γ = -0.5)",
 }
+PARAMETER_HEADERS = {  # the fitted columns' headers: the formula's letters and what each is (a walk met "alpha, eta,
+    # gamma" in the table and α, η, γ in the formula, with no word on them in presenter mode)
+    "alpha": "α floor",
+    "eta": "η height",
+    "gamma": "γ rate",
+    "beta_N": "β_N",
+}
 FIT_HELP = (
     f"ok: more sizes than the curve's three parameters, spanning a factor of {MIN_SPAN:g} or more, and γ inside its "
     "searched range. ok in range: the same, but its error floor α is below zero, which no error can be, so it "

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from explain.figures.transfer import learning_curve_figure, training_curves_figure
-from explain.methods.learning_curves import FIT_HELP, PAPER_N, PARAMETER_HELP, PENALTY
+from explain.methods.learning_curves import FIT_HELP, PAPER_N, PARAMETER_HEADERS, PARAMETER_HELP, PENALTY
 from explain.methods.transfer_curves import (
     chosen_setting,
     crossovers,
@@ -216,6 +216,7 @@ def show_learning_curves(
     # the fits, the paper's fits, the measured errors: tables that fit the page's width, not one that scrolls sideways
     fits = table.drop(columns=[*measured, *(c for c in paper if c in table)])
     short = {c: "e_N" for c in fits.columns if c.startswith("e_N (")}  # its N in its help and in the caption below
+    short |= {c: PARAMETER_HEADERS[c] for c in fits.columns if c in PARAMETER_HEADERS}
     if curves:  # no fit, no table of fits (a walk's one-size sweep showed one of runs alone)
         st.dataframe(fits, hide_index=True, width="stretch", column_config=table_columns(fits, short))
     if stated := [c for c in paper if c in table]:
