@@ -21,6 +21,7 @@ from tests.browser import (
     upload,
     wait_done,
     wait_idle,
+    wait_settled,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.sessions]  # a real dashboard server driven by Chromium
@@ -47,6 +48,10 @@ def signature(page, path: str) -> tuple:
         chart = page.locator("[data-testid='stPlotlyChart']").first
         chart.locator("text.bartext").first.wait_for(timeout=bound_ms(60))
         return tuple(chart.locator("text.bartext").all_inner_texts() + chart.locator(".ytick").all_inner_texts())
+    # Every picture loaded and in place first, as the browser tests read theirs: a run can be done while the browser
+    # still mounts its pictures. One CI run (at 63fb74e) found the detection page's first picture different from its
+    # solo run; whether one of the two was read half-mounted is not established (three runs under load since: equal)
+    wait_settled(page)
     digests = []
     for img in page.locator("[data-testid='stImage'] img").all():
         src = img.get_attribute("src") or ""
@@ -54,6 +59,15 @@ def signature(page, path: str) -> tuple:
             digests.append(hashlib.sha256(page.request.get(src).body()).hexdigest())
     assert digests, f"no images on the page {path}"
     return tuple(digests)
+
+
+def mismatch(page, path: str, name: str, got: tuple, alone: tuple) -> str:
+    """What differed, for the next reader of a failure: which pictures (by caption) and how many (the failure at
+    63fb74e said only that the first digest differed)."""
+    captions = page.locator("[data-testid='stImage']").all_inner_texts()
+    differ = [i for i, (a, b) in enumerate(zip(got, alone, strict=False)) if a != b]
+    named = [captions[i][:80] if i < len(captions) else f"#{i}" for i in differ]
+    return f"{path or 'home'} with {name}: {len(got)} pictures against {len(alone)} alone; differing: {named}"
 
 
 def open_page(context, url: str, path: str):
@@ -94,7 +108,8 @@ def test_eight_sessions_at_once_get_their_solo_results(files, tmp_path):
                 page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(image))
             for page, run, (path, image) in zip(pages, before, jobs, strict=True):
                 wait_done(page, after=run, subject=subject_of(image))
-                assert signature(page, path) == solo[(path, image.name)], f"{path or 'home'} with {image.name}"
+                got, alone = signature(page, path), solo[(path, image.name)]
+                assert got == alone, mismatch(page, path, image.name, got, alone)
             context.close()
             growth.append(rss_mb(proc.pid)[0] - baseline)
 
