@@ -236,7 +236,7 @@ def show_learning_curves(
         f"e_N: predicted error at N = {n_max} images per class; β_N = −2ηγN^γ, the slope against n^-1/2 at N times "
         "N^-1/2 (so e(N/4) ≈ e_N + β_N): how much four times less data would cost. "
     )
-    note(f"{fitted if curves else ''}{sd[0].upper()}{sd[1:]}")
+    note(f"{fitted if curves else ''}{sd}")  # "sd", an abbreviation, in lower case even first
 
 
 def training_curves_ui(
