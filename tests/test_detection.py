@@ -463,6 +463,17 @@ def test_labels_never_cover_each_other_and_the_strongest_keeps_its_place(monkeyp
     img, shown = draw_labels(torch.zeros(3, 200, 200, dtype=torch.uint8), torch.tensor(boxes), ["a"] * 5, "#ffe119")
     # the short labels "a" find free spots at the boxes' right edges too (the 60-px ones above have none: left off)
     assert shown == 5 and img.shape == (3, 200, 200) and img.dtype == torch.uint8 and img.is_contiguous()
+    # enlarged labels that would leave more off than the normal size does are drawn at the normal size (a walk: 4 of
+    # 6 labelled in presenter mode); where the enlarged ones all fit, they stay enlarged
+    crowded = torch.tensor([(0, 20, 60, 60), (0, 0, 60, 40), (0, 40, 60, 80)])
+    small = torch.zeros(3, 100, 100, dtype=torch.uint8)
+    assert draw_labels(small, crowded, ["hexagon 98%"] * 3, "#ffe119")[1] > 0
+    at_scale = draw_labels(small, crowded, ["hexagon 98%"] * 3, "#ffe119", 1.5)
+    assert at_scale[1] == draw_labels(small, crowded, ["hexagon 98%"] * 3, "#ffe119")[1]
+    roomy = torch.tensor([(10, 10, 90, 90)])
+    assert not torch.equal(
+        draw_labels(small, roomy, ["a"], "#ffe119", 1.5)[0], draw_labels(small, roomy, ["a"], "#ffe119")[0]
+    )
     narrow = label_spots(boxes, [(20, 16)] * 5, 200, 200)
     assert narrow[3] == (150 - 20, 51) and narrow[4] == (151 - 20, 150 - 16)  # inside top-right; bottom-right
     # A verdict picture labels its detections and the missed objects in one pass: a missed object's label finds
