@@ -101,6 +101,12 @@ def test_picking_a_run_shows_its_training_curve(page) -> None:
     page.run()
     assert not page.exception
     assert any("training images seen" in c.value for c in page.caption)
+    # under the chart, where the click was made, a line says where its curve is (a walk saw nothing change in view)
+    assert any(
+        "Fine-tuning, n = 5, seed " in c.value
+        and "is picked: its training curve is under **Training curves**" in c.value
+        for c in page.caption
+    )
     single = plotly_specs(page)[1]
     assert _names(single) == ["Fine-tuning (train)", "Fine-tuning (test)"]
 

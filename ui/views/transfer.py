@@ -196,6 +196,11 @@ def show_learning_curves(
         selection_mode="points",
         width="stretch",
     )
+    if run := next((r for r in runs if r.key == picked), None):  # a walk clicked and saw nothing change in view
+        st.caption(
+            f":material/arrow_downward: {REGIMES[run.regime]}, n = {run.n_per_class}, seed {run.seed} is picked: its "
+            "training curve is under **Training curves** below."
+        )
     if missing := unfitted_text(runs):
         st.info(missing, icon=":material/show_chart:")
     lines = (
