@@ -23,7 +23,9 @@ from tests.browser import (
     problems,
     require_browser,
     rerun,
+    subject_of,
     upload,
+    wait_done,
     wait_idle,
     wait_settled,
     whole_page_shot,
@@ -322,6 +324,35 @@ def test_a_link_restores_a_view_and_the_url_follows_the_widgets(app, tmp_path):
         page.screenshot(path=str(tmp_path / "link.png"))
     finally:
         page.close()
+
+
+def test_an_upload_is_found_again_after_a_reload_and_in_another_tab_but_not_in_another_browser(app, photo):
+    """A walk reloaded the page mid-lecture and lost the photo from every page ("uploaded in another browser
+    session"). Kept uploads are now the browser's (its XSRF cookie's token): a reload and a second tab find the photo
+    the address names; a fresh browser context does not."""
+    url, browser = app
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    stranger = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(url)
+        wait_idle(page)
+        upload(page, photo)
+        linked = page.url
+        assert "upload=" in linked
+        page.reload()  # a new session, its runs counted from 1 again
+        tab = context.new_page()
+        tab.goto(linked)
+        for seen in (page, tab):
+            wait_done(seen, subject=subject_of(photo))
+            assert seen.get_by_text("chelsea.png · 451 x 300").count() == 1 and problems(seen) == []
+        other = stranger.new_page()
+        other.goto(linked)
+        wait_idle(other)
+        assert other.get_by_text("uploaded in another browser,", exact=False).count() == 1
+    finally:
+        context.close()
+        stranger.close()
 
 
 def test_a_hostile_annotation_file_leaves_the_server_answering(app, photo, tmp_path):

@@ -48,10 +48,16 @@ def drop_infinite_values() -> None:
 
 
 def _owner() -> str:
-    """This browser session's random name in the kept-uploads store (a reloaded tab is a new session, a new name)."""
+    """This visitor's name in the kept-uploads store: their browser's (`browser_key`, the same in every tab and after a
+    reload), else this session's own random one."""
     import secrets
 
-    return st.session_state.setdefault("_uploads_owner", secrets.token_hex(16))
+    from explain.inputs.upload_limits import browser_key
+
+    if "_uploads_owner" not in st.session_state:
+        cookie = st.context.cookies.get("_streamlit_xsrf")
+        st.session_state["_uploads_owner"] = browser_key(cookie) or secrets.token_hex(16)
+    return st.session_state["_uploads_owner"]
 
 
 @st.cache_resource(show_spinner=False)
@@ -78,8 +84,8 @@ def linked_upload() -> tuple[bytes, str] | str | None:
     if found is not None:
         return found
     return (
-        "The link names an image uploaded in another browser session (reloading the page or opening a new tab "
-        "starts a new one), which this one cannot see, or one this server no longer holds: upload it again."
+        "The link names an image uploaded in another browser, which this one cannot see, or one this server no "
+        "longer holds: upload it again."
     )
 
 

@@ -87,6 +87,27 @@ class UploadBudget:
         return None
 
 
+def browser_key(xsrf_cookie: str | None) -> str | None:
+    """A name for the browser behind a session, from the XSRF cookie Streamlit's server (Tornado) gives it: the
+    SHA-256 of the cookie's token, unmasked from its version-2 form "2|mask|masked token|time" (the 4-byte mask
+    repeated over the token, as Tornado's `_websocket_mask` applies it), which every tab and
+    reload of that browser carries and no other browser knows. None when there is no such cookie (XSRF protection
+    off, a test's AppTest): the caller then names the session instead. Kept uploads found by this name survive a
+    reload (a walk reloaded mid-lecture and lost the photo from every page)."""
+    import hashlib
+
+    parts = (xsrf_cookie or "").split("|")
+    if len(parts) != 4 or parts[0] != "2":
+        return None
+    try:
+        mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+    except ValueError:
+        return None
+    if len(mask) != 4 or len(masked) < 16:  # Tornado's 4-byte mask, repeated over its 16-byte token
+        return None
+    return hashlib.sha256(bytes(b ^ mask[i % 4] for i, b in enumerate(masked))).hexdigest()
+
+
 class KeptUploads:
     """Uploads kept so that a link naming one (`?upload=<sha256>`) finds it again, each under its owner (a visitor's
     session, which alone can read it): the newest `per_owner` of each owner, and at most `megabytes` in all (each
