@@ -19,8 +19,8 @@ BIND = "query-params"  # every linked widget's `bind`
 UPLOAD = "upload"  # the query parameter naming an upload by the SHA-256 of its bytes
 CARRIED = "carried_upload"  # session key: (SHA-256, name) of the upload the visitor's pages show (ui.image_input)
 RUN_SUBJECT = "run_subject"  # session key: the SHA-256 of the image this run explains (ui.shell.mark_done)
-MAX_UPLOADS_KEPT = 4  # uploads a session keeps for links to name (each at most 25 MB)
-KEPT_UPLOADS_MB = int(os.environ.get("EXPLAINER_KEPT_UPLOADS_MB", "100"))  # all sessions' kept uploads
+MAX_UPLOADS_KEPT = 4  # uploads a visitor's browser keeps for links to name (each at most 25 MB)
+KEPT_UPLOADS_MB = int(os.environ.get("EXPLAINER_KEPT_UPLOADS_MB", "100"))  # all visitors' kept uploads
 
 
 def infinite(text: str) -> bool:
@@ -62,15 +62,15 @@ def _owner() -> str:
 
 @st.cache_resource(show_spinner=False)
 def kept_uploads() -> KeptUploads:
-    """The process's uploads kept for links: each session's newest MAX_UPLOADS_KEPT, KEPT_UPLOADS_MB in all."""
+    """The process's uploads kept for links: each visitor's newest MAX_UPLOADS_KEPT, KEPT_UPLOADS_MB in all."""
     from explain.inputs.upload_limits import KeptUploads
 
     return KeptUploads(MAX_UPLOADS_KEPT, KEPT_UPLOADS_MB)
 
 
 def remember_upload(sha256: str, data: bytes, label: str) -> None:
-    """Keep an upload for this session, so a link naming its hash (`?upload=`) finds it (the newest few, within a
-    bound for the whole server)."""
+    """Keep an upload for this visitor (`_owner`), so a link naming its hash (`?upload=`) finds it (the newest few,
+    within a bound for the whole server)."""
     kept_uploads().put(_owner(), sha256, data, label)
 
 
@@ -98,7 +98,7 @@ def name_upload(sha256: str | None) -> None:
 
 
 def forget_upload() -> None:
-    """Stop naming an upload in the URL (the named upload is not in this session)."""
+    """Stop naming an upload in the URL (the named upload is not this visitor's, or no longer kept)."""
     if UPLOAD in st.query_params:
         del st.query_params[UPLOAD]
 

@@ -151,8 +151,7 @@ def coco_objects(data: bytes, image_name: str, size: tuple[int, int]) -> Annotat
         raise ValueError(
             # json's own words end in " at" where it means the position ("Unterminated string starting at")
             f"not a usable COCO annotation file: it is not valid JSON ({exc.msg.lower().removesuffix(' at')} at line "
-            f"{exc.lineno}, "
-            f"column {exc.colno})"
+            f"{exc.lineno}, column {exc.colno})"
         ) from None
     except (ValueError, RecursionError) as exc:  # json's other ValueError (too many digits) included
         raise ValueError(f"not a usable COCO annotation file: {str(exc).splitlines()[0][:160]}") from None

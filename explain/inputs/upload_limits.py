@@ -90,8 +90,8 @@ class UploadBudget:
 def browser_key(xsrf_cookie: str | None) -> str | None:
     """A name for the browser behind a session, from the XSRF cookie Streamlit's server (Tornado) gives it: the
     SHA-256 of the cookie's token, unmasked from its version-2 form "2|mask|masked token|time" (the 4-byte mask
-    repeated over the token, as Tornado's `_websocket_mask` applies it), which every tab and
-    reload of that browser carries and no other browser knows. None when there is no such cookie (XSRF protection
+    repeated over the token, as Tornado's `_websocket_mask` applies it), which every tab and reload of that browser
+    carries and no other browser knows. None when there is no such cookie (XSRF protection
     off, a test's AppTest): the caller then names the session instead. Kept uploads found by this name survive a
     reload (a walk reloaded mid-lecture and lost the photo from every page)."""
     import hashlib
@@ -110,10 +110,11 @@ def browser_key(xsrf_cookie: str | None) -> str | None:
 
 class KeptUploads:
     """Uploads kept so that a link naming one (`?upload=<sha256>`) finds it again, each under its owner (a visitor's
-    session, which alone can read it): the newest `per_owner` of each owner, and at most `megabytes` in all (each
-    upload charged ENTRY_BYTES more for its bookkeeping), the oldest dropped first. Kept per session, they were
-    outside every bound: Streamlit keeps a reloaded tab's old session for reconnection, so a review's one visitor
-    grew the server by 100 MB a reload. Thread-safe; a put costs the same however many uploads are kept."""
+    browser, or session without one, which alone can read it): the newest `per_owner` of each owner, and at most
+    `megabytes` in all (each upload charged ENTRY_BYTES more for its bookkeeping), the oldest dropped first. Kept per
+    session, they were outside every bound: Streamlit keeps a reloaded tab's old session for reconnection, so a
+    review's one visitor grew the server by 100 MB a reload. Thread-safe; a put costs the same however many uploads
+    are kept."""
 
     ENTRY_BYTES = 1024
 

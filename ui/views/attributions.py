@@ -423,9 +423,8 @@ def batch_set_ui(info: ModelInfo) -> tuple[list[LabelledImage], list[str]]:
             problems.append(f"{decoded.name}: the same image as {seen[decoded.sha256]}, which is in the set already")
             continue
         seen[decoded.sha256] = decoded.name
-        truth = cols[
-            len(images) % 4
-        ].selectbox(  # placed by the images kept: a refused file leaves no gap
+        column = cols[len(images) % 4]  # placed by the images kept: a refused file leaves no gap
+        truth = column.selectbox(
             f"True label of {decoded.name}", [UNKNOWN, *info.categories], key=f"attr_batch_truth_{decoded.sha256[:16]}"
         )
         images.append(LabelledImage(decoded.name, decoded.image, None if truth == UNKNOWN else truth))
