@@ -50,10 +50,12 @@ def _decode(sha256: str, _data: bytes) -> Image.Image | str:
         return str(exc)
 
 
-def decode_upload(data: bytes, name: str, kind: Literal["generated", "photo", "own"] = "own") -> ChosenImage | str:
+def decode_upload(
+    data: bytes, name: str, kind: Literal["generated", "photo", "own"] = "own", sha256: str | None = None
+) -> ChosenImage | str:
     """An upload's (or a sample's) bytes as a ChosenImage, or "name: why not" in one line (the name made safe to
-    show)."""
-    sha, shown = image_sha256(data), display_name(name)
+    show); `sha256`, the bytes' hash when the caller has it already (it is not computed twice)."""
+    sha, shown = sha256 or image_sha256(data), display_name(name)
     decoded = _decode(sha, data)
     return f"{shown}: {decoded}" if isinstance(decoded, str) else ChosenImage(decoded, sha, shown, kind)
 
@@ -133,8 +135,8 @@ def image_input(
         kind = "model-data"
     else:
         kind = "generated" if sample in GENERATED else "photo"
-    st.session_state[RUN_SUBJECT] = image_sha256(data)  # the run's done marker names the file, refused or not
-    chosen = decode_upload(data, name, kind)
+    sha = st.session_state[RUN_SUBJECT] = image_sha256(data)  # the run's done marker names the file, refused or not
+    chosen = decode_upload(data, name, kind, sha)
     if isinstance(chosen, str):
         st.error(chosen, icon=":material/broken_image:")
         return None
