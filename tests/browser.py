@@ -150,11 +150,16 @@ def chromium():
             browser.close()
 
 
-# The newest done marker not left over from a run in progress, once the app is connected and idle: its run number
-# when it is newer than `after` and names `subject` (null: any), else false.
+# The newest done marker not left over from a run in progress, once the app is connected and idle and no element is
+# still a skeleton (Streamlit loads each element kind's code on first use and shows `stSkeleton` meanwhile: under
+# load, skeletons were seen for a second after the script went idle, a picture's caption was missing, and a click on
+# a radio's label that had just mounted never reached the app): its run number when it is newer than `after` and
+# names `subject` (null: any), else false.
 _DONE = """([after, subject]) => {
   const app = document.querySelector("[data-testid='stApp']");
   if (!app || app.dataset.testConnectionState !== "CONNECTED" || app.dataset.testScriptState !== "notRunning")
+    return false;
+  if ([...document.querySelectorAll("[data-testid='stSkeleton']")].some(s => !s.closest("[data-stale='true']")))
     return false;
   const marks = [...document.querySelectorAll("span.explainer-run-done")]
     .filter(m => !m.closest("[data-stale='true']"));
@@ -172,6 +177,7 @@ _STATE = """() => {
     url: location.href,
     connection: app && app.dataset.testConnectionState,
     script: app && app.dataset.testScriptState,
+    skeletons: document.querySelectorAll("[data-testid='stSkeleton']").length,
     marks: [...document.querySelectorAll("span.explainer-run-done")].map(m =>
       [Number(m.dataset.run), m.dataset.subject.slice(0, 12), !!m.closest("[data-stale='true']")]),
     errors: [...document.querySelectorAll("[data-testid='stException'], [data-testid='stAlertContentError']")]
@@ -239,6 +245,23 @@ def open_tab(page, url: str, tab: str) -> None:
     page.goto(url)
     wait_idle(page)
     page.get_by_role("tab", name=tab).click()
+
+
+# The expander whose summary reads `label` is open and done opening: Streamlit animates its height (Web Animations,
+# overflow hidden meanwhile) and starts again when its content resizes. A click inside during that animation scrolled
+# the panel under the pointer: under load its mouse-up landed on the next label up and the radio never changed.
+_OPENED = """(label) => {
+  const d = [...document.querySelectorAll("[data-testid='stExpander'] details")]
+    .find(d => d.querySelector("summary [data-testid='stMarkdownContainer']")?.innerText.trim() === label);
+  return !!d && d.open && d.getAnimations().length === 0 && d.style.height === "";
+}"""
+
+
+def open_panel(page, label: str, seconds: float = 30) -> None:
+    """Open the expander labelled `label` (the browser draws it, the app does not run) and wait until it has stopped
+    growing, so a click inside lands where it was aimed."""
+    page.get_by_test_id("stExpander").get_by_text(label, exact=True).first.click()
+    page.wait_for_function(_OPENED, arg=label, timeout=bound_ms(seconds))
 
 
 def problems(page) -> list[str]:

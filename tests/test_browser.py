@@ -19,6 +19,7 @@ from tests.browser import (
     chromium,
     current_run,
     dashboard,
+    open_panel,
     open_tab,
     problems,
     require_browser,
@@ -310,7 +311,7 @@ def test_a_link_restores_a_view_and_the_url_follows_the_widgets(app, tmp_path):
         wait_idle(page)
         assert problems(page) == []
         assert page.get_by_text("Pick an image, a classifier and a class").count() == 0  # compact
-        page.get_by_text("Settings", exact=True).first.click()  # presenter mode folds the controls: open them
+        open_panel(page, "Settings")  # presenter mode folds the controls: open them
         assert page.get_by_role("radio", name="signed").is_checked()
         assert page.get_by_text("circle · The gradient").count() == 1  # the linked sample, explained as a circle
         rerun(page, page.get_by_text("absolute", exact=True).first.click)  # back to the default: it leaves the URL
