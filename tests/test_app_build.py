@@ -92,6 +92,7 @@ def test_train_pressed_while_a_run_is_stopped_says_the_stopped_run_was_set_aside
     stopped.advance(2)
     set_live(at, "build", "stopped", stopped)
     at.run()
+    at.number_input(key="build_epochs").set_value(1)  # the new run trains to its end in this test: keep it short
     button(at, "Train").click().run()
     assert not at.exception and live(at, "build").work is not stopped
     total = stopped.total_steps
