@@ -100,6 +100,30 @@ def test_train_pressed_while_a_run_is_stopped_says_the_stopped_run_was_set_aside
     assert said.count(f"The stopped run (2 of {total} steps) was set aside for this new one.") == 1
 
 
+def _stoppable_section() -> None:
+    import streamlit as st
+
+    from ui.live_run import LiveRun
+
+    LiveRun("t", on_stop=lambda work: st.session_state.setdefault("stopped", []).append(work)).controls()
+
+
+def test_stop_tells_the_section_which_work_it_stopped():
+    """LiveRun's on_stop is called with the running work when Stop is pressed (the Transfer page shows a cancelled
+    sweep's finished runs by it), and not when nothing runs."""
+    from streamlit.testing.v1 import AppTest
+
+    from ui.live_run import LiveState
+
+    at = AppTest.from_function(_stoppable_section)
+    at.session_state["t_live"] = LiveState("running", work="the work")
+    at.run()
+    button(at, "Stop").click().run()
+    assert not at.exception and at.session_state["t_live"].phase == "stopped"
+    assert at.session_state["stopped"] == ["the work"]
+    assert button(at, "Stop").disabled  # stopped: nothing left to stop, on_stop is not called again
+
+
 def test_forgetting_the_scheduler_on_the_page():
     at = open_page(PAGE)
     at.selectbox(key="build_setup").set_value("resnet-digits")

@@ -224,7 +224,16 @@ def test_transfer_sweep_from_the_page_can_be_cancelled_and_resumed(app):
         # stays for the whole third run.
         page.get_by_text(re.compile(r"\b[12] of 3 runs done")).first.wait_for(timeout=bound_ms(120))
         rerun(page, page.get_by_role("button", name="Cancel sweep").click)
-        assert page.get_by_text("Sweep stopped").count() == 1
+        assert (
+            page.get_by_text(
+                re.compile(r"Sweep stopped with [12] of 3 runs finished: they are saved and shown")
+            ).count()
+            == 1
+        )
+        # the cancelled sweep's finished runs are what the page shows above the form (a walk still saw the shipped
+        # sweep there), listed by what it holds
+        shown = page.get_by_role("combobox", name="Results").input_value()
+        assert "Yours: digits, 3 regimes, 1 image per class, 1 seed, 4 epochs" in shown, shown
         rerun(page, page.get_by_role("button", name="Run", exact=True).click)
         done = page.get_by_text(re.compile(r"new runs? saved in")).inner_text()  # "1 new run" when one was left
         assert int(done.split()[0]) < 3  # the runs finished before the cancel were kept, not redone

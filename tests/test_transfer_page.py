@@ -132,6 +132,11 @@ def test_a_small_sweep_launched_from_the_page_is_saved_and_shown(page, tmp_path)
     saved = list((tmp_path / "user").glob("digits-glyphs-resnet18-*/runs/*.json"))
     assert len(saved) == 4
     assert page.selectbox(key="transfer_source").value.startswith("Yours: digits-glyphs-resnet18-")
+    # listed by what it holds, not by its folder's hash (a walk)
+    assert (
+        "Yours: digits, 2 regimes, 1 to 2 images per class, 1 seed, 1 epoch"
+        in page.selectbox(key="transfer_source").options
+    )
     assert len(page.dataframe[0].value) == 2
     # one seed: no sd columns reading "None" in every row (a walk), and the note says why they are missing
     assert not [c for c in page.dataframe[1].value.columns if c.startswith("sd ")]

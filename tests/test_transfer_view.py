@@ -282,3 +282,26 @@ def test_regimes_run_at_one_size_are_named_as_having_no_curve() -> None:
         f"Some regimes were run at one size only, so no learning curve is fitted for "
         f"these: Linear probe (frozen encoder) (n = {RUNS[0].n_per_class})."
     )
+
+
+def test_sweeps_are_listed_by_what_they_hold_and_two_alike_by_their_hash_too(tmp_path) -> None:
+    """A walk met the page's sweeps listed by their folders' hashes. A title names the task, regimes, sizes, seeds,
+    epochs and any fine-tuning setting away from its default; two sweeps alike end with their settings' hash; a
+    folder whose sweep.json cannot be read keeps its name."""
+    from models.transfer import SHIPPED, load_runs, sweep_titles
+
+    shipped, _, _ = load_runs(SHIPPED)
+    assert shipped.title() == "digits, 4 regimes, 1 to 101 images per class, 3 seeds, 15 epochs"
+    train = {**shipped.settings["train"], "epochs": 1, "ft_ratio": 0.3, "warm_epochs": 2}
+    one = replace(shipped, settings={**shipped.settings, "train": train}, sizes=(5,), seeds=1, regimes=("probe",))
+    assert one.title() == "digits, 1 regime, 5 images per class, 1 seed, 1 epoch, fine-tuning ratio 0.3, warm start 2"
+    folders = {}
+    for name, record in (("a", one), ("b", replace(one, settings_hash="other")), ("c", shipped)):
+        record.save(tmp_path / name)
+        folders[f"Yours: {name}"] = tmp_path / name
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "sweep.json").write_text("{not json")
+    titles = sweep_titles({**folders, "Yours: d": tmp_path / "d"})
+    assert titles["Yours: a"] == f"{one.title()} ({one.settings_hash})"
+    assert titles["Yours: b"] == f"{one.title()} (other)"
+    assert titles["Yours: c"] == shipped.title() and titles["Yours: d"] == "d"

@@ -130,10 +130,12 @@ class LiveRun:
         resume_label: str = "Resume",
         units: str = "steps",
         set_aside: str = "The stopped run ({done}) was set aside for this new one.",
+        on_stop: Callable[[Any], None] | None = None,
     ) -> None:
-        """`set_aside`: the line said when a new run replaces a stopped one, `{done}` its progress."""
+        """`set_aside`: the line said when a new run replaces a stopped one, `{done}` its progress. `on_stop(work)`:
+        called when a running work is stopped, before the page is drawn again."""
         self.name, self.stop_label, self.resume_label, self.units = name, stop_label, resume_label, units
-        self.set_aside = set_aside
+        self.set_aside, self.on_stop = set_aside, on_stop
 
     @property
     def state(self) -> LiveState:
@@ -164,6 +166,8 @@ class LiveRun:
             state.phase, state.config = "idle", None
         elif state.phase == "running":
             state.phase = "stopped"
+            if self.on_stop and state.work is not None:
+                self.on_stop(state.work)
 
     def resume(self) -> None:
         if self.state.phase == "stopped":

@@ -143,6 +143,10 @@ def step_text(train: dict[str, Any]) -> str:
     return said + (f", not reached in {counted(epochs, 'epoch')}" if epochs <= every else "")
 
 
+# The fine-tuning settings a sweep's title names when they are away from their defaults.
+TITLED_SETTINGS = {"ft_ratio": "fine-tuning ratio", "warm_epochs": "warm start", "layer_decay": "layer decay"}
+
+
 @dataclass(frozen=True, kw_only=True)
 class SweepRecord:
     """A sweep folder's `sweep.json`: the settings and their hash, the grid it holds (regimes, sizes, seeds), what
@@ -262,6 +266,31 @@ class SweepRecord:
             )
         except (KeyError, TypeError, ValueError):
             return f"{counted(n_runs, 'run')}; this sweep's settings are unknown."
+
+    def title(self) -> str:
+        """The sweep in a few words, for a list of sweeps: its task, regimes, sizes, seeds, epochs and any fine-tuning
+        setting away from its default (a walk met sweeps listed by their folders' hashes). Where two sweeps share
+        these, their settings' hash tells them apart."""
+        train = self.settings.get("train") or {}
+        sizes = sorted(self.sizes)
+        span = f"{counted(sizes[0], 'image')} per class" if len(sizes) == 1 else ""
+        if len(sizes) > 1:
+            span = f"{sizes[0]:,} to {sizes[-1]:,} images per class"
+        defaults = TrainConfig()
+        away = [
+            f"{label} {train[name]:g}"
+            for name, label in TITLED_SETTINGS.items()
+            if isinstance(train.get(name), int | float) and train[name] != getattr(defaults, name)
+        ]
+        parts = [
+            str(self.settings.get("task", "unknown task")),
+            counted(len(self.regimes), "regime"),
+            span,
+            counted(self.seeds, "seed") if self.seeds else "",
+            counted(train["epochs"], "epoch") if isinstance(train.get("epochs"), int) else "",
+            *away,
+        ]
+        return ", ".join(p for p in parts if p)
 
     def expected_keys(self) -> list[str]:
         """Every run key the folder should hold when finished: its regimes x sizes x seeds."""

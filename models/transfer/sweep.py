@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, replace
@@ -220,6 +221,20 @@ def terminal_sweeps() -> dict[str, Path]:
         return {}
     own = {SHIPPED.resolve(), (RESULTS / "hoiem2021").resolve(), user_results().resolve()}
     return {p.name: p for p in sorted(RESULTS.iterdir()) if (p / "sweep.json").is_file() and p.resolve() not in own}
+
+
+def sweep_titles(folders: dict[str, Path]) -> dict[str, str]:
+    """Each sweep's title (`SweepRecord.title`) by its key in `folders`; a folder whose settings cannot be read keeps
+    its name, and titles two sweeps share end with the settings' hash, so every title names one sweep."""
+    titles = {}
+    for key, folder in folders.items():
+        try:
+            meta = SweepRecord.from_dict(read_json(Path(folder) / "sweep.json"))
+            titles[key] = (meta.title(), meta.settings_hash)
+        except (ResultsFileError, ValueError, TypeError):
+            titles[key] = (Path(folder).name, "")
+    seen = Counter(title for title, _ in titles.values())
+    return {key: f"{t} ({h})" if seen[t] > 1 and h else t for key, (t, h) in titles.items()}
 
 
 RUNNING = ".running"  # in a sweep folder while a process writes it: who, and when it last wrote a run

@@ -43,6 +43,7 @@ from models.transfer import (
     load_runs,
     sweep_progress,
     sweep_running,
+    sweep_titles,
     terminal_sweeps,
     user_folder,
     user_sweeps,
@@ -69,11 +70,19 @@ def sweep_folders() -> dict[str, Path]:
     }
 
 
+def folder_titles(folders: dict[str, Path]) -> dict[str, str]:
+    """What the lists show for each sweep: the shipped and published sweeps' labels; for a terminal's or the
+    visitor's, where it came from and its title (`sweep_titles`), not its folder's hash."""
+    titles = sweep_titles({key: f for key, f in folders.items() if key.startswith(("Terminal: ", "Yours: "))})
+    return {key: f"{key.split(': ', 1)[0]}: {titles[key]}" if key in titles else key for key in folders}
+
+
 def source_ui(folders: dict[str, Path]) -> Path:
-    """The sweep to show (the one that just finished, if any): its folder."""
-    if st.session_state.get("transfer_source_next") in folders:  # a sweep just finished: show it
+    """The sweep to show (the one that just finished or was cancelled, if any): its folder."""
+    if st.session_state.get("transfer_source_next") in folders:  # a sweep just ended: show it
         st.session_state["transfer_source"] = st.session_state.pop("transfer_source_next")
-    label = st.selectbox("Results", list(folders), key="transfer_source", bind=BIND)
+    titles = folder_titles(folders)
+    label = st.selectbox("Results", list(folders), format_func=titles.__getitem__, key="transfer_source", bind=BIND)
     return folders[label]
 
 
@@ -305,14 +314,16 @@ def show_training_curves(
 def compare_ui(folder: Path) -> dict[str, list[TransferRun]]:
     """Other sweeps (any this visitor can see) to draw beside this one, by label: their runs."""
     folders = {label: f for label, f in sweep_folders().items() if f != folder}
+    titles = folder_titles(folders)
     chosen = st.multiselect(
         "Compare with",
         list(folders),
+        format_func=titles.__getitem__,
         key="transfer_compare",
         max_selections=3,
         help="Each chosen sweep's measured mean error per size, dashed, in the regimes' colours.",
     )
-    return {label.split(": ", 1)[-1]: load_runs(folders[label])[1] for label in chosen}
+    return {titles[label].split(": ", 1)[-1]: load_runs(folders[label])[1] for label in chosen}
 
 
 def results_view(meta: SweepRecord | None, runs: list[TransferRun], folder: Path) -> None:
@@ -467,11 +478,30 @@ def sweep_form_ui() -> SweepRequest | None:
     return SweepRequest(task_name, encoder_name, tuple(regimes), sizes_text, int(seeds), train)
 
 
+def stopped_text(work: SweepWork | None) -> str:
+    """What a stopped sweep left, and how to go on."""
+    go_on = "Press **Resume**, or **Run** with the same settings, to go on."
+    if work is None or not work.step:
+        return f"Sweep stopped before its first run finished. {go_on}"
+    return (
+        f"Sweep stopped with {work.step} of {counted(work.total_steps, 'run')} finished: they are saved and shown "
+        f"above under **Results**. {go_on}"
+    )
+
+
+def show_above(work: SweepWork) -> None:
+    """A cancelled sweep with finished runs is shown above, as a finished one is (a walk cancelled a sweep and
+    still saw the shipped one there)."""
+    if work.step:
+        st.session_state["transfer_source_next"] = f"Yours: {work.folder.name}"
+
+
 SWEEP = LiveRun(  # a sweep launched from the page
     "tf",
     stop_label="Cancel sweep",
     units="runs",
     set_aside="The stopped sweep's finished runs ({done}) stay saved; a sweep with its settings goes on from them.",
+    on_stop=show_above,
 )
 
 
@@ -490,7 +520,7 @@ def start_sweep(request: SweepRequest | None) -> None:
 
 def finished(work: SweepWork) -> None:
     """Show the sweep that just finished, and say what it saved."""
-    st.session_state["transfer_source_next"] = f"Yours: {work.folder.name}"
+    show_above(work)
     SWEEP.say_next(work.saved_text())
 
 
@@ -498,9 +528,7 @@ def sweep_run_section() -> None:
     """The live sweep: Cancel and Resume, its progress run by run (a stopped sweep keeps its finished runs)."""
     SWEEP.controls()  # with the line a finished sweep left: what it saved
     if SWEEP.state.phase == "stopped":
-        st.info(
-            "Sweep stopped. Its finished runs are saved; press **Resume**, or **Run** with the same settings, to go on."
-        )
+        st.info(stopped_text(SWEEP.work))
     SWEEP.run(
         lambda c: SweepWork(c[0], user_folder(c[0]), c[1], c[2]),
         lambda work: None,  # each finished run is on disk: the view above shows the sweep once it ends
