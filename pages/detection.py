@@ -14,6 +14,7 @@ from ui.views.detection import (
     cached_detect,
     cached_heads,
     cached_stages,
+    detections_stage,
     detections_ui,
     explain_tab,
     filters_ui,
@@ -45,9 +46,10 @@ tab_pipe, tab_explain, tab_truth = st.tabs(
 )
 with tab_pipe:
     stages = cached_stages(subject)
-    pipeline_tab(image, stages, len(kept), threshold)
+    pipeline_tab(image, stages)
     roi_section(image, stages, inst, subject)
     heads_section(image, stages, inst, info.categories, subject)
+    detections_stage(stages, len(kept), threshold)
     heads = None if inst is None else cached_heads(subject, inst.box, inst.label_index)
     show_heads(image, inst, heads, info.keypoint_names, counts)
 with tab_explain:

@@ -221,14 +221,14 @@ RCNN_FAMILY = pd.DataFrame(
 
 
 RCNN_STAGES = (
-    "The stages below run the model chosen above, one module at a time: 1. backbone and FPN, 2. proposals, "
-    "3. detections, 3b. RoIPool against RoIAlign, 3c. RoI features into the box and class heads, 4. the "
+    "The stages below run the model chosen above, one module at a time, in the model's order: 1. backbone and FPN, "
+    "2. proposals, 3. RoIPool against RoIAlign, 4. RoI features into the box and class heads, 5. detections, 6. the "
     "mask (or keypoint) head."
 )
 
 
-def pipeline_tab(image: np.ndarray, stages: Stages, listed: int, threshold: float) -> None:
-    """Stages 1 to 3: the FPN's feature maps at a chosen level, the strongest proposals, and what is left."""
+def pipeline_tab(image: np.ndarray, stages: Stages) -> None:
+    """Stages 1 and 2: the FPN's feature maps at a chosen level and the strongest proposals."""
     with st.expander("From R-CNN to Mask R-CNN", expanded=False):
         st.dataframe(RCNN_FAMILY, hide_index=True, width="stretch")
         st.caption(RCNN_STAGES)
@@ -266,19 +266,24 @@ def pipeline_tab(image: np.ndarray, stages: Stages, listed: int, threshold: floa
     left.image(
         picture, width="stretch", caption=f"{n} of {len(stages.proposals)} proposals{labels_left_off(labelled, n)}"
     )
+
+
+def detections_stage(stages: Stages, listed: int, threshold: float) -> None:
+    """Stage 5: how many detections every proposal's pooling and heads left, and how many the table lists (a walk
+    read stages numbered 3, 3b, 3c: the detections came before the steps that make them)."""
     stage(
-        "3. Detections.",
-        f"Each proposal's features are pooled (RoIAlign), classified and refined; per-class non-maximum "
-        f"suppression leaves {len(stages.boxes)} detections. The table above lists {listed} of them: those scoring "
-        f"at least {threshold:.2f} in the classes chosen.",
+        "5. Detections.",
+        f"Stages 3 and 4 run for every proposal at once; per-class non-maximum suppression then leaves "
+        f"{len(stages.boxes)} detections. The table above lists {listed} of them: those scoring at least "
+        f"{threshold:.2f} in the classes chosen.",
     )
 
 
 def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, subject: Subject) -> None:
-    """Stage 3b: the clicked detection's box (else the strongest proposal) pooled both ways at the FPN level the
+    """Stage 3: the clicked detection's box (else the strongest proposal) pooled both ways at the FPN level the
     box head pools it from, the gap between the two split into its two causes."""
     stage(
-        "3b. RoIPool against RoIAlign.",
+        "3. RoIPool against RoIAlign.",
         "Before the heads, each box's features are pooled to 7 x 7 cells. Fast R-CNN's RoIPool snaps the box to "
         "whole cells of the feature map and takes the maximum over uneven bins; Mask R-CNN's RoIAlign samples the "
         "map bilinearly at exact positions and averages, so the pooled features line up with the box (which its "
@@ -340,13 +345,12 @@ def heads_section(
     categories,
     subject: Subject,
 ) -> None:
-    """Stage 3c: one proposal's RoI features, the box head's class probabilities and the box it moves to."""
+    """Stage 4: one proposal's RoI features, the box head's class probabilities and the box it moves to."""
     stage(
-        "3c. RoI features → box and class heads.",
+        "4. RoI features → box and class heads.",
         "The pooled 7 x 7 features of one proposal go through two fully connected layers; the box predictor then "
         "gives a probability for every class (background included) and, per class, how to move and resize the "
-        "proposal. Detections are these refined boxes, kept when their score passes the threshold and no better "
-        "box of the same class covers them.",
+        "proposal.",
     )
     exact = cached_source(subject, inst.box, inst.label_index, inst.score) if inst is not None else None
     picked = exact or source_proposal(stages, inst.box if inst is not None else None)
@@ -391,14 +395,14 @@ def show_heads(
     keypoint_names: tuple[str, ...],
     counts: tuple[int, int],
 ) -> None:
-    """Stage 4 for the detection clicked: its mask logits and pasted mask, or its keypoint heatmaps; `counts` (kept,
+    """Stage 6 for the detection clicked: its mask logits and pasted mask, or its keypoint heatmaps; `counts` (kept,
     found) say why there is none to show."""
     if inst is None:
         st.info(pick_hint(*counts, "see its mask logits or keypoint heatmaps"))
         return
     if "mask_logits" in heads:
         stage(
-            "4. The mask head.",
+            "6. The mask head.",
             "It predicts 28 x 28 logits for the instance's box and class; they are resized into the box and "
             "thresholded at probability 0.5 to give the full-resolution mask.",
         )
@@ -419,7 +423,7 @@ def show_heads(
             shown, caption="the pasted full-resolution mask, in the colour farthest from the object's", width="stretch"
         )
     if "keypoint_heatmaps" in heads:
-        stage("4. The keypoint head.", "It predicts one 56 x 56 heatmap per body keypoint; each peak becomes a point.")
+        stage("6. The keypoint head.", "It predicts one 56 x 56 heatmap per body keypoint; each peak becomes a point.")
         maps = grey_maps(heads["keypoint_heatmaps"])
         st.image(
             montage(maps, cols=6, scale=2),
