@@ -26,6 +26,7 @@ section.main, .stMain { font-size: 1.2rem; }
 .stMain [data-testid="stCaptionContainer"] { font-size: 1.2rem; }
 .stMain [data-testid="stCode"] code { font-size: 1.05rem; }
 .stMain [data-testid="stElementToolbar"] { opacity: 1 !important; visibility: visible !important; }
+.stMain [data-testid="stElementContainer"]:has([data-testid="stDataFrame"]) { zoom: 1.25; width: 80% !important; }
 </style>"""
 
 
