@@ -88,3 +88,13 @@ def test_wrong_pixels_are_drawn_in_a_colour_no_class_has() -> None:
     assert min(np.abs(LABEL_COLOURS.astype(int) - np.array(ERROR_COLOUR)).sum(1)) > 150
     seen, wrong = np.full((4, 4, 3), 128, np.uint8), np.eye(4, dtype=bool)
     assert (error_overlay(seen, wrong)[wrong] == ERROR_COLOUR).all()
+
+
+def test_the_diagrams_last_label_grows_away_from_its_box() -> None:
+    """A walk: presenter mode's larger text pushed '1x1 conv → classes', centred beside the last box, into it. Its
+    left edge now stands a gap from the box's right edge, and the axis leaves it room."""
+    fig = u_figure(UNet(skips=True), 64)
+    (label,) = [a for a in fig.layout.annotations if a.text.startswith("1x1 conv")]
+    right = max(s.x1 for s in fig.layout.shapes)
+    assert label.xanchor == "left" and label.x - right >= 0.1
+    assert fig.layout.xaxis.range[1] - label.x >= 1.5

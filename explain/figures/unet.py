@@ -93,8 +93,11 @@ def u_figure(model: nn.Module, size: int) -> go.Figure:
                         showarrow=False,
                         font=dict(size=10, color=PALETTE[1]),
                     )
-    fig.add_annotation(x=2 * depth + 0.9, y=0, text="1x1 conv<br>→ classes", showarrow=False)
-    fig.update_xaxes(visible=False, range=[-0.7, 2 * depth + 1.5])
+    # its left edge a gap from the last box's, so larger text (presenter mode) grows away from the box, not into it
+    fig.add_annotation(
+        x=2 * depth + 0.55, y=0, text="1x1 conv<br>→ classes", showarrow=False, xanchor="left", align="left"
+    )
+    fig.update_xaxes(visible=False, range=[-0.7, 2 * depth + 2.1])
     fig.update_yaxes(visible=False, range=[-depth - 0.6, 0.6])
     title = "U-Net" + ("" if model.skips else " without skip connections")
     fig.update_layout(title=title, height=120 + 90 * depth, margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white")
