@@ -35,14 +35,14 @@ def u_figure(model: nn.Module, size: int) -> go.Figure:
                 continue
             fig.add_shape(
                 type="rect",
-                x0=x - 0.4,
-                x1=x + 0.4,
+                x0=x - 0.45,  # wide enough for '128 ch' at presenter mode's 1.5x text
+                x1=x + 0.45,
                 y0=y - 0.3,
                 y1=y + 0.3,
                 line=dict(color=PALETTE[0]),
                 fillcolor="rgba(76,120,168,0.15)",
             )
-            fig.add_annotation(x=x, y=y, text=f"{c} ch<br>{res}x{res}", showarrow=False, font=dict(size=12))
+            fig.add_annotation(x=x, y=y, text=f"{c} ch<br>{res}x{res}", showarrow=False, font=dict(size=11))
         if i < depth:
             # corner to corner, so the arrows never cross a box's label
             fig.add_annotation(
@@ -95,7 +95,7 @@ def u_figure(model: nn.Module, size: int) -> go.Figure:
                     )
     # its left edge a gap from the last box's, so larger text (presenter mode) grows away from the box, not into it
     fig.add_annotation(
-        x=2 * depth + 0.55, y=0, text="1x1 conv<br>→ classes", showarrow=False, xanchor="left", align="left"
+        x=2 * depth + 0.6, y=0, text="1x1 conv<br>→ classes", showarrow=False, xanchor="left", align="left"
     )
     fig.update_xaxes(visible=False, range=[-0.7, 2 * depth + 2.1])
     fig.update_yaxes(visible=False, range=[-depth - 0.6, 0.6])
