@@ -307,7 +307,7 @@ def test_the_end_of_a_sanity_run_is_said_most_similar_first_constant_maps_apart(
     assert fully_randomised_text({"C": results["C"]}) == ""
 
 
-def test_sanity_chart_shows_the_whole_range_and_marks_constant_maps() -> None:
+def test_sanity_chart_shows_the_whole_range_and_leaves_constant_maps_out() -> None:
     from explain.figures.charts import sanity_chart
     from explain.methods.sanity import SanityStep
 
@@ -319,7 +319,11 @@ def test_sanity_chart_shows_the_whole_range_and_marks_constant_maps() -> None:
     ]
     fig = sanity_chart({"Grad-CAM": steps})
     assert fig.layout.yaxis.range[0] <= -0.7
-    assert list(fig.data[0].marker.symbol) == ["circle", "circle", "x"]
+    # a constant map's similarity is not drawn (at its 0 it was the lowest line, read as the best; a walk), and the
+    # legend says where the map went constant
+    assert (
+        list(fig.data[0].y) == [1.0, -0.7, None] and fig.data[0].name == "Grad-CAM (map constant from conv1: not drawn)"
+    )
     # a panel per metric, each method named once in the legend (a walk met 26 lines and a scrolled legend for 13)
     many = sanity_chart({f"method {i}": steps for i in range(13)}, ["spearman", "ssim", "hog"])
     assert [a.text for a in many.layout.annotations] == [

@@ -127,22 +127,25 @@ def sanity_chart(results: dict[str, Sequence], metrics: Sequence[str] = ("spearm
     )
     for colour, (title, steps) in zip(series_colours(len(results)), results.items(), strict=True):
         x = [s.layer for s in steps]
-        symbols = ["x" if s.constant else "circle" for s in steps]  # a constant map: the similarity means nothing
+        # a constant map's similarity means nothing: no point, the line broken there, and the legend says so (drawn
+        # at its 0 it was the lowest line, read by a walk as the method that passed best)
+        flat = [s.layer for s in steps if s.constant]
+        name = f"{title} (map constant from {flat[0]}: not drawn)" if flat else title
         for i, metric in enumerate(metrics):
             fig.add_scatter(
                 x=x,
-                y=[getattr(s, metric) for s in steps],
-                name=title,
+                y=[None if s.constant else getattr(s, metric) for s in steps],
+                name=name,
                 legendgroup=title,
                 showlegend=i == 0,
                 mode="lines+markers",
                 line=dict(color=colour),
-                marker=dict(symbol=symbols, size=7),
+                marker=dict(size=7),
                 hovertemplate=f"{title}<br>{METRICS[metric]}: %{{y:.2f}}<extra>%{{x}}</extra>",
                 row=i // cols + 1,
                 col=i % cols + 1,
             )
-    values = [getattr(s, m) for steps in results.values() for s in steps for m in metrics]
+    values = [getattr(s, m) for steps in results.values() for s in steps for m in metrics if not s.constant]
     fig.update_xaxes(tickangle=-45)  # layer names: slanted
     fig.update_xaxes(title_text="randomised down to (cumulative, from the output)", row=rows)
     fig.update_yaxes(range=[min([-0.2, *values]) - 0.05, 1.05])
