@@ -45,4 +45,7 @@ def test_every_file_gives_a_result_or_one_line(page, key, setup):
             failures.append(f"{name}: unexpected error {errors}")
         elif name in bad and (len(errors) != 1 or "\n" in errors[0] or not errors[0].startswith(name)):
             failures.append(f"{name}: expected one one-line error, got {errors}")
+        elif name in bad and not any(c.value.startswith(f"{name} cannot be shown") for c in at.caption):
+            # not "Showing text.png" above the line refusing it (a walk)
+            failures.append(f"{name}: the caption by the picker says {[c.value for c in at.caption][:3]}")
     assert not failures, "\n".join(failures)

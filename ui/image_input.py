@@ -119,9 +119,9 @@ def image_input(
         data, name = earlier if source == "linked" else carried
     else:
         data, name = extra[sample] if sample in extra else sample_bytes(sample), sample
-    if source in ("camera", "upload"):  # the picker still names its sample: say which image is shown
-        right.caption(f"Showing {display_name(name)}, not the sample above (remove it to use the samples).")
-    elif source in FROM_ELSEWHERE:
+    said = right.empty()  # which image is shown, once it is known to be one (a walk read "Showing bad.png" above
+    # the line refusing bad.png)
+    if source in FROM_ELSEWHERE:
         right.caption(f"Showing your {display_name(name)} from earlier, not the sample above.")
         right.button(
             "Show the sample instead",
@@ -137,6 +137,12 @@ def image_input(
         kind = "generated" if sample in GENERATED else "photo"
     sha = st.session_state[RUN_SUBJECT] = image_sha256(data)  # the run's done marker names the file, refused or not
     chosen = decode_upload(data, name, kind, sha)
+    if source in ("camera", "upload"):  # the picker still names its sample: say which image is shown, or why none
+        said.caption(
+            f"Showing {display_name(name)}, not the sample above (remove it to use the samples)."
+            if not isinstance(chosen, str)
+            else f"{display_name(name)} cannot be shown (the line below says why): remove it to use the samples."
+        )
     if isinstance(chosen, str):
         st.error(chosen, icon=":material/broken_image:")
         return None
