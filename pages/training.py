@@ -15,6 +15,8 @@ st.title("Training tricks, live")
 tab_bn, tab_aug = st.tabs(["BatchNorm", "Data augmentation"])
 
 with tab_bn:
-    bn_tab()
+    train_bn = bn_tab()
 with tab_aug:
     augmentation_tab()
+with tab_bn:  # the live run last, once both tabs are drawn (neither is left faded while it trains)
+    train_bn()

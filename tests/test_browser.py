@@ -168,6 +168,66 @@ def test_presenter_mode_enlarges_tables_and_a_click_still_picks_its_row(app, tmp
         page.close()
 
 
+# Whether the app's script is running now, and the texts of the page's elements left stale (faded) meanwhile.
+_WHILE_RUNNING = """() => {
+  const app = document.querySelector("[data-testid='stApp']");
+  const stale = [...document.querySelectorAll(".stMain [data-stale='true']")].map(e => e.textContent);
+  return {running: app.dataset.testScriptState === "running",
+          staleAugmentation: stale.filter(t => t.includes("transforms v2")).length,  // that tab's introduction
+          resumeLines: stale.filter(t => t.includes("press Resume to go on")).length};
+}"""
+
+
+def test_a_resumed_batchnorm_run_leaves_no_stale_line_and_no_faded_tab(app):
+    """A walk: after Resume, 'Stopped at step 5 of 60: press Resume' stayed under a run that was training again, and
+    the Data augmentation tab was faded while BatchNorm trained. While the resumed run trains, neither is so."""
+    url, browser = app
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(f"{url}/training")
+        wait_idle(page)
+        page.get_by_role("button", name="Train both networks").click()
+        page.get_by_text(re.compile(r"Training both networks: [\d,]+ of [\d,]+ steps done")).first.wait_for(
+            timeout=bound_ms(120)
+        )
+        rerun(page, page.get_by_role("button", name="Stop", exact=True).click)
+        assert page.get_by_text("press Resume to go on").count() == 1
+        page.get_by_role("button", name="Resume", exact=True).click()
+        seen = page.wait_for_function(  # the resumed run training, its bar drawn: what is stale then
+            f"() => {{ const s = ({_WHILE_RUNNING})(); return s.running && "
+            "document.body.innerText.includes('steps done') && s; }",
+            timeout=bound_ms(120),
+        ).json_value()
+        assert seen["staleAugmentation"] == 0 and seen["resumeLines"] == 0, seen
+        rerun(page, page.get_by_role("button", name="Stop", exact=True).click)  # end it, not wait for it
+        assert problems(page) == []
+    finally:
+        page.close()
+
+
+def test_a_resumed_training_loop_drops_its_stopped_line(app):
+    """A walk: on Build, 'Stopped at step 5 of 60: press Resume to go on' stayed under the loop training again."""
+    url, browser = app
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        open_tab(page, f"{url}/build", "Training loop")
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.get_by_text(re.compile(r"Training: [\d,]+ of [\d,]+ steps done")).first.wait_for(timeout=bound_ms(120))
+        rerun(page, page.get_by_role("button", name="Stop", exact=True).click)
+        assert page.get_by_text("press Resume to go on").count() == 1
+        page.get_by_role("button", name="Resume", exact=True).click()
+        seen = page.wait_for_function(
+            f"() => {{ const s = ({_WHILE_RUNNING})(); return s.running && "
+            "document.body.innerText.includes('steps done') && s; }",
+            timeout=bound_ms(120),
+        ).json_value()
+        assert seen["resumeLines"] == 0 and page.get_by_text("press Resume to go on").count() == 0, seen
+        rerun(page, page.get_by_role("button", name="Stop", exact=True).click)
+        assert problems(page) == []
+    finally:
+        page.close()
+
+
 def test_a_corrupt_upload_shows_one_line_in_the_browser(app, tmp_path):
     url, browser = app
     bad = tmp_path / "broken.png"

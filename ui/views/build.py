@@ -315,6 +315,7 @@ def training_tab() -> None:
         draw_loop(loop, places)
     elif not LOOP.active:
         places[1].info(f"{press('Train')} to start the loop.", icon=":material/play_arrow:")
+    said = after.empty()  # drawn now, so a line from a stopped run is gone while a resumed one trains (a walk)
     LOOP.run(
         lambda c: SchedulerComparison(c[0]) if c[1] else LectureLoop(c[0]),
         lambda w: draw_loop(w, places),
@@ -328,7 +329,7 @@ def training_tab() -> None:
         if LOOP.state.phase == "stopped":  # a comparison counted per run, as the line under its charts
             one = stepped(loop)
             each = " of each run" if one is not loop else ""
-            st.caption(f"Stopped at step {one.step:,} of {one.total_steps:,}{each}: press **Resume** to go on.")
+            said.caption(f"Stopped at step {one.step:,} of {one.total_steps:,}{each}: press **Resume** to go on.")
         if LOOP.state.phase == "done" and loop is not None:
             keep_loop_ui(stepped(loop), "the run with lr_scheduler.step()" if stepped(loop) is not loop else "")
     LOOP.show_kept("epoch", percent=("Test accuracy",))

@@ -3,6 +3,7 @@ with its previews, its code and a short comparison run. Drawing and the live loo
 
 import itertools
 import json
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
@@ -282,26 +283,35 @@ def show_comparison(results: list[PipelineResult]) -> None:
         st.dataframe([r.row() for r in results], hide_index=True)
 
 
-def bn_tab() -> None:
-    """The BatchNorm tab: settings, the progress of a live run above its curves, the run so far."""
+def bn_tab() -> Callable[[], None]:
+    """The BatchNorm tab: settings, the progress of a live run above its curves, the run so far. Returns what
+    trains the live run, to be called in the tab once the rest of the page is drawn: the other tab's elements are
+    then this run's, not faded as stale while the run holds the script (a walk found that tab greyed out)."""
     with settings():
         bn_settings_ui()
     BN.controls()
     bar = st.container()
     exp: BNExperiment | None = BN.work
     places = show_bn_run(exp)
-    BN.run(
-        BNExperiment,
-        lambda e: draw_bn(e, places),
-        lambda e: max(e.config.eval_every, 1),
-        "Training both networks",
-        kind=lambda e: bn_kind(e.config),
-        where=bar,
-        on_done=lambda e: BN.keep(bn_curves(e.history, bn_label(e.config))),
-    )
-    if BN.state.phase == "stopped":
-        st.caption(f"Stopped at step {BN.work.step} of {BN.work.total_steps}: press **Resume** to go on.")
-    BN.show_kept("step", percent=("Test accuracy",))
+    said = st.empty()  # drawn now, so a line from a stopped run is gone while a resumed one trains (a walk)
+    kept = st.container()
+
+    def train() -> None:
+        BN.run(
+            BNExperiment,
+            lambda e: draw_bn(e, places),
+            lambda e: max(e.config.eval_every, 1),
+            "Training both networks",
+            kind=lambda e: bn_kind(e.config),
+            where=bar,
+            on_done=lambda e: BN.keep(bn_curves(e.history, bn_label(e.config))),
+        )
+        if BN.state.phase == "stopped":
+            said.caption(f"Stopped at step {BN.work.step} of {BN.work.total_steps}: press **Resume** to go on.")
+        with kept:
+            BN.show_kept("step", percent=("Test accuracy",))
+
+    return train
 
 
 def augmentation_tab() -> None:
