@@ -34,6 +34,7 @@ def test_bar_chart_puts_the_best_class_on_top():
     assert list(fig.data[0].y) == ["a", "c", "d", "b"]
     # ticks up to 100% and labels never on their side (a walk: ticks stopped at 80%, a thin bar's label turned)
     assert list(fig.layout.xaxis.tickvals)[-1] == 1.0 and fig.data[0].textangle == 0
+    assert fig.layout.margin.r >= 25  # room for half the '100%' label: with 10 px it was cut off (a walk, in Chromium)
     # class names that look like numbers stay names, one bar each (a walk: a digits network's "5" drawn between ticks)
     digits = top_k_bar(top_k(Fixed(), torch.zeros(1, 3, 8, 8), ["0", "1", "2", "3"], k=4))
     assert digits.layout.yaxis.type == "category" and list(digits.data[0].y) == ["0", "2", "3", "1"]
