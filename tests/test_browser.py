@@ -178,6 +178,16 @@ _WHILE_RUNNING = """() => {
 }"""
 
 
+def resume_and_watch(page) -> dict:
+    """Press Resume and wait until the resumed run trains, its progress drawn; what _WHILE_RUNNING saw then."""
+    page.get_by_role("button", name="Resume", exact=True).click()
+    return page.wait_for_function(
+        f"() => {{ const s = ({_WHILE_RUNNING})(); return s.running && "
+        "document.body.innerText.includes('steps done') && s; }",
+        timeout=bound_ms(120),
+    ).json_value()
+
+
 def test_a_resumed_batchnorm_run_leaves_no_stale_line_and_no_faded_tab(app):
     """A walk: after Resume, 'Stopped at step 5 of 60: press Resume' stayed under a run that was training again, and
     the Data augmentation tab was faded while BatchNorm trained. While the resumed run trains, neither is so."""
@@ -192,12 +202,7 @@ def test_a_resumed_batchnorm_run_leaves_no_stale_line_and_no_faded_tab(app):
         )
         rerun(page, page.get_by_role("button", name="Stop", exact=True).click)
         assert page.get_by_text("press Resume to go on").count() == 1
-        page.get_by_role("button", name="Resume", exact=True).click()
-        seen = page.wait_for_function(  # the resumed run training, its bar drawn: what is stale then
-            f"() => {{ const s = ({_WHILE_RUNNING})(); return s.running && "
-            "document.body.innerText.includes('steps done') && s; }",
-            timeout=bound_ms(120),
-        ).json_value()
+        seen = resume_and_watch(page)
         assert seen["staleAugmentation"] == 0 and seen["resumeLines"] == 0, seen
         rerun(page, page.get_by_role("button", name="Stop", exact=True).click)  # end it, not wait for it
         assert problems(page) == []
@@ -215,12 +220,7 @@ def test_a_resumed_training_loop_drops_its_stopped_line(app):
         page.get_by_text(re.compile(r"Training: [\d,]+ of [\d,]+ steps done")).first.wait_for(timeout=bound_ms(120))
         rerun(page, page.get_by_role("button", name="Stop", exact=True).click)
         assert page.get_by_text("press Resume to go on").count() == 1
-        page.get_by_role("button", name="Resume", exact=True).click()
-        seen = page.wait_for_function(
-            f"() => {{ const s = ({_WHILE_RUNNING})(); return s.running && "
-            "document.body.innerText.includes('steps done') && s; }",
-            timeout=bound_ms(120),
-        ).json_value()
+        seen = resume_and_watch(page)
         assert seen["resumeLines"] == 0 and page.get_by_text("press Resume to go on").count() == 0, seen
         rerun(page, page.get_by_role("button", name="Stop", exact=True).click)
         assert problems(page) == []
