@@ -64,8 +64,8 @@ def bn_settings_ui() -> None:
         "once with BatchNorm. Both start from the same weights and see the same batches. Try the paper's sigmoid "
         "network at a small rate, then a large one: at 0.05 the network without BatchNorm is still under 30% "
         "(chance is 10%) after 3,000 steps while the BatchNorm network passes 90% within 100; at 2.0 both learn, "
-        "the one without BatchNorm in about 650 steps (seed 0, batches of 60; tests/test_training_tricks.py holds "
-        "these)."
+        "the one without BatchNorm in about 650 steps (seed 0, batches of 60; the dashboard's own tests check these "
+        "figures)."
     )
     with st.form("bn_form"):
         c1, c2, c3 = st.columns(3)
@@ -244,7 +244,7 @@ def comparison_ui(steps: list[dict]) -> tuple[int, bool]:
         "A small CNN trained on 300 digits, once without and once with the pipeline (test images are never "
         "augmented; 497 of them). Flips and strong crops can hurt: a flipped 2 is no longer a 2. Augmented data "
         "is harder to fit, so it needs more epochs to pay off: the MNIST-style preset costs about 3 points at 8 "
-        "epochs and gains about 4 at 30 (seed 0; tests/test_training_tricks.py holds this)."
+        "epochs and gains about 4 at 30 (seed 0; the dashboard's own tests check these figures)."
     )
     if note := on_digits_note(steps):
         st.warning(note, icon=":material/crop:")
