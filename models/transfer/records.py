@@ -273,8 +273,10 @@ class SweepRecord:
         these, their settings' hash tells them apart."""
         train = self.settings.get("train") or {}
         sizes = sorted(self.sizes)
-        span = f"{counted(sizes[0], 'image')} per class" if len(sizes) == 1 else ""
-        if len(sizes) > 1:
+        span = ""
+        if len(sizes) == 1:
+            span = f"{counted(sizes[0], 'image')} per class"
+        elif sizes:
             span = f"{sizes[0]:,} to {sizes[-1]:,} images per class"
         defaults = TrainConfig()
         away = [
