@@ -322,8 +322,12 @@ def test_sanity_chart_shows_the_whole_range_and_leaves_constant_maps_out() -> No
     # a constant map's similarity is not drawn (at its 0 it was the lowest line, read as the best; a walk), and the
     # legend says where the map went constant
     assert (
-        list(fig.data[0].y) == [1.0, -0.7, None] and fig.data[0].name == "Grad-CAM (map constant from conv1: not drawn)"
+        list(fig.data[0].y) == [1.0, -0.7, None] and fig.data[0].name == "Grad-CAM (map constant at conv1: not drawn)"
     )
+    # the steps named, not "from" the first: a map can be constant at one step and vary again after it (seen on
+    # the default sample: Grad-CAM flat at layer2.1 only)
+    again = [*steps, SanityStep("conv0", 0.5, 0.5, varied), *(SanityStep(f"b{i}", 0, 0, flat) for i in range(3))]
+    assert sanity_chart({"G": again}).data[0].name == "G (map constant at conv1, b0, b1 and 1 more: not drawn)"
     # a panel per metric, each method named once in the legend (a walk met 26 lines and a scrolled legend for 13)
     many = sanity_chart({f"method {i}": steps for i in range(13)}, ["spearman", "ssim", "hog"])
     assert [a.text for a in many.layout.annotations] == [

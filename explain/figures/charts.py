@@ -131,7 +131,8 @@ def sanity_chart(results: dict[str, Sequence], metrics: Sequence[str] = ("spearm
         # a constant map's similarity means nothing: no point, the line broken there, and the legend says so (drawn
         # at its 0 it was the lowest line, read by a walk as the method that passed best)
         flat = [s.layer for s in steps if s.constant]
-        name = f"{title} (map constant from {flat[0]}: not drawn)" if flat else title
+        listed = ", ".join(flat[:3]) + (f" and {len(flat) - 3} more" if len(flat) > 3 else "")
+        name = f"{title} (map constant at {listed}: not drawn)" if flat else title
         for i, metric in enumerate(metrics):
             fig.add_scatter(
                 x=x,

@@ -271,8 +271,8 @@ def show_sanity(results: dict[str, list], seen: np.ndarray) -> None:
     note(
         "How to read it (Adebayo et al. 2018): a method that depends on what the model learned loses similarity as "
         "more layers are randomised; one whose curve stays high is explaining the input, not the model. "
-        "A map that became constant has no similarity to draw: its line stops there, and its legend entry says "
-        "from where."
+        "A map that became constant has no similarity to draw: its line breaks there, and its legend entry names "
+        "those steps."
     )
     steps = next(iter(results.values()), [])
     picks = shown_steps(steps)
