@@ -50,7 +50,7 @@ def main() -> None:
     device = best_device()
     figures = {**measure("resnet18", 224, args.repeats, device), **measure("shapes-resnet18", 64, args.repeats, device)}
     if args.json:
-        print(json.dumps(figures))
+        print("JSON " + json.dumps(figures))  # the prefix run_all.py reads
         return
     print(f"Deletion + insertion on one image, {device_name(device)}, torch threads {torch.get_num_threads()}")
     print("| model | grid | forward passes | seconds |")

@@ -1,48 +1,114 @@
-"""Benchmark of the BatchNorm experiment on the Training tricks page: seconds per step of a run (both
-networks trained in lockstep, evaluations included) for each network, at the default batch of 60.
+"""Benchmark of the live training runs' time estimates, in one run: seconds per step of the BatchNorm experiment
+(both networks in lockstep, evaluations included) at the default batch of 60, of Build's training loop for each
+set-up at batch 64 (its per-epoch evaluations included), and each run's speed probe (`models.speed_probe`: a bare
+training step of the same run, the median of three probes). As on the page, the runs advance in the page's chunks
+and their charts are built and serialised after each (what Streamlit sends; the browser's drawing is not counted).
 
-    python bench/bench_training.py [--steps 200] [--json]
+    python bench/bench_training.py [--steps 200] [--loop-epochs 2] [--beside N] [--json]
 
-The page's time estimate (`models.experiments.batchnorm.SECONDS_PER_STEP`) quotes these figures as measured
-on the 2-core CI-sized machine.
+The pages' estimates time the probe on their server and multiply it by the run's overhead, its seconds per step
+over its probe's here; before the server can probe (another run is training) they quote the step figures as
+measured on the 2-core CI-sized machine. Both figures of a run come from one run of this script, and go into
+`models.experiments.batchnorm` and `models.experiments.lecture_loop` (SECONDS_PER_STEP, PROBE_SECONDS). Everything
+runs on the CPU, as the pages' runs do. `--beside N` runs it all beside N busy processes, a loaded server, and
+sets each run's time against the page's two estimates: its probe times the shipped overhead, and the shipped idle
+figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from explain.figures.charts import bn_accuracy_chart, bn_distribution_chart
+from explain.figures.training_loop import loop_figure
 from models.devices import device_name
-from models.experiments.batchnorm import BNExperiment, bn_config
+from models.experiments import batchnorm, lecture_loop
+from models.experiments.batchnorm import BNExperiment, batchnorm_behaviour, bn_config, summary
+from models.experiments.lecture_loop import SETUPS, LectureLoop, LoopConfig, final_numbers
+from models.speed_probe import step_seconds
 
 
-def seconds_per_step(arch: str, steps: int) -> float:
-    """Seconds per step of a fresh run of `arch` over `steps` steps (the networks built beforehand)."""
+def bn_seconds_per_step(arch: str, steps: int) -> float:
+    """Seconds per step of a fresh BatchNorm run of `arch` over `steps` steps (the networks built beforehand), in the
+    page's chunks with its charts and panel after each."""
     exp = BNExperiment(bn_config(arch, "sigmoid", 0.5, 60, steps, 0))
     t0 = time.perf_counter()
-    exp.advance(steps)
+    while not exp.done:
+        exp.advance(exp.config.eval_every)
+        bn_accuracy_chart(exp.history).to_json()
+        bn_distribution_chart(exp.history, exp.config.unit).to_json()
+        summary(exp.history, batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch), steps)
     return (time.perf_counter() - t0) / steps
+
+
+def loop_seconds_per_step(setup: str, epochs: int) -> float:
+    """Seconds per step of a fresh run of Build's loop over `epochs` epochs at the lecture's defaults (batch 64), in
+    the page's half-epoch chunks with its chart and numbers after each."""
+    loop = LectureLoop(LoopConfig(setup=setup, epochs=epochs))
+    t0 = time.perf_counter()
+    while not loop.done:
+        loop.advance(max(1, loop.steps_per_epoch // 2))
+        loop_figure(loop.history, loop.steps_per_epoch).to_json()
+        final_numbers(loop)
+    return (time.perf_counter() - t0) / loop.total_steps
+
+
+def bn_probe(arch: str) -> float:
+    """The median of three probes of a BatchNorm run of `arch` at the page's defaults (batch 60)."""
+    return statistics.median(
+        step_seconds(lambda: BNExperiment(bn_config(arch, "sigmoid", 0.5, 60, 3000, 0))) for _ in range(3)
+    )
+
+
+def loop_probe(setup: str) -> float:
+    """The median of three probes of Build's loop on `setup` at the lecture's defaults (batch 64)."""
+    return statistics.median(step_seconds(lambda: LectureLoop(LoopConfig(setup=setup))) for _ in range(3))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=200, help="steps timed per network")
-    ap.add_argument("--json", action="store_true", help="print one JSON line")
+    ap.add_argument("--steps", type=int, default=200, help="BatchNorm steps timed per network")
+    ap.add_argument("--loop-epochs", type=int, default=2, help="epochs of Build's loop timed per set-up")
+    ap.add_argument("--beside", type=int, default=0, metavar="N", help="run beside N busy processes (a loaded server)")
+    ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line (for run_all.py)")
     args = ap.parse_args()
     import torch
 
-    figures = {arch: seconds_per_step(arch, args.steps) for arch in ("mlp", "conv")}
-    device = device_name(torch.device("cpu"))
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.beside)]
+    try:
+        runs = {f"bn {arch}": (bn_seconds_per_step(arch, args.steps), bn_probe(arch)) for arch in ("mlp", "conv")}
+        runs |= {
+            f"loop {setup}": (loop_seconds_per_step(setup, args.loop_epochs), loop_probe(setup)) for setup in SETUPS
+        }
+    finally:
+        for process in busy:
+            process.kill()
+    print(f"{device_name(torch.device('cpu'))}, beside {args.beside} busy processes")
+    print("a run's seconds per step (charts included) and its probe's")
+    for name, (run, probe) in runs.items():
+        print(f"{name}: {run * 1000:.1f} ms per step, probe {probe * 1000:.1f} ms: overhead x{run / probe:.2f}")
+    print("the page's estimates of a step, against the run: its probe x the shipped overhead; the shipped idle figure")
+    for name, (run, probe) in runs.items():
+        family, key = name.split(" ")
+        module = batchnorm if family == "bn" else lecture_loop
+        probed = probe * module.SECONDS_PER_STEP[key] / module.PROBE_SECONDS[key]
+        idle = module.SECONDS_PER_STEP[key]
+        print(
+            f"{name}: probed {probed * 1000:.1f} ms ({probed / run:.2f}x the run), "
+            f"idle {idle * 1000:.1f} ms ({idle / run:.2f}x)"
+        )
     if args.json:
-        print(json.dumps({"bench": "training", "device": device, "seconds_per_step": figures}))
-        return
-    for arch, s in figures.items():
-        print(f"{arch}: {s * 1000:.1f} ms per step; 3,000 steps in about {s * 3000 / 60:.1f} min ({device})")
+        figures = {f"{name} (s/step)": run for name, (run, _) in runs.items()}
+        figures |= {f"{name} probe (s/step)": probe for name, (_, probe) in runs.items()}
+        print("JSON " + json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -96,12 +96,13 @@ def test_a_page_estimate_is_scaled_to_this_servers_pace_once_measured(monkeypatc
     page's panel does not wait for a measurement: until one is made, its estimate says it is not scaled yet."""
     import torch
 
+    from models.measured import KeptMeasurements
     from models.transfer import pace
 
-    monkeypatch.setattr(pace, "_KEPT", {})
+    monkeypatch.setattr(pace, "PACES", KeptMeasurements(pace.PACE_TTL))
     cpu, short = torch.device("cpu"), TrainConfig(epochs=5)
     *_, unscaled = page_sweep("digits", BUNDLED_ENCODER, REGIMES, "1,5", 1, short, cpu, measure_pace=False)
-    assert not unscaled.paced and "not yet scaled" in unscaled.where() and not pace._KEPT
+    assert not unscaled.paced and "not yet scaled" in unscaled.where() and not pace.PACES.measured()
     *_, scaled = page_sweep("digits", BUNDLED_ENCODER, REGIMES, "1,5", 1, short, cpu)
     assert scaled.paced and "scaled to the training speed measured on this server" in scaled.where()
     *_, later = page_sweep("digits", BUNDLED_ENCODER, REGIMES, "1,5", 1, short, cpu, measure_pace=False)

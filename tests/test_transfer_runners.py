@@ -238,7 +238,7 @@ def test_every_run_records_the_pace_of_the_process_that_ran_it(tiny, tmp_path: P
         assert paces.pace(task, tiny, cpu) > 0
     finally:
         torch.set_num_threads(threads)
-    assert {key[-1] for key in paces._KEPT} >= {threads, other}  # each thread count measured on its own
+    assert {key[-1] for key in paces.PACES.measured()} >= {threads, other}  # each thread count measured on its own
     assert paces.pace(task, tiny, cpu) == first
     sweep = Sweep(regimes=("probe",), sizes=(1,), seeds=1, train=TrainConfig(epochs=1, lr=3e-3, lr_factors=(1.0,)))
     (run,) = run_sweep(sweep, tmp_path / "s", task=task, encoder=tiny, device=cpu)  # the pace above is the CPU's

@@ -10,9 +10,9 @@ import streamlit as st
 import torch
 
 from models.devices import best_device
-from models.experiments.batchnorm import BNConfig
+from models.experiments.batchnorm import BNConfig, bn_probe
 from models.experiments.batchnorm import estimate_seconds as bn_seconds
-from models.experiments.lecture_loop import SETUP_NAMES, SETUPS, LoopConfig, loop_steps
+from models.experiments.lecture_loop import SETUP_NAMES, SETUPS, LoopConfig, loop_probe, loop_steps
 from models.experiments.lecture_loop import estimate_seconds as loop_seconds
 from models.hub import weights_cache
 from models.readiness import fetch_missing, readiness
@@ -96,19 +96,34 @@ def default_sweep_estimate() -> tuple[int, Estimate] | None:
 
 
 def job_times() -> list[str]:
-    """The heavy jobs at their defaults, each timed at this server's measured speed once it has run one, else at
-    the figure the bench measured on an idle 2-core CPU (each line says which)."""
+    """The heavy jobs at their defaults, each timed at this server's measured speed once it has run one, else from
+    its steps timed here in the last minute (the home page probes nothing: it must draw at once), else at the
+    figure the bench measured on an idle 2-core CPU (each line says which)."""
     bn = BNConfig()
     lines = [
         "**BatchNorm pair** (Training tricks, defaults): "
-        + estimate_text(bn_kind(bn), bn.steps, bn_seconds(bn.arch, 1, bn.batch_size), "bench/bench_training.py")
+        + estimate_text(
+            bn_kind(bn),
+            bn.steps,
+            bn_seconds(bn.arch, 1, bn.batch_size),
+            "bench/bench_training.py",
+            probe=bn_probe(bn),
+            measure=False,
+        )
     ]
     for setup in SETUPS:
         config = LoopConfig(setup=setup)
         steps = loop_steps(config)
         lines.append(
             f"**Training loop**, {SETUP_NAMES[setup]} (Build, {config.epochs} epochs): "
-            + estimate_text(loop_kind(config), steps, loop_seconds(config) / steps, "bench/bench_training.py")
+            + estimate_text(
+                loop_kind(config),
+                steps,
+                loop_seconds(config) / steps,
+                "bench/bench_training.py",
+                probe=loop_probe(config),
+                measure=False,
+            )
         )
     if default := default_sweep_estimate():
         runs, estimate = default

@@ -49,7 +49,7 @@ plan_first() {
     --ignore=tests/test_browser.py --ignore=tests/test_concurrency.py --ignore=tests/test_scale_out.py tests
   export OMP_NUM_THREADS=16 MKL_NUM_THREADS=16
   step sweep_workers4 90 python3 bench/bench_sweep_runners.py --child --workers 4 --runner fast --out /tmp/sw2
-  step bench_training 30 python3 bench/bench_training.py --steps 100 --json
+  step bench_training 45 python3 bench/bench_training.py --steps 100 --loop-epochs 1 --json
   step bench_attributions 45 python3 bench/bench_attributions.py --repeats 1 --json
 }
 plan_recheck() {

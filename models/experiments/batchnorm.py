@@ -26,6 +26,7 @@ from models.data.digits import digits
 from models.files import ResultsFileError, public_path, read_json, write_json_atomic
 from models.lock import PrivateRng, seeded_rngs
 from models.nets.digits_nets import CONV_INPUT, build, probe_module
+from models.speed_probe import Probe
 from models.text import counted
 
 DEFAULT_RESULT = Path(__file__).resolve().parents[2] / "results" / "bn_default.json"
@@ -46,16 +47,24 @@ class BNConfig:
 
 
 EVAL_EVERY = {"mlp": 50, "conv": 10}  # steps between evaluations: the conv net is slower, so it reports more often
-# Seconds per step of a run (both networks, evaluations included) at the default batch of 60, measured with
-# `python bench/bench_training.py` on the 2-core CI-sized machine; a GPU is faster.
-SECONDS_PER_STEP = {"mlp": 0.005, "conv": 0.52}
+# Seconds per step of a run (both networks, evaluations and charts included) at the default batch of 60, and of its
+# bare training step (its speed probe), measured in one run of `python bench/bench_training.py` on the 2-core
+# CI-sized machine (2026-12-05); the runs train on the CPU.
+SECONDS_PER_STEP = {"mlp": 0.0019, "conv": 0.226}
+PROBE_SECONDS = {"mlp": 0.0013, "conv": 0.124}
 
 
 def estimate_seconds(arch: str, steps: int, batch_size: int = 60) -> float:
-    """About how long a run takes on a 2-core CPU: the measured time per step, scaled by the batch size
-    for the conv net (whose steps cost in proportion to their images)."""
+    """About how long a run takes on the bench's idle 2-core CPU: the measured time per step, scaled by the batch
+    size for the conv net (whose steps cost in proportion to their images)."""
     scale = batch_size / 60 if arch == "conv" else 1.0
     return SECONDS_PER_STEP[arch] * steps * scale
+
+
+def bn_probe(config: BNConfig) -> Probe:
+    """How to time a step of this run on the server now (`models.speed_probe`), with what its evaluations and
+    charts add at the default batch."""
+    return Probe(lambda: BNExperiment(config), SECONDS_PER_STEP[config.arch] / PROBE_SECONDS[config.arch])
 
 
 def summary(history: BNHistory, behaviour: dict[str, float], steps: int) -> str:

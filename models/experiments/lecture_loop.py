@@ -24,6 +24,7 @@ from models.data.shapes import SHAPE_CLASSES, classification_set
 from models.lock import PrivateRng
 from models.nets.digits_nets import CONV_INPUT, DigitsConvNet
 from models.nets.resnet import ResNet18
+from models.speed_probe import Probe
 from models.text import counted
 
 SETUPS = {
@@ -40,8 +41,10 @@ TRAINED_ON: dict[str, tuple[str, bool]] = {
 }
 SHAPES_TRAIN, SHAPES_TEST, SHAPES_SEED = 1200, 600, 7
 MAX_EPOCHS = 30
-# Seconds per step at batch 64 on the CI-sized 2-core CPU, evaluations included (10 epochs: 45 s, 22 s, 20 s).
-SECONDS_PER_STEP = {"digits": 0.22, "resnet-digits": 0.11, "resnet-shapes": 0.11}
+# Seconds per step at batch 64, evaluations and charts included, and of a bare step (the run's speed probe), measured
+# in one run of `python bench/bench_training.py` on the 2-core CI-sized machine (2026-12-05); the runs train on the CPU.
+SECONDS_PER_STEP = {"digits": 0.088, "resnet-digits": 0.047, "resnet-shapes": 0.041}
+PROBE_SECONDS = {"digits": 0.078, "resnet-digits": 0.039, "resnet-shapes": 0.033}
 
 
 @dataclass(frozen=True)
@@ -248,8 +251,14 @@ def loop_steps(config: LoopConfig) -> int:
 
 
 def estimate_seconds(config: LoopConfig) -> float:
-    """About how long a run takes on the CI-sized CPU (measured per step; evaluations included)."""
+    """About how long a run takes on the bench's idle 2-core CPU (measured per step; evaluations included)."""
     return loop_steps(config) * SECONDS_PER_STEP[config.setup] * config.batch_size / 64
+
+
+def loop_probe(config: LoopConfig) -> Probe:
+    """How to time a step of this run on the server now (`models.speed_probe`), with what its evaluations and
+    charts add at batch 64."""
+    return Probe(lambda: LectureLoop(config), SECONDS_PER_STEP[config.setup] / PROBE_SECONDS[config.setup])
 
 
 def describe(config: LoopConfig) -> str:

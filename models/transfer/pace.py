@@ -8,12 +8,12 @@ run at 64 images, 0.74x at 10)."""
 from __future__ import annotations
 
 import statistics
-import threading
 import time
 
 import torch
 from torch import nn
 
+from models.measured import KeptMeasurements
 from models.nets.fast_layers import speed_up
 from models.transfer.config import TrainConfig
 from models.transfer.data import Encoder, Task
@@ -22,8 +22,7 @@ from models.transfer.loop import device_data, make_optimizer, weights_digest
 WARMUP, STEPS = 2, 7  # steps discarded while caches fill, then the steps timed (the median is kept)
 PACE_TTL = 600.0  # seconds a measured pace is kept before it is measured again (the load on a server changes)
 
-_KEPT: dict[tuple, tuple[float, float]] = {}  # key -> (pace, when it was measured)
-_MEASURING = threading.Lock()  # one measurement at a time: two at once would slow each other down
+PACES = KeptMeasurements(PACE_TTL)  # by `_key`
 
 
 def step_seconds(
@@ -61,18 +60,15 @@ def _key(task: Task, encoder: Encoder, device: torch.device, runner: str) -> tup
 def kept_pace(task: Task, encoder: Encoder, device: torch.device, runner: str = TrainConfig.runner) -> float | None:
     """The pace this process measured within the last PACE_TTL seconds, or None: nothing is measured (a page that
     must draw at once, the home page's panel, uses this)."""
-    kept = _KEPT.get(_key(task, encoder, device, runner))
-    return kept[0] if kept is not None and time.monotonic() - kept[1] <= PACE_TTL else None
+    return PACES.kept(_key(task, encoder, device, runner))
 
 
 def pace(task: Task, encoder: Encoder, device: torch.device, runner: str = TrainConfig.runner) -> float:
     """Seconds of a step on one image per class plus a step on the course's batch (`step_seconds`), with this
     process's torch threads: measured at most once per PACE_TTL seconds (under a second of training on a 2-core
     CPU) and kept per task, encoder weights, device and runner."""
-    with _MEASURING:
-        seconds = kept_pace(task, encoder, device, runner)
-        if seconds is None:
-            batches = (len(task.classes), TrainConfig.batch_size)  # the smallest sweep's batch, the course's
-            seconds = sum(step_seconds(task, encoder, device, batch, runner) for batch in batches)
-            _KEPT[_key(task, encoder, device, runner)] = (seconds, time.monotonic())
-    return seconds
+    batches = (len(task.classes), TrainConfig.batch_size)  # the smallest sweep's batch, the course's
+    return PACES.get(
+        _key(task, encoder, device, runner),
+        lambda: sum(step_seconds(task, encoder, device, batch, runner) for batch in batches),
+    )

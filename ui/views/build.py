@@ -38,6 +38,7 @@ from models.experiments.lecture_loop import (
     estimate_seconds,
     final_numbers,
     loop_code,
+    loop_probe,
     loop_steps,
     memorised_note,
     scheduler_effect,
@@ -236,6 +237,7 @@ def loop_settings_ui() -> LoopConfig:
             estimate_seconds(config) / loop_steps(config),
             "bench/bench_training.py",
             LAST_APPLIED,
+            loop_probe(config),
         )
         + ". A change in the form counts once you press **Train**. **Stop** pauses the run between steps; **Resume** "
         "goes on from there."

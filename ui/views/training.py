@@ -28,6 +28,7 @@ from models.experiments.batchnorm import (
     batchnorm_behaviour,
     bn_config,
     bn_label,
+    bn_probe,
     estimate_seconds,
     load_default,
     summary,
@@ -95,6 +96,7 @@ def bn_settings_ui() -> None:
             estimate_seconds(arch, 1, batch_size),
             "bench/bench_training.py",
             LAST_APPLIED,
+            bn_probe(config),
         )
         + " for the pair; a change in the form counts once you press **Train both networks**. **Stop** pauses "
         "between steps; **Resume** goes on."

@@ -1,0 +1,40 @@
+"""Measurements of this server's speed, kept a while: each is taken at most once per `ttl` seconds per key, and
+only one at a time in the whole process (two at once would slow each other down and both read too slow)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+
+_MEASURING = threading.Lock()  # shared by every KeptMeasurements: one measurement at a time in the process
+
+
+class KeptMeasurements:
+    """Seconds measured on this server, by key, each kept `ttl` seconds (the load on a server changes)."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._kept: dict[Hashable, tuple[float, float]] = {}  # key -> (seconds, when they were measured)
+
+    def kept(self, key: Hashable) -> float | None:
+        """The figure measured under `key` within the last `ttl` seconds, or None; nothing is measured."""
+        kept = self._kept.get(key)
+        return kept[0] if kept is not None and time.monotonic() - kept[1] <= self.ttl else None
+
+    def get(self, key: Hashable, measure: Callable[[], float]) -> float:
+        """The kept figure, or `measure()` taken now (after any other measurement in the process ends) and kept."""
+        with _MEASURING:
+            seconds = self.kept(key)
+            if seconds is None:
+                seconds = measure()
+                self._kept[key] = (seconds, time.monotonic())
+        return seconds
+
+    def measured(self) -> list[Hashable]:
+        """The keys measured (kept or expired)."""
+        return list(self._kept)
+
+    def forget(self) -> None:
+        """Drop every figure: the next `get` measures again."""
+        self._kept.clear()

@@ -1,0 +1,86 @@
+"""The speed probe (a live run's first steps timed on this server, kept a minute) and the time estimates built on it:
+before this server has run a kind of run, Build and BatchNorm time its steps here rather than quote the bench's
+idle figure (a walk saw that figure 7x low on a loaded server)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from models import measured, speed_probe
+from models.experiments.batchnorm import BNExperiment, bn_config, bn_probe
+from models.measured import KeptMeasurements
+from models.speed_probe import TIMED, WARMUP, kept_step_seconds, step_seconds
+from models.text import about
+from ui.admission import server_queue
+from ui.live_run import estimate_text, server_speeds
+
+BENCH = "bench/bench_training.py"
+
+
+@pytest.fixture
+def fresh(monkeypatch) -> None:
+    """No speed measured by a run, no probe kept: this process has timed nothing yet."""
+    monkeypatch.setattr(speed_probe, "_PROBES", KeptMeasurements(speed_probe.PROBE_TTL))
+    server_speeds().by_kind.clear()
+
+
+def test_a_measurement_is_kept_for_its_ttl_then_taken_again(monkeypatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(measured.time, "monotonic", lambda: clock[0])
+    kept = KeptMeasurements(ttl=60.0)
+    assert kept.kept("a") is None
+    assert kept.get("a", lambda: 2.0) == 2.0
+    clock[0] += 59.0
+    assert kept.get("a", lambda: 9.0) == 2.0 == kept.kept("a")  # kept: not measured again
+    clock[0] += 2.0
+    assert kept.kept("a") is None and kept.get("a", lambda: 3.0) == 3.0  # expired: measured again
+    assert kept.measured() == ["a"]
+    kept.forget()
+    assert kept.measured() == [] and kept.kept("a") is None
+
+
+def test_a_probe_times_the_runs_own_steps_and_leaves_the_rngs_as_they_were() -> None:
+    class Counting:
+        steps = 0
+
+        def advance(self, n: int) -> None:
+            Counting.steps += n
+            torch.rand(3)  # draws from the global RNG, as a run's dropout may
+
+    state = torch.get_rng_state()
+    assert step_seconds(Counting) >= 0
+    assert Counting.steps == WARMUP + TIMED and torch.equal(torch.get_rng_state(), state)
+    config = bn_config("mlp", "sigmoid", 0.5, 60, 3000, 0)
+    assert 0 < step_seconds(lambda: BNExperiment(config)) < 5
+    assert bn_probe(config).overhead > 1  # evaluations and charts add to a bare step
+
+
+def test_an_estimate_times_the_run_here_before_this_server_has_run_one(fresh) -> None:
+    config = bn_config("mlp", "sigmoid", 0.5, 60, 3000, 0)
+    kind, probe = ("bn", "mlp", 60), bn_probe(config)
+    home = estimate_text(kind, 3000, 0.0019, BENCH, probe=probe, measure=False)
+    assert "measured by `bench/bench_training.py` on an idle 2-core CPU" in home and "nor timed its steps" in home
+    assert kept_step_seconds(kind) is None  # the home page's panel probes nothing: it draws at once
+    text = estimate_text(kind, 3000, 0.0019, BENCH, probe=probe)
+    probed = kept_step_seconds(kind)
+    assert probed is not None and probed > 0
+    assert text.startswith(about(probed * probe.overhead * 3000).capitalize() + " for 3,000 steps (")
+    assert "its first steps timed on this server in the last minute" in text and "not run one yet" in text
+    assert estimate_text(kind, 3000, 0.0019, BENCH, probe=probe, measure=False) == text  # the kept probe serves all
+    server_speeds().record(kind, 6.0, 1000)  # once a run has measured the speed, that is what is quoted
+    assert estimate_text(kind, 3000, 0.0019, BENCH, probe=probe).startswith("About 18 s for 3,000 steps (this server's")
+
+
+def test_no_probe_runs_beside_a_heavy_job(fresh) -> None:
+    """A probe beside a training run would slow it, and time that run's load rather than the server's."""
+    config = bn_config("mlp", "sigmoid", 0.5, 60, 3000, 0)
+    queue = server_queue()
+    ticket = queue.join()
+    try:
+        assert queue.admit(ticket, timeout=10.0)
+        text = estimate_text(("bn", "mlp", 60), 3000, 0.0019, BENCH, probe=bn_probe(config))
+    finally:
+        queue.leave(ticket)
+    assert "nor timed its steps" in text and kept_step_seconds(("bn", "mlp", 60)) is None
+    assert text.startswith(about(0.0019 * 3000).capitalize())
