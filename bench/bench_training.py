@@ -31,9 +31,9 @@ from explain.figures.charts import bn_accuracy_chart, bn_distribution_chart
 from explain.figures.training_loop import loop_figure
 from models.devices import device_name
 from models.experiments import batchnorm, lecture_loop
-from models.experiments.batchnorm import BNExperiment, batchnorm_behaviour, bn_config, summary
-from models.experiments.lecture_loop import SETUPS, LectureLoop, LoopConfig, final_numbers
-from models.speed_probe import step_seconds
+from models.experiments.batchnorm import BNExperiment, batchnorm_behaviour, bn_config, bn_probe, summary
+from models.experiments.lecture_loop import SETUPS, LectureLoop, LoopConfig, final_numbers, loop_probe
+from models.speed_probe import Probe, step_seconds
 
 
 def bn_seconds_per_step(arch: str, steps: int) -> float:
@@ -61,16 +61,9 @@ def loop_seconds_per_step(setup: str, epochs: int) -> float:
     return (time.perf_counter() - t0) / loop.total_steps
 
 
-def bn_probe(arch: str) -> float:
-    """The median of three probes of a BatchNorm run of `arch` at the page's defaults (batch 60)."""
-    return statistics.median(
-        step_seconds(lambda: BNExperiment(bn_config(arch, "sigmoid", 0.5, 60, 3000, 0))) for _ in range(3)
-    )
-
-
-def loop_probe(setup: str) -> float:
-    """The median of three probes of Build's loop on `setup` at the lecture's defaults (batch 64)."""
-    return statistics.median(step_seconds(lambda: LectureLoop(LoopConfig(setup=setup))) for _ in range(3))
+def probe_seconds(probe: Probe) -> float:
+    """The median of three probes of a run, as the page takes them."""
+    return statistics.median(step_seconds(probe.build, probe.steps) for _ in range(3))
 
 
 def main() -> None:
@@ -84,9 +77,19 @@ def main() -> None:
 
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.beside)]
     try:
-        runs = {f"bn {arch}": (bn_seconds_per_step(arch, args.steps), bn_probe(arch)) for arch in ("mlp", "conv")}
+        runs = {
+            f"bn {arch}": (
+                bn_seconds_per_step(arch, args.steps),
+                probe_seconds(bn_probe(bn_config(arch, "sigmoid", 0.5, 60, 3000, 0))),
+            )
+            for arch in ("mlp", "conv")
+        }
         runs |= {
-            f"loop {setup}": (loop_seconds_per_step(setup, args.loop_epochs), loop_probe(setup)) for setup in SETUPS
+            f"loop {setup}": (
+                loop_seconds_per_step(setup, args.loop_epochs),
+                probe_seconds(loop_probe(LoopConfig(setup=setup))),
+            )
+            for setup in SETUPS
         }
     finally:
         for process in busy:

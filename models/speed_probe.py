@@ -1,15 +1,21 @@
 """A live run's steps, timed on this server now: what Build's and BatchNorm's time estimates start from before this
-server has finished a run of that kind. A probe builds the run the visitor asked for, trains it WARMUP + TIMED
-steps and keeps the median of the timed ones; the estimate adds what the run's evaluations and charts cost, as a
-factor `bench/bench_training.py` measured. Beside two busy processes on the 2-core CI-sized machine
-(`python bench/bench_training.py --beside 2`) the runs' steps took 2.5-4.9x as long as idle; estimates from a probe
-then read 0.53-1.04x of the run's time, the idle figures 0.20-0.40x. A probe times training steps only: a run whose
-evaluations slow down more under load (BatchNorm's conv pair) is still underestimated, and its live line says how
-long is left once it runs."""
+server has finished a run of that kind. A probe builds the run the visitor asked for, trains it WARMUP step(s), then
+times SPANS spans of steps, each until SPAN_SECONDS have passed (or it would reach the run's first evaluation), and
+keeps the faster span's seconds per step: a steady load slows every span, while the browser drawing the page beside
+a probe slowed one step 6x in a walk (the median of two single steps then put Build's estimate 3x high). The
+estimate adds what the run's evaluations and charts cost, as a factor `bench/bench_training.py` measured.
+
+What it is worth (bench/RESULTS.md): idle, within 0.96-1.06x of the runs. Beside two busy processes on 2 cores the
+runs themselves varied up to 20x from one try to the next; the probed estimates of the conv and ResNet runs read
+0.88-1.09x of the run in the steadiest try, the fully connected pair's 0.06-0.32x (its tiny steps and Python-heavy
+evaluations slow down far more than a probe's steps), and the idle figures 0.02-0.42x in every try. A browser on
+the same machine drawing the page while it is probed makes the probe read slow: on 2 cores beside Chromium, Build's
+default run was estimated at 3.3 minutes and took 55 s; without a browser there (AppTest) it was estimated at 35 s.
+A hosted copy's visitors draw their pages on their own machines."""
 
 from __future__ import annotations
 
-import statistics
+import logging
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -19,9 +25,10 @@ import torch
 
 from models.measured import KeptMeasurements
 
-WARMUP, TIMED = 1, 2  # three steps: under an epoch of the smallest run (4 batches), so no evaluation is timed
+WARMUP, SPANS, SPAN_SECONDS = 1, 2, 0.05
 PROBE_TTL = 60.0  # seconds a probe is kept: the load on a server changes; a class opening a page probes once
 _PROBES = KeptMeasurements(PROBE_TTL)
+_LOG = logging.getLogger("explainer.speed_probe")
 
 
 class Steps(Protocol):
@@ -32,24 +39,32 @@ class Steps(Protocol):
 
 @dataclass(frozen=True)
 class Probe:
-    """How to time a run here: `build()` makes a fresh one (its first steps are timed); `overhead` is how many times
-    longer a step takes with the run's evaluations and charts than alone, as the bench measured."""
+    """How to time a run here: `build()` makes a fresh one (its first steps are timed), which trains `steps` steps
+    before its first evaluation (at least WARMUP + SPANS); `overhead` is how many times longer a step takes with the
+    run's evaluations and charts than alone, as the bench measured."""
 
     build: Callable[[], Steps]
+    steps: int
     overhead: float
 
 
-def step_seconds(build: Callable[[], Steps]) -> float:
-    """The median seconds of one of TIMED steps of a fresh `build()`, after WARMUP, on this server now. The global
-    RNGs are left as they were."""
-    times = []
+def step_seconds(build: Callable[[], Steps], steps: int) -> float:
+    """Seconds per step of a fresh `build()` on this server now: after WARMUP steps, the faster of SPANS spans, each
+    of at least one step and at most its share of the `steps` before the run's first evaluation, ending once
+    SPAN_SECONDS have passed. The global RNGs are left as they were."""
+    share = max(1, (steps - WARMUP) // SPANS)
+    spans = []
     with torch.random.fork_rng(devices=[]):
         work = build()
-        for _ in range(WARMUP + TIMED):
-            start = time.perf_counter()
-            work.advance(1)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times[WARMUP:])
+        work.advance(WARMUP)
+        for _ in range(SPANS):
+            start, n = time.perf_counter(), 0
+            while n < share and (n == 0 or time.perf_counter() - start < SPAN_SECONDS):
+                work.advance(1)
+                n += 1
+            spans.append((time.perf_counter() - start) / n)
+    _LOG.info("probe: %s s per step over its spans", ", ".join(f"{t:.4f}" for t in spans))
+    return min(spans)
 
 
 def kept_step_seconds(key: Hashable) -> float | None:
@@ -58,6 +73,6 @@ def kept_step_seconds(key: Hashable) -> float | None:
     return _PROBES.kept((key, torch.get_num_threads()))
 
 
-def probed_step_seconds(key: Hashable, build: Callable[[], Steps]) -> float:
-    """`step_seconds(build)`, measured at most once per PROBE_TTL seconds per `key` and thread count."""
-    return _PROBES.get((key, torch.get_num_threads()), lambda: step_seconds(build))
+def probed_step_seconds(key: Hashable, probe: Probe) -> float:
+    """`step_seconds` of `probe`'s run, measured at most once per PROBE_TTL seconds per `key` and thread count."""
+    return _PROBES.get((key, torch.get_num_threads()), lambda: step_seconds(probe.build, probe.steps))

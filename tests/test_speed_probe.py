@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from models import measured, speed_probe
-from models.experiments.batchnorm import BNExperiment, bn_config, bn_probe
+from models.experiments.batchnorm import bn_config, bn_probe
+from models.experiments.lecture_loop import LoopConfig, loop_probe
 from models.measured import KeptMeasurements
-from models.speed_probe import TIMED, WARMUP, kept_step_seconds, step_seconds
+from models.speed_probe import SPANS, WARMUP, kept_step_seconds, step_seconds
 from models.text import about
 from ui.admission import server_queue
 from ui.live_run import estimate_text, server_speeds
@@ -40,7 +41,7 @@ def test_a_measurement_is_kept_for_its_ttl_then_taken_again(monkeypatch) -> None
     assert kept.measured() == [] and kept.kept("a") is None
 
 
-def test_a_probe_times_the_runs_own_steps_and_leaves_the_rngs_as_they_were() -> None:
+def test_a_probe_times_the_runs_own_steps_before_its_first_evaluation_and_leaves_the_rngs() -> None:
     class Counting:
         steps = 0
 
@@ -49,11 +50,23 @@ def test_a_probe_times_the_runs_own_steps_and_leaves_the_rngs_as_they_were() -> 
             torch.rand(3)  # draws from the global RNG, as a run's dropout may
 
     state = torch.get_rng_state()
-    assert step_seconds(Counting) >= 0
-    assert Counting.steps == WARMUP + TIMED and torch.equal(torch.get_rng_state(), state)
-    config = bn_config("mlp", "sigmoid", 0.5, 60, 3000, 0)
-    assert 0 < step_seconds(lambda: BNExperiment(config)) < 5
-    assert bn_probe(config).overhead > 1  # evaluations and charts add to a bare step
+    assert step_seconds(Counting, steps=49) >= 0
+    assert WARMUP + SPANS <= Counting.steps <= 49 and torch.equal(torch.get_rng_state(), state)
+    Counting.steps = 0
+    step_seconds(Counting, steps=WARMUP + SPANS)  # the smallest run: one step per span
+    assert Counting.steps == WARMUP + SPANS
+    for config in (bn_config("mlp", "sigmoid", 0.5, 60, 3000, 0), bn_config("conv", "sigmoid", 0.5, 8, 100, 0)):
+        probe, built = bn_probe(config), []
+
+        def build(probe=probe, built=built):  # the probe's run, kept to look at afterwards
+            built.append(probe.build())
+            return built[-1]
+
+        assert probe.steps == config.eval_every - 1 and probe.overhead > 1  # evaluations and charts add to a step
+        assert 0 < step_seconds(build, probe.steps) < 10
+        assert 0 < built[0].step <= probe.steps and len(built[0].history.steps) == 1  # no evaluation was timed
+    smallest = loop_probe(LoopConfig(setup="resnet-shapes", batch_size=256))  # 4 batches an epoch
+    assert smallest.steps == 3 == WARMUP + SPANS  # every probe fits before its run's first evaluation
 
 
 def test_an_estimate_times_the_run_here_before_this_server_has_run_one(fresh) -> None:

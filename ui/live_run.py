@@ -124,7 +124,7 @@ def estimate_text(
     else:  # a walk saw the bench figure 7x low on a loaded server: time the run here where possible
         probed = None if probe is None else kept_step_seconds(kind)
         if probe is not None and probed is None and measure and server_queue().counts()[0] == 0:
-            probed = probed_step_seconds(kind, probe.build)
+            probed = probed_step_seconds(kind, probe)
         if probe is not None and probed is not None:
             per_step = probed * probe.overhead
             basis = (

@@ -50,8 +50,8 @@ EVAL_EVERY = {"mlp": 50, "conv": 10}  # steps between evaluations: the conv net 
 # Seconds per step of a run (both networks, evaluations and charts included) at the default batch of 60, and of its
 # bare training step (its speed probe), measured in one run of `python bench/bench_training.py` on the 2-core
 # CI-sized machine (2026-12-05); the runs train on the CPU.
-SECONDS_PER_STEP = {"mlp": 0.0019, "conv": 0.226}
-PROBE_SECONDS = {"mlp": 0.0013, "conv": 0.124}
+SECONDS_PER_STEP = {"mlp": 0.0019, "conv": 0.225}
+PROBE_SECONDS = {"mlp": 0.0012, "conv": 0.119}
 
 
 def estimate_seconds(arch: str, steps: int, batch_size: int = 60) -> float:
@@ -64,7 +64,8 @@ def estimate_seconds(arch: str, steps: int, batch_size: int = 60) -> float:
 def bn_probe(config: BNConfig) -> Probe:
     """How to time a step of this run on the server now (`models.speed_probe`), with what its evaluations and
     charts add at the default batch."""
-    return Probe(lambda: BNExperiment(config), SECONDS_PER_STEP[config.arch] / PROBE_SECONDS[config.arch])
+    overhead = SECONDS_PER_STEP[config.arch] / PROBE_SECONDS[config.arch]
+    return Probe(lambda: BNExperiment(config), min(config.eval_every, config.steps) - 1, overhead)
 
 
 def summary(history: BNHistory, behaviour: dict[str, float], steps: int) -> str:

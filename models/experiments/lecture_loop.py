@@ -43,8 +43,8 @@ SHAPES_TRAIN, SHAPES_TEST, SHAPES_SEED = 1200, 600, 7
 MAX_EPOCHS = 30
 # Seconds per step at batch 64, evaluations and charts included, and of a bare step (the run's speed probe), measured
 # in one run of `python bench/bench_training.py` on the 2-core CI-sized machine (2026-12-05); the runs train on the CPU.
-SECONDS_PER_STEP = {"digits": 0.088, "resnet-digits": 0.047, "resnet-shapes": 0.041}
-PROBE_SECONDS = {"digits": 0.078, "resnet-digits": 0.039, "resnet-shapes": 0.033}
+SECONDS_PER_STEP = {"digits": 0.085, "resnet-digits": 0.047, "resnet-shapes": 0.043}
+PROBE_SECONDS = {"digits": 0.079, "resnet-digits": 0.041, "resnet-shapes": 0.035}
 
 
 @dataclass(frozen=True)
@@ -258,7 +258,8 @@ def estimate_seconds(config: LoopConfig) -> float:
 def loop_probe(config: LoopConfig) -> Probe:
     """How to time a step of this run on the server now (`models.speed_probe`), with what its evaluations and
     charts add at batch 64."""
-    return Probe(lambda: LectureLoop(config), SECONDS_PER_STEP[config.setup] / PROBE_SECONDS[config.setup])
+    overhead = SECONDS_PER_STEP[config.setup] / PROBE_SECONDS[config.setup]
+    return Probe(lambda: LectureLoop(config), loop_steps(config) // config.epochs - 1, overhead)
 
 
 def describe(config: LoopConfig) -> str:
