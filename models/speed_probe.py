@@ -9,9 +9,9 @@ What it is worth (bench/RESULTS.md): idle, within 0.96-1.06x of the runs. Beside
 runs themselves varied up to 20x from one try to the next; the probed estimates of the conv and ResNet runs read
 0.88-1.09x of the run in the steadiest try, the fully connected pair's 0.06-0.32x (its tiny steps and Python-heavy
 evaluations slow down far more than a probe's steps), and the idle figures 0.02-0.42x in every try. A browser on
-the same machine drawing the page while it is probed makes the probe read slow: on 2 cores beside Chromium, Build's
-default run was estimated at 3.3 minutes and took 55 s; without a browser there (AppTest) it was estimated at 35 s.
-A hosted copy's visitors draw their pages on their own machines."""
+the same machine drawing the page while it is probed makes the probe read slow: on 2 cores beside Chromium, the
+fully connected pair's default run was estimated at 52 s and took 18 s (under AppTest, no browser: 7 s estimated,
+6 s taken). A hosted copy's visitors draw their pages on their own machines; pages probe before drawing their charts."""
 
 from __future__ import annotations
 

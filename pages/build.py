@@ -14,6 +14,8 @@ from ui.views.own import own_model_tab
 
 st.title("Build and train: a network and its training loop")  # one line at 1280 px, presenting too (a walk)
 tab_anatomy, tab_loop, tab_own = st.tabs(["Anatomy", "Training loop", "Your model"])
+with tab_loop:  # first: its estimate times the run here before the browser is busy drawing Anatomy's charts
+    train_loop = training_tab()
 with tab_anatomy:
     prose(
         "Every layer of the network: what it outputs, how many parameters it has, and how much of the image one "
@@ -26,7 +28,7 @@ with tab_anatomy:
         name, every = anatomy_ui()
     if chosen is not None:
         show_anatomy(name, every, chosen)
-with tab_loop:
-    training_tab()
 with tab_own:
     own_model_tab()
+with tab_loop:  # the live run last, once every tab is drawn (none is left faded while it trains)
+    train_loop()

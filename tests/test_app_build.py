@@ -53,8 +53,9 @@ def test_the_loop_on_the_page_equals_a_direct_run():
     loop = live(at, "build").work
     assert loop.done and loop.history == run(LoopConfig(setup="resnet-digits", epochs=1, batch_size=128)).history
     assert any("Step 10 of 10" in m.value for m in at.markdown)
-    # the form's estimate names the settings it is for (a walk read the last run's steps under changed settings)
-    assert any(" for 10 steps at the settings last applied " in c.value for c in at.caption)
+    # the form's estimate names the settings it is for (a walk read the last run's steps under changed settings),
+    # and where its steps come from (a walk could not tell, the form asking for epochs)
+    assert any(" for 10 steps (1 epoch of 10 batches) at the settings last applied " in c.value for c in at.caption)
     assert button(at, "Stop").disabled and button(at, "Resume").disabled  # the run is over: nothing to stop
     assert any(c.value.startswith("This run: ResNet-18 (width 1/4) on the digits, 1 epoch,") for c in at.caption)
     # the charts, then Keep, then the code: a walk found the charts cramped beside a wrapped code panel, and Keep

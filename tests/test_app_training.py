@@ -96,7 +96,7 @@ def test_estimates_follow_this_servers_measured_speed_once_it_has_run_one():
 
     server_speeds().by_kind.clear()
     at = open_page(PAGE)
-    assert any("this server has not run one yet" in c.value for c in at.caption)
+    assert any("no run like it has finished" in c.value for c in at.caption)
     at.select_slider(key="bn_bs").set_value(128)
     at.number_input(key="bn_steps").set_value(100)
     submit = next(b for b in at.get("form_submit_button") if b.label == "Train both networks")

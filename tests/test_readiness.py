@@ -26,7 +26,7 @@ def test_the_panel_lists_every_model_and_times_the_heavy_jobs():
     assert fetch.disabled and fetch.label == "Fetch missing weights"  # offline: nothing can be fetched
     times = " ".join(m.value for m in at.markdown)
     assert "**BatchNorm pair**" in times and "**Training loop**, digits net" in times and "**A page sweep**" in times
-    assert "this server has not run one yet" in times  # the basis of each figure is said
+    assert "no run like it has finished" in times  # the basis of each figure is said
 
 
 def test_fetch_missing_fetches_what_it_can_and_says_why_not_for_the_rest(monkeypatch):

@@ -73,13 +73,19 @@ def test_an_estimate_times_the_run_here_before_this_server_has_run_one(fresh) ->
     config = bn_config("mlp", "sigmoid", 0.5, 60, 3000, 0)
     kind, probe = ("bn", "mlp", 60), bn_probe(config)
     home = estimate_text(kind, 3000, 0.0019, BENCH, probe=probe, measure=False)
-    assert "measured by `bench/bench_training.py` on an idle 2-core CPU" in home and "nor timed its steps" in home
+    assert (
+        "measured by `bench/bench_training.py` on an idle 2-core CPU" in home
+        and "no run like it has finished or been timed here yet" in home
+    )
     assert kept_step_seconds(kind) is None  # the home page's panel probes nothing: it draws at once
     text = estimate_text(kind, 3000, 0.0019, BENCH, probe=probe)
     probed = kept_step_seconds(kind)
     assert probed is not None and probed > 0
     assert text.startswith(about(probed * probe.overhead * 3000).capitalize() + " for 3,000 steps (")
-    assert "its first steps timed on this server in the last minute" in text and "not run one yet" in text
+    assert (
+        "a few of its steps timed on this server in the last minute" in text
+        and "no run like it has finished here yet" in text
+    )
     assert estimate_text(kind, 3000, 0.0019, BENCH, probe=probe, measure=False) == text  # the kept probe serves all
     server_speeds().record(kind, 6.0, 1000)  # once a run has measured the speed, that is what is quoted
     assert estimate_text(kind, 3000, 0.0019, BENCH, probe=probe).startswith("About 18 s for 3,000 steps (this server's")
@@ -95,5 +101,5 @@ def test_no_probe_runs_beside_a_heavy_job(fresh) -> None:
         text = estimate_text(("bn", "mlp", 60), 3000, 0.0019, BENCH, probe=bn_probe(config))
     finally:
         queue.leave(ticket)
-    assert "nor timed its steps" in text and kept_step_seconds(("bn", "mlp", 60)) is None
+    assert "no run like it has finished or been timed here yet" in text and kept_step_seconds(("bn", "mlp", 60)) is None
     assert text.startswith(about(0.0019 * 3000).capitalize())

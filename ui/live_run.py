@@ -125,15 +125,16 @@ def estimate_text(
         probed = None if probe is None else kept_step_seconds(kind)
         if probe is not None and probed is None and measure and server_queue().counts()[0] == 0:
             probed = probed_step_seconds(kind, probe)
+        # plain words: a walk found "x1.1 as the bench measured; has not run one yet" written for developers
         if probe is not None and probed is not None:
             per_step = probed * probe.overhead
             basis = (
-                f"its first steps timed on this server in the last minute, x{probe.overhead:.2g} for the "
-                f"evaluations and charts as `{bench}` measured; this server has not run one yet"
+                "a few of its steps timed on this server in the last minute, plus what its evaluations and charts "
+                f"add (x{probe.overhead:.2g}); no run like it has finished here yet"
             )
         else:
             per_step = bench_per_step
-            basis = f"measured by `{bench}` on an idle 2-core CPU; this server has not run one yet, nor timed its steps"
+            basis = f"measured by `{bench}` on an idle 2-core CPU; no run like it has finished or been timed here yet"
     return f"{about(per_step * steps).capitalize()} for {steps:,} steps{settings} ({basis})"
 
 

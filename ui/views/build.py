@@ -3,6 +3,7 @@ run live with Stop and Resume. Drawing and the live loop: models/ and explain/ c
 
 import inspect
 import itertools
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
@@ -44,6 +45,7 @@ from models.experiments.lecture_loop import (
     scheduler_effect,
     short_label,
 )
+from models.text import counted
 from ui.image_input import ChosenImage
 from ui.live_run import LAST_APPLIED, LiveRun, estimate_text
 from ui.own_model import NOT_HERE, OWN, own_model, own_spec
@@ -230,13 +232,14 @@ def loop_settings_ui() -> LoopConfig:
     if submitted:  # the network is built once this visitor's turn in the server's queue comes
         LOOP.start((config, compare))
     steps = loop_steps(config) * (2 if compare else 1)
-    note(
+    batches = f"{counted(config.epochs, 'epoch')} of {loop_steps(config) // config.epochs} batches"
+    note(  # in steps, which the form does not ask for: a walk could not tell where "400 steps" came from
         estimate_text(
             loop_kind(config),
             steps,
             estimate_seconds(config) / loop_steps(config),
             "bench/bench_training.py",
-            LAST_APPLIED,
+            f" ({batches}{', twice' if compare else ''}){LAST_APPLIED}",
             loop_probe(config),
         )
         + ". A change in the form counts once you press **Train**. **Stop** pauses the run between steps; **Resume** "
@@ -289,7 +292,11 @@ def kept_curves(work: LectureLoop | SchedulerComparison) -> list[Curve]:
     return [loop_curve(loop.history, short_label(loop.config)) for loop in loops]
 
 
-def training_tab() -> None:
+def training_tab() -> Callable[[], None]:
+    """The Training loop tab: the loop's settings with their time estimate, its code, the run so far. Returns what
+    trains the live run, to be called in the tab once the rest of the page is drawn. The page draws this tab first:
+    the estimate's probe then times the run's steps before the browser draws the Anatomy tab's charts (a walk saw a
+    probe beside that drawing read 4x slow)."""
     prose(
         "The lecture's loop on data this machine has: AdamW, StepLR, cross-entropy, an evaluation on the test "
         "set after every epoch. Every step records the loss, the batch's accuracy, the learning rate and each "
@@ -318,20 +325,26 @@ def training_tab() -> None:
     elif not LOOP.active:
         places[1].info(f"{press('Train')} to start the loop.", icon=":material/play_arrow:")
     said = after.empty()  # drawn now, so a line from a stopped run is gone while a resumed one trains (a walk)
-    LOOP.run(
-        lambda c: SchedulerComparison(c[0]) if c[1] else LectureLoop(c[0]),
-        lambda w: draw_loop(w, places),
-        lambda w: max(1, w.steps_per_epoch // 2),
-        "Training",
-        kind=lambda w: loop_kind(w.config),
-        where=bar,
-        on_done=lambda w: LOOP.keep(kept_curves(w)),
-    )
-    with after:
-        if LOOP.state.phase == "stopped":  # a comparison counted per run, as the line under its charts
-            one = stepped(loop)
-            each = " of each run" if one is not loop else ""
-            said.caption(f"Stopped at step {one.step:,} of {one.total_steps:,}{each}: press **Resume** to go on.")
-        if LOOP.state.phase == "done" and loop is not None:
-            keep_loop_ui(stepped(loop), "the run with lr_scheduler.step()" if stepped(loop) is not loop else "")
-    LOOP.show_kept("epoch", percent=("Test accuracy",))
+    kept = st.container()
+
+    def train() -> None:
+        LOOP.run(
+            lambda c: SchedulerComparison(c[0]) if c[1] else LectureLoop(c[0]),
+            lambda w: draw_loop(w, places),
+            lambda w: max(1, w.steps_per_epoch // 2),
+            "Training",
+            kind=lambda w: loop_kind(w.config),
+            where=bar,
+            on_done=lambda w: LOOP.keep(kept_curves(w)),
+        )
+        with after:
+            if LOOP.state.phase == "stopped":  # a comparison counted per run, as the line under its charts
+                one = stepped(loop)
+                each = " of each run" if one is not loop else ""
+                said.caption(f"Stopped at step {one.step:,} of {one.total_steps:,}{each}: press **Resume** to go on.")
+            if LOOP.state.phase == "done" and loop is not None:
+                keep_loop_ui(stepped(loop), "the run with lr_scheduler.step()" if stepped(loop) is not loop else "")
+        with kept:
+            LOOP.show_kept("epoch", percent=("Test accuracy",))
+
+    return train

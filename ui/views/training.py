@@ -95,10 +95,10 @@ def bn_settings_ui() -> None:
             config.steps,
             estimate_seconds(arch, 1, batch_size),
             "bench/bench_training.py",
-            LAST_APPLIED,
+            " of both networks" + LAST_APPLIED,
             bn_probe(config),
         )
-        + " for the pair; a change in the form counts once you press **Train both networks**. **Stop** pauses "
+        + ". A change in the form counts once you press **Train both networks**. **Stop** pauses "
         "between steps; **Resume** goes on."
     )
 
