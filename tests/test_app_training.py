@@ -33,6 +33,25 @@ def test_a_short_live_run_trains_and_reports():
     assert acc["data"][0]["x"][-1] == 100  # the curves reach the last step
     assert live(at, "bn").phase == "done"
     assert any("outputs differ by up to" in m.value for m in at.markdown)
+    # a walk could not tell a finished run from the run computed in advance: the visitor's run says it is theirs
+    said = "Your run: 3 x 100 fully connected, sigmoid, lr 2, batch 60, 100 steps, seed 0; 100 of 100 steps trained."
+    assert said in [c.value for c in at.caption]
+
+
+@pytest.mark.training
+def test_a_run_of_the_default_settings_says_it_has_them():
+    """A walk trained the defaults and saw the curves of the run computed in advance again, with no word that the
+    run had happened."""
+    at = open_page(PAGE)
+    assert any(c.value.startswith("The default run, computed in advance:") for c in at.caption)
+    next(b for b in at.get("form_submit_button") if b.label == "Train both networks").click().run(timeout=300)
+    assert not at.exception and live(at, "bn").phase == "done"
+    captions = [c.value for c in at.caption]
+    assert not any(c.startswith("The default run, computed in advance:") for c in captions)
+    assert (
+        "Your run: 3 x 100 fully connected, sigmoid, lr 0.5, batch 60, 3,000 steps, seed 0; 3,000 of 3,000 steps "
+        "trained. The same settings as the default run computed in advance, shown here before."
+    ) in captions
 
 
 def test_augmentation_tab_shows_grid_detection_sample_and_code():

@@ -142,6 +142,11 @@ def show_bn_run(exp: BNExperiment | None) -> tuple:
         elif not BN.active:
             st.info(f"{press('Train both networks')} to start (no cached run of the default settings was found).")
     else:
+        if not BN.active:  # a walk could not tell a finished run of the defaults from the run computed in advance
+            same = " The same settings as the default run computed in advance, shown here before." * (
+                exp.config == BNConfig()
+            )
+            note(f"Your run: {bn_label(exp.config)}; {exp.step:,} of {exp.config.steps:,} steps trained.{same}")
         draw_bn(exp, places)
     return places
 
