@@ -52,7 +52,7 @@ def top_k_bar(predictions: Sequence[Prediction], title: str = "") -> go.Figure:
         yaxis=dict(automargin=True, type="category"),
         height=80 + 44 * len(preds),
         # room right of the axis for half the '100%' label: with 10 px Plotly left it off (a walk, again)
-        margin=dict(l=10, r=30, t=40 if title else 10, b=40),
+        margin=dict(l=10, r=30, t=40 + 20 * title.count("<br>") if title else 10, b=40),  # a line per title line
     )
     return fig
 

@@ -385,7 +385,9 @@ def heads_section(
         f"{fpn_stride(out.level)}), the level its size picks; channel mean, then the 7 strongest",
     )
     preds = most_probable(out.probabilities, categories, k=5)
-    chart(c, top_k_bar(preds, "class probabilities (box head)"), width="stretch", key="det_box_head_probs")
+    shown = f"its {len(preds)} most probable of {len(categories)} classes" if len(preds) < len(categories) else ""
+    title = f"class probabilities (box head){'<br>' + shown if shown else ''}"  # a walk missed two classes unsaid
+    chart(c, top_k_bar(preds, title), width="stretch", key="det_box_head_probs")
 
 
 def show_heads(
