@@ -322,13 +322,13 @@ def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, subjec
             width="stretch",
             key=f"det_roi_{name}",
         )
-    st.caption(
-        f"Box in feature cells: exact ({', '.join(f'{v:.2f}' for v in roi.exact)}), RoIPool's cells "
-        f"({', '.join(map(str, roi.quantised))}, inclusive{edge}). Over all channels the two outputs differ by "
-        f"{roi.difference:.0%} of RoIAlign's mean magnitude. Each step measured alone, against the same scale: the "
-        f"maximum instead of the average over the same snapped bins changes the output by {roi.max_vs_average:.0%}, "
-        f"the snapping and bilinear sampling by {roi.snapping:.0%}; they are not shares of the whole and can each "
-        "exceed it, where one undoes part of the other. "
+    st.caption(  # in plain words: two walks found "not shares of the whole ... where one undoes" too dense
+        f"Box in feature cells: exact ({', '.join(f'{v:.2f}' for v in roi.exact)}); RoIPool reads the whole cells "
+        f"({', '.join(map(str, roi.quantised))}, inclusive{edge}). Over all channels the two 7 x 7 outputs differ by "
+        f"{roi.difference:.0%} of RoIAlign's average size. Two changes make that difference, each tried alone here: "
+        f"taking each bin's maximum instead of its average changes the output by {roi.max_vs_average:.0%}; reading "
+        f"whole cells instead of sampling between them, by {roi.snapping:.0%}. Tried alone, they need not add up to "
+        "the whole: one can undo part of the other. "
         + (
             "RoIAlign shown with the half-pixel correction, which the model does not use"
             if roi.aligned
