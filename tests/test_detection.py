@@ -455,7 +455,10 @@ def test_labels_never_cover_each_other_and_the_strongest_keeps_its_place(monkeyp
         for b in bands[i + 1 :]:
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
     assert spots[3] is None and spots[4] is None  # no free spot around nearly the same box: left off
-    assert label_spots([(180, 0, 199, 30)], [(60, 16)], 200, 200) == [(140, 0)]  # moved left to stay on the image
+    # moved left to stay on the image; a label larger than a third of its box goes outside it, here below (no room
+    # above), not over the object it names (a walk: labels hid a cat's eye)
+    assert label_spots([(180, 0, 199, 30)], [(60, 16)], 200, 200) == [(140, 31)]
+    assert label_spots([(100, 100, 119, 130)], [(60, 16)], 200, 200) == [(100, 84)]  # above, where there is room
     assert label_spots([(0, 0, 50, 50)], [(120, 16)], 100, 100) == [None]  # wider than the image: left off
     assert label_spots(
         [(10, 10, 60, 60), (10, 10, 60, 60), (10, 10, 60, 60), (10, 10, 60, 60)], [(30, 10)] * 4, 100, 100
