@@ -411,6 +411,11 @@ def test_a_detections_grad_cam_is_empty_away_from_its_level_and_says_why():
         "33% of the map, on 10% of the image. Why:"  # the way it leans, then both shares: four walks stumbled on
         # the earlier "67% of it lies outside, less than the 90% a map spread evenly ... would put there"
     )
+    # and what to take from it (a walk: the note said why, not how to read the map)
+    assert cam_note(cam, own, own, (10.0, 10.0, 29.0, 29.0)).endswith(
+        "Read it inside the box only: there it shows where, among the cells this score read, the channels it relies on "
+        "respond most."
+    )
     assert cam_note(cam, own, own, (35.0, 35.0, 55.0, 55.0)) == ""  # the peak inside: nothing to explain
     spread = np.ones((64, 64), np.float32)
     spread[50, 50] = 2.0  # peak outside; mass spread evenly: as an even spread would put it

@@ -420,7 +420,8 @@ def cam_note(
             "reaches only the features RoIAlign read under the detection's proposal (about its box), but Grad-CAM "
             f"weighs each channel by its mean gradient and draws the weighted channels over all of "
             f"{fpn_level_name(level)}, so away from the box the map shows where those channels respond, not what the "
-            "detection read."
+            "detection read. Read it inside the box only: there it shows where, among the cells this score read, the "
+            "channels it relies on respond most."  # a walk: the note said why, not what to take from the map
         )
     if pooled_from is None:
         return (
