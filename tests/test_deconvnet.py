@@ -240,7 +240,10 @@ def test_boxes_and_grid_positions_are_said_in_words() -> None:
     from explain.methods.deconvnet import box_text, position_text
 
     assert box_text((11, 15, 38, 42), (64, 64)) == "x 11–37, y 15–41 of the 64 x 64 input"  # x1, y1 exclusive
-    assert position_text((7, 6), (16, 12)) == "row 7, column 6 of its 12 x 16 map"
+    # counted from 1, as the channel grid's tiles are (a walk read a 0-based row and column beside 1-based tiles)
+    assert position_text((7, 6), (16, 12)) == "row 8, column 7 of its 12 x 16 map"
+    assert position_text((0, 0), (2, 2)) == "row 1, column 1 of its 2 x 2 map"  # the top-left cell
+    assert position_text((15, 11), (16, 12)) == "row 16, column 12 of its 12 x 16 map"  # the bottom-right one
 
 
 def test_a_receptive_field_past_the_image_keeps_its_square_in_a_tile() -> None:

@@ -292,10 +292,11 @@ def box_text(box: tuple[int, int, int, int], image_hw: tuple[int, int]) -> str:
 
 
 def position_text(position: tuple[int, int], map_hw: tuple[int, int]) -> str:
-    """A unit's place on its layer's grid in words, the map's size width x height as the input's: "row 7, column 6
-    of its 16 x 16 map"."""
+    """A unit's place (row, column from 0) on its layer's grid in words, counted from 1 as the channel grid's tiles
+    and their rows and columns are (a walk read a 0-based "row 1, column 1" beside "tile 1 (row 1, column 1)" and
+    looked at the wrong cell), the map's size width x height as the input's: "row 8, column 7 of its 16 x 16 map"."""
     (y, x), (h, w) = position, map_hw
-    return f"row {y}, column {x} of its {w} x {h} map"
+    return f"row {y + 1}, column {x + 1} of its {w} x {h} map"
 
 
 def _kernel(module: nn.Module) -> tuple[int, int, int, int] | None:
