@@ -148,6 +148,15 @@ def test_later_seeds_train_at_the_rate_seed_0_chose(tmp_path: Path, tiny_encoder
     assert second.lr == first.lr and not second.candidates and second.lr_chosen_by_seed == 0
     assert "chosen on the validation split by seed 0" in chosen_setting(second)
     assert len(runs["probe-features-n2-s1"].candidates) == 3  # the feature probe chooses its C per run
+    # a tie says which was kept, and why that one (a walk read three equal errors and no word on the choice)
+    features = runs["probe-features-n2-s1"]
+    tied = replace(features, C=0.1, candidates=[{"C": c, "val_error": 1.2} for c in (0.1, 1.0, 10.0)])
+    assert chosen_setting(tied) == (
+        "C 0.1, chosen on the validation split (error) from 0.1 (1.2%), 1 (1.2%), 10 (1.2%); a tie of 3 at 1.2%: "
+        "the first tried, 0.1 (the strongest regularisation), was kept."
+    )
+    untied = replace(features, C=1.0, candidates=[{"C": 0.1, "val_error": 5.0}, {"C": 1.0, "val_error": 1.2}])
+    assert chosen_setting(untied) == "C 1, chosen on the validation split (error) from 0.1 (5.0%), 1 (1.2%)."
 
 
 def test_worker_processes_give_each_run_its_result_alone(tmp_path: Path, tiny_encoder) -> None:

@@ -286,7 +286,14 @@ def chosen_setting(run: Run) -> str:
     name = "C" if run.C is not None else "lr"
     tried = ", ".join(f"{c[name]:g} ({c['val_error']:.1f}%)" for c in run.candidates)
     what = "C" if name == "C" else "Learning rate"
-    return f"{what} {getattr(run, name):g}, chosen on the validation split (error) from {tried}."
+    best = min(c["val_error"] for c in run.candidates)
+    tied = sum(c["val_error"] == best for c in run.candidates)
+    # a walk read three equal errors and could not tell why one was chosen: the sweep keeps the first of a tie
+    first = next(c[name] for c in run.candidates if c["val_error"] == best)
+    strongest = name == "C" and first == min(c["C"] for c in run.candidates)
+    why = " (the strongest regularisation)" if strongest else ""
+    tie = f"; a tie of {tied} at {best:.1f}%: the first tried, {first:g}{why}, was kept" if tied > 1 else ""
+    return f"{what} {getattr(run, name):g}, chosen on the validation split (error) from {tried}{tie}."
 
 
 CSV_FIELDS = (
