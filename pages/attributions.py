@@ -7,7 +7,7 @@ app_shell()  # first: a visitor arriving here after a restart sees the app while
 import streamlit as st
 
 from explain import attribution_views, input_image, map_note
-from ui.model_picker import image_and_classifier_ui
+from ui.model_picker import image_and_classifier_ui, out_of_distribution
 from ui.presenter import in_use, prose, settings
 from ui.views.attributions import (
     attribution_maps,
@@ -34,7 +34,7 @@ with settings():
     methods, mode, percentile, alpha, alone = display_ui(right)
     params = params_ui(methods, subject)
 info = subject.info
-in_use(subject.chosen.name, info.title, info.is_fallback)
+in_use(subject.chosen.name, info.title, info.is_fallback, out_of_distribution(info, subject.chosen))
 maps, failures = attribution_maps(subject, target, methods, params)
 
 seen = input_image(subject.x, info.mean, info.std)

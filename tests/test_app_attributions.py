@@ -160,6 +160,20 @@ def test_sanity_check_and_faithfulness_run_from_their_buttons(page):
     assert not any("unlike the model's training data" in w.value for w in page.warning)  # a shape it knows
 
 
+def test_presenting_keeps_the_out_of_distribution_note_in_view():
+    """A walk presented a coffee cup explained as "circle": the note that the answer is a guess was folded away with
+    the settings. Presenting, it is shown under the line naming the image and the model."""
+    at = open_page(PAGE)
+    at.session_state["view_compact"] = True
+    at.selectbox(key="attr_sample").set_value("chelsea the cat (photo)").run()
+    assert not at.exception
+    captions = [c.value for c in at.caption]
+    seen = next(i for i, c in enumerate(captions) if c.startswith(":material/visibility: chelsea the cat (photo) · "))
+    assert captions[seen + 1].startswith(":material/help: Out of distribution")
+    at.selectbox(key="attr_sample").set_value("generated star").run()  # a shape it knows: nothing to warn of
+    assert not any(c.startswith(":material/help: Out of distribution") for c in at.caption.values)
+
+
 def test_faithfulness_on_an_image_unlike_the_training_data_says_the_scores_are_a_guess(page):
     """A walk read faithfulness areas on a photo under the shapes model, curves jumping, with the note that the
     answer is a guess only at the top of the page."""

@@ -324,7 +324,7 @@ def faithfulness_tab(
             st.info(why, icon=":material/info:")
         if unlike_training(subject.info, subject.chosen):  # said above the maps; the scores need it too
             st.warning(
-                "This image is unlike the model's training data (see the note under the class): the probability these "
+                "This image is unlike the model's training data (its note says how): the probability these "
                 "curves follow is a guess's, so the areas compare the maps on a guess, not on a recognition.",
                 icon=":material/help:",
             )
