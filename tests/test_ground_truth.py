@@ -154,6 +154,19 @@ def test_drawing_a_box_costs_time_in_proportion_to_the_image_not_its_coordinates
     assert time.process_time() - t0 < within(1.0)
 
 
+def test_the_truth_stays_visible_over_the_detection_that_matches_it():
+    """A walk looked for the white truth boxes the caption promises: a right detection's green, drawn over them, hid
+    them. The truth is drawn last, its thin outline on the green one's outer row."""
+    from models.detectors import Instance
+
+    image = np.zeros((100, 100, 3), np.uint8)
+    drawn, _, _ = draw_verdicts(
+        image, [Instance("star", 0.9, (20, 20, 80, 80))], [True], [TrueObject("star", (20, 20, 80, 80))], []
+    )
+    assert drawn[50, 20].tolist() == [255, 255, 255]  # the outline's outer column: the truth's white
+    assert drawn[50, 21].tolist() == [0, 200, 83]  # the detection's second column: its green (#00C853)
+
+
 def test_the_generated_set_scores_what_the_readme_says():
     """The page's "Score on 50 generated scenes" with the bundled detector gives the README's figures."""
     import re

@@ -140,14 +140,13 @@ def draw_verdicts(
     text_scale: float = 1.0,
 ) -> tuple[np.ndarray, int, int]:
     """The true boxes (thin, white), each detection green when right and red when wrong, and the missed true
-    objects in orange, thick, over an H x W x 3 uint8 image; with how many labels it holds of how many. Labels are
+    objects in orange, thick, over an H x W x 3 uint8 image; with how many labels it holds of how many. The true
+    boxes are drawn last, over the others (drawn first, a right detection's green hid the truth it matched; a walk
+    looked for the white the caption promised). Labels are
     placed wrong first, then missed, then right (each group strongest first): where two have no room for both, the
     one that tells the student something they cannot read off the colours alone is kept."""
     img = torch.tensor(np.asarray(image)).permute(2, 0, 1)
     placed: list[tuple[torch.Tensor, list[str], list[str]]] = []  # (boxes, labels, verdicts) to label once drawn
-    if truth:
-        boxes = boxes_on_image([o.box for o in truth], img)
-        img = draw_bounding_boxes(img, boxes, colors=VERDICT_COLOURS["truth"], width=1)
     if detections:
         labels = [
             f"{d.label} {d.score:.0%} {'right' if ok else 'wrong'}"
@@ -161,6 +160,8 @@ def draw_verdicts(
         boxes = boxes_on_image([truth[j].box for j in missed], img)
         img = draw_bounding_boxes(img, boxes, colors=VERDICT_COLOURS["missed"], width=4)
         placed += [(boxes, [f"missed {truth[j].label}" for j in missed], ["missed"] * len(missed))]
+    if truth:
+        img = draw_bounding_boxes(img, boxes_on_image([o.box for o in truth], img), colors=VERDICT_COLOURS["truth"])
     shown = 0
     if placed:  # every label in one pass, over every box: none covers another
         boxes = torch.cat([b for b, _, _ in placed])
