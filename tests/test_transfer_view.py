@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from explain.figures.transfer import dodge, learning_curve_figure, training_curves_figure
+from explain.figures.transfer import INV_SQRT_DODGE, dodge, learning_curve_figure, training_curves_figure
 from explain.methods.transfer_curves import crossovers, fit_curves, summary_rows, sweep_csv
 from models.transfer import EpochRecord, TransferRun
 
@@ -77,13 +77,20 @@ def test_figures_carry_run_keys_and_bands() -> None:
     probe = points[1]
     sizes = list(probe.marker.size)
     assert sizes[list(probe.customdata).index("probe-n5-s1")] > min(sizes)
-    # each regime's points nudged by its factor on n (a walk: regimes at one n hid each other); the hover says the n
+    # each regime's points nudged sideways (a walk: regimes at one n hid each other); the hover says the n. On the
+    # linear n^-1/2 axis by one fixed step, the same at every n (a walk: a factor on n put the n = 1 points 30 px off)
     for k, trace in enumerate(points):
-        factor = dodge(k, len(points))
+        step = INV_SQRT_DODGE * (k - 1)
         assert np.allclose(
-            sorted(set(np.round(trace.x, 6))), sorted({round((n * factor) ** -0.5, 6) for n in (1, 2, 5, 10, 20, 50)})
+            sorted(set(np.round(trace.x, 6))), sorted({round(n**-0.5 + step, 6) for n in (1, 2, 5, 10, 20, 50)})
         )
     assert len({dodge(k, 3) for k in range(3)}) == 3 and dodge(1, 3) == 1.0
+    logged = [t for t in learning_curve_figure(RUNS, curves, axis="log").data if t.mode == "markers"]
+    for k, trace in enumerate(logged):  # on the log axis by a factor on n, the same distance at every n
+        factor = dodge(k, len(logged))
+        assert np.allclose(
+            sorted(set(np.round(trace.x, 6))), sorted({round(n * factor, 6) for n in (1, 2, 5, 10, 20, 50)})
+        )
     assert "n=5 per class, seed 1" in probe.text
     train = training_curves_figure([r for r in RUNS if r.n_per_class == 5], "loss")
     assert sum(t.fill == "toself" for t in train.data) == 6  # a band per regime and split: two seeds each

@@ -56,8 +56,20 @@ def dodge(k: int, regimes: int) -> float:
     return DODGE ** (k - (regimes - 1) / 2)
 
 
+INV_SQRT_DODGE = 0.012  # the step on n^-1/2 between neighbouring regimes' points (the axis spans about 0 to 1)
+
+
 def _x(n: np.ndarray, axis: str) -> np.ndarray:
     return n**-0.5 if axis == "inv_sqrt" else n
+
+
+def dodged_x(n: np.ndarray, k: int, regimes: int, axis: str) -> np.ndarray:
+    """Where regime number `k`'s points at sizes `n` go on `axis`, nudged sideways: by the factor `dodge` on a log
+    axis (the same distance at every n), by a fixed step on the linear n^-1/2 axis (a factor on n there moved the
+    points at n = 1 about 30 px off their tick and their fit, and those at large n hardly at all: a walk)."""
+    if axis == "inv_sqrt":
+        return n**-0.5 + INV_SQRT_DODGE * (k - (regimes - 1) / 2)
+    return _x(n * dodge(k, regimes), axis)
 
 
 def learning_curve_figure(
@@ -101,7 +113,7 @@ def learning_curve_figure(
         n = np.array([r.n_per_class for r in rs], dtype=float)
         fig.add_trace(
             go.Scatter(
-                x=_x(n * dodge(k, len(regimes)), axis),  # nudged sideways by regime; the hover gives the true n
+                x=dodged_x(n, k, len(regimes), axis),  # nudged sideways by regime; the hover gives the true n
                 y=[r.test_error for r in rs],
                 mode="markers",
                 marker=dict(
