@@ -27,21 +27,31 @@ _rng_lock = threading.RLock()
 
 
 @contextmanager
-def seeded_rngs(seed: int, device: torch.device | None = None) -> Iterator[None]:
-    """Torch's and NumPy's global RNGs seeded for the block, restored after it, and held by this thread alone
-    meanwhile. The global RNGs are one per process: without the lock, two sessions drawing at once (SmoothGrad
-    on one model, an augmentation preview or SmoothGrad on another) interleave their draws and neither gets the
-    result it gets alone."""
+def rngs_kept(device: torch.device | None = None) -> Iterator[None]:
+    """Torch's (CPU, and `device`'s where it is a GPU) and NumPy's global RNGs restored after the block, and held by
+    this thread alone meanwhile: for work that may draw from them but must leave them as they were (a speed
+    measurement). Restoring them without the lock could rewind another session's draws in the middle of its
+    `seeded_rngs` block."""
     devices = [device] if device is not None and device.type == "cuda" else []
     with _rng_lock:
         numpy_state = np.random.get_state()
         try:
             with torch.random.fork_rng(devices=devices):
-                torch.manual_seed(seed)
-                np.random.seed(seed)
                 yield
         finally:
             np.random.set_state(numpy_state)
+
+
+@contextmanager
+def seeded_rngs(seed: int, device: torch.device | None = None) -> Iterator[None]:
+    """Torch's and NumPy's global RNGs seeded for the block, restored after it, and held by this thread alone
+    meanwhile. The global RNGs are one per process: without the lock, two sessions drawing at once (SmoothGrad
+    on one model, an augmentation preview or SmoothGrad on another) interleave their draws and neither gets the
+    result it gets alone."""
+    with rngs_kept(device):
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        yield
 
 
 class PrivateRng:

@@ -23,6 +23,7 @@ from typing import Protocol
 
 import torch
 
+from models.lock import rngs_kept
 from models.measured import KeptMeasurements
 
 WARMUP, SPANS, SPAN_SECONDS = 1, 2, 0.05
@@ -51,10 +52,10 @@ class Probe:
 def step_seconds(build: Callable[[], Steps], steps: int) -> float:
     """Seconds per step of a fresh `build()` on this server now: after WARMUP steps, the faster of SPANS spans, each
     of at least one step and at most its share of the `steps` before the run's first evaluation, ending once
-    SPAN_SECONDS have passed. The global RNGs are left as they were."""
+    SPAN_SECONDS have passed. The global RNGs are left as they were, and no other thread draws from them meanwhile."""
     share = max(1, (steps - WARMUP) // SPANS)
     spans = []
-    with torch.random.fork_rng(devices=[]):
+    with rngs_kept():  # under the RNG lock: a bare fork_rng's restore could rewind another session's seeded draws
         work = build()
         work.advance(WARMUP)
         for _ in range(SPANS):

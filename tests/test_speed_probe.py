@@ -4,6 +4,8 @@ idle figure (a walk saw that figure 7x low on a loaded server)."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import torch
 
@@ -67,6 +69,31 @@ def test_a_probe_times_the_runs_own_steps_before_its_first_evaluation_and_leaves
         assert 0 < built[0].step <= probe.steps and len(built[0].history.steps) == 1  # no evaluation was timed
     smallest = loop_probe(LoopConfig(setup="resnet-shapes", batch_size=256))  # 4 batches an epoch
     assert smallest.steps == 3 == WARMUP + SPANS  # every probe fits before its run's first evaluation
+
+
+def test_a_probe_holds_the_rng_lock_so_no_other_session_draws_meanwhile() -> None:
+    """A probe restores the global RNGs when it ends; without the lock that restore could rewind another session's
+    draws in the middle of its seeded block (a review found it in the probe and in Transfer's pace)."""
+    from models import lock
+
+    free = []
+
+    def try_lock() -> None:
+        got = lock._rng_lock.acquire(blocking=False)
+        free.append(got)
+        if got:
+            lock._rng_lock.release()
+
+    class Checking:
+        def advance(self, n: int) -> None:
+            other = threading.Thread(target=try_lock)
+            other.start()
+            other.join()
+
+    step_seconds(Checking, WARMUP + SPANS)
+    assert free == [False] * (WARMUP + SPANS)  # another thread could take the RNGs at no step of the probe
+    try_lock()
+    assert free[-1]  # and can once it has ended
 
 
 def test_an_estimate_times_the_run_here_before_this_server_has_run_one(fresh) -> None:

@@ -13,6 +13,7 @@ import time
 import torch
 from torch import nn
 
+from models.lock import rngs_kept
 from models.measured import KeptMeasurements
 from models.nets.fast_layers import speed_up
 from models.transfer.config import TrainConfig
@@ -29,12 +30,13 @@ def step_seconds(
     task: Task, encoder: Encoder, device: torch.device, batch: int, runner: str = TrainConfig.runner
 ) -> float:
     """The median seconds of one training step (forward, backward, AdamW) of the encoder's pretrained network
-    fine-tuned on `batch` of the task's images under `runner`, measured now. The global RNGs are left as they were."""
+    fine-tuned on `batch` of the task's images under `runner`, measured now. The global RNGs are left as they were,
+    and no other thread draws from them meanwhile."""
     data = device_data(task, device)
     idx = torch.arange(min(batch, len(task.y_train)))
     y = task.y_train[idx].to(device)
     times = []
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with rngs_kept(device):  # under the RNG lock: a bare fork_rng's restore could rewind another session's draws
         model = encoder.build(len(task.classes), pretrained=True).to(device).train()
         if runner != "plain":
             speed_up(model)
