@@ -13,7 +13,7 @@ from models import measured, speed_probe
 from models.experiments.batchnorm import bn_config, bn_probe
 from models.experiments.lecture_loop import LoopConfig, loop_probe
 from models.measured import KeptMeasurements
-from models.speed_probe import SPANS, WARMUP, kept_step_seconds, step_seconds
+from models.speed_probe import SPANS, WARMUP, Probe, kept_step_seconds, step_seconds
 from models.text import about
 from ui.admission import server_queue
 from ui.live_run import estimate_text, server_speeds
@@ -116,6 +116,16 @@ def test_an_estimate_times_the_run_here_before_this_server_has_run_one(fresh) ->
     assert estimate_text(kind, 3000, 0.0019, BENCH, probe=probe, measure=False) == text  # the kept probe serves all
     server_speeds().record(kind, 6.0, 1000)  # once a run has measured the speed, that is what is quoted
     assert estimate_text(kind, 3000, 0.0019, BENCH, probe=probe).startswith("About 18 s for 3,000 steps (this server's")
+
+
+def test_a_probe_that_fails_leaves_the_bench_figure_and_no_error(fresh) -> None:
+    """The probe is a courtesy: one that cannot build its run (out of memory, say) must not cost the page."""
+
+    def broken():
+        raise MemoryError("no room for the probe")
+
+    text = estimate_text(("bn", "mlp", 60), 3000, 0.0019, BENCH, probe=Probe(broken, 9, 1.5))
+    assert text.startswith(about(0.0019 * 3000).capitalize()) and "no run like it has finished or been timed" in text
 
 
 def test_no_probe_runs_beside_a_heavy_job(fresh) -> None:
