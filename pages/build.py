@@ -12,7 +12,7 @@ from ui.presenter import prose, settings
 from ui.views.build import anatomy_ui, show_anatomy, training_tab
 from ui.views.own import own_model_tab
 
-st.title("Build and train: a network and its training loop")  # one line at 1280 px, presenting too (a walk)
+st.title("Build and train a network")  # one line at 1280 px with the sidebar open, presenting too (two walks)
 tab_anatomy, tab_loop, tab_own = st.tabs(["Anatomy", "Training loop", "Your model"])
 with tab_loop:  # first: its estimate times the run here before the browser is busy drawing Anatomy's charts
     train_loop = training_tab()

@@ -3,6 +3,7 @@
 import pytest
 
 from tests.app_helpers import image_captions, live, open_page, plotly_specs
+from tests.test_app_build import in_order
 
 pytestmark = pytest.mark.training  # trains networks for real (seconds each)
 
@@ -57,6 +58,11 @@ def test_a_run_of_the_default_settings_says_it_has_them(monkeypatch):
         "Your run: 3 x 100 fully connected, sigmoid, lr 0.5, batch 60, 100 steps, seed 0; 100 of 100 steps "
         "trained. The same settings as the default run computed in advance, shown here before."
     ) in captions
+    # above the charts, where the default run's line was (a walk found it at the page's foot, under them)
+    nodes = list(in_order(at.tabs[0]))
+    said = next(i for i, n in enumerate(nodes) if str(getattr(n, "value", "")).startswith("Your run: "))
+    charts = [i for i, n in enumerate(nodes) if getattr(n, "type", "") == "plotly_chart"]
+    assert charts and said < charts[0]
 
 
 def test_augmentation_tab_shows_grid_detection_sample_and_code():

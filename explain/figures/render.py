@@ -73,9 +73,9 @@ def label_spots(boxes: Sequence[Rect], sizes: Sequence[tuple[float, float]], hei
     """Where each box's label goes, as the top-left corner of its w x h band, the boxes taken in the order given (the
     strongest first): inside the box's top-left corner (where torchvision puts it), else just above the box, else
     inside its bottom-left corner, else just below its outline, then the same four at the box's right edge (a walk
-    found a weak detection unlabelled whose bottom-right corner was free). A label that would cover over a third of
-    its box tries the spots outside the box first, above then below (a walk found labels hiding a cat's eye, the
-    object they named); the first spot that stays on the image
+    found a weak detection unlabelled whose bottom-right corner was free). A label that would cover over a fifth of
+    its box tries the spots outside the box first, above then below (walks found labels hiding a cat's eye, the
+    object they named, among detections and then among proposals); the first spot that stays on the image
     (moved left to fit its width) and covers no label placed before it. None where no spot is free (or the label is
     wider or taller than the image): that label is left off rather than written over another, which no one could
     read."""
@@ -86,7 +86,7 @@ def label_spots(boxes: Sequence[Rect], sizes: Sequence[tuple[float, float]], hei
         below = math.floor(y1) + 1  # the outline's last row is y1, whole pixels
         right = math.floor(x1) + 1 - w  # flush with the outline's last column
         rows = (y0, y0 - h, y1 - h, below)
-        if 3 * w * h > (x1 - x0 + 1) * (y1 - y0 + 1):  # the label would hide much of what it names: outside first
+        if 5 * w * h > (x1 - x0 + 1) * (y1 - y0 + 1):  # the label would hide much of what it names: outside first
             rows = (y0 - h, below, y0, y1 - h)
         for x, y in ((x, y) for x in (x0, right) for y in rows):
             x = max(0.0, min(x, width - w))

@@ -135,6 +135,12 @@ def show_bn_run(exp: BNExperiment | None) -> tuple:
             f"The default run, computed in advance: {ARCH_NAMES[c.arch]}, {c.activation}, learning rate {c.lr:g}, "
             f"batches of {c.batch_size}, {counted(c.steps, 'step')}, seed {c.seed}."
         )
+    elif exp is not None and not BN.active:  # above the charts, where the default run's line was (a walk)
+        # a walk could not tell a finished run of the defaults from the run computed in advance
+        same = " The same settings as the default run computed in advance, shown here before." * (
+            exp.config == BNConfig()
+        )
+        note(f"Your run: {bn_label(exp.config)}; {exp.step:,} of {exp.config.steps:,} steps trained.{same}")
     places = st.empty(), st.empty(), st.empty()
     if exp is None:
         if default is not None:
@@ -142,11 +148,6 @@ def show_bn_run(exp: BNExperiment | None) -> tuple:
         elif not BN.active:
             st.info(f"{press('Train both networks')} to start (no cached run of the default settings was found).")
     else:
-        if not BN.active:  # a walk could not tell a finished run of the defaults from the run computed in advance
-            same = " The same settings as the default run computed in advance, shown here before." * (
-                exp.config == BNConfig()
-            )
-            note(f"Your run: {bn_label(exp.config)}; {exp.step:,} of {exp.config.steps:,} steps trained.{same}")
         draw_bn(exp, places)
     return places
 
