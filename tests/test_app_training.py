@@ -35,7 +35,7 @@ def test_a_short_live_run_trains_and_reports():
     assert live(at, "bn").phase == "done"
     assert any("outputs differ by up to" in m.value for m in at.markdown)
     # a walk could not tell a finished run from the run computed in advance: the visitor's run says it is theirs
-    said = "Your run: 3 x 100 fully connected, sigmoid, lr 2, batch 60, 100 steps, seed 0; 100 of 100 steps trained."
+    said = "Your run: 3 x 100 MLP, sigmoid, lr 2, batch 60, 100 steps, seed 0; 100 of 100 steps trained."
     assert said in [c.value for c in at.caption]
 
 
@@ -55,7 +55,7 @@ def test_a_run_of_the_default_settings_says_it_has_them(monkeypatch):
     captions = [c.value for c in at.caption]
     assert not any(c.startswith("The default run, computed in advance:") for c in captions)
     assert (
-        "Your run: 3 x 100 fully connected, sigmoid, lr 0.5, batch 60, 100 steps, seed 0; 100 of 100 steps "
+        "Your run: 3 x 100 MLP, sigmoid, lr 0.5, batch 60, 100 steps, seed 0; 100 of 100 steps "
         "trained. The same settings as the default run computed in advance, shown here before."
     ) in captions
     # above the charts, where the default run's line was (a walk found it at the page's foot, under them)
@@ -155,11 +155,11 @@ def test_two_batchnorm_runs_are_compared_on_one_chart():
     assert "Your runs, compared" in [s.value for s in at.subheader]
     names = {t["name"] for s in plotly_specs(at) for t in s["data"] if " · " in t.get("name", "")}
     for lr in ("0.5", "2"):
-        run = f"3 x 100 fully connected, sigmoid, lr {lr}, batch 60, 100 steps, seed 0"
+        run = f"3 x 100 MLP, sigmoid, lr {lr}, batch 60, 100 steps, seed 0"
         assert {f"{run} · BatchNorm", f"{run} · no BatchNorm"} <= names, names
     submit().click().run()  # lr 2.0 again: the same curves, its own name, said to be on top of the first
     names = {t["name"] for s in plotly_specs(at) for t in s["data"] if " · " in t.get("name", "")}
-    again = "3 x 100 fully connected, sigmoid, lr 2, batch 60, 100 steps, seed 0"
+    again = "3 x 100 MLP, sigmoid, lr 2, batch 60, 100 steps, seed 0"
     assert f"{again} (run 2 of these settings) · BatchNorm" in names
     assert any(f"“{again} (run 2 of these settings)” on “{again}”" in c for c in at.caption.values)
     at.button(key="bn_forget_runs").click().run()

@@ -92,8 +92,8 @@ averages instead, so an image's output no longer depends on the other images in 
 
 
 def bn_label(config: BNConfig) -> str:
-    """A run's settings in a legend entry: "3 x 100 fully connected, sigmoid, lr 0.5, batch 60, 3,000 steps, seed 0"."""
-    net = "3 x 100 fully connected" if config.arch == "mlp" else "conv net"
+    """A run's settings in a legend entry: "3 x 100 MLP, sigmoid, lr 0.5, batch 60, 3,000 steps, seed 0"."""
+    net = "3 x 100 MLP" if config.arch == "mlp" else "conv net"  # as the form names it (a walk read both names)
     return (
         f"{net}, {config.activation}, lr {config.lr:g}, batch {config.batch_size}, "
         f"{counted(config.steps, 'step')}, seed {config.seed}"
