@@ -60,7 +60,7 @@ class PrivateRng:
     gets the numbers it gets alone while other sessions draw too, and holds the lock one step at a time."""
 
     def __init__(self, seed: int) -> None:
-        with _rng_lock, torch.random.fork_rng(devices=[]):
+        with rngs_kept():
             torch.manual_seed(seed)
             self.state = torch.get_rng_state()
 

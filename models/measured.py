@@ -34,7 +34,3 @@ class KeptMeasurements:
     def measured(self) -> list[Hashable]:
         """The keys measured (kept or expired)."""
         return list(self._kept)
-
-    def forget(self) -> None:
-        """Drop every figure: the next `get` measures again."""
-        self._kept.clear()

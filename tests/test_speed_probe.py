@@ -39,8 +39,6 @@ def test_a_measurement_is_kept_for_its_ttl_then_taken_again(monkeypatch) -> None
     clock[0] += 2.0
     assert kept.kept("a") is None and kept.get("a", lambda: 3.0) == 3.0  # expired: measured again
     assert kept.measured() == ["a"]
-    kept.forget()
-    assert kept.measured() == [] and kept.kept("a") is None
 
 
 def test_a_probe_times_the_runs_own_steps_before_its_first_evaluation_and_leaves_the_rngs() -> None:
