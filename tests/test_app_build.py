@@ -52,7 +52,7 @@ def test_the_loop_on_the_page_equals_a_direct_run():
     assert not at.exception
     loop = live(at, "build").work
     assert loop.done and loop.history == run(LoopConfig(setup="resnet-digits", epochs=1, batch_size=128)).history
-    assert any("Step 10 of 10" in m.value for m in at.markdown)
+    assert any("Charts at step 10 of 10" in m.value for m in at.markdown)
     # the form's estimate names the settings it is for (a walk read the last run's steps under changed settings),
     # and where its steps come from (a walk could not tell, the form asking for epochs)
     assert any(" for 10 steps (1 epoch of 10 batches) at the settings last applied " in c.value for c in at.caption)
@@ -172,7 +172,7 @@ def test_the_scheduler_comparison_is_two_runs_from_one_seed_on_one_chart():
     assert any(sentence in m.value and f"{f_acc:.2%}" in m.value for m in at.markdown)
     assert any("Departures from the lecture's code" in c.value for c in at.caption)
     # the steps of each run (a walk read "400 steps" in the estimate, then "Step 200 of 200"), and which one Keep keeps
-    assert any(m.value.startswith("Each of the two runs: step 10 of 10") for m in at.markdown)
+    assert any(m.value.startswith("Charts at step 10 of 10 of each of the two runs") for m in at.markdown)
     assert button(at, "Keep it to explain").help.startswith("Keeps the run with lr_scheduler.step()")
 
 

@@ -269,9 +269,11 @@ def draw_loop(work: LectureLoop | SchedulerComparison, places: tuple) -> None:
                 key=f"build_cmp_{n}",
             )
     done = final_numbers(loop)
-    text = f"Step {loop.step} of {loop.total_steps}"
+    # Named as the charts' moment: they are redrawn each half epoch while the progress bar above counts every step
+    # (a walk read "Step 10 of 400" under "20 of 400 steps done")
+    text = f"Charts at step {loop.step:,} of {loop.total_steps:,}"
     if isinstance(work, SchedulerComparison):  # a walk read "400 steps" estimated, then "Step 200 of 200"
-        text = f"Each of the two runs: step {loop.step} of {loop.total_steps}"
+        text += " of each of the two runs"
     if done:
         text += (
             f" · after epoch {loop.history.epoch[-1]}: test accuracy {done['test_accuracy']:.1%}, test loss "
