@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -78,8 +79,7 @@ def photo(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("name, path, before, expected", PAGES, ids=[p[0] for p in PAGES])
 def test_page_in_a_real_browser(app, photo, tmp_path, name, path, before, expected):
     url, browser = app
-    page = browser.new_page(viewport={"width": 1280, "height": 720})  # a projector's
-    try:
+    with closing(browser.new_page(viewport={"width": 1280, "height": 720})) as page:  # a projector's
         page.goto(f"{url}/{path}")
         wait_idle(page)
         assert problems(page) == [], f"{name} shows an error before any input"
@@ -93,8 +93,6 @@ def test_page_in_a_real_browser(app, photo, tmp_path, name, path, before, expect
         assert page.get_by_text(expected).filter(visible=True).count() > 0, f"{name}: {expected!r} is not shown"
         assert problems(page) == []
         screenshot(page, f"{name}.png", tmp_path)
-    finally:
-        page.close()
 
 
 # What was above an element when it was measured: its ancestors' test ids, and each main block's test id, top, height.
@@ -111,8 +109,7 @@ def test_presenter_mode_at_1280_by_720_puts_the_first_map_above_the_fold(app, tm
     """#28.8, in Chromium at a projector's 1280 x 720: the first attribution map starts above the fold and its
     full-screen button is visible without hovering; the detections picture too."""
     url, browser = app
-    page = browser.new_page(viewport={"width": 1280, "height": 720})
-    try:
+    with closing(browser.new_page(viewport={"width": 1280, "height": 720})) as page:
         for path in ("attributions", "detection"):
             page.goto(f"{url}/{path}?view_compact=true")
             run = wait_idle(page)
@@ -130,8 +127,6 @@ def test_presenter_mode_at_1280_by_720_puts_the_first_map_above_the_fold(app, tm
             assert button.evaluate("e => getComputedStyle(e).opacity") == "1", path
             out = ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
             page.screenshot(path=str(out / f"presenter-{path}.png"))  # exactly what a projector shows
-    finally:
-        page.close()
 
 
 # The detections table's element: its box, its row height (Glide draws rows on a canvas, 35 CSS px each) as the
@@ -149,8 +144,7 @@ def test_presenter_mode_enlarges_tables_and_a_click_still_picks_its_row(app, tmp
     reach). Presenting, the detections table is drawn 1.25 times larger, still fits its column, and a click on its
     second row focuses that detection."""
     url, browser = app
-    page = browser.new_page(viewport={"width": 1280, "height": 720})
-    try:
+    with closing(browser.new_page(viewport={"width": 1280, "height": 720})) as page:
         sizes = {}
         for compact in ("false", "true"):
             page.goto(f"{url}/detection?view_compact={compact}")
@@ -164,8 +158,6 @@ def test_presenter_mode_enlarges_tables_and_a_click_still_picks_its_row(app, tmp
         rerun(page, lambda: page.mouse.click(shown["x"] + 20, shown["y"] + row * 2.5))  # the second row
         assert page.get_by_text("6. The mask head.").count() == 1 and problems(page) == []
         page.screenshot(path=str(tmp_path / "presenter-table.png"))
-    finally:
-        page.close()
 
 
 # Whether the app's script is running now, and the texts of the page's elements left stale (faded) meanwhile.
@@ -192,8 +184,7 @@ def test_a_resumed_batchnorm_run_leaves_no_stale_line_and_no_faded_tab(app):
     """A walk: after Resume, 'Stopped at step 5 of 60: press Resume' stayed under a run that was training again, and
     the Data augmentation tab was faded while BatchNorm trained. While the resumed run trains, neither is so."""
     url, browser = app
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    try:
+    with closing(browser.new_page(viewport={"width": 1280, "height": 900})) as page:
         page.goto(f"{url}/training")
         wait_idle(page)
         page.get_by_role("button", name="Train both networks").click()
@@ -206,15 +197,12 @@ def test_a_resumed_batchnorm_run_leaves_no_stale_line_and_no_faded_tab(app):
         assert seen["staleAugmentation"] == 0 and seen["resumeLines"] == 0, seen
         rerun(page, page.get_by_role("button", name="Stop", exact=True).click)  # end it, not wait for it
         assert problems(page) == []
-    finally:
-        page.close()
 
 
 def test_a_resumed_training_loop_drops_its_stopped_line(app):
     """A walk: on Build, 'Stopped at step 5 of 60: press Resume to go on' stayed under the loop training again."""
     url, browser = app
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    try:
+    with closing(browser.new_page(viewport={"width": 1280, "height": 900})) as page:
         open_tab(page, f"{url}/build", "Training loop")
         page.get_by_role("button", name="Train", exact=True).click()
         page.get_by_text(re.compile(r"Training: [\d,]+ of [\d,]+ steps done")).first.wait_for(timeout=bound_ms(120))
@@ -224,16 +212,13 @@ def test_a_resumed_training_loop_drops_its_stopped_line(app):
         assert seen["resumeLines"] == 0 and page.get_by_text("press Resume to go on").count() == 0, seen
         rerun(page, page.get_by_role("button", name="Stop", exact=True).click)
         assert problems(page) == []
-    finally:
-        page.close()
 
 
 def test_a_corrupt_upload_shows_one_line_in_the_browser(app, tmp_path):
     url, browser = app
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
-    page = browser.new_page()
-    try:
+    with closing(browser.new_page()) as page:
         page.goto(f"{url}/attributions")
         wait_idle(page)
         upload(page, bad)
@@ -242,16 +227,13 @@ def test_a_corrupt_upload_shows_one_line_in_the_browser(app, tmp_path):
         message = texts[0].strip().splitlines()[-1]  # the alert's icon name comes first in its text
         assert message.startswith("broken.png: This file is not an image")
         assert page.locator("[data-testid='stException']").count() == 0
-    finally:
-        page.close()
 
 
 def test_after_a_new_image_the_channel_box_shows_the_channel_projected(app, photo):
     """#28 again, seen by a new-user walk: the app test read the server's value (the new image's strongest channel)
     while the browser's box still showed the last image's, so the box said 8 under a projection of channel 5."""
     url, browser = app
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    try:
+    with closing(browser.new_page(viewport={"width": 1280, "height": 900})) as page:
         open_tab(page, f"{url}/features", "Feature maps & deconvnet")
         box = page.get_by_role("spinbutton", name="Channel", exact=True)
         caption = page.locator("button[aria-label^='Fullscreen: channel ']")  # the projection's caption
@@ -264,16 +246,13 @@ def test_after_a_new_image_the_channel_box_shows_the_channel_projected(app, phot
         upload(page, photo)
         after = shown()
         assert after[0] == after[1] and after != before, (before, after)
-    finally:
-        page.close()
 
 
 def test_transfer_page_click_a_learning_curve_point_to_see_its_training_curve(app, tmp_path):
     from playwright.sync_api import expect
 
     url, browser = app
-    page = browser.new_page(viewport={"width": 1280, "height": 720})
-    try:
+    with closing(browser.new_page(viewport={"width": 1280, "height": 720})) as page:
         page.goto(f"{url}/transfer")
         wait_idle(page)
         assert problems(page) == []
@@ -300,14 +279,11 @@ def test_transfer_page_click_a_learning_curve_point_to_see_its_training_curve(ap
         assert page.get_by_text("training images seen in").filter(visible=True).count() == 1
         assert problems(page) == []
         screenshot(page, "transfer.png", tmp_path)
-    finally:
-        page.close()
 
 
 def test_transfer_sweep_from_the_page_can_be_cancelled_and_resumed(app):
     url, browser = app
-    page = browser.new_page(viewport={"width": 1400, "height": 2400})
-    try:
+    with closing(browser.new_page(viewport={"width": 1400, "height": 2400})) as page:
         # A link sets the form: 3 regimes x 1 size, 4 epochs, so that the runs after the first last seconds (the fast
         # runner trains a probe in a fraction of one) and the cancel lands while the sweep is still running.
         page.goto(f"{url}/transfer?tf_sizes=1&tf_epochs=4")
@@ -333,8 +309,6 @@ def test_transfer_sweep_from_the_page_can_be_cancelled_and_resumed(app):
         assert int(done.split()[0]) < 3  # the runs finished before the cancel were kept, not redone
         assert "of this sweep already there were kept" in done
         assert problems(page) == []
-    finally:
-        page.close()
 
 
 # Recorded in the page from its first frame: every text the sidebar navigation shows, whether the loading line was
@@ -363,17 +337,15 @@ def test_the_first_visit_after_a_restart_shows_the_app_while_it_loads(app, tmp_p
     not samples of it."""
     _, browser = app
     with dashboard(tmp_path / "cold.log") as (url, _):
-        page = browser.new_page(viewport={"width": 1024, "height": 768})
-        page.add_init_script("window.__coldTitle = 'What does the network see?'")
-        page.add_init_script(f"({_WATCH_COLD_START})()")
-        try:
+        # closed (on leaving the block) before its server stops: a page left open keeps reconnecting to a dead port
+        with closing(browser.new_page(viewport={"width": 1024, "height": 768})) as page:
+            page.add_init_script("window.__coldTitle = 'What does the network see?'")
+            page.add_init_script(f"({_WATCH_COLD_START})()")
             page.goto(url)
             page.wait_for_function(
                 "() => window.__coldStart && window.__coldStart.titleAt !== null", timeout=bound_ms(120)
             )
             seen = page.evaluate("() => window.__coldStart")
-        finally:  # closed before its server stops: a page left open keeps reconnecting to a dead port
-            page.close()
         navs = seen["navs"]
         assert navs and all("Classify" in n and "home" not in n.split() for n in navs), navs[:3]
         # anything longer than a second says what it is doing
@@ -386,17 +358,14 @@ def test_a_link_straight_to_a_page_after_a_restart_shows_the_app_while_it_loads(
     page for about 6 s. Pages call app_shell() first: the app's navigation and the loading line come first."""
     _, browser = app
     with dashboard(tmp_path / "cold-link.log") as (url, _):
-        page = browser.new_page(viewport={"width": 1024, "height": 768})
-        page.add_init_script("window.__coldTitle = 'Mask R-CNN: what is where'")
-        page.add_init_script(f"({_WATCH_COLD_START})()")
-        try:
+        with closing(browser.new_page(viewport={"width": 1024, "height": 768})) as page:
+            page.add_init_script("window.__coldTitle = 'Mask R-CNN: what is where'")
+            page.add_init_script(f"({_WATCH_COLD_START})()")
             page.goto(f"{url}/detection")
             page.wait_for_function(
                 "() => window.__coldStart && window.__coldStart.titleAt !== null", timeout=bound_ms(120)
             )
             seen = page.evaluate("() => window.__coldStart")
-        finally:
-            page.close()
         navs = seen["navs"]
         assert navs and all("Classify" in n and "home" not in n.split() for n in navs), navs[:3]
         # the shell's loading line is shown while PyTorch loads (a spinner shows once its block passes 0.5 s), so
@@ -408,8 +377,7 @@ def test_a_link_restores_a_view_and_the_url_follows_the_widgets(app, tmp_path):
     """An instructor's link opens that view; a change made on the page reaches the address bar and the Copy
     link box; the compact link hides the explanatory text."""
     url, browser = app
-    page = browser.new_page(viewport={"width": 1400, "height": 1400})
-    try:
+    with closing(browser.new_page(viewport={"width": 1400, "height": 1400})) as page:
         page.goto(f"{url}/attributions?attr_sample=generated+circle&attr_mode=signed&view_compact=true")
         wait_idle(page)
         assert problems(page) == []
@@ -426,8 +394,6 @@ def test_a_link_restores_a_view_and_the_url_follows_the_widgets(app, tmp_path):
         link = link.inner_text()
         assert "/attributions?" in link and "view_compact=true" in link and "attr_mode" not in link
         page.screenshot(path=str(tmp_path / "link.png"))
-    finally:
-        page.close()
 
 
 def test_an_upload_is_found_again_after_a_reload_and_in_another_tab_but_not_in_another_browser(app, photo):
@@ -512,8 +478,7 @@ def test_a_multi_file_uploader_keeps_its_bound_and_says_so_in_one_line(app, tmp_
     for i in range(TOP9_UPLOADS.files + 1):
         files.append(tmp_path / f"img{i:02d}.png")
         files[-1].write_bytes(GOOD["rgb.png"])
-    page = browser.new_page(viewport={"width": 1400, "height": 1400})
-    try:
+    with closing(browser.new_page(viewport={"width": 1400, "height": 1400})) as page:
         open_tab(page, f"{url}/features", "Top-9 activations")
         rerun(page, page.get_by_text("my uploads", exact=True).click)
         page.get_by_test_id("stFileUploaderDropzoneInput").last.set_input_files([str(f) for f in files])
@@ -521,8 +486,6 @@ def test_a_multi_file_uploader_keeps_its_bound_and_says_so_in_one_line(app, tmp_
         line.wait_for(timeout=bound_ms(300))  # the browser sends the files a batch at a time, each batch a rerun
         wait_idle(page)
         assert problems(page) == []
-    finally:
-        page.close()
 
 
 def test_your_own_network_uploaded_in_the_browser_is_explained(app, tmp_path):
@@ -538,8 +501,7 @@ def test_your_own_network_uploaded_in_the_browser_is_explained(app, tmp_path):
     (tmp_path / "mine.pt").write_bytes(weights)
     (tmp_path / "names.txt").write_text("apple\nbanana\ncherry\ndate\n")
     url, browser = app
-    page = browser.new_page(viewport={"width": 1280, "height": 720})
-    try:
+    with closing(browser.new_page(viewport={"width": 1280, "height": 720})) as page:
         open_tab(page, f"{url}/build", "Your model")
         inputs = page.get_by_test_id("stFileUploaderDropzoneInput")  # every tab is in the page: anatomy's is first
         inputs.nth(1).set_input_files(str(tmp_path / "mine.pt"))
@@ -562,5 +524,3 @@ def test_your_own_network_uploaded_in_the_browser_is_explained(app, tmp_path):
         bars = chart.locator(".ytick text").all_text_contents()
         assert set(bars) == {"apple", "banana", "cherry", "date"}, bars  # its four classes, named by the file
         page.screenshot(path=str(tmp_path / "own.png"))
-    finally:
-        page.close()
