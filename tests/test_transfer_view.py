@@ -92,6 +92,11 @@ def test_figures_carry_run_keys_and_bands() -> None:
             sorted(set(np.round(trace.x, 6))), sorted({round(n * factor, 6) for n in (1, 2, 5, 10, 20, 50)})
         )
     assert "n=5 per class, seed 1" in probe.text
+    # one legend entry per regime, its symbol on its fit's line (a walk: points and fits took three rows of legend)
+    legend = [t for t in fig.data if t.showlegend is not False]
+    assert [t.name for t in legend] == [t.name for t in points]
+    assert [t.marker.symbol for t in legend] == [t.marker.symbol for t in points]
+    assert all(t.mode == "lines+markers" for t in legend)
     train = training_curves_figure([r for r in RUNS if r.n_per_class == 5], "loss")
     assert sum(t.fill == "toself" for t in train.data) == 6  # a band per regime and split: two seeds each
 
