@@ -160,6 +160,30 @@ def test_presenter_mode_enlarges_tables_and_a_click_still_picks_its_row(app, tmp
         page.screenshot(path=str(tmp_path / "presenter-table.png"))
 
 
+# st.metric as Streamlit 1.67 draws it (its data-testids; classes left out), beside a paragraph of page text.
+_METRIC = """<div class="stMain">
+<div data-testid="stMarkdownContainer"><p>Page text</p></div>
+<div data-testid="stMetric"><label data-testid="stMetricLabel"><div data-testid="stMarkdownContainer">
+<p>Test accuracy without augmentation</p></div></label>
+<div data-testid="stMetricValue" style="font-size: 2.25rem"><div data-testid="stMarkdownContainer"><p>92.2%</p></div>
+</div></div></div>"""
+
+
+def test_presenter_mode_keeps_a_metrics_value_larger_than_its_label(app):
+    """A walk: presenting, the augmentation tab's two accuracies were drawn as small as their labels (the style's
+    paragraph rule reached inside st.metric). Presenter mode's style on st.metric's elements: the value larger."""
+    from ui.presenter import STYLE
+
+    _, browser = app
+    with closing(browser.new_page()) as page:
+        page.set_content(STYLE + _METRIC)
+        size = "(s) => parseFloat(getComputedStyle(document.querySelector(s)).fontSize)"
+        text = page.evaluate(size, ".stMain > [data-testid='stMarkdownContainer'] p")
+        label = page.evaluate(size, "[data-testid='stMetricLabel'] p")
+        value = page.evaluate(size, "[data-testid='stMetricValue'] p")
+    assert text == label == 1.2 * 16 and value >= 2 * label, (text, label, value)
+
+
 # Whether the app's script is running now, and the texts of the page's elements left stale (faded) meanwhile.
 _WHILE_RUNNING = """() => {
   const app = document.querySelector("[data-testid='stApp']");
