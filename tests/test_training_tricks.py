@@ -184,7 +184,7 @@ def test_augmentation_previews_come_from_the_library_and_repeat_with_their_seed(
     """#26: the previews the page shows are computed in explain (a notebook gets the same montage)."""
     from PIL import Image
 
-    from explain.figures.augmentation import image_previews, scene_previews
+    from explain.figures.augmentation import image_previews, scene_previews, tile_box
     from models.experiments.augmentation import PRESETS
 
     steps = PRESETS["MNIST-style (rotation, shift, scale)"]
@@ -193,6 +193,11 @@ def test_augmentation_previews_come_from_the_library_and_repeat_with_their_seed(
     np.testing.assert_array_equal(a, b)
     assert a.ndim == 3 and a.shape[1] > a.shape[0]  # six across, two rows
     assert not np.array_equal(a, image_previews(steps, photo, 8, 4))
+    # each draw keeps the photo's 4:3 shape (a walk: a 600 x 400 cup was squeezed square): two rows of 160 x 120
+    assert (
+        tile_box((400, 300)) == (160, 120) and tile_box((300, 400)) == (120, 160) and tile_box((1000, 10)) == (160, 40)
+    )
+    assert a.shape[:2] == (2 * 120 + 3 * 5, 6 * 160 + 7 * 5)  # gaps of 120 // 24 pixels
     scene = scene_previews(steps, 0)
     assert scene.ndim == 3 and scene.shape[1] >= 4 * 192
 

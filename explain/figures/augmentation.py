@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 
 from explain.figures.render import draw_labels, montage
@@ -27,9 +27,20 @@ def image_previews(steps: Sequence[dict[str, Any]], image: Image.Image, n: int, 
     small = image.copy()
     small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
     tensor = torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1)
-    samples = augment_image(build_pipeline(steps), tensor, n, seed)
-    tiles = np.stack([np.asarray(Image.fromarray(as_numpy(t)).resize((TILE, TILE))) for t in samples])
+    draws = [Image.fromarray(as_numpy(t)) for t in augment_image(build_pipeline(steps), tensor, n, seed)]
+    box = tile_box(draws[0].size)
+    # each draw keeps its shape, letterboxed in white where it differs from the first's (a walk saw a 600 x 400 cup
+    # squeezed square, which a student would take for part of the pipeline)
+    tiles = np.stack([np.asarray(ImageOps.pad(d, box, color=(255, 255, 255))) for d in draws])
     return montage(tiles, cols=min(6, n))
+
+
+def tile_box(size: tuple[int, int]) -> tuple[int, int]:
+    """A preview tile's (width, height): TILE pixels on the longer side, the draw's shape on the other, at least a
+    quarter of TILE (a 1000 x 10 strip is letterboxed rather than drawn 2 pixels high)."""
+    w, h = size
+    short = max(TILE // 4, round(TILE * min(w, h) / max(w, h)))
+    return (TILE, short) if w >= h else (short, TILE)
 
 
 def preview_note(size: tuple[int, int]) -> str:
