@@ -2,6 +2,7 @@
 
 import pytest
 
+from models.experiments.augmentation import PRESETS
 from tests.app_helpers import image_captions, live, open_page, plotly_specs
 from tests.test_app_build import in_order
 
@@ -105,6 +106,15 @@ def test_editing_the_pipeline_updates_the_code():
     at.selectbox(key="aug_preset").set_value("ImageNet-style (crop, flip, colour)").run()
     at.button(key="aug_load").click().run()
     assert "RandomResizedCrop" in at.code[0].value and "GaussianBlur" not in at.code[0].value
+    # every step removed: one line says so, not v2.Compose's "Pass at least one transform" three times (a walk)
+    for _ in PRESETS["ImageNet-style (crop, flip, colour)"]:
+        at.button(key="aug_rm_0").click().run()
+    assert not at.exception and [e.value for e in at.error] == [
+        "This pipeline cannot be built: it has no transform left; add one or load a preset (with none, every image "
+        "stays as it is)"
+    ]
+    at.button(key="aug_load").click().run()  # and a preset brings it back
+    assert "RandomResizedCrop" in at.code[0].value and not at.error
 
 
 def test_reseed_changes_the_seed_and_the_experiment_reports_both_arms():
@@ -116,6 +126,14 @@ def test_reseed_changes_the_seed_and_the_experiment_reports_both_arms():
     assert not at.exception
     labels = [m.label for m in at.metric]
     assert labels == ["Test accuracy without augmentation", "with the pipeline"]
+    said = [c.value for c in at.caption if c.value.startswith("2 epochs, pipeline:")]
+    assert len(said) == 1 and "differ" not in said[0]
+    # other settings above: the result says it is not theirs (a walk loaded a preset and read the old result)
+    at.slider(key="aug_epochs").set_value(3).run()
+    assert any(c.value.startswith("2 epochs") and "differ from this run's" in c.value for c in at.caption)
+    at.button(key="aug_train").click().run()
+    (table,) = at.dataframe
+    assert list(table.value["epochs"]) == [2, 3] and table.value["parameters"].str.contains("degrees=").all()
 
 
 def test_estimates_follow_this_servers_measured_speed_once_it_has_run_one():

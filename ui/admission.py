@@ -153,9 +153,11 @@ def heavy_job(what: str) -> Iterator[None]:
         yield
 
 
-def cached_heavy(what: str, key: tuple[Hashable, ...], compute: Callable[[Report], T]) -> T:
+def cached_heavy(what: str, key: tuple[Hashable, ...], compute: Callable[[Report], T], *, unit: str) -> T:
     """`compute(report)` through the queue with a live progress bar, or its stored result for `key`
-    (which must hold full content hashes of every input). `what` names the job for the visitor."""
+    (which must hold full content hashes of every input). `what` names the job for the visitor, `unit` what
+    `report(done, total)` counts (a walk read "Training twice… 39 of 60" and could not tell 60 of what). The bar
+    goes when the job ends, failed or not."""
     store = result_store()
     if (hit := store.get(key)) is not None:
         return hit
@@ -165,9 +167,11 @@ def cached_heavy(what: str, key: tuple[Hashable, ...], compute: Callable[[Report
         bar = st.progress(0.0, text=f"{what}…")
 
         def report(done: int, total: int) -> None:
-            bar.progress(min(done / max(total, 1), 1.0), text=f"{what}… {done} of {total}")
+            bar.progress(min(done / max(total, 1), 1.0), text=f"{what}… {done:,} of {total:,} {unit}")
 
-        value = compute(report)
-        bar.empty()
+        try:
+            value = compute(report)
+        finally:  # a failed job leaves its one-line error, not a bar stopped part way (a walk)
+            bar.empty()
     store.put(key, value)
     return value

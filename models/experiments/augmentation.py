@@ -8,6 +8,7 @@ image (`augment_scene`), and trains the digits classifier with and without it (`
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -131,7 +132,9 @@ def step(name: str, **params: Any) -> dict[str, Any]:
 
 
 def check_steps(steps: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The steps with every parameter checked, at most MAX_STEPS of them (ValueError otherwise)."""
+    """The steps with every parameter checked, one to MAX_STEPS of them (ValueError otherwise)."""
+    if not steps:  # v2.Compose's own "Pass at least one transform" came three times on the page (a walk)
+        raise ValueError("it has no transform left; add one or load a preset (with none, every image stays as it is)")
     if len(steps) > MAX_STEPS:
         raise ValueError(f"a pipeline has at most {MAX_STEPS} transforms (this one has {len(steps)})")
     return [step(s["name"], **s.get("params", {})) for s in steps]
@@ -232,12 +235,14 @@ def _digits_input(images: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class PipelineResult:
-    """One "does it help?" run: the pipeline's transforms, the epochs, and the test accuracy without and with it."""
+    """One "does it help?" run: the pipeline's transforms, the epochs, and the test accuracy without and with it;
+    `steps_json` is the checked pipeline it trained with (its parameters too)."""
 
     pipeline: tuple[str, ...]
     epochs: int
     without: float
     with_pipeline: float
+    steps_json: str = "[]"
 
     @property
     def gain(self) -> float:
@@ -247,10 +252,22 @@ class PipelineResult:
     def pipeline_text(self) -> str:
         return ", ".join(self.pipeline) or "empty"
 
+    @property
+    def parameters_text(self) -> str:
+        """Each step's parameters, "name: k=v, ..." joined by "; " (a walk: two runs of the same transforms with
+        other parameters read as one pipeline twice)."""
+        steps = json.loads(self.steps_json)
+        return "; ".join(f"{s['name']}: " + ", ".join(f"{k}={v}" for k, v in s["params"].items()) for s in steps)
+
+    def measures(self, steps_json: str, epochs: int) -> bool:
+        """Whether this run trained with exactly this pipeline (parameters included) for this many epochs."""
+        return self.steps_json == steps_json and self.epochs == epochs
+
     def row(self) -> dict[str, Any]:
         """The result as a table row, accuracies in percent."""
         return {
             "pipeline": self.pipeline_text,
+            "parameters": self.parameters_text,
             "epochs": self.epochs,
             "without (%)": round(100 * self.without, 1),
             "with (%)": round(100 * self.with_pipeline, 1),

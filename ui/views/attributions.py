@@ -248,6 +248,7 @@ def sanity_tab(
                 progress=report,
                 variant=variant,
             ),
+            unit="methods",
         )
         show_sanity(results, seen)
 
@@ -318,6 +319,7 @@ def faithfulness_tab(
             "Deleting and inserting pixels",
             ("faithfulness", *faith_settings),
             lambda report: faithfulness_of_maps(subject.model, subject.x, maps, target, by, report, GRIDS[grid]),
+            unit="maps",
         )
         show_faithfulness(curves, by)
         if why := flat_note(curves, subject.x.shape[-1]):
@@ -469,6 +471,7 @@ def batch_tab(subject: Subject) -> None:
         f"{METHODS[method].title} over {counted(len(images), 'image')}",
         ("batch", weights, set_key, method, target),
         lambda report: explain_batch(model, info.preprocess, info.categories, images, method, target, report),
+        unit="images",
     )
     st.markdown(f"**{summary(items)}** · {METHODS[method].title}, default parameters, absolute values.")
     cols = st.columns(4)

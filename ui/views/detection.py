@@ -608,6 +608,7 @@ def truth_tab(
                 f"Detecting in {SET_SIZE} generated scenes",
                 ("det-set", *run_settings),
                 lambda report: score_generated_set(subject.model, info.categories, iou, report=report),
+                unit="scenes",
             )
             curves[f"{SET_SIZE} generated scenes"] = (whole.recall, whole.precision)
             mask = f", mask AP {100 * whole.mask['AP']:.1f}" if whole.mask else ""

@@ -299,6 +299,7 @@ def scan(
         f"Scanning {counted(len(names), 'image')}",
         scan_key,
         lambda report: top9_montages(subject.model, tensors, names, layer, picks, info.mean, info.std, report),
+        unit="images",
     )
     return montages, len(names)
 
@@ -412,6 +413,7 @@ def occlusion_tab(
                 lambda report: occlusion_sensitivity(
                     subject.model, subject.x, occ_layer, int(occ_channel), target, window, stride, progress=report
                 ),
+                unit="positions",
             )
             info = subject.info
             seen = input_image(subject.x, info.mean, info.std)

@@ -268,27 +268,37 @@ def compare_pipeline(steps: list[dict], steps_json: str, epochs: int) -> None:
             "Training twice",
             ("augmentation", steps_json, epochs, 0),
             lambda report: compare_on_digits(json.loads(steps_json), epochs=epochs, seed=0, progress=report),
+            unit="epochs of the two runs",
         )
     except Exception as exc:
         st.error(f"Training failed with this pipeline: {str(exc).splitlines()[0]}")
         return
     results = st.session_state.setdefault("aug_results", [])
-    results.append(PipelineResult(tuple(s["name"] for s in steps), epochs, accuracy["without"], accuracy["with"]))
+    names = tuple(s["name"] for s in steps)
+    results.append(PipelineResult(names, epochs, accuracy["without"], accuracy["with"], steps_json))
     del results[:-MAX_KEPT]
 
 
-def show_comparison(results: list[PipelineResult]) -> None:
-    """The newest result's two test accuracies and settings; with earlier ones, all of them in a table."""
+def show_comparison(results: list[PipelineResult], steps_json: str, epochs: int) -> None:
+    """The newest result's two test accuracies and settings, saying when the pipeline or epochs above have changed
+    since; with earlier ones, all of them in a table."""
     if not results:
         return
     last = results[-1]
     a, b = st.columns(2)
     a.metric("Test accuracy without augmentation", f"{last.without:.1%}")
     b.metric("with the pipeline", f"{last.with_pipeline:.1%}", delta=f"{100 * last.gain:+.1f} points")
-    st.caption(f"{counted(last.epochs, 'epoch')}, pipeline: {last.pipeline_text}.")
+    said = f"{counted(last.epochs, 'epoch')}, pipeline: {last.pipeline_text}."
+    if not last.measures(steps_json, epochs):  # a walk loaded a preset and read the old run's result under it
+        said += (
+            " The pipeline or epochs above differ from this run's: press **Train with and without** to measure them."
+        )
+    st.caption(said)
     if len(results) > 1:
         st.markdown("**Your pipelines, compared** (newest last)")
-        st.dataframe([r.row() for r in results], hide_index=True)
+        points = {c: st.column_config.NumberColumn(format="%.1f") for c in ("without (%)", "with (%)")}
+        points["change (points)"] = st.column_config.NumberColumn(format="%+.1f")  # as the metric writes it
+        st.dataframe([r.row() for r in results], hide_index=True, column_config=points)
 
 
 def bn_tab() -> Callable[[], None]:
@@ -333,4 +343,4 @@ def augmentation_tab() -> None:
     epochs, train = comparison_ui(steps)
     if train:
         compare_pipeline(steps, steps_json, epochs)
-    show_comparison(st.session_state.get("aug_results", []))
+    show_comparison(st.session_state.get("aug_results", []), steps_json, epochs)
