@@ -71,6 +71,14 @@ def test_what_an_image_is_comes_from_where_it_came_not_its_name(app):
     assert not app.exception and any(c.value.startswith(note) for c in app.caption)
 
 
+def test_a_generated_scene_is_out_of_distribution_for_a_classifier_trained_on_one_shape_each(app):
+    """A walk read "cross 81%" on a generated scene with no cross and no note: the bundled classifier saw one shape
+    per image, never a scene of several."""
+    app.selectbox(key="home_sample").set_value("generated scene 1").run()
+    notes = [c.value for c in app.caption if c.value.startswith(":material/help: Out of distribution")]
+    assert len(notes) == 1 and "trained only on generated images of one shape each" in notes[0], notes
+
+
 def test_a_tiny_upload_is_classified_with_a_word_on_its_size(app):
     """A 1 x 1 upload was classified "circle 45%" with no word on its size (a new-user walk)."""
     import io

@@ -10,10 +10,11 @@ import streamlit as st
 from torch import nn
 
 from explain.inputs.images import small_image_note, too_small_to_detect
-from explain.inputs.samples import SAMPLE_NAMES
+from explain.inputs.samples import ONE_SHAPE, SAMPLE_NAMES
 from explain.methods.classify import prepare
 from models import classifiers
 from models.classifiers import CLASSIFIERS, ModelInfo, load_classifier
+from models.data.shapes import ONE_SHAPE_IMAGES
 from models.detectors import DETECTORS, DetectorInfo, coco_figures, detector_input, load_detector
 from models.devices import model_device
 from models.experiments.lecture_loop import TRAINED_ON
@@ -174,15 +175,14 @@ def out_of_distribution(info: ModelInfo, chosen: ChosenImage) -> str:
 def unlike_training(info: ModelInfo, chosen: ChosenImage) -> str:
     """The out-of-distribution note alone (without the small-image one), or "": what scores computed on the model's
     answer, such as faithfulness, must say (a review: a 12-pixel upload to ResNet-18 was called unlike its data)."""
+    one_shape = chosen.kind == "generated" and chosen.name in ONE_SHAPE
     if info.source == "bundled":
-        return classifiers.out_of_distribution(
-            info.title, info.categories, "generated images", chosen.kind == "generated"
-        )
+        return classifiers.out_of_distribution(info.title, info.categories, ONE_SHAPE_IMAGES, one_shape)
     mine = own_model()
     if info.source != "own" or mine is None or mine.data not in TRAINED_ON:
         return ""
     trained_on, generated = TRAINED_ON[mine.data]
-    known = chosen.kind == "model-data" or (generated and chosen.kind == "generated")
+    known = chosen.kind == "model-data" or (generated and one_shape)
     return classifiers.out_of_distribution(info.title, info.categories, trained_on, known)
 
 

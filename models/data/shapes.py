@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 SHAPE_CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "star", "hexagon", "cross")
 BACKGROUNDS: tuple[str, ...] = ("noise", "gradient", "stripes", "checker", "blobs")
+ONE_SHAPE_IMAGES = "generated images of one shape each"  # what the shape classifiers train on, as a note names it
 
 _SUPERSAMPLE = 4  # masks are drawn 4x larger and reduced, so edges are clean at any size
 

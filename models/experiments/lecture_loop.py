@@ -20,7 +20,7 @@ from torch import nn
 
 from models.data.batches import batch_indices
 from models.data.digits import digits
-from models.data.shapes import SHAPE_CLASSES, classification_set
+from models.data.shapes import ONE_SHAPE_IMAGES, SHAPE_CLASSES, classification_set
 from models.lock import PrivateRng
 from models.nets.digits_nets import CONV_INPUT, DigitsConvNet
 from models.nets.resnet import ResNet18
@@ -37,7 +37,7 @@ SETUPS = {
 TRAINED_ON: dict[str, tuple[str, bool]] = {
     "digits": ("scikit-learn's 8x8 handwritten digit scans", False),
     "resnet-digits": ("scikit-learn's 8x8 handwritten digit scans", False),
-    "resnet-shapes": ("generated shape images", True),
+    "resnet-shapes": (ONE_SHAPE_IMAGES, True),
 }
 SHAPES_TRAIN, SHAPES_TEST, SHAPES_SEED = 1200, 600, 7
 MAX_EPOCHS = 30
