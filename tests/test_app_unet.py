@@ -51,3 +51,25 @@ def test_a_tiny_upload_is_said_to_hold_almost_nothing():
     captions = at.caption.values
     assert any("on a photo they may find shapes where there are none" in c for c in captions)
     assert any("This image is only 1 x 1 pixels" in c for c in captions)
+
+
+def test_presenting_names_the_scene_and_the_networks_and_the_bars_wear_the_skips_colour():
+    """A walk presented the page: the "Predict" heading was folded into Settings and nothing named the scene shown;
+    and orange meant the skips in the U but "without skips" in the bars beneath it."""
+    from explain.figures.unet import NO_SKIP_COLOUR, SKIP_COLOUR
+
+    at = open_page(PAGE)
+    at.session_state["view_compact"] = True
+    at.number_input(key="unet_seed").set_value(42).run()
+    assert not at.exception and "Predict" in [h.value for h in at.subheader]
+    assert ":material/visibility: example scene 42 · the bundled U-Nets, with and without skip connections" in " ".join(
+        at.caption.values
+    )
+    specs = plotly_specs(at)
+    bars = next(s for s in specs if s["data"] and s["data"][0]["type"] == "bar")
+    assert [(t["name"], t["marker"]["color"]) for t in bars["data"]] == [
+        ("with skips", SKIP_COLOUR),
+        ("without skips", NO_SKIP_COLOUR),
+    ]
+    u = next(s for s in specs if s["layout"].get("title", {}).get("text") == "U-Net")
+    assert SKIP_COLOUR in {a.get("arrowcolor") for a in u["layout"]["annotations"]}

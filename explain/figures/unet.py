@@ -14,6 +14,8 @@ LABEL_COLOURS = np.array(
 )
 
 
+SKIP_COLOUR = PALETTE[1]  # the skip arrows, and the network with them in charts beside the U
+NO_SKIP_COLOUR = "#8c8c8c"  # grey: the network without (a walk read orange as skips in the U, "without" in the bars)
 ERROR_COLOUR = (70, 240, 240)  # cyan: no class's colour (red was the circle's), clear on the faded grey
 
 
@@ -82,7 +84,7 @@ def u_figure(model: nn.Module, size: int) -> go.Figure:
                     axref="x",
                     ayref="y",
                     arrowhead=2,
-                    arrowcolor=PALETTE[1],
+                    arrowcolor=SKIP_COLOUR,
                     text="",
                 )
                 if i == 0:  # one label for all the skip arrows
@@ -91,7 +93,7 @@ def u_figure(model: nn.Module, size: int) -> go.Figure:
                         y=y + 0.18,
                         text="copy and concatenate (skip connections)",
                         showarrow=False,
-                        font=dict(size=10, color=PALETTE[1]),
+                        font=dict(size=10, color=SKIP_COLOUR),
                     )
     # its left edge a gap from the last box's, so larger text (presenter mode) grows away from the box, not into it
     fig.add_annotation(
@@ -105,10 +107,11 @@ def u_figure(model: nn.Module, size: int) -> go.Figure:
 
 
 def iou_bars(metrics: dict[str, list[float]], classes: list[str]) -> go.Figure:
-    """Per-class held-out IoU of each variant, side by side."""
+    """Per-class held-out IoU of the network with skips and the one without (in that order), side by side, in the
+    skip arrows' colour and grey."""
     fig = go.Figure()
-    for i, (name, values) in enumerate(metrics.items()):
-        fig.add_bar(x=classes, y=values, name=name, marker_color=PALETTE[i])
+    for (name, values), colour in zip(metrics.items(), (SKIP_COLOUR, NO_SKIP_COLOUR), strict=True):
+        fig.add_bar(x=classes, y=values, name=name, marker_color=colour)
     fig.update_layout(
         barmode="group",
         yaxis=dict(title="IoU on held-out scenes", range=[0, 1]),

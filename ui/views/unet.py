@@ -21,6 +21,8 @@ from ui.page_end import end_page
 from ui.presenter import chart, prose
 from ui.view_link import BIND, carried_name
 
+NETWORKS = "the bundled U-Nets, with and without skip connections (trained here on generated scenes)"
+
 DISPLAY = 256
 
 
@@ -64,16 +66,25 @@ def show_ablation(full: torch.nn.Module, noskip: torch.nn.Module, m_full: Mappin
 SOURCES = {"scene": "a generated scene (with its true labels)", "any": "any image (upload or sample)"}
 
 
-def source_ui() -> tuple[Image.Image, np.ndarray | None]:
-    """Under "Predict", choose a generated scene (with its true labels) or any image; stops if none is usable."""
-    st.subheader("Predict")
+def source_ui() -> tuple[Image.Image, np.ndarray | None, str]:
+    """Choose an example scene (with its true labels) or any image: (the image, its labels if known, its name);
+    stops if none is usable."""
     source = st.radio("Image", list(SOURCES), horizontal=True, key="unet_source", bind=BIND, format_func=SOURCES.get)
     if source == "scene":
         if name := carried_name():  # a walk met the scene here, with no word on the photo it had uploaded
             st.caption(f"Your {display_name(name)} from earlier is under **{SOURCES['any']}**.")
-        seed = st.number_input("Scene number", 0, 100_000, 1, key="unet_seed", bind=BIND)
+        seed = st.number_input(  # not "scene number": a walk took scene 1 for the sample "generated scene 1"
+            "Example scene",
+            0,
+            100_000,
+            1,
+            key="unet_seed",
+            bind=BIND,
+            help=f"Scenes drawn as the U-Nets' training scenes are, {SIZE} x {SIZE}, from seeds no training or test "
+            "set used. Not the samples named 'generated scene' under any image, which are larger.",
+        )
         scene = example_scene(int(seed))
-        return Image.fromarray(scene.image), scene.label_map
+        return Image.fromarray(scene.image), scene.label_map, f"example scene {int(seed)}"
     chosen = image_input("unet", default_sample="generated scene 1")
     if chosen is None:
         end_page()
@@ -84,7 +95,7 @@ def source_ui() -> tuple[Image.Image, np.ndarray | None]:
     )
     if note := small_image_note(chosen.image.size):  # as the classifier pages say it
         st.caption(f":material/help: {note}")
-    return chosen.image, None
+    return chosen.image, None, chosen.name
 
 
 def show_predictions(seen: np.ndarray, truth: np.ndarray | None, predictions: dict[str, np.ndarray]) -> None:
@@ -106,7 +117,8 @@ def show_predictions(seen: np.ndarray, truth: np.ndarray | None, predictions: di
                 + (f"; stray pixels of classes the scene lacks: {stray}." if stray else ".")
             )
         panels.append((big(colour_labels(pred)), caption))
-    for col, (img, caption) in zip(st.columns(len(panels)), panels, strict=True):
+    columns = st.columns(len(panels))
+    for col, (img, caption) in zip(columns, panels, strict=True):
         col.image(img, caption=caption, width="stretch")
     legend = " · ".join(  # right under the label pictures it reads (under the error maps it was out of sight)
         f"<span style='color:rgb{tuple(int(v) for v in colour_labels(np.array([i]))[0])}'>■</span> {c}"
@@ -115,7 +127,8 @@ def show_predictions(seen: np.ndarray, truth: np.ndarray | None, predictions: di
     st.markdown(legend, unsafe_allow_html=True)
     if truth is not None:
         st.markdown("  \n".join(notes))
-        errors = st.columns(len(predictions))
+        # each under its network's labels, as large (a walk: two columns drew them twice the size of what they explain)
+        errors = st.columns(len(panels))[-len(predictions) :]
         for col, (name, pred) in zip(errors, predictions.items(), strict=True):
             wrong = wrong_pixels(pred, truth)
             col.image(
