@@ -3,7 +3,7 @@ from PIL import Image
 from torch import nn
 
 from explain.figures.charts import top_k_bar
-from explain.methods.classify import prepare, top_k
+from explain.methods.classify import Prediction, prepare, top_k
 
 
 class Fixed(nn.Module):
@@ -38,6 +38,10 @@ def test_bar_chart_puts_the_best_class_on_top():
     # class names that look like numbers stay names, one bar each (a walk: a digits network's "5" drawn between ticks)
     digits = top_k_bar(top_k(Fixed(), torch.zeros(1, 3, 8, 8), ["0", "1", "2", "3"], k=4))
     assert digits.layout.yaxis.type == "category" and list(digits.data[0].y) == ["0", "2", "3", "1"]
+    # every bar has its label, beside the bar when the bar is short (a walk: near-zero rows had none)
+    tiny = top_k_bar([Prediction(0, "a", 0.9), Prediction(1, "b", 0.1), Prediction(2, "c", 1e-7)])
+    assert list(tiny.data[0].text) == ["<0.1%", "10.0%", "90.0%"]
+    assert list(tiny.data[0].textposition) == ["outside", "outside", "inside"]
 
 
 def test_an_out_of_distribution_note_only_where_the_training_data_is_known_and_the_image_is_not_of_it():

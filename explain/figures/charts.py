@@ -37,8 +37,10 @@ def top_k_bar(predictions: Sequence[Prediction], title: str = "") -> go.Figure:
             x=[p.probability for p in preds],
             y=[p.label for p in preds],
             orientation="h",
-            text=[f"{p.probability:.1%}" for p in preds],
-            textposition="auto",
+            text=[f"{p.probability:.1%}" if p.probability >= 0.0005 else "<0.1%" for p in preds],
+            # beside short bars, always: "auto" left the label off a bar thinner than a pixel, so some near-zero
+            # rows said "0.0%" and others nothing (a walk)
+            textposition=["inside" if p.probability >= 0.2 else "outside" for p in preds],
             textangle=0,  # a thin bar's label was turned on its side (a walk); it goes beside the bar instead
             cliponaxis=False,
             marker_color="#4C78A8",
