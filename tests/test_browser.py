@@ -160,18 +160,21 @@ def test_presenter_mode_enlarges_tables_and_a_click_still_picks_its_row(app, tmp
         page.screenshot(path=str(tmp_path / "presenter-table.png"))
 
 
-# st.metric as Streamlit 1.67 draws it (its data-testids; classes left out), beside a paragraph of page text.
+# st.metric and st.selectbox as Streamlit 1.67 draws them (their data-testids; classes left out), beside a paragraph
+# of page text.
 _METRIC = """<div class="stMain">
 <div data-testid="stMarkdownContainer"><p>Page text</p></div>
 <div data-testid="stMetric"><label data-testid="stMetricLabel"><div data-testid="stMarkdownContainer">
 <p>Test accuracy without augmentation</p></div></label>
 <div data-testid="stMetricValue" style="font-size: 2.25rem"><div data-testid="stMarkdownContainer"><p>92.2%</p></div>
-</div></div></div>"""
+</div></div>
+<div data-testid="stSelectbox"><input type="text" role="combobox" value="generated star"></div></div>"""
 
 
-def test_presenter_mode_keeps_a_metrics_value_larger_than_its_label(app):
-    """A walk: presenting, the augmentation tab's two accuracies were drawn as small as their labels (the style's
-    paragraph rule reached inside st.metric). Presenter mode's style on st.metric's elements: the value larger."""
+def test_presenter_mode_keeps_a_metrics_value_larger_than_its_label_and_enlarges_a_selectboxs_text(app):
+    """Walks: presenting, the augmentation tab's two accuracies were drawn as small as their labels (the style's
+    paragraph rule reached inside st.metric), and a selectbox's choice stayed small under its enlarged label.
+    Presenter mode's style on those elements: the metric's value larger, the choice as large as page text."""
     from ui.presenter import STYLE
 
     _, browser = app
@@ -181,7 +184,8 @@ def test_presenter_mode_keeps_a_metrics_value_larger_than_its_label(app):
         text = page.evaluate(size, ".stMain > [data-testid='stMarkdownContainer'] p")
         label = page.evaluate(size, "[data-testid='stMetricLabel'] p")
         value = page.evaluate(size, "[data-testid='stMetricValue'] p")
-    assert text == label == 1.2 * 16 and value >= 2 * label, (text, label, value)
+        choice = page.evaluate(size, "[data-testid='stSelectbox'] input")
+    assert text == label == choice == 1.2 * 16 and value >= 2 * label, (text, label, choice, value)
 
 
 # Whether the app's script is running now, and the texts of the page's elements left stale (faded) meanwhile.

@@ -19,7 +19,8 @@ if TYPE_CHECKING:  # plotly loads with the pages' figures, after the shell is dr
 KEY = "view_compact"  # the switch's key and URL parameter (the name links saved before presenter mode use)
 TEXT_SCALE = 1.5  # how much larger text is in figures and pictures when presenting
 
-# Larger page text (a metric's value too: the paragraph rule alone drew it as small as its label, a walk), and
+# Larger page text (a metric's value too: the paragraph rule alone drew it as small as its label; and what a
+# selectbox or number box shows, which Streamlit draws as an input's value: both from walks), and
 # Streamlit's element toolbar (full screen, download) shown without hovering.
 STYLE = """<style>
 section.main, .stMain { font-size: 1.2rem; }
@@ -27,6 +28,7 @@ section.main, .stMain { font-size: 1.2rem; }
 .stMain [data-testid="stCaptionContainer"] { font-size: 1.2rem; }
 .stMain [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p { font-size: 2.7rem; }
 .stMain [data-testid="stCode"] code { font-size: 1.05rem; }
+.stMain input { font-size: 1.2rem; }
 .stMain [data-testid="stElementToolbar"] { opacity: 1 !important; visibility: visible !important; }
 .stMain [data-testid="stElementContainer"]:has([data-testid="stDataFrame"]) { zoom: 1.25; width: 80% !important; }
 </style>"""
