@@ -216,3 +216,26 @@ def test_the_sanity_check_faithfulness_and_occlusion_run_on_it(trained):
     next(b for b in at.button if b.label.startswith("Slide the grey square")).click().run()
     assert not at.exception and not at.error
     assert len(at.get("plotly_chart")) > charts, "occlusion: no map drawn"
+
+
+def test_the_course_digits_net_with_its_grey_input_draws_every_features_tab():
+    """A walk kept the course's digits net (one grey input channel; the fixture's ResNet takes RGB) and Features
+    crashed on its first-layer filters. On a colour photo, every tab draws, the filters as grey tiles."""
+    from explain.inputs.samples import sample_bytes
+
+    at = open_page("pages/build.py")
+    at.selectbox(key="build_setup").set_value("digits")
+    at.number_input(key="build_epochs").set_value(1)
+    at.select_slider(key="build_batch").set_value(128)
+    button(at, "Train").click().run()
+    button(at, "Keep it to explain").click().run()
+    at.switch_page("pages/features.py").run()
+    at.selectbox(key="feat_model").set_value("own").run()
+    at.file_uploader(key="feat_upload").upload("chelsea.png", sample_bytes("chelsea the cat (photo)"), "image/png")
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("(11 x 11 x 1)" in c and "brighter or darker greys" in c for c in at.caption.values)
+    next(b for b in at.button if b.label.startswith("Slide the grey square")).click().run()
+    at.radio(key="feat_set").set_value("own").run()
+    at.button(key="feat_scan").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]

@@ -22,6 +22,32 @@ def test_first_layer_filters_become_rgb_tiles(name, count, size):
     assert tiles.shape == (count, size, size, 3) and tiles.dtype == np.uint8
 
 
+def test_a_grey_input_networks_filters_are_grey_tiles_and_others_are_refused_in_words():
+    """A walk kept the course's digits net (one grey input channel) from Build and Features crashed on its filters."""
+    from models.nets.digits_nets import DigitsConvNet
+
+    tiles = filter_images(DigitsConvNet(batchnorm=False))
+    assert tiles.shape == (64, 11, 11) and tiles.dtype == np.uint8
+    with pytest.raises(ValueError, match="takes 2 channels: neither grey nor RGB"):
+        filter_images(torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3)))
+
+
+def test_what_a_grey_input_network_sees_is_drawn_grey():
+    """A one-channel network's input, its reconstructions and the crop it sees are pictures in grey (the top-9 scan
+    crashed on a 1 x H x W projection; Attributions showed the photo in colour as what the network sees)."""
+    from PIL import Image
+
+    from explain.figures.render import input_image, symmetric_image
+    from explain.methods.classify import model_view
+    from models.own import OwnCard, preprocess_of
+
+    assert np.all(input_image(torch.full((1, 1, 4, 4), 0.5), (0.0,), (1.0,)) == 128)
+    assert symmetric_image(torch.ones(1, 4, 4)).shape == (4, 4, 3)
+    card = OwnCard("digits-net", tuple("0123456789"), 64, 1, (0.3,), (0.3,), 1.0, "net", 0.9, "trained", {})
+    seen = model_view(Image.new("RGB", (80, 80), (200, 30, 30)), preprocess_of(card))
+    assert seen.shape == (80, 80, 3) and len(set(seen[0, 0])) == 1  # grey: its three channels equal
+
+
 def test_zero_weight_is_mid_grey():
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 1, 3))
     model[0].weight.data.zero_()

@@ -27,12 +27,14 @@ COLORSCALES: dict[str, str | tuple[str, ...]] = {"signed": "RdBu_r", "absolute":
 
 
 def symmetric_image(x: torch.Tensor | np.ndarray) -> np.ndarray:
-    """A 3 x H x W signed tensor (a reconstruction) -> H x W x 3 uint8, zero at mid-grey.
+    """A 3 x H x W signed tensor (a reconstruction; 1 x H x W for a network that takes one grey channel) -> H x W x 3
+    uint8, zero at mid-grey.
 
     The same scale is used for every channel and both signs, so colours are comparable.
     """
     a = x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float64)
     a = np.moveaxis(a, 0, -1) if a.shape[0] == 3 else a
+    a = np.repeat(np.moveaxis(a, 0, -1), 3, axis=-1) if a.ndim == 3 and a.shape[0] == 1 else a
     scale = np.abs(a).max() or 1.0
     return ((a / scale * 0.5 + 0.5) * 255).round().clip(0, 255).astype(np.uint8)
 
@@ -184,8 +186,10 @@ def png_bytes(rgb: np.ndarray) -> bytes:
 
 
 def input_image(batch: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
-    """Undo normalisation of the first image in `batch` -> H x W x 3 uint8 (what the model saw)."""
-    x = batch[0].detach().float().cpu() * torch.tensor(std).view(3, 1, 1) + torch.tensor(mean).view(3, 1, 1)
+    """Undo normalisation of the first image in `batch` -> H x W x 3 uint8 (what the model saw: grey, for a network
+    that takes one channel)."""
+    x = batch[0].detach().float().cpu() * torch.tensor(std).view(-1, 1, 1) + torch.tensor(mean).view(-1, 1, 1)
+    x = x.expand(3, -1, -1) if x.shape[0] == 1 else x
     return (x.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
 

@@ -47,14 +47,20 @@ def crop_fraction(preprocess: Callable[[object], torch.Tensor]) -> float:
     return min(1.0, first[1] / first[0])
 
 
+def sees_grey(preprocess: Callable[[object], torch.Tensor]) -> bool:
+    """Whether a classifier's preprocessing turns images grey (a network that takes one channel)."""
+    return any(isinstance(t, v2.Grayscale) for t in getattr(preprocess, "transforms", []))
+
+
 def model_view(
     image: Image.Image, preprocess: Callable[[object], torch.Tensor], max_side: int = 768, min_side: int = 1
 ) -> np.ndarray:
-    """What the model sees of `image` (the centre square its preprocessing crops), at the image's own resolution
-    (at most `max_side` pixels a side): maps are drawn on it upsampled, not on the model's small input. An image
-    smaller than `min_side` (a map's size) is enlarged to it, each pixel a block, so a map drawn on it keeps its
-    detail (a walk saw a 1 x 1 upload's maps drawn at 1 x 1: one colour each)."""
-    im = limit_aspect(image).convert("RGB")
+    """What the model sees of `image` (the centre square its preprocessing crops, grey if it greys it), at the
+    image's own resolution (at most `max_side` pixels a side): maps are drawn on it upsampled, not on the model's
+    small input. An image smaller than `min_side` (a map's size) is enlarged to it, each pixel a block, so a map
+    drawn on it keeps its detail (a walk saw a 1 x 1 upload's maps drawn at 1 x 1: one colour each). A walk read a
+    colour photo captioned as what a one-channel network sees."""
+    im = limit_aspect(image).convert("L" if sees_grey(preprocess) else "RGB").convert("RGB")
     w, h = im.size
     side = max(1, round(min(w, h) * crop_fraction(preprocess)))
     x0, y0 = round((w - side) / 2), round((h - side) / 2)

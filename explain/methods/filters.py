@@ -20,14 +20,16 @@ def first_conv(model: nn.Module) -> tuple[str, nn.Conv2d]:
 
 
 def filter_images(model: nn.Module) -> np.ndarray:
-    """The first convolution's filters as N x k x k x 3 uint8 RGB tiles, each scaled symmetrically
-    (zero weight is mid-grey), as in Zeiler & Fergus' Figure 2, layer 1."""
+    """The first convolution's filters as N x k x k x 3 uint8 RGB tiles, or N x k x k grey ones for a network that
+    takes one grey channel (the course's digits net), each scaled symmetrically (zero weight is mid-grey), as in
+    Zeiler & Fergus' Figure 2, layer 1. ValueError for any other number of input channels, which has no picture."""
     _, conv = first_conv(model)
     w = conv.weight.detach().float().cpu()
-    if w.shape[1] != 3:
-        raise ValueError(f"the first convolution takes {w.shape[1]} channels, not RGB")
+    if w.shape[1] not in (1, 3):
+        raise ValueError(f"its first convolution takes {w.shape[1]} channels: neither grey nor RGB, so no picture")
     scale = w.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
     tiles = (w / scale * 0.5 + 0.5).permute(0, 2, 3, 1).numpy()
+    tiles = tiles[..., 0] if w.shape[1] == 1 else tiles
     return (tiles * 255).round().astype(np.uint8)
 
 

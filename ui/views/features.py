@@ -103,12 +103,17 @@ def shared_bundled_set() -> list:
 def filters_tab(model: torch.nn.Module, source: str) -> None:
     """The filters of the first convolution, one tile each, and how smooth they are."""
     name, conv = first_conv(model)
-    tiles = filter_images(model)
+    try:
+        tiles = filter_images(model)
+    except ValueError as exc:
+        st.info(f"This network's filters cannot be drawn: {exc}.", icon=":material/grid_view:")
+        return
     st.image(montage(tiles, cols=16, scale=max(1, 48 // tiles.shape[1])), width="stretch")
+    shades = "greys" if tiles.ndim == 3 else "colours"  # a grey-input network's filters are grey (a walk's crash)
     st.caption(
-        f"The {len(tiles)} filters of `{name}` ({conv.kernel_size[0]} x {conv.kernel_size[1]} x 3), each scaled "
-        "on its own: mid-grey is zero, brighter or darker colours are positive or negative weights. "
-        + filters_note(conv, source, imagenet_at_hand())
+        f"The {len(tiles)} filters of `{name}` ({conv.kernel_size[0]} x {conv.kernel_size[1]} x "
+        f"{conv.in_channels}), each scaled on its own: mid-grey is zero, brighter or darker {shades} are positive or "
+        "negative weights. " + filters_note(conv, source, imagenet_at_hand())
     )
 
 
