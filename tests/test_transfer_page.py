@@ -101,6 +101,14 @@ def test_picking_a_run_shows_its_training_curve(page) -> None:
     page.run()
     assert not page.exception
     assert any("training images seen" in c.value for c in page.caption)
+    # the box names the run, not its error (Streamlit keeps a choice by its text: a figure in it went stale when
+    # another sweep was shown, a walk); the error is under its curve
+    from models.transfer.sweep import SHIPPED, load_runs
+
+    run = next(r for r in load_runs(SHIPPED)[1] if r.key == page.session_state["transfer_pick"])
+    assert "error" not in key and any(
+        c.value.startswith(f"Its test error: {run.test_error:.1f}%.") for c in page.caption
+    )
     # under the chart, where the click was made, a line says where its curve is (a walk saw nothing change in view)
     assert any(
         "Fine-tuning, n = 5, seed " in c.value

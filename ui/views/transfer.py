@@ -264,11 +264,13 @@ def training_curves_ui(
         ["", *keys],
         key="transfer_pick",
         bind=BIND,
+        # names the run only: Streamlit keeps a choice (and its URL) by this text, so a figure in it went stale
+        # when another sweep with the same run was shown (a walk read the old sweep's error); the error is under the
+        # curve
         format_func=lambda k: (
             "all seeds at one size (choose below)"
             if not k
-            else f"{REGIMES[keys[k].regime]}, n = {keys[k].n_per_class}, seed {keys[k].seed} "
-            f"({keys[k].test_error:.1f}% error)"
+            else f"{REGIMES[keys[k].regime]}, n = {keys[k].n_per_class}, seed {keys[k].seed}"
         ),
     )
     if choice:
@@ -294,7 +296,7 @@ def show_training_curves(
             )
         else:
             chart(st, training_curves_figure([run], metric), width="stretch", key="transfer_one")
-            st.caption(images_seen_text(run, min_batches))
+            st.caption(f"Its test error: {run.test_error:.1f}%. {images_seen_text(run, min_batches)}")
         if chosen_setting(run):
             st.caption(chosen_setting(run))
     elif not any(r.history for r in at_n):
