@@ -36,6 +36,11 @@ def test_maps_for_the_true_class_and_labels_the_model_lacks(shapes_model):
     assert items[0].correct is False and items[0].explained == wrong.truth != items[0].predicted
     assert items[1].correct is None and items[1].explained == items[1].predicted
     assert summary(items) == "0 of 1 predicted right (0%); 1 without a true label the model knows"
+    assert summary(items[1:]) == "1 image; none has a true label among the model's classes."
+    unlabelled = explain_batch(
+        model, info.preprocess, info.categories, [LabelledImage("mine", star.image, None)], "saliency"
+    )
+    assert summary(unlabelled) == "1 image, none given a true label: nothing to judge right or wrong."
     with pytest.raises(ValueError):
         explain_batch(model, info.preprocess, info.categories, [star] * (MAX_BATCH + 1), "saliency")
 

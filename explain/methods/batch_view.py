@@ -92,6 +92,9 @@ def explain_batch(
 def summary(items: Sequence[BatchItem]) -> str:
     """ "k of n right" over the images whose true label the model knows, in one line."""
     judged = [it for it in items if it.correct is not None]
+    if not judged and all(it.truth is None for it in items):  # a walk read "none has a true label among the model's
+        # classes" for uploads it had not labelled, as if its labels were wrong
+        return f"{counted(len(items), 'image')}, none given a true label: nothing to judge right or wrong."
     if not judged:
         return f"{counted(len(items), 'image')}; none has a true label among the model's classes."
     right = sum(it.correct for it in judged)
