@@ -396,3 +396,5 @@ def test_a_finished_sweep_says_what_it_saved_and_what_was_there(tmp_path) -> Non
     assert work.saved_text() == "0 new runs saved in mine."
     work.before = 2
     assert work.saved_text() == "0 new runs saved in mine; the 2 runs of this sweep already there were kept."
+    work.advance(1)  # one probe run, timed: the sentence says how long the runs took (a walk)
+    assert re.fullmatch(r"1 new run saved in mine in [0-9.]+ s; the 2 runs .* kept\.", work.saved_text())

@@ -19,7 +19,7 @@ import torch
 
 from models.devices import best_device
 from models.files import ResultsFileError, public_path, read_json, shown_whole, write_json_atomic
-from models.text import counted
+from models.text import counted, duration
 from models.transfer.config import (
     REGIMES,
     RESULTS,
@@ -565,11 +565,15 @@ class SweepWork:
         self.latest: Progress | None = None
         self.step = self._on_disk()
         self.before = self.step  # this sweep's runs already in the folder when it started
+        self.seconds = 0.0  # spent in `advance`: training and writing this visit's runs
 
     def saved_text(self) -> str:
-        """What the sweep saved, in a sentence, and whether runs of it were there before (a walk read "runs already
-        there were kept" after a sweep into a new folder)."""
+        """What the sweep saved and how long that took, in a sentence, and whether runs of it were there before (a
+        walk read "runs already there were kept" after a sweep into a new folder; another could not set the estimate
+        against the time taken)."""
         said = f"{counted(len(self.written), 'new run')} saved in {self.folder.name}"
+        if self.written:
+            said += f" in {duration(self.seconds)}"
         if self.before:
             said += f"; the {counted(self.before, 'run')} of this sweep already there were kept"
         return said + "."
@@ -605,7 +609,9 @@ class SweepWork:
             if tick:
                 tick()
 
+        start = time.monotonic()
         self.written += run_sweep(
             self.sweep, self.folder, on_progress=report, task=self.task, encoder=self.encoder, limit=n
         )
+        self.seconds += time.monotonic() - start
         self.step = self._on_disk()
