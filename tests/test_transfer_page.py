@@ -345,8 +345,11 @@ def test_another_sweep_is_drawn_beside_this_one_to_compare(page) -> None:
     shown = page.multiselect(key="transfer_regimes").value  # the regimes shown apply to the compared sweep too
     means = {k: v for k, v in mean_errors(measured_runs()).items() if k in shown}
     assert len(compared) == len(means) >= 2
+    titles = [t["legendgrouptitle"]["text"] for t in compared.values() if t.get("legendgrouptitle", {}).get("text")]
+    assert titles == [label.split(": ", 1)[-1]]
     for regime, (sizes, errors) in means.items():
-        trace = next(t for name, t in compared.items() if f"· {REGIMES[regime]} (mean)" in name)
+        trace = compared[f"{REGIMES[regime]} (mean)"]
+        assert trace["legendgroup"] == f"compared: {label.split(': ', 1)[-1]}"  # the sweep named once, as the title
         assert trace["line"]["dash"] == "dash" and trace["y"] == pytest.approx(errors)
         assert np.frombuffer(base64.b64decode(trace["x"]["bdata"]), trace["x"]["dtype"]).tolist() == sizes  # log axis
 

@@ -148,7 +148,7 @@ def learning_curve_figure(
         )
     top = max(r.test_error for r in runs)
     for (name, other), dash in zip((others or {}).items(), ("dash", "dashdot", "longdash"), strict=False):
-        for regime, (n, errors) in mean_errors(other).items():
+        for k, (regime, (n, errors)) in enumerate(mean_errors(other).items()):
             top = max(top, *errors)
             fig.add_trace(
                 go.Scatter(
@@ -157,7 +157,10 @@ def learning_curve_figure(
                     mode="lines+markers",
                     line=dict(color=COLOURS[regime], dash=dash, width=1.5),
                     marker=dict(symbol="x", size=7),
-                    name=f"{name} · {REGIME_TITLES[regime]} (mean)",
+                    # the sweep's name once, as its entries' title (a walk read a 70-character name three times)
+                    legendgroup=f"compared: {name}",
+                    legendgrouptitle_text=name if k == 0 else None,
+                    name=f"{REGIME_TITLES[regime]} (mean)",
                     hovertemplate=f"{name}<br>{REGIME_TITLES[regime]}: %{{y:.1f}}%<extra></extra>",
                 )
             )
