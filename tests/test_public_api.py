@@ -43,8 +43,11 @@ def test_attribution_snippet_runs(tmp_path) -> None:
     image = tmp_path / "astronaut.png"
     image.write_bytes(sample_bytes("astronaut (photo)"))
     scope: dict = {}
-    exec(attribution_snippet("shapes-resnet18", str(image), "saliency", 0, {}), scope)
+    code = attribution_snippet("shapes-resnet18", str(image), "saliency", 0, {})
+    exec(code, scope)
     assert scope["heatmap"].shape == (64, 64)
+    # it says where it runs (a walk ran it elsewhere: "No module named 'explain'") and how to see its map
+    assert code.startswith("# Run in the project's folder (the one holding app.py)") and "plt.imshow(heatmap)" in code
 
 
 def test_a_samples_snippet_runs_with_the_pages_display_settings() -> None:

@@ -90,9 +90,13 @@ def attribution_snippet(
     names = (
         "attribute, load_image, prepare, sample_bytes, to_map" if sample else "attribute, load_image, prepare, to_map"
     )
-    return f"""from explain import {names}
+    where = "" if sample else f"  # {image!r}: the file, beside this notebook"
+    # where it runs, and how to see its result (a walk ran it elsewhere: "No module named 'explain'"; and it showed
+    # nothing)
+    return f"""# Run in the project's folder (the one holding app.py), where `explain` and `models` import.
+from explain import {names}
 {load}
-x = prepare(load_image({source}), info.preprocess)
+x = prepare(load_image({source}), info.preprocess){where}
 attr = attribute(model, x, {method!r}, target={target}{args})
-heatmap = to_map(attr[0], {mode!r}, percentile={percentile!r})
+heatmap = to_map(attr[0], {mode!r}, percentile={percentile!r})  # H x W: plt.imshow(heatmap) shows it
 """
