@@ -185,6 +185,7 @@ def test_a_crossover_states_its_measured_interval_and_where_the_fit_disagrees_wi
         "10."
     )
     assert "extrapolation" not in first
+    assert "change order between n = 5 and 10.  \nMeasured means: " in first  # the evidence on its own line (a walk)
     # each figure named: "(n = 5: 10.0% against 9.7%)" after "the linear probe ahead" was read as the probe's 10.0%
     assert f"{probe} ahead up to n = 5 (n = 5: fine-tuning {fine5:.1f}%, {probe} {probe5:.1f}%" in first
     assert f"fine-tuning ahead from n = 10 (n = 10: fine-tuning {fine10:.1f}%, {probe} {probe10:.1f}%" in first

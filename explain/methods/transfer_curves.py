@@ -219,10 +219,10 @@ def without_curves(runs: Sequence[Run]) -> str:
 def crossovers(
     curves: dict[str, LearningCurve], n_min: float, n_max: float, runs: Sequence[Run] | None = None
 ) -> list[str]:
-    """Sentences about where the fitted curves cross within [n_min, n_max]: fine-tuning vs the probe, and scratch
-    vs each pretrained regime. A crossing outside the measured sizes is labelled an extrapolation; with `runs`, each
-    sentence also gives the measured means' order and where it flips (the evidence), and says so when the fit
-    crosses between two sizes where the means do not."""
+    """Sentences (Markdown) about where the fitted curves cross within [n_min, n_max]: fine-tuning vs the probe, and
+    scratch vs each pretrained regime; each item's claim and its evidence on lines of their own. A crossing outside
+    the measured sizes is labelled an extrapolation; with `runs`, each item also gives the measured means' order and
+    where it flips (the evidence), and says so when the fit crosses between two sizes where the means do not."""
     probe = "probe" if "probe" in curves else "probe-features"
     title = REGIME_TITLES[probe]  # several linear probes on the page: say which one ("Linear probe (frozen encoder)")
     several = len({"probe", "probe-features", "random-probe"} & set(curves)) > 1
@@ -268,7 +268,9 @@ def crossovers(
             text = f"{name_a.capitalize()} is ahead of {name_b} at every n from {n_min:g} to {n_max:g}."
         extra = [_extrapolation(ca, cb, where, (name_a, name_b)) if where is not None else ""]
         extra.append(measured_order(runs, a, b, name_a, name_b) if runs else "")
-        out.append(" ".join([text, *(e for e in extra if e)]))
+        # each part on a line of its own (Markdown line breaks): the claim first, then its evidence (a walk found one
+        # run-on sentence of 60 words with nested parentheses hard to read)
+        out.append("  \n".join([text, *(e for e in extra if e)]))
     return out
 
 
