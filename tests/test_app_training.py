@@ -70,7 +70,7 @@ def test_augmentation_tab_shows_grid_detection_sample_and_code():
     at = open_page(PAGE)
     captions = image_captions(at)
     assert any(c.startswith("12 draws of the pipeline") for c in captions)
-    assert "instance masks and boxes, transformed with the image" in captions
+    assert "instance masks (tinted, outlined in magenta) and boxes, transformed with the image" in captions
     assert "v2.RandomRotation(degrees=10.0)" in at.code[0].value
 
 

@@ -202,6 +202,18 @@ def test_augmentation_previews_come_from_the_library_and_repeat_with_their_seed(
     assert scene.ndim == 3 and scene.shape[1] >= 4 * 192
 
 
+def test_a_masks_outline_is_its_edge_inside_it() -> None:
+    """The detection sample's masks are outlined (a walk lost their tint on shapes of its colour): 2 pixels inside."""
+    import torch
+
+    from explain.figures.augmentation import outlines
+
+    mask = torch.zeros(1, 12, 12, dtype=torch.bool)
+    mask[0, 2:10, 2:10] = True
+    ring = outlines(mask)[0]
+    assert ring.sum() == 8 * 8 - 4 * 4 and not ring[4:8, 4:8].any() and not (ring & ~mask[0]).any()
+
+
 def test_the_detection_samples_labels_are_placed_on_the_picture(monkeypatch) -> None:
     """A walk read "circ" at a draw's right edge: torchvision wrote the label from the box's corner off the picture.
     The labels go through the detection pictures' placement (draw_labels, label_spots: never off the picture)."""

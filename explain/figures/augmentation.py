@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 
-from explain.figures.render import draw_labels, montage
+from explain.figures.render import MARK, draw_labels, montage
 from explain.inputs.images import MIN_MEANINGFUL_SIDE, too_small
 from models.data.shapes import make_scene
 from models.experiments.augmentation import as_numpy, augment_image, augment_scene, build_pipeline
@@ -56,12 +57,21 @@ def preview_note(size: tuple[int, int]) -> str:
     )
 
 
+def outlines(masks: torch.Tensor, width: int = 2) -> torch.Tensor:
+    """N x H x W boolean masks -> their outlines, `width` pixels inside each mask's edge."""
+    inside = masks.float().unsqueeze(1)
+    eroded = -F.max_pool2d(-inside, 2 * width + 1, stride=1, padding=width)
+    return (inside - eroded).squeeze(1) > 0
+
+
 def scene_previews(steps: Sequence[dict[str, Any]], seed: int, n: int = 4) -> np.ndarray:
     """`n` draws of the pipeline on the generated detection sample, with their transformed masks and boxes."""
     scene = make_scene(np.random.default_rng(7), SCENE_TILE, n_objects=(3, 4))
     drawn = []
     for image, boxes, masks, names in augment_scene(build_pipeline(steps), scene, n, seed):
+        # each mask's outline in magenta over its tint: a tint alone was lost on shapes of its own colour (a walk)
         out = draw_segmentation_masks(image, masks, alpha=0.45) if len(masks) else image
+        out = draw_segmentation_masks(out, outlines(masks), alpha=1.0, colors=MARK) if len(masks) else out
         out = draw_bounding_boxes(out, boxes, colors="white", width=2)
         # labels placed as the detection pictures place them, never off the picture (a walk read "circ" at an edge)
         drawn.append(as_numpy(draw_labels(out, boxes, list(names), "#FFFFFF")[0]))

@@ -237,7 +237,7 @@ def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int
     try:
         st.image(
             cached_scene_previews(steps_json, seed),
-            caption="instance masks and boxes, transformed with the image",
+            caption="instance masks (tinted, outlined in magenta) and boxes, transformed with the image",
             width="stretch",
         )
     except Exception as exc:
