@@ -12,7 +12,7 @@ import torch
 from models.devices import best_device
 from models.experiments.batchnorm import BNConfig, bn_probe
 from models.experiments.batchnorm import estimate_seconds as bn_seconds
-from models.experiments.lecture_loop import SETUP_NAMES, SETUPS, LoopConfig, loop_probe, loop_steps
+from models.experiments.lecture_loop import SETUP_NAMES, SETUPS, LoopConfig, loop_probe, loop_steps, network_size
 from models.experiments.lecture_loop import estimate_seconds as loop_seconds
 from models.hub import weights_cache
 from models.readiness import fetch_missing, readiness
@@ -115,7 +115,7 @@ def job_times() -> list[str]:
         config = LoopConfig(setup=setup)
         steps = loop_steps(config)
         lines.append(
-            f"**Training loop**, {SETUP_NAMES[setup]} (Build, {config.epochs} epochs): "
+            f"**Training loop**, {SETUP_NAMES[setup]} ({network_size(setup)}; Build, {config.epochs} epochs): "
             + estimate_text(
                 loop_kind(config),
                 steps,
