@@ -21,7 +21,9 @@ def test_defaults_show_filters_maps_and_a_projection(page):
     assert not page.exception and not page.error
     captions = image_captions(page)
     assert any("filters of `layer0.0`" in c and "Neighbouring weights correlate" in c for c in page.caption.values)
-    assert any(c.startswith("layer1.0: the 32 of 32 channels") for c in captions)
+    assert any(
+        c.startswith("layer1.0 (32 channels of 16 x 16, each map scaled on its own): the 32 channels") for c in captions
+    )
     assert "deconvnet projection of its strongest activation, over the same patch (mid-grey = 0)" in captions
     # coordinates in words (a walk could not tell the box's (x0, y0, x1, y1) from the unit's (row, column))
     assert any(
@@ -65,7 +67,7 @@ def test_the_layer_lists_show_blocks_and_stages_until_asked_for_the_layers_insid
         options = page.selectbox(key=key).options
         assert len(options) == 79 and "layer1.0.bn1" in options
     page.selectbox(key=keys[0]).set_value("layer1.0.conv2").run()
-    assert not page.exception and any(c.startswith("layer1.0.conv2: the 32 of") for c in image_captions(page))
+    assert not page.exception and any(c.startswith("layer1.0.conv2 (") for c in image_captions(page))
     page.toggle(key="feat_inside").set_value(False).run()  # the choice goes to its block (a walk: to the default)
     assert not page.exception and page.selectbox(key=keys[0]).value == "layer1.0"
     page.selectbox(key=keys[0]).set_value("layer2").run()
@@ -142,9 +144,23 @@ def test_a_new_image_starts_from_its_own_strongest_channel():
     assert any(c.startswith("channel 7: strongest activation") for c in image_captions(at))
     at.selectbox(key="feat_sample").set_value("generated circle").run()
     assert not at.exception
-    strongest = next(c for c in image_captions(at) if c.startswith("layer1.0: the 32")).split("strongest first: ")[1]
+    strongest = next(c for c in image_captions(at) if c.startswith("layer1.0 (")).split("strongest first: ")[1]
     first = int(strongest.split(",")[0])
     assert at.number_input(key="feat_channel_shapes-resnet18_layer1.0").value == first
     assert any(c.startswith(f"channel {first}: strongest activation") for c in image_captions(at))
     # the Occlusion tab's channel too (a walk: it stayed on the last image's strongest while this tab moved on)
     assert at.number_input(key="feat_occ_ch_shapes-resnet18_layer1.0").value == first
+
+
+def test_a_chosen_channel_outside_the_strongest_and_silent_on_the_image_is_said_to_be_both(page):
+    """A walk chose layer4's channel 5 on chelsea: the caption listed it among "the 32 strongest", then said it was
+    not among them; and its flat grey projection, every activation 0, came with no word."""
+    page.selectbox(key="feat_sample").set_value("chelsea the cat (photo)").run()
+    page.selectbox(key="feat_layer_shapes-resnet18").set_value("layer4").run()
+    page.number_input(key="feat_channel_shapes-resnet18_layer4").set_value(5).run()
+    assert not page.exception
+    caption = next(c for c in image_captions(page) if c.startswith("layer4 ("))
+    assert "the 31 channels with the strongest activations" in caption and caption.endswith(
+        "; then the chosen channel, 5, which is not among the 32 strongest, in the last tile, framed in magenta."
+    )
+    assert any(i.value.startswith("Channel 5 does not fire on this image") for i in page.info)

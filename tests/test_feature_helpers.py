@@ -220,13 +220,30 @@ def test_the_feature_map_grid_always_shows_the_chosen_channel_and_says_where():
 
     order = list(range(40, 0, -1))  # 40 channels, strongest first
     shown, said = tiles_with(order, 30)
-    assert shown == order[:32] and said == "The chosen channel, 30, is tile 11 (row 2, column 3), framed in magenta."
+    strongest = ", ".join(map(str, order[:32]))
+    assert shown == order[:32] and said == (
+        f"the 32 channels with the strongest activations, strongest first: {strongest}. The chosen channel, 30, is "
+        "tile 11 (row 2, column 3), framed in magenta."
+    )
+    # one outside the strongest is not listed among them (a walk read it named one of the 32, then "not among")
     shown, said = tiles_with(order, 3)
-    assert shown == [*order[:31], 3] and "not among the 32 strongest: it is shown in the last tile" in said
+    assert shown == [*order[:31], 3] and said == (
+        f"the 31 channels with the strongest activations, strongest first: {', '.join(map(str, order[:31]))}; then "
+        "the chosen channel, 3, which is not among the 32 strongest, in the last tile, framed in magenta."
+    )
     assert tiles_with([2, 0, 1], 1) == (
         [2, 0, 1],
-        "The chosen channel, 1, is tile 3 (row 1, column 3), framed in magenta.",
+        "the 3 channels with the strongest activations, strongest first: 2, 0, 1. The chosen channel, 1, is tile 3 "
+        "(row 1, column 3), framed in magenta.",
     )
+
+
+def test_a_channel_that_does_not_fire_says_there_is_nothing_to_project():
+    """A walk chose a channel whose activations were all 0 and read its flat grey projection as broken."""
+    from explain.methods.deconvnet import silent_note
+
+    assert silent_note(5, 0.0).startswith("Channel 5 does not fire on this image: its strongest activation is 0,")
+    assert silent_note(5, 0.2) == ""
 
 
 def test_a_grids_chosen_tile_is_framed_and_the_others_are_not():

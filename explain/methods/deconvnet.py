@@ -419,18 +419,34 @@ def outline_layers(names: list[str], default: str) -> list[str]:
 
 def tiles_with(order: list[int], channel: int, tiles: int = 32) -> tuple[list[int], str]:
     """The channels a feature-map grid of `tiles` shows (the strongest first, `order`; `channel` in the last tile
-    when it is not among them) and a sentence saying which tile is `channel`, counted from 1 by rows of 8."""
+    when it is not among them) and what they are, in words: the strongest listed, then which tile is `channel`,
+    counted from 1 by rows of 8. A chosen channel outside the strongest is not listed among them (a walk read it
+    named as one of the 32 strongest, then "not among the 32 strongest")."""
     shown = order[:tiles]
+    listed = "the {} channels with the strongest activations, strongest first: {}"
     if channel not in shown:
-        return (
-            [*shown[:-1], channel],
-            f"The chosen channel, {channel}, is not among the {tiles} strongest: it is shown in the last tile, "
-            "framed in magenta.",
+        return [*shown[:-1], channel], (
+            listed.format(len(shown) - 1, ", ".join(map(str, shown[:-1])))
+            + f"; then the chosen channel, {channel}, which is not among the {tiles} strongest, in the last tile, "
+            "framed in magenta."
         )
     place = shown.index(channel)
     return shown, (
-        f"The chosen channel, {channel}, is tile {place + 1} (row {place // 8 + 1}, column {place % 8 + 1}), framed in "
-        "magenta."
+        listed.format(len(shown), ", ".join(map(str, shown)))
+        + f". The chosen channel, {channel}, is tile {place + 1} (row {place // 8 + 1}, column {place % 8 + 1}), "
+        "framed in magenta."
+    )
+
+
+def silent_note(channel: int, value: float) -> str:
+    """One line when the chosen channel does not fire on the image (its strongest activation is 0 or below), else
+    "": its projection is then flat grey and the box marks no real peak (a walk read the grey square as broken)."""
+    if value > 0:
+        return ""
+    return (
+        f"Channel {channel} does not fire on this image: its strongest activation is {value:.3g}, so there is "
+        "nothing to project (the projection is flat grey) and the box marks its first unit, not a peak. Choose "
+        "another channel, or another image."
     )
 
 

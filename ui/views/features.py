@@ -28,6 +28,7 @@ from explain.methods.deconvnet import (
     outline_layers,
     position_text,
     project_strongest,
+    silent_note,
     tiles_with,
 )
 from explain.methods.filters import feature_maps, filter_images, filters_note, first_conv
@@ -156,11 +157,11 @@ def channel_input(where: DeltaGenerator, label: str, order: list[int], key: str,
 def show_feature_maps(layer: str, fmap: np.ndarray, order: list[int], channel: int) -> None:
     """The 32 channels of a layer with the strongest activations, strongest first, the chosen channel among them
     (in the last tile when it is not one of the 32: a walk chose one and found its map nowhere), and where it is."""
-    shown, chosen = tiles_with(order, channel)
+    shown, said = tiles_with(order, channel)
     st.image(
         montage(grey_maps(fmap[shown]), cols=8, scale=max(1, 96 // fmap.shape[-1]), mark=shown.index(channel)),
-        caption=f"{layer}: the 32 of {fmap.shape[0]} channels ({fmap.shape[1]} x {fmap.shape[2]}) with the strongest "
-        f"activations, each scaled on its own, strongest first: {', '.join(map(str, shown))}. {chosen}",
+        caption=f"{layer} ({fmap.shape[0]} channels of {fmap.shape[1]} x {fmap.shape[2]}, each map scaled on its "
+        f"own): {said}",
         width="stretch",
     )
 
@@ -218,6 +219,8 @@ def maps_tab(
     seen = input_image(subject.x, subject.info.mean, subject.info.std)
     geo = geometry(subject.model, layer)
     box, tile = geo.box(position, seen.shape[:2]), geo.tile(position, seen.shape[:2])
+    if silent := silent_note(int(channel), value):
+        st.info(silent, icon=":material/block:")
     show_projection(rec, seen, box, tile, channel, value, position_text(position, fmap.shape[-2:]), whole)
 
 
