@@ -17,8 +17,8 @@ prose(
 )
 with settings():
     subject = image_and_classifier_ui("feat")
+    layers, start_layer = layers_ui(subject)
 in_use(subject.chosen.name, subject.info.title, subject.info.is_fallback)
-layers, start_layer = layers_ui(subject)
 
 tab_filters, tab_maps, tab_top9, tab_occ = st.tabs(
     ["Layer-1 filters", "Feature maps & deconvnet", "Top-9 activations", "Occlusion sensitivity"]

@@ -229,3 +229,17 @@ def test_the_pages_notebook_snippet_runs_as_shown_for_a_sample_and_an_upload(pag
     assert scope["heatmap"].shape == (64, 64)
     attribution = scope["attr"][0].numpy()
     np.testing.assert_allclose(scope["heatmap"], to_map(attribution, "signed", 95.0))
+
+
+def test_presenting_folds_the_sanity_and_faithfulness_controls():
+    """A walk presented the page: the sanity check's and faithfulness' radios and the variant's paragraph stayed
+    open beside the results, where the README says presenter mode folds every control and hides explanations."""
+    at = open_page(PAGE)
+    at.session_state["view_compact"] = True
+    at.run()
+    assert not at.exception
+    panels = {e.label: e for e in at.expander}
+    assert panels["Sanity check settings"].radio(key="attr_sanity_variant").value == "paper"
+    faith = panels["Faithfulness settings"]
+    assert faith.radio(key="attr_faith_rank") is not None and faith.radio(key="attr_faith_grid") is not None
+    assert not any(c.startswith("As published") for c in at.caption.values)

@@ -164,3 +164,17 @@ def test_a_chosen_channel_outside_the_strongest_and_silent_on_the_image_is_said_
         "; then the chosen channel, 5, which is not among the 32 strongest, in the last tile, framed in magenta."
     )
     assert any(i.value.startswith("Channel 5 does not fire on this image") for i in page.info)
+
+
+def test_presenting_folds_each_tabs_controls_into_its_own_panel(page):
+    """A walk presented the page: the layer toggle, the maps tab's layer and channel and the occlusion tab's
+    controls stayed open beside the results, where the README says presenter mode folds every control."""
+    page.session_state["view_compact"] = True
+    page.run()
+    assert not page.exception
+    panels = {e.label: e for e in page.expander}
+    assert panels["Settings"].toggle(key="feat_inside") is not None
+    layer = panels["Layer and channel"]
+    assert layer.selectbox(key="feat_layer_shapes-resnet18").value == "layer1.0"
+    assert layer.number_input(key="feat_channel_shapes-resnet18_layer1.0") is not None
+    assert len(panels["Occlusion settings"].slider) == 2

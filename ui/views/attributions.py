@@ -31,7 +31,7 @@ from ui.own_model import own_files, own_model
 from ui.page_end import end_page
 from ui.param_form import param_widgets
 from ui.predictions import top5
-from ui.presenter import chart, note, per_row, prose
+from ui.presenter import chart, note, per_row, prose, settings
 from ui.subject import Subject, cached_on_subject
 from ui.upload_guard import bounded_uploads
 from ui.view_link import BIND
@@ -225,15 +225,16 @@ def sanity_tab(
         "maps hardly changed); how each method fares depends on the model and the image, so the sentence under the "
         "chart says what this run shows."
     )
-    variant = st.radio(
-        "Randomise and compare",
-        list(SANITY_VARIANTS),
-        format_func={"paper": "as published", "rescaled": "rescaled weights (earlier variant)"}.get,
-        horizontal=True,
-        key="attr_sanity_variant",
-        bind=BIND,
-    )
-    st.caption(SANITY_VARIANTS[variant].capitalize() + ".")
+    with settings("Sanity check settings"):  # folded when presenting, as every page's controls (a walk)
+        variant = st.radio(
+            "Randomise and compare",
+            list(SANITY_VARIANTS),
+            format_func={"paper": "as published", "rescaled": "rescaled weights (earlier variant)"}.get,
+            horizontal=True,
+            key="attr_sanity_variant",
+            bind=BIND,
+        )
+        note(SANITY_VARIANTS[variant].capitalize() + ".")
     sanity_settings = (subject.cache_id, target, percentile, variant, json.dumps({m: params[m] for m in maps}))
     if run_button("Run the sanity check", "attr_sanity_run", sanity_settings):
         results = cached_heavy(
@@ -302,17 +303,22 @@ def faithfulness_tab(
         "(a faithful map makes it rise fast: high area). As RISE's evaluation code computes them (Petsiuk et al., "
         "2018): one row of pixels per step, an 11-pixel Gaussian blur (sigma 5)."
     )
-    left, right = st.columns(2)
-    by = left.radio("Rank pixels by their", list(RANKINGS), format_func=RANKINGS.get, key="attr_faith_rank", bind=BIND)
-    side = subject.x.shape[-2]
-    grid = right.radio(
-        "Pixels per step",
-        list(GRIDS),
-        format_func=lambda g: f"one row (RISE: {side} steps)" if GRIDS[g] is None else f"{GRIDS[g]} steps (coarser)",
-        key="attr_faith_grid",
-        bind=BIND,
-        help="RISE removes one row's worth of pixels per step; fewer steps cost less and change the areas.",
-    )
+    with settings("Faithfulness settings"):  # folded when presenting, as every page's controls (a walk)
+        left, right = st.columns(2)
+        by = left.radio(
+            "Rank pixels by their", list(RANKINGS), format_func=RANKINGS.get, key="attr_faith_rank", bind=BIND
+        )
+        side = subject.x.shape[-2]
+        grid = right.radio(
+            "Pixels per step",
+            list(GRIDS),
+            format_func=lambda g: (
+                f"one row (RISE: {side} steps)" if GRIDS[g] is None else f"{GRIDS[g]} steps (coarser)"
+            ),
+            key="attr_faith_grid",
+            bind=BIND,
+            help="RISE removes one row's worth of pixels per step; fewer steps cost less and change the areas.",
+        )
     faith_settings = (subject.cache_id, target, by, grid, json.dumps({m: params[m] for m in maps}))
     if run_button("Measure faithfulness", "attr_faith_run", faith_settings):
         curves = cached_heavy(

@@ -46,7 +46,7 @@ from ui.admission import cached_heavy
 from ui.image_input import SUPPORTED, decode_upload
 from ui.own_model import own_model
 from ui.predictions import top5
-from ui.presenter import chart, note, prose
+from ui.presenter import chart, note, prose, settings
 from ui.subject import Subject, cached_on_subject
 from ui.upload_guard import bounded_uploads
 from ui.view_link import BIND
@@ -212,7 +212,8 @@ def maps_tab(
     start_layer: str,
 ) -> None:
     """A layer's strongest feature maps, and one channel's strongest activation projected back to pixels."""
-    layer, channel, whole = maps_ui(subject, layers, start_layer)
+    with settings("Layer and channel"):  # folded when presenting, as every page's controls (a walk)
+        layer, channel, whole = maps_ui(subject, layers, start_layer)
     fmap, order = cached_maps(subject, layer)
     show_feature_maps(layer, fmap, order, int(channel))
     rec, position, value = cached_reconstruction(subject, layer, int(channel), whole)
@@ -407,9 +408,10 @@ def occlusion_tab(
     start_layer: str,
 ) -> None:
     """Slide a grey square over the image and follow a feature map and a class, from the button."""
-    occ_layer, occ_channel, target, window, stride = occlusion_ui(subject, layers, start_layer)
-    settings = (subject.cache_id, occ_layer, int(occ_channel), int(target), int(window), int(stride))
-    if run_button("Slide the grey square", "feat_occ_run", settings):
+    with settings("Occlusion settings"):  # folded when presenting, as every page's controls (a walk)
+        occ_layer, occ_channel, target, window, stride = occlusion_ui(subject, layers, start_layer)
+    chosen = (subject.cache_id, occ_layer, int(occ_channel), int(target), int(window), int(stride))
+    if run_button("Slide the grey square", "feat_occ_run", chosen):
         try:
             n_positions = check_occlusion(tuple(subject.x.shape[-2:]), window, stride)
         except ValueError as exc:
@@ -417,7 +419,7 @@ def occlusion_tab(
         else:
             maps = cached_heavy(
                 f"Occluding {n_positions} positions",
-                ("occlusion", *settings),
+                ("occlusion", *chosen),
                 lambda report: occlusion_sensitivity(
                     subject.model, subject.x, occ_layer, int(occ_channel), target, window, stride, progress=report
                 ),
