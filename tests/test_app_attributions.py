@@ -74,7 +74,7 @@ def test_the_image_panel_says_the_size_it_is_shown_at_and_the_size_the_model_get
     from explain.figures.attribution_view import seen_caption
 
     assert seen_caption((512, 512), (64, 64)) == (
-        "the crop the model sees, shown at 512 x 512 pixels; the model gets it at 64 x 64"
+        "the crop the model sees, at a resolution of 512 x 512 pixels; the model gets it at 64 x 64"
     )
     assert seen_caption((64, 64), (64, 64)) == "what the model sees, 64 x 64 pixels"
 

@@ -540,6 +540,8 @@ def test_the_colour_bar_blends_as_the_overlays_do() -> None:
 
 def test_faithfulness_areas_too_close_to_rank_the_methods_say_so() -> None:
     """#28: insertion curves that all reach 1 within 5% of the pixels (areas 0.970-0.983) came with no word."""
+    import re
+
     from explain.methods.faithfulness import Curves, flat_note
 
     f = np.linspace(0, 1, 5)
@@ -549,6 +551,9 @@ def test_faithfulness_areas_too_close_to_rank_the_methods_say_so() -> None:
         for m, k in (("saliency", 1.0), ("grad_cam", 0.5))
     }
     assert "the insertion test cannot tell the methods apart" in flat_note(close, 64)
+    assert "maps are all 0." in flat_note(close, 64)  # identical areas: no "within 0.000 of each other" (a walk)
+    nearly = {**close, "grad_cam": Curves(f, falling * 0.5, np.array([0.1, 0.98, 0.99, 0.99, 0.9912]))}
+    assert re.search(r"lie within 0\.000\d of each other \(0\.\d{4} to 0\.\d{4}\)", flat_note(nearly, 64))
     apart = {"a": Curves(f, falling, np.array([0.1, 0.2, 0.5, 0.9, 0.99])), "b": close["grad_cam"]}
     assert flat_note(apart, 64) == ""
 

@@ -56,4 +56,5 @@ def seen_caption(shown: tuple[int, int], model_input: tuple[int, int]) -> str:
     (h, w), (mh, mw) = shown, model_input
     if (h, w) == (mh, mw):
         return f"what the model sees, {w} x {h} pixels"
-    return f"the crop the model sees, shown at {w} x {h} pixels; the model gets it at {mw} x {mh}"
+    # "a resolution of": "shown at 512 x 512" was read as its size on screen (a walk), where every panel is as wide
+    return f"the crop the model sees, at a resolution of {w} x {h} pixels; the model gets it at {mw} x {mh}"

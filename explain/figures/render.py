@@ -265,6 +265,6 @@ def draw_box(rgb: np.ndarray, box: tuple[int, int, int, int], colour: str = "#00
     """The image with one rectangle drawn on it (torchvision's drawing utility)."""
     from torchvision.utils import draw_bounding_boxes
 
-    img = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
+    img = torch.from_numpy(np.require(rgb, np.uint8, ["C", "W"])).permute(2, 0, 1)  # writable: no torch warning
     drawn = draw_bounding_boxes(img, boxes_on_image([box], img), colors=colour, width=width)
     return drawn.permute(1, 2, 0).numpy()

@@ -172,10 +172,17 @@ def flat_note(curves: dict[str, Curves], side: int) -> str:
             ("deletion", [v.deletion_auc for v in curves.values()]),
         ):
             if max(areas) - min(areas) < SEPARATES:
+                # to the digit where they differ (a walk read "within 0.000 of each other (0.999 to 0.999)")
+                spread, digits = max(areas) - min(areas), 3 if max(areas) - min(areas) >= 0.001 else 4
+                close = (
+                    f"are all {min(areas):.{digits}f}"
+                    if round(spread, digits) == 0
+                    else f"lie within {spread:.{digits}f} of each other ({min(areas):.{digits}f} to "
+                    f"{max(areas):.{digits}f})"
+                )
                 return (
-                    f"The {name} areas of all {len(curves)} maps lie within {max(areas) - min(areas):.3f} of each "
-                    f"other ({min(areas):.3f} to {max(areas):.3f}): on this image the {name} test cannot tell the "
-                    "methods apart."
+                    f"The {name} areas of all {len(curves)} maps {close}: on this image the {name} test cannot tell "
+                    "the methods apart."
                 )
     return ""
 

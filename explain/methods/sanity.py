@@ -86,7 +86,10 @@ def hog_similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation of two maps (0 where it is undefined: a constant map)."""
+    """Spearman rank correlation of two maps (0 where it is undefined: a constant map, checked first so SciPy's
+    ConstantInputWarning does not fill the server's log)."""
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
     return float(np.nan_to_num(spearmanr(a.ravel(), b.ravel()).statistic))
 
 
