@@ -24,7 +24,7 @@ tab_filters, tab_maps, tab_top9, tab_occ = st.tabs(
     ["Layer-1 filters", "Feature maps & deconvnet", "Top-9 activations", "Occlusion sensitivity"]
 )
 with tab_filters:
-    filters_tab(subject.model, subject.info.source)
+    filters_tab(subject.model, subject.info)
 with tab_maps:
     maps_tab(subject, layers, start_layer)
 with tab_top9:

@@ -21,6 +21,8 @@ def test_defaults_show_filters_maps_and_a_projection(page):
     assert not page.exception and not page.error
     captions = image_captions(page)
     assert any("filters of `layer0.0`" in c and "Neighbouring weights correlate" in c for c in page.caption.values)
+    # the bundled network's data named (a walk read "learned from other images" as vague)
+    assert any("this network learned from generated images of one shape each (" in c for c in page.caption.values)
     assert any(
         c.startswith("layer1.0 (32 channels of 16 x 16, each map scaled on its own): the 32 channels") for c in captions
     )

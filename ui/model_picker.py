@@ -172,17 +172,25 @@ def out_of_distribution(info: ModelInfo, chosen: ChosenImage) -> str:
     return " ".join(note for note in (unlike_training(info, chosen), small_image_note(chosen.image.size)) if note)
 
 
+def training_data(info: ModelInfo) -> tuple[str, bool] | None:
+    """What a network that is not ImageNet's was trained on, in words, and whether the one-shape samples are of that
+    data; None where it is not known (an ImageNet model, a network uploaded without saying)."""
+    if info.source == "bundled":
+        return ONE_SHAPE_IMAGES, True
+    mine = own_model()
+    if info.source != "own" or mine is None or mine.data not in TRAINED_ON:
+        return None
+    return TRAINED_ON[mine.data]
+
+
 def unlike_training(info: ModelInfo, chosen: ChosenImage) -> str:
     """The out-of-distribution note alone (without the small-image one), or "": what scores computed on the model's
     answer, such as faithfulness, must say (a review: a 12-pixel upload to ResNet-18 was called unlike its data)."""
-    one_shape = chosen.kind == "generated" and chosen.name in ONE_SHAPE
-    if info.source == "bundled":
-        return classifiers.out_of_distribution(info.title, info.categories, ONE_SHAPE_IMAGES, one_shape)
-    mine = own_model()
-    if info.source != "own" or mine is None or mine.data not in TRAINED_ON:
+    if (data := training_data(info)) is None:
         return ""
-    trained_on, generated = TRAINED_ON[mine.data]
-    known = chosen.kind == "model-data" or (generated and one_shape)
+    trained_on, shapes = data
+    one_shape = chosen.kind == "generated" and chosen.name in ONE_SHAPE
+    known = (shapes and one_shape) or (info.source == "own" and chosen.kind == "model-data")
     return classifiers.out_of_distribution(info.title, info.categories, trained_on, known)
 
 

@@ -39,11 +39,12 @@ from explain.methods.occlusion import (
     min_stride,
     occlusion_sensitivity,
 )
-from models.classifiers import imagenet_at_hand
+from models.classifiers import ModelInfo, imagenet_at_hand
 from models.experiments.lecture_loop import test_images
 from models.text import counted
 from ui.admission import cached_heavy
 from ui.image_input import SUPPORTED, decode_upload
+from ui.model_picker import training_data
 from ui.own_model import own_model
 from ui.predictions import top5
 from ui.presenter import chart, note, prose, settings
@@ -101,9 +102,10 @@ def shared_bundled_set() -> list:
     return bundled_set()
 
 
-def filters_tab(model: torch.nn.Module, source: str) -> None:
-    """The filters of the first convolution, one tile each, and how smooth they are."""
+def filters_tab(model: torch.nn.Module, info: ModelInfo) -> None:
+    """The filters of the first convolution, one tile each, how smooth they are, and what they were learned from."""
     name, conv = first_conv(model)
+    data = training_data(info)
     try:
         tiles = filter_images(model)
     except ValueError as exc:
@@ -114,7 +116,7 @@ def filters_tab(model: torch.nn.Module, source: str) -> None:
     st.caption(
         f"The {len(tiles)} filters of `{name}` ({conv.kernel_size[0]} x {conv.kernel_size[1]} x "
         f"{conv.in_channels}), each scaled on its own: mid-grey is zero, brighter or darker {shades} are positive or "
-        "negative weights. " + filters_note(conv, source, imagenet_at_hand())
+        "negative weights. " + filters_note(conv, info.source, imagenet_at_hand(), data[0] if data else "other images")
     )
 
 
