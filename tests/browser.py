@@ -215,10 +215,27 @@ _SETTLED = """() => {
 }"""
 
 
+# What keeps a page from settling: its pictures not loaded (their source's end) and the pictures' places now.
+_UNSETTLED = """() => ({
+  unloaded: [...document.querySelectorAll(".stMain img")].filter(i => !(i.complete && i.naturalWidth > 0))
+    .map(i => (i.getAttribute("src") || "").slice(-60)),
+  places: [...document.querySelectorAll(".stMain [data-testid='stImage']")].map(e => {
+    const r = e.getBoundingClientRect(); return [Math.round(r.x), Math.round(r.y)]; }),
+  script: document.querySelector("[data-testid='stApp']")?.dataset.testScriptState,
+})"""
+
+
 def wait_settled(page, seconds: float = 60) -> None:
-    """After a run is done: until its pictures are loaded and in place (see _SETTLED)."""
+    """After a run is done: until its pictures are loaded and in place (see _SETTLED). When the bound runs out, the
+    error says which pictures had not loaded and where the pictures were (a CI run timed out here with no word)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.evaluate("() => { window.__settled = null; }")
-    page.wait_for_function(_SETTLED, polling=100, timeout=bound_ms(seconds))
+    try:
+        page.wait_for_function(_SETTLED, polling=100, timeout=bound_ms(seconds))
+    except PlaywrightTimeout:
+        seen = page.evaluate(_UNSETTLED)
+        raise AssertionError(f"pictures not settled within {bound_ms(seconds) / 1000:g} s: {seen}") from None
 
 
 def current_run(page) -> int:
