@@ -494,7 +494,10 @@ def truth_ui(chosen: ChosenImage, image: np.ndarray, info: DetectorInfo) -> list
     scene = sample_scene(chosen.name)
     if scene is not None and image_sha256(sample_bytes(chosen.name)) == chosen.sha256:
         objects = scene_objects(scene)
-        st.caption(f"The truth: the {len(objects)} objects the generator drew (boxes and masks).")
+        st.caption(  # the picture draws the boxes only (a walk looked for the masks it named)
+            f"The truth: the {len(objects)} objects the generator drew, boxes and masks (the masks score mask AP; the "
+            "picture draws the boxes)."
+        )
     else:
         upload = st.file_uploader(
             "COCO annotation file (JSON) for this image",
