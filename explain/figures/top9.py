@@ -23,9 +23,10 @@ def top9_montages(
     std: tuple[float, ...],
     report: Callable | None = None,
 ) -> dict[int, tuple[list[str], np.ndarray, np.ndarray]]:
-    """Per channel: the names of the images of its three strongest activations, and two 3 x 3 montages (uint8
-    RGB): the nine deconvnet projections and the nine image patches under their receptive fields (squared off with
-    mid-grey past the image's edge: `Geometry.tile`)."""
+    """Per channel: the names of the images of its nine strongest activations (strongest first, the montages' tiles
+    by rows: a walk could not match tiles to three names), and two 3 x 3 montages (uint8 RGB): the nine deconvnet
+    projections and the nine image patches under their receptive fields (squared off with mid-grey past the image's
+    edge: `Geometry.tile`)."""
     tops = top_activations(model, images, layer, list(channels), k=9, progress=report)
     out = {}
     for c, items in tops.items():
@@ -33,5 +34,5 @@ def top9_montages(
         patches = np.stack(
             [crop_tile(input_image(images[t.image_index : t.image_index + 1], mean, std), t.tile) for t in items]
         )
-        out[c] = ([names[t.image_index] for t in items[:3]], montage(projections, cols=3), montage(patches, cols=3))
+        out[c] = ([names[t.image_index] for t in items], montage(projections, cols=3), montage(patches, cols=3))
     return out

@@ -321,7 +321,7 @@ def show_top9(montages: dict[int, tuple], scanned: int) -> None:
     if scanned < 9:
         st.caption(f"{counted(scanned, 'image')} scanned, one activation each: {scanned} of the nine.")
     for c, (strongest, projections, patches) in montages.items():
-        st.markdown(f"**Channel {c}**: strongest in {', '.join(strongest)}…")
+        st.markdown(f"**Channel {c}**: strongest in {', '.join(strongest)} (the tiles by rows, strongest first)")
         left, right = st.columns(2)
         left.image(projections, caption="projections", width="stretch")
         right.image(patches, caption="image patches (mid-grey: past the image's edge)", width="stretch")
