@@ -445,8 +445,8 @@ def silent_note(channel: int, value: float) -> str:
         return ""
     return (
         f"Channel {channel} does not fire on this image: its strongest activation is {value:.3g}, so there is "
-        "nothing to project (the projection is flat grey) and the box marks its first unit, not a peak. Choose "
-        "another channel, or another image."
+        "nothing to project (the projection is flat grey) and the box marks no peak. Choose another channel, or "
+        "another image."
     )
 
 
