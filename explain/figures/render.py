@@ -33,8 +33,10 @@ def symmetric_image(x: torch.Tensor | np.ndarray) -> np.ndarray:
     The same scale is used for every channel and both signs, so colours are comparable.
     """
     a = x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float64)
-    a = np.moveaxis(a, 0, -1) if a.shape[0] == 3 else a
-    a = np.repeat(np.moveaxis(a, 0, -1), 3, axis=-1) if a.ndim == 3 and a.shape[0] == 1 else a
+    if a.ndim == 3 and a.shape[0] in (1, 3):  # channels first
+        a = np.moveaxis(a, 0, -1)
+    if a.ndim == 3 and a.shape[-1] == 1:  # one grey channel, drawn grey
+        a = np.repeat(a, 3, axis=-1)
     scale = np.abs(a).max() or 1.0
     return ((a / scale * 0.5 + 0.5) * 255).round().clip(0, 255).astype(np.uint8)
 

@@ -60,7 +60,9 @@ def model_view(
     small input. An image smaller than `min_side` (a map's size) is enlarged to it, each pixel a block, so a map
     drawn on it keeps its detail (a walk saw a 1 x 1 upload's maps drawn at 1 x 1: one colour each). A walk read a
     colour photo captioned as what a one-channel network sees."""
-    im = limit_aspect(image).convert("L" if sees_grey(preprocess) else "RGB").convert("RGB")
+    im = limit_aspect(image).convert("RGB")
+    if sees_grey(preprocess):
+        im = im.convert("L").convert("RGB")
     w, h = im.size
     side = max(1, round(min(w, h) * crop_fraction(preprocess)))
     x0, y0 = round((w - side) / 2), round((h - side) / 2)

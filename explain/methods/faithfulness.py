@@ -173,7 +173,8 @@ def flat_note(curves: dict[str, Curves], side: int) -> str:
         ):
             if max(areas) - min(areas) < SEPARATES:
                 # to the digit where they differ (a walk read "within 0.000 of each other (0.999 to 0.999)")
-                spread, digits = max(areas) - min(areas), 3 if max(areas) - min(areas) >= 0.001 else 4
+                spread = max(areas) - min(areas)
+                digits = 3 if spread >= 0.001 else 4
                 close = (
                     f"are all {min(areas):.{digits}f}"
                     if round(spread, digits) == 0

@@ -48,11 +48,11 @@ def neighbour_correlation(conv: nn.Conv2d) -> float | None:
     return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
 
 
-def filters_note(conv: nn.Conv2d, source: str, imagenet: Sequence[str] = (), trained_on: str = "other images") -> str:
+def filters_note(conv: nn.Conv2d, source: str, imagenet: Sequence[str] = (), trained_on: str | None = None) -> str:
     """One line under the first-layer filters: how smooth they are, measured, and, for a network not trained on
     ImageNet (bundled or a visitor's), where the paper's edge and colour filters come from: which of the ImageNet
     classifiers (`imagenet`, the titles of those whose weights are at hand) can show them here, or that none can;
-    `trained_on` names this network's data (a walk read "other images" as vague)."""
+    `trained_on` names this network's data where it is known (a walk read "other images" as vague)."""
     r = neighbour_correlation(conv)
     if r is None:
         return ""
@@ -66,7 +66,7 @@ def filters_note(conv: nn.Conv2d, source: str, imagenet: Sequence[str] = (), tra
     )
     return (
         f"{line} Zeiler & Fergus' smooth edge and colour-blob filters were learned from ImageNet's photos; this "
-        f"network learned from {trained_on} ({compare})."
+        f"network learned from {trained_on or 'other images'} ({compare})."
     )
 
 

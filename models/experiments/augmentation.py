@@ -235,14 +235,13 @@ def _digits_input(images: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class PipelineResult:
-    """One "does it help?" run: the pipeline's transforms, the epochs, and the test accuracy without and with it;
-    `steps_json` is the checked pipeline it trained with (its parameters too)."""
+    """One "does it help?" run: the checked pipeline it trained with (`check_steps` as JSON, parameters and all),
+    the epochs, and the test accuracy without and with it."""
 
-    pipeline: tuple[str, ...]
+    steps_json: str
     epochs: int
     without: float
     with_pipeline: float
-    steps_json: str = "[]"
 
     @property
     def gain(self) -> float:
@@ -250,7 +249,8 @@ class PipelineResult:
 
     @property
     def pipeline_text(self) -> str:
-        return ", ".join(self.pipeline) or "empty"
+        """The transforms' names, in order."""
+        return ", ".join(s["name"] for s in json.loads(self.steps_json))
 
     @property
     def parameters_text(self) -> str:

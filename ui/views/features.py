@@ -116,7 +116,7 @@ def filters_tab(model: torch.nn.Module, info: ModelInfo) -> None:
     st.caption(
         f"The {len(tiles)} filters of `{name}` ({conv.kernel_size[0]} x {conv.kernel_size[1]} x "
         f"{conv.in_channels}), each scaled on its own: mid-grey is zero, brighter or darker {shades} are positive or "
-        "negative weights. " + filters_note(conv, info.source, imagenet_at_hand(), data[0] if data else "other images")
+        "negative weights. " + filters_note(conv, info.source, imagenet_at_hand(), data and data[0])
     )
 
 

@@ -260,7 +260,7 @@ def comparison_ui(steps: list[dict]) -> tuple[int, bool]:
     return epochs, st.button("Train with and without", key="aug_train")
 
 
-def compare_pipeline(steps: list[dict], steps_json: str, epochs: int) -> None:
+def compare_pipeline(steps_json: str, epochs: int) -> None:
     """Trains the digits classifier without and with the pipeline (in the server's queue) and keeps the result
     with the visitor's earlier ones (the last MAX_KEPT)."""
     try:
@@ -274,8 +274,7 @@ def compare_pipeline(steps: list[dict], steps_json: str, epochs: int) -> None:
         st.error(f"Training failed with this pipeline: {str(exc).splitlines()[0]}")
         return
     results = st.session_state.setdefault("aug_results", [])
-    names = tuple(s["name"] for s in steps)
-    results.append(PipelineResult(names, epochs, accuracy["without"], accuracy["with"], steps_json))
+    results.append(PipelineResult(steps_json, epochs, accuracy["without"], accuracy["with"]))
     del results[:-MAX_KEPT]
 
 
@@ -342,5 +341,5 @@ def augmentation_tab() -> None:
     st.code(pipeline_code(steps), language="python", wrap_lines=True)
     epochs, train = comparison_ui(steps)
     if train:
-        compare_pipeline(steps, steps_json, epochs)
+        compare_pipeline(steps_json, epochs)
     show_comparison(st.session_state.get("aug_results", []), steps_json, epochs)
