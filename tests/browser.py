@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.bounds import bound_ms, within
 
@@ -104,6 +105,10 @@ def dashboard(log_path: Path):
         "TORCH_HOME": tempfile.mkdtemp(prefix="explainer-browser-"),
         "EXPLAINER_RESULTS": tempfile.mkdtemp(prefix="explainer-results-"),
         "PYTHONFAULTHANDLER": "1",  # SIGABRT writes every thread's stack to the log: see stop_server
+        # The server gets this process's share of the cores (tests/conftest.py), as the tests do: with a thread per
+        # core beside the other pytest worker, OpenMP's threads waited on cores the worker held, and the page-sweep
+        # test's first run took 35 s against 3 s (its test 69 s in the suite, 13 s alone)
+        "OMP_NUM_THREADS": str(torch.get_num_threads()),
     }
     with open(log_path, "wb") as log:
         proc = start_server(port, log, env)
