@@ -5,7 +5,7 @@
 
 Both networks start from the same seed and see the same batches. Every `eval_every` steps the
 run records test accuracy of the plain network, of the BatchNorm network with batch statistics
-(train mode, as during training) and with its running statistics (eval mode, as deployed), and
+(BatchNorm in train mode, as during training; dropout off) and with its running statistics (eval mode, as deployed), and
 the 15th/50th/85th percentiles of one hidden unit's input to its nonlinearity over the test set.
 """
 
@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import argparse
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -176,22 +177,33 @@ class BNExperiment:
         h.pct_bn.append(unit_percentiles(self.bn, x, self.config.unit))
 
 
-def batch_stats_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
-    """Accuracy with BatchNorm in train mode (each test batch normalised by its own statistics),
-    leaving the running statistics exactly as they were."""
+@contextmanager
+def batch_statistics(model: nn.Module) -> Iterator[None]:
+    """The model as deployed (eval mode) except its BatchNorm layers, which normalise by each batch's own
+    statistics; the running statistics are left exactly as they were. Only BatchNorm's mode differs, as in Ioffe &
+    Szegedy's comparison: the course's conv net has dropout, which `model.train()` would switch on too."""
     saved = copy.deepcopy(dict(model.named_buffers()))
-    model.train()
-    chunks = -(-len(x) // batch_size)  # near-equal batches: never one of a single image
+    model.eval()
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.train()
     try:
         with torch.no_grad():
-            hits = sum(
-                int((model(xb).argmax(1) == yb).sum())
-                for xb, yb in zip(x.tensor_split(chunks), y.tensor_split(chunks), strict=True)
-            )
+            yield
     finally:
         for name, value in saved.items():
             model.get_buffer(name).copy_(value)
         model.eval()
+
+
+def batch_stats_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
+    """Accuracy with BatchNorm normalising each test batch by its own statistics (`batch_statistics`)."""
+    chunks = -(-len(x) // batch_size)  # near-equal batches: never one of a single image
+    with batch_statistics(model):
+        hits = sum(
+            int((model(xb).argmax(1) == yb).sum())
+            for xb, yb in zip(x.tensor_split(chunks), y.tensor_split(chunks), strict=True)
+        )
     return hits / len(x)
 
 
@@ -225,22 +237,22 @@ def batchnorm_behaviour(model: nn.Module, x: torch.Tensor, batch: torch.Tensor) 
     finally:
         handle.remove()
     z = seen[0].transpose(0, 1).reshape(seen[0].shape[1], -1)[0]
-    saved = copy.deepcopy(dict(model.named_buffers()))
     out: dict[str, float] = {
         "running_mean": float(bn.running_mean[0]),
         "running_var": float(bn.running_var[0]),
         "batch_mean": float(z.mean()),
         "batch_var": float(z.var(unbiased=False)),
     }
+
+    def shift() -> float:
+        a = model(torch.cat([x[:1], x[1:40]]))[0]
+        b = model(torch.cat([x[:1], x[40:79]]))[0]
+        return float((a - b).abs().max())
+
+    with batch_statistics(model):
+        out["train_shift"] = shift()
     with torch.no_grad():
-        for mode in ("train", "eval"):
-            model.train(mode == "train")
-            a = model(torch.cat([x[:1], x[1:40]]))[0]
-            b = model(torch.cat([x[:1], x[40:79]]))[0]
-            out[f"{mode}_shift"] = float((a - b).abs().max())
-    for name, value in saved.items():
-        model.get_buffer(name).copy_(value)
-    model.eval()
+        out["eval_shift"] = shift()
     return out
 
 
