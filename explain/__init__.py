@@ -38,6 +38,8 @@ _FROM = {
     "METHODS": "explain.methods.attributions",
     "attribute": "explain.methods.attributions",
     "defaults": "explain.methods.attributions",
+    "gradient_magnitude": "explain.methods.attributions",
+    "magnitude_methods": "explain.methods.attributions",
     "Prediction": "explain.methods.classify",
     "prepare": "explain.methods.classify",
     "top_k": "explain.methods.classify",

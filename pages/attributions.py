@@ -6,7 +6,7 @@ app_shell()  # first: a visitor arriving here after a restart sees the app while
 
 import streamlit as st
 
-from explain import attribution_views, input_image, map_note
+from explain import attribution_views, input_image, magnitude_methods, map_note
 from ui.model_picker import image_and_classifier_ui, out_of_distribution
 from ui.presenter import in_use, prose, settings
 from ui.views.attributions import (
@@ -38,7 +38,8 @@ in_use(subject.chosen.name, info.title, info.is_fallback, out_of_distribution(in
 maps, failures = attribution_maps(subject, target, methods, params)
 
 seen = input_image(subject.x, info.mean, info.std)
-view, shown = attribution_views(maps, subject.chosen.image, info.preprocess, mode, percentile, alpha)
+magnitude = magnitude_methods(params)  # gradients: their absolute maps are |gradient| per channel, summed
+view, shown = attribution_views(maps, subject.chosen.image, info.preprocess, mode, percentile, alpha, magnitude)
 overlays = {m: v.picture(alone) for m, v in shown.items()}
 
 tab_maps, tab_sanity, tab_faith, tab_batch, tab_code = st.tabs(

@@ -23,6 +23,7 @@ from torch import nn
 
 from explain.methods.attributions import METHODS, attribute, baseline, defaults
 from explain.methods.layers import default_cam_layer, parametric_units, spatial_layers
+from explain.methods.maps import to_map
 from explain.methods.sanity import cascading_randomization
 from models.classifiers import BUNDLED_CLASSIFIER, CLASSIFIERS, load_classifier
 
@@ -187,7 +188,10 @@ def test_empty_flat_and_coarse_maps_say_why():
 def test_default_cam_layer_is_the_last_feature_map():
     x = torch.randn(1, 3, 224, 224)
     assert default_cam_layer(spatial_layers(torchvision.models.resnet18(), x)) == "layer4"
-    assert default_cam_layer(spatial_layers(torchvision.models.vgg16(), x)) == "features"
+    # Grad-CAM's layer is the last convolution's rectified maps: VGG-16's relu5_3 (14 x 14); `features`, which this
+    # test named before a review, ends in pool5 (7 x 7) and is a pooling of relu5_3
+    assert default_cam_layer(spatial_layers(torchvision.models.vgg16(), x)) == "features.29"
+    assert default_cam_layer(spatial_layers(torchvision.models.alexnet(), x)) == "features.11"
 
 
 def test_parametric_units_run_from_the_output_down():
@@ -453,6 +457,10 @@ def test_the_sanity_check_follows_the_papers_code_by_default(cnn, x) -> None:
     expected = np.clip((grey - grey.min()) / (np.percentile(grey, 99) - grey.min()), 0, 1)
     np.testing.assert_allclose(paper_map(a), expected)
     assert not np.allclose(paper_map(a), np.abs(a.sum(axis=0)) / np.percentile(np.abs(a.sum(axis=0)), 99))
+    # signed: VisualizeImageDiverging (span from the signed sum's percentile; a review found the magnitude's used)
+    summed = a.sum(axis=0)
+    span = abs(np.percentile(summed, 99))
+    np.testing.assert_allclose(paper_map(a, "signed"), np.clip((summed + span) / (2 * span), -1, 1))
 
     steps = cascading_randomization(cnn, x[:1], "saliency", 2)
     for s in steps[1:]:
@@ -582,3 +590,31 @@ def test_a_choice_shows_its_caption_and_the_sanity_grid_keeps_the_first_and_last
     steps = list(range(11))
     assert shown_steps(steps) == [0, 2, 4, 6, 8, 10] and shown_steps(steps[:4]) == steps[:4]
     assert shown_steps(list(range(13)))[-1] == 12 and len(shown_steps(list(range(13)))) == 6
+
+
+def test_a_gradients_absolute_map_is_its_magnitude_per_channel_summed(cnn, x) -> None:
+    """A fidelity review: Saliency's absolute map was |sum over R, G, B of the gradient|, where opposite signs cancel
+    (on the course's photos only a third of pixels have one sign in all three channels); Captum's Saliency
+    (abs=True by default) and SmoothGrad's reference code show sum over channels of |gradient|. Other methods keep
+    Captum's visualisation, |sum over channels|. The page, the snippet and the faithfulness ranking agree."""
+    from explain.figures.export import attribution_snippet
+    from explain.methods.attributions import gradient_magnitude, magnitude_methods
+    from explain.methods.faithfulness import ranking_map
+
+    g = attribute(cnn, x[:1], "saliency", 0)[0].detach().numpy().astype(np.float64)
+    assert np.any(np.sign(g) != np.sign(g[:1]))  # channels disagree somewhere: the two rules differ here
+    by_size = np.abs(g).sum(axis=0)
+    np.testing.assert_allclose(to_map(g, "absolute", 100.0, magnitude=True), by_size / by_size.max())
+    np.testing.assert_allclose(to_map(g, "signed", 100.0, magnitude=True), to_map(g, "signed", 100.0))
+    assert not np.allclose(to_map(g, "absolute", 100.0, magnitude=True), to_map(g, "absolute", 100.0))
+    np.testing.assert_allclose(ranking_map(g, "absolute", magnitude=True), by_size / by_size.max())
+
+    assert gradient_magnitude("saliency") and gradient_magnitude("smoothgrad")
+    assert not gradient_magnitude("smoothgrad", {"base": "integrated_gradients"})
+    assert not gradient_magnitude("integrated_gradients") and not gradient_magnitude("grad_cam")
+    params = {"saliency": {}, "integrated_gradients": {}, "smoothgrad": {"base": "integrated_gradients"}}
+    assert magnitude_methods(params) == {"saliency"}
+
+    assert "'absolute', percentile=99.0, magnitude=True)" in attribution_snippet("m", "a.png", "saliency", 0, {})
+    assert "magnitude" not in attribution_snippet("m", "a.png", "saliency", 0, {}, mode="signed")
+    assert "magnitude" not in attribution_snippet("m", "a.png", "integrated_gradients", 0, {})

@@ -4,7 +4,7 @@ laid over that image."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,10 +38,12 @@ def attribution_views(
     mode: Mode = "absolute",
     percentile: float = 99.0,
     alpha: float = 0.7,
+    magnitude: Collection[str] = (),
 ) -> tuple[np.ndarray, dict[str, AttributionView]]:
     """(the image as the model sees it, each method's AttributionView); maps go onto the image at its own
-    resolution, not the model's input size (at least the maps' size: a smaller image is enlarged to it)."""
-    heats = {method: to_map(attribution, mode, percentile) for method, attribution in maps.items()}
+    resolution, not the model's input size (at least the maps' size: a smaller image is enlarged to it). The
+    methods in `magnitude` (`magnitude_methods`) are gradients, shown by their magnitude (`to_map`)."""
+    heats = {m: to_map(attribution, mode, percentile, m in magnitude) for m, attribution in maps.items()}
     seen = model_view(image, preprocess, min_side=max((max(h.shape) for h in heats.values()), default=1))
     views = {}
     for method, heat in heats.items():

@@ -12,6 +12,7 @@ import captum
 import torch
 import torchvision
 
+from explain.methods.attributions import gradient_magnitude
 from models.hub.fallback import WeightsInfo
 
 
@@ -91,6 +92,7 @@ def attribution_snippet(
         "attribute, load_image, prepare, sample_bytes, to_map" if sample else "attribute, load_image, prepare, to_map"
     )
     where = "" if sample else f"  # {image!r}: the file, beside this notebook"
+    magnitude = ", magnitude=True" if gradient_magnitude(method, params) and mode == "absolute" else ""
     # where it runs, and how to see its result (a walk ran it elsewhere: "No module named 'explain'"; and it showed
     # nothing)
     return f"""# Run in the project's folder (the one holding app.py), where `explain` and `models` import.
@@ -98,5 +100,5 @@ from explain import {names}
 {load}
 x = prepare(load_image({source}), info.preprocess){where}
 attr = attribute(model, x, {method!r}, target={target}{args})
-heatmap = to_map(attr[0], {mode!r}, percentile={percentile!r})  # H x W: plt.imshow(heatmap) shows it
+heatmap = to_map(attr[0], {mode!r}, percentile={percentile!r}{magnitude})  # H x W: plt.imshow(heatmap) shows it
 """

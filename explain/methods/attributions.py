@@ -8,7 +8,7 @@ draw their noise inside a forked RNG, so a result is reproducible and cacheable.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,7 +197,14 @@ SEED = Param("seed", "Seed", 0, "int", 0, 10_000, help="The noise is drawn from 
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("saliency", "Saliency", "The gradient of the class score with respect to each pixel.", (), _saliency),
+        Method(
+            "saliency",
+            "Saliency",
+            "The gradient of the class score with respect to each pixel; its absolute map adds up |gradient| over "
+            "R, G and B (Simonyan et al. take the largest channel's).",
+            (),
+            _saliency,
+        ),
         Method(
             "integrated_gradients",
             "Integrated Gradients",
@@ -384,6 +391,19 @@ def _method(method: str) -> Method:
         return METHODS[method]
     except KeyError:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}") from None
+
+
+def gradient_magnitude(method: str, params: Mapping[str, Any] | None = None) -> bool:
+    """Whether the method's absolute map is the gradient's magnitude per channel, summed (`to_map`'s `magnitude`):
+    Saliency, and SmoothGrad over Saliency. Simonyan et al. take the largest channel's |gradient|; Captum's Saliency
+    (abs=True by default) and SmoothGrad's reference code sum them, as here. Other methods' absolute maps are
+    |sum over channels|, as Captum's visualisation makes them."""
+    return method == "saliency" or (method == "smoothgrad" and (params or {}).get("base", "saliency") == "saliency")
+
+
+def magnitude_methods(params: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
+    """Of the methods in `params` (method -> its parameters), those whose absolute map is a gradient's magnitude."""
+    return frozenset(m for m, p in params.items() if gradient_magnitude(m, p))
 
 
 def attribute(model: nn.Module, inputs: torch.Tensor, method: str, target: int, **params: Any) -> torch.Tensor:

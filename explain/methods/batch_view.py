@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from explain.methods.attributions import attribute
+from explain.methods.attributions import attribute, gradient_magnitude
 from explain.methods.classify import prepare, top_k
 from explain.methods.maps import to_map
 from models.data.shapes import SHAPE_CLASSES, classification_set
@@ -81,7 +81,7 @@ def explain_batch(
                 best.probability,
                 (best.label == item.truth) if known else None,
                 categories[cls],
-                to_map(attr, "absolute"),
+                to_map(attr, "absolute", magnitude=gradient_magnitude(method)),
             )
         )
         if report is not None:

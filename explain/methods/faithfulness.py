@@ -3,7 +3,7 @@ falls as the most-attributed pixels are removed, and rises as they are revealed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,13 +89,13 @@ RANKINGS = {
 }
 
 
-def ranking_map(attribution: torch.Tensor | np.ndarray, by: str = "signed") -> np.ndarray:
+def ranking_map(attribution: torch.Tensor | np.ndarray, by: str = "signed", magnitude: bool = False) -> np.ndarray:
     """The H x W map whose order ranks pixels for deletion and insertion: the channel-summed attribution by its
-    signed value (the paper's importance for the class) or by its absolute value. No percentile clipping, so
-    the strongest pixels are not tied."""
+    signed value (the paper's importance for the class) or by its absolute value, as the page's map shows it
+    (`magnitude`: a gradient's, `to_map`). No percentile clipping, so the strongest pixels are not tied."""
     if by not in RANKINGS:
         raise ValueError(f"rank by one of {', '.join(RANKINGS)}, not {by!r}")
-    return to_map(attribution, by, percentile=100.0)
+    return to_map(attribution, by, percentile=100.0, magnitude=magnitude)
 
 
 def deletion_insertion(
@@ -136,15 +136,17 @@ def faithfulness_of_maps(
     by: str = "signed",
     progress: Callable[[int, int], None] | None = None,
     steps: int | None = None,
+    magnitude: Collection[str] = (),
 ) -> dict[str, Curves]:
     """Deletion and insertion curves for each attribution (method key -> 1 x C x H x W or C x H x W), its pixels
-    ranked `by` one of RANKINGS, as the page's faithfulness tab measures them; `progress` counts maps."""
+    ranked `by` one of RANKINGS, as the page's faithfulness tab measures them (the methods in `magnitude` by their
+    gradient's magnitude when ranked by absolute value); `progress` counts maps."""
     out = {}
     for i, (method, attribution) in enumerate(attributions.items()):
         if progress:
             progress(i, len(attributions))
         a = attribution[0] if attribution.ndim == 4 else attribution
-        out[method] = deletion_insertion(model, inputs, ranking_map(a, by), target, steps)
+        out[method] = deletion_insertion(model, inputs, ranking_map(a, by, method in magnitude), target, steps)
     return out
 
 

@@ -14,11 +14,13 @@ from models.lock import lock_for
 
 @dataclass(frozen=True)
 class LayerInfo:
-    """A module whose output is a feature map: its name, type and output shape (C, H, W)."""
+    """A module whose output is a feature map: its name, type, output shape (C, H, W), and whether that output is a
+    pooling's (a pooling layer, or a container such as VGG's `features` whose last step is one)."""
 
     name: str
     kind: str
     shape: tuple[int, int, int]
+    pooled: bool = False
 
 
 @torch.no_grad()
@@ -29,11 +31,15 @@ def spatial_layers(model: nn.Module, inputs: torch.Tensor) -> list[LayerInfo]:
     """
     seen: list[LayerInfo] = []
     handles = []
+    pooled: list[torch.Tensor] = []  # pooling outputs: a container returning one of these is a pooling too
 
     def hook(name: str):
         def record(module: nn.Module, args, output) -> None:
             if isinstance(output, torch.Tensor) and output.dim() == 4 and min(output.shape[2:]) > 1:
-                seen.append(LayerInfo(name, type(module).__name__, tuple(output.shape[1:])))
+                pool = "Pool" in type(module).__name__ or any(output is p for p in pooled)
+                if pool:
+                    pooled.append(output)
+                seen.append(LayerInfo(name, type(module).__name__, tuple(output.shape[1:]), pool))
 
         return record
 
@@ -57,10 +63,11 @@ MIN_CAM_SIDE = 7  # a class activation map coarser than this is a few upsampled 
 
 def default_cam_layer(layers: list[LayerInfo]) -> str:
     """The last feature map that is not merely a pooling of another and is at least MIN_CAM_SIDE on each
-    side at this input size: Grad-CAM's usual choice (`layer4` of a ResNet, `features` of VGG and AlexNet at
-    224 px), or an earlier stage when the input is small (`layer2` of the bundled ResNet at 64 px, whose
-    `layer4` is 2 x 2). With no map that large, the finest-resolution candidate."""
-    candidates = [layer for layer in layers if "Pool" not in layer.kind] or layers
+    side at this input size: Grad-CAM's choice, the last convolutional layer's rectified maps (`layer4` of a
+    ResNet; at 224 px VGG-16's `features.29`, relu5_3 at 14 x 14 as in Selvaraju et al., not `features`, which
+    ends in pool5; AlexNet's `features.11`, 13 x 13), or an earlier stage when the input is small (`layer2` of the
+    bundled ResNet at 64 px, whose `layer4` is 2 x 2). With no map that large, the finest-resolution candidate."""
+    candidates = [layer for layer in layers if not layer.pooled] or layers
     if not candidates:
         raise ValueError("this model has no layer with a spatial output")
     fine = [layer for layer in candidates if min(layer.shape[1:]) >= MIN_CAM_SIDE]

@@ -10,16 +10,21 @@ import torch
 Mode = Literal["signed", "absolute"]
 
 
-def to_map(attribution: torch.Tensor | np.ndarray, mode: Mode = "absolute", percentile: float = 99.0) -> np.ndarray:
+def to_map(
+    attribution: torch.Tensor | np.ndarray, mode: Mode = "absolute", percentile: float = 99.0, magnitude: bool = False
+) -> np.ndarray:
     """A C x H x W (or H x W) attribution -> an H x W map in [-1, 1] (signed) or [0, 1] (absolute).
 
-    Channels are summed (Captum's convention), then values are divided by the `percentile`-th
-    percentile of their magnitude and clipped, so a few extreme pixels do not wash out the rest.
+    Channels are summed (Captum's convention, `visualize_image_attr`), then values are divided by the
+    `percentile`-th percentile of their magnitude and clipped, so a few extreme pixels do not wash out the rest.
+    `magnitude`: an absolute map sums each channel's absolute value instead (a gradient's magnitude: Captum's
+    Saliency gives |gradient| per channel by default, and SmoothGrad's authors' code shows its maps so); opposite
+    signs in R, G and B would otherwise cancel where the model is sensitive.
     """
     a = attribution.detach().float().cpu().numpy() if isinstance(attribution, torch.Tensor) else np.asarray(attribution)
     a = a.astype(np.float64)
     if a.ndim == 3:
-        a = a.sum(axis=0)
+        a = np.abs(a).sum(axis=0) if magnitude and mode == "absolute" else a.sum(axis=0)
     if a.ndim != 2:
         raise ValueError(f"expected a C x H x W or H x W map, got shape {a.shape}")
     a = np.nan_to_num(a)

@@ -18,7 +18,7 @@ from skimage.feature import hog
 from skimage.metrics import structural_similarity
 from torch import nn
 
-from explain.methods.attributions import attribute
+from explain.methods.attributions import attribute, gradient_magnitude
 from explain.methods.layers import parametric_units
 from explain.methods.maps import to_map
 from models.lock import lock_for, seeded_rngs
@@ -101,7 +101,7 @@ def similarity(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 VARIANTS = {  # how the model is randomised and how maps are made before they are compared
     "paper": "as published: each layer re-initialised as at the start of training (its own reset_parameters), "
     "maps as the authors' code makes them (|attribution| summed over channels, scaled from its minimum to its "
-    "99th percentile; signed maps summed, scaled by the 99th percentile of their magnitude)",
+    "99th percentile; signed maps summed and scaled by the 99th percentile of the sum, x to (x + p) / 2p)",
     "rescaled": "this project's earlier variant: weights re-drawn from N(0, the trained tensor's std), maps as "
     "the page shows them (|sum over channels|, divided by the clipping percentile)",
 }
@@ -110,7 +110,8 @@ VARIANTS = {  # how the model is randomised and how maps are made before they ar
 def paper_map(attribution: torch.Tensor | np.ndarray, mode: str = "absolute", percentile: float = 99.0) -> np.ndarray:
     """A C x H x W attribution as Adebayo et al.'s code shows it (PAIR saliency's VisualizeImageGrayscale and
     VisualizeImageDiverging): absolute values per channel summed, then (x - min) / (p-th percentile - min) clipped
-    to [0, 1]; signed: summed, divided by the p-th percentile of the magnitude, clipped to [-1, 1]."""
+    to [0, 1]; signed: summed, span = |p-th percentile of the sum|, then (x + span) / (2 span) clipped to [-1, 1]
+    (so most values land in [0, 1]: the code's own arithmetic, kept because only the clipping changes the ranks)."""
     a = attribution.detach().float().cpu().numpy() if isinstance(attribution, torch.Tensor) else np.asarray(attribution)
     a = np.nan_to_num(a.astype(np.float64))
     if mode == "absolute":
@@ -118,21 +119,28 @@ def paper_map(attribution: torch.Tensor | np.ndarray, mode: str = "absolute", pe
         vmin, vmax = image.min(), np.percentile(image, percentile)
         return np.clip((image - vmin) / (vmax - vmin), 0.0, 1.0) if vmax > vmin else np.zeros_like(image)
     image = a.sum(axis=0) if a.ndim == 3 else a
-    span = abs(np.percentile(np.abs(image), percentile))
-    return np.clip(image / span, -1.0, 1.0) if span > 0 else np.zeros_like(image)
+    span = abs(np.percentile(image, percentile))  # of the signed values, as VisualizeImageDiverging has it
+    return np.clip((image + span) / (2 * span), -1.0, 1.0) if span > 0 else np.zeros_like(image)
 
 
-def _maps(attribution: torch.Tensor, percentile: float, variant: str) -> tuple[np.ndarray, np.ndarray]:
-    """The (absolute, signed) H x W maps of an attribution in the variant's convention."""
-    make = paper_map if variant == "paper" else to_map
-    return make(attribution, "absolute", percentile), make(attribution, "signed", percentile)
+def _maps(attribution: torch.Tensor, percentile: float, variant: str, magnitude: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The (absolute, signed) H x W maps of an attribution in the variant's convention (`magnitude`: a gradient's,
+    as the page shows it; the paper's absolute maps sum every method's |attribution| per channel)."""
+    if variant == "paper":
+        return paper_map(attribution, "absolute", percentile), paper_map(attribution, "signed", percentile)
+    return to_map(attribution, "absolute", percentile, magnitude), to_map(attribution, "signed", percentile)
 
 
 def _step(
-    layer: str, original: tuple[np.ndarray, np.ndarray], attribution: torch.Tensor, percentile: float, variant: str
+    layer: str,
+    original: tuple[np.ndarray, np.ndarray],
+    attribution: torch.Tensor,
+    percentile: float,
+    variant: str,
+    magnitude: bool,
 ) -> SanityStep:
     """One SanityStep: the absolute and signed maps of `attribution` compared with the original's."""
-    absolute, signed = _maps(attribution, percentile, variant)
+    absolute, signed = _maps(attribution, percentile, variant, magnitude)
     rho, ssim = similarity(original[0], absolute)
     return SanityStep(layer, rho, ssim, absolute, spearman(original[1], signed), hog_similarity(original[0], absolute))
 
@@ -182,7 +190,8 @@ def cascading_randomization(
         raise ValueError(f"variant is one of {', '.join(VARIANTS)}, not {variant!r}")
     params = params or {}
     first = attribute(model, inputs, method, target, **params)[0]
-    original = _maps(first, percentile, variant)
+    magnitude = gradient_magnitude(method, params)
+    original = _maps(first, percentile, variant, magnitude)
     steps = [SanityStep("original", 1.0, 1.0, original[0])]
     with lock_for(model):
         scrambled = copy.deepcopy(model).eval()
@@ -194,7 +203,7 @@ def cascading_randomization(
         else:
             randomize_(scrambled.get_submodule(name), gen)
         attribution = attribute(scrambled, inputs, method, target, **params)[0]
-        steps.append(_step(name, original, attribution, percentile, variant))
+        steps.append(_step(name, original, attribution, percentile, variant, magnitude))
         if progress:
             progress(i + 1, len(units))
     return steps

@@ -14,7 +14,7 @@ from explain.figures.export import attribution_record, attribution_snippet, zip_
 from explain.figures.render import overlay, png_bytes
 from explain.inputs.image_sets import set_sha256
 from explain.inputs.upload_limits import IMAGE_MB, LABELLED_UPLOADS
-from explain.methods.attributions import METHODS, attribute, defaults
+from explain.methods.attributions import METHODS, attribute, defaults, magnitude_methods
 from explain.methods.batch_view import MAX_BATCH, LabelledImage, explain_batch, generated_shapes, summary
 from explain.methods.classify import model_view
 from explain.methods.faithfulness import GRIDS, RANKINGS, faithfulness_of_maps, flat_note
@@ -93,7 +93,9 @@ def display_ui(where: DeltaGenerator) -> tuple[list[str], str, float, float, boo
         horizontal=True,
         key="attr_mode",
         bind=BIND,
-        help="absolute: how strongly each pixel counts, either way. signed: red where the method's value is positive, "
+        help="absolute: how strongly each pixel counts, either way (the channels' sum, made positive; for Saliency "
+        "and SmoothGrad over it, the gradient's size in R, G and B added up, so opposite signs do not cancel). "
+        "signed: red where the method's value is positive, "
         "blue where negative: evidence for and against the class for Integrated Gradients, SHAP and Occlusion; for "
         "plain gradients, the direction in which a small change raises the score.",
     )
@@ -324,7 +326,9 @@ def faithfulness_tab(
         curves = cached_heavy(
             "Deleting and inserting pixels",
             ("faithfulness", *faith_settings),
-            lambda report: faithfulness_of_maps(subject.model, subject.x, maps, target, by, report, GRIDS[grid]),
+            lambda report: faithfulness_of_maps(
+                subject.model, subject.x, maps, target, by, report, GRIDS[grid], magnitude_methods(params)
+            ),
             unit="maps",
         )
         show_faithfulness(curves, by)
