@@ -103,7 +103,11 @@ def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
     assert "28 x 28 mask logits" in titles
     assert "RoIPool: 7 x 7, channel mean" in titles and "RoIAlign: 7 x 7, channel mean" in titles
     roi_caption = "the level its size picks: green the exact box, red the whole cells RoIPool reads"
-    assert any(roi_caption in c for c in captions)
+    (pooled,) = [c for c in captions if roi_caption in c]
+    # stage 3 pools the proposal the detection came from, as the box head does (a fidelity review: it pooled the
+    # detection's final box while saying it showed the box head's pooling), the one stage 4 follows
+    (followed,) = [c for c in captions if c.startswith("proposal ") and "red as proposed" in c]
+    assert pooled.startswith(followed.split(":")[0] + " on P"), (pooled, followed)
     assert any(
         c.startswith("proposal ") and "came from: red as proposed, green as the box head moves it" in c
         for c in captions

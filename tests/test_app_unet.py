@@ -26,6 +26,23 @@ def test_default_shows_the_u_the_ablation_and_a_scored_prediction():
     assert legend < next(i for i, t in enumerate(texts) if "classes in the true labels" in t)
 
 
+def test_the_page_says_where_its_u_net_departs_from_the_papers():
+    """A fidelity review: the page cited Ronneberger et al. without its departures. The sentence names the shipped
+    networks' sizes, so it is checked against their manifest."""
+    import json
+
+    from models.hub.checkpoints import MANIFEST
+
+    at = open_page(PAGE)
+    prose = " ".join(m.value for m in at.markdown)
+    assert "padded 3 x 3 convolutions" in prose and "overlap-tile" in prose and "BatchNorm" in prose
+    assert "three poolings and 16 to 128 channels" in prose and "64 to 1,024" in prose
+    shipped = json.loads(MANIFEST.read_text())
+    for name in ("shapes-unet", "shapes-unet-noskip"):
+        config = shipped[name]["config"]
+        assert (config["base"], config["depth"]) == (16, 3), name  # 16 * 2**3 = 128 after three poolings
+
+
 def test_another_scene_and_an_uploaded_image():
     at = open_page(PAGE)
     at.number_input(key="unet_seed").set_value(42).run()

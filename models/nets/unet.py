@@ -5,6 +5,9 @@ transposed convolution comes up, and the encoder's map at the same resolution is
 (the skip connection) before the decoder's convolutions; a 1x1 convolution gives per-pixel class
 scores. `skips=False` builds the ablation: the same network without the concatenations.
 Inputs of any size work: they are padded to a multiple of 2**depth and the output is cropped back.
+Departures from the paper: padded convolutions (its are unpadded, so it crops each skip and tiles its input with
+overlap), BatchNorm (after its time), and, as shipped (base 16, depth 3), three poolings and 16-128 channels (its
+four, 64-1,024).
 """
 
 from __future__ import annotations

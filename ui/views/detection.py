@@ -279,21 +279,42 @@ def detections_stage(stages: Stages, listed: int, threshold: float) -> None:
     )
 
 
+def followed_proposal(
+    stages: Stages, inst: Instance | None, subject: Subject
+) -> tuple[int, tuple[float, float, float, float], str, bool] | None:
+    """(rank, box, name, whether it is the detection's known source) of the proposal stages 3 and 4 follow: the one
+    the clicked detection came from (the box head pools proposals, not the detections they become), else the
+    strongest; None without proposals."""
+    exact = cached_source(subject, inst.box, inst.label_index, inst.score) if inst is not None else None
+    picked = exact or source_proposal(stages, inst.box if inst is not None else None)
+    if picked is None:
+        return None
+    rank, box = picked
+    if inst is None:
+        return rank, box, f"proposal {rank + 1}, the strongest", False
+    if exact:
+        return rank, box, f"proposal {rank + 1}, the one {inst.label} {inst.score:.0%} came from", True
+    # no proposal reproduces the detection (say, the proposals were cut): the best overlap, said as a guess
+    guess = f"proposal {rank + 1}, the one overlapping {inst.label} {inst.score:.0%} most (its source not found)"
+    return rank, box, guess, False
+
+
 def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, subject: Subject) -> None:
-    """Stage 3: the clicked detection's box (else the strongest proposal) pooled both ways at the FPN level the
-    box head pools it from, the gap between the two split into its two causes."""
+    """Stage 3: the proposal the clicked detection came from (else the strongest) pooled both ways at the FPN level
+    the box head pools it from, the gap between the two split into its two causes."""
     stage(
         "3. RoIPool against RoIAlign.",
         "Before the heads, each box's features are pooled to 7 x 7 cells. Fast R-CNN's RoIPool snaps the box to "
         "whole cells of the feature map and takes the maximum over uneven bins; Mask R-CNN's RoIAlign samples the "
         "map bilinearly at exact positions and averages, so the pooled features line up with the box (which its "
-        "28 x 28 masks need). Shown as the model's box head runs it, at the level the box's size picks.",
+        "28 x 28 masks need). Shown as the model's box head runs it: on the proposal a detection came from (the mask "
+        "head later pools the detection's final box, at 14 x 14), at the level the box's size picks.",
     )
-    if inst is None and not len(stages.proposals):
+    followed = followed_proposal(stages, inst, subject)
+    if followed is None:
         st.info("No proposal to pool.")
         return
-    box = inst.box if inst is not None else tuple(float(v) for v in stages.proposals[0])
-    what = f"{inst.label} {inst.score:.0%}" if inst is not None else "the strongest proposal"
+    _, box, what, _ = followed
     level = roi_level(stages, box, image.shape[:2])
     with settings("RoIAlign variant"):
         aligned = st.toggle(
@@ -352,19 +373,12 @@ def heads_section(
         "gives a probability for every class (background included) and, per class, how to move and resize the "
         "proposal.",
     )
-    exact = cached_source(subject, inst.box, inst.label_index, inst.score) if inst is not None else None
-    picked = exact or source_proposal(stages, inst.box if inst is not None else None)
-    if picked is None:
+    followed = followed_proposal(stages, inst, subject)
+    if followed is None:
         st.info("No proposal to follow.")
         return
-    rank, box = picked
+    _, box, which, exact = followed
     out = cached_box_heads(subject, box, inst.label_index if exact else None)  # the detection's own box, when known
-    if inst is None:
-        which = f"proposal {rank + 1}, the strongest"
-    elif exact:
-        which = f"proposal {rank + 1}, the one {inst.label} {inst.score:.0%} came from"
-    else:  # no proposal reproduces the detection (say, the proposals were cut): the best overlap, said as a guess
-        which = f"proposal {rank + 1}, the one overlapping {inst.label} {inst.score:.0%} most (its source not found)"
     a, b, c = st.columns(3)
     drawn = draw_box(
         draw_box(image, tuple(round(v) for v in box), "#FF1744", 3), tuple(round(v) for v in out.refined), "#00C853", 3

@@ -43,7 +43,10 @@ def intro() -> None:
         "Ronneberger, Fischer & Brox (MICCAI 2015): an encoder that halves the resolution at each level, a decoder "
         "that doubles it back, and skip connections that hand the decoder the encoder's sharp, full-resolution maps. "
         "Both networks below were trained by this project on generated scenes (per-pixel labels come free with the "
-        "generator); the second is the same network without the skip connections."
+        "generator); the second is the same network without the skip connections. Where they depart from the "
+        "paper's: padded 3 x 3 convolutions, so skips need no cropping and the output is the input's size (the paper's "
+        "are unpadded, with overlap-tile inference); BatchNorm after each; three poolings and 16 to 128 channels "
+        "(the paper: four, 64 to 1,024)."
     )
 
 
