@@ -361,7 +361,9 @@ def roi_pool_vs_align(
     half_pixel = float((corrected - model_align).abs().mean() / model_align.abs().mean().clamp_min(1e-12))
     shown = corrected if aligned else model_align
     exact = tuple(v / stride for v in (x0, y0, x1, y1))
-    quantised = tuple(int(np.round(v)) for v in exact)  # roi_pool's round(); it reads these cells inclusive
+    # roi_pool's C++ round(), half away from zero (np.round rounds half to even: 2.5 -> 2 where roi_pool reads 3);
+    # it reads these cells inclusive
+    quantised = tuple(int(np.sign(v) * np.floor(abs(v) + 0.5)) for v in exact)
     averaged = _average_over_pool_bins(feature[0], quantised, size)
     scale = shown.abs().mean().clamp_min(1e-12)
 
