@@ -15,6 +15,7 @@ import io
 import json
 import os
 import pickle
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -188,8 +189,43 @@ def _kind(value: object) -> str:
     return f"a {type(value).__name__}"
 
 
+LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19"  # how PyTorch's format before 1.6 begins (a pickle)
+
+
+def _check_archive(data: bytes) -> None:
+    """Refuse, before `torch.load` inflates anything, a checkpoint whose zip entries are compressed or declare more
+    than MAX_MODEL_MB: `torch.save` stores them uncompressed, and a review over loopback sent 2.9 MB of deflated
+    zeros that `torch.load` inflated to 3 GB. The format before PyTorch 1.6 (not a zip) is refused too: its
+    storages' sizes are declared before their bytes, and no current `torch.save` writes it."""
+    if data.startswith(LEGACY_MAGIC):
+        raise OwnModelError(
+            "The file is in PyTorch's format from before version 1.6; load it and save it again with today's "
+            "`torch.save(model.state_dict(), path)`."
+        )
+    if data[:2] != b"PK":
+        raise OwnModelError(NOT_CHECKPOINT)
+    try:
+        entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        raise OwnModelError(INCOMPLETE_ZIP) from None
+    if any(e.compress_type != zipfile.ZIP_STORED for e in entries):
+        raise OwnModelError(
+            "The file's entries are compressed, which `torch.save` never does: save the state_dict with `torch.save`."
+        )
+    declared = sum(e.file_size for e in entries)
+    if declared > MAX_MODEL_MB * MB:
+        raise OwnModelError(
+            f"The file declares {declared / MB:,.0f} MB of contents; "
+            f"this server takes networks up to {MAX_MODEL_MB} MB."
+        )
+
+
+NOT_CHECKPOINT = "The file is not a PyTorch checkpoint (what `torch.save(model.state_dict(), path)` writes)."
+INCOMPLETE_ZIP = "The file is a zip but not a complete PyTorch checkpoint (truncated, or not written by torch.save)."
+
+
 def _read_torch(data: bytes) -> object:
-    not_checkpoint = "The file is not a PyTorch checkpoint (what `torch.save(model.state_dict(), path)` writes)."
+    _check_archive(data)
     try:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -198,13 +234,9 @@ def _read_torch(data: bytes) -> object:
                 "The file holds a whole pickled model or other Python objects, which this server never unpickles: "
                 "save `model.state_dict()` instead."
             ) from None
-        raise OwnModelError(not_checkpoint) from None
-    except Exception:  # the unpickler meets arbitrary bytes: any failure is a file that is not a checkpoint
-        if data[:2] != b"PK":
-            raise OwnModelError(not_checkpoint) from None
-        raise OwnModelError(
-            "The file is a zip but not a complete PyTorch checkpoint (truncated, or not written by torch.save)."
-        ) from None
+        raise OwnModelError(NOT_CHECKPOINT) from None
+    except Exception:  # the unpickler meets arbitrary bytes: any failure is a zip that is not a checkpoint
+        raise OwnModelError(INCOMPLETE_ZIP) from None
 
 
 def _read_safetensors(data: bytes) -> object:

@@ -139,6 +139,31 @@ def a_zip_that_is_not_a_checkpoint() -> bytes:
     return buffer.getvalue()
 
 
+def recompressed(data: bytes, declare: int = 0) -> bytes:
+    """A torch.save zip rewritten with deflated entries (a review over loopback: 2.9 MB of deflated zeros that
+    torch.load inflated to 3 GB before any check), or, with `declare`, stored ones of which the largest claims that
+    many bytes."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            if declare:
+                dst.writestr(info, src.read(info), zipfile.ZIP_STORED)
+            else:
+                dst.writestr(info.filename, src.read(info), zipfile.ZIP_DEFLATED)
+    if declare:  # patch the central directory's size of the last entry (the zip's own bookkeeping, unchecked)
+        raw = bytearray(out.getvalue())
+        at = raw.rfind(b"PK\x01\x02")
+        raw[at + 24 : at + 28] = declare.to_bytes(4, "little")
+        return bytes(raw)
+    return out.getvalue()
+
+
+def legacy(obj) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer, _use_new_zipfile_serialization=False)
+    return buffer.getvalue()
+
+
 def with_nan() -> dict:
     state = good_state()
     state["fc.weight"][0, 0] = float("nan")
@@ -160,6 +185,18 @@ BAD_FILES = {
     "a zip that is not a checkpoint": (a_zip_that_is_not_a_checkpoint, "not a complete PyTorch checkpoint"),
     "not a zip": (lambda: b"GIF89a" + bytes(100), "The file is not a PyTorch checkpoint"),
     "a text file renamed .pt": (lambda: b"hello, these are my weights\n" * 3, "The file is not a PyTorch checkpoint"),
+    "deflated entries": (
+        lambda: recompressed(saved(good_state())),
+        "The file's entries are compressed, which `torch.save` never does",
+    ),
+    "an entry declaring 4 GB": (
+        lambda: recompressed(saved(good_state()), declare=4_000_000_000),
+        "MB of contents; this server takes networks up to 240 MB",
+    ),
+    "the format before PyTorch 1.6": (
+        lambda: legacy(good_state()),
+        "The file is in PyTorch's format from before version 1.6; load it and save it again",
+    ),
     "a list of tensors": (lambda: saved([torch.zeros(2)]), "The file holds a list, not a state_dict"),
     "NaN weights": (lambda: saved(with_nan()), "Its weights contain NaN or infinite values (in fc.weight)"),
     "missing keys": (
