@@ -31,7 +31,7 @@ from models.experiments.lecture_loop import SETUP_NAMES, LectureLoop, final_numb
 from models.nets.digits_nets import CONV_INPUT, DigitsConvNet
 from models.nets.lecture_resnet import Network
 from models.nets.resnet import ResNet18
-from models.text import counted
+from models.text import counted, display_name
 
 MB = 1 << 20
 # The largest weights file a visitor may upload. A hosted server has about 2.7 GB: an upload is held three times
@@ -168,10 +168,12 @@ def read_state_dict(data: bytes, filename: str = "") -> dict[str, torch.Tensor]:
         raise OwnModelError(f"The file holds {_kind(state)}, not a state_dict (a dict of layer names to tensors).")
     bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
-        raise OwnModelError(f"The file is not a state_dict: {str(bad[0])[:60]!r} is not a tensor.")
+        raise OwnModelError(f"The file is not a state_dict: '{display_name(str(bad[0]), 60)}' is not a tensor.")
     odd = [k for k, v in state.items() if v.layout != torch.strided or v.device.type != "cpu"]
     if odd:  # sparse or meta tensors: no network's weights are saved so
-        raise OwnModelError(f"Its tensor {odd[0][:60]!r} is not a plain (dense) tensor; save `model.state_dict()`.")
+        raise OwnModelError(
+            f"Its tensor '{display_name(odd[0], 60)}' is not a plain (dense) tensor; save `model.state_dict()`."
+        )
     held = sum(v.numel() * v.element_size() for v in state.values())
     if held > MAX_MODEL_MB * MB:  # a view saves one value and claims a shape: a few kB claimed a 759-MB network
         raise OwnModelError(
@@ -179,7 +181,9 @@ def read_state_dict(data: bytes, filename: str = "") -> dict[str, torch.Tensor]:
         )
     for key, tensor in state.items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise OwnModelError(f"Its weights contain NaN or infinite values (in {key}): the training diverged.")
+            raise OwnModelError(
+                f"Its weights contain NaN or infinite values (in {display_name(key, 60)}): the training diverged."
+            )
     return dict(state)
 
 
@@ -304,7 +308,7 @@ def _identify(state: Mapping[str, torch.Tensor]) -> dict:
             "width": 1.0,
             "channels": 3,
         }
-    first = ", ".join(sorted(keys)[:4])
+    first = ", ".join(display_name(k, 60) for k in sorted(keys)[:4])
     raise OwnModelError(
         f"These weights are not of a supported architecture ({', '.join(ARCHITECTURES)}); its first keys: {first}."
     )
@@ -336,7 +340,9 @@ def check_matches(model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
     shapes = [k for k in expected if k in state and state[k].shape != expected[k].shape]
 
     def few(names: list[str]) -> str:
-        return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        return ", ".join(display_name(n, 60) for n in names[:3]) + (
+            f" and {len(names) - 3} more" if len(names) > 3 else ""
+        )
 
     if missing:
         raise OwnModelError(f"The weights lack {len(missing)} of the network's tensors: {few(missing)}.")

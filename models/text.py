@@ -27,3 +27,14 @@ def duration(seconds: float) -> str:
 def about(seconds: float) -> str:
     """An estimate: "about 4.2 s", or "under 0.01 s" (which is not "about")."""
     return duration(seconds) if seconds < 0.01 else f"about {duration(seconds)}"
+
+
+def display_name(name: str, max_chars: int = 80) -> str:
+    """A file name a visitor sent, safe to show anywhere: letters, digits, spaces and `._()/-` kept,
+    every other character (Markdown, HTML, control characters) replaced by `_`, at most `max_chars`."""
+    safe = "".join(c if c.isalnum() or c in " ._()/-" else "_" for c in name).strip() or "unnamed file"
+    if len(safe) > max_chars:
+        _, dot, ext = safe.rpartition(".")
+        keep = f"{dot}{ext}" if dot and len(ext) <= 8 else ""
+        safe = safe[: max_chars - len(keep) - 1] + "…" + keep
+    return safe

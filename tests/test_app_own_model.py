@@ -135,6 +135,16 @@ def test_every_bad_file_gets_its_line_on_the_page(name):
     assert "own_model" not in at.session_state
 
 
+def test_a_refused_files_name_is_shown_as_plain_text():
+    """A loopback review: the refusal line showed the file's name as Markdown (a link and bold), where the README
+    says a visitor's file names are shown with every Markdown character replaced."""
+    at = open_page("pages/build.py")
+    at.file_uploader(key="own_weights_0").upload("evil[click](http://x) **bold**.pt", b"", "application/octet-stream")
+    next(b for b in at.get("form_submit_button") if b.label == "Load").click().run()
+    (line,) = [e.value for e in at.error]
+    assert line.startswith("evil_click_(http_//x) __bold__.pt: The file is empty."), line
+
+
 def test_another_session_neither_sees_nor_reaches_it(trained):
     _, mine = trained  # this process's first session holds its own network
     other = open_page()

@@ -253,6 +253,16 @@ BAD_FILES = {
 }
 
 
+def test_key_names_in_a_refusal_are_shown_as_plain_text():
+    """A loopback review: a file's own key names went into the one-line refusal, which the page shows as Markdown (a
+    link, bold). They are shown as file names are (`display_name`)."""
+    evil = "[click](http://127.0.0.1:9/x) **bold**"
+    for state in ({**good_state(), evil: torch.zeros(1)}, {evil: torch.zeros(2, 2)}):
+        with pytest.raises(OwnModelError) as caught:
+            load_own_classifier(saved(state), filename="bad.pt")
+        assert "click" in str(caught.value) and not set("[]*:") & set(str(caught.value).split("click")[1][:30])
+
+
 @pytest.mark.parametrize("name", list(BAD_FILES))
 def test_every_bad_file_is_refused_in_one_line(name):
     make, message = BAD_FILES[name]

@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 
 from explain.inputs.image_sets import MAX_FOLDER_CHARS, folder_files, set_sha256
-from explain.inputs.images import display_name
 from explain.methods.occlusion import MAX_POSITIONS, check_occlusion, min_stride
 from models.experiments.augmentation import MAX_STEPS, TRANSFORMS, build_pipeline, step
 from models.files import ResultsFileError, public_path, read_json
+from models.text import display_name
 from models.transfer import BUNDLED_ENCODER, REGIMES, SHIPPED, Sweep, TrainConfig, load_runs, page_sweep, run_sweep
 from tests.app_helpers import live, open_page
 from tests.bounds import within

@@ -267,6 +267,10 @@ def test_parse_sizes() -> None:
             parse_sizes(bad)
     with pytest.raises(ValueError, match="at most 126"):
         parse_sizes("1,200", 126)
+    # digits str.isdigit() takes and int() does not: the page showed int()'s own message (a loopback review)
+    for odd in ("²", "1,³", "٣"):
+        with pytest.raises(ValueError, match="is not a whole number of images per class"):
+            parse_sizes(odd)
 
 
 def test_bundled_encoder_loads_verified_and_transfers() -> None:

@@ -9,9 +9,10 @@ import streamlit as st
 from PIL import Image
 
 from explain.inputs.image_choice import FROM_ELSEWHERE, image_source
-from explain.inputs.images import ImageLoadError, display_name, image_sha256, load_image
+from explain.inputs.images import ImageLoadError, image_sha256, load_image
 from explain.inputs.samples import GENERATED, SAMPLE_NAMES, sample_bytes
 from explain.inputs.upload_limits import IMAGE_MB
+from models.text import display_name
 from ui.view_link import (
     BIND,
     RUN_SUBJECT,

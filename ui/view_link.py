@@ -111,7 +111,7 @@ def carry_upload(sha256: str, label: str) -> None:
 def carried_upload() -> tuple[bytes, str] | str | None:
     """The upload the visitor last made or chose on any page: (bytes, label) while this server keeps it, a one-line
     reason once it no longer does (the store is bounded for the whole server; the upload is then let go), or None."""
-    from explain.inputs.images import display_name
+    from models.text import display_name
 
     if CARRIED not in st.session_state:
         return None

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from explain.inputs.images import ImageLoadError, display_name, load_image
+from explain.inputs.images import ImageLoadError, load_image
 from explain.inputs.samples import SAMPLE_NAMES, sample_bytes
 from models.data.shapes import make_scene, make_shape_image
+from models.text import display_name
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data" / "images"

@@ -101,17 +101,6 @@ def image_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def display_name(name: str, max_chars: int = 80) -> str:
-    """A file name a visitor sent, safe to show anywhere: letters, digits, spaces and `._()/-` kept,
-    every other character (Markdown, HTML, control characters) replaced by `_`, at most `max_chars`."""
-    safe = "".join(c if c.isalnum() or c in " ._()/-" else "_" for c in name).strip() or "unnamed file"
-    if len(safe) > max_chars:
-        _, dot, ext = safe.rpartition(".")
-        keep = f"{dot}{ext}" if dot and len(ext) <= 8 else ""
-        safe = safe[: max_chars - len(keep) - 1] + "…" + keep
-    return safe
-
-
 def _read(data: bytes | str | os.PathLike) -> bytes:
     if isinstance(data, bytes | bytearray | memoryview):
         return bytes(data)

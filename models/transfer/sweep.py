@@ -544,7 +544,7 @@ def parse_sizes(text: str, max_per_class: int | None = None) -> tuple[int, ...]:
                 raise ValueError("'max' needs the task's size")
             sizes.add(max_per_class)
         elif part:
-            if not part.isdigit() or int(part) < 1:
+            if not (part.isascii() and part.isdigit()) or int(part) < 1:  # "²".isdigit(), but int("²") fails
                 raise ValueError(f"{part!r} is not a whole number of images per class (1 or more)")
             sizes.add(int(part))
     if not sizes:

@@ -19,7 +19,7 @@ from explain.figures.detections import (
 )
 from explain.figures.render import draw_box, grey_maps, montage, overlay, png_bytes
 from explain.inputs.annotations import AnnotationFile, TrueObject, coco_objects, labels_known, scene_objects
-from explain.inputs.images import display_name, image_sha256
+from explain.inputs.images import image_sha256
 from explain.inputs.samples import sample_bytes, sample_scene
 from explain.inputs.upload_limits import IMAGE_MB
 from explain.methods.classify import most_probable
@@ -43,6 +43,7 @@ from explain.methods.rcnn_stages import (
 )
 from models.data.shapes import SHAPE_CLASSES
 from models.detectors import BUNDLED_DETECTOR, DetectorInfo, Instance, detect, drawable
+from models.text import display_name
 from ui.admission import cached_heavy
 from ui.image_input import ChosenImage
 from ui.presenter import chart, prose, settings, stage, text_scale

@@ -10,6 +10,7 @@ import streamlit as st
 from models.devices import best_device
 from models.experiments.lecture_loop import LectureLoop, test_images
 from models.own import ARCHITECTURES, MAX_MODEL_MB, NORMALISATIONS, OwnModelError, from_loop, load_own_classifier
+from models.text import display_name
 from ui.admission import heavy_job
 from ui.own_model import forget_own, keep_own, own_files, own_model
 from ui.presenter import prose
@@ -122,7 +123,7 @@ def upload_ui() -> None:
                 device=best_device(),
             )
     except OwnModelError as exc:
-        st.error(f"{weights.name}: {exc}", icon=":material/block:")
+        st.error(f"{display_name(weights.name)}: {exc}", icon=":material/block:")
         return
     mine = keep_own(model, loaded, weights=data)
     st.session_state["own_upload_n"] = n + 1  # the form's uploaders start empty: Streamlit lets the file go

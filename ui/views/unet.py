@@ -10,12 +10,13 @@ from PIL import Image
 
 from explain.figures.render import grey_maps, input_image, montage
 from explain.figures.unet import colour_labels, error_overlay, iou_bars, u_figure
-from explain.inputs.images import display_name, small_image_note
+from explain.inputs.images import small_image_note
 from explain.methods.filters import strongest_channels
 from explain.methods.segmentation import level_maps, predict, score_image, wrong_pixels
 from models.data.segmentation import CLASSES, SIZE, example_scene
 from models.hub.checkpoints import CheckpointError
 from models.segmenters import load_unet, unet_input
+from models.text import display_name
 from ui.image_input import image_input
 from ui.page_end import end_page
 from ui.presenter import chart, prose
