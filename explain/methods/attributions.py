@@ -8,6 +8,9 @@ draw their noise inside a forked RNG, so a result is reproducible and cacheable.
 
 from __future__ import annotations
 
+import os
+import threading
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +34,7 @@ from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
 from explain.methods.layers import MIN_CAM_SIDE
+from explain.methods.occlusion import check_occlusion
 from models.devices import on_model_device
 from models.lock import lock_for, seeded_rngs
 from models.params import Param
@@ -48,6 +52,13 @@ class Method:
     needs_relu_modules: bool = False  # Captum overrides the gradient of nn.ReLU modules, and only those
 
 
+# What one batch of a method may hold, in MB: a batch-size field is lowered to fit (the map is the same; memory and time
+# change). A loopback review took a 2.7 GB-class server to 4.9 GB with Integrated Gradients' batch of 64 on ResNet-50.
+ATTRIBUTION_MB = int(os.environ.get("EXPLAINER_ATTRIBUTION_MB", "512"))
+CAPPED = (
+    f"A batch holds at most what fits in {ATTRIBUTION_MB} MB on this server (for a large network at 224 px, a few "
+    "images): a larger setting is lowered to that."
+)
 BASELINES = ("zeros", "blurred", "noise")
 NOISE_SEED = 0  # the `noise` baseline's fixed draw
 SMOOTHGRAD_IG_STEPS = 8  # Integrated Gradients' steps per noisy copy when SmoothGrad averages it
@@ -163,6 +174,7 @@ def _guided_grad_cam(model, x, target, layer):
 
 
 def _occlusion(model, x, target, window, stride, batch_size):
+    check_occlusion(tuple(x.shape[-2:]), window, stride)  # at most MAX_POSITIONS forward passes, as the Features tab
     return Occlusion(model).attribute(
         x,
         sliding_window_shapes=(x.shape[1], window, window),
@@ -190,7 +202,7 @@ BATCH = Param(
     "int",
     1,
     256,
-    help="How many images go through the model at once (memory and speed only: the map is the same).",
+    help="How many images go through the model at once (memory and speed only: the map is the same). " + CAPPED,
 )
 SEED = Param("seed", "Seed", 0, "int", 0, 10_000, help="The noise is drawn from this seed.")
 
@@ -228,7 +240,7 @@ METHODS: dict[str, Method] = {
                     "int",
                     1,
                     256,
-                    help="How many points of the path go through the model at once (memory and speed only).",
+                    help="How many points of the path go through the model at once (memory and speed only). " + CAPPED,
                 ),
             ),
             _integrated_gradients,
@@ -338,7 +350,7 @@ METHODS: dict[str, Method] = {
             "Score-CAM",
             "Each activation map of the layer, upsampled, masks the input; its weight is how much that raises the "
             "class score. No gradients (torchcam).",
-            (LAYER, Param("batch_size", "Masked images per batch", 32, "int", 1, 256)),
+            (LAYER, Param("batch_size", "Masked images per batch", 32, "int", 1, 256, help=CAPPED)),
             _torchcam("ScoreCAM"),
         ),
         Method(
@@ -365,7 +377,7 @@ METHODS: dict[str, Method] = {
             (
                 Param("window", "Window (pixels)", 32, "int", 2, 224, scales_with_input=True),
                 Param("stride", "Stride (pixels)", 16, "int", 1, 224, scales_with_input=True),
-                Param("batch_size", "Patches per batch", 32, "int", 1, 512),
+                Param("batch_size", "Patches per batch", 32, "int", 1, 512, help=CAPPED),
             ),
             _occlusion,
         ),
@@ -406,12 +418,50 @@ def magnitude_methods(params: Mapping[str, Mapping[str, Any]]) -> frozenset[str]
     return frozenset(m for m, p in params.items() if gradient_magnitude(m, p))
 
 
+BATCH_FIELDS = ("batch_size", "internal_batch_size")  # the methods' fields that set memory and speed only
+_ACTIVATIONS: weakref.WeakKeyDictionary[nn.Module, dict[tuple[int, ...], int]] = weakref.WeakKeyDictionary()
+_ACTIVATIONS_LOCK = threading.Lock()
+
+
+def activation_bytes(model: nn.Module, inputs: torch.Tensor) -> int:
+    """Bytes of every leaf module's output for one image of `inputs`' size: what each image of a batch keeps for a
+    backward pass. Measured once per model and input size by a forward pass of one image, under the model's lock."""
+    shape = tuple(inputs.shape[1:])
+    with _ACTIVATIONS_LOCK:
+        known = _ACTIVATIONS.get(model, {}).get(shape)
+    if known is not None:
+        return known
+    total = 0
+
+    def count(module: nn.Module, args: Any, out: Any) -> None:
+        nonlocal total
+        if isinstance(out, torch.Tensor):
+            total += out.numel() * out.element_size()
+
+    with lock_for(model), torch.no_grad():
+        handles = [m.register_forward_hook(count) for m in model.modules() if not any(True for _ in m.children())]
+        try:
+            model(on_model_device(model, inputs[:1]))
+        finally:
+            for h in handles:
+                h.remove()
+    with _ACTIVATIONS_LOCK:
+        _ACTIVATIONS.setdefault(model, {})[shape] = total
+    return total
+
+
+def batch_cap(model: nn.Module, inputs: torch.Tensor) -> int:
+    """The most images a method's batch may hold on this server: ATTRIBUTION_MB over twice an image's activations
+    (kept for the backward pass, and their gradients); at least 1."""
+    return max(1, ATTRIBUTION_MB * 2**20 // max(1, 2 * activation_bytes(model, inputs)))
+
+
 def attribute(model: nn.Module, inputs: torch.Tensor, method: str, target: int, **params: Any) -> torch.Tensor:
     """The attribution of class `target` for a batch `inputs`, shaped like `inputs`
     (N x 1 x H x W for Grad-CAM, upsampled). Missing parameters take their defaults.
 
     Holds the model's lock while Captum's hooks are on it, so concurrent callers sharing a
-    model get the same result they would get alone.
+    model get the same result they would get alone. A batch-size field above `batch_cap` is lowered to it.
     """
     m = _method(method)
     known = {p.name for p in m.params}
@@ -422,6 +472,9 @@ def attribute(model: nn.Module, inputs: torch.Tensor, method: str, target: int, 
         raise ValueError(f"{m.title} needs a layer")
     if m.needs_relu_modules and not any(isinstance(mod, nn.ReLU) for mod in model.modules()):
         raise ValueError(f"{m.title} needs nn.ReLU modules and this model has none")
+    if fields := [f for f in BATCH_FIELDS if f in known]:
+        cap = batch_cap(model, inputs)
+        full.update({f: min(int(full[f]), cap) for f in fields})
     inputs = on_model_device(model, inputs)
     with lock_for(model):
         return m.run(model, inputs, target, **full).detach().cpu()
