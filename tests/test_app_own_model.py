@@ -123,6 +123,36 @@ def test_a_download_then_upload_gives_the_same_predictions(trained, monkeypatch)
         assert torch.equal(again.model(x), mine.model(x))
 
 
+def test_the_server_holds_a_bounded_total_of_visitors_networks(trained, monkeypatch):
+    """A loopback review: eight sessions each loaded a 241-kB file that builds a 233-MB AlexNet, and the server grew
+    by 245 MB a session (1,064 to 3,012 MB). Every session's own network counts toward OWN_SERVER_MB; past it one
+    line refuses the next, and a session replacing its own network is not counted twice."""
+    import ui.own_model as own
+
+    _, mine = trained
+    size = own.network_mb(mine.model)
+    uploads = []
+
+    def load(at):
+        n = at.session_state.get("own_upload_n", 0)  # a load empties the form: its uploaders get new keys
+        at.file_uploader(key=f"own_weights_{n}").upload("mine.pt", mine.weights_file(), "application/octet-stream")
+        at.file_uploader(key=f"own_card_{n}").upload("mine.json", mine.card.to_json().encode(), "application/json")
+        next(b for b in at.get("form_submit_button") if b.label == "Load").click().run()
+        assert not at.exception
+        uploads.append(at)
+        return [e.value for e in at.error]
+
+    held = sum(own.network_mb(m) for m in list(own._HELD))  # what this process's sessions hold now (the fixture's)
+    monkeypatch.setattr(own, "OWN_SERVER_MB", held + 1.5 * size)  # room for one more network, not two
+    first = open_page("pages/build.py")
+    assert load(first) == [] and "own_model" in first.session_state
+    assert load(first) == []  # the same session again: it replaces its own, which is not counted
+    second = open_page("pages/build.py")
+    (line,) = load(second)
+    assert "This server already holds" in line and "Try again in a few minutes" in line, line
+    assert "own_model" not in second.session_state
+
+
 @pytest.mark.parametrize("name", list(BAD_FILES))
 def test_every_bad_file_gets_its_line_on_the_page(name):
     make, message = BAD_FILES[name]

@@ -4,7 +4,10 @@ is then freed), never in a shared cache, never reachable from another session by
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +18,7 @@ from explain.figures.render import png_bytes
 from models.classifiers import ModelInfo
 from models.devices import best_device
 from models.hub.fallback import ModelSpec
-from models.own import OwnCard, export, own_classifier
+from models.own import OwnCard, OwnModelError, export, own_classifier
 
 OWN = "own"  # the pickers' key for the visitor's own network
 _KEY = "own_model"
@@ -43,6 +46,35 @@ class OwnModel:
         return export(self.model, self.card)[0]
 
 
+# What the server holds of every session's own network together, in MB (a loopback review: eight sessions each loading
+# a 241-kB file that builds a 233-MB AlexNet took a 2.7 GB-class server from 1,064 to 3,012 MB). A session's network is
+# freed with its session (Streamlit drops a closed tab's session after a couple of minutes).
+OWN_SERVER_MB = int(os.environ.get("EXPLAINER_OWN_SERVER_MB", "720"))
+_HELD: weakref.WeakSet[nn.Module] = weakref.WeakSet()  # every session's own network, this process
+_HELD_LOCK = threading.Lock()
+
+
+def network_mb(model: nn.Module) -> float:
+    """MB of a network's parameters and buffers."""
+    return sum(t.numel() * t.element_size() for t in model.state_dict().values()) / 2**20
+
+
+def _make_room(model: nn.Module) -> None:
+    """Count `model` among the networks this server holds, or refuse it in one line when the others' and it would
+    pass OWN_SERVER_MB (this session's current one does not count: it is replaced)."""
+    mine = own_model()
+    size = network_mb(model)
+    with _HELD_LOCK:
+        others = sum(network_mb(m) for m in list(_HELD) if mine is None or m is not mine.model)
+        if others + size > OWN_SERVER_MB:
+            raise OwnModelError(
+                f"This server already holds {others:,.0f} MB of visitors' own networks and takes {OWN_SERVER_MB:,} MB "
+                f"in all; this one needs {size:,.0f} MB. Try again in a few minutes, when other sessions have closed, "
+                "or run the dashboard on your own machine."
+            )
+        _HELD.add(model)
+
+
 def keep_own(
     model: nn.Module,
     card: OwnCard,
@@ -51,9 +83,11 @@ def keep_own(
     data: str | None = None,
 ) -> OwnModel:
     """Hold `model` as this session's own network on the best device (replacing any earlier one, which is freed):
-    `weights` is its file as uploaded (else written now, once), whose SHA-256 keys every cache of its results."""
+    `weights` is its file as uploaded (else written now, once), whose SHA-256 keys every cache of its results.
+    OwnModelError when the server holds too much of visitors' networks (`_make_room`)."""
     digest = hashlib.sha256(weights if weights is not None else export(model, card)[0]).hexdigest()
     model, info = own_classifier(model, card, digest, best_device())
+    _make_room(model)
     samples = samples or {}
     pictures = {k: png_bytes(p) for k, (p, _) in samples.items()}
     mine = OwnModel(model, info, card, pictures, {k: truth for k, (_, truth) in samples.items()}, data)

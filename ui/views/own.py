@@ -36,7 +36,11 @@ def keep_loop_ui(loop: LectureLoop, which: str = "") -> None:
     ):
         return
     model, card = from_loop(loop)
-    mine = keep_own(model, card, test_images(loop.config.setup), data=loop.config.setup)
+    try:
+        mine = keep_own(model, card, test_images(loop.config.setup), data=loop.config.setup)
+    except OwnModelError as exc:
+        st.error(str(exc), icon=":material/block:")
+        return
     st.session_state["build_keep_message"] = f"Kept as **{mine.card.title}** for this browser session: {WHERE}."
     st.session_state["build_keep_of"] = weakref.ref(loop)
     st.rerun()  # from the top: the Anatomy tab, drawn before this one, lists it now (a walk found it missing there)
@@ -122,10 +126,10 @@ def upload_ui() -> None:
                 input_size=None if size is None else int(size),
                 device=best_device(),
             )
+        mine = keep_own(model, loaded, weights=data)
     except OwnModelError as exc:
         st.error(f"{display_name(weights.name)}: {exc}", icon=":material/block:")
         return
-    mine = keep_own(model, loaded, weights=data)
     st.session_state["own_upload_n"] = n + 1  # the form's uploaders start empty: Streamlit lets the file go
     st.session_state["own_message"] = f"Loaded **{mine.card.title}** for this browser session: {WHERE}."
     st.rerun()  # the tab again, from the top: the model it now holds, its downloads
