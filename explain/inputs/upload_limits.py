@@ -7,6 +7,8 @@ can take. The rules live here, as plain functions, so a test reaches them withou
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import os
 import threading
 from collections import OrderedDict
@@ -111,10 +113,12 @@ def browser_key(xsrf_cookie: str | None) -> str | None:
 class KeptUploads:
     """Uploads kept so that a link naming one (`?upload=<sha256>`) finds it again, each under its owner (a visitor's
     browser, or session without one, which alone can read it): the newest `per_owner` of each owner, and at most
-    `megabytes` in all (each upload charged ENTRY_BYTES more for its bookkeeping), the oldest dropped first. Kept per
-    session, they were outside every bound: Streamlit keeps a reloaded tab's old session for reconnection, so a
-    review's one visitor grew the server by 100 MB a reload. Thread-safe; a put costs the same however many uploads
-    are kept."""
+    `megabytes` in all (each upload charged ENTRY_BYTES more for its bookkeeping). Past that, the owner holding the
+    most gives up its oldest first (never the upload just kept), so one visitor's large files push out their own, not
+    a classmate's (a review:
+    100 MB from one visitor emptied the store for everyone). Kept per session, they were outside every bound:
+    Streamlit keeps a reloaded tab's old session for reconnection, so a review's one visitor grew the server by
+    100 MB a reload. Thread-safe; a put costs a logarithm of the owners (a heap of their holdings), not a scan."""
 
     ENTRY_BYTES = 1024
 
@@ -122,12 +126,35 @@ class KeptUploads:
         self.per_owner, self.limit = per_owner, megabytes * MB
         self._kept: OrderedDict[tuple[str, str], tuple[bytes, str]] = OrderedDict()  # oldest first
         self._owners: dict[str, OrderedDict[str, None]] = {}  # each owner's uploads, oldest first
+        self._held: dict[str, int] = {}  # each owner's bytes, charges included
+        self._largest: list[tuple[int, int, str]] = []  # (-bytes, order, owner), stale entries skipped when popped
+        self._order = itertools.count()
         self._total = 0
         self._lock = threading.Lock()
 
+    def _charge(self, owner: str, change: int) -> None:
+        held = self._held.get(owner, 0) + change
+        if held:
+            self._held[owner] = held
+            heapq.heappush(self._largest, (-held, next(self._order), owner))
+        else:
+            self._held.pop(owner, None)
+        self._total += change
+        if len(self._largest) > 2 * len(self._held) + 64:  # mostly stale: rebuilt, so the heap stays bounded
+            self._largest = [(-held, next(self._order), owner) for owner, held in self._held.items()]
+            heapq.heapify(self._largest)
+
+    def _largest_owner(self) -> str:
+        """The owner holding the most bytes now (the first to reach that amount among equals)."""
+        while True:
+            negative, _, owner = self._largest[0]
+            if self._held.get(owner) == -negative:
+                return owner
+            heapq.heappop(self._largest)  # an amount since changed
+
     def _drop(self, owner: str, sha256: str) -> None:
         data, _ = self._kept.pop((owner, sha256))
-        self._total -= len(data) + self.ENTRY_BYTES
+        self._charge(owner, -(len(data) + self.ENTRY_BYTES))
         mine = self._owners[owner]
         del mine[sha256]
         if not mine:
@@ -142,11 +169,16 @@ class KeptUploads:
                 return
             self._kept[(owner, sha256)] = (data, label)
             self._owners.setdefault(owner, OrderedDict())[sha256] = None
-            self._total += len(data) + self.ENTRY_BYTES
+            self._charge(owner, len(data) + self.ENTRY_BYTES)
             while len(self._owners[owner]) > self.per_owner:
                 self._drop(owner, next(iter(self._owners[owner])))
             while self._total > self.limit:
-                self._drop(*next(iter(self._kept)))
+                largest = self._largest_owner()
+                if largest == owner and len(self._owners[owner]) == 1:  # the upload just kept stays: the next largest
+                    top = heapq.heappop(self._largest)
+                    largest = self._largest_owner()
+                    heapq.heappush(self._largest, top)
+                self._drop(largest, next(iter(self._owners[largest])))
 
     def get(self, owner: str, sha256: str) -> tuple[bytes, str] | None:
         """(bytes, label) of `owner`'s upload, or None (another owner's, dropped, or never kept)."""
