@@ -38,7 +38,7 @@ pytestmark = pytest.mark.browser  # a real dashboard server driven by Chromium
 PAGES = [
     # (name, URL path, what to do before uploading, text that must appear after the upload)
     ("classify", "", None, "chelsea.png · 451 x 300"),
-    ("attributions", "attributions", None, "The gradient of the class score with respect to each pixel."),
+    ("attributions", "attributions", None, "with respect to each pixel; its absolute map adds up |gradient| over R, G"),
     (
         "features",
         "features",
