@@ -115,10 +115,10 @@ class KeptUploads:
     browser, or session without one, which alone can read it): the newest `per_owner` of each owner, and at most
     `megabytes` in all (each upload charged ENTRY_BYTES more for its bookkeeping). Past that, the owner holding the
     most gives up its oldest first (never the upload just kept), so one visitor's large files push out their own, not
-    a classmate's (a review:
-    100 MB from one visitor emptied the store for everyone). Kept per session, they were outside every bound:
-    Streamlit keeps a reloaded tab's old session for reconnection, so a review's one visitor grew the server by
-    100 MB a reload. Thread-safe; a put costs a logarithm of the owners (a heap of their holdings), not a scan."""
+    a classmate's (a review: 100 MB from one visitor emptied the store for everyone). Kept per session, they were
+    outside every bound: Streamlit keeps a reloaded tab's old session for reconnection, so a review's one visitor grew
+    the server by 100 MB a reload. Thread-safe; a put costs a logarithm of the owners (a heap of their holdings), not
+    a scan."""
 
     ENTRY_BYTES = 1024
 
