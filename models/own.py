@@ -15,6 +15,7 @@ import io
 import json
 import os
 import pickle
+import struct
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -31,7 +32,7 @@ from models.experiments.lecture_loop import SETUP_NAMES, LectureLoop, final_numb
 from models.nets.digits_nets import CONV_INPUT, DigitsConvNet
 from models.nets.lecture_resnet import Network
 from models.nets.resnet import ResNet18
-from models.text import counted, display_name
+from models.text import code_span, counted
 
 MB = 1 << 20
 # The largest weights file a visitor may upload. A hosted server has about 2.7 GB: an upload is held three times
@@ -168,12 +169,10 @@ def read_state_dict(data: bytes, filename: str = "") -> dict[str, torch.Tensor]:
         raise OwnModelError(f"The file holds {_kind(state)}, not a state_dict (a dict of layer names to tensors).")
     bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
-        raise OwnModelError(f"The file is not a state_dict: '{display_name(str(bad[0]), 60)}' is not a tensor.")
+        raise OwnModelError(f"The file is not a state_dict: {code_span(str(bad[0]))} is not a tensor.")
     odd = [k for k, v in state.items() if v.layout != torch.strided or v.device.type != "cpu"]
     if odd:  # sparse or meta tensors: no network's weights are saved so
-        raise OwnModelError(
-            f"Its tensor '{display_name(odd[0], 60)}' is not a plain (dense) tensor; save `model.state_dict()`."
-        )
+        raise OwnModelError(f"Its tensor {code_span(odd[0])} is not a plain (dense) tensor; save `model.state_dict()`.")
     held = sum(v.numel() * v.element_size() for v in state.values())
     if held > MAX_MODEL_MB * MB:  # a view saves one value and claims a shape: a few kB claimed a 759-MB network
         raise OwnModelError(
@@ -182,7 +181,7 @@ def read_state_dict(data: bytes, filename: str = "") -> dict[str, torch.Tensor]:
     for key, tensor in state.items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise OwnModelError(
-                f"Its weights contain NaN or infinite values (in {display_name(key, 60)}): the training diverged."
+                f"Its weights contain NaN or infinite values (in {code_span(key)}): the training diverged."
             )
     return dict(state)
 
@@ -210,9 +209,16 @@ def _check_archive(data: bytes) -> None:
         raise OwnModelError(NOT_CHECKPOINT)
     try:
         entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        directory_in_place = _directory_where_stated(data)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, struct.error):
         raise OwnModelError(INCOMPLETE_ZIP) from None
-    if any(e.compress_type != zipfile.ZIP_STORED for e in entries):
+    # Python's zipfile finds the central directory by its size, just before the end record, while torch.load goes to
+    # the offset the record states: a re-attack put a stored-looking directory where zipfile looks and a deflated one
+    # where torch does. Both must be one, and every entry's own (local) header must say stored too.
+    local = [_local_method(data, e) for e in entries]
+    if not directory_in_place or -1 in local:
+        raise OwnModelError(INCOMPLETE_ZIP)
+    if any(e.compress_type != zipfile.ZIP_STORED for e in entries) or any(m != zipfile.ZIP_STORED for m in local):
         raise OwnModelError(
             "The file's entries are compressed, which `torch.save` never does: save the state_dict with `torch.save`."
         )
@@ -222,6 +228,28 @@ def _check_archive(data: bytes) -> None:
             f"The file declares {declared / MB:,.0f} MB of contents; "
             f"this server takes networks up to {MAX_MODEL_MB} MB."
         )
+
+
+def _directory_where_stated(data: bytes) -> bool:
+    """Whether the zip's central directory ends exactly where its end record (or, for zip64 as torch.save writes, its
+    zip64 end record) begins: at the offset the record states, with nothing before the archive or between."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 22 - 65535))
+    if end < 0:
+        return False
+    size, offset = struct.unpack("<II", data[end + 12 : end + 20])
+    record = end
+    if data[end - 20 : end - 16] == b"PK\x06\x07":  # the zip64 locator: the directory's numbers are in its record
+        record = struct.unpack("<Q", data[end - 12 : end - 4])[0]
+        if data[record : record + 4] != b"PK\x06\x06":
+            return False
+        size, offset = struct.unpack("<QQ", data[record + 40 : record + 56])
+    return offset + size == record
+
+
+def _local_method(data: bytes, entry: zipfile.ZipInfo) -> int:
+    """The compression method an entry's local header gives (-1 when no local header is there)."""
+    header = data[entry.header_offset : entry.header_offset + 10]
+    return struct.unpack("<H", header[8:10])[0] if header[:4] == b"PK\x03\x04" and len(header) == 10 else -1
 
 
 NOT_CHECKPOINT = "The file is not a PyTorch checkpoint (what `torch.save(model.state_dict(), path)` writes)."
@@ -308,7 +336,7 @@ def _identify(state: Mapping[str, torch.Tensor]) -> dict:
             "width": 1.0,
             "channels": 3,
         }
-    first = ", ".join(display_name(k, 60) for k in sorted(keys)[:4])
+    first = ", ".join(code_span(k) for k in sorted(keys)[:4])
     raise OwnModelError(
         f"These weights are not of a supported architecture ({', '.join(ARCHITECTURES)}); its first keys: {first}."
     )
@@ -340,9 +368,7 @@ def check_matches(model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
     shapes = [k for k in expected if k in state and state[k].shape != expected[k].shape]
 
     def few(names: list[str]) -> str:
-        return ", ".join(display_name(n, 60) for n in names[:3]) + (
-            f" and {len(names) - 3} more" if len(names) > 3 else ""
-        )
+        return ", ".join(code_span(n) for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
     if missing:
         raise OwnModelError(f"The weights lack {len(missing)} of the network's tensors: {few(missing)}.")

@@ -30,11 +30,20 @@ def about(seconds: float) -> str:
 
 
 def display_name(name: str, max_chars: int = 80) -> str:
-    """A file name a visitor sent, safe to show anywhere: letters, digits, spaces and `._()/-` kept,
-    every other character (Markdown, HTML, control characters) replaced by `_`, at most `max_chars`."""
-    safe = "".join(c if c.isalnum() or c in " ._()/-" else "_" for c in name).strip() or "unnamed file"
+    """A file name a visitor sent, safe to show anywhere: letters, digits, spaces and `.()/-` kept, every other
+    character (Markdown, HTML, control characters, and `_`, which Markdown reads as emphasis: a re-attack's `**b**`
+    became `__b__`, bold) replaced by `-`, at most `max_chars`."""
+    safe = "".join(c if c.isalnum() or c in " .()/-" else "-" for c in name).strip() or "unnamed file"
     if len(safe) > max_chars:
         _, dot, ext = safe.rpartition(".")
         keep = f"{dot}{ext}" if dot and len(ext) <= 8 else ""
         safe = safe[: max_chars - len(keep) - 1] + "…" + keep
     return safe
+
+
+def code_span(text: str, max_chars: int = 60) -> str:
+    """Text from a visitor's file that must stay exact (a tensor's name, `layer1.0.bn1.running_mean`), as Markdown
+    inline code: nothing inside is emphasis, a link or HTML; backticks and control characters become `'` and spaces,
+    and a long text ends in `…`."""
+    clean = "".join("'" if c == "`" else c if c.isprintable() else " " for c in text)
+    return f"`{clean[:max_chars] + '…' if len(clean) > max_chars else clean}`"

@@ -4,6 +4,7 @@ outputs; a download -> upload round trip gives the same predictions; every bad f
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 
 import pytest
@@ -158,6 +159,24 @@ def recompressed(data: bytes, declare: int = 0) -> bytes:
     return out.getvalue()
 
 
+def two_directories(data: bytes) -> bytes:
+    """A re-attack's bypass of the compression check: a deflated zip (`recompressed`, plain zip, not zip64) given a
+    second central directory, a copy marked stored with small sizes, just before the end record, where Python's
+    zipfile looks (it trusts the record's size); the record still states the deflated one's offset, which torch.load
+    reads (2.9 MB took the server to 4 GB)."""
+    end = data.rfind(b"PK\x05\x06")
+    (_, _, _, _, count, size, offset, _) = struct.unpack("<IHHHHIIH", data[end : end + 22])
+    assert offset + size == end
+    copy, at = bytearray(data[offset:end]), 0
+    for _ in range(count):
+        name, extra, comment = struct.unpack("<HHH", copy[at + 28 : at + 34])
+        packed = struct.unpack("<I", copy[at + 20 : at + 24])[0]
+        struct.pack_into("<H", copy, at + 10, 0)  # stored
+        struct.pack_into("<II", copy, at + 20, packed, packed)
+        at += 46 + name + extra + comment
+    return data[:end] + bytes(copy) + data[end : end + 20] + b"\x00\x00"
+
+
 def legacy(obj) -> bytes:
     buffer = io.BytesIO()
     torch.save(obj, buffer, _use_new_zipfile_serialization=False)
@@ -189,6 +208,10 @@ BAD_FILES = {
         lambda: recompressed(saved(good_state())),
         "The file's entries are compressed, which `torch.save` never does",
     ),
+    "a second, stored-looking directory": (
+        lambda: two_directories(recompressed(saved(good_state()))),
+        "The file is a zip but not a complete PyTorch checkpoint",
+    ),
     "an entry declaring 4 GB": (
         lambda: recompressed(saved(good_state()), declare=4_000_000_000),
         "MB of contents; this server takes networks up to 240 MB",
@@ -198,14 +221,14 @@ BAD_FILES = {
         "The file is in PyTorch's format from before version 1.6; load it and save it again",
     ),
     "a list of tensors": (lambda: saved([torch.zeros(2)]), "The file holds a list, not a state_dict"),
-    "NaN weights": (lambda: saved(with_nan()), "Its weights contain NaN or infinite values (in fc.weight)"),
+    "NaN weights": (lambda: saved(with_nan()), "Its weights contain NaN or infinite values (in `fc.weight`)"),
     "missing keys": (
         lambda: saved({k: v for k, v in good_state().items() if k != "layer2.0.bn1.running_mean"}),
-        "The weights lack 1 of the network's tensors: layer2.0.bn1.running_mean.",
+        "The weights lack 1 of the network's tensors: `layer2.0.bn1.running_mean`.",
     ),
     "unexpected keys": (
         lambda: saved({**good_state(), "extra.weight": torch.zeros(1)}),
-        "The weights have 1 tensors the network does not: extra.weight.",
+        "The weights have 1 tensors the network does not: `extra.weight`.",
     ),
     "wrong shapes": (
         lambda: saved({**good_state(), "layer1.0.conv1.weight": torch.zeros(8, 8, 5, 5)}),
@@ -240,11 +263,11 @@ BAD_FILES = {
     "a scalar head": (lambda: saved({**good_state(), "fc.weight": torch.zeros(())}), "fc.weight has 0 dimensions"),
     "a sparse head": (
         lambda: saved({**good_state(), "fc.weight": good_state()["fc.weight"].to_sparse()}),
-        "Its tensor 'fc.weight' is not a plain (dense) tensor",
+        "Its tensor `fc.weight` is not a plain (dense) tensor",
     ),
     "a meta head": (
         lambda: saved({**good_state(), "fc.weight": torch.empty(3, 8, device="meta")}),
-        "Its tensor 'fc.weight' is not a plain (dense) tensor",
+        "Its tensor `fc.weight` is not a plain (dense) tensor",
     ),
     "a digits head of 9,000 classes, empty": (
         lambda: saved({**own.build("digits-net", 10).state_dict(), "classifier.7.weight": torch.empty(9000, 0)}),
@@ -253,14 +276,18 @@ BAD_FILES = {
 }
 
 
-def test_key_names_in_a_refusal_are_shown_as_plain_text():
+def test_key_names_in_a_refusal_are_shown_as_code():
     """A loopback review: a file's own key names went into the one-line refusal, which the page shows as Markdown (a
-    link, bold). They are shown as file names are (`display_name`)."""
+    link, bold). They are shown exactly, as Markdown inline code (`code_span`), where nothing is a link or emphasis;
+    a backtick in a name cannot end the span."""
     evil = "[click](http://127.0.0.1:9/x) **bold**"
     for state in ({**good_state(), evil: torch.zeros(1)}, {evil: torch.zeros(2, 2)}):
         with pytest.raises(OwnModelError) as caught:
             load_own_classifier(saved(state), filename="bad.pt")
-        assert "click" in str(caught.value) and not set("[]*:") & set(str(caught.value).split("click")[1][:30])
+        assert f"`{evil}`" in str(caught.value), caught.value
+    with pytest.raises(OwnModelError) as caught:
+        load_own_classifier(saved({"a`**b**`": torch.zeros(2, 2)}), filename="bad.pt")
+    assert "`a'**b**'`" in str(caught.value), caught.value
 
 
 @pytest.mark.parametrize("name", list(BAD_FILES))

@@ -317,9 +317,11 @@ def test_read_json_names_the_file_not_the_server(tmp_path):
 @pytest.mark.parametrize(
     ("name", "shown"),
     [
-        ("![x](http://evil.example/a.png)", "__x_(http_//evil.example/a.png)"),
-        ("<img src=x onerror=alert(1)>.png", "_img src_x onerror_alert(1)_.png"),
-        (":red[big]**bold**.jpg", "_red_big___bold__.jpg"),
+        ("![x](http://evil.example/a.png)", "--x-(http-//evil.example/a.png)"),
+        ("<img src=x onerror=alert(1)>.png", "-img src-x onerror-alert(1)-.png"),
+        # `_` is Markdown's emphasis too: "__bold__" (what `_` for each character made of this) showed bold
+        (":red[big]**bold**.jpg", "-red-big---bold--.jpg"),
+        ("my_photo __x__.png", "my-photo --x--.png"),
         ("chelsea the cat (photo)", "chelsea the cat (photo)"),
     ],
 )
