@@ -40,6 +40,7 @@ MB = 1 << 20
 # about 720 MB for one visitor; that admits ResNet-18 (45 MB), ResNet-50 (98 MB) and AlexNet (233 MB) and refuses
 # VGG-16 (528 MB, about 1.6 GB held), which runs locally with EXPLAINER_MAX_MODEL_MB=600.
 MAX_MODEL_MB = int(os.environ.get("EXPLAINER_MAX_MODEL_MB", "240"))
+MAX_INPUT_SIZE = 512  # pixels a side, the card's as the form's (a card took 1,024: ResNet-50's activations, 2.5 GB)
 MAX_CARD_BYTES = 200_000  # the JSON card and the class-names file: text, small
 MAX_CLASSES = 10_000
 MAX_WIDTH = 4.0  # times ResNet-18's 64 first-layer filters: the course's networks are 0.25 to 1
@@ -115,7 +116,7 @@ def read_card(text: str | bytes) -> dict:
     if "classes" in raw:
         card["classes"] = class_names(raw["classes"])
     if "input_size" in raw:
-        card["input_size"] = int(_bounded(raw["input_size"], int, "input size", 8, 1024))
+        card["input_size"] = int(_bounded(raw["input_size"], int, "input size", 8, MAX_INPUT_SIZE))
     if "channels" in raw:
         card["channels"] = int(_bounded(raw["channels"], int, "channel count", 1, 3))
     for key in ("mean", "std"):

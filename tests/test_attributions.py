@@ -644,10 +644,10 @@ def test_a_batch_is_capped_by_memory_and_occlusion_by_positions(monkeypatch) -> 
         ),
     )
     small, image = small_cnn().eval(), torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
-    monkeypatch.setattr(attr, "ATTRIBUTION_MB", 0)  # nothing fits: one image at a time
-    capped = attr.attribute(small, image, "integrated_gradients", 0, internal_batch_size=64)
+    with monkeypatch.context() as one:
+        one.setattr(attr, "batch_cap", lambda model, inputs: 1)  # one image at a time
+        capped = attr.attribute(small, image, "integrated_gradients", 0, internal_batch_size=64)
     assert seen["internal_batch_size"] == 1
-    monkeypatch.setattr(attr, "ATTRIBUTION_MB", 512)
     whole = attr.attribute(small, image, "integrated_gradients", 0, internal_batch_size=64)
     assert seen["internal_batch_size"] == 64
     torch.testing.assert_close(capped, whole)  # the same map in smaller batches
@@ -673,3 +673,14 @@ def test_gradient_shap_is_captums_in_batches(cnn, x) -> None:
     chunked = attribute(cnn, x[:1], "gradient_shap", 0, n_samples=8, stdevs=0.1, seed=3, batch_size=2)
     again = attribute(cnn, x[:1], "gradient_shap", 0, n_samples=8, stdevs=0.1, seed=3, batch_size=2)
     assert chunked.shape == ours.shape and torch.isfinite(chunked).all() and torch.equal(chunked, again)
+
+
+def test_a_network_too_large_for_one_images_attribution_is_refused_in_one_line(monkeypatch) -> None:
+    """A re-attack: a card asking 1,024 px for an uploaded ResNet-50 made its attributions 2.5 GB an image, and the
+    batch cap stops at one image. Where one image does not fit, every method refuses in one line."""
+    from explain.methods import attributions as attr
+
+    small, image = small_cnn().eval(), torch.randn(1, 3, 16, 16)
+    monkeypatch.setattr(attr, "ATTRIBUTION_MB", 0)
+    with pytest.raises(ValueError, match=r"This network at 16 px needs about \d+ MB for one image's attribution"):
+        attr.attribute(small, image, "saliency", 0)

@@ -486,6 +486,12 @@ def attribute(model: nn.Module, inputs: torch.Tensor, method: str, target: int, 
         raise ValueError(f"{m.title} needs a layer")
     if m.needs_relu_modules and not any(isinstance(mod, nn.ReLU) for mod in model.modules()):
         raise ValueError(f"{m.title} needs nn.ReLU modules and this model has none")
+    per_image = 2 * activation_bytes(model, inputs)
+    if per_image > ATTRIBUTION_MB * 2**20:  # not even one image fits (a re-attack: ResNet-50 at 1,024 px, 3.6 GB)
+        raise ValueError(
+            f"This network at {inputs.shape[-1]} px needs about {per_image / 2**20:,.0f} MB for one image's "
+            f"attribution; this server gives an attribution {ATTRIBUTION_MB:,} MB (EXPLAINER_ATTRIBUTION_MB)."
+        )
     if fields := [f for f in BATCH_FIELDS if f in known]:
         cap = batch_cap(model, inputs)
         full.update({f: min(int(full[f]), cap) for f in fields})

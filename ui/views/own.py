@@ -9,7 +9,15 @@ import streamlit as st
 
 from models.devices import best_device
 from models.experiments.lecture_loop import LectureLoop, test_images
-from models.own import ARCHITECTURES, MAX_MODEL_MB, NORMALISATIONS, OwnModelError, from_loop, load_own_classifier
+from models.own import (
+    ARCHITECTURES,
+    MAX_INPUT_SIZE,
+    MAX_MODEL_MB,
+    NORMALISATIONS,
+    OwnModelError,
+    from_loop,
+    load_own_classifier,
+)
 from models.text import display_name
 from ui.admission import heavy_job
 from ui.own_model import forget_own, keep_own, own_files, own_model
@@ -102,7 +110,7 @@ def upload_ui() -> None:
         size = c4.number_input(
             "Without a card: input size (pixels)",
             16,
-            512,
+            MAX_INPUT_SIZE,
             None,
             key="own_size",
             placeholder="64 for the digits network, else 224",
