@@ -433,10 +433,13 @@ def load_own_classifier(
     normalisation: str = "imagenet",
     input_size: int | None = None,
     device: torch.device | str | None = None,
+    room: Callable[[float], None] | None = None,
 ) -> tuple[nn.Module, ModelInfo, OwnCard]:
     """Load your own weights file (a path or its bytes) into a classifier the explainers take, from a notebook as
     on the page: its JSON card if you have one, else class names (text, one per line; else "class 0..k-1"), the
-    normalisation ("imagenet", "unit", "greyscale") and the input size. Returns (model, info, card)."""
+    normalisation ("imagenet", "unit", "greyscale") and the input size. Returns (model, info, card). `room(MB)` is
+    called with the network's size once its shapes are checked, before it is built: a server's budget refuses there
+    (by raising OwnModelError), not after the memory is spent."""
     if not isinstance(weights, bytes):
         filename = filename or str(weights)
         path = Path(weights)
@@ -473,6 +476,8 @@ def load_own_classifier(
     with torch.device("meta"):  # the network's shapes alone, no memory: a file of a few kB claiming a head of a
         skeleton = build(made.architecture, k, made.width, made.channels)  # million classes took gigabytes to build
     check_matches(skeleton, state)  # every shape matches: the network is no bigger than the file's values
+    if room is not None:
+        room(sum(t.numel() * t.element_size() for t in skeleton.state_dict().values()) / MB)
     model = build(made.architecture, k, made.width, made.channels)
     model.load_state_dict(state, strict=True)
     model, info = own_classifier(model, made, hashlib.sha256(weights).hexdigest(), device)

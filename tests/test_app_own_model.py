@@ -148,9 +148,14 @@ def test_the_server_holds_a_bounded_total_of_visitors_networks(trained, monkeypa
     assert load(first) == [] and "own_model" in first.session_state
     assert load(first) == []  # the same session again: it replaces its own, which is not counted
     second = open_page("pages/build.py")
+    import models.own as models_own
+
+    built, real = [], models_own.build
+    monkeypatch.setattr(models_own, "build", lambda *a, **k: built.append(torch.empty(0).device.type) or real(*a, **k))
     (line,) = load(second)
     assert "This server already holds" in line and "Try again in a few minutes" in line, line
     assert "own_model" not in second.session_state
+    assert built == ["meta"]  # refused from its shapes, before the network was built (a re-attack: +220 MB first)
 
 
 @pytest.mark.parametrize("name", list(BAD_FILES))

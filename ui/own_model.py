@@ -59,11 +59,11 @@ def network_mb(model: nn.Module) -> float:
     return sum(t.numel() * t.element_size() for t in model.state_dict().values()) / 2**20
 
 
-def _make_room(model: nn.Module) -> None:
-    """Count `model` among the networks this server holds, or refuse it in one line when the others' and it would
-    pass OWN_SERVER_MB (this session's current one does not count: it is replaced)."""
+def room_for(size: float, keep: nn.Module | None = None) -> None:
+    """Refuse in one line a network of `size` MB that would take the server's own networks past OWN_SERVER_MB (this
+    session's current one does not count: it is replaced); else count `keep` among them, under the same lock, so two
+    sessions at once cannot both take the last room. Called before a network is built, and as it is kept."""
     mine = own_model()
-    size = network_mb(model)
     with _HELD_LOCK:
         others = sum(network_mb(m) for m in list(_HELD) if mine is None or m is not mine.model)
         if others + size > OWN_SERVER_MB:
@@ -72,7 +72,8 @@ def _make_room(model: nn.Module) -> None:
                 f"in all; this one needs {size:,.0f} MB. Try again in a few minutes, when other sessions have closed, "
                 "or run the dashboard on your own machine."
             )
-        _HELD.add(model)
+        if keep is not None:
+            _HELD.add(keep)
 
 
 def keep_own(
@@ -84,10 +85,10 @@ def keep_own(
 ) -> OwnModel:
     """Hold `model` as this session's own network on the best device (replacing any earlier one, which is freed):
     `weights` is its file as uploaded (else written now, once), whose SHA-256 keys every cache of its results.
-    OwnModelError when the server holds too much of visitors' networks (`_make_room`)."""
+    OwnModelError when the server holds too much of visitors' networks (`room_for`)."""
     digest = hashlib.sha256(weights if weights is not None else export(model, card)[0]).hexdigest()
     model, info = own_classifier(model, card, digest, best_device())
-    _make_room(model)
+    room_for(network_mb(model), keep=model)
     samples = samples or {}
     pictures = {k: png_bytes(p) for k, (p, _) in samples.items()}
     mine = OwnModel(model, info, card, pictures, {k: truth for k, (_, truth) in samples.items()}, data)

@@ -20,7 +20,7 @@ from models.own import (
 )
 from models.text import display_name
 from ui.admission import heavy_job
-from ui.own_model import forget_own, keep_own, own_files, own_model
+from ui.own_model import forget_own, keep_own, own_files, own_model, room_for
 from ui.presenter import prose
 
 WHERE = "choose **Yours** under *Classifier* on Classify, Attributions and Features, or under *Network* on Anatomy"
@@ -133,6 +133,7 @@ def upload_ui() -> None:
                 normalisation=normalisation,
                 input_size=None if size is None else int(size),
                 device=best_device(),
+                room=room_for,  # refused before the network is built, not after
             )
         mine = keep_own(model, loaded, weights=data)
     except OwnModelError as exc:
