@@ -30,10 +30,17 @@ def about(seconds: float) -> str:
 
 
 def display_name(name: str, max_chars: int = 80) -> str:
-    """A file name a visitor sent, safe to show anywhere: letters, digits, spaces and `.()/-` kept, every other
-    character (Markdown, HTML, control characters, and `_`, which Markdown reads as emphasis: a re-attack's `**b**`
-    became `__b__`, bold) replaced by `-`, at most `max_chars`."""
-    safe = "".join(c if c.isalnum() or c in " .()/-" else "-" for c in name).strip() or "unnamed file"
+    """A file name a visitor sent, safe to show anywhere: letters, digits, spaces and `.()/-` kept, and `_` between two
+    letters or digits (`my_photo.png`: Markdown never reads that as emphasis); every other character (Markdown, HTML,
+    control characters, a `_` beside anything else: a re-attack's `**b**` had become `__b__`, bold) replaced by `-`,
+    at most `max_chars`. A walk read `walk-chelsea.png` for its `walk_chelsea.png`: between letters `_` stays."""
+
+    def kept(i: int, c: str) -> bool:
+        if c == "_":
+            return 0 < i < len(name) - 1 and name[i - 1].isalnum() and name[i + 1].isalnum()
+        return c.isalnum() or c in " .()/-"
+
+    safe = "".join(c if kept(i, c) else "-" for i, c in enumerate(name)).strip() or "unnamed file"
     if len(safe) > max_chars:
         _, dot, ext = safe.rpartition(".")
         keep = f"{dot}{ext}" if dot and len(ext) <= 8 else ""

@@ -321,7 +321,8 @@ def test_read_json_names_the_file_not_the_server(tmp_path):
         ("<img src=x onerror=alert(1)>.png", "-img src-x onerror-alert(1)-.png"),
         # `_` is Markdown's emphasis too: "__bold__" (what `_` for each character made of this) showed bold
         (":red[big]**bold**.jpg", "-red-big---bold--.jpg"),
-        ("my_photo __x__.png", "my-photo --x--.png"),
+        ("my_photo __x__.png", "my_photo --x--.png"),  # between letters `_` stays (a walk: walk_chelsea.png)
+        ("weird_name__x__.pt", "weird_name--x--.pt"),
         ("chelsea the cat (photo)", "chelsea the cat (photo)"),
     ],
 )
