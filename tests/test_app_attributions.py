@@ -158,6 +158,13 @@ def test_sanity_check_and_faithfulness_run_from_their_buttons(page):
     assert list(table["method"]) == ["Saliency", "Guided Backprop"]
     assert table.filter(like="AUC").apply(lambda col: col.between(0, 1)).all().all()
     assert not any("unlike the model's training data" in w.value for w in page.warning)  # a shape it knows
+    # ranked by signed value (the default), gradients' areas get their reading (a walk read Saliency's 0.83 as a
+    # useless map); ranked by absolute value, no such line
+    (line,) = [i.value for i in page.info if "the sign is the direction" in i.value]
+    assert line.startswith("Saliency, Guided Backprop: the sign is the direction") and "Rank by absolute value" in line
+    page.radio(key="attr_faith_rank").set_value("absolute").run()
+    page.button(key="attr_faith_run").click().run()
+    assert not page.exception and not any("the sign is the direction" in i.value for i in page.info)
 
 
 def test_presenting_keeps_the_out_of_distribution_note_in_view():

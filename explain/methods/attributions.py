@@ -427,6 +427,13 @@ def gradient_magnitude(method: str, params: Mapping[str, Any] | None = None) -> 
     return method == "saliency" or (method == "smoothgrad" and (params or {}).get("base", "saliency") == "saliency")
 
 
+def sign_is_direction(method: str, params: Mapping[str, Any] | None = None) -> bool:
+    """Whether the method's sign is a direction, not evidence: a gradient's (Saliency, SmoothGrad over it) or a
+    gradient-like backward pass's (Guided Backprop, Deconvolution) says which way a small change moves the score,
+    where Integrated Gradients, SHAP and Occlusion weigh a pixel for or against the class."""
+    return gradient_magnitude(method, params) or method in ("guided_backprop", "deconvolution")
+
+
 def magnitude_methods(params: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
     """Of the methods in `params` (method -> its parameters), those whose absolute map is a gradient's magnitude."""
     return frozenset(m for m, p in params.items() if gradient_magnitude(m, p))

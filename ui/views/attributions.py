@@ -14,7 +14,7 @@ from explain.figures.export import attribution_record, attribution_snippet, zip_
 from explain.figures.render import overlay, png_bytes
 from explain.inputs.image_sets import set_sha256
 from explain.inputs.upload_limits import IMAGE_MB, LABELLED_UPLOADS
-from explain.methods.attributions import METHODS, attribute, defaults, magnitude_methods
+from explain.methods.attributions import METHODS, attribute, defaults, magnitude_methods, sign_is_direction
 from explain.methods.batch_view import MAX_BATCH, LabelledImage, explain_batch, generated_shapes, summary
 from explain.methods.classify import model_view
 from explain.methods.faithfulness import GRIDS, RANKINGS, faithfulness_of_maps, flat_note
@@ -331,7 +331,7 @@ def faithfulness_tab(
             ),
             unit="maps",
         )
-        show_faithfulness(curves, by)
+        show_faithfulness(curves, by, params)
         if why := flat_note(curves, subject.x.shape[-1]):
             st.info(why, icon=":material/info:")
         if unlike_training(subject.info, subject.chosen):  # said above the maps; the scores need it too
@@ -342,10 +342,19 @@ def faithfulness_tab(
             )
 
 
-def show_faithfulness(curves: dict, by: str) -> None:
-    """The deletion and insertion curves, and their areas per method, saying how pixels were ranked."""
+def show_faithfulness(curves: dict, by: str, params: dict[str, dict]) -> None:
+    """The deletion and insertion curves, and their areas per method, saying how pixels were ranked, and why a
+    gradient's areas ranked by signed value say little (a walk read Saliency's 0.83 as a useless map)."""
     chart(st, deletion_insertion_chart({METHODS[m].title: c for m, c in curves.items()}), width="stretch")
     st.caption(f"Pixels ranked by their {RANKINGS[by]}.")
+    directions = [METHODS[m].title for m in curves if sign_is_direction(m, params.get(m))]
+    if by == "signed" and directions:
+        st.info(
+            f"{', '.join(directions)}: the sign is the direction in which a small change raises the score, not "
+            "evidence for or against the class, so a ranking by signed value scores these maps against their "
+            "meaning. Rank by absolute value to compare them with the others.",
+            icon=":material/info:",
+        )
     rows = [
         {
             "method": METHODS[m].title,
