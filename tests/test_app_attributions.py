@@ -133,6 +133,17 @@ def test_a_failing_method_explains_itself_and_the_others_still_render(page, monk
     assert any(c.startswith("star ·") for c in image_captions(page))
 
 
+def test_occlusion_settings_past_its_bound_are_said_to_be_the_settings(page):
+    """A loopback review ran 3,969 occlusion positions from one link; the bound then read "Occlusion does not work on
+    Shapes ResNet-18", blaming the model for the settings (a walk)."""
+    page.multiselect(key="attr_methods").set_value(["saliency", "occlusion"]).run()
+    page.number_input(key="attr_occlusion_window").set_value(2).run()
+    page.number_input(key="attr_occlusion_stride").set_value(1).run()
+    assert not page.exception
+    (line,) = [w.value for w in page.warning if "Occlusion" in w.value]
+    assert line.startswith("Occlusion cannot run with these settings: That is 3,969 positions of the square"), line
+
+
 def test_sanity_check_and_faithfulness_run_from_their_buttons(page):
     page.multiselect(key="attr_methods").set_value(["saliency", "guided_backprop"]).run()
     page.button(key="attr_sanity_run").click().run()

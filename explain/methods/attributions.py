@@ -186,8 +186,15 @@ def _guided_grad_cam(model, x, target, layer):
     return GuidedGradCam(model, model.get_submodule(layer)).attribute(x, target=target, interpolate_mode="bilinear")
 
 
+class SettingsError(ValueError):
+    """A method's settings cannot run on this input (not the model's fault): the page says so in those words."""
+
+
 def _occlusion(model, x, target, window, stride, batch_size):
-    check_occlusion(tuple(x.shape[-2:]), window, stride)  # at most MAX_POSITIONS forward passes, as the Features tab
+    try:  # at most MAX_POSITIONS forward passes, as the Features tab
+        check_occlusion(tuple(x.shape[-2:]), window, stride)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
     return Occlusion(model).attribute(
         x,
         sliding_window_shapes=(x.shape[1], window, window),

@@ -58,7 +58,7 @@ def check_occlusion(shape: tuple[int, int], window: int, stride: int, max_positi
     the step is out of range or the map would take more than `max_positions` forward passes."""
     size = max(shape)
     if not 1 <= window <= min(shape):
-        raise ValueError(f"The grey square must be 1 to {min(shape)} pixels wide.")
+        raise ValueError(f"The square must be 1 to {min(shape)} pixels wide (the model's input is {min(shape)}).")
     if stride < 1:
         raise ValueError("The step must be at least one pixel.")
     n = len(positions(shape[0], window, stride)) * len(positions(shape[1], window, stride))

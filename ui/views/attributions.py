@@ -14,7 +14,14 @@ from explain.figures.export import attribution_record, attribution_snippet, zip_
 from explain.figures.render import overlay, png_bytes
 from explain.inputs.image_sets import set_sha256
 from explain.inputs.upload_limits import IMAGE_MB, LABELLED_UPLOADS
-from explain.methods.attributions import METHODS, attribute, defaults, magnitude_methods, sign_is_direction
+from explain.methods.attributions import (
+    METHODS,
+    SettingsError,
+    attribute,
+    defaults,
+    magnitude_methods,
+    sign_is_direction,
+)
 from explain.methods.batch_view import MAX_BATCH, LabelledImage, explain_batch, generated_shapes, summary
 from explain.methods.classify import model_view
 from explain.methods.faithfulness import GRIDS, RANKINGS, faithfulness_of_maps, flat_note
@@ -155,6 +162,8 @@ def attribution_maps(
         bar.progress(i / len(methods), text=f"{METHODS[m].title} ({i + 1} of {len(methods)})…")
         try:
             maps[m] = cached_attribution(subject, target, m, json.dumps(params[m], sort_keys=True))
+        except SettingsError as exc:  # the settings, not the model (a walk read "Occlusion does not work on ...")
+            failures[m] = f"{METHODS[m].title} cannot run with these settings: {exc}"
         except Exception as exc:  # one method failing must not take the others down
             failures[m] = f"{METHODS[m].title} does not work on {subject.info.title}: {str(exc).splitlines()[0][:160]}"
     bar.empty()
