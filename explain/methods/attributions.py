@@ -109,13 +109,21 @@ def _smoothgrad(model, x, target, base, nt_samples, sigma, batch_size, seed):
             NoiseTunnel(IntegratedGradients(model)),
             {"n_steps": SMOOTHGRAD_IG_STEPS, "internal_batch_size": batch_size},
         )
+    return _smoothgrad_of(tunnel, x, target, nt_samples, batch_size, stdev, seed, **extra)
+
+
+def _smoothgrad_of(
+    tunnel: NoiseTunnel, x: torch.Tensor, target: int, samples: int, batch_size: int, stdevs: float, seed: int, **extra
+) -> torch.Tensor:
+    """A NoiseTunnel's average over `samples` noisy copies of `x`, `batch_size` at a time, its noise drawn from
+    `seed`: SmoothGrad, and Gradient SHAP as Captum computes it."""
     return run_seeded(
         lambda: tunnel.attribute(
             x,
             nt_type="smoothgrad",
-            nt_samples=nt_samples,
+            nt_samples=samples,
             nt_samples_batch_size=batch_size,
-            stdevs=stdev,
+            stdevs=stdevs,
             target=target,
             **extra,
         ),
@@ -134,19 +142,8 @@ def _gradient_shap(model, x, target, n_samples, stdevs, seed, batch_size):
     loopback review: 128 samples of ResNet-50 took 13 GB). With the batch at least the samples, the same map."""
     refs = torch.cat([baseline(x, "zeros"), baseline(x, "blurred")])
     tunnel = NoiseTunnel(InputBaselineXGradient(model))
-    return run_seeded(
-        lambda: tunnel.attribute(
-            x,
-            nt_type="smoothgrad",
-            nt_samples=n_samples,
-            nt_samples_batch_size=batch_size,
-            stdevs=stdevs,
-            draw_baseline_from_distrib=True,
-            baselines=refs,
-            target=target,
-        ),
-        seed,
-        x.device,
+    return _smoothgrad_of(
+        tunnel, x, target, n_samples, batch_size, stdevs, seed, draw_baseline_from_distrib=True, baselines=refs
     )
 
 
