@@ -477,8 +477,8 @@ def activation_bytes(model: nn.Module, inputs: torch.Tensor) -> int:
 
 def batch_cap(model: nn.Module, inputs: torch.Tensor) -> int:
     """The most images a method's batch may hold on this server: ATTRIBUTION_MB over twice an image's activations
-    (kept for the backward pass, and their gradients); at least 1."""
-    return max(1, ATTRIBUTION_MB * 2**20 // max(1, 2 * activation_bytes(model, inputs)))
+    (kept for the backward pass, and their gradients); 0 when not even one image fits."""
+    return ATTRIBUTION_MB * 2**20 // max(1, 2 * activation_bytes(model, inputs))
 
 
 def attribute(model: nn.Module, inputs: torch.Tensor, method: str, target: int, **params: Any) -> torch.Tensor:
@@ -497,15 +497,14 @@ def attribute(model: nn.Module, inputs: torch.Tensor, method: str, target: int, 
         raise ValueError(f"{m.title} needs a layer")
     if m.needs_relu_modules and not any(isinstance(mod, nn.ReLU) for mod in model.modules()):
         raise ValueError(f"{m.title} needs nn.ReLU modules and this model has none")
-    per_image = 2 * activation_bytes(model, inputs)
-    if per_image > ATTRIBUTION_MB * 2**20:  # not even one image fits (a re-attack: ResNet-50 at 1,024 px, 3.6 GB)
+    cap = batch_cap(model, inputs)
+    if cap == 0:  # not even one image fits (a re-attack: ResNet-50 at 1,024 px, 3.6 GB)
         raise ValueError(
-            f"This network at {inputs.shape[-1]} px needs about {per_image / 2**20:,.0f} MB for one image's "
-            f"attribution; this server gives an attribution {ATTRIBUTION_MB:,} MB (EXPLAINER_ATTRIBUTION_MB)."
+            f"This network at {inputs.shape[-1]} px needs about {2 * activation_bytes(model, inputs) / 2**20:,.0f} MB "
+            f"for one image's attribution; this server gives an attribution {ATTRIBUTION_MB:,} MB "
+            "(EXPLAINER_ATTRIBUTION_MB)."
         )
-    if fields := [f for f in BATCH_FIELDS if f in known]:
-        cap = batch_cap(model, inputs)
-        full.update({f: min(int(full[f]), cap) for f in fields})
+    full.update({f: min(int(full[f]), cap) for f in BATCH_FIELDS if f in known})
     inputs = on_model_device(model, inputs)
     with lock_for(model):
         return m.run(model, inputs, target, **full).detach().cpu()
