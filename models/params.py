@@ -4,7 +4,7 @@ Forms draw widgets from these specs, and the library checks values with the same
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 Kind = Literal["int", "float", "bool", "choice", "layer", "pair"]
@@ -39,6 +39,15 @@ class Param:
     @property
     def widget_step(self) -> float:
         return self.step if self.step is not None else (1 if self.kind == "int" else 0.01)
+
+    def on_input(self, size: int) -> Param:
+        """This parameter for a square input of `size` pixels: a length in pixels (`scales_with_input`) gets its
+        default scaled from 224 px and at most `size` as its top, so a form never offers a window wider than the
+        image; other parameters are returned unchanged."""
+        if not self.scales_with_input:
+            return self
+        high = max(self.low, min(self.high, size))
+        return replace(self, default=int(min(max(self.low, round(self.default * size / 224)), high)), high=high)
 
     def clamp(self, value: float) -> float:
         """`value` moved into [low, high] (a widget's starting value must lie inside its range)."""

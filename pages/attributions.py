@@ -6,7 +6,7 @@ app_shell()  # first: a visitor arriving here after a restart sees the app while
 
 import streamlit as st
 
-from explain import attribution_views, input_image, magnitude_methods, map_note
+from explain import attribution_views, input_image, magnitude_methods, panel_note
 from ui.model_picker import image_and_classifier_ui, out_of_distribution
 from ui.presenter import in_use, prose, settings
 from ui.views.attributions import (
@@ -47,7 +47,7 @@ tab_maps, tab_sanity, tab_faith, tab_batch, tab_code = st.tabs(
 )
 with tab_maps:
     sides = layer_names(subject)[2]
-    notes = {m: map_note(a, sides.get(params[m].get("layer") or "")) for m, a in maps.items()}
+    notes = {m: panel_note(m, params[m], a, mode, sides.get(params[m].get("layer") or "")) for m, a in maps.items()}
     show_maps(
         methods,
         view,

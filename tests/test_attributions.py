@@ -21,7 +21,15 @@ from captum.attr import (
 )
 from torch import nn
 
-from explain.methods.attributions import METHODS, attribute, baseline, defaults
+from explain.methods.attributions import (
+    METHODS,
+    attribute,
+    baseline,
+    defaults,
+    panel_note,
+    params_for,
+    positive_only,
+)
 from explain.methods.layers import default_cam_layer, parametric_units, spatial_layers
 from explain.methods.maps import to_map
 from explain.methods.sanity import cascading_randomization
@@ -185,6 +193,26 @@ def test_empty_flat_and_coarse_maps_say_why():
     assert map_note(np.random.default_rng(0).random((8, 8)), layer_side=7) == ""
 
 
+def test_a_signed_map_that_cannot_be_negative_says_so(cnn, x) -> None:
+    """The walk read Grad-CAM's all-red signed map as "nothing counts against the class": the methods said to be
+    positive only are never negative (Grad-CAM unticked is), and only their signed panels say why."""
+    for method in METHODS:
+        params = {"layer": "3"} if "layer" in defaults(method) else {}
+        if method == "occlusion":
+            params = {"window": 4, "stride": 2}
+        params |= FAST.get(method, {})
+        if positive_only(method, params):
+            assert attribute(cnn, x, method, 2, **params).min() >= 0, method
+            assert "No blue by construction" in panel_note(method, params, np.ones((4, 4)) * np.arange(4), "signed")
+        assert "No blue" not in panel_note(method, params, np.ones((4, 4)) * np.arange(4), "absolute")
+    unticked = {"layer": "3", "relu": False}
+    assert not positive_only("grad_cam", unticked) and attribute(cnn, x, "grad_cam", 2, **unticked).min() < 0
+    assert sorted(m for m in METHODS if positive_only(m)) == ["grad_cam", "grad_cam_pp", "layer_cam", "score_cam"]
+    assert panel_note("grad_cam", {}, np.zeros((4, 4)), "signed").startswith("All zero") and "untick" in panel_note(
+        "grad_cam", {}, np.zeros((4, 4)), "signed"
+    )
+
+
 def test_default_cam_layer_is_the_last_feature_map():
     x = torch.randn(1, 3, 224, 224)
     assert default_cam_layer(spatial_layers(torchvision.models.resnet18(), x)) == "layer4"
@@ -218,6 +246,16 @@ def test_bad_arguments_are_explained(cnn, x):
 
 def test_occlusion_defaults_scale_with_the_input():
     assert defaults("occlusion", 224)["window"] == 32 and defaults("occlusion", 64)["window"] == 9
+
+
+def test_a_form_offers_no_window_wider_than_the_input() -> None:
+    """The walk found a 224-pixel window offered on a 64-pixel input (the run then refused it): lengths in pixels
+    range up to the input's side, and other parameters keep their range."""
+    sized = {p.name: p for p in params_for("occlusion", 64)}
+    assert (sized["window"].high, sized["stride"].high, sized["window"].default) == (64, 64, 9)
+    assert sized["batch_size"] == {p.name: p for p in params_for("occlusion", 224)}["batch_size"]
+    assert {p.name: p.high for p in params_for("occlusion", 512)}["window"] == 224
+    assert params_for("occlusion", 2)[0].default == 2  # never below the field's own minimum
 
 
 def fingerprint(model: nn.Module) -> str:

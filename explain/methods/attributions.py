@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from captum.attr import (
@@ -34,6 +35,7 @@ from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
 from explain.methods.layers import MIN_CAM_SIDE
+from explain.methods.maps import map_note
 from explain.methods.occlusion import check_occlusion
 from models.devices import on_model_device
 from models.lock import lock_for, seeded_rngs
@@ -403,17 +405,15 @@ METHODS: dict[str, Method] = {
 }
 
 
+def params_for(method: str, input_size: int = 224) -> tuple[Param, ...]:
+    """The parameters of `method` for a square input of `input_size` pixels: lengths in pixels (Occlusion's window
+    and stride) default to their 224-px value scaled and range up to the input's side."""
+    return tuple(p.on_input(input_size) for p in _method(method).params)
+
+
 def defaults(method: str, input_size: int = 224, layer: str | None = None) -> dict[str, Any]:
     """The default parameters of `method` for a square input of `input_size` pixels."""
-    out = {}
-    for p in _method(method).params:
-        value = p.default
-        if p.scales_with_input:
-            value = max(1, round(value * input_size / 224))
-        if p.kind == "layer":
-            value = layer
-        out[p.name] = value
-    return out
+    return {p.name: layer if p.kind == "layer" else p.default for p in params_for(method, input_size)}
 
 
 def _method(method: str) -> Method:
@@ -436,6 +436,30 @@ def sign_is_direction(method: str, params: Mapping[str, Any] | None = None) -> b
     gradient-like backward pass's (Guided Backprop, Deconvolution) says which way a small change moves the score,
     where Integrated Gradients, SHAP and Occlusion weigh a pixel for or against the class."""
     return gradient_magnitude(method, params) or method in ("guided_backprop", "deconvolution")
+
+
+def positive_only(method: str, params: Mapping[str, Any] | None = None) -> bool:
+    """Whether the method's map is never negative: Grad-CAM with its ReLU ticked, and torchcam's Grad-CAM++,
+    Score-CAM and LayerCAM, which end in a ReLU as their papers do."""
+    relu = (params or {}).get("relu", True)
+    return (method == "grad_cam" and relu) or method in ("grad_cam_pp", "score_cam", "layer_cam")
+
+
+def panel_note(
+    method: str, params: Mapping[str, Any], attribution: np.ndarray, mode: str, layer_side: int | None = None
+) -> str:
+    """The line under a method's map, or "": why the map shows little (`map_note`), and, for a signed map that
+    cannot be negative, that it has no blue by construction, not because nothing counts against the class."""
+    notes = [map_note(attribution, layer_side)]
+    if mode == "signed" and positive_only(method, params):
+        notes.append(
+            "No blue by construction: the ReLU (Method parameters) keeps positive evidence only; untick it to see "
+            "what counts against the class."
+            if method == "grad_cam"
+            else f"No blue by construction: {METHODS[method].title} ends in a ReLU, as in its paper, so it shows "
+            "evidence for the class only."
+        )
+    return " ".join(n for n in notes if n)
 
 
 def magnitude_methods(params: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:

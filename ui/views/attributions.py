@@ -20,6 +20,7 @@ from explain.methods.attributions import (
     attribute,
     defaults,
     magnitude_methods,
+    params_for,
     sign_is_direction,
 )
 from explain.methods.batch_view import MAX_BATCH, LabelledImage, explain_batch, generated_shapes, summary
@@ -142,8 +143,9 @@ def params_ui(methods: list[str], subject: Subject) -> dict[str, dict]:
     with st.expander("Method parameters", expanded=False):
         for m in methods:
             st.markdown(f"**{METHODS[m].title}**: {METHODS[m].summary}")
+            side = subject.x.shape[-1]
             chosen_params[m] = param_widgets(
-                METHODS[m].params, f"attr_{m}", defaults(m, subject.x.shape[-1], default_layer), layers, linked=True
+                params_for(m, side), f"attr_{m}", defaults(m, side, default_layer), layers, linked=True
             )
     if not methods:
         st.info("Tick at least one method above.")
