@@ -349,6 +349,27 @@ def test_the_end_of_a_sanity_run_is_said_most_similar_first_constant_maps_apart(
     assert fully_randomised_text({"C": results["C"]}) == ""
 
 
+def test_a_sanity_run_also_ranks_the_methods_over_every_randomised_step() -> None:
+    """A map that stays similar longest ranks first on the way, even if it ends below another (the walk: the
+    summary ranked by the last step while Guided Backprop's curve stayed highest longest); constant steps are left
+    out, and a run with one randomised step says nothing more."""
+    from explain.methods.sanity import SanityStep, fully_randomised_text
+
+    varied, flat = np.random.default_rng(0).random((8, 8)), np.zeros((8, 8))
+
+    def run(*values: float, last_flat: bool = False) -> list:
+        maps = [varied] * len(values) + [flat if last_flat else varied]
+        return [SanityStep(f"l{i}", v, v, maps[i]) for i, v in enumerate((1.0, *values))]
+
+    said = fully_randomised_text(
+        {"GB": run(0.9, 0.8, 0.1), "IG": run(0.3, 0.2, 0.2), "C": run(0.5, 0.5, last_flat=True)}
+    )
+    assert said.split(" with the original map is ")[1].startswith("IG 0.20, GB 0.10 (")
+    assert said.endswith(
+        "Averaged over every randomised step, which ranks a map that survives longer higher: GB 0.60, C 0.50, IG 0.23."
+    )
+
+
 def test_sanity_chart_shows_the_whole_range_and_leaves_constant_maps_out() -> None:
     from explain.figures.charts import sanity_chart
     from explain.methods.sanity import SanityStep

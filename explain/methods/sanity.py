@@ -50,10 +50,10 @@ METRICS = {  # the paper's four similarity metrics (Adebayo et al. 2018, Section
 
 
 def fully_randomised_text(results: dict[str, list[SanityStep]], metric: str = "spearman") -> str:
-    """What this run shows at its end, in one sentence: each method's `metric` similarity to its original map once
-    every layer is randomised, most similar first (a walk read the prose's 'Guided Backprop and Deconvolution are known
-    to fail this test' beside a photo's run where Guided Backprop ended below Integrated Gradients). A constant map's
-    similarity is left out, said as such."""
+    """What this run shows at its end, in one sentence, and on the way there in a second (`_on_the_way`): each
+    method's `metric` similarity to its original map once every layer is randomised, most similar first (a walk read
+    the prose's 'Guided Backprop and Deconvolution are known to fail this test' beside a photo's run where Guided
+    Backprop ended below Integrated Gradients). A constant map's similarity is left out, said as such."""
     ended = {m: steps[-1] for m, steps in results.items() if steps}
     kept = sorted(((getattr(s, metric), m) for m, s in ended.items() if not s.constant), reverse=True)
     if not kept:
@@ -63,8 +63,23 @@ def fully_randomised_text(results: dict[str, list[SanityStep]], metric: str = "s
     tail = f"; {', '.join(flat)} became constant, which says nothing" if flat else ""
     return (
         f"In this run, once every layer is randomised, the {METRICS[metric]} with the original "
-        f"map is {said} (1 = unchanged; the highest explains the model least){tail}."
+        f"map is {said} (1 = unchanged; the highest explains the model least){tail}." + _on_the_way(results, metric)
     )
+
+
+def _on_the_way(results: dict[str, list[SanityStep]], metric: str) -> str:
+    """One more sentence where a run has more than one randomised step: each method's `metric` averaged over them,
+    highest first, so a curve that stays high for longest ranks so even when it ends low (a walk read the last step
+    alone while Guided Backprop's curve stayed highest longest). Constant steps say nothing and are left out."""
+    means = {}
+    for m, steps in results.items():
+        kept = [getattr(s, metric) for s in steps[1:] if not s.constant]
+        if len(steps) > 2 and kept:
+            means[m] = float(np.mean(kept))
+    if not means:
+        return ""
+    ranked = ", ".join(f"{m} {v:.2f}" for m, v in sorted(means.items(), key=lambda kv: -kv[1]))
+    return f" Averaged over every randomised step, which ranks a map that survives longer higher: {ranked}."
 
 
 def shown_steps(steps: list[SanityStep], at_most: int = 6) -> list[SanityStep]:
