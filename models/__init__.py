@@ -22,6 +22,7 @@ from models.detectors import (
     detect_batch,
     detector_input,
     load_detector,
+    shown_detections,
 )
 from models.devices import best_device, model_device, on_model_device
 from models.hub.bundled import BundledWeights, bundled
@@ -53,6 +54,7 @@ __all__ = [
     "lock_for",
     "model_device",
     "on_model_device",
+    "shown_detections",
     "unet_input",
     "weight_status",
 ]

@@ -97,6 +97,12 @@ class Instance:
 DRAWN = ("masks", "boxes", "keypoints")  # what a detection can be drawn with
 
 
+def shown_detections(instances: list[Instance], threshold: float, classes: list[str]) -> list[int]:
+    """Indices into `instances` of the detections a filter keeps: those scoring at least `threshold` in `classes`
+    (an index names a detection whatever the filter: a link says which one it focuses by it)."""
+    return [n for n, i in enumerate(instances) if i.score >= threshold and i.label in classes]
+
+
 def drawable(model: nn.Module) -> tuple[str, ...]:
     """What `model`'s detections can be drawn with, of DRAWN: masks from a Mask R-CNN, keypoints from a Keypoint
     R-CNN, boxes from any (a walk found 'keypoints' chosen for the bundled Mask R-CNN, which has none)."""

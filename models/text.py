@@ -54,3 +54,13 @@ def code_span(text: str, max_chars: int = 60) -> str:
     and a long text ends in `…`."""
     clean = "".join("'" if c == "`" else c if c.isprintable() else " " for c in text)
     return f"`{clean[:max_chars] + '…' if len(clean) > max_chars else clean}`"
+
+
+def row_number(text: str | None, count: int) -> int | None:
+    """A table row a link names, as a person counts (`"3"`: the third of `count` rows) -> its 0-based index; None for
+    no row, or for anything but a whole number from 1 to `count` (ASCII digits only, at most six of them), as a bound
+    widget drops a URL value it cannot take."""
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 6:
+        return None
+    row = int(text) - 1
+    return row if 0 <= row < count else None

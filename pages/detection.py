@@ -8,6 +8,7 @@ app_shell()  # first: a visitor arriving here after a restart sees the app while
 import numpy as np
 import streamlit as st
 
+from models import shown_detections
 from ui.model_picker import image_and_detector_ui
 from ui.presenter import in_use, settings
 from ui.views.detection import (
@@ -18,6 +19,7 @@ from ui.views.detection import (
     detections_ui,
     explain_tab,
     filters_ui,
+    followed_proposal,
     heads_section,
     pipeline_tab,
     roi_section,
@@ -35,9 +37,10 @@ with st.spinner("Detecting… (a COCO model takes seconds on a CPU)"):
     instances = cached_detect(subject)
 with settings("Which detections"):
     threshold, classes, show = filters_ui(instances, subject)
-kept = [i for i in instances if i.score >= threshold and i.label in classes]
+shown = shown_detections(instances, threshold, classes)
+kept = [instances[n] for n in shown]
 image = np.asarray(chosen.image)
-focus = detections_ui(image, chosen.name, info, kept, len(instances), show, chosen.kind == "generated")
+focus = detections_ui(image, chosen.name, info, kept, shown, len(instances), show, chosen.kind == "generated")
 inst = None if focus is None else kept[focus]
 counts = len(kept), len(instances)  # why no detection is followed, when none is
 
@@ -46,9 +49,10 @@ tab_pipe, tab_explain, tab_truth = st.tabs(
 )
 with tab_pipe:
     stages = cached_stages(subject)
-    pipeline_tab(image, stages)
-    roi_section(image, stages, inst, subject)
-    heads_section(image, stages, inst, info.categories, subject)
+    followed = followed_proposal(stages, inst, subject)  # the proposal stages 2 to 4 name
+    pipeline_tab(image, stages, followed)
+    roi_section(image, stages, followed, subject)
+    heads_section(image, stages, followed, inst, info.categories, subject)
     detections_stage(stages, len(kept), threshold)
     heads = None if inst is None else cached_heads(subject, inst.box, inst.label_index)
     show_heads(image, inst, heads, info.keypoint_names, counts)

@@ -36,6 +36,8 @@ def test_a_generated_scene_is_detected_and_filters_redraw():
     # the stages in the model's order, numbered 1 to 6 (a walk read 3, 3b, 3c: detections before their making)
     stages = [m.value[2:].split(".")[0] for m in at.markdown if re.match(r"\*\*\d\w?\. ", m.value)]
     assert stages == ["1", "2", "3", "4", "5"], stages  # no detection clicked: no mask head
+    # unclicked, stages 3 and 4 follow the strongest proposal, which stage 2 draws first and red
+    assert any(c.endswith("; thick red: #1, the proposal stages 3 and 4 follow") for c in image_captions(at))
     (draw,) = at.get("button_group")  # what the bundled Mask R-CNN gives, no keypoints (a walk found them offered)
     assert [o.content for o in draw.proto.options] == ["masks", "boxes"] == draw.value
     labels = [b.label for b in at.get("download_button")]
@@ -108,6 +110,12 @@ def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
     # detection's final box while saying it showed the box head's pooling), the one stage 4 follows
     (followed,) = [c for c in captions if c.startswith("proposal ") and "red as proposed" in c]
     assert pooled.startswith(followed.split(":")[0] + " on P"), (pooled, followed)
+    # stage 2 numbers its proposals and marks the one stages 3 and 4 name (a walk could not find it among them)
+    number = re.match(r"proposal (\d+),", followed)[1]
+    (proposals,) = [c for c in captions if "proposals, numbered by objectness" in c]
+    assert proposals.endswith(f"; thick red: #{number}, the proposal stages 3 and 4 follow") or proposals.endswith(
+        f"; stages 3 and 4 follow #{number}, not among those drawn"
+    ), proposals
     assert any(
         c.startswith("proposal ") and "came from: red as proposed, green as the box head moves it" in c
         for c in captions

@@ -23,3 +23,13 @@ def test_a_duration_is_never_zero_seconds() -> None:
 
 def test_an_estimate_under_a_hundredth_of_a_second_is_not_about() -> None:
     assert about(4.24) == "about 4.2 s" and about(0.001) == "under 0.01 s"
+
+
+def test_a_linked_row_is_a_whole_number_within_the_table() -> None:
+    from models.text import row_number
+
+    assert [row_number(t, 5) for t in ("1", "5", "0", "6", "-1", "2.0", "", "٣", "1" * 7, None)] == [
+        0,
+        4,
+        *[None] * 8,
+    ]

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explain.inputs.images import image_sha256
-from tests.app_helpers import APP, TIMEOUT
+from tests.app_helpers import APP, TIMEOUT, open_page
 from tests.hostile_files import GOOD
 
 
@@ -99,6 +99,35 @@ def test_links_restore_the_other_pages_main_settings():
     )  # labels travel
     assert not at.exception and at.radio(key="transfer_axis").value == "inv_sqrt"
     assert at.radio(key="transfer_metric").value == "loss"
+
+
+def test_a_link_opens_the_detection_it_was_copied_on() -> None:
+    """The walk: the clicked detection was not in the URL. It is named by its place among all the model found, so
+    a link copied with some classes filtered out (their filter is not in the URL) still opens it; a click puts it
+    into the URL, and another image takes it out."""
+    first = open_page("pages/detection.py")
+    everything = list(first.dataframe[0].value.itertuples(index=False))
+    assert len(everything) >= 3
+    at = open_link("pages/detection.py", {"det_row": "3"})
+    assert not at.exception and at.query_params["det_row"] == "3"
+    assert "Click a row of the table above" not in " ".join(i.value for i in at.info)  # one detection in focus
+    focused = at.session_state["det_table"]["selection"]["rows"]
+    assert focused == [2] and at.dataframe[0].value.iloc[2]["class"] == everything[2][0]
+    at.session_state["det_table"] = {"selection": {"rows": [0], "columns": []}}  # a click on the first row
+    at.run()
+    assert at.query_params["det_row"] == "1"
+    # with the first detection's class filtered out, the first row is another detection, named by its own place
+    (classes,) = [m for m in at.multiselect if m.label == "Classes"]
+    classes.set_value([c for c in classes.value if c != everything[0][0]]).run()
+    at.session_state["det_table"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    first_left = next(n for n, row in enumerate(everything) if row[0] != everything[0][0])
+    assert at.query_params["det_row"] == str(first_left + 1)
+    at.selectbox(key="det_sample").set_value("generated scene 2").run()
+    assert not at.exception and "det_row" not in at.query_params
+    for stale in ("0", "99", "two"):  # a link to no detection opens none, without a word
+        at = open_link("pages/detection.py", {"det_row": stale})
+        assert not at.exception and not at.error and "det_row" not in at.query_params
 
 
 def test_compact_mode_hides_the_explanatory_text():

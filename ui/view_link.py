@@ -97,6 +97,22 @@ def name_upload(sha256: str | None) -> None:
         forget_upload()
 
 
+def linked_row(param: str, count: int) -> int | None:
+    """The 0-based row of a `count`-row table that the URL's `param` names (1-based, as a person counts), or None."""
+    from models.text import row_number
+
+    return row_number(st.query_params.get(param), count)
+
+
+def name_row(param: str, row: int | None) -> None:
+    """Put the chosen row of a table into the URL as `param` (1-based), or take it out when none is chosen."""
+    if row is None:
+        if param in st.query_params:
+            del st.query_params[param]
+    elif st.query_params.get(param) != str(row + 1):
+        st.query_params[param] = str(row + 1)
+
+
 def forget_upload() -> None:
     """Stop naming an upload in the URL (the named upload is not this visitor's, or no longer kept)."""
     if UPLOAD in st.query_params:

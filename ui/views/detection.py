@@ -48,8 +48,10 @@ from ui.admission import cached_heavy
 from ui.image_input import ChosenImage
 from ui.presenter import chart, prose, settings, stage, text_scale
 from ui.subject import Subject, cached_on_subject
-from ui.view_link import BIND
+from ui.view_link import BIND, linked_row, name_row
 from ui.widgets import run_button, warn_skipped
+
+ROW = "det_row"  # the query parameter naming the clicked detection, 1-based among all the model found
 
 cached_detect = cached_on_subject("detect", lambda s: detect(s.model, s.chosen.image, s.info.categories))
 cached_stages = cached_on_subject("rcnn_stages", lambda s: run_stages(s.model, s.x), max_entries=32)
@@ -104,11 +106,13 @@ def detections_ui(
     label: str,
     info: DetectorInfo,
     kept: list[Instance],
+    numbers: list[int],
     total: int,
     show: list[str],
     generated: bool = False,
 ) -> int | None:
-    """The kept detections drawn on the image, beside their table and downloads; return the row clicked, if any."""
+    """The kept detections drawn on the image, beside their table and downloads; return the row clicked, if any.
+    `numbers`: each kept detection's index among all `total`, by which the URL names the clicked one (`ROW`)."""
     table = pd.DataFrame(
         [
             {
@@ -122,8 +126,12 @@ def detections_ui(
     )
     shown = [(i.label, round(i.score, 4), tuple(round(v, 1) for v in i.box)) for i in kept]
     if st.session_state.get("det_table_of") != shown:  # a row number means another detection in another list
+        if "det_table_of" in st.session_state:  # so does a linked row, except in the list the link opened on
+            name_row(ROW, None)
         st.session_state.pop("det_table", None)
         st.session_state["det_table_of"] = shown
+    named = linked_row(ROW, total)
+    linked = numbers.index(named) if named in numbers else None
     picture, listing = st.columns([1, 1])
     with listing:
         st.caption(f"{len(kept)} of {total} detections shown. Click a row to focus it.")
@@ -132,6 +140,7 @@ def detections_ui(
             hide_index=True,
             on_select="rerun",
             selection_mode="single-row",
+            selection_default={"selection": {"rows": [linked]}} if linked is not None else None,
             key="det_table",
             width="stretch",
             column_config={  # pixel widths that fit the column beside the picture, so no column is cut off
@@ -143,6 +152,7 @@ def detections_ui(
         )
     rows = selection.selection.rows if selection else []
     focus = rows[0] if rows and rows[0] < len(kept) else None
+    name_row(ROW, None if focus is None else numbers[focus])  # a link opens on the same detection
     drawn, labelled = drawn_with_count(
         image,
         kept,
@@ -228,8 +238,12 @@ RCNN_STAGES = (
 )
 
 
-def pipeline_tab(image: np.ndarray, stages: Stages) -> None:
-    """Stages 1 and 2: the FPN's feature maps at a chosen level and the strongest proposals."""
+Followed = tuple[int, tuple[float, float, float, float], str, bool]  # what followed_proposal returns
+
+
+def pipeline_tab(image: np.ndarray, stages: Stages, followed: Followed | None) -> None:
+    """Stages 1 and 2: the FPN's feature maps at a chosen level and the strongest proposals, numbered by
+    objectness, the one stages 3 and 4 follow drawn red as stage 4 draws it (a walk could not find it)."""
     with st.expander("From R-CNN to Mask R-CNN", expanded=False):
         st.dataframe(RCNN_FAMILY, hide_index=True, width="stretch")
         st.caption(RCNN_STAGES)
@@ -260,12 +274,26 @@ def pipeline_tab(image: np.ndarray, stages: Stages) -> None:
     left, right = st.columns([3, 2])
     with right, settings("Proposals drawn"):
         n = proposals_ui(stages)
-    props = [  # unlabelled: each box is drawn with its objectness alone
-        Instance("", float(s), tuple(b)) for b, s in zip(stages.proposals[:n], stages.objectness[:n], strict=True)
+    props = [  # labelled with their rank: stages 3 and 4 name a proposal by it
+        Instance(f"#{r + 1}", float(s), tuple(b))
+        for r, (b, s) in enumerate(zip(stages.proposals[:n], stages.objectness[:n], strict=True))
     ]
+    rank = followed[0] if followed is not None else None
+    if rank is not None and rank < n:  # drawn first, so its label is never the one left off for lack of room
+        props.insert(0, props.pop(rank))
     picture, labelled = drawn_with_count(image, props, masks=False, keypoints=False, text_scale=text_scale())
+    if rank is None:
+        which = ""
+    elif rank < n:
+        picture = draw_box(picture, tuple(round(v) for v in followed[1]), "#FF1744", 4)
+        which = f"; thick red: #{rank + 1}, the proposal stages 3 and 4 follow"
+    else:
+        which = f"; stages 3 and 4 follow #{rank + 1}, not among those drawn"
     left.image(
-        picture, width="stretch", caption=f"{n} of {len(stages.proposals)} proposals{labels_left_off(labelled, n)}"
+        picture,
+        width="stretch",
+        caption=f"{n} of {len(stages.proposals)} proposals, numbered by objectness{labels_left_off(labelled, n)}"
+        f"{which}",
     )
 
 
@@ -280,9 +308,7 @@ def detections_stage(stages: Stages, listed: int, threshold: float) -> None:
     )
 
 
-def followed_proposal(
-    stages: Stages, inst: Instance | None, subject: Subject
-) -> tuple[int, tuple[float, float, float, float], str, bool] | None:
+def followed_proposal(stages: Stages, inst: Instance | None, subject: Subject) -> Followed | None:
     """(rank, box, name, whether it is the detection's known source) of the proposal stages 3 and 4 follow: the one
     the clicked detection came from (the box head pools proposals, not the detections they become), else the
     strongest; None without proposals."""
@@ -300,7 +326,7 @@ def followed_proposal(
     return rank, box, guess, False
 
 
-def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, subject: Subject) -> None:
+def roi_section(image: np.ndarray, stages: Stages, followed: Followed | None, subject: Subject) -> None:
     """Stage 3: the proposal the clicked detection came from (else the strongest) pooled both ways at the FPN level
     the box head pools it from, the gap between the two split into its two causes."""
     stage(
@@ -311,7 +337,6 @@ def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, subjec
         "28 x 28 masks need). Shown as the model's box head runs it: on the proposal a detection came from (the mask "
         "head later pools the detection's final box, at 14 x 14), at the level the box's size picks.",
     )
-    followed = followed_proposal(stages, inst, subject)
     if followed is None:
         st.info("No proposal to pool.")
         return
@@ -363,6 +388,7 @@ def roi_section(image: np.ndarray, stages: Stages, inst: Instance | None, subjec
 def heads_section(
     image: np.ndarray,
     stages: Stages,
+    followed: Followed | None,
     inst: Instance | None,
     categories,
     subject: Subject,
@@ -374,7 +400,6 @@ def heads_section(
         "gives a probability for every class (background included) and, per class, how to move and resize the "
         "proposal.",
     )
-    followed = followed_proposal(stages, inst, subject)
     if followed is None:
         st.info("No proposal to follow.")
         return
