@@ -31,3 +31,47 @@ def unet_input(image: Image.Image, size: int = SIZE) -> torch.Tensor:
     left, top = (image.width - side) // 2, (image.height - side) // 2
     square = image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BILINEAR)
     return to_tensor(np.asarray(square)[None])
+
+
+def paper_comparison(record: BundledWeights) -> list[tuple[str, str, str]]:
+    """(aspect, Ronneberger et al. 2015, this network) for each way the bundled U-Net departs from the paper: sizes
+    from the record; loss, augmentation and optimiser as `models.train.unet` trains it (a walk missed the input size,
+    the loss weighting and the elastic deformations the paper leans on)."""
+    cfg, trained = record.config, record.trained
+    size, depth, base = cfg["image_size"], cfg["depth"], cfg["base"]
+    return [
+        (
+            "input and output",
+            "572 x 572 tile in, 388 x 388 labels out (unpadded convolutions); a large image is tiled with overlap, its "
+            "border mirrored",
+            f"{size} x {size} generated scene in, labels of the same size out (padded convolutions, so the skips "
+            "need no cropping)",
+        ),
+        (
+            "depth and width",
+            "4 poolings, 64 to 1,024 channels",
+            f"{depth} poolings, {base} to {base * 2**depth:,} channels",
+        ),
+        (
+            "normalisation",
+            "none (before BatchNorm); dropout at the end of the contracting path",
+            "BatchNorm after every convolution; no dropout",
+        ),
+        (
+            "loss",
+            "per-pixel cross-entropy weighted by a map that balances class frequencies and weighs the thin background "
+            "between touching cells most (w0 = 10, sigma about 5 px)",
+            "per-pixel cross-entropy, unweighted",
+        ),
+        (
+            "augmentation",
+            "shifts, rotations, grey-value changes and random elastic deformations (a 3 x 3 grid of displacements, "
+            "10 px standard deviation, bicubic), from 30 annotated images",
+            f"left-right flips only, over {trained.get('train_size', 0):,} generated scenes",
+        ),
+        (
+            "optimiser",
+            "SGD with momentum 0.99, one large tile per step",
+            f"AdamW with a one-cycle schedule, {trained.get('epochs', 0)} epochs",
+        ),
+    ]

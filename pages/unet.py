@@ -7,10 +7,19 @@ app_shell()  # first: a visitor arriving here after a restart sees the app while
 import streamlit as st
 
 from ui.presenter import in_use, settings
-from ui.views.unet import NETWORKS, intro, loaded_unets, segmentation_section, show_ablation, source_ui
+from ui.views.unet import (
+    NETWORKS,
+    departures,
+    intro,
+    loaded_unets,
+    segmentation_section,
+    show_ablation,
+    source_ui,
+)
 
 intro()
 (full, full_rec), (noskip, noskip_rec) = loaded_unets()
+departures(full_rec)
 show_ablation(full, noskip, full_rec.metrics, noskip_rec.metrics)
 st.subheader("Predict")  # above the folded settings when presenting: the pictures below keep their heading (a walk)
 with settings():

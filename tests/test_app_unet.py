@@ -1,6 +1,8 @@
 """The U-Net page through AppTest."""
 
-from tests.app_helpers import image_captions, open_page, plotly_specs
+from streamlit.testing.v1 import AppTest
+
+from tests.app_helpers import APP, TIMEOUT, image_captions, open_page, plotly_specs
 from tests.hostile_files import BAD
 
 PAGE = "pages/unet.py"
@@ -27,20 +29,42 @@ def test_default_shows_the_u_the_ablation_and_a_scored_prediction():
 
 
 def test_the_page_says_where_its_u_net_departs_from_the_papers():
-    """A fidelity review: the page cited Ronneberger et al. without its departures. The sentence names the shipped
-    networks' sizes, so it is checked against their manifest."""
+    """A fidelity review: the page cited Ronneberger et al. without its departures; a walk then missed the input size,
+    the loss weighting and the elastic deformations. A table, shown when presenting too, sets the paper beside the
+    shipped network, its sizes read from the manifest (both shipped networks have the same)."""
     import json
 
     from models.hub.checkpoints import MANIFEST
 
-    at = open_page(PAGE)
-    prose = " ".join(m.value for m in at.markdown)
-    assert "padded 3 x 3 convolutions" in prose and "overlap-tile" in prose and "BatchNorm" in prose
-    assert "three poolings and 16 to 128 channels" in prose and "64 to 1,024" in prose
     shipped = json.loads(MANIFEST.read_text())
-    for name in ("shapes-unet", "shapes-unet-noskip"):
-        config = shipped[name]["config"]
-        assert (config["base"], config["depth"]) == (16, 3), name  # 16 * 2**3 = 128 after three poolings
+    for compact in (False, True):
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at.query_params["view_compact"] = str(compact).lower()  # presenting: the prose is hidden, the table is not
+        at.switch_page(PAGE).run()
+        assert not at.exception
+        assert any("The table below says where" in m.value for m in at.markdown) is not compact
+        (table,) = at.table
+        rows = {r[0]: (r[1], r[2]) for r in table.value.itertuples(index=False)}
+        assert set(rows) == {
+            "input and output",
+            "depth and width",
+            "normalisation",
+            "loss",
+            "augmentation",
+            "optimiser",
+        }
+        for name in ("shapes-unet", "shapes-unet-noskip"):
+            config, trained = shipped[name]["config"], shipped[name]["trained"]
+            size, base, depth = config["image_size"], config["base"], config["depth"]
+            assert rows["input and output"][1].startswith(f"{size} x {size} generated scene in")
+            assert rows["depth and width"] == (
+                "4 poolings, 64 to 1,024 channels",
+                f"{depth} poolings, {base} to {base * 2**depth} channels",
+            )
+            assert f"{trained['train_size']:,} generated scenes" in rows["augmentation"][1]
+            assert f"{trained['epochs']} epochs" in rows["optimiser"][1]
+        assert "572 x 572" in rows["input and output"][0] and "elastic deformations" in rows["augmentation"][0]
+        assert "w0 = 10" in rows["loss"][0] and rows["loss"][1] == "per-pixel cross-entropy, unweighted"
 
 
 def test_another_scene_and_an_uploaded_image():

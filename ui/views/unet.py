@@ -4,6 +4,7 @@ truth, and the feature maps level by level. Drawing only: explain/ and models/ c
 from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 import torch
 from PIL import Image
@@ -14,8 +15,9 @@ from explain.inputs.images import small_image_note
 from explain.methods.filters import strongest_channels
 from explain.methods.segmentation import level_maps, predict, score_image, wrong_pixels
 from models.data.segmentation import CLASSES, SIZE, example_scene
+from models.hub.bundled import BundledWeights
 from models.hub.checkpoints import CheckpointError
-from models.segmenters import load_unet, unet_input
+from models.segmenters import load_unet, paper_comparison, unet_input
 from models.text import display_name
 from ui.image_input import image_input
 from ui.page_end import end_page
@@ -44,11 +46,17 @@ def intro() -> None:
         "Ronneberger, Fischer & Brox (MICCAI 2015): an encoder that halves the resolution at each level, a decoder "
         "that doubles it back, and skip connections that hand the decoder the encoder's sharp, full-resolution maps. "
         "Both networks below were trained by this project on generated scenes (per-pixel labels come free with the "
-        "generator); the second is the same network without the skip connections. Where they depart from the "
-        "paper's: padded 3 x 3 convolutions, so skips need no cropping and the output is the input's size (the paper's "
-        "are unpadded, with overlap-tile inference); BatchNorm after each; three poolings and 16 to 128 channels "
-        "(the paper: four, 64 to 1,024)."
+        "generator); the second is the same network without the skip connections. The table below says where "
+        "they depart from the paper's: a smaller input, padded convolutions, an unweighted loss and no elastic "
+        "deformations among them."
     )
+
+
+def departures(record: BundledWeights) -> None:
+    """The paper's U-Net beside the bundled one, aspect by aspect, folded (shown when presenting too)."""
+    with st.expander("The paper's U-Net and this one", expanded=False):
+        table = pd.DataFrame(paper_comparison(record), columns=["", "Ronneberger et al. 2015", "here"])
+        st.table(table, hide_index=True, border="horizontal")  # a static table: long cells wrap
 
 
 def show_ablation(full: torch.nn.Module, noskip: torch.nn.Module, m_full: Mapping, m_no: Mapping) -> None:
