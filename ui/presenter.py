@@ -82,10 +82,19 @@ def settings(label: str = "Settings") -> Iterator[DeltaGenerator]:
             yield place
 
 
+MODEBAR = {  # Plotly's toolbar cut down to saving a PNG and undoing a zoom: its eight buttons covered a narrow chart's
+    # title (a walk); dragging still zooms, a double click still resets
+    "displaylogo": False,
+    "modeBarButtons": [["toImage", "resetScale2d"]],
+}
+
+
 def chart(where: DeltaGenerator | Any, fig: go.Figure, **kwargs: Any) -> Any:
-    """`where.plotly_chart(fig, ...)`, its text enlarged when presenting; every page draws its Plotly figures here."""
+    """`where.plotly_chart(fig, ...)`, its text enlarged when presenting, with a short toolbar (`MODEBAR`); every page
+    draws its Plotly figures here."""
     from explain.figures.charts import for_projector
 
+    kwargs.setdefault("config", MODEBAR)
     return where.plotly_chart(for_projector(fig, TEXT_SCALE) if presenting() else fig, **kwargs)
 
 
