@@ -22,6 +22,10 @@ def plotly_labels(at) -> list[str]:
 def test_default_page_renders_predictions_and_sidebar(app):
     assert not app.exception
     assert len(plotly_labels(app)) == 5
+    # Plotly's toolbar cut to two buttons: its eight covered the chart's title (a walk)
+    import json
+
+    assert json.loads(app.get("plotly_chart")[0].proto.config)["modeBarButtons"] == [["toImage", "resetScale2d"]]
     sidebar = " ".join(m.value for m in app.sidebar.markdown)
     assert "Device:" in sidebar and ("CPU" if TEST_DEVICE == "cpu" else TEST_DEVICE.split(":")[0].upper()) in sidebar
     assert any("torch" in c.value for c in app.sidebar.caption)
