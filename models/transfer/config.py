@@ -124,8 +124,16 @@ class Sweep:
         # The rate is chosen per (regime, n) by the seed-0 run; other seeds reuse it (older sweeps chose per seed).
         # `compile` and `runner`, like the device, say how runs execute, not what they compute: sweeps differing in
         # them may mix (their results agree to rounding: tests/test_transfer_runners.py).
+        # A probe's head sees its features centred on the run's training images (`models.transfer.loop.Centred`,
+        # since 2026-12-05; before, as they came): results of either kind must not mix.
         train = {k: v for k, v in asdict(self.train).items() if k not in EXECUTION}
-        return {"task": self.task, "encoder": self.encoder, "train": train, "rate_chosen_by_seed": 0}
+        return {
+            "task": self.task,
+            "encoder": self.encoder,
+            "train": train,
+            "rate_chosen_by_seed": 0,
+            "probe_input": "centred",
+        }
 
     def runs(self) -> Iterator[tuple[str, int, int]]:
         """(regime, n, seed) in the order they run: seed by seed, so early curves are complete."""

@@ -4,6 +4,7 @@ training loop (AdamW, StepLR, an evaluation per epoch) and the cached-features p
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import math
 import time
@@ -354,20 +355,44 @@ def keeps_states(model: nn.Module, cfg: TrainConfig, rates: int, together: int =
 def encoded(task: Task, model: nn.Module, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """(train features, test features) on the CPU: `model`'s pooled output (its `fc` bypassed) for every image
     of the task, in eval mode, batches of 512."""
+    data = device_data(task, device)
+    return tuple(pooled(model, data, x, torch.arange(len(x))) for x in (data.x_train, data.x_test))
+
+
+@torch.no_grad()
+def pooled(model: nn.Module, data: Data, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """`model`'s pooled output (its `fc` bypassed) for the images `indices` of `x`, on the CPU, in eval mode,
+    batches of 512."""
     head, model.fc = model.fc, nn.Identity()
     try:
-        model.to(device).eval()
-        data = device_data(task, device)
-        out = []
-        for x in (data.x_train, data.x_test):
-            chunks = []
-            for i in range(0, len(x), 512):
-                with _autocast(device):
-                    chunks.append(model(data.batch(x, torch.arange(i, min(i + 512, len(x))))).float().cpu())
-            out.append(torch.cat(chunks))
+        model.to(data.device).eval()
+        chunks = []
+        for i in range(0, len(indices), 512):
+            with _autocast(data.device):
+                chunks.append(model(data.batch(x, indices[i : i + 512])).float().cpu())
     finally:
         model.fc = head
-    return out[0], out[1]
+    return torch.cat(chunks)
+
+
+class Centred(nn.Module):
+    """A linear probe's fixed first step: each feature minus its mean over the run's training images, all divided
+    by one scale (their RMS deviation from those means). Buffers, not parameters: the probe stays linear in the
+    encoder's features, which only reach the optimiser at a usable size. A random encoder's pooled features sit on a
+    common offset about five times their spread and about 60 times smaller than a trained encoder's; the head
+    trained on them as they were missed by far (a review: 40.6% test error at 10 digits per class, 31.6% at 50,
+    against 21.9% and 10.7% for scikit-learn's logistic regression on the same features standardised; centred,
+    22.3% and 10.7%). Per-feature scales instead of one were worse with one image per class (72.6%, noisy). MAE's
+    linear probe (He et al. 2022, A.2) normalises its features before the head for the same reason."""
+
+    def __init__(self, train: torch.Tensor) -> None:
+        super().__init__()
+        mean = train.mean(0)
+        self.register_buffer("mean", mean)
+        self.register_buffer("scale", (train - mean).pow(2).mean().sqrt().clamp_min(1e-12))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.scale
 
 
 _DIGESTS: weakref.WeakKeyDictionary[Encoder, str] = weakref.WeakKeyDictionary()
@@ -407,14 +432,18 @@ def features(task: Task, encoder: Encoder, device: torch.device) -> tuple[np.nda
     return train.numpy(), test.numpy(), seconds
 
 
-def probe_features(task: Task, encoder: Encoder, model: nn.Module, regime: str, device: torch.device) -> Features:
+def probe_features(
+    task: Task, encoder: Encoder, model: nn.Module, regime: str, device: torch.device, indices: torch.Tensor
+) -> Features:
     """What a linear probe's head trains on: the pretrained encoder's cached features (`probe`), or those of
-    `model`'s own random encoder (`random-probe`: computed for the run)."""
+    `model`'s own random encoder (`random-probe`: computed for the run), each `Centred` on the run's training images
+    `indices` (as the plain runner's head centres them in `_fresh`)."""
     if regime == "probe":
         train, test, _ = pretrained_features(task, encoder, device)
     else:
         train, test = encoded(task, model, device)
-    return Features(task, device, train.to(device), test.to(device))
+    centre = Centred(train[indices])
+    return Features(task, device, centre(train).to(device), centre(test).to(device))
 
 
 C_GRID = (0.1, 1.0, 10.0)  # the feature probe's inverse regularisation strengths, chosen on validation
@@ -468,18 +497,26 @@ def _fresh(
     cfg: TrainConfig,
     device: torch.device,
     copies: int,
+    indices: torch.Tensor,
     features: Features | None = None,
 ) -> tuple[list[nn.Module], Data | Features]:
     """`copies` identical fresh networks for a run (each built from the run's seed) and what they train on: the
     images, or for a probe under the fast runners the frozen encoder's features (the networks are then the heads;
-    `features` already computed for this run are reused: every rate starts from the same encoder)."""
+    `features` already computed for this run are reused: every rate starts from the same encoder). A probe's
+    features are `Centred` on the run's training images `indices`: in the features themselves under the fast
+    runners, by a first step of each head under the plain one."""
     models = []
     for _ in range(copies):
         with seeded_rngs(seed):
             models.append(encoder.build(len(task.classes), pretrained=regime not in UNPRETRAINED))
     if regime in PROBES and cfg.runner != "plain":
-        return [m.fc for m in models], features or probe_features(task, encoder, models[0], regime, device)
-    return models, device_data(task, device)
+        return [m.fc for m in models], features or probe_features(task, encoder, models[0], regime, device, indices)
+    data = device_data(task, device)
+    if regime in PROBES:
+        centre = Centred(pooled(models[0], data, data.x_train, indices))
+        for m in models:
+            m.fc = nn.Sequential(copy.deepcopy(centre), m.fc).to(device)
+    return models, data
 
 
 def train_run(
@@ -520,7 +557,7 @@ def train_run(
         reused: Features | None = None
         for first in range(0, len(rates), together):  # each rate from the same initialisation and batches
             chunk = rates[first : first + together]
-            models, data = _fresh(task, encoder, regime, seed, cfg, device, len(chunk), reused)
+            models, data = _fresh(task, encoder, regime, seed, cfg, device, len(chunk), indices, reused)
             reused = data if isinstance(data, Features) else None
 
             def report(epoch: int, b: int, loss: float, first: int = first) -> None:
