@@ -19,8 +19,9 @@ from ui.views.transfer import (
 st.title("Adapting a pretrained network")
 prose(
     "Three ways to reuse a network trained on another task, on the same data: train the whole network **from "
-    "scratch**; freeze the pretrained encoder and train only a new linear layer on its features (**linear probe**); "
-    "or start from the pretrained weights and train everything at a tenth of the rate (**fine-tuning**). The "
+    "scratch**; freeze the pretrained encoder (in eval mode: its BatchNorm keeps its stored statistics) and train "
+    "only a new linear layer on its features, centred on the training images (**linear probe**); or start from the "
+    "pretrained weights and train everything, the encoder at a tenth of the new layer's rate (**fine-tuning**). The "
     "sweeps add a fourth, the linear probe as a library fits it: scikit-learn's logistic regression on the frozen "
     "encoder's features, computed once (**cached features**). "
     "A learning curve shows which is best at each amount of data: test error against training images per class, "

@@ -84,6 +84,24 @@ def test_a_residual_blocks_two_paths():
     assert shortcut == ["1x1 conv, 128, stride 2", "BatchNorm"]
     assert block_paths(found["layer1.1"])[1] == []  # the identity
     assert residual_blocks(torchvision.models.alexnet()) == {}
+    # in the order the forward pass calls the layers (a fidelity review: the lecture's block declares conv1,
+    # shortcut, conv2, bn1, bn2 and was drawn in that order, its ReLU before the sum missing); torchvision's in-place
+    # ReLU and sum are told apart too, and Bottleneck's three convolutions come in order
+    from models.nets.lecture_resnet import Network
+
+    lecture = residual_blocks(Network(width=0.25))
+    assert block_paths(lecture["layer2.0"])[0] == [
+        "3x3 conv, 32, stride 2",
+        "BatchNorm",
+        "ReLU",
+        "3x3 conv, 32",
+        "BatchNorm",
+        "ReLU",
+    ]
+    assert block_paths(residual_blocks(torchvision.models.resnet18())["layer2.0"]) == (main, shortcut)
+    bottleneck = block_paths(residual_blocks(torchvision.models.resnet50())["layer1.0"])[0]
+    assert [p.split(",")[0] for p in bottleneck if "conv" in p] == ["1x1 conv", "3x3 conv", "1x1 conv"]
+    assert bottleneck.count("ReLU") == 2 and bottleneck[-1] == "BatchNorm"
 
 
 def test_a_residual_block_is_said_in_words_beside_its_drawing():

@@ -199,7 +199,8 @@ def test_occlusion_maps_are_drawn_in_the_images_pixels_with_their_colour_bars_be
     p = np.random.default_rng(0).random((3, 4))
     maps = OcclusionMaps(p, p, np.zeros((3, 4), int), (np.array([0, 8, 16]), np.array([0, 8, 16, 24])))
     for fig in occlusion_figures(maps, ["circle"], 0, "layer1.0 channel 3", window=10):
-        assert list(fig.data[0].x) == [5, 13, 21, 29] and list(fig.data[0].y) == [5, 13, 21]
+        # a square over pixels 0..9 is centred at 4.5 in pixel coordinates (a fidelity review: it was drawn at 5)
+        assert list(fig.data[0].x) == [4.5, 12.5, 20.5, 28.5] and list(fig.data[0].y) == [4.5, 12.5, 20.5]
         assert fig.layout.xaxis.title.text == "x (pixels)" and fig.layout.coloraxis.colorbar.orientation == "h"
         assert len(fig.layout.title.text.split("<br>")[0]) <= 30  # the title's first line fits over the map
 

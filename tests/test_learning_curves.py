@@ -64,8 +64,12 @@ def test_variance_model_recovers_v1_from_exact_variances() -> None:
 def test_single_seed_fit_still_gives_a_band() -> None:
     n = SIZES
     errors = 3.0 + 30.0 * n**-0.4 + np.array([0.5, -0.4, 0.3, -0.2, 0.1, 0.2, -0.3])
-    lo, hi = fit(n, errors).band(SIZES)
+    curve = fit(n, errors)
+    lo, hi = curve.band(SIZES)
     assert np.all(hi - lo > 0)
+    # without seeds to weight by, the fit says it is unweighted (the page then says to read γ with care: the
+    # authors' penalty is set for weighted errors; a fidelity review)
+    assert not curve.weighted and fit(np.repeat(SIZES, 2), np.repeat(errors, 2) + np.tile([0.3, -0.3], 7)).weighted
 
 
 def test_crossover_finds_where_two_curves_meet() -> None:

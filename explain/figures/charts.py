@@ -193,7 +193,7 @@ def occlusion_figures(
     pixel as wide as tall), with the colour bar under the map so the map keeps the panel's width."""
     import plotly.express as px
 
-    ys, xs = (np.asarray(c, float) + window / 2 for c in maps.corners)
+    ys, xs = (np.asarray(c, float) + (window - 1) / 2 for c in maps.corners)  # pixels c..c+w-1: centre c+(w-1)/2
 
     def cells(z, title, **kw):
         fig = px.imshow(z, x=xs, y=ys, title=title, labels=dict(x="x (pixels)", y="y (pixels)", color=""), **kw)

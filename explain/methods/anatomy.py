@@ -162,23 +162,48 @@ def residual_blocks(model: nn.Module) -> dict[str, nn.Module]:
 def block_paths(block: nn.Module) -> tuple[list[str], list[str]]:
     """(main path, shortcut) of a residual block as the lecture draws them, e.g. (["3x3 conv, 128, stride 2",
     "BatchNorm", "ReLU", "3x3 conv, 128", "BatchNorm"], ["1x1 conv, 128, stride 2", "BatchNorm"]); an empty
-    shortcut is the identity. The ReLU after the sum is not listed."""
-    branch = _shortcut(block)
-    side = list(branch.modules()) if branch is not None else []  # in order: conv, then BatchNorm
+    shortcut is the identity. The ReLU after the sum is not listed. Read from the order the block's forward pass
+    calls its layers (on a copy on the meta device), not the order they were declared in: the lecture's own block
+    declares conv1, shortcut, conv2, bn1, bn2 and ReLUs after both BatchNorms (a fidelity review read "3x3 conv ->
+    3x3 conv -> BatchNorm -> ReLU -> BatchNorm" under its source)."""
+    import copy
+
+    twin = copy.deepcopy(block).to("meta")
+    branch = _shortcut(twin)
+    side = set(branch.modules()) if branch is not None else set()
+    calls: list[tuple[nn.Module, bool]] = []  # (layer, whether its input is the previous main layer's output as left)
+    last: list[tuple[torch.Tensor, int] | None] = [None]
+
+    def called(module: nn.Module, args: tuple) -> None:  # before it runs: an in-place ReLU changes its input
+        if module not in side:
+            x = args[0]
+            calls.append((module, last[0] is not None and x is last[0][0] and x._version == last[0][1]))
+
+    def returned(module: nn.Module, args: tuple, out: torch.Tensor) -> None:
+        if module not in side:
+            last[0] = (out, out._version)
+
+    leaves = [m for m in twin.modules() if isinstance(m, nn.Conv2d | nn.BatchNorm2d | nn.ReLU)]
+    handles = [m.register_forward_pre_hook(called) for m in leaves]
+    handles += [m.register_forward_hook(returned) for m in leaves]
+    first = next(m for m in leaves if isinstance(m, nn.Conv2d))
+    try:
+        with torch.no_grad():
+            twin.eval()(torch.empty(1, first.in_channels, 8, 8, device="meta"))
+    except Exception:  # a visitor's block that will not run on a stand-in input: its layers as declared
+        calls = [(m, True) for m in leaves if m not in side]
+    finally:
+        for h in handles:
+            h.remove()
 
     def label(m: nn.Module) -> str:
         if isinstance(m, nn.Conv2d):
             k, s = _pair(m.kernel_size), _pair(m.stride)
             return f"{k}x{k} conv, {m.out_channels}" + (f", stride {s}" if s > 1 else "")
-        return "BatchNorm"
+        return "BatchNorm" if isinstance(m, nn.BatchNorm2d) else "ReLU"
 
-    main = [m for m in block.modules() if isinstance(m, nn.Conv2d | nn.BatchNorm2d) and m not in side]
-    path: list[str] = []
-    for i, m in enumerate(main):
-        path.append(label(m))
-        if isinstance(m, nn.BatchNorm2d) and i < len(main) - 1:
-            path.append("ReLU")
-    shortcut = [label(m) for m in side if isinstance(m, nn.Conv2d | nn.BatchNorm2d)]
+    path = [label(m) for n, (m, follows) in enumerate(calls) if not (isinstance(m, nn.ReLU) and n and not follows)]
+    shortcut = [label(m) for m in branch.modules() if isinstance(m, nn.Conv2d | nn.BatchNorm2d)] if branch else []
     return path, shortcut
 
 

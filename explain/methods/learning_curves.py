@@ -77,6 +77,13 @@ class LearningCurve:
         return ""
 
     @property
+    def weighted(self) -> bool:
+        """Whether the fit's errors were weighted by the variance model (replicate seeds at some size); without
+        them every weight is 1, and the penalty on γ, set for the authors' variance-weighted errors, weighs
+        against squared percentages instead."""
+        return not (self.v0 == 0.0 and self.v1 == 0.0)
+
+    @property
     def caveat(self) -> str:
         """What to bear in mind when reading a fit that may be read, or "": three sizes are as many as the curve's
         parameters, so no size is left to check its shape (a walk found such a fit marked 'ok')."""
