@@ -47,7 +47,9 @@ class Param:
         if not self.scales_with_input:
             return self
         high = max(self.low, min(self.high, size))
-        return replace(self, default=int(min(max(self.low, round(self.default * size / 224)), high)), high=high)
+        default = int(min(max(self.low, round(self.default * size / 224)), high))
+        where = f"In pixels of the model's {size} x {size} input, not of the picture shown."
+        return replace(self, default=default, high=high, help=f"{self.help} {where}".strip())
 
     def clamp(self, value: float) -> float:
         """`value` moved into [low, high] (a widget's starting value must lie inside its range)."""

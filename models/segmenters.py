@@ -39,7 +39,14 @@ def paper_comparison(record: BundledWeights) -> list[tuple[str, str, str]]:
     the loss weighting and the elastic deformations the paper leans on)."""
     cfg, trained = record.config, record.trained
     size, depth, base = cfg["image_size"], cfg["depth"], cfg["base"]
+    classes = record.classes
     return [
+        (
+            "task",
+            "grey-scale microscopy (neuronal structures in electron microscopy; cells in light microscopy), 2 classes "
+            "per pixel",
+            f"generated RGB scenes, {len(classes)} classes per pixel ({', '.join(classes)})",
+        ),
         (
             "input and output",
             "572 x 572 tile in, 388 x 388 labels out (unpadded convolutions); a large image is tiled with overlap, its "
@@ -54,7 +61,7 @@ def paper_comparison(record: BundledWeights) -> list[tuple[str, str, str]]:
         ),
         (
             "normalisation",
-            "none (before BatchNorm); dropout at the end of the contracting path",
+            "no BatchNorm; dropout at the end of the contracting path",
             "BatchNorm after every convolution; no dropout",
         ),
         (

@@ -40,7 +40,9 @@ with settings("Which detections"):
 shown = shown_detections(instances, threshold, classes)
 kept = [instances[n] for n in shown]
 image = np.asarray(chosen.image)
-focus = detections_ui(image, chosen.name, info, kept, shown, len(instances), show, chosen.kind == "generated")
+focus = detections_ui(
+    image, chosen.name, info, kept, shown, len(instances), show, subject.cache_id, chosen.kind == "generated"
+)
 inst = None if focus is None else kept[focus]
 counts = len(kept), len(instances)  # why no detection is followed, when none is
 

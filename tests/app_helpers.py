@@ -41,3 +41,9 @@ def set_live(at: AppTest, name: str, phase: str, work) -> None:
     from ui.live_run import LiveState
 
     at.session_state[f"{name}_live"] = LiveState(phase, work=work)
+
+
+def click_row(at: AppTest, row: int, table: int = 0) -> AppTest:
+    """What a click on `row` of the page's `table`-th table sends (its key changes with the list it holds), run."""
+    at.session_state[at.dataframe[table].key] = {"selection": {"rows": [row], "columns": []}}
+    return at.run()

@@ -2,7 +2,7 @@
 
 import re
 
-from tests.app_helpers import image_captions, open_page, plotly_specs
+from tests.app_helpers import click_row, image_captions, open_page, plotly_specs
 from tests.hostile_files import BAD, BAD_ANNOTATIONS, GOOD, coco_file
 
 PAGE = "pages/detection.py"
@@ -37,7 +37,9 @@ def test_a_generated_scene_is_detected_and_filters_redraw():
     stages = [m.value[2:].split(".")[0] for m in at.markdown if re.match(r"\*\*\d\w?\. ", m.value)]
     assert stages == ["1", "2", "3", "4", "5"], stages  # no detection clicked: no mask head
     # unclicked, stages 3 and 4 follow the strongest proposal, which stage 2 draws first and red
-    assert any(c.endswith("; thick red: #1, the proposal stages 3 and 4 follow") for c in image_captions(at))
+    assert any(
+        c.endswith("; red: #1, the proposal stages 3 and 4 follow (the others grey)") for c in image_captions(at)
+    )
     (draw,) = at.get("button_group")  # what the bundled Mask R-CNN gives, no keypoints (a walk found them offered)
     assert [o.content for o in draw.proto.options] == ["masks", "boxes"] == draw.value
     labels = [b.label for b in at.get("download_button")]
@@ -95,8 +97,7 @@ def test_with_no_detection_shown_the_page_says_why_instead_of_asking_for_a_click
 
 def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
     at = open_page(PAGE)
-    at.session_state["det_table"] = {"selection": {"rows": [0], "columns": []}}  # what a click on row 0 sends
-    at.run()
+    click_row(at, 0)  # what a click on row 0 sends
     assert not at.exception
     captions = image_captions(at)
     assert "the pasted full-resolution mask, in the colour farthest from the object's" in captions
@@ -113,8 +114,10 @@ def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
     # stage 2 numbers its proposals and marks the one stages 3 and 4 name (a walk could not find it among them)
     number = re.match(r"proposal (\d+),", followed)[1]
     (proposals,) = [c for c in captions if "proposals, numbered by objectness" in c]
-    assert proposals.endswith(f"; thick red: #{number}, the proposal stages 3 and 4 follow") or proposals.endswith(
-        f"; stages 3 and 4 follow #{number}, not among those drawn"
+    assert proposals.endswith(
+        f"; red: #{number}, the proposal stages 3 and 4 follow (the others grey)"
+    ) or proposals.endswith(
+        f"; stages 3 and 4 follow #{number}, not among those drawn: draw {number} or more to see it"
     ), proposals
     assert any(
         c.startswith("proposal ") and "came from: red as proposed, green as the box head moves it" in c
@@ -140,8 +143,7 @@ def test_stage_captions_say_sizes_and_edges_as_they_are():
     32 on a map of cells 0-31 without a word, and '129%' beside a '128%' whole read as wrong arithmetic; stage 3c
     named the overlap's proposal as the source (54% circle beside the detection's 87%)."""
     at = open_page(PAGE)
-    at.session_state["det_table"] = {"selection": {"rows": [4], "columns": []}}  # circle 87%, whose cells pass 31
-    at.run()
+    click_row(at, 4)  # circle 87%, whose cells pass 31
     assert not at.exception
     captions = image_captions(at)
     assert any(
@@ -287,8 +289,7 @@ def test_every_loader_records_the_full_hash_of_the_weights_it_runs():
 def test_a_clicked_row_does_not_carry_over_to_a_new_image():
     """#28: the row clicked on one image focused a detection of the next image (1 box drawn, '5 of 19 shown')."""
     at = open_page(PAGE)
-    at.session_state["det_table"] = {"selection": {"rows": [0], "columns": []}}  # what a click on row 0 sends
-    at.run()
+    click_row(at, 0)  # what a click on row 0 sends
     assert not any("Click a row of the table above" in i.value for i in at.info)  # row 0 is in focus
     at.selectbox(key="det_sample").set_value("generated scene 2").run()
     assert not at.exception

@@ -45,7 +45,9 @@ def test_the_page_says_where_its_u_net_departs_from_the_papers():
         assert any("The table below says where" in m.value for m in at.markdown) is not compact
         (table,) = at.table
         rows = {r[0]: (r[1], r[2]) for r in table.value.itertuples(index=False)}
+        assert rows["task"][1].startswith(f"generated RGB scenes, {len(shipped['shapes-unet']['classes'])} classes")
         assert set(rows) == {
+            "task",
             "input and output",
             "depth and width",
             "normalisation",

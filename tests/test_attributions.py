@@ -253,6 +253,7 @@ def test_a_form_offers_no_window_wider_than_the_input() -> None:
     range up to the input's side, and other parameters keep their range."""
     sized = {p.name: p for p in params_for("occlusion", 64)}
     assert (sized["window"].high, sized["stride"].high, sized["window"].default) == (64, 64, 9)
+    assert sized["window"].help == "In pixels of the model's 64 x 64 input, not of the picture shown."  # (a walk)
     assert sized["batch_size"] == {p.name: p for p in params_for("occlusion", 224)}["batch_size"]
     assert {p.name: p.high for p in params_for("occlusion", 512)}["window"] == 224
     assert params_for("occlusion", 2)[0].default == 2  # never below the field's own minimum
@@ -366,7 +367,13 @@ def test_a_sanity_run_also_ranks_the_methods_over_every_randomised_step() -> Non
     )
     assert said.split(" with the original map is ")[1].startswith("IG 0.20, GB 0.10 (")
     assert said.endswith(
-        "Averaged over every randomised step, which ranks a map that survives longer higher: GB 0.60, C 0.50, IG 0.23."
+        "Averaged over every randomised step (higher: it stayed similar for longer, so it explains the model less): "
+        "GB 0.60, C 0.50, IG 0.23. The two orders differ: GB stayed similar the longest, IG was the most similar at "
+        "the end; either counts against a method."
+    )
+    below = fully_randomised_text({"GB": run(0.9, -0.2, 0.1), "IG": run(0.3, 0.2, 0.2)})
+    assert below.endswith(
+        "Below 0, a map ranks the pixels roughly opposite to its original: unlike it, not closer to it."
     )
 
 

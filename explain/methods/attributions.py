@@ -454,7 +454,7 @@ def panel_note(
     if mode == "signed" and positive_only(method, params):
         notes.append(
             "No blue by construction: the ReLU (Method parameters) keeps positive evidence only; untick it to see "
-            "what counts against the class."
+            "what counts against the class (blue over a blue image shows best with The map alone)."
             if method == "grad_cam"
             else f"No blue by construction: {METHODS[method].title} ends in a ReLU, as in its paper, so it shows "
             "evidence for the class only."

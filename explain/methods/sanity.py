@@ -78,8 +78,21 @@ def _on_the_way(results: dict[str, list[SanityStep]], metric: str) -> str:
             means[m] = float(np.mean(kept))
     if not means:
         return ""
-    ranked = ", ".join(f"{m} {v:.2f}" for m, v in sorted(means.items(), key=lambda kv: -kv[1]))
-    return f" Averaged over every randomised step, which ranks a map that survives longer higher: {ranked}."
+    order = sorted(means.items(), key=lambda kv: -kv[1])
+    ranked = ", ".join(f"{m} {v:.2f}" for m, v in order)
+    said = (
+        " Averaged over every randomised step (higher: it stayed similar for longer, so it explains the model "
+        f"less): {ranked}."
+    )
+    ended = max(((getattr(s[-1], metric), m) for m, s in results.items() if s and not s[-1].constant), default=None)
+    if ended is not None and ended[1] != order[0][0]:
+        said += (
+            f" The two orders differ: {order[0][0]} stayed similar the longest, {ended[1]} was the most similar at the "
+            "end; either counts against a method."
+        )
+    if any(getattr(s, metric) < 0 for steps in results.values() for s in steps[1:] if not s.constant):
+        said += " Below 0, a map ranks the pixels roughly opposite to its original: unlike it, not closer to it."
+    return said
 
 
 def shown_steps(steps: list[SanityStep], at_most: int = 6) -> list[SanityStep]:

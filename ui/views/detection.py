@@ -1,6 +1,8 @@
 """The Mask R-CNN page's sections: detections and their table, the pipeline stage by stage, one detection explained,
 and the detections against the truth. Drawing only: every number comes from explain/ and models/."""
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -52,6 +54,8 @@ from ui.view_link import BIND, linked_row, name_row
 from ui.widgets import run_button, warn_skipped
 
 ROW = "det_row"  # the query parameter naming the clicked detection, 1-based among all the model found
+OTHERS, FOLLOWED = "#BDBDBD", "#FF1744"  # stage 2: the proposals, and the one stages 3 and 4 follow
+ROW_SOURCE = "det_row_source"  # session key: the cache id of the image and model the URL's row belongs to
 
 cached_detect = cached_on_subject("detect", lambda s: detect(s.model, s.chosen.image, s.info.categories))
 cached_stages = cached_on_subject("rcnn_stages", lambda s: run_stages(s.model, s.x), max_entries=32)
@@ -109,10 +113,12 @@ def detections_ui(
     numbers: list[int],
     total: int,
     show: list[str],
+    source: str,
     generated: bool = False,
 ) -> int | None:
     """The kept detections drawn on the image, beside their table and downloads; return the row clicked, if any.
-    `numbers`: each kept detection's index among all `total`, by which the URL names the clicked one (`ROW`)."""
+    `numbers`: each kept detection's index among all `total` that `source` (the image and model's cache id) gave,
+    by which the URL names the clicked one (`ROW`)."""
     table = pd.DataFrame(
         [
             {
@@ -124,12 +130,14 @@ def detections_ui(
             for i in kept
         ]
     )
+    if st.session_state.get(ROW_SOURCE, source) != source:  # the linked number named another image's detection
+        name_row(ROW, None)
+    st.session_state[ROW_SOURCE] = source
+    # A table of its own for each list: a row number means another detection in another list, and the browser kept
+    # a shorter list's tick on the old row number, then sent it (a walk: the focus moved to a detection nobody
+    # clicked). A new table starts from the URL's detection where the list still holds it.
     shown = [(i.label, round(i.score, 4), tuple(round(v, 1) for v in i.box)) for i in kept]
-    if st.session_state.get("det_table_of") != shown:  # a row number means another detection in another list
-        if "det_table_of" in st.session_state:  # so does a linked row, except in the list the link opened on
-            name_row(ROW, None)
-        st.session_state.pop("det_table", None)
-        st.session_state["det_table_of"] = shown
+    listed = hashlib.sha256(repr((source, shown)).encode()).hexdigest()[:12]
     named = linked_row(ROW, total)
     linked = numbers.index(named) if named in numbers else None
     picture, listing = st.columns([1, 1])
@@ -141,7 +149,7 @@ def detections_ui(
             on_select="rerun",
             selection_mode="single-row",
             selection_default={"selection": {"rows": [linked]}} if linked is not None else None,
-            key="det_table",
+            key=f"det_table_{listed}",
             width="stretch",
             column_config={  # pixel widths that fit the column beside the picture, so no column is cut off
                 "class": st.column_config.TextColumn(width=80),
@@ -279,16 +287,24 @@ def pipeline_tab(image: np.ndarray, stages: Stages, followed: Followed | None) -
         for r, (b, s) in enumerate(zip(stages.proposals[:n], stages.objectness[:n], strict=True))
     ]
     rank = followed[0] if followed is not None else None
-    if rank is not None and rank < n:  # drawn first, so its label is never the one left off for lack of room
-        props.insert(0, props.pop(rank))
-    picture, labelled = drawn_with_count(image, props, masks=False, keypoints=False, text_scale=text_scale())
+    drawn = rank is not None and rank < n
+    # the one stages 3 and 4 follow in red over the others in grey (a walk: a thick red box among boxes whose colours
+    # include red was hard to find, and it struck through its own label)
+    others = [p for r, p in enumerate(props) if not (drawn and r == rank)]
+    picture, labelled = drawn_with_count(
+        image, others, masks=False, keypoints=False, text_scale=text_scale(), colour=OTHERS if drawn else None
+    )
+    if drawn:
+        picture, own = drawn_with_count(
+            picture, [props[rank]], masks=False, keypoints=False, focus=0, text_scale=text_scale(), colour=FOLLOWED
+        )
+        labelled += own
     if rank is None:
         which = ""
-    elif rank < n:
-        picture = draw_box(picture, tuple(round(v) for v in followed[1]), "#FF1744", 4)
-        which = f"; thick red: #{rank + 1}, the proposal stages 3 and 4 follow"
+    elif drawn:
+        which = f"; red: #{rank + 1}, the proposal stages 3 and 4 follow (the others grey)"
     else:
-        which = f"; stages 3 and 4 follow #{rank + 1}, not among those drawn"
+        which = f"; stages 3 and 4 follow #{rank + 1}, not among those drawn: draw {rank + 1} or more to see it"
     left.image(
         picture,
         width="stretch",

@@ -55,7 +55,7 @@ def intro() -> None:
 def departures(record: BundledWeights) -> None:
     """The paper's U-Net beside the bundled one, aspect by aspect, folded (shown when presenting too)."""
     with st.expander("The paper's U-Net and this one", expanded=False):
-        table = pd.DataFrame(paper_comparison(record), columns=["", "Ronneberger et al. 2015", "here"])
+        table = pd.DataFrame(paper_comparison(record), columns=["", "Ronneberger et al. 2015", "this app's U-Net"])
         st.table(table, hide_index=True, border="horizontal")  # a static table: long cells wrap
 
 
