@@ -23,7 +23,8 @@ prose(
     "only a new linear layer on its features, centred on the training images (**linear probe**); or start from the "
     "pretrained weights and train everything, the encoder at a tenth of the new layer's rate (**fine-tuning**). The "
     "sweeps add a fourth, the linear probe as a library fits it: scikit-learn's logistic regression on the frozen "
-    "encoder's features, computed once (**cached features**). "
+    "encoder's features, computed once (**cached features**); and, as Hoiem et al.'s baseline, a linear probe on a "
+    "frozen encoder that was never trained (**random encoder**: what pretraining adds). "
     "A learning curve shows which is best at each amount of data: test error against training images per class, "
     "with the fit e(n) = α + η·n^γ of Hoiem et al., *Learning Curves for Analysis of Deep Networks* (ICML 2021)."
 )

@@ -214,15 +214,14 @@ def show_learning_curves(
         st.info(missing, icon=":material/show_chart:")
     unweighted = any(not c.weighted for c in curves.values())
     lines = (
-        f"Lines: weighted least-squares fit, γ searched over [-1, 0) with the authors' penalty {PENALTY:g}·|γ + 0.5| "
-        "(allenai/learning-curve); bands: 95% from the variance model σ²(n) = v0 + v1/n, at the chosen γ (as the "
-        "authors' code: γ's own uncertainty is left out, so the band is narrower than the whole). "
+        f"Lines: {'least-squares fit, unweighted' if unweighted else 'weighted least-squares fit'}, γ searched over "
+        f"[-1, 0) with the authors' penalty {PENALTY:g}·|γ + 0.5| (allenai/learning-curve); bands: 95% "
         + (
-            "With one seed per size there is no variance to weight by: every weight is 1 and the band comes from "
-            "the residuals, and the penalty, set for weighted errors, pulls γ by a different amount: read γ with "
-            "care. "
+            "from the residuals, at the chosen γ. With one seed per size there is no spread to weight by, and the "
+            "penalty, set for the authors' variance-weighted errors, pulls γ by a different amount: read γ with care. "
             if unweighted
-            else ""
+            else "from the variance model σ²(n) = v0 + v1/n, at the chosen γ (as the authors' code: γ's own "
+            "uncertainty is left out, so the band is narrower than the fit's whole uncertainty). "
         )
     )
     note(
