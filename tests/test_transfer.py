@@ -455,3 +455,16 @@ def test_a_page_sweeps_command_can_be_pasted_into_a_checkout() -> None:
     out = cli_args(Sweep(sizes=(1, 2), seeds=1), elsewhere)
     assert out[-2:] == ["--out", "results/transfer/digits-glyphs-resnet18-42e90e7003e9"]
     assert cli_args(Sweep(), SHIPPED)[-1] == "results/transfer/digits"
+
+
+def test_the_server_remembers_which_sweeps_each_browser_launched_within_bounds() -> None:
+    from models.transfer.launched import Launched
+
+    kept = Launched(visitors=2, each=2)
+    for name in ("a", "b", "c", "b"):
+        kept.add("one", name)
+    assert kept.of("one") == {"c", "b"} and kept.of("nobody") == set()  # the newest two, "b" once
+    kept.add("two", "x")
+    kept.of("one")  # "one" was active last: "two" is the first forgotten
+    kept.add("three", "y")
+    assert kept.of("two") == set() and kept.of("one") == {"c", "b"} and kept.of("three") == {"y"}

@@ -320,6 +320,18 @@ def test_a_sweep_another_visitor_launched_is_not_listed_as_yours(page, tmp_path)
     assert page.selectbox(key="transfer_source").value.startswith("Yours: digits-glyphs-resnet18-")
     other = open_page(PAGE)  # another visitor's session on the same server
     assert not any(o.startswith("Yours:") for o in other.selectbox(key="transfer_source").options)
+    # the same browser in a new session (a reload, a new tab, a return after closing the tab mid-sweep: a walk found
+    # its stopped sweep gone from the list) finds it listed again; the server knows the browser by its cookie's name
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app_helpers import APP, TIMEOUT
+
+    again = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    again.session_state["_uploads_owner"] = page.session_state["_uploads_owner"]
+    again.switch_page(PAGE).run()
+    assert (
+        "Yours: digits, 1 regime, 1 image per class, 1 seed, 1 epoch" in again.selectbox(key="transfer_source").options
+    )
 
 
 def test_the_fits_and_the_measured_errors_are_two_tables_that_fit_the_page(page) -> None:

@@ -47,9 +47,9 @@ def drop_infinite_values() -> None:
             params.set_initial_query_params_from_current()
 
 
-def _owner() -> str:
-    """This visitor's name in the kept-uploads store: their browser's (`browser_key`, the same in every tab and after a
-    reload), else this session's own random one."""
+def visitor() -> str:
+    """This visitor's name in the server's stores (kept uploads, launched sweeps): their browser's
+    (`browser_key`, the same in every tab and after a reload), else this session's own random one."""
     import secrets
 
     from explain.inputs.upload_limits import browser_key
@@ -69,9 +69,9 @@ def kept_uploads() -> KeptUploads:
 
 
 def remember_upload(sha256: str, data: bytes, label: str) -> None:
-    """Keep an upload for this visitor (`_owner`), so a link naming its hash (`?upload=`) finds it (the newest few,
+    """Keep an upload for this visitor (`visitor`), so a link naming its hash (`?upload=`) finds it (the newest few,
     within a bound for the whole server)."""
-    kept_uploads().put(_owner(), sha256, data, label)
+    kept_uploads().put(visitor(), sha256, data, label)
 
 
 def linked_upload() -> tuple[bytes, str] | str | None:
@@ -80,7 +80,7 @@ def linked_upload() -> tuple[bytes, str] | str | None:
     sha = st.query_params.get(UPLOAD)
     if not sha:
         return None
-    found = kept_uploads().get(_owner(), sha)
+    found = kept_uploads().get(visitor(), sha)
     if found is not None:
         return found
     return (
@@ -132,7 +132,7 @@ def carried_upload() -> tuple[bytes, str] | str | None:
     if CARRIED not in st.session_state:
         return None
     sha, label = st.session_state[CARRIED]
-    found = kept_uploads().get(_owner(), sha)
+    found = kept_uploads().get(visitor(), sha)
     if found is None:
         del st.session_state[CARRIED]
         return f"Your {display_name(label)} from earlier is no longer held by this server: upload it again."

@@ -48,20 +48,27 @@ from models.transfer import (
     user_folder,
     user_sweeps,
 )
+from models.transfer.launched import Launched
 from models.transfer.published import PUBLISHED
 from ui.live_run import LiveRun
 from ui.page_end import end_page
 from ui.presenter import chart, note, prose, settings
 from ui.readiness import default_sweep_estimate
-from ui.view_link import BIND
+from ui.view_link import BIND, visitor
 
 MINE = "tf_mine"  # the folders of the page sweeps this visitor launched: only these are listed, as theirs
+
+
+@st.cache_resource
+def launched_sweeps() -> Launched:
+    """The server's one record of which page sweeps each visitor's browser launched."""
+    return Launched()
 
 
 def sweep_folders() -> dict[str, Path]:
     """The shipped and published sweeps, every sweep a terminal or Ray writes under results/transfer (finished or
     not), and the sweeps this visitor launched from the page (another visitor's are not listed), by label."""
-    mine = st.session_state.get(MINE, set())
+    mine = st.session_state.get(MINE, set()) | launched_sweeps().of(visitor())  # a reload or a new tab finds them
     return {
         "Shipped: digits, bundled glyphs encoder (3 seeds)": SHIPPED,
         "Published: Hoiem et al. 2021, ResNet-18, ImageNet -> CIFAR-100 (their measurements)": PUBLISHED,
@@ -525,6 +532,7 @@ def start_sweep(request: SweepRequest | None) -> None:
         st.error(f"Cannot start the sweep: {exc}")
         end_page()
     st.session_state.setdefault(MINE, set()).add(user_folder(sweep).name)
+    launched_sweeps().add(visitor(), user_folder(sweep).name)
     SWEEP.start((sweep, task, encoder))
 
 
