@@ -82,6 +82,7 @@ def loop_figure(h: LoopHistory, steps_per_epoch: int) -> go.Figure:
             name=name,
             legendgroup="grads",
             legendgrouptitle_text="layers, input to output",
+            legendgrouptitle_font=dict(weight="bold"),  # apart from the entry before it (a walk read one label)
             row=2,
             col=2,
         )
