@@ -289,7 +289,7 @@ class Estimate:
         measured on this server now)"."""
         runs = "this server's own page sweeps" if self.source == "this server" else "the shipped sweep's runs"
         if not self.paced:  # their seconds as they were: the runs recorded no pace, or this one is not measured yet
-            return f"(at the speed of {runs}, not yet scaled to this server's pace: a sweep asked for measures it)"
+            return f"(at the speed of {runs}, not yet scaled to this server's own speed: a sweep run here measures it)"
         return f"(from {runs}, scaled to the training speed measured on this server now)"
 
 
