@@ -208,6 +208,9 @@ def test_a_signed_map_that_cannot_be_negative_says_so(cnn, x) -> None:
     unticked = {"layer": "3", "relu": False}
     assert not positive_only("grad_cam", unticked) and attribute(cnn, x, "grad_cam", 2, **unticked).min() < 0
     assert sorted(m for m in METHODS if positive_only(m)) == ["grad_cam", "grad_cam_pp", "layer_cam", "score_cam"]
+    # a square as wide as the input has one position, so its map is constant: the note says why (a walk)
+    whole = panel_note("occlusion", {"window": 4, "stride": 4}, np.full((3, 4, 4), 0.2), "absolute")
+    assert whole.startswith("Constant") and whole.endswith("covers the whole 4-pixel input: one position.")
     assert panel_note("grad_cam", {}, np.zeros((4, 4)), "signed").startswith("All zero") and "untick" in panel_note(
         "grad_cam", {}, np.zeros((4, 4)), "signed"
     )

@@ -451,6 +451,9 @@ def panel_note(
     """The line under a method's map, or "": why the map shows little (`map_note`), and, for a signed map that
     cannot be negative, that it has no blue by construction, not because nothing counts against the class."""
     notes = [map_note(attribution, layer_side)]
+    side = np.asarray(attribution).shape[-1]
+    if method == "occlusion" and notes[0].startswith("Constant") and params.get("window", 0) >= side:
+        notes[0] += f" Occlusion's {params['window']}-pixel square covers the whole {side}-pixel input: one position."
     if mode == "signed" and positive_only(method, params):
         notes.append(
             "No blue by construction: the ReLU (Method parameters) keeps positive evidence only; untick it to see "
