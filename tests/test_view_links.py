@@ -125,6 +125,7 @@ def test_a_link_opens_the_detection_it_was_copied_on() -> None:
     (classes,) = [m for m in at.multiselect if m.label == "Classes"]
     classes.set_value([c for c in classes.value if c != everything[0][0]]).run()
     assert "det_row" not in at.query_params and not at.session_state[at.dataframe[0].key]["selection"]["rows"]
+    assert any(i.value.startswith("Detection 1 of ") and "is hidden by the score threshold" in i.value for i in at.info)
     at.slider(key="det_threshold").set_value(0.45).run()
     assert "det_row" not in at.query_params
     # with two classes filtered out, the first row is another detection, named by its own place among all

@@ -140,6 +140,12 @@ def detections_ui(
     listed = hashlib.sha256(repr((source, shown)).encode()).hexdigest()[:12]
     named = linked_row(ROW, total)
     linked = numbers.index(named) if named in numbers else None
+    if named is not None and linked is None:  # a link's or a click's detection the filters now hide (a walk)
+        st.info(
+            f"Detection {named + 1} of {total}, the one in focus, is hidden by the score threshold or the classes "
+            "chosen: lower the threshold or add its class back to see it, then click it again.",
+            icon=":material/filter_alt:",
+        )
     picture, listing = st.columns([1, 1])
     with listing:
         st.caption(f"{len(kept)} of {total} detections shown. Click a row to focus it.")
