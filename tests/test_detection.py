@@ -518,3 +518,17 @@ def test_how_far_the_box_head_moved_a_proposal_is_said_in_pixels():
     heads = BoxHeads(np.zeros((1, 7, 7)), 0, np.array([0.1, 0.9]), (10.0, 10.0, 50.4, 52.0), 1)
     assert heads.moved_text((10.0, 11.0, 50.0, 50.0)) == "moved by up to 2 px, so green all but covers red"
     assert heads.moved_text((0.0, 10.0, 50.0, 52.0)) == "moved by up to 10 px"
+
+
+def test_a_detection_keeps_its_colour_when_a_filter_hides_others() -> None:
+    """A walk: removing a class recoloured the focused circle (colours followed the row). With `ids` (each
+    detection's number among all found) a detection is drawn in the same colour whichever others are shown."""
+    from explain.figures.detections import COLOURS, drawn_with_count
+    from models.detectors import Instance
+
+    image = np.zeros((40, 40, 3), np.uint8)
+    a, b = Instance("a", 0.9, (2, 2, 12, 12)), Instance("b", 0.8, (20, 20, 30, 30))
+    both, _ = drawn_with_count(image, [a, b], masks=False, keypoints=False, ids=[0, 1])
+    alone, _ = drawn_with_count(image, [b], masks=False, keypoints=False, ids=[1])
+    shown = tuple(int(c) for c in alone[20, 25])  # b's top edge
+    assert shown == tuple(int(c) for c in both[20, 25]) and "#{:02X}{:02X}{:02X}".format(*shown) == COLOURS[1].upper()

@@ -70,21 +70,25 @@ def drawn_with_count(
     alpha: float = 0.45,
     text_scale: float = 1.0,
     colour: str | None = None,
+    ids: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, int]:
     """The detections drawn over an H x W x 3 uint8 image, and how many of the boxes' labels the picture holds (a
     caption says so when some were left off); `focus` (an index into `instances`) draws that one alone, thicker.
     Labels are sized to the image, times `text_scale`, and never cover each other: where a weaker box's label finds
-    no free spot it is left off (`label_spots`). `colour` draws every instance in that one colour."""
+    no free spot it is left off (`label_spots`). `colour` draws every instance in that one colour; else each gets
+    `colour_of` its entry in `ids` (its number among all the model found, so a filter does not recolour it; a walk),
+    or of its index."""
     img = torch.tensor(np.asarray(image)).permute(2, 0, 1)
     chosen = list(enumerate(instances)) if focus is None else [(focus, instances[focus])]
     if not chosen:
         return np.ascontiguousarray(image), 0
-    colours = [colour or colour_of(i) for i, _ in chosen]
+    colours = [colour or colour_of(ids[i] if ids is not None else i) for i, _ in chosen]
     shown = 0
     with_masks = [(i, inst) for i, inst in chosen if inst.mask is not None]
     if masks and with_masks:
         stack = torch.from_numpy(np.stack([inst.mask for _, inst in with_masks]))
-        img = draw_segmentation_masks(img, stack, alpha=alpha, colors=[colour or colour_of(i) for i, _ in with_masks])
+        shades = [colour or colour_of(ids[i] if ids is not None else i) for i, _ in with_masks]
+        img = draw_segmentation_masks(img, stack, alpha=alpha, colors=shades)
     if boxes:
         labels = [f"{inst.label} {inst.score:.0%}".strip() for _, inst in chosen]
         box_tensor = boxes_on_image([inst.box for _, inst in chosen], img)

@@ -175,6 +175,7 @@ def detections_ui(
         keypoints="keypoints" in show,
         focus=focus,
         text_scale=text_scale(),
+        ids=numbers,
     )
     boxed = ("boxes" in show) * (len(kept) if focus is None else 1)  # a walk: a label went missing without a word
     picture.image(drawn, caption=f"{label}: {info.title}{labels_left_off(labelled, boxed)}", width="stretch")
