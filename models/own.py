@@ -253,6 +253,11 @@ def _local_method(data: bytes, entry: zipfile.ZipInfo) -> int:
     return struct.unpack("<H", header[8:10])[0] if header[:4] == b"PK\x03\x04" and len(header) == 10 else -1
 
 
+def network_mb(model: nn.Module) -> float:
+    """MB of a network's parameters and buffers: what the server holds for it."""
+    return sum(t.numel() * t.element_size() for t in model.state_dict().values()) / MB
+
+
 NOT_CHECKPOINT = "The file is not a PyTorch checkpoint (what `torch.save(model.state_dict(), path)` writes)."
 INCOMPLETE_ZIP = "The file is a zip but not a complete PyTorch checkpoint (truncated, or not written by torch.save)."
 
@@ -477,7 +482,7 @@ def load_own_classifier(
         skeleton = build(made.architecture, k, made.width, made.channels)  # million classes took gigabytes to build
     check_matches(skeleton, state)  # every shape matches: the network is no bigger than the file's values
     if room is not None:
-        room(sum(t.numel() * t.element_size() for t in skeleton.state_dict().values()) / MB)
+        room(network_mb(skeleton))
     model = build(made.architecture, k, made.width, made.channels)
     model.load_state_dict(state, strict=True)
     model, info = own_classifier(model, made, hashlib.sha256(weights).hexdigest(), device)

@@ -18,7 +18,7 @@ from explain.figures.render import png_bytes
 from models.classifiers import ModelInfo
 from models.devices import best_device
 from models.hub.fallback import ModelSpec
-from models.own import OwnCard, OwnModelError, export, own_classifier
+from models.own import OwnCard, OwnModelError, export, network_mb, own_classifier
 
 OWN = "own"  # the pickers' key for the visitor's own network
 _KEY = "own_model"
@@ -52,11 +52,6 @@ class OwnModel:
 OWN_SERVER_MB = int(os.environ.get("EXPLAINER_OWN_SERVER_MB", "720"))
 _HELD: weakref.WeakSet[nn.Module] = weakref.WeakSet()  # every session's own network, this process
 _HELD_LOCK = threading.Lock()
-
-
-def network_mb(model: nn.Module) -> float:
-    """MB of a network's parameters and buffers."""
-    return sum(t.numel() * t.element_size() for t in model.state_dict().values()) / 2**20
 
 
 def room_for(size: float, keep: nn.Module | None = None) -> None:

@@ -82,13 +82,13 @@ def drawn_with_count(
     chosen = list(enumerate(instances)) if focus is None else [(focus, instances[focus])]
     if not chosen:
         return np.ascontiguousarray(image), 0
-    colours = [colour or colour_of(ids[i] if ids is not None else i) for i, _ in chosen]
+    shade = {i: colour or colour_of(ids[i] if ids is not None else i) for i, _ in chosen}
+    colours = list(shade.values())
     shown = 0
     with_masks = [(i, inst) for i, inst in chosen if inst.mask is not None]
     if masks and with_masks:
         stack = torch.from_numpy(np.stack([inst.mask for _, inst in with_masks]))
-        shades = [colour or colour_of(ids[i] if ids is not None else i) for i, _ in with_masks]
-        img = draw_segmentation_masks(img, stack, alpha=alpha, colors=shades)
+        img = draw_segmentation_masks(img, stack, alpha=alpha, colors=[shade[i] for i, _ in with_masks])
     if boxes:
         labels = [f"{inst.label} {inst.score:.0%}".strip() for _, inst in chosen]
         box_tensor = boxes_on_image([inst.box for _, inst in chosen], img)
