@@ -25,6 +25,7 @@ from captum import attr as ca
 
 from bench.timing import timed
 from explain.methods.attributions import METHODS, attribute, baseline, defaults, run_seeded
+from explain.methods.grad_cam_pp import grad_cam_pp
 from models.classifiers import CLASSIFIERS, load_classifier
 from models.devices import best_device, device_name
 from models.hub import weights_cache
@@ -87,10 +88,13 @@ def direct(model, x, method: str, target: int, p: dict) -> torch.Tensor:
             target=target,
             perturbations_per_eval=p["batch_size"],
         )
-    if method in ("grad_cam_pp", "score_cam", "layer_cam"):
+    if method == "grad_cam_pp":  # the paper's formula (explain.methods.grad_cam_pp): torchcam 0.5.0's loses a step
+        cam = grad_cam_pp(model, x, target, "layer4")
+        return torch.nn.functional.interpolate(cam, size=x.shape[2:], mode="bilinear", align_corners=False)
+    if method in ("score_cam", "layer_cam"):
         from torchcam import methods
 
-        name = {"grad_cam_pp": "GradCAMpp", "score_cam": "ScoreCAM", "layer_cam": "LayerCAM"}[method]
+        name = {"score_cam": "ScoreCAM", "layer_cam": "LayerCAM"}[method]
         options = {"batch_size": p["batch_size"]} if method == "score_cam" else {}
         xg = x.clone().requires_grad_(True)
         with getattr(methods, name)(model, "layer4", input_shape=tuple(x.shape[1:]), **options) as extractor:

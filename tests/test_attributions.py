@@ -97,18 +97,55 @@ def direct_calls(model, x, target):
         "occlusion": Occlusion(model).attribute(
             x, sliding_window_shapes=(3, 4, 4), strides=(3, 2, 2), baselines=0, target=target, perturbations_per_eval=32
         ),
-        "grad_cam_pp": torchcam_call("GradCAMpp", model, x, target),
+        "grad_cam_pp": reference_grad_cam_pp(model, "3", x, target),
         "score_cam": torchcam_call("ScoreCAM", model, x, target, batch_size=32),
         "layer_cam": torchcam_call("LayerCAM", model, x, target),
     }
 
 
-def torchcam_call(name, model, x, target, **options):
+def reference_grad_cam_pp(model, layer, x, target):
+    """Grad-CAM++ written out as the authors' code does it (adityac94/Grad_CAM_plus_plus, misc/utils.py,
+    grad_CAM_plus: numpy, channels last, one image at a time, exp(score) included), upsampled as Captum's Grad-CAM is.
+    torchcam 0.5.0's GradCAMpp is not used: its in-place division of the alphas acts on a copy (a fidelity review)."""
+    maps, kept = [], []
+    hook = model.get_submodule(layer).register_forward_hook(lambda m, i, out: kept.append(out))
+    for image in x:
+        score = model(image[None].clone().requires_grad_(True))[0, target]
+        (grad,) = torch.autograd.grad(score, kept[-1])
+        conv_output = kept[-1][0].detach().permute(1, 2, 0).double().numpy()  # h, w, channels
+        g = grad[0].permute(1, 2, 0).double().numpy()
+        e = float(torch.exp(score.detach()))
+        first, second, third = e * g, e * g * g, e * g * g * g
+        global_sum = conv_output.reshape(-1, g.shape[2]).sum(axis=0)
+        alpha_denom = second * 2.0 + third * global_sum.reshape(1, 1, -1)
+        alpha_denom = np.where(alpha_denom != 0.0, alpha_denom, np.ones(alpha_denom.shape))
+        alphas = second / alpha_denom
+        constant = alphas.sum(axis=0).sum(axis=0)
+        alphas /= np.where(constant != 0, constant, 1.0).reshape(1, 1, -1)  # their code divides by 0 here: NaN
+        weights = (np.maximum(first, 0.0) * alphas).reshape(-1, g.shape[2]).sum(axis=0)
+        cam = np.maximum((weights * conv_output).sum(axis=2), 0) / e  # exp(score) scales the whole map: taken out
+        maps.append(torch.from_numpy(cam).float()[None])
+    hook.remove()
+    return torch.nn.functional.interpolate(torch.stack(maps), size=x.shape[2:], mode="bilinear", align_corners=False)
+
+
+def test_grad_cam_pp_is_the_papers_where_gradients_vary_over_the_map(cnn, x):
+    """At layer "3" (before global pooling) every location's gradient is the same; at "1" (before max-pooling and a
+    convolution) they vary, where Eq. 19's alphas matter. torchcam 0.5.0 gives another map there: its weights are the
+    sum of ReLU(gradient) cubed, the alphas' division lost on a copy."""
+    expected = reference_grad_cam_pp(cnn, "1", x, 2)
+    got = attribute(cnn, x, "grad_cam_pp", 2, layer="1")
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-6)
+    torchcam = torchcam_call("GradCAMpp", cnn, x, 2, layer="1")
+    assert not torch.allclose(torchcam / torchcam.amax(), got / got.amax(), atol=1e-2)
+
+
+def torchcam_call(name, model, x, target, layer="3", **options):
     """torchcam used directly, as its README shows, on layer "3", the map upsampled as Captum's Grad-CAM is."""
     from torchcam import methods
 
     x = x.clone().requires_grad_(True)
-    with getattr(methods, name)(model, "3", input_shape=tuple(x.shape[1:]), **options) as extractor:
+    with getattr(methods, name)(model, layer, input_shape=tuple(x.shape[1:]), **options) as extractor:
         maps = extractor(class_idx=target, scores=model(x), normalized=False)[0]
     return torch.nn.functional.interpolate(maps[:, None], size=x.shape[2:], mode="bilinear", align_corners=False)
 

@@ -34,6 +34,7 @@ from captum.attr._core.gradient_shap import InputBaselineXGradient  # what Gradi
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
+from explain.methods.grad_cam_pp import grad_cam_pp
 from explain.methods.layers import MIN_CAM_SIDE
 from explain.methods.maps import map_note
 from explain.methods.occlusion import check_occlusion
@@ -179,6 +180,11 @@ def _torchcam(extractor: str, **options: Any):
         return F.interpolate(maps[:, None].float(), size=tuple(x.shape[2:]), mode="bilinear", align_corners=False)
 
     return run
+
+
+def _grad_cam_pp(model, x, target, layer):
+    cam = grad_cam_pp(model, x, target, layer)  # the authors' formula: torchcam 0.5.0's leaves a step out
+    return LayerAttribution.interpolate(cam, tuple(x.shape[2:]), "bilinear")
 
 
 def _guided_grad_cam(model, x, target, layer):
@@ -360,10 +366,10 @@ METHODS: dict[str, Method] = {
         Method(
             "grad_cam_pp",
             "Grad-CAM++",
-            "Like Grad-CAM, with each location's gradient weighted by higher-order terms, so several instances "
-            "of a class all light up (torchcam).",
+            "Like Grad-CAM, with each location's positive gradient weighted (from second- and third-order terms) "
+            "so that several instances of a class all light up; as the authors' code computes it.",
             (LAYER,),
-            _torchcam("GradCAMpp"),
+            _grad_cam_pp,
         ),
         Method(
             "score_cam",
@@ -439,7 +445,7 @@ def sign_is_direction(method: str, params: Mapping[str, Any] | None = None) -> b
 
 
 def positive_only(method: str, params: Mapping[str, Any] | None = None) -> bool:
-    """Whether the method's map is never negative: Grad-CAM with its ReLU ticked, and torchcam's Grad-CAM++,
+    """Whether the method's map is never negative: Grad-CAM with its ReLU ticked, Grad-CAM++, and torchcam's
     Score-CAM and LayerCAM, which end in a ReLU as their papers do."""
     relu = (params or {}).get("relu", True)
     return (method == "grad_cam" and relu) or method in ("grad_cam_pp", "score_cam", "layer_cam")
