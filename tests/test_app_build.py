@@ -101,6 +101,52 @@ def test_train_pressed_while_a_run_is_stopped_says_the_stopped_run_was_set_aside
     assert said.count(f"The stopped run (2 of {total} steps) was set aside for this new one.") == 1
 
 
+def test_train_pressed_while_a_run_goes_on_says_the_unfinished_run_was_set_aside():
+    """Train pressed mid-run starts the new run in its place; the one it replaces is named, as a stopped one is."""
+    at = open_page(PAGE)
+    at.number_input(key="build_epochs").set_value(1)  # the new run trains to its end in this test: keep it short
+    running = LectureLoop(LoopConfig(setup="digits", epochs=1, batch_size=256))
+    running.advance(3)
+    set_live(at, "build", "running", running)  # what a click mid-run finds: the run's state is still "running"
+    button(at, "Train").click().run()
+    assert not at.exception and live(at, "build").work is not running
+    said = [i.value for i in at.info]
+    assert said.count(f"The unfinished run (3 of {running.total_steps} steps) was set aside for this new one.") == 1
+
+
+def test_a_new_run_of_the_page_waits_until_the_old_one_lets_go_of_the_work():
+    """Streamlit's fast reruns start a click's run in a new thread while the old run still steps the work (a walk saw
+    "Charts at step 39" over "Stopped at step 40"): the new run reads the state only once the old one has let go,
+    and the stepping thread itself never waits on its own lock."""
+    import threading
+
+    from ui.live_run import LiveState, stepping
+
+    state = LiveState("running")
+    holding, release, settled = threading.Event(), threading.Event(), threading.Event()
+
+    def old_run() -> None:
+        with stepping(state):
+            state.settle()  # its own reads of the state do not wait
+            holding.set()
+            release.wait(60)
+
+    def new_run() -> None:
+        state.settle()
+        settled.set()
+
+    old = threading.Thread(target=old_run)
+    old.start()
+    assert holding.wait(60)
+    new = threading.Thread(target=new_run)
+    new.start()
+    assert not settled.wait(0.2)  # it cannot settle while the old run holds the work, however loaded the machine
+    release.set()
+    assert settled.wait(60)
+    old.join(60)
+    new.join(60)
+
+
 def _stoppable_section() -> None:
     import streamlit as st
 

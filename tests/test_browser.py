@@ -323,7 +323,12 @@ def test_transfer_sweep_from_the_page_can_be_cancelled_and_resumed(app):
         # of the progress bar's updates not yet sent, so the page may never show "run 2 of 3"; "2 of 3 runs done"
         # stays for the whole third run.
         page.get_by_text(re.compile(r"\b[12] of 3 runs done")).first.wait_for(timeout=bound_ms(120))
+        assert page.get_by_role("button", name="Run", exact=True).is_disabled()  # one sweep at a time: Cancel first
         rerun(page, page.get_by_role("button", name="Cancel sweep").click)
+        assert page.get_by_role("button", name="Run", exact=True).is_enabled()
+        # the page waits for the cancelled run to unwind (Streamlit runs the click in a new thread meanwhile): a walk
+        # saw the sweep said to be "still being written" after Cancel, its heartbeat removed just after the page read
+        assert page.get_by_text("still being written").count() == 0
         assert (
             page.get_by_text(
                 re.compile(r"Sweep stopped with [12] of 3 runs finished: they are saved and shown")

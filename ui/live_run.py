@@ -12,6 +12,11 @@ One state machine per section, kept in the visitor's session under `{name}_live`
 
 A click other than Stop reruns the page mid-chunk: the state is still `running`, so the next run goes on from the
 step reached (nothing is lost, nothing is done twice).
+
+Streamlit's fast reruns start the new run of the page in a new thread while the old one is still unwinding (it
+stops at its next element: within a tick). The old run holds its state's `busy` lock while it steps the work, and
+the new run waits for it before it reads the state: a walk saw "Charts at step 39" over "Stopped at step 40", and a
+cancelled sweep read as "still being written" because its heartbeat was removed just after the page was drawn.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -35,6 +41,7 @@ from ui.presenter import chart
 _LOG = logging.getLogger("explainer.live_run")
 Phase = Literal["idle", "pending", "running", "stopped", "done"]
 TICK_SECONDS = 0.2  # the progress bar is redrawn at most five times a second; each redraw is where a click lands
+SETTLE_SECONDS = 60.0  # the longest a new run of the page waits for the old one to let go of the work
 MAX_KEPT = 4  # finished runs a section keeps per visitor, to compare on one chart (a few curves each: kilobytes)
 
 
@@ -61,6 +68,18 @@ class LiveState:
     work: Any = None
     message: str = ""  # a line shown under the controls until the next run starts (a sweep that ended, say)
     aside: str = ""  # what became of a stopped run a new one replaced: shown until that new one is stopped
+    busy: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)  # held while stepping
+    stepper: int | None = field(default=None, repr=False, compare=False)  # the thread that holds `busy`
+
+    def settle(self) -> None:
+        """Wait (at most SETTLE_SECONDS) until no other thread is stepping the work: an earlier run of the page
+        still unwinding after a click (see the module's note). The stepping thread itself does not wait."""
+        if self.stepper in (None, threading.get_ident()):
+            return
+        if self.busy.acquire(timeout=SETTLE_SECONDS):
+            self.busy.release()
+        else:
+            _LOG.warning("an earlier run still held the live work after %.0f s", SETTLE_SECONDS)
 
 
 @dataclass
@@ -141,6 +160,17 @@ def estimate_text(
     return f"{about(per_step * steps).capitalize()} for {steps:,} steps{settings} ({basis})"
 
 
+@contextmanager
+def stepping(state: LiveState) -> Iterator[None]:
+    """Hold the state's `busy` lock while this thread builds and steps its work (a later run of the page waits)."""
+    with state.busy:
+        state.stepper = threading.get_ident()
+        try:
+            yield
+        finally:
+            state.stepper = None
+
+
 class LiveRun:
     """The live run of one page section, named `name` (its session keys, its buttons' keys)."""
 
@@ -150,17 +180,25 @@ class LiveRun:
         stop_label: str = "Stop",
         resume_label: str = "Resume",
         units: str = "steps",
-        set_aside: str = "The stopped run ({done}) was set aside for this new one.",
+        set_aside: str = "The {state} run ({done}) was set aside for this new one.",
         on_stop: Callable[[Any], None] | None = None,
     ) -> None:
-        """`set_aside`: the line said when a new run replaces a stopped one, `{done}` its progress. `on_stop(work)`:
+        """`set_aside`: the line said when a new run replaces a stopped or unfinished one, `{state}` which, `{done}`
+        its progress. `on_stop(work)`:
         called when a running work is stopped, before the page is drawn again."""
         self.name, self.stop_label, self.resume_label, self.units = name, stop_label, resume_label, units
         self.set_aside, self.on_stop = set_aside, on_stop
 
     @property
     def state(self) -> LiveState:
-        return st.session_state.setdefault(f"{self.name}_live", LiveState())
+        """The section's state in this session, once no earlier run of the page is still stepping its work."""
+        state = st.session_state.setdefault(f"{self.name}_live", LiveState())
+        state.settle()
+        return state
+
+    def settle(self) -> None:
+        """Wait until no earlier run of the page is stepping this section's work (before reading what it writes)."""
+        self.state.settle()
 
     @property
     def work(self) -> Any:
@@ -173,12 +211,12 @@ class LiveRun:
 
     def start(self, config: Any) -> None:
         """Ask for a new run of `config`; it replaces the last and is built when the visitor's turn comes. A stopped
-        run it replaces is named in a line (a walk saw it vanish without a word)."""
+        or still running run it replaces is named in a line (a walk saw a stopped one vanish without a word)."""
         state = self.state
         state.message = state.aside = ""  # a new run: the last one's lines go
-        if state.phase == "stopped" and state.work is not None:
-            work = state.work
-            state.aside = self.set_aside.format(done=f"{work.step:,} of {work.total_steps:,} {self.units}")
+        if state.phase in ("stopped", "running") and state.work is not None and not state.work.done:
+            work, which = state.work, "stopped" if state.phase == "stopped" else "unfinished"
+            state.aside = self.set_aside.format(state=which, done=f"{work.step:,} of {work.total_steps:,} {self.units}")
         state.phase, state.config, state.work = "pending", config, None
 
     def stop(self) -> None:
@@ -282,7 +320,7 @@ class LiveRun:
     def _advance(self, build, draw, chunk, label, kind, detail, bar) -> None:
         """The body of `run`: the queue, the build, the chunks, the timing."""
         state = self.state
-        with heavy_job(label):  # waiting visitors do no work, not even building the networks
+        with heavy_job(label), stepping(state):  # waiting visitors do no work, not even building the networks
             if state.phase == "pending":
                 with st.spinner("Building…"):
                     state.work = build(state.config)

@@ -361,6 +361,30 @@ class SweepRequest:
     seeds: int
     train: TrainConfig
 
+    @classmethod
+    def resuming(cls, meta: SweepRecord) -> SweepRequest | None:
+        """The request that goes on with the sweep `meta` records (a page sweep found again after a reload, whose
+        form is back at its defaults), or None where today's code would not write the same sweep: other settings
+        (an older sweep's), a grid or training settings the form cannot ask for."""
+        train = meta.settings.get("train")
+        if not isinstance(train, dict) or not meta.regimes or not meta.sizes or meta.seeds < 1:
+            return None
+        try:
+            config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in train.items()})
+            request = cls(
+                str(meta.settings.get("task")),
+                str(meta.settings.get("encoder")),
+                meta.regimes,
+                ",".join(map(str, meta.sizes)),
+                meta.seeds,
+                config,
+            )
+            sweep = Sweep(request.task, request.encoder, meta.regimes, meta.sizes, meta.seeds, config)
+        except (TypeError, ValueError):
+            return None
+        same = settings_hash(sweep.settings()) == settings_hash(meta.settings)  # JSON's lists are tuples here
+        return request if same else None
+
     def check(self, device: torch.device, measure_pace: bool = True) -> tuple[Sweep, Task, Encoder, Estimate | None]:
         """The sweep, its task and encoder and its estimated time, or the one-line refusal of `page_sweep`."""
         return page_sweep(

@@ -46,6 +46,7 @@ from models.transfer import (
     sweep_titles,
     terminal_sweeps,
     user_folder,
+    user_results,
     user_sweeps,
 )
 from models.transfer.launched import Launched
@@ -392,10 +393,7 @@ def sweep_view(folder: Path) -> None:
         )
         st.session_state["transfer_incomplete"] = folder.name
     elif missing:
-        st.info(
-            f"**{done}**; the sweep was stopped. Run it again with the same settings to finish it. Missing: {shown}.",
-            icon=":material/pause_circle:",
-        )
+        stopped_ui(folder, meta, f"**{done}**; the sweep was stopped.", f"Missing: {shown}.")
     elif st.session_state.pop("transfer_incomplete", None) == folder.name:
         st.rerun()  # the last run landed: the whole page again, without the refresh
     if not runs:
@@ -411,6 +409,21 @@ def sweep_view(folder: Path) -> None:
         "text/csv",
         key="transfer_csv",
     )
+
+
+def stopped_ui(folder: Path, meta: SweepRecord | None, done: str, missing: str) -> None:
+    """A stopped sweep: how far it got, what is missing, how to finish it; for one of the visitor's own, a button
+    that goes on with it (a reload leaves the form at its defaults and Resume with nothing to resume: a walk)."""
+    request = SweepRequest.resuming(meta) if meta and folder.parent.resolve() == user_results().resolve() else None
+    if request is None or SWEEP.active:
+        request, how = None, "Run it again with the same settings to finish it."
+    elif SWEEP.state.phase == "stopped" and SWEEP.work is not None and SWEEP.work.folder == folder:
+        request, how = None, "**Resume** below finishes it."  # stopped in this session: one button for it, not two
+    else:
+        how = "**Go on with this sweep** finishes it (its finished runs are kept)."
+    st.info(f"{done} {how} {missing}", icon=":material/pause_circle:")
+    if request is not None and st.button("Go on with this sweep", key="tf_go_on", type="primary"):
+        start_sweep(request)
 
 
 def sweep_form_ui() -> SweepRequest | None:
@@ -488,7 +501,9 @@ def sweep_form_ui() -> SweepRequest | None:
             help="Fine-tuning: each stage of the encoder nearer the input learns at this times the next stage's rate "
             "(1: all at one rate).",
         )
-        submitted = st.form_submit_button("Run", type="primary")
+        # one sweep at a time per visitor: Run while one runs would drop it mid-run (Cancel first, a walk's request)
+        running = "Cancel the sweep that is running to start another." if SWEEP.active else None
+        submitted = st.form_submit_button("Run", type="primary", disabled=bool(running), help=running)
     if not submitted:
         return None
     train = TrainConfig(epochs=int(epochs), ft_ratio=ft_ratio, warm_epochs=int(warm), layer_decay=decay)
@@ -534,6 +549,7 @@ def start_sweep(request: SweepRequest | None) -> None:
     st.session_state.setdefault(MINE, set()).add(user_folder(sweep).name)
     launched_sweeps().add(visitor(), user_folder(sweep).name)
     SWEEP.start((sweep, task, encoder))
+    st.rerun()  # the page again, its form's Run disabled while the sweep runs (drawn before it started: a walk)
 
 
 def finished(work: SweepWork) -> None:
@@ -559,7 +575,9 @@ def sweep_run_section() -> None:
 
 def sweep_section(folder: Path) -> None:
     """One sweep's view; while a live process is still writing it (terminal, Ray), re-read every REFRESH_SECONDS.
-    The heartbeat is checked first, so a finished sweep's run files are read once, in sweep_view."""
+    The heartbeat is checked first, so a finished sweep's run files are read once, in sweep_view. The page's own
+    sweep, cancelled a moment ago, may still be unwinding in an earlier run of the page: it is waited for first."""
+    SWEEP.settle()
     if sweep_running(folder) and sweep_progress(folder, *load_runs(folder)[:2])[2]:
         st.fragment(sweep_view, run_every=REFRESH_SECONDS)(folder)
     else:
