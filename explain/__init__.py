@@ -40,6 +40,7 @@ _FROM = {
     "defaults": "explain.methods.attributions",
     "gradient_magnitude": "explain.methods.attributions",
     "magnitude_methods": "explain.methods.attributions",
+    "method_summary": "explain.methods.attributions",
     "panel_note": "explain.methods.attributions",
     "Prediction": "explain.methods.classify",
     "prepare": "explain.methods.classify",

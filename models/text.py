@@ -29,6 +29,12 @@ def about(seconds: float) -> str:
     return duration(seconds) if seconds < 0.01 else f"about {duration(seconds)}"
 
 
+def percent(p: float) -> str:
+    """A probability as the pages write it: "12.3%", and "<0.1%" for one that would round to "0.0%" (a walk read
+    "<0.1%" on Classify and "0.0%" for the same class on Attributions)."""
+    return f"{p:.1%}" if p >= 0.0005 else "<0.1%"
+
+
 def display_name(name: str, max_chars: int = 80) -> str:
     """A file name a visitor sent, safe to show anywhere: letters, digits, spaces and `.()/-` kept, and `_` between two
     letters or digits (`my_photo.png`: Markdown never reads that as emphasis); every other character (Markdown, HTML,

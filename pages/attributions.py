@@ -6,7 +6,7 @@ app_shell()  # first: a visitor arriving here after a restart sees the app while
 
 import streamlit as st
 
-from explain import attribution_views, input_image, magnitude_methods, panel_note
+from explain import attribution_views, input_image, magnitude_methods, method_summary, panel_note
 from ui.model_picker import image_and_classifier_ui, out_of_distribution
 from ui.presenter import in_use, prose, settings
 from ui.views.attributions import (
@@ -32,7 +32,7 @@ with settings():
     left, right = st.columns([1, 2])
     target = target_ui(left, subject)
     methods, mode, percentile, alpha, alone = display_ui(right)
-    params = params_ui(methods, subject)
+    params = params_ui(methods, subject, mode)
 info = subject.info
 in_use(subject.chosen.name, info.title, info.is_fallback, out_of_distribution(info, subject.chosen))
 maps, failures = attribution_maps(subject, target, methods, params)
@@ -48,6 +48,7 @@ tab_maps, tab_sanity, tab_faith, tab_batch, tab_code = st.tabs(
 with tab_maps:
     sides = layer_names(subject)[2]
     notes = {m: panel_note(m, params[m], a, mode, sides.get(params[m].get("layer") or "")) for m, a in maps.items()}
+    summaries = {m: method_summary(m, mode, subject.x.shape[1], params[m]) for m in methods}
     show_maps(
         methods,
         view,
@@ -55,6 +56,7 @@ with tab_maps:
         overlays,
         failures,
         notes,
+        summaries,
         info.categories[target],
         mode,
         percentile,

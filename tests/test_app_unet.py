@@ -42,7 +42,10 @@ def test_the_page_says_where_its_u_net_departs_from_the_papers():
         at.query_params["view_compact"] = str(compact).lower()  # presenting: the prose is hidden, the table is not
         at.switch_page(PAGE).run()
         assert not at.exception
-        assert any("The table below says where" in m.value for m in at.markdown) is not compact
+        # the prose names the folded panel the table is in ("the table below" was not to be seen: a walk)
+        said = "The panel **The paper's U-Net and this one** below says where"
+        assert any(said in m.value for m in at.markdown) is not compact
+        assert any(e.label == "The paper's U-Net and this one" for e in at.expander)
         (table,) = at.table
         rows = {r[0]: (r[1], r[2]) for r in table.value.itertuples(index=False)}
         assert rows["task"][1].startswith(f"generated RGB scenes, {len(shipped['shapes-unet']['classes'])} classes")

@@ -790,3 +790,20 @@ def test_a_network_too_large_for_one_images_attribution_is_refused_in_one_line(m
     monkeypatch.setattr(attr, "ATTRIBUTION_MB", 0)
     with pytest.raises(ValueError, match=r"This network at 16 px needs about \d+ MB for one image's attribution"):
         attr.attribute(small, image, "saliency", 0)
+
+
+def test_the_summary_says_how_channels_are_summed_only_where_the_map_shown_does_so() -> None:
+    """A walk read "its absolute map adds up |gradient| over R, G and B" under a grey-scale model's map, and under a
+    signed map: the clause is said for a colour model's absolute gradient map only."""
+    from explain.methods.attributions import method_summary
+
+    clause = "its absolute map adds up |gradient| over R, G and B"
+    assert clause in method_summary("saliency", "absolute", 3)
+    assert clause in method_summary("smoothgrad", "absolute", 3, {"base": "saliency"})
+    assert clause not in method_summary("smoothgrad", "absolute", 3, {"base": "integrated_gradients"})
+    assert (
+        method_summary("saliency", "signed", 3)
+        == method_summary("saliency", "absolute", 1)
+        == ("The gradient of the class score with respect to each pixel.")
+    )
+    assert method_summary("occlusion", "absolute", 3) == METHODS["occlusion"].summary

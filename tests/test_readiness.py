@@ -24,6 +24,9 @@ def test_the_panel_lists_every_model_and_times_the_heavy_jobs():
     assert table["file (MB)"].min() > 40  # torchvision's stated sizes (ResNet-18: 44.7 MB)
     fetch = at.button(key="ready_fetch")
     assert fetch.disabled and fetch.label == "Fetch missing weights"  # offline: nothing can be fetched
+    # and it says why beside the button, not only on hovering it (a walk saw it greyed without a word)
+    why = "Nothing to fetch: this server has no network, so the 8 networks not here run on their bundled stand-ins"
+    assert any(c.value.startswith(why) for c in at.caption) and fetch.help.startswith(why)
     times = " ".join(m.value for m in at.markdown)
     assert "**BatchNorm pair**" in times and "**Training loop**, digits net" in times and "**A page sweep**" in times
     assert "no run like it has finished" in times  # the basis of each figure is said

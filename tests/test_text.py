@@ -33,3 +33,10 @@ def test_a_linked_row_is_a_whole_number_within_the_table() -> None:
         4,
         *[None] * 8,
     ]
+
+
+def test_a_probability_that_rounds_to_zero_reads_under_a_tenth_of_a_percent() -> None:
+    """One wording on every page: a walk read "<0.1%" on Classify and "0.0%" for the same class on Attributions."""
+    from models.text import percent
+
+    assert [percent(p) for p in (0.1234, 0.0005, 0.00049, 0.0)] == ["12.3%", "0.1%", "<0.1%", "<0.1%"]

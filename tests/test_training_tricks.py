@@ -368,3 +368,13 @@ def test_the_batchnorm_distribution_chart_draws_each_percentile_in_its_own_style
     fig = bn_distribution_chart(SimpleNamespace(steps=[0, 10], pct_plain=pct, pct_bn=pct), unit=0)
     shown = {t.name: t.line.dash for t in fig.data if t.showlegend}
     assert shown == {"15th percentile": "dash", "50th percentile": "solid", "85th percentile": "dot"}
+
+
+def test_the_change_shown_is_the_difference_of_the_accuracies_shown() -> None:
+    """A walk read 88.5% and 75.1% beside "-13.5 points": the change was rounded from the unrounded accuracies."""
+    from models.experiments.augmentation import PipelineResult
+
+    result = PipelineResult("[]", 8, without=0.8854, with_pipeline=0.7507)
+    row = result.row()
+    assert (row["without (%)"], row["with (%)"], row["change (points)"]) == (88.5, 75.1, -13.4)
+    assert result.gain_points == round(row["with (%)"] - row["without (%)"], 1)

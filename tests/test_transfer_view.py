@@ -184,10 +184,13 @@ def test_a_crossover_states_its_measured_interval_and_where_the_fit_disagrees_wi
     probe = "the linear probe (frozen encoder)"
     assert first.startswith(f"Fine-tuning overtakes {probe} at about **5** images per class.  \nMeasured means: ")
     assert "extrapolation" not in first and "do not" not in first
-    # each figure named: "(n = 5: 10.0% against 9.7%)" after "the linear probe ahead" was read as the probe's 10.0%
-    assert f"{probe} ahead up to n = 5 (n = 5: fine-tuning {fine5:.1f}%, {probe} {probe5:.1f}%" in first
-    assert "seeds' sd up to 2.0: level within the spread)" in first
-    assert f"fine-tuning ahead from n = 10 (n = 10: fine-tuning {fine10:.1f}%, {probe} {probe10:.1f}%" in first
+    # each figure named: "(n = 5: 10.0% against 9.7%)" after "the linear probe ahead" was read as the probe's 10.0%;
+    # where a gap either side of the flip is within the spread, the line says where the order changes, not who is
+    # "ahead up to n = 5" (a walk read that beside "overtakes at about 5" as a contradiction)
+    assert "Measured means: the order changes between n = 5 and 10, both gaps within the seeds' spread (" in first
+    assert f"(n = 5: fine-tuning {fine5:.1f}%, {probe} {probe5:.1f}%, seeds' sd up to 2.0; " in first
+    assert f"; n = 10: fine-tuning {fine10:.1f}%, {probe} {probe10:.1f}%, seeds' sd up to 1.6)." in first
+    assert "ahead up to" not in first
     # the measurements lead where they clearly keep one order either side of a fitted crossing (RUNS: the probe ahead
     # of fine-tuning at n = 1 and 2 by far more than the seeds' spread of 0.3, behind from n = 5)
     said = fit_against_means(RUNS, "probe", "finetune", 1.5)

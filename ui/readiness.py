@@ -49,11 +49,22 @@ def models_table() -> pd.DataFrame:
 
 def fetch_ui() -> None:
     """The fetch-all button (disabled when nothing can be fetched), its progress, and one line per failure."""
-    missing = [r for r in readiness() if r.status in ("downloadable", "damaged")]
+    rows = readiness()
+    missing = [r for r in rows if r.status in ("downloadable", "damaged")]
     size = sum(r.size_mb or 0 for r in missing)
     label = f"Fetch all missing weights ({len(missing)} files, {size:,.0f} MB)" if missing else "Fetch missing weights"
-    why = None if missing else "Nothing can be fetched now: every file is here, or this server has no network."
+    offline = sum(r.status == "unavailable" for r in rows)
+    why = (
+        None
+        if missing
+        else f"Nothing to fetch: this server has no network, so the {counted(offline, 'network')} not here run on "
+        "their bundled stand-ins (the table's last column)."
+        if offline
+        else "Nothing to fetch: every file is here."
+    )
     if not st.button(label, key="ready_fetch", disabled=not missing, help=why):
+        if why:  # said beside the greyed button, not only on hovering it (a walk saw it greyed without a word)
+            st.caption(why)
         return
     if not _FETCHING.acquire(blocking=False):
         st.info("Another visitor is fetching the weights now; press **Check again** in the sidebar in a minute.")

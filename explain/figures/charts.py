@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explain.methods.classify import Prediction
+from models.text import percent
 
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC")
 
@@ -37,7 +38,7 @@ def top_k_bar(predictions: Sequence[Prediction], title: str = "") -> go.Figure:
             x=[p.probability for p in preds],
             y=[p.label for p in preds],
             orientation="h",
-            text=[f"{p.probability:.1%}" if p.probability >= 0.0005 else "<0.1%" for p in preds],
+            text=[percent(p.probability) for p in preds],
             # beside short bars, always: "auto" left the label off a bar thinner than a pixel, so some near-zero
             # rows said "0.0%" and others nothing (a walk)
             textposition=["inside" if p.probability >= 0.2 else "outside" for p in preds],

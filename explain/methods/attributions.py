@@ -237,8 +237,7 @@ METHODS: dict[str, Method] = {
         Method(
             "saliency",
             "Saliency",
-            "The gradient of the class score with respect to each pixel; its absolute map adds up |gradient| over "
-            "R, G and B (Simonyan et al. take the largest channel's).",
+            "The gradient of the class score with respect to each pixel.",
             (),
             _saliency,
         ),
@@ -435,6 +434,17 @@ def gradient_magnitude(method: str, params: Mapping[str, Any] | None = None) -> 
     (abs=True by default) and SmoothGrad's reference code sum them, as here. Other methods' absolute maps are
     |sum over channels|, as Captum's visualisation makes them."""
     return method == "saliency" or (method == "smoothgrad" and (params or {}).get("base", "saliency") == "saliency")
+
+
+def method_summary(method: str, mode: str, channels: int, params: Mapping[str, Any] | None = None) -> str:
+    """The method's one-line summary as its panel and its parameters show it, with how the map on screen sums a
+    colour image's channels where that is a choice: a gradient's absolute map adds up |gradient| over R, G and B
+    (`gradient_magnitude`). A walk read that clause under a grey-scale model's map, and under a signed one."""
+    text = METHODS[method].summary
+    if gradient_magnitude(method, params) and mode == "absolute" and channels == 3:
+        text = text.removesuffix(".")
+        text += "; its absolute map adds up |gradient| over R, G and B (Simonyan et al. take the largest channel's)."
+    return text
 
 
 def sign_is_direction(method: str, params: Mapping[str, Any] | None = None) -> bool:

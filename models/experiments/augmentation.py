@@ -244,8 +244,10 @@ class PipelineResult:
     with_pipeline: float
 
     @property
-    def gain(self) -> float:
-        return self.with_pipeline - self.without
+    def gain_points(self) -> float:
+        """With minus without, in percentage points, from the two accuracies as shown (one decimal): so the three
+        figures add up on the page (a walk read 88.5% and 75.1% beside "-13.5 points")."""
+        return round(round(100 * self.with_pipeline, 1) - round(100 * self.without, 1), 1)
 
     @property
     def pipeline_text(self) -> str:
@@ -271,7 +273,7 @@ class PipelineResult:
             "epochs": self.epochs,
             "without (%)": round(100 * self.without, 1),
             "with (%)": round(100 * self.with_pipeline, 1),
-            "change (points)": round(100 * self.gain, 1),
+            "change (points)": self.gain_points,
         }
 
 

@@ -20,6 +20,7 @@ from explain.methods.attributions import (
     attribute,
     defaults,
     magnitude_methods,
+    method_summary,
     params_for,
     sign_is_direction,
 )
@@ -31,7 +32,7 @@ from explain.methods.sanity import METRICS as SANITY_METRICS
 from explain.methods.sanity import VARIANTS as SANITY_VARIANTS
 from explain.methods.sanity import fully_randomised_text, sanity_of_methods, shown_steps
 from models.classifiers import ModelInfo
-from models.text import counted
+from models.text import counted, percent
 from ui.admission import cached_heavy
 from ui.image_input import SUPPORTED, decode_upload
 from ui.model_picker import out_of_distribution, unlike_training
@@ -76,7 +77,7 @@ def target_ui(where: DeltaGenerator, subject: Subject) -> int:
         bind=BIND,
         help="The model's five most likely classes come first, most likely at the top.",
     )
-    where.caption("Top five: " + ", ".join(f"{p.label} {p.probability:.1%}" for p in predictions))
+    where.caption("Top five: " + ", ".join(f"{p.label} {percent(p.probability)}" for p in predictions))
     if ood := out_of_distribution(info, chosen):
         where.caption(f":material/help: {ood}")
     return target
@@ -136,17 +137,18 @@ def display_ui(where: DeltaGenerator) -> tuple[list[str], str, float, float, boo
     return methods, mode, percentile, alpha, alone
 
 
-def params_ui(methods: list[str], subject: Subject) -> dict[str, dict]:
+def params_ui(methods: list[str], subject: Subject, mode: str) -> dict[str, dict]:
     """Each ticked method's parameters, in an expander; the page stops here while no method is ticked."""
     layers, default_layer, _ = layer_names(subject)
     chosen_params = {}
     with st.expander("Method parameters", expanded=False):
         for m in methods:
-            st.markdown(f"**{METHODS[m].title}**: {METHODS[m].summary}")
+            head = st.empty()  # the summary above the widgets, written once they give its parameters
             side = subject.x.shape[-1]
             chosen_params[m] = param_widgets(
                 params_for(m, side), f"attr_{m}", defaults(m, side, default_layer), layers, linked=True
             )
+            head.markdown(f"**{METHODS[m].title}**: {method_summary(m, mode, subject.x.shape[1], chosen_params[m])}")
     if not methods:
         st.info("Tick at least one method above.")
         end_page()
@@ -179,6 +181,7 @@ def show_maps(
     overlays: dict[str, np.ndarray],
     failures: dict[str, str],
     notes: dict[str, str],
+    summaries: dict[str, str],
     target_name: str,
     mode: str,
     percentile: float,
@@ -187,14 +190,14 @@ def show_maps(
     """The shared colour bar (as the overlays blend it; `alpha` None: the maps are shown alone), then the image and
     a panel per method, in rows that start level whatever their captions (fewer, larger ones when presenting): each
     method's picture at the image's own resolution with a PNG download, or why it failed, and a line saying why a
-    map is empty, flat or coarse."""
+    map is empty, flat or coarse. `summaries`: each method's caption (`method_summary`: for this mode and model)."""
     chart(st, colorbar(mode, percentile, alpha), width="stretch", key="attr_colorbar")
     panels = [None, *methods]  # None: the image itself
     cols = per_row(3)
     for row in range(0, len(panels), cols):
         for col, m in zip(st.columns(cols), panels[row : row + cols], strict=False):
             with col:
-                method_panel(m, view, overlays, failures, notes, target_name, model_input)
+                method_panel(m, view, overlays, failures, notes, summaries, target_name, model_input)
 
 
 def method_panel(
@@ -203,6 +206,7 @@ def method_panel(
     overlays: dict[str, np.ndarray],
     failures: dict[str, str],
     notes: dict[str, str],
+    summaries: dict[str, str],
     target_name: str,
     model_input: tuple[int, int],
 ) -> None:
@@ -216,7 +220,7 @@ def method_panel(
     if m in failures:
         st.warning(failures[m], icon=":material/block:")
         return
-    st.image(overlays[m], caption=f"{target_name} · {METHODS[m].summary}", width="stretch")
+    st.image(overlays[m], caption=f"{target_name} · {summaries[m]}", width="stretch")
     if notes.get(m):
         st.caption(f":material/info: {notes[m]}")
     st.download_button("PNG", png_bytes(overlays[m]), f"{m}_{target_name}.png", "image/png", key=f"attr_png_{m}")

@@ -286,7 +286,7 @@ def show_comparison(results: list[PipelineResult], steps_json: str, epochs: int)
     last = results[-1]
     a, b = st.columns(2)
     a.metric("Test accuracy without augmentation", f"{last.without:.1%}")
-    b.metric("with the pipeline", f"{last.with_pipeline:.1%}", delta=f"{100 * last.gain:+.1f} points")
+    b.metric("with the pipeline", f"{last.with_pipeline:.1%}", delta=f"{last.gain_points:+.1f} points")
     said = f"{counted(last.epochs, 'epoch')}, pipeline: {last.pipeline_text}."
     if not last.measures(steps_json, epochs):  # a walk loaded a preset and read the old run's result under it
         said += (

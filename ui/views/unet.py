@@ -44,11 +44,11 @@ def intro() -> None:
     st.title("U-Net: a label for every pixel")
     prose(
         "Ronneberger, Fischer & Brox (MICCAI 2015): an encoder that halves the resolution at each level, a decoder "
-        "that doubles it back, and skip connections that hand the decoder the encoder's sharp, full-resolution maps. "
-        "Both networks below were trained by this project on generated scenes (per-pixel labels come free with the "
-        "generator); the second is the same network without the skip connections. The table below says where "
-        "they depart from the paper's: a smaller input, padded convolutions, an unweighted loss and no elastic "
-        "deformations among them."
+        "that doubles it back, and skip connections that hand each level of the decoder the encoder's maps at that "
+        "level, before pooling blurred them. Both networks below were trained by this project on generated scenes "
+        "(per-pixel labels come free with the generator); the second is the same network without the skip "
+        "connections. The panel **The paper's U-Net and this one** below says where they depart from the paper's: "
+        "a smaller input, padded convolutions, an unweighted loss and no elastic deformations among them."
     )
 
 
