@@ -169,8 +169,14 @@ def test_sanity_check_and_faithfulness_run_from_their_buttons(page):
     assert list(table["method"]) == ["Saliency", "Guided Backprop"]
     assert table.filter(like="AUC").apply(lambda col: col.between(0, 1)).all().all()
     assert not any("unlike the model's training data" in w.value for w in page.warning)  # a shape it knows
-    # ranked by signed value (the default), gradients' areas get their reading (a walk read Saliency's 0.83 as a
+    # by default each map is ranked as its method means it: the gradients (Saliency, Guided Backprop) by absolute
+    # value, and the caption says so, with no warning (a walk saw the default warned against for two of its methods)
+    assert not any("the sign is the direction" in i.value for i in page.info)
+    assert any(c.value.endswith("Here by absolute value: Saliency, Guided Backprop.") for c in page.caption)
+    # ranked by signed value (the paper's), gradients' areas get their reading (a walk read Saliency's 0.83 as a
     # useless map); ranked by absolute value, no such line
+    page.radio(key="attr_faith_rank").set_value("signed").run()
+    page.button(key="attr_faith_run").click().run()
     (line,) = [i.value for i in page.info if "the sign is the direction" in i.value]
     assert line.startswith("Saliency, Guided Backprop: the sign is the direction") and "Rank by absolute value" in line
     page.radio(key="attr_faith_rank").set_value("absolute").run()

@@ -182,6 +182,21 @@ def test_forgetting_the_scheduler_on_the_page():
     loop = live(at, "build").work
     assert not at.exception and set(loop.history.lr) == {3e-4}
     assert any("# TO DO: uncomment\n    # lr_scheduler.step()" in c.value for c in at.code)
+    assert not any("changes nothing" in i.value for i in at.info)
+    # a run no longer than the step size never sees the step: the page says so (a walk saw nothing change, unexplained)
+    at.number_input(key="build_step").set_value(2)
+    button(at, "Train").click().run()
+    assert not at.exception and any(
+        i.value.startswith("StepLR first lowers the rate after epoch 2, and this run trains 2:") for i in at.info
+    )
+
+
+def test_forgetting_the_step_can_only_show_where_the_step_would_act() -> None:
+    from models.experiments.lecture_loop import scheduler_idle_note
+
+    assert scheduler_idle_note(LoopConfig(epochs=20, step_size=5)) == ""
+    assert "changes nothing" in scheduler_idle_note(LoopConfig(epochs=5, step_size=5))
+    assert "gamma of 1" in scheduler_idle_note(LoopConfig(epochs=20, step_size=5, gamma=1.0))
 
 
 def test_a_run_interrupted_by_another_click_goes_on():
@@ -220,6 +235,10 @@ def test_the_scheduler_comparison_is_two_runs_from_one_seed_on_one_chart():
     # the steps of each run (a walk read "400 steps" in the estimate, then "Step 200 of 200"), and which one Keep keeps
     assert any(m.value.startswith("Charts at step 10 of 10 of each of the two runs") for m in at.markdown)
     assert button(at, "Keep it to explain").help.startswith("Keeps the run with lr_scheduler.step()")
+    # and which run the four panels above follow (a walk could not tell)
+    assert any(
+        c.value.startswith("The four panels above follow the run with `lr_scheduler.step()`") for c in at.caption
+    )
 
 
 def test_two_loops_are_compared_on_one_chart():

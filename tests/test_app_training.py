@@ -195,3 +195,37 @@ def test_two_pipelines_are_compared_in_a_table():
     table = at.dataframe[-1].value
     assert list(table["pipeline"]) == ["rotation, affine", "affine"] and list(table["epochs"]) == [2, 2]
     assert (table["change (points)"] == (table["with (%)"] - table["without (%)"]).round(1)).all()
+
+
+def test_the_pipeline_is_in_the_link_and_a_link_opens_it():
+    """A walk added a transform, reloaded, and found the preset back: the pipeline now rides in the URL (the page's
+    default adds nothing to it), a link opens it, and a link's pipeline that cannot be used says why in one line."""
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    from models.experiments.augmentation import pipeline_from_link
+    from tests.app_helpers import APP, TIMEOUT
+
+    at = open_page(PAGE)
+    assert "aug_pipeline" not in at.query_params
+    at.selectbox(key="aug_new").set_value("gaussian blur")
+    at.button(key="aug_add").click().run()
+    link = at.query_params["aug_pipeline"]
+    link = link[0] if isinstance(link, list) else link
+    assert [s["name"] for s in pipeline_from_link(link)] == ["rotation", "affine", "gaussian blur"]
+
+    def opened(value: str) -> AppTest:
+        other = AppTest.from_file(APP, default_timeout=TIMEOUT)  # another browser, or this one after a reload
+        other.query_params["aug_pipeline"] = value
+        return other.switch_page(PAGE).run()
+
+    again = opened(link)
+    assert not again.exception and "v2.GaussianBlur(kernel_size=9" in again.code[0].value
+    assert link == '[["rotation",{"degrees":10.0}],["affine",{"degrees":0.0,"shear":0.0}],["gaussian blur"]]'  # short
+    bad = opened(json.dumps([["rotation", {"degrees": 999}]]))
+    assert not bad.exception and "GaussianBlur" not in bad.code[0].value and "RandomRotation" in bad.code[0].value
+    assert [w.value for w in bad.warning] == [
+        "The link's pipeline cannot be used (rotation: degrees must be between 0 and 180 (got 999.0)); the first "
+        "preset is loaded instead."
+    ]

@@ -547,6 +547,11 @@ def test_sanity_and_faithfulness_over_several_methods_are_each_methods_own_run(c
         alone = deletion_insertion(cnn, one, ranking_map(a, "signed"), 2)
         np.testing.assert_array_equal(curves[m].deletion, alone.deletion)
         np.testing.assert_array_equal(curves[m].insertion, alone.insertion)
+    # "meaning": a map whose sign is a direction is ranked by absolute value, any other by signed value
+    meant = faithfulness_of_maps(cnn, one, maps, 2, "meaning", directions=["saliency"])
+    by_absolute = deletion_insertion(cnn, one, ranking_map(maps["saliency"], "absolute"), 2)
+    np.testing.assert_array_equal(meant["saliency"].deletion, by_absolute.deletion)
+    np.testing.assert_array_equal(meant["input_x_gradient"].deletion, curves["input_x_gradient"].deletion)
 
 
 def test_the_sanity_check_follows_the_papers_code_by_default(cnn, x) -> None:

@@ -131,6 +131,15 @@ def test_pipeline_stages_and_one_detection_explained():
     assert head_outputs(model, stages, box, label)["mask_logits"].shape == (28, 28)
     cam, iou, _ = explain_detection(model, x, box, label, "1")
     assert cam.shape == (128, 128) and cam.min() >= 0 and cam.max() <= 1 and iou == pytest.approx(1.0)
+    # the thresholds the stage texts state are the model's own (a fidelity review: the texts named NMS only)
+    rules = stages.settings
+    assert (rules.min_score, rules.iou, rules.per_image) == (0.0, model.roi_heads.nms_thresh, 100)
+    assert (rules.pre_nms, rules.post_nms, rules.rpn_iou) == (
+        model.rpn._pre_nms_top_n["testing"],
+        model.rpn._post_nms_top_n["testing"],
+        model.rpn.nms_thresh,
+    )
+    assert len(stages.proposals) <= rules.post_nms and len(stages.boxes) <= rules.per_image
 
 
 def test_every_detection_is_followed_from_the_proposal_it_came_from():

@@ -368,6 +368,9 @@ def test_the_batchnorm_distribution_chart_draws_each_percentile_in_its_own_style
     fig = bn_distribution_chart(SimpleNamespace(steps=[0, 10], pct_plain=pct, pct_bn=pct), unit=0)
     shown = {t.name: t.line.dash for t in fig.data if t.showlegend}
     assert shown == {"15th percentile": "dash", "50th percentile": "solid", "85th percentile": "dot"}
+    assert fig.layout.yaxis.title.text == "input to hidden unit 0's nonlinearity"
+    conv = bn_distribution_chart(SimpleNamespace(steps=[0, 10], pct_plain=pct, pct_bn=pct), unit=0, conv=True)
+    assert conv.layout.yaxis.title.text == "input to channel 0's centre pixel's nonlinearity"  # what the probe reads
 
 
 def test_the_change_shown_is_the_difference_of_the_accuracies_shown() -> None:
@@ -378,3 +381,45 @@ def test_the_change_shown_is_the_difference_of_the_accuracies_shown() -> None:
     row = result.row()
     assert (row["without (%)"], row["with (%)"], row["change (points)"]) == (88.5, 75.1, -13.4)
     assert result.gain_points == round(row["with (%)"] - row["without (%)"], 1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        '{"rotation": 10}',
+        '[["rotation", "x"]]',
+        "[[]]",
+        '[["rotation", {}, {}]]',
+        '[["rotation", {"degrees": NaN}]]',
+        '[["rotation", {"degrees": Infinity}]]',
+        '[["teleport", {}]]',
+        '[["rotation", {"degrees": 10, "speed": 1}]]',
+        '[["affine", {"scale": [2, 1]}]]',
+        "[" + ",".join(['["rotation",{}]'] * 13) + "]",
+        "[" + " " * 3000 + "]",
+    ],
+)
+def test_a_pipeline_link_the_page_did_not_write_is_refused_in_one_line(text) -> None:
+    from models.experiments.augmentation import pipeline_from_link
+
+    with pytest.raises(ValueError) as refused:
+        pipeline_from_link(text)
+    assert "\n" not in str(refused.value) and str(refused.value)
+
+
+def test_a_pipeline_link_round_trips() -> None:
+    from models.experiments.augmentation import PRESETS, check_steps, pipeline_from_link, pipeline_link
+
+    for steps in PRESETS.values():
+        assert pipeline_from_link(pipeline_link(steps)) == check_steps(steps)
+
+
+def test_a_transform_that_leaves_boxes_and_masks_as_they_were_is_named() -> None:
+    """A fidelity review: v2.RandomErasing passes boxes and masks through, while the page said they move with the
+    pixels; the detection sample's caption now says so, for that transform only."""
+    from models.experiments.augmentation import PRESETS, step, targets_note
+
+    erasing = [step("rotation"), step("random erasing")]
+    assert targets_note(erasing).startswith("Random erasing changes pixels only: the boxes and masks stay")
+    assert all(targets_note(steps) == "" for steps in PRESETS.values())

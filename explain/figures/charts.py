@@ -240,8 +240,9 @@ def bn_accuracy_chart(history) -> go.Figure:
     return fig
 
 
-def bn_distribution_chart(history, unit: int) -> go.Figure:
-    """Figures 1b and 1c: the 15th, 50th and 85th percentiles of one unit's input over training."""
+def bn_distribution_chart(history, unit: int, conv: bool = False) -> go.Figure:
+    """Figures 1b and 1c: the 15th, 50th and 85th percentiles of one unit's input over training; for a conv net
+    (`conv`), the unit is a channel's centre pixel, and the axis says so (a fidelity review)."""
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=("without BatchNorm", "with BatchNorm"))
@@ -259,7 +260,8 @@ def bn_distribution_chart(history, unit: int) -> go.Figure:
                 col=col,
             )
     fig.update_xaxes(title_text="training step")
-    fig.update_yaxes(title_text=f"input to hidden unit {unit}'s nonlinearity", col=1)
+    what = f"channel {unit}'s centre pixel" if conv else f"hidden unit {unit}"
+    fig.update_yaxes(title_text=f"input to {what}'s nonlinearity", col=1)
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.3))
     return fig
 

@@ -374,7 +374,8 @@ METHODS: dict[str, Method] = {
             "score_cam",
             "Score-CAM",
             "Each activation map of the layer, upsampled, masks the input; its weight is how much that raises the "
-            "class score. No gradients (torchcam).",
+            "class score. No gradients (torchcam's: a softmax over the maps of each one's raise in the class logit, "
+            "where the authors' code weights by the masked image's class probability).",
             (LAYER, Param("batch_size", "Masked images per batch", 32, "int", 1, 256, help=CAPPED)),
             _torchcam("ScoreCAM"),
         ),

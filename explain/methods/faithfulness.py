@@ -84,17 +84,29 @@ def _curve(
 
 
 RANKINGS = {
+    "meaning": "value as the method means it (signed where the sign is evidence, absolute where it is a gradient's "
+    "direction)",
     "signed": "signed value (evidence for the class first, against it last; Petsiuk et al.)",
     "absolute": "absolute value (evidence for and against mixed)",
 }
+
+
+def ranking_for(by: str, direction: bool) -> str:
+    """How one map is ranked under the page's choice `by`: "meaning" ranks a map whose sign is a gradient's direction
+    (`explain.methods.attributions.sign_is_direction`) by absolute value and every other by signed value, so no map
+    is scored against what its sign means (a walk saw the paper's signed default warned against for two of the four
+    default methods); "signed" and "absolute" rank every map alike."""
+    if by not in RANKINGS:
+        raise ValueError(f"rank by one of {', '.join(RANKINGS)}, not {by!r}")
+    return ("absolute" if direction else "signed") if by == "meaning" else by
 
 
 def ranking_map(attribution: torch.Tensor | np.ndarray, by: str = "signed", magnitude: bool = False) -> np.ndarray:
     """The H x W map whose order ranks pixels for deletion and insertion: the channel-summed attribution by its
     signed value (the paper's importance for the class) or by its absolute value, as the page's map shows it
     (`magnitude`: a gradient's, `to_map`). No percentile clipping, so the strongest pixels are not tied."""
-    if by not in RANKINGS:
-        raise ValueError(f"rank by one of {', '.join(RANKINGS)}, not {by!r}")
+    if by not in ("signed", "absolute"):
+        raise ValueError(f"rank one map by signed or absolute value, not {by!r}")
     return to_map(attribution, by, percentile=100.0, magnitude=magnitude)
 
 
@@ -137,16 +149,19 @@ def faithfulness_of_maps(
     progress: Callable[[int, int], None] | None = None,
     steps: int | None = None,
     magnitude: Collection[str] = (),
+    directions: Collection[str] = (),
 ) -> dict[str, Curves]:
     """Deletion and insertion curves for each attribution (method key -> 1 x C x H x W or C x H x W), its pixels
     ranked `by` one of RANKINGS, as the page's faithfulness tab measures them (the methods in `magnitude` by their
-    gradient's magnitude when ranked by absolute value); `progress` counts maps."""
+    gradient's magnitude when ranked by absolute value; those in `directions`, whose sign is a direction, by absolute
+    value under "meaning"); `progress` counts maps."""
     out = {}
     for i, (method, attribution) in enumerate(attributions.items()):
         if progress:
             progress(i, len(attributions))
         a = attribution[0] if attribution.ndim == 4 else attribution
-        out[method] = deletion_insertion(model, inputs, ranking_map(a, by, method in magnitude), target, steps)
+        rank = ranking_map(a, ranking_for(by, method in directions), method in magnitude)
+        out[method] = deletion_insertion(model, inputs, rank, target, steps)
     return out
 
 

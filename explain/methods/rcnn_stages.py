@@ -24,6 +24,33 @@ from models.lock import lock_for
 
 
 @dataclass(frozen=True)
+class StageSettings:
+    """The thresholds a torchvision R-CNN applies between its stages in eval mode, as the stages' texts state them
+    (a fidelity review: the texts named NMS only, and the score slider went down to 0, below what the model keeps)."""
+
+    pre_nms: int  # RPN: proposals kept per FPN level before its non-maximum suppression
+    post_nms: int  # RPN: proposals kept after it
+    rpn_iou: float  # RPN: its NMS's IoU threshold
+    min_score: float  # box head: detections scoring under this are dropped (box_score_thresh)
+    iou: float  # box head: its per-class NMS's IoU threshold
+    per_image: int  # box head: at most this many detections
+
+
+def stage_settings(model: nn.Module) -> StageSettings:
+    """`model`'s thresholds as its eval-mode forward pass uses them (RegionProposalNetwork.filter_proposals,
+    RoIHeads.postprocess_detections)."""
+    rpn, heads = model.rpn, model.roi_heads
+    return StageSettings(
+        int(rpn._pre_nms_top_n["testing"]),
+        int(rpn._post_nms_top_n["testing"]),
+        float(rpn.nms_thresh),
+        float(heads.score_thresh),
+        float(heads.nms_thresh),
+        int(heads.detections_per_img),
+    )
+
+
+@dataclass(frozen=True)
 class Stages:
     """What each stage produced for one image; boxes are in the input image's pixels."""
 
@@ -35,6 +62,7 @@ class Stages:
     scores: np.ndarray  # M
     resized_to: tuple[int, int]  # the size the model actually saw
     image_hw: tuple[int, int]  # the input image's size (height, width)
+    settings: StageSettings | None = None  # the thresholds between the stages
 
 
 @torch.no_grad()
@@ -64,6 +92,7 @@ def run_stages(model: nn.Module, x: torch.Tensor) -> Stages:
         detections["scores"].cpu().numpy(),
         tuple(size),
         original[0],
+        stage_settings(model),
     )
 
 

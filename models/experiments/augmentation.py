@@ -140,6 +140,44 @@ def check_steps(steps: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [step(s["name"], **s.get("params", {})) for s in steps]
 
 
+MAX_LINK_CHARS = 2_000  # a pipeline in a link: twelve steps of the longest transform take about 1,100 characters
+
+
+def pipeline_link(steps: Sequence[dict[str, Any]]) -> str:
+    """The checked steps as a link carries them (the page's `aug_pipeline` parameter): compact JSON,
+    [[name, {parameter: value}], ...] naming only the values that differ from the transform's defaults ([name] when
+    none does), so a reload or a shared link opens the same pipeline (a walk lost its own on a reload)."""
+    out = []
+    for s in check_steps(steps):
+        changed = {k: v for k, v in s["params"].items() if v != TRANSFORMS[s["name"]].defaults[k]}
+        out.append([s["name"], changed] if changed else [s["name"]])
+    return json.dumps(out, separators=(",", ":"))
+
+
+def pipeline_from_link(text: str) -> list[dict[str, Any]]:
+    """The steps `pipeline_link` wrote, checked as the editor checks them; ValueError, in one line, for text it did
+    not write (too long, not its JSON, an unknown transform, a value out of bounds)."""
+    if len(text) > MAX_LINK_CHARS:
+        raise ValueError(f"it is longer than a pipeline of {MAX_STEPS} transforms can be")
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not a number a pipeline takes")
+
+    try:
+        raw = json.loads(text, parse_constant=no_constant)
+    except json.JSONDecodeError:
+        raise ValueError("it is not a pipeline this page wrote") from None
+    if not isinstance(raw, list) or not all(
+        isinstance(r, list)
+        and r
+        and isinstance(r[0], str)
+        and (len(r) == 1 or (len(r) == 2 and isinstance(r[1], dict)))
+        for r in raw
+    ):
+        raise ValueError("it is not a pipeline this page wrote")
+    return check_steps([{"name": r[0], "params": r[1] if len(r) == 2 else {}} for r in raw])
+
+
 def build_pipeline(steps: Sequence[dict[str, Any]]) -> v2.Compose:
     """The v2.Compose the steps describe, in order."""
     return v2.Compose([getattr(v2, TRANSFORMS[s["name"]].cls)(**s["params"]) for s in check_steps(steps)])
@@ -278,6 +316,22 @@ class PipelineResult:
 
 
 MAX_SHIFT = 0.15  # of the picture's side: a random crop moving the digit further cuts much of it off
+
+
+PIXELS_ONLY = ("random erasing",)  # transforms v2 passes boxes and masks through these unchanged
+
+
+def targets_note(steps: Sequence[dict[str, Any]]) -> str:
+    """One line where the pipeline has a transform that changes pixels but not the boxes and masks drawn over them
+    (v2.RandomErasing passes them through, as torchvision warns; the previews silence that warning), else "": a
+    fidelity review found the page saying boxes and masks move with the pixels while an erased object kept both."""
+    named = sorted({s["name"] for s in steps if s["name"] in PIXELS_ONLY})
+    if not named:
+        return ""
+    return (
+        f"{' and '.join(named).capitalize()} changes pixels only: the boxes and masks stay as they were, also over "
+        "an erased patch."
+    )
 
 
 def on_digits_note(steps: Sequence[dict[str, Any]]) -> str:

@@ -84,7 +84,7 @@ averages instead, so an image's output no longer depends on the other images in 
 
 - First BatchNorm layer, unit 0: running mean **{behaviour["running_mean"]:.3f}**, running variance
   **{behaviour["running_var"]:.3f}**; the last training batch had mean **{behaviour["batch_mean"]:.3f}** and
-  variance **{behaviour["batch_var"]:.3f}**.
+  variance **{behaviour["batch_var"]:.3f}** (unbiased, as the running average takes it).
 - The same test image in two different batches: its outputs differ by up to **{behaviour["train_shift"]:.3g}**
   in train mode and by **{behaviour["eval_shift"]:.3g}** in eval mode.
 - {when} with batch statistics **{history.acc_bn_batch[-1]:.1%}**, with running statistics
@@ -241,7 +241,7 @@ def batchnorm_behaviour(model: nn.Module, x: torch.Tensor, batch: torch.Tensor) 
         "running_mean": float(bn.running_mean[0]),
         "running_var": float(bn.running_var[0]),
         "batch_mean": float(z.mean()),
-        "batch_var": float(z.var(unbiased=False)),
+        "batch_var": float(z.var(unbiased=True)),  # as PyTorch averages it into running_var (a fidelity review)
     }
 
     def shift() -> float:

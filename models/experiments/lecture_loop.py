@@ -353,6 +353,24 @@ class SchedulerComparison:
         self.forgotten.advance(n, tick)
 
 
+def scheduler_idle_note(config: LoopConfig) -> str:
+    """Why forgetting `lr_scheduler.step()` cannot change a run with these settings, or "": StepLR lowers the rate
+    first after `step_size` epochs, so a run of that many epochs or fewer never sees it, and a gamma of 1 never
+    lowers it (a walk forgot the step at 4 epochs with a step size of 5 and saw nothing change)."""
+    if config.gamma == 1.0:
+        return (
+            "With a StepLR gamma of 1 the rate never changes, so forgetting `lr_scheduler.step()` changes nothing: "
+            "choose a smaller gamma to see what the missing line does."
+        )
+    if config.epochs <= config.step_size:
+        return (
+            f"StepLR first lowers the rate after epoch {config.step_size}, and this run trains {config.epochs}: "
+            "forgetting `lr_scheduler.step()` changes nothing in it. Lower the step size or raise the epochs to see "
+            "what the missing line does."
+        )
+    return ""
+
+
 def scheduler_effect(stepped: LoopHistory, forgotten: LoopHistory) -> str:
     """What forgetting `lr_scheduler.step()` did in these two runs, in numbers, whichever way it fell: the last
     common epoch's test accuracy (and how many test images that is) and test loss, and the final rates."""

@@ -342,7 +342,15 @@ def faithfulness_tab(
             "Deleting and inserting pixels",
             ("faithfulness", *faith_settings),
             lambda report: faithfulness_of_maps(
-                subject.model, subject.x, maps, target, by, report, GRIDS[grid], magnitude_methods(params)
+                subject.model,
+                subject.x,
+                maps,
+                target,
+                by,
+                report,
+                GRIDS[grid],
+                magnitude_methods(params),
+                [m for m in maps if sign_is_direction(m, params.get(m))],
             ),
             unit="maps",
         )
@@ -361,8 +369,9 @@ def show_faithfulness(curves: dict, by: str, params: dict[str, dict]) -> None:
     """The deletion and insertion curves, and their areas per method, saying how pixels were ranked, and why a
     gradient's areas ranked by signed value say little (a walk read Saliency's 0.83 as a useless map)."""
     chart(st, deletion_insertion_chart({METHODS[m].title: c for m, c in curves.items()}), width="stretch")
-    st.caption(f"Pixels ranked by their {RANKINGS[by]}.")
     directions = [METHODS[m].title for m in curves if sign_is_direction(m, params.get(m))]
+    by_absolute = f" Here by absolute value: {', '.join(directions)}." if by == "meaning" and directions else ""
+    st.caption(f"Pixels ranked by their {RANKINGS[by]}.{by_absolute}")
     if by == "signed" and directions:
         st.info(
             f"{', '.join(directions)}: the sign is the direction in which a small change raises the score, not "

@@ -43,6 +43,7 @@ from models.experiments.lecture_loop import (
     loop_steps,
     memorised_note,
     scheduler_effect,
+    scheduler_idle_note,
     short_label,
 )
 from models.text import counted
@@ -243,8 +244,11 @@ def loop_settings_ui() -> LoopConfig:
             loop_probe(config),
         )
         + ". A change in the form counts once you press **Train**. **Stop** pauses the run between steps; **Resume** "
-        "goes on from there."
+        "goes on from there. A run lives in this browser tab: a reload or a new tab starts afresh, with the settings "
+        "the link holds."  # a walk lost a finished run on a reload, without a word on why
     )
+    if (forget or compare) and (idle := scheduler_idle_note(config)):
+        st.info(idle, icon=":material/schedule:")
     return config
 
 
@@ -261,7 +265,8 @@ def draw_loop(work: LectureLoop | SchedulerComparison, places: tuple) -> None:
     n = next(_draws)
     with panel.container():
         chart(st, loop_figure(loop.history, loop.steps_per_epoch), width="stretch", key=f"build_fig_{n}")
-        if isinstance(work, SchedulerComparison):
+        if isinstance(work, SchedulerComparison):  # a walk could not tell which run the four panels showed
+            st.caption("The four panels above follow the run with `lr_scheduler.step()`; the chart below has both.")
             chart(
                 st,
                 scheduler_figure(work.stepped.history, work.forgotten.history, work.steps_per_epoch),

@@ -42,6 +42,7 @@ from explain.methods.rcnn_stages import (
     roi_pool_vs_align,
     run_stages,
     source_proposal,
+    stage_settings,
 )
 from models.data.shapes import SHAPE_CLASSES
 from models.detectors import BUNDLED_DETECTOR, DetectorInfo, Instance, detect, drawable
@@ -84,7 +85,18 @@ def filters_ui(instances: list[Instance], subject: Subject) -> tuple[float, list
     """Choose the score threshold, the classes to keep (of those found) and what to draw."""
     found = sorted({i.label for i in instances})
     c1, c2, c3 = st.columns([2, 3, 2])
-    threshold = c1.slider("Score threshold", 0.0, 1.0, 0.5, 0.05, key="det_threshold", bind=BIND)
+    kept = stage_settings(subject.model).min_score  # a fidelity review: 0 seemed to show everything
+    threshold = c1.slider(
+        "Score threshold",
+        0.0,
+        1.0,
+        0.5,
+        0.05,
+        key="det_threshold",
+        bind=BIND,
+        help=f"The detections listed score at least this. The model itself keeps none under {kept:g} (its "
+        "box_score_thresh), so a threshold below that shows no more.",
+    )
     classes = c2.multiselect(
         "Classes", found, default=found, key=f"det_classes_{subject.cache_id}", wrap=True
     )  # every class found in sight, not a scrolling row
@@ -279,10 +291,17 @@ def pipeline_tab(image: np.ndarray, stages: Stages, followed: Followed | None) -
         f"{fmap.shape[1]} cells); the model saw the image resized to {stages.resized_to[1]} x {stages.resized_to[0]} "
         "pixels (width x height, both)",
     )
+    rules = stages.settings
     stage(
         "2. Region proposals.",
-        "The RPN scores every anchor box for 'object or not' and nudges it; the best survive non-maximum "
-        "suppression. Here are the strongest, with their objectness.",
+        "The RPN scores every anchor box for 'object or not' and nudges it; "
+        + (
+            f"at each FPN level the {rules.pre_nms:,} best go on, non-maximum suppression at IoU {rules.rpn_iou:g} "
+            f"removes overlapping ones, and the {rules.post_nms:,} best of all levels survive. "
+            if rules
+            else "the best survive non-maximum suppression. "
+        )
+        + "Here are the strongest, with their objectness.",
     )
     # the picture in 3/5 of the width, its control beside it: the whole width made a square image 820 px tall,
     # more than a 720-px screen (a walk)
@@ -323,11 +342,17 @@ def pipeline_tab(image: np.ndarray, stages: Stages, followed: Followed | None) -
 def detections_stage(stages: Stages, listed: int, threshold: float) -> None:
     """Stage 5: how many detections every proposal's pooling and heads left, and how many the table lists (a walk
     read stages numbered 3, 3b, 3c: the detections came before the steps that make them)."""
+    rules = stages.settings
+    kept = (
+        f"scores under {rules.min_score:g} are dropped, per-class non-maximum suppression at IoU {rules.iou:g} "
+        f"removes overlaps, and at most {rules.per_image} are kept: here"
+        if rules
+        else "per-class non-maximum suppression then leaves"
+    )
     stage(
         "5. Detections.",
-        f"Stages 3 and 4 run for every proposal at once; per-class non-maximum suppression then leaves "
-        f"{len(stages.boxes)} detections. The table above lists {listed} of them: those scoring at least "
-        f"{threshold:.2f} in the classes chosen.",
+        f"Stages 3 and 4 run for every proposal at once; {kept} {len(stages.boxes)} detections. The table above "
+        f"lists {listed} of them: those scoring at least {threshold:.2f} in the classes chosen.",
     )
 
 

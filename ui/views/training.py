@@ -20,7 +20,10 @@ from models.experiments.augmentation import (
     compare_on_digits,
     on_digits_note,
     pipeline_code,
+    pipeline_from_link,
+    pipeline_link,
     step,
+    targets_note,
 )
 from models.experiments.batchnorm import (
     BNConfig,
@@ -50,6 +53,8 @@ _draws = itertools.count()  # every redraw of a placeholder needs its own key: o
 ARCH_NAMES = {"mlp": "3 x 100 MLP (the paper's)", "conv": "conv net (the course's)"}
 
 
+PIPELINE = "aug_pipeline"  # the URL parameter that carries the augmentation pipeline
+FIRST_PRESET = next(iter(PRESETS))  # the pipeline the page opens with
 BN = LiveRun("bn")  # the BatchNorm pair's live run
 
 
@@ -115,7 +120,7 @@ def draw_bn(exp_or_run: BNExperiment | tuple, places: tuple) -> None:
     acc, dist, panel = places
     n = next(_draws)
     chart(acc, bn_accuracy_chart(history), width="stretch", key=f"bn_acc_{n}")
-    chart(dist, bn_distribution_chart(history, config.unit), width="stretch", key=f"bn_dist_{n}")
+    chart(dist, bn_distribution_chart(history, config.unit, config.arch == "conv"), width="stretch", key=f"bn_dist_{n}")
     if behaviour and history.steps:
         panel.markdown(summary(history, behaviour, config.steps))
 
@@ -158,9 +163,9 @@ def pipeline_ui() -> tuple[list[dict], str]:
         "Build a pipeline from torchvision's transforms v2, see what it does to an image and to a detection sample "
         "(boxes and masks move with the pixels), copy its code, and measure whether it helps a small digits classifier."
     )
-    steps_state = st.session_state.setdefault(
-        "aug_steps", [dict(s) for s in PRESETS["MNIST-style (rotation, shift, scale)"]]
-    )
+    if "aug_steps" not in st.session_state:  # a link's pipeline, else the first preset
+        st.session_state["aug_steps"] = linked_steps()
+    steps_state = st.session_state["aug_steps"]
     c1, c2 = st.columns(2)
     preset = c1.selectbox(  # opens on the preset loaded below (a walk read "—" beside it)
         "Start from a preset",
@@ -192,7 +197,23 @@ def pipeline_ui() -> tuple[list[dict], str]:
     except (ValueError, TypeError) as exc:
         st.error(f"This pipeline cannot be built: {str(exc).splitlines()[0]}")
         end_page()
+    link = pipeline_link(steps_state)  # in the URL, so a reload or a shared link opens it (a walk lost it)
+    if link != pipeline_link(PRESETS[FIRST_PRESET]):
+        st.query_params[PIPELINE] = link
+    else:  # the page's default: links stay short
+        st.query_params.pop(PIPELINE, None)
     return steps_state, steps_json
+
+
+def linked_steps() -> list[dict]:
+    """The pipeline the URL carries (its `aug_pipeline`, as `pipeline_link` wrote it), else the first preset's; one
+    that cannot be used says why in one line."""
+    if text := st.query_params.get(PIPELINE):
+        try:
+            return pipeline_from_link(text)
+        except ValueError as exc:
+            st.warning(f"The link's pipeline cannot be used ({exc}); the first preset is loaded instead.")
+    return [dict(s) for s in PRESETS[FIRST_PRESET]]
 
 
 def samples_ui() -> tuple[ChosenImage | None, int, int]:
@@ -240,6 +261,8 @@ def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int
             caption="instance masks (tinted, outlined in magenta) and boxes, transformed with the image",
             width="stretch",
         )
+        if passed := targets_note(json.loads(steps_json)):
+            st.caption(f":material/info: {passed}")
     except Exception as exc:
         st.error(f"The pipeline fails on the detection sample: {str(exc).splitlines()[0]}")
 
