@@ -48,7 +48,7 @@ def attribution_views(
     views = {}
     for method, heat in heats.items():
         alone = colorize(upsample(heat, seen.shape[:2]), mode)
-        views[method] = AttributionView(heat, overlay(seen, heat, mode, alpha), alone)
+        views[method] = AttributionView(heat, overlay(seen, heat, mode, alpha, grey_under=True), alone)
     return seen, views
 
 

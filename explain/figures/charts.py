@@ -83,8 +83,8 @@ def colorbar(mode: str, percentile: float, alpha: float | None = None) -> go.Fig
             + (
                 ""
                 if alpha is None
-                else f"<br><sup>drawn over the image at opacity {alpha:g} x |value|; the grey here stands for the "
-                "image, which shows through where the value is 0</sup>"
+                else f"<br><sup>drawn over the image in grey at opacity {alpha:g} x |value|; the grey here stands "
+                "for the image, which shows through where the value is 0</sup>"
             ),
             x=0,
         ),

@@ -171,10 +171,16 @@ def upsample(m: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.asarray(resized, np.float64)
 
 
-def overlay(image: np.ndarray, m: np.ndarray, mode: Mode = "absolute", alpha: float = 0.6) -> np.ndarray:
+def overlay(
+    image: np.ndarray, m: np.ndarray, mode: Mode = "absolute", alpha: float = 0.6, grey_under: bool = False
+) -> np.ndarray:
     """Blend a map over an RGB image at the image's resolution (the map upsampled to it); each pixel's opacity
-    grows with the map's magnitude there."""
+    grows with the map's magnitude there. `grey_under`: over the image's channel mean, as Captum's blended heat map
+    draws it (`visualize_image_attr`), so the map's colours do not mix with the image's (red over green read as
+    olive in a walk)."""
     img = np.asarray(image, dtype=np.float64)
+    if grey_under:
+        img = np.repeat(img.mean(axis=-1, keepdims=True), 3, axis=-1)
     m = upsample(m, img.shape[:2])
     weight = (alpha * np.abs(m))[..., None]
     return (img * (1 - weight) + colorize(m, mode) * weight).round().astype(np.uint8)

@@ -36,7 +36,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from explain.methods.grad_cam_pp import grad_cam_pp
 from explain.methods.layers import MIN_CAM_SIDE
-from explain.methods.maps import map_note
+from explain.methods.maps import is_constant, map_note
 from explain.methods.occlusion import check_occlusion
 from models.devices import on_model_device
 from models.lock import lock_for, seeded_rngs
@@ -469,12 +469,12 @@ def panel_note(
     cannot be negative, that it has no blue by construction, not because nothing counts against the class."""
     notes = [map_note(attribution, layer_side)]
     side = np.asarray(attribution).shape[-1]
-    if method == "occlusion" and notes[0].startswith("Constant") and params.get("window", 0) >= side:
+    if method == "occlusion" and is_constant(attribution) and params.get("window", 0) >= side:
         notes[0] += f" Occlusion's {params['window']}-pixel square covers the whole {side}-pixel input: one position."
     if mode == "signed" and positive_only(method, params):
         notes.append(
             "No blue by construction: the ReLU (Method parameters) keeps positive evidence only; untick it to see "
-            "what counts against the class (blue over a blue image shows best with The map alone)."
+            "what counts against the class."
             if method == "grad_cam"
             else f"No blue by construction: {METHODS[method].title} ends in a ReLU, as in its paper, so it shows "
             "evidence for the class only."

@@ -36,13 +36,19 @@ def to_map(
     return np.clip(a / scale, -1.0 if mode == "signed" else 0.0, 1.0)
 
 
+def is_constant(attribution: np.ndarray) -> bool:
+    """Whether every value of the map is the same (within a millionth of its largest magnitude; all zero included)."""
+    a = np.nan_to_num(np.asarray(attribution, np.float64))
+    return not np.any(a) or bool(np.ptp(a) <= 1e-6 * np.abs(a).max())
+
+
 def map_note(attribution: np.ndarray, layer_side: int | None = None, min_side: int = 7) -> str:
     """Why a map shows little, in one line, or "": all zero (nothing in the image moves the class's score
     this way), constant, or computed on a layer coarser than `min_side` (each block one upsampled cell)."""
     a = np.nan_to_num(np.asarray(attribution, np.float64))
     if not np.any(a):
         return "All zero: this method finds no evidence for this class here (nothing to draw)."
-    if np.ptp(a) <= 1e-6 * np.abs(a).max():
+    if is_constant(a):
         return "Constant: every pixel gets the same value, so the map cannot single any out."
     if layer_side is not None and layer_side < min_side:
         return f"Computed on a {layer_side}-pixel-wide layer: each block is one of its cells, upsampled."

@@ -303,7 +303,8 @@ def show_sanity(results: dict[str, list], seen: np.ndarray) -> None:
         cols[0].markdown(f"**{METHODS[m].title}**")
         for col, s in zip(cols[1:], picks, strict=True):
             flat = " ✕ constant: says nothing" if s.constant else ""
-            col.image(overlay(seen, s.heatmap, "absolute", 1.0), caption=f"{s.layer}{flat}", width="stretch")
+            picture = overlay(seen, s.heatmap, "absolute", 1.0, grey_under=True)  # as the Maps tab draws them
+            col.image(picture, caption=f"{s.layer}{flat}", width="stretch")
 
 
 def faithfulness_tab(
@@ -524,7 +525,7 @@ def batch_tab(subject: Subject) -> None:
         mark = "" if it.correct is None else ("✓ " if it.correct else "✗ ")
         truth = it.truth or "not given"
         cols[i % 4].image(
-            overlay(model_view(im.image, info.preprocess, min_side=max(it.map.shape)), it.map, "absolute", 0.7),
+            overlay(model_view(im.image, info.preprocess, min_side=max(it.map.shape)), it.map, "absolute", 0.7, True),
             width="stretch",
             caption=f"{mark}{it.name}: true {truth} · predicted {it.predicted} {it.probability:.0%}"
             + ("" if it.explained == it.predicted else f" · map for {it.explained}"),

@@ -332,6 +332,7 @@ def training_tab() -> Callable[[], None]:
     elif not LOOP.active:
         places[1].info(f"{press('Train')} to start the loop.", icon=":material/play_arrow:")
     said = after.empty()  # drawn now, so a line from a stopped run is gone while a resumed one trains (a walk)
+    keep = after.empty()  # the same for Keep and its "Kept as" line: a walk saw the last run's, faded, during a new one
     kept = st.container()
 
     def train() -> None:
@@ -350,7 +351,9 @@ def training_tab() -> Callable[[], None]:
                 each = " of each run" if one is not loop else ""
                 said.caption(f"Stopped at step {one.step:,} of {one.total_steps:,}{each}: press **Resume** to go on.")
             if LOOP.state.phase == "done" and loop is not None:
-                keep_loop_ui(stepped(loop), "the run with lr_scheduler.step()" if stepped(loop) is not loop else "")
+                with keep.container():
+                    which = "the run with lr_scheduler.step()" if stepped(loop) is not loop else ""
+                    keep_loop_ui(stepped(loop), which)
         with kept:
             LOOP.show_kept("epoch", percent=("Test accuracy",))
 
