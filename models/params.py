@@ -75,12 +75,12 @@ class Param:
         if len(values) != size:
             raise ValueError(f"{where} needs {size} numbers")
         whole = self.kind == "int"
-        try:
+        try:  # an infinite whole number, or a whole number too large for a float: OverflowError (a loopback review)
             numbers = tuple(int(v) if whole else float(v) for v in values)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{where} must be a number") from exc
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"{where} must be a finite number") from exc
         if any(not (self.low <= v <= self.high) for v in numbers):  # also refuses NaN
-            shown = ", ".join(map(str, numbers))
+            shown = ", ".join(_short(v) for v in numbers)
             raise ValueError(f"{where} must be between {self.low:g} and {self.high:g} (got {shown})")
         if whole and any(v != float(x) for v, x in zip(numbers, values, strict=True)):
             raise ValueError(f"{where} must be a whole number")
@@ -89,3 +89,10 @@ class Param:
         if self.ordered and numbers[0] > numbers[1]:
             raise ValueError(f"{where} 'from' must not exceed 'to' (got {numbers[0]:g} > {numbers[1]:g})")
         return numbers if self.kind == "pair" else numbers[0]
+
+
+def _short(number: float) -> str:
+    """A number as a one-line message quotes it: whole, or its first digits and its length when it is long (a loopback
+    review sent a 1,900-digit size, and the warning quoted all of it)."""
+    text = str(number)
+    return text if len(text) <= 24 else f"{text[:8]}… ({len(text)} characters)"

@@ -6,13 +6,10 @@ app_shell()  # first: a visitor arriving here after a restart sees the app while
 
 import streamlit as st
 
-from ui.views.training import (
-    augmentation_tab,
-    bn_tab,
-)
+from ui.views.training import TABS, augmentation_tab, bn_tab, opening_tab
 
 st.title("Training tricks, live")
-tab_bn, tab_aug = st.tabs(["BatchNorm", "Data augmentation"])
+tab_bn, tab_aug = st.tabs(TABS, default=opening_tab())
 
 with tab_bn:
     train_bn = bn_tab()

@@ -178,7 +178,10 @@ def test_sanity_check_and_faithfulness_run_from_their_buttons(page):
     page.radio(key="attr_faith_rank").set_value("signed").run()
     page.button(key="attr_faith_run").click().run()
     (line,) = [i.value for i in page.info if "the sign is the direction" in i.value]
-    assert line.startswith("Saliency, Guided Backprop: the sign is the direction") and "Rank by absolute value" in line
+    assert (
+        line.startswith("Saliency, Guided Backprop: the sign is the direction")
+        and "as the method means it (the default)" in line
+    )
     page.radio(key="attr_faith_rank").set_value("absolute").run()
     page.button(key="attr_faith_run").click().run()
     assert not page.exception and not any("the sign is the direction" in i.value for i in page.info)

@@ -264,3 +264,41 @@ def test_two_loops_are_compared_on_one_chart():
     for lr, history in histories.items():
         name = f"ResNet-18 on digits, 1 epoch, lr {lr:g}, batch 128, StepLR 5 x 0.5, seed 0"
         assert traces[name]["y"] == pytest.approx(history.test_accuracy)
+
+
+def _kept_section() -> None:
+    from ui.live_run import LiveRun
+
+    LiveRun("t").show_kept("epoch", percent=("Test accuracy",))
+
+
+def test_the_runs_compared_are_counted_as_runs_and_accuracy_stays_within_0_and_100_percent():
+    """A walk read "Your last 2 finished runs" over three lines (a "train it twice" is one training of two runs), and
+    a chart of one point per run whose accuracy axis ran from -50%."""
+    from streamlit.testing.v1 import AppTest
+
+    from explain.figures.compare import Curve
+
+    def curve(run: str, accuracy: float) -> Curve:
+        return Curve(run, "", (1.0,), {"Test accuracy": (accuracy,)})
+
+    at = AppTest.from_function(_kept_section)
+    at.session_state["t_kept"] = [[curve("stepped", 0.9), curve("forgotten", 0.8)], [curve("4 epochs", 0.7)]]
+    at.run()
+    assert not at.exception
+    assert any(c.value.startswith("Your last 3 finished runs (of at most 4 trainings kept)") for c in at.caption)
+    axis = at.get("plotly_chart")[0].proto.spec
+    import json
+
+    assert json.loads(axis)["layout"]["yaxis"]["autorangeoptions"] == {"minallowed": 0, "maxallowed": 1}
+
+
+def test_what_forgetting_the_step_did_adds_up_as_shown() -> None:
+    """A walk read test losses 0.073 and 0.058 beside "loss -0.016": the differences are of the figures shown."""
+    from models.experiments.lecture_loop import LoopHistory, scheduler_effect
+
+    stepped = LoopHistory(epoch=[1], test_loss=[0.0734], test_accuracy=[0.97794], lr=[1e-4])
+    forgotten = LoopHistory(epoch=[1], test_loss=[0.0575], test_accuracy=[0.98186], lr=[3e-4])
+    said = scheduler_effect(stepped, forgotten)
+    assert "test accuracy 97.79% and test loss 0.073; with it forgotten, 98.19% and 0.058" in said  # as shown
+    assert "(accuracy +0.40 points, loss -0.015)" in said  # 98.19 - 97.79 and 0.058 - 0.073

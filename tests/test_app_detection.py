@@ -304,3 +304,20 @@ def test_the_bundled_detectors_caveat_is_for_images_it_was_not_trained_on():
     assert not any("pick a generated scene" in c.value for c in at.caption)
     at.file_uploader(key="det_upload").upload("cat.png", sample_bytes("chelsea the cat (photo)"), "image/png").run()
     assert not at.exception and any("pick a generated scene" in c.value for c in at.caption)
+
+
+def test_the_stage_texts_state_the_models_own_thresholds():
+    """A fidelity review: stage 2 named NMS only (and a walk saw boxes overlapping past its IoU: torchvision's NMS runs
+    within each level), stage 5 left out the score floor and the cap; the score slider says nothing scores below it."""
+    at = open_page(PAGE)
+    assert not at.exception
+    said = " ".join(m.value for m in at.markdown)
+    assert (
+        "at each FPN level the 300 best go on, non-maximum suppression at IoU 0.7 removes overlapping ones within "
+        "each level (boxes from two levels may still overlap" in said
+    )
+    assert (
+        "scores under 0.05 are dropped, per-class non-maximum suppression at IoU 0.5 removes overlaps, and at "
+        "most 100 are kept: here" in said
+    )
+    assert "keeps none under 0.05" in at.slider(key="det_threshold").help

@@ -34,7 +34,7 @@ def test_a_short_live_run_trains_and_reports():
     acc = next(s for s in plotly_specs(at) if any(t["name"] == "without BatchNorm" for t in s["data"]))
     assert acc["data"][0]["x"][-1] == 100  # the curves reach the last step
     assert live(at, "bn").phase == "done"
-    assert any("outputs differ by up to" in m.value for m in at.markdown)
+    assert any("the network's outputs for it (its class scores) differ by up to" in m.value for m in at.markdown)
     # a walk could not tell a finished run from the run computed in advance: the visitor's run says it is theirs
     said = "Your run: 3 x 100 MLP, sigmoid, lr 2, batch 60, 100 steps, seed 0; 100 of 100 steps trained."
     assert said in [c.value for c in at.caption]
@@ -222,6 +222,8 @@ def test_the_pipeline_is_in_the_link_and_a_link_opens_it():
 
     again = opened(link)
     assert not again.exception and "v2.GaussianBlur(kernel_size=9" in again.code[0].value
+    # and opens on the Data augmentation tab, where the pipeline is (a walk's link opened on BatchNorm)
+    assert opening_tab_index(again) == 1 and opening_tab_index(at) == 0
     assert link == '[["rotation",{"degrees":10.0}],["affine",{"degrees":0.0,"shear":0.0}],["gaussian blur"]]'  # short
     bad = opened(json.dumps([["rotation", {"degrees": 999}]]))
     assert not bad.exception and "GaussianBlur" not in bad.code[0].value and "RandomRotation" in bad.code[0].value
@@ -229,3 +231,49 @@ def test_the_pipeline_is_in_the_link_and_a_link_opens_it():
         "The link's pipeline cannot be used (rotation: degrees must be between 0 and 180 (got 999.0)); the first "
         "preset is loaded instead."
     ]
+
+
+def opening_tab_index(at) -> int:
+    """The tab the page's tab row opens on (its `default`), from the tab container's proto."""
+
+    def containers(node):
+        proto = getattr(node, "proto", None)
+        if proto is not None and hasattr(proto, "tab_container") and proto.HasField("tab_container"):
+            yield proto.tab_container
+        for child in getattr(node, "children", {}).values():
+            yield from containers(child)
+
+    return next(containers(at.main)).default_tab_index
+
+
+def test_a_costly_pipeline_shows_what_fits_in_the_preview_time_and_is_not_trained_for_hours(monkeypatch):
+    """A loopback review: a link with twelve 31-pixel blurs after 512-pixel crops took 37 s of the server for its
+    previews, outside the queue, and its "Train with and without" would have held the heavy-job slot for hours. The
+    page times one draw here, shows the draws that fit in PREVIEW_SECONDS (saying so), and refuses a training that
+    would apply the pipeline for over TRAIN_SECONDS. (The draw's time is fixed here; its measurement is tested
+    on its own.)"""
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    import ui.views.training as view
+    from tests.app_helpers import APP, TIMEOUT
+
+    monkeypatch.setattr(view, "seconds_per_draw", lambda steps, side: 2.0)
+    costly = json.dumps([["resized crop", {"size": 500}], *[["gaussian blur", {"kernel_size": 29}]] * 3])
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["aug_pipeline"] = costly
+    at.query_params["aug_epochs"] = "30"
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    shown = 3  # 10 s of previews, 12 draws and 4 on the detection sample: 7.1 s for the image's, at 2 s a draw
+    assert any(
+        i.value.startswith(f"These transforms take 2 s a draw on this server: {shown} of the 12 draws are shown")
+        for i in at.info
+    )
+    assert any(c.startswith(f"{shown} draws of the pipeline on") for c in image_captions(at))
+    at.button(key="aug_train").click().run()
+    assert not at.exception
+    assert "aug_results" not in at.session_state or not at.session_state["aug_results"]  # nothing was trained
+    (refused,) = [w.value for w in at.warning if w.value.startswith("This pipeline takes 2 s per digit")]
+    assert "30 epochs apply it 9,000 times: about 300 minutes, where the page trains for at most 5." in refused

@@ -398,6 +398,11 @@ def test_the_change_shown_is_the_difference_of_the_accuracies_shown() -> None:
         '[["affine", {"scale": [2, 1]}]]',
         "[" + ",".join(['["rotation",{}]'] * 13) + "]",
         "[" + " " * 3000 + "]",
+        # a loopback review: these three raised OverflowError or RecursionError, a traceback on the page
+        '[["resized crop", {"size": 1e999}]]',
+        '[["rotation", {"degrees": ' + "9" * 400 + "}]]",
+        "[" * 1990,
+        '[["resized crop", {"size": ' + "9" * 1900 + "}]]",
     ],
 )
 def test_a_pipeline_link_the_page_did_not_write_is_refused_in_one_line(text) -> None:
@@ -405,7 +410,7 @@ def test_a_pipeline_link_the_page_did_not_write_is_refused_in_one_line(text) -> 
 
     with pytest.raises(ValueError) as refused:
         pipeline_from_link(text)
-    assert "\n" not in str(refused.value) and str(refused.value)
+    assert "\n" not in str(refused.value) and 0 < len(str(refused.value)) < 200
 
 
 def test_a_pipeline_link_round_trips() -> None:
@@ -423,3 +428,21 @@ def test_a_transform_that_leaves_boxes_and_masks_as_they_were_is_named() -> None
     erasing = [step("rotation"), step("random erasing")]
     assert targets_note(erasing).startswith("Random erasing changes pixels only: the boxes and masks stay")
     assert all(targets_note(steps) == "" for steps in PRESETS.values())
+
+
+def test_a_draw_is_timed_and_what_fits_in_a_budget_follows_from_it() -> None:
+    from models.experiments.augmentation import (
+        TRAIN_SECONDS,
+        affordable_draws,
+        seconds_per_draw,
+        step,
+        training_refusal,
+    )
+
+    cheap = seconds_per_draw([step("horizontal flip")], 28)
+    costly = seconds_per_draw([step("resized crop", size=256), *[step("gaussian blur", kernel_size=31)] * 4], 256)
+    assert 0 < cheap < costly  # four 31-pixel blurs on 256 x 256 pixels cost more than a flip of 28 x 28, anywhere
+    assert affordable_draws(2.0, 12, 7.0) == 3 and affordable_draws(0.001, 12, 7.0) == 12
+    assert affordable_draws(60.0, 12, 7.0) == 1  # one draw at least, so the page still shows what the pipeline does
+    assert training_refusal(TRAIN_SECONDS / 300 / 8, 8) == ""  # exactly the budget
+    assert training_refusal(0.01, 200).startswith("This pipeline takes 0.01 s per digit on this server")

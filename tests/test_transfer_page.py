@@ -383,6 +383,10 @@ def test_a_stopped_sweep_found_again_after_a_reload_goes_on_with_one_button(page
     )
     assert SweepRequest.resuming(dataclasses.replace(meta, sizes=())) is None
 
+    # the form says a reload stops the sweep and where to find it again (a walk's reload stopped one without a word)
+    assert any(
+        "a reload, or leaving the page, stops it; its finished runs stay saved" in m.value for m in page.markdown
+    )
     (folder / "runs" / "probe-n2-s0.json").unlink()  # stopped before its last run
     from types import SimpleNamespace
 

@@ -257,7 +257,8 @@ class LiveRun:
         st.subheader("Your runs, compared")
         curves = distinct_runs(kept)
         chart(st, comparison_figure(curves, x_title, percent), width="stretch")
-        said = f"Your last {len(kept)} finished runs (at most {MAX_KEPT} are kept); the newest is drawn thicker."
+        runs = len(dict.fromkeys(c.run for c in curves))  # a "train it twice" is one training of two runs (a walk)
+        said = f"Your last {runs} finished runs (of at most {MAX_KEPT} trainings kept); the newest is drawn thicker."
         st.caption(" ".join(line for line in (said, coinciding_text(curves)) if line))
         st.button("Forget the earlier runs", key=f"{self.name}_forget_runs", on_click=self.forget_earlier)
 

@@ -80,7 +80,10 @@ def comparison_figure(curves: Sequence[Curve], x_title: str, percent: Sequence[s
                 col=col,
             )
             if title in percent:  # every 20%: 50% and 100% alone left runs near chance without a scale (a walk)
-                fig.update_yaxes(tickformat=".0%", dtick=0.2, row=1, col=col)
+                # within 0 to 100% however few points: one point per run had the axis run from -50% (a walk)
+                fig.update_yaxes(
+                    tickformat=".0%", dtick=0.2, autorangeoptions=dict(minallowed=0, maxallowed=1), row=1, col=col
+                )
             fig.update_xaxes(title_text=x_title, row=1, col=col)
     fig.update_layout(
         height=360 + 22 * len(dict.fromkeys(c.label for c in curves)),  # the legend below, an entry a line

@@ -374,8 +374,9 @@ METHODS: dict[str, Method] = {
             "score_cam",
             "Score-CAM",
             "Each activation map of the layer, upsampled, masks the input; its weight is how much that raises the "
-            "class score. No gradients (torchcam's: a softmax over the maps of each one's raise in the class logit, "
-            "where the authors' code weights by the masked image's class probability).",
+            "class score. No gradients. From torchcam, whose weights are a softmax, taken over the maps, of how much "
+            "each raises the class's logit; the authors' code weights each map by the masked image's class "
+            "probability instead.",
             (LAYER, Param("batch_size", "Masked images per batch", 32, "int", 1, 256, help=CAPPED)),
             _torchcam("ScoreCAM"),
         ),
@@ -442,9 +443,14 @@ def method_summary(method: str, mode: str, channels: int, params: Mapping[str, A
     colour image's channels where that is a choice: a gradient's absolute map adds up |gradient| over R, G and B
     (`gradient_magnitude`). A walk read that clause under a grey-scale model's map, and under a signed one."""
     text = METHODS[method].summary
-    if gradient_magnitude(method, params) and mode == "absolute" and channels == 3:
+    if gradient_magnitude(method, params) and channels == 3:
         text = text.removesuffix(".")
-        text += "; its absolute map adds up |gradient| over R, G and B (Simonyan et al. take the largest channel's)."
+        if mode == "absolute":
+            text += (
+                "; its absolute map adds up |gradient| over R, G and B (Simonyan et al. take the largest channel's)."
+            )
+        else:
+            text += "; its signed map adds up the gradient over R, G and B, signs and all."
     return text
 
 

@@ -9,6 +9,7 @@ image (`augment_scene`), and trains the digits classifier with and without it (`
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from models.data.digits import raw_split
 from models.data.shapes import SHAPE_CLASSES, Scene
 from models.lock import seeded_rngs
 from models.params import Param
+from models.text import counted
 
 
 @dataclass(frozen=True)
@@ -163,9 +165,9 @@ def pipeline_from_link(text: str) -> list[dict[str, Any]]:
     def no_constant(name: str) -> Any:
         raise ValueError(f"{name} is not a number a pipeline takes")
 
-    try:
+    try:  # nesting deeper than Python's recursion limit: RecursionError (a loopback review's 1,990 brackets)
         raw = json.loads(text, parse_constant=no_constant)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise ValueError("it is not a pipeline this page wrote") from None
     if not isinstance(raw, list) or not all(
         isinstance(r, list)
@@ -239,6 +241,7 @@ def augment_scene(
 
 
 DIGIT_SIDE = 28  # the digits the comparison trains on, in pixels
+TRAIN_SIZE = 300  # the training digits the comparison keeps
 
 
 def digits_uint8(size: int = DIGIT_SIDE) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -369,11 +372,45 @@ def on_digits_note(steps: Sequence[dict[str, Any]]) -> str:
     )
 
 
+PREVIEW_SECONDS = 10.0  # all of one pipeline's preview draws, at most (a loopback review: 37 s, outside the queue)
+TRAIN_SECONDS = 300.0  # the pipeline's part of "Train with and without", at most (the review's: about 4.5 hours)
+
+
+def seconds_per_draw(steps: Sequence[dict[str, Any]], side: int) -> float:
+    """Seconds one draw of the pipeline takes on this server on a `side` x `side` image: timed once, so what the page
+    allows follows this server's speed and the pipeline's real cost (twelve 31-pixel blurs after a 512-pixel crop
+    cost seconds a draw; a rotation, milliseconds)."""
+    pipeline = build_pipeline(steps)
+    image = tv_tensors.Image(torch.zeros(3, side, side, dtype=torch.uint8))
+    start = time.perf_counter()
+    seeded(0, lambda: pipeline(image))
+    return time.perf_counter() - start
+
+
+def affordable_draws(per_draw: float, wanted: int, budget: float) -> int:
+    """How many of `wanted` draws fit in `budget` seconds at `per_draw` seconds each (at least one)."""
+    return max(1, min(wanted, int(budget // max(per_draw, 1e-9))))
+
+
+def training_refusal(per_digit: float, epochs: int, train_size: int = TRAIN_SIZE) -> str:
+    """One line when applying the pipeline to every training digit each epoch would take over TRAIN_SECONDS at
+    `per_digit` seconds a draw (measured on this server: `seconds_per_draw`), else "": the run would hold the
+    server's heavy-job slot for that long."""
+    seconds = per_digit * train_size * epochs
+    if seconds <= TRAIN_SECONDS:
+        return ""
+    return (
+        f"This pipeline takes {per_digit:.2g} s per digit on this server, and {counted(epochs, 'epoch')} apply it "
+        f"{train_size * epochs:,} times: about {seconds / 60:.0f} minutes, where the page trains for at most "
+        f"{TRAIN_SECONDS / 60:.0f}. Use fewer epochs, or fewer or smaller transforms (crop sizes, blur kernels)."
+    )
+
+
 def compare_on_digits(
     steps: Sequence[dict[str, Any]],
     epochs: int = 8,
     seed: int = 0,
-    train_size: int | None = 300,
+    train_size: int | None = TRAIN_SIZE,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, float]:
     """Test accuracy of the small CNN trained on digits without and with the pipeline (each
@@ -393,7 +430,7 @@ def compare_on_digits(
         gen = torch.Generator().manual_seed(seed + 1)
         for epoch in range(epochs):
             model.train()
-            for _ in range(per_epoch):
+            for done in range(per_epoch):
                 idx = next(batches)
                 xb = x_tr[idx]
                 if use:
@@ -405,8 +442,8 @@ def compare_on_digits(
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-            if progress:
-                progress(k * epochs + epoch + 1, 2 * epochs)
+                if progress:  # every batch: where a closed tab stops the run (each epoch: minutes, a review)
+                    progress((k * epochs + epoch) * per_epoch + done + 1, 2 * epochs * per_epoch)
         results["with" if use else "without"] = accuracy(model, _digits_input(x_te), y_te)
     return results
 

@@ -85,8 +85,8 @@ averages instead, so an image's output no longer depends on the other images in 
 - First BatchNorm layer, unit 0: running mean **{behaviour["running_mean"]:.3f}**, running variance
   **{behaviour["running_var"]:.3f}**; the last training batch had mean **{behaviour["batch_mean"]:.3f}** and
   variance **{behaviour["batch_var"]:.3f}** (unbiased, as the running average takes it).
-- The same test image in two different batches: its outputs differ by up to **{behaviour["train_shift"]:.3g}**
-  in train mode and by **{behaviour["eval_shift"]:.3g}** in eval mode.
+- The same test image in two different batches: the network's outputs for it (its class scores) differ by up to
+  **{behaviour["train_shift"]:.3g}** in train mode and by **{behaviour["eval_shift"]:.3g}** in eval mode.
 - {when} with batch statistics **{history.acc_bn_batch[-1]:.1%}**, with running statistics
   **{history.acc_bn_running[-1]:.1%}** (batch minus running: {100 * gap:+.1f} points); without BatchNorm
   **{history.acc_plain[-1]:.1%}**."""

@@ -377,7 +377,7 @@ def show_faithfulness(curves: dict, by: str, params: dict[str, dict]) -> None:
         st.info(
             f"{', '.join(directions)}: the sign is the direction in which a small change raises the score, not "
             "evidence for or against the class, so a ranking by signed value scores these maps against their "
-            "meaning. Rank by absolute value to compare them with the others.",
+            "meaning. Rank by value as the method means it (the default) to compare them with the others.",
             icon=":material/info:",
         )
     rows = [

@@ -297,7 +297,8 @@ def pipeline_tab(image: np.ndarray, stages: Stages, followed: Followed | None) -
         "The RPN scores every anchor box for 'object or not' and nudges it; "
         + (
             f"at each FPN level the {rules.pre_nms:,} best go on, non-maximum suppression at IoU {rules.rpn_iou:g} "
-            f"removes overlapping ones, and the {rules.post_nms:,} best of all levels survive. "
+            f"removes overlapping ones within each level (boxes from two levels may still overlap: torchvision's "
+            f"batched NMS), and the {rules.post_nms:,} best of all levels survive. "
             if rules
             else "the best survive non-maximum suppression. "
         )

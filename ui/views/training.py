@@ -9,21 +9,26 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from explain.figures.augmentation import image_previews, preview_note, scene_previews
+from explain.figures.augmentation import PREVIEW_SIDE, image_previews, preview_note, scene_previews
 from explain.figures.charts import bn_accuracy_chart, bn_distribution_chart
 from explain.figures.compare import bn_curves
 from models.experiments.augmentation import (
+    DIGIT_SIDE,
     PRESETS,
+    PREVIEW_SECONDS,
     TRANSFORMS,
     PipelineResult,
+    affordable_draws,
     check_steps,
     compare_on_digits,
     on_digits_note,
     pipeline_code,
     pipeline_from_link,
     pipeline_link,
+    seconds_per_draw,
     step,
     targets_note,
+    training_refusal,
 )
 from models.experiments.batchnorm import (
     BNConfig,
@@ -54,6 +59,16 @@ ARCH_NAMES = {"mlp": "3 x 100 MLP (the paper's)", "conv": "conv net (the course'
 
 
 PIPELINE = "aug_pipeline"  # the URL parameter that carries the augmentation pipeline
+TABS = ["BatchNorm", "Data augmentation"]
+
+
+def opening_tab() -> str:
+    """The tab the page opens on: Data augmentation for a link that carries a pipeline (a walk opened one on the
+    BatchNorm tab and saw no pipeline), else BatchNorm; fixed for the session, so a later change of the URL never
+    switches the tab under the visitor."""
+    return st.session_state.setdefault("training_opening_tab", TABS[1] if PIPELINE in st.query_params else TABS[0])
+
+
 FIRST_PRESET = next(iter(PRESETS))  # the pipeline the page opens with
 BN = LiveRun("bn")  # the BatchNorm pair's live run
 
@@ -235,20 +250,43 @@ def cached_image_previews(steps_json: str, image_sha: str, n: int, seed: int, _i
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def cached_scene_previews(steps_json: str, seed: int) -> np.ndarray:
-    """The pipeline's draws on the detection sample, once per (pipeline, seed)."""
-    return scene_previews(json.loads(steps_json), seed)
+def cached_scene_previews(steps_json: str, seed: int, n: int) -> np.ndarray:
+    """The pipeline's draws on the detection sample, once per (pipeline, seed, n)."""
+    return scene_previews(json.loads(steps_json), seed, n)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_seconds_per_draw(steps_json: str, side: int) -> float:
+    """One draw of the pipeline timed on this server, once per (pipeline, image side): a property of both."""
+    return seconds_per_draw(json.loads(steps_json), side)
+
+
+SCENE_DRAWS = 4  # draws on the detection sample
 
 
 def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int) -> None:
-    """The pipeline's draws on the chosen image and on the detection sample, or why it fails on them."""
+    """The pipeline's draws on the chosen image and on the detection sample, or why it fails on them; as many as
+    PREVIEW_SECONDS of this server's time allow (the rest are left out, and the page says so)."""
+    try:
+        per_draw = cached_seconds_per_draw(steps_json, PREVIEW_SIDE)
+    except Exception as exc:  # e.g. a crop larger than the image without padding
+        st.error(f"The pipeline fails on an image of {PREVIEW_SIDE} pixels: {str(exc).splitlines()[0]}")
+        return
+    shown = affordable_draws(per_draw, n, PREVIEW_SECONDS * n / (n + SCENE_DRAWS))
+    scene = affordable_draws(per_draw, SCENE_DRAWS, PREVIEW_SECONDS * SCENE_DRAWS / (n + SCENE_DRAWS))
+    if shown < n:  # a loopback review's twelve blurs after 512-pixel crops took 37 s of the server, unqueued
+        st.info(
+            f"These transforms take {per_draw:.2g} s a draw on this server: {shown} of the {n} draws are shown, as "
+            f"the page spends at most {PREVIEW_SECONDS:g} s on previews.",
+            icon=":material/timer:",
+        )
     if chosen is not None:
         if note := preview_note(chosen.image.size):
             st.info(note, icon=":material/photo_size_select_small:")
         try:
             st.image(
-                cached_image_previews(steps_json, chosen.sha256, n, seed, chosen.image),
-                caption=f"{n} draws of the pipeline on {chosen.name}",
+                cached_image_previews(steps_json, chosen.sha256, shown, seed, chosen.image),
+                caption=f"{shown} draws of the pipeline on {chosen.name}",
                 width="stretch",
             )
         except Exception as exc:  # e.g. a crop larger than the image without padding
@@ -257,7 +295,7 @@ def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int
     st.subheader("The same pipeline on a detection sample")
     try:
         st.image(
-            cached_scene_previews(steps_json, seed),
+            cached_scene_previews(steps_json, seed, scene),
             caption="instance masks (tinted, outlined in magenta) and boxes, transformed with the image",
             width="stretch",
         )
@@ -287,11 +325,14 @@ def compare_pipeline(steps_json: str, epochs: int) -> None:
     """Trains the digits classifier without and with the pipeline (in the server's queue) and keeps the result
     with the visitor's earlier ones (the last MAX_KEPT)."""
     try:
+        if refusal := training_refusal(cached_seconds_per_draw(steps_json, DIGIT_SIDE), epochs):
+            st.warning(refusal, icon=":material/timer:")  # it would hold the server's heavy-job slot that long
+            return
         accuracy = cached_heavy(
             "Training twice",
             ("augmentation", steps_json, epochs, 0),
             lambda report: compare_on_digits(json.loads(steps_json), epochs=epochs, seed=0, progress=report),
-            unit="epochs of the two runs",
+            unit="batches of the two runs",
         )
     except Exception as exc:
         st.error(f"Training failed with this pipeline: {str(exc).splitlines()[0]}")
