@@ -246,7 +246,8 @@ def test_sweeps_of_other_sizes_keep_their_own_commands_and_page_folders(tmp_path
     from models.transfer import user_folder
 
     one, two = (Sweep(regimes=("probe",), sizes=sizes, seeds=1, train=ONE_EPOCH) for sizes in ((1,), (2,)))
-    assert user_folder(one) != user_folder(two)  # the page never merges them
+    assert user_folder(one, "a") != user_folder(two, "a")  # the page never merges them
+    assert user_folder(one, "a") != user_folder(one, "b")  # nor two visitors' sweeps of the same settings (a review)
     run_sweep(one, tmp_path, encoder=tiny_encoder)
     run_sweep(two, tmp_path, encoder=tiny_encoder)  # the terminal may, into a folder it names
     run_sweep(two, tmp_path, encoder=tiny_encoder)
@@ -468,3 +469,28 @@ def test_the_server_remembers_which_sweeps_each_browser_launched_within_bounds()
     kept.of("one")  # "one" was active last: "two" is the first forgotten
     kept.add("three", "y")
     assert kept.of("two") == set() and kept.of("one") == {"c", "b"} and kept.of("three") == {"y"}
+
+
+def test_the_page_resumes_only_what_its_form_can_ask_for() -> None:
+    """A loopback review planted training settings in a sweep.json that the form cannot set (a million batches an
+    epoch, batch size 0, -1 epochs): "Go on" would have run them."""
+    from dataclasses import replace
+
+    from models.transfer.sweep import FORM_DEFAULT, form_can_ask
+
+    train = FORM_DEFAULT.train
+    assert form_can_ask(1, train) and form_can_ask(5, replace(train, epochs=30, warm_epochs=10, layer_decay=0.25))
+    for planted in (
+        {"min_batches": 10**7},
+        {"batch_size": 1},
+        {"epochs": 0},
+        {"epochs": 31},
+        {"warm_epochs": -1},
+        {"ft_ratio": 0.2},
+        {"layer_decay": float("nan")},
+        {"weight_decay": float("nan")},
+        {"lr_factors": ()},
+        {"step_size": 0},
+    ):
+        assert not form_can_ask(1, replace(train, **planted)), planted
+    assert not form_can_ask(6, train) and not form_can_ask(0, train)

@@ -374,14 +374,21 @@ def test_a_stopped_sweep_found_again_after_a_reload_goes_on_with_one_button(page
     _run_button(page).click().run()
     (folder,) = (tmp_path / "user").glob("digits-glyphs-resnet18-*")
     meta = load_runs(folder)[0]
-    request = SweepRequest.resuming(meta)
-    assert request is not None and user_folder(request.check(torch_cpu(), measure_pace=False)[0]) == folder
-    older = dataclasses.replace(meta, settings={**meta.settings, "probe_input": "as they came"})
-    assert SweepRequest.resuming(older) is None
-    assert (
-        SweepRequest.resuming(dataclasses.replace(meta, settings={**meta.settings, "train": {"epochs": "x"}})) is None
-    )
-    assert SweepRequest.resuming(dataclasses.replace(meta, sizes=())) is None
+    owner = page.session_state["_uploads_owner"]
+    request = SweepRequest.resuming(meta, folder, owner)
+    assert request is not None and user_folder(request.check(torch_cpu(), measure_pace=False)[0], owner) == folder
+    assert SweepRequest.resuming(meta, folder, "another visitor") is None  # not theirs to go on with (a review)
+
+    def resumed(**changed) -> SweepRequest | None:
+        return SweepRequest.resuming(dataclasses.replace(meta, **changed), folder, owner)
+
+    assert resumed(settings={**meta.settings, "probe_input": "as they came"}) is None  # an older sweep's settings
+    assert resumed(settings={**meta.settings, "train": {"epochs": "x"}}) is None
+    assert resumed(sizes=()) is None
+    # settings the form cannot ask for, planted in a sweep.json (a review: a million batches an epoch was accepted)
+    for planted in ({"min_batches": 10**7}, {"batch_size": 0}, {"epochs": -1}, {"epochs": "5"}, {"lr_factors": []}):
+        train = {**meta.settings["train"], **planted}
+        assert resumed(settings={**meta.settings, "train": train}) is None, planted
 
     # the form says a reload stops the sweep and where to find it again (a walk's reload stopped one without a word)
     assert any(
@@ -413,6 +420,43 @@ def torch_cpu():
     import torch
 
     return torch.device("cpu")
+
+
+def test_one_visitor_runs_one_sweep_and_two_visitors_never_share_a_sweep(page, tmp_path) -> None:
+    """A loopback review: a second tab of the same browser started a second sweep beside the first (both holding the
+    server's heavy-job slots), and a visitor asking for another's settings got that visitor's sweep as theirs."""
+    from streamlit.testing.v1 import AppTest
+
+    from models.transfer.sweep import heartbeat
+    from tests.app_helpers import APP, TIMEOUT
+
+    def session(owner: str) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at.session_state["_uploads_owner"] = owner
+        at.switch_page(PAGE).run()
+        at.multiselect(key="tf_regimes").set_value(["probe"])
+        at.text_input(key="tf_sizes").input("1")
+        at.number_input(key="tf_epochs").set_value(1)
+        return at
+
+    first = session("visitor A")
+    _run_button(first).click().run()
+    other = session("visitor B")
+    _run_button(other).click().run()  # the same settings, another browser: a folder of its own
+    assert not other.exception and len(list((tmp_path / "user").glob("digits-glyphs-resnet18-*"))) == 2
+    assert not any("already there were kept" in m.value for m in other.info)  # none of A's runs became B's
+    assert len([o for o in other.selectbox(key="transfer_source").options if o.startswith("Yours: ")]) == 1
+    # visitor A's sweep is being written in another tab of theirs (its heartbeat: this process, alive)
+    folder = next(f for f in (tmp_path / "user").iterdir() if f.name in first.session_state["tf_mine"])
+    heartbeat(folder)
+    second_tab = session("visitor A")
+    second_tab.number_input(key="tf_epochs").set_value(2)  # another sweep
+    _run_button(second_tab).click().run()
+    assert not second_tab.exception
+    assert [e.value for e in second_tab.error] == [
+        "Cannot start the sweep: another tab of yours is running a sweep now: cancel it there, or let it finish, "
+        "before starting one here"
+    ]
 
 
 def test_the_fits_and_the_measured_errors_are_two_tables_that_fit_the_page(page) -> None:

@@ -154,7 +154,7 @@ def test_a_page_estimate_comes_from_this_servers_own_timed_runs_once_it_has_some
     monkeypatch.setenv("EXPLAINER_RESULTS", str(tmp_path))
     assert page_reference("digits", "glyphs-resnet18", ("scratch",))[1] == "shipped"
     sweep = Sweep(regimes=("scratch",), sizes=(5,), seeds=1, train=TrainConfig(epochs=2, lr=3e-3))
-    folder = user_folder(sweep)
+    folder = user_folder(sweep, "another visitor")  # a page sweep of anyone's on this server times the estimate
     SweepRecord(settings=sweep.settings(), settings_hash=settings_hash(sweep.settings())).save(folder)
     epochs = [
         {"epoch": e, "train_loss": 1.0, "train_accuracy": 0.5, "test_loss": 1.0, "test_accuracy": 0.5} for e in (1, 2)

@@ -198,11 +198,19 @@ def user_results() -> Path:
     return Path(os.environ.get("EXPLAINER_RESULTS", RESULTS / "user"))
 
 
-def user_folder(sweep: Sweep) -> Path:
-    """The folder of a sweep launched from the page: one per task, encoder, settings and grid (regimes, sizes,
-    seeds), so a sweep run again resumes there and sweeps of different sizes never share a folder."""
+def user_folder(sweep: Sweep, owner: str) -> Path:
+    """The folder of a sweep launched from the page by visitor `owner`: one per visitor, task, encoder, settings and
+    grid (regimes, sizes, seeds), so a sweep run again resumes there, sweeps of different sizes never share a folder,
+    and two visitors asking for the same settings never share one (a loopback review found another browser's sweep
+    listed as its own, to cancel or go on with). The owner is hashed into the name, never written out."""
     grid = {**sweep.settings(), "regimes": list(sweep.regimes), "sizes": list(sweep.sizes), "seeds": sweep.seeds}
-    return user_results() / f"{sweep.task}-{sweep.encoder}-{settings_hash(grid)}"
+    return user_results() / f"{sweep.task}-{sweep.encoder}-{settings_hash({**grid, 'owner': owner})}"
+
+
+def running_among(folders: Sequence[Path]) -> Path | None:
+    """The first of `folders` a live process is writing now (`sweep_running`), or None: a visitor runs one page sweep
+    at a time, whichever tab it was started from (a review ran two at once from two tabs)."""
+    return next((f for f in folders if sweep_running(f)), None)
 
 
 def user_sweeps() -> dict[str, Path]:
@@ -349,6 +357,31 @@ def page_sweep(
     return sweep, task, encoder, estimate
 
 
+# What the page's form can ask for (ui.views.transfer draws its widgets from these): a sweep found on disk is resumed
+# from the page only within them (a review planted settings the form cannot set: a million batches an epoch passed).
+FORM_SEEDS = (1, 5)
+FORM_EPOCHS = (1, 30)
+FORM_FT_RATIOS = (0.01, 0.03, 0.1, 0.3, 1.0)
+FORM_WARM_EPOCHS = (0, 10)
+FORM_LAYER_DECAYS = (0.25, 0.5, 0.75, 1.0)
+FORM_SIZES_CHARS = 200  # the sizes as typed, at most
+_NOT_ON_THE_FORM = ("batch_size", "min_batches", "step_size", "step_gamma", "weight_decay", "lr_factors", "compile")
+
+
+def form_can_ask(seeds: int, train: TrainConfig) -> bool:
+    """Whether the page's form can ask for `seeds` and `train` (the rate aside, which the task sets)."""
+    default = TrainConfig()
+    return (
+        all(getattr(train, f) == getattr(default, f) for f in _NOT_ON_THE_FORM)
+        and train.runner == default.runner
+        and FORM_SEEDS[0] <= seeds <= FORM_SEEDS[1]
+        and FORM_EPOCHS[0] <= train.epochs <= FORM_EPOCHS[1]
+        and train.ft_ratio in FORM_FT_RATIOS
+        and FORM_WARM_EPOCHS[0] <= train.warm_epochs <= FORM_WARM_EPOCHS[1]
+        and train.layer_decay in FORM_LAYER_DECAYS
+    )
+
+
 @dataclass(frozen=True)
 class SweepRequest:
     """What a visitor asks for in the page's form, before it is checked: task and encoder names, regimes, the sizes
@@ -362,10 +395,11 @@ class SweepRequest:
     train: TrainConfig
 
     @classmethod
-    def resuming(cls, meta: SweepRecord) -> SweepRequest | None:
-        """The request that goes on with the sweep `meta` records (a page sweep found again after a reload, whose
-        form is back at its defaults), or None where today's code would not write the same sweep: other settings
-        (an older sweep's), a grid or training settings the form cannot ask for."""
+    def resuming(cls, meta: SweepRecord, folder: Path, owner: str) -> SweepRequest | None:
+        """The request that goes on with the sweep `meta` records in `folder` (a page sweep found again after a
+        reload, whose form is back at its defaults), or None where today's code would not write that sweep, there,
+        for `owner`: other settings (an older sweep's), another visitor's folder, a grid or training settings the
+        form cannot ask for."""
         train = meta.settings.get("train")
         if not isinstance(train, dict) or not meta.regimes or not meta.sizes or meta.seeds < 1:
             return None
@@ -380,10 +414,11 @@ class SweepRequest:
                 config,
             )
             sweep = Sweep(request.task, request.encoder, meta.regimes, meta.sizes, meta.seeds, config)
+            asked = form_can_ask(meta.seeds, config) and len(request.sizes_text) <= FORM_SIZES_CHARS
         except (TypeError, ValueError):
             return None
         same = settings_hash(sweep.settings()) == settings_hash(meta.settings)  # JSON's lists are tuples here
-        return request if same else None
+        return request if same and asked and user_folder(sweep, owner) == folder else None
 
     def check(self, device: torch.device, measure_pace: bool = True) -> tuple[Sweep, Task, Encoder, Estimate | None]:
         """The sweep, its task and encoder and its estimated time, or the one-line refusal of `page_sweep`."""

@@ -51,6 +51,15 @@ from models.transfer import (
 )
 from models.transfer.launched import Launched
 from models.transfer.published import PUBLISHED
+from models.transfer.sweep import (
+    FORM_EPOCHS,
+    FORM_FT_RATIOS,
+    FORM_LAYER_DECAYS,
+    FORM_SEEDS,
+    FORM_SIZES_CHARS,
+    FORM_WARM_EPOCHS,
+    running_among,
+)
 from ui.live_run import LiveRun
 from ui.page_end import end_page
 from ui.presenter import chart, note, prose, settings
@@ -414,7 +423,7 @@ def sweep_view(folder: Path) -> None:
 def stopped_ui(folder: Path, meta: SweepRecord | None, done: str, missing: str) -> None:
     """A stopped sweep: how far it got, what is missing, how to finish it; for one of the visitor's own, a button
     that goes on with it (a reload leaves the form at its defaults and Resume with nothing to resume: a walk)."""
-    request = SweepRequest.resuming(meta) if meta and folder.parent.resolve() == user_results().resolve() else None
+    request = SweepRequest.resuming(meta, folder, visitor()) if meta else None  # None for another visitor's
     if request is None or SWEEP.active:
         request, how = None, "Run it again with the same settings to finish it."
     elif SWEEP.state.phase == "stopped" and SWEEP.work is not None and SWEEP.work.folder == folder:
@@ -423,7 +432,7 @@ def stopped_ui(folder: Path, meta: SweepRecord | None, done: str, missing: str) 
         how = "**Go on with this sweep** finishes it (its finished runs are kept)."
     st.info(f"{done} {how} {missing}", icon=":material/pause_circle:")
     if request is not None and st.button("Go on with this sweep", key="tf_go_on", type="primary"):
-        start_sweep(request)
+        start_sweep(request, expected=folder)
 
 
 def sweep_form_ui() -> SweepRequest | None:
@@ -469,34 +478,34 @@ def sweep_form_ui() -> SweepRequest | None:
         sizes_text = c2.text_input(
             "Images per class",
             FORM_DEFAULT.sizes_text,
+            max_chars=FORM_SIZES_CHARS,  # a review's link put 6,000 characters here
             key="tf_sizes",
             bind=BIND,
             help="Comma-separated; 'max' for all.",
         )
-        seeds = c3.number_input("Seeds", 1, 5, FORM_DEFAULT.seeds, key="tf_seeds", bind=BIND)
-        epochs = c3.number_input("Epochs", 1, 30, FORM_DEFAULT.train.epochs, key="tf_epochs", bind=BIND)
+        seeds = c3.number_input("Seeds", *FORM_SEEDS, FORM_DEFAULT.seeds, key="tf_seeds", bind=BIND)
+        epochs = c3.number_input("Epochs", *FORM_EPOCHS, FORM_DEFAULT.train.epochs, key="tf_epochs", bind=BIND)
         c4, c5, c6 = st.columns(3)
         ft_ratio = c4.select_slider(
             "Fine-tuning rate ratio",
-            [0.01, 0.03, 0.1, 0.3, 1.0],
-            0.1,
+            FORM_FT_RATIOS,
+            FORM_DEFAULT.train.ft_ratio,
             key="tf_ratio",
             bind=BIND,
             help="Fine-tuning: the pretrained encoder learns at this times the head's learning rate.",
         )
         warm = c5.number_input(
             "Warm start (frozen epochs)",
-            0,
-            10,
-            0,
+            *FORM_WARM_EPOCHS,
+            FORM_DEFAULT.train.warm_epochs,
             key="tf_warm",
             bind=BIND,
             help="Fine-tuning: this many first epochs train the head alone, the encoder frozen, before both train.",
         )
         decay = c6.select_slider(
             "Layer decay (earlier stages)",
-            [0.25, 0.5, 0.75, 1.0],
-            1.0,
+            FORM_LAYER_DECAYS,
+            FORM_DEFAULT.train.layer_decay,
             key="tf_decay",
             bind=BIND,
             help="Fine-tuning: each stage of the encoder nearer the input learns at this times the next stage's rate "
@@ -538,19 +547,44 @@ SWEEP = LiveRun(  # a sweep launched from the page
 )
 
 
-def start_sweep(request: SweepRequest | None) -> None:
-    """Check the sweep the form asked for and queue it; a request that cannot run gets one line."""
+def running_elsewhere() -> str:
+    """One line when another tab of this visitor's is running one of their sweeps now, else "": one page sweep at a
+    time per visitor (a loopback review ran two at once from two tabs, both holding the server's heavy-job slots)."""
+    mine = st.session_state.get(MINE, set()) | launched_sweeps().of(visitor())
+    other = running_among([user_results() / name for name in sorted(mine)])
+    if other is None:
+        return ""
+    return "another tab of yours is running a sweep now: cancel it there, or let it finish, before starting one here"
+
+
+def start_sweep(request: SweepRequest | None, expected: Path | None = None) -> None:
+    """Check the sweep the form asked for (or the one in `expected`, a stopped sweep's folder, goes on with) and
+    queue it; a request that cannot run gets one line."""
     if request is None:
         return
     try:
         sweep, task, encoder, _ = request.check(best_device())
+        folder = user_folder(sweep, visitor())
+        if expected is not None and folder != expected:
+            raise ValueError("its settings no longer give the sweep shown; run it again from the form")
+        if busy := running_elsewhere():
+            raise ValueError(busy)
     except (ValueError, TaskUnavailable, WeightsUnavailable, CheckpointError) as exc:
         st.error(f"Cannot start the sweep: {exc}")
         end_page()
-    st.session_state.setdefault(MINE, set()).add(user_folder(sweep).name)
-    launched_sweeps().add(visitor(), user_folder(sweep).name)
-    SWEEP.start((sweep, task, encoder))
+    st.session_state.setdefault(MINE, set()).add(folder.name)
+    launched_sweeps().add(visitor(), folder.name)
+    SWEEP.start((sweep, task, encoder, folder))
     st.rerun()  # the page again, its form's Run disabled while the sweep runs (drawn before it started: a walk)
+
+
+def build_sweep(config: tuple) -> SweepWork:
+    """The queued sweep's work, once this visitor's turn comes; refused in one line if another tab of theirs started
+    one meanwhile (both were queued)."""
+    sweep, task, encoder, folder = config
+    if busy := running_elsewhere():
+        raise ValueError(busy)
+    return SweepWork(sweep, folder, task, encoder)
 
 
 def finished(work: SweepWork) -> None:
@@ -565,7 +599,7 @@ def sweep_run_section() -> None:
     if SWEEP.state.phase == "stopped":
         st.info(stopped_text(SWEEP.work))
     SWEEP.run(
-        lambda c: SweepWork(c[0], user_folder(c[0]), c[1], c[2]),
+        build_sweep,
         lambda work: None,  # each finished run is on disk: the view above shows the sweep once it ends
         lambda work: 1,
         "The sweep",
