@@ -204,6 +204,10 @@ def test_a_generated_scene_is_checked_against_its_truth():
         for t in s["data"]
     ]
     assert names == ["this image", "50 generated scenes"]
+    titles = [
+        s["layout"]["title"]["text"] for s in plotly_specs(at) if "Precision against" in s["layout"]["title"]["text"]
+    ]
+    assert titles[0].endswith(": this image and 50 generated scenes")  # the title says whose lines they are
 
 
 def test_an_uploaded_photo_takes_a_coco_annotation_file():
