@@ -208,6 +208,9 @@ def _check_archive(data: bytes) -> None:
         )
     if data[:2] != b"PK":
         raise OwnModelError(NOT_CHECKPOINT)
+    stated = _stated_directory(data)
+    if stated is not None and stated[0] > MAX_INDEX_BYTES:  # before zipfile reads the directory into Python objects
+        raise OwnModelError(TOO_MANY_TENSORS)
     try:
         entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
         directory_in_place = _directory_where_stated(data)
@@ -223,6 +226,8 @@ def _check_archive(data: bytes) -> None:
         raise OwnModelError(
             "The file's entries are compressed, which `torch.save` never does: save the state_dict with `torch.save`."
         )
+    if any(e.filename.endswith("/data.pkl") and e.file_size > MAX_INDEX_BYTES for e in entries):
+        raise OwnModelError(TOO_MANY_TENSORS)  # its pickle names every tensor: torch.load would rebuild each
     declared = sum(e.file_size for e in entries)
     if declared > MAX_MODEL_MB * MB:
         raise OwnModelError(
@@ -231,20 +236,37 @@ def _check_archive(data: bytes) -> None:
         )
 
 
-def _directory_where_stated(data: bytes) -> bool:
-    """Whether the zip's central directory ends exactly where its end record (or, for zip64 as torch.save writes, its
-    zip64 end record) begins: at the offset the record states, with nothing before the archive or between."""
+def _stated_directory(data: bytes) -> tuple[int, int, int] | None:
+    """(size, offset, end) of the zip's central directory as its end record (or, for zip64 as torch.save writes, its
+    zip64 end record) states them, `end` being where that record begins; None without an end record."""
     end = data.rfind(b"PK\x05\x06", max(0, len(data) - 22 - 65535))
     if end < 0:
-        return False
+        return None
     size, offset = struct.unpack("<II", data[end + 12 : end + 20])
     record = end
     if data[end - 20 : end - 16] == b"PK\x06\x07":  # the zip64 locator: the directory's numbers are in its record
         record = struct.unpack("<Q", data[end - 12 : end - 4])[0]
         if data[record : record + 4] != b"PK\x06\x06":
-            return False
+            return None
         size, offset = struct.unpack("<QQ", data[record + 40 : record + 56])
-    return offset + size == record
+    return size, offset, record
+
+
+def _directory_where_stated(data: bytes) -> bool:
+    """Whether the zip's central directory ends exactly where its end record begins: at the offset the record states,
+    with nothing before the archive or between."""
+    stated = _stated_directory(data)
+    return stated is not None and stated[1] + stated[0] == stated[2]
+
+
+# The most a file's index of tensors may take: its zip directory, its pickle (data.pkl), or a safetensors header.
+# DenseNet-121's 727 tensors take 121 kB of pickle; a loopback review's 650,000 empty views of one value took 49 MB
+# of file and 1.07 GB of memory (about 1.6 kB a tensor) while torch.load rebuilt them in the heavy-job slot.
+MAX_INDEX_BYTES = 2 * MB
+TOO_MANY_TENSORS = (
+    "The file lists more tensors than any network this server takes: a state_dict of these networks lists at most "
+    "a few thousand (DenseNet-121: 727)."
+)
 
 
 def _local_method(data: bytes, entry: zipfile.ZipInfo) -> int:
@@ -280,6 +302,8 @@ def _read_torch(data: bytes) -> object:
 def _read_safetensors(data: bytes) -> object:
     from safetensors.torch import load  # only for this kind of file
 
+    if len(data) >= 8 and struct.unpack("<Q", data[:8])[0] > MAX_INDEX_BYTES:  # its JSON header lists every tensor
+        raise OwnModelError(TOO_MANY_TENSORS)
     try:
         return load(data)
     except Exception:

@@ -446,3 +446,19 @@ def test_a_draw_is_timed_and_what_fits_in_a_budget_follows_from_it() -> None:
     assert affordable_draws(60.0, 12, 7.0) == 1  # one draw at least, so the page still shows what the pipeline does
     assert training_refusal(TRAIN_SECONDS / 300 / 8, 8) == ""  # exactly the budget
     assert training_refusal(0.01, 200).startswith("This pipeline takes 0.01 s per digit on this server")
+
+
+def test_a_draw_is_timed_with_every_transform_applied() -> None:
+    """A re-attack set each step's p just below the timed draw's random number: the timing skipped every step."""
+    import models.experiments.augmentation as aug
+
+    seen = []
+    real = aug.build_pipeline
+    aug_steps = [aug.step("perspective", p=0.01), aug.step("horizontal flip", p=0.0), aug.step("rotation")]
+    try:
+        aug.build_pipeline = lambda steps: seen.append(steps) or real(steps)
+        aug.seconds_per_draw(aug_steps, 28)
+    finally:
+        aug.build_pipeline = real
+    assert [s["params"].get("p") for s in seen[0]] == [1.0, 1.0, None]
+    assert [s["params"].get("p") for s in aug_steps] == [0.01, 0.0, None]  # the pipeline itself is left as it is
