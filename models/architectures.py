@@ -39,6 +39,7 @@ class Architecture:
     weights: WeightsEnum | None = None
     takes: Literal["weights", "shapes", "digits"] = "weights"  # the input: the weights' own transforms, the
     # bundled shapes classifier's RGB preprocessing, or the course's 1-channel digits
+    departs: str = ""  # where it departs from the paper's network, in a sentence ("" for torchvision's own)
 
     def transform(self) -> Callable[[object], torch.Tensor]:
         if self.weights is not None:
@@ -79,6 +80,10 @@ ARCHITECTURES: dict[str, Architecture] = {
         "The project's ResNet-18 (bundled shapes classifier)",
         lambda: bundled("shapes-resnet18").build(),
         takes="shapes",
+        # a review: its 2.8 M parameters and its stem's order were shown beside He et al.'s name without a word
+        departs="Where it departs from He et al.'s ResNet-18: half the width (32 to 256 channels where they have 64 "
+        "to 512, so about a quarter of their 11.7 M parameters), the course's stem order (convolution, max-pool, "
+        "BatchNorm, ReLU, where theirs pools last), and 64 x 64 inputs.",
     ),
     "digits-net": Architecture(
         "Digits network (the course's)", on_meta(lambda: DigitsConvNet(batchnorm=False)), takes="digits"

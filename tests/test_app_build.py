@@ -38,6 +38,26 @@ def test_every_network_renders(page, name):
     page.toggle(key="build_every").set_value(True).run()
     assert not page.exception
     page.toggle(key="build_every").set_value(False).run()
+    # the project's ResNet-18 says where it departs from He et al.'s (a review: 2.8 M parameters, unexplained)
+    departs = [c.value for c in page.caption if c.value.startswith("Where it departs from He et al.'s ResNet-18")]
+    assert len(departs) == (name == "own-resnet18")
+
+
+def test_the_project_resnet_is_a_quarter_of_he_et_als_with_the_course_stem() -> None:
+    """What the departure line says, measured: its channels, its parameter count and its stem's order."""
+    import torch
+    import torchvision
+
+    from models.architectures import ARCHITECTURES
+
+    ours = ARCHITECTURES["own-resnet18"].build()
+    theirs = sum(p.numel() for p in torchvision.models.resnet18().parameters())
+    count = sum(p.numel() for p in ours.parameters())
+    assert 0.2 < count / theirs < 0.3 and theirs == 11_689_512  # "about a quarter of their 11.7 M"
+    convs = [m.out_channels for m in ours.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert min(convs) == 32 and max(convs) == 256
+    stem = [type(m).__name__ for m in next(iter(ours.children()))]
+    assert stem == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"], stem
 
 
 def test_the_loop_on_the_page_equals_a_direct_run():

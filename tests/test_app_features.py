@@ -30,7 +30,9 @@ def test_defaults_show_filters_maps_and_a_projection(page):
     # coordinates in words (a walk could not tell the box's (x0, y0, x1, y1) from the unit's (row, column))
     assert any(
         re.fullmatch(
-            r"the strongest unit's receptive field: x \d+–\d+, y \d+–\d+ of the 64 x 64 input(, mid-grey .*)?", c
+            r"the strongest unit's receptive field, (\d+) x \1 pixels( \(more than the whole input\))?: "
+            r"x \d+–\d+, y \d+–\d+ of the 64 x 64 input(, mid-grey .*)?",
+            c,
         )
         for c in captions
     )
@@ -88,6 +90,12 @@ def test_top9_scan_over_the_bundled_set(page):
         "**Channel 3**",
     ]
     assert image_captions(page).count("projections") == 2
+    # the channels change: the last scan is no longer shown as theirs (a review saw channel 0's montage kept)
+    page.multiselect(key="feat_top_ch_shapes-resnet18_layer1.0").set_value([3]).run()
+    assert not page.exception and not [m for m in page.markdown if m.value.startswith("**Channel")]
+    assert (
+        "The last scan was of other images, channels or another layer: scan again to see these." in page.caption.values
+    )
 
 
 def test_top9_over_uploads_reports_bad_files(page):
@@ -112,9 +120,10 @@ def test_occlusion_draws_the_three_maps(page):
     page.button(key="feat_occ_run").click().run()
     assert not page.exception
     titles = [s["layout"]["title"]["text"] for s in plotly_specs(page)]
-    assert any(t.startswith("(a) total activation") for t in titles)
-    assert any(t.startswith("(b) p(") for t in titles) and "(c) most probable class" in titles
-    legend = next(s for s in plotly_specs(page) if s["layout"]["title"]["text"] == "(c) most probable class")
+    # lettered as Zeiler & Fergus' Figure 7: (b) activation, (d) probability, (e) label (they were (a)-(c): a review)
+    assert any(t.startswith("(b) total activation") for t in titles)
+    assert any(t.startswith("(d) p(") for t in titles) and "(e) most probable class" in titles
+    legend = next(s for s in plotly_specs(page) if s["layout"]["title"]["text"] == "(e) most probable class")
     names = legend["layout"]["coloraxis"]["colorbar"]["ticktext"]
     assert names and set(names) <= {"circle", "square", "triangle", "star", "hexagon", "cross"}  # a legend for (c)
     # the bundled model still finds the star with any 12-pixel square hidden: the page says so and names no square
@@ -180,3 +189,20 @@ def test_presenting_folds_each_tabs_controls_into_its_own_panel(page):
     assert layer.selectbox(key="feat_layer_shapes-resnet18").value == "layer1.0"
     assert layer.number_input(key="feat_channel_shapes-resnet18_layer1.0") is not None
     assert len(panels["Occlusion settings"].slider) == 2
+
+
+def test_a_photo_on_the_shapes_network_is_said_to_be_out_of_its_training(page):
+    """A review slid occlusion over the cat for "triangle" on the shapes network, with no word that its classes are
+    a guess for a photo (Home and Attributions say so)."""
+    page.selectbox(key="feat_sample").set_value("chelsea the cat (photo)").run()
+    assert not page.exception
+    assert any(c.value.startswith(":material/help: Out of distribution") for c in page.caption)
+
+
+def test_a_layer_with_negative_activations_says_they_are_drawn_black(page):
+    """A review saw a convolution's maps (before its ReLU) with their negatives drawn black, unexplained."""
+    page.selectbox(key="feat_layer_shapes-resnet18").set_value("layer0.0").run()
+    assert not page.exception
+    assert any(c.startswith("layer0.0 (") and "from 0 (black, negative values too)" in c for c in image_captions(page))
+    page.selectbox(key="feat_layer_shapes-resnet18").set_value("layer1.0").run()  # after a ReLU: nothing negative
+    assert not any("negative values too" in c for c in image_captions(page))

@@ -162,11 +162,12 @@ def test_the_server_holds_a_bounded_total_of_visitors_networks(trained, monkeypa
 def test_every_bad_file_gets_its_line_on_the_page(name):
     make, message = BAD_FILES[name]
     at = open_page("pages/build.py")
-    at.file_uploader(key="own_weights_0").upload("bad.pt", make() or b"", "application/octet-stream")
+    filename = "bad.safetensors" if "safetensors" in name else "bad.pt"
+    at.file_uploader(key="own_weights_0").upload(filename, make() or b"", "application/octet-stream")
     next(b for b in at.get("form_submit_button") if b.label == "Load").click().run()
     assert not at.exception
     lines = [e.value for e in at.error]
-    assert len(lines) == 1 and lines[0].startswith("bad.pt: ") and message in lines[0], lines
+    assert len(lines) == 1 and lines[0].startswith(f"{filename}: ") and message in lines[0], lines
     assert "own_model" not in at.session_state
 
 
@@ -191,6 +192,12 @@ def test_another_session_neither_sees_nor_reaches_it(trained):
     assert other.selectbox(key="attr_model").value != "own"
     assert any("another browser session" in i.value for i in other.info)
     assert "own_model" not in other.session_state
+    # a copied link holds the picker's title, not its key (a review's real link fell back to ResNet-18 silently)
+    for page, param in (("pages/attributions.py", "attr_model"), ("pages/build.py", "build_net")):
+        copied = open_page()
+        copied.query_params[param] = f"Yours: {mine.card.title}"
+        copied.switch_page(page).run()
+        assert not copied.exception and any("another browser session" in i.value for i in copied.info), page
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from models.hub import weights_cache
 from models.hub.checkpoints import CheckpointError
 from models.hub.fallback import ModelSpec, WeightsInfo, status
 from ui.image_input import ChosenImage, image_input
-from ui.own_model import NOT_HERE, OWN, own_model, own_samples, own_spec
+from ui.own_model import NOT_HERE, OWN, link_names_own, own_model, own_samples, own_spec
 from ui.page_end import end_page
 from ui.subject import Subject
 from ui.view_link import BIND
@@ -115,7 +115,7 @@ def model_picker(prefix: str, default: str = "resnet18") -> tuple[nn.Module, Mod
     key = f"{prefix}_model"
     mine = own_model()
     if mine is None:
-        if st.query_params.get(key) == OWN:
+        if link_names_own(key):
             st.info(NOT_HERE, icon=":material/link_off:")
         return _pick("Classifier", CLASSIFIERS, key, default, cached_classifier)
     specs = {**CLASSIFIERS, OWN: own_spec(mine)}

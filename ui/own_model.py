@@ -99,9 +99,20 @@ def forget_own() -> None:
     st.session_state.pop(_KEY, None)
 
 
+OWN_TITLE = "Yours: "  # how the pickers' entry for it begins
+
+
 def own_spec(mine: OwnModel) -> ModelSpec:
     """The pickers' entry for it, titled as the visitor named it."""
-    return ModelSpec(OWN, f"Yours: {mine.card.title}", None, fallback=OWN, retrain="")
+    return ModelSpec(OWN, f"{OWN_TITLE}{mine.card.title}", None, fallback=OWN, retrain="")
+
+
+def link_names_own(param: str) -> bool:
+    """Whether the URL's `param` names a visitor's own network: as a picker bound to the URL writes it (its title,
+    "Yours: ..."), or by its key. A review opened a copied link in another session and got ResNet-18 without a word:
+    only the key, which no copied link holds, had been looked for."""
+    value = st.query_params.get(param)
+    return value is not None and (value == OWN or value.startswith(OWN_TITLE))
 
 
 def own_samples(prefix: str) -> dict[str, bytes] | None:

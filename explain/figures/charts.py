@@ -201,14 +201,15 @@ def occlusion_figures(
         fig.update_coloraxes(colorbar=dict(orientation="h", y=-0.22, yanchor="top", thickness=12, len=0.9))
         return fig.update_layout(height=470, margin=dict(l=10, r=10, t=60, b=70), title=dict(font=dict(size=15)))
 
-    a = cells(maps.activation, f"(a) total activation<br><sup>{caption}</sup>", color_continuous_scale="Viridis")
-    b = cells(maps.probability, f"(b) p({categories[target]})", zmin=0, zmax=1, color_continuous_scale="Viridis")
+    # lettered as the paper's Figure 7 letters them (a review: our (a)-(c) were its (b), (d) and (e))
+    a = cells(maps.activation, f"(b) total activation<br><sup>{caption}</sup>", color_continuous_scale="Viridis")
+    b = cells(maps.probability, f"(d) p({categories[target]})", zmin=0, zmax=1, color_continuous_scale="Viridis")
     seen = np.unique(maps.label)  # the classes that occur, as 0..k-1, each with a colour band of its own
     codes = np.searchsorted(seen, maps.label)
     k = len(seen)
     colours = series_colours(k)
     scale = [[edge, colour] for i, colour in enumerate(colours) for edge in (i / k, (i + 1) / k)]
-    c = cells(codes, "(c) most probable class", zmin=-0.5, zmax=k - 0.5, color_continuous_scale=scale)
+    c = cells(codes, "(e) most probable class", zmin=-0.5, zmax=k - 0.5, color_continuous_scale=scale)
     names = np.vectorize(lambda i: categories[i])(maps.label)
     c.update_traces(customdata=names, hovertemplate="%{customdata}<extra></extra>")
     c.update_coloraxes(

@@ -49,7 +49,7 @@ from models.experiments.lecture_loop import (
 from models.text import counted
 from ui.image_input import ChosenImage
 from ui.live_run import LAST_APPLIED, LiveRun, estimate_text
-from ui.own_model import NOT_HERE, OWN, own_model, own_spec
+from ui.own_model import NOT_HERE, OWN, link_names_own, own_model, own_spec
 from ui.presenter import chart, note, press, prose, settings
 from ui.view_link import BIND
 from ui.views.own import keep_loop_ui
@@ -72,7 +72,7 @@ def anatomy_ui() -> tuple[str, bool]:
     """The network to dissect, and whether every layer is listed (or only the blocks a slide shows)."""
     c1, c2 = st.columns([3, 2])
     mine = own_model()
-    if mine is None and st.query_params.get("build_net") == OWN:
+    if mine is None and link_names_own("build_net"):
         st.info(NOT_HERE, icon=":material/link_off:")
     names = [*ARCHITECTURES, *([OWN] if mine else [])]
     titles = {**{n: a.title for n, a in ARCHITECTURES.items()}, **({OWN: own_spec(mine).title} if mine else {})}
@@ -104,8 +104,9 @@ def cached_own_anatomy(weights_key: str, image_sha: str, _model: torch.nn.Module
     return anatomy(_model, _x)
 
 
-def dissected(name: str, chosen: ChosenImage) -> tuple[str, torch.nn.Module, torch.Tensor, list, int | None]:
-    """(title, network, its input for the image, its anatomy rows, torchvision's published parameter count)."""
+def dissected(name: str, chosen: ChosenImage) -> tuple[str, torch.nn.Module, torch.Tensor, list, int | None, str]:
+    """(title, network, its input for the image, its anatomy rows, torchvision's published parameter count, where it
+    departs from the paper's network)."""
     mine = own_model()
     if name == OWN and mine is not None:
         x = prepare(chosen.image, mine.info.preprocess, model_device(mine.model))
@@ -115,6 +116,7 @@ def dissected(name: str, chosen: ChosenImage) -> tuple[str, torch.nn.Module, tor
             x,
             cached_own_anatomy(mine.info.cache_key, chosen.sha256, mine.model, x),
             None,
+            "",
         )
     arch = ARCHITECTURES[name]
     x = architecture_input(name, chosen.image)
@@ -124,11 +126,12 @@ def dissected(name: str, chosen: ChosenImage) -> tuple[str, torch.nn.Module, tor
         x,
         cached_anatomy(name, chosen.sha256, chosen.image),
         arch.published_params,
+        arch.departs,
     )
 
 
 def show_anatomy(name: str, every: bool, chosen: ChosenImage) -> None:
-    title, model, x, rows, published_params = dissected(name, chosen)
+    title, model, x, rows, published_params, departs = dissected(name, chosen)
     shown = [r for r in rows if r.leaf] if every else blocks(rows)
     count = total_params(model)
     published = f" (torchvision's own figure: {published_params:,})" if published_params else ""
@@ -136,6 +139,8 @@ def show_anatomy(name: str, every: bool, chosen: ChosenImage) -> None:
         f"**{title}** on {chosen.name}, as {' x '.join(map(str, x.shape[1:]))} input: "
         f"**{count:,} parameters**{published}."
     )
+    if departs:
+        st.caption(departs)
     st.dataframe(
         anatomy_table(shown),
         hide_index=True,

@@ -162,8 +162,9 @@ def show_feature_maps(layer: str, fmap: np.ndarray, order: list[int], channel: i
     shown, said = tiles_with(order, channel)
     st.image(
         montage(grey_maps(fmap[shown]), cols=8, scale=max(1, 96 // fmap.shape[-1]), mark=shown.index(channel)),
+        # negatives drawn black, said where there are any (a layer before its ReLU: a review saw them unexplained)
         caption=f"{layer} ({fmap.shape[0]} channels of {fmap.shape[1]} x {fmap.shape[2]}, each map scaled on its "
-        f"own): {said}",
+        f"own{', from 0 (black, negative values too) to its largest' if (fmap[shown] < 0).any() else ''}): {said}",
         width="stretch",
     )
 
@@ -188,7 +189,10 @@ def show_projection(
         shown, projected = crop_tile(symmetric_image(rec), tile, 160), "its strongest activation, over the same patch"
     a.image(shown, caption=f"deconvnet projection of {projected} (mid-grey = 0)", width="stretch")
     outside = ", mid-grey past the image's edge" if tile != box else ""
-    said = f"the strongest unit's receptive field: {box_text(box, seen.shape[:2])}{outside}"
+    side = tile[2] - tile[0]  # the whole field's side, said (a review: 435 px at a 64-px input went unsaid)
+    wider = " (more than the whole input)" if side > max(seen.shape[:2]) else ""
+    said = f"the strongest unit's receptive field, {side} x {side} pixels{wider}: {box_text(box, seen.shape[:2])}"
+    said += outside
     b.image(crop_tile(seen, tile, 160), caption=said, width="stretch")
     c.image(
         draw_box(draw_box(seen, box, "#000000", 4), box, "#FF2BD6", 2),  # magenta on black: seen on green shapes too
@@ -339,12 +343,18 @@ def top9_tab(
     )
     images, folder = image_set_ui(subject)
     top_layer, picks, pressed = scan_ui(subject, layers, start_layer, images)
+    # what a scan is of: the model, the layer, the images and the channels (a review saw the last scan's channel 0
+    # and its images shown after both had changed, under no Scan button)
+    source = ("folder", folder) if folder else ("set", set_sha256(images[:MAX_SET_IMAGES]))
+    scanned_for = (subject.info.cache_key, top_layer, source, tuple(picks))
     if pressed:
         montages, scanned = scan(subject, images, folder, top_layer, picks)
-        st.session_state["feat_top9"] = (montages, (subject.info.cache_key, top_layer), scanned)
+        st.session_state["feat_top9"] = (montages, scanned_for, scanned)
     result = st.session_state.get("feat_top9")
-    if result and result[1] == (subject.info.cache_key, top_layer):
+    if result and result[1] == scanned_for:
         show_top9(result[0], result[2])
+    elif result:
+        st.caption("The last scan was of other images, channels or another layer: scan again to see these.")
 
 
 def occlusion_ui(
