@@ -159,6 +159,23 @@ def test_admission_queue_is_first_come_first_served():
     assert queue.admit(b, 0.01) and queue.counts() == (1, 0)
 
 
+def test_one_visitors_many_jobs_take_turns_with_everyone_elses():
+    """A re-attack queued several heavy jobs from one browser's tabs: everyone else waited behind all of them. A
+    visitor's k-th job waits behind every other visitor's earlier rounds; among equals, first come, first served."""
+    queue = AdmissionQueue(slots=1)
+    a1, a2, a3 = (queue.join("A") for _ in range(3))
+    b1 = queue.join("B")
+    assert queue.admit(a1, 0.01)  # A's first: the queue was empty
+    assert [queue.position(t) for t in (a2, b1, a3)] == [2, 1, 3]  # B's first goes before A's second
+    assert not queue.admit(a2, 0.01)
+    queue.leave(a1)
+    assert queue.admit(b1, 0.01)
+    queue.leave(b1)
+    assert queue.admit(a2, 0.01) and queue.position(a3) == 1
+    c1 = queue.join("C")
+    assert queue.position(c1) == 1 and queue.position(a3) == 2  # A holds a slot: its third waits behind C's first
+
+
 def test_slots_are_given_back_when_a_job_fails():
     queue = AdmissionQueue(slots=2)
     with pytest.raises(RuntimeError), queue.slot():

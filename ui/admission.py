@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
+from ui.view_link import visitor
+
 T = TypeVar("T")
 WAIT_POLL_SECONDS = 2.0
 Report = Callable[[int, int], None]  # (done, total), the progress callback of every long computation
@@ -33,30 +35,47 @@ def heavy_slots() -> int:
 
 
 class AdmissionQueue:
-    """First come, first served: at most `slots` tickets hold a slot; the others wait in order."""
+    """At most `slots` tickets hold a slot; the others wait round by round over their owners, then in order of
+    arrival: an owner's k-th job of this busy spell (counting those already let in) waits behind every other owner's
+    earlier rounds. A visitor's several tabs cannot keep the others waiting behind a queue of their own jobs (a
+    re-attack queued several). The rounds start again whenever the queue is idle."""
 
     def __init__(self, slots: int) -> None:
         self.slots = slots
         self._cond = threading.Condition()
         self._waiting: deque[int] = deque()
         self._running: set[int] = set()
+        self._owners: dict[int, Hashable] = {}
+        self._served: dict[Hashable, int] = {}  # jobs let in this busy spell, by owner
         self._tickets = itertools.count(1)
 
-    def join(self) -> int:
-        """Take a ticket at the back of the queue."""
+    def join(self, owner: Hashable = None) -> int:
+        """Take a ticket at the back of the queue, for `owner` (None: a ticket of its own)."""
         with self._cond:
             ticket = next(self._tickets)
             self._waiting.append(ticket)
+            self._owners[ticket] = ticket if owner is None else owner
             return ticket
+
+    def _order(self) -> list[int]:
+        """The waiting tickets in the order they go: by round (the owner's jobs let in this busy spell and its waiting
+        tickets ahead of this one), then by arrival."""
+        held = dict(self._served)
+        rounds = []
+        for arrival, ticket in enumerate(self._waiting):
+            owner = self._owners[ticket]
+            rounds.append((held.get(owner, 0), arrival, ticket))
+            held[owner] = held.get(owner, 0) + 1
+        return [ticket for *_, ticket in sorted(rounds)]
 
     def position(self, ticket: int) -> int:
         """0 when the ticket holds a slot, else its 1-based place among those waiting."""
         with self._cond:
-            return 0 if ticket in self._running else self._waiting.index(ticket) + 1
+            return 0 if ticket in self._running else self._order().index(ticket) + 1
 
     def _admissible(self, ticket: int) -> bool:
         free = self.slots - len(self._running)
-        return free > 0 and ticket in itertools.islice(self._waiting, free)
+        return free > 0 and ticket in self._order()[:free]
 
     def admit(self, ticket: int, timeout: float) -> bool:
         """Wait up to `timeout` seconds for a slot; True once the ticket holds one."""
@@ -66,6 +85,8 @@ class AdmissionQueue:
             if self._cond.wait_for(lambda: self._admissible(ticket), timeout):
                 self._waiting.remove(ticket)
                 self._running.add(ticket)
+                owner = self._owners[ticket]
+                self._served[owner] = self._served.get(owner, 0) + 1
                 return True
             return False
 
@@ -75,6 +96,9 @@ class AdmissionQueue:
             self._running.discard(ticket)
             if ticket in self._waiting:
                 self._waiting.remove(ticket)
+            self._owners.pop(ticket, None)
+            if not self._running and not self._waiting:  # idle: the next busy spell's rounds start afresh
+                self._served.clear()
             self._cond.notify_all()
 
     def counts(self) -> tuple[int, int]:
@@ -83,10 +107,12 @@ class AdmissionQueue:
             return len(self._running), len(self._waiting)
 
     @contextmanager
-    def slot(self, on_wait: Callable[[int], None] | None = None, poll: float = 0.5) -> Iterator[None]:
-        """Hold a slot for the body of a `with`; `on_wait(place)` is called every `poll` seconds while
+    def slot(
+        self, on_wait: Callable[[int], None] | None = None, poll: float = 0.5, owner: Hashable = None
+    ) -> Iterator[None]:
+        """Hold a slot for the body of a `with`, for `owner`; `on_wait(place)` is called every `poll` seconds while
         waiting (a Streamlit rerun raised there ends the wait). The slot is always given back."""
-        ticket = self.join()
+        ticket = self.join(owner)
         try:
             while not self.admit(ticket, poll):
                 if on_wait is not None:
@@ -148,7 +174,7 @@ def heavy_job(what: str) -> Iterator[None]:
 
     # Each redraw is where Streamlit notices a click or a closed tab; every 2 s keeps a long queue of
     # waiting visitors from loading the server (at 0.5 s, 11 waiting sessions slowed other pages 3x).
-    with queue.slot(waiting, poll=WAIT_POLL_SECONDS):
+    with queue.slot(waiting, poll=WAIT_POLL_SECONDS, owner=visitor()):  # the visitor's tabs share their rounds
         note.empty()
         yield
 
