@@ -29,6 +29,11 @@ def test_the_anatomy_of_resnet18_for_the_current_image(page):
     table = page.dataframe[0].value
     assert list(table["layer"])[-2:] == ["avgpool", "fc"] and "435 px, stride 32" in list(table["receptive field"])
     assert any("class BasicBlock" in c.value for c in page.code)  # the block's code beside its drawing
+    # every layer: BasicBlock's one ReLU has a row per call, and the page says why (a review read them as duplicates)
+    page.toggle(key="build_every").set_value(True).run()
+    layers = list(page.dataframe[0].value["layer"])
+    assert layers.count("layer2.0.relu") == 2
+    assert any("`layer1.0.relu` and others appear once per call" in c.value for c in page.caption)
 
 
 @pytest.mark.parametrize("name", ["resnet50", "alexnet", "vgg16", "own-resnet18", "digits-net"])

@@ -101,6 +101,7 @@ def test_top9_scan_over_the_bundled_set(page):
 def test_top9_over_uploads_reports_bad_files(page):
     page.radio(key="feat_set").set_value("uploads").run()
     uploader = page.file_uploader(key="feat_many")
+    assert uploader.label == "Your images to scan"  # not a second "Images" under the choice of images (a review)
     uploader.set_value([("a.png", GOOD["rgb.png"], "image/png"), ("bad.png", BAD["text.png"], "image/png")]).run()
     assert not page.exception
     assert any("bad.png" in w.value for w in page.warning)

@@ -238,6 +238,21 @@ def lecture_blocks(found: dict[str, nn.Module]) -> tuple[str, str]:
     return first, plain
 
 
+def repeated_calls_note(rows: list[LayerRow]) -> str:
+    """One line when a module is called more than once in the rows shown (torchvision's BasicBlock calls its one
+    `relu` twice: before the sum and after it), so its name has a row per call; or "" (a review read the two rows of
+    `layer2.0.relu`, at 51 and 67 px, as a duplicate)."""
+    names = [r.name for r in rows]
+    repeated = list(dict.fromkeys(n for n in names if names.count(n) > 1))
+    if not repeated:
+        return ""
+    return (
+        f"`{repeated[0]}`{' and others' if len(repeated) > 1 else ''} appear{'' if len(repeated) > 1 else 's'} once "
+        "per call: a module the forward pass calls twice (a block's shared ReLU) has a row for each call, at its own "
+        "place and receptive field."
+    )
+
+
 def upsampling_pool_note(rows: list[LayerRow]) -> str:
     """One line when an adaptive pooling layer makes its input larger (AlexNet-style `AdaptiveAvgPool2d(6)` after a
     map smaller than 6 x 6 copies each value), naming what the next fully connected layer then pays for; or ""."""

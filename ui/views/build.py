@@ -20,6 +20,7 @@ from explain.methods.anatomy import (
     field_note,
     field_text,
     lecture_blocks,
+    repeated_calls_note,
     residual_blocks,
     total_params,
     upsampling_pool_note,
@@ -151,6 +152,8 @@ def show_anatomy(name: str, every: bool, chosen: ChosenImage) -> None:
     )
     if pooled := upsampling_pool_note(rows):
         st.caption(f":material/info: {pooled}")
+    if every and (repeated := repeated_calls_note(shown)):
+        st.caption(f":material/info: {repeated}")
     note(field_note(rows, model, int(x.shape[-1])))
     show_block(name, title, model)
 

@@ -247,8 +247,12 @@ def image_set_ui(subject: Subject) -> tuple[list, str]:
         images = shared_bundled_set()
     elif source == "uploads":
         uploads = (
-            st.file_uploader(
-                "Images", accept_multiple_files=True, key="feat_many", help=SUPPORTED, max_upload_size=IMAGE_MB
+            st.file_uploader(  # not "Images" again, as the choice above is named (a review)
+                "Your images to scan",
+                accept_multiple_files=True,
+                key="feat_many",
+                help=SUPPORTED,
+                max_upload_size=IMAGE_MB,
             )
             or []
         )
