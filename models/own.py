@@ -208,19 +208,22 @@ def _check_archive(data: bytes) -> None:
         )
     if data[:2] != b"PK":
         raise OwnModelError(NOT_CHECKPOINT)
-    stated = _stated_directory(data)
+    try:  # a truncated end record is struct.error here, not a traceback
+        stated = _stated_directory(data)
+    except struct.error:
+        raise OwnModelError(INCOMPLETE_ZIP) from None
     if stated is not None and stated[0] > MAX_INDEX_BYTES:  # before zipfile reads the directory into Python objects
         raise OwnModelError(TOO_MANY_TENSORS)
     try:
         entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
-        directory_in_place = _directory_where_stated(data)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, struct.error):
         raise OwnModelError(INCOMPLETE_ZIP) from None
     # Python's zipfile finds the central directory by its size, just before the end record, while torch.load goes to
     # the offset the record states: a re-attack put a stored-looking directory where zipfile looks and a deflated one
-    # where torch does. Both must be one, and every entry's own (local) header must say stored too.
+    # where torch does. Both must be one (the directory ends where the record begins), and every entry's own (local)
+    # header must say stored too.
     local = [_local_method(data, e) for e in entries]
-    if not directory_in_place or -1 in local:
+    if stated is None or stated[1] + stated[0] != stated[2] or -1 in local:
         raise OwnModelError(INCOMPLETE_ZIP)
     if any(e.compress_type != zipfile.ZIP_STORED for e in entries) or any(m != zipfile.ZIP_STORED for m in local):
         raise OwnModelError(
@@ -250,13 +253,6 @@ def _stated_directory(data: bytes) -> tuple[int, int, int] | None:
             return None
         size, offset = struct.unpack("<QQ", data[record + 40 : record + 56])
     return size, offset, record
-
-
-def _directory_where_stated(data: bytes) -> bool:
-    """Whether the zip's central directory ends exactly where its end record begins: at the offset the record states,
-    with nothing before the archive or between."""
-    stated = _stated_directory(data)
-    return stated is not None and stated[1] + stated[0] == stated[2]
 
 
 # The most a file's index of tensors may take: its zip directory, its pickle (data.pkl), or a safetensors header.

@@ -202,6 +202,8 @@ BAD_FILES = {
     ),
     "truncated": (lambda: saved(good_state())[:5000], "not a complete PyTorch checkpoint"),
     "a zip that is not a checkpoint": (a_zip_that_is_not_a_checkpoint, "not a complete PyTorch checkpoint"),
+    # the end record cut short: reading the directory's size from it raised struct.error (found reading the change)
+    "a truncated end record": (lambda: b"PK\x03\x04" + bytes(50) + b"PK\x05\x06" + bytes(4), "not a complete"),
     "not a zip": (lambda: b"GIF89a" + bytes(100), "The file is not a PyTorch checkpoint"),
     "a text file renamed .pt": (lambda: b"hello, these are my weights\n" * 3, "The file is not a PyTorch checkpoint"),
     "deflated entries": (
