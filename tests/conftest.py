@@ -52,6 +52,18 @@ def torch_home(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.fixture(autouse=True)
+def main_module_kept():
+    """Put back the process's `__main__` after each test: Streamlit's AppTest leaves the script it ran there (a temp
+    file for `from_function`), and a later test's spawned worker processes re-run that file as their main module and
+    die (`NameError: __args`) — found when test_app_build ran before the transfer worker tests in one process."""
+    import sys
+
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @pytest.fixture(autouse=True, scope="session")
 def full_error_details():
     """Visitors never see tracebacks (.streamlit/config.toml); a failing test should."""
