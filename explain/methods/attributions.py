@@ -493,6 +493,11 @@ def magnitude_methods(params: Mapping[str, Mapping[str, Any]]) -> frozenset[str]
     return frozenset(m for m, p in params.items() if gradient_magnitude(m, p))
 
 
+def direction_methods(params: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
+    """Of the methods in `params` (method -> its parameters), those whose sign is a direction (`sign_is_direction`)."""
+    return frozenset(m for m, p in params.items() if sign_is_direction(m, p))
+
+
 BATCH_FIELDS = ("batch_size", "internal_batch_size")  # the methods' fields that set memory and speed only
 _ACTIVATIONS: weakref.WeakKeyDictionary[nn.Module, dict[tuple[int, ...], int]] = weakref.WeakKeyDictionary()
 _ACTIVATIONS_LOCK = threading.Lock()

@@ -27,7 +27,7 @@ from models.data.digits import raw_split
 from models.data.shapes import SHAPE_CLASSES, Scene
 from models.lock import seeded_rngs
 from models.params import Param
-from models.text import counted
+from models.text import counted, difference_as_shown
 
 
 @dataclass(frozen=True)
@@ -288,7 +288,7 @@ class PipelineResult:
     def gain_points(self) -> float:
         """With minus without, in percentage points, from the two accuracies as shown (one decimal): so the three
         figures add up on the page (a walk read 88.5% and 75.1% beside "-13.5 points")."""
-        return round(round(100 * self.with_pipeline, 1) - round(100 * self.without, 1), 1)
+        return difference_as_shown(100 * self.with_pipeline, 100 * self.without, 1)
 
     @property
     def pipeline_text(self) -> str:

@@ -25,7 +25,7 @@ from models.lock import PrivateRng, rngs_kept
 from models.nets.digits_nets import CONV_INPUT, DigitsConvNet
 from models.nets.resnet import ResNet18
 from models.speed_probe import Probe
-from models.text import counted
+from models.text import counted, difference_as_shown
 
 SETUPS = {
     "digits": "the digits network on scikit-learn's digits (1,300 training, 497 test)",
@@ -385,8 +385,7 @@ def scheduler_effect(stepped: LoopHistory, forgotten: LoopHistory) -> str:
     else:
         rates = f"the stepped run's rate had decayed to {stepped.lr[-1]:g}, the other stayed at {forgotten.lr[-1]:g}"
     # the differences of the figures as shown, so they add up on the page (a walk: 0.058 - 0.073 read as -0.016)
-    points = round(round(100 * f_acc, 2) - round(100 * acc, 2), 2)
-    change = round(round(f_loss, 3) - round(loss, 3), 3)
+    points, change = difference_as_shown(100 * f_acc, 100 * acc, 2), difference_as_shown(f_loss, loss, 3)
     return (
         f"After epoch {epochs}: with the step, test accuracy {acc:.2%} and test loss {loss:.3f}; with it forgotten, "
         f"{f_acc:.2%} and {f_loss:.3f} (accuracy {points:+.2f} points, loss {change:+.3f}); {rates}."

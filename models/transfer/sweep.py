@@ -365,7 +365,16 @@ FORM_FT_RATIOS = (0.01, 0.03, 0.1, 0.3, 1.0)
 FORM_WARM_EPOCHS = (0, 10)
 FORM_LAYER_DECAYS = (0.25, 0.5, 0.75, 1.0)
 FORM_SIZES_CHARS = 200  # the sizes as typed, at most
-_NOT_ON_THE_FORM = ("batch_size", "min_batches", "step_size", "step_gamma", "weight_decay", "lr_factors", "compile")
+_NOT_ON_THE_FORM = (
+    "batch_size",
+    "min_batches",
+    "step_size",
+    "step_gamma",
+    "weight_decay",
+    "lr_factors",
+    "compile",
+    "runner",
+)
 
 
 def form_can_ask(seeds: int, train: TrainConfig) -> bool:
@@ -373,7 +382,6 @@ def form_can_ask(seeds: int, train: TrainConfig) -> bool:
     default = TrainConfig()
     return (
         all(getattr(train, f) == getattr(default, f) for f in _NOT_ON_THE_FORM)
-        and train.runner == default.runner
         and FORM_SEEDS[0] <= seeds <= FORM_SEEDS[1]
         and FORM_EPOCHS[0] <= train.epochs <= FORM_EPOCHS[1]
         and train.ft_ratio in FORM_FT_RATIOS

@@ -19,10 +19,10 @@ from explain.methods.attributions import (
     SettingsError,
     attribute,
     defaults,
+    direction_methods,
     magnitude_methods,
     method_summary,
     params_for,
-    sign_is_direction,
 )
 from explain.methods.batch_view import MAX_BATCH, LabelledImage, explain_batch, generated_shapes, summary
 from explain.methods.classify import model_view
@@ -351,7 +351,7 @@ def faithfulness_tab(
                 report,
                 GRIDS[grid],
                 magnitude_methods(params),
-                [m for m in maps if sign_is_direction(m, params.get(m))],
+                direction_methods(params),
             ),
             unit="maps",
         )
@@ -370,7 +370,7 @@ def show_faithfulness(curves: dict, by: str, params: dict[str, dict]) -> None:
     """The deletion and insertion curves, and their areas per method, saying how pixels were ranked, and why a
     gradient's areas ranked by signed value say little (a walk read Saliency's 0.83 as a useless map)."""
     chart(st, deletion_insertion_chart({METHODS[m].title: c for m, c in curves.items()}), width="stretch")
-    directions = [METHODS[m].title for m in curves if sign_is_direction(m, params.get(m))]
+    directions = [METHODS[m].title for m in curves if m in direction_methods(params)]
     by_absolute = f" Here by absolute value: {', '.join(directions)}." if by == "meaning" and directions else ""
     st.caption(f"Pixels ranked by their {RANKINGS[by]}.{by_absolute}")
     if by == "signed" and directions:
@@ -525,7 +525,13 @@ def batch_tab(subject: Subject) -> None:
         mark = "" if it.correct is None else ("✓ " if it.correct else "✗ ")
         truth = it.truth or "not given"
         cols[i % 4].image(
-            overlay(model_view(im.image, info.preprocess, min_side=max(it.map.shape)), it.map, "absolute", 0.7, True),
+            overlay(
+                model_view(im.image, info.preprocess, min_side=max(it.map.shape)),
+                it.map,
+                "absolute",
+                0.7,
+                grey_under=True,
+            ),
             width="stretch",
             caption=f"{mark}{it.name}: true {truth} · predicted {it.predicted} {it.probability:.0%}"
             + ("" if it.explained == it.predicted else f" · map for {it.explained}"),

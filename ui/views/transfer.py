@@ -75,10 +75,16 @@ def launched_sweeps() -> Launched:
     return Launched()
 
 
+def my_sweeps() -> set[str]:
+    """The folder names of the page sweeps this visitor launched: this session's, and those the server remembers for
+    their browser (a reload or a new tab finds them)."""
+    return st.session_state.get(MINE, set()) | launched_sweeps().of(visitor())
+
+
 def sweep_folders() -> dict[str, Path]:
     """The shipped and published sweeps, every sweep a terminal or Ray writes under results/transfer (finished or
     not), and the sweeps this visitor launched from the page (another visitor's are not listed), by label."""
-    mine = st.session_state.get(MINE, set()) | launched_sweeps().of(visitor())  # a reload or a new tab finds them
+    mine = my_sweeps()
     return {
         "Shipped: digits, bundled glyphs encoder (3 seeds)": SHIPPED,
         "Published: Hoiem et al. 2021, ResNet-18, ImageNet -> CIFAR-100 (their measurements)": PUBLISHED,
@@ -550,8 +556,7 @@ SWEEP = LiveRun(  # a sweep launched from the page
 def running_elsewhere() -> str:
     """One line when another tab of this visitor's is running one of their sweeps now, else "": one page sweep at a
     time per visitor (a loopback review ran two at once from two tabs, both holding the server's heavy-job slots)."""
-    mine = st.session_state.get(MINE, set()) | launched_sweeps().of(visitor())
-    other = running_among([user_results() / name for name in sorted(mine)])
+    other = running_among([user_results() / name for name in sorted(my_sweeps())])
     if other is None:
         return ""
     return "another tab of yours is running a sweep now: cancel it there, or let it finish, before starting one here"
