@@ -34,3 +34,12 @@ class KeptMeasurements:
     def measured(self) -> list[Hashable]:
         """The keys measured (kept or expired)."""
         return list(self._kept)
+
+
+def seconds_left(seconds: float, done_at_start: float, done: float, total: float) -> float | None:
+    """The time the rest of a piece of work should take at the speed measured so far: `seconds` spent taking it from
+    `done_at_start` to `done` units of `total` (units a step costs: runs, or their estimated seconds). None before a
+    unit is done."""
+    if done <= done_at_start:
+        return None
+    return seconds / (done - done_at_start) * max(total - done, 0.0)

@@ -81,6 +81,8 @@ def test_page_sweeps_over_the_time_cap_on_a_cpu_are_refused():
         page_sweep("digits", BUNDLED_ENCODER, ("scratch", "finetune"), "50,75,100,101", 5, long, cpu)
     sweep, _, _, estimate = page_sweep("digits", BUNDLED_ENCODER, REGIMES, "1,5", 1, TrainConfig(epochs=5), cpu)
     assert 0 < estimate.seconds < 300 and sweep.train.lr == pytest.approx(3e-3)  # the task's rate
+    by_run = estimate.by_run(sweep)  # what the live sweep's time left weighs each run by: scratch over the probe
+    assert sum(by_run.values()) == pytest.approx(estimate.seconds) and by_run["scratch-n5-s0"] > by_run["probe-n5-s0"]
     # A regime the shipped sweep lacks is estimated too (as the probe it costs like), so the same cap bounds it. Since
     # the fast runner trains probes on cached features, 45 of its runs at 30 epochs fit well within the cap.
     sweep, _, _, estimate = page_sweep(

@@ -445,6 +445,27 @@ def test_a_sweeps_progress_line_names_the_run_in_progress_not_the_one_that_just_
     assert work.detail == "all 2 runs written"
 
 
+def test_a_live_sweeps_time_left_weighs_each_run_by_its_estimated_seconds(tmp_path) -> None:
+    """A probe costs a fraction of a fine-tuning or scratch run: reckoned in runs, the time left read half what was
+    left after a probe (the form's default sweep on 2 cores: "11 s" with 24 s to go). Reckoned in each run's estimated
+    seconds (the page's own estimate, run by run), the time measured so far prices the runs left at their own
+    weight (there: 30 s with 24 s to go)."""
+    from models.measured import seconds_left
+    from models.transfer import Sweep, SweepWork
+
+    sweep = Sweep(regimes=("probe", "scratch"), sizes=(1,), seeds=1)
+    work = SweepWork(sweep, tmp_path, None, None, {"probe-n1-s0": 1.0, "scratch-n1-s0": 9.0})
+    assert work.units() == (0.0, 10.0)
+    work.finished, work.step = {"probe-n1-s0"}, 1
+    assert work.units() == (1.0, 10.0)
+    assert seconds_left(2.0, 0.0, *work.units()) == pytest.approx(18.0)  # the probe took 2 s; 9 probes' worth left
+    assert seconds_left(2.0, 0.0, 1.0, 2.0) == pytest.approx(2.0)  # in runs: one more probe's time
+    assert seconds_left(2.0, 1.0, 1.0, 10.0) is None  # nothing done since the timing began: no speed yet
+    # without an estimate for every run (a photo task on a GPU has none), in runs
+    assert SweepWork(sweep, tmp_path, None, None).units() == (0.0, 2.0)
+    assert SweepWork(sweep, tmp_path, None, None, {"probe-n1-s0": 1.0}).units() == (0.0, 2.0)
+
+
 def test_a_page_sweeps_command_can_be_pasted_into_a_checkout() -> None:
     """A walk found "--out …/results/digits-glyphs-resnet18-..." under a visitor's sweep saved outside the project
     (EXPLAINER_RESULTS): the path, hidden for privacy, could not be pasted. Such a folder is named under

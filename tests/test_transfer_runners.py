@@ -149,7 +149,7 @@ def test_a_twelve_run_sweep_gives_every_run_its_result_alone_under_every_runner(
 
 def test_a_page_estimate_comes_from_this_servers_own_timed_runs_once_it_has_some(tmp_path: Path, monkeypatch) -> None:
     from models.transfer import SweepRecord, TransferRun, sweep_seconds, user_folder
-    from models.transfer.sweep import page_reference
+    from models.transfer.sweep import page_reference, run_seconds
 
     monkeypatch.setenv("EXPLAINER_RESULTS", str(tmp_path))
     assert page_reference("digits", "glyphs-resnet18", ("scratch",))[1] == "shipped"
@@ -182,6 +182,7 @@ def test_a_page_estimate_comes_from_this_servers_own_timed_runs_once_it_has_some
     reference, source = page_reference("digits", "glyphs-resnet18", ("scratch",))
     assert source == "this server" and [r.key for r in reference] == ["scratch-n5-s0"]
     assert sweep_seconds(replace(sweep, seeds=2), 10, reference) == pytest.approx(48.0 + 16.0)  # seed 1: one rate
+    assert run_seconds(replace(sweep, seeds=2), 10, reference) == pytest.approx([48.0, 16.0])  # run by run
     assert page_reference("digits", "glyphs-resnet18", ("scratch", "probe"))[1] == "shipped"  # probe not measured
     assert page_reference("digits", "glyphs-resnet18", ("scratch",), "plain")[1] == "shipped"  # another runner
     # A run that recorded its process's pace is scaled to this one's: twice as fast here, half the time. Without a

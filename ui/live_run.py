@@ -33,6 +33,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from explain.figures.compare import Curve, coinciding_text, comparison_figure, distinct_runs
+from models.measured import seconds_left
 from models.speed_probe import Probe, kept_step_seconds, probed_step_seconds
 from models.text import about
 from ui.admission import heavy_job, server_queue
@@ -57,6 +58,9 @@ class Work(Protocol):
     def done(self) -> bool: ...
 
     def advance(self, n: int, tick: Callable[[], None] | None = None) -> None: ...
+
+    # Optional: `units() -> (done, total)`, the work measured in what its steps cost (steps that cost unequal times),
+    # which the time left is reckoned in; without it, in steps.
 
 
 @dataclass
@@ -327,7 +331,9 @@ class LiveRun:
                     state.work = build(state.config)
                 state.phase, state.config = "running", None
             work = state.work
+            units = getattr(work, "units", lambda: (float(work.step), float(work.total_steps)))
             timer = {"t": time.monotonic(), "step": work.step, "shown": 0.0, "seconds": 0.0, "steps": 0}
+            timer["done"] = units()[0]
 
             def show(milestone: bool = False) -> None:
                 """Redraw the bar: at most every TICK_SECONDS while steps run, always when a chunk ends (a run that
@@ -337,7 +343,8 @@ class LiveRun:
                     return
                 timer["shown"] = now
                 seconds, steps = timer["seconds"] + now - timer["t"], timer["steps"] + work.step - timer["step"]
-                left = f"; about {seconds / steps * (work.total_steps - work.step):.0f} s left" if steps else ""
+                left = seconds_left(seconds, timer["done"], *units()) if steps and not work.done else None
+                left = "" if left is None else f"; {about(left)} left"
                 more = f" · {detail(work)}" if detail else ""
                 fraction = min(1.0, work.step / max(work.total_steps, 1))
                 done = f"{work.step:,} of {work.total_steps:,} {self.units} done"

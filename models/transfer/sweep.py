@@ -113,13 +113,23 @@ def _nearest(costs: dict[int, float], size: int) -> float:
 def sweep_seconds(
     sweep: Sweep, n_classes: int, reference: list[TransferRun], pace: float | None = None
 ) -> float | None:
-    """Seconds `sweep` should take where the `reference` runs (finished runs of the same task) ran, one run after
-    another. Per regime, from the reference runs' records: the seconds of one training batch at each batch size they
-    trained (every rate a run tried counted; a batch of 10 images costs about half one of 64 on a 2-core CPU, so a
-    sweep of small sizes is priced at its own batch sizes, the nearest measured), times the batches the sweep trains;
-    plus the rest of a run (evaluations, mostly one pass over the test set per epoch) per epoch, measured apart for
-    runs that tried several rates and runs that trained one. Given `pace` (this process's, `models.transfer.pace`),
-    each run's seconds are first scaled to it. None when the reference lacks one of the sweep's regimes."""
+    """Seconds `sweep` should take where the `reference` runs ran, one run after another: the sum of `run_seconds`,
+    None where that is."""
+    each = run_seconds(sweep, n_classes, reference, pace)
+    return None if each is None else sum(each)
+
+
+def run_seconds(
+    sweep: Sweep, n_classes: int, reference: list[TransferRun], pace: float | None = None
+) -> list[float] | None:
+    """Seconds each run of `sweep` should take (in `sweep.runs()`'s order) where the `reference` runs (finished runs of
+    the same task) ran. Per regime, from the reference runs' records: the seconds of one training batch at each batch
+    size they trained (every rate a run tried counted; a batch of 10 images costs about half one of 64 on a 2-core
+    CPU, so a sweep of small sizes is priced at its own batch sizes, the nearest measured), times the batches the
+    sweep trains; plus the rest of a run (evaluations, mostly one pass over the test set per epoch) per epoch,
+    measured apart for runs that tried several rates and runs that trained one. Given `pace` (this process's,
+    `models.transfer.pace`), each run's seconds are first scaled to it. None when the reference lacks one of the
+    sweep's regimes."""
     per_batch: dict[str, dict[int, float]] = {}
     rest: dict[str, dict[bool, float]] = {}
     per_run, borrowed = {}, set()
@@ -152,19 +162,20 @@ def sweep_seconds(
         for r in reference
         if r.regime == "probe-features" and (seconds := r.recorded("extract_seconds")) is not None
     ]
-    total = 0.0
+    each = []
     for regime, n, seed in sweep.runs():
         if regime == "probe-features":  # no epochs: a feature extraction and a logistic regression
-            total += per_run[regime]
+            seconds = per_run[regime]
         else:
             size, batches = epoch_batches(n * n_classes, sweep.train)
             several = seed == 0 and len(sweep.train.lr_factors) > 1
             rest_per_epoch = rest[regime].get(several, next(iter(rest[regime].values())))
-            total += _nearest(per_batch[regime], size) * epochs_trained(sweep, (regime, n, seed)) * batches
-            total += rest_per_epoch * sweep.train.epochs
+            seconds = _nearest(per_batch[regime], size) * epochs_trained(sweep, (regime, n, seed)) * batches
+            seconds += rest_per_epoch * sweep.train.epochs
         if regime == "random-probe" and regime in borrowed and extract:
-            total += sum(extract) / len(extract)
-    return total
+            seconds += sum(extract) / len(extract)
+        each.append(seconds)
+    return each
 
 
 def page_reference(
@@ -291,6 +302,11 @@ class Estimate:
     seconds: float
     source: str
     paced: bool
+    runs: tuple[float, ...] = ()  # each run's share of `seconds`, in `sweep.runs()`'s order
+
+    def by_run(self, sweep: Sweep) -> dict[str, float]:
+        """Each run's estimated seconds by its key (what the live sweep weighs the runs left by)."""
+        return {run_key(*r): s for r, s in zip(sweep.runs(), self.runs, strict=True)}
 
     def where(self) -> str:
         """Where the figure comes from, in words: "(from the shipped sweep's runs, scaled to the training speed
@@ -347,8 +363,8 @@ def page_sweep(
         if any(r.recorded("pace") for r in reference):  # else there is nothing to scale: no need to measure
             measure = pace if measure_pace else kept_pace
             now = measure(task, encoder, device, train.runner)
-        seconds = sweep_seconds(sweep, len(task.classes), reference, now)
-        estimate = None if seconds is None else Estimate(seconds, source, now is not None)
+        each = run_seconds(sweep, len(task.classes), reference, now)
+        estimate = None if each is None else Estimate(sum(each), source, now is not None, tuple(each))
     if device.type == "cpu" and estimate is not None and estimate.seconds > MAX_PAGE_SECONDS:
         raise ValueError(
             f"that sweep would take about {estimate.seconds / 60:.0f} minutes {estimate.where()}; the page runs at "
@@ -625,9 +641,13 @@ class SweepWork:
     """A sweep advanced a few runs at a time (the page's live run): each step is one run, written as it finishes,
     so a stopped sweep goes on from the runs on disk. `detail` says where the run in progress is."""
 
-    def __init__(self, sweep: Sweep, folder: Path, task: Task, encoder: Encoder) -> None:
+    def __init__(
+        self, sweep: Sweep, folder: Path, task: Task, encoder: Encoder, costs: dict[str, float] | None = None
+    ) -> None:
         self.sweep, self.folder, self.task, self.encoder = sweep, folder, task, encoder
         self.keys = [run_key(*r) for r in sweep.runs()]
+        self.costs = costs or {}  # each run's estimated seconds (`Estimate.by_run`): what the time left weighs
+        self.finished: set[str] = set()
         self.written: list[TransferRun] = []
         self.latest: Progress | None = None
         self.step = self._on_disk()
@@ -648,7 +668,15 @@ class SweepWork:
     def _on_disk(self) -> int:
         digest = settings_hash(self.sweep.settings())
         done = {r.key for r in load_runs(self.folder)[1] if r.settings_hash == digest}
-        return sum(k in done for k in self.keys)
+        self.finished = {k for k in self.keys if k in done}
+        return len(self.finished)
+
+    def units(self) -> tuple[float, float]:
+        """(work done, work in all) in estimated seconds, for the time left: a fine-tuning run costs several probes
+        (in runs, the time left after a probe read half what was left). In runs where there is no estimate per run."""
+        if set(self.costs) != set(self.keys):
+            return float(self.step), float(self.total_steps)
+        return sum(self.costs[k] for k in self.finished), sum(self.costs.values())
 
     @property
     def total_steps(self) -> int:

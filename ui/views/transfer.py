@@ -568,7 +568,7 @@ def start_sweep(request: SweepRequest | None, expected: Path | None = None) -> N
     if request is None:
         return
     try:
-        sweep, task, encoder, _ = request.check(best_device())
+        sweep, task, encoder, estimate = request.check(best_device())
         folder = user_folder(sweep, visitor())
         if expected is not None and folder != expected:
             raise ValueError("its settings no longer give the sweep shown; run it again from the form")
@@ -579,17 +579,17 @@ def start_sweep(request: SweepRequest | None, expected: Path | None = None) -> N
         end_page()
     st.session_state.setdefault(MINE, set()).add(folder.name)
     launched_sweeps().add(visitor(), folder.name)
-    SWEEP.start((sweep, task, encoder, folder))
+    SWEEP.start((sweep, task, encoder, folder, estimate.by_run(sweep) if estimate else None))
     st.rerun()  # the page again, its form's Run disabled while the sweep runs (drawn before it started: a walk)
 
 
 def build_sweep(config: tuple) -> SweepWork:
     """The queued sweep's work, once this visitor's turn comes; refused in one line if another tab of theirs started
     one meanwhile (both were queued)."""
-    sweep, task, encoder, folder = config
+    sweep, task, encoder, folder, costs = config
     if busy := running_elsewhere():
         raise ValueError(busy)
-    return SweepWork(sweep, folder, task, encoder)
+    return SweepWork(sweep, folder, task, encoder, costs)
 
 
 def finished(work: SweepWork) -> None:
