@@ -452,6 +452,7 @@ def test_a_live_sweeps_time_left_weighs_each_run_by_its_estimated_seconds(tmp_pa
     weight (there: 30 s with 24 s to go)."""
     from models.measured import seconds_left
     from models.transfer import Sweep, SweepWork
+    from models.transfer.sweep import Estimate
 
     sweep = Sweep(regimes=("probe", "scratch"), sizes=(1,), seeds=1)
     work = SweepWork(sweep, tmp_path, None, None, {"probe-n1-s0": 1.0, "scratch-n1-s0": 9.0})
@@ -464,6 +465,8 @@ def test_a_live_sweeps_time_left_weighs_each_run_by_its_estimated_seconds(tmp_pa
     # without an estimate for every run (a photo task on a GPU has none), in runs
     assert SweepWork(sweep, tmp_path, None, None).units() == (0.0, 2.0)
     assert SweepWork(sweep, tmp_path, None, None, {"probe-n1-s0": 1.0}).units() == (0.0, 2.0)
+    assert Estimate(3.0, "shipped", False).by_run(sweep) == {}  # an estimate without its runs' shares weighs none
+    assert Estimate(3.0, "shipped", False, (1.0, 2.0)).by_run(sweep) == {"probe-n1-s0": 1.0, "scratch-n1-s0": 2.0}
 
 
 def test_a_page_sweeps_command_can_be_pasted_into_a_checkout() -> None:

@@ -201,8 +201,9 @@ class LiveRun:
         return state
 
     def settle(self) -> None:
-        """Wait until no earlier run of the page is stepping this section's work (before reading what it writes)."""
-        self.state.settle()
+        """Wait until no earlier run of the page is stepping this section's work (before reading what it writes):
+        reading `state` waits for it."""
+        self.state  # noqa: B018
 
     @property
     def work(self) -> Any:

@@ -305,8 +305,10 @@ class Estimate:
     runs: tuple[float, ...] = ()  # each run's share of `seconds`, in `sweep.runs()`'s order
 
     def by_run(self, sweep: Sweep) -> dict[str, float]:
-        """Each run's estimated seconds by its key (what the live sweep weighs the runs left by)."""
-        return {run_key(*r): s for r, s in zip(sweep.runs(), self.runs, strict=True)}
+        """Each run's estimated seconds by its key (what the live sweep weighs the runs left by); empty where the
+        estimate does not hold one per run of `sweep`."""
+        runs = list(sweep.runs())
+        return {run_key(*r): s for r, s in zip(runs, self.runs)} if len(runs) == len(self.runs) else {}
 
     def where(self) -> str:
         """Where the figure comes from, in words: "(from the shipped sweep's runs, scaled to the training speed

@@ -304,16 +304,18 @@ def scan(
     folder: str,
     layer: str,
     picks: list[int],
+    digest: str,
 ) -> tuple[dict[int, tuple], int]:
     """The top-9 montages of each picked channel over the set (a folder is decoded now), through the queue, and how
-    many images were scanned."""
+    many images were scanned. `digest`: the set's `set_sha256`, where the set is not a folder's."""
     if folder:
         images, problems = folder_set(folder)
         warn_skipped(problems)
+        digest = set_sha256(images[:MAX_SET_IMAGES])
     names = [name for name, _ in images[:MAX_SET_IMAGES]]
     info = subject.info
     tensors = torch.cat([prepare(im, info.preprocess, subject.x.device) for _, im in images[:MAX_SET_IMAGES]])
-    scan_key = ("top9", info.cache_key, set_sha256(images[:MAX_SET_IMAGES]), layer, tuple(picks))
+    scan_key = ("top9", info.cache_key, digest, layer, tuple(picks))
     montages = cached_heavy(
         f"Scanning {counted(len(names), 'image')}",
         scan_key,
@@ -349,10 +351,11 @@ def top9_tab(
     top_layer, picks, pressed = scan_ui(subject, layers, start_layer, images)
     # what a scan is of: the model, the layer, the images and the channels (a review saw the last scan's channel 0
     # and its images shown after both had changed, under no Scan button)
-    source = ("folder", folder) if folder else ("set", set_sha256(images[:MAX_SET_IMAGES]))
+    digest = "" if folder else set_sha256(images[:MAX_SET_IMAGES])  # hashed once a run (9 ms for the bundled set)
+    source = ("folder", folder) if folder else ("set", digest)
     scanned_for = (subject.info.cache_key, top_layer, source, tuple(picks))
     if pressed:
-        montages, scanned = scan(subject, images, folder, top_layer, picks)
+        montages, scanned = scan(subject, images, folder, top_layer, picks, digest)
         st.session_state["feat_top9"] = (montages, scanned_for, scanned)
     result = st.session_state.get("feat_top9")
     if result and result[1] == scanned_for:
