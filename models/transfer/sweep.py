@@ -308,7 +308,7 @@ class Estimate:
         """Each run's estimated seconds by its key (what the live sweep weighs the runs left by); empty where the
         estimate does not hold one per run of `sweep`."""
         runs = list(sweep.runs())
-        return {run_key(*r): s for r, s in zip(runs, self.runs)} if len(runs) == len(self.runs) else {}
+        return {run_key(*r): s for r, s in zip(runs, self.runs, strict=True)} if len(runs) == len(self.runs) else {}
 
     def where(self) -> str:
         """Where the figure comes from, in words: "(from the shipped sweep's runs, scaled to the training speed
