@@ -427,7 +427,8 @@ def own_classifier(
     model: nn.Module, card: OwnCard, weights_sha256: str, device: torch.device | str | None = None
 ) -> tuple[nn.Module, ModelInfo]:
     """A network and its card as the explainers take them: in eval mode, with a ModelInfo whose cache key holds
-    the weights' SHA-256 (so no cache ever serves another network's results)."""
+    the weights' SHA-256 and the card's (so no cache ever serves another network's results, nor the same weights'
+    under another card: a class sharing one checkpoint gives it each student's class names and normalisation)."""
     mean = card.mean if len(card.mean) == card.channels else card.mean[:1] * card.channels
     std = card.std if len(card.std) == card.channels else card.std[:1] * card.channels
     card = replace(card, mean=tuple(mean), std=tuple(std))
@@ -444,6 +445,7 @@ def own_classifier(
         std=card.std if card.channels == 3 else card.std * 3,
         weights_file=card.name,
         weights_sha256=weights_sha256,
+        card_sha256=hashlib.sha256(card.to_json().encode()).hexdigest(),
     )
     device = device or next(model.parameters()).device
     return model.eval().to(device), info

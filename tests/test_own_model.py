@@ -346,6 +346,20 @@ def test_class_names_and_the_card_are_checked():
         load_own_classifier(weights, card='{"input_size": 1024}', filename="x.pt")
 
 
+def test_the_same_weights_under_another_card_are_another_cache_key():
+    """A review: every cache of a visitor's network was keyed on its weights alone, so a class sharing one checkpoint
+    was served one student's class names and normalisation in another's top-5 and maps."""
+    weights = saved(good_state())
+    one = load_own_classifier(weights, classes=b"cat\ndog\nbird\n", filename="x.pt", device="cpu")[1]
+    names = load_own_classifier(weights, classes=b"ant\nbee\nfly\n", filename="x.pt", device="cpu")[1]
+    unit = load_own_classifier(
+        weights, classes=b"cat\ndog\nbird\n", filename="x.pt", normalisation="unit", device="cpu"
+    )[1]
+    again = load_own_classifier(weights, classes=b"cat\ndog\nbird\n", filename="x.pt", device="cpu")[1]
+    assert len({one.cache_key, names.cache_key, unit.cache_key}) == 3
+    assert again.cache_key == one.cache_key and one.weights_sha256 == names.weights_sha256
+
+
 def test_a_safetensors_file_loads_like_its_state_dict():
     from safetensors.torch import save
 

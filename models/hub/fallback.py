@@ -45,12 +45,16 @@ class WeightsInfo:
     reason: str = ""  # why the bundled model stands in for the requested one
     weights_file: str = ""
     weights_sha256: str = ""  # the full SHA-256 of the weights file that runs
+    card_sha256: str = ""  # a visitor's network: the SHA-256 of its card (classes, normalisation, input size)
 
     @property
     def cache_key(self) -> str:
         """What identifies this model's numbers in every cache: the network, where its weights came from, and
-        the weights' content hash, so a retrained or replaced file never serves another file's results."""
-        return f"{self.name}:{self.source}:{self.weights_sha256}"
+        the weights' content hash, so a retrained or replaced file never serves another file's results; for a
+        visitor's own network also its card's, as the same weights under another card (other class names or
+        normalisation) give other results."""
+        card = f":{self.card_sha256}" if self.card_sha256 else ""
+        return f"{self.name}:{self.source}:{self.weights_sha256}{card}"
 
     @property
     def is_fallback(self) -> bool:
