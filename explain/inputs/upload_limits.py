@@ -144,13 +144,23 @@ class KeptUploads:
             self._largest = [(-held, next(self._order), owner) for owner, held in self._held.items()]
             heapq.heapify(self._largest)
 
-    def _largest_owner(self) -> str:
-        """The owner holding the most bytes now (the first to reach that amount among equals)."""
-        while True:
-            negative, _, owner = self._largest[0]
-            if self._held.get(owner) == -negative:
-                return owner
-            heapq.heappop(self._largest)  # an amount since changed
+    def _largest_owner(self, skip: str | None = None) -> str:
+        """The owner holding the most bytes now (the first to reach that amount among equals), other than `skip`.
+        An owner can have several entries of its amount now (one pushed when it last held that amount, again valid):
+        every one of `skip`'s is set aside (a review: setting one aside evicted an upload just kept again)."""
+        aside = []
+        try:
+            while True:
+                negative, _, owner = self._largest[0]
+                if self._held.get(owner) != -negative:
+                    heapq.heappop(self._largest)  # an amount since changed
+                elif owner == skip:
+                    aside.append(heapq.heappop(self._largest))
+                else:
+                    return owner
+        finally:
+            for entry in aside:
+                heapq.heappush(self._largest, entry)
 
     def _drop(self, owner: str, sha256: str) -> None:
         data, _ = self._kept.pop((owner, sha256))
@@ -173,11 +183,8 @@ class KeptUploads:
             while len(self._owners[owner]) > self.per_owner:
                 self._drop(owner, next(iter(self._owners[owner])))
             while self._total > self.limit:
-                largest = self._largest_owner()
-                if largest == owner and len(self._owners[owner]) == 1:  # the upload just kept stays: the next largest
-                    top = heapq.heappop(self._largest)
-                    largest = self._largest_owner()
-                    heapq.heappush(self._largest, top)
+                alone = len(self._owners[owner]) == 1  # the upload just kept stays: then the next largest gives
+                largest = self._largest_owner(skip=owner if alone else None)
                 self._drop(largest, next(iter(self._owners[largest])))
 
     def get(self, owner: str, sha256: str) -> tuple[bytes, str] | None:
