@@ -287,6 +287,36 @@ def test_a_sweep_still_being_written_shows_its_progress_and_fills_in(monkeypatch
     assert csv is not None
 
 
+@pytest.mark.parametrize(
+    "train",
+    ["x", ["epochs", 5], {"epochs": "many", "lr": "fast", "lr_factors": "abc", "ft_ratio": None}],
+    ids=["a string", "a list", "wrong types"],
+)
+def test_a_damaged_sweep_file_is_listed_without_a_traceback(monkeypatch, tmp_path, train) -> None:
+    """A review: a sweep.json whose training settings were not a mapping raised AttributeError while the page
+    listed the sweeps, for every visitor of the page."""
+    import json
+    import shutil
+
+    from models.transfer import SHIPPED
+
+    monkeypatch.setenv("EXPLAINER_RESULTS", str(tmp_path / "user"))
+    folder = tmp_path / "user" / "damaged"
+    folder.mkdir(parents=True)
+    raw = {"settings": {"task": "digits", "train": train}, "settings_hash": "0" * 12, "regimes": ["probe"]}
+    (folder / "sweep.json").write_text(json.dumps(raw))
+    (folder / "runs").mkdir()
+    shutil.copy(
+        next((SHIPPED / "runs").glob("probe-*.json")), folder / "runs"
+    )  # a page sweep is listed once it has one
+    at = open_page(PAGE)
+    at.session_state["tf_mine"] = {"damaged"}
+    at.run()
+    assert not at.exception and any(o.startswith("Yours: ") for o in at.selectbox(key="transfer_source").options)
+    at.selectbox(key="transfer_source").set_value("Yours: damaged").run()
+    assert not at.exception, at.exception
+
+
 def test_a_stopped_sweep_is_not_polled(monkeypatch, tmp_path) -> None:
     from models.transfer import Sweep, TrainConfig, run_sweep, sweep_running
     from models.transfer.sweep import heartbeat

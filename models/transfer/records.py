@@ -177,6 +177,8 @@ class SweepRecord:
             raise ValueError("does not hold a sweep's settings")
         if not isinstance(raw.get("settings_hash"), str):
             raise ValueError("does not hold a sweep's settings")
+        if not isinstance(raw["settings"].get("train", {}), dict):  # a review: a damaged file's traceback on the page
+            raise ValueError("holds damaged training settings")
         commands = raw.get("commands") or [raw.get("command")]
         known = {f.name for f in fields(cls)} | {"command"}
         try:
