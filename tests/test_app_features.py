@@ -117,6 +117,19 @@ def test_a_folder_outside_the_root_is_refused(page):
     assert len(page.error) == 1 and "Only folders under" in page.error[0].value
 
 
+def test_a_folder_whose_files_cannot_be_scanned_gets_one_line(page, tmp_path, monkeypatch):
+    """A review: a listed folder whose files all failed to decode raised on the page (an empty batch); one gone
+    between its listing and the scan gets its line the same way (`folder_set` raises ValueError for both)."""
+    monkeypatch.setenv("EXPLAINER_IMAGE_ROOT", str(tmp_path))
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "broken.png").write_bytes(BAD["truncated.png"])
+    page.radio(key="feat_set").set_value("folder").run()
+    page.text_input(key="feat_folder").set_value("junk").run()
+    page.button(key="feat_scan").click().run()
+    assert not page.exception and len(page.error) == 1
+    assert page.error[0].value.startswith("Cannot scan that folder: None of the 1 image files there could be read")
+
+
 def test_occlusion_draws_the_three_maps(page):
     page.button(key="feat_occ_run").click().run()
     assert not page.exception

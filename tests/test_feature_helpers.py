@@ -150,6 +150,10 @@ def test_folder_set_reads_only_under_its_root(tmp_path):
     with pytest.raises(ValueError, match="no folder"):
         folder_set("missing", root=root)
     assert len(folder_set("mine", limit=1, root=root)[0]) == 1
+    (root / "junk").mkdir()
+    (root / "junk" / "broken.png").write_bytes(BAD["truncated.png"])
+    with pytest.raises(ValueError, match=r"None of the 1 image files there could be read \(broken.png: "):
+        folder_set("junk", root=root)  # a review: the scan then met an empty batch and raised
 
 
 def test_folder_images_are_rgb(tmp_path):

@@ -87,11 +87,14 @@ def folder_set(
     relative: str, limit: int = MAX_SET_IMAGES, root: Path | None = None
 ) -> tuple[list[tuple[str, Image.Image]], list[str]]:
     """The images of `folder_files(relative, limit, root)`, each with its longer side at most
-    SCAN_SIDE, and one line per file that could not be loaded (or links outside the root)."""
+    SCAN_SIDE, and one line per file that could not be loaded (or links outside the root). ValueError, in one
+    line, as `folder_files` raises it, or when files were found and none of them could be loaded (a review: the scan
+    then raised on an empty batch)."""
     root = (root or image_root()).resolve()
     folder = (root / relative).resolve()
     images, problems = [], []
-    for path in folder_files(relative, limit, root):
+    files = folder_files(relative, limit, root)
+    for path in files:
         name = display_name(str(path.relative_to(folder)))
         real = path.resolve()
         if root not in real.parents:
@@ -101,6 +104,8 @@ def folder_set(
             images.append((name, load_image(real, max_side=SCAN_SIDE)))
         except ImageLoadError as exc:
             problems.append(f"{name}: {exc}")
+    if files and not images:
+        raise ValueError(f"None of the {len(files)} image files there could be read ({problems[0]}).")
     return images, problems
 
 

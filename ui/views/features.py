@@ -355,8 +355,11 @@ def top9_tab(
     source = ("folder", folder) if folder else ("set", digest)
     scanned_for = (subject.info.cache_key, top_layer, source, tuple(picks))
     if pressed:
-        montages, scanned = scan(subject, images, folder, top_layer, picks, digest)
-        st.session_state["feat_top9"] = (montages, scanned_for, scanned)
+        try:
+            montages, scanned = scan(subject, images, folder, top_layer, picks, digest)
+            st.session_state["feat_top9"] = (montages, scanned_for, scanned)
+        except ValueError as exc:  # a folder gone, or holding nothing that decodes, since it was listed
+            st.error(f"Cannot scan that folder: {exc}")
     result = st.session_state.get("feat_top9")
     if result and result[1] == scanned_for:
         show_top9(result[0], result[2])
