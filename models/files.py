@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 PROJECT = Path(__file__).resolve().parents[1]
+MB = 1 << 20  # a megabyte, as every bound in the project counts it
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

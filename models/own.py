@@ -29,12 +29,12 @@ from torchvision.transforms import v2
 from models.classifiers import ModelInfo
 from models.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from models.experiments.lecture_loop import SETUP_NAMES, LectureLoop, final_numbers, short_label, statistics
+from models.files import MB
 from models.nets.digits_nets import CONV_INPUT, DigitsConvNet
 from models.nets.lecture_resnet import Network
 from models.nets.resnet import ResNet18
 from models.text import code_span, counted
 
-MB = 1 << 20
 # The largest weights file a visitor may upload. A hosted server has about 2.7 GB: an upload is held three times
 # at its peak (Streamlit's copy of the bytes, the tensors read from them, the network they fill), so 240 MB costs
 # about 720 MB for one visitor; that admits ResNet-18 (45 MB), ResNet-50 (98 MB) and AlexNet (233 MB) and refuses

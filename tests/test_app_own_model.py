@@ -66,22 +66,20 @@ def test_a_network_trained_on_the_page_is_explained_like_a_direct_forward_pass(t
         f"{mine.card.classes[i]} {v:.1%}" for v, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
     )
     assert top5_caption(at) == f"Top five: {expected}"
-    # the page's saliency map, read from the page's own cache under this image and these weights (a Subject whose
-    # network refuses to run, so a miss fails here), equals a direct Captum call on that network
+    # the page's saliency map, read from the server's result store under this image and these weights (where the
+    # page keeps its maps since they go through the heavy-job queue; a miss fails here), equals a direct Captum call
     from explain.inputs.images import image_sha256
     from explain.methods.attributions import defaults
+    from ui.admission import result_store
     from ui.image_input import ChosenImage
     from ui.subject import Subject
-    from ui.views.attributions import cached_attribution
-
-    class Refuses(torch.nn.Module):
-        def forward(self, x):
-            raise AssertionError("the page's map was not in its cache")
+    from ui.views.attributions import attribution_key
 
     target = int(top.indices[0])
     chosen = ChosenImage(image, image_sha256(mine.samples[sample.value]), sample.value, "own")
     params = json.dumps(defaults("saliency", x.shape[-1]), sort_keys=True)
-    page_map = cached_attribution(Subject(chosen, Refuses(), mine.info, x), target, "saliency", params)
+    page_map = result_store().get(attribution_key(Subject(chosen, None, mine.info, x), target, "saliency", params))
+    assert page_map is not None, "the page's map was not in the store"
     direct = attribute(mine.model, x, "saliency", target)[0].cpu().numpy()
     # bit for bit on the CPU; on a GPU two backward passes may take different cuDNN algorithms (seen on an H200: the
     # same map to the 7th digit), so there the two agree to float rounding of the largest value

@@ -9,19 +9,22 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from explain.inputs.image_sets import MAX_FOLDER_CHARS, folder_files, set_sha256
 from explain.methods.occlusion import MAX_POSITIONS, check_occlusion, min_stride
+from models.admission import AdmissionQueue, ResultStore
 from models.experiments.augmentation import MAX_STEPS, TRANSFORMS, build_pipeline, step
 from models.files import ResultsFileError, public_path, read_json
 from models.text import display_name
 from models.transfer import BUNDLED_ENCODER, REGIMES, SHIPPED, Sweep, TrainConfig, load_runs, page_sweep, run_sweep
 from tests.app_helpers import live, open_page
 from tests.bounds import within
-from ui.admission import AdmissionQueue, ResultStore
 
 # ---------------------------------------------------------------- bounds on what a visitor sets
 
@@ -216,6 +219,25 @@ def test_result_store_forgets_the_oldest():
     store.get("a")
     store.put("c", 3)
     assert (store.get("a"), store.get("b"), store.get("c")) == (1, None, 3)
+
+
+def test_result_store_holds_at_most_its_bytes():
+    """A review: the store was bounded by count alone, and 64 sanity checks' maps (float64 heat maps, 20 steps and
+    up to 13 methods each) could take 2 GB of a class's server."""
+    from models.admission import MB, size_of
+
+    store = ResultStore(max_entries=64, max_bytes=3 * MB + 100)
+    for key in "abcd":
+        store.put(key, {"map": np.zeros(MB // 8), "note": "x"})  # a megabyte each, and 8 bytes of keys and note
+    assert store.get("a") is None and all(store.get(k) is not None for k in "bcd") and store.bytes() == 3 * MB + 24
+    store.put("huge", np.zeros(MB))  # 8 MB, more than the whole store: returned by its caller, never kept
+    assert store.get("huge") is None and all(store.get(k) is not None for k in "bcd")
+    store.put("b", np.zeros(1))  # a key put again is charged once, at its new size
+    assert store.bytes() == 2 * (MB + 8) + 8
+    # what results hold: arrays and tensors by their data, containers and objects by what they hold
+    picture = Image.new("RGB", (10, 20))
+    assert size_of([np.zeros(4, np.float32), torch.zeros(2, dtype=torch.float64), picture, b"abc"]) == 16 + 16 + 600 + 3
+    assert size_of(SimpleNamespace(maps={"m": np.zeros(10)})) == len("maps") + len("m") + 80
 
 
 def test_image_set_key_covers_every_byte():

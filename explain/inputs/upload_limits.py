@@ -15,9 +15,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from models.files import MB
 from models.own import MAX_MODEL_MB
 
-MB = 2**20
 IMAGE_MB = 25  # one image (or annotation) file; the uploaders say so and the budget enforces it
 WEIGHTS_ENDINGS = (".pt", ".pth", ".safetensors")
 

@@ -33,7 +33,7 @@ from explain.methods.sanity import VARIANTS as SANITY_VARIANTS
 from explain.methods.sanity import fully_randomised_text, sanity_of_methods, shown_steps
 from models.classifiers import ModelInfo
 from models.text import counted, percent
-from ui.admission import cached_heavy
+from ui.admission import cached_heavy, heavy_job, result_store
 from ui.image_input import SUPPORTED, decode_upload
 from ui.model_picker import out_of_distribution, unlike_training
 from ui.own_model import own_files, own_model
@@ -55,12 +55,13 @@ def _layer_names(subject: Subject) -> tuple[list[str], str, dict[str, int]]:
     return [layer.name for layer in layers], default_cam_layer(layers), {la.name: min(la.shape[1:]) for la in layers}
 
 
-def _attribution(subject: Subject, target: int, method: str, params: str) -> np.ndarray:
-    return attribute(subject.model, subject.x, method, target, **json.loads(params))[0].cpu().numpy()
+def attribution_key(subject: Subject, target: int, method: str, params: str) -> tuple[str, ...]:
+    """Where the server's result store keeps a map: the image's and network's hashes, the class, method and its
+    parameters (JSON, keys sorted)."""
+    return ("attribution", subject.cache_id, str(target), method, params)
 
 
 layer_names = cached_on_subject("spatial_layers", _layer_names, max_entries=32)
-cached_attribution = cached_on_subject("attribution", _attribution, max_entries=512)
 
 
 def target_ui(where: DeltaGenerator, subject: Subject) -> int:
@@ -158,20 +159,35 @@ def params_ui(methods: list[str], subject: Subject, mode: str) -> dict[str, dict
 def attribution_maps(
     subject: Subject, target: int, methods: list[str], params: dict[str, dict]
 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Each method's map (cached) under a progress bar, and a one-line reason for each method that failed."""
-    maps: dict[str, np.ndarray] = {}
+    """Each method's map, from the server's result store or computed under a progress bar, and a one-line reason for
+    each method that failed. Maps not yet stored are computed in one turn of the server's queue (a review: up to 13
+    methods, Occlusion's 1,024 passes among them, had run beside every queued job, from a link alone); a page whose
+    maps are all stored (a slider moved) does not wait."""
+    store = result_store()
+    keys = {m: attribution_key(subject, target, m, json.dumps(params[m], sort_keys=True)) for m in methods}
+    maps = {m: hit for m in methods if (hit := store.get(keys[m])) is not None}
     failures: dict[str, str] = {}
-    bar = st.progress(0.0)
-    for i, m in enumerate(methods):
-        bar.progress(i / len(methods), text=f"{METHODS[m].title} ({i + 1} of {len(methods)})…")
-        try:
-            maps[m] = cached_attribution(subject, target, m, json.dumps(params[m], sort_keys=True))
-        except SettingsError as exc:  # the settings, not the model (a walk read "Occlusion does not work on ...")
-            failures[m] = f"{METHODS[m].title} cannot run with these settings: {exc}"
-        except Exception as exc:  # one method failing must not take the others down
-            failures[m] = f"{METHODS[m].title} does not work on {subject.info.title}: {str(exc).splitlines()[0][:160]}"
-    bar.empty()
-    return maps, failures
+    todo = [m for m in methods if m not in maps]
+    if not todo:
+        return maps, failures
+    with heavy_job(f"Computing {counted(len(todo), 'map')}"):
+        bar = st.progress(0.0)
+        for i, m in enumerate(todo):
+            bar.progress(i / len(todo), text=f"{METHODS[m].title} ({i + 1} of {len(todo)})…")
+            if (hit := store.get(keys[m])) is not None:  # computed by another visitor while this one waited
+                maps[m] = hit
+                continue
+            try:
+                settings = json.loads(keys[m][-1])  # as the key holds them (tuples as lists)
+                maps[m] = attribute(subject.model, subject.x, m, target, **settings)[0].cpu().numpy()
+                store.put(keys[m], maps[m])
+            except SettingsError as exc:  # the settings, not the model (a walk read "Occlusion does not work on ...")
+                failures[m] = f"{METHODS[m].title} cannot run with these settings: {exc}"
+            except Exception as exc:  # one method failing must not take the others down
+                reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+                failures[m] = f"{METHODS[m].title} does not work on {subject.info.title}: {reason}"
+        bar.empty()
+    return {m: maps[m] for m in methods if m in maps}, failures
 
 
 def show_maps(

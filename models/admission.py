@@ -1,0 +1,176 @@
+"""The server's admission queue for heavy jobs and its store of their results, without Streamlit (ui.admission
+holds the process's one of each and draws the waiting): a hosted copy serves a whole class on a few cores, so
+heavy jobs take turns over visitors, and results are kept within a count and a size."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from models.files import MB
+
+
+def heavy_slots() -> int:
+    """How many heavy jobs run at once: $EXPLAINER_HEAVY_SLOTS, else one per two cores (at least one)."""
+    try:
+        return max(1, int(os.environ.get("EXPLAINER_HEAVY_SLOTS", "")))
+    except ValueError:
+        return max(1, (os.cpu_count() or 2) // 2)
+
+
+class AdmissionQueue:
+    """At most `slots` tickets hold a slot; the others wait round by round over their owners, then in order of
+    arrival: an owner's k-th job of this busy spell (counting those already let in) waits behind every other owner's
+    earlier rounds. A visitor's several tabs cannot keep the others waiting behind a queue of their own jobs (a
+    re-attack queued several). The rounds start again whenever the queue is idle."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self._cond = threading.Condition()
+        self._waiting: deque[int] = deque()
+        self._running: set[int] = set()
+        self._owners: dict[int, Hashable] = {}
+        self._served: dict[Hashable, int] = {}  # jobs let in this busy spell, by owner
+        self._tickets = itertools.count(1)
+
+    def join(self, owner: Hashable = None) -> int:
+        """Take a ticket at the back of the queue, for `owner` (None: a ticket of its own)."""
+        with self._cond:
+            ticket = next(self._tickets)
+            self._waiting.append(ticket)
+            self._owners[ticket] = ticket if owner is None else owner
+            return ticket
+
+    def _order(self) -> list[int]:
+        """The waiting tickets in the order they go: by round (the owner's jobs let in this busy spell and its waiting
+        tickets ahead of this one), then by arrival."""
+        held = dict(self._served)
+        rounds = []
+        for arrival, ticket in enumerate(self._waiting):
+            owner = self._owners[ticket]
+            rounds.append((held.get(owner, 0), arrival, ticket))
+            held[owner] = held.get(owner, 0) + 1
+        return [ticket for *_, ticket in sorted(rounds)]
+
+    def position(self, ticket: int) -> int:
+        """0 when the ticket holds a slot, else its 1-based place among those waiting."""
+        with self._cond:
+            return 0 if ticket in self._running else self._order().index(ticket) + 1
+
+    def _admissible(self, ticket: int) -> bool:
+        free = self.slots - len(self._running)
+        return free > 0 and ticket in self._order()[:free]
+
+    def admit(self, ticket: int, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for a slot; True once the ticket holds one."""
+        with self._cond:
+            if ticket in self._running:
+                return True
+            if self._cond.wait_for(lambda: self._admissible(ticket), timeout):
+                self._waiting.remove(ticket)
+                self._running.add(ticket)
+                owner = self._owners[ticket]
+                self._served[owner] = self._served.get(owner, 0) + 1
+                return True
+            return False
+
+    def leave(self, ticket: int) -> None:
+        """Give the slot back, or the place in the queue; the next in line may go."""
+        with self._cond:
+            self._running.discard(ticket)
+            if ticket in self._waiting:
+                self._waiting.remove(ticket)
+            self._owners.pop(ticket, None)
+            if not self._running and not self._waiting:  # idle: the next busy spell's rounds start afresh
+                self._served.clear()
+            self._cond.notify_all()
+
+    def counts(self) -> tuple[int, int]:
+        """(running, waiting) now."""
+        with self._cond:
+            return len(self._running), len(self._waiting)
+
+    @contextmanager
+    def slot(
+        self, on_wait: Callable[[int], None] | None = None, poll: float = 0.5, owner: Hashable = None
+    ) -> Iterator[None]:
+        """Hold a slot for the body of a `with`, for `owner`; `on_wait(place)` is called every `poll` seconds while
+        waiting (a Streamlit rerun raised there ends the wait). The slot is always given back."""
+        ticket = self.join(owner)
+        try:
+            while not self.admit(ticket, poll):
+                if on_wait is not None:
+                    on_wait(self.position(ticket))
+            yield
+        finally:
+            self.leave(ticket)
+
+
+class ResultStore:
+    """A thread-safe LRU of computed results, at most `max_entries` and `max_bytes` (`size_of` each; a result larger
+    than the whole store is returned but not kept). Values are shared between visitors: callers treat them as
+    read-only. A review: 64 sanity checks' maps could take 2 GB, past what a class's server holds."""
+
+    def __init__(self, max_entries: int = 64, max_bytes: int = 256 * MB) -> None:
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._lock = threading.Lock()
+        self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: Hashable) -> Any | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key][0]
+            return None
+
+    def put(self, key: Hashable, value: Any) -> None:
+        size = size_of(value)
+        with self._lock:
+            if key in self._items:
+                self._bytes -= self._items.pop(key)[1]
+            if size > self.max_bytes:
+                return
+            self._items[key] = (value, size)
+            self._bytes += size
+            while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
+                self._bytes -= self._items.popitem(last=False)[1][1]
+
+    def bytes(self) -> int:
+        """What the kept results hold, by `size_of`."""
+        with self._lock:
+            return self._bytes
+
+
+def size_of(value: Any, depth: int = 8) -> int:
+    """About how many bytes `value` holds: arrays, tensors, images and bytes by their data, containers and plain
+    objects by what they hold (`depth` levels down; deeper, or anything else, by `sys.getsizeof`)."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, torch.Tensor):
+        return value.element_size() * value.nelement()
+    if isinstance(value, Image.Image):
+        return value.width * value.height * len(value.getbands())
+    if isinstance(value, bytes | bytearray | str):
+        return len(value)
+    if depth <= 0:
+        return sys.getsizeof(value)
+    if isinstance(value, dict):
+        return sum(size_of(k, depth - 1) + size_of(v, depth - 1) for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return sum(size_of(v, depth - 1) for v in value)
+    if hasattr(value, "__dict__") and not isinstance(value, type):
+        return size_of(vars(value), depth - 1)
+    if hasattr(value, "__slots__"):
+        return sum(size_of(getattr(value, s, None), depth - 1) for s in value.__slots__)
+    return sys.getsizeof(value)
