@@ -139,14 +139,14 @@ def test_occlusion_draws_the_three_maps(page):
     assert any(t.startswith("(d) p(") for t in titles) and "(e) most probable class" in titles
     legend = next(s for s in plotly_specs(page) if s["layout"]["title"]["text"] == "(e) most probable class")
     names = legend["layout"]["coloraxis"]["colorbar"]["ticktext"]
-    assert names and set(names) <= {"circle", "square", "triangle", "star", "hexagon", "cross"}  # a legend for (c)
+    assert names and set(names) <= {"circle", "square", "triangle", "star", "hexagon", "cross"}  # a legend for (e)
     # the bundled model still finds the star with any 12-pixel square hidden: the page says so and names no square
     assert any("wherever the 12-pixel square goes" in i.value for i in page.info)
-    assert "the input" in image_captions(page)
+    assert "(a) the input" in image_captions(page)  # lettered as the paper's Figure 7, as the maps are (a walk)
     page.slider(key="feat_occ_win_64").set_value(32).run()
     page.button(key="feat_occ_run").click().run()
     assert not page.exception
-    assert any(c.startswith("the input; the square where") for c in image_captions(page))
+    assert any(c.startswith("(a) the input; the square where") for c in image_captions(page))
 
 
 def test_corrupt_upload_shows_one_error():

@@ -189,7 +189,7 @@ def deletion_insertion_chart(curves: dict) -> go.Figure:
 def occlusion_figures(
     maps, categories, target: int, caption: str, window: int = 0
 ) -> tuple[go.Figure, go.Figure, go.Figure]:
-    """Zeiler & Fergus' Figure 7 panels: (a) feature-map activation, (b) class probability, (c) top label, one cell
+    """Zeiler & Fergus' Figure 7 panels: (b) feature-map activation, (d) class probability, (e) top label, one cell
     per position of the grey square, placed at the square's centre in the image's pixels (axes in pixels, y down, one
     pixel as wide as tall), with the colour bar under the map so the map keeps the panel's width."""
     import plotly.express as px

@@ -1,5 +1,6 @@
 """Occlusion sensitivity as in Zeiler & Fergus' Figure 7: slide a grey square over the image and
-watch (a) a feature map's total activation, (b) a class's probability, (c) the most probable label."""
+watch (b) a feature map's total activation, (d) a class's probability, (e) the most probable label (the figure's
+letters)."""
 
 from __future__ import annotations
 

@@ -409,7 +409,7 @@ def show_occlusion(
     top = st.columns(2)
     top[0].image(
         seen if flat else draw_box(seen, maps.worst_square(window), "#FF0066"),
-        caption="the input" if flat else f"the input; the square where p({categories[target]}) drops most",
+        caption="(a) the input" if flat else f"(a) the input; the square where p({categories[target]}) drops most",
         width="stretch",
     )
     for col, fig in zip([top[1], *st.columns(2)], figures, strict=True):
@@ -420,7 +420,8 @@ def show_occlusion(
     note(
         "Each cell is one position of the grey square, drawn at the square's centre; the axes are the pixels of the "
         f"image as the model gets it ({seen.shape[1]} x {seen.shape[0]}). "
-        f"Most probable classes seen: {', '.join(seen_labels)}."
+        f"Most probable classes seen: {', '.join(seen_labels)}. The panels are lettered as Zeiler & Fergus' Figure 7; "
+        "its (c), the feature map's projection down to the pixels, is what the Deconvnet tab draws."
     )
 
 
