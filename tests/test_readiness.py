@@ -34,6 +34,24 @@ def test_the_panel_lists_every_model_and_times_the_heavy_jobs():
     assert "digits net (6.0 M parameters; Build" in times and "ResNet-18 on digits (0.7 M parameters; Build" in times
 
 
+def test_the_panel_times_the_jobs_on_this_server_when_asked(monkeypatch):
+    """A walk planned a lecture on the panel's bench figures (an idle 2-core CPU), half what Build then measured on
+    the server. The panel draws at once, timing nothing; its button times a few steps of each job here."""
+    from models import speed_probe
+    from models.measured import KeptMeasurements
+    from ui.live_run import server_speeds
+
+    monkeypatch.setattr(speed_probe, "_PROBES", KeptMeasurements(speed_probe.PROBE_TTL))  # nothing timed yet
+    server_speeds().by_kind.clear()
+    at = open_page("pages/home.py")
+    lines = [m.value for m in at.markdown if "**BatchNorm pair**" in m.value]
+    assert lines and lines[0].count("on an idle 2-core CPU") == 4  # the BatchNorm pair and the three Build setups
+    at.button(key="home_time_jobs").click().run()
+    assert not at.exception
+    (timed,) = [m.value for m in at.markdown if "**BatchNorm pair**" in m.value]
+    assert "idle 2-core" not in timed and timed.count("a few of its steps timed on this server in the last minute") == 4
+
+
 def test_fetch_missing_fetches_what_it_can_and_says_why_not_for_the_rest(monkeypatch):
     monkeypatch.setattr(ready, "status", lambda weights: "downloadable")
     fetched = []

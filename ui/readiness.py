@@ -18,6 +18,7 @@ from models.hub import weights_cache
 from models.readiness import fetch_missing, readiness
 from models.text import about, counted
 from models.transfer.sweep import FORM_DEFAULT, Estimate
+from ui.admission import server_queue
 from ui.live_run import estimate_text
 from ui.model_picker import cached_classifier, cached_detector
 from ui.views.build import loop_kind
@@ -106,10 +107,10 @@ def default_sweep_estimate() -> tuple[int, Estimate] | None:
     return None if estimate is None else (runs, estimate)
 
 
-def job_times() -> list[str]:
+def job_times(measure: bool = False) -> list[str]:
     """The heavy jobs at their defaults, each timed at this server's measured speed once it has run one, else from
-    its steps timed here in the last minute (the home page probes nothing: it must draw at once), else at the
-    figure the bench measured on an idle 2-core CPU (each line says which)."""
+    its steps timed here in the last minute (timed now only where `measure`: the home page must draw at once), else
+    at the figure the bench measured on an idle 2-core CPU (each line says which)."""
     bn = BNConfig()
     lines = [
         "**BatchNorm pair** (Training tricks, defaults): "
@@ -119,7 +120,7 @@ def job_times() -> list[str]:
             bn_seconds(bn.arch, 1, bn.batch_size),
             "bench/bench_training.py",
             probe=bn_probe(bn),
-            measure=False,
+            measure=measure,
         )
     ]
     for setup in SETUPS:
@@ -133,7 +134,7 @@ def job_times() -> list[str]:
                 loop_seconds(config) / steps,
                 "bench/bench_training.py",
                 probe=loop_probe(config),
-                measure=False,
+                measure=measure,
             )
         )
     if default := default_sweep_estimate():
@@ -152,4 +153,15 @@ def readiness_ui() -> None:
             models_table(), hide_index=True, column_config={"file (MB)": st.column_config.NumberColumn(format="%.0f")}
         )
         fetch_ui()
-        st.markdown("\n".join(f"- {line}" for line in job_times()))
+        timed = st.button(  # a walk planned a lecture on the bench's idle figure, half what Build then measured
+            "Time them on this server now",
+            key="home_time_jobs",
+            help="Trains a few steps of each job here (a second or two in all), so each figure is this server's "
+            "speed now rather than the bench's on an idle machine.",
+        )
+        if timed and server_queue().counts()[0]:  # estimate_text times nothing beside a heavy job
+            st.caption(
+                "Heavy jobs are running on this server now: timing steps beside them would read their load. "
+                "Try again when they end."
+            )
+        st.markdown("\n".join(f"- {line}" for line in job_times(measure=timed)))
