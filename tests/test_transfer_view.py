@@ -101,6 +101,25 @@ def test_figures_carry_run_keys_and_bands() -> None:
     assert sum(t.fill == "toself" for t in train.data) == 6  # a band per regime and split: two seeds each
 
 
+def test_a_training_curve_lying_on_another_shows_inside_it_and_is_named() -> None:
+    """A walk: at one image per class every regime's training accuracy is 100% from the second epoch, and the legend
+    listed "From scratch (train)" whose line lay hidden under another. Each regime's lines are now thinner than the
+    ones before and drawn in front, and a sentence says which lie on which, from which epoch."""
+    from explain.figures.transfer import lines_on_lines
+    from models.transfer import SHIPPED, load_runs
+
+    at_one = [r for r in load_runs(SHIPPED)[1] if r.n_per_class == 1]
+    fig = training_curves_figure(at_one)
+    lines = [t for t in fig.data if t.mode == "lines+markers"]
+    widths = [t.line.width for t in lines if t.name.endswith("(train)")]
+    assert widths == sorted(widths, reverse=True) and len(set(widths)) == len(widths) == 3
+    assert [t.zorder for t in lines] == sorted(t.zorder for t in lines)  # the thinner, the more in front
+    said = lines_on_lines(fig)
+    assert "“Fine-tuning (train)” lies on “From scratch (train)” from epoch 2" in said
+    assert "(test)” lies on" not in said  # the test curves stay apart
+    assert lines_on_lines(training_curves_figure([r for r in at_one if r.regime == "scratch"])) == ""
+
+
 def test_the_paper_overlay_has_a_style_per_curve_and_stays_within_0_to_100() -> None:
     fig = learning_curve_figure(RUNS, fit_curves(RUNS), paper=True)
     paper = [t for t in fig.data if (t.name or "").startswith("paper:")]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from explain.figures.transfer import learning_curve_figure, training_curves_figure
+from explain.figures.transfer import learning_curve_figure, lines_on_lines, training_curves_figure
 from explain.methods.learning_curves import FIT_HELP, PAPER_N, PARAMETER_HEADERS, PARAMETER_HELP, PENALTY
 from explain.methods.transfer_curves import (
     chosen_setting,
@@ -333,7 +333,10 @@ def show_training_curves(
     elif not any(r.history for r in at_n):
         st.info("These runs have no training curves (published measurements, or the feature probe's one fit).")
     else:
-        chart(st, training_curves_figure(at_n, metric), width="stretch", key="transfer_band")
+        figure = training_curves_figure(at_n, metric)
+        chart(st, figure, width="stretch", key="transfer_band")
+        if on_top := lines_on_lines(figure):  # a walk saw a legend entry whose line lay hidden under another
+            st.caption(on_top)
         seeds = len({r.seed for r in at_n})
         spread = (
             f"Mean over {seeds} seeds; the band spans the lowest to the highest seed (min-max, not a standard "
