@@ -110,11 +110,21 @@ def test_top9_over_uploads_reports_bad_files(page):
     assert not page.exception and "1 image scanned, one activation each: 1 of the nine." in page.caption.values
 
 
-def test_a_folder_outside_the_root_is_refused(page):
+def test_the_folders_offered_are_the_image_roots_alone(page, tmp_path, monkeypatch):
+    """The folder was a text box labelled "Folder under the image folder ($EXPLAINER_IMAGE_ROOT)", with nothing to
+    say what it could name (a walk); a name leading outside was refused when typed. Now the page lists the folders
+    under the root, and no link leads out of it (refusing a path that does stays `folder_files`' job, tested in
+    test_feature_helpers); a server without an image folder says so and offers none."""
+    monkeypatch.setenv("EXPLAINER_IMAGE_ROOT", str(tmp_path / "root"))
     page.radio(key="feat_set").set_value("folder").run()
-    page.text_input(key="feat_folder").set_value("../../etc").run()
-    assert not page.exception
-    assert len(page.error) == 1 and "Only folders under" in page.error[0].value
+    assert not page.exception and page.selectbox(key="feat_folder").disabled
+    assert any("offers no folders of images" in i.value for i in page.info)
+    (tmp_path / "root" / "cats" / "tabby").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "root" / "escape").symlink_to(tmp_path / "outside")
+    page.run()
+    box = page.selectbox(key="feat_folder")
+    assert not box.disabled and box.options == ["choose a folder", "all of the image folder", "cats", "cats/tabby"]
 
 
 def test_a_folder_whose_files_cannot_be_scanned_gets_one_line(page, tmp_path, monkeypatch):
@@ -124,7 +134,7 @@ def test_a_folder_whose_files_cannot_be_scanned_gets_one_line(page, tmp_path, mo
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "broken.png").write_bytes(BAD["truncated.png"])
     page.radio(key="feat_set").set_value("folder").run()
-    page.text_input(key="feat_folder").set_value("junk").run()
+    page.selectbox(key="feat_folder").set_value("junk").run()
     page.button(key="feat_scan").click().run()
     assert not page.exception and len(page.error) == 1
     assert page.error[0].value.startswith("Cannot scan that folder: None of the 1 image files there could be read")

@@ -156,6 +156,19 @@ def test_folder_set_reads_only_under_its_root(tmp_path):
         folder_set("junk", root=root)  # a review: the scan then met an empty batch and raised
 
 
+def test_the_folders_listed_are_under_the_root_and_bounded(tmp_path):
+    from explain.inputs.image_sets import image_folders
+
+    assert image_folders(root=tmp_path / "none") == []
+    root = tmp_path / "root"
+    for name in ("b", "a/x", "a/y"):
+        (root / name).mkdir(parents=True)
+    (root / "a" / "p.png").write_bytes(GOOD["rgb.png"])
+    os.symlink(tmp_path, root / "escape")  # a link to a folder outside is not followed or listed
+    assert image_folders(root=root) == [".", "a", "a/x", "a/y", "b"]
+    assert image_folders(root=root, most=3) == [".", "a", "a/x"]
+
+
 def test_folder_images_are_rgb(tmp_path):
     Image.new("L", (9, 9)).save(tmp_path / "g.png")
     images, _ = folder_set(".", root=tmp_path)

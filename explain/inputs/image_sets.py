@@ -58,6 +58,27 @@ def _walk(folder: Path, most: int) -> Iterator[Path]:
                 stack.append(iter(sorted(os.scandir(entry.path), key=lambda e: e.name)))
 
 
+MAX_FOLDERS_LISTED = 200
+
+
+def image_folders(root: Path | None = None, most: int = MAX_FOLDERS_LISTED) -> list[str]:
+    """The folders a visitor can scan: "." (the image root itself) and every folder under it, as paths relative to it
+    in sorted order, at most `most`, among the root's first MAX_ENTRIES_READ entries (links to folders are not
+    followed); [] when the server has no image root. A walk met a bare text box labelled with an environment
+    variable, with nothing to say what it could name."""
+    root = (root or image_root()).resolve()
+    if not root.is_dir():
+        return []
+    folders = ["."]
+    with contextlib.suppress(OSError):
+        for path in _walk(root, MAX_ENTRIES_READ):
+            if len(folders) >= most:
+                break
+            if path.is_dir() and not path.is_symlink() and len(str(path.relative_to(root))) <= MAX_FOLDER_CHARS:
+                folders.append(str(path.relative_to(root)))
+    return folders
+
+
 def folder_files(relative: str, limit: int = MAX_SET_IMAGES, root: Path | None = None) -> list[Path]:
     """The image files in `relative` (a folder under the image root, searched recursively, at most
     `limit`, in sorted order, among its first MAX_ENTRIES_READ entries). ValueError, with a message

@@ -11,11 +11,11 @@ from explain.figures.charts import occlusion_figures
 from explain.figures.render import crop_tile, draw_box, grey_maps, input_image, montage, symmetric_image
 from explain.figures.top9 import top9_montages
 from explain.inputs.image_sets import (
-    MAX_FOLDER_CHARS,
     MAX_SET_IMAGES,
     bundled_set,
     folder_files,
     folder_set,
+    image_folders,
     set_sha256,
 )
 from explain.inputs.upload_limits import IMAGE_MB, TOP9_UPLOADS
@@ -263,8 +263,22 @@ def image_set_ui(subject: Subject) -> tuple[list, str]:
             else:
                 images.append((chosen_upload.name, chosen_upload.image))
     else:
-        folder = st.text_input(
-            "Folder under the image folder ($EXPLAINER_IMAGE_ROOT)", "", key="feat_folder", max_chars=MAX_FOLDER_CHARS
+        folders = image_folders()
+        if not folders:
+            st.info(
+                "This server offers no folders of images to scan: whoever runs it can put some under `data/images` "
+                "in the project (or point `EXPLAINER_IMAGE_ROOT` at another folder). Meanwhile, scan the samples or "
+                "your uploads.",
+                icon=":material/folder_off:",
+            )
+        folder = st.selectbox(
+            "Folder on this server",
+            ["", *folders],
+            key="feat_folder",
+            format_func=lambda f: "choose a folder" if not f else "all of the image folder" if f == "." else f,
+            disabled=not folders,
+            help="The folders of images whoever runs this server put in its image folder; a folder is scanned with "
+            "the folders inside it.",
         )
         if folder:
             try:  # the files are only listed here; they are decoded when the scan starts
