@@ -42,6 +42,20 @@ def test_failed_probe_is_remembered(monkeypatch):
     weights_cache.forget_network_state()
 
 
+def test_check_again_probes_the_network_at_most_every_30_seconds(monkeypatch):
+    """A review: any visitor's "Check again" forgot the probes (each up to 2 s under the lock every status waits on)
+    and reloaded every loaded model; now it forgets them at most every RECHECK_SECONDS, and models are keyed on their
+    weights' status, so nothing needs clearing."""
+    clock = [1000.0]
+    monkeypatch.setattr(weights_cache.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(weights_cache, "_last_recheck", [-float("inf")])
+    assert weights_cache.check_network_again()
+    clock[0] += weights_cache.RECHECK_SECONDS - 1
+    assert not weights_cache.check_network_again()
+    clock[0] += 1
+    assert weights_cache.check_network_again()
+
+
 class FakeResponse(io.BytesIO):
     def __init__(self, data: bytes):
         super().__init__(data)

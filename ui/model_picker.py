@@ -29,14 +29,17 @@ from ui.view_link import BIND
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model…")
-def cached_classifier(name: str) -> tuple[nn.Module, ModelInfo]:
-    """One shared copy per process; at most three kept, so a small host is not exhausted."""
+def cached_classifier(name: str, weights: str = "") -> tuple[nn.Module, ModelInfo]:
+    """One shared copy per process; at most three kept, so a small host is not exhausted. `weights`: the status of
+    its weights file (`models.hub.status`), so weights cached since load a new copy and no visitor ever clears the
+    class's loaded models (a review: every "Check again" reloaded them all, hashing up to 528 MB)."""
     return load_classifier(name)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the detector…")
-def cached_detector(name: str) -> tuple[nn.Module, DetectorInfo]:
-    """One shared copy per process; at most two kept (a COCO R-CNN holds about 170 MB)."""
+def cached_detector(name: str, weights: str = "") -> tuple[nn.Module, DetectorInfo]:
+    """One shared copy per process; at most two kept (a COCO R-CNN holds about 170 MB); keyed on its weights' status
+    as `cached_classifier` is."""
     return load_detector(name)
 
 
@@ -81,7 +84,7 @@ def _pick(
     specs: dict[str, ModelSpec],
     key: str,
     default: str,
-    load: Callable[[str], tuple[nn.Module, WeightsInfo]],
+    load: Callable[[str, str], tuple[nn.Module, WeightsInfo]],
 ) -> tuple[nn.Module, WeightsInfo]:
     names, standing = list(specs), stand_ins(specs)
 
@@ -101,7 +104,7 @@ def _pick(
     if status(spec.weights) == "downloadable":
         download_with_progress(spec.weights)
     try:
-        model, info = load(name)
+        model, info = load(name, status(spec.weights))
     except CheckpointError as exc:  # only the bundled fallback itself can fail this way
         st.error(f"{spec.title} cannot run: {exc}. Retrain it with `{spec.retrain}`.")
         end_page()
@@ -120,7 +123,11 @@ def model_picker(prefix: str, default: str = "resnet18") -> tuple[nn.Module, Mod
         return _pick("Classifier", CLASSIFIERS, key, default, cached_classifier)
     specs = {**CLASSIFIERS, OWN: own_spec(mine)}
     return _pick(
-        "Classifier", specs, key, default, lambda n: (mine.model, mine.info) if n == OWN else cached_classifier(n)
+        "Classifier",
+        specs,
+        key,
+        default,
+        lambda n, weights: (mine.model, mine.info) if n == OWN else cached_classifier(n, weights),
     )
 
 

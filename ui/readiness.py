@@ -20,7 +20,6 @@ from models.text import about, counted
 from models.transfer.sweep import FORM_DEFAULT, Estimate
 from ui.admission import server_queue
 from ui.live_run import estimate_text
-from ui.model_picker import cached_classifier, cached_detector
 from ui.views.build import loop_kind
 from ui.views.training import bn_kind
 
@@ -80,9 +79,7 @@ def fetch_ui() -> None:
         bar.empty()
     finally:
         _FETCHING.release()
-    weights_cache.forget_network_state()
-    cached_classifier.clear()
-    cached_detector.clear()
+    weights_cache.forget_network_state()  # the models fetched load under their weights' new status (cached)
     for line in failures.values():
         st.warning(line, icon=":material/cloud_off:")
     if not failures:

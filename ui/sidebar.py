@@ -12,7 +12,6 @@ from models.devices import best_device, device_name
 from models.files import public_path
 from models.hub import weights_cache
 from models.hub.fallback import status
-from ui.model_picker import cached_classifier, cached_detector
 
 _STATUS = {
     "cached": ":green[cached, hash checked]",
@@ -37,7 +36,5 @@ def render_sidebar() -> None:
                     f"{kind}:\n" + "\n".join(f"- {s.title}: {_STATUS[status(s.weights)]}" for s in specs.values())
                 )
             if st.button("Check again", help="Look for newly cached weights and retry the network"):
-                weights_cache.forget_network_state()
-                cached_classifier.clear()
-                cached_detector.clear()
+                weights_cache.check_network_again()  # at most every 30 s; weights found load under their own key
                 st.rerun()

@@ -8,10 +8,12 @@ leaves everything else (file names, cache folder, hash convention) as torchvisio
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import socket
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -117,6 +119,23 @@ def forget_network_state() -> None:
     """Forget remembered probe results (for tests, and after the user fixes their connection)."""
     with _network_lock:
         _network.clear()
+
+
+RECHECK_SECONDS = 30.0  # the least time between two visitors' "Check again" that probe the network anew
+_last_recheck = [-math.inf]
+
+
+def check_network_again() -> bool:
+    """Forget the remembered probes so that the next status asks the network again, at most once per
+    RECHECK_SECONDS in the process; True when forgotten now. Any visitor may ask (the sidebar's "Check again"), and
+    a probe can take 2 s under the lock every status waits on (a review)."""
+    with _network_lock:
+        now = time.monotonic()
+        if now - _last_recheck[0] < RECHECK_SECONDS:
+            return False
+        _last_recheck[0] = now
+        _network.clear()
+        return True
 
 
 def download(weights: WeightsEnum, progress: Progress | None = None, timeout: float = 10.0) -> Path:
