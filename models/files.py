@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 PROJECT = Path(__file__).resolve().parents[1]
 MB = 1 << 20  # a megabyte, as every bound in the project counts it
@@ -15,10 +15,15 @@ MB = 1 << 20  # a megabyte, as every bound in the project counts it
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """Hex SHA-256 of a file, read in chunks so large checkpoints cost little memory."""
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
+        return sha256_stream(fh, chunk)
+
+
+def sha256_stream(fh: BinaryIO, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of what is left to read in an open binary file, read in chunks."""
+    digest = hashlib.sha256()
+    while block := fh.read(chunk):
+        digest.update(block)
     return digest.hexdigest()
 
 

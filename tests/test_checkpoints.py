@@ -72,6 +72,33 @@ def test_ordered_dict_state_is_accepted(tmp_path):
     assert torch.equal(load_verified(path, sha256_file(path))["w"], torch.ones(2))
 
 
+def test_the_bytes_loaded_are_the_bytes_checked(tmp_path, monkeypatch):
+    """A review: the file was hashed by name, then opened again by name to load, so a file replaced in between
+    loaded unchecked. Now one open file is hashed and then read."""
+    import os
+
+    path, other = tmp_path / "w.pt", tmp_path / "other.pt"
+    torch.save({"w": torch.ones(2)}, path)
+    torch.save({"w": torch.zeros(2)}, other)
+    digest = sha256_file(path)
+    hashed = checkpoints.sha256_stream
+
+    def then_replaced(fh, *args):
+        out = hashed(fh, *args)
+        os.replace(other, path)  # another file put in its place after the check
+        return out
+
+    monkeypatch.setattr(checkpoints, "sha256_stream", then_replaced)
+    state, full = checkpoints.verified_state(path, digest[:8])
+    assert full == digest and torch.equal(state["w"], torch.ones(2))
+
+
+def test_a_trained_file_is_written_whole(tmp_path):
+    checkpoints.save_trained("quick", {"w": torch.ones(2)}, {}, str(tmp_path))
+    assert torch.equal(torch.load(tmp_path / "quick.pt", weights_only=True)["w"], torch.ones(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["quick.pt"]  # no temporary file left beside it
+
+
 def test_pages_explain_a_missing_bundled_checkpoint(weights_dir):
     """With no trained models at all, the pages say what to run instead of showing a traceback."""
     import streamlit as st

@@ -11,11 +11,11 @@ import io
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
-from models.files import PROJECT, atomic_write_bytes, sha256_file, write_json_atomic
+from models.files import PROJECT, atomic_write_bytes, sha256_file, sha256_stream, write_json_atomic
 
 WEIGHTS_DIR = PROJECT / "models" / "weights"
 MANIFEST = WEIGHTS_DIR / "manifest.json"
@@ -25,37 +25,45 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, does not match its recorded SHA-256, or does not fit its model."""
 
 
-def verify(path: str | os.PathLike, expected_sha256: str) -> str:
-    """The file's full SHA-256, once it is checked against `expected_sha256` (the whole digest, or the prefix
-    torchvision file names carry). Raises CheckpointError when the file is missing or does not match."""
-    path = Path(path)
-    if len(expected_sha256) < 8:
-        raise CheckpointError(f"no trustworthy hash is known for {path.name}")
-    if not path.is_file():
-        raise CheckpointError(f"{path.name} is missing")
-    actual = sha256_file(path)
+def _checked(name: str, actual: str, expected_sha256: str) -> str:
     if not actual.startswith(expected_sha256.lower()):
-        raise CheckpointError(f"{path.name} has SHA-256 {actual[:12]}…, expected {expected_sha256[:12]}…")
+        raise CheckpointError(f"{name} has SHA-256 {actual[:12]}…, expected {expected_sha256[:12]}…")
     return actual
 
 
-def load_verified(path: str | os.PathLike, expected_sha256: str) -> dict[str, torch.Tensor]:
-    """Check the file's SHA-256 (or a prefix of it, as torchvision file names carry), then load
-    it with `weights_only=True` on the CPU. Raises CheckpointError when either step fails."""
-    verify(path, expected_sha256)
-    return read_state(path)
-
-
-def read_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """A state dict read with `weights_only=True` on the CPU; call only after `verify`."""
-    path = Path(path)
+def _load(fh: BinaryIO, name: str) -> Any:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(fh, map_location="cpu", weights_only=True)
     except Exception as exc:  # a corrupt or foreign file: say so, never unpickle anything else
-        raise CheckpointError(f"{path.name} could not be read as a state dict ({type(exc).__name__})") from exc
+        raise CheckpointError(f"{name} could not be read as a state dict ({type(exc).__name__})") from exc
+
+
+def verified_state(path: str | os.PathLike, expected_sha256: str) -> tuple[dict[str, torch.Tensor], str]:
+    """(the state dict, the file's full SHA-256): the file's SHA-256 checked against `expected_sha256` (the whole
+    digest, or the prefix torchvision file names carry), then the same open file read with `weights_only=True` on
+    the CPU, so the bytes loaded are the bytes checked (a review: a file replaced between a check by name and a load
+    by name would load unchecked). Raises CheckpointError when the file is missing, does not match, or is not a
+    state dict."""
+    path = Path(path)
+    if len(expected_sha256) < 8:
+        raise CheckpointError(f"no trustworthy hash is known for {path.name}")
+    try:
+        with open(path, "rb") as fh:
+            digest = _checked(path.name, sha256_stream(fh), expected_sha256)
+            fh.seek(0)
+            state = _load(fh, path.name)
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{path.name} is missing") from exc
+    except OSError as exc:
+        raise CheckpointError(f"{path.name} cannot be read ({exc.strerror or type(exc).__name__})") from exc
     if not isinstance(state, dict):
         raise CheckpointError(f"{path.name} does not hold a state dict")
-    return state
+    return state, digest
+
+
+def load_verified(path: str | os.PathLike, expected_sha256: str) -> dict[str, torch.Tensor]:
+    """The state dict of `verified_state`."""
+    return verified_state(path, expected_sha256)[0]
 
 
 def read_manifest() -> dict[str, Any]:
@@ -80,8 +88,10 @@ def save_bundled(name: str, state_dict: dict[str, torch.Tensor], record: dict[st
 def save_trained(name: str, state_dict: dict[str, torch.Tensor], record: dict[str, Any], out: str | None) -> None:
     """The end of every training command: into the folder `out` as `<name>.pt` (fp32, a quick try), or,
     without `out`, bundled in fp16 with its record in the manifest (saying which file and hash)."""
-    if out:
-        torch.save(state_dict, f"{out.rstrip('/')}/{name}.pt")
+    if out:  # written whole or not at all, as every file the project writes
+        buf = io.BytesIO()
+        torch.save(state_dict, buf)
+        atomic_write_bytes(Path(out) / f"{name}.pt", buf.getvalue())
     else:
         entry = save_bundled(name, state_dict, record)
         print(f"saved models/weights/{entry['file']} sha256 {entry['sha256']}")

@@ -184,7 +184,7 @@ def pretrained(
     Raises WeightsUnavailable or CheckpointError; the callers fall back to a bundled model."""
     import torchvision
 
-    from models.hub.checkpoints import CheckpointError, read_state, verify
+    from models.hub.checkpoints import CheckpointError, verified_state
     from models.lock import seeded_rngs
 
     path, source = weights_path(weights), "cache"
@@ -193,8 +193,7 @@ def pretrained(
             raise WeightsUnavailable("not in the cache, and downloads are switched off")
         download(weights, progress)
         source = "download"
-    digest = verify(path, expected_sha_prefix(weights))
-    state = read_state(path)
+    state, digest = verified_state(path, expected_sha_prefix(weights))
     with seeded_rngs(0):  # the random initialisation never takes numbers from another session's seeded draws
         model = torchvision.models.get_model(name, weights=None, **builder_kwargs)
     try:
