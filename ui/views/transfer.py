@@ -93,11 +93,16 @@ def sweep_folders() -> dict[str, Path]:
     }
 
 
-def folder_titles(folders: dict[str, Path]) -> dict[str, str]:
-    """What the lists show for each sweep: the shipped and published sweeps' labels; for a terminal's or the
-    visitor's, where it came from and its title (`sweep_titles`), not its folder's hash."""
+def sweep_names(folders: dict[str, Path]) -> dict[str, str]:
+    """Each sweep's name without where it came from: the shipped and published sweeps' as their keys say, a
+    terminal's or the visitor's its title (`sweep_titles`), not its folder's hash."""
     titles = sweep_titles({key: f for key, f in folders.items() if key.startswith(("Terminal: ", "Yours: "))})
-    return {key: f"{key.split(': ', 1)[0]}: {titles[key]}" if key in titles else key for key in folders}
+    return {key: titles.get(key, key.split(": ", 1)[-1]) for key in folders}
+
+
+def folder_titles(folders: dict[str, Path]) -> dict[str, str]:
+    """What the lists show for each sweep: where it came from ("Yours", "Terminal", ...) and its name."""
+    return {key: f"{key.split(': ', 1)[0]}: {name}" for key, name in sweep_names(folders).items()}
 
 
 def source_ui(folders: dict[str, Path]) -> Path:
@@ -359,7 +364,8 @@ def compare_ui(folder: Path) -> dict[str, list[TransferRun]]:
         max_selections=3,
         help="Each chosen sweep's measured mean error per size, dashed, in the regimes' colours.",
     )
-    return {titles[label].split(": ", 1)[-1]: load_runs(folders[label])[1] for label in chosen}
+    names = sweep_names({label: folders[label] for label in chosen})  # the legend's, not parsed from the list's
+    return {names[label]: load_runs(folders[label])[1] for label in chosen}
 
 
 def results_view(meta: SweepRecord | None, runs: list[TransferRun], folder: Path) -> None:
