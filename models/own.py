@@ -16,6 +16,8 @@ import json
 import os
 import pickle
 import struct
+import threading
+import weakref
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -274,6 +276,42 @@ def _local_method(data: bytes, entry: zipfile.ZipInfo) -> int:
 def network_mb(model: nn.Module) -> float:
     """MB of a network's parameters and buffers: what the server holds for it."""
     return sum(t.numel() * t.element_size() for t in model.state_dict().values()) / MB
+
+
+class HeldNetworks:
+    """Every session's own network in this process, within `budget_mb` MB in all (a loopback review: eight sessions
+    each loading a 241-kB file that builds a 233-MB AlexNet took a 2.7 GB-class server from 1,064 to 3,012 MB).
+    Networks are held weakly, so each is freed with its session; thread-safe."""
+
+    def __init__(self, budget_mb: float) -> None:
+        self.budget_mb = budget_mb
+        self._held: weakref.WeakSet[nn.Module] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def megabytes(self) -> float:
+        """What the held networks take now."""
+        with self._lock:
+            return sum(network_mb(m) for m in list(self._held))
+
+    def make_room(self, size: float, replacing: nn.Module | None = None, keep: nn.Module | None = None) -> None:
+        """Refuse in one line a network of `size` MB that would take the held networks past the budget (`replacing`,
+        the session's current one, does not count: it is replaced); else hold `keep`, under the same lock, so two
+        sessions at once cannot both take the last room."""
+        with self._lock:
+            others = sum(network_mb(m) for m in list(self._held) if m is not replacing)
+            if others + size > self.budget_mb:
+                raise OwnModelError(
+                    f"This server already holds {others:,.0f} MB of visitors' own networks and takes "
+                    f"{self.budget_mb:,.0f} MB in all; this one needs {size:,.0f} MB. Try again in a few minutes, "
+                    "when other sessions have closed, or run the dashboard on your own machine."
+                )
+            if keep is not None:
+                self._held.add(keep)
+
+
+# The process's: $EXPLAINER_OWN_SERVER_MB (default 720). A session's network is freed with its session (Streamlit
+# drops a closed tab's session after a couple of minutes).
+HELD = HeldNetworks(float(os.environ.get("EXPLAINER_OWN_SERVER_MB", "720")))
 
 
 NOT_CHECKPOINT = "The file is not a PyTorch checkpoint (what `torch.save(model.state_dict(), path)` writes)."

@@ -125,7 +125,7 @@ def test_the_server_holds_a_bounded_total_of_visitors_networks(trained, monkeypa
     """A loopback review: eight sessions each loaded a 241-kB file that builds a 233-MB AlexNet, and the server grew
     by 245 MB a session (1,064 to 3,012 MB). Every session's own network counts toward OWN_SERVER_MB; past it one
     line refuses the next, and a session replacing its own network is not counted twice."""
-    import ui.own_model as own
+    import models.own as own
 
     _, mine = trained
     size = own.network_mb(mine.model)
@@ -140,8 +140,8 @@ def test_the_server_holds_a_bounded_total_of_visitors_networks(trained, monkeypa
         uploads.append(at)
         return [e.value for e in at.error]
 
-    held = sum(own.network_mb(m) for m in list(own._HELD))  # what this process's sessions hold now (the fixture's)
-    monkeypatch.setattr(own, "OWN_SERVER_MB", held + 1.5 * size)  # room for one more network, not two
+    held = own.HELD.megabytes()  # what this process's sessions hold now (the fixture's)
+    monkeypatch.setattr(own.HELD, "budget_mb", held + 1.5 * size)  # room for one more network, not two
     first = open_page("pages/build.py")
     assert load(first) == [] and "own_model" in first.session_state
     assert load(first) == []  # the same session again: it replaces its own, which is not counted

@@ -360,6 +360,23 @@ def test_the_same_weights_under_another_card_are_another_cache_key():
     assert again.cache_key == one.cache_key and one.weights_sha256 == names.weights_sha256
 
 
+def test_the_networks_held_stay_within_their_budget_and_go_with_their_sessions():
+    import gc
+
+    from models.own import HeldNetworks, network_mb
+
+    a, b = torch.nn.Linear(256, 256), torch.nn.Linear(256, 256)  # 0.25 MB each
+    held = HeldNetworks(budget_mb=1.5 * network_mb(a))
+    held.make_room(network_mb(a), keep=a)
+    with pytest.raises(OwnModelError, match="This server already holds 0 MB of visitors' own networks"):
+        held.make_room(network_mb(b), keep=b)  # two would pass the budget
+    held.make_room(network_mb(b), replacing=a)  # the session's own network is replaced: not counted
+    del a
+    gc.collect()  # a closed session's network is freed, and its room with it
+    held.make_room(network_mb(b), keep=b)
+    assert held.megabytes() == pytest.approx(network_mb(b))
+
+
 def test_a_safetensors_file_loads_like_its_state_dict():
     from safetensors.torch import save
 

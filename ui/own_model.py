@@ -4,10 +4,7 @@ is then freed), never in a shared cache, never reachable from another session by
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import threading
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +15,7 @@ from explain.figures.render import png_bytes
 from models.classifiers import ModelInfo
 from models.devices import best_device
 from models.hub.fallback import ModelSpec
-from models.own import OwnCard, OwnModelError, export, network_mb, own_classifier
+from models.own import HELD, OwnCard, export, network_mb, own_classifier
 
 OWN = "own"  # the pickers' key for the visitor's own network
 _KEY = "own_model"
@@ -46,29 +43,12 @@ class OwnModel:
         return export(self.model, self.card)[0]
 
 
-# What the server holds of every session's own network together, in MB (a loopback review: eight sessions each loading
-# a 241-kB file that builds a 233-MB AlexNet took a 2.7 GB-class server from 1,064 to 3,012 MB). A session's network is
-# freed with its session (Streamlit drops a closed tab's session after a couple of minutes).
-OWN_SERVER_MB = int(os.environ.get("EXPLAINER_OWN_SERVER_MB", "720"))
-_HELD: weakref.WeakSet[nn.Module] = weakref.WeakSet()  # every session's own network, this process
-_HELD_LOCK = threading.Lock()
-
-
 def room_for(size: float, keep: nn.Module | None = None) -> None:
-    """Refuse in one line a network of `size` MB that would take the server's own networks past OWN_SERVER_MB (this
-    session's current one does not count: it is replaced); else count `keep` among them, under the same lock, so two
-    sessions at once cannot both take the last room. Called before a network is built, and as it is kept."""
+    """Refuse in one line a network of `size` MB past what the server holds of visitors' networks (`HELD`; this
+    session's current one does not count: it is replaced); else hold `keep` among them. Called before a network is
+    built, and as it is kept."""
     mine = own_model()
-    with _HELD_LOCK:
-        others = sum(network_mb(m) for m in list(_HELD) if mine is None or m is not mine.model)
-        if others + size > OWN_SERVER_MB:
-            raise OwnModelError(
-                f"This server already holds {others:,.0f} MB of visitors' own networks and takes {OWN_SERVER_MB:,} MB "
-                f"in all; this one needs {size:,.0f} MB. Try again in a few minutes, when other sessions have closed, "
-                "or run the dashboard on your own machine."
-            )
-        if keep is not None:
-            _HELD.add(keep)
+    HELD.make_room(size, replacing=mine.model if mine is not None else None, keep=keep)
 
 
 def keep_own(
