@@ -434,6 +434,7 @@ def test_a_draw_is_timed_and_what_fits_in_a_budget_follows_from_it() -> None:
     from models.experiments.augmentation import (
         TRAIN_SECONDS,
         affordable_draws,
+        preview_draws,
         seconds_per_draw,
         step,
         training_refusal,
@@ -444,6 +445,8 @@ def test_a_draw_is_timed_and_what_fits_in_a_budget_follows_from_it() -> None:
     assert 0 < cheap < costly  # four 31-pixel blurs on 256 x 256 pixels cost more than a flip of 28 x 28, anywhere
     assert affordable_draws(2.0, 12, 7.0) == 3 and affordable_draws(0.001, 12, 7.0) == 12
     assert affordable_draws(60.0, 12, 7.0) == 1  # one draw at least, so the page still shows what the pipeline does
+    # the page's 10 s shared between its 12 draws on the image and 4 on the detection sample, as they want them
+    assert preview_draws(1.0, [12, 4]) == [7, 2] and preview_draws(0.001, [12, 4]) == [12, 4]
     assert training_refusal(TRAIN_SECONDS / 300 / 8, 8) == ""  # exactly the budget
     assert training_refusal(0.01, 200).startswith("This pipeline takes 0.01 s per digit on this server")
 

@@ -394,6 +394,14 @@ def affordable_draws(per_draw: float, wanted: int, budget: float) -> int:
     return max(1, min(wanted, int(budget // max(per_draw, 1e-9))))
 
 
+def preview_draws(per_draw: float, wanted: Sequence[int], budget: float = PREVIEW_SECONDS) -> list[int]:
+    """How many of each set of `wanted` draws fit in `budget` seconds at `per_draw` seconds each, the budget shared
+    between the sets as their wants are (at least one each): the page's draws on the visitor's image and on the
+    detection sample."""
+    total = max(sum(wanted), 1)
+    return [affordable_draws(per_draw, w, budget * w / total) for w in wanted]
+
+
 def training_refusal(per_digit: float, epochs: int, train_size: int = TRAIN_SIZE) -> str:
     """One line when applying the pipeline to every training digit each epoch would take over TRAIN_SECONDS at
     `per_digit` seconds a draw (measured on this server: `seconds_per_draw`), else "": the run would hold the

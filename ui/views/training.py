@@ -18,13 +18,13 @@ from models.experiments.augmentation import (
     PREVIEW_SECONDS,
     TRANSFORMS,
     PipelineResult,
-    affordable_draws,
     check_steps,
     compare_on_digits,
     on_digits_note,
     pipeline_code,
     pipeline_from_link,
     pipeline_link,
+    preview_draws,
     seconds_per_draw,
     step,
     targets_note,
@@ -272,8 +272,7 @@ def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int
     except Exception as exc:  # e.g. a crop larger than the image without padding
         st.error(f"The pipeline fails on an image of {PREVIEW_SIDE} pixels: {str(exc).splitlines()[0]}")
         return
-    shown = affordable_draws(per_draw, n, PREVIEW_SECONDS * n / (n + SCENE_DRAWS))
-    scene = affordable_draws(per_draw, SCENE_DRAWS, PREVIEW_SECONDS * SCENE_DRAWS / (n + SCENE_DRAWS))
+    shown, scene = preview_draws(per_draw, [n, SCENE_DRAWS])
     if shown < n:  # a loopback review's twelve blurs after 512-pixel crops took 37 s of the server, unqueued
         st.info(
             f"These transforms take {per_draw:.2g} s a draw on this server: {shown} of the {n} draws are shown, as "
