@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+from PIL import Image
 from torch import nn
 from torchvision import models
 from torchvision.models import AlexNet_Weights, ResNet18_Weights, ResNet50_Weights, VGG16_Weights, WeightsEnum
@@ -91,6 +92,6 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
-def architecture_input(name: str, image) -> torch.Tensor:
+def architecture_input(name: str, image: Image.Image) -> torch.Tensor:
     """The 1 x C x H x W input `ARCHITECTURES[name]` takes for a PIL image."""
     return ARCHITECTURES[name].transform()(image).unsqueeze(0)

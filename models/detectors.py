@@ -150,7 +150,9 @@ def _bundled(requested: str, reason: str) -> tuple[nn.Module, DetectorInfo]:
     return record.build(), info
 
 
-def _torchvision(spec: ModelSpec, allow_download: bool, progress) -> tuple[nn.Module, DetectorInfo]:
+def _torchvision(
+    spec: ModelSpec, allow_download: bool, progress: weights_cache.Progress | None
+) -> tuple[nn.Module, DetectorInfo]:
     assert spec.weights is not None
     model, source, path, digest = weights_cache.pretrained(
         spec.weights, spec.name, allow_download, progress, weights_backbone=None
@@ -171,7 +173,11 @@ def _torchvision(spec: ModelSpec, allow_download: bool, progress) -> tuple[nn.Mo
 
 
 def load_detector(
-    name: str, *, device: torch.device | str | None = None, allow_download: bool = True, progress=None
+    name: str,
+    *,
+    device: torch.device | str | None = None,
+    allow_download: bool = True,
+    progress: weights_cache.Progress | None = None,
 ) -> tuple[nn.Module, DetectorInfo]:
     """A detector in eval mode; the bundled shapes detector stands in when COCO weights are unavailable."""
     if name not in DETECTORS:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import streamlit as st
 from torch import nn
+from torchvision.models import WeightsEnum
 
 from explain.inputs.images import small_image_note, too_small_to_detect
 from explain.inputs.samples import ONE_SHAPE, SAMPLE_NAMES
@@ -43,7 +44,7 @@ def cached_detector(name: str, weights: str = "") -> tuple[nn.Module, DetectorIn
     return load_detector(name)
 
 
-def download_with_progress(weights) -> None:
+def download_with_progress(weights: WeightsEnum) -> None:
     """Fetch torchvision weights into the cache with a progress bar; on failure the loader falls
     back to the bundled model and its banner says why."""
     bar = st.progress(0.0, text=f"Downloading {weights_cache.weights_path(weights).name}…")

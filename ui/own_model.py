@@ -72,10 +72,12 @@ def keep_own(
 
 
 def own_model() -> OwnModel | None:
+    """This session's own network, if it has one."""
     return st.session_state.get(_KEY)
 
 
 def forget_own() -> None:
+    """Drop this session's own network (freed once nothing else holds it)."""
     st.session_state.pop(_KEY, None)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 from streamlit.runtime.pages_manager import PagesManager
 
 from ui.navigation import PAGES
@@ -67,7 +68,7 @@ def run_app() -> None:
     mark_done(done_slot)  # the last element of a run
 
 
-def mark_done(slot) -> None:
+def mark_done(slot: DeltaGenerator) -> None:
     """An invisible marker drawn when a run has drawn everything: its number in this session and its subject.
     A test or a tool waits for the marker naming its image, not stale (Streamlit marks a running rerun's old
     elements `data-stale`), with the script idle: never for "looks idle a moment". A run interrupted by a rerun,

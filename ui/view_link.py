@@ -13,6 +13,8 @@ from urllib.parse import urlencode
 import streamlit as st
 
 if TYPE_CHECKING:  # ui.shell imports this module before PyTorch loads: nothing from explain or models here
+    from streamlit.delta_generator import DeltaGenerator
+
     from explain.inputs.upload_limits import KeptUploads
 
 BIND = "query-params"  # every linked widget's `bind`
@@ -158,7 +160,7 @@ def drop_if_emptied(key: str) -> None:
         drop_upload()
 
 
-def copy_link(where) -> None:
+def copy_link(where: DeltaGenerator) -> None:
     """The link to this view now, in a box with a copy button, in a popover at `where`."""
     params = st.query_params.to_dict()
     base = st.context.url or ""

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 
 from explain.methods.classify import Prediction
 from models.text import percent
+
+if TYPE_CHECKING:
+    from explain.methods.occlusion import OcclusionMaps
+    from models.experiments.batchnorm import BNHistory
 
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC")
 
@@ -187,7 +192,7 @@ def deletion_insertion_chart(curves: dict) -> go.Figure:
 
 
 def occlusion_figures(
-    maps, categories, target: int, caption: str, window: int = 0
+    maps: OcclusionMaps, categories: Sequence[str], target: int, caption: str, window: int = 0
 ) -> tuple[go.Figure, go.Figure, go.Figure]:
     """Zeiler & Fergus' Figure 7 panels: (b) feature-map activation, (d) class probability, (e) top label, one cell
     per position of the grey square, placed at the square's centre in the image's pixels (axes in pixels, y down, one
@@ -218,7 +223,7 @@ def occlusion_figures(
     return a, b, c
 
 
-def bn_accuracy_chart(history) -> go.Figure:
+def bn_accuracy_chart(history: BNHistory) -> go.Figure:
     """Figure 1a: test accuracy against training steps, without and with BatchNorm (both evaluations)."""
     fig = go.Figure()
     fig.add_scatter(x=history.steps, y=history.acc_plain, name="without BatchNorm", line=dict(color=PALETTE[0]))
@@ -241,7 +246,7 @@ def bn_accuracy_chart(history) -> go.Figure:
     return fig
 
 
-def bn_distribution_chart(history, unit: int, conv: bool = False) -> go.Figure:
+def bn_distribution_chart(history: BNHistory, unit: int, conv: bool = False) -> go.Figure:
     """Figures 1b and 1c: the 15th, 50th and 85th percentiles of one unit's input over training; for a conv net
     (`conv`), the unit is a channel's centre pixel, and the axis says so (a fidelity review)."""
     from plotly.subplots import make_subplots

@@ -101,6 +101,7 @@ class Progress:
 
     @property
     def fraction(self) -> float:
+        """How much of the sweep is done at this report, from 0 to 1 (runs, and within the run its batches)."""
         within = ((self.epoch - 1) * self.batches + self.batch) / max(1, self.epochs * self.batches)
         return min(1.0, (self.run - 1 + within) / max(1, self.runs))
 
@@ -142,8 +143,10 @@ class Sweep:
 
 
 def settings_hash(settings: dict[str, Any]) -> str:
+    """A sweep's identity: the first 12 hex digits of the SHA-256 of its settings as sorted JSON."""
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def run_key(regime: str, n: int, seed: int) -> str:
+    """A run's name in its sweep and its file's: "probe-n5-s0"."""
     return f"{regime}-n{n}-s{seed}"

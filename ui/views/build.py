@@ -60,6 +60,7 @@ _draws = itertools.count()  # every redraw of a placeholder needs its own key: o
 
 @st.cache_resource(max_entries=6, show_spinner="Building the network…")
 def cached_architecture(name: str) -> torch.nn.Module:
+    """One of the course's architectures, built once per process in eval mode (the anatomy reads it, never trains)."""
     return ARCHITECTURES[name].build().eval()
 
 
@@ -88,6 +89,7 @@ def anatomy_ui() -> tuple[str, bool]:
 
 
 def anatomy_table(rows: list) -> pd.DataFrame:
+    """The anatomy's rows as the table shows them: each layer's output shape, parameters and receptive field."""
     return pd.DataFrame(
         {
             "layer": [r.name for r in rows],
@@ -132,6 +134,8 @@ def dissected(name: str, chosen: ChosenImage) -> tuple[str, torch.nn.Module, tor
 
 
 def show_anatomy(name: str, every: bool, chosen: ChosenImage) -> None:
+    """The network's anatomy on the chosen image: every layer or its blocks, the parameter count beside the paper's,
+    and where the network departs from it."""
     title, model, x, rows, published_params, departs = dissected(name, chosen)
     shown = [r for r in rows if r.leaf] if every else blocks(rows)
     count = total_params(model)

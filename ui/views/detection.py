@@ -2,6 +2,7 @@
 and the detections against the truth. Drawing only: every number comes from explain/ and models/."""
 
 import hashlib
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -439,7 +440,7 @@ def heads_section(
     stages: Stages,
     followed: Followed | None,
     inst: Instance | None,
-    categories,
+    categories: Sequence[str],
     subject: Subject,
 ) -> None:
     """Stage 4: one proposal's RoI features, the box head's class probabilities and the box it moves to."""

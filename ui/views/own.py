@@ -145,6 +145,8 @@ def upload_ui() -> None:
 
 
 def own_model_tab() -> None:
+    """The "Your model" tab: the session's own network (kept from a run or uploaded), its download and card, the
+    upload form."""
     prose(
         "Your own network, held for this browser session only (one at a time; another session never sees it): "
         "one trained on this page, or weights you upload. Download it as a state_dict and its card to load it "

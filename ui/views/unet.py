@@ -30,7 +30,8 @@ DISPLAY = 256
 
 
 @st.cache_resource(show_spinner="Loading the U-Nets…")
-def unets():
+def unets() -> dict[str, tuple[torch.nn.Module, BundledWeights]]:
+    """Both bundled U-Nets, with and without skips, loaded once per process."""
     return {v: load_unet(v) for v in ("full", "noskip")}
 
 
