@@ -7,10 +7,8 @@ app_shell()  # first: a visitor arriving here after a restart sees the app while
 import streamlit as st
 
 from explain import top_k_bar
-from ui.image_input import image_input
-from ui.model_picker import classifier_subject, default_sample, model_picker, out_of_distribution
+from ui.model_picker import classifier_image_ui, classifier_subject, model_picker, out_of_distribution
 from ui.navigation import PAGES
-from ui.own_model import own_samples
 from ui.predictions import top5
 from ui.presenter import chart, in_use, prose, settings
 
@@ -18,8 +16,7 @@ st.title("What does the network see?")
 prose("Pick an image and a classifier. The model runs on the device shown in the sidebar.")
 
 with settings():
-    samples = own_samples("home")
-    chosen = image_input("home", default_sample=next(iter(samples or {}), default_sample("home")), extra=samples)
+    chosen = classifier_image_ui("home")
     model, info = model_picker("home")
 
 if chosen is not None:

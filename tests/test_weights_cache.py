@@ -80,6 +80,34 @@ def test_download_verifies_and_reports_progress(torch_home, monkeypatch, tmp_pat
     assert list(path.parent.glob("*.part")) == []
 
 
+def test_two_visitors_asking_for_one_file_download_it_once(torch_home, monkeypatch, tmp_path):
+    """A review: a picker's download had no lock, so visitors choosing one model at once each downloaded it."""
+    import threading
+
+    from tests.bounds import within
+
+    src = tmp_path / "w.pth"
+    torch.save({"w": torch.arange(1000.0)}, src)
+    monkeypatch.setattr(weights_cache, "network_available", lambda url, timeout=2.0: (True, ""))
+    monkeypatch.setattr(weights_cache, "expected_sha_prefix", lambda w: sha256_file(src)[:8])
+    opened, release = [], threading.Event()
+
+    def slow(url, timeout):
+        opened.append(url)
+        assert release.wait(within(30))  # the first download holds on until the second visitor has asked
+        return FakeResponse(src.read_bytes())
+
+    monkeypatch.setattr(urllib.request, "urlopen", slow)
+    paths = []
+    visitors = [threading.Thread(target=lambda: paths.append(weights_cache.download(WEIGHTS))) for _ in range(2)]
+    for v in visitors:
+        v.start()
+    release.set()
+    for v in visitors:
+        v.join(within(30))
+    assert len(opened) == 1 and len(paths) == 2 and paths[0] == paths[1] and paths[0].read_bytes() == src.read_bytes()
+
+
 def test_corrupt_download_leaves_nothing_behind(torch_home, monkeypatch):
     fake_network(monkeypatch, b"not the weights")
     with pytest.raises(weights_cache.WeightsUnavailable, match="corrupt"):

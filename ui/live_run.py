@@ -21,6 +21,7 @@ cancelled sweep read as "still being written" because its heartbeat was removed 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -44,6 +45,13 @@ Phase = Literal["idle", "pending", "running", "stopped", "done"]
 TICK_SECONDS = 0.2  # the progress bar is redrawn at most five times a second; each redraw is where a click lands
 SETTLE_SECONDS = 60.0  # the longest a new run of the page waits for the old one to let go of the work
 MAX_KEPT = 4  # finished runs a section keeps per visitor, to compare on one chart (a few curves each: kilobytes)
+_DRAWS = itertools.count()
+
+
+def redraw_number() -> int:
+    """A number no other redraw in the process has had: charts redrawn in a placeholder while a run goes each need a
+    key of their own."""
+    return next(_DRAWS)
 
 
 class Work(Protocol):

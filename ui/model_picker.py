@@ -202,11 +202,17 @@ def unlike_training(info: ModelInfo, chosen: ChosenImage) -> str:
     return classifiers.out_of_distribution(info.title, info.categories, trained_on, known)
 
 
+def classifier_image_ui(prefix: str) -> ChosenImage | None:
+    """The image picker of a classifier's page (widgets keyed `prefix_…`): the samples, and first the test images of
+    the session's own network when it has one."""
+    samples = own_samples(prefix)
+    return image_input(prefix, default_sample=next(iter(samples or {}), default_sample(prefix)), extra=samples)
+
+
 def image_and_classifier_ui(prefix: str) -> Subject:
     """The image and the classifier a page explains (widgets keyed `prefix_…`) with the tensor the model sees; the
     page stops here until an image is chosen."""
-    samples = own_samples(prefix)
-    chosen = image_input(prefix, default_sample=next(iter(samples or {}), default_sample(prefix)), extra=samples)
+    chosen = classifier_image_ui(prefix)
     model, info = model_picker(prefix)
     if chosen is None:
         end_page()

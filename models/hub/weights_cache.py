@@ -138,16 +138,31 @@ def check_network_again() -> bool:
         return True
 
 
+_downloads: dict[str, threading.Lock] = {}  # one lock per weights file: a file is downloaded once at a time
+_downloads_lock = threading.Lock()
+
+
 def download(weights: WeightsEnum, progress: Progress | None = None, timeout: float = 10.0) -> Path:
     """Fetch `weights` into the torch hub cache, checking the SHA-256 prefix in its file name.
 
     Writes to a temporary file and renames it only when complete and verified, so an
     interrupted download never leaves a file that looks cached. Raises WeightsUnavailable.
+    One download per file at a time: a second caller (two visitors picking one model, or the home page's fetch
+    beside a picker) waits for the first and takes its file (a review: each had downloaded it again, at once).
     """
+    path = weights_path(weights)
+    with _downloads_lock:
+        lock = _downloads.setdefault(str(path), threading.Lock())
+    with lock:
+        if is_cached(weights) and is_verified(weights):
+            return path
+        return _download(weights, path, progress, timeout)
+
+
+def _download(weights: WeightsEnum, path: Path, progress: Progress | None, timeout: float) -> Path:
     ok, why = network_available(weights.url)
     if not ok:
         raise WeightsUnavailable(why)
-    path = weights_path(weights)
     try:  # a read-only or full cache is like no network: the bundled model stands in, and the banner says why
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")

@@ -2,7 +2,6 @@
 run live with Stop and Resume. Drawing and the live loop: models/ and explain/ compute."""
 
 import inspect
-import itertools
 from collections.abc import Callable
 
 import pandas as pd
@@ -49,13 +48,11 @@ from models.experiments.lecture_loop import (
 )
 from models.text import counted
 from ui.image_input import ChosenImage
-from ui.live_run import LAST_APPLIED, LiveRun, estimate_text
+from ui.live_run import LAST_APPLIED, LiveRun, estimate_text, redraw_number
 from ui.own_model import NOT_HERE, OWN, link_names_own, own_model, own_spec
 from ui.presenter import chart, note, press, prose, settings
 from ui.view_link import BIND
 from ui.views.own import keep_loop_ui
-
-_draws = itertools.count()  # every redraw of a placeholder needs its own key: one counter for the process
 
 
 @st.cache_resource(max_entries=6, show_spinner="Building the network…")
@@ -274,7 +271,7 @@ def draw_loop(work: LectureLoop | SchedulerComparison, places: tuple) -> None:
     curves on one chart and what forgetting the step did, in numbers."""
     panel, numbers = places
     loop = stepped(work)
-    n = next(_draws)
+    n = redraw_number()
     with panel.container():
         chart(st, loop_figure(loop.history, loop.steps_per_epoch), width="stretch", key=f"build_fig_{n}")
         if isinstance(work, SchedulerComparison):  # a walk could not tell which run the four panels showed

@@ -1,7 +1,6 @@
 """The Training-tricks page's tabs: BatchNorm on and off trained live side by side, and a data-augmentation pipeline
 with its previews, its code and a short comparison run. Drawing and the live loop: models/ trains."""
 
-import itertools
 import json
 from collections.abc import Callable
 
@@ -45,14 +44,11 @@ from models.files import ResultsFileError
 from models.text import counted
 from ui.admission import cached_heavy
 from ui.image_input import ChosenImage, image_input
-from ui.live_run import LAST_APPLIED, MAX_KEPT, LiveRun, estimate_text
+from ui.live_run import LAST_APPLIED, MAX_KEPT, LiveRun, estimate_text, redraw_number
 from ui.page_end import end_page
 from ui.param_form import param_widgets
 from ui.presenter import chart, note, press, prose, settings
 from ui.view_link import BIND
-
-_draws = itertools.count()  # every redraw of a placeholder needs its own key: one counter for the process
-
 
 # short enough for the Network box in a third of the page (a walk: "the paper's: 3 x 100 fully connected" was cut)
 ARCH_NAMES = {"mlp": "3 x 100 MLP (the paper's)", "conv": "conv net (the course's)"}
@@ -133,7 +129,7 @@ def draw_bn(exp_or_run: BNExperiment | tuple, places: tuple) -> None:
     else:
         config, history, behaviour = exp_or_run
     acc, dist, panel = places
-    n = next(_draws)
+    n = redraw_number()
     chart(acc, bn_accuracy_chart(history), width="stretch", key=f"bn_acc_{n}")
     chart(dist, bn_distribution_chart(history, config.unit, config.arch == "conv"), width="stretch", key=f"bn_dist_{n}")
     if behaviour and history.steps:
