@@ -45,6 +45,23 @@ def test_perfect_detections_score_ap_1_and_a_precision_of_1():
     assert nothing.box["AP"] == 0.0 and not nothing.precision.any()
 
 
+def test_a_wrong_detection_beside_ap50_of_100_is_explained():
+    """A walk read "1 wrong" beside AP@0.5 100.0 as a contradiction: a duplicate scoring below the right detection
+    costs AP nothing, and the page says why (at the IoU it judges right and wrong at)."""
+    from explain.methods.ground_truth import perfect_ap_note
+
+    scene = sample_scene("generated scene 1")
+    truth = scene_objects(scene)
+    first = truth[0]
+    dets = [Instance(o.label, 0.9, o.box, o.mask) for o in truth] + [Instance(first.label, 0.1, first.box)]
+    result, m = score([dets], [truth], [scene.image.shape[:2]], SHAPE_CLASSES), match(dets, truth)
+    assert result.box["AP50"] == pytest.approx(1.0) and not all(m.true_positive)
+    note = perfect_ap_note(result.box["AP50"], all(m.true_positive), 0.5)
+    assert note.startswith(" AP ranks each class's detections by score") and note.endswith("can stay at 100.")
+    assert perfect_ap_note(result.box["AP50"], all(m.true_positive), 0.75).endswith("not the 0.75 chosen here).")
+    assert perfect_ap_note(0.9, False, 0.5) == "" and perfect_ap_note(1.0, True, 0.5) == ""
+
+
 def test_scenes_and_a_held_out_set():
     assert sample_scene("astronaut (photo)") is None
     scene = sample_scene("generated scene 2")

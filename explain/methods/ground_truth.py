@@ -106,6 +106,19 @@ def score(
     return SetScore(len(sizes), objects, box, mask, recall, precision, iou)
 
 
+def perfect_ap_note(ap50: float, every_detection_right: bool, iou: float) -> str:
+    """Why AP@0.5 can stay at 100 beside a wrong detection, when it does (a walk read "1 wrong" beside AP@0.5 100.0 as
+    a contradiction); "" otherwise. `iou`: the threshold the page judges right and wrong at."""
+    if ap50 < 0.9995 or every_detection_right:
+        return ""
+    judged = f" (which judges at IoU 0.5, not the {iou:g} chosen here)." if iou != 0.5 else "."
+    return (
+        " AP ranks each class's detections by score and averages over the classes in the image: a wrong detection "
+        "costs nothing when it scores below every right one of its class, or when no object of its class is in the "
+        "image, so AP@0.5 can stay at 100" + judged
+    )
+
+
 def _box_mask(box: Sequence[float], size: tuple[int, int]) -> np.ndarray:
     """A filled box as a mask: COCO's area for a true object annotated with a box only."""
     out = np.zeros(size, bool)

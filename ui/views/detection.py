@@ -27,7 +27,7 @@ from explain.inputs.samples import sample_bytes, sample_scene
 from explain.inputs.upload_limits import IMAGE_MB
 from explain.methods.classify import most_probable
 from explain.methods.filters import strongest_channels
-from explain.methods.ground_truth import SET_SIZE, match, score, score_generated_set, versus_card
+from explain.methods.ground_truth import SET_SIZE, match, perfect_ap_note, score, score_generated_set, versus_card
 from explain.methods.rcnn_stages import (
     BOX_LEVEL,
     POOL,
@@ -685,14 +685,7 @@ def truth_tab(
     st.markdown(  # in percent, as the model's stated accuracy and COCO's tables give AP
         f"**This image**, every detection the model kept (not only those above the threshold): box AP "
         f"{100 * here.box['AP']:.1f} (AP@0.5 {100 * here.box['AP50']:.1f}){mask}."
-        + (  # a walk: "1 wrong" beside AP@0.5 100.0 read as a contradiction
-            " AP ranks each class's detections by score and averages over the classes in the image: a wrong "
-            "detection costs nothing when it scores below every right one of its class, or when no object of its "
-            "class is in the image, so AP@0.5 can stay at 100"
-            + (f" (which judges at IoU 0.5, not the {iou:g} chosen here)." if iou != 0.5 else ".")
-            if here.box["AP50"] >= 0.9995 and not all(m.true_positive)
-            else ""
-        )
+        + perfect_ap_note(here.box["AP50"], all(m.true_positive), iou)
     )
     if all(c in info.categories for c in SHAPE_CLASSES):
         run_settings = (subject.info.cache_key, iou)
