@@ -1,5 +1,6 @@
 """The detection page through AppTest."""
 
+import json
 import re
 
 from tests.app_helpers import click_row, image_captions, open_page, plotly_specs
@@ -240,6 +241,19 @@ def test_hostile_annotation_files_get_one_line_on_the_page_and_boxes_outside_are
     at.file_uploader(key="det_truth_upload").upload("truth.json", inside_and_out, "application/json").run()
     assert not at.exception and not at.error
     assert any("annotation 1 (cat) lies outside the image" in w.value for w in at.warning)
+
+
+def test_truth_of_classes_the_detector_does_not_know_has_no_ap():
+    """A walk uploaded a COCO file whose one object was a cup, which the shapes detector does not know: the page read
+    "box AP -100.0 (AP@0.5 -100.0), mask AP -100.0" (pycocotools' -1 for no truth) over a flat curve."""
+    at = open_page(PAGE)
+    at.file_uploader(key="det_upload").upload("photo.png", GOOD["rgb.png"], "image/png").run()
+    data = coco_file([[2, 2, 10, 10]], image={"id": 7, "file_name": "photo.png"})  # one "cat"
+    at.file_uploader(key="det_truth_upload").upload("truth.json", data, "application/json").run()
+    assert not at.exception
+    said = " ".join(m.value for m in at.markdown)
+    assert "none of its true objects is of a class the detector knows, so there is no AP to compute" in said
+    assert "-100" not in said and not [s for s in plotly_specs(at) if "recall" in json.dumps(s["layout"])]
 
 
 def test_an_annotation_file_is_read_once_however_often_the_page_reruns(monkeypatch):

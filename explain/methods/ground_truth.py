@@ -75,8 +75,10 @@ def score(
     image; `categories`: the class names both sides use (true objects of another class are dropped)."""
     names = [c for c in categories if c not in ("background", "__background__", "N/A")]
     index = {name: i for i, name in enumerate(names)}
-    with_masks = all(o.mask is not None for objs in truth for o in objs) and all(
-        d.mask is not None for dets in detections for d in dets
+    with_masks = (
+        any(objs for objs in truth)
+        and all(o.mask is not None for objs in truth for o in objs)
+        and all(d.mask is not None for dets in detections for d in dets)
     )
     annotations = [
         [
@@ -104,6 +106,22 @@ def score(
     mask = average_precision(gt, dets, "segm") if with_masks else None
     objects = sum(len(a) for a in annotations)
     return SetScore(len(sizes), objects, box, mask, recall, precision, iou)
+
+
+def image_ap_text(here: SetScore, every_detection_right: bool, iou: float) -> str:
+    """The page's line on one image's AP, in percent as COCO's tables give it; where none of its true objects is of a
+    class the detector knows, that there is no AP (pycocotools' -1, which a walk read as "box AP -100.0")."""
+    if here.objects == 0:
+        return (
+            "**This image**: none of its true objects is of a class the detector knows, so there is no AP to compute "
+            "(COCO averages precision over the classes of the true objects)."
+        )
+    mask = f", mask AP {100 * here.mask['AP']:.1f}" if here.mask else ""
+    return (
+        f"**This image**, every detection the model kept (not only those above the threshold): box AP "
+        f"{100 * here.box['AP']:.1f} (AP@0.5 {100 * here.box['AP50']:.1f}){mask}."
+        + perfect_ap_note(here.box["AP50"], every_detection_right, iou)
+    )
 
 
 def perfect_ap_note(ap50: float, every_detection_right: bool, iou: float) -> str:

@@ -27,7 +27,7 @@ from explain.inputs.samples import sample_bytes, sample_scene
 from explain.inputs.upload_limits import IMAGE_MB
 from explain.methods.classify import most_probable
 from explain.methods.filters import strongest_channels
-from explain.methods.ground_truth import SET_SIZE, match, perfect_ap_note, score, score_generated_set, versus_card
+from explain.methods.ground_truth import SET_SIZE, image_ap_text, match, score, score_generated_set, versus_card
 from explain.methods.rcnn_stages import (
     BOX_LEVEL,
     POOL,
@@ -680,13 +680,8 @@ def truth_tab(
         },
     )
     here = score([instances], [truth], [image.shape[:2]], info.categories, iou)
-    curves = {"this image": (here.recall, here.precision)}
-    mask = f", mask AP {100 * here.mask['AP']:.1f}" if here.mask else ""
-    st.markdown(  # in percent, as the model's stated accuracy and COCO's tables give AP
-        f"**This image**, every detection the model kept (not only those above the threshold): box AP "
-        f"{100 * here.box['AP']:.1f} (AP@0.5 {100 * here.box['AP50']:.1f}){mask}."
-        + perfect_ap_note(here.box["AP50"], all(m.true_positive), iou)
-    )
+    curves = {"this image": (here.recall, here.precision)} if here.objects else {}  # none: no curve to draw
+    st.markdown(image_ap_text(here, all(m.true_positive), iou))
     if all(c in info.categories for c in SHAPE_CLASSES):
         run_settings = (subject.info.cache_key, iou)
         if run_button(f"Score on {SET_SIZE} generated scenes", "det_truth_set", run_settings):
@@ -704,4 +699,5 @@ def truth_tab(
             )
             if info.source == "bundled":
                 st.caption(versus_card())
-    chart(st, precision_recall_chart(curves, iou), width="stretch", key="det_pr")
+    if curves:
+        chart(st, precision_recall_chart(curves, iou), width="stretch", key="det_pr")
