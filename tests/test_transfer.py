@@ -451,7 +451,7 @@ def test_a_live_sweeps_time_left_weighs_each_run_by_its_estimated_seconds(tmp_pa
     seconds (the page's own estimate, run by run), the time measured so far prices the runs left at their own
     weight (there: 30 s with 24 s to go)."""
     from models.measured import seconds_left
-    from models.transfer import Sweep, SweepWork
+    from models.transfer import Progress, Sweep, SweepWork
     from models.transfer.sweep import Estimate
 
     sweep = Sweep(regimes=("probe", "scratch"), sizes=(1,), seeds=1)
@@ -462,6 +462,11 @@ def test_a_live_sweeps_time_left_weighs_each_run_by_its_estimated_seconds(tmp_pa
     assert seconds_left(2.0, 0.0, *work.units()) == pytest.approx(18.0)  # the probe took 2 s; 9 probes' worth left
     assert seconds_left(2.0, 0.0, 1.0, 2.0) == pytest.approx(2.0)  # in runs: one more probe's time
     assert seconds_left(2.0, 1.0, 1.0, 10.0) is None  # nothing done since the timing began: no speed yet
+    # the run in progress counts by its batches done (a walk saw the time left climb through each run, then drop)
+    work.latest = Progress(2, 2, "scratch-n1-s0", 2, 4, 5, 10)  # 15 of its 40 batches
+    assert work.units() == pytest.approx((1.0 + 9.0 * 15 / 40, 10.0))
+    work.latest = Progress(1, 2, "probe-n1-s0", 4, 4, 10, 10)  # the report of the run that ended counts no more
+    assert work.units() == (1.0, 10.0)
     # without an estimate for every run (a photo task on a GPU has none), in runs
     assert SweepWork(sweep, tmp_path, None, None).units() == (0.0, 2.0)
     assert SweepWork(sweep, tmp_path, None, None, {"probe-n1-s0": 1.0}).units() == (0.0, 2.0)

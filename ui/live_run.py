@@ -44,6 +44,7 @@ _LOG = logging.getLogger("explainer.live_run")
 Phase = Literal["idle", "pending", "running", "stopped", "done"]
 TICK_SECONDS = 0.2  # the progress bar is redrawn at most five times a second; each redraw is where a click lands
 SETTLE_SECONDS = 60.0  # the longest a new run of the page waits for the old one to let go of the work
+ESTIMATE_AFTER = 2.0  # seconds timed before the time left is said from a step's part done (a whole step says it)
 MAX_KEPT = 4  # finished runs a section keeps per visitor, to compare on one chart (a few curves each: kilobytes)
 _DRAWS = itertools.count()
 
@@ -68,7 +69,8 @@ class Work(Protocol):
     def advance(self, n: int, tick: Callable[[], None] | None = None) -> None: ...
 
     # Optional: `units() -> (done, total)`, the work measured in what its steps cost (steps that cost unequal times),
-    # which the time left is reckoned in; without it, in steps.
+    # the step in progress counted by its part done: the bar and the time left are reckoned in it; without it, in
+    # whole steps.
 
 
 @dataclass
@@ -352,10 +354,14 @@ class LiveRun:
                     return
                 timer["shown"] = now
                 seconds, steps = timer["seconds"] + now - timer["t"], timer["steps"] + work.step - timer["step"]
-                left = seconds_left(seconds, timer["done"], *units()) if steps and not work.done else None
+                done_units, total_units = units()
+                timed = steps or seconds >= ESTIMATE_AFTER  # a step's part done within a second reads too noisy
+                left = (
+                    seconds_left(seconds, timer["done"], done_units, total_units) if timed and not work.done else None
+                )
                 left = "" if left is None else f"; {about(left)} left"
                 more = f" · {detail(work)}" if detail else ""
-                fraction = min(1.0, work.step / max(work.total_steps, 1))
+                fraction = min(1.0, done_units / max(total_units, 1e-9))
                 done = f"{work.step:,} of {work.total_steps:,} {self.units} done"
                 bar.progress(fraction, text=f"{label}: {done}{left}{more}")
 

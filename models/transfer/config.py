@@ -100,10 +100,14 @@ class Progress:
         return f"{lowest} {self.loss:.3f}"
 
     @property
+    def within(self) -> float:
+        """How much of its run is done at this report, from 0 to 1 (its batches over every epoch it trains)."""
+        return min(1.0, max(0.0, ((self.epoch - 1) * self.batches + self.batch) / max(1, self.epochs * self.batches)))
+
+    @property
     def fraction(self) -> float:
         """How much of the sweep is done at this report, from 0 to 1 (runs, and within the run its batches)."""
-        within = ((self.epoch - 1) * self.batches + self.batch) / max(1, self.epochs * self.batches)
-        return min(1.0, (self.run - 1 + within) / max(1, self.runs))
+        return min(1.0, (self.run - 1 + self.within) / max(1, self.runs))
 
 
 ProgressFn = Callable[[Progress], None]

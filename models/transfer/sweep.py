@@ -674,11 +674,17 @@ class SweepWork:
         return len(self.finished)
 
     def units(self) -> tuple[float, float]:
-        """(work done, work in all) in estimated seconds, for the time left: a fine-tuning run costs several probes
-        (in runs, the time left after a probe read half what was left). In runs where there is no estimate per run."""
+        """(work done, work in all) in estimated seconds, for the bar and the time left: a fine-tuning run costs
+        several probes (in runs, the time left after a probe read half what was left). The run in progress counts by
+        its batches done (a walk saw the time left climb through each run, counting its seconds but none of its
+        work, then drop as it ended). In runs where there is no estimate per run."""
+        p = self.latest
+        current = self.keys[self.step] if not self.done else None
+        part = p.within if p is not None and current is not None and p.run_key == current else 0.0
         if set(self.costs) != set(self.keys):
-            return float(self.step), float(self.total_steps)
-        return sum(self.costs[k] for k in self.finished), sum(self.costs.values())
+            return self.step + part, float(self.total_steps)
+        now = self.costs[current] * part if current is not None else 0.0
+        return sum(self.costs[k] for k in self.finished) + now, sum(self.costs.values())
 
     @property
     def total_steps(self) -> int:
