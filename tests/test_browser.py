@@ -346,6 +346,24 @@ def test_transfer_sweep_from_the_page_can_be_cancelled_and_resumed(app):
         assert problems(page) == []
 
 
+def test_a_sweep_left_for_another_page_goes_on_when_the_visitor_comes_back(app):
+    """The form said "leaving the page stops it"; a walk went to another page mid-sweep, came back, and saw it
+    finish. The form now says going to another page pauses it, and this holds that: it goes on on the way back."""
+    url, browser = app
+    with closing(browser.new_page(viewport={"width": 1280, "height": 720})) as page:
+        page.goto(f"{url}/transfer?tf_sizes=1&tf_epochs=4&tf_seeds=1")
+        wait_idle(page)
+        page.get_by_role("button", name="Run", exact=True).click()
+        page.get_by_text(re.compile(r"\b[012] of 3 runs done")).first.wait_for(timeout=bound_ms(120))
+        assert page.get_by_role("button", name="Cancel sweep").is_enabled()  # the sweep runs
+        nav = page.get_by_test_id("stSidebarNavItems")
+        rerun(page, nav.get_by_role("link", name="Classify").click)  # away, mid-sweep
+        assert page.get_by_role("heading", name="What does the network see?").count() == 1
+        rerun(page, nav.get_by_role("link", name="Transfer").click)  # and back
+        page.get_by_text(re.compile(r"new runs? saved in")).first.wait_for(timeout=bound_ms(180))
+        assert problems(page) == []
+
+
 # Recorded in the page from its first frame: every text the sidebar navigation shows, whether the loading line was
 # shown, and when the navigation and the home page's title first appeared (ms since the page opened).
 _WATCH_COLD_START = """() => {

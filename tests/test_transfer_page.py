@@ -420,9 +420,12 @@ def test_a_stopped_sweep_found_again_after_a_reload_goes_on_with_one_button(page
         train = {**meta.settings["train"], **planted}
         assert resumed(settings={**meta.settings, "train": train}) is None, planted
 
-    # the form says a reload stops the sweep and where to find it again (a walk's reload stopped one without a word)
+    # the form says a reload stops the sweep and where to find it again (a walk's reload stopped one without a word),
+    # and that another page only pauses it (a walk came back to a sweep the form had said was stopped)
     assert any(
-        "a reload, or leaving the page, stops it; its finished runs stay saved" in m.value for m in page.markdown
+        "going to another page pauses it (it goes on when you come back, the run it was training started again), "
+        "and a reload or closing the tab stops it; its finished runs stay saved" in m.value
+        for m in page.markdown
     )
     (folder / "runs" / "probe-n2-s0.json").unlink()  # stopped before its last run
     from types import SimpleNamespace

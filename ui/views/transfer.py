@@ -456,8 +456,9 @@ def sweep_form_ui() -> SweepRequest | None:
     st.subheader("Run a sweep")
     prose(
         "Train a small sweep here; every finished run is saved at once, so a stopped sweep resumes where it was when "
-        "you press **Run** again with the same settings. It trains while this page is open: a reload, or leaving the "
-        "page, stops it; its finished runs stay saved (choose it under **Results** to go on). Large sweeps belong in "
+        "you press **Run** again with the same settings. It trains while this page is open: going to another page "
+        "pauses it (it goes on when you come back, the run it was training started again), and a reload or closing "
+        "the tab stops it; its finished runs stay saved (choose it under **Results** to go on). Large sweeps belong in "
         "the terminal (`python -m models.transfer --help`), on a GPU for the photo datasets."
     )
     if default := default_sweep_estimate():  # a walk found no word on how long Run takes before pressing it
