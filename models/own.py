@@ -65,7 +65,13 @@ ARCHITECTURES: dict[str, str] = {
 
 
 class OwnModelError(ValueError):
-    """A file or a card that cannot be used, in one sentence meant for a person."""
+    """A file or a card that cannot be used, in one sentence meant for a person; `about`: which of the files it is
+    about ("weights", "card" or "classes"), so a page names that file (a walk read a broken card blamed on the
+    weights file's name)."""
+
+    def __init__(self, message: str, about: str = "weights") -> None:
+        super().__init__(message)
+        self.about = about
 
 
 @dataclass(frozen=True)
@@ -513,15 +519,24 @@ def load_own_classifier(
         weights = path.read_bytes()
     state = read_state_dict(weights, filename)
     found = identify(state)
-    given = read_card(card) if card else {}
+    try:
+        given = read_card(card) if card else {}
+    except OwnModelError as exc:
+        raise OwnModelError(str(exc), about="card") from None
     if given.get("architecture", found["architecture"]) != found["architecture"]:
         raise OwnModelError(
-            f"The card says {given['architecture']} but the weights are {ARCHITECTURES[found['architecture']]}."
+            f"The card says {given['architecture']} but the weights are {ARCHITECTURES[found['architecture']]}.",
+            about="card",
         )
-    names = class_names(classes) if classes else given.get("classes")
+    try:
+        names = class_names(classes) if classes else given.get("classes")
+    except OwnModelError as exc:
+        raise OwnModelError(str(exc), about="classes") from None
     k = found["classes"]
     if names is not None and len(names) != k:
-        raise OwnModelError(f"There are {len(names)} class names for a head of {k} outputs.")
+        raise OwnModelError(
+            f"There are {len(names)} class names for a head of {k} outputs.", about="classes" if classes else "card"
+        )
     _, mean, std = NORMALISATIONS[normalisation if found["channels"] == 3 else "greyscale"]
     default_size = CONV_INPUT if found["architecture"] == "digits-net" else 224
     if found["architecture"] == "digits-net" and found["channels"] == 1:  # Build's loop standardised its digits

@@ -179,6 +179,27 @@ def test_a_refused_files_name_is_shown_as_plain_text():
     assert line.startswith("evil-click-(http-//x) --bold--.pt: The file is empty."), line
 
 
+def test_a_refusal_names_the_file_it_is_about(trained):
+    """A walk uploaded good weights with a broken card, a card of another architecture and two class names for ten
+    outputs: each line was headed by the weights file's name, and read as the weights being wrong."""
+    _, mine = trained
+    for card, classes, expected in (
+        (b"{not json", None, "card.json: The model card is not JSON"),
+        (b'{"architecture": "resnet18"}', None, "card.json: The card says resnet18 but the weights are"),
+        (None, b"zero\none\n", "names.txt: There are 2 class names for a head of 10 outputs."),
+    ):
+        at = open_page("pages/build.py")
+        at.file_uploader(key="own_weights_0").upload("mine.pt", mine.weights_file(), "application/octet-stream")
+        if card is not None:
+            at.file_uploader(key="own_card_0").upload("card.json", card, "application/json")
+        if classes is not None:
+            at.file_uploader(key="own_classes_0").upload("names.txt", classes, "text/plain")
+        next(b for b in at.get("form_submit_button") if b.label == "Load").click().run()
+        assert not at.exception
+        (line,) = [e.value for e in at.error]
+        assert line.startswith(expected), line
+
+
 def test_another_session_neither_sees_nor_reaches_it(trained):
     _, mine = trained  # this process's first session holds its own network
     other = open_page()

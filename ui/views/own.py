@@ -136,8 +136,9 @@ def upload_ui() -> None:
                 room=room_for,  # refused before the network is built, not after
             )
         mine = keep_own(model, loaded, weights=data)
-    except OwnModelError as exc:
-        st.error(f"{display_name(weights.name)}: {exc}", icon=":material/block:")
+    except OwnModelError as exc:  # named by the file it is about: the weights, the card or the class names
+        about = {"card": card, "classes": classes}.get(exc.about) or weights
+        st.error(f"{display_name(about.name)}: {exc}", icon=":material/block:")
         return
     st.session_state["own_upload_n"] = n + 1  # the form's uploaders start empty: Streamlit lets the file go
     st.session_state["own_message"] = f"Loaded **{mine.card.title}** for this browser session: {WHERE}."
