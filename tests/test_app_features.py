@@ -138,6 +138,11 @@ def test_a_folder_whose_files_cannot_be_scanned_gets_one_line(page, tmp_path, mo
     page.button(key="feat_scan").click().run()
     assert not page.exception and len(page.error) == 1
     assert page.error[0].value.startswith("Cannot scan that folder: None of the 1 image files there could be read")
+    assert not page.error[0].value.endswith(".).")  # one full stop (a walk read "...TIFF).).")
+    (tmp_path / "empty").mkdir()  # a folder without images says so (a walk met no button and no word)
+    page.run()
+    page.selectbox(key="feat_folder").set_value("empty").run()
+    assert not page.exception and any("That folder holds no image files (.png" in i.value for i in page.info)
 
 
 def test_occlusion_draws_the_three_maps(page):

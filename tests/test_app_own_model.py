@@ -262,7 +262,8 @@ def test_top9_scans_its_own_test_set(trained):
     at, _ = trained
     at.switch_page("pages/features.py").run()
     at.selectbox(key="feat_model").set_value("own").run()
-    at.radio(key="feat_set").set_value("own").run()
+    # its own test images are chosen first (a walk's choice made before stayed on the bundled photos)
+    assert at.radio(key="feat_set_own").value == "own"
     scan = at.button(key="feat_scan")
     assert scan.label == "Scan 200 images"  # the digits' 497 test images, up to the scan's 200
     scan.click().run()
@@ -307,6 +308,6 @@ def test_the_course_digits_net_with_its_grey_input_draws_every_features_tab():
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("(11 x 11 x 1)" in c and "brighter or darker greys" in c for c in at.caption.values)
     next(b for b in at.button if b.label.startswith("Slide the grey square")).click().run()
-    at.radio(key="feat_set").set_value("own").run()
+    at.radio(key="feat_set_own").set_value("own").run()
     at.button(key="feat_scan").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]

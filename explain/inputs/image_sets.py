@@ -126,7 +126,7 @@ def folder_set(
         except ImageLoadError as exc:
             problems.append(f"{name}: {exc}")
     if files and not images:
-        raise ValueError(f"None of the {len(files)} image files there could be read ({problems[0]}).")
+        raise ValueError(f"None of the {len(files)} image files there could be read ({problems[0].rstrip('.')}).")
     return images, problems
 
 

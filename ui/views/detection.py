@@ -203,8 +203,8 @@ def detections_ui(
     d2.download_button("Overlay PNG", png_bytes(drawn), "detections.png", "image/png", key="det_png")
     if info.name == BUNDLED_DETECTOR and not generated:
         st.caption(
-            "The bundled detector was trained on generated shapes only: on this image its boxes are guesses among "
-            "the shapes; pick a generated scene to see it work."
+            "The bundled detector was trained on generated shapes only: unless this image is a scene like them, its "
+            "boxes are guesses among the shapes; pick a generated scene to see it work."
         )
     return focus
 

@@ -11,6 +11,7 @@ from explain.figures.charts import occlusion_figures
 from explain.figures.render import crop_tile, draw_box, grey_maps, input_image, montage, symmetric_image
 from explain.figures.top9 import top9_montages
 from explain.inputs.image_sets import (
+    IMAGE_SUFFIXES,
     MAX_SET_IMAGES,
     bundled_set,
     folder_files,
@@ -239,7 +240,10 @@ def image_set_ui(subject: Subject) -> tuple[list, str]:
     visitor's own network trained on this server, its own test set first."""
     mine = own_model() if subject.info.source == "own" else None
     sources = {**({"own": "its own test images"} if mine and mine.data else {}), **SET_SOURCES}
-    source = st.radio("Images", list(sources), horizontal=True, key="feat_set", format_func=sources.get)
+    # keyed apart when its own test images are offered, so they are chosen first (a walk scanned photos with a digits
+    # network: the choice made before it was kept stayed on the bundled set)
+    key = "feat_set_own" if "own" in sources else "feat_set"
+    source = st.radio("Images", list(sources), horizontal=True, key=key, format_func=sources.get)
     images, problems, folder = [], [], ""
     if source == "own":
         images = [(name, Image.fromarray(p)) for name, (p, _) in test_images(mine.data, MAX_SET_IMAGES).items()]
@@ -283,6 +287,8 @@ def image_set_ui(subject: Subject) -> tuple[list, str]:
         if folder:
             try:  # the files are only listed here; they are decoded when the scan starts
                 images = [(str(p), None) for p in folder_files(folder)]
+                if not images:  # a walk met a silent dead end: no button, no word
+                    st.info(f"That folder holds no image files ({', '.join(IMAGE_SUFFIXES)}).")
             except ValueError as exc:
                 st.error(str(exc))
     warn_skipped(problems)
