@@ -312,6 +312,11 @@ def test_runs_with_one_name_stay_apart_and_runs_on_top_of_each_other_are_named()
     same = distinct_runs([bn("a", (0.1, nan), (0.1, inf)), bn("b", (0.1, nan), (0.1, inf))])
     assert "“b” on “a”" in coinciding_text(same)
     assert coinciding_text(distinct_runs([bn("a", (0.1, nan), (0.1, 0.2)), bn("b", (0.1, 0.5), (0.1, 0.2))])) == ""
+    # three identical runs: each later one named once, on the first (a walk read three long pairs, b on a, c on a, c on
+    # b), and the epochs' axis ticks whole numbers (it read 1.5 and 2.5 for a 3-epoch run)
+    three = distinct_runs([bn(name, (0.7, 0.8), (0.1, 0.1)) for name in "abc"])
+    assert "“b” and “c” on “a”." in coinciding_text(three) and "on “b”" not in coinciding_text(three)
+    assert comparison_figure(three, "epoch").layout.xaxis.dtick == 1
 
 
 def test_the_batchnorm_tabs_claim_holds_batchnorm_trains_where_the_plain_sigmoid_net_needs_a_large_rate():

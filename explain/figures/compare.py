@@ -59,6 +59,9 @@ def comparison_figure(curves: Sequence[Curve], x_title: str, percent: Sequence[s
     arms = list(dict.fromkeys(c.arm for c in curves))
     fig = make_subplots(rows=1, cols=max(1, len(panels)), subplot_titles=panels, horizontal_spacing=0.08)
     colours = series_colours(len(runs))
+    xs = [x for c in curves for x in c.x]
+    whole = xs and all(float(x).is_integer() for x in xs)  # epochs or steps: ticks on whole numbers (a walk saw 1.5)
+    tick = max(1, math.ceil(max(xs) / 6)) if whole else None
     for curve in curves:
         i = runs.index(curve.run)
         newest = i == len(runs) - 1
@@ -84,7 +87,7 @@ def comparison_figure(curves: Sequence[Curve], x_title: str, percent: Sequence[s
                 fig.update_yaxes(
                     tickformat=".0%", dtick=0.2, autorangeoptions=dict(minallowed=0, maxallowed=1), row=1, col=col
                 )
-            fig.update_xaxes(title_text=x_title, row=1, col=col)
+            fig.update_xaxes(title_text=x_title, dtick=tick, row=1, col=col)
     fig.update_layout(
         height=360 + 22 * len(dict.fromkeys(c.label for c in curves)),  # the legend below, an entry a line
         margin=dict(l=10, r=10, t=40, b=10),
@@ -119,17 +122,18 @@ def coinciding_text(curves: Sequence[Curve]) -> str:
 
     by_run = {name: [c for c in curves if c.run == name] for name in dict.fromkeys(c.run for c in curves)}
     names = list(by_run)
-    pairs = [
-        f"“{later}” on “{earlier}”"
-        for j, later in enumerate(names)
-        for earlier in names[:j]
-        if same(by_run[earlier], by_run[later])
-    ]
-    if not pairs:
+    on: dict[str, list[str]] = {}  # each earliest run -> the later runs on it (a run is named once, on the first)
+    for j, later in enumerate(names):
+        if first := next((earlier for earlier in names[:j] if same(by_run[earlier], by_run[later])), None):
+            on.setdefault(first, []).append(later)
+    if not on:
         return ""
+    groups = "; ".join(
+        f"{' and '.join(f'“{n}”' for n in laters)} on “{earlier}”" for earlier, laters in on.items()
+    )  # a walk read three long pairs for three identical runs
     return (
         f"Drawn on top of each other (every point within {COINCIDE:.1%} of its chart's value range): "
-        f"{'; '.join(pairs)}. Hover a step to read each run's value."
+        f"{groups}. Hover a step to read each run's value."
     )
 
 
