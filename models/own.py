@@ -30,7 +30,14 @@ from torchvision.transforms import v2
 
 from models.classifiers import ModelInfo
 from models.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
-from models.experiments.lecture_loop import SETUP_NAMES, LectureLoop, final_numbers, short_label, statistics
+from models.experiments.lecture_loop import (
+    SETUP_NAMES,
+    SETUPS,
+    LectureLoop,
+    final_numbers,
+    short_label,
+    statistics,
+)
 from models.files import MB
 from models.nets.digits_nets import CONV_INPUT, DigitsConvNet
 from models.nets.lecture_resnet import Network
@@ -88,6 +95,7 @@ class OwnCard:
     name: str = "My model"
     test_accuracy: float | None = None
     trained: str = ""  # how it was trained, in a phrase ("20 epochs of the lecture's loop on the digits")
+    data: str = ""  # the Build set-up whose data it was trained on (`SETUPS`' key), "" where not known
     extra: dict = field(default_factory=dict, compare=False)
 
     def to_json(self) -> str:
@@ -141,7 +149,14 @@ def read_card(text: str | bytes) -> dict:
         card["name"] = raw["name"][:80]
     if isinstance(raw.get("trained"), str):
         card["trained"] = raw["trained"][:200]
+    if raw.get("data") in SETUPS:  # a network Build trained: its test images and what it is unlike come back with it
+        card["data"] = raw["data"]
     return card
+
+
+def setup_architecture(setup: str) -> str:
+    """The architecture Build's set-up `setup` trains."""
+    return "digits-net" if setup == "digits" else "course-resnet18"
 
 
 def class_names(names: object) -> tuple[str, ...]:
@@ -541,6 +556,7 @@ def load_own_classifier(
     default_size = CONV_INPUT if found["architecture"] == "digits-net" else 224
     if found["architecture"] == "digits-net" and found["channels"] == 1:  # Build's loop standardised its digits
         mean, std = statistics("digits")  # what from_loop's card says (a walk: without the card, [0, 1] was assumed)
+    data = given.get("data", "")
     made = OwnCard(
         architecture=found["architecture"],
         classes=names or tuple(f"class {i}" for i in range(k)),
@@ -552,6 +568,7 @@ def load_own_classifier(
         name=given.get("name", Path(filename).stem[:80] or "My model"),
         test_accuracy=given.get("test_accuracy"),
         trained=given.get("trained", ""),
+        data=data if data and setup_architecture(data) == found["architecture"] else "",  # the set-up its weights fit
     )
     with torch.device("meta"):  # the network's shapes alone, no memory: a file of a few kB claiming a head of a
         skeleton = build(made.architecture, k, made.width, made.channels)  # million classes took gigabytes to build
@@ -580,7 +597,7 @@ def from_loop(loop: LectureLoop) -> tuple[nn.Module, OwnCard]:
     numbers = final_numbers(loop)
     epochs = len(loop.history.epoch)
     card = OwnCard(
-        architecture="digits-net" if setup == "digits" else "course-resnet18",
+        architecture=setup_architecture(setup),
         classes=tuple(loop.classes),
         input_size=int(loop.x_test.shape[-1]),
         channels=int(loop.x_test.shape[1]),
@@ -590,5 +607,6 @@ def from_loop(loop: LectureLoop) -> tuple[nn.Module, OwnCard]:
         name=f"My {SETUP_NAMES[setup]}, {counted(epochs, 'epoch')}",
         test_accuracy=numbers.get("test_accuracy"),
         trained=short_label(config),
+        data=setup,
     )
     return copy.deepcopy(loop.model).cpu().eval(), card

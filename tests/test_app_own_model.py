@@ -115,6 +115,9 @@ def test_a_download_then_upload_gives_the_same_predictions(trained, monkeypatch)
     assert not at.exception and not at.error and jobs == ["Loading your weights"]
     again = at.session_state["own_model"]
     assert again is not mine and again.card.classes == mine.card.classes
+    # its card names the set-up it was trained on: its test images and out-of-distribution notes come back with it
+    # (a walk's re-upload was shown a star, with no word that it was unlike its digits)
+    assert again.data == mine.data and mine.data and list(again.samples) == list(mine.samples)
     assert again.info.weights_sha256 == mine.info.weights_sha256  # the same file: every cache keyed the same
     x = torch.randn(4, 3, 64, 64, device=next(mine.model.parameters()).device)
     with torch.no_grad():

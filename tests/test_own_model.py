@@ -4,6 +4,7 @@ outputs; a download -> upload round trip gives the same predictions; every bad f
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zipfile
 
@@ -126,6 +127,20 @@ def test_a_download_then_upload_gives_the_same_predictions(make, architecture):
     x = torch.randn(3, loaded.channels, 64, 64)
     with torch.no_grad():
         assert torch.equal(model(x), original(x))
+
+
+def test_a_card_names_the_build_set_up_only_where_its_weights_fit_it():
+    torch.manual_seed(1)
+    digits = trained_like(own.build("digits-net", 10))
+    card = own.OwnCard(architecture="digits-net", classes=tuple(str(i) for i in range(10)), input_size=64, channels=1)
+    weights = own.export(digits, card)[0]
+
+    def data_of(raw: dict) -> str:
+        return load_own_classifier(weights, json.dumps({**json.loads(card.to_json()), **raw}), filename="d.pt")[2].data
+
+    assert data_of({"data": "digits"}) == "digits"
+    assert data_of({"data": "resnet-shapes"}) == ""  # a set-up whose network is another architecture
+    assert data_of({"data": "imagenet"}) == "" and data_of({}) == ""  # not one of Build's set-ups
 
 
 def good_state() -> dict:

@@ -135,7 +135,10 @@ def upload_ui() -> None:
                 device=best_device(),
                 room=room_for,  # refused before the network is built, not after
             )
-        mine = keep_own(model, loaded, weights=data)
+        # a network Build trained says so in its card: its own test images come back with it (a walk's re-upload
+        # was shown a star, with no word that it was unlike its digits)
+        samples = test_images(loaded.data) if loaded.data else None
+        mine = keep_own(model, loaded, samples, weights=data, data=loaded.data or None)
     except OwnModelError as exc:  # named by the file it is about: the weights, the card or the class names
         about = {"card": card, "classes": classes}.get(exc.about) or weights
         st.error(f"{display_name(about.name)}: {exc}", icon=":material/block:")
