@@ -36,6 +36,15 @@ def test_the_anatomy_of_resnet18_for_the_current_image(page):
     assert any("`layer1.0.relu` and others appear once per call" in c.value for c in page.caption)
 
 
+def test_presenting_folds_the_blocks_code(page):
+    """A walk presented Build's anatomy: torchvision's whole BasicBlock source was projected under its drawing."""
+    page.session_state["view_compact"] = True
+    page.run()
+    assert not page.exception
+    (panel,) = [e for e in page.expander if e.label == "The block's code"]
+    assert any("class BasicBlock" in c.value for c in panel.code)
+
+
 @pytest.mark.parametrize("name", ["resnet50", "alexnet", "vgg16", "own-resnet18", "digits-net"])
 def test_every_network_renders(page, name):
     page.selectbox(key="build_net").set_value(name).run()

@@ -169,7 +169,8 @@ def show_block(name: str, title: str, model: torch.nn.Module) -> None:
             "ReLUs and pooling, then fully connected layers. Its code:",
             icon=":material/info:",
         )
-        st.code(inspect.getsource(type(model)), language="python", wrap_lines=True)
+        with settings("Its code"):  # folded when presenting (a walk projected the whole source)
+            st.code(inspect.getsource(type(model)), language="python", wrap_lines=True)
         return
     paths = {n: block_paths(b) for n, b in found.items()}
     projecting, plain = lecture_blocks(found)  # the lecture's case first: a block that halves the resolution
@@ -187,7 +188,8 @@ def show_block(name: str, title: str, model: torch.nn.Module) -> None:
     left, right = st.columns(2)
     chart(left, block_figure(*paths[which], which), width="stretch", key=f"build_block_fig_{which}")
     right.markdown(block_text(*paths[which]))
-    st.code(inspect.getsource(type(block)), language="python", wrap_lines=True)
+    with settings("The block's code"):  # folded when presenting (a walk projected torchvision's whole BasicBlock)
+        st.code(inspect.getsource(type(block)), language="python", wrap_lines=True)
 
 
 LOOP = LiveRun("build")  # the lecture loop's live run

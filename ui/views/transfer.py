@@ -275,8 +275,8 @@ def show_learning_curves(
     # a column with no value at all (the sd of one seed) is left out, not shown as "None" in every row (a walk)
     sizes = table[["regime", *(c for c in measured if table[c].notna().any())]]
     st.dataframe(sizes, hide_index=True, width="stretch", column_config=table_columns(sizes, headers))
-    if floors := floor_note(curves):
-        st.caption(f":material/info: {floors}")
+    if floors := floor_note(curves):  # hidden when presenting, with the other notes on reading the fits (a walk)
+        note(f":material/info: {floors}")
     sd = "sd: the sample standard deviation over seeds (ddof = 1)" + (
         "; a size with one seed has none, so its sd column is left out."
         if len(sizes.columns) < 1 + len(measured)
