@@ -39,10 +39,14 @@ def test_the_panel_times_the_jobs_on_this_server_when_asked(monkeypatch):
     the server. The panel draws at once, timing nothing; its button times a few steps of each job here."""
     from models import speed_probe
     from models.measured import KeptMeasurements
+    from models.transfer import pace
     from ui.live_run import server_speeds
+    from ui.readiness import page_sweep_estimate
 
     monkeypatch.setattr(speed_probe, "_PROBES", KeptMeasurements(speed_probe.PROBE_TTL))  # nothing timed yet
+    monkeypatch.setattr(pace, "PACES", KeptMeasurements(pace.PACE_TTL))
     server_speeds().by_kind.clear()
+    page_sweep_estimate.clear()
     at = open_page("pages/home.py")
     lines = [m.value for m in at.markdown if "**BatchNorm pair**" in m.value]
     assert lines and lines[0].count("on an idle 2-core CPU") == 4  # the BatchNorm pair and the three Build setups
@@ -50,6 +54,8 @@ def test_the_panel_times_the_jobs_on_this_server_when_asked(monkeypatch):
     assert not at.exception
     (timed,) = [m.value for m in at.markdown if "**BatchNorm pair**" in m.value]
     assert "idle 2-core" not in timed and timed.count("a few of its steps timed on this server in the last minute") == 4
+    # and the page sweep's figure is scaled to the pace timed here now
+    assert "scaled to the training speed measured on this server now" in timed.split("**A page sweep**")[1]
 
 
 def test_fetch_missing_fetches_what_it_can_and_says_why_not_for_the_rest(monkeypatch):

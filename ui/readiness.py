@@ -94,10 +94,14 @@ def page_sweep_estimate(device: str = "cpu") -> tuple[int, Estimate | None]:
     return len(list(sweep.runs())), estimate
 
 
-def default_sweep_estimate() -> tuple[int, Estimate] | None:
+def default_sweep_estimate(measure: bool = False) -> tuple[int, Estimate] | None:
     """`page_sweep_estimate` on this server's device, or None where there is none. A courtesy, for the home page and
-    the Transfer form alike: a sweep that cannot run (a missing encoder) says why when Run is pressed."""
+    the Transfer form alike: a sweep that cannot run (a missing encoder) says why when Run is pressed. `measure`:
+    time this server's training pace first (under a second), so the estimate is scaled to it."""
     try:
+        if measure:
+            FORM_DEFAULT.check(best_device(), measure_pace=True)  # the pace is kept for every estimate after it
+            page_sweep_estimate.clear()  # estimates made before the pace was known
         runs, estimate = page_sweep_estimate(best_device().type)
     except Exception:
         return None
@@ -134,7 +138,7 @@ def job_times(measure: bool = False) -> list[str]:
                 measure=measure,
             )
         )
-    if default := default_sweep_estimate():
+    if default := default_sweep_estimate(measure and server_queue().counts()[0] == 0):  # not beside a heavy job
         runs, estimate = default
         lines.append(
             f"**A page sweep** (Transfer, the form's defaults: {counted(runs, 'run')}): "
