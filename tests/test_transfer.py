@@ -474,6 +474,25 @@ def test_a_live_sweeps_time_left_weighs_each_run_by_its_estimated_seconds(tmp_pa
     assert Estimate(3.0, "shipped", False, (1.0, 2.0)).by_run(sweep) == {"probe-n1-s0": 1.0, "scratch-n1-s0": 2.0}
 
 
+def test_a_run_stopped_part_way_counts_nothing_done_when_the_sweep_goes_on(tmp_path) -> None:
+    """A review: a resumed sweep kept the stopped run's last report, so the run, starting again from its first
+    batch, counted its old part done: the bar jumped back and the time left read 20x long."""
+    from models.transfer import Sweep, SweepWork, TrainConfig
+
+    sweep = Sweep(regimes=("probe",), sizes=(1,), seeds=1, train=TrainConfig(epochs=2))
+    work = SweepWork(sweep, tmp_path / "s", None, None, {"probe-n1-s0": 5.0})
+    ticks = []
+
+    def stop() -> None:
+        ticks.append(work.units()[0])
+        if len(ticks) == 3:
+            raise KeyboardInterrupt  # a BaseException, as Streamlit's stop of a script run is
+
+    with pytest.raises(KeyboardInterrupt):
+        work.advance(1, stop)
+    assert ticks[-1] > 0 and work.units() == (0.0, 5.0) and work.step == 0
+
+
 def test_a_page_sweeps_command_can_be_pasted_into_a_checkout() -> None:
     """A walk found "--out …/results/digits-glyphs-resnet18-..." under a visitor's sweep saved outside the project
     (EXPLAINER_RESULTS): the path, hidden for privacy, could not be pasted. Such a folder is named under

@@ -713,8 +713,12 @@ class SweepWork:
                 tick()
 
         start = time.monotonic()
-        self.written += run_sweep(
-            self.sweep, self.folder, on_progress=report, task=self.task, encoder=self.encoder, limit=n
-        )
+        try:
+            self.written += run_sweep(
+                self.sweep, self.folder, on_progress=report, task=self.task, encoder=self.encoder, limit=n
+            )
+        except BaseException:  # stopped mid-run (Cancel, another page): that run starts again from its first batch,
+            self.latest = None  # so its part done no longer counts (a review: a resumed sweep said 20x the time left)
+            raise
         self.seconds += time.monotonic() - start
         self.step = self._on_disk()
