@@ -32,12 +32,13 @@ def server_queue() -> AdmissionQueue:
 
 @st.cache_resource
 def result_store() -> ResultStore:
-    """The one store of heavy results of this server process: $EXPLAINER_RESULTS_STORE_MB (default 256) in all."""
+    """The one store of heavy results of this server process: $EXPLAINER_RESULTS_STORE_MB (default 256) in all, and
+    1,024 results (a review: at 64, Attributions' maps of 16 images filled it for a whole class)."""
     try:
         megabytes = max(1, int(os.environ.get("EXPLAINER_RESULTS_STORE_MB", "256")))
     except ValueError:
         megabytes = 256
-    return ResultStore(max_bytes=megabytes * MB)
+    return ResultStore(max_entries=1024, max_bytes=megabytes * MB)  # the bytes bind first (a map: about 0.6 MB)
 
 
 @contextmanager

@@ -165,29 +165,31 @@ def attribution_maps(
     maps are all stored (a slider moved) does not wait."""
     store = result_store()
     keys = {m: attribution_key(subject, target, m, json.dumps(params[m], sort_keys=True)) for m in methods}
-    maps = {m: hit for m in methods if (hit := store.get(keys[m])) is not None}
-    failures: dict[str, str] = {}
-    todo = [m for m in methods if m not in maps]
-    if not todo:
-        return maps, failures
-    with heavy_job(f"Computing {counted(len(todo), 'map')}"):
-        bar = st.progress(0.0)
-        for i, m in enumerate(todo):
-            bar.progress(i / len(todo), text=f"{METHODS[m].title} ({i + 1} of {len(todo)})…")
-            if (hit := store.get(keys[m])) is not None:  # computed by another visitor while this one waited
-                maps[m] = hit
-                continue
-            try:
-                settings = json.loads(keys[m][-1])  # as the key holds them (tuples as lists)
-                maps[m] = attribute(subject.model, subject.x, m, target, **settings)[0].cpu().numpy()
-                store.put(keys[m], maps[m])
-            except SettingsError as exc:  # the settings, not the model (a walk read "Occlusion does not work on ...")
-                failures[m] = f"{METHODS[m].title} cannot run with these settings: {exc}"
-            except Exception as exc:  # one method failing must not take the others down
-                reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-                failures[m] = f"{METHODS[m].title} does not work on {subject.info.title}: {reason}"
-        bar.empty()
-    return {m: maps[m] for m in methods if m in maps}, failures
+    found = {m: hit for m in methods if (hit := store.get(keys[m])) is not None}  # a map, or why there is none
+    todo = [m for m in methods if m not in found]
+    if todo:
+        with heavy_job(f"Computing {counted(len(todo), 'map')}"):
+            bar = st.progress(0.0)
+            for i, m in enumerate(todo):
+                bar.progress(i / len(todo), text=f"{METHODS[m].title} ({i + 1} of {len(todo)})…")
+                if (hit := store.get(keys[m])) is None:  # else computed by another visitor while this one waited
+                    hit = _attribution_or_why(subject, target, m, json.loads(keys[m][-1]))
+                    store.put(keys[m], hit)  # a failure too: a slider moved beside it neither queues nor retries
+                found[m] = hit
+            bar.empty()
+    maps = {m: found[m] for m in methods if not isinstance(found[m], str)}
+    return maps, {m: found[m] for m in methods if isinstance(found[m], str)}
+
+
+def _attribution_or_why(subject: Subject, target: int, method: str, settings: dict) -> np.ndarray | str:
+    """The method's map, or the one line that says why it has none."""
+    try:
+        return attribute(subject.model, subject.x, method, target, **settings)[0].cpu().numpy()
+    except SettingsError as exc:  # the settings, not the model (a walk read "Occlusion does not work on ...")
+        return f"{METHODS[method].title} cannot run with these settings: {exc}"
+    except Exception as exc:  # one method failing must not take the others down
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        return f"{METHODS[method].title} does not work on {subject.info.title}: {reason}"
 
 
 def show_maps(
