@@ -126,7 +126,7 @@ def read_card(text: str | bytes) -> dict:
         raise OwnModelError("The model card is not a JSON object.")
     card: dict = {}
     if "architecture" in raw:
-        if raw["architecture"] not in ARCHITECTURES:
+        if not isinstance(raw["architecture"], str) or raw["architecture"] not in ARCHITECTURES:  # a list: unhashable
             raise OwnModelError(f"The model card names an unknown architecture; known: {', '.join(ARCHITECTURES)}.")
         card["architecture"] = raw["architecture"]
     if "classes" in raw:
@@ -149,7 +149,9 @@ def read_card(text: str | bytes) -> dict:
         card["name"] = raw["name"][:80]
     if isinstance(raw.get("trained"), str):
         card["trained"] = raw["trained"][:200]
-    if raw.get("data") in SETUPS:  # a network Build trained: its test images and what it is unlike come back with it
+    if (
+        isinstance(raw.get("data"), str) and raw["data"] in SETUPS
+    ):  # a network Build trained: its test images and what it is unlike come back with it
         card["data"] = raw["data"]
     return card
 

@@ -141,6 +141,9 @@ def test_a_card_names_the_build_set_up_only_where_its_weights_fit_it():
     assert data_of({"data": "digits"}) == "digits"
     assert data_of({"data": "resnet-shapes"}) == ""  # a set-up whose network is another architecture
     assert data_of({"data": "imagenet"}) == "" and data_of({}) == ""  # not one of Build's set-ups
+    assert data_of({"data": ["digits"]}) == "" and data_of({"data": {"a": 1}}) == ""  # not a name (a review: TypeError)
+    with pytest.raises(OwnModelError, match="unknown architecture"):
+        load_own_classifier(weights, json.dumps({"architecture": ["digits-net"]}), filename="d.pt")
 
 
 def good_state() -> dict:
