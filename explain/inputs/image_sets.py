@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,20 +64,34 @@ MAX_FOLDERS_LISTED = 200
 
 def image_folders(root: Path | None = None, most: int = MAX_FOLDERS_LISTED) -> list[str]:
     """The folders a visitor can scan: "." (the image root itself) and every folder under it, as paths relative to it
-    in sorted order, at most `most`, among the root's first MAX_ENTRIES_READ entries (links to folders are not
-    followed); [] when the server has no image root. A walk met a bare text box labelled with an environment
-    variable, with nothing to say what it could name."""
+    in sorted order (a folder, then the folders inside it), at most `most`; links to folders are not followed, and
+    each folder's first MAX_ENTRIES_READ entries are looked through for folders ([] when the server has no image
+    root). Folders alone are descended into: a folder of many images neither costs its files nor hides the folders
+    after it (a review). A walk had met a bare text box labelled with an environment variable."""
     root = (root or image_root()).resolve()
     if not root.is_dir():
         return []
-    folders = ["."]
-    with contextlib.suppress(OSError):
-        for path in _walk(root, MAX_ENTRIES_READ):
-            if len(folders) >= most:
-                break
-            if path.is_dir() and not path.is_symlink() and len(str(path.relative_to(root))) <= MAX_FOLDER_CHARS:
-                folders.append(str(path.relative_to(root)))
+    folders, stack = ["."], [iter(_subfolders(root))]
+    while stack and len(folders) < most:
+        folder = next(stack[-1], None)
+        if folder is None:
+            stack.pop()
+            continue
+        relative = str(folder.relative_to(root))
+        if len(relative) <= MAX_FOLDER_CHARS:
+            folders.append(relative)
+            stack.append(iter(_subfolders(folder)))
     return folders
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    """The folders directly in `folder` (not links), by name, among its first MAX_ENTRIES_READ entries."""
+    found = []
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in itertools.islice(entries, MAX_ENTRIES_READ):
+            if entry.is_dir(follow_symlinks=False):
+                found.append(Path(entry.path))
+    return sorted(found, key=lambda p: p.name)
 
 
 def folder_files(relative: str, limit: int = MAX_SET_IMAGES, root: Path | None = None) -> list[Path]:

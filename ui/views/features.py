@@ -1,6 +1,8 @@
 """The Features page's tabs (Zeiler & Fergus, ECCV 2014): first-layer filters, feature maps with deconvnet projections,
 top-9 activations over a set of images, and occlusion sensitivity. Drawing only: explain/ computes."""
 
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 import torch
@@ -17,6 +19,7 @@ from explain.inputs.image_sets import (
     folder_files,
     folder_set,
     image_folders,
+    image_root,
     set_sha256,
 )
 from explain.inputs.upload_limits import IMAGE_MB, TOP9_UPLOADS
@@ -235,6 +238,12 @@ def maps_tab(
 SET_SOURCES = {"bundled": "bundled samples and generated shapes", "uploads": "my uploads", "folder": "a folder"}
 
 
+@st.cache_data(ttl=30, show_spinner=False)
+def listed_folders(root: str) -> list[str]:
+    """`image_folders` of the server's image folder, listed at most every 30 s (not on every rerun of the tab)."""
+    return image_folders(Path(root))
+
+
 def image_set_ui(subject: Subject) -> tuple[list, str]:
     """The images to scan (a folder's files are only listed here), and the folder if one was named; for the
     visitor's own network trained on this server, its own test set first."""
@@ -267,7 +276,7 @@ def image_set_ui(subject: Subject) -> tuple[list, str]:
             else:
                 images.append((chosen_upload.name, chosen_upload.image))
     else:
-        folders = image_folders()
+        folders = listed_folders(str(image_root()))
         if not folders:
             st.info(
                 "This server offers no folders of images to scan: whoever runs it can put some under `data/images` "
