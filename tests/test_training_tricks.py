@@ -317,6 +317,8 @@ def test_runs_with_one_name_stay_apart_and_runs_on_top_of_each_other_are_named()
     three = distinct_runs([bn(name, (0.7, 0.8), (0.1, 0.1)) for name in "abc"])
     assert "“b” and “c” on “a”." in coinciding_text(three) and "on “b”" not in coinciding_text(three)
     assert comparison_figure(three, "epoch").layout.xaxis.dtick == 1
+    steps = [Curve("a", "", (0, 500, 1000, 2000), {"Test accuracy": (0.1, 0.5, 0.7, 0.8)})]
+    assert comparison_figure(steps, "step").layout.xaxis.dtick is None  # Plotly's own ticks (a review: every 334)
 
 
 def test_the_batchnorm_tabs_claim_holds_batchnorm_trains_where_the_plain_sigmoid_net_needs_a_large_rate():

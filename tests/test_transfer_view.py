@@ -114,6 +114,8 @@ def test_a_training_curve_lying_on_another_shows_inside_it_and_is_named() -> Non
     widths = [t.line.width for t in lines if t.name.endswith("(train)")]
     assert widths == sorted(widths, reverse=True) and len(set(widths)) == len(widths) == 3
     assert [t.zorder for t in lines] == sorted(t.zorder for t in lines)  # the thinner, the more in front
+    bands = [t for t in fig.data if t.fill == "toself"]  # and every line over every band (a review: bands over lines)
+    assert min(t.zorder for t in lines) > max(t.zorder or 0 for t in bands)
     said = lines_on_lines(fig)
     assert "“Fine-tuning (train)” lies on “From scratch (train)” from epoch 2" in said
     assert "(test)” lies on" not in said  # the test curves stay apart

@@ -60,8 +60,8 @@ def comparison_figure(curves: Sequence[Curve], x_title: str, percent: Sequence[s
     fig = make_subplots(rows=1, cols=max(1, len(panels)), subplot_titles=panels, horizontal_spacing=0.08)
     colours = series_colours(len(runs))
     xs = [x for c in curves for x in c.x]
-    whole = xs and all(float(x).is_integer() for x in xs)  # epochs or steps: ticks on whole numbers (a walk saw 1.5)
-    tick = max(1, math.ceil(max(xs) / 6)) if whole else None
+    # a few whole epochs tick every one (a walk saw 1.5 and 2.5 for 3 epochs); steps and longer runs keep Plotly's
+    tick = 1 if xs and all(float(x).is_integer() for x in xs) and max(xs) <= 20 else None
     for curve in curves:
         i = runs.index(curve.run)
         newest = i == len(runs) - 1

@@ -210,6 +210,9 @@ def learning_curve_figure(
     return fig
 
 
+NESTS = 8  # more than the regimes a sweep can have: a line's zorder stays above 0, the bands'
+
+
 def _band_traces(
     fig: go.Figure, epochs: np.ndarray, values: np.ndarray, colour: str, name: str, dash: str, nest: int
 ) -> None:
@@ -227,7 +230,7 @@ def _band_traces(
             marker=dict(size=6 + 3 * nest),
             name=name,
             legendgroup=name,
-            zorder=-nest,
+            zorder=NESTS - nest,  # every line over every band (at 0), the thinner ones in front
         )
     )
 
