@@ -47,13 +47,26 @@ def test_check_again_probes_the_network_at_most_every_30_seconds(monkeypatch):
     and reloaded every loaded model; now it forgets them at most every RECHECK_SECONDS, and models are keyed on their
     weights' status, so nothing needs clearing."""
     clock = [1000.0]
-    monkeypatch.setattr(weights_cache.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(weights_cache, "_clock", lambda: clock[0])  # this module's clock, not the process's
     monkeypatch.setattr(weights_cache, "_last_recheck", [-float("inf")])
     assert weights_cache.check_network_again()
     clock[0] += weights_cache.RECHECK_SECONDS - 1
     assert not weights_cache.check_network_again()
     clock[0] += 1
     assert weights_cache.check_network_again()
+
+
+def test_check_again_within_30_seconds_says_why_nothing_was_asked(monkeypatch):
+    """A review: a second press within 30 s did nothing, without a word."""
+    from tests.app_helpers import open_page
+
+    monkeypatch.setattr(weights_cache, "_last_recheck", [-float("inf")])
+    at = open_page("pages/home.py")
+    press = next(b for b in at.button if b.label == "Check again")
+    press.click().run()
+    assert not any("asked less than 30 s ago" in c.value for c in at.sidebar.caption)
+    next(b for b in at.button if b.label == "Check again").click().run()
+    assert not at.exception and any("asked less than 30 s ago" in c.value for c in at.sidebar.caption)
 
 
 class FakeResponse(io.BytesIO):
@@ -98,10 +111,27 @@ def test_two_visitors_asking_for_one_file_download_it_once(torch_home, monkeypat
         return FakeResponse(src.read_bytes())
 
     monkeypatch.setattr(urllib.request, "urlopen", slow)
+
+    class Counting:  # the lock every download takes to find its file's lock: the second's exit means it is waiting
+        def __init__(self) -> None:
+            self.lock, self.exits, self.both = threading.Lock(), 0, threading.Event()
+
+        def __enter__(self):
+            self.lock.acquire()
+
+        def __exit__(self, *exc):
+            self.exits += 1
+            self.lock.release()
+            if self.exits == 2:
+                self.both.set()
+
+    asked = Counting()
+    monkeypatch.setattr(weights_cache, "_downloads_lock", asked)
     paths = []
     visitors = [threading.Thread(target=lambda: paths.append(weights_cache.download(WEIGHTS))) for _ in range(2)]
     for v in visitors:
         v.start()
+    assert asked.both.wait(within(30))  # both have asked while the first download holds on
     release.set()
     for v in visitors:
         v.join(within(30))

@@ -36,5 +36,11 @@ def render_sidebar() -> None:
                     f"{kind}:\n" + "\n".join(f"- {s.title}: {_STATUS[status(s.weights)]}" for s in specs.values())
                 )
             if st.button("Check again", help="Look for newly cached weights and retry the network"):
-                weights_cache.check_network_again()  # at most every 30 s; weights found load under their own key
+                if not weights_cache.check_network_again():  # at most every 30 s; weights found load on their own
+                    st.session_state["weights_checked"] = (
+                        "The network was asked less than 30 s ago and is asked again after that; weights cached "
+                        "since are found all the same."
+                    )
                 st.rerun()
+            if said := st.session_state.pop("weights_checked", None):  # a review: a press could do nothing silently
+                st.caption(said)
