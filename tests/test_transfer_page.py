@@ -317,6 +317,34 @@ def test_a_damaged_sweep_file_is_listed_without_a_traceback(monkeypatch, tmp_pat
     assert not at.exception, at.exception
 
 
+def test_a_sweep_file_with_infinite_numbers_is_listed_without_a_traceback(monkeypatch, tmp_path) -> None:
+    """A loopback attack: a sweep.json with "seeds": Infinity (JSON to Python's reader) raised OverflowError while the
+    page listed the sweeps, breaking the page for every visitor until the file was deleted."""
+    import json
+    import shutil
+
+    from models.transfer import SHIPPED
+
+    monkeypatch.setenv("EXPLAINER_RESULTS", str(tmp_path / "user"))
+    for name, raw in (
+        ("seeds", {"seeds": float("inf")}),
+        ("sizes", {"sizes": [float("inf")]}),
+        ("epochs", {"settings": {"task": "digits", "train": {"epochs": float("inf")}}}),
+    ):
+        folder = tmp_path / "user" / name
+        (folder / "runs").mkdir(parents=True)
+        base = {"settings": {"task": "digits"}, "settings_hash": "0" * 12, "regimes": ["probe"]}
+        (folder / "sweep.json").write_text(json.dumps({**base, **raw}))
+        shutil.copy(next((SHIPPED / "runs").glob("probe-*.json")), folder / "runs")
+    at = open_page(PAGE)
+    at.session_state["tf_mine"] = {"seeds", "sizes", "epochs"}
+    at.run()
+    assert not at.exception, at.exception
+    for name in ("seeds", "sizes", "epochs"):
+        at.selectbox(key="transfer_source").set_value(f"Yours: {name}").run()
+        assert not at.exception, (name, at.exception)
+
+
 def test_a_stopped_sweep_is_not_polled(monkeypatch, tmp_path) -> None:
     from models.transfer import Sweep, TrainConfig, run_sweep, sweep_running
     from models.transfer.sweep import heartbeat

@@ -197,7 +197,7 @@ class SweepRecord:
                 published_fits=raw.get("published_fits"),
                 extra={k: v for k, v in raw.items() if k not in known},
             )
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # "seeds": Infinity is JSON to Python
             raise ValueError(f"holds a damaged grid ({exc})") from None
 
     def to_dict(self) -> dict[str, Any]:
@@ -266,7 +266,7 @@ class SweepRecord:
                 f"regime trained with AdamW at {self.rates_text()} (fine-tuned encoder at {train['ft_ratio']:g}x), "
                 f"{counted(train['epochs'], 'epoch')}, {step_text(train)}. " + self.reproduce_text()
             )
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             return f"{counted(n_runs, 'run')}; this sweep's settings are unknown."
 
     def title(self) -> str:

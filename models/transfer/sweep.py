@@ -250,7 +250,7 @@ def sweep_titles(folders: dict[str, Path]) -> dict[str, str]:
         try:
             meta = SweepRecord.from_dict(read_json(Path(folder) / "sweep.json"))
             titles[key] = (meta.title(), meta.settings_hash)
-        except (ResultsFileError, ValueError, TypeError):
+        except (ResultsFileError, ValueError, TypeError, OverflowError):
             titles[key] = (Path(folder).name, "")
     seen = Counter(title for title, _ in titles.values())
     return {key: f"{t} ({h})" if seen[t] > 1 and h else t for key, (t, h) in titles.items()}
@@ -275,7 +275,7 @@ def sweep_running(folder: str | Path) -> bool:
         if beat.get("host") == socket.gethostname():
             os.kill(int(beat["pid"]), 0)
         return True
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, OverflowError):
         return False
 
 
@@ -441,7 +441,7 @@ class SweepRequest:
             )
             sweep = Sweep(request.task, request.encoder, meta.regimes, meta.sizes, meta.seeds, config)
             asked = form_can_ask(meta.seeds, config) and len(request.sizes_text) <= FORM_SIZES_CHARS
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return None
         same = settings_hash(sweep.settings()) == settings_hash(meta.settings)  # JSON's lists are tuples here
         return request if same and asked and user_folder(sweep, owner) == folder else None
