@@ -166,7 +166,34 @@ def test_the_folders_listed_are_under_the_root_and_bounded(tmp_path):
     (root / "a" / "p.png").write_bytes(GOOD["rgb.png"])
     os.symlink(tmp_path, root / "escape")  # a link to a folder outside is not followed or listed
     assert image_folders(root=root) == [".", "a", "a/x", "a/y", "b"]
-    assert image_folders(root=root, most=3) == [".", "a", "a/x"]
+    assert image_folders(root=root, most=3) == [".", "a", "b"]  # cut level by level: the top level first
+
+
+def test_a_hostile_image_tree_is_listed_and_read_without_a_traceback(tmp_path, monkeypatch):
+    """A loopback attack: a folder named in bytes that are not UTF-8 broke the page (Streamlit could not send it), a
+    deep or crowded tree hid the folders beside it, a looping link raised RuntimeError, and a 3 GB file was read
+    whole (4.1 GB of the server)."""
+    from explain.inputs import image_sets
+
+    root = tmp_path / "root"
+    (root / "crowded").mkdir(parents=True)
+    for i in range(30):
+        (root / "crowded" / f"sub{i:02d}").mkdir()
+    (root / "photos").mkdir()
+    os.mkdir(os.fsencode(root) + b"/bad\xffname")
+    listed = image_sets.image_folders(root=root, most=10)
+    assert listed[:2] == [".", "crowded"] and "photos" in listed and len(listed) == 10  # the top level first
+    assert all("bad" not in name for name in listed)  # not sendable: left out
+    (root / "photos" / "a.png").write_bytes(GOOD["rgb.png"])
+    os.symlink(root / "photos" / "loop.png", root / "photos" / "loop.png")  # a link to itself
+    monkeypatch.setattr(image_sets, "IMAGE_MB", 0)  # every real file is over the limit now
+    with pytest.raises(
+        ValueError, match=r"None of the 1 image files there could be read \(a\.png: skipped, it is over"
+    ):
+        image_sets.folder_set("photos", root=root)
+    os.symlink(root / "loop", root / "loop")
+    with pytest.raises(ValueError, match="a symbolic link loops"):
+        image_sets.folder_files("loop", root=root)
 
 
 def test_a_folder_of_many_images_neither_costs_its_files_nor_hides_the_folders_after_it(tmp_path, monkeypatch):

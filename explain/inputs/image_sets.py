@@ -15,7 +15,9 @@ from PIL import Image
 
 from explain.inputs.images import ImageLoadError, load_image
 from explain.inputs.samples import SAMPLE_NAMES, sample_bytes
+from explain.inputs.upload_limits import IMAGE_MB
 from models.data.shapes import make_scene, make_shape_image
+from models.files import MB
 from models.text import display_name
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -63,25 +65,36 @@ MAX_FOLDERS_LISTED = 200
 
 
 def image_folders(root: Path | None = None, most: int = MAX_FOLDERS_LISTED) -> list[str]:
-    """The folders a visitor can scan: "." (the image root itself) and every folder under it, as paths relative to it
-    in sorted order (a folder, then the folders inside it), at most `most`; links to folders are not followed, and
-    each folder's first MAX_ENTRIES_READ entries are looked through for folders ([] when the server has no image
-    root). Folders alone are descended into: a folder of many images neither costs its files nor hides the folders
-    after it (a review). A walk had met a bare text box labelled with an environment variable."""
+    """The folders a visitor can scan: "." (the image root itself) and the folders under it, as paths relative to it in
+    sorted order, at most `most`, taken level by level (the top level first: a deep or crowded tree does not hide the
+    folders beside it, an attack's 3,000 subfolders had); links to folders are not followed, names that are not UTF-8
+    are left out (Streamlit cannot send them), and each folder's first MAX_ENTRIES_READ entries are looked through for
+    folders ([] when the server has no image root). Folders alone are descended into: a folder of many images neither
+    costs its files nor hides the folders after it. A walk had met a bare text box labelled with an environment
+    variable."""
     root = (root or image_root()).resolve()
     if not root.is_dir():
         return []
-    folders, stack = ["."], [iter(_subfolders(root))]
-    while stack and len(folders) < most:
-        folder = next(stack[-1], None)
-        if folder is None:
-            stack.pop()
-            continue
-        relative = str(folder.relative_to(root))
-        if len(relative) <= MAX_FOLDER_CHARS:
-            folders.append(relative)
-            stack.append(iter(_subfolders(folder)))
-    return folders
+    found, level = [], [root]
+    while level and len(found) < most - 1:
+        below = []
+        for folder in level:
+            for sub in _subfolders(folder):
+                relative = str(sub.relative_to(root))
+                if len(found) < most - 1 and len(relative) <= MAX_FOLDER_CHARS and _sendable(relative):
+                    found.append(relative)
+                    below.append(sub)
+        level = below
+    return [".", *sorted(found, key=lambda r: Path(r).parts)]
+
+
+def _sendable(text: str) -> bool:
+    """Whether `text` can be sent to a browser: a name read from disk that is not UTF-8 holds lone surrogates."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _subfolders(folder: Path) -> list[Path]:
@@ -112,10 +125,12 @@ def folder_files(relative: str, limit: int = MAX_SET_IMAGES, root: Path | None =
         for path in _walk(folder, MAX_ENTRIES_READ):
             if len(files) >= limit:
                 break
-            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file() and _sendable(str(path)):
                 files.append(path)
     except OSError as exc:
         raise ValueError(f"That folder cannot be read ({exc.strerror or type(exc).__name__}).") from exc
+    except RuntimeError as exc:  # pathlib's "Symlink loop" (an attack replaced a listed folder by one)
+        raise ValueError("That folder cannot be read (a symbolic link loops).") from exc
     return files
 
 
@@ -127,14 +142,22 @@ def folder_set(
     line, as `folder_files` raises it, or when files were found and none of them could be loaded (a review: the scan
     then raised on an empty batch)."""
     root = (root or image_root()).resolve()
+    files = folder_files(relative, limit, root)  # first: it refuses a folder outside the root or a looping link
     folder = (root / relative).resolve()
     images, problems = [], []
-    files = folder_files(relative, limit, root)
     for path in files:
         name = display_name(str(path.relative_to(folder)))
-        real = path.resolve()
+        try:
+            real = path.resolve()
+            size = real.stat().st_size
+        except (OSError, RuntimeError):  # gone since it was listed, or a link that loops
+            problems.append(f"{name}: skipped, it cannot be read")
+            continue
         if root not in real.parents:
             problems.append(f"{name}: skipped, it links outside the image folder")
+            continue
+        if size > IMAGE_MB * MB:  # read whole before decoding: an attack's 3 GB file took the server to 4.1 GB
+            problems.append(f"{name}: skipped, it is over {IMAGE_MB} MB (an upload's limit too)")
             continue
         try:
             images.append((name, load_image(real, max_side=SCAN_SIDE)))
