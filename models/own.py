@@ -120,7 +120,7 @@ def read_card(text: str | bytes) -> dict:
         raise OwnModelError(f"The model card is larger than {MAX_CARD_BYTES // 1000} kB; it should be a few lines.")
     try:
         raw = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON; 50,000 nested brackets; a 5,000-digit number (a loopback attack)
         raise OwnModelError("The model card is not JSON (it is the .json file the download gives).") from None
     if not isinstance(raw, dict):
         raise OwnModelError("The model card is not a JSON object.")
@@ -146,9 +146,9 @@ def read_card(text: str | bytes) -> dict:
     if "test_accuracy" in raw and raw["test_accuracy"] is not None:
         card["test_accuracy"] = _bounded(raw["test_accuracy"], float, "test accuracy", 0.0, 1.0)
     if isinstance(raw.get("name"), str):
-        card["name"] = raw["name"][:80]
+        card["name"] = _sendable(raw["name"][:80], "model card's name")
     if isinstance(raw.get("trained"), str):
-        card["trained"] = raw["trained"][:200]
+        card["trained"] = _sendable(raw["trained"][:200], "model card's training note")
     if (
         isinstance(raw.get("data"), str) and raw["data"] in SETUPS
     ):  # a network Build trained: its test images and what it is unlike come back with it
@@ -159,6 +159,16 @@ def read_card(text: str | bytes) -> dict:
 def setup_architecture(setup: str) -> str:
     """The architecture Build's set-up `setup` trains."""
     return "digits-net" if setup == "digits" else "course-resnet18"
+
+
+def _sendable(text: str, what: str) -> str:
+    """`text` as read, refused in one line where a browser could not be sent it (a lone surrogate, which JSON's
+    "\\ud800" escape gives: it broke the page wherever it was shown, a loopback attack)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise OwnModelError(f"The {what} holds characters that are not text (lone surrogates).") from None
+    return text
 
 
 def class_names(names: object) -> tuple[str, ...]:
@@ -174,7 +184,7 @@ def class_names(names: object) -> tuple[str, ...]:
         names = [line.strip() for line in names.splitlines() if line.strip()]
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or not 1 <= len(names) <= MAX_CLASSES:
         raise OwnModelError(f"Class names must be 1 to {MAX_CLASSES:,} lines of text, one name per class.")
-    return tuple(n[:80] for n in names)
+    return tuple(_sendable(n[:80], "list of class names") for n in names)
 
 
 def read_state_dict(data: bytes, filename: str = "") -> dict[str, torch.Tensor]:

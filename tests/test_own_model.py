@@ -395,6 +395,23 @@ def test_the_networks_held_stay_within_their_budget_and_go_with_their_sessions()
     assert held.megabytes() == pytest.approx(network_mb(b))
 
 
+@pytest.mark.parametrize(
+    "card, words",
+    [
+        ("[" * 50_000, "not JSON"),  # RecursionError in the parser
+        ('{"input_size": ' + "9" * 5000 + "}", "not JSON"),  # past Python's 4,300 digits: ValueError
+        ('{"name": "\\udcff evil"}', "name holds characters that are not text"),
+        ('{"classes": ["a\\ud800", "b", "c"]}', "class names holds characters that are not text"),
+    ],
+    ids=["deep nesting", "huge number", "surrogate name", "surrogate class"],
+)
+def test_a_hostile_card_gets_one_line(card, words):
+    """A loopback attack: each reached the page as Streamlit's error box (only OwnModelError is caught there), the
+    surrogate name after the network was kept."""
+    with pytest.raises(OwnModelError, match=words):
+        load_own_classifier(saved(good_state()), card, filename="x.pt")
+
+
 def test_a_safetensors_file_loads_like_its_state_dict():
     from safetensors.torch import save
 
