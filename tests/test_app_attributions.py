@@ -107,9 +107,10 @@ def test_target_follows_the_top_prediction_and_can_be_any_class(page):
 
 
 def test_display_settings_never_recompute_and_new_maps_take_a_turn_of_the_queue(monkeypatch):
-    """Maps not yet computed wait for a turn of the server's heavy-job queue, all of them in one turn (a review: up
-    to 13 methods, Occlusion's 1,024 passes among them, had run beside every queued job); a page whose maps are all
-    stored (a display setting changed) neither computes nor waits."""
+    """Maps not yet computed wait for a turn of the server's heavy-job queue, a turn each (a review: up to 13
+    methods, Occlusion's 1,024 passes among them, had run beside every queued job; an attack then held the one slot
+    for all 13 in one turn); a page whose maps are all stored (a display setting changed) neither computes nor
+    waits."""
     from contextlib import contextmanager
 
     result_store.clear()  # the server's maps: an earlier test in this process may have computed the ones added below
@@ -133,8 +134,8 @@ def test_display_settings_never_recompute_and_new_maps_take_a_turn_of_the_queue(
     page.slider(key="attr_pct").set_value(95.0).run()
     assert not page.exception and calls == [] and turns == []
     page.multiselect(key="attr_methods").set_value(["saliency", "input_x_gradient", "deconvolution"]).run()
-    assert calls == ["input_x_gradient", "deconvolution"]  # only the new methods are computed, in one turn
-    assert turns == ["Computing 2 maps"]
+    assert calls == ["input_x_gradient", "deconvolution"]  # only the new methods are computed, a turn each
+    assert turns == ["Input x Gradient (1 of 2)", "Deconvolution (2 of 2)"]
 
 
 def test_a_failing_method_explains_itself_and_the_others_still_render(page, monkeypatch):

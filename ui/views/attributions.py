@@ -160,23 +160,25 @@ def attribution_maps(
     subject: Subject, target: int, methods: list[str], params: dict[str, dict]
 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Each method's map, from the server's result store or computed under a progress bar, and a one-line reason for
-    each method that failed. Maps not yet stored are computed in one turn of the server's queue (a review: up to 13
-    methods, Occlusion's 1,024 passes among them, had run beside every queued job, from a link alone); a page whose
+    each method that failed. Maps not yet stored are computed each in a turn of the server's queue (a review: up to
+    13 methods, Occlusion's 1,024 passes among them, had run beside every queued job, from a link alone); a page whose
     maps are all stored (a slider moved) does not wait."""
     store = result_store()
     keys = {m: attribution_key(subject, target, m, json.dumps(params[m], sort_keys=True)) for m in methods}
     found = {m: hit for m in methods if (hit := store.get(keys[m])) is not None}  # a map, or why there is none
     todo = [m for m in methods if m not in found]
-    if todo:
-        with heavy_job(f"Computing {counted(len(todo), 'map')}"):
-            bar = st.progress(0.0)
-            for i, m in enumerate(todo):
-                bar.progress(i / len(todo), text=f"{METHODS[m].title} ({i + 1} of {len(todo)})…")
-                if (hit := store.get(keys[m])) is None:  # else computed by another visitor while this one waited
-                    hit = _attribution_or_why(subject, target, m, json.loads(keys[m][-1]))
-                    store.put(keys[m], hit)  # a failure too: a slider moved beside it neither queues nor retries
-                found[m] = hit
-            bar.empty()
+    bar = st.progress(0.0) if todo else None
+    for i, m in enumerate(todo):  # a turn of the queue each: the slot is given back between maps (an attack's link
+        # asked for all 13 at their heaviest settings in one turn)
+        what = f"{METHODS[m].title} ({i + 1} of {len(todo)})"
+        with heavy_job(what):
+            bar.progress(i / len(todo), text=f"{what}…")
+            if (hit := store.get(keys[m])) is None:  # else computed by another visitor while this one waited
+                hit = _attribution_or_why(subject, target, m, json.loads(keys[m][-1]))
+                store.put(keys[m], hit)  # a failure too: a slider moved beside it neither queues nor retries
+        found[m] = hit
+    if bar is not None:
+        bar.empty()
     maps = {m: found[m] for m in methods if not isinstance(found[m], str)}
     return maps, {m: found[m] for m in methods if isinstance(found[m], str)}
 
