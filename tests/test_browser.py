@@ -311,18 +311,24 @@ def test_transfer_page_click_a_learning_curve_point_to_see_its_training_curve(ap
         screenshot(page, "transfer.png", tmp_path)
 
 
+def start_sweep(page, link: str, progress: str) -> None:
+    """Open the Transfer page at `link` (its form set by the link), press Run, and wait for the progress line to match
+    the regular expression `progress`."""
+    page.goto(link)
+    wait_idle(page)
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_text(re.compile(progress)).first.wait_for(timeout=bound_ms(120))
+
+
 def test_transfer_sweep_from_the_page_can_be_cancelled_and_resumed(app):
     url, browser = app
     with closing(browser.new_page(viewport={"width": 1400, "height": 2400})) as page:
         # A link sets the form: 3 regimes x 1 size, 4 epochs, so that the runs after the first last seconds (the fast
         # runner trains a probe in a fraction of one) and the cancel lands while the sweep is still running.
-        page.goto(f"{url}/transfer?tf_sizes=1&tf_epochs=4")
-        wait_idle(page)
-        page.get_by_role("button", name="Run", exact=True).click()
         # One or two runs of three done: the second lasts a fraction of a second, and Streamlit sends only the newest
         # of the progress bar's updates not yet sent, so the page may never show "run 2 of 3"; "2 of 3 runs done"
         # stays for the whole third run.
-        page.get_by_text(re.compile(r"\b[12] of 3 runs done")).first.wait_for(timeout=bound_ms(120))
+        start_sweep(page, f"{url}/transfer?tf_sizes=1&tf_epochs=4", r"\b[12] of 3 runs done")
         assert page.get_by_role("button", name="Run", exact=True).is_disabled()  # one sweep at a time: Cancel first
         rerun(page, page.get_by_role("button", name="Cancel sweep").click)
         assert page.get_by_role("button", name="Run", exact=True).is_enabled()
@@ -352,10 +358,7 @@ def test_a_sweep_left_for_another_page_goes_on_when_the_visitor_comes_back(app):
     url, browser = app
     with closing(browser.new_page(viewport={"width": 1280, "height": 720})) as page:
         # 3 epochs: a sweep of its own, not the one the cancel test leaves in this browser's folder
-        page.goto(f"{url}/transfer?tf_sizes=1&tf_epochs=3")
-        wait_idle(page)
-        page.get_by_role("button", name="Run", exact=True).click()
-        page.get_by_text(re.compile(r"\b[012] of 3 runs done")).first.wait_for(timeout=bound_ms(120))
+        start_sweep(page, f"{url}/transfer?tf_sizes=1&tf_epochs=3", r"\b[012] of 3 runs done")
         assert page.get_by_role("button", name="Cancel sweep").is_enabled()  # the sweep runs
         nav = page.get_by_test_id("stSidebarNavItems")
         rerun(page, nav.get_by_role("link", name="Classify").click)  # away, mid-sweep
