@@ -148,6 +148,26 @@ def test_a_folder_whose_files_cannot_be_scanned_gets_one_line(page, tmp_path, mo
     assert not page.exception and any("That folder holds no image files (.png" in i.value for i in page.info)
 
 
+def test_a_folder_is_decoded_within_its_queued_scan_once(page, tmp_path, monkeypatch):
+    """A loopback attack: each Scan press decoded the folder before the queue and before the stored result was looked
+    up (5.6 s for 200 12-MP photos, every press). The scan is keyed on the files' names, sizes and times, and decodes
+    them inside its queued job."""
+    import ui.views.features as view
+
+    monkeypatch.setenv("EXPLAINER_IMAGE_ROOT", str(tmp_path))
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "pics" / "a.png").write_bytes(GOOD["rgb.png"])
+    listed_folders.clear()
+    decoded, real = [], view.folder_set
+    monkeypatch.setattr(view, "folder_set", lambda *a: decoded.append(a) or real(*a))
+    page.radio(key="feat_set").set_value("folder").run()
+    page.selectbox(key="feat_folder").set_value("pics").run()
+    page.button(key="feat_scan").click().run()
+    page.button(key="feat_scan").click().run()  # the same files: the stored scan, nothing decoded
+    assert not page.exception and not page.error and len(decoded) == 1
+    assert any(m.value.startswith("**Channel ") for m in page.markdown)
+
+
 def test_occlusion_draws_the_three_maps(page):
     page.button(key="feat_occ_run").click().run()
     assert not page.exception

@@ -18,6 +18,7 @@ from explain.inputs.image_sets import (
     bundled_set,
     folder_files,
     folder_set,
+    folder_signature,
     image_folders,
     image_root,
     set_sha256,
@@ -46,7 +47,7 @@ from explain.methods.occlusion import (
 from models.classifiers import ModelInfo, imagenet_at_hand
 from models.experiments.lecture_loop import test_images
 from models.text import counted
-from ui.admission import cached_heavy
+from ui.admission import Report, cached_heavy
 from ui.image_input import SUPPORTED, decode_upload
 from ui.model_picker import training_data
 from ui.own_model import own_model
@@ -335,23 +336,28 @@ def scan(
     picks: list[int],
     digest: str,
 ) -> tuple[dict[int, tuple], int]:
-    """The top-9 montages of each picked channel over the set (a folder is decoded now), through the queue, and how
-    many images were scanned. `digest`: the set's `set_sha256`, where the set is not a folder's."""
-    if folder:
-        images, problems = folder_set(folder)
-        warn_skipped(problems)
-        digest = set_sha256(images[:MAX_SET_IMAGES])
-    names = [name for name, _ in images[:MAX_SET_IMAGES]]
+    """The top-9 montages of each picked channel over the set, through the queue, and how many images were scanned;
+    a folder's files are decoded within the queued job, keyed on their names, sizes and times (`folder_signature`).
+    `digest`: the set's `set_sha256`, where the set is not a folder's."""
     info = subject.info
-    tensors = torch.cat([prepare(im, info.preprocess, subject.x.device) for _, im in images[:MAX_SET_IMAGES]])
-    scan_key = ("top9", info.cache_key, digest, layer, tuple(picks))
-    montages = cached_heavy(
-        f"Scanning {counted(len(names), 'image')}",
-        scan_key,
-        lambda report: top9_montages(subject.model, tensors, names, layer, picks, info.mean, info.std, report),
+    if folder:
+        digest = "folder:" + folder_signature(folder)
+
+    def compute(report: Report) -> tuple[dict[int, tuple], int, list[str]]:
+        chosen, problems = folder_set(folder) if folder else (images, [])
+        names = [name for name, _ in chosen[:MAX_SET_IMAGES]]
+        tensors = torch.cat([prepare(im, info.preprocess, subject.x.device) for _, im in chosen[:MAX_SET_IMAGES]])
+        montages = top9_montages(subject.model, tensors, names, layer, picks, info.mean, info.std, report)
+        return montages, len(names), problems
+
+    montages, scanned, problems = cached_heavy(
+        f"Scanning {counted(min(len(images), MAX_SET_IMAGES), 'image')}",
+        ("top9", info.cache_key, digest, layer, tuple(picks)),
+        compute,
         unit="images",
     )
-    return montages, len(names)
+    warn_skipped(problems)  # a folder's files that could not be read, kept with the result
+    return montages, scanned
 
 
 def show_top9(montages: dict[int, tuple], scanned: int) -> None:
