@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -134,18 +134,17 @@ def folder_files(relative: str, limit: int = MAX_SET_IMAGES, root: Path | None =
     return files
 
 
-def folder_signature(relative: str, limit: int = MAX_SET_IMAGES, root: Path | None = None) -> str:
-    """SHA-256 over the name, size and modification time of each of `folder_files(relative, limit, root)`: what a
+def files_signature(paths: Iterable[str | os.PathLike]) -> str:
+    """SHA-256 over the path, size and modification time of each file (as `folder_files` listed them): what a
     folder's scan is keyed on before its files are decoded (decoding them on every press, outside the queue, took
-    5.6 s for 200 12-MP photos: a loopback attack). ValueError as `folder_files` raises it."""
-    root = (root or image_root()).resolve()
+    5.6 s for 200 12-MP photos: a loopback attack)."""
     digest = hashlib.sha256()
-    for path in folder_files(relative, limit, root):
+    for path in paths:
         try:
-            stat = path.stat()
-            digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+            stat = os.stat(path)
+            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
         except OSError:
-            digest.update(f"{path.relative_to(root)}\0gone\0".encode())
+            digest.update(f"{path}\0gone\0".encode())
     return digest.hexdigest()
 
 

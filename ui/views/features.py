@@ -16,9 +16,9 @@ from explain.inputs.image_sets import (
     IMAGE_SUFFIXES,
     MAX_SET_IMAGES,
     bundled_set,
+    files_signature,
     folder_files,
     folder_set,
-    folder_signature,
     image_folders,
     image_root,
     set_sha256,
@@ -328,6 +328,14 @@ def scan_ui(
     return top_layer, picks, pressed
 
 
+def set_digest(images: list, folder: str) -> str:
+    """What a scan of `images` is keyed on: a folder's listed files by their paths, sizes and times (`files_signature`:
+    they are decoded within the scan), any other set by its pixels (`set_sha256`)."""
+    if folder:
+        return "folder:" + files_signature(path for path, _ in images)
+    return set_sha256(images[:MAX_SET_IMAGES])
+
+
 def scan(
     subject: Subject,
     images: list,
@@ -337,11 +345,8 @@ def scan(
     digest: str,
 ) -> tuple[dict[int, tuple], int]:
     """The top-9 montages of each picked channel over the set, through the queue, and how many images were scanned;
-    a folder's files are decoded within the queued job, keyed on their names, sizes and times (`folder_signature`).
-    `digest`: the set's `set_sha256`, where the set is not a folder's."""
+    a folder's files are decoded within the queued job. `digest`: what the set is keyed on (`set_digest`)."""
     info = subject.info
-    if folder:
-        digest = "folder:" + folder_signature(folder)
 
     def compute(report: Report) -> tuple[dict[int, tuple], int, list[str]]:
         chosen, problems = folder_set(folder) if folder else (images, [])
@@ -386,9 +391,8 @@ def top9_tab(
     top_layer, picks, pressed = scan_ui(subject, layers, start_layer, images)
     # what a scan is of: the model, the layer, the images and the channels (a review saw the last scan's channel 0
     # and its images shown after both had changed, under no Scan button)
-    digest = "" if folder else set_sha256(images[:MAX_SET_IMAGES])  # hashed once a run (9 ms for the bundled set)
-    source = ("folder", folder) if folder else ("set", digest)
-    scanned_for = (subject.info.cache_key, top_layer, source, tuple(picks))
+    digest = set_digest(images, folder)  # once a run (9 ms for the bundled set)
+    scanned_for = (subject.info.cache_key, top_layer, digest, tuple(picks))
     if pressed:
         try:
             montages, scanned = scan(subject, images, folder, top_layer, picks, digest)
