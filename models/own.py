@@ -42,7 +42,7 @@ from models.files import MB
 from models.nets.digits_nets import CONV_INPUT, DigitsConvNet
 from models.nets.lecture_resnet import Network
 from models.nets.resnet import ResNet18
-from models.text import code_span, counted
+from models.text import code_span, counted, sendable
 
 # The largest weights file a visitor may upload. A hosted server has about 2.7 GB: an upload is held three times
 # at its peak (Streamlit's copy of the bytes, the tensors read from them, the network they fill), so 240 MB costs
@@ -162,12 +162,9 @@ def setup_architecture(setup: str) -> str:
 
 
 def _sendable(text: str, what: str) -> str:
-    """`text` as read, refused in one line where a browser could not be sent it (a lone surrogate, which JSON's
-    "\\ud800" escape gives: it broke the page wherever it was shown, a loopback attack)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise OwnModelError(f"The {what} holds characters that are not text (lone surrogates).") from None
+    """`text` as read, refused in one line where a browser could not be sent it (`models.text.sendable`)."""
+    if not sendable(text):
+        raise OwnModelError(f"The {what} holds characters that are not text (lone surrogates).")
     return text
 
 

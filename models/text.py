@@ -41,6 +41,16 @@ def difference_as_shown(new: float, old: float, places: int) -> float:
     return round(round(new, places) - round(old, places), places)
 
 
+def sendable(text: str) -> bool:
+    """Whether `text` can be sent to a browser as UTF-8: a file name that is not UTF-8, or JSON's "\\ud800" escape,
+    gives lone surrogates, which broke a page wherever they were shown (a loopback attack)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def display_name(name: str, max_chars: int = 80) -> str:
     """A file name a visitor sent, safe to show anywhere: letters, digits, spaces and `.()/-` kept, and `_` between two
     letters or digits (`my_photo.png`: Markdown never reads that as emphasis); every other character (Markdown, HTML,

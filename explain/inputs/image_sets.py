@@ -18,7 +18,7 @@ from explain.inputs.samples import SAMPLE_NAMES, sample_bytes
 from explain.inputs.upload_limits import IMAGE_MB
 from models.data.shapes import make_scene, make_shape_image
 from models.files import MB
-from models.text import display_name
+from models.text import display_name, sendable
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data" / "images"
@@ -81,20 +81,11 @@ def image_folders(root: Path | None = None, most: int = MAX_FOLDERS_LISTED) -> l
         for folder in level:
             for sub in _subfolders(folder):
                 relative = str(sub.relative_to(root))
-                if len(found) < most - 1 and len(relative) <= MAX_FOLDER_CHARS and _sendable(relative):
+                if len(found) < most - 1 and len(relative) <= MAX_FOLDER_CHARS and sendable(relative):
                     found.append(relative)
                     below.append(sub)
         level = below
     return [".", *sorted(found, key=lambda r: Path(r).parts)]
-
-
-def _sendable(text: str) -> bool:
-    """Whether `text` can be sent to a browser: a name read from disk that is not UTF-8 holds lone surrogates."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _subfolders(folder: Path) -> list[Path]:
@@ -125,7 +116,7 @@ def folder_files(relative: str, limit: int = MAX_SET_IMAGES, root: Path | None =
         for path in _walk(folder, MAX_ENTRIES_READ):
             if len(files) >= limit:
                 break
-            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file() and _sendable(str(path)):
+            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file() and sendable(str(path)):
                 files.append(path)
     except OSError as exc:
         raise ValueError(f"That folder cannot be read ({exc.strerror or type(exc).__name__}).") from exc
