@@ -41,6 +41,13 @@ def difference_as_shown(new: float, old: float, places: int) -> float:
     return round(round(new, places) - round(old, places), places)
 
 
+def first_line(exc: BaseException, max_chars: int | None = None) -> str:
+    """An error in one line for a page: its message's first line (at most `max_chars`), or its type's name where it
+    has no message (a bare `AssertionError()` had raised IndexError on the page)."""
+    text = str(exc)
+    return text.splitlines()[0][:max_chars] if text.strip() else type(exc).__name__
+
+
 def sendable(text: str) -> bool:
     """Whether `text` can be sent to a browser as UTF-8: a file name that is not UTF-8, or JSON's "\\ud800" escape,
     gives lone surrogates, which broke a page wherever they were shown (a loopback attack)."""

@@ -40,3 +40,12 @@ def test_a_probability_that_rounds_to_zero_reads_under_a_tenth_of_a_percent() ->
     from models.text import percent
 
     assert [percent(p) for p in (0.1234, 0.0005, 0.00049, 0.0)] == ["12.3%", "0.1%", "<0.1%", "<0.1%"]
+
+
+def test_an_error_in_one_line_names_its_type_where_it_has_no_message():
+    """Pages showed `str(exc).splitlines()[0]`, which raised IndexError for an error without a message."""
+    from models.text import first_line
+
+    assert first_line(AssertionError()) == "AssertionError"
+    assert first_line(ValueError("the crop is larger\nthan the image")) == "the crop is larger"
+    assert first_line(ValueError("abcdef"), 3) == "abc"

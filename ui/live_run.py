@@ -36,7 +36,7 @@ from streamlit.delta_generator import DeltaGenerator
 from explain.figures.compare import Curve, coinciding_text, comparison_figure, distinct_runs
 from models.measured import seconds_left
 from models.speed_probe import Probe, kept_step_seconds, probed_step_seconds
-from models.text import about
+from models.text import about, first_line
 from ui.admission import heavy_job, server_queue
 from ui.presenter import chart
 
@@ -323,7 +323,7 @@ class LiveRun:
             state.phase = "stopped" if state.work is not None else "idle"
             state.config = None
             bar.empty()
-            st.error(f"{label} stopped: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            st.error(f"{label} stopped: {first_line(exc)}")
             return
         work = state.work
         bar.empty()

@@ -32,7 +32,7 @@ from explain.methods.sanity import METRICS as SANITY_METRICS
 from explain.methods.sanity import VARIANTS as SANITY_VARIANTS
 from explain.methods.sanity import fully_randomised_text, sanity_of_methods, shown_steps
 from models.classifiers import ModelInfo
-from models.text import counted, percent
+from models.text import counted, first_line, percent
 from ui.admission import cached_heavy, heavy_job, result_store
 from ui.image_input import SUPPORTED, decode_upload
 from ui.model_picker import out_of_distribution, unlike_training
@@ -190,8 +190,7 @@ def _attribution_or_why(subject: Subject, target: int, method: str, settings: di
     except SettingsError as exc:  # the settings, not the model (a walk read "Occlusion does not work on ...")
         return f"{METHODS[method].title} cannot run with these settings: {exc}"
     except Exception as exc:  # one method failing must not take the others down
-        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        return f"{METHODS[method].title} does not work on {subject.info.title}: {reason}"
+        return f"{METHODS[method].title} does not work on {subject.info.title}: {first_line(exc, 160)}"
 
 
 def show_maps(

@@ -41,7 +41,7 @@ from models.experiments.batchnorm import (
     summary,
 )
 from models.files import ResultsFileError
-from models.text import counted
+from models.text import counted, first_line
 from ui.admission import cached_heavy
 from ui.image_input import ChosenImage, image_input
 from ui.live_run import LAST_APPLIED, MAX_KEPT, LiveRun, estimate_text, redraw_number
@@ -206,7 +206,7 @@ def pipeline_ui() -> tuple[list[dict], str]:
     try:
         steps_json = json.dumps(check_steps(steps_state))
     except (ValueError, TypeError) as exc:
-        st.error(f"This pipeline cannot be built: {str(exc).splitlines()[0]}")
+        st.error(f"This pipeline cannot be built: {first_line(exc)}")
         end_page()
     link = pipeline_link(steps_state)  # in the URL, so a reload or a shared link opens it (a walk lost it)
     if link != pipeline_link(PRESETS[FIRST_PRESET]):
@@ -266,7 +266,7 @@ def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int
     try:
         per_draw = cached_seconds_per_draw(steps_json, PREVIEW_SIDE)
     except Exception as exc:  # e.g. a crop larger than the image without padding
-        st.error(f"The pipeline fails on an image of {PREVIEW_SIDE} pixels: {str(exc).splitlines()[0]}")
+        st.error(f"The pipeline fails on an image of {PREVIEW_SIDE} pixels: {first_line(exc)}")
         return
     shown, scene = preview_draws(per_draw, [n, SCENE_DRAWS])
     if shown < n:  # a loopback review's twelve blurs after 512-pixel crops took 37 s of the server, unqueued
@@ -285,7 +285,7 @@ def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int
                 width="stretch",
             )
         except Exception as exc:  # e.g. a crop larger than the image without padding
-            st.error(f"The pipeline fails on this image: {str(exc).splitlines()[0]}")
+            st.error(f"The pipeline fails on this image: {first_line(exc)}")
 
     st.subheader("The same pipeline on a detection sample")
     try:
@@ -297,7 +297,7 @@ def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int
         if passed := targets_note(json.loads(steps_json)):
             st.caption(f":material/info: {passed}")
     except Exception as exc:
-        st.error(f"The pipeline fails on the detection sample: {str(exc).splitlines()[0]}")
+        st.error(f"The pipeline fails on the detection sample: {first_line(exc)}")
 
 
 def comparison_ui(steps: list[dict]) -> tuple[int, bool]:
@@ -330,7 +330,7 @@ def compare_pipeline(steps_json: str, epochs: int) -> None:
             unit="batches of the two runs",
         )
     except Exception as exc:
-        st.error(f"Training failed with this pipeline: {str(exc).splitlines()[0]}")
+        st.error(f"Training failed with this pipeline: {first_line(exc)}")
         return
     results = st.session_state.setdefault("aug_results", [])
     results.append(PipelineResult(steps_json, epochs, accuracy["without"], accuracy["with"]))
