@@ -25,12 +25,6 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, does not match its recorded SHA-256, or does not fit its model."""
 
 
-def _checked(name: str, actual: str, expected_sha256: str) -> str:
-    if not actual.startswith(expected_sha256.lower()):
-        raise CheckpointError(f"{name} has SHA-256 {actual[:12]}…, expected {expected_sha256[:12]}…")
-    return actual
-
-
 def _load(fh: BinaryIO, name: str) -> Any:
     try:
         return torch.load(fh, map_location="cpu", weights_only=True)
@@ -49,7 +43,9 @@ def verified_state(path: str | os.PathLike, expected_sha256: str) -> tuple[dict[
         raise CheckpointError(f"no trustworthy hash is known for {path.name}")
     try:
         with open(path, "rb") as fh:
-            digest = _checked(path.name, sha256_stream(fh), expected_sha256)
+            digest = sha256_stream(fh)
+            if not digest.startswith(expected_sha256.lower()):
+                raise CheckpointError(f"{path.name} has SHA-256 {digest[:12]}…, expected {expected_sha256[:12]}…")
             fh.seek(0)
             state = _load(fh, path.name)
     except FileNotFoundError as exc:
