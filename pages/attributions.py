@@ -9,18 +9,8 @@ import streamlit as st
 from explain import attribution_views, input_image, magnitude_methods, method_summary, panel_note
 from ui.model_picker import image_and_classifier_ui, out_of_distribution
 from ui.presenter import in_use, prose, settings
-from ui.views.attributions import (
-    attribution_maps,
-    batch_tab,
-    display_ui,
-    faithfulness_tab,
-    layer_names,
-    params_ui,
-    reproduce_tab,
-    sanity_tab,
-    show_maps,
-    target_ui,
-)
+from ui.views.attribution_checks import batch_tab, faithfulness_tab, reproduce_tab, sanity_tab
+from ui.views.attributions import attribution_maps, display_ui, layer_names, params_ui, show_maps, target_ui
 
 st.title("Attributions: which pixels made the decision?")
 prose(

@@ -24,9 +24,8 @@ from ui.views.detection import (
     pipeline_tab,
     roi_section,
     show_heads,
-    truth_tab,
-    truth_ui,
 )
+from ui.views.detection_truth import truth_tab, truth_ui
 
 st.title("Mask R-CNN: what is where")
 with settings():

@@ -7,14 +7,8 @@ app_shell()  # first: a visitor arriving here after a restart sees the app while
 import streamlit as st
 
 from ui.presenter import prose, settings
-from ui.views.transfer import (
-    source_ui,
-    start_sweep,
-    sweep_folders,
-    sweep_form_ui,
-    sweep_run_section,
-    sweep_section,
-)
+from ui.views.transfer import source_ui, sweep_folders, sweep_section
+from ui.views.transfer_sweep import start_sweep, sweep_form_ui, sweep_run_section
 
 st.title("Adapting a pretrained network")
 prose(

@@ -258,7 +258,7 @@ def test_truth_of_classes_the_detector_does_not_know_has_no_ap():
 
 def test_an_annotation_file_is_read_once_however_often_the_page_reruns(monkeypatch):
     """The attack review: the page read the file again on every rerun (0.3 s a time for 5 MB)."""
-    import ui.views.detection as view
+    import ui.views.detection_truth as view
 
     reads = []
     real = view.coco_objects

@@ -375,8 +375,9 @@ def page_sweep(
     return sweep, task, encoder, estimate
 
 
-# What the page's form can ask for (ui.views.transfer draws its widgets from these): a sweep found on disk is resumed
-# from the page only within them (a review planted settings the form cannot set: a million batches an epoch passed).
+# What the page's form can ask for (ui.views.transfer_sweep draws its widgets from these): a sweep found on disk is
+# resumed from the page only within them (a review planted settings the form cannot set: a million batches an epoch
+# passed).
 FORM_SEEDS = (1, 5)
 FORM_EPOCHS = (1, 30)
 FORM_FT_RATIOS = (0.01, 0.03, 0.1, 0.3, 1.0)
