@@ -140,6 +140,37 @@ def test_grad_cam_pp_is_the_papers_where_gradients_vary_over_the_map(cnn, x):
     assert not torch.allclose(torchcam / torchcam.amax(), got / got.amax(), atol=1e-2)
 
 
+def in_place_cnn(inplace: bool) -> nn.Module:
+    """A network whose layer "1" (BatchNorm) is followed by a ReLU that, in place, overwrites its output, as in
+    torchvision's ResNets, VGG and AlexNet; the same weights either way."""
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(inplace=inplace),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 5),
+    ).eval()
+
+
+@pytest.mark.parametrize("method", ["grad_cam_pp", "layer_cam", "score_cam"])
+def test_a_cam_is_of_the_layers_own_output_when_the_next_step_overwrites_it(method, x):
+    """A fidelity review: Grad-CAM++, LayerCAM and Score-CAM kept the chosen layer's output by reference, so a layer
+    followed by an in-place ReLU (ResNet-18's `layer4.1.bn2`, AlexNet's conv5) got its ReLU's map. The map with the
+    in-place ReLU equals the map without one (the layer's true output); Captum's Grad-CAM was right all along."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        x = x + 0.5 * torch.randn_like(x)  # negative BatchNorm outputs, for the ReLU to change
+    got = attribute(in_place_cnn(True), x, method, 2, layer="1")
+    expected = attribute(in_place_cnn(False), x, method, 2, layer="1")
+    torch.testing.assert_close(got, expected)
+    if method != "layer_cam":  # LayerCAM's ReLU(g) x A is the same before a ReLU and after it, by construction
+        after_relu = attribute(in_place_cnn(False), x, method, 2, layer="2")
+        assert not torch.allclose(got / got.amax(), after_relu / after_relu.amax(), atol=1e-2)  # not its ReLU's map
+
+
 def torchcam_call(name, model, x, target, layer="3", **options):
     """torchcam used directly, as its README shows, on layer "3", the map upsampled as Captum's Grad-CAM is."""
     from torchcam import methods

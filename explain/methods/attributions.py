@@ -35,7 +35,7 @@ from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
 from explain.methods.grad_cam_pp import grad_cam_pp
-from explain.methods.layers import MIN_CAM_SIDE
+from explain.methods.layers import MIN_CAM_SIDE, output_kept_intact
 from explain.methods.maps import is_constant, map_note
 from explain.methods.occlusion import check_occlusion
 from models.devices import on_model_device
@@ -175,6 +175,7 @@ def _torchcam(extractor: str, **options: Any):
         with (
             torch.enable_grad(),
             getattr(methods, extractor)(model, layer, input_shape=tuple(x.shape[1:]), **options, **params) as cam,
+            output_kept_intact(model.get_submodule(layer)),  # after torchcam's hooks: they keep the layer's own output
         ):
             maps = cam(class_idx=target, scores=model(x), normalized=False)[0]
         return F.interpolate(maps[:, None].float(), size=tuple(x.shape[2:]), mode="bilinear", align_corners=False)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from explain.methods.layers import output_kept_intact
+
 
 def grad_cam_pp_weights(activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
     """Each channel's weight, (batch, channels), from a layer's activations A and the class score's gradient g there,
@@ -32,9 +34,10 @@ def grad_cam_pp(model: nn.Module, x: torch.Tensor, target: int, layer: str) -> t
     """The Grad-CAM++ map of class `target` at module `layer` for each image of the batch `x`, (batch, 1, h, w) at
     the layer's resolution: ReLU(sum_k w_k A_k), as in the paper and the authors' code."""
     kept: dict[str, torch.Tensor] = {}
-    hook = model.get_submodule(layer).register_forward_hook(lambda _m, _i, out: kept.__setitem__("a", out))
+    module = model.get_submodule(layer)
+    hook = module.register_forward_hook(lambda _m, _i, out: kept.__setitem__("a", out))
     try:
-        with torch.enable_grad():
+        with torch.enable_grad(), output_kept_intact(module):  # the layer's output, not what the next step makes of it
             inputs = x.detach().requires_grad_(True)  # so the graph reaches the layer whatever the model's first op
             score = model(inputs)[:, target].sum()  # each image's score depends on its own input only (eval mode)
             activations = kept["a"]

@@ -3,6 +3,8 @@ order they run, and which blocks a sanity check should randomise."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -89,3 +91,17 @@ def parametric_units(model: nn.Module) -> list[str]:
             if any(True for _ in module.parameters()):
                 units.append(f"{name}.{sub}" if sub else name)
     return units[::-1]
+
+
+@contextmanager
+def output_kept_intact(module: nn.Module) -> Iterator[None]:
+    """While open, what runs after `module` works on a copy of its output, so a hook registered before this one (a
+    class activation map keeping the layer's activations and their gradient) keeps the output as the module returned
+    it. The next step of torchvision's ResNets, VGG and AlexNet often changes a layer's output in place (an in-place
+    ReLU, `out += identity`): the map of a block's `bn2` had been its block's output's, and AlexNet's conv5 its
+    ReLU's (a fidelity review). Captum clones a layer's output for the same reason (captum/_utils/gradient.py)."""
+    handle = module.register_forward_hook(lambda _m, _i, out: out.clone() if isinstance(out, torch.Tensor) else None)
+    try:
+        yield
+    finally:
+        handle.remove()
