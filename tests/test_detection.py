@@ -541,3 +541,15 @@ def test_a_detection_keeps_its_colour_when_a_filter_hides_others() -> None:
     alone, _ = drawn_with_count(image, [b], masks=False, keypoints=False, ids=[1])
     shown = tuple(int(c) for c in alone[20, 25])  # b's top edge
     assert shown == tuple(int(c) for c in both[20, 25]) and "#{:02X}{:02X}{:02X}".format(*shown) == COLOURS[1].upper()
+
+
+def test_the_box_head_is_described_as_each_model_has_it():
+    """A fidelity review: stage 4 said "two fully connected layers" of every model; the v2 models' box head
+    (torchvision's FastRCNNConvFCHead) is four 3 x 3 convolutions with BatchNorm, then one fully connected layer."""
+    from explain.methods.rcnn_stages import box_head_text
+
+    assert box_head_text(small("maskrcnn_resnet50_fpn_v2")) == (
+        "four 3 x 3 convolutions, each with BatchNorm and a ReLU, then one fully connected layer"
+    )
+    assert box_head_text(small("maskrcnn_resnet50_fpn")) == "two fully connected layers"
+    assert box_head_text(shapes_maskrcnn()) == "two fully connected layers"

@@ -36,6 +36,32 @@ class StageSettings:
     per_image: int  # box head: at most this many detections
 
 
+NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def _layers(n: int, noun: str) -> str:
+    """ "four 3 x 3 convolutions", "one fully connected layer": a small count in words, as prose has it."""
+    return f"{NUMBER_WORDS[n] if n < len(NUMBER_WORDS) else f'{n:,}'} {noun}{'' if n == 1 else 's'}"
+
+
+def box_head_text(model: nn.Module) -> str:
+    """What `model`'s box head does to a proposal's pooled features, read from its modules: "two fully connected
+    layers" (torchvision's TwoMLPHead: Mask R-CNN, Keypoint R-CNN, the bundled detector), "four 3 x 3 convolutions,
+    each with BatchNorm and a ReLU, then one fully connected layer" (FastRCNNConvFCHead: the v2 models; a fidelity
+    review found the page saying two fully connected layers of every model)."""
+    head = model.roi_heads.box_head
+    convs = [m for m in head.modules() if isinstance(m, nn.Conv2d)]
+    fcs = _layers(sum(isinstance(m, nn.Linear) for m in head.modules()), "fully connected layer")
+    if not convs:
+        return fcs
+    sides = {f"{c.kernel_size[0]} x {c.kernel_size[1]}" for c in convs}
+    size = f"{sides.pop()} " if len(sides) == 1 else ""
+    norm = any(isinstance(m, nn.BatchNorm2d) for m in head.modules())
+    return (
+        f"{_layers(len(convs), size + 'convolution')}, each with {'BatchNorm and ' if norm else ''}a ReLU, then {fcs}"
+    )
+
+
 def stage_settings(model: nn.Module) -> StageSettings:
     """`model`'s thresholds as its eval-mode forward pass uses them (RegionProposalNetwork.filter_proposals,
     RoIHeads.postprocess_detections)."""

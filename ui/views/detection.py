@@ -26,6 +26,7 @@ from explain.methods.rcnn_stages import (
     BOX_LEVEL,
     POOL,
     Stages,
+    box_head_text,
     box_heads,
     cam_note,
     detection_cams,
@@ -435,8 +436,8 @@ def heads_section(
     """Stage 4: one proposal's RoI features, the box head's class probabilities and the box it moves to."""
     stage(
         "4. RoI features → box and class heads.",
-        "The pooled 7 x 7 features of one proposal go through two fully connected layers; the box predictor then "
-        "gives a probability for every class (background included) and, per class, how to move and resize the "
+        f"The pooled 7 x 7 features of one proposal go through {box_head_text(subject.model)}; the box predictor "
+        "then gives a probability for every class (background included) and, per class, how to move and resize the "
         "proposal.",
     )
     if followed is None:
