@@ -118,6 +118,7 @@ plan_trace() {
   # longest first, so that any warming of caches by the first run favours the sweep's order
   step sweep_order_longest 60 python3 bench/bench_sweep_runners.py --child --workers 8 --runner stacked --order longest --out /tmp/ssl
   step sweep_order_sweep 60 python3 bench/bench_sweep_runners.py --child --workers 8 --runner stacked --order sweep --out /tmp/sso
+  tar -czf "$L/sweep_order_sweep.tgz" -C /tmp/sso . 2>/dev/null  # its runs, to compare with the shipped sweep here
 }
 case "$PLAN" in
   first) plan_first ;; recheck) plan_recheck ;; next) plan_next ;; paste) plan_paste ;; paste2) plan_paste2 ;;
