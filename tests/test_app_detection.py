@@ -3,8 +3,10 @@
 import json
 import re
 
+from PIL import Image
+
 from tests.app_helpers import click_row, image_captions, open_page, plotly_specs
-from tests.hostile_files import BAD, BAD_ANNOTATIONS, GOOD, coco_file
+from tests.hostile_files import BAD, BAD_ANNOTATIONS, GOOD, coco_file, encode
 
 PAGE = "pages/detection.py"
 
@@ -81,6 +83,16 @@ def test_an_image_too_small_to_detect_in_gets_one_line_and_nothing_else():
         "side."
     ]
     assert not at.dataframe and not at.tabs
+
+
+def test_a_thin_upload_is_said_at_the_size_it_was_uploaded():
+    """A walk: a 4000 x 20 upload was refused as "only 1024 x 5 pixels", the size the pages' bound made it."""
+    at = open_page(PAGE)
+    at.file_uploader(key="det_upload").upload("wide.png", encode(Image.new("RGB", (4000, 20)), "PNG"), "image/png")
+    at.run()
+    assert not at.exception and not at.error
+    (line,) = [i.value for i in at.info]
+    assert line.startswith("This image is 4000 x 20 pixels, 1024 x 5 once its longer side is bounded to 1024")
 
 
 def test_with_no_detection_shown_the_page_says_why_instead_of_asking_for_a_click():

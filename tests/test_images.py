@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explain.inputs.images import NEUTRAL_GREY, ImageLoadError, image_sha256, jpeg_scan_count, limit_aspect, load_image
+from explain.inputs.images import (
+    NEUTRAL_GREY,
+    ImageLoadError,
+    image_sha256,
+    jpeg_scan_count,
+    limit_aspect,
+    load_image,
+    original_size,
+)
 from tests.bounds import within
 from tests.hostile_files import BAD, GOOD, HEAVY_BAD, HEAVY_GOOD, encode, png_declaring
 
@@ -53,7 +61,7 @@ def test_max_pixels_is_respected():
 
 def test_exif_orientation_is_applied():
     im = load_image(GOOD["exif_rotated.jpg"])
-    assert im.size == (48, 64)
+    assert im.size == (48, 64) and original_size(im) == (48, 64)  # as uploaded, upright
 
 
 def test_animation_gives_its_first_frame():
@@ -86,7 +94,27 @@ def test_greyscale_and_cmyk_convert():
 
 def test_long_side_is_bounded_and_aspect_kept():
     im = load_image(encode(Image.new("RGB", (3000, 1500)), "PNG"), max_side=600)
-    assert im.size == (600, 300)
+    assert im.size == (600, 300) and original_size(im) == (3000, 1500)
+
+
+def test_a_thin_image_is_said_at_its_own_size_and_the_bound():
+    """A walk: a 4000 x 20 upload was said to be "only 1024 x 5 pixels" and asked to be at least 16 pixels a side,
+    which it is; the pages' bound on the longer side made it 5 pixels high. Both sizes are said, and what is needed."""
+    from explain.figures.augmentation import preview_note
+    from explain.inputs.images import small_image_note, too_small_to_detect
+
+    thin = load_image(encode(Image.new("RGB", (4000, 20)), "PNG"))
+    assert thin.size == (1024, 5) and original_size(thin) == (4000, 20)
+    said = "This image is 4000 x 20 pixels, 1024 x 5 once its longer side is bounded to 1024 as every page bounds it"
+    needed = "at least 16 pixels on each side once bounded (no more than 64 times as long as it is wide)"
+    assert too_small_to_detect(thin) == f"{said}, too small to hold an object to detect: choose one {needed}."
+    assert small_image_note(thin, "read its labels as guesses").startswith(said + ":")
+    assert small_image_note(thin).endswith("so read the answer as a guess.")
+    assert preview_note(thin).startswith(said + ":") and preview_note(thin).endswith(f"choose an image {needed}.")
+    tiny = load_image(encode(Image.new("RGB", (1, 1)), "PNG"))
+    assert too_small_to_detect(tiny).startswith("This image is only 1 x 1 pixels, too small")
+    assert too_small_to_detect(tiny).endswith("choose one at least 16 pixels on each side.")
+    assert not too_small_to_detect(load_image(encode(Image.new("RGB", (1024, 16)), "PNG")))
 
 
 def test_paths_load_and_missing_paths_explain(tmp_path):

@@ -177,7 +177,7 @@ def out_of_distribution(info: ModelInfo, chosen: ChosenImage) -> str:
     recognise, or "": the bundled model knows the generated samples; a network trained on the Build page knows its own
     test images (and the generated samples when it trained on generated shapes); an uploaded network's data is
     unknown."""
-    return " ".join(note for note in (unlike_training(info, chosen), small_image_note(chosen.image.size)) if note)
+    return " ".join(note for note in (unlike_training(info, chosen), small_image_note(chosen.image)) if note)
 
 
 def training_data(info: ModelInfo) -> tuple[str, bool] | None:
@@ -231,7 +231,7 @@ def image_and_detector_ui(prefix: str, default_sample: str) -> Subject:
     model, info = detector_picker(prefix)
     if chosen is None:
         end_page()
-    if note := too_small_to_detect(chosen.image.size):
+    if note := too_small_to_detect(chosen.image):
         st.info(note, icon=":material/photo_size_select_small:")
         end_page()
     return Subject(chosen, model, info, detector_input(chosen.image, model_device(model)))

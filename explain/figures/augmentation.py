@@ -13,7 +13,7 @@ from PIL import Image, ImageOps
 from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 
 from explain.figures.render import MARK, draw_labels, montage
-from explain.inputs.images import MIN_MEANINGFUL_SIDE, too_small
+from explain.inputs.images import big_enough, size_said, too_small
 from models.data.shapes import make_scene
 from models.experiments.augmentation import as_numpy, augment_image, augment_scene, build_pipeline
 
@@ -44,16 +44,14 @@ def tile_box(size: tuple[int, int]) -> tuple[int, int]:
     return (TILE, short) if w >= h else (short, TILE)
 
 
-def preview_note(size: tuple[int, int]) -> str:
-    """One line when an image (`size` = (width, height)) is too small for its draws to show what a pipeline does,
-    else "" (a walk's 1 x 1 upload gave twelve flat squares with no word)."""
-    if not too_small(size):
+def preview_note(im: Image.Image) -> str:
+    """One line when an image is too small for its draws to show what a pipeline does, else "" (a walk's 1 x 1
+    upload gave twelve flat squares with no word)."""
+    if not too_small(im.size):
         return ""
-    w, h = size
     return (
-        f"This image is only {w} x {h} pixels: enlarged, every draw is nearly flat colour (and fill where a "
-        f"transform moves it), so these previews cannot show what the pipeline does; choose an image at least "
-        f"{MIN_MEANINGFUL_SIDE} pixels on each side."
+        f"This image is {size_said(im)}: enlarged, every draw is nearly flat colour (and fill where a transform moves "
+        f"it), so these previews cannot show what the pipeline does; choose an image {big_enough(im)}."
     )
 
 

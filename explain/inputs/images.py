@@ -71,29 +71,52 @@ def too_small(size: tuple[int, int]) -> bool:
     return min(size) < MIN_MEANINGFUL_SIDE
 
 
-def small_image_note(size: tuple[int, int]) -> str:
-    """One line when an image (`size` = (width, height)) is too small to hold anything a classifier could recognise
-    once enlarged to its input (a 1 x 1 upload was classified "circle 45%" with no word), else ""."""
-    w, h = size
-    if not too_small(size):
+ORIGINAL_SIZE = "explainer_original_size"  # PIL info key: (width, height) as uploaded, before load_image's bound
+
+
+def original_size(im: Image.Image) -> tuple[int, int]:
+    """The (width, height) the image had as uploaded, upright, before `load_image` bounded its longer side."""
+    w, h = im.info.get(ORIGINAL_SIZE, im.size)
+    return int(w), int(h)
+
+
+def size_said(im: Image.Image) -> str:
+    """The image's size as a person checks it against their file: "only 12 x 9 pixels", or for one the pages shrank,
+    "4000 x 20 pixels, 1024 x 5 once its longer side is bounded to 1024" (a walk's 4000 x 20 upload was said to be
+    "only 1024 x 5 pixels", and refused as under 16 pixels a side although it has 20)."""
+    (w, h), (w0, h0) = im.size, original_size(im)
+    if (w0, h0) == (w, h):
+        return f"only {w} x {h} pixels"
+    return f"{w0} x {h0} pixels, {w} x {h} once its longer side is bounded to {max(w, h)} as every page bounds it"
+
+
+def big_enough(im: Image.Image) -> str:
+    """What an image needs to be big enough: at least MIN_MEANINGFUL_SIDE pixels a side, and, for one the pages
+    shrink, no more than DEFAULT_MAX_SIDE / MIN_MEANINGFUL_SIDE times as long one way as the other."""
+    side = f"at least {MIN_MEANINGFUL_SIDE} pixels on each side"
+    if original_size(im) == im.size:
+        return side
+    return f"{side} once bounded (no more than {DEFAULT_MAX_SIDE // MIN_MEANINGFUL_SIDE} times as long as it is wide)"
+
+
+def small_image_note(im: Image.Image, answer: str = "read the answer as a guess") -> str:
+    """One line when an image is too small to hold anything a model could recognise once enlarged to its input (a
+    1 x 1 upload was classified "circle 45%" with no word), else ""; `answer` says how to read what the model says."""
+    if not too_small(im.size):
         return ""
     return (
-        f"This image is only {w} x {h} pixels: enlarged to the model's input it holds almost nothing to recognise, so "
-        "read the answer as a guess."
+        f"This image is {size_said(im)}: enlarged to the model's input it holds almost nothing to recognise, so "
+        f"{answer}."
     )
 
 
-def too_small_to_detect(size: tuple[int, int]) -> str:
-    """One line when an image (`size` = (width, height)) is too small for a detector, else "": enlarged to the
-    detector's input it holds no object, and every stage's picture would be one flat colour (a walk uploaded a
-    1 x 1 image and got solid squares with no word)."""
-    w, h = size
-    if not too_small(size):
+def too_small_to_detect(im: Image.Image) -> str:
+    """One line when an image is too small for a detector, else "": enlarged to the detector's input it holds no
+    object, and every stage's picture would be one flat colour (a walk uploaded a 1 x 1 image and got solid squares
+    with no word)."""
+    if not too_small(im.size):
         return ""
-    return (
-        f"This image is only {w} x {h} pixels, too small to hold an object to detect: choose one at least "
-        f"{MIN_MEANINGFUL_SIDE} pixels on each side."
-    )
+    return f"This image is {size_said(im)}, too small to hold an object to detect: choose one {big_enough(im)}."
 
 
 def image_sha256(data: bytes) -> str:
@@ -198,9 +221,12 @@ def load_image(
         raise ImageLoadError("The image file is truncated or damaged and cannot be decoded.") from exc
 
     try:
-        return to_rgb(im)
+        rgb = to_rgb(im)
     except Exception as exc:  # an exotic mode PIL cannot convert
         raise ImageLoadError(f"Images in colour mode {im.mode} are not supported.") from exc
+    upright = (height, width) if orientation in (5, 6, 7, 8) else (width, height)  # those turn it a quarter
+    rgb.info[ORIGINAL_SIZE] = upright
+    return rgb
 
 
 def shrink(im: Image.Image, max_side: int) -> Image.Image:

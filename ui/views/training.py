@@ -276,7 +276,7 @@ def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int
             icon=":material/timer:",
         )
     if chosen is not None:
-        if note := preview_note(chosen.image.size):
+        if note := preview_note(chosen.image):
             st.info(note, icon=":material/photo_size_select_small:")
         try:
             st.image(

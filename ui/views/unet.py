@@ -106,7 +106,7 @@ def source_ui() -> tuple[Image.Image, np.ndarray | None, str]:
         "trained on generated shapes only: on a photo they may find shapes where there are none."  # may: a walk's
         # 1 x 1 upload was all background beside "they find shapes"
     )
-    if note := small_image_note(chosen.image.size):  # as the classifier pages say it
+    if note := small_image_note(chosen.image, "read its labels as guesses"):  # as the classifier pages say it
         st.caption(f":material/help: {note}")
     return chosen.image, None, chosen.name
 
