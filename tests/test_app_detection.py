@@ -96,11 +96,23 @@ def test_a_thin_upload_is_said_at_the_size_it_was_uploaded():
 
 
 def test_with_no_detection_shown_the_page_says_why_instead_of_asking_for_a_click():
-    from explain.figures.detections import pick_hint
+    from explain.figures.detections import listing_text, pick_hint
 
     at = open_page(PAGE)
+    shown = next(c.value for c in at.caption if c.value.endswith(" shown. Click a row to focus it."))
+    total = int(re.match(r"\d+ of (\d+) detections", shown)[1])  # all the model found, at the page's threshold too
     at.slider(key="det_threshold").set_value(1.0).run()
-    assert not at.exception and not len(at.dataframe[0].value)
+    # no table without rows, and no "Click a row" over it (a walk read "0 of 0 detections shown. Click a row to
+    # focus it." over an empty table); the test had read an empty table here
+    assert not at.exception and not [d for d in at.dataframe if (d.key or "").startswith("det_table_")]
+    assert listing_text(0, total) in [c.value for c in at.caption] and not any(
+        "Click a row" in c.value for c in at.caption
+    )
+    assert listing_text(0, total) == f"None of the {total} detections passes the score threshold and classes chosen."
+    assert listing_text(0, 0) == "The detector found nothing in this image."
+    assert listing_text(1, 1) == "1 of 1 detection shown. Click a row to focus it."
+    stage5 = next(m.value for m in at.markdown if m.value.startswith("**5. Detections.**"))
+    assert "None of them scores at least 1.00 in the classes chosen, so the page lists none." in stage5
     infos = [i.value for i in at.info]
     assert pick_hint(0, 1, "explain that detection") in infos and not any("Click a row" in i for i in infos)
     assert pick_hint(0, 0, "x") == "The detector found nothing in this image, so there is no detection to follow."

@@ -15,6 +15,7 @@ from explain.figures.render import boxes_on_image, draw_box, draw_labels, grey_m
 from explain.methods.rcnn_stages import RoiComparison, Stages
 from models.data.coco import results
 from models.detectors import COCO_SKELETON, Instance
+from models.text import counted
 
 COLOURS = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c"]
 
@@ -51,6 +52,17 @@ def pick_hint(kept: int, total: int, to: str) -> str:
             f"classes, then click a row to {to}."
         )
     return "The detector found nothing in this image, so there is no detection to follow."
+
+
+def listing_text(kept: int, total: int) -> str:
+    """The line over the detections' table: how many of all the model found are shown, and that a row can be
+    clicked; without rows, why there are none (a walk read "0 of 0 detections shown. Click a row to focus it." over
+    an empty table)."""
+    if kept:
+        return f"{kept} of {counted(total, 'detection')} shown. Click a row to focus it."
+    if total:
+        return f"None of the {counted(total, 'detection')} passes the score threshold and classes chosen."
+    return "The detector found nothing in this image."
 
 
 def labels_left_off(labelled: int, boxes: int) -> str:

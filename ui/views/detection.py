@@ -16,6 +16,7 @@ from explain.figures.detections import (
     draw,
     drawn_with_count,
     labels_left_off,
+    listing_text,
     pick_hint,
     roi_picture,
 )
@@ -151,22 +152,26 @@ def detections_ui(
         )
     picture, listing = st.columns([1, 1])
     with listing:
-        st.caption(f"{len(kept)} of {total} detections shown. Click a row to focus it.")
-        selection = st.dataframe(
-            table,
-            hide_index=True,
-            on_select="rerun",
-            selection_mode="single-row",
-            selection_default={"selection": {"rows": [linked]}} if linked is not None else None,
-            key=f"det_table_{listed}",
-            width="stretch",
-            column_config={  # pixel widths that fit the column beside the picture, so no column is cut off
-                "class": st.column_config.TextColumn(width=80),
-                "score": st.column_config.NumberColumn(format="%.3f", width=60),
-                "box": st.column_config.TextColumn("box x0,y0,x1,y1", width=130),
-                "mask px": st.column_config.NumberColumn("mask px", format="%d", width=70, help="mask area in pixels"),
-            },
-        )
+        st.caption(listing_text(len(kept), total))
+        selection = None
+        if kept:  # no table without rows
+            selection = st.dataframe(
+                table,
+                hide_index=True,
+                on_select="rerun",
+                selection_mode="single-row",
+                selection_default={"selection": {"rows": [linked]}} if linked is not None else None,
+                key=f"det_table_{listed}",
+                width="stretch",
+                column_config={  # pixel widths that fit the column beside the picture, so no column is cut off
+                    "class": st.column_config.TextColumn(width=80),
+                    "score": st.column_config.NumberColumn(format="%.3f", width=60),
+                    "box": st.column_config.TextColumn("box x0,y0,x1,y1", width=130),
+                    "mask px": st.column_config.NumberColumn(
+                        "mask px", format="%d", width=70, help="mask area in pixels"
+                    ),
+                },
+            )
     rows = selection.selection.rows if selection else []
     focus = rows[0] if rows and rows[0] < len(kept) else None
     name_row(ROW, None if focus is None else numbers[focus])  # a link opens on the same detection
@@ -182,6 +187,8 @@ def detections_ui(
     )
     boxed = ("boxes" in show) * (len(kept) if focus is None else 1)  # a walk: a label went missing without a word
     picture.image(drawn, caption=f"{label}: {info.title}{labels_left_off(labelled, boxed)}", width="stretch")
+    if not kept:
+        return None
     d1, d2 = listing.columns(2)
     d1.download_button(
         "COCO JSON",
@@ -343,8 +350,12 @@ def detections_stage(stages: Stages, listed: int, threshold: float) -> None:
     )
     stage(
         "5. Detections.",
-        f"Stages 3 and 4 run for every proposal at once; {kept} {len(stages.boxes)} detections. The table above "
-        f"lists {listed} of them: those scoring at least {threshold:.2f} in the classes chosen.",
+        f"Stages 3 and 4 run for every proposal at once; {kept} {len(stages.boxes)} detections. "
+        + (
+            f"The table above lists {listed} of them: those scoring at least {threshold:.2f} in the classes chosen."
+            if listed
+            else f"None of them scores at least {threshold:.2f} in the classes chosen, so the page lists none."
+        ),
     )
 
 
