@@ -363,3 +363,11 @@ def test_the_stage_texts_state_the_models_own_thresholds():
         "most 100 are kept: here" in said
     )
     assert "keeps none under 0.05" in at.slider(key="det_threshold").help
+
+
+def test_the_rcnn_family_table_is_static_so_its_long_cells_wrap():
+    """A walk at 1280 x 720: in an interactive table the "heads" column was off-screen and longer cells cut."""
+    at = open_page(PAGE)
+    (family,) = [t.value for t in at.table if "features per region" in t.value.columns]
+    assert list(family.columns) == ["", "proposals", "features per region", "heads"] and len(family) == 4
+    assert not [d for d in at.dataframe if "features per region" in d.value.columns]

@@ -270,7 +270,7 @@ def pipeline_tab(image: np.ndarray, stages: Stages, followed: Followed | None) -
     """Stages 1 and 2: the FPN's feature maps at a chosen level and the strongest proposals, numbered by
     objectness, the one stages 3 and 4 follow drawn red as stage 4 draws it (a walk could not find it)."""
     with st.expander("From R-CNN to Mask R-CNN", expanded=False):
-        st.dataframe(RCNN_FAMILY, hide_index=True, width="stretch")
+        st.table(RCNN_FAMILY, hide_index=True, border="horizontal")  # static: long cells wrap (a walk saw them cut)
         st.caption(RCNN_STAGES)
     stage(
         "1. Backbone + FPN.",
