@@ -190,6 +190,27 @@ def test_stage_captions_say_sizes_and_edges_as_they_are():
     )
 
 
+def test_a_one_shape_sample_says_why_the_detector_fails_and_is_scored():
+    """A walk: on "generated star" the bundled detector found two triangles on its arms, with no word, and the truth
+    tab asked for a generated scene. The page says the shape is larger than any in the detector's training scenes
+    (the sizes from its card), and scores the detections against the shape the generator drew."""
+    from explain.methods.ground_truth import one_shape_note
+
+    at = open_page(PAGE)
+    at.selectbox(key="det_sample").set_value("generated star").run()
+    assert not at.exception and not at.error
+    note = one_shape_note()
+    assert note in [c.value for c in at.caption]
+    assert "its radius 22% to 42% of the image's side" in note and "scenes of 1 to 5 smaller shapes (8% to 22%)" in note
+    assert "The truth: 1 object the generator drew, boxes and masks" in " ".join(c.value for c in at.caption)
+    verdict = next(m.value for m in at.markdown if m.value.startswith("Of the "))
+    assert "**1 of 1** true objects missed" in verdict  # the star, found as triangles on its arms
+    at.selectbox(key="det_sample").set_value("generated circle").run()  # nothing found: still said why
+    assert not at.exception and note in [c.value for c in at.caption]
+    at.selectbox(key="det_sample").set_value("generated scene 2").run()
+    assert note not in [c.value for c in at.caption]
+
+
 def test_a_generated_scene_is_checked_against_its_truth():
     at = open_page(PAGE)
     assert not at.exception

@@ -13,7 +13,7 @@ from functools import cache
 import numpy as np
 from PIL import Image
 
-from models.data.shapes import SHAPE_CLASSES, Scene, make_scene, make_shape_image
+from models.data.shapes import SHAPE_CLASSES, Scene, make_scene, make_shape_scene
 
 PHOTOS: dict[str, str] = {
     "astronaut (photo)": "astronaut",
@@ -30,8 +30,13 @@ def _photo(name: str) -> np.ndarray:
     return getattr(skimage.data, name)()
 
 
+def _shape_scene(label: int) -> Scene:
+    """The "generated <shape>" sample of a class, with its one object's mask and box."""
+    return make_shape_scene(np.random.default_rng(1000 + label), GENERATED_SIZE, label)
+
+
 def _shape(label: int) -> np.ndarray:
-    return make_shape_image(np.random.default_rng(1000 + label), GENERATED_SIZE, label)[0]
+    return _shape_scene(label).image
 
 
 SCENE_SEEDS = (7, 11, 23)  # "generated scene 1" to "generated scene 3"
@@ -49,10 +54,13 @@ def _scene(seed: int) -> np.ndarray:
 
 
 def sample_scene(name: str) -> Scene | None:
-    """The generated scene behind a sample name ("generated scene 2"), with its truth; None for other samples."""
+    """The generated image behind a sample name, with its truth: a scene's objects ("generated scene 2"), or a
+    one-shape sample's one ("generated star"); None for the photos."""
     for i, seed in enumerate(SCENE_SEEDS, start=1):
         if name == f"generated scene {i}":
             return scene(seed)
+    if name.startswith("generated ") and name[len("generated ") :] in SHAPE_CLASSES:
+        return _shape_scene(SHAPE_CLASSES.index(name[len("generated ") :]))
     return None
 
 

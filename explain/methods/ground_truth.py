@@ -14,6 +14,7 @@ from torchvision.ops import box_iou
 from explain.inputs.annotations import TrueObject, scene_objects
 from explain.inputs.samples import GENERATED_SIZE, SCENE_OBJECTS, scene_set
 from models.data.coco import average_precision, evaluate, ground_truth, results
+from models.data.shapes import SHAPE_RADIUS
 from models.detectors import Instance, detect_batch
 
 
@@ -146,6 +147,23 @@ def _box_mask(box: Sequence[float], size: tuple[int, int]) -> np.ndarray:
 
 
 SET_SIZE = 50  # held-out generated scenes a detector is scored on (the Detection page's button, the README's figure)
+
+
+def one_shape_note() -> str:
+    """Why the bundled detector misses or splits a one-shape sample ("generated star": two triangles on its arms; a
+    walk saw it fail on the app's own sample with no word): that shape is drawn larger than any in its training
+    scenes, the sizes read from its card and the generator."""
+    from models.hub.bundled import bundled
+
+    card = bundled("shapes-maskrcnn")
+    fewest, most = card.config["scene"]["n_objects"]
+    small, large = card.config["scene"]["radius"]
+    return (
+        f"This sample is one large shape (its radius {SHAPE_RADIUS[0]:.0%} to {SHAPE_RADIUS[1]:.0%} of the image's "
+        f"side), as the classifiers train on. The bundled detector was trained on scenes of {fewest} to {most} "
+        f"smaller shapes ({small:.0%} to {large:.0%}), so a shape this large is unlike any it saw: it may miss it or "
+        "find parts of it as other shapes (the truth tab scores it). Pick a generated scene to see it work."
+    )
 
 
 def versus_card() -> str:

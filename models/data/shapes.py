@@ -165,16 +165,26 @@ def make_scene(
     return Scene(image, kept, np.array([labels[i] for i in keep], np.int64), masks_to_boxes(kept))
 
 
-def make_shape_image(rng: np.random.Generator, size: int = 64, label: int | None = None) -> tuple[np.ndarray, int]:
-    """One classification sample: a single shape, large and roughly centred, on a random background."""
+SHAPE_RADIUS = (0.22, 0.42)  # a classification sample's shape: its circumradius, a fraction of the image's side
+
+
+def make_shape_scene(rng: np.random.Generator, size: int = 64, label: int | None = None) -> Scene:
+    """One classification sample as a scene of one object: a single shape, large (SHAPE_RADIUS) and roughly
+    centred, on a random background, with its mask and box (the detection page scores a detector on it)."""
     label = int(rng.integers(len(SHAPE_CLASSES))) if label is None else label
     img = background(rng, (size, size))
-    r = rng.uniform(0.22, 0.42) * size
+    r = rng.uniform(*SHAPE_RADIUS) * size
     cx, cy = size / 2 + rng.uniform(-0.15, 0.15) * size, size / 2 + rng.uniform(-0.15, 0.15) * size
     mask = shape_mask(SHAPE_CLASSES[label], (size, size), cx, cy, r, rng.uniform(0, 2 * math.pi))
     colour = _object_colour(rng, img[mask].mean(axis=0))
     img = np.where(mask[..., None], colour, img)
-    return _finish(rng, img), label
+    return Scene(_finish(rng, img), mask[None], np.array([label], np.int64), masks_to_boxes(mask[None]))
+
+
+def make_shape_image(rng: np.random.Generator, size: int = 64, label: int | None = None) -> tuple[np.ndarray, int]:
+    """One classification sample: a single shape, large and roughly centred, on a random background; its label."""
+    scene = make_shape_scene(rng, size, label)
+    return scene.image, int(scene.labels[0])
 
 
 def _finish(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:

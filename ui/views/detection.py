@@ -21,8 +21,10 @@ from explain.figures.detections import (
     roi_picture,
 )
 from explain.figures.render import draw_box, grey_maps, montage, overlay, png_bytes
+from explain.inputs.samples import ONE_SHAPE
 from explain.methods.classify import most_probable
 from explain.methods.filters import strongest_channels
+from explain.methods.ground_truth import one_shape_note
 from explain.methods.rcnn_stages import (
     BOX_LEVEL,
     POOL,
@@ -187,6 +189,8 @@ def detections_ui(
     )
     boxed = ("boxes" in show) * (len(kept) if focus is None else 1)  # a walk: a label went missing without a word
     picture.image(drawn, caption=f"{label}: {info.title}{labels_left_off(labelled, boxed)}", width="stretch")
+    if info.name == BUNDLED_DETECTOR and generated and label in ONE_SHAPE:  # found or not, say why it may fail
+        st.caption(one_shape_note())
     if not kept:
         return None
     d1, d2 = listing.columns(2)

@@ -16,7 +16,7 @@ from explain.inputs.upload_limits import IMAGE_MB
 from explain.methods.ground_truth import SET_SIZE, image_ap_text, match, score, score_generated_set, versus_card
 from models.data.shapes import SHAPE_CLASSES
 from models.detectors import DetectorInfo, Instance
-from models.text import display_name
+from models.text import counted, display_name
 from ui.admission import cached_heavy
 from ui.image_input import ChosenImage
 from ui.presenter import chart, settings, text_scale
@@ -32,8 +32,8 @@ def truth_ui(chosen: ChosenImage, image: np.ndarray, info: DetectorInfo) -> list
     if scene is not None and image_sha256(sample_bytes(chosen.name)) == chosen.sha256:
         objects = scene_objects(scene)
         st.caption(  # the picture draws the boxes only (a walk looked for the masks it named)
-            f"The truth: the {len(objects)} objects the generator drew, boxes and masks (the masks score mask AP; the "
-            "picture draws the boxes)."
+            f"The truth: {counted(len(objects), 'object')} the generator drew, boxes and masks (the masks score mask "
+            "AP; the picture draws the boxes)."
         )
     else:
         upload = st.file_uploader(
@@ -44,8 +44,8 @@ def truth_ui(chosen: ChosenImage, image: np.ndarray, info: DetectorInfo) -> list
         )
         if upload is None:
             st.info(
-                "Pick a generated scene as the image, or upload a COCO-format annotation file for your image, "
-                "to see which detections are right."
+                "Pick a generated scene or shape as the image, or upload a COCO-format annotation file for your "
+                "image, to see which detections are right."
             )
             return None
         data = upload.getvalue()
