@@ -24,13 +24,24 @@ def load_unet(variant: str, device: torch.device | str | None = None) -> tuple[n
     return record.build().to(device or best_device()), record
 
 
+def _square(image: Image.Image, size: int, resample: Image.Resampling) -> Image.Image:
+    """The image's centre square, resized to size x size."""
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    return image.crop((left, top, left + side, top + side)).resize((size, size), resample)
+
+
 def unet_input(image: Image.Image, size: int = SIZE) -> torch.Tensor:
     """An RGB image -> the 1 x 3 x size x size normalised tensor the U-Nets were trained on
     (centre-cropped to a square, then resized)."""
-    side = min(image.size)
-    left, top = (image.width - side) // 2, (image.height - side) // 2
-    square = image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BILINEAR)
-    return to_tensor(np.asarray(square)[None])
+    return to_tensor(np.asarray(_square(image, size, Image.Resampling.BILINEAR))[None])
+
+
+def unet_labels(label_map: np.ndarray, size: int = SIZE) -> np.ndarray:
+    """An H x W label map cropped and resized as `unet_input` crops and resizes its image, each pixel the label
+    nearest it (labels are not averaged): the truth for what the U-Nets see of a generated sample."""
+    labels = Image.fromarray(label_map.astype(np.uint8))
+    return np.asarray(_square(labels, size, Image.Resampling.NEAREST)).astype(np.int64)
 
 
 def paper_comparison(record: BundledWeights) -> list[tuple[str, str, str]]:

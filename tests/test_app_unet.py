@@ -3,7 +3,7 @@
 from streamlit.testing.v1 import AppTest
 
 from tests.app_helpers import APP, TIMEOUT, image_captions, open_page, plotly_specs
-from tests.hostile_files import BAD
+from tests.hostile_files import BAD, GOOD
 
 PAGE = "pages/unet.py"
 
@@ -77,7 +77,9 @@ def test_another_scene_and_an_uploaded_image():
     at.number_input(key="unet_seed").set_value(42).run()
     assert not at.exception
     at.radio(key="unet_source").set_value("any").run()
-    assert not at.exception and "true labels" not in image_captions(at)
+    assert not at.exception and "true labels" in image_captions(at)  # its default, a generated sample, has them
+    at.file_uploader(key="unet_upload").upload("photo.png", GOOD["rgb.png"], "image/png").run()
+    assert not at.exception and "true labels" not in image_captions(at)  # an upload's labels are not known
     at.file_uploader(key="unet_upload").upload("bad.png", BAD["truncated.png"], "image/png").run()
     assert not at.exception and len(at.error) == 1
 
@@ -97,6 +99,24 @@ def test_a_tiny_upload_is_said_to_hold_almost_nothing():
     captions = at.caption.values
     assert any("on a photo they may find shapes where there are none" in c for c in captions)
     assert any("This image is only 1 x 1 pixels" in c for c in captions)
+
+
+def test_a_generated_sample_is_scored_against_the_generators_labels():
+    """A walk: under "any image" the default "generated scene 1" lost a small circle, with no truth, no score and a
+    caption about photos, though the generator knows every pixel's label. Its labels, cropped and shrunk as the
+    image is, are shown and score both networks; a caption says how such samples differ from the training scenes."""
+    from explain.methods.segmentation import sample_note
+
+    at = open_page(PAGE)
+    at.radio(key="unet_source").set_value("any").run()
+    assert not at.exception
+    captions = image_captions(at)
+    assert "true labels" in captions
+    assert any(c.startswith("with skips: mean IoU ") for c in captions)
+    assert any(c.startswith("without skips: mean IoU ") for c in captions)
+    assert any(sample_note("generated scene 1") in c for c in at.caption.values)
+    assert "scenes of 2 to 4 shapes of radius 12% to 25%" in sample_note("generated scene 1")
+    assert not any("on a photo they may find shapes" in c for c in at.caption.values)
 
 
 def test_presenting_names_the_scene_and_the_networks_and_the_bars_wear_the_skips_colour():

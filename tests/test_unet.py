@@ -98,3 +98,18 @@ def test_the_diagrams_last_label_grows_away_from_its_box() -> None:
     right = max(s.x1 for s in fig.layout.shapes)
     assert label.xanchor == "left" and label.x - right >= 0.1
     assert fig.layout.xaxis.range[1] - label.x >= 1.5
+
+
+def test_a_label_map_is_cropped_and_shrunk_as_the_image_is():
+    """The truth of a generated sample on the U-Net page: its labels through the same centre square and resize as
+    the image (`unet_input`), nearest label per pixel, so every value is a class."""
+    import numpy as np
+
+    from models.segmenters import unet_labels
+
+    labels = np.zeros((40, 80), np.int64)
+    labels[:, :20] = 3  # left of the centre square: cropped away
+    labels[10:30, 30:50] = 5  # inside it
+    out = unet_labels(labels, 20)
+    assert out.shape == (20, 20) and out.dtype == np.int64 and set(np.unique(out)) == {0, 5}
+    assert out[5:15, 5:15].min() == 5 and out[:5].max() == 0  # the square's middle, shrunk by 2

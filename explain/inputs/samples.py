@@ -42,11 +42,12 @@ def _shape(label: int) -> np.ndarray:
 SCENE_SEEDS = (7, 11, 23)  # "generated scene 1" to "generated scene 3"
 HELD_OUT_SCENES = 50_000  # the seeds of `scene_set`: no sample and no training command draws from here
 SCENE_OBJECTS = (3, 5)  # shapes in a sample scene, fewest and most
+SCENE_RADIUS = (0.08, 0.22)  # their circumradius, a fraction of the scene's side
 
 
 def scene(seed: int) -> Scene:
-    """A generated scene as the samples draw it (size, number of objects), with its true objects."""
-    return make_scene(np.random.default_rng(seed), GENERATED_SIZE * 2, n_objects=SCENE_OBJECTS)
+    """A generated scene as the samples draw it (size, number and size of objects), with its true objects."""
+    return make_scene(np.random.default_rng(seed), GENERATED_SIZE * 2, n_objects=SCENE_OBJECTS, radius=SCENE_RADIUS)
 
 
 def _scene(seed: int) -> np.ndarray:
@@ -62,6 +63,15 @@ def sample_scene(name: str) -> Scene | None:
     if name.startswith("generated ") and name[len("generated ") :] in SHAPE_CLASSES:
         return _shape_scene(SHAPE_CLASSES.index(name[len("generated ") :]))
     return None
+
+
+def sample_truth(name: str, sha256: str) -> Scene | None:
+    """The generated sample `name`, with its truth, when the image (`sha256`, of its bytes) is that sample; None
+    for a photo, or for other bytes under a sample's name (an upload so named is the visitor's own image)."""
+    from explain.inputs.images import image_sha256
+
+    truth = sample_scene(name)
+    return truth if truth is not None and image_sha256(sample_bytes(name)) == sha256 else None
 
 
 def scene_set(n: int) -> list[Scene]:

@@ -11,7 +11,7 @@ from explain.figures.detections import (
 )
 from explain.inputs.annotations import AnnotationFile, TrueObject, coco_objects, labels_known, scene_objects
 from explain.inputs.images import image_sha256
-from explain.inputs.samples import sample_bytes, sample_scene
+from explain.inputs.samples import sample_truth
 from explain.inputs.upload_limits import IMAGE_MB
 from explain.methods.ground_truth import SET_SIZE, image_ap_text, match, score, score_generated_set, versus_card
 from models.data.shapes import SHAPE_CLASSES
@@ -28,8 +28,8 @@ from ui.widgets import run_button, warn_skipped
 def truth_ui(chosen: ChosenImage, image: np.ndarray, info: DetectorInfo) -> list[TrueObject] | None:
     """The image's true objects: a generated scene's own, or those of an uploaded COCO annotation file; None,
     having said why, when there are none."""
-    scene = sample_scene(chosen.name)
-    if scene is not None and image_sha256(sample_bytes(chosen.name)) == chosen.sha256:
+    scene = sample_truth(chosen.name, chosen.sha256)
+    if scene is not None:
         objects = scene_objects(scene)
         st.caption(  # the picture draws the boxes only (a walk looked for the masks it named)
             f"The truth: {counted(len(objects), 'object')} the generator drew, boxes and masks (the masks score mask "

@@ -12,12 +12,13 @@ from PIL import Image
 from explain.figures.render import grey_maps, input_image, montage
 from explain.figures.unet import colour_labels, error_overlay, iou_bars, u_figure
 from explain.inputs.images import small_image_note
+from explain.inputs.samples import sample_truth
 from explain.methods.filters import strongest_channels
-from explain.methods.segmentation import level_maps, predict, score_image, wrong_pixels
+from explain.methods.segmentation import level_maps, predict, sample_note, score_image, wrong_pixels
 from models.data.segmentation import CLASSES, SIZE, example_scene
 from models.hub.bundled import BundledWeights
 from models.hub.checkpoints import CheckpointError
-from models.segmenters import load_unet, paper_comparison, unet_input
+from models.segmenters import load_unet, paper_comparison, unet_input, unet_labels
 from models.text import display_name
 from ui.image_input import image_input
 from ui.page_end import end_page
@@ -101,14 +102,18 @@ def source_ui() -> tuple[Image.Image, np.ndarray | None, str]:
     chosen = image_input("unet", default_sample="generated scene 1")
     if chosen is None:
         end_page()
+    truth = sample_truth(chosen.name, chosen.sha256)  # a generated sample's labels are known: scored as a scene is
     st.caption(
-        f"The U-Nets see {SIZE} x {SIZE} pixels: the image is centre-cropped to a square and resized. They were "
-        "trained on generated shapes only: on a photo they may find shapes where there are none."  # may: a walk's
-        # 1 x 1 upload was all background beside "they find shapes"
+        f"The U-Nets see {SIZE} x {SIZE} pixels: the image is centre-cropped to a square and resized. "
+        + (
+            sample_note(chosen.name)
+            if truth is not None
+            else "They were trained on generated shapes only: on a photo they may find shapes where there are none."
+        )  # may: a walk's 1 x 1 upload was all background beside "they find shapes"
     )
     if note := small_image_note(chosen.image, "read its labels as guesses"):  # as the classifier pages say it
         st.caption(f":material/help: {note}")
-    return chosen.image, None, chosen.name
+    return chosen.image, None if truth is None else unet_labels(truth.label_map), chosen.name
 
 
 def show_predictions(seen: np.ndarray, truth: np.ndarray | None, predictions: dict[str, np.ndarray]) -> None:
