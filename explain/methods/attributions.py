@@ -392,7 +392,8 @@ METHODS: dict[str, Method] = {
         Method(
             "guided_grad_cam",
             "Guided Grad-CAM",
-            "Guided Backprop multiplied by the upsampled Grad-CAM map.",
+            "Guided Backprop multiplied by the Grad-CAM map, upsampled bilinearly as the Grad-CAM paper does (Captum's "
+            "GuidedGradCam defaults to nearest-neighbour upsampling).",
             (LAYER,),
             _guided_grad_cam,
             needs_relu_modules=True,

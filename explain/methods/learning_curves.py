@@ -131,9 +131,11 @@ class LearningCurve:
 
 
 def variance_model(n: np.ndarray, errors: np.ndarray, v0: float = V0) -> tuple[float, float]:
-    """(v0, v1) of sigma^2(n) = v0 + v1/n. As in the paper's code, v0 is a small fixed floor and v1
-    is the least-squares slope of (sample variance - v0) against 1/n, each n weighted by its degrees
-    of freedom, clipped at 0. (0, 0) when no n has two measurements."""
+    """(v0, v1) of sigma^2(n) = v0 + v1/n. As in the paper's code (allenai/learning-curve, lc/variance.py), v0 is
+    a small fixed floor and v1 the least-squares slope of (sample variance - v0) against 1/n, each n weighted by its
+    degrees of freedom. One departure: v1 is clipped at 0, where their code keeps a negative slope, which makes the
+    variance at small n fall below the floor, even negative, as a fit's weight cannot be. (0, 0) when no n has two
+    measurements. The shipped and published fits have a positive slope: the clip does not change them."""
     x, v, dof = [], [], []
     for value in np.unique(n):
         e = errors[n == value]

@@ -100,8 +100,9 @@ def display_ui(where: DeltaGenerator) -> tuple[list[str], str, float, float, boo
         0.5,
         key="attr_pct",
         bind=BIND,
-        help="Values above this percentile of the map are drawn at full colour, so a few extreme pixels do not "
-        "leave the rest dark.",
+        help="Values above this percentile of the map's magnitudes are drawn at full colour, so a few extreme pixels "
+        "do not leave the rest dark. Captum's visualize_image_attr clips elsewhere: at the value below which 98% of "
+        "the map's total magnitude lies (its outlier_perc=2).",
     )
     alone = c1.toggle("The map alone", key="attr_alone", bind=BIND, help="Each map in full colour, without the image.")
     alpha = c3.slider(
