@@ -17,7 +17,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from ui.navigation import PAGES
 from ui.page_end import PageEnded
 from ui.presenter import presenter_style, presenter_toggle
-from ui.view_link import RUN_SUBJECT, copy_link, drop_infinite_values
+from ui.view_link import RUN_SUBJECT, copy_link, drop_infinite_values, remember_linked_values, say_values_not_taken
 
 
 def _log_to_stderr() -> None:
@@ -33,6 +33,7 @@ def _log_to_stderr() -> None:
 def run_app() -> None:
     """What app.py does: page config, navigation over PAGES, the shared sidebar, then the page."""
     _log_to_stderr()
+    remember_linked_values()  # what the link asked for, before anything takes part of it out
     drop_infinite_values()  # before any widget bound to the URL reads it
     compact = st.query_params.get("view_compact") == "true"  # a projected view opens with the sidebar folded
     st.set_page_config(
@@ -59,12 +60,14 @@ def run_app() -> None:
     presenter_style()
     st.session_state[RUN_SUBJECT] = ""
     done_slot = st.sidebar.empty()
+    link_note = st.empty()  # the top of the page: where a link's values the page could not take are named
     try:
         page.run()
     except PageEnded:  # a page that ends early (no usable image yet) has said why; its run is done too
         pass
     finally:  # under an error's message too; a rerun interrupting the run stops it here
         copy_link(link_slot)
+    say_values_not_taken(link_note)  # after a whole run: every widget the link could name has read it
     mark_done(done_slot)  # the last element of a run
 
 

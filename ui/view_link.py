@@ -1,7 +1,8 @@
 """Links to a view. Every page's main widgets are bound to the URL's query parameters (Streamlit's
 `bind="query-params"`: the key is the parameter's name, a value the widget cannot take is dropped), so a link
 on a slide opens exactly that view. This module adds what binding does not: the "Copy link" box, an upload
-named by its hash for this browser session, and explanatory text that presenter mode (ui.presenter) hides."""
+named by its hash for this browser session, a line naming a link's values the page could not take, and
+explanatory text that presenter mode (ui.presenter) hides."""
 
 from __future__ import annotations
 
@@ -47,6 +48,67 @@ def drop_infinite_values() -> None:
             for key in bad:
                 params.remove_param(key)  # as Streamlit clears a URL value a widget cannot take
             params.set_initial_query_params_from_current()
+
+
+LINKED = "_linked_values"  # session key: the URL's values as the session's first run found them
+
+
+def remember_linked_values() -> None:
+    """On a session's first run, before any widget reads the URL (and before `drop_infinite_values`): what the
+    link asked for, so that `say_values_not_taken` can name what the page could not take."""
+    if "_linked_seen" not in st.session_state:
+        st.session_state["_linked_seen"] = True
+        st.session_state[LINKED] = {k: st.query_params.get_all(k) for k in st.query_params}
+
+
+def _not_taken(key: str, values: list[str]) -> bool:
+    """Whether the widget bound to `key` could not take the URL's `values` as given: Streamlit cleared or corrected
+    the parameter, and not because the values are the widget's default (it clears those too). Read with Streamlit's
+    own parsing and widget metadata: private, so tests/test_view_links.py fails when an upgrade moves them. A key no
+    widget is bound to is the page's own to check (a detection's row): not judged here."""
+    from streamlit.runtime.state.query_params import parse_url_param
+    from streamlit.runtime.state.session_state_proxy import get_session_state
+
+    if st.query_params.get_all(key) == values:
+        return False
+    state = get_session_state()._state
+    meta = state._new_widget_state.widget_metadata.get(state._key_id_mapper.get_id_from_key(key) or "")
+    if meta is None:
+        return False
+
+    def listed(value: object) -> list:
+        return list(value) if isinstance(value, list | tuple) else [value]
+
+    try:  # the link's value as the URL would hold the default (a slider's value past its end also falls back to it)
+        parsed = parse_url_param(values if len(values) > 1 else values[0], meta.value_type)
+        return listed(parsed) != listed(meta.serializer(meta.deserializer(None)))
+    except Exception:  # Streamlit could not parse it either
+        return True
+
+
+def say_values_not_taken(where: DeltaGenerator) -> None:
+    """At the end of a session's first run: one line at `where` naming the link's values that the page's widgets
+    could not take as given (Streamlit drops or corrects them without a word: a link typed with a widget's key,
+    `?unet_source=any`, where the URL holds its label, silently showed another view)."""
+    from models.text import code_span
+
+    linked = st.session_state.pop(LINKED, None)  # the first whole run says it, once
+    if not linked:
+        return
+    missed = [
+        f"{code_span(key, 30)}={code_span(','.join(values), 40)}"
+        for key, values in linked.items()
+        if _not_taken(key, values)
+    ]
+    if missed:
+        more = f" and {len(missed) - 3} more" if len(missed) > 3 else ""
+        where.info(
+            f"This link's {', '.join(missed[:3])}{more} "
+            + ("are not values" if len(missed) > 1 else "is not a value")
+            + " this page can show as given: the page shows its own instead. (A link holds each choice as the page "
+            "words it; **Copy link** in the sidebar gives one that works.)",
+            icon=":material/link_off:",
+        )
 
 
 def visitor() -> str:
