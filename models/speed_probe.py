@@ -77,3 +77,42 @@ def kept_step_seconds(key: Hashable) -> float | None:
 def probed_step_seconds(key: Hashable, probe: Probe) -> float:
     """`step_seconds` of `probe`'s run, measured at most once per PROBE_TTL seconds per `key` and thread count."""
     return _PROBES.get((key, torch.get_num_threads()), lambda: step_seconds(probe.build, probe.steps))
+
+
+def estimate_text(
+    kind: Hashable,
+    steps: int,
+    bench_per_step: float,
+    bench: str,
+    measured: float | None,
+    probe: Probe | None = None,
+    may_probe: bool = True,
+    settings: str = "",
+) -> str:
+    """'About 3.2 minutes (...)' for `steps` steps of `kind`, saying what it comes from: `measured`, this server's
+    speed for this kind of step once it has run one; else `probe` (the run's first steps, timed here within the last
+    PROBE_TTL seconds, times what its evaluations and charts add), timed now where `may_probe` (the page allows it
+    and no heavy job runs: a probe beside one would slow it and read its load); else the figure `bench` measured on
+    the CI-sized machine. `settings` says which settings the figure is for, where that is not plain."""
+    from models.text import about
+
+    if measured:
+        per_step, basis = measured, "this server's measured speed, charts included"
+    else:  # a walk saw the bench figure 7x low on a loaded server: time the run here where possible
+        probed = None if probe is None else kept_step_seconds(kind)
+        if probe is not None and probed is None and may_probe:
+            try:
+                probed = probed_step_seconds(kind, probe)
+            except Exception:  # a courtesy that failed (memory, say) costs the page nothing: the bench figure is said
+                _LOG.exception("speed probe of %s failed", kind)
+        # plain words: a walk found "x1.1 as the bench measured; has not run one yet" written for developers
+        if probe is not None and probed is not None:
+            per_step = probed * probe.overhead
+            basis = (
+                "a few of its steps timed on this server in the last minute, plus what its evaluations and charts "
+                f"add (x{probe.overhead:.2g}); no run like it has finished here yet"
+            )
+        else:
+            per_step = bench_per_step
+            basis = f"measured by `{bench}` on an idle 2-core CPU; no run like it has finished or been timed here yet"
+    return f"{about(per_step * steps).capitalize()} for {steps:,} steps{settings} ({basis})"

@@ -35,7 +35,8 @@ from streamlit.delta_generator import DeltaGenerator
 
 from explain.figures.compare import Curve, coinciding_text, comparison_figure, distinct_runs
 from models.measured import seconds_left
-from models.speed_probe import Probe, kept_step_seconds, probed_step_seconds
+from models.speed_probe import Probe
+from models.speed_probe import estimate_text as speed_estimate
 from models.text import about, first_line
 from ui.admission import heavy_job, server_queue
 from ui.presenter import chart
@@ -146,32 +147,18 @@ def estimate_text(
     probe: Probe | None = None,
     measure: bool = True,
 ) -> str:
-    """'About 3.2 minutes (...)' for `steps` steps, saying what it comes from: this server's measured speed for this
-    kind of step once it has run one; else `probe` (the run's first steps, timed here within the last minute, times
-    what its evaluations and charts add), timed now where `measure` allows and no heavy job is running (a probe
-    beside one would slow it and read its load); else the figure `bench` measured on the CI-sized machine.
-    `settings` says which settings the figure is for, where that is not plain (under a form: those last applied)."""
-    measured = server_speeds().per_step(kind)
-    if measured:
-        per_step, basis = measured, "this server's measured speed, charts included"
-    else:  # a walk saw the bench figure 7x low on a loaded server: time the run here where possible
-        probed = None if probe is None else kept_step_seconds(kind)
-        if probe is not None and probed is None and measure and server_queue().counts()[0] == 0:
-            try:
-                probed = probed_step_seconds(kind, probe)
-            except Exception:  # a courtesy that failed (memory, say) costs the page nothing: the bench figure is said
-                _LOG.exception("speed probe of %s failed", kind)
-        # plain words: a walk found "x1.1 as the bench measured; has not run one yet" written for developers
-        if probe is not None and probed is not None:
-            per_step = probed * probe.overhead
-            basis = (
-                "a few of its steps timed on this server in the last minute, plus what its evaluations and charts "
-                f"add (x{probe.overhead:.2g}); no run like it has finished here yet"
-            )
-        else:
-            per_step = bench_per_step
-            basis = f"measured by `{bench}` on an idle 2-core CPU; no run like it has finished or been timed here yet"
-    return f"{about(per_step * steps).capitalize()} for {steps:,} steps{settings} ({basis})"
+    """`models.speed_probe.estimate_text` with this server's measured speed for `kind`; a probe is timed now only
+    where `measure` allows and no heavy job is running in the server's queue."""
+    return speed_estimate(
+        kind,
+        steps,
+        bench_per_step,
+        bench,
+        server_speeds().per_step(kind),
+        probe,
+        measure and server_queue().counts()[0] == 0,
+        settings,
+    )
 
 
 @contextmanager
