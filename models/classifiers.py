@@ -120,10 +120,14 @@ def _bundled(requested: str, name: str, reason: str) -> tuple[nn.Module, ModelIn
     return model, info
 
 
+def imagenet_figures(weights: WeightsEnum) -> str:
+    """The ImageNet-1K figure torchvision records in the weights' metadata, as one phrase."""
+    return f"{weights.meta['_metrics']['ImageNet-1K']['acc@1']:.1f}% top-1 on ImageNet-1K validation"
+
+
 def _torchvision(s: ModelSpec, allow_download: bool, progress: weights_cache.Progress | None):
     assert s.weights is not None
     model, source, path, digest = weights_cache.pretrained(s.weights, s.name, allow_download, progress)
-    top1 = s.weights.meta["_metrics"]["ImageNet-1K"]["acc@1"]
     preprocess = s.weights.transforms()
     info = ModelInfo(
         requested=s.name,
@@ -131,7 +135,7 @@ def _torchvision(s: ModelSpec, allow_download: bool, progress: weights_cache.Pro
         title=s.title,
         source=source,
         categories=tuple(s.weights.meta["categories"]),
-        metrics=f"{top1:.1f}% top-1 on ImageNet-1K validation (torchvision's figure)",
+        metrics=f"{imagenet_figures(s.weights)} (torchvision's figure)",
         preprocess=preprocess,
         mean=tuple(preprocess.mean),
         std=tuple(preprocess.std),

@@ -55,6 +55,12 @@ def test_a_choice_that_falls_back_says_so_in_a_collapsible_banner(app):
     assert "Offline fallback in use" in warning and len(warning) < 80  # one line; the why is in the expander
     details = app.expander[0]
     assert details.label == "Why, and what it knows" and "resnet18-f37072fd.pth" in details.markdown[0].value
+    # both models' figures in view, not only in the folded part (a walk): the one chosen and the one that runs
+    (line,) = [c.value for c in app.caption if c.value.startswith("Not running here: ")]
+    assert line.startswith("Not running here: ResNet-18 (ImageNet). With its weights it reaches 69.8% top-1 on ")
+    assert line.endswith(
+        "the answers below are the bundled model's, which reaches 99.9% top-1 on 3000 held-out generated shape images."
+    )
 
 
 def test_a_photo_on_the_bundled_model_gets_an_out_of_distribution_note(app):

@@ -14,7 +14,7 @@ from explain.inputs.images import small_image_note, too_small_to_detect
 from explain.inputs.samples import ONE_SHAPE, SAMPLE_NAMES
 from explain.methods.classify import prepare
 from models import classifiers
-from models.classifiers import CLASSIFIERS, ModelInfo, load_classifier
+from models.classifiers import CLASSIFIERS, ModelInfo, imagenet_figures, load_classifier
 from models.data.shapes import ONE_SHAPE_IMAGES
 from models.detectors import DETECTORS, DetectorInfo, coco_figures, detector_input, load_detector
 from models.devices import model_device
@@ -113,36 +113,47 @@ def _pick(
     return model, info
 
 
+def not_running_here(info: WeightsInfo, spec: ModelSpec, published: str, shown: str) -> None:
+    """On a fallback, one line in view: what the chosen model would have reached (`published`, torchvision's
+    figures) and what the bundled model that runs instead reaches (its own held-out figures were only in the
+    banner's folded part: a walk)."""
+    if info.is_fallback and spec.weights is not None:
+        st.caption(
+            f"Not running here: {spec.title}. With its weights it reaches {published} (torchvision's figures); the "
+            f"{shown} below are the bundled model's, which reaches {info.metrics}."
+        )
+
+
 def model_picker(prefix: str, default: str = "resnet18") -> tuple[nn.Module, ModelInfo]:
     """Draw the classifier selector and the weights banner; return the (shared, read-only) model. The visitor's own
-    network, when this session has one, is a choice too; a link naming one this session lacks says so."""
+    network, when this session has one, is a choice too; a link naming one this session lacks says so. On a
+    fallback it also says what the ImageNet model would have reached."""
     key = f"{prefix}_model"
     mine = own_model()
     if mine is None:
         if link_names_own(key):
             st.info(NOT_HERE, icon=":material/link_off:")
-        return _pick("Classifier", CLASSIFIERS, key, default, cached_classifier)
-    specs = {**CLASSIFIERS, OWN: own_spec(mine)}
-    return _pick(
-        "Classifier",
-        specs,
-        key,
-        default,
-        lambda n, weights: (mine.model, mine.info) if n == OWN else cached_classifier(n, weights),
-    )
+        model, info = _pick("Classifier", CLASSIFIERS, key, default, cached_classifier)
+    else:
+        model, info = _pick(
+            "Classifier",
+            {**CLASSIFIERS, OWN: own_spec(mine)},
+            key,
+            default,
+            lambda n, weights: (mine.model, mine.info) if n == OWN else cached_classifier(n, weights),
+        )
+    if (spec := CLASSIFIERS.get(info.requested)) is not None and spec.weights is not None:
+        not_running_here(info, spec, imagenet_figures(spec.weights), "answers")
+    return model, info
 
 
 def detector_picker(prefix: str, default: str = "maskrcnn_resnet50_fpn") -> tuple[nn.Module, DetectorInfo]:
     """Draw the detector selector and the weights banner; return the (shared, read-only) detector. On a
     fallback it also says what the COCO model would have reached."""
     model, info = _pick("Detector", DETECTORS, f"{prefix}_model", default, cached_detector)
-    weights = DETECTORS[info.requested].weights
-    if info.is_fallback and weights is not None:
-        st.caption(
-            f"Not running here: {DETECTORS[info.requested].title}. With its COCO weights it reaches "
-            f"{coco_figures(weights)} (torchvision's figures); the detections below are the bundled model's, which "
-            f"reaches {info.metrics}."  # its own figures in view, not in the banner's folded part alone (a walk)
-        )
+    spec = DETECTORS[info.requested]
+    if spec.weights is not None:
+        not_running_here(info, spec, coco_figures(spec.weights), "detections")
     return model, info
 
 
