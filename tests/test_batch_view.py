@@ -23,6 +23,7 @@ def test_the_bundled_model_on_generated_shapes(shapes_model):
     assert all(it.correct for it in items) and summary(items).startswith(
         "6 of 6 predicted right (100%). All right, so no wrong answer to compare"
     )
+    assert "images of its classes it may get wrong" in summary(items)  # not "photos", which have no shape label
     assert all(it.map.ndim == 2 and it.map.min() >= 0 and it.map.max() <= 1 for it in items)  # at the input size
     assert all(it.explained == it.predicted for it in items)
 

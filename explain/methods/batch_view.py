@@ -100,11 +100,13 @@ def summary(items: Sequence[BatchItem]) -> str:
     right = sum(it.correct for it in judged)
     rest = len(items) - len(judged)
     every = (
-        ". All right, so no wrong answer to compare: upload images this model gets wrong (for a model of shapes, "
-        "photos) to see one"
+        ". All right, so no wrong answer to compare: to see one, upload images of its classes it may get wrong, each "
+        "given its true label here (for the shapes model: a shape you drew and photographed, say; a photo of "
+        "anything else has no true label among its classes)"
         if right == len(judged)
         else ""
-    )  # a walk: the generated set always came out 100% under 'a wrong answer often shows...'
+    )  # a walk: the generated set always came out 100% under 'a wrong answer often shows...'; another: "photos" had
+    # been the advice, and a photo of a cat has no true label among shapes
     return (
         f"{right} of {len(judged)} predicted right ({right / len(judged):.0%})"
         + (f"; {rest} without a true label the model knows" if rest else "")
