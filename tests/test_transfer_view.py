@@ -135,6 +135,9 @@ def test_the_paper_overlay_has_a_style_per_curve_and_stays_within_0_to_100() -> 
     assert [t.name for t in paper] == [f"paper: {REGIMES[r]} (n = 25-400)" for r in regimes]
     assert [t.line.color for t in paper] == [COLOURS[r] for r in regimes] and len({t.line.color for t in paper}) == 4
     assert all(0 <= y <= 100 for t in paper for y in t.y)
+    # the other task named over them on the chart (a walk read "paper: From scratch" as the digits' own)
+    assert paper[0].legendgrouptitle.text == "Hoiem et al.'s fits: ResNet-18, ImageNet -> CIFAR-100 (another task)"
+    assert all(t.legendgroup == "paper" and "CIFAR-100" in t.hovertemplate for t in paper)
     ours = [t for t in fig.data if (t.name or "").endswith(": fit")]
     assert all(max(t.customdata) == pytest.approx(50) for t in ours)  # our fits stop at the largest size measured
     assert fig.layout.yaxis.range[1] <= 100

@@ -29,6 +29,7 @@ SYMBOLS = {  # a run's marker names its regime with its colour: regimes whose po
     "probe-features": "triangle-up",
     "random-probe": "star",
 }
+PAPER_TASK = "Hoiem et al.'s fits: ResNet-18, ImageNet -> CIFAR-100 (another task)"  # over the paper's lines
 PAPER_DASHES = ("dot", "dashdot", "longdash", "dash")  # one per published fit, none solid: fits of ours are solid
 
 
@@ -169,15 +170,19 @@ def learning_curve_figure(
         # (a walk: drawn down to n = 1, the fits ran past 100% error, clipped flat, and read as total failure)
         paper_grid = np.geomspace(PAPER_N_MIN, PAPER_N, 200)
         top = max(top, *(float(np.max(PAPER_FITS[name].predict(paper_grid))) for name in PAPER_NAMES.values()))
-        for (regime, name), dash in zip(PAPER_NAMES.items(), PAPER_DASHES, strict=True):
+        for k, ((regime, name), dash) in enumerate(zip(PAPER_NAMES.items(), PAPER_DASHES, strict=True)):
             fig.add_trace(
                 go.Scatter(
                     x=_x(paper_grid, axis),
                     y=np.clip(PAPER_FITS[name].predict(paper_grid), 0.0, 100.0),
                     mode="lines",
                     line=dict(color=COLOURS[regime], dash=dash, width=1.5),
+                    # the task named over the paper's lines, on the chart itself (a walk read "paper: From scratch"
+                    # beside the digits points as if it were the same task)
+                    legendgroup="paper",
+                    legendgrouptitle_text=PAPER_TASK if k == 0 else None,
                     name=f"paper: {REGIME_TITLES[regime]} (n = {PAPER_N_MIN}-{PAPER_N})",  # the page's names
-                    hoverinfo="name",
+                    hovertemplate=f"{PAPER_TASK}<br>{REGIME_TITLES[regime]}: %{{y:.1f}}%<extra></extra>",
                 )
             )
     ticks = [n for n in (1, 2, 5, 10, 20, 50, 100, 200, 400, 1000) if n <= n_max]
