@@ -317,6 +317,20 @@ def test_the_images_seen_say_how_an_epoch_of_a_small_set_is_counted() -> None:
     assert images_seen_text(replace(run, history=()), 8) == "480 training images seen in 3.7 s on cpu."
 
 
+def test_the_bands_of_one_size_say_what_an_epoch_is() -> None:
+    """A walk read "From scratch (train)" at 86% after one epoch at n = 1: the set of 10 images is cycled within the
+    epoch's least 8 batches. The note under the band says so, with the images an epoch."""
+    from explain.methods.transfer_curves import epoch_text
+
+    run = replace(_runs("scratch", 5, 50, -0.5)[0], images=480)  # 3 epochs of 160
+    assert epoch_text([run, replace(run, images=240)], 8) == (
+        f" An epoch here trains on 80-160 images at {run.n_per_class} per class: it is at least 8 batches, and a "
+        "smaller set is cycled within it, so at small n the first epoch's train accuracy already comes after several "
+        "passes over each image."
+    )
+    assert epoch_text([replace(run, history=())], 8) == ""
+
+
 def test_regimes_run_at_one_size_are_named_as_having_no_curve() -> None:
     """A walk's one-size sweep showed points with no word on why no curve was drawn."""
     from explain.methods.transfer_curves import unfitted_text

@@ -347,6 +347,23 @@ def images_seen_text(run: Run, min_batches: int) -> str:
     )
 
 
+def epoch_text(runs: Sequence[Run], min_batches: int) -> str:
+    """What an epoch is under the training curves of one size: how many images it trains on, and that a set smaller
+    than `min_batches` batches is cycled within it, so that a train accuracy near 100% after the first epoch at
+    n = 1 is read as several passes over each image, not one (a walk read 86% after one epoch as a miracle); "" when
+    no run has epochs."""
+    trained = [r for r in runs if r.history]
+    if not trained:
+        return ""
+    per_epoch = sorted({r.images // len(r.history) for r in trained})
+    shown = f"{per_epoch[0]:,}" if len(per_epoch) == 1 else f"{per_epoch[0]:,}-{per_epoch[-1]:,}"
+    return (
+        f" An epoch here trains on {shown} images at {trained[0].n_per_class:,} per class: it is at least "
+        f"{counted(min_batches, 'batch', 'batches')}, and a smaller set is cycled within it, so at small n the "
+        "first epoch's train accuracy already comes after several passes over each image."
+    )
+
+
 def sweep_csv(runs: Sequence[Run]) -> str:
     """The sweep as one CSV, one row per run (its key, regime, size, seed, test error and loss, chosen rate or C,
     training seconds, images seen and device), sorted by regime, size and seed."""

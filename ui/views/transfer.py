@@ -11,6 +11,7 @@ from explain.methods.learning_curves import FIT_HELP, PAPER_N, PARAMETER_HEADERS
 from explain.methods.transfer_curves import (
     chosen_setting,
     crossovers,
+    epoch_text,
     fit_curves,
     floor_note,
     images_seen_text,
@@ -310,7 +311,7 @@ def show_training_curves(
             if seeds > 1
             else "One seed: its own curve, with no spread between seeds to show."
         )
-        note(f"{spread} Dashed: training batches.{without_curves(at_n)}")
+        note(f"{spread} Dashed: training batches.{without_curves(at_n)}{epoch_text(at_n, min_batches)}")
 
 
 def compare_ui(folder: Path) -> dict[str, list[TransferRun]]:
