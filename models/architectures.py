@@ -78,7 +78,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     "alexnet": Architecture("AlexNet (torchvision)", on_meta(models.alexnet), AlexNet_Weights.IMAGENET1K_V1),
     "vgg16": Architecture("VGG-16 (torchvision)", on_meta(models.vgg16), VGG16_Weights.IMAGENET1K_V1),
     "own-resnet18": Architecture(
-        "The project's ResNet-18 (bundled shapes classifier)",
+        "The project's ResNet-18 at 1/2 width (bundled shapes classifier)",
         lambda: bundled("shapes-resnet18").build(),
         takes="shapes",
         # a review: its 2.8 M parameters and its stem's order were shown beside He et al.'s name without a word

@@ -78,7 +78,10 @@ def test_the_loop_on_the_page_equals_a_direct_run():
     at = open_page(PAGE)
     # short names that fit their third of the page, the data's sizes in the box's help (a walk: they were cut off)
     setups = at.selectbox(key="build_setup")
-    assert setups.options == ["digits net", "ResNet-18 on digits", "ResNet-18 on shapes"] and "1,300" in setups.help
+    assert (
+        setups.options == ["digits net", "ResNet-18 at 1/4 width on digits", "ResNet-18 at 1/4 width on shapes"]
+        and "1,300" in setups.help
+    )
     at.selectbox(key="build_setup").set_value("resnet-digits")
     at.number_input(key="build_epochs").set_value(1)
     at.select_slider(key="build_batch").set_value(128)
@@ -296,7 +299,7 @@ def test_two_loops_are_compared_on_one_chart():
         if t.get("name", "").startswith("ResNet-18") and t.get("xaxis", "x") == "x"
     }
     for lr, history in histories.items():
-        name = f"ResNet-18 on digits, 1 epoch, lr {lr:g}, batch 128, StepLR 5 x 0.5, seed 0"
+        name = f"ResNet-18 at 1/4 width on digits, 1 epoch, lr {lr:g}, batch 128, StepLR 5 x 0.5, seed 0"
         assert traces[name]["y"] == pytest.approx(history.test_accuracy)
 
 

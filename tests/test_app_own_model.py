@@ -43,7 +43,7 @@ def trained():
 
 def test_a_network_trained_on_the_page_is_explained_like_a_direct_forward_pass(trained):
     at, mine = trained
-    assert mine.card.title.startswith("My ResNet-18 on digits, 1 epoch (") and mine.card.classes[3] == "3"
+    assert mine.card.title.startswith("My ResNet-18 at 1/4 width on digits, 1 epoch (") and mine.card.classes[3] == "3"
     assert any(f"Kept as **{mine.card.title}**" in s.value for s in at.success)
     assert not any(b.label == "Keep it to explain" for b in at.button)  # kept: no second press (a walk pressed again)
     # the Anatomy tab's Network list has it at once (a walk: only after some other widget made the page run again)

@@ -31,7 +31,10 @@ def test_the_panel_lists_every_model_and_times_the_heavy_jobs():
     assert "**BatchNorm pair**" in times and "**Training loop**, digits net" in times and "**A page sweep**" in times
     assert "no run like it has finished" in times  # the basis of each figure is said
     # each network's size beside its time: the full-size digits net is slower than ResNet-18 at 1/4 width (a walk)
-    assert "digits net (6.0 M parameters; Build" in times and "ResNet-18 on digits (0.7 M parameters; Build" in times
+    assert (
+        "digits net (6.0 M parameters; Build" in times
+        and "ResNet-18 at 1/4 width on digits (0.7 M parameters; Build" in times
+    )
 
 
 def test_the_panel_times_the_jobs_on_this_server_when_asked(monkeypatch):

@@ -283,7 +283,11 @@ def describe(config: LoopConfig) -> str:
     return f"{net} on {data}, {training}, {steps}, seed {config.seed}"
 
 
-SETUP_NAMES = {"digits": "digits net", "resnet-digits": "ResNet-18 on digits", "resnet-shapes": "ResNet-18 on shapes"}
+SETUP_NAMES = {
+    "digits": "digits net",
+    "resnet-digits": "ResNet-18 at 1/4 width on digits",
+    "resnet-shapes": "ResNet-18 at 1/4 width on shapes",
+}
 
 
 def short_label(config: LoopConfig) -> str:
