@@ -207,7 +207,9 @@ def occlusion_figures(
         return fig.update_layout(height=470, margin=dict(l=10, r=10, t=60, b=70), title=dict(font=dict(size=15)))
 
     # lettered as the paper's Figure 7 letters them (a review: our (a)-(c) were its (b), (d) and (e))
-    a = cells(maps.activation, f"(b) total activation<br><sup>{caption}</sup>", color_continuous_scale="Viridis")
+    # the subtitle at a readable size (a walk: <sup> drew "layer1.0 channel 8" at about 9 px)
+    subtitle = f"<br><span style='font-size:13px'>{caption}</span>"
+    a = cells(maps.activation, f"(b) total activation{subtitle}", color_continuous_scale="Viridis")
     b = cells(maps.probability, f"(d) p({categories[target]})", zmin=0, zmax=1, color_continuous_scale="Viridis")
     seen = np.unique(maps.label)  # the classes that occur, as 0..k-1, each with a colour band of its own
     codes = np.searchsorted(seen, maps.label)

@@ -460,7 +460,7 @@ def show_occlusion(
         "Each cell is one position of the grey square, drawn at the square's centre; the axes are the pixels of the "
         f"image as the model gets it ({seen.shape[1]} x {seen.shape[0]}). "
         f"Most probable classes seen: {', '.join(seen_labels)}. The panels are lettered as Zeiler & Fergus' Figure 7; "
-        "its (c), the feature map's projection down to the pixels, is what the Deconvnet tab draws."
+        "its (c), the feature map's projection down to the pixels, is what the **Feature maps & deconvnet** tab draws."
     )
 
 
