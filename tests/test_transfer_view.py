@@ -318,17 +318,23 @@ def test_the_images_seen_say_how_an_epoch_of_a_small_set_is_counted() -> None:
 
 
 def test_the_bands_of_one_size_say_what_an_epoch_is() -> None:
-    """A walk read "From scratch (train)" at 86% after one epoch at n = 1: the set of 10 images is cycled within the
-    epoch's least 8 batches. The note under the band says so, with the images an epoch."""
+    """A walk read "From scratch (train)" at 86% after one epoch at n = 1: the set of 10 images is cycled 8 times
+    within the epoch's least 8 batches. The function says so where the set is smaller than a batch, and claims no
+    passes where it is not (a review: at n = 101, 1,024 images an epoch of a 1,010-image set is one pass)."""
     from explain.methods.transfer_curves import epoch_text
 
-    run = replace(_runs("scratch", 5, 50, -0.5)[0], images=480)  # 3 epochs of 160
-    assert epoch_text([run, replace(run, images=240)], 8) == (
-        f" An epoch here trains on 80-160 images at {run.n_per_class} per class: it is at least 8 batches, and a "
-        "smaller set is cycled within it, so at small n the first epoch's train accuracy already comes after several "
-        "passes over each image."
+    small = replace(_runs("scratch", 5, 50, -0.5)[0], n_per_class=1, images=240)  # 3 epochs of 80: 10 images x 8
+    assert epoch_text([small], 8, 64) == (
+        " An epoch here trains on 80 images at 1 per class: the training set is smaller than a batch, and an epoch "
+        "is at least 8 batches, so each epoch passes over every image 8 times, and the first epoch's train accuracy "
+        "already comes after those passes."
     )
-    assert epoch_text([replace(run, history=())], 8) == ""
+    large = replace(small, n_per_class=101, images=3 * 1024)
+    assert (
+        epoch_text([large], 8, 64)
+        == " An epoch here trains on 1,024 images at 101 per class (at least 8 batches of up to 64)."
+    )
+    assert epoch_text([replace(small, history=())], 8, 64) == ""
 
 
 def test_regimes_run_at_one_size_are_named_as_having_no_curve() -> None:

@@ -347,20 +347,24 @@ def images_seen_text(run: Run, min_batches: int) -> str:
     )
 
 
-def epoch_text(runs: Sequence[Run], min_batches: int) -> str:
-    """What an epoch is under the training curves of one size: how many images it trains on, and that a set smaller
-    than `min_batches` batches is cycled within it, so that a train accuracy near 100% after the first epoch at
-    n = 1 is read as several passes over each image, not one (a walk read 86% after one epoch as a miracle); "" when
-    no run has epochs."""
+def epoch_text(runs: Sequence[Run], min_batches: int, batch_size: int) -> str:
+    """What an epoch is under the training curves of one size: how many images it trains on, and, where the set is
+    smaller than one batch (so an epoch of at least `min_batches` batches cycles it that many times), that the first
+    epoch's train accuracy already comes after that many passes over each image (a walk read 86% after one epoch at
+    n = 1 as a miracle); "" when no run has epochs. A set of `batch_size` or more is cycled at most partly: no
+    passes are claimed for it."""
     trained = [r for r in runs if r.history]
     if not trained:
         return ""
     per_epoch = sorted({r.images // len(r.history) for r in trained})
     shown = f"{per_epoch[0]:,}" if len(per_epoch) == 1 else f"{per_epoch[0]:,}-{per_epoch[-1]:,}"
+    said = f" An epoch here trains on {shown} images at {trained[0].n_per_class:,} per class"
+    if per_epoch[-1] >= min_batches * batch_size:
+        return f"{said} (at least {counted(min_batches, 'batch', 'batches')} of up to {batch_size})."
     return (
-        f" An epoch here trains on {shown} images at {trained[0].n_per_class:,} per class: it is at least "
-        f"{counted(min_batches, 'batch', 'batches')}, and a smaller set is cycled within it, so at small n the "
-        "first epoch's train accuracy already comes after several passes over each image."
+        f"{said}: the training set is smaller than a batch, and an epoch is at least "
+        f"{counted(min_batches, 'batch', 'batches')}, so each epoch passes over every image {min_batches} times, "
+        "and the first epoch's train accuracy already comes after those passes."
     )
 
 

@@ -227,6 +227,11 @@ class SweepRecord:
         """The least batches an epoch of this sweep's runs had (TrainConfig's default where the record lacks it)."""
         return (self.settings.get("train") or {}).get("min_batches", TrainConfig.min_batches)
 
+    @property
+    def batch_size(self) -> int:
+        """The batch size this sweep's runs trained with (TrainConfig's default where the record lacks it)."""
+        return (self.settings.get("train") or {}).get("batch_size", TrainConfig.batch_size)
+
     def rates_text(self) -> str:
         """The base rate, or the rates each (regime, size) chose from on validation when it had a choice."""
         train = self.settings.get("train") or {}

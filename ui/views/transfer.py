@@ -279,10 +279,12 @@ def training_curves_ui(
 
 
 def show_training_curves(
-    metric: str, run: TransferRun | None, at_n: list[TransferRun], min_batches: int = TrainConfig.min_batches
+    metric: str, run: TransferRun | None, at_n: list[TransferRun], meta: SweepRecord | None
 ) -> None:
-    """One run's training curve (or why a probe has none), else the band over the seeds at one size; `min_batches`:
-    the sweep's least batches an epoch."""
+    """One run's training curve (or why a probe has none), else the band over the seeds at one size; `meta`, the
+    sweep's record, says what an epoch was (its least batches and batch size; TrainConfig's without one)."""
+    min_batches = meta.min_batches if meta else TrainConfig.min_batches
+    batch_size = meta.batch_size if meta else TrainConfig.batch_size
     if run is not None:
         if run.device == "published":
             st.info(f"A published measurement: {run.test_error:.2f}% test error. The paper gives no training curve.")
@@ -311,7 +313,7 @@ def show_training_curves(
             if seeds > 1
             else "One seed: its own curve, with no spread between seeds to show."
         )
-        note(f"{spread} Dashed: training batches.{without_curves(at_n)}{epoch_text(at_n, min_batches)}")
+        note(f"{spread} Dashed: training batches.{without_curves(at_n)}{epoch_text(at_n, min_batches, batch_size)}")
 
 
 def compare_ui(folder: Path) -> dict[str, list[TransferRun]]:
@@ -358,7 +360,7 @@ def results_view(meta: SweepRecord | None, runs: list[TransferRun], folder: Path
         meta.published_fits if meta else None,
         {name: rs for name, rs in others.items() if rs},
     )
-    show_training_curves(*training_curves_ui(runs, keys), meta.min_batches if meta else TrainConfig.min_batches)
+    show_training_curves(*training_curves_ui(runs, keys), meta)
 
 
 REFRESH_SECONDS = 5.0  # how often the view of a sweep still being written re-reads its folder
