@@ -106,7 +106,7 @@ def test_a_thin_image_is_said_at_its_own_size_and_the_bound():
     thin = load_image(encode(Image.new("RGB", (4000, 20)), "PNG"))
     assert thin.size == (1024, 5) and original_size(thin) == (4000, 20)
     said = "This image is 4000 x 20 pixels, 1024 x 5 once its longer side is bounded to 1024 as every page bounds it"
-    needed = "at least 16 pixels on each side once bounded (no more than 64 times as long as it is wide)"
+    needed = "at least 16 pixels on each side once bounded (its longer side no more than 64 times its shorter)"
     assert too_small_to_detect(thin) == f"{said}, too small to hold an object to detect: choose one {needed}."
     assert small_image_note(thin, "read its labels as guesses").startswith(said + ":")
     assert small_image_note(thin).endswith("so read the answer as a guess.")

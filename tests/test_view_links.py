@@ -50,6 +50,10 @@ def test_the_copy_box_holds_the_views_link():
     at = open_link("pages/attributions.py", {"attr_mode": "signed", "attr_pct": "97.0"})
     link = at.sidebar.code[0].value
     assert "attr_mode=signed" in link and "attr_pct=97.0" in link
+    # every value of a list (a review: to_dict() kept the last, so two methods chosen linked one)
+    at = open_link("pages/attributions.py", {"attr_methods": ["Saliency", "Occlusion"]})
+    link = at.sidebar.code[0].value
+    assert "attr_methods=Saliency" in link and "attr_methods=Occlusion" in link
 
 
 @pytest.mark.parametrize(
@@ -382,7 +386,7 @@ def test_a_links_value_the_page_cannot_take_is_named_once_not_dropped_silently()
     at = open_link("pages/unet.py", {"unet_source": "any", "unet_seed": "7", "det_row": "x"})
     assert not at.exception
     (note,) = link_notes(at)
-    assert note.startswith("This link's `unet_source`=`any` is not a value this page can show as given")
+    assert note.startswith("This link's `unet_source`=`any` is not a value this page can show as given: it shows what")
     assert at.number_input(key="unet_seed").value == 7  # the link's other value is taken
     at.run()
     assert not link_notes(at)  # said once
@@ -396,3 +400,6 @@ def test_a_links_value_the_page_cannot_take_is_named_once_not_dropped_silently()
     (note,) = link_notes(at)  # a list partly taken is named whole
     assert "`attr_methods`=`Saliency,Nope`" in note and "attr_mode" not in note
     assert not link_notes(open_link("pages/attributions.py", {"attr_mode": "signed", "attr_pct": "95.5"}))
+    # a link to another session's own network: the page's own line says why, and the notice adds no other reason
+    at = open_link("pages/home.py", {"home_model": "Yours: my net"})
+    assert any("another" in i.value for i in at.info if not i.value.startswith("This link's ")) and not link_notes(at)

@@ -26,7 +26,7 @@ from ui.image_input import ChosenImage, image_input
 from ui.own_model import NOT_HERE, OWN, link_names_own, own_model, own_samples, own_spec
 from ui.page_end import end_page
 from ui.subject import Subject
-from ui.view_link import BIND
+from ui.view_link import BIND, explained
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model…")
@@ -133,6 +133,7 @@ def model_picker(prefix: str, default: str = "resnet18") -> tuple[nn.Module, Mod
     if mine is None:
         if link_names_own(key):
             st.info(NOT_HERE, icon=":material/link_off:")
+            explained(key)  # said here: the link's notice leaves it out
         model, info = _pick("Classifier", CLASSIFIERS, key, default, cached_classifier)
     else:
         model, info = _pick(

@@ -17,7 +17,14 @@ from streamlit.runtime.pages_manager import PagesManager
 from ui.navigation import PAGES
 from ui.page_end import PageEnded
 from ui.presenter import presenter_style, presenter_toggle
-from ui.view_link import RUN_SUBJECT, copy_link, drop_infinite_values, remember_linked_values, say_values_not_taken
+from ui.view_link import (
+    RUN_SUBJECT,
+    copy_link,
+    drop_infinite_values,
+    remember_linked_values,
+    say_values_not_taken,
+    take_linked_values,
+)
 
 
 def _log_to_stderr() -> None:
@@ -67,7 +74,8 @@ def run_app() -> None:
         pass
     finally:  # under an error's message too; a rerun interrupting the run stops it here
         copy_link(link_slot)
-    say_values_not_taken(link_note)  # after a whole run: every widget the link could name has read it
+        linked = take_linked_values()  # judged by this run alone, and only if it reaches its end
+    say_values_not_taken(link_note, linked)  # after a whole run: every widget the link could name has read it
     mark_done(done_slot)  # the last element of a run
 
 

@@ -61,24 +61,43 @@ def remember_linked_values() -> None:
         st.session_state[LINKED] = {k: st.query_params.get_all(k) for k in st.query_params}
 
 
+EXPLAINED = "_link_explained"  # session key: link parameters a page has already said something about
+
+
+def explained(key: str) -> None:
+    """The page has said why the link's `key` cannot be shown (a network uploaded in another session):
+    `say_values_not_taken` leaves it out rather than give a second, other reason."""
+    st.session_state.setdefault(EXPLAINED, set()).add(key)
+
+
+def take_linked_values() -> dict[str, list[str]] | None:
+    """The link's values `remember_linked_values` kept, taken out: judged by the run that kept them, if it runs to
+    its end, and by no later one (a run interrupted before its end leaves the widgets, and then the URL, to the
+    visitor's changes, which a later judgement would take for the link's)."""
+    return st.session_state.pop(LINKED, None)
+
+
 def _not_taken(key: str, values: list[str]) -> bool:
     """Whether the widget bound to `key` could not take the URL's `values` as given: Streamlit cleared or corrected
     the parameter, and not because the values are the widget's default (it clears those too). Read with Streamlit's
-    own parsing and widget metadata: private, so tests/test_view_links.py fails when an upgrade moves them. A key no
-    widget is bound to is the page's own to check (a detection's row): not judged here."""
-    from streamlit.runtime.state.query_params import parse_url_param
-    from streamlit.runtime.state.session_state_proxy import get_session_state
-
+    own parsing and widget metadata: private, so tests/test_view_links.py fails when an upgrade moves them (here a
+    failure to read them says nothing). A key no widget is bound to is the page's own to check (a detection's row)."""
     if st.query_params.get_all(key) == values:
-        return False
-    state = get_session_state()._state
-    meta = state._new_widget_state.widget_metadata.get(state._key_id_mapper.get_id_from_key(key) or "")
-    if meta is None:
         return False
 
     def listed(value: object) -> list:
         return list(value) if isinstance(value, list | tuple) else [value]
 
+    try:
+        from streamlit.runtime.state.query_params import parse_url_param
+        from streamlit.runtime.state.session_state_proxy import get_session_state
+
+        state = get_session_state()._state
+        meta = state._new_widget_state.widget_metadata.get(state._key_id_mapper.get_id_from_key(key) or "")
+    except Exception:  # Streamlit's internals moved: no line rather than an error (the test catches the move)
+        return False
+    if meta is None:
+        return False
     try:  # the link's value as the URL would hold the default (a slider's value past its end also falls back to it)
         parsed = parse_url_param(values if len(values) > 1 else values[0], meta.value_type)
         return listed(parsed) != listed(meta.serializer(meta.deserializer(None)))
@@ -86,27 +105,28 @@ def _not_taken(key: str, values: list[str]) -> bool:
         return True
 
 
-def say_values_not_taken(where: DeltaGenerator) -> None:
-    """At the end of a session's first run: one line at `where` naming the link's values that the page's widgets
-    could not take as given (Streamlit drops or corrects them without a word: a link typed with a widget's key,
-    `?unet_source=any`, where the URL holds its label, silently showed another view)."""
+def say_values_not_taken(where: DeltaGenerator, linked: dict[str, list[str]] | None) -> None:
+    """At the end of a session's first whole run: one line at `where` naming the link's values (`linked`, from
+    `take_linked_values`) that the page's widgets could not take as given. Streamlit drops or corrects them without a
+    word: a link typed with a widget's key, `?unet_source=any`, where the URL holds its label, silently showed
+    another view. Keys the page has `explained` are left to what it said."""
     from models.text import code_span
 
-    linked = st.session_state.pop(LINKED, None)  # the first whole run says it, once
     if not linked:
         return
+    said = st.session_state.get(EXPLAINED, set())
     missed = [
         f"{code_span(key, 30)}={code_span(','.join(values), 40)}"
         for key, values in linked.items()
-        if _not_taken(key, values)
+        if key not in said and _not_taken(key, values)
     ]
     if missed:
         more = f" and {len(missed) - 3} more" if len(missed) > 3 else ""
         where.info(
             f"This link's {', '.join(missed[:3])}{more} "
             + ("are not values" if len(missed) > 1 else "is not a value")
-            + " this page can show as given: the page shows its own instead. (A link holds each choice as the page "
-            "words it; **Copy link** in the sidebar gives one that works.)",
+            + " this page can show as given: it shows what it could take, or its default. (A link holds each choice "
+            "as the page words it; **Copy link** in the sidebar gives one that works.)",
             icon=":material/link_off:",
         )
 
@@ -224,7 +244,8 @@ def drop_if_emptied(key: str) -> None:
 
 def copy_link(where: DeltaGenerator) -> None:
     """The link to this view now, in a box with a copy button, in a popover at `where`."""
-    params = st.query_params.to_dict()
+    # every value of a key (a list's choices): to_dict() keeps the last alone (a review: two methods chosen, one linked)
+    params = [(key, value) for key in st.query_params for value in st.query_params.get_all(key)]
     base = st.context.url or ""
     link = f"{base}?{urlencode(params)}" if params else base
     with where.popover("Copy link", icon=":material/link:", width="stretch"):

@@ -96,7 +96,8 @@ def big_enough(im: Image.Image) -> str:
     side = f"at least {MIN_MEANINGFUL_SIDE} pixels on each side"
     if original_size(im) == im.size:
         return side
-    return f"{side} once bounded (no more than {DEFAULT_MAX_SIDE // MIN_MEANINGFUL_SIDE} times as long as it is wide)"
+    ratio = DEFAULT_MAX_SIDE // MIN_MEANINGFUL_SIDE
+    return f"{side} once bounded (its longer side no more than {ratio} times its shorter)"
 
 
 def small_image_note(im: Image.Image, answer: str = "read the answer as a guess") -> str:

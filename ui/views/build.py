@@ -51,7 +51,7 @@ from ui.image_input import ChosenImage
 from ui.live_run import LAST_APPLIED, LiveRun, estimate_text, redraw_number
 from ui.own_model import NOT_HERE, OWN, link_names_own, own_model, own_spec
 from ui.presenter import chart, note, press, prose, settings
-from ui.view_link import BIND
+from ui.view_link import BIND, explained
 from ui.views.own import keep_loop_ui
 
 
@@ -73,6 +73,7 @@ def anatomy_ui() -> tuple[str, bool]:
     mine = own_model()
     if mine is None and link_names_own("build_net"):
         st.info(NOT_HERE, icon=":material/link_off:")
+        explained("build_net")  # said here: the link's notice leaves it out
     names = [*ARCHITECTURES, *([OWN] if mine else [])]
     titles = {**{n: a.title for n, a in ARCHITECTURES.items()}, **({OWN: own_spec(mine).title} if mine else {})}
     name = c1.selectbox("Network", names, format_func=titles.get, key="build_net", bind=BIND)
