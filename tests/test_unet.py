@@ -101,8 +101,9 @@ def test_the_diagrams_last_label_grows_away_from_its_box() -> None:
 
 
 def test_a_label_map_is_cropped_and_shrunk_as_the_image_is():
-    """The truth of a generated sample on the U-Net page: its labels through the same centre square and resize as
-    the image (`unet_input`), nearest label per pixel, so every value is a class."""
+    """The truth of a generated sample on the U-Net page: its labels through the centre square and resize that
+    `unet_input` gives the image (one `_square` serves both; checked here on the crop it must take), nearest label
+    per pixel, so every value is a class."""
     import numpy as np
 
     from models.segmenters import unet_labels

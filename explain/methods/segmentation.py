@@ -76,7 +76,7 @@ def sample_note(name: str) -> str:
     """What the true labels of a generated sample are on the U-Net page, and how its shapes differ from those the
     U-Nets were trained on (their number and size, from the generator's settings): a walk saw "generated scene 1" lose
     a small circle, with no score and no word. No effect is claimed: on the bundled U-Nets some samples score above
-    the example scenes (one circle 0.999), others far below (one square 0.502)."""
+    the example scenes (one circle 0.999), others far below (one cross 0.496 without skips)."""
     from explain.inputs.samples import ONE_SHAPE, SCENE_OBJECTS, SCENE_RADIUS
     from models.data.segmentation import SCENE
     from models.data.shapes import SHAPE_RADIUS
