@@ -472,3 +472,22 @@ def test_a_draw_is_timed_with_every_transform_applied() -> None:
         aug.build_pipeline = real
     assert [s["params"].get("p") for s in seen[0]] == [1.0, 1.0, None]
     assert [s["params"].get("p") for s in aug_steps] == [0.01, 0.0, None]  # the pipeline itself is left as it is
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[["Your session expired. **[Sign in](https://example.com/login)** ![](http://127.0.0.1:9/p.png)"]]',
+        '[["horizontal flip", {"**k** [click](https://example.com/x) ![i](http://127.0.0.1:9/i.png)": 1}]]',
+    ],
+)
+def test_a_links_transform_or_parameter_name_is_said_as_inline_code(text) -> None:
+    """A loopback review: the refusal repeated the link's transform or parameter name into the page's Markdown
+    warning, which drew a working link and fetched a remote image. Each is said as inline code now."""
+    from models.experiments.augmentation import pipeline_from_link
+
+    with pytest.raises(ValueError) as refused:
+        pipeline_from_link(text)
+    message = str(refused.value)
+    quoted = message.split("`")
+    assert len(quoted) == 3 and "](" in quoted[1] and "](" not in quoted[0] + quoted[2]  # only inside the code span

@@ -27,7 +27,7 @@ from models.data.digits import raw_split
 from models.data.shapes import SHAPE_CLASSES, Scene
 from models.lock import seeded_rngs
 from models.params import Param
-from models.text import counted, difference_as_shown
+from models.text import code_span, counted, difference_as_shown
 
 
 @dataclass(frozen=True)
@@ -124,11 +124,13 @@ PRESETS: dict[str, list[dict[str, Any]]] = {
 def step(name: str, **params: Any) -> dict[str, Any]:
     """A pipeline step with the transform's defaults, overridden by `params`, each checked against
     its bounds (ValueError with a one-line message)."""
+    # a name or key from a link is said as inline code: a page shows the message as Markdown, and a loopback review's
+    # link put a working link and a remote image into the warning through them
     if name not in TRANSFORMS:
-        raise ValueError(f"unknown transform {name!r}; choose one of {', '.join(TRANSFORMS)}")
+        raise ValueError(f"unknown transform {code_span(name)}; choose one of {', '.join(TRANSFORMS)}")
     unknown = set(params) - set(TRANSFORMS[name].defaults)
     if unknown:
-        raise ValueError(f"{name} has no parameter(s) {', '.join(sorted(unknown))}")
+        raise ValueError(f"{name} has no parameter(s) {', '.join(code_span(k) for k in sorted(unknown))}")
     checked = {k: check_param(name, k, v) for k, v in params.items()}
     return {"name": name, "params": {**TRANSFORMS[name].defaults, **checked}}
 
