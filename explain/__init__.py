@@ -35,6 +35,7 @@ _FROM = {
     "load_image": "explain.inputs.images",
     "SAMPLE_NAMES": "explain.inputs.samples",
     "sample_bytes": "explain.inputs.samples",
+    "sample_truth": "explain.inputs.samples",
     "METHODS": "explain.methods.attributions",
     "attribute": "explain.methods.attributions",
     "defaults": "explain.methods.attributions",

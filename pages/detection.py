@@ -8,6 +8,7 @@ app_shell()  # first: a visitor arriving here after a restart sees the app while
 import numpy as np
 import streamlit as st
 
+from explain import sample_truth
 from models import shown_detections
 from ui.model_picker import image_and_detector_ui
 from ui.presenter import in_use, settings
@@ -39,9 +40,8 @@ with settings("Which detections"):
 shown = shown_detections(instances, threshold, classes)
 kept = [instances[n] for n in shown]
 image = np.asarray(chosen.image)
-focus = detections_ui(
-    image, chosen.name, info, kept, shown, len(instances), show, subject.cache_id, chosen.kind == "generated"
-)
+generated = sample_truth(chosen.name, chosen.sha256) is not None  # by its bytes, as the truth tab knows it
+focus = detections_ui(image, chosen.name, info, kept, shown, len(instances), show, subject.cache_id, generated)
 inst = None if focus is None else kept[focus]
 counts = len(kept), len(instances)  # why no detection is followed, when none is
 

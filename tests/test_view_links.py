@@ -396,6 +396,9 @@ def test_a_links_value_the_page_cannot_take_is_named_once_not_dropped_silently()
     (note,) = link_notes(at)  # an infinite number, dropped before any widget reads it; a slider's value past its end
     assert "`bn_steps`=`inf`" in note and "`aug_n`=`99`" in note and "bn_act" not in note
     assert "are not values this page can show as given" in note
+    at = open_link("pages/training.py", {"bn_steps": ["500", "700"], "bn_act": "relu"})
+    (note,) = link_notes(at)  # a one-value widget given two takes the last: the other is named with it
+    assert "`bn_steps`=`500,700`" in note and at.number_input(key="bn_steps").value == 700
     at = open_link("pages/attributions.py", {"attr_methods": ["Saliency", "Nope"], "attr_mode": "signed"})
     (note,) = link_notes(at)  # a list partly taken is named whole
     assert "`attr_methods`=`Saliency,Nope`" in note and "attr_mode" not in note
