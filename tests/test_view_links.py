@@ -386,7 +386,7 @@ def test_a_links_value_the_page_cannot_take_is_named_once_not_dropped_silently()
     at = open_link("pages/unet.py", {"unet_source": "any", "unet_seed": "7", "det_row": "x"})
     assert not at.exception
     (note,) = link_notes(at)
-    assert note.startswith("This link's `unet_source`=`any` is not a value this page can show as given: it shows what")
+    assert note.startswith("This link's `unet_source`=`any` is not a value this page can show: it shows what")
     assert at.number_input(key="unet_seed").value == 7  # the link's other value is taken
     at.run()
     assert not link_notes(at)  # said once
@@ -395,7 +395,7 @@ def test_a_links_value_the_page_cannot_take_is_named_once_not_dropped_silently()
     at = open_link("pages/training.py", {"bn_steps": "inf", "bn_act": "relu", "aug_n": "99"})
     (note,) = link_notes(at)  # an infinite number, dropped before any widget reads it; a slider's value past its end
     assert "`bn_steps`=`inf`" in note and "`aug_n`=`99`" in note and "bn_act" not in note
-    assert "are not values this page can show as given" in note
+    assert "are not values this page can show" in note
     at = open_link("pages/training.py", {"bn_steps": ["500", "700"], "bn_act": "relu"})
     (note,) = link_notes(at)  # a one-value widget given two takes the last: the other is named with it
     assert "`bn_steps`=`500,700`" in note and at.number_input(key="bn_steps").value == 700

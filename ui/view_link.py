@@ -128,8 +128,7 @@ def say_values_not_taken(where: DeltaGenerator, linked: dict[str, list[str]] | N
         where.info(
             f"This link's {', '.join(missed[:3])}{more} "
             + ("are not values" if len(missed) > 1 else "is not a value")
-            + " this page can show as given: it shows what it could take, or its default. (A link holds each choice "
-            "as the page words it; **Copy link** in the sidebar gives one that works.)",
+            + " this page can show: it shows what it could take, or its default. **Copy link** gives a working link.",
             icon=":material/link_off:",
         )
 
