@@ -80,9 +80,9 @@ def take_linked_values() -> dict[str, list[str]] | None:
 def _not_taken(key: str, values: list[str]) -> bool:
     """Whether the widget bound to `key` could not take the URL's `values` as given: Streamlit cleared or corrected
     the parameter, and not because the values are the widget's default (it clears those too); or a widget of one
-    value was given several, and took the last. Read with Streamlit's
-    own parsing and widget metadata: private, so tests/test_view_links.py fails when an upgrade moves them (here a
-    failure to read them says nothing). A key no widget is bound to is the page's own to check (a detection's row)."""
+    value was given several, and took the last. Read with Streamlit's own parsing and widget metadata: private, so
+    tests/test_view_links.py fails when an upgrade moves them (here a failure to read them says nothing). A key no
+    widget is bound to is the page's own to check (a detection's row)."""
     if st.query_params.get_all(key) == values and len(values) == 1:
         return False
 
