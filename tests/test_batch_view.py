@@ -85,3 +85,18 @@ def test_the_same_image_uploaded_twice_is_in_the_set_once():
     assert not at.exception
     assert any("copy.png: the same image as a.png, which is in the set already" in w.value for w in at.warning)
     assert [b.label for b in at.selectbox if b.label.startswith("True label of")] == ["True label of a.png"]
+
+
+def test_uploads_to_the_shapes_model_get_the_out_of_distribution_note():
+    """A walk: the Maps view warned that the shapes model meets a photo unlike its data; the labelled set of
+    photos had no word. The same note, once, under the uploads."""
+    from tests.hostile_files import GOOD
+
+    at = open_page("pages/attributions.py")
+    at.radio(key="attr_batch_source").set_value("uploads").run()
+    assert not [c for c in at.caption if "Out of distribution" in c.value]  # nothing uploaded yet
+    files = [("a.png", GOOD["rgb.png"], "image/png"), ("b.png", GOOD["grey.png"], "image/png")]
+    at.file_uploader(key="attr_batch_files").set_value(files).run()
+    assert not at.exception
+    notes = [c.value for c in at.caption if c.value.startswith(":material/help: Out of distribution")]
+    assert len(notes) == 1

@@ -274,6 +274,7 @@ def batch_set_ui(info: ModelInfo) -> tuple[list[LabelledImage], list[str]]:
     )
     problems, images, cols = [], [], st.columns(4)
     seen: dict[str, str] = {}  # SHA-256 -> the name it came under first
+    unlike = ""
     for f in bounded_uploads(uploads, LABELLED_UPLOADS):
         decoded = decode_upload(f.getvalue(), f.name)
         if isinstance(decoded, str):
@@ -288,6 +289,9 @@ def batch_set_ui(info: ModelInfo) -> tuple[list[LabelledImage], list[str]]:
             f"True label of {decoded.name}", [UNKNOWN, *info.categories], key=f"attr_batch_truth_{decoded.sha256[:16]}"
         )
         images.append(LabelledImage(decoded.name, decoded.image, None if truth == UNKNOWN else truth))
+        unlike = unlike or unlike_training(info, decoded)  # an upload is the visitor's own: the same note for each
+    if unlike:  # as the Maps view says it of one upload (a walk: the set of photos had no word)
+        st.caption(f":material/help: {unlike}")
     return images, problems
 
 
