@@ -154,7 +154,6 @@ def detections_ui(
         )
     picture, listing = st.columns([1, 1])
     with listing:
-        st.caption(listing_text(len(kept), total))
         selection = None
         if kept:  # no table without rows
             selection = st.dataframe(
@@ -174,6 +173,8 @@ def detections_ui(
                     ),
                 },
             )
+        # under the table: over it, the table's hover toolbar covered the line's end (a walk)
+        st.caption(listing_text(len(kept), total))
     rows = selection.selection.rows if selection else []
     focus = rows[0] if rows and rows[0] < len(kept) else None
     name_row(ROW, None if focus is None else numbers[focus])  # a link opens on the same detection
