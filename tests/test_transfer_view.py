@@ -43,20 +43,24 @@ def test_curves_rows_and_crossovers() -> None:
     assert [r["regime"] for r in rows] == ["From scratch", "Linear probe (frozen encoder)", "Fine-tuning"]
     assert rows[0]["measured error at n=1 (%)"] == pytest.approx(60.5)
     text = crossovers(curves, 1, 50)
-    assert text[0].startswith("Fine-tuning overtakes the linear probe at about")
-    assert text[1] == "Training from scratch stays behind fine-tuning at every n from 1 to 50."
-    assert text[2].startswith("Training from scratch overtakes the linear probe at about")
+    assert text[0].startswith("On the fitted curves, fine-tuning overtakes the linear probe at about")
+    assert text[1] == "On the fitted curves, training from scratch stays behind fine-tuning at every n from 1 to 50."
+    assert text[2].startswith("On the fitted curves, training from scratch overtakes the linear probe at about")
     where = float(text[0].split("**")[1])
     assert float(curves["finetune"].predict(where)) == pytest.approx(float(curves["probe"].predict(where)), abs=0.3)
     # with both linear probes fitted, the sentences say which one they mean (a walk: "the linear probe" beside two)
     both = fit_curves(
         RUNS + [replace(r, regime="probe-features", key="f" + r.key) for r in RUNS if r.regime == "probe"]
     )
-    assert crossovers(both, 1, 50)[0].startswith("Fine-tuning overtakes the linear probe (frozen encoder) at about")
+    assert crossovers(both, 1, 50)[0].startswith(
+        "On the fitted curves, fine-tuning overtakes the linear probe (frozen encoder) at about"
+    )
     randoms = fit_curves(
         RUNS + [replace(r, regime="random-probe", key="r" + r.key) for r in RUNS if r.regime == "probe"]
     )
-    assert crossovers(randoms, 1, 50)[0].startswith("Fine-tuning overtakes the linear probe (frozen encoder)")  # hoiem
+    assert crossovers(randoms, 1, 50)[0].startswith(
+        "On the fitted curves, fine-tuning overtakes the linear probe (frozen encoder)"
+    )  # hoiem
     # the training-curves chart names the regimes it leaves out (the feature probe has no epochs; a walk: silently)
     from explain.methods.transfer_curves import without_curves
 
@@ -206,7 +210,9 @@ def test_a_crossover_states_its_measured_interval_and_where_the_fit_disagrees_wi
     first = crossovers(curves, 1, 101, runs)[0]
     # the shipped sweep fits both linear probes, so the sentence names the one it means (frozen encoder)
     probe = "the linear probe (frozen encoder)"
-    assert first.startswith(f"Fine-tuning overtakes {probe} at about **5** images per class.  \nMeasured means: ")
+    assert first.startswith(
+        f"On the fitted curves, fine-tuning overtakes {probe} at about **5** images per class.  \nMeasured means: "
+    )
     assert "extrapolation" not in first and "do not" not in first
     # each figure named: "(n = 5: 10.0% against 9.7%)" after "the linear probe ahead" was read as the probe's 10.0%;
     # where a gap either side of the flip is within the spread, the line says where the order changes, not who is

@@ -277,14 +277,16 @@ def crossovers(
                 f"The fitted curves say {name_a} {verb} {name_b} at about **{where:.0f}** images per class, but the "
                 f"measured means do not: {disagree}"
             )
+        # said of the fitted curves, as they are: the measured means follow on the next line, and a walk read "stays
+        # behind at every n" above "Measured means: ... ahead from n = 10" as a contradiction
         elif where is not None and worse_first:
-            text = f"{name_a.capitalize()} overtakes {name_b} at about **{where:.0f}** images per class."
+            text = f"On the fitted curves, {name_a} overtakes {name_b} at about **{where:.0f}** images per class."
         elif where is not None:
-            text = f"{name_a.capitalize()} falls behind {name_b} from about **{where:.0f}** images per class."
+            text = f"On the fitted curves, {name_a} falls behind {name_b} from about **{where:.0f}** images per class."
         elif worse_first:
-            text = f"{name_a.capitalize()} stays behind {name_b} at every n from {n_min:g} to {n_max:g}."
+            text = f"On the fitted curves, {name_a} stays behind {name_b} at every n from {n_min:g} to {n_max:g}."
         else:
-            text = f"{name_a.capitalize()} is ahead of {name_b} at every n from {n_min:g} to {n_max:g}."
+            text = f"On the fitted curves, {name_a} is ahead of {name_b} at every n from {n_min:g} to {n_max:g}."
         extra = [_extrapolation(ca, cb, where, (name_a, name_b)) if where is not None else ""]
         extra.append(measured_order(runs, a, b, name_a, name_b) if runs else "")
         # each part on a line of its own (Markdown line breaks): the claim first, then its evidence (a walk found one
