@@ -4,6 +4,7 @@ curve, and a small sweep launched from the page, with bad settings refused in on
 from __future__ import annotations
 
 import base64
+import json
 import re
 
 import numpy as np
@@ -466,6 +467,14 @@ def test_a_stopped_sweep_found_again_after_a_reload_goes_on_with_one_button(page
     page.run()  # stopped in this session: Resume goes on with it, and no second button does the same
     assert "**Resume** below finishes it." in next(i.value for i in page.info if "the sweep was stopped" in i.value)
     assert not any(b.label == "Go on with this sweep" for b in page.button)
+    # and so when its record is not one a resumed request is made from (a walk read "Run it again" beside Resume)
+    record = (folder / "sweep.json").read_text()
+    planted = json.loads(record)
+    planted["settings"]["train"]["min_batches"] = 10**7
+    (folder / "sweep.json").write_text(json.dumps(planted))
+    page.run()
+    assert "**Resume** below finishes it." in next(i.value for i in page.info if "the sweep was stopped" in i.value)
+    (folder / "sweep.json").write_text(record)
     again = AppTest.from_file(APP, default_timeout=TIMEOUT)  # the same browser after a reload: a new session
     again.session_state["_uploads_owner"] = page.session_state["_uploads_owner"]
     again.switch_page(PAGE).run()

@@ -60,10 +60,12 @@ def stopped_ui(folder: Path, meta: SweepRecord | None, done: str, missing: str) 
     """A stopped sweep: how far it got, what is missing, how to finish it; for one of the visitor's own, a button
     that goes on with it (a reload leaves the form at its defaults and Resume with nothing to resume: a walk)."""
     request = SweepRequest.resuming(meta, folder, visitor()) if meta else None  # None for another visitor's
-    if request is None or SWEEP.active:
+    if SWEEP.state.phase == "stopped" and SWEEP.work is not None and SWEEP.work.folder == folder:
+        # stopped in this session: one button for it, not two; said first (a walk read "Run it again" here, the
+        # form's settings not being ones a resumed request is made from, with Resume enabled below)
+        request, how = None, "**Resume** below finishes it."
+    elif request is None or SWEEP.active:
         request, how = None, "Run it again with the same settings to finish it."
-    elif SWEEP.state.phase == "stopped" and SWEEP.work is not None and SWEEP.work.folder == folder:
-        request, how = None, "**Resume** below finishes it."  # stopped in this session: one button for it, not two
     else:
         how = "**Go on with this sweep** finishes it (its finished runs are kept)."
     st.info(f"{done} {how} {missing}", icon=":material/pause_circle:")
