@@ -86,7 +86,7 @@ def test_shipped_sweep_shows_curves_table_and_crossovers(page) -> None:
     words = " ".join([c.value for c in page.caption] + [m.value for m in page.markdown])
     assert "Dashed: training batches. Not drawn, having no epochs: Linear probe (cached features" in words
     # at the default size, 1 image per class, the note says the epoch passes over each image 8 times (a walk)
-    assert "An epoch here trains on 80 images at 1 per class" in words and "every image 8 times" in words
+    assert "At 1 per class the training set is smaller than a batch" in words and "every image 8 times" in words
 
 
 def test_paper_overlay_and_the_papers_axis(page) -> None:

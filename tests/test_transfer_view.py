@@ -331,9 +331,9 @@ def test_the_bands_of_one_size_say_what_an_epoch_is() -> None:
 
     small = replace(_runs("scratch", 5, 50, -0.5)[0], n_per_class=1, images=240)  # 3 epochs of 80: 10 images x 8
     assert epoch_text([small], 8, 64) == (
-        " An epoch here trains on 80 images at 1 per class: the training set is smaller than a batch, and an epoch "
-        "is at least 8 batches, so each epoch passes over every image 8 times, and the first epoch's train accuracy "
-        "already comes after those passes."
+        " At 1 per class the training set is smaller than a batch, and an epoch is at least 8 batches: each epoch "
+        "passes over every image 8 times (80 images shown in all), so the first epoch's train accuracy already comes "
+        "after those passes."
     )
     large = replace(small, n_per_class=101, images=3 * 1024)
     assert (

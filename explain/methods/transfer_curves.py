@@ -360,13 +360,15 @@ def epoch_text(runs: Sequence[Run], min_batches: int, batch_size: int) -> str:
         return ""
     per_epoch = sorted({r.images // len(r.history) for r in trained})
     shown = f"{per_epoch[0]:,}" if len(per_epoch) == 1 else f"{per_epoch[0]:,}-{per_epoch[-1]:,}"
-    said = f" An epoch here trains on {shown} images at {trained[0].n_per_class:,} per class"
+    n = f"{trained[0].n_per_class:,} per class"
     if per_epoch[-1] >= min_batches * batch_size:
-        return f"{said} (at least {counted(min_batches, 'batch', 'batches')} of up to {batch_size})."
+        least = counted(min_batches, "batch", "batches")
+        return f" An epoch here trains on {shown} images at {n} (at least {least} of up to {batch_size})."
+    # the set's images counted apart from the epoch's (a walk read "trains on 80 images" as 80 distinct ones)
     return (
-        f"{said}: the training set is smaller than a batch, and an epoch is at least "
-        f"{counted(min_batches, 'batch', 'batches')}, so each epoch passes over every image {min_batches} times, "
-        "and the first epoch's train accuracy already comes after those passes."
+        f" At {n} the training set is smaller than a batch, and an epoch is at least "
+        f"{counted(min_batches, 'batch', 'batches')}: each epoch passes over every image {min_batches} times "
+        f"({shown} images shown in all), so the first epoch's train accuracy already comes after those passes."
     )
 
 
