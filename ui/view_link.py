@@ -83,7 +83,8 @@ def _not_taken(key: str, values: list[str]) -> bool:
     value was given several, and took the last. Read with Streamlit's own parsing and widget metadata: private, so
     tests/test_view_links.py fails when an upgrade moves them (here a failure to read them says nothing). A key no
     widget is bound to is the page's own to check (a detection's row)."""
-    if st.query_params.get_all(key) == values and len(values) == 1:
+    kept = st.query_params.get_all(key) == values  # as the link gave them
+    if kept and len(values) == 1:
         return False
 
     def listed(value: object) -> list:
@@ -99,7 +100,7 @@ def _not_taken(key: str, values: list[str]) -> bool:
         return False
     if meta is None:
         return False
-    if st.query_params.get_all(key) == values:  # kept as given: only a one-value widget given several drops some
+    if kept:  # kept as given: only a one-value widget given several drops some
         return not meta.value_type.endswith("array_value")  # (it takes the last: a loopback review's bn_steps=50&700)
     try:  # the link's value as the URL would hold the default (a slider's value past its end also falls back to it)
         parsed = parse_url_param(values if len(values) > 1 else values[0], meta.value_type)

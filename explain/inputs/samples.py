@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 from PIL import Image
@@ -54,9 +54,10 @@ def _scene(seed: int) -> np.ndarray:
     return scene(seed).image
 
 
+@lru_cache(maxsize=16)  # the 9 generated samples: a page asks on every rerun, and a scene takes 60 ms to draw
 def sample_scene(name: str) -> Scene | None:
     """The generated image behind a sample name, with its truth: a scene's objects ("generated scene 2"), or a
-    one-shape sample's one ("generated star"); None for the photos."""
+    one-shape sample's one ("generated star"); None for the photos. Kept once drawn: do not change its arrays."""
     for i, seed in enumerate(SCENE_SEEDS, start=1):
         if name == f"generated scene {i}":
             return scene(seed)
@@ -70,8 +71,9 @@ def sample_truth(name: str, sha256: str) -> Scene | None:
     for a photo, or for other bytes under a sample's name (an upload so named is the visitor's own image)."""
     from explain.inputs.images import image_sha256
 
-    truth = sample_scene(name)
-    return truth if truth is not None and image_sha256(sample_bytes(name)) == sha256 else None
+    if name not in GENERATED or image_sha256(sample_bytes(name)) != sha256:  # the bytes first: nothing drawn for them
+        return None
+    return sample_scene(name)
 
 
 def scene_set(n: int) -> list[Scene]:
