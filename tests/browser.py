@@ -28,6 +28,11 @@ from tests.bounds import bound_ms, within
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# How often a wait for a lasting state (a run done, a panel opened, charts drawn) reads the page. Playwright's default
+# reads it every animation frame: with eight tabs open, the page-wide queries at 60 Hz took the CPU that the tabs' own
+# drawing needed (vmstat: no idle core while the concurrency test's tabs loaded; a quarter idle at 100 ms, same wall
+# time), CPU the other pytest worker can use. A wait for a passing state (a run seen while it trains) keeps the frame.
+POLL_MS = 100
 
 
 def require_browser() -> None:
@@ -198,7 +203,9 @@ def wait_done(page, after: int = 0, subject: str | None = None, seconds: float =
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
-        return page.wait_for_function(_DONE, arg=[after, subject], timeout=bound_ms(seconds)).json_value()
+        return page.wait_for_function(
+            _DONE, arg=[after, subject], polling=POLL_MS, timeout=bound_ms(seconds)
+        ).json_value()
     except PlaywrightTimeout:
         seen = page.evaluate(_STATE)
         raise AssertionError(
@@ -283,7 +290,7 @@ def open_panel(page, label: str, seconds: float = 30) -> None:
     """Open the expander labelled `label` (the browser draws it, the app does not run) and wait until it has stopped
     growing, so a click inside lands where it was aimed."""
     page.get_by_test_id("stExpander").get_by_text(label, exact=True).first.click()
-    page.wait_for_function(_OPENED, arg=label, timeout=bound_ms(seconds))
+    page.wait_for_function(_OPENED, arg=label, polling=POLL_MS, timeout=bound_ms(seconds))
 
 
 def problems(page) -> list[str]:
@@ -316,6 +323,7 @@ def whole_page_shot(page, path: Path, cap: int = 3200) -> None:
     page.wait_for_function(  # every chart in view drawn (one in a hidden tab is drawn when its tab is opened)
         """() => [...document.querySelectorAll('.js-plotly-plot')]
                  .filter(p => p.offsetParent !== null).every(p => p.querySelector('.main-svg'))""",
+        polling=POLL_MS,
         timeout=bound_ms(60),
     )
     page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollTo(0, 0)")  # from its top

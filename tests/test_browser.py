@@ -16,6 +16,7 @@ import pytest
 from explain.inputs.samples import sample_bytes
 from tests.bounds import bound_ms, within
 from tests.browser import (
+    POLL_MS,
     ROOT,
     chromium,
     current_run,
@@ -400,7 +401,9 @@ def test_the_first_visit_after_a_restart_shows_the_app_while_it_loads(app, tmp_p
             page.add_init_script(f"({_WATCH_COLD_START})()")
             page.goto(url)
             page.wait_for_function(
-                "() => window.__coldStart && window.__coldStart.titleAt !== null", timeout=bound_ms(120)
+                "() => window.__coldStart && window.__coldStart.titleAt !== null",
+                polling=POLL_MS,
+                timeout=bound_ms(120),
             )
             seen = page.evaluate("() => window.__coldStart")
         navs = seen["navs"]
@@ -420,7 +423,9 @@ def test_a_link_straight_to_a_page_after_a_restart_shows_the_app_while_it_loads(
             page.add_init_script(f"({_WATCH_COLD_START})()")
             page.goto(f"{url}/detection")
             page.wait_for_function(
-                "() => window.__coldStart && window.__coldStart.titleAt !== null", timeout=bound_ms(120)
+                "() => window.__coldStart && window.__coldStart.titleAt !== null",
+                polling=POLL_MS,
+                timeout=bound_ms(120),
             )
             seen = page.evaluate("() => window.__coldStart")
         navs = seen["navs"]
