@@ -610,3 +610,21 @@ def test_a_finished_sweep_says_what_it_saved_and_what_was_there(tmp_path) -> Non
     assert work.saved_text() == "0 new runs saved in mine; the 2 runs of this sweep already there were kept."
     work.advance(1)  # one probe run, timed: the sentence says how long the runs took (a walk)
     assert re.fullmatch(r"1 new run saved in mine in [0-9.]+ s; the 2 runs .* kept\.", work.saved_text())
+
+
+def test_a_resumed_sweep_tells_the_runs_saved_before_its_stop_apart(tmp_path) -> None:
+    """A walk read a resumed sweep's "2 new runs saved" as the runs since Resume; the runs saved before the stop are
+    told apart (the count is this sweep's: both were trained in this visit)."""
+    from models.transfer import SweepWork, TrainConfig
+    from models.transfer.sweep import Sweep
+
+    sweep = Sweep("digits", "glyphs-resnet18", ("probe",), (1, 2), 1, TrainConfig(epochs=1))
+    work = SweepWork(sweep, tmp_path / "mine", None, None)
+    work.advance(1)
+    work.stopped()  # Cancel, then Resume
+    assert "before it was stopped" not in work.saved_text()  # nothing saved since: nothing to tell apart
+    work.advance(1)
+    said = work.saved_text()
+    assert re.fullmatch(
+        r"2 new runs saved in mine in [0-9.]+ s \(1 of them before it was stopped and resumed\)\.", said
+    ), said

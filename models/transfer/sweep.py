@@ -655,6 +655,7 @@ class SweepWork:
         self.latest: Progress | None = None
         self.step = self._on_disk()
         self.before = self.step  # this sweep's runs already in the folder when it started
+        self.before_stop = 0  # of `written`, those saved before the visitor last stopped it (then resumed it)
         self.seconds = 0.0  # spent in `advance`: training and writing this visit's runs
 
     def saved_text(self) -> str:
@@ -664,9 +665,15 @@ class SweepWork:
         said = f"{counted(len(self.written), 'new run')} saved in {self.folder.name}"
         if self.written:
             said += f" in {duration(self.seconds)}"
+        if 0 < self.before_stop < len(self.written):  # a walk read a resumed sweep's count as all since Resume
+            said += f" ({self.before_stop} of them before it was stopped and resumed)"
         if self.before:
             said += f"; the {counted(self.before, 'run')} of this sweep already there were kept"
         return said + "."
+
+    def stopped(self) -> None:
+        """The visitor stopped the sweep: what it saved so far is told apart once it is resumed and finishes."""
+        self.before_stop = len(self.written)
 
     def _on_disk(self) -> int:
         digest = settings_hash(self.sweep.settings())

@@ -172,7 +172,8 @@ def stopped_text(work: SweepWork | None) -> str:
 
 def show_above(work: SweepWork) -> None:
     """A cancelled sweep with finished runs is shown above, as a finished one is (a walk cancelled a sweep and
-    still saw the shipped one there)."""
+    still saw the shipped one there). The work notes the stop, so that what it saves once resumed is told apart."""
+    work.stopped()
     if work.step:
         st.session_state["transfer_source_next"] = f"Yours: {work.folder.name}"
 
