@@ -3,6 +3,9 @@ how long an estimate says it takes, says it through here."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
     """`n` and the noun, singular for exactly one ("1 epoch", "3 epochs", "1,300 images"); `plural` when the noun
@@ -93,3 +96,31 @@ def row_number(text: str | None, count: int) -> int | None:
         return None
     row = int(text) - 1
     return row if 0 <= row < count else None
+
+
+def _number(text: str) -> float | None:
+    """A URL value as a finite number, or None (not a number, infinite, or over 32 characters)."""
+    if len(text) > 32:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def number_named(text: str | None, options: Sequence[float]) -> int | None:
+    """The index of the option that `text` names as a number ("0.50", "5e-1" and ".5" name 0.5; "1" names 1.0), or
+    None (not a finite number of at most 32 characters, or no option equal to it): a link a person types writes a
+    number as they like, while a bound widget takes only its option's exact label."""
+    value = None if text is None else _number(text)
+    if value is None:
+        return None
+    return next((i for i, option in enumerate(options) if float(option) == value), None)
+
+
+def same_values(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Whether two lists of URL values say the same: equal texts, or the same finite number ("0.50" and "0.5")."""
+    return len(a) == len(b) and all(
+        x == y or (_number(x) is not None and _number(x) == _number(y)) for x, y in zip(a, b, strict=True)
+    )

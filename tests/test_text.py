@@ -49,3 +49,27 @@ def test_an_error_in_one_line_names_its_type_where_it_has_no_message():
     assert first_line(AssertionError()) == "AssertionError"
     assert first_line(ValueError("the crop is larger\nthan the image")) == "the crop is larger"
     assert first_line(ValueError("abcdef"), 3) == "abc"
+
+
+def test_a_number_in_a_link_names_the_option_equal_to_it_however_it_is_written():
+    """A person types `bn_lr=1` or `0.50`; the widget's labels are "1.0" and "0.5"."""
+    from models.text import number_named, same_values
+
+    options = [0.01, 0.1, 0.5, 1.0]
+    assert [number_named(t, options) for t in ("0.50", "5e-1", ".5", "1", "1.0", "0.10", "1e-2")] == [
+        2,
+        2,
+        2,
+        3,
+        3,
+        1,
+        0,
+    ]
+    assert [number_named(t, options) for t in ("0.3", "abc", "", "inf", "nan", None, "0." + "0" * 40 + "1")] == [
+        None
+    ] * 7
+    assert number_named("5", [1, 5, 10]) == 1  # whole-number options too
+    assert same_values(["0.50"], ["0.5"]) and same_values(["a", "1"], ["a", "1.0"])
+    assert (
+        not same_values(["0.5"], ["0.5", "1"]) and not same_values(["nan"], ["NaN"]) and not same_values(["a"], ["b"])
+    )

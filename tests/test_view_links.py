@@ -406,3 +406,19 @@ def test_a_links_value_the_page_cannot_take_is_named_once_not_dropped_silently()
     # a link to another session's own network: the page's own line says why, and the notice adds no other reason
     at = open_link("pages/home.py", {"home_model": "Yours: my net"})
     assert any("another" in i.value for i in at.info if not i.value.startswith("This link's ")) and not link_notes(at)
+
+
+def test_a_links_number_is_taken_however_it_is_written():
+    """Streamlit takes only a select slider's exact label: `?bn_lr=1` (the label is "1.0") was dropped for the default
+    0.5 and named as not taken, and `bn_lr=0.50` was named though the page showed 0.5. The URL then holds the label."""
+    at = open_link("pages/training.py", {"bn_lr": "1", "bn_bs": "060"})
+    assert not at.exception and not link_notes(at)
+    assert at.select_slider(key="bn_lr").value == 1.0 and at.select_slider(key="bn_bs").value == 60
+    assert at.query_params["bn_lr"] == "1.0"
+    at = open_link("pages/training.py", {"bn_lr": "0.50"})  # the default, written otherwise
+    assert not at.exception and not link_notes(at) and at.select_slider(key="bn_lr").value == 0.5
+    at = open_link("pages/build.py", {"build_lr": "3e-3", "build_gamma": "1"})  # labels "0.003" (format_func), "1.0"
+    assert at.select_slider(key="build_lr").value == 0.003 and at.select_slider(key="build_gamma").value == 1.0
+    at = open_link("pages/training.py", {"bn_lr": "0.3"})  # no such option: still named
+    (note,) = link_notes(at)
+    assert "`bn_lr`=`0.3`" in note and at.select_slider(key="bn_lr").value == 0.5

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -50,6 +51,42 @@ def drop_infinite_values() -> None:
             params.set_initial_query_params_from_current()
 
 
+def name_option_exactly(key: str, options: Sequence[float], format_func: Callable[[float], str] = str) -> None:
+    """Before a widget over the numbers `options` binds the URL's `key`: a value there that names an option as a
+    number but not by its label ("0.50", "1" for 1.0, "3e-4") is put in its place as that option's label, the only
+    form Streamlit takes (it dropped a link's `bn_lr=1` and showed the default 0.5). Bound widgets seed from the URL
+    as the session first saw it, so that copy follows, as in `drop_infinite_values`."""
+    from streamlit.runtime.state.session_state_proxy import get_session_state
+
+    from models.text import number_named
+
+    values = st.query_params.get_all(key)
+    index = number_named(values[0], options) if len(values) == 1 else None
+    if index is None or format_func(options[index]) == values[0]:
+        return
+    with get_session_state().query_params() as params:
+        if params.is_bound(key):  # a widget holds it already: its own label is there
+            return
+        params[key] = format_func(options[index])  # the browser's address bar shows it too
+        params.set_initial_query_params_from_current()
+
+
+def select_number(
+    where: DeltaGenerator,
+    label: str,
+    options: Sequence[float],
+    value: float,
+    *,
+    key: str,
+    format_func: Callable[[float], str] = str,
+    **kwargs: Any,
+) -> float:
+    """A select slider over numbers, bound to the URL's `key`, that takes a link's number however it is written
+    (`name_option_exactly`)."""
+    name_option_exactly(key, options, format_func)
+    return where.select_slider(label, options, value, key=key, bind=BIND, format_func=format_func, **kwargs)
+
+
 LINKED = "_linked_values"  # session key: the URL's values as the session's first run found them
 
 
@@ -83,7 +120,9 @@ def _not_taken(key: str, values: list[str]) -> bool:
     value was given several, and took the last. Read with Streamlit's own parsing and widget metadata: private, so
     tests/test_view_links.py fails when an upgrade moves them (here a failure to read them says nothing). A key no
     widget is bound to is the page's own to check (a detection's row)."""
-    kept = st.query_params.get_all(key) == values  # as the link gave them
+    from models.text import same_values
+
+    kept = same_values(st.query_params.get_all(key), values)  # as the link gave them ("0.5" for "0.50")
     if kept and len(values) == 1:
         return False
 
@@ -104,7 +143,8 @@ def _not_taken(key: str, values: list[str]) -> bool:
         return not meta.value_type.endswith("array_value")  # (it takes the last: a loopback review's bn_steps=50&700)
     try:  # the link's value as the URL would hold the default (a slider's value past its end also falls back to it)
         parsed = parse_url_param(values if len(values) > 1 else values[0], meta.value_type)
-        return listed(parsed) != listed(meta.serializer(meta.deserializer(None)))
+        default = listed(meta.serializer(meta.deserializer(None)))
+        return not same_values([str(v) for v in listed(parsed)], [str(v) for v in default])
     except Exception:  # Streamlit could not parse it either
         return True
 

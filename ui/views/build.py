@@ -51,7 +51,7 @@ from ui.image_input import ChosenImage
 from ui.live_run import LAST_APPLIED, LiveRun, estimate_text, redraw_number
 from ui.own_model import NOT_HERE, OWN, link_names_own, own_model, own_spec
 from ui.presenter import chart, note, press, prose, settings
-from ui.view_link import BIND, explained
+from ui.view_link import BIND, explained, select_number
 from ui.views.own import keep_loop_ui
 
 
@@ -214,17 +214,17 @@ def loop_settings_ui() -> LoopConfig:
             help="  \n".join(f"**{SETUP_NAMES[k]}**: {v}" for k, v in SETUPS.items()),
         )
         epochs = c1.number_input("Epochs", 1, MAX_EPOCHS, 20, key="build_epochs", bind=BIND)
-        lr = c2.select_slider(
+        lr = select_number(
+            c2,
             "AdamW learning rate",
             [1e-4, 3e-4, 1e-3, 3e-3],
             3e-4,
             key="build_lr",
-            bind=BIND,
             format_func=lambda v: f"{v:g}",
         )
-        batch_size = c2.select_slider("Batch size", [16, 32, 64, 128], 64, key="build_batch", bind=BIND)
+        batch_size = select_number(c2, "Batch size", [16, 32, 64, 128], 64, key="build_batch")
         step_size = c3.number_input("StepLR step size (epochs)", 1, MAX_EPOCHS, 5, key="build_step", bind=BIND)
-        gamma = c3.select_slider("StepLR gamma", [0.1, 0.25, 0.5, 0.75, 1.0], 0.5, key="build_gamma", bind=BIND)
+        gamma = select_number(c3, "StepLR gamma", [0.1, 0.25, 0.5, 0.75, 1.0], 0.5, key="build_gamma")
         forget = st.toggle(
             "Forget `lr_scheduler.step()` (the lecture's TO DO)",
             key="build_forget",

@@ -48,7 +48,7 @@ from ui.live_run import LAST_APPLIED, MAX_KEPT, LiveRun, estimate_text, redraw_n
 from ui.page_end import end_page
 from ui.param_form import param_widgets
 from ui.presenter import chart, note, press, prose, settings
-from ui.view_link import BIND
+from ui.view_link import BIND, select_number
 
 # short enough for the Network box in a third of the page (a walk: "the paper's: 3 x 100 fully connected" was cut)
 ARCH_NAMES = {"mlp": "3 x 100 MLP (the paper's)", "conv": "conv net (the course's)"}
@@ -95,10 +95,8 @@ def bn_settings_ui() -> None:
             help="The paper's network: three fully connected layers of 100 units; or the course's convolutional net.",
         )
         activation = c1.selectbox("Activation", ["sigmoid", "relu"], key="bn_act", bind=BIND)
-        lr = c2.select_slider(
-            "Learning rate (SGD)", [0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0], 0.5, key="bn_lr", bind=BIND
-        )
-        batch_size = c2.select_slider("Batch size", [8, 16, 32, 60, 128, 256], 60, key="bn_bs", bind=BIND)
+        lr = select_number(c2, "Learning rate (SGD)", [0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0], 0.5, key="bn_lr")
+        batch_size = select_number(c2, "Batch size", [8, 16, 32, 60, 128, 256], 60, key="bn_bs")
         steps = c3.number_input("Steps", 100, 20_000, 3000, 100, key="bn_steps", bind=BIND)
         seed = c3.number_input("Seed", 0, 10_000, 0, key="bn_seed", bind=BIND)
         submitted = st.form_submit_button("Train both networks", type="primary")

@@ -39,7 +39,7 @@ from models.transfer import (
 )
 from models.transfer.published import PUBLISHED
 from ui.presenter import chart, note, settings
-from ui.view_link import BIND
+from ui.view_link import BIND, select_number
 from ui.views.transfer_sweep import SWEEP, my_sweeps, stopped_ui
 
 
@@ -274,7 +274,7 @@ def training_curves_ui(
     if choice:
         return metric, keys[choice], []
     sizes = sorted({r.n_per_class for r in runs})
-    n = st.select_slider("Images per class", sizes, value=sizes[0], key="transfer_n", bind=BIND)
+    n = select_number(st, "Images per class", sizes, value=sizes[0], key="transfer_n")
     return metric, None, [r for r in runs if r.n_per_class == n]
 
 

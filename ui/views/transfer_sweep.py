@@ -39,7 +39,7 @@ from ui.live_run import LiveRun
 from ui.page_end import end_page
 from ui.presenter import note, prose
 from ui.readiness import default_sweep_estimate
-from ui.view_link import BIND, visitor
+from ui.view_link import BIND, select_number, visitor
 
 MINE = "tf_mine"  # the folders of the page sweeps this visitor launched: only these are listed, as theirs
 
@@ -125,12 +125,12 @@ def sweep_form_ui() -> SweepRequest | None:
         seeds = c3.number_input("Seeds", *FORM_SEEDS, FORM_DEFAULT.seeds, key="tf_seeds", bind=BIND)
         epochs = c3.number_input("Epochs", *FORM_EPOCHS, FORM_DEFAULT.train.epochs, key="tf_epochs", bind=BIND)
         c4, c5, c6 = st.columns(3)
-        ft_ratio = c4.select_slider(
+        ft_ratio = select_number(
+            c4,
             "Fine-tuning rate ratio",
             FORM_FT_RATIOS,
             FORM_DEFAULT.train.ft_ratio,
             key="tf_ratio",
-            bind=BIND,
             help="Fine-tuning: the pretrained encoder learns at this times the head's learning rate.",
         )
         warm = c5.number_input(
@@ -141,12 +141,12 @@ def sweep_form_ui() -> SweepRequest | None:
             bind=BIND,
             help="Fine-tuning: this many first epochs train the head alone, the encoder frozen, before both train.",
         )
-        decay = c6.select_slider(
+        decay = select_number(
+            c6,
             "Layer decay (earlier stages)",
             FORM_LAYER_DECAYS,
             FORM_DEFAULT.train.layer_decay,
             key="tf_decay",
-            bind=BIND,
             help="Fine-tuning: each stage of the encoder nearer the input learns at this times the next stage's rate "
             "(1: all at one rate).",
         )
