@@ -119,10 +119,14 @@ def test_with_no_detection_shown_the_page_says_why_instead_of_asking_for_a_click
     stage5 = next(m.value for m in at.markdown if m.value.startswith("**5. Detections.**"))
     assert "None of them scores at least 1.00 in the classes chosen, so the page lists none." in stage5
     infos = [i.value for i in at.info]
-    assert pick_hint(0, 1, "explain that detection") in infos and not any("Click a row" in i for i in infos)
+    assert pick_hint(0, total, "explain that detection") in infos and not any("Click a row" in i for i in infos)
     assert pick_hint(0, 0, "x") == "The detector found nothing in this image, so there is no detection to follow."
     assert pick_hint(2, 3, "x") == "Click a row of the table above to x."
-    assert pick_hint(0, 3, "x").endswith("lower the threshold or choose more classes, then click a row to x.")
+    assert pick_hint(0, 3, "x") == (
+        "None of the 3 detections passes the score threshold and classes chosen: lower the threshold or choose more "
+        "classes, then click a row to x."
+    )
+    assert listing_text(0, 1) == "The one detection found does not pass the score threshold and classes chosen."
 
 
 def test_clicking_a_row_shows_its_mask_logits_and_explains_it():

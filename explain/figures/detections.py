@@ -40,18 +40,24 @@ def draw(image: np.ndarray, instances: Sequence[Instance], **options: Any) -> np
     return drawn_with_count(image, instances, **options)[0]
 
 
+def _why_none(total: int) -> str:
+    """Why no detection is listed, without a full stop: the filters left none of the `total` found, or the detector
+    found nothing."""
+    if total == 1:  # not "None of the 1 detection"
+        return "The one detection found does not pass the score threshold and classes chosen"
+    if total:
+        return f"None of the {total:,} detections passes the score threshold and classes chosen"
+    return "The detector found nothing in this image"
+
+
 def pick_hint(kept: int, total: int, to: str) -> str:
-    """What to do to follow one detection (`to`: what following it shows), or why there is none to follow: the
-    detector found nothing, or the filters left nothing (a walk read "Click a row of the table above" under an empty
-    table)."""
+    """What to do to follow one detection (`to`: what following it shows), or why there is none to follow (a walk
+    read "Click a row of the table above" under an empty table)."""
     if kept:
         return f"Click a row of the table above to {to}."
     if total:
-        return (
-            "No detection passes the score threshold and classes chosen above: lower the threshold or choose more "
-            f"classes, then click a row to {to}."
-        )
-    return "The detector found nothing in this image, so there is no detection to follow."
+        return f"{_why_none(total)}: lower the threshold or choose more classes, then click a row to {to}."
+    return f"{_why_none(0)}, so there is no detection to follow."
 
 
 def listing_text(kept: int, total: int) -> str:
@@ -60,9 +66,7 @@ def listing_text(kept: int, total: int) -> str:
     an empty table)."""
     if kept:
         return f"{kept} of {counted(total, 'detection')} shown. Click a row to focus it."
-    if total:
-        return f"None of the {counted(total, 'detection')} passes the score threshold and classes chosen."
-    return "The detector found nothing in this image."
+    return f"{_why_none(total)}."
 
 
 def labels_left_off(labelled: int, boxes: int) -> str:
