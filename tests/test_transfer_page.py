@@ -182,6 +182,44 @@ def test_run_is_disabled_while_a_sweep_runs(page) -> None:
     assert not _run_button(page).disabled
 
 
+class _CancelledAfterOneRun:
+    """A real sweep's work that, after its first run on the page, is cancelled as the Cancel button does (the
+    button's own callback, `SWEEP.stop`, called between two runs: AppTest cannot click while a run steps)."""
+
+    def __init__(self, work) -> None:
+        self.work, self.calls = work, 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.work, name)
+
+    def advance(self, n, tick=None) -> None:
+        from ui.views.transfer_sweep import SWEEP
+
+        self.work.advance(n, tick)
+        self.calls += 1
+        if self.calls == 1:
+            SWEEP.stop()
+
+
+def test_a_sweep_cancelled_and_resumed_on_the_page_tells_the_runs_before_its_stop_apart(page, tmp_path) -> None:
+    """A walk cancelled a sweep after 2 of 12 runs, resumed it, and read "12 new runs saved" with no word of the 2:
+    the stop was noted on Cancel and again on finishing, which made it none."""
+    from models.transfer import SweepWork, TrainConfig
+    from models.transfer.sweep import Sweep
+    from tests.app_helpers import live, set_live
+
+    sweep = Sweep("digits", "glyphs-resnet18", ("probe",), (1, 2), 1, TrainConfig(epochs=1))
+    work = SweepWork(sweep, tmp_path / "user" / "mine", None, None)
+    set_live(page, "tf", "running", _CancelledAfterOneRun(work))
+    page.run()
+    assert not page.exception and live(page, "tf").phase == "stopped" and work.step == 1
+    page.run()  # drawn again, as the click's rerun draws it: Resume offered
+    page.button(key="tf_resume").click().run()
+    assert not page.exception and live(page, "tf").phase == "done" and work.step == 2
+    said = [m.value for m in [*page.markdown, *page.caption, *page.info, *page.success] if "new runs saved" in m.value]
+    assert said and "(1 of them before it was stopped and resumed)" in said[0], said
+
+
 def test_a_sweep_at_one_size_says_why_no_curve_is_drawn(page, tmp_path) -> None:
     """A walk ran three regimes at one size: the points spread over the whole axis by the sideways nudge, and notes
     spoke of lines, bands and e_N that were not there. Now the page says why there is no curve, the axis spans a
@@ -609,7 +647,7 @@ def test_a_finished_sweep_says_what_it_saved_and_what_was_there(tmp_path) -> Non
     work.before = 2
     assert work.saved_text() == "0 new runs saved in mine; the 2 runs of this sweep already there were kept."
     work.advance(1)  # one probe run, timed: the sentence says how long the runs took (a walk)
-    assert re.fullmatch(r"1 new run saved in mine in [0-9.]+ s; the 2 runs .* kept\.", work.saved_text())
+    assert re.fullmatch(r"1 new run saved in mine in [0-9.]+ s of training; the 2 runs .* kept\.", work.saved_text())
 
 
 def test_a_resumed_sweep_tells_the_runs_saved_before_its_stop_apart(tmp_path) -> None:
@@ -626,5 +664,5 @@ def test_a_resumed_sweep_tells_the_runs_saved_before_its_stop_apart(tmp_path) ->
     work.advance(1)
     said = work.saved_text()
     assert re.fullmatch(
-        r"2 new runs saved in mine in [0-9.]+ s \(1 of them before it was stopped and resumed\)\.", said
+        r"2 new runs saved in mine in [0-9.]+ s of training \(1 of them before it was stopped and resumed\)\.", said
     ), said

@@ -664,7 +664,9 @@ class SweepWork:
         against the time taken)."""
         said = f"{counted(len(self.written), 'new run')} saved in {self.folder.name}"
         if self.written:
-            said += f" in {duration(self.seconds)}"
+            # the runs' own time: a walk set it against the wall clock, which adds the queue, the page and a
+            # cancelled run's part done
+            said += f" in {duration(self.seconds)} of training"
         if 0 < self.before_stop < len(self.written):  # a walk read a resumed sweep's count as all since Resume
             said += f" ({self.before_stop} of them before it was stopped and resumed)"
         if self.before:

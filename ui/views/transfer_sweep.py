@@ -172,10 +172,16 @@ def stopped_text(work: SweepWork | None) -> str:
 
 def show_above(work: SweepWork) -> None:
     """A cancelled sweep with finished runs is shown above, as a finished one is (a walk cancelled a sweep and
-    still saw the shipped one there). The work notes the stop, so that what it saves once resumed is told apart."""
-    work.stopped()
+    still saw the shipped one there)."""
     if work.step:
         st.session_state["transfer_source_next"] = f"Yours: {work.folder.name}"
+
+
+def cancelled(work: SweepWork) -> None:
+    """Cancel: the work notes the stop, so that what it saves once resumed is told apart (not on finishing: a walk
+    read a resumed sweep's line without the runs before its stop), and it is shown above."""
+    work.stopped()
+    show_above(work)
 
 
 SWEEP = LiveRun(  # a sweep launched from the page
@@ -183,7 +189,7 @@ SWEEP = LiveRun(  # a sweep launched from the page
     stop_label="Cancel sweep",
     units="runs",
     set_aside="The stopped sweep's finished runs ({done}) stay saved; a sweep with its settings goes on from them.",
-    on_stop=show_above,
+    on_stop=cancelled,
 )
 
 
