@@ -422,3 +422,22 @@ def test_a_links_number_is_taken_however_it_is_written():
     at = open_link("pages/training.py", {"bn_lr": "0.3"})  # no such option: still named
     (note,) = link_notes(at)
     assert "`bn_lr`=`0.3`" in note and at.select_slider(key="bn_lr").value == 0.5
+
+
+def test_a_link_keeps_the_transfer_comparison_and_says_when_it_names_another_browsers_sweep():
+    """A walk: the "Compare with" choice was not in the link; and a copied link naming the visitor's own sweep,
+    opened in another browser, said only that its value was not one the page can show."""
+    from ui.views.transfer import NOT_YOURS
+
+    published = "Published: Hoiem et al. 2021, ResNet-18, ImageNet -> CIFAR-100 (their measurements)"
+    at = open_link("pages/transfer.py", {"transfer_compare": published})
+    assert not at.exception and not link_notes(at)
+    assert at.multiselect(key="transfer_compare").value == [published]
+    theirs = "Yours: digits, 3 regimes, 1 image per class, 1 seed, 1 epoch"
+    at = open_link("pages/transfer.py", {"transfer_source": theirs, "transfer_compare": [theirs, published]})
+    assert not at.exception and not link_notes(at)  # said by the page, not as a value it cannot take
+    infos = [i.value for i in at.info]
+    assert NOT_YOURS.format(instead="shows the shipped sweep instead") in infos
+    assert NOT_YOURS.format(instead="compares with the other sweeps the link names, without it") in infos
+    assert at.selectbox(key="transfer_source").value.startswith("Shipped: ")
+    assert at.multiselect(key="transfer_compare").value == [published]

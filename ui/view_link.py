@@ -295,6 +295,6 @@ def copy_link(where: DeltaGenerator) -> None:
         st.code(link, language=None, wrap_lines=True)
         st.caption(
             "Copy it with the button that appears at the box's right when the pointer is over the box, or select it "
-            "and press Ctrl+C. It opens this page with these settings; an uploaded image is found only in the "
-            "browser session that uploaded it."
+            "and press Ctrl+C. It opens this page with these settings; an uploaded image and a sweep run from the "
+            "page are found only in the browser that made them, a network trained or uploaded here only in this tab."
         )

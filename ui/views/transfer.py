@@ -39,7 +39,7 @@ from models.transfer import (
 )
 from models.transfer.published import PUBLISHED
 from ui.presenter import chart, note, settings
-from ui.view_link import BIND, select_number
+from ui.view_link import BIND, explained, select_number
 from ui.views.transfer_sweep import SWEEP, my_sweeps, stopped_ui
 
 
@@ -67,11 +67,28 @@ def folder_titles(folders: dict[str, Path]) -> dict[str, str]:
     return {key: f"{key.split(': ', 1)[0]}: {name}" for key, name in sweep_names(folders).items()}
 
 
+NOT_YOURS = (
+    "This link names a sweep launched from the page in another browser: a visitor's sweeps are listed only in the "
+    "browser that ran them, so this page {instead}."
+)
+
+
+def say_not_yours(key: str, titles: dict[str, str], instead: str) -> None:
+    """One line when the link's `key` names a page sweep (as the list writes it, "Yours: …") that this browser does
+    not list: a walk opened a copied link in another browser and read only that the value was not one the page can
+    show."""
+    listed = set(titles.values())
+    if any(v.startswith("Yours: ") and v not in listed for v in st.query_params.get_all(key)):
+        st.info(NOT_YOURS.format(instead=instead), icon=":material/link_off:")
+        explained(key)  # said here: the link's notice leaves it out
+
+
 def source_ui(folders: dict[str, Path]) -> Path:
     """The sweep to show (the one that just finished or was cancelled, if any): its folder."""
     if st.session_state.get("transfer_source_next") in folders:  # a sweep just ended: show it
         st.session_state["transfer_source"] = st.session_state.pop("transfer_source_next")
     titles = folder_titles(folders)
+    say_not_yours("transfer_source", titles, "shows the shipped sweep instead")
     label = st.selectbox("Results", list(folders), format_func=titles.__getitem__, key="transfer_source", bind=BIND)
     return folders[label]
 
@@ -320,11 +337,13 @@ def compare_ui(folder: Path) -> dict[str, list[TransferRun]]:
     """Other sweeps (any this visitor can see) to draw beside this one, by label: their runs."""
     folders = {label: f for label, f in sweep_folders().items() if f != folder}
     titles = folder_titles(folders)
+    say_not_yours("transfer_compare", titles, "compares with the other sweeps the link names, without it")
     chosen = st.multiselect(
         "Compare with",
         list(folders),
         format_func=titles.__getitem__,
         key="transfer_compare",
+        bind=BIND,  # a walk: the chart's comparison was not in the link
         max_selections=3,
         help="Each chosen sweep's measured mean error per size, dashed, in the regimes' colours.",
     )
