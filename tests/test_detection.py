@@ -95,12 +95,17 @@ def test_coco_json_round_trips_through_pycocotools():
     coco.dataset = {"images": record["images"], "categories": record["categories"], "annotations": []}
     coco.createIndex()
     res = coco.loadRes(record["annotations"])
+    names = {c["id"]: c["name"] for c in record["categories"]}  # the test read the list by position before
     for ann, inst in zip(res.loadAnns(res.getAnnIds()), instances, strict=True):
         assert np.array_equal(mask_utils.decode(ann["segmentation"]).astype(bool), inst.mask)
         assert ann["bbox"] == pytest.approx(
             [inst.box[0], inst.box[1], inst.box[2] - inst.box[0], inst.box[3] - inst.box[1]]
         )
-        assert record["categories"][ann["category_id"]]["name"] == inst.label
+        assert names[ann["category_id"]] == inst.label
+    # COCO's categories: no background, and none of torchvision's "N/A" gaps (ids are kept: COCO's own)
+    assert sorted(names) == list(range(1, len(SHAPE_CLASSES) + 1))
+    coco_style = json.loads(coco_json([], ("__background__", "person", "N/A", "bicycle"), (8, 8)))["categories"]
+    assert coco_style == [{"id": 1, "name": "person"}, {"id": 3, "name": "bicycle"}]
 
 
 def test_perfect_detections_score_full_ap():

@@ -123,10 +123,12 @@ def drawn_with_count(
 def coco_json(
     instances: Sequence[Instance], categories: Sequence[str], image_size: tuple[int, int], file_name: str = "image"
 ) -> str:
-    """The detections as COCO results (RLE masks), with the category list and image record around them."""
+    """The detections as COCO results (RLE masks), with the category list and image record around them. A category's
+    id is its index in `categories` (torchvision's list: COCO's own ids); the background (index 0) and torchvision's
+    "N/A" gaps are not categories in a COCO file (a walk found `{"id": 0, "name": "background"}` listed)."""
     record = {
         "images": [{"id": 0, "file_name": file_name, "height": image_size[0], "width": image_size[1]}],
-        "categories": [{"id": i, "name": name} for i, name in enumerate(categories)],
+        "categories": [{"id": i, "name": name} for i, name in enumerate(categories) if i > 0 and name != "N/A"],
         "annotations": [
             {**r, "category_id": inst.label_index, "id": n + 1}
             for n, (inst, r) in enumerate(
