@@ -100,13 +100,22 @@ def test_top9_scan_over_the_bundled_set(page):
 
 
 def test_top9_over_uploads_reports_bad_files(page):
+    from ui.views.features import NO_UPLOADS_YET
+
     page.radio(key="feat_set").set_value("uploads").run()
+    # no Scan button without images, and a word on why (a walk: the button vanished without one)
+    assert NO_UPLOADS_YET in [i.value for i in page.info] and not [b for b in page.button if b.key == "feat_scan"]
     uploader = page.file_uploader(key="feat_many")
     assert uploader.label == "Your images to scan"  # not a second "Images" under the choice of images (a review)
     uploader.set_value([("a.png", GOOD["rgb.png"], "image/png"), ("bad.png", BAD["text.png"], "image/png")]).run()
     assert not page.exception
     assert any("bad.png" in w.value for w in page.warning)
     assert page.button(key="feat_scan").label == "Scan 1 image"
+    (channels,) = [m for m in page.multiselect if (m.key or "").startswith("feat_top_ch_")]
+    channels.set_value([]).run()  # no channel: no button, and the line says what is missing
+    assert "Choose at least one channel to scan." in [i.value for i in page.info]
+    assert not [b for b in page.button if b.key == "feat_scan"]
+    channels.set_value([0]).run()
     page.button(key="feat_scan").click().run()  # one image, one activation each: said (a walk counted 4 of 'nine')
     assert not page.exception and "1 image scanned, one activation each: 1 of the nine." in page.caption.values
 
@@ -136,6 +145,7 @@ def test_a_folder_whose_files_cannot_be_scanned_gets_one_line(page, tmp_path, mo
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "broken.png").write_bytes(BAD["truncated.png"])
     page.radio(key="feat_set").set_value("folder").run()
+    assert "Choose a folder to scan: the Scan button appears once one is chosen." in page.caption.values
     page.selectbox(key="feat_folder").set_value("junk").run()
     page.button(key="feat_scan").click().run()
     assert not page.exception and len(page.error) == 1

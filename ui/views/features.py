@@ -236,6 +236,7 @@ def maps_tab(
     show_projection(rec, seen, box, tile, channel, value, position_text(position, fmap.shape[-2:]), whole)
 
 
+NO_UPLOADS_YET = "Upload a few images above to scan them: the Scan button appears once they are here."
 SET_SOURCES = {"bundled": "bundled samples and generated shapes", "uploads": "my uploads", "folder": "a folder"}
 
 
@@ -270,6 +271,8 @@ def image_set_ui(subject: Subject) -> tuple[list, str]:
             )
             or []
         )
+        if not uploads:  # a walk chose "my uploads" and the Scan button vanished without a word
+            st.info(NO_UPLOADS_YET, icon=":material/upload:")
         for f in bounded_uploads(uploads, TOP9_UPLOADS):
             chosen_upload = decode_upload(f.getvalue(), f.name)  # decoded once per content hash
             if isinstance(chosen_upload, str):
@@ -294,6 +297,8 @@ def image_set_ui(subject: Subject) -> tuple[list, str]:
             help="The folders of images whoever runs this server put in its image folder; a folder is scanned with "
             "the folders inside it.",
         )
+        if folders and not folder:
+            st.caption("Choose a folder to scan: the Scan button appears once one is chosen.")
         if folder:
             try:  # the files are only listed here; they are decoded when the scan starts
                 images = [(str(p), None) for p in folder_files(folder)]
@@ -324,8 +329,13 @@ def scan_ui(
         key=f"feat_top_ch_{subject.info.name}_{top_layer}",
         bind=BIND,
     )
-    pressed = bool(images and picks and st.button(f"Scan {counted(len(images), 'image')}", key="feat_scan"))
-    return top_layer, picks, pressed
+    if images and not picks:  # no button, and a word on why (the choice of images says when there are none)
+        st.info("Choose at least one channel to scan.", icon=":material/info:")
+    return (
+        top_layer,
+        picks,
+        bool(images and picks and st.button(f"Scan {counted(len(images), 'image')}", key="feat_scan")),
+    )
 
 
 def set_digest(images: list, folder: str) -> str:
