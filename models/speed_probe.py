@@ -83,6 +83,18 @@ def probed_step_seconds(key: Hashable, probe: Probe) -> float:
 # own 2 cores (`streamlit run app.py` on a laptop) it adds to the run: measured, Build's default loop, estimated at
 # 41 s, took 55 s with Chromium on the same VM (2026-12-05); a run's measured speed, said after it, includes it.
 BROWSER = "; a browser on this same machine, drawing the charts, adds to it"
+BENCH_THREADS = 2  # the bench's machine: 2 cores, one torch thread each (CI's size)
+
+
+def threads_note(threads: int) -> str:
+    """What a bench figure leaves out on a server whose torch uses another number of threads than the bench's (a walk
+    on a 1-thread server read 34 s for a run that took 67 s), or ""."""
+    if threads == BENCH_THREADS:
+        return ""
+    return (
+        f"; the bench trained on {BENCH_THREADS} threads and this server trains on {threads}, so expect it to take "
+        f"{'longer' if threads < BENCH_THREADS else 'less time'} here"
+    )
 
 
 def estimate_text(
@@ -122,6 +134,6 @@ def estimate_text(
             per_step = bench_per_step
             basis = (
                 f"measured by `{bench}` on an idle 2-core CPU; no run like it has finished or been timed here yet"
-                f"{BROWSER}"
+                f"{threads_note(torch.get_num_threads())}{BROWSER}"
             )
     return f"{about(per_step * steps).capitalize()} for {steps:,} steps{settings} ({basis})"

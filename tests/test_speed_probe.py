@@ -143,3 +143,15 @@ def test_no_probe_runs_beside_a_heavy_job(fresh) -> None:
         queue.leave(ticket)
     assert "no run like it has finished or been timed here yet" in text and kept_step_seconds(("bn", "mlp", 60)) is None
     assert text.startswith(about(0.0019 * 3000).capitalize())
+
+
+def test_a_bench_figure_says_when_this_server_trains_on_other_threads_than_the_bench(monkeypatch):
+    """A walk on a server at 1 thread read the bench's 34 s (2 threads) for a loop that took 67 s."""
+    from models.speed_probe import BENCH_THREADS, estimate_text, threads_note
+
+    assert threads_note(BENCH_THREADS) == ""
+    assert threads_note(1).endswith("this server trains on 1, so expect it to take longer here")
+    assert threads_note(8).endswith("so expect it to take less time here")
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    text = estimate_text(("bn", "never-timed"), 3000, 0.0019, BENCH, measured=None)
+    assert threads_note(1) in text and "measured by" in text
