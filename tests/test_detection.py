@@ -8,7 +8,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from explain.figures.detections import coco_json, draw
+from explain.figures.detections import coco_json, draw, drawn_with_count
 from explain.methods.rcnn_stages import box_heads, explain_detection, head_outputs, run_stages, source_proposal
 from models.data.coco import average_precision, ground_truth, results
 from models.data.shapes import SHAPE_CLASSES, make_scene
@@ -558,3 +558,29 @@ def test_the_box_head_is_described_as_each_model_has_it():
     )
     assert box_head_text(small("maskrcnn_resnet50_fpn")) == "two fully connected layers"
     assert box_head_text(shapes_maskrcnn()) == "two fully connected layers"
+
+
+def test_a_followed_proposal_is_drawn_thick_with_its_label_placed_among_the_others():
+    """A walk in presenter mode: the red proposal stages 3 and 4 follow, drawn in a second call over the grey ones,
+    had its label put on a grey one's ("#1 100%" covered "#4 100%"). Drawn in one call, each label has its own spot:
+    here two proposals on one box, the red one's label where torchvision puts it, the grey one's elsewhere, and the
+    red box over the grey one."""
+    from models.detectors import Instance
+
+    image = np.zeros((200, 200, 3), np.uint8)
+    box = (40.0, 60.0, 160.0, 180.0)
+    drawn, labelled = drawn_with_count(
+        image,
+        [Instance("#1", 1.0, box), Instance("#2", 0.9, box)],
+        masks=False,
+        keypoints=False,
+        colour=["#FF1744", "#BDBDBD"],
+        thick=0,
+    )
+
+    def pixels(rgb: tuple[int, int, int]) -> int:
+        return int((drawn == np.array(rgb, np.uint8)).all(-1).sum())
+
+    assert labelled == 2
+    assert pixels((0xBD, 0xBD, 0xBD)) > 200  # the grey label's band (its box lies under the red one): none before
+    assert drawn[60 + 1, 100].tolist() == [0xFF, 0x17, 0x44]  # the red box's top edge, 3 px thick, over the grey

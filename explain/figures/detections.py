@@ -85,20 +85,25 @@ def drawn_with_count(
     focus: int | None = None,
     alpha: float = 0.45,
     text_scale: float = 1.0,
-    colour: str | None = None,
+    colour: str | Sequence[str] | None = None,
     ids: Sequence[int] | None = None,
+    thick: int | None = None,
 ) -> tuple[np.ndarray, int]:
     """The detections drawn over an H x W x 3 uint8 image, and how many of the boxes' labels the picture holds (a
     caption says so when some were left off); `focus` (an index into `instances`) draws that one alone, thicker.
     Labels are sized to the image, times `text_scale`, and never cover each other: where a weaker box's label finds
-    no free spot it is left off (`label_spots`). `colour` draws every instance in that one colour; else each gets
-    `colour_of` its entry in `ids` (its number among all the model found, so a filter does not recolour it; a walk),
-    or of its index."""
+    no free spot it is left off (`label_spots`). `colour` draws every instance in that one colour (a sequence: each
+    in its own); else each gets `colour_of` its entry in `ids` (its number among all the model found, so a filter does
+    not recolour it; a walk), or of its index. `thick` (an index into `instances`) draws that box thicker, over the
+    others, its label placed with theirs (drawn in a second call, a red proposal's label covered a grey one's)."""
     img = torch.tensor(np.asarray(image)).permute(2, 0, 1)
     chosen = list(enumerate(instances)) if focus is None else [(focus, instances[focus])]
     if not chosen:
         return np.ascontiguousarray(image), 0
-    shade = {i: colour or colour_of(ids[i] if ids is not None else i) for i, _ in chosen}
+    if colour is not None and not isinstance(colour, str):
+        shade = {i: colour[i] for i, _ in chosen}
+    else:
+        shade = {i: colour or colour_of(ids[i] if ids is not None else i) for i, _ in chosen}
     colours = list(shade.values())
     shown = 0
     with_masks = [(i, inst) for i, inst in chosen if inst.mask is not None]
@@ -109,6 +114,8 @@ def drawn_with_count(
         labels = [f"{inst.label} {inst.score:.0%}".strip() for _, inst in chosen]
         box_tensor = boxes_on_image([inst.box for _, inst in chosen], img)
         img = draw_bounding_boxes(img, box_tensor, colors=colours, width=3 if focus is not None else 2)
+        if thick is not None and focus is None:
+            img = draw_bounding_boxes(img, box_tensor[[thick]], colors=colours[thick], width=3)
         img, shown = draw_labels(img, box_tensor, labels, colours, text_scale)
     with_points = [inst for _, inst in chosen if inst.keypoints is not None]
     if keypoints and with_points:

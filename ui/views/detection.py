@@ -320,15 +320,15 @@ def pipeline_tab(image: np.ndarray, stages: Stages, followed: Followed | None) -
     drawn = rank is not None and rank < n
     # the one stages 3 and 4 follow in red over the others in grey (a walk: a thick red box among boxes whose colours
     # include red was hard to find, and it struck through its own label)
-    others = [p for r, p in enumerate(props) if not (drawn and r == rank)]
     picture, labelled = drawn_with_count(
-        image, others, masks=False, keypoints=False, text_scale=text_scale(), colour=OTHERS if drawn else None
+        image,
+        props,
+        masks=False,
+        keypoints=False,
+        text_scale=text_scale(),
+        colour=[FOLLOWED if r == rank else OTHERS for r in range(n)] if drawn else None,
+        thick=rank if drawn else None,
     )
-    if drawn:
-        picture, own = drawn_with_count(
-            picture, [props[rank]], masks=False, keypoints=False, focus=0, text_scale=text_scale(), colour=FOLLOWED
-        )
-        labelled += own
     if rank is None:
         which = ""
     elif drawn:
