@@ -91,10 +91,9 @@ def threads_note(threads: int) -> str:
     on a 1-thread server read 34 s for a run that took 67 s), or ""."""
     if threads == BENCH_THREADS:
         return ""
-    return (
-        f"; the bench trained on {BENCH_THREADS} threads and this server trains on {threads}, so expect it to take "
-        f"{'longer' if threads < BENCH_THREADS else 'less time'} here"
-    )
+    said = f"; the bench trained on {BENCH_THREADS} threads and this server trains on {threads}, so "
+    # fewer threads: slower; more are faster only where there are free cores for them (a review)
+    return said + ("expect it to take longer here" if threads < BENCH_THREADS else "its time here may differ")
 
 
 def estimate_text(

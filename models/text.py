@@ -4,6 +4,7 @@ how long an estimate says it takes, says it through here."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 
@@ -98,14 +99,16 @@ def row_number(text: str | None, count: int) -> int | None:
     return row if 0 <= row < count else None
 
 
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def _number(text: str) -> float | None:
-    """A URL value as a finite number, or None (not a number, infinite, or over 32 characters)."""
-    if len(text) > 32:
+    """A URL value as a finite number, or None (not a plain decimal in ASCII digits, infinite, or over 32 characters):
+    Python's float() also reads "0_5" as 5, "٥" and "５" as 5 and spaces around a number, which a link's typo must not
+    turn into another setting (a review: `bn_lr=0_5` showed the rate 5.0)."""
+    if len(text) > 32 or not _DECIMAL.fullmatch(text):
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        return None
+    value = float(text)
     return value if math.isfinite(value) else None
 
 

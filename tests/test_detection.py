@@ -106,6 +106,9 @@ def test_coco_json_round_trips_through_pycocotools():
     assert sorted(names) == list(range(1, len(SHAPE_CLASSES) + 1))
     coco_style = json.loads(coco_json([], ("__background__", "person", "N/A", "bicycle"), (8, 8)))["categories"]
     assert coco_style == [{"id": 1, "name": "person"}, {"id": 3, "name": "bicycle"}]
+    on_a_gap = Instance("N/A", 0.9, (1.0, 1.0, 4.0, 4.0), None, None, 2)  # a head can score a gap: it stays listed
+    named = json.loads(coco_json([on_a_gap], ("__background__", "person", "N/A", "bicycle"), (8, 8)))
+    assert {"id": 2, "name": "N/A"} in named["categories"] and named["annotations"][0]["category_id"] == 2
 
 
 def test_perfect_detections_score_full_ap():

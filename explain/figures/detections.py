@@ -132,10 +132,15 @@ def coco_json(
 ) -> str:
     """The detections as COCO results (RLE masks), with the category list and image record around them. A category's
     id is its index in `categories` (torchvision's list: COCO's own ids); the background (index 0) and torchvision's
-    "N/A" gaps are not categories in a COCO file (a walk found `{"id": 0, "name": "background"}` listed)."""
+    "N/A" gaps are not categories in a COCO file (a walk found `{"id": 0, "name": "background"}` listed), unless a
+    detection names one (torchvision's heads can score an "N/A" class), so that every annotation's category is there."""
     record = {
         "images": [{"id": 0, "file_name": file_name, "height": image_size[0], "width": image_size[1]}],
-        "categories": [{"id": i, "name": name} for i, name in enumerate(categories) if i > 0 and name != "N/A"],
+        "categories": [
+            {"id": i, "name": name}
+            for i, name in enumerate(categories)
+            if i > 0 and (name != "N/A" or any(inst.label_index == i for inst in instances))  # one a box names stays
+        ],
         "annotations": [
             {**r, "category_id": inst.label_index, "id": n + 1}
             for n, (inst, r) in enumerate(
