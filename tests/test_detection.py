@@ -8,7 +8,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from explain.figures.detections import coco_json, draw, drawn_with_count
+from explain.figures.detections import coco_json, draw
 from explain.methods.rcnn_stages import box_heads, explain_detection, head_outputs, run_stages, source_proposal
 from models.data.coco import average_precision, ground_truth, results
 from models.data.shapes import SHAPE_CLASSES, make_scene
@@ -563,27 +563,26 @@ def test_the_box_head_is_described_as_each_model_has_it():
     assert box_head_text(shapes_maskrcnn()) == "two fully connected layers"
 
 
-def test_a_followed_proposal_is_drawn_thick_with_its_label_placed_among_the_others():
-    """A walk in presenter mode: the red proposal stages 3 and 4 follow, drawn in a second call over the grey ones,
-    had its label put on a grey one's ("#1 100%" covered "#4 100%"). Drawn in one call, each label has its own spot:
-    here two proposals on one box, the red one's label where torchvision puts it, the grey one's elsewhere, and the
-    red box over the grey one."""
-    from models.detectors import Instance
+def test_a_followed_proposal_is_drawn_thick_in_red_with_its_label_placed_first():
+    """Detection's stage 2. A walk in presenter mode: the red proposal stages 3 and 4 follow, drawn in a second call
+    over the grey ones, had its label put on a grey one's ("#1 100%" covered "#4 100%"); then, drawn in one call in
+    rank order, a weak followed one lost its label to the stronger ones (a review: 10 proposals on one box, #10
+    followed, its outline alone red). Its label is placed first, and the others' labels find their own spots."""
+    from explain.figures.detections import FOLLOWED, OTHERS, proposals_picture
 
     image = np.zeros((200, 200, 3), np.uint8)
-    box = (40.0, 60.0, 160.0, 180.0)
-    drawn, labelled = drawn_with_count(
-        image,
-        [Instance("#1", 1.0, box), Instance("#2", 0.9, box)],
-        masks=False,
-        keypoints=False,
-        colour=["#FF1744", "#BDBDBD"],
-        thick=0,
-    )
+    boxes, scores = [(40.0, 60.0, 160.0, 180.0)] * 10, [1.0 - 0.05 * r for r in range(10)]
 
-    def pixels(rgb: tuple[int, int, int]) -> int:
+    def pixels(drawn: np.ndarray, colour: str) -> int:
+        rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
         return int((drawn == np.array(rgb, np.uint8)).all(-1).sum())
 
-    assert labelled == 2
-    assert pixels((0xBD, 0xBD, 0xBD)) > 200  # the grey label's band (its box lies under the red one): none before
-    assert drawn[60 + 1, 100].tolist() == [0xFF, 0x17, 0x44]  # the red box's top edge, 3 px thick, over the grey
+    for rank in (0, 9):
+        drawn, labelled = proposals_picture(image, boxes, scores, rank)
+        assert labelled >= 2
+        # its label where torchvision puts one, inside the box's top-left corner: red there, not a grey label's band
+        # (rank 9 placed in rank order: 0 red and 338 grey pixels in this patch; placed first: 332 red)
+        corner = drawn[60:76, 43:80]
+        assert pixels(corner, FOLLOWED) > 250 and pixels(corner, OTHERS) == 0, rank
+        assert pixels(drawn, OTHERS) > 100, rank  # a grey label's band: the others' boxes lie under the red one
+        assert drawn[60 + 1, 100].tolist() == [0xFF, 0x17, 0x44]  # the red box over the grey ones

@@ -127,6 +127,32 @@ def drawn_with_count(
     return img.permute(1, 2, 0).numpy(), shown
 
 
+OTHERS, FOLLOWED = "#BDBDBD", "#FF1744"  # stage 2: the proposals, and the one stages 3 and 4 follow
+
+
+def proposals_picture(
+    image: np.ndarray, boxes: Sequence, scores: Sequence, followed: int | None, text_scale: float = 1.0
+) -> tuple[np.ndarray, int]:
+    """Detection's stage 2: the proposals over the image, each labelled with its rank by objectness ("#1", which
+    stages 3 and 4 name a proposal by) and its score, and how many labels the picture holds. `followed` (an index
+    among them) is drawn in red over the others in grey (a walk: a thick red box among boxes whose colours include red
+    was hard to find), thicker, and its label is placed first: labels go strongest first, and a weak followed one lost
+    its label to those before it (a review), or, drawn in a second call, covered one of theirs (a walk)."""
+    props = [Instance(f"#{r + 1}", float(s), tuple(b)) for r, (b, s) in enumerate(zip(boxes, scores, strict=True))]
+    if followed is None:
+        return drawn_with_count(image, props, masks=False, keypoints=False, text_scale=text_scale)
+    order = [followed, *(r for r in range(len(props)) if r != followed)]
+    return drawn_with_count(
+        image,
+        [props[r] for r in order],
+        masks=False,
+        keypoints=False,
+        text_scale=text_scale,
+        colour=[FOLLOWED] + [OTHERS] * (len(order) - 1),
+        thick=0,
+    )
+
+
 def coco_json(
     instances: Sequence[Instance], categories: Sequence[str], image_size: tuple[int, int], file_name: str = "image"
 ) -> str:

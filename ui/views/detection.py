@@ -18,6 +18,7 @@ from explain.figures.detections import (
     labels_left_off,
     listing_text,
     pick_hint,
+    proposals_picture,
     roi_picture,
 )
 from explain.figures.render import draw_box, grey_maps, montage, overlay, png_bytes
@@ -49,7 +50,6 @@ from ui.subject import Subject, cached_on_subject
 from ui.view_link import BIND, linked_row, name_row
 
 ROW = "det_row"  # the query parameter naming the clicked detection, 1-based among all the model found
-OTHERS, FOLLOWED = "#BDBDBD", "#FF1744"  # stage 2: the proposals, and the one stages 3 and 4 follow
 ROW_SOURCE = "det_row_source"  # session key: the cache id of the image and model the URL's row belongs to
 
 cached_detect = cached_on_subject("detect", lambda s: detect(s.model, s.chosen.image, s.info.categories))
@@ -312,22 +312,10 @@ def pipeline_tab(image: np.ndarray, stages: Stages, followed: Followed | None) -
     left, right = st.columns([3, 2])
     with right, settings("Proposals drawn"):
         n = proposals_ui(stages)
-    props = [  # labelled with their rank: stages 3 and 4 name a proposal by it
-        Instance(f"#{r + 1}", float(s), tuple(b))
-        for r, (b, s) in enumerate(zip(stages.proposals[:n], stages.objectness[:n], strict=True))
-    ]
     rank = followed[0] if followed is not None else None
     drawn = rank is not None and rank < n
-    # the one stages 3 and 4 follow in red over the others in grey (a walk: a thick red box among boxes whose colours
-    # include red was hard to find, and it struck through its own label)
-    picture, labelled = drawn_with_count(
-        image,
-        props,
-        masks=False,
-        keypoints=False,
-        text_scale=text_scale(),
-        colour=[FOLLOWED if r == rank else OTHERS for r in range(n)] if drawn else None,
-        thick=rank if drawn else None,
+    picture, labelled = proposals_picture(
+        image, stages.proposals[:n], stages.objectness[:n], rank if drawn else None, text_scale()
     )
     if rank is None:
         which = ""
