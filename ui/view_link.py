@@ -98,6 +98,13 @@ def remember_linked_values() -> None:
         st.session_state[LINKED] = {k: st.query_params.get_all(k) for k in st.query_params}
 
 
+def linked_values(key: str) -> list[str]:
+    """The link's values of `key` on the session's first run (what `remember_linked_values` kept, until
+    `take_linked_values` takes them), else []: a page judges a link's values once, not the URL its widgets write later
+    (a review: a sweep chosen both to show and to compare read as a link's foreign sweep)."""
+    return list(st.session_state.get(LINKED, {}).get(key, []))
+
+
 EXPLAINED = "_link_explained"  # session key: link parameters a page has already said something about
 
 

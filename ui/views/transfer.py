@@ -39,8 +39,10 @@ from models.transfer import (
 )
 from models.transfer.published import PUBLISHED
 from ui.presenter import chart, note, settings
-from ui.view_link import BIND, explained, select_number
+from ui.view_link import BIND, explained, linked_values, select_number
 from ui.views.transfer_sweep import SWEEP, my_sweeps, stopped_ui
+
+YOURS = "Yours: "  # how the lists' key and title of a visitor's own page sweep begin
 
 
 def sweep_folders() -> dict[str, Path]:
@@ -51,14 +53,14 @@ def sweep_folders() -> dict[str, Path]:
         "Shipped: digits, bundled glyphs encoder (3 seeds)": SHIPPED,
         "Published: Hoiem et al. 2021, ResNet-18, ImageNet -> CIFAR-100 (their measurements)": PUBLISHED,
         **{f"Terminal: {name}": folder for name, folder in terminal_sweeps().items()},
-        **{f"Yours: {name}": folder for name, folder in user_sweeps().items() if name in mine},
+        **{f"{YOURS}{name}": folder for name, folder in user_sweeps().items() if name in mine},
     }
 
 
 def sweep_names(folders: dict[str, Path]) -> dict[str, str]:
     """Each sweep's name without where it came from: the shipped and published sweeps' as their keys say, a
     terminal's or the visitor's its title (`sweep_titles`), not its folder's hash."""
-    titles = sweep_titles({key: f for key, f in folders.items() if key.startswith(("Terminal: ", "Yours: "))})
+    titles = sweep_titles({key: f for key, f in folders.items() if key.startswith(("Terminal: ", YOURS))})
     return {key: titles.get(key, key.split(": ", 1)[-1]) for key in folders}
 
 
@@ -68,18 +70,25 @@ def folder_titles(folders: dict[str, Path]) -> dict[str, str]:
 
 
 NOT_YOURS = (
-    "This link names a sweep launched from the page in another browser: a visitor's sweeps are listed only in the "
-    "browser that ran them, so this page {instead}."
+    "This link names a sweep run from the page that this browser does not list: a visitor's sweeps are listed only "
+    "in the browser that ran them, so this page {instead}."
 )
+MAX_COMPARED = 3  # sweeps drawn beside the one shown
 
 
-def say_not_yours(key: str, titles: dict[str, str], instead: str) -> None:
-    """One line when the link's `key` names a page sweep (as the list writes it, "Yours: …") that this browser does
-    not list: a walk opened a copied link in another browser and read only that the value was not one the page can
-    show."""
-    listed = set(titles.values())
-    if any(v.startswith("Yours: ") and v not in listed for v in st.query_params.get_all(key)):
-        st.info(NOT_YOURS.format(instead=instead), icon=":material/link_off:")
+def say_not_yours(key: str, listed: set[str], instead: str, shown: str | None = None, fits: int = 1) -> None:
+    """On a link's first run: one line when its `key` names a page sweep (as the lists write it, "Yours: …") that
+    this browser does not list (a walk opened a copied link in another browser and read only that the value was not
+    one the page can show). `listed`: the titles the widget offers; `shown`: the sweep shown, which the comparison
+    leaves out; `fits`: how many values the widget takes. The link's notice then leaves the key out, unless the
+    link's other values were not all taken either (a review: a dropped one went unsaid)."""
+    values = list(dict.fromkeys(linked_values(key)))
+    foreign = [v for v in values if v.startswith(YOURS) and v not in listed and v != shown]
+    if not foreign:
+        return
+    st.info(NOT_YOURS.format(instead=instead), icon=":material/link_off:")
+    rest = [v for v in values if v not in foreign]
+    if all(v in listed for v in rest) and len(rest) <= fits:
         explained(key)  # said here: the link's notice leaves it out
 
 
@@ -88,7 +97,7 @@ def source_ui(folders: dict[str, Path]) -> Path:
     if st.session_state.get("transfer_source_next") in folders:  # a sweep just ended: show it
         st.session_state["transfer_source"] = st.session_state.pop("transfer_source_next")
     titles = folder_titles(folders)
-    say_not_yours("transfer_source", titles, "shows the shipped sweep instead")
+    say_not_yours("transfer_source", set(titles.values()), "shows the shipped sweep instead")
     label = st.selectbox("Results", list(folders), format_func=titles.__getitem__, key="transfer_source", bind=BIND)
     return folders[label]
 
@@ -335,16 +344,19 @@ def show_training_curves(
 
 def compare_ui(folder: Path) -> dict[str, list[TransferRun]]:
     """Other sweeps (any this visitor can see) to draw beside this one, by label: their runs."""
-    folders = {label: f for label, f in sweep_folders().items() if f != folder}
-    titles = folder_titles(folders)
-    say_not_yours("transfer_compare", titles, "compares with the other sweeps the link names, without it")
+    every = sweep_folders()
+    titles = folder_titles(every)  # as the Results list words them (over fewer sweeps, a title can lose its hash)
+    folders = {label: f for label, f in every.items() if f != folder}
+    shown = next((titles[label] for label, f in every.items() if f == folder), None)
+    listed = {titles[label] for label in folders}
+    say_not_yours("transfer_compare", listed, "compares with the others the link names", shown, MAX_COMPARED)
     chosen = st.multiselect(
         "Compare with",
         list(folders),
         format_func=titles.__getitem__,
         key="transfer_compare",
         bind=BIND,  # a walk: the chart's comparison was not in the link
-        max_selections=3,
+        max_selections=MAX_COMPARED,
         help="Each chosen sweep's measured mean error per size, dashed, in the regimes' colours.",
     )
     names = sweep_names({label: folders[label] for label in chosen})  # the legend's, not parsed from the list's
