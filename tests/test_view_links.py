@@ -400,8 +400,9 @@ def test_a_links_value_the_page_cannot_take_is_named_once_not_dropped_silently()
     (note,) = link_notes(at)  # a one-value widget given two takes the last: the other is named with it
     assert "`bn_steps`=`500,700`" in note and at.number_input(key="bn_steps").value == 700
     at = open_link("pages/attributions.py", {"attr_methods": ["Saliency", "Nope"], "attr_mode": "signed"})
-    (note,) = link_notes(at)  # a list partly taken is named whole
-    assert "`attr_methods`=`Saliency,Nope`" in note and "attr_mode" not in note
+    # a list partly taken names the values it dropped (it named the whole list: a review read a taken one there)
+    (note,) = link_notes(at)
+    assert "`attr_methods`=`Nope` is not a value" in note and "Saliency" not in note and "attr_mode" not in note
     assert not link_notes(open_link("pages/attributions.py", {"attr_mode": "signed", "attr_pct": "95.5"}))
     # a link to another session's own network: the page's own line says why, and the notice adds no other reason
     at = open_link("pages/home.py", {"home_model": "Yours: my net"})
@@ -449,3 +450,8 @@ def test_a_link_keeps_the_transfer_comparison_and_says_when_it_names_another_bro
     assert "`transfer_compare`=" in note and NOT_YOURS.format(instead="compares with the others the link names") in [
         i.value for i in at.info
     ]
+    assert "Terminal: gone" in note and "Published" not in note  # the values dropped, not the one taken
+    # a sweep given twice is one sweep, taken: not named (a review)
+    shipped = "Shipped: digits, bundled glyphs encoder (3 seeds)"
+    at = open_link("pages/transfer.py", {"transfer_source": published, "transfer_compare": [shipped] * 2})
+    assert not link_notes(at) and at.multiselect(key="transfer_compare").value == [shipped]

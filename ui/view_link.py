@@ -105,13 +105,18 @@ def linked_values(key: str) -> list[str]:
     return list(st.session_state.get(LINKED, {}).get(key, []))
 
 
-EXPLAINED = "_link_explained"  # session key: link parameters a page has already said something about
+EXPLAINED = "_link_explained"  # session key: link parameters (and values) a page has already said something about
 
 
-def explained(key: str) -> None:
-    """The page has said why the link's `key` cannot be shown (a network uploaded in another session):
-    `say_values_not_taken` leaves it out rather than give a second, other reason."""
-    st.session_state.setdefault(EXPLAINED, set()).add(key)
+def explained(key: str, values: Sequence[str] | None = None) -> None:
+    """The page has said why the link's `key` cannot be shown (a network uploaded in another session), or, given
+    `values`, why those of its values cannot: `say_values_not_taken` leaves them out rather than give a second, other
+    reason, and still names the key's other values it dropped."""
+    said = st.session_state.setdefault(EXPLAINED, {})
+    if values is None:
+        said[key] = None
+    elif said.get(key, set()) is not None:
+        said.setdefault(key, set()).update(values)
 
 
 def take_linked_values() -> dict[str, list[str]] | None:
@@ -121,20 +126,23 @@ def take_linked_values() -> dict[str, list[str]] | None:
     return st.session_state.pop(LINKED, None)
 
 
-def _not_taken(key: str, values: list[str]) -> bool:
-    """Whether the widget bound to `key` could not take the URL's `values` as given: Streamlit cleared or corrected
-    the parameter, and not because the values are the widget's default (it clears those too); or a widget of one
-    value was given several, and took the last. Read with Streamlit's own parsing and widget metadata: private, so
-    tests/test_view_links.py fails when an upgrade moves them (here a failure to read them says nothing). A key no
-    widget is bound to is the page's own to check (a detection's row)."""
+def _not_taken(key: str, values: list[str]) -> list[str]:
+    """The link's `values` of `key` that the widget bound to it could not take ([] when it took them all): Streamlit
+    cleared or corrected them, and not because they are the widget's default (it clears those too); a list widget
+    names only the values it dropped (a review: five sweeps to compare, three taken, and the line named a taken one);
+    a widget of one value given several took the last, and all are named. A value given twice is one. Read with
+    Streamlit's own parsing and widget metadata: private, so tests/test_view_links.py fails when an upgrade moves
+    them (here a failure to read them says nothing). A key no widget is bound to is the page's own to check (a
+    detection's row)."""
     from models.text import same_values
 
-    kept = same_values(st.query_params.get_all(key), values)  # as the link gave them ("0.5" for "0.50")
-    if kept and len(values) == 1:
-        return False
+    values = list(dict.fromkeys(values))
+    held = st.query_params.get_all(key)
+    if len(values) == 1 and same_values(held, values):  # as the link gave it ("0.5" for "0.50")
+        return []
 
-    def listed(value: object) -> list:
-        return list(value) if isinstance(value, list | tuple) else [value]
+    def listed(value: object) -> list[str]:
+        return [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
 
     try:
         from streamlit.runtime.state.query_params import parse_url_param
@@ -142,18 +150,20 @@ def _not_taken(key: str, values: list[str]) -> bool:
 
         state = get_session_state()._state
         meta = state._new_widget_state.widget_metadata.get(state._key_id_mapper.get_id_from_key(key) or "")
+        default = listed(meta.serializer(meta.deserializer(None))) if meta is not None else []
     except Exception:  # Streamlit's internals moved: no line rather than an error (the test catches the move)
-        return False
+        return []
     if meta is None:
-        return False
-    if kept:  # kept as given: only a one-value widget given several drops some
-        return not meta.value_type.endswith("array_value")  # (it takes the last: a loopback review's bn_steps=50&700)
+        return []
+    if meta.value_type.endswith("array_value"):  # what the widget holds: the URL's, or its default where cleared
+        holds = held or default
+        return [v for v in values if not any(same_values([v], [h]) for h in holds)]
+    if len(values) > 1:  # a one-value widget takes the last (a loopback review's bn_steps=50&700)
+        return values
     try:  # the link's value as the URL would hold the default (a slider's value past its end also falls back to it)
-        parsed = parse_url_param(values if len(values) > 1 else values[0], meta.value_type)
-        default = listed(meta.serializer(meta.deserializer(None)))
-        return not same_values([str(v) for v in listed(parsed)], [str(v) for v in default])
+        return [] if same_values(listed(parse_url_param(values[0], meta.value_type)), default) else values
     except Exception:  # Streamlit could not parse it either
-        return True
+        return values
 
 
 def say_values_not_taken(where: DeltaGenerator, linked: dict[str, list[str]] | None) -> None:
@@ -165,11 +175,12 @@ def say_values_not_taken(where: DeltaGenerator, linked: dict[str, list[str]] | N
 
     if not linked:
         return
-    said = st.session_state.get(EXPLAINED, set())
+    said = st.session_state.get(EXPLAINED, {})
     missed = [
-        f"{code_span(key, 30)}={code_span(','.join(values), 40)}"
+        f"{code_span(key, 30)}={code_span(','.join(dropped), 40)}"
         for key, values in linked.items()
-        if key not in said and _not_taken(key, values)
+        if (key not in said or said[key] is not None)
+        and (dropped := [v for v in _not_taken(key, values) if v not in (said.get(key) or ())])
     ]
     if missed:
         more = f" and {len(missed) - 3} more" if len(missed) > 3 else ""

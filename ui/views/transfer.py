@@ -76,20 +76,17 @@ NOT_YOURS = (
 MAX_COMPARED = 3  # sweeps drawn beside the one shown
 
 
-def say_not_yours(key: str, listed: set[str], instead: str, shown: str | None = None, fits: int = 1) -> None:
+def say_not_yours(key: str, listed: set[str], instead: str, shown: str | None = None) -> None:
     """On a link's first run: one line when its `key` names a page sweep (as the lists write it, "Yours: …") that
     this browser does not list (a walk opened a copied link in another browser and read only that the value was not
     one the page can show). `listed`: the titles the widget offers; `shown`: the sweep shown, which the comparison
-    leaves out; `fits`: how many values the widget takes. The link's notice then leaves the key out, unless the
-    link's other values were not all taken either (a review: a dropped one went unsaid)."""
+    leaves out. The link's notice then leaves those values out, and names the others it dropped (a review: one went
+    unsaid)."""
     values = list(dict.fromkeys(linked_values(key)))
     foreign = [v for v in values if v.startswith(YOURS) and v not in listed and v != shown]
-    if not foreign:
-        return
-    st.info(NOT_YOURS.format(instead=instead), icon=":material/link_off:")
-    rest = [v for v in values if v not in foreign]
-    if all(v in listed for v in rest) and len(rest) <= fits:
-        explained(key)  # said here: the link's notice leaves it out
+    if foreign:
+        st.info(NOT_YOURS.format(instead=instead), icon=":material/link_off:")
+        explained(key, foreign)  # said here
 
 
 def source_ui(folders: dict[str, Path]) -> Path:
@@ -349,7 +346,7 @@ def compare_ui(folder: Path) -> dict[str, list[TransferRun]]:
     folders = {label: f for label, f in every.items() if f != folder}
     shown = next((titles[label] for label, f in every.items() if f == folder), None)
     listed = {titles[label] for label in folders}
-    say_not_yours("transfer_compare", listed, "compares with the others the link names", shown, MAX_COMPARED)
+    say_not_yours("transfer_compare", listed, "compares with the others the link names", shown)
     chosen = st.multiselect(
         "Compare with",
         list(folders),
