@@ -247,7 +247,18 @@ def wait_settled(page, seconds: float = 60) -> None:
         page.wait_for_function(_SETTLED, polling=100, timeout=bound_ms(seconds))
     except PlaywrightTimeout:
         seen = page.evaluate(_UNSETTLED)
+        # what the server answers for each picture not loaded now: a 404 says the file was gone when the browser asked
+        # (the concurrency test met one picture that never loaded, 2 runs of 9 on 2026-12-06; the cause not found)
+        seen["server_now"] = {src: _status(page, src) for src in seen.get("unloaded", [])[:5]}
         raise AssertionError(f"pictures not settled within {bound_ms(seconds) / 1000:g} s: {seen}") from None
+
+
+def _status(page, src: str) -> int | str:
+    """The HTTP status of the picture at `src` (a page-relative URL) fetched now, or why it could not be fetched."""
+    try:
+        return page.request.get(page.url.split("//", 1)[0] + src if src.startswith("//") else src).status
+    except Exception as exc:  # a diagnosis for a failure already being reported: never a second error
+        return type(exc).__name__
 
 
 def current_run(page) -> int:
