@@ -125,5 +125,5 @@ def number_named(text: str | None, options: Sequence[float]) -> int | None:
 def same_values(a: Sequence[str], b: Sequence[str]) -> bool:
     """Whether two lists of URL values say the same: equal texts, or the same finite number ("0.50" and "0.5")."""
     return len(a) == len(b) and all(
-        x == y or (_number(x) is not None and _number(x) == _number(y)) for x, y in zip(a, b, strict=True)
+        x == y or ((n := _number(x)) is not None and n == _number(y)) for x, y in zip(a, b, strict=True)
     )

@@ -40,9 +40,7 @@ from models.transfer import (
 from models.transfer.published import PUBLISHED
 from ui.presenter import chart, note, settings
 from ui.view_link import BIND, explained, linked_values, select_number
-from ui.views.transfer_sweep import SWEEP, my_sweeps, stopped_ui
-
-YOURS = "Yours: "  # how the lists' key and title of a visitor's own page sweep begin
+from ui.views.transfer_sweep import SWEEP, YOURS, my_sweeps, stopped_ui
 
 
 def sweep_folders() -> dict[str, Path]:

@@ -41,6 +41,7 @@ from ui.presenter import note, prose
 from ui.readiness import default_sweep_estimate
 from ui.view_link import BIND, select_number, visitor
 
+YOURS = "Yours: "  # how the Results list's key and title of a visitor's own page sweep begin
 MINE = "tf_mine"  # the folders of the page sweeps this visitor launched: only these are listed, as theirs
 
 
@@ -174,7 +175,7 @@ def show_above(work: SweepWork) -> None:
     """A cancelled sweep with finished runs is shown above, as a finished one is (a walk cancelled a sweep and
     still saw the shipped one there)."""
     if work.step:
-        st.session_state["transfer_source_next"] = f"Yours: {work.folder.name}"
+        st.session_state["transfer_source_next"] = f"{YOURS}{work.folder.name}"
 
 
 def cancelled(work: SweepWork) -> None:
