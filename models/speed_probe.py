@@ -82,7 +82,7 @@ def probed_step_seconds(key: Hashable, probe: Probe) -> float:
 # The browser's drawing of the live charts is not in a probe or a bench figure; where the browser runs on the server's
 # own 2 cores (`streamlit run app.py` on a laptop) it adds to the run: measured, Build's default loop, estimated at
 # 41 s, took 55 s with Chromium on the same VM (2026-12-05); a run's measured speed, said after it, includes it.
-BROWSER = "; a browser on this same machine, drawing the charts, adds to it"
+BROWSER = "; a browser on this same machine, drawing the page, adds to it"
 BENCH_THREADS = 2  # the bench's machine: 2 cores, one torch thread each (CI's size)
 
 
@@ -108,13 +108,13 @@ def estimate_text(
 ) -> str:
     """'About 3.2 minutes (...)' for `steps` steps of `kind`, saying what it comes from: `measured`, this server's
     speed for this kind of step once it has run one; else `probe` (the run's first steps, timed here within the last
-    PROBE_TTL seconds, times what its evaluations and charts add), timed now where `may_probe` (the page allows it
+    PROBE_TTL seconds, times what its evaluations and drawing add), timed now where `may_probe` (the page allows it
     and no heavy job runs: a probe beside one would slow it and read its load); else the figure `bench` measured on
     the CI-sized machine. `settings` says which settings the figure is for, where that is not plain."""
     from models.text import about
 
     if measured:
-        per_step, basis = measured, "this server's measured speed, charts included"
+        per_step, basis = measured, "this server's measured speed, what the page draws included"
     else:  # a walk saw the bench figure 7x low on a loaded server: time the run here where possible
         probed = None if probe is None else kept_step_seconds(kind)
         if probe is not None and probed is None and may_probe:
@@ -126,7 +126,7 @@ def estimate_text(
         if probe is not None and probed is not None:
             per_step = probed * probe.overhead
             basis = (
-                "a few of its steps timed on this server in the last minute, plus what its evaluations and charts "
+                "a few of its steps timed on this server in the last minute, plus what its evaluations and drawing "
                 f"add (x{probe.overhead:.2g}); no run like it has finished here yet{BROWSER}"
             )
         else:

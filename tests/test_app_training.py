@@ -1,5 +1,7 @@
 """The training-tricks page through AppTest: both tabs, a live run, pipeline editing."""
 
+import json
+
 import pytest
 
 from models.experiments.augmentation import PRESETS
@@ -153,11 +155,53 @@ def test_estimates_follow_this_servers_measured_speed_once_it_has_run_one():
     per_step = server_speeds().per_step(("bn", "mlp", 128))
     assert per_step is not None and per_step > 0
     estimate = next(c.value for c in at.caption if c.value.startswith("About "))
-    assert "this server's measured speed, charts included" in estimate
+    assert "this server's measured speed, what the page draws included" in estimate
     assert f"About {duration(per_step * 100)} for 100 steps" in estimate  # never "About 0 s"
     # a form sends its values when its button is pressed: the estimate says they are the settings last applied (a
     # walk changed the steps, read the old figure, and took it for the new settings')
     assert "at the settings last applied" in estimate and "once you press **Train both networks**" in estimate
+
+
+def comparison_estimate(at) -> str:
+    """The one line under "Train with and without" that says how long a press takes."""
+    (said,) = [c.value for c in at.tabs[1].caption if "steps of both networks" in c.value]
+    return said
+
+
+def test_the_comparison_says_how_long_a_press_takes_before_and_after_one(monkeypatch):
+    """A walk found no word on how long "Train with and without" takes (8.6 s at 30 epochs). Before a run of the
+    pipeline its steps are timed here (a probe), or, where a probe would spend too long on a costly pipeline's draws,
+    the bench's training figure plus the draws as one was timed here; after a run, this server's own speed."""
+    from models.experiments.augmentation import bench_pair_seconds
+    from models.text import duration
+    from ui.live_run import server_speeds
+
+    server_speeds().by_kind.clear()
+    at = open_page(PAGE)
+    at.slider(key="aug_epochs").set_value(4).run()  # trained by no other test: its result is not in the store
+    said = comparison_estimate(at)  # 300 digits in batches of 32: 9 pairs of steps an epoch
+    assert said.startswith("About ") and " for 36 steps of both networks (a few of its steps timed on this" in said
+    at.button(key="aug_train").click().run()
+    assert not at.exception and at.metric
+    (kind,) = [k for k in server_speeds().by_kind if k[0] == "augmentation"]
+    per_step = server_speeds().per_step(kind)
+    said = comparison_estimate(at)
+    measured = "(this server's measured speed, what the page draws included)"
+    assert said == f"About {duration(per_step * 36)} for 36 steps of both networks {measured}"
+
+    from streamlit.testing.v1 import AppTest
+
+    import ui.views.training as view
+    from tests.app_helpers import APP, TIMEOUT
+
+    monkeypatch.setattr(view, "seconds_per_draw", lambda steps, side: 0.02)  # 3 pairs of a probe: 1.9 s of draws
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["aug_pipeline"] = json.dumps([["rotation", {"degrees": 7}]])  # not yet timed in this process
+    at.query_params["aug_epochs"] = "4"
+    at.switch_page(PAGE).run()
+    said = comparison_estimate(at)
+    assert said.startswith(f"About {duration(bench_pair_seconds(0.02) * 36)} for 36 steps of both networks (measured")
+    assert "by `bench/bench_training.py` on an idle 2-core CPU" in said
 
 
 def test_two_batchnorm_runs_are_compared_on_one_chart():
@@ -277,3 +321,4 @@ def test_a_costly_pipeline_shows_what_fits_in_the_preview_time_and_is_not_traine
     assert "aug_results" not in at.session_state or not at.session_state["aug_results"]  # nothing was trained
     (refused,) = [w.value for w in at.warning if w.value.startswith("This pipeline takes 2 s per digit")]
     assert "30 epochs apply it 9,000 times: about 300 minutes, where the page trains for at most 5." in refused
+    assert not [c for c in at.tabs[1].caption if "steps of" in c.value]  # no estimate for a refused press

@@ -117,7 +117,7 @@ def test_an_estimate_times_the_run_here_before_this_server_has_run_one(fresh) ->
     assert measured.startswith("About 18 s for 3,000 steps (this server's")
     # a probe and a bench figure leave out a browser's drawing, which a run on the same machine pays (measured: 41 s
     # estimated, 55 s taken, Build's loop with Chromium on the 2-core VM); a run's measured speed holds it
-    browser = "a browser on this same machine, drawing the charts, adds to it"
+    browser = "a browser on this same machine, drawing the page, adds to it"
     assert browser in home and browser in text and browser not in measured
 
 

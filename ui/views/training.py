@@ -2,11 +2,13 @@
 with its previews, its code and a short comparison run. Drawing and the live loop: models/ trains."""
 
 import json
+import time
 from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
 from PIL import Image
+from streamlit.delta_generator import DeltaGenerator
 
 from explain.figures.augmentation import PREVIEW_SIDE, image_previews, preview_note, scene_previews
 from explain.figures.charts import bn_accuracy_chart, bn_distribution_chart
@@ -17,13 +19,17 @@ from models.experiments.augmentation import (
     PREVIEW_SECONDS,
     TRANSFORMS,
     PipelineResult,
+    bench_pair_seconds,
     check_steps,
     compare_on_digits,
+    comparison_probe,
+    comparison_steps,
     on_digits_note,
     pipeline_code,
     pipeline_from_link,
     pipeline_link,
     preview_draws,
+    probe_affordable,
     seconds_per_draw,
     step,
     targets_note,
@@ -44,7 +50,7 @@ from models.files import ResultsFileError
 from models.text import counted, first_line
 from ui.admission import cached_heavy
 from ui.image_input import ChosenImage, image_input
-from ui.live_run import LAST_APPLIED, MAX_KEPT, LiveRun, estimate_text, redraw_number
+from ui.live_run import LAST_APPLIED, MAX_KEPT, LiveRun, estimate_text, redraw_number, server_speeds
 from ui.page_end import end_page
 from ui.param_form import param_widgets
 from ui.presenter import chart, note, press, prose, settings
@@ -298,9 +304,10 @@ def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int
         st.error(f"The pipeline fails on the detection sample: {first_line(exc)}")
 
 
-def comparison_ui(steps: list[dict]) -> tuple[int, bool]:
-    """The "Does it help?" experiment's epochs and whether its button was pressed; a warning where the pipeline's
-    crop changes the digits' scale."""
+def comparison_ui(steps: list[dict]) -> tuple[int, bool, DeltaGenerator]:
+    """The "Does it help?" experiment's epochs, whether its button was pressed, and the place under it for how long a
+    press takes (`show_estimate`, once a pressed run is done); a warning where the pipeline's crop changes the digits'
+    scale."""
     st.subheader("Does it help?")
     prose(
         "A small CNN trained on 300 digits, once without and once with the pipeline (test images are never "
@@ -311,7 +318,48 @@ def comparison_ui(steps: list[dict]) -> tuple[int, bool]:
     if note := on_digits_note(steps):
         st.warning(note, icon=":material/crop:")
     epochs = st.slider("Epochs", 2, 30, 30, key="aug_epochs", bind=BIND)
-    return epochs, st.button("Train with and without", key="aug_train")
+    return epochs, st.button("Train with and without", key="aug_train"), st.empty()
+
+
+def comparison_kind(steps_json: str) -> tuple[str, str]:
+    """What a step of the comparison costs depends on: its pipeline (the key of its measured speed and probe)."""
+    return ("augmentation", steps_json)
+
+
+def show_estimate(where: DeltaGenerator, steps_json: str, epochs: int) -> None:
+    """How long a press of "Train with and without" takes (a walk found no word on it), under the button: drawn after
+    a pressed run, so it quotes the speed that run measured."""
+    if said := comparison_estimate(steps_json, epochs):
+        where.caption(said)
+
+
+def comparison_estimate(steps_json: str, epochs: int) -> str:
+    """How long "Train with and without" takes at these settings (`ui.live_run.estimate_text`: this server's
+    measured speed, else a probe of its steps, else the bench's figure with this pipeline's draws timed here), or ""
+    where the pipeline fails or the press would be refused (the press says why)."""
+    try:
+        per_digit = cached_seconds_per_draw(steps_json, DIGIT_SIDE)
+    except Exception:  # the previews above say why the pipeline fails
+        return ""
+    if training_refusal(per_digit, epochs):
+        return ""
+    return estimate_text(
+        comparison_kind(steps_json),
+        comparison_steps(epochs),
+        bench_pair_seconds(per_digit),
+        "bench/bench_training.py",
+        " of both networks",
+        comparison_probe(json.loads(steps_json), epochs),
+        probe_affordable(per_digit),
+    )
+
+
+def timed_comparison(steps_json: str, epochs: int, report: Callable[[int, int], None]) -> dict[str, float]:
+    """`compare_on_digits` on seed 0, its speed recorded as this server's for the pipeline (later estimates)."""
+    start = time.perf_counter()
+    accuracy = compare_on_digits(json.loads(steps_json), epochs=epochs, seed=0, progress=report)
+    server_speeds().record(comparison_kind(steps_json), time.perf_counter() - start, comparison_steps(epochs))
+    return accuracy
 
 
 def compare_pipeline(steps_json: str, epochs: int) -> None:
@@ -324,7 +372,7 @@ def compare_pipeline(steps_json: str, epochs: int) -> None:
         accuracy = cached_heavy(
             "Training twice",
             ("augmentation", steps_json, epochs, 0),
-            lambda report: compare_on_digits(json.loads(steps_json), epochs=epochs, seed=0, progress=report),
+            lambda report: timed_comparison(steps_json, epochs, report),
             unit="batches of the two runs",
         )
     except Exception as exc:
@@ -396,7 +444,8 @@ def augmentation_tab() -> None:
     show_previews(steps_json, chosen, n, seed)
     st.subheader("The code")
     st.code(pipeline_code(steps), language="python", wrap_lines=True)
-    epochs, train = comparison_ui(steps)
+    epochs, train, estimate = comparison_ui(steps)
     if train:
         compare_pipeline(steps_json, epochs)
+    show_estimate(estimate, steps_json, epochs)
     show_comparison(st.session_state.get("aug_results", []), steps_json, epochs)
