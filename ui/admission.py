@@ -10,6 +10,7 @@ function, so its progress bar is drawn live and never replayed from a cache.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -21,6 +22,7 @@ from ui.view_link import visitor
 
 T = TypeVar("T")
 WAIT_POLL_SECONDS = 2.0
+BAR_SECONDS = 0.1  # the least time between two redraws of a heavy job's progress bar
 Report = Callable[[int, int], None]  # (done, total), the progress callback of every long computation
 
 
@@ -74,9 +76,15 @@ def cached_heavy(what: str, key: tuple[Hashable, ...], compute: Callable[[Report
         if (hit := store.get(key)) is not None:  # computed by another visitor while this one waited
             return hit
         bar = st.progress(0.0, text=f"{what}…")
+        drawn = [0.0]  # when the bar was last drawn
 
         def report(done: int, total: int) -> None:
-            bar.progress(min(done / max(total, 1), 1.0), text=f"{what}… {done:,} of {total:,} {unit}")
+            # each redraw is where Streamlit notices a click or a closed tab: at most every BAR_SECONDS, as the browser
+            # drawing a bar moved each batch of the augmentation comparison (540 of them) made it take 11 s, not 5
+            now = time.monotonic()
+            if now - drawn[0] >= BAR_SECONDS or done >= total:
+                drawn[0] = now
+                bar.progress(min(done / max(total, 1), 1.0), text=f"{what}… {done:,} of {total:,} {unit}")
 
         try:
             value = compute(report)
