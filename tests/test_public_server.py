@@ -151,6 +151,22 @@ def test_a_folders_listing_is_rglobs_sorted_order_and_stops_when_it_has_enough(t
 # ---------------------------------------------------------------- the queue and the shared results
 
 
+def test_a_visitors_runs_take_turns_so_no_picture_is_deleted_before_the_browser_fetches_it():
+    """Streamlit's fast reruns start a session's new run in a new thread while the old run is still unwinding, and
+    the old run's end deletes every media file that no run references then: the new run has just dropped the
+    session's references and drawn nothing yet. Replacing an upload makes two reruns 14-100 ms apart (the uploader
+    sends its emptied value, then the new file's): logged on 2026-12-06 with the server's media manager traced, the
+    old run's end deleted ten files 3 ms after the new run began, at every replacing upload. A picture fetched in
+    that window answers 404 and the browser keeps it broken: the likely cause (not caught in the act) of the
+    concurrency test's picture that never loaded, 2 runs of 14, in its solo phase, the one whose tabs replace their
+    uploads. With fast reruns off, the old run ends (its references still held) before the new one starts; traced
+    again, no two runs of a session overlapped."""
+    import tomllib
+
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["fastReruns"] is False
+
+
 def test_admission_queue_is_first_come_first_served():
     queue = AdmissionQueue(slots=1)
     a, b, c = queue.join(), queue.join(), queue.join()

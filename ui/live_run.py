@@ -13,10 +13,11 @@ One state machine per section, kept in the visitor's session under `{name}_live`
 A click other than Stop reruns the page mid-chunk: the state is still `running`, so the next run goes on from the
 step reached (nothing is lost, nothing is done twice).
 
-Streamlit's fast reruns start the new run of the page in a new thread while the old one is still unwinding (it
-stops at its next element: within a tick). The old run holds its state's `busy` lock while it steps the work, and
-the new run waits for it before it reads the state: a walk saw "Charts at step 39" over "Stopped at step 40", and a
-cancelled sweep read as "still being written" because its heartbeat was removed just after the page was drawn.
+Streamlit's fast reruns (off in .streamlit/config.toml; a host's own config may turn them on) start the new run of
+the page in a new thread while the old one is still unwinding (it stops at its next element: within a tick). The old
+run holds its state's `busy` lock while it steps the work, and the new run waits for it before it reads the state: a
+walk saw "Charts at step 39" over "Stopped at step 40", and a cancelled sweep read as "still being written" because
+its heartbeat was removed just after the page was drawn.
 """
 
 from __future__ import annotations
