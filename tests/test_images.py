@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from explain.inputs.images import (
+    MAX_RLE_BMP_BYTES,
     NEUTRAL_GREY,
     ImageLoadError,
     image_sha256,
@@ -181,6 +182,31 @@ def test_scan_bomb_is_counted_not_decoded():
     assert jpeg_scan_count(encode(Image.new("RGB", (64, 64)), "JPEG", progressive=True)) < 20
     with pytest.raises(ImageLoadError, match="scans"):
         load_image(HEAVY_BAD["scan_bomb.jpg"])
+
+
+def rle_bmp(side: int, run: int) -> bytes:
+    """A `side` x `side` 8-bit run-length BMP (BI_RLE8) drawn in runs of `run` pixels."""
+    import struct
+
+    row = bytes([run, 5, run, 9]) * (side // (2 * run)) + b"\x00\x00"  # two runs of two colours, then end of line
+    data = row * side + b"\x00\x01"  # end of bitmap
+    palette = b"".join(bytes([i, i, 255 - i, 0]) for i in range(256))
+    offset = 14 + 40 + len(palette)
+    info = struct.pack("<IiiHHIIiiII", 40, side, side, 1, 8, 1, len(data), 2835, 2835, 256, 0)
+    return b"BM" + struct.pack("<IHHI", offset + len(data), 0, 0, offset) + info + palette + data
+
+
+def test_a_large_run_length_bmp_is_refused_before_its_slow_decode():
+    """Pillow decodes a run-length BMP in Python, a step per run: 24.5 MB of one-pixel runs took 4.5 s of the server.
+    A small one (a drawing) decodes as before."""
+    small = rle_bmp(256, 2)
+    assert len(small) < MAX_RLE_BMP_BYTES
+    arr = np.asarray(load_image(small))
+    assert arr.shape == (256, 256, 3) and len(np.unique(arr.reshape(-1, 3), axis=0)) == 2
+    big = rle_bmp(1200, 1)  # 2.9 MB of one-pixel runs
+    assert len(big) > MAX_RLE_BMP_BYTES
+    with pytest.raises(ImageLoadError, match=r"^This BMP is run-length compressed and 2\.7 MB: it would take too long"):
+        load_image(big)
 
 
 def test_memory_budget_refuses_from_the_header():

@@ -26,6 +26,10 @@ DEFAULT_MAX_SIDE = 1024
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_BYTES = 300 * 2**20  # what one decode may hold at its peak, conversions included
 MAX_JPEG_SCANS = 100  # cameras and encoders write 1 (baseline) or about 10 (progressive)
+# A run-length BMP is decoded by Pillow in Python, a loop step per run: a 24.5-MB file of one-pixel runs took 4.5 s of
+# the server (3500 x 3500; 2026-12-06, 2 cores), one of 255-pixel runs 0.38 s for 36 megapixels. At most 2 MB of one
+# (about 0.4 s); such files are small drawings, and a larger one is refused with a line asking for a PNG.
+MAX_RLE_BMP_BYTES = 2 * 2**20
 
 # Bytes per pixel at the peak of decoding and converting each mode to 8-bit RGB at full size (modes
 # that `Image.reduce` cannot shrink are converted before they are shrunk). Unlisted modes count 4.
@@ -175,7 +179,8 @@ def load_image(
 
     Raises ImageLoadError for empty, truncated or damaged files, non-images, formats other than
     PNG, JPEG, WebP, BMP, GIF and TIFF, images whose declared size exceeds `max_pixels` or whose
-    decoding would hold more than `max_bytes`, and JPEGs with more than MAX_JPEG_SCANS scans.
+    decoding would hold more than `max_bytes`, JPEGs with more than MAX_JPEG_SCANS scans, and run-length BMPs of
+    more than MAX_RLE_BMP_BYTES.
     """
     raw = _read(data)
     if not raw:
@@ -202,6 +207,11 @@ def load_image(
         raise ImageLoadError(
             f"The image is {width} x {height} pixels in mode {im.mode}: decoding it would take more than "
             f"{max_bytes / 2**20:.0f} MB. Please send a smaller or 8-bit version."
+        )
+    if im.format == "BMP" and im.tile and im.tile[0].codec_name == "bmp_rle" and len(raw) > MAX_RLE_BMP_BYTES:
+        raise ImageLoadError(
+            f"This BMP is run-length compressed and {len(raw) / 2**20:.1f} MB: it would take too long to decode (at "
+            f"most {MAX_RLE_BMP_BYTES / 2**20:.0f} MB of one). Please send it as PNG."
         )
     if im.format == "JPEG" and (scans := jpeg_scan_count(raw)) > MAX_JPEG_SCANS:
         raise ImageLoadError(
