@@ -451,8 +451,7 @@ class DigitsComparison:
             x_tr, y_tr = x_tr[:train_size], y_tr[:train_size]
         self.x_tr, self.y_tr = x_tr, y_tr
         self.pipeline = build_pipeline(steps)
-        self.per_epoch = len(y_tr) // BATCH
-        self.total = epochs * self.per_epoch  # pairs of steps
+        self.total = comparison_steps(epochs, len(y_tr))  # pairs of steps
         self.done = 0
         self.runs = []
         for _ in range(2):  # without, then with the pipeline: the same seeded start
