@@ -104,13 +104,16 @@ class AdmissionQueue:
     def slot(
         self, on_wait: Callable[[int], None] | None = None, poll: float = 0.5, owner: Hashable = None
     ) -> Iterator[None]:
-        """Hold a slot for the body of a `with`, for `owner`; `on_wait(place)` is called every `poll` seconds while
-        waiting (a Streamlit rerun raised there ends the wait). The slot is always given back."""
+        """Hold a slot for the body of a `with`, for `owner`; `on_wait(place)` is called at once when the slot is not
+        free and then every `poll` seconds while waiting (a Streamlit rerun raised there ends the wait): a walk saw
+        the page blank for the first 2 s of a wait. The slot is always given back."""
         ticket = self.join(owner)
         try:
-            while not self.admit(ticket, poll):
+            timeout = 0.0  # the first look does not wait: a busy queue is said at once
+            while not self.admit(ticket, timeout):
                 if on_wait is not None:
                     on_wait(self.position(ticket))
+                timeout = poll
             yield
         finally:
             self.leave(ticket)

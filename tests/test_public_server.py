@@ -228,6 +228,38 @@ def test_waiting_jobs_see_their_place_and_run_in_order():
     assert order == [0, 1, 2, 3] and places[3] == 3
 
 
+def test_a_job_that_must_wait_is_told_its_place_at_once():
+    """A walk: the page stayed blank for the first 2 s of a wait behind another visitor's job, as the first place was
+    said only after one poll. Here the poll is 10 minutes and the place is said within the bound."""
+    queue, held, release, told, places = (
+        AdmissionQueue(slots=1),
+        threading.Event(),
+        threading.Event(),
+        threading.Event(),
+        [],
+    )
+
+    def first() -> None:
+        with queue.slot():
+            held.set()
+            release.wait(within(30))
+
+    def second() -> None:
+        with queue.slot(lambda place: (places.append(place), told.set()), poll=600):
+            pass
+
+    running = threading.Thread(target=first)
+    running.start()
+    assert held.wait(within(30))
+    waiting = threading.Thread(target=second)
+    waiting.start()
+    assert told.wait(within(30)) and places == [1]
+    release.set()  # the slot given back wakes the waiting job at once, not at its next poll
+    running.join(within(30))
+    waiting.join(within(30))
+    assert not waiting.is_alive() and queue.counts() == (0, 0)
+
+
 def test_result_store_forgets_the_oldest():
     store = ResultStore(max_entries=2)
     store.put("a", 1)
