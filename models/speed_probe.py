@@ -108,7 +108,7 @@ def estimate_text(
 ) -> str:
     """'About 3.2 minutes (...)' for `steps` steps of `kind`, saying what it comes from: `measured`, this server's
     speed for this kind of step once it has run one; else `probe` (the run's first steps, timed here within the last
-    PROBE_TTL seconds, times what its evaluations and drawing add), timed now where `may_probe` (the page allows it
+    PROBE_TTL seconds, plus what its evaluations and drawing add), timed now where `may_probe` (the page allows it
     and no heavy job runs: a probe beside one would slow it and read its load); else the figure `bench` measured on
     the CI-sized machine. `settings` says which settings the figure is for, where that is not plain."""
     from models.text import about
@@ -125,9 +125,11 @@ def estimate_text(
         # plain words: a walk found "x1.1 as the bench measured; has not run one yet" written for developers
         if probe is not None and probed is not None:
             per_step = probed * probe.overhead
+            added = round(100 * (probe.overhead - 1))  # a walk could not read "(x1)"
             basis = (
-                "a few of its steps timed on this server in the last minute, plus what its evaluations and drawing "
-                f"add (x{probe.overhead:.2g}); no run like it has finished here yet{BROWSER}"
+                "a few of its steps timed on this server in the last minute"
+                + (f", plus {added}% for its evaluations and drawing" if added >= 5 else "")
+                + f"; no run like it has finished here yet{BROWSER}"
             )
         else:
             per_step = bench_per_step

@@ -64,6 +64,11 @@ def heavy_job(what: str) -> Iterator[None]:
         yield
 
 
+def stored(key: tuple[Hashable, ...]) -> bool:
+    """Whether the server's store holds the result of `key` (a press would show it at once)."""
+    return result_store().get(key) is not None
+
+
 def cached_heavy(what: str, key: tuple[Hashable, ...], compute: Callable[[Report], T], *, unit: str) -> T:
     """`compute(report)` through the queue with a live progress bar, or its stored result for `key`
     (which must hold full content hashes of every input). `what` names the job for the visitor, `unit` what

@@ -28,8 +28,9 @@ DEFAULT_MAX_BYTES = 300 * 2**20  # what one decode may hold at its peak, convers
 MAX_JPEG_SCANS = 100  # cameras and encoders write 1 (baseline) or about 10 (progressive)
 # A run-length BMP is decoded by Pillow in Python, a loop step per run: a 24.5-MB file of one-pixel runs took 4.5 s of
 # the server (3500 x 3500; 2026-12-06, 2 cores), one of 255-pixel runs 0.38 s for 36 megapixels. At most 2 MB of one
-# (about 0.4 s); such files are small drawings, and a larger one is refused with a line asking for a PNG.
-MAX_RLE_BMP_BYTES = 2 * 2**20
+# (about 0.4 s); such files are small drawings, and a larger one is refused with a line asking for a PNG. In decimal
+# megabytes, as the uploader shows a file's size (a walk read "2.9MB" there beside "2.7 MB" in the line).
+MAX_RLE_BMP_BYTES = 2_000_000
 
 # Bytes per pixel at the peak of decoding and converting each mode to 8-bit RGB at full size (modes
 # that `Image.reduce` cannot shrink are converted before they are shrunk). Unlisted modes count 4.
@@ -210,8 +211,8 @@ def load_image(
         )
     if im.format == "BMP" and im.tile and im.tile[0].codec_name == "bmp_rle" and len(raw) > MAX_RLE_BMP_BYTES:
         raise ImageLoadError(
-            f"This BMP is run-length compressed and {len(raw) / 2**20:.1f} MB: it would take too long to decode (at "
-            f"most {MAX_RLE_BMP_BYTES / 2**20:.0f} MB of one). Please send it as PNG."
+            f"This BMP is run-length compressed and {len(raw) / 1e6:.1f} MB: such files over "
+            f"{MAX_RLE_BMP_BYTES / 1e6:.0f} MB take too long to decode. Please send it as PNG."
         )
     if im.format == "JPEG" and (scans := jpeg_scan_count(raw)) > MAX_JPEG_SCANS:
         raise ImageLoadError(

@@ -531,13 +531,13 @@ def compare_on_digits(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, float]:
     """Test accuracy of the small CNN trained on digits without and with the pipeline (`DigitsComparison`, run to
-    its end). `progress(done, total)` counts batches of the two runs, every pair: where a closed tab stops the run
-    (each epoch: minutes, a review)."""
+    its end). `progress(done, total)` counts its steps (a batch for each network), every step: where a closed tab
+    stops the run (each epoch: minutes, a review)."""
     run = DigitsComparison(steps, epochs, seed, train_size)
     while run.done < run.total:
         run.advance(1)
         if progress:
-            progress(2 * run.done, 2 * run.total)
+            progress(run.done, run.total)
     return run.accuracies()
 
 

@@ -48,7 +48,7 @@ from models.experiments.batchnorm import (
 )
 from models.files import ResultsFileError
 from models.text import counted, first_line
-from ui.admission import cached_heavy
+from ui.admission import cached_heavy, stored
 from ui.image_input import ChosenImage, image_input
 from ui.live_run import LAST_APPLIED, MAX_KEPT, LiveRun, estimate_text, redraw_number, server_speeds
 from ui.page_end import end_page
@@ -333,6 +333,11 @@ def show_estimate(where: DeltaGenerator, steps_json: str, epochs: int) -> None:
         where.caption(said)
 
 
+def comparison_key(steps_json: str, epochs: int) -> tuple:
+    """The comparison's result in the server's store: its pipeline, epochs and seed."""
+    return ("augmentation", steps_json, epochs, 0)
+
+
 def comparison_estimate(steps_json: str, epochs: int) -> str:
     """How long "Train with and without" takes at these settings (`ui.live_run.estimate_text`: this server's
     measured speed, else a probe of its steps, else the bench's figure with this pipeline's draws timed here), or ""
@@ -343,12 +348,15 @@ def comparison_estimate(steps_json: str, epochs: int) -> str:
         return ""
     if training_refusal(per_digit, epochs):
         return ""
+    if stored(comparison_key(steps_json, epochs)):  # a walk pressed again and read "About 7.4 s" for a 0.5-s answer
+        return "Trained with this pipeline and these epochs on this server already: a press shows the result at once."
+    steps = comparison_steps(epochs)
     return estimate_text(
         comparison_kind(steps_json),
-        comparison_steps(epochs),
+        steps,
         bench_pair_seconds(per_digit),
         "bench/bench_training.py",
-        " of both networks",
+        f", each training both networks on a batch ({counted(epochs, 'epoch')} of {steps // epochs} batches)",
         comparison_probe(json.loads(steps_json), epochs),
         probe_affordable(per_digit),
     )
@@ -371,9 +379,9 @@ def compare_pipeline(steps_json: str, epochs: int) -> None:
             return
         accuracy = cached_heavy(
             "Training twice",
-            ("augmentation", steps_json, epochs, 0),
+            comparison_key(steps_json, epochs),
             lambda report: timed_comparison(steps_json, epochs, report),
-            unit="batches of the two runs",
+            unit="steps (a batch for each network)",  # as its estimate counts (a walk read 270 steps, then 540 batches)
         )
     except Exception as exc:
         st.error(f"Training failed with this pipeline: {first_line(exc)}")
