@@ -331,7 +331,7 @@ def test_transfer_sweep_from_the_page_can_be_cancelled_and_resumed(app):
         # stays for the whole third run.
         start_sweep(page, f"{url}/transfer?tf_sizes=1&tf_epochs=4", r"\b[12] of 3 runs done")
         assert page.get_by_role("button", name="Run", exact=True).is_disabled()  # one sweep at a time: Cancel first
-        rerun(page, page.get_by_role("button", name="Cancel sweep").click)
+        rerun(page, page.get_by_role("button", name="Stop sweep").click)
         assert page.get_by_role("button", name="Run", exact=True).is_enabled()
         # the page waits for the cancelled run to unwind (Streamlit runs the click in a new thread meanwhile): a walk
         # saw the sweep said to be "still being written" after Cancel, its heartbeat removed just after the page read
@@ -360,7 +360,7 @@ def test_a_sweep_left_for_another_page_goes_on_when_the_visitor_comes_back(app):
     with closing(browser.new_page(viewport={"width": 1280, "height": 720})) as page:
         # 3 epochs: a sweep of its own, not the one the cancel test leaves in this browser's folder
         start_sweep(page, f"{url}/transfer?tf_sizes=1&tf_epochs=3", r"\b[012] of 3 runs done")
-        assert page.get_by_role("button", name="Cancel sweep").is_enabled()  # the sweep runs
+        assert page.get_by_role("button", name="Stop sweep").is_enabled()  # the sweep runs
         nav = page.get_by_test_id("stSidebarNavItems")
         rerun(page, nav.get_by_role("link", name="Classify").click)  # away, mid-sweep
         assert page.get_by_role("heading", name="What does the network see?").count() == 1

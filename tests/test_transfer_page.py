@@ -176,7 +176,7 @@ def test_run_is_disabled_while_a_sweep_runs(page) -> None:
     set_live(page, "tf", "running", _Halting())
     page.run()
     assert _run_button(page).disabled
-    assert _run_button(page).help == "Cancel the sweep that is running to start another."
+    assert _run_button(page).help == "Stop the sweep that is running to start another."
     assert [e.value for e in page.error] == ["The sweep stopped: halted by the test"]
     page.run()  # the halted sweep is stopped: Run goes on with it or starts another
     assert not _run_button(page).disabled
@@ -564,7 +564,7 @@ def test_one_visitor_runs_one_sweep_and_two_visitors_never_share_a_sweep(page, t
     _run_button(second_tab).click().run()
     assert not second_tab.exception
     assert [e.value for e in second_tab.error] == [
-        "Cannot start the sweep: another tab of yours is running a sweep now: cancel it there, or let it finish, "
+        "Cannot start the sweep: another tab of yours is running a sweep now: stop it there, or let it finish, "
         "before starting one here"
     ]
 

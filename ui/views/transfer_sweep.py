@@ -1,4 +1,4 @@
-"""The Transfer page's live sweep: the form that asks for one, its queued run with Cancel and Resume, a stopped
+"""The Transfer page's live sweep: the form that asks for one, its queued run with Stop and Resume, a stopped
 sweep's way to go on, and the record of which page sweeps each visitor launched. Drawing and the live loop:
 models.transfer computes."""
 
@@ -152,7 +152,7 @@ def sweep_form_ui() -> SweepRequest | None:
             "(1: all at one rate).",
         )
         # one sweep at a time per visitor: Run while one runs would drop it mid-run (Cancel first, a walk's request)
-        running = "Cancel the sweep that is running to start another." if SWEEP.active else None
+        running = "Stop the sweep that is running to start another." if SWEEP.active else None
         submitted = st.form_submit_button("Run", type="primary", disabled=bool(running), help=running)
     if not submitted:
         return None
@@ -187,7 +187,7 @@ def cancelled(work: SweepWork) -> None:
 
 SWEEP = LiveRun(  # a sweep launched from the page
     "tf",
-    stop_label="Cancel sweep",
+    stop_label="Stop sweep",  # Stop and Resume, as on every live run (a walk: a "Cancel" that resumes read oddly)
     units="runs",
     set_aside="The stopped sweep's finished runs ({done}) stay saved; a sweep with its settings goes on from them.",
     on_stop=cancelled,
@@ -200,7 +200,7 @@ def running_elsewhere() -> str:
     other = running_among([user_results() / name for name in sorted(my_sweeps())])
     if other is None:
         return ""
-    return "another tab of yours is running a sweep now: cancel it there, or let it finish, before starting one here"
+    return "another tab of yours is running a sweep now: stop it there, or let it finish, before starting one here"
 
 
 def start_sweep(request: SweepRequest | None, expected: Path | None = None) -> None:
@@ -240,7 +240,7 @@ def finished(work: SweepWork) -> None:
 
 
 def sweep_run_section() -> None:
-    """The live sweep: Cancel and Resume, its progress run by run (a stopped sweep keeps its finished runs)."""
+    """The live sweep: Stop and Resume, its progress run by run (a stopped sweep keeps its finished runs)."""
     SWEEP.controls()  # with the line a finished sweep left: what it saved
     if SWEEP.state.phase == "stopped":
         st.info(stopped_text(SWEEP.work))
