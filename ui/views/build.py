@@ -327,7 +327,11 @@ def training_tab() -> Callable[[], None]:
     LOOP.controls()
     # The charts and what to do with the run under the Train button, the full width (a walk found the four panels
     # cramped beside the code); then the code, wide enough for its longest line unwrapped, beside its notes.
-    bar, places, after = st.container(), (st.empty(), st.empty()), st.container()
+    bar = st.container()
+    # drawn now, so a line from a stopped run is gone while a resumed one trains (a walk); under the bar, as on the
+    # BatchNorm tab (a walk found Build's under the charts, below the fold, and read the stop as unsaid)
+    said = st.empty()
+    places, after = (st.empty(), st.empty()), st.container()
     loop: LectureLoop | None = LOOP.work
     pending = LOOP.state.config
     code, notes = st.columns([7, 3])
@@ -343,8 +347,9 @@ def training_tab() -> Callable[[], None]:
         draw_loop(loop, places)
     elif not LOOP.active:
         places[1].info(f"{press('Train')} to start the loop.", icon=":material/play_arrow:")
-    said = after.empty()  # drawn now, so a line from a stopped run is gone while a resumed one trains (a walk)
-    keep = after.empty()  # the same for Keep and its "Kept as" line: a walk saw the last run's, faded, during a new one
+    keep = (
+        after.empty()
+    )  # drawn now too, Keep and its "Kept as" line: a walk saw the last run's, faded, during a new one
     kept = st.container()
 
     def train() -> None:
@@ -357,11 +362,11 @@ def training_tab() -> Callable[[], None]:
             where=bar,
             on_done=lambda w: LOOP.keep(kept_curves(w)),
         )
+        if LOOP.state.phase == "stopped":  # a comparison counted per run, as the line under its charts
+            one = stepped(loop)
+            each = " of each run" if one is not loop else ""
+            said.caption(f"Stopped at step {one.step:,} of {one.total_steps:,}{each}: press **Resume** to go on.")
         with after:
-            if LOOP.state.phase == "stopped":  # a comparison counted per run, as the line under its charts
-                one = stepped(loop)
-                each = " of each run" if one is not loop else ""
-                said.caption(f"Stopped at step {one.step:,} of {one.total_steps:,}{each}: press **Resume** to go on.")
             if LOOP.state.phase == "done" and loop is not None:
                 with keep.container():
                     which = "the run with lr_scheduler.step()" if stepped(loop) is not loop else ""
