@@ -28,11 +28,14 @@ class KeptMeasurements:
             seconds = self.kept(key)
             if seconds is None:
                 seconds = measure()
-                self._kept[key] = (seconds, time.monotonic())
+                now = time.monotonic()
+                # expired figures go: keys can come from visitors (a pipeline from a link), one per link (a review)
+                self._kept = {k: v for k, v in self._kept.items() if now - v[1] <= self.ttl}
+                self._kept[key] = (seconds, now)
         return seconds
 
     def measured(self) -> list[Hashable]:
-        """The keys measured (kept or expired)."""
+        """The keys measured (kept, or expired since the last measurement)."""
         return list(self._kept)
 
 

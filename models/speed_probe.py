@@ -105,12 +105,14 @@ def estimate_text(
     probe: Probe | None = None,
     may_probe: bool = True,
     settings: str = "",
+    bench_adds: str = "",
 ) -> str:
     """'About 3.2 minutes (...)' for `steps` steps of `kind`, saying what it comes from: `measured`, this server's
     speed for this kind of step once it has run one; else `probe` (the run's first steps, timed here within the last
     PROBE_TTL seconds, plus what its evaluations and drawing add), timed now where `may_probe` (the page allows it
     and no heavy job runs: a probe beside one would slow it and read its load); else the figure `bench` measured on
-    the CI-sized machine. `settings` says which settings the figure is for, where that is not plain."""
+    the CI-sized machine (`bench_adds`: what was added to it here, said after it). `settings` says which settings the
+    figure is for, where that is not plain."""
     from models.text import about
 
     if measured:
@@ -134,7 +136,8 @@ def estimate_text(
         else:
             per_step = bench_per_step
             basis = (
-                f"measured by `{bench}` on an idle 2-core CPU; no run like it has finished or been timed here yet"
+                f"measured by `{bench}` on an idle 2-core CPU{bench_adds}; no run like it has finished or been timed "
+                "here yet"
                 f"{threads_note(torch.get_num_threads())}{BROWSER}"
             )
     return f"{about(per_step * steps).capitalize()} for {steps:,} steps{settings} ({basis})"

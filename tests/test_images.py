@@ -184,11 +184,13 @@ def test_scan_bomb_is_counted_not_decoded():
         load_image(HEAVY_BAD["scan_bomb.jpg"])
 
 
-def rle_bmp(side: int, run: int) -> bytes:
-    """A `side` x `side` 8-bit run-length BMP (BI_RLE8) drawn in runs of `run` pixels."""
+def rle_bmp(side: int, run: int, row_pixels: int | None = None) -> bytes:
+    """A `side` x `side` 8-bit run-length BMP (BI_RLE8) drawn in runs of `run` pixels of two colours in turn, each
+    row ending after `row_pixels` (the whole row when None; the decoder pads the rest)."""
     import struct
 
-    row = bytes([run, 5, run, 9]) * (side // (2 * run)) + b"\x00\x00"  # two runs of two colours, then end of line
+    row = bytes([run, 5, run, 9]) * ((row_pixels or side) // (2 * run))
+    row += (bytes([run, 5]) if (row_pixels or side) % (2 * run) else b"") + b"\x00\x00"  # then end of line
     data = row * side + b"\x00\x01"  # end of bitmap
     palette = b"".join(bytes([i, i, 255 - i, 0]) for i in range(256))
     offset = 14 + 40 + len(palette)
@@ -197,18 +199,22 @@ def rle_bmp(side: int, run: int) -> bytes:
 
 
 def test_a_large_run_length_bmp_is_refused_before_its_slow_decode():
-    """Pillow decodes a run-length BMP in Python, a step per run: 24.5 MB of one-pixel runs took 4.5 s of the server.
-    A small one (a drawing) decodes as before."""
+    """Pillow decodes a run-length BMP in Python, a step per run and per pixel of a row it pads: 24.5 MB of one-pixel
+    runs took 4.5 s of the server, 25 KB of rows ending after one pixel 3.7 s at 6000 x 6000 (a review). A small one
+    (a drawing) decodes as before."""
     small = rle_bmp(256, 2)
     assert len(small) < MAX_RLE_BMP_BYTES
     arr = np.asarray(load_image(small))
     assert arr.shape == (256, 256, 3) and len(np.unique(arr.reshape(-1, 3), axis=0)) == 2
-    big = rle_bmp(1200, 1)  # 2.9 MB of one-pixel runs (2,883,480 bytes)
+    big = rle_bmp(1200, 1)  # 2.9 MB of one-pixel runs (2,883,480 bytes), 1.44 megapixels
     assert len(big) > MAX_RLE_BMP_BYTES
-    with pytest.raises(
-        ImageLoadError, match=r"^This BMP is run-length compressed and 2\.9 MB: such files over 2 MB take"
-    ):
+    with pytest.raises(ImageLoadError, match=r"^This BMP is run-length compressed \(2\.9 MB, 1200 x 1200 pixels\)"):
         load_image(big)
+    padded = rle_bmp(2001, 1, row_pixels=1)  # 4.004 megapixels in 10 KB
+    assert len(padded) < 20_000
+    with pytest.raises(ImageLoadError, match=r"2001 x 2001 pixels\): such files decode slowly, so one is taken up"):
+        load_image(padded)
+    assert load_image(rle_bmp(1999, 1, row_pixels=1)).size == (1024, 1024)  # within 4 megapixels: decoded
 
 
 def test_memory_budget_refuses_from_the_header():

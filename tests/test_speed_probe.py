@@ -39,6 +39,9 @@ def test_a_measurement_is_kept_for_its_ttl_then_taken_again(monkeypatch) -> None
     clock[0] += 2.0
     assert kept.kept("a") is None and kept.get("a", lambda: 3.0) == 3.0  # expired: measured again
     assert kept.measured() == ["a"]
+    # expired figures are dropped at the next measurement: a key per visitor's link must not pile up (a review)
+    clock[0] += 61.0
+    assert kept.get("b", lambda: 4.0) == 4.0 and kept.measured() == ["b"]
 
 
 def test_a_probe_times_the_runs_own_steps_before_its_first_evaluation_and_leaves_the_rngs() -> None:

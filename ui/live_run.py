@@ -147,6 +147,7 @@ def estimate_text(
     settings: str = "",
     probe: Probe | None = None,
     measure: bool = True,
+    bench_adds: str = "",
 ) -> str:
     """`models.speed_probe.estimate_text` with this server's measured speed for `kind`; a probe is timed now only
     where `measure` allows and no heavy job is running in the server's queue."""
@@ -159,6 +160,7 @@ def estimate_text(
         probe,
         measure and server_queue().counts()[0] == 0,
         settings,
+        bench_adds,
     )
 
 

@@ -26,11 +26,12 @@ DEFAULT_MAX_SIDE = 1024
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_BYTES = 300 * 2**20  # what one decode may hold at its peak, conversions included
 MAX_JPEG_SCANS = 100  # cameras and encoders write 1 (baseline) or about 10 (progressive)
-# A run-length BMP is decoded by Pillow in Python, a loop step per run: a 24.5-MB file of one-pixel runs took 4.5 s of
-# the server (3500 x 3500; 2026-12-06, 2 cores), one of 255-pixel runs 0.38 s for 36 megapixels. At most 2 MB of one
-# (about 0.4 s); such files are small drawings, and a larger one is refused with a line asking for a PNG. In decimal
-# megabytes, as the uploader shows a file's size (a walk read "2.9MB" there beside "2.7 MB" in the line).
-MAX_RLE_BMP_BYTES = 2_000_000
+# A run-length BMP is decoded by Pillow in Python, a loop step per run and per pixel of a row it pads: measured on 2
+# cores (2026-12-06), a 24.5-MB file of one-pixel runs took 4.5 s (3500 x 3500), and a 25-KB one of rows that end
+# after one pixel 3.7 s (6000 x 6000; a review found it); 2 MB of runs or 4 megapixels of padding take about 0.4 s
+# each. Such files are small drawings: a larger one is refused with a line asking for a PNG. In decimal megabytes, as
+# the uploader shows a file's size (a walk read "2.9MB" there beside "2.7 MB" in the line).
+MAX_RLE_BMP_BYTES, MAX_RLE_BMP_PIXELS = 2_000_000, 4_000_000
 
 # Bytes per pixel at the peak of decoding and converting each mode to 8-bit RGB at full size (modes
 # that `Image.reduce` cannot shrink are converted before they are shrunk). Unlisted modes count 4.
@@ -181,7 +182,7 @@ def load_image(
     Raises ImageLoadError for empty, truncated or damaged files, non-images, formats other than
     PNG, JPEG, WebP, BMP, GIF and TIFF, images whose declared size exceeds `max_pixels` or whose
     decoding would hold more than `max_bytes`, JPEGs with more than MAX_JPEG_SCANS scans, and run-length BMPs of
-    more than MAX_RLE_BMP_BYTES.
+    more than MAX_RLE_BMP_BYTES or MAX_RLE_BMP_PIXELS.
     """
     raw = _read(data)
     if not raw:
@@ -209,10 +210,12 @@ def load_image(
             f"The image is {width} x {height} pixels in mode {im.mode}: decoding it would take more than "
             f"{max_bytes / 2**20:.0f} MB. Please send a smaller or 8-bit version."
         )
-    if im.format == "BMP" and im.tile and im.tile[0].codec_name == "bmp_rle" and len(raw) > MAX_RLE_BMP_BYTES:
+    rle = im.format == "BMP" and im.tile and im.tile[0].codec_name == "bmp_rle"
+    if rle and (len(raw) > MAX_RLE_BMP_BYTES or width * height > MAX_RLE_BMP_PIXELS):
         raise ImageLoadError(
-            f"This BMP is run-length compressed and {len(raw) / 1e6:.1f} MB: such files over "
-            f"{MAX_RLE_BMP_BYTES / 1e6:.0f} MB take too long to decode. Please send it as PNG."
+            f"This BMP is run-length compressed ({len(raw) / 1e6:.1f} MB, {width} x {height} pixels): such files "
+            f"decode slowly, so one is taken up to {MAX_RLE_BMP_BYTES / 1e6:.0f} MB and "
+            f"{MAX_RLE_BMP_PIXELS / 1e6:.0f} megapixels. Please send it as PNG."
         )
     if im.format == "JPEG" and (scans := jpeg_scan_count(raw)) > MAX_JPEG_SCANS:
         raise ImageLoadError(

@@ -347,9 +347,8 @@ def training_tab() -> Callable[[], None]:
         draw_loop(loop, places)
     elif not LOOP.active:
         places[1].info(f"{press('Train')} to start the loop.", icon=":material/play_arrow:")
-    keep = (
-        after.empty()
-    )  # drawn now too, Keep and its "Kept as" line: a walk saw the last run's, faded, during a new one
+    # drawn now too, Keep and its "Kept as" line: a walk saw the last run's, faded, during a new one
+    keep = after.empty()
     kept = st.container()
 
     def train() -> None:

@@ -356,9 +356,10 @@ def comparison_estimate(steps_json: str, epochs: int) -> str:
         steps,
         bench_pair_seconds(per_digit),
         "bench/bench_training.py",
-        f", each training both networks on a batch ({counted(epochs, 'epoch')} of {steps // epochs} batches)",
+        f", each training both networks on a batch, {counted(epochs, 'epoch')} of {steps // epochs} batches",
         comparison_probe(json.loads(steps_json), epochs),
         probe_affordable(per_digit),
+        ", plus this pipeline's draws as timed here",  # for a costly pipeline, nearly all of it (a review)
     )
 
 
