@@ -185,6 +185,8 @@ def test_the_comparison_says_how_long_a_press_takes_before_and_after_one(monkeyp
     at.button(key="aug_train").click().run()
     assert not at.exception and at.metric
     (kind,) = [k for k in server_speeds().by_kind if k[0] == "augmentation"]
+    # timed from the first step's end to the last's: the loading and evaluations, the same for any epochs, left out
+    assert server_speeds().by_kind[kind].steps == 35
     per_step = server_speeds().per_step(kind)
     # the settings trained: their result is in the server's store (a walk pressed again and read "About 7.4 s")
     assert comparison_estimate(at) == (
