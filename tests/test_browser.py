@@ -209,17 +209,33 @@ def resume_and_watch(page) -> dict:
     ).json_value()
 
 
+def in_view(page, locator) -> bool:
+    """Whether the element is drawn wholly within the window as it stands (not scrolled to)."""
+    box = locator.bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= page.viewport_size["height"]
+
+
+def assert_run_in_view(page) -> None:
+    """A live run's progress bar and Stop are in view under the form that started it, at 1280 x 720 (a walk found
+    both below the fold, under the time estimate: a press changed nothing in view)."""
+    assert page.evaluate("window.scrollY") == 0
+    assert in_view(page, page.locator("[data-testid='stProgress']").first)
+    assert in_view(page, page.get_by_role("button", name="Stop", exact=True))
+
+
 def test_a_resumed_batchnorm_run_leaves_no_stale_line_and_no_faded_tab(app):
     """A walk: after Resume, 'Stopped at step 5 of 60: press Resume' stayed under a run that was training again, and
-    the Data augmentation tab was faded while BatchNorm trained. While the resumed run trains, neither is so."""
+    the Data augmentation tab was faded while BatchNorm trained. While the resumed run trains, neither is so. At 1280
+    x 720, its bar and Stop are in view."""
     url, browser = app
-    with closing(browser.new_page(viewport={"width": 1280, "height": 900})) as page:
+    with closing(browser.new_page(viewport={"width": 1280, "height": 720})) as page:
         page.goto(f"{url}/training")
         wait_idle(page)
         page.get_by_role("button", name="Train both networks").click()
         page.get_by_text(re.compile(r"Training both networks: [\d,]+ of [\d,]+ steps done")).first.wait_for(
             timeout=bound_ms(120)
         )
+        assert_run_in_view(page)
         rerun(page, page.get_by_role("button", name="Stop", exact=True).click)
         assert page.get_by_text("press Resume to go on").count() == 1
         seen = resume_and_watch(page)
@@ -229,12 +245,14 @@ def test_a_resumed_batchnorm_run_leaves_no_stale_line_and_no_faded_tab(app):
 
 
 def test_a_resumed_training_loop_drops_its_stopped_line(app):
-    """A walk: on Build, 'Stopped at step 5 of 60: press Resume to go on' stayed under the loop training again."""
+    """A walk: on Build, 'Stopped at step 5 of 60: press Resume to go on' stayed under the loop training again. At
+    1280 x 720, the loop's bar and Stop are in view."""
     url, browser = app
-    with closing(browser.new_page(viewport={"width": 1280, "height": 900})) as page:
+    with closing(browser.new_page(viewport={"width": 1280, "height": 720})) as page:
         open_tab(page, f"{url}/build", "Training loop")
         page.get_by_role("button", name="Train", exact=True).click()
         page.get_by_text(re.compile(r"Training: [\d,]+ of [\d,]+ steps done")).first.wait_for(timeout=bound_ms(120))
+        assert_run_in_view(page)
         rerun(page, page.get_by_role("button", name="Stop", exact=True).click)
         assert page.get_by_text("press Resume to go on").count() == 1
         seen = resume_and_watch(page)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from models.admission import MB, AdmissionQueue, ResultStore, heavy_slots
 from ui.view_link import visitor
@@ -44,10 +45,11 @@ def result_store() -> ResultStore:
 
 
 @contextmanager
-def heavy_job(what: str) -> Iterator[None]:
-    """Wait for a slot in the server's queue, showing the visitor their place, then run the body."""
+def heavy_job(what: str, where: DeltaGenerator | None = None) -> Iterator[None]:
+    """Wait for a slot in the server's queue, showing the visitor their place (in `where`, else here), then run the
+    body."""
     queue = server_queue()
-    note = st.empty()
+    note = (where or st).empty()
 
     def waiting(place: int) -> None:
         running, _ = queue.counts()

@@ -270,20 +270,22 @@ class LiveRun:
     def forget_earlier(self) -> None:
         del self.kept[:-1]
 
-    def controls(self, resumable: bool = True) -> None:
-        """Stop and (when `resumable`) Resume, acting in callbacks so both are drawn in the state their click made."""
+    def controls(self, resumable: bool = True) -> DeltaGenerator:
+        """Stop and (when `resumable`) Resume, acting in callbacks so both are drawn in the state their click made.
+        Returns the place beside them for the run's progress bar (`run`'s `where`): one row under the form that
+        started the run, in view at 1280 x 720 (a walk found the bar and Stop below the fold, under the estimate)."""
         phase = self.state.phase
-        cols = st.columns(2 if resumable else 1)
-        cols[0].button(self.stop_label, key=f"{self.name}_stop", disabled=not self.active, on_click=self.stop)
+        row = st.container(horizontal=True, vertical_alignment="center", gap="medium")
+        row.button(self.stop_label, key=f"{self.name}_stop", disabled=not self.active, on_click=self.stop)
         if resumable:
-            cols[1].button(
-                self.resume_label, key=f"{self.name}_resume", disabled=phase != "stopped", on_click=self.resume
-            )
+            row.button(self.resume_label, key=f"{self.name}_resume", disabled=phase != "stopped", on_click=self.resume)
+        bar = row.container(width="stretch")
         state = self.state
         # the aside while the new run waits, runs or stands finished: not once it is stopped or cancelled in turn
         for line in (state.aside if state.phase in ("pending", "running", "done") else "", state.message):
             if line:
                 st.info(line, icon=":material/info:")
+        return bar
 
     def run(
         self,
@@ -307,7 +309,7 @@ class LiveRun:
         bar = (where or st).empty()
         bar.progress(0.0, text=f"{label}: waiting for the server…")
         try:
-            self._advance(build, draw, chunk, label, kind, detail, bar)
+            self._advance(build, draw, chunk, label, kind, detail, bar, where)
         except Exception as exc:  # a run that cannot go on says so in one line; the server log has the trace
             _LOG.exception("%s stopped", label)
             state.phase = "stopped" if state.work is not None else "idle"
@@ -323,13 +325,14 @@ class LiveRun:
                 on_done(work)
             st.rerun()  # draw the page again, its buttons in the state the end of the run made
 
-    def _advance(self, build, draw, chunk, label, kind, detail, bar) -> None:
-        """The body of `run`: the queue, the build, the chunks, the timing."""
+    def _advance(self, build, draw, chunk, label, kind, detail, bar, where) -> None:
+        """The body of `run`: the queue, the build, the chunks, the timing. The queue's place and the build are
+        said in the bar's place, in view beside Stop (a spinner at the page's end was below the fold)."""
         state = self.state
-        with heavy_job(label), stepping(state):  # waiting visitors do no work, not even building the networks
+        with heavy_job(label, where), stepping(state):  # waiting visitors do no work, not even building the networks
             if state.phase == "pending":
-                with st.spinner("Building…"):
-                    state.work = build(state.config)
+                bar.progress(0.0, text=f"{label}: building…")
+                state.work = build(state.config)
                 state.phase, state.config = "running", None
             work = state.work
             units = getattr(work, "units", lambda: (float(work.step), float(work.total_steps)))

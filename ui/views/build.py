@@ -201,8 +201,8 @@ def loop_kind(config: LoopConfig) -> tuple:
     return ("loop", config.setup, config.batch_size)
 
 
-def loop_settings_ui() -> LoopConfig:
-    """The run's settings (the lecture's defaults) in a form with Train."""
+def loop_settings_ui() -> tuple[LoopConfig, bool]:
+    """The run's settings (the lecture's defaults) in a form with Train: the config and whether to train it twice."""
     with st.form("build_loop_form"):
         c1, c2, c3 = st.columns(3)
         setup = c1.selectbox(  # short names that fit a third of the page (a walk: the data's sizes were cut off)
@@ -225,25 +225,35 @@ def loop_settings_ui() -> LoopConfig:
         batch_size = select_number(c2, "Batch size", [16, 32, 64, 128], 64, key="build_batch")
         step_size = c3.number_input("StepLR step size (epochs)", 1, MAX_EPOCHS, 5, key="build_step", bind=BIND)
         gamma = select_number(c3, "StepLR gamma", [0.1, 0.25, 0.5, 0.75, 1.0], 0.5, key="build_gamma")
-        forget = st.toggle(
+        # the seed beside the two switches, not in a row of its own: Train then shows at 1280 x 720 (a walk)
+        c_seed, c_switches = st.columns([1, 2], vertical_alignment="bottom")
+        seed = c_seed.number_input("Seed", 0, 10_000, 0, key="build_seed", bind=BIND)
+        forget = c_switches.toggle(
             "Forget `lr_scheduler.step()` (the lecture's TO DO)",
             key="build_forget",
             bind=BIND,
             help="The rate then never decays.",
         )
-        compare = st.toggle(
-            "Train it twice from the same seed, with and without `lr_scheduler.step()`, on one chart",
+        compare = c_switches.toggle(
+            "Train it twice, with and without `lr_scheduler.step()`",
             key="build_compare",
             bind=BIND,
-            help="Twice the time. The numbers below the chart say what forgetting the step did in this run.",
+            help="From the same seed, on one chart; twice the time. The numbers below the chart say what forgetting "
+            "the step did in this run.",
         )
-        seed = c1.number_input("Seed", 0, 10_000, 0, key="build_seed", bind=BIND)
         submitted = st.form_submit_button("Train", type="primary")
     config = LoopConfig(
         setup, int(epochs), float(lr), int(batch_size), int(step_size), float(gamma), not forget, int(seed)
     )
     if submitted:  # the network is built once this visitor's turn in the server's queue comes
         LOOP.start((config, compare))
+    return config, compare
+
+
+def loop_estimate_ui(config: LoopConfig, compare: bool) -> None:
+    """How long the settings last applied take, and what Train, Stop and Resume do; drawn under Stop and Resume so
+    that a run's progress bar shows beside them, in view (a walk found it below the fold under this note)."""
+    forget = not config.scheduler_step
     steps = loop_steps(config) * (2 if compare else 1)
     batches = f"{counted(config.epochs, 'epoch')} of {loop_steps(config) // config.epochs} batches"
     note(  # in steps, which the form does not ask for: a walk could not tell where "400 steps" came from
@@ -261,7 +271,6 @@ def loop_settings_ui() -> LoopConfig:
     )
     if (forget or compare) and (idle := scheduler_idle_note(config)):
         st.info(idle, icon=":material/schedule:")
-    return config
 
 
 def stepped(work: LectureLoop | SchedulerComparison) -> LectureLoop:
@@ -319,18 +328,17 @@ def training_tab() -> Callable[[], None]:
     prose(
         "The lecture's loop on data this machine has: AdamW, StepLR, cross-entropy, an evaluation on the test "
         "set after every epoch. Every step records the loss, the batch's accuracy, the learning rate and each "
-        "layer's gradient norm. *Forget lr_scheduler.step()* runs the lecture's TO DO; *train it twice* runs it with "
-        "and without the step from the same seed and says, in numbers, what the missing line did."
+        "layer's gradient norm."  # the switches say the rest: Train's row then shows at 1280 x 720 (a walk)
     )
     with settings():
-        config = loop_settings_ui()
-    LOOP.controls()
+        config, compare = loop_settings_ui()
+    bar = LOOP.controls()
+    # drawn now, so a line from a stopped run is gone while a resumed one trains (a walk); under the buttons, as on
+    # the BatchNorm tab (a walk found Build's under the charts, below the fold, and read the stop as unsaid)
+    said = st.empty()
+    loop_estimate_ui(config, compare)
     # The charts and what to do with the run under the Train button, the full width (a walk found the four panels
     # cramped beside the code); then the code, wide enough for its longest line unwrapped, beside its notes.
-    bar = st.container()
-    # drawn now, so a line from a stopped run is gone while a resumed one trains (a walk); under the bar, as on the
-    # BatchNorm tab (a walk found Build's under the charts, below the fold, and read the stop as unsaid)
-    said = st.empty()
     places, after = (st.empty(), st.empty()), st.container()
     loop: LectureLoop | None = LOOP.work
     pending = LOOP.state.config

@@ -80,8 +80,8 @@ def bn_kind(config: BNConfig) -> tuple:
     return ("bn", config.arch, config.batch_size)
 
 
-def bn_settings_ui() -> None:
-    """The run's settings, with the time they take at this server's measured speed; Train asks for the run."""
+def bn_settings_ui() -> BNConfig:
+    """The run's settings; Train asks for the run. Returns the settings last applied."""
     prose(
         "The same network trained twice on scikit-learn's handwritten digits (1,300 training and 497 test scans), "
         "once with BatchNorm. Both start from the same weights and see the same batches. Try the paper's sigmoid "
@@ -109,11 +109,17 @@ def bn_settings_ui() -> None:
     config = bn_config(arch, activation, lr, batch_size, steps, seed)
     if submitted:  # the networks are built once this visitor's turn in the server's queue comes
         BN.start(config)
-    st.caption(
+    return config
+
+
+def bn_estimate_ui(config: BNConfig) -> None:
+    """The time the settings take at this server's measured speed, and what Train, Stop and Resume do; drawn under
+    Stop and Resume so that a run's progress bar shows beside them, in view (a walk found it below the fold)."""
+    note(
         estimate_text(
             bn_kind(config),
             config.steps,
-            estimate_seconds(arch, 1, batch_size),
+            estimate_seconds(config.arch, 1, config.batch_size),
             "bench/bench_training.py",
             " of both networks" + LAST_APPLIED,
             bn_probe(config),
@@ -427,12 +433,12 @@ def bn_tab() -> Callable[[], None]:
     trains the live run, to be called in the tab once the rest of the page is drawn: the other tab's elements are
     then this run's, not faded as stale while the run holds the script (a walk found that tab greyed out)."""
     with settings():
-        bn_settings_ui()
-    BN.controls()
-    bar = st.container()
+        config = bn_settings_ui()
+    bar = BN.controls()
+    said = st.empty()  # drawn now, so a line from a stopped run is gone while a resumed one trains (a walk)
+    bn_estimate_ui(config)
     exp: BNExperiment | None = BN.work
     places = show_bn_run(exp)
-    said = st.empty()  # drawn now, so a line from a stopped run is gone while a resumed one trains (a walk)
     kept = st.container()
 
     def train() -> None:

@@ -241,7 +241,7 @@ def finished(work: SweepWork) -> None:
 
 def sweep_run_section() -> None:
     """The live sweep: Stop and Resume, its progress run by run (a stopped sweep keeps its finished runs)."""
-    SWEEP.controls()  # with the line a finished sweep left: what it saved
+    bar = SWEEP.controls()  # with the line a finished sweep left: what it saved
     if SWEEP.state.phase == "stopped":
         st.info(stopped_text(SWEEP.work))
     SWEEP.run(
@@ -250,5 +250,6 @@ def sweep_run_section() -> None:
         lambda work: 1,
         "The sweep",
         detail=lambda work: work.detail,
+        where=bar,
         on_done=finished,
     )
