@@ -230,10 +230,49 @@ def test_top9_montages_hold_nine_projections_and_patches_per_channel():
     out = top9_montages(model, images, names, "layer1.0", [0, 5], info.mean, info.std)
     tops = top_activations(model, images, "layer1.0", [0, 5], k=9)
     assert sorted(out) == [0, 5]
-    for channel, (best, projections, patches) in out.items():
+    for channel, (best, projections, patches, said) in out.items():
         assert best == [names[t.image_index] for t in tops[channel]] and len(best) == 9  # every tile named
+        assert said.startswith("image patches under each unit's 27 x 27-pixel receptive field")  # layer1.0's field
         assert projections.shape == patches.shape and projections.dtype == np.uint8 and projections.shape[-1] == 3
         assert projections.shape[0] > 3 * 64 and projections.shape[1] > 3 * 64  # three 64-pixel tiles a side
+
+
+def test_a_receptive_field_is_said_by_its_whole_side_not_by_its_patch_cut_to_the_image() -> None:
+    """A walk read "64 x 64 pixels" for layer2 (99 px) and layer4 (435 px) of the bundled network at 64 px: the side
+    said was the patch's. The side is the layer's; the range is where the field lies on the image."""
+    from explain.methods.deconvnet import Geometry, field_text
+
+    layer2 = Geometry(stride=8, size=99, start=0.0)  # the bundled network's layer2 at 64 px
+    assert field_text(layer2, (0, 7), (64, 64)) == (
+        "99 x 99 pixels (more than the whole input): x 7–63, y 0–49 of the 64 x 64 input, mid-grey past the "
+        "image's edge"
+    )
+    layer4 = Geometry(stride=32, size=435, start=0.0)
+    assert field_text(layer4, (1, 1), (64, 64)) == (
+        "435 x 435 pixels (more than the whole input): x 0–63, y 0–63 of the 64 x 64 input, the whole image"
+    )
+    inside = Geometry(stride=4, size=11, start=0.0)
+    assert field_text(inside, (2, 2), (20, 20)) == "11 x 11 pixels: x 3–13, y 3–13 of the 20 x 20 input"
+
+
+def test_top9_patches_say_when_each_is_the_whole_image_and_when_grey_shows() -> None:
+    """A walk saw layer3's nine patches, each a whole photo, captioned '(mid-grey: past the image's edge)'."""
+    from explain.figures.top9 import patches_text
+    from explain.methods.deconvnet import TopActivation
+
+    def top(box, tile):
+        return TopActivation(0, 0, (0, 0), 1.0, torch.zeros(3, 64, 64), box, tile)
+
+    whole = [top((0, 0, 64, 64), (0, 0, 64, 64))] * 9
+    assert patches_text(whole, 211, (64, 64)) == (
+        "image patches under each unit's 211 x 211-pixel receptive field: more than the whole 64 x 64 image, so each "
+        "patch is the whole image"
+    )
+    edge = [top((0, 4, 8, 16), (-4, 4, 8, 16))] + [top((4, 4, 15, 15), (4, 4, 15, 15))] * 8
+    assert patches_text(edge, 11, (64, 64)) == (
+        "image patches under each unit's 11 x 11-pixel receptive field (mid-grey: past the image's edge)"
+    )
+    assert patches_text(edge[1:], 11, (64, 64)) == "image patches under each unit's 11 x 11-pixel receptive field"
 
 
 def test_boxes_and_grid_positions_are_said_in_words() -> None:

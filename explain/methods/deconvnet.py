@@ -291,6 +291,19 @@ def box_text(box: tuple[int, int, int, int], image_hw: tuple[int, int]) -> str:
     return f"x {x0}–{x1 - 1}, y {y0}–{y1 - 1} of the {w} x {h} input"
 
 
+def field_text(geo: Geometry, position: tuple[int, int], image_hw: tuple[int, int]) -> str:
+    """A unit's receptive field in words: its whole side, from the layer's geometry (a walk read "64 x 64 pixels" for
+    layer4's 435: the side said was its patch's, cut to the 64-pixel image), where it lies on the image, and what its
+    patch shows past the image's edge: "99 x 99 pixels (more than the whole input): x 7–63, y 0–63 of the 64 x 64
+    input, mid-grey past the image's edge"."""
+    (h, w), box = image_hw, geo.box(position, image_hw)
+    wider = " (more than the whole input)" if geo.size > max(h, w) else ""
+    said = f"{geo.size} x {geo.size} pixels{wider}: {box_text(box, image_hw)}"
+    if box == (0, 0, w, h):
+        return f"{said}, the whole image"
+    return said + (", mid-grey past the image's edge" if geo.tile(position, image_hw) != box else "")
+
+
 def position_text(position: tuple[int, int], map_hw: tuple[int, int]) -> str:
     """A unit's place (row, column from 0) on its layer's grid in words, counted from 1 as the channel grid's tiles
     and their rows and columns are (a walk read a 0-based "row 1, column 1" beside "tile 1 (row 1, column 1)" and

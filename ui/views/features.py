@@ -26,9 +26,9 @@ from explain.inputs.image_sets import (
 from explain.inputs.upload_limits import IMAGE_MB, TOP9_UPLOADS
 from explain.methods.classify import prepare
 from explain.methods.deconvnet import (
-    box_text,
     enclosing_layer,
     feature_layers,
+    field_text,
     geometry,
     outline_layers,
     position_text,
@@ -179,13 +179,14 @@ def show_projection(
     seen: np.ndarray,
     box: tuple[int, int, int, int],
     tile: tuple[int, int, int, int],
+    field: str,
     channel: int,
     value: float,
     where: str,
     whole: bool,
 ) -> None:
     """The deconvnet projection (of the strongest activation or of the whole channel), the image patch under the
-    strongest unit's receptive field, and where that patch is."""
+    strongest unit's receptive field (`field`: `field_text`), and where that patch is."""
     a, b, c = st.columns(3)
     if whole:  # the whole channel reaches wherever it fires: the whole image, beside the image with the box and the
         b, c = c, b  # patch last (a walk read the patch beside the whole-image projection as the same region)
@@ -193,12 +194,7 @@ def show_projection(
     else:  # one unit's projection is zero outside its receptive field: shown over the patch beside it, as in top-9
         shown, projected = crop_tile(symmetric_image(rec), tile, 160), "its strongest activation, over the same patch"
     a.image(shown, caption=f"deconvnet projection of {projected} (mid-grey = 0)", width="stretch")
-    outside = ", mid-grey past the image's edge" if tile != box else ""
-    side = tile[2] - tile[0]  # the whole field's side, said (a review: 435 px at a 64-px input went unsaid)
-    wider = " (more than the whole input)" if side > max(seen.shape[:2]) else ""
-    said = f"the strongest unit's receptive field, {side} x {side} pixels{wider}: {box_text(box, seen.shape[:2])}"
-    said += outside
-    b.image(crop_tile(seen, tile, 160), caption=said, width="stretch")
+    b.image(crop_tile(seen, tile, 160), caption=f"the strongest unit's receptive field, {field}", width="stretch")
     c.image(
         draw_box(draw_box(seen, box, "#000000", 4), box, "#FF2BD6", 2),  # magenta on black: seen on green shapes too
         caption=f"channel {channel}: strongest activation {value:.3g} at {where}",
@@ -233,7 +229,8 @@ def maps_tab(
     box, tile = geo.box(position, seen.shape[:2]), geo.tile(position, seen.shape[:2])
     if silent := silent_note(int(channel), value):
         st.info(silent, icon=":material/block:")
-    show_projection(rec, seen, box, tile, channel, value, position_text(position, fmap.shape[-2:]), whole)
+    field = field_text(geo, position, seen.shape[:2])
+    show_projection(rec, seen, box, tile, field, channel, value, position_text(position, fmap.shape[-2:]), whole)
 
 
 NO_UPLOADS_YET = "Upload a few images above to scan them: the Scan button appears once they are here."
@@ -380,11 +377,11 @@ def show_top9(montages: dict[int, tuple], scanned: int) -> None:
     images `scanned`, as many as there are, said so (a walk counted four under 'the nine strongest')."""
     if scanned < 9:
         st.caption(f"{counted(scanned, 'image')} scanned, one activation each: {scanned} of the nine.")
-    for c, (strongest, projections, patches) in montages.items():
+    for c, (strongest, projections, patches, said) in montages.items():
         st.markdown(f"**Channel {c}**: strongest in {', '.join(strongest)} (the tiles by rows, strongest first)")
         left, right = st.columns(2)
         left.image(projections, caption="projections", width="stretch")
-        right.image(patches, caption="image patches (mid-grey: past the image's edge)", width="stretch")
+        right.image(patches, caption=said, width="stretch")
 
 
 def top9_tab(
