@@ -138,9 +138,13 @@ def test_a_link_opens_the_detection_it_was_copied_on() -> None:
     assert at.query_params["det_row"] == str(first_left + 1)
     at.selectbox(key="det_sample").set_value("generated scene 2").run()
     assert not at.exception and "det_row" not in at.query_params
-    for stale in ("0", "99", "two"):  # a link to no detection opens none, without a word
+    for stale in ("0", "99", "two"):  # a link to no detection opens none, and says so (a walk: dropped silently)
         at = open_link("pages/detection.py", {"det_row": stale})
         assert not at.exception and not at.error and "det_row" not in at.query_params
+        (note,) = link_notes(at)
+        assert note.startswith(f"This link's `det_row`=`{stale}` is not a value this page can show")
+        at.run()
+        assert not link_notes(at)  # said once
 
 
 def test_compact_mode_hides_the_explanatory_text():

@@ -119,6 +119,15 @@ def explained(key: str, values: Sequence[str] | None = None) -> None:
         said.setdefault(key, set()).update(values)
 
 
+REFUSED = "_link_refused"  # session key: a link's values of parameters no widget is bound to that the page refused
+
+
+def refuse(key: str, value: str) -> None:
+    """The page could not take the link's `value` of `key`, a parameter no widget is bound to (a detection's row):
+    `say_values_not_taken` names it with the widgets' (a walk's `det_row=999` was dropped without a word)."""
+    st.session_state.setdefault(REFUSED, {}).setdefault(key, set()).add(value)
+
+
 def take_linked_values() -> dict[str, list[str]] | None:
     """The link's values `remember_linked_values` kept, taken out: judged by the run that kept them, if it runs to
     its end, and by no later one (a run interrupted before its end leaves the widgets, and then the URL, to the
@@ -175,12 +184,18 @@ def say_values_not_taken(where: DeltaGenerator, linked: dict[str, list[str]] | N
 
     if not linked:
         return
-    said = st.session_state.get(EXPLAINED, {})
+    said, refused = st.session_state.get(EXPLAINED, {}), st.session_state.pop(REFUSED, {})
     missed = [
         f"{code_span(key, 30)}={code_span(','.join(dropped), 40)}"
         for key, values in linked.items()
         if (key not in said or said[key] is not None)
-        and (dropped := [v for v in _not_taken(key, values) if v not in (said.get(key) or ())])
+        and (
+            dropped := [
+                v
+                for v in dict.fromkeys(_not_taken(key, values) + [v for v in values if v in refused.get(key, ())])
+                if v not in (said.get(key) or ())
+            ]
+        )
     ]
     if missed:
         more = f" and {len(missed) - 3} more" if len(missed) > 3 else ""
@@ -243,10 +258,15 @@ def name_upload(sha256: str | None) -> None:
 
 
 def linked_row(param: str, count: int) -> int | None:
-    """The 0-based row of a `count`-row table that the URL's `param` names (1-based, as a person counts), or None."""
+    """The 0-based row of a `count`-row table that the URL's `param` names (1-based, as a person counts), or None; a
+    link's value that names no row is `refuse`d, to be named."""
     from models.text import row_number
 
-    return row_number(st.query_params.get(param), count)
+    text = st.query_params.get(param)
+    row = row_number(text, count)
+    if text is not None and row is None and text in linked_values(param):
+        refuse(param, text)
+    return row
 
 
 def name_row(param: str, row: int | None) -> None:
