@@ -104,7 +104,7 @@ def test_with_no_detection_shown_the_page_says_why_instead_of_asking_for_a_click
     from explain.figures.detections import listing_text, pick_hint
 
     at = open_page(PAGE)
-    shown = next(c.value for c in at.caption if c.value.endswith(" shown. Click a row to focus it."))
+    shown = next(c.value for c in at.caption if " shown. Click a row to follow that detection: " in c.value)
     total = int(re.match(r"\d+ of (\d+) detections", shown)[1])  # all the model found, at the page's threshold too
     at.slider(key="det_threshold").set_value(1.0).run()
     # no table without rows, and no "Click a row" over it (a walk read "0 of 0 detections shown. Click a row to
@@ -115,13 +115,13 @@ def test_with_no_detection_shown_the_page_says_why_instead_of_asking_for_a_click
     )
     assert listing_text(0, total) == f"None of the {total} detections passes the score threshold and classes chosen."
     assert listing_text(0, 0) == "The detector found nothing in this image."
-    assert listing_text(1, 1) == "1 of 1 detection shown. Click a row to focus it."
+    assert listing_text(1, 1).startswith("1 of 1 detection shown. Click a row to follow that detection: ")
     stage5 = next(m.value for m in at.markdown if m.value.startswith("**5. Detections.**"))
     assert "None of them scores at least 1.00 in the classes chosen, so the page lists none." in stage5
     infos = [i.value for i in at.info]
     assert pick_hint(0, total, "explain that detection") in infos and not any("Click a row" in i for i in infos)
     assert pick_hint(0, 0, "x") == "The detector found nothing in this image, so there is no detection to follow."
-    assert pick_hint(2, 3, "x") == "Click a row of the table above to x."
+    assert pick_hint(2, 3, "x") == "Click a row of the detections table, at the top of the page, to x."
     assert pick_hint(0, 3, "x") == (
         "None of the 3 detections passes the score threshold and classes chosen: lower the threshold or choose more "
         "classes, then click a row to x."
@@ -371,10 +371,10 @@ def test_a_clicked_row_does_not_carry_over_to_a_new_image():
     """#28: the row clicked on one image focused a detection of the next image (1 box drawn, '5 of 19 shown')."""
     at = open_page(PAGE)
     click_row(at, 0)  # what a click on row 0 sends
-    assert not any("Click a row of the table above" in i.value for i in at.info)  # row 0 is in focus
+    assert not any("Click a row of the detections table" in i.value for i in at.info)  # row 0 is in focus
     at.selectbox(key="det_sample").set_value("generated scene 2").run()
     assert not at.exception
-    assert any("Click a row of the table above" in i.value for i in at.info)  # nothing in focus on the new image
+    assert any("Click a row of the detections table" in i.value for i in at.info)  # nothing in focus on the new image
 
 
 def test_the_bundled_detectors_caveat_is_for_images_it_was_not_trained_on():

@@ -114,7 +114,7 @@ def test_a_link_opens_the_detection_it_was_copied_on() -> None:
     assert len(everything) >= 3
     at = open_link("pages/detection.py", {"det_row": "3"})
     assert not at.exception and at.query_params["det_row"] == "3"
-    assert "Click a row of the table above" not in " ".join(i.value for i in at.info)  # one detection in focus
+    assert "Click a row of the detections table" not in " ".join(i.value for i in at.info)  # one detection in focus
     focused = at.session_state[at.dataframe[0].key]["selection"]["rows"]
     assert focused == [2] and at.dataframe[0].value.iloc[2]["class"] == everything[2][0]
     click_row(at, 0)  # a click on the first row

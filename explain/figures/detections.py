@@ -54,7 +54,7 @@ def pick_hint(kept: int, total: int, to: str) -> str:
     """What to do to follow one detection (`to`: what following it shows), or why there is none to follow (a walk
     read "Click a row of the table above" under an empty table)."""
     if kept:
-        return f"Click a row of the table above to {to}."
+        return f"Click a row of the detections table, at the top of the page, to {to}."  # far above (a walk)
     if total:
         return f"{_why_none(total)}: lower the threshold or choose more classes, then click a row to {to}."
     return f"{_why_none(0)}, so there is no detection to follow."
@@ -62,10 +62,14 @@ def pick_hint(kept: int, total: int, to: str) -> str:
 
 def listing_text(kept: int, total: int) -> str:
     """The line over the detections' table: how many of all the model found are shown, and that a row can be
-    clicked; without rows, why there are none (a walk read "0 of 0 detections shown. Click a row to focus it." over
-    an empty table)."""
+    clicked and what follows the click (a walk saw only the picture change: the rest is thousands of pixels below);
+    without rows, why there are none (a walk read "0 of 0 detections shown. Click a row to focus it." over an
+    empty table)."""
     if kept:
-        return f"{kept} of {counted(total, 'detection')} shown. Click a row to focus it."
+        return (
+            f"{kept} of {counted(total, 'detection')} shown. Click a row to follow that detection: the picture frames "
+            "it, and the stages below (its proposal, its RoI, the mask head) and *Explain one detection* show it."
+        )
     return f"{_why_none(total)}."
 
 
