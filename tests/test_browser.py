@@ -236,6 +236,8 @@ def test_a_resumed_batchnorm_run_leaves_no_stale_line_and_no_faded_tab(app):
             timeout=bound_ms(120)
         )
         assert_run_in_view(page)
+        # theme.paddingTop (.streamlit/config.toml): the title just under the 60-px header, not 80 px lower
+        assert page.locator("h1").first.bounding_box()["y"] < 60
         rerun(page, page.get_by_role("button", name="Stop", exact=True).click)
         assert page.get_by_text("press Resume to go on").count() == 1
         seen = resume_and_watch(page)

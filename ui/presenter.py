@@ -21,9 +21,10 @@ TEXT_SCALE = 1.5  # how much larger text is in figures and pictures when present
 
 # Larger page text (a metric's value too: the paragraph rule alone drew it as small as its label; and what a
 # selectbox or number box shows, which Streamlit draws as an input's value: both from walks), and
-# Streamlit's element toolbar (full screen, download) shown without hovering; the main area's top padding cut from
-# 6rem to 3.5rem, just under the header's buttons (a walk: at 1280 x 720 the first attribution map began 157 px
-# above the bottom of the screen).
+# Streamlit's element toolbar (full screen, download) shown without hovering; the main area's top padding 3.5rem, just
+# under the header's button that opens the folded sidebar (a walk: at 1280 x 720 the first attribution map began 157
+# px above the bottom of the screen). Not presenting, `theme.paddingTop` (.streamlit/config.toml) sets it: Streamlit
+# adds the header's 60 px to that where the header shows a button, as it does here.
 STYLE = """<style>
 section.main, .stMain { font-size: 1.2rem; }
 .stMain .stMainBlockContainer { padding-top: 3.5rem; }
