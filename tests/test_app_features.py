@@ -31,8 +31,8 @@ def test_defaults_show_filters_maps_and_a_projection(page):
     # coordinates in words (a walk could not tell the box's (x0, y0, x1, y1) from the unit's (row, column))
     assert any(
         re.fullmatch(
-            r"the strongest unit's receptive field, 27 x 27 pixels: "  # layer1.0's field, inside the 64-px input
-            r"x \d+–\d+, y \d+–\d+ of the 64 x 64 input(, mid-grey past the image's edge)?",
+            r"the strongest unit's receptive field, 27 x 27 pixels(: |, on the image )"  # layer1.0's field
+            r"x \d+–\d+, y \d+–\d+ of the 64 x 64 input(, mid-grey past its edge)?",
             c,
         )
         for c in captions
@@ -52,7 +52,7 @@ def test_choosing_a_layer_and_channel_reprojects(page):
     )
     # the field's whole side, not its patch's cut to the image (a walk read "64 x 64 pixels" for layer2's 99)
     assert any(
-        c.startswith("the strongest unit's receptive field, 99 x 99 pixels (more than the whole input): x ")
+        c.startswith("the strongest unit's receptive field, 99 x 99 pixels (more than the whole input), ")
         for c in image_captions(page)
     )
     page.toggle(key="feat_whole").set_value(True).run()

@@ -244,13 +244,20 @@ def test_a_receptive_field_is_said_by_its_whole_side_not_by_its_patch_cut_to_the
 
     layer2 = Geometry(stride=8, size=99, start=0.0)  # the bundled network's layer2 at 64 px
     assert field_text(layer2, (0, 7), (64, 64)) == (
-        "99 x 99 pixels (more than the whole input): x 7–63, y 0–49 of the 64 x 64 input, mid-grey past the "
-        "image's edge"
+        "99 x 99 pixels (more than the whole input), on the image x 7–63, y 0–49 of the 64 x 64 input, mid-grey past "
+        "its edge"
+    )
+    # a corner unit: its clipped field is square already, so its patch has no grey (a review read the two ranges as
+    # contradicting the side)
+    assert field_text(layer2, (0, 0), (64, 64)) == (
+        "99 x 99 pixels (more than the whole input), on the image x 0–49, y 0–49 of the 64 x 64 input"
     )
     layer4 = Geometry(stride=32, size=435, start=0.0)
     assert field_text(layer4, (1, 1), (64, 64)) == (
-        "435 x 435 pixels (more than the whole input): x 0–63, y 0–63 of the 64 x 64 input, the whole image"
+        "435 x 435 pixels (more than the whole input), covering the whole 64 x 64 input"
     )
+    exactly = Geometry(stride=1, size=64, start=0.0)  # a field the image's size, past its edge: not "more than"
+    assert field_text(exactly, (0, 0), (64, 64)) == "64 x 64 pixels, on the image x 0–31, y 0–31 of the 64 x 64 input"
     inside = Geometry(stride=4, size=11, start=0.0)
     assert field_text(inside, (2, 2), (20, 20)) == "11 x 11 pixels: x 3–13, y 3–13 of the 20 x 20 input"
 
@@ -265,8 +272,8 @@ def test_top9_patches_say_when_each_is_the_whole_image_and_when_grey_shows() -> 
 
     whole = [top((0, 0, 64, 64), (0, 0, 64, 64))] * 9
     assert patches_text(whole, 211, (64, 64)) == (
-        "image patches under each unit's 211 x 211-pixel receptive field: more than the whole 64 x 64 image, so each "
-        "patch is the whole image"
+        "image patches under each unit's 211 x 211-pixel receptive field, each covering the whole 64 x 64 image: "
+        "each patch is the whole image"
     )
     edge = [top((0, 4, 8, 16), (-4, 4, 8, 16))] + [top((4, 4, 15, 15), (4, 4, 15, 15))] * 8
     assert patches_text(edge, 11, (64, 64)) == (

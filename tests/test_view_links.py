@@ -113,7 +113,7 @@ def test_a_link_opens_the_detection_it_was_copied_on() -> None:
     everything = list(first.dataframe[0].value.itertuples(index=False))
     assert len(everything) >= 3
     at = open_link("pages/detection.py", {"det_row": "3"})
-    assert not at.exception and at.query_params["det_row"] == "3"
+    assert not at.exception and at.query_params["det_row"] == "3" and not link_notes(at)  # taken: nothing to say
     assert "Click a row of the detections table" not in " ".join(i.value for i in at.info)  # one detection in focus
     focused = at.session_state[at.dataframe[0].key]["selection"]["rows"]
     assert focused == [2] and at.dataframe[0].value.iloc[2]["class"] == everything[2][0]
@@ -145,6 +145,17 @@ def test_a_link_opens_the_detection_it_was_copied_on() -> None:
         assert note.startswith(f"This link's `det_row`=`{stale}` is not a value this page can show")
         at.run()
         assert not link_notes(at)  # said once
+    # several rows: the last is taken and all are named, as a one-value widget's (a review: the first went unsaid)
+    at = open_link("pages/detection.py", {"det_row": ["99", "2"]})
+    assert at.session_state[at.dataframe[0].key]["selection"]["rows"] == [1]
+    (note,) = link_notes(at)
+    assert note.startswith("This link's `det_row`=`99,2` is not a value")
+    # a link to another browser's upload: the sample is shown instead (said), and the link's row, which is of the
+    # upload, focuses none of the sample's detections (a review: an unrelated detection was focused without a word)
+    at = open_link("pages/detection.py", {"upload": "ab" * 32, "det_row": "2"})
+    assert not at.exception and "det_row" not in at.query_params and not link_notes(at)
+    assert any("another browser," in i.value for i in at.info)
+    assert not at.session_state[at.dataframe[0].key]["selection"]["rows"]
 
 
 def test_compact_mode_hides_the_explanatory_text():
@@ -386,7 +397,8 @@ def test_a_links_value_the_page_cannot_take_is_named_once_not_dropped_silently()
     """Streamlit drops a bound widget's URL value it cannot take (or corrects it) without a word: a link typed with
     a widget's key (`?unet_source=any`; the URL holds its label) silently showed another view. The first whole run
     names what was not taken; a value that is the widget's default, which Streamlit also clears, is not named, nor a
-    parameter no widget is bound to, nor anything on a later run."""
+    parameter no widget is bound to that the page does not read (a page reading one names what it refuses: a
+    detection's row, in the test above), nor anything on a later run."""
     at = open_link("pages/unet.py", {"unet_source": "any", "unet_seed": "7", "det_row": "x"})
     assert not at.exception
     (note,) = link_notes(at)

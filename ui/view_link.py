@@ -182,9 +182,10 @@ def say_values_not_taken(where: DeltaGenerator, linked: dict[str, list[str]] | N
     another view. Keys the page has `explained` are left to what it said."""
     from models.text import code_span
 
+    refused = st.session_state.pop(REFUSED, {})  # judged with the link's values, or dropped at the next whole run
     if not linked:
         return
-    said, refused = st.session_state.get(EXPLAINED, {}), st.session_state.pop(REFUSED, {})
+    said = st.session_state.get(EXPLAINED, {})
     missed = [
         f"{code_span(key, 30)}={code_span(','.join(dropped), 40)}"
         for key, values in linked.items()
@@ -258,15 +259,24 @@ def name_upload(sha256: str | None) -> None:
 
 
 def linked_row(param: str, count: int) -> int | None:
-    """The 0-based row of a `count`-row table that the URL's `param` names (1-based, as a person counts), or None; a
-    link's value that names no row is `refuse`d, to be named."""
+    """The 0-based row of a `count`-row table that the URL's `param` names (1-based, as a person counts), or None.
+    A link's value that names no row is `refuse`d, to be named; a link giving several has the last taken and all
+    named, as a one-value widget's (a review)."""
     from models.text import row_number
 
-    text = st.query_params.get(param)
+    text, linked = st.query_params.get(param), linked_values(param)
     row = row_number(text, count)
-    if text is not None and row is None and text in linked_values(param):
-        refuse(param, text)
+    for value in linked if len(linked) > 1 else [text] if row is None and text in linked else []:
+        refuse(param, value)
     return row
+
+
+def linked_image_missing() -> bool:
+    """Whether the link named an upload that this page does not show (another browser's, or one the server let go:
+    the page says so): what the link says of its image, a detection's row, belongs to another image (a review found
+    a link's row focusing an unrelated detection of the sample shown instead). Call after the image is chosen."""
+    named = linked_values(UPLOAD)
+    return bool(named) and st.query_params.get(UPLOAD) != named[-1]
 
 
 def name_row(param: str, row: int | None) -> None:

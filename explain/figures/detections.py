@@ -67,8 +67,8 @@ def listing_text(kept: int, total: int) -> str:
     empty table)."""
     if kept:
         return (
-            f"{kept} of {counted(total, 'detection')} shown. Click a row to follow that detection: the picture frames "
-            "it, and the stages below (its proposal, its RoI, the mask head) and *Explain one detection* show it."
+            f"{kept} of {counted(total, 'detection')} shown. Click a row to follow that detection: the picture shows "
+            "it alone, and the pipeline's stages below and *Explain one detection* follow it."
         )
     return f"{_why_none(total)}."
 

@@ -20,7 +20,7 @@ def patches_text(items: Sequence[TopActivation], size: int, image_hw: tuple[int,
     h, w = image_hw
     said = f"image patches under each unit's {size} x {size}-pixel receptive field"
     if all(t.box == (0, 0, w, h) for t in items):
-        return f"{said}: more than the whole {w} x {h} image, so each patch is the whole image"
+        return f"{said}, each covering the whole {w} x {h} image: each patch is the whole image"
     return said + (" (mid-grey: past the image's edge)" if any(t.tile != t.box for t in items) else "")
 
 

@@ -293,15 +293,20 @@ def box_text(box: tuple[int, int, int, int], image_hw: tuple[int, int]) -> str:
 
 def field_text(geo: Geometry, position: tuple[int, int], image_hw: tuple[int, int]) -> str:
     """A unit's receptive field in words: its whole side, from the layer's geometry (a walk read "64 x 64 pixels" for
-    layer4's 435: the side said was its patch's, cut to the 64-pixel image), where it lies on the image, and what its
-    patch shows past the image's edge: "99 x 99 pixels (more than the whole input): x 7–63, y 0–63 of the 64 x 64
-    input, mid-grey past the image's edge"."""
+    layer4's 435: the side said was its patch's, cut to the 64-pixel image), and the part of it on the image, which
+    its patch shows: "11 x 11 pixels: x 3–13, ..." inside the image; "99 x 99 pixels (more than the whole input), on
+    the image x 7–63, y 0–49 of the 64 x 64 input, mid-grey past its edge" where it runs past (grey only where the
+    patch is squared off: `Geometry.tile`)."""
     (h, w), box = image_hw, geo.box(position, image_hw)
-    wider = " (more than the whole input)" if geo.size > max(h, w) else ""
-    said = f"{geo.size} x {geo.size} pixels{wider}: {box_text(box, image_hw)}"
+    said = f"{geo.size} x {geo.size} pixels"
+    if geo.field(position) == box:  # all of it on the image
+        return f"{said}: {box_text(box, image_hw)}"
+    said += " (more than the whole input)" if geo.size > max(h, w) else ""
     if box == (0, 0, w, h):
-        return f"{said}, the whole image"
-    return said + (", mid-grey past the image's edge" if geo.tile(position, image_hw) != box else "")
+        return f"{said}, covering the whole {w} x {h} input"
+    return f"{said}, on the image {box_text(box, image_hw)}" + (
+        ", mid-grey past its edge" if geo.tile(position, image_hw) != box else ""
+    )
 
 
 def position_text(position: tuple[int, int], map_hw: tuple[int, int]) -> str:

@@ -50,7 +50,7 @@ from models.text import counted
 from ui.image_input import ChosenImage
 from ui.live_run import LAST_APPLIED, LiveRun, estimate_text, redraw_number
 from ui.own_model import NOT_HERE, OWN, link_names_own, own_model, own_spec
-from ui.presenter import chart, note, press, prose, settings
+from ui.presenter import chart, note, presenting, press, prose, settings
 from ui.view_link import BIND, explained, select_number
 from ui.views.own import keep_loop_ui
 
@@ -269,7 +269,8 @@ def loop_estimate_ui(config: LoopConfig, compare: bool) -> None:
         "goes on from there. A run lives in this browser tab: a reload or a new tab starts afresh, with the settings "
         "the link holds."  # a walk lost a finished run on a reload, without a word on why
     )
-    if (forget or compare) and (idle := scheduler_idle_note(config)):
+    # folded with the settings when presenting, as it was inside them
+    if (forget or compare) and not presenting() and (idle := scheduler_idle_note(config)):
         st.info(idle, icon=":material/schedule:")
 
 

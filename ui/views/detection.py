@@ -47,7 +47,7 @@ from explain.methods.rcnn_stages import (
 from models.detectors import BUNDLED_DETECTOR, DetectorInfo, Instance, detect, drawable
 from ui.presenter import chart, prose, settings, stage, text_scale
 from ui.subject import Subject, cached_on_subject
-from ui.view_link import BIND, linked_row, name_row
+from ui.view_link import BIND, explained, linked_image_missing, linked_row, name_row
 
 ROW = "det_row"  # the query parameter naming the clicked detection, 1-based among all the model found
 ROW_SOURCE = "det_row_source"  # session key: the cache id of the image and model the URL's row belongs to
@@ -138,6 +138,9 @@ def detections_ui(
     )
     if st.session_state.get(ROW_SOURCE, source) != source:  # the linked number named another image's detection
         name_row(ROW, None)
+    elif linked_image_missing():  # the link's row is of its upload, not of the image shown instead (said above)
+        name_row(ROW, None)
+        explained(ROW)
     st.session_state[ROW_SOURCE] = source
     # A table of its own for each list: a row number means another detection in another list, and the browser kept
     # a shorter list's tick on the old row number, then sent it (a walk: the focus moved to a detection nobody
