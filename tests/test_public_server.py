@@ -167,6 +167,17 @@ def test_a_visitors_runs_take_turns_so_no_picture_is_deleted_before_the_browser_
     assert config["runner"]["fastReruns"] is False
 
 
+def test_the_theme_follows_the_visitors_light_or_dark() -> None:
+    """Any option set under [theme] itself makes Streamlit draw one light custom theme: a review found a dark-system
+    visitor on a white page after `theme.paddingTop` was set. Options go under [theme.light] and [theme.dark]
+    (measured in Chromium: the dark scheme's background stays rgb(23, 22, 20))."""
+    import tomllib
+
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
+    theme = config.get("theme", {})
+    assert set(theme) <= {"light", "dark"} and theme["light"] == theme["dark"]
+
+
 def test_admission_queue_is_first_come_first_served():
     queue = AdmissionQueue(slots=1)
     a, b, c = queue.join(), queue.join(), queue.join()
