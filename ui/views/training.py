@@ -261,9 +261,14 @@ def cached_scene_previews(steps_json: str, seed: int, n: int) -> np.ndarray:
     return scene_previews(json.loads(steps_json), seed, n)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+DRAW_TIMING_TTL = 600  # seconds a pipeline's draw timing is kept
+
+
+@st.cache_data(max_entries=256, ttl=DRAW_TIMING_TTL, show_spinner=False)
 def cached_seconds_per_draw(steps_json: str, side: int) -> float:
-    """One draw of the pipeline timed on this server, once per (pipeline, image side): a property of both."""
+    """One draw of the pipeline timed on this server, once per (pipeline, image side) every DRAW_TIMING_TTL seconds:
+    a property of both and of the server's load at the time, which a timing kept for the server's life would
+    freeze (a draw timed beside a loaded machine read 28x slow, near what refuses 30 epochs)."""
     return seconds_per_draw(json.loads(steps_json), side)
 
 
