@@ -100,6 +100,18 @@ def test_the_diagrams_last_label_grows_away_from_its_box() -> None:
     assert fig.layout.xaxis.range[1] - label.x >= 1.5
 
 
+def test_the_diagrams_are_white_cards_with_dark_ink_in_either_theme() -> None:
+    """A walk with a dark system: Streamlit's dark theme gave the diagrams' labels and titles light text on their
+    white plot, and the boxes read empty. The U-Net and the residual block set their own ink and background."""
+    from explain.figures.anatomy import block_figure
+    from explain.figures.charts import INK
+
+    for fig in (u_figure(UNet(skips=True), 64), block_figure(["3x3 conv"], [], "layer1.0")):
+        layout = fig.layout
+        assert layout.paper_bgcolor == layout.plot_bgcolor == "white"
+        assert layout.font.color == layout.title.font.color == INK
+
+
 def test_a_label_map_is_cropped_and_shrunk_as_the_image_is():
     """The truth of a generated sample on the U-Net page: its labels through the centre square and resize that
     `unet_input` gives the image (one `_square` serves both; checked here on the crop it must take), nearest label

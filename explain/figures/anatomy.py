@@ -7,7 +7,7 @@ from itertools import pairwise
 
 import plotly.graph_objects as go
 
-from explain.figures.charts import PALETTE
+from explain.figures.charts import DIAGRAM_LAYOUT, PALETTE
 
 
 def _box(fig: go.Figure, x: float, y: float, text: str, colour: str, width: float = 1.9) -> None:
@@ -72,7 +72,7 @@ def block_figure(main: list[str], shortcut: list[str], title: str) -> go.Figure:
         title=title,
         height=70 + 52 * len(steps),
         margin=dict(l=10, r=10, t=40, b=10),
-        plot_bgcolor="white",
         showlegend=False,
+        **DIAGRAM_LAYOUT,
     )
     return fig
