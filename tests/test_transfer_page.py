@@ -155,6 +155,8 @@ def test_a_small_sweep_launched_from_the_page_is_saved_and_shown(page, tmp_path)
     assert "a size with one seed has none, so its sd column is left out." in words
     # before pressing Run, the form says how long its defaults take here (a walk: no word on it)
     assert re.search(r"At the form's defaults \(9 runs\): about \d+(\.\d)? (s|minutes) \(", words), words
+    # scaled to the pace the sweep just measured, not the figure cached before it (a walk read "not yet scaled")
+    assert "scaled to the training speed measured on this server now" in words, words
     _run_button(page).click().run()  # the same settings again: everything is already done
     assert not page.exception and len(list((tmp_path / "user").glob("*/runs/*.json"))) == 4
 
@@ -218,6 +220,11 @@ def test_a_sweep_cancelled_and_resumed_on_the_page_tells_the_runs_before_its_sto
     assert not page.exception and live(page, "tf").phase == "done" and work.step == 2
     said = [m.value for m in [*page.markdown, *page.caption, *page.info, *page.success] if "new runs saved" in m.value]
     assert said and "(1 of them before it was stopped and resumed)" in said[0], said
+    # said once more in a toast, seen wherever the page is scrolled (a walk: the results the sweep added above
+    # pushed this line below the fold), and only once
+    assert [t.value for t in page.toast] == [said[0]]
+    page.run()
+    assert not page.toast
 
 
 def test_a_sweep_at_one_size_says_why_no_curve_is_drawn(page, tmp_path) -> None:

@@ -84,6 +84,7 @@ class LiveState:
     work: Any = None
     message: str = ""  # a line shown under the controls until the next run starts (a sweep that ended, say)
     aside: str = ""  # what became of a stopped run a new one replaced: shown until that new one is stopped
+    toast: str = ""  # said once more in a toast, in view wherever the page is scrolled, on the next run
     busy: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)  # held while stepping
     stepper: int | None = field(default=None, repr=False, compare=False)  # the thread that holds `busy`
 
@@ -218,7 +219,7 @@ class LiveRun:
         """Ask for a new run of `config`; it replaces the last and is built when the visitor's turn comes. A stopped
         or still running run it replaces is named in a line (a walk saw a stopped one vanish without a word)."""
         state = self.state
-        state.message = state.aside = ""  # a new run: the last one's lines go
+        state.message = state.aside = state.toast = ""  # a new run: the last one's lines go
         if state.phase in ("stopped", "running") and state.work is not None and not state.work.done:
             work, which = state.work, "stopped" if state.phase == "stopped" else "unfinished"
             state.aside = self.set_aside.format(state=which, done=f"{work.step:,} of {work.total_steps:,} {self.units}")
@@ -237,10 +238,13 @@ class LiveRun:
         if self.state.phase == "stopped":
             self.state.phase = "running"
 
-    def say_next(self, message: str) -> None:
+    def say_next(self, message: str, toast: bool = False) -> None:
         """A line shown under the controls until the next run starts (say, what a finished run saved): it stays
-        through the reruns a run makes, which a line shown once would not."""
+        through the reruns a run makes, which a line shown once would not. With `toast`, it is also said once in a
+        toast, seen wherever the page is scrolled: a walk found a resumed sweep's end, and this line, pushed below
+        the fold by the results it added above."""
         self.state.message = message
+        self.state.toast = message if toast else ""
 
     @property
     def kept(self) -> list[list[Curve]]:
@@ -285,6 +289,9 @@ class LiveRun:
         for line in (state.aside if state.phase in ("pending", "running", "done") else "", state.message):
             if line:
                 st.info(line, icon=":material/info:")
+        if state.toast:
+            st.toast(state.toast, icon=":material/task_alt:", duration="long")
+            state.toast = ""
         return bar
 
     def run(

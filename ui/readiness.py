@@ -94,6 +94,12 @@ def page_sweep_estimate(device: str = "cpu") -> tuple[int, Estimate | None]:
     return len(list(sweep.runs())), estimate
 
 
+def pace_measured() -> None:
+    """A sweep asked for has measured this server's training pace: the estimates made before it go (a walk read "not
+    yet scaled to this server's own speed" above the form after a sweep had run, until the cache's minute passed)."""
+    page_sweep_estimate.clear()
+
+
 def default_sweep_estimate(measure: bool = False) -> tuple[int, Estimate] | None:
     """`page_sweep_estimate` on this server's device, or None where there is none. A courtesy, for the home page and
     the Transfer form alike: a sweep that cannot run (a missing encoder) says why when Run is pressed. `measure`:

@@ -457,7 +457,7 @@ def bn_tab() -> Callable[[], None]:
             on_done=lambda e: BN.keep(bn_curves(e.history, bn_label(e.config))),
         )
         if BN.state.phase == "stopped":
-            said.caption(f"Stopped at step {BN.work.step} of {BN.work.total_steps}: press **Resume** to go on.")
+            said.caption(f"Stopped at step {BN.work.step:,} of {BN.work.total_steps:,}: press **Resume** to go on.")
         with kept:
             BN.show_kept("step", percent=("Test accuracy",))
 

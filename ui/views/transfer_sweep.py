@@ -38,7 +38,7 @@ from models.transfer.sweep import (
 from ui.live_run import LiveRun
 from ui.page_end import end_page
 from ui.presenter import note, prose
-from ui.readiness import default_sweep_estimate
+from ui.readiness import default_sweep_estimate, pace_measured
 from ui.view_link import BIND, select_number, visitor
 
 YOURS = "Yours: "  # how the Results list's key and title of a visitor's own page sweep begin
@@ -210,6 +210,7 @@ def start_sweep(request: SweepRequest | None, expected: Path | None = None) -> N
         return
     try:
         sweep, task, encoder, estimate = request.check(best_device())
+        pace_measured()  # the check timed this server's pace
         folder = user_folder(sweep, visitor())
         if expected is not None and folder != expected:
             raise ValueError("its settings no longer give the sweep shown; run it again from the form")
@@ -236,14 +237,15 @@ def build_sweep(config: tuple) -> SweepWork:
 def finished(work: SweepWork) -> None:
     """Show the sweep that just finished, and say what it saved."""
     show_above(work)
-    SWEEP.say_next(work.saved_text())
+    SWEEP.say_next(work.saved_text(), toast=True)
 
 
 def sweep_run_section() -> None:
     """The live sweep: Stop and Resume, its progress run by run (a stopped sweep keeps its finished runs)."""
     bar = SWEEP.controls()  # with the line a finished sweep left: what it saved
+    said = st.empty()  # drawn always: a resumed sweep's run replaces the stopped line, which stayed faded (a walk)
     if SWEEP.state.phase == "stopped":
-        st.info(stopped_text(SWEEP.work))
+        said.info(stopped_text(SWEEP.work))
     SWEEP.run(
         build_sweep,
         lambda work: None,  # each finished run is on disk: the view above shows the sweep once it ends
