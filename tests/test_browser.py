@@ -373,7 +373,9 @@ def test_transfer_sweep_from_the_page_can_be_cancelled_and_resumed(app):
         shown = page.get_by_role("combobox", name="Results").input_value()
         assert "Yours: digits, 3 regimes, 1 image per class, 1 seed, 4 epochs" in shown, shown
         rerun(page, page.get_by_role("button", name="Run", exact=True).click)
-        done = page.get_by_text(re.compile(r"new runs? saved in")).inner_text()  # "1 new run" when one was left
+        # "1 new run" when one was left; said under Stop and, once, in a toast (the toast read here must say the same)
+        done = page.get_by_test_id("stMainBlockContainer").get_by_text(re.compile(r"new runs? saved in")).inner_text()
+        assert page.get_by_test_id("stToastText").inner_text() == done
         assert int(done.split()[0]) < 3  # the runs finished before the cancel were kept, not redone
         assert "of this sweep already there were kept" in done
         assert problems(page) == []
