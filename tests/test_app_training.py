@@ -199,10 +199,10 @@ def test_the_comparison_says_how_long_a_press_takes_before_and_after_one(monkeyp
 
     from streamlit.testing.v1 import AppTest
 
-    import ui.views.training as view
+    import models.experiments.augmentation as aug
     from tests.app_helpers import APP, TIMEOUT
 
-    monkeypatch.setattr(view, "seconds_per_draw", lambda steps, side: 0.02)  # 3 pairs of a probe: 1.9 s of draws
+    monkeypatch.setattr(aug, "seconds_per_draw", lambda steps, side: 0.02)  # 3 pairs of a probe: 1.9 s of draws
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params["aug_pipeline"] = json.dumps([["rotation", {"degrees": 7}]])  # not yet timed in this process
     at.query_params["aug_epochs"] = "4"
@@ -308,10 +308,10 @@ def test_a_costly_pipeline_shows_what_fits_in_the_preview_time_and_is_not_traine
 
     from streamlit.testing.v1 import AppTest
 
-    import ui.views.training as view
+    import models.experiments.augmentation as aug
     from tests.app_helpers import APP, TIMEOUT
 
-    monkeypatch.setattr(view, "seconds_per_draw", lambda steps, side: 2.0)
+    monkeypatch.setattr(aug, "seconds_per_draw", lambda steps, side: 2.0)
     costly = json.dumps([["resized crop", {"size": 500}], *[["gaussian blur", {"kernel_size": 29}]] * 3])
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params["aug_pipeline"] = costly

@@ -487,6 +487,26 @@ def test_a_slow_first_draw_does_not_stand_for_the_pipeline(monkeypatch) -> None:
     assert aug.seconds_per_draw([aug.step("rotation")], 28) == pytest.approx(aug.FIRST_DRAW_ALONE) and costs == [0.001]
 
 
+def test_a_draw_timing_is_kept_a_while_per_pipeline_and_side(monkeypatch) -> None:
+    """A timing is kept DRAW_TIMING_TTL seconds, not the server's life (one taken beside a loaded machine read 28x
+    slow), through the server's one kept-measurement store: timed once per pipeline and side within it."""
+    import models.experiments.augmentation as aug
+    from models.measured import KeptMeasurements
+
+    calls = []
+    monkeypatch.setattr(aug, "seconds_per_draw", lambda steps, side: calls.append(side) or 0.001 * len(calls))
+    monkeypatch.setattr(aug, "_DRAW_TIMINGS", KeptMeasurements(aug.DRAW_TIMING_TTL))
+    steps = [aug.step("rotation")]
+    assert aug.kept_seconds_per_draw(steps, 28) == aug.kept_seconds_per_draw(list(steps), 28) == 0.001
+    assert (
+        aug.kept_seconds_per_draw(steps, 64) == 0.002
+        and aug.kept_seconds_per_draw([aug.step("rotation", degrees=3)], 28) == 0.003
+    )
+    assert aug.DRAW_TIMING_TTL == 600 and calls == [28, 64, 28]
+    monkeypatch.setattr(aug._DRAW_TIMINGS, "ttl", -1.0)  # expired
+    assert aug.kept_seconds_per_draw(steps, 28) == 0.004
+
+
 def test_a_draw_is_timed_with_every_transform_applied() -> None:
     """A re-attack set each step's p just below the timed draw's random number: the timing skipped every step."""
     import models.experiments.augmentation as aug

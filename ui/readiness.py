@@ -107,7 +107,7 @@ def default_sweep_estimate(measure: bool = False) -> tuple[int, Estimate] | None
     try:
         if measure:
             FORM_DEFAULT.check(best_device(), measure_pace=True)  # the pace is kept for every estimate after it
-            page_sweep_estimate.clear()  # estimates made before the pace was known
+            pace_measured()
         runs, estimate = page_sweep_estimate(best_device().type)
     except Exception:
         return None

@@ -26,6 +26,7 @@ from models.data.batches import accuracy, batch_indices
 from models.data.digits import raw_split
 from models.data.shapes import SHAPE_CLASSES, Scene
 from models.lock import seeded_rngs
+from models.measured import KeptMeasurements
 from models.params import Param
 from models.speed_probe import SPANS, WARMUP, Probe
 from models.text import code_span, counted, difference_as_shown
@@ -421,6 +422,18 @@ def seconds_per_draw(steps: Sequence[dict[str, Any]], side: int) -> float:
         return float(np.median(times))
 
     return seeded(0, draws)
+
+
+DRAW_TIMING_TTL = 600.0  # seconds a pipeline's draw timing is kept
+_DRAW_TIMINGS = KeptMeasurements(DRAW_TIMING_TTL)
+
+
+def kept_seconds_per_draw(steps: Sequence[dict[str, Any]], side: int) -> float:
+    """`seconds_per_draw`, timed at most once per DRAW_TIMING_TTL seconds per pipeline and side, and not beside
+    another of the server's measurements (`KeptMeasurements`): a timing is a property of the server's load at the
+    time, which one kept for the server's life froze (a draw timed beside a loaded machine read 28x slow, near what
+    refuses 30 epochs)."""
+    return _DRAW_TIMINGS.get((json.dumps(list(steps), sort_keys=True), side), lambda: seconds_per_draw(steps, side))
 
 
 def affordable_draws(per_draw: float, wanted: int, budget: float) -> int:

@@ -24,13 +24,13 @@ from models.experiments.augmentation import (
     compare_on_digits,
     comparison_probe,
     comparison_steps,
+    kept_seconds_per_draw,
     on_digits_note,
     pipeline_code,
     pipeline_from_link,
     pipeline_link,
     preview_draws,
     probe_affordable,
-    seconds_per_draw,
     step,
     targets_note,
     training_refusal,
@@ -261,15 +261,19 @@ def cached_scene_previews(steps_json: str, seed: int, n: int) -> np.ndarray:
     return scene_previews(json.loads(steps_json), seed, n)
 
 
-DRAW_TIMING_TTL = 600  # seconds a pipeline's draw timing is kept
+def draw_seconds(steps_json: str, side: int) -> float:
+    """One draw of the pipeline timed on this server (`kept_seconds_per_draw`): kept a while per pipeline and side."""
+    return kept_seconds_per_draw(json.loads(steps_json), side)
 
 
-@st.cache_data(max_entries=256, ttl=DRAW_TIMING_TTL, show_spinner=False)
-def cached_seconds_per_draw(steps_json: str, side: int) -> float:
-    """One draw of the pipeline timed on this server, once per (pipeline, image side) every DRAW_TIMING_TTL seconds:
-    a property of both and of the server's load at the time, which a timing kept for the server's life would
-    freeze (a draw timed beside a loaded machine read 28x slow, near what refuses 30 epochs)."""
-    return seconds_per_draw(json.loads(steps_json), side)
+def digit_draw_seconds(steps_json: str) -> float | None:
+    """A draw on a training digit, read once per run for the press, its refusal and its estimate alike (a review: a
+    timing re-taken after a minutes-long press could refuse what the press had just trained), or None where the
+    pipeline fails on a digit (the previews say why)."""
+    try:
+        return draw_seconds(steps_json, DIGIT_SIDE)
+    except Exception:
+        return None
 
 
 SCENE_DRAWS = 4  # draws on the detection sample
@@ -279,7 +283,7 @@ def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int
     """The pipeline's draws on the chosen image and on the detection sample, or why it fails on them; as many as
     PREVIEW_SECONDS of this server's time allow (the rest are left out, and the page says so)."""
     try:
-        per_draw = cached_seconds_per_draw(steps_json, PREVIEW_SIDE)
+        per_draw = draw_seconds(steps_json, PREVIEW_SIDE)
     except Exception as exc:  # e.g. a crop larger than the image without padding
         st.error(f"The pipeline fails on an image of {PREVIEW_SIDE} pixels: {first_line(exc)}")
         return
@@ -337,10 +341,10 @@ def comparison_kind(steps_json: str) -> tuple[str, str]:
     return ("augmentation", steps_json)
 
 
-def show_estimate(where: DeltaGenerator, steps_json: str, epochs: int) -> None:
+def show_estimate(where: DeltaGenerator, steps_json: str, epochs: int, per_digit: float | None) -> None:
     """How long a press of "Train with and without" takes (a walk found no word on it), under the button: drawn after
     a pressed run, so it quotes the speed that run measured."""
-    if said := comparison_estimate(steps_json, epochs):
+    if said := comparison_estimate(steps_json, epochs, per_digit):
         where.caption(said)
 
 
@@ -349,15 +353,12 @@ def comparison_key(steps_json: str, epochs: int) -> tuple:
     return ("augmentation", steps_json, epochs, 0)
 
 
-def comparison_estimate(steps_json: str, epochs: int) -> str:
+def comparison_estimate(steps_json: str, epochs: int, per_digit: float | None) -> str:
     """How long "Train with and without" takes at these settings (`ui.live_run.estimate_text`: this server's
-    measured speed, else a probe of its steps, else the bench's figure with this pipeline's draws timed here), or ""
-    where the pipeline fails or the press would be refused (the press says why)."""
-    try:
-        per_digit = cached_seconds_per_draw(steps_json, DIGIT_SIDE)
-    except Exception:  # the previews above say why the pipeline fails
-        return ""
-    if training_refusal(per_digit, epochs):
+    measured speed, else a probe of its steps, else the bench's figure with this pipeline's draws timed here, at
+    `per_digit` seconds a digit: `digit_draw_seconds`), or "" where the pipeline fails or the press would be refused
+    (the press says why)."""
+    if per_digit is None or training_refusal(per_digit, epochs):
         return ""
     if stored(comparison_key(steps_json, epochs)):  # a walk pressed again and read "About 7.4 s" for a 0.5-s answer
         return "Trained with this pipeline and these epochs on this server already: a press shows the result at once."
@@ -390,11 +391,12 @@ def timed_comparison(steps_json: str, epochs: int, report: Callable[[int, int], 
     return accuracy
 
 
-def compare_pipeline(steps_json: str, epochs: int) -> None:
+def compare_pipeline(steps_json: str, epochs: int, per_digit: float | None) -> None:
     """Trains the digits classifier without and with the pipeline (in the server's queue) and keeps the result
-    with the visitor's earlier ones (the last MAX_KEPT)."""
+    with the visitor's earlier ones (the last MAX_KEPT); refused where `per_digit` (`digit_draw_seconds`) says the
+    pipeline's draws would hold the server too long."""
     try:
-        if refusal := training_refusal(cached_seconds_per_draw(steps_json, DIGIT_SIDE), epochs):
+        if per_digit is not None and (refusal := training_refusal(per_digit, epochs)):
             st.warning(refusal, icon=":material/timer:")  # it would hold the server's heavy-job slot that long
             return
         accuracy = cached_heavy(
@@ -473,7 +475,8 @@ def augmentation_tab() -> None:
     st.subheader("The code")
     st.code(pipeline_code(steps), language="python", wrap_lines=True)
     epochs, train, estimate = comparison_ui(steps)
+    per_digit = digit_draw_seconds(steps_json)
     if train:
-        compare_pipeline(steps_json, epochs)
-    show_estimate(estimate, steps_json, epochs)
+        compare_pipeline(steps_json, epochs, per_digit)
+    show_estimate(estimate, steps_json, epochs, per_digit)
     show_comparison(st.session_state.get("aug_results", []), steps_json, epochs)

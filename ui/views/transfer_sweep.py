@@ -217,6 +217,7 @@ def start_sweep(request: SweepRequest | None, expected: Path | None = None) -> N
         if busy := running_elsewhere():
             raise ValueError(busy)
     except (ValueError, TaskUnavailable, WeightsUnavailable, CheckpointError) as exc:
+        pace_measured()  # a sweep refused as too long has timed the pace too (a review)
         st.error(f"Cannot start the sweep: {exc}")
         end_page()
     st.session_state.setdefault(MINE, set()).add(folder.name)
