@@ -34,6 +34,11 @@ class KeptMeasurements:
                 self._kept[key] = (seconds, now)
         return seconds
 
+    def fresh(self) -> list[Hashable]:
+        """The keys whose figures are kept now (measured within the last `ttl` seconds); nothing is measured."""
+        now = time.monotonic()
+        return [key for key, (_, when) in self._kept.items() if now - when <= self.ttl]
+
     def measured(self) -> list[Hashable]:
         """The keys measured (kept, or expired since the last measurement)."""
         return list(self._kept)

@@ -17,6 +17,7 @@ from models.experiments.lecture_loop import estimate_seconds as loop_seconds
 from models.hub import weights_cache
 from models.readiness import fetch_missing, readiness
 from models.text import about, counted
+from models.transfer import pace
 from models.transfer.sweep import FORM_DEFAULT, Estimate
 from ui.admission import server_queue
 from ui.live_run import estimate_text
@@ -87,17 +88,18 @@ def fetch_ui() -> None:
 
 
 @st.cache_data(show_spinner=False, ttl=60)
-def page_sweep_estimate(device: str = "cpu") -> tuple[int, Estimate | None]:
+def page_sweep_estimate(device: str = "cpu", paces: tuple[str, ...] = ()) -> tuple[int, Estimate | None]:
     """The Transfer page's default sweep (FORM_DEFAULT): its number of runs and how long it should take on `device`,
-    scaled to this server's pace once a sweep asked for has measured it (neither the home page nor the form waits)."""
+    scaled to this server's pace once a sweep asked for has measured it (neither the home page nor the form waits).
+    `paces` (`kept_paces`) keys the cache on the paces held: an estimate made before a sweep measured one is not
+    shown after it (a walk read "not yet scaled to this server's own speed" above the form after a sweep had run)."""
     sweep, _, _, estimate = FORM_DEFAULT.check(torch.device(device), measure_pace=False)
     return len(list(sweep.runs())), estimate
 
 
-def pace_measured() -> None:
-    """A sweep asked for has measured this server's training pace: the estimates made before it go (a walk read "not
-    yet scaled to this server's own speed" above the form after a sweep had run, until the cache's minute passed)."""
-    page_sweep_estimate.clear()
+def kept_paces() -> tuple[str, ...]:
+    """The training paces this server holds now (`models.transfer.pace`), named for a cache key."""
+    return tuple(sorted(repr(key) for key in pace.PACES.fresh()))
 
 
 def default_sweep_estimate(measure: bool = False) -> tuple[int, Estimate] | None:
@@ -107,8 +109,7 @@ def default_sweep_estimate(measure: bool = False) -> tuple[int, Estimate] | None
     try:
         if measure:
             FORM_DEFAULT.check(best_device(), measure_pace=True)  # the pace is kept for every estimate after it
-            pace_measured()
-        runs, estimate = page_sweep_estimate(best_device().type)
+        runs, estimate = page_sweep_estimate(best_device().type, kept_paces())
     except Exception:
         return None
     return None if estimate is None else (runs, estimate)

@@ -38,7 +38,7 @@ from models.transfer.sweep import (
 from ui.live_run import LiveRun
 from ui.page_end import end_page
 from ui.presenter import note, prose
-from ui.readiness import default_sweep_estimate, pace_measured
+from ui.readiness import default_sweep_estimate
 from ui.view_link import BIND, select_number, visitor
 
 YOURS = "Yours: "  # how the Results list's key and title of a visitor's own page sweep begin
@@ -210,14 +210,12 @@ def start_sweep(request: SweepRequest | None, expected: Path | None = None) -> N
         return
     try:
         sweep, task, encoder, estimate = request.check(best_device())
-        pace_measured()  # the check timed this server's pace
         folder = user_folder(sweep, visitor())
         if expected is not None and folder != expected:
             raise ValueError("its settings no longer give the sweep shown; run it again from the form")
         if busy := running_elsewhere():
             raise ValueError(busy)
     except (ValueError, TaskUnavailable, WeightsUnavailable, CheckpointError) as exc:
-        pace_measured()  # a sweep refused as too long has timed the pace too (a review)
         st.error(f"Cannot start the sweep: {exc}")
         end_page()
     st.session_state.setdefault(MINE, set()).add(folder.name)
