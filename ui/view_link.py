@@ -266,8 +266,9 @@ def linked_row(param: str, count: int) -> int | None:
 
     text, linked = st.query_params.get(param), linked_values(param)
     row = row_number(text, count)
-    for value in linked if len(linked) > 1 else [text] if row is None and text in linked else []:
-        refuse(param, value)
+    if len(linked) > 1 or (row is None and text in linked):  # several, or the one given names no row
+        for value in linked:
+            refuse(param, value)
     return row
 
 
