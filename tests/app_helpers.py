@@ -47,3 +47,16 @@ def click_row(at: AppTest, row: int, table: int = 0) -> AppTest:
     """What a click on `row` of the page's `table`-th table sends (its key changes with the list it holds), run."""
     at.session_state[at.dataframe[table].key] = {"selection": {"rows": [row], "columns": []}}
     return at.run()
+
+
+def row_of(at: AppTest, key: str):
+    """The block (a row, a column, a container) that directly holds the widget keyed `key`, or None."""
+    from streamlit.testing.v1.element_tree import Block
+
+    def search(block: Block):
+        kids = list(block.children.values())
+        if any(getattr(kid, "key", None) == key and not isinstance(kid, Block) for kid in kids):
+            return block
+        return next((found for kid in kids if isinstance(kid, Block) and (found := search(kid))), None)
+
+    return search(at.main)

@@ -173,13 +173,15 @@ class _Halting:
 def test_run_is_disabled_while_a_sweep_runs(page) -> None:
     """A walk pressed Run mid-sweep; the form would have dropped the running sweep for the new one. Run waits for
     Cancel (the button says so); once the sweep is no longer running, Run is offered again."""
-    from tests.app_helpers import set_live
+    from tests.app_helpers import row_of, set_live
 
     set_live(page, "tf", "running", _Halting())
     page.run()
     assert _run_button(page).disabled
     assert _run_button(page).help == "Stop the sweep that is running to start another."
     assert [e.value for e in page.error] == ["The sweep stopped: halted by the test"]
+    # beside Stop and Resume, where the bar was: drawn at the tab's end it was out of view
+    assert [e.value for e in row_of(page, "tf_stop").error] == ["The sweep stopped: halted by the test"]
     page.run()  # the halted sweep is stopped: Run goes on with it or starts another
     assert not _run_button(page).disabled
 

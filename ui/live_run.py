@@ -321,8 +321,8 @@ class LiveRun:
             _LOG.exception("%s stopped", label)
             state.phase = "stopped" if state.work is not None else "idle"
             state.config = None
-            bar.empty()
-            st.error(f"{label} stopped: {first_line(exc)}")
+            # in the bar's place, beside Resume: at the tab's end, under the charts, it was out of view
+            bar.error(f"{label} stopped: {first_line(exc)}", icon=":material/error:")
             return
         work = state.work
         bar.empty()
