@@ -675,3 +675,22 @@ def test_a_resumed_sweep_tells_the_runs_saved_before_its_stop_apart(tmp_path) ->
     assert re.fullmatch(
         r"2 new runs saved in mine in [0-9.]+ s of training \(1 of them before it was stopped and resumed\)\.", said
     ), said
+
+
+def test_a_sweep_stopped_twice_counts_the_runs_before_its_last_stop(tmp_path) -> None:
+    """A sweep stopped, resumed, stopped and resumed again: its count is of the runs before the last stop, and the
+    sentence says so (it read as if there had been one stop)."""
+    from models.transfer import SweepWork, TrainConfig
+    from models.transfer.sweep import Sweep
+
+    sweep = Sweep("digits", "glyphs-resnet18", ("probe",), (1, 2, 3), 1, TrainConfig(epochs=1))
+    work = SweepWork(sweep, tmp_path / "mine", None, None)
+    for _ in range(2):
+        work.advance(1)
+        work.stopped()
+    work.advance(1)
+    said = work.saved_text()
+    assert re.fullmatch(
+        r"3 new runs saved in mine in [0-9.]+ s of training \(2 of them before it was last stopped and resumed\)\.",
+        said,
+    ), said

@@ -656,6 +656,7 @@ class SweepWork:
         self.step = self._on_disk()
         self.before = self.step  # this sweep's runs already in the folder when it started
         self.before_stop = 0  # of `written`, those saved before the visitor last stopped it (then resumed it)
+        self.stops = 0  # how many times the visitor stopped it
         self.seconds = 0.0  # spent in `advance`: training and writing this visit's runs
 
     def saved_text(self) -> str:
@@ -668,14 +669,15 @@ class SweepWork:
             # cancelled run's part done
             said += f" in {duration(self.seconds)} of training"
         if 0 < self.before_stop < len(self.written):  # a walk read a resumed sweep's count as all since Resume
-            said += f" ({self.before_stop} of them before it was stopped and resumed)"
+            last = " last" if self.stops > 1 else ""  # stopped twice, the count is up to the second stop
+            said += f" ({self.before_stop} of them before it was{last} stopped and resumed)"
         if self.before:
             said += f"; the {counted(self.before, 'run')} of this sweep already there were kept"
         return said + "."
 
     def stopped(self) -> None:
         """The visitor stopped the sweep: what it saved so far is told apart once it is resumed and finishes."""
-        self.before_stop = len(self.written)
+        self.before_stop, self.stops = len(self.written), self.stops + 1
 
     def _on_disk(self) -> int:
         digest = settings_hash(self.sweep.settings())
