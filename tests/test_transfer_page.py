@@ -170,6 +170,32 @@ class _Halting:
         raise RuntimeError("halted by the test")
 
 
+def test_estimate_prices_the_forms_settings_without_starting_them(page, tmp_path) -> None:
+    """Settings other than the defaults had no estimate until Run started or refused them: Estimate says how many runs
+    and how long, or why Run would refuse them, and starts nothing."""
+    from tests.app_helpers import live
+
+    estimate = next(b for b in page.button if b.label == "Estimate")
+    estimate.click().run()  # at the defaults: the same figure as the line above the form, which waits for it
+    (said,) = [i.value for i in page.info if i.value.startswith("These settings")]
+    (default,) = [c.value for c in page.caption if c.value.startswith("At the form's defaults")]
+    assert said.split(", ", 1)[1].rstrip(".") in default, (said, default)
+    page.multiselect(key="tf_regimes").set_value(["probe"])
+    page.text_input(key="tf_sizes").input("1,5")
+    next(b for b in page.button if b.label == "Estimate").click().run()
+    assert not page.exception
+    (said,) = [i.value for i in page.info if i.value.startswith("These settings")]
+    assert re.fullmatch(r"These settings: 2 runs, about [0-9.]+ (s|minutes?) \(.*\)\.", said), said
+    assert live(page, "tf").phase == "idle" and not (tmp_path / "user").exists()  # nothing started or written
+    page.text_input(key="tf_sizes").input(",".join(map(str, range(1, 50))))  # 49 runs: over the page's 48
+    next(b for b in page.button if b.label == "Estimate").click().run()
+    assert [w.value for w in page.warning if w.value.startswith("Run would")] == [
+        "Run would refuse these settings: that is 49 runs; the page runs at most 48 (run bigger sweeps from the "
+        "terminal: `python -m models.transfer --help`)"
+    ]
+    assert live(page, "tf").phase == "idle"
+
+
 def test_run_is_disabled_while_a_sweep_runs(page) -> None:
     """A walk pressed Run mid-sweep; the form would have dropped the running sweep for the new one. Run waits for
     Cancel (the button says so); once the sweep is no longer running, Run is offered again."""

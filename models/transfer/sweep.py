@@ -19,7 +19,7 @@ import torch
 
 from models.devices import best_device
 from models.files import ResultsFileError, public_path, read_json, shown_whole, write_json_atomic
-from models.text import counted, duration
+from models.text import about, counted, duration
 from models.transfer.config import (
     REGIMES,
     RESULTS,
@@ -459,6 +459,16 @@ class SweepRequest:
             device=device,
             measure_pace=measure_pace,
         )
+
+    def estimate_text(self, device: torch.device) -> str:
+        """What Run would start with these settings, in a sentence: its runs and how long they should take (the pace
+        timed as Run times it), or that nothing recorded prices them. Raises as `check` does for settings Run would
+        refuse, the over-long ones included: a visitor can price settings before pressing Run."""
+        sweep, _, _, estimate = self.check(device)
+        runs = counted(len(list(sweep.runs())), "run")
+        if estimate is None:
+            return f"These settings: {runs}; no finished runs like them are recorded to estimate their time from."
+        return f"These settings: {runs}, {about(estimate.seconds)} {estimate.where()}."
 
 
 # The page form's defaults: the form shows them, and the home page and the form estimate them (one place for both).

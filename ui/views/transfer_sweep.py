@@ -42,6 +42,7 @@ from ui.readiness import default_sweep_estimate
 from ui.view_link import BIND, select_number, visitor
 
 YOURS = "Yours: "  # how the Results list's key and title of a visitor's own page sweep begin
+REFUSED = (ValueError, TaskUnavailable, WeightsUnavailable, CheckpointError)  # what `SweepRequest.check` raises
 MINE = "tf_mine"  # the folders of the page sweeps this visitor launched: only these are listed, as theirs
 
 
@@ -85,14 +86,7 @@ def sweep_form_ui() -> SweepRequest | None:
         "the tab stops it; its finished runs stay saved (choose it under **Results** to go on). Large sweeps belong in "
         "the terminal (`python -m models.transfer --help`), on a GPU for the photo datasets."
     )
-    if default := default_sweep_estimate():  # a walk found no word on how long Run takes before pressing it
-        runs, estimate = default
-        note(
-            f"At the form's defaults ({counted(runs, 'run')}): {about(estimate.seconds)} {estimate.where()}. Other "
-            "settings are checked when you press Run: a sweep estimated over the page's limit is refused. The estimate "
-            "takes this server's speed at that moment; if the server gets busier while the sweep runs, it takes "
-            "longer, as its progress line shows."  # a walk saw a 213-s estimate take twice that beside other work
-        )
+    above = st.container()  # the defaults' estimate, drawn once Estimate (which may time the pace) has answered
     with st.form("transfer_form"):
         regimes = st.multiselect(  # a row of its own, as above the chart: every regime's name whole
             "Regimes",
@@ -153,11 +147,32 @@ def sweep_form_ui() -> SweepRequest | None:
         )
         # one sweep at a time per visitor: Run while one runs would drop it mid-run (Cancel first, a walk's request)
         running = "Stop the sweep that is running to start another." if SWEEP.active else None
-        submitted = st.form_submit_button("Run", type="primary", disabled=bool(running), help=running)
-    if not submitted:
-        return None
+        buttons = st.container(horizontal=True)
+        submitted = buttons.form_submit_button("Run", type="primary", disabled=bool(running), help=running)
+        # settings other than the defaults had no estimate until Run refused or started them (left in a note)
+        priced = buttons.form_submit_button("Estimate", help="How many runs and how long, without starting them.")
     train = TrainConfig(epochs=int(epochs), ft_ratio=ft_ratio, warm_epochs=int(warm), layer_decay=decay)
-    return SweepRequest(task_name, encoder_name, tuple(regimes), sizes_text, int(seeds), train)
+    request = SweepRequest(task_name, encoder_name, tuple(regimes), sizes_text, int(seeds), train)
+    if priced:
+        try:
+            st.info(request.estimate_text(best_device()), icon=":material/schedule:")
+        except REFUSED as exc:
+            st.warning(f"Run would refuse these settings: {exc}", icon=":material/block:")
+    with above:  # after Estimate: it read 33 s "not yet scaled" above a scaled 23 s for the same settings
+        default_estimate_note()
+    return request if submitted else None
+
+
+def default_estimate_note() -> None:
+    """How long Run takes at the form's defaults, where it can be said (a walk found no word on it before pressing)."""
+    if default := default_sweep_estimate():
+        runs, estimate = default
+        note(
+            f"At the form's defaults ({counted(runs, 'run')}): {about(estimate.seconds)} {estimate.where()}. "
+            "**Estimate** prices other settings without starting them; a sweep estimated over the page's limit is "
+            "refused. The estimate takes this server's speed at that moment; if the server gets busier while the "
+            "sweep runs, it takes longer, as its progress line shows."  # a walk: a 213-s estimate took twice that
+        )
 
 
 def stopped_text(work: SweepWork | None) -> str:
@@ -215,7 +230,7 @@ def start_sweep(request: SweepRequest | None, expected: Path | None = None) -> N
             raise ValueError("its settings no longer give the sweep shown; run it again from the form")
         if busy := running_elsewhere():
             raise ValueError(busy)
-    except (ValueError, TaskUnavailable, WeightsUnavailable, CheckpointError) as exc:
+    except REFUSED as exc:
         st.error(f"Cannot start the sweep: {exc}")
         end_page()
     st.session_state.setdefault(MINE, set()).add(folder.name)
