@@ -33,10 +33,16 @@ def about(seconds: float) -> str:
     return duration(seconds) if seconds < 0.01 else f"about {duration(seconds)}"
 
 
-def percent(p: float) -> str:
-    """A probability as the pages write it: "12.3%", and "<0.1%" for one that would round to "0.0%" (a walk read
-    "<0.1%" on Classify and "0.0%" for the same class on Attributions)."""
-    return f"{p:.1%}" if p >= 0.0005 else "<0.1%"
+def percent(p: float, places: int = 1) -> str:
+    """A probability as the pages write it: "12.3%" (`places` decimals), "<0.1%" for one that would round to "0.0%"
+    (a walk read "<0.1%" on Classify and "0.0%" for the same class on Attributions), and ">99.9%" for one under 1
+    that would round to "100.0%" (a walk read a detection of score 0.998 as "star 100%", a certainty)."""
+    written, step = f"{p:.{places}%}", 10.0**-places  # step: the smallest percentage written
+    if float(written[:-1]) == 0:
+        return f"<{step:.{places}f}%"
+    if p < 1 and float(written[:-1]) >= 100:
+        return f">{100 - step:.{places}f}%"
+    return written
 
 
 def difference_as_shown(new: float, old: float, places: int) -> float:

@@ -100,3 +100,16 @@ def test_uploads_to_the_shapes_model_get_the_out_of_distribution_note():
     assert not at.exception
     notes = [c.value for c in at.caption if c.value.startswith(":material/help: Out of distribution")]
     assert len(notes) == 1
+
+
+def test_a_share_between_none_and_all_never_reads_as_either() -> None:
+    """199 of 200 right read "(100%)", as a detection of score 0.998 read "star 100%" (a walk)."""
+    from explain.methods.batch_view import share_text
+
+    assert [share_text(*c) for c in ((0, 5), (5, 5), (199, 200), (1, 300), (3, 6))] == [
+        "0%",
+        "100%",
+        ">99%",
+        "<1%",
+        "50%",
+    ]

@@ -42,6 +42,15 @@ def test_a_probability_that_rounds_to_zero_reads_under_a_tenth_of_a_percent() ->
     assert [percent(p) for p in (0.1234, 0.0005, 0.00049, 0.0)] == ["12.3%", "0.1%", "<0.1%", "<0.1%"]
 
 
+def test_a_probability_under_one_that_rounds_to_a_hundred_reads_over_the_last_step() -> None:
+    """A walk read a detection of score 0.998 as "star 100%": a certainty the detector did not claim."""
+    from models.text import percent
+
+    assert [percent(p) for p in (0.9994, 0.9995, 0.99999, 1.0)] == ["99.9%", ">99.9%", ">99.9%", "100.0%"]
+    at_whole = (0.96, 0.994, 0.996, 0.998, 1.0, 0.004, 0.006)
+    assert [percent(p, 0) for p in at_whole] == ["96%", "99%", ">99%", ">99%", "100%", "<1%", "1%"]
+
+
 def test_an_error_in_one_line_names_its_type_where_it_has_no_message():
     """Pages showed `str(exc).splitlines()[0]`, which raised IndexError for an error without a message."""
     from models.text import first_line

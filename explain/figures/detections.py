@@ -15,7 +15,7 @@ from explain.figures.render import boxes_on_image, draw_box, draw_labels, grey_m
 from explain.methods.rcnn_stages import RoiComparison, Stages
 from models.data.coco import results
 from models.detectors import COCO_SKELETON, Instance
-from models.text import counted
+from models.text import counted, percent
 
 COLOURS = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c"]
 
@@ -115,7 +115,7 @@ def drawn_with_count(
         stack = torch.from_numpy(np.stack([inst.mask for _, inst in with_masks]))
         img = draw_segmentation_masks(img, stack, alpha=alpha, colors=[shade[i] for i, _ in with_masks])
     if boxes:
-        labels = [f"{inst.label} {inst.score:.0%}".strip() for _, inst in chosen]
+        labels = [f"{inst.label} {percent(inst.score, 0)}".strip() for _, inst in chosen]
         box_tensor = boxes_on_image([inst.box for _, inst in chosen], img)
         img = draw_bounding_boxes(img, box_tensor, colors=colours, width=3 if focus is not None else 2)
         if thick is not None and focus is None:
@@ -213,7 +213,7 @@ def draw_verdicts(
     placed: list[tuple[torch.Tensor, list[str], list[str]]] = []  # (boxes, labels, verdicts) to label once drawn
     if detections:
         labels = [
-            f"{d.label} {d.score:.0%} {'right' if ok else 'wrong'}"
+            f"{d.label} {percent(d.score, 0)} {'right' if ok else 'wrong'}"
             for d, ok in zip(detections, true_positive, strict=True)
         ]
         verdicts = ["right" if ok else "wrong" for ok in true_positive]

@@ -18,7 +18,7 @@ from explain.methods.classify import prepare, top_k
 from explain.methods.maps import to_map
 from models.data.shapes import SHAPE_CLASSES, classification_set
 from models.devices import model_device
-from models.text import counted
+from models.text import counted, percent
 
 MAX_BATCH = 16  # images one batch view explains (each costs one attribution)
 Target = Literal["predicted", "true"]
@@ -108,7 +108,13 @@ def summary(items: Sequence[BatchItem]) -> str:
     )  # a walk: the generated set always came out 100% under 'a wrong answer often shows...'; another: "photos" had
     # been the advice, and a photo of a cat has no true label among shapes
     return (
-        f"{right} of {len(judged)} predicted right ({right / len(judged):.0%})"
+        f"{right} of {len(judged)} predicted right ({share_text(right, len(judged))})"
         + (f"; {rest} without a true label the model knows" if rest else "")
         + every
     )
+
+
+def share_text(part: int, whole: int) -> str:
+    """`part` of `whole` as a whole percentage: exact at none and all, and never "100%" or "0%" between (199 of 200
+    read "100%")."""
+    return f"{part / whole:.0%}" if part in (0, whole) else percent(part / whole, 0)

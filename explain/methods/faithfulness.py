@@ -14,6 +14,7 @@ from explain.methods.attributions import baseline
 from explain.methods.maps import to_map
 from models.devices import on_model_device
 from models.lock import lock_for
+from models.text import percent
 
 
 @dataclass(frozen=True)
@@ -176,11 +177,12 @@ def flat_note(curves: dict[str, Curves], side: int) -> str:
     notes = []
     if full > 0 and c.insertion[0] >= 0.9 * full:
         notes.append(
-            f"the blurred copy alone scores {c.insertion[0]:.0%} for the class (the image itself {full:.0%}): "
+            f"the blurred copy alone scores {percent(c.insertion[0], 0)} for the class (the image itself "
+            f"{percent(full, 0)}): "
             f"RISE's 11-pixel blur leaves a {side}-pixel image recognisable, so insertion has nothing to restore"
         )
     if full > 0 and c.deletion[-1] >= 0.9 * full:
-        notes.append(f"the mean-colour image still scores {c.deletion[-1]:.0%}, so deletion cannot fall")
+        notes.append(f"the mean-colour image still scores {percent(c.deletion[-1], 0)}, so deletion cannot fall")
     if notes:
         return "Flat curves here: " + "; ".join(notes) + ". Their areas say little about the maps."
     if len(curves) > 1:

@@ -21,6 +21,7 @@ from torchvision.ops import box_iou, clip_boxes_to_image
 
 from models.devices import model_device, on_model_device
 from models.lock import lock_for
+from models.text import percent
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,7 @@ class BoxHeads:
         said = f"as the box head moves it for {categories[self.best]}, {why}"
         background, best = self.probabilities[0], self.probabilities[self.best]
         if background > best:
-            said += f" (the background is more probable: {background:.0%} against {best:.0%})"
+            said += f" (the background is more probable: {percent(background, 0)} against {percent(best, 0)})"
         return said
 
 
