@@ -21,6 +21,8 @@ from typing import Any
 _FROM = {
     "AttributionView": "explain.figures.attribution_view",
     "attribution_views": "explain.figures.attribution_view",
+    "seen_caption": "explain.figures.attribution_view",
+    "padded_size": "explain.inputs.images",
     "input_image": "explain.figures.render",
     "top_k_bar": "explain.figures.charts",
     "top9_montages": "explain.figures.top9",

@@ -6,7 +6,15 @@ app_shell()  # first: a visitor arriving here after a restart sees the app while
 
 import streamlit as st
 
-from explain import attribution_views, input_image, magnitude_methods, method_summary, panel_note
+from explain import (
+    attribution_views,
+    input_image,
+    magnitude_methods,
+    method_summary,
+    padded_size,
+    panel_note,
+    seen_caption,
+)
 from ui.model_picker import image_and_classifier_ui, out_of_distribution
 from ui.presenter import in_use, prose, settings
 from ui.views.attribution_checks import batch_tab, faithfulness_tab, reproduce_tab, sanity_tab
@@ -42,7 +50,7 @@ with tab_maps:
     show_maps(
         methods,
         view,
-        tuple(subject.x.shape[-2:]),
+        seen_caption(view.shape[:2], tuple(subject.x.shape[-2:]), padded_size(subject.chosen.image.size)),
         overlays,
         failures,
         notes,

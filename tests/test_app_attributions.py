@@ -83,6 +83,26 @@ def test_the_image_panel_says_the_size_it_is_shown_at_and_the_size_the_model_get
     assert seen_caption((64, 64), (64, 64)) == "what the model sees, 64 x 64 pixels"
 
 
+def test_the_image_panel_says_a_long_thin_image_was_padded_with_grey(page) -> None:
+    """A walk's 8000 x 8 upload, bounded to 1024 x 1, was said to reach the model as a 256 x 256 crop, mostly grey,
+    with no word of the grey: the panel says the image was padded first."""
+    import numpy as np
+
+    from explain import padded_size
+    from explain.figures.attribution_view import seen_caption
+    from explain.figures.render import png_bytes
+
+    assert padded_size((1024, 1)) == (1024, 256) and padded_size((300, 200)) is None
+    assert seen_caption((256, 256), (64, 64), (1024, 256)) == (
+        "the crop the model sees, at a resolution of 256 x 256 pixels, of the image padded with grey to 1024 x 256 "
+        "(no side over 4 times the other); the model gets it at 64 x 64"
+    )
+    strip = png_bytes(np.full((8, 8000, 3), 200, np.uint8))
+    page.file_uploader(key="attr_upload").upload("wide.png", strip, "image/png").run()
+    assert not page.exception
+    assert "of the image padded with grey to 1024 x 256" in " ".join(image_captions(page))
+
+
 def test_the_chosen_methods_wrap_onto_rows(page):
     """In its column the Methods box kept its chips on one row that scrolled sideways: a walk with all 13 chosen saw
     three of them."""

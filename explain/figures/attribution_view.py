@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from explain.figures.render import colorize, overlay, upsample
+from explain.inputs.images import MAX_ASPECT
 from explain.methods.classify import model_view
 from explain.methods.maps import Mode, to_map
 
@@ -52,11 +53,17 @@ def attribution_views(
     return seen, views
 
 
-def seen_caption(shown: tuple[int, int], model_input: tuple[int, int]) -> str:
+def seen_caption(shown: tuple[int, int], model_input: tuple[int, int], padded: tuple[int, int] | None = None) -> str:
     """The caption of the image panel: the crop the model sees, `shown` (height, width) at the image's own resolution,
-    and the size the model gets it at when that differs (a 512-px photo's crop reaches a 64-px model at 64 x 64)."""
+    and the size the model gets it at when that differs (a 512-px photo's crop reaches a 64-px model at 64 x 64);
+    `padded` (`padded_size`: width, height), the grey-padded image a long, thin one was cropped from (a walk's
+    8000 x 8 upload, bounded to 1024 x 1, was said to reach 256 x 256 with no word of the grey)."""
     (h, w), (mh, mw) = shown, model_input
+    of = ""
+    if padded is not None:
+        pw, ph = padded
+        of = f", of the image padded with grey to {pw} x {ph} (no side over {MAX_ASPECT:g} times the other)"
     if (h, w) == (mh, mw):
-        return f"what the model sees, {w} x {h} pixels"
+        return f"what the model sees, {w} x {h} pixels{of}"
     # "a resolution of": "shown at 512 x 512" was read as its size on screen (a walk), where every panel is as wide
-    return f"the crop the model sees, at a resolution of {w} x {h} pixels; the model gets it at {mw} x {mh}"
+    return f"the crop the model sees, at a resolution of {w} x {h} pixels{of}; the model gets it at {mw} x {mh}"

@@ -294,14 +294,22 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def limit_aspect(im: Image.Image, max_ratio: float = 4.0) -> Image.Image:
+MAX_ASPECT = 4.0  # a classifier's input is padded until its longer side is at most this times its shorter
+
+
+def padded_size(size: tuple[int, int], max_ratio: float = MAX_ASPECT) -> tuple[int, int] | None:
+    """The (width, height) `limit_aspect` pads an image of `size` to, or None where it leaves it as it is."""
+    w, h = size
+    if max(w, h) <= max_ratio * min(w, h):
+        return None
+    return (w, max(h, int(np.ceil(w / max_ratio)))) if w > h else (max(w, int(np.ceil(h / max_ratio))), h)
+
+
+def limit_aspect(im: Image.Image, max_ratio: float = MAX_ASPECT) -> Image.Image:
     """Pad a very long, thin image with grey so its sides differ by at most `max_ratio`.
 
     Classifier transforms resize the shorter side to a fixed size; a 10000 x 20 strip would
     otherwise become hundreds of megabytes of tensor.
     """
-    w, h = im.size
-    if max(w, h) <= max_ratio * min(w, h):
-        return im
-    target = (w, max(h, int(np.ceil(w / max_ratio)))) if w > h else (max(w, int(np.ceil(h / max_ratio))), h)
-    return ImageOps.pad(im, target, color=NEUTRAL_GREY)
+    target = padded_size(im.size, max_ratio)
+    return im if target is None else ImageOps.pad(im, target, color=NEUTRAL_GREY)

@@ -7,7 +7,6 @@ import numpy as np
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from explain.figures.attribution_view import seen_caption
 from explain.figures.charts import colorbar
 from explain.figures.render import png_bytes
 from explain.methods.attributions import (
@@ -180,7 +179,7 @@ def _attribution_or_why(subject: Subject, target: int, method: str, settings: di
 def show_maps(
     methods: list[str],
     view: np.ndarray,
-    model_input: tuple[int, int],
+    seen: str,
     overlays: dict[str, np.ndarray],
     failures: dict[str, str],
     notes: dict[str, str],
@@ -200,7 +199,7 @@ def show_maps(
     for row in range(0, len(panels), cols):
         for col, m in zip(st.columns(cols), panels[row : row + cols], strict=False):
             with col:
-                method_panel(m, view, overlays, failures, notes, summaries, target_name, model_input)
+                method_panel(m, view, overlays, failures, notes, summaries, target_name, seen)
 
 
 def method_panel(
@@ -211,13 +210,13 @@ def method_panel(
     notes: dict[str, str],
     summaries: dict[str, str],
     target_name: str,
-    model_input: tuple[int, int],
+    seen: str,
 ) -> None:
-    """One panel of the grid: the image the model saw (m None), or method m's map over it. `model_input`: the
-    (height, width) the model's input has, which the view (at the image's own resolution) was resized to."""
+    """One panel of the grid: the image the model saw (m None), captioned `seen` (`seen_caption`), or method m's map
+    over it."""
     if m is None:
         st.markdown("**The image**")
-        st.image(view, caption=seen_caption(view.shape[:2], model_input), width="stretch")
+        st.image(view, caption=seen, width="stretch")
         return
     st.markdown(f"**{METHODS[m].title}**")
     if m in failures:
