@@ -724,6 +724,26 @@ def test_every_method_has_its_own_colour_with_all_thirteen_chosen() -> None:
     assert len({t.line.color for t in fig.data if t.showlegend is not False}) == 13
 
 
+def test_the_faithfulness_charts_mark_the_one_start_every_curve_shares() -> None:
+    """A walk read the insertion curves as starting at 1.0, 0.8 and 0.08: every curve starts from the blurred copy
+    (7.7% there), but the first step, 1/64 of the axis, rose so steeply that it looked like the start."""
+    from types import SimpleNamespace
+
+    from explain.figures.charts import deletion_insertion_chart
+
+    curves = {
+        m: SimpleNamespace(fractions=[0, 0.5, 1], deletion=[0.62, 0.1, 0.03], insertion=[0.077, y, 0.62])
+        for m, y in (("a", 1.0), ("b", 0.8))
+    }
+    fig = deletion_insertion_chart(curves)
+    marks = [(t.x, t.y) for t in fig.data if t.mode == "markers"]
+    assert marks == [((0,), (0.62,)), ((0,), (0.077,))]
+    assert [a.text for a in fig.layout.annotations if a.text.startswith("all start")] == [
+        "all start: the image, 62%",
+        "all start: its blurred copy, 8%",
+    ]
+
+
 def test_a_choice_shows_its_caption_and_the_sanity_grid_keeps_the_first_and_last_steps() -> None:
     from explain.methods.attributions import METHODS
     from explain.methods.sanity import shown_steps

@@ -188,7 +188,35 @@ def deletion_insertion_chart(curves: dict) -> go.Figure:
         fig.add_scatter(
             x=c.fractions, y=c.insertion, name=title, line=dict(color=colour), showlegend=False, row=1, col=2
         )
-    fig.update_xaxes(title_text="fraction of pixels", range=[0, 1])
+    # Every curve starts from the same image (the image itself; RISE's blurred copy), and a steep first step made
+    # them look as if they started apart (a walk): their one start is marked and named, as a percent.
+    first, mark = next(iter(curves.values()), None), "#808080"  # grey: seen on the light and the dark theme alike
+    if first is not None:
+        for col, start, what in ((1, first.deletion[0], "the image"), (2, first.insertion[0], "its blurred copy")):
+            fig.add_scatter(
+                x=[0],
+                y=[start],
+                mode="markers",
+                marker=dict(color=mark, size=9),
+                showlegend=False,
+                row=1,
+                col=col,
+                hovertemplate=f"every curve starts here: {what}, %{{y:.1%}}<extra></extra>",
+            )
+            fig.add_annotation(
+                x=0,
+                y=start,
+                text=f"all start: {what}, {percent(float(start), 0)}",
+                showarrow=True,
+                arrowcolor=mark,
+                ax=45,
+                ay=30 if start > 0.5 else -30,
+                xanchor="left",
+                font=dict(size=12),
+                row=1,
+                col=col,
+            )
+    fig.update_xaxes(title_text="fraction of pixels", range=[-0.02, 1])
     fig.update_yaxes(range=[0, 1.02])
     fig.update_yaxes(title_text="class probability", col=1)
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10))
