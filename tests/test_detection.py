@@ -563,6 +563,21 @@ def test_the_box_head_is_described_as_each_model_has_it():
     assert box_head_text(shapes_maskrcnn()) == "two fully connected layers"
 
 
+def test_a_label_is_not_pushed_against_another_box_where_a_spot_apart_from_them_is_free():
+    """A walk read the augmentation sample's "triangle" as the square's: the triangle's box touched the picture's top,
+    so its label went below the box, against the square's outline at the same height. A spot touching no other box is
+    taken first (here inside the triangle's own box); boxes that overlap anyway keep the order as it was."""
+    from explain.figures.render import label_spots
+
+    triangle, square = (0, 0, 95, 100), (96, 95, 160, 150)
+    assert label_spots([triangle], [(95, 25)], 200, 200) == [(0, 101)]  # alone: below, outside what it names
+    assert label_spots([triangle, square], [(95, 25), (60, 16)], 200, 200)[0] == (0, 0)  # not against the square
+    # nested boxes: above the outer one, not inside it over the inner one's outline
+    assert label_spots([(10, 10, 60, 60), (20, 20, 50, 50)], [(30, 10)] * 2, 100, 100)[0] == (10, 0)
+    # no spot apart from every other box (one box holds the whole picture): the first free one, as before
+    assert label_spots([(10, 10, 60, 60), (0, 0, 99, 99)], [(30, 10)] * 2, 100, 100)[0] == (10, 10)
+
+
 def test_a_followed_proposal_is_drawn_thick_in_red_with_its_label_placed_first():
     """Detection's stage 2. A walk in presenter mode: the red proposal stages 3 and 4 follow, drawn in a second call
     over the grey ones, had its label put on a grey one's ("#1 100%" covered "#4 100%"); then, drawn in one call in

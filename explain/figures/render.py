@@ -80,27 +80,35 @@ def label_spots(boxes: Sequence[Rect], sizes: Sequence[tuple[float, float]], hei
     found a weak detection unlabelled whose bottom-right corner was free). A label that would cover over a fifth of
     its box tries the spots outside the box first, above then below (walks found labels hiding a cat's eye, the
     object they named, among detections and then among proposals); the first spot that stays on the image
-    (moved left to fit its width) and covers no label placed before it. None where no spot is free (or the label is
-    wider or taller than the image): that label is left off rather than written over another, which no one could
-    read."""
+    (moved left to fit its width), covers no label placed before it and comes no nearer another box than half its
+    height (a walk read a label pushed below its box, beside a neighbour's outline, as that neighbour's); failing
+    that, the first spot of the first two kinds. None where no spot is free (or the label is wider or taller than the
+    image): that label is left off rather than written over another, which no one could read."""
     placed: list[Rect] = []
     out: list[tuple[float, float] | None] = []
-    for (x0, y0, x1, y1), (w, h) in zip(boxes, sizes, strict=True):
-        spot = None
+
+    def apart(a: Rect, b: Rect, gap: float = 0.0) -> bool:
+        return a[2] + gap <= b[0] or b[2] + gap <= a[0] or a[3] + gap <= b[1] or b[3] + gap <= a[1]
+
+    for i, ((x0, y0, x1, y1), (w, h)) in enumerate(zip(boxes, sizes, strict=True)):
         below = math.floor(y1) + 1  # the outline's last row is y1, whole pixels
         right = math.floor(x1) + 1 - w  # flush with the outline's last column
         rows = (y0, y0 - h, y1 - h, below)
         if 5 * w * h > (x1 - x0 + 1) * (y1 - y0 + 1):  # the label would hide much of what it names: outside first
             rows = (y0 - h, below, y0, y1 - h)
-        for x, y in ((x, y) for x in (x0, right) for y in rows):
-            x = max(0.0, min(x, width - w))
+        free, alone = [], []  # the bands that stay on the image and cover no label; those touching no other box
+        for x, y in ((max(0.0, min(x, width - w)), y) for x in (x0, right) for y in rows):
             band = (x, y, x + w, y + h)
-            clear = all(band[2] <= p[0] or p[2] <= band[0] or band[3] <= p[1] or p[3] <= band[1] for p in placed)
-            if clear and y >= 0 and y + h <= height and w <= width:
-                spot = (x, y)
-                placed.append(band)
-                break
-        out.append(spot)
+            if y >= 0 and y + h <= height and w <= width and all(apart(band, p) for p in placed):
+                free.append(band)
+                if all(
+                    apart(band, tuple(b), h / 2) for j, b in enumerate(boxes) if j != i
+                ):  # within half a label: beside it
+                    alone.append(band)
+        band = (alone or free or [None])[0]
+        if band is not None:
+            placed.append(band)
+        out.append(None if band is None else (band[0], band[1]))
     return out
 
 
