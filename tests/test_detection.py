@@ -572,6 +572,10 @@ def test_a_label_is_not_pushed_against_another_box_where_a_spot_apart_from_them_
     triangle, square = (0, 0, 95, 100), (96, 95, 160, 150)
     assert label_spots([triangle], [(95, 25)], 200, 200) == [(0, 101)]  # alone: below, outside what it names
     assert label_spots([triangle, square], [(95, 25), (60, 16)], 200, 200)[0] == (0, 0)  # not against the square
+    # a label that would hide its whole box stays outside it, near its neighbours or not (a review: a 60 x 14 label
+    # went over the whole of a 20 x 20 box, neighbours 8 px above and 19 px below)
+    small = [(100, 100, 119, 119), (100, 70, 160, 92), (100, 138, 160, 160)]
+    assert label_spots(small, [(60, 14)] * 3, 200, 200)[0] == (100, 86)
     # nested boxes: above the outer one, not inside it over the inner one's outline
     assert label_spots([(10, 10, 60, 60), (20, 20, 50, 50)], [(30, 10)] * 2, 100, 100)[0] == (10, 0)
     # no spot apart from every other box (one box holds the whole picture): the first free one, as before

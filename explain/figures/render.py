@@ -81,11 +81,13 @@ def label_spots(boxes: Sequence[Rect], sizes: Sequence[tuple[float, float]], hei
     its box tries the spots outside the box first, above then below (walks found labels hiding a cat's eye, the
     object they named, among detections and then among proposals); the first spot that stays on the image
     (moved left to fit its width), covers no label placed before it and comes no nearer another box than half its
-    height (a walk read a label pushed below its box, beside a neighbour's outline, as that neighbour's); failing
-    that, the first spot of the first two kinds. None where no spot is free (or the label is wider or taller than the
-    image): that label is left off rather than written over another, which no one could read."""
+    height (a walk read a label pushed below its box, beside a neighbour's outline, as that neighbour's), unless it is
+    inside a box the label would cover over half of; failing that, the first spot of the first two kinds. None where
+    no spot is free (or the label is wider or taller than the image): that label is left off rather than written
+    over another, which no one could read."""
     placed: list[Rect] = []
     out: list[tuple[float, float] | None] = []
+    boxes = [tuple(map(float, b)) for b in boxes]  # plain numbers: a tensor's were 100x slower to compare (a review)
 
     def apart(a: Rect, b: Rect, gap: float = 0.0) -> bool:
         return a[2] + gap <= b[0] or b[2] + gap <= a[0] or a[3] + gap <= b[1] or b[3] + gap <= a[1]
@@ -93,18 +95,22 @@ def label_spots(boxes: Sequence[Rect], sizes: Sequence[tuple[float, float]], hei
     for i, ((x0, y0, x1, y1), (w, h)) in enumerate(zip(boxes, sizes, strict=True)):
         below = math.floor(y1) + 1  # the outline's last row is y1, whole pixels
         right = math.floor(x1) + 1 - w  # flush with the outline's last column
+        inside, area = (y0, y1 - h), (x1 - x0 + 1) * (y1 - y0 + 1)
         rows = (y0, y0 - h, y1 - h, below)
-        if 5 * w * h > (x1 - x0 + 1) * (y1 - y0 + 1):  # the label would hide much of what it names: outside first
+        if 5 * w * h > area:  # the label would hide much of what it names: outside first
             rows = (y0 - h, below, y0, y1 - h)
-        free, alone = [], []  # the bands that stay on the image and cover no label; those touching no other box
+        # a spot near no other box comes first, but never one inside a box the label would mostly hide (over half):
+        # a 60 x 14 label went over the whole of a 20 x 20 box to keep away from its neighbours (a review)
+        may_go_inside = 2 * w * h <= area
+        free, alone = [], []  # the bands that stay on the image and cover no label; those near no other box
         for x, y in ((max(0.0, min(x, width - w)), y) for x in (x0, right) for y in rows):
             band = (x, y, x + w, y + h)
             if y >= 0 and y + h <= height and w <= width and all(apart(band, p) for p in placed):
                 free.append(band)
-                if all(
-                    apart(band, tuple(b), h / 2) for j, b in enumerate(boxes) if j != i
-                ):  # within half a label: beside it
+                near = any(not apart(band, b, h / 2) for j, b in enumerate(boxes) if j != i)  # half a label: beside
+                if not near and (may_go_inside or y not in inside):
                     alone.append(band)
+                    break
         band = (alone or free or [None])[0]
         if band is not None:
             placed.append(band)
