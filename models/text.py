@@ -37,6 +37,8 @@ def percent(p: float, places: int = 1) -> str:
     """A probability as the pages write it: "12.3%" (`places` decimals), "<0.1%" for one that would round to "0.0%"
     (a walk read "<0.1%" on Classify and "0.0%" for the same class on Attributions), and ">99.9%" for one under 1
     that would round to "100.0%" (a walk read a detection of score 0.998 as "star 100%", a certainty)."""
+    if not math.isfinite(p):  # a diverged network's output (a review: "nan%")
+        return "not a number"
     written, step = f"{p:.{places}%}", 10.0**-places  # step: the smallest percentage written
     if float(written[:-1]) == 0:
         return f"<{step:.{places}f}%"

@@ -47,6 +47,7 @@ def test_a_probability_under_one_that_rounds_to_a_hundred_reads_over_the_last_st
     from models.text import percent
 
     assert [percent(p) for p in (0.9994, 0.9995, 0.99999, 1.0)] == ["99.9%", ">99.9%", ">99.9%", "100.0%"]
+    assert percent(float("nan")) == "not a number"  # a diverged network's output read "nan%" (a review)
     at_whole = (0.96, 0.994, 0.996, 0.998, 1.0, 0.004, 0.006)
     assert [percent(p, 0) for p in at_whole] == ["96%", "99%", ">99%", ">99%", "100%", "<1%", "1%"]
 

@@ -201,7 +201,7 @@ def deletion_insertion_chart(curves: dict) -> go.Figure:
                 showlegend=False,
                 row=1,
                 col=col,
-                hovertemplate=f"every curve starts here: {what}, %{{y:.1%}}<extra></extra>",
+                hovertemplate=f"every curve starts here: {what}, {percent(float(start))}<extra></extra>",
             )
             fig.add_annotation(
                 x=0,

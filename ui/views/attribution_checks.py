@@ -25,7 +25,7 @@ from explain.methods.sanity import METRICS as SANITY_METRICS
 from explain.methods.sanity import VARIANTS as SANITY_VARIANTS
 from explain.methods.sanity import fully_randomised_text, sanity_of_methods, shown_steps
 from models.classifiers import ModelInfo
-from models.text import counted
+from models.text import counted, percent
 from ui.admission import cached_heavy
 from ui.image_input import SUPPORTED, decode_upload
 from ui.model_picker import unlike_training
@@ -348,6 +348,6 @@ def batch_tab(subject: Subject) -> None:
                 grey_under=True,
             ),
             width="stretch",
-            caption=f"{mark}{it.name}: true {truth} · predicted {it.predicted} {it.probability:.0%}"
+            caption=f"{mark}{it.name}: true {truth} · predicted {it.predicted} {percent(it.probability, 0)}"
             + ("" if it.explained == it.predicted else f" · map for {it.explained}"),
         )

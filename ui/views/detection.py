@@ -45,6 +45,7 @@ from explain.methods.rcnn_stages import (
     stage_settings,
 )
 from models.detectors import BUNDLED_DETECTOR, DetectorInfo, Instance, detect, drawable
+from models.text import percent
 from ui.presenter import chart, prose, settings, stage, text_scale
 from ui.subject import Subject, cached_on_subject
 from ui.view_link import BIND, explained, linked_image_missing, linked_row, name_row
@@ -367,9 +368,11 @@ def followed_proposal(stages: Stages, inst: Instance | None, subject: Subject) -
     if inst is None:
         return rank, box, f"proposal {rank + 1}, the strongest", False
     if exact:
-        return rank, box, f"proposal {rank + 1}, the one {inst.label} {inst.score:.0%} came from", True
+        return rank, box, f"proposal {rank + 1}, the one {inst.label} {percent(inst.score, 0)} came from", True
     # no proposal reproduces the detection (say, the proposals were cut): the best overlap, said as a guess
-    guess = f"proposal {rank + 1}, the one overlapping {inst.label} {inst.score:.0%} most (its source not found)"
+    guess = (
+        f"proposal {rank + 1}, the one overlapping {inst.label} {percent(inst.score, 0)} most (its source not found)"
+    )
     return rank, box, guess, False
 
 
@@ -563,7 +566,7 @@ def explain_tab(
     left.image(
         overlay(draw(image, [inst], masks=False, keypoints=False), cam, "absolute", 0.8),
         width="stretch",
-        caption=f"{inst.label} {inst.score:.0%}: Grad-CAM at {where} (found again with IoU {iou:.2f})",
+        caption=f"{inst.label} {percent(inst.score, 0)}: Grad-CAM at {where} (found again with IoU {iou:.2f})",
     )
     chart(
         right,
