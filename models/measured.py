@@ -34,10 +34,11 @@ class KeptMeasurements:
                 self._kept[key] = (seconds, now)
         return seconds
 
-    def fresh(self) -> list[Hashable]:
-        """The keys whose figures are kept now (measured within the last `ttl` seconds); nothing is measured."""
+    def fresh(self) -> list[tuple[Hashable, float]]:
+        """(key, when it was measured) for each figure kept now (measured within the last `ttl` seconds), so that a
+        figure measured again reads as new; nothing is measured."""
         now = time.monotonic()
-        return [key for key, (_, when) in self._kept.items() if now - when <= self.ttl]
+        return [(key, when) for key, (_, when) in self._kept.items() if now - when <= self.ttl]
 
     def measured(self) -> list[Hashable]:
         """The keys measured (kept, or expired since the last measurement)."""

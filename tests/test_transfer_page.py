@@ -190,10 +190,49 @@ def test_estimate_prices_the_forms_settings_without_starting_them(page, tmp_path
     page.text_input(key="tf_sizes").input(",".join(map(str, range(1, 50))))  # 49 runs: over the page's 48
     next(b for b in page.button if b.label == "Estimate").click().run()
     assert [w.value for w in page.warning if w.value.startswith("Run would")] == [
-        "Run would refuse these settings: that is 49 runs; the page runs at most 48 (run bigger sweeps from the "
+        "Run would refuse this: that is 49 runs; the page runs at most 48 (run bigger sweeps from the "
         "terminal: `python -m models.transfer --help`)"
     ]
     assert live(page, "tf").phase == "idle"
+    page.text_input(key="tf_sizes").input("1,5")
+    page.number_input(key="tf_epochs").set_value(1)
+    _run_button(page).click().run()  # Run them: Estimate then says Run has nothing left to do (a review)
+    next(b for b in page.button if b.label == "Estimate").click().run()
+    assert "These settings: 2 runs, 2 of them already saved: Run has none left to train." in [
+        i.value for i in page.info
+    ]
+
+
+def test_estimate_says_run_would_refuse_while_another_tab_runs_a_sweep(page, monkeypatch) -> None:
+    """Run refuses any sweep while another tab of the visitor's runs one; Estimate priced it anyway (a review)."""
+    import ui.views.transfer_sweep as view
+
+    monkeypatch.setattr(view, "running_elsewhere", lambda: "another tab of yours is running a sweep now")
+    next(b for b in page.button if b.label == "Estimate").click().run()
+    assert [w.value for w in page.warning] == ["Run would refuse this: another tab of yours is running a sweep now"]
+    assert not [i.value for i in page.info if i.value.startswith("These settings")]
+
+
+def test_an_estimate_prices_only_the_runs_a_stopped_sweep_has_left(monkeypatch, tmp_path) -> None:
+    """Run goes on from the runs already saved in the visitor's folder; Estimate priced them all (a review)."""
+    import torch
+
+    from models.transfer import TrainConfig, run_sweep, user_folder
+    from models.transfer.sweep import SweepRequest
+
+    monkeypatch.setenv("EXPLAINER_RESULTS", str(tmp_path))
+    request = SweepRequest("digits", "glyphs-resnet18", ("probe",), "1,2", 1, TrainConfig(epochs=1))
+    cpu = torch.device("cpu")
+    whole = request.estimate_text(cpu, "me")
+    assert re.fullmatch(r"These settings: 2 runs, about [0-9.]+ s \(.*\)\.", whole), whole
+    sweep = request.check(cpu)[0]
+    run_sweep(sweep, user_folder(sweep, "me"), cpu, limit=1)  # as a sweep stopped after its first run leaves it
+    rest = request.estimate_text(cpu, "me")
+    assert re.fullmatch(r"These settings: 2 runs, 1 of them already saved, about [0-9.]+ s for the rest \(.*\)\.", rest)
+    other = request.estimate_text(cpu, "another visitor")  # their folder holds none of it
+    assert re.fullmatch(r"These settings: 2 runs, about [0-9.]+ s \(.*\)\.", other), other
+    photos = SweepRequest("pets", "resnet18", ("probe",), "1", 1, TrainConfig(epochs=1))
+    assert photos.estimate_text(torch.device("meta"), "me").startswith("The page estimates only the digits")
 
 
 def test_run_is_disabled_while_a_sweep_runs(page) -> None:

@@ -98,18 +98,21 @@ def page_sweep_estimate(device: str = "cpu", paces: tuple[str, ...] = ()) -> tup
 
 
 def kept_paces() -> tuple[str, ...]:
-    """The training paces this server holds now (`models.transfer.pace`), named for a cache key."""
-    return tuple(sorted(repr(key) for key in pace.PACES.fresh()))
+    """The training paces this server holds now (`models.transfer.pace`) and when each was timed, named for a cache
+    key: a pace timed again after it expired makes a new key (a review: the kept estimate outlived it)."""
+    return tuple(sorted(f"{key!r}@{when:.3f}" for key, when in pace.PACES.fresh()))
 
 
-def default_sweep_estimate(measure: bool = False) -> tuple[int, Estimate] | None:
+def default_sweep_estimate(measure: bool = False, fresh: bool = False) -> tuple[int, Estimate] | None:
     """`page_sweep_estimate` on this server's device, or None where there is none. A courtesy, for the home page and
     the Transfer form alike: a sweep that cannot run (a missing encoder) says why when Run is pressed. `measure`:
-    time this server's training pace first (under a second), so the estimate is scaled to it."""
+    time this server's training pace first (under a second), so the estimate is scaled to it. `fresh`: made now, not
+    the figure kept for up to a minute (which a sweep finished since, or a pace timed again, has changed)."""
     try:
         if measure:
             FORM_DEFAULT.check(best_device(), measure_pace=True)  # the pace is kept for every estimate after it
-        runs, estimate = page_sweep_estimate(best_device().type, kept_paces())
+        made = page_sweep_estimate.__wrapped__ if fresh else page_sweep_estimate
+        runs, estimate = made(best_device().type, kept_paces())
     except Exception:
         return None
     return None if estimate is None else (runs, estimate)

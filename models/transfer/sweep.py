@@ -218,6 +218,13 @@ def user_folder(sweep: Sweep, owner: str) -> Path:
     return user_results() / f"{sweep.task}-{sweep.encoder}-{settings_hash({**grid, 'owner': owner})}"
 
 
+def saved_keys(sweep: Sweep, folder: Path) -> set[str]:
+    """The keys of `sweep`'s runs that `folder` holds, saved with its settings: what a run of it there skips."""
+    digest = settings_hash(sweep.settings())
+    done = {r.key for r in load_runs(folder)[1] if r.settings_hash == digest}
+    return {run_key(*r) for r in sweep.runs()} & done
+
+
 def running_among(folders: Sequence[Path]) -> Path | None:
     """The first of `folders` a live process is writing now (`sweep_running`), or None: a visitor runs one page sweep
     at a time, whichever tab it was started from (a review ran two at once from two tabs)."""
@@ -460,15 +467,28 @@ class SweepRequest:
             measure_pace=measure_pace,
         )
 
-    def estimate_text(self, device: torch.device) -> str:
-        """What Run would start with these settings, in a sentence: its runs and how long they should take (the pace
-        timed as Run times it), or that nothing recorded prices them. Raises as `check` does for settings Run would
-        refuse, the over-long ones included: a visitor can price settings before pressing Run."""
+    def estimate_text(self, device: torch.device, owner: str) -> str:
+        """What Run would do with these settings for visitor `owner`, in a sentence: its runs, those of them already
+        saved in their folder (Run goes on from them), and how long the rest should take (the pace timed as Run
+        times it). Raises as `check` does for settings Run would refuse, the over-long ones included: a visitor can
+        price settings before pressing Run. A photo dataset on a GPU server is not loaded for it (a review: a
+        gigabyte, outside the heavy-job queue): the page estimates only the digits."""
+        if self.task != "digits" and device.type != "cpu":  # on a CPU server `check` refuses it without loading it
+            return "The page estimates only the digits sweeps: Run loads this dataset and checks the settings then."
         sweep, _, _, estimate = self.check(device)
-        runs = counted(len(list(sweep.runs())), "run")
+        keys = [run_key(*r) for r in sweep.runs()]
+        saved = saved_keys(sweep, user_folder(sweep, owner))  # a review: Run skips these, and the price counted them
+        runs = counted(len(keys), "run") + (f", {len(saved)} of them already saved" if saved else "")
+        if len(saved) == len(keys):
+            return f"These settings: {runs}: Run has none left to train."
         if estimate is None:
             return f"These settings: {runs}; no finished runs like them are recorded to estimate their time from."
-        return f"These settings: {runs}, {about(estimate.seconds)} {estimate.where()}."
+        costs = estimate.by_run(sweep)
+        left = (
+            sum(costs[k] for k in keys if k not in saved) if costs else estimate.seconds * (1 - len(saved) / len(keys))
+        )
+        rest = " for the rest" if saved else ""
+        return f"These settings: {runs}, {about(left)}{rest} {estimate.where()}."
 
 
 # The page form's defaults: the form shows them, and the home page and the form estimate them (one place for both).
@@ -690,9 +710,7 @@ class SweepWork:
         self.before_stop, self.stops = len(self.written), self.stops + 1
 
     def _on_disk(self) -> int:
-        digest = settings_hash(self.sweep.settings())
-        done = {r.key for r in load_runs(self.folder)[1] if r.settings_hash == digest}
-        self.finished = {k for k in self.keys if k in done}
+        self.finished = saved_keys(self.sweep, self.folder)
         return len(self.finished)
 
     def units(self) -> tuple[float, float]:

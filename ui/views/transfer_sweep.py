@@ -155,17 +155,20 @@ def sweep_form_ui() -> SweepRequest | None:
     request = SweepRequest(task_name, encoder_name, tuple(regimes), sizes_text, int(seeds), train)
     if priced:
         try:
-            st.info(request.estimate_text(best_device()), icon=":material/schedule:")
+            if busy := running_elsewhere():  # Run refuses it now whatever the settings (a review)
+                raise ValueError(busy)
+            st.info(request.estimate_text(best_device(), visitor()), icon=":material/schedule:")
         except REFUSED as exc:
-            st.warning(f"Run would refuse these settings: {exc}", icon=":material/block:")
-    with above:  # after Estimate: it read 33 s "not yet scaled" above a scaled 23 s for the same settings
-        default_estimate_note()
+            st.warning(f"Run would refuse this: {exc}", icon=":material/block:")
+    with above:  # after Estimate, re-made as it was: it read 33 s "not yet scaled" above a scaled 23 s for the defaults
+        default_estimate_note(fresh=priced)
     return request if submitted else None
 
 
-def default_estimate_note() -> None:
-    """How long Run takes at the form's defaults, where it can be said (a walk found no word on it before pressing)."""
-    if default := default_sweep_estimate():
+def default_estimate_note(fresh: bool = False) -> None:
+    """How long Run takes at the form's defaults, where it can be said (a walk found no word on it before pressing);
+    `fresh`: not the figure kept for a minute (beside an Estimate made now, it must read the same)."""
+    if default := default_sweep_estimate(fresh=fresh):
         runs, estimate = default
         note(
             f"At the form's defaults ({counted(runs, 'run')}): {about(estimate.seconds)} {estimate.where()}. "
