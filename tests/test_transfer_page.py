@@ -185,7 +185,7 @@ def test_estimate_prices_the_forms_settings_without_starting_them(page, tmp_path
     next(b for b in page.button if b.label == "Estimate").click().run()
     assert not page.exception
     (said,) = [i.value for i in page.info if i.value.startswith("These settings")]
-    assert re.fullmatch(r"These settings: 2 runs, about [0-9.]+ (s|minutes?) \(.*\)\.", said), said
+    assert re.fullmatch(r"These settings: 2 runs, (?:about [0-9.]+ (?:s|minutes?)|under a second) \(.*\)\.", said), said
     assert live(page, "tf").phase == "idle" and not (tmp_path / "user").exists()  # nothing started or written
     page.text_input(key="tf_sizes").input(",".join(map(str, range(1, 50))))  # 49 runs: over the page's 48
     next(b for b in page.button if b.label == "Estimate").click().run()
@@ -224,13 +224,21 @@ def test_an_estimate_prices_only_the_runs_a_stopped_sweep_has_left(monkeypatch, 
     request = SweepRequest("digits", "glyphs-resnet18", ("probe",), "1,2", 1, TrainConfig(epochs=1))
     cpu = torch.device("cpu")
     whole = request.estimate_text(cpu, "me")
-    assert re.fullmatch(r"These settings: 2 runs, about [0-9.]+ s \(.*\)\.", whole), whole
+    assert re.fullmatch(r"These settings: 2 runs, (?:about [0-9.]+ (?:s|minutes?)|under a second) \(.*\)\.", whole), (
+        whole
+    )
     sweep = request.check(cpu)[0]
     run_sweep(sweep, user_folder(sweep, "me"), cpu, limit=1)  # as a sweep stopped after its first run leaves it
     rest = request.estimate_text(cpu, "me")
-    assert re.fullmatch(r"These settings: 2 runs, 1 of them already saved, about [0-9.]+ s for the rest \(.*\)\.", rest)
+    assert re.fullmatch(
+        r"These settings: 2 runs, 1 of them already saved, (?:about [0-9.]+ (?:s|minutes?)|under a second) for the "
+        r"rest \(.*\)\.",
+        rest,
+    )
     other = request.estimate_text(cpu, "another visitor")  # their folder holds none of it
-    assert re.fullmatch(r"These settings: 2 runs, about [0-9.]+ s \(.*\)\.", other), other
+    assert re.fullmatch(r"These settings: 2 runs, (?:about [0-9.]+ (?:s|minutes?)|under a second) \(.*\)\.", other), (
+        other
+    )
     photos = SweepRequest("pets", "resnet18", ("probe",), "1", 1, TrainConfig(epochs=1))
     assert photos.estimate_text(torch.device("meta"), "me").startswith("The page estimates only the digits")
 
