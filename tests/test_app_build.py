@@ -45,6 +45,21 @@ def test_presenting_folds_the_blocks_code(page):
     assert any("class BasicBlock" in c.value for c in panel.code)
 
 
+def test_presenting_folds_the_loops_settings_once_train_is_pressed(page):
+    """A walk presented the loop at 1280 x 720: after Train, the open Settings panel kept the loss curve below the
+    screen until it was folded by hand. Pressing Train folds it; opening it again is tracked, so it stays open."""
+    page.session_state["view_compact"] = True
+    page.run()
+    page.session_state["build_settings"] = True  # the lecturer opened the panel to press Train
+    page.number_input(key="build_epochs").set_value(1)
+    button(page, "Train").click().run()
+    assert not page.exception and live(page, "build").work.done
+    assert page.session_state["build_settings"] is False
+    page.session_state["build_settings"] = True  # opened again: stays open through the next run
+    page.run()
+    assert page.session_state["build_settings"] is True
+
+
 @pytest.mark.parametrize("name", ["resnet50", "alexnet", "vgg16", "own-resnet18", "digits-net"])
 def test_every_network_renders(page, name):
     page.selectbox(key="build_net").set_value(name).run()

@@ -74,16 +74,32 @@ def presenter_style() -> None:
         st.html(STYLE)
 
 
+FOLD = "_fold_settings"  # session key: the next keyed Settings panel drawn is folded (a live run just started there)
+
+
 @contextmanager
-def settings(label: str = "Settings") -> Iterator[DeltaGenerator]:
+def settings(label: str = "Settings", key: str | None = None) -> Iterator[DeltaGenerator]:
     """Where a page draws its controls: in place normally, folded into one panel when presenting (the panel keeps
-    every value; open it to change one)."""
+    every value; open it to change one). A live run's panel has a `key`: `fold_settings` then folds it once the run
+    starts (its open or folded state is tracked, so opening it reruns the page)."""
     if presenting():
-        with st.expander(label, expanded=False, icon=":material/tune:") as panel:
+        tracked = {} if key is None else {"key": key, "on_change": "rerun"}
+        if key is not None and st.session_state.pop(FOLD, False):
+            st.session_state[key] = False
+        with st.expander(label, expanded=False, icon=":material/tune:", **tracked) as panel:
             yield panel
     else:
         with st.container() as place:
             yield place
+
+
+def fold_settings() -> None:
+    """When presenting: draw the page again with its live run's Settings panel folded, so that the run's progress
+    bar and charts are in view (a walk pressed Train at 1280 x 720 and the open panel kept the loss curve below the
+    screen until it was folded by hand). Call it after the run has started; nothing when not presenting."""
+    if presenting():
+        st.session_state[FOLD] = True
+        st.rerun()
 
 
 MODEBAR = {  # Plotly's toolbar cut down to saving a PNG and undoing a zoom: its eight buttons covered a narrow chart's

@@ -50,7 +50,7 @@ from models.text import counted
 from ui.image_input import ChosenImage
 from ui.live_run import LAST_APPLIED, LiveRun, estimate_text, redraw_number
 from ui.own_model import NOT_HERE, OWN, link_names_own, own_model, own_spec
-from ui.presenter import chart, note, presenting, press, prose, settings
+from ui.presenter import chart, fold_settings, note, presenting, press, prose, settings
 from ui.view_link import BIND, explained, select_number
 from ui.views.own import keep_loop_ui
 
@@ -247,6 +247,7 @@ def loop_settings_ui() -> tuple[LoopConfig, bool]:
     )
     if submitted:  # the network is built once this visitor's turn in the server's queue comes
         LOOP.start((config, compare))
+        fold_settings()
     return config, compare
 
 
@@ -331,7 +332,7 @@ def training_tab() -> Callable[[], None]:
         "set after every epoch. Every step records the loss, the batch's accuracy, the learning rate and each "
         "layer's gradient norm."  # the switches say the rest: Train's row then shows at 1280 x 720 (a walk)
     )
-    with settings():
+    with settings(key="build_settings"):
         config, compare = loop_settings_ui()
     bar = LOOP.controls()
     # drawn now, so a line from a stopped run is gone while a resumed one trains (a walk); under the buttons, as on

@@ -53,7 +53,7 @@ from ui.image_input import ChosenImage, image_input
 from ui.live_run import LAST_APPLIED, MAX_KEPT, LiveRun, estimate_text, redraw_number, server_speeds
 from ui.page_end import end_page
 from ui.param_form import param_widgets
-from ui.presenter import chart, note, press, prose, settings
+from ui.presenter import chart, fold_settings, note, press, prose, settings
 from ui.view_link import BIND, select_number
 
 # short enough for the Network box in a third of the page (a walk: "the paper's: 3 x 100 fully connected" was cut)
@@ -109,6 +109,7 @@ def bn_settings_ui() -> BNConfig:
     config = bn_config(arch, activation, lr, batch_size, steps, seed)
     if submitted:  # the networks are built once this visitor's turn in the server's queue comes
         BN.start(config)
+        fold_settings()
     return config
 
 
@@ -439,7 +440,7 @@ def bn_tab() -> Callable[[], None]:
     """The BatchNorm tab: settings, the progress of a live run above its curves, the run so far. Returns what
     trains the live run, to be called in the tab once the rest of the page is drawn: the other tab's elements are
     then this run's, not faded as stale while the run holds the script (a walk found that tab greyed out)."""
-    with settings():
+    with settings(key="bn_settings"):
         config = bn_settings_ui()
     bar = BN.controls()
     said = st.empty()  # drawn now, so a line from a stopped run is gone while a resumed one trains (a walk)
