@@ -100,16 +100,20 @@ def test_the_diagrams_last_label_grows_away_from_its_box() -> None:
     assert fig.layout.xaxis.range[1] - label.x >= 1.5
 
 
-def test_the_diagrams_are_white_cards_with_dark_ink_in_either_theme() -> None:
-    """A walk with a dark system: Streamlit's dark theme gave the diagrams' labels and titles light text on their
-    white plot, and the boxes read empty. The U-Net and the residual block set their own ink and background."""
+def test_the_diagrams_take_the_pages_theme_for_their_background_and_ink() -> None:
+    """A walk with a dark system: Streamlit's dark theme gave the diagrams' labels light text on a white plot the
+    residual block set, and the boxes read empty. Made white cards with dark ink, a later walk found them glaring on
+    a dark projected page. Neither diagram sets a background or a text colour of its own, so the theme sets both; the
+    boxes are translucent, read on either."""
     from explain.figures.anatomy import block_figure
-    from explain.figures.charts import INK
 
     for fig in (u_figure(UNet(skips=True), 64), block_figure(["3x3 conv"], [], "layer1.0")):
         layout = fig.layout
-        assert layout.paper_bgcolor == layout.plot_bgcolor == "white"
-        assert layout.font.color == layout.title.font.color == INK
+        assert layout.paper_bgcolor is None and layout.plot_bgcolor is None
+        assert layout.font.color is None and layout.title.font.color is None
+        boxes = [a for a in layout.annotations if a.text and ("ch<br>" in a.text or "conv" in a.text)]
+        assert boxes and all(a.font.color is None for a in boxes)
+        assert all(s.fillcolor is None or s.fillcolor.startswith("rgba(") for s in layout.shapes)
 
 
 def test_a_label_map_is_cropped_and_shrunk_as_the_image_is():

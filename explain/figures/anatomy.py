@@ -7,7 +7,7 @@ from itertools import pairwise
 
 import plotly.graph_objects as go
 
-from explain.figures.charts import DIAGRAM_LAYOUT, PALETTE
+from explain.figures.charts import PALETTE
 
 
 def _box(fig: go.Figure, x: float, y: float, text: str, colour: str, width: float = 1.9) -> None:
@@ -20,7 +20,7 @@ def _box(fig: go.Figure, x: float, y: float, text: str, colour: str, width: floa
         line=dict(color=colour),
         fillcolor="rgba(76,120,168,0.08)",
     )
-    fig.add_annotation(x=x, y=y, text=text, showarrow=False, font=dict(size=11, color="#222"))
+    fig.add_annotation(x=x, y=y, text=text, showarrow=False, font=dict(size=11))
 
 
 def _arrow(fig: go.Figure, x0: float, y0: float, x1: float, y1: float, colour: str) -> None:
@@ -73,6 +73,5 @@ def block_figure(main: list[str], shortcut: list[str], title: str) -> go.Figure:
         height=70 + 52 * len(steps),
         margin=dict(l=10, r=10, t=40, b=10),
         showlegend=False,
-        **DIAGRAM_LAYOUT,
     )
     return fig

@@ -16,10 +16,6 @@ if TYPE_CHECKING:
     from models.experiments.batchnorm import BNHistory
 
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC")
-# A drawn diagram's layout (the residual block, the U-Net): a white card with dark ink in either of the page's themes.
-# Streamlit's dark theme gives a figure light text: on the diagrams' white, a walk read empty boxes.
-INK = "#262730"  # Streamlit's light theme's text colour
-DIAGRAM_LAYOUT = dict(plot_bgcolor="white", paper_bgcolor="white", font=dict(color=INK), title_font=dict(color=INK))
 
 
 def series_colours(k: int) -> list[str]:

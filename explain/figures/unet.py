@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from torch import nn
 
-from explain.figures.charts import DIAGRAM_LAYOUT, PALETTE
+from explain.figures.charts import PALETTE
 
 LABEL_COLOURS = np.array(
     [(40, 40, 40), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180)],
@@ -102,7 +102,7 @@ def u_figure(model: nn.Module, size: int) -> go.Figure:
     fig.update_xaxes(visible=False, range=[-0.7, 2 * depth + 2.1])
     fig.update_yaxes(visible=False, range=[-depth - 0.6, 0.6])
     title = "U-Net" + ("" if model.skips else " without skip connections")
-    fig.update_layout(title=title, height=120 + 90 * depth, margin=dict(l=10, r=10, t=40, b=10), **DIAGRAM_LAYOUT)
+    fig.update_layout(title=title, height=120 + 90 * depth, margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 

@@ -139,7 +139,9 @@ def show_predictions(seen: np.ndarray, truth: np.ndarray | None, predictions: di
     for col, (img, caption) in zip(columns, panels, strict=True):
         col.image(img, caption=caption, width="stretch")
     legend = " · ".join(  # right under the label pictures it reads (under the error maps it was out of sight)
-        f"<span style='color:rgb{tuple(int(v) for v in colour_labels(np.array([i]))[0])}'>■</span> {c}"
+        # outlined in grey: the background's dark grey was lost on the dark theme (a walk)
+        f"<span style='color:rgb{tuple(int(v) for v in colour_labels(np.array([i]))[0])};"
+        f"-webkit-text-stroke:1px #888'>■</span> {c}"
         for i, c in enumerate(CLASSES)
     )
     st.markdown(legend, unsafe_allow_html=True)
