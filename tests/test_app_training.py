@@ -328,6 +328,6 @@ def test_a_costly_pipeline_shows_what_fits_in_the_preview_time_and_is_not_traine
     assert not at.exception
     assert "aug_results" not in at.session_state or not at.session_state["aug_results"]  # nothing was trained
     (refused,) = [w.value for w in at.warning if w.value.startswith("This pipeline takes 2 s per digit")]
-    assert "30 epochs apply it 9,000 times: about 300 minutes, where the page trains for at most 5." in refused
+    assert "30 epochs apply it 9,000 times: about 300 minutes, where the page trains for at most 5 minutes." in refused
     # no estimate for a refused press (this once looked for words the estimate never has: a review)
     assert not [c for c in at.tabs[1].caption if "each training both networks" in c.value or "already" in c.value]

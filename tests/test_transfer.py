@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -261,6 +262,30 @@ def test_sweep_refuses_sizes_the_task_does_not_have(tmp_path: Path, tiny_encoder
         run_sweep(Sweep(sizes=(1, 500), seeds=1, train=ONE_EPOCH), tmp_path, encoder=tiny_encoder)
 
 
+def test_a_sweep_over_the_pages_time_says_its_runs_and_the_limits_unit() -> None:
+    """A walk read "...would take about 7 minutes (...); the page runs at most 5": five what, and how many runs."""
+    from models.transfer import TrainConfig
+    from models.transfer.sweep import page_sweep
+
+    with pytest.raises(ValueError) as caught:
+        page_sweep(
+            "digits",
+            BUNDLED_ENCODER,
+            ("scratch", "probe", "finetune"),
+            "20,50,100",
+            5,
+            TrainConfig(epochs=30),
+            torch.device("cpu"),
+            measure_pace=False,
+        )
+    said = str(caught.value)
+    assert re.match(
+        r"that sweep \(45 runs\) would take about \d+ minutes \(.*\); the page runs sweeps of at most 5 "
+        r"minutes \(run bigger sweeps from the terminal",
+        said,
+    ), said
+
+
 def test_parse_sizes() -> None:
     assert parse_sizes("5, 1,max,5", 126) == (1, 5, 126)
     for bad in ("0,1", "", "max", "1,x", "-3"):
@@ -270,8 +295,15 @@ def test_parse_sizes() -> None:
         parse_sizes("1,200", 126)
     # digits str.isdigit() takes and int() does not: the page showed int()'s own message (a loopback review)
     for odd in ("²", "1,³", "٣"):
-        with pytest.raises(ValueError, match="is not a whole number of images per class"):
+        with pytest.raises(ValueError, match="each number of images per class is a count of 1 or more, or max; not"):
             parse_sizes(odd)
+    # every bad part named, as inline code (a walk read "'0' is not a whole number" for "0, abc": zero is one, and
+    # 'abc' went unsaid)
+    with pytest.raises(ValueError) as caught:
+        parse_sizes("0, abc, 5, **b**, x, y")
+    assert str(caught.value) == (
+        "each number of images per class is a count of 1 or more, or max; not `0`, `abc`, `**b**` and 2 more"
+    )
 
 
 def test_bundled_encoder_loads_verified_and_transfers() -> None:

@@ -459,7 +459,8 @@ def training_refusal(per_digit: float, epochs: int, train_size: int = TRAIN_SIZE
     return (
         f"This pipeline takes {per_digit:.2g} s per digit on this server, and {counted(epochs, 'epoch')} apply it "
         f"{train_size * epochs:,} times: about {seconds / 60:.0f} minutes, where the page trains for at most "
-        f"{TRAIN_SECONDS / 60:.0f}. Use fewer epochs, or fewer or smaller transforms (crop sizes, blur kernels)."
+        f"{TRAIN_SECONDS / 60:.0f} minutes. Use fewer epochs, or fewer or smaller transforms (crop sizes, blur "
+        "kernels)."
     )
 
 

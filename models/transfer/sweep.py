@@ -19,7 +19,7 @@ import torch
 
 from models.devices import best_device
 from models.files import ResultsFileError, public_path, read_json, shown_whole, write_json_atomic
-from models.text import about, counted, duration
+from models.text import about, code_span, counted, duration
 from models.transfer.config import (
     REGIMES,
     RESULTS,
@@ -376,8 +376,8 @@ def page_sweep(
         estimate = None if each is None else Estimate(sum(each), source, now is not None, tuple(each))
     if device.type == "cpu" and estimate is not None and estimate.seconds > MAX_PAGE_SECONDS:
         raise ValueError(
-            f"that sweep would take about {estimate.seconds / 60:.0f} minutes {estimate.where()}; the page runs at "
-            f"most {MAX_PAGE_SECONDS // 60} ({command})"
+            f"that sweep ({counted(n_runs, 'run')}) would take about {estimate.seconds / 60:.0f} minutes "
+            f"{estimate.where()}; the page runs sweeps of at most {MAX_PAGE_SECONDS // 60} minutes ({command})"
         )
     return sweep, task, encoder, estimate
 
@@ -653,7 +653,7 @@ def cli_args(sweep: Sweep, out: str | Path) -> list[str]:
 
 def parse_sizes(text: str, max_per_class: int | None = None) -> tuple[int, ...]:
     """ "1,2,5,max" -> (1, 2, 5, max_per_class): sorted, unique, positive, within the task's size."""
-    sizes = set()
+    sizes, bad = set(), []
     for part in (p.strip() for p in text.split(",")):
         if part == "max":
             if max_per_class is None:
@@ -661,8 +661,12 @@ def parse_sizes(text: str, max_per_class: int | None = None) -> tuple[int, ...]:
             sizes.add(max_per_class)
         elif part:
             if not (part.isascii() and part.isdigit()) or int(part) < 1:  # "²".isdigit(), but int("²") fails
-                raise ValueError(f"{part!r} is not a whole number of images per class (1 or more)")
-            sizes.add(int(part))
+                bad.append(part)
+            else:
+                sizes.add(int(part))
+    if bad:  # every one named (a walk read "'0' is not a whole number" for "0, abc", and nothing of 'abc')
+        named = ", ".join(code_span(b, 20) for b in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise ValueError(f"each number of images per class is a count of 1 or more, or max; not {named}")
     if not sizes:
         raise ValueError("give at least one number of images per class")
     if max_per_class is not None and max(sizes) > max_per_class:
