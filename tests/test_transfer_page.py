@@ -324,7 +324,11 @@ def test_a_sweep_at_one_size_says_why_no_curve_is_drawn(page, tmp_path) -> None:
 @pytest.mark.parametrize(
     ("widget", "value", "message"),
     [
-        ("tf_sizes", "1,lots", "Cannot start the sweep: 'lots' is not a whole number"),
+        (
+            "tf_sizes",
+            "1,lots",
+            "Cannot start the sweep: each number of images per class is a count of 1 or more, or max; not `lots`",
+        ),
         ("tf_sizes", "1,500", "Cannot start the sweep: the task has at most 101"),
         ("tf_task", "cifar10", "Cannot start the sweep: the photo datasets train at 224 px and need a GPU"),
         (  # what is missing and what to choose instead (a walk read only "offline mode is on (EXPLAINER_OFFLINE)")
