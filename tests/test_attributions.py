@@ -738,9 +738,10 @@ def test_the_faithfulness_charts_mark_the_one_start_every_curve_shares() -> None
     fig = deletion_insertion_chart(curves)
     marks = [(t.x, t.y) for t in fig.data if t.mode == "markers"]
     assert marks == [((0,), (0.62,)), ((0,), (0.077,))]
-    assert [a.text for a in fig.layout.annotations if a.text.startswith("all start")] == [
-        "all start: the image, 62%",
-        "all start: its blurred copy, 8%",
+    said = [a.text.split("<br>", 1)[1] for a in fig.layout.annotations if "<br>" in a.text]  # under the titles
+    assert [s[s.index("●") :].split("</span>")[0] for s in said] == [
+        "● every curve starts at the image, 62%",
+        "● every curve starts at its blurred copy, 8%",
     ]
 
 

@@ -178,44 +178,37 @@ def deletion_insertion_chart(curves: dict) -> go.Figure:
     """Deletion (left) and insertion (right) curves of every method on shared axes."""
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Deletion (lower is better)", "Insertion (higher is better)"))
+    # Every curve starts from the same image (the image itself; RISE's blurred copy), and a steep first step made
+    # them look as if they started apart (a walk): their one start is marked, and named under each panel's title (a
+    # label beside the point lay across the curves rising from it: a later walk).
+    first, mark = next(iter(curves.values()), None), "#808080"  # grey: seen on the light and the dark theme alike
+    starts = [] if first is None else [(first.deletion[0], "the image"), (first.insertion[0], "its blurred copy")]
+    titles = ["Deletion (lower is better)", "Insertion (higher is better)"]
+    for i, (start, what) in enumerate(starts):
+        titles[i] += (
+            f"<br><span style='font-size:12px'>● every curve starts at {what}, {percent(float(start), 0)}</span>"
+        )
+    fig = make_subplots(rows=1, cols=2, subplot_titles=titles)
     for colour, (title, c) in zip(series_colours(len(curves)), curves.items(), strict=True):
         fig.add_scatter(x=c.fractions, y=c.deletion, name=title, line=dict(color=colour), row=1, col=1)
         fig.add_scatter(
             x=c.fractions, y=c.insertion, name=title, line=dict(color=colour), showlegend=False, row=1, col=2
         )
-    # Every curve starts from the same image (the image itself; RISE's blurred copy), and a steep first step made
-    # them look as if they started apart (a walk): their one start is marked and named, as a percent.
-    first, mark = next(iter(curves.values()), None), "#808080"  # grey: seen on the light and the dark theme alike
-    if first is not None:
-        for col, start, what in ((1, first.deletion[0], "the image"), (2, first.insertion[0], "its blurred copy")):
-            fig.add_scatter(
-                x=[0],
-                y=[start],
-                mode="markers",
-                marker=dict(color=mark, size=9),
-                showlegend=False,
-                row=1,
-                col=col,
-                hovertemplate=f"every curve starts here: {what}, {percent(float(start))}<extra></extra>",
-            )
-            fig.add_annotation(
-                x=0,
-                y=start,
-                text=f"all start: {what}, {percent(float(start), 0)}",
-                showarrow=True,
-                arrowcolor=mark,
-                ax=45,
-                ay=30 if start > 0.5 else -30,
-                xanchor="left",
-                font=dict(size=12),
-                row=1,
-                col=col,
-            )
+    for col, (start, what) in enumerate(starts, start=1):
+        fig.add_scatter(
+            x=[0],
+            y=[start],
+            mode="markers",
+            marker=dict(color=mark, size=9),
+            showlegend=False,
+            row=1,
+            col=col,
+            hovertemplate=f"every curve starts here: {what}, {percent(float(start))}<extra></extra>",
+        )
     fig.update_xaxes(title_text="fraction of pixels", range=[-0.02, 1])
     fig.update_yaxes(range=[0, 1.02])
     fig.update_yaxes(title_text="class probability", col=1)
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(height=400 if starts else 380, margin=dict(l=10, r=10, t=60 if starts else 40, b=10))
     return fig
 
 
