@@ -58,6 +58,15 @@ def test_presenting_folds_the_loops_settings_once_train_is_pressed(page):
     page.session_state["build_settings"] = True  # opened again: stays open through the next run
     page.run()
     assert page.session_state["build_settings"] is True
+    # Resume folds it too (a walk resumed a stopped run with the panel open and the charts off the screen)
+    stopped = LectureLoop(LoopConfig(setup="resnet-digits", epochs=1, batch_size=128))
+    stopped.advance(4)
+    set_live(page, "build", "stopped", stopped)
+    page.run()
+    assert page.session_state["build_settings"] is True
+    button(page, "Resume").click().run()
+    assert not page.exception and live(page, "build").work.done
+    assert page.session_state["build_settings"] is False
 
 
 @pytest.mark.parametrize("name", ["resnet50", "alexnet", "vgg16", "own-resnet18", "digits-net"])

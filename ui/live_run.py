@@ -40,7 +40,7 @@ from models.speed_probe import Probe
 from models.speed_probe import estimate_text as speed_estimate
 from models.text import about, first_line
 from ui.admission import heavy_job, server_queue
-from ui.presenter import chart
+from ui.presenter import chart, fold_panel
 
 _LOG = logging.getLogger("explainer.live_run")
 Phase = Literal["idle", "pending", "running", "stopped", "done"]
@@ -187,12 +187,14 @@ class LiveRun:
         units: str = "steps",
         set_aside: str = "The {state} run ({done}) was set aside for this new one.",
         on_stop: Callable[[Any], None] | None = None,
+        settings_key: str | None = None,
     ) -> None:
         """`set_aside`: the line said when a new run replaces a stopped or unfinished one, `{state}` which, `{done}`
-        its progress. `on_stop(work)`:
-        called when a running work is stopped, before the page is drawn again."""
+        its progress. `on_stop(work)`: called when a running work is stopped, before the page is drawn again.
+        `settings_key`: the key of the run's Settings panel (`ui.presenter.settings`), folded on Resume when
+        presenting."""
         self.name, self.stop_label, self.resume_label, self.units = name, stop_label, resume_label, units
-        self.set_aside, self.on_stop = set_aside, on_stop
+        self.set_aside, self.on_stop, self.settings_key = set_aside, on_stop, settings_key
 
     @property
     def state(self) -> LiveState:
@@ -237,6 +239,8 @@ class LiveRun:
     def resume(self) -> None:
         if self.state.phase == "stopped":
             self.state.phase = "running"
+            if self.settings_key:
+                fold_panel(self.settings_key)
 
     def say_next(self, message: str, toast: bool = False) -> None:
         """A line shown under the controls until the next run starts (say, what a finished run saved): it stays

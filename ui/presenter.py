@@ -93,6 +93,13 @@ def settings(label: str = "Settings", key: str | None = None) -> Iterator[DeltaG
             yield place
 
 
+def fold_panel(key: str) -> None:
+    """When presenting, fold the live-run Settings panel keyed `key` at the next run: from a button's callback, which
+    runs before the panel is drawn (Resume: a walk resumed a run with the panel open and its charts off the screen)."""
+    if presenting():
+        st.session_state[key] = False
+
+
 def fold_settings() -> None:
     """When presenting: draw the page again with its live run's Settings panel folded, so that the run's progress
     bar and charts are in view (a walk pressed Train at 1280 x 720 and the open panel kept the loss curve below the

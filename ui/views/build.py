@@ -193,7 +193,7 @@ def show_block(name: str, title: str, model: torch.nn.Module) -> None:
         st.code(inspect.getsource(type(block)), language="python", wrap_lines=True)
 
 
-LOOP = LiveRun("build")  # the lecture loop's live run
+LOOP = LiveRun("build", settings_key="build_settings")  # the lecture loop's live run
 
 
 def loop_kind(config: LoopConfig) -> tuple:
@@ -332,7 +332,7 @@ def training_tab() -> Callable[[], None]:
         "set after every epoch. Every step records the loss, the batch's accuracy, the learning rate and each "
         "layer's gradient norm."  # the switches say the rest: Train's row then shows at 1280 x 720 (a walk)
     )
-    with settings(key="build_settings"):
+    with settings(key=LOOP.settings_key):
         config, compare = loop_settings_ui()
     bar = LOOP.controls()
     # drawn now, so a line from a stopped run is gone while a resumed one trains (a walk); under the buttons, as on

@@ -72,7 +72,7 @@ def opening_tab() -> str:
 
 
 FIRST_PRESET = next(iter(PRESETS))  # the pipeline the page opens with
-BN = LiveRun("bn")  # the BatchNorm pair's live run
+BN = LiveRun("bn", settings_key="bn_settings")  # the BatchNorm pair's live run
 
 
 def bn_kind(config: BNConfig) -> tuple:
@@ -440,7 +440,7 @@ def bn_tab() -> Callable[[], None]:
     """The BatchNorm tab: settings, the progress of a live run above its curves, the run so far. Returns what
     trains the live run, to be called in the tab once the rest of the page is drawn: the other tab's elements are
     then this run's, not faded as stale while the run holds the script (a walk found that tab greyed out)."""
-    with settings(key="bn_settings"):
+    with settings(key=BN.settings_key):
         config = bn_settings_ui()
     bar = BN.controls()
     said = st.empty()  # drawn now, so a line from a stopped run is gone while a resumed one trains (a walk)
