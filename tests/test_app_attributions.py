@@ -143,7 +143,7 @@ def test_display_settings_never_recompute_and_new_maps_take_a_turn_of_the_queue(
         return original(*args, **kwargs)
 
     @contextmanager
-    def turn(what):
+    def turn(what, where=None):  # the view says the queue's place in its one place for notes (`where`)
         turns.append(what)
         yield
 
@@ -171,7 +171,7 @@ def test_a_failing_method_explains_itself_and_the_others_still_render(page, monk
     assert warnings == ["Input x Gradient does not work on Shapes ResNet-18 (bundled): this model cannot do that"]
     assert any(c.startswith("star ·") for c in image_captions(page))
     # the failure is kept with the maps: a display change beside it neither queues nor tries it again (a review)
-    monkeypatch.setattr(attribution_views, "heavy_job", lambda what: pytest.fail(f"queued for {what}"))
+    monkeypatch.setattr(attribution_views, "heavy_job", lambda what, where=None: pytest.fail(f"queued for {what}"))
     page.slider(key="attr_alpha").set_value(0.3).run()
     assert not page.exception
     assert [w.value for w in page.warning if "does not work" in w.value] == warnings
@@ -314,3 +314,20 @@ def test_presenting_folds_the_sanity_and_faithfulness_controls():
     faith = panels["Faithfulness settings"]
     assert faith.radio(key="attr_faith_rank") is not None and faith.radio(key="attr_faith_grid") is not None
     assert not any(c.startswith("As published") for c in at.caption.values)
+
+
+def test_the_tabs_keep_their_place_whether_the_maps_are_computed_or_stored() -> None:
+    """A walk pressed Measure faithfulness on a first visit and the page opened on Maps again: that first run had
+    computed the maps under a bar and a queue note per method, emptied but still there; the next, the maps stored,
+    drew none, so the tabs moved up and the browser drew them anew, on their first tab. The elements before the
+    tabs are now the same either way (one place for the bar and the notes)."""
+
+    def before_tabs(at) -> list[str]:
+        kinds = [getattr(kid, "type", "") for kid in at.main.children.values()]
+        return kinds[: kinds.index("tab_container")]
+
+    result_store.clear()  # the maps computed on the first run, not found stored
+    page = open_page(PAGE)
+    computed = before_tabs(page)
+    page.run()  # the maps stored now
+    assert not page.exception and before_tabs(page) == computed

@@ -75,14 +75,17 @@ def cached_heavy(what: str, key: tuple[Hashable, ...], compute: Callable[[Report
     """`compute(report)` through the queue with a live progress bar, or its stored result for `key`
     (which must hold full content hashes of every input). `what` names the job for the visitor, `unit` what
     `report(done, total)` counts (a walk read "Training twice… 39 of 60" and could not tell 60 of what). The bar
-    goes when the job ends, failed or not."""
+    goes when the job ends, failed or not. Its place is drawn whether the result is stored or not, the queue's note
+    and the bar in it: the page's later elements then keep their places from run to run (a walk pressed a button in
+    Attributions' Faithfulness tab and the tabs, shifted up by the first run's emptied bars, opened on Maps again)."""
+    place = st.empty()
     store = result_store()
     if (hit := store.get(key)) is not None:
         return hit
-    with heavy_job(what):
+    with heavy_job(what, place):
         if (hit := store.get(key)) is not None:  # computed by another visitor while this one waited
             return hit
-        bar = st.progress(0.0, text=f"{what}…")
+        bar = place.progress(0.0, text=f"{what}…")
         drawn = [0.0]  # when the bar was last drawn
 
         def report(done: int, total: int) -> None:

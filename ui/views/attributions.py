@@ -150,18 +150,20 @@ def attribution_maps(
     keys = {m: attribution_key(subject, target, m, json.dumps(params[m], sort_keys=True)) for m in methods}
     found = {m: hit for m in methods if (hit := store.get(keys[m])) is not None}  # a map, or why there is none
     todo = [m for m in methods if m not in found]
-    bar = st.progress(0.0) if todo else None
+    # One place for the bar and the queue's notes, drawn whether or not a map is computed: the page's later
+    # elements keep their places from run to run (a walk's tabs, shifted by a first run's five emptied notes and
+    # bar, opened on Maps again after a press in Faithfulness)
+    place = st.empty()
     for i, m in enumerate(todo):  # a turn of the queue each: the slot is given back between maps (an attack's link
         # asked for all 13 at their heaviest settings in one turn)
         what = f"{METHODS[m].title} ({i + 1} of {len(todo)})"
-        with heavy_job(what):
-            bar.progress(i / len(todo), text=f"{what}…")
+        with heavy_job(what, place):
+            place.progress(i / len(todo), text=f"{what}…")
             if (hit := store.get(keys[m])) is None:  # else computed by another visitor while this one waited
                 hit = _attribution_or_why(subject, target, m, json.loads(keys[m][-1]))
                 store.put(keys[m], hit)  # a failure too: a slider moved beside it neither queues nor retries
         found[m] = hit
-    if bar is not None:
-        bar.empty()
+    place.empty()
     maps = {m: found[m] for m in methods if not isinstance(found[m], str)}
     return maps, {m: found[m] for m in methods if isinstance(found[m], str)}
 
