@@ -729,11 +729,15 @@ def test_a_finished_sweep_says_what_it_saved_and_what_was_there(tmp_path) -> Non
 
     sweep = Sweep("digits", "glyphs-resnet18", ("probe",), (1,), 1, TrainConfig(epochs=1))
     work = SweepWork(sweep, tmp_path / "mine", None, None)
-    assert work.saved_text() == "0 new runs saved in mine."
+    assert work.saved_text() == "0 new runs saved in “mine”."
     work.before = 2
-    assert work.saved_text() == "0 new runs saved in mine; the 2 runs of this sweep already there were kept."
+    assert work.saved_text() == "0 new runs saved in “mine”; the 2 runs of this sweep already there were kept."
     work.advance(1)  # one probe run, timed: the sentence says how long the runs took (a walk)
-    assert re.fullmatch(r"1 new run saved in mine in [0-9.]+ s of training; the 2 runs .* kept\.", work.saved_text())
+    assert re.fullmatch(
+        r"1 new run saved in “digits, 1 regime, 1 image per class, 1 seed, 1 epoch” in [0-9.]+ s of training; "
+        r"the 2 runs .* kept\.",
+        work.saved_text(),
+    )
 
 
 def test_a_resumed_sweep_tells_the_runs_saved_before_its_stop_apart(tmp_path) -> None:
@@ -750,7 +754,9 @@ def test_a_resumed_sweep_tells_the_runs_saved_before_its_stop_apart(tmp_path) ->
     work.advance(1)
     said = work.saved_text()
     assert re.fullmatch(
-        r"2 new runs saved in mine in [0-9.]+ s of training \(1 of them before it was stopped and resumed\)\.", said
+        r"2 new runs saved in “digits, 1 regime, 1 to 2 images per class, 1 seed, 1 epoch” in [0-9.]+ s of training "
+        r"\(1 of them before it was stopped and resumed\)\.",
+        said,
     ), said
 
 
@@ -768,6 +774,7 @@ def test_a_sweep_stopped_twice_counts_the_runs_before_its_last_stop(tmp_path) ->
     work.advance(1)
     said = work.saved_text()
     assert re.fullmatch(
-        r"3 new runs saved in mine in [0-9.]+ s of training \(2 of them before it was last stopped and resumed\)\.",
+        r"3 new runs saved in “digits, 1 regime, 1 to 3 images per class, 1 seed, 1 epoch” in [0-9.]+ s of training "
+        r"\(2 of them before it was last stopped and resumed\)\.",
         said,
     ), said

@@ -697,7 +697,8 @@ class SweepWork:
         """What the sweep saved and how long that took, in a sentence, and whether runs of it were there before (a
         walk read "runs already there were kept" after a sweep into a new folder; another could not set the estimate
         against the time taken)."""
-        said = f"{counted(len(self.written), 'new run')} saved in {self.folder.name}"
+        # named as the Results list names it, not by its folder's hash (a walk: "saved in digits-glyphs-resnet18-35c1…")
+        said = f"{counted(len(self.written), 'new run')} saved in “{sweep_titles({'': self.folder})['']}”"
         if self.written:
             # the runs' own time: a walk set it against the wall clock, which adds the queue, the page and a
             # cancelled run's part done
