@@ -222,6 +222,34 @@ def test_a_page_estimate_prices_each_batch_size_as_measured_and_the_rest_of_a_ru
     assert sweep_seconds(large, 10, reference) == pytest.approx((3 * 4 * 8 * 0.3 + 4 * 0.5) + (4 * 8 * 0.3 + 4 * 0.2))
 
 
+def test_the_encoders_features_are_priced_once_a_process_not_in_every_probe_run(tiny, tmp_path: Path) -> None:
+    """A process's first pretrained probe run computes the encoder's features for the whole task (0.41 s of 0.49 s
+    on 2 cores), kept for its later runs. Priced from whole-run times, a reference run that paid them made a
+    5-epoch probe sweep of two runs read 2.8 s where it took 0.17 s, and a fresh process's first sweep read 0.032 s
+    where it took 0.55 s (a walk). The run that pays says so, its runs are priced without it, and a sweep in a
+    process without the features pays them once, in its first probe run."""
+    from models.transfer import TransferRun, run_sweep
+    from models.transfer import loop as transfer_loop
+    from models.transfer.sweep import run_seconds
+
+    task, cpu = load_task("digits"), torch.device("cpu")
+    transfer_loop._FEATURES.pop(task, None)  # as in a fresh process
+    sweep = Sweep(regimes=("probe",), sizes=(1, 2), seeds=1, train=TrainConfig(epochs=1, lr=3e-3, lr_factors=(1.0,)))
+    first, second = run_sweep(sweep, tmp_path / "s", task=task, encoder=tiny, device=cpu)
+    assert first.recorded("features_seconds") > 0 and second.recorded("features_seconds") is None
+    assert transfer_loop.features_kept(task, tiny, cpu)
+
+    paid = first.to_dict()
+    once = paid["features_seconds"]
+    plain = TransferRun.from_dict(
+        {k: v for k, v in paid.items() if k != "features_seconds"} | {"wall_seconds": paid["wall_seconds"] - once}
+    )
+    priced = run_seconds(sweep, 10, [TransferRun.from_dict(paid)])
+    assert priced == pytest.approx(run_seconds(sweep, 10, [plain]))  # the one-off cost is not a run's
+    fresh = run_seconds(sweep, 10, [TransferRun.from_dict(paid)], features=True)
+    assert fresh == pytest.approx([priced[0] + once, priced[1]])  # once, in the first probe run
+
+
 def test_every_run_records_the_pace_of_the_process_that_ran_it(tiny, tmp_path: Path) -> None:
     """The pace (one training step, timed) is what turns runs timed elsewhere into an estimate for this server: it
     is measured once per process and PACE_TTL, keyed on the thread count, and leaves the global RNGs as they were."""

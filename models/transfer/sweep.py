@@ -32,7 +32,7 @@ from models.transfer.config import (
     settings_hash,
 )
 from models.transfer.data import BUNDLED_ENCODER, Encoder, Task, load_encoder, load_task
-from models.transfer.loop import epoch_batches, rates_at_once
+from models.transfer.loop import epoch_batches, features_kept, rates_at_once
 from models.transfer.pace import kept_pace, pace
 from models.transfer.records import SweepRecord, TransferRun
 from models.transfer.runners import InProcess, Processes, RayTasks, Runner, context
@@ -89,9 +89,11 @@ def _here(run: TransferRun, seconds: float, pace: float | None) -> float:
 
 def _cost(run: TransferRun, pace: float | None = None) -> float:
     """Seconds a finished run took, at this process's `pace` where given: from start to end where it says
-    (`wall_seconds`), else its training alone."""
+    (`wall_seconds`), else its training alone; less the encoder's features where the run computed them for every
+    later probe run of its process (`features_seconds`: counted once per sweep by `run_seconds`, not per run)."""
     wall = run.recorded("wall_seconds")
-    return _here(run, run.seconds if wall is None else wall, pace)
+    once = run.recorded("features_seconds") or 0.0
+    return _here(run, run.seconds if wall is None else max(wall - once, 0.0), pace)
 
 
 def _training_and_rest(run: TransferRun, pace: float | None) -> tuple[float, float]:
@@ -120,7 +122,7 @@ def sweep_seconds(
 
 
 def run_seconds(
-    sweep: Sweep, n_classes: int, reference: list[TransferRun], pace: float | None = None
+    sweep: Sweep, n_classes: int, reference: list[TransferRun], pace: float | None = None, features: bool = False
 ) -> list[float] | None:
     """Seconds each run of `sweep` should take (in `sweep.runs()`'s order) where the `reference` runs (finished runs of
     the same task) ran. Per regime, from the reference runs' records: the seconds of one training batch at each batch
@@ -128,8 +130,9 @@ def run_seconds(
     CPU, so a sweep of small sizes is priced at its own batch sizes, the nearest measured), times the batches the
     sweep trains; plus the rest of a run (evaluations, mostly one pass over the test set per epoch) per epoch,
     measured apart for runs that tried several rates and runs that trained one. Given `pace` (this process's,
-    `models.transfer.pace`), each run's seconds are first scaled to it. None when the reference lacks one of the
-    sweep's regimes."""
+    `models.transfer.pace`), each run's seconds are first scaled to it. `features`: this process has not computed
+    the pretrained encoder's features yet, so the sweep's first pretrained probe run also pays for them, once, at what
+    the reference's runs recorded for one such pass. None when the reference lacks one of the sweep's regimes."""
     per_batch: dict[str, dict[int, float]] = {}
     rest: dict[str, dict[bool, float]] = {}
     per_run, borrowed = {}, set()
@@ -162,6 +165,8 @@ def run_seconds(
         for r in reference
         if r.regime == "probe-features" and (seconds := r.recorded("extract_seconds")) is not None
     ]
+    once = [_here(r, seconds, pace) for r in reference if (seconds := r.recorded("features_seconds")) is not None]
+    once = once or extract  # one pass of the encoder over the task's images, either way
     each = []
     for regime, n, seed in sweep.runs():
         if regime == "probe-features":  # no epochs: a feature extraction and a logistic regression
@@ -174,6 +179,9 @@ def run_seconds(
             seconds += rest_per_epoch * sweep.train.epochs
         if regime == "random-probe" and regime in borrowed and extract:
             seconds += sum(extract) / len(extract)
+        if regime == "probe" and features and once and sweep.train.runner != "plain":
+            seconds += sum(once) / len(once)
+            features = False  # kept for the sweep's later probe runs
         each.append(seconds)
     return each
 
@@ -372,7 +380,7 @@ def page_sweep(
         if any(r.recorded("pace") for r in reference):  # else there is nothing to scale: no need to measure
             measure = pace if measure_pace else kept_pace
             now = measure(task, encoder, device, train.runner)
-        each = run_seconds(sweep, len(task.classes), reference, now)
+        each = run_seconds(sweep, len(task.classes), reference, now, not features_kept(task, encoder, device))
         estimate = None if each is None else Estimate(sum(each), source, now is not None, tuple(each))
     if device.type == "cpu" and estimate is not None and estimate.seconds > MAX_PAGE_SECONDS:
         raise ValueError(
