@@ -74,18 +74,13 @@ def presenter_style() -> None:
         st.html(STYLE)
 
 
-FOLD = "_fold_settings"  # session key: the next keyed Settings panel drawn is folded (a live run just started there)
-
-
 @contextmanager
 def settings(label: str = "Settings", key: str | None = None) -> Iterator[DeltaGenerator]:
     """Where a page draws its controls: in place normally, folded into one panel when presenting (the panel keeps
-    every value; open it to change one). A live run's panel has a `key`: `fold_settings` then folds it once the run
-    starts (its open or folded state is tracked, so opening it reruns the page)."""
+    every value; open it to change one). A live run's panel has a `key`: `fold_panel` then folds it when the run is
+    started or resumed (its open or folded state is tracked, so opening it reruns the page)."""
     if presenting():
         tracked = {} if key is None else {"key": key, "on_change": "rerun"}
-        if key is not None and st.session_state.pop(FOLD, False):
-            st.session_state[key] = False
         with st.expander(label, expanded=False, icon=":material/tune:", **tracked) as panel:
             yield panel
     else:
@@ -94,19 +89,11 @@ def settings(label: str = "Settings", key: str | None = None) -> Iterator[DeltaG
 
 
 def fold_panel(key: str) -> None:
-    """When presenting, fold the live-run Settings panel keyed `key` at the next run: from a button's callback, which
-    runs before the panel is drawn (Resume: a walk resumed a run with the panel open and its charts off the screen)."""
+    """When presenting, fold the live-run Settings panel keyed `key` at the next run, so that the run's progress bar
+    and charts are in view: from a button's callback (Train, Resume), which runs before the panel is drawn (a walk
+    pressed Train at 1280 x 720 and the open panel kept the loss curve below the screen until folded by hand)."""
     if presenting():
         st.session_state[key] = False
-
-
-def fold_settings() -> None:
-    """When presenting: draw the page again with its live run's Settings panel folded, so that the run's progress
-    bar and charts are in view (a walk pressed Train at 1280 x 720 and the open panel kept the loss curve below the
-    screen until it was folded by hand). Call it after the run has started; nothing when not presenting."""
-    if presenting():
-        st.session_state[FOLD] = True
-        st.rerun()
 
 
 MODEBAR = {  # Plotly's toolbar cut down to saving a PNG and undoing a zoom: its eight buttons covered a narrow chart's

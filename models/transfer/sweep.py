@@ -491,10 +491,8 @@ class SweepRequest:
             return f"These settings: {runs}: Run has none left to train."
         if estimate is None:
             return f"These settings: {runs}; no finished runs like them are recorded to estimate their time from."
-        costs = estimate.by_run(sweep)
-        left = (
-            sum(costs[k] for k in keys if k not in saved) if costs else estimate.seconds * (1 - len(saved) / len(keys))
-        )
+        costs = estimate.by_run(sweep)  # one per run: `page_sweep` prices this sweep run by run
+        left = sum(costs[k] for k in keys if k not in saved)
         rest = " for the rest" if saved else ""
         return f"These settings: {runs}, {about(left)}{rest} {estimate.where()}."
 

@@ -50,7 +50,7 @@ from models.text import counted
 from ui.image_input import ChosenImage
 from ui.live_run import LAST_APPLIED, LiveRun, estimate_text, redraw_number
 from ui.own_model import NOT_HERE, OWN, link_names_own, own_model, own_spec
-from ui.presenter import chart, fold_settings, note, presenting, press, prose, settings
+from ui.presenter import chart, fold_panel, note, presenting, press, prose, settings
 from ui.view_link import BIND, explained, select_number
 from ui.views.own import keep_loop_ui
 
@@ -241,13 +241,13 @@ def loop_settings_ui() -> tuple[LoopConfig, bool]:
             help="From the same seed, on one chart; twice the time. The numbers below the chart say what forgetting "
             "the step did in this run.",
         )
-        submitted = st.form_submit_button("Train", type="primary")
+        # folds the open Settings panel when presenting, before the page is drawn again
+        submitted = st.form_submit_button("Train", type="primary", on_click=fold_panel, args=(LOOP.settings_key,))
     config = LoopConfig(
         setup, int(epochs), float(lr), int(batch_size), int(step_size), float(gamma), not forget, int(seed)
     )
     if submitted:  # the network is built once this visitor's turn in the server's queue comes
         LOOP.start((config, compare))
-        fold_settings()
     return config, compare
 
 

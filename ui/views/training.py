@@ -53,7 +53,7 @@ from ui.image_input import ChosenImage, image_input
 from ui.live_run import LAST_APPLIED, MAX_KEPT, LiveRun, estimate_text, redraw_number, server_speeds
 from ui.page_end import end_page
 from ui.param_form import param_widgets
-from ui.presenter import chart, fold_settings, note, press, prose, settings
+from ui.presenter import chart, fold_panel, note, press, prose, settings
 from ui.view_link import BIND, select_number
 
 # short enough for the Network box in a third of the page (a walk: "the paper's: 3 x 100 fully connected" was cut)
@@ -105,11 +105,13 @@ def bn_settings_ui() -> BNConfig:
         batch_size = select_number(c2, "Batch size", [8, 16, 32, 60, 128, 256], 60, key="bn_bs")
         steps = c3.number_input("Steps", 100, 20_000, 3000, 100, key="bn_steps", bind=BIND)
         seed = c3.number_input("Seed", 0, 10_000, 0, key="bn_seed", bind=BIND)
-        submitted = st.form_submit_button("Train both networks", type="primary")
+        # folds the open Settings panel when presenting, before the page is drawn again
+        submitted = st.form_submit_button(
+            "Train both networks", type="primary", on_click=fold_panel, args=(BN.settings_key,)
+        )
     config = bn_config(arch, activation, lr, batch_size, steps, seed)
     if submitted:  # the networks are built once this visitor's turn in the server's queue comes
         BN.start(config)
-        fold_settings()
     return config
 
 
