@@ -1,10 +1,10 @@
 """Explanations of vision models, computed without Streamlit so that a notebook gets what a page shows.
 
-    from explain import attribute, reconstruct, fit, load_image, prepare, top_k
+    from explain import attribute, load_image, prepare, sample_bytes, top_k
     from models import load_classifier
 
     model, info = load_classifier("resnet18")
-    x = prepare(load_image("astronaut.png"), info.preprocess)  # on the CPU: each call moves it to the model
+    x = prepare(load_image(sample_bytes("astronaut (photo)")), info.preprocess)  # or a file's path
     best = top_k(model, x, info.categories)[0]
     heat = attribute(model, x, "integrated_gradients", target=best.index)
 
@@ -53,6 +53,11 @@ _FROM = {
     "reconstruct": "explain.methods.deconvnet",
     "top_activations": "explain.methods.deconvnet",
     "deletion_insertion": "explain.methods.faithfulness",
+    "ranking_map": "explain.methods.faithfulness",
+    "direction_methods": "explain.methods.attributions",
+    "default_cam_layer": "explain.methods.layers",
+    "explain_batch": "explain.methods.batch_view",
+    "generated_shapes": "explain.methods.batch_view",
     "faithfulness_of_maps": "explain.methods.faithfulness",
     "attribution_record": "explain.figures.export",
     "attribution_snippet": "explain.figures.export",

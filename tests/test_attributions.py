@@ -311,8 +311,17 @@ def test_bad_arguments_are_explained(cnn, x):
         attribute(cnn, x, "lime", 0)
     with pytest.raises(ValueError, match="no parameter"):
         attribute(cnn, x, "saliency", 0, n_steps=3)
-    with pytest.raises(ValueError, match="needs a layer"):
-        attribute(cnn, x, "grad_cam", 0)
+    flat = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 3)).eval()
+    with pytest.raises(ValueError, match="no layer with a spatial output"):
+        attribute(flat, x, "grad_cam", 0)
+
+
+def test_a_cam_method_given_no_layer_takes_the_pages_default(cnn, x):
+    """It refused ("needs a layer"), so the labelled-set tab, which passes no parameters, failed for every CAM method
+    (a notebook review); now it takes the layer the page offers first."""
+    layer = default_cam_layer(spatial_layers(cnn, x))
+    for method in ("grad_cam", "guided_grad_cam"):
+        assert torch.equal(attribute(cnn, x, method, 0), attribute(cnn, x, method, 0, layer=layer))
 
 
 def test_occlusion_defaults_scale_with_the_input():
@@ -581,11 +590,17 @@ def test_sanity_and_faithfulness_over_several_methods_are_each_methods_own_run(c
         alone = deletion_insertion(cnn, one, ranking_map(a, "signed"), 2)
         np.testing.assert_array_equal(curves[m].deletion, alone.deletion)
         np.testing.assert_array_equal(curves[m].insertion, alone.insertion)
-    # "meaning": a map whose sign is a direction is ranked by absolute value, any other by signed value
-    meant = faithfulness_of_maps(cnn, one, maps, 2, "meaning", directions=["saliency"])
-    by_absolute = deletion_insertion(cnn, one, ranking_map(maps["saliency"], "absolute"), 2)
+    # "meaning", the default: a map whose sign is a direction (Saliency's) is ranked by absolute value, its
+    # gradient's magnitude as the page shows it, any other by signed value. (The method's parameters now tell which
+    # maps are directions and magnitudes, where the caller passed the two sets; the check is of the page's ranking.)
+    meant = faithfulness_of_maps(cnn, one, maps, 2)
+    by_absolute = deletion_insertion(cnn, one, ranking_map(maps["saliency"], "absolute", magnitude=True), 2)
     np.testing.assert_array_equal(meant["saliency"].deletion, by_absolute.deletion)
     np.testing.assert_array_equal(meant["input_x_gradient"].deletion, curves["input_x_gradient"].deletion)
+    # SmoothGrad over Integrated Gradients is evidence, not a direction: ranked by signed value as given
+    over_ig = {"smoothgrad": maps["input_x_gradient"]}
+    by_params = faithfulness_of_maps(cnn, one, over_ig, 2, params={"smoothgrad": {"base": "integrated_gradients"}})
+    np.testing.assert_array_equal(by_params["smoothgrad"].deletion, curves["input_x_gradient"].deletion)
 
 
 def test_the_sanity_check_follows_the_papers_code_by_default(cnn, x) -> None:

@@ -67,6 +67,8 @@ def test_iou_per_class():
     pred = np.array([[0, 1], [0, 1]])
     iou = image_iou(pred, truth, 3)
     assert iou[0] == pytest.approx(0.5) and iou[1] == pytest.approx(2 / 3) and np.isnan(iou[2])
+    with pytest.raises(ValueError, match=r"the prediction is \(2, 2\) and the true labels \(4, 4\)"):
+        score_image(pred, np.zeros((4, 4), np.int64), 3)
 
 
 def test_an_image_is_scored_over_the_classes_it_has_and_stray_pixels_are_named():

@@ -35,7 +35,7 @@ from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
 from explain.methods.grad_cam_pp import grad_cam_pp
-from explain.methods.layers import MIN_CAM_SIDE, output_kept_intact
+from explain.methods.layers import MIN_CAM_SIDE, default_cam_layer, output_kept_intact, spatial_layers
 from explain.methods.maps import is_constant, map_note
 from explain.methods.occlusion import check_occlusion
 from models.devices import on_model_device
@@ -540,7 +540,8 @@ def batch_cap(model: nn.Module, inputs: torch.Tensor) -> int:
 
 def attribute(model: nn.Module, inputs: torch.Tensor, method: str, target: int, **params: Any) -> torch.Tensor:
     """The attribution of class `target` for a batch `inputs`, shaped like `inputs`
-    (N x 1 x H x W for Grad-CAM, upsampled). Missing parameters take their defaults.
+    (N x 1 x H x W for Grad-CAM, upsampled). Missing parameters take their defaults; a CAM method given no layer
+    takes the page's default, `default_cam_layer` (the last convolutional stage's maps at this input size).
 
     Holds the model's lock while Captum's hooks are on it, so concurrent callers sharing a
     model get the same result they would get alone. A batch-size field above `batch_cap` is lowered to it.
@@ -550,8 +551,8 @@ def attribute(model: nn.Module, inputs: torch.Tensor, method: str, target: int, 
     if unknown := set(params) - known:
         raise ValueError(f"{m.title} has no parameter(s) {', '.join(sorted(unknown))}")
     full = {**defaults(method, inputs.shape[-1]), **params}
-    if "layer" in known and not full.get("layer"):
-        raise ValueError(f"{m.title} needs a layer")
+    if "layer" in known and not full.get("layer"):  # the page's default: a notebook or the batch tab names none
+        full["layer"] = default_cam_layer(spatial_layers(model, on_model_device(model, inputs)))
     if m.needs_relu_modules and not any(isinstance(mod, nn.ReLU) for mod in model.modules()):
         raise ValueError(f"{m.title} needs nn.ReLU modules and this model has none")
     cap = batch_cap(model, inputs)

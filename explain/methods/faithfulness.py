@@ -3,14 +3,15 @@ falls as the most-attributed pixels are removed, and rises as they are revealed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from explain.methods.attributions import baseline
+from explain.methods.attributions import baseline, direction_methods, magnitude_methods
 from explain.methods.maps import to_map
 from models.devices import on_model_device
 from models.lock import lock_for
@@ -119,12 +120,13 @@ def deletion_insertion(
     steps: int | None = None,
     batch_size: int = 16,
 ) -> Curves:
-    """Curves for one image (`inputs` is 1 x C x H x W) and an H x W importance map, as RISE's evaluation code
-    computes them (Petsiuk et al., 2018): pixels ranked by the map, most important first, replaced `pixels_per_step`
-    at a time (by default one row's worth: H steps) by the zero baseline (the mean colour, for a model normalised by
-    it) for deletion, or put back into RISE's blurred copy for insertion; probabilities of `target` after a softmax;
-    the x axis is step / steps, so the areas are RISE's `auc`. Ties are broken by pixel index, so the curves are
-    deterministic."""
+    """Curves for one image (`inputs` is 1 x C x H x W) and an H x W importance map (`ranking_map` makes it from an
+    attribution as the page does: `to_map`'s percentile clipping would tie the strongest pixels), as RISE's evaluation
+    code computes them (Petsiuk et al., 2018): pixels ranked by the map, most important first, replaced
+    `pixels_per_step` at a time (by default one row's worth: H steps) by the zero baseline (the mean colour, for a model
+    normalised by it) for deletion, or put back into RISE's blurred copy for insertion; probabilities of `target` after
+    a softmax; the x axis is step / steps, so the areas are RISE's `auc`. Ties are broken by pixel index, so the curves
+    are deterministic."""
     h, w = inputs.shape[-2:]
     if heatmap.shape != (h, w):
         raise ValueError(f"the map is {heatmap.shape}, the image {h} x {w}")
@@ -146,16 +148,19 @@ def faithfulness_of_maps(
     inputs: torch.Tensor,
     attributions: dict[str, torch.Tensor | np.ndarray],
     target: int,
-    by: str = "signed",
+    by: str = "meaning",
     progress: Callable[[int, int], None] | None = None,
     steps: int | None = None,
-    magnitude: Collection[str] = (),
-    directions: Collection[str] = (),
+    params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Curves]:
     """Deletion and insertion curves for each attribution (method key -> 1 x C x H x W or C x H x W), its pixels
-    ranked `by` one of RANKINGS, as the page's faithfulness tab measures them (the methods in `magnitude` by their
-    gradient's magnitude when ranked by absolute value; those in `directions`, whose sign is a direction, by absolute
-    value under "meaning"); `progress` counts maps."""
+    ranked `by` one of RANKINGS, as the page's faithfulness tab measures them: by default as each method means its
+    map (a notebook review: the default was "signed", which scores Saliency's and Guided Backprop's maps against
+    what their sign means). `params` (method key -> the parameters its map was made with; each method's defaults
+    where missing) tells which maps are a gradient's magnitude or direction (SmoothGrad's depends on its base);
+    `progress` counts maps."""
+    params = {m: (params or {}).get(m, {}) for m in attributions}
+    magnitude, directions = magnitude_methods(params), direction_methods(params)
     out = {}
     for i, (method, attribution) in enumerate(attributions.items()):
         if progress:

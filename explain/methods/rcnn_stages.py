@@ -320,10 +320,11 @@ def detection_cams(
 
 
 def explain_detection(
-    model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float], label: int, level: str = "0"
+    model: nn.Module, x: torch.Tensor, box: tuple[float, float, float, float], label: int, level: str = BOX_LEVEL
 ) -> tuple[np.ndarray, float, str | None]:
-    """One level's map of `detection_cams`, for a notebook: (the map at `level` or BOX_LEVEL, the IoU, the level
-    pooled from)."""
+    """One level's map of `detection_cams`, for a notebook: (the map at `level`, by default the level the box head
+    pooled the detection from, as the page shows first; the IoU; that level). The default was level "0", which for a
+    large box pooled from a coarser level is all zeros (a notebook review)."""
     cams = detection_cams(model, x, box, label)
     return cams.at(level), cams.iou, cams.pooled_from
 

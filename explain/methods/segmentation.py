@@ -24,7 +24,12 @@ def predict(model: nn.Module, x: torch.Tensor) -> np.ndarray:
 
 def image_iou(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
     """IoU per class on one image, from the same confusion matrix the training command scores with;
-    NaN for a class absent from both maps, so a mean covers only the classes in play."""
+    NaN for a class absent from both maps, so a mean covers only the classes in play. The two maps must be the same
+    size (a notebook review passed a 384 px truth with a 64 px prediction and read a tensor-size error)."""
+    if np.shape(pred) != np.shape(truth):
+        raise ValueError(
+            f"the prediction is {np.shape(pred)} and the true labels {np.shape(truth)}: score them at one size"
+        )
     conf = confusion(torch.as_tensor(pred), torch.as_tensor(truth), num_classes)
     union = (conf.sum(0) + conf.sum(1) - conf.diag()).numpy()
     return np.where(union > 0, iou_from_confusion(conf).numpy(), np.nan)

@@ -43,7 +43,7 @@ class BNConfig:
     batch_size: int = 60
     steps: int = 3000
     seed: int = 0
-    eval_every: int = 50
+    eval_every: int = 50  # the page's: `bn_config` (EVAL_EVERY per architecture)
     unit: int = 0  # which hidden unit's input distribution to follow
 
 

@@ -16,7 +16,6 @@ from explain.inputs.upload_limits import IMAGE_MB, LABELLED_UPLOADS
 from explain.methods.attributions import (
     METHODS,
     direction_methods,
-    magnitude_methods,
 )
 from explain.methods.batch_view import MAX_BATCH, LabelledImage, explain_batch, generated_shapes, summary
 from explain.methods.classify import model_view
@@ -161,8 +160,7 @@ def faithfulness_tab(
                 by,
                 report,
                 GRIDS[grid],
-                magnitude_methods(params),
-                direction_methods(params),
+                params,
             ),
             unit="maps",
         )

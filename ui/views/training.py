@@ -14,6 +14,7 @@ from explain.figures.augmentation import PREVIEW_SIDE, image_previews, preview_n
 from explain.figures.charts import bn_accuracy_chart, bn_distribution_chart
 from explain.figures.compare import bn_curves
 from models.experiments.augmentation import (
+    COMPARE_EPOCHS,
     DIGIT_SIDE,
     PRESETS,
     PREVIEW_SECONDS,
@@ -335,7 +336,7 @@ def comparison_ui(steps: list[dict]) -> tuple[int, bool, DeltaGenerator]:
     )
     if note := on_digits_note(steps):
         st.warning(note, icon=":material/crop:")
-    epochs = st.slider("Epochs", 2, 30, 30, key="aug_epochs", bind=BIND)
+    epochs = st.slider("Epochs", 2, COMPARE_EPOCHS, COMPARE_EPOCHS, key="aug_epochs", bind=BIND)
     return epochs, st.button("Train with and without", key="aug_train"), st.empty()
 
 
