@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from explain.methods.batch_view import MAX_BATCH, LabelledImage, explain_batch, generated_shapes, summary
+from explain.methods.batch_view import (
+    MAX_BATCH,
+    LabelledImage,
+    explain_batch,
+    generated_shapes,
+    settings_text,
+    summary,
+)
+from explain.methods.classify import prepare
 from models.classifiers import load_classifier
 from tests.app_helpers import image_captions, open_page
 
@@ -29,6 +37,9 @@ def test_the_bundled_model_on_generated_shapes(shapes_model):
     # a CAM method too (the tab offers every method, and these failed for want of a layer: a notebook review)
     cams = explain_batch(model, info.preprocess, info.categories, images[:2], "grad_cam")
     assert all(it.map.shape == items[0].map.shape and it.map.max() > 0 for it in cams)
+    x = prepare(images[0].image, info.preprocess)  # the line above the maps names the layer the method took
+    assert settings_text(model, x, "grad_cam") == "Grad-CAM at `layer2`, default parameters, absolute values"
+    assert settings_text(model, x, "saliency") == "Saliency, default parameters, absolute values"
 
 
 def test_maps_for_the_true_class_and_labels_the_model_lacks(shapes_model):

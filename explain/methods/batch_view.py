@@ -13,12 +13,13 @@ import torch
 from PIL import Image
 from torch import nn
 
-from explain.methods.attributions import attribute, gradient_magnitude
+from explain.methods.attributions import METHODS, attribute, defaults, gradient_magnitude
 from explain.methods.classify import prepare, top_k
+from explain.methods.layers import default_cam_layer, spatial_layers
 from explain.methods.maps import to_map
 from models.data.shapes import SHAPE_CLASSES, classification_set
 from models.devices import model_device
-from models.text import counted, percent
+from models.text import code_span, counted, percent
 
 MAX_BATCH = 16  # images one batch view explains (each costs one attribution)
 Target = Literal["predicted", "true"]
@@ -42,6 +43,14 @@ class BatchItem:
     correct: bool | None  # None: no true label, or one the model has no class for
     explained: str  # the class the map is for
     map: np.ndarray  # H x W in [0, 1], absolute values clipped at the 99th percentile
+
+
+def settings_text(model: nn.Module, x: torch.Tensor, method: str) -> str:
+    """How `explain_batch` made its maps, for the line above them: the method, the layer a CAM method took (the
+    page's default for inputs like `x`, the model's input) and the display."""
+    cam = "layer" in defaults(method, x.shape[-1])
+    at = f" at {code_span(default_cam_layer(spatial_layers(model, x)))}" if cam else ""
+    return f"{METHODS[method].title}{at}, default parameters, absolute values"
 
 
 def generated_shapes(n: int, seed: int = 0, size: int = 192) -> list[LabelledImage]:

@@ -17,7 +17,14 @@ from explain.methods.attributions import (
     METHODS,
     direction_methods,
 )
-from explain.methods.batch_view import MAX_BATCH, LabelledImage, explain_batch, generated_shapes, summary
+from explain.methods.batch_view import (
+    MAX_BATCH,
+    LabelledImage,
+    explain_batch,
+    generated_shapes,
+    settings_text,
+    summary,
+)
 from explain.methods.classify import model_view
 from explain.methods.faithfulness import GRIDS, RANKINGS, faithfulness_of_maps, flat_note
 from explain.methods.sanity import METRICS as SANITY_METRICS
@@ -332,7 +339,7 @@ def batch_tab(subject: Subject) -> None:
         lambda report: explain_batch(model, info.preprocess, info.categories, images, method, target, report),
         unit="images",
     )
-    st.markdown(f"**{summary(items)}** · {METHODS[method].title}, default parameters, absolute values.")
+    st.markdown(f"**{summary(items)}** · {settings_text(model, subject.x, method)}.")
     cols = st.columns(4)
     for i, (im, it) in enumerate(zip(images, items, strict=True)):
         mark = "" if it.correct is None else ("✓ " if it.correct else "✗ ")
