@@ -167,6 +167,7 @@ def test_one_units_projection_lies_inside_its_box_so_a_crop_to_the_patch_loses_n
         p = project_strongest(model, x, layer, channel)
         ys, xs = np.nonzero(p.pixels.abs().sum(0).numpy())
         x0, y0, x1, y1 = geometry(model, layer).box(p.position, (64, 64))
+        assert p.box == (x0, y0, x1, y1) and p.tile == geometry(model, layer).tile(p.position, (64, 64))
         assert len(xs) and xs.min() >= x0 and xs.max() < x1 and ys.min() >= y0 and ys.max() < y1
 
 

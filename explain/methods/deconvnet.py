@@ -221,11 +221,14 @@ def reconstruct(
 @dataclass(frozen=True)
 class Projection:
     """One channel's strongest activation projected back to pixels: the 3 x H x W projection (on the CPU), where
-    that activation is on the layer's grid, and its value."""
+    that activation is on the layer's grid, its value, and its receptive field in image pixels as `TopActivation`
+    gives it (a notebook review: the page cropped to it, the record did not say it)."""
 
     pixels: torch.Tensor
     position: tuple[int, int]
     value: float
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in image pixels, clipped to the image
+    tile: tuple[int, int, int, int]  # the square the page's crop shows (Geometry.tile), past the image near its edge
 
 
 @torch.no_grad()
@@ -240,7 +243,9 @@ def project_strongest(
         raise ValueError(f"{layer} has channels 0 to {act.shape[1] - 1}, not {channel}")
     position = strongest_position(act, channel)
     pixels = reconstruct(model, image, layer, channel, position, whole_channel=whole_channel)
-    return Projection(pixels, position, float(act[0, channel, position[0], position[1]]))
+    geo, hw = geometry(model, layer), tuple(image.shape[-2:])
+    value = float(act[0, channel, position[0], position[1]])
+    return Projection(pixels, position, value, geo.box(position, hw), geo.tile(position, hw))
 
 
 @dataclass(frozen=True)

@@ -64,9 +64,9 @@ def _maps(subject: Subject, layer: str) -> tuple[np.ndarray, list[int]]:
     return fmap.numpy(), order
 
 
-def _reconstruction(subject: Subject, layer: str, channel: int, whole: bool) -> tuple[np.ndarray, tuple, float]:
+def _reconstruction(subject: Subject, layer: str, channel: int, whole: bool) -> tuple:
     p = project_strongest(subject.model, subject.x, layer, channel, whole_channel=whole)
-    return p.pixels.numpy(), p.position, p.value
+    return p.pixels.numpy(), p.position, p.value, p.box, p.tile
 
 
 cached_maps = cached_on_subject("feature_maps", _maps, max_entries=128)
@@ -223,13 +223,11 @@ def maps_tab(
         layer, channel, whole = maps_ui(subject, layers, start_layer)
     fmap, order = cached_maps(subject, layer)
     show_feature_maps(layer, fmap, order, int(channel))
-    rec, position, value = cached_reconstruction(subject, layer, int(channel), whole)
+    rec, position, value, box, tile = cached_reconstruction(subject, layer, int(channel), whole)
     seen = input_image(subject.x, subject.info.mean, subject.info.std)
-    geo = geometry(subject.model, layer)
-    box, tile = geo.box(position, seen.shape[:2]), geo.tile(position, seen.shape[:2])
     if silent := silent_note(int(channel), value):
         st.info(silent, icon=":material/block:")
-    field = field_text(geo, position, seen.shape[:2])
+    field = field_text(geometry(subject.model, layer), position, seen.shape[:2])
     show_projection(rec, seen, box, tile, field, channel, value, position_text(position, fmap.shape[-2:]), whole)
 
 
