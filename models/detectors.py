@@ -196,7 +196,7 @@ def load_detector(
     return model.eval().to(device or best_device()), info
 
 
-def detector_input(image: Image.Image, device: torch.device) -> torch.Tensor:
+def detector_input(image: Image.Image, device: torch.device | str = "cpu") -> torch.Tensor:
     """An RGB image -> the 3 x H x W float tensor in [0, 1] the R-CNNs take (they normalise and resize inside)."""
     return TF.to_dtype(TF.pil_to_tensor(image).to(device), torch.float32, scale=True)  # bytes cross, not floats
 

@@ -129,8 +129,12 @@ def test_pipeline_stages_and_one_detection_explained():
     torch.manual_seed(0)
     model = shapes_maskrcnn().eval()
     model.roi_heads.score_thresh = 0.0
-    x = detector_input(Image.fromarray(SCENE.image), torch.device("cpu"))
+    x = detector_input(Image.fromarray(SCENE.image))  # on the CPU by default, as a classifier's `prepare`
     stages = run_stages(model, x)
+    # a batch of one, as a classifier's input is, is the same image; another shape is refused in one line
+    assert np.array_equal(run_stages(model, x[None]).boxes, stages.boxes)
+    with pytest.raises(ValueError, match=r"one image as 3 x H x W, not a tensor of shape \(2, 3, 128, 128\)"):
+        run_stages(model, torch.stack([x, x]))
     assert list(stages.features) == ["0", "1", "2", "3", "pool"]
     assert stages.features["0"].shape[1:] == (32, 32)
     assert len(stages.proposals) == len(stages.objectness) > 0

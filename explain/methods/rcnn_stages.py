@@ -92,10 +92,21 @@ class Stages:
     settings: StageSettings | None = None  # the thresholds between the stages
 
 
+def one_image(x: torch.Tensor) -> torch.Tensor:
+    """A detector's one image as 3 x H x W (torchvision's R-CNNs take a list of them): a batch of one, as a
+    classifier's `prepare` makes, is unwrapped; anything else is refused in one line (a notebook review read
+    torchvision's "expected a list of 3d tensors")."""
+    if x.dim() == 4 and x.shape[0] == 1:
+        return x[0]
+    if x.dim() != 3:
+        raise ValueError(f"a detector takes one image as 3 x H x W, not a tensor of shape {tuple(x.shape)}")
+    return x
+
+
 @torch.no_grad()
 def run_stages(model: nn.Module, x: torch.Tensor) -> Stages:
-    """Run `x` (3 x H x W in [0, 1]) through the model one stage at a time."""
-    x = on_model_device(model, x)
+    """Run `x` (3 x H x W in [0, 1], or a batch of one) through the model one stage at a time."""
+    x = on_model_device(model, one_image(x))
     with lock_for(model):
         original = [tuple(x.shape[-2:])]
         images, _ = model.transform([x])
@@ -284,8 +295,8 @@ def detection_cams(
     its score is differentiated once with respect to every level's feature map. Proposals reach the box head
     detached and each is pooled from one level, picked from its size (torchvision's LevelMapper); the box
     regression then moves it, so the detection's own box can name a neighbouring level near a level's edge: the
-    level with the gradient is the one it was pooled from."""
-    x = on_model_device(model, x)
+    level with the gradient is the one it was pooled from. `x` as `run_stages` takes it."""
+    x = on_model_device(model, one_image(x))
     with lock_for(model), torch.enable_grad():
         original = [tuple(x.shape[-2:])]
         images, _ = model.transform([x])
