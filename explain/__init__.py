@@ -47,6 +47,7 @@ _FROM = {
     "panel_note": "explain.methods.attributions",
     "Prediction": "explain.methods.classify",
     "prepare": "explain.methods.classify",
+    "prepare_set": "explain.methods.classify",
     "top_k": "explain.methods.classify",
     "feature_layers": "explain.methods.deconvnet",
     "outline_layers": "explain.methods.deconvnet",

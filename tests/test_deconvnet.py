@@ -319,3 +319,17 @@ def test_a_tile_squares_the_clipped_box_off_the_image_without_shrinking_it_into_
     assert deep.tile((1, 1), (64, 64)) == deep.box((1, 1), (64, 64)) == (0, 0, 64, 64)
     inside = Geometry(stride=4, size=11, start=1.5)
     assert inside.tile((2, 2), (20, 20)) == inside.box((2, 2), (20, 20))  # whole: nothing to square off
+
+
+def test_an_image_set_is_prepared_for_the_scan_as_the_page_prepares_it():
+    """A notebook review passed `bundled_set()` to `top9_montages` as it is; `prepare_set` gives its names and the
+    stacked input, each image as `prepare` makes it, at most MAX_SET_IMAGES."""
+    from explain import bundled_set, prepare, prepare_set
+    from explain.inputs.image_sets import MAX_SET_IMAGES
+
+    _, info = load_classifier(BUNDLED_CLASSIFIER)
+    named = bundled_set(n_generated=3)
+    names, x = prepare_set(named, info.preprocess)
+    assert names == [name for name, _ in named] and x.shape == (len(named), 3, 64, 64)
+    assert torch.equal(x[-1:], prepare(named[-1][1], info.preprocess))
+    assert len(prepare_set(named[:1] * (MAX_SET_IMAGES + 1), info.preprocess)[0]) == MAX_SET_IMAGES

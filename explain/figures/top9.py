@@ -37,7 +37,7 @@ def top9_montages(
     """Per channel: the names of the images of its nine strongest activations (strongest first, the montages' tiles
     by rows: a walk could not match tiles to three names), and two 3 x 3 montages (uint8 RGB): the nine deconvnet
     projections and the nine image patches under their receptive fields (squared off with mid-grey past the image's
-    edge: `Geometry.tile`), with the patches' caption (`patches_text`)."""
+    edge: `Geometry.tile`), with the patches' caption (`patches_text`). `images` and `names`: `prepare_set`'s."""
     tops = top_activations(model, images, layer, list(channels), k=9, progress=report)
     size, hw = geometry(model, layer).size, tuple(images.shape[-2:])
     out = {}

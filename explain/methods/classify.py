@@ -11,6 +11,7 @@ from PIL import Image
 from torch import nn
 from torchvision.transforms import v2
 
+from explain.inputs.image_sets import MAX_SET_IMAGES
 from explain.inputs.images import limit_aspect
 from models.devices import on_model_device
 from models.lock import lock_for
@@ -31,6 +32,17 @@ def prepare(
     """An RGB image -> the model's 1 x 3 x H x W input on `device` (very long images padded first). Every
     function that runs a model moves its input to the model's device, so the CPU default works anywhere."""
     return preprocess(limit_aspect(image)).unsqueeze(0).to(device)
+
+
+def prepare_set(
+    named: Sequence[tuple[str, Image.Image]],
+    preprocess: Callable[[object], torch.Tensor],
+    device: torch.device | str = "cpu",
+) -> tuple[list[str], torch.Tensor]:
+    """An image set (`bundled_set`, `folder_set`: (name, image) pairs) -> its first MAX_SET_IMAGES names and their
+    N x 3 x H x W input, as the top-9 scan takes them (a notebook review passed `bundled_set()` to it as it is)."""
+    kept = named[:MAX_SET_IMAGES]
+    return [name for name, _ in kept], torch.cat([prepare(im, preprocess, device) for _, im in kept])
 
 
 def crop_fraction(preprocess: Callable[[object], torch.Tensor]) -> float:

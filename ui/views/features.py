@@ -24,7 +24,7 @@ from explain.inputs.image_sets import (
     set_sha256,
 )
 from explain.inputs.upload_limits import IMAGE_MB, TOP9_UPLOADS
-from explain.methods.classify import prepare
+from explain.methods.classify import prepare_set
 from explain.methods.deconvnet import (
     enclosing_layer,
     feature_layers,
@@ -355,8 +355,7 @@ def scan(
 
     def compute(report: Report) -> tuple[dict[int, tuple], int, list[str]]:
         chosen, problems = folder_set(folder) if folder else (images, [])
-        names = [name for name, _ in chosen[:MAX_SET_IMAGES]]
-        tensors = torch.cat([prepare(im, info.preprocess, subject.x.device) for _, im in chosen[:MAX_SET_IMAGES]])
+        names, tensors = prepare_set(chosen, info.preprocess, subject.x.device)
         montages = top9_montages(subject.model, tensors, names, layer, picks, info.mean, info.std, report)
         return montages, len(names), problems
 
