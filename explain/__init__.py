@@ -38,6 +38,7 @@ _FROM = {
     "SAMPLE_NAMES": "explain.inputs.samples",
     "sample_bytes": "explain.inputs.samples",
     "sample_truth": "explain.inputs.samples",
+    "sample_scene": "explain.inputs.samples",
     "METHODS": "explain.methods.attributions",
     "attribute": "explain.methods.attributions",
     "defaults": "explain.methods.attributions",
