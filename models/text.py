@@ -94,8 +94,22 @@ def code_span(text: str, max_chars: int = 60) -> str:
     """Text from a visitor's file that must stay exact (a tensor's name, `layer1.0.bn1.running_mean`), as Markdown
     inline code: nothing inside is emphasis, a link or HTML; backticks and control characters become `'` and spaces,
     and a long text ends in `…`."""
-    clean = "".join("'" if c == "`" else c if c.isprintable() else " " for c in text)
+    clean = printable(text).replace("`", "'")
     return f"`{clean[:max_chars] + '…' if len(clean) > max_chars else clean}`"
+
+
+def printable(text: str) -> str:
+    """`text` with every character that cannot be shown as a space (control characters: a tab, a new line), or as
+    "\ufffd" for a lone surrogate, which cannot even be sent to the browser (a loopback review's category name
+    "\\ud800" stopped the page)."""
+    return "".join(c if c.isprintable() else "\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else " " for c in text)
+
+
+def code_spans(texts: Sequence[str], shown: int = 5, max_chars: int = 40) -> str:
+    """The first `shown` of `texts` as `code_span`s, comma-separated, then "and N more": names from a visitor's file
+    in one line of bounded length (a review's 1,000 unknown categories made a 97 KB warning)."""
+    more = f" and {len(texts) - shown:,} more" if len(texts) > shown else ""
+    return ", ".join(code_span(t, max_chars) for t in texts[:shown]) + more
 
 
 def row_number(text: str | None, count: int) -> int | None:

@@ -303,7 +303,28 @@ def test_hostile_annotation_files_get_one_line_on_the_page_and_boxes_outside_are
     inside_and_out = coco_file([[2, 2, 10, 10], [5000, 5000, 10, 10]], image={"id": 7, "file_name": "photo.png"})
     at.file_uploader(key="det_truth_upload").upload("truth.json", inside_and_out, "application/json").run()
     assert not at.exception and not at.error
-    assert any("annotation 1 (cat) lies outside the image" in w.value for w in at.warning)
+    assert any("annotation `1` (`cat`) lies outside the image" in w.value for w in at.warning)
+
+
+def test_category_names_from_a_file_are_shown_as_text_and_a_long_list_is_cut():
+    """A loopback review: a category name with a lone surrogate ("\\ud800") stopped the page (UnicodeEncodeError
+    sending the warning), one in Markdown was drawn bold, as a link and as a remote image, and 1,000 unknown
+    categories made a 97 KB warning."""
+    at = open_page(PAGE)
+    at.file_uploader(key="det_upload").upload("photo.png", GOOD["rgb.png"], "image/png").run()
+    names = ["\ud800", "**bold** [click](http://example.invalid) ![i](http://example.invalid/i.png)"]
+    names += [f"class {i}" for i in range(998)]  # 1,000 objects: the most a file may hold for an image
+    categories = [{"id": i, "name": name} for i, name in enumerate(names)]
+    annotations = [{"id": i, "image_id": 7, "category_id": i, "bbox": [2, 2, 10, 10]} for i in range(len(names))]
+    data = coco_file([], image={"id": 7, "file_name": "photo.png"}, categories=categories, annotations=annotations)
+    at.file_uploader(key="det_truth_upload").upload("truth.json", data, "application/json").run()
+    assert not at.exception and not at.error
+    (said,) = [w.value for w in at.warning if "does not know" in w.value]
+    assert said == (
+        "Shapes Mask R-CNN (bundled) does not know `**bold** [click](http://example.invalid)…`, `class 0`, `class 1`, "
+        "`class 10`, `class 100` and 995 more: those objects are left out."  # the surrogate's "\ufffd" sorts last
+    )
+    assert "\ud800" not in said and len(said) < 400
 
 
 def test_truth_of_classes_the_detector_does_not_know_has_no_ap():

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from models.data.shapes import SHAPE_CLASSES, Scene
+from models.text import code_span, printable
 
 MAX_ANNOTATION_BYTES = 5 * 2**20
 MAX_OBJECTS = 1000  # per image
@@ -129,7 +130,7 @@ def coco_objects(data: bytes, image_name: str, size: tuple[int, int]) -> Annotat
         for c in _records(coco, "categories"):
             if not isinstance(c.get("id"), int | str) or "name" not in c:
                 raise ValueError("a category has no id or name")
-            names[c["id"]] = str(c["name"])[:100]
+            names[c["id"]] = printable(str(c["name"]))[:100]  # drawn on the picture and listed as it is
         picks = images if len(images) == 1 else [i for i in images if str(i.get("file_name", "")).endswith(image_name)]
         if not picks:
             raise ValueError(f"it has no image named {image_name[:100]!r}")
@@ -140,11 +141,12 @@ def coco_objects(data: bytes, image_name: str, size: tuple[int, int]) -> Annotat
         objects, outside = [], []
         for a in mine:
             if a.get("category_id") not in names:
-                raise ValueError(f"annotation {str(a.get('id', '?'))[:20]} names no known category")
+                raise ValueError(f"annotation {code_span(str(a.get('id', '?')), 20)} names no known category")
             label, box = names[a["category_id"]], _box(a)
             clipped = _clip(box, size)
             if clipped is None:
-                outside.append(f"annotation {str(a.get('id', '?'))[:20]} ({label[:40]}) lies outside the image")
+                where = f"{code_span(str(a.get('id', '?')), 20)} ({code_span(label, 40)})"
+                outside.append(f"annotation {where} lies outside the image")
             else:
                 objects.append(TrueObject(label, clipped))
     except json.JSONDecodeError as exc:  # said plainly: a walk met "Expecting value: line 1 column 1 (char 0)"
