@@ -17,6 +17,7 @@ from explain.inputs.images import (
     limit_aspect,
     load_image,
     original_size,
+    peak_bytes,
 )
 from tests.bounds import within
 from tests.hostile_files import BAD, GOOD, HEAVY_BAD, HEAVY_GOOD, encode, png_declaring
@@ -169,6 +170,46 @@ def test_costly_files_stay_within_their_budget(name, tmp_path):
     assert float(seconds) < within(2.0)
     assert float(growth_mb) < 400
     assert out.stderr.count("\n") < 5, out.stderr[:500]  # no warning per EXIF tag
+
+
+# Modes and formats whose decoding peak `peak_bytes` states (a loopback review: a 40-megapixel WebP took about
+# 600 MB against the 300 MB allowed, its table saying 3 bytes a pixel). Each is decoded in a fresh process at 12
+# megapixels, one colour (the decoders hold a pixel's bytes whatever it shows; the file stays small).
+PEAK_CASES = [
+    ("PNG", "1"),
+    ("PNG", "L"),
+    ("PNG", "P"),
+    ("PNG", "LA"),
+    ("PNG", "RGB"),
+    ("PNG", "RGBA"),
+    ("TIFF", "CMYK"),
+    ("BMP", "RGB"),
+    ("WEBP", "RGB"),
+    ("WEBP", "RGBA"),
+]
+
+
+@pytest.mark.parametrize(("fmt", "mode"), PEAK_CASES, ids=[f"{f}-{m}" for f, m in PEAK_CASES])
+def test_a_decodes_peak_is_within_what_peak_bytes_says(fmt, mode, tmp_path):
+    size = (4000, 3000)
+    im = Image.new(mode, size, 1 if mode == "1" else 90 if mode in ("L", "P") else (90,) * len(mode))
+    path = tmp_path / f"image.{fmt.lower()}"
+    path.write_bytes(encode(im, fmt, **({"lossless": True} if fmt == "WEBP" else {})))
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(path)], capture_output=True, text=True, cwd=root, timeout=60, check=True
+    )
+    result, _, growth_mb = (part.strip() for part in out.stdout.split("|"))
+    assert result == "image 1024x768", result
+    # the 1024-pixel result and the interpreter's own allocations on top: a few MB whatever the mode
+    assert float(growth_mb) <= peak_bytes(mode, size, fmt) / 2**20 + 8, (float(growth_mb), peak_bytes(mode, size, fmt))
+
+
+def test_a_large_webp_is_refused_before_it_is_decoded():
+    """At 40 megapixels a WebP would hold about 700 MB (18 bytes a pixel), so it is refused in one line."""
+    data = encode(Image.new("RGB", (6300, 6300), (10, 200, 30)), "WEBP", lossless=True)
+    with pytest.raises(ImageLoadError, match=r"6300 x 6300 pixels in mode RGB: .* Please send a JPEG or a smaller"):
+        load_image(data)
 
 
 def test_sixteen_bit_40_megapixels_keep_their_gradient():

@@ -33,22 +33,28 @@ MAX_JPEG_SCANS = 100  # cameras and encoders write 1 (baseline) or about 10 (pro
 # the uploader shows a file's size (a walk read "2.9MB" there beside "2.7 MB" in the line).
 MAX_RLE_BMP_BYTES, MAX_RLE_BMP_PIXELS = 2_000_000, 4_000_000
 
-# Bytes per pixel at the peak of decoding and converting each mode to 8-bit RGB at full size (modes
-# that `Image.reduce` cannot shrink are converted before they are shrunk). Unlisted modes count 4.
+# Bytes per pixel at the peak of decoding and converting each mode to 8-bit RGB at full size (modes that
+# `Image.reduce` cannot shrink are converted before they are shrunk), measured (the process's peak resident memory
+# over its start, 12- and 30-megapixel files, Pillow 13: `tests/test_images.py` holds each below this), rounded up.
+# Pillow keeps RGB and every 3-channel mode in 4 bytes a pixel. The table had said 3 for RGB and 4 for RGBA; a
+# loopback review measured a 40-megapixel WebP at twice the 300 MB it allowed. Unlisted modes count 10.
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
 _PEAK_BYTES_PER_PIXEL = {
-    "1": 2,
-    "L": 1,
-    "P": 5,
-    "LA": 2,
-    "RGB": 3,
-    "RGBA": 4,
-    "CMYK": 4,
-    "YCbCr": 3,
-    "I": 4,
-    "F": 4,
-    **dict.fromkeys(_SIXTEEN_BIT, 5),  # the samples, their bytes as a numpy copy, and the 8-bit result
+    "1": 7,  # 6.5 measured (PNG)
+    "L": 2,  # 1.5
+    "P": 7,  # 6.5 (PNG), 6.7 (GIF)
+    "LA": 10,  # 9.6
+    "RGB": 6,  # 5.5 (PNG), 5.7 (TIFF, BMP)
+    "RGBA": 10,  # 9.5 (PNG)
+    "CMYK": 6,  # 5.7 (TIFF)
+    "YCbCr": 6,
+    "I": 6,  # 5.7 (TIFF)
+    "F": 6,  # 5.7 (TIFF)
+    **dict.fromkeys(_SIXTEEN_BIT, 7),  # 6.5 (PNG): the samples, their bytes as a numpy copy, and the 8-bit result
 }
+# Pillow's WebP decoder holds libwebp's RGBA frame, that frame copied as bytes and the image, whatever the mode:
+# 16.4 bytes a pixel measured for RGB, 17.7 for RGBA (lossy about the same)
+_WEBP_BYTES_PER_PIXEL = 18
 _EXIF_TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -165,9 +171,11 @@ def jpeg_scan_count(data: bytes) -> int:
     return scans
 
 
-def peak_bytes(mode: str, size: tuple[int, int]) -> int:
-    """What decoding and converting an image of `mode` and `size` holds at its peak, roughly."""
-    return _PEAK_BYTES_PER_PIXEL.get(mode, 4) * size[0] * size[1]
+def peak_bytes(mode: str, size: tuple[int, int], fmt: str | None = None) -> int:
+    """What decoding and converting an image of `mode` and `size` (in `fmt`, Pillow's format name) holds at its
+    peak, measured on this project's files and rounded up."""
+    per_pixel = _WEBP_BYTES_PER_PIXEL if fmt == "WEBP" else _PEAK_BYTES_PER_PIXEL.get(mode, 10)
+    return per_pixel * size[0] * size[1]
 
 
 def load_image(
@@ -205,10 +213,11 @@ def load_image(
         raise ImageLoadError(
             f"The image is {width} x {height} pixels, more than the {max_pixels / 1e6:.0f} megapixels allowed."
         )
-    if peak_bytes(im.mode, im.size) > max_bytes:
+    if peak_bytes(im.mode, im.size, im.format) > max_bytes:
+        smaller = "a JPEG or a smaller version" if im.format == "WEBP" else "a smaller or 8-bit version"
         raise ImageLoadError(
             f"The image is {width} x {height} pixels in mode {im.mode}: decoding it would take more than "
-            f"{max_bytes / 2**20:.0f} MB. Please send a smaller or 8-bit version."
+            f"{max_bytes / 2**20:.0f} MB. Please send {smaller}."
         )
     rle = im.format == "BMP" and im.tile and im.tile[0].codec_name == "bmp_rle"
     if rle and (len(raw) > MAX_RLE_BMP_BYTES or width * height > MAX_RLE_BMP_PIXELS):
