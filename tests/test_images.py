@@ -259,8 +259,11 @@ def test_a_large_run_length_bmp_is_refused_before_its_slow_decode():
 
 
 def test_memory_budget_refuses_from_the_header():
-    with pytest.raises(ImageLoadError, match="MB"):
+    with pytest.raises(ImageLoadError, match=r"MB\. Please send a smaller or 8-bit version\.$"):
         load_image(HEAVY_GOOD["float_40mp.tiff"], max_bytes=100 * 2**20)
+    rgba = encode(Image.new("RGBA", (6000, 6000), (1, 2, 3, 4)), "PNG")  # 8-bit already: "smaller" alone
+    with pytest.raises(ImageLoadError, match=r"in mode RGBA: .* MB\. Please send a smaller version\.$"):
+        load_image(rgba)
 
 
 @pytest.mark.parametrize("side", [600, 1100, 2100])

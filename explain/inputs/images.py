@@ -214,7 +214,10 @@ def load_image(
             f"The image is {width} x {height} pixels, more than the {max_pixels / 1e6:.0f} megapixels allowed."
         )
     if peak_bytes(im.mode, im.size, im.format) > max_bytes:
-        smaller = "a JPEG or a smaller version" if im.format == "WEBP" else "a smaller or 8-bit version"
+        wide = im.mode in (*_SIXTEEN_BIT, "I", "F")
+        smaller = (
+            "a JPEG or a smaller version" if im.format == "WEBP" else f"a smaller{' or 8-bit' if wide else ''} version"
+        )
         raise ImageLoadError(
             f"The image is {width} x {height} pixels in mode {im.mode}: decoding it would take more than "
             f"{max_bytes / 2**20:.0f} MB. Please send {smaller}."
