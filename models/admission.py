@@ -8,6 +8,7 @@ import itertools
 import os
 import sys
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,9 @@ def heavy_slots() -> int:
         return max(1, int(os.environ.get("EXPLAINER_HEAVY_SLOTS", "")))
     except ValueError:
         return max(1, (os.cpu_count() or 2) // 2)
+
+
+TURN_SECONDS = 30.0  # a long job (a live training run, a sweep) holds a slot this long before a waiting job goes
 
 
 class AdmissionQueue:
@@ -103,20 +107,55 @@ class AdmissionQueue:
     @contextmanager
     def slot(
         self, on_wait: Callable[[int], None] | None = None, poll: float = 0.5, owner: Hashable = None
-    ) -> Iterator[None]:
+    ) -> Iterator[Turn]:
         """Hold a slot for the body of a `with`, for `owner`; `on_wait(place)` is called at once when the slot is not
         free and then every `poll` seconds while waiting (a Streamlit rerun raised there ends the wait): a walk saw
-        the page blank for the first 2 s of a wait. The slot is always given back."""
-        ticket = self.join(owner)
+        the page blank for the first 2 s of a wait. The slot is always given back. A long job passes its turn now
+        and then through the `Turn` it is given (`Turn.share`)."""
+        turn = Turn(self, owner, on_wait, poll)
         try:
-            timeout = 0.0  # the first look does not wait: a busy queue is said at once
-            while not self.admit(ticket, timeout):
-                if on_wait is not None:
-                    on_wait(self.position(ticket))
-                timeout = poll
-            yield
+            turn.wait()
+            yield turn
         finally:
-            self.leave(ticket)
+            turn.leave()
+
+
+class Turn:
+    """One job's hold on a slot of `queue`: taken by `wait`, given back by `leave`, and passed to whoever waits by
+    `share` (a loopback review: a 345-minute BatchNorm run held the server's one slot, and another visitor's
+    one-second attribution waited behind it with no end)."""
+
+    def __init__(
+        self, queue: AdmissionQueue, owner: Hashable, on_wait: Callable[[int], None] | None, poll: float
+    ) -> None:
+        self.queue, self.owner, self.on_wait, self.poll = queue, owner, on_wait, poll
+        self.ticket: int | None = None
+        self.since = 0.0  # when the slot was last taken (time.monotonic)
+
+    def wait(self) -> None:
+        """Join the queue and wait for a slot, saying the place as `AdmissionQueue.slot` does."""
+        self.ticket = self.queue.join(self.owner)
+        timeout = 0.0  # the first look does not wait: a busy queue is said at once
+        while not self.queue.admit(self.ticket, timeout):
+            if self.on_wait is not None:
+                self.on_wait(self.queue.position(self.ticket))
+            timeout = self.poll
+        self.since = time.monotonic()
+
+    def leave(self) -> None:
+        if self.ticket is not None:
+            self.queue.leave(self.ticket)
+            self.ticket = None
+
+    def share(self, held_seconds: float) -> bool:
+        """Between two pieces of a long job: when it has held the slot `held_seconds` and another job waits, give the
+        slot back and queue again, behind the waiting jobs of owners served fewer times (the queue's rounds), then
+        wait as `wait` does. True when it waited (the time between is not the job's)."""
+        if time.monotonic() - self.since < held_seconds or self.queue.counts()[1] == 0:
+            return False
+        self.leave()
+        self.wait()
+        return True
 
 
 class ResultStore:

@@ -271,6 +271,40 @@ def test_a_job_that_must_wait_is_told_its_place_at_once():
     assert not waiting.is_alive() and queue.counts() == (0, 0)
 
 
+def test_a_long_job_passes_its_turn_to_a_waiting_one_and_goes_on_after():
+    """A loopback review: a 345-minute BatchNorm run held the server's one slot, and another visitor's one-second
+    attribution waited behind it with no end. Between its pieces a long job shares its turn: not before it has held
+    the slot `held_seconds`, not when nobody waits; else the waiting job goes, and the long one goes on after it."""
+    queue, order, places = AdmissionQueue(slots=1), [], []
+    holding, waited = threading.Event(), []
+
+    def long_job() -> None:
+        with queue.slot(owner="A") as turn:
+            holding.set()
+            assert not turn.share(held_seconds=600)  # held for less than that
+            deadline = time.monotonic() + within(30)
+            while queue.counts()[1] == 0:  # until the other job waits
+                assert time.monotonic() < deadline, "the short job never queued"
+                time.sleep(0.005)  # the interval of a poll on a bounded condition
+            waited.append(turn.share(held_seconds=0))  # it passes its turn, and has it back after the short job
+            order.append("long goes on")
+            assert not turn.share(held_seconds=0)  # nobody waits now: it keeps the slot
+
+    def short_job() -> None:
+        with queue.slot(places.append, poll=0.01, owner="B"):
+            order.append("short")
+
+    first = threading.Thread(target=long_job)
+    first.start()
+    assert holding.wait(within(30))
+    second = threading.Thread(target=short_job)
+    second.start()
+    for t in (first, second):
+        t.join(within(30))
+    assert order == ["short", "long goes on"] and waited == [True] and places[0] == 1
+    assert queue.counts() == (0, 0)
+
+
 def test_result_store_forgets_the_oldest():
     store = ResultStore(max_entries=2)
     store.put("a", 1)

@@ -18,7 +18,7 @@ from typing import TypeVar
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from models.admission import MB, AdmissionQueue, ResultStore, heavy_slots
+from models.admission import MB, TURN_SECONDS, AdmissionQueue, ResultStore, heavy_slots
 from ui.view_link import visitor
 
 T = TypeVar("T")
@@ -45,9 +45,10 @@ def result_store() -> ResultStore:
 
 
 @contextmanager
-def heavy_job(what: str, where: DeltaGenerator | None = None) -> Iterator[None]:
+def heavy_job(what: str, where: DeltaGenerator | None = None) -> Iterator[Callable[[], bool]]:
     """Wait for a slot in the server's queue, showing the visitor their place (in `where`, else here), then run the
-    body."""
+    body. The body of a long job calls what this yields between its pieces: after TURN_SECONDS holding the slot, and
+    only when another job waits, it passes its turn and waits again, said the same way; True when it waited."""
     queue = server_queue()
     note = (where or st).empty()
 
@@ -61,9 +62,16 @@ def heavy_job(what: str, where: DeltaGenerator | None = None) -> Iterator[None]:
 
     # Each redraw is where Streamlit notices a click or a closed tab; every 2 s keeps a long queue of
     # waiting visitors from loading the server (at 0.5 s, 11 waiting sessions slowed other pages 3x).
-    with queue.slot(waiting, poll=WAIT_POLL_SECONDS, owner=visitor()):  # the visitor's tabs share their rounds
+    with queue.slot(waiting, poll=WAIT_POLL_SECONDS, owner=visitor()) as turn:  # the visitor's tabs share rounds
         note.empty()
-        yield
+
+        def share() -> bool:
+            waited = turn.share(TURN_SECONDS)
+            if waited:
+                note.empty()
+            return waited
+
+        yield share
 
 
 def stored(key: tuple[Hashable, ...]) -> bool:

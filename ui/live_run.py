@@ -340,7 +340,7 @@ class LiveRun:
         """The body of `run`: the queue, the build, the chunks, the timing. The queue's place and the build are
         said in the bar's place, in view beside Stop (a spinner at the page's end was below the fold)."""
         state = self.state
-        with heavy_job(label, where), stepping(state):  # waiting visitors do no work, not even building the networks
+        with heavy_job(label, where) as share, stepping(state):  # waiting visitors do no work, not even building
             if state.phase == "pending":
                 bar.progress(0.0, text=f"{label}: building…")
                 state.work = build(state.config)
@@ -380,3 +380,5 @@ class LiveRun:
                     server_speeds().record(kind(work), now - timer["t"], steps)
                 timer["t"], timer["step"] = now, work.step
                 show(milestone=True)
+                if not work.done and share():  # another visitor's job went meanwhile: its time is not this run's
+                    timer["t"] = time.monotonic()
