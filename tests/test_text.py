@@ -88,3 +88,15 @@ def test_a_number_in_a_link_names_the_option_equal_to_it_however_it_is_written()
     assert (
         not same_values(["0.5"], ["0.5", "1"]) and not same_values(["nan"], ["NaN"]) and not same_values(["a"], ["b"])
     )
+
+
+def test_text_from_a_visitor_is_shown_as_code_and_what_cannot_be_shown_is_replaced() -> None:
+    """A loopback review: a lone surrogate cannot be sent to the browser (it stopped a page), an empty value was drawn
+    as two backticks, and 1,000 names made a 97 KB line."""
+    from models.text import code_span, code_spans, printable
+
+    assert printable("a\tb\ud800c") == "a b\ufffdc"
+    assert code_span("**b** `x`") == "`**b** 'x'`" and code_span("x" * 70, 60) == f"`{'x' * 60}…`"
+    assert code_span("") == "*(empty)*" and code_span("  ") == "*(2 spaces)*"
+    assert code_spans(["a", "b"]) == "`a`, `b`"
+    assert code_spans([str(i) for i in range(1000)]) == "`0`, `1`, `2`, `3`, `4` and 995 more"

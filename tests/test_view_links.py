@@ -145,6 +145,11 @@ def test_a_link_opens_the_detection_it_was_copied_on() -> None:
         assert note.startswith(f"This link's `det_row`=`{stale}` is not a value this page can show")
         at.run()
         assert not link_notes(at)  # said once
+    # 5,000 digits read as an infinite number and are dropped before the page draws: named too (a loopback review)
+    at = open_link("pages/detection.py", {"det_row": "1" * 5000})
+    assert not at.exception and "det_row" not in at.query_params
+    (note,) = link_notes(at)
+    assert note.startswith(f"This link's `det_row`=`{'1' * 40}…` is not a value this page can show")
     # several rows: the last is taken and all are named, as a one-value widget's (a review: the first went unsaid)
     at = open_link("pages/detection.py", {"det_row": ["99", "2"]})
     assert at.session_state[at.dataframe[0].key]["selection"]["rows"] == [1]
@@ -421,6 +426,8 @@ def test_a_links_value_the_page_cannot_take_is_named_once_not_dropped_silently()
     assert "`attr_methods`=`Nope` is not a value" in note and "Saliency" not in note and "attr_mode" not in note
     assert not link_notes(open_link("pages/attributions.py", {"attr_mode": "signed", "attr_pct": "95.5"}))
     # a link to another session's own network: the page's own line says why, and the notice adds no other reason
+    (note,) = link_notes(open_link("pages/home.py", {"home_model": ""}))  # an empty value: not two backticks alone
+    assert note.startswith("This link's `home_model`=*(empty)* is not a value this page can show")
     at = open_link("pages/home.py", {"home_model": "Yours: my net"})
     assert any("another" in i.value for i in at.info if not i.value.startswith("This link's ")) and not link_notes(at)
 

@@ -266,7 +266,8 @@ def linked_row(param: str, count: int) -> int | None:
 
     text, linked = st.query_params.get(param), linked_values(param)
     row = row_number(text, count)
-    if len(linked) > 1 or (row is None and text in linked):  # several, or the one given names no row
+    # several, or the one given names no row (or was dropped as infinite before: a loopback review's 5,000 digits)
+    if len(linked) > 1 or (row is None and linked):
         for value in linked:
             refuse(param, value)
     return row
