@@ -78,8 +78,17 @@ def bounded_uploads(files: Sequence[UploadedFile], limit: UploadLimit) -> list[U
     count, line = limit.kept([f.size for f in files])
     if line is not None:
         st.warning(line, icon=":material/block:")
-        ctx = get_script_run_ctx()
-        if ctx is not None and runtime.exists():
-            for f in files[count:]:
-                runtime.get_instance().uploaded_file_mgr.remove_file(ctx.session_id, f.file_id)
+        let_go(files[count:])
     return list(files[:count])
+
+
+def let_go(files: Sequence[UploadedFile | None]) -> None:
+    """Drop `files` (this session's uploads; None skipped) from the server's memory and from the session's budget.
+    Streamlit frees a file only when the visitor removes it from its box or the session ends: an uploader given a new
+    key, its old one gone from the page, kept its files (a loopback review: a third network upload in one tab was
+    refused, the first two still counted)."""
+    ctx = get_script_run_ctx()
+    if ctx is not None and runtime.exists():
+        for f in files:
+            if f is not None:
+                runtime.get_instance().uploaded_file_mgr.remove_file(ctx.session_id, f.file_id)

@@ -22,6 +22,7 @@ from models.text import display_name
 from ui.admission import heavy_job
 from ui.own_model import forget_own, keep_own, own_files, own_model, room_for
 from ui.presenter import prose
+from ui.upload_guard import let_go
 
 WHERE = "choose **Yours** under *Classifier* on Classify, Attributions and Features, or under *Network* on Anatomy"
 
@@ -143,7 +144,8 @@ def upload_ui() -> None:
         about = {"card": card, "classes": classes}.get(exc.about) or weights
         st.error(f"{display_name(about.name)}: {exc}", icon=":material/block:")
         return
-    st.session_state["own_upload_n"] = n + 1  # the form's uploaders start empty: Streamlit lets the file go
+    st.session_state["own_upload_n"] = n + 1  # the form's uploaders start empty
+    let_go([weights, card, classes])  # and the server lets their files go (the network keeps its own copy)
     st.session_state["own_message"] = f"Loaded **{mine.card.title}** for this browser session: {WHERE}."
     st.rerun()  # the tab again, from the top: the model it now holds, its downloads
 
