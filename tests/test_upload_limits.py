@@ -66,6 +66,8 @@ def test_the_guard_refuses_a_file_past_the_budget_and_counts_what_is_removed():
     with pytest.raises(HTTPException) as exc:
         ledger.add_file("a", _rec("3", MB))
     assert exc.value.status_code == 413 and "would pass 2 MB" in exc.value.detail
+    # kept for the page to say (the uploader shows only "413"), per session, until the session ends
+    assert ledger.refused == {"a": ("3.png", "this session's uploads would pass 2 MB; remove some first")}
     assert [f.file_id for f in manager.get_files("a", ["1", "2", "3"])] == ["1", "2"]
     ledger.add_file("b", _rec("4", MB))
     with pytest.raises(HTTPException, match="413"):
@@ -73,7 +75,7 @@ def test_the_guard_refuses_a_file_past_the_budget_and_counts_what_is_removed():
     ledger.remove_file("a", "1")
     ledger.add_file("c", _rec("5", MB))  # room again
     ledger.remove_session_files("a")
-    assert manager.get_files("a", ["2"]) == [] and ledger.held.get("a") is None
+    assert manager.get_files("a", ["2"]) == [] and ledger.held.get("a") is None and "a" not in ledger.refused
     assert [f.file_id for f in manager.get_files("c", ["5"])] == ["5"]
 
 

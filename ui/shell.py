@@ -59,7 +59,7 @@ def run_app() -> None:
     # nothing that imports `explain` or `models` (tests/test_public_api.py checks it).
     with st.spinner("Starting: loading PyTorch and the models (a few seconds on the first visit after a restart)…"):
         from ui.sidebar import render_sidebar
-        from ui.upload_guard import install_upload_guard
+        from ui.upload_guard import install_upload_guard, say_refused_upload
 
         install_upload_guard()  # once per process, before any uploader is drawn: uploads held are bounded
         render_sidebar()
@@ -68,6 +68,7 @@ def run_app() -> None:
     st.session_state[RUN_SUBJECT] = ""
     done_slot = st.sidebar.empty()
     link_note = st.empty()  # the top of the page: where a link's values the page could not take are named
+    say_refused_upload()  # and an upload the server refused, with its reason
     try:
         page.run()
     except PageEnded:  # a page that ends early (no usable image yet) has said why; its run is done too

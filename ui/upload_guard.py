@@ -26,6 +26,7 @@ class _Ledger:
     def __init__(self, manager, budget: UploadBudget) -> None:
         self.manager, self.budget = manager, budget
         self.held: dict[str, dict[str, int]] = {}
+        self.refused: dict[str, tuple[str, str]] = {}  # session -> (file name, reason) of its last refused upload
         self.lock = threading.Lock()
         self.add, self.remove, self.remove_session = manager.add_file, manager.remove_file, manager.remove_session_files
 
@@ -38,6 +39,7 @@ class _Ledger:
             if reason is not None:
                 from starlette.exceptions import HTTPException
 
+                self.refused[session_id] = (file.name, reason)  # said on the page: the uploader shows only "413"
                 raise HTTPException(status_code=413, detail=f"Upload refused: {reason}")
             mine[file.file_id] = len(file.data)
             self.add(session_id, file)
@@ -50,6 +52,7 @@ class _Ledger:
     def remove_session_files(self, session_id: str) -> None:
         with self.lock:
             self.held.pop(session_id, None)
+            self.refused.pop(session_id, None)
             self.remove_session(session_id)
 
 
@@ -70,6 +73,22 @@ def install_upload_guard(budget: UploadBudget | None = None) -> _Ledger | None:
             manager.remove_session_files = ledger.remove_session_files
             manager._explainer_ledger = ledger
     return ledger
+
+
+def say_refused_upload() -> None:
+    """This session's last refused upload and why, in one line where this is called, once: the uploader marks the
+    file in red with only "AxiosError: Request failed with status code 413" on hover, and the page went on with the
+    sample without a word (a loopback review)."""
+    from models.text import display_name
+
+    ctx, ledger = get_script_run_ctx(), install_upload_guard()
+    if ctx is None or ledger is None:
+        return
+    with ledger.lock:
+        refused = ledger.refused.pop(ctx.session_id, None)
+    if refused is not None:
+        name, reason = refused
+        st.warning(f"{display_name(name)} was not uploaded: {reason}.", icon=":material/block:")
 
 
 def bounded_uploads(files: Sequence[UploadedFile], limit: UploadLimit) -> list[UploadedFile]:
