@@ -585,6 +585,15 @@ def uploads_held(page, url: str) -> int:
     return sum(int(float(line.split()[-1])) for line in text.splitlines() if "UploadedFileManager" in line)
 
 
+def wait_for_held(page, url: str, ready, what: str) -> int:
+    """`uploads_held` once `ready(it)` holds, read again until then, within a bound."""
+    deadline = time.monotonic() + within(30)
+    while not ready(now := uploads_held(page, url)):
+        assert time.monotonic() < deadline, f"waited for {what}; the server holds {now} bytes of uploads"
+        time.sleep(0.25)  # the interval of a poll on a bounded condition
+    return now
+
+
 def test_your_own_network_uploaded_in_the_browser_is_explained(app, tmp_path):
     """#29 end to end in Chromium: a state_dict of the lecture's ResNet-18 (quarter width) and its class names
     uploaded on Build's Your model tab, then chosen on Classify, reached through the sidebar (the same session):
@@ -601,20 +610,19 @@ def test_your_own_network_uploaded_in_the_browser_is_explained(app, tmp_path):
     with closing(browser.new_page(viewport={"width": 1280, "height": 720})) as page:
         open_tab(page, f"{url}/build", "Your model")
         inputs = page.get_by_test_id("stFileUploaderDropzoneInput")  # every tab is in the page: anatomy's is first
+        before, ours = uploads_held(page, url), len(weights) + (tmp_path / "names.txt").stat().st_size
         inputs.nth(1).set_input_files(str(tmp_path / "mine.pt"))
         inputs.nth(3).set_input_files(str(tmp_path / "names.txt"))
         page.get_by_text("names.txt").wait_for(timeout=bound_ms(30))  # both files are in the form
-        held = uploads_held(page, url)
+        # The server holds both (a file's name shows before its bytes have arrived: under load, the first reading
+        # here missed the weights). Streamlit computes the figure at most every 5 s: read until it says so.
+        held = wait_for_held(page, url, lambda now: now >= before + ours, "both files to arrive")
         rerun(page, page.get_by_role("button", name="Load", exact=True).click)
         assert problems(page) == []
         assert page.get_by_text("Loaded mine for this browser session", exact=False).count() == 1
         # the loaded files are let go by the server (a loopback review: the emptied form's files stayed held, and a
         # third upload in the tab was refused): what it holds fell by both files at least
-        # (Streamlit computes that figure at most every 5 s: read again until it falls, within a bound)
-        freed, deadline = len(weights) + (tmp_path / "names.txt").stat().st_size, time.monotonic() + within(30)
-        while held - uploads_held(page, url) < freed:
-            assert time.monotonic() < deadline, f"the server still holds the loaded files: {held} bytes"
-            time.sleep(0.25)  # the interval of a poll on a bounded condition
+        wait_for_held(page, url, lambda now: held - now >= ours, "the server to let the loaded files go")
         rerun(page, page.get_by_role("link", name="Classify").click)  # the app's navigation keeps the session
         # the page's pictures loaded and in place before the box is clicked. One CI run (2026-12-04, 66fa3d5) found
         # no 'Yours: mine' option within 30 s here; not reproduced alone or beside three CPU hogs, cause not
