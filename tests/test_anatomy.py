@@ -7,7 +7,15 @@ import pytest
 import torch
 import torchvision
 
-from explain.methods.anatomy import anatomy, block_paths, blocks, field_text, lecture_blocks, residual_blocks
+from explain.methods.anatomy import (
+    anatomy,
+    anatomy_columns,
+    block_paths,
+    blocks,
+    field_text,
+    lecture_blocks,
+    residual_blocks,
+)
 from models.architectures import ARCHITECTURES
 from models.experiments.lecture_loop import LectureLoop, LoopConfig, loop_code, run
 from models.nets.resnet import ResNet18
@@ -62,6 +70,13 @@ def test_receptive_fields_of_resnet18_match_the_hand_computation(model):
     stem = rows["layer0.1"] if "layer0.1" in rows else rows["maxpool"]
     assert (stem.field, stem.jump) == (11, 4)
     assert field_text(rows["avgpool"]) == "whole image" and field_text(rows["fc"]) == "whole image"
+    columns = anatomy_columns(list(rows.values()))  # Build's table, as a notebook gets it
+    i = columns["layer"].index("layer1")
+    assert (
+        columns["receptive field"][i] == field_text(rows["layer1"])
+        and columns["parameters"][i] == rows["layer1"].params
+    )
+    assert columns["output shape"][i] == " x ".join(map(str, rows["layer1"].shape))
 
 
 def test_receptive_fields_of_plain_stacks():

@@ -135,6 +135,18 @@ def field_text(row: LayerRow) -> str:
     return f"{row.field:g} px, stride {row.jump:g}" if len(row.shape) == 3 else f"{row.field:g} px"
 
 
+def anatomy_columns(rows: list[LayerRow]) -> dict[str, list]:
+    """The anatomy's rows as Build's table shows them, column by column (a DataFrame's input): each layer's name,
+    type, output shape, parameters and receptive field (a notebook review rewrote it from the page)."""
+    return {
+        "layer": [r.name for r in rows],
+        "type": [r.kind for r in rows],
+        "output shape": [" x ".join(map(str, r.shape)) for r in rows],
+        "parameters": [r.params for r in rows],
+        "receptive field": [field_text(r) for r in rows],
+    }
+
+
 def field_note(rows: list[LayerRow], model: nn.Module, side: int) -> str:
     """What the receptive-field column means, for this model at a `side`-px input: a residual block's field only where
     the model has residual blocks, and where fields outgrow the input, that they reach into the padding (a walk read

@@ -13,11 +13,11 @@ from explain.figures.compare import Curve
 from explain.figures.training_loop import loop_curve, loop_figure, scheduler_figure
 from explain.methods.anatomy import (
     anatomy,
+    anatomy_columns,
     block_paths,
     block_text,
     blocks,
     field_note,
-    field_text,
     lecture_blocks,
     repeated_calls_note,
     residual_blocks,
@@ -86,19 +86,6 @@ def anatomy_ui() -> tuple[str, bool]:
     return name, every
 
 
-def anatomy_table(rows: list) -> pd.DataFrame:
-    """The anatomy's rows as the table shows them: each layer's output shape, parameters and receptive field."""
-    return pd.DataFrame(
-        {
-            "layer": [r.name for r in rows],
-            "type": [r.kind for r in rows],
-            "output shape": [" x ".join(map(str, r.shape)) for r in rows],
-            "parameters": [r.params for r in rows],
-            "receptive field": [field_text(r) for r in rows],
-        }
-    )
-
-
 @st.cache_data(max_entries=8, show_spinner=False)
 def cached_own_anatomy(weights_key: str, image_sha: str, _model: torch.nn.Module, _x: torch.Tensor) -> list:
     """The anatomy of the visitor's own network (keyed on its weights' SHA-256) for one image."""
@@ -145,7 +132,7 @@ def show_anatomy(name: str, every: bool, chosen: ChosenImage) -> None:
     if departs:
         st.caption(departs)
     st.dataframe(
-        anatomy_table(shown),
+        pd.DataFrame(anatomy_columns(shown)),
         hide_index=True,
         width="stretch",
         # the blocks all in view (the fully connected rows hold most parameters); every layer scrolls past 40 rows
