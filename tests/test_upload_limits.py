@@ -41,7 +41,7 @@ def test_the_worst_uploader_fits_in_a_session_and_a_session_in_the_server():
 def test_the_budget_refuses_past_a_session_or_the_server_with_a_reason():
     b = UploadBudget(session_files=2, session_megabytes=10, server_megabytes=15)
     assert b.refusal(0, 0, 0, MB) is None
-    assert "already holds 2 uploaded files (at most 2)" in b.refusal(2, 2 * MB, 2 * MB, MB)
+    assert "your tabs already hold 2 uploaded files (at most 2)" in b.refusal(2, 2 * MB, 2 * MB, MB)
     assert "would pass 10 MB" in b.refusal(1, 9 * MB, 9 * MB, 2 * MB)
     assert "server holds as many uploads as it can" in b.refusal(0, 0, 14 * MB, 2 * MB)
 
@@ -67,7 +67,7 @@ def test_the_guard_refuses_a_file_past_the_budget_and_counts_what_is_removed():
         ledger.add_file("a", _rec("3", MB))
     assert exc.value.status_code == 413 and "would pass 2 MB" in exc.value.detail
     # kept for the page to say (the uploader shows only "413"), per session, until the session ends
-    assert ledger.refused == {"a": ("3.png", "this session's uploads would pass 2 MB; remove some first")}
+    assert ledger.refused == {"a": ("3.png", "your tabs' uploads would pass 2 MB; remove some first")}
     assert [f.file_id for f in manager.get_files("a", ["1", "2", "3"])] == ["1", "2"]
     ledger.add_file("b", _rec("4", MB))
     with pytest.raises(HTTPException, match="413"):
@@ -77,6 +77,26 @@ def test_the_guard_refuses_a_file_past_the_budget_and_counts_what_is_removed():
     ledger.remove_session_files("a")
     assert manager.get_files("a", ["2"]) == [] and ledger.held.get("a") is None and "a" not in ledger.refused
     assert [f.file_id for f in manager.get_files("c", ["5"])] == ["5"]
+
+
+def test_a_visitors_tabs_share_one_budget():
+    """A loopback review: the budget was per tab, and one browser's five tabs held 997 MB of the server's 1,000, so
+    another visitor's photo was refused. Sessions named as one visitor's count together; another visitor's do not."""
+    manager = MemoryUploadedFileManager("/_stcore/upload_file")
+    ledger = _Ledger(manager, UploadBudget(session_files=3, session_megabytes=2, server_megabytes=10))
+    for tab in ("tab1", "tab2"):
+        ledger.name_visitor(tab, "browser A")
+    ledger.name_visitor("tab3", "browser B")
+    ledger.add_file("tab1", _rec("1", MB))
+    ledger.add_file("tab2", _rec("2", MB))
+    with pytest.raises(HTTPException, match="413"):
+        ledger.add_file("tab2", _rec("3", MB))  # the visitor's third megabyte, in either tab
+    assert ledger.refused["tab2"][1] == "your tabs' uploads would pass 2 MB; remove some first"
+    ledger.add_file("tab2", _rec("2", MB))  # a file sent again replaces itself
+    ledger.add_file("tab3", _rec("4", 2 * MB))  # another visitor has a budget of their own
+    ledger.remove_session_files("tab1")  # a closed tab gives its share back
+    ledger.add_file("tab2", _rec("5", MB))
+    assert "tab1" not in ledger.visitors
 
 
 def test_one_file_is_held_to_its_kind_of_cap():

@@ -59,9 +59,9 @@ def run_app() -> None:
     # nothing that imports `explain` or `models` (tests/test_public_api.py checks it).
     with st.spinner("Starting: loading PyTorch and the models (a few seconds on the first visit after a restart)…"):
         from ui.sidebar import render_sidebar
-        from ui.upload_guard import install_upload_guard, say_refused_upload
+        from ui.upload_guard import name_upload_visitor, say_refused_upload
 
-        install_upload_guard()  # once per process, before any uploader is drawn: uploads held are bounded
+        name_upload_visitor()  # the guard, installed once per process before any uploader is drawn, bounds uploads
         render_sidebar()
     presenter_toggle()
     presenter_style()

@@ -27,13 +27,26 @@ class _Ledger:
         self.manager, self.budget = manager, budget
         self.held: dict[str, dict[str, int]] = {}
         self.refused: dict[str, tuple[str, str]] = {}  # session -> (file name, reason) of its last refused upload
+        self.visitors: dict[str, str] = {}  # session -> its visitor (browser): a visitor's tabs share one budget
         self.lock = threading.Lock()
         self.add, self.remove, self.remove_session = manager.add_file, manager.remove_file, manager.remove_session_files
+
+    def name_visitor(self, session_id: str, visitor: str) -> None:
+        """Say whose `session_id` is (`ui.view_link.visitor`: their browser): their tabs' uploads count together."""
+        with self.lock:
+            self.visitors[session_id] = visitor
 
     def add_file(self, session_id: str, file: UploadedFileRec) -> None:
         with self.lock:
             mine = self.held.setdefault(session_id, {})
-            others = {k: v for k, v in mine.items() if k != file.file_id}  # a file sent again replaces itself
+            who = self.visitors.get(session_id, session_id)
+            others = {  # every file of the visitor's tabs but this one (a file sent again replaces itself)
+                (sid, k): v
+                for sid, files in self.held.items()
+                if self.visitors.get(sid, sid) == who
+                for k, v in files.items()
+                if (sid, k) != (session_id, file.file_id)
+            }
             server = sum(sum(s.values()) for s in self.held.values()) - mine.get(file.file_id, 0)
             reason = self.budget.refusal(len(others), sum(others.values()), server, len(file.data), file.name)
             if reason is not None:
@@ -53,6 +66,7 @@ class _Ledger:
         with self.lock:
             self.held.pop(session_id, None)
             self.refused.pop(session_id, None)
+            self.visitors.pop(session_id, None)
             self.remove_session(session_id)
 
 
@@ -73,6 +87,16 @@ def install_upload_guard(budget: UploadBudget | None = None) -> _Ledger | None:
             manager.remove_session_files = ledger.remove_session_files
             manager._explainer_ledger = ledger
     return ledger
+
+
+def name_upload_visitor() -> None:
+    """Install the guard (once per process) and tell it whose this session is, before any uploader is drawn: every
+    upload comes from a session some run has drawn, so its visitor is known when it arrives."""
+    from ui.view_link import visitor
+
+    ctx, ledger = get_script_run_ctx(), install_upload_guard()
+    if ctx is not None and isinstance(ledger, _Ledger):  # AppTest's runtime holds a stand-in manager (a MagicMock)
+        ledger.name_visitor(ctx.session_id, visitor())
 
 
 def say_refused_upload() -> None:

@@ -51,8 +51,10 @@ LABELLED_UPLOADS = UploadLimit(files=16, megabytes=100)  # the labelled-set view
 
 @dataclass(frozen=True)
 class UploadBudget:
-    """What the server holds for uploads: per visitor session (every uploader of every page together) and in all.
-    A file past either is refused as it arrives, before any page sees it."""
+    """What the server holds for uploads: per visitor (every uploader of every page in all of their browser's tabs
+    together; the `session_*` fields keep their names, which hosts set) and in all. A file past either is refused as
+    it arrives, before any page sees it. Per tab, one person's five tabs took a whole server's share (a loopback
+    review: 997 MB held in five tabs of one browser, and another visitor's 20 MB photo refused)."""
 
     session_files: int = 60
     session_megabytes: int = 250
@@ -81,9 +83,9 @@ class UploadBudget:
         if size > cap * MB:
             return f"{'a weights file' if weights else 'an image'} may be at most {cap} MB"
         if session_files + 1 > self.session_files:
-            return f"this session already holds {session_files} uploaded files (at most {self.session_files})"
+            return f"your tabs already hold {session_files} uploaded files (at most {self.session_files})"
         if session_bytes + size > self.session_megabytes * MB:
-            return f"this session's uploads would pass {self.session_megabytes} MB; remove some first"
+            return f"your tabs' uploads would pass {self.session_megabytes} MB; remove some first"
         if server_bytes + size > self.server_megabytes * MB:
             return "the server holds as many uploads as it can just now; try again in a few minutes"
         return None
