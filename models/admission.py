@@ -45,6 +45,7 @@ class AdmissionQueue:
         self._running: set[int] = set()
         self._owners: dict[int, Hashable] = {}
         self._served: dict[Hashable, int] = {}  # jobs let in this busy spell, by owner
+        self._behind: dict[int, set[int]] = {}  # a ticket that passed its turn -> the tickets it waits behind
         self._tickets = itertools.count(1)
 
     def join(self, owner: Hashable = None) -> int:
@@ -62,7 +63,8 @@ class AdmissionQueue:
         rounds = []
         for arrival, ticket in enumerate(self._waiting):
             owner = self._owners[ticket]
-            rounds.append((held.get(owner, 0), arrival, ticket))
+            behind = bool(self._behind.get(ticket, set()) & set(self._waiting))  # passed its turn to one still here
+            rounds.append((behind, held.get(owner, 0), arrival, ticket))
             held[owner] = held.get(owner, 0) + 1
         return [ticket for *_, ticket in sorted(rounds)]
 
@@ -83,6 +85,7 @@ class AdmissionQueue:
             if self._cond.wait_for(lambda: self._admissible(ticket), timeout):
                 self._waiting.remove(ticket)
                 self._running.add(ticket)
+                self._behind.pop(ticket, None)
                 owner = self._owners[ticket]
                 self._served[owner] = self._served.get(owner, 0) + 1
                 return True
@@ -95,9 +98,24 @@ class AdmissionQueue:
             if ticket in self._waiting:
                 self._waiting.remove(ticket)
             self._owners.pop(ticket, None)
+            self._behind.pop(ticket, None)
             if not self._running and not self._waiting:  # idle: the next busy spell's rounds start afresh
                 self._served.clear()
             self._cond.notify_all()
+
+    def pass_turn(self, ticket: int) -> bool:
+        """A running ticket's owner lets every job waiting now go first, in one step: the ticket waits again behind all
+        of them, whatever the rounds say (its owner may have been served fewer times), and its going on is not counted
+        as a new round. False, and the ticket keeps its slot, when nobody waits."""
+        with self._cond:
+            if ticket not in self._running or not self._waiting:
+                return False
+            self._running.discard(ticket)
+            self._waiting.append(ticket)
+            self._behind[ticket] = set(self._waiting) - {ticket}
+            self._served[self._owners[ticket]] -= 1  # `admit` counts it again when it goes on
+            self._cond.notify_all()
+            return True
 
     def counts(self) -> tuple[int, int]:
         """(running, waiting) now."""
@@ -133,8 +151,10 @@ class Turn:
         self.since = 0.0  # when the slot was last taken (time.monotonic)
 
     def wait(self) -> None:
-        """Join the queue and wait for a slot, saying the place as `AdmissionQueue.slot` does."""
-        self.ticket = self.queue.join(self.owner)
+        """Join the queue (unless the ticket waits already, its turn passed) and wait for a slot, saying the place as
+        `AdmissionQueue.slot` does."""
+        if self.ticket is None:
+            self.ticket = self.queue.join(self.owner)
         timeout = 0.0  # the first look does not wait: a busy queue is said at once
         while not self.queue.admit(self.ticket, timeout):
             if self.on_wait is not None:
@@ -148,12 +168,11 @@ class Turn:
             self.ticket = None
 
     def share(self, held_seconds: float) -> bool:
-        """Between two pieces of a long job: when it has held the slot `held_seconds` and another job waits, give the
-        slot back and queue again, behind the waiting jobs of owners served fewer times (the queue's rounds), then
-        wait as `wait` does. True when it waited (the time between is not the job's)."""
-        if time.monotonic() - self.since < held_seconds or self.queue.counts()[1] == 0:
+        """Between two pieces of a long job: when it has held the slot `held_seconds` and other jobs wait, let every
+        one of them go first (`AdmissionQueue.pass_turn`), then wait as `wait` does. True when it waited (the time
+        between is not the job's)."""
+        if time.monotonic() - self.since < held_seconds or not self.queue.pass_turn(self.ticket):
             return False
-        self.leave()
         self.wait()
         return True
 

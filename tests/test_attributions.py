@@ -601,6 +601,8 @@ def test_sanity_and_faithfulness_over_several_methods_are_each_methods_own_run(c
     over_ig = {"smoothgrad": maps["input_x_gradient"]}
     by_params = faithfulness_of_maps(cnn, one, over_ig, 2, params={"smoothgrad": {"base": "integrated_gradients"}})
     np.testing.assert_array_equal(by_params["smoothgrad"].deletion, curves["input_x_gradient"].deletion)
+    with pytest.raises(ValueError, match="ranking by meaning needs METHODS' keys, not 'mine'"):  # (a review)
+        faithfulness_of_maps(cnn, one, {"mine": maps["saliency"]}, 2)
 
 
 def test_the_sanity_check_follows_the_papers_code_by_default(cnn, x) -> None:

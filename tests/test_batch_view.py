@@ -13,6 +13,7 @@ from explain.methods.batch_view import (
     summary,
 )
 from explain.methods.classify import prepare
+from explain.methods.layers import default_cam_layer, spatial_layers
 from models.classifiers import load_classifier
 from tests.app_helpers import image_captions, open_page
 
@@ -37,9 +38,11 @@ def test_the_bundled_model_on_generated_shapes(shapes_model):
     # a CAM method too (the tab offers every method, and these failed for want of a layer: a notebook review)
     cams = explain_batch(model, info.preprocess, info.categories, images[:2], "grad_cam")
     assert all(it.map.shape == items[0].map.shape and it.map.max() > 0 for it in cams)
-    x = prepare(images[0].image, info.preprocess)  # the line above the maps names the layer the method took
-    assert settings_text(model, x, "grad_cam") == "Grad-CAM at `layer2`, default parameters, absolute values"
-    assert settings_text(model, x, "saliency") == "Saliency, default parameters, absolute values"
+    # the line above the maps names the layer the method took, the page's default, found once for the set
+    assert all(it.layer == "layer2" for it in cams) and all(it.layer is None for it in items)
+    assert default_cam_layer(spatial_layers(model, prepare(images[0].image, info.preprocess))) == "layer2"
+    assert settings_text(cams, "grad_cam") == "Grad-CAM at `layer2`, default parameters, absolute values"
+    assert settings_text(items, "saliency") == "Saliency, default parameters, absolute values"
 
 
 def test_maps_for_the_true_class_and_labels_the_model_lacks(shapes_model):

@@ -606,8 +606,14 @@ def test_your_own_network_uploaded_in_the_browser_is_explained(app, tmp_path):
     weights, _ = own.export(own.build("lecture-resnet18", 4, width=0.25), own.OwnCard("lecture-resnet18", ("x",)))
     (tmp_path / "mine.pt").write_bytes(weights)
     (tmp_path / "names.txt").write_text("apple\nbanana\ncherry\ndate\n")
-    url, browser = app
-    with closing(browser.new_page(viewport={"width": 1280, "height": 720})) as page:
+    _, browser = app
+    # A server of its own: what it holds of uploads is this session's alone (a review: on the module's server,
+    # earlier tests' closed sessions let their files go whenever Streamlit reaps them, which could hide the fall
+    # below or stop the first reading from ever reaching both files)
+    with (
+        dashboard(tmp_path / "server.log") as (url, _),
+        closing(browser.new_page(viewport={"width": 1280, "height": 720})) as page,
+    ):
         open_tab(page, f"{url}/build", "Your model")
         inputs = page.get_by_test_id("stFileUploaderDropzoneInput")  # every tab is in the page: anatomy's is first
         before, ours = uploads_held(page, url), len(weights) + (tmp_path / "names.txt").stat().st_size

@@ -308,19 +308,21 @@ class LiveRun:
         detail: Callable[[Work], str] | None = None,
         where: DeltaGenerator | None = None,
         on_done: Callable[[Work], None] | None = None,
+        shares: bool = True,
     ) -> None:
         """If active, take the server's queue, build the pending work, and advance it `chunk(work)` steps at a time,
         drawing it after each chunk (so curves show from the first) under a progress bar drawn in `where` (else
         where this is called: put it above the charts), with the time left at the speed measured so far.
         `kind(work)` names what a step costs, for estimates; `detail(work)` adds where the work is (a sweep's run).
-        When the work ends, `on_done(work)` is called and the page is drawn again."""
+        When the work ends, `on_done(work)` is called and the page is drawn again. `shares`: a run that has held the
+        server's slot TURN_SECONDS lets waiting jobs go first between two chunks (`ui.admission.heavy_job`)."""
         if not self.active:
             return
         state = self.state
         bar = (where or st).empty()
         bar.progress(0.0, text=f"{label}: waiting for the server…")
         try:
-            self._advance(build, draw, chunk, label, kind, detail, bar, where)
+            self._advance(build, draw, chunk, label, kind, detail, bar, where, shares)
         except Exception as exc:  # a run that cannot go on says so in one line; the server log has the trace
             _LOG.exception("%s stopped", label)
             state.phase = "stopped" if state.work is not None else "idle"
@@ -336,7 +338,7 @@ class LiveRun:
                 on_done(work)
             st.rerun()  # draw the page again, its buttons in the state the end of the run made
 
-    def _advance(self, build, draw, chunk, label, kind, detail, bar, where) -> None:
+    def _advance(self, build, draw, chunk, label, kind, detail, bar, where, shares) -> None:
         """The body of `run`: the queue, the build, the chunks, the timing. The queue's place and the build are
         said in the bar's place, in view beside Stop (a spinner at the page's end was below the fold)."""
         state = self.state
@@ -380,5 +382,5 @@ class LiveRun:
                     server_speeds().record(kind(work), now - timer["t"], steps)
                 timer["t"], timer["step"] = now, work.step
                 show(milestone=True)
-                if not work.done and share():  # another visitor's job went meanwhile: its time is not this run's
+                if shares and not work.done and share():  # another job went meanwhile: its time is not this run's
                     timer["t"] = time.monotonic()

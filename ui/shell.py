@@ -68,7 +68,7 @@ def run_app() -> None:
     st.session_state[RUN_SUBJECT] = ""
     done_slot = st.sidebar.empty()
     link_note = st.empty()  # the top of the page: where a link's values the page could not take are named
-    say_refused_upload()  # and an upload the server refused, with its reason
+    say_refused_upload(st.empty())  # and an upload the server refused: a place drawn on every run, so nothing moves
     try:
         page.run()
     except PageEnded:  # a page that ends early (no usable image yet) has said why; its run is done too

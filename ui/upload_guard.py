@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 from streamlit import runtime
+from streamlit.delta_generator import DeltaGenerator
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
 
@@ -99,20 +100,24 @@ def name_upload_visitor() -> None:
         ledger.name_visitor(ctx.session_id, visitor())
 
 
-def say_refused_upload() -> None:
-    """This session's last refused upload and why, in one line where this is called, once: the uploader marks the
-    file in red with only "AxiosError: Request failed with status code 413" on hover, and the page went on with the
-    sample without a word (a loopback review)."""
+def say_refused_upload(where: DeltaGenerator) -> None:
+    """This session's last refused upload and why, in one line in `where` (a place the caller draws on every run, so
+    the line moves nothing below it), once: the uploader marks the file in red with only "AxiosError: Request failed
+    with status code 413" on hover, and the page went on with the sample without a word (a loopback review). Taken
+    from the ledger only once drawn: a run interrupted before keeps it for the next."""
     from models.text import display_name
 
     ctx, ledger = get_script_run_ctx(), install_upload_guard()
     if ctx is None or not isinstance(ledger, _Ledger):  # AppTest's runtime holds a stand-in manager (a MagicMock)
         return
     with ledger.lock:
-        refused = ledger.refused.pop(ctx.session_id, None)
+        refused = ledger.refused.get(ctx.session_id)
     if refused is not None:
         name, reason = refused
-        st.warning(f"{display_name(name)} was not uploaded: {reason}.", icon=":material/block:")
+        where.warning(f"{display_name(name)} was not uploaded: {reason}.", icon=":material/block:")
+        with ledger.lock:
+            if ledger.refused.get(ctx.session_id) == refused:  # not a newer refusal meanwhile
+                del ledger.refused[ctx.session_id]
 
 
 def bounded_uploads(files: Sequence[UploadedFile], limit: UploadLimit) -> list[UploadedFile]:

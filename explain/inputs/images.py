@@ -35,7 +35,8 @@ MAX_RLE_BMP_BYTES, MAX_RLE_BMP_PIXELS = 2_000_000, 4_000_000
 
 # Bytes per pixel at the peak of decoding and converting each mode to 8-bit RGB at full size (modes that
 # `Image.reduce` cannot shrink are converted before they are shrunk), measured (the process's peak resident memory
-# over its start, 12- and 30-megapixel files, Pillow 13: `tests/test_images.py` holds each below this), rounded up.
+# over its start, 12- and 30-megapixel files, Pillow 13; `tests/test_images.py` holds the modes and formats it lists
+# below this at 12 megapixels), rounded up.
 # Pillow keeps RGB and every 3-channel mode in 4 bytes a pixel. The table had said 3 for RGB and 4 for RGBA; a
 # loopback review measured a 40-megapixel WebP at twice the 300 MB it allowed. Unlisted modes count 10.
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
@@ -55,6 +56,7 @@ _PEAK_BYTES_PER_PIXEL = {
 # Pillow's WebP decoder holds libwebp's RGBA frame, that frame copied as bytes and the image, whatever the mode:
 # 16.4 bytes a pixel measured for RGB, 17.7 for RGBA (lossy about the same)
 _WEBP_BYTES_PER_PIXEL = 18
+_TRANSPARENT_BYTES_PER_PIXEL = 11  # an image with a transparent colour, converted to RGBA at full size
 _EXIF_TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -171,10 +173,14 @@ def jpeg_scan_count(data: bytes) -> int:
     return scans
 
 
-def peak_bytes(mode: str, size: tuple[int, int], fmt: str | None = None) -> int:
+def peak_bytes(mode: str, size: tuple[int, int], fmt: str | None = None, transparency: bool = False) -> int:
     """What decoding and converting an image of `mode` and `size` (in `fmt`, Pillow's format name) holds at its
-    peak, measured on this project's files and rounded up."""
+    peak, measured on this project's files and rounded up. An image with a transparent colour (`transparency`: a
+    palette GIF or PNG's, say) is turned into RGBA at full size first: 10.5 bytes a pixel measured for a palette
+    PNG, 10.7 for a GIF (a review: counted as a palette's 7, a 40-megapixel one peaked at 370 MB)."""
     per_pixel = _WEBP_BYTES_PER_PIXEL if fmt == "WEBP" else _PEAK_BYTES_PER_PIXEL.get(mode, 10)
+    if transparency and fmt != "WEBP":
+        per_pixel = max(per_pixel, _TRANSPARENT_BYTES_PER_PIXEL)
     return per_pixel * size[0] * size[1]
 
 
@@ -213,7 +219,7 @@ def load_image(
         raise ImageLoadError(
             f"The image is {width} x {height} pixels, more than the {max_pixels / 1e6:.0f} megapixels allowed."
         )
-    if peak_bytes(im.mode, im.size, im.format) > max_bytes:
+    if peak_bytes(im.mode, im.size, im.format, "transparency" in im.info) > max_bytes:
         wide = im.mode in (*_SIXTEEN_BIT, "I", "F")
         smaller = (
             "a JPEG or a smaller version" if im.format == "WEBP" else f"a smaller{' or 8-bit' if wide else ''} version"

@@ -43,13 +43,14 @@ class BatchItem:
     correct: bool | None  # None: no true label, or one the model has no class for
     explained: str  # the class the map is for
     map: np.ndarray  # H x W in [0, 1], absolute values clipped at the 99th percentile
+    layer: str | None = None  # the layer a CAM method took (`default_cam_layer`, found once for the whole set)
 
 
-def settings_text(model: nn.Module, x: torch.Tensor, method: str) -> str:
-    """How `explain_batch` made its maps, for the line above them: the method, the layer a CAM method took (the
-    page's default for inputs like `x`, the model's input) and the display."""
-    cam = "layer" in defaults(method, x.shape[-1])
-    at = f" at {code_span(default_cam_layer(spatial_layers(model, x)))}" if cam else ""
+def settings_text(items: Sequence[BatchItem], method: str) -> str:
+    """How `explain_batch` made `items`' maps with `method`, for the line above them: the method, the layer a CAM
+    method took and the display."""
+    layer = items[0].layer if items else None
+    at = f" at {code_span(layer)}" if layer else ""
     return f"{METHODS[method].title}{at}, default parameters, absolute values"
 
 
@@ -75,13 +76,15 @@ def explain_batch(
     for the true class when `target` is "true" and the model has that class."""
     if len(images) > MAX_BATCH:
         raise ValueError(f"at most {MAX_BATCH} images at a time, not {len(images)}")
-    device, out = model_device(model), []
+    device, out, params = model_device(model), [], {}
     for i, item in enumerate(images):
         x = prepare(item.image, preprocess, device)
+        if i == 0 and "layer" in defaults(method, x.shape[-1]):  # a CAM method: its layer found once (a review)
+            params["layer"] = default_cam_layer(spatial_layers(model, x))
         best = top_k(model, x, categories, k=1)[0]  # under the model's lock, like every shared forward pass
         known = item.truth is not None and item.truth in categories
         cls = categories.index(item.truth) if target == "true" and known else best.index
-        attr = attribute(model, x, method, cls)[0].detach().cpu().numpy()
+        attr = attribute(model, x, method, cls, **params)[0].detach().cpu().numpy()
         out.append(
             BatchItem(
                 item.name,
@@ -91,6 +94,7 @@ def explain_batch(
                 (best.label == item.truth) if known else None,
                 categories[cls],
                 to_map(attr, "absolute", magnitude=gradient_magnitude(method)),
+                params.get("layer"),
             )
         )
         if report is not None:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from explain.methods.attributions import baseline, direction_methods, magnitude_methods
+from explain.methods.attributions import METHODS, baseline, direction_methods, magnitude_methods
 from explain.methods.maps import to_map
 from models.devices import on_model_device
 from models.lock import lock_for
@@ -159,6 +159,8 @@ def faithfulness_of_maps(
     what their sign means). `params` (method key -> the parameters its map was made with; each method's defaults
     where missing) tells which maps are a gradient's magnitude or direction (SmoothGrad's depends on its base);
     `progress` counts maps."""
+    if by == "meaning" and (unknown := [m for m in attributions if m not in METHODS]):  # its meaning is unknown
+        raise ValueError(f"ranking by meaning needs METHODS' keys, not {unknown[0]!r}: rank by 'signed' or 'absolute'")
     params = {m: (params or {}).get(m, {}) for m in attributions}
     magnitude, directions = magnitude_methods(params), direction_methods(params)
     out = {}

@@ -339,7 +339,7 @@ def batch_tab(subject: Subject) -> None:
         lambda report: explain_batch(model, info.preprocess, info.categories, images, method, target, report),
         unit="images",
     )
-    st.markdown(f"**{summary(items)}** · {settings_text(model, subject.x, method)}.")
+    st.markdown(f"**{summary(items)}** · {settings_text(items, method)}.")
     cols = st.columns(4)
     for i, (im, it) in enumerate(zip(images, items, strict=True)):
         mark = "" if it.correct is None else ("✓ " if it.correct else "✗ ")

@@ -271,4 +271,7 @@ def sweep_run_section() -> None:
         detail=lambda work: work.detail,
         where=bar,
         on_done=finished,
+        # not between its runs: its marker of a sweep running goes with each piece, so while it waited the visitor
+        # could start a second sweep (a review); a page sweep is capped at about 5 minutes instead
+        shares=False,
     )
