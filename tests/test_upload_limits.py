@@ -67,7 +67,7 @@ def test_the_guard_refuses_a_file_past_the_budget_and_counts_what_is_removed():
         ledger.add_file("a", _rec("3", MB))
     assert exc.value.status_code == 413 and "would pass 2 MB" in exc.value.detail
     # kept for the page to say (the uploader shows only "413"), per session, until the session ends
-    assert ledger.refused == {"a": ("3.png", "your tabs' uploads would pass 2 MB; remove some first")}
+    assert ledger.refused == {"a": [("3.png", "your tabs' uploads would pass 2 MB; remove some first")]}
     assert [f.file_id for f in manager.get_files("a", ["1", "2", "3"])] == ["1", "2"]
     ledger.add_file("b", _rec("4", MB))
     with pytest.raises(HTTPException, match="413"):
@@ -91,12 +91,32 @@ def test_a_visitors_tabs_share_one_budget():
     ledger.add_file("tab2", _rec("2", MB))
     with pytest.raises(HTTPException, match="413"):
         ledger.add_file("tab2", _rec("3", MB))  # the visitor's third megabyte, in either tab
-    assert ledger.refused["tab2"][1] == "your tabs' uploads would pass 2 MB; remove some first"
+    assert ledger.refused["tab2"] == [("3.png", "your tabs' uploads would pass 2 MB; remove some first")]
     ledger.add_file("tab2", _rec("2", MB))  # a file sent again replaces itself
     ledger.add_file("tab3", _rec("4", 2 * MB))  # another visitor has a budget of their own
     ledger.remove_session_files("tab1")  # a closed tab gives its share back
     ledger.add_file("tab2", _rec("5", MB))
     assert "tab1" not in ledger.visitors
+
+
+def test_refused_uploads_are_said_together_by_reason():
+    """A review: a drop of three refused files named only the last; each is named, those of one reason together."""
+    from explain.inputs.upload_limits import MAX_REFUSALS_SAID, refusals_text
+
+    full = "your tabs' uploads would pass 2 MB; remove some first"
+    assert refusals_text([("a.png", full)]) == f"a.png was not uploaded: {full}."
+    said = refusals_text([("a.png", full), ("b **x**.png", full), ("big.png", "an image may be at most 25 MB")])
+    assert (
+        said
+        == f"a.png, b --x--.png were not uploaded: {full}. big.png was not uploaded: an image may be at most 25 MB."
+    )
+    manager = MemoryUploadedFileManager("/_stcore/upload_file")
+    ledger = _Ledger(manager, UploadBudget(session_files=1, session_megabytes=2, server_megabytes=10))
+    ledger.add_file("a", _rec("1", MB))
+    for i in range(MAX_REFUSALS_SAID + 2):
+        with pytest.raises(HTTPException):
+            ledger.add_file("a", _rec(f"x{i}", MB))
+    assert [name for name, _ in ledger.refused["a"]] == [f"x{i}.png" for i in range(2, MAX_REFUSALS_SAID + 2)]
 
 
 def test_one_file_is_held_to_its_kind_of_cap():

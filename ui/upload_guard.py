@@ -18,7 +18,7 @@ from streamlit.delta_generator import DeltaGenerator
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
 
-from explain.inputs.upload_limits import UploadBudget, UploadLimit
+from explain.inputs.upload_limits import MAX_REFUSALS_SAID, UploadBudget, UploadLimit, refusals_text
 
 
 class _Ledger:
@@ -27,7 +27,7 @@ class _Ledger:
     def __init__(self, manager, budget: UploadBudget) -> None:
         self.manager, self.budget = manager, budget
         self.held: dict[str, dict[str, int]] = {}
-        self.refused: dict[str, tuple[str, str]] = {}  # session -> (file name, reason) of its last refused upload
+        self.refused: dict[str, list[tuple[str, str]]] = {}  # session -> (file name, reason) of its newest refusals
         self.visitors: dict[str, str] = {}  # session -> its visitor (browser): a visitor's tabs share one budget
         self.lock = threading.Lock()
         self.add, self.remove, self.remove_session = manager.add_file, manager.remove_file, manager.remove_session_files
@@ -53,7 +53,9 @@ class _Ledger:
             if reason is not None:
                 from starlette.exceptions import HTTPException
 
-                self.refused[session_id] = (file.name, reason)  # said on the page: the uploader shows only "413"
+                said = self.refused.setdefault(session_id, [])  # on the page: the uploader shows only "413"
+                said.append((file.name, reason))
+                del said[:-MAX_REFUSALS_SAID]
                 raise HTTPException(status_code=413, detail=f"Upload refused: {reason}")
             mine[file.file_id] = len(file.data)
             self.add(session_id, file)
@@ -101,23 +103,24 @@ def name_upload_visitor() -> None:
 
 
 def say_refused_upload(where: DeltaGenerator) -> None:
-    """This session's last refused upload and why, in one line in `where` (a place the caller draws on every run, so
-    the line moves nothing below it), once: the uploader marks the file in red with only "AxiosError: Request failed
-    with status code 413" on hover, and the page went on with the sample without a word (a loopback review). Taken
-    from the ledger only once drawn: a run interrupted before keeps it for the next."""
-    from models.text import display_name
-
+    """This session's refused uploads (the newest MAX_REFUSALS_SAID) and why, in one line in `where` (a place the
+    caller draws on every run, so the line moves nothing below it), once: the uploader marks a file in red with only
+    "AxiosError: Request failed with status code 413" on hover, and the page went on with the sample without a word (a
+    loopback review). Taken from the ledger only once drawn: a run interrupted before keeps them for the next."""
     ctx, ledger = get_script_run_ctx(), install_upload_guard()
     if ctx is None or not isinstance(ledger, _Ledger):  # AppTest's runtime holds a stand-in manager (a MagicMock)
         return
     with ledger.lock:
-        refused = ledger.refused.get(ctx.session_id)
-    if refused is not None:
-        name, reason = refused
-        where.warning(f"{display_name(name)} was not uploaded: {reason}.", icon=":material/block:")
+        refused = list(ledger.refused.get(ctx.session_id, ()))
+    if refused:
+        where.warning(refusals_text(refused), icon=":material/block:")
         with ledger.lock:
-            if ledger.refused.get(ctx.session_id) == refused:  # not a newer refusal meanwhile
-                del ledger.refused[ctx.session_id]
+            now = ledger.refused.get(ctx.session_id, [])
+            rest = now[len(refused) :] if now[: len(refused)] == refused else now  # newer ones stay to be said
+            if rest:
+                ledger.refused[ctx.session_id] = rest
+            else:
+                ledger.refused.pop(ctx.session_id, None)
 
 
 def bounded_uploads(files: Sequence[UploadedFile], limit: UploadLimit) -> list[UploadedFile]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from models.files import MB
 from models.own import MAX_MODEL_MB
+from models.text import display_name
 
 IMAGE_MB = 25  # one image (or annotation) file; the uploaders say so and the budget enforces it
 WEIGHTS_ENDINGS = (".pt", ".pth", ".safetensors")
@@ -43,6 +44,22 @@ class UploadLimit:
             f"{len(sizes) - count} of {len(sizes)} files dropped: one set takes at most {self.files} files and "
             f"{self.megabytes} MB in all; remove some to add others"
         )
+
+
+MAX_REFUSALS_SAID = 5  # a session's newest refused uploads the page names
+
+
+def refusals_text(refused: Sequence[tuple[str, str]]) -> str:
+    """One line for refused uploads, (file name, reason) pairs, the files of one reason named together: "a.png,
+    b.png were not uploaded: your tabs' uploads would pass 250 MB; remove some first." (a review: a drop of three
+    refused files named one)."""
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in refused:
+        by_reason.setdefault(reason, []).append(display_name(name))
+    return " ".join(
+        f"{', '.join(names)} {'was' if len(names) == 1 else 'were'} not uploaded: {reason}."
+        for reason, names in by_reason.items()
+    )
 
 
 TOP9_UPLOADS = UploadLimit(files=50, megabytes=200)  # the top-9 scan's "my uploads"
