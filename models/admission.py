@@ -29,7 +29,7 @@ def heavy_slots() -> int:
         return max(1, (os.cpu_count() or 2) // 2)
 
 
-TURN_SECONDS = 30.0  # a long job (a live training run, a sweep) holds a slot this long before a waiting job goes
+TURN_SECONDS = 30.0  # a live training run (Build's loop, BatchNorm) holds a slot this long before waiting jobs go
 
 
 class AdmissionQueue:
