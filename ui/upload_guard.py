@@ -89,7 +89,14 @@ def install_upload_guard(budget: UploadBudget | None = None) -> _Ledger | None:
             manager.add_file, manager.remove_file = ledger.add_file, ledger.remove_file
             manager.remove_session_files = ledger.remove_session_files
             manager._explainer_ledger = ledger
-    return ledger
+    # AppTest's runtime holds a stand-in manager (a MagicMock), which answers any attribute with another mock
+    return ledger if isinstance(ledger, _Ledger) else None
+
+
+def _session_ledger() -> tuple[str, _Ledger] | None:
+    """(this run's session id, the installed ledger), or None outside a running server."""
+    ctx, ledger = get_script_run_ctx(), install_upload_guard()
+    return None if ctx is None or ledger is None else (ctx.session_id, ledger)
 
 
 def name_upload_visitor() -> None:
@@ -97,9 +104,9 @@ def name_upload_visitor() -> None:
     upload comes from a session some run has drawn, so its visitor is known when it arrives."""
     from ui.view_link import visitor
 
-    ctx, ledger = get_script_run_ctx(), install_upload_guard()
-    if ctx is not None and isinstance(ledger, _Ledger):  # AppTest's runtime holds a stand-in manager (a MagicMock)
-        ledger.name_visitor(ctx.session_id, visitor())
+    if (here := _session_ledger()) is not None:
+        session, ledger = here
+        ledger.name_visitor(session, visitor())
 
 
 def say_refused_upload(where: DeltaGenerator) -> None:
@@ -107,20 +114,20 @@ def say_refused_upload(where: DeltaGenerator) -> None:
     caller draws on every run, so the line moves nothing below it), once: the uploader marks a file in red with only
     "AxiosError: Request failed with status code 413" on hover, and the page went on with the sample without a word (a
     loopback review). Taken from the ledger only once drawn: a run interrupted before keeps them for the next."""
-    ctx, ledger = get_script_run_ctx(), install_upload_guard()
-    if ctx is None or not isinstance(ledger, _Ledger):  # AppTest's runtime holds a stand-in manager (a MagicMock)
+    if (here := _session_ledger()) is None:
         return
+    session, ledger = here
     with ledger.lock:
-        refused = list(ledger.refused.get(ctx.session_id, ()))
+        refused = list(ledger.refused.get(session, ()))
     if refused:
         where.warning(refusals_text(refused), icon=":material/block:")
         with ledger.lock:
-            now = ledger.refused.get(ctx.session_id, [])
+            now = ledger.refused.get(session, [])
             rest = now[len(refused) :] if now[: len(refused)] == refused else now  # newer ones stay to be said
             if rest:
-                ledger.refused[ctx.session_id] = rest
+                ledger.refused[session] = rest
             else:
-                ledger.refused.pop(ctx.session_id, None)
+                ledger.refused.pop(session, None)
 
 
 def bounded_uploads(files: Sequence[UploadedFile], limit: UploadLimit) -> list[UploadedFile]:

@@ -19,7 +19,7 @@ import torch
 
 from models.devices import best_device
 from models.files import ResultsFileError, public_path, read_json, shown_whole, write_json_atomic
-from models.text import about, code_span, counted, duration
+from models.text import about, code_spans, counted, duration
 from models.transfer.config import (
     REGIMES,
     RESULTS,
@@ -671,7 +671,7 @@ def parse_sizes(text: str, max_per_class: int | None = None) -> tuple[int, ...]:
             else:
                 sizes.add(int(part))
     if bad:  # every one named (a walk read "'0' is not a whole number" for "0, abc", and nothing of 'abc')
-        named = ", ".join(code_span(b, 20) for b in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        named = code_spans(bad, shown=3, max_chars=20)
         raise ValueError(f"each number of images per class is a count of 1 or more, or max; not {named}")
     if not sizes:
         raise ValueError("give at least one number of images per class")
