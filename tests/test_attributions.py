@@ -706,6 +706,10 @@ def test_the_colour_bar_blends_as_the_overlays_do() -> None:
     np.testing.assert_array_equal(strip[:1], overlay(grey, np.linspace(0, 1, 256)[None, :], "absolute", 0.7))
     # the bar's grey is the image's stand-in (a walk read it as a colour of the map)
     assert "the grey here stands for the image, which shows through where the value is 0" in fig.layout.title.text
+    # presenter mode hides explanations: the line goes, and its room (the first maps began 523 px down at 1280 x 720)
+    short = colorbar("absolute", 99.0, alpha=0.7, explained=False)
+    assert "grey" not in short.layout.title.text and short.layout.height < fig.layout.height
+    np.testing.assert_array_equal(np.asarray(short.data[0].z, dtype=np.uint8), strip)  # the same colours
 
 
 def test_faithfulness_areas_too_close_to_rank_the_methods_say_so() -> None:

@@ -131,6 +131,21 @@ def test_presenter_mode_at_1280_by_720_puts_the_first_map_above_the_fold(app, tm
             page.screenshot(path=str(out / f"presenter-{path}.png"))  # exactly what a projector shows
 
 
+def test_presenter_mode_names_the_first_charts_lines_on_the_first_screen(app):
+    """At 1280 x 720 the legends of BatchNorm's and Transfer's first charts were under the charts, below the screen
+    (a walk): presenting, they are above the charts, in view with them."""
+    url, browser = app
+    with closing(browser.new_page(viewport={"width": 1280, "height": 720})) as page:
+        for path in ("training", "transfer"):
+            page.goto(f"{url}/{path}?view_compact=true")
+            wait_idle(page)
+            legend = page.locator(".stMain .js-plotly-plot .legend").first
+            legend.wait_for(timeout=bound_ms(60))  # Plotly draws after the run is done
+            box, plot = legend.bounding_box(), page.locator(".stMain .js-plotly-plot .nsewdrag").first.bounding_box()
+            assert box is not None and plot is not None and box["y"] + box["height"] <= min(720, plot["y"]), (path, box)
+            assert problems(page) == []
+
+
 # The detections table's element: its box, its row height (Glide draws rows on a canvas, 35 CSS px each) as the
 # page shows it, and the right edge of the column it stands in.
 _TABLE = """() => {

@@ -26,6 +26,21 @@ def test_for_projector_enlarges_every_text_of_a_copy():
     assert fig.layout.font.size is None and fig.layout.annotations[0].font.size == 10  # the original is untouched
 
 
+def test_for_projector_moves_a_legend_from_under_the_axes_to_the_top():
+    """At 1280 x 720 the legends under BatchNorm's and Transfer's first charts were below the screen (a walk): the
+    projector's copy names the lines at the top, except where subplot titles are there already."""
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], name="run")).update_layout(
+        height=300, legend=dict(orientation="h", y=-0.25, x=0)
+    )
+    big = for_projector(fig)
+    assert (big.layout.legend.yref, big.layout.legend.y, big.layout.legend.yanchor) == ("container", 1, "top")
+    assert fig.layout.legend.y == -0.25  # the page's own figure keeps its legend below
+    titled = go.Figure(fig).add_annotation(text="with BatchNorm", x=0.5, y=1.0, xref="paper", yref="paper")
+    assert for_projector(titled).layout.legend.y == -0.25  # a legend at the top would cover the subplot titles
+    side = go.Figure(fig).update_layout(legend=dict(orientation="v", y=1, x=1.02))
+    assert for_projector(side).layout.legend.y == 1 and for_projector(side).layout.legend.yref is None
+
+
 def test_box_labels_are_sized_to_the_image_on_a_contrasting_band():
     # (a portrait 640 x 480 here, where the shorter side rules; a landscape one is the width's case below)
     small, large = label_style("#ffe119", 224, 224), label_style(["#ffe119", "#4363d8"], 640, 480, scale=1.5)

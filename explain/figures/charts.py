@@ -65,10 +65,11 @@ def top_k_bar(predictions: Sequence[Prediction], title: str = "") -> go.Figure:
     return fig
 
 
-def colorbar(mode: str, percentile: float, alpha: float | None = None) -> go.Figure:
+def colorbar(mode: str, percentile: float, alpha: float | None = None, explained: bool = True) -> go.Figure:
     """The one colour bar all attribution panels share, drawn from the very lookup table the panels use: the map's
     value as a fraction of its percentile. With the overlay's `alpha`, drawn as the overlay blends it (over a mid
-    grey standing for the image): each value's colour at the opacity it gets, so 0 shows the image, not black."""
+    grey standing for the image): each value's colour at the opacity it gets, so 0 shows the image, not black; the
+    line saying so is left out where not `explained` (presenter mode, whose maps it kept below a 720-px screen)."""
     from explain.figures.render import colorize, overlay
 
     lo = -1.0 if mode == "signed" else 0.0
@@ -80,14 +81,15 @@ def colorbar(mode: str, percentile: float, alpha: float | None = None) -> go.Fig
         strip = overlay(grey, np.repeat(values[None, :], 12, axis=0), mode, alpha)
     step = (1 - lo) / 255  # square pixels in data units, or Plotly squeezes the strip
     fig = go.Figure(go.Image(z=strip, x0=lo, dx=step, y0=0, dy=step, hoverinfo="skip"))
+    said = alpha is not None and explained
     fig.update_layout(
-        height=100 if alpha is None else 120,
-        margin=dict(l=10, r=10, t=30 if alpha is None else 50, b=30),
+        height=120 if said else 100,
+        margin=dict(l=10, r=10, t=50 if said else 30, b=30),
         title=dict(
             text=f"{mode} attribution, divided by each map's {percentile:g}th percentile of |value|"
             + (
                 ""
-                if alpha is None
+                if not said
                 else f"<br><sup>drawn over the image in grey at opacity {alpha:g} x |value|; the grey here stands "
                 "for the image, which shows through where the value is 0</sup>"
             ),
@@ -341,6 +343,12 @@ def for_projector(fig: go.Figure, scale: float = 1.5) -> go.Figure:
         bigger(axis.tickfont, base * 0.9)
     if layout.height:
         out.update_layout(height=round(layout.height * min(scale, 1.3)))
+    below = layout.legend.orientation == "h" and layout.legend.y is not None and layout.legend.y < 0
+    titled = any(a.y is not None and a.y >= 1 for a in layout.annotations)  # subplot titles, where the legend would go
+    if below and not titled and not any(axis.automargin is False for axis in out.select_xaxes()):
+        # a legend under the axes moves to the top of the figure, where it is on the screen with the chart's first
+        # lines (a walk at 1280 x 720: BatchNorm's three runs and Transfer's regimes were named below the screen)
+        out.update_layout(legend=dict(yref="container", y=1, yanchor="top", x=0, xanchor="left"))
     if any(axis.automargin is False for axis in out.select_xaxes()) and layout.margin.b:
         # a bottom margin set outright for the text below the axes (sanity_chart's legend): it grows with the text
         out.update_layout(margin_b=round(layout.margin.b * scale), height=out.layout.height + layout.margin.b // 2)

@@ -24,7 +24,7 @@ from ui.model_picker import out_of_distribution
 from ui.page_end import end_page
 from ui.param_form import param_widgets
 from ui.predictions import top5
-from ui.presenter import chart, per_row
+from ui.presenter import chart, per_row, presenting
 from ui.subject import Subject, cached_on_subject
 from ui.view_link import BIND
 
@@ -195,7 +195,7 @@ def show_maps(
     a panel per method, in rows that start level whatever their captions (fewer, larger ones when presenting): each
     method's picture at the image's own resolution with a PNG download, or why it failed, and a line saying why a
     map is empty, flat or coarse. `summaries`: each method's caption (`method_summary`: for this mode and model)."""
-    chart(st, colorbar(mode, percentile, alpha), width="stretch", key="attr_colorbar")
+    chart(st, colorbar(mode, percentile, alpha, explained=not presenting()), width="stretch", key="attr_colorbar")
     panels = [None, *methods]  # None: the image itself
     cols = per_row(3)
     for row in range(0, len(panels), cols):
