@@ -404,6 +404,41 @@ def test_the_half_pixel_correction_is_an_option_and_its_effect_is_measured():
     assert corrected.aligned and not model_way.aligned
 
 
+def test_a_detections_grad_cam_differentiates_its_class_logit_before_the_softmax():
+    """A fidelity review: the map differentiated the detection's score, the softmax probability (Grad-CAM takes a
+    class's score before the softmax, as Captum's LayerGradCam does for the classifiers). Computed here another way:
+    the stage features as leaves, the proposal the detection came from pooled through the box head alone, its class
+    logit differentiated; the maps agree, and the probability's gradient gives another map."""
+    import torch.nn.functional as F
+
+    from explain.methods.rcnn_stages import detection_cams, detection_source
+
+    model, _ = load_detector(BUNDLED_DETECTOR)
+    x = detector_input(Image.fromarray(SCENE.image))
+    stages = run_stages(model, x)
+    heads, h, w = model.roi_heads, *stages.resized_to
+    padded = [int(np.ceil(v / model.transform.size_divisible) * model.transform.size_divisible) for v in (h, w)]
+    differs = []
+    for i in range(min(3, len(stages.boxes))):
+        box, label, score = tuple(float(v) for v in stages.boxes[i]), int(stages.labels[i]), float(stages.scores[i])
+        cams = detection_cams(model, x, box, label)
+        _, proposal = detection_source(model, stages, box, label, score)
+        features = {k: torch.from_numpy(v)[None].requires_grad_() for k, v in stages.features.items() if k != "pool"}
+        roi = torchvision.models.detection.transform.resize_boxes(torch.tensor([proposal]), stages.image_hw, (h, w))
+        logits, _ = heads.box_predictor(heads.box_head(heads.box_roi_pool(features, [roi], [(h, w)])))
+        maps = {}
+        for name, value in (("logit", logits[0, label]), ("probability", F.softmax(logits, -1)[0, label])):
+            level = cams.pooled_from
+            grad = torch.autograd.grad(value, features[level], retain_graph=True)[0]
+            cam = F.relu((grad.mean(dim=(2, 3), keepdim=True) * features[level]).sum(1, keepdim=True)).detach()
+            cam = F.interpolate(cam, size=padded, mode="bilinear", align_corners=False)[..., :h, :w]
+            cam = F.interpolate(cam, size=stages.image_hw, mode="bilinear", align_corners=False)[0, 0]
+            maps[name] = (cam / cam.max()).numpy()
+        np.testing.assert_allclose(cams.maps[cams.pooled_from], maps["logit"], atol=1e-3)
+        differs.append(float(np.abs(maps["probability"] - maps["logit"]).max()))
+    assert max(differs) > 0.05, differs  # the quantity matters: the probability's map is another one
+
+
 def test_a_detections_grad_cam_is_empty_away_from_its_level_and_says_why():
     """#28: at a level other than the one its features were pooled from, a detection's map is all zero (its score
     has no gradient there); the page defaults to its own level and names the reason for an empty map. Its own level

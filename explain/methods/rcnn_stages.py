@@ -197,13 +197,30 @@ def detection_source(
         features, rois, size, original = _box_on_features(model, stages, proposals)
         heads = model.roi_heads
         logits, regression = heads.box_predictor(heads.box_head(heads.box_roi_pool(features, [rois], [size])))
+        i = _source_row(heads, (logits, regression), rois, (size, original), (box, label, score))
+    return (i, tuple(float(v) for v in proposals[i])) if i is not None else None
+
+
+def _source_row(
+    heads: nn.Module,
+    outputs: tuple[torch.Tensor, torch.Tensor],
+    rois: torch.Tensor,
+    sizes: tuple[Sequence[int], Sequence[int]],
+    detection: tuple[tuple[float, float, float, float], int, float],
+) -> int | None:
+    """The row of the box predictor's `outputs` (class logits, box regression: a row per RoI in `rois`, in the
+    resized image) that `roi_heads` turns into `detection` (box in the input image's pixels, label, score): the one
+    it moves for the label onto the box (within SOURCE_PIXELS, clipped as torchvision clips, `sizes` the resized
+    and input sizes) with the score as that class's probability (within 1e-3); None when no row does."""
+    (logits, regression), (size, original), (box, label, score) = outputs, sizes, detection
+    with torch.no_grad():
         probability = F.softmax(logits.float(), -1)[:, label]
         moved = heads.box_coder.decode(regression, [rois]).reshape(len(rois), -1, 4)[:, label]
         moved = resize_boxes(clip_boxes_to_image(moved, size), size, original)
-    gap = (moved - torch.tensor([box], dtype=moved.dtype, device=moved.device)).abs().amax(1)
-    gap[(probability - score).abs() > 1e-3] = float("inf")
+        gap = (moved - torch.tensor([box], dtype=moved.dtype, device=moved.device)).abs().amax(1)
+        gap[(probability - score).abs() > 1e-3] = float("inf")
     i = int(gap.argmin())
-    return (i, tuple(float(v) for v in proposals[i])) if float(gap[i]) <= SOURCE_PIXELS else None
+    return i if float(gap[i]) <= SOURCE_PIXELS else None
 
 
 @dataclass(frozen=True)
@@ -270,9 +287,10 @@ BOX_LEVEL = "box"  # a Grad-CAM level choice: the level the box head pooled the 
 
 @dataclass(frozen=True)
 class DetectionCams:
-    """Grad-CAM of one detection's class score at every FPN level the box head reads (P2-P5), from one backward
-    pass: each H x W in [0, 1] over the image; the IoU with which the detection was found again; and the level the
-    box head pooled its features from, the one level where its score has a gradient (None if it has none)."""
+    """Grad-CAM of one detection's class score (its logit, before the softmax, as Selvaraju et al. take a class's
+    score) at every FPN level the box head reads (P2-P5), from one backward pass: each H x W in [0, 1] over the image;
+    the IoU with which the detection was found again; and the level the box head pooled its features from, the one
+    level where its score has a gradient (None if it has none)."""
 
     maps: dict[str, np.ndarray]
     iou: float
@@ -292,7 +310,11 @@ def detection_cams(
 ) -> DetectionCams:
     """Grad-CAM of one detection's class score at each level. The model is run again with gradients on; the
     detection is found again among the new outputs as the one of the same class that overlaps `box` most (IoU), and
-    its score is differentiated once with respect to every level's feature map. Proposals reach the box head
+    its class logit is differentiated once with respect to every level's feature map: the logit of the proposal the
+    detection came from (`_source_row`), whose softmax is the detection's score. Grad-CAM differentiates the score
+    before the softmax; the probability's gradient (what this differentiated until a fidelity review) weighs in every
+    other class's logit too, and vanishes as the probability nears 1 (on the bundled detector its maps' rank
+    correlation with the logit's was 0.31 at worst). Proposals reach the box head
     detached and each is pooled from one level, picked from its size (torchvision's LevelMapper); the box
     regression then moves it, so the detection's own box can name a neighbouring level near a level's edge: the
     level with the gradient is the one it was pooled from. `x` as `run_stages` takes it."""
@@ -305,14 +327,24 @@ def detection_cams(
         for k in pooled:
             features[k].retain_grad()
         proposals, _ = model.rpn(images, features)
-        detections, _ = model.roi_heads(features, proposals, images.image_sizes)
+        heads = model.roi_heads
+        seen: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # the box predictor's outputs: a row per proposal
+        hook = heads.box_predictor.register_forward_hook(lambda _m, _i, out: seen.setdefault("out", out))
+        try:
+            detections, _ = heads(features, proposals, images.image_sizes)
+        finally:
+            hook.remove()
         found = model.transform.postprocess(detections, images.image_sizes, original)[0]
         same = (found["labels"] == label).nonzero().flatten()
         if len(same) == 0:
             raise ValueError("the detection was not found again")
         ious = box_iou(torch.tensor([box], dtype=torch.float, device=x.device), found["boxes"][same].detach())[0]
         best = same[int(ious.argmax())]
-        found["scores"][best].backward()
+        again = (tuple(float(v) for v in found["boxes"][best]), label, float(found["scores"][best]))
+        row = _source_row(heads, seen["out"], proposals[0], (images.image_sizes[0], original[0]), again)
+        if row is None:  # the same pass made the detection from one of these rows: not seen on any model here
+            raise ValueError("the proposal the detection came from was not found")
+        seen["out"][0][row, label].backward()
         grads = {k: features[k].grad if features[k].grad is not None else torch.zeros_like(features[k]) for k in pooled}
         read = [k for k in pooled if bool(grads[k].any())]  # one level at most: a box is pooled from one
         pooled_from = max(read, key=lambda k: float(grads[k].abs().sum())) if read else None

@@ -548,7 +548,8 @@ def explain_tab(
     found) say why there is none."""
     prose(
         "Grad-CAM of one detection's class score at an FPN level: the model is run again with gradients, the "
-        "detection is found again (same class, highest IoU with its box), and its score is differentiated."
+        "detection is found again (same class, highest IoU with its box), and its class score before the softmax "
+        "(the logit, as Grad-CAM takes it; the detection's percentage is its softmax) is differentiated."
     )
     if inst is None:
         st.info(pick_hint(*counts, "explain that detection"))
