@@ -50,6 +50,8 @@ _FROM = {
     "prepare": "explain.methods.classify",
     "prepare_set": "explain.methods.classify",
     "top_k": "explain.methods.classify",
+    "training_data": "explain.methods.classify",
+    "unlike_training": "explain.methods.classify",
     "feature_layers": "explain.methods.deconvnet",
     "outline_layers": "explain.methods.deconvnet",
     "reconstruct": "explain.methods.deconvnet",

@@ -51,3 +51,25 @@ def test_an_out_of_distribution_note_only_where_the_training_data_is_known_and_t
     assert note.startswith("Out of distribution: My net was trained only on digit scans;") and "(0, 1)" in note
     assert out_of_distribution("My net", ["0", "1"], "digit scans", from_training_data=True) == ""
     assert out_of_distribution("Uploaded", ["0", "1"], None, from_training_data=False) == ""  # data not known
+
+
+def test_which_images_a_classifier_knows_is_decided_outside_the_pages():
+    """The rule the pages apply (it lived in ui/, out of a notebook's reach): the bundled model knows the one-shape
+    samples only; a network trained on the Build page knows its own test images, and the one-shape samples when it
+    trained on generated shapes; an ImageNet model's or an uploaded network's data is not said."""
+    from dataclasses import replace
+
+    from explain.methods.classify import training_data, unlike_training
+    from models.classifiers import load_classifier
+
+    _, bundled = load_classifier("shapes-resnet18")
+    assert training_data("bundled") == ("generated images of one shape each", True)
+    assert unlike_training(bundled, "generated", "generated star") == ""
+    for kind, name in (("generated", "generated scene 1"), ("upload", "cat.png"), ("photo", "chelsea")):
+        assert unlike_training(bundled, kind, name).startswith("Out of distribution:"), (kind, name)
+    own = replace(bundled, source="own", title="My net")
+    assert unlike_training(own, "model-data", "test image 3", "digits") == ""  # its own test images
+    assert unlike_training(own, "generated", "generated star", "resnet-shapes") == ""
+    assert "digit scans" in unlike_training(own, "generated", "generated star", "digits")
+    assert training_data("own", None) is None and unlike_training(own, "upload", "x.png") == ""  # uploaded: unknown
+    assert training_data("cache") is None and unlike_training(replace(bundled, source="cache"), "upload", "a") == ""

@@ -11,14 +11,12 @@ from torch import nn
 from torchvision.models import WeightsEnum
 
 from explain.inputs.images import small_image_note, too_small_to_detect
-from explain.inputs.samples import ONE_SHAPE, SAMPLE_NAMES
+from explain.inputs.samples import SAMPLE_NAMES
+from explain.methods import classify
 from explain.methods.classify import prepare
-from models import classifiers
 from models.classifiers import CLASSIFIERS, ModelInfo, imagenet_figures, load_classifier
-from models.data.shapes import ONE_SHAPE_IMAGES
 from models.detectors import DETECTORS, DetectorInfo, coco_figures, detector_input, load_detector
 from models.devices import model_device
-from models.experiments.lecture_loop import TRAINED_ON
 from models.hub import weights_cache
 from models.hub.checkpoints import CheckpointError
 from models.hub.fallback import ModelSpec, WeightsInfo, status
@@ -194,25 +192,22 @@ def out_of_distribution(info: ModelInfo, chosen: ChosenImage) -> str:
 
 
 def training_data(info: ModelInfo) -> tuple[str, bool] | None:
-    """What a network that is not ImageNet's was trained on, in words, and whether the one-shape samples are of that
-    data; None where it is not known (an ImageNet model, a network uploaded without saying)."""
-    if info.source == "bundled":
-        return ONE_SHAPE_IMAGES, True
-    mine = own_model()
-    if info.source != "own" or mine is None or mine.data not in TRAINED_ON:
-        return None
-    return TRAINED_ON[mine.data]
+    """`explain.methods.classify.training_data` for a model on this page: the visitor's own network's set-up taken
+    from their session."""
+    return classify.training_data(info.source, own_data(info))
 
 
 def unlike_training(info: ModelInfo, chosen: ChosenImage) -> str:
-    """The out-of-distribution note alone (without the small-image one), or "": what scores computed on the model's
-    answer, such as faithfulness, must say (a review: a 12-pixel upload to ResNet-18 was called unlike its data)."""
-    if (data := training_data(info)) is None:
-        return ""
-    trained_on, shapes = data
-    one_shape = chosen.kind == "generated" and chosen.name in ONE_SHAPE
-    known = (shapes and one_shape) or (info.source == "own" and chosen.kind == "model-data")
-    return classifiers.out_of_distribution(info.title, info.categories, trained_on, known)
+    """The out-of-distribution note alone (without the small-image one), or "": `classify.unlike_training` for the
+    chosen image, the visitor's own network's set-up taken from their session (a review: a 12-pixel upload to
+    ResNet-18 was called unlike its data)."""
+    return classify.unlike_training(info, chosen.kind, chosen.name, own_data(info))
+
+
+def own_data(info: ModelInfo) -> str | None:
+    """The set-up the visitor's own network trained on (its card's `data`), when `info` is that network."""
+    mine = own_model()
+    return mine.data if info.source == "own" and mine is not None else None
 
 
 def classifier_image_ui(prefix: str) -> ChosenImage | None:

@@ -13,7 +13,11 @@ from torchvision.transforms import v2
 
 from explain.inputs.image_sets import MAX_SET_IMAGES
 from explain.inputs.images import limit_aspect
+from explain.inputs.samples import ONE_SHAPE
+from models.classifiers import ModelInfo, out_of_distribution
+from models.data.shapes import ONE_SHAPE_IMAGES
 from models.devices import on_model_device
+from models.experiments.lecture_loop import TRAINED_ON
 from models.lock import lock_for
 
 
@@ -101,3 +105,28 @@ def most_probable(
     probs = torch.as_tensor(probabilities, dtype=torch.float64).flatten()
     values, indices = probs.topk(min(k, len(categories)))
     return [Prediction(int(i), categories[int(i)], float(v)) for v, i in zip(values, indices, strict=True)]
+
+
+def training_data(source: str, own_data: str | None = None) -> tuple[str, bool] | None:
+    """What a network that is not ImageNet's was trained on, in words, and whether the one-shape samples are of that
+    data; None where it is not known (an ImageNet model, a network uploaded without saying). `source` is the model's
+    `ModelInfo.source`; `own_data` the set-up a network trained on the Build page trained on (its card's `data`)."""
+    if source == "bundled":
+        return ONE_SHAPE_IMAGES, True
+    if source != "own" or own_data not in TRAINED_ON:
+        return None
+    return TRAINED_ON[own_data]
+
+
+def unlike_training(info: ModelInfo, image_kind: str, image_name: str, own_data: str | None = None) -> str:
+    """The out-of-distribution note for a classifier meeting an image (its kind and name as the image picker gives
+    them: "generated", "model-data", "upload", ...), or "": the bundled model knows the generated one-shape samples;
+    a network trained on the Build page knows its own test images (and those samples when it trained on generated
+    shapes); an uploaded network's data is unknown. What scores computed on the model's answer, such as
+    faithfulness, must say too."""
+    if (data := training_data(info.source, own_data)) is None:
+        return ""
+    trained_on, shapes = data
+    one_shape = image_kind == "generated" and image_name in ONE_SHAPE
+    known = (shapes and one_shape) or (info.source == "own" and image_kind == "model-data")
+    return out_of_distribution(info.title, info.categories, trained_on, known)
