@@ -52,7 +52,7 @@ with tab_pipe:
     stages = cached_stages(subject)
     followed = followed_proposal(stages, inst, subject)  # the proposal stages 2 to 4 name
     pipeline_tab(image, stages, followed)
-    roi_section(image, stages, followed, subject)
+    roi_section(image, stages, followed, inst, subject)
     heads_section(image, stages, followed, inst, info.categories, subject)
     detections_stage(stages, len(kept), threshold)
     heads = None if inst is None else cached_heads(subject, inst.box, inst.label_index)

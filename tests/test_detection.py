@@ -159,8 +159,10 @@ def test_every_detection_is_followed_from_the_proposal_it_came_from():
     from' while the box head gave that proposal 54% circle. The source is the proposal the box head turns into the
     detection: its class probability is the detection's score. On the page's first sample the overlap picks another
     proposal for 8 of its 14 detections."""
+    from dataclasses import replace
+
     from explain.inputs.samples import sample_scene
-    from explain.methods.rcnn_stages import detection_source
+    from explain.methods.rcnn_stages import Followed, detection_source
 
     model, _ = load_detector(BUNDLED_DETECTOR)
     x = detector_input(Image.fromarray(sample_scene("generated scene 1").image), torch.device("cpu"))
@@ -180,6 +182,15 @@ def test_every_detection_is_followed_from_the_proposal_it_came_from():
     # a box no proposal is moved to has no source to name, nor has a real detection's box with another score
     assert detection_source(model, stages, (0.0, 0.0, 5.0, 5.0), 1, 0.5) is None
     assert detection_source(model, stages, box, label, score - 0.01) is None
+    # which proposal the stages follow, and why (the rule lived in ui/): the source when known, else the best
+    # overlap as a guess, else the strongest
+    from explain.methods.rcnn_stages import follow
+
+    assert follow(stages, box, found) == Followed(found[0], found[1], "source") and follow(stages, box, found).exact
+    guess = follow(stages, box, None)
+    assert (guess.rank, guess.why, guess.exact) == (source_proposal(stages, box)[0], "overlap", False)
+    assert (follow(stages).rank, follow(stages).why) == (0, "strongest")
+    assert follow(replace(stages, proposals=stages.proposals[:0]), box) is None
 
 
 def test_following_a_detection_reads_the_kept_features_without_running_the_backbone(monkeypatch):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -171,6 +172,38 @@ def source_proposal(
         return None
     i = 0 if box is None else int(box_iou(torch.tensor([box]), torch.from_numpy(stages.proposals).float())[0].argmax())
     return i, tuple(float(v) for v in stages.proposals[i])
+
+
+@dataclass(frozen=True)
+class Followed:
+    """The proposal the second stage is followed on: its rank by objectness, its box (input-image pixels), and why
+    it: "strongest" (no detection chosen), "source" (the proposal the chosen detection came from,
+    `detection_source`) or "overlap" (none reproduces the detection, say the proposals were cut: the one overlapping
+    it most, a guess)."""
+
+    rank: int
+    box: tuple[float, float, float, float]
+    why: Literal["strongest", "source", "overlap"]
+
+    @property
+    def exact(self) -> bool:
+        """Whether this is the detection's known source, whose box the box head moves onto the detection's."""
+        return self.why == "source"
+
+
+def follow(
+    stages: Stages,
+    box: tuple[float, float, float, float] | None = None,
+    source: tuple[int, tuple[float, float, float, float]] | None = None,
+) -> Followed | None:
+    """The proposal to follow through stages 3 and 4 for a detection with `box` (None: no detection chosen) whose
+    `source` (`detection_source`'s answer) is known or None: that source, else the proposal overlapping `box` most,
+    else the strongest; None without proposals. The box head pools proposals, not the detections they become."""
+    picked = source or source_proposal(stages, box)
+    if picked is None:
+        return None
+    why = "strongest" if box is None else "source" if source else "overlap"
+    return Followed(picked[0], picked[1], why)
 
 
 SOURCE_PIXELS = 0.5  # a proposal is a detection's source when the box head moves it to within this of the detection

@@ -29,19 +29,20 @@ from explain.methods.ground_truth import one_shape_note
 from explain.methods.rcnn_stages import (
     BOX_LEVEL,
     POOL,
+    Followed,
     Stages,
     box_head_text,
     box_heads,
     cam_note,
     detection_cams,
     detection_source,
+    follow,
     fpn_level_name,
     fpn_stride,
     head_outputs,
     roi_level,
     roi_pool_vs_align,
     run_stages,
-    source_proposal,
     stage_settings,
 )
 from models.detectors import BUNDLED_DETECTOR, DetectorInfo, Instance, detect, drawable
@@ -272,9 +273,6 @@ RCNN_STAGES = (
 )
 
 
-Followed = tuple[int, tuple[float, float, float, float], str, bool]  # what followed_proposal returns
-
-
 def pipeline_tab(image: np.ndarray, stages: Stages, followed: Followed | None) -> None:
     """Stages 1 and 2: the FPN's feature maps at a chosen level and the strongest proposals, numbered by
     objectness, the one stages 3 and 4 follow drawn red as stage 4 draws it (a walk could not find it)."""
@@ -316,7 +314,7 @@ def pipeline_tab(image: np.ndarray, stages: Stages, followed: Followed | None) -
     left, right = st.columns([3, 2])
     with right, settings("Proposals drawn"):
         n = proposals_ui(stages)
-    rank = followed[0] if followed is not None else None
+    rank = followed.rank if followed is not None else None
     drawn = rank is not None and rank < n
     picture, labelled = proposals_picture(
         image, stages.proposals[:n], stages.objectness[:n], rank if drawn else None, text_scale()
@@ -357,26 +355,25 @@ def detections_stage(stages: Stages, listed: int, threshold: float) -> None:
 
 
 def followed_proposal(stages: Stages, inst: Instance | None, subject: Subject) -> Followed | None:
-    """(rank, box, name, whether it is the detection's known source) of the proposal stages 3 and 4 follow: the one
-    the clicked detection came from (the box head pools proposals, not the detections they become), else the
-    strongest; None without proposals."""
+    """The proposal stages 3 and 4 follow (`follow`): the one the clicked detection came from, else the strongest."""
     exact = cached_source(subject, inst.box, inst.label_index, inst.score) if inst is not None else None
-    picked = exact or source_proposal(stages, inst.box if inst is not None else None)
-    if picked is None:
-        return None
-    rank, box = picked
-    if inst is None:
-        return rank, box, f"proposal {rank + 1}, the strongest", False
-    if exact:
-        return rank, box, f"proposal {rank + 1}, the one {inst.label} {percent(inst.score, 0)} came from", True
-    # no proposal reproduces the detection (say, the proposals were cut): the best overlap, said as a guess
-    guess = (
-        f"proposal {rank + 1}, the one overlapping {inst.label} {percent(inst.score, 0)} most (its source not found)"
-    )
-    return rank, box, guess, False
+    return follow(stages, inst.box if inst is not None else None, exact)
 
 
-def roi_section(image: np.ndarray, stages: Stages, followed: Followed | None, subject: Subject) -> None:
+def followed_name(followed: Followed, inst: Instance | None) -> str:
+    """The followed proposal in words, for the captions of stages 3 and 4."""
+    rank = followed.rank + 1
+    if inst is None or followed.why == "strongest":
+        return f"proposal {rank}, the strongest"
+    detection = f"{inst.label} {percent(inst.score, 0)}"
+    if followed.exact:
+        return f"proposal {rank}, the one {detection} came from"
+    return f"proposal {rank}, the one overlapping {detection} most (its source not found)"  # said as a guess
+
+
+def roi_section(
+    image: np.ndarray, stages: Stages, followed: Followed | None, inst: Instance | None, subject: Subject
+) -> None:
     """Stage 3: the proposal the clicked detection came from (else the strongest) pooled both ways at the FPN level
     the box head pools it from, the gap between the two split into its two causes."""
     stage(
@@ -390,7 +387,7 @@ def roi_section(image: np.ndarray, stages: Stages, followed: Followed | None, su
     if followed is None:
         st.info("No proposal to pool.")
         return
-    _, box, what, _ = followed
+    box, what = followed.box, followed_name(followed, inst)
     level = roi_level(stages, box, image.shape[:2])
     with settings("RoIAlign variant"):
         aligned = st.toggle(
@@ -453,8 +450,10 @@ def heads_section(
     if followed is None:
         st.info("No proposal to follow.")
         return
-    _, box, which, exact = followed
-    out = cached_box_heads(subject, box, inst.label_index if exact else None)  # the detection's own box, when known
+    box, which = followed.box, followed_name(followed, inst)
+    out = cached_box_heads(
+        subject, box, inst.label_index if followed.exact else None
+    )  # the detection's own box, when known
     a, b, c = st.columns(3)
     drawn = draw_box(
         draw_box(image, tuple(round(v) for v in box), "#FF1744", 3), tuple(round(v) for v in out.refined), "#00C853", 3
