@@ -138,7 +138,10 @@ def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
     assert any("Grad-CAM at P2 (found again with IoU" in c for c in captions)
     titles = [s["layout"]["title"]["text"] for s in plotly_specs(at) if s["layout"].get("title")]
     assert "28 x 28 mask logits" in titles
-    assert "RoIPool: 7 x 7, channel mean" in titles and "RoIAlign: 7 x 7, channel mean" in titles
+    # each title's second line says what the cells are (on one line, Plotly's toolbar covered its end on hover)
+    assert (
+        "RoIPool<br><sup>7 x 7, channel mean</sup>" in titles and "RoIAlign<br><sup>7 x 7, channel mean</sup>" in titles
+    )
     roi_caption = "the level its size picks: green the exact box, red the whole cells RoIPool reads"
     (pooled,) = [c for c in captions if roi_caption in c]
     # stage 3 pools the proposal the detection came from, as the box head does (a fidelity review: it pooled the

@@ -190,7 +190,8 @@ def test_the_comparison_says_how_long_a_press_takes_before_and_after_one(monkeyp
     per_step = server_speeds().per_step(kind)
     # the settings trained: their result is in the server's store (a walk pressed again and read "About 7.4 s")
     assert comparison_estimate(at) == (
-        "Trained with this pipeline and these epochs on this server already: a press shows the result at once."
+        "No wait on a press now: this pipeline has been trained for these epochs on this server (by your press or "
+        "another visitor's), and its result is kept."
     )
     at.slider(key="aug_epochs").set_value(5).run()  # other epochs: this server's measured speed
     measured = "(this server's measured speed, what the page draws included)"

@@ -111,7 +111,7 @@ def map_figure(m: np.ndarray, mode: str, title: str) -> go.Figure:
     lo = -1.0 if mode == "signed" else 0.0
     fig = px.imshow(m, color_continuous_scale=plotly_scale(mode), zmin=lo, zmax=1.0, title=title)
     fig.update_xaxes(visible=False).update_yaxes(visible=False)
-    return fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), height=360)
+    return fig.update_layout(margin=dict(l=10, r=10, t=40 + 15 * title.count("<br>"), b=10), height=360)
 
 
 def sanity_chart(results: dict[str, Sequence], metrics: Sequence[str] = ("spearman", "ssim")) -> go.Figure:

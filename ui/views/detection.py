@@ -409,10 +409,13 @@ def roi_section(
     )
     lo, hi = float(min(roi.pool.min(), roi.align.min())), float(max(roi.pool.max(), roi.align.max()))
     for col, (name, cells) in zip((b, c), (("RoIPool", roi.pool), ("RoIAlign", roi.align)), strict=True):
-        fig = px.imshow(cells, zmin=lo, zmax=hi, color_continuous_scale="Viridis", title=f"{name}: 7 x 7, channel mean")
+        fig = px.imshow(
+            cells, zmin=lo, zmax=hi, color_continuous_scale="Viridis", title=f"{name}<br><sup>7 x 7, channel mean</sup>"
+        )
         chart(
             col,
-            fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10)),
+            # the title's second line short: on hover Plotly's toolbar covered a one-line title's end (a walk)
+            fig.update_layout(height=300, margin=dict(l=10, r=10, t=55, b=10)),
             width="stretch",
             key=f"det_roi_{name}",
         )
@@ -570,7 +573,7 @@ def explain_tab(
     )
     chart(
         right,
-        map_figure(cam, "absolute", "the map alone (0 = no evidence, 1 = the map's peak)"),
+        map_figure(cam, "absolute", "the map alone<br><sup>0 = no evidence, 1 = the map's peak</sup>"),
         width="stretch",
         key="det_cam_map",
     )

@@ -365,7 +365,10 @@ def comparison_estimate(steps_json: str, epochs: int, per_digit: float | None) -
     if per_digit is None or training_refusal(per_digit, epochs):
         return ""
     if stored(comparison_key(steps_json, epochs)):  # a walk pressed again and read "About 7.4 s" for a 0.5-s answer
-        return "Trained with this pipeline and these epochs on this server already: a press shows the result at once."
+        return (
+            "No wait on a press now: this pipeline has been trained for these epochs on this server (by your press or "
+            "another visitor's), and its result is kept."
+        )
     steps = comparison_steps(epochs)
     return estimate_text(
         comparison_kind(steps_json),
