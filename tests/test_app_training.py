@@ -164,7 +164,7 @@ def test_estimates_follow_this_servers_measured_speed_once_it_has_run_one():
 
 def comparison_estimate(at) -> str:
     """The one line under "Train with and without" that says how long a press takes."""
-    (said,) = [c.value for c in at.tabs[1].caption if "each training both networks" in c.value or "already" in c.value]
+    (said,) = [c.value for c in at.tabs[1].caption if "each training both networks" in c.value or "No wait" in c.value]
     return said
 
 
@@ -331,4 +331,4 @@ def test_a_costly_pipeline_shows_what_fits_in_the_preview_time_and_is_not_traine
     (refused,) = [w.value for w in at.warning if w.value.startswith("This pipeline takes 2 s per digit")]
     assert "30 epochs apply it 9,000 times: about 300 minutes, where the page trains for at most 5 minutes." in refused
     # no estimate for a refused press (this once looked for words the estimate never has: a review)
-    assert not [c for c in at.tabs[1].caption if "each training both networks" in c.value or "already" in c.value]
+    assert not [c for c in at.tabs[1].caption if "each training both networks" in c.value or "No wait" in c.value]
