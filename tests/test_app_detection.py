@@ -5,6 +5,7 @@ import re
 
 from PIL import Image
 
+from explain.figures.charts import subtitle
 from tests.app_helpers import click_row, image_captions, open_page, plotly_specs
 from tests.hostile_files import BAD, BAD_ANNOTATIONS, GOOD, coco_file, encode
 
@@ -140,7 +141,7 @@ def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
     assert "28 x 28 mask logits" in titles
     # each title's second line says what the cells are (on one line, Plotly's toolbar covered its end on hover)
     assert (
-        "RoIPool<br><sup>7 x 7, channel mean</sup>" in titles and "RoIAlign<br><sup>7 x 7, channel mean</sup>" in titles
+        "RoIPool" + subtitle("7 x 7, channel mean") in titles and "RoIAlign" + subtitle("7 x 7, channel mean") in titles
     )
     roi_caption = "the level its size picks: green the exact box, red the whole cells RoIPool reads"
     (pooled,) = [c for c in captions if roi_caption in c]

@@ -188,7 +188,8 @@ def test_occlusion_draws_the_three_maps(page):
     assert not page.exception
     titles = [s["layout"]["title"]["text"] for s in plotly_specs(page)]
     # lettered as Zeiler & Fergus' Figure 7: (b) activation, (d) probability, (e) label (they were (a)-(c): a review)
-    assert any(t.startswith("(b) total activation<br><span style='font-size:13px'>") for t in titles)  # readable
+    # readable (explain.figures.charts.subtitle: 13 px, not bold, since the colour bar's subtitle shares it)
+    assert any(t.startswith("(b) total activation<br><span style='font-size:13px;font-weight:normal'>") for t in titles)
     assert any("the **Feature maps & deconvnet** tab draws" in n for n in page.markdown.values + page.caption.values)
     assert any(t.startswith("(d) p(") for t in titles) and "(e) most probable class" in titles
     legend = next(s for s in plotly_specs(page) if s["layout"]["title"]["text"] == "(e) most probable class")

@@ -65,6 +65,12 @@ def top_k_bar(predictions: Sequence[Prediction], title: str = "") -> go.Figure:
     return fig
 
 
+def subtitle(text: str) -> str:
+    """A Plotly title's second line at a readable 13 px (`<sup>` drew it at about 9 px, walks found), to append to
+    the title's text."""
+    return f"<br><span style='font-size:13px;font-weight:normal'>{text}</span>"
+
+
 def colorbar(mode: str, percentile: float, alpha: float | None = None, explained: bool = True) -> go.Figure:
     """The one colour bar all attribution panels share, drawn from the very lookup table the panels use: the map's
     value as a fraction of its percentile. With the overlay's `alpha`, drawn as the overlay blends it (over a mid
@@ -83,15 +89,17 @@ def colorbar(mode: str, percentile: float, alpha: float | None = None, explained
     fig = go.Figure(go.Image(z=strip, x0=lo, dx=step, y0=0, dy=step, hoverinfo="skip"))
     said = alpha is not None and explained
     fig.update_layout(
-        height=120 if said else 100,
-        margin=dict(l=10, r=10, t=50 if said else 30, b=30),
+        height=128 if said else 100,
+        margin=dict(l=10, r=10, t=58 if said else 30, b=30),
         title=dict(
             text=f"{mode} attribution, divided by each map's {percentile:g}th percentile of |value|"
             + (
                 ""
                 if not said
-                else f"<br><sup>drawn over the image in grey at opacity {alpha:g} x |value|; the grey here stands "
-                "for the image, which shows through where the value is 0</sup>"
+                else subtitle(
+                    f"drawn over the image in grey at opacity {alpha:g} x |value|; the grey here stands for the image, "
+                    "which shows through where the value is 0"
+                )
             ),
             x=0,
         ),
@@ -230,9 +238,7 @@ def occlusion_figures(
         return fig.update_layout(height=470, margin=dict(l=10, r=10, t=60, b=70), title=dict(font=dict(size=15)))
 
     # lettered as the paper's Figure 7 letters them (a review: our (a)-(c) were its (b), (d) and (e))
-    # the subtitle at a readable size (a walk: <sup> drew "layer1.0 channel 8" at about 9 px)
-    subtitle = f"<br><span style='font-size:13px'>{caption}</span>"
-    a = cells(maps.activation, f"(b) total activation{subtitle}", color_continuous_scale="Viridis")
+    a = cells(maps.activation, f"(b) total activation{subtitle(caption)}", color_continuous_scale="Viridis")
     b = cells(maps.probability, f"(d) p({categories[target]})", zmin=0, zmax=1, color_continuous_scale="Viridis")
     seen = np.unique(maps.label)  # the classes that occur, as 0..k-1, each with a colour band of its own
     codes = np.searchsorted(seen, maps.label)

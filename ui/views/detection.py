@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from explain.figures.charts import map_figure, top_k_bar
+from explain.figures.charts import map_figure, subtitle, top_k_bar
 from explain.figures.detections import (
     coco_json,
     contrasting_colour,
@@ -410,7 +410,7 @@ def roi_section(
     lo, hi = float(min(roi.pool.min(), roi.align.min())), float(max(roi.pool.max(), roi.align.max()))
     for col, (name, cells) in zip((b, c), (("RoIPool", roi.pool), ("RoIAlign", roi.align)), strict=True):
         fig = px.imshow(
-            cells, zmin=lo, zmax=hi, color_continuous_scale="Viridis", title=f"{name}<br><sup>7 x 7, channel mean</sup>"
+            cells, zmin=lo, zmax=hi, color_continuous_scale="Viridis", title=name + subtitle("7 x 7, channel mean")
         )
         chart(
             col,
@@ -573,7 +573,7 @@ def explain_tab(
     )
     chart(
         right,
-        map_figure(cam, "absolute", "the map alone<br><sup>0 = no evidence, 1 = the map's peak</sup>"),
+        map_figure(cam, "absolute", "the map alone" + subtitle("0 = no evidence, 1 = the map's peak")),
         width="stretch",
         key="det_cam_map",
     )
