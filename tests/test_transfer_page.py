@@ -298,6 +298,9 @@ def test_a_sweep_cancelled_and_resumed_on_the_page_tells_the_runs_before_its_sto
     # said once more in a toast, seen wherever the page is scrolled (a walk: the results the sweep added above
     # pushed this line below the fold), and only once
     assert [t.value for t in page.toast] == [said[0]]
+    assert said[0].endswith(
+        " Its learning curves are now the ones at the top of the page (the **Results** list names it)."
+    )
     page.run()
     assert not page.toast
 

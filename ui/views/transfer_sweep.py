@@ -252,9 +252,13 @@ def build_sweep(config: tuple) -> SweepWork:
 
 
 def finished(work: SweepWork) -> None:
-    """Show the sweep that just finished, and say what it saved."""
+    """Show the sweep that just finished, and say what it saved and where it is shown: a walk read the line at the
+    page's foot while the chart it changed was 3,000 px above, unsaid."""
     show_above(work)
-    SWEEP.say_next(work.saved_text(), toast=True)
+    SWEEP.say_next(f"{work.saved_text()} {SHOWN_ABOVE}", toast=True)
+
+
+SHOWN_ABOVE = "Its learning curves are now the ones at the top of the page (the **Results** list names it)."
 
 
 def sweep_run_section() -> None:
