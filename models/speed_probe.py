@@ -107,12 +107,29 @@ def estimate_text(
     settings: str = "",
     bench_adds: str = "",
 ) -> str:
-    """'About 3.2 minutes (...)' for `steps` steps of `kind`, saying what it comes from: `measured`, this server's
+    """'About 3.2 minutes for 400 steps (what it comes from)': `estimate_parts` in one line."""
+    figure, basis = estimate_parts(kind, steps, bench_per_step, bench, measured, probe, may_probe, settings, bench_adds)
+    return f"{figure} ({basis})"
+
+
+def estimate_parts(
+    kind: Hashable,
+    steps: int,
+    bench_per_step: float,
+    bench: str,
+    measured: float | None,
+    probe: Probe | None = None,
+    may_probe: bool = True,
+    settings: str = "",
+    bench_adds: str = "",
+) -> tuple[str, str]:
+    """('About 3.2 minutes for 400 steps', what it comes from) for `steps` steps of `kind`: `measured`, this server's
     speed for this kind of step once it has run one; else `probe` (the run's first steps, timed here within the last
     PROBE_TTL seconds, plus what its evaluations and drawing add), timed now where `may_probe` (the page allows it
     and no heavy job runs: a probe beside one would slow it and read its load); else the figure `bench` measured on
     the CI-sized machine (`bench_adds`: what was added to it here, said after it). `settings` says which settings the
-    figure is for, where that is not plain."""
+    figure is for, where that is not plain. Apart, so that a list of jobs timed alike says the basis once (a walk
+    read the same 40 words under each of four figures)."""
     from models.text import about
 
     if measured:
@@ -140,4 +157,4 @@ def estimate_text(
                 "here yet"
                 f"{threads_note(torch.get_num_threads())}{BROWSER}"
             )
-    return f"{about(per_step * steps).capitalize()} for {steps:,} steps{settings} ({basis})"
+    return f"{about(per_step * steps).capitalize()} for {steps:,} steps{settings}", basis

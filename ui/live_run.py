@@ -37,7 +37,7 @@ from streamlit.delta_generator import DeltaGenerator
 from explain.figures.compare import Curve, coinciding_text, comparison_figure, distinct_runs
 from models.measured import seconds_left
 from models.speed_probe import Probe
-from models.speed_probe import estimate_text as speed_estimate
+from models.speed_probe import estimate_parts as speed_estimate
 from models.text import about, first_line
 from ui.admission import heavy_job, server_queue
 from ui.presenter import chart, fold_panel
@@ -152,6 +152,21 @@ def estimate_text(
 ) -> str:
     """`models.speed_probe.estimate_text` with this server's measured speed for `kind`; a probe is timed now only
     where `measure` allows and no heavy job is running in the server's queue."""
+    figure, basis = estimate_parts(kind, steps, bench_per_step, bench, settings, probe, measure, bench_adds)
+    return f"{figure} ({basis})"  # as models.speed_probe.estimate_text joins them
+
+
+def estimate_parts(
+    kind: Hashable,
+    steps: int,
+    bench_per_step: float,
+    bench: str,
+    settings: str = "",
+    probe: Probe | None = None,
+    measure: bool = True,
+    bench_adds: str = "",
+) -> tuple[str, str]:
+    """`estimate_text`'s figure and what it comes from, apart (`models.speed_probe.estimate_parts`)."""
     return speed_estimate(
         kind,
         steps,

@@ -20,7 +20,7 @@ from models.text import about, counted
 from models.transfer import pace
 from models.transfer.sweep import FORM_DEFAULT, Estimate
 from ui.admission import server_queue
-from ui.live_run import estimate_text
+from ui.live_run import estimate_parts
 from ui.views.build import loop_kind
 from ui.views.training import bn_kind
 
@@ -118,43 +118,52 @@ def default_sweep_estimate(measure: bool = False, fresh: bool = False) -> tuple[
     return None if estimate is None else (runs, estimate)
 
 
-def job_times(measure: bool = False) -> list[str]:
+def job_times(measure: bool = False) -> tuple[str, list[str]]:
     """The heavy jobs at their defaults, each timed at this server's measured speed once it has run one, else from
     its steps timed here in the last minute (timed now only where `measure`: the home page must draw at once), else
-    at the figure the bench measured on an idle 2-core CPU (each line says which)."""
+    at the figure the bench measured on an idle 2-core CPU: (where the training jobs' figures all come from, said
+    once when they share it, else "", and a line per job saying the rest; a walk read the same 40 words under each of
+    four)."""
     bn = BNConfig()
-    lines = [
-        "**BatchNorm pair** (Training tricks, defaults): "
-        + estimate_text(
-            bn_kind(bn),
-            bn.steps,
-            bn_seconds(bn.arch, 1, bn.batch_size),
-            "bench/bench_training.py",
-            probe=bn_probe(bn),
-            measure=measure,
+    timed = [
+        (
+            "**BatchNorm pair** (Training tricks, defaults)",
+            estimate_parts(
+                bn_kind(bn),
+                bn.steps,
+                bn_seconds(bn.arch, 1, bn.batch_size),
+                "bench/bench_training.py",
+                probe=bn_probe(bn),
+                measure=measure,
+            ),
         )
     ]
     for setup in SETUPS:
         config = LoopConfig(setup=setup)
         steps = loop_steps(config)
-        lines.append(
-            f"**Training loop**, {SETUP_NAMES[setup]} ({network_size(setup)}; Build, {config.epochs} epochs): "
-            + estimate_text(
-                loop_kind(config),
-                steps,
-                loop_seconds(config) / steps,
-                "bench/bench_training.py",
-                probe=loop_probe(config),
-                measure=measure,
+        timed.append(
+            (
+                f"**Training loop**, {SETUP_NAMES[setup]} ({network_size(setup)}; Build, {config.epochs} epochs)",
+                estimate_parts(
+                    loop_kind(config),
+                    steps,
+                    loop_seconds(config) / steps,
+                    "bench/bench_training.py",
+                    probe=loop_probe(config),
+                    measure=measure,
+                ),
             )
         )
+    bases = {basis for _, (_, basis) in timed}
+    shared = bases.pop() if len(bases) == 1 else ""
+    lines = [f"{job}: {figure}" + (f" ({basis})" if not shared else "") for job, (figure, basis) in timed]
     if default := default_sweep_estimate(measure and server_queue().counts()[0] == 0):  # not beside a heavy job
         runs, estimate = default
         lines.append(
             f"**A page sweep** (Transfer, the form's defaults: {counted(runs, 'run')}): "
             f"{about(estimate.seconds)} {estimate.where()}"
         )
-    return lines
+    return (f"Training jobs at their defaults (where each figure comes from: {shared}):" if shared else ""), lines
 
 
 def readiness_ui() -> None:
@@ -175,4 +184,5 @@ def readiness_ui() -> None:
                 "Heavy jobs are running on this server now: timing steps beside them would read their load. "
                 "Try again when they end."
             )
-        st.markdown("\n".join(f"- {line}" for line in job_times(measure=timed)))
+        shared, lines = job_times(measure=timed)
+        st.markdown("\n\n".join([*([shared] if shared else []), "\n".join(f"- {line}" for line in lines)]))
