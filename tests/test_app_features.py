@@ -64,6 +64,27 @@ def test_choosing_a_layer_and_channel_reprojects(page):
     assert "keeps every activation of channel 7, zeroes the other channels" in said and "strongest unit only" in said
 
 
+def test_the_maps_can_share_one_scale_so_tiles_compare(page):
+    """A walk at layer4 (2 x 2 maps): each map on its own scale drew every tile as black and white squares alike.
+    On one scale, the tiles are the maps as the grid's largest value scales them all, said in the caption."""
+    import numpy as np
+
+    from explain.figures.render import grey_maps
+
+    maps = np.array([[[0, 2], [1, 0]], [[0, 8], [4, -1]]], np.float32)
+    assert np.array_equal(grey_maps(maps)[0], grey_maps(maps)[1])  # on their own scales: the same picture
+    assert grey_maps(maps, shared=True).tolist() == [[[0, 64], [32, 0]], [[0, 255], [128, 0]]]
+    page.selectbox(key="feat_layer_shapes-resnet18").set_value("layer4").run()
+    page.toggle(key="feat_shared_scale").set_value(True).run()
+    assert not page.exception
+    (caption,) = [c for c in image_captions(page) if c.startswith("layer4 (")]
+    assert re.match(
+        r"layer4 \(256 channels of 2 x 2, all maps on one scale, from 0 to the largest value among "
+        r"them, [\d.]+\): the 32 channels",
+        caption,
+    ), caption
+
+
 def test_the_layer_lists_show_blocks_and_stages_until_asked_for_the_layers_inside(page):
     """A walk found 79 entries in each tab's layer list, most of them a block's BatchNorm and ReLU."""
     keys = ("feat_layer_shapes-resnet18", "feat_top_layer_shapes-resnet18", "feat_occ_layer_shapes-resnet18")

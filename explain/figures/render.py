@@ -252,10 +252,12 @@ def montage(
     return out
 
 
-def grey_maps(maps: np.ndarray) -> np.ndarray:
-    """N x h x w activations -> N x h x w uint8, each map scaled by its own maximum (negative clipped)."""
+def grey_maps(maps: np.ndarray, shared: bool = False) -> np.ndarray:
+    """N x h x w activations -> N x h x w uint8, each map scaled by its own maximum, or all by the largest of them
+    where `shared` (so tiles compare: at a 2 x 2 layer each map on its own scale showed black and white squares
+    alike, a walk); negatives clipped."""
     m = np.clip(np.asarray(maps, np.float64), 0, None)
-    peak = m.reshape(len(m), -1).max(axis=1).reshape(-1, 1, 1)
+    peak = m.max(initial=0.0) if shared else m.reshape(len(m), -1).max(axis=1).reshape(-1, 1, 1)
     return (m / np.where(peak > 0, peak, 1) * 255).round().astype(np.uint8)
 
 

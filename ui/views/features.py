@@ -129,8 +129,9 @@ def maps_ui(
     subject: Subject,
     layers: list[str],
     start_layer: str,
-) -> tuple[str, int, bool]:
-    """The layer to show, the channel to project (its strongest first) and whether to project all of it."""
+) -> tuple[str, int, bool, bool]:
+    """The layer to show, the channel to project (its strongest first), whether to project all of it, and whether
+    the maps share one scale."""
     c1, c2 = st.columns([2, 1])
     layer = c1.selectbox(
         "Layer", layers, index=layers.index(start_layer), key=f"feat_layer_{subject.info.name}", bind=BIND
@@ -143,7 +144,14 @@ def maps_ui(
         bind=BIND,
         help="Keep every activation of the channel, not only its strongest.",
     )
-    return layer, channel, whole
+    shared = c1.toggle(
+        "One scale for all maps",
+        key="feat_shared_scale",
+        bind=BIND,
+        help="Off: each map from 0 to its own largest value, to show where each channel fires. On: all from 0 to "
+        "the largest value among them, to compare how strongly they fire.",
+    )
+    return layer, channel, whole, shared
 
 
 def channel_input(where: DeltaGenerator, label: str, order: list[int], key: str, subject: Subject, tab: str) -> int:
@@ -161,15 +169,21 @@ def channel_input(where: DeltaGenerator, label: str, order: list[int], key: str,
     return where.number_input(label, 0, len(order) - 1, start, key=key, bind=BIND)
 
 
-def show_feature_maps(layer: str, fmap: np.ndarray, order: list[int], channel: int) -> None:
+def show_feature_maps(layer: str, fmap: np.ndarray, order: list[int], channel: int, shared: bool = False) -> None:
     """The 32 channels of a layer with the strongest activations, strongest first, the chosen channel among them
-    (in the last tile when it is not one of the 32: a walk chose one and found its map nowhere), and where it is."""
+    (in the last tile when it is not one of the 32: a walk chose one and found its map nowhere), and where it is;
+    each map on its own scale, or all on one where `shared`."""
     shown, said = tiles_with(order, channel)
+    negative = " (black, negative values too)" if (fmap[shown] < 0).any() else ""
+    # negatives drawn black, said where there are any (a layer before its ReLU: a review saw them unexplained)
+    scale = (
+        f"all maps on one scale, from 0{negative} to the largest value among them, {float(fmap[shown].max()):.3g}"
+        if shared
+        else f"each map scaled on its own{f', from 0{negative} to its largest' if negative else ''}"
+    )
     st.image(
-        montage(grey_maps(fmap[shown]), cols=8, scale=max(1, 96 // fmap.shape[-1]), mark=shown.index(channel)),
-        # negatives drawn black, said where there are any (a layer before its ReLU: a review saw them unexplained)
-        caption=f"{layer} ({fmap.shape[0]} channels of {fmap.shape[1]} x {fmap.shape[2]}, each map scaled on its "
-        f"own{', from 0 (black, negative values too) to its largest' if (fmap[shown] < 0).any() else ''}): {said}",
+        montage(grey_maps(fmap[shown], shared), cols=8, scale=max(1, 96 // fmap.shape[-1]), mark=shown.index(channel)),
+        caption=f"{layer} ({fmap.shape[0]} channels of {fmap.shape[1]} x {fmap.shape[2]}, {scale}): {said}",
         width="stretch",
     )
 
@@ -220,9 +234,9 @@ def maps_tab(
 ) -> None:
     """A layer's strongest feature maps, and one channel's strongest activation projected back to pixels."""
     with settings("Layer and channel"):  # folded when presenting, as every page's controls (a walk)
-        layer, channel, whole = maps_ui(subject, layers, start_layer)
+        layer, channel, whole, shared = maps_ui(subject, layers, start_layer)
     fmap, order = cached_maps(subject, layer)
-    show_feature_maps(layer, fmap, order, int(channel))
+    show_feature_maps(layer, fmap, order, int(channel), shared)
     rec, position, value, box, tile = cached_reconstruction(subject, layer, int(channel), whole)
     seen = input_image(subject.x, subject.info.mean, subject.info.std)
     if silent := silent_note(int(channel), value):
