@@ -54,7 +54,8 @@ def own_network(page, url: str, folder: Path, pid: int) -> None:
     wait_idle(page)
     for i in range(3):
         page.get_by_role("tab", name="Your model").click()
-        page.get_by_test_id("stFileUploaderDropzoneInput").nth(1).set_input_files(str(folder / "mine.pt"))
+        uploaders = page.get_by_role("tabpanel", name="Your model").get_by_test_id("stFileUploaderDropzoneInput")
+        uploaders.nth(0).set_input_files(str(folder / "mine.pt"))
         page.get_by_text("mine.pt").first.wait_for()
         rerun(page, page.get_by_role("button", name="Load", exact=True).click)
         now, peak = rss_mb(pid)

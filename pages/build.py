@@ -24,8 +24,10 @@ with tab_anatomy:
         "with its shortcut; for the others, their code."
     )
     with settings():
-        chosen = image_input("build", default_sample="chelsea the cat (photo)")
         name, every = anatomy_ui()
+        # behind a button: any image gives the same table, and the picker took a quarter of the screen (a walk)
+        with st.popover("The image fed through", icon=":material/image:"):
+            chosen = image_input("build", default_sample="chelsea the cat (photo)")
     if chosen is not None:
         show_anatomy(name, every, chosen)
 with tab_own:

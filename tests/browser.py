@@ -309,11 +309,12 @@ def problems(page) -> list[str]:
     return page.locator("[data-testid='stException'], [data-testid='stAlertContentError']").all_inner_texts()
 
 
-def upload(page, path: Path, nth: int = 0, explained: bool = True, seconds: float = 300) -> int:
-    """Put a file into the page's `nth` file uploader and wait until the run it starts is done; with `explained`,
-    until the run explaining that image (the done marker names its SHA-256)."""
+def upload(page, path: Path, nth: int = 0, explained: bool = True, seconds: float = 300, within: str = "body") -> int:
+    """Put a file into the `nth` file uploader `within` an element (a CSS selector: the page by default; an open
+    popover's uploader is drawn apart, `[data-testid='stPopoverBody']`) and wait until the run it starts is done;
+    with `explained`, until the run explaining that image (the done marker names its SHA-256)."""
     before = current_run(page)
-    page.get_by_test_id("stFileUploaderDropzoneInput").nth(nth).set_input_files(str(path))
+    page.locator(within).get_by_test_id("stFileUploaderDropzoneInput").nth(nth).set_input_files(str(path))
     return wait_done(page, after=before, subject=subject_of(path) if explained else None, seconds=seconds)
 
 

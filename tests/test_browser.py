@@ -47,7 +47,7 @@ PAGES = [
         ("tab", "Feature maps & deconvnet"),
         "deconvnet projection of its strongest activation, over the same patch (mid-grey = 0)",
     ),
-    ("build", "build", None, "on chelsea.png, as 3 x 224 x 224 input"),
+    ("build", "build", ("popover", "The image fed through"), "on chelsea.png, as 3 x 224 x 224 input"),
     ("training", "training", ("tab", "Data augmentation"), "12 draws of the pipeline on chelsea.png"),
     ("unet", "unet", ("radio", "any image (upload or sample)"), "what the U-Nets see"),
     ("detection", "detection", None, "chelsea.png: Shapes Mask R-CNN (bundled)"),
@@ -87,11 +87,11 @@ def test_page_in_a_real_browser(app, photo, tmp_path, name, path, before, expect
         assert problems(page) == [], f"{name} shows an error before any input"
         if before:
             kind, label = before  # a tab is drawn by the browser alone; a radio, clicked on its label, runs the app
-            if kind == "tab":
-                page.get_by_role("tab", name=label).click()
+            if kind in ("tab", "popover"):  # a popover opens in the browser too, its uploader drawn apart
+                page.get_by_role("tab" if kind == "tab" else "button", name=label).click()
             else:
                 rerun(page, page.get_by_text(label, exact=True).first.click)
-        upload(page, photo)
+        upload(page, photo, within="[data-testid='stPopoverBody']" if before and before[0] == "popover" else "body")
         assert page.get_by_text(expected).filter(visible=True).count() > 0, f"{name}: {expected!r} is not shown"
         assert problems(page) == []
         screenshot(page, f"{name}.png", tmp_path)
@@ -630,10 +630,11 @@ def test_your_own_network_uploaded_in_the_browser_is_explained(app, tmp_path):
         closing(browser.new_page(viewport={"width": 1280, "height": 720})) as page,
     ):
         open_tab(page, f"{url}/build", "Your model")
-        inputs = page.get_by_test_id("stFileUploaderDropzoneInput")  # every tab is in the page: anatomy's is first
+        # the tab's own: every tab is in the page (Anatomy's image picker, in a popover, is drawn only when opened)
+        inputs = page.get_by_role("tabpanel", name="Your model").get_by_test_id("stFileUploaderDropzoneInput")
         before, ours = uploads_held(page, url), len(weights) + (tmp_path / "names.txt").stat().st_size
-        inputs.nth(1).set_input_files(str(tmp_path / "mine.pt"))
-        inputs.nth(3).set_input_files(str(tmp_path / "names.txt"))
+        inputs.nth(0).set_input_files(str(tmp_path / "mine.pt"))
+        inputs.nth(2).set_input_files(str(tmp_path / "names.txt"))
         page.get_by_text("names.txt").wait_for(timeout=bound_ms(30))  # both files are in the form
         # The server holds both (a file's name shows before its bytes have arrived: under load, the first reading
         # here missed the weights). Streamlit computes the figure at most every 5 s: read until it says so.
