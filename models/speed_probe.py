@@ -96,22 +96,6 @@ def threads_note(threads: int) -> str:
     return said + ("expect it to take longer here" if threads < BENCH_THREADS else "its time here may differ")
 
 
-def estimate_text(
-    kind: Hashable,
-    steps: int,
-    bench_per_step: float,
-    bench: str,
-    measured: float | None,
-    probe: Probe | None = None,
-    may_probe: bool = True,
-    settings: str = "",
-    bench_adds: str = "",
-) -> str:
-    """'About 3.2 minutes for 400 steps (what it comes from)': `estimate_parts` in one line."""
-    figure, basis = estimate_parts(kind, steps, bench_per_step, bench, measured, probe, may_probe, settings, bench_adds)
-    return f"{figure} ({basis})"
-
-
 def estimate_parts(
     kind: Hashable,
     steps: int,

@@ -150,11 +150,11 @@ def test_no_probe_runs_beside_a_heavy_job(fresh) -> None:
 
 def test_a_bench_figure_says_when_this_server_trains_on_other_threads_than_the_bench(monkeypatch):
     """A walk on a server at 1 thread read the bench's 34 s (2 threads) for a loop that took 67 s."""
-    from models.speed_probe import BENCH_THREADS, estimate_text, threads_note
+    from models.speed_probe import BENCH_THREADS, estimate_parts, threads_note
 
     assert threads_note(BENCH_THREADS) == ""
     assert threads_note(1).endswith("this server trains on 1, so expect it to take longer here")
     assert threads_note(8).endswith("this server trains on 8, so its time here may differ")
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
-    text = estimate_text(("bn", "never-timed"), 3000, 0.0019, BENCH, measured=None)
-    assert threads_note(1) in text and "measured by" in text
+    figure, basis = estimate_parts(("bn", "never-timed"), 3000, 0.0019, BENCH, measured=None)
+    assert threads_note(1) in basis and basis.startswith("measured by") and figure.endswith("for 3,000 steps")
