@@ -25,9 +25,11 @@ with tab_anatomy:
     )
     with settings():
         name, every = anatomy_ui()
-        # behind a button: any image gives the same table, and the picker took a quarter of the screen (a walk)
-        with st.popover("The image fed through", icon=":material/image:"):
-            chosen = image_input("build", default_sample="chelsea the cat (photo)")
+        # behind a button: any image gives the same table, and the picker took a quarter of the screen (a walk);
+        # why an image is not shown is said outside it
+        picker, notices = st.popover("The image fed through", icon=":material/image:"), st.container()
+        with picker:
+            chosen = image_input("build", default_sample="chelsea the cat (photo)", notices=notices)
     if chosen is not None:
         show_anatomy(name, every, chosen)
 with tab_own:

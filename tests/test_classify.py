@@ -65,11 +65,11 @@ def test_which_images_a_classifier_knows_is_decided_outside_the_pages():
     _, bundled = load_classifier("shapes-resnet18")
     assert training_data("bundled") == ("generated images of one shape each", True)
     assert unlike_training(bundled, "generated", "generated star") == ""
-    for kind, name in (("generated", "generated scene 1"), ("upload", "cat.png"), ("photo", "chelsea")):
+    for kind, name in (("generated", "generated scene 1"), ("own", "cat.png"), ("photo", "chelsea")):
         assert unlike_training(bundled, kind, name).startswith("Out of distribution:"), (kind, name)
     own = replace(bundled, source="own", title="My net")
     assert unlike_training(own, "model-data", "test image 3", "digits") == ""  # its own test images
     assert unlike_training(own, "generated", "generated star", "resnet-shapes") == ""
     assert "digit scans" in unlike_training(own, "generated", "generated star", "digits")
-    assert training_data("own", None) is None and unlike_training(own, "upload", "x.png") == ""  # uploaded: unknown
-    assert training_data("cache") is None and unlike_training(replace(bundled, source="cache"), "upload", "a") == ""
+    assert training_data("own", None) is None and unlike_training(own, "own", "x.png") == ""  # uploaded: unknown
+    assert training_data("cache") is None and unlike_training(replace(bundled, source="cache"), "own", "a") == ""

@@ -429,11 +429,14 @@ def test_a_detections_grad_cam_differentiates_its_class_logit_before_the_softmax
     stages = run_stages(model, x)
     heads, h, w = model.roi_heads, *stages.resized_to
     padded = [int(np.ceil(v / model.transform.size_divisible) * model.transform.size_divisible) for v in (h, w)]
+    rows = _rows_of_detections(model, stages)  # each detection's proposal, found apart from the code under test
+    assert len(rows) == len(stages.boxes)
     differs = []
     for i in range(min(3, len(stages.boxes))):
         box, label, score = tuple(float(v) for v in stages.boxes[i]), int(stages.labels[i]), float(stages.scores[i])
         cams = detection_cams(model, x, box, label)
-        _, proposal = detection_source(model, stages, box, label, score)
+        rank, proposal = detection_source(model, stages, box, label, score)
+        assert rank == rows[i]
         features = {k: torch.from_numpy(v)[None].requires_grad_() for k, v in stages.features.items() if k != "pool"}
         roi = torchvision.models.detection.transform.resize_boxes(torch.tensor([proposal]), stages.image_hw, (h, w))
         logits, _ = heads.box_predictor(heads.box_head(heads.box_roi_pool(features, [roi], [(h, w)])))
@@ -448,6 +451,31 @@ def test_a_detections_grad_cam_differentiates_its_class_logit_before_the_softmax
         np.testing.assert_allclose(cams.maps[cams.pooled_from], maps["logit"], atol=1e-3)
         differs.append(float(np.abs(maps["probability"] - maps["logit"]).max()))
     assert max(differs) > 0.05, differs  # the quantity matters: the probability's map is another one
+    # only the levels' gradients are taken: the shared model's parameters are left without .grad (a review: a
+    # backward() filled them, kept for the process's life)
+    assert all(p.grad is None for p in model.parameters())
+
+
+def _rows_of_detections(model: torch.nn.Module, stages) -> list[int]:
+    """The proposal each detection of `stages` came from, as torchvision's `postprocess_detections` makes it, with
+    each candidate's row carried through its steps (a review's check, apart from `_source_row`)."""
+    from torchvision.models.detection.transform import resize_boxes
+    from torchvision.ops import boxes as box_ops
+
+    heads, size = model.roi_heads, list(stages.resized_to)
+    features = {k: torch.from_numpy(v)[None] for k, v in stages.features.items()}
+    rois = resize_boxes(torch.from_numpy(stages.proposals).float(), stages.image_hw, stages.resized_to)
+    with torch.no_grad():
+        logits, regression = heads.box_predictor(heads.box_head(heads.box_roi_pool(features, [rois], [size])))
+    boxes = box_ops.clip_boxes_to_image(heads.box_coder.decode(regression, [rois]), size)[:, 1:].reshape(-1, 4)
+    scores = torch.nn.functional.softmax(logits, -1)[:, 1:]
+    labels = torch.arange(1, logits.shape[1]).expand_as(scores).reshape(-1)
+    rows = torch.arange(len(rois)).view(-1, 1).expand_as(scores).reshape(-1)
+    scores = scores.reshape(-1)
+    keep = torch.where(scores > heads.score_thresh)[0]
+    keep = keep[box_ops.remove_small_boxes(boxes[keep], min_size=1e-2)]
+    keep = keep[box_ops.batched_nms(boxes[keep], scores[keep], labels[keep], heads.nms_thresh)]
+    return rows[keep[: heads.detections_per_img]].tolist()
 
 
 def test_a_detections_grad_cam_is_empty_away_from_its_level_and_says_why():

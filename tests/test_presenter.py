@@ -37,6 +37,7 @@ def test_for_projector_moves_a_legend_from_under_the_axes_to_the_top():
     assert fig.layout.legend.y == -0.25  # the page's own figure keeps its legend below
     titled = go.Figure(fig).add_annotation(text="with BatchNorm", x=0.5, y=1.0, xref="paper", yref="paper")
     assert for_projector(titled).layout.legend.y == -0.25  # a legend at the top would cover the subplot titles
+    assert for_projector(go.Figure(fig).update_layout(title="PR curve")).layout.legend.y == -0.25  # or the title
     side = go.Figure(fig).update_layout(legend=dict(orientation="v", y=1, x=1.02))
     assert for_projector(side).layout.legend.y == 1 and for_projector(side).layout.legend.yref is None
 

@@ -59,8 +59,8 @@ def test_the_panel_times_the_jobs_on_this_server_when_asked(monkeypatch):
     shared, *jobs = lines[0].split("\n- ")[:5] if lines else [""]
     assert (
         shared.startswith(
-            "Training jobs at their defaults (where each figure comes from: measured by `bench/bench_training.py` "
-            "on an idle 2-core CPU"
+            "The BatchNorm pair and the training loops at their defaults (where their figures come from: measured "
+            "by `bench/bench_training.py` on an idle 2-core CPU"
         )
         and lines[0].count("on an idle 2-core CPU") == 1
     )

@@ -7,6 +7,7 @@ from typing import Literal
 
 import streamlit as st
 from PIL import Image
+from streamlit.delta_generator import DeltaGenerator
 
 from explain.inputs.image_choice import FROM_ELSEWHERE, image_source
 from explain.inputs.images import ImageLoadError, image_sha256, load_image
@@ -62,16 +63,21 @@ def decode_upload(
 
 
 def image_input(
-    prefix: str, default_sample: str = SAMPLE_NAMES[0], extra: dict[str, bytes] | None = None
+    prefix: str,
+    default_sample: str = SAMPLE_NAMES[0],
+    extra: dict[str, bytes] | None = None,
+    notices: DeltaGenerator | None = None,
 ) -> ChosenImage | None:
     """Draw the image chooser; return the chosen image, or None after showing why it is unusable. `extra` samples
-    (name -> PNG bytes: the test images of the visitor's own network) come first in the picker.
+    (name -> PNG bytes: the test images of the visitor's own network) come first in the picker. Why an image
+    cannot be shown or is not the one a link names goes in `notices` where given (a picker behind a button: a
+    review found those lines drawn only once it was opened), else under the picker.
 
     A camera photo wins over an upload; then come the upload a link names and the one the visitor gave another page
     (an image follows them from page to page until they pick a sample or remove it), then the sample picker
     (`explain.inputs.image_choice.image_source`).
     """
-    extra = extra or {}
+    extra, say = extra or {}, notices or st
     names = (*extra, *SAMPLE_NAMES)
     if st.session_state.get(f"{prefix}_extra_of") != tuple(extra):  # the own network's samples came (or went)
         st.session_state[f"{prefix}_extra_of"] = tuple(extra)
@@ -109,11 +115,11 @@ def image_input(
         forget_upload()
     carried = carried_upload() if own is None and not isinstance(earlier, tuple) else None
     if isinstance(carried, str):
-        st.info(carried, icon=":material/hourglass_disabled:")
+        say.info(carried, icon=":material/hourglass_disabled:")
     source = image_source(shot is not None, upload is not None, isinstance(earlier, tuple), isinstance(carried, tuple))
     if isinstance(earlier, str):  # said once what is shown instead is known
         shown = "your latest upload" if source == "carried" else "the sample"
-        st.info(f"{earlier} ({shown.capitalize()} is shown meanwhile.)", icon=":material/link_off:")
+        say.info(f"{earlier} ({shown.capitalize()} is shown meanwhile.)", icon=":material/link_off:")
     if source in ("camera", "upload"):
         data, name = own.getvalue(), "camera photo" if source == "camera" else upload.name
     elif source in FROM_ELSEWHERE:
@@ -145,7 +151,7 @@ def image_input(
             else f"{display_name(name)} cannot be shown (the line below says why): remove it to use the samples."
         )
     if isinstance(chosen, str):
-        st.error(chosen, icon=":material/broken_image:")
+        say.error(chosen, icon=":material/broken_image:")
         return None
     if source != "sample":  # kept under the name as given (shown through display_name, once, where shown)
         remember_upload(chosen.sha256, data, name)

@@ -163,7 +163,11 @@ def job_times(measure: bool = False) -> tuple[str, list[str]]:
             f"**A page sweep** (Transfer, the form's defaults: {counted(runs, 'run')}): "
             f"{about(estimate.seconds)} {estimate.where()}"
         )
-    return (f"Training jobs at their defaults (where each figure comes from: {shared}):" if shared else ""), lines
+    return (
+        f"The BatchNorm pair and the training loops at their defaults (where their figures come from: {shared}):"
+        if shared
+        else ""
+    ), lines
 
 
 def readiness_ui() -> None:

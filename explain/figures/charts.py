@@ -350,7 +350,8 @@ def for_projector(fig: go.Figure, scale: float = 1.5) -> go.Figure:
     if layout.height:
         out.update_layout(height=round(layout.height * min(scale, 1.3)))
     below = layout.legend.orientation == "h" and layout.legend.y is not None and layout.legend.y < 0
-    titled = any(a.y is not None and a.y >= 1 for a in layout.annotations)  # subplot titles, where the legend would go
+    # a title or subplot titles are where the legend would go (a review: the PR curve's title under its legend)
+    titled = bool(layout.title.text) or any(a.y is not None and a.y >= 1 for a in layout.annotations)
     if below and not titled and not any(axis.automargin is False for axis in out.select_xaxes()):
         # a legend under the axes moves to the top of the figure, where it is on the screen with the chart's first
         # lines (a walk at 1280 x 720: BatchNorm's three runs and Transfer's regimes were named below the screen)

@@ -119,11 +119,11 @@ def training_data(source: str, own_data: str | None = None) -> tuple[str, bool] 
 
 
 def unlike_training(info: ModelInfo, image_kind: str, image_name: str, own_data: str | None = None) -> str:
-    """The out-of-distribution note for a classifier meeting an image (its kind and name as the image picker gives
-    them: "generated", "model-data", "upload", ...), or "": the bundled model knows the generated one-shape samples;
-    a network trained on the Build page knows its own test images (and those samples when it trained on generated
-    shapes); an uploaded network's data is unknown. What scores computed on the model's answer, such as
-    faithfulness, must say too."""
+    """The out-of-distribution note for a classifier meeting an image (its kind and name as the image picker gives them:
+    "generated", "photo", "model-data" or "own", the visitor's upload or photo), or "": the bundled model knows the
+    generated one-shape samples; a network trained on the Build page knows its own test images (and those samples when
+    it trained on generated shapes); an uploaded network's data is unknown. What scores computed on the model's answer,
+    such as faithfulness, must say too."""
     if (data := training_data(info.source, own_data)) is None:
         return ""
     trained_on, shapes = data

@@ -357,12 +357,14 @@ def detection_cams(
         images, _ = model.transform([x])
         features = model.backbone(images.tensors)
         pooled = [k for k in features if k != POOL]  # the levels the box head reads (P6 feeds the RPN only)
-        for k in pooled:
-            features[k].retain_grad()
         proposals, _ = model.rpn(images, features)
         heads = model.roi_heads
         seen: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # the box predictor's outputs: a row per proposal
-        hook = heads.box_predictor.register_forward_hook(lambda _m, _i, out: seen.setdefault("out", out))
+
+        def keep(_module: nn.Module, _inputs: tuple, out: tuple[torch.Tensor, torch.Tensor]) -> None:
+            seen.setdefault("out", out)  # returns None: a hook's return value would replace the module's output
+
+        hook = heads.box_predictor.register_forward_hook(keep)
         try:
             detections, _ = heads(features, proposals, images.image_sizes)
         finally:
@@ -373,12 +375,14 @@ def detection_cams(
             raise ValueError("the detection was not found again")
         ious = box_iou(torch.tensor([box], dtype=torch.float, device=x.device), found["boxes"][same].detach())[0]
         best = same[int(ious.argmax())]
-        again = (tuple(float(v) for v in found["boxes"][best]), label, float(found["scores"][best]))
+        again = (tuple(float(v) for v in found["boxes"][best].detach()), label, float(found["scores"][best].detach()))
         row = _source_row(heads, seen["out"], proposals[0], (images.image_sizes[0], original[0]), again)
         if row is None:  # the same pass made the detection from one of these rows: not seen on any model here
             raise ValueError("the proposal the detection came from was not found")
-        seen["out"][0][row, label].backward()
-        grads = {k: features[k].grad if features[k].grad is not None else torch.zeros_like(features[k]) for k in pooled}
+        # the levels' gradients alone: a backward() also filled .grad on the shared model's parameters, kept for the
+        # process's life (a review)
+        found_grads = torch.autograd.grad(seen["out"][0][row, label], [features[k] for k in pooled], allow_unused=True)
+        grads = {k: torch.zeros_like(features[k]) if g is None else g for k, g in zip(pooled, found_grads, strict=True)}
         read = [k for k in pooled if bool(grads[k].any())]  # one level at most: a box is pooled from one
         pooled_from = max(read, key=lambda k: float(grads[k].abs().sum())) if read else None
         cams = {
@@ -560,8 +564,8 @@ def cam_note(
         )
     if pooled_from is None:
         return (
-            "The map is empty: this detection's score has no gradient at any level (every other class's probability "
-            "rounds to zero beside it, or the box head's units are all inactive for this box)."
+            "The map is empty: this detection's class score has no gradient at any level (the box head's units are "
+            "all inactive for this box, so nothing before them changes its logit)."
         )
     if level != pooled_from:
         return (
