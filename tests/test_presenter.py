@@ -35,11 +35,27 @@ def test_for_projector_moves_a_legend_from_under_the_axes_to_the_top():
     big = for_projector(fig)
     assert (big.layout.legend.yref, big.layout.legend.y, big.layout.legend.yanchor) == ("container", 1, "top")
     assert fig.layout.legend.y == -0.25  # the page's own figure keeps its legend below
+    # over subplot titles (the training loop's: a lecturer's walk met its legend 1,000 px down), with room for both
     titled = go.Figure(fig).add_annotation(text="with BatchNorm", x=0.5, y=1.0, xref="paper", yref="paper")
-    assert for_projector(titled).layout.legend.y == -0.25  # a legend at the top would cover the subplot titles
+    big = for_projector(titled)
+    assert big.layout.legend.y == 1 and big.layout.margin.t >= 18 * 1.5 + 18 * 1.6  # a row of legend, the titles
+    assert big.layout.height == 390 + big.layout.margin.t  # the plots keep their height
     assert for_projector(go.Figure(fig).update_layout(title="PR curve")).layout.legend.y == -0.25  # or the title
     side = go.Figure(fig).update_layout(legend=dict(orientation="v", y=1, x=1.02))
     assert for_projector(side).layout.legend.y == 1 and for_projector(side).layout.legend.yref is None
+
+
+def test_a_projectors_title_keeps_its_second_line_readable_and_clear_of_the_plot():
+    """A lecturer's walk: a map's 13-px subtitle stayed 13 px on the projector and the map drew over it."""
+    from explain.figures.charts import legend_rows, map_figure, subtitle
+
+    fig = map_figure(np.zeros((4, 4)), "absolute", "the map alone" + subtitle("0 = no evidence"))
+    big = for_projector(fig)
+    assert "font-size:20px" in big.layout.title.text and "font-size:13px" in fig.layout.title.text
+    assert big.layout.margin.t == round(fig.layout.margin.t * 1.5)
+    assert big.layout.height == round(fig.layout.height * 1.3) + big.layout.margin.t - fig.layout.margin.t
+    many = go.Figure([go.Scatter(x=[0], y=[0], name=f"a rather long legend entry {i}") for i in range(12)])
+    assert legend_rows(many, 18) >= 3 and legend_rows(go.Figure(go.Scatter(name="one")), 18) == 1
 
 
 def test_box_labels_are_sized_to_the_image_on_a_contrasting_band():

@@ -65,10 +65,34 @@ def top_k_bar(predictions: Sequence[Prediction], title: str = "") -> go.Figure:
     return fig
 
 
+SUBTITLE_PX = 13
+
+
+def subtitle_style(px: int) -> str:
+    return f"font-size:{px}px;font-weight:normal"
+
+
+SUBTITLE_STYLE = subtitle_style(SUBTITLE_PX)
+
+
 def subtitle(text: str) -> str:
-    """A Plotly title's second line at a readable 13 px (`<sup>` drew it at about 9 px, walks found), to append to
-    the title's text."""
-    return f"<br><span style='font-size:13px;font-weight:normal'>{text}</span>"
+    """A Plotly title's second line at a readable 13 px (`<sup>` drew it at about 9 px, walks found; `for_projector`
+    enlarges it), to append to the title's text."""
+    return f"<br><span style='{SUBTITLE_STYLE}'>{text}</span>"
+
+
+def legend_rows(fig: go.Figure, font_px: float, width: float = 1050) -> int:
+    """How many rows a horizontal legend of `fig` takes at `font_px` across `width` pixels (a presenting page's
+    chart), estimated from its entries' lengths on the side of too many."""
+    main = [t for t in fig.data if t.legend in (None, "legend")]  # not a second legend's entries
+    entries = [t.name for t in main if t.showlegend is not False and t.name]
+    titles = {t.legendgrouptitle.text for t in main if t.legendgrouptitle and t.legendgrouptitle.text}
+    rows, used = 1, 0.0
+    for w in [len(n) * font_px * 0.6 + 45 for n in entries] + [len(t) * font_px * 0.65 + 20 for t in titles]:
+        if used and used + w > width:
+            rows, used = rows + 1, 0.0
+        used += w
+    return rows
 
 
 def colorbar(mode: str, percentile: float, alpha: float | None = None, explained: bool = True) -> go.Figure:
@@ -342,6 +366,8 @@ def for_projector(fig: go.Figure, scale: float = 1.5) -> go.Figure:
     out.update_layout(font_size=base)
     bigger(layout.title.font, base * 1.2)
     bigger(layout.legend.font, base)
+    if "legend2" in layout:  # a second legend (the training loop's layers, beside their panel)
+        bigger(layout.legend2.font, base)
     for annotation in layout.annotations:
         bigger(annotation.font, base)
     for axis in [*out.select_xaxes(), *out.select_yaxes()]:
@@ -349,13 +375,24 @@ def for_projector(fig: go.Figure, scale: float = 1.5) -> go.Figure:
         bigger(axis.tickfont, base * 0.9)
     if layout.height:
         out.update_layout(height=round(layout.height * min(scale, 1.3)))
+    if layout.title.text and layout.margin.t:  # the title's room grows with its text (a walk: a subtitle under a map)
+        grown = round(layout.margin.t * scale)
+        out.update_layout(margin_t=grown, height=out.layout.height and out.layout.height + grown - layout.margin.t)
+    if SUBTITLE_STYLE in (layout.title.text or ""):  # a title's second line, fixed in pixels: larger too
+        layout.title.text = layout.title.text.replace(SUBTITLE_STYLE, subtitle_style(round(SUBTITLE_PX * scale)))
     below = layout.legend.orientation == "h" and layout.legend.y is not None and layout.legend.y < 0
-    # a title or subplot titles are where the legend would go (a review: the PR curve's title under its legend)
-    titled = bool(layout.title.text) or any(a.y is not None and a.y >= 1 for a in layout.annotations)
-    if below and not titled and not any(axis.automargin is False for axis in out.select_xaxes()):
+    subplots = any(a.y is not None and a.y >= 1 for a in layout.annotations)  # their titles, where a legend would go
+    if below and not layout.title.text and not any(axis.automargin is False for axis in out.select_xaxes()):
         # a legend under the axes moves to the top of the figure, where it is on the screen with the chart's first
-        # lines (a walk at 1280 x 720: BatchNorm's three runs and Transfer's regimes were named below the screen)
+        # lines (a walk at 1280 x 720: BatchNorm's three runs and Transfer's regimes were named below the screen; a
+        # lecturer's walk: the training loop's lines on the first screen with their legend 1,000 px down); not over
+        # a title (a review: the PR curve's)
         out.update_layout(legend=dict(yref="container", y=1, yanchor="top", x=0, xanchor="left"))
+        if subplots:  # room above the subplot titles for the legend's rows, estimated on the side of too many
+            top = round(legend_rows(out, base) * (base * 1.5 + 6) + base * 1.6 + 16)
+            out.update_layout(
+                margin_t=top, height=out.layout.height and out.layout.height + top - (layout.margin.t or 0)
+            )
     if any(axis.automargin is False for axis in out.select_xaxes()) and layout.margin.b:
         # a bottom margin set outright for the text below the axes (sanity_chart's legend): it grows with the text
         out.update_layout(margin_b=round(layout.margin.b * scale), height=out.layout.height + layout.margin.b // 2)

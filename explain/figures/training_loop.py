@@ -80,6 +80,7 @@ def loop_figure(h: LoopHistory, steps_per_epoch: int) -> go.Figure:
             mode="lines",
             line=dict(width=1, color=colour),
             name=name,
+            legend="legend2",  # beside its panel: in the main legend its column pushed the charts down (a walk)
             legendgroup="grads",
             legendgrouptitle_text="layers, input to output",
             legendgrouptitle_font=dict(weight="bold"),  # apart from the entry before it (a walk read one label)
@@ -94,7 +95,8 @@ def loop_figure(h: LoopHistory, steps_per_epoch: int) -> go.Figure:
     fig.update_layout(
         height=680,
         margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(groupclick="toggleitem", orientation="h", y=-0.12, x=0),
+        legend=dict(orientation="h", y=-0.12, x=0),
+        legend2=dict(groupclick="toggleitem", orientation="v", x=1.01, xanchor="left", y=0, yanchor="bottom"),
     )
     return fig
 
