@@ -32,7 +32,13 @@ with settings():
     methods, mode, percentile, alpha, alone = display_ui(right)
     params = params_ui(methods, subject, mode)
 info = subject.info
-in_use(subject.chosen.name, info.title, info.is_fallback, out_of_distribution(info, subject.chosen))
+in_use(
+    subject.chosen.name,
+    info.title,
+    info.is_fallback,
+    out_of_distribution(info, subject.chosen),
+    info.categories[target],
+)
 maps, failures = attribution_maps(subject, target, methods, params)
 
 seen = input_image(subject.x, info.mean, info.std)

@@ -7,7 +7,7 @@ app_shell()  # first: a visitor arriving here after a restart sees the app while
 import streamlit as st
 
 from ui.presenter import prose, settings
-from ui.views.transfer import source_ui, sweep_folders, sweep_section
+from ui.views.transfer import source_ui, sweep_folders, sweep_in_use, sweep_section
 from ui.views.transfer_sweep import start_sweep, sweep_form_ui, sweep_run_section
 
 st.title("Adapting a pretrained network")
@@ -22,8 +22,10 @@ prose(
     "A learning curve shows which is best at each amount of data: test error against training images per class, "
     "with the fit e(n) = α + η·n^γ of Hoiem et al., *Learning Curves for Analysis of Deep Networks* (ICML 2021)."
 )
+folders = sweep_folders()
 with settings():
-    folder = source_ui(sweep_folders())
+    folder = source_ui(folders)
+sweep_in_use(folder, folders)
 sweep_section(folder)
 start_sweep(sweep_form_ui())
 sweep_run_section()

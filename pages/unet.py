@@ -9,6 +9,7 @@ import streamlit as st
 from ui.presenter import in_use, settings
 from ui.views.unet import (
     NETWORKS,
+    caveat,
     departures,
     intro,
     loaded_unets,
@@ -24,5 +25,5 @@ show_ablation(full, noskip, full_rec.metrics, noskip_rec.metrics)
 st.subheader("Predict")  # above the folded settings when presenting: the pictures below keep their heading (a walk)
 with settings():
     image, truth, name = source_ui()
-in_use(name, NETWORKS, fallback=False)
+in_use(name, NETWORKS, fallback=False, caveat=caveat(truth))
 segmentation_section(full, noskip, full_rec.config, image, truth)

@@ -243,6 +243,10 @@ def test_presenting_keeps_the_out_of_distribution_note_in_view():
     assert captions[seen + 1].startswith(":material/help: Out of distribution")
     at.selectbox(key="attr_sample").set_value("generated star").run()  # a shape it knows: nothing to warn of
     assert not any(c.startswith(":material/help: Out of distribution") for c in at.caption.values)
+    # the class explained, named there too (a lecturer's walk found it only under the maps, below the screen)
+    assert ":material/visibility: generated star · Shapes ResNet-18 (bundled) · explaining the class `star`" in (
+        at.caption.values
+    )
 
 
 def test_faithfulness_on_an_image_unlike_the_training_data_says_the_scores_are_a_guess(page):

@@ -24,6 +24,10 @@ def test_batchnorm_tab_opens_with_the_cached_default_run():
         "The default run, computed in advance: 3 x 100 MLP (the paper's), sigmoid, learning rate 0.5, "
         "batches of 60, 3,000 steps, seed 0."
     ]
+    # and when presenting: the settings are what the curves are of (a lecturer's walk: no line named the rate)
+    at.session_state["view_compact"] = True
+    at.run()
+    assert [c.value for c in at.caption if c.value.startswith("The default run, computed in advance:")] == said
 
 
 def test_a_short_live_run_trains_and_reports():

@@ -131,6 +131,13 @@ def test_presenting_names_the_scene_and_the_networks_and_the_bars_wear_the_skips
     assert ":material/visibility: example scene 42 · the bundled U-Nets, with and without skip connections" in " ".join(
         at.caption.values
     )
+    caveat = ":material/help: They were trained on generated shapes only: on a photo they may find shapes"
+    assert not any(c.startswith(caveat) for c in at.caption.values)  # a scene with its labels: none to say
+    at.radio(key="unet_source").set_value("any").run()
+    at.file_uploader(key="unet_upload").upload("photo.png", GOOD["rgb.png"], "image/png").run()
+    # a photo: said under the folded settings (a lecturer's walk projected a cat segmented into triangles, unsaid)
+    assert any(c.startswith(caveat) for c in at.caption.values)
+    at.radio(key="unet_source").set_value("scene").run()
     specs = plotly_specs(at)
     bars = next(s for s in specs if s["data"] and s["data"][0]["type"] == "bar")
     assert [(t["name"], t["marker"]["color"]) for t in bars["data"]] == [

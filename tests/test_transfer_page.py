@@ -89,6 +89,18 @@ def test_shipped_sweep_shows_curves_table_and_crossovers(page) -> None:
     assert "At 1 per class the training set is smaller than a batch" in words and "every image 8 times" in words
 
 
+def test_presenting_names_the_sweep_shown_under_the_folded_settings(page) -> None:
+    """A lecturer's walk: presenting, the sweep's name was folded into Settings; the audience could not tell what
+    data or encoder the curves were of."""
+    page.session_state["view_compact"] = True
+    page.run()
+    assert not page.exception
+    assert ":material/visibility: Shipped: digits, bundled glyphs encoder (3 seeds)" in page.caption.values
+    page.session_state["view_compact"] = False
+    page.run()
+    assert not any(c.startswith(":material/visibility:") for c in page.caption.values)
+
+
 def test_paper_overlay_and_the_papers_axis(page) -> None:
     page.checkbox(key="transfer_paper").check().run()
     page.radio(key="transfer_axis").set_value("inv_sqrt").run()

@@ -128,13 +128,17 @@ def per_row(normal: int) -> int:
     return max(1, normal - 1) if presenting() else normal
 
 
-def in_use(image_name: str, model_title: str, fallback: bool, caveat: str = "") -> None:
+def in_use(image_name: str, model_title: str, fallback: bool, caveat: str = "", explaining: str = "") -> None:
     """When presenting, one line under the folded settings naming the image and the model in use (the weights
     banner is inside the panel), so the audience always sees which model the results are from; then `caveat`, what
     the audience must know of the results that the folded panel says (a walk: a coffee cup explained as "circle" with
     the out-of-distribution note folded away)."""
     if presenting():
+        from models.text import code_span  # here: the shell imports this module before torch loads
+
         model = f"{model_title} (the offline fallback, trained here)" if fallback else model_title
-        st.caption(f":material/visibility: {image_name} · {model}")
+        # `explaining`: the class the maps are for (a lecturer's walk found it only under the maps, below the screen)
+        said = f" · explaining the class {code_span(explaining)}" if explaining else ""
+        st.caption(f":material/visibility: {image_name} · {model}{said}")
         if caveat:
             st.caption(f":material/help: {caveat}")

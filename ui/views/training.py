@@ -161,7 +161,8 @@ def show_bn_run(exp: BNExperiment | None) -> tuple:
             st.warning(str(exc), icon=":material/description:")
     if default is not None:
         c = default[0]
-        note(  # the settings in words (it showed their JSON), hidden when presenting
+        st.caption(  # the settings in words (it showed their JSON); shown when presenting too: they are what the
+            # curves are of (a lecturer's walk: nothing on the projected screen named the learning rate)
             f"The default run, computed in advance: {ARCH_NAMES[c.arch]}, {c.activation}, learning rate {c.lr:g}, "
             f"batches of {c.batch_size}, {counted(c.steps, 'step')}, seed {c.seed}."
         )
@@ -170,7 +171,7 @@ def show_bn_run(exp: BNExperiment | None) -> tuple:
         same = " The same settings as the default run computed in advance, shown here before." * (
             exp.config == BNConfig()
         )
-        note(f"Your run: {bn_label(exp.config)}; {exp.step:,} of {exp.config.steps:,} steps trained.{same}")
+        st.caption(f"Your run: {bn_label(exp.config)}; {exp.step:,} of {exp.config.steps:,} steps trained.{same}")
     places = st.empty(), st.empty(), st.empty()
     if exp is None:
         if default is not None:

@@ -38,7 +38,7 @@ from models.transfer import (
     user_sweeps,
 )
 from models.transfer.published import PUBLISHED
-from ui.presenter import chart, note, settings
+from ui.presenter import chart, note, presenting, settings
 from ui.view_link import BIND, explained, linked_values, select_number
 from ui.views.transfer_sweep import SWEEP, YOURS, my_sweeps, stopped_ui
 
@@ -95,6 +95,14 @@ def source_ui(folders: dict[str, Path]) -> Path:
     say_not_yours("transfer_source", set(titles.values()), "shows the shipped sweep instead")
     label = st.selectbox("Results", list(folders), format_func=titles.__getitem__, key="transfer_source", bind=BIND)
     return folders[label]
+
+
+def sweep_in_use(folder: Path, folders: dict[str, Path]) -> None:
+    """When presenting, the sweep shown, named under the folded settings as the other pages name their image and
+    model (a lecturer's walk: the audience could not tell what data or encoder the curves were of)."""
+    if presenting():
+        titles = folder_titles(folders)
+        st.caption(f":material/visibility: {next(titles[k] for k, f in folders.items() if f == folder)}")
 
 
 def show_problems(problems: list[str]) -> None:

@@ -80,6 +80,15 @@ def show_ablation(full: torch.nn.Module, noskip: torch.nn.Module, m_full: Mappin
 SOURCES = {"scene": "a generated scene (with its true labels)", "any": "any image (upload or sample)"}
 
 
+UNLIKE_TRAINING = "They were trained on generated shapes only: on a photo they may find shapes where there are none."
+
+
+def caveat(truth: np.ndarray | None) -> str:
+    """What the audience must know of the predictions when presenting (the picker's line is folded away with the
+    settings: a lecturer's walk projected a cat segmented into triangles and stars with no word), or ""."""
+    return UNLIKE_TRAINING if truth is None else ""
+
+
 def source_ui() -> tuple[Image.Image, np.ndarray | None, str]:
     """Choose an example scene (with its true labels) or any image: (the image, its labels if known, its name);
     stops if none is usable."""
@@ -106,9 +115,7 @@ def source_ui() -> tuple[Image.Image, np.ndarray | None, str]:
     st.caption(
         f"The U-Nets see {SIZE} x {SIZE} pixels: the image is centre-cropped to a square and resized. "
         + (
-            sample_note(chosen.name)
-            if truth is not None
-            else "They were trained on generated shapes only: on a photo they may find shapes where there are none."
+            sample_note(chosen.name) if truth is not None else UNLIKE_TRAINING
         )  # may: a walk's 1 x 1 upload was all background beside "they find shapes"
     )
     if note := small_image_note(chosen.image, "read its labels as guesses"):  # as the classifier pages say it
