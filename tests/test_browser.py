@@ -48,7 +48,12 @@ PAGES = [
         "deconvnet projection of its strongest activation, over the same patch (mid-grey = 0)",
     ),
     ("build", "build", ("popover", "The image fed through"), "on chelsea.png, as 3 x 224 x 224 input"),
-    ("training", "training", ("tab", "Data augmentation"), "12 draws of the pipeline on chelsea.png"),
+    (
+        "training",
+        "training",
+        ("tab", "Data augmentation"),
+        "12 draws of the pipeline (rotation, affine) on chelsea.png",
+    ),
     ("unet", "unet", ("radio", "any image (upload or sample)"), "what the U-Nets see"),
     ("detection", "detection", None, "chelsea.png: Shapes Mask R-CNN (bundled)"),
 ]

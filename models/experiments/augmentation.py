@@ -189,6 +189,11 @@ def build_pipeline(steps: Sequence[dict[str, Any]]) -> v2.Compose:
     return v2.Compose([getattr(v2, TRANSFORMS[s["name"]].cls)(**s["params"]) for s in check_steps(steps)])
 
 
+def steps_names(steps_json: str) -> str:
+    """A pipeline's transforms' names, in order ("no transforms" for none)."""
+    return ", ".join(s["name"] for s in json.loads(steps_json)) or "no transforms"
+
+
 def pipeline_code(steps: Sequence[dict[str, Any]]) -> str:
     """Python source that builds the same pipeline, ready to copy."""
     lines = ["from torchvision.transforms import v2", "", "pipeline = v2.Compose(", "    ["]
@@ -303,7 +308,7 @@ class PipelineResult:
     @property
     def pipeline_text(self) -> str:
         """The transforms' names, in order."""
-        return ", ".join(s["name"] for s in json.loads(self.steps_json))
+        return steps_names(self.steps_json)
 
     @property
     def parameters_text(self) -> str:

@@ -33,6 +33,7 @@ from models.experiments.augmentation import (
     preview_draws,
     probe_affordable,
     step,
+    steps_names,
     targets_note,
     training_refusal,
 )
@@ -305,7 +306,8 @@ def show_previews(steps_json: str, chosen: ChosenImage | None, n: int, seed: int
         try:
             st.image(
                 cached_image_previews(steps_json, chosen.sha256, shown, seed, chosen.image),
-                caption=f"{shown} draws of the pipeline on {chosen.name}",
+                # the transforms named: presenting, the pipeline's code is folded away (a lecturer's walk)
+                caption=f"{shown} draws of the pipeline ({steps_names(steps_json)}) on {chosen.name}",
                 width="stretch",
             )
         except Exception as exc:  # e.g. a crop larger than the image without padding
