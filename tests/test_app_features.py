@@ -125,6 +125,18 @@ def test_top9_scan_over_the_bundled_set(page):
     )
 
 
+def test_presenting_folds_the_top9_choices_and_leaves_the_scan_button_in_view(page):
+    """A lecturer's walk: presenting, the Top-9 tab's whole first screen was its radio, layer and channel controls."""
+    page.session_state["view_compact"] = True
+    page.run()
+    assert not page.exception
+    (panel,) = [e for e in page.expander if e.label == "Images, layer and channels"]
+    assert [r.key for r in panel.radio] == ["feat_set"] and len(panel.multiselect) == 1
+    assert not [b for b in panel.button if b.key == "feat_scan"] and page.button(key="feat_scan")
+    page.session_state["view_compact"] = False
+    page.run()
+
+
 def test_top9_over_uploads_reports_bad_files(page):
     from ui.views.features import NO_UPLOADS_YET
 

@@ -324,8 +324,8 @@ def scan_ui(
     layers: list[str],
     start_layer: str,
     images: list,
-) -> tuple[str, list[int], bool]:
-    """The layer and channels to scan, and whether the scan was asked for (no button without images and channels)."""
+) -> tuple[str, list[int]]:
+    """The layer and channels to scan."""
     top_layer = st.selectbox(
         "Layer", layers, index=layers.index(start_layer), key=f"feat_top_layer_{subject.info.name}", bind=BIND
     )
@@ -340,11 +340,12 @@ def scan_ui(
     )
     if images and not picks:  # no button, and a word on why (the choice of images says when there are none)
         st.info("Choose at least one channel to scan.", icon=":material/info:")
-    return (
-        top_layer,
-        picks,
-        bool(images and picks and st.button(f"Scan {counted(len(images), 'image')}", key="feat_scan")),
-    )
+    return top_layer, picks
+
+
+def scan_button(images: list, picks: list[int]) -> bool:
+    """Whether the scan was asked for: no button without images and channels."""
+    return bool(images and picks and st.button(f"Scan {counted(len(images), 'image')}", key="feat_scan"))
 
 
 def set_digest(images: list, folder: str) -> str:
@@ -405,8 +406,11 @@ def top9_tab(
         "The nine strongest activations of a channel over a set of images (one per image), each shown as its "
         "deconvnet projection and the image patch it sees, as in the paper's Figure 2."
     )
-    images, folder = image_set_ui(subject)
-    top_layer, picks, pressed = scan_ui(subject, layers, start_layer, images)
+    # folded when presenting, the Scan button left in view (a lecturer's walk: the whole first screen was controls)
+    with settings("Images, layer and channels"):
+        images, folder = image_set_ui(subject)
+        top_layer, picks = scan_ui(subject, layers, start_layer, images)
+    pressed = scan_button(images, picks)
     # what a scan is of: the model, the layer, the images and the channels (a review saw the last scan's channel 0
     # and its images shown after both had changed, under no Scan button)
     digest = set_digest(images, folder)  # once a run (9 ms for the bundled set)
