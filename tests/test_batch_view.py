@@ -73,6 +73,13 @@ def test_the_attributions_page_explains_a_labelled_set(method):
     assert any("6 of 6 predicted right" in m.value for m in at.markdown)
     shown = [c for c in image_captions(at) if c.startswith("✓ shape #")]
     assert len(shown) == 6 and all("true " in c and "predicted " in c for c in shown)
+    if method == "saliency":  # presenting, the set and the method fold into a panel, the button left in view
+        at.session_state["view_compact"] = True
+        at.run()
+        (panel,) = [e for e in at.expander if e.label == "Images and method"]
+        assert [s.key for s in panel.selectbox] == ["attr_batch_method"] and len(panel.slider) == 1
+        assert not [b for b in panel.button if b.label == "Explain 6 images"] and not at.exception
+        assert any(b.label == "Explain 6 images" for b in at.button)
 
 
 def test_a_refused_upload_leaves_no_gap_among_the_true_label_boxes():

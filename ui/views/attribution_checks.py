@@ -308,25 +308,27 @@ def batch_tab(subject: Subject) -> None:
         "elsewhere."
     )
     model, info, weights = subject.model, subject.info, subject.info.cache_key
-    images, problems = batch_set_ui(info)
+    # folded when presenting, the Explain button left in view (a lecturer's walk: the first screen was controls)
+    with settings("Images and method"):
+        images, problems = batch_set_ui(info)
+        c1, c2 = st.columns(2)
+        method = c1.selectbox(
+            "Method",
+            list(METHODS),
+            index=list(METHODS).index("integrated_gradients"),
+            format_func=lambda k: METHODS[k].title,
+            key="attr_batch_method",
+            bind=BIND,
+        )
+        target = c2.radio(
+            "Map for the",
+            ["predicted", "true"],
+            horizontal=True,
+            key="attr_batch_target",
+            bind=BIND,
+            format_func={"predicted": "predicted class", "true": "true class"}.get,
+        )
     warn_skipped(problems)
-    c1, c2 = st.columns(2)
-    method = c1.selectbox(
-        "Method",
-        list(METHODS),
-        index=list(METHODS).index("integrated_gradients"),
-        format_func=lambda k: METHODS[k].title,
-        key="attr_batch_method",
-        bind=BIND,
-    )
-    target = c2.radio(
-        "Map for the",
-        ["predicted", "true"],
-        horizontal=True,
-        key="attr_batch_target",
-        bind=BIND,
-        format_func={"predicted": "predicted class", "true": "true class"}.get,
-    )
     if not images:
         st.info("Upload a few images, then give each its true label.")
         return
