@@ -25,9 +25,8 @@ with tab_anatomy:
     )
     with settings():
         name, every = anatomy_ui()
-        # behind a button: any image gives the same table, and the picker took a quarter of the screen (a walk);
-        # why an image is not shown is said outside it
-        # as wide as the page: a popover is at least as wide as its button, and narrower it cut the sample's name
+        # behind a button as wide as the page (narrower, the popover cut the sample's name): any image gives the same
+        # table, and the picker took a quarter of the screen (a walk); why an image is not shown is said outside it
         picker, notices = st.popover("The image fed through", icon=":material/image:", width="stretch"), st.container()
         with picker:
             chosen = image_input("build", default_sample="chelsea the cat (photo)", notices=notices)

@@ -22,10 +22,9 @@ prose(
     "A learning curve shows which is best at each amount of data: test error against training images per class, "
     "with the fit e(n) = α + η·n^γ of Hoiem et al., *Learning Curves for Analysis of Deep Networks* (ICML 2021)."
 )
-folders = sweep_folders()
 with settings():
-    folder = source_ui(folders)
-sweep_in_use(folder, folders)
+    folder, title = source_ui(sweep_folders())
+sweep_in_use(title)
 sweep_section(folder)
 start_sweep(sweep_form_ui())
 sweep_run_section()

@@ -87,22 +87,22 @@ def say_not_yours(key: str, listed: set[str], instead: str, shown: str | None = 
         explained(key, foreign)  # said here
 
 
-def source_ui(folders: dict[str, Path]) -> Path:
-    """The sweep to show (the one that just finished or was cancelled, if any): its folder."""
+def source_ui(folders: dict[str, Path]) -> tuple[Path, str]:
+    """The sweep to show (the one that just finished or was cancelled, if any): its folder and its title."""
     if st.session_state.get("transfer_source_next") in folders:  # a sweep just ended: show it
         st.session_state["transfer_source"] = st.session_state.pop("transfer_source_next")
     titles = folder_titles(folders)
     say_not_yours("transfer_source", set(titles.values()), "shows the shipped sweep instead")
     label = st.selectbox("Results", list(folders), format_func=titles.__getitem__, key="transfer_source", bind=BIND)
-    return folders[label]
+    return folders[label], titles[label]
 
 
-def sweep_in_use(folder: Path, folders: dict[str, Path]) -> None:
-    """When presenting, the sweep shown, named under the folded settings as the other pages name their image and
-    model (a lecturer's walk: the audience could not tell what data or encoder the curves were of)."""
+def sweep_in_use(title: str) -> None:
+    """When presenting, the sweep shown (`source_ui`'s title), named under the folded settings as the other pages
+    name their image and model (a lecturer's walk: the audience could not tell what data or encoder the curves were
+    of)."""
     if presenting():
-        titles = folder_titles(folders)
-        st.caption(f":material/visibility: {next(titles[k] for k, f in folders.items() if f == folder)}")
+        st.caption(f":material/visibility: {title}")
 
 
 def show_problems(problems: list[str]) -> None:
