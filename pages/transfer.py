@@ -7,7 +7,7 @@ app_shell()  # first: a visitor arriving here after a restart sees the app while
 import streamlit as st
 
 from ui.presenter import prose, settings
-from ui.views.transfer import source_ui, sweep_folders, sweep_in_use, sweep_section
+from ui.views.transfer import source_ui, sweep_in_use, sweep_listing, sweep_section
 from ui.views.transfer_sweep import start_sweep, sweep_form_ui, sweep_run_section
 
 st.title("Adapting a pretrained network")
@@ -22,9 +22,10 @@ prose(
     "A learning curve shows which is best at each amount of data: test error against training images per class, "
     "with the fit e(n) = α + η·n^γ of Hoiem et al., *Learning Curves for Analysis of Deep Networks* (ICML 2021)."
 )
+listing = sweep_listing()  # the sweeps listed, read once for the Results and the comparison lists
 with settings():
-    folder, title = source_ui(sweep_folders())
+    folder, title = source_ui(listing)
 sweep_in_use(title)
-sweep_section(folder)
+sweep_section(folder, listing)
 start_sweep(sweep_form_ui())
 sweep_run_section()

@@ -171,6 +171,37 @@ def test_a_cam_is_of_the_layers_own_output_when_the_next_step_overwrites_it(meth
         assert not torch.allclose(got / got.amax(), after_relu / after_relu.amax(), atol=1e-2)  # not its ReLU's map
 
 
+def test_score_cam_scales_each_map_before_upsampling_as_its_summary_says(cnn, x):
+    """Score-CAM's panel and the README say torchcam scales each activation map to [0, 1] before upsampling it into a
+    mask, where Wang et al.'s code upsamples first (a fidelity review found it unsaid). The images torchcam feeds the
+    network are the input times the maps scaled at 8 x 8, then upsampled; not the maps upsampled, then scaled."""
+    from torchcam import methods
+
+    kept, fed = [], []
+    hook = cnn[3].register_forward_hook(lambda m, i, out: kept.append(out.detach().clone()))
+    with methods.ScoreCAM(cnn, "3", input_shape=tuple(x.shape[1:]), batch_size=256) as cam:
+        scores = cnn(x)
+        hook.remove()
+        feeding = cnn.register_forward_pre_hook(lambda m, args: fed.append(args[0].detach().clone()))
+        cam(class_idx=2, scores=scores)
+        feeding.remove()
+    activation = kept[0]  # (2, 16, 8, 8)
+    assert "before" in METHODS["score_cam"].summary and activation.shape[-1] < x.shape[-1]
+
+    def scaled(t):
+        flat = t.flatten(-2)
+        low, high = flat.amin(-1, keepdim=True), flat.amax(-1, keepdim=True)
+        return ((flat - low) / (high - low).clamp_min(1e-7)).view_as(t)
+
+    def up(t):
+        return torch.nn.functional.interpolate(t, size=x.shape[2:], mode="bilinear", align_corners=False)
+
+    inputs = x.repeat_interleave(activation.shape[1], 0)
+    masks = torch.cat(fed)[-len(inputs) :]  # after the baseline's pass
+    torch.testing.assert_close(masks, inputs * up(scaled(activation)).flatten(0, 1)[:, None])
+    assert not torch.allclose(masks, inputs * scaled(up(activation)).flatten(0, 1)[:, None], atol=1e-3)
+
+
 def torchcam_call(name, model, x, target, layer="3", **options):
     """torchcam used directly, as its README shows, on layer "3", the map upsampled as Captum's Grad-CAM is."""
     from torchcam import methods

@@ -80,6 +80,11 @@ def test_the_attributions_page_explains_a_labelled_set(method):
         assert [s.key for s in panel.selectbox] == ["attr_batch_method"] and len(panel.slider) == 1
         assert not [b for b in panel.button if b.label == "Explain 6 images"] and not at.exception
         assert any(b.label == "Explain 6 images" for b in at.button)
+        # the line above the tabs names the Maps tab's image and class; this tab says its maps are of its own images
+        said = [c.value for c in at.caption if "its own images" in c.value]
+        assert said == [
+            ":material/visibility: This tab explains its own images, each for its predicted class (not the above)"
+        ]
 
 
 def test_a_refused_upload_leaves_no_gap_among_the_true_label_boxes():

@@ -378,7 +378,8 @@ METHODS: dict[str, Method] = {
             "Each activation map of the layer, upsampled, masks the input; its weight is how much that raises the "
             "class score. No gradients. From torchcam, whose weights are a softmax, taken over the maps, of how much "
             "each raises the class's logit; the authors' code weights each map by the masked image's class "
-            "probability instead.",
+            "probability instead, and scales each map to [0, 1] after upsampling it, where torchcam scales it "
+            "before (masks under 0.01 apart on average on [0, 1]).",
             (LAYER, Param("batch_size", "Masked images per batch", 32, "int", 1, 256, help=CAPPED)),
             _torchcam("ScoreCAM"),
         ),

@@ -36,7 +36,7 @@ from ui.admission import cached_heavy
 from ui.image_input import SUPPORTED, decode_upload
 from ui.model_picker import unlike_training
 from ui.own_model import own_files, own_model
-from ui.presenter import chart, note, prose, settings
+from ui.presenter import chart, note, presenting, prose, settings
 from ui.subject import Subject
 from ui.upload_guard import bounded_uploads
 from ui.view_link import BIND
@@ -327,6 +327,10 @@ def batch_tab(subject: Subject) -> None:
             key="attr_batch_target",
             bind=BIND,
             format_func={"predicted": "predicted class", "true": "true class"}.get,
+        )
+    if presenting():  # the line above the tabs names the other tabs' image and class (a lecturer's walk)
+        st.caption(
+            f":material/visibility: This tab explains its own images, each for its {target} class (not the above)"
         )
     warn_skipped(problems)
     if not images:

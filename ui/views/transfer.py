@@ -1,6 +1,7 @@
 """The Transfer page's results: the sweeps to read, one sweep's learning curves and training curves and its
 settings (ui.views.transfer_sweep runs a small sweep live). Drawing only: models.transfer computes."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -67,6 +68,22 @@ def folder_titles(folders: dict[str, Path]) -> dict[str, str]:
     return {key: f"{key.split(': ', 1)[0]}: {name}" for key, name in sweep_names(folders).items()}
 
 
+@dataclass(frozen=True)
+class Listing:
+    """The sweeps this visitor can see (`sweep_folders`) and the titles the lists show them by (`folder_titles`),
+    read once a run of the page: the Results list and the comparison list both use them (each read every listed
+    sweep's settings file again)."""
+
+    folders: dict[str, Path]
+    titles: dict[str, str]
+
+
+def sweep_listing() -> Listing:
+    """The sweeps listed on this run of the page, with their titles."""
+    folders = sweep_folders()
+    return Listing(folders, folder_titles(folders))
+
+
 NOT_YOURS = (
     "This link names a sweep run from the page that this browser does not list: a visitor's sweeps are listed only "
     "in the browser that ran them, so this page {instead}."
@@ -87,11 +104,11 @@ def say_not_yours(key: str, listed: set[str], instead: str, shown: str | None = 
         explained(key, foreign)  # said here
 
 
-def source_ui(folders: dict[str, Path]) -> tuple[Path, str]:
+def source_ui(listing: Listing) -> tuple[Path, str]:
     """The sweep to show (the one that just finished or was cancelled, if any): its folder and its title."""
+    folders, titles = listing.folders, listing.titles
     if st.session_state.get("transfer_source_next") in folders:  # a sweep just ended: show it
         st.session_state["transfer_source"] = st.session_state.pop("transfer_source_next")
-    titles = folder_titles(folders)
     say_not_yours("transfer_source", set(titles.values()), "shows the shipped sweep instead")
     label = st.selectbox("Results", list(folders), format_func=titles.__getitem__, key="transfer_source", bind=BIND)
     return folders[label], titles[label]
@@ -345,10 +362,10 @@ def show_training_curves(
         note(f"{spread} Dashed: training batches.{without_curves(at_n)}{epoch_text(at_n, min_batches, batch_size)}")
 
 
-def compare_ui(folder: Path) -> dict[str, list[TransferRun]]:
+def compare_ui(folder: Path, listing: Listing) -> dict[str, list[TransferRun]]:
     """Other sweeps (any this visitor can see) to draw beside this one, by label: their runs."""
-    every = sweep_folders()
-    titles = folder_titles(every)  # as the Results list words them (over fewer sweeps, a title can lose its hash)
+    every = listing.folders
+    titles = listing.titles  # as the Results list words them (over fewer sweeps, a title can lose its hash)
     folders = {label: f for label, f in every.items() if f != folder}
     shown = next((titles[label] for label, f in every.items() if f == folder), None)
     listed = {titles[label] for label in folders}
@@ -366,13 +383,13 @@ def compare_ui(folder: Path) -> dict[str, list[TransferRun]]:
     return {names[label]: load_runs(folders[label])[1] for label in chosen}
 
 
-def results_view(meta: SweepRecord | None, runs: list[TransferRun], folder: Path) -> None:
+def results_view(meta: SweepRecord | None, runs: list[TransferRun], folder: Path, listing: Listing) -> None:
     """The learning curves (with other sweeps to compare, if chosen), table, crossovers and training curves of one
     sweep."""
     with settings("Chart settings"):  # folded when presenting: the curves come first (a walk found them below 720 px)
         show_settings(meta, runs)
         axis, paper, shown = curve_options_ui(runs)
-        compared = compare_ui(folder)
+        compared = compare_ui(folder, listing)
     others = {name: [r for r in rs if r.regime in shown] for name, rs in compared.items()}
     runs = [r for r in runs if r.regime in shown]
     if not runs:
@@ -400,7 +417,7 @@ def results_view(meta: SweepRecord | None, runs: list[TransferRun], folder: Path
 REFRESH_SECONDS = 5.0  # how often the view of a sweep still being written re-reads its folder
 
 
-def sweep_view(folder: Path) -> None:
+def sweep_view(folder: Path, listing: Listing) -> None:
     """One sweep as it is on disk now: its damaged files, how far it is while runs are missing (the page then
     re-reads it every REFRESH_SECONDS, and draws everything again once the last run lands), its results."""
     meta, runs, problems = load_runs(folder)
@@ -423,7 +440,7 @@ def sweep_view(folder: Path) -> None:
             "This sweep has no finished runs yet. Start one below, or from the terminal: `python -m models.transfer`."
         )
         return
-    results_view(meta, runs, folder)
+    results_view(meta, runs, folder, listing)
     st.download_button(
         "Download the sweep (CSV, one row per run)",
         sweep_csv(runs),
@@ -433,12 +450,12 @@ def sweep_view(folder: Path) -> None:
     )
 
 
-def sweep_section(folder: Path) -> None:
+def sweep_section(folder: Path, listing: Listing) -> None:
     """One sweep's view; while a live process is still writing it (terminal, Ray), re-read every REFRESH_SECONDS.
     The heartbeat is checked first, so a finished sweep's run files are read once, in sweep_view. The page's own
     sweep, cancelled a moment ago, may still be unwinding in an earlier run of the page: it is waited for first."""
     SWEEP.settle()
     if sweep_running(folder) and sweep_progress(folder, *load_runs(folder)[:2])[2]:
-        st.fragment(sweep_view, run_every=REFRESH_SECONDS)(folder)
+        st.fragment(sweep_view, run_every=REFRESH_SECONDS)(folder, listing)
     else:
-        sweep_view(folder)
+        sweep_view(folder, listing)
