@@ -121,6 +121,14 @@ def test_the_committed_default_run_matches_the_defaults_and_shows_the_effect():
     assert behaviour["eval_shift"] == 0.0
 
 
+def test_a_notebooks_config_is_the_pages_run():
+    """`BNConfig(arch="conv")` evaluated every 50 steps where the page's conv run evaluates every 10 (a notebook
+    review): left out, `eval_every` is the architecture's, as `bn_config` (the page's) makes it; given, it is kept."""
+    assert BNConfig(arch="conv", activation="relu") == bn_config("conv", "relu", 0.5, 60, 3000, 0)
+    assert BNConfig().eval_every == 50 and BNConfig(arch="conv").eval_every == 10
+    assert BNConfig(arch="conv", eval_every=5).eval_every == 5
+
+
 def test_pipeline_code_round_trips():
     steps = [step(name) for name in TRANSFORMS if name != "random crop"] + [step("random crop", size=48)]
     code = pipeline_code(steps)

@@ -33,9 +33,13 @@ from models.text import counted
 DEFAULT_RESULT = Path(__file__).resolve().parents[2] / "results" / "bn_default.json"
 
 
+EVAL_EVERY = {"mlp": 50, "conv": 10}  # steps between evaluations: the conv net is slower, so it reports more often
+
+
 @dataclass(frozen=True)
 class BNConfig:
-    """Everything that decides a run; a run is reproducible from it."""
+    """Everything that decides a run; a run is reproducible from it. `eval_every` left at 0 is the architecture's
+    (`EVAL_EVERY`), as the page evaluates it, so `BNConfig(arch="conv")` in a notebook is the page's run."""
 
     arch: str = "mlp"
     activation: str = "sigmoid"
@@ -43,11 +47,14 @@ class BNConfig:
     batch_size: int = 60
     steps: int = 3000
     seed: int = 0
-    eval_every: int = 50  # the page's: `bn_config` (EVAL_EVERY per architecture)
+    eval_every: int = 0  # steps between evaluations; 0: the architecture's (EVAL_EVERY)
     unit: int = 0  # which hidden unit's input distribution to follow
 
+    def __post_init__(self) -> None:
+        if not self.eval_every:
+            object.__setattr__(self, "eval_every", EVAL_EVERY.get(self.arch, EVAL_EVERY["mlp"]))
 
-EVAL_EVERY = {"mlp": 50, "conv": 10}  # steps between evaluations: the conv net is slower, so it reports more often
+
 # Seconds per step of a run (both networks, evaluations and charts included) at the default batch of 60, and of its
 # bare training step (its speed probe), measured in one run of `python bench/bench_training.py` on the 2-core
 # CI-sized machine (2026-12-05); the runs train on the CPU.
@@ -102,8 +109,8 @@ def bn_label(config: BNConfig) -> str:
 
 
 def bn_config(arch: str, activation: str, lr: float, batch_size: int, steps: int, seed: int) -> BNConfig:
-    """The run a visitor asks for, evaluated as often as its architecture's speed allows."""
-    return BNConfig(arch, activation, lr, batch_size, int(steps), int(seed), eval_every=EVAL_EVERY[arch])
+    """The run a visitor asks for, evaluated as often as its architecture's speed allows (`EVAL_EVERY`)."""
+    return BNConfig(arch, activation, lr, batch_size, int(steps), int(seed))
 
 
 @dataclass
