@@ -2,9 +2,13 @@
 
     python bench/run_all.py [--repeats 3] [--out bench/RESULTS.md]
 
-Runs each bench script `--repeats` times in a fresh process, collects the figures each prints
+Runs each bench script in SCRIPTS `--repeats` times in a fresh process, collects the figures each prints
 (its `--json` line), and writes a Markdown table with the device, library versions, and each
-figure's min / median / max over the repeats.
+figure's min / median / max over the repeats. The table replaces what comes before the file's first `## ` section;
+the hand-written sections after it (the test command over time, the GPU checks, one-off measurements) are kept.
+Left out, run on their own: bench_cold_start.py (needs Chromium), bench_sweep_runners.py (the old runner's
+sweep alone takes about 20 minutes), bench_uploads.py and bench_ray_cluster.py (Ray). bench_transfer.py runs the
+shipped 84-run sweep each time (about 5 minutes).
 """
 
 from __future__ import annotations
@@ -35,6 +39,12 @@ SCRIPTS = [
 def fmt(value: float) -> str:
     """Three significant figures, never in exponent form."""
     return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def with_table(old: str, table: str) -> str:
+    """`old` (a RESULTS.md) with `table` in place of everything before its first `## ` section, which is kept."""
+    at = old.find("\n## ")
+    return table if at < 0 else table.rstrip("\n") + "\n" + old[at:]
 
 
 def run(script: str) -> dict[str, float]:
@@ -81,7 +91,8 @@ def main() -> None:
         "| script | figure | min | median | max |",
         "|---|---|---|---|---|",
     ]
-    Path(args.out).write_text("\n".join(header + rows) + "\n")
+    out = Path(args.out)
+    out.write_text(with_table(out.read_text() if out.exists() else "", "\n".join(header + rows) + "\n"))
     print(f"wrote {args.out}")
 
 

@@ -19,6 +19,7 @@ PAGES = [
     ("pages/training.py", "aug_upload", None),
     ("pages/unet.py", "unet_upload", ("unet_source", "any")),
     ("pages/detection.py", "det_upload", None),
+    ("pages/build.py", "build_upload", None),  # in a popover (the README audit: untested until then)
 ]
 
 
