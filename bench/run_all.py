@@ -91,8 +91,11 @@ def main() -> None:
         "| script | figure | min | median | max |",
         "|---|---|---|---|---|",
     ]
+    from models.files import atomic_write_bytes  # a run stopped while writing leaves the old file whole
+
     out = Path(args.out)
-    out.write_text(with_table(out.read_text() if out.exists() else "", "\n".join(header + rows) + "\n"))
+    table = "\n".join(header + rows) + "\n"
+    atomic_write_bytes(out, with_table(out.read_text() if out.exists() else "", table).encode())
     print(f"wrote {args.out}")
 
 

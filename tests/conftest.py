@@ -80,3 +80,51 @@ def pytest_collection_modifyitems(config, items) -> None:
     A module is placed by its first test. Every worker sorts the same collection the same way, as xdist requires."""
     rank = {"sessions": 0, "ray": 1, "training": 1, "browser": 2}
     items.sort(key=lambda item: min((rank[m.name] for m in item.iter_markers() if m.name in rank), default=3))
+
+
+_TREE = pytest.StashKey["str | None"]()  # the project's files' digest when the run started
+
+
+def _tree_digest() -> str | None:
+    """A digest of the project's files as git lists them (tracked, and untracked but not ignored), or None outside a
+    git checkout."""
+    import hashlib
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=root, capture_output=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    digest = hashlib.sha256()
+    for name in sorted(n for n in listed.split(b"\0") if n):
+        try:
+            content = (root / name.decode()).read_bytes()
+        except OSError:
+            content = b"(gone)"
+        digest.update(name + b"\0" + hashlib.sha256(content).digest())
+    return digest.hexdigest()
+
+
+def pytest_sessionstart(session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller (or a run without workers), once
+        session.config.stash[_TREE] = _tree_digest()
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """A run during which the project's files changed checked no one version of them: AppTests re-read pages from disk
+    at each run while the modules they import stay as first loaded, and some tests read the README or the results
+    folder (a race review: the likeliest cause of a failure seen once in 921 tests, in a lane run while the README and
+    a page were being edited). Such a run fails, saying why, whatever its tests did."""
+    start = session.config.stash.get(_TREE, None)
+    if start is None or hasattr(session.config, "workerinput"):
+        return
+    if _tree_digest() != start:
+        session.shouldfail = (  # the terminal reporter writes it in red under the summary
+            "the project's files changed while the tests ran: this run checked no one version of them (a failure "
+            "above may be the edit's); run again on a tree left alone, or from a clone as .ci/run does"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

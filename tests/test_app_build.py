@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from models.experiments.lecture_loop import LectureLoop, LoopConfig, run
-from tests.app_helpers import live, open_page, plotly_specs, set_live
+from tests.app_helpers import TIMEOUT, live, open_page, plotly_specs, set_live
 
 pytestmark = pytest.mark.training  # trains networks for real (seconds each)
 
@@ -255,7 +255,7 @@ def test_stop_tells_the_section_which_work_it_stopped():
 
     from ui.live_run import LiveState
 
-    at = AppTest.from_function(_stoppable_section)
+    at = AppTest.from_function(_stoppable_section, default_timeout=TIMEOUT)
     at.session_state["t_live"] = LiveState("running", work="the work")
     at.run()
     button(at, "Stop").click().run()
@@ -375,7 +375,7 @@ def test_the_runs_compared_are_counted_as_runs_and_accuracy_stays_within_0_and_1
     def curve(run: str, accuracy: float) -> Curve:
         return Curve(run, "", (1.0,), {"Test accuracy": (accuracy,)})
 
-    at = AppTest.from_function(_kept_section)
+    at = AppTest.from_function(_kept_section, default_timeout=TIMEOUT)
     at.session_state["t_kept"] = [[curve("stepped", 0.9), curve("forgotten", 0.8)], [curve("4 epochs", 0.7)]]
     at.run()
     assert not at.exception

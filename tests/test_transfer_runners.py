@@ -250,10 +250,15 @@ def test_the_encoders_features_are_priced_once_a_process_not_in_every_probe_run(
     assert fresh == pytest.approx([priced[0] + once, priced[1]])  # once, in the first probe run
 
 
-def test_every_run_records_the_pace_of_the_process_that_ran_it(tiny, tmp_path: Path) -> None:
+def test_every_run_records_the_pace_of_the_process_that_ran_it(tiny, tmp_path: Path, monkeypatch) -> None:
     """The pace (one training step, timed) is what turns runs timed elsewhere into an estimate for this server: it
-    is measured once per process and PACE_TTL, keyed on the thread count, and leaves the global RNGs as they were."""
+    is measured once per process and PACE_TTL, keyed on the thread count, and leaves the global RNGs as they were.
+    The test keeps its own paces: one kept by an earlier module for the same tiny encoder could reach PACE_TTL in
+    the middle of it and be measured again (a review reproduced that with a shorter TTL)."""
+    from models.measured import KeptMeasurements
     from models.transfer import pace as paces
+
+    monkeypatch.setattr(paces, "PACES", KeptMeasurements(paces.PACE_TTL))
 
     task, cpu = load_task("digits"), torch.device("cpu")
     state = torch.get_rng_state()
