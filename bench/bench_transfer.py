@@ -12,7 +12,8 @@ Prints, on the device it finds:
 3. the cached-feature linear probe (features once + logistic regression) against the frozen-encoder
    probe trained by the loop: for one run, the loop's time to get within half a point of the cached
    probe's test accuracy; and over the sweep's 21 probe runs (7 sizes x 3 seeds), total time and
-   mean error of each (the cached way extracts the features once for all of them).
+   mean error of each (each extracts the features once for all of them: the loop's runner keeps the frozen
+   encoder's features too, so what differs is the fit, the C grid's against 15 epochs of a linear layer).
 """
 
 from __future__ import annotations
@@ -139,9 +140,11 @@ def probe_race(encoder: Encoder, task, device: torch.device, n: int, max_epochs:
 
 
 def probe_sweep(encoder: Encoder, task, device: torch.device) -> dict:
-    """Both probes over the shipped sweep's sizes and seeds: the cached way pays the feature extraction
-    once for all runs; the frozen-encoder loop trains each run with the sweep's schedule (its
-    evaluations not counted). Mean test error of each, and total seconds."""
+    """Both probes over the shipped sweep's sizes and seeds, each from an empty feature cache: scikit-learn's
+    logistic regression (its C chosen on validation) on features extracted once, and the loop's linear layer trained
+    with the sweep's schedule, which reads the same kind of cached features (the runner extracts the frozen encoder's
+    features once per process: before, this bench let the loop use the features the first half had extracted). Mean
+    test error of each, and total seconds (the loop's: its runs' recorded seconds, evaluations not counted)."""
     from models.transfer import loop as transfer
 
     sweep = Sweep()
@@ -153,6 +156,7 @@ def probe_sweep(encoder: Encoder, task, device: torch.device) -> dict:
         for n in sweep.sizes
     ]
     cached_s = time.perf_counter() - t0
+    transfer._FEATURES.clear()  # the loop pays its own extraction, in its first run
     loop = [
         transfer.train_run(task, encoder, "probe", n, s, sweep.train, device)
         for s in range(sweep.seeds)
@@ -241,11 +245,12 @@ def main() -> None:
         f"{both['cached_s']:.2f} s in all (extraction once), mean error {both['cached_err']:.2f}% |"
     )
     print(
-        f"| the sweep's {both['runs']} probe runs, frozen encoder, 15 epochs each | "
+        f"| the sweep's {both['runs']} probe runs, the loop's linear layer on the frozen encoder's features (extracted "
+        f"once), 15 epochs each | "
         f"{both['loop_s']:.2f} s in all, mean error {both['loop_err']:.2f}% |"
     )
     ratio = figures["probe speed-up over the sweep's probe runs (x)"] = both["loop_s"] / both["cached_s"]
-    print(f"| speed-up of the cached-feature probe over the sweep | {ratio:.0f}x |")
+    print(f"| the loop's time over the logistic regression's, the sweep's probe runs | {ratio:.2f}x |")
     if not args.skip_sweep:
         seconds, n_runs = sweep_time(device)
         figures["shipped offline sweep (s)"] = seconds
