@@ -125,6 +125,6 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     if _tree_digest() != start:
         session.shouldfail = (  # the terminal reporter writes it in red under the summary
             "the project's files changed while the tests ran: this run checked no one version of them (a failure "
-            "above may be the edit's); run again on a tree left alone, or from a clone as .ci/run does"
+            "above may be the edit's); run again on a tree left alone, or in a clone as CI runs .ci/run"
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
