@@ -352,6 +352,13 @@ def precision_recall_chart(curves: dict[str, tuple[np.ndarray, np.ndarray]], iou
     return fig
 
 
+def _top_margin(fig: go.Figure, top: int) -> None:
+    """Set `fig`'s top margin to `top` px; a fixed-height figure grows by what that adds, so its plot keeps its
+    height."""
+    before = fig.layout.margin.t or 0
+    fig.update_layout(margin_t=top, height=fig.layout.height and fig.layout.height + top - before)
+
+
 def for_projector(fig: go.Figure, scale: float = 1.5) -> go.Figure:
     """A copy of `fig` with its text `scale` times larger, every size set explicitly (the default font, titles, axis
     titles and ticks, legend, annotations; the page's theme would otherwise keep its own small tick and title sizes)
@@ -376,8 +383,7 @@ def for_projector(fig: go.Figure, scale: float = 1.5) -> go.Figure:
     if layout.height:
         out.update_layout(height=round(layout.height * min(scale, 1.3)))
     if layout.title.text and layout.margin.t:  # the title's room grows with its text (a walk: a subtitle under a map)
-        grown = round(layout.margin.t * scale)
-        out.update_layout(margin_t=grown, height=out.layout.height and out.layout.height + grown - layout.margin.t)
+        _top_margin(out, round(layout.margin.t * scale))
     if SUBTITLE_STYLE in (layout.title.text or ""):  # a title's second line, fixed in pixels: larger too
         layout.title.text = layout.title.text.replace(SUBTITLE_STYLE, subtitle_style(round(SUBTITLE_PX * scale)))
     below = layout.legend.orientation == "h" and layout.legend.y is not None and layout.legend.y < 0
@@ -389,10 +395,7 @@ def for_projector(fig: go.Figure, scale: float = 1.5) -> go.Figure:
         # a title (a review: the PR curve's)
         out.update_layout(legend=dict(yref="container", y=1, yanchor="top", x=0, xanchor="left"))
         if subplots:  # room above the subplot titles for the legend's rows, estimated on the side of too many
-            top = round(legend_rows(out, base) * (base * 1.5 + 6) + base * 1.6 + 16)
-            out.update_layout(
-                margin_t=top, height=out.layout.height and out.layout.height + top - (layout.margin.t or 0)
-            )
+            _top_margin(out, round(legend_rows(out, base) * (base * 1.5 + 6) + base * 1.6 + 16))
     if any(axis.automargin is False for axis in out.select_xaxes()) and layout.margin.b:
         # a bottom margin set outright for the text below the axes (sanity_chart's legend): it grows with the text
         out.update_layout(margin_b=round(layout.margin.b * scale), height=out.layout.height + layout.margin.b // 2)
