@@ -1,6 +1,6 @@
 """Benchmark of the detection page's model path on the device it finds.
 
-    python bench/bench_detection.py [--repeats 3]
+    python bench/bench_detection.py [--repeats 3] [--only shapes,maskrcnn_resnet50_fpn]
 
 For each detector: seconds per image for `models.detectors.detect` (the page's path: tensor
 conversion, the model, conversion to Instance records) and for a direct call of the torchvision
@@ -89,6 +89,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="timings per detector")
     ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     ap.add_argument("--batch", type=int, default=8, help="images per forward pass for the batched throughput")
+    ap.add_argument("--only", default="", help="comma-separated detectors to time (all by default; all take 13 min)")
     args = ap.parse_args()
     device = best_device()
     image = Image.fromarray(make_scene(np.random.default_rng(0), (640, 480), n_objects=4).image)
@@ -97,7 +98,12 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     figures = {}
     followed = []
+    only = [n for n in args.only.split(",") if n]
+    if unknown := set(only) - set(DETECTORS):
+        ap.error(f"no detector named {', '.join(sorted(unknown))}: choose among {', '.join(DETECTORS)}")
     for name, spec in DETECTORS.items():
+        if only and name not in only:
+            continue
         if spec.weights is None or weights_cache.is_cached(spec.weights):
             model, info = load_detector(name, device=device, allow_download=False)
             weights = info.source

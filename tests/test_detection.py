@@ -59,6 +59,10 @@ def test_detect_returns_the_documented_structure(name):
     )
     scores = [i.score for i in instances]
     assert scores == sorted(scores, reverse=True)
+    if has_mask:  # each mask is the model's own pasted mask cut at 0.5 (compared by numpy on the CPU, for speed)
+        with torch.no_grad():
+            out = model([detector_input(Image.fromarray(SCENE.image))])[0]
+        assert np.array_equal(np.stack([i.mask for i in instances]), (out["masks"][:, 0] > 0.5).numpy())
 
 
 def test_drawing_puts_mask_pixels_exactly_where_the_mask_is():
