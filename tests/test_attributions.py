@@ -714,6 +714,63 @@ def test_deletion_and_insertion_follow_rises_evaluation_code(cnn, x) -> None:
     assert curves.deletion_auc == pytest.approx(rise_auc, abs=1e-5) and len(curves.fractions) == h + 1
 
 
+class Counting(torch.nn.Module):
+    """A model that counts the images it is given."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model, self.seen = model, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen += len(x)
+        return self.model(x)
+
+
+def test_tied_pixels_go_in_drawn_orders_not_top_rows_first(cnn, x) -> None:
+    """A fidelity review: ranking a map with argsort puts its tied pixels (a ReLU's zeros) top rows first, so a
+    Grad-CAM map's deletion area followed where the object sat (0.28 top rows first, 0.67 bottom rows first). Tied
+    pixels now go in random orders drawn from fixed seeds: each order keeps the map's ranking and its ties together,
+    the curves are the mean over TIE_ORDERS of them (each the RISE curve of that order), and the areas' range over
+    the orders is kept and said. An untied map is ranked as argsort ranks it, once."""
+    from explain.methods.faithfulness import TIE_ORDERS, deletion_insertion, removal_order, tie_note
+
+    img = x[:1]
+    h, w = img.shape[-2:]
+    heat = np.zeros((h, w))
+    heat[6:10, 6:10] = np.arange(1, 17).reshape(4, 4)  # 16 ranked pixels; the other 240 tie at zero
+    orders = [removal_order(heat, draw) for draw in range(TIE_ORDERS)]
+    for order, tied in orders:
+        assert tied == pytest.approx(240 / 256)
+        assert list(order[:16]) == list(np.argsort(-heat.ravel(), kind="stable")[:16])  # the ranked pixels first
+        assert sorted(order[16:]) == sorted(np.flatnonzero(heat.ravel() == 0))  # then the tie, in some order
+    assert len({tuple(o[16:40]) for o, _ in orders}) == TIE_ORDERS  # each draw its own order
+    assert not all(np.diff(orders[0][0][16:]) > 0)  # not in index order (top rows first)
+    untied = np.random.default_rng(3).random((h, w))
+    assert list(removal_order(untied)[0]) == list(np.argsort(-untied.ravel(), kind="stable"))
+    assert removal_order(untied)[1] == 0.0
+
+    counting = Counting(cnn)
+    curves = deletion_insertion(counting, img, heat, 0)
+    # 17 steps of 16 pixels; the 14 that end inside the tie (32 to 240 pixels moved) are run again for each other
+    # order, the rest are the same images in every order
+    assert counting.seen == 2 * 17 + (TIE_ORDERS - 1) * 2 * 14
+    alone = []
+    for order, _ in orders:  # each drawn order as an untied map that ranks the pixels in that order
+        ranked = np.empty(h * w)
+        ranked[order] = np.arange(h * w, 0, -1)
+        alone.append(deletion_insertion(cnn, img, ranked.reshape(h, w), 0))
+    assert all(a.orders == 1 and a.deletion_range is None for a in alone)
+    np.testing.assert_allclose(curves.deletion, np.mean([a.deletion for a in alone], 0), atol=1e-6)
+    np.testing.assert_allclose(curves.insertion, np.mean([a.insertion for a in alone], 0), atol=1e-6)
+    areas = [a.deletion_auc for a in alone]
+    assert curves.orders == TIE_ORDERS and curves.deletion_range == pytest.approx((min(areas), max(areas)))
+    assert curves.deletion_auc == pytest.approx(np.mean(areas))
+    note = tie_note({"Grad-CAM": curves, "Saliency": alone[0]})
+    assert f"mean over {TIE_ORDERS} random orders" in note and "Grad-CAM: 94% of its pixels tie" in note
+    assert f"deletion area {min(areas):.3f} to {max(areas):.3f}" in note
+    assert "Saliency" not in note and tie_note({"Saliency": alone[0]}) == ""
+
+
 def test_flat_faithfulness_curves_say_why() -> None:
     from explain.methods.faithfulness import Curves, flat_note
 

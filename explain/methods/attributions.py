@@ -105,6 +105,8 @@ def _integrated_gradients(model, x, target, n_steps, baseline_kind, internal_bat
 
 
 def _smoothgrad(model, x, target, base, nt_samples, sigma, batch_size, seed):
+    # Smilkov et al.'s noise level: sigma times the image's range. Captum's NoiseTunnel takes one deviation for the
+    # whole input, so a batch of several images shares its whole range (the pages explain one image at a time)
     stdev = sigma * float(x.max() - x.min())
     if base == "saliency":
         tunnel, extra = NoiseTunnel(Saliency(model)), {"abs": False}

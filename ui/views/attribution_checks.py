@@ -26,7 +26,7 @@ from explain.methods.batch_view import (
     summary,
 )
 from explain.methods.classify import model_view
-from explain.methods.faithfulness import GRIDS, RANKINGS, faithfulness_of_maps, flat_note
+from explain.methods.faithfulness import GRIDS, RANKINGS, faithfulness_of_maps, flat_note, tie_note
 from explain.methods.sanity import METRICS as SANITY_METRICS
 from explain.methods.sanity import VARIANTS as SANITY_VARIANTS
 from explain.methods.sanity import fully_randomised_text, sanity_of_methods, shown_steps
@@ -207,6 +207,8 @@ def show_faithfulness(curves: dict, by: str, params: dict[str, dict]) -> None:
     areas = {c: st.column_config.NumberColumn(format="%.3f") for c in list(rows[0])[1:]} if rows else {}
     # every method in sight (10 rows, then it scrolled); one precision (a walk read 0.999 beside 0.9992)
     st.dataframe(rows, hide_index=True, height="content", column_config=areas)
+    if ties := tie_note({METHODS[m].title: c for m, c in curves.items()}):
+        st.caption(ties)
 
 
 def reproduce_tab(
