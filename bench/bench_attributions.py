@@ -20,16 +20,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
-import torchvision
 from captum import attr as ca
 from captum.attr._core.gradient_shap import InputBaselineXGradient  # what GradientShap tunnels; not exported
 
-from bench.timing import timed
+from bench.timing import imagenet_classifier, timed
 from explain.methods.attributions import METHODS, attribute, baseline, batch_cap, defaults, run_seeded
 from explain.methods.grad_cam_pp import grad_cam_pp
-from models.classifiers import CLASSIFIERS, load_classifier
 from models.devices import best_device, device_name
-from models.hub import weights_cache
 
 
 def direct(model, x, method: str, target: int, p: dict) -> torch.Tensor:
@@ -121,11 +118,7 @@ def main() -> None:
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     device = best_device()
-    if weights_cache.is_cached(CLASSIFIERS["resnet18"].weights):
-        model, _ = load_classifier("resnet18", device=device, allow_download=False)
-        weights = "ImageNet"
-    else:
-        model, weights = torchvision.models.resnet18().eval().to(device), "random (not cached)"
+    model, weights = imagenet_classifier("resnet18", device)
     x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0)).to(device)
     print(f"device: {device_name(device)}; torch {torch.__version__}; ResNet-18 weights: {weights}")
     print(f"median of {args.repeats} runs after one warm-up\n")

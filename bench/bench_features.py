@@ -19,13 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
-import torchvision
 
-from bench.timing import timed
+from bench.timing import imagenet_classifier, timed
 from explain.methods.deconvnet import channel_maxima, reconstruct, top_activations
-from models.classifiers import CLASSIFIERS, load_classifier
 from models.devices import best_device, device_name
-from models.hub import weights_cache
 
 
 def clock(fn, device, repeats: int = 5) -> float:
@@ -42,10 +39,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = ap.parse_args()
     device = best_device()
-    if weights_cache.is_cached(CLASSIFIERS["resnet18"].weights):
-        model, weights = load_classifier("resnet18", device=device, allow_download=False)[0], "ImageNet"
-    else:
-        model, weights = torchvision.models.resnet18().eval().to(device), "random (not cached)"
+    model, weights = imagenet_classifier("resnet18", device)
     print(f"device: {device_name(device)}; torch {torch.__version__}; ResNet-18 weights: {weights}")
 
     x = torch.randn(1, 3, 224, 224, device=device)
