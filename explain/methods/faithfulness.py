@@ -279,7 +279,8 @@ SEPARATES = 0.02  # areas closer than this do not rank methods: a few pixels' ti
 
 def tie_note(curves: Mapping[str, Curves]) -> str:
     """Which maps (by title) had their tied pixels drawn in several orders, how many of their pixels tie and how far
-    their deletion area moved between the orders, in one line; "" where none did."""
+    their areas moved between the orders (where it shows at the table's three places), in one line; "" where none
+    did."""
 
     def moved(c: Curves) -> bool:  # by the orders, at the three places the page shows
         return any(round(r[1], 3) != round(r[0], 3) for r in (c.deletion_range, c.insertion_range))
@@ -293,7 +294,7 @@ def tie_note(curves: Mapping[str, Curves]) -> str:
         f"{c.deletion_range[1]:.3f} over the orders" + (" (insertion {:.3f} to {:.3f})".format(*c.insertion_range))
         for title, c in drawn.items()
     )
-    wide = any(c.deletion_range[1] - c.deletion_range[0] >= SEPARATES for c in drawn.values())
+    wide = any(r[1] - r[0] >= SEPARATES for c in drawn.values() for r in (c.deletion_range, c.insertion_range))
     return (
         "A map gives the pixels it ties (a ReLU's zeros, Occlusion's windows) no order: where a step cut through a "
         f"tie, the curves are the mean over {orders} random orders of its pixels. {each}."
