@@ -5,7 +5,8 @@ with and without" at its defaults (the MNIST-style preset, 30 epochs; the whole 
 evaluated), and each run's speed probe (`models.speed_probe`: a bare training step of the same run, the median of
 three probes). The augmentation pair is also timed with the pipeline's draws left out (an identity in its place): the
 figure a server that cannot probe adds a visitor's pipeline to. As on the page, the runs advance in the page's chunks
-and their charts are built and serialised after each (what Streamlit sends; the browser's drawing is not counted).
+and their charts are built and serialised after a chunk at most every `models.measured.REDRAW_SECONDS` and after
+the last (what Streamlit sends; the browser's drawing is not counted).
 
     python bench/bench_training.py [--steps 200] [--loop-epochs 2] [--beside N] [--json]
 
@@ -38,16 +39,20 @@ from models.experiments import augmentation, batchnorm, lecture_loop
 from models.experiments.augmentation import PRESETS, DigitsComparison, compare_on_digits, comparison_probe
 from models.experiments.batchnorm import BNExperiment, batchnorm_behaviour, bn_config, bn_probe, summary
 from models.experiments.lecture_loop import SETUPS, LectureLoop, LoopConfig, final_numbers, loop_probe
+from models.measured import Pacer
 from models.speed_probe import Probe, step_seconds
 
 
 def bn_seconds_per_step(arch: str, steps: int) -> float:
     """Seconds per step of a fresh BatchNorm run of `arch` over `steps` steps (the networks built beforehand), in the
-    page's chunks with its charts and panel after each."""
+    page's chunks with its charts and panel redrawn as the page paces them."""
     exp = BNExperiment(bn_config(arch, "sigmoid", 0.5, 60, steps, 0))
+    redraw = Pacer()
     t0 = time.perf_counter()
     while not exp.done:
         exp.advance(exp.config.eval_every)
+        if not redraw.due(now=exp.done):
+            continue
         bn_accuracy_chart(exp.history).to_json()
         bn_distribution_chart(exp.history, exp.config.unit).to_json()
         summary(exp.history, batchnorm_behaviour(exp.bn, exp.x_test, exp.last_batch), steps)
@@ -56,11 +61,14 @@ def bn_seconds_per_step(arch: str, steps: int) -> float:
 
 def loop_seconds_per_step(setup: str, epochs: int) -> float:
     """Seconds per step of a fresh run of Build's loop over `epochs` epochs at the lecture's defaults (batch 64), in
-    the page's half-epoch chunks with its chart and numbers after each."""
+    the page's half-epoch chunks with its chart and numbers redrawn as the page paces them."""
     loop = LectureLoop(LoopConfig(setup=setup, epochs=epochs))
+    redraw = Pacer()
     t0 = time.perf_counter()
     while not loop.done:
         loop.advance(max(1, loop.steps_per_epoch // 2))
+        if not redraw.due(now=loop.done):
+            continue
         loop_figure(loop.history, loop.steps_per_epoch).to_json()
         final_numbers(loop)
     return (time.perf_counter() - t0) / loop.total_steps

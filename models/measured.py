@@ -52,3 +52,23 @@ def seconds_left(seconds: float, done_at_start: float, done: float, total: float
     if done <= done_at_start:
         return None
     return seconds / (done - done_at_start) * max(total - done, 0.0)
+
+
+REDRAW_SECONDS = 0.5  # the least time between two redraws of a live run's charts (a walk: redrawn ten times a second,
+# BatchNorm's charts stayed blank until the run ended: each redraw mounts the chart afresh, and the browser had not
+# drawn one before the next replaced it)
+
+
+class Pacer:
+    """Says yes the first time, then once `seconds` have passed since it last said yes (or when told `now`): how
+    often a live run redraws its charts, on the page and in bench/bench_training.py alike."""
+
+    def __init__(self, seconds: float = REDRAW_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds, self.clock, self.last = seconds, clock, None
+
+    def due(self, now: bool = False) -> bool:
+        t = self.clock()
+        if now or self.last is None or t - self.last >= self.seconds:
+            self.last = t
+            return True
+        return False

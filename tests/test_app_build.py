@@ -264,6 +264,64 @@ def test_stop_tells_the_section_which_work_it_stopped():
     assert button(at, "Stop").disabled  # stopped: nothing left to stop, on_stop is not called again
 
 
+def _quick_section() -> None:
+    """A live run of 400 one-step chunks that take no time, drawing (step, when) into the session."""
+    import time
+
+    import streamlit as st
+
+    from ui.live_run import LiveRun
+
+    class Quick:
+        step, total_steps = 0, 400
+
+        @property
+        def done(self) -> bool:
+            return self.step >= self.total_steps
+
+        def advance(self, n: int, tick=None) -> None:
+            self.step += n
+
+    run = LiveRun("q")
+    if "began" not in st.session_state:
+        st.session_state["began"] = time.monotonic()
+        run.start("settings")
+    drawn = st.session_state.setdefault("drawn", [])
+    run.run(lambda config: Quick(), lambda work: drawn.append((work.step, time.monotonic())), lambda work: 1, "Quick")
+    st.session_state.setdefault("ended", time.monotonic())  # the run that trains ends in a rerun of the page
+
+
+def test_a_fast_run_redraws_its_charts_at_most_every_redraw_seconds():
+    """A walk: BatchNorm's fully connected pair drew its charts after every 50-step chunk, ten times a second, and
+    they stayed blank until the run ended (each redraw mounts the charts afresh; the browser had drawn none before the
+    next replaced it). A run now draws after its first chunk, then at most every REDRAW_SECONDS, and after its last."""
+    from streamlit.testing.v1 import AppTest
+
+    from models.measured import REDRAW_SECONDS
+
+    at = AppTest.from_function(_quick_section, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    drawn = at.session_state["drawn"]
+    steps = [step for step, _ in drawn]
+    assert steps[0] == 1 and steps[-1] == 400 and steps == sorted(set(steps))
+    elapsed = at.session_state["ended"] - at.session_state["began"]
+    assert len(drawn) <= 2 + elapsed / REDRAW_SECONDS  # not 400
+
+
+def test_the_pacer_says_yes_first_then_once_its_seconds_have_passed_or_when_told():
+    from models.measured import Pacer
+
+    now = [100.0]
+    pacer = Pacer(0.5, clock=lambda: now[0])
+    said = []
+    for t in (100.0, 100.2, 100.49, 100.5, 100.7, 101.0, 101.1):
+        now[0] = t
+        said.append(pacer.due())
+    assert said == [True, False, False, True, False, True, False]
+    assert pacer.due(now=True) and not pacer.due()  # told: yes, and the next half second counts from then
+
+
 def test_forgetting_the_scheduler_on_the_page():
     at = open_page(PAGE)
     at.selectbox(key="build_setup").set_value("resnet-digits")

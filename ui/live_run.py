@@ -1,5 +1,6 @@
 """One way to run long work live on a page (Build's loop, BatchNorm's pair, a transfer sweep): the work is built
-once the visitor's turn in the server's queue comes, advanced in chunks with its curves redrawn after each, stopped
+once the visitor's turn in the server's queue comes, advanced in chunks with its curves redrawn after a chunk at
+most every `models.measured.REDRAW_SECONDS` (and after the last), stopped
 and resumed with two buttons, and timed, so estimates come from this server's own measured speed.
 
 One state machine per section, kept in the visitor's session under `{name}_live`:
@@ -35,7 +36,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from explain.figures.compare import Curve, coinciding_text, comparison_figure, distinct_runs
-from models.measured import seconds_left
+from models.measured import Pacer, seconds_left
 from models.speed_probe import Probe
 from models.speed_probe import estimate_parts as speed_estimate
 from models.text import about, first_line
@@ -327,8 +328,9 @@ class LiveRun:
         shares: bool = True,
     ) -> None:
         """If active, take the server's queue, build the pending work, and advance it `chunk(work)` steps at a time,
-        drawing it after each chunk (so curves show from the first) under a progress bar drawn in `where` (else
-        where this is called: put it above the charts), with the time left at the speed measured so far.
+        drawing it after the first chunk and then at most every REDRAW_SECONDS (and after the last) under a progress
+        bar drawn in `where` (else where this is called: put it above the charts), with the time left at the speed
+        measured so far.
         `kind(work)` names what a step costs, for estimates; `detail(work)` adds where the work is (a sweep's run).
         When the work ends, `on_done(work)` is called and the page is drawn again. `shares`: a run that has held the
         server's slot TURN_SECONDS lets waiting jobs go first between two chunks (`ui.admission.heavy_job`)."""
@@ -387,9 +389,12 @@ class LiveRun:
                 done = f"{work.step:,} of {work.total_steps:,} {self.units} done"
                 bar.progress(fraction, text=f"{label}: {done}{left}{more}")
 
+            redraw, undrawn = Pacer(), False
             while not work.done and state.phase == "running":
                 work.advance(chunk(work), show)
-                draw(work)
+                undrawn = not redraw.due(now=work.done)
+                if not undrawn:
+                    draw(work)
                 now = time.monotonic()
                 steps = work.step - timer["step"]
                 timer["seconds"] += now - timer["t"]
@@ -400,3 +405,5 @@ class LiveRun:
                 show(milestone=True)
                 if shares and not work.done and share():  # another job went meanwhile: its time is not this run's
                     timer["t"] = time.monotonic()
+            if undrawn:  # stopped between redraws: the charts show the step it stopped at
+                draw(work)

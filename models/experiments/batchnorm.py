@@ -57,9 +57,11 @@ class BNConfig:
 
 # Seconds per step of a run (both networks, evaluations and charts included) at the default batch of 60, and of its
 # bare training step (its speed probe), measured in one run of `python bench/bench_training.py` on the 2-core
-# CI-sized machine (2026-12-05); the runs train on the CPU.
-SECONDS_PER_STEP = {"mlp": 0.0019, "conv": 0.225}
-PROBE_SECONDS = {"mlp": 0.0012, "conv": 0.119}
+# CI-sized machine (conv 2026-12-05; the fully connected pair again on 2026-12-06, once its charts were redrawn at most
+# every REDRAW_SECONDS rather than after each 50-step chunk: overhead x1.58 -> x1.43 over two runs' 1.37-1.43, on a
+# VM that day about 1.2x slower than the day before); the runs train on the CPU.
+SECONDS_PER_STEP = {"mlp": 0.0025, "conv": 0.225}
+PROBE_SECONDS = {"mlp": 0.0017, "conv": 0.119}
 
 
 def estimate_seconds(arch: str, steps: int, batch_size: int = 60) -> float:
