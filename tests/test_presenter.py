@@ -43,6 +43,25 @@ def test_for_projector_moves_a_legend_from_under_the_axes_to_the_top():
     assert for_projector(go.Figure(fig).update_layout(title="PR curve")).layout.legend.y == -0.25  # or the title
     side = go.Figure(fig).update_layout(legend=dict(orientation="v", y=1, x=1.02))
     assert for_projector(side).layout.legend.y == 1 and for_projector(side).layout.legend.yref is None
+    # a legend at the figure's foot in pixels (the training loop's, since a walk saw one placed in the plot's height
+    # rise onto the axis titles after the chart was drawn in a hidden tab) goes to the top too
+    foot = go.Figure(fig).update_layout(legend=dict(orientation="h", yref="container", y=0, yanchor="bottom"))
+    assert (for_projector(foot).layout.legend.y, for_projector(foot).layout.legend.yanchor) == (1, "top")
+
+
+def test_the_training_loops_legend_sits_at_the_figures_foot_in_pixels():
+    """A walk: after leaving Build and coming back, the loop's legend (placed at y=-0.12 of the plot's height) sat on
+    the lower charts' "step" titles until the window was resized: the chart had been laid out in a hidden tab. Placed
+    at the figure's foot in container pixels, with the bottom margin kept for it, it stays under them (checked in a
+    browser: the same position after the run and back on the page)."""
+    from explain.figures.training_loop import loop_figure
+    from models.experiments.lecture_loop import LectureLoop, LoopConfig
+
+    loop = LectureLoop(LoopConfig(setup="digits", epochs=1))
+    loop.advance(2)
+    layout = loop_figure(loop.history, loop.steps_per_epoch).layout
+    assert (layout.legend.yref, layout.legend.y, layout.legend.yanchor) == ("container", 0, "bottom")
+    assert layout.margin.b >= 40  # the legend's row, under the axis titles
 
 
 def test_a_projectors_title_keeps_its_second_line_readable_and_clear_of_the_plot():

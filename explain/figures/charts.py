@@ -81,6 +81,25 @@ def subtitle(text: str) -> str:
     return f"<br><span style='{SUBTITLE_STYLE}'>{text}</span>"
 
 
+# A horizontal legend at the figure's foot, in container pixels (Plotly moves the plot's bottom margin up to make room
+# for it). Placed in the plot's own height instead (paper y < 0), a legend moved with the plot area, which a long
+# legend shrinks (a walk: Transfer's axis title over its legend once a sweep was compared) and which a chart first
+# laid out in a hidden tab has wrong until the window is resized (a walk: Build's loop legend over its axis titles).
+FOOT_LEGEND = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0)
+
+
+def legend_height(fig: go.Figure, font_px: float = 12, width: float = 800) -> int:
+    """About how many pixels a horizontal legend of `fig` takes at `font_px` across `width` pixels, on the side of too
+    many: its untitled entries packed in rows, and each titled group (Plotly stacks a group's entries) its title and
+    entries a row each."""
+    shown = [t for t in fig.data if t.legend in (None, "legend") and t.showlegend is not False and t.name]
+    titled = {t.legendgroup for t in fig.data if t.legendgroup and t.legendgrouptitle and t.legendgrouptitle.text}
+    loose = go.Figure([t for t in shown if t.legendgroup not in titled])
+    rows = legend_rows(loose, font_px, width) if loose.data else 0
+    rows += sum(1 + sum(t.legendgroup == g for t in shown) for g in titled)
+    return round(rows * font_px * 1.7 + 10 * len(titled))
+
+
 def legend_rows(fig: go.Figure, font_px: float, width: float = 1050) -> int:
     """How many rows a horizontal legend of `fig` takes at `font_px` across `width` pixels (a presenting page's
     chart), estimated from its entries' lengths on the side of too many."""
@@ -296,7 +315,7 @@ def bn_accuracy_chart(history: BNHistory) -> go.Figure:
         yaxis=dict(title="test accuracy", range=[0, 1.02], tickformat=".0%"),
         height=380,
         margin=dict(l=10, r=10, t=30, b=10),
-        legend=dict(orientation="h", y=-0.25),
+        legend=FOOT_LEGEND,
     )
     return fig
 
@@ -323,7 +342,7 @@ def bn_distribution_chart(history: BNHistory, unit: int, conv: bool = False) -> 
     fig.update_xaxes(title_text="training step")
     what = f"channel {unit}'s centre pixel" if conv else f"hidden unit {unit}"
     fig.update_yaxes(title_text=f"input to {what}'s nonlinearity", col=1)
-    fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.3))
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), legend=FOOT_LEGEND)
     return fig
 
 
@@ -347,7 +366,7 @@ def precision_recall_chart(curves: dict[str, tuple[np.ndarray, np.ndarray]], iou
         yaxis=dict(title="precision", range=[0, 1.05]),
         height=340,
         margin=dict(l=10, r=10, t=40, b=40),
-        legend=dict(orientation="h", y=-0.25),
+        legend=FOOT_LEGEND,
     )
     return fig
 
@@ -386,7 +405,9 @@ def for_projector(fig: go.Figure, scale: float = 1.5) -> go.Figure:
         _top_margin(out, round(layout.margin.t * scale))
     if SUBTITLE_STYLE in (layout.title.text or ""):  # a title's second line, fixed in pixels: larger too
         layout.title.text = layout.title.text.replace(SUBTITLE_STYLE, subtitle_style(round(SUBTITLE_PX * scale)))
-    below = layout.legend.orientation == "h" and layout.legend.y is not None and layout.legend.y < 0
+    legend = layout.legend  # under the axes: below the plot area, or at the figure's foot (container-referenced)
+    at_foot = legend.yref == "container" and legend.y == 0 and legend.yanchor == "bottom"
+    below = legend.orientation == "h" and legend.y is not None and (legend.y < 0 or at_foot)
     subplots = any(a.y is not None and a.y >= 1 for a in layout.annotations)  # their titles, where a legend would go
     if below and not layout.title.text and not any(axis.automargin is False for axis in out.select_xaxes()):
         # a legend under the axes moves to the top of the figure, where it is on the screen with the chart's first

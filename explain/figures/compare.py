@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explain.figures.charts import series_colours
+from explain.figures.charts import FOOT_LEGEND, series_colours
 from models.experiments.batchnorm import BNHistory
 
 
@@ -91,7 +91,7 @@ def comparison_figure(curves: Sequence[Curve], x_title: str, percent: Sequence[s
     fig.update_layout(
         height=360 + 22 * len(dict.fromkeys(c.label for c in curves)),  # the legend below, an entry a line
         margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(orientation="h", y=-0.32, x=0, yanchor="top"),  # under the axis title (a walk: "Ba step tchNorm")
+        legend=FOOT_LEGEND,  # under the axis title (a walk: "Ba step tchNorm")
         hovermode="x unified",
     )
     return fig

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explain.figures.charts import PALETTE, depth_colours
+from explain.figures.charts import FOOT_LEGEND, PALETTE, depth_colours
 from explain.figures.compare import Curve
 from models.experiments.lecture_loop import LoopHistory
 
@@ -94,8 +94,8 @@ def loop_figure(h: LoopHistory, steps_per_epoch: int) -> go.Figure:
         fig.update_xaxes(title_text="step", row=2, col=col)
     fig.update_layout(
         height=680,
-        margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(orientation="h", y=-0.12, x=0),
+        margin=dict(l=10, r=10, t=40, b=40),
+        legend=FOOT_LEGEND,  # under the axis titles (a walk: over them, back on the page, from a hidden tab)
         legend2=dict(groupclick="toggleitem", orientation="v", x=1.01, xanchor="left", y=0, yanchor="bottom"),
     )
     return fig
@@ -147,7 +147,7 @@ def scheduler_figure(stepped: LoopHistory, forgotten: LoopHistory, steps_per_epo
     fig.update_yaxes(tickformat=".0%", row=1, col=1)  # in percent, as the sentence under the chart
     fig.update_yaxes(range=[0, 1.15 * top], row=1, col=3)  # a constant rate is a line at its value
     fig.update_yaxes(row=1, col=3, **rate_ticks([epoch_rates(h, steps_per_epoch) for h in (stepped, forgotten)]))
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25, x=0))
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), legend=FOOT_LEGEND)
     return fig
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from explain.figures.charts import PALETTE
+from explain.figures.charts import FOOT_LEGEND, PALETTE, legend_height
 from explain.methods.learning_curves import PAPER_FITS, PAPER_N, PAPER_NAMES, LearningCurve
 from explain.methods.transfer_curves import Run, by_regime, mean_errors
 from models.transfer import REGIMES as REGIME_TITLES
@@ -207,9 +207,9 @@ def learning_curve_figure(
     fig.update_layout(
         xaxis=xaxis,
         yaxis=dict(title="test error (%)", range=[0, min(100.0, 1.1 * top)]),  # every curve drawn has its line
-        height=480,
+        height=440 + legend_height(fig),  # the plot keeps its height as compared sweeps and fits add legend rows
         margin=dict(l=10, r=10, t=30, b=40),
-        legend=dict(orientation="h", y=-0.2),
+        legend=FOOT_LEGEND,
         clickmode="event+select",
     )
     return fig
@@ -263,7 +263,7 @@ def training_curves_figure(runs: Sequence[Run], metric: str = "accuracy") -> go.
         yaxis=dict(title="accuracy (%)" if metric == "accuracy" else "cross-entropy loss"),
         height=380,
         margin=dict(l=10, r=10, t=30, b=40),
-        legend=dict(orientation="h", y=-0.25),
+        legend=FOOT_LEGEND,
     )
     return fig
 
