@@ -43,7 +43,7 @@ image = np.asarray(chosen.image)
 generated = sample_truth(chosen.name, chosen.sha256) is not None  # by its bytes, as the truth tab knows it
 focus = detections_ui(image, chosen.name, info, kept, shown, len(instances), show, subject.cache_id, generated)
 inst = None if focus is None else kept[focus]
-counts = len(kept), len(instances)  # why no detection is followed, when none is
+counts = len(kept), len(instances), not classes  # why no detection is followed, when none is
 
 tab_pipe, tab_explain, tab_truth = st.tabs(
     ["The pipeline, stage by stage", "Explain one detection", "Against the truth"]
@@ -54,7 +54,7 @@ with tab_pipe:
     pipeline_tab(image, stages, followed)
     roi_section(image, stages, followed, inst, subject)
     heads_section(image, stages, followed, inst, info.categories, subject)
-    detections_stage(stages, len(kept), threshold)
+    detections_stage(stages, len(kept), threshold, no_class=not classes)
     heads = None if inst is None else cached_heads(subject, inst.box, inst.label_index)
     show_heads(image, inst, heads, info.keypoint_names, counts)
 with tab_explain:

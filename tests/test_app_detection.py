@@ -128,6 +128,16 @@ def test_with_no_detection_shown_the_page_says_why_instead_of_asking_for_a_click
         "classes, then click a row to x."
     )
     assert listing_text(0, 1) == "The one detection found does not pass the score threshold and classes chosen."
+    # every class taken out at a threshold of 0: a walk was told "lower the threshold or choose more classes"
+    at.slider(key="det_threshold").set_value(0.0)
+    (classes,) = [m for m in at.multiselect if (m.key or "").startswith("det_classes_")]
+    classes.set_value([]).run()
+    assert not at.exception
+    stage5 = next(m.value for m in at.markdown if m.value.startswith("**5. Detections.**"))
+    assert "No class is chosen in the filter above, so the page lists none." in stage5
+    infos = [i.value for i in at.info]
+    assert pick_hint(0, total, "explain that detection", no_class=True) in infos
+    assert not any("lower the threshold" in i for i in infos)
 
 
 def test_clicking_a_row_shows_its_mask_logits_and_explains_it():
@@ -292,6 +302,12 @@ def test_an_uploaded_photo_takes_a_coco_annotation_file():
     at.file_uploader(key="det_truth_upload").upload("truth.json", json.dumps(coco).encode(), "application/json").run()
     assert not at.exception and not at.error
     assert any(m.value.startswith("Of the ") and "of 1** true objects missed" in m.value for m in at.markdown)
+    assert not any("not this image's name" in c.value for c in at.caption)
+    # a file whose one image has another name is still taken, and the page says so (a walk: used without a word)
+    coco["images"][0]["file_name"] = "other.png"
+    at.file_uploader(key="det_truth_upload").upload("other.json", json.dumps(coco).encode(), "application/json").run()
+    assert not at.exception and any(m.value.startswith("Of the ") for m in at.markdown)
+    assert any("The file's one image is named `other.png`, not this image's name" in c.value for c in at.caption)
     at.file_uploader(key="det_truth_upload").upload("bad.json", b"{oops", "application/json").run()
     assert not at.exception and next(e.value for e in at.error).startswith("bad.json: not a usable COCO")
 

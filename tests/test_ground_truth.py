@@ -100,6 +100,9 @@ def _coco(**over) -> bytes:
 def test_a_coco_annotation_file_gives_boxes_and_bad_files_one_line():
     objects = coco_objects(_coco(), "cat.png", (100, 120)).objects
     assert objects[0] == TrueObject("cat", (10.0, 20.0, 40.0, 60.0))
+    assert coco_objects(_coco(), "cat.png", (100, 120)).other_name == ""  # its own name ("dir/cat.png")
+    # a file's only image is taken whatever its name, and the name is kept to be said (a walk: used without a word)
+    assert coco_objects(_coco(), "astronaut.png", (100, 120)).other_name == "dir/cat.png"
     known, unknown = labels_known(objects, ("background", "cat", "dog"))
     assert len(known) == 1 and unknown == ["zebra-ish"]
     bad = {

@@ -15,7 +15,8 @@ def run_button(label: str, key: str, settings: Hashable) -> bool:
         st.session_state[f"{key}_settings"] = settings
     pressed = st.session_state.get(f"{key}_settings")
     if pressed is not None and pressed != settings:
-        st.info(f"The settings changed: press **{label}** to compute for them.", icon=":material/refresh:")
+        # the image counts among the settings (a walk read "The settings changed" after uploading a new image)
+        st.info(f"The image or the settings changed: press **{label}** to compute for them.", icon=":material/refresh:")
     return pressed == settings
 
 

@@ -50,11 +50,14 @@ def _why_none(total: int) -> str:
     return "The detector found nothing in this image"
 
 
-def pick_hint(kept: int, total: int, to: str) -> str:
+def pick_hint(kept: int, total: int, to: str, no_class: bool = False) -> str:
     """What to do to follow one detection (`to`: what following it shows), or why there is none to follow (a walk
-    read "Click a row of the table above" under an empty table)."""
+    read "Click a row of the table above" under an empty table); `no_class`: every class was taken out of the filter
+    (a walk was told to lower a threshold already at 0)."""
     if kept:
         return f"Click a row of the detections table, at the top of the page, to {to}."  # far above (a walk)
+    if total and no_class:
+        return f"No class is chosen in the filter above: choose one, then click a row to {to}."
     if total:
         return f"{_why_none(total)}: lower the threshold or choose more classes, then click a row to {to}."
     return f"{_why_none(0)}, so there is no detection to follow."

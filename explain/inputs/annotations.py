@@ -31,11 +31,13 @@ class TrueObject:
 
 @dataclass(frozen=True)
 class AnnotationFile:
-    """What a COCO annotation file gives for one image: the objects on it (boxes clipped to the image), and a
-    line naming each annotation left out because its box lies entirely outside the image."""
+    """What a COCO annotation file gives for one image: the objects on it (boxes clipped to the image), a line
+    naming each annotation left out because its box lies entirely outside the image, and the name the file gives its
+    only image where that is not this image's (its boxes are still taken: a walk saw them used without a word)."""
 
     objects: list[TrueObject]
     outside: list[str] = field(default_factory=list)
+    other_name: str = ""
 
 
 def scene_objects(scene: Scene) -> list[TrueObject]:
@@ -135,6 +137,8 @@ def coco_objects(data: bytes, image_name: str, size: tuple[int, int]) -> Annotat
         if not picks:
             raise ValueError(f"it has no image named {image_name[:100]!r}")
         image_id = picks[0].get("id")
+        named = printable(str(picks[0].get("file_name", "")))[:100]
+        other_name = named if named and not named.endswith(image_name) else ""
         mine = [a for a in annotations if a.get("image_id") == image_id]
         if len(mine) > MAX_OBJECTS:
             raise ValueError(f"it has {len(mine):,} objects for this image (at most {MAX_OBJECTS:,})")
@@ -159,7 +163,7 @@ def coco_objects(data: bytes, image_name: str, size: tuple[int, int]) -> Annotat
         raise ValueError(f"not a usable COCO annotation file: {str(exc).splitlines()[0][:160]}") from None
     except (TypeError, AttributeError, UnicodeDecodeError) as exc:
         raise ValueError(f"not a usable COCO annotation file (malformed: {str(exc).splitlines()[0][:120]})") from None
-    return AnnotationFile(objects, outside)
+    return AnnotationFile(objects, outside, other_name)
 
 
 def labels_known(objects: Sequence[TrueObject], categories: Sequence[str]) -> tuple[list[TrueObject], list[str]]:

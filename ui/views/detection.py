@@ -333,7 +333,7 @@ def pipeline_tab(image: np.ndarray, stages: Stages, followed: Followed | None) -
     )
 
 
-def detections_stage(stages: Stages, listed: int, threshold: float) -> None:
+def detections_stage(stages: Stages, listed: int, threshold: float, no_class: bool = False) -> None:
     """Stage 5: how many detections every proposal's pooling and heads left, and how many the table lists (a walk
     read stages numbered 3, 3b, 3c: the detections came before the steps that make them)."""
     rules = stages.settings
@@ -349,6 +349,8 @@ def detections_stage(stages: Stages, listed: int, threshold: float) -> None:
         + (
             f"The table above lists {listed} of them: those scoring at least {threshold:.2f} in the classes chosen."
             if listed
+            else "No class is chosen in the filter above, so the page lists none."
+            if no_class
             else f"None of them scores at least {threshold:.2f} in the classes chosen, so the page lists none."
         ),
     )
@@ -487,12 +489,12 @@ def show_heads(
     inst: Instance | None,
     heads: dict | None,
     keypoint_names: tuple[str, ...],
-    counts: tuple[int, int],
+    counts: tuple[int, int, bool],
 ) -> None:
     """Stage 6 for the detection clicked: its mask logits and pasted mask, or its keypoint heatmaps; `counts` (kept,
-    found) say why there is none to show."""
+    found, no class chosen) say why there is none to show."""
     if inst is None:
-        st.info(pick_hint(*counts, "see its mask logits or keypoint heatmaps"))
+        st.info(pick_hint(counts[0], counts[1], "see its mask logits or keypoint heatmaps", no_class=counts[2]))
         return
     if "mask_logits" in heads:
         stage(
@@ -544,17 +546,17 @@ def cam_level_ui(stages: Stages, pooled_from: str | None) -> str:
 
 
 def explain_tab(
-    image: np.ndarray, stages: Stages, inst: Instance | None, subject: Subject, counts: tuple[int, int]
+    image: np.ndarray, stages: Stages, inst: Instance | None, subject: Subject, counts: tuple[int, int, bool]
 ) -> None:
     """Grad-CAM of the detection clicked, at a chosen FPN level, or why it cannot be explained; `counts` (kept,
-    found) say why there is none."""
+    found, no class chosen) say why there is none."""
     prose(
         "Grad-CAM of one detection's class score at an FPN level: the model is run again with gradients, the "
         "detection is found again (same class, highest IoU with its box), and its class score before the softmax "
         "(the logit, as Grad-CAM takes it; the detection's percentage is its softmax) is differentiated."
     )
     if inst is None:
-        st.info(pick_hint(*counts, "explain that detection"))
+        st.info(pick_hint(counts[0], counts[1], "explain that detection", no_class=counts[2]))
         return
     try:  # every level's map from one backward pass, which also names the level pooled from (the gradient's)
         cams = cached_explanation(subject, inst.box, inst.label_index)

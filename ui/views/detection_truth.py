@@ -16,7 +16,7 @@ from explain.inputs.upload_limits import IMAGE_MB
 from explain.methods.ground_truth import SET_SIZE, image_ap_text, match, score, score_generated_set, versus_card
 from models.data.shapes import SHAPE_CLASSES
 from models.detectors import DetectorInfo, Instance
-from models.text import code_spans, counted, display_name
+from models.text import code_span, code_spans, counted, display_name
 from ui.admission import cached_heavy
 from ui.image_input import ChosenImage
 from ui.presenter import chart, settings, text_scale
@@ -55,6 +55,11 @@ def truth_ui(chosen: ChosenImage, image: np.ndarray, info: DetectorInfo) -> list
             return None
         objects = annotations.objects
         warn_skipped(annotations.outside)
+        if annotations.other_name:
+            st.caption(
+                f"The file's one image is named {code_span(annotations.other_name, 60)}, not this image's name: its "
+                "boxes are taken for this image."
+            )
     known, unknown = labels_known(objects, info.categories)
     if unknown:
         st.warning(f"{info.title} does not know {code_spans(unknown)}: those objects are left out.")
