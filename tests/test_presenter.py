@@ -49,6 +49,18 @@ def test_for_projector_moves_a_legend_from_under_the_axes_to_the_top():
     assert (for_projector(foot).layout.legend.y, for_projector(foot).layout.legend.yanchor) == (1, "top")
 
 
+def test_a_projectors_colour_bars_have_larger_numbers():
+    """A walk measured the colour bars' numbers at 10-12 px when presenting (Detection's RoIAlign, Grad-CAM alone):
+    a trace's colour bar and a colour axis's are enlarged with the axes' ticks; the page's figure is untouched."""
+    fig = go.Figure(go.Heatmap(z=[[0, 1], [1, 0]])).update_layout(
+        coloraxis=dict(colorbar=dict(title="p")), font=dict(size=12)
+    )
+    big = for_projector(fig, 1.5)
+    assert big.data[0].colorbar.tickfont.size == 18 * 0.9 and big.layout.coloraxis.colorbar.tickfont.size == 18 * 0.9
+    assert big.layout.coloraxis.colorbar.title.font.size == 18
+    assert fig.data[0].colorbar.tickfont.size is None
+
+
 def test_the_training_loops_legend_sits_at_the_figures_foot_in_pixels():
     """A walk: after leaving Build and coming back, the loop's legend (placed at y=-0.12 of the plot's height) sat on
     the lower charts' "step" titles until the window was resized: the chart had been laid out in a hidden tab. Placed
