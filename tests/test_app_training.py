@@ -28,6 +28,9 @@ def test_batchnorm_tab_opens_with_the_cached_default_run():
     at.session_state["view_compact"] = True
     at.run()
     assert [c.value for c in at.caption if c.value.startswith("The default run, computed in advance:")] == said
+    # where to start a run, not Stop and Resume greyed (a walk: Train was folded away in Settings without a word)
+    assert "Open **Settings** above and press **Train both networks** to train." in [c.value for c in at.caption]
+    assert not [b for b in at.button if b.label in ("Stop", "Resume")]
 
 
 def test_a_short_live_run_trains_and_reports():

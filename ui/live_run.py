@@ -41,7 +41,7 @@ from models.speed_probe import Probe
 from models.speed_probe import estimate_parts as speed_estimate
 from models.text import about, first_line
 from ui.admission import heavy_job, server_queue
-from ui.presenter import chart, fold_panel
+from ui.presenter import chart, fold_panel, presenting, press
 
 _LOG = logging.getLogger("explainer.live_run")
 Phase = Literal["idle", "pending", "running", "stopped", "done"]
@@ -205,13 +205,15 @@ class LiveRun:
         set_aside: str = "The {state} run ({done}) was set aside for this new one.",
         on_stop: Callable[[Any], None] | None = None,
         settings_key: str | None = None,
+        start_label: str = "",
     ) -> None:
         """`set_aside`: the line said when a new run replaces a stopped or unfinished one, `{state}` which, `{done}`
         its progress. `on_stop(work)`: called when a running work is stopped, before the page is drawn again.
         `settings_key`: the key of the run's Settings panel (`ui.presenter.settings`), folded on Resume when
-        presenting."""
+        presenting; `start_label`: the button in that panel that starts a run."""
         self.name, self.stop_label, self.resume_label, self.units = name, stop_label, resume_label, units
         self.set_aside, self.on_stop, self.settings_key = set_aside, on_stop, settings_key
+        self.start_label = start_label
 
     @property
     def state(self) -> LiveState:
@@ -301,9 +303,16 @@ class LiveRun:
         started the run, in view at 1280 x 720 (a walk found the bar and Stop below the fold, under the estimate)."""
         phase = self.state.phase
         row = st.container(horizontal=True, vertical_alignment="center", gap="medium")
-        row.button(self.stop_label, key=f"{self.name}_stop", disabled=not self.active, on_click=self.stop)
-        if resumable:
-            row.button(self.resume_label, key=f"{self.name}_resume", disabled=phase != "stopped", on_click=self.resume)
+        if presenting() and self.start_label and not self.active and phase != "stopped":
+            # nothing to stop or resume: where to start one, not two greyed buttons (a walk presenting BatchNorm saw
+            # Stop and Resume in view and Train folded away in Settings, without a word)
+            row.caption(f"{press(self.start_label)} to train.")
+        else:
+            row.button(self.stop_label, key=f"{self.name}_stop", disabled=not self.active, on_click=self.stop)
+            if resumable:
+                row.button(
+                    self.resume_label, key=f"{self.name}_resume", disabled=phase != "stopped", on_click=self.resume
+                )
         bar = row.container(width="stretch")
         state = self.state
         # the aside while the new run waits, runs or stands finished: not once it is stopped or cancelled in turn

@@ -180,7 +180,7 @@ def show_block(name: str, title: str, model: torch.nn.Module) -> None:
         st.code(inspect.getsource(type(block)), language="python", wrap_lines=True)
 
 
-LOOP = LiveRun("build", settings_key="build_settings")  # the lecture loop's live run
+LOOP = LiveRun("build", settings_key="build_settings", start_label="Train")  # the lecture loop's live run
 
 
 def loop_kind(config: LoopConfig) -> tuple:

@@ -74,7 +74,7 @@ def opening_tab() -> str:
 
 
 FIRST_PRESET = next(iter(PRESETS))  # the pipeline the page opens with
-BN = LiveRun("bn", settings_key="bn_settings")  # the BatchNorm pair's live run
+BN = LiveRun("bn", settings_key="bn_settings", start_label="Train both networks")  # the BatchNorm pair's live run
 
 
 def bn_kind(config: BNConfig) -> tuple:
