@@ -411,7 +411,7 @@ def for_projector(fig: go.Figure, scale: float = 1.5) -> go.Figure:
     if SUBTITLE_STYLE in (layout.title.text or ""):  # a title's second line, fixed in pixels: larger too
         layout.title.text = layout.title.text.replace(SUBTITLE_STYLE, subtitle_style(round(SUBTITLE_PX * scale)))
     legend = layout.legend  # under the axes: below the plot area, or at the figure's foot (container-referenced)
-    at_foot = legend.yref == "container" and legend.y == 0 and legend.yanchor == "bottom"
+    at_foot = all(legend[k] == FOOT_LEGEND[k] for k in ("yref", "y", "yanchor"))
     below = legend.orientation == "h" and legend.y is not None and (legend.y < 0 or at_foot)
     subplots = any(a.y is not None and a.y >= 1 for a in layout.annotations)  # their titles, where a legend would go
     if below and not layout.title.text and not any(axis.automargin is False for axis in out.select_xaxes()):

@@ -137,8 +137,8 @@ def coco_objects(data: bytes, image_name: str, size: tuple[int, int]) -> Annotat
         if not picks:
             raise ValueError(f"it has no image named {image_name[:100]!r}")
         image_id = picks[0].get("id")
-        named = printable(str(picks[0].get("file_name", "")))[:100]
-        other_name = named if named and not named.endswith(image_name) else ""
+        named = str(picks[0].get("file_name", ""))  # compared whole, cut only to be shown
+        other_name = printable(named)[:100] if named and not named.endswith(image_name) else ""
         mine = [a for a in annotations if a.get("image_id") == image_id]
         if len(mine) > MAX_OBJECTS:
             raise ValueError(f"it has {len(mine):,} objects for this image (at most {MAX_OBJECTS:,})")

@@ -170,9 +170,9 @@ def deletion_insertion(
     x = inputs[:1]
     substrate, blurred = baseline(x, "zeros"), rise_blur(x)
 
-    def curves(draw: int, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def curves(order: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rank = np.empty(h * w, dtype=np.int64)
-        rank[removal_order(heatmap, draw)[0]] = np.arange(h * w)
+        rank[order] = np.arange(h * w)
         moved = counts[at]
         return (
             _curve(model, x, substrate, rank, moved, target, batch_size),
@@ -184,18 +184,19 @@ def deletion_insertion(
     cut = (counts > 0) & (counts < h * w)  # a step whose moved pixels end inside a tie: the order decides them
     cut[cut] = ranked[counts[cut] - 1] == ranked[counts[cut]]
     fractions = np.arange(n_steps + 1) / n_steps
-    runs = [curves(0, np.arange(n_steps + 1))]
+    first = Curves(fractions, *curves(order, np.arange(n_steps + 1)), tied)
     if orders < 2 or not cut.any():
-        return Curves(fractions, *runs[0], tied)
-    for draw in range(1, orders):
-        deletion, insertion = (c.copy() for c in runs[0])
-        deletion[cut], insertion[cut] = curves(draw, np.flatnonzero(cut))
-        runs.append((deletion, insertion))
-    deletions, insertions = ([float(np.trapezoid(r[i], fractions)) for r in runs] for i in (0, 1))
+        return first
+    runs = [first]
+    for draw in range(1, orders):  # only the steps that cut a tie differ from the first order's
+        deletion, insertion = first.deletion.copy(), first.insertion.copy()
+        deletion[cut], insertion[cut] = curves(removal_order(heatmap, draw)[0], np.flatnonzero(cut))
+        runs.append(Curves(fractions, deletion, insertion))
+    deletions, insertions = [r.deletion_auc for r in runs], [r.insertion_auc for r in runs]
     return Curves(
         fractions,
-        np.mean([r[0] for r in runs], 0),
-        np.mean([r[1] for r in runs], 0),
+        np.mean([r.deletion for r in runs], 0),
+        np.mean([r.insertion for r in runs], 0),
         tied,
         orders,
         (min(deletions), max(deletions)),
