@@ -176,6 +176,29 @@ def test_worker_processes_give_each_run_its_result_alone(tmp_path: Path, tiny_en
     assert {p.name for p in (tmp_path / "side" / "runs").iterdir()} == {f"{k}.json" for k in alone}
 
 
+def test_workers_fork_from_one_server_on_the_cpu_and_see_the_drivers_environment(monkeypatch, tiny_encoder) -> None:
+    """Worker processes on the CPU fork from a server that imported torch once (a spawned worker imports it
+    afresh: 4-6 s a process here); each still gets the environment the driver has when its pool starts, as a
+    spawned one would, not the server's from when it started. On a GPU they are spawned."""
+    import os
+
+    from models.transfer.runners import Processes, RunContext, _start_method
+
+    ctx = RunContext("digits", 8, tiny_encoder, ONE_EPOCH, "cpu")
+    first = Processes(ctx, 1, threads=1)
+    server_pid = first.pool.submit(os.getppid).result()  # the fork server is running from here on
+    first.close(cancel=False)
+    monkeypatch.setenv("EXPLAINER_TEST_MARK", "set after the server started")
+    second = Processes(ctx, 1, threads=1)
+    try:
+        assert second.pool.submit(os.getenv, "EXPLAINER_TEST_MARK").result() == "set after the server started"
+        assert second.pool.submit(os.getppid).result() == server_pid != os.getpid()
+    finally:
+        second.close(cancel=False)
+    assert _start_method("cpu").get_start_method() == "forkserver"
+    assert _start_method("cuda").get_start_method() == "spawn"
+
+
 def test_runs_side_by_side_start_longest_path_first_and_in_process_in_the_sweeps_order(
     tmp_path: Path, tiny_encoder, monkeypatch
 ) -> None:

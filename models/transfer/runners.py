@@ -113,7 +113,21 @@ class InProcess:
 _WORKER: dict[str, RunContext] = {}
 
 
-def _start_worker(ctx: RunContext, threads: int) -> None:
+def _start_method(device: str) -> multiprocessing.context.BaseContext:
+    """How worker processes start. On the CPU, forked from a server process that imported this module once
+    (torch, torchvision, scikit-learn: 4-6 s a process here), so a pool's workers, and every later pool's, start
+    in a fraction of a second; spawned afresh where there is no fork server (Windows) and on a GPU, whose
+    driver a forked process must not inherit."""
+    if device != "cpu" or "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    method = multiprocessing.get_context("forkserver")
+    method.set_forkserver_preload([__name__])  # read once, when the first pool starts the server
+    return method
+
+
+def _start_worker(ctx: RunContext, threads: int, environ: dict[str, str]) -> None:
+    os.environ.clear()  # the driver's environment now, as a spawned process gets it, not the fork server's
+    os.environ.update(environ)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle: it ends the workers
     torch.set_num_threads(threads)
     _WORKER["ctx"] = ctx
@@ -124,8 +138,9 @@ def _worker_run(regime: str, n: int, seed: int, lr: float | None) -> dict[str, A
 
 
 class Processes:
-    """Runs in `workers` spawned processes, each with `threads` torch threads (by default the cores shared
-    out); on one GPU they share it. A run that fails is tried once more."""
+    """Runs in `workers` worker processes (forked from a fork server on the CPU: `_start_method`), each with
+    `threads` torch threads (by default the cores shared out); on one GPU they share it. A run that fails is tried
+    once more."""
 
     retries = 1
 
@@ -133,7 +148,7 @@ class Processes:
         self.capacity = workers
         threads = threads or max(1, (os.cpu_count() or 1) // workers)
         self.pool = ProcessPoolExecutor(
-            workers, multiprocessing.get_context("spawn"), initializer=_start_worker, initargs=(ctx, threads)
+            workers, _start_method(ctx.device), initializer=_start_worker, initargs=(ctx, threads, dict(os.environ))
         )
 
     def submit(self, regime: str, n: int, seed: int, lr: float | None, on_batch: BatchFn | None) -> Future:
