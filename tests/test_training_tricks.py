@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torchvision import tv_tensors
 
-from models.data.batches import batch_indices
+from models.data.batches import accuracy, batch_indices
 from models.data.digits import digits
 from models.data.shapes import make_scene
 from models.experiments.augmentation import (
@@ -24,6 +24,7 @@ from models.experiments.batchnorm import (
     DEFAULT_RESULT,
     BNConfig,
     BNExperiment,
+    accuracy_and_percentiles,
     batch_statistics,
     batch_stats_accuracy,
     batchnorm_behaviour,
@@ -33,7 +34,7 @@ from models.experiments.batchnorm import (
     run,
     summary,
 )
-from models.nets.digits_nets import DigitsConvNet, mlp
+from models.nets.digits_nets import CONV_INPUT, DigitsConvNet, build, mlp, probe_module
 
 pytestmark = pytest.mark.training  # trains networks for real (seconds each)
 
@@ -87,6 +88,24 @@ def test_in_eval_mode_batchnorm_outputs_do_not_depend_on_the_batch():
     torch.testing.assert_close(alone, in_batch)
     numbers = batchnorm_behaviour(exp.bn, x, exp.last_batch)
     assert numbers["eval_shift"] == 0.0 and numbers["train_shift"] > 0
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_one_pass_gives_the_accuracy_and_the_units_percentiles_of_two(arch):
+    """An evaluation reads a network's accuracy and its unit's percentiles from one pass: the same numbers as the
+    batched accuracy and a pass of its own for the unit's input (what it computed before, in two passes)."""
+    _, _, x, y = digits(CONV_INPUT if arch == "conv" else 8)
+    x, y = x[:120], y[:120]  # enough for batches of 50 to differ from one pass of all
+    torch.manual_seed(0)
+    for model in (build(arch, False, "sigmoid"), build(arch, True, "sigmoid")):
+        seen: list[torch.Tensor] = []
+        handle = probe_module(model).register_forward_pre_hook(lambda m, args, seen=seen: seen.append(args[0]))
+        with torch.no_grad():
+            model.eval()(x)
+        handle.remove()
+        z = seen[0][:, 0] if seen[0].dim() == 2 else seen[0][:, 0, seen[0].shape[2] // 2, seen[0].shape[3] // 2]
+        percentiles = [round(float(v), 4) for v in np.percentile(z.numpy(), [15, 50, 85])]
+        assert accuracy_and_percentiles(model, x, y, 0) == (accuracy(model, x, y, batch_size=50), percentiles)
 
 
 def test_batch_statistics_evaluation_leaves_running_statistics_alone():

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.data.batches import accuracy, batch_indices
+from models.data.batches import batch_indices
 from models.data.digits import digits
 from models.files import ResultsFileError, public_path, read_json, write_json_atomic
 from models.lock import PrivateRng, seeded_rngs
@@ -59,8 +59,11 @@ class BNConfig:
 # bare training step (its speed probe), measured in one run of `python bench/bench_training.py` on the 2-core
 # CI-sized machine (conv 2026-12-05; the fully connected pair again on 2026-12-06, once its charts were redrawn at most
 # every REDRAW_SECONDS rather than after each 50-step chunk: overhead x1.58 -> x1.43 over two runs' 1.37-1.43, on a
-# VM that day about 1.2x slower than the day before); the runs train on the CPU.
-SECONDS_PER_STEP = {"mlp": 0.0025, "conv": 0.225}
+# VM that day about 1.2x slower than the day before); the runs train on the CPU. The conv pair's step figure is its
+# probe of 2026-12-05 times the overhead measured in two runs on 2026-12-06 once an evaluation read each network's
+# accuracy and unit percentiles from one pass (x1.46 and x1.52, from x1.69-1.89; that hour's VM was about 1.5x slower
+# in every figure, so its own seconds would have overstated an idle step).
+SECONDS_PER_STEP = {"mlp": 0.0025, "conv": 0.177}
 PROBE_SECONDS = {"mlp": 0.0017, "conv": 0.119}
 
 
@@ -179,11 +182,13 @@ class BNExperiment:
     def _record(self) -> None:
         h, x, y = self.history, self.x_test, self.y_test
         h.steps.append(self.step)
-        h.acc_plain.append(accuracy(self.plain, x, y))
+        plain, plain_pct = accuracy_and_percentiles(self.plain, x, y, self.config.unit)
+        running, running_pct = accuracy_and_percentiles(self.bn, x, y, self.config.unit)
+        h.acc_plain.append(plain)
         h.acc_bn_batch.append(batch_stats_accuracy(self.bn, x, y, self.config.batch_size))
-        h.acc_bn_running.append(accuracy(self.bn, x, y))
-        h.pct_plain.append(unit_percentiles(self.plain, x, self.config.unit))
-        h.pct_bn.append(unit_percentiles(self.bn, x, self.config.unit))
+        h.acc_bn_running.append(running)
+        h.pct_plain.append(plain_pct)
+        h.pct_bn.append(running_pct)
 
 
 @contextmanager
@@ -217,19 +222,23 @@ def batch_stats_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bat
 
 
 @torch.no_grad()
-def unit_percentiles(model: nn.Module, x: torch.Tensor, unit: int) -> list[float]:
-    """15th, 50th and 85th percentiles over `x` of the input to one hidden unit's nonlinearity
-    (eval mode). For a convolutional layer the unit is a channel's centre position."""
+def accuracy_and_percentiles(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, unit: int
+) -> tuple[float, list[float]]:
+    """Top-1 accuracy on (`x`, `y`) in eval mode, and the 15th, 50th and 85th percentiles over `x` of the input to
+    one hidden unit's nonlinearity, from one pass (each evaluation read both; two passes had made evaluating the
+    conv net cost as much as training it between evaluations). For a convolutional layer the unit is a channel's
+    centre position."""
     seen: list[torch.Tensor] = []
     handle = probe_module(model).register_forward_pre_hook(lambda m, args: seen.append(args[0]))
     model.eval()
     try:
-        model(x)
+        hits = int((model(x).argmax(1) == y).sum())
     finally:
         handle.remove()
     z = seen[0]
     values = z[:, unit] if z.dim() == 2 else z[:, unit, z.shape[2] // 2, z.shape[3] // 2]
-    return [round(float(v), 4) for v in np.percentile(values.numpy(), [15, 50, 85])]
+    return hits / len(x), [round(float(v), 4) for v in np.percentile(values.numpy(), [15, 50, 85])]
 
 
 def batchnorm_behaviour(model: nn.Module, x: torch.Tensor, batch: torch.Tensor) -> dict[str, float]:
