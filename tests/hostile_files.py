@@ -6,6 +6,8 @@ import io
 import json
 import struct
 import zlib
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 
 import numpy as np
 from PIL import Image
@@ -113,14 +115,38 @@ def exif_flood(tags: int = 8_000) -> bytes:
     return encode(photo(), "PNG", exif=exif)
 
 
+class Generated(Mapping[str, bytes]):
+    """Files by name, each made the first time it is read and kept: encoding the heavy ones took 3.2 s, which every
+    process importing this module paid at import (each pytest worker, while collecting, whether it ran them or not)."""
+
+    def __init__(self, makers: dict[str, Callable[[], bytes]]) -> None:
+        self._makers, self._made = makers, {}
+
+    def __getitem__(self, name: str) -> bytes:
+        if name not in self._made:
+            self._made[name] = self._makers[name]()
+        return self._made[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._makers
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._makers)
+
+    def __len__(self) -> int:
+        return len(self._makers)
+
+
 # The worst files a visitor can send that are still accepted, and the ones refused for their cost.
-HEAVY_GOOD: dict[str, bytes] = {
-    "grey16_40mp.png": wide_samples("I;16", "PNG"),
-    "int32_40mp.tiff": wide_samples("I", "TIFF"),
-    "float_40mp.tiff": wide_samples("F", "TIFF"),
-    "exif_flood.png": exif_flood(),
-}
-HEAVY_BAD: dict[str, bytes] = {"scan_bomb.jpg": jpeg_scan_bomb()}
+HEAVY_GOOD = Generated(
+    {
+        "grey16_40mp.png": partial(wide_samples, "I;16", "PNG"),
+        "int32_40mp.tiff": partial(wide_samples, "I", "TIFF"),
+        "float_40mp.tiff": partial(wide_samples, "F", "TIFF"),
+        "exif_flood.png": exif_flood,
+    }
+)
+HEAVY_BAD = Generated({"scan_bomb.jpg": jpeg_scan_bomb})
 
 
 def coco_file(boxes: list, image: dict | None = None, **over) -> bytes:
