@@ -108,6 +108,17 @@ def test_the_layer_lists_show_blocks_and_stages_until_asked_for_the_layers_insid
     assert not page.exception and page.selectbox(key=keys[0]).value == "layer2.1"
 
 
+def test_top9_starts_at_the_images_four_strongest_channels_and_keeps_a_choice(page):
+    """A walk: Feature maps opened on the image's strongest channel while the top-9 scan started at channels 0-3."""
+    caption = next(c for c in image_captions(page) if c.startswith("layer1.0 ("))
+    strongest = [int(c) for c in caption.split("strongest first: ")[1].split(",")[:4]]
+    channels = page.multiselect(key="feat_top_ch_shapes-resnet18_layer1.0")
+    assert channels.value == strongest and strongest != [0, 1, 2, 3]
+    channels.set_value([1, 2]).run()
+    page.selectbox(key="feat_sample").set_value("generated circle").run()
+    assert not page.exception and page.multiselect(key="feat_top_ch_shapes-resnet18_layer1.0").value == [1, 2]
+
+
 def test_top9_scan_over_the_bundled_set(page):
     page.multiselect(key="feat_top_ch_shapes-resnet18_layer1.0").set_value([0, 3]).run()
     page.button(key="feat_scan").click().run()

@@ -329,12 +329,14 @@ def scan_ui(
     top_layer = st.selectbox(
         "Layer", layers, index=layers.index(start_layer), key=f"feat_top_layer_{subject.info.name}", bind=BIND
     )
-    n_channels = cached_maps(subject, top_layer)[0].shape[0]
+    fmap, order = cached_maps(subject, top_layer)
     picks = st.multiselect(
         f"Channels (at most {MAX_CHANNELS})",
-        range(n_channels),
-        default=list(range(min(4, n_channels))),
+        range(fmap.shape[0]),
+        default=[int(c) for c in order[:4]],  # as Feature maps opens on the strongest (a walk: this started at 0-3)
         max_selections=MAX_CHANNELS,
+        help="At first the four channels strongest on the image shown then, as Feature maps opens on the strongest; "
+        "kept when the image changes (the scan is of a set of images). Choose any.",
         key=f"feat_top_ch_{subject.info.name}_{top_layer}",
         bind=BIND,
     )
