@@ -13,6 +13,7 @@ from models import shown_detections
 from ui.model_picker import image_and_detector_ui
 from ui.presenter import in_use, settings
 from ui.views.detection import (
+    Listed,
     cached_detect,
     cached_heads,
     cached_stages,
@@ -43,7 +44,7 @@ image = np.asarray(chosen.image)
 generated = sample_truth(chosen.name, chosen.sha256) is not None  # by its bytes, as the truth tab knows it
 focus = detections_ui(image, chosen.name, info, kept, shown, len(instances), show, subject.cache_id, generated)
 inst = None if focus is None else kept[focus]
-counts = len(kept), len(instances), not classes  # why no detection is followed, when none is
+counts = Listed(len(kept), len(instances), not classes)  # why no detection is followed, when none is
 
 tab_pipe, tab_explain, tab_truth = st.tabs(
     ["The pipeline, stage by stage", "Explain one detection", "Against the truth"]

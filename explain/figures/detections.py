@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -61,6 +61,19 @@ def pick_hint(kept: int, total: int, to: str, no_class: bool = False) -> str:
     if total:
         return f"{_why_none(total)}: lower the threshold or choose more classes, then click a row to {to}."
     return f"{_why_none(0)}, so there is no detection to follow."
+
+
+class Listed(NamedTuple):
+    """How many detections the table lists (`kept`) of those found, and whether no class is chosen in the filter: why
+    no detection is followed, when none is."""
+
+    kept: int
+    found: int
+    no_class: bool = False
+
+    def hint(self, to: str) -> str:
+        """`pick_hint` for these counts."""
+        return pick_hint(self.kept, self.found, to, self.no_class)
 
 
 def listing_text(kept: int, total: int) -> str:

@@ -11,13 +11,13 @@ import streamlit as st
 
 from explain.figures.charts import map_figure, subtitle, top_k_bar
 from explain.figures.detections import (
+    Listed,
     coco_json,
     contrasting_colour,
     draw,
     drawn_with_count,
     labels_left_off,
     listing_text,
-    pick_hint,
     proposals_picture,
     roi_picture,
 )
@@ -489,12 +489,12 @@ def show_heads(
     inst: Instance | None,
     heads: dict | None,
     keypoint_names: tuple[str, ...],
-    counts: tuple[int, int, bool],
+    counts: Listed,
 ) -> None:
     """Stage 6 for the detection clicked: its mask logits and pasted mask, or its keypoint heatmaps; `counts` (kept,
     found, no class chosen) say why there is none to show."""
     if inst is None:
-        st.info(pick_hint(counts[0], counts[1], "see its mask logits or keypoint heatmaps", no_class=counts[2]))
+        st.info(counts.hint("see its mask logits or keypoint heatmaps"))
         return
     if "mask_logits" in heads:
         stage(
@@ -545,9 +545,7 @@ def cam_level_ui(stages: Stages, pooled_from: str | None) -> str:
     )
 
 
-def explain_tab(
-    image: np.ndarray, stages: Stages, inst: Instance | None, subject: Subject, counts: tuple[int, int, bool]
-) -> None:
+def explain_tab(image: np.ndarray, stages: Stages, inst: Instance | None, subject: Subject, counts: Listed) -> None:
     """Grad-CAM of the detection clicked, at a chosen FPN level, or why it cannot be explained; `counts` (kept,
     found, no class chosen) say why there is none."""
     prose(
@@ -556,7 +554,7 @@ def explain_tab(
         "(the logit, as Grad-CAM takes it; the detection's percentage is its softmax) is differentiated."
     )
     if inst is None:
-        st.info(pick_hint(counts[0], counts[1], "explain that detection", no_class=counts[2]))
+        st.info(counts.hint("explain that detection"))
         return
     try:  # every level's map from one backward pass, which also names the level pooled from (the gradient's)
         cams = cached_explanation(subject, inst.box, inst.label_index)
