@@ -59,7 +59,8 @@ def healthy(port: int, deadline: float) -> float:
 def cold_visit(path: str, browser) -> dict[str, float]:
     """Seconds from starting a fresh server to each milestone of a first visit to `path`."""
     port = free_port()
-    env = {**os.environ, "EXPLAINER_OFFLINE": "1", "TORCH_HOME": tempfile.mkdtemp(prefix="bench-cold-")}
+    torch_home = tempfile.TemporaryDirectory(prefix="bench-cold-", ignore_cleanup_errors=True)
+    env = {**os.environ, "EXPLAINER_OFFLINE": "1", "TORCH_HOME": torch_home.name}
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", f"--server.port={port}"]
     t0 = time.time()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -74,6 +75,7 @@ def cold_visit(path: str, browser) -> dict[str, float]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        torch_home.cleanup()
     to_s = {k: (v / 1000 - t0 if v is not None else float("nan")) for k, v in seen.items()}
     return {"health": ready - t0, "nav": to_s["navAt"], "busy": to_s["busyAt"], "title": to_s["titleAt"]}
 

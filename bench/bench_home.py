@@ -30,7 +30,8 @@ from tests.browser import free_port, start_server, wait_healthy  # noqa: E402
 def cold_start(browser: bool) -> tuple[float, float, str]:
     """(seconds to healthy, seconds to first rendered page, how the render was observed)."""
     port = free_port()
-    log_path = Path(tempfile.mkdtemp(prefix="bench-home-")) / "server.log"
+    folder = tempfile.TemporaryDirectory(prefix="bench-home-", ignore_cleanup_errors=True)
+    log_path = Path(folder.name) / "server.log"
     log = open(log_path, "wb")  # noqa: SIM115 (closed in `finally`, after the server)
     t0 = time.perf_counter()
     proc = start_server(port, log)
@@ -54,6 +55,7 @@ def cold_start(browser: bool) -> tuple[float, float, str]:
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
+        folder.cleanup()
     code = "from streamlit.testing.v1 import AppTest; AppTest.from_file('app.py', default_timeout=300).run()"
     t1 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

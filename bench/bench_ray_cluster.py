@@ -43,50 +43,51 @@ def results(folder: Path) -> dict[str, tuple[float, float]]:
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="ray-cluster-"))
-    port = free_port()
-    address = f"127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "RAY_worker_niceness": "0",  # Ray nices its workers to 15 by default: beside anything busy they crawl
-        "RAY_USAGE_STATS_ENABLED": "0",
-        "RAY_AUTH_MODE": "disabled",  # both nodes on this machine's loopback, nothing else reaches them
-        "PYTHONPATH": str(ROOT),
-    }
-    alone_env = {**env, "OMP_NUM_THREADS": "1"}  # one torch thread, as each Ray task runs
-    try:
-        loopback = "--node-ip-address=127.0.0.1"
-        ray_cli("start", "--head", f"--port={port}", loopback, "--num-cpus=1", "--include-dashboard=false", env=env)
-        ray_cli("start", f"--address={address}", loopback, "--num-cpus=1", env=env)
-        probe = f"import ray, json; ray.init(address={address!r}, log_to_driver=False); "
-        probe += "print(json.dumps([n['NodeManagerAddress'] for n in ray.nodes() if n['Alive']]))"
-        nodes = json.loads(
-            subprocess.run(
-                [sys.executable, "-c", probe], check=True, env=env, capture_output=True, text=True, timeout=120
+    with tempfile.TemporaryDirectory(prefix="ray-cluster-", ignore_cleanup_errors=True) as tmp:
+        work = Path(tmp)
+        port = free_port()
+        address = f"127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "RAY_worker_niceness": "0",  # Ray nices its workers to 15 by default: beside anything busy they crawl
+            "RAY_USAGE_STATS_ENABLED": "0",
+            "RAY_AUTH_MODE": "disabled",  # both nodes on this machine's loopback, nothing else reaches them
+            "PYTHONPATH": str(ROOT),
+        }
+        alone_env = {**env, "OMP_NUM_THREADS": "1"}  # one torch thread, as each Ray task runs
+        try:
+            loopback = "--node-ip-address=127.0.0.1"
+            ray_cli("start", "--head", f"--port={port}", loopback, "--num-cpus=1", "--include-dashboard=false", env=env)
+            ray_cli("start", f"--address={address}", loopback, "--num-cpus=1", env=env)
+            probe = f"import ray, json; ray.init(address={address!r}, log_to_driver=False); "
+            probe += "print(json.dumps([n['NodeManagerAddress'] for n in ray.nodes() if n['Alive']]))"
+            nodes = json.loads(
+                subprocess.run(
+                    [sys.executable, "-c", probe], check=True, env=env, capture_output=True, text=True, timeout=120
+                )
+                .stdout.strip()
+                .splitlines()[-1]
             )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
-        print(f"cluster at {address}: {len(nodes)} live nodes {nodes}")
-        on_cluster = sweep(work / "cluster", env, "--ray", address)
-        in_process = sweep(work / "alone", alone_env)
-    finally:
-        subprocess.run([shutil.which("ray") or "ray", "stop", "--force"], env=env, capture_output=True, timeout=120)
-    a, b = results(work / "alone"), results(work / "cluster")
-    same = a.keys() == b.keys() and all(a[k] == b[k] for k in a)
-    print(f"sweep of {len(a)} runs: in one process {in_process:.1f} s, on the two-node cluster {on_cluster:.1f} s")
-    print(f"every run's test error and rate the same: {same}")
-    for key in sorted(a):
-        print(f"  {key}: alone {a[key]}, cluster {b.get(key)}")
-    if "--json" in sys.argv:
-        print(
-            "JSON "
-            + json.dumps(
-                {"nodes": len(nodes), "in-process s": in_process, "cluster s": on_cluster, "same results": same}
+            print(f"cluster at {address}: {len(nodes)} live nodes {nodes}")
+            on_cluster = sweep(work / "cluster", env, "--ray", address)
+            in_process = sweep(work / "alone", alone_env)
+        finally:
+            subprocess.run([shutil.which("ray") or "ray", "stop", "--force"], env=env, capture_output=True, timeout=120)
+        a, b = results(work / "alone"), results(work / "cluster")
+        same = a.keys() == b.keys() and all(a[k] == b[k] for k in a)
+        print(f"sweep of {len(a)} runs: in one process {in_process:.1f} s, on the two-node cluster {on_cluster:.1f} s")
+        print(f"every run's test error and rate the same: {same}")
+        for key in sorted(a):
+            print(f"  {key}: alone {a[key]}, cluster {b.get(key)}")
+        if "--json" in sys.argv:
+            print(
+                "JSON "
+                + json.dumps(
+                    {"nodes": len(nodes), "in-process s": in_process, "cluster s": on_cluster, "same results": same}
+                )
             )
-        )
-    if len(nodes) != 2 or not same:
-        sys.exit(1)
+        if len(nodes) != 2 or not same:
+            sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,12 @@ def own_network(page, url: str, folder: Path, pid: int) -> None:
 
 
 def main() -> None:
-    folder = Path(tempfile.mkdtemp())
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
+        tour(Path(tmp))
+
+
+def tour(folder: Path) -> None:
+    """The tour, its photo and server log in `folder`."""
     photo = folder / "chelsea.png"
     photo.write_bytes(sample_bytes("chelsea the cat (photo)"))
     with dashboard(folder / "server.log") as (url, proc), chromium() as browser:

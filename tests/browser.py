@@ -117,20 +117,26 @@ def wait_healthy(proc: subprocess.Popen, port: int, log_path: Path, timeout: flo
 
 @contextmanager
 def dashboard(log_path: Path):
-    """Start the app headless and offline on the test device; yield (base URL, process); stop it afterwards."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "EXPLAINER_OFFLINE": "1",
-        "TORCH_HOME": tempfile.mkdtemp(prefix="explainer-browser-"),
-        "EXPLAINER_RESULTS": tempfile.mkdtemp(prefix="explainer-results-"),
-        "PYTHONFAULTHANDLER": "1",  # SIGABRT writes every thread's stack to the log: see stop_server
-        # The server gets this process's share of the cores (tests/conftest.py), as the tests do: with a thread per
-        # core beside the other pytest worker, OpenMP's threads waited on cores the worker held, and the page-sweep
-        # test's first run took 35 s against 3 s (its test 69 s in the suite, 13 s alone)
-        "OMP_NUM_THREADS": str(torch.get_num_threads()),
-    }
-    with open(log_path, "wb") as log:
+    """Start the app headless and offline on the test device, with a model cache and results folder of its own that
+    are removed when it has stopped (each start had left both behind: 539 pairs in this VM's /tmp); yield (base URL,
+    process); stop it afterwards."""
+    with (
+        tempfile.TemporaryDirectory(prefix="explainer-browser-", ignore_cleanup_errors=True) as torch_home,
+        tempfile.TemporaryDirectory(prefix="explainer-results-", ignore_cleanup_errors=True) as results,
+        open(log_path, "wb") as log,
+    ):
+        port = free_port()
+        env = {
+            **os.environ,
+            "EXPLAINER_OFFLINE": "1",
+            "TORCH_HOME": torch_home,
+            "EXPLAINER_RESULTS": results,
+            "PYTHONFAULTHANDLER": "1",  # SIGABRT writes every thread's stack to the log: see stop_server
+            # The server gets this process's share of the cores (tests/conftest.py), as the tests do: with a thread
+            # per core beside the other pytest worker, OpenMP's threads waited on cores the worker held, and the
+            # page-sweep test's first run took 35 s against 3 s (its test 69 s in the suite, 13 s alone)
+            "OMP_NUM_THREADS": str(torch.get_num_threads()),
+        }
         proc = start_server(port, log, env)
         try:
             wait_healthy(proc, port, log_path)

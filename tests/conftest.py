@@ -3,7 +3,9 @@ device (`EXPLAINER_TEST_DEVICE=cuda python -m pytest` runs the whole suite on a 
 themselves. When pytest-xdist runs workers, each gets its share of the cores: workers x torch threads never
 exceed them (oversubscribed OpenMP crawls)."""
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 
@@ -17,6 +19,9 @@ import functools
 
 import pytest
 import torch
+
+# removed when this process exits: every pytest process made one and left it (1,242 of them in this VM's /tmp)
+atexit.register(shutil.rmtree, os.environ["TORCH_HOME"], ignore_errors=True)
 
 # Compiled modules are kept (in __pycache__, which git ignores), for this process and every process the suite starts.
 # This machine's image sets PYTHONDONTWRITEBYTECODE=1, so each process compiled the project's modules, and each
