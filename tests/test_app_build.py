@@ -130,6 +130,21 @@ def test_the_project_resnet_is_a_quarter_of_he_et_als_with_the_course_stem() -> 
     assert stem == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"], stem
 
 
+def test_the_overfitting_set_up_says_so_before_it_is_trained(page):
+    """A walk read the shapes set-up's 24% test accuracy as a broken app: the warning was in the menu's help only."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app_helpers import APP
+
+    expect = "Expect overfitting: 1,200 images are too few"
+    assert not any(c.value.startswith(expect) for c in page.caption)  # the digits train well: nothing to expect
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["build_setup"] = "ResNet-18 at 1/4 width on shapes"  # a link (labels): applied unpressed
+    at.switch_page(PAGE).run()
+    assert not at.exception and at.selectbox(key="build_setup").value == "resnet-shapes"
+    assert any(c.value.startswith(expect) for c in at.caption)
+
+
 def test_the_loop_on_the_page_equals_a_direct_run():
     at = open_page(PAGE)
     # short names that fit their third of the page, the data's sizes in the box's help (a walk: they were cut off)

@@ -172,7 +172,9 @@ def test_estimates_follow_this_servers_measured_speed_once_it_has_run_one():
 
 def comparison_estimate(at) -> str:
     """The one line under "Train with and without" that says how long a press takes."""
-    (said,) = [c.value for c in at.tabs[1].caption if "each training both networks" in c.value or "No wait" in c.value]
+    (said,) = [
+        c.value for c in at.tabs[1].caption if "each training both networks" in c.value or "result at once" in c.value
+    ]
     return said
 
 
@@ -198,8 +200,8 @@ def test_the_comparison_says_how_long_a_press_takes_before_and_after_one(monkeyp
     per_step = server_speeds().per_step(kind)
     # the settings trained: their result is in the server's store (a walk pressed again and read "About 7.4 s")
     assert comparison_estimate(at) == (
-        "No wait on a press now: this pipeline has been trained for these epochs on this server (by your press or "
-        "another visitor's), and its result is kept."
+        "A press shows the result at once: this pipeline has been trained for these epochs on this server "
+        "already, and its result is kept for every visitor (every press trains it from seed 0)."
     )
     at.slider(key="aug_epochs").set_value(5).run()  # other epochs: this server's measured speed
     measured = "(this server's measured speed, what the page draws included)"
@@ -339,4 +341,6 @@ def test_a_costly_pipeline_shows_what_fits_in_the_preview_time_and_is_not_traine
     (refused,) = [w.value for w in at.warning if w.value.startswith("This pipeline takes 2 s per digit")]
     assert "30 epochs apply it 9,000 times: about 300 minutes, where the page trains for at most 5 minutes." in refused
     # no estimate for a refused press (this once looked for words the estimate never has: a review)
-    assert not [c for c in at.tabs[1].caption if "each training both networks" in c.value or "No wait" in c.value]
+    assert not [
+        c for c in at.tabs[1].caption if "each training both networks" in c.value or "result at once" in c.value
+    ]

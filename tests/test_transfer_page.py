@@ -15,6 +15,7 @@ from tests.app_helpers import open_page, plotly_specs
 pytestmark = pytest.mark.training  # trains networks for real (seconds each)
 
 PAGE = "pages/transfer.py"
+TRAINING_CURVE_CONTROLS = {"transfer_metric", "transfer_pick", "transfer_n"}  # the Training curves section's
 
 
 @pytest.fixture
@@ -391,8 +392,14 @@ def test_the_published_sweep_opens_with_the_papers_fits_in_a_table_after_the_liv
     assert any("penalty 5" in c.value for c in page.caption)
     learning = plotly_specs(page)[0]
     assert learning["layout"]["yaxis"]["range"][1] <= 100
-    page.select_slider(key="transfer_n").set_value(25).run()
-    assert not page.exception and any("no training curves" in i.value for i in page.info)
+    # no run has a training curve: the section says so, with no metric, run or size to choose (they did nothing)
+    assert any("no training curves" in i.value for i in page.info)
+    assert not [w for w in [*page.radio, *page.selectbox, *page.select_slider] if w.key in TRAINING_CURVE_CONTROLS]
+    assert not any("Click a point" in c.value for c in page.caption)
+    page.session_state["transfer_pick"] = "finetune-n25-s0"  # as a click on the chart sets it
+    page.run()
+    assert any(i.value.startswith("A published measurement: ") for i in page.info)
+    assert any("why it has no training curve are under" in c.value for c in page.caption)
 
 
 def test_a_sweep_still_being_written_shows_its_progress_and_fills_in(monkeypatch, tmp_path) -> None:

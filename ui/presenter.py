@@ -136,7 +136,8 @@ def in_use(image_name: str, model_title: str, fallback: bool, caveat: str = "", 
     if presenting():
         from models.text import code_span  # here: the shell imports this module before torch loads
 
-        model = f"{model_title} (the offline fallback, trained here)" if fallback else model_title
+        # not "trained here": a walk read it as trained by this server; it ships with the app
+        model = f"{model_title} (the offline fallback, trained by this project)" if fallback else model_title
         # `explaining`: the class the maps are for (a lecturer's walk found it only under the maps, below the screen)
         said = f" · explaining the class {code_span(explaining)}" if explaining else ""
         st.caption(f":material/visibility: {image_name} · {model}{said}")

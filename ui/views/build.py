@@ -29,6 +29,7 @@ from models.architectures import ARCHITECTURES, architecture_input
 from models.devices import model_device
 from models.experiments.lecture_loop import (
     DEPARTURES,
+    EXPECTED,
     MAX_EPOCHS,
     SETUP_NAMES,
     SETUPS,
@@ -257,6 +258,8 @@ def loop_estimate_ui(config: LoopConfig, compare: bool) -> None:
         "goes on from there. A run lives in this browser tab: a reload or a new tab starts afresh, with the settings "
         "the link holds."  # a walk lost a finished run on a reload, without a word on why
     )
+    if expected := EXPECTED.get(config.setup):
+        note(expected)
     # folded with the settings when presenting, as it was inside them
     if (forget or compare) and not presenting() and (idle := scheduler_idle_note(config)):
         st.info(idle, icon=":material/schedule:")

@@ -367,10 +367,12 @@ def comparison_estimate(steps_json: str, epochs: int, per_digit: float | None) -
     (the press says why)."""
     if per_digit is None or training_refusal(per_digit, epochs):
         return ""
-    if stored(comparison_key(steps_json, epochs)):  # a walk pressed again and read "About 7.4 s" for a 0.5-s answer
+    # a walk pressed again and read "About 7.4 s" for a 0.5-s answer; a later walk, reading "by your press or another
+    # visitor's" under its own finished run, could not tell whether it had trained anything
+    if stored(comparison_key(steps_json, epochs)):
         return (
-            "No wait on a press now: this pipeline has been trained for these epochs on this server (by your press or "
-            "another visitor's), and its result is kept."
+            "A press shows the result at once: this pipeline has been trained for these epochs on this server "
+            "already, and its result is kept for every visitor (every press trains it from seed 0)."
         )
     steps = comparison_steps(epochs)
     return estimate_text(

@@ -244,7 +244,8 @@ def show_learning_curves(
     if run := next((r for r in runs if r.key == picked), None):  # a walk clicked and saw nothing change in view
         st.caption(
             f":material/arrow_downward: {REGIMES[run.regime]}, n = {run.n_per_class}, seed {run.seed} is picked: its "
-            "training curve is under **Training curves** below."
+            + ("training curve is" if run.history else "test error and why it has no training curve are")
+            + " under **Training curves** below."
         )
     if missing := unfitted_text(runs):
         st.info(missing, icon=":material/show_chart:")
@@ -263,7 +264,9 @@ def show_learning_curves(
     note(
         "Points: one trained model each (seeds use disjoint training images where the class is large enough), "
         "each regime's nudged sideways a little so that regimes measured at one n do not hide each other (the hover "
-        f"gives the true n). {lines if curves else ''}Click a point to see that run's training curve below."
+        f"gives the true n). {lines if curves else ''}"
+        # not where no run has one (a walk read it over the published sweep, whose section then said there were none)
+        + ("Click a point to see that run's training curve below." if any(r.history for r in runs) else "")
     )
     for sentence in crossovers(curves, min(r.n_per_class for r in runs), n_max, runs):
         st.markdown(f"- {sentence}")
@@ -300,8 +303,12 @@ def show_learning_curves(
 def training_curves_ui(
     runs: list[TransferRun], keys: dict[str, TransferRun]
 ) -> tuple[str, TransferRun | None, list[TransferRun]]:
-    """The metric, and the run picked or else (None and) every seed's run at the size chosen."""
+    """The metric, and the run picked or else (None and) every seed's run at the size chosen. Where no run has a
+    training curve (published measurements, the feature probe's one fit), no control: the run a click on the chart
+    picked, else every run (a walk found the metric, Run and size controls over a section that had nothing to show)."""
     st.subheader("Training curves")
+    if not any(r.history for r in runs):
+        return "accuracy", keys.get(st.session_state.get("transfer_pick", "")), runs
     metric = st.radio("Show", ["accuracy", "loss"], key="transfer_metric", bind=BIND, horizontal=True)
     choice = st.selectbox(
         "Run",
