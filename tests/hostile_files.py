@@ -162,7 +162,8 @@ def coco_file(boxes: list, image: dict | None = None, **over) -> bytes:
 # Annotation files an attacker or an unlucky user might upload, each with the words its one-line refusal says.
 BAD_ANNOTATIONS: dict[str, tuple[bytes, str]] = {
     "huge box": (coco_file([[-1e308, -1e308, 1e308, 1e308]]), "not a finite number within"),
-    "huge integer": (coco_file([[0, 0, 10**30, 5]]), "out of range"),
+    # 16 digits: past MAX_COORDINATE, within MAX_DIGITS (10**30, the case before, is now refused as too many digits)
+    "huge integer": (coco_file([[0, 0, 10**15, 5]]), "out of range"),
     "overflowing sum": (
         b'{"images": [{"id": 7}], "categories": [{"id": 1, "name": "c"}], "annotations": '
         b'[{"id": 0, "image_id": 7, "category_id": 1, "bbox": [1e400, 0, 1, 1]}]}',
@@ -211,12 +212,21 @@ BAD_ANNOTATIONS: dict[str, tuple[bytes, str]] = {
     "unhashable category": (
         b'{"images": [{"id": 7}], "categories": [{"id": 1, "name": "c"}], "annotations": '
         b'[{"id": 0, "image_id": 7, "category_id": [1], "bbox": [0, 0, 1, 1]}]}',
-        "malformed",
+        "annotation `0` names no known category",  # was Python's "unhashable type: 'list'" (a loopback review)
+    ),
+    "a category id that is a list": (
+        b'{"images": [{"id": 7}], "categories": [{"id": [1], "name": "c"}], "annotations": []}',
+        "a category has no id or name",
     ),
     "a category without a name": (coco_file([[1, 1, 2, 2]], categories=[{"id": 1}]), "no id or name"),
     "no such image": (
         coco_file([], images=[{"id": 1, "file_name": "a.png"}, {"id": 2, "file_name": "b.png"}]),
         "no image named",
     ),
-    "a digit string of 5,000 digits": (b'{"images": [{"id": ' + b"9" * 5000 + b"}]}", "not a usable COCO"),
+    # Python's own words ("Exceeds the limit (4300 digits) ... use sys.set_int_max_str_digits()") were shown (a review)
+    "a digit string of 5,000 digits": (b'{"images": [{"id": ' + b"9" * 5000 + b"}]}", "more than 20 digits"),
+    "a category id of 4,400 digits": (
+        b'{"images": [{"id": 7}], "categories": [{"id": -' + b"9" * 4400 + b', "name": "c"}], "annotations": []}',
+        "a whole number in it has more than 20 digits",
+    ),
 }

@@ -484,6 +484,28 @@ def test_a_link_straight_to_a_page_after_a_restart_shows_the_app_while_it_loads(
         assert seen["saidLoading"] and seen["navAt"] < seen["titleAt"], seen
 
 
+def test_an_upload_the_server_refuses_is_said_at_once(app, tmp_path, monkeypatch):
+    """A loopback review: a photo refused while the server was full left the page on its sample, the uploader's file
+    red with "AxiosError: Request failed with status code 413" on hover and no word, until the visitor's next click.
+    A refused file is now not kept but answered as taken: the page runs again and says why at its top. A server of
+    its own, with a per-visitor budget of 1 MB."""
+    import numpy as np
+    from PIL import Image
+
+    _, browser = app
+    photo = tmp_path / "noise.png"  # 2.4 MB: random pixels do not compress
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (900, 900, 3), dtype=np.uint8)).save(photo)
+    monkeypatch.setenv("EXPLAINER_UPLOAD_SESSION_MB", "1")
+    # the page closed (leaving the block) before its server stops
+    with dashboard(tmp_path / "refused.log") as (url, _), closing(browser.new_page()) as page:
+        page.goto(url)
+        wait_idle(page)
+        upload(page, photo, explained=False, seconds=60)  # the run the upload starts, done (none came after a 413)
+        said = "noise.png was not uploaded: your tabs' uploads would pass 1 MB; remove some first."
+        assert page.get_by_text(said).count() == 1
+        assert problems(page) == [] and page.get_by_text("generated star · 192 x 192").count() == 1
+
+
 def test_a_link_restores_a_view_and_the_url_follows_the_widgets(app, tmp_path):
     """An instructor's link opens that view; a change made on the page reaches the address bar and the Copy
     link box; the compact link hides the explanatory text."""

@@ -1,5 +1,6 @@
-"""Bounds on what Streamlit holds for uploads: per visitor session and in all (refused as a file arrives), and per
-multi-file uploader (the files past its limit dropped from the server with one line).
+"""Bounds on what Streamlit holds for uploads: per visitor (browser) and in all (refused as a file arrives: not kept,
+and said at the top of the page, which the upload runs again), and per multi-file uploader (the files past its limit
+dropped from the server with one line).
 
 Streamlit has no public hook for either: its uploaded-file manager keeps every file in memory, and the per-file
 cap (`server.maxUploadSize`) is its only bound. `install_upload_guard` wraps that manager's three documented
@@ -51,12 +52,15 @@ class _Ledger:
             server = sum(sum(s.values()) for s in self.held.values()) - mine.get(file.file_id, 0)
             reason = self.budget.refusal(len(others), sum(others.values()), server, len(file.data), file.name)
             if reason is not None:
-                from starlette.exceptions import HTTPException
-
-                said = self.refused.setdefault(session_id, [])  # on the page: the uploader shows only "413"
+                # Refused by not keeping it, not by an HTTP error: after an error (413) the uploader marked the file in
+                # red with "AxiosError: Request failed with status code 413" and the page did not run again, so the
+                # reason waited, unsaid, for the visitor's next click (a loopback review: a photo refused while the
+                # server was full). Answered as taken, the uploader runs the page, which finds no file (Streamlit
+                # drops a file it does not hold from the widget's value) and says why, at its top, in one line.
+                said = self.refused.setdefault(session_id, [])
                 said.append((file.name, reason))
                 del said[:-MAX_REFUSALS_SAID]
-                raise HTTPException(status_code=413, detail=f"Upload refused: {reason}")
+                return
             mine[file.file_id] = len(file.data)
             self.add(session_id, file)
 
@@ -111,9 +115,9 @@ def name_upload_visitor() -> None:
 
 def say_refused_upload(where: DeltaGenerator) -> None:
     """This session's refused uploads (the newest MAX_REFUSALS_SAID) and why, in one line in `where` (a place the
-    caller draws on every run, so the line moves nothing below it), once: the uploader marks a file in red with only
-    "AxiosError: Request failed with status code 413" on hover, and the page went on with the sample without a word (a
-    loopback review). Taken from the ledger only once drawn: a run interrupted before keeps them for the next."""
+    caller draws on every run, so the line moves nothing below it), once: the page went on with the sample without a
+    word (a loopback review). Taken from the ledger only once drawn: a run interrupted before keeps them for the
+    next."""
     if (here := _session_ledger()) is None:
         return
     session, ledger = here
