@@ -149,7 +149,7 @@ def test_json_depth_skips_brackets_in_strings_with_any_escapes():
     import json
     import random
 
-    from explain.inputs.annotations import json_depth
+    from explain.inputs.annotations import DEPTH_CHUNK, json_depth
 
     def depth(v):
         if isinstance(v, dict):
@@ -169,12 +169,17 @@ def test_json_depth_skips_brackets_in_strings_with_any_escapes():
             return [value(level + 1) for _ in range(rng.randrange(4))]
         return {value(99): value(level + 1) for _ in range(rng.randrange(4))}
 
+    # scanned in chunks, carrying a backslash run, an open string and the depth across: any chunk size counts alike
     for _ in range(300):
         v = value(0)
-        assert json_depth(json.dumps(v, ensure_ascii=rng.random() < 0.5).encode()) == depth(v), v
-    assert json_depth(b"") == 0
-    assert json_depth(b'\\\\"[[') == 0  # two backslashes escape each other: the quote opens a string around [[
-    assert json_depth(b'\\"[[') == 2  # one escapes the quote: no string (not JSON; the parser says so after)
+        text = json.dumps(v, ensure_ascii=rng.random() < 0.5).encode()
+        for chunk in (DEPTH_CHUNK, 1, 2, 3, 7):
+            assert json_depth(text, chunk) == depth(v), (v, chunk)
+    for chunk in (DEPTH_CHUNK, 1, 2, 3):
+        assert json_depth(b"", chunk) == 0
+        assert json_depth(b'\\\\"[[', chunk) == 0  # two backslashes escape each other: the quote opens a string
+        assert json_depth(b'\\"[[', chunk) == 2  # one escapes the quote: no string (not JSON; the parser says so)
+        assert json_depth(b'\\\\\\"[[', chunk) == 2  # three: the last escapes the quote
 
 
 def test_drawing_a_box_costs_time_in_proportion_to_the_image_not_its_coordinates():
