@@ -44,7 +44,7 @@ def worst_files(folder: Path) -> list[Path]:
     rgba[..., 3] = 200
     buf = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(buf, "PNG")
-    files = {**{k: v for k, v in HEAVY_GOOD.items() if "40mp" in k}, "rgba_40mp.png": buf.getvalue()}
+    files = {**{k: HEAVY_GOOD[k] for k in HEAVY_GOOD if "40mp" in k}, "rgba_40mp.png": buf.getvalue()}
     paths = []
     for name, data in files.items():
         paths.append(folder / name)

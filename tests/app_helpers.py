@@ -20,6 +20,14 @@ def open_page(page: str | None = None) -> AppTest:
     return at
 
 
+def open_link(page: str, params: dict) -> AppTest:
+    """Open `page` the way a link does: its query parameters present on the first run."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(params)
+    at.switch_page(page).run()
+    return at
+
+
 def plotly_specs(at: AppTest) -> list[dict]:
     """The Plotly figures on the page, as dicts."""
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]

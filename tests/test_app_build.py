@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from models.experiments.lecture_loop import LectureLoop, LoopConfig, run
-from tests.app_helpers import TIMEOUT, live, open_page, plotly_specs, set_live
+from tests.app_helpers import TIMEOUT, live, open_link, open_page, plotly_specs, set_live
 
 pytestmark = pytest.mark.training  # trains networks for real (seconds each)
 
@@ -132,15 +132,10 @@ def test_the_project_resnet_is_a_quarter_of_he_et_als_with_the_course_stem() -> 
 
 def test_the_overfitting_set_up_says_so_before_it_is_trained(page):
     """A walk read the shapes set-up's 24% test accuracy as a broken app: the warning was in the menu's help only."""
-    from streamlit.testing.v1 import AppTest
-
-    from tests.app_helpers import APP
-
     expect = "Expect overfitting: 1,200 images are too few"
     assert not any(c.value.startswith(expect) for c in page.caption)  # the digits train well: nothing to expect
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params["build_setup"] = "ResNet-18 at 1/4 width on shapes"  # a link (labels): applied unpressed
-    at.switch_page(PAGE).run()
+    # a link (it holds the option's label): the form's value applied without a press of Train
+    at = open_link(PAGE, {"build_setup": "ResNet-18 at 1/4 width on shapes"})
     assert not at.exception and at.selectbox(key="build_setup").value == "resnet-shapes"
     assert any(c.value.startswith(expect) for c in at.caption)
 

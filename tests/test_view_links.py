@@ -8,16 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explain.inputs.images import image_sha256
-from tests.app_helpers import APP, TIMEOUT, click_row, open_page
+from tests.app_helpers import click_row, open_link, open_page
 from tests.hostile_files import GOOD
-
-
-def open_link(page: str, params: dict) -> AppTest:
-    """Open `page` the way a link does: its query parameters present on the first run."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params.update(params)
-    at.switch_page(page).run()
-    return at
 
 
 def intro_text(at: AppTest) -> str:

@@ -181,7 +181,7 @@ def coco_objects(data: bytes, image_name: str, size: tuple[int, int]) -> Annotat
             f"not a usable COCO annotation file: it is not valid JSON ({exc.msg.lower().removesuffix(' at')} at line "
             f"{exc.lineno}, column {exc.colno})"
         ) from None
-    except (ValueError, RecursionError) as exc:  # json's other ValueError (too many digits) included
+    except (ValueError, RecursionError) as exc:  # our own refusals, `_whole_number`'s among them
         raise ValueError(f"not a usable COCO annotation file: {str(exc).splitlines()[0][:160]}") from None
     except UnicodeDecodeError:
         raise ValueError("not a usable COCO annotation file: it is not text in UTF-8, 16 or 32") from None
